@@ -1,0 +1,83 @@
+import { Writable, type Duplex, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { describeError } from '../core/errors.js';
+import { decoders, type CodecKeys } from './codec.js';
+import { ByteCounter, HashCounter } from './hash-counter.js';
+import type { Manifest } from './manifest.js';
+import { SnapshotTrailerCheck } from './snapshot-trailer.js';
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+/** Content checks by manifest contentType; key dumps and listings register theirs here. */
+export const CONTENT_CHECKS: Record<string, () => Duplex> = {
+  'etcd-snapshot': () => new SnapshotTrailerCheck(),
+};
+
+/**
+ * Reads a stored artifact once and checks it against its manifest: stored size and sha256, that it decrypts and
+ * decompresses, the decoded size, and the content's own integrity (etcd's trailer for snapshots). The stored-bytes
+ * checks always run to the end, even when decoding fails early, so a corrupt file is reported as a sha256 mismatch
+ * rather than only as whatever the decoder tripped over first.
+ */
+export async function verifyArtifact(stored: Readable, m: Manifest, keys: CodecKeys, signal?: AbortSignal): Promise<Check[]> {
+  const hash = new HashCounter();
+  const decoded = new ByteCounter();
+  let decodeError: unknown;
+  let chainDone: Promise<void> = Promise.resolve();
+  let head: Writable | undefined;
+  try {
+    const steps = [...decoders(m, keys), decoded, ...(CONTENT_CHECKS[m.contentType] ? [CONTENT_CHECKS[m.contentType]!()] : [])];
+    const sink = new Writable({ write: (_c, _e, cb) => cb() });
+    head = steps[0]!;
+    chainDone = pipeline([...steps, sink] as unknown as [Duplex, Writable]).catch((err: unknown) => {
+      decodeError ??= err;
+    });
+  } catch (err) {
+    decodeError = err;
+  }
+  // Feeds the decode chain while it works, and drops the rest once it has failed.
+  const feeder = new Writable({
+    highWaterMark: 1024 * 1024,
+    write(chunk: Buffer, _enc, cb) {
+      if (decodeError !== undefined || !head || head.destroyed) return cb();
+      if (head.write(chunk)) return cb();
+      const go = () => {
+        head!.off('drain', go);
+        head!.off('close', go);
+        cb();
+      };
+      head.on('drain', go);
+      head.on('close', go);
+    },
+    final(cb) {
+      if (head && !head.destroyed) head.end();
+      cb();
+    },
+  });
+  let readError: unknown;
+  await pipeline(stored, hash, feeder, signal ? { signal } : {}).catch((err: unknown) => {
+    readError = err;
+  });
+  await chainDone;
+  if (readError !== undefined) {
+    return [{ name: 'read', ok: false, detail: `could not read the stored artifact: ${describeError(readError)}` }];
+  }
+  const checks: Check[] = [
+    { name: 'size', ok: hash.bytes === m.sizeBytes, detail: `${hash.bytes} bytes stored, manifest says ${m.sizeBytes}` },
+    { name: 'sha256', ok: hash.digest() === m.sha256, detail: hash.digest() === m.sha256 ? m.sha256 : `stored bytes hash to ${hash.digest()}, manifest says ${m.sha256}` },
+  ];
+  const decodeStep = [m.encryption === 'age' ? 'decrypt' : '', m.compression === 'gzip' ? 'decompress' : ''].filter(Boolean).join('+') || 'decode';
+  if (decodeError !== undefined) {
+    const name = (decodeError as { check?: string }).check ?? decodeStep;
+    checks.push({ name, ok: false, detail: describeError(decodeError) });
+    return checks;
+  }
+  checks.push({ name: decodeStep, ok: true, detail: 'ok' });
+  checks.push({ name: 'raw-size', ok: decoded.bytes === m.rawSizeBytes, detail: `${decoded.bytes} bytes decoded, manifest says ${m.rawSizeBytes}` });
+  if (CONTENT_CHECKS[m.contentType]) checks.push({ name: 'content', ok: true, detail: `${m.contentType} ok` });
+  return checks;
+}

@@ -1,0 +1,136 @@
+import { ConfigError } from './core/errors.js';
+import type { Args, Command } from './commands/context.js';
+
+interface CommandSpec {
+  summary: string;
+  usage: string;
+  flags: string[];
+  load: () => Promise<Command>;
+}
+
+/** Flags that override a configuration variable for interactive use. */
+export const FLAG_VARIABLES: Record<string, string> = {
+  endpoints: 'RS_ETCD_ENDPOINTS',
+  strategy: 'RS_BACKUP_STRATEGY',
+  cluster: 'RS_CLUSTER_NAME',
+  'backup-dir': 'RS_BACKUP_DIR',
+  's3-bucket': 'RS_S3_BUCKET',
+  's3-prefix': 'RS_S3_PREFIX',
+  compression: 'RS_COMPRESSION',
+  'log-level': 'LOG_LEVEL',
+};
+const COMMON_FLAGS = [...Object.keys(FLAG_VARIABLES), 'help'];
+
+// Commands load lazily so `version` does not pay for the AWS SDK and gRPC.
+export const COMMANDS: Record<string, CommandSpec> = {
+  backup: {
+    summary: 'take one backup now, then apply retention',
+    usage: 'backup [--json]',
+    flags: ['json'],
+    load: async () => (await import('./commands/backup.js')).backupCommand,
+  },
+  list: {
+    summary: "list the cluster's backups, newest first",
+    usage: 'list [--json]',
+    flags: ['json'],
+    load: async () => (await import('./commands/list.js')).listCommand,
+  },
+  verify: {
+    summary: 're-read a backup and check it against its manifest',
+    usage: 'verify [<id>|latest] [--json]',
+    flags: ['json'],
+    load: async () => (await import('./commands/verify.js')).verifyCommand,
+  },
+  prune: {
+    summary: 'apply the retention rules',
+    usage: 'prune [--dry-run] [--json]',
+    flags: ['dry-run', 'json'],
+    load: async () => (await import('./commands/prune.js')).pruneCommand,
+  },
+  run: {
+    summary: 'run backups on RS_SCHEDULE until SIGTERM',
+    usage: 'run',
+    flags: [],
+    load: async () => (await import('./commands/run.js')).runCommand,
+  },
+  explore: {
+    summary: 'probe the etcd endpoint',
+    usage: 'explore [--json]',
+    flags: ['json'],
+    load: async () => (await import('./commands/explore.js')).exploreCommand,
+  },
+  demo: {
+    summary: 'start a throwaway etcd with sample Kubernetes data, back it up to ./backups, list and verify',
+    usage: 'demo',
+    flags: [],
+    load: async () => (await import('./commands/demo.js')).demoCommand,
+  },
+  version: {
+    summary: 'print the version',
+    usage: 'version [--json]',
+    flags: ['json'],
+    load: async () => (await import('./commands/version.js')).versionCommand,
+  },
+};
+
+/** `backup create` and `backup list` are Reshifter-style aliases. */
+const ALIASES: Record<string, string> = { 'backup create': 'backup', 'backup list': 'list' };
+
+export interface Invocation {
+  command: string;
+  spec: CommandSpec;
+  args: Args;
+}
+
+/** The help text. */
+export function usage(): string {
+  const lines = ['usage: reshifter <command> [options]', '', 'commands:'];
+  for (const spec of Object.values(COMMANDS)) lines.push(`  ${spec.usage.padEnd(34)} ${spec.summary}`);
+  lines.push('', 'Configuration comes from environment variables (see README); these flags override some of them:');
+  lines.push(`  ${Object.entries(FLAG_VARIABLES).map(([f, v]) => `--${f} (${v})`).join(', ')}`);
+  return lines.join('\n');
+}
+
+/** Parses argv (without node and the script). Throws ConfigError (exit 2) for an unknown command or flag. */
+export function parseArgs(argv: string[]): Invocation | 'help' {
+  const positionals: string[] = [];
+  const flags: Record<string, string | boolean> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      const name = eq === -1 ? a.slice(2) : a.slice(2, eq);
+      if (eq !== -1) flags[name] = a.slice(eq + 1);
+      else if (name in FLAG_VARIABLES || VALUE_FLAGS.has(name)) {
+        const next = argv[i + 1];
+        if (next === undefined || next.startsWith('--')) throw new ConfigError([`--${name} needs a value`]);
+        flags[name] = next;
+        i++;
+      } else flags[name] = true;
+    } else if (a === '-h') flags.help = true;
+    else positionals.push(a);
+  }
+  if (positionals.length === 0 || positionals[0] === 'help' || (flags.help && positionals.length === 0)) return 'help';
+  let command = positionals.shift()!;
+  const alias = ALIASES[`${command} ${positionals[0] ?? ''}`];
+  if (alias) {
+    command = alias;
+    positionals.shift();
+  }
+  const spec = COMMANDS[command];
+  if (!spec) throw new ConfigError([`unknown command "${command}"; run "reshifter help" for the list`]);
+  if (flags.help) return 'help';
+  const allowed = new Set([...spec.flags, ...COMMON_FLAGS]);
+  const unknown = Object.keys(flags).filter((f) => !allowed.has(f));
+  if (unknown.length > 0) {
+    throw new ConfigError(unknown.map((f) => `unknown option --${f} for "${command}" (usage: reshifter ${spec.usage})`));
+  }
+  return { command, spec, args: { positionals, flags } };
+}
+
+/** Flags (beyond the variable overrides) that take a value. Commands add theirs here. */
+export const VALUE_FLAGS = new Set<string>([]);

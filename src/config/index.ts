@@ -1,0 +1,2 @@
+export { loadConfig, KNOWN_VARIABLES, SECRET_VARIABLES, type Env, type LoadResult } from './load-config.js';
+export type * from './types.js';

@@ -1,0 +1,98 @@
+import type { StrategySpec } from '../core/strategy.js';
+import type { RetentionRules } from '../core/retention.js';
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+export type ApiVersion = 'auto' | 'v2' | 'v3';
+export type Compression = 'gzip' | 'none';
+
+/** How to reach etcd. */
+export interface EtcdConfig {
+  /** `RS_ETCD_ENDPOINTS` (or `RS_ETCD_ENDPOINT`): URLs, default `http://127.0.0.1:2379`. */
+  endpoints: string[];
+  /** `RS_ETCD_CA_CERT`: PEM file of the CA that signed etcd's server certificate. */
+  caCertFile?: string;
+  /** `RS_ETCD_CLIENT_CERT` / `RS_ETCD_CLIENT_KEY`: PEM files for mutual TLS; both or neither. */
+  clientCertFile?: string;
+  clientKeyFile?: string;
+  /** `RS_ETCD_USERNAME` / `RS_ETCD_PASSWORD`: etcd auth; both or neither. */
+  username?: string;
+  password?: string;
+  /** `RS_ETCD_API_VERSION`: `auto` (default), `v2` or `v3`. */
+  apiVersion: ApiVersion;
+  /** `RS_ETCD_TIMEOUT`: how long to wait for etcd to answer a unary call, default `30s`. */
+  timeoutMs: number;
+}
+
+export type StoreConfig =
+  | {
+      kind: 's3';
+      /** `RS_S3_BUCKET` */
+      bucket: string;
+      /** `RS_S3_ENDPOINT`: for S3-compatible servers (MinIO, Ceph, s3rver). */
+      endpoint?: string;
+      /** `RS_S3_REGION`, default `us-east-1`. */
+      region: string;
+      /** `RS_S3_PREFIX`: folder inside the bucket, without leading or trailing `/`. */
+      prefix: string;
+      /** `RS_S3_FORCE_PATH_STYLE`: default true when an endpoint is set. */
+      forcePathStyle: boolean;
+      /** `ACCESS_KEY_ID` / `SECRET_ACCESS_KEY`; otherwise the AWS SDK's default chain. */
+      accessKeyId?: string;
+      secretAccessKey?: string;
+      /** `RS_S3_SSE`: server-side encryption, `AES256` or `aws:kms`. */
+      sse?: 'AES256' | 'aws:kms';
+      /** `RS_S3_SSE_KMS_KEY_ID` */
+      sseKmsKeyId?: string;
+    }
+  | {
+      kind: 'local';
+      /** `RS_BACKUP_DIR`, default `./backups`. */
+      dir: string;
+    };
+
+/** Which Kubernetes keys a dump or restore covers. */
+export interface SelectionConfig {
+  /** `RS_KUBE_PREFIXES`: empty means detect. `/` means every key. */
+  prefixes: string[];
+  includeNamespaces: string[];
+  excludeNamespaces: string[];
+  includeResources: string[];
+  excludeResources: string[];
+}
+
+export interface EncryptionConfig {
+  /** `RS_ENCRYPTION_RECIPIENTS`: age X25519 public keys (`age1...`). */
+  recipients: string[];
+  /** `RS_ENCRYPTION_IDENTITY_FILE` / `RS_ENCRYPTION_IDENTITY`: age secret keys for reading encrypted backups. */
+  identityFile?: string;
+  identity?: string;
+  /** `RS_ENCRYPTION_PASSPHRASE`: age scrypt passphrase, for writing and reading. */
+  passphrase?: string;
+}
+
+/** Everything reshifter can be told, read once from the environment by `loadConfig`. */
+export interface Config {
+  etcd: EtcdConfig;
+  /** `RS_BACKUP_STRATEGY`; undefined = the default for the API version (snapshot on v3, raw on v2). */
+  strategy?: StrategySpec;
+  /** `RS_CLUSTER_NAME`, default `default`: the folder of this cluster's backups in the store. */
+  cluster: string;
+  store: StoreConfig;
+  /** `RS_COMPRESSION`, default `gzip`. */
+  compression: Compression;
+  /** `RS_COMPRESSION_LEVEL`, 1-9, default 6. */
+  compressionLevel: number;
+  encryption: EncryptionConfig;
+  /** `RS_SCHEDULE`: cron expression for `run`. */
+  schedule?: string;
+  retention: RetentionRules;
+  selection: SelectionConfig;
+  /** `RS_HTTP_PORT`, default 8080; 0 disables the HTTP server of `run`. */
+  httpPort: number;
+  /** `RS_PUSHGATEWAY_URL`: where one-off backups push their metrics. */
+  pushgatewayUrl?: string;
+  /** `RS_API_TOKEN`: bearer token for changing API calls. */
+  apiToken?: string;
+  /** `LOG_LEVEL`, default `info`. */
+  logLevel: LogLevel;
+}

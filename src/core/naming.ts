@@ -1,0 +1,33 @@
+import { randomBytes } from 'node:crypto';
+
+/** `20261122T030710.123Z-a1b2c3`: sorts by time; the random suffix keeps two backups in one millisecond apart. */
+export const BACKUP_ID_RE = /^\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{6}$/;
+
+/** A new backup id for `now`. */
+export function newBackupId(now: Date = new Date(), random: Buffer = randomBytes(3)): string {
+  const iso = now.toISOString(); // 2026-11-22T03:07:10.123Z
+  const stamp = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 23)}Z`;
+  return `${stamp}-${random.toString('hex').slice(0, 6)}`;
+}
+
+/** The time encoded in a backup id, or undefined if `id` is not one. */
+export function timeOfId(id: string): Date | undefined {
+  if (!BACKUP_ID_RE.test(id)) return undefined;
+  const t = `${id.slice(0, 4)}-${id.slice(4, 6)}-${id.slice(6, 8)}T${id.slice(9, 11)}:${id.slice(11, 13)}:${id.slice(13, 19)}Z`;
+  const d = new Date(t);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+/** File name of a backup's manifest, relative to the cluster's folder. */
+export const manifestName = (id: string) => `${id}.manifest.json`;
+
+/** The backup id a stored file belongs to (its name up to the first dot after the id), if any. */
+export function idOfFile(name: string): string | undefined {
+  const id = name.slice(0, 27);
+  return BACKUP_ID_RE.test(id) && (name.length === 27 || name[27] === '.') ? id : undefined;
+}
+
+/** File name of a backup's artifact: `<id>.<format>[.gz][.age]`. */
+export function artifactName(id: string, format: string, compression: string, encryption: string): string {
+  return `${id}.${format}${compression === 'gzip' ? '.gz' : ''}${encryption === 'age' ? '.age' : ''}`;
+}

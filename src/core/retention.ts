@@ -1,0 +1,87 @@
+/** Retention rules; a backup is kept if any rule keeps it. All undefined: keep everything. */
+export interface RetentionRules {
+  keepLast?: number;
+  keepHourly?: number;
+  keepDaily?: number;
+  keepWeekly?: number;
+  keepMonthly?: number;
+  /** Keep backups younger than this many milliseconds. */
+  maxAgeMs?: number;
+}
+
+export interface RetentionInput {
+  id: string;
+  createdAt: Date;
+}
+
+export interface RetentionDecision {
+  id: string;
+  keep: boolean;
+  /** Why it is kept (`last`, `hourly`, `daily`, `weekly`, `monthly`, `max-age`, `newest`, `protected`, `no-rules`). */
+  reasons: string[];
+}
+
+/** True when at least one rule is set, i.e. retention may delete something. */
+export function hasRetentionRules(rules: RetentionRules): boolean {
+  return Object.values(rules).some((v) => v !== undefined);
+}
+
+const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+
+/** ISO-8601 week of a UTC date, as `2026-W47` (weeks start on Monday; the year is the week's Thursday's). */
+function isoWeek(d: Date): string {
+  const t = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
+  const day = t.getUTCDay() || 7;
+  t.setUTCDate(t.getUTCDate() + 4 - day);
+  const yearStart = Date.UTC(t.getUTCFullYear(), 0, 1);
+  const week = Math.ceil(((t.getTime() - yearStart) / 86_400_000 + 1) / 7);
+  return `${t.getUTCFullYear()}-W${pad(week)}`;
+}
+
+const BUCKETS: Array<[keyof RetentionRules, string, (d: Date) => string]> = [
+  ['keepHourly', 'hourly', (d) => d.toISOString().slice(0, 13)],
+  ['keepDaily', 'daily', (d) => d.toISOString().slice(0, 10)],
+  ['keepWeekly', 'weekly', isoWeek],
+  ['keepMonthly', 'monthly', (d) => d.toISOString().slice(0, 7)],
+];
+
+/**
+ * Decides which backups to keep. Time buckets are UTC and counted like restic's `--keep-hourly` and friends:
+ * the newest backup in each of the H most recent hours that have a backup (so a pause in backups never makes
+ * retention delete more). The newest backup and the `protect`ed ids are always kept.
+ */
+export function decideRetention(
+  backups: readonly RetentionInput[],
+  rules: RetentionRules,
+  now: Date,
+  protect: ReadonlySet<string> = new Set(),
+): RetentionDecision[] {
+  const sorted = [...backups].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1));
+  const reasons = new Map<string, string[]>(sorted.map((b) => [b.id, []]));
+  const add = (id: string, why: string) => reasons.get(id)!.push(why);
+
+  if (!hasRetentionRules(rules)) {
+    return sorted.map((b) => ({ id: b.id, keep: true, reasons: ['no-rules'] }));
+  }
+  if (sorted[0]) add(sorted[0].id, 'newest');
+  for (const b of sorted) if (protect.has(b.id)) add(b.id, 'protected');
+  sorted.slice(0, rules.keepLast ?? 0).forEach((b) => add(b.id, 'last'));
+  for (const [rule, name, bucketOf] of BUCKETS) {
+    const limit = rules[rule] ?? 0;
+    const seen = new Set<string>();
+    for (const b of sorted) {
+      if (seen.size >= limit) break;
+      const bucket = bucketOf(b.createdAt);
+      if (seen.has(bucket)) continue;
+      seen.add(bucket);
+      add(b.id, name);
+    }
+  }
+  if (rules.maxAgeMs !== undefined) {
+    for (const b of sorted) if (now.getTime() - b.createdAt.getTime() < rules.maxAgeMs) add(b.id, 'max-age');
+  }
+  return sorted.map((b) => {
+    const why = reasons.get(b.id)!;
+    return { id: b.id, keep: why.length > 0, reasons: why };
+  });
+}

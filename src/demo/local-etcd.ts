@@ -1,0 +1,115 @@
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort } from './free-port.js';
+
+const run = promisify(execFile);
+
+export interface EtcdOptions {
+  /** Serve the v2 keys API too (`--enable-v2`). */
+  enableV2?: boolean;
+  /** Extra etcd flags (TLS, quotas, ...). */
+  args?: string[];
+  /** Use this data directory instead of a fresh temporary one (e.g. a restored snapshot). */
+  dataDir?: string;
+  /** Scheme of the client URL: `https` when TLS flags are passed in `args`. */
+  scheme?: 'http' | 'https';
+}
+
+/** A real etcd (Debian's) on free loopback ports, for the demo, the benchmark and the tests. */
+export interface TestEtcd {
+  endpoint: string;
+  dataDir: string;
+  process: ChildProcess;
+  /** Runs etcdctl (v3 API) against this etcd and returns stdout. */
+  ctl(args: string[], extraEnv?: Record<string, string>): Promise<string>;
+  /** Kills etcd with SIGKILL (for fault tests). */
+  kill(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startEtcd(opts: EtcdOptions = {}): Promise<TestEtcd> {
+  const clientPort = await freePort();
+  const peerPort = await freePort();
+  const ownDir = opts.dataDir === undefined;
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'rs-etcd-')));
+  const scheme = opts.scheme ?? 'http';
+  const endpoint = `${scheme}://127.0.0.1:${clientPort}`;
+  const args = [
+    '--name', 'test',
+    '--data-dir', dataDir,
+    '--listen-client-urls', endpoint,
+    '--advertise-client-urls', endpoint,
+    '--listen-peer-urls', `http://127.0.0.1:${peerPort}`,
+    '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
+    '--initial-cluster', `test=http://127.0.0.1:${peerPort}`,
+    '--log-level', 'error',
+    '--logger', 'zap',
+    ...(opts.enableV2 ? ['--enable-v2'] : []),
+    ...(opts.args ?? []),
+  ];
+  const proc = spawn('etcd', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  let spawnError: Error | undefined;
+  proc.on('error', (err) => {
+    spawnError = err;
+  });
+  proc.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  const exited = new Promise<void>((resolve) => {
+    proc.once('exit', () => resolve());
+    proc.once('error', () => resolve());
+  });
+
+  const ctl = async (ctlArgs: string[], extraEnv: Record<string, string> = {}): Promise<string> => {
+    const { stdout } = await run('etcdctl', ['--endpoints', endpoint, ...ctlArgs], {
+      env: { ...process.env, ETCDCTL_API: '3', ...extraEnv },
+      maxBuffer: 1 << 30,
+      encoding: 'utf8',
+    });
+    return stdout;
+  };
+
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (spawnError) {
+      throw new Error(`cannot start etcd (${spawnError.message}): install it, e.g. "apt-get install etcd-server etcd-client"`);
+    }
+    if (proc.exitCode !== null) throw new Error(`etcd exited with ${proc.exitCode}: ${stderr}`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${clientPort}/health`).catch(() => null);
+      if (scheme === 'https' || (res && res.ok)) {
+        if (scheme === 'https') {
+          // TLS health is checked by the caller with its own certificates; wait for the port instead.
+          await new Promise((r) => setTimeout(r, 500));
+        }
+        break;
+      }
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) throw new Error(`etcd did not start: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  const kill = async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGKILL');
+      await exited;
+    }
+  };
+  return {
+    endpoint,
+    dataDir,
+    process: proc,
+    ctl,
+    kill,
+    async stop() {
+      await kill();
+      if (ownDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

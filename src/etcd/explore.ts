@@ -1,0 +1,53 @@
+import type { Etcd3 } from 'etcd3';
+import type { EtcdConfig } from '../config/types.js';
+import { usesTls } from './client.js';
+import { toEtcdError } from './errors.js';
+
+export interface ExploreResult {
+  endpoints: string[];
+  tls: boolean;
+  clientCertificate: boolean;
+  auth: boolean;
+  etcdVersion: string;
+  apiVersions: string[];
+  clusterId: string;
+  memberId: string;
+  leader: string;
+  members: Array<{ id: string; name: string; clientURLs: string[]; peerURLs: string[]; isLeader: boolean }>;
+  dbSizeBytes: number;
+  revision: number;
+  raftIndex: number;
+  raftTerm: number;
+}
+
+/** Probes a v3 endpoint: version, members and leader, database size and revision. */
+export async function exploreV3(client: Etcd3, cfg: EtcdConfig): Promise<ExploreResult> {
+  try {
+    const status = await client.maintenance.status();
+    const members = await client.cluster.memberList({});
+    return {
+      endpoints: cfg.endpoints,
+      tls: usesTls(cfg),
+      clientCertificate: cfg.clientCertFile !== undefined,
+      auth: cfg.username !== undefined,
+      etcdVersion: status.version,
+      apiVersions: ['v3'],
+      clusterId: status.header.cluster_id,
+      memberId: status.header.member_id,
+      leader: status.leader,
+      members: members.members.map((m) => ({
+        id: m.ID,
+        name: m.name,
+        clientURLs: m.clientURLs,
+        peerURLs: m.peerURLs,
+        isLeader: m.ID === status.leader,
+      })),
+      dbSizeBytes: Number(status.dbSize),
+      revision: Number(status.header.revision),
+      raftIndex: Number(status.raftIndex),
+      raftTerm: Number(status.raftTerm),
+    };
+  } catch (err) {
+    throw toEtcdError(err, 'exploring etcd', cfg.endpoints);
+  }
+}

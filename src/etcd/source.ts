@@ -1,0 +1,23 @@
+import type { Readable } from 'node:stream';
+
+/** What a strategy learned about etcd while reading it, for the manifest. */
+export interface SourceFacts {
+  etcdVersion: string;
+  revision: number;
+  apiVersion: 'v2' | 'v3';
+  keys?: number;
+  prefixes?: string[];
+}
+
+/**
+ * A backup strategy's output: the content as a byte stream, plus facts known once the stream has ended.
+ * `facts()` rejects if the stream did not complete.
+ */
+export interface BackupSource {
+  /** What the content is: `etcd-snapshot`, `tar` (key dump), `jsonl` (render listing). */
+  contentType: string;
+  /** File name part for the artifact: `snapshot.db`, `raw.tar`, `render.jsonl`. */
+  format: string;
+  stream: Readable;
+  facts(): Promise<SourceFacts>;
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+import { FLAG_VARIABLES, parseArgs, usage } from './cli.js';
+import { loadConfig } from './config/load-config.js';
+import { ConfigError, OperationError } from './core/errors.js';
+import { createLogger, type Logger } from './log.js';
+
+/**
+ * Runs one command and returns the process exit code: 0 success, 1 the operation failed, 2 bad configuration or
+ * usage (found before any work is done). The only place that turns errors into exit codes.
+ */
+export async function start(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  let log: Logger | undefined;
+  try {
+    const inv = parseArgs(argv);
+    if (inv === 'help') {
+      process.stdout.write(`${usage()}\n`);
+      return 0;
+    }
+    // Flags override their variables, and are validated as those variables.
+    const overlay = { ...env };
+    for (const [flag, variable] of Object.entries(FLAG_VARIABLES)) {
+      const v = inv.args.flags[flag];
+      if (typeof v === 'string') overlay[variable] = v;
+    }
+    const loaded = loadConfig(overlay);
+    if (loaded.errors) throw new ConfigError(loaded.errors);
+    const { config } = loaded;
+    log = createLogger(config.logLevel);
+    const command = await inv.spec.load();
+
+    const controller = new AbortController();
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (controller.signal.aborted) {
+        log?.warn({ signal: sig }, 'second signal: exiting now');
+        process.exit(1);
+      }
+      log?.warn({ signal: sig }, 'signal received: stopping');
+      controller.abort(new Error(`received ${sig}`));
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    try {
+      await command({
+        config,
+        log,
+        args: inv.args,
+        signal: controller.signal,
+        print: (line) => process.stdout.write(`${line}\n`),
+      });
+    } finally {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    }
+    return 0;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`reshifter: configuration error:\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+      return err.exitCode;
+    }
+    if (err instanceof OperationError) {
+      process.stderr.write(`reshifter: ${err.message}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`reshifter: unexpected error (this is a bug): ${err instanceof Error ? err.message : String(err)}\n`);
+    log?.debug({ stack: err instanceof Error ? err.stack : undefined }, 'unexpected error');
+    return 1;
+  }
+}
+
+// The AWS SDK warns on every start under Node 20 about its future releases; the pinned version works, and the
+// warning would pollute output operators parse. Node 22+ (the container image) never shows it.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const code = await start(process.argv.slice(2), process.env);
+process.exitCode = code;
+// Lingering gRPC or HTTP handles must not keep a finished one-off command alive.
+setTimeout(() => process.exit(code), 2000).unref();

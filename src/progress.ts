@@ -1,0 +1,42 @@
+import type { Logger } from './log.js';
+
+const INTERVAL_MS = 5_000;
+
+/** Human units: 1536 -> "1.5 KiB". */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
+
+/**
+ * Reports a long transfer: a pino line `progress` every few seconds ({ bytes, rate }), or a one-line bar on
+ * stderr when it is a terminal. Returns a function that stops reporting.
+ */
+export function reportProgress(log: Logger, what: string, read: () => { bytes: number; keys?: number }, total?: number): () => void {
+  const started = Date.now();
+  const tty = process.stderr.isTTY === true;
+  const tick = () => {
+    const { bytes, keys } = read();
+    const secs = (Date.now() - started) / 1000;
+    const rate = secs > 0 ? Math.round(bytes / secs) : 0;
+    if (tty) {
+      const pct = total ? ` ${Math.min(100, Math.floor((bytes / total) * 100))}%` : '';
+      const k = keys !== undefined ? ` ${keys} keys` : '';
+      process.stderr.write(`\r${what}: ${formatBytes(bytes)}${k} at ${formatBytes(rate)}/s${pct}   `);
+    } else {
+      log.info({ what, bytes, ...(keys !== undefined && { keys }), rate, ...(total && { total }) }, 'progress');
+    }
+  };
+  const timer = setInterval(tick, tty ? 500 : INTERVAL_MS);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    if (tty) process.stderr.write('\r\x1b[K');
+  };
+}

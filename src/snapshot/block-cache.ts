@@ -1,0 +1,42 @@
+/** Least-recently-used map of file blocks, bounded by the bytes it holds rather than by entry count. */
+export class BlockCache {
+  private readonly blocks = new Map<number, Buffer>();
+  private bytes = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  /** The block, marked as most recently used. */
+  get(index: number): Buffer | undefined {
+    const block = this.blocks.get(index);
+    if (block !== undefined) {
+      // Map keeps insertion order: re-inserting moves the entry to the young end.
+      this.blocks.delete(index);
+      this.blocks.set(index, block);
+    }
+    return block;
+  }
+
+  has(index: number): boolean {
+    return this.blocks.has(index);
+  }
+
+  set(index: number, block: Buffer): void {
+    const old = this.blocks.get(index);
+    if (old !== undefined) {
+      this.bytes -= old.length;
+      this.blocks.delete(index);
+    }
+    this.blocks.set(index, block);
+    this.bytes += block.length;
+    for (const [oldest, evicted] of this.blocks) {
+      if (this.bytes <= this.maxBytes) break;
+      this.blocks.delete(oldest);
+      this.bytes -= evicted.length;
+    }
+  }
+
+  clear(): void {
+    this.blocks.clear();
+    this.bytes = 0;
+  }
+}

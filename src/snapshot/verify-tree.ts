@@ -1,0 +1,137 @@
+import type { BoltFile } from './bolt-file.js';
+import { BranchNode } from './branch-node.js';
+import { describeKey } from './bytes.js';
+import { MAX_TREE_DEPTH, parseBucketValue, rootBucket, type BucketRoot } from './bucket.js';
+import { SnapshotFormatError } from './errors.js';
+import type { LeafNode } from './leaf-node.js';
+import { PageSet } from './page-set.js';
+import { ProblemList } from './verify-check.js';
+
+/** What a full walk of every bucket found. */
+export interface TreeReport {
+  /** Page-level problems: bounds, headers, types, elements outside their page, pages reached twice, depth. */
+  pages: ProblemList;
+  /** Keys out of order within a page, across pages, or below their branch key. */
+  order: ProblemList;
+  reachable: PageSet;
+  buckets: number;
+  keys: number;
+  branchPages: number;
+  leafPages: number;
+  overflowPages: number;
+}
+
+interface Frame {
+  pgid: number;
+  /** The branch key that led here: every key below must be >= it. */
+  low: Buffer | undefined;
+  depth: number;
+}
+
+/**
+ * Walks every bucket (nested ones too) and every page of each, recording problems instead of stopping at the first,
+ * so one damaged page does not hide the state of the rest. A page reached twice is reported and not walked again, so
+ * forged cycles end.
+ */
+export async function walkAllBuckets(file: BoltFile): Promise<TreeReport> {
+  const report: TreeReport = {
+    pages: new ProblemList(),
+    order: new ProblemList(),
+    reachable: new PageSet(file.pageCount),
+    buckets: 0,
+    keys: 0,
+    branchPages: 0,
+    leafPages: 0,
+    overflowPages: 0,
+  };
+  const buckets: { root: BucketRoot; depth: number }[] = [{ root: rootBucket(file), depth: 0 }];
+  for (let next = buckets.pop(); next !== undefined; next = buckets.pop()) {
+    report.buckets++;
+    const found = await walkBucket(file, next.root, report);
+    for (const root of found) {
+      if (next.depth + 1 > MAX_TREE_DEPTH) report.pages.add(`bucket ${root.name}: buckets nested deeper than ${MAX_TREE_DEPTH}`);
+      else buckets.push({ root, depth: next.depth + 1 });
+    }
+  }
+  report.buckets--; // the root bucket is not a bucket a user sees
+  return report;
+}
+
+/** Walks one bucket's pages; returns its sub-buckets. */
+async function walkBucket(file: BoltFile, bucket: BucketRoot, report: TreeReport): Promise<BucketRoot[]> {
+  const where = `bucket ${bucket.name}`;
+  const subBuckets: BucketRoot[] = [];
+  let previous: Buffer | undefined;
+  const checkLeaf = (leaf: LeafNode, low: Buffer | undefined): void => {
+    report.keys += leaf.count;
+    for (let i = 0; i < leaf.count; i++) {
+      const key = leaf.key(i);
+      if (i === 0 && low !== undefined && key.compare(low) < 0) {
+        report.order.add(`${leaf.where}: first key ${describeKey(key)} is below its branch key ${describeKey(low)}`);
+      }
+      if (previous !== undefined && key.compare(previous) <= 0) {
+        report.order.add(`${leaf.where}: key ${describeKey(key)} (element ${i}) does not sort after ${describeKey(previous)}`);
+      }
+      previous = key;
+      if (leaf.isBucket(i)) {
+        try {
+          subBuckets.push(parseBucketValue(leaf.value(i), `${bucket.name === 'root bucket' ? '' : `${bucket.name}/`}${describeKey(key)}`));
+        } catch (err) {
+          if (!(err instanceof SnapshotFormatError)) throw err;
+          report.pages.add(`${leaf.where}: ${err.message}`);
+        }
+      }
+    }
+  };
+
+  if (bucket.kind === 'inline') {
+    checkLeaf(bucket.node, undefined);
+    return subBuckets;
+  }
+  const stack: Frame[] = [{ pgid: bucket.pgid, low: undefined, depth: 0 }];
+  for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
+    const { pgid } = frame;
+    if (Number.isSafeInteger(pgid) && pgid >= 0 && pgid < file.pageCount && report.reachable.has(pgid)) {
+      report.pages.add(`${where}: page ${pgid} (offset ${file.offsetOf(pgid)}) is reached twice (a cycle or a shared page)`);
+      continue;
+    }
+    let node: LeafNode | BranchNode;
+    try {
+      node = await file.readNode(pgid, where);
+    } catch (err) {
+      if (!(err instanceof SnapshotFormatError)) throw err;
+      report.pages.add(err.message);
+      continue;
+    }
+    const span = node.buffer.length / file.pageSize;
+    for (let id = pgid; id < pgid + span; id++) {
+      if (report.reachable.has(id)) report.pages.add(`${node.where}: overflow page ${id} is also used elsewhere`);
+      report.reachable.add(id);
+    }
+    report.overflowPages += span - 1;
+    if (!(node instanceof BranchNode)) {
+      report.leafPages++;
+      checkLeaf(node, frame.low);
+      continue;
+    }
+    report.branchPages++;
+    if (frame.depth + 1 >= MAX_TREE_DEPTH) {
+      report.pages.add(`${node.where}: tree deeper than ${MAX_TREE_DEPTH} levels`);
+      continue;
+    }
+    for (let i = 0; i < node.count; i++) {
+      const key = node.key(i);
+      if (i > 0 && key.compare(node.key(i - 1)) <= 0) {
+        report.order.add(`${node.where}: branch key ${describeKey(key)} (element ${i}) does not sort after the previous one`);
+      }
+      if (i === 0 && frame.low !== undefined && key.compare(frame.low) < 0) {
+        report.order.add(`${node.where}: first key ${describeKey(key)} is below its parent's key ${describeKey(frame.low)}`);
+      }
+    }
+    // Pushed in reverse so children are visited in key order (the order check relies on it).
+    for (let i = node.count - 1; i >= 0; i--) {
+      stack.push({ pgid: node.child(i), low: node.key(i), depth: frame.depth + 1 });
+    }
+  }
+  return subBuckets;
+}

@@ -1,0 +1,119 @@
+import { Readable } from 'node:stream';
+import { IntegrityError, OperationError, StoreError, describeError } from '../core/errors.js';
+import { BACKUP_ID_RE, idOfFile, manifestName } from '../core/naming.js';
+import { parseManifest, serializeManifest, type Manifest } from '../archive/manifest.js';
+import type { ObjectInfo, Store } from './types.js';
+
+export interface Listing {
+  /** Valid manifests, newest first. */
+  backups: Manifest[];
+  /** Manifests that could not be read, with why. */
+  invalid: Array<{ key: string; error: string }>;
+  /** Stored files that belong to no manifest (a failed or running backup), and temp files. */
+  orphans: ObjectInfo[];
+}
+
+/** One cluster's backups in a store: `<cluster>/<id>.<artifact>` plus `<cluster>/<id>.manifest.json`. */
+export class BackupRepository {
+  constructor(
+    readonly store: Store,
+    readonly cluster: string,
+  ) {}
+
+  private key(file: string): string {
+    return `${this.cluster}/${file}`;
+  }
+
+  /** Reads every manifest of the cluster. */
+  async list(): Promise<Listing> {
+    const objects = await this.store.list(`${this.cluster}/`, { pending: true });
+    const manifests = objects.filter((o) => o.key.endsWith('.manifest.json'));
+    const backups: Manifest[] = [];
+    const invalid: Listing['invalid'] = [];
+    for (const o of manifests) {
+      try {
+        const m = await this.readManifestKey(o.key);
+        backups.push(m);
+      } catch (err) {
+        invalid.push({ key: o.key, error: describeError(err) });
+      }
+    }
+    const owned = new Set(manifests.map((o) => idOfFile(o.key.slice(this.cluster.length + 1))));
+    const orphans = objects.filter((o) => {
+      const file = o.key.slice(this.cluster.length + 1);
+      return !file.endsWith('.manifest.json') && !owned.has(idOfFile(file));
+    });
+    backups.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1));
+    return { backups, invalid, orphans };
+  }
+
+  /** The manifest of backup `id`; `latest` means the newest. */
+  async get(id: string): Promise<Manifest> {
+    if (id === 'latest') {
+      const { backups } = await this.list();
+      if (!backups[0]) throw new OperationError(`no backups of cluster "${this.cluster}" in ${this.store.location}`);
+      return backups[0];
+    }
+    if (!BACKUP_ID_RE.test(id)) {
+      throw new OperationError(`"${id}" is not a backup id (like 20261122T030710.123Z-a1b2c3, or "latest")`);
+    }
+    try {
+      return await this.readManifestKey(this.key(manifestName(id)));
+    } catch (err) {
+      if (err instanceof StoreError && /no such/.test(err.message)) {
+        throw new OperationError(`no backup "${id}" of cluster "${this.cluster}" in ${this.store.location}`);
+      }
+      throw err;
+    }
+  }
+
+  private async readManifestKey(key: string): Promise<Manifest> {
+    const body = await this.store.get(key);
+    const m = parseManifest(await readLimited(body, 1024 * 1024, key), key);
+    if (m.cluster !== this.cluster || `${this.cluster}/${manifestName(m.id)}` !== key) {
+      throw new IntegrityError('manifest', `${key}: names backup ${m.cluster}/${m.id}, not itself`);
+    }
+    return m;
+  }
+
+  /** Opens the stored bytes of a backup's artifact. */
+  async openArtifact(m: Manifest, signal?: AbortSignal): Promise<Readable> {
+    return this.store.get(this.key(m.artifact), signal ? { signal } : {});
+  }
+
+  /** Stores an artifact atomically. */
+  async putArtifact(file: string, body: Readable, signal?: AbortSignal): Promise<void> {
+    await this.store.put(this.key(file), body, signal ? { signal } : {});
+  }
+
+  /** Writes the manifest: the last step of a backup, which makes it exist. */
+  async putManifest(m: Manifest): Promise<void> {
+    await this.store.put(this.key(manifestName(m.id)), Readable.from([serializeManifest(m)]));
+  }
+
+  /** Deletes a backup: the manifest first, so it stops existing at once; an artifact left behind is an orphan. */
+  async delete(m: Pick<Manifest, 'id' | 'artifact'>): Promise<void> {
+    await this.store.delete(this.key(manifestName(m.id)));
+    await this.store.delete(this.key(m.artifact));
+  }
+
+  /** Deletes an orphaned file. */
+  async deleteObject(key: string): Promise<void> {
+    await this.store.delete(key);
+  }
+}
+
+async function readLimited(body: Readable, limit: number, key: string): Promise<Buffer> {
+  let total = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) {
+    total += (chunk as Buffer).length;
+    if (total > limit) {
+      body.destroy();
+      throw new IntegrityError('manifest', `${key}: larger than ${limit} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+

@@ -1,0 +1,111 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { randomBytes } from 'node:crypto';
+import { OperationError, StoreError, describeError } from '../core/errors.js';
+import type { ObjectInfo, Store } from './types.js';
+
+/** Temporary files of puts in progress (or of a process that died): hidden from `list` unless asked for. */
+export const TEMP_PREFIX = '.tmp-';
+const WRITE_BUFFER = 1024 * 1024;
+
+/** A store in a local directory. Files and folders are created readable by their owner only (backups hold Secrets). */
+export class LocalStore implements Store {
+  readonly root: string;
+  readonly location: string;
+
+  constructor(dir: string) {
+    this.root = resolve(dir);
+    this.location = this.root;
+  }
+
+  /** Maps a store key to a path, refusing anything that would leave the root. */
+  private pathOf(key: string): string {
+    const parts = key.split('/');
+    if (key.length === 0 || parts.some((p) => p === '' || p === '.' || p === '..' || p.includes('\0') || p.includes(sep))) {
+      throw new StoreError(`refusing store key ${JSON.stringify(key)}: not a plain relative path`);
+    }
+    return join(this.root, ...parts);
+  }
+
+  async put(key: string, body: Readable, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const target = this.pathOf(key);
+    const dir = dirname(target);
+    const temp = join(dir, `${TEMP_PREFIX}${randomBytes(4).toString('hex')}-${target.slice(dir.length + 1)}`);
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const out = createWriteStream(temp, { mode: 0o600, flags: 'wx', highWaterMark: WRITE_BUFFER });
+      await pipeline(body, out, opts.signal ? { signal: opts.signal } : {});
+      // Durable before visible: fsync the file, rename, then fsync the folder so the rename survives a crash.
+      const fh = await open(temp, 'r');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(temp, target);
+      const dh = await open(dir, 'r');
+      try {
+        await dh.sync();
+      } finally {
+        await dh.close();
+      }
+    } catch (err) {
+      await rm(temp, { force: true }).catch(() => undefined);
+      body.destroy();
+      throw wrap(err, `writing ${target}`);
+    }
+  }
+
+  async get(key: string): Promise<Readable> {
+    const path = this.pathOf(key);
+    try {
+      await stat(path);
+    } catch (err) {
+      throw wrap(err, `reading ${path}`);
+    }
+    return createReadStream(path, { highWaterMark: WRITE_BUFFER });
+  }
+
+  async list(prefix: string, opts: { pending?: boolean } = {}): Promise<ObjectInfo[]> {
+    const folder = prefix.replace(/\/+$/, '');
+    const dir = folder === '' ? this.root : this.pathOf(folder);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw wrap(err, `listing ${dir}`);
+    }
+    const out: ObjectInfo[] = [];
+    for (const name of names) {
+      if (name.startsWith(TEMP_PREFIX) && !opts.pending) continue;
+      const st = await stat(join(dir, name)).catch(() => undefined);
+      if (!st?.isFile()) continue;
+      out.push({ key: folder === '' ? name : `${folder}/${name}`, size: st.size, lastModified: st.mtime });
+    }
+    return out;
+  }
+
+  async delete(key: string): Promise<void> {
+    const path = this.pathOf(key);
+    try {
+      await rm(path, { force: true });
+    } catch (err) {
+      throw wrap(err, `deleting ${path}`);
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+function wrap(err: unknown, what: string): Error {
+  // Errors of the stream being stored (etcd went away, a failed integrity check) are not the store's.
+  if (err instanceof OperationError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (err instanceof Error && err.name === 'AbortError') return new StoreError(`${what}: aborted`, false, { cause: err });
+  const why = code === 'ENOENT' ? 'no such file' : code === 'ENOSPC' ? 'no space left on the device' : code === 'EACCES' ? 'permission denied' : describeError(err);
+  return new StoreError(`${what}: ${why}`, false, { cause: err });
+}

@@ -1,0 +1,168 @@
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  ListObjectsV2Command,
+  S3Client,
+  type PutObjectCommandInput,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { Readable } from 'node:stream';
+import { OperationError, StoreError, describeError } from '../core/errors.js';
+import type { StoreConfig } from '../config/types.js';
+import type { ObjectInfo, Store } from './types.js';
+
+type S3Config = Extract<StoreConfig, { kind: 's3' }>;
+
+const PART_SIZE = 8 * 1024 * 1024;
+const QUEUE_SIZE = 4;
+/** Attempts per request (the SDK's standard retry mode backs off exponentially with jitter between them). */
+const MAX_ATTEMPTS = 5;
+
+const TRANSIENT = new Set([
+  'TimeoutError', 'RequestTimeout', 'RequestTimeoutException', 'ServiceUnavailable', 'SlowDown', 'InternalError',
+  'ThrottlingException', 'NetworkingError',
+]);
+
+/** An S3 (or S3-compatible) store. Multipart uploads are aborted on any failure, so no partial object remains. */
+export class S3Store implements Store {
+  readonly location: string;
+  private readonly client: S3Client;
+  private readonly root: string;
+
+  constructor(private readonly cfg: S3Config) {
+    this.root = cfg.prefix === '' ? '' : `${cfg.prefix}/`;
+    this.location = `s3://${cfg.bucket}/${cfg.prefix}`;
+    this.client = new S3Client({
+      region: cfg.region,
+      forcePathStyle: cfg.forcePathStyle,
+      maxAttempts: MAX_ATTEMPTS,
+      requestHandler: { connectionTimeout: 10_000, requestTimeout: 120_000 },
+      ...(cfg.endpoint !== undefined && { endpoint: cfg.endpoint }),
+      ...(cfg.accessKeyId !== undefined &&
+        cfg.secretAccessKey !== undefined && {
+          credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey },
+        }),
+    });
+  }
+
+  private keyOf(key: string): string {
+    if (key.split('/').some((p) => p === '' || p === '.' || p === '..')) {
+      throw new StoreError(`refusing store key ${JSON.stringify(key)}: not a plain relative path`);
+    }
+    return this.root + key;
+  }
+
+  async put(key: string, body: Readable, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const params: PutObjectCommandInput = {
+      Bucket: this.cfg.bucket,
+      Key: this.keyOf(key),
+      Body: body,
+      ...(this.cfg.sse !== undefined && { ServerSideEncryption: this.cfg.sse }),
+      ...(this.cfg.sseKmsKeyId !== undefined && { SSEKMSKeyId: this.cfg.sseKmsKeyId }),
+    };
+    const upload = new Upload({
+      client: this.client,
+      params,
+      partSize: PART_SIZE,
+      queueSize: QUEUE_SIZE,
+      // Never leave parts behind: a failed multipart upload is aborted.
+      leavePartsOnError: false,
+    });
+    // The body may fail (etcd went away, an integrity check): that must abort the upload, not end it short.
+    let bodyError: unknown;
+    const onBodyError = (err: unknown) => {
+      bodyError ??= err;
+      void upload.abort().catch(() => undefined);
+    };
+    body.once('error', onBodyError);
+    const onAbort = () => void upload.abort().catch(() => undefined);
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await upload.done();
+      if (bodyError !== undefined) throw bodyError;
+    } catch (err) {
+      body.destroy();
+      throw this.wrap(bodyError ?? err, `uploading ${this.location}${key}`);
+    } finally {
+      body.off('error', onBodyError);
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async get(key: string, opts: { signal?: AbortSignal } = {}): Promise<Readable> {
+    try {
+      const res = await this.client.send(
+        new GetObjectCommand({ Bucket: this.cfg.bucket, Key: this.keyOf(key) }),
+        opts.signal ? { abortSignal: opts.signal } : {},
+      );
+      if (!(res.Body instanceof Readable)) throw new StoreError('S3 returned no readable body');
+      return res.Body;
+    } catch (err) {
+      throw this.wrap(err, `reading ${this.location}${key}`);
+    }
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    const out: ObjectInfo[] = [];
+    let token: string | undefined;
+    try {
+      do {
+        const res = await this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.cfg.bucket,
+            Prefix: this.root + prefix,
+            ...(token !== undefined && { ContinuationToken: token }),
+          }),
+        );
+        for (const o of res.Contents ?? []) {
+          if (o.Key === undefined) continue;
+          out.push({ key: o.Key.slice(this.root.length), size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) });
+        }
+        token = res.IsTruncated ? res.NextContinuationToken : undefined;
+      } while (token !== undefined);
+    } catch (err) {
+      throw this.wrap(err, `listing ${this.location}${prefix}`);
+    }
+    return out;
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.cfg.bucket, Key: this.keyOf(key) }));
+    } catch (err) {
+      throw this.wrap(err, `deleting ${this.location}${key}`);
+    }
+  }
+
+  /** Checks that the bucket exists and the credentials work. */
+  async probe(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.cfg.bucket }));
+    } catch (err) {
+      throw this.wrap(err, `opening ${this.location}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+
+  /** Converts an SDK error into a StoreError that says what an operator should check. Never includes credentials. */
+  private wrap(err: unknown, what: string): Error {
+    if (err instanceof OperationError) return err;
+    const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
+    const name = e.name ?? 'Error';
+    const status = e.$metadata?.httpStatusCode;
+    let why: string;
+    if (name === 'NoSuchBucket') why = `bucket "${this.cfg.bucket}" does not exist`;
+    else if (name === 'NoSuchKey' || (name === 'NotFound' && status === 404)) why = 'no such object';
+    else if (name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch' || status === 403 || name === 'AccessDenied') {
+      why = 'access denied (check ACCESS_KEY_ID, SECRET_ACCESS_KEY and the bucket policy)';
+    } else if (name === 'AbortError' || name === 'AbortedError') why = 'aborted';
+    else if (name === 'CredentialsProviderError') why = 'no S3 credentials: set ACCESS_KEY_ID and SECRET_ACCESS_KEY';
+    else why = `${describeError(err)}${status ? ` (HTTP ${status})` : ''}`;
+    const transient = TRANSIENT.has(name) || (status !== undefined && status >= 500) || /ECONNREFUSED|ECONNRESET|EPIPE|socket hang up/i.test(`${e.code ?? ''} ${describeError(err)}`);
+    return new StoreError(`${what}: ${why}${transient ? ' (gave up after retries)' : ''}`, transient, { cause: err });
+  }
+}

@@ -1,0 +1,24 @@
+import type { Readable } from 'node:stream';
+
+export interface ObjectInfo {
+  /** Key relative to the store's root, `/`-separated: `<cluster>/<file>`. */
+  key: string;
+  size: number;
+  lastModified: Date;
+}
+
+/**
+ * Where backups live. Keys are `/`-separated and relative to the store's root (a directory, or a bucket + prefix).
+ * `put` is atomic: an object is visible to `list` and `get` only once it is complete, and a failed or aborted put
+ * leaves nothing behind that `list` shows.
+ */
+export interface Store {
+  /** Where the store is, for messages: `/abs/dir` or `s3://bucket/prefix`. */
+  readonly location: string;
+  put(key: string, body: Readable, opts?: { signal?: AbortSignal; size?: number }): Promise<void>;
+  get(key: string, opts?: { signal?: AbortSignal }): Promise<Readable>;
+  /** Objects whose key starts with `prefix` (a folder, ending in `/`), in-progress uploads included when `pending`. */
+  list(prefix: string, opts?: { pending?: boolean }): Promise<ObjectInfo[]>;
+  delete(key: string): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,1 @@
+export { startEtcd, type TestEtcd, type EtcdOptions } from '../../src/demo/local-etcd.js';

@@ -1,0 +1,1 @@
+export { freePort } from '../../src/demo/free-port.js';
