@@ -32,18 +32,20 @@ const CBOR_SELF_DESCRIBED = [0xd9, 0xd9, 0xf7]; // tag 55799
  * Never throws: anything malformed comes back as `error`, with the encoding that was detected.
  */
 export function decodeValue(value: Uint8Array, options: DecodeOptions = {}): DecodedValue {
-  const mode = options.annotations ?? 'full';
+  try {
+    return detectAndDecode(value, options.annotations ?? 'full');
+  } catch (err) {
+    // Each decoder is guarded already; this only catches what nobody foresaw, such as input that is not bytes.
+    return { encoding: 'other', error: `unexpected failure: ${message(err)}` };
+  }
+}
+
+function detectAndDecode(value: Uint8Array, mode: AnnotationMode): DecodedValue {
   if (value.length === 0) return { encoding: 'empty' };
   if (startsWith(value, PROTOBUF_MAGIC)) {
     return guarded({ encoding: 'protobuf' }, (result) => decodeProtobufObject(value, PROTOBUF_MAGIC.length, result, mode));
   }
-  if (startsWith(value, ENCRYPTED_MAGIC)) {
-    try {
-      return { encoding: 'encrypted', ...parseEncryptionPrefix(value) };
-    } catch (err) {
-      return { encoding: 'encrypted', error: message(err) };
-    }
-  }
+  if (startsWith(value, ENCRYPTED_MAGIC)) return { encoding: 'encrypted', ...parseEncryptionPrefix(value) };
   if (startsWith(value, CBOR_SELF_DESCRIBED)) {
     return guarded({ encoding: 'cbor' }, (result) => decodeCborObject(value, result, mode));
   }

@@ -19,6 +19,19 @@ interface PendingRun {
   index: number;
 }
 
+/** One sequential reader being tracked: where it will read next, how far ahead to read, when to prefetch. */
+interface Stream {
+  next: number;
+  window: number;
+  prefetchAt: number;
+}
+
+/**
+ * A tree walk interleaves several sequential runs (leaf pages, overflow pages, branch pages), so a few streams are
+ * tracked at once; a miss that continues none starts a new one in place of the least recently used.
+ */
+const STREAMS = 4;
+
 const EMPTY: Buffer = Buffer.alloc(0);
 
 /**
@@ -35,9 +48,7 @@ export class FileSource {
   private readonly blockSize: number;
   private readonly maxWindow: number;
   private readonly blockCount: number;
-  private window = 1;
-  private nextSequential = -1;
-  private prefetchAt = -1;
+  private streams: Stream[] = [];
   private closed = false;
 
   private constructor(
@@ -144,9 +155,7 @@ export class FileSource {
     }
     let pending = this.pending.get(index);
     if (pending === undefined) {
-      // Sequential when this miss continues the previous run: grow the window like an OS read-ahead does.
-      this.window = index === this.nextSequential ? Math.min(this.window * 2, this.maxWindow) : 1;
-      this.startRun(index, this.window, what);
+      this.startRun(index, this.streamFor(index), what);
       pending = this.pending.get(index) as PendingRun;
     } else {
       this.maybePrefetch(index);
@@ -155,18 +164,37 @@ export class FileSource {
     return blocks[pending.index] as Buffer;
   }
 
+  /** The stream a miss at `index` continues (its window doubled, as an OS read-ahead does), or a new one. */
+  private streamFor(index: number): Stream {
+    const at = this.streams.findIndex((s) => s.next === index);
+    let stream: Stream;
+    if (at >= 0) {
+      stream = this.streams[at] as Stream;
+      this.streams.splice(at, 1);
+      stream.window = Math.min(stream.window * 2, this.maxWindow);
+    } else {
+      stream = { next: index, window: 1, prefetchAt: -1 };
+      if (this.streams.length >= STREAMS) this.streams.shift();
+    }
+    this.streams.push(stream);
+    return stream;
+  }
+
+  /** Reading the middle of a stream's last run starts the next run, so I/O overlaps the caller's work. */
   private maybePrefetch(index: number): void {
-    if (index !== this.prefetchAt) return;
-    this.prefetchAt = -1;
-    const next = this.nextSequential;
+    const stream = this.streams.find((s) => s.prefetchAt === index);
+    if (stream === undefined) return;
+    stream.prefetchAt = -1;
+    const next = stream.next;
     if (next < this.blockCount && !this.cache.has(next) && !this.pending.has(next)) {
-      this.startRun(next, this.window, 'read-ahead');
+      stream.window = Math.min(stream.window * 2, this.maxWindow);
+      this.startRun(next, stream, 'read-ahead');
     }
   }
 
-  private startRun(first: number, wanted: number, what: string): void {
+  private startRun(first: number, stream: Stream, what: string): void {
     let count = 1;
-    while (count < wanted && first + count < this.blockCount &&
+    while (count < stream.window && first + count < this.blockCount &&
            !this.cache.has(first + count) && !this.pending.has(first + count)) {
       count++;
     }
@@ -193,8 +221,8 @@ export class FileSource {
         for (let i = 0; i < count; i++) this.pending.delete(first + i);
       },
     );
-    this.nextSequential = first + count;
-    this.prefetchAt = count > 1 ? first + (count >> 1) : -1;
+    stream.next = first + count;
+    stream.prefetchAt = count > 1 ? first + (count >> 1) : -1;
   }
 
   private async readFully(buf: Buffer, position: number, what: string): Promise<void> {

@@ -236,3 +236,11 @@ describe('decodeValue on other values', () => {
     expect(decodeValue(bytes('   '))).toEqual({ encoding: 'other' });
   });
 });
+
+describe('decodeValue on input that is not bytes at all', () => {
+  it('returns an error instead of throwing', () => {
+    const decoded = decodeValue(null as unknown as Uint8Array);
+    expect(decoded.encoding).toBe('other');
+    expect(decoded.error).toMatch(/^unexpected failure: /);
+  });
+});

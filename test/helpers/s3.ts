@@ -1,0 +1,69 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './ports.js';
+
+const MAIN = new URL('../../src/demo/s3rver-main.cjs', import.meta.url).pathname;
+
+/** A real S3-compatible server (s3rver) in its own process on a free loopback port. */
+export interface TestS3 {
+  endpoint: string;
+  bucket: string;
+  /** Its on-disk directory (objects live under `<dir>/<bucket>/`). */
+  dir: string;
+  /** The environment that points reshifter at this server. */
+  env: Record<string, string>;
+  process: ChildProcess;
+  kill(): Promise<void>;
+  /** Starts it again on the same port and directory (after kill). */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startS3(bucket = 'backups'): Promise<TestS3> {
+  const port = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), 'rs-s3-'));
+  const endpoint = `http://127.0.0.1:${port}`;
+  let proc!: ChildProcess;
+  const launch = () =>
+    new Promise<void>((resolve, reject) => {
+      proc = spawn(process.execPath, [MAIN, String(port), dir, bucket], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let err = '';
+      proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      proc.stdout!.on('data', (d: Buffer) => {
+        if (d.toString().includes('ready')) resolve();
+      });
+      proc.once('exit', (code) => reject(new Error(`s3rver exited with ${code}: ${err}`)));
+    });
+  await launch();
+  const kill = async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGKILL');
+      await exited;
+    }
+  };
+  return {
+    endpoint,
+    bucket,
+    dir,
+    get process() {
+      return proc;
+    },
+    env: {
+      RS_S3_BUCKET: bucket,
+      RS_S3_ENDPOINT: endpoint,
+      RS_S3_REGION: 'us-east-1',
+      RS_S3_FORCE_PATH_STYLE: 'true',
+      ACCESS_KEY_ID: 'S3RVER',
+      SECRET_ACCESS_KEY: 'S3RVER',
+    },
+    kill,
+    restart: launch,
+    async stop() {
+      await kill();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

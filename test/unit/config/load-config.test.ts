@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../src/config/load-config.js';
+
+describe('loadConfig', () => {
+  it('has working defaults', () => {
+    const { config } = loadConfig({});
+    expect(config).toMatchObject({
+      etcd: { endpoints: ['http://127.0.0.1:2379'], apiVersion: 'auto' },
+      cluster: 'default',
+      store: { kind: 'local', dir: './backups' },
+      compression: 'gzip',
+      retention: {},
+      httpPort: 8080,
+      logLevel: 'info',
+    });
+    expect(config?.strategy).toBeUndefined();
+  });
+
+  it('reads a full S3 configuration, with Reshifter names', () => {
+    const { config, errors } = loadConfig({
+      RS_ETCD_ENDPOINT: '10.0.0.1:2379',
+      RS_BACKUP_STRATEGY: 'filter:deployments,services',
+      RS_S3_BUCKET: 'etcd-backups',
+      RS_S3_ENDPOINT: 'http://minio:9000/',
+      RS_S3_PREFIX: '/prod/eu/',
+      ACCESS_KEY_ID: 'AK',
+      SECRET_ACCESS_KEY: 'SK',
+      RS_SCHEDULE: '0 */6 * * *',
+      RS_RETENTION_KEEP_LAST: '3',
+      RS_RETENTION_MAX_AGE: '30d',
+    });
+    expect(errors).toBeUndefined();
+    expect(config?.etcd.endpoints).toEqual(['http://10.0.0.1:2379']);
+    expect(config?.strategy).toEqual({ kind: 'filter', resources: ['deployments', 'services'] });
+    expect(config?.store).toEqual({
+      kind: 's3', bucket: 'etcd-backups', endpoint: 'http://minio:9000', region: 'us-east-1', prefix: 'prod/eu',
+      forcePathStyle: true, accessKeyId: 'AK', secretAccessKey: 'SK',
+    });
+    expect(config?.retention).toEqual({ keepLast: 3, maxAgeMs: 30 * 86_400_000 });
+  });
+
+  it.each([
+    ['RS_ETCD_ENDPOINTS', 'ftp://x:1', /RS_ETCD_ENDPOINTS was invalid: "ftp:\/\/x:1" .*scheme/],
+    ['RS_ETCD_ENDPOINTS', ' , ', /RS_ETCD_ENDPOINTS was invalid: .* names no endpoint/],
+    ['RS_ETCD_CA_CERT', '/does/not/exist.pem', /RS_ETCD_CA_CERT was invalid: "\/does\/not\/exist.pem" does not exist/],
+    ['RS_ETCD_CA_CERT', '/etc', /RS_ETCD_CA_CERT was invalid: "\/etc" is not a file/],
+    ['RS_ETCD_API_VERSION', 'v4', /RS_ETCD_API_VERSION was invalid: "v4" should be one of \[auto, v2, v3\]/],
+    ['RS_ETCD_TIMEOUT', 'soon', /RS_ETCD_TIMEOUT was invalid: "soon" is not a duration/],
+    ['RS_BACKUP_STRATEGY', 'everything', /RS_BACKUP_STRATEGY was invalid: "everything" should be one of snapshot/],
+    ['RS_CLUSTER_NAME', '../etc', /RS_CLUSTER_NAME was invalid: "..\/etc"/],
+    ['RS_S3_ENDPOINT', 'not a url', /RS_S3_ENDPOINT was invalid: "not a url"/],
+    ['RS_S3_PREFIX', 'a/../b', /RS_S3_PREFIX was invalid: "a\/..\/b" must not contain/],
+    ['RS_S3_FORCE_PATH_STYLE', 'yes', /RS_S3_FORCE_PATH_STYLE was invalid: "yes" should be either/],
+    ['RS_S3_SSE', 'rot13', /RS_S3_SSE was invalid: "rot13"/],
+    ['RS_COMPRESSION', 'zstd', /RS_COMPRESSION was invalid: "zstd" should be one of \[gzip, none\]/],
+    ['RS_COMPRESSION_LEVEL', '11', /RS_COMPRESSION_LEVEL was invalid: "11"/],
+    ['RS_ENCRYPTION_RECIPIENTS', 'ssh-rsa AAAA', /RS_ENCRYPTION_RECIPIENTS was invalid: .* not an age X25519 public key/],
+    ['RS_ENCRYPTION_IDENTITY_FILE', '/nope', /RS_ENCRYPTION_IDENTITY_FILE was invalid: "\/nope" does not exist/],
+    ['RS_SCHEDULE', 'every hour', /RS_SCHEDULE was invalid: "every hour" is not a cron expression/],
+    ['RS_SCHEDULE', '61 * * * *', /RS_SCHEDULE was invalid: "61 \* \* \* \*" is not a cron expression/],
+    ['RS_RETENTION_KEEP_LAST', '-1', /RS_RETENTION_KEEP_LAST was invalid: "-1" should be a positive integer/],
+    ['RS_RETENTION_KEEP_DAILY', 'seven', /RS_RETENTION_KEEP_DAILY was invalid: "seven" should be a valid integer/],
+    ['RS_RETENTION_MAX_AGE', '30 days', /RS_RETENTION_MAX_AGE was invalid: "30 days" is not a duration/],
+    ['RS_KUBE_PREFIXES', 'registry', /RS_KUBE_PREFIXES was invalid: .*start with "\/"/],
+    ['RS_INCLUDE_NAMESPACES', 'Kube_System', /RS_INCLUDE_NAMESPACES was invalid: .*not a namespace name/],
+    ['RS_EXCLUDE_RESOURCES', 'pods!', /RS_EXCLUDE_RESOURCES was invalid: .*not a resource name/],
+    ['RS_HTTP_PORT', '70000', /RS_HTTP_PORT was invalid: "70000"/],
+    ['RS_PUSHGATEWAY_URL', 'pushgateway:9091', /RS_PUSHGATEWAY_URL was invalid/],
+    ['LOG_LEVEL', 'loud', /LOG_LEVEL was invalid: "loud" should be one of/],
+  ])('%s=%j is refused, naming the variable and value', (name, value, message) => {
+    const { errors } = loadConfig({ [name]: value });
+    expect(errors).toHaveLength(1);
+    expect(errors?.[0]).toMatch(message);
+  });
+
+  it('reports every bad variable at once', () => {
+    const { errors } = loadConfig({ RS_SCHEDULE: 'nope', RS_COMPRESSION: 'zip', RS_RETENTION_KEEP_LAST: 'x', RS_HTTP_PORT: '-5' });
+    expect(errors?.map((e) => e.split(' ')[0])).toEqual(['RS_COMPRESSION', 'RS_SCHEDULE', 'RS_RETENTION_KEEP_LAST', 'RS_HTTP_PORT']);
+  });
+
+  it('checks pairs that only work together', () => {
+    expect(loadConfig({ RS_ETCD_USERNAME: 'root' }).errors).toEqual(['RS_ETCD_USERNAME and RS_ETCD_PASSWORD must be set together']);
+    expect(loadConfig({ ACCESS_KEY_ID: 'x' }).errors?.[0]).toMatch(/ACCESS_KEY_ID and SECRET_ACCESS_KEY/);
+  });
+
+  it('never shows the value of a secret variable', () => {
+    const { errors } = loadConfig({ RS_API_TOKEN: 'short-secret' });
+    expect(errors?.[0]).toMatch(/RS_API_TOKEN was invalid: \(hidden\)/);
+    expect(errors?.join()).not.toContain('short-secret');
+  });
+});

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { artifactName, idOfFile, newBackupId, timeOfId } from '../../../src/core/naming.js';
+import { parseDuration } from '../../../src/core/duration.js';
+import { parseStrategy } from '../../../src/core/strategy.js';
+
+describe('backup ids', () => {
+  it('encode the time and sort by it', () => {
+    const a = newBackupId(new Date('2026-11-22T03:07:10.123Z'), Buffer.from('a1b2c3', 'hex'));
+    expect(a).toBe('20261122T030710.123Z-a1b2c3');
+    expect(timeOfId(a)?.toISOString()).toBe('2026-11-22T03:07:10.123Z');
+    const later = newBackupId(new Date('2026-11-22T03:07:10.124Z'), Buffer.from('000000', 'hex'));
+    expect([later, a].sort()).toEqual([a, later]);
+  });
+
+  it('are unique within the same millisecond', () => {
+    const t = new Date();
+    const ids = new Set(Array.from({ length: 1000 }, () => newBackupId(t)));
+    expect(ids.size).toBeGreaterThan(990);
+  });
+
+  it('name their files', () => {
+    const id = '20261122T030710.123Z-a1b2c3';
+    expect(artifactName(id, 'snapshot.db', 'gzip', 'age')).toBe(`${id}.snapshot.db.gz.age`);
+    expect(artifactName(id, 'raw.tar', 'none', 'none')).toBe(`${id}.raw.tar`);
+    expect(idOfFile(`${id}.manifest.json`)).toBe(id);
+    expect(idOfFile('.tmp-1234-x')).toBeUndefined();
+    expect(timeOfId('../../etc/passwd')).toBeUndefined();
+  });
+});
+
+describe('parseDuration', () => {
+  it.each([
+    ['90s', 90_000],
+    ['15m', 900_000],
+    ['12h', 43_200_000],
+    ['30d', 2_592_000_000],
+    ['2w', 1_209_600_000],
+    ['1d12h', 129_600_000],
+  ])('%s', (text, ms) => expect(parseDuration(text)).toBe(ms));
+  it.each(['', '30', 'd', '30 days', '-1d', '0d', '1.5h', '1y'])('rejects %j', (text) => {
+    expect(() => parseDuration(text)).toThrow(/not a duration/);
+  });
+});
+
+describe('parseStrategy', () => {
+  it('reads every form', () => {
+    expect(parseStrategy('snapshot')).toEqual({ kind: 'snapshot' });
+    expect(parseStrategy('raw')).toEqual({ kind: 'raw' });
+    expect(parseStrategy('render')).toEqual({ kind: 'render' });
+    expect(parseStrategy('filter:deployments, services')).toEqual({ kind: 'filter', resources: ['deployments', 'services'] });
+  });
+  it.each(['snap', 'filter:', 'filter:Deploy ments', 'RAW'])('rejects %j', (text) => {
+    expect(() => parseStrategy(text)).toThrow();
+  });
+});
