@@ -3,7 +3,11 @@ export class BlockCache {
   private readonly blocks = new Map<number, Buffer>();
   private bytes = 0;
 
-  constructor(private readonly maxBytes: number) {}
+  /** @param onEvict called for each block pushed out (not for `clear`). */
+  constructor(
+    private readonly maxBytes: number,
+    private readonly onEvict: (block: Buffer) => void = () => undefined,
+  ) {}
 
   /** The block, marked as most recently used. */
   get(index: number): Buffer | undefined {
@@ -25,6 +29,7 @@ export class BlockCache {
     if (old !== undefined) {
       this.bytes -= old.length;
       this.blocks.delete(index);
+      this.onEvict(old);
     }
     this.blocks.set(index, block);
     this.bytes += block.length;
@@ -32,6 +37,7 @@ export class BlockCache {
       if (this.bytes <= this.maxBytes) break;
       this.blocks.delete(oldest);
       this.bytes -= evicted.length;
+      this.onEvict(evicted);
     }
   }
 

@@ -12,6 +12,12 @@ export interface FileSourceOptions {
   blockSize?: number;
   /** Largest single read when access is sequential. Default 1 MiB. */
   maxReadAhead?: number;
+  /**
+   * Reuse the memory of evicted reads for new ones. Much cheaper for a whole-file walk (fresh memory costs a page
+   * fault per 4 KiB), but a returned buffer is then only valid until about `cacheBytes` more have been read: only
+   * for callers that copy whatever they keep longer than the page at hand.
+   */
+  recycle?: boolean;
 }
 
 interface PendingRun {
@@ -49,6 +55,10 @@ export class FileSource {
   private readonly maxWindow: number;
   private readonly blockCount: number;
   private streams: Stream[] = [];
+  /** Recycling: per read buffer, how many of its blocks are still cached; and buffers ready for reuse. */
+  private readonly liveBlocks = new Map<ArrayBufferLike, { buf: Buffer; cached: number }>();
+  private readonly spare: Buffer[] = [];
+  private readonly recycle: boolean;
   private closed = false;
 
   private constructor(
@@ -60,7 +70,8 @@ export class FileSource {
   ) {
     this.blockSize = opts.blockSize ?? 64 * 1024;
     this.maxWindow = Math.max(1, Math.floor((opts.maxReadAhead ?? 1024 * 1024) / this.blockSize));
-    this.cache = new BlockCache(opts.cacheBytes ?? 48 * 1024 * 1024);
+    this.recycle = opts.recycle ?? false;
+    this.cache = new BlockCache(opts.cacheBytes ?? 48 * 1024 * 1024, (block) => this.evicted(block));
     this.blockCount = Math.ceil(this.dataSize / this.blockSize);
   }
 
@@ -113,18 +124,28 @@ export class FileSource {
       const start = offset - first * bs;
       return block.subarray(start, start + length);
     }
-    const out = Buffer.allocUnsafe(length);
     if (length > this.maxWindow * bs) {
       // A huge overflow page (a value of megabytes): read it once, directly, and keep it out of the cache.
+      const out = Buffer.allocUnsafe(length);
       await this.readFully(out, offset, what);
       return out;
     }
-    for (let b = first; b <= last; b++) {
-      const block = await this.block(b, what);
+    const blocks: Buffer[] = [];
+    for (let b = first; b <= last; b++) blocks.push(await this.block(b, what));
+    const head = blocks[0] as Buffer;
+    const tail = blocks[blocks.length - 1] as Buffer;
+    const start = head.byteOffset + (offset - first * bs);
+    if (head.buffer === tail.buffer && tail.byteOffset === head.byteOffset + (last - first) * bs) {
+      // The blocks came from one read and lie side by side in its buffer: a view instead of a copy.
+      return Buffer.from(head.buffer, start, length);
+    }
+    const out = Buffer.allocUnsafe(length);
+    blocks.forEach((block, i) => {
+      const b = first + i;
       const from = Math.max(offset, b * bs);
       const to = Math.min(offset + length, (b + 1) * bs);
       block.copy(out, from - offset, from - b * bs, to - b * bs);
-    }
+    });
     return out;
   }
 
@@ -202,7 +223,7 @@ export class FileSource {
     const start = first * bs;
     const length = Math.min(count * bs, this.dataSize - start);
     const run = (async () => {
-      const buf = Buffer.allocUnsafe(length);
+      const buf = (length === this.maxWindow * bs ? this.spare.pop() : undefined) ?? Buffer.allocUnsafe(length);
       await this.readFully(buf, start, what);
       const blocks: Buffer[] = [];
       for (let i = 0; i < count; i++) blocks.push(buf.subarray(i * bs, Math.min((i + 1) * bs, length)));
@@ -211,6 +232,10 @@ export class FileSource {
     for (let i = 0; i < count; i++) this.pending.set(first + i, { run, index: i });
     run.then(
       (blocks) => {
+        if (this.recycle && !this.closed && blocks[0] !== undefined) {
+          const buf = Buffer.from(blocks[0].buffer, blocks[0].byteOffset, length);
+          this.liveBlocks.set(buf.buffer, { buf, cached: count });
+        }
         blocks.forEach((block, i) => {
           this.pending.delete(first + i);
           if (!this.closed) this.cache.set(first + i, block);
@@ -222,7 +247,16 @@ export class FileSource {
       },
     );
     stream.next = first + count;
-    stream.prefetchAt = count > 1 ? first + (count >> 1) : -1;
+    // Prefetch as soon as the reader enters this run, keeping one run in flight ahead of it.
+    stream.prefetchAt = count > 1 ? first : -1;
+  }
+
+  private evicted(block: Buffer): void {
+    const live = this.liveBlocks.get(block.buffer);
+    if (live === undefined || --live.cached > 0) return;
+    this.liveBlocks.delete(block.buffer);
+    // A few spares suffice: eviction frees one run for every run read.
+    if (live.buf.length === this.maxWindow * this.blockSize && this.spare.length < 4) this.spare.push(live.buf);
   }
 
   private async readFully(buf: Buffer, position: number, what: string): Promise<void> {
