@@ -29,7 +29,10 @@ export async function start(argv: string[], env: Record<string, string | undefin
     const command = await inv.spec.load();
 
     const controller = new AbortController();
+    let finished = false;
     const onSignal = (sig: NodeJS.Signals) => {
+      // Once the command has returned, its exit code stands; a late signal changes nothing.
+      if (finished) return;
       if (controller.signal.aborted) {
         log?.warn({ signal: sig }, 'second signal: exiting now');
         process.exit(1);
@@ -48,8 +51,7 @@ export async function start(argv: string[], env: Record<string, string | undefin
         print: (line) => process.stdout.write(`${line}\n`),
       });
     } finally {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
+      finished = true;
     }
     return 0;
   } catch (err) {

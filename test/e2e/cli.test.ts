@@ -1,0 +1,67 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+
+let work: string;
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'rs-cli-'));
+});
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('the built CLI', () => {
+  it('prints its version', async () => {
+    const res = await runCli(['version'], {});
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/^reshifter \d+\.\d+\.\d+/);
+    expect(res.stderr).toBe('');
+  });
+
+  it('prints help with every command', async () => {
+    const res = await runCli(['help'], {});
+    expect(res.code).toBe(0);
+    for (const cmd of ['backup', 'list', 'verify', 'prune', 'run', 'explore', 'version']) expect(res.stdout).toContain(cmd);
+  });
+
+  it.each([
+    [['frobnicate'], /unknown command "frobnicate"/],
+    [['list', '--colour'], /unknown option --colour for "list"/],
+    [['backup', '--strategy'], /--strategy needs a value/],
+  ])('%j is a usage error: exit 2', async (args, message) => {
+    const res = await runCli(args, {});
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(message);
+  });
+
+  it('exits 2 naming every bad variable, before any work', async () => {
+    const dir = join(work, 'never');
+    const res = await runCli(['backup'], {
+      RS_BACKUP_DIR: dir,
+      RS_SCHEDULE: 'every hour',
+      RS_RETENTION_MAX_AGE: 'forever',
+      RS_COMPRESSION: 'brotli',
+      RS_ETCD_CA_CERT: '/no/such/ca.pem',
+    });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('RS_SCHEDULE was invalid: "every hour" is not a cron expression');
+    expect(res.stderr).toContain('RS_RETENTION_MAX_AGE was invalid: "forever"');
+    expect(res.stderr).toContain('RS_COMPRESSION was invalid: "brotli"');
+    expect(res.stderr).toContain('RS_ETCD_CA_CERT was invalid: "/no/such/ca.pem" does not exist');
+    expect(await readdir(dir).catch(() => 'absent')).toBe('absent');
+  });
+
+  it('checks a flag as the variable it overrides', async () => {
+    const res = await runCli(['list', '--strategy', 'bogus'], {});
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('RS_BACKUP_STRATEGY was invalid: "bogus"');
+  });
+
+  it('run without RS_SCHEDULE is a configuration error', async () => {
+    const res = await runCli(['run'], { RS_HTTP_PORT: '0' });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('RS_SCHEDULE is required');
+  });
+});
