@@ -48,10 +48,28 @@ export const COMMANDS: Record<string, CommandSpec> = {
     load: async () => (await import('./commands/prune.js')).pruneCommand,
   },
   run: {
-    summary: 'run backups on RS_SCHEDULE until SIGTERM',
+    summary: 'run backups on RS_SCHEDULE and serve the API and web UI on RS_HTTP_PORT, until SIGTERM',
     usage: 'run',
     flags: [],
     load: async () => (await import('./commands/run.js')).runCommand,
+  },
+  restore: {
+    summary: 'restore a backup: a key dump into RS_ETCD_ENDPOINTS, a snapshot into a new data directory',
+    usage: 'restore <id>|latest [--dry-run] [--skip-existing] [--json]  |  restore <id> --data-dir DIR [--name N] [--initial-cluster C] [--initial-advertise-peer-urls U] [--initial-cluster-token T]',
+    flags: ['dry-run', 'skip-existing', 'json', 'data-dir', 'name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token'],
+    load: async () => (await import('./commands/restore.js')).restoreCommand,
+  },
+  stats: {
+    summary: 'keys and bytes per prefix, resource, namespace and encoding, live or of a backup',
+    usage: 'stats [<id>|latest] [--keys] [--json]',
+    flags: ['keys', 'json'],
+    load: async () => (await import('./commands/stats.js')).statsCommand,
+  },
+  diff: {
+    summary: 'objects added, removed and changed between two backups, per resource and namespace',
+    usage: 'diff <from> <to> [--json]',
+    flags: ['json'],
+    load: async () => (await import('./commands/diff.js')).diffCommand,
   },
   explore: {
     summary: 'probe the etcd endpoint',
@@ -85,7 +103,11 @@ export interface Invocation {
 /** The help text. */
 export function usage(): string {
   const lines = ['usage: reshifter <command> [options]', '', 'commands:'];
-  for (const spec of Object.values(COMMANDS)) lines.push(`  ${spec.usage.padEnd(34)} ${spec.summary}`);
+  for (const spec of Object.values(COMMANDS)) {
+    // Long usages (restore has two forms) go on lines of their own, the summary below them.
+    if (spec.usage.length > 34) lines.push(...spec.usage.split('  |  ').map((u) => `  ${u}`), `  ${''.padEnd(34)} ${spec.summary}`);
+    else lines.push(`  ${spec.usage.padEnd(34)} ${spec.summary}`);
+  }
   lines.push('', 'Configuration comes from environment variables (see README); these flags override some of them:');
   lines.push(`  ${Object.entries(FLAG_VARIABLES).map(([f, v]) => `--${f} (${v})`).join(', ')}`);
   return lines.join('\n');
@@ -133,4 +155,4 @@ export function parseArgs(argv: string[]): Invocation | 'help' {
 }
 
 /** Flags (beyond the variable overrides) that take a value. Commands add theirs here. */
-export const VALUE_FLAGS = new Set<string>([]);
+export const VALUE_FLAGS = new Set<string>(['data-dir', 'name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token']);

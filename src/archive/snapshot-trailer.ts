@@ -13,6 +13,7 @@ export class SnapshotTrailerCheck extends Transform {
   bytes = 0;
   private readonly hash: Hash = createHash('sha256');
   private tail: Buffer = Buffer.alloc(0);
+  private full?: string;
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;
@@ -35,11 +36,20 @@ export class SnapshotTrailerCheck extends Transform {
       cb(new IntegrityError('trailer', `the snapshot is ${this.bytes} bytes, which is not a bbolt file followed by etcd's 32-byte sha256 trailer (cut short?)`));
       return;
     }
-    const expected = this.hash.digest();
+    const expected = this.hash.copy().digest();
     if (!expected.equals(this.tail)) {
       cb(new IntegrityError('trailer', "the snapshot's sha256 does not match etcd's trailer (corrupted in transit or at rest)"));
       return;
     }
+    // The same pass gives the sha256 of the whole file (db || trailer), so nobody needs to hash it again.
+    this.hash.update(this.tail);
+    this.full = this.hash.digest('hex');
     cb();
+  }
+
+  /** sha256 (hex) of every byte that passed (the database and its trailer); valid once the stream has ended. */
+  fullDigest(): string {
+    if (this.full === undefined) throw new Error('the snapshot stream has not ended');
+    return this.full;
   }
 }

@@ -3,7 +3,10 @@ import { pipeline } from 'node:stream/promises';
 import { describeError } from '../core/errors.js';
 import { decoders, type CodecKeys } from './codec.js';
 import { ByteCounter, HashCounter } from './hash-counter.js';
+import { KEY_DUMP_CONTENT_TYPE } from './key-dump-format.js';
+import { KeyDumpCheck } from './key-dump-reader.js';
 import type { Manifest } from './manifest.js';
+import { RENDER_CONTENT_TYPE, RenderListingCheck } from './render-listing.js';
 import { SnapshotTrailerCheck } from './snapshot-trailer.js';
 
 export interface Check {
@@ -15,6 +18,8 @@ export interface Check {
 /** Content checks by manifest contentType; key dumps and listings register theirs here. */
 export const CONTENT_CHECKS: Record<string, () => Duplex> = {
   'etcd-snapshot': () => new SnapshotTrailerCheck(),
+  [KEY_DUMP_CONTENT_TYPE]: () => new KeyDumpCheck(),
+  [RENDER_CONTENT_TYPE]: () => new RenderListingCheck(),
 };
 
 /**

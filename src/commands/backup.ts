@@ -3,15 +3,18 @@ import type { Duplex } from 'node:stream';
 import { encoders } from '../archive/codec.js';
 import { ByteCounter, HashCounter } from '../archive/hash-counter.js';
 import type { Manifest } from '../archive/manifest.js';
-import { AbortedError, OperationError } from '../core/errors.js';
+import type { BackupObserver } from '../core/backup-observer.js';
+import { AbortedError, OperationError, describeError } from '../core/errors.js';
 import { artifactName, newBackupId } from '../core/naming.js';
 import { formatStrategy, type StrategySpec } from '../core/strategy.js';
 import type { BackupSource } from '../etcd/source.js';
+import type { Logger } from '../log.js';
 import { reportProgress } from '../progress.js';
+import { processMetrics } from '../server/metrics.js';
+import { pushMetrics } from '../server/pushgateway.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import { VERSION } from '../version.js';
 import type { CommandContext } from './context.js';
-import { prune } from './prune.js';
 import { openRepository, withEtcd } from './shared.js';
 import { openSource, resolveStrategy } from './strategies.js';
 import { codecKeys } from './keys.js';
@@ -21,6 +24,18 @@ export interface BackupOptions {
   strategy?: StrategySpec;
   /** Called with progress as bytes flow (for metrics and jobs). */
   onProgress?: (p: { bytes: number; storedBytes: number }) => void;
+  /** Use this id (the caller's log lines already carry it); default: a new one. */
+  id?: string;
+  /** Told how the backup ended (metrics, health). */
+  observer?: BackupObserver;
+}
+
+/** One backup in progress, as far as it has got. */
+interface BackupRun {
+  id: string;
+  started: Date;
+  log: Logger;
+  strategy?: StrategySpec | undefined;
 }
 
 /**
@@ -28,16 +43,40 @@ export interface BackupOptions {
  * `list` shows is left: the store's put is atomic, and an artifact already stored is deleted again.
  */
 export async function createBackup(ctx: CommandContext, repo: BackupRepository, opts: BackupOptions = {}): Promise<Manifest> {
-  const { config, signal } = ctx;
   const started = new Date();
-  const id = newBackupId(started);
-  const log = ctx.log.child({ backupId: id });
+  const id = opts.id ?? newBackupId(started);
+  // A caller that also prunes binds the id to its own logger; never bind it twice.
+  const log = ctx.log.bindings().backupId === id ? ctx.log : ctx.log.child({ backupId: id });
+  const run: BackupRun = { id, started, log, strategy: opts.strategy ?? ctx.config.strategy };
+  try {
+    const manifest = await takeBackup(ctx, repo, opts, run);
+    opts.observer?.backupSucceeded?.(manifest);
+    return manifest;
+  } catch (err) {
+    const e = ctx.signal.aborted && !(err instanceof AbortedError) ? new AbortedError('backup interrupted (SIGTERM/SIGINT); nothing was kept', { cause: err }) : err;
+    log.error({ err: describeError(e) }, 'backup failed');
+    opts.observer?.backupFailed?.({
+      id,
+      strategy: run.strategy ? formatStrategy(run.strategy) : 'auto',
+      durationMs: Date.now() - started.getTime(),
+      aborted: e instanceof AbortedError,
+      reason: describeError(e),
+    });
+    throw e;
+  }
+}
+
+async function takeBackup(ctx: CommandContext, repo: BackupRepository, opts: BackupOptions, run: BackupRun): Promise<Manifest> {
+  const { config, signal } = ctx;
+  const { id, started, log } = run;
   const keys = await codecKeys(config);
   return withEtcd(config, async (etcd) => {
     const strategy = await resolveStrategy(config, etcd, opts.strategy);
+    run.strategy = strategy;
     log.info({ strategy: formatStrategy(strategy), cluster: config.cluster, store: repo.store.location }, 'backup started');
     if (signal.aborted) throw new AbortedError('backup interrupted before it started');
-    const source = await openSource(strategy, config, etcd, log);
+    // `render` prints its listing as it reads (JSON lines with --json).
+    const source = await openSource(strategy, config, etcd, log, { print: ctx.print, json: ctx.args.flags.json === true });
     const codec = {
       compression: config.compression,
       level: config.compressionLevel,
@@ -45,7 +84,10 @@ export async function createBackup(ctx: CommandContext, repo: BackupRepository, 
     };
     const artifact = artifactName(id, source.format, codec.compression, codec.encryption);
     const raw = new ByteCounter();
-    const stored = new HashCounter();
+    const transforms = encoders(codec, keys);
+    // Stored untransformed, the artifact is the content: take its sha256 from the source's own pass if it has one.
+    const contentSha256 = transforms.length === 0 ? source.contentSha256?.bind(source) : undefined;
+    const stored = contentSha256 ? new ByteCounter() : new HashCounter();
     const stopProgress = reportProgress(log, 'backup', () => ({ bytes: raw.bytes }));
     const onProgress = opts.onProgress;
     const progressTimer = onProgress
@@ -53,7 +95,7 @@ export async function createBackup(ctx: CommandContext, repo: BackupRepository, 
       : undefined;
     let artifactStored = false;
     try {
-      await storeStream(source, [raw, ...encoders(codec, keys), stored], repo, artifact, signal);
+      await storeStream(source, [raw, ...transforms, stored], repo, artifact, signal);
       artifactStored = true;
       const facts = await source.facts();
       const manifest: Manifest = {
@@ -66,7 +108,7 @@ export async function createBackup(ctx: CommandContext, repo: BackupRepository, 
         contentType: source.contentType,
         compression: codec.compression,
         encryption: codec.encryption,
-        sha256: stored.digest(),
+        sha256: contentSha256 ? contentSha256() : (stored as HashCounter).digest(),
         sizeBytes: stored.bytes,
         rawSizeBytes: raw.bytes,
         etcd: { version: facts.etcdVersion, revision: facts.revision, apiVersion: facts.apiVersion },
@@ -84,9 +126,7 @@ export async function createBackup(ctx: CommandContext, repo: BackupRepository, 
       return manifest;
     } catch (err) {
       if (artifactStored) await repo.delete({ id, artifact }).catch(() => undefined);
-      const e = signal.aborted && !(err instanceof AbortedError) ? new AbortedError('backup interrupted (SIGTERM/SIGINT); nothing was kept', { cause: err }) : err;
-      log.error({ err: e instanceof Error ? e.message : String(e) }, 'backup failed');
-      throw e;
+      throw err;
     } finally {
       stopProgress();
       if (progressTimer) clearInterval(progressTimer);
@@ -116,14 +156,19 @@ async function storeStream(source: BackupSource, transforms: Duplex[], repo: Bac
   }
 }
 
-/** `reshifter backup`: one backup now, then retention. */
+/** `reshifter backup`: one backup now, then retention; pushes its metrics when RS_PUSHGATEWAY_URL is set. */
 export async function backupCommand(ctx: CommandContext): Promise<void> {
+  // Loaded here rather than at the top: backup-job.js builds on createBackup above (no import cycle).
+  const { backupAndPrune, backupRunContext } = await import('./backup-job.js');
+  const metrics = processMetrics();
+  const run = backupRunContext(ctx);
   const repo = openRepository(ctx.config);
   try {
-    const manifest = await createBackup(ctx, repo);
-    await prune(ctx, repo, { protect: new Set([manifest.id]) });
+    const manifest = await backupAndPrune(run.ctx, repo, { id: run.id, observer: metrics.observer });
     ctx.print(ctx.args.flags.json ? JSON.stringify(manifest) : `${manifest.id}\t${manifest.artifact}\t${manifest.sizeBytes} bytes`);
   } finally {
     await repo.store.close();
+    const url = ctx.config.pushgatewayUrl;
+    if (url !== undefined) await pushMetrics(url, metrics, { cluster: ctx.config.cluster }, run.ctx.log);
   }
 }

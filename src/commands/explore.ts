@@ -1,19 +1,24 @@
-import { exploreV3 } from '../etcd/explore.js';
+import { exploreEndpoint } from '../etcd/explore-endpoint.js';
 import { formatBytes } from '../progress.js';
 import type { CommandContext } from './context.js';
 import { withEtcd } from './shared.js';
 
 /** `reshifter explore [--json]`: what the etcd endpoint is and holds. */
 export async function exploreCommand(ctx: CommandContext): Promise<void> {
-  const result = await withEtcd(ctx.config, (etcd) => exploreV3(etcd, ctx.config.etcd));
+  const result = await withEtcd(ctx.config, (etcd) => exploreEndpoint(etcd, ctx.config.etcd, ctx.config.selection.prefixes));
   if (ctx.args.flags.json) {
     ctx.print(JSON.stringify(result, null, 2));
     return;
   }
   ctx.print(`endpoints:    ${result.endpoints.join(', ')}`);
   ctx.print(`etcd version: ${result.etcdVersion} (API ${result.apiVersions.join(', ')})`);
-  ctx.print(`tls:          ${result.tls ? `yes${result.clientCertificate ? ', client certificate' : ''}` : 'no'}`);
-  ctx.print(`auth:         ${result.auth ? 'username/password' : 'none'}`);
+  const certRequired = result.clientCertificateRequired === undefined ? '' : result.clientCertificateRequired ? ', client certificate required' : ', client certificate not required';
+  ctx.print(`tls:          ${result.tls ? `yes${result.clientCertificate ? ' (client certificate configured)' : ''}${certRequired}` : 'no'}`);
+  const authState = result.authEnabled === undefined ? 'unknown' : result.authEnabled ? 'enabled' : 'disabled';
+  ctx.print(`auth:         ${authState}${result.auth ? ' (username/password configured)' : ''}`);
+  const k8s = result.kubernetes;
+  ctx.print(`kubernetes:   ${k8s.distribution === 'none' ? 'none found' : k8s.distribution}`);
+  for (const p of k8s.prefixes) ctx.print(`  ${p.prefix} (${p.api})${p.keys !== undefined ? ` ${p.keys} keys` : ''}`);
   ctx.print(`db size:      ${formatBytes(result.dbSizeBytes)}`);
   ctx.print(`revision:     ${result.revision}`);
   ctx.print(`leader:       ${result.leader}`);

@@ -1,22 +1,59 @@
 import type { Etcd3 } from 'etcd3';
 import type { Config } from '../config/types.js';
-import { OperationError } from '../core/errors.js';
-import { formatStrategy, type StrategySpec } from '../core/strategy.js';
+import { ConfigError } from '../core/errors.js';
+import { buildSelection } from '../core/key-selection.js';
+import { type StrategySpec } from '../core/strategy.js';
+import { resolveApiVersion } from '../etcd/api-version.js';
+import { keyDumpSource } from '../etcd/key-dump-source.js';
+import { renderSource } from '../etcd/render-source.js';
 import { snapshotSource } from '../etcd/snapshot-source.js';
 import type { BackupSource } from '../etcd/source.js';
+import { V2Client } from '../etcd/v2-client.js';
+import { auditRowText } from '../kube/audit-row.js';
 import type { Logger } from '../log.js';
 
-/** The strategy to use: the override, RS_BACKUP_STRATEGY, or the default for the endpoint (snapshot on v3). */
-export async function resolveStrategy(config: Config, _etcd: Etcd3, override?: StrategySpec): Promise<StrategySpec> {
-  return override ?? config.strategy ?? { kind: 'snapshot' };
+/** What a strategy may print while it reads (the `render` listing goes to stdout as well as into the store). */
+export interface SourceOptions {
+  print?: (line: string) => void;
+  /** Print JSON lines rather than tab-separated text. */
+  json?: boolean;
+}
+
+/**
+ * The strategy to use: the override, RS_BACKUP_STRATEGY, or the default for the endpoint: `snapshot` on v3, `raw`
+ * on v2 (a snapshot holds only the v3 keyspace).
+ */
+export async function resolveStrategy(config: Config, etcd: Etcd3, override?: StrategySpec): Promise<StrategySpec> {
+  const chosen = override ?? config.strategy;
+  if (chosen) return chosen;
+  if (config.etcd.apiVersion !== 'auto') return { kind: config.etcd.apiVersion === 'v2' ? 'raw' : 'snapshot' };
+  const v2 = new V2Client(config.etcd);
+  try {
+    return (await resolveApiVersion(config.etcd, etcd, v2, config.selection.prefixes)) === 'v2' ? { kind: 'raw' } : { kind: 'snapshot' };
+  } catch {
+    // Probing failed (a user allowed snapshots but not reads, say): the snapshot itself will say what is wrong.
+    return { kind: 'snapshot' };
+  } finally {
+    v2.close();
+  }
 }
 
 /** Opens the byte stream of a strategy. */
-export async function openSource(strategy: StrategySpec, config: Config, etcd: Etcd3, _log: Logger): Promise<BackupSource> {
+export async function openSource(strategy: StrategySpec, config: Config, etcd: Etcd3, log: Logger, opts: SourceOptions = {}): Promise<BackupSource> {
   switch (strategy.kind) {
     case 'snapshot':
+      if (config.etcd.apiVersion === 'v2') {
+        throw new ConfigError(['RS_BACKUP_STRATEGY=snapshot reads the v3 keyspace only, but RS_ETCD_API_VERSION is v2: use raw (or filter:...) for v2 data']);
+      }
       return snapshotSource(etcd, config.etcd);
-    default:
-      throw new OperationError(`strategy "${formatStrategy(strategy)}" is not implemented yet`);
+    case 'raw':
+      return keyDumpSource(config, etcd, log, buildSelection(config.selection));
+    case 'filter':
+      return keyDumpSource(config, etcd, log, buildSelection(config.selection, strategy.resources));
+    case 'render': {
+      const print = opts.print;
+      const echo = print ? (row: Parameters<typeof auditRowText>[0]) => print(opts.json ? JSON.stringify(row) : auditRowText(row)) : undefined;
+      return renderSource(config, etcd, log, buildSelection(config.selection), echo);
+    }
   }
 }

@@ -1,6 +1,7 @@
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import envVar from 'env-var';
 import cron from 'node-cron';
+import { isAgeIdentity, isAgeRecipient, parseIdentityFile } from '../archive/age-keys.js';
 import { parseDuration } from '../core/duration.js';
 import { parseStrategy } from '../core/strategy.js';
 import type { Config, LogLevel, StoreConfig } from './types.js';
@@ -118,7 +119,11 @@ export function loadConfig(env: Env = process.env): LoadResult {
     }) ?? 'default';
   const bucket = str('RS_S3_BUCKET');
   const s3Endpoint = custom('RS_S3_ENDPOINT', (v) => url(v, ['http', 'https']));
-  const region = str('RS_S3_REGION') ?? 'us-east-1';
+  const region =
+    custom('RS_S3_REGION', (v) => {
+      if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(v)) throw new Error('is not a region name (lowercase letters, digits and "-", e.g. eu-central-1)');
+      return v;
+    }) ?? 'us-east-1';
   const prefix =
     custom('RS_S3_PREFIX', (v) => {
       const parts = v.split('/').filter((p) => p.length > 0);
@@ -138,7 +143,24 @@ export function loadConfig(env: Env = process.env): LoadResult {
   if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
     errors.push('ACCESS_KEY_ID and SECRET_ACCESS_KEY must be set together');
   }
-  const backupDir = str('RS_BACKUP_DIR') ?? './backups';
+  const backupDir =
+    custom('RS_BACKUP_DIR', (path) => {
+      // A folder that does not exist yet is created by the first backup; one that exists must be a writable folder.
+      let st;
+      try {
+        st = statSync(path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return path;
+        throw new Error(`cannot be used (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      }
+      if (!st.isDirectory()) throw new Error('is not a directory');
+      try {
+        accessSync(path, constants.W_OK | constants.X_OK);
+      } catch {
+        throw new Error('cannot be written');
+      }
+      return path;
+    }) ?? './backups';
   let store: StoreConfig;
   if (bucket !== undefined) {
     if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
@@ -167,13 +189,17 @@ export function loadConfig(env: Env = process.env): LoadResult {
   const recipients =
     custom('RS_ENCRYPTION_RECIPIENTS', () => {
       const keys = list('RS_ENCRYPTION_RECIPIENTS');
-      const bad = keys.find((k) => !/^age1[02-9ac-hj-np-z]{58}$/.test(k));
+      const bad = keys.find((k) => !isAgeRecipient(k));
       if (bad !== undefined) throw new Error(`has "${bad}", which is not an age X25519 public key (age1...)`);
       return keys;
     }) ?? [];
   const identityFile = readableFile('RS_ENCRYPTION_IDENTITY_FILE');
+  if (identityFile !== undefined) {
+    // A readable file that holds no usable key is as wrong as a missing one; the message never quotes a line.
+    read('RS_ENCRYPTION_IDENTITY_FILE', () => parseIdentityFile(readFileSync(identityFile, 'utf8')));
+  }
   const identity = custom('RS_ENCRYPTION_IDENTITY', (v) => {
-    if (!/^AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}$/.test(v)) throw new Error('is not an age secret key (AGE-SECRET-KEY-1...)');
+    if (!isAgeIdentity(v)) throw new Error('is not an age secret key (AGE-SECRET-KEY-1...)');
     return v;
   });
   const passphrase = env.RS_ENCRYPTION_PASSPHRASE === '' ? undefined : env.RS_ENCRYPTION_PASSPHRASE;
@@ -232,6 +258,13 @@ export function loadConfig(env: Env = process.env): LoadResult {
   }
   const logLevel = read('LOG_LEVEL', () => from.get('LOG_LEVEL').default('info').asEnum(LOG_LEVELS));
 
+  // A misspelt variable would otherwise be ignored without a word (RS_RETENTION_KEEP_LST=7 keeping everything).
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith('RS_') || (KNOWN_VARIABLES as readonly string[]).includes(name)) continue;
+    const near = closest(name, KNOWN_VARIABLES);
+    errors.push(`${name} is not a reshifter variable${near !== undefined ? ` (did you mean ${near}?)` : ''}`);
+  }
+
   if (errors.length > 0) return { errors };
   return {
     config: {
@@ -271,4 +304,30 @@ export function loadConfig(env: Env = process.env): LoadResult {
       logLevel: logLevel!,
     },
   };
+}
+
+/** The known name nearest to `name` (edit distance at most 3), for "did you mean". */
+function closest(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 4;
+  for (const k of known) {
+    const d = editDistance(name, k);
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
 }

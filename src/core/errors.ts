@@ -21,6 +21,11 @@ export class OperationError extends Error {
   }
 }
 
+/** The thing asked for (a backup id) does not exist: exit code 1, HTTP 404. */
+export class NotFoundError extends OperationError {
+  override name = 'NotFoundError';
+}
+
 /** etcd could not be reached, refused us, or broke off: exit code 1. */
 export class EtcdError extends OperationError {
   override name = 'EtcdError';

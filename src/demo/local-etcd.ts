@@ -1,5 +1,8 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,6 +19,11 @@ export interface EtcdOptions {
   dataDir?: string;
   /** Scheme of the client URL: `https` when TLS flags are passed in `args`. */
   scheme?: 'http' | 'https';
+  /**
+   * PEM files to reach an `https` etcd with: the startup wait polls `/health` with them, and `ctl` passes them to
+   * etcdctl. Without them an `https` etcd counts as up once its TLS handshake starts.
+   */
+  tls?: { caFile: string; certFile?: string; keyFile?: string };
 }
 
 /** A real etcd (Debian's) on free loopback ports, for the demo, the benchmark and the tests. */
@@ -65,7 +73,10 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<TestEtcd> {
   });
 
   const ctl = async (ctlArgs: string[], extraEnv: Record<string, string> = {}): Promise<string> => {
-    const { stdout } = await run('etcdctl', ['--endpoints', endpoint, ...ctlArgs], {
+    const tlsArgs = opts.tls
+      ? ['--cacert', opts.tls.caFile, ...(opts.tls.certFile && opts.tls.keyFile ? ['--cert', opts.tls.certFile, '--key', opts.tls.keyFile] : [])]
+      : [];
+    const { stdout } = await run('etcdctl', ['--endpoints', endpoint, ...tlsArgs, ...ctlArgs], {
       env: { ...process.env, ETCDCTL_API: '3', ...extraEnv },
       maxBuffer: 1 << 30,
       encoding: 'utf8',
@@ -80,14 +91,11 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<TestEtcd> {
     }
     if (proc.exitCode !== null) throw new Error(`etcd exited with ${proc.exitCode}: ${stderr}`);
     try {
-      const res = await fetch(`http://127.0.0.1:${clientPort}/health`).catch(() => null);
-      if (scheme === 'https' || (res && res.ok)) {
-        if (scheme === 'https') {
-          // TLS health is checked by the caller with its own certificates; wait for the port instead.
-          await new Promise((r) => setTimeout(r, 500));
-        }
-        break;
-      }
+      const up =
+        scheme === 'https'
+          ? await httpsUp(clientPort, opts.tls)
+          : await fetch(`http://127.0.0.1:${clientPort}/health`).then((res) => res.ok, () => false);
+      if (up) break;
     } catch {
       /* not up yet */
     }
@@ -112,4 +120,43 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<TestEtcd> {
       if (ownDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Whether an https etcd is serving: `/health` answers when we hold the certificates to ask it; without them, the
+ * listener at least starts a TLS handshake (etcd opens it once the server is ready).
+ */
+function httpsUp(port: number, tls: EtcdOptions['tls']): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (tls === undefined) {
+      const socket = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', (err: NodeJS.ErrnoException) => {
+        // A handshake alert (the server wants a client certificate) still means it is listening and speaking TLS.
+        resolve(err.code !== 'ECONNREFUSED' && err.code !== 'ECONNRESET');
+      });
+      socket.setTimeout(1000, () => socket.destroy());
+      socket.on('close', () => resolve(false));
+      return;
+    }
+    const req = httpsRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/health',
+        ca: readFileSync(tls.caFile),
+        ...(tls.certFile && tls.keyFile && { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }),
+        timeout: 1000,
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      },
+    );
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
 }

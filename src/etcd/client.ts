@@ -3,6 +3,7 @@ import { rootCertificates } from 'node:tls';
 import { Etcd3, type IOptions } from 'etcd3';
 import type { EtcdConfig } from '../config/types.js';
 import { ConfigError } from '../core/errors.js';
+import { checkTlsFiles } from './tls-check.js';
 
 /** gRPC channel options measured to matter here (see docs: performance notes). */
 const GRPC_OPTIONS = {
@@ -65,6 +66,7 @@ export function createEtcdClient(cfg: EtcdConfig): Etcd3 {
   };
   if (tls) {
     const files = readTlsFiles(cfg);
+    checkTlsFiles(cfg, files);
     // etcd3 wants a root certificate to enable TLS; without RS_ETCD_CA_CERT use Node's bundled CAs.
     options.credentials = {
       rootCertificate: files.ca ?? Buffer.from(rootCertificates.join('\n')),

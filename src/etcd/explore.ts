@@ -48,6 +48,6 @@ export async function exploreV3(client: Etcd3, cfg: EtcdConfig): Promise<Explore
       raftTerm: Number(status.raftTerm),
     };
   } catch (err) {
-    throw toEtcdError(err, 'exploring etcd', cfg.endpoints);
+    throw toEtcdError(err, 'exploring etcd', cfg);
   }
 }

@@ -15,16 +15,16 @@ export async function snapshotSource(client: Etcd3, cfg: EtcdConfig): Promise<Ba
   try {
     status = await client.maintenance.status();
   } catch (err) {
-    throw toEtcdError(err, 'reading etcd status', cfg.endpoints);
+    throw toEtcdError(err, 'reading etcd status', cfg);
   }
   let grpc;
   try {
     grpc = await openSnapshotStream(client);
   } catch (err) {
-    throw toEtcdError(err, 'opening the snapshot stream', cfg.endpoints);
+    throw toEtcdError(err, 'opening the snapshot stream', cfg);
   }
   const check = new SnapshotTrailerCheck();
-  grpc.on('error', (err) => check.destroy(toEtcdError(err, 'streaming the snapshot', cfg.endpoints)));
+  grpc.on('error', (err) => check.destroy(toEtcdError(err, 'streaming the snapshot', cfg)));
   const ended = new Promise<void>((resolve, reject) => {
     check.on('end', resolve);
     check.on('error', reject);
@@ -35,6 +35,7 @@ export async function snapshotSource(client: Etcd3, cfg: EtcdConfig): Promise<Ba
     contentType: 'etcd-snapshot',
     format: 'snapshot.db',
     stream: grpc.pipe(check),
+    contentSha256: () => check.fullDigest(),
     async facts() {
       await ended;
       return { etcdVersion: status.version, revision: Number(status.header.revision), apiVersion: 'v3' };

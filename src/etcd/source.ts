@@ -20,4 +20,9 @@ export interface BackupSource {
   format: string;
   stream: Readable;
   facts(): Promise<SourceFacts>;
+  /**
+   * sha256 (hex) of the whole content stream, for sources that compute it anyway (the snapshot's trailer check);
+   * valid once the stream has ended. Lets a backup stored untransformed skip a second hash of the same bytes.
+   */
+  contentSha256?(): string;
 }

@@ -3,11 +3,7 @@ export class BlockCache {
   private readonly blocks = new Map<number, Buffer>();
   private bytes = 0;
 
-  /** @param onEvict called for each block pushed out (not for `clear`). */
-  constructor(
-    private readonly maxBytes: number,
-    private readonly onEvict: (block: Buffer) => void = () => undefined,
-  ) {}
+  constructor(private readonly maxBytes: number) {}
 
   /** The block, marked as most recently used. */
   get(index: number): Buffer | undefined {
@@ -29,7 +25,6 @@ export class BlockCache {
     if (old !== undefined) {
       this.bytes -= old.length;
       this.blocks.delete(index);
-      this.onEvict(old);
     }
     this.blocks.set(index, block);
     this.bytes += block.length;
@@ -37,8 +32,14 @@ export class BlockCache {
       if (this.bytes <= this.maxBytes) break;
       this.blocks.delete(oldest);
       this.bytes -= evicted.length;
-      this.onEvict(evicted);
     }
+  }
+
+  delete(index: number): void {
+    const block = this.blocks.get(index);
+    if (block === undefined) return;
+    this.blocks.delete(index);
+    this.bytes -= block.length;
   }
 
   clear(): void {

@@ -32,32 +32,88 @@ export class BoltFile {
     return pgid * this.meta.pageSize;
   }
 
+  /** Starts reading these pages' first blocks in the background (ids outside the file are ignored). */
+  prefetch(pgids: number[]): void {
+    const offsets: number[] = [];
+    for (const id of pgids) if (Number.isSafeInteger(id) && id >= 2 && id < this.pageCount) offsets.push(this.offsetOf(id));
+    this.source.prefetch(offsets);
+  }
+
   /** Reads a page and its overflow; throws when the id, the header's id or the overflow do not fit the file. */
   async readPage(pgid: number, where: string): Promise<RawPage> {
-    if (!Number.isSafeInteger(pgid) || pgid < 2 || pgid >= this.pageCount) {
-      throw new SnapshotFormatError(`${where}: page id ${pgid} is outside the file (data pages are 2..${this.pageCount - 1})`);
-    }
-    const offset = this.offsetOf(pgid);
-    const head = await this.source.read(offset, PAGE_HEADER_SIZE, `page ${pgid}`);
-    const header = readPageHeader(head, 0);
-    const label = `page ${pgid} (offset ${offset})`;
-    if (header.id !== pgid) {
-      throw new SnapshotFormatError(`${label} in ${where}: page header says it is page ${header.id}`);
-    }
-    if (pgid + header.overflow >= this.pageCount) {
-      throw new SnapshotFormatError(`${label} in ${where}: overflow of ${header.overflow} pages runs past the last page ` +
-        `(${this.pageCount - 1})`);
-    }
-    const buffer = await this.source.read(offset, (header.overflow + 1) * this.pageSize, label);
+    const cached = this.readPageCached(pgid, where);
+    if (cached !== undefined) return cached;
+    const head = await this.source.read(this.checkId(pgid, where), PAGE_HEADER_SIZE, `page ${pgid}`);
+    const header = this.checkHeader(pgid, head, where);
+    const buffer = await this.source.read(this.offsetOf(pgid), this.spanOf(header), `page ${pgid}`);
     return { header, buffer };
+  }
+
+  /** `readPage` when the page is cached, undefined otherwise (the same checks, no promise). */
+  readPageCached(pgid: number, where: string): RawPage | undefined {
+    const head = this.source.readCached(this.checkId(pgid, where), PAGE_HEADER_SIZE, `page ${pgid}`);
+    if (head === undefined) return undefined;
+    const header = this.checkHeader(pgid, head, where);
+    const buffer = this.source.readCached(this.offsetOf(pgid), this.spanOf(header), `page ${pgid}`);
+    return buffer === undefined ? undefined : { header, buffer };
+  }
+
+  /**
+   * The leaf page `pgid` of known span from bytes read elsewhere (a read covering several pages); throws when the
+   * bytes are not that leaf (the file changed, or the caller's span is wrong).
+   */
+  leafFromBytes(pgid: number, span: number, bytes: Buffer, where: string): LeafNode {
+    this.checkId(pgid, where);
+    const header = this.checkHeader(pgid, bytes, where);
+    if (header.overflow + 1 !== span || bytes.length !== span * this.pageSize) {
+      throw new SnapshotFormatError(`page ${pgid} (offset ${this.offsetOf(pgid)}) in ${where}: changed while being read`);
+    }
+    const node = this.toNode(pgid, { header, buffer: bytes }, where);
+    if (!(node instanceof LeafNode)) {
+      throw new SnapshotFormatError(`page ${pgid} (offset ${this.offsetOf(pgid)}) in ${where}: changed while being read`);
+    }
+    return node;
   }
 
   /** Reads a branch or leaf page of a bucket's tree. */
   async readNode(pgid: number, where: string): Promise<LeafNode | BranchNode> {
-    const { header, buffer } = await this.readPage(pgid, where);
+    return this.toNode(pgid, await this.readPage(pgid, where), where);
+  }
+
+  /** `readNode` when the page is cached, undefined otherwise. */
+  readNodeCached(pgid: number, where: string): LeafNode | BranchNode | undefined {
+    const page = this.readPageCached(pgid, where);
+    return page === undefined ? undefined : this.toNode(pgid, page, where);
+  }
+
+  private checkId(pgid: number, where: string): number {
+    if (!Number.isSafeInteger(pgid) || pgid < 2 || pgid >= this.pageCount) {
+      throw new SnapshotFormatError(`${where}: page id ${pgid} is outside the file (data pages are 2..${this.pageCount - 1})`);
+    }
+    return this.offsetOf(pgid);
+  }
+
+  private checkHeader(pgid: number, head: Buffer, where: string): PageHeader {
+    const header = readPageHeader(head, 0);
+    if (header.id !== pgid) {
+      throw new SnapshotFormatError(`page ${pgid} (offset ${this.offsetOf(pgid)}) in ${where}: page header says it is page ${header.id}`);
+    }
+    if (pgid + header.overflow >= this.pageCount) {
+      throw new SnapshotFormatError(`page ${pgid} (offset ${this.offsetOf(pgid)}) in ${where}: overflow of ` +
+        `${header.overflow} pages runs past the last page (${this.pageCount - 1})`);
+    }
+    return header;
+  }
+
+  private spanOf(header: PageHeader): number {
+    return (header.overflow + 1) * this.pageSize;
+  }
+
+  private toNode(pgid: number, { header, buffer }: RawPage, where: string): LeafNode | BranchNode {
     const label = `page ${pgid} (offset ${this.offsetOf(pgid)}) in ${where}`;
     if (header.flags === LEAF_PAGE) return new LeafNode(buffer, 0, buffer.length, pgid, header.count, label);
-    if (header.flags === BRANCH_PAGE) return new BranchNode(buffer, pgid, header.count, label);
+    // Walks keep branch nodes while reading their children: a copy stays valid even on a recycling source.
+    if (header.flags === BRANCH_PAGE) return new BranchNode(Buffer.from(buffer), pgid, header.count, label);
     throw new SnapshotFormatError(`${label}: is a ${pageTypeName(header.flags)} page, expected a branch or leaf page`);
   }
 }

@@ -7,7 +7,20 @@ import type { LeafNode } from './leaf-node.js';
  * adjacent elements form one run and a whole page usually costs a single native call.
  */
 export function hashLeaf(leaf: LeafNode, crc: number): number {
+  return hashLeafCounting(leaf, crc, SINK);
+}
+
+/** What `hashLeafCounting` reports besides the CRC. */
+export interface HashedBytes {
+  bytes: number;
+}
+
+const SINK: HashedBytes = { bytes: 0 };
+
+/** `hashLeaf`, also storing in `out.bytes` how many bytes went into the CRC (for combining CRCs later). */
+export function hashLeafCounting(leaf: LeafNode, crc: number, out: HashedBytes): number {
   const buf = leaf.buffer;
+  let bytes = 0;
   let runStart = 0;
   let runEnd = 0;
   for (let i = 0; i < leaf.count; i++) {
@@ -18,7 +31,9 @@ export function hashLeaf(leaf: LeafNode, crc: number): number {
       runStart = start;
     }
     runEnd = end;
+    bytes += end - start;
   }
   if (runEnd > runStart) crc = crc32c(buf.subarray(runStart, runEnd), crc);
+  out.bytes = bytes;
   return crc;
 }

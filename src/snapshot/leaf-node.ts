@@ -7,6 +7,8 @@ import { BUCKET_LEAF_FLAG, ELEMENT_SIZE, PAGE_HEADER_SIZE } from './page-header.
  */
 export class LeafNode {
   private readonly elements: number;
+  private readonly start: number;
+  private readonly end: number;
 
   /**
    * @param buffer holds the page; the page header starts at `start`, and nothing past `end` belongs to it.
@@ -21,6 +23,8 @@ export class LeafNode {
     readonly count: number,
     readonly where: string,
   ) {
+    this.start = start;
+    this.end = end;
     this.elements = start + PAGE_HEADER_SIZE;
     if (this.elements + count * ELEMENT_SIZE > end) {
       throw new SnapshotFormatError(`${where}: ${count} leaf elements do not fit in the page (${end - start} bytes)`);
@@ -34,6 +38,12 @@ export class LeafNode {
           `${dataEnd - keyStart} bytes of key and value) runs past the page end (${end - start} bytes)`);
       }
     }
+  }
+
+  /** The same node over a private copy of its bytes, for keeping it while more pages are read. */
+  copy(): LeafNode {
+    const own = Buffer.from(this.buffer.subarray(this.start, this.end));
+    return new LeafNode(own, 0, own.length, this.pgid, this.count, this.where);
   }
 
   isBucket(i: number): boolean {

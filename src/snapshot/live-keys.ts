@@ -3,11 +3,14 @@ import { hasPrefix } from './bytes.js';
 import type { BucketRoot } from './bucket.js';
 import { SnapshotFormatError, SnapshotRevisionError } from './errors.js';
 import { compactedRevision, KEY_BUCKET, requireBucket } from './etcd-buckets.js';
+import { KeyLocations } from './key-locations.js';
 import { decodeKeyValue, decodeUserKey } from './key-value.js';
-import { LeafNode } from './leaf-node.js';
 import { parseRevisionKey } from './revision.js';
 import { leafNodes } from './tree-walk.js';
+import { readLeaves, type LeafRef } from './read-leaves.js';
+import type { LeafNode } from './leaf-node.js';
 
+/** Which keys `liveKeys` returns: the state at a revision, optionally under a prefix. */
 export interface LiveKeysOptions {
   /** State at this revision; undefined or 0 means the latest, as in `etcdctl get --rev`. */
   revision?: number;
@@ -26,23 +29,24 @@ export interface LiveKey {
   lease: bigint;
 }
 
-/** Elements per page fit in 16 bits (bbolt's count field), so a location packs into one exact number. */
-const SLOTS = 0x1_0000;
+/** Values read back per batch: bounds the memory of one batch of pages. */
+const BATCH_BYTES = 32 * 1024 * 1024;
+const BATCH_KEYS = 8192;
 
 /**
- * Where each live user key's newest revision <= R lives, as page id * SLOTS + element index (page 0: the inline
- * bucket). The key bucket is ordered by revision, so this needs one pass over it; only keys and locations are held,
- * never values.
+ * Where each live user key's newest revision <= R lives. The key bucket is ordered by revision, so this needs one
+ * pass over it, holding only keys and locations, never values.
  */
 async function locateLiveKeys(
   file: BoltFile,
   bucket: BucketRoot,
   revision: number,
   prefix: Buffer,
-): Promise<{ locations: Map<string, number>; lastMain: number }> {
-  const locations = new Map<string, number>();
+): Promise<{ locations: KeyLocations; lastMain: number }> {
+  const locations = new KeyLocations();
   let lastMain = 0;
   for await (const leaf of leafNodes(file, bucket)) {
+    const span = leaf.buffer.length / file.pageSize;
     for (let i = 0; i < leaf.count; i++) {
       if (leaf.isBucket(i)) throw new SnapshotFormatError(`${leaf.where}: element ${i} of bucket "key" is a bucket`);
       const rev = parseRevisionKey(leaf.key(i), leaf.where);
@@ -53,7 +57,7 @@ async function locateLiveKeys(
       // latin1 maps bytes 1:1 to one-byte string characters: exact, compact, and sorts in byte order.
       const name = userKey.toString('latin1');
       if (rev.tombstone) locations.delete(name);
-      else locations.set(name, leaf.pgid * SLOTS + i);
+      else locations.set(name, leaf.pgid, i, span, leaf.valueSize(i));
     }
   }
   return { locations, lastMain };
@@ -69,9 +73,28 @@ function checkRevision(requested: number, compacted: number, latest: number): vo
   }
 }
 
+/** Splits the sorted keys into batches whose pages fit BATCH_BYTES (a single huge value forms its own batch). */
+function* batches(names: string[], locations: KeyLocations, pageSize: number): Generator<string[]> {
+  let batch: string[] = [];
+  let bytes = 0;
+  for (const name of names) {
+    const slot = locations.slotOf(name);
+    const cost = Math.max(locations.span(slot) * pageSize, locations.valueSize(slot));
+    if (batch.length > 0 && (bytes + cost > BATCH_BYTES || batch.length >= BATCH_KEYS)) {
+      yield batch;
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(name);
+    bytes += cost;
+  }
+  if (batch.length > 0) yield batch;
+}
+
 /**
  * The keys live at a revision (default: the latest), in key order like an etcd range, with their values and
- * metadata. Memory holds each live key once plus a number; values are read back one at a time.
+ * metadata. One pass over the key bucket finds each key's location; values are then read back in batches, each
+ * batch's pages read once, in file order, several at a time.
  */
 export async function* liveKeysOf(file: BoltFile, opts: LiveKeysOptions = {}): AsyncGenerator<LiveKey> {
   const requested = opts.revision ?? 0;
@@ -86,25 +109,48 @@ export async function* liveKeysOf(file: BoltFile, opts: LiveKeysOptions = {}): A
   const { locations, lastMain } = await locateLiveKeys(file, bucket, requested > 0 ? requested : Infinity, prefix);
   if (requested > 0 && requested > lastMain) checkRevision(requested, compacted, Math.max(lastMain, compacted));
 
-  const names = [...locations.keys()].sort();
-  let node: LeafNode | undefined;
-  for (const name of names) {
-    const location = locations.get(name)!;
-    const pgid = Math.floor(location / SLOTS);
-    const index = location % SLOTS;
-    if (node?.pgid !== pgid) {
-      const read = bucket.kind === 'inline' && pgid === 0 ? bucket.node : await file.readNode(pgid, 'bucket "key"');
-      if (!(read instanceof LeafNode)) throw new SnapshotFormatError(`${read.where}: changed from a leaf to a branch page`);
-      node = read;
-    }
-    const kv = decodeKeyValue(node.value(index), `${node.where} element ${index}`);
-    yield {
-      key: Buffer.from(kv.key),
-      value: Buffer.from(kv.value),
-      createRevision: kv.createRevision,
-      modRevision: kv.modRevision,
-      version: kv.version,
-      lease: kv.lease,
-    };
+  const inline = bucket.kind === 'inline' ? bucket.node : undefined;
+  for (const batch of batches(locations.sortedNames(), locations, file.pageSize)) {
+    yield* await readBatch(file, inline, batch, locations);
   }
+}
+
+/** The batch's keys with their values, in batch order; each page read once, values copied out of it. */
+async function readBatch(
+  file: BoltFile,
+  inline: LeafNode | undefined,
+  batch: string[],
+  locations: KeyLocations,
+): Promise<LiveKey[]> {
+  const out: LiveKey[] = new Array<LiveKey>(batch.length);
+  const onPage = new Map<number, number[]>();
+  const refs: LeafRef[] = [];
+  batch.forEach((name, at) => {
+    const slot = locations.slotOf(name);
+    const pgid = locations.pgid(slot);
+    const waiting = onPage.get(pgid);
+    if (waiting !== undefined) {
+      waiting.push(at);
+      return;
+    }
+    onPage.set(pgid, [at]);
+    if (pgid !== 0) refs.push({ pgid, span: locations.span(slot) });
+  });
+  const take = (leaf: LeafNode): void => {
+    for (const at of onPage.get(leaf.pgid) ?? []) {
+      const index = locations.index(locations.slotOf(batch[at]!));
+      const kv = decodeKeyValue(leaf.value(index), `${leaf.where} element ${index}`);
+      out[at] = {
+        key: Buffer.from(kv.key),
+        value: Buffer.from(kv.value),
+        createRevision: kv.createRevision,
+        modRevision: kv.modRevision,
+        version: kv.version,
+        lease: kv.lease,
+      };
+    }
+  };
+  if (inline !== undefined) take(inline);
+  await readLeaves(file, refs, take);
+  return out;
 }

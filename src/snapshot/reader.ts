@@ -5,8 +5,9 @@ import { FileSource, type FileSourceOptions } from './file-source.js';
 import { leasesOf, type LeaseRecord } from './leases.js';
 import { liveKeysOf, type LiveKey, type LiveKeysOptions } from './live-keys.js';
 import { readMeta } from './meta.js';
+import { scanPages } from './page-scan.js';
 import { boltStatus, type BoltStatus } from './status.js';
-import { checkTrailer, type TrailerState } from './trailer.js';
+import { trailerCheckForScan, type TrailerState } from './trailer.js';
 import type { VerifyCheck } from './verify-check.js';
 import { verifySource } from './verify.js';
 
@@ -47,11 +48,14 @@ class FileSnapshotReader implements SnapshotReader {
   }
 
   async status(): Promise<SnapshotStatus> {
-    const trailer = checkTrailer(this.source);
-    // Attach a handler now so a failing walk does not leave the hash's rejection unobserved.
-    trailer.catch(() => undefined);
-    const bolt = await boltStatus(this.file);
-    return { ...bolt, trailer: await trailer };
+    const trailer = trailerCheckForScan(this.source, this.file.pageCount * this.file.pageSize);
+    try {
+      const scan = await scanPages(this.file, trailer.sink);
+      const bolt = await boltStatus(this.file, scan);
+      return { ...bolt, trailer: await trailer.result(scan !== undefined) };
+    } finally {
+      trailer.close();
+    }
   }
 
   liveKeys(opts?: LiveKeysOptions): AsyncIterable<LiveKey> {

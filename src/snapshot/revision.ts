@@ -7,6 +7,7 @@ export const TOMBSTONE_KEY_SIZE = 18;
 const SEPARATOR = 0x5f;
 const TOMBSTONE_MARK = 0x74;
 
+/** A decoded key-bucket key. */
 export interface Revision {
   main: number;
   sub: number;

@@ -1,12 +1,14 @@
-import { crc32c } from '@node-rs/crc32';
 import type { BoltFile } from './bolt-file.js';
 import { describeKey } from './bytes.js';
-import { hashLeaf } from './bucket-hash.js';
 import { parseBucketValue, rootBucket } from './bucket.js';
+import { ChainedCrc } from './chained-crc.js';
 import { SnapshotFormatError } from './errors.js';
+import { KEY_BUCKET } from './etcd-buckets.js';
+import type { LeafNode } from './leaf-node.js';
+import type { PageScan } from './page-scan.js';
 import { PageSet } from './page-set.js';
 import { mainRevision } from './revision.js';
-import { leafNodes } from './tree-walk.js';
+import { LeafWalker, type WalkStep } from './tree-walk.js';
 
 /** The numbers `etcdctl snapshot status -w json` prints (etcd 3.4 semantics). */
 export interface BoltStatus {
@@ -20,30 +22,49 @@ export interface BoltStatus {
   totalSize: number;
 }
 
-const KEY_BUCKET = Buffer.from('key');
+/** Awaits only when the walker had to read from disk. */
+async function step<T>(next: T | Promise<T>): Promise<T> {
+  return next instanceof Promise ? await next : next;
+}
 
-/** Computes hash, revision, totalKey and totalSize of a bbolt file as etcdctl 3.4's `snapshot status` does. */
-export async function boltStatus(file: BoltFile): Promise<BoltStatus> {
-  let hash = 0;
+/**
+ * Computes hash, revision, totalKey and totalSize of a bbolt file as etcdctl 3.4's `snapshot status` does. With a
+ * PageScan of the file, leaves come from the scan and the walk reads only branch pages it did not keep.
+ */
+export async function boltStatus(file: BoltFile, scan?: PageScan): Promise<BoltStatus> {
+  const crc = new ChainedCrc(scan);
   let totalKey = 0;
-  let lastRevisionKey: Buffer | undefined;
+  let lastRevisionLeaf: LeafNode | number | undefined;
   // One set for the whole walk: no page may belong to two buckets.
   const seen = new PageSet(file.pageCount);
-  for await (const top of leafNodes(file, rootBucket(file), seen)) {
-    for (let i = 0; i < top.count; i++) {
-      const name = top.key(i);
-      if (!top.isBucket(i)) {
-        throw new SnapshotFormatError(`${top.where}: top-level key ${describeKey(name)} is not a bucket`);
+  const buckets = new LeafWalker(file, rootBucket(file), seen);
+  for (let top = await step(buckets.next()); top !== null; top = await step(buckets.next())) {
+    const names = top as LeafNode;
+    for (let i = 0; i < names.count; i++) {
+      const name = names.key(i);
+      if (!names.isBucket(i)) {
+        throw new SnapshotFormatError(`${names.where}: top-level key ${describeKey(name)} is not a bucket`);
       }
-      hash = crc32c(name, hash);
+      crc.addBytes(name);
       const isKeyBucket = name.equals(KEY_BUCKET);
-      for await (const leaf of leafNodes(file, parseBucketValue(top.value(i), describeKey(name)), seen)) {
-        totalKey += leaf.count;
-        hash = hashLeaf(leaf, hash);
-        if (isKeyBucket && leaf.count > 0) lastRevisionKey = leaf.key(leaf.count - 1);
+      const leaves = new LeafWalker(file, parseBucketValue(names.value(i), describeKey(name)), seen, scan);
+      for (let next = leaves.next(); ; next = leaves.next()) {
+        const leaf: WalkStep | null = next instanceof Promise ? await next : next;
+        if (leaf === null) break;
+        const count = typeof leaf === 'number' ? (scan as PageScan).count[leaf]! : leaf.count;
+        if (typeof leaf === 'number') crc.addScanned(leaf);
+        else crc.addLeaf(leaf);
+        totalKey += count;
+        if (isKeyBucket && count > 0) lastRevisionLeaf = leaf;
       }
     }
   }
-  const revision = lastRevisionKey === undefined ? 0 : mainRevision(lastRevisionKey, 'last key of bucket "key"');
-  return { hash, revision, totalKey, totalSize: file.pageCount * file.pageSize };
+  let revision = 0;
+  if (lastRevisionLeaf !== undefined) {
+    const leaf = typeof lastRevisionLeaf === 'number'
+      ? ((await file.readNode(lastRevisionLeaf, 'bucket "key"')) as LeafNode)
+      : lastRevisionLeaf;
+    revision = mainRevision(leaf.key(leaf.count - 1), `${leaf.where}: last key`);
+  }
+  return { hash: crc.crc, revision, totalKey, totalSize: file.pageCount * file.pageSize };
 }

@@ -6,14 +6,17 @@ export interface VerifyCheck {
   detail: string;
 }
 
+/** A check that found nothing wrong. */
 export function passed(name: string, detail: string): VerifyCheck {
   return { name, ok: true, level: 'pass', detail };
 }
 
+/** A check that found something worth telling, which does not stop the file from being used. */
 export function warned(name: string, detail: string): VerifyCheck {
   return { name, ok: true, level: 'warn', detail };
 }
 
+/** A check that found the file unusable as it is. */
 export function failed(name: string, detail: string): VerifyCheck {
   return { name, ok: false, level: 'fail', detail };
 }

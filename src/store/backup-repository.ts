@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { IntegrityError, OperationError, StoreError, describeError } from '../core/errors.js';
+import { IntegrityError, NotFoundError, OperationError, StoreError, describeError } from '../core/errors.js';
 import { BACKUP_ID_RE, idOfFile, manifestName } from '../core/naming.js';
 import { parseManifest, serializeManifest, type Manifest } from '../archive/manifest.js';
 import type { ObjectInfo, Store } from './types.js';
@@ -51,7 +51,7 @@ export class BackupRepository {
   async get(id: string): Promise<Manifest> {
     if (id === 'latest') {
       const { backups } = await this.list();
-      if (!backups[0]) throw new OperationError(`no backups of cluster "${this.cluster}" in ${this.store.location}`);
+      if (!backups[0]) throw new NotFoundError(`no backups of cluster "${this.cluster}" in ${this.store.location}`);
       return backups[0];
     }
     if (!BACKUP_ID_RE.test(id)) {
@@ -61,7 +61,7 @@ export class BackupRepository {
       return await this.readManifestKey(this.key(manifestName(id)));
     } catch (err) {
       if (err instanceof StoreError && /no such/.test(err.message)) {
-        throw new OperationError(`no backup "${id}" of cluster "${this.cluster}" in ${this.store.location}`);
+        throw new NotFoundError(`no backup "${id}" of cluster "${this.cluster}" in ${this.store.location}`);
       }
       throw err;
     }

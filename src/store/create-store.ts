@@ -1,9 +1,45 @@
+import type { Readable } from 'node:stream';
 import type { StoreConfig } from '../config/types.js';
 import { LocalStore } from './local-store.js';
-import { S3Store } from './s3-store.js';
-import type { Store } from './types.js';
+import type { ObjectInfo, Store } from './types.js';
+
+type S3Config = Extract<StoreConfig, { kind: 's3' }>;
 
 /** The store the configuration names: S3 when RS_S3_BUCKET is set, else the local directory. */
 export function createStore(cfg: StoreConfig): Store {
-  return cfg.kind === 's3' ? new S3Store(cfg) : new LocalStore(cfg.dir);
+  return cfg.kind === 's3' ? new LazyS3Store(cfg) : new LocalStore(cfg.dir);
+}
+
+/**
+ * The S3 store, with the AWS SDK loaded on first use: loading it costs ~0.2 s and ~20 MB, which a backup to a
+ * local directory (or a command that never touches the store) should not pay.
+ */
+class LazyS3Store implements Store {
+  readonly location: string;
+  private store?: Promise<Store>;
+
+  constructor(private readonly cfg: S3Config) {
+    this.location = `s3://${cfg.bucket}/${cfg.prefix}`;
+  }
+
+  private open(): Promise<Store> {
+    this.store ??= import('./s3-store.js').then(({ S3Store }) => new S3Store(this.cfg));
+    return this.store;
+  }
+
+  async put(key: string, body: Readable, opts?: { signal?: AbortSignal; size?: number }): Promise<void> {
+    return (await this.open()).put(key, body, opts);
+  }
+  async get(key: string, opts?: { signal?: AbortSignal }): Promise<Readable> {
+    return (await this.open()).get(key, opts);
+  }
+  async list(prefix: string, opts?: { pending?: boolean }): Promise<ObjectInfo[]> {
+    return (await this.open()).list(prefix, opts);
+  }
+  async delete(key: string): Promise<void> {
+    return (await this.open()).delete(key);
+  }
+  async close(): Promise<void> {
+    if (this.store) await (await this.store).close();
+  }
 }

@@ -54,8 +54,10 @@ export class LocalStore implements Store {
       }
     } catch (err) {
       await rm(temp, { force: true }).catch(() => undefined);
-      body.destroy();
-      throw wrap(err, `writing ${target}`);
+      const e = wrap(err, `writing ${target}`);
+      // With the error, so that whatever feeds the body reports why it stopped rather than a premature close.
+      body.destroy(e);
+      throw e;
     }
   }
 

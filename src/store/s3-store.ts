@@ -1,4 +1,5 @@
 import {
+  AbortMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
@@ -15,7 +16,9 @@ import type { ObjectInfo, Store } from './types.js';
 type S3Config = Extract<StoreConfig, { kind: 's3' }>;
 
 const PART_SIZE = 8 * 1024 * 1024;
-const QUEUE_SIZE = 4;
+// Two parts in flight keep up with the source (etcd's stream, or deflate) and keep the RSS flat below 200 MB
+// (each part is a buffered 8 MiB); more only adds memory (bench: `npm run bench`).
+const QUEUE_SIZE = 2;
 /** Attempts per request (the SDK's standard retry mode backs off exponentially with jitter between them). */
 const MAX_ATTEMPTS = 5;
 
@@ -23,6 +26,8 @@ const TRANSIENT = new Set([
   'TimeoutError', 'RequestTimeout', 'RequestTimeoutException', 'ServiceUnavailable', 'SlowDown', 'InternalError',
   'ThrottlingException', 'NetworkingError',
 ]);
+/** Errors of a server that did not answer at all. */
+const NETWORK = /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|socket hang up/i;
 
 /** An S3 (or S3-compatible) store. Multipart uploads are aborted on any failure, so no partial object remains. */
 export class S3Store implements Store {
@@ -37,6 +42,9 @@ export class S3Store implements Store {
       region: cfg.region,
       forcePathStyle: cfg.forcePathStyle,
       maxAttempts: MAX_ATTEMPTS,
+      // Checksums only where S3 requires them: the SDK's default adds a CRC32 pass over every part, and some
+      // S3-compatible servers reject its checksum headers. Parts are still checked by their Content-MD5/ETag.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
       requestHandler: { connectionTimeout: 10_000, requestTimeout: 120_000 },
       ...(cfg.endpoint !== undefined && { endpoint: cfg.endpoint }),
       ...(cfg.accessKeyId !== undefined &&
@@ -54,10 +62,24 @@ export class S3Store implements Store {
   }
 
   async put(key: string, body: Readable, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    // The upload reads the body through this guard: a body that fails, or ends without finishing (destroyed, or
+    // the signal fired), fails the upload instead of completing it short.
+    const signal = opts.signal;
+    const aborted = () => new StoreError(`uploading ${this.location}${key}: aborted`);
+    async function* guarded(): AsyncGenerator<Buffer> {
+      // Not destroyed when the upload stops reading early: the catch below destroys it with the reason.
+      for await (const chunk of body.iterator({ destroyOnReturn: false })) {
+        if (signal?.aborted) throw aborted();
+        yield chunk as Buffer;
+      }
+      if (signal?.aborted) throw aborted();
+    }
+    const onAbort = () => body.destroy(aborted());
+    signal?.addEventListener('abort', onAbort, { once: true });
     const params: PutObjectCommandInput = {
       Bucket: this.cfg.bucket,
       Key: this.keyOf(key),
-      Body: body,
+      Body: Readable.from(guarded(), { objectMode: false, highWaterMark: 1024 * 1024 }),
       ...(this.cfg.sse !== undefined && { ServerSideEncryption: this.cfg.sse }),
       ...(this.cfg.sseKmsKeyId !== undefined && { SSEKMSKeyId: this.cfg.sseKmsKeyId }),
     };
@@ -66,27 +88,31 @@ export class S3Store implements Store {
       params,
       partSize: PART_SIZE,
       queueSize: QUEUE_SIZE,
-      // Never leave parts behind: a failed multipart upload is aborted.
-      leavePartsOnError: false,
+      // We abort a failed multipart upload ourselves, once its parts in flight have settled, and keep the error
+      // that failed it: lib-storage's own abort would replace that error with the abort's, if the abort failed.
+      leavePartsOnError: true,
     });
-    // The body may fail (etcd went away, an integrity check): that must abort the upload, not end it short.
-    let bodyError: unknown;
-    const onBodyError = (err: unknown) => {
-      bodyError ??= err;
-      void upload.abort().catch(() => undefined);
-    };
-    body.once('error', onBodyError);
-    const onAbort = () => void upload.abort().catch(() => undefined);
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       await upload.done();
-      if (bodyError !== undefined) throw bodyError;
     } catch (err) {
-      body.destroy();
-      throw this.wrap(bodyError ?? err, `uploading ${this.location}${key}`);
+      const e = this.wrap(err, `uploading ${this.location}${key}`);
+      // With the error, so that whatever feeds the body reports why it stopped rather than a premature close.
+      body.destroy(e);
+      await this.abortMultipart(params.Key!, upload.uploadId);
+      throw e;
     } finally {
-      body.off('error', onBodyError);
-      opts.signal?.removeEventListener('abort', onAbort);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Aborts a multipart upload so that no part stays behind (S3 keeps and bills parts until then). */
+  private async abortMultipart(key: string, uploadId: string | undefined): Promise<void> {
+    if (uploadId === undefined) return;
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.cfg.bucket, Key: key, UploadId: uploadId }));
+    } catch {
+      // Best effort: the server may be the thing that failed. A bucket lifecycle rule
+      // (AbortIncompleteMultipartUpload) cleans up what an unreachable server kept.
     }
   }
 
@@ -151,7 +177,7 @@ export class S3Store implements Store {
   /** Converts an SDK error into a StoreError that says what an operator should check. Never includes credentials. */
   private wrap(err: unknown, what: string): Error {
     if (err instanceof OperationError) return err;
-    const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
+    const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number; attempts?: number } };
     const name = e.name ?? 'Error';
     const status = e.$metadata?.httpStatusCode;
     let why: string;
@@ -161,8 +187,10 @@ export class S3Store implements Store {
       why = 'access denied (check ACCESS_KEY_ID, SECRET_ACCESS_KEY and the bucket policy)';
     } else if (name === 'AbortError' || name === 'AbortedError') why = 'aborted';
     else if (name === 'CredentialsProviderError') why = 'no S3 credentials: set ACCESS_KEY_ID and SECRET_ACCESS_KEY';
+    else if (status === undefined && NETWORK.test(`${e.code ?? ''} ${describeError(err)}`)) why = `the S3 server did not answer (${describeError(err)})`;
     else why = `${describeError(err)}${status ? ` (HTTP ${status})` : ''}`;
-    const transient = TRANSIENT.has(name) || (status !== undefined && status >= 500) || /ECONNREFUSED|ECONNRESET|EPIPE|socket hang up/i.test(`${e.code ?? ''} ${describeError(err)}`);
-    return new StoreError(`${what}: ${why}${transient ? ' (gave up after retries)' : ''}`, transient, { cause: err });
+    const transient = TRANSIENT.has(name) || (status !== undefined && status >= 500) || NETWORK.test(`${e.code ?? ''} ${describeError(err)}`);
+    const attempts = e.$metadata?.attempts ?? MAX_ATTEMPTS;
+    return new StoreError(`${what}: ${why}${transient ? ` (gave up after ${attempts} attempts)` : ''}`, transient, { cause: err });
   }
 }

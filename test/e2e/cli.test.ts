@@ -59,9 +59,9 @@ describe('the built CLI', () => {
     expect(res.stderr).toContain('RS_BACKUP_STRATEGY was invalid: "bogus"');
   });
 
-  it('run without RS_SCHEDULE is a configuration error', async () => {
+  it('run with neither RS_SCHEDULE nor an HTTP port is a configuration error', async () => {
     const res = await runCli(['run'], { RS_HTTP_PORT: '0' });
     expect(res.code).toBe(2);
-    expect(res.stderr).toContain('RS_SCHEDULE is required');
+    expect(res.stderr).toContain('"run" needs RS_SCHEDULE (scheduled backups, e.g. "0 */6 * * *") or RS_HTTP_PORT');
   });
 });

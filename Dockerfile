@@ -1,0 +1,38 @@
+# syntax=docker/dockerfile:1
+# reshifter's container image: docker build -t reshifter:0.1.0 .
+# Node.js LTS on Debian bookworm (slim), built in stages so the image carries only production dependencies and
+# the compiled JavaScript. Runs as the unprivileged `node` user under tini, with `node dist/main.js` as the
+# entrypoint (never npm, which does not pass SIGTERM on).
+ARG NODE_VERSION=22
+
+FROM node:${NODE_VERSION}-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY scripts/copy-assets.mjs ./scripts/
+COPY src ./src
+RUN npm run build
+
+FROM node:${NODE_VERSION}-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+FROM node:${NODE_VERSION}-bookworm-slim
+# etcdctl (Debian's etcd-client, ~17 MB) makes the image a complete recovery kit: `etcdctl snapshot restore` turns
+# a restored snapshot into a data directory. Build with --build-arg WITH_ETCDCTL=false for the smallest image.
+ARG WITH_ETCDCTL=true
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini ca-certificates $([ "$WITH_ETCDCTL" = "true" ] && echo etcd-client) \
+ && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production \
+    RS_BACKUP_DIR=/backups
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+RUN mkdir -p /backups && chown node:node /backups
+USER node
+EXPOSE 8080
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=2", "/app/dist/main.js"]
+CMD ["backup"]

@@ -1,0 +1,69 @@
+// Runs one process and measures its wall time and peak RSS. Peak RSS comes from GNU time's %M (the kernel's
+// ru_maxrss of the child, exact); without /usr/bin/time (`apt-get install time`) it is sampled from
+// /proc/<pid>/status VmHWM every 20 ms.
+import { spawn } from 'node:child_process';
+import { existsSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const GNU_TIME = '/usr/bin/time';
+export const rssSource = existsSync(GNU_TIME) ? 'GNU time %M (ru_maxrss)' : '/proc VmHWM sampled every 20 ms';
+
+/**
+ * Runs `cmd args` (stdout to `stdoutFile` or discarded) and resolves { ms, rssMB, cpuMs, code, stderr }; rejects when it
+ * exits non-zero unless `allowFail`.
+ */
+export function measure(cmd, args, { env = process.env, cwd, stdoutFile, allowFail = false } = {}) {
+  const statsFile = join(tmpdir(), `rs-bench-time-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const useTime = existsSync(GNU_TIME);
+  const argv = useTime ? [GNU_TIME, ['-f', '%M %U %S', '-o', statsFile, cmd, ...args]] : [cmd, args];
+  const out = stdoutFile ? openSync(stdoutFile, 'w') : 'ignore';
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(argv[0], argv[1], { env, cwd, stdio: ['ignore', out, 'pipe'] });
+    let stderr = '';
+    let hwmKB = 0;
+    child.stderr.on('data', (d) => {
+      stderr = (stderr + d.toString()).slice(-20000);
+    });
+    const sampler = useTime
+      ? undefined
+      : setInterval(() => {
+          try {
+            const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+            if (m) hwmKB = Math.max(hwmKB, Number(m[1]));
+          } catch {
+            /* exited */
+          }
+        }, 20);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      if (sampler) clearInterval(sampler);
+      if (typeof out === 'number') closeSync(out);
+      let rssKB = hwmKB;
+      let cpuMs;
+      if (useTime) {
+        try {
+          const lines = readFileSync(statsFile, 'utf8').trim().split('\n');
+          const [rss, user, sys] = lines[lines.length - 1].split(' ').map(Number);
+          rssKB = rss;
+          cpuMs = (user + sys) * 1000;
+        } catch {
+          /* no stats */
+        }
+        rmSync(statsFile, { force: true });
+      }
+      const result = { ms, rssMB: rssKB / 1024, ...(cpuMs !== undefined && { cpuMs }), code, stderr };
+      if (code !== 0 && !allowFail) {
+        reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}`));
+      } else resolve(result);
+    });
+  });
+}
+
+export const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};

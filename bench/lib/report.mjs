@@ -1,0 +1,53 @@
+// The benchmark's markdown: one table of every measurement, then the targets, met or missed.
+const MB = 1024 * 1024;
+
+const SECTIONS = [
+  ['snapshot', ['etcdctl snapshot save', 'rs snapshot local none', 'rs snapshot local gzip', 'rs snapshot local gzip -1', 'gzip -6', 'aws s3 cp snapshot', 'aws s3 cp snapshot.gz', 'rs snapshot s3 none', 'rs snapshot s3 gzip', 'etcdctl save + gzip + aws s3 cp']],
+  ['raw', ['etcdctl get --prefix -w json', 'rs raw local none', 'rs raw local gzip']],
+  ['restore', ['rs restore raw dump']],
+  ['inspect', ['etcdctl snapshot status', 'rs inspect (offline)']],
+];
+const LABELS = {
+  'etcdctl snapshot save': '`etcdctl snapshot save`',
+  'rs snapshot local none': 'reshifter `snapshot` → local store, no compression',
+  'rs snapshot local gzip': 'reshifter `snapshot` → local store, gzip (level 6, the default)',
+  'rs snapshot local gzip -1': 'reshifter `snapshot` → local store, gzip level 1',
+  'gzip -6': '`gzip -c snapshot.db` (level 6)',
+  'aws s3 cp snapshot': '`aws s3 cp snapshot.db` → s3rver',
+  'aws s3 cp snapshot.gz': '`aws s3 cp snapshot.db.gz` → s3rver',
+  'rs snapshot s3 none': 'reshifter `snapshot` → S3 (s3rver), no compression',
+  'rs snapshot s3 gzip': 'reshifter `snapshot` → S3 (s3rver), gzip',
+  'etcdctl save + gzip + aws s3 cp': '`etcdctl snapshot save && gzip && aws s3 cp`',
+  'etcdctl get --prefix -w json': '`etcdctl get "" --prefix -w json > file`',
+  'rs raw local none': 'reshifter `raw` dump → local store, no compression',
+  'rs raw local gzip': 'reshifter `raw` dump → local store, gzip',
+  'rs restore raw dump': 'reshifter `restore` of the raw dump into an empty etcd',
+  'etcdctl snapshot status': '`etcdctl snapshot status -w json`',
+  'rs inspect (offline)': 'reshifter `inspect` (offline)',
+};
+
+export function renderMarkdown(r) {
+  const d = r.dataset;
+  const base = r.results['etcdctl snapshot save']?.medianMs;
+  const lines = [
+    `Dataset: ${d.keys.toLocaleString('en')} Kubernetes-like keys, ${(d.valueBytes / MB).toFixed(0)} MB of values, etcd ${d.etcdVersion} database ${(d.dbSizeBytes / MB).toFixed(0)} MB.`,
+    `Machine: ${r.machine.cpus} cores (${r.machine.cpuModel ?? 'unknown'}), Node ${r.machine.node}${r.machine.nodeFlags ? ` (\`${r.machine.nodeFlags}\`, as the launcher runs it)` : ''}. Median of ${r.runs} runs; peak RSS is the largest of the runs (${r.machine.rssSource}).${r.machine.loadAverage ? ` Load average ${r.machine.loadAverage.before.toFixed(1)} before, ${r.machine.loadAverage.after.toFixed(1)} after: above ${r.machine.cpus} other work shared the cores, and wall times suffer more than CPU times.` : ''}`,
+    '',
+    '| what | median time | vs `etcdctl snapshot save` | median CPU (user+sys) | peak RSS | output |',
+    '|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const [, names] of SECTIONS) {
+    for (const name of names) {
+      const x = r.results[name];
+      if (!x) continue;
+      const extra = x.keysPerSecond ? `${x.keys.toLocaleString('en')} keys, ${Math.round(x.keys / (x.medianMs / 1000)).toLocaleString('en')} keys/s` : x.bytes ? `${(x.bytes / MB).toFixed(0)} MB` : '';
+      const ratio = base ? `${(x.medianMs / base).toFixed(2)}x` : '';
+      const cpu = x.medianCpuMs !== undefined ? `${(x.medianCpuMs / 1000).toFixed(2)} s` : '';
+      lines.push(`| ${LABELS[name] ?? name} | ${(x.medianMs / 1000).toFixed(2)} s | ${ratio} | ${cpu} | ${x.peakRssMB.toFixed(0)} MB | ${extra} |`);
+    }
+  }
+  lines.push('', '| target | measured | limit | |', '|---|---:|---:|---|');
+  for (const t of r.targets) lines.push(`| ${t.what} | ${t.value}${t.detail === 'MB' ? ' MB' : 'x'} | ${t.limit}${t.detail === 'MB' ? ' MB' : 'x'} | ${t.met ? 'met' : '**missed**'} |`);
+  lines.push('', `Reproduce: \`${r.command}\` (${r.date.slice(0, 10)}).`, '');
+  return lines.join('\n');
+}

@@ -1,0 +1,254 @@
+#!/usr/bin/env node
+// `npm run bench`: reshifter against the tools operators use today, side by side in one run, on a throwaway etcd
+// filled with a Kubernetes-like dataset. Medians of several runs; peak RSS of every measured process.
+//
+//   npm run bench                                   # ~100k keys, ~300 MB of values, 3 runs
+//   npm run bench -- --large                        # ~340k keys, ~1 GB
+//   npm run bench -- --keys 50000 --size-mb 100 --runs 5 --only snapshot,raw
+//
+// Writes bench/results/latest.json and bench/results/latest.md (the README quotes the table). Datasets live in a
+// temporary directory (--work, default $TMPDIR/rs-bench) and are removed at the end; nothing is written to the repo
+// but the results.
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Etcd3 } from 'etcd3';
+import { startEtcd } from '../dist/demo/local-etcd.js';
+import { freePort } from '../dist/demo/free-port.js';
+import { benchDataset, loadBenchDataset } from './lib/dataset.mjs';
+import { measure, median, rssSource } from './lib/measure.mjs';
+import { renderMarkdown } from './lib/report.mjs';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const MAIN = join(ROOT, 'dist', 'main.js');
+const MB = 1024 * 1024;
+
+const { values: opt } = parseArgs({
+  options: {
+    keys: { type: 'string' },
+    'size-mb': { type: 'string' },
+    runs: { type: 'string', default: process.env.BENCH_RUNS ?? '3' },
+    large: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    work: { type: 'string', default: join(tmpdir(), 'rs-bench') },
+    out: { type: 'string', default: join(ROOT, 'bench', 'results') },
+    name: { type: 'string', default: 'latest' },
+  },
+});
+const sizeMB = Number(opt['size-mb'] ?? process.env.BENCH_SIZE_MB ?? (opt.large ? 1024 : 300));
+const keys = Number(opt.keys ?? process.env.BENCH_KEYS ?? Math.round((sizeMB / 300) * 100_000));
+const runs = Number(opt.runs);
+const only = opt.only ? new Set(opt.only.split(',')) : undefined;
+const want = (section) => !only || only.has(section);
+const work = opt.work;
+
+const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
+const which = (cmd) => {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run `npm run build` (npm run bench does)');
+// reshifter runs as its launcher line says (`#!/usr/bin/env -S node <flags>`), as the image and the bins do.
+const NODE_FLAGS = readFileSync(MAIN, 'utf8').split('\n')[0].split(/\s+/).slice(3);
+const help = execFileSync(process.execPath, [MAIN, 'help'], { encoding: 'utf8' });
+const has = { restore: /^\s+restore\b/m.test(help), inspect: /^\s+inspect\b/m.test(help) };
+const tools = { etcdctl: which('etcdctl'), gzip: which('gzip'), aws: which('aws') };
+for (const t of ['etcdctl', 'gzip']) if (!tools[t]) throw new Error(`${t} is needed (apt-get install etcd-client gzip)`);
+if (!tools.aws) log('aws CLI not found: the S3 comparisons are skipped (pip install awscli)');
+
+rmSync(work, { recursive: true, force: true });
+mkdirSync(work, { recursive: true });
+const results = {};
+/** Records one measurement of `name`. */
+const record = (name, m, extra = {}) => {
+  const r = (results[name] ??= { ms: [], cpuMs: [], rssMB: [], ...extra });
+  r.ms.push(m.ms);
+  if (m.cpuMs !== undefined) r.cpuMs.push(m.cpuMs);
+  r.rssMB.push(m.rssMB);
+  Object.assign(r, extra);
+  const cpu = m.cpuMs !== undefined ? ` (cpu ${(m.cpuMs / 1000).toFixed(2)} s)` : '';
+  log(`  ${name.padEnd(30)} ${(m.ms / 1000).toFixed(2).padStart(7)} s${cpu}  ${m.rssMB.toFixed(0).padStart(5)} MB RSS`);
+};
+
+// Other work on the machine distorts wall times (CPU times much less): the report states the load around the run.
+const loadBefore = loadavg()[0];
+const etcdArgs = ['--quota-backend-bytes', String(16 * 1024 * MB), '--snapshot-count', '1000000'];
+log(`starting etcd and loading ${keys} keys, ~${sizeMB} MB of values`);
+const etcd = await startEtcd({ args: etcdArgs });
+const cleanups = [() => etcd.stop()];
+let s3;
+try {
+  const loadStarted = Date.now();
+  const client = new Etcd3({ hosts: etcd.endpoint, grpcOptions: { 'grpc.max_send_message_length': 16 * MB } });
+  const loaded = await loadBenchDataset(client, benchDataset({ keys, bytes: sizeMB * MB }), {
+    onProgress: (n, b) => log(`  loaded ${n} keys, ${(b / MB).toFixed(0)} MB`),
+  });
+  client.close();
+  const status = JSON.parse(await etcd.ctl(['endpoint', 'status', '-w', 'json']))[0].Status;
+  const dataset = { keys: loaded.keys, valueBytes: loaded.bytes, dbSizeBytes: status.dbSize, loadMs: Date.now() - loadStarted, etcdVersion: status.version };
+  log(`loaded ${dataset.keys} keys, ${(dataset.valueBytes / MB).toFixed(0)} MB of values; etcd db ${(dataset.dbSizeBytes / MB).toFixed(0)} MB in ${(dataset.loadMs / 1000).toFixed(1)} s`);
+
+  if (tools.aws) {
+    s3 = await startS3(join(work, 's3'));
+    cleanups.unshift(() => s3.stop());
+  }
+  const base = { PATH: process.env.PATH, HOME: process.env.HOME ?? '/root', LOG_LEVEL: 'warn', RS_ETCD_ENDPOINTS: etcd.endpoint, RS_CLUSTER_NAME: 'bench' };
+  const localEnv = (dir, extra = {}) => ({ ...base, RS_BACKUP_DIR: dir, ...extra });
+  const s3Env = (extra = {}) => ({
+    ...base, RS_S3_BUCKET: 'bench', RS_S3_ENDPOINT: s3.endpoint, RS_S3_REGION: 'us-east-1', RS_S3_FORCE_PATH_STYLE: 'true',
+    ACCESS_KEY_ID: 'S3RVER', SECRET_ACCESS_KEY: 'S3RVER', ...extra,
+  });
+  const awsEnv = { PATH: process.env.PATH, HOME: process.env.HOME ?? '/root', AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_DEFAULT_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
+  const ctl = (args, opts = {}) => measure(tools.etcdctl, ['--endpoints', etcd.endpoint, '--command-timeout', '30m', ...args], { env: { ...process.env, ETCDCTL_API: '3' }, ...opts });
+  const rs = (args, env) => measure(process.execPath, [...NODE_FLAGS, MAIN, ...args], { env });
+  const aws = (args) => measure(tools.aws, ['--endpoint-url', s3.endpoint, ...args], { env: awsEnv });
+  const snap = join(work, 'snap.db');
+  const store = join(work, 'store');
+  const sizeOfStore = () => dirSize(store);
+  let rawBackupDir;
+  let rawSupported = true;
+  let pipelineMs = [];
+  let pipelineRss = [];
+
+  for (let run = 1; run <= runs; run++) {
+    log(`run ${run}/${runs}`);
+    if (want('snapshot')) {
+      rmSync(snap, { force: true });
+      record('etcdctl snapshot save', await ctl(['snapshot', 'save', snap]), { bytes: statSync(snap).size });
+      for (const [name, extra] of [['gzip', {}], ['none', { RS_COMPRESSION: 'none' }], ['gzip -1', { RS_COMPRESSION_LEVEL: '1' }]]) {
+        rmSync(store, { recursive: true, force: true });
+        const m = await rs(['backup'], localEnv(store, extra));
+        record(`rs snapshot local ${name}`, m, { bytes: sizeOfStore() });
+      }
+      const gz = `${snap}.gz`;
+      const g = await measure(tools.gzip, ['-c', snap], { stdoutFile: gz });
+      record('gzip -6', g, { bytes: statSync(gz).size });
+      if (s3) {
+        for (const compression of ['gzip', 'none']) {
+          record(`rs snapshot s3 ${compression}`, await rs(['backup'], s3Env({ RS_COMPRESSION: compression })));
+          s3.clear();
+        }
+        record('aws s3 cp snapshot', await aws(['s3', 'cp', '--only-show-errors', snap, 's3://bench/cmp/snap.db']));
+        const up = await aws(['s3', 'cp', '--only-show-errors', gz, 's3://bench/cmp/snap.db.gz']);
+        record('aws s3 cp snapshot.gz', up);
+        s3.clear();
+        const save = results['etcdctl snapshot save'];
+        pipelineMs.push(save.ms.at(-1) + g.ms + up.ms);
+        pipelineRss.push(Math.max(save.rssMB.at(-1), g.rssMB, up.rssMB));
+      }
+      rmSync(gz, { force: true });
+    }
+    if (want('raw')) {
+      const out = join(work, 'get.json');
+      record('etcdctl get --prefix -w json', await ctl(['get', '', '--prefix', '-w', 'json'], { stdoutFile: out }), { bytes: statSync(out).size });
+      rmSync(out, { force: true });
+      if (rawSupported) {
+        for (const compression of ['none', 'gzip']) {
+          rmSync(store, { recursive: true, force: true });
+          const m = await rs(['backup'], localEnv(store, { RS_COMPRESSION: compression, RS_BACKUP_STRATEGY: 'raw' })).catch((err) => err);
+          if (m instanceof Error) {
+            log(`raw dumps are not available: ${m.message.split('\n').slice(-3).join(' ')}`);
+            rawSupported = false;
+            break;
+          }
+          record(`rs raw local ${compression}`, m, { bytes: sizeOfStore() });
+          if (compression === 'gzip' && rawBackupDir === undefined) {
+            rawBackupDir = join(work, 'raw-store');
+            rmSync(rawBackupDir, { recursive: true, force: true });
+            execFileSync('cp', ['-a', store, rawBackupDir]);
+          }
+        }
+      }
+    }
+    if (want('restore') && has.restore && rawBackupDir) {
+      const empty = await startEtcd({ args: etcdArgs });
+      try {
+        const m = await rs(['restore', 'latest'], { ...base, RS_ETCD_ENDPOINTS: empty.endpoint, RS_BACKUP_DIR: rawBackupDir });
+        const count = Number(JSON.parse(await empty.ctl(['get', '', '--prefix', '--limit', '1', '-w', 'json'])).count ?? 0);
+        record('rs restore raw dump', m, { keys: count, keysPerSecond: Math.round(count / (m.ms / 1000)) });
+      } finally {
+        await empty.stop();
+      }
+    }
+    if (want('inspect')) {
+      if (!existsSync(snap)) await ctl(['snapshot', 'save', snap]);
+      record('etcdctl snapshot status', await measure(tools.etcdctl, ['snapshot', 'status', snap, '-w', 'json'], { env: { ...process.env, ETCDCTL_API: '3' } }));
+      if (has.inspect) record('rs inspect (offline)', await rs(['inspect', snap, '--json'], base));
+    }
+    rmSync(store, { recursive: true, force: true });
+  }
+  if (pipelineMs.length > 0) results['etcdctl save + gzip + aws s3 cp'] = { ms: pipelineMs, cpuMs: [], rssMB: pipelineRss };
+
+  // Summaries and targets.
+  const summary = Object.fromEntries(
+    Object.entries(results).map(([name, r]) => [name, { ...r, medianMs: median(r.ms), ...(r.cpuMs?.length && { medianCpuMs: median(r.cpuMs) }), peakRssMB: Math.max(...r.rssMB) }]),
+  );
+  const t = (name) => summary[name]?.medianMs;
+  const targets = [];
+  const target = (what, value, limit, detail) => {
+    if (value === undefined || Number.isNaN(value)) return;
+    targets.push({ what, value: Number(value.toFixed(2)), limit, met: value <= limit, detail });
+  };
+  for (const c of ['gzip', 'none']) {
+    target(`snapshot to local store (${c}) / etcdctl snapshot save`, t(`rs snapshot local ${c}`) / t('etcdctl snapshot save'), 1.3, 'time ratio');
+    const cp = c === 'gzip' ? 'aws s3 cp snapshot.gz' : 'aws s3 cp snapshot';
+    target(`snapshot to S3 (${c}) / max(etcdctl snapshot save, ${cp})`, t(`rs snapshot s3 ${c}`) / Math.max(t('etcdctl snapshot save'), t(cp) ?? NaN), 1.2, 'time ratio');
+  }
+  for (const c of ['none', 'gzip']) target(`raw dump (${c}) / etcdctl get --prefix`, t(`rs raw local ${c}`) / t('etcdctl get --prefix -w json'), 1.0, 'time ratio');
+  const rsPeak = Math.max(...Object.entries(summary).filter(([n]) => n.startsWith('rs ')).map(([, r]) => r.peakRssMB));
+  target('peak RSS of any reshifter process (MB)', rsPeak, 200, 'MB');
+
+  const report = {
+    date: new Date().toISOString(),
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGB: Math.round(totalmem() / 1024 ** 3), node: process.version, nodeFlags: NODE_FLAGS.join(' '), rssSource, loadAverage: { before: loadBefore, after: loadavg()[0] } },
+    dataset,
+    runs,
+    results: summary,
+    targets,
+  };
+  mkdirSync(opt.out, { recursive: true });
+  writeFileSync(join(opt.out, `${opt.name}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  const md = renderMarkdown(report);
+  writeFileSync(join(opt.out, `${opt.name}.md`), md);
+  process.stdout.write(md);
+} finally {
+  for (const c of cleanups) await c().catch(() => undefined);
+  rmSync(work, { recursive: true, force: true });
+}
+
+/** Total size of the files under `dir`. */
+function dirSize(dir) {
+  if (!existsSync(dir)) return 0;
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) n += statSync(join(e.parentPath ?? e.path, e.name)).size;
+  return n;
+}
+
+/** s3rver in its own process (as the tests run it), with a way to drop every stored object between runs. */
+async function startS3(dir) {
+  const port = await freePort();
+  mkdirSync(dir, { recursive: true });
+  const proc = spawn(process.execPath, [join(ROOT, 'src', 'demo', 's3rver-main.cjs'), String(port), dir, 'bench'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((resolve, reject) => {
+    proc.stdout.on('data', (d) => d.toString().includes('ready') && resolve());
+    proc.once('exit', (code) => reject(new Error(`s3rver exited with ${code}`)));
+  });
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    clear() {
+      const bucket = join(dir, 'bench');
+      for (const e of readdirSync(bucket)) if (!e.startsWith('.')) rmSync(join(bucket, e), { recursive: true, force: true });
+    },
+    async stop() {
+      proc.kill('SIGKILL');
+    },
+  };
+}

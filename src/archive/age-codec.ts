@@ -1,0 +1,171 @@
+import { randomBytes } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { Decrypter, Encrypter } from 'age-encryption';
+import { IntegrityError, describeError } from '../core/errors.js';
+import { scryptIdentity, scryptRecipient } from './age-scrypt.js';
+import { PAYLOAD_NONCE, StreamOpener, StreamSealer, payloadKey } from './age-stream.js';
+
+const MAGIC = Buffer.from('age-encryption.org/v1\n');
+/** The longest header we read: hundreds of recipients fit; a file without a header end must not grow memory. */
+const MAX_HEADER = 256 * 1024;
+
+/** Whom an artifact is encrypted to: age X25519 recipients (`age1...`), or one passphrase. */
+export type AgeTarget = { recipients: string[] } | { passphrase: string };
+/** What may decrypt an artifact: age X25519 identities (`AGE-SECRET-KEY-1...`) and/or passphrases. */
+export interface AgeKeys {
+  identities: string[];
+  passphrases: string[];
+}
+
+/**
+ * Makes an age header (recipient stanzas and MAC) for a fresh file key, with `age-encryption`, and returns both.
+ * The file key is observed through a recipient that adds no stanza: the header is exactly what age writes.
+ */
+async function newHeader(target: AgeTarget): Promise<{ header: Buffer; fileKey: Uint8Array }> {
+  let fileKey: Uint8Array | undefined;
+  const e = new Encrypter();
+  e.addRecipient({
+    wrapFileKey(key: Uint8Array) {
+      fileKey = key.slice();
+      return [];
+    },
+  });
+  if ('passphrase' in target) e.addRecipient(scryptRecipient(target.passphrase));
+  else for (const r of target.recipients) e.addRecipient(r);
+  const sample = Buffer.from(await e.encrypt(new Uint8Array(0)));
+  const end = headerEnd(sample);
+  if (end < 0 || fileKey === undefined) throw new Error('age-encryption produced no header');
+  return { header: sample.subarray(0, end), fileKey };
+}
+
+/** Index just past the header's MAC line (`--- <mac>\n`), or -1 if `buf` does not hold it (yet). */
+function headerEnd(buf: Buffer): number {
+  const mac = buf.indexOf('\n--- ');
+  if (mac < 0) return -1;
+  const nl = buf.indexOf(0x0a, mac + 1);
+  return nl < 0 ? -1 : nl + 1;
+}
+
+/** A stream transform that encrypts to `target` in the age format (`age -d` reads it). */
+export function ageEncryptor(target: AgeTarget): () => Transform {
+  return () => new AgeEncrypt(target);
+}
+
+/** A stream transform that decrypts an age file with `keys`; failures are IntegrityErrors of check `decrypt`. */
+export function ageDecryptor(keys: AgeKeys): () => Transform {
+  return () => new AgeDecrypt(keys);
+}
+
+class AgeEncrypt extends Transform {
+  private sealer?: StreamSealer;
+
+  constructor(private readonly target: AgeTarget) {
+    super({ readableHighWaterMark: 1024 * 1024 });
+  }
+
+  private async start(): Promise<StreamSealer> {
+    if (this.sealer) return this.sealer;
+    const { header, fileKey } = await newHeader(this.target);
+    const nonce = randomBytes(PAYLOAD_NONCE);
+    this.sealer = new StreamSealer(payloadKey(fileKey, nonce));
+    this.push(Buffer.concat([header, nonce]));
+    return this.sealer;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.start().then(
+      (s) => {
+        for (const out of s.push(chunk)) this.push(out);
+        cb();
+      },
+      (err: unknown) => cb(err as Error),
+    );
+  }
+
+  override _flush(cb: TransformCallback): void {
+    this.start().then(
+      (s) => cb(null, s.finish()),
+      (err: unknown) => cb(err as Error),
+    );
+  }
+}
+
+class AgeDecrypt extends Transform {
+  private head: Buffer[] = [];
+  private headBytes = 0;
+  private opener?: StreamOpener;
+
+  constructor(private readonly keys: AgeKeys) {
+    super({ readableHighWaterMark: 1024 * 1024 });
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (this.opener) {
+      this.open(() => this.opener!.push(chunk), cb);
+      return;
+    }
+    this.head.push(chunk);
+    this.headBytes += chunk.length;
+    const buf = Buffer.concat(this.head, this.headBytes);
+    this.head = [buf];
+    const prefix = Math.min(buf.length, MAGIC.length);
+    if (!buf.subarray(0, prefix).equals(MAGIC.subarray(0, prefix))) {
+      cb(new IntegrityError('decrypt', 'the artifact is not an age file (it does not start with "age-encryption.org/v1")'));
+      return;
+    }
+    const end = headerEnd(buf);
+    if (end < 0 || buf.length < end + PAYLOAD_NONCE) {
+      if (buf.length > MAX_HEADER) cb(new IntegrityError('decrypt', `the age header is longer than ${MAX_HEADER} bytes (corrupted)`));
+      else cb();
+      return;
+    }
+    this.unlock(buf.subarray(0, end)).then(
+      (fileKey) => {
+        this.opener = new StreamOpener(payloadKey(fileKey, buf.subarray(end, end + PAYLOAD_NONCE)));
+        this.head = [];
+        this.open(() => this.opener!.push(buf.subarray(end + PAYLOAD_NONCE)), cb);
+      },
+      (err: unknown) => cb(err as Error),
+    );
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (!this.opener) {
+      cb(new IntegrityError('decrypt', `the age file ends inside its header (${this.headBytes} bytes: truncated)`));
+      return;
+    }
+    this.open(() => [this.opener!.finish()], cb);
+  }
+
+  private open(step: () => Buffer[], cb: TransformCallback): void {
+    let out: Buffer[];
+    try {
+      out = step();
+    } catch (err) {
+      cb(err as Error);
+      return;
+    }
+    for (const b of out) this.push(b);
+    cb();
+  }
+
+  /** Checks the header's MAC and unwraps the file key with the configured identities or passphrases. */
+  private async unlock(header: Buffer): Promise<Uint8Array> {
+    const d = new Decrypter();
+    for (const id of this.keys.identities) d.addIdentity(id);
+    for (const p of this.keys.passphrases) d.addIdentity(scryptIdentity(p));
+    try {
+      return await d.decryptHeader(header);
+    } catch (err) {
+      const why = describeError(err);
+      if (/no identity matched/.test(why)) {
+        throw new IntegrityError(
+          'decrypt',
+          'none of the configured keys can decrypt this backup (RS_ENCRYPTION_IDENTITY_FILE, RS_ENCRYPTION_IDENTITY or RS_ENCRYPTION_PASSPHRASE): it was encrypted to someone else',
+        );
+      }
+      if (/HMAC/.test(why)) throw new IntegrityError('decrypt', "the age header's MAC does not match (the header is corrupted)");
+      throw new IntegrityError('decrypt', `the age header is malformed (${why})`);
+    }
+  }
+}

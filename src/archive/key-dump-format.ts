@@ -1,0 +1,123 @@
+import type { KeyRecord } from '../core/key-record.js';
+
+/**
+ * The layout of a key dump (`raw` and `filter:` strategies), a plain ustar archive:
+ *
+ *   reshifter-dump.json          what was dumped: {format, version, apiVersion, etcdVersion, revision, prefixes, ...}
+ *   keys/000000001.json          key 1: one JSON line {n, key, keyBase64, valueSize, createRevision, ...}
+ *   keys/000000001.value         key 1: the value's bytes, exactly
+ *   keys/000000002.json ...      one pair per key, in etcd's key order
+ *   reshifter-end.json           {keys, valueBytes}: a dump without it was cut short
+ *
+ * Keys are bytes, never paths: entries are numbered, the key is in the JSON (base64 always, text when it is UTF-8).
+ * `tar -xOzf dump.tar.gz --wildcards 'keys/*.json'` prints the index as JSON lines.
+ */
+export const DUMP_FORMAT = 'reshifter-key-dump';
+export const DUMP_VERSION = 1;
+export const HEADER_ENTRY = 'reshifter-dump.json';
+export const END_ENTRY = 'reshifter-end.json';
+/** The content type of key dumps in manifests. */
+export const KEY_DUMP_CONTENT_TYPE = 'tar';
+
+/** Largest value a dump may hold (etcd's request limit is 1.5 MiB by default; some clusters raise it). */
+export const MAX_VALUE_BYTES = 64 * 1024 * 1024;
+/** Largest key entry (the key twice, base64 and text, plus a few numbers). */
+export const MAX_META_BYTES = 8 * 1024 * 1024;
+export const MAX_HEADER_BYTES = 1024 * 1024;
+
+/** The first entry: what the dump covers. */
+export interface DumpHeader {
+  format: typeof DUMP_FORMAT;
+  version: typeof DUMP_VERSION;
+  apiVersion: 'v2' | 'v3';
+  etcdVersion: string;
+  /** The revision every page was read at (v3), or the etcd index when the walk started (v2). */
+  revision: number;
+  /** Key prefixes dumped; `/` is every key. */
+  prefixes: string[];
+  createdAt: string;
+  /** The resource and namespace filters applied, when any. */
+  selection?: {
+    resourceSets: string[][];
+    excludeResources: string[];
+    includeNamespaces: string[];
+    excludeNamespaces: string[];
+  };
+}
+
+/** The last entry: counts that prove the dump is whole. */
+export interface DumpEnd {
+  keys: number;
+  valueBytes: number;
+}
+
+/** One key's JSON line. */
+export interface KeyMeta {
+  /** Position in the dump, from 1; the entry names carry it too. */
+  n: number;
+  /** The key as text, present only when the bytes are valid UTF-8 (so jq users can read it). */
+  key?: string;
+  keyBase64: string;
+  valueSize: number;
+  createRevision: number;
+  modRevision: number;
+  version: number;
+  lease?: string;
+  ttl?: number;
+}
+
+/** Entry names of the n-th key (from 1). */
+export function keyEntryNames(n: number): { meta: string; value: string } {
+  const base = `keys/${String(n).padStart(9, '0')}`;
+  return { meta: `${base}.json`, value: `${base}.value` };
+}
+
+/** The key as text when its bytes are exactly valid UTF-8. */
+export function keyText(key: Buffer): string | undefined {
+  const text = key.toString('utf8');
+  // Invalid sequences decode to U+FFFD, which does not encode back to the same bytes.
+  return Buffer.from(text, 'utf8').equals(key) ? text : undefined;
+}
+
+/** The JSON line of a key. */
+export function encodeKeyMeta(n: number, r: KeyRecord): Buffer {
+  const text = keyText(r.key);
+  const meta: KeyMeta = {
+    n,
+    ...(text !== undefined && { key: text }),
+    keyBase64: r.key.toString('base64'),
+    valueSize: r.value.length,
+    createRevision: r.createRevision,
+    modRevision: r.modRevision,
+    version: r.version,
+    ...(r.lease !== undefined && { lease: r.lease }),
+    ...(r.ttl !== undefined && { ttl: r.ttl }),
+  };
+  return Buffer.from(`${JSON.stringify(meta)}\n`);
+}
+
+const COUNT = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Parses and checks a key's JSON line; throws an Error saying what is wrong. */
+export function decodeKeyMeta(bytes: Buffer, n: number): { meta: KeyMeta; key: Buffer } {
+  let m: Record<string, unknown>;
+  try {
+    m = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new Error(`is not JSON (${(err as Error).message})`);
+  }
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new Error('is not a JSON object');
+  if (m.n !== n) throw new Error(`says it is key ${JSON.stringify(m.n)}, expected ${n}`);
+  if (typeof m.keyBase64 !== 'string' || !BASE64.test(m.keyBase64) || m.keyBase64.length % 4 !== 0) throw new Error('has no valid "keyBase64"');
+  const key = Buffer.from(m.keyBase64, 'base64');
+  if (key.length === 0) throw new Error('has an empty key');
+  if (m.key !== undefined && m.key !== keyText(key)) throw new Error('"key" and "keyBase64" differ');
+  for (const f of ['valueSize', 'createRevision', 'modRevision', 'version'] as const) {
+    if (!COUNT(m[f])) throw new Error(`field "${f}" is missing or not a count`);
+  }
+  if ((m.valueSize as number) > MAX_VALUE_BYTES) throw new Error(`value of ${m.valueSize as number} bytes is more than the ${MAX_VALUE_BYTES} a dump may hold`);
+  if (m.lease !== undefined && (typeof m.lease !== 'string' || !/^\d{1,20}$/.test(m.lease))) throw new Error('field "lease" is not a lease id');
+  if (m.ttl !== undefined && !COUNT(m.ttl)) throw new Error('field "ttl" is not a count of seconds');
+  return { meta: m as unknown as KeyMeta, key };
+}

@@ -1,0 +1,174 @@
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { IntegrityError } from '../core/errors.js';
+import type { KeyRecord } from '../core/key-record.js';
+import {
+  DUMP_FORMAT,
+  DUMP_VERSION,
+  END_ENTRY,
+  HEADER_ENTRY,
+  MAX_HEADER_BYTES,
+  MAX_META_BYTES,
+  decodeKeyMeta,
+  keyEntryNames,
+  type DumpEnd,
+  type DumpHeader,
+  type KeyMeta,
+} from './key-dump-format.js';
+import { TarParser, type TarEntry } from './tar.js';
+
+export type DumpItem = { type: 'header'; header: DumpHeader } | { type: 'key'; record: KeyRecord };
+
+function fail(why: string): never {
+  throw new IntegrityError('content', `key dump: ${why}`);
+}
+
+function parseJsonEntry(e: TarEntry): Record<string, unknown> {
+  try {
+    const v = JSON.parse(e.data.toString('utf8')) as unknown;
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    /* reported below */
+  }
+  return fail(`${e.name} is not a JSON object`);
+}
+
+function checkHeader(h: Record<string, unknown>): DumpHeader {
+  if (h.format !== DUMP_FORMAT) fail(`${HEADER_ENTRY} says format ${JSON.stringify(h.format)}, not ${DUMP_FORMAT}`);
+  if (h.version !== DUMP_VERSION) fail(`${HEADER_ENTRY} is version ${JSON.stringify(h.version)}; this reshifter reads version ${DUMP_VERSION}`);
+  if (h.apiVersion !== 'v2' && h.apiVersion !== 'v3') fail(`${HEADER_ENTRY} has no apiVersion v2 or v3`);
+  if (typeof h.revision !== 'number' || !Number.isSafeInteger(h.revision)) fail(`${HEADER_ENTRY} has no revision`);
+  if (!Array.isArray(h.prefixes) || !h.prefixes.every((p) => typeof p === 'string')) fail(`${HEADER_ENTRY} has no prefixes`);
+  if (typeof h.etcdVersion !== 'string') fail(`${HEADER_ENTRY} has no etcdVersion`);
+  return h as unknown as DumpHeader;
+}
+
+/**
+ * Checks a key dump's tar stream entry by entry, strictly in the order reshifter writes it, and hands out the header
+ * and each key. `finish` throws unless the dump was whole (end entry present, counts equal, tar end marker).
+ */
+export class KeyDumpParser {
+  header?: DumpHeader;
+  keys = 0;
+  valueBytes = 0;
+  private pending?: { meta: KeyMeta; key: Buffer };
+  private ended = false;
+  private readonly tar: TarParser;
+
+  constructor(private readonly onItem: (item: DumpItem) => void) {
+    this.tar = new TarParser(
+      (e) => this.entry(e),
+      (name) => this.maxSize(name),
+    );
+  }
+
+  write(chunk: Buffer): void {
+    this.tar.write(chunk);
+  }
+
+  finish(): void {
+    if (this.header === undefined) fail(this.tar.offset === 0 ? 'the archive is empty' : `${HEADER_ENTRY} is missing`);
+    if (!this.ended) {
+      this.tar.end();
+      fail(`${END_ENTRY} is missing after key ${this.keys}: the dump was cut short`);
+    }
+    this.tar.end();
+  }
+
+  private maxSize(name: string): number {
+    if (this.pending) return this.pending.meta.valueSize;
+    return name === HEADER_ENTRY || name === END_ENTRY ? MAX_HEADER_BYTES : MAX_META_BYTES;
+  }
+
+  private entry(e: TarEntry): void {
+    if (this.ended) fail(`entry ${e.name} after ${END_ENTRY}`);
+    if (this.header === undefined) {
+      if (e.name !== HEADER_ENTRY) fail(`the first entry is ${e.name}, not ${HEADER_ENTRY} (not a reshifter key dump?)`);
+      this.header = checkHeader(parseJsonEntry(e));
+      this.onItem({ type: 'header', header: this.header });
+      return;
+    }
+    const n = this.keys + 1;
+    const names = keyEntryNames(n);
+    if (this.pending) {
+      if (e.name !== names.value) fail(`expected ${names.value}, found ${e.name}`);
+      if (e.data.length !== this.pending.meta.valueSize) fail(`${e.name} is ${e.data.length} bytes, its key entry says ${this.pending.meta.valueSize}`);
+      const { meta, key } = this.pending;
+      this.pending = undefined;
+      this.keys = n;
+      this.valueBytes += e.data.length;
+      this.onItem({
+        type: 'key',
+        record: {
+          key,
+          value: e.data,
+          createRevision: meta.createRevision,
+          modRevision: meta.modRevision,
+          version: meta.version,
+          ...(meta.lease !== undefined && { lease: meta.lease }),
+          ...(meta.ttl !== undefined && { ttl: meta.ttl }),
+        },
+      });
+      return;
+    }
+    if (e.name === END_ENTRY) {
+      const end = parseJsonEntry(e) as Partial<DumpEnd>;
+      if (end.keys !== this.keys || end.valueBytes !== this.valueBytes) {
+        fail(`${END_ENTRY} counts ${String(end.keys)} keys / ${String(end.valueBytes)} value bytes, the archive holds ${this.keys} / ${this.valueBytes}`);
+      }
+      this.ended = true;
+      return;
+    }
+    if (e.name !== names.meta) fail(`expected ${names.meta} or ${END_ENTRY}, found ${e.name}`);
+    try {
+      this.pending = decodeKeyMeta(e.data, n);
+    } catch (err) {
+      fail(`${e.name} ${(err as Error).message}`);
+    }
+  }
+}
+
+/** The content check `verify` runs on key dumps: parses the whole archive, passes nothing on. */
+export class KeyDumpCheck extends Transform {
+  private readonly parser = new KeyDumpParser(() => undefined);
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    try {
+      this.parser.write(chunk);
+      cb();
+    } catch (err) {
+      cb(err as Error);
+    }
+  }
+
+  override _flush(cb: TransformCallback): void {
+    try {
+      this.parser.finish();
+      cb();
+    } catch (err) {
+      cb(err as Error);
+    }
+  }
+}
+
+/**
+ * Reads a key dump from a byte stream: the header first, then every key in order. Pulls input only as fast as the
+ * consumer takes items, so memory stays at about one input chunk of keys plus the largest value. Throws an
+ * IntegrityError when the dump is damaged or cut short, after the keys before the damage.
+ */
+export async function* readKeyDump(stream: Readable): AsyncGenerator<DumpItem> {
+  let items: DumpItem[] = [];
+  const parser = new KeyDumpParser((item) => items.push(item));
+  try {
+    for await (const chunk of stream) {
+      parser.write(chunk as Buffer);
+      if (items.length > 0) {
+        const out = items;
+        items = [];
+        yield* out;
+      }
+    }
+    parser.finish();
+  } finally {
+    if (!stream.destroyed) stream.destroy();
+  }
+}

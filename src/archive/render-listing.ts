@@ -1,0 +1,99 @@
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { IntegrityError } from '../core/errors.js';
+import type { AuditRow } from '../kube/audit-row.js';
+
+/**
+ * The `render` strategy's artifact: the audit listing as JSON lines, one object per key (see AuditRow), each line
+ * ending in a newline. `zcat <id>.render.jsonl.gz | jq` reads it.
+ */
+export const RENDER_CONTENT_TYPE = 'jsonl';
+const MAX_LINE = 16 * 1024 * 1024;
+
+/** One row as its line. */
+export function renderLine(row: AuditRow): string {
+  return `${JSON.stringify(row)}\n`;
+}
+
+function parseRow(line: Buffer, n: number): AuditRow {
+  let v: unknown;
+  try {
+    v = JSON.parse(line.toString('utf8'));
+  } catch {
+    /* reported below */
+  }
+  const r = v as Partial<AuditRow> | undefined;
+  if (typeof r !== 'object' || r === null || typeof r.key !== 'string' || typeof r.size !== 'number' || typeof r.encoding !== 'string') {
+    throw new IntegrityError('content', `render listing, line ${n}: not a listing row`);
+  }
+  return r as AuditRow;
+}
+
+/** Splits a byte stream into lines with a bounded line length; calls `onLine` for each complete line. */
+class LineSplitter {
+  private carry: Buffer[] = [];
+  private carried = 0;
+  lines = 0;
+
+  constructor(private readonly onLine: (line: Buffer, n: number) => void) {}
+
+  write(chunk: Buffer): void {
+    let start = 0;
+    for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
+      const piece = chunk.subarray(start, nl);
+      const line = this.carried > 0 ? Buffer.concat([...this.carry, piece]) : piece;
+      this.carry = [];
+      this.carried = 0;
+      this.onLine(line, ++this.lines);
+      start = nl + 1;
+    }
+    if (start < chunk.length) {
+      this.carried += chunk.length - start;
+      if (this.carried > MAX_LINE) throw new IntegrityError('content', `render listing, line ${this.lines + 1}: longer than ${MAX_LINE} bytes`);
+      this.carry.push(Buffer.from(chunk.subarray(start)));
+    }
+  }
+
+  end(): void {
+    if (this.carried > 0) throw new IntegrityError('content', `render listing: the last line (${this.lines + 1}) is cut short`);
+  }
+}
+
+/** The content check `verify` runs on render listings: every line is a row, and the last one is complete. */
+export class RenderListingCheck extends Transform {
+  private readonly lines = new LineSplitter((line, n) => void parseRow(line, n));
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    try {
+      this.lines.write(chunk);
+      cb();
+    } catch (err) {
+      cb(err as Error);
+    }
+  }
+
+  override _flush(cb: TransformCallback): void {
+    try {
+      this.lines.end();
+      cb();
+    } catch (err) {
+      cb(err as Error);
+    }
+  }
+}
+
+/** Reads the rows of a render listing in order; throws an IntegrityError on a damaged line. */
+export async function* readRenderListing(stream: Readable): AsyncGenerator<AuditRow> {
+  let rows: AuditRow[] = [];
+  const lines = new LineSplitter((line, n) => rows.push(parseRow(line, n)));
+  try {
+    for await (const chunk of stream) {
+      lines.write(chunk as Buffer);
+      const out = rows;
+      rows = [];
+      yield* out;
+    }
+    lines.end();
+  } finally {
+    if (!stream.destroyed) stream.destroy();
+  }
+}

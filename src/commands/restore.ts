@@ -1,0 +1,67 @@
+import { KEY_DUMP_CONTENT_TYPE } from '../archive/key-dump-format.js';
+import { ConfigError, OperationError } from '../core/errors.js';
+import type { CommandContext } from './context.js';
+import { formatKeyRestore, restoreKeyDump } from './restore-keys.js';
+import { restoreSnapshot } from './restore-snapshot.js';
+import { openRepository } from './shared.js';
+
+const SNAPSHOT_FLAGS = ['data-dir', 'name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token'] as const;
+const DUMP_FLAGS = ['dry-run', 'skip-existing'] as const;
+
+/**
+ * `reshifter restore <id>|latest`: from any store. A key dump is written into the etcd at RS_ETCD_ENDPOINTS
+ * (`--dry-run`, `--skip-existing`, RS_INCLUDE_/EXCLUDE_* filters); a snapshot becomes a new data directory
+ * (`--data-dir DIR [--name --initial-cluster --initial-advertise-peer-urls --initial-cluster-token]`).
+ */
+export async function restoreCommand(ctx: CommandContext): Promise<void> {
+  const { flags, positionals } = ctx.args;
+  const id = positionals[0];
+  if (id === undefined) throw new ConfigError(['restore needs the id of a backup (or "latest"): reshifter restore <id>; "reshifter list" shows them']);
+  if (positionals.length > 1) throw new ConfigError([`restore takes one backup id, got ${positionals.length}: ${positionals.join(' ')}`]);
+  for (const f of SNAPSHOT_FLAGS) {
+    if (flags[f] === true || flags[f] === '') throw new ConfigError([`--${f} needs a value`]);
+  }
+  const str = (f: string) => (typeof flags[f] === 'string' ? (flags[f] as string) : undefined);
+  const repo = openRepository(ctx.config);
+  try {
+    const m = await repo.get(id);
+    if (m.contentType === 'etcd-snapshot') {
+      const dataDir = str('data-dir');
+      const extra = DUMP_FLAGS.filter((f) => flags[f] !== undefined);
+      if (extra.length > 0) throw new ConfigError([`${extra.map((f) => `--${f}`).join(', ')} apply to key dumps; backup ${m.id} is an etcd snapshot (restore it with --data-dir DIR)`]);
+      if (dataDir === undefined) {
+        throw new ConfigError([`backup ${m.id} is an etcd snapshot: restore it into a new data directory with --data-dir DIR (see "Disaster recovery" in the docs)`]);
+      }
+      const name = str('name');
+      const initialCluster = str('initial-cluster');
+      const peerUrls = str('initial-advertise-peer-urls');
+      const token = str('initial-cluster-token');
+      const report = await restoreSnapshot(ctx, repo, m, {
+        dataDir,
+        ...(name !== undefined && { name }),
+        ...(initialCluster !== undefined && { initialCluster }),
+        ...(peerUrls !== undefined && { initialAdvertisePeerUrls: peerUrls }),
+        ...(token !== undefined && { initialClusterToken: token }),
+      });
+      if (flags.json) ctx.print(JSON.stringify(report));
+      else {
+        ctx.print(`restored snapshot ${report.id} (revision ${report.revision}) into ${report.dataDir} with ${report.tool.command} ${report.tool.version}`);
+        ctx.print(`next: start etcd with --data-dir ${report.dataDir} and the same --name / --initial-cluster as given here`);
+      }
+      return;
+    }
+    if (m.contentType === KEY_DUMP_CONTENT_TYPE) {
+      const extra = SNAPSHOT_FLAGS.filter((f) => flags[f] !== undefined);
+      if (extra.length > 0) {
+        throw new ConfigError([`${extra.map((f) => `--${f}`).join(', ')} apply to snapshots; backup ${m.id} is a key dump (${m.strategy}), restored into the etcd at RS_ETCD_ENDPOINTS`]);
+      }
+      const report = await restoreKeyDump(ctx, repo, m, { dryRun: flags['dry-run'] === true, skipExisting: flags['skip-existing'] === true });
+      if (flags.json) ctx.print(JSON.stringify(report));
+      else for (const line of formatKeyRestore(report)) ctx.print(line);
+      return;
+    }
+    throw new OperationError(`backup ${m.id} is a ${m.strategy} listing (${m.contentType}), which cannot be restored; only snapshots and key dumps (raw, filter:) can`);
+  } finally {
+    await repo.store.close();
+  }
+}

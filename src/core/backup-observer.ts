@@ -1,0 +1,32 @@
+import type { Manifest } from '../archive/manifest.js';
+
+/** How a backup ended, for whoever counts them. */
+export interface BackupFailure {
+  id: string;
+  /** The strategy, as far as it was known when the backup failed. */
+  strategy: string;
+  durationMs: number;
+  /** Interrupted by SIGTERM/SIGINT rather than failed. */
+  aborted: boolean;
+  reason: string;
+}
+
+/**
+ * Hooks a caller passes into a backup and into retention to learn how they went (metrics, health), so the backup
+ * pipeline itself never imports the metrics registry. Every hook is optional and must not throw.
+ */
+export interface BackupObserver {
+  backupSucceeded?(manifest: Manifest): void;
+  backupFailed?(failure: BackupFailure): void;
+  /** Retention deleted these backups (ids). */
+  retentionDeleted?(ids: readonly string[]): void;
+}
+
+/** One observer that tells each of `observers` in turn. */
+export function combineObservers(...observers: BackupObserver[]): BackupObserver {
+  return {
+    backupSucceeded: (m) => observers.forEach((o) => o.backupSucceeded?.(m)),
+    backupFailed: (f) => observers.forEach((o) => o.backupFailed?.(f)),
+    retentionDeleted: (ids) => observers.forEach((o) => o.retentionDeleted?.(ids)),
+  };
+}

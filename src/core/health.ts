@@ -1,0 +1,61 @@
+/** What the scheduler knows about its backups, for deciding whether it is healthy. */
+export interface HealthInput {
+  now: Date;
+  /** When the scheduler started. */
+  startedAt: Date;
+  /** When the last backup completed successfully (in this process). */
+  lastSuccessAt?: Date;
+  /** When and why the last backup failed. */
+  lastFailure?: { at: Date; reason: string };
+  /**
+   * Scheduled run times that have come due, oldest first, whether a backup started at them or was skipped because
+   * the previous one was still running (the scheduler records them as they fire).
+   */
+  dueRuns: readonly Date[];
+  /** The schedule's next run, for the report. */
+  nextRun?: Date;
+}
+
+export interface HealthReport {
+  healthy: boolean;
+  /** `ok`, `failing` (the last backup failed) or `stale` (no success within two scheduled runs). */
+  status: 'ok' | 'failing' | 'stale';
+  /** Why, in one sentence. */
+  reason: string;
+  lastSuccessAt?: string;
+  lastFailureAt?: string;
+  nextRunAt?: string;
+}
+
+/** How many scheduled runs may come due without a success before the scheduler counts as stale. */
+export const STALE_AFTER_RUNS = 2;
+
+/**
+ * Decides `/healthz`: healthy while the last backup succeeded or none is due yet; unhealthy when the last backup
+ * failed, or when two scheduled runs have come due since the last success (or since start) without one succeeding
+ * (a backup that hangs, or slots skipped behind it). Counting due runs instead of elapsed time makes irregular
+ * schedules (weekdays only, the first of the month) work without guessing their period.
+ */
+export function evaluateHealth(input: HealthInput): HealthReport {
+  const facts = {
+    ...(input.lastSuccessAt && { lastSuccessAt: input.lastSuccessAt.toISOString() }),
+    ...(input.lastFailure && { lastFailureAt: input.lastFailure.at.toISOString() }),
+    ...(input.nextRun && { nextRunAt: input.nextRun.toISOString() }),
+  };
+  const { lastSuccessAt, lastFailure } = input;
+  if (lastFailure && (!lastSuccessAt || lastFailure.at.getTime() >= lastSuccessAt.getTime())) {
+    return { healthy: false, status: 'failing', reason: `the last backup failed: ${lastFailure.reason}`, ...facts };
+  }
+  const since = lastSuccessAt ?? input.startedAt;
+  const missed = input.dueRuns.filter((t) => t.getTime() > since.getTime()).length;
+  if (missed >= STALE_AFTER_RUNS) {
+    const what = lastSuccessAt ? `since the last success at ${lastSuccessAt.toISOString()}` : `since the start at ${since.toISOString()}`;
+    return { healthy: false, status: 'stale', reason: `no backup succeeded in the ${missed} scheduled runs ${what}`, ...facts };
+  }
+  const reason = lastSuccessAt
+    ? `the last backup succeeded at ${lastSuccessAt.toISOString()}`
+    : missed === 0
+      ? 'no backup is due yet'
+      : 'the first backup has not completed yet';
+  return { healthy: true, status: 'ok', reason, ...facts };
+}

@@ -1,0 +1,22 @@
+/**
+ * One etcd key as a key dump holds it: the bytes of key and value, etcd's bookkeeping for it, and its lease.
+ * The common currency of the dump readers (v3 paged range, v2 walk), the dump archive and the restore writers.
+ */
+export interface KeyRecord {
+  /** The key's bytes exactly as stored: keys are bytes, never paths. */
+  key: Buffer;
+  value: Buffer;
+  /** etcd v3 create_revision / mod_revision / version; for v2 data createdIndex / modifiedIndex and version 0. */
+  createRevision: number;
+  modRevision: number;
+  version: number;
+  /** The id (decimal) of the key's lease in the source etcd; absent when the key had none (v2 TTLs have no id). */
+  lease?: string;
+  /** Seconds the key had left when it was read (its lease's remaining TTL, or its v2 TTL); 0 means it had expired. */
+  ttl?: number;
+}
+
+/** True when the record came with an expiry (a v3 lease or a v2 TTL): it must never be restored as a permanent key. */
+export function isExpiring(r: Pick<KeyRecord, 'lease' | 'ttl'>): boolean {
+  return r.lease !== undefined || r.ttl !== undefined;
+}

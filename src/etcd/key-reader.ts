@@ -1,0 +1,101 @@
+import type { Etcd3 } from 'etcd3';
+import type { Config } from '../config/types.js';
+import type { KeyRecord } from '../core/key-record.js';
+import { DEFAULT_PREFIXES } from '../kube/index.js';
+import type { Logger } from '../log.js';
+import { resolveApiVersion } from './api-version.js';
+import { toEtcdError } from './errors.js';
+import { normalisePrefixes, prefixRanges } from './key-ranges.js';
+import { countV3Prefixes, findV2Prefixes } from './kube-prefixes.js';
+import { PagedReader, type PagedReadOptions } from './paged-reader.js';
+import { V2Client } from './v2-client.js';
+
+/** A consistent read of the Kubernetes keys of an etcd, a page at a time. */
+export interface KeyReader {
+  apiVersion: 'v2' | 'v3';
+  etcdVersion: string;
+  /** v3: the revision every page is read at; v2: the etcd index when the walk started. */
+  revision: number;
+  /** The prefixes read (`/` = every key). */
+  prefixes: string[];
+  pages(): AsyncIterable<KeyRecord[]>;
+  close(): void;
+}
+
+const V2_PAGE = 500;
+
+/**
+ * Opens a reader over the configured (RS_KUBE_PREFIXES) or detected Kubernetes prefixes, on the API that
+ * RS_ETCD_API_VERSION names or `auto` finds. With no prefix holding keys, reads the default prefixes (and finds none).
+ */
+export async function openKeyReader(config: Config, etcd: Etcd3, log: Logger, opts: PagedReadOptions = {}): Promise<KeyReader> {
+  const cfg = config.etcd;
+  const v2 = new V2Client(cfg);
+  try {
+    const configured = normalisePrefixes(config.selection.prefixes);
+    const apiVersion = await resolveApiVersion(cfg, etcd, v2, configured);
+    let prefixes = configured;
+    if (prefixes.length === 0) {
+      prefixes = apiVersion === 'v3' ? await v3PrefixesWithKeys(etcd, config) : await findV2Prefixes(v2);
+      if (prefixes.length === 0) {
+        log.warn({ prefixes: DEFAULT_PREFIXES }, 'no Kubernetes keys found under the known prefixes (set RS_KUBE_PREFIXES?)');
+        prefixes = [...DEFAULT_PREFIXES];
+      }
+    }
+    if (apiVersion === 'v3') {
+      const reader = new PagedReader(etcd, cfg, prefixRanges(prefixes), opts);
+      const revision = await reader.start();
+      let etcdVersion: string;
+      try {
+        etcdVersion = (await etcd.maintenance.status()).version;
+      } catch (err) {
+        throw toEtcdError(err, 'reading etcd status', cfg.endpoints);
+      }
+      v2.close();
+      return { apiVersion, etcdVersion, revision, prefixes, pages: () => reader.pages(), close: () => undefined };
+    }
+    const etcdVersion = (await v2.version()).etcdserver;
+    const first = await v2.get('/');
+    return {
+      apiVersion,
+      etcdVersion,
+      revision: first?.index ?? 0,
+      prefixes,
+      pages: () => v2Pages(v2, prefixes),
+      close: () => v2.close(),
+    };
+  } catch (err) {
+    v2.close();
+    throw err;
+  }
+}
+
+async function v3PrefixesWithKeys(etcd: Etcd3, config: Config): Promise<string[]> {
+  try {
+    return (await countV3Prefixes(etcd)).filter((p) => p.keys > 0).map((p) => p.prefix);
+  } catch (err) {
+    throw toEtcdError(err, 'reading etcd', config.etcd.endpoints);
+  }
+}
+
+/** A v2 walk as pages of records. v2 has no point-in-time reads: keys are read as the walk reaches them. */
+async function* v2Pages(v2: V2Client, prefixes: readonly string[]): AsyncGenerator<KeyRecord[]> {
+  let page: KeyRecord[] = [];
+  for (const { prefix } of prefixRanges(prefixes)) {
+    for await (const { node } of v2.walk(prefix)) {
+      page.push({
+        key: Buffer.from(node.key),
+        value: Buffer.from(node.value ?? ''),
+        createRevision: node.createdIndex ?? 0,
+        modRevision: node.modifiedIndex ?? 0,
+        version: 0,
+        ...(node.ttl !== undefined && { ttl: Math.max(0, node.ttl) }),
+      });
+      if (page.length >= V2_PAGE) {
+        yield page;
+        page = [];
+      }
+    }
+  }
+  if (page.length > 0) yield page;
+}

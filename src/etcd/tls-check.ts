@@ -1,0 +1,42 @@
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import type { EtcdConfig } from '../config/types.js';
+import { ConfigError, EtcdError } from '../core/errors.js';
+
+/**
+ * Checks the PEM files before connecting, so the message names the file: grpc-js would only report a failed
+ * handshake. Files that are not certificates or keys are configuration errors (exit 2); a client certificate that
+ * expired or does not match its key is an operational failure (exit 1), like a server certificate that expired.
+ */
+export function checkTlsFiles(cfg: EtcdConfig, files: { ca?: Buffer; cert?: Buffer; key?: Buffer }, now = new Date()): void {
+  const bad = (name: string, path: string | undefined, what: string) =>
+    new ConfigError([`${name} was invalid: ${JSON.stringify(path)} ${what}`]);
+  if (files.ca) {
+    try {
+      new X509Certificate(files.ca);
+    } catch {
+      throw bad('RS_ETCD_CA_CERT', cfg.caCertFile, 'is not a PEM certificate');
+    }
+  }
+  if (!files.cert || !files.key) return;
+  let cert: X509Certificate;
+  let key: KeyObject;
+  try {
+    cert = new X509Certificate(files.cert);
+  } catch {
+    throw bad('RS_ETCD_CLIENT_CERT', cfg.clientCertFile, 'is not a PEM certificate');
+  }
+  try {
+    key = createPrivateKey(files.key);
+  } catch {
+    throw bad('RS_ETCD_CLIENT_KEY', cfg.clientKeyFile, 'is not a PEM private key (an encrypted key is not supported)');
+  }
+  if (new Date(cert.validTo) < now) {
+    throw new EtcdError(`the client certificate RS_ETCD_CLIENT_CERT (${cfg.clientCertFile}) expired on ${new Date(cert.validTo).toISOString()}; etcd will refuse it`);
+  }
+  if (new Date(cert.validFrom) > now) {
+    throw new EtcdError(`the client certificate RS_ETCD_CLIENT_CERT (${cfg.clientCertFile}) is not valid before ${new Date(cert.validFrom).toISOString()} (check the clocks)`);
+  }
+  if (!cert.checkPrivateKey(key)) {
+    throw new EtcdError(`RS_ETCD_CLIENT_KEY is not the key of RS_ETCD_CLIENT_CERT (${cfg.clientKeyFile} and ${cfg.clientCertFile} do not belong together)`);
+  }
+}

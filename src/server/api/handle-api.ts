@@ -1,0 +1,156 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { AbortedError, EtcdError, NotFoundError, OperationError, StoreError, describeError } from '../../core/errors.js';
+import { authorize } from './auth.js';
+import { ApiError, readJsonBody, sendError, sendJson, type ApiReply } from './http.js';
+import { matchPath, type Route, type RouteContext } from './router.js';
+import { ROUTES } from './routes/index.js';
+import { validate } from './schema.js';
+import { COMPONENTS } from './schemas.js';
+import type { ApiDeps } from './services.js';
+
+export const API_PREFIX = '/api/';
+
+/** Heavy reads (diff, stats) in flight, per deps object (one per server). */
+const heavyReads = new WeakMap<ApiDeps, number>();
+
+/**
+ * Serves the HTTP API under `/api/`: returns false for any other path (for the next handler), true once it has
+ * answered. Order: the token (every request, when one is set), the route (404, 405), the route's access (403),
+ * parameters and body (400, 413, 415), then the handler. Errors become `{ error, code, field? }` JSON; unexpected
+ * ones are logged and answered 500 without details. Headers are never logged.
+ */
+export async function handleApi(req: IncomingMessage, res: ServerResponse, deps: ApiDeps): Promise<boolean> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  if (!(url.pathname + '/').startsWith(API_PREFIX)) return false;
+  const log = deps.log.child({ component: 'api' });
+  const started = Date.now();
+  const controller = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort(new AbortedError('the client went away'));
+  });
+  let heavy = false;
+  try {
+    if (deps.token !== undefined) authorize(req.headers, deps.token, 'read');
+    const matched = matchPath(ROUTES, url.pathname);
+    if (!matched) throw new ApiError(404, 'not_found', `no API path ${url.pathname}; GET /api/v1/openapi.json lists them`);
+    const method = req.method === 'HEAD' ? 'GET' : req.method;
+    const route = matched.routes.find((r) => r.method === method);
+    if (!route) {
+      const allow = [...new Set(matched.routes.flatMap((r) => (r.method === 'GET' ? ['GET', 'HEAD'] : [r.method])))].join(', ');
+      throw new ApiError(405, 'method_not_allowed', `${req.method ?? ''} is not allowed on ${url.pathname} (allowed: ${allow})`, undefined, { Allow: allow });
+    }
+    authorize(req.headers, deps.token, route.access);
+    const ctx: RouteContext = {
+      req,
+      params: checkParams(route, matched.params),
+      query: checkQuery(route, url.searchParams),
+      body: await checkBody(route, req),
+      deps,
+      signal: controller.signal,
+    };
+    if (route.heavy) {
+      const running = heavyReads.get(deps) ?? 0;
+      if (running >= (deps.maxHeavyReads ?? 2)) {
+        throw new ApiError(429, 'busy', `${running} diffs or stats are running; try again when they have finished`, undefined, { 'Retry-After': '5' });
+      }
+      heavyReads.set(deps, running + 1);
+      heavy = true;
+    }
+    const reply = await route.handle(ctx);
+    await send(res, reply);
+    log[route.method === 'GET' ? 'debug' : 'info']({ method: req.method, path: url.pathname, status: reply.status, ms: Date.now() - started }, 'api request');
+  } catch (err) {
+    if (controller.signal.aborted) {
+      // The client left (a cancelled download, a closed tab): nothing to answer, nothing went wrong here.
+      log.debug({ method: req.method, path: url.pathname, err: describeError(err) }, 'api client went away');
+      res.destroy();
+      return true;
+    }
+    const apiErr = toApiError(err);
+    if (apiErr.status >= 500) {
+      log.error({ method: req.method, path: url.pathname, status: apiErr.status, err: describeError(err) }, 'api request failed');
+    } else {
+      log.info({ method: req.method, path: url.pathname, status: apiErr.status, code: apiErr.code }, 'api request refused');
+    }
+    if (!res.headersSent) sendError(res, apiErr);
+    else res.destroy();
+  } finally {
+    if (heavy) heavyReads.set(deps, (heavyReads.get(deps) ?? 1) - 1);
+  }
+  return true;
+}
+
+async function send(res: ServerResponse, reply: ApiReply): Promise<void> {
+  if (reply.stream) {
+    res.writeHead(reply.status, { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', ...reply.headers });
+    if (res.req.method === 'HEAD') {
+      reply.stream.destroy();
+      res.end();
+      return;
+    }
+    // A client that goes away ends the pipeline, which destroys the store's read.
+    await pipeline(reply.stream, res);
+    return;
+  }
+  if (reply.json === undefined) {
+    res.writeHead(reply.status, { 'Cache-Control': 'no-store', ...reply.headers });
+    res.end();
+    return;
+  }
+  sendJson(res, reply.status, reply.json, reply.headers);
+}
+
+function checkParams(route: Route, params: Record<string, string>): Record<string, string> {
+  for (const [name, schema] of Object.entries(route.params ?? {})) {
+    const problem = validate(schema, params[name], COMPONENTS, name);
+    if (problem) throw new ApiError(400, 'bad_request', `path parameter ${problem.message.replace(/^field /, '')}`, name);
+  }
+  return params;
+}
+
+function checkQuery(route: Route, search: URLSearchParams): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  const known = route.query ?? {};
+  for (const name of new Set(search.keys())) {
+    if (!Object.prototype.hasOwnProperty.call(known, name)) {
+      throw new ApiError(400, 'bad_request', `query parameter "${name}" is not known here${Object.keys(known).length ? ` (known: ${Object.keys(known).join(', ')})` : ''}`, name);
+    }
+  }
+  for (const [name, q] of Object.entries(known)) {
+    const raw = search.get(name);
+    if (raw === null) {
+      if (q.required) throw new ApiError(400, 'bad_request', `query parameter "${name}" is required`, name);
+      continue;
+    }
+    const t = q.schema.type;
+    const value = t === 'integer' || t === 'number' ? (raw.trim() === '' ? NaN : Number(raw)) : t === 'boolean' ? raw === 'true' ? true : raw === 'false' ? false : raw : raw;
+    const problem = validate(q.schema, value, COMPONENTS, name);
+    if (problem) throw new ApiError(400, 'bad_request', `query parameter ${problem.message.replace(/^field /, '')}`, name);
+    out[name] = value;
+  }
+  return out;
+}
+
+async function checkBody(route: Route, req: IncomingMessage): Promise<unknown> {
+  if (!route.body) return undefined;
+  const body = await readJsonBody(req);
+  if (body === undefined) {
+    if (route.body.required) throw new ApiError(400, 'bad_request', 'this request needs a JSON body');
+    return undefined;
+  }
+  const problem = validate(route.body.schema, body, COMPONENTS);
+  if (problem) throw new ApiError(400, 'bad_request', problem.message, problem.field === '' ? undefined : problem.field);
+  return body;
+}
+
+/** Our error types as HTTP answers; anything else is a bug: 500 without details. */
+function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof NotFoundError) return new ApiError(404, 'not_found', err.message);
+  if (err instanceof AbortedError) return new ApiError(503, 'shutting_down', err.message);
+  if (err instanceof EtcdError) return new ApiError(502, 'etcd_failed', err.message);
+  if (err instanceof StoreError) return new ApiError(502, 'store_failed', err.message);
+  if (err instanceof OperationError) return new ApiError(422, 'unprocessable', err.message);
+  return new ApiError(500, 'internal', 'internal error (logged)');
+}

@@ -1,0 +1,135 @@
+import { parseStrategy, type StrategySpec } from '../../../core/strategy.js';
+import { ApiError } from '../http.js';
+import type { Route, RouteContext } from '../router.js';
+import { BACKUP_ID_PARAM, COMPONENTS } from '../schemas.js';
+import { BACKUP_ID_RE } from '../../../core/naming.js';
+import { jobReply } from './jobs.js';
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const idParam = { id: BACKUP_ID_PARAM };
+
+/** The manifest of the backup in the path (404 when there is none). */
+const backupOf = (c: RouteContext) => c.deps.services.getBackup(c.params.id!);
+
+/** `/api/v1/backups`: list, details, download, delete, back up now, verify. */
+export const backupRoutes: Route[] = [
+  {
+    method: 'GET',
+    path: '/api/v1/backups',
+    operationId: 'listBackups',
+    summary: "The cluster's backups (their manifests), newest first",
+    tag: 'backups',
+    access: 'read',
+    responses: { 200: { description: 'the manifests', schema: { type: 'array', items: ref('Manifest') } } },
+    handle: async (c) => ({ status: 200, json: await c.deps.services.listBackups() }),
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/backups/{id}',
+    operationId: 'getBackup',
+    summary: "One backup's manifest",
+    tag: 'backups',
+    access: 'read',
+    params: idParam,
+    responses: { 200: { description: 'the manifest', schema: ref('Manifest') } },
+    handle: async (c) => ({ status: 200, json: await backupOf(c) }),
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/backups/{id}/artifact',
+    operationId: 'downloadBackup',
+    summary: 'The stored bytes of a backup, streamed (compressed and encrypted as its manifest says)',
+    description: 'A backup holds every Secret of the cluster: this needs the API token, and is refused when none is configured.',
+    tag: 'backups',
+    access: 'sensitive',
+    params: idParam,
+    responses: {
+      200: {
+        description: 'the artifact; X-Content-SHA256 is the sha256 the bytes must have',
+        contentType: 'application/octet-stream',
+        headers: { 'X-Content-SHA256': 'sha256 (hex) of the stored bytes' },
+      },
+    },
+    handle: async (c) => {
+      const m = await backupOf(c);
+      const stream = await c.deps.services.openArtifact(m, c.signal);
+      return {
+        status: 200,
+        stream,
+        headers: {
+          'Content-Type': 'application/octet-stream',
+          'Content-Length': String(m.sizeBytes),
+          'Content-Disposition': `attachment; filename="${m.artifact}"`,
+          'X-Content-SHA256': m.sha256,
+        },
+      };
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/api/v1/backups/{id}',
+    operationId: 'deleteBackup',
+    summary: 'Delete a backup (manifest first, then the artifact)',
+    description: 'Refused (409) while a job that uses the backup is queued or running. Retention still applies to what is left.',
+    tag: 'backups',
+    access: 'write',
+    params: { id: { ...BACKUP_ID_PARAM, pattern: BACKUP_ID_RE.source, description: 'a backup id (not "latest": deleting needs the exact id)' } },
+    responses: { 204: { description: 'deleted' } },
+    handle: async (c) => {
+      const m = await backupOf(c);
+      if (c.deps.jobs.pending((j) => j.params.backupId === m.id).length > 0) {
+        throw new ApiError(409, 'conflict', `backup ${m.id} is in use by a queued or running job; delete it when that job has finished`);
+      }
+      await c.deps.services.deleteBackup(m);
+      return { status: 204 };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/backups',
+    operationId: 'createBackup',
+    summary: 'Take a backup now (then apply retention), as a job',
+    description: 'Writing jobs run one at a time, in order, scheduled backups included.',
+    tag: 'backups',
+    access: 'write',
+    body: { schema: COMPONENTS.BackupRequest!, required: false },
+    responses: { 202: { description: 'the job; poll its Location', schema: ref('Job') } },
+    handle: async (c) => {
+      const body = (c.body ?? {}) as { strategy?: string };
+      let strategy: StrategySpec | undefined;
+      if (body.strategy !== undefined) {
+        try {
+          strategy = parseStrategy(body.strategy);
+        } catch (err) {
+          throw new ApiError(400, 'bad_request', `field "strategy" ${(err as Error).message}`, 'strategy');
+        }
+      }
+      return jobReply(
+        c.deps.jobs.submit({
+          kind: 'backup',
+          writes: true,
+          params: body.strategy !== undefined ? { strategy: body.strategy } : {},
+          run: (job) => c.deps.services.backup(strategy ? { strategy } : {}, job),
+        }),
+      );
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/backups/{id}/verify',
+    operationId: 'verifyBackup',
+    summary: 'Re-read a backup and check it against its manifest, as a job',
+    description: 'The job\'s result is a VerifyResult; a failed check makes ok false (the job itself succeeds).',
+    tag: 'backups',
+    access: 'write',
+    params: idParam,
+    responses: { 202: { description: 'the job; poll its Location', schema: ref('Job') } },
+    handle: async (c) => {
+      const m = await backupOf(c);
+      return jobReply(
+        c.deps.jobs.submit({ kind: 'verify', writes: false, params: { backupId: m.id }, run: (job) => c.deps.services.verify(m, job) }),
+      );
+    },
+  },
+];
+

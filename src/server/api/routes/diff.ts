@@ -1,0 +1,29 @@
+import type { Route } from '../router.js';
+import { BACKUP_ID_PARAM } from '../schemas.js';
+
+/** `GET /api/v1/diff`: what changed between two backups. */
+export const diffRoutes: Route[] = [
+  {
+    method: 'GET',
+    path: '/api/v1/diff',
+    operationId: 'diffBackups',
+    summary: 'Objects added, removed and changed between two backups, per resource and namespace',
+    description: 'Works across snapshots and key dumps alike (render listings hold no values). Values are compared byte for byte.',
+    tag: 'backups',
+    access: 'read',
+    heavy: true,
+    query: {
+      from: { schema: BACKUP_ID_PARAM, required: true, description: 'the older backup' },
+      to: { schema: BACKUP_ID_PARAM, required: true, description: 'the newer backup' },
+      limit: { schema: { type: 'integer', minimum: 0, maximum: 10000 }, description: 'most objects listed (default 1000); counts are always complete' },
+    },
+    responses: { 200: { description: 'the differences', schema: { $ref: '#/components/schemas/Diff' } } },
+    handle: async (c) => {
+      const { services } = c.deps;
+      const from = await services.getBackup(String(c.query.from));
+      const to = await services.getBackup(String(c.query.to));
+      const limit = typeof c.query.limit === 'number' ? c.query.limit : 1000;
+      return { status: 200, json: await services.diff(from, to, { limit }, c.signal) };
+    },
+  },
+];

@@ -1,0 +1,21 @@
+import { openApiDocument } from '../openapi.js';
+import type { Route } from '../router.js';
+import { backupRoutes } from './backups.js';
+import { diffRoutes } from './diff.js';
+import { infoRoutes } from './info.js';
+import { jobRoutes } from './jobs.js';
+import { restoreRoutes } from './restores.js';
+
+const openApiRoute: Route = {
+  method: 'GET',
+  path: '/api/v1/openapi.json',
+  operationId: 'openApi',
+  summary: 'This document',
+  tag: 'info',
+  access: 'read',
+  responses: { 200: { description: 'the OpenAPI 3.1 document', schema: { type: 'object' } } },
+  handle: async () => ({ status: 200, json: openApiDocument(ROUTES) }),
+};
+
+/** Every operation of the API. */
+export const ROUTES: readonly Route[] = [...infoRoutes, ...backupRoutes, ...jobRoutes, ...restoreRoutes, ...diffRoutes, openApiRoute];

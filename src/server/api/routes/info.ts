@@ -1,0 +1,54 @@
+import type { Route } from '../router.js';
+import { BACKUP_ID_PARAM } from '../schemas.js';
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+/** Version, the etcd endpoint, and stats. */
+export const infoRoutes: Route[] = [
+  {
+    method: 'GET',
+    path: '/api/v1/version',
+    operationId: 'getVersion',
+    summary: 'The version of reshifter and of Node.js',
+    tag: 'info',
+    access: 'read',
+    responses: { 200: { description: 'the versions', schema: ref('Version') } },
+    handle: async (c) => ({ status: 200, json: c.deps.services.version() }),
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/explore',
+    operationId: 'explore',
+    summary: 'What the etcd endpoint is and holds: version, members, leader, TLS, auth, size, Kubernetes prefixes',
+    tag: 'info',
+    access: 'read',
+    responses: { 200: { description: 'the endpoint', schema: ref('Explore') } },
+    handle: async (c) => ({ status: 200, json: await c.deps.services.explore(c.signal) }),
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/stats',
+    operationId: 'liveStats',
+    summary: 'Keys and bytes per prefix, resource, namespace and encoding of the live etcd',
+    tag: 'info',
+    access: 'read',
+    heavy: true,
+    responses: { 200: { description: 'the stats', schema: ref('Stats') } },
+    handle: async (c) => ({ status: 200, json: await c.deps.services.liveStats(c.signal) }),
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/stats/{backupId}',
+    operationId: 'backupStats',
+    summary: 'Keys and bytes per prefix, resource, namespace and encoding of a backup',
+    tag: 'info',
+    access: 'read',
+    heavy: true,
+    params: { backupId: BACKUP_ID_PARAM },
+    responses: { 200: { description: 'the stats', schema: ref('Stats') } },
+    handle: async (c) => {
+      const m = await c.deps.services.getBackup(c.params.backupId!);
+      return { status: 200, json: await c.deps.services.backupStats(m, c.signal) };
+    },
+  },
+];

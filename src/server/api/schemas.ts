@@ -1,0 +1,172 @@
+import { BACKUP_ID_RE } from '../../core/naming.js';
+import type { Schema } from './schema.js';
+
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const count: Schema = { type: 'integer', minimum: 0 };
+const text: Schema = { type: 'string' };
+const names = (what: string, re: string): Schema => ({
+  type: 'array',
+  maxItems: 256,
+  items: { type: 'string', pattern: re, maxLength: 253, description: `a ${what} name` },
+});
+
+/** A backup id as the API takes it in a path: an id, or `latest`. */
+export const BACKUP_ID_PARAM: Schema = {
+  type: 'string',
+  pattern: `^(latest|${BACKUP_ID_RE.source.slice(1, -1)})$`,
+  description: 'a backup id like 20261122T030710.123Z-a1b2c3, or "latest"',
+};
+export const JOB_ID_PARAM: Schema = { type: 'string', pattern: '^[0-9a-f-]{36}$', description: 'a job id (a UUID)' };
+
+/** The schemas the OpenAPI document publishes under `components.schemas`; request bodies are validated with them. */
+export const COMPONENTS: Record<string, Schema> = {
+  Error: {
+    type: 'object',
+    required: ['error', 'code'],
+    properties: {
+      error: { type: 'string', description: 'what went wrong, for people' },
+      code: { type: 'string', description: 'what went wrong, for programs', example: 'bad_request' },
+      field: { type: 'string', description: 'the request field that was wrong' },
+    },
+  },
+  Version: { type: 'object', required: ['version', 'node'], properties: { version: text, node: text } },
+  Manifest: {
+    type: 'object',
+    description: 'A backup: its manifest, as stored beside the artifact.',
+    required: ['format', 'id', 'cluster', 'strategy', 'createdAt', 'artifact', 'contentType', 'compression', 'encryption', 'sha256', 'sizeBytes', 'rawSizeBytes', 'etcd', 'tool'],
+    properties: {
+      format: { type: 'integer', minimum: 1, maximum: 1 },
+      id: text,
+      cluster: text,
+      strategy: { type: 'string', example: 'snapshot' },
+      createdAt: { type: 'string', format: 'date-time' },
+      artifact: text,
+      contentType: { type: 'string', description: 'etcd-snapshot, tar (key dump) or jsonl (render listing)' },
+      compression: { type: 'string', enum: ['gzip', 'none'] },
+      encryption: { type: 'string', enum: ['none', 'age'] },
+      sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+      sizeBytes: count,
+      rawSizeBytes: count,
+      etcd: {
+        type: 'object',
+        required: ['version', 'revision', 'apiVersion'],
+        properties: { version: text, revision: count, apiVersion: { type: 'string', enum: ['v2', 'v3'] }, endpoint: text },
+      },
+      keys: count,
+      prefixes: { type: 'array', items: text },
+      tool: { type: 'object', required: ['name', 'version'], properties: { name: text, version: text } },
+      durationMs: count,
+    },
+  },
+  Job: {
+    type: 'object',
+    required: ['id', 'kind', 'trigger', 'state', 'writes', 'params', 'createdAt', 'progress'],
+    properties: {
+      id: text,
+      kind: { type: 'string', enum: ['backup', 'verify', 'restore'] },
+      trigger: { type: 'string', enum: ['api', 'schedule'] },
+      state: { type: 'string', enum: ['queued', 'running', 'succeeded', 'failed'] },
+      writes: { type: 'boolean', description: 'writing jobs (backup, restore) run one at a time, in order' },
+      params: { type: 'object', description: 'what the job was asked to do' },
+      createdAt: { type: 'string', format: 'date-time' },
+      startedAt: { type: 'string', format: 'date-time' },
+      finishedAt: { type: 'string', format: 'date-time' },
+      progress: { type: 'object', required: ['bytes', 'keys'], properties: { bytes: count, keys: count } },
+      queuePosition: { type: 'integer', minimum: 1, description: 'writing jobs ahead of this one' },
+      result: { description: 'backup: the Manifest; verify: a VerifyResult; restore: the plan or the counts' },
+      error: text,
+    },
+  },
+  Check: { type: 'object', required: ['name', 'ok', 'detail'], properties: { name: text, ok: { type: 'boolean' }, detail: text } },
+  VerifyResult: {
+    type: 'object',
+    required: ['id', 'ok', 'checks'],
+    properties: { id: text, ok: { type: 'boolean' }, checks: { type: 'array', items: ref('Check') } },
+  },
+  BackupRef: {
+    type: 'object',
+    required: ['id', 'createdAt', 'strategy'],
+    properties: { id: text, createdAt: { type: 'string', format: 'date-time' }, strategy: text },
+  },
+  Diff: {
+    type: 'object',
+    required: ['from', 'to', 'summary', 'groups', 'objects', 'truncated'],
+    properties: {
+      from: ref('BackupRef'),
+      to: ref('BackupRef'),
+      summary: {
+        type: 'object',
+        required: ['added', 'removed', 'changed', 'unchanged', 'ignored'],
+        properties: { added: count, removed: count, changed: count, unchanged: count, ignored: { ...count, description: 'apiserver bookkeeping keys, not compared' } },
+      },
+      groups: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['resource', 'added', 'removed', 'changed'],
+          properties: { resource: text, namespace: text, added: count, removed: count, changed: count },
+        },
+      },
+      objects: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['change', 'key', 'resource'],
+          properties: { change: { type: 'string', enum: ['added', 'removed', 'changed'] }, key: text, resource: text, namespace: text, name: text },
+        },
+      },
+      truncated: { type: 'boolean', description: 'more objects differ than the list holds (see limit)' },
+    },
+  },
+  Stats: {
+    type: 'object',
+    description: 'Keys and bytes per prefix, resource, namespace and value encoding, as `reshifter stats --json` prints them.',
+    required: ['source', 'keys', 'keyBytes', 'valueBytes', 'byPrefix', 'byResource', 'byNamespace', 'byEncoding'],
+    properties: {
+      source: { type: 'object', required: ['kind', 'revision'], properties: { kind: { type: 'string', enum: ['live', 'backup'] }, revision: count, id: text } },
+      keys: count,
+      keyBytes: count,
+      valueBytes: count,
+      byPrefix: ref('Tallies'),
+      byResource: ref('Tallies'),
+      byNamespace: ref('Tallies'),
+      byEncoding: ref('Tallies'),
+    },
+  },
+  Tallies: {
+    type: 'object',
+    additionalProperties: { type: 'object', required: ['keys', 'bytes'], properties: { keys: count, bytes: count } },
+  },
+  Explore: {
+    type: 'object',
+    description: 'What the etcd endpoint is and holds, as `reshifter explore --json` prints it.',
+    required: ['endpoints', 'etcdVersion', 'revision', 'dbSizeBytes'],
+    properties: { endpoints: { type: 'array', items: text }, etcdVersion: text, revision: count, dbSizeBytes: count },
+  },
+  BackupRequest: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      strategy: {
+        type: 'string',
+        pattern: '^(snapshot|raw|render|filter:[a-z0-9][a-z0-9.-]*(,[a-z0-9][a-z0-9.-]*)*)$',
+        description: 'snapshot, raw, render or filter:<resource>[,<resource>...]; default RS_BACKUP_STRATEGY',
+        example: 'filter:deployments,services',
+      },
+    },
+  },
+  RestoreRequest: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['backupId'],
+    properties: {
+      backupId: BACKUP_ID_PARAM,
+      dryRun: { type: 'boolean', description: 'plan only: read the target, write nothing (default false)' },
+      includeNamespaces: names('namespace', '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$'),
+      excludeNamespaces: names('namespace', '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$'),
+      includeResources: names('resource', '^[a-z0-9][a-z0-9.-]*$'),
+      excludeResources: names('resource', '^[a-z0-9][a-z0-9.-]*$'),
+      skipExisting: { type: 'boolean', description: 'leave keys the target already has alone (default false)' },
+    },
+  },
+};

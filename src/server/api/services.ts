@@ -1,0 +1,61 @@
+import type { Readable } from 'node:stream';
+import type { Check } from '../../archive/verify-artifact.js';
+import type { Manifest } from '../../archive/manifest.js';
+import type { BackupDiff } from '../../commands/diff.js';
+import type { JobContext, JobQueue } from '../../core/jobs.js';
+import type { StrategySpec } from '../../core/strategy.js';
+import type { Logger } from '../../log.js';
+
+/** The body of `POST /api/v1/restores`. */
+export interface RestoreRequest {
+  backupId: string;
+  dryRun?: boolean;
+  includeNamespaces?: string[];
+  excludeNamespaces?: string[];
+  includeResources?: string[];
+  excludeResources?: string[];
+  skipExisting?: boolean;
+}
+
+export interface VerifyResult {
+  id: string;
+  ok: boolean;
+  checks: Check[];
+}
+
+export type { BackupDiff };
+
+/**
+ * What the API does, behind one interface: the handlers only parse, authorize and answer; the work is here (real:
+ * `createApiServices`, which calls the same functions as the CLI's commands).
+ */
+export interface ApiServices {
+  version(): { version: string; node: string };
+  explore(signal: AbortSignal): Promise<unknown>;
+  /** Keys and bytes per prefix, resource, namespace and encoding of the live etcd. */
+  liveStats(signal: AbortSignal): Promise<unknown>;
+  backupStats(m: Manifest, signal: AbortSignal): Promise<unknown>;
+  /** Manifests, newest first. */
+  listBackups(): Promise<Manifest[]>;
+  /** Throws NotFoundError when there is no such backup. */
+  getBackup(id: string): Promise<Manifest>;
+  openArtifact(m: Manifest, signal: AbortSignal): Promise<Readable>;
+  deleteBackup(m: Manifest): Promise<void>;
+  /** A backup, then retention (as `reshifter backup`). */
+  backup(opts: { strategy?: StrategySpec }, job: JobContext): Promise<Manifest>;
+  verify(m: Manifest, job: JobContext): Promise<VerifyResult>;
+  /** Restores a key dump into etcd, or with `dryRun` plans it. */
+  restore(m: Manifest, req: RestoreRequest, job: JobContext): Promise<unknown>;
+  diff(from: Manifest, to: Manifest, opts: { limit: number }, signal: AbortSignal): Promise<BackupDiff>;
+}
+
+/** What `handleApi` needs. */
+export interface ApiDeps {
+  /** RS_API_TOKEN: required on every API request when set; without it the API is read-only. */
+  token?: string;
+  log: Logger;
+  jobs: JobQueue;
+  services: ApiServices;
+  /** Most heavy reads (diff, stats) at once; more answer 429. Default 2. */
+  maxHeavyReads?: number;
+}

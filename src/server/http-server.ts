@@ -1,0 +1,100 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { HealthReport } from '../core/health.js';
+import { OperationError } from '../core/errors.js';
+import type { Logger } from '../log.js';
+
+export interface HttpServerOptions {
+  /** 0 picks a free port (tests). */
+  port: number;
+  /** Default: every interface, as a pod's probes and Prometheus need. */
+  host?: string;
+  log: Logger;
+  health: () => HealthReport;
+  metrics: () => Promise<{ contentType: string; body: string }>;
+  /** More routes (the API): answers the request and resolves true, or resolves false for a 404. */
+  routes?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+}
+
+export interface RunningHttpServer {
+  port: number;
+  /** Stops accepting, closes open connections and resolves once the server is closed. */
+  close(): Promise<void>;
+}
+
+const PATHS = ['/healthz', '/livez', '/metrics'];
+
+/**
+ * The HTTP side of `run` (node:http, no framework): `GET /healthz` (200, or 503 with the reason), `GET /livez`
+ * (200 while the process answers), `GET /metrics` (Prometheus text). Everything else is a JSON 404 or 405.
+ * Bounded: small headers, short timeouts, few connections, and request bodies are never read.
+ */
+export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
+  const log = opts.log.child({ component: 'http' });
+  const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, (req, res) => {
+    handle(req, res, opts).catch((err: unknown) => {
+      log.error({ err: err instanceof Error ? err.message : String(err), path: req.url }, 'http request failed');
+      if (!res.headersSent) json(res, 500, { error: 'internal error' });
+      else res.destroy();
+    });
+  });
+  server.maxConnections = 64;
+  server.maxRequestsPerSocket = 100;
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'EADDRINUSE' ? 'is already in use' : err.code === 'EACCES' ? 'needs privileges' : err.message;
+      reject(new OperationError(`cannot serve HTTP on RS_HTTP_PORT ${opts.port}: the port ${why}`, { cause: err }));
+    };
+    server.once('error', onError);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  server.on('error', (err) => log.error({ err: err.message }, 'http server error'));
+  const port = (server.address() as AddressInfo).port;
+  log.info({ port, paths: PATHS }, 'http server listening');
+  let closed: Promise<void> | undefined;
+  return {
+    port,
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }).then(() => log.info('http server stopped'));
+      return closed;
+    },
+  };
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpServerOptions): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0]!;
+  if (!PATHS.includes(path)) {
+    if (!(await opts.routes?.(req, res))) json(res, 404, { error: 'not found', paths: PATHS });
+    return;
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('Allow', 'GET, HEAD');
+    res.setHeader('Connection', 'close');
+    json(res, 405, { error: `method ${req.method ?? ''} not allowed` });
+    return;
+  }
+  if (path === '/healthz') {
+    const report = opts.health();
+    json(res, report.healthy ? 200 : 503, report);
+  } else if (path === '/livez') {
+    json(res, 200, { status: 'alive' });
+  } else {
+    const { contentType, body } = await opts.metrics();
+    send(res, 200, contentType, body);
+  }
+}
+
+function json(res: ServerResponse, status: number, value: unknown): void {
+  send(res, status, 'application/json; charset=utf-8', `${JSON.stringify(value)}\n`);
+}
+
+function send(res: ServerResponse, status: number, contentType: string, body: string): void {
+  res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}

@@ -1,0 +1,137 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BackupObserver } from '../core/backup-observer.js';
+import { VERSION } from '../version.js';
+
+export type RestoreOutcome = 'success' | 'failure';
+
+/** reshifter's Prometheus metrics, in their own registry (never prom-client's global one). */
+export interface Metrics {
+  registry: Registry;
+  backupTotal: Counter<'strategy' | 'outcome'>;
+  backupDuration: Histogram<'strategy' | 'outcome'>;
+  backupSize: Gauge<'strategy'>;
+  backupRawSize: Gauge<'strategy'>;
+  backupKeys: Gauge<'strategy'>;
+  lastSuccess: Gauge;
+  lastFailure: Gauge;
+  retentionDeleted: Counter;
+  restoreTotal: Counter<'outcome'>;
+  /** Hooks for createBackup and retention that record into these metrics. */
+  observer: BackupObserver;
+}
+
+/** Backup durations span seconds (small clusters) to an hour (many GB to a slow bucket). */
+const DURATION_BUCKETS = [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+
+/** Creates the metrics in a fresh registry. */
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+  new Gauge({
+    name: 'reshifter_build_info',
+    help: 'Always 1; the labels say which reshifter and Node.js this is.',
+    labelNames: ['version', 'node'],
+    registers,
+  }).set({ version: VERSION, node: process.version }, 1);
+  const m: Omit<Metrics, 'observer'> = {
+    registry,
+    backupTotal: new Counter({
+      name: 'reshifter_backup_total',
+      help: 'Backups attempted, by strategy and outcome (success, failure, aborted).',
+      labelNames: ['strategy', 'outcome'],
+      registers,
+    }),
+    backupDuration: new Histogram({
+      name: 'reshifter_backup_duration_seconds',
+      help: 'How long backups took, from start to manifest written (or failure).',
+      labelNames: ['strategy', 'outcome'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    }),
+    backupSize: new Gauge({
+      name: 'reshifter_backup_size_bytes',
+      help: 'Stored size of the last successful backup (after compression and encryption).',
+      labelNames: ['strategy'],
+      registers,
+    }),
+    backupRawSize: new Gauge({
+      name: 'reshifter_backup_raw_size_bytes',
+      help: 'Size of the last successful backup before compression and encryption.',
+      labelNames: ['strategy'],
+      registers,
+    }),
+    backupKeys: new Gauge({
+      name: 'reshifter_backup_keys',
+      help: 'Keys in the last successful key dump (raw, render, filter strategies).',
+      labelNames: ['strategy'],
+      registers,
+    }),
+    lastSuccess: new Gauge({
+      name: 'reshifter_backup_last_success_timestamp_seconds',
+      help: 'Unix time the last successful backup was created; alert on time() minus this.',
+      registers,
+    }),
+    lastFailure: new Gauge({
+      name: 'reshifter_backup_last_failure_timestamp_seconds',
+      help: 'Unix time of the last failed backup.',
+      registers,
+    }),
+    retentionDeleted: new Counter({
+      name: 'reshifter_retention_deleted_total',
+      help: 'Backups deleted by the retention rules.',
+      registers,
+    }),
+    restoreTotal: new Counter({
+      name: 'reshifter_restore_total',
+      help: 'Restores attempted, by outcome (success, failure).',
+      labelNames: ['outcome'],
+      registers,
+    }),
+  };
+  const observer: BackupObserver = {
+    backupSucceeded(manifest) {
+      const strategy = manifest.strategy;
+      m.backupTotal.inc({ strategy, outcome: 'success' });
+      if (manifest.durationMs !== undefined) m.backupDuration.observe({ strategy, outcome: 'success' }, manifest.durationMs / 1000);
+      m.backupSize.set({ strategy }, manifest.sizeBytes);
+      m.backupRawSize.set({ strategy }, manifest.rawSizeBytes);
+      if (manifest.keys !== undefined) m.backupKeys.set({ strategy }, manifest.keys);
+      m.lastSuccess.set(Date.parse(manifest.createdAt) / 1000);
+    },
+    backupFailed(f) {
+      const outcome = f.aborted ? 'aborted' : 'failure';
+      m.backupTotal.inc({ strategy: f.strategy, outcome });
+      m.backupDuration.observe({ strategy: f.strategy, outcome }, f.durationMs / 1000);
+      m.lastFailure.set(Date.now() / 1000);
+    },
+    retentionDeleted(ids) {
+      m.retentionDeleted.inc(ids.length);
+    },
+  };
+  return { ...m, observer };
+}
+
+const withProcessMetrics = new WeakSet<Registry>();
+
+/** Adds Node's process_* and nodejs_* metrics (memory, CPU, event loop lag) to a long-running process's registry. */
+export function addProcessMetrics(metrics: Metrics): void {
+  if (withProcessMetrics.has(metrics.registry)) return;
+  withProcessMetrics.add(metrics.registry);
+  collectDefaultMetrics({ register: metrics.registry });
+}
+
+let shared: Metrics | undefined;
+
+/** The process's metrics, created on first use: what `run` serves on /metrics and one-off commands push. */
+export function processMetrics(): Metrics {
+  shared ??= createMetrics();
+  return shared;
+}
+
+/**
+ * Counts one restore in `reshifter_restore_total{outcome}`; the restore command calls this once per restore
+ * (then `pushMetrics` from ./pushgateway.js when it runs one-off).
+ */
+export function recordRestore(outcome: RestoreOutcome, metrics: Metrics = processMetrics()): void {
+  metrics.restoreTotal.inc({ outcome });
+}

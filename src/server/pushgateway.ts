@@ -1,0 +1,47 @@
+import { Pushgateway } from 'prom-client';
+import { describeError } from '../core/errors.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from './metrics.js';
+
+/** The job label one-off commands push under; the cluster name is the grouping key that keeps clusters apart. */
+export const PUSH_JOB = 'reshifter';
+
+/**
+ * Pushes the metrics of a one-off command to a Prometheus Pushgateway (`POST /metrics/job/reshifter/cluster/<name>`),
+ * replacing the metrics of the same names from the previous run. The last-success and last-failure timestamps are
+ * left out unless this run set them, so a failed run does not erase when the last success was. Never throws: a
+ * gateway that is down is logged, and the command's own outcome stands.
+ */
+export async function pushMetrics(
+  url: string,
+  metrics: Metrics,
+  grouping: { cluster: string },
+  log: Logger,
+  timeoutMs = 10_000,
+): Promise<boolean> {
+  for (const gauge of [metrics.lastSuccess, metrics.lastFailure]) {
+    const { name, values } = await gauge.get();
+    if (!values.some((v) => v.value > 0)) metrics.registry.removeSingleMetric(name);
+  }
+  const target = withoutCredentials(url);
+  try {
+    const gateway = new Pushgateway(url, { timeout: timeoutMs }, metrics.registry);
+    await gateway.pushAdd({ jobName: PUSH_JOB, groupings: { cluster: grouping.cluster } });
+    log.info({ url: target, cluster: grouping.cluster }, 'metrics pushed');
+    return true;
+  } catch (err) {
+    log.warn({ url: target, err: describeError(err) }, 'metrics push failed');
+    return false;
+  }
+}
+
+function withoutCredentials(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return '(unparsable)';
+  }
+}

@@ -1,0 +1,426 @@
+// reshifter's web UI: the backups as a timeline and a chart, a backup's details and stats, back up now, verify,
+// diff two backups, and restore in two steps (the dry-run plan, then confirm). Plain modules, no build step.
+
+import { api, ApiFailure, getToken, setToken, waitForJob } from './api.js';
+import { backupChart, chartLegend } from './chart.js';
+import { ago, formatBytes, formatCount, formatDate, h, show, splitList, state, table } from './dom.js';
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  status: $('status'),
+  chart: $('chart'),
+  timeline: $('timeline'),
+  details: $('details'),
+  diffForm: $('diff-form'),
+  diffFrom: $('diff-from'),
+  diffTo: $('diff-to'),
+  diffResult: $('diff-result'),
+  jobs: $('jobs'),
+  tokenForm: $('token-form'),
+  token: $('token'),
+  forgetToken: $('forget-token'),
+};
+
+let backups = [];
+let selectedId;
+let detailsAbort;
+let jobsTimer;
+
+/** Tells screen readers and sighted users what just happened. */
+function announce(text, kind = 'info') {
+  ui.status.className = `status status-${kind}`;
+  ui.status.textContent = text;
+}
+
+function describeFailure(err) {
+  if (err instanceof ApiFailure && err.status === 401) return 'This server needs its API token: enter it above.';
+  return err.message;
+}
+
+/** True when a token has been entered; otherwise says why an action needs one and moves focus to the field. */
+function requireToken() {
+  if (getToken()) return true;
+  announce('Enter the API token first: backing up, verifying and restoring change or read whole backups.', 'error');
+  ui.token.focus();
+  return false;
+}
+
+// ---- token ----
+
+function renderTokenState() {
+  const has = Boolean(getToken());
+  ui.forgetToken.hidden = !has;
+  ui.token.value = '';
+  ui.token.placeholder = has ? 'token entered' : '';
+}
+
+ui.tokenForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const value = ui.token.value.trim();
+  if (!value) {
+    announce('Type the token (the value of RS_API_TOKEN) first.', 'error');
+    ui.token.focus();
+    return;
+  }
+  setToken(value);
+  renderTokenState();
+  announce('Token saved for this tab.');
+  void refreshAll();
+});
+
+ui.forgetToken.addEventListener('click', () => {
+  setToken('');
+  renderTokenState();
+  announce('Token forgotten.');
+  ui.token.focus();
+  void refreshAll();
+});
+
+// ---- backups: chart and timeline ----
+
+async function loadBackups() {
+  state(ui.timeline, 'Loading backups…', 'loading');
+  ui.chart.setAttribute('aria-busy', 'true');
+  try {
+    backups = await api('/backups');
+  } catch (err) {
+    backups = [];
+    selectedId = undefined;
+    detailsAbort?.abort();
+    state(ui.details, 'Select a backup to see its manifest, what it holds, and to verify or restore it.');
+    ui.chart.replaceChildren();
+    ui.chart.hidden = true;
+    state(ui.timeline, `Cannot load backups: ${describeFailure(err)}`, 'error', h('button', { type: 'button', onclick: () => void loadBackups() }, 'Try again'));
+    renderDiffChoices();
+    return;
+  }
+  if (backups.length > 0) $('cluster').textContent = `cluster ${backups[0].cluster}`;
+  renderChart();
+  renderTimeline();
+  renderDiffChoices();
+  if (selectedId && !backups.some((m) => m.id === selectedId)) {
+    selectedId = undefined;
+    state(ui.details, 'That backup is gone. Select another one.');
+  }
+}
+
+function renderChart() {
+  ui.chart.hidden = backups.length === 0;
+  if (backups.length === 0) {
+    ui.chart.replaceChildren();
+    return;
+  }
+  show(ui.chart, backupChart(backups, selectedId), chartLegend(backups.some((m) => typeof m.keys === 'number')));
+}
+
+function renderTimeline() {
+  if (backups.length === 0) {
+    state(ui.timeline, 'No backups yet. Take one with "Back up now", or run "reshifter backup".', 'empty');
+    return;
+  }
+  const items = backups.map((m) =>
+    h(
+      'li',
+      {},
+      h(
+        'button',
+        { type: 'button', class: 'backup-item', 'aria-pressed': m.id === selectedId ? 'true' : 'false', 'data-id': m.id, onclick: () => void selectBackup(m.id) },
+        h('span', { class: 'when' }, h('time', { datetime: m.createdAt }, formatDate(m.createdAt)), h('span', { class: 'muted small' }, ` · ${ago(m.createdAt)}`)),
+        h('span', { class: 'facts' }, h('span', { class: `badge badge-${m.strategy.split(':')[0]}` }, m.strategy), ` ${formatBytes(m.sizeBytes)}`, typeof m.keys === 'number' ? ` · ${formatCount(m.keys)} keys` : '', ` · rev ${m.etcd.revision}`, m.encryption === 'age' ? ' · encrypted' : ''),
+      ),
+    ),
+  );
+  show(ui.timeline, h('ol', { class: 'timeline', 'aria-label': 'Backups, newest first' }, items));
+}
+
+// ---- one backup ----
+
+async function selectBackup(id) {
+  selectedId = id;
+  renderTimeline();
+  renderChart();
+  const m = backups.find((b) => b.id === id);
+  detailsAbort?.abort();
+  if (!m) {
+    state(ui.details, 'Select a backup to see its manifest, what it holds, and to verify or restore it.');
+    return;
+  }
+  detailsAbort = new AbortController();
+  const statsBox = h('div', { class: 'stats', 'aria-live': 'polite' });
+  const verifyBox = h('div', { class: 'verify-result', 'aria-live': 'polite' });
+  show(
+    ui.details,
+    h('h3', {}, m.id),
+    h(
+      'dl',
+      { class: 'manifest' },
+      row('Created', `${formatDate(m.createdAt)} (${ago(m.createdAt)})`),
+      row('Strategy', m.strategy),
+      row('Artifact', m.artifact),
+      row('Stored size', `${formatBytes(m.sizeBytes)} (${formatBytes(m.rawSizeBytes)} before ${[m.compression !== 'none' ? m.compression : '', m.encryption !== 'none' ? m.encryption : ''].filter(Boolean).join(' + ') || 'encoding'})`),
+      row('etcd', `${m.etcd.version}, API ${m.etcd.apiVersion}, revision ${m.etcd.revision}`),
+      typeof m.keys === 'number' ? row('Keys', formatCount(m.keys)) : null,
+      row('sha256', h('code', { class: 'hash' }, m.sha256)),
+      typeof m.durationMs === 'number' ? row('Took', `${(m.durationMs / 1000).toFixed(1)} s`) : null,
+    ),
+    h('div', { class: 'actions' }, h('button', { type: 'button', id: 'verify', onclick: () => void verify(m, verifyBox) }, 'Verify')),
+    verifyBox,
+    restorePanel(m),
+    h('h4', {}, 'What it holds'),
+    statsBox,
+  );
+  void loadStats(m, statsBox, detailsAbort.signal);
+}
+
+function row(term, value) {
+  return [h('dt', {}, term), h('dd', {}, value)];
+}
+
+async function loadStats(m, box, signal) {
+  state(box, 'Counting keys by namespace and resource…', 'loading');
+  try {
+    const s = await api(`/stats/${encodeURIComponent(m.id)}`, { signal });
+    const top = (groups) => Object.entries(groups).slice(0, 12).map(([name, t]) => [name, formatCount(t.keys), formatBytes(t.bytes)]);
+    show(
+      box,
+      h('p', {}, `${formatCount(s.keys)} keys, ${formatBytes(s.keyBytes + s.valueBytes)}.`),
+      h('div', { class: 'stat-tables' }, table('By namespace', ['Namespace', 'Keys', 'Bytes'], top(s.byNamespace), [1, 2]), table('By resource', ['Resource', 'Keys', 'Bytes'], top(s.byResource), [1, 2])),
+    );
+  } catch (err) {
+    if (err.name === 'AbortError') return;
+    state(box, `Cannot count this backup's keys: ${describeFailure(err)}`, 'error');
+  }
+}
+
+async function verify(m, box) {
+  if (!requireToken()) return;
+  state(box, 'Verifying…', 'loading');
+  try {
+    const job = await runJob(api(`/backups/${encodeURIComponent(m.id)}/verify`, { method: 'POST' }), `Verify ${m.id}`, (j) => state(box, `Verifying… ${formatBytes(j.progress.bytes)} read`, 'loading'));
+    if (job.state === 'failed') {
+      state(box, `Verify failed: ${job.error}`, 'error');
+      return;
+    }
+    const r = job.result;
+    show(
+      box,
+      h('p', { class: r.ok ? 'ok' : 'bad', role: r.ok ? undefined : 'alert' }, r.ok ? 'All checks passed.' : 'The backup failed verification.'),
+      h('ul', { class: 'checks' }, r.checks.map((c) => h('li', { class: c.ok ? 'ok' : 'bad' }, h('strong', {}, `${c.ok ? 'ok' : 'FAIL'} ${c.name}`), ` ${c.detail}`))),
+    );
+  } catch (err) {
+    state(box, `Cannot verify: ${describeFailure(err)}`, 'error');
+  }
+}
+
+// ---- restore: plan first, then confirm ----
+
+function restorePanel(m) {
+  const panel = h('section', { class: 'restore', 'aria-labelledby': 'restore-heading' }, h('h4', { id: 'restore-heading' }, 'Restore'));
+  if (m.contentType === 'etcd-snapshot') {
+    panel.append(h('p', { class: 'muted' }, 'A snapshot restores into a new etcd data directory on an etcd host: ', h('code', {}, `reshifter restore ${m.id} --data-dir DIR`), '. The API restores key dumps (raw, filter:).'));
+    return panel;
+  }
+  if (m.contentType !== 'tar') {
+    panel.append(h('p', { class: 'muted' }, 'A render listing holds no values, so it cannot be restored.'));
+    return panel;
+  }
+  if (!getToken()) {
+    panel.append(h('p', { class: 'muted' }, 'Enter the API token above to restore this backup into etcd.'));
+    return panel;
+  }
+  const field = (id, label, hint) => h('div', { class: 'field' }, h('label', { for: id }, label), h('input', { id, name: id, type: 'text', placeholder: hint, spellcheck: 'false' }));
+  const result = h('div', { class: 'restore-result', 'aria-live': 'polite' });
+  const form = h(
+    'form',
+    { id: 'restore-form', class: 'restore-form' },
+    h(
+      'fieldset',
+      {},
+      h('legend', {}, 'Which keys (comma-separated; empty means all)'),
+      field('include-namespaces', 'Only namespaces', 'e.g. prod, staging'),
+      field('exclude-namespaces', 'Not namespaces', 'e.g. kube-system'),
+      field('include-resources', 'Only resources', 'e.g. deployments, configmaps'),
+      field('exclude-resources', 'Not resources', 'e.g. events'),
+      h('div', { class: 'field checkbox' }, h('input', { id: 'skip-existing', name: 'skip-existing', type: 'checkbox' }), h('label', { for: 'skip-existing' }, 'Leave keys that already exist alone')),
+    ),
+    h('button', { type: 'submit', id: 'plan-restore' }, 'Plan restore (dry run)'),
+  );
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const fd = new FormData(form);
+    const request = { backupId: m.id, skipExisting: fd.get('skip-existing') === 'on' };
+    for (const [name, key] of [['include-namespaces', 'includeNamespaces'], ['exclude-namespaces', 'excludeNamespaces'], ['include-resources', 'includeResources'], ['exclude-resources', 'excludeResources']]) {
+      const list = splitList(String(fd.get(name) || ''));
+      if (list.length > 0) request[key] = list;
+    }
+    void planRestore(request, result, form);
+  });
+  panel.append(form, result);
+  return panel;
+}
+
+async function planRestore(request, box, form) {
+  if (!requireToken()) return;
+  state(box, 'Planning: reading the backup and the target etcd, writing nothing…', 'loading');
+  try {
+    const job = await runJob(api('/restores', { method: 'POST', body: { ...request, dryRun: true } }), `Plan restore of ${request.backupId}`, (j) => state(box, `Planning… ${j.state === 'queued' ? 'waiting for the job before it' : `${formatCount(j.progress.keys)} keys looked at`}`, 'loading'));
+    if (job.state === 'failed') {
+      state(box, `Planning failed: ${job.error}`, 'error');
+      return;
+    }
+    const plan = job.result;
+    const t = plan.totals;
+    const writes = t.create + t.update;
+    const confirm = h('button', { type: 'button', class: 'danger', id: 'confirm-restore', disabled: writes === 0 }, `Restore ${formatCount(writes)} ${writes === 1 ? 'key' : 'keys'} into etcd`);
+    const cancel = h('button', { type: 'button', id: 'cancel-restore' }, 'Cancel');
+    show(
+      box,
+      h('p', { id: 'plan-summary' }, `Dry run: ${formatCount(t.create)} to create, ${formatCount(t.update)} to update, ${formatCount(t.unchanged)} unchanged, ${formatCount(t.skipped)} skipped, into ${plan.target.endpoints.join(', ')}. Nothing was written.`),
+      table('Restore plan by resource', ['Resource', 'Create', 'Update', 'Unchanged', 'Skipped'], plan.resources.map((r) => [r.resource, formatCount(r.create), formatCount(r.update), formatCount(r.unchanged), formatCount(r.skipped)]), [1, 2, 3, 4]),
+      h('div', { class: 'actions' }, confirm, cancel),
+    );
+    confirm.addEventListener('click', () => void doRestore(request, box));
+    cancel.addEventListener('click', () => {
+      state(box, 'Restore cancelled; nothing was written.');
+      form.querySelector('button[type=submit]').focus();
+    });
+    confirm.focus();
+  } catch (err) {
+    state(box, `Cannot plan the restore: ${describeFailure(err)}`, 'error');
+  }
+}
+
+async function doRestore(request, box) {
+  state(box, 'Restoring…', 'loading');
+  try {
+    const job = await runJob(api('/restores', { method: 'POST', body: { ...request, dryRun: false } }), `Restore ${request.backupId}`, (j) => state(box, `Restoring… ${j.state === 'queued' ? 'waiting for the job before it' : `${formatCount(j.progress.keys)} keys looked at`}`, 'loading'));
+    if (job.state === 'failed') state(box, `Restore failed: ${job.error}`, 'error');
+    else state(box, `Restored ${formatCount(job.result.written)} ${job.result.written === 1 ? 'key' : 'keys'} in ${(job.result.durationMs / 1000).toFixed(1)} s.`, 'ok');
+  } catch (err) {
+    state(box, `Cannot restore: ${describeFailure(err)}`, 'error');
+  }
+}
+
+// ---- back up now ----
+
+$('backup-now').addEventListener('click', async () => {
+  if (!requireToken()) return;
+  announce('Backup started…');
+  try {
+    const job = await runJob(api('/backups', { method: 'POST' }), 'Back up now', (j) => announce(`Backup ${j.state}… ${formatBytes(j.progress.bytes)}`));
+    if (job.state === 'failed') announce(`Backup failed: ${job.error}`, 'error');
+    else {
+      announce(`Backup ${job.result.id} completed: ${formatBytes(job.result.sizeBytes)}.`, 'ok');
+      await loadBackups();
+    }
+  } catch (err) {
+    announce(`Cannot back up: ${describeFailure(err)}`, 'error');
+  }
+});
+
+$('refresh').addEventListener('click', () => void refreshAll());
+
+// ---- diff ----
+
+function renderDiffChoices() {
+  const fill = (select, pick) => {
+    select.replaceChildren(...backups.map((m) => h('option', { value: m.id, selected: m.id === pick }, `${formatDate(m.createdAt)} · ${m.strategy}`)));
+  };
+  fill(ui.diffFrom, backups[1]?.id ?? backups[0]?.id);
+  fill(ui.diffTo, backups[0]?.id);
+  ui.diffForm.querySelector('button').disabled = backups.length < 2;
+  if (backups.length < 2) state(ui.diffResult, 'Comparing needs two backups.', 'empty');
+  else if (ui.diffResult.querySelector('.state-empty')) ui.diffResult.replaceChildren();
+}
+
+ui.diffForm.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const from = ui.diffFrom.value;
+  const to = ui.diffTo.value;
+  state(ui.diffResult, 'Comparing the two backups key by key…', 'loading');
+  try {
+    const d = await api(`/diff?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}&limit=200`);
+    const s = d.summary;
+    const sign = { added: '+', removed: '−', changed: '~' };
+    show(
+      ui.diffResult,
+      h('p', { id: 'diff-summary' }, `${formatCount(s.added)} added, ${formatCount(s.removed)} removed, ${formatCount(s.changed)} changed, ${formatCount(s.unchanged)} unchanged.`),
+      d.groups.length === 0
+        ? h('p', { class: 'state state-empty' }, 'No object differs.')
+        : [
+            table('Changes by resource and namespace', ['Resource', 'Namespace', 'Added', 'Removed', 'Changed'], d.groups.map((g) => [g.resource, g.namespace ?? '–', formatCount(g.added), formatCount(g.removed), formatCount(g.changed)]), [2, 3, 4]),
+            h('details', {}, h('summary', {}, `Objects (${d.objects.length}${d.truncated ? ', more not listed' : ''})`), h('ul', { class: 'objects' }, d.objects.map((o) => h('li', { class: `change-${o.change}` }, h('span', { class: 'sign', 'aria-label': o.change }, sign[o.change]), ' ', h('code', {}, o.key))))),
+          ],
+    );
+  } catch (err) {
+    state(ui.diffResult, `Cannot compare: ${describeFailure(err)}`, 'error');
+  }
+});
+
+// ---- jobs ----
+
+/** Starts a job (the POST's promise), follows it to the end, and keeps the jobs list fresh meanwhile. */
+async function runJob(started, _label, onUpdate) {
+  const job = await started;
+  scheduleJobs(0);
+  const done = await waitForJob(job.id, onUpdate);
+  scheduleJobs(0);
+  return done;
+}
+
+function scheduleJobs(delay) {
+  clearTimeout(jobsTimer);
+  jobsTimer = setTimeout(() => void loadJobs(), delay);
+}
+
+async function loadJobs() {
+  let jobs;
+  try {
+    jobs = await api('/jobs');
+  } catch (err) {
+    state(ui.jobs, `Cannot load jobs: ${describeFailure(err)}`, 'error');
+    return;
+  }
+  if (jobs.length === 0) state(ui.jobs, 'No jobs yet.', 'empty');
+  else {
+    show(
+      ui.jobs,
+      table(
+        'Recent jobs, newest first',
+        ['Job', 'State', 'Started', 'Progress', 'Outcome'],
+        jobs.slice(0, 10).map((j) => [
+          `${j.kind}${j.params.backupId ? ` ${j.params.backupId}` : ''}${j.params.dryRun ? ' (dry run)' : ''}${j.trigger === 'schedule' ? ' (scheduled)' : ''}`,
+          h('span', { class: `job-state job-${j.state}` }, j.state + (j.queuePosition ? ` (#${j.queuePosition})` : '')),
+          j.startedAt ? ago(j.startedAt) : '–',
+          [j.progress.bytes > 0 ? formatBytes(j.progress.bytes) : '', j.progress.keys > 0 ? `${formatCount(j.progress.keys)} keys` : ''].filter(Boolean).join(', ') || '–',
+          j.error ?? (j.state === 'succeeded' ? 'done' : ''),
+        ]),
+      ),
+    );
+  }
+  if (jobs.some((j) => j.state === 'queued' || j.state === 'running')) scheduleJobs(1500);
+}
+
+// ---- start ----
+
+async function loadVersion() {
+  try {
+    const v = await api('/version');
+    $('version').textContent = `v${v.version}`;
+  } catch {
+    // Shown by the backups list, which fails the same way.
+  }
+}
+
+async function refreshAll() {
+  await Promise.all([loadVersion(), loadBackups(), loadJobs()]);
+  // Re-rendered so the restore form follows the token.
+  if (selectedId && backups.some((m) => m.id === selectedId)) void selectBackup(selectedId);
+}
+
+async function start() {
+  renderTokenState();
+  await refreshAll();
+}
+
+void start();

@@ -1,0 +1,74 @@
+import { readdir, readFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The page's files: plain HTML, CSS and JavaScript modules, served as they are (no build step). */
+export const UI_DIR = fileURLToPath(new URL('./assets/', import.meta.url));
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+};
+
+// Same-origin only: no inline script or style, no framing, no third-party anything.
+const SECURITY_HEADERS = {
+  'Content-Security-Policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'DENY',
+};
+
+interface Asset {
+  type: string;
+  body: Buffer;
+}
+
+let assets: Promise<Map<string, Asset>> | undefined;
+
+/** Reads the asset folder once: only files present at start are ever served, so no path can reach elsewhere. */
+function loadAssets(dir: string): Promise<Map<string, Asset>> {
+  return (async () => {
+    const map = new Map<string, Asset>();
+    for (const name of await readdir(dir)) {
+      const type = TYPES[extname(name)];
+      if (type) map.set(name, { type, body: await readFile(join(dir, name)) });
+    }
+    return map;
+  })();
+}
+
+/**
+ * Serves the web UI: `/` is the page, `/ui/<file>` its scripts and styles. Returns false for every other path.
+ * The page talks to the API like any client; it holds no secrets (the token is typed in and kept in the tab).
+ */
+export async function handleUi(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+  const name = path === '/' || path === '/index.html' ? 'index.html' : path.startsWith('/ui/') ? path.slice(4) : undefined;
+  if (name === undefined) return false;
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'application/json; charset=utf-8' });
+    res.end(`${JSON.stringify({ error: `${req.method ?? ''} is not allowed on ${path}`, code: 'method_not_allowed' })}\n`);
+    return true;
+  }
+  assets ??= loadAssets(UI_DIR).catch((err: unknown) => {
+    assets = undefined;
+    throw new Error(`the web UI's files cannot be read from ${UI_DIR} (${(err as Error).message}); "npm run build" copies them`);
+  });
+  const asset = (await assets).get(name);
+  if (!asset) return false;
+  res.writeHead(200, {
+    'Content-Type': asset.type,
+    'Content-Length': String(asset.body.length),
+    // The files change only with a new version of reshifter: revalidate rather than guess.
+    'Cache-Control': 'no-cache',
+    ...SECURITY_HEADERS,
+  });
+  res.end(req.method === 'HEAD' ? undefined : asset.body);
+  return true;
+}

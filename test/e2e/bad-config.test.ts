@@ -1,0 +1,89 @@
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+
+/**
+ * Bad configuration through the built CLI: exit 2 before any work (no connection to etcd or S3, no file written),
+ * every bad variable named at once, whether or not it applies to the command.
+ */
+describe('bad configuration', { concurrent: true }, () => {
+  let dir: string;
+  let trap: Server;
+  let trapPort: number;
+  let connections = 0;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rs-badcfg-'));
+    await writeFile(join(dir, 'file'), 'x');
+    // Stands in for etcd and S3: any connection to it would be work done despite the bad configuration.
+    trap = createServer((s) => {
+      connections++;
+      s.destroy();
+    });
+    await new Promise<void>((r) => trap.listen(0, '127.0.0.1', r));
+    trapPort = (trap.address() as { port: number }).port;
+  });
+  afterAll(async () => {
+    await new Promise((r) => trap.close(r));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const BAD: Record<string, string> = {
+    RS_ETCD_CA_CERT: '/nonexistent/ca.pem',
+    RS_ETCD_API_VERSION: 'v4',
+    RS_ETCD_TIMEOUT: 'soon',
+    RS_BACKUP_STRATEGY: 'everything',
+    RS_CLUSTER_NAME: '../../etc',
+    RS_S3_REGION: 'Mars Base',
+    RS_S3_PREFIX: '../x',
+    RS_S3_FORCE_PATH_STYLE: 'maybe',
+    RS_S3_SSE: 'rot13',
+    RS_COMPRESSION: 'zstd',
+    RS_COMPRESSION_LEVEL: '11',
+    RS_ENCRYPTION_RECIPIENTS: 'age1nope',
+    RS_ENCRYPTION_IDENTITY: 'AGE-SECRET-KEY-1TOPSECRETVALUE',
+    RS_SCHEDULE: 'every hour',
+    RS_RETENTION_KEEP_LAST: 'seven',
+    RS_RETENTION_MAX_AGE: '30 days',
+    RS_KUBE_PREFIXES: 'registry',
+    RS_INCLUDE_NAMESPACES: 'Kube_System',
+    RS_HTTP_PORT: '99999',
+    RS_PUSHGATEWAY_URL: 'gateway',
+    RS_API_TOKEN: 'tiny-secret',
+    LOG_LEVEL: 'chatty',
+    RS_RETENTION_KEEP_LST: '3',
+  };
+
+  it('names every bad variable at once, exit 2, and does nothing', async () => {
+    const store = join(dir, 'store');
+    const res = await runCli(['backup'], { ...BAD, RS_ETCD_ENDPOINTS: `http://127.0.0.1:${trapPort}`, RS_BACKUP_DIR: store });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/^reshifter: configuration error:\n/);
+    for (const name of Object.keys(BAD)) expect(res.stderr).toContain(`  - ${name} `);
+    expect(res.stderr).not.toMatch(/TOPSECRETVALUE|tiny-secret/);
+    expect(res.stdout).toBe('');
+    expect(connections).toBe(0);
+    await expect(readdir(store)).rejects.toThrow(/ENOENT/);
+  });
+
+  // One variable that has nothing to do with the command, set wrong: still exit 2.
+  it.each([
+    [['list'], { RS_SCHEDULE: 'hourly' }],
+    [['verify', 'latest'], { RS_COMPRESSION_LEVEL: '0' }],
+    [['prune'], { RS_ETCD_CA_CERT: '/nonexistent.pem' }],
+    [['explore'], { RS_S3_SSE: 'none' }],
+    [['run'], { RS_ENCRYPTION_IDENTITY_FILE: '/nonexistent/key.txt', RS_SCHEDULE: '0 * * * *' }],
+    [['restore', 'latest'], { RS_RETENTION_MAX_AGE: 'forever' }],
+    [['stats', 'latest'], { RS_BACKUP_DIR: '/dev/null' }],
+    [['backup'], { RS_S3_REGION: 'us east' }],
+  ])('%j with %j: exit 2 naming it', async (args, bad) => {
+    const env = { RS_ETCD_ENDPOINTS: `http://127.0.0.1:${trapPort}`, RS_BACKUP_DIR: join(dir, 'other'), RS_HTTP_PORT: '0', ...bad };
+    const res = await runCli(args, env);
+    expect(res.code).toBe(2);
+    for (const name of Object.keys(bad).filter((n) => n !== 'RS_SCHEDULE' || args[0] !== 'run')) expect(res.stderr).toContain(`  - ${name} `);
+    expect(connections).toBe(0);
+  });
+});

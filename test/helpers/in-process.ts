@@ -1,0 +1,39 @@
+import { FLAG_VARIABLES, parseArgs } from '../../src/cli.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { ConfigError, OperationError } from '../../src/core/errors.js';
+import { createLogger } from '../../src/log.js';
+import type { CliResult } from './cli.js';
+
+/**
+ * Runs a command in this process the way main.ts does (flags over variables, the same exit codes), without paying
+ * for a Node start: for tests that run many commands. Logs are dropped; stderr holds the error message.
+ */
+// As main.ts does: the AWS SDK's warning about future Node versions is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+export async function runInProcess(argv: string[], env: Record<string, string>): Promise<CliResult> {
+  let stdout = '';
+  try {
+    const inv = parseArgs(argv);
+    if (inv === 'help') throw new Error('help is not supported here');
+    const overlay: Record<string, string | undefined> = { ...env };
+    for (const [flag, variable] of Object.entries(FLAG_VARIABLES)) {
+      const v = inv.args.flags[flag];
+      if (typeof v === 'string') overlay[variable] = v;
+    }
+    const loaded = loadConfig(overlay);
+    if (loaded.errors) throw new ConfigError(loaded.errors);
+    const command = await inv.spec.load();
+    await command({
+      config: loaded.config,
+      log: createLogger('silent'),
+      args: inv.args,
+      signal: new AbortController().signal,
+      print: (line) => (stdout += `${line}\n`),
+    });
+    return { code: 0, signal: null, stdout, stderr: '' };
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof OperationError) return { code: err.exitCode, signal: null, stdout, stderr: `reshifter: ${err.message}\n` };
+    throw err;
+  }
+}

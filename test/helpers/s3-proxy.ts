@@ -1,0 +1,112 @@
+import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+
+/** One S3 request as the proxy saw it. */
+export interface SeenRequest {
+  op: string;
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  /** Status sent back (the server's, or an injected one); 0 when the connection was dropped. */
+  status: number;
+}
+
+/** What to do with a request instead of passing it on: drop the connection, or answer with an S3 error. */
+export type Fault = 'drop' | { status: number; code: string };
+
+/**
+ * A loopback HTTP proxy in front of the test S3 server: records every request (operation, headers) so tests can
+ * see what was sent (server-side encryption headers, multipart aborts, retries), and injects faults.
+ */
+export interface S3Proxy {
+  endpoint: string;
+  requests: SeenRequest[];
+  /** Decides per request whether to inject a fault; undefined passes it on. */
+  fault?: ((r: { op: string; method: string; url: string; attempt: number }) => Fault | undefined) | undefined;
+  /** Request body bytes passed on to the server so far. */
+  readonly bytesUp: number;
+  ops(name: string): SeenRequest[];
+  close(): Promise<void>;
+}
+
+/** The S3 operation of a request, from its method and query. */
+export function s3Operation(method: string, url: string): string {
+  const q = new URL(url, 'http://x').searchParams;
+  const path = new URL(url, 'http://x').pathname.split('/').filter(Boolean);
+  const onObject = path.length > 1;
+  if (method === 'POST' && q.has('uploads')) return 'CreateMultipartUpload';
+  if (method === 'PUT' && q.has('uploadId')) return 'UploadPart';
+  if (method === 'POST' && q.has('uploadId')) return 'CompleteMultipartUpload';
+  if (method === 'DELETE' && q.has('uploadId')) return 'AbortMultipartUpload';
+  if (method === 'PUT' && onObject) return 'PutObject';
+  if (method === 'GET' && !onObject) return 'ListObjects';
+  if (method === 'GET') return 'GetObject';
+  if (method === 'DELETE' && onObject) return 'DeleteObject';
+  if (method === 'HEAD' && !onObject) return 'HeadBucket';
+  if (method === 'HEAD') return 'HeadObject';
+  return `${method} ${url}`;
+}
+
+export async function startS3Proxy(targetEndpoint: string): Promise<S3Proxy> {
+  const target = new URL(targetEndpoint);
+  const requests: SeenRequest[] = [];
+  const attempts = new Map<string, number>();
+  let bytesUp = 0;
+  const proxy: Partial<S3Proxy> & { fault?: S3Proxy['fault'] } = {};
+  const server: Server = createServer((req, res) => {
+    const method = req.method ?? 'GET';
+    const url = req.url ?? '/';
+    const op = s3Operation(method, url);
+    const key = `${method} ${url}`;
+    const attempt = (attempts.get(key) ?? 0) + 1;
+    attempts.set(key, attempt);
+    const seen: SeenRequest = { op, method, url, headers: req.headers, status: 0 };
+    requests.push(seen);
+    const fault = proxy.fault?.({ op, method, url, attempt });
+    if (fault === 'drop') {
+      req.socket.destroy();
+      return;
+    }
+    if (fault !== undefined) {
+      req.resume();
+      req.on('end', () => {
+        seen.status = fault.status;
+        res.writeHead(fault.status, { 'content-type': 'application/xml' });
+        res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fault.code}</Code><Message>injected by the test proxy</Message></Error>`);
+      });
+      return;
+    }
+    const headers = { ...req.headers };
+    delete headers.expect;
+    const up = request(
+      { host: target.hostname, port: target.port, method, path: url, headers },
+      (upRes) => {
+        seen.status = upRes.statusCode ?? 0;
+        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        upRes.pipe(res);
+        upRes.on('error', () => res.destroy());
+      },
+    );
+    up.on('error', () => {
+      seen.status = 0;
+      req.socket.destroy();
+    });
+    req.on('data', (c: Buffer) => (bytesUp += c.length));
+    req.pipe(up);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  // Not Object.assign: it would copy the getter's current value instead of the getter.
+  return Object.defineProperties(proxy, Object.getOwnPropertyDescriptors({
+    endpoint: `http://127.0.0.1:${port}`,
+    requests,
+    get bytesUp() {
+      return bytesUp;
+    },
+    ops: (name: string) => requests.filter((r) => r.op === name),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  })) as S3Proxy;
+}

@@ -1,0 +1,77 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { JobView } from '../../src/core/jobs.js';
+import { runCli } from '../helpers/cli.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { freePort } from '../helpers/ports.js';
+
+/**
+ * `run` as a user starts it (the built CLI): scheduled backups and the API's jobs go through one queue, so no two
+ * writing jobs ever overlap, and the API lists both kinds.
+ */
+const TOKEN = 'run-test-token-1f2e3d4c5b';
+let etcd: TestEtcd;
+let work: string;
+
+beforeAll(async () => {
+  etcd = await startEtcd();
+  work = await mkdtemp(join(tmpdir(), 'rs-api-run-'));
+  await etcd.ctl(['put', '/registry/namespaces/default', 'x']);
+});
+afterAll(async () => {
+  await etcd?.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+it('scheduled backups and API backups share the one-writer queue', async () => {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}/api/v1`;
+  const headers = { Authorization: `Bearer ${TOKEN}` };
+  let jobs: JobView[] = [];
+  let failure: unknown;
+  const res = await runCli(
+    ['run'],
+    { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: work, RS_SCHEDULE: '*/2 * * * * *', RS_HTTP_PORT: String(port), RS_API_TOKEN: TOKEN },
+    {
+      timeoutMs: 40_000,
+      onStart: (child) => {
+        let started = false;
+        child.stderr!.on('data', (d: Buffer) => {
+          if (started || !d.toString().includes('"msg":"scheduler started"')) return;
+          started = true;
+          void (async () => {
+            try {
+              // Ask for backups while the scheduler is taking its own, until both kinds have run.
+              const deadline = Date.now() + 25_000;
+              while (Date.now() < deadline) {
+                const post = await fetch(`${base}/backups`, { method: 'POST', headers });
+                expect(post.status).toBe(202);
+                await new Promise((r) => setTimeout(r, 700));
+                jobs = (await (await fetch(`${base}/jobs`, { headers })).json()) as JobView[];
+                const done = (trigger: string) => jobs.filter((j) => j.trigger === trigger && j.state === 'succeeded').length;
+                if (done('schedule') >= 2 && done('api') >= 3) break;
+              }
+            } catch (err) {
+              failure = err;
+            } finally {
+              child.kill('SIGTERM');
+            }
+          })();
+        });
+      },
+    },
+  );
+  if (failure) throw failure;
+  expect(res.stderr).toContain('"msg":"stopped"');
+  const ran = jobs.filter((j) => j.startedAt !== undefined && j.finishedAt !== undefined && j.writes);
+  expect(ran.filter((j) => j.trigger === 'schedule' && j.state === 'succeeded').length).toBeGreaterThanOrEqual(2);
+  expect(ran.filter((j) => j.trigger === 'api' && j.state === 'succeeded').length).toBeGreaterThanOrEqual(3);
+  // One writer at a time: sorted by start, each job finished before the next one started.
+  const byStart = ran.sort((a, b) => Date.parse(a.startedAt!) - Date.parse(b.startedAt!));
+  for (let i = 1; i < byStart.length; i++) {
+    expect(Date.parse(byStart[i]!.startedAt!)).toBeGreaterThanOrEqual(Date.parse(byStart[i - 1]!.finishedAt!));
+  }
+  expect(res.stderr).not.toContain(TOKEN);
+}, 60_000);

@@ -1,0 +1,175 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cp, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+
+interface M {
+  id: string;
+  artifact: string;
+  sha256: string;
+  sizeBytes: number;
+}
+
+/**
+ * A stored artifact or manifest damaged at rest (bit flip, truncation, wrong size, garbage JSON): `verify` exits 1
+ * naming the failed check, and `restore` refuses before writing anything.
+ */
+// Each case works on its own copy of the store, so the cases run concurrently.
+describe('corrupted backups', { concurrent: true }, () => {
+  let source: TestEtcd;
+  let target: TestEtcd;
+  let dir: string;
+  let base: string;
+  let snap: M;
+  let dump: M;
+  let keyFile: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rs-corrupt-'));
+    base = join(dir, 'base');
+    keyFile = join(dir, 'key.txt');
+    execFileSync('age-keygen', ['-o', keyFile], { stdio: 'pipe' });
+    const recipient = /public key: (age1\w+)/.exec(await readFile(keyFile, 'utf8'))![1]!;
+    [source, target] = await Promise.all([startEtcd(), startEtcd()]);
+    for (let i = 0; i < 50; i++) await source.ctl(['put', `/registry/configmaps/default/cm-${i}`, `value-${i}-${'x'.repeat(200)}`]);
+    const env = { RS_ETCD_ENDPOINTS: source.endpoint, RS_BACKUP_DIR: base, RS_KUBE_PREFIXES: '/registry' };
+    const a = await runCli(['backup', '--json'], env);
+    expect(a.code).toBe(0);
+    snap = JSON.parse(a.stdout) as M;
+    const b = await runCli(['backup', '--json'], { ...env, RS_BACKUP_STRATEGY: 'raw', RS_ENCRYPTION_RECIPIENTS: recipient });
+    expect(b.code).toBe(0);
+    dump = JSON.parse(b.stdout) as M;
+  });
+  afterAll(async () => {
+    await Promise.all([source?.stop(), target?.stop()]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  let n = 0;
+  /** A copy of the good store, damaged by `damage`; returns its directory. */
+  async function damaged(damage: (folder: string) => Promise<void>): Promise<string> {
+    const copy = join(dir, `case-${n++}`);
+    await cp(base, copy, { recursive: true });
+    await damage(join(copy, 'default'));
+    return copy;
+  }
+  const flipBit = async (path: string, at: (size: number) => number) => {
+    const buf = await readFile(path);
+    buf[at(buf.length)]! ^= 0x04;
+    await writeFile(path, buf);
+  };
+  const editManifest = async (folder: string, m: M, edit: (json: Record<string, unknown>) => unknown) => {
+    const path = join(folder, `${m.id}.manifest.json`);
+    await writeFile(path, JSON.stringify(edit(JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>)));
+  };
+  const readEnv = (store: string) => ({ RS_ETCD_ENDPOINTS: target.endpoint, RS_BACKUP_DIR: store, RS_ENCRYPTION_IDENTITY_FILE: keyFile });
+
+  async function expectVerifyFails(store: string, id: string, check: string) {
+    const res = await runCli(['verify', id], readEnv(store));
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(new RegExp(`reshifter: ${check}: `));
+    expect(res.stderr).not.toMatch(/\n\s+at |this is a bug/);
+    return res;
+  }
+
+  /** `restore` refuses, and nothing was written: the target etcd holds no key, the data dir does not exist. */
+  async function expectRestoreRefuses(store: string, m: M, message: RegExp) {
+    const dataDir = join(dir, `restored-${n++}`);
+    const args = m === snap ? ['restore', m.id, '--data-dir', dataDir] : ['restore', m.id];
+    const res = await runCli(args, readEnv(store));
+    expect(res.stderr.split('\n').filter((l) => l.startsWith('reshifter:')).join('\n')).toMatch(message);
+    expect(res.code).toBe(1);
+    expect(await target.ctl(['get', '', '--from-key', '--keys-only'])).toBe('');
+    await expect(stat(dataDir)).rejects.toThrow(/ENOENT/);
+  }
+
+  it('the good backups verify (the cases below start from these)', async () => {
+    expect((await runCli(['verify', snap.id], readEnv(base))).code).toBe(0);
+    expect((await runCli(['verify', dump.id], readEnv(base))).code).toBe(0);
+  });
+
+  it('a bit flipped in a snapshot artifact: sha256', async () => {
+    const store = await damaged((f) => flipBit(join(f, snap.artifact), (s) => Math.floor(s / 2)));
+    const res = await expectVerifyFails(store, snap.id, 'sha256');
+    expect(res.stdout).toMatch(/FAIL\tsha256\tstored bytes hash to/);
+    await expectRestoreRefuses(store, snap, /sha256/);
+  });
+
+  it('a bit flipped in an encrypted key dump: sha256, and decryption fails too', async () => {
+    const store = await damaged((f) => flipBit(join(f, dump.artifact), (s) => s - 100));
+    const res = await expectVerifyFails(store, dump.id, 'sha256');
+    expect(res.stdout).toMatch(/FAIL\tdecrypt\t.*failed authentication/);
+    await expectRestoreRefuses(store, dump, /sha256|decrypt/);
+  });
+
+  it('a truncated artifact: size', async () => {
+    const store = await damaged((f) => truncate(join(f, snap.artifact), Math.floor(snap.sizeBytes / 3)));
+    const res = await expectVerifyFails(store, snap.id, 'size');
+    expect(res.stdout).toMatch(/FAIL\tsize\t\d+ bytes stored, manifest says \d+/);
+    await expectRestoreRefuses(store, snap, /size|sha256|truncated|unexpected end/);
+  });
+
+  it('an empty artifact: size', async () => {
+    const store = await damaged((f) => truncate(join(f, dump.artifact), 0));
+    await expectVerifyFails(store, dump.id, 'size');
+    await expectRestoreRefuses(store, dump, /size|sha256|decrypt/);
+  });
+
+  it('a manifest with the wrong size: size', async () => {
+    const store = await damaged((f) => editManifest(f, snap, (j) => ({ ...j, sizeBytes: (j.sizeBytes as number) + 1 })));
+    await expectVerifyFails(store, snap.id, 'size');
+    await expectRestoreRefuses(store, snap, /size/);
+  });
+
+  it('an artifact replaced, manifest hash updated to match: the content check (etcd trailer) fails', async () => {
+    const fake = gzipSync(Buffer.alloc(64 * 1024, 7));
+    const store = await damaged(async (f) => {
+      await writeFile(join(f, snap.artifact), fake);
+      await editManifest(f, snap, (j) => ({ ...j, sizeBytes: fake.length, sha256: createHash('sha256').update(fake).digest('hex') }));
+    });
+    await expectVerifyFails(store, snap.id, 'trailer');
+    await expectRestoreRefuses(store, snap, /trailer/);
+  });
+
+  it('a missing artifact: read', async () => {
+    const store = await damaged((f) => rm(join(f, dump.artifact)));
+    const res = await runCli(['verify', dump.id], readEnv(store));
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/reshifter: .*(no such file|read)/);
+    await expectRestoreRefuses(store, dump, /no such file|read/);
+  });
+
+  it.each([
+    ['garbage JSON', '{"format": 1, "id": '],
+    ['binary junk', '\u0000\u0001\u0002\ufffd'],
+    ['a JSON array', '[1,2,3]'],
+    ['a wrong type', 'sizeBytes'],
+    ['an artifact path that leaves the folder', 'artifact'],
+  ])('a manifest with %s: manifest', async (_what, kind) => {
+    const store = await damaged(async (f) => {
+      const path = join(f, `${snap.id}.manifest.json`);
+      const good = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+      const text =
+        kind === 'sizeBytes' ? JSON.stringify({ ...good, sizeBytes: 'big' })
+        : kind === 'artifact' ? JSON.stringify({ ...good, artifact: `${snap.id}.snapshot.db.gz/../../../../etc/passwd` })
+        : kind;
+      await writeFile(path, text);
+    });
+    const res = await runCli(['verify', snap.id], readEnv(store));
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/reshifter: manifest: .*default\/.*\.manifest\.json: /);
+    expect(res.stderr).not.toMatch(/\n\s+at |this is a bug|SyntaxError/);
+    await expectRestoreRefuses(store, snap, /manifest: /);
+    if (kind !== 'artifact') return;
+    // `list` still works and says which manifest it skipped.
+    const list = await runCli(['list', '--json'], readEnv(store));
+    expect(list.code).toBe(0);
+    expect((JSON.parse(list.stdout) as M[]).map((m) => m.id)).toEqual([dump.id]);
+    expect(list.stderr).toMatch(/unreadable manifest skipped/);
+  });
+});

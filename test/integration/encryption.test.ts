@@ -1,0 +1,136 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+
+/** Encrypted backups end to end: the CLI against a real etcd, read back by reshifter and by Debian's `age`. */
+describe('encrypted backups', () => {
+  let etcd: TestEtcd;
+  let dir: string;
+  let keyFile: string;
+  let otherKeyFile: string;
+  let recipient: string;
+
+  const keygen = (path: string) => {
+    execFileSync('age-keygen', ['-o', path], { stdio: 'pipe' });
+    return /public key: (age1\w+)/.exec(execFileSync('cat', [path]).toString())![1]!;
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rs-enc-'));
+    keyFile = join(dir, 'key.txt');
+    otherKeyFile = join(dir, 'other.txt');
+    recipient = keygen(keyFile);
+    keygen(otherKeyFile);
+    etcd = await startEtcd();
+    for (let i = 0; i < 20; i++) await etcd.ctl(['put', `/registry/secrets/default/s${i}`, `top-secret-${i}`]);
+  });
+  afterAll(async () => {
+    await etcd?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const env = (store: string, extra: Record<string, string> = {}) => ({ RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, ...extra });
+
+  it('encrypts to recipients; age -d | gunzip gives a snapshot etcdctl reads; verify needs the identity', async () => {
+    const store = join(dir, 'recipients');
+    const backup = await runCli(['backup', '--json'], env(store, { RS_ENCRYPTION_RECIPIENTS: `${recipient}, ${keygen(join(dir, 'third.txt'))}` }));
+    expect(backup.stderr).not.toMatch(/error/i);
+    expect(backup.code).toBe(0);
+    const m = JSON.parse(backup.stdout) as { artifact: string; encryption: string; sha256: string; sizeBytes: number; rawSizeBytes: number };
+    expect(m.encryption).toBe('age');
+    expect(m.artifact).toMatch(/\.snapshot\.db\.gz\.age$/);
+    const stored = await readFile(join(store, 'default', m.artifact));
+    expect(stored.subarray(0, 22).toString()).toBe('age-encryption.org/v1\n');
+    expect(stored.includes(Buffer.from('top-secret-1'))).toBe(false);
+    // The sha256 and size are of the stored (encrypted) bytes.
+    expect(createHash('sha256').update(stored).digest('hex')).toBe(m.sha256);
+    expect(stored.length).toBe(m.sizeBytes);
+
+    // Debian's age CLI decrypts it; the result is the gzip of an etcd snapshot.
+    const snap = gunzipSync(execFileSync('age', ['-d', '-i', keyFile, join(store, 'default', m.artifact)]));
+    expect(snap.length).toBe(m.rawSizeBytes);
+    const snapFile = join(dir, 'snap.db');
+    await writeFile(snapFile, snap);
+    const status = JSON.parse(execFileSync('etcdctl', ['snapshot', 'status', '-w', 'json', snapFile], { env: { ...process.env, ETCDCTL_API: '3' } }).toString()) as { totalKey: number };
+    expect(status.totalKey).toBeGreaterThanOrEqual(20);
+
+    const ok = await runCli(['verify', 'latest'], env(store, { RS_ENCRYPTION_IDENTITY_FILE: keyFile }));
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/ok\s+decrypt\+decompress/);
+
+    const without = await runCli(['verify', 'latest'], env(store));
+    expect(without.code).toBe(1);
+    expect(without.stderr).toMatch(/encrypted with age: set RS_ENCRYPTION_IDENTITY_FILE, RS_ENCRYPTION_IDENTITY or RS_ENCRYPTION_PASSPHRASE/);
+
+    const wrong = await runCli(['verify', 'latest'], env(store, { RS_ENCRYPTION_IDENTITY_FILE: otherKeyFile }));
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/none of the configured keys can decrypt this backup/);
+
+    const inline = await runCli(['verify', 'latest'], env(store, { RS_ENCRYPTION_IDENTITY: (await readFile(keyFile, 'utf8')).match(/AGE-SECRET-KEY-1\w+/)![0] }));
+    expect(inline.code).toBe(0);
+
+    // The other readers: stats, and a snapshot restore into a new data directory.
+    const stats = await runCli(['stats', 'latest', '--json'], env(store, { RS_ENCRYPTION_IDENTITY_FILE: keyFile }));
+    expect(stats.code, stats.stderr).toBe(0);
+    expect(stats.stdout).toContain('/registry');
+    const dataDir = join(dir, 'restored');
+    const restore = await runCli(['restore', 'latest', '--data-dir', dataDir], env(store, { RS_ENCRYPTION_IDENTITY_FILE: keyFile }));
+    expect(restore.code, restore.stderr).toBe(0);
+    expect(await readdir(dataDir)).toContain('member');
+    const refused = await runCli(['restore', 'latest', '--data-dir', join(dir, 'not-restored')], env(store));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/encrypted with age: set RS_ENCRYPTION_IDENTITY_FILE/);
+  });
+
+  it('reads artifacts the age CLI wrote (age -r), so keys made with age-keygen work both ways', async () => {
+    const store = join(dir, 'cli');
+    const first = await runCli(['backup', '--json'], env(store, { RS_COMPRESSION: 'none', RS_ENCRYPTION_RECIPIENTS: recipient }));
+    expect(first.code).toBe(0);
+    const m = JSON.parse(first.stdout) as { id: string; artifact: string };
+    // Re-encrypt the artifact with the age CLI and fix the manifest's hash: reshifter must read it the same.
+    const path = join(store, 'default', m.artifact);
+    const plain = execFileSync('age', ['-d', '-i', keyFile, path]);
+    execFileSync('age', ['-r', recipient, '-o', `${path}.cli`], { input: plain });
+    const theirs = await readFile(`${path}.cli`);
+    await rm(`${path}.cli`);
+    await writeFile(path, theirs);
+    const manifestPath = join(store, 'default', `${m.id}.manifest.json`);
+    const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as Record<string, unknown>;
+    await writeFile(manifestPath, JSON.stringify({ ...manifest, sha256: createHash('sha256').update(theirs).digest('hex'), sizeBytes: theirs.length }));
+    const verify = await runCli(['verify', m.id], env(store, { RS_ENCRYPTION_IDENTITY_FILE: keyFile }));
+    expect(verify.stdout).toMatch(/ok\s+content/);
+    expect(verify.code).toBe(0);
+  });
+
+  it('encrypts with a passphrase, and reads with it', async () => {
+    const store = join(dir, 'passphrase');
+    const backup = await runCli(['backup', '--json'], env(store, { RS_ENCRYPTION_PASSPHRASE: 'correct horse battery staple' }));
+    expect(backup.code).toBe(0);
+    const m = JSON.parse(backup.stdout) as { artifact: string; encryption: string };
+    expect(m.encryption).toBe('age');
+    const head = (await readFile(join(store, 'default', m.artifact))).subarray(0, 200).toString('latin1');
+    expect(head).toMatch(/^age-encryption\.org\/v1\n-> scrypt /);
+    expect((await runCli(['verify'], env(store, { RS_ENCRYPTION_PASSPHRASE: 'correct horse battery staple' }))).code).toBe(0);
+    const wrong = await runCli(['verify'], env(store, { RS_ENCRYPTION_PASSPHRASE: 'wrong horse' }));
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/decrypt: none of the configured keys/);
+    expect(wrong.stderr + wrong.stdout).not.toContain('wrong horse');
+  });
+
+  it('refuses a bad identity file before any work (exit 2), without quoting it', async () => {
+    const bad = join(dir, 'bad.txt');
+    await writeFile(bad, '# my keys\nAGE-SECRET-KEY-1NOTAKEYNOTAKEY\n');
+    const store = join(dir, 'bad');
+    const res = await runCli(['list'], env(store, { RS_ENCRYPTION_IDENTITY_FILE: bad }));
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/RS_ENCRYPTION_IDENTITY_FILE was invalid: ".*bad.txt" line 2 is not an age secret key/);
+    expect(res.stderr).not.toContain('NOTAKEY');
+    await expect(readdir(store)).rejects.toThrow(/ENOENT/);
+  });
+});

@@ -1,0 +1,74 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+
+const PASSWORD = 'Pw-9f3c1e7a-never-print-me';
+
+/** etcd with user/password auth enabled (etcdctl user add root; auth enable). */
+describe('etcd with authentication', () => {
+  let etcd: TestEtcd;
+  let dir: string;
+  const root = { ETCDCTL_USER: `root:${PASSWORD}` };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rs-auth-'));
+    etcd = await startEtcd();
+    for (let i = 0; i < 10; i++) await etcd.ctl(['put', `/registry/configmaps/default/c${i}`, `v${i}`]);
+    await etcd.ctl(['user', 'add', `root:${PASSWORD}`]);
+    await etcd.ctl(['auth', 'enable']);
+    // A user that may read /registry but is not root: enough for a dump, not for a snapshot.
+    await etcd.ctl(['role', 'add', 'reader'], root);
+    await etcd.ctl(['role', 'grant-permission', 'reader', '--prefix=true', 'read', '/registry/'], root);
+    await etcd.ctl(['user', 'add', `reader:${PASSWORD}`], root);
+    await etcd.ctl(['user', 'grant-role', 'reader', 'reader'], root);
+  });
+  afterAll(async () => {
+    await etcd?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const backup = (extra: Record<string, string>, args: string[] = []) =>
+    runCli(['backup', '--json', ...args], { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(dir, 'store'), RS_ETCD_TIMEOUT: '5s', ...extra });
+  const failsWith = (res: { code: number | null; stdout: string; stderr: string }, message: RegExp) => {
+    expect(res.stderr).toMatch(message);
+    expect(res.code).toBe(1);
+    expect(res.stderr).not.toMatch(/\n\s+at |this is a bug/);
+    expect(res.stdout + res.stderr).not.toContain(PASSWORD);
+  };
+
+  // etcd3 1.1.2's maintenance.snapshot() fails under auth ("user name is empty"); the snapshot stream works around it.
+  it('takes a snapshot as root', async () => {
+    const res = await backup({ RS_ETCD_USERNAME: 'root', RS_ETCD_PASSWORD: PASSWORD });
+    expect(res.stderr).toMatch(/backup completed/);
+    expect(res.code).toBe(0);
+    expect(JSON.parse(res.stdout)).toMatchObject({ strategy: 'snapshot', encryption: 'none' });
+    const verify = await runCli(['verify'], { RS_BACKUP_DIR: join(dir, 'store') });
+    expect(verify.code).toBe(0);
+  });
+
+  it('dumps keys as a user with read access', async () => {
+    const res = await backup({ RS_ETCD_USERNAME: 'reader', RS_ETCD_PASSWORD: PASSWORD, RS_BACKUP_STRATEGY: 'raw', RS_KUBE_PREFIXES: '/registry' });
+    expect(res.stderr).toMatch(/backup completed/);
+    expect(res.code).toBe(0);
+    expect(JSON.parse(res.stdout)).toMatchObject({ strategy: 'raw', keys: 10 });
+  });
+
+  it('says when the password is wrong', async () => {
+    failsWith(await backup({ RS_ETCD_USERNAME: 'root', RS_ETCD_PASSWORD: `${PASSWORD}-typo` }), /etcd refused the credentials \(check RS_ETCD_USERNAME and RS_ETCD_PASSWORD\)/);
+  });
+
+  it('says when the user does not exist', async () => {
+    failsWith(await backup({ RS_ETCD_USERNAME: 'nobody', RS_ETCD_PASSWORD: PASSWORD }), /etcd refused the credentials/);
+  });
+
+  it('says that etcd wants credentials when none are set', async () => {
+    failsWith(await backup({}), /(has authentication enabled|requires authentication and got no user name).*set RS_ETCD_USERNAME and RS_ETCD_PASSWORD/);
+  });
+
+  it('says when the user may not take a snapshot', async () => {
+    failsWith(await backup({ RS_ETCD_USERNAME: 'reader', RS_ETCD_PASSWORD: PASSWORD }), /lacks permission.*snapshots need the root role/);
+  });
+});

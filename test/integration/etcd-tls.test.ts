@@ -1,0 +1,106 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeCerts, etcdTlsArgs, type TestCerts } from '../helpers/certs.js';
+import { runCli } from '../helpers/cli.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+
+/**
+ * Secure etcd: a real etcd serving https with certificates made by openssl, with server TLS only and with
+ * mutual TLS (--client-cert-auth). Every failure is exit 1 with a message that says what is wrong.
+ */
+describe('etcd over TLS', () => {
+  let certs: TestCerts;
+  let serverTls: TestEtcd;
+  let mutual: TestEtcd;
+  let expired: TestEtcd;
+  let plain: TestEtcd;
+  let dir: string;
+
+  beforeAll(async () => {
+    certs = await makeCerts();
+    dir = await mkdtemp(join(tmpdir(), 'rs-tls-'));
+    [serverTls, mutual, expired, plain] = await Promise.all([
+      startEtcd({ scheme: 'https', args: etcdTlsArgs(certs), tls: { caFile: certs.ca } }),
+      startEtcd({
+        scheme: 'https',
+        args: etcdTlsArgs(certs, { clientCertAuth: true }),
+        tls: { caFile: certs.ca, certFile: certs.client.cert, keyFile: certs.client.key },
+      }),
+      startEtcd({ scheme: 'https', args: etcdTlsArgs(certs, { server: certs.expiredServer }) }),
+      startEtcd(),
+    ]);
+    await mutual.ctl(['put', '/registry/secrets/default/tls', 'x']);
+  });
+  afterAll(async () => {
+    await Promise.all([serverTls?.stop(), mutual?.stop(), expired?.stop(), plain?.stop()]);
+    await certs?.remove();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const backup = (etcd: TestEtcd, extra: Record<string, string>) =>
+    runCli(['backup'], { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(dir, 'store'), RS_ETCD_TIMEOUT: '5s', ...extra });
+
+  const expectFailure = (res: { code: number | null; stderr: string }, message: RegExp) => {
+    expect(res.stderr).toMatch(message);
+    expect(res.code).toBe(1);
+    // A message, not a stack trace.
+    expect(res.stderr).not.toMatch(/\n\s+at /);
+    expect(res.stderr).not.toMatch(/this is a bug/);
+  };
+
+  it('backs up over server TLS with only a CA (no client certificate)', async () => {
+    const res = await backup(serverTls, { RS_ETCD_CA_CERT: certs.ca });
+    expect(res.stderr).toMatch(/backup completed/);
+    expect(res.code).toBe(0);
+  });
+
+  it('backs up over mutual TLS', async () => {
+    const res = await backup(mutual, { RS_ETCD_CA_CERT: certs.ca, RS_ETCD_CLIENT_CERT: certs.client.cert, RS_ETCD_CLIENT_KEY: certs.client.key });
+    expect(res.stderr).toMatch(/backup completed/);
+    expect(res.code).toBe(0);
+  });
+
+  it('says the server certificate is not signed by the configured CA', async () => {
+    expectFailure(await backup(serverTls, { RS_ETCD_CA_CERT: certs.otherCa }), /server certificate is not signed by RS_ETCD_CA_CERT/);
+  });
+
+  it('says the same without RS_ETCD_CA_CERT (system CAs do not know a private CA)', async () => {
+    expectFailure(await backup(serverTls, {}), /server certificate is not signed by .*(RS_ETCD_CA_CERT|system)/);
+  });
+
+  it('says the server certificate expired', async () => {
+    expectFailure(await backup(expired, { RS_ETCD_CA_CERT: certs.ca }), /server certificate has expired/);
+  });
+
+  it('says etcd wants a client certificate when none is configured', async () => {
+    expectFailure(await backup(mutual, { RS_ETCD_CA_CERT: certs.ca }), /requires a client certificate|rejected the client certificate/);
+  });
+
+  it('says the client certificate expired', async () => {
+    expectFailure(
+      await backup(mutual, { RS_ETCD_CA_CERT: certs.ca, RS_ETCD_CLIENT_CERT: certs.expiredClient.cert, RS_ETCD_CLIENT_KEY: certs.expiredClient.key }),
+      /RS_ETCD_CLIENT_CERT .*expired/,
+    );
+  });
+
+  it('says etcd rejected a client certificate signed by another CA', async () => {
+    expectFailure(
+      await backup(mutual, { RS_ETCD_CA_CERT: certs.ca, RS_ETCD_CLIENT_CERT: certs.otherClient.cert, RS_ETCD_CLIENT_KEY: certs.otherClient.key }),
+      /etcd rejected the client certificate/,
+    );
+  });
+
+  it('says the client certificate and key do not belong together', async () => {
+    expectFailure(
+      await backup(mutual, { RS_ETCD_CA_CERT: certs.ca, RS_ETCD_CLIENT_CERT: certs.mismatched.cert, RS_ETCD_CLIENT_KEY: certs.mismatched.key }),
+      /RS_ETCD_CLIENT_KEY is not the key of RS_ETCD_CLIENT_CERT/,
+    );
+  });
+
+  it('says a plain-http etcd does not speak TLS', async () => {
+    const res = await backup(plain, { RS_ETCD_ENDPOINTS: plain.endpoint.replace('http:', 'https:'), RS_ETCD_CA_CERT: certs.ca });
+    expectFailure(res, /did not complete a TLS handshake: it may serve plain http/);
+  });
+});

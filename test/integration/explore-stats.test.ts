@@ -1,0 +1,173 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Etcd3 } from 'etcd3';
+import type { Manifest } from '../../src/archive/manifest.js';
+import { loadDataset } from '../../src/demo/load-dataset.js';
+import { sampleDataset } from '../../src/demo/sample-data.js';
+import { etcdTlsArgs, makeCerts, type TestCerts } from '../helpers/certs.js';
+import { runCli } from '../helpers/cli.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { runInProcess } from '../helpers/in-process.js';
+
+/** `explore`, `stats` and the `render` listing against real etcds: plain with OpenShift data, v2, auth, mutual TLS. */
+const dataset = [...sampleDataset({ namespaces: 3, podsPerNamespace: 5, edgeCases: true })];
+const inPrefixes = dataset.filter((k) => k.key.toString() !== 'compact_rev_key');
+let source: TestEtcd;
+let work: string;
+
+beforeAll(async () => {
+  source = await startEtcd();
+  work = await mkdtemp(join(tmpdir(), 'rs-explore-'));
+  const client = new Etcd3({ hosts: source.endpoint });
+  await loadDataset(client, dataset);
+  client.close();
+});
+
+afterAll(async () => {
+  await Promise.all([source?.stop(), work && rm(work, { recursive: true, force: true })]);
+});
+
+const env = (etcd: TestEtcd, extra: Record<string, string> = {}) => ({ RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: work, ...extra });
+
+interface Explored {
+  apiVersions: string[];
+  authEnabled?: boolean;
+  tls: boolean;
+  clientCertificateRequired?: boolean;
+  kubernetes: { distribution: string; prefixes: Array<{ prefix: string; api: string; keys?: number }> };
+}
+
+interface Stats {
+  keys: number;
+  valueBytes: number;
+  byPrefix: Record<string, { keys: number }>;
+  byResource: Record<string, { keys: number; bytes: number }>;
+  byNamespace: Record<string, { keys: number }>;
+  byEncoding: Record<string, { keys: number }>;
+}
+
+describe('explore', () => {
+  it('reports APIs, the OpenShift distribution with its prefixes and key counts, and security', async () => {
+    const res = await runCli(['explore', '--json'], env(source));
+    expect(res.code).toBe(0);
+    const e = JSON.parse(res.stdout) as Explored;
+    expect(e.apiVersions).toEqual(['v3']);
+    expect(e.kubernetes.distribution).toBe('openshift');
+    expect(e.kubernetes.prefixes).toEqual([
+      { prefix: '/kubernetes.io', keys: 1, api: 'v3' },
+      { prefix: '/openshift.io', keys: 2, api: 'v3' },
+      { prefix: '/registry', keys: inPrefixes.length - 3, api: 'v3' },
+    ]);
+    expect(e).toMatchObject({ tls: false, authEnabled: false });
+    const text = await runInProcess(['explore'], env(source));
+    expect(text.stdout).toMatch(/kubernetes:\s+openshift/);
+    expect(text.stdout).toMatch(/\/registry \(v3\) \d+ keys/);
+  });
+
+  it('sees the v2 API and v2 data; vanilla Kubernetes; nothing on an empty etcd', async () => {
+    const v2 = await startEtcd({ enableV2: true });
+    try {
+      const empty = JSON.parse((await runInProcess(['explore', '--json'], env(v2))).stdout) as Explored;
+      expect(empty.apiVersions).toEqual(['v3', 'v2']);
+      expect(empty.kubernetes).toEqual({ distribution: 'none', prefixes: [] });
+      await fetch(`${v2.endpoint}/v2/keys/registry/pods/default/a`, { method: 'PUT', body: new URLSearchParams({ value: '{}' }) });
+      const e = JSON.parse((await runInProcess(['explore', '--json'], env(v2))).stdout) as Explored;
+      expect(e.kubernetes).toEqual({ distribution: 'vanilla', prefixes: [{ prefix: '/registry', api: 'v2' }] });
+    } finally {
+      await v2.stop();
+    }
+  });
+
+  it('finds auth enabled, and dumps keys with credentials', async () => {
+    const secured = await startEtcd();
+    try {
+      await secured.ctl(['put', '/registry/pods/default/a', 'x']);
+      await secured.ctl(['user', 'add', 'root:s3cret']);
+      await secured.ctl(['auth', 'enable']);
+      const anonymous = JSON.parse((await runInProcess(['explore', '--json'], env(secured))).stdout) as Explored;
+      expect(anonymous.authEnabled).toBe(true);
+      const creds = { RS_ETCD_USERNAME: 'root', RS_ETCD_PASSWORD: 's3cret', RS_BACKUP_STRATEGY: 'raw', RS_CLUSTER_NAME: 'auth' };
+      const res = await runInProcess(['backup', '--json'], env(secured, creds));
+      expect(res.stderr).toBe('');
+      expect((JSON.parse(res.stdout) as Manifest).keys).toBe(1);
+    } finally {
+      await secured.stop();
+    }
+  });
+
+  it('finds mutual TLS required, and dumps keys over it', async () => {
+    let certs: TestCerts | undefined;
+    let mutual: TestEtcd | undefined;
+    try {
+      certs = await makeCerts();
+      mutual = await startEtcd({
+        scheme: 'https',
+        args: etcdTlsArgs(certs, { clientCertAuth: true }),
+        tls: { caFile: certs.ca, certFile: certs.client.cert, keyFile: certs.client.key },
+      });
+      await mutual.ctl(['put', '/registry/secrets/default/tls', 'k8s:enc:aescbc:v1:key1:xxxx']);
+      const tlsEnv = { RS_ETCD_CA_CERT: certs.ca, RS_ETCD_CLIENT_CERT: certs.client.cert, RS_ETCD_CLIENT_KEY: certs.client.key, RS_CLUSTER_NAME: 'tls' };
+      const e = JSON.parse((await runInProcess(['explore', '--json'], env(mutual, tlsEnv))).stdout) as Explored;
+      expect(e).toMatchObject({ tls: true, clientCertificateRequired: true, authEnabled: false });
+      const res = await runInProcess(['stats', '--json'], env(mutual, tlsEnv));
+      expect((JSON.parse(res.stdout) as Stats).byEncoding).toEqual({ encrypted: { keys: 1, bytes: 56 } });
+    } finally {
+      await mutual?.stop();
+      await certs?.remove();
+    }
+  });
+});
+
+describe('stats and render', () => {
+  it('counts a live etcd by prefix, resource, namespace and encoding', async () => {
+    const res = await runCli(['stats', '--json'], env(source));
+    expect(res.code).toBe(0);
+    const s = JSON.parse(res.stdout) as Stats;
+    expect(s.keys).toBe(inPrefixes.length);
+    expect(s.valueBytes).toBe(inPrefixes.reduce((n, k) => n + k.value.length, 0));
+    expect(s.byPrefix).toMatchObject({ '/registry': { keys: inPrefixes.length - 3 }, '/openshift.io': { keys: 2 }, '/kubernetes.io': { keys: 1 } });
+    expect(s.byResource.pods!.keys).toBe(3 * 5 + 1);
+    expect(s.byResource.configmaps!.keys).toBe(3 + 7);
+    expect(s.byResource['widgets.example.com']!.keys).toBe(3);
+    expect(s.byResource.events!.keys).toBe(3);
+    expect(s.byNamespace['team-2']!.keys).toBe(3 + 1 + 5 + 1 + 1);
+    expect(s.byEncoding).toMatchObject({ encrypted: { keys: 3 }, json: { keys: 4 }, cbor: { keys: 1 }, empty: { keys: 1 } });
+    // Filters apply to stats too.
+    const filtered = JSON.parse((await runInProcess(['stats', '--json'], env(source, { RS_INCLUDE_NAMESPACES: 'team-1' }))).stdout) as Stats;
+    expect(Object.keys(filtered.byNamespace).sort()).toEqual(['(cluster-scoped)', 'team-1']);
+    expect(filtered.byNamespace['(cluster-scoped)']!.keys).toBe(1);
+  });
+
+  it('render prints the audit listing, stores it, and stats of the stored listing match the live ones', async () => {
+    const res = await runCli(['backup', '--strategy', 'render', '--cluster', 'audit', '--json'], env(source));
+    expect(res.code).toBe(0);
+    const lines = res.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const m = lines.pop() as unknown as Manifest;
+    expect(m).toMatchObject({ strategy: 'render', contentType: 'jsonl', keys: inPrefixes.length });
+    expect(lines).toHaveLength(inPrefixes.length);
+    expect(lines.find((r) => r.key === '/registry/pods/team-1/web-0001')).toMatchObject({
+      kind: 'Pod', apiVersion: 'v1', namespace: 'team-1', name: 'web-0001', labels: { app: 'web' }, creationTimestamp: '2025-11-13T02:13:20Z', encoding: 'protobuf',
+    });
+    expect(lines.find((r) => r.key === '/registry/secrets/team-1/db-password')).toMatchObject({ encoding: 'encrypted', encryption: 'aescbc/key1' });
+    const verify = await runInProcess(['verify', m.id, '--cluster', 'audit'], env(source));
+    expect(verify.stdout).toMatch(/ok\s+content\s+jsonl ok/);
+    const live = JSON.parse((await runInProcess(['stats', '--json'], env(source))).stdout) as Stats;
+    const stored = JSON.parse((await runInProcess(['stats', m.id, '--cluster', 'audit', '--json'], env(source))).stdout) as Stats & { source: unknown };
+    expect({ ...stored, source: undefined }).toEqual({ ...live, source: undefined });
+  });
+
+  it('stats of a snapshot backup match the live ones; --keys lists every key', async () => {
+    const made = JSON.parse((await runInProcess(['backup', '--json', '--cluster', 'snap'], env(source))).stdout) as Manifest;
+    expect(made.strategy).toBe('snapshot');
+    const live = JSON.parse((await runInProcess(['stats', '--json'], env(source))).stdout) as Stats;
+    const stored = JSON.parse((await runInProcess(['stats', made.id, '--cluster', 'snap', '--json', '--keys'], env(source))).stdout) as Stats & { keyList: Array<{ key: string }> };
+    expect(stored.byResource).toEqual(live.byResource);
+    expect(stored.keyList).toHaveLength(inPrefixes.length);
+    const text = await runInProcess(['stats', '--keys'], env(source));
+    expect(text.stdout.split('\n')[0]).toBe('KEY\tKIND\tAPIVERSION\tNAMESPACE\tNAME\tUID\tCREATED\tSIZE\tENCODING\tLABELS');
+    expect(text.stdout).toMatch(/^\/registry\/namespaces\/team-1\tNamespace\tv1\t-\tteam-1\t/m);
+    expect(text.stdout).toMatch(/^RESOURCE\s+KEYS\s+BYTES$/m);
+  });
+});

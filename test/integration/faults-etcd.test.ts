@@ -1,0 +1,117 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliResult } from '../helpers/cli.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { bucketKeys, listFiles, loadBigValues, portOf, whileRunning } from '../helpers/faults.js';
+import { startS3Proxy, type S3Proxy } from '../helpers/s3-proxy.js';
+import { startS3, type TestS3 } from '../helpers/s3.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+
+const MiB = 1024 * 1024;
+
+/**
+ * etcd killed (SIGKILL) in the middle of a snapshot and of a key dump: exit 1, nothing listed, no partial file or
+ * object, retention not run, earlier backups intact. A throttling proxy in front of etcd makes the kill land
+ * mid-transfer every time.
+ */
+describe('etcd dies during a backup', () => {
+  let etcd: TestEtcd;
+  let proxy: TcpProxy;
+  let s3: TestS3;
+  let s3proxy: S3Proxy;
+  let dir: string;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rs-fault-etcd-'));
+    dataDir = join(dir, 'etcd-data');
+    [etcd, s3] = await Promise.all([startEtcd({ dataDir }), startS3()]);
+    // 24 MiB of incompressible values in 1000 keys: a key dump reads them in several pages.
+    await loadBigValues(etcd.endpoint, 1000, 24 * 1024);
+    proxy = await startTcpProxy(portOf(etcd.endpoint));
+    s3proxy = await startS3Proxy(s3.endpoint);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await s3proxy?.close();
+    await Promise.all([etcd?.stop(), s3?.stop()]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Starts etcd again on its data, behind the same proxy. */
+  const restartEtcd = async () => {
+    etcd = await startEtcd({ dataDir });
+    proxy.retarget(portOf(etcd.endpoint));
+  };
+
+  const base = { RS_RETENTION_KEEP_LAST: '1', RS_COMPRESSION: 'none', RS_ETCD_TIMEOUT: '5s', RS_KUBE_PREFIXES: '/registry' };
+  const envFor = (store: Record<string, string>) => ({ ...base, RS_ETCD_ENDPOINTS: `http://${proxy.address}`, ...store });
+
+  const expectEtcdFailure = (res: CliResult) => {
+    expect(res.stderr).toMatch(/reshifter: .*(streaming the snapshot|reading).* failed at .*etcd is unreachable or went away/);
+    expect(res.code).toBe(1);
+    expect(res.stderr).not.toMatch(/retention applied|backup deleted by retention/);
+  };
+
+  it('snapshot into a local directory: exit 1, no temp file, the earlier backup intact', async () => {
+    const store = { RS_BACKUP_DIR: join(dir, 'local') };
+    proxy.rate = 0;
+    const first = await runCli(['backup', '--json'], envFor(store));
+    expect(first.code).toBe(0);
+    const earlier = JSON.parse(first.stdout) as { id: string };
+    const filesBefore = await listFiles(join(dir, 'local'));
+
+    proxy.rate = 8 * MiB;
+    const start = proxy.bytesDown;
+    const running = runCli(['backup'], envFor(store));
+    await whileRunning(running, () => proxy.bytesDown > start + 3 * MiB, '3 MiB of the snapshot');
+    await etcd.kill();
+    const res = await running;
+    expectEtcdFailure(res);
+    expect(proxy.bytesDown - start).toBeLessThan(20 * MiB); // of a snapshot of more than 24 MiB
+
+    expect(await listFiles(join(dir, 'local'))).toEqual(filesBefore);
+    const list = await runCli(['list', '--json'], envFor(store));
+    expect((JSON.parse(list.stdout) as Array<{ id: string }>).map((b) => b.id)).toEqual([earlier.id]);
+    expect((await runCli(['verify', earlier.id], envFor(store))).code).toBe(0);
+    await restartEtcd();
+  });
+
+  it('key dump into S3: exit 1, multipart upload aborted, nothing listed, the earlier backup intact', async () => {
+    const store = { ...s3.env, RS_S3_ENDPOINT: s3proxy.endpoint, RS_BACKUP_STRATEGY: 'raw' };
+    proxy.rate = 0;
+    const first = await runCli(['backup', '--json'], envFor(store));
+    expect(first.stderr).toMatch(/backup completed/);
+    expect(first.code).toBe(0);
+    const earlier = JSON.parse(first.stdout) as { id: string; artifact: string };
+    const keysBefore = await bucketKeys(s3);
+    expect(keysBefore).toEqual([`default/${earlier.artifact}`, `default/${earlier.id}.manifest.json`].sort());
+
+    proxy.rate = 8 * MiB;
+    const seen = s3proxy.requests.length;
+    const running = runCli(['backup'], envFor(store));
+    // Kill etcd once the artifact's multipart upload has started (its first 8 MiB part is on the way).
+    const start = proxy.bytesDown;
+    await whileRunning(running, () => s3proxy.requests.slice(seen).some((r) => r.op === 'UploadPart'), 'the first part upload');
+    await etcd.kill();
+    const res = await running;
+    expectEtcdFailure(res);
+    // The kill came mid-dump: well short of the 24 MiB of values had reached reshifter.
+    expect(proxy.bytesDown - start).toBeLessThan(20 * MiB);
+
+    const during = s3proxy.requests.slice(seen);
+    const created = during.filter((r) => r.op === 'CreateMultipartUpload');
+    expect(created).toHaveLength(1);
+    expect(during.filter((r) => r.op === 'CompleteMultipartUpload')).toHaveLength(0);
+    // The upload was aborted (s3rver itself does not implement AbortMultipartUpload; real S3 and MinIO do).
+    expect(during.filter((r) => r.op === 'AbortMultipartUpload').length).toBeGreaterThanOrEqual(1);
+    // Retention did not run: nothing was deleted.
+    expect(during.filter((r) => r.op === 'DeleteObject')).toHaveLength(0);
+    expect(await bucketKeys(s3)).toEqual(keysBefore);
+    await restartEtcd();
+    proxy.rate = 0;
+    expect((await runCli(['verify', earlier.id], envFor(store))).code).toBe(0);
+  });
+});

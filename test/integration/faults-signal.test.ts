@@ -1,0 +1,105 @@
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliResult } from '../helpers/cli.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { bucketKeys, listFiles, loadBigValues, portOf, whileRunning } from '../helpers/faults.js';
+import { startS3Proxy, type S3Proxy } from '../helpers/s3-proxy.js';
+import { startS3, type TestS3 } from '../helpers/s3.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+
+const MiB = 1024 * 1024;
+
+/**
+ * SIGTERM (a pod being stopped) during a backup, one-off and in `run` mode: the backup is abandoned within
+ * seconds, nothing half-written stays, and the exit code says it did not complete. `run` stopped while idle exits 0.
+ */
+describe('SIGTERM', () => {
+  let etcd: TestEtcd;
+  let proxy: TcpProxy;
+  let s3: TestS3;
+  let s3proxy: S3Proxy;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rs-signal-'));
+    [etcd, s3] = await Promise.all([startEtcd(), startS3()]);
+    await loadBigValues(etcd.endpoint, 1000, 24 * 1024);
+    // Slow enough that every backup is still streaming when the signal comes.
+    proxy = await startTcpProxy(portOf(etcd.endpoint), { rate: 4 * MiB });
+    s3proxy = await startS3Proxy(s3.endpoint);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await s3proxy?.close();
+    await Promise.all([etcd?.stop(), s3?.stop()]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const env = (extra: Record<string, string>) => ({ RS_ETCD_ENDPOINTS: `http://${proxy.address}`, RS_COMPRESSION: 'none', RS_HTTP_PORT: '0', ...extra });
+
+  /** Runs the CLI, sends SIGTERM once `ready` holds, and returns the result and how long the exit took. */
+  async function terminate(args: string[], e: Record<string, string>, ready: (stderr: string) => boolean) {
+    let child!: ChildProcess;
+    let stderr = '';
+    const result = runCli(args, e, {
+      onStart: (c) => {
+        child = c;
+        c.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      },
+    });
+    await whileRunning(result, () => ready(stderr), 'the command to be busy');
+    const signalled = Date.now();
+    child.kill('SIGTERM');
+    const res: CliResult = await result;
+    return { res, exitMs: Date.now() - signalled };
+  }
+
+  const expectInterrupted = ({ res, exitMs }: { res: CliResult; exitMs: number }) => {
+    expect(res.stderr).toMatch(/signal received: stopping/);
+    expect(res.stderr).toMatch(/interrupted|discarded/);
+    expect(res.code).toBe(1);
+    expect(exitMs).toBeLessThan(5000);
+  };
+
+  it('one-off backup into a local directory: exit 1 within seconds, no file left', async () => {
+    const store = join(dir, 'local');
+    const start = proxy.bytesDown;
+    const out = await terminate(['backup'], env({ RS_BACKUP_DIR: store }), () => proxy.bytesDown > start + 2 * MiB);
+    expectInterrupted(out);
+    expect(out.res.stderr).toMatch(/reshifter: backup interrupted \(SIGTERM\/SIGINT\)/);
+    expect(await listFiles(store)).toEqual([]);
+  });
+
+  it('one-off backup into S3: exit 1 within seconds, multipart upload aborted, no object', async () => {
+    const n = s3proxy.requests.length;
+    const out = await terminate(['backup'], env({ ...s3.env, RS_S3_ENDPOINT: s3proxy.endpoint }), () =>
+      s3proxy.requests.slice(n).some((r) => r.op === 'UploadPart'),
+    );
+    expectInterrupted(out);
+    const during = s3proxy.requests.slice(n);
+    expect(during.filter((r) => r.op === 'AbortMultipartUpload').length).toBeGreaterThanOrEqual(1);
+    expect(during.filter((r) => r.op === 'CompleteMultipartUpload' || r.op === 'PutObject')).toHaveLength(0);
+    expect(await bucketKeys(s3)).toEqual([]);
+  });
+
+  it('run mode, mid-backup: exit 1 within seconds (the pod shows the run did not complete), nothing written', async () => {
+    const store = join(dir, 'run');
+    const start = proxy.bytesDown;
+    const out = await terminate(['run'], env({ RS_BACKUP_DIR: store, RS_SCHEDULE: '* * * * * *' }), (stderr) =>
+      /backup started/.test(stderr) && proxy.bytesDown > start + 2 * MiB,
+    );
+    expectInterrupted(out);
+    expect(out.res.stderr).toMatch(/stopped while a backup was running; that backup was discarded/);
+    expect(await listFiles(store)).toEqual([]);
+  });
+
+  it('run mode, idle: exit 0 at once', async () => {
+    const out = await terminate(['run'], env({ RS_BACKUP_DIR: join(dir, 'idle'), RS_SCHEDULE: '0 0 1 1 *' }), (stderr) => /scheduler started/.test(stderr));
+    expect(out.res.stderr).toMatch(/"msg":"stopped"/);
+    expect(out.res.code).toBe(0);
+    expect(out.exitMs).toBeLessThan(3000);
+  });
+});

@@ -1,0 +1,131 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Etcd3 } from 'etcd3';
+import type { Manifest } from '../../src/archive/manifest.js';
+import { loadDataset } from '../../src/demo/load-dataset.js';
+import { sampleDataset } from '../../src/demo/sample-data.js';
+import { runCli } from '../helpers/cli.js';
+import { runInProcess } from '../helpers/in-process.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { keyspace, values } from '../helpers/keyspace.js';
+import { startS3, type TestS3 } from '../helpers/s3.js';
+
+/** Key dumps in S3 restored into other clusters, whole and filtered; the `filter:` strategy. */
+const PREFIXES = ['/registry', '/kubernetes.io', '/openshift.io'];
+let source: TestEtcd;
+let s3: TestS3;
+let manifest: Manifest;
+let expected: Map<string, string>;
+
+beforeAll(async () => {
+  [source, s3] = await Promise.all([startEtcd(), startS3()]);
+  const client = new Etcd3({ hosts: source.endpoint });
+  await loadDataset(client, sampleDataset({ namespaces: 3, podsPerNamespace: 5, edgeCases: true }));
+  client.close();
+  expected = values(await keyspace(source, PREFIXES));
+});
+
+afterAll(async () => {
+  await Promise.all([source?.stop(), s3?.stop()]);
+});
+
+const env = (etcd: TestEtcd, extra: Record<string, string> = {}) => ({
+  RS_ETCD_ENDPOINTS: etcd.endpoint,
+  RS_CLUSTER_NAME: 'prod',
+  RS_S3_PREFIX: 'etcd',
+  ...s3.env,
+  ...extra,
+});
+
+/** Runs `fn` with a fresh etcd, stopped afterwards. */
+async function withTarget<T>(fn: (etcd: TestEtcd) => Promise<T>): Promise<T> {
+  const target = await startEtcd();
+  try {
+    return await fn(target);
+  } finally {
+    await target.stop();
+  }
+}
+
+const textKeys = async (etcd: TestEtcd) => [...(await keyspace(etcd)).keys()].map((k) => Buffer.from(k, 'base64').toString()).sort();
+
+describe('key dumps in S3', () => {
+  it('backs up to S3, lists, and restores from S3 into another cluster identically', async () => {
+    const made = await runCli(['backup', '--json'], env(source, { RS_BACKUP_STRATEGY: 'raw' }));
+    expect(made.code).toBe(0);
+    manifest = JSON.parse(made.stdout) as Manifest;
+    expect(manifest.keys).toBe(expected.size);
+    const list = await runInProcess(['list'], env(source));
+    expect(list.stdout).toMatch(new RegExp(`${manifest.id.replace('.', '\\.')}\\s+\\S+\\s+raw\\s+.*\\s${expected.size}\\s+none`));
+    await withTarget(async (target) => {
+      const res = await runCli(['restore', manifest.id], env(target));
+      expect(res.code).toBe(0);
+      expect(values(await keyspace(target))).toEqual(expected);
+    });
+  });
+
+  it('restores with namespace and resource filters', async () => {
+    await withTarget(async (target) => {
+      const res = await runInProcess(['restore', manifest.id, '--json'], env(target, { RS_INCLUDE_NAMESPACES: 'team-1', RS_EXCLUDE_RESOURCES: 'secrets' }));
+      expect(res.code).toBe(0);
+      const keys = await textKeys(target);
+      expect(keys).toEqual([
+        '/registry/configmaps/team-1/web',
+        '/registry/deployments/team-1/web',
+        '/registry/events/team-1/web.17a1',
+        '/registry/example.com/widgets/team-1/gadget',
+        '/registry/namespaces/team-1',
+        ...Array.from({ length: 5 }, (_, p) => `/registry/pods/team-1/web-${p.toString(36).padStart(4, '0')}`),
+        '/registry/services/specs/team-1/web',
+      ]);
+      const report = JSON.parse(res.stdout) as { totals: { skippedBy: { filtered: number } } };
+      expect(report.totals.skippedBy.filtered).toBe(expected.size - keys.length);
+    });
+  });
+
+  it('filter:<resources> dumps only those resources, matched on the resource part of the key', async () => {
+    // A pod named "services" and a namespace-less key with "deployments" in its name must not match.
+    const client = new Etcd3({ hosts: source.endpoint });
+    await client.put('/registry/pods/default/services').value('x');
+    await client.put('/registry/configmaps/default/deployments').value('x');
+    client.close();
+    const res = await runInProcess(['backup', '--json'], env(source, { RS_BACKUP_STRATEGY: 'filter:deployments,services,namespaces' }));
+    expect(res.code).toBe(0);
+    const m = JSON.parse(res.stdout) as Manifest;
+    expect(m.strategy).toBe('filter:deployments,services,namespaces');
+    expect(m.keys).toBe(9);
+    await withTarget(async (target) => {
+      expect((await runInProcess(['restore', m.id], env(target))).code).toBe(0);
+      const keys = await textKeys(target);
+      expect(keys).toHaveLength(9);
+      for (const k of keys) expect(k).toMatch(/^\/registry\/(deployments|services\/specs|namespaces)\/[^/]+(\/web)?$/);
+    });
+  });
+
+  it('restores an age-encrypted dump with the identity, and refuses without it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rs-age-'));
+    try {
+      const keyFile = join(dir, 'key.txt');
+      execFileSync('age-keygen', ['-o', keyFile], { stdio: 'pipe' });
+      const recipient = /public key: (age1\w+)/.exec(await readFile(keyFile, 'utf8'))![1]!;
+      const made = await runInProcess(['backup', '--json'], env(source, { RS_BACKUP_STRATEGY: 'raw', RS_ENCRYPTION_RECIPIENTS: recipient, RS_CLUSTER_NAME: 'sealed' }));
+      const m = JSON.parse(made.stdout) as Manifest;
+      expect(m).toMatchObject({ encryption: 'age', artifact: expect.stringMatching(/\.raw\.tar\.gz\.age$/) as unknown });
+      await withTarget(async (target) => {
+        const refused = await runInProcess(['restore', m.id], env(target, { RS_CLUSTER_NAME: 'sealed' }));
+        expect(refused.code).toBe(1);
+        expect(refused.stderr).toMatch(/encrypted with age: set RS_ENCRYPTION_IDENTITY_FILE/);
+        expect(refused.stderr).not.toMatch(/after writing/);
+        expect((await keyspace(target)).size).toBe(0);
+        const res = await runInProcess(['restore', m.id], env(target, { RS_CLUSTER_NAME: 'sealed', RS_ENCRYPTION_IDENTITY_FILE: keyFile }));
+        expect(res.code).toBe(0);
+        expect(values(await keyspace(target, PREFIXES))).toEqual(values(await keyspace(source, PREFIXES)));
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

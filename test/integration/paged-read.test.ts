@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Etcd3 } from 'etcd3';
+import { loadConfig } from '../../src/config/load-config.js';
+import { prefixRanges } from '../../src/etcd/key-ranges.js';
+import { PagedReader } from '../../src/etcd/paged-reader.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+
+/** The v3 paged read: small pages, all at the revision of the first, whatever happens to etcd meanwhile. */
+let etcd: TestEtcd;
+let client: Etcd3;
+const cfg = () => loadConfig({ RS_ETCD_ENDPOINTS: etcd.endpoint }).config!.etcd;
+
+beforeAll(async () => {
+  etcd = await startEtcd();
+  client = new Etcd3({ hosts: etcd.endpoint });
+  for (let i = 0; i < 40; i++) await client.put(`/registry/configmaps/default/cm-${String(i).padStart(2, '0')}`).value(`v${i}`);
+  await client.put('/registryfoo/not-ours').value('x');
+  await client.put('/kubernetes.io/pods/a/b').value('pod');
+});
+
+afterAll(async () => {
+  client?.close();
+  await etcd?.stop();
+});
+
+describe('paged v3 read', () => {
+  it('reads every key in small pages, pinned to one revision while etcd changes', async () => {
+    const reader = new PagedReader(client, cfg(), prefixRanges(['/registry', '/kubernetes.io']), { firstPageKeys: 7, maxPageKeys: 7 });
+    const revision = await reader.start();
+    const pages: string[][] = [];
+    for await (const page of reader.pages()) {
+      pages.push(page.map((r) => `${r.key.toString()}=${r.value.toString()}`));
+      if (pages.length === 1) {
+        // Changes after the first page: a new key, a changed key and a deleted key, all further on.
+        await client.put('/registry/configmaps/default/cm-99').value('new');
+        await client.put('/registry/configmaps/default/cm-30').value('changed');
+        await client.delete().key('/registry/configmaps/default/cm-31');
+      }
+    }
+    expect(pages.length).toBeGreaterThan(5);
+    expect(Math.max(...pages.map((p) => p.length))).toBeLessThanOrEqual(7);
+    const all = pages.flat();
+    expect(all).toHaveLength(41);
+    expect(all[0]).toBe('/kubernetes.io/pods/a/b=pod');
+    expect(all).toContain('/registry/configmaps/default/cm-30=v30');
+    expect(all).toContain('/registry/configmaps/default/cm-31=v31');
+    expect(all.some((k) => k.includes('cm-99') || k.includes('registryfoo'))).toBe(false);
+    expect(reader.revision).toBe(revision);
+    expect(reader.keys).toBe(41);
+  });
+
+  it('reads the remaining TTL of each lease once, and grows pages by bytes', async () => {
+    const lease = client.lease(600, { autoKeepAlive: false });
+    await lease.put('/registry/events/default/e1').value('a');
+    await lease.put('/registry/events/default/e2').value('b');
+    const reader = new PagedReader(client, cfg(), prefixRanges(['/registry/events']), { firstPageKeys: 1, targetPageBytes: 1 << 20 });
+    const records = [];
+    for await (const page of reader.pages()) records.push(...page);
+    expect(records).toHaveLength(2);
+    for (const r of records) {
+      expect(r.lease).toBe(await lease.grant());
+      expect(r.ttl).toBeGreaterThan(590);
+      expect(r.ttl).toBeLessThanOrEqual(600);
+    }
+    await lease.revoke();
+  });
+
+  it('says clearly when the pinned revision is compacted during the read', async () => {
+    const reader = new PagedReader(client, cfg(), prefixRanges(['/registry']), { firstPageKeys: 5, maxPageKeys: 5 });
+    await reader.start();
+    await client.put('/registry/configmaps/default/bump').value('x');
+    const status = await client.maintenance.status();
+    await client.kv.compact({ revision: status.header.revision, physical: true });
+    await expect(async () => {
+      for await (const page of reader.pages()) void page;
+    }).rejects.toThrow(/compacted that revision during the read.*run it again/);
+  });
+});

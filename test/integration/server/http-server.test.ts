@@ -1,0 +1,86 @@
+import { request } from 'node:http';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { HealthReport } from '../../../src/core/health.js';
+import { startHttpServer, type RunningHttpServer } from '../../../src/server/http-server.js';
+
+const log = pino({ level: 'silent' });
+let health: HealthReport = { healthy: true, status: 'ok', reason: 'no backup is due yet' };
+let server: RunningHttpServer | undefined;
+
+async function start(): Promise<RunningHttpServer> {
+  server = await startHttpServer({
+    port: 0,
+    host: '127.0.0.1',
+    log,
+    health: () => health,
+    metrics: async () => ({ contentType: 'text/plain; version=0.0.4; charset=utf-8', body: 'reshifter_up 1\n' }),
+  });
+  return server;
+}
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+function get(port: number, path: string, opts: { method?: string; headers?: Record<string, string> } = {}) {
+  return new Promise<{ status: number; type: string; body: string; headers: Record<string, unknown> }>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers: opts.headers ?? {}, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode!, type: String(res.headers['content-type']), body, headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('the HTTP server of run', () => {
+  it('answers /healthz with 200 or 503 and the reason', async () => {
+    const { port } = await start();
+    let res = await get(port, '/healthz');
+    expect(res.status).toBe(200);
+    expect(res.type).toContain('application/json');
+    expect(JSON.parse(res.body)).toMatchObject({ healthy: true, reason: 'no backup is due yet' });
+    health = { healthy: false, status: 'failing', reason: 'the last backup failed: etcd unreachable' };
+    res = await get(port, '/healthz?verbose=1');
+    expect(res.status).toBe(503);
+    expect(JSON.parse(res.body).reason).toBe('the last backup failed: etcd unreachable');
+    expect((await get(port, '/livez')).status).toBe(200);
+  });
+
+  it('serves /metrics in the Prometheus text format', async () => {
+    const { port } = await start();
+    const res = await get(port, '/metrics');
+    expect(res.status).toBe(200);
+    expect(res.type).toContain('text/plain; version=0.0.4');
+    expect(res.body).toBe('reshifter_up 1\n');
+    const head = await get(port, '/metrics', { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.body).toBe('');
+  });
+
+  it('answers unknown paths with a JSON 404 and other methods with 405', async () => {
+    const { port } = await start();
+    const res = await get(port, '/admin');
+    expect(res.status).toBe(404);
+    expect(JSON.parse(res.body)).toEqual({ error: 'not found', paths: ['/healthz', '/livez', '/metrics'] });
+    const post = await get(port, '/healthz', { method: 'POST' });
+    expect(post.status).toBe(405);
+    expect(post.headers.allow).toBe('GET, HEAD');
+  });
+
+  it('refuses oversized headers', async () => {
+    const { port } = await start();
+    const res = await get(port, '/healthz', { headers: { 'x-big': 'x'.repeat(20_000) } });
+    expect(res.status).toBe(431);
+  });
+
+  it('stops listening on close, and a taken port is an error naming RS_HTTP_PORT', async () => {
+    const first = await start();
+    await expect(startHttpServer({ port: first.port, host: '127.0.0.1', log, health: () => health, metrics: async () => ({ contentType: 't', body: '' }) }))
+      .rejects.toThrow(`cannot serve HTTP on RS_HTTP_PORT ${first.port}: the port is already in use`);
+    await first.close();
+    await expect(get(first.port, '/healthz')).rejects.toThrow(/ECONNREFUSED/);
+  });
+});

@@ -1,0 +1,78 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Etcd3 } from 'etcd3';
+import type { Manifest } from '../../src/archive/manifest.js';
+import { loadDataset } from '../../src/demo/load-dataset.js';
+import { sampleDataset } from '../../src/demo/sample-data.js';
+import { runCli } from '../helpers/cli.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { runInProcess } from '../helpers/in-process.js';
+import { keyspace, values } from '../helpers/keyspace.js';
+import { startS3, type TestS3 } from '../helpers/s3.js';
+
+/** Disaster recovery from a snapshot in S3: `restore <id> --data-dir DIR`, then etcd started on that directory. */
+let source: TestEtcd;
+let s3: TestS3;
+let work: string;
+let manifest: Manifest;
+
+beforeAll(async () => {
+  [source, s3] = await Promise.all([startEtcd(), startS3()]);
+  work = await mkdtemp(join(tmpdir(), 'rs-snaprestore-'));
+  const client = new Etcd3({ hosts: source.endpoint });
+  await loadDataset(client, sampleDataset({ namespaces: 2, podsPerNamespace: 3, edgeCases: true }));
+  client.close();
+  const res = await runCli(['backup', '--json'], env());
+  expect(res.code).toBe(0);
+  manifest = JSON.parse(res.stdout) as Manifest;
+  expect(manifest.contentType).toBe('etcd-snapshot');
+});
+
+afterAll(async () => {
+  await Promise.all([source?.stop(), s3?.stop(), work && rm(work, { recursive: true, force: true })]);
+});
+
+function env(extra: Record<string, string> = {}): Record<string, string> {
+  return { RS_ETCD_ENDPOINTS: source.endpoint, RS_CLUSTER_NAME: 'dr', ...s3.env, ...extra };
+}
+
+describe('snapshot restore', () => {
+  it('writes a data directory that etcd starts from with every key', async () => {
+    const dataDir = join(work, 'member-a');
+    const res = await runCli(['restore', manifest.id, '--data-dir', dataDir, '--name', 'test', '--initial-cluster', 'test=http://127.0.0.1:2380', '--initial-advertise-peer-urls', 'http://127.0.0.1:2380'], env());
+    expect(res.stderr).not.toMatch(/error/i);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain(`restored snapshot ${manifest.id} (revision ${manifest.etcd.revision}) into ${dataDir} with etcd`);
+    const restored = await startEtcd({ dataDir });
+    try {
+      expect(values(await keyspace(restored))).toEqual(values(await keyspace(source)));
+    } finally {
+      await restored.stop();
+    }
+  });
+
+  it('refuses a data directory that holds something, and asks for one when missing', async () => {
+    const dataDir = join(work, 'busy');
+    await mkdir(dataDir);
+    await writeFile(join(dataDir, 'file'), 'x');
+    const busy = await runInProcess(['restore', manifest.id, '--data-dir', dataDir], env());
+    expect(busy.code).toBe(2);
+    expect(busy.stderr).toMatch(/--data-dir ".*busy" exists and is not empty/);
+    const missing = await runInProcess(['restore', manifest.id], env());
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/is an etcd snapshot: restore it into a new data directory with --data-dir DIR/);
+    const wrong = await runInProcess(['restore', manifest.id, '--dry-run', '--data-dir', join(work, 'x')], env());
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/--dry-run apply to key dumps/);
+  });
+
+  it('says what to install when neither etcdutl nor etcdctl is there', async () => {
+    const emptyPath = join(work, 'no-tools');
+    await mkdir(emptyPath, { recursive: true });
+    const res = await runCli(['restore', manifest.id, '--data-dir', join(work, 'member-b')], { ...env(), PATH: emptyPath });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/restoring a snapshot needs etcdutl \(etcd 3.5\+\) or etcdctl 3.4\/3.5 on PATH, and neither was found/);
+  });
+});

@@ -1,0 +1,101 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { KNOWN_VARIABLES, SECRET_VARIABLES, loadConfig, type Env } from '../../../src/config/load-config.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'rs-badvars-'));
+const aFile = join(dir, 'file.txt');
+writeFileSync(aFile, 'not a key\n');
+const GOOD_RECIPIENT = 'age1p9u33mqmapx8qjqww22gagxhh4xflhq6hpzjf86hwpd99qqgzczstrx7yg';
+// The same key with one character changed: the bech32 checksum no longer matches.
+const TYPO_RECIPIENT = 'age1p9u33mqmapx8qjqww22gagxhh4xflhq6hpzjf86hwpd99qqgzczstrx7yq';
+
+/**
+ * Every variable with a wrong type, range or format: one error naming the variable, and the value unless it is a
+ * secret. [variable, value, expected message, other variables the case needs]
+ */
+const CASES: Array<[string, string, RegExp, Env?]> = [
+  ['RS_ETCD_ENDPOINTS', 'ftp://x:1', /scheme must be http or https/],
+  ['RS_ETCD_ENDPOINTS', 'http://', /not a URL|names no host/],
+  ['RS_ETCD_ENDPOINTS', 'https://10.0.0.1:99999', /not a URL/],
+  ['RS_ETCD_ENDPOINT', 'etcd 0:2379', /not a URL/],
+  ['RS_ETCD_CA_CERT', join(dir, 'missing.pem'), /does not exist/],
+  ['RS_ETCD_CA_CERT', dir, /is not a file/],
+  ['RS_ETCD_CA_CERT', `${aFile}/x.pem`, /ENOTDIR|not a directory/],
+  ['RS_ETCD_CLIENT_CERT', join(dir, 'missing.crt'), /does not exist/, { RS_ETCD_CLIENT_KEY: aFile }],
+  ['RS_ETCD_CLIENT_KEY', join(dir, 'missing.key'), /does not exist/, { RS_ETCD_CLIENT_CERT: aFile }],
+  ['RS_ETCD_USERNAME', 'root', /RS_ETCD_USERNAME and RS_ETCD_PASSWORD must be set together/],
+  ['RS_ETCD_PASSWORD', 'hunter2-secret', /RS_ETCD_USERNAME and RS_ETCD_PASSWORD must be set together/],
+  ['RS_ETCD_API_VERSION', 'v4', /should be one of \[auto, v2, v3\]/],
+  ['RS_ETCD_TIMEOUT', '0s', /is not a duration/],
+  ['RS_ETCD_TIMEOUT', '30', /is not a duration/],
+  ['RS_ETCD_TIMEOUT', '-5s', /is not a duration/],
+  ['RS_BACKUP_STRATEGY', 'everything', /should be one of/],
+  ['RS_CLUSTER_NAME', 'a/b', /should be 1-63 letters/],
+  ['RS_BACKUP_DIR', aFile, /is not a directory/],
+  ['RS_S3_BUCKET', 'My_Bucket', /not an S3 bucket name/],
+  ['RS_S3_ENDPOINT', 'minio:9000', /scheme must be http or https/],
+  ['RS_S3_REGION', 'EU Central', /is not a region name/],
+  ['RS_S3_PREFIX', 'a/../b', /must not contain/],
+  ['RS_S3_FORCE_PATH_STYLE', 'yes', /"yes" should be either "true", "false"/],
+  ['RS_S3_SSE', 'aes256', /should be one of \[AES256, aws:kms\]/],
+  ['RS_S3_SSE_KMS_KEY_ID', 'arn:aws:kms:eu-west-1:1:key/x', /RS_S3_SSE_KMS_KEY_ID is set, but RS_S3_SSE is not "aws:kms"/, { RS_S3_SSE: 'AES256' }],
+  ['ACCESS_KEY_ID', 'AKIAEXAMPLE', /ACCESS_KEY_ID and SECRET_ACCESS_KEY must be set together/],
+  ['SECRET_ACCESS_KEY', 'wJalrXUtnFEMI-secret', /ACCESS_KEY_ID and SECRET_ACCESS_KEY must be set together/],
+  ['RS_COMPRESSION', 'zstd', /should be one of \[gzip, none\]/],
+  ['RS_COMPRESSION_LEVEL', '0', /gzip level from 1/],
+  ['RS_COMPRESSION_LEVEL', 'fast', /should be a valid integer|positive integer/],
+  ['RS_ENCRYPTION_RECIPIENTS', `${GOOD_RECIPIENT},ssh-rsa AAAA`, /"ssh-rsa AAAA", which is not an age X25519 public key/],
+  ['RS_ENCRYPTION_RECIPIENTS', TYPO_RECIPIENT, /which is not an age X25519 public key/],
+  ['RS_ENCRYPTION_IDENTITY_FILE', join(dir, 'missing.txt'), /does not exist/],
+  ['RS_ENCRYPTION_IDENTITY_FILE', aFile, /line 1 is not an age secret key/],
+  ['RS_ENCRYPTION_IDENTITY', 'AGE-SECRET-KEY-1NOTAKEY', /\(hidden\) is not an age secret key/],
+  ['RS_ENCRYPTION_PASSPHRASE', 'pass-phrase-secret', /cannot both be set/, { RS_ENCRYPTION_RECIPIENTS: GOOD_RECIPIENT }],
+  ['RS_SCHEDULE', 'every hour', /is not a cron expression/],
+  ['RS_SCHEDULE', '* * *', /is not a cron expression/],
+  ['RS_RETENTION_KEEP_LAST', '1.5', /should be a valid integer|positive integer/],
+  ['RS_RETENTION_KEEP_HOURLY', '-2', /positive integer/],
+  ['RS_RETENTION_KEEP_DAILY', 'seven', /should be a valid integer/],
+  ['RS_RETENTION_KEEP_WEEKLY', '4w', /should be a valid integer/],
+  ['RS_RETENTION_KEEP_MONTHLY', 'x', /should be a valid integer/],
+  ['RS_RETENTION_MAX_AGE', '30 days', /is not a duration/],
+  ['RS_KUBE_PREFIXES', 'registry', /start with "\/"/],
+  ['RS_INCLUDE_NAMESPACES', 'Kube_System', /not a namespace name/],
+  ['RS_EXCLUDE_NAMESPACES', 'a..b', /not a namespace name/],
+  ['RS_INCLUDE_RESOURCES', 'pods!', /not a resource name/],
+  ['RS_EXCLUDE_RESOURCES', 'Secrets', /not a resource name/],
+  ['RS_HTTP_PORT', '70000', /port from 0/],
+  ['RS_HTTP_PORT', 'http', /should be a valid integer/],
+  ['RS_PUSHGATEWAY_URL', 'pushgateway:9091', /scheme must be http or https/],
+  ['RS_API_TOKEN', 'short-token', /\(hidden\) should be at least 16 characters/],
+  ['LOG_LEVEL', 'loud', /should be one of/],
+  ['RS_SCHEDUEL', '0 * * * *', /RS_SCHEDUEL is not a reshifter variable \(did you mean RS_SCHEDULE\?\)/],
+  ['RS_RETENTION_KEEP_LST', '7', /did you mean RS_RETENTION_KEEP_LAST\?/],
+];
+
+describe('every bad variable is refused, named, with its value unless secret', () => {
+  it.each(CASES)('%s=%j', (name, value, message, extra = {}) => {
+    const { errors } = loadConfig({ ...extra, [name]: value });
+    expect(errors, `${name}=${value} was accepted`).toBeDefined();
+    const mine = errors!.filter((e) => e.includes(name));
+    expect(mine.length, errors!.join('\n')).toBeGreaterThanOrEqual(1);
+    expect(mine.join('\n')).toMatch(message);
+    if (SECRET_VARIABLES.has(name)) expect(errors!.join('\n')).not.toContain(value);
+    else if (!/must be set together|cannot both be set|is set, but|is not a reshifter variable/.test(mine[0]!)) expect(mine[0]).toContain(JSON.stringify(value).slice(1, 20));
+  });
+
+  it('covers every variable reshifter reads', () => {
+    const covered = new Set(CASES.map(([name]) => name));
+    expect(KNOWN_VARIABLES.filter((v) => !covered.has(v))).toEqual([]);
+  });
+
+  it('checks variables that do not apply to this run (S3 settings with a local store, a schedule for `backup`)', () => {
+    const { errors } = loadConfig({ RS_BACKUP_DIR: dir, RS_S3_REGION: 'Bad Region', RS_SCHEDULE: 'hourly', RS_PUSHGATEWAY_URL: 'x' });
+    expect(errors?.map((e) => e.split(' ')[0])).toEqual(['RS_S3_REGION', 'RS_SCHEDULE', 'RS_PUSHGATEWAY_URL']);
+  });
+
+  it('accepts a folder that does not exist yet (the first backup creates it)', () => {
+    expect(loadConfig({ RS_BACKUP_DIR: join(dir, 'new', 'folder') }).errors).toBeUndefined();
+  });
+});

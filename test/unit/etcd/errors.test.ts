@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { EtcdError } from '../../../src/core/errors.js';
+import { toEtcdError } from '../../../src/etcd/errors.js';
+
+const ENDPOINTS = ['https://10.0.0.5:2379'];
+const cfg = (extra: Record<string, string> = {}) => ({ endpoints: ENDPOINTS, ...extra });
+
+/** The grpc-js / etcd messages seen against a real etcd 3.4 (see test/integration/etcd-tls and etcd-auth). */
+describe('toEtcdError', () => {
+  it.each([
+    ['3 INVALID_ARGUMENT: etcdserver: authentication failed, invalid user ID or password', cfg({ username: 'root' }), /refused the credentials/],
+    ['3 INVALID_ARGUMENT: etcdserver: user name is empty', cfg(), /has authentication enabled: set RS_ETCD_USERNAME and RS_ETCD_PASSWORD/],
+    ['3 INVALID_ARGUMENT: etcdserver: user name is empty', ENDPOINTS, /requires authentication and got no user name/],
+    ['7 PERMISSION_DENIED: etcdserver: permission denied', cfg(), /lacks permission .*snapshots need the root role/],
+    ['14 UNAVAILABLE: No connection established. Last error: Error: certificate has expired. Resolution note: ', cfg(), /server certificate has expired/],
+    ['14 UNAVAILABLE: No connection established. Last error: Error: unable to verify the first certificate', cfg({ caCertFile: '/ca.pem' }), /server certificate is not signed by RS_ETCD_CA_CERT/],
+    ['14 UNAVAILABLE: No connection established. Last error: Error: self-signed certificate in certificate chain', cfg(), /not signed by a CA this system trusts: set RS_ETCD_CA_CERT/],
+    ["14 UNAVAILABLE: Hostname/IP does not match certificate's altnames: IP: 10.0.0.5 is not in the cert's list", cfg(), /does not name this endpoint's host/],
+    ['14 UNAVAILABLE: No connection established. Last error: 80:error:0A000412:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:SSL alert number 42', cfg(), /requires a client certificate \(mutual TLS\): set RS_ETCD_CLIENT_CERT/],
+    ['14 UNAVAILABLE: No connection established. Last error: 80:error:0A000412:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:SSL alert number 42', cfg({ clientCertFile: '/c.pem' }), /etcd rejected the client certificate/],
+    ['14 UNAVAILABLE: ... ssl3_read_bytes:tlsv1 alert unknown ca:SSL alert number 48', cfg({ clientCertFile: '/c.pem' }), /etcd rejected the client certificate/],
+    ['14 UNAVAILABLE: No connection established. Last error: Error: Client network socket disconnected before secure TLS connection was established', cfg(), /did not complete a TLS handshake/],
+    ['8 RESOURCE_EXHAUSTED: Received message larger than max (8274701 vs 4194304)', cfg(), /exceeded etcd or gRPC size limits/],
+    ['14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 10.0.0.5:2379', cfg(), /etcd is unreachable or went away/],
+    ['14 UNAVAILABLE: Connection dropped', cfg(), /etcd is unreachable or went away/],
+  ])('%s', (message, target, expected) => {
+    const e = toEtcdError(new Error(message), 'reading etcd status', target);
+    expect(e).toBeInstanceOf(EtcdError);
+    expect(e.message).toMatch(/^reading etcd status failed at https:\/\/10\.0\.0\.5:2379: /);
+    expect(e.message).toMatch(expected);
+  });
+
+  it('passes an EtcdError through unchanged', () => {
+    const e = new EtcdError('already ours');
+    expect(toEtcdError(e, 'x', ENDPOINTS)).toBe(e);
+  });
+});

@@ -1,0 +1,50 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handleUi } from '../../../src/server/ui/handle-ui.js';
+
+let server: Server;
+let base: string;
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    void handleUi(req, res).then((handled) => {
+      if (!handled) {
+        res.writeHead(404, { 'Content-Type': 'application/json' });
+        res.end('{"error":"not found"}');
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+describe('handleUi', () => {
+  it('serves the page and its modules with their types and a strict CSP', async () => {
+    const page = await fetch(`${base}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(page.headers.get('x-frame-options')).toBe('DENY');
+    const html = await page.text();
+    // Every file the page loads is served.
+    for (const src of [...html.matchAll(/(?:src|href)="(\/ui\/[^"]+)"/g)].map((m) => m[1]!)) {
+      expect((await fetch(`${base}${src}`)).status, src).toBe(200);
+    }
+    const js = await fetch(`${base}/ui/app.js`);
+    expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    // Modules import each other by relative path; all of them are there.
+    for (const m of (await js.text()).matchAll(/from '\.\/([\w-]+\.js)'/g)) expect((await fetch(`${base}/ui/${m[1]!}`)).status).toBe(200);
+    expect((await fetch(`${base}/ui/app.css`)).headers.get('content-type')).toBe('text/css; charset=utf-8');
+  });
+
+  it('serves nothing else: no other paths, no way out of its folder, no writes', async () => {
+    for (const path of ['/ui/nope.js', '/ui/../package.json', '/ui/..%2F..%2Fpackage.json', '/ui/%2e%2e/handle-ui.ts', '/ui/handle-ui.ts', '/other']) {
+      expect((await fetch(`${base}${path}`)).status, path).toBe(404);
+    }
+    const post = await fetch(`${base}/`, { method: 'POST' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+  });
+});
