@@ -202,6 +202,7 @@ try {
     target(`snapshot to S3 (${c}) / max(etcdctl snapshot save, ${cp})`, t(`rs snapshot s3 ${c}`) / Math.max(t('etcdctl snapshot save'), t(cp) ?? NaN), 1.2, 'time ratio');
   }
   for (const c of ['none', 'gzip']) target(`raw dump (${c}) / etcdctl get --prefix`, t(`rs raw local ${c}`) / t('etcdctl get --prefix -w json'), 1.0, 'time ratio');
+  target('inspect (offline status) / etcdctl snapshot status', t('rs inspect (offline)') / t('etcdctl snapshot status'), 2.0, 'time ratio');
   const rsPeak = Math.max(...Object.entries(summary).filter(([n]) => n.startsWith('rs ')).map(([, r]) => r.peakRssMB));
   target('peak RSS of any reshifter process (MB)', rsPeak, 200, 'MB');
 

@@ -55,8 +55,8 @@ export const COMMANDS: Record<string, CommandSpec> = {
   },
   restore: {
     summary: 'restore a backup: a key dump into RS_ETCD_ENDPOINTS, a snapshot into a new data directory',
-    usage: 'restore <id>|latest [--dry-run] [--skip-existing] [--json]  |  restore <id> --data-dir DIR [--name N] [--initial-cluster C] [--initial-advertise-peer-urls U] [--initial-cluster-token T]',
-    flags: ['dry-run', 'skip-existing', 'json', 'data-dir', 'name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token'],
+    usage: 'restore <id>|latest [--dry-run] [--skip-existing] [--json]  |  restore <snapshot-id> --keys [--dry-run] [--skip-existing] [--json]  |  restore <id> --data-dir DIR [--name N] [--initial-cluster C] [--initial-advertise-peer-urls U] [--initial-cluster-token T]',
+    flags: ['dry-run', 'skip-existing', 'json', 'keys', 'data-dir', 'name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token'],
     load: async () => (await import('./commands/restore.js')).restoreCommand,
   },
   stats: {
@@ -64,6 +64,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
     usage: 'stats [<id>|latest] [--keys] [--json]',
     flags: ['keys', 'json'],
     load: async () => (await import('./commands/stats.js')).statsCommand,
+  },
+  inspect: {
+    summary: 'read an etcd snapshot offline (a file or a snapshot backup): status, live keys, one value, audit listing',
+    usage: 'inspect <id>|latest|<file> [--json]  |  inspect <id|file> --keys [--prefix P] [--revision R] [--json]  |  inspect <id|file> --get KEY [--revision R] [--raw]  |  inspect <id|file> --render [--prefix P] [--revision R] [--json]',
+    flags: ['json', 'keys', 'prefix', 'revision', 'get', 'raw', 'render'],
+    load: async () => (await import('./commands/inspect.js')).inspectCommand,
   },
   diff: {
     summary: 'objects added, removed and changed between two backups, per resource and namespace',
@@ -155,4 +161,4 @@ export function parseArgs(argv: string[]): Invocation | 'help' {
 }
 
 /** Flags (beyond the variable overrides) that take a value. Commands add theirs here. */
-export const VALUE_FLAGS = new Set<string>(['data-dir', 'name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token']);
+export const VALUE_FLAGS = new Set<string>(['data-dir', 'name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token', 'prefix', 'revision', 'get']);

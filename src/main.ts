@@ -50,6 +50,7 @@ export async function start(argv: string[], env: Record<string, string | undefin
         args: inv.args,
         signal: controller.signal,
         print: (line) => process.stdout.write(`${line}\n`),
+        write: (bytes) => new Promise<void>((resolve, reject) => process.stdout.write(bytes, (err) => (err ? reject(err) : resolve()))),
       });
     } finally {
       finished = true;

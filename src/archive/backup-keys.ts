@@ -1,7 +1,4 @@
-import { createWriteStream } from 'node:fs';
-import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { OperationError } from '../core/errors.js';
 import { openSnapshot } from '../snapshot/index.js';
 import type { CodecKeys } from './codec.js';
@@ -9,7 +6,7 @@ import { KEY_DUMP_CONTENT_TYPE } from './key-dump-format.js';
 import { readKeyDump } from './key-dump-reader.js';
 import { copyVerified } from './local-copy.js';
 import type { Manifest } from './manifest.js';
-import { SnapshotTrailerCheck } from './snapshot-trailer.js';
+import { decodeSnapshotCopy } from './snapshot-file.js';
 
 /** One key of a backup. */
 export interface BackupKey {
@@ -39,9 +36,7 @@ export async function openBackupKeys(stored: Readable, m: Manifest, codecKeys: C
   const copy = await copyVerified(stored, m, signal);
   try {
     if (m.contentType === 'etcd-snapshot') {
-      const db = join(copy.dir, 'snapshot.db');
-      await pipeline(copy.open(codecKeys), new SnapshotTrailerCheck(), createWriteStream(db, { mode: 0o600, flags: 'wx' }), signal ? { signal } : {});
-      const reader = await openSnapshot(db);
+      const reader = await openSnapshot(await decodeSnapshotCopy(copy, codecKeys, signal ? { signal } : {}));
       return {
         keys: (async function* () {
           for await (const k of reader.liveKeys()) yield { key: k.key, value: k.value, modRevision: k.modRevision };

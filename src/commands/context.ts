@@ -16,6 +16,8 @@ export interface CommandContext {
   signal: AbortSignal;
   /** Writes a line of command output to stdout. */
   print: (line: string) => void;
+  /** Writes bytes to stdout as they are (`inspect --get KEY --raw`); absent where there is no stdout (API jobs). */
+  write?: (bytes: Buffer) => Promise<void>;
 }
 
 export type Command = (ctx: CommandContext) => Promise<void>;

@@ -1,4 +1,4 @@
-import { readKeyDump } from '../archive/key-dump-reader.js';
+import { readKeyDump, type DumpItem } from '../archive/key-dump-reader.js';
 import type { DumpHeader } from '../archive/key-dump-format.js';
 import { assertDecodable, copyVerified } from '../archive/local-copy.js';
 import type { Manifest } from '../archive/manifest.js';
@@ -36,87 +36,105 @@ export async function restoreKeyDump(
   ctx: CommandContext,
   repo: BackupRepository,
   m: Manifest,
-  // onProgress: keys handled so far and bytes written, for API jobs.
-  opts: { dryRun: boolean; skipExisting: boolean; onProgress?: (p: { keys: number; bytes: number }) => void },
+  opts: KeyRestoreOptions,
 ): Promise<KeyRestoreReport> {
-  const { config, signal } = ctx;
-  const log = ctx.log.child({ component: 'restore', backupId: m.id });
-  const keys = await codecKeys(config, { forReading: true });
+  const keys = await codecKeys(ctx.config, { forReading: true });
   assertDecodable(m, keys);
-  const copy = await copyVerified(await repo.openArtifact(m, signal), m, signal);
-  log.info({ id: m.id, sizeBytes: m.sizeBytes, sha256: m.sha256 }, 'backup downloaded and verified');
+  const copy = await copyVerified(await repo.openArtifact(m, ctx.signal), m, ctx.signal);
+  ctx.log.child({ component: 'restore', backupId: m.id }).info({ id: m.id, sizeBytes: m.sizeBytes, sha256: m.sha256 }, 'backup downloaded and verified');
+  try {
+    return await restoreKeyPasses(ctx, m.id, () => readKeyDump(copy.open(keys)), opts);
+  } finally {
+    await copy.remove();
+  }
+}
+
+/** One pass over a backup's keys in the shape of a key dump: the header, then every key. */
+export type KeyPass = () => AsyncIterable<DumpItem>;
+
+/** Options of a key restore; onProgress: keys handled so far and bytes written, for API jobs. */
+export interface KeyRestoreOptions {
+  dryRun: boolean;
+  skipExisting: boolean;
+  onProgress?: (p: { keys: number; bytes: number }) => void;
+}
+
+/**
+ * Writes the keys of backup `id` into the etcd at RS_ETCD_ENDPOINTS: one `pass()` per restore phase that has keys
+ * (the first one counts them), through the restore planner and writer. Key dumps and snapshots (read offline)
+ * both come through here.
+ */
+export async function restoreKeyPasses(ctx: CommandContext, id: string, pass: KeyPass, opts: KeyRestoreOptions): Promise<KeyRestoreReport> {
+  const { config, signal } = ctx;
+  const log = ctx.log.child({ component: 'restore', backupId: id });
   const strategy = config.strategy;
   const selection = buildSelection(config.selection, strategy?.kind === 'filter' ? strategy.resources : undefined);
   const started = Date.now();
   let handled = 0;
-  try {
-    return await withEtcd(config, async (etcd) => {
-      let header: DumpHeader | undefined;
-      // The first pass also learns which later phases have keys at all.
-      const perPhase = [0, 0, 0];
-      let layout: readonly string[] = DEFAULT_PREFIXES;
-      let restorer: KeyRestorer | undefined;
-      let target: Awaited<ReturnType<typeof openRestoreTarget>> | undefined;
-      const stopProgress = reportProgress(log, 'restore', () => ({ bytes: restorer?.bytesWritten ?? 0, keys: restorer?.written ?? 0 }));
-      try {
-        for (let phase = 0; phase < RESTORE_PHASES.length; phase++) {
-          if (phase > 0 && perPhase[phase] === 0) continue;
-          log.debug({ phase: RESTORE_PHASES[phase] }, 'restore phase');
-          for await (const item of readKeyDump(copy.open(keys))) {
-            if (signal.aborted) throw new AbortedError('restore interrupted (SIGTERM/SIGINT)');
-            if (item.type === 'header') {
-              if (!header) {
-                header = item.header;
-                layout = layoutPrefixes(header.prefixes, DEFAULT_PREFIXES);
-                target = await openRestoreTarget(config, etcd, header.apiVersion);
-                restorer = new KeyRestorer(target, opts);
-                log.info({ target: config.etcd.endpoints, apiVersion: target.apiVersion, dryRun: opts.dryRun, dumpRevision: header.revision }, 'restore started');
-              }
-              continue;
+  return withEtcd(config, async (etcd) => {
+    let header: DumpHeader | undefined;
+    // The first pass also learns which later phases have keys at all.
+    const perPhase = [0, 0, 0];
+    let layout: readonly string[] = DEFAULT_PREFIXES;
+    let restorer: KeyRestorer | undefined;
+    let target: Awaited<ReturnType<typeof openRestoreTarget>> | undefined;
+    const stopProgress = reportProgress(log, 'restore', () => ({ bytes: restorer?.bytesWritten ?? 0, keys: restorer?.written ?? 0 }));
+    try {
+      for (let phase = 0; phase < RESTORE_PHASES.length; phase++) {
+        if (phase > 0 && perPhase[phase] === 0) continue;
+        log.debug({ phase: RESTORE_PHASES[phase] }, 'restore phase');
+        for await (const item of pass()) {
+          if (signal.aborted) throw new AbortedError('restore interrupted (SIGTERM/SIGINT)');
+          if (item.type === 'header') {
+            if (!header) {
+              header = item.header;
+              layout = layoutPrefixes(header.prefixes, DEFAULT_PREFIXES);
+              target = await openRestoreTarget(config, etcd, header.apiVersion);
+              restorer = new KeyRestorer(target, opts);
+              log.info({ target: config.etcd.endpoints, apiVersion: target.apiVersion, dryRun: opts.dryRun, dumpRevision: header.revision }, 'restore started');
             }
-            const parsed = parseKey(item.record.key, layout);
-            const ph = restorePhase(parsed);
-            if (phase === 0) perPhase[ph]!++;
-            if (ph !== phase) continue;
-            const resource = resourceLabel(parsed);
-            if (selectKey(parsed, selection)) await restorer!.add(item.record, resource);
-            else restorer!.skipFiltered(resource);
-            opts.onProgress?.({ keys: ++handled, bytes: restorer!.bytesWritten });
+            continue;
           }
-          await restorer?.drain();
+          const parsed = parseKey(item.record.key, layout);
+          const ph = restorePhase(parsed);
+          if (phase === 0) perPhase[ph]!++;
+          if (ph !== phase) continue;
+          const resource = resourceLabel(parsed);
+          if (selectKey(parsed, selection)) await restorer!.add(item.record, resource);
+          else restorer!.skipFiltered(resource);
+          opts.onProgress?.({ keys: ++handled, bytes: restorer!.bytesWritten });
         }
-      } catch (err) {
-        // Let batches in flight finish, so the count of keys written is exact.
-        await restorer?.drain().catch(() => undefined);
-        const written = restorer?.written ?? 0;
-        if (err instanceof IntegrityError) throw err;
-        const why = err instanceof AbortedError ? 'was interrupted' : `failed (${describeError(err)})`;
-        throw new (err instanceof AbortedError ? AbortedError : OperationError)(
-          `restore of backup ${m.id} ${why} after writing ${written} keys; run it again to complete it (keys already written are left unchanged)`,
-          { cause: err },
-        );
-      } finally {
-        stopProgress();
-        target?.close();
+        await restorer?.drain();
       }
-      const durationMs = Date.now() - started;
-      const written = restorer!.written;
-      const report: KeyRestoreReport = {
-        id: m.id,
-        dryRun: opts.dryRun,
-        target: { endpoints: config.etcd.endpoints, apiVersion: target!.apiVersion },
-        written,
-        durationMs,
-        keysPerSecond: durationMs > 0 ? Math.round((written * 1000) / durationMs) : written,
-        totals: restorer!.plan.totals(),
-        resources: restorer!.plan.rows(),
-      };
-      log.info({ written, bytes: restorer!.bytesWritten, durationMs, keysPerSecond: report.keysPerSecond, dryRun: opts.dryRun }, opts.dryRun ? 'restore planned' : 'restore completed');
-      return report;
-    });
-  } finally {
-    await copy.remove();
-  }
+    } catch (err) {
+      // Let batches in flight finish, so the count of keys written is exact.
+      await restorer?.drain().catch(() => undefined);
+      const written = restorer?.written ?? 0;
+      if (err instanceof IntegrityError) throw err;
+      const why = err instanceof AbortedError ? 'was interrupted' : `failed (${describeError(err)})`;
+      throw new (err instanceof AbortedError ? AbortedError : OperationError)(
+        `restore of backup ${id} ${why} after writing ${written} keys; run it again to complete it (keys already written are left unchanged)`,
+        { cause: err },
+      );
+    } finally {
+      stopProgress();
+      target?.close();
+    }
+    const durationMs = Date.now() - started;
+    const written = restorer!.written;
+    const report: KeyRestoreReport = {
+      id,
+      dryRun: opts.dryRun,
+      target: { endpoints: config.etcd.endpoints, apiVersion: target!.apiVersion },
+      written,
+      durationMs,
+      keysPerSecond: durationMs > 0 ? Math.round((written * 1000) / durationMs) : written,
+      totals: restorer!.plan.totals(),
+      resources: restorer!.plan.rows(),
+    };
+    log.info({ written, bytes: restorer!.bytesWritten, durationMs, keysPerSecond: report.keysPerSecond, dryRun: opts.dryRun }, opts.dryRun ? 'restore planned' : 'restore completed');
+    return report;
+  });
 }
 
 /** The report as text: the plan table, then a summary line. */

@@ -3,6 +3,7 @@ import { ConfigError, OperationError } from '../core/errors.js';
 import type { CommandContext } from './context.js';
 import { formatKeyRestore, restoreKeyDump } from './restore-keys.js';
 import { restoreSnapshot } from './restore-snapshot.js';
+import { restoreSnapshotKeys } from './restore-snapshot-keys.js';
 import { openRepository } from './shared.js';
 
 const SNAPSHOT_FLAGS = ['data-dir', 'name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token'] as const;
@@ -11,7 +12,8 @@ const DUMP_FLAGS = ['dry-run', 'skip-existing'] as const;
 /**
  * `reshifter restore <id>|latest`: from any store. A key dump is written into the etcd at RS_ETCD_ENDPOINTS
  * (`--dry-run`, `--skip-existing`, RS_INCLUDE_/EXCLUDE_* filters); a snapshot becomes a new data directory
- * (`--data-dir DIR [--name --initial-cluster --initial-advertise-peer-urls --initial-cluster-token]`).
+ * (`--data-dir DIR [--name --initial-cluster --initial-advertise-peer-urls --initial-cluster-token]`), or with
+ * `--keys` has its live keys written into the running etcd as a key dump would be.
  */
 export async function restoreCommand(ctx: CommandContext): Promise<void> {
   const { flags, positionals } = ctx.args;
@@ -25,10 +27,18 @@ export async function restoreCommand(ctx: CommandContext): Promise<void> {
   const repo = openRepository(ctx.config);
   try {
     const m = await repo.get(id);
+    if (m.contentType === 'etcd-snapshot' && flags.keys === true) {
+      const extra = SNAPSHOT_FLAGS.filter((f) => flags[f] !== undefined);
+      if (extra.length > 0) throw new ConfigError([`${extra.map((f) => `--${f}`).join(', ')} cannot be combined with --keys, which writes the snapshot's keys into the etcd at RS_ETCD_ENDPOINTS`]);
+      const report = await restoreSnapshotKeys(ctx, repo, m, { dryRun: flags['dry-run'] === true, skipExisting: flags['skip-existing'] === true });
+      if (flags.json) ctx.print(JSON.stringify(report));
+      else for (const line of formatKeyRestore(report)) ctx.print(line);
+      return;
+    }
     if (m.contentType === 'etcd-snapshot') {
       const dataDir = str('data-dir');
       const extra = DUMP_FLAGS.filter((f) => flags[f] !== undefined);
-      if (extra.length > 0) throw new ConfigError([`${extra.map((f) => `--${f}`).join(', ')} apply to key dumps; backup ${m.id} is an etcd snapshot (restore it with --data-dir DIR)`]);
+      if (extra.length > 0) throw new ConfigError([`${extra.map((f) => `--${f}`).join(', ')} apply to key dumps and to --keys; backup ${m.id} is an etcd snapshot (restore it with --data-dir DIR, or its keys into a running etcd with --keys)`]);
       if (dataDir === undefined) {
         throw new ConfigError([`backup ${m.id} is an etcd snapshot: restore it into a new data directory with --data-dir DIR (see "Disaster recovery" in the docs)`]);
       }

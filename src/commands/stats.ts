@@ -1,11 +1,8 @@
-import { createWriteStream } from 'node:fs';
-import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { KEY_DUMP_CONTENT_TYPE } from '../archive/key-dump-format.js';
 import { readKeyDump } from '../archive/key-dump-reader.js';
 import { assertDecodable, copyVerified, type VerifiedCopy } from '../archive/local-copy.js';
 import { RENDER_CONTENT_TYPE, readRenderListing } from '../archive/render-listing.js';
-import { SnapshotTrailerCheck } from '../archive/snapshot-trailer.js';
+import { decodeSnapshotCopy } from '../archive/snapshot-file.js';
 import { OperationError } from '../core/errors.js';
 import { buildSelection, selectKey, selectsEverything } from '../core/key-selection.js';
 import { openKeyReader } from '../etcd/key-reader.js';
@@ -154,9 +151,7 @@ async function backupStats(
 
 /** Live keys of a snapshot backup under the prefixes, read offline from the decoded snapshot file. */
 async function snapshotKeys(copy: VerifiedCopy, keys: CodecKeys, prefixes: readonly string[], visit: Visit): Promise<void> {
-  const db = join(copy.dir, 'snapshot.db');
-  await pipeline(copy.open(keys), new SnapshotTrailerCheck(), createWriteStream(db, { mode: 0o600, flags: 'wx' }));
-  const reader = await openSnapshot(db);
+  const reader = await openSnapshot(await decodeSnapshotCopy(copy, keys));
   try {
     for (const range of prefixRanges(prefixes)) {
       // The latest state of the snapshot: it holds at least the manifest's revision, maybe a little more.

@@ -1,4 +1,5 @@
 import { verifyArtifact, type Check } from '../archive/verify-artifact.js';
+import { verifySnapshotArtifact } from '../archive/verify-snapshot.js';
 import type { Manifest } from '../archive/manifest.js';
 import { IntegrityError } from '../core/errors.js';
 import type { BackupRepository } from '../store/backup-repository.js';
@@ -6,10 +7,11 @@ import type { CommandContext } from './context.js';
 import { codecKeys } from './keys.js';
 import { openRepository } from './shared.js';
 
-/** Verifies one backup; resolves with the checks, whatever they found. */
+/** Verifies one backup; resolves with the checks, whatever they found. A snapshot's file is walked as a whole too. */
 export async function verifyBackup(ctx: CommandContext, repo: BackupRepository, m: Manifest): Promise<Check[]> {
   const keys = await codecKeys(ctx.config, { forReading: true });
   const stored = await repo.openArtifact(m, ctx.signal);
+  if (m.contentType === 'etcd-snapshot') return verifySnapshotArtifact(stored, m, keys, ctx.signal);
   return verifyArtifact(stored, m, keys, ctx.signal);
 }
 

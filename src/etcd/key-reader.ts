@@ -49,7 +49,7 @@ export async function openKeyReader(config: Config, etcd: Etcd3, log: Logger, op
       try {
         etcdVersion = (await etcd.maintenance.status()).version;
       } catch (err) {
-        throw toEtcdError(err, 'reading etcd status', cfg.endpoints);
+        throw toEtcdError(err, 'reading etcd status', cfg);
       }
       v2.close();
       return { apiVersion, etcdVersion, revision, prefixes, pages: () => reader.pages(), close: () => undefined };
@@ -74,7 +74,7 @@ async function v3PrefixesWithKeys(etcd: Etcd3, config: Config): Promise<string[]
   try {
     return (await countV3Prefixes(etcd)).filter((p) => p.keys > 0).map((p) => p.prefix);
   } catch (err) {
-    throw toEtcdError(err, 'reading etcd', config.etcd.endpoints);
+    throw toEtcdError(err, 'reading etcd', config.etcd);
   }
 }
 

@@ -62,7 +62,7 @@ export class PagedReader {
       const res = await this.client.kv.range({ key: first.start, range_end: first.end, count_only: true });
       this.revision = Number(res.header.revision);
     } catch (err) {
-      throw toEtcdError(err, 'reading etcd', this.cfg.endpoints);
+      throw toEtcdError(err, 'reading etcd', this.cfg);
     }
     return this.revision;
   }
@@ -107,7 +107,7 @@ export class PagedReader {
             { cause: err },
           );
         }
-        throw toEtcdError(err, `reading keys at revision ${this.revision}`, this.cfg.endpoints);
+        throw toEtcdError(err, `reading keys at revision ${this.revision}`, this.cfg);
       }
     }
   }
@@ -147,7 +147,7 @@ export class PagedReader {
       ttl = Math.max(0, Number(res.TTL));
     } catch (err) {
       // The lease expired between the pinned revision and now: its keys are gone already.
-      if (!/lease not found/i.test(describeError(err))) throw toEtcdError(err, `reading lease ${id}`, this.cfg.endpoints);
+      if (!/lease not found/i.test(describeError(err))) throw toEtcdError(err, `reading lease ${id}`, this.cfg);
       ttl = 0;
     }
     if (this.leaseTtls.size >= LEASE_CACHE) this.leaseTtls.delete(this.leaseTtls.keys().next().value!);

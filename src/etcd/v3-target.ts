@@ -32,7 +32,7 @@ export class V3Target implements RestoreTarget {
         return kv === undefined ? undefined : { value: kv.value, expiring: kv.lease !== '0' };
       });
     } catch (err) {
-      throw toEtcdError(err, 'reading the keys to restore', this.cfg.endpoints);
+      throw toEtcdError(err, 'reading the keys to restore', this.cfg);
     }
   }
 
@@ -45,7 +45,7 @@ export class V3Target implements RestoreTarget {
     try {
       await this.etcd.kv.txn({ success: ops });
     } catch (err) {
-      throw toEtcdError(err, 'writing restored keys', this.cfg.endpoints);
+      throw toEtcdError(err, 'writing restored keys', this.cfg);
     }
   }
 
@@ -60,7 +60,7 @@ export class V3Target implements RestoreTarget {
         (res) => res.ID,
         (err: unknown) => {
           this.leases.delete(id);
-          throw toEtcdError(err, 'granting a lease for restored keys', this.cfg.endpoints);
+          throw toEtcdError(err, 'granting a lease for restored keys', this.cfg);
         },
       );
       this.leases.set(id, lease);

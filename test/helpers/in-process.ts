@@ -30,6 +30,8 @@ export async function runInProcess(argv: string[], env: Record<string, string>):
       args: inv.args,
       signal: new AbortController().signal,
       print: (line) => (stdout += `${line}\n`),
+      // Bytes as latin1, so Buffer.from(stdout, 'latin1') gives them back exactly.
+      write: async (bytes) => void (stdout += bytes.toString('latin1')),
     });
     return { code: 0, signal: null, stdout, stderr: '' };
   } catch (err) {

@@ -1,0 +1,299 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Etcd3 } from 'etcd3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Manifest } from '../../src/archive/manifest.js';
+import { loadDataset } from '../../src/demo/load-dataset.js';
+import { sampleDataset } from '../../src/demo/sample-data.js';
+import { runCli } from '../helpers/cli.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { runInProcess } from '../helpers/in-process.js';
+import { startS3, type TestS3 } from '../helpers/s3.js';
+import { parseGetJson, type CtlKeyValue } from '../unit/snapshot/etcdctl-json.js';
+
+/**
+ * `inspect` and the snapshot walk of `verify`, on snapshot backups taken by `reshifter backup` of a real etcd:
+ * status against `etcdctl snapshot status -w json` of the same decoded file, keys against the live etcd.
+ */
+const run = promisify(execFile);
+const CTL_ENV = { ...process.env, ETCDCTL_API: '3' };
+
+interface CtlStatus {
+  hash: number;
+  revision: number;
+  totalKey: number;
+  totalSize: number;
+}
+interface Inspected extends CtlStatus {
+  source: { kind: string };
+  trailer: { present: boolean; match?: boolean };
+}
+interface KeyRow {
+  key: string;
+  keyBase64?: string;
+  size: number;
+  modRevision: number;
+  createRevision: number;
+  version: number;
+  lease?: string;
+  kind?: string;
+  namespace?: string;
+  name?: string;
+  encoding: string;
+}
+
+let etcd: TestEtcd;
+let s3: TestS3;
+let work: string;
+let store: string;
+let local: Manifest;
+let onS3: Manifest;
+/** The decoded snapshot of `local` (with its trailer). */
+let localDb: string;
+/** A revision after the compaction, before the last changes. */
+let olderRevision: number;
+let compactedAt: number;
+
+const localEnv = () => ({ RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store });
+const s3Env = () => ({ RS_ETCD_ENDPOINTS: etcd.endpoint, ...s3.env, RS_S3_PREFIX: 'snaps' });
+
+async function ctlStatus(file: string): Promise<CtlStatus> {
+  return JSON.parse((await run('etcdctl', ['snapshot', 'status', '-w', 'json', file], { env: CTL_ENV })).stdout) as CtlStatus;
+}
+
+function statusOf(i: Inspected): CtlStatus {
+  return { hash: i.hash, revision: i.revision, totalKey: i.totalKey, totalSize: i.totalSize };
+}
+
+const keyBytes = (r: KeyRow) => (r.keyBase64 !== undefined ? Buffer.from(r.keyBase64, 'base64') : Buffer.from(r.key));
+
+async function liveKeys(prefix: string, revision: number): Promise<CtlKeyValue[]> {
+  return parseGetJson(await etcd.ctl(['get', prefix, '--prefix', '--rev', String(revision), '-w', 'json'])).kvs;
+}
+
+beforeAll(async () => {
+  [etcd, s3] = await Promise.all([startEtcd(), startS3()]);
+  work = await mkdtemp(join(tmpdir(), 'rs-inspect-'));
+  store = join(work, 'store');
+  const client = new Etcd3({ hosts: etcd.endpoint });
+  try {
+    await loadDataset(client, sampleDataset({ namespaces: 3, podsPerNamespace: 6, edgeCases: true }));
+    // Overwrites, deletes and a compaction: the snapshot holds old revisions and tombstones.
+    await client.put('/registry/configmaps/team-1/overwritten').value('one');
+    await client.put('/registry/configmaps/team-1/overwritten').value('two');
+    await client.put('/registry/configmaps/team-2/deleted').value('gone soon');
+    compactedAt = Number((await client.put('/registry/configmaps/default/marker').value('m').exec()).header.revision);
+    await etcd.ctl(['compact', String(compactedAt)]);
+    olderRevision = Number((await client.put('/registry/configmaps/team-1/overwritten').value('three').exec()).header.revision);
+    await client.delete().key('/registry/configmaps/team-2/deleted').exec();
+    await client.put('/registry/configmaps/team-1/overwritten').value('four');
+  } finally {
+    client.close();
+  }
+  const [a, b] = await Promise.all([runCli(['backup', '--json'], localEnv()), runCli(['backup', '--json'], s3Env())]);
+  expect(a.code, a.stderr).toBe(0);
+  expect(b.code, b.stderr).toBe(0);
+  local = JSON.parse(a.stdout) as Manifest;
+  onS3 = JSON.parse(b.stdout) as Manifest;
+  expect(local).toMatchObject({ strategy: 'snapshot', compression: 'gzip', contentType: 'etcd-snapshot' });
+  localDb = join(work, 'local.db');
+  await writeFile(localDb, gunzipSync(await readFile(join(store, local.cluster, local.artifact))));
+});
+
+afterAll(async () => {
+  await Promise.all([etcd?.stop(), s3?.stop(), work && rm(work, { recursive: true, force: true })]);
+});
+
+describe('inspect status', () => {
+  it('of a local backup equals etcdctl snapshot status of the same decoded file, trailer present and matching', async () => {
+    const res = await runCli(['inspect', local.id, '--json'], localEnv());
+    expect(res.code, res.stderr).toBe(0);
+    const got = JSON.parse(res.stdout) as Inspected;
+    expect(statusOf(got)).toEqual(await ctlStatus(localDb));
+    expect(got.trailer).toEqual({ present: true, match: true });
+    expect(got.source).toMatchObject({ kind: 'backup', id: local.id });
+    expect(got.revision).toBeGreaterThanOrEqual(local.etcd.revision);
+    // The text form shows the same numbers, hash in hex as etcdctl's table does.
+    const text = await runInProcess(['inspect', 'latest'], localEnv());
+    expect(text.stdout).toContain(`hash:       ${got.hash.toString(16)} (${got.hash})`);
+    expect(text.stdout).toContain(`revision:   ${got.revision}`);
+    expect(text.stdout).toMatch(/sha256:\s+present, matches/);
+  });
+
+  it('of an S3 backup equals etcdctl snapshot status of the object, decoded', async () => {
+    const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    const obj = await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: `snaps/${onS3.cluster}/${onS3.artifact}` }));
+    const file = join(work, 's3.db');
+    await writeFile(file, gunzipSync(Buffer.from(await obj.Body!.transformToByteArray())));
+    client.destroy();
+    const res = await runInProcess(['inspect', onS3.id, '--json'], s3Env());
+    expect(res.code, res.stderr).toBe(0);
+    const got = JSON.parse(res.stdout) as Inspected;
+    expect(statusOf(got)).toEqual(await ctlStatus(file));
+    expect(got.trailer).toEqual({ present: true, match: true });
+  });
+
+  it('of a raw file without the trailer, and of one whose trailer does not match', async () => {
+    const db = await readFile(localDb);
+    const bare = join(work, 'bare.db');
+    await writeFile(bare, db.subarray(0, db.length - 32));
+    const res = await runInProcess(['inspect', bare, '--json'], {});
+    expect(res.code, res.stderr).toBe(0);
+    const got = JSON.parse(res.stdout) as Inspected;
+    expect(statusOf(got)).toEqual(await ctlStatus(bare));
+    expect(statusOf(got)).toEqual(await ctlStatus(localDb));
+    expect(got.trailer).toEqual({ present: false });
+    expect(got.source).toEqual({ kind: 'file', path: bare });
+
+    const badTrailer = join(work, 'bad-trailer.db');
+    const copy = Buffer.from(db);
+    copy[copy.length - 1]! ^= 0xff;
+    await writeFile(badTrailer, copy);
+    const bad = JSON.parse((await runInProcess(['inspect', badTrailer, '--json'], {})).stdout) as Inspected;
+    expect(bad.trailer).toEqual({ present: true, match: false });
+  });
+
+  it('names what is wrong with a file that is no snapshot, and a backup id that does not exist', async () => {
+    const junk = join(work, 'junk.db');
+    await writeFile(junk, Buffer.alloc(8192, 7));
+    const res = await runInProcess(['inspect', junk], {});
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/snapshot: .*junk\.db is not a readable etcd snapshot/);
+    const missing = await runInProcess(['inspect', '20200101T000000.000Z-abcdef'], localEnv());
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/20200101T000000\.000Z-abcdef/);
+  });
+});
+
+describe('inspect --keys / --get / --raw', () => {
+  it('lists the live keys at the snapshot revision as the live etcd has them', async () => {
+    const status = JSON.parse((await runInProcess(['inspect', local.id, '--json'], localEnv())).stdout) as Inspected;
+    const res = await runInProcess(['inspect', local.id, '--keys', '--json'], localEnv());
+    expect(res.code, res.stderr).toBe(0);
+    const rows = (JSON.parse(res.stdout) as { keys: KeyRow[] }).keys;
+    const live = parseGetJson(await etcd.ctl(['get', '', '--from-key', '--rev', String(status.revision), '-w', 'json'])).kvs;
+    expect(live.length).toBeGreaterThan(40);
+    expect(rows.map((r) => ({ key: keyBytes(r).toString('base64'), size: r.size, mod: r.modRevision, create: r.createRevision, version: r.version, lease: r.lease ?? '0' })))
+      .toEqual(live.map((kv) => ({ key: kv.key.toString('base64'), size: kv.value.length, mod: kv.modRevision, create: kv.createRevision, version: kv.version, lease: kv.lease.toString() })));
+    const pod = rows.find((r) => r.key.startsWith('/registry/pods/team-1/'))!;
+    expect(pod).toMatchObject({ kind: 'Pod', namespace: 'team-1', encoding: 'protobuf' });
+    expect(rows.some((r) => r.lease !== undefined)).toBe(true);
+  });
+
+  it('lists an older revision under a prefix, and refuses a compacted one', async () => {
+    const res = await runInProcess(['inspect', local.id, '--keys', '--json', '--prefix', '/registry/configmaps/', '--revision', String(olderRevision)], localEnv());
+    expect(res.code, res.stderr).toBe(0);
+    const rows = (JSON.parse(res.stdout) as { keys: KeyRow[] }).keys;
+    const live = await liveKeys('/registry/configmaps/', olderRevision);
+    expect(rows.map((r) => [r.key, r.modRevision, r.size])).toEqual(live.map((kv) => [kv.key.toString(), kv.modRevision, kv.value.length]));
+    expect(rows.map((r) => r.key)).toContain('/registry/configmaps/team-2/deleted');
+
+    const text = await runInProcess(['inspect', local.id, '--keys', '--prefix', '/registry/configmaps/team-1/'], localEnv());
+    expect(text.stdout.split('\n')[0]).toBe('KEY\tMODREV\tSIZE\tKIND\tNAMESPACE\tNAME\tENCODING');
+    expect(text.stdout).toMatch(/^\/registry\/configmaps\/team-1\/overwritten\t\d+\t4\t/m);
+
+    const compacted = await runInProcess(['inspect', local.id, '--keys', '--revision', String(compactedAt - 5)], localEnv());
+    expect(compacted.code).toBe(1);
+    expect(compacted.stderr).toMatch(/compacted/);
+    expect(compacted.stdout).toBe('');
+  });
+
+  it('--get prints the decoded metadata of one value, --raw its bytes; a missing key fails', async () => {
+    const [kv] = parseGetJson(await etcd.ctl(['get', '/registry/pods/team-2/', '--prefix', '--limit', '1', '-w', 'json'])).kvs;
+    const key = kv!.key.toString();
+    const res = await runInProcess(['inspect', local.id, '--get', key], localEnv());
+    expect(res.code, res.stderr).toBe(0);
+    const got = JSON.parse(res.stdout) as { key: string; modRevision: number; size: number; kind: string; encoding: string; metadata: { name: string; namespace: string; uid: string } };
+    expect(got).toMatchObject({ key, modRevision: kv!.modRevision, size: kv!.value.length, kind: 'Pod', encoding: 'protobuf' });
+    expect(got.metadata.namespace).toBe('team-2');
+    expect(got.metadata.name).toBe(key.split('/').pop());
+
+    const raw = await runInProcess(['inspect', local.id, '--get', key, '--raw'], localEnv());
+    expect(raw.code, raw.stderr).toBe(0);
+    expect(Buffer.from(raw.stdout, 'latin1').equals(kv!.value)).toBe(true);
+
+    const older = await runInProcess(['inspect', localDb, '--get', '/registry/configmaps/team-1/overwritten', '--raw', '--revision', String(olderRevision)], {});
+    expect(older.stdout).toBe('three');
+
+    const missing = await runCli(['inspect', localDb, '--get', '/registry/pods/team-2/nope'], {});
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/key "\/registry\/pods\/team-2\/nope" is not in/);
+    const usage = await runInProcess(['inspect', localDb, '--raw'], {});
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/--raw .* --get KEY/);
+  });
+
+  it('--render prints the audit listing of the render strategy, filters applied', async () => {
+    const res = await runInProcess(['inspect', local.id, '--render', '--json'], { ...localEnv(), RS_INCLUDE_NAMESPACES: 'team-1' });
+    expect(res.code, res.stderr).toBe(0);
+    const rows = res.stdout.trim().split('\n').map((l) => JSON.parse(l) as KeyRow);
+    const live = (await liveKeys('/registry/', 0)).filter((kv) => {
+      const parts = kv.key.toString().split('/');
+      return (parts[2] === 'namespaces' && parts[3] === 'team-1') || parts.includes('team-1');
+    });
+    expect(rows.length).toBeGreaterThan(5);
+    expect(rows.map((r) => r.key).sort()).toEqual(live.map((kv) => kv.key.toString()).sort());
+    expect(rows.every((r) => r.namespace === 'team-1' || r.name === 'team-1')).toBe(true);
+  });
+});
+
+describe('verify walks a snapshot backup', () => {
+  it('adds the structural checks of the whole file to a good backup', async () => {
+    const res = await runInProcess(['verify', local.id, '--json'], localEnv());
+    expect(res.code, res.stderr).toBe(0);
+    const report = JSON.parse(res.stdout) as { ok: boolean; checks: Array<{ name: string; ok: boolean }> };
+    const names = report.checks.map((c) => c.name);
+    expect(names).toEqual(expect.arrayContaining(['sha256', 'content', 'snapshot meta page 0', 'snapshot meta page 1', 'snapshot pages', 'snapshot key order']));
+    expect(report.ok).toBe(true);
+  });
+
+  it('fails, naming the check, on a damaged page inside a backup whose sha256 and trailer are right', async () => {
+    const db = Buffer.from((await readFile(localDb)).subarray(0, -32));
+    const pageSize = db.readUInt32LE(24);
+    // The first leaf page with two or more elements: point its first element's key far outside the page.
+    let damaged = -1;
+    for (let id = 2; id * pageSize < db.length; id++) {
+      const at = id * pageSize;
+      if (db.readUInt16LE(at + 8) === 0x02 && db.readUInt16LE(at + 10) >= 2) {
+        db.writeUInt32LE(0x7fff0000, at + 16 + 4);
+        damaged = id;
+        break;
+      }
+    }
+    expect(damaged).toBeGreaterThan(1);
+    const content = Buffer.concat([db, createHash('sha256').update(db).digest()]);
+    const stored = gzipSync(content);
+    const id = local.id.replace(/-[0-9a-f]+$/, '-dead01');
+    const artifact = `${id}${local.artifact.slice(local.id.length)}`;
+    const m: Manifest = {
+      ...local,
+      id,
+      artifact,
+      createdAt: new Date(Date.parse(local.createdAt) + 1000).toISOString(),
+      sha256: createHash('sha256').update(stored).digest('hex'),
+      sizeBytes: stored.length,
+      rawSizeBytes: content.length,
+    };
+    await writeFile(join(store, local.cluster, artifact), stored);
+    await writeFile(join(store, local.cluster, `${id}.manifest.json`), `${JSON.stringify(m, null, 2)}\n`);
+
+    const res = await runInProcess(['verify', id, '--json'], localEnv());
+    expect(res.code).toBe(1);
+    const report = JSON.parse(res.stdout) as { ok: boolean; checks: Array<{ name: string; ok: boolean; detail: string }> };
+    const byName = Object.fromEntries(report.checks.map((c) => [c.name, c]));
+    // The stream checks pass: only the walk finds the damage.
+    expect(byName.sha256!.ok).toBe(true);
+    expect(byName.content!.ok).toBe(true);
+    const failed = report.checks.filter((c) => !c.ok);
+    expect(failed.length).toBeGreaterThan(0);
+    expect(failed[0]!.name).toMatch(/^snapshot /);
+    expect(failed.map((c) => c.detail).join(' ')).toContain(`page ${damaged}`);
+    expect(res.stderr).toContain(`${failed[0]!.name}: backup ${id} failed verification`);
+  });
+});
