@@ -5,6 +5,8 @@ import { formatKeyRestore, restoreKeyDump } from './restore-keys.js';
 import { restoreSnapshot } from './restore-snapshot.js';
 import { restoreSnapshotKeys } from './restore-snapshot-keys.js';
 import { openRepository } from './shared.js';
+import { processMetrics, recordRestore, type RestoreOutcome } from '../server/metrics.js';
+import { pushMetrics } from '../server/pushgateway.js';
 
 const SNAPSHOT_FLAGS = ['data-dir', 'name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token'] as const;
 const DUMP_FLAGS = ['dry-run', 'skip-existing'] as const;
@@ -16,6 +18,26 @@ const DUMP_FLAGS = ['dry-run', 'skip-existing'] as const;
  * `--keys` has its live keys written into the running etcd as a key dump would be.
  */
 export async function restoreCommand(ctx: CommandContext): Promise<void> {
+  // Counted once a restore has begun (usage errors and dry runs are not restores), and pushed as `backup` pushes.
+  let begun = false;
+  const count = ctx.args.flags['dry-run'] === true ? undefined : (outcome: RestoreOutcome) => begun && countRestore(ctx, outcome);
+  try {
+    await restoreOnce(ctx, () => (begun = true));
+  } catch (err) {
+    await count?.('failure');
+    throw err;
+  }
+  await count?.('success');
+}
+
+async function countRestore(ctx: CommandContext, outcome: RestoreOutcome): Promise<void> {
+  const metrics = processMetrics();
+  recordRestore(outcome, metrics);
+  const url = ctx.config.pushgatewayUrl;
+  if (url !== undefined) await pushMetrics(url, metrics, { cluster: ctx.config.cluster }, ctx.log);
+}
+
+async function restoreOnce(ctx: CommandContext, begun: () => void): Promise<void> {
   const { flags, positionals } = ctx.args;
   const id = positionals[0];
   if (id === undefined) throw new ConfigError(['restore needs the id of a backup (or "latest"): reshifter restore <id>; "reshifter list" shows them']);
@@ -30,6 +52,7 @@ export async function restoreCommand(ctx: CommandContext): Promise<void> {
     if (m.contentType === 'etcd-snapshot' && flags.keys === true) {
       const extra = SNAPSHOT_FLAGS.filter((f) => flags[f] !== undefined);
       if (extra.length > 0) throw new ConfigError([`${extra.map((f) => `--${f}`).join(', ')} cannot be combined with --keys, which writes the snapshot's keys into the etcd at RS_ETCD_ENDPOINTS`]);
+      begun();
       const report = await restoreSnapshotKeys(ctx, repo, m, { dryRun: flags['dry-run'] === true, skipExisting: flags['skip-existing'] === true });
       if (flags.json) ctx.print(JSON.stringify(report));
       else for (const line of formatKeyRestore(report)) ctx.print(line);
@@ -46,6 +69,7 @@ export async function restoreCommand(ctx: CommandContext): Promise<void> {
       const initialCluster = str('initial-cluster');
       const peerUrls = str('initial-advertise-peer-urls');
       const token = str('initial-cluster-token');
+      begun();
       const report = await restoreSnapshot(ctx, repo, m, {
         dataDir,
         ...(name !== undefined && { name }),
@@ -65,6 +89,7 @@ export async function restoreCommand(ctx: CommandContext): Promise<void> {
       if (extra.length > 0) {
         throw new ConfigError([`${extra.map((f) => `--${f}`).join(', ')} apply to snapshots; backup ${m.id} is a key dump (${m.strategy}), restored into the etcd at RS_ETCD_ENDPOINTS`]);
       }
+      begun();
       const report = await restoreKeyDump(ctx, repo, m, { dryRun: flags['dry-run'] === true, skipExisting: flags['skip-existing'] === true });
       if (flags.json) ctx.print(JSON.stringify(report));
       else for (const line of formatKeyRestore(report)) ctx.print(line);

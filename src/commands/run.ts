@@ -20,7 +20,10 @@ import { openRepository } from './shared.js';
  * it stops scheduling, aborts the job in flight (a backup leaves nothing half-written), drops queued ones, closes
  * the HTTP server and returns; an interrupted job makes it fail, so a pod or unit shows that the run did not complete.
  */
-export async function runCommand(ctx: CommandContext): Promise<void> {
+export async function runCommand(cmd: CommandContext): Promise<void> {
+  // A long-running process keeps stdout for nothing but its logs' neighbours: a `render` listing goes to the store
+  // only, never echoed row by row into the container's log stream.
+  const ctx: CommandContext = { ...cmd, print: () => undefined };
   const { config, log, signal } = ctx;
   if (config.schedule === undefined && config.httpPort === 0) {
     throw new ConfigError([

@@ -8,8 +8,8 @@ export const PUSH_JOB = 'reshifter';
 
 /**
  * Pushes the metrics of a one-off command to a Prometheus Pushgateway (`POST /metrics/job/reshifter/cluster/<name>`),
- * replacing the metrics of the same names from the previous run. The last-success and last-failure timestamps are
- * left out unless this run set them, so a failed run does not erase when the last success was. Never throws: a
+ * replacing the metrics of the same names from the previous run. Metrics this run did not record are left out (a
+ * restore does not erase the backup counts; a failed run does not erase when the last success was). Never throws: a
  * gateway that is down is logged, and the command's own outcome stands.
  */
 export async function pushMetrics(
@@ -19,9 +19,10 @@ export async function pushMetrics(
   log: Logger,
   timeoutMs = 10_000,
 ): Promise<boolean> {
-  for (const gauge of [metrics.lastSuccess, metrics.lastFailure]) {
-    const { name, values } = await gauge.get();
-    if (!values.some((v) => v.value > 0)) metrics.registry.removeSingleMetric(name);
+  // Only what this run recorded: a family pushed without samples would replace (erase) the gateway's copy of it.
+  const timestamps = new Set([(await metrics.lastSuccess.get()).name, (await metrics.lastFailure.get()).name]);
+  for (const { name, values } of await metrics.registry.getMetricsAsJSON()) {
+    if (values.length === 0 || (timestamps.has(name) && !values.some((v) => v.value > 0))) metrics.registry.removeSingleMetric(name);
   }
   const target = withoutCredentials(url);
   try {

@@ -108,6 +108,37 @@ describe('one-off backup and the Pushgateway', () => {
   });
 });
 
+describe('one-off restore and the Pushgateway', () => {
+  it('counts a restore (not a dry run) and pushes only what the restore recorded', async () => {
+    const gw = await startGateway();
+    const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(work, 'restore-push'), RS_BACKUP_STRATEGY: 'raw', RS_PUSHGATEWAY_URL: gw.url };
+    try {
+      const made = await runCli(['backup', '--json'], env);
+      expect(made.code, made.stderr).toBe(0);
+      const { id } = JSON.parse(made.stdout) as { id: string };
+      gw.pushed.length = 0;
+
+      const dry = await runCli(['restore', id, '--dry-run'], env);
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(gw.pushed).toHaveLength(0);
+
+      const done = await runCli(['restore', id], env);
+      expect(done.code, done.stderr).toBe(0);
+      expect(gw.pushed).toHaveLength(1);
+      expect(gw.pushed[0]!.body).toContain('reshifter_restore_total{outcome="success"} 1');
+      // A restore's push must not replace the backup metrics an earlier backup pushed.
+      expect(gw.pushed[0]!.body).not.toContain('reshifter_backup_total');
+      expect(gw.pushed[0]!.body).not.toContain('reshifter_backup_duration_seconds');
+
+      const missing = await runCli(['restore', 'no-such-backup'], env);
+      expect(missing.code).not.toBe(0);
+      expect(gw.pushed).toHaveLength(1);
+    } finally {
+      gw.server.close();
+    }
+  });
+});
+
 describe('run serves /healthz and /metrics', () => {
   it('before its first slot: healthy with nothing due, and the last success read from the store', async () => {
     const store = join(work, 'seeded');

@@ -49,3 +49,23 @@ it('run takes scheduled backups, applies retention, and stops cleanly on SIGTERM
   expect(listed).toHaveLength(2);
   expect(listed[0]!.createdAt > listed[1]!.createdAt).toBe(true);
 });
+
+it('run stores scheduled render listings without echoing them to stdout', async () => {
+  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(work, 'render'), RS_BACKUP_STRATEGY: 'render', RS_SCHEDULE: '*/3 * * * * *', RS_HTTP_PORT: '0' };
+  let signalled = false;
+  const res = await runCli(['run'], env, {
+    timeoutMs: 30_000,
+    onStart: (child) => {
+      child.stderr!.on('data', (d: Buffer) => {
+        if (!signalled && d.toString().includes('"msg":"backup completed"')) {
+          signalled = true;
+          child.kill('SIGTERM');
+        }
+      });
+    },
+  });
+  expect(res.code, res.stderr).toBe(0);
+  expect(res.stdout).toBe('');
+  const listed = JSON.parse((await runCli(['list', '--json'], env)).stdout) as Manifest[];
+  expect(listed.map((m) => m.strategy)).toContain('render');
+});

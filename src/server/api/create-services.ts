@@ -1,5 +1,6 @@
 import { Transform } from 'node:stream';
 import { verifyArtifact } from '../../archive/verify-artifact.js';
+import { verifySnapshotArtifact } from '../../archive/verify-snapshot.js';
 import type { BackupObserver } from '../../core/backup-observer.js';
 import { OperationError } from '../../core/errors.js';
 import type { JobContext } from '../../core/jobs.js';
@@ -13,6 +14,7 @@ import type { CommandContext } from '../../commands/context.js';
 import { diffBackups } from '../../commands/diff.js';
 import { codecKeys } from '../../commands/keys.js';
 import { restoreKeyDump } from '../../commands/restore-keys.js';
+import { restoreSnapshotKeys } from '../../commands/restore-snapshot-keys.js';
 import { withEtcd } from '../../commands/shared.js';
 import { statsCommand } from '../../commands/stats.js';
 import type { ApiServices, RestoreRequest } from './services.js';
@@ -64,26 +66,22 @@ export function createApiServices(ctx: CommandContext, repo: BackupRepository, o
         }),
       );
       stored.once('error', (err) => counted.destroy(err));
-      const checks = await verifyArtifact(counted, m, keys, job.signal);
+      const checks =
+        m.contentType === 'etcd-snapshot' ? await verifySnapshotArtifact(counted, m, keys, job.signal) : await verifyArtifact(counted, m, keys, job.signal);
       return { id: m.id, ok: checks.every((c) => c.ok), checks };
     },
 
     async restore(m, req, job) {
-      if (m.contentType !== KEY_DUMP_CONTENT_TYPE) {
-        throw new OperationError(
-          m.contentType === 'etcd-snapshot'
-            ? `backup ${m.id} is an etcd snapshot: it restores into a new data directory on an etcd host ("reshifter restore ${m.id} --data-dir DIR"), not through the API`
-            : `backup ${m.id} is a ${m.strategy} listing, which cannot be restored`,
-        );
+      if (m.contentType !== KEY_DUMP_CONTENT_TYPE && m.contentType !== 'etcd-snapshot') {
+        throw new OperationError(`backup ${m.id} is a ${m.strategy} listing, which cannot be restored`);
       }
-      const c = jobCtx(job);
+      const c = { ...jobCtx(job), config: { ...config, selection: restoreSelection(config.selection, req) } };
       const dryRun = req.dryRun === true;
+      const restoreOpts = { dryRun, skipExisting: req.skipExisting === true, onProgress: (p: { keys: number; bytes: number }) => job.progress(p) };
       try {
-        const report = await restoreKeyDump({ ...c, config: { ...config, selection: restoreSelection(config.selection, req) } }, repo, m, {
-          dryRun,
-          skipExisting: req.skipExisting === true,
-          onProgress: (p) => job.progress(p),
-        });
+        // A snapshot's live keys are replayed as a key dump's are (`reshifter restore <id> --keys`).
+        const report =
+          m.contentType === 'etcd-snapshot' ? await restoreSnapshotKeys(c, repo, m, restoreOpts) : await restoreKeyDump(c, repo, m, restoreOpts);
         if (!dryRun) recordRestore('success');
         return report;
       } catch (err) {

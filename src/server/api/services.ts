@@ -44,7 +44,7 @@ export interface ApiServices {
   /** A backup, then retention (as `reshifter backup`). */
   backup(opts: { strategy?: StrategySpec }, job: JobContext): Promise<Manifest>;
   verify(m: Manifest, job: JobContext): Promise<VerifyResult>;
-  /** Restores a key dump into etcd, or with `dryRun` plans it. */
+  /** Restores the keys of a key dump or of a snapshot into etcd, or with `dryRun` plans it. */
   restore(m: Manifest, req: RestoreRequest, job: JobContext): Promise<unknown>;
   diff(from: Manifest, to: Manifest, opts: { limit: number }, signal: AbortSignal): Promise<BackupDiff>;
 }

@@ -6,17 +6,18 @@ import { COMPONENTS } from '../schemas.js';
 import type { RestoreRequest } from '../services.js';
 import { jobReply } from './jobs.js';
 
-/** `POST /api/v1/restores`: a key dump back into etcd, or (dryRun) the plan of it. */
+/** `POST /api/v1/restores`: the keys of a key dump or a snapshot back into etcd, or (dryRun) the plan of it. */
 export const restoreRoutes: Route[] = [
   {
     method: 'POST',
     path: '/api/v1/restores',
     operationId: 'createRestore',
-    summary: 'Restore a key dump into etcd (or, with dryRun, plan it), as a job',
+    summary: 'Restore the keys of a key dump or of a snapshot into etcd (or, with dryRun, plan it), as a job',
     description:
       'The stored bytes are checked against the manifest before anything is written. The filters replace the configured RS_INCLUDE_/EXCLUDE_ ones. ' +
       'The job\'s result is the plan (dryRun) or the counts: totals and one row per resource of create / update / unchanged / skipped. ' +
-      'Snapshots restore into a new etcd data directory with the CLI, not through the API.',
+      'A snapshot backup has its live keys (under RS_ETCD_PREFIXES, default the Kubernetes prefixes) written into the running etcd, as `reshifter restore <id> --keys` does; ' +
+      'restoring a whole snapshot into a new etcd data directory is done with the CLI on the etcd host (`--data-dir`).',
     tag: 'restores',
     access: 'write',
     body: { schema: COMPONENTS.RestoreRequest!, required: true },
@@ -27,12 +28,13 @@ export const restoreRoutes: Route[] = [
         if (err instanceof NotFoundError) throw new ApiError(404, 'not_found', err.message, 'backupId');
         throw err;
       });
-      if (m.contentType !== KEY_DUMP_CONTENT_TYPE) {
-        const why =
-          m.contentType === 'etcd-snapshot'
-            ? `is an etcd snapshot, which restores into a new data directory on an etcd host: "reshifter restore ${m.id} --data-dir DIR"`
-            : `is a ${m.strategy} listing, which holds no values to restore`;
-        throw new ApiError(400, 'bad_request', `field "backupId": backup ${m.id} ${why}; the API restores key dumps (raw, filter:)`, 'backupId');
+      if (m.contentType !== KEY_DUMP_CONTENT_TYPE && m.contentType !== 'etcd-snapshot') {
+        throw new ApiError(
+          400,
+          'bad_request',
+          `field "backupId": backup ${m.id} is a ${m.strategy} listing, which holds no values to restore; the API restores key dumps (raw, filter:) and the live keys of snapshots`,
+          'backupId',
+        );
       }
       const params: Record<string, unknown> = { ...req, backupId: m.id };
       return jobReply(
