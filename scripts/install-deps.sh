@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the system tools reshifter's demo and tests use, when they are missing: Debian's etcd (server and
-# etcdctl), age, openssl, and Chromium with a font (the web UI's browser test). Needs root (or sudo) and apt-get; does nothing when everything is present.
+# etcdctl), age, openssl, Prometheus' Pushgateway (the metrics push test), and Chromium with a font (the web UI's browser test). Needs root (or sudo) and apt-get; does nothing when everything is present.
 set -euo pipefail
 need=()
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
@@ -8,6 +8,7 @@ command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
 command -v age >/dev/null 2>&1 || need+=(age)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v prometheus-pushgateway >/dev/null 2>&1 || need+=(prometheus-pushgateway)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ "${#need[@]}" -eq 0 ]; then
   exit 0
@@ -22,4 +23,4 @@ echo "install-deps: installing ${need[*]}" >&2
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # Debian starts etcd as a service on install; the tests and the demo start their own on free ports.
-if command -v systemctl >/dev/null 2>&1; then $sudo systemctl disable --now etcd >/dev/null 2>&1 || true; fi
+if command -v systemctl >/dev/null 2>&1; then $sudo systemctl disable --now etcd prometheus-pushgateway >/dev/null 2>&1 || true; fi

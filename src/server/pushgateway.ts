@@ -19,7 +19,7 @@ export async function pushMetrics(
   log: Logger,
   timeoutMs = 10_000,
 ): Promise<boolean> {
-  // Only what this run recorded: a family pushed without samples would replace (erase) the gateway's copy of it.
+  // Only what this run recorded.
   const timestamps = new Set([(await metrics.lastSuccess.get()).name, (await metrics.lastFailure.get()).name]);
   for (const { name, values } of await metrics.registry.getMetricsAsJSON()) {
     if (values.length === 0 || (timestamps.has(name) && !values.some((v) => v.value > 0))) metrics.registry.removeSingleMetric(name);

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { freePort } from '../helpers/ports.js';
+import { startPushgateway, type TestPushgateway } from '../helpers/pushgateway.js';
 
 interface Pushed {
   method: string;
@@ -14,7 +15,7 @@ interface Pushed {
   body: string;
 }
 
-/** A stand-in Pushgateway on loopback that records what it is sent. */
+/** A stand-in that records what it is sent and answers `status`: a gateway that fails. */
 async function startGateway(status = 200): Promise<{ url: string; pushed: Pushed[]; server: Server }> {
   const pushed: Pushed[] = [];
   const server = createServer((req, res) => {
@@ -56,86 +57,90 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-describe('one-off backup and the Pushgateway', () => {
-  it('pushes the metrics of a successful backup, with the backup id on every log line of the run', async () => {
-    const gw = await startGateway();
-    try {
-      const res = await runCli(['backup'], {
-        RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(work, 'push'), RS_CLUSTER_NAME: 'prod-eu',
-        RS_PUSHGATEWAY_URL: gw.url, RS_RETENTION_KEEP_LAST: '1',
-      });
-      expect(res.code).toBe(0);
-      expect(gw.pushed).toHaveLength(1);
-      const [push] = gw.pushed;
-      expect(push!.method).toBe('POST');
-      expect(push!.url).toBe('/metrics/job/reshifter/cluster/prod-eu');
-      expect(push!.body).toContain('reshifter_backup_total{strategy="snapshot",outcome="success"} 1');
-      expect(push!.body).toMatch(/reshifter_backup_size_bytes\{strategy="snapshot"\} [1-9]\d*/);
-      expect(push!.body).toMatch(/reshifter_backup_last_success_timestamp_seconds \d{10}/);
-      expect(push!.body).not.toContain('reshifter_backup_last_failure_timestamp_seconds');
-      expect(push!.body).not.toContain('process_resident_memory_bytes');
-      const id = res.stdout.split('\t')[0];
-      const logged = lines(res.stderr);
-      expect(logged.map((l) => l.msg)).toEqual(expect.arrayContaining(['backup started', 'backup completed', 'retention applied', 'metrics pushed']));
-      for (const l of logged) expect(l.backupId, JSON.stringify(l)).toBe(id);
-    } finally {
-      gw.server.close();
-    }
+/** The gateway's sample of `name` for one cluster's group with these labels, or undefined. */
+async function pushed(gw: TestPushgateway, name: string, cluster: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+  const want = { cluster, job: 'reshifter', ...labels };
+  const line = (await gw.samples(name)).find((l) => Object.entries(want).every(([k, v]) => l.includes(`${k}="${v}"`)));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+describe('one-off commands and a real Pushgateway', () => {
+  let gw: TestPushgateway;
+  beforeAll(async () => {
+    gw = await startPushgateway();
+  });
+  afterAll(async () => {
+    await gw?.stop();
+  });
+
+  it('pushes the metrics of a successful backup under job and cluster, with the backup id on every log line of the run', async () => {
+    const res = await runCli(['backup'], {
+      RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(work, 'push'), RS_CLUSTER_NAME: 'prod-eu',
+      RS_PUSHGATEWAY_URL: gw.url, RS_RETENTION_KEEP_LAST: '1',
+    });
+    expect(res.code, res.stderr).toBe(0);
+    expect(await pushed(gw, 'reshifter_backup_total', 'prod-eu', { strategy: 'snapshot', outcome: 'success' })).toBe(1);
+    expect(await pushed(gw, 'reshifter_backup_size_bytes', 'prod-eu', { strategy: 'snapshot' })).toBeGreaterThan(0);
+    expect(await pushed(gw, 'reshifter_backup_last_success_timestamp_seconds', 'prod-eu')).toBeGreaterThan(Date.now() / 1000 - 60);
+    expect(await pushed(gw, 'reshifter_backup_last_failure_timestamp_seconds', 'prod-eu')).toBeUndefined();
+    expect(await pushed(gw, 'process_resident_memory_bytes', 'prod-eu')).toBeUndefined();
+    const id = res.stdout.split('\t')[0];
+    const logged = lines(res.stderr);
+    expect(logged.map((l) => l.msg)).toEqual(expect.arrayContaining(['backup started', 'backup completed', 'retention applied', 'metrics pushed']));
+    for (const l of logged) expect(l.backupId, JSON.stringify(l)).toBe(id);
   });
 
   it('pushes a failure without erasing the last success, and a gateway error does not change the exit code', async () => {
-    const gw = await startGateway();
+    const env = { RS_BACKUP_DIR: join(work, 'fail'), RS_CLUSTER_NAME: 'flaky', RS_PUSHGATEWAY_URL: gw.url };
+    const ok = await runCli(['backup'], { ...env, RS_ETCD_ENDPOINTS: etcd.endpoint });
+    expect(ok.code, ok.stderr).toBe(0);
+    const lastSuccess = await pushed(gw, 'reshifter_backup_last_success_timestamp_seconds', 'flaky');
+    expect(lastSuccess).toBeGreaterThan(0);
+
+    const bad = await runCli(['backup'], { ...env, RS_ETCD_ENDPOINTS: `http://127.0.0.1:${await freePort()}`, RS_ETCD_TIMEOUT: '2s' });
+    expect(bad.code).toBe(1);
+    const failures = (await gw.samples('reshifter_backup_total')).filter((l) => l.includes('cluster="flaky"') && l.includes('outcome="failure"'));
+    expect(failures.map((l) => l.slice(l.lastIndexOf(' ') + 1))).toEqual(['1']);
+    expect(await pushed(gw, 'reshifter_backup_last_failure_timestamp_seconds', 'flaky')).toBeGreaterThan(Date.now() / 1000 - 60);
+    expect(await pushed(gw, 'reshifter_backup_last_success_timestamp_seconds', 'flaky')).toBe(lastSuccess);
+    expect(lines(bad.stderr).find((l) => l.msg === 'backup failed')?.backupId).toMatch(/^\d{8}T/);
+
     const down = await startGateway(500);
     try {
-      const bad = await runCli(['backup'], {
-        RS_ETCD_ENDPOINTS: `http://127.0.0.1:${await freePort()}`, RS_ETCD_TIMEOUT: '2s', RS_BACKUP_DIR: join(work, 'fail'), RS_PUSHGATEWAY_URL: gw.url,
-      });
-      expect(bad.code).toBe(1);
-      expect(gw.pushed).toHaveLength(1);
-      expect(gw.pushed[0]!.body).toMatch(/reshifter_backup_total\{strategy="(snapshot|auto)",outcome="failure"\} 1/);
-      expect(gw.pushed[0]!.body).toMatch(/reshifter_backup_last_failure_timestamp_seconds \d{10}/);
-      expect(gw.pushed[0]!.body).not.toContain('reshifter_backup_last_success_timestamp_seconds');
-      expect(lines(bad.stderr).find((l) => l.msg === 'backup failed')?.backupId).toMatch(/^\d{8}T/);
-
-      const ok = await runCli(['backup'], { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(work, 'fail'), RS_PUSHGATEWAY_URL: down.url });
-      expect(ok.code).toBe(0);
+      const stillOk = await runCli(['backup'], { ...env, RS_ETCD_ENDPOINTS: etcd.endpoint, RS_PUSHGATEWAY_URL: down.url });
+      expect(stillOk.code).toBe(0);
       expect(down.pushed).toHaveLength(1);
-      expect(lines(ok.stderr).find((l) => l.msg === 'metrics push failed')?.err).toMatch(/500/);
+      expect(lines(stillOk.stderr).find((l) => l.msg === 'metrics push failed')?.err).toMatch(/500/);
     } finally {
-      gw.server.close();
       down.server.close();
     }
   });
-});
 
-describe('one-off restore and the Pushgateway', () => {
-  it('counts a restore (not a dry run) and pushes only what the restore recorded', async () => {
-    const gw = await startGateway();
-    const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(work, 'restore-push'), RS_BACKUP_STRATEGY: 'raw', RS_PUSHGATEWAY_URL: gw.url };
-    try {
-      const made = await runCli(['backup', '--json'], env);
-      expect(made.code, made.stderr).toBe(0);
-      const { id } = JSON.parse(made.stdout) as { id: string };
-      gw.pushed.length = 0;
+  it('counts a restore (not a dry run), next to the backup metrics an earlier backup pushed', async () => {
+    const env = {
+      RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(work, 'restore-push'), RS_BACKUP_STRATEGY: 'raw',
+      RS_CLUSTER_NAME: 'restored', RS_PUSHGATEWAY_URL: gw.url,
+    };
+    const made = await runCli(['backup', '--json'], env);
+    expect(made.code, made.stderr).toBe(0);
+    const { id } = JSON.parse(made.stdout) as { id: string };
+    const pushTime = () => pushed(gw, 'push_time_seconds', 'restored');
+    const afterBackup = await pushTime();
+    expect(afterBackup).toBeGreaterThan(0);
 
-      const dry = await runCli(['restore', id, '--dry-run'], env);
-      expect(dry.code, dry.stderr).toBe(0);
-      expect(gw.pushed).toHaveLength(0);
+    const dry = await runCli(['restore', id, '--dry-run'], env);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(await pushTime()).toBe(afterBackup);
+    expect(await pushed(gw, 'reshifter_restore_total', 'restored', { outcome: 'success' })).toBeUndefined();
 
-      const done = await runCli(['restore', id], env);
-      expect(done.code, done.stderr).toBe(0);
-      expect(gw.pushed).toHaveLength(1);
-      expect(gw.pushed[0]!.body).toContain('reshifter_restore_total{outcome="success"} 1');
-      // A restore's push must not replace the backup metrics an earlier backup pushed.
-      expect(gw.pushed[0]!.body).not.toContain('reshifter_backup_total');
-      expect(gw.pushed[0]!.body).not.toContain('reshifter_backup_duration_seconds');
+    const done = await runCli(['restore', id], env);
+    expect(done.code, done.stderr).toBe(0);
+    expect(await pushed(gw, 'reshifter_restore_total', 'restored', { outcome: 'success' })).toBe(1);
+    expect(await pushed(gw, 'reshifter_backup_total', 'restored', { strategy: 'raw', outcome: 'success' })).toBe(1);
 
-      const missing = await runCli(['restore', 'no-such-backup'], env);
-      expect(missing.code).not.toBe(0);
-      expect(gw.pushed).toHaveLength(1);
-    } finally {
-      gw.server.close();
-    }
+    const missing = await runCli(['restore', 'no-such-backup'], env);
+    expect(missing.code).not.toBe(0);
+    expect(await pushed(gw, 'reshifter_restore_total', 'restored', { outcome: 'failure' })).toBeUndefined();
   });
 });
 
