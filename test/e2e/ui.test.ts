@@ -1,11 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Manifest } from '../../src/archive/manifest.js';
 import { loadDataset } from '../../src/demo/load-dataset.js';
 import { sampleDataset } from '../../src/demo/sample-data.js';
 import { startApi, type TestApi } from '../helpers/api.js';
@@ -15,8 +17,9 @@ import { runInProcess } from '../helpers/in-process.js';
 
 /**
  * The web UI in a real headless Chromium (Debian's `chromium`, driven by playwright-core), served by the built CLI's
- * `run` without a schedule: loading, the token, the backups, a backup's details and stats, a diff, and a restore
- * planned (dry run) and then confirmed. With RS_UPDATE_SCREENSHOT=1 it also writes docs/ui.png.
+ * `run` without a schedule: loading, the token, the backups, a backup's details and stats, a diff, restores of a key
+ * dump and of a snapshot planned (dry run) and then confirmed, none offered for a listing, a download and a delete.
+ * With RS_UPDATE_SCREENSHOT=1 it also writes docs/ui.png.
  */
 const CHROMIUM = process.env.RS_CHROMIUM ?? '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
@@ -36,6 +39,15 @@ let serverLog = '';
 let context: BrowserContext;
 let page: Page;
 let empty: TestApi;
+let env: Record<string, string>;
+
+/** The manifest of a backup, or undefined when the API has none by that id (404). */
+async function manifestOf(id: string): Promise<Manifest | undefined> {
+  const res = await fetch(`${url}/api/v1/backups/${id}`, { headers: { Authorization: `Bearer ${TOKEN}` } });
+  if (res.status === 404) return undefined;
+  expect(res.status).toBe(200);
+  return (await res.json()) as Manifest;
+}
 
 async function startRun(env: Record<string, string>): Promise<string> {
   const port = await freePort();
@@ -59,7 +71,7 @@ describe.skipIf(!hasChromium)('the web UI in Chromium', () => {
     work = await mkdtemp(join(tmpdir(), 'rs-ui-'));
     const client = new Etcd3({ hosts: etcd.endpoint });
     await loadDataset(client, sampleDataset({ namespaces: 3, podsPerNamespace: 4, podSpecBytes: 100 }));
-    const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(work, 'store'), RS_CLUSTER_NAME: 'prod-eu-1' };
+    env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(work, 'store'), RS_CLUSTER_NAME: 'prod-eu-1' };
     // A history to look at: a snapshot, a key dump, then a change and two more key dumps.
     for (const strategy of ['snapshot', 'raw']) expect((await runInProcess(['backup', '--strategy', strategy], env)).code).toBe(0);
     await client.put('/registry/deployments/team-1/api').value('new');
@@ -173,6 +185,97 @@ describe.skipIf(!hasChromium)('the web UI in Chromium', () => {
     } finally {
       client.close();
     }
+  });
+
+  it("restores a snapshot's keys the same way, and offers no restore for a render listing", async () => {
+    expect((await runInProcess(['backup', '--strategy', 'render'], env)).code).toBe(0);
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    const items = page.locator('ol.timeline button.backup-item');
+    await expect.poll(() => items.count()).toBe(5);
+    await items.first().click();
+    await expect.poll(() => page.locator('#details .manifest').innerText()).toMatch(/Strategy\s+render/);
+    expect(await page.locator('#no-restore').innerText()).toMatch(/listing holds no values, so it cannot be restored/);
+    expect(await page.locator('#restore-form').count()).toBe(0);
+    expect(await page.getByRole('button', { name: /^Plan restore/ }).count()).toBe(0);
+
+    const client = new Etcd3({ hosts: etcd.endpoint });
+    try {
+      const key = '/registry/deployments/team-2/web';
+      const value = await client.get(key).buffer();
+      expect(value).not.toBeNull();
+      await client.delete().key(key);
+      await items.last().click();
+      await expect.poll(() => page.locator('#details .manifest').innerText()).toMatch(/Strategy\s+snapshot/);
+      expect(await page.locator('.restore').innerText()).toContain('--keys');
+      await page.getByLabel('Only namespaces').fill('team-2');
+      await page.getByRole('button', { name: 'Plan restore (dry run)' }).click();
+      await expect.poll(() => page.locator('#plan-summary').innerText()).toMatch(/^Dry run: 1 to create, 0 to update/);
+      expect(await page.locator('.restore-result table').innerText()).toMatch(/deployments\s+1\s+0/);
+      expect(await client.get(key).buffer()).toBeNull();
+      await page.getByRole('button', { name: 'Restore 1 key into etcd' }).click();
+      await expect.poll(() => page.locator('.restore-result').innerText()).toMatch(/^Restored 1 key in/);
+      expect(await client.get(key).buffer()).toEqual(value);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('downloads a backup with the token: the saved bytes hash to the manifest\'s sha256', async () => {
+    await page.locator('ol.timeline button.backup-item').nth(1).click();
+    const id = await page.locator('#details h3').innerText();
+    const m = (await manifestOf(id))!;
+    expect(m.strategy).toBe('raw');
+    const button = page.getByRole('button', { name: 'Download', exact: true });
+    // Held by the test: the page shows it is busy, and cancelling stops it.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const artifact = `**/api/v1/backups/${id}/artifact`;
+    await page.route(artifact, async (route) => {
+      await held;
+      await route.abort().catch(() => undefined);
+    });
+    await button.click();
+    await expect.poll(() => page.locator('#download-progress').isVisible()).toBe(true);
+    expect(await button.isDisabled()).toBe(true);
+    expect(await page.locator('.download-result').getAttribute('aria-busy')).toBe('true');
+    await page.getByRole('button', { name: 'Cancel download' }).click();
+    await expect.poll(() => page.locator('.download-result').innerText()).toBe('Download cancelled.');
+    expect(await page.evaluate('document.activeElement.id')).toBe('download');
+    release();
+    await page.unroute(artifact);
+
+    const [download] = await Promise.all([page.waitForEvent('download'), button.click()]);
+    expect(download.suggestedFilename()).toBe(m.artifact);
+    const bytes = await readFile((await download.path())!);
+    expect(bytes.length).toBe(m.sizeBytes);
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(m.sha256);
+    await expect.poll(() => page.locator('.download-result').innerText()).toMatch(new RegExp(`^Saved ${m.artifact.replace(/\./g, '\\.')} .*${m.sha256}`));
+    expect(await button.isEnabled()).toBe(true);
+  });
+
+  it('deletes a backup after a confirm step: it leaves the list and the API', async () => {
+    const items = page.locator('ol.timeline button.backup-item');
+    await items.first().click();
+    await expect.poll(() => page.locator('#details .manifest').innerText()).toMatch(/Strategy\s+render/);
+    const id = await page.locator('#details h3').innerText();
+    const deleteButton = page.getByRole('button', { name: 'Delete', exact: true });
+    // Asking first, with the focus on the safe choice; cancelling deletes nothing.
+    await deleteButton.click();
+    expect(await page.getByRole('group', { name: new RegExp(`^Delete backup ${id}\\?`) }).isVisible()).toBe(true);
+    expect(await page.evaluate('document.activeElement.id')).toBe('cancel-delete');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('.delete-result').innerText()).toBe('Nothing was deleted.');
+    expect(await page.evaluate('document.activeElement.id')).toBe('delete');
+    expect(await manifestOf(id)).toBeDefined();
+
+    await deleteButton.click();
+    await page.getByRole('button', { name: 'Yes, delete this backup' }).click();
+    await expect.poll(() => page.locator('#status').innerText()).toBe(`Backup ${id} deleted.`);
+    await expect.poll(() => items.count()).toBe(4);
+    expect(await page.locator(`ol.timeline button[data-id="${id}"]`).count()).toBe(0);
+    expect(await page.locator('#details').innerText()).toContain(`Backup ${id} was deleted.`);
+    expect(await page.evaluate('document.activeElement.className')).toBe('backup-item');
+    expect(await manifestOf(id)).toBeUndefined();
   });
 
   it('forgetting the token hides the restore form', async () => {

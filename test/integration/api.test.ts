@@ -204,6 +204,19 @@ describe('backups and jobs', () => {
     expect(listed[0]!.id).toBe(job.id);
     expect(listed).toHaveLength(3);
   });
+
+  it('verifies a snapshot backup down to its bbolt file: the "snapshot ..." checks of the walk', async () => {
+    const m = backups.snap1!;
+    const job = await finished(await startJob(`/api/v1/backups/${m.id}/verify`));
+    expectSchema(job.result, component('VerifyResult'));
+    const r = job.result as { id: string; ok: boolean; checks: Array<{ name: string; ok: boolean; detail: string }> };
+    expect(r).toMatchObject({ id: m.id, ok: true });
+    expect(r.checks.map((c) => c.name)).toEqual(expect.arrayContaining(['size', 'sha256']));
+    const walk = r.checks.filter((c) => c.name.startsWith('snapshot '));
+    expect(walk.length).toBeGreaterThan(0);
+    expect(walk.filter((c) => !c.ok)).toEqual([]);
+    expect(job.progress.bytes).toBe(m.sizeBytes);
+  });
 });
 
 describe('version, explore and stats', () => {
@@ -301,10 +314,19 @@ describe('diff', () => {
 });
 
 describe('restore', () => {
-  it('refuses a snapshot (it restores into a data directory with the CLI)', async () => {
-    const res = await api.call('/api/v1/restores', { method: 'POST', ...auth, json: { backupId: backups.snap2!.id } });
-    const body = await expectError(res, 400, 'bad_request', 'backupId');
-    expect(body.error).toContain('--data-dir');
+  it('refuses a render listing (400 naming backupId), starting no job', async () => {
+    const listing = (await finished(await startJob('/api/v1/backups', { strategy: 'render' }))).result as Manifest;
+    expect(listing).toMatchObject({ strategy: 'render', contentType: 'jsonl' });
+    const jobs = api.jobs.list().length;
+    for (const dryRun of [true, false]) {
+      const res = await api.call('/api/v1/restores', { method: 'POST', ...auth, json: { backupId: listing.id, dryRun } });
+      const body = await expectError(res, 400, 'bad_request', 'backupId');
+      expect(body.error).toContain(listing.id);
+      expect(body.error).toMatch(/listing/);
+    }
+    expect(api.jobs.list()).toHaveLength(jobs);
+    // Out of the way of the counts below.
+    expect((await api.call(`/api/v1/backups/${listing.id}`, { method: 'DELETE', ...auth })).status).toBe(204);
   });
 
   it('plans first (dry run writes nothing), then restores with the filters', async () => {
@@ -326,6 +348,39 @@ describe('restore', () => {
     expect(await client.get('/registry/configmaps/default/web').string()).toBe('changed');
     // Filtered out: team-1 stays as it is.
     expect(await client.get('/registry/configmaps/team-1/web').string()).toBeNull();
+  });
+
+  it("restores a snapshot's live keys: the dry-run plan writes nothing, then the keys come back with their values", async () => {
+    const snap = (await finished(await startJob('/api/v1/backups', { strategy: 'snapshot' }))).result as Manifest;
+    // A namespace's objects deleted after the snapshot, and one key of another namespace the filter must leave alone.
+    const gone = ['/registry/deployments/team-1/web', '/registry/pods/team-1/web-0000', '/registry/secrets/team-1/db-password', '/registry/example.com/widgets/team-1/gadget'];
+    const other = '/registry/services/specs/default/web';
+    const before = new Map<string, Buffer>();
+    for (const key of [...gone, other]) {
+      const value = await client.get(key).buffer();
+      expect(value, key).not.toBeNull();
+      before.set(key, value!);
+      await client.delete().key(key);
+    }
+    try {
+      const request = { backupId: snap.id, includeNamespaces: ['team-1'] };
+      const plan = await finished(await startJob('/api/v1/restores', { ...request, dryRun: true }));
+      expect(plan).toMatchObject({ kind: 'restore', writes: true, params: { backupId: snap.id, dryRun: true, includeNamespaces: ['team-1'] } });
+      const planned = plan.result as { dryRun: boolean; written: number; totals: { create: number; update: number }; resources: Array<{ resource: string; create: number }>; target: { endpoints: string[] } };
+      expect(planned).toMatchObject({ dryRun: true, written: 0, totals: { create: gone.length, update: 0 }, target: { endpoints: [etcd.endpoint] } });
+      expect(planned.resources.find((r) => r.resource === 'pods')!.create).toBe(1);
+      expect(plan.progress.keys).toBeGreaterThan(0);
+      for (const key of gone) expect(await client.get(key).buffer(), key).toBeNull();
+
+      const done = await finished(await startJob('/api/v1/restores', request));
+      expect(done.result).toMatchObject({ dryRun: false, written: gone.length, totals: { create: gone.length, update: 0 } });
+      for (const key of gone) expect(await client.get(key).buffer(), key).toEqual(before.get(key));
+      // Filtered out: default stays as it is.
+      expect(await client.get(other).buffer()).toBeNull();
+    } finally {
+      await client.put(other).value(before.get(other)!);
+      await api.call(`/api/v1/backups/${snap.id}`, { method: 'DELETE', ...auth });
+    }
   });
 
   it('queues a restore behind a running writer, and refuses to delete a backup a job uses (409)', async () => {
@@ -369,6 +424,20 @@ describe('the OpenAPI document', () => {
         expect(res.status).not.toBe(405);
       }
     }
+  });
+
+  it('documents the answers the web UI relies on: download, delete, and restore of key dumps and snapshots', () => {
+    type Op = { description?: string; responses: Record<string, { content?: Record<string, unknown>; headers?: Record<string, unknown> }>; 'x-access'?: string };
+    const op = (path: string, method: string) => doc.paths[path]![method] as Op;
+    const download = op('/api/v1/backups/{id}/artifact', 'get');
+    expect(Object.keys(download.responses['200']!.content!)).toEqual(['application/octet-stream']);
+    expect(Object.keys(download.responses['200']!.headers!).sort()).toEqual(['Content-Disposition', 'X-Content-SHA256']);
+    expect(download['x-access']).toBe('sensitive');
+    expect(Object.keys(op('/api/v1/backups/{id}', 'delete').responses)).toEqual(expect.arrayContaining(['204', '401', '403', '404', '409']));
+    const restore = op('/api/v1/restores', 'post');
+    expect(Object.keys(restore.responses)).toEqual(expect.arrayContaining(['202', '400', '404']));
+    expect(restore.description).toContain('--keys');
+    expect(op('/api/v1/backups/{id}/verify', 'post').description).toContain('"snapshot ..."');
   });
 });
 

@@ -47,7 +47,7 @@ export const backupRoutes: Route[] = [
       200: {
         description: 'the artifact; X-Content-SHA256 is the sha256 the bytes must have',
         contentType: 'application/octet-stream',
-        headers: { 'X-Content-SHA256': 'sha256 (hex) of the stored bytes' },
+        headers: { 'X-Content-SHA256': 'sha256 (hex) of the stored bytes', 'Content-Disposition': 'attachment; filename="<the manifest\'s artifact>"' },
       },
     },
     handle: async (c) => {
@@ -119,7 +119,9 @@ export const backupRoutes: Route[] = [
     path: '/api/v1/backups/{id}/verify',
     operationId: 'verifyBackup',
     summary: 'Re-read a backup and check it against its manifest, as a job',
-    description: 'The job\'s result is a VerifyResult; a failed check makes ok false (the job itself succeeds).',
+    description:
+      'The job\'s result is a VerifyResult; a failed check makes ok false (the job itself succeeds). ' +
+      'For a snapshot the decoded bbolt file is walked too: those checks are named "snapshot ...".',
     tag: 'backups',
     access: 'write',
     params: idParam,

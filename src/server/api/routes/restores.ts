@@ -16,7 +16,7 @@ export const restoreRoutes: Route[] = [
     description:
       'The stored bytes are checked against the manifest before anything is written. The filters replace the configured RS_INCLUDE_/EXCLUDE_ ones. ' +
       'The job\'s result is the plan (dryRun) or the counts: totals and one row per resource of create / update / unchanged / skipped. ' +
-      'A snapshot backup has its live keys (under RS_ETCD_PREFIXES, default the Kubernetes prefixes) written into the running etcd, as `reshifter restore <id> --keys` does; ' +
+      'A snapshot backup has its live keys (under RS_KUBE_PREFIXES, default the Kubernetes prefixes) written into the running etcd, as `reshifter restore <id> --keys` does; ' +
       'restoring a whole snapshot into a new etcd data directory is done with the CLI on the etcd host (`--data-dir`).',
     tag: 'restores',
     access: 'write',

@@ -21,28 +21,70 @@ export function setToken(token) {
   else sessionStorage.removeItem(TOKEN_KEY);
 }
 
-/** Calls the API; resolves with the parsed JSON (undefined for 204), rejects with an ApiFailure. */
-export async function api(path, { method = 'GET', body, signal } = {}) {
-  const headers = { Accept: 'application/json' };
+/** fetch under /api/v1 with the token; a network failure becomes an ApiFailure, an abort stays an AbortError. */
+async function request(path, { method = 'GET', headers = {}, body, signal } = {}) {
   const token = getToken();
-  if (token) headers.Authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  let res;
   try {
-    res = await fetch(`/api/v1${path}`, { method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body) });
+    return await fetch(`/api/v1${path}`, { method, headers: token ? { ...headers, Authorization: `Bearer ${token}` } : headers, signal, body });
   } catch (err) {
     if (err.name === 'AbortError') throw err;
     throw new ApiFailure(0, { error: 'the server cannot be reached' });
   }
-  if (res.status === 204) return undefined;
+}
+
+/** The ApiFailure of an answer that was not a success, with the server's JSON error when it sent one. */
+async function failure(res) {
   let data;
   try {
     data = await res.json();
   } catch {
     data = undefined;
   }
-  if (!res.ok) throw new ApiFailure(res.status, data);
-  return data;
+  return new ApiFailure(res.status, data);
+}
+
+/** Calls the API; resolves with the parsed JSON (undefined for 204), rejects with an ApiFailure. */
+export async function api(path, { method = 'GET', body, signal } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await request(path, { method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (!res.ok) throw await failure(res);
+  if (res.status === 204) return undefined;
+  try {
+    return await res.json();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Downloads a backup's stored bytes. A plain link cannot carry the bearer token, so the page fetches them itself,
+ * calling `onProgress(received, total)` as they arrive, and resolves with a Blob (which the browser may keep on
+ * disk), the file name the server gave and the sha256 it says the bytes have. Rejects with an ApiFailure, or an
+ * AbortError when `signal` aborts.
+ */
+export async function downloadArtifact(id, { signal, onProgress } = {}) {
+  const res = await request(`/backups/${encodeURIComponent(id)}/artifact`, { headers: { Accept: 'application/octet-stream' }, signal });
+  if (!res.ok) throw await failure(res);
+  const total = Number(res.headers.get('Content-Length')) || undefined;
+  const reader = res.body.getReader();
+  const chunks = [];
+  let received = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      received += value.length;
+      onProgress?.(received, total);
+    }
+  } catch (err) {
+    if (err.name === 'AbortError') throw err;
+    throw new ApiFailure(0, { error: `the download broke off after ${received} bytes` });
+  }
+  if (total !== undefined && received !== total) throw new ApiFailure(0, { error: `the download ended after ${received} of ${total} bytes` });
+  const filename = /filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') ?? '')?.[1];
+  return { blob: new Blob(chunks, { type: 'application/octet-stream' }), filename, sha256: res.headers.get('X-Content-SHA256') ?? undefined };
 }
 
 /** Waits for a job to finish, calling `onUpdate` with each state seen; resolves with the finished job. */

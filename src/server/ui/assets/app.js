@@ -1,9 +1,10 @@
 // reshifter's web UI: the backups as a timeline and a chart, a backup's details and stats, back up now, verify,
-// diff two backups, and restore in two steps (the dry-run plan, then confirm). Plain modules, no build step.
+// download, delete (after a confirm step), diff two backups, and restore in two steps (the dry-run plan, then
+// confirm). Plain modules, no build step.
 
-import { api, ApiFailure, getToken, setToken, waitForJob } from './api.js';
+import { api, ApiFailure, downloadArtifact, getToken, setToken, waitForJob } from './api.js';
 import { backupChart, chartLegend } from './chart.js';
-import { ago, formatBytes, formatCount, formatDate, h, show, splitList, state, table } from './dom.js';
+import { ago, formatBytes, formatCount, formatDate, h, saveBlob, show, splitList, state, table } from './dom.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -20,6 +21,8 @@ const ui = {
   token: $('token'),
   forgetToken: $('forget-token'),
 };
+
+const PICK_BACKUP = 'Select a backup to see its manifest, what it holds, and to verify, download, restore or delete it.';
 
 let backups = [];
 let selectedId;
@@ -40,7 +43,7 @@ function describeFailure(err) {
 /** True when a token has been entered; otherwise says why an action needs one and moves focus to the field. */
 function requireToken() {
   if (getToken()) return true;
-  announce('Enter the API token first: backing up, verifying and restoring change or read whole backups.', 'error');
+  announce('Enter the API token first: backing up, verifying, downloading, deleting and restoring change or read whole backups.', 'error');
   ui.token.focus();
   return false;
 }
@@ -87,7 +90,7 @@ async function loadBackups() {
     backups = [];
     selectedId = undefined;
     detailsAbort?.abort();
-    state(ui.details, 'Select a backup to see its manifest, what it holds, and to verify or restore it.');
+    state(ui.details, PICK_BACKUP);
     ui.chart.replaceChildren();
     ui.chart.hidden = true;
     state(ui.timeline, `Cannot load backups: ${describeFailure(err)}`, 'error', h('button', { type: 'button', onclick: () => void loadBackups() }, 'Try again'));
@@ -142,12 +145,16 @@ async function selectBackup(id) {
   const m = backups.find((b) => b.id === id);
   detailsAbort?.abort();
   if (!m) {
-    state(ui.details, 'Select a backup to see its manifest, what it holds, and to verify or restore it.');
+    state(ui.details, PICK_BACKUP);
     return;
   }
   detailsAbort = new AbortController();
   const statsBox = h('div', { class: 'stats', 'aria-live': 'polite' });
   const verifyBox = h('div', { class: 'verify-result', 'aria-live': 'polite' });
+  const downloadBox = h('div', { class: 'download-result', 'aria-live': 'polite' });
+  const deleteBox = h('div', { class: 'delete-result', 'aria-live': 'polite' });
+  const downloadButton = h('button', { type: 'button', id: 'download', onclick: () => void download(m, downloadBox, downloadButton) }, 'Download');
+  const deleteButton = h('button', { type: 'button', id: 'delete', onclick: () => askDelete(m, deleteBox, deleteButton) }, 'Delete');
   show(
     ui.details,
     h('h3', {}, m.id),
@@ -163,8 +170,10 @@ async function selectBackup(id) {
       row('sha256', h('code', { class: 'hash' }, m.sha256)),
       typeof m.durationMs === 'number' ? row('Took', `${(m.durationMs / 1000).toFixed(1)} s`) : null,
     ),
-    h('div', { class: 'actions' }, h('button', { type: 'button', id: 'verify', onclick: () => void verify(m, verifyBox) }, 'Verify')),
+    h('div', { class: 'actions' }, h('button', { type: 'button', id: 'verify', onclick: () => void verify(m, verifyBox) }, 'Verify'), downloadButton, deleteButton),
     verifyBox,
+    downloadBox,
+    deleteBox,
     restorePanel(m),
     h('h4', {}, 'What it holds'),
     statsBox,
@@ -212,17 +221,109 @@ async function verify(m, box) {
   }
 }
 
+// ---- download ----
+
+/** Fetches the stored bytes with the token, showing how far it got, then saves them under the artifact's name. */
+async function download(m, box, button) {
+  if (!requireToken()) return;
+  const controller = new AbortController();
+  const bar = h('progress', { id: 'download-progress', max: Math.max(1, m.sizeBytes), value: 0, 'aria-label': `Downloading ${m.artifact}` });
+  // Visual only: a live region that changed with every chunk would flood a screen reader; the bar carries the value.
+  const counter = h('span', { class: 'muted small', 'aria-hidden': 'true' }, `0 B of ${formatBytes(m.sizeBytes)}`);
+  const cancel = h('button', { type: 'button', id: 'cancel-download', onclick: () => controller.abort() }, 'Cancel download');
+  show(box, h('p', { class: 'state state-loading' }, `Downloading ${m.artifact}…`), h('div', { class: 'download-progress' }, bar, counter, cancel));
+  box.setAttribute('aria-busy', 'true');
+  button.disabled = true;
+  const done = (text, kind) => {
+    button.disabled = false;
+    // The cancel button goes away with the progress: focus returns to where the user started.
+    if (cancel === document.activeElement) button.focus();
+    if (box.isConnected) state(box, text, kind);
+    // The details were re-rendered meanwhile: say it where it is seen.
+    else announce(text, kind);
+  };
+  try {
+    const got = await downloadArtifact(m.id, {
+      signal: controller.signal,
+      onProgress: (received, total) => {
+        bar.max = Math.max(1, total ?? m.sizeBytes);
+        bar.value = received;
+        counter.textContent = `${formatBytes(received)} of ${formatBytes(total ?? m.sizeBytes)}`;
+      },
+    });
+    const name = got.filename ?? m.artifact;
+    saveBlob(got.blob, name);
+    done(`Saved ${name} (${formatBytes(got.blob.size)}). Its sha256 must be ${got.sha256 ?? m.sha256}, as in the manifest.`, 'ok');
+  } catch (err) {
+    if (err.name === 'AbortError') done('Download cancelled.', 'info');
+    else done(`Cannot download: ${describeFailure(err)}`, 'error');
+  }
+}
+
+// ---- delete: ask, then delete ----
+
+function askDelete(m, box, button) {
+  if (!requireToken()) return;
+  const confirm = h('button', { type: 'button', class: 'danger', id: 'confirm-delete' }, 'Yes, delete this backup');
+  const cancel = h('button', { type: 'button', id: 'cancel-delete' }, 'Cancel');
+  show(
+    box,
+    h(
+      'div',
+      { class: 'confirm', role: 'group', 'aria-labelledby': 'delete-question' },
+      h('p', { id: 'delete-question' }, `Delete backup ${m.id}? Its manifest and its ${formatBytes(m.sizeBytes)} of stored bytes are removed from the store. This cannot be undone.`),
+      h('div', { class: 'actions' }, confirm, cancel),
+    ),
+  );
+  confirm.addEventListener('click', () => void deleteBackup(m, box, [confirm, cancel]));
+  cancel.addEventListener('click', () => {
+    state(box, 'Nothing was deleted.');
+    button.focus();
+  });
+  // The safe choice has the focus: Enter does not delete by accident.
+  cancel.focus();
+}
+
+async function deleteBackup(m, box, buttons) {
+  for (const b of buttons) b.disabled = true;
+  box.setAttribute('aria-busy', 'true');
+  try {
+    await api(`/backups/${encodeURIComponent(m.id)}`, { method: 'DELETE' });
+  } catch (err) {
+    state(box, `Cannot delete: ${describeFailure(err)}`, 'error');
+    return;
+  }
+  if (selectedId === m.id) {
+    selectedId = undefined;
+    detailsAbort?.abort();
+    state(ui.details, `Backup ${m.id} was deleted. ${PICK_BACKUP}`);
+  }
+  announce(`Backup ${m.id} deleted.`, 'ok');
+  await loadBackups();
+  // Its button is gone with it: focus goes back to the list.
+  (ui.timeline.querySelector('button.backup-item') ?? $('refresh')).focus();
+}
+
 // ---- restore: plan first, then confirm ----
 
 function restorePanel(m) {
   const panel = h('section', { class: 'restore', 'aria-labelledby': 'restore-heading' }, h('h4', { id: 'restore-heading' }, 'Restore'));
-  if (m.contentType === 'etcd-snapshot') {
-    panel.append(h('p', { class: 'muted' }, 'A snapshot restores into a new etcd data directory on an etcd host: ', h('code', {}, `reshifter restore ${m.id} --data-dir DIR`), '. The API restores key dumps (raw, filter:).'));
+  if (m.contentType !== 'tar' && m.contentType !== 'etcd-snapshot') {
+    panel.append(h('p', { class: 'muted', id: 'no-restore' }, `A ${m.strategy} listing holds no values, so it cannot be restored. Restore a key dump (raw, filter:) or a snapshot instead.`));
     return panel;
   }
-  if (m.contentType !== 'tar') {
-    panel.append(h('p', { class: 'muted' }, 'A render listing holds no values, so it cannot be restored.'));
-    return panel;
+  if (m.contentType === 'etcd-snapshot') {
+    panel.append(
+      h(
+        'p',
+        { class: 'muted' },
+        "Writes the snapshot's live keys into the running etcd, as ",
+        h('code', {}, `reshifter restore ${m.id} --keys`),
+        ' does. To rebuild a whole etcd from it, restore it into a new data directory on the etcd host: ',
+        h('code', {}, `reshifter restore ${m.id} --data-dir DIR`),
+        '.',
+      ),
+    );
   }
   if (!getToken()) {
     panel.append(h('p', { class: 'muted' }, 'Enter the API token above to restore this backup into etcd.'));

@@ -74,3 +74,14 @@ export function table(caption, headings, rows, numeric = []) {
 export function splitList(text) {
   return text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
 }
+
+/** Hands a Blob to the browser as a download named `filename` (an object URL, released once the save has begun). */
+export function saveBlob(blob, filename) {
+  const url = URL.createObjectURL(blob);
+  const link = h('a', { href: url, download: filename, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  // Revoking at once can cancel the save in some browsers; a minute is plenty for it to start.
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
