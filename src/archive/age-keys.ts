@@ -1,28 +1,18 @@
-import { Decrypter, Encrypter } from 'age-encryption';
+import { decodeBech32 } from './bech32.js';
 
 const RECIPIENT_RE = /^age1[02-9ac-hj-np-z]{58}$/;
 const IDENTITY_RE = /^AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}$/;
 
 /** True for a well-formed age X25519 public key (`age1...`, bech32 checksum included). */
 export function isAgeRecipient(s: string): boolean {
-  if (!RECIPIENT_RE.test(s)) return false;
-  try {
-    new Encrypter().addRecipient(s);
-    return true;
-  } catch {
-    return false;
-  }
+  // What age's X25519Recipient accepts: a bech32 string with prefix "age" holding 32 bytes.
+  return RECIPIENT_RE.test(s) && decodeBech32(s)?.bytes.length === 32;
 }
 
 /** True for a well-formed age X25519 secret key (`AGE-SECRET-KEY-1...`, bech32 checksum included). */
 export function isAgeIdentity(s: string): boolean {
-  if (!IDENTITY_RE.test(s)) return false;
-  try {
-    new Decrypter().addIdentity(s);
-    return true;
-  } catch {
-    return false;
-  }
+  // What age's X25519Identity accepts: a bech32 string with prefix "AGE-SECRET-KEY-" holding 32 bytes.
+  return IDENTITY_RE.test(s) && decodeBech32(s)?.bytes.length === 32;
 }
 
 /**

@@ -1,29 +1,14 @@
-import { ConfigError, NotFoundError } from '../core/errors.js';
-import { buildSelection, selectKey, selectsEverything } from '../core/key-selection.js';
-import { prefixRanges } from '../etcd/key-ranges.js';
-import { AUDIT_COLUMNS, auditRow, auditRowText, type AuditRow } from '../kube/audit-row.js';
-import { DEFAULT_PREFIXES, decodeValue, parseKey } from '../kube/index.js';
-import { layoutPrefixes, resourceLabel } from '../kube/resource-label.js';
+import { stat } from 'node:fs/promises';
+import { ConfigError } from '../core/errors.js';
 import { formatBytes } from '../progress.js';
-import type { LiveKey, SnapshotReader, SnapshotStatus } from '../snapshot/index.js';
+import type { SnapshotStatus } from '../snapshot/index.js';
+// Not through snapshot/index.js, which loads the whole reader: see statusAhead.
+import { prepareTrailerCheck } from '../snapshot/trailer.js';
 import type { CommandContext } from './context.js';
-import { openSnapshotInput, snapshotError, type SnapshotOrigin } from './snapshot-input.js';
+import type { InspectKeysRequest } from './inspect-keys.js';
+import type { SnapshotOrigin } from './snapshot-input.js';
 
-/** `inspect --keys`: one live key with etcd's bookkeeping and what it is in Kubernetes terms. */
-export interface InspectKeyRow extends AuditRow {
-  createRevision: number;
-  modRevision: number;
-  version: number;
-  /** Lease id (decimal) when the key has one. */
-  lease?: string;
-}
-
-interface InspectOptions {
-  json: boolean;
-  prefix?: string;
-  revision?: number;
-  layout: readonly string[];
-}
+export type { InspectKeyRow } from './inspect-keys.js';
 
 function origin(o: SnapshotOrigin): string {
   return o.kind === 'file' ? `file ${o.path}` : `backup ${o.id} (${o.strategy}, revision ${o.revision})`;
@@ -40,17 +25,6 @@ function stringFlag(ctx: CommandContext, name: string): string | undefined {
   const v = ctx.args.flags[name];
   if (v === true) throw new ConfigError([`--${name} needs a value`]);
   return v === false ? undefined : v;
-}
-
-/** Lease ids are 64-bit: decimal text, as etcdctl prints them. */
-function keyRow(kv: LiveKey, layout: readonly string[]): InspectKeyRow {
-  return {
-    ...auditRow(kv.key, kv.value, layout, kv.modRevision),
-    createRevision: kv.createRevision,
-    modRevision: kv.modRevision,
-    version: kv.version,
-    ...(kv.lease !== 0n && { lease: kv.lease.toString() }),
-  };
 }
 
 /**
@@ -77,26 +51,39 @@ export async function inspectCommand(ctx: CommandContext): Promise<void> {
   }
   if (mode === 'get' && prefix !== undefined) throw new ConfigError(['--prefix does not apply to --get KEY']);
   if (flags.raw === true && ctx.write === undefined) throw new ConfigError(['--raw needs a standard output to write bytes to']);
-  const prefixes = ctx.config.selection.prefixes.length > 0 ? ctx.config.selection.prefixes : DEFAULT_PREFIXES;
-  const opts: InspectOptions = {
-    json: flags.json === true,
-    ...(prefix !== undefined && { prefix }),
-    ...(revision !== undefined && { revision }),
-    layout: layoutPrefixes(prefixes, DEFAULT_PREFIXES),
-  };
+  const json = flags.json === true;
+  const selected = { ...(revision !== undefined && { revision }) };
 
+  if (mode === 'status') await statusAhead(target);
+  const { openSnapshotInput, snapshotError } = await import('./snapshot-input.js');
   const input = await openSnapshotInput(ctx, target);
   const where = input.origin.kind === 'file' ? input.origin.path : `backup ${input.origin.id}`;
   try {
-    if (mode === 'status') printStatus(ctx, input.origin, await input.reader.status(), opts.json);
-    else if (mode === 'keys') await printKeys(ctx, input.reader, opts);
-    else if (mode === 'get') await printKey(ctx, input.reader, get!, flags.raw === true, opts, where);
-    else await printRender(ctx, input.reader, prefixes, opts);
+    if (mode === 'status') {
+      printStatus(ctx, input.origin, await input.reader.status(), json);
+    } else {
+      const req: InspectKeysRequest = mode === 'get'
+        ? { mode, key: get!, raw: flags.raw === true, where, ...selected }
+        : { mode, json, ...(prefix !== undefined && { prefix }), ...selected };
+      // The key modes need the Kubernetes decoders; a status (the common call, often scripted) does not load them.
+      const { inspectKeys } = await import('./inspect-keys.js');
+      await inspectKeys(ctx, input.reader, req);
+    }
   } catch (err) {
     throw snapshotError(err, where);
   } finally {
     await input.close();
   }
+}
+
+/**
+ * A status of a big snapshot file is bound by the sha256 of its trailer check, which runs on a worker thread: that
+ * thread is started before the reader's modules load and the file opens, so its start-up costs no time (the
+ * modules are imported after this, not statically, for that reason).
+ */
+async function statusAhead(target: string): Promise<void> {
+  const info = await stat(target).catch(() => undefined);
+  if (info?.isFile()) prepareTrailerCheck(info.size);
 }
 
 function printStatus(ctx: CommandContext, from: SnapshotOrigin, s: SnapshotStatus, json: boolean): void {
@@ -115,78 +102,4 @@ function printStatus(ctx: CommandContext, from: SnapshotOrigin, s: SnapshotStatu
     : s.trailer === 'match' ? 'present, matches the data' : 'present, DOES NOT MATCH the data (the file was changed or damaged)';
   ctx.print(`sha256:     ${state}`);
   if (s.trailer === 'mismatch') ctx.log.warn({ trailer: s.trailer }, 'snapshot sha256 trailer does not match');
-}
-
-const KEY_COLUMNS = ['KEY', 'MODREV', 'SIZE', 'KIND', 'NAMESPACE', 'NAME', 'ENCODING'];
-
-function keyRowText(r: InspectKeyRow): string {
-  const enc = r.encryption ? `${r.encoding}(${r.encryption})` : r.encoding;
-  return [r.key, String(r.modRevision), String(r.size), r.kind, r.namespace, r.name, enc]
-    .map((c) => (c === undefined || c === '' ? '-' : c.replace(/[\t\n\r]/g, ' ')))
-    .join('\t');
-}
-
-/** Live keys, streamed: as text rows, or as one JSON document written row by row (memory does not grow with it). */
-async function printKeys(ctx: CommandContext, reader: SnapshotReader, opts: InspectOptions): Promise<void> {
-  const keys = reader.liveKeys({ ...(opts.prefix !== undefined && { prefix: opts.prefix }), ...(opts.revision !== undefined && { revision: opts.revision }) });
-  const head = opts.json ? `{"revision":${opts.revision ?? 'null'},"prefix":${JSON.stringify(opts.prefix ?? '')},"keys":[` : KEY_COLUMNS.join('\t');
-  // The head is printed once the scan has started, so an error (a compacted revision) leaves no half output.
-  let opened = false;
-  let pending: string | undefined;
-  for await (const kv of keys) {
-    if (!opened) ctx.print(head);
-    opened = true;
-    if (!opts.json) {
-      ctx.print(keyRowText(keyRow(kv, opts.layout)));
-      continue;
-    }
-    if (pending !== undefined) ctx.print(`${pending},`);
-    pending = JSON.stringify(keyRow(kv, opts.layout));
-  }
-  if (!opened) ctx.print(head);
-  if (pending !== undefined) ctx.print(pending);
-  if (opts.json) ctx.print(']}');
-}
-
-/** One key: its decoded metadata as JSON, or (`--raw`) its value's bytes. */
-async function printKey(ctx: CommandContext, reader: SnapshotReader, key: string, raw: boolean, opts: InspectOptions, where: string): Promise<void> {
-  const wanted = Buffer.from(key);
-  let found: LiveKey | undefined;
-  for await (const kv of reader.liveKeys({ prefix: wanted, ...(opts.revision !== undefined && { revision: opts.revision }) })) {
-    if (kv.key.equals(wanted)) found = kv;
-  }
-  if (found === undefined) {
-    throw new NotFoundError(`key ${JSON.stringify(key)} is not in ${where}${opts.revision !== undefined ? ` at revision ${opts.revision}` : ''}`);
-  }
-  if (raw) {
-    await ctx.write!(found.value);
-    return;
-  }
-  const decoded = decodeValue(found.value);
-  ctx.print(JSON.stringify({
-    key,
-    createRevision: found.createRevision,
-    modRevision: found.modRevision,
-    version: found.version,
-    ...(found.lease !== 0n && { lease: found.lease.toString() }),
-    size: found.value.length,
-    resource: resourceLabel(parseKey(found.key, opts.layout)),
-    ...decoded,
-  }, null, 2));
-}
-
-/** The audit listing of the `render` strategy, from the snapshot: text rows, or (`--json`) the listing's JSON lines. */
-async function printRender(ctx: CommandContext, reader: SnapshotReader, prefixes: readonly string[], opts: InspectOptions): Promise<void> {
-  const selection = buildSelection(ctx.config.selection);
-  const everything = selectsEverything(selection);
-  if (!opts.json) ctx.print(AUDIT_COLUMNS.join('\t'));
-  const ranges = opts.prefix !== undefined ? [{ prefix: opts.prefix, start: Buffer.from(opts.prefix) }] : prefixRanges(prefixes);
-  for (const range of ranges) {
-    const scan = { ...(range.prefix !== '/' && { prefix: range.start }), ...(opts.revision !== undefined && { revision: opts.revision }) };
-    for await (const kv of reader.liveKeys(scan)) {
-      if (!everything && !selectKey(parseKey(kv.key, opts.layout), selection)) continue;
-      const row = auditRow(kv.key, kv.value, opts.layout, kv.modRevision);
-      ctx.print(opts.json ? JSON.stringify(row) : auditRowText(row));
-    }
-  }
 }

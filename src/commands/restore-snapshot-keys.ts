@@ -8,7 +8,8 @@ import type { LiveKey } from '../snapshot/index.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
 import { restoreKeyPasses, type KeyRestoreOptions, type KeyRestoreReport } from './restore-keys.js';
-import { openSnapshotBackup, snapshotError } from './snapshot-input.js';
+import { openSnapshotBackup } from './snapshot-backup.js';
+import { snapshotError } from './snapshot-input.js';
 
 /**
  * A snapshot key as the restore writer takes it. A key with a lease gets the lease's granted TTL: how much of it
@@ -24,7 +25,7 @@ export function snapshotKeyRecord(kv: LiveKey, leaseTtls: ReadonlyMap<bigint, nu
 
 /**
  * `restore <snapshot-id> --keys`: replays the live keys of a snapshot backup (read offline, no etcd needed to read
- * it) under RS_ETCD_PREFIXES (default the Kubernetes prefixes) into the running etcd at RS_ETCD_ENDPOINTS, with the
+ * it) under RS_KUBE_PREFIXES (default the Kubernetes prefixes) into the running etcd at RS_ETCD_ENDPOINTS, with the
  * filters, `--dry-run`, `--skip-existing` and lease handling of key-dump restores.
  */
 export async function restoreSnapshotKeys(ctx: CommandContext, repo: BackupRepository, m: Manifest, opts: KeyRestoreOptions): Promise<KeyRestoreReport> {

@@ -17,6 +17,7 @@ import type { CodecKeys } from '../archive/codec.js';
 import type { CommandContext } from './context.js';
 import { codecKeys } from './keys.js';
 import { openRepository, withEtcd } from './shared.js';
+import { snapshotError } from './snapshot-input.js';
 
 /** Where the numbers came from. */
 export interface StatsSource {
@@ -137,7 +138,7 @@ async function backupStats(
       if (m.contentType === 'etcd-snapshot') {
         const prefixes = ctx.config.selection.prefixes.length > 0 ? ctx.config.selection.prefixes : [...DEFAULT_PREFIXES];
         source.prefixes = prefixes;
-        await snapshotKeys(copy, keys, prefixes, visitor(layoutPrefixes(prefixes, DEFAULT_PREFIXES)));
+        await snapshotKeys(copy, keys, prefixes, visitor(layoutPrefixes(prefixes, DEFAULT_PREFIXES)), `backup ${m.id}`);
         return source;
       }
       throw new OperationError(`backup ${m.id} holds ${m.contentType}, which stats cannot read`);
@@ -149,17 +150,25 @@ async function backupStats(
   }
 }
 
-/** Live keys of a snapshot backup under the prefixes, read offline from the decoded snapshot file. */
-async function snapshotKeys(copy: VerifiedCopy, keys: CodecKeys, prefixes: readonly string[], visit: Visit): Promise<void> {
-  const reader = await openSnapshot(await decodeSnapshotCopy(copy, keys));
+/**
+ * Live keys of a snapshot backup under the prefixes, read offline from the decoded snapshot file. The reader finds
+ * a damaged page only when the walk reaches it: its errors name the backup (`what`), as any other read error does.
+ */
+async function snapshotKeys(copy: VerifiedCopy, keys: CodecKeys, prefixes: readonly string[], visit: Visit, what: string): Promise<void> {
+  const db = await decodeSnapshotCopy(copy, keys);
   try {
-    for (const range of prefixRanges(prefixes)) {
-      // The latest state of the snapshot: it holds at least the manifest's revision, maybe a little more.
-      const opts = range.prefix === '/' ? {} : { prefix: range.start };
-      for await (const kv of reader.liveKeys(opts)) visit(kv.key, kv.value, kv.modRevision);
+    const reader = await openSnapshot(db);
+    try {
+      for (const range of prefixRanges(prefixes)) {
+        // The latest state of the snapshot: it holds at least the manifest's revision, maybe a little more.
+        const opts = range.prefix === '/' ? {} : { prefix: range.start };
+        for await (const kv of reader.liveKeys(opts)) visit(kv.key, kv.value, kv.modRevision);
+      }
+    } finally {
+      await reader.close();
     }
-  } finally {
-    await reader.close();
+  } catch (err) {
+    throw snapshotError(err, what);
   }
 }
 

@@ -1,6 +1,6 @@
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import envVar from 'env-var';
-import cron from 'node-cron';
 import { isAgeIdentity, isAgeRecipient, parseIdentityFile } from '../archive/age-keys.js';
 import { parseDuration } from '../core/duration.js';
 import { parseStrategy } from '../core/strategy.js';
@@ -8,6 +8,11 @@ import type { Config, LogLevel, StoreConfig } from './types.js';
 
 export type Env = Record<string, string | undefined>;
 export type LoadResult = { config: Config; errors?: undefined } | { config?: undefined; errors: string[] };
+
+// node-cron only checks RS_SCHEDULE, which one-off commands rarely set: required (synchronously) when it is, so
+// their start-up does not pay for loading it.
+const requireCjs = createRequire(import.meta.url);
+const cronValidator = (): typeof import('node-cron').default => requireCjs('node-cron') as typeof import('node-cron').default;
 
 /** Every variable reshifter reads; the README's table lists the same names. */
 export const KNOWN_VARIABLES = [
@@ -209,7 +214,7 @@ export function loadConfig(env: Env = process.env): LoadResult {
 
   // schedule and retention
   const schedule = custom('RS_SCHEDULE', (v) => {
-    const result = cron.validateDetailed(v);
+    const result = cronValidator().validateDetailed(v);
     if (!result.valid) {
       const why = result.errors.map((e) => e.message).join('; ');
       throw new Error(`is not a cron expression${why ? ` (${why})` : ''}`);

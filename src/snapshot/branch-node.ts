@@ -1,4 +1,4 @@
-import { readU64LE } from './bytes.js';
+import { u32At } from './bytes.js';
 import { SnapshotFormatError } from './errors.js';
 import { ELEMENT_SIZE, PAGE_HEADER_SIZE } from './page-header.js';
 
@@ -17,8 +17,8 @@ export class BranchNode {
     }
     for (let i = 0; i < count; i++) {
       const e = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
-      const keyStart = e + buffer.readUInt32LE(e);
-      const keyEnd = keyStart + buffer.readUInt32LE(e + 4);
+      const keyStart = e + u32At(buffer, e);
+      const keyEnd = keyStart + u32At(buffer, e + 4);
       if (keyEnd > end) {
         throw new SnapshotFormatError(`${where}: branch element ${i} key (at +${keyStart}, ` +
           `${keyEnd - keyStart} bytes) runs past the page end (${end} bytes)`);
@@ -32,7 +32,9 @@ export class BranchNode {
     return this.buffer.subarray(start, start + this.buffer.readUInt32LE(e + 4));
   }
 
+  /** The page id of child i (0 <= i < count: the constructor checked that those elements lie inside the page). */
   child(i: number): number {
-    return readU64LE(this.buffer, PAGE_HEADER_SIZE + i * ELEMENT_SIZE + 8);
+    const at = PAGE_HEADER_SIZE + i * ELEMENT_SIZE + 8;
+    return u32At(this.buffer, at + 4) * 0x1_0000_0000 + u32At(this.buffer, at);
   }
 }

@@ -1,8 +1,6 @@
 import type { BoltFile } from './bolt-file.js';
-import { hashLeafCounting, type HashedBytes } from './bucket-hash.js';
-import { readU64LE } from './bytes.js';
-import { SnapshotFormatError } from './errors.js';
-import { LeafNode } from './leaf-node.js';
+import { hashLeafBytes, type HashedBytes } from './bucket-hash.js';
+import { u16At, u32At } from './bytes.js';
 import { BRANCH_PAGE, LEAF_PAGE } from './page-header.js';
 
 /** PageScan.kind values: a leaf hashed by the scan, a branch page it kept a copy of (0: neither). */
@@ -99,14 +97,15 @@ class ChunkScanner {
     }
     for (let p = Math.max(first, this.resumeAt); p < end;) {
       const off = (p - first) * ps;
-      const flags = buf.readUInt16LE(off + 8);
-      const overflow = buf.readUInt32LE(off + 12);
-      if ((flags !== LEAF_PAGE && flags !== BRANCH_PAGE) || readU64LE(buf, off) !== p || overflow >= total - p) {
+      const flags = u16At(buf, off + 8);
+      const overflow = u32At(buf, off + 12);
+      if ((flags !== LEAF_PAGE && flags !== BRANCH_PAGE) || u32At(buf, off + 4) * 0x1_0000_0000 + u32At(buf, off) !== p ||
+          overflow >= total - p) {
         p++;
         continue;
       }
       const span = overflow + 1;
-      const count = buf.readUInt16LE(off + 10);
+      const count = u16At(buf, off + 10);
       this.resumeAt = p + span;
       if (p + span <= end) {
         this.handle(buf, off, p, flags, count, span);
@@ -133,15 +132,9 @@ class ChunkScanner {
   }
 
   private hashLeaf(pgid: number, buf: Buffer, start: number, end: number, count: number, span: number): void {
-    let leaf: LeafNode;
-    try {
-      leaf = new LeafNode(buf, start, end, pgid, count, 'page scan');
-    } catch (err) {
-      // Damaged or stale: if the tree reaches it, the walk reads it and reports the problem properly.
-      if (err instanceof SnapshotFormatError) return;
-      throw err;
-    }
-    const chain = hashLeafCounting(leaf, this.chain, this.hashed);
+    // A damaged or stale page is skipped: if the tree reaches it, the walk reads it and reports the problem properly.
+    const chain = hashLeafBytes(buf, start, end, count, this.chain, this.hashed);
+    if (chain === undefined) return;
     if (this.hashed.bytes > 0xffffffff) return;
     const s = this.scan;
     s.chained[pgid] = chain;

@@ -2,14 +2,16 @@ import { BoltFile } from './bolt-file.js';
 import { findBucket, rootBucket } from './bucket.js';
 import { bucketEntries, type BucketEntry } from './cursor.js';
 import { FileSource, type FileSourceOptions } from './file-source.js';
-import { leasesOf, type LeaseRecord } from './leases.js';
-import { liveKeysOf, type LiveKey, type LiveKeysOptions } from './live-keys.js';
+import type { LeaseRecord } from './leases.js';
+import type { LiveKey, LiveKeysOptions } from './live-keys.js';
 import { readMeta } from './meta.js';
 import { scanPages } from './page-scan.js';
 import { boltStatus, type BoltStatus } from './status.js';
 import { trailerCheckForScan, type TrailerState } from './trailer.js';
 import type { VerifyCheck } from './verify-check.js';
-import { verifySource } from './verify.js';
+
+// Key reads, leases and the structural check load on first use: `inspect` of a status (the common offline call)
+// then pays for a third of the modules, and module loading is a good part of its run time.
 
 /** `etcdctl snapshot status` numbers plus the state of etcd's sha256 trailer. */
 export interface SnapshotStatus extends BoltStatus {
@@ -58,11 +60,13 @@ class FileSnapshotReader implements SnapshotReader {
     }
   }
 
-  liveKeys(opts?: LiveKeysOptions): AsyncIterable<LiveKey> {
-    return liveKeysOf(this.file, opts);
+  async *liveKeys(opts?: LiveKeysOptions): AsyncIterable<LiveKey> {
+    const { liveKeysOf } = await import('./live-keys.js');
+    yield* liveKeysOf(this.file, opts);
   }
 
-  leases(): Promise<LeaseRecord[]> {
+  async leases(): Promise<LeaseRecord[]> {
+    const { leasesOf } = await import('./leases.js');
     return leasesOf(this.file);
   }
 
@@ -71,7 +75,8 @@ class FileSnapshotReader implements SnapshotReader {
     if (root !== undefined) yield* bucketEntries(this.file, root);
   }
 
-  verify(): Promise<VerifyCheck[]> {
+  async verify(): Promise<VerifyCheck[]> {
+    const { verifySource } = await import('./verify.js');
     return verifySource(this.source);
   }
 
@@ -99,6 +104,12 @@ export async function snapshotStatus(path: string): Promise<SnapshotStatus> {
   } finally {
     await reader.close();
   }
+}
+
+/** A full structural check of the snapshot file at `path` (see SnapshotReader.verify). */
+export async function verifyFile(path: string): Promise<VerifyCheck[]> {
+  const verify = await import('./verify.js');
+  return verify.verifyFile(path);
 }
 
 /** Live keys of `reader` at a revision (default latest): the function form of `reader.liveKeys`. */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { FileSource } from './file-source.js';
+import { TRAILER_SIZE, type FileSource } from './file-source.js';
 import type { ChunkSink } from './page-scan.js';
-import { inlineSha256Sink, workerSha256Sink, type Sha256Sink } from './sha256-sink.js';
+import { inlineSha256Sink, prestartSha256Worker, workerSha256Sink, type Sha256Sink } from './sha256-sink.js';
 import { sha256OnWorker } from './sha256-worker.js';
 
 /** Whether the file carries etcd's sha256 trailer and whether it matches the data before it. */
@@ -23,6 +23,15 @@ export async function checkTrailer(source: FileSource): Promise<TrailerState> {
     digest = hash.digest();
   }
   return digest.equals(trailer) ? 'match' : 'mismatch';
+}
+
+/**
+ * Gets ready to check the trailer of a snapshot file of `fileSize` bytes: starts the hashing thread it will need
+ * (one with a trailer, big enough to hash on a worker), so that starting it overlaps the caller's loading of the
+ * reader and opening of the file. Cheap, and harmless when the check never comes.
+ */
+export function prepareTrailerCheck(fileSize: number): void {
+  if (fileSize % 512 === TRAILER_SIZE && fileSize - TRAILER_SIZE >= WORKER_THRESHOLD) prestartSha256Worker();
 }
 
 /** A trailer check riding on the page scan: `sink` goes to scanPages, `result` is asked after it. */

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/archive/manifest.js';
 import { loadDataset } from '../../src/demo/load-dataset.js';
 import { sampleDataset } from '../../src/demo/sample-data.js';
+import { fnv1a64 } from '../../src/snapshot/fnv.js';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { runInProcess } from '../helpers/in-process.js';
@@ -75,6 +76,29 @@ const keyBytes = (r: KeyRow) => (r.keyBase64 !== undefined ? Buffer.from(r.keyBa
 
 async function liveKeys(prefix: string, revision: number): Promise<CtlKeyValue[]> {
   return parseGetJson(await etcd.ctl(['get', prefix, '--prefix', '--rev', String(revision), '-w', 'json'])).kvs;
+}
+
+/**
+ * Stores `db` (a bbolt file, without trailer) as a new snapshot backup next to `local`: etcd's trailer and the
+ * manifest's sha256 and size are made right, so only reading the pages can find what is wrong with it.
+ */
+async function storeSnapshot(db: Buffer, idSuffix: string, secondsLater: number): Promise<string> {
+  const content = Buffer.concat([db, createHash('sha256').update(db).digest()]);
+  const stored = gzipSync(content);
+  const id = local.id.replace(/-[0-9a-f]+$/, `-${idSuffix}`);
+  const artifact = `${id}${local.artifact.slice(local.id.length)}`;
+  const m: Manifest = {
+    ...local,
+    id,
+    artifact,
+    createdAt: new Date(Date.parse(local.createdAt) + secondsLater * 1000).toISOString(),
+    sha256: createHash('sha256').update(stored).digest('hex'),
+    sizeBytes: stored.length,
+    rawSizeBytes: content.length,
+  };
+  await writeFile(join(store, local.cluster, artifact), stored);
+  await writeFile(join(store, local.cluster, `${id}.manifest.json`), `${JSON.stringify(m, null, 2)}\n`);
+  return id;
 }
 
 beforeAll(async () => {
@@ -157,6 +181,32 @@ describe('inspect status', () => {
     await writeFile(badTrailer, copy);
     const bad = JSON.parse((await runInProcess(['inspect', badTrailer, '--json'], {})).stdout) as Inspected;
     expect(bad.trailer).toEqual({ present: true, match: false });
+  });
+
+  it('of a file big enough to hash its trailer on a worker thread (started before the reader loads)', async () => {
+    // The same database grown past 16 MiB with free pages: both meta pages say so, the trailer covers it all.
+    const db = (await readFile(localDb)).subarray(0, -32);
+    const pageSize = db.readUInt32LE(24);
+    const pages = Math.ceil((17 * 1024 * 1024) / pageSize);
+    const grown = Buffer.concat([db, Buffer.alloc(pages * pageSize - db.length)]);
+    for (const at of [0, pageSize]) {
+      grown.writeBigUInt64LE(BigInt(pages), at + 56);
+      grown.writeBigUInt64LE(fnv1a64(grown.subarray(at + 16, at + 72)), at + 72);
+    }
+    const big = join(work, 'big.db');
+    await writeFile(big, Buffer.concat([grown, createHash('sha256').update(grown).digest()]));
+    const res = await runCli(['inspect', big, '--json'], {});
+    expect(res.code, res.stderr).toBe(0);
+    const got = JSON.parse(res.stdout) as Inspected;
+    expect(statusOf(got)).toEqual(await ctlStatus(big));
+    expect(got.totalSize).toBe(pages * pageSize);
+    expect(got.trailer).toEqual({ present: true, match: true });
+    // A changed byte in a free page: the same status, and a trailer that no longer matches.
+    grown[grown.length - 1] = 1;
+    await writeFile(big, Buffer.concat([grown, createHash('sha256').update(grown.subarray(0, -1)).digest()]));
+    const changed = JSON.parse((await runCli(['inspect', big, '--json'], {})).stdout) as Inspected;
+    expect(statusOf(changed)).toEqual(statusOf(got));
+    expect(changed.trailer).toEqual({ present: true, match: false });
   });
 
   it('names what is wrong with a file that is no snapshot, and a backup id that does not exist', async () => {
@@ -267,21 +317,7 @@ describe('verify walks a snapshot backup', () => {
       }
     }
     expect(damaged).toBeGreaterThan(1);
-    const content = Buffer.concat([db, createHash('sha256').update(db).digest()]);
-    const stored = gzipSync(content);
-    const id = local.id.replace(/-[0-9a-f]+$/, '-dead01');
-    const artifact = `${id}${local.artifact.slice(local.id.length)}`;
-    const m: Manifest = {
-      ...local,
-      id,
-      artifact,
-      createdAt: new Date(Date.parse(local.createdAt) + 1000).toISOString(),
-      sha256: createHash('sha256').update(stored).digest('hex'),
-      sizeBytes: stored.length,
-      rawSizeBytes: content.length,
-    };
-    await writeFile(join(store, local.cluster, artifact), stored);
-    await writeFile(join(store, local.cluster, `${id}.manifest.json`), `${JSON.stringify(m, null, 2)}\n`);
+    const id = await storeSnapshot(db, 'dead01', 1);
 
     const res = await runInProcess(['verify', id, '--json'], localEnv());
     expect(res.code).toBe(1);
@@ -295,5 +331,50 @@ describe('verify walks a snapshot backup', () => {
     expect(failed[0]!.name).toMatch(/^snapshot /);
     expect(failed.map((c) => c.detail).join(' ')).toContain(`page ${damaged}`);
     expect(res.stderr).toContain(`${failed[0]!.name}: backup ${id} failed verification`);
+  });
+});
+
+describe('stats and diff of a damaged snapshot backup', () => {
+  let damagedId: string;
+  beforeAll(async () => {
+    const db = Buffer.from((await readFile(localDb)).subarray(0, -32));
+    const pageSize = db.readUInt32LE(24);
+    // Every leaf page of the "key" bucket (keys are revisions: 8 bytes, "_", 8 bytes): its first element's key is
+    // pointed far outside the page. The meta pages and the root bucket are intact, so the file opens.
+    let pages = 0;
+    for (let id = 2; (id + 1) * pageSize <= db.length; id++) {
+      const at = id * pageSize;
+      if (db.readUInt16LE(at + 8) !== 0x02 || db.readUInt16LE(at + 10) < 2) continue;
+      const keyAt = at + 16 + db.readUInt32LE(at + 16 + 4);
+      const keySize = db.readUInt32LE(at + 16 + 8);
+      if ((keySize !== 17 && keySize !== 18) || keyAt + keySize > at + pageSize || db[keyAt + 8] !== 0x5f) continue;
+      db.writeUInt32LE(0x7fff0000, at + 16 + 4);
+      pages++;
+    }
+    expect(pages).toBeGreaterThan(0);
+    damagedId = await storeSnapshot(db, 'dead02', 2);
+  });
+
+  const named = (stderr: string) => {
+    expect(stderr).toContain(`backup ${damagedId} is not a readable etcd snapshot`);
+    expect(stderr).not.toMatch(/unexpected|this is a bug/);
+  };
+
+  it('stats <id> fails naming the backup, not as an unexpected error', async () => {
+    const res = await runCli(['stats', damagedId], localEnv());
+    expect(res.code).toBe(1);
+    named(res.stderr);
+  });
+
+  it('diff fails naming the damaged side, whichever side it is', async () => {
+    const from = await runCli(['diff', damagedId, local.id], localEnv());
+    expect(from.code).toBe(1);
+    named(from.stderr);
+    const to = await runCli(['diff', local.id, damagedId], localEnv());
+    expect(to.code).toBe(1);
+    named(to.stderr);
+    // The good backup alone is fine: what failed is the damaged one.
+    const good = await runCli(['diff', local.id, local.id, '--json'], localEnv());
+    expect(good.code, good.stderr).toBe(0);
   });
 });

@@ -7,7 +7,7 @@ import { BoltFile } from '../../../src/snapshot/bolt-file.js';
 import { FileSource } from '../../../src/snapshot/file-source.js';
 import { readMeta } from '../../../src/snapshot/meta.js';
 import { scanPages } from '../../../src/snapshot/page-scan.js';
-import { inlineSha256Sink, workerSha256Sink } from '../../../src/snapshot/sha256-sink.js';
+import { inlineSha256Sink, prestartSha256Worker, workerSha256Sink } from '../../../src/snapshot/sha256-sink.js';
 import { sha256OnWorker } from '../../../src/snapshot/sha256-worker.js';
 import { boltStatus } from '../../../src/snapshot/status.js';
 
@@ -61,6 +61,24 @@ describe('status from the sequential page scan', () => {
         sink.close();
       }
       expect(await sha256OnWorker(DB, logical)).toEqual(bytes.subarray(logical));
+    });
+  });
+
+  it('takes a worker started ahead of time, once, and starts its own when there is none', async () => {
+    const bytes = await readFile(DB);
+    await withFile(DB, async (file) => {
+      const logical = file.pageCount * file.pageSize;
+      prestartSha256Worker();
+      prestartSha256Worker(); // one is enough: the second call keeps the first
+      for (let round = 0; round < 2; round++) {
+        const sink = workerSha256Sink();
+        try {
+          await scanPages(file, sink, 8192);
+          expect(await sink.digest()).toEqual(bytes.subarray(logical));
+        } finally {
+          sink.close();
+        }
+      }
     });
   });
 });
