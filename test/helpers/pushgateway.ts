@@ -9,11 +9,12 @@ export interface TestPushgateway {
   stop(): Promise<void>;
 }
 
-/** Debian's Prometheus Pushgateway (`prometheus-pushgateway`) on a free loopback port, without persistence. */
+/** Debian's Prometheus Pushgateway (`prometheus-pushgateway`) on a free loopback port. Debian builds it to persist into
+ * /var/lib/prometheus by default: turned off, so each gateway starts empty. */
 export async function startPushgateway(): Promise<TestPushgateway> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const proc = spawn('prometheus-pushgateway', [`--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn('prometheus-pushgateway', [`--web.listen-address=127.0.0.1:${port}`, '--persistence.file='], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   proc.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
   const exited = once(proc, 'exit');
