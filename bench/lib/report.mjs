@@ -10,7 +10,7 @@ const SECTIONS = [
 const LABELS = {
   'etcdctl snapshot save': '`etcdctl snapshot save`',
   'rs snapshot local none': 'reshifter `snapshot` → local store, no compression',
-  'rs snapshot local gzip': 'reshifter `snapshot` → local store, gzip (level 6, the default)',
+  'rs snapshot local gzip': 'reshifter `snapshot` → local store, gzip (level 3, the default)',
   'rs snapshot local gzip -1': 'reshifter `snapshot` → local store, gzip level 1',
   'gzip -6': '`gzip -c snapshot.db` (level 6)',
   'aws s3 cp snapshot': '`aws s3 cp snapshot.db` → s3rver',

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { KeyRecord } from '../core/key-record.js';
 
 /**
@@ -72,15 +73,13 @@ export function keyEntryNames(n: number): { meta: string; value: string } {
   return { meta: `${base}.json`, value: `${base}.value` };
 }
 
-/** The key as text when its bytes are exactly valid UTF-8. */
+/** The key as text when its bytes are exactly valid UTF-8 (which then decode and encode back to the same bytes). */
 export function keyText(key: Buffer): string | undefined {
-  const text = key.toString('utf8');
-  // Invalid sequences decode to U+FFFD, which does not encode back to the same bytes.
-  return Buffer.from(text, 'utf8').equals(key) ? text : undefined;
+  return isUtf8(key) ? key.toString('utf8') : undefined;
 }
 
-/** The JSON line of a key. */
-export function encodeKeyMeta(n: number, r: KeyRecord): Buffer {
+/** The JSON line of a key, as text. */
+export function keyMetaLine(n: number, r: KeyRecord): string {
   const text = keyText(r.key);
   const meta: KeyMeta = {
     n,
@@ -93,7 +92,7 @@ export function encodeKeyMeta(n: number, r: KeyRecord): Buffer {
     ...(r.lease !== undefined && { lease: r.lease }),
     ...(r.ttl !== undefined && { ttl: r.ttl }),
   };
-  return Buffer.from(`${JSON.stringify(meta)}\n`);
+  return `${JSON.stringify(meta)}\n`;
 }
 
 const COUNT = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;

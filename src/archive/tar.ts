@@ -9,6 +9,7 @@ export const BLOCK = 512;
 export const MAX_TAR_ENTRY = 8 ** 11 - 1;
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,98}$/;
 const ZERO_BLOCK = Buffer.alloc(BLOCK);
+const EMPTY = Buffer.alloc(0);
 
 /** One regular file of a tar stream. */
 export interface TarEntry {
@@ -18,30 +19,75 @@ export interface TarEntry {
   mtime: number;
 }
 
-function octal(buf: Buffer, offset: number, width: number, value: number): void {
-  // width-1 octal digits, zero padded, then NUL: what GNU tar and bsdtar write.
-  buf.write(`${value.toString(8).padStart(width - 1, '0')}\0`, offset, width, 'ascii');
+/** Writes `value` as `digits` octal digits, zero padded, at `offset` (GNU tar and bsdtar write them so). */
+function octalInto(buf: Buffer, offset: number, digits: number, value: number): number {
+  let sum = 0;
+  for (let i = digits - 1; i >= 0; i--) {
+    const d = value % 8;
+    buf[offset + i] = 0x30 + d;
+    sum += 0x30 + d;
+    value = Math.floor(value / 8);
+  }
+  return sum;
+}
+
+/** True when a name that SAFE_NAME accepts may still hold an empty, `.` or `..` part. */
+const MAYBE_DOT_OR_EMPTY_PART = /\/\.|\/\/|\/$/;
+
+function checkEntry(name: string, size: number): void {
+  if (!SAFE_NAME.test(name) || (MAYBE_DOT_OR_EMPTY_PART.test(name) && name.split('/').some((p) => p === '' || p === '.' || p === '..'))) {
+    throw new RangeError(`tar entry name ${JSON.stringify(name)} is not a safe relative name`);
+  }
+  if (!Number.isSafeInteger(size) || size < 0 || size > MAX_TAR_ENTRY) throw new RangeError(`tar entry ${name} is ${size} bytes, beyond ustar's limit`);
+}
+
+/**
+ * Writes ustar headers of regular files (mode 0600: dumps hold Secrets) with one mtime straight into a caller's
+ * buffer: the constant fields are laid out once, and each header is that template plus its name, size and checksum.
+ * A key dump writes two headers per key, so this is on the path of every raw backup.
+ */
+export class TarHeaderWriter {
+  private readonly template = Buffer.alloc(BLOCK);
+  /** Byte sum of the template with its name empty, size zero and checksum field as spaces. */
+  private readonly templateSum: number;
+
+  constructor(mtime: number) {
+    const h = this.template;
+    octalInto(h, 100, 7, 0o600); // mode, uid, gid: 7 digits and a NUL
+    octalInto(h, 108, 7, 0);
+    octalInto(h, 116, 7, 0);
+    octalInto(h, 124, 11, 0); // size: 11 digits and a NUL
+    octalInto(h, 136, 11, Math.max(0, Math.floor(mtime)));
+    h.fill(0x20, 148, 156); // the checksum is computed with its own field as spaces
+    h[156] = 0x30; // typeflag '0': a regular file
+    h.write('ustar\u000000', 257, 8, 'ascii');
+    let sum = 0;
+    for (let i = 0; i < BLOCK; i++) sum += h[i]!;
+    this.templateSum = sum;
+  }
+
+  /** Writes the 512-byte header of file `name` (`size` bytes) at `offset` of `buf`. */
+  write(buf: Buffer, offset: number, name: string, size: number): void {
+    checkEntry(name, size);
+    this.template.copy(buf, offset);
+    let sum = this.templateSum - 11 * 0x30;
+    for (let i = 0; i < name.length; i++) {
+      const c = name.charCodeAt(i); // SAFE_NAME: ASCII only
+      buf[offset + i] = c;
+      sum += c;
+    }
+    sum += octalInto(buf, offset + 124, 11, size);
+    // The checksum field: 6 octal digits, NUL, space (it was counted as 8 spaces above).
+    octalInto(buf, offset + 148, 6, sum);
+    buf[offset + 154] = 0;
+    buf[offset + 155] = 0x20;
+  }
 }
 
 /** The 512-byte ustar header of a regular file (mode 0600: dumps hold Secrets). */
 export function tarHeader(name: string, size: number, mtime: number): Buffer {
-  if (!SAFE_NAME.test(name) || name.split('/').some((p) => p === '' || p === '.' || p === '..')) {
-    throw new RangeError(`tar entry name ${JSON.stringify(name)} is not a safe relative name`);
-  }
-  if (!Number.isSafeInteger(size) || size < 0 || size > MAX_TAR_ENTRY) throw new RangeError(`tar entry ${name} is ${size} bytes, beyond ustar's limit`);
   const h = Buffer.alloc(BLOCK);
-  h.write(name, 0, 100, 'ascii');
-  octal(h, 100, 8, 0o600);
-  octal(h, 108, 8, 0);
-  octal(h, 116, 8, 0);
-  octal(h, 124, 12, size);
-  octal(h, 136, 12, Math.max(0, Math.floor(mtime)));
-  h.fill(0x20, 148, 156); // the checksum is computed with its own field as spaces
-  h.write('0', 156, 1, 'ascii');
-  h.write('ustar\u000000', 257, 8, 'ascii');
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'ascii');
+  new TarHeaderWriter(mtime).write(h, 0, name, size);
   return h;
 }
 
@@ -65,41 +111,53 @@ function fail(offset: number, why: string): never {
   throw new IntegrityError('content', `tar archive, byte ${offset}: ${why}`);
 }
 
+/** A numeric header field: optional leading spaces, 1 to 11 octal digits, then only NULs and spaces. */
 function readOctal(h: Buffer, offset: number, width: number, field: string, at: number): number {
-  const text = h.toString('ascii', offset, offset + width).replace(/[\0 ]+$/, '').replace(/^ +/, '');
-  if (!/^[0-7]{1,11}$/.test(text)) fail(at, `header field "${field}" is not an octal number`);
-  return parseInt(text, 8);
+  const end = offset + width;
+  let i = offset;
+  while (i < end && h[i] === 0x20) i++;
+  let value = 0;
+  let digits = 0;
+  for (; i < end && h[i]! >= 0x30 && h[i]! <= 0x37; i++, digits++) value = value * 8 + (h[i]! - 0x30);
+  for (; i < end; i++) if (h[i] !== 0 && h[i] !== 0x20) digits = 0;
+  if (digits < 1 || digits > 11) fail(at, `header field "${field}" is not an octal number`);
+  return value;
 }
 
-/** Parses and checks one header block; undefined for a zero block. */
-function parseHeader(h: Buffer, at: number, maxSize: (name: string) => number): { name: string; size: number; mtime: number } | undefined {
-  if (h.equals(ZERO_BLOCK)) return undefined;
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]!;
-  if (readOctal(h, 148, 8, 'checksum', at) !== sum) fail(at, 'header checksum mismatch (corrupted, or not a tar archive)');
-  if (h.toString('ascii', 257, 263) !== 'ustar\0' || h.toString('ascii', 263, 265) !== '00') fail(at, 'not a POSIX ustar header');
-  const type = h[156]!;
+const USTAR_MAGIC = Buffer.from('ustar\u000000', 'latin1');
+
+/** Parses and checks the header block at `base` of `buf`; undefined for a zero block. */
+function parseHeader(buf: Buffer, base: number, at: number, maxSize: (name: string) => number): { name: string; size: number; mtime: number } | undefined {
+  if (buf.compare(ZERO_BLOCK, 0, BLOCK, base, base + BLOCK) === 0) return undefined;
+  let sum = 8 * 0x20; // the checksum field counts as spaces
+  for (let i = base; i < base + 148; i++) sum += buf[i]!;
+  for (let i = base + 156; i < base + BLOCK; i++) sum += buf[i]!;
+  if (readOctal(buf, base + 148, 8, 'checksum', at) !== sum) fail(at, 'header checksum mismatch (corrupted, or not a tar archive)');
+  if (buf.compare(USTAR_MAGIC, 0, 8, base + 257, base + 265) !== 0) fail(at, 'not a POSIX ustar header');
+  const type = buf[base + 156]!;
   if (type !== 0x30 && type !== 0) fail(at, `entry type ${JSON.stringify(String.fromCharCode(type))} is not a regular file; key dumps hold only files`);
-  if (h[345] !== 0) fail(at, 'long names (ustar prefix) are not used by key dumps');
-  const end = h.indexOf(0);
-  const name = h.toString('latin1', 0, end === -1 || end > 100 ? 100 : end);
+  if (buf[base + 345] !== 0) fail(at, 'long names (ustar prefix) are not used by key dumps');
+  let end = base;
+  while (end < base + 100 && buf[end] !== 0) end++;
+  const name = buf.toString('latin1', base, end);
   if (!SAFE_NAME.test(name)) fail(at, `entry name ${JSON.stringify(name)} is not one reshifter writes`);
-  const size = readOctal(h, 124, 12, 'size', at);
+  const size = readOctal(buf, base + 124, 12, 'size', at);
   const limit = maxSize(name);
   if (size > limit) fail(at, `entry ${name} claims ${size} bytes, more than the ${limit} allowed for it`);
-  return { name, size, mtime: readOctal(h, 136, 12, 'mtime', at) };
+  return { name, size, mtime: readOctal(buf, base + 136, 12, 'mtime', at) };
 }
 
 /**
  * A push parser for the ustar subset above: feed it bytes with `write`, get whole entries through `onEntry`, call
  * `end` when the input ends. Anything off (checksum, entry type, sizes, a missing end marker, data after it) throws an
  * IntegrityError naming the byte offset. Memory is bounded by the largest entry allowed by `maxSize`, and an entry's
- * memory is only taken as its bytes arrive, so a hostile size field costs nothing.
+ * memory is only taken once its bytes start to arrive (and becomes resident as they do), so a hostile size field costs
+ * nothing.
  */
 export class TarParser {
   private readonly header = Buffer.alloc(BLOCK);
   private headerFill = 0;
-  private current?: { name: string; size: number; mtime: number; chunks: Buffer[]; got: number };
+  private current?: { name: string; size: number; mtime: number; data: Buffer; got: number };
   private pad = 0;
   private zeroBlocks = 0;
   private done = false;
@@ -121,7 +179,9 @@ export class TarParser {
       }
       if (this.pad > 0) {
         const n = Math.min(this.pad, chunk.length - i);
-        for (let j = 0; j < n; j++) if (chunk[i + j] !== 0) fail(this.offset + j, 'padding after an entry is not zero');
+        if (chunk.compare(ZERO_BLOCK, 0, n, i, i + n) !== 0) {
+          for (let j = 0; j < n; j++) if (chunk[i + j] !== 0) fail(this.offset + j, 'padding after an entry is not zero');
+        }
         this.pad -= n;
         i += n;
         this.offset += n;
@@ -129,12 +189,22 @@ export class TarParser {
       }
       const cur = this.current;
       if (cur) {
+        // Copied as it arrives into a buffer of the entry's size: one copy, whatever the chunking. Taken when its first
+        // bytes arrive, and without zeroing: the pages of a large entry become resident only as they are written.
+        if (cur.got === 0) cur.data = Buffer.allocUnsafe(cur.size);
         const n = Math.min(cur.size - cur.got, chunk.length - i);
-        cur.chunks.push(chunk.subarray(i, i + n));
+        chunk.copy(cur.data, cur.got, i, i + n);
         cur.got += n;
         i += n;
         this.offset += n;
         if (cur.got === cur.size) this.finishEntry();
+        continue;
+      }
+      if (this.headerFill === 0 && chunk.length - i >= BLOCK) {
+        // A whole header in this chunk: parsed where it lies.
+        i += BLOCK;
+        this.offset += BLOCK;
+        this.takeHeader(chunk, i - BLOCK);
         continue;
       }
       const n = Math.min(BLOCK - this.headerFill, chunk.length - i);
@@ -142,7 +212,10 @@ export class TarParser {
       this.headerFill += n;
       i += n;
       this.offset += n;
-      if (this.headerFill === BLOCK) this.takeHeader();
+      if (this.headerFill === BLOCK) {
+        this.headerFill = 0;
+        this.takeHeader(this.header, 0);
+      }
     }
   }
 
@@ -153,17 +226,16 @@ export class TarParser {
     fail(this.offset, "the archive ends without tar's end-of-archive marker: cut short");
   }
 
-  private takeHeader(): void {
-    this.headerFill = 0;
+  private takeHeader(buf: Buffer, base: number): void {
     const at = this.offset - BLOCK;
-    const h = parseHeader(this.header, at, this.maxSize);
+    const h = parseHeader(buf, base, at, this.maxSize);
     if (h === undefined) {
       this.zeroBlocks++;
       if (this.zeroBlocks === 2) this.done = true;
       return;
     }
     if (this.zeroBlocks > 0) fail(at, 'an entry follows a zero block (a broken end-of-archive marker)');
-    this.current = { ...h, chunks: [], got: 0 };
+    this.current = { name: h.name, size: h.size, mtime: h.mtime, data: EMPTY, got: 0 };
     if (h.size === 0) this.finishEntry();
   }
 
@@ -171,6 +243,6 @@ export class TarParser {
     const cur = this.current!;
     this.current = undefined;
     this.pad = (BLOCK - (cur.size % BLOCK)) % BLOCK;
-    this.onEntry({ name: cur.name, data: Buffer.concat(cur.chunks, cur.size), mtime: cur.mtime });
+    this.onEntry({ name: cur.name, data: cur.data, mtime: cur.mtime });
   }
 }

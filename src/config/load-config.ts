@@ -187,7 +187,9 @@ export function loadConfig(env: Env = process.env): LoadResult {
     from.get('RS_COMPRESSION').default('gzip').asEnum(['gzip', 'none'] as const),
   );
   const compressionLevel = read('RS_COMPRESSION_LEVEL', () => {
-    const n = from.get('RS_COMPRESSION_LEVEL').default('6').asIntPositive();
+    // 3, not zlib's 6: on Kubernetes data it takes ~35% less CPU for a ~6% bigger file (a 406 MB snapshot: 98 MB
+    // instead of 92 MB), which is what keeps a gzipped backup near the time of an uncompressed one on two cores.
+    const n = from.get('RS_COMPRESSION_LEVEL').default('3').asIntPositive();
     if (n < 1 || n > 9) throw new Error('should be a gzip level from 1 (fastest) to 9 (smallest)');
     return n;
   });

@@ -80,7 +80,7 @@ export interface Config {
   store: StoreConfig;
   /** `RS_COMPRESSION`, default `gzip`. */
   compression: Compression;
-  /** `RS_COMPRESSION_LEVEL`, 1-9, default 6. */
+  /** `RS_COMPRESSION_LEVEL`, 1-9, default 3. */
   compressionLevel: number;
   encryption: EncryptionConfig;
   /** `RS_SCHEDULE`: cron expression for `run`. */

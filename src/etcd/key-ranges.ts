@@ -39,3 +39,59 @@ export function prefixRanges(prefixes: readonly string[]): KeyRange[] {
     return { prefix, start, end: prefixEnd(start) };
   });
 }
+
+/** Key bytes read as one number when spacing windows: 6 (48 bits, exact in a double). */
+const SPAN = 6;
+const SPAN_VALUES = 2 ** (8 * SPAN);
+
+/** True for an `end` that means "to the last key". */
+export function isOpenEnd(end: Buffer): boolean {
+  return end.length === 1 && end[0] === 0;
+}
+
+/** The SPAN bytes of `key` from `at` as a number (missing bytes count as 0). */
+function spanValue(key: Buffer, at: number): number {
+  let v = 0;
+  for (let i = 0; i < SPAN; i++) v = v * 256 + (key[at + i] ?? 0);
+  return v;
+}
+
+/** How far apart keys lie around a page: from where they differ (`at`), the mean distance of neighbours as a number. */
+export interface KeySpacing {
+  at: number;
+  perKey: number;
+}
+
+/** The spacing of `count` sorted keys from `first` to `last`; undefined when it cannot be told (fewer than 2 keys). */
+export function keySpacing(first: Buffer, last: Buffer, count: number): KeySpacing | undefined {
+  if (count < 2) return undefined;
+  let at = 0;
+  while (at < first.length && at < last.length && first[at] === last[at]) at++;
+  const distance = spanValue(last, at) - spanValue(first, at);
+  return distance > 0 ? { at, perKey: distance / (count - 1) } : undefined;
+}
+
+/**
+ * A key after `from` such that [from, key) holds about `keys` keys if they are spaced as `spacing` says: `from`'s
+ * first `at` bytes followed by its next SPAN bytes plus the distance. Past the largest value of those bytes (a carry:
+ * keys `team-4z...` are followed by `team-50...`), the same distance is taken one byte further up. Always greater
+ * than `from`; undefined only when it would run past every key.
+ */
+export function keyWindowEnd(from: Buffer, spacing: KeySpacing, keys: number): Buffer | undefined {
+  let at = spacing.at;
+  let distance = Math.max(1, Math.ceil(spacing.perKey * keys));
+  let value = spanValue(from, at) + distance;
+  while (!(value < SPAN_VALUES)) {
+    if (at === 0 || !Number.isFinite(value)) return undefined;
+    at--;
+    distance = Math.max(1, Math.ceil(distance / 256));
+    value = spanValue(from, at) + distance;
+  }
+  const end = Buffer.alloc(at + SPAN);
+  from.copy(end, 0, 0, Math.min(at, from.length));
+  for (let i = SPAN - 1; i >= 0; i--) {
+    end[at + i] = value % 256;
+    value = Math.floor(value / 256);
+  }
+  return end;
+}

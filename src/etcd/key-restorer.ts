@@ -1,6 +1,6 @@
 import { Batcher } from '../core/batches.js';
 import type { KeyRecord } from '../core/key-record.js';
-import { RestorePlan, decideRestore } from '../core/restore-plan.js';
+import { RestorePlan, decideRestore, type ExistingKey } from '../core/restore-plan.js';
 import type { RestoreTarget } from './restore-target.js';
 
 export interface KeyRestorerOptions {
@@ -36,6 +36,8 @@ export class KeyRestorer {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly maxInFlight: number;
   private failure?: unknown;
+  /** Whether to create keys in the round trip that checks they are absent (see apply). */
+  private optimistic = true;
 
   constructor(
     private readonly target: RestoreTarget,
@@ -80,7 +82,25 @@ export class KeyRestorer {
   }
 
   private async apply(batch: Item[]): Promise<void> {
-    const existing = await this.target.existing(batch.map((i) => i.record.key));
+    const keys = batch.map((i) => i.record.key);
+    let existing: Array<ExistingKey | undefined> | undefined;
+    if (this.optimistic && !this.opts.dryRun && this.target.createIfAbsent) {
+      // Into an empty target (the usual restore) every key is a create: write them in the same round trip that checks
+      // that none exists. The first batch that finds keys present ends this for the rest of the restore.
+      const creates = batch.map((item) => decideRestore(item.record, undefined, this.opts));
+      const writes = batch.filter((_, i) => creates[i]!.action === 'create').map((i) => i.record);
+      if (writes.length > 0) {
+        existing = await this.target.createIfAbsent(keys, writes);
+        if (existing === undefined) {
+          batch.forEach((item, i) => this.plan.add(item.resource, creates[i]!));
+          this.written += writes.length;
+          for (const r of writes) this.bytesWritten += r.key.length + r.value.length;
+          return;
+        }
+        this.optimistic = false;
+      }
+    }
+    existing ??= await this.target.existing(keys);
     const writes: KeyRecord[] = [];
     let bytes = 0;
     batch.forEach((item, i) => {

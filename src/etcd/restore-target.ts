@@ -8,5 +8,10 @@ export interface RestoreTarget {
   existing(keys: readonly Buffer[]): Promise<Array<ExistingKey | undefined>>;
   /** Writes the records (each with a fresh lease of its remaining TTL when it had one). */
   write(records: readonly KeyRecord[]): Promise<void>;
+  /**
+   * Writes `records` only if none of `keys` exists, atomically, in one round trip; when some exist, writes nothing
+   * and returns what `existing(keys)` would. Optional: a target without it is always read first.
+   */
+  createIfAbsent?(keys: readonly Buffer[], records: readonly KeyRecord[]): Promise<Array<ExistingKey | undefined> | undefined>;
   close(): void;
 }

@@ -27,26 +27,43 @@ export class V3Target implements RestoreTarget {
   async existing(keys: readonly Buffer[]): Promise<Array<ExistingKey | undefined>> {
     try {
       const res = await this.etcd.kv.txn({ success: keys.map((key) => ({ request_range: { key } })) });
-      return res.responses.map((r) => {
-        const kv = (r.response_range?.kvs?.[0] as unknown as RangeKv | undefined);
-        return kv === undefined ? undefined : { value: kv.value, expiring: kv.lease !== '0' };
-      });
+      return existingOf(res.responses);
     } catch (err) {
       throw toEtcdError(err, 'reading the keys to restore', this.cfg);
     }
   }
 
   async write(records: readonly KeyRecord[]): Promise<void> {
-    const ops = await Promise.all(
-      records.map(async (r) => ({
-        request_put: { key: r.key, value: r.value, ...(isExpiring(r) && { lease: await this.leaseFor(r) }) },
-      })),
-    );
+    const ops = await this.puts(records);
     try {
       await this.etcd.kv.txn({ success: ops });
     } catch (err) {
       throw toEtcdError(err, 'writing restored keys', this.cfg);
     }
+  }
+
+  async createIfAbsent(keys: readonly Buffer[], records: readonly KeyRecord[]): Promise<Array<ExistingKey | undefined> | undefined> {
+    const ops = await this.puts(records);
+    let res;
+    try {
+      res = await this.etcd.kv.txn({
+        // etcd's --max-txn-ops limits compares, success and failure ops each, not their sum.
+        compare: keys.map((key) => ({ key, target: 'Version' as const, result: 'Equal' as const, version: 0 })),
+        success: ops,
+        failure: keys.map((key) => ({ request_range: { key } })),
+      });
+    } catch (err) {
+      throw toEtcdError(err, 'writing restored keys', this.cfg);
+    }
+    return res.succeeded ? undefined : existingOf(res.responses);
+  }
+
+  private puts(records: readonly KeyRecord[]) {
+    return Promise.all(
+      records.map(async (r) => ({
+        request_put: { key: r.key, value: r.value, ...(isExpiring(r) && { lease: await this.leaseFor(r) }) },
+      })),
+    );
   }
 
   close(): void {}
@@ -67,4 +84,12 @@ export class V3Target implements RestoreTarget {
     }
     return lease;
   }
+}
+
+/** What a transaction's range responses say the target holds, key by key. */
+function existingOf(responses: ReadonlyArray<{ response_range?: { kvs?: unknown[] } }>): Array<ExistingKey | undefined> {
+  return responses.map((r) => {
+    const kv = r.response_range?.kvs?.[0] as unknown as RangeKv | undefined;
+    return kv === undefined ? undefined : { value: kv.value, expiring: kv.lease !== '0' };
+  });
 }

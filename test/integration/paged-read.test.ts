@@ -49,6 +49,34 @@ describe('paged v3 read', () => {
     expect(reader.keys).toBe(41);
   });
 
+  it('reads every key exactly once, in order, across gaps and odd bytes (windowed reads)', async () => {
+    const keys: Buffer[] = [];
+    const ns = ['a', 'b', 'zz', 'team-0', 'team-z', 'team-10'];
+    for (const resource of ['configmaps', 'pods', 'apps/deployments', 'zzz']) {
+      for (const n of ns) for (let i = 0; i < 9; i++) keys.push(Buffer.from(`/windows/${resource}/${n}/obj-${(i * 37).toString(36)}`));
+    }
+    keys.push(Buffer.from([...Buffer.from('/windows/bin/'), 0x00]), Buffer.from([...Buffer.from('/windows/bin/'), 0xff, 0xff]), Buffer.from([...Buffer.from('/windows/bin/'), 0x7f, 0x00, 0xff]));
+    for (let i = 0; i < keys.length; i += 50) {
+      await client.kv.txn({ compare: [], success: keys.slice(i, i + 50).map((key) => ({ request_put: { key, value: Buffer.from('v') } })), failure: [] });
+    }
+    const requests: Array<{ end: Buffer; count: number }> = [];
+    const spy = Object.create(client) as Etcd3;
+    const kv = Object.create(client.kv) as Etcd3['kv'];
+    kv.range = async (req) => {
+      const res = await client.kv.range(req);
+      requests.push({ end: req.range_end as Buffer, count: Number(res.count) });
+      return res;
+    };
+    Object.defineProperty(spy, 'kv', { value: kv });
+    const reader = new PagedReader(spy, cfg(), prefixRanges(['/windows']), { firstPageKeys: 5, maxPageKeys: 5 });
+    const read: Buffer[] = [];
+    for await (const page of reader.pages()) read.push(...page.map((r) => r.key));
+    expect(read.map((k) => k.toString('hex'))).toEqual([...keys].sort(Buffer.compare).map((k) => k.toString('hex')));
+    // Most requests end at a window, not at the end of the range.
+    const end = prefixRanges(['/windows'])[0]!.end;
+    expect(requests.filter((r) => !r.end.equals(end)).length).toBeGreaterThan(requests.length / 2);
+  });
+
   it('reads the remaining TTL of each lease once, and grows pages by bytes', async () => {
     const lease = client.lease(600, { autoKeepAlive: false });
     await lease.put('/registry/events/default/e1').value('a');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { normalisePrefixes, prefixEnd, prefixRanges } from '../../../src/etcd/key-ranges.js';
+import { keySpacing, keyWindowEnd, normalisePrefixes, prefixEnd, prefixRanges } from '../../../src/etcd/key-ranges.js';
 
 describe('key ranges', () => {
   it('computes etcd prefix range ends', () => {
@@ -20,5 +20,46 @@ describe('key ranges', () => {
     expect(normalisePrefixes(['/registry/', '/openshift.io', '/registry'])).toEqual(['/openshift.io', '/registry']);
     expect(prefixRanges(['/registry', '/registry/pods', '/kubernetes.io']).map((r) => r.prefix)).toEqual(['/kubernetes.io', '/registry']);
     expect(prefixRanges(['/registry', '/'])).toEqual([{ prefix: '/', start: Buffer.from([0]), end: Buffer.from([0]) }]);
+  });
+});
+
+describe('read windows', () => {
+  const b = (s: string) => Buffer.from(s, 'latin1');
+
+  it('tells the spacing of a page from where its first and last keys differ', () => {
+    const s = keySpacing(b('/registry/pods/ns/a0'), b('/registry/pods/ns/a9'), 10)!;
+    expect(s.at).toBe(19);
+    expect(s.perKey).toBe(2 ** 40); // '0'..'9' is 9 steps of one at the first of six bytes, over 9 gaps
+    expect(keySpacing(b('a'), b('a'), 2)).toBeUndefined();
+    expect(keySpacing(b('a'), b('b'), 1)).toBeUndefined();
+  });
+
+  it('ends a window after `from`, about as far as the keys asked for', () => {
+    const s = keySpacing(b('/registry/pods/ns/a0'), b('/registry/pods/ns/a9'), 10)!;
+    const end = keyWindowEnd(b('/registry/pods/ns/a9\0'), s, 4)!;
+    expect(end.toString('latin1')).toBe('/registry/pods/ns/a=\0\0\0\0\0');
+    expect(Buffer.compare(end, b('/registry/pods/ns/a9\0'))).toBe(1);
+  });
+
+  it('carries into the byte before when the window runs past the last value of its bytes', () => {
+    const s = { at: 3, perKey: 2 ** 47 };
+    const end = keyWindowEnd(Buffer.from([1, 2, 3, 0xff, 0xff, 0, 0, 0, 0, 7]), s, 4)!;
+    expect(Buffer.compare(end, Buffer.from([1, 2, 3, 0xff, 0xff, 0, 0, 0, 0, 7]))).toBe(1);
+    expect(end.subarray(0, 2)).toEqual(Buffer.from([1, 2]));
+    expect(keyWindowEnd(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), { at: 0, perKey: 2 ** 50 }, 1)).toBeUndefined();
+  });
+
+  it('always ends a window after its start, whatever the keys', () => {
+    let seed = 7;
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    const key = () => Buffer.from(Array.from({ length: rnd(12) }, () => (rnd(3) === 0 ? [0, 0xff, 0x2f][rnd(3)]! : rnd(256))));
+    for (let i = 0; i < 5000; i++) {
+      const [x, y] = [key(), key()].sort(Buffer.compare);
+      const s = keySpacing(x!, y!, 2 + rnd(1000));
+      if (s === undefined) continue;
+      const from = key();
+      const end = keyWindowEnd(from, s, rnd(5000) * 2 ** rnd(60));
+      if (end !== undefined) expect(Buffer.compare(end, from), `${from.toString('hex')} -> ${end.toString('hex')}`).toBe(1);
+    }
   });
 });

@@ -93,6 +93,60 @@ describe('key restorer', () => {
   });
 });
 
+/** The same target, with etcd's compare-and-create transaction: writes only when none of the keys exists. */
+class CreatingTarget extends MemoryTarget {
+  creates = 0;
+  refused = 0;
+  reads = 0;
+
+  override async existing(keys: readonly Buffer[]): Promise<Array<ExistingKey | undefined>> {
+    this.reads++;
+    return super.existing(keys);
+  }
+
+  async createIfAbsent(keys: readonly Buffer[], records: readonly KeyRecord[]): Promise<Array<ExistingKey | undefined> | undefined> {
+    const existing = await super.existing(keys);
+    if (existing.some((e) => e !== undefined)) {
+      this.refused++;
+      return existing;
+    }
+    this.creates++;
+    await this.write(records);
+    return undefined;
+  }
+}
+
+describe('key restorer into a target that can create if absent', () => {
+  it('writes each batch in the round trip that checks it is absent, reading nothing first', async () => {
+    const target = new CreatingTarget();
+    const records = Array.from({ length: 1000 }, (_, i) => ({ ...rec(i), ...(i % 100 === 0 && { ttl: 0, lease: '7' }) }));
+    const r = await restoreAll(target, records);
+    expect(target.reads).toBe(0);
+    expect(target.creates).toBe(Math.ceil(1000 / 128));
+    expect(r.written).toBe(990);
+    expect(target.data.size).toBe(990);
+    expect(r.plan.totals()).toMatchObject({ create: 990, skipped: 10, keys: 1000 });
+    expect(r.bytesWritten).toBe(records.filter((x) => x.ttl === undefined).reduce((n, x) => n + x.key.length + x.value.length, 0));
+  });
+
+  it('decides as a read-first restore would once keys exist, and reads first from then on', async () => {
+    const records = Array.from({ length: 1000 }, (_, i) => rec(i));
+    const plain = new MemoryTarget();
+    const creating = new CreatingTarget();
+    for (const t of [plain, creating]) {
+      for (const i of [5, 600, 601]) t.data.set(records[i]!.key.toString('latin1'), records[i]!.value);
+      t.data.set(records[700]!.key.toString('latin1'), Buffer.from('other'));
+    }
+    const a = await restoreAll(plain, records, { dryRun: false, skipExisting: true });
+    const b = await restoreAll(creating, records, { dryRun: false, skipExisting: true });
+    expect(b.plan.totals()).toEqual(a.plan.totals());
+    expect(b.written).toBe(a.written);
+    expect([...creating.data].sort()).toEqual([...plain.data].sort());
+    expect(creating.refused).toBeGreaterThanOrEqual(1);
+    expect(creating.refused + creating.creates).toBeLessThanOrEqual(4); // only the first batches, in flight together
+  });
+});
+
 describe('v2 key paths', () => {
   it('percent-encodes every byte but unreserved ones and slashes', () => {
     expect(encodeKeyPath('/registry/configmaps/default/with space:and%41')).toBe('/registry/configmaps/default/with%20space%3Aand%2541');
