@@ -7,8 +7,9 @@ import { BUCKET_LEAF_FLAG, ELEMENT_SIZE, PAGE_HEADER_SIZE } from './page-header.
  */
 export class LeafNode {
   private readonly elements: number;
-  private readonly start: number;
-  private readonly end: number;
+  /** Where the page's header starts in `buffer`, and where the page ends. */
+  readonly start: number;
+  readonly end: number;
 
   /**
    * @param buffer holds the page; the page header starts at `start`, and nothing past `end` belongs to it.

@@ -24,6 +24,17 @@ async function withFile<T>(path: string, fn: (file: BoltFile) => Promise<T>): Pr
   }
 }
 
+/** Scans `file` hashing on a worker thread, and expects the digest to be `trailer`. */
+async function expectWorkerScanDigest(file: BoltFile, trailer: Buffer): Promise<void> {
+  const sink = workerSha256Sink();
+  try {
+    await scanPages(file, sink, 8192);
+    expect(await sink.digest()).toEqual(trailer);
+  } finally {
+    sink.close();
+  }
+}
+
 describe('status from the sequential page scan', () => {
   it('equals the plain tree walk, whatever the chunk size (pages carried across chunks, broken chains)', async () => {
     for (const path of [DB, AUGER]) {
@@ -53,13 +64,7 @@ describe('status from the sequential page scan', () => {
     const bytes = await readFile(DB);
     await withFile(DB, async (file) => {
       const logical = file.pageCount * file.pageSize;
-      const sink = workerSha256Sink();
-      try {
-        await scanPages(file, sink, 8192);
-        expect(await sink.digest()).toEqual(bytes.subarray(logical));
-      } finally {
-        sink.close();
-      }
+      await expectWorkerScanDigest(file, bytes.subarray(logical));
       expect(await sha256OnWorker(DB, logical)).toEqual(bytes.subarray(logical));
     });
   });
@@ -70,15 +75,7 @@ describe('status from the sequential page scan', () => {
       const logical = file.pageCount * file.pageSize;
       prestartSha256Worker();
       prestartSha256Worker(); // one is enough: the second call keeps the first
-      for (let round = 0; round < 2; round++) {
-        const sink = workerSha256Sink();
-        try {
-          await scanPages(file, sink, 8192);
-          expect(await sink.digest()).toEqual(bytes.subarray(logical));
-        } finally {
-          sink.close();
-        }
-      }
+      for (let round = 0; round < 2; round++) await expectWorkerScanDigest(file, bytes.subarray(logical));
     });
   });
 });
