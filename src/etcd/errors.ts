@@ -41,6 +41,9 @@ export function toEtcdError(err: unknown, what: string, target: EtcdTarget): Etc
       : 'etcd rejected the client certificate (RS_ETCD_CLIENT_CERT): it is missing, or not signed by a CA etcd trusts (--trusted-ca-file)';
   } else if (/disconnected before secure tls connection|wrong.version.number|packet length too long|http request/.test(text)) {
     why = 'the endpoint did not complete a TLS handshake: it may serve plain http (then use an http:// endpoint)';
+  } else if (/no connection established.*econnreset/.test(text) && endpoints.some((e) => e.startsWith('https:'))) {
+    // A plain-http etcd answers a TLS hello by closing; depending on timing grpc-js sees that as a reset.
+    why = `the endpoint did not complete a TLS handshake: it may serve plain http (then use an http:// endpoint), or reset the connection (${raw})`;
   } else if (/received message larger than max|resource_exhausted|request is too large|too many operations/.test(text)) {
     why = `a message exceeded etcd or gRPC size limits (${raw})`;
   } else if (/econnrefused|unavailable|no connection established|connect|deadline|timed out|econnreset|socket|closed|goaway|cancelled/.test(text)) {

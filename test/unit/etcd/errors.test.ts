@@ -20,6 +20,7 @@ describe('toEtcdError', () => {
     ['14 UNAVAILABLE: No connection established. Last error: 80:error:0A000412:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:SSL alert number 42', cfg({ clientCertFile: '/c.pem' }), /etcd rejected the client certificate/],
     ['14 UNAVAILABLE: ... ssl3_read_bytes:tlsv1 alert unknown ca:SSL alert number 48', cfg({ clientCertFile: '/c.pem' }), /etcd rejected the client certificate/],
     ['14 UNAVAILABLE: No connection established. Last error: Error: Client network socket disconnected before secure TLS connection was established', cfg(), /did not complete a TLS handshake/],
+    ['14 UNAVAILABLE: No connection established. Last error: Error: read ECONNRESET. Resolution note: ', cfg(), /did not complete a TLS handshake: it may serve plain http/],
     ['8 RESOURCE_EXHAUSTED: Received message larger than max (8274701 vs 4194304)', cfg(), /exceeded etcd or gRPC size limits/],
     ['14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 10.0.0.5:2379', cfg(), /etcd is unreachable or went away/],
     ['14 UNAVAILABLE: Connection dropped', cfg(), /etcd is unreachable or went away/],
@@ -28,6 +29,11 @@ describe('toEtcdError', () => {
     expect(e).toBeInstanceOf(EtcdError);
     expect(e.message).toMatch(/^reading etcd status failed at https:\/\/10\.0\.0\.5:2379: /);
     expect(e.message).toMatch(expected);
+  });
+
+  it('calls a reset on a plain http endpoint unreachable, not a TLS failure', () => {
+    const e = toEtcdError(new Error('14 UNAVAILABLE: No connection established. Last error: Error: read ECONNRESET'), 'reading etcd status', ['http://10.0.0.5:2379']);
+    expect(e.message).toMatch(/etcd is unreachable or went away/);
   });
 
   it('passes an EtcdError through unchanged', () => {
