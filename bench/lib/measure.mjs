@@ -1,7 +1,7 @@
 // Runs one process and measures its wall time and peak RSS. Peak RSS comes from GNU time's %M (the kernel's
 // ru_maxrss of the child, exact); without /usr/bin/time (`apt-get install time`) it is sampled from
 // /proc/<pid>/status VmHWM every 20 ms.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,8 @@ const GNU_TIME = '/usr/bin/time';
 export const rssSource = existsSync(GNU_TIME) ? 'GNU time %M (ru_maxrss)' : '/proc VmHWM sampled every 20 ms';
 
 /**
- * Runs `cmd args` (stdout to `stdoutFile` or discarded) and resolves { ms, rssMB, cpuMs, code, stderr }; rejects when it
+ * Runs `cmd args` (stdout to `stdoutFile` or discarded) after a `sync`, so that no case pays for writing back the
+ * files the one before it left dirty in the page cache (a 400 MB snapshot is written back for seconds), and resolves { ms, rssMB, cpuMs, code, stderr }; rejects when it
  * exits non-zero unless `allowFail`.
  */
 export function measure(cmd, args, { env = process.env, cwd, stdoutFile, allowFail = false } = {}) {
@@ -18,6 +19,7 @@ export function measure(cmd, args, { env = process.env, cwd, stdoutFile, allowFa
   const useTime = existsSync(GNU_TIME);
   const argv = useTime ? [GNU_TIME, ['-f', '%M %U %S', '-o', statsFile, cmd, ...args]] : [cmd, args];
   const out = stdoutFile ? openSync(stdoutFile, 'w') : 'ignore';
+  spawnSync('sync');
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
     const child = spawn(argv[0], argv[1], { env, cwd, stdio: ['ignore', out, 'pipe'] });
