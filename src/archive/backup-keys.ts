@@ -7,6 +7,7 @@ import { readKeyDump } from './key-dump-reader.js';
 import { copyVerified } from './local-copy.js';
 import type { Manifest } from './manifest.js';
 import { decodeSnapshotCopy } from './snapshot-file.js';
+import { snapshotError } from './snapshot-error.js';
 
 /** One key of a backup. */
 export interface BackupKey {
@@ -36,10 +37,19 @@ export async function openBackupKeys(stored: Readable, m: Manifest, codecKeys: C
   const copy = await copyVerified(stored, m, signal);
   try {
     if (m.contentType === 'etcd-snapshot') {
-      const reader = await openSnapshot(await decodeSnapshotCopy(copy, codecKeys, signal ? { signal } : {}));
+      // The reader finds a damaged page only when the walk reaches it: errors from opening and from walking name the backup.
+      const what = `backup ${m.id}`;
+      const db = await decodeSnapshotCopy(copy, codecKeys, signal ? { signal } : {});
+      const reader = await openSnapshot(db).catch((err: unknown) => {
+        throw snapshotError(err, what);
+      });
       return {
         keys: (async function* () {
-          for await (const k of reader.liveKeys()) yield { key: k.key, value: k.value, modRevision: k.modRevision };
+          try {
+            for await (const k of reader.liveKeys()) yield { key: k.key, value: k.value, modRevision: k.modRevision };
+          } catch (err) {
+            throw snapshotError(err, what);
+          }
         })(),
         async close() {
           await reader.close().catch(() => undefined);

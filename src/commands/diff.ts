@@ -1,5 +1,4 @@
-import { openBackupKeys, type BackupKeys } from '../archive/backup-keys.js';
-import type { CodecKeys } from '../archive/codec.js';
+import { openBackupKeys } from '../archive/backup-keys.js';
 import type { Manifest } from '../archive/manifest.js';
 import { diffKeys, type DiffResult } from '../core/diff.js';
 import { ConfigError } from '../core/errors.js';
@@ -9,7 +8,6 @@ import type { BackupRepository } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
 import { codecKeys } from './keys.js';
 import { openRepository } from './shared.js';
-import { snapshotError } from './snapshot-input.js';
 
 /** Which backup a diff side is. */
 export interface BackupRef {
@@ -33,9 +31,9 @@ const refOf = (m: Manifest): BackupRef => ({ id: m.id, createdAt: m.createdAt, s
 export async function diffBackups(ctx: CommandContext, repo: BackupRepository, from: Manifest, to: Manifest, opts: { limit?: number } = {}): Promise<BackupDiff> {
   const { config, signal } = ctx;
   const keys = await codecKeys(config, { forReading: true });
-  const a = await openSide(repo, from, keys, signal);
+  const a = await openBackupKeys(await repo.openArtifact(from, signal), from, keys, signal);
   try {
-    const b = await openSide(repo, to, keys, signal);
+    const b = await openBackupKeys(await repo.openArtifact(to, signal), to, keys, signal);
     try {
       const known = [...new Set([...config.selection.prefixes, ...(a.prefixes ?? []), ...(b.prefixes ?? [])])];
       const prefixes = known.length > 0 ? layoutPrefixes(known, DEFAULT_PREFIXES) : DEFAULT_PREFIXES;
@@ -47,29 +45,6 @@ export async function diffBackups(ctx: CommandContext, repo: BackupRepository, f
     }
   } finally {
     await a.close();
-  }
-}
-
-/**
- * One side's keys. A snapshot is read offline, and a damaged page shows only when the walk reaches it, deep in the
- * merge: the reader's errors are named after the backup there, as when it is opened.
- */
-async function openSide(repo: BackupRepository, m: Manifest, keys: CodecKeys, signal: AbortSignal): Promise<BackupKeys> {
-  if (m.contentType !== 'etcd-snapshot') return openBackupKeys(await repo.openArtifact(m, signal), m, keys, signal);
-  const what = `backup ${m.id}`;
-  try {
-    const side = await openBackupKeys(await repo.openArtifact(m, signal), m, keys, signal);
-    return { ...side, keys: namingErrors(side.keys, what) };
-  } catch (err) {
-    throw snapshotError(err, what);
-  }
-}
-
-async function* namingErrors<T>(items: AsyncIterable<T>, what: string): AsyncGenerator<T> {
-  try {
-    yield* items;
-  } catch (err) {
-    throw snapshotError(err, what);
   }
 }
 

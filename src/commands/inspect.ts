@@ -55,7 +55,7 @@ export async function inspectCommand(ctx: CommandContext): Promise<void> {
   const selected = { ...(revision !== undefined && { revision }) };
 
   if (mode === 'status') await statusAhead(target);
-  const { openSnapshotInput, snapshotError } = await import('./snapshot-input.js');
+  const [{ openSnapshotInput }, { snapshotError }] = await Promise.all([import('./snapshot-input.js'), import('../archive/snapshot-error.js')]);
   const input = await openSnapshotInput(ctx, target);
   const where = input.origin.kind === 'file' ? input.origin.path : `backup ${input.origin.id}`;
   try {

@@ -9,7 +9,7 @@ import type { BackupRepository } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
 import { restoreKeyPasses, type KeyRestoreOptions, type KeyRestoreReport } from './restore-keys.js';
 import { openSnapshotBackup } from './snapshot-backup.js';
-import { snapshotError } from './snapshot-input.js';
+import { snapshotError } from '../archive/snapshot-error.js';
 
 /**
  * A snapshot key as the restore writer takes it. A key with a lease gets the lease's granted TTL: how much of it

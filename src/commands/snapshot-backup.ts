@@ -6,7 +6,8 @@ import { openSnapshot } from '../snapshot/index.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
 import { codecKeys } from './keys.js';
-import { snapshotError, type SnapshotInput } from './snapshot-input.js';
+import { snapshotError } from '../archive/snapshot-error.js';
+import type { SnapshotInput } from './snapshot-input.js';
 
 /**
  * Opens a stored snapshot backup: downloads it into a private temporary folder (checked against the manifest),

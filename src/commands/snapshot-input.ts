@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
-import { IntegrityError, OperationError, describeError } from '../core/errors.js';
-import { openSnapshot, SnapshotFormatError, SnapshotRevisionError, type SnapshotReader } from '../snapshot/index.js';
+import { snapshotError } from '../archive/snapshot-error.js';
+import { openSnapshot, type SnapshotReader } from '../snapshot/index.js';
 import type { CommandContext } from './context.js';
 
 /** Where an opened snapshot came from. */
@@ -11,16 +11,6 @@ export interface SnapshotInput {
   reader: SnapshotReader;
   origin: SnapshotOrigin;
   close(): Promise<void>;
-}
-
-/** Converts the reader's errors into ours once, here: a damaged file is an IntegrityError, a bad revision an OperationError. */
-export function snapshotError(err: unknown, what: string): unknown {
-  if (err instanceof SnapshotFormatError) return new IntegrityError('snapshot', `${what} is not a readable etcd snapshot: ${err.message}`, { cause: err });
-  if (err instanceof SnapshotRevisionError) return new OperationError(`${what}: ${err.message}`, { cause: err });
-  if (err instanceof OperationError) return err;
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (typeof code === 'string') return new OperationError(`${what} cannot be read: ${describeError(err)}`, { cause: err });
-  return err;
 }
 
 async function isFile(path: string): Promise<boolean> {

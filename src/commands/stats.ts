@@ -17,7 +17,7 @@ import type { CodecKeys } from '../archive/codec.js';
 import type { CommandContext } from './context.js';
 import { codecKeys } from './keys.js';
 import { openRepository, withEtcd } from './shared.js';
-import { snapshotError } from './snapshot-input.js';
+import { snapshotError } from '../archive/snapshot-error.js';
 
 /** Where the numbers came from. */
 export interface StatsSource {
