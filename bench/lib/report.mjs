@@ -31,7 +31,7 @@ export function renderMarkdown(r) {
   const base = r.results['etcdctl snapshot save']?.medianMs;
   const lines = [
     `Dataset: ${d.keys.toLocaleString('en')} Kubernetes-like keys, ${(d.valueBytes / MB).toFixed(0)} MB of values, etcd ${d.etcdVersion} database ${(d.dbSizeBytes / MB).toFixed(0)} MB.`,
-    `Machine: ${r.machine.cpus} cores (${r.machine.cpuModel ?? 'unknown'}), Node ${r.machine.node}${r.machine.nodeFlags ? ` (\`${r.machine.nodeFlags}\`, as the launcher runs it)` : ''}. Median of ${r.runs} run${r.runs === 1 ? '' : 's'} after one untimed snapshot, each case started after a `sync`; peak RSS is the largest of the runs (${r.machine.rssSource}).${r.machine.loadAverage ? ` Load average ${r.machine.loadAverage.before.toFixed(1)} before and ${r.machine.loadAverage.after.toFixed(1)} after the run (above ${r.machine.cpus}, other work shared the cores: wall times suffer from it more than CPU times).` : ''}`,
+    `Machine: ${r.machine.cpus} cores (${r.machine.cpuModel ?? 'unknown'}), Node ${r.machine.node}${r.machine.nodeFlags ? ` (\`${r.machine.nodeFlags}\`, as the launcher runs it)` : ''}. Median of ${r.runs} run${r.runs === 1 ? '' : 's'} after one untimed snapshot, each case started after a \`sync\`; peak RSS is the largest of the runs (${r.machine.rssSource}).${r.machine.loadAverage ? ` Load average ${r.machine.loadAverage.before.toFixed(1)} before and ${r.machine.loadAverage.after.toFixed(1)} after the run (above ${r.machine.cpus}, other work shared the cores: wall times suffer from it more than CPU times).` : ''}`,
     '',
     '| what | median time | vs `etcdctl snapshot save` | median CPU (user+sys) | peak RSS | output |',
     '|---|---:|---:|---:|---:|---:|',
