@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EtcdError } from '../../../src/core/errors.js';
-import { toEtcdError } from '../../../src/etcd/errors.js';
+import { TlsResetError, explainTlsReset, toEtcdError } from '../../../src/etcd/errors.js';
+import type { TlsProbeResult } from '../../../src/etcd/tls-probe.js';
 
 const ENDPOINTS = ['https://10.0.0.5:2379'];
 const cfg = (extra: Record<string, string> = {}) => ({ endpoints: ENDPOINTS, ...extra });
@@ -19,8 +20,7 @@ describe('toEtcdError', () => {
     ['14 UNAVAILABLE: No connection established. Last error: 80:error:0A000412:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:SSL alert number 42', cfg(), /requires a client certificate \(mutual TLS\): set RS_ETCD_CLIENT_CERT/],
     ['14 UNAVAILABLE: No connection established. Last error: 80:error:0A000412:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:SSL alert number 42', cfg({ clientCertFile: '/c.pem' }), /etcd rejected the client certificate/],
     ['14 UNAVAILABLE: ... ssl3_read_bytes:tlsv1 alert unknown ca:SSL alert number 48', cfg({ clientCertFile: '/c.pem' }), /etcd rejected the client certificate/],
-    ['14 UNAVAILABLE: No connection established. Last error: Error: Client network socket disconnected before secure TLS connection was established', cfg(), /did not complete a TLS handshake/],
-    ['14 UNAVAILABLE: No connection established. Last error: Error: read ECONNRESET. Resolution note: ', cfg(), /did not complete a TLS handshake: it may serve plain http/],
+    ['14 UNAVAILABLE: ... wrong version number', cfg(), /did not complete a TLS handshake: it may serve plain http/],
     ['8 RESOURCE_EXHAUSTED: Received message larger than max (8274701 vs 4194304)', cfg(), /exceeded etcd or gRPC size limits/],
     ['14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 10.0.0.5:2379', cfg(), /etcd is unreachable or went away/],
     ['14 UNAVAILABLE: Connection dropped', cfg(), /etcd is unreachable or went away/],
@@ -29,6 +29,35 @@ describe('toEtcdError', () => {
     expect(e).toBeInstanceOf(EtcdError);
     expect(e.message).toMatch(/^reading etcd status failed at https:\/\/10\.0\.0\.5:2379: /);
     expect(e.message).toMatch(expected);
+  });
+
+  describe('a reset during an https handshake', () => {
+    const reset = () => toEtcdError(new Error('14 UNAVAILABLE: No connection established. Last error: Error: read ECONNRESET. Resolution note: '), 'reading etcd status', cfg());
+    const explain = (found: TlsProbeResult | undefined, config = cfg()) =>
+      explainTlsReset(reset() as TlsResetError, config, {}, async () => found);
+
+    it('is kept apart for the endpoint to be asked, as is a socket closed before the handshake', () => {
+      expect(reset()).toBeInstanceOf(TlsResetError);
+      const closed = new Error('14 UNAVAILABLE: No connection established. Last error: Error: Client network socket disconnected before secure TLS connection was established');
+      expect(toEtcdError(closed, 'reading etcd status', cfg())).toBeInstanceOf(TlsResetError);
+      expect(reset().message).toMatch(/^reading etcd status failed at https:\/\/10\.0\.0\.5:2379: the connection was dropped during the TLS handshake \(.*ECONNRESET/);
+    });
+
+    it('is a plain-http endpoint when the endpoint answers plain HTTP', async () => {
+      expect((await explain({ kind: 'plain-http' })).message).toMatch(/did not complete a TLS handshake: it serves plain http \(use an http:\/\/ endpoint\)/);
+    });
+
+    it('is the refusal our own handshake met, in the same words', async () => {
+      const alert = { kind: 'handshake-error', text: 'ssl3_read_bytes:tlsv13 alert certificate required:SSL alert number 116' } as const;
+      expect((await explain(alert)).message).toMatch(/requires a client certificate \(mutual TLS\): set RS_ETCD_CLIENT_CERT/);
+      expect((await explain(alert, cfg({ clientCertFile: '/c.pem' }))).message).toMatch(/etcd rejected the client certificate/);
+    });
+
+    it('stays the reset when the probe finds nothing', async () => {
+      const e = await explain(undefined);
+      expect(e).toBeInstanceOf(TlsResetError);
+      expect(e.message).toMatch(/connection was dropped during the TLS handshake/);
+    });
   });
 
   it('calls a reset on a plain http endpoint unreachable, not a TLS failure', () => {
