@@ -210,7 +210,7 @@ try {
   const targets = [];
   const target = (what, value, limit, detail) => {
     if (value === undefined || Number.isNaN(value)) return;
-    targets.push({ what, value: Number(value.toFixed(2)), limit, met: value <= limit, detail });
+    targets.push({ what, value: Number(value.toFixed(4)), limit, met: value <= limit, detail });
   };
   for (const c of ['gzip', 'none']) {
     target(`snapshot to local store (${c}) / etcdctl snapshot save`, t(`rs snapshot local ${c}`) / t('etcdctl snapshot save'), 1.3, 'time ratio');

@@ -47,7 +47,9 @@ export function renderMarkdown(r) {
     }
   }
   lines.push('', '| target | measured | limit | |', '|---|---:|---:|---|');
-  for (const t of r.targets) lines.push(`| ${t.what} | ${t.value}${t.detail === 'MB' ? ' MB' : 'x'} | ${t.limit}${t.detail === 'MB' ? ' MB' : 'x'} | ${t.met ? 'met' : '**missed**'} |`);
+  // Two decimals always: a ratio of 1.2056 shown as "1.2x" next to a limit of 1.2x and "missed" reads as a contradiction.
+  const show = (v, detail) => (detail === 'MB' ? `${v.toFixed(0)} MB` : `${v.toFixed(2)}x`);
+  for (const t of r.targets) lines.push(`| ${t.what} | ${show(t.value, t.detail)} | ${show(t.limit, t.detail)} | ${t.met ? 'met' : '**missed**'} |`);
   lines.push('', `Reproduce: \`${r.command}\` (${r.date.slice(0, 10)}).`, '');
   return lines.join('\n');
 }
