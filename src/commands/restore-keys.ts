@@ -3,10 +3,11 @@ import type { DumpHeader } from '../archive/key-dump-format.js';
 import { assertDecodable, copyVerified } from '../archive/local-copy.js';
 import type { Manifest } from '../archive/manifest.js';
 import { AbortedError, IntegrityError, OperationError, describeError } from '../core/errors.js';
+import type { KeyRecord } from '../core/key-record.js';
 import { buildSelection, selectKey } from '../core/key-selection.js';
 import { RESTORE_PHASES, restorePhase, type PlanRow, type PlanTotals } from '../core/restore-plan.js';
 import { KeyRestorer } from '../etcd/key-restorer.js';
-import { DEFAULT_PREFIXES, parseKey } from '../kube/index.js';
+import { DEFAULT_PREFIXES, parseKey, type ParsedKey } from '../kube/index.js';
 import { layoutPrefixes, resourceLabel } from '../kube/resource-label.js';
 import { reportProgress } from '../progress.js';
 import type { BackupRepository } from '../store/backup-repository.js';
@@ -57,12 +58,22 @@ export interface KeyRestoreOptions {
   dryRun: boolean;
   skipExisting: boolean;
   onProgress?: (p: { keys: number; bytes: number }) => void;
+  /** Bytes of CRDs held through the first pass (see CRD_HOLD_BYTES); tests set it low. */
+  crdHoldBytes?: number;
 }
 
 /**
+ * CustomResourceDefinitions seen in the first pass (namespaces) are held until it ends and written then,
+ * which saves a whole pass over the backup (gunzip, parse) for a cluster that has any. Their keys sort before the
+ * namespaces', so they cannot be written as they come. Real clusters hold a few MB of them; beyond this they get a
+ * pass of their own, as before.
+ */
+const CRD_HOLD_BYTES = 16 * 1024 * 1024;
+
+/**
  * Writes the keys of backup `id` into the etcd at RS_ETCD_ENDPOINTS: one `pass()` per restore phase that has keys
- * (the first one counts them), through the restore planner and writer. Key dumps and snapshots (read offline)
- * both come through here.
+ * (the first one counts them, and holds the CRDs when they are few), through the restore planner and writer. Key
+ * dumps and snapshots (read offline) both come through here.
  */
 export async function restoreKeyPasses(ctx: CommandContext, id: string, pass: KeyPass, opts: KeyRestoreOptions): Promise<KeyRestoreReport> {
   const { config, signal } = ctx;
@@ -79,9 +90,20 @@ export async function restoreKeyPasses(ctx: CommandContext, id: string, pass: Ke
     let restorer: KeyRestorer | undefined;
     let target: Awaited<ReturnType<typeof openRestoreTarget>> | undefined;
     const stopProgress = reportProgress(log, 'restore', () => ({ bytes: restorer?.bytesWritten ?? 0, keys: restorer?.written ?? 0 }));
+    // CRDs held through the first pass; undefined once they outgrow the limit (then they get their own pass).
+    let heldCrds: Array<{ record: KeyRecord; parsed: ParsedKey }> | undefined = [];
+    let heldBytes = 0;
+    const holdLimit = opts.crdHoldBytes ?? CRD_HOLD_BYTES;
+    const handle = async (record: KeyRecord, parsed: ParsedKey) => {
+      const resource = resourceLabel(parsed);
+      if (selectKey(parsed, selection)) await restorer!.add(record, resource);
+      else restorer!.skipFiltered(resource);
+      opts.onProgress?.({ keys: ++handled, bytes: restorer!.bytesWritten });
+    };
     try {
       for (let phase = 0; phase < RESTORE_PHASES.length; phase++) {
         if (phase > 0 && perPhase[phase] === 0) continue;
+        if (phase === 1 && heldCrds !== undefined) continue; // written at the end of the first pass
         log.debug({ phase: RESTORE_PHASES[phase] }, 'restore phase');
         for await (const item of pass()) {
           if (signal.aborted) throw new AbortedError('restore interrupted (SIGTERM/SIGINT)');
@@ -97,14 +119,25 @@ export async function restoreKeyPasses(ctx: CommandContext, id: string, pass: Ke
           }
           const parsed = parseKey(item.record.key, layout);
           const ph = restorePhase(parsed);
-          if (phase === 0) perPhase[ph]!++;
+          if (phase === 0) {
+            perPhase[ph]!++;
+            if (ph === 1 && heldCrds !== undefined) {
+              heldBytes += item.record.key.length + item.record.value.length;
+              // Records are the reader's to give away (key dumps and snapshots alike hand out buffers of their own).
+              if (heldBytes > holdLimit) heldCrds = undefined;
+              else heldCrds.push({ record: item.record, parsed });
+            }
+          }
           if (ph !== phase) continue;
-          const resource = resourceLabel(parsed);
-          if (selectKey(parsed, selection)) await restorer!.add(item.record, resource);
-          else restorer!.skipFiltered(resource);
-          opts.onProgress?.({ keys: ++handled, bytes: restorer!.bytesWritten });
+          await handle(item.record, parsed);
         }
         await restorer?.drain();
+        if (phase === 0 && heldCrds !== undefined && heldCrds.length > 0) {
+          log.debug({ phase: RESTORE_PHASES[1], keys: heldCrds.length, bytes: heldBytes }, 'restore phase (held in the first pass)');
+          for (const { record, parsed } of heldCrds) await handle(record, parsed);
+          heldCrds = [];
+          await restorer?.drain();
+        }
       }
     } catch (err) {
       // Let batches in flight finish, so the count of keys written is exact.
