@@ -1,8 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { IntegrityError } from '../core/errors.js';
-
-const TRAILER = 32;
+import { TRAILER_SIZE as TRAILER, hasTrailerBySize } from '../snapshot/file-source.js';
 
 /**
  * Passes an etcd snapshot through unchanged while checking etcd's trailer: the file is db || sha256(db), and
@@ -32,7 +31,7 @@ export class SnapshotTrailerCheck extends Transform {
   }
 
   override _flush(cb: TransformCallback): void {
-    if (this.bytes < 2 * 512 + TRAILER || this.bytes % 512 !== TRAILER) {
+    if (this.bytes < 2 * 512 + TRAILER || !hasTrailerBySize(this.bytes)) {
       cb(new IntegrityError('trailer', `the snapshot is ${this.bytes} bytes, which is not a bbolt file followed by etcd's 32-byte sha256 trailer (cut short?)`));
       return;
     }

@@ -1,4 +1,4 @@
-import { u32At } from './bytes.js';
+import { u32At, u64At } from './bytes.js';
 import { SnapshotFormatError } from './errors.js';
 import { ELEMENT_SIZE, PAGE_HEADER_SIZE } from './page-header.js';
 
@@ -34,7 +34,6 @@ export class BranchNode {
 
   /** The page id of child i (0 <= i < count: the constructor checked that those elements lie inside the page). */
   child(i: number): number {
-    const at = PAGE_HEADER_SIZE + i * ELEMENT_SIZE + 8;
-    return u32At(this.buffer, at + 4) * 0x1_0000_0000 + u32At(this.buffer, at);
+    return u64At(this.buffer, PAGE_HEADER_SIZE + i * ELEMENT_SIZE + 8);
   }
 }

@@ -16,6 +16,11 @@ export function u32At(buf: Buffer, at: number): number {
   return (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16)) + buf[at + 3]! * 0x1000000;
 }
 
+/** The u64 (little-endian) at `at` as a number, like u32At (page ids and counts stay far below 2^53). */
+export function u64At(buf: Buffer, at: number): number {
+  return u32At(buf, at + 4) * TWO_32 + u32At(buf, at);
+}
+
 /** The u16 (little-endian) at `at`, like u32At. */
 export function u16At(buf: Buffer, at: number): number {
   return buf[at]! | (buf[at + 1]! << 8);

@@ -5,6 +5,11 @@ import { SnapshotFormatError } from './errors.js';
 /** etcd appends sha256(db) to a snapshot; such a file's size is 32 past a multiple of 512. */
 export const TRAILER_SIZE = 32;
 
+/** Whether a file of `fileSize` bytes ends with etcd's sha256 trailer (judged by size, as etcd does). */
+export function hasTrailerBySize(fileSize: number): boolean {
+  return fileSize % 512 === TRAILER_SIZE;
+}
+
 /** How a FileSource caches (see CachedReaderOptions). */
 export type FileSourceOptions = CachedReaderOptions;
 
@@ -39,9 +44,9 @@ export class FileSource {
     }
   }
 
-  /** Whether the file ends with etcd's 32-byte sha256 trailer (judged by size, as etcd does). */
+  /** Whether the file ends with etcd's 32-byte sha256 trailer. */
   get hasTrailer(): boolean {
-    return this.fileSize % 512 === TRAILER_SIZE;
+    return hasTrailerBySize(this.fileSize);
   }
 
   /** Bytes of the bbolt part: the file without its trailer. */

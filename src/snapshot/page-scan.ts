@@ -1,6 +1,6 @@
 import type { BoltFile } from './bolt-file.js';
 import { hashLeafBytes, type HashedBytes } from './bucket-hash.js';
-import { u16At, u32At } from './bytes.js';
+import { u16At, u32At, u64At } from './bytes.js';
 import { BRANCH_PAGE, LEAF_PAGE } from './page-header.js';
 
 /** PageScan.kind values: a leaf hashed by the scan, a branch page it kept a copy of (0: neither). */
@@ -99,8 +99,7 @@ class ChunkScanner {
       const off = (p - first) * ps;
       const flags = u16At(buf, off + 8);
       const overflow = u32At(buf, off + 12);
-      if ((flags !== LEAF_PAGE && flags !== BRANCH_PAGE) || u32At(buf, off + 4) * 0x1_0000_0000 + u32At(buf, off) !== p ||
-          overflow >= total - p) {
+      if ((flags !== LEAF_PAGE && flags !== BRANCH_PAGE) || u64At(buf, off) !== p || overflow >= total - p) {
         p++;
         continue;
       }

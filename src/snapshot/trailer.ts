@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { TRAILER_SIZE, type FileSource } from './file-source.js';
+import { TRAILER_SIZE, hasTrailerBySize, type FileSource } from './file-source.js';
 import type { ChunkSink } from './page-scan.js';
 import { inlineSha256Sink, prestartSha256Worker, workerSha256Sink, type Sha256Sink } from './sha256-sink.js';
 import { sha256OnWorker } from './sha256-worker.js';
@@ -31,7 +31,7 @@ export async function checkTrailer(source: FileSource): Promise<TrailerState> {
  * reader and opening of the file. Cheap, and harmless when the check never comes.
  */
 export function prepareTrailerCheck(fileSize: number): void {
-  if (fileSize % 512 === TRAILER_SIZE && fileSize - TRAILER_SIZE >= WORKER_THRESHOLD) prestartSha256Worker();
+  if (hasTrailerBySize(fileSize) && fileSize - TRAILER_SIZE >= WORKER_THRESHOLD) prestartSha256Worker();
 }
 
 /** A trailer check riding on the page scan: `sink` goes to scanPages, `result` is asked after it. */
