@@ -1,9 +1,6 @@
 import type { KeyRecord } from '../core/key-record.js';
 import { END_ENTRY, HEADER_ENTRY, keyEntryNames, keyMetaLine, type DumpEnd, type DumpHeader } from './key-dump-format.js';
-import { BLOCK, TarHeaderWriter, tarEnd, tarEntry } from './tar.js';
-
-/** Bytes of a tar entry's data padded to whole blocks. */
-const padded = (size: number) => Math.ceil(size / BLOCK) * BLOCK;
+import { BLOCK, TarHeaderWriter, tarEnd, tarEntry, tarPadded } from './tar.js';
 
 /** Turns a dump's header, keys and end into tar bytes (see key-dump-format.ts); each call returns whole entries. */
 export class KeyDumpWriter {
@@ -29,7 +26,7 @@ export class KeyDumpWriter {
   keysOf(records: readonly KeyRecord[]): Buffer {
     const lines = records.map((r, i) => keyMetaLine(this.keys + i + 1, r));
     let total = 0;
-    for (let i = 0; i < records.length; i++) total += 2 * BLOCK + padded(Buffer.byteLength(lines[i]!)) + padded(records[i]!.value.length);
+    for (let i = 0; i < records.length; i++) total += 2 * BLOCK + tarPadded(Buffer.byteLength(lines[i]!)) + tarPadded(records[i]!.value.length);
     const out = Buffer.allocUnsafe(total);
     let at = 0;
     for (let i = 0; i < records.length; i++) {
@@ -55,7 +52,7 @@ export class KeyDumpWriter {
 
 /** Zeroes `buf` from `end` up to the next block boundary; returns that boundary. */
 function zeroPad(buf: Buffer, end: number): number {
-  const next = padded(end);
+  const next = tarPadded(end);
   if (next > end) buf.fill(0, end, next);
   return next;
 }

@@ -91,10 +91,14 @@ export function tarHeader(name: string, size: number, mtime: number): Buffer {
   return h;
 }
 
+/** Bytes that `size` bytes of entry data take in the archive: padded to whole blocks. */
+export function tarPadded(size: number): number {
+  return Math.ceil(size / BLOCK) * BLOCK;
+}
+
 /** Zero bytes that pad `size` bytes of data to a whole block. */
 export function tarPadding(size: number): Buffer {
-  const rest = size % BLOCK;
-  return rest === 0 ? Buffer.alloc(0) : ZERO_BLOCK.subarray(0, BLOCK - rest);
+  return ZERO_BLOCK.subarray(0, tarPadded(size) - size);
 }
 
 /** Header, data and padding of one regular file. */
@@ -242,7 +246,7 @@ export class TarParser {
   private finishEntry(): void {
     const cur = this.current!;
     this.current = undefined;
-    this.pad = (BLOCK - (cur.size % BLOCK)) % BLOCK;
+    this.pad = tarPadded(cur.size) - cur.size;
     this.onEntry({ name: cur.name, data: cur.data, mtime: cur.mtime });
   }
 }
