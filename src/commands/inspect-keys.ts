@@ -6,6 +6,7 @@ import { DEFAULT_PREFIXES, decodeValue, parseKey } from '../kube/index.js';
 import { layoutPrefixes, resourceLabel } from '../kube/resource-label.js';
 import type { LiveKey, SnapshotReader } from '../snapshot/index.js';
 import type { CommandContext } from './context.js';
+import { liveKeysIn } from './snapshot-input.js';
 
 /** `inspect --keys`: one live key with etcd's bookkeeping and what it is in Kubernetes terms. */
 export interface InspectKeyRow extends AuditRow {
@@ -120,12 +121,9 @@ async function printRender(ctx: CommandContext, reader: SnapshotReader, prefixes
   const everything = selectsEverything(selection);
   if (!opts.json) ctx.print(AUDIT_COLUMNS.join('\t'));
   const ranges = opts.prefix !== undefined ? [{ prefix: opts.prefix, start: Buffer.from(opts.prefix) }] : prefixRanges(prefixes);
-  for (const range of ranges) {
-    const scan = { ...(range.prefix !== '/' && { prefix: range.start }), ...(opts.revision !== undefined && { revision: opts.revision }) };
-    for await (const kv of reader.liveKeys(scan)) {
-      if (!everything && !selectKey(parseKey(kv.key, opts.layout), selection)) continue;
-      const row = auditRow(kv.key, kv.value, opts.layout, kv.modRevision);
-      ctx.print(opts.json ? JSON.stringify(row) : auditRowText(row));
-    }
+  for await (const kv of liveKeysIn(reader, ranges, opts.revision)) {
+    if (!everything && !selectKey(parseKey(kv.key, opts.layout), selection)) continue;
+    const row = auditRow(kv.key, kv.value, opts.layout, kv.modRevision);
+    ctx.print(opts.json ? JSON.stringify(row) : auditRowText(row));
   }
 }

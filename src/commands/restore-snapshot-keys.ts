@@ -9,6 +9,7 @@ import type { BackupRepository } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
 import { restoreKeyPasses, type KeyRestoreOptions, type KeyRestoreReport } from './restore-keys.js';
 import { openSnapshotBackup } from './snapshot-backup.js';
+import { liveKeysIn } from './snapshot-input.js';
 import { snapshotError } from '../archive/snapshot-error.js';
 
 /**
@@ -46,11 +47,7 @@ export async function restoreSnapshotKeys(ctx: CommandContext, repo: BackupRepos
     };
     async function* pass(): AsyncGenerator<DumpItem> {
       yield { type: 'header', header };
-      for (const range of prefixRanges(prefixes)) {
-        for await (const kv of reader.liveKeys(range.prefix === '/' ? {} : { prefix: range.start })) {
-          yield { type: 'key', record: snapshotKeyRecord(kv, leaseTtls) };
-        }
-      }
+      for await (const kv of liveKeysIn(reader, prefixRanges(prefixes))) yield { type: 'key', record: snapshotKeyRecord(kv, leaseTtls) };
     }
     return await restoreKeyPasses(ctx, m.id, pass, opts);
   } catch (err) {

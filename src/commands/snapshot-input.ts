@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { snapshotError } from '../archive/snapshot-error.js';
-import { openSnapshot, type SnapshotReader } from '../snapshot/index.js';
+import type { KeyRange } from '../etcd/key-ranges.js';
+import { openSnapshot, type LiveKey, type SnapshotReader } from '../snapshot/index.js';
 import type { CommandContext } from './context.js';
 
 /** Where an opened snapshot came from. */
@@ -37,5 +38,15 @@ export async function openSnapshotInput(ctx: CommandContext, target: string): Pr
     return await openSnapshotBackup(ctx, repo, await repo.get(target));
   } finally {
     await repo.store.close();
+  }
+}
+
+/**
+ * The live keys of a snapshot in `ranges` (see prefixRanges: the range `/` is every key), range by range, so in key
+ * order; at `revision`, by default the latest.
+ */
+export async function* liveKeysIn(reader: SnapshotReader, ranges: ReadonlyArray<Pick<KeyRange, 'prefix' | 'start'>>, revision?: number): AsyncGenerator<LiveKey> {
+  for (const range of ranges) {
+    yield* reader.liveKeys({ ...(range.prefix !== '/' && { prefix: range.start }), ...(revision !== undefined && { revision }) });
   }
 }

@@ -18,6 +18,7 @@ import type { CommandContext } from './context.js';
 import { codecKeys } from './keys.js';
 import { openRepository, withEtcd } from './shared.js';
 import { snapshotError } from '../archive/snapshot-error.js';
+import { liveKeysIn } from './snapshot-input.js';
 
 /** Where the numbers came from. */
 export interface StatsSource {
@@ -159,11 +160,8 @@ async function snapshotKeys(copy: VerifiedCopy, keys: CodecKeys, prefixes: reado
   try {
     const reader = await openSnapshot(db);
     try {
-      for (const range of prefixRanges(prefixes)) {
-        // The latest state of the snapshot: it holds at least the manifest's revision, maybe a little more.
-        const opts = range.prefix === '/' ? {} : { prefix: range.start };
-        for await (const kv of reader.liveKeys(opts)) visit(kv.key, kv.value, kv.modRevision);
-      }
+      // The latest state of the snapshot: it holds at least the manifest's revision, maybe a little more.
+      for await (const kv of liveKeysIn(reader, prefixRanges(prefixes))) visit(kv.key, kv.value, kv.modRevision);
     } finally {
       await reader.close();
     }
