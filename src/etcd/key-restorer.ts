@@ -1,6 +1,6 @@
 import { Batcher } from '../core/batches.js';
 import type { KeyRecord } from '../core/key-record.js';
-import { RestorePlan, decideRestore, type ExistingKey } from '../core/restore-plan.js';
+import { RestorePlan, decideRestore, type ExistingKey, type RestoreDecision } from '../core/restore-plan.js';
 import type { RestoreTarget } from './restore-target.js';
 
 export interface KeyRestorerOptions {
@@ -87,33 +87,44 @@ export class KeyRestorer {
     if (this.optimistic && !this.opts.dryRun && this.target.createIfAbsent) {
       // Into an empty target (the usual restore) every key is a create: write them in the same round trip that checks
       // that none exists. The first batch that finds keys present ends this for the rest of the restore.
-      const creates = batch.map((item) => decideRestore(item.record, undefined, this.opts));
-      const writes = batch.filter((_, i) => creates[i]!.action === 'create').map((i) => i.record);
-      if (writes.length > 0) {
-        existing = await this.target.createIfAbsent(keys, writes);
+      const creates = this.decide(batch, []);
+      if (creates.writes.length > 0) {
+        existing = await this.target.createIfAbsent(keys, creates.writes);
         if (existing === undefined) {
-          batch.forEach((item, i) => this.plan.add(item.resource, creates[i]!));
-          this.written += writes.length;
-          for (const r of writes) this.bytesWritten += r.key.length + r.value.length;
+          this.count(batch, creates);
+          this.wrote(creates);
           return;
         }
         this.optimistic = false;
       }
     }
     existing ??= await this.target.existing(keys);
-    const writes: KeyRecord[] = [];
-    let bytes = 0;
-    batch.forEach((item, i) => {
-      const decision = decideRestore(item.record, existing[i], this.opts);
-      this.plan.add(item.resource, decision);
-      if (decision.action === 'create' || decision.action === 'update') {
-        writes.push(item.record);
-        bytes += item.record.key.length + item.record.value.length;
-      }
-    });
-    if (this.opts.dryRun || writes.length === 0) return;
-    await this.target.write(writes);
-    this.written += writes.length;
-    this.bytesWritten += bytes;
+    const planned = this.decide(batch, existing);
+    this.count(batch, planned);
+    if (this.opts.dryRun || planned.writes.length === 0) return;
+    await this.target.write(planned.writes);
+    this.wrote(planned);
   }
+
+  /** What to do with each key of a batch, given what the target holds; the records that are to be written. */
+  private decide(batch: Item[], existing: ReadonlyArray<ExistingKey | undefined>): Planned {
+    const decisions = batch.map((item, i) => decideRestore(item.record, existing[i], this.opts));
+    const writes = batch.filter((_, i) => decisions[i]!.action === 'create' || decisions[i]!.action === 'update').map((i) => i.record);
+    return { decisions, writes };
+  }
+
+  private count(batch: Item[], planned: Planned): void {
+    batch.forEach((item, i) => this.plan.add(item.resource, planned.decisions[i]!));
+  }
+
+  private wrote(planned: Planned): void {
+    this.written += planned.writes.length;
+    for (const r of planned.writes) this.bytesWritten += r.key.length + r.value.length;
+  }
+}
+
+/** A batch's decisions, and the records among them to write (creates and updates). */
+interface Planned {
+  decisions: RestoreDecision[];
+  writes: KeyRecord[];
 }
