@@ -1,17 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { augerPath } from '../../fixtures/auger/paths.js';
 
-// The repository is always cloned with `shared/` as a sibling, and vitest runs from the repository root.
-const AUGER = join(process.cwd(), '..', 'shared', 'testdata', 'auger');
-
-/** Reads one of the real Kubernetes storage vectors from shared/testdata/auger. */
+/** Reads one of the real Kubernetes storage vectors (test/fixtures/auger). */
 export function augerFile(name: string): Uint8Array {
-  return new Uint8Array(readFileSync(join(AUGER, name)));
+  return new Uint8Array(readFileSync(augerPath(name)));
 }
 
 /** Reads and parses one of the JSON vectors. */
 export function augerJson(name: string): { apiVersion: string; kind: string; metadata: Record<string, unknown> } {
-  return JSON.parse(readFileSync(join(AUGER, name), 'utf8'));
+  return JSON.parse(readFileSync(augerPath(name), 'utf8'));
 }
 
 /** Encodes text as UTF-8 bytes. */

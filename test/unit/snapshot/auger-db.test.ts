@@ -1,14 +1,12 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { augerPath } from '../../fixtures/auger/paths.js';
 import { openSnapshot, verifyFile, type LiveKey } from '../../../src/snapshot/index.js';
 
 // A real etcd backend file from etcd-io/auger's test data (see its README): no trailer, and a meta page that names a
 // leaf page as the freelist (etcdctl 3.4 panics on it).
-// The repository is cloned with `shared/` as a sibling, and vitest runs from the repository root.
-const AUGER = join(process.cwd(), '..', 'shared', 'testdata', 'auger');
-const DB = join(AUGER, 'boltdb-db');
-const KEYS = join(AUGER, 'boltdb-keys.txt');
+const DB = augerPath('boltdb-db');
+const KEYS = augerPath('boltdb-keys.txt');
 
 async function collect(iterable: AsyncIterable<LiveKey>): Promise<LiveKey[]> {
   const out: LiveKey[] = [];

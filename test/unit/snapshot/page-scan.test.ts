@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { augerPath } from '../../fixtures/auger/paths.js';
 import { BoltFile } from '../../../src/snapshot/bolt-file.js';
 import { FileSource } from '../../../src/snapshot/file-source.js';
 import { readMeta } from '../../../src/snapshot/meta.js';
@@ -12,8 +12,7 @@ import { sha256OnWorker } from '../../../src/snapshot/sha256-worker.js';
 import { boltStatus } from '../../../src/snapshot/status.js';
 
 const DB = fileURLToPath(new URL('./fixtures/small.db', import.meta.url));
-// The repository is cloned with `shared/` as a sibling, and vitest runs from the repository root.
-const AUGER = join(process.cwd(), '..', 'shared', 'testdata', 'auger', 'boltdb-db');
+const AUGER = augerPath('boltdb-db');
 
 async function withFile<T>(path: string, fn: (file: BoltFile) => Promise<T>): Promise<T> {
   const source = await FileSource.open(path);
