@@ -35,7 +35,7 @@ export function createApiServices(ctx: CommandContext, repo: BackupRepository, o
     backupStats: (m, signal) => statsJson({ ...ctx, signal }, [m.id]),
 
     listBackups: async () => (await repo.list()).backups,
-    getBackup: (id) => repo.get(id),
+    getBackup: (id, use, series) => repo.get(id, use, series),
     openArtifact: (m, signal) => repo.openArtifact(m, signal),
     deleteBackup: async (m) => {
       await repo.delete(m);
