@@ -31,13 +31,13 @@ export const COMMANDS: Record<string, CommandSpec> = {
   },
   list: {
     summary: "list the cluster's backups, newest first",
-    usage: 'list [--json]',
+    usage: 'list [--strategy S] [--json]',
     flags: ['json'],
     load: async () => (await import('./commands/list.js')).listCommand,
   },
   verify: {
     summary: 're-read a backup and check it against its manifest',
-    usage: 'verify [<id>|latest] [--json]',
+    usage: 'verify [<id>|latest] [--strategy S] [--json]',
     flags: ['json'],
     load: async () => (await import('./commands/verify.js')).verifyCommand,
   },
@@ -55,25 +55,25 @@ export const COMMANDS: Record<string, CommandSpec> = {
   },
   restore: {
     summary: 'restore a backup: a key dump into RS_ETCD_ENDPOINTS, a snapshot into a new data directory',
-    usage: 'restore <id>|latest [--dry-run] [--skip-existing] [--json]  |  restore <snapshot-id> --keys [--dry-run] [--skip-existing] [--json]  |  restore <id> --data-dir DIR [--name N] [--initial-cluster C] [--initial-advertise-peer-urls U] [--initial-cluster-token T]',
+    usage: 'restore <id>|latest [--strategy S] [--dry-run] [--skip-existing] [--json]  |  restore <snapshot-id>|latest --keys [--dry-run] [--skip-existing] [--json]  |  restore <snapshot-id>|latest --data-dir DIR [--name N] [--initial-cluster C] [--initial-advertise-peer-urls U] [--initial-cluster-token T]',
     flags: ['dry-run', 'skip-existing', 'json', 'keys', 'data-dir', 'name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token'],
     load: async () => (await import('./commands/restore.js')).restoreCommand,
   },
   stats: {
     summary: 'keys and bytes per prefix, resource, namespace and encoding, live or of a backup',
-    usage: 'stats [<id>|latest] [--keys] [--json]',
+    usage: 'stats [<id>|latest] [--strategy S] [--keys] [--json]',
     flags: ['keys', 'json'],
     load: async () => (await import('./commands/stats.js')).statsCommand,
   },
   inspect: {
     summary: 'read an etcd snapshot offline (a file or a snapshot backup): status, live keys, one value, audit listing',
-    usage: 'inspect <id>|latest|<file> [--json]  |  inspect <id|file> --keys [--prefix P] [--revision R] [--json]  |  inspect <id|file> --get KEY [--revision R] [--raw]  |  inspect <id|file> --render [--prefix P] [--revision R] [--json]',
+    usage: 'inspect <id>|latest|<file> [--strategy S] [--json]  |  inspect <id|file> --keys [--prefix P] [--revision R] [--json]  |  inspect <id|file> --get KEY [--revision R] [--raw]  |  inspect <id|file> --render [--prefix P] [--revision R] [--json]',
     flags: ['json', 'keys', 'prefix', 'revision', 'get', 'raw', 'render'],
     load: async () => (await import('./commands/inspect.js')).inspectCommand,
   },
   diff: {
     summary: 'objects added, removed and changed between two backups, per resource and namespace',
-    usage: 'diff <from> <to> [--json]',
+    usage: 'diff <from> <to> [--strategy S] [--json]',
     flags: ['json'],
     load: async () => (await import('./commands/diff.js')).diffCommand,
   },
@@ -114,6 +114,9 @@ export function usage(): string {
     if (spec.usage.length > 34) lines.push(...spec.usage.split('  |  ').map((u) => `  ${u}`), `  ${''.padEnd(34)} ${spec.summary}`);
     else lines.push(`  ${spec.usage.padEnd(34)} ${spec.summary}`);
   }
+  lines.push('', '"latest" is the newest backup the command can read: verify any; inspect a snapshot; restore a key dump (a snapshot');
+  lines.push('with --keys or --data-dir); stats a snapshot, key dump or render listing; diff a snapshot or key dump.');
+  lines.push('--strategy S narrows "latest" (and list) to the backups of series S; for backup it is the strategy to use.');
   lines.push('', 'Configuration comes from environment variables (see README); these flags override some of them:');
   lines.push(`  ${Object.entries(FLAG_VARIABLES).map(([f, v]) => `--${f} (${v})`).join(', ')}`);
   return lines.join('\n');

@@ -2,11 +2,13 @@ import { openBackupKeys } from '../archive/backup-keys.js';
 import type { Manifest } from '../archive/manifest.js';
 import { diffKeys, type DiffResult } from '../core/diff.js';
 import { ConfigError } from '../core/errors.js';
+import { USES } from '../core/latest.js';
 import { DEFAULT_PREFIXES } from '../kube/index.js';
 import { layoutPrefixes } from '../kube/resource-label.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
 import { codecKeys } from './keys.js';
+import { seriesFlag } from './series-flag.js';
 import { openRepository } from './shared.js';
 
 /** Which backup a diff side is. */
@@ -67,16 +69,20 @@ export function formatDiff(d: BackupDiff): string[] {
   return lines;
 }
 
-/** `reshifter diff <from> <to> [--json]`: what changed between two backups ("latest" works for either). */
+/**
+ * `reshifter diff <from> <to> [--strategy S] [--json]`: what changed between two backups. `latest` (for either) is
+ * the newest snapshot or key dump (of series S), since render listings hold no values to compare.
+ */
 export async function diffCommand(ctx: CommandContext): Promise<void> {
   const [fromId, toId, ...rest] = ctx.args.positionals;
   if (fromId === undefined || toId === undefined || rest.length > 0) {
-    throw new ConfigError(['diff needs two backup ids: reshifter diff <from> <to> ("reshifter list" shows them; "latest" is the newest)']);
+    throw new ConfigError(['diff needs two backup ids: reshifter diff <from> <to> ("reshifter list" shows them; "latest" is the newest snapshot or key dump)']);
   }
   const repo = openRepository(ctx.config);
   try {
-    const from = await repo.get(fromId);
-    const to = await repo.get(toId);
+    const series = seriesFlag(ctx);
+    const from = await repo.get(fromId, USES.diff, series);
+    const to = await repo.get(toId, USES.diff, series);
     // The CLI lists every object; the API caps the list.
     const d = await diffBackups(ctx, repo, from, to, { limit: Number.MAX_SAFE_INTEGER });
     if (ctx.args.flags.json) ctx.print(JSON.stringify(d, null, 2));

@@ -1,4 +1,5 @@
-import { decideRetention, hasRetentionRules } from '../core/retention.js';
+import { decideRetention, hasRetentionRules, type RetentionDecision } from '../core/retention.js';
+import { seriesOf } from '../core/series.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
 import { openRepository } from './shared.js';
@@ -10,11 +11,13 @@ export interface PruneResult {
   deleted: string[];
   kept: string[];
   orphansDeleted: string[];
+  /** Every backup's decision, newest first: its series, and why it is kept. */
+  decisions: RetentionDecision[];
 }
 
 /**
- * Applies the retention rules to the cluster's backups (never deleting `protect`ed ids or the newest backup) and
- * removes orphaned files older than an hour. With `dryRun`, only says what it would do.
+ * Applies the retention rules to each series of the cluster's backups (never deleting `protect`ed ids or the newest
+ * backup of a series) and removes orphaned files older than an hour. With `dryRun`, only says what it would do.
  */
 export async function prune(
   ctx: CommandContext,
@@ -26,12 +29,12 @@ export async function prune(
   const listing = await repo.list();
   for (const bad of listing.invalid) log.warn({ key: bad.key, error: bad.error }, 'unreadable manifest kept');
   const decisions = decideRetention(
-    listing.backups.map((m) => ({ id: m.id, createdAt: new Date(m.createdAt) })),
+    listing.backups.map((m) => ({ id: m.id, createdAt: new Date(m.createdAt), series: seriesOf(m) })),
     ctx.config.retention,
     now,
     opts.protect,
   );
-  const result: PruneResult = { deleted: [], kept: [], orphansDeleted: [] };
+  const result: PruneResult = { deleted: [], kept: [], orphansDeleted: [], decisions };
   const byId = new Map(listing.backups.map((m) => [m.id, m]));
   for (const d of decisions) {
     if (d.keep) {
@@ -41,7 +44,7 @@ export async function prune(
     result.deleted.push(d.id);
     if (opts.dryRun) continue;
     await repo.delete(byId.get(d.id)!);
-    log.info({ id: d.id }, 'backup deleted by retention');
+    log.info({ id: d.id, series: d.series }, 'backup deleted by retention');
   }
   for (const o of listing.orphans) {
     if (now.getTime() - o.lastModified.getTime() < ORPHAN_AGE_MS) continue;
@@ -51,12 +54,28 @@ export async function prune(
     log.info({ key: o.key }, 'orphaned file deleted');
   }
   if (hasRetentionRules(ctx.config.retention) || result.orphansDeleted.length > 0) {
-    log.info({ kept: result.kept.length, deleted: result.deleted.length, orphansDeleted: result.orphansDeleted.length, dryRun: opts.dryRun === true }, 'retention applied');
+    const series = Object.fromEntries(seriesCounts(decisions));
+    log.info({ kept: result.kept.length, deleted: result.deleted.length, series, orphansDeleted: result.orphansDeleted.length, dryRun: opts.dryRun === true }, 'retention applied');
   }
   return result;
 }
 
-/** `reshifter prune [--dry-run] [--json]`. */
+/** Kept and deleted counts per series, by series name. */
+function seriesCounts(decisions: readonly RetentionDecision[]): Array<[string, { kept: number; deleted: number }]> {
+  const counts = new Map<string, { kept: number; deleted: number }>();
+  for (const d of decisions) {
+    const c = counts.get(d.series) ?? { kept: 0, deleted: 0 };
+    if (d.keep) c.kept++;
+    else c.deleted++;
+    counts.set(d.series, c);
+  }
+  return [...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * `reshifter prune [--dry-run] [--json]`: one line per deleted backup with its series (with `--dry-run` also one
+ * per kept backup, with why), then the counts per series and in all.
+ */
 export async function pruneCommand(ctx: CommandContext): Promise<void> {
   const repo = openRepository(ctx.config);
   try {
@@ -67,8 +86,15 @@ export async function pruneCommand(ctx: CommandContext): Promise<void> {
       return;
     }
     const verb = dryRun ? 'would delete' : 'deleted';
-    for (const id of result.deleted) ctx.print(`${verb}\t${id}`);
+    const counts = seriesCounts(result.decisions);
+    for (const [series] of counts) {
+      for (const d of result.decisions.filter((x) => x.series === series)) {
+        if (!d.keep) ctx.print(`${verb}\t${d.id}\t${series}`);
+        else if (dryRun) ctx.print(`keep\t${d.id}\t${series}\t${d.reasons.join(',')}`);
+      }
+    }
     for (const key of result.orphansDeleted) ctx.print(`${verb}\t${key} (orphaned file)`);
+    for (const [series, c] of counts) ctx.print(`${series}: ${c.kept} kept, ${c.deleted} ${verb}`);
     ctx.print(`${result.kept.length} kept, ${result.deleted.length} ${verb}`);
   } finally {
     await repo.store.close();

@@ -1,9 +1,11 @@
 import { KEY_DUMP_CONTENT_TYPE } from '../archive/key-dump-format.js';
 import { ConfigError, OperationError } from '../core/errors.js';
+import { USES } from '../core/latest.js';
 import type { CommandContext } from './context.js';
 import { formatKeyRestore, restoreKeyDump } from './restore-keys.js';
 import { restoreSnapshot } from './restore-snapshot.js';
 import { restoreSnapshotKeys } from './restore-snapshot-keys.js';
+import { seriesFlag } from './series-flag.js';
 import { openRepository } from './shared.js';
 import { processMetrics, recordRestore, type RestoreOutcome } from '../server/metrics.js';
 import { pushMetrics } from '../server/pushgateway.js';
@@ -12,10 +14,11 @@ const SNAPSHOT_FLAGS = ['data-dir', 'name', 'initial-cluster', 'initial-advertis
 const DUMP_FLAGS = ['dry-run', 'skip-existing'] as const;
 
 /**
- * `reshifter restore <id>|latest`: from any store. A key dump is written into the etcd at RS_ETCD_ENDPOINTS
- * (`--dry-run`, `--skip-existing`, RS_INCLUDE_/EXCLUDE_* filters); a snapshot becomes a new data directory
- * (`--data-dir DIR [--name --initial-cluster --initial-advertise-peer-urls --initial-cluster-token]`), or with
- * `--keys` has its live keys written into the running etcd as a key dump would be.
+ * `reshifter restore <id>|latest [--strategy S]`: from any store. A key dump is written into the etcd at
+ * RS_ETCD_ENDPOINTS (`--dry-run`, `--skip-existing`, RS_INCLUDE_/EXCLUDE_* filters); a snapshot becomes a new data
+ * directory (`--data-dir DIR [--name --initial-cluster --initial-advertise-peer-urls --initial-cluster-token]`), or
+ * with `--keys` has its live keys written into the running etcd as a key dump would be. `latest` is the newest
+ * backup the form given can restore (of series S): a snapshot with --data-dir or --keys, a key dump without.
  */
 export async function restoreCommand(ctx: CommandContext): Promise<void> {
   // Counted once a restore has begun (usage errors and dry runs are not restores), and pushed as `backup` pushes.
@@ -48,7 +51,9 @@ async function restoreOnce(ctx: CommandContext, begun: () => void): Promise<void
   const str = (f: string) => (typeof flags[f] === 'string' ? (flags[f] as string) : undefined);
   const repo = openRepository(ctx.config);
   try {
-    const m = await repo.get(id);
+    // `latest` is the newest backup this form of restore can write: a snapshot with --data-dir or --keys, else a key dump.
+    const wantsSnapshot = flags.keys === true || SNAPSHOT_FLAGS.some((f) => flags[f] !== undefined);
+    const m = await repo.get(id, wantsSnapshot ? USES.restoreSnapshot : USES.restoreKeyDump, seriesFlag(ctx));
     if (m.contentType === 'etcd-snapshot' && flags.keys === true) {
       const extra = SNAPSHOT_FLAGS.filter((f) => flags[f] !== undefined);
       if (extra.length > 0) throw new ConfigError([`${extra.map((f) => `--${f}`).join(', ')} cannot be combined with --keys, which writes the snapshot's keys into the etcd at RS_ETCD_ENDPOINTS`]);

@@ -20,7 +20,8 @@ async function isFile(path: string): Promise<boolean> {
 
 /**
  * Opens `target`: a path that exists as a file is read in place (a snapshot with or without etcd's trailer, or a
- * raw member/snap/db); anything else is a backup id (or `latest`) in the configured store.
+ * raw member/snap/db); anything else is a backup id in the configured store, or `latest`: the newest snapshot
+ * backup (of the `--strategy` series).
  */
 export async function openSnapshotInput(ctx: CommandContext, target: string): Promise<SnapshotInput> {
   if (await isFile(target)) {
@@ -32,10 +33,15 @@ export async function openSnapshotInput(ctx: CommandContext, target: string): Pr
     }
   }
   // Loaded only for a backup: the store, its SDKs and the codecs cost more to load than a status of a file takes.
-  const [{ openRepository }, { openSnapshotBackup }] = await Promise.all([import('./shared.js'), import('./snapshot-backup.js')]);
+  const [{ openRepository }, { openSnapshotBackup }, { USES }, { seriesFlag }] = await Promise.all([
+    import('./shared.js'),
+    import('./snapshot-backup.js'),
+    import('../core/latest.js'),
+    import('./series-flag.js'),
+  ]);
   const repo = openRepository(ctx.config);
   try {
-    return await openSnapshotBackup(ctx, repo, await repo.get(target));
+    return await openSnapshotBackup(ctx, repo, await repo.get(target, USES.inspect, seriesFlag(ctx)));
   } finally {
     await repo.store.close();
   }

@@ -4,6 +4,7 @@ import { assertDecodable, copyVerified, type VerifiedCopy } from '../archive/loc
 import { RENDER_CONTENT_TYPE, readRenderListing } from '../archive/render-listing.js';
 import { decodeSnapshotCopy } from '../archive/snapshot-file.js';
 import { OperationError } from '../core/errors.js';
+import { USES } from '../core/latest.js';
 import { buildSelection, selectKey, selectsEverything } from '../core/key-selection.js';
 import { openKeyReader } from '../etcd/key-reader.js';
 import { prefixRanges } from '../etcd/key-ranges.js';
@@ -16,6 +17,7 @@ import { openSnapshot } from '../snapshot/index.js';
 import type { CodecKeys } from '../archive/codec.js';
 import type { CommandContext } from './context.js';
 import { codecKeys } from './keys.js';
+import { seriesFlag } from './series-flag.js';
 import { openRepository, withEtcd } from './shared.js';
 import { snapshotError } from '../archive/snapshot-error.js';
 import { liveKeysIn } from './snapshot-input.js';
@@ -35,9 +37,10 @@ export interface StatsSource {
 type Visit = (key: Buffer, value: Buffer, modRevision?: number) => void;
 
 /**
- * `reshifter stats [<id>|latest] [--keys] [--json]`: keys and bytes per prefix, resource, namespace and value
- * encoding, from the live etcd or from a stored backup (checked against its manifest first). `--keys` also lists
- * every key (the render listing). RS_INCLUDE_/EXCLUDE_* filters apply.
+ * `reshifter stats [<id>|latest] [--strategy S] [--keys] [--json]`: keys and bytes per prefix, resource, namespace
+ * and value encoding, from the live etcd or from a stored backup (checked against its manifest first; `latest` is
+ * the newest snapshot, key dump or render listing, of series S). `--keys` also lists every key (the render
+ * listing). RS_INCLUDE_/EXCLUDE_* filters apply.
  */
 export async function statsCommand(ctx: CommandContext): Promise<void> {
   const id = ctx.args.positionals[0];
@@ -115,7 +118,7 @@ async function backupStats(
 ): Promise<StatsSource> {
   const repo = openRepository(ctx.config);
   try {
-    const m = await repo.get(id);
+    const m = await repo.get(id, USES.stats, seriesFlag(ctx));
     const keys = await codecKeys(ctx.config, { forReading: true });
     assertDecodable(m, keys);
     const copy = await copyVerified(await repo.openArtifact(m, ctx.signal), m, ctx.signal);

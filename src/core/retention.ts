@@ -12,12 +12,15 @@ export interface RetentionRules {
 export interface RetentionInput {
   id: string;
   createdAt: Date;
+  /** The backup's series (seriesOf): the rules count each series on its own. */
+  series: string;
 }
 
 export interface RetentionDecision {
   id: string;
+  series: string;
   keep: boolean;
-  /** Why it is kept (`last`, `hourly`, `daily`, `weekly`, `monthly`, `max-age`, `newest`, `protected`, `no-rules`). */
+  /** Why it is kept (`newest` of its series, `protected`, `last`, `hourly`, `daily`, `weekly`, `monthly`, `max-age`, `no-rules`). */
   reasons: string[];
 }
 
@@ -46,9 +49,12 @@ const BUCKETS: Array<[keyof RetentionRules, string, (d: Date) => string]> = [
 ];
 
 /**
- * Decides which backups to keep. Time buckets are UTC and counted like restic's `--keep-hourly` and friends:
- * the newest backup in each of the H most recent hours that have a backup (so a pause in backups never makes
- * retention delete more). The newest backup and the `protect`ed ids are always kept.
+ * Decides which backups to keep. Every rule applies within each series on its own (see seriesOf): with
+ * `keepLast: 3`, hourly render listings and daily snapshots keep three of each, and the listings never push the
+ * snapshots out. Time buckets are UTC and counted like restic's `--keep-hourly` and friends: the newest backup in
+ * each of the H most recent hours that have a backup of the series (so a pause in backups never makes retention
+ * delete more). The newest backup of every series and the `protect`ed ids are always kept. Decisions come newest
+ * first.
  */
 export function decideRetention(
   backups: readonly RetentionInput[],
@@ -57,12 +63,31 @@ export function decideRetention(
   protect: ReadonlySet<string> = new Set(),
 ): RetentionDecision[] {
   const sorted = [...backups].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1));
-  const reasons = new Map<string, string[]>(sorted.map((b) => [b.id, []]));
-  const add = (id: string, why: string) => reasons.get(id)!.push(why);
-
   if (!hasRetentionRules(rules)) {
-    return sorted.map((b) => ({ id: b.id, keep: true, reasons: ['no-rules'] }));
+    return sorted.map((b) => ({ id: b.id, series: b.series, keep: true, reasons: ['no-rules'] }));
   }
+  const reasons = new Map<string, string[]>(sorted.map((b) => [b.id, []]));
+  const bySeries = new Map<string, RetentionInput[]>();
+  for (const b of sorted) {
+    const members = bySeries.get(b.series);
+    if (members) members.push(b);
+    else bySeries.set(b.series, [b]);
+  }
+  for (const members of bySeries.values()) keepInSeries(members, rules, now, protect, (id, why) => reasons.get(id)!.push(why));
+  return sorted.map((b) => {
+    const why = reasons.get(b.id)!;
+    return { id: b.id, series: b.series, keep: why.length > 0, reasons: why };
+  });
+}
+
+/** Applies the rules to the backups of one series (newest first), calling `add` with every reason to keep one. */
+function keepInSeries(
+  sorted: readonly RetentionInput[],
+  rules: RetentionRules,
+  now: Date,
+  protect: ReadonlySet<string>,
+  add: (id: string, why: string) => void,
+): void {
   if (sorted[0]) add(sorted[0].id, 'newest');
   for (const b of sorted) if (protect.has(b.id)) add(b.id, 'protected');
   sorted.slice(0, rules.keepLast ?? 0).forEach((b) => add(b.id, 'last'));
@@ -80,8 +105,4 @@ export function decideRetention(
   if (rules.maxAgeMs !== undefined) {
     for (const b of sorted) if (now.getTime() - b.createdAt.getTime() < rules.maxAgeMs) add(b.id, 'max-age');
   }
-  return sorted.map((b) => {
-    const why = reasons.get(b.id)!;
-    return { id: b.id, keep: why.length > 0, reasons: why };
-  });
 }

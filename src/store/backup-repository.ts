@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { IntegrityError, NotFoundError, OperationError, StoreError, describeError } from '../core/errors.js';
+import { newestFirst, pickLatest, type BackupUse } from '../core/latest.js';
 import { BACKUP_ID_RE, idOfFile, manifestName } from '../core/naming.js';
 import { parseManifest, serializeManifest, type Manifest } from '../archive/manifest.js';
 import type { ObjectInfo, Store } from './types.js';
@@ -43,16 +44,18 @@ export class BackupRepository {
       const file = o.key.slice(this.cluster.length + 1);
       return !file.endsWith('.manifest.json') && !owned.has(idOfFile(file));
     });
-    backups.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1));
+    backups.sort(newestFirst);
     return { backups, invalid, orphans };
   }
 
-  /** The manifest of backup `id`; `latest` means the newest. */
-  async get(id: string): Promise<Manifest> {
+  /**
+   * The manifest of backup `id`. `latest` is the newest backup the caller can `use` (of `series`, when given: the
+   * `--strategy` narrowing), chosen by pickLatest. An id is taken as it is: the caller checks what it holds.
+   */
+  async get(id: string, use: BackupUse, series?: string): Promise<Manifest> {
     if (id === 'latest') {
       const { backups } = await this.list();
-      if (!backups[0]) throw new NotFoundError(`no backups of cluster "${this.cluster}" in ${this.store.location}`);
-      return backups[0];
+      return pickLatest(backups, { use, where: `cluster "${this.cluster}" in ${this.store.location}`, ...(series !== undefined && { series }) });
     }
     if (!BACKUP_ID_RE.test(id)) {
       throw new OperationError(`"${id}" is not a backup id (like 20261122T030710.123Z-a1b2c3, or "latest")`);

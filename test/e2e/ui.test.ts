@@ -266,7 +266,7 @@ describe.skipIf(!hasChromium)('the web UI in Chromium', () => {
     await page.keyboard.press('Enter');
     await expect.poll(() => page.locator('.delete-result').innerText()).toBe('Nothing was deleted.');
     expect(await page.evaluate('document.activeElement.id')).toBe('delete');
-    expect(await manifestOf(id)).toBeDefined();
+    expect(await manifestOf(id)).toMatchObject({ id, strategy: 'render' });
 
     await deleteButton.click();
     await page.getByRole('button', { name: 'Yes, delete this backup' }).click();

@@ -62,6 +62,8 @@ describe('store protection', () => {
     const n = proxy.requests.length;
     const res = await runCli(['backup'], { ...s3.env, RS_S3_ENDPOINT: proxy.endpoint, RS_ETCD_ENDPOINTS: etcd.endpoint, RS_COMPRESSION: 'none' });
     expect(res.code).toBe(0);
-    for (const w of proxy.requests.slice(n)) expect(w.headers['x-amz-server-side-encryption']).toBeUndefined();
+    const writes = proxy.requests.slice(n).filter((r) => r.op === 'CreateMultipartUpload' || r.op === 'PutObject');
+    expect(writes.map((r) => r.op).sort()).toEqual(['CreateMultipartUpload', 'PutObject']);
+    for (const w of proxy.requests.slice(n)) expect(w.headers['x-amz-server-side-encryption'], w.op).toBeUndefined();
   });
 });

@@ -35,7 +35,7 @@ export function createApiServices(ctx: CommandContext, repo: BackupRepository, o
     backupStats: (m, signal) => statsJson({ ...ctx, signal }, [m.id]),
 
     listBackups: async () => (await repo.list()).backups,
-    getBackup: (id) => repo.get(id),
+    getBackup: (id, use, series) => repo.get(id, use, series),
     openArtifact: (m, signal) => repo.openArtifact(m, signal),
     deleteBackup: async (m) => {
       await repo.delete(m);
@@ -44,12 +44,15 @@ export function createApiServices(ctx: CommandContext, repo: BackupRepository, o
 
     async backup(req, job) {
       const run = backupRunContext(jobCtx(job));
-      return backupAndPrune(run.ctx, repo, {
+      const manifest = await backupAndPrune(run.ctx, repo, {
         id: run.id,
         ...(req.strategy && { strategy: req.strategy }),
         ...(opts.observer && { observer: opts.observer }),
         onProgress: (p) => job.progress({ bytes: p.bytes }),
       });
+      // Progress is sampled once a second: a finished job says how far it went, however short it was.
+      job.progress({ bytes: manifest.rawSizeBytes });
+      return manifest;
     },
 
     async verify(m, job) {

@@ -16,6 +16,13 @@ export const BACKUP_ID_PARAM: Schema = {
   pattern: `^(latest|${BACKUP_ID_RE.source.slice(1, -1)})$`,
   description: 'a backup id like 20261122T030710.123Z-a1b2c3, or "latest"',
 };
+/** A strategy as backups are taken with it; as a query or field of a read, it names the series `latest` is taken from. */
+export const STRATEGY_SCHEMA: Schema = {
+  type: 'string',
+  pattern: '^(snapshot|raw|render|filter:[a-z0-9][a-z0-9.-]*(,[a-z0-9][a-z0-9.-]*)*)$',
+  description: 'snapshot, raw, render or filter:<resource>[,<resource>...]',
+  example: 'filter:deployments,services',
+};
 export const JOB_ID_PARAM: Schema = { type: 'string', pattern: '^[0-9a-f-]{36}$', description: 'a job id (a UUID)' };
 
 /** The schemas the OpenAPI document publishes under `components.schemas`; request bodies are validated with them. */
@@ -147,12 +154,7 @@ export const COMPONENTS: Record<string, Schema> = {
     type: 'object',
     additionalProperties: false,
     properties: {
-      strategy: {
-        type: 'string',
-        pattern: '^(snapshot|raw|render|filter:[a-z0-9][a-z0-9.-]*(,[a-z0-9][a-z0-9.-]*)*)$',
-        description: 'snapshot, raw, render or filter:<resource>[,<resource>...]; default RS_BACKUP_STRATEGY',
-        example: 'filter:deployments,services',
-      },
+      strategy: { ...STRATEGY_SCHEMA, description: 'snapshot, raw, render or filter:<resource>[,<resource>...]; default RS_BACKUP_STRATEGY' },
     },
   },
   RestoreRequest: {
@@ -161,6 +163,7 @@ export const COMPONENTS: Record<string, Schema> = {
     required: ['backupId'],
     properties: {
       backupId: BACKUP_ID_PARAM,
+      strategy: { ...STRATEGY_SCHEMA, description: 'with backupId "latest": the newest restorable backup of this series' },
       dryRun: { type: 'boolean', description: 'plan only: read the target, write nothing (default false)' },
       includeNamespaces: names('namespace', '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$'),
       excludeNamespaces: names('namespace', '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$'),

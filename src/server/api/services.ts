@@ -3,12 +3,15 @@ import type { Check } from '../../archive/verify-artifact.js';
 import type { Manifest } from '../../archive/manifest.js';
 import type { BackupDiff } from '../../commands/diff.js';
 import type { JobContext, JobQueue } from '../../core/jobs.js';
+import type { BackupUse } from '../../core/latest.js';
 import type { StrategySpec } from '../../core/strategy.js';
 import type { Logger } from '../../log.js';
 
 /** The body of `POST /api/v1/restores`. */
 export interface RestoreRequest {
   backupId: string;
+  /** With backupId `latest`: the series it is taken from. */
+  strategy?: string;
   dryRun?: boolean;
   includeNamespaces?: string[];
   excludeNamespaces?: string[];
@@ -37,8 +40,11 @@ export interface ApiServices {
   backupStats(m: Manifest, signal: AbortSignal): Promise<unknown>;
   /** Manifests, newest first. */
   listBackups(): Promise<Manifest[]>;
-  /** Throws NotFoundError when there is no such backup. */
-  getBackup(id: string): Promise<Manifest>;
+  /**
+   * The manifest of backup `id`; `latest` is the newest backup `use` can read (of `series`, when given). Throws
+   * NotFoundError when there is none.
+   */
+  getBackup(id: string, use: BackupUse, series?: string): Promise<Manifest>;
   openArtifact(m: Manifest, signal: AbortSignal): Promise<Readable>;
   deleteBackup(m: Manifest): Promise<void>;
   /** A backup, then retention (as `reshifter backup`). */

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { decideRetention, type RetentionRules } from '../../../src/core/retention.js';
+import { decideRetention, type RetentionInput, type RetentionRules } from '../../../src/core/retention.js';
+import { seriesOf } from '../../../src/core/series.js';
 
 const now = new Date('2026-11-22T12:00:00Z');
 const hoursAgo = (h: number) => new Date(now.getTime() - h * 3_600_000);
-/** Backups every `stepHours` hours for `count` steps, newest first, ids b0 (newest), b1, ... */
-const series = (count: number, stepHours: number) =>
-  Array.from({ length: count }, (_, i) => ({ id: `b${i}`, createdAt: hoursAgo(i * stepHours + 0.25) }));
+/** Backups of one series every `stepHours` hours for `count` steps, newest first, ids b0 (newest), b1, ... */
+const series = (count: number, stepHours: number, name = 'snapshot', prefix = 'b', offsetHours = 0.25): RetentionInput[] =>
+  Array.from({ length: count }, (_, i) => ({ id: `${prefix}${i}`, createdAt: hoursAgo(i * stepHours + offsetHours), series: name }));
+const one = (id: string, createdAt: Date, name = 'snapshot'): RetentionInput => ({ id, createdAt, series: name });
 const kept = (rules: RetentionRules, backups = series(48, 1), protect?: Set<string>) =>
   decideRetention(backups, rules, now, protect).filter((d) => d.keep).map((d) => d.id);
 
@@ -29,11 +31,11 @@ describe('decideRetention', () => {
 
   it('keeps the newest in each of the last weeks and months (ISO weeks, UTC months)', () => {
     const backups = [
-      { id: 'mon', createdAt: new Date('2026-11-16T01:00:00Z') }, // week 47
-      { id: 'sun', createdAt: new Date('2026-11-15T23:00:00Z') }, // week 46
-      { id: 'sat', createdAt: new Date('2026-11-14T23:00:00Z') }, // week 46
-      { id: 'oct', createdAt: new Date('2026-10-31T23:59:59Z') },
-      { id: 'sep', createdAt: new Date('2026-09-01T00:00:00Z') },
+      one('mon', new Date('2026-11-16T01:00:00Z')), // week 47
+      one('sun', new Date('2026-11-15T23:00:00Z')), // week 46
+      one('sat', new Date('2026-11-14T23:00:00Z')), // week 46
+      one('oct', new Date('2026-10-31T23:59:59Z')),
+      one('sep', new Date('2026-09-01T00:00:00Z')),
     ];
     expect(kept({ keepWeekly: 2 }, backups)).toEqual(['mon', 'sun']);
     expect(kept({ keepMonthly: 2 }, backups)).toEqual(['mon', 'oct']);
@@ -41,11 +43,7 @@ describe('decideRetention', () => {
   });
 
   it('counts buckets that have backups, so a pause in backups never deletes more', () => {
-    const backups = [
-      { id: 'today', createdAt: hoursAgo(1) },
-      { id: 'month-ago', createdAt: hoursAgo(24 * 30) },
-      { id: 'two-months-ago', createdAt: hoursAgo(24 * 60) },
-    ];
+    const backups = [one('today', hoursAgo(1)), one('month-ago', hoursAgo(24 * 30)), one('two-months-ago', hoursAgo(24 * 60))];
     expect(kept({ keepDaily: 2 }, backups)).toEqual(['today', 'month-ago']);
   });
 
@@ -56,8 +54,57 @@ describe('decideRetention', () => {
 
   it('says why each backup is kept', () => {
     const d = decideRetention(series(3, 1), { keepLast: 1, keepHourly: 2 }, now);
-    expect(d[0]).toEqual({ id: 'b0', keep: true, reasons: ['newest', 'last', 'hourly'] });
-    expect(d[1]).toEqual({ id: 'b1', keep: true, reasons: ['hourly'] });
-    expect(d[2]).toEqual({ id: 'b2', keep: false, reasons: [] });
+    expect(d[0]).toEqual({ id: 'b0', series: 'snapshot', keep: true, reasons: ['newest', 'last', 'hourly'] });
+    expect(d[1]).toEqual({ id: 'b1', series: 'snapshot', keep: true, reasons: ['hourly'] });
+    expect(d[2]).toEqual({ id: 'b2', series: 'snapshot', keep: false, reasons: [] });
+  });
+});
+
+describe('decideRetention per series', () => {
+  // Two days of hourly render listings, a week of daily snapshots (at 02:00) and four raw dumps a week apart.
+  const render = series(48, 1, 'render', 'r', 0.1);
+  const snapshots = Array.from({ length: 7 }, (_, i) => one(`s${i}`, new Date(Date.UTC(2026, 10, 22 - i, 2)), 'snapshot'));
+  const raw = series(4, 24 * 7, 'raw', 'w', 30);
+  const mixed = [...render, ...snapshots, ...raw];
+
+  it('KEEP_LAST=3 keeps three of each series: hourly listings never push the daily snapshots out', () => {
+    const d = decideRetention(mixed, { keepLast: 3 }, now);
+    const keptIn = (name: string) => d.filter((x) => x.keep && x.series === name).map((x) => x.id);
+    expect(keptIn('render')).toEqual(['r0', 'r1', 'r2']);
+    expect(keptIn('snapshot')).toEqual(['s0', 's1', 's2']);
+    expect(keptIn('raw')).toEqual(['w0', 'w1', 'w2']);
+    expect(d.filter((x) => !x.keep)).toHaveLength(45 + 4 + 1);
+    // Every decision names its series, newest first across all of them.
+    expect(d.map((x) => x.series).sort()).toEqual(mixed.map((b) => b.series).sort());
+    const times = d.map((x) => mixed.find((b) => b.id === x.id)!.createdAt.getTime());
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+  });
+
+  it('time buckets count within a series: keepDaily 2 keeps two days of each', () => {
+    // r0..r11 fall on the 22nd, r12..r35 on the 21st; the snapshots are one a day; raw dumps are a week apart.
+    expect(kept({ keepDaily: 2 }, mixed).sort()).toEqual(['r0', 'r12', 's0', 's1', 'w0', 'w1'].sort());
+  });
+
+  it('keeps the newest of every series, whatever the rules say', () => {
+    const d = decideRetention(mixed, { maxAgeMs: 1000 }, now);
+    expect(d.filter((x) => x.keep).map((x) => [x.id, x.reasons])).toEqual([
+      ['r0', ['newest']],
+      ['s0', ['newest']],
+      ['w0', ['newest']],
+    ]);
+    // A series with one old backup: the rules delete nothing of it.
+    const lone = [...series(5, 1), one('old-render', hoursAgo(24 * 365), 'render')];
+    expect(kept({ keepLast: 1 }, lone)).toEqual(['b0', 'old-render']);
+  });
+
+  it('protects ids in any series', () => {
+    expect(kept({ keepLast: 1 }, mixed, new Set(['r7', 's4'])).sort()).toEqual(['r0', 'r7', 's0', 's4', 'w0'].sort());
+  });
+
+  it('one filter series whatever the order of its resources', () => {
+    const a = one('f-new', hoursAgo(1), seriesOf({ strategy: 'filter:services,deployments' }));
+    const b = one('f-old', hoursAgo(2), seriesOf({ strategy: 'filter:deployments,services' }));
+    const c = one('f-other', hoursAgo(3), seriesOf({ strategy: 'filter:secrets' }));
+    expect(kept({ keepLast: 1 }, [a, b, c])).toEqual(['f-new', 'f-other']);
   });
 });

@@ -53,13 +53,18 @@ describe('read windows', () => {
     let seed = 7;
     const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
     const key = () => Buffer.from(Array.from({ length: rnd(12) }, () => (rnd(3) === 0 ? [0, 0xff, 0x2f][rnd(3)]! : rnd(256))));
+    let checked = 0;
     for (let i = 0; i < 5000; i++) {
       const [x, y] = [key(), key()].sort(Buffer.compare);
       const s = keySpacing(x!, y!, 2 + rnd(1000));
       if (s === undefined) continue;
       const from = key();
       const end = keyWindowEnd(from, s, rnd(5000) * 2 ** rnd(60));
-      if (end !== undefined) expect(Buffer.compare(end, from), `${from.toString('hex')} -> ${end.toString('hex')}`).toBe(1);
+      if (end === undefined) continue;
+      expect(Buffer.compare(end, from), `${from.toString('hex')} -> ${end.toString('hex')}`).toBe(1);
+      checked++;
     }
+    // Many random cases give a spacing and a window (462 with this seed): the property was checked, not skipped.
+    expect(checked).toBeGreaterThan(400);
   });
 });

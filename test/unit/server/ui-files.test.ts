@@ -29,13 +29,15 @@ describe('handleUi', () => {
     expect(page.headers.get('x-frame-options')).toBe('DENY');
     const html = await page.text();
     // Every file the page loads is served.
-    for (const src of [...html.matchAll(/(?:src|href)="(\/ui\/[^"]+)"/g)].map((m) => m[1]!)) {
-      expect((await fetch(`${base}${src}`)).status, src).toBe(200);
-    }
+    const loaded = [...html.matchAll(/(?:src|href)="(\/ui\/[^"]+)"/g)].map((m) => m[1]!);
+    expect(loaded.sort()).toEqual(['/ui/app.css', '/ui/app.js']);
+    for (const src of loaded) expect((await fetch(`${base}${src}`)).status, src).toBe(200);
     const js = await fetch(`${base}/ui/app.js`);
     expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     // Modules import each other by relative path; all of them are there.
-    for (const m of (await js.text()).matchAll(/from '\.\/([\w-]+\.js)'/g)) expect((await fetch(`${base}/ui/${m[1]!}`)).status).toBe(200);
+    const imported = [...(await js.text()).matchAll(/from '\.\/([\w-]+\.js)'/g)].map((m) => m[1]!);
+    expect(imported.sort()).toEqual(['api.js', 'chart.js', 'dom.js']);
+    for (const name of imported) expect((await fetch(`${base}/ui/${name}`)).status, name).toBe(200);
     expect((await fetch(`${base}/ui/app.css`)).headers.get('content-type')).toBe('text/css; charset=utf-8');
   });
 

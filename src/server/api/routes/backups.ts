@@ -1,15 +1,19 @@
+import { USES } from '../../../core/latest.js';
+import { seriesOf } from '../../../core/series.js';
 import { parseStrategy, type StrategySpec } from '../../../core/strategy.js';
 import { ApiError } from '../http.js';
 import type { Route, RouteContext } from '../router.js';
 import { BACKUP_ID_PARAM, COMPONENTS } from '../schemas.js';
 import { BACKUP_ID_RE } from '../../../core/naming.js';
+import { STRATEGY_QUERY, seriesParam } from '../series-param.js';
 import { jobReply } from './jobs.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const idParam = { id: BACKUP_ID_PARAM };
+const strategyQuery = { strategy: STRATEGY_QUERY };
 
-/** The manifest of the backup in the path (404 when there is none). */
-const backupOf = (c: RouteContext) => c.deps.services.getBackup(c.params.id!);
+/** The manifest of the backup in the path (404 when there is none); `latest` is the newest of any kind (of ?strategy). */
+const backupOf = (c: RouteContext) => c.deps.services.getBackup(c.params.id!, USES.any, seriesParam(c.query.strategy));
 
 /** `/api/v1/backups`: list, details, download, delete, back up now, verify. */
 export const backupRoutes: Route[] = [
@@ -20,8 +24,13 @@ export const backupRoutes: Route[] = [
     summary: "The cluster's backups (their manifests), newest first",
     tag: 'backups',
     access: 'read',
+    query: { strategy: { ...STRATEGY_QUERY, description: 'only the backups of this series (as `reshifter list --strategy`)' } },
     responses: { 200: { description: 'the manifests', schema: { type: 'array', items: ref('Manifest') } } },
-    handle: async (c) => ({ status: 200, json: await c.deps.services.listBackups() }),
+    handle: async (c) => {
+      const series = seriesParam(c.query.strategy);
+      const all = await c.deps.services.listBackups();
+      return { status: 200, json: series === undefined ? all : all.filter((m) => seriesOf(m) === series) };
+    },
   },
   {
     method: 'GET',
@@ -31,6 +40,7 @@ export const backupRoutes: Route[] = [
     tag: 'backups',
     access: 'read',
     params: idParam,
+    query: strategyQuery,
     responses: { 200: { description: 'the manifest', schema: ref('Manifest') } },
     handle: async (c) => ({ status: 200, json: await backupOf(c) }),
   },
@@ -43,6 +53,7 @@ export const backupRoutes: Route[] = [
     tag: 'backups',
     access: 'sensitive',
     params: idParam,
+    query: strategyQuery,
     responses: {
       200: {
         description: 'the artifact; X-Content-SHA256 is the sha256 the bytes must have',
@@ -125,6 +136,7 @@ export const backupRoutes: Route[] = [
     tag: 'backups',
     access: 'write',
     params: idParam,
+    query: strategyQuery,
     responses: { 202: { description: 'the job; poll its Location', schema: ref('Job') } },
     handle: async (c) => {
       const m = await backupOf(c);

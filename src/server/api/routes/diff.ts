@@ -1,5 +1,7 @@
+import { USES } from '../../../core/latest.js';
 import type { Route } from '../router.js';
 import { BACKUP_ID_PARAM } from '../schemas.js';
+import { STRATEGY_QUERY, seriesParam } from '../series-param.js';
 
 /** `GET /api/v1/diff`: what changed between two backups. */
 export const diffRoutes: Route[] = [
@@ -8,7 +10,9 @@ export const diffRoutes: Route[] = [
     path: '/api/v1/diff',
     operationId: 'diffBackups',
     summary: 'Objects added, removed and changed between two backups, per resource and namespace',
-    description: 'Works across snapshots and key dumps alike (render listings hold no values). Values are compared byte for byte.',
+    description:
+      'Works across snapshots and key dumps alike (render listings hold no values). Values are compared byte for byte. ' +
+      '"latest" (either side) is the newest snapshot or key dump (of ?strategy).',
     tag: 'backups',
     access: 'read',
     heavy: true,
@@ -16,12 +20,14 @@ export const diffRoutes: Route[] = [
       from: { schema: BACKUP_ID_PARAM, required: true, description: 'the older backup' },
       to: { schema: BACKUP_ID_PARAM, required: true, description: 'the newer backup' },
       limit: { schema: { type: 'integer', minimum: 0, maximum: 10000 }, description: 'most objects listed (default 1000); counts are always complete' },
+      strategy: STRATEGY_QUERY,
     },
     responses: { 200: { description: 'the differences', schema: { $ref: '#/components/schemas/Diff' } } },
     handle: async (c) => {
       const { services } = c.deps;
-      const from = await services.getBackup(String(c.query.from));
-      const to = await services.getBackup(String(c.query.to));
+      const series = seriesParam(c.query.strategy);
+      const from = await services.getBackup(String(c.query.from), USES.diff, series);
+      const to = await services.getBackup(String(c.query.to), USES.diff, series);
       const limit = typeof c.query.limit === 'number' ? c.query.limit : 1000;
       return { status: 200, json: await services.diff(from, to, { limit }, c.signal) };
     },

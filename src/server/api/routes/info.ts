@@ -1,5 +1,7 @@
+import { USES } from '../../../core/latest.js';
 import type { Route } from '../router.js';
 import { BACKUP_ID_PARAM } from '../schemas.js';
+import { STRATEGY_QUERY, seriesParam } from '../series-param.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
@@ -44,10 +46,12 @@ export const infoRoutes: Route[] = [
     tag: 'info',
     access: 'read',
     heavy: true,
+    description: '"latest" is the newest backup that has stats: a snapshot, key dump or render listing (of ?strategy).',
     params: { backupId: BACKUP_ID_PARAM },
+    query: { strategy: STRATEGY_QUERY },
     responses: { 200: { description: 'the stats', schema: ref('Stats') } },
     handle: async (c) => {
-      const m = await c.deps.services.getBackup(c.params.backupId!);
+      const m = await c.deps.services.getBackup(c.params.backupId!, USES.stats, seriesParam(c.query.strategy));
       return { status: 200, json: await c.deps.services.backupStats(m, c.signal) };
     },
   },

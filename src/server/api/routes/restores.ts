@@ -1,9 +1,11 @@
 import { KEY_DUMP_CONTENT_TYPE } from '../../../archive/key-dump-format.js';
 import { NotFoundError } from '../../../core/errors.js';
+import { USES } from '../../../core/latest.js';
 import { ApiError } from '../http.js';
 import type { Route } from '../router.js';
 import { COMPONENTS } from '../schemas.js';
 import type { RestoreRequest } from '../services.js';
+import { seriesParam } from '../series-param.js';
 import { jobReply } from './jobs.js';
 
 /** `POST /api/v1/restores`: the keys of a key dump or a snapshot back into etcd, or (dryRun) the plan of it. */
@@ -17,14 +19,15 @@ export const restoreRoutes: Route[] = [
       'The stored bytes are checked against the manifest before anything is written. The filters replace the configured RS_INCLUDE_/EXCLUDE_ ones. ' +
       'The job\'s result is the plan (dryRun) or the counts: totals and one row per resource of create / update / unchanged / skipped. ' +
       'A snapshot backup has its live keys (under RS_KUBE_PREFIXES, default the Kubernetes prefixes) written into the running etcd, as `reshifter restore <id> --keys` does; ' +
-      'restoring a whole snapshot into a new etcd data directory is done with the CLI on the etcd host (`--data-dir`).',
+      'restoring a whole snapshot into a new etcd data directory is done with the CLI on the etcd host (`--data-dir`). ' +
+      'backupId "latest" is the newest key dump or snapshot (of `strategy`, when given); render listings are never picked.',
     tag: 'restores',
     access: 'write',
     body: { schema: COMPONENTS.RestoreRequest!, required: true },
     responses: { 202: { description: 'the job; poll its Location', schema: { $ref: '#/components/schemas/Job' } } },
     handle: async (c) => {
       const req = c.body as RestoreRequest;
-      const m = await c.deps.services.getBackup(req.backupId).catch((err: unknown) => {
+      const m = await c.deps.services.getBackup(req.backupId, USES.restoreKeys, seriesParam(req.strategy)).catch((err: unknown) => {
         if (err instanceof NotFoundError) throw new ApiError(404, 'not_found', err.message, 'backupId');
         throw err;
       });

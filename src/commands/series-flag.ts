@@ -1,0 +1,19 @@
+import { ConfigError } from '../core/errors.js';
+import { seriesNamed } from '../core/series.js';
+import type { CommandContext } from './context.js';
+
+/**
+ * The series `--strategy` narrows `latest` to, for the commands that read backups (`inspect latest --strategy
+ * snapshot`, `restore latest --strategy filter:secrets`). Only the flag does: RS_BACKUP_STRATEGY says how backups
+ * are taken, and a pod's environment must not change which backup `reshifter inspect latest` reads in it.
+ */
+export function seriesFlag(ctx: CommandContext): string | undefined {
+  const value = ctx.args.flags.strategy;
+  if (value === undefined || value === false) return undefined;
+  if (value === true) throw new ConfigError(['--strategy needs a value']);
+  try {
+    return seriesNamed(value);
+  } catch (err) {
+    throw new ConfigError([`--strategy was invalid: ${JSON.stringify(value)} ${(err as Error).message}`]);
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * What a backup holds, named from its manifest's `contentType` (the values archive/manifest.ts documents:
+ * `etcd-snapshot`, `tar` for key dumps, `jsonl` for render listings). A content type of a newer version is `other`.
+ */
+export type BackupKind = 'snapshot' | 'key dump' | 'render listing' | 'other';
+
+const KINDS: Record<string, BackupKind> = { 'etcd-snapshot': 'snapshot', tar: 'key dump', jsonl: 'render listing' };
+
+/** The kind of a backup with this content type. */
+export function kindOf(contentType: string): BackupKind {
+  return Object.prototype.hasOwnProperty.call(KINDS, contentType) ? KINDS[contentType]! : 'other';
+}
+
+/** A backup as an operator would name it: `snapshot`, `key dump (filter:secrets)`, `render listing`. */
+export function describeBackup(m: { strategy: string; contentType: string }): string {
+  const kind = kindOf(m.contentType);
+  if (kind === 'key dump') return `key dump (${m.strategy})`;
+  if (kind === 'other') return `"${m.strategy}" backup (content type ${m.contentType})`;
+  return kind;
+}
