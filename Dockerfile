@@ -3,7 +3,9 @@
 # Node.js LTS on Debian bookworm (slim), built in stages so the image carries only production dependencies and
 # the compiled JavaScript. Runs as the unprivileged `node` user under tini, with `node dist/main.js` as the
 # entrypoint (never npm, which does not pass SIGTERM on).
-ARG NODE_VERSION=22
+# Node.js 24 (LTS, security fixes until April 2028): the same major as .nvmrc, package.json's engines and the Node
+# CI runs the tests on (scripts/install-node.sh); test/e2e/dockerfile.test.ts keeps the four in step.
+ARG NODE_VERSION=24
 
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /app

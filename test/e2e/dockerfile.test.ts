@@ -82,13 +82,30 @@ describe('Dockerfile', () => {
     const args = Object.fromEntries(dockerfile.filter((i) => i.op === 'ARG').map((i) => i.args.split('=') as [string, string]));
     for (const s of stages) {
       const image = s.from.replace('${NODE_VERSION}', args.NODE_VERSION ?? '');
-      expect(image).toMatch(/^node:(20|22|24)-/); // even majors are the LTS lines
+      expect(image).toMatch(/^node:(24|26)-/); // LTS lines still under security support (Node 20 ended April 2026)
     }
     expect(final.body.filter((i) => i.op === 'USER').at(-1)?.args).toBe('node');
     expect(final.body.some((i) => i.op === 'ENV' && /NODE_ENV=production/.test(i.args))).toBe(true);
     const runs = stages.flatMap((s) => s.body.filter((i) => i.op === 'RUN').map((i) => i.args));
     expect(runs.some((r) => /npm ci\b.*--omit=dev/.test(r))).toBe(true);
     expect(runs.some((r) => /npm run build/.test(r))).toBe(true);
+  });
+
+  it('ships the one Node.js major that .nvmrc, engines, @types/node and CI (scripts/install-node.sh) use', () => {
+    const args = Object.fromEntries(dockerfile.filter((i) => i.op === 'ARG').map((i) => i.args.split('=') as [string, string]));
+    const major = readFileSync(join(ROOT, '.nvmrc'), 'utf8').trim().replace(/^v/, '');
+    expect(major).toMatch(/^\d+$/);
+    expect(args.NODE_VERSION).toBe(major);
+    for (const s of stages) expect(s.from).toBe('node:${NODE_VERSION}-bookworm-slim');
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string }; devDependencies: Record<string, string> };
+    expect(pkg.engines.node).toBe(`>=${major}`);
+    expect(pkg.devDependencies['@types/node']).toMatch(new RegExp(`^\\^${major}\\.`));
+    // CI puts that major first in PATH before it installs and tests anything.
+    const ci = readFileSync(join(ROOT, '.ci/run'), 'utf8');
+    expect(ci.indexOf('scripts/install-node.sh')).toBeGreaterThan(0);
+    expect(ci.indexOf('scripts/install-node.sh')).toBeLessThan(ci.indexOf('npm ci'));
+    // And there, this test itself runs on it.
+    if (process.env.CI) expect(process.versions.node.split('.')[0]).toBe(major);
   });
 
   it('copies only files that exist after `npm run build` and are in the build context', () => {

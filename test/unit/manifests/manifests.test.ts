@@ -1,34 +1,37 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import { KNOWN_VARIABLES } from '../../../src/config/load-config.js';
+import { envOf, kustomize, parseDocs, podSpec, type Doc } from './kustomize.js';
 import { unknownFields, validateSchema } from './kube-schema.js';
-
-type Doc = Record<string, any>;
+import { validateScc } from './openshift-scc.js';
 
 const DIR = new URL('../../../manifests/', import.meta.url).pathname;
-const yamlFiles = readdirSync(DIR).filter((f) => f.endsWith('.yaml')).sort();
 const known = new Set<string>(KNOWN_VARIABLES);
+const read = (file: string): Doc[] => parseDocs(readFileSync(join(DIR, file), 'utf8'), file);
+const secret = read('secret.example.yaml')[0]!;
 
-function parseFile(file: string): Doc[] {
-  const docs = parseAllDocuments(readFileSync(join(DIR, file), 'utf8'));
-  const list = Array.isArray(docs) ? docs : [docs];
-  for (const d of list) {
-    if (d.errors.length > 0) throw new Error(`${file}: ${d.errors.map((e) => e.message).join('; ')}`);
-  }
-  return list.map((d) => d.toJS() as Doc).filter((d) => d !== null);
-}
-const byFile = new Map(yamlFiles.map((f) => [f, parseFile(f)]));
-const kube = [...byFile].flatMap(([file, docs]) => docs.filter((d) => d.kind !== 'Kustomization').map((doc) => ({ name: `${file} ${doc.kind}/${doc.metadata?.name}`, doc })));
-const one = (file: string, kind: string): Doc => {
-  const d = byFile.get(file)?.find((x) => x.kind === kind);
-  if (!d) throw new Error(`${file} has no ${kind}`);
-  return d;
+/** Every overlay an operator builds: distribution x mode. */
+const OVERLAYS = {
+  'overlays/kubeadm': { namespace: 'kube-system', mode: 'scheduler' },
+  'overlays/kubeadm/cronjob': { namespace: 'kube-system', mode: 'cronjob' },
+  'overlays/k3s': { namespace: 'kube-system', mode: 'scheduler' },
+  'overlays/k3s/cronjob': { namespace: 'kube-system', mode: 'cronjob' },
+  'overlays/openshift': { namespace: 'openshift-etcd', mode: 'scheduler' },
+  'overlays/openshift/cronjob': { namespace: 'openshift-etcd', mode: 'cronjob' },
+} as const;
+type Overlay = keyof typeof OVERLAYS;
+const built = new Map<string, Doc[]>();
+const build = (dir: string): Doc[] => {
+  if (!built.has(dir)) built.set(dir, kustomize(join(DIR, dir)));
+  return built.get(dir)!;
 };
-const podSpec = (d: Doc): Doc => (d.kind === 'CronJob' ? d.spec.jobTemplate.spec.template.spec : d.spec.template.spec);
-const secret = one('secret.example.yaml', 'Secret');
+const workload = (dir: Overlay): Doc => {
+  const w = build(dir).filter((d) => d.kind === 'Deployment' || d.kind === 'CronJob');
+  expect(w, `${dir} holds one workload`).toHaveLength(1);
+  return w[0]!;
+};
+const CLUSTER_SCOPED = new Set(['SecurityContextConstraints', 'ClusterRole', 'ClusterRoleBinding', 'Namespace']);
 
 /** Every variable a workload sets: its env entries and the keys of the Secrets it imports whole. */
 function variablesOf(d: Doc): string[] {
@@ -40,8 +43,6 @@ function variablesOf(d: Doc): string[] {
     }),
   ]);
 }
-const envOf = (d: Doc): Record<string, string> =>
-  Object.fromEntries(podSpec(d).containers[0].env.map((e: Doc) => [e.name, String(e.value)]));
 
 /** systemd unit files: section -> key -> values (keys may repeat). */
 function parseUnit(file: string): Record<string, Record<string, string[]>> {
@@ -63,122 +64,225 @@ function parseUnit(file: string): Record<string, Record<string, string[]>> {
   return out;
 }
 
-describe('manifests', () => {
-  it('has every expected file', () => {
-    for (const f of ['cronjob.yaml', 'secret.example.yaml', 'deployment.yaml', 'service.yaml', 'servicemonitor.example.yaml', 'kustomization.yaml']) {
-      expect(yamlFiles).toContain(f);
-    }
-    for (const f of ['reshifter.service', 'reshifter.timer', 'reshifter.env.example']) expect(existsSync(join(DIR, 'systemd', f))).toBe(true);
+/** Every kustomization.yaml under manifests/, as a path relative to it. */
+function kustomizations(dir = DIR): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    if (statSync(p).isDirectory()) return kustomizations(p);
+    return f === 'kustomization.yaml' ? [relative(DIR, dir) || '.'] : [];
+  });
+}
+
+describe('overlays', () => {
+  it('every kustomization builds, and the overlays are every distribution in both modes', () => {
+    const all = kustomizations();
+    for (const o of Object.keys(OVERLAYS)) expect(all).toContain(o);
+    // Components only patch what an overlay brings; every other kustomization yields objects of its own.
+    for (const k of all.filter((k) => !k.startsWith('components/'))) expect(build(k).length, k).toBeGreaterThan(0);
+    for (const c of ['kubeadm', 'k3s', 'openshift']) expect(all).toContain(`components/${c}`);
   });
 
-  it('validates every Kubernetes object against the API schemas', async () => {
-    expect(kube.length).toBeGreaterThanOrEqual(5);
+  it('every object of every overlay validates against its API schema, with no unknown field', async () => {
     const problems: string[] = [];
-    for (const { name, doc } of kube) problems.push(...(await validateSchema(doc as { apiVersion: string; kind: string })).map((p) => `${name}: ${p}`));
+    const docs: Array<{ name: string; doc: { apiVersion: string; kind: string } }> = [];
+    for (const o of [...Object.keys(OVERLAYS), 'monitoring']) {
+      for (const doc of build(o)) {
+        const name = `${o}: ${doc.kind}/${doc.metadata?.name}`;
+        if (doc.kind === 'SecurityContextConstraints') {
+          problems.push(...validateScc(doc).map((p) => `${name}: ${p}`));
+          continue;
+        }
+        problems.push(...(await validateSchema(doc as { apiVersion: string; kind: string })).map((p) => `${name}: ${p}`));
+        docs.push({ name, doc: doc as { apiVersion: string; kind: string } });
+      }
+    }
     expect(problems).toEqual([]);
+    expect(unknownFields(docs)).toEqual([]);
+  }, 60_000);
+
+  it('puts every namespaced object in the overlay namespace and leaves cluster-scoped ones without one', () => {
+    for (const [o, { namespace }] of Object.entries(OVERLAYS)) {
+      for (const d of build(o)) {
+        if (CLUSTER_SCOPED.has(d.kind)) expect(d.metadata.namespace, `${o} ${d.kind}`).toBeUndefined();
+        else expect(d.metadata.namespace, `${o} ${d.kind}`).toBe(namespace);
+      }
+    }
   });
 
-  it('uses no field the API does not know (typos pass the JSON schemas)', () => {
-    expect(unknownFields(kube as Array<{ name: string; doc: { apiVersion: string; kind: string } }>)).toEqual([]);
-  }, 30_000);
+  it('kubectl apply -k manifests/ is still the long-running mode on kubeadm', () => {
+    expect(build('.')).toEqual(build('overlays/kubeadm'));
+    expect(build('.').map((d) => d.kind).sort()).toEqual(['Deployment', 'Service']);
+  });
 
-  it('sets only variables the config module knows', () => {
+  it('sets only variables the config module knows, and never a credential inline', () => {
     const unknown: string[] = [];
-    for (const { name, doc } of kube.filter((k) => ['CronJob', 'Deployment'].includes(k.doc.kind))) {
-      for (const v of variablesOf(doc)) if (!known.has(v)) unknown.push(`${name}: ${v}`);
+    for (const o of Object.keys(OVERLAYS) as Overlay[]) {
+      const w = workload(o);
+      for (const v of variablesOf(w)) if (!known.has(v)) unknown.push(`${o}: ${v}`);
+      for (const v of ['ACCESS_KEY_ID', 'SECRET_ACCESS_KEY', 'RS_ENCRYPTION_PASSPHRASE', 'RS_API_TOKEN']) expect(envOf(w)[v], `${o} ${v}`).toBeUndefined();
     }
     // The env file, commented examples included: an operator uncomments them as they are.
     const envFile = readFileSync(join(DIR, 'systemd', 'reshifter.env.example'), 'utf8');
     const fromFile = [...envFile.matchAll(/^#?\s*([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]!);
     expect(fromFile.length).toBeGreaterThan(10);
+    expect(fromFile).toContain('RS_API_TOKEN');
     for (const v of fromFile) if (!known.has(v)) unknown.push(`reshifter.env.example: ${v}`);
     for (const e of parseUnit('reshifter.service').Service!.Environment ?? []) {
       const v = e.split('=')[0]!;
       if (!known.has(v)) unknown.push(`reshifter.service: ${v}`);
     }
     expect(unknown).toEqual([]);
+    // The API token reaches `run` from the Secret, never from the manifest.
+    expect(Object.keys(secret.stringData)).toContain('RS_API_TOKEN');
+    expect(secret.metadata.namespace, 'the example Secret goes into the namespace of the chosen overlay').toBeUndefined();
   });
 
-  it('cronjob.yaml runs one backup at a time on a kubeadm control-plane node with the etcd certificates read-only', () => {
-    const cj = one('cronjob.yaml', 'CronJob');
-    expect(cj.spec.concurrencyPolicy).toBe('Forbid');
-    expect(cj.spec.successfulJobsHistoryLimit).toBeGreaterThan(0);
-    expect(cj.spec.failedJobsHistoryLimit).toBeGreaterThan(0);
-    const pod = podSpec(cj);
-    expect(pod.hostNetwork).toBe(true);
-    expect(pod.restartPolicy).toBe('Never');
-    expect(Object.keys(pod.nodeSelector)).toContain('node-role.kubernetes.io/control-plane');
-    const vol = pod.volumes.find((v: Doc) => v.hostPath?.path === '/etc/kubernetes/pki/etcd');
-    expect(vol).toBeDefined();
-    const [c] = pod.containers;
-    expect(c.args).toEqual(['backup']);
-    const mount = c.volumeMounts.find((m: Doc) => m.name === vol.name);
-    expect(mount).toMatchObject({ readOnly: true });
-    expect(c.resources.requests).toBeDefined();
-    expect(c.resources.limits.memory).toBeDefined();
-    const env = envOf(cj);
-    expect(env.RS_ETCD_ENDPOINTS).toMatch(/^https:\/\/127\.0\.0\.1:2379$/);
-    for (const v of ['RS_ETCD_CA_CERT', 'RS_ETCD_CLIENT_CERT', 'RS_ETCD_CLIENT_KEY']) expect(env[v]!.startsWith(`${mount.mountPath}/`), v).toBe(true);
-    // Credentials come from the Secret, never inline.
-    for (const v of ['ACCESS_KEY_ID', 'SECRET_ACCESS_KEY']) expect(env[v]).toBeUndefined();
-  });
-
-  it('deployment.yaml and service.yaml agree on labels, ports and the probes', () => {
-    const dep = one('deployment.yaml', 'Deployment');
-    const svc = one('service.yaml', 'Service');
-    const sm = one('servicemonitor.example.yaml', 'ServiceMonitor');
-    const labels = dep.spec.template.metadata.labels;
-    expect(dep.spec.selector.matchLabels).toEqual(labels);
-    expect(dep.spec.replicas).toBe(1);
-    expect(dep.spec.strategy.type).toBe('Recreate');
-    const [c] = podSpec(dep).containers;
-    expect(c.args).toEqual(['run']);
-    const env = envOf(dep);
-    const port = c.ports.find((p: Doc) => p.name === 'http');
-    expect(String(port.containerPort)).toBe(env.RS_HTTP_PORT);
-    expect(env.RS_SCHEDULE).toBeDefined();
-    expect(c.readinessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
-    expect(c.livenessProbe.httpGet.path).toMatch(/^\/(livez|healthz)$/);
-    for (const [k, v] of Object.entries(svc.spec.selector)) expect(labels[k]).toBe(v);
-    expect(svc.spec.ports[0].targetPort).toBe('http');
-    expect(svc.metadata.annotations['prometheus.io/scrape']).toBe('true');
-    expect(svc.metadata.annotations['prometheus.io/port']).toBe(env.RS_HTTP_PORT);
-    for (const [k, v] of Object.entries(sm.spec.selector.matchLabels)) expect(svc.metadata.labels[k]).toBe(v);
-    expect(sm.spec.endpoints[0].port).toBe(svc.spec.ports[0].name);
-  });
-
-  it('kustomization.yaml ties the long-running mode together', () => {
-    const k = one('kustomization.yaml', 'Kustomization');
-    expect(k.apiVersion).toBe('kustomize.config.k8s.io/v1beta1');
-    expect(k.resources).toEqual(expect.arrayContaining(['deployment.yaml', 'service.yaml']));
-    for (const r of k.resources) expect(existsSync(join(DIR, r)), r).toBe(true);
-    // The example ServiceMonitor needs the operator's CRDs, and the CronJob is the other mode.
-    expect(k.resources).not.toContain('servicemonitor.example.yaml');
-    expect(k.resources).not.toContain('cronjob.yaml');
-    const images = new Set(kube.flatMap(({ doc }) => (['CronJob', 'Deployment'].includes(doc.kind) ? podSpec(doc).containers.map((c: Doc) => c.image.split(':')[0]) : [])));
-    for (const img of k.images) expect(images.has(img.name), img.name).toBe(true);
-  });
-
-  const kubectl = (() => {
-    try {
-      execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  })();
-  it.skipIf(!kubectl)('renders with kubectl kustomize, and the result validates', async () => {
-    const out = execFileSync('kubectl', ['kustomize', DIR], { encoding: 'utf8' });
-    const docs = parseAllDocuments(out);
-    const rendered = (Array.isArray(docs) ? docs : [docs]).map((d) => d.toJS() as Doc);
-    expect(rendered.map((d) => d.kind).sort()).toEqual(['Deployment', 'Service']);
-    for (const d of rendered) {
-      expect(d.metadata.namespace).toBe('kube-system');
-      expect(await validateSchema(d as { apiVersion: string; kind: string })).toEqual([]);
+  it('each distribution reaches etcd on 127.0.0.1 over the host network with read-only certificates it mounts', () => {
+    for (const o of Object.keys(OVERLAYS) as Overlay[]) {
+      const w = workload(o);
+      const pod = podSpec(w);
+      const [c] = pod.containers;
+      const env = envOf(w);
+      expect(pod.hostNetwork, o).toBe(true);
+      expect(env.RS_ETCD_ENDPOINTS, o).toBe('https://127.0.0.1:2379');
+      const mount = c.volumeMounts.find((m: Doc) => m.name === 'etcd-certs');
+      expect(mount, o).toMatchObject({ readOnly: true });
+      for (const v of ['RS_ETCD_CA_CERT', 'RS_ETCD_CLIENT_CERT', 'RS_ETCD_CLIENT_KEY']) expect(env[v]!.startsWith(`${mount.mountPath}/`), `${o} ${v}`).toBe(true);
+      expect(pod.volumes.filter((v: Doc) => v.name === 'etcd-certs'), o).toHaveLength(1);
+      expect(c.securityContext, o).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+      expect(pod.securityContext.seccompProfile, o).toEqual({ type: 'RuntimeDefault' });
+      expect(c.args, o).toEqual([OVERLAYS[o].mode === 'cronjob' ? 'backup' : 'run']);
     }
   });
 
-  it('systemd: a oneshot backup service, started by a timer, configured by the env file', () => {
+  it('kubeadm: a control-plane node, the health-check client certificate from /etc/kubernetes/pki/etcd, as root', () => {
+    for (const o of ['overlays/kubeadm', 'overlays/kubeadm/cronjob'] as const) {
+      const pod = podSpec(workload(o));
+      expect(pod.nodeSelector).toEqual({ 'node-role.kubernetes.io/control-plane': '' });
+      expect(pod.tolerations).toContainEqual({ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' });
+      expect(pod.volumes.find((v: Doc) => v.name === 'etcd-certs').hostPath).toEqual({ path: '/etc/kubernetes/pki/etcd', type: 'Directory' });
+      expect(envOf(workload(o))).toMatchObject({
+        RS_ETCD_CA_CERT: '/etc/kubernetes/pki/etcd/ca.crt',
+        RS_ETCD_CLIENT_CERT: '/etc/kubernetes/pki/etcd/healthcheck-client.crt',
+        RS_ETCD_CLIENT_KEY: '/etc/kubernetes/pki/etcd/healthcheck-client.key',
+      });
+      expect(pod.securityContext).toMatchObject({ runAsUser: 0, runAsGroup: 0 });
+    }
+  });
+
+  it('k3s: a server node (control-plane=true), the certificates in /var/lib/rancher/k3s/server/tls/etcd, as root', () => {
+    for (const o of ['overlays/k3s', 'overlays/k3s/cronjob'] as const) {
+      const pod = podSpec(workload(o));
+      expect(pod.nodeSelector).toEqual({ 'node-role.kubernetes.io/control-plane': 'true' });
+      expect(pod.tolerations).toContainEqual({ key: 'CriticalAddonsOnly', operator: 'Exists' });
+      const dir = '/var/lib/rancher/k3s/server/tls/etcd';
+      expect(pod.volumes.find((v: Doc) => v.name === 'etcd-certs').hostPath).toEqual({ path: dir, type: 'Directory' });
+      expect(envOf(workload(o))).toMatchObject({ RS_ETCD_CA_CERT: `${dir}/server-ca.crt`, RS_ETCD_CLIENT_CERT: `${dir}/client.crt`, RS_ETCD_CLIENT_KEY: `${dir}/client.key` });
+      expect(pod.securityContext).toMatchObject({ runAsUser: 0 });
+    }
+  });
+
+  it('openshift: a master, the operator-managed etcd-client Secret and etcd-ca-bundle, as uid 1000 under its own SCC', () => {
+    for (const o of ['overlays/openshift', 'overlays/openshift/cronjob'] as const) {
+      const docs = build(o);
+      const pod = podSpec(workload(o));
+      expect(pod.nodeSelector).toEqual({ 'node-role.kubernetes.io/master': '' });
+      expect(pod.tolerations).toContainEqual({ key: 'node-role.kubernetes.io/master', operator: 'Exists', effect: 'NoSchedule' });
+      const sources = pod.volumes.find((v: Doc) => v.name === 'etcd-certs').projected.sources as Doc[];
+      expect(sources.find((s) => s.secret)?.secret).toMatchObject({ name: 'etcd-client' });
+      expect(sources.find((s) => s.configMap)?.configMap).toMatchObject({ name: 'etcd-ca-bundle', items: [{ key: 'ca-bundle.crt', path: 'ca.crt' }] });
+      // The pod as the SCC admits it: host network, its uid and fsGroup, only the volume kinds it allows.
+      const scc = docs.find((d) => d.kind === 'SecurityContextConstraints')!;
+      expect(scc.allowHostNetwork).toBe(true);
+      expect(scc.allowHostDirVolumePlugin).toBe(false);
+      expect(scc.allowPrivilegedContainer).toBe(false);
+      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: scc.runAsUser.uid, fsGroup: scc.fsGroup.ranges[0].min });
+      for (const v of pod.volumes as Doc[]) expect(scc.volumes).toContain(Object.keys(v).find((k) => k !== 'name'));
+      expect(pod.volumes.some((v: Doc) => v.hostPath)).toBe(false);
+      // Only reshifter's ServiceAccount may use the SCC, through the Role in its namespace.
+      const sa = docs.find((d) => d.kind === 'ServiceAccount')!;
+      expect(pod.serviceAccountName).toBe(sa.metadata.name);
+      const role = docs.find((d) => d.kind === 'Role')!;
+      expect(role.rules).toEqual([{ apiGroups: ['security.openshift.io'], resources: ['securitycontextconstraints'], resourceNames: [scc.metadata.name], verbs: ['use'] }]);
+      const rb = docs.find((d) => d.kind === 'RoleBinding')!;
+      expect(rb.roleRef).toMatchObject({ kind: 'Role', name: role.metadata.name });
+      expect(rb.subjects).toEqual([{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: 'openshift-etcd' }]);
+      expect(scc.users).toEqual([]);
+      expect(scc.groups).toEqual([]);
+    }
+  });
+
+  it('the SCC schema check rejects what the API would: a typo, a namespace, an unknown strategy', () => {
+    const scc = build('overlays/openshift').find((d) => d.kind === 'SecurityContextConstraints')!;
+    expect(validateScc(scc)).toEqual([]);
+    expect(validateScc({ ...scc, allowHostNetwrk: true }).join()).toMatch(/additional/);
+    expect(validateScc({ ...scc, metadata: { ...scc.metadata, namespace: 'x' } })).not.toEqual([]);
+    expect(validateScc({ ...scc, runAsUser: { type: 'MustRunAsRoot' } }).join()).toMatch(/allowed values/);
+    const { volumes: _omit, ...noVolumes } = scc;
+    expect(validateScc(noVolumes).join()).toMatch(/volumes/);
+  });
+
+  it('each component patches the Deployment and the CronJob with the same pod spec', () => {
+    for (const c of ['kubeadm', 'k3s', 'openshift']) {
+      const dep = read(`components/${c}/deployment-patch.yaml`)[0]!;
+      const cj = read(`components/${c}/cronjob-patch.yaml`)[0]!;
+      expect(podSpec(cj), c).toEqual(podSpec(dep));
+    }
+  });
+
+  it('the CronJob runs one backup at a time and keeps some history', () => {
+    for (const o of ['overlays/kubeadm/cronjob', 'overlays/k3s/cronjob', 'overlays/openshift/cronjob'] as const) {
+      const cj = workload(o);
+      expect(cj.spec.concurrencyPolicy).toBe('Forbid');
+      expect(cj.spec.successfulJobsHistoryLimit).toBeGreaterThan(0);
+      expect(cj.spec.failedJobsHistoryLimit).toBeGreaterThan(0);
+      expect(podSpec(cj).restartPolicy).toBe('Never');
+      const [c] = podSpec(cj).containers;
+      expect(c.resources.requests).toBeDefined();
+      expect(c.resources.limits.memory).toBeDefined();
+    }
+  });
+
+  it('the Deployment, its Service and the ServiceMonitor agree on labels, ports and the probes', () => {
+    const sm = build('monitoring').find((d) => d.kind === 'ServiceMonitor')!;
+    for (const o of ['overlays/kubeadm', 'overlays/k3s', 'overlays/openshift'] as const) {
+      const dep = workload(o);
+      const svc = build(o).find((d) => d.kind === 'Service')!;
+      const labels = dep.spec.template.metadata.labels;
+      expect(dep.spec.selector.matchLabels).toEqual(labels);
+      expect(dep.spec.replicas).toBe(1);
+      expect(dep.spec.strategy.type).toBe('Recreate');
+      const [c] = podSpec(dep).containers;
+      const env = envOf(dep);
+      const port = c.ports.find((p: Doc) => p.name === 'http');
+      expect(String(port.containerPort)).toBe(env.RS_HTTP_PORT);
+      expect(env.RS_SCHEDULE).toBeDefined();
+      expect(c.readinessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
+      expect(c.livenessProbe.httpGet.path).toMatch(/^\/(livez|healthz)$/);
+      for (const [k, v] of Object.entries(svc.spec.selector)) expect(labels[k]).toBe(v);
+      expect(svc.spec.ports[0].targetPort).toBe('http');
+      expect(svc.metadata.annotations['prometheus.io/scrape']).toBe('true');
+      expect(svc.metadata.annotations['prometheus.io/port']).toBe(env.RS_HTTP_PORT);
+      for (const [k, v] of Object.entries(sm.spec.selector.matchLabels)) expect(svc.metadata.labels[k]).toBe(v);
+      expect(sm.spec.endpoints[0].port).toBe(svc.spec.ports[0].name);
+    }
+  });
+
+  it('the monitoring kustomization ships the rules, the ServiceMonitor and the dashboard for the Grafana sidecar', () => {
+    const docs = build('monitoring');
+    expect(docs.map((d) => d.kind).sort()).toEqual(['ConfigMap', 'PrometheusRule', 'ServiceMonitor']);
+    const cm = docs.find((d) => d.kind === 'ConfigMap')!;
+    expect(cm.metadata.labels.grafana_dashboard).toBe('1');
+    expect(cm.data['grafana-dashboard.json']).toBe(readFileSync(join(DIR, 'monitoring', 'grafana-dashboard.json'), 'utf8'));
+  });
+});
+
+describe('systemd', () => {
+  it('has every file', () => {
+    for (const f of ['reshifter.service', 'reshifter.timer', 'reshifter.env.example']) expect(existsSync(join(DIR, 'systemd', f))).toBe(true);
+  });
+
+  it('a oneshot backup service, started by a timer, configured by the env file', () => {
     const svc = parseUnit('reshifter.service');
     const timer = parseUnit('reshifter.timer');
     expect(svc.Service!.Type).toEqual(['oneshot']);
@@ -194,19 +298,5 @@ describe('manifests', () => {
     for (const line of readFileSync(join(DIR, 'systemd', 'reshifter.env.example'), 'utf8').split('\n')) {
       expect(line === '' || line.startsWith('#') || /^[A-Z][A-Z0-9_]*=\S*$/.test(line), line).toBe(true);
     }
-  });
-
-  const analyze = (() => {
-    try {
-      execFileSync('systemd-analyze', ['--version'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  })();
-  it.skipIf(!analyze)('systemd-analyze accepts the timer calendar', () => {
-    const cal = parseUnit('reshifter.timer').Timer!.OnCalendar![0]!;
-    const out = execFileSync('systemd-analyze', ['calendar', cal], { encoding: 'utf8' });
-    expect(out).toMatch(/Normalized form: \*-\*-\* 00\/6:00:00/);
   });
 });
