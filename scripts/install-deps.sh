@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system tools reshifter's demo and tests use, when they are missing: Debian's etcd (server and
-# etcdctl), age, openssl, Prometheus' Pushgateway (the metrics push test), and Chromium with a font (the web UI's browser test). Needs root (or sudo) and apt-get; does nothing when everything is present.
+# etcdctl), age, openssl, Prometheus' Pushgateway (the metrics push test), Chromium with a font (the web UI's browser test),
+# skopeo and umoci (they read the OCI image archives a checkpoint restores through) and curl (an independent client of
+# the test's stand-in kubelet). Needs root (or sudo) and apt-get; does nothing when everything is present.
 set -euo pipefail
 need=()
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
@@ -9,6 +11,9 @@ command -v age >/dev/null 2>&1 || need+=(age)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v prometheus-pushgateway >/dev/null 2>&1 || need+=(prometheus-pushgateway)
+command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
+command -v umoci >/dev/null 2>&1 || need+=(umoci)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ "${#need[@]}" -eq 0 ]; then
   exit 0
