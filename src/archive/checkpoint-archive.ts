@@ -96,6 +96,7 @@ export class CheckpointArchiveCheck extends Transform {
   private spec?: Capture;
   private capturing?: Capture;
   private result?: Check[];
+  private ended = false;
 
   constructor() {
     super();
@@ -120,6 +121,7 @@ export class CheckpointArchiveCheck extends Transform {
   }
 
   override _flush(cb: TransformCallback): void {
+    this.ended = true;
     if (this.tarError === undefined) {
       try {
         this.walker.end();
@@ -131,7 +133,7 @@ export class CheckpointArchiveCheck extends Transform {
     cb(failed.length === 0 ? null : new IntegrityError('content', `container checkpoint: ${failed.map((c) => `${c.name}: ${c.detail}`).join('; ')}`));
   }
 
-  /** The layout checks; complete once the stream has ended. */
+  /** The layout checks; final once the stream has ended (before that, what the bytes so far show). */
   checks(): Check[] {
     if (this.result) return this.result;
     const config = this.config?.json();
@@ -160,7 +162,7 @@ export class CheckpointArchiveCheck extends Transform {
         detail: this.unsafeNames.length === 0 ? 'all relative' : `entries name paths outside the archive: ${this.unsafeNames.slice(0, 3).map((n) => JSON.stringify(n)).join(', ')}`,
       },
     ];
-    if (this.tarError === undefined) this.result = checks;
+    if (this.ended) this.result = checks;
     return checks;
   }
 
