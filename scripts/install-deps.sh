@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system tools reshifter's demo and tests use, when they are missing: Debian's etcd (server and
 # etcdctl), age, openssl, Prometheus' Pushgateway (the metrics push test) and Prometheus itself (promtool checks and
-# unit-tests the alert rules and the dashboard's queries), Chromium with a font (the web UI's browser test), and a
-# kubectl whose kustomize builds the manifests' overlays. Needs root (or sudo) and apt-get; does nothing when
+# unit-tests the alert rules and the dashboard's queries), Chromium with a font (the web UI's browser test), skopeo and
+# umoci (they read the OCI image archives a checkpoint restores to), curl (an independent client of the test's
+# stand-in kubelet), and a kubectl whose kustomize builds the manifests' overlays. Needs root (or sudo) and apt-get; does nothing when
 # everything is present.
 set -euo pipefail
 sudo=""
@@ -29,6 +30,9 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v prometheus-pushgateway >/dev/null 2>&1 || need+=(prometheus-pushgateway)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
+command -v umoci >/dev/null 2>&1 || need+=(umoci)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if ! kubectl_ok; then command -v unzip >/dev/null 2>&1 || need+=(unzip); fi
 
