@@ -162,7 +162,7 @@ export async function backupCommand(ctx: CommandContext): Promise<void> {
   const { backupAndPrune, backupRunContext } = await import('./backup-job.js');
   const metrics = processMetrics();
   const run = backupRunContext(ctx);
-  const repo = openRepository(ctx.config);
+  const repo = openRepository(ctx.config, ctx.log);
   try {
     const manifest = await backupAndPrune(run.ctx, repo, { id: run.id, observer: metrics.observer });
     ctx.print(ctx.args.flags.json ? JSON.stringify(manifest) : `${manifest.id}\t${manifest.artifact}\t${manifest.sizeBytes} bytes`);

@@ -73,7 +73,7 @@ export async function diffCommand(ctx: CommandContext): Promise<void> {
   if (fromId === undefined || toId === undefined || rest.length > 0) {
     throw new ConfigError(['diff needs two backup ids: reshifter diff <from> <to> ("reshifter list" shows them; "latest" is the newest)']);
   }
-  const repo = openRepository(ctx.config);
+  const repo = openRepository(ctx.config, ctx.log);
   try {
     const from = await repo.get(fromId);
     const to = await repo.get(toId);

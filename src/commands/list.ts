@@ -4,7 +4,7 @@ import { openRepository } from './shared.js';
 
 /** `reshifter list [--json]`: the cluster's backups, newest first. */
 export async function listCommand(ctx: CommandContext): Promise<void> {
-  const repo = openRepository(ctx.config);
+  const repo = openRepository(ctx.config, ctx.log);
   try {
     const { backups, invalid } = await repo.list();
     for (const bad of invalid) ctx.log.warn({ key: bad.key, error: bad.error }, 'unreadable manifest skipped');

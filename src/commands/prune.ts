@@ -58,7 +58,7 @@ export async function prune(
 
 /** `reshifter prune [--dry-run] [--json]`. */
 export async function pruneCommand(ctx: CommandContext): Promise<void> {
-  const repo = openRepository(ctx.config);
+  const repo = openRepository(ctx.config, ctx.log);
   try {
     const dryRun = ctx.args.flags['dry-run'] === true;
     const result = await prune(ctx, repo, { dryRun });

@@ -46,7 +46,7 @@ async function restoreOnce(ctx: CommandContext, begun: () => void): Promise<void
     if (flags[f] === true || flags[f] === '') throw new ConfigError([`--${f} needs a value`]);
   }
   const str = (f: string) => (typeof flags[f] === 'string' ? (flags[f] as string) : undefined);
-  const repo = openRepository(ctx.config);
+  const repo = openRepository(ctx.config, ctx.log);
   try {
     const m = await repo.get(id);
     if (m.contentType === 'etcd-snapshot' && flags.keys === true) {

@@ -33,7 +33,7 @@ export async function openSnapshotInput(ctx: CommandContext, target: string): Pr
   }
   // Loaded only for a backup: the store, its SDKs and the codecs cost more to load than a status of a file takes.
   const [{ openRepository }, { openSnapshotBackup }] = await Promise.all([import('./shared.js'), import('./snapshot-backup.js')]);
-  const repo = openRepository(ctx.config);
+  const repo = openRepository(ctx.config, ctx.log);
   try {
     return await openSnapshotBackup(ctx, repo, await repo.get(target));
   } finally {

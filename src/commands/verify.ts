@@ -17,7 +17,7 @@ export async function verifyBackup(ctx: CommandContext, repo: BackupRepository, 
 
 /** `reshifter verify <id|latest> [--json]`: exit 1 naming the first failed check. */
 export async function verifyCommand(ctx: CommandContext): Promise<void> {
-  const repo = openRepository(ctx.config);
+  const repo = openRepository(ctx.config, ctx.log);
   try {
     const id = ctx.args.positionals[0] ?? 'latest';
     const m = await repo.get(id);
