@@ -33,11 +33,6 @@ export function trackTempPath(path: string): () => void {
   };
 }
 
-/** The temporary paths registered now (for tests). */
-export function trackedTempPaths(): string[] {
-  return [...tempPaths];
-}
-
 /** Registers a cleanup under way, so that an exit waits for it (see `settleCleanups`). Returns the same promise. */
 export function trackCleanup<T>(p: Promise<T>): Promise<T> {
   pending.add(p);
