@@ -5,7 +5,12 @@
 import { FLAG_VARIABLES, parseArgs, usage } from './cli.js';
 import { loadConfig } from './config/load-config.js';
 import { ConfigError, OperationError } from './core/errors.js';
+import { settleCleanups } from './exit-cleanup.js';
 import { createLogger, type Logger } from './log.js';
+import { streamOutput } from './stdout-output.js';
+
+/** How long an exit waits for cleanups still under way (the abort of a multipart upload). */
+const CLEANUP_GRACE_MS = 3000;
 
 /**
  * Runs one command and returns the process exit code: 0 success, 1 the operation failed, 2 bad configuration or
@@ -13,6 +18,7 @@ import { createLogger, type Logger } from './log.js';
  */
 export async function start(argv: string[], env: Record<string, string | undefined>): Promise<number> {
   let log: Logger | undefined;
+  const output = streamOutput(process.stdout, () => log);
   try {
     const inv = parseArgs(argv);
     if (inv === 'help') {
@@ -37,8 +43,10 @@ export async function start(argv: string[], env: Record<string, string | undefin
       // Once the command has returned, its exit code stands; a late signal changes nothing.
       if (finished) return;
       if (controller.signal.aborted) {
+        // Temporary files go in the 'exit' hook (exit-cleanup.ts); an abort of an upload already sent may finish.
         log?.warn({ signal: sig }, 'second signal: exiting now');
-        process.exit(1);
+        void settleCleanups(CLEANUP_GRACE_MS).then(() => process.exit(1));
+        return;
       }
       log?.warn({ signal: sig }, 'signal received: stopping');
       controller.abort(new Error(`received ${sig}`));
@@ -51,8 +59,8 @@ export async function start(argv: string[], env: Record<string, string | undefin
         log,
         args: inv.args,
         signal: controller.signal,
-        print: (line) => process.stdout.write(`${line}\n`),
-        write: (bytes) => new Promise<void>((resolve, reject) => process.stdout.write(bytes, (err) => (err ? reject(err) : resolve()))),
+        print: output.print,
+        write: output.write,
       });
     } finally {
       finished = true;
@@ -77,13 +85,9 @@ export async function start(argv: string[], env: Record<string, string | undefin
 // warning would pollute output operators parse. Node 22+ (the container image) never shows it.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-// `reshifter stats | head`: a reader that goes away is not an error of ours; stop quietly.
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-  throw err;
-});
-
 const code = await start(process.argv.slice(2), process.env);
 process.exitCode = code;
-// Lingering gRPC or HTTP handles must not keep a finished one-off command alive.
+// Lingering gRPC or HTTP handles must not keep a finished one-off command alive. The command has returned, so its
+// temporary files are gone (and the 'exit' hook removes any left); a cleanup still under way gets its grace first.
+await settleCleanups(CLEANUP_GRACE_MS);
 setTimeout(() => process.exit(code), 2000).unref();

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
-import { constants, createGunzip } from 'node:zlib';
-import { OperationError } from '../core/errors.js';
+import { Gunzip, constants, type ZlibOptions } from 'node:zlib';
+import { IntegrityError, OperationError } from '../core/errors.js';
 import type { Manifest } from './manifest.js';
 import { ParallelGzip } from './parallel-gzip.js';
 
@@ -32,8 +32,27 @@ export function encoders(codec: Codec, keys: CodecKeys = {}): Duplex[] {
   return out;
 }
 
-/** The transforms that turn stored bytes back into content: decrypt, then decompress. */
-export function decoders(codec: Pick<Codec, 'compression' | 'encryption'>, keys: CodecKeys = {}): Duplex[] {
+/**
+ * gunzip whose failures name the check: zlib's own errors ("incorrect data check", "unexpected end of file") are
+ * IntegrityErrors of check `decompress`, so that every command reports a damaged artifact as such, never as a bug.
+ */
+class CheckedGunzip extends Gunzip {
+  constructor(
+    private readonly what: string,
+    opts: ZlibOptions,
+  ) {
+    super(opts);
+  }
+
+  override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
+    const code = (err as NodeJS.ErrnoException | null)?.code;
+    const damaged = err !== null && !(err instanceof IntegrityError) && typeof code === 'string' && code.startsWith('Z_');
+    super._destroy(damaged ? new IntegrityError('decompress', `${this.what} does not decompress: ${err.message} (its gzip data is damaged)`, { cause: err }) : err, cb);
+  }
+}
+
+/** The transforms that turn stored bytes back into content: decrypt, then decompress. `id` names the backup in errors. */
+export function decoders(codec: Pick<Codec, 'compression' | 'encryption'> & { id?: string }, keys: CodecKeys = {}): Duplex[] {
   const out: Duplex[] = [];
   if (codec.encryption === 'age') {
     if (!keys.decrypt) {
@@ -45,7 +64,7 @@ export function decoders(codec: Pick<Codec, 'compression' | 'encryption'>, keys:
   }
   if (codec.compression === 'gzip') {
     // Z_SYNC_FLUSH tolerance is off: a truncated gzip must fail, not end quietly.
-    out.push(createGunzip({ chunkSize: GZIP_CHUNK, finishFlush: constants.Z_FINISH }));
+    out.push(new CheckedGunzip(codec.id !== undefined ? `backup ${codec.id}` : 'the artifact', { chunkSize: GZIP_CHUNK, finishFlush: constants.Z_FINISH }));
   }
   return out;
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { pipeline as pipelineCb, type Duplex, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { IntegrityError, OperationError, describeError } from '../core/errors.js';
+import { trackTempPath } from '../exit-cleanup.js';
 import { decoders, type CodecKeys } from './codec.js';
 import { HashCounter } from './hash-counter.js';
 import type { Manifest } from './manifest.js';
@@ -33,7 +34,9 @@ export function assertDecodable(m: Manifest, keys: CodecKeys): void {
  */
 export async function copyVerified(stored: Readable, m: Manifest, signal?: AbortSignal): Promise<VerifiedCopy> {
   const dir = await mkdtemp(join(tmpdir(), 'reshifter-'));
-  const remove = () => rm(dir, { recursive: true, force: true });
+  // Removed by remove(), or by the exit hook if the process exits first.
+  const release = trackTempPath(dir);
+  const remove = () => rm(dir, { recursive: true, force: true }).then(release);
   const path = join(dir, m.artifact);
   const hash = new HashCounter();
   try {

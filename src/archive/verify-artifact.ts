@@ -1,6 +1,6 @@
 import { Writable, type Duplex, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { describeError } from '../core/errors.js';
+import { IntegrityError, describeError } from '../core/errors.js';
 import { decoders, type CodecKeys } from './codec.js';
 import { ByteCounter, HashCounter } from './hash-counter.js';
 import { KEY_DUMP_CONTENT_TYPE } from './key-dump-format.js';
@@ -77,8 +77,10 @@ export async function verifyArtifact(stored: Readable, m: Manifest, keys: CodecK
   ];
   const decodeStep = [m.encryption === 'age' ? 'decrypt' : '', m.compression === 'gzip' ? 'decompress' : ''].filter(Boolean).join('+') || 'decode';
   if (decodeError !== undefined) {
-    const name = (decodeError as { check?: string }).check ?? decodeStep;
-    checks.push({ name, ok: false, detail: describeError(decodeError) });
+    const name = decodeError instanceof IntegrityError ? decodeError.check : decodeStep;
+    // The check is the line's name: the detail is what failed (zlib's words for a damaged gzip stream).
+    const detail = decodeError instanceof IntegrityError && name === 'decompress' ? describeError(decodeError.cause) : describeError(decodeError);
+    checks.push({ name, ok: false, detail });
     return checks;
   }
   checks.push({ name: decodeStep, ok: true, detail: 'ok' });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { pipeline as pipelineCb, Transform, type Duplex, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describeError } from '../core/errors.js';
+import { trackTempPath } from '../exit-cleanup.js';
 import { verifyFile, type VerifyCheck } from '../snapshot/index.js';
 import { decoders, type CodecKeys } from './codec.js';
 import type { Manifest } from './manifest.js';
@@ -40,6 +41,7 @@ export function snapshotCheck(c: VerifyCheck): Check {
  */
 export async function verifySnapshotArtifact(stored: Readable, m: Manifest, keys: CodecKeys, signal?: AbortSignal): Promise<Check[]> {
   const dir = await mkdtemp(join(tmpdir(), 'reshifter-'));
+  const release = trackTempPath(dir);
   try {
     const storedCopy = join(dir, m.artifact);
     const tee = new FileTee(createWriteStream(storedCopy, { mode: 0o600, flags: 'wx', highWaterMark: 1024 * 1024 }));
@@ -58,5 +60,6 @@ export async function verifySnapshotArtifact(stored: Readable, m: Manifest, keys
     return checks;
   } finally {
     await rm(dir, { recursive: true, force: true });
+    release();
   }
 }

@@ -125,7 +125,13 @@ async function takeBackup(ctx: CommandContext, repo: BackupRepository, opts: Bac
       );
       return manifest;
     } catch (err) {
-      if (artifactStored) await repo.delete({ id, artifact }).catch(() => undefined);
+      if (artifactStored) {
+        // The backup has failed either way (its error is the one thrown); an artifact left behind has no manifest,
+        // so nothing lists or restores it, and retention removes it as an orphan.
+        await repo.delete({ id, artifact }).catch((delErr: unknown) =>
+          log.warn({ artifact, err: describeError(delErr) }, 'could not delete the artifact of the failed backup; retention removes it as an orphan'),
+        );
+      }
       throw err;
     } finally {
       stopProgress();
@@ -162,7 +168,7 @@ export async function backupCommand(ctx: CommandContext): Promise<void> {
   const { backupAndPrune, backupRunContext } = await import('./backup-job.js');
   const metrics = processMetrics();
   const run = backupRunContext(ctx);
-  const repo = openRepository(ctx.config);
+  const repo = openRepository(ctx.config, ctx.log);
   try {
     const manifest = await backupAndPrune(run.ctx, repo, { id: run.id, observer: metrics.observer });
     ctx.print(ctx.args.flags.json ? JSON.stringify(manifest) : `${manifest.id}\t${manifest.artifact}\t${manifest.sizeBytes} bytes`);

@@ -28,7 +28,7 @@ export async function demoCommand(ctx: CommandContext): Promise<void> {
     const keys = await loadDataset(client, sampleDataset({ namespaces: 5, podsPerNamespace: 20, edgeCases: true })).finally(() => client.close());
     ctx.print(`demo: loaded ${keys} Kubernetes-like keys`);
     const demoCtx = { ...ctx, config };
-    const repo = openRepository(config);
+    const repo = openRepository(config, ctx.log);
     try {
       const manifest = await createBackup(demoCtx, repo);
       ctx.print(`demo: backup ${manifest.id} stored in ${repo.store.location}/${config.cluster}/${manifest.artifact}`);

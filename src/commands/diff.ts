@@ -78,7 +78,7 @@ export async function diffCommand(ctx: CommandContext): Promise<void> {
   if (fromId === undefined || toId === undefined || rest.length > 0) {
     throw new ConfigError(['diff needs two backup ids: reshifter diff <from> <to> ("reshifter list" shows them; "latest" is the newest snapshot or key dump)']);
   }
-  const repo = openRepository(ctx.config);
+  const repo = openRepository(ctx.config, ctx.log);
   try {
     const series = seriesFlag(ctx);
     const from = await repo.get(fromId, USES.diff, series);

@@ -6,7 +6,7 @@ import { openRepository } from './shared.js';
 
 /** `reshifter list [--strategy S] [--json]`: the cluster's backups (of series S), newest first. */
 export async function listCommand(ctx: CommandContext): Promise<void> {
-  const repo = openRepository(ctx.config);
+  const repo = openRepository(ctx.config, ctx.log);
   try {
     const series = seriesFlag(ctx);
     const { backups: all, invalid } = await repo.list();

@@ -77,7 +77,7 @@ function seriesCounts(decisions: readonly RetentionDecision[]): Array<[string, {
  * per kept backup, with why), then the counts per series and in all.
  */
 export async function pruneCommand(ctx: CommandContext): Promise<void> {
-  const repo = openRepository(ctx.config);
+  const repo = openRepository(ctx.config, ctx.log);
   try {
     const dryRun = ctx.args.flags['dry-run'] === true;
     const result = await prune(ctx, repo, { dryRun });

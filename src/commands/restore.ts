@@ -49,7 +49,7 @@ async function restoreOnce(ctx: CommandContext, begun: () => void): Promise<void
     if (flags[f] === true || flags[f] === '') throw new ConfigError([`--${f} needs a value`]);
   }
   const str = (f: string) => (typeof flags[f] === 'string' ? (flags[f] as string) : undefined);
-  const repo = openRepository(ctx.config);
+  const repo = openRepository(ctx.config, ctx.log);
   try {
     // `latest` is the newest backup this form of restore can write: a snapshot with --data-dir or --keys, else a key dump.
     const wantsSnapshot = flags.keys === true || SNAPSHOT_FLAGS.some((f) => flags[f] !== undefined);

@@ -34,7 +34,7 @@ export async function runCommand(cmd: CommandContext): Promise<void> {
   addProcessMetrics(metrics);
   const health = new ScheduleHealth();
   const observer = combineObservers(metrics.observer, health.observer);
-  const repo = openRepository(config);
+  const repo = openRepository(config, log);
   let interrupted = false;
   let server: RunningHttpServer | undefined;
   // Scheduled backups and the API's backups and restores share one queue: one writing job at a time, in order.

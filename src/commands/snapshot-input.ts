@@ -39,7 +39,7 @@ export async function openSnapshotInput(ctx: CommandContext, target: string): Pr
     import('../core/latest.js'),
     import('./series-flag.js'),
   ]);
-  const repo = openRepository(ctx.config);
+  const repo = openRepository(ctx.config, ctx.log);
   try {
     return await openSnapshotBackup(ctx, repo, await repo.get(target, USES.inspect, seriesFlag(ctx)));
   } finally {

@@ -116,7 +116,7 @@ async function backupStats(
   visitor: (layout: readonly string[]) => Visit,
   onRow: (row: AuditRow, layout: readonly string[]) => void,
 ): Promise<StatsSource> {
-  const repo = openRepository(ctx.config);
+  const repo = openRepository(ctx.config, ctx.log);
   try {
     const m = await repo.get(id, USES.stats, seriesFlag(ctx));
     const keys = await codecKeys(ctx.config, { forReading: true });

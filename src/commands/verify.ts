@@ -19,7 +19,7 @@ export async function verifyBackup(ctx: CommandContext, repo: BackupRepository, 
 
 /** `reshifter verify [<id>|latest] [--strategy S] [--json]`: exit 1 naming the first failed check. `latest` is any kind. */
 export async function verifyCommand(ctx: CommandContext): Promise<void> {
-  const repo = openRepository(ctx.config);
+  const repo = openRepository(ctx.config, ctx.log);
   try {
     const id = ctx.args.positionals[0] ?? 'latest';
     const m = await repo.get(id, USES.any, seriesFlag(ctx));

@@ -20,7 +20,7 @@ export const KNOWN_VARIABLES = [
   'RS_ETCD_USERNAME', 'RS_ETCD_PASSWORD', 'RS_ETCD_API_VERSION', 'RS_ETCD_TIMEOUT',
   'RS_BACKUP_STRATEGY', 'RS_CLUSTER_NAME', 'RS_BACKUP_DIR',
   'RS_S3_BUCKET', 'RS_S3_ENDPOINT', 'RS_S3_REGION', 'RS_S3_PREFIX', 'RS_S3_FORCE_PATH_STYLE', 'RS_S3_SSE',
-  'RS_S3_SSE_KMS_KEY_ID', 'ACCESS_KEY_ID', 'SECRET_ACCESS_KEY',
+  'RS_S3_SSE_KMS_KEY_ID', 'RS_S3_REQUEST_TIMEOUT', 'RS_S3_RETRY_WINDOW', 'ACCESS_KEY_ID', 'SECRET_ACCESS_KEY',
   'RS_COMPRESSION', 'RS_COMPRESSION_LEVEL',
   'RS_ENCRYPTION_RECIPIENTS', 'RS_ENCRYPTION_IDENTITY_FILE', 'RS_ENCRYPTION_IDENTITY', 'RS_ENCRYPTION_PASSPHRASE',
   'RS_SCHEDULE', 'RS_RETENTION_KEEP_LAST', 'RS_RETENTION_KEEP_HOURLY', 'RS_RETENTION_KEEP_DAILY',
@@ -143,6 +143,8 @@ export function loadConfig(env: Env = process.env): LoadResult {
   if (sseKmsKeyId !== undefined && sse !== 'aws:kms') {
     errors.push('RS_S3_SSE_KMS_KEY_ID is set, but RS_S3_SSE is not "aws:kms"');
   }
+  const s3RequestTimeoutMs = custom('RS_S3_REQUEST_TIMEOUT', parseDuration) ?? 30_000;
+  const s3RetryWindowMs = custom('RS_S3_RETRY_WINDOW', parseDuration) ?? 60_000;
   const accessKeyId = str('ACCESS_KEY_ID');
   const secretAccessKey = env.SECRET_ACCESS_KEY === '' ? undefined : env.SECRET_ACCESS_KEY;
   if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
@@ -173,6 +175,7 @@ export function loadConfig(env: Env = process.env): LoadResult {
     }
     store = {
       kind: 's3', bucket, region, prefix, forcePathStyle: forcePathStyle ?? false,
+      requestTimeoutMs: s3RequestTimeoutMs, retryWindowMs: s3RetryWindowMs,
       ...(s3Endpoint !== undefined && { endpoint: s3Endpoint }),
       ...(accessKeyId !== undefined && secretAccessKey !== undefined && { accessKeyId, secretAccessKey }),
       ...(sse !== undefined && { sse }),

@@ -43,6 +43,16 @@ export type StoreConfig =
       sse?: 'AES256' | 'aws:kms';
       /** `RS_S3_SSE_KMS_KEY_ID` */
       sseKmsKeyId?: string;
+      /**
+       * `RS_S3_REQUEST_TIMEOUT`: deadline of one attempt of one S3 request (a part of at most 8 MiB), default `30s`;
+       * an attempt past it is cut off and retried.
+       */
+      requestTimeoutMs: number;
+      /**
+       * `RS_S3_RETRY_WINDOW`: how long a failing S3 request is retried (exponential backoff with jitter) before the
+       * operation fails, default `60s`: long enough for an S3 server to restart.
+       */
+      retryWindowMs: number;
     }
   | {
       kind: 'local';

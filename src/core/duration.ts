@@ -15,3 +15,12 @@ export function parseDuration(text: string): number {
   }
   return total;
 }
+
+/** Milliseconds as an operator reads them: `850ms`, `2.5s`, `61s`, `2m5s`. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 10_000) return `${Math.round(ms / 100) / 10}s`;
+  const s = Math.round(ms / 1000);
+  if (s < 120) return `${s}s`;
+  return s % 60 === 0 ? `${s / 60}m` : `${Math.floor(s / 60)}m${s % 60}s`;
+}

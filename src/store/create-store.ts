@@ -1,13 +1,14 @@
 import type { Readable } from 'node:stream';
 import type { StoreConfig } from '../config/types.js';
+import type { Logger } from '../log.js';
 import { LocalStore } from './local-store.js';
 import type { ObjectInfo, Store } from './types.js';
 
 type S3Config = Extract<StoreConfig, { kind: 's3' }>;
 
 /** The store the configuration names: S3 when RS_S3_BUCKET is set, else the local directory. */
-export function createStore(cfg: StoreConfig): Store {
-  return cfg.kind === 's3' ? new LazyS3Store(cfg) : new LocalStore(cfg.dir);
+export function createStore(cfg: StoreConfig, log?: Logger): Store {
+  return cfg.kind === 's3' ? new LazyS3Store(cfg, log) : new LocalStore(cfg.dir);
 }
 
 /**
@@ -18,12 +19,15 @@ class LazyS3Store implements Store {
   readonly location: string;
   private store?: Promise<Store>;
 
-  constructor(private readonly cfg: S3Config) {
+  constructor(
+    private readonly cfg: S3Config,
+    private readonly log?: Logger,
+  ) {
     this.location = `s3://${cfg.bucket}/${cfg.prefix}`;
   }
 
   private open(): Promise<Store> {
-    this.store ??= import('./s3-store.js').then(({ S3Store }) => new S3Store(this.cfg));
+    this.store ??= import('./s3-store.js').then(({ S3Store }) => new S3Store(this.cfg, this.log));
     return this.store;
   }
 

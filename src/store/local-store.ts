@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import { OperationError, StoreError, describeError } from '../core/errors.js';
+import { trackTempPath } from '../exit-cleanup.js';
 import type { ObjectInfo, Store } from './types.js';
 
 /** Temporary files of puts in progress (or of a process that died): hidden from `list` unless asked for. */
@@ -34,6 +35,9 @@ export class LocalStore implements Store {
     const target = this.pathOf(key);
     const dir = dirname(target);
     const temp = join(dir, `${TEMP_PREFIX}${randomBytes(4).toString('hex')}-${target.slice(dir.length + 1)}`);
+    // Removed below on failure; by the exit hook if the process exits first (a second signal).
+    const release = trackTempPath(temp);
+    let renamed = false;
     try {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       const out = createWriteStream(temp, { mode: 0o600, flags: 'wx', highWaterMark: WRITE_BUFFER });
@@ -46,6 +50,8 @@ export class LocalStore implements Store {
         await fh.close();
       }
       await rename(temp, target);
+      renamed = true;
+      release();
       const dh = await open(dir, 'r');
       try {
         await dh.sync();
@@ -53,8 +59,11 @@ export class LocalStore implements Store {
         await dh.close();
       }
     } catch (err) {
-      await rm(temp, { force: true }).catch(() => undefined);
       const e = wrap(err, `writing ${target}`);
+      // A temporary file that cannot be removed now stays registered: the exit hook tries again.
+      await rm(temp, { force: true }).then(release, () => undefined);
+      // Renamed but not made durable: not a stored object either.
+      if (renamed) await rm(target, { force: true }).catch(() => undefined);
       // With the error, so that whatever feeds the body reports why it stopped rather than a premature close.
       body.destroy(e);
       throw e;

@@ -3,10 +3,13 @@ import {
   CreateMultipartUploadCommand,
   PutObjectCommand,
   UploadPartCommand,
+  type CompleteMultipartUploadCommandOutput,
   type CompletedPart,
   type CreateMultipartUploadCommandInput,
-  type S3Client,
+  type CreateMultipartUploadCommandOutput,
+  type UploadPartCommandOutput,
 } from '@aws-sdk/client-s3';
+import type { S3Sender } from './s3-retry.js';
 
 /** S3's limit of parts per upload. */
 const MAX_PARTS = 10_000;
@@ -16,6 +19,8 @@ export interface MultipartOptions {
   partSize: number;
   /** Parts uploading at once; one more is filled meanwhile. */
   queueSize: number;
+  /** Stops the requests in flight (SIGTERM); they are also stopped once one part has failed for good. */
+  signal?: AbortSignal;
 }
 
 /** What an upload left for the caller to clean up: the multipart upload id, once one was created. */
@@ -31,10 +36,12 @@ export interface UploadState {
  * snapshot that was ~1.5 s more CPU (copies, page faults, ~30 full GCs) and ~70 MB more RSS.) Reading waits while
  * every buffer is full or uploading:
  * back-pressure up to the source. After a part fails (the SDK has retried it), no further part starts and the error
- * is thrown once the parts in flight have settled; `state.uploadId` then names the upload to abort.
+ * is thrown once the parts in flight have settled (they are cut off: the upload has failed anyway);
+ * `state.uploadId` then names the upload to abort. Every request goes through `sender`: a deadline per attempt and
+ * retries over a window of time.
  */
 export async function uploadStream(
-  client: S3Client,
+  sender: Pick<S3Sender, 'send'>,
   params: Omit<CreateMultipartUploadCommandInput, 'Body'>,
   body: AsyncIterable<Buffer>,
   opts: MultipartOptions,
@@ -46,6 +53,14 @@ export async function uploadStream(
   const parts: CompletedPart[] = [];
   let failure: { error: unknown } | undefined;
   let created: Promise<string> | undefined;
+  // Cut off the parts in flight once the upload has failed (or been aborted): their retries would only delay the error.
+  const stop = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
+  const fail = (error: unknown) => {
+    if (failure) return;
+    failure = { error };
+    stop.abort(error);
+  };
 
   /** Waits until fewer than `queueSize` parts are in flight; throws the failure of one that failed. */
   const slot = async (): Promise<void> => {
@@ -55,15 +70,17 @@ export async function uploadStream(
   // At most queueSize buffers are in flight and one is filling: queueSize + 1 in all.
   const take = (): Buffer => free.pop() ?? Buffer.allocUnsafe(partSize);
   const start = (buf: Buffer, length: number, partNumber: number): void => {
-    created ??= client.send(new CreateMultipartUploadCommand(params)).then((res) => {
+    created ??= sender.send<CreateMultipartUploadCommandOutput>(new CreateMultipartUploadCommand(params), 'CreateMultipartUpload', signal).then((res) => {
       state.uploadId = res.UploadId;
       if (res.UploadId === undefined) throw new Error('S3 returned no UploadId for CreateMultipartUpload');
       return res.UploadId;
     });
     const job = created
       .then((UploadId) =>
-        client.send(
+        sender.send<UploadPartCommandOutput>(
           new UploadPartCommand({ Bucket: params.Bucket, Key: params.Key, UploadId, PartNumber: partNumber, Body: buf.subarray(0, length), ContentLength: length }),
+          `UploadPart ${partNumber}`,
+          signal,
         ),
       )
       .then(
@@ -71,9 +88,7 @@ export async function uploadStream(
           parts.push({ PartNumber: partNumber, ETag: res.ETag });
           free.push(buf);
         },
-        (error: unknown) => {
-          failure ??= { error };
-        },
+        (error: unknown) => fail(error),
       )
       .finally(() => inFlight.delete(job));
     inFlight.add(job);
@@ -104,12 +119,13 @@ export async function uploadStream(
       }
     }
   } catch (err) {
+    fail(err);
     await Promise.allSettled(inFlight);
-    throw err;
+    throw failure!.error;
   }
   if (partNumber === 1) {
     // It all fit in one part: a plain PutObject.
-    await client.send(new PutObjectCommand({ ...params, Body: buf.subarray(0, fill), ContentLength: fill }));
+    await sender.send(new PutObjectCommand({ ...params, Body: buf.subarray(0, fill), ContentLength: fill }), 'PutObject', opts.signal);
     return;
   }
   // An object whose size is a multiple of the part size has no short last part.
@@ -119,7 +135,9 @@ export async function uploadStream(
   }
   await settle();
   parts.sort((a, b) => a.PartNumber! - b.PartNumber!);
-  await client.send(
+  await sender.send<CompleteMultipartUploadCommandOutput>(
     new CompleteMultipartUploadCommand({ Bucket: params.Bucket, Key: params.Key, UploadId: await created!, MultipartUpload: { Parts: parts } }),
+    'CompleteMultipartUpload',
+    opts.signal,
   );
 }

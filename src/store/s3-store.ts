@@ -5,11 +5,18 @@ import {
   HeadBucketCommand,
   ListObjectsV2Command,
   S3Client,
+  type GetObjectCommandOutput,
+  type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
 import { OperationError, StoreError, describeError } from '../core/errors.js';
 import type { StoreConfig } from '../config/types.js';
+import { trackCleanup } from '../exit-cleanup.js';
+import type { Logger } from '../log.js';
+import { formatDuration } from '../core/duration.js';
+import { DeadlineExceeded, isNetworkError, statusOf, type SdkError } from './s3-errors.js';
 import { skipPayloadHashOverHttps } from './s3-payload-hash.js';
+import { RetriesExhausted, S3Sender } from './s3-retry.js';
 import { uploadStream, type UploadState } from './s3-multipart.js';
 import type { ObjectInfo, Store } from './types.js';
 
@@ -21,34 +28,35 @@ const PART_SIZE = 8 * 1024 * 1024;
 // 3, 5.84 s with 4, no better with 6; parts of 5 or 16 MiB measured the same as 8. Memory: five 8 MiB part buffers,
 // reused (see s3-multipart.ts).
 const QUEUE_SIZE = 4;
-/** Attempts per request (the SDK's standard retry mode backs off exponentially with jitter between them). */
-const MAX_ATTEMPTS = 5;
-
-const TRANSIENT = new Set([
-  'TimeoutError', 'RequestTimeout', 'RequestTimeoutException', 'ServiceUnavailable', 'SlowDown', 'InternalError',
-  'ThrottlingException', 'NetworkingError',
-]);
-/** Errors of a server that did not answer at all. */
-const NETWORK = /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|socket hang up/i;
 
 /** An S3 (or S3-compatible) store. Multipart uploads are aborted on any failure, so no partial object remains. */
 export class S3Store implements Store {
   readonly location: string;
   private readonly client: S3Client;
+  private readonly sender: S3Sender;
   private readonly root: string;
+  private readonly log: Logger | undefined;
 
-  constructor(private readonly cfg: S3Config) {
+  constructor(
+    private readonly cfg: S3Config,
+    log?: Logger,
+  ) {
     this.root = cfg.prefix === '' ? '' : `${cfg.prefix}/`;
     this.location = `s3://${cfg.bucket}/${cfg.prefix}`;
+    this.log = log?.child({ component: 'store' });
     this.client = new S3Client({
       region: cfg.region,
       forcePathStyle: cfg.forcePathStyle,
-      maxAttempts: MAX_ATTEMPTS,
+      // Retries are S3Sender's (a deadline per attempt, a window of time); the SDK's would multiply them.
+      maxAttempts: 1,
+      // The SDK's own messages (warnings of its HTTP handler, say) as log lines, never bare text on stderr.
+      logger: sdkLogger(this.log),
       // Checksums only where S3 requires them: the SDK's default adds a CRC32 pass over every part, and some
       // S3-compatible servers reject its checksum headers. Bodies are checked by SigV4's payload hash over http,
       // and by TLS over https (see s3-payload-hash.ts).
       requestChecksumCalculation: 'WHEN_REQUIRED',
-      requestHandler: { connectionTimeout: 10_000, requestTimeout: 120_000 },
+      // No requestTimeout: in this SDK it only prints a warning. The deadline of every attempt is S3Sender's.
+      requestHandler: { connectionTimeout: Math.min(10_000, cfg.requestTimeoutMs), logger: sdkLogger(this.log) },
       ...(cfg.endpoint !== undefined && { endpoint: cfg.endpoint }),
       ...(cfg.accessKeyId !== undefined &&
         cfg.secretAccessKey !== undefined && {
@@ -56,6 +64,7 @@ export class S3Store implements Store {
         }),
     });
     skipPayloadHashOverHttps(this.client);
+    this.sender = new S3Sender(this.client, { requestTimeoutMs: cfg.requestTimeoutMs, windowMs: cfg.retryWindowMs }, this.log);
   }
 
   private keyOf(key: string): string {
@@ -90,12 +99,13 @@ export class S3Store implements Store {
     // failed it (rather than the abort's, if the abort fails too).
     const state: UploadState = {};
     try {
-      await uploadStream(this.client, params, guarded(), { partSize: PART_SIZE, queueSize: QUEUE_SIZE }, state);
+      await uploadStream(this.sender, params, guarded(), { partSize: PART_SIZE, queueSize: QUEUE_SIZE, ...(signal && { signal }) }, state);
     } catch (err) {
       const e = this.wrap(err, `uploading ${this.location}${key}`);
       // With the error, so that whatever feeds the body reports why it stopped rather than a premature close.
       body.destroy(e);
-      await this.abortMultipart(params.Key, state.uploadId);
+      // Registered, so that an exit (a second signal) waits a moment for it.
+      await trackCleanup(this.abortMultipart(params.Key, state.uploadId));
       throw e;
     } finally {
       signal?.removeEventListener('abort', onAbort);
@@ -106,19 +116,18 @@ export class S3Store implements Store {
   private async abortMultipart(key: string, uploadId: string | undefined): Promise<void> {
     if (uploadId === undefined) return;
     try {
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.cfg.bucket, Key: key, UploadId: uploadId }));
-    } catch {
-      // Best effort: the server may be the thing that failed. A bucket lifecycle rule
-      // (AbortIncompleteMultipartUpload) cleans up what an unreachable server kept.
+      // Never with the signal of the upload: an upload stopped by SIGTERM must still be aborted.
+      await this.sender.send(new AbortMultipartUploadCommand({ Bucket: this.cfg.bucket, Key: key, UploadId: uploadId }), 'AbortMultipartUpload');
+    } catch (err) {
+      // The server may be the thing that failed. Its parts are not an object (nothing lists or restores them); a
+      // bucket lifecycle rule (AbortIncompleteMultipartUpload) removes what an unreachable server kept.
+      this.log?.warn({ key, uploadId, err: describeError(err) }, 'could not abort the failed multipart upload; its parts stay until a lifecycle rule removes them');
     }
   }
 
   async get(key: string, opts: { signal?: AbortSignal } = {}): Promise<Readable> {
     try {
-      const res = await this.client.send(
-        new GetObjectCommand({ Bucket: this.cfg.bucket, Key: this.keyOf(key) }),
-        opts.signal ? { abortSignal: opts.signal } : {},
-      );
+      const res = await this.sender.send<GetObjectCommandOutput>(new GetObjectCommand({ Bucket: this.cfg.bucket, Key: this.keyOf(key) }), 'GetObject', opts.signal);
       if (!(res.Body instanceof Readable)) throw new StoreError('S3 returned no readable body');
       return res.Body;
     } catch (err) {
@@ -131,12 +140,13 @@ export class S3Store implements Store {
     let token: string | undefined;
     try {
       do {
-        const res = await this.client.send(
+        const res = await this.sender.send<ListObjectsV2CommandOutput>(
           new ListObjectsV2Command({
             Bucket: this.cfg.bucket,
             Prefix: this.root + prefix,
             ...(token !== undefined && { ContinuationToken: token }),
           }),
+          'ListObjectsV2',
         );
         for (const o of res.Contents ?? []) {
           if (o.Key === undefined) continue;
@@ -152,7 +162,7 @@ export class S3Store implements Store {
 
   async delete(key: string): Promise<void> {
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.cfg.bucket, Key: this.keyOf(key) }));
+      await this.sender.send(new DeleteObjectCommand({ Bucket: this.cfg.bucket, Key: this.keyOf(key) }), 'DeleteObject');
     } catch (err) {
       throw this.wrap(err, `deleting ${this.location}${key}`);
     }
@@ -161,7 +171,7 @@ export class S3Store implements Store {
   /** Checks that the bucket exists and the credentials work. */
   async probe(): Promise<void> {
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.cfg.bucket }));
+      await this.sender.send(new HeadBucketCommand({ Bucket: this.cfg.bucket }), 'HeadBucket');
     } catch (err) {
       throw this.wrap(err, `opening ${this.location}`);
     }
@@ -171,12 +181,18 @@ export class S3Store implements Store {
     this.client.destroy();
   }
 
-  /** Converts an SDK error into a StoreError that says what an operator should check. Never includes credentials. */
+  /**
+   * Converts an SDK error into a StoreError that says what an operator should check, and, for a request retried
+   * until the window closed, how often and for how long. Never includes credentials.
+   */
   private wrap(err: unknown, what: string): Error {
     if (err instanceof OperationError) return err;
-    const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number; attempts?: number } };
+    const exhausted = err instanceof RetriesExhausted ? err : undefined;
+    const last = exhausted ? exhausted.last : err;
+    if (last instanceof OperationError) return last;
+    const e = last as SdkError;
     const name = e.name ?? 'Error';
-    const status = e.$metadata?.httpStatusCode;
+    const status = statusOf(last);
     let why: string;
     if (name === 'NoSuchBucket') why = `bucket "${this.cfg.bucket}" does not exist`;
     else if (name === 'NoSuchKey' || (name === 'NotFound' && status === 404)) why = 'no such object';
@@ -184,10 +200,25 @@ export class S3Store implements Store {
       why = 'access denied (check ACCESS_KEY_ID, SECRET_ACCESS_KEY and the bucket policy)';
     } else if (name === 'AbortError' || name === 'AbortedError') why = 'aborted';
     else if (name === 'CredentialsProviderError') why = 'no S3 credentials: set ACCESS_KEY_ID and SECRET_ACCESS_KEY';
-    else if (status === undefined && NETWORK.test(`${e.code ?? ''} ${describeError(err)}`)) why = `the S3 server did not answer (${describeError(err)})`;
-    else why = `${describeError(err)}${status ? ` (HTTP ${status})` : ''}`;
-    const transient = TRANSIENT.has(name) || (status !== undefined && status >= 500) || NETWORK.test(`${e.code ?? ''} ${describeError(err)}`);
-    const attempts = e.$metadata?.attempts ?? MAX_ATTEMPTS;
-    return new StoreError(`${what}: ${why}${transient ? ` (gave up after ${attempts} attempts)` : ''}`, transient, { cause: err });
+    else if (last instanceof DeadlineExceeded) why = `the S3 server did not answer within ${formatDuration(last.timeoutMs)}`;
+    else if (isNetworkError(last)) why = `the S3 server did not answer (${describeError(last)})`;
+    else why = `${describeError(last)}${status ? ` (HTTP ${status})` : ''}`;
+    const tries = exhausted?.transient
+      ? ` (gave up after ${exhausted.attempts} attempt${exhausted.attempts === 1 ? '' : 's'} over ${formatDuration(exhausted.elapsedMs)}; RS_S3_RETRY_WINDOW is ${formatDuration(this.cfg.retryWindowMs)})`
+      : '';
+    return new StoreError(`${what}: ${why}${tries}`, exhausted?.transient ?? false, { cause: last });
   }
+}
+
+/** The SDK's logger interface over pino: its warnings become log lines; its debug chatter stays at debug. */
+function sdkLogger(log: Logger | undefined) {
+  const l = log?.child({ component: 's3-sdk' });
+  const text = (args: unknown[]) => args.map((a) => (typeof a === 'string' ? a : describeError(a))).join(' ');
+  return {
+    trace: () => undefined,
+    debug: (...args: unknown[]) => l?.debug({ detail: text(args) }, 'S3 SDK message'),
+    info: (...args: unknown[]) => l?.debug({ detail: text(args) }, 'S3 SDK message'),
+    warn: (...args: unknown[]) => l?.warn({ detail: text(args) }, 'S3 SDK warning'),
+    error: (...args: unknown[]) => l?.error({ detail: text(args) }, 'S3 SDK error'),
+  };
 }

@@ -32,7 +32,7 @@ export async function listFiles(dir: string): Promise<string[]> {
 
 /** The keys in the test bucket (as S3 lists them: completed objects only). */
 export async function bucketKeys(s3: TestS3, prefix = ''): Promise<string[]> {
-  const store = new S3Store({ kind: 's3', bucket: s3.bucket, endpoint: s3.endpoint, region: 'us-east-1', prefix: '', forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
+  const store = new S3Store({ kind: 's3', bucket: s3.bucket, endpoint: s3.endpoint, region: 'us-east-1', prefix: '', forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', requestTimeoutMs: 5_000, retryWindowMs: 10_000 });
   try {
     return (await store.list(prefix)).map((o) => o.key).sort();
   } finally {

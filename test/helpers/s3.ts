@@ -18,6 +18,10 @@ export interface TestS3 {
   kill(): Promise<void>;
   /** Starts it again on the same port and directory (after kill). */
   restart(): Promise<void>;
+  /** Freezes it (SIGSTOP): connections stay open and nothing answers, as behind a network blackhole. */
+  pause(): void;
+  /** Lets a paused server go on (SIGCONT). */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -61,6 +65,8 @@ export async function startS3(bucket = 'backups'): Promise<TestS3> {
     },
     kill,
     restart: launch,
+    pause: () => void proc.kill('SIGSTOP'),
+    resume: () => void proc.kill('SIGCONT'),
     async stop() {
       await kill();
       await rm(dir, { recursive: true, force: true });

@@ -136,6 +136,36 @@ describe('corrupted backups', { concurrent: true }, () => {
     await expectRestoreRefuses(store, snap, /trailer/);
   });
 
+  /** The snapshot's gzip content damaged, its manifest's sha256 and size updated to match (made once, shared). */
+  let gzipDamaged: Promise<string> | undefined;
+  const damagedGzip = () =>
+    (gzipDamaged ??= damaged(async (f) => {
+      const path = join(f, snap.artifact);
+      const buf = await readFile(path);
+      for (let i = 0; i < 64; i++) buf[Math.floor(buf.length / 2) + i]! ^= 0x5a;
+      await writeFile(path, buf);
+      await editManifest(f, snap, (j) => ({ ...j, sizeBytes: buf.length, sha256: createHash('sha256').update(buf).digest('hex') }));
+    }));
+
+  it('gzip content damaged, manifest hash and size updated to match: verify and restore name decompress', async () => {
+    const store = await damagedGzip();
+    const res = await expectVerifyFails(store, snap.id, 'decompress');
+    expect(res.stdout).toMatch(/FAIL\tdecompress\t/);
+    await expectRestoreRefuses(store, snap, /reshifter: decompress: backup .* does not decompress: /);
+  });
+
+  it.each([['diff'], ['stats'], ['inspect'], ['restore --keys']])('gzip content damaged, hashes updated: %s names decompress', async (command) => {
+    const store = await damagedGzip();
+    const args =
+      command === 'diff' ? ['diff', snap.id, dump.id]
+      : command === 'restore --keys' ? ['restore', snap.id, '--keys', '--dry-run']
+      : [command, snap.id];
+    const out = await runCli(args, readEnv(store));
+    expect(out.stderr).toMatch(new RegExp(`reshifter: decompress: backup ${snap.id} does not decompress: .* \\(its gzip data is damaged\\)`));
+    expect(out.stderr).not.toMatch(/\n\s+at |this is a bug/);
+    expect(out.code).toBe(1);
+  });
+
   it('a missing artifact: read', async () => {
     const store = await damaged((f) => rm(join(f, dump.artifact)));
     const res = await runCli(['verify', dump.id], readEnv(store));

@@ -73,6 +73,21 @@ describe('SIGTERM', () => {
     expect(await listFiles(store)).toEqual([]);
   });
 
+  it('a second signal right after the first exits at once, and still leaves no temporary file', async () => {
+    const store = join(dir, 'twice');
+    const start = proxy.bytesDown;
+    let child!: ChildProcess;
+    const result = runCli(['backup'], env({ RS_BACKUP_DIR: store }), { onStart: (c) => (child = c) });
+    await whileRunning(result, async () => proxy.bytesDown > start + 2 * MiB && (await listFiles(store)).length > 0, 'the backup to be writing');
+    // Two different signals: two of the same kind may arrive as one.
+    child.kill('SIGTERM');
+    child.kill('SIGINT');
+    const res = await result;
+    expect(res.stderr).toMatch(/second signal: exiting now/);
+    expect(res.code).toBe(1);
+    expect(await listFiles(store)).toEqual([]);
+  });
+
   it('one-off backup into S3: exit 1 within seconds, multipart upload aborted, no object', async () => {
     const n = s3proxy.requests.length;
     const out = await terminate(['backup'], env({ ...s3.env, RS_S3_ENDPOINT: s3proxy.endpoint }), () =>

@@ -38,6 +38,8 @@ const CASES: Array<[string, string, RegExp, Env?]> = [
   ['RS_S3_ENDPOINT', 'minio:9000', /scheme must be http or https/],
   ['RS_S3_REGION', 'EU Central', /is not a region name/],
   ['RS_S3_PREFIX', 'a/../b', /must not contain/],
+  ['RS_S3_REQUEST_TIMEOUT', '30000', /is not a duration/],
+  ['RS_S3_RETRY_WINDOW', 'a minute', /is not a duration/],
   ['RS_S3_FORCE_PATH_STYLE', 'yes', /"yes" should be either "true", "false"/],
   ['RS_S3_SSE', 'aes256', /should be one of \[AES256, aws:kms\]/],
   ['RS_S3_SSE_KMS_KEY_ID', 'arn:aws:kms:eu-west-1:1:key/x', /RS_S3_SSE_KMS_KEY_ID is set, but RS_S3_SSE is not "aws:kms"/, { RS_S3_SSE: 'AES256' }],

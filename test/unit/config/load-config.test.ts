@@ -28,13 +28,14 @@ describe('loadConfig', () => {
       RS_SCHEDULE: '0 */6 * * *',
       RS_RETENTION_KEEP_LAST: '3',
       RS_RETENTION_MAX_AGE: '30d',
+      RS_S3_RETRY_WINDOW: '2m',
     });
     expect(errors).toBeUndefined();
     expect(config?.etcd.endpoints).toEqual(['http://10.0.0.1:2379']);
     expect(config?.strategy).toEqual({ kind: 'filter', resources: ['deployments', 'services'] });
     expect(config?.store).toEqual({
       kind: 's3', bucket: 'etcd-backups', endpoint: 'http://minio:9000', region: 'us-east-1', prefix: 'prod/eu',
-      forcePathStyle: true, accessKeyId: 'AK', secretAccessKey: 'SK',
+      forcePathStyle: true, accessKeyId: 'AK', secretAccessKey: 'SK', requestTimeoutMs: 30_000, retryWindowMs: 120_000,
     });
     expect(config?.retention).toEqual({ keepLast: 3, maxAgeMs: 30 * 86_400_000 });
   });
@@ -46,6 +47,8 @@ describe('loadConfig', () => {
     ['RS_ETCD_CA_CERT', '/etc', /RS_ETCD_CA_CERT was invalid: "\/etc" is not a file/],
     ['RS_ETCD_API_VERSION', 'v4', /RS_ETCD_API_VERSION was invalid: "v4" should be one of \[auto, v2, v3\]/],
     ['RS_ETCD_TIMEOUT', 'soon', /RS_ETCD_TIMEOUT was invalid: "soon" is not a duration/],
+    ['RS_S3_REQUEST_TIMEOUT', '500ms', /RS_S3_REQUEST_TIMEOUT was invalid: "500ms" is not a duration/],
+    ['RS_S3_RETRY_WINDOW', '0s', /RS_S3_RETRY_WINDOW was invalid: "0s" is not a duration/],
     ['RS_BACKUP_STRATEGY', 'everything', /RS_BACKUP_STRATEGY was invalid: "everything" should be one of snapshot/],
     ['RS_CLUSTER_NAME', '../etc', /RS_CLUSTER_NAME was invalid: "..\/etc"/],
     ['RS_S3_ENDPOINT', 'not a url', /RS_S3_ENDPOINT was invalid: "not a url"/],

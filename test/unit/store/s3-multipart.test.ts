@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { S3Client } from '@aws-sdk/client-s3';
+import type { S3Sender } from '../../../src/store/s3-retry.js';
 import { describe, expect, it } from 'vitest';
 import { uploadStream, type UploadState } from '../../../src/store/s3-multipart.js';
 
@@ -35,7 +35,7 @@ function fakeS3(opts: { fail?: (op: string, input: Record<string, unknown>) => b
       }
     },
   };
-  return { client: client as unknown as S3Client, sent, maxInFlight: () => maxInFlight };
+  return { client: client as unknown as S3Sender, sent, maxInFlight: () => maxInFlight };
 }
 
 async function* chunksOf(data: Buffer, size: number): AsyncGenerator<Buffer> {

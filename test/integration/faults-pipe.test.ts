@@ -1,0 +1,88 @@
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { listFiles, loadBigValues } from '../helpers/faults.js';
+
+const MAIN = new URL('../../dist/main.js', import.meta.url).pathname;
+
+/** Runs `reshifter ARGS | READER` through a real shell; returns reshifter's own exit code and its stderr. */
+function throughPipe(args: string[], reader: string, env: Record<string, string>): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const quoted = [process.execPath, MAIN, ...args].map((a) => `'${a}'`).join(' ');
+    const child = spawn('bash', ['-c', `${quoted} 2>"$ERR_FILE" | ${reader} >/dev/null; exit \${PIPESTATUS[0]}`], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    child.on('error', reject);
+    child.on('close', async (code) => {
+      resolve({ code: code ?? -1, stderr: await readFile(env.ERR_FILE!, 'utf8') });
+    });
+  });
+}
+
+/**
+ * A reader that closes stdout early (`| true`, `| head -1`): printing is a side output of a backup, so the backup
+ * is stored, verifies, and the exit code says so; no temporary file is left. Binary output that was not delivered
+ * (`inspect --get --raw | head -c`) fails, as `cat` does.
+ */
+describe('stdout closed by its reader', () => {
+  let etcd: TestEtcd;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rs-pipe-'));
+    etcd = await startEtcd();
+    // Thousands of listing rows: far more than a pipe buffer holds, so the reader is gone mid-backup.
+    await loadBigValues(etcd.endpoint, 4000, 64);
+  });
+  afterAll(async () => {
+    await etcd?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  for (const reader of ['true', 'head -1']) {
+    it(`backup --strategy render | ${reader}: stored, verifies, exit 0, no temporary file`, async () => {
+      const store = join(dir, reader.replace(/\W+/g, '-'));
+      const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, ERR_FILE: join(dir, 'stderr') };
+      for (let run = 0; run < 3; run++) {
+        const res = await throughPipe(['backup', '--strategy', 'render'], reader, env);
+        expect(res.stderr).toMatch(/backup completed/);
+        expect(res.code).toBe(0);
+      }
+      const files = await listFiles(store);
+      expect(files.filter((f) => f.includes('.tmp-'))).toEqual([]);
+      expect(files.filter((f) => f.endsWith('.manifest.json'))).toHaveLength(3);
+      const list = await runCli(['list', '--json'], env);
+      expect(JSON.parse(list.stdout)).toHaveLength(3);
+      const verify = await runCli(['verify'], env);
+      expect(verify.code).toBe(0);
+    });
+  }
+
+  it('list | head -1 still exits 0', async () => {
+    const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(dir, 'true'), ERR_FILE: join(dir, 'stderr') };
+    const res = await throughPipe(['list'], 'head -1', env);
+    expect(res.code).toBe(0);
+    expect(res.stderr).not.toMatch(/this is a bug/);
+  });
+
+  it('inspect --get --raw | head -c 10: the value was not delivered, exit 1 saying so', async () => {
+    const store = join(dir, 'raw-get');
+    // Its own TMPDIR: the downloaded copy of the backup must be gone afterwards too.
+    const tmp = join(dir, 'tmp');
+    await mkdir(tmp);
+    const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, ERR_FILE: join(dir, 'stderr'), TMPDIR: tmp };
+    await loadBigValues(etcd.endpoint, 1, 1_000_000);
+    expect((await runCli(['backup', '--strategy', 'snapshot'], env)).code).toBe(0);
+    const res = await throughPipe(['inspect', 'latest', '--get', '/registry/configmaps/big/value-0000', '--raw'], 'head -c 10', env);
+    expect(res.stderr).toMatch(/reshifter: stdout was closed before the output was written in full/);
+    expect(res.stderr).not.toMatch(/this is a bug/);
+    expect(res.code).toBe(1);
+    expect((await listFiles(store)).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    expect(await readdir(tmp)).toEqual([]);
+  });
+});

@@ -1,0 +1,105 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliResult } from '../helpers/cli.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { bucketKeys, loadBigValues, whileRunning } from '../helpers/faults.js';
+import { startS3Proxy, type S3Proxy } from '../helpers/s3-proxy.js';
+import { startS3, type TestS3 } from '../helpers/s3.js';
+
+/**
+ * An S3 server that stops answering (paused: a network blackhole) or restarts in the middle of an upload. Every
+ * request has a deadline (RS_S3_REQUEST_TIMEOUT) and is retried over a window (RS_S3_RETRY_WINDOW): a short outage is
+ * ridden out, a lasting one fails the backup within the window, naming the cause; no partial object is ever listed.
+ * Small values of both variables keep the test short. A recording proxy in front of s3rver shows when parts flow.
+ */
+describe('S3 outages', () => {
+  let etcd: TestEtcd;
+  let s3: TestS3;
+  let proxy: S3Proxy;
+
+  beforeAll(async () => {
+    [etcd, s3] = await Promise.all([startEtcd(), startS3()]);
+    await loadBigValues(etcd.endpoint, 120); // a ~60 MiB snapshot: 8 parts
+    proxy = await startS3Proxy(s3.endpoint);
+  });
+  afterEach(async () => {
+    // Whatever a test did to the server, the next one starts with it running.
+    s3.resume();
+    if (s3.process.exitCode !== null || s3.process.signalCode !== null) await s3.restart();
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await Promise.all([etcd?.stop(), s3?.stop()]);
+  });
+
+  const env = (extra: Record<string, string> = {}) => ({
+    ...s3.env, RS_S3_ENDPOINT: proxy.endpoint, RS_ETCD_ENDPOINTS: etcd.endpoint, RS_COMPRESSION: 'none', RS_S3_REQUEST_TIMEOUT: '2s', ...extra,
+  });
+  const since = (n: number, op: string) => proxy.requests.slice(n).filter((r) => r.op === op);
+  /** Every stderr line is a JSON log line (the SDK prints nothing of its own), apart from the final message. */
+  const expectOnlyJson = (res: CliResult) => {
+    const bad = res.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('reshifter: ') && !isJson(l));
+    expect(bad).toEqual([]);
+  };
+
+  it('paused as parts flow, resumed seconds later: the backup completes and verifies', async () => {
+    const n = proxy.requests.length;
+    const running = runCli(['backup', '--json'], env({ RS_S3_RETRY_WINDOW: '60s' }));
+    await whileRunning(running, () => since(n, 'UploadPart').length > 0, 'the first part upload');
+    s3.pause();
+    await new Promise((r) => setTimeout(r, 5000));
+    s3.resume();
+    const res = await running;
+    expect(res.stderr).toMatch(/backup completed/);
+    expect(res.code).toBe(0);
+    expect(res.stderr).toMatch(/S3 request failed; retrying/);
+    expectOnlyJson(res);
+    const id = (JSON.parse(res.stdout) as { id: string }).id;
+    const verify = await runCli(['verify', id], env());
+    expect(verify.stdout).toMatch(/ok/i);
+    expect(verify.code).toBe(0);
+  });
+
+  it('paused and never resumed: exit 1 within the window naming the cause, nothing listed', async () => {
+    const before = await bucketKeys(s3);
+    const n = proxy.requests.length;
+    const running = runCli(['backup'], env({ RS_S3_RETRY_WINDOW: '4s' }), { timeoutMs: 120_000 });
+    await whileRunning(running, () => since(n, 'UploadPart').length > 0, 'the first part upload');
+    s3.pause();
+    const res = await running;
+    expect(res.signal).toBeNull(); // ended by itself, not by the harness's timeout
+    expect(res.stderr).toMatch(
+      /reshifter: uploading s3:\/\/backups\/default\/.*\.snapshot\.db: the S3 server did not answer within 2s \(gave up after \d+ attempts over \d+(\.\d)?s; RS_S3_RETRY_WINDOW is 4s\)/,
+    );
+    expect(res.stderr).not.toMatch(/this is a bug/);
+    expect(res.stderr).toMatch(/could not abort the failed multipart upload/);
+    expect(res.code).toBe(1);
+    expectOnlyJson(res);
+    s3.resume();
+    expect(since(n, 'CompleteMultipartUpload')).toHaveLength(0);
+    expect(await bucketKeys(s3)).toEqual(before);
+  });
+
+  it('killed mid-upload and restarted seconds later: the backup survives and verifies', async () => {
+    const n = proxy.requests.length;
+    const running = runCli(['backup', '--json'], env({ RS_S3_RETRY_WINDOW: '60s' }));
+    await whileRunning(running, () => since(n, 'UploadPart').length > 0, 'the first part upload');
+    await s3.kill();
+    await new Promise((r) => setTimeout(r, 3000));
+    await s3.restart();
+    const res = await running;
+    expect(res.stderr).toMatch(/backup completed/);
+    expect(res.code).toBe(0);
+    expect(res.stderr).toMatch(/S3 request failed; retrying/);
+    const id = (JSON.parse(res.stdout) as { id: string }).id;
+    expect((await runCli(['verify', id], env())).code).toBe(0);
+  });
+});
+
+function isJson(line: string): boolean {
+  try {
+    JSON.parse(line);
+    return true;
+  } catch {
+    return false;
+  }
+}
