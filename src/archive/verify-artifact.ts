@@ -66,6 +66,8 @@ export async function verifyArtifact(stored: Readable, m: Manifest, keys: CodecK
   let readError: unknown;
   await pipeline(stored, hash, feeder, signal ? { signal } : {}).catch((err: unknown) => {
     readError = err;
+    // Nothing will end the decode chain now: stop it, or waiting for it below would wait forever.
+    head?.destroy(err instanceof Error ? err : new Error(String(err)));
   });
   await chainDone;
   if (readError !== undefined) {

@@ -54,9 +54,9 @@ export class S3Sender {
 
   /**
    * Sends `command` until it succeeds, fails for good (RetriesExhausted), or `signal` fires (its abort error).
-   * `what` names the request in log lines.
+   * `what` names the request in log lines; `windowMs` (default the policy's) is how long it may keep retrying.
    */
-  async send<T>(command: Sendable, what: string, signal?: AbortSignal): Promise<T> {
+  async send<T>(command: Sendable, what: string, signal?: AbortSignal, windowMs = this.policy.windowMs): Promise<T> {
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
       signal?.throwIfAborted();
@@ -69,7 +69,7 @@ export class S3Sender {
       if (signal?.aborted) throw err;
       const elapsed = Date.now() - started;
       const delay = Math.random() * Math.min(this.max, this.base * 2 ** (attempt - 1));
-      if (!isTransient(err) || elapsed + delay >= this.policy.windowMs) {
+      if (!isTransient(err) || elapsed + delay >= windowMs) {
         throw new RetriesExhausted(err, attempt, elapsed, isTransient(err));
       }
       this.log?.warn({ request: what, attempt, delayMs: Math.round(delay), err: describeError(err) }, 'S3 request failed; retrying');

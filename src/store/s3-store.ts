@@ -16,6 +16,7 @@ import type { Logger } from '../log.js';
 import { formatDuration } from '../core/duration.js';
 import { DeadlineExceeded, isNetworkError, statusOf, type SdkError } from './s3-errors.js';
 import { skipPayloadHashOverHttps } from './s3-payload-hash.js';
+import { resumableBody } from './s3-download.js';
 import { RetriesExhausted, S3Sender } from './s3-retry.js';
 import { uploadStream, type UploadState } from './s3-multipart.js';
 import type { ObjectInfo, Store } from './types.js';
@@ -127,9 +128,10 @@ export class S3Store implements Store {
 
   async get(key: string, opts: { signal?: AbortSignal } = {}): Promise<Readable> {
     try {
-      const res = await this.sender.send<GetObjectCommandOutput>(new GetObjectCommand({ Bucket: this.cfg.bucket, Key: this.keyOf(key) }), 'GetObject', opts.signal);
+      const target = { bucket: this.cfg.bucket, key: this.keyOf(key), location: `${this.location}${key}` };
+      const res = await this.sender.send<GetObjectCommandOutput>(new GetObjectCommand({ Bucket: target.bucket, Key: target.key }), 'GetObject', opts.signal);
       if (!(res.Body instanceof Readable)) throw new StoreError('S3 returned no readable body');
-      return res.Body;
+      return resumableBody(this.sender, target, res, this.log, opts.signal);
     } catch (err) {
       throw this.wrap(err, `reading ${this.location}${key}`);
     }
@@ -212,13 +214,24 @@ export class S3Store implements Store {
 
 /** The SDK's logger interface over pino: its warnings become log lines; its debug chatter stays at debug. */
 function sdkLogger(log: Logger | undefined) {
-  const l = log?.child({ component: 's3-sdk' });
-  const text = (args: unknown[]) => args.map((a) => (typeof a === 'string' ? a : describeError(a))).join(' ');
+  const l = log?.child({ sdk: 'aws-s3' });
+  const text = (args: unknown[]) => args.map(sdkText).join(' ');
   return {
     trace: () => undefined,
     debug: (...args: unknown[]) => l?.debug({ detail: text(args) }, 'S3 SDK message'),
     info: (...args: unknown[]) => l?.debug({ detail: text(args) }, 'S3 SDK message'),
     warn: (...args: unknown[]) => l?.warn({ detail: text(args) }, 'S3 SDK warning'),
-    error: (...args: unknown[]) => l?.error({ detail: text(args) }, 'S3 SDK error'),
+    // The SDK reports every failed command here; S3Sender logs each failure it retries and the final one is the
+    // command's error, so these are details for debugging.
+    error: (...args: unknown[]) => l?.debug({ detail: text(args) }, 'S3 SDK error'),
   };
+}
+
+/** One argument of an SDK log call as text: its messages come as strings or as `{ commandName, error }` records. */
+function sdkText(a: unknown): string {
+  if (typeof a === 'string') return a;
+  if (a instanceof Error) return describeError(a);
+  const r = a as { commandName?: unknown; error?: unknown } | null;
+  if (r && typeof r === 'object' && 'error' in r) return `${typeof r.commandName === 'string' ? `${r.commandName}: ` : ''}${describeError(r.error)}`;
+  return describeError(a);
 }

@@ -93,6 +93,46 @@ describe('S3 outages', () => {
     const id = (JSON.parse(res.stdout) as { id: string }).id;
     expect((await runCli(['verify', id], env())).code).toBe(0);
   });
+
+  /** Takes one uncompressed snapshot backup (8 parts) and returns its id. */
+  const oneBackup = async () => {
+    const res = await runCli(['backup', '--json'], env());
+    expect(res.code).toBe(0);
+    return (JSON.parse(res.stdout) as { id: string; artifact: string });
+  };
+  /** Runs `verify id` and pauses S3 once the artifact's body has begun to flow. */
+  const verifyWhilePaused = async (id: string, artifact: string, extra: Record<string, string>) => {
+    const n = proxy.requests.length;
+    const running = runCli(['verify', id], env(extra), { timeoutMs: 120_000 });
+    await whileRunning(running, () => since(n, 'GetObject').some((r) => r.url.includes(artifact) && r.status === 200), 'the artifact download');
+    s3.pause();
+    return running;
+  };
+
+  it('paused mid-download, resumed seconds later: the download resumes where it stopped and verify passes', async () => {
+    const { id, artifact } = await oneBackup();
+    const n = proxy.requests.length;
+    const running = verifyWhilePaused(id, artifact, { RS_S3_RETRY_WINDOW: '60s' });
+    await new Promise((r) => setTimeout(r, 5000));
+    s3.resume();
+    const res = await running;
+    expect(res.stderr).toMatch(/S3 download broke off; resuming/);
+    expect(res.code).toBe(0);
+    // The rest was asked for from where it stopped, not from the start.
+    const ranged = since(n, 'GetObject').filter((r) => r.url.includes(artifact) && typeof r.headers.range === 'string');
+    expect(ranged.length).toBeGreaterThan(0);
+    expect(ranged.every((r) => /^bytes=[1-9]\d*-$/.test(r.headers.range as string))).toBe(true);
+    expectOnlyJson(res);
+  });
+
+  it('paused mid-download and never resumed: verify fails within the window naming the broken download', async () => {
+    const { id, artifact } = await oneBackup();
+    const res = await verifyWhilePaused(id, artifact, { RS_S3_RETRY_WINDOW: '4s' });
+    expect(res.signal).toBeNull(); // ended by itself, not by the harness's timeout
+    expect(res.stderr).toMatch(/the download broke off after \d+ bytes .* and did not resume within 4s \(RS_S3_RETRY_WINDOW\)/);
+    expect(res.stderr).not.toMatch(/this is a bug/);
+    expect(res.code).toBe(1);
+  });
 });
 
 function isJson(line: string): boolean {

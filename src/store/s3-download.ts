@@ -1,0 +1,109 @@
+import { GetObjectCommand, type GetObjectCommandOutput } from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
+import { StoreError, describeError } from '../core/errors.js';
+import { formatDuration } from '../core/duration.js';
+import type { Logger } from '../log.js';
+import { DeadlineExceeded, isTransient } from './s3-errors.js';
+import { RetriesExhausted, type S3Sender } from './s3-retry.js';
+
+/** What a download needs to ask for the rest of an object again. */
+export interface DownloadTarget {
+  bucket: string;
+  key: string;
+  /** For messages: `s3://bucket/prefix/key`. */
+  location: string;
+}
+
+/**
+ * The body of a GetObject as a stream that neither hangs nor fails on a brief outage. S3Sender's deadline ends when
+ * the response headers arrive; a server that then stops sending (paused, blackholed) would hold the body forever.
+ * Here every wait for the next chunk has the request deadline (only while the consumer waits for data, so
+ * back-pressure never counts as a stall), and a stalled or broken body is asked for again from the byte where it
+ * stopped (`Range`, `If-Match` of the first response's ETag, so a replaced object is never spliced in), for as long
+ * as the retry window allows since the last byte arrived. The bytes are checked against the manifest's size and
+ * sha256 by every reader anyway.
+ */
+export function resumableBody(sender: S3Sender, target: DownloadTarget, first: GetObjectCommandOutput, log?: Logger, signal?: AbortSignal): Readable {
+  const { requestTimeoutMs, windowMs } = sender.policy;
+  const etag = first.ETag;
+  let body = first.Body as Readable;
+  let offset = 0;
+
+  async function* chunks(): AsyncGenerator<Buffer> {
+    let stalledSince: number | undefined;
+    for (;;) {
+      let iterator: AsyncIterator<unknown> | undefined;
+      try {
+        iterator = body[Symbol.asyncIterator]();
+        for (;;) {
+          const next = await withDeadline(iterator.next(), requestTimeoutMs, signal);
+          if (next.done) return;
+          const chunk = next.value as Buffer;
+          offset += chunk.length;
+          stalledSince = undefined;
+          yield chunk;
+        }
+      } catch (err) {
+        body.destroy();
+        if (signal?.aborted) throw err;
+        const now = Date.now();
+        stalledSince ??= now;
+        if (!isTransient(err) || now - stalledSince >= windowMs) {
+          throw new StoreError(
+            `reading ${target.location}: the download broke off after ${offset} bytes (${describeError(err)}) and did not resume within ${formatDuration(windowMs)} (RS_S3_RETRY_WINDOW)`,
+            isTransient(err),
+            { cause: err },
+          );
+        }
+        log?.warn({ object: target.location, offset, err: describeError(err) }, 'S3 download broke off; resuming');
+        const remaining = Math.max(1, windowMs - (Date.now() - stalledSince));
+        let rest: GetObjectCommandOutput;
+        try {
+          rest = await sender.send<GetObjectCommandOutput>(
+            new GetObjectCommand({ Bucket: target.bucket, Key: target.key, Range: `bytes=${offset}-`, ...(etag !== undefined && { IfMatch: etag }) }),
+            'GetObject (resume)',
+            signal,
+            remaining,
+          );
+        } catch (e) {
+          if (signal?.aborted) throw e;
+          const last = e instanceof RetriesExhausted ? e.last : e;
+          throw new StoreError(
+            `reading ${target.location}: the download broke off after ${offset} bytes (${describeError(err)}) and did not resume within ${formatDuration(windowMs)} (RS_S3_RETRY_WINDOW): ${describeError(last)}`,
+            isTransient(last),
+            { cause: e },
+          );
+        }
+        if (etag !== undefined && rest.ETag !== undefined && rest.ETag !== etag) {
+          throw new StoreError(`reading ${target.location}: the object changed while it was downloaded`);
+        }
+        if (!(rest.Body instanceof Readable)) throw new StoreError(`reading ${target.location}: S3 returned no readable body`);
+        body = rest.Body;
+      }
+    }
+  }
+
+  const out = Readable.from(chunks(), { objectMode: false, highWaterMark: 1024 * 1024 });
+  // A consumer that stops early (destroy) must not leave the socket open.
+  out.once('close', () => body.destroy());
+  return out;
+}
+
+/** `promise`, or a DeadlineExceeded after `ms` (or the signal's reason). */
+function withDeadline<T>(promise: Promise<T>, ms: number, signal?: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => finish(() => reject(signal!.reason));
+    const timer = setTimeout(() => finish(() => reject(new DeadlineExceeded(ms))), ms);
+    const finish = (fn: () => void) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      fn();
+    };
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => finish(() => resolve(v)),
+      (e) => finish(() => reject(e)),
+    );
+  });
+}
