@@ -3,7 +3,7 @@ import type { RetentionRules } from '../core/retention.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 export type ApiVersion = 'auto' | 'v2' | 'v3';
-export type Compression = 'gzip' | 'none';
+export type Compression = 'zstd' | 'gzip' | 'none';
 
 /** How to reach etcd. */
 export interface EtcdConfig {
@@ -80,7 +80,7 @@ export interface Config {
   store: StoreConfig;
   /** `RS_COMPRESSION`, default `gzip`. */
   compression: Compression;
-  /** `RS_COMPRESSION_LEVEL`, 1-9, default 3. */
+  /** `RS_COMPRESSION_LEVEL`: gzip 1-9 (default 3), zstd 1-19 (default 1). */
   compressionLevel: number;
   encryption: EncryptionConfig;
   /** `RS_SCHEDULE`: cron expression for `run`. */

@@ -43,7 +43,7 @@ const CASES: Array<[string, string, RegExp, Env?]> = [
   ['RS_S3_SSE_KMS_KEY_ID', 'arn:aws:kms:eu-west-1:1:key/x', /RS_S3_SSE_KMS_KEY_ID is set, but RS_S3_SSE is not "aws:kms"/, { RS_S3_SSE: 'AES256' }],
   ['ACCESS_KEY_ID', 'AKIAEXAMPLE', /ACCESS_KEY_ID and SECRET_ACCESS_KEY must be set together/],
   ['SECRET_ACCESS_KEY', 'wJalrXUtnFEMI-secret', /ACCESS_KEY_ID and SECRET_ACCESS_KEY must be set together/],
-  ['RS_COMPRESSION', 'zstd', /should be one of \[gzip, none\]/],
+  ['RS_COMPRESSION', 'brotli', /should be one of \[zstd, gzip, none\]/],
   ['RS_COMPRESSION_LEVEL', '0', /gzip level from 1/],
   ['RS_COMPRESSION_LEVEL', 'fast', /should be a valid integer|positive integer/],
   ['RS_ENCRYPTION_RECIPIENTS', `${GOOD_RECIPIENT},ssh-rsa AAAA`, /"ssh-rsa AAAA", which is not an age X25519 public key/],
