@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the system tools reshifter's demo and tests use, when they are missing: Debian's etcd (server and
-# etcdctl), age, openssl, Prometheus' Pushgateway (the metrics push test), and Chromium with a font (the web UI's browser test). Needs root (or sudo) and apt-get; does nothing when everything is present.
+# etcdctl), age, openssl, zstd (the CLI interop tests of zstd backups), Prometheus' Pushgateway (the metrics push test), and Chromium with a font (the web UI's browser test). Needs root (or sudo) and apt-get; does nothing when everything is present.
 set -euo pipefail
 need=()
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
 command -v age >/dev/null 2>&1 || need+=(age)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v zstd >/dev/null 2>&1 || need+=(zstd)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v prometheus-pushgateway >/dev/null 2>&1 || need+=(prometheus-pushgateway)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
