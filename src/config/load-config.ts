@@ -197,10 +197,10 @@ export function loadConfig(env: Env = process.env): LoadResult {
 
   // codec
   const compression = read('RS_COMPRESSION', () =>
-    from.get('RS_COMPRESSION').default('gzip').asEnum(['zstd', 'gzip', 'none'] as const),
+    from.get('RS_COMPRESSION').default('zstd').asEnum(['zstd', 'gzip', 'none'] as const),
   );
   const compressionLevel = read('RS_COMPRESSION_LEVEL', () => {
-    const levels = COMPRESSION_LEVELS[compression ?? 'gzip'];
+    const levels = COMPRESSION_LEVELS[compression ?? 'zstd'];
     const n = from.get('RS_COMPRESSION_LEVEL').default(String(levels.default)).asInt();
     if (n < levels.min || n > levels.max) throw new Error(`should be a ${levels.name}`);
     return n;

@@ -78,9 +78,9 @@ export interface Config {
   /** `RS_CLUSTER_NAME`, default `default`: the folder of this cluster's backups in the store. */
   cluster: string;
   store: StoreConfig;
-  /** `RS_COMPRESSION`, default `gzip`. */
+  /** `RS_COMPRESSION`, default `zstd` (gzip before 0.2: those backups stay readable). */
   compression: Compression;
-  /** `RS_COMPRESSION_LEVEL`: gzip 1-9 (default 3), zstd 1-19 (default 1). */
+  /** `RS_COMPRESSION_LEVEL`: zstd 1-19 (default 1), gzip 1-9 (default 3). */
   compressionLevel: number;
   encryption: EncryptionConfig;
   /** `RS_SCHEDULE`: cron expression for `run`. */

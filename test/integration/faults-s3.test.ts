@@ -63,7 +63,7 @@ describe('S3 faults', () => {
     } finally {
       proxy.fault = undefined;
     }
-    expectClearFailure(res, /reshifter: uploading s3:\/\/backups\/default\/.*\.snapshot\.db\.gz: .*\(gave up after 5 attempts\)/);
+    expectClearFailure(res, /reshifter: uploading s3:\/\/backups\/default\/.*\.snapshot\.db\.zst: .*\(gave up after 5 attempts\)/);
     expect(Date.now() - started).toBeLessThan(30_000);
     // Every part was tried exactly 5 times (the SDK's standard retry mode: exponential backoff with jitter).
     const tries = new Map<string, number>();

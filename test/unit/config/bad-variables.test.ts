@@ -44,7 +44,7 @@ const CASES: Array<[string, string, RegExp, Env?]> = [
   ['ACCESS_KEY_ID', 'AKIAEXAMPLE', /ACCESS_KEY_ID and SECRET_ACCESS_KEY must be set together/],
   ['SECRET_ACCESS_KEY', 'wJalrXUtnFEMI-secret', /ACCESS_KEY_ID and SECRET_ACCESS_KEY must be set together/],
   ['RS_COMPRESSION', 'brotli', /should be one of \[zstd, gzip, none\]/],
-  ['RS_COMPRESSION_LEVEL', '0', /gzip level from 1/],
+  ['RS_COMPRESSION_LEVEL', '0', /zstd level from 1/],
   ['RS_COMPRESSION_LEVEL', 'fast', /should be a valid integer|positive integer/],
   ['RS_ENCRYPTION_RECIPIENTS', `${GOOD_RECIPIENT},ssh-rsa AAAA`, /"ssh-rsa AAAA", which is not an age X25519 public key/],
   ['RS_ENCRYPTION_RECIPIENTS', TYPO_RECIPIENT, /which is not an age X25519 public key/],
