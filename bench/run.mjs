@@ -68,7 +68,10 @@ if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run `npm run bu
 const NODE_FLAGS = readFileSync(MAIN, 'utf8').split('\n')[0].split(/\s+/).slice(3);
 const help = execFileSync(process.execPath, [MAIN, 'help'], { encoding: 'utf8' });
 const has = { restore: /^\s+restore\b/m.test(help), inspect: /^\s+inspect\b/m.test(help) };
-const tools = { etcdctl: which('etcdctl'), gzip: which('gzip'), aws: which('aws') };
+const tools = { etcdctl: which('etcdctl'), gzip: which('gzip'), aws: which('aws'), zstd: which('zstd') };
+if (!tools.zstd) log('zstd CLI not found: the zstd reference cases are skipped (apt-get install zstd)');
+// zstd levels next to the default (level 1), for choosing it; BENCH_ZSTD_LEVELS=2,3 adds cases.
+const ZSTD_LOCAL = (process.env.BENCH_ZSTD_LEVELS ?? '3').split(',').filter(Boolean).map((l) => [`zstd -${l}`, { RS_COMPRESSION: 'zstd', RS_COMPRESSION_LEVEL: l }]);
 for (const t of ['etcdctl', 'gzip']) if (!tools[t]) throw new Error(`${t} is needed (apt-get install etcd-client gzip)`);
 if (!tools.aws) log('aws CLI not found: the S3 comparisons are skipped (pip install awscli)');
 
@@ -138,7 +141,8 @@ try {
     if (want('snapshot')) {
       rmSync(snap, { force: true });
       record('etcdctl snapshot save', await ctl(['snapshot', 'save', snap]), { bytes: statSync(snap).size });
-      for (const [name, extra] of [['gzip', {}], ['none', { RS_COMPRESSION: 'none' }], ['gzip -1', { RS_COMPRESSION_LEVEL: '1' }]]) {
+      // `default` runs with no compression variable set: what a new backup gets.
+      for (const [name, extra] of [['default', {}], ['gzip', { RS_COMPRESSION: 'gzip' }], ['none', { RS_COMPRESSION: 'none' }], ['gzip -1', { RS_COMPRESSION: 'gzip', RS_COMPRESSION_LEVEL: '1' }], ...ZSTD_LOCAL]) {
         rmSync(store, { recursive: true, force: true });
         const m = await rs(['backup'], localEnv(store, extra));
         record(`rs snapshot local ${name}`, m, { bytes: sizeOfStore() });
@@ -146,27 +150,35 @@ try {
       const gz = `${snap}.gz`;
       const g = await measure(tools.gzip, ['-c', snap], { stdoutFile: gz });
       record('gzip -6', g, { bytes: statSync(gz).size });
+      // The size a compressed backup must not exceed, and the compressed file `aws s3 cp` uploads for the zstd case.
+      const g3 = await measure(tools.gzip, ['-3', '-c', snap], { stdoutFile: `${snap}.3.gz` });
+      record('gzip -3', g3, { bytes: statSync(`${snap}.3.gz`).size });
+      rmSync(`${snap}.3.gz`, { force: true });
+      const zst = `${snap}.zst`;
+      if (tools.zstd) record('zstd -1', await measure(tools.zstd, ['-1', '-T1', '-q', '-c', snap], { stdoutFile: zst }), { bytes: statSync(zst).size });
       if (s3) {
-        for (const compression of ['gzip', 'none']) {
-          record(`rs snapshot s3 ${compression}`, await rs(['backup'], s3Env({ RS_COMPRESSION: compression })));
+        for (const compression of ['default', 'gzip', 'none']) {
+          record(`rs snapshot s3 ${compression}`, await rs(['backup'], s3Env(compression === 'default' ? {} : { RS_COMPRESSION: compression })));
           s3.clear();
         }
         record('aws s3 cp snapshot', await aws(['s3', 'cp', '--only-show-errors', snap, 's3://bench/cmp/snap.db']));
         const up = await aws(['s3', 'cp', '--only-show-errors', gz, 's3://bench/cmp/snap.db.gz']);
         record('aws s3 cp snapshot.gz', up);
+        if (tools.zstd) record('aws s3 cp snapshot.zst', await aws(['s3', 'cp', '--only-show-errors', zst, 's3://bench/cmp/snap.db.zst']));
         s3.clear();
         const save = results['etcdctl snapshot save'];
         pipelineMs.push(save.ms.at(-1) + g.ms + up.ms);
         pipelineRss.push(Math.max(save.rssMB.at(-1), g.rssMB, up.rssMB));
       }
       rmSync(gz, { force: true });
+      rmSync(zst, { force: true });
     }
     if (want('raw')) {
       const out = join(work, 'get.json');
       record('etcdctl get --prefix -w json', await ctl(['get', '', '--prefix', '-w', 'json'], { stdoutFile: out }), { bytes: statSync(out).size });
       rmSync(out, { force: true });
       if (rawSupported) {
-        for (const compression of ['none', 'gzip']) {
+        for (const compression of ['none', 'gzip', 'zstd']) {
           rmSync(store, { recursive: true, force: true });
           const m = await rs(['backup'], localEnv(store, { RS_COMPRESSION: compression, RS_BACKUP_STRATEGY: 'raw' })).catch((err) => err);
           if (m instanceof Error) {
@@ -212,13 +224,18 @@ try {
     if (value === undefined || Number.isNaN(value)) return;
     targets.push({ what, value: Number(value.toFixed(4)), limit, met: value <= limit, detail });
   };
+  // Issue #16: compressing with the default settings costs (almost) nothing, and stores no more than gzip -3.
+  target('snapshot to local store (default: zstd) / etcdctl snapshot save', t('rs snapshot local default') / t('etcdctl snapshot save'), 1.1, 'time ratio');
+  target('stored size of the default snapshot backup / gzip -3 of the snapshot', summary['rs snapshot local default']?.bytes / summary['gzip -3']?.bytes, 1.0, 'size ratio');
+  target('snapshot to S3 (default: zstd) / max(etcdctl snapshot save, aws s3 cp snapshot.zst)', t('rs snapshot s3 default') / Math.max(t('etcdctl snapshot save'), t('aws s3 cp snapshot.zst') ?? NaN), 1.2, 'time ratio');
+  target('snapshot to S3 (default: zstd) / (etcdctl snapshot save + gzip + aws s3 cp)', t('rs snapshot s3 default') / t('etcdctl save + gzip + aws s3 cp'), 1.0, 'time ratio');
   for (const c of ['gzip', 'none']) {
     target(`snapshot to local store (${c}) / etcdctl snapshot save`, t(`rs snapshot local ${c}`) / t('etcdctl snapshot save'), 1.3, 'time ratio');
     const cp = c === 'gzip' ? 'aws s3 cp snapshot.gz' : 'aws s3 cp snapshot';
     target(`snapshot to S3 (${c}) / max(etcdctl snapshot save, ${cp})`, t(`rs snapshot s3 ${c}`) / Math.max(t('etcdctl snapshot save'), t(cp) ?? NaN), 1.2, 'time ratio');
   }
-  for (const c of ['none', 'gzip']) target(`raw dump (${c}) / etcdctl get --prefix`, t(`rs raw local ${c}`) / t('etcdctl get --prefix -w json'), 1.0, 'time ratio');
-  target('inspect (offline status) / etcdctl snapshot status', t('rs inspect (offline)') / t('etcdctl snapshot status'), 2.0, 'time ratio');
+  for (const c of ['none', 'gzip', 'zstd']) target(`raw dump (${c}) / etcdctl get --prefix`, t(`rs raw local ${c}`) / t('etcdctl get --prefix -w json'), 1.0, 'time ratio');
+  target('inspect (offline status) / etcdctl snapshot status', t('rs inspect (offline)') / t('etcdctl snapshot status'), 1.5, 'time ratio');
   const rsPeak = Math.max(...Object.entries(summary).filter(([n]) => n.startsWith('rs ')).map(([, r]) => r.peakRssMB));
   target('peak RSS of any reshifter process (MB)', rsPeak, 200, 'MB');
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the system tools reshifter's demo and tests use, when they are missing: Debian's etcd (server and
-# etcdctl), age, openssl, Prometheus' Pushgateway (the metrics push test) and Prometheus itself (promtool checks and
-# unit-tests the alert rules and the dashboard's queries), Chromium with a font (the web UI's browser test), skopeo and
-# umoci (they read the OCI image archives a checkpoint restores to), curl (an independent client of the test's
-# stand-in kubelet), and a kubectl whose kustomize builds the manifests' overlays. Needs root (or sudo) and apt-get; does nothing when
-# everything is present.
+# etcdctl), age, openssl, zstd (the CLI interop tests of zstd backups), Prometheus' Pushgateway (the metrics push
+# test) and Prometheus itself (promtool checks and unit-tests the alert rules and the dashboard's queries), Chromium
+# with a font (the web UI's browser test), skopeo and umoci (they read the OCI image archives a checkpoint restores
+# to), curl (an independent client of the test's stand-in kubelet), and a kubectl whose kustomize builds the
+# manifests' overlays. Needs root (or sudo) and apt-get; does nothing when everything is present.
 set -euo pipefail
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
@@ -27,6 +27,7 @@ command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
 command -v age >/dev/null 2>&1 || need+=(age)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v zstd >/dev/null 2>&1 || need+=(zstd)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v prometheus-pushgateway >/dev/null 2>&1 || need+=(prometheus-pushgateway)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)

@@ -3,11 +3,13 @@ import { Gunzip, constants, type ZlibOptions } from 'node:zlib';
 import { IntegrityError, OperationError } from '../core/errors.js';
 import type { Manifest } from './manifest.js';
 import { ParallelGzip } from './parallel-gzip.js';
+import { ParallelZstd } from './parallel-zstd.js';
+import { ZstdDecoder } from './zstd-decoder.js';
 
 /** How stored bytes are encoded: compression, then encryption. Recorded in the manifest. */
 export interface Codec {
   compression: Manifest['compression'];
-  /** gzip level 1-9. */
+  /** gzip level 1-9, zstd level 1-19. */
   level: number;
   encryption: Manifest['encryption'];
 }
@@ -23,8 +25,10 @@ const GZIP_CHUNK = 256 * 1024;
 /** The transforms that turn content into stored bytes, in order: compress, then encrypt. */
 export function encoders(codec: Codec, keys: CodecKeys = {}): Duplex[] {
   const out: Duplex[] = [];
-  // deflate is the bottleneck of a compressed backup: spread it over the cores (one gzip member per 1 MiB block).
+  // Compression is the bottleneck of a compressed backup: spread it over the cores (one gzip member or zstd frame
+  // per 1 MiB block).
   if (codec.compression === 'gzip') out.push(new ParallelGzip(codec.level));
+  if (codec.compression === 'zstd') out.push(new ParallelZstd(codec.level));
   if (codec.encryption === 'age') {
     if (!keys.encrypt) throw new OperationError('encryption "age" requested but no recipients or passphrase are configured');
     out.push(keys.encrypt());
@@ -66,5 +70,6 @@ export function decoders(codec: Pick<Codec, 'compression' | 'encryption'> & { id
     // Z_SYNC_FLUSH tolerance is off: a truncated gzip must fail, not end quietly.
     out.push(new CheckedGunzip(codec.id !== undefined ? `backup ${codec.id}` : 'the artifact', { chunkSize: GZIP_CHUNK, finishFlush: constants.Z_FINISH }));
   }
+  if (codec.compression === 'zstd') out.push(new ZstdDecoder());
   return out;
 }

@@ -11,7 +11,7 @@ import type { KeyRecord } from '../core/key-record.js';
  *   reshifter-end.json           {keys, valueBytes}: a dump without it was cut short
  *
  * Keys are bytes, never paths: entries are numbered, the key is in the JSON (base64 always, text when it is UTF-8).
- * `tar -xOzf dump.tar.gz --wildcards 'keys/*.json'` prints the index as JSON lines.
+ * `tar --zstd -xOf dump.tar.zst --wildcards 'keys/*.json'` prints the index as JSON lines (`-z` for a `.tar.gz`).
  */
 export const DUMP_FORMAT = 'reshifter-key-dump';
 export const DUMP_VERSION = 1;

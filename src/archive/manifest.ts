@@ -14,7 +14,7 @@ export interface Manifest {
   artifact: string;
   /** The artifact's content before compression: `etcd-snapshot` (db + sha256 trailer), `tar` (key dump), `jsonl`. */
   contentType: string;
-  compression: 'gzip' | 'none';
+  compression: 'zstd' | 'gzip' | 'none';
   encryption: 'none' | 'age';
   /** sha256 (hex) and size of the stored bytes. */
   sha256: string;
@@ -65,7 +65,7 @@ export function parseManifest(bytes: Buffer | string, where: string): Manifest {
   str('artifact', SAFE_NAME);
   if (!(m.artifact as string).startsWith(`${m.id as string}.`)) fail('field "artifact" does not belong to this backup id');
   str('contentType');
-  if (m.compression !== 'gzip' && m.compression !== 'none') fail('field "compression" is not gzip or none');
+  if (m.compression !== 'zstd' && m.compression !== 'gzip' && m.compression !== 'none') fail('field "compression" is not zstd, gzip or none');
   if (m.encryption !== 'none' && m.encryption !== 'age') fail('field "encryption" is not none or age');
   str('sha256', /^[0-9a-f]{64}$/);
   num(m.sizeBytes, 'sizeBytes');

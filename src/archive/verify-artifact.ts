@@ -77,7 +77,7 @@ export async function verifyArtifact(stored: Readable, m: Manifest, keys: CodecK
     { name: 'size', ok: hash.bytes === m.sizeBytes, detail: `${hash.bytes} bytes stored, manifest says ${m.sizeBytes}` },
     { name: 'sha256', ok: hash.digest() === m.sha256, detail: hash.digest() === m.sha256 ? m.sha256 : `stored bytes hash to ${hash.digest()}, manifest says ${m.sha256}` },
   ];
-  const decodeStep = [m.encryption === 'age' ? 'decrypt' : '', m.compression === 'gzip' ? 'decompress' : ''].filter(Boolean).join('+') || 'decode';
+  const decodeStep = [m.encryption === 'age' ? 'decrypt' : '', m.compression !== 'none' ? 'decompress' : ''].filter(Boolean).join('+') || 'decode';
   if (decodeError !== undefined) {
     const name = decodeError instanceof IntegrityError ? decodeError.check : decodeStep;
     // The check is the line's name: the detail is what failed (zlib's words for a damaged gzip stream).

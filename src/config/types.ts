@@ -3,7 +3,7 @@ import type { RetentionRules } from '../core/retention.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 export type ApiVersion = 'auto' | 'v2' | 'v3';
-export type Compression = 'gzip' | 'none';
+export type Compression = 'zstd' | 'gzip' | 'none';
 
 /** How to reach etcd. */
 export interface EtcdConfig {
@@ -88,9 +88,9 @@ export interface Config {
   /** `RS_CLUSTER_NAME`, default `default`: the folder of this cluster's backups in the store. */
   cluster: string;
   store: StoreConfig;
-  /** `RS_COMPRESSION`, default `gzip`. */
+  /** `RS_COMPRESSION`, default `zstd` (gzip before 0.2: those backups stay readable). */
   compression: Compression;
-  /** `RS_COMPRESSION_LEVEL`, 1-9, default 3. */
+  /** `RS_COMPRESSION_LEVEL`: zstd 1-19 (default 1), gzip 1-9 (default 3). */
   compressionLevel: number;
   encryption: EncryptionConfig;
   /** `RS_SCHEDULE`: cron expression for `run`. */

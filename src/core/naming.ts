@@ -27,7 +27,10 @@ export function idOfFile(name: string): string | undefined {
   return BACKUP_ID_RE.test(id) && (name.length === 27 || name[27] === '.') ? id : undefined;
 }
 
-/** File name of a backup's artifact: `<id>.<format>[.gz][.age]`. */
+/** The file name suffix of each compression: what `gunzip` and `zstd -d` expect. */
+const COMPRESSION_SUFFIX: Record<string, string> = { gzip: '.gz', zstd: '.zst' };
+
+/** File name of a backup's artifact: `<id>.<format>[.zst|.gz][.age]`. */
 export function artifactName(id: string, format: string, compression: string, encryption: string): string {
-  return `${id}.${format}${compression === 'gzip' ? '.gz' : ''}${encryption === 'age' ? '.age' : ''}`;
+  return `${id}.${format}${COMPRESSION_SUFFIX[compression] ?? ''}${encryption === 'age' ? '.age' : ''}`;
 }

@@ -19,5 +19,5 @@ it("the README's first command: demo backs up a throwaway etcd into ./backups, l
   expect(res.stdout).toMatch(/verify: ok\s+content/);
   const files = await readdir(join(work, 'backups', 'default'));
   expect(files.filter((f) => f.endsWith('.manifest.json'))).toHaveLength(1);
-  expect(files.filter((f) => f.endsWith('.snapshot.db.gz'))).toHaveLength(1);
+  expect(files.filter((f) => f.endsWith('.snapshot.db.zst'))).toHaveLength(1);
 });

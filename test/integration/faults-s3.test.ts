@@ -64,7 +64,7 @@ describe('S3 faults', () => {
     } finally {
       proxy.fault = undefined;
     }
-    expectClearFailure(res, new RegExp(String.raw`reshifter: uploading s3://backups/default/.*\.snapshot\.db\.gz: .*\(HTTP 503\) ${GAVE_UP}`));
+    expectClearFailure(res, new RegExp(String.raw`reshifter: uploading s3://backups/default/.*\.snapshot\.db\.zst: .*\(HTTP 503\) ${GAVE_UP}`));
     expect(Date.now() - started).toBeLessThan(30_000);
     // Every part was tried more than once (exponential backoff with jitter), and no more than the window allows.
     const tries = new Map<string, number>();

@@ -45,17 +45,17 @@ const localEnv = (etcd: TestEtcd, extra: Record<string, string> = {}) => ({
 });
 
 describe('raw key dump', () => {
-  it('dumps every Kubernetes key with its revision into a verified tar.gz artifact', async () => {
+  it('dumps every Kubernetes key with its revision into a verified tar.zst artifact (zstd, the default)', async () => {
     const res = await runCli(['backup', '--json'], localEnv(source, { RS_BACKUP_STRATEGY: 'raw' }));
     expect(res.stderr).toContain('backup completed');
     expect(res.code).toBe(0);
     manifest = JSON.parse(res.stdout) as Manifest;
-    expect(manifest).toMatchObject({ strategy: 'raw', contentType: 'tar', compression: 'gzip', keys: expected.size, prefixes: PREFIXES.slice().sort() });
+    expect(manifest).toMatchObject({ strategy: 'raw', contentType: 'tar', compression: 'zstd', keys: expected.size, prefixes: PREFIXES.slice().sort() });
     // compact_rev_key lies outside the Kubernetes prefixes.
     expect(expected.size).toBe(dataset.length - 1);
     const status = JSON.parse(await source.ctl(['endpoint', 'status', '-w', 'json'])) as Array<{ Status: { header: { revision: number } } }>;
     expect(manifest.etcd.revision).toBe(status[0]!.Status.header.revision);
-    expect(manifest.artifact).toMatch(/\.raw\.tar\.gz$/);
+    expect(manifest.artifact).toMatch(/\.raw\.tar\.zst$/);
     const verify = await runInProcess(['verify', manifest.id], localEnv(source));
     expect(verify.stdout).toMatch(/ok\s+content\s+tar ok/);
     expect(verify.code).toBe(0);

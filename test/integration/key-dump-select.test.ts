@@ -113,7 +113,7 @@ describe('key dumps in S3', () => {
       const recipient = /public key: (age1\w+)/.exec(await readFile(keyFile, 'utf8'))![1]!;
       const made = await runInProcess(['backup', '--json'], env(source, { RS_BACKUP_STRATEGY: 'raw', RS_ENCRYPTION_RECIPIENTS: recipient, RS_CLUSTER_NAME: 'sealed' }));
       const m = JSON.parse(made.stdout) as Manifest;
-      expect(m).toMatchObject({ encryption: 'age', artifact: expect.stringMatching(/\.raw\.tar\.gz\.age$/) as unknown });
+      expect(m).toMatchObject({ encryption: 'age', artifact: expect.stringMatching(/\.raw\.tar\.zst\.age$/) as unknown });
       await withTarget(async (target) => {
         const refused = await runInProcess(['restore', m.id], env(target, { RS_CLUSTER_NAME: 'sealed' }));
         expect(refused.code).toBe(1);

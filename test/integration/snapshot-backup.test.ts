@@ -1,9 +1,8 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import { loadDataset } from '../../src/demo/load-dataset.js';
@@ -67,13 +66,13 @@ describe.each([
     expect(res.stderr).toContain('"msg":"backup completed"');
     expect(res.code).toBe(0);
     manifest = JSON.parse(res.stdout) as Manifest;
-    expect(manifest).toMatchObject({ cluster: 'kind-1', strategy: 'snapshot', compression: 'gzip', encryption: 'none', contentType: 'etcd-snapshot' });
+    expect(manifest).toMatchObject({ cluster: 'kind-1', strategy: 'snapshot', compression: 'zstd', encryption: 'none', contentType: 'etcd-snapshot' });
     expect(manifest.etcd.revision).toBeGreaterThan(80);
     expect(manifest.etcd.version).toMatch(/^3\.\d+\.\d+/);
 
     const bytes = await fetchArtifact(manifest);
     expect(bytes.length).toBe(manifest.sizeBytes);
-    const snapshot = gunzipSync(bytes);
+    const snapshot = execFileSync('zstd', ['-dc'], { input: bytes, maxBuffer: 256 * 1024 * 1024 });
     expect(snapshot.length).toBe(manifest.rawSizeBytes);
     expect(snapshot.length % 512).toBe(32);
     const expected = await dumpAll(etcd);
@@ -145,9 +144,9 @@ describe('verify', () => {
     expect(res.stderr).toMatch(/failed verification/);
   });
 
-  it('reports a truncated gzip artifact', async () => {
-    const dir = join(work, 'trunc');
-    const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: dir };
+  it.each(['zstd', 'gzip'])('reports a truncated %s artifact', async (compression) => {
+    const dir = join(work, `trunc-${compression}`);
+    const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: dir, RS_COMPRESSION: compression };
     const m = JSON.parse((await runCli(['backup', '--json'], env)).stdout) as Manifest;
     const path = join(dir, 'default', m.artifact);
     const bytes = await readFile(path);

@@ -61,8 +61,9 @@ let localDb: string;
 let olderRevision: number;
 let compactedAt: number;
 
-const localEnv = () => ({ RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store });
-const s3Env = () => ({ RS_ETCD_ENDPOINTS: etcd.endpoint, ...s3.env, RS_S3_PREFIX: 'snaps' });
+// gzip: storeSnapshot writes gzip artifacts beside the backups these make.
+const localEnv = () => ({ RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_COMPRESSION: 'gzip' });
+const s3Env = () => ({ RS_ETCD_ENDPOINTS: etcd.endpoint, ...s3.env, RS_S3_PREFIX: 'snaps', RS_COMPRESSION: 'gzip' });
 
 async function ctlStatus(file: string): Promise<CtlStatus> {
   return JSON.parse((await run('etcdctl', ['snapshot', 'status', '-w', 'json', file], { env: CTL_ENV })).stdout) as CtlStatus;

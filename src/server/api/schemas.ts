@@ -49,7 +49,7 @@ export const COMPONENTS: Record<string, Schema> = {
       createdAt: { type: 'string', format: 'date-time' },
       artifact: text,
       contentType: { type: 'string', description: 'etcd-snapshot, tar (key dump) or jsonl (render listing)' },
-      compression: { type: 'string', enum: ['gzip', 'none'] },
+      compression: { type: 'string', enum: ['zstd', 'gzip', 'none'] },
       encryption: { type: 'string', enum: ['none', 'age'] },
       sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
       sizeBytes: count,

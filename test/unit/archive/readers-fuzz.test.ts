@@ -6,6 +6,7 @@ import { ageDecryptor, ageEncryptor } from '../../../src/archive/age-codec.js';
 import { KeyDumpWriter } from '../../../src/archive/key-dump-writer.js';
 import { readKeyDump } from '../../../src/archive/key-dump-reader.js';
 import { parseManifest, serializeManifest, type Manifest } from '../../../src/archive/manifest.js';
+import { ParallelZstd } from '../../../src/archive/parallel-zstd.js';
 import { readRenderListing, renderLine } from '../../../src/archive/render-listing.js';
 import { verifyArtifact } from '../../../src/archive/verify-artifact.js';
 import { IntegrityError } from '../../../src/core/errors.js';
@@ -189,10 +190,14 @@ describe('verify, fuzzed: every damaged artifact is reported, never thrown', asy
   const { identity, recipient } = await keyPair();
   const keys = { decrypt: ageDecryptor({ identities: [identity], passphrases: [] }) };
   const content = goodDump();
+  // Small frames, so damage lands in frames of every kind (first, middle, last).
+  const zstd = await through(new ParallelZstd(3, 2, 4096), content);
   const variants: Array<[string, Pick<Manifest, 'compression' | 'encryption'>, Buffer]> = [
     ['plain', { compression: 'none', encryption: 'none' }, content],
     ['gzip', { compression: 'gzip', encryption: 'none' }, gzipSync(content)],
     ['gzip+age', { compression: 'gzip', encryption: 'age' }, await through(ageEncryptor({ recipients: [recipient] })(), gzipSync(content))],
+    ['zstd', { compression: 'zstd', encryption: 'none' }, zstd],
+    ['zstd+age', { compression: 'zstd', encryption: 'age' }, await through(ageEncryptor({ recipients: [recipient] })(), zstd)],
   ];
 
   it.each(variants)('%s: the good artifact passes every check', async (_name, codec, stored) => {

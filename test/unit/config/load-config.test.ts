@@ -8,7 +8,8 @@ describe('loadConfig', () => {
       etcd: { endpoints: ['http://127.0.0.1:2379'], apiVersion: 'auto' },
       cluster: 'default',
       store: { kind: 'local', dir: './backups' },
-      compression: 'gzip',
+      compression: 'zstd',
+      compressionLevel: 1,
       retention: {},
       httpPort: 8080,
       logLevel: 'info',
@@ -55,8 +56,9 @@ describe('loadConfig', () => {
     ['RS_S3_PREFIX', 'a/../b', /RS_S3_PREFIX was invalid: "a\/..\/b" must not contain/],
     ['RS_S3_FORCE_PATH_STYLE', 'yes', /RS_S3_FORCE_PATH_STYLE was invalid: "yes" should be either/],
     ['RS_S3_SSE', 'rot13', /RS_S3_SSE was invalid: "rot13"/],
-    ['RS_COMPRESSION', 'zstd', /RS_COMPRESSION was invalid: "zstd" should be one of \[gzip, none\]/],
-    ['RS_COMPRESSION_LEVEL', '11', /RS_COMPRESSION_LEVEL was invalid: "11"/],
+    ['RS_COMPRESSION', 'brotli', /RS_COMPRESSION was invalid: "brotli" should be one of \[zstd, gzip, none\]/],
+    ['RS_COMPRESSION_LEVEL', '20', /RS_COMPRESSION_LEVEL was invalid: "20" should be a zstd level from 1 \(fastest\) to 19 \(smallest\)/],
+    ['RS_COMPRESSION_LEVEL', '-3', /RS_COMPRESSION_LEVEL was invalid: "-3" should be a zstd level from 1/],
     ['RS_ENCRYPTION_RECIPIENTS', 'ssh-rsa AAAA', /RS_ENCRYPTION_RECIPIENTS was invalid: .* not an age X25519 public key/],
     ['RS_ENCRYPTION_IDENTITY_FILE', '/nope', /RS_ENCRYPTION_IDENTITY_FILE was invalid: "\/nope" does not exist/],
     ['RS_SCHEDULE', 'every hour', /RS_SCHEDULE was invalid: "every hour" is not a cron expression/],
@@ -79,6 +81,21 @@ describe('loadConfig', () => {
   it('reports every bad variable at once', () => {
     const { errors } = loadConfig({ RS_SCHEDULE: 'nope', RS_COMPRESSION: 'zip', RS_RETENTION_KEEP_LAST: 'x', RS_HTTP_PORT: '-5' });
     expect(errors?.map((e) => e.split(' ')[0])).toEqual(['RS_COMPRESSION', 'RS_SCHEDULE', 'RS_RETENTION_KEEP_LAST', 'RS_HTTP_PORT']);
+  });
+
+  it('reads the compression level by the compression: zstd 1-19 (default 1), gzip 1-9 (default 3)', () => {
+    expect(loadConfig({ RS_COMPRESSION: 'gzip' }).config).toMatchObject({ compression: 'gzip', compressionLevel: 3 });
+    expect(loadConfig({ RS_COMPRESSION: 'none', RS_COMPRESSION_LEVEL: '12' }).errors).toBeUndefined();
+    expect(loadConfig({ RS_COMPRESSION: 'zstd' }).config).toMatchObject({ compression: 'zstd', compressionLevel: 1 });
+    expect(loadConfig({ RS_COMPRESSION: 'zstd', RS_COMPRESSION_LEVEL: '20' }).errors).toEqual([
+      'RS_COMPRESSION_LEVEL was invalid: "20" should be a zstd level from 1 (fastest) to 19 (smallest)',
+    ]);
+    expect(loadConfig({ RS_COMPRESSION: 'zstd', RS_COMPRESSION_LEVEL: '19' }).config).toMatchObject({ compression: 'zstd', compressionLevel: 19 });
+    expect(loadConfig({ RS_COMPRESSION: 'gzip', RS_COMPRESSION_LEVEL: '9' }).config).toMatchObject({ compressionLevel: 9 });
+    expect(loadConfig({ RS_COMPRESSION: 'gzip', RS_COMPRESSION_LEVEL: '11' }).errors).toEqual([
+      'RS_COMPRESSION_LEVEL was invalid: "11" should be a gzip level from 1 (fastest) to 9 (smallest)',
+    ]);
+    expect(loadConfig({ RS_COMPRESSION_LEVEL: 'fast' }).errors?.[0]).toMatch(/^RS_COMPRESSION_LEVEL was invalid: "fast" should be a valid integer/);
   });
 
   it('checks pairs that only work together', () => {

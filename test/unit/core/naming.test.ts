@@ -22,6 +22,8 @@ describe('backup ids', () => {
     const id = '20261122T030710.123Z-a1b2c3';
     expect(artifactName(id, 'snapshot.db', 'gzip', 'age')).toBe(`${id}.snapshot.db.gz.age`);
     expect(artifactName(id, 'raw.tar', 'none', 'none')).toBe(`${id}.raw.tar`);
+    expect(artifactName(id, 'snapshot.db', 'zstd', 'none')).toBe(`${id}.snapshot.db.zst`);
+    expect(artifactName(id, 'raw.tar', 'zstd', 'age')).toBe(`${id}.raw.tar.zst.age`);
     expect(idOfFile(`${id}.manifest.json`)).toBe(id);
     expect(idOfFile('.tmp-1234-x')).toBeUndefined();
     expect(timeOfId('../../etc/passwd')).toBeUndefined();

@@ -1,0 +1,296 @@
+import { IntegrityError } from '../core/errors.js';
+
+// The zstd frame format (RFC 8878, section 3.1), as far as reading it safely needs: where each frame starts and
+// ends, and how much it may decode to, learned from its header and block headers before any of it is decoded.
+
+/** Magic number of a zstd frame (little-endian on disk: 28 b5 2f fd). */
+export const ZSTD_MAGIC = 0xfd2fb528;
+/** Skippable frames carry user data the decoder passes over: magic 0x184d2a50..0x184d2a5f. */
+const SKIPPABLE_MASK = 0xfffffff0;
+const SKIPPABLE_MAGIC = 0x184d2a50;
+/** The largest block any frame may hold, compressed or not. */
+export const MAX_BLOCK = 128 * 1024;
+
+/** What a frame header says. */
+export interface FrameHeader {
+  /** Bytes of the header, magic number included. */
+  size: number;
+  /** The declared content size, when the header has one (2^53 and more read as Infinity). */
+  contentSize: number | undefined;
+  /** Window size: what a decoder must keep of the output (the content size for single-segment frames). */
+  windowSize: number;
+  hasChecksum: boolean;
+  dictionaryId: number;
+}
+
+/** Bytes of a frame header after the magic number and the descriptor byte, for a descriptor `fhd`. */
+function restOfHeader(fhd: number): number {
+  const singleSegment = (fhd & 0x20) !== 0;
+  const fcsFlag = fhd >> 6;
+  const fcs = fcsFlag === 0 ? (singleSegment ? 1 : 0) : 1 << fcsFlag;
+  const dict = [0, 1, 2, 4][fhd & 3]!;
+  return (singleSegment ? 0 : 1) + dict + fcs;
+}
+
+/**
+ * Parses a frame header from `buf` (which starts with the magic number and holds at least the whole header), or
+ * returns the number of bytes needed when it holds less. Throws for a header no decoder may accept.
+ */
+export function parseFrameHeader(buf: Buffer, where = 0): FrameHeader | number {
+  if (buf.length < 5) return 5;
+  if (buf.readUInt32LE(0) !== ZSTD_MAGIC) throw bad(where, 'is not a zstd frame (wrong magic number)');
+  const fhd = buf[4]!;
+  if ((fhd & 0x08) !== 0) throw bad(where, 'has a frame header with its reserved bit set');
+  const size = 5 + restOfHeader(fhd);
+  if (buf.length < size) return size;
+  const singleSegment = (fhd & 0x20) !== 0;
+  let at = 5;
+  let windowSize = 0;
+  if (!singleSegment) {
+    const wd = buf[at++]!;
+    const base = 2 ** (10 + (wd >> 3));
+    windowSize = base + (base / 8) * (wd & 7);
+  }
+  const dictBytes = [0, 1, 2, 4][fhd & 3]!;
+  const dictionaryId = dictBytes === 0 ? 0 : buf.readUIntLE(at, dictBytes);
+  at += dictBytes;
+  let contentSize: number | undefined;
+  const fcsBytes = size - at;
+  if (fcsBytes === 1) contentSize = buf[at]!;
+  else if (fcsBytes === 2) contentSize = buf.readUInt16LE(at) + 256;
+  else if (fcsBytes === 4) contentSize = buf.readUInt32LE(at);
+  else if (fcsBytes === 8) {
+    const high = buf.readUInt32LE(at + 4);
+    contentSize = high >= 2 ** 21 ? Infinity : high * 2 ** 32 + buf.readUInt32LE(at);
+  }
+  if (singleSegment) windowSize = contentSize!;
+  return { size, contentSize, windowSize, hasChecksum: (fhd & 0x04) !== 0, dictionaryId };
+}
+
+/**
+ * `frame` (one whole frame, as the encoder wrote it for `content`) with the content size and checksum in it, as
+ * buffers to write in order (no copy of the frame's body). The header grows by 4 or 8 bytes for the size, and the
+ * frame ends with the low 32 bits of XXH64(content), as RFC 8878 defines the content checksum; blocks are unchanged.
+ * A decoder then checks both (`zstd -d` too), and `zstd -l` shows the size. `xxh64` is passed in to keep this pure.
+ */
+export function withSizeAndChecksum(frame: Buffer, content: Buffer, xxh64: (b: Buffer) => bigint): Buffer[] {
+  const h = parseFrameHeader(frame);
+  if (typeof h === 'number') throw new Error(`zstd encoder wrote ${frame.length} bytes, not a whole frame header`);
+  if (h.contentSize !== undefined || h.hasChecksum) return [frame];
+  const fhd = frame[4]!;
+  const wide = content.length > 0xffffffff;
+  const head = Buffer.alloc(h.size + (wide ? 8 : 4));
+  frame.copy(head, 0, 0, h.size);
+  // FCS_Field_Size 2 (4 bytes) or 3 (8 bytes), Content_Checksum_flag; the size goes last in the header.
+  head[4] = (fhd & 0x3f) | (wide ? 0xc0 : 0x80) | 0x04;
+  if (wide) head.writeBigUInt64LE(BigInt(content.length), h.size);
+  else head.writeUInt32LE(content.length, h.size);
+  const checksum = Buffer.alloc(4);
+  checksum.writeUInt32LE(Number(xxh64(content) & 0xffffffffn));
+  return [head, frame.subarray(h.size), checksum];
+}
+
+/** One whole frame cut from a stream, and what decoding it may produce. */
+export interface SplitFrame {
+  bytes: Buffer;
+  /** Offset of the frame in the stream (for messages). */
+  offset: number;
+  /** The most its blocks can decode to, from their headers. */
+  outputBound: number;
+  contentSize: number | undefined;
+}
+
+/** How big a frame the splitter lets through. */
+export interface FrameLimits {
+  /** Largest decoded frame (declared, and as bounded by its block headers). */
+  maxOutput: number;
+  /** Largest window (what a decoder keeps of the output). */
+  maxWindow: number;
+}
+
+function bad(offset: number, what: string): IntegrityError {
+  return new IntegrityError('decompress', `the zstd data at byte ${offset} ${what}`);
+}
+
+type State = 'magic' | 'descriptor' | 'header' | 'block-header' | 'block-body' | 'checksum' | 'skippable-size' | 'skippable-body';
+
+/**
+ * Cuts a zstd stream (concatenated frames, skippable frames passed over) into whole frames, reading only headers:
+ * each frame is checked against `limits` before it is kept, so a hostile or damaged stream is refused before it
+ * costs memory. Input arrives in chunks of any size; a frame is returned once its last byte has arrived.
+ */
+export class ZstdFrameSplitter {
+  private state: State = 'magic';
+  /** Stream offset of the next byte to read. */
+  private pos = 0;
+  private frameStart = 0;
+  /** Small fields (magic, header, block header) gathered across chunks. */
+  private readonly scratch = Buffer.alloc(18);
+  private fill = 0;
+  private need = 4;
+  /** Bytes still to pass over in a body state. */
+  private skip = 0;
+  /** Parts of the current frame from earlier chunks. */
+  private parts: Buffer[] = [];
+  private collecting = false;
+  private header: FrameHeader | undefined;
+  private blockMax = 0;
+  private outputBound = 0;
+  private lastBlock = false;
+  private frames = 0;
+
+  constructor(private readonly limits: FrameLimits) {}
+
+  /** Takes the next chunk of the stream; returns the frames it completed. */
+  push(chunk: Buffer): SplitFrame[] {
+    const out: SplitFrame[] = [];
+    let i = 0;
+    // Where the current frame's bytes start in this chunk (0: it started in an earlier one).
+    let segment = 0;
+    for (;;) {
+      if (this.state === 'block-body' || this.state === 'checksum' || this.state === 'skippable-body') {
+        const n = Math.min(this.skip, chunk.length - i);
+        i += n;
+        this.pos += n;
+        this.skip -= n;
+        if (this.skip > 0) break;
+        // Body done (an empty one too, also at the very end of a chunk): what comes next.
+        if (this.state === 'skippable-body') this.nextFrame();
+        else if (this.state === 'block-body' && !this.lastBlock) this.gather('block-header', 3);
+        else if (this.state === 'block-body' && this.header!.hasChecksum) this.passOver('checksum', 4);
+        else {
+          out.push(this.endFrame(chunk.subarray(segment, i)));
+          this.nextFrame();
+        }
+        continue;
+      }
+      if (i >= chunk.length) break;
+      if (this.state === 'magic' && this.fill === 0) {
+        segment = i;
+        this.frameStart = this.pos;
+        this.collecting = true;
+      }
+      const n = Math.min(this.need - this.fill, chunk.length - i);
+      chunk.copy(this.scratch, this.fill, i, i + n);
+      this.fill += n;
+      i += n;
+      this.pos += n;
+      if (this.fill === this.need) this.gathered();
+    }
+    if (this.collecting) this.keep(chunk.subarray(segment));
+    return out;
+  }
+
+  /** The stream ended: throws when it ended inside a frame, or held no frame at all. */
+  end(): void {
+    if (!(this.state === 'magic' && this.fill === 0)) {
+      throw bad(this.frameStart, `is cut off: the stream ends ${this.pos - this.frameStart} bytes into a frame (truncated?)`);
+    }
+    if (this.frames === 0) throw bad(0, 'holds no zstd frame (an empty or truncated file)');
+  }
+
+  /** Gathers the next `need` bytes into `scratch`, from its start. */
+  private gather(state: State, need: number): void {
+    this.state = state;
+    this.fill = 0;
+    this.need = need;
+  }
+
+  /** Gathers more of the field in `scratch` (the frame header after its magic number), up to `need` bytes in all. */
+  private more(state: State, need: number): void {
+    this.state = state;
+    this.need = need;
+  }
+
+  private passOver(state: State, bytes: number): void {
+    this.state = state;
+    this.skip = bytes;
+  }
+
+  private nextFrame(): void {
+    this.parts = [];
+    this.collecting = false;
+    this.header = undefined;
+    this.outputBound = 0;
+    this.lastBlock = false;
+    this.gather('magic', 4);
+  }
+
+  private keep(part: Buffer): void {
+    if (part.length > 0) this.parts.push(part);
+  }
+
+  private endFrame(tail: Buffer): SplitFrame {
+    this.keep(tail);
+    const bytes = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
+    this.frames++;
+    return { bytes, offset: this.frameStart, outputBound: this.outputBound, contentSize: this.header!.contentSize };
+  }
+
+  /** Acts on the small field just gathered into `scratch`. */
+  private gathered(): void {
+    const f = this.scratch;
+    switch (this.state) {
+      case 'magic': {
+        const magic = f.readUInt32LE(0);
+        if (magic === ZSTD_MAGIC) return this.more('descriptor', 5);
+        if ((magic & SKIPPABLE_MASK) >>> 0 === SKIPPABLE_MAGIC) {
+          // Not part of any frame to decode: nothing of it is kept.
+          this.collecting = false;
+          this.parts = [];
+          return this.more('skippable-size', 8);
+        }
+        throw bad(this.frameStart, this.frames === 0 ? 'is not zstd data (no zstd magic number)' : 'is not a zstd frame (garbage after the last frame?)');
+      }
+      case 'descriptor':
+      case 'header': {
+        const h = parseFrameHeader(f.subarray(0, this.fill), this.frameStart);
+        if (typeof h === 'number') return this.more('header', h);
+        this.checkHeader(h);
+        this.header = h;
+        this.blockMax = Math.min(h.windowSize, MAX_BLOCK);
+        return this.gather('block-header', 3);
+      }
+      case 'block-header': {
+        const v = f[0]! | (f[1]! << 8) | (f[2]! << 16);
+        this.lastBlock = (v & 1) === 1;
+        const type = (v >> 1) & 3;
+        const size = v >>> 3;
+        const at = this.pos - 3;
+        if (type === 3) throw bad(at, 'has a block of the reserved type 3 (damaged data)');
+        if (size > this.blockMax) throw bad(at, `has a block of ${size} bytes; its frame allows ${this.blockMax} (damaged data)`);
+        // Raw and RLE blocks decode to exactly `size` bytes, a compressed block to at most the frame's block maximum.
+        this.outputBound += type === 2 ? this.blockMax : size;
+        if (this.outputBound > this.limits.maxOutput) {
+          throw bad(this.frameStart, `starts a frame that may decode to more than ${mib(this.limits.maxOutput)}: ${LIMIT_NOTE(this.limits.maxOutput)}`);
+        }
+        const body = type === 1 ? 1 : size;
+        if (this.pos + body - this.frameStart > this.limits.maxOutput + MAX_BLOCK) {
+          throw bad(this.frameStart, `starts a frame of more than ${mib(this.limits.maxOutput + MAX_BLOCK)}: ${LIMIT_NOTE(this.limits.maxOutput)}`);
+        }
+        return this.passOver('block-body', body);
+      }
+      case 'skippable-size':
+        return this.passOver('skippable-body', f.readUInt32LE(4));
+      default:
+        throw new Error(`zstd splitter: unexpected state ${this.state}`);
+    }
+  }
+
+  private checkHeader(h: FrameHeader): void {
+    const { maxOutput, maxWindow } = this.limits;
+    if (h.dictionaryId !== 0) throw bad(this.frameStart, `needs zstd dictionary ${h.dictionaryId}, which reshifter does not have`);
+    if (h.contentSize !== undefined && h.contentSize > maxOutput) {
+      throw bad(this.frameStart, `starts a frame that declares ${describeSize(h.contentSize)} of content: ${LIMIT_NOTE(maxOutput)}`);
+    }
+    // A decoder keeps min(window, content size) of output: that is what must be bounded.
+    const kept = h.contentSize === undefined ? h.windowSize : Math.min(h.windowSize, h.contentSize);
+    if (kept > maxWindow) {
+      throw bad(this.frameStart, `starts a frame with a window of ${describeSize(h.windowSize)}; reshifter reads windows up to ${mib(maxWindow)}`);
+    }
+  }
+}
+
+const LIMIT_NOTE = (max: number) => `reshifter reads frames of up to ${mib(max)} (it writes 1 MiB frames)`;
+const mib = (n: number) => `${n / (1024 * 1024)} MiB`;
+const describeSize = (n: number) => (Number.isFinite(n) ? `${n} bytes` : 'more than 2^53 bytes');
