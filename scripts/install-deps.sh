@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system tools reshifter's demo and tests use, when they are missing: Debian's etcd (server and
-# etcdctl), age, openssl, Prometheus' Pushgateway (the metrics push test), and Chromium with a font (the web UI's browser test). Needs root (or sudo) and apt-get; does nothing when everything is present.
+# etcdctl), age, openssl, Prometheus' Pushgateway (the metrics push test), Chromium with a font (the web UI's browser test),
+# and GNU time (the peak RSS of a key dump of big values, and the benchmark's). Needs root (or sudo) and apt-get; does
+# nothing when everything is present.
 set -euo pipefail
 need=()
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
@@ -9,6 +11,7 @@ command -v age >/dev/null 2>&1 || need+=(age)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v prometheus-pushgateway >/dev/null 2>&1 || need+=(prometheus-pushgateway)
+[ -x /usr/bin/time ] || need+=(time)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ "${#need[@]}" -eq 0 ]; then
   exit 0
