@@ -3,8 +3,8 @@
 # etcdctl), age, openssl, zstd (the CLI interop tests of zstd backups), Prometheus' Pushgateway (the metrics push
 # test) and Prometheus itself (promtool checks and unit-tests the alert rules and the dashboard's queries), Chromium
 # with a font (the web UI's browser test), skopeo and umoci (they read the OCI image archives a checkpoint restores
-# to), curl (an independent client of the test's stand-in kubelet), and a kubectl whose kustomize builds the
-# manifests' overlays. Needs root (or sudo) and apt-get; does nothing when everything is present.
+# to), curl (an independent client of the test's stand-in kubelet), a kubectl whose kustomize builds the
+# manifests' overlays, and GNU time (peak RSS in tests and the benchmark). Needs root (or sudo) and apt-get; does nothing when everything is present.
 set -euo pipefail
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
@@ -34,6 +34,7 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
 command -v umoci >/dev/null 2>&1 || need+=(umoci)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+[ -x /usr/bin/time ] || need+=(time)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if ! kubectl_ok; then command -v unzip >/dev/null 2>&1 || need+=(unzip); fi
 

@@ -143,10 +143,13 @@ export async function restoreKeyPasses(ctx: CommandContext, id: string, pass: Ke
       // Let batches in flight finish, so the count of keys written is exact.
       await restorer?.drain().catch(() => undefined);
       const written = restorer?.written ?? 0;
+      const inDoubt = restorer?.inDoubt ?? 0;
       if (err instanceof IntegrityError) throw err;
       const why = err instanceof AbortedError ? 'was interrupted' : `failed (${describeError(err)})`;
+      // Keys sent in a transaction that etcd never answered may be there or not: say so, rather than count them either way.
+      const doubt = inDoubt > 0 ? ` (and sent ${inDoubt} more that etcd did not confirm: they may have been written too)` : '';
       throw new (err instanceof AbortedError ? AbortedError : OperationError)(
-        `restore of backup ${id} ${why} after writing ${written} keys; run it again to complete it (keys already written are left unchanged)`,
+        `restore of backup ${id} ${why} after writing ${written} keys${doubt}; run it again to complete it (keys already written are left unchanged)`,
         { cause: err },
       );
     } finally {

@@ -19,7 +19,7 @@ export interface EtcdConfig {
   password?: string;
   /** `RS_ETCD_API_VERSION`: `auto` (default), `v2` or `v3`. */
   apiVersion: ApiVersion;
-  /** `RS_ETCD_TIMEOUT`: how long to wait for etcd to answer a unary call, default `30s`. */
+  /** `RS_ETCD_TIMEOUT`: how long one etcd call may take, its retries included (streams have none), default `30s`. */
   timeoutMs: number;
 }
 

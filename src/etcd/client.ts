@@ -3,15 +3,21 @@ import { rootCertificates } from 'node:tls';
 import { Etcd3, type IOptions } from 'etcd3';
 import type { EtcdConfig } from '../config/types.js';
 import { ConfigError } from '../core/errors.js';
+import { faultHandling } from './fault-handling.js';
 import { checkTlsFiles } from './tls-check.js';
+
+/**
+ * The largest reply accepted from etcd. Reads are sized so that no reply can exceed it whatever the values hold (see
+ * reply-budget.ts); a reply that still would (values over etcd's default request limit) fails with
+ * RESOURCE_EXHAUSTED and is asked for again in smaller parts.
+ */
+export const MAX_REPLY_BYTES = 64 * 1024 * 1024;
 
 /** gRPC channel options measured to matter here (see docs: performance notes). */
 const GRPC_OPTIONS = {
   // The default 64 KiB window makes the snapshot stream wait on round trips; 8 MiB keeps it flowing.
   'grpc-node.flow_control_window': 8 * 1024 * 1024,
-  // Paged reads size pages by bytes, but one value may be up to etcd's 1.5 MiB request limit (or more with a raised
-  // --max-request-bytes); allow well above that so a page is never refused.
-  'grpc.max_receive_message_length': 64 * 1024 * 1024,
+  'grpc.max_receive_message_length': MAX_REPLY_BYTES,
   'grpc.max_send_message_length': 16 * 1024 * 1024,
   'grpc.keepalive_time_ms': 30_000,
   'grpc.keepalive_timeout_ms': 10_000,
@@ -62,7 +68,8 @@ export function createEtcdClient(cfg: EtcdConfig): Etcd3 {
     hosts: tls ? hostsOf(cfg) : cfg.endpoints,
     grpcOptions: GRPC_OPTIONS,
     dialTimeout: Math.min(cfg.timeoutMs, 10_000),
-    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + cfg.timeoutMs }),
+    // RS_ETCD_TIMEOUT bounds each unary call, retries included; streams have no deadline.
+    ...faultHandling(cfg.timeoutMs),
   };
   if (tls) {
     const files = readTlsFiles(cfg);

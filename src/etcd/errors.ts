@@ -1,10 +1,19 @@
 import type { EtcdConfig } from '../config/types.js';
 import { EtcdError, describeError } from '../core/errors.js';
+import { attemptsBehind } from './fault-handling.js';
 import { probeTls, type TlsFiles } from './tls-probe.js';
 
 /** Where an etcd call went: the endpoints, or the whole config (which lets messages say what is not configured). */
 export type EtcdTarget = readonly string[] | ConfigTarget;
-type ConfigTarget = Pick<EtcdConfig, 'endpoints' | 'caCertFile' | 'clientCertFile' | 'username'>;
+type ConfigTarget = Pick<EtcdConfig, 'endpoints' | 'caCertFile' | 'clientCertFile' | 'username'> & Partial<Pick<EtcdConfig, 'timeoutMs'>>;
+
+/**
+ * etcd did not answer: it was unreachable, went away during the call, or did not answer within RS_ETCD_TIMEOUT. A
+ * write that fails so may have been applied all the same (etcd applied it and died before answering).
+ */
+export class EtcdUnansweredError extends EtcdError {
+  override name = 'EtcdUnansweredError';
+}
 
 /**
  * Turns whatever etcd3/grpc-js threw into an EtcdError whose message says what went wrong in an operator's
@@ -22,7 +31,17 @@ export function toEtcdError(err: unknown, what: string, target: EtcdTarget): Etc
   if (/no connection established.*econnreset|disconnected before secure tls connection/.test(text) && endpoints.some((e) => e.startsWith('https:'))) {
     return new TlsResetError(what, endpoints, raw, { cause: err });
   }
-  return new EtcdError(`${what} failed at ${endpoints.join(',')}: ${reasonOf(text, raw, cfg)}`, { cause: err });
+  const message = `${what} failed at ${endpoints.join(',')}: ${reasonOf(text, raw, cfg)}${retried(err)}`;
+  return UNANSWERED.test(text) ? new EtcdUnansweredError(message, { cause: err }) : new EtcdError(message, { cause: err });
+}
+
+/** Errors that mean no answer came (see reasonOf): unreachable, dropped, or past the deadline. */
+const UNANSWERED = /econnrefused|unavailable|no connection established|connect|deadline|timed out|econnreset|socket|closed|goaway|cancelled|skipped/;
+
+/** How long a call that was retried kept trying, for the message. */
+function retried(err: unknown): string {
+  const gaveUp = attemptsBehind(err);
+  return gaveUp ? ` (gave up after ${gaveUp.attempts} attempts in ${(gaveUp.elapsedMs / 1000).toFixed(1)} s)` : '';
 }
 
 /** Why an etcd call failed, in an operator's words, from the error's text (lower case) and its message. */
@@ -52,14 +71,20 @@ function reasonOf(text: string, raw: string, cfg: ConfigTarget | undefined): str
       : 'etcd rejected the client certificate (RS_ETCD_CLIENT_CERT): it is missing, or not signed by a CA etcd trusts (--trusted-ca-file)';
   }
   if (/disconnected before secure tls connection|wrong.version.number|packet length too long|http request/.test(text)) return PLAIN_HTTP;
+  if (/too many requests/.test(text)) return `etcd is overloaded and refused the request (${raw})`;
+  if (/database space exceeded|nospace/.test(text)) return `etcd's database is full (its --quota-backend-bytes; compact and defragment it) (${raw})`;
   if (/received message larger than max|resource_exhausted|request is too large|too many operations/.test(text)) {
     return `a message exceeded etcd or gRPC size limits (${raw})`;
   }
-  if (/econnrefused|unavailable|no connection established|connect|deadline|timed out|econnreset|socket|closed|goaway|cancelled/.test(text)) {
-    return `etcd is unreachable or went away (${raw})`;
+  if (/deadline/.test(text)) {
+    const within = cfg?.timeoutMs !== undefined ? `within ${seconds(cfg.timeoutMs)}` : 'in time';
+    return `etcd did not answer ${within} (RS_ETCD_TIMEOUT, which bounds each call, retries included: is etcd stopped or overloaded?)`;
   }
+  if (UNANSWERED.test(text)) return `etcd is unreachable or went away (${raw})`;
   return raw;
 }
+
+const seconds = (ms: number) => `${Number((ms / 1000).toFixed(1))} s`;
 
 const PLAIN_HTTP = 'the endpoint did not complete a TLS handshake: it may serve plain http (then use an http:// endpoint)';
 const SERVES_PLAIN_HTTP = 'the endpoint did not complete a TLS handshake: it serves plain http (use an http:// endpoint)';

@@ -1,6 +1,7 @@
 import { Batcher } from '../core/batches.js';
 import type { KeyRecord } from '../core/key-record.js';
 import { RestorePlan, decideRestore, type ExistingKey, type RestoreDecision } from '../core/restore-plan.js';
+import { EtcdUnansweredError } from './errors.js';
 import type { RestoreTarget } from './restore-target.js';
 
 export interface KeyRestorerOptions {
@@ -25,13 +26,16 @@ const OP_OVERHEAD = 32;
 /**
  * Restores keys in batches: reads what the target holds for a batch, decides create / update / unchanged / skipped
  * for each key (core/restore-plan.ts), and writes the creates and updates in one transaction, several batches in
- * flight. Counts every decision per resource; `written` counts keys in committed writes only. After the first
- * failure no new batch starts; `drain` throws it.
+ * flight. Counts every decision per resource; `written` counts keys in committed writes only, `inDoubt` the keys of
+ * writes that etcd did not answer (it may have applied them before it went away). After the first failure no new
+ * batch starts; `drain` throws it.
  */
 export class KeyRestorer {
   readonly plan = new RestorePlan();
   written = 0;
   bytesWritten = 0;
+  /** Keys of writes sent but never answered: etcd may or may not hold them. */
+  inDoubt = 0;
   private readonly batcher: Batcher<Item>;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly maxInFlight: number;
@@ -89,7 +93,7 @@ export class KeyRestorer {
       // that none exists. The first batch that finds keys present ends this for the rest of the restore.
       const creates = this.decide(batch, []);
       if (creates.writes.length > 0) {
-        existing = await this.target.createIfAbsent(keys, creates.writes);
+        existing = await this.sent(creates, () => this.target.createIfAbsent!(keys, creates.writes));
         if (existing === undefined) {
           this.count(batch, creates);
           this.wrote(creates);
@@ -102,8 +106,18 @@ export class KeyRestorer {
     const planned = this.decide(batch, existing);
     this.count(batch, planned);
     if (this.opts.dryRun || planned.writes.length === 0) return;
-    await this.target.write(planned.writes);
+    await this.sent(planned, () => this.target.write(planned.writes));
     this.wrote(planned);
+  }
+
+  /** Runs a write; when etcd did not answer it, its keys are in doubt. */
+  private async sent<T>(planned: Planned, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      if (err instanceof EtcdUnansweredError) this.inDoubt += planned.writes.length;
+      throw err;
+    }
   }
 
   /** What to do with each key of a batch, given what the target holds; the records that are to be written. */

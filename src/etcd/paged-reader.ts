@@ -3,29 +3,39 @@ import type { EtcdConfig } from '../config/types.js';
 import { EtcdError, describeError } from '../core/errors.js';
 import type { KeyRecord } from '../core/key-record.js';
 import { toEtcdError } from './errors.js';
-import { isOpenEnd, keySpacing, keyWindowEnd, type KeyRange, type KeySpacing } from './key-ranges.js';
+import type { KeyRange } from './key-ranges.js';
+import { RangeCursor } from './range-cursor.js';
+import { REPLY_LIMIT_TEXT, SAFE_KEYS_PER_REPLY, isReplyTooLarge } from './reply-budget.js';
 
 /**
  * Page sizing: pages grow to about this many bytes. Each page is held a few times over on its way (the gRPC message,
  * the dump's tar bytes, gzip blocks) and garbage-collected late, so this sets most of a dump's RSS: with gzip, 4 MiB
- * pages peaked at ~200 MB, 2 MiB pages at ~170 MB, 1 MiB at ~165 MB. Windowed reads (below) make smaller pages cost
- * etcd little more; 2 MiB also halved the system time of 4 MiB (each page's buffers were fresh mmaps).
+ * pages peaked at ~200 MB, 2 MiB pages at ~170 MB, 1 MiB at ~165 MB. Windowed reads make smaller pages cost etcd
+ * little more; 2 MiB also halved the system time of 4 MiB (each page's buffers were fresh mmaps).
  */
 const TARGET_PAGE_BYTES = 2 * 1024 * 1024;
 /**
- * Pages are read in windows of about this many pages: a range request with a limit makes etcd walk its index over the
- * whole range [from, end) to count it (3.4 and 3.5 alike), so paging through N keys unbounded costs O(N^2 / page);
- * for 100k keys in 340-key pages, 6.6 s of etcd CPU instead of 1.6 s. A window's end is guessed from how far apart
- * the keys of the last page lay; any guess is correct (windows are contiguous), a good one only makes it cheap.
+ * The first page is small; later ones are sized from the bytes seen, and none asks for more keys than a reply can
+ * hold at the largest size a value can have (SAFE_KEYS_PER_REPLY): the next keys may be far bigger than the last.
  */
+const FIRST_PAGE_KEYS = 8;
+const MAX_PAGE_KEYS = SAFE_KEYS_PER_REPLY;
+/** A request's window is aimed at this many pages, and at least MIN_WINDOW_KEYS keys (see range-cursor.ts). */
 const WINDOW_PAGES = 4;
-/** Empty windows in a row (each 16 times wider) before a gap is crossed with one request to the range's end. */
-const MAX_EMPTY_WINDOWS = 3;
-const FIRST_PAGE_KEYS = 500;
-const MAX_PAGE_KEYS = 5000;
+const MIN_WINDOW_KEYS = 256;
+/**
+ * The next page is asked for while the consumer handles this one when this one was at most this big: etcd's work and
+ * ours overlap, at the cost of one more page in memory (at most a reply's limit, and only after a small page).
+ */
+const PREFETCH_AFTER_BYTES = 2 * TARGET_PAGE_BYTES;
 /** Distinct leases whose TTL is remembered (Kubernetes shares one lease among many events). */
 const LEASE_CACHE = 10_000;
 const LEASE_LOOKUPS_IN_FLIGHT = 8;
+
+interface RangeReply {
+  kvs: unknown[];
+  more: boolean;
+}
 
 interface RawKv {
   key: Buffer;
@@ -46,9 +56,10 @@ export interface PagedReadOptions {
 /**
  * Reads key ranges of a v3 etcd in pages, every page at the revision pinned by `start()`, so the whole read is one
  * point in time however long it takes; each page continues after the last key of the one before, within a window of a
- * few pages (see WINDOW_PAGES) so that etcd never counts more than that. Pages are sized by bytes as well as keys,
- * so no response is large, and a page refused for size is retried smaller. Each key with a
- * lease gets that lease's remaining TTL (one lookup per lease). Memory holds one page at a time.
+ * few pages (see range-cursor.ts) so that etcd never counts more than that. Pages are sized by bytes, and never ask
+ * for more keys than a reply can hold whatever the values (reply-budget.ts); a page refused for size all the same
+ * (values over etcd's default request limit) is asked for again with fewer keys. Each key with a lease gets that
+ * lease's remaining TTL (one lookup per lease). Memory holds the page being handled and, after a small one, the next.
  */
 export class PagedReader {
   revision = 0;
@@ -85,64 +96,54 @@ export class PagedReader {
   /** Every key of the ranges, a page at a time, in key order. */
   async *pages(): AsyncGenerator<KeyRecord[]> {
     if (this.revision === 0) await this.start();
-    for (const range of this.ranges) {
-      let from = range.start;
-      // The window being read: [from, windowEnd), or to the range's end while none is set.
-      let windowEnd: Buffer | undefined;
-      let spacing: KeySpacing | undefined;
-      // Grows the next window while windows come out short of a page (a gap in the keys), back to 1 after a full page.
-      let scale = 1;
-      let emptyWindows = 0;
-      const nextWindow = (start: Buffer): Buffer | undefined => {
-        if (spacing === undefined) return undefined;
-        const end = keyWindowEnd(start, spacing, this.pageKeys * WINDOW_PAGES * scale);
-        return end !== undefined && (isOpenEnd(range.end) || Buffer.compare(end, range.end) < 0) ? end : undefined;
-      };
-      for (;;) {
-        const res = await this.page(from, windowEnd ?? range.end);
-        const kvs = res.kvs as unknown as RawKv[];
-        if (kvs.length > 0) {
-          const records = await this.withLeases(kvs);
-          let bytes = 0;
-          for (const r of records) bytes += r.key.length + r.value.length;
-          this.keys += records.length;
-          this.bytes += bytes;
-          this.resize(kvs.length, bytes);
-          spacing = keySpacing(kvs[0]!.key, kvs[kvs.length - 1]!.key, kvs.length) ?? spacing;
-          yield records;
-        }
-        if (res.more && kvs.length > 0) {
-          // A full page: on after its last key (key + "\0" is the smallest key greater than it), in a window aimed
-          // afresh from this page's spacing, never wider than the one it was in.
-          from = Buffer.concat([kvs[kvs.length - 1]!.key, Buffer.from([0])]);
-          scale = 1;
-          emptyWindows = 0;
-          const next = nextWindow(from);
-          if (next !== undefined && (windowEnd === undefined || Buffer.compare(next, windowEnd) < 0)) windowEnd = next;
-          continue;
-        }
-        if (windowEnd === undefined) break;
-        // The window held less than a page: the next one starts at its end, wider. After a few empty ones (a gap:
-        // the end of a resource type), one request to the range's end finds the next key and a new spacing.
-        emptyWindows = kvs.length === 0 ? emptyWindows + 1 : 0;
-        scale *= kvs.length === 0 ? 16 : 2;
-        from = windowEnd;
-        windowEnd = emptyWindows > MAX_EMPTY_WINDOWS ? undefined : nextWindow(from);
-        if (windowEnd === undefined) emptyWindows = 0;
+    for (const range of this.ranges) yield* this.rangePages(range);
+  }
+
+  private async *rangePages(range: KeyRange): AsyncGenerator<KeyRecord[]> {
+    const cursor = new RangeCursor(range);
+    let next: Promise<RangeReply> | undefined;
+    while (!cursor.done) {
+      const res = await (next ?? this.page(cursor.from, cursor.end));
+      next = undefined;
+      const kvs = res.kvs as unknown as RawKv[];
+      let bytes = 0;
+      for (const kv of kvs) bytes += kv.key.length + kv.value.length;
+      this.resize(kvs.length, bytes);
+      cursor.advance(kvs.map((kv) => kv.key), res.more, Math.max(MIN_WINDOW_KEYS, this.pageKeys * WINDOW_PAGES));
+      if (!cursor.done && bytes <= PREFETCH_AFTER_BYTES) {
+        next = this.page(cursor.from, cursor.end);
+        // Handled when awaited; a consumer that stops early leaves it to end on its own.
+        next.catch(() => undefined);
       }
+      if (kvs.length === 0) continue;
+      const records = await this.withLeases(kvs);
+      this.keys += records.length;
+      this.bytes += bytes;
+      yield records;
     }
   }
 
-  private async page(from: Buffer, end: Buffer): Promise<{ kvs: unknown[]; more: boolean }> {
+  private async page(from: Buffer, end: Buffer): Promise<RangeReply> {
     for (;;) {
       try {
-        return await this.client.kv.range({ key: from, range_end: end, revision: this.revision, limit: this.pageKeys });
+        // Serializable: data at a revision never changes, so any member that has applied it answers alike, without a
+        // round of the leader's per page (a member behind says so, and the read is retried).
+        return await this.client.kv.range({ key: from, range_end: end, revision: this.revision, limit: this.pageKeys, serializable: true });
       } catch (err) {
         const text = describeError(err);
-        if (/larger than max|resource.?exhausted/i.test(text) && this.pageKeys > 1) {
-          // A few huge values in one page: ask for fewer keys and try again.
-          this.pageKeys = Math.max(1, Math.floor(this.pageKeys / 4));
-          continue;
+        if (isReplyTooLarge(err)) {
+          // Values over etcd's default request limit (a raised --max-request-bytes): ask for fewer keys and try again.
+          if (this.pageKeys > 1) {
+            this.pageKeys = Math.max(1, Math.floor(this.pageKeys / 4));
+            continue;
+          }
+          // `from` is a range's start, or the last key read followed by a 0 byte.
+          const after = from[from.length - 1] === 0 ? `the key after ${JSON.stringify(from.subarray(0, -1).toString())}` : `the first key from ${JSON.stringify(from.toString())}`;
+          throw new EtcdError(
+            `reading keys at revision ${this.revision} failed at ${this.cfg.endpoints.join(',')}: ${after} is larger ` +
+              `than the ${REPLY_LIMIT_TEXT} a reply may hold (${text})`,
+            { cause: err },
+          );
         }
         if (/compacted/i.test(text)) {
           throw new EtcdError(

@@ -2,13 +2,19 @@ import type { Etcd3 } from 'etcd3';
 import type { EtcdConfig } from '../config/types.js';
 import { isExpiring, type KeyRecord } from '../core/key-record.js';
 import type { ExistingKey } from '../core/restore-plan.js';
+import { EtcdError } from '../core/errors.js';
 import { toEtcdError } from './errors.js';
+import { REPLY_LIMIT_TEXT, SAFE_KEYS_PER_REPLY, isReplyTooLarge } from './reply-budget.js';
 import type { RestoreTarget } from './restore-target.js';
 
 interface RangeKv {
   value: Buffer;
   lease: string;
+  create_revision: string;
 }
+
+/** What the target holds for a key (undefined: nothing), with the revision that created it. */
+type Held = RangeKv | undefined;
 
 /**
  * Restores into a v3 etcd: one transaction per batch (the caller keeps batches within etcd's --max-txn-ops and
@@ -18,6 +24,8 @@ interface RangeKv {
 export class V3Target implements RestoreTarget {
   readonly apiVersion = 'v3' as const;
   private readonly leases = new Map<string, Promise<string>>();
+  /** The target's revision before this restore wrote anything (see createIfAbsent). */
+  private before?: Promise<number>;
 
   constructor(
     private readonly etcd: Etcd3,
@@ -25,15 +33,42 @@ export class V3Target implements RestoreTarget {
   ) {}
 
   async existing(keys: readonly Buffer[]): Promise<Array<ExistingKey | undefined>> {
+    return (await this.held(keys)).map(existingOf);
+  }
+
+  /**
+   * What the target holds for the keys, read in transactions of at most SAFE_KEYS_PER_REPLY keys: the batch was
+   * sized by the dump's values, but the reply carries the target's, which may be ~1 MB each (128 of them would be a
+   * 128 MB reply). A read refused for size all the same (values over etcd's default request limit) is split in two.
+   */
+  private async held(keys: readonly Buffer[]): Promise<Held[]> {
+    const out: Held[] = [];
+    for (let i = 0; i < keys.length; i += SAFE_KEYS_PER_REPLY) out.push(...(await this.read(keys.slice(i, i + SAFE_KEYS_PER_REPLY))));
+    return out;
+  }
+
+  private async read(keys: readonly Buffer[]): Promise<Held[]> {
     try {
       const res = await this.etcd.kv.txn({ success: keys.map((key) => ({ request_range: { key } })) });
-      return existingOf(res.responses);
+      return res.responses.map((r) => r.response_range?.kvs?.[0] as unknown as Held);
     } catch (err) {
+      if (isReplyTooLarge(err) && keys.length > 1) {
+        const half = Math.ceil(keys.length / 2);
+        return [...(await this.read(keys.slice(0, half))), ...(await this.read(keys.slice(half)))];
+      }
+      if (isReplyTooLarge(err)) {
+        throw new EtcdError(
+          `reading the keys to restore failed at ${this.cfg.endpoints.join(',')}: the value the target holds for ` +
+            `${JSON.stringify(keys[0]!.toString())} is larger than the ${REPLY_LIMIT_TEXT} a reply may hold`,
+          { cause: err },
+        );
+      }
       throw toEtcdError(err, 'reading the keys to restore', this.cfg);
     }
   }
 
   async write(records: readonly KeyRecord[]): Promise<void> {
+    await this.revisionBefore();
     const ops = await this.puts(records);
     try {
       await this.etcd.kv.txn({ success: ops });
@@ -42,7 +77,15 @@ export class V3Target implements RestoreTarget {
     }
   }
 
+  /**
+   * Creates the records if none of the keys exists, in one transaction. When some exist it reads what the target holds
+   * (in a read of its own: the transaction's reply would carry every value at once). A transaction that etcd applied
+   * but whose answer was lost (the connection dropped) is sent again by the client's retry and finds its own keys:
+   * keys created after this restore began, with exactly the values and expiry written, are that earlier attempt's,
+   * and count as written rather than as `unchanged`.
+   */
   async createIfAbsent(keys: readonly Buffer[], records: readonly KeyRecord[]): Promise<Array<ExistingKey | undefined> | undefined> {
+    const before = await this.revisionBefore();
     const ops = await this.puts(records);
     let res;
     try {
@@ -50,12 +93,26 @@ export class V3Target implements RestoreTarget {
         // etcd's --max-txn-ops limits compares, success and failure ops each, not their sum.
         compare: keys.map((key) => ({ key, target: 'Version' as const, result: 'Equal' as const, version: 0 })),
         success: ops,
-        failure: keys.map((key) => ({ request_range: { key } })),
+        failure: [],
       });
     } catch (err) {
       throw toEtcdError(err, 'writing restored keys', this.cfg);
     }
-    return res.succeeded ? undefined : existingOf(res.responses);
+    if (res.succeeded) return undefined;
+    const held = await this.held(keys);
+    return appliedUnanswered(keys, records, held, before) ? undefined : held.map(existingOf);
+  }
+
+  /** The target's revision when the restore began: read once, before the first write. */
+  private revisionBefore(): Promise<number> {
+    this.before ??= this.etcd.kv.range({ key: Buffer.from([0]), count_only: true }).then(
+      (res) => Number(res.header.revision),
+      (err: unknown) => {
+        this.before = undefined;
+        throw toEtcdError(err, 'reading the revision of the target', this.cfg);
+      },
+    );
+    return this.before;
   }
 
   private puts(records: readonly KeyRecord[]) {
@@ -86,10 +143,21 @@ export class V3Target implements RestoreTarget {
   }
 }
 
-/** What a transaction's range responses say the target holds, key by key. */
-function existingOf(responses: ReadonlyArray<{ response_range?: { kvs?: unknown[] } }>): Array<ExistingKey | undefined> {
-  return responses.map((r) => {
-    const kv = r.response_range?.kvs?.[0] as unknown as RangeKv | undefined;
-    return kv === undefined ? undefined : { value: kv.value, expiring: kv.lease !== '0' };
+/** What the restore planner is told of a key the target holds. */
+function existingOf(held: Held): ExistingKey | undefined {
+  return held === undefined ? undefined : { value: held.value, expiring: held.lease !== '0' };
+}
+
+/**
+ * True when the target holds exactly the records, created after `before`, and none of the other keys: a transaction
+ * of this restore that was applied without an answer.
+ */
+function appliedUnanswered(keys: readonly Buffer[], records: readonly KeyRecord[], held: readonly Held[], before: number): boolean {
+  const wanted = new Map(records.map((r) => [r.key.toString('latin1'), r]));
+  return keys.every((key, i) => {
+    const r = wanted.get(key.toString('latin1'));
+    const h = held[i];
+    if (r === undefined) return h === undefined;
+    return h !== undefined && Number(h.create_revision) > before && h.value.equals(r.value) && (h.lease !== '0') === isExpiring(r);
   });
 }

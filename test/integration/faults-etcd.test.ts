@@ -2,6 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Manifest } from '../../src/archive/manifest.js';
+import { dumpDigests } from '../helpers/big-values.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { bucketKeys, listFiles, loadBigValues, portOf, whileRunning } from '../helpers/faults.js';
@@ -113,5 +115,64 @@ describe('etcd dies during a backup', () => {
     await restartEtcd();
     proxy.rate = 0;
     expect((await runCli(['verify', earlier.id], envFor(store))).code).toBe(0);
+  });
+
+  /** The records of a stored raw dump (uncompressed), with its revision. */
+  const dumpOf = (storeDir: string, m: Manifest) => dumpDigests(join(storeDir, 'default', m.artifact));
+
+  it('a connection cut mid-dump: the dump resumes at its revision and is complete', async () => {
+    const storeDir = join(dir, 'cut');
+    // Both dumps are kept (the file's default keeps one).
+    const env = envFor({ RS_BACKUP_DIR: storeDir, RS_BACKUP_STRATEGY: 'raw', RS_RETENTION_KEEP_LAST: '2' });
+    proxy.rate = 0;
+    const reference = await runCli(['backup', '--json'], env);
+    expect(reference.code, reference.stderr).toBe(0);
+    const refManifest = JSON.parse(reference.stdout) as Manifest;
+
+    proxy.rate = 8 * MiB;
+    const start = proxy.bytesDown;
+    const connections = proxy.connections;
+    const running = runCli(['backup', '--json'], env);
+    await whileRunning(running, () => proxy.bytesDown > start + 6 * MiB, '6 MiB of the dump');
+    proxy.cut();
+    const res = await running;
+    proxy.rate = 0;
+    expect(res.code, res.stderr).toBe(0);
+    // The cut was mid-dump, and the client connected again to finish it.
+    expect(proxy.connections).toBeGreaterThan(connections + 1);
+    const m = JSON.parse(res.stdout) as Manifest;
+    expect(m.etcd.revision).toBe(refManifest.etcd.revision);
+    expect(m.keys).toBe(refManifest.keys);
+    const [a, b] = [await dumpOf(storeDir, refManifest), await dumpOf(storeDir, m)];
+    expect(b.revision).toBe(a.revision);
+    expect(b.values.size).toBe(1000);
+    expect(b.records).toBe(a.records);
+  });
+
+  it('etcd paused mid-dump: fails within about RS_ETCD_TIMEOUT, saying so, and leaves nothing', async () => {
+    const storeDir = join(dir, 'paused');
+    const env = envFor({ RS_BACKUP_DIR: storeDir, RS_BACKUP_STRATEGY: 'raw', RS_ETCD_TIMEOUT: '3s' });
+    proxy.rate = 4 * MiB;
+    const start = proxy.bytesDown;
+    const running = runCli(['backup'], env);
+    await whileRunning(running, () => proxy.bytesDown > start + 3 * MiB, '3 MiB of the dump');
+    etcd.process.kill('SIGSTOP');
+    const pausedAt = Date.now();
+    try {
+      const res = await running;
+      const waited = Date.now() - pausedAt;
+      expect(res.code).toBe(1);
+      expect(res.stderr).toMatch(/reshifter: reading keys at revision \d+ failed at .*: etcd did not answer within 3 s \(RS_ETCD_TIMEOUT/);
+      expect(res.stderr).not.toMatch(/circuit breaker|this is a bug/);
+      // Not a speed check: the old client gave each of its three attempts a deadline of its own (3 x 3 s and more);
+      // under 4 x the timeout proves one deadline for the whole call, retries included, with room for a busy machine.
+      expect(waited).toBeLessThan(12_000);
+    } finally {
+      etcd.process.kill('SIGCONT');
+      proxy.rate = 0;
+    }
+    expect(await listFiles(storeDir)).toEqual([]);
+    const list = await runCli(['list', '--json'], env);
+    expect(JSON.parse(list.stdout)).toEqual([]);
   });
 });

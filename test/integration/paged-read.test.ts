@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import { loadConfig } from '../../src/config/load-config.js';
+import { createEtcdClient } from '../../src/etcd/client.js';
 import { prefixRanges } from '../../src/etcd/key-ranges.js';
 import { PagedReader } from '../../src/etcd/paged-reader.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
@@ -77,6 +78,28 @@ describe('paged v3 read', () => {
     expect(requests.filter((r) => !r.end.equals(end)).length).toBeGreaterThan(requests.length / 2);
   });
 
+  it('starts small and never asks for more keys than a reply can hold at the largest value', async () => {
+    const keys = Array.from({ length: 600 }, (_, i) => Buffer.from(`/sizing/configmaps/ns-${i % 7}/cm-${String(i).padStart(4, '0')}`));
+    for (let i = 0; i < keys.length; i += 100) {
+      await client.kv.txn({ compare: [], success: keys.slice(i, i + 100).map((key) => ({ request_put: { key, value: Buffer.from('small') } })), failure: [] });
+    }
+    const limits: number[] = [];
+    const spy = Object.create(client) as Etcd3;
+    const kv = Object.create(client.kv) as Etcd3['kv'];
+    kv.range = (req) => {
+      if (!req.count_only) limits.push(Number(req.limit));
+      return client.kv.range(req);
+    };
+    Object.defineProperty(spy, 'kv', { value: kv });
+    const reader = new PagedReader(spy, cfg(), prefixRanges(['/sizing']));
+    let read = 0;
+    for await (const page of reader.pages()) read += page.length;
+    expect(read).toBe(600);
+    // A run of small values says nothing of the next ones, which may weigh 1.5 MiB each: 42 of those fill 64 MiB.
+    expect(limits[0]).toBeLessThanOrEqual(8);
+    expect(Math.max(...limits)).toBe(42);
+  });
+
   it('reads the remaining TTL of each lease once, and grows pages by bytes', async () => {
     const lease = client.lease(600, { autoKeepAlive: false });
     await lease.put('/registry/events/default/e1').value('a');
@@ -102,5 +125,43 @@ describe('paged v3 read', () => {
     await expect(async () => {
       for await (const page of reader.pages()) void page;
     }).rejects.toThrow(/compacted that revision during the read.*run it again/);
+  });
+});
+
+describe('paged v3 read of values over etcd default request limit', () => {
+  const MiB = 1024 * 1024;
+  let big: TestEtcd;
+  let ours: Etcd3;
+  const bigCfg = () => loadConfig({ RS_ETCD_ENDPOINTS: big.endpoint }).config!.etcd;
+
+  beforeAll(async () => {
+    // An etcd whose --max-request-bytes was raised (some clusters do, for big CRDs): values up to 80 MB.
+    big = await startEtcd({ args: ['--max-request-bytes', String(80 * MiB), '--quota-backend-bytes', String(4 * 1024 * MiB)] });
+    const writer = new Etcd3({ hosts: big.endpoint });
+    try {
+      for (let i = 0; i < 12; i++) await writer.put(`/huge/a/v${String(i).padStart(2, '0')}`).value(Buffer.alloc(10 * MiB, i));
+      await writer.put('/huge/b/giant').value(Buffer.alloc(70 * MiB, 7));
+    } finally {
+      writer.close();
+    }
+    ours = createEtcdClient(bigCfg());
+  }, 120_000);
+  afterAll(async () => {
+    ours?.close();
+    await big?.stop();
+  });
+
+  it('asks again with fewer keys when a page is refused for size, through the real client (no circuit breaker)', async () => {
+    const reader = new PagedReader(ours, bigCfg(), prefixRanges(['/huge/a']));
+    const values: number[] = [];
+    for await (const page of reader.pages()) values.push(...page.map((r) => r.value[0]!));
+    expect(values).toEqual(Array.from({ length: 12 }, (_, i) => i));
+  });
+
+  it('names the key whose value alone is over the reply limit', async () => {
+    const reader = new PagedReader(ours, bigCfg(), prefixRanges(['/huge/b']));
+    await expect(async () => {
+      for await (const page of reader.pages()) void page;
+    }).rejects.toThrow(/reading keys at revision \d+ failed at .*: the first key from "\/huge\/b\/" is larger than the 64 MiB a reply may hold/);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EtcdError } from '../../../src/core/errors.js';
-import { TlsResetError, explainTlsReset, toEtcdError } from '../../../src/etcd/errors.js';
+import { EtcdUnansweredError, TlsResetError, explainTlsReset, toEtcdError } from '../../../src/etcd/errors.js';
 import type { TlsProbeResult } from '../../../src/etcd/tls-probe.js';
 
 const ENDPOINTS = ['https://10.0.0.5:2379'];
@@ -24,11 +24,21 @@ describe('toEtcdError', () => {
     ['8 RESOURCE_EXHAUSTED: Received message larger than max (8274701 vs 4194304)', cfg(), /exceeded etcd or gRPC size limits/],
     ['14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 10.0.0.5:2379', cfg(), /etcd is unreachable or went away/],
     ['14 UNAVAILABLE: Connection dropped', cfg(), /etcd is unreachable or went away/],
+    ['4 DEADLINE_EXCEEDED: Deadline exceeded after 3.004s,name resolution: 0.001s', { ...cfg(), timeoutMs: 3000 }, /etcd did not answer within 3 s \(RS_ETCD_TIMEOUT, which bounds each call, retries included/],
+    ['8 RESOURCE_EXHAUSTED: etcdserver: too many requests', cfg(), /etcd is overloaded and refused the request/],
+    ['8 RESOURCE_EXHAUSTED: etcdserver: mvcc: database space exceeded', cfg(), /etcd's database is full/],
   ])('%s', (message, target, expected) => {
     const e = toEtcdError(new Error(message), 'reading etcd status', target);
     expect(e).toBeInstanceOf(EtcdError);
     expect(e.message).toMatch(/^reading etcd status failed at https:\/\/10\.0\.0\.5:2379: /);
     expect(e.message).toMatch(expected);
+  });
+
+  it('tells an unanswered call (a write may have been applied) from a refused one', () => {
+    expect(toEtcdError(new Error('14 UNAVAILABLE: Connection dropped'), 'writing', cfg())).toBeInstanceOf(EtcdUnansweredError);
+    expect(toEtcdError(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded'), 'writing', cfg())).toBeInstanceOf(EtcdUnansweredError);
+    expect(toEtcdError(new Error('3 INVALID_ARGUMENT: etcdserver: request is too large'), 'writing', cfg())).not.toBeInstanceOf(EtcdUnansweredError);
+    expect(toEtcdError(new Error('7 PERMISSION_DENIED: etcdserver: permission denied'), 'writing', cfg())).not.toBeInstanceOf(EtcdUnansweredError);
   });
 
   describe('a reset during an https handshake', () => {

@@ -1,0 +1,158 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { ExponentialBackoff, handleWhen, noop, retry, type IDefaultPolicyContext, type IPolicy } from 'cockatiel';
+import { GRPCDeadlineExceededError, GRPCResourceExhastedError, GRPCUnavailableError, type IOptions } from 'etcd3';
+
+/**
+ * The etcd3 client's fault handling, set deliberately. Its default is a retry of three attempts, each with a deadline
+ * of its own (so RS_ETCD_TIMEOUT=30s waited 90 s and more for a paused etcd), around a circuit breaker per host that
+ * opens after three failures of any "recoverable" kind, RESOURCE_EXHAUSTED included: one page too big for gRPC's
+ * limit, retried three times, opened it, and the smaller page asked for next failed with "Execution prevented because
+ * the circuit breaker is open", which named neither the cause nor the key. Here:
+ * - one deadline for a whole call, retries included (`RS_ETCD_TIMEOUT`): every attempt of a call gets the deadline
+ *   of the call, and no attempt starts after it;
+ * - retries with backoff only for transient errors (unreachable, connection dropped, no leader, leader changed, too
+ *   many requests, a revision a member has not applied yet), each on the next host: a member that died is left for
+ *   another;
+ * - no circuit breaker: a host that failed to answer is skipped for a few seconds while another one is thought
+ *   healthy, and tried again when none is, so one refused request never fails a backup by itself;
+ * - every other error (size limits, permission, authentication, compaction, deadline) comes through unchanged, for
+ *   our messages to name it.
+ * Streams (the snapshot) have no deadline and are not retried (they restart from the beginning).
+ */
+export function faultHandling(timeoutMs: number): Pick<IOptions, 'faultHandling' | 'defaultCallOptions'> {
+  const hosts = new HostFailover();
+  return {
+    faultHandling: { global: new WholeCallDeadline(timeoutMs), host: (host) => hosts.policyFor(host) },
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: calls.getStore()?.deadline ?? Date.now() + timeoutMs }),
+  };
+}
+
+/**
+ * Attempts of one call, at most (each after a backoff): enough that the call's deadline ends them first (30 s by
+ * default: an etcd restarting, or a cluster electing a leader, is waited for), and a bound all the same.
+ */
+const MAX_ATTEMPTS = 20;
+/** The first retry waits about this long, later ones up to twice as long each, at most MAX_DELAY_MS. */
+const FIRST_DELAY_MS = 100;
+const MAX_DELAY_MS = 2_000;
+/** How long a host that failed to answer is passed over while another one is healthy (etcd3's breaker waited 5 s). */
+const SKIP_HOST_MS = 5_000;
+
+const TLS_FAILURE = /certificate|handshake|ssl|tls|alert|wrong.version.number|self.signed|unable to (verify|get)|altnames|http request/i;
+
+/** An etcd error worth another attempt, on another host: the cluster or the connection, not the request. */
+export function isTransient(err: unknown): boolean {
+  if (err instanceof HostSkipped) return true;
+  // A TLS handshake that failed fails the same way every time (wrong CA, expired or refused certificate, plain http).
+  if (err instanceof GRPCUnavailableError) return !TLS_FAILURE.test(err.message);
+  // etcd's own throttle ("etcdserver: too many requests") shares its code with gRPC's size limit: only it is retried.
+  if (err instanceof GRPCResourceExhastedError) return /too many requests/i.test(err.message);
+  // A member that has not applied the revision a read is pinned to yet (reads are serializable): it will.
+  return err instanceof Error && /required revision is a future revision/i.test(err.message);
+}
+
+/** How a call that was retried ended: how many attempts it made, over how long. */
+export interface GaveUp {
+  attempts: number;
+  elapsedMs: number;
+}
+
+const gaveUp = new WeakMap<object, GaveUp>();
+
+/** The attempts behind an error thrown by a call that was retried (undefined after a single attempt). */
+export function attemptsBehind(err: unknown): GaveUp | undefined {
+  return typeof err === 'object' && err !== null ? gaveUp.get(err) : undefined;
+}
+
+interface CallState {
+  deadline: number;
+  started: number;
+  attempts: number;
+  lastError?: unknown;
+  /** The last transient error: what a call that then ran out of time was up against. */
+  transient?: unknown;
+}
+
+/** The call in progress, seen by the call options (its deadline) and by the retry (whether time is left). */
+const calls = new AsyncLocalStorage<CallState>();
+
+/** The global policy: one deadline for the whole call, retries of transient errors with backoff within it. */
+class WholeCallDeadline implements IPolicy<IDefaultPolicyContext> {
+  declare readonly _altReturn: never;
+  readonly onSuccess = noop.onSuccess;
+  readonly onFailure = noop.onFailure;
+  private readonly retries = retry(
+    handleWhen((err) => {
+      const call = calls.getStore();
+      // No retry that could not start before the deadline: it would only fail with DEADLINE_EXCEEDED.
+      return isTransient(err) && (call === undefined || Date.now() + FIRST_DELAY_MS < call.deadline);
+    }),
+    { maxAttempts: MAX_ATTEMPTS - 1, backoff: new ExponentialBackoff({ initialDelay: FIRST_DELAY_MS, maxDelay: MAX_DELAY_MS }) },
+  );
+
+  constructor(private readonly timeoutMs: number) {}
+
+  async execute<T>(fn: (context: IDefaultPolicyContext) => PromiseLike<T> | T, signal?: AbortSignal): Promise<T> {
+    const started = Date.now();
+    const call: CallState = { deadline: started + this.timeoutMs, started, attempts: 0 };
+    try {
+      return await calls.run(call, () =>
+        this.retries.execute(async (ctx) => {
+          // A backoff that ran past the deadline: the call ends with the error that made it wait, not a timeout.
+          if (call.attempts > 0 && Date.now() >= call.deadline) throw call.lastError;
+          call.attempts++;
+          try {
+            return await fn(ctx);
+          } catch (err) {
+            call.lastError = err;
+            if (isTransient(err) && !(err instanceof HostSkipped)) call.transient = err;
+            throw err;
+          }
+        }, signal),
+      );
+    } catch (caught) {
+      // An attempt that waited for a connection until the deadline says only "deadline exceeded": the refused or
+      // dropped connections before it say why.
+      const err = caught instanceof GRPCDeadlineExceededError && call.transient !== undefined ? call.transient : caught;
+      if (call.attempts > 1 && typeof err === 'object' && err !== null) gaveUp.set(err, { attempts: call.attempts, elapsedMs: Date.now() - started });
+      throw err;
+    }
+  }
+}
+
+/** Thrown instead of calling a host that failed lately while another is healthy; the pool then tries the next host. */
+export class HostSkipped extends Error {
+  override name = 'HostSkipped';
+  constructor(readonly host: string) {
+    super(`skipped ${host}: it failed to answer less than ${SKIP_HOST_MS / 1000} s ago`);
+  }
+}
+
+const NEVER_ABORTED = new AbortController().signal;
+
+/** The per-host policies: pass over a host that failed to answer lately, unless every host did. */
+class HostFailover {
+  private readonly failedAt = new Map<string, number>();
+  private readonly hosts: string[] = [];
+
+  policyFor(host: string): IPolicy<IDefaultPolicyContext> {
+    this.hosts.push(host);
+    const execute = async <T>(fn: (context: IDefaultPolicyContext) => PromiseLike<T> | T, signal?: AbortSignal): Promise<T> => {
+      if (this.skipping(host) && this.hosts.some((h) => !this.skipping(h))) throw new HostSkipped(host);
+      try {
+        const result = await fn({ signal: signal ?? NEVER_ABORTED });
+        this.failedAt.delete(host);
+        return result;
+      } catch (err) {
+        if (err instanceof GRPCUnavailableError) this.failedAt.set(host, Date.now());
+        throw err;
+      }
+    };
+    return { _altReturn: undefined as never, onSuccess: noop.onSuccess, onFailure: noop.onFailure, execute };
+  }
+
+  private skipping(host: string): boolean {
+    const at = this.failedAt.get(host);
+    return at !== undefined && Date.now() - at < SKIP_HOST_MS;
+  }
+}
