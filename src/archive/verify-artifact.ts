@@ -80,8 +80,8 @@ export async function verifyArtifact(stored: Readable, m: Manifest, keys: CodecK
   const decodeStep = [m.encryption === 'age' ? 'decrypt' : '', m.compression !== 'none' ? 'decompress' : ''].filter(Boolean).join('+') || 'decode';
   if (decodeError !== undefined) {
     const name = decodeError instanceof IntegrityError ? decodeError.check : decodeStep;
-    // The check is the line's name: the detail is what failed (zlib's words for a damaged gzip stream).
-    const detail = decodeError instanceof IntegrityError && name === 'decompress' ? describeError(decodeError.cause) : describeError(decodeError);
+    // The check is the line's name; the detail is what failed, without the name again.
+    const detail = decodeError instanceof IntegrityError ? describeError(decodeError).replace(`${name}: `, '') : describeError(decodeError);
     checks.push({ name, ok: false, detail });
     return checks;
   }
