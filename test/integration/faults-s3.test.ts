@@ -57,7 +57,6 @@ describe('S3 faults', () => {
     const before = await bucketKeys(s3);
     const n = proxy.requests.length;
     proxy.fault = ({ op }) => (op === 'UploadPart' ? { status: 503, code: 'ServiceUnavailable' } : undefined);
-    const started = Date.now();
     let res: CliResult;
     try {
       res = await runCli(['backup'], env());
@@ -65,7 +64,6 @@ describe('S3 faults', () => {
       proxy.fault = undefined;
     }
     expectClearFailure(res, new RegExp(String.raw`reshifter: uploading s3://backups/default/.*\.snapshot\.db\.zst: .*\(HTTP 503\) ${GAVE_UP}`));
-    expect(Date.now() - started).toBeLessThan(30_000);
     // Every part was tried more than once (exponential backoff with jitter), and no more than the window allows.
     const tries = new Map<string, number>();
     for (const r of since(n, 'UploadPart')) {
@@ -86,10 +84,8 @@ describe('S3 faults', () => {
     const running = runCli(['backup'], env({ RS_RETENTION_KEEP_LAST: '1' }));
     await whileRunning(running, () => since(n, 'UploadPart').length > 0, 'the first part upload');
     await s3.kill();
-    const started = Date.now();
     const res = await running;
     expectClearFailure(res, new RegExp(String.raw`reshifter: uploading s3://backups/default/.*: the S3 server did not answer .*${GAVE_UP}`));
-    expect(Date.now() - started).toBeLessThan(30_000);
     await s3.restart();
     expect(since(n, 'DeleteObject')).toHaveLength(0);
     expect(await bucketKeys(s3)).toEqual(before);

@@ -124,9 +124,8 @@ describe('age codec', async () => {
 
     it('with a scrypt work factor that would take gigabytes, refused before deriving', async () => {
       const forged = Buffer.from(`age-encryption.org/v1\n-> scrypt ${Buffer.alloc(16).toString('base64').replace(/=+$/, '')} 40\n${Buffer.alloc(32).toString('base64').replace(/=+$/, '')}\n--- ${Buffer.alloc(32).toString('base64').replace(/=+$/, '')}\n${'n'.repeat(16)}${'t'.repeat(16)}`);
-      const started = Date.now();
+      // Deriving first would take days and 2^40 * 1 KiB of memory: the test's timeout, not this assertion, would end it.
       await expect(through(ageDecryptor({ identities: [], passphrases: ['x'] })(), forged)).rejects.toThrow(/work factor 2\^40/);
-      expect(Date.now() - started).toBeLessThan(1000);
     });
 
     it('random bytes after a valid magic line, 200 times', async () => {

@@ -17,20 +17,6 @@ function prng(seed: number): () => number {
 
 const ENCODINGS = new Set(['protobuf', 'json', 'cbor', 'encrypted', 'empty', 'other']);
 const ITERATIONS = 2000;
-// Generous for a slow CI machine; a decoder that loops or backtracks on these sizes takes far longer.
-const MAX_MS_PER_VALUE = 50;
-
-// The fastest of a few runs: a GC pause or a JIT tier-up can stall any single call, slow input stalls every one.
-function fastestOf(runs: number, work: () => void): number {
-  let best = Infinity;
-  for (let i = 0; i < runs && best >= MAX_MS_PER_VALUE; i++) {
-    const started = performance.now();
-    work();
-    best = Math.min(best, performance.now() - started);
-  }
-  return best;
-}
-
 describe('decodeValue under hostile input', () => {
   const seeds = [
     augerFile('storage-pod.bin'),
@@ -68,7 +54,7 @@ describe('decodeValue under hostile input', () => {
     }
   }
 
-  it(`never throws, always answers quickly, on ${ITERATIONS} mutated and random values`, () => {
+  it(`never throws and always names an encoding, on ${ITERATIONS} mutated and random values (a decoder that loops ends at the test's timeout; speed is the bench's)`, () => {
     const random = prng(0x5eed);
     const counts: Record<string, number> = {};
     for (let i = 0; i < ITERATIONS; i++) {
@@ -79,8 +65,6 @@ describe('decodeValue under hostile input', () => {
       } catch (err) {
         throw new Error(`iteration ${i} threw on ${Buffer.from(value).toString('hex')}: ${String(err)}`);
       }
-      const elapsed = fastestOf(3, () => decodeValue(value));
-      expect(elapsed, `iteration ${i} took ${elapsed} ms`).toBeLessThan(MAX_MS_PER_VALUE);
       expect(ENCODINGS.has(decoded.encoding)).toBe(true);
       if (decoded.error !== undefined) expect(typeof decoded.error).toBe('string');
       counts[decoded.encoding] = (counts[decoded.encoding] ?? 0) + 1;
