@@ -1,7 +1,8 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { createGunzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
 import { Etcd3 } from 'etcd3';
+import { decoders } from '../../src/archive/codec.js';
 import { readKeyDump } from '../../src/archive/key-dump-reader.js';
 
 /** etcd's default --max-request-bytes: one put of a value and its key must stay under it. */
@@ -98,12 +99,14 @@ export async function etcdDigests(endpoint: string, prefix = '/registry/'): Prom
   }
 }
 
-/** The same for a key dump file (`.tar` or `.tar.gz`); also its header revision and a digest of every record. */
+/** The same for a key dump file (`.tar`, `.tar.gz` or `.tar.zst`); also its header revision and a digest of every record. */
 export async function dumpDigests(file: string): Promise<{ revision: number; values: ValueDigests; records: string }> {
   const values: ValueDigests = new Map();
   const records = createHash('sha256');
   let revision = -1;
-  const stream = file.endsWith('.gz') ? createReadStream(file).pipe(createGunzip()) : createReadStream(file);
+  const compression = file.endsWith('.gz') ? 'gzip' : file.endsWith('.zst') ? 'zstd' : 'none';
+  const steps = decoders({ compression, encryption: 'none' });
+  const stream = steps.reduce<Readable>((from, step) => from.pipe(step), createReadStream(file));
   for await (const item of readKeyDump(stream)) {
     if (item.type === 'header') {
       revision = item.header.revision;

@@ -121,7 +121,7 @@ describe('encrypted backups', () => {
     expect((await runCli(['verify'], env(store, { RS_ENCRYPTION_PASSPHRASE: 'correct horse battery staple' }))).code).toBe(0);
     const wrong = await runCli(['verify'], env(store, { RS_ENCRYPTION_PASSPHRASE: 'wrong horse' }));
     expect(wrong.code).toBe(1);
-    expect(wrong.stderr).toMatch(/decrypt: none of the configured keys/);
+    expect(wrong.stderr).toMatch(/reshifter: decrypt: backup \S+ failed verification: none of the configured keys/);
     expect(wrong.stderr + wrong.stdout).not.toContain('wrong horse');
   });
 
