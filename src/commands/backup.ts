@@ -23,7 +23,7 @@ export interface BackupOptions {
   /** Overrides RS_BACKUP_STRATEGY. */
   strategy?: StrategySpec;
   /** Called with progress as bytes flow (for metrics and jobs). */
-  onProgress?: (p: { bytes: number; storedBytes: number }) => void;
+  onProgress?: (p: { bytes: number; storedBytes: number; totalBytes?: number }) => void;
   /** Use this id (the caller's log lines already carry it); default: a new one. */
   id?: string;
   /** Told how the backup ended (metrics, health). */
@@ -91,7 +91,7 @@ async function takeBackup(ctx: CommandContext, repo: BackupRepository, opts: Bac
     const stopProgress = reportProgress(log, 'backup', () => ({ bytes: raw.bytes }));
     const onProgress = opts.onProgress;
     const progressTimer = onProgress
-      ? setInterval(() => onProgress({ bytes: raw.bytes, storedBytes: stored.bytes }), 1000).unref()
+      ? setInterval(() => onProgress({ bytes: raw.bytes, storedBytes: stored.bytes, ...(source.expectedBytes !== undefined && { totalBytes: source.expectedBytes }) }), 1000).unref()
       : undefined;
     let artifactStored = false;
     try {

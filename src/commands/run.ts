@@ -58,7 +58,7 @@ export async function runCommand(cmd: CommandContext): Promise<void> {
       run: async (j) => {
         const run = backupRunContext({ ...ctx, signal: j.signal });
         try {
-          return await backupAndPrune(run.ctx, repo, { id: run.id, observer, onProgress: (p) => j.progress({ bytes: p.bytes }) });
+          return await backupAndPrune(run.ctx, repo, { id: run.id, observer, onProgress: (p) => j.progress({ bytes: p.bytes, ...(p.totalBytes !== undefined && { totalBytes: p.totalBytes }) }) });
         } catch (err) {
           if (err instanceof AbortedError) interrupted = true;
           // Already logged as "backup failed" or "retention failed".

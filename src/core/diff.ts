@@ -1,5 +1,6 @@
 import { parseKey, type ParsedKey } from '../kube/index.js';
 import { resourceLabel } from '../kube/resource-label.js';
+import { fieldDiff, type FieldDiff, type FieldDiffOptions } from './field-diff.js';
 
 /** One key of a backup, as the diff needs it. Sources yield them sorted by key bytes (etcd's order). */
 export interface DiffEntry {
@@ -26,6 +27,8 @@ export interface DiffObject {
   resource: string;
   namespace?: string;
   name?: string;
+  /** For a changed Kubernetes object: which fields differ (see fieldDiff). */
+  fields?: FieldDiff;
 }
 
 export interface DiffResult {
@@ -43,6 +46,11 @@ export interface DiffOptions {
   prefixes?: readonly string[];
   /** Most objects listed in the result (the counts are always complete). Default 1000. */
   limit?: number;
+  /**
+   * Which fields differ, for the first `maxObjects` (default 1000) changed objects listed, with fieldDiff's limits;
+   * false for none. Bounds the result's size whatever `limit` is.
+   */
+  fields?: (FieldDiffOptions & { maxObjects?: number }) | false;
 }
 
 /** Keys outside every prefix (and oddly shaped ones naming no resource) are grouped under this resource. */
@@ -62,8 +70,10 @@ export async function diffKeys(from: AsyncIterable<DiffEntry> | Iterable<DiffEnt
   const a = sorted(from, 'from');
   const b = sorted(to, 'to');
   const parse = (key: Buffer) => (opts.prefixes ? parseKey(key, opts.prefixes) : parseKey(key));
+  const fieldOpts = opts.fields === false ? undefined : (opts.fields ?? {});
+  let fieldObjects = fieldOpts?.maxObjects ?? 1000;
 
-  const record = (change: Change, key: Buffer) => {
+  const record = (change: Change, key: Buffer, values?: { from: Buffer; to: Buffer }) => {
     const parsed = parse(key);
     if (parsed.type === 'non-object') {
       result.summary.ignored++;
@@ -79,7 +89,16 @@ export async function diffKeys(from: AsyncIterable<DiffEntry> | Iterable<DiffEnt
     }
     g[change]++;
     if (result.objects.length < limit) {
-      result.objects.push({ change, key: key.toString('utf8'), resource, ...(namespace !== undefined && { namespace }), ...(name !== undefined && { name }) });
+      const fields = values && fieldOpts && fieldObjects > 0 ? fieldDiff(values.from, values.to, resource, fieldOpts) : undefined;
+      if (fields) fieldObjects--;
+      result.objects.push({
+        change,
+        key: key.toString('utf8'),
+        resource,
+        ...(namespace !== undefined && { namespace }),
+        ...(name !== undefined && { name }),
+        ...(fields && { fields }),
+      });
     } else {
       result.truncated = true;
     }
@@ -111,7 +130,7 @@ export async function diffKeys(from: AsyncIterable<DiffEntry> | Iterable<DiffEnt
           if (parse(x!.key).type === 'non-object') result.summary.ignored++;
           else result.summary.unchanged++;
         } else {
-          record('changed', x!.key);
+          record('changed', x!.key, { from: x!.value, to: y!.value });
         }
         x = await a.next();
         y = await b.next();

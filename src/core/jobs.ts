@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AbortedError, describeError } from './errors.js';
+import { RateMeter } from './rate-meter.js';
 
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed';
 export type JobKind = 'backup' | 'verify' | 'restore';
@@ -8,6 +9,10 @@ export type JobKind = 'backup' | 'verify' | 'restore';
 export interface JobProgress {
   bytes: number;
   keys: number;
+  /** About how many bytes the job will read, when known beforehand (a snapshot: etcd's database size). */
+  totalBytes?: number;
+  /** Bytes per second over the last few seconds, while the job runs (set by the queue from `bytes`). */
+  bytesPerSecond?: number;
 }
 
 /** A job as the API shows it. */
@@ -34,7 +39,7 @@ export interface JobView {
 /** What a job's work gets: an abort signal (shutdown or cancel) and a way to report progress. */
 export interface JobContext {
   signal: AbortSignal;
-  progress(p: Partial<JobProgress>): void;
+  progress(p: Partial<Omit<JobProgress, 'bytesPerSecond'>>): void;
 }
 
 export interface JobRequest<T> {
@@ -163,13 +168,23 @@ export class JobQueue {
 
   private async start(entry: Entry): Promise<void> {
     entry.view.state = 'running';
-    entry.view.startedAt = this.now().toISOString();
+    const started = this.now();
+    entry.view.startedAt = started.toISOString();
     this.onChange(this.snapshot(entry));
+    const rate = new RateMeter();
+    rate.add(0, started.getTime());
     const ctx: JobContext = {
       signal: entry.controller.signal,
       progress: (p) => {
-        if (p.bytes !== undefined) entry.view.progress.bytes = p.bytes;
-        if (p.keys !== undefined) entry.view.progress.keys = p.keys;
+        const progress = entry.view.progress;
+        if (p.bytes !== undefined) {
+          progress.bytes = p.bytes;
+          rate.add(p.bytes, this.now().getTime());
+          const perSecond = rate.perSecond();
+          if (perSecond !== undefined) progress.bytesPerSecond = Math.round(perSecond);
+        }
+        if (p.keys !== undefined) progress.keys = p.keys;
+        if (p.totalBytes !== undefined) progress.totalBytes = p.totalBytes;
       },
     };
     try {
@@ -183,6 +198,8 @@ export class JobQueue {
   private finish(entry: Entry, state: 'succeeded' | 'failed', result: unknown, error?: string): void {
     entry.view.state = state;
     entry.view.finishedAt = this.now().toISOString();
+    // A rate is news only while the job runs.
+    delete entry.view.progress.bytesPerSecond;
     if (result !== undefined) entry.view.result = result;
     if (error !== undefined) entry.view.error = error;
     entry.settle();

@@ -35,6 +35,8 @@ export async function snapshotSource(client: Etcd3, cfg: EtcdConfig): Promise<Ba
     contentType: 'etcd-snapshot',
     format: 'snapshot.db',
     stream: grpc.pipe(check),
+    // The database file is what the stream sends (plus a 32-byte sha256); it may change a little meanwhile.
+    expectedBytes: Number(status.dbSize),
     contentSha256: () => check.fullDigest(),
     async facts() {
       await ended;

@@ -19,6 +19,8 @@ export interface BackupSource {
   /** File name part for the artifact: `snapshot.db`, `raw.tar`, `render.jsonl`. */
   format: string;
   stream: Readable;
+  /** About how many bytes the stream will hold, when the source knows beforehand (for progress). */
+  expectedBytes?: number;
   facts(): Promise<SourceFacts>;
   /**
    * sha256 (hex) of the whole content stream, for sources that compute it anyway (the snapshot's trailer check);

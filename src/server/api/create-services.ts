@@ -48,7 +48,7 @@ export function createApiServices(ctx: CommandContext, repo: BackupRepository, o
         id: run.id,
         ...(req.strategy && { strategy: req.strategy }),
         ...(opts.observer && { observer: opts.observer }),
-        onProgress: (p) => job.progress({ bytes: p.bytes }),
+        onProgress: (p) => job.progress({ bytes: p.bytes, ...(p.totalBytes !== undefined && { totalBytes: p.totalBytes }) }),
       });
       // Progress is sampled once a second: a finished job says how far it went, however short it was.
       job.progress({ bytes: manifest.rawSizeBytes });

@@ -78,7 +78,16 @@ export const COMPONENTS: Record<string, Schema> = {
       createdAt: { type: 'string', format: 'date-time' },
       startedAt: { type: 'string', format: 'date-time' },
       finishedAt: { type: 'string', format: 'date-time' },
-      progress: { type: 'object', required: ['bytes', 'keys'], properties: { bytes: count, keys: count } },
+      progress: {
+        type: 'object',
+        required: ['bytes', 'keys'],
+        properties: {
+          bytes: count,
+          keys: count,
+          totalBytes: { ...count, description: 'about how many bytes the job reads, when known (a snapshot: the database size etcd reported as it started)' },
+          bytesPerSecond: { type: 'number', minimum: 0, description: 'recent rate (the last few seconds), while running' },
+        },
+      },
       queuePosition: { type: 'integer', minimum: 1, description: 'writing jobs ahead of this one' },
       result: { description: 'backup: the Manifest; verify: a VerifyResult; restore: the plan or the counts' },
       error: text,
@@ -119,10 +128,38 @@ export const COMPONENTS: Record<string, Schema> = {
         items: {
           type: 'object',
           required: ['change', 'key', 'resource'],
-          properties: { change: { type: 'string', enum: ['added', 'removed', 'changed'] }, key: text, resource: text, namespace: text, name: text },
+          properties: { change: { type: 'string', enum: ['added', 'removed', 'changed'] }, key: text, resource: text, namespace: text, name: text, fields: ref('FieldDiff') },
         },
       },
       truncated: { type: 'boolean', description: 'more objects differ than the list holds (see limit)' },
+    },
+  },
+  FieldDiff: {
+    type: 'object',
+    description: 'Which fields of a changed Kubernetes object differ (the first 1000 changed objects listed).',
+    required: ['compared', 'changes', 'truncated'],
+    properties: {
+      compared: {
+        type: 'string',
+        enum: ['object', 'metadata', 'none'],
+        description: 'object: the whole object (JSON, CBOR; protobuf ConfigMaps and Secrets); metadata: apiVersion, kind and metadata (other protobuf values); none: see note',
+      },
+      changes: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['path', 'change'],
+          properties: {
+            path: { type: 'string', example: 'spec.template.spec.containers[0].image' },
+            change: { type: 'string', enum: ['added', 'removed', 'changed'] },
+            from: { type: 'string', description: 'the old value as JSON, cut to 160 characters' },
+            to: { type: 'string', description: 'the new value as JSON, cut to 160 characters' },
+          },
+        },
+      },
+      truncated: { type: 'boolean', description: 'more fields differ than listed' },
+      valuesHidden: { type: 'string', enum: ['sensitive', 'no-token'], description: 'why from and to are left out: a Secret (or OAuth token, Helm release), or an API without a token' },
+      note: text,
     },
   },
   Stats: {

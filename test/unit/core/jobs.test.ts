@@ -143,6 +143,32 @@ describe('JobQueue', () => {
     expect(q.pending()).toEqual([]);
   });
 
+  it('gives the recent rate of a running job from its progress, and the total it expects', async () => {
+    let t = Date.parse('2026-01-01T00:00:00Z');
+    const q = new JobQueue({ now: () => new Date(t) });
+    const g = gate(0);
+    const job = q.submit({ kind: 'backup', writes: true, run: g.run });
+    await tick();
+    // Half a second in, too soon to say; then 10 MB a second for 4 s, then 2 MB a second.
+    t += 500;
+    g.ctx!.progress({ bytes: 5_000_000, totalBytes: 100_000_000 });
+    expect(q.get(job.id)!.progress).toEqual({ bytes: 5_000_000, keys: 0, totalBytes: 100_000_000 });
+    for (let s = 1; s <= 4; s++) {
+      t += 1000;
+      g.ctx!.progress({ bytes: 5_000_000 + s * 10_000_000 });
+    }
+    expect(q.get(job.id)!.progress.bytesPerSecond).toBe(10_000_000);
+    for (let s = 1; s <= 6; s++) {
+      t += 1000;
+      g.ctx!.progress({ bytes: 45_000_000 + s * 2_000_000 });
+    }
+    // The window is the last 5 s: the faster start is forgotten.
+    expect(q.get(job.id)!.progress).toEqual({ bytes: 57_000_000, keys: 0, totalBytes: 100_000_000, bytesPerSecond: 2_000_000 });
+    g.release();
+    await q.wait(job.id);
+    expect(q.get(job.id)!.progress).toEqual({ bytes: 57_000_000, keys: 0, totalBytes: 100_000_000 });
+  });
+
   it('reports every state change', async () => {
     const states: string[] = [];
     const q = new JobQueue({ onChange: (j) => states.push(j.state) });

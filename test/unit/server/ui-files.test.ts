@@ -34,10 +34,19 @@ describe('handleUi', () => {
     for (const src of loaded) expect((await fetch(`${base}${src}`)).status, src).toBe(200);
     const js = await fetch(`${base}/ui/app.js`);
     expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
-    // Modules import each other by relative path; all of them are there.
-    const imported = [...(await js.text()).matchAll(/from '\.\/([\w-]+\.js)'/g)].map((m) => m[1]!);
-    expect(imported.sort()).toEqual(['api.js', 'chart.js', 'dom.js']);
-    for (const name of imported) expect((await fetch(`${base}/ui/${name}`)).status, name).toBe(200);
+    // Modules import each other by relative path; every module reached from app.js is served.
+    const seen = new Set<string>();
+    const pending = ['app.js'];
+    while (pending.length > 0) {
+      const name = pending.pop()!;
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const res = await fetch(`${base}/ui/${name}`);
+      expect(res.status, name).toBe(200);
+      expect(res.headers.get('content-type'), name).toBe('text/javascript; charset=utf-8');
+      for (const m of (await res.text()).matchAll(/from '\.\/([\w-]+\.js)'/g)) pending.push(m[1]!);
+    }
+    expect([...seen].sort()).toEqual(['api.js', 'app.js', 'chart.js', 'dom.js', 'field-diff.js', 'kinds.js', 'progress.js']);
     expect((await fetch(`${base}/ui/app.css`)).headers.get('content-type')).toBe('text/css; charset=utf-8');
   });
 

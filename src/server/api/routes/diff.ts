@@ -1,3 +1,4 @@
+import { withoutFieldValues } from '../../../core/field-diff.js';
 import { USES } from '../../../core/latest.js';
 import type { Route } from '../router.js';
 import { BACKUP_ID_PARAM } from '../schemas.js';
@@ -12,6 +13,8 @@ export const diffRoutes: Route[] = [
     summary: 'Objects added, removed and changed between two backups, per resource and namespace',
     description:
       'Works across snapshots and key dumps alike (render listings hold no values). Values are compared byte for byte. ' +
+      'A changed object lists which fields changed (`fields`); their old and new values are left out for Secrets and ' +
+      'when the API has no token. ' +
       '"latest" (either side) is the newest snapshot or key dump (of ?strategy).',
     tag: 'backups',
     access: 'read',
@@ -29,7 +32,9 @@ export const diffRoutes: Route[] = [
       const from = await services.getBackup(String(c.query.from), USES.diff, series);
       const to = await services.getBackup(String(c.query.to), USES.diff, series);
       const limit = typeof c.query.limit === 'number' ? c.query.limit : 1000;
-      return { status: 200, json: await services.diff(from, to, { limit }, c.signal) };
+      const d = await services.diff(from, to, { limit }, c.signal);
+      // Without a token anyone who reaches the API reads this: field values only with one, as for downloads.
+      return { status: 200, json: c.deps.token === undefined ? withoutFieldValues(d) : d };
     },
   },
 ];

@@ -1,14 +1,18 @@
-// reshifter's web UI: the backups as a timeline and a chart, a backup's details and stats, back up now, verify,
-// download, delete (after a confirm step), diff two backups, and restore in two steps (the dry-run plan, then
-// confirm). Plain modules, no build step.
+// reshifter's web UI: the backups as a timeline and a chart, a backup's details and stats, back up now (with its
+// progress), verify, download, delete (after a confirm step), diff two backups (down to the fields of changed
+// objects), and restore in two steps (the dry-run plan, then confirm). Plain modules, no build step.
 
 import { api, ApiFailure, downloadArtifact, getToken, setToken, waitForJob } from './api.js';
 import { backupChart, chartLegend } from './chart.js';
 import { ago, formatBytes, formatCount, formatDate, h, saveBlob, show, splitList, state, table } from './dom.js';
+import { renderObjects } from './field-diff.js';
+import { holdsValues } from './kinds.js';
+import { describeProgress } from './progress.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
   status: $('status'),
+  backupProgress: $('backup-progress'),
   chart: $('chart'),
   timeline: $('timeline'),
   details: $('details'),
@@ -28,6 +32,8 @@ let backups = [];
 let selectedId;
 let detailsAbort;
 let jobsTimer;
+/** The backup job "Back up now" follows (its progress is shown from its own polling). */
+let followedBackup;
 
 /** Tells screen readers and sighted users what just happened. */
 function announce(text, kind = 'info') {
@@ -113,7 +119,7 @@ function renderChart() {
     ui.chart.replaceChildren();
     return;
   }
-  show(ui.chart, backupChart(backups, selectedId), chartLegend(backups.some((m) => typeof m.keys === 'number')));
+  show(ui.chart, backupChart(backups, selectedId), chartLegend(backups));
 }
 
 function renderTimeline() {
@@ -308,7 +314,7 @@ async function deleteBackup(m, box, buttons) {
 
 function restorePanel(m) {
   const panel = h('section', { class: 'restore', 'aria-labelledby': 'restore-heading' }, h('h4', { id: 'restore-heading' }, 'Restore'));
-  if (m.contentType !== 'tar' && m.contentType !== 'etcd-snapshot') {
+  if (!holdsValues(m)) {
     panel.append(h('p', { class: 'muted', id: 'no-restore' }, `A ${m.strategy} listing holds no values, so it cannot be restored. Restore a key dump (raw, filter:) or a snapshot instead.`));
     return panel;
   }
@@ -372,20 +378,27 @@ async function planRestore(request, box, form) {
     const plan = job.result;
     const t = plan.totals;
     const writes = t.create + t.update;
-    const confirm = h('button', { type: 'button', class: 'danger', id: 'confirm-restore', disabled: writes === 0 }, `Restore ${formatCount(writes)} ${writes === 1 ? 'key' : 'keys'} into etcd`);
-    const cancel = h('button', { type: 'button', id: 'cancel-restore' }, 'Cancel');
+    // An empty plan offers nothing to confirm: the button stays, disabled, and says why.
+    const empty = writes === 0;
+    const why = empty
+      ? h('p', { id: 'plan-empty', class: 'muted' }, `Nothing to restore: every selected key is already in etcd with the same value${t.skipped > 0 ? ' or is skipped' : ''}. Change the filters above to plan another restore.`)
+      : null;
+    const confirm = h('button', { type: 'button', class: 'danger', id: 'confirm-restore', disabled: empty, 'aria-describedby': empty ? 'plan-empty' : undefined }, `Restore ${formatCount(writes)} ${writes === 1 ? 'key' : 'keys'} into etcd`);
+    const cancel = h('button', { type: 'button', id: 'cancel-restore' }, empty ? 'Close plan' : 'Cancel');
     show(
       box,
       h('p', { id: 'plan-summary' }, `Dry run: ${formatCount(t.create)} to create, ${formatCount(t.update)} to update, ${formatCount(t.unchanged)} unchanged, ${formatCount(t.skipped)} skipped, into ${plan.target.endpoints.join(', ')}. Nothing was written.`),
       table('Restore plan by resource', ['Resource', 'Create', 'Update', 'Unchanged', 'Skipped'], plan.resources.map((r) => [r.resource, formatCount(r.create), formatCount(r.update), formatCount(r.unchanged), formatCount(r.skipped)]), [1, 2, 3, 4]),
+      why,
       h('div', { class: 'actions' }, confirm, cancel),
     );
-    confirm.addEventListener('click', () => void doRestore(request, box));
+    if (!empty) confirm.addEventListener('click', () => void doRestore(request, box));
     cancel.addEventListener('click', () => {
-      state(box, 'Restore cancelled; nothing was written.');
+      state(box, empty ? 'Nothing to restore; nothing was written.' : 'Restore cancelled; nothing was written.');
       form.querySelector('button[type=submit]').focus();
     });
-    confirm.focus();
+    // A disabled button cannot hold the focus: for an empty plan it goes to the way out.
+    (empty ? cancel : confirm).focus();
   } catch (err) {
     state(box, `Cannot plan the restore: ${describeFailure(err)}`, 'error');
   }
@@ -404,17 +417,50 @@ async function doRestore(request, box) {
 
 // ---- back up now ----
 
+/**
+ * Shows a running (or queued) backup above the chart: bytes read, and for a snapshot, whose size etcd tells before
+ * it streams, a bar with percent, rate and time left. Hidden when `job` is undefined or finished.
+ */
+function showBackupProgress(job) {
+  const box = ui.backupProgress;
+  if (!job || (job.state !== 'running' && job.state !== 'queued')) {
+    box.hidden = true;
+    box.replaceChildren();
+    delete box.dataset.job;
+    return;
+  }
+  const what = `${job.trigger === 'schedule' ? 'Scheduled backup' : 'Backup'}${job.params.strategy ? ` (${job.params.strategy})` : ''}`;
+  if (job.state === 'queued') {
+    show(box, h('p', { class: 'state state-loading' }, `${what} waiting for the job before it…`));
+  } else {
+    const { percent, parts } = describeProgress(job.progress);
+    // The bar carries the numbers for screen readers (aria-valuetext); the text beside it is for the eye, since a
+    // live region changing every second would drown everything else.
+    const bar = h('progress', { id: 'backup-progress-bar', 'aria-label': `${what} progress`, 'aria-valuetext': parts.join(', '), max: 100, ...(percent !== undefined && { value: percent }) });
+    show(box, h('p', { class: 'job-progress-title' }, `${what} running`), h('div', { class: 'job-progress-row' }, bar, h('span', { id: 'backup-progress-text', class: 'progress-text', 'aria-hidden': 'true' }, parts.join(' · '))));
+  }
+  box.dataset.job = job.id;
+  box.hidden = false;
+}
+
 $('backup-now').addEventListener('click', async () => {
   if (!requireToken()) return;
   announce('Backup started…');
   try {
-    const job = await runJob(api('/backups', { method: 'POST' }), 'Back up now', (j) => announce(`Backup ${j.state}… ${formatBytes(j.progress.bytes)}`));
+    const job = await runJob(api('/backups', { method: 'POST' }), 'Back up now', (j) => {
+      followedBackup = j.id;
+      showBackupProgress(j);
+    });
+    followedBackup = undefined;
+    showBackupProgress(undefined);
     if (job.state === 'failed') announce(`Backup failed: ${job.error}`, 'error');
     else {
       announce(`Backup ${job.result.id} completed: ${formatBytes(job.result.sizeBytes)}.`, 'ok');
       await loadBackups();
     }
   } catch (err) {
+    followedBackup = undefined;
+    showBackupProgress(undefined);
     announce(`Cannot back up: ${describeFailure(err)}`, 'error');
   }
 });
@@ -424,13 +470,15 @@ $('refresh').addEventListener('click', () => void refreshAll());
 // ---- diff ----
 
 function renderDiffChoices() {
+  // Only backups that hold values can be compared (render listings hold names only).
+  const comparable = backups.filter(holdsValues);
   const fill = (select, pick) => {
-    select.replaceChildren(...backups.map((m) => h('option', { value: m.id, selected: m.id === pick }, `${formatDate(m.createdAt)} · ${m.strategy}`)));
+    select.replaceChildren(...comparable.map((m) => h('option', { value: m.id, selected: m.id === pick }, `${formatDate(m.createdAt)} · ${m.strategy}`)));
   };
-  fill(ui.diffFrom, backups[1]?.id ?? backups[0]?.id);
-  fill(ui.diffTo, backups[0]?.id);
-  ui.diffForm.querySelector('button').disabled = backups.length < 2;
-  if (backups.length < 2) state(ui.diffResult, 'Comparing needs two backups.', 'empty');
+  fill(ui.diffFrom, comparable[1]?.id ?? comparable[0]?.id);
+  fill(ui.diffTo, comparable[0]?.id);
+  ui.diffForm.querySelector('button').disabled = comparable.length < 2;
+  if (comparable.length < 2) state(ui.diffResult, 'Comparing needs two snapshots or key dumps (render listings hold no values).', 'empty');
   else if (ui.diffResult.querySelector('.state-empty')) ui.diffResult.replaceChildren();
 }
 
@@ -442,7 +490,6 @@ ui.diffForm.addEventListener('submit', async (e) => {
   try {
     const d = await api(`/diff?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}&limit=200`);
     const s = d.summary;
-    const sign = { added: '+', removed: '−', changed: '~' };
     show(
       ui.diffResult,
       h('p', { id: 'diff-summary' }, `${formatCount(s.added)} added, ${formatCount(s.removed)} removed, ${formatCount(s.changed)} changed, ${formatCount(s.unchanged)} unchanged.`),
@@ -450,7 +497,8 @@ ui.diffForm.addEventListener('submit', async (e) => {
         ? h('p', { class: 'state state-empty' }, 'No object differs.')
         : [
             table('Changes by resource and namespace', ['Resource', 'Namespace', 'Added', 'Removed', 'Changed'], d.groups.map((g) => [g.resource, g.namespace ?? '–', formatCount(g.added), formatCount(g.removed), formatCount(g.changed)]), [2, 3, 4]),
-            h('details', {}, h('summary', {}, `Objects (${d.objects.length}${d.truncated ? ', more not listed' : ''})`), h('ul', { class: 'objects' }, d.objects.map((o) => h('li', { class: `change-${o.change}` }, h('span', { class: 'sign', 'aria-label': o.change }, sign[o.change]), ' ', h('code', {}, o.key))))),
+            // Open when short enough to read at a glance: the changed fields are the point of looking.
+            h('details', { open: d.objects.length <= 50 }, h('summary', {}, `Objects (${d.objects.length}${d.truncated ? ', more not listed' : ''})`), renderObjects(d.objects)),
           ],
     );
   } catch (err) {
@@ -482,6 +530,13 @@ async function loadJobs() {
     state(ui.jobs, `Cannot load jobs: ${describeFailure(err)}`, 'error');
     return;
   }
+  // A backup started elsewhere (the schedule, another tab, curl) shows its progress too; "Back up now" shows its own.
+  if (followedBackup === undefined) {
+    const shown = ui.backupProgress.dataset.job;
+    showBackupProgress(jobs.find((j) => j.kind === 'backup' && (j.state === 'running' || j.state === 'queued')));
+    // The backup it showed has finished: it belongs in the list now.
+    if (shown && jobs.some((j) => j.id === shown && j.state === 'succeeded')) void loadBackups();
+  }
   if (jobs.length === 0) state(ui.jobs, 'No jobs yet.', 'empty');
   else {
     show(
@@ -493,13 +548,16 @@ async function loadJobs() {
           `${j.kind}${j.params.backupId ? ` ${j.params.backupId}` : ''}${j.params.dryRun ? ' (dry run)' : ''}${j.trigger === 'schedule' ? ' (scheduled)' : ''}`,
           h('span', { class: `job-state job-${j.state}` }, j.state + (j.queuePosition ? ` (#${j.queuePosition})` : '')),
           j.startedAt ? ago(j.startedAt) : '–',
-          [j.progress.bytes > 0 ? formatBytes(j.progress.bytes) : '', j.progress.keys > 0 ? `${formatCount(j.progress.keys)} keys` : ''].filter(Boolean).join(', ') || '–',
+          j.state === 'running' && j.progress.bytes > 0
+            ? describeProgress(j.progress).parts.join(', ')
+            : [j.progress.bytes > 0 ? formatBytes(j.progress.bytes) : '', j.progress.keys > 0 ? `${formatCount(j.progress.keys)} keys` : ''].filter(Boolean).join(', ') || '–',
           j.error ?? (j.state === 'succeeded' ? 'done' : ''),
         ]),
       ),
     );
   }
-  if (jobs.some((j) => j.state === 'queued' || j.state === 'running')) scheduleJobs(1500);
+  // Quickly while something runs; now and then otherwise, so a scheduled backup shows up when it starts.
+  scheduleJobs(jobs.some((j) => j.state === 'queued' || j.state === 'running') ? 1500 : 10_000);
 }
 
 // ---- start ----
