@@ -1,12 +1,12 @@
 import { Writable, type Duplex, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { KEY_DUMP_CONTENT_TYPE, RENDER_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { IntegrityError, describeError } from '../core/errors.js';
 import { decoders, type CodecKeys } from './codec.js';
 import { ByteCounter, HashCounter } from './hash-counter.js';
-import { KEY_DUMP_CONTENT_TYPE } from './key-dump-format.js';
 import { KeyDumpCheck } from './key-dump-reader.js';
 import type { Manifest } from './manifest.js';
-import { RENDER_CONTENT_TYPE, RenderListingCheck } from './render-listing.js';
+import { RenderListingCheck } from './render-listing.js';
 import { SnapshotTrailerCheck } from './snapshot-trailer.js';
 
 export interface Check {
@@ -17,7 +17,7 @@ export interface Check {
 
 /** Content checks by manifest contentType; key dumps and listings register theirs here. */
 export const CONTENT_CHECKS: Record<string, () => Duplex> = {
-  'etcd-snapshot': () => new SnapshotTrailerCheck(),
+  [SNAPSHOT_CONTENT_TYPE]: () => new SnapshotTrailerCheck(),
   [KEY_DUMP_CONTENT_TYPE]: () => new KeyDumpCheck(),
   [RENDER_CONTENT_TYPE]: () => new RenderListingCheck(),
 };

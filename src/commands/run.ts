@@ -9,9 +9,9 @@ import { ScheduleHealth } from '../server/health-state.js';
 import { startHttpServer, type RunningHttpServer } from '../server/http-server.js';
 import { addProcessMetrics, processMetrics, type Metrics } from '../server/metrics.js';
 import type { BackupRepository } from '../store/backup-repository.js';
-import { backupAndPrune, backupRunContext } from './backup-job.js';
+import { backupAndPrune, backupRunContext } from '../ops/backup-run.js';
+import { openRepository } from '../ops/repository.js';
 import type { CommandContext } from './context.js';
-import { openRepository } from './shared.js';
 
 /**
  * `reshifter run`: long-running; a backup (then retention) on RS_SCHEDULE, never two at once, with `/healthz`,
