@@ -51,7 +51,7 @@ export function resumableBody(sender: S3Sender, target: DownloadTarget, first: G
         if (!isTransient(err) || now - stalledSince >= windowMs) {
           throw new StoreError(
             `reading ${target.location}: the download broke off after ${offset} bytes (${describeError(err)}) and did not resume within ${formatDuration(windowMs)} (RS_S3_RETRY_WINDOW)`,
-            isTransient(err),
+            isTransient(err) ? 'transient' : 'other',
             { cause: err },
           );
         }
@@ -70,7 +70,7 @@ export function resumableBody(sender: S3Sender, target: DownloadTarget, first: G
           const last = e instanceof RetriesExhausted ? e.last : e;
           throw new StoreError(
             `reading ${target.location}: the download broke off after ${offset} bytes (${describeError(err)}) and did not resume within ${formatDuration(windowMs)} (RS_S3_RETRY_WINDOW): ${describeError(last)}`,
-            isTransient(last),
+            isTransient(last) ? 'transient' : 'other',
             { cause: e },
           );
         }
