@@ -19,6 +19,8 @@ export interface Store {
   get(key: string, opts?: { signal?: AbortSignal }): Promise<Readable>;
   /** Objects whose key starts with `prefix` (a folder, ending in `/`), in-progress uploads included when `pending`. */
   list(prefix: string, opts?: { pending?: boolean }): Promise<ObjectInfo[]>;
+  /** The names of the folders directly under `prefix` (`''`: the root; else a folder ending in `/`), sorted. */
+  folders(prefix: string): Promise<string[]>;
   delete(key: string): Promise<void>;
   close(): Promise<void>;
 }

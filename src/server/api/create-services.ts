@@ -4,6 +4,7 @@ import { OperationError } from '../../core/errors.js';
 import type { JobContext } from '../../core/jobs.js';
 import { backupAndPrune, backupRunContext } from '../../ops/backup-run.js';
 import type { OpContext } from '../../ops/context.js';
+import { deleteBackups } from '../../ops/delete.js';
 import { diffBackups } from '../../ops/diff.js';
 import { explore } from '../../ops/explore.js';
 import { listBackups } from '../../ops/list.js';
@@ -30,10 +31,7 @@ export function createApiServices(ctx: OpContext, repo: BackupRepository, opts: 
     listBackups: () => listBackups(repo),
     getBackup: (id, use, series) => repo.get(id, use, series),
     openArtifact: (m, signal) => repo.openArtifact(m, signal),
-    deleteBackup: async (m) => {
-      await repo.delete(m);
-      ctx.log.info({ id: m.id, component: 'api' }, 'backup deleted');
-    },
+    deleteBackups: (ids, deleteOpts) => deleteBackups(ctx, repo, ids, deleteOpts),
 
     async backup(req, job) {
       const run = backupRunContext(jobCtx(job));

@@ -20,7 +20,7 @@ function errorResponses(route: Route): Record<string, unknown> {
     out[413] = errorResponse('the body is larger than 64 KiB');
     out[415] = errorResponse('the body is not application/json');
   }
-  if (route.method === 'DELETE') out[409] = errorResponse('a queued or running job uses the backup');
+  if (route.method === 'DELETE') out[409] = errorResponse('the backup is the newest of its series (without force=true), or a queued or running job uses it');
   if (route.heavy) out[429] = errorResponse('too many diffs and stats are running; try again shortly');
   out[422] = errorResponse('the request is well-formed but cannot be done (e.g. a listing has no keys to diff)');
   out[502] = errorResponse('etcd or the backup store failed');

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Manifest } from '../../archive/manifest.js';
+import type { DeleteOptions, DeleteResult } from '../../ops/delete.js';
 import type { BackupDiff } from '../../ops/diff.js';
 import type { VerifyResult } from '../../ops/verify.js';
 import type { JobContext, JobQueue } from '../../core/jobs.js';
@@ -40,7 +41,8 @@ export interface ApiServices {
    */
   getBackup(id: string, use: BackupUse, series?: string): Promise<Manifest>;
   openArtifact(m: Manifest, signal: AbortSignal): Promise<Readable>;
-  deleteBackup(m: Manifest): Promise<void>;
+  /** Deletes backups as `reshifter delete` does (the newest of a series only with `force`). */
+  deleteBackups(ids: readonly string[], opts: DeleteOptions): Promise<DeleteResult>;
   /** A backup, then retention (as `reshifter backup`). */
   backup(opts: { strategy?: StrategySpec }, job: JobContext): Promise<Manifest>;
   verify(m: Manifest, job: JobContext): Promise<VerifyResult>;
