@@ -182,6 +182,15 @@ describe('backups and jobs', () => {
     expect(latest.id).toBe(backups.snap1!.id);
   });
 
+  it('lists the clusters of the store, this one marked, with its newest backup (as list --all-clusters)', async () => {
+    const res = await api.call('/api/v1/clusters', auth);
+    expect(res.status).toBe(200);
+    const clusters = (await res.json()) as Array<{ cluster: string; backups: number; current: boolean; newest?: { id: string }; ageSeconds?: number }>;
+    expectSchema(clusters, { type: 'array', items: component('Cluster') });
+    expect(clusters).toEqual([expect.objectContaining({ cluster: 'api', backups: 2, current: true, newest: expect.objectContaining({ id: backups.snap1!.id }) })]);
+    expect(clusters[0]!.ageSeconds).toBeGreaterThanOrEqual(0);
+  });
+
   it('streams the stored bytes of a backup', async () => {
     const m = backups.snap1!;
     const res = await api.call(`/api/v1/backups/${m.id}/artifact`, auth);

@@ -3,6 +3,7 @@ import { KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../../core/content
 import { OperationError } from '../../core/errors.js';
 import type { JobContext } from '../../core/jobs.js';
 import { backupAndPrune, backupRunContext } from '../../ops/backup-run.js';
+import { listClusters } from '../../ops/clusters.js';
 import type { OpContext } from '../../ops/context.js';
 import { deleteBackups } from '../../ops/delete.js';
 import { diffBackups } from '../../ops/diff.js';
@@ -29,6 +30,7 @@ export function createApiServices(ctx: OpContext, repo: BackupRepository, opts: 
     liveStats: async (signal) => statsBody(await liveStats({ ...ctx, signal })),
     backupStats: async (m, signal) => statsBody(await backupStats({ ...ctx, signal }, repo, m)),
     listBackups: () => listBackups(repo),
+    listClusters: () => listClusters(repo.store, { current: config.cluster, log: ctx.log }),
     getBackup: (id, use, series) => repo.get(id, use, series),
     openArtifact: (m, signal) => repo.openArtifact(m, signal),
     deleteBackups: (ids, deleteOpts) => deleteBackups(ctx, repo, ids, deleteOpts),

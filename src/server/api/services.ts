@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Manifest } from '../../archive/manifest.js';
+import type { ClusterSummary } from '../../ops/clusters.js';
 import type { DeleteOptions, DeleteResult } from '../../ops/delete.js';
 import type { BackupDiff } from '../../ops/diff.js';
 import type { VerifyResult } from '../../ops/verify.js';
@@ -35,6 +36,8 @@ export interface ApiServices {
   backupStats(m: Manifest, signal: AbortSignal): Promise<unknown>;
   /** Manifests, newest first. */
   listBackups(): Promise<Manifest[]>;
+  /** Every cluster of the store with its newest backup (as `list --all-clusters`). */
+  listClusters(): Promise<ClusterSummary[]>;
   /**
    * The manifest of backup `id`; `latest` is the newest backup `use` can read (of `series`, when given). Throws
    * NotFoundError when there is none.

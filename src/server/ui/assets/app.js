@@ -568,6 +568,38 @@ async function loadJobs() {
   scheduleJobs(jobs.some((j) => j.state === 'queued' || j.state === 'running') ? 1500 : 10_000);
 }
 
+// ---- clusters: the fleet sharing this store (as `reshifter list --all-clusters`) ----
+
+async function loadClusters() {
+  const box = $('clusters');
+  let clusters;
+  try {
+    clusters = await api('/clusters');
+  } catch (err) {
+    state(box, `Cannot load clusters: ${describeFailure(err)}`, 'error');
+    return;
+  }
+  if (clusters.length === 0) {
+    state(box, 'No cluster has a backup in this store yet.', 'empty');
+    return;
+  }
+  show(
+    box,
+    table(
+      'Each cluster of the store with its newest backup; this server backs up the one marked "this cluster".',
+      ['Cluster', 'Backups', 'Newest', 'Strategy', 'Age'],
+      clusters.map((c) => [
+        c.current ? `${c.cluster} (this cluster)` : c.cluster,
+        formatCount(c.backups),
+        c.newest ? formatDate(c.newest.createdAt) : '–',
+        c.newest?.strategy ?? '–',
+        c.newest ? ago(c.newest.createdAt) : '–',
+      ]),
+      [1],
+    ),
+  );
+}
+
 // ---- start ----
 
 async function loadVersion() {
@@ -580,7 +612,7 @@ async function loadVersion() {
 }
 
 async function refreshAll() {
-  await Promise.all([loadVersion(), loadBackups(), loadJobs()]);
+  await Promise.all([loadVersion(), loadBackups(), loadJobs(), loadClusters()]);
   // Re-rendered so the restore form follows the token.
   if (selectedId && backups.some((m) => m.id === selectedId)) void selectBackup(selectedId);
 }
