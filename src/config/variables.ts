@@ -1,8 +1,8 @@
 import { parseDuration } from '../core/duration.js';
 import { parseStrategy } from '../core/strategy.js';
 import {
-  ageIdentity, ageIdentityFile, ageRecipients, bucketFolder, coerce, cronExpression, endpoints, intRange, matching, namesOf, prefixes,
-  readableFile, url, writableFolder,
+  ageIdentity, ageIdentityFile, ageRecipients, bucketFolder, coerce, cronExpression, endpoints, intRange, listenAddress, matching, namesOf,
+  prefixes, readableFile, url, writableFolder,
 } from './parsers.js';
 import type { Compression } from './types.js';
 
@@ -277,6 +277,20 @@ export const VARIABLES: readonly Variable[] = [
   {
     name: 'RS_HTTP_PORT', group: 'server', unset: 'absent', parse: intRange(0, 65535, 'port from 0 (disabled) to 65535'), default: 8080, field: 'httpPort',
     doc: { default: '`8080`', example: '`0`', meaning: 'HTTP port of `run` (`0` disables)' },
+  },
+  {
+    name: 'RS_HTTP_ADDRESS', group: 'server', parse: listenAddress, default: '127.0.0.1', field: 'httpAddress',
+    doc: {
+      default: '`127.0.0.1`; `0.0.0.0` in the image', example: '`10.0.0.5`',
+      meaning: "address `run` serves HTTP on (`0.0.0.0` or `::`: every interface, as a pod's probes and Prometheus need)",
+    },
+  },
+  {
+    name: 'RS_API_READ_OPEN', group: 'server', unset: 'absent', parse: (v) => coerce(v).asBool(), default: false, field: 'apiReadOpen',
+    doc: {
+      default: '`false`', example: '`true`',
+      meaning: "without `RS_API_TOKEN`, beyond loopback: let the API's reads of what the cluster holds (stats, explore, diff, a backup's details) answer anyone (403 otherwise)",
+    },
   },
   {
     name: 'RS_PUSHGATEWAY_URL', group: 'metrics', parse: (v) => url(v), field: 'pushgatewayUrl',

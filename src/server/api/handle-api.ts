@@ -40,7 +40,7 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, deps:
       const allow = [...new Set(matched.routes.flatMap((r) => (r.method === 'GET' ? ['GET', 'HEAD'] : [r.method])))].join(', ');
       throw new ApiError(405, 'method_not_allowed', `${req.method ?? ''} is not allowed on ${url.pathname} (allowed: ${allow})`, undefined, { Allow: allow });
     }
-    authorize(req.headers, deps.token, route.access);
+    authorize(req.headers, deps.token, route.access, deps.contentOpen);
     const ctx: RouteContext = {
       req,
       params: checkParams(route, matched.params),

@@ -58,6 +58,11 @@ export interface ApiServices {
 export interface ApiDeps {
   /** RS_API_TOKEN: required on every API request when set; without it the API is read-only. */
   token?: string;
+  /**
+   * Whether `content` routes (stats, explore, diff, a backup's details) answer without a token (server/exposure.ts
+   * contentReadsOpen: on loopback, or RS_API_READ_OPEN=true).
+   */
+  contentOpen: boolean;
   log: Logger;
   jobs: JobQueue;
   services: ApiServices;

@@ -38,7 +38,7 @@ export const backupRoutes: Route[] = [
     operationId: 'getBackup',
     summary: "One backup's manifest",
     tag: 'backups',
-    access: 'read',
+    access: 'content',
     params: idParam,
     query: strategyQuery,
     responses: { 200: { description: 'the manifest', schema: ref('Manifest') } },
