@@ -56,6 +56,18 @@ export function listenAddress(value: string): string {
   return a;
 }
 
+/** A folder that exists and can be written (a work area: reshifter does not create it). */
+export function existingWritableFolder(path: string): string {
+  try {
+    if (!statSync(path).isDirectory()) throw new Error('is not a directory');
+    accessSync(path, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'cannot be written' : (err as Error).message);
+  }
+  return path;
+}
+
 /** A folder that does not exist yet (the first backup creates it), or one that exists and can be written. */
 export function writableFolder(path: string): string {
   let st;

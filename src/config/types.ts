@@ -107,6 +107,8 @@ export interface Config {
   pushgatewayUrl?: string;
   /** `RS_API_TOKEN`: bearer token for changing API calls. */
   apiToken?: string;
+  /** `RS_TMP_DIR`: the work area readers stage backups in; undefined: the system's temporary folder (TMPDIR). */
+  workDir?: string;
   /** `LOG_LEVEL`, default `info`. */
   logLevel: LogLevel;
 }

@@ -1,7 +1,7 @@
 import { parseDuration } from '../core/duration.js';
 import { parseStrategy } from '../core/strategy.js';
 import {
-  ageIdentity, ageIdentityFile, ageRecipients, bucketFolder, coerce, cronExpression, endpoints, intRange, listenAddress, matching, namesOf,
+  ageIdentity, ageIdentityFile, ageRecipients, bucketFolder, coerce, cronExpression, endpoints, existingWritableFolder, intRange, listenAddress, matching, namesOf,
   prefixes, readableFile, url, writableFolder,
 } from './parsers.js';
 import type { Compression } from './types.js';
@@ -303,6 +303,13 @@ export const VARIABLES: readonly Variable[] = [
       return v;
     },
     doc: { default: '', example: '', meaning: 'bearer token of the HTTP API, 16 characters or more; without it the API is read-only' },
+  },
+  {
+    name: 'RS_TMP_DIR', group: 'work area', present: existingWritableFolder, field: 'workDir',
+    doc: {
+      default: 'the system\'s (`TMPDIR`, `/tmp`)', example: '`/var/lib/reshifter/work`',
+      meaning: 'work area of stats, inspect, diff, verify and restore of a stored backup: up to 2 × the etcd database size free (see Work area); a local uncompressed, unencrypted backup is read in place',
+    },
   },
   {
     name: 'LOG_LEVEL', group: 'general', unset: 'absent', parse: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const), default: 'info', field: 'logLevel',

@@ -20,6 +20,8 @@ export class BackupRepository {
   constructor(
     readonly store: Store,
     readonly cluster: string,
+    /** RS_TMP_DIR: where readers stage a backup's bytes (undefined: the system's temporary folder). */
+    readonly workDir?: string,
   ) {}
 
   private key(file: string): string {
@@ -98,6 +100,15 @@ export class BackupRepository {
   /** Opens the stored bytes of a backup's artifact. */
   async openArtifact(m: Manifest, signal?: AbortSignal): Promise<Readable> {
     return this.store.get(this.key(m.artifact), signal ? { signal } : {});
+  }
+
+  /**
+   * The artifact's file on this machine when it can be read in place: a local store, and stored bytes that are the
+   * content itself (no compression, no encryption), so a reader needs no copy of it. Undefined otherwise.
+   */
+  plainLocalArtifact(m: Manifest): string | undefined {
+    if (m.compression !== 'none' || m.encryption !== 'none') return undefined;
+    return this.store.localPath?.(this.key(m.artifact));
   }
 
   /** Stores an artifact atomically. */

@@ -112,6 +112,10 @@ export class LocalStore implements Store {
     }
   }
 
+  localPath(key: string): string {
+    return this.pathOf(key);
+  }
+
   async delete(key: string): Promise<void> {
     const path = this.pathOf(key);
     try {

@@ -34,6 +34,8 @@ const CASES: Array<[string, string, RegExp, Env?]> = [
   ['RS_BACKUP_STRATEGY', 'everything', /should be one of/],
   ['RS_CLUSTER_NAME', 'a/b', /should be 1-63 letters/],
   ['RS_BACKUP_DIR', aFile, /is not a directory/],
+  ['RS_TMP_DIR', aFile, /is not a directory/],
+  ['RS_TMP_DIR', join(dir, 'missing'), /does not exist/],
   ['RS_S3_BUCKET', 'My_Bucket', /not an S3 bucket name/],
   ['RS_S3_ENDPOINT', 'minio:9000', /scheme must be http or https/],
   ['RS_S3_REGION', 'EU Central', /is not a region name/],
