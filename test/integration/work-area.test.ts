@@ -34,6 +34,18 @@ async function backup(compression: string): Promise<Manifest> {
   return JSON.parse(res.stdout) as Manifest;
 }
 
+/** Runs `fn` with the system's temporary folder (TMPDIR, read by os.tmpdir()) gone too: any copy anywhere fails. */
+async function withoutTmp<T>(fn: () => Promise<T>): Promise<T> {
+  const before = process.env.TMPDIR;
+  process.env.TMPDIR = join(work, 'no-such-tmp');
+  try {
+    return await fn();
+  } finally {
+    if (before === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = before;
+  }
+}
+
 /** A repository whose work area does not exist: any copy fails. */
 const noWorkArea = () => new BackupRepository(new LocalStore(store), 'wa', join(work, 'no-such-work-area'));
 
@@ -52,7 +64,7 @@ afterAll(async () => {
 
 describe('a local uncompressed snapshot is read in place', () => {
   it('openBackup gives the store file itself, checked, and reads it with no work area', async () => {
-    const opened = await openBackup(noWorkArea(), plain, {});
+    const opened = await withoutTmp(() => openBackup(noWorkArea(), plain, {}));
     try {
       expect(opened.kind).toBe('snapshot');
       if (opened.kind !== 'snapshot') return;
@@ -66,9 +78,9 @@ describe('a local uncompressed snapshot is read in place', () => {
     expect((await readFile(join(store, 'wa', plain.artifact))).length).toBe(plain.sizeBytes);
   });
 
-  it('verify walks it in place, with no work area', async () => {
+  it('verify walks it in place, with no work area and no temporary folder at all', async () => {
     const ctx = { config: loadConfig({ RS_BACKUP_DIR: store }).config!, log: quiet, signal: new AbortController().signal };
-    const result = await verifyBackup(ctx, noWorkArea(), plain);
+    const result = await withoutTmp(() => verifyBackup(ctx, noWorkArea(), plain));
     expect(result.ok, JSON.stringify(result.checks)).toBe(true);
     expect(result.checks.some((c) => c.name.startsWith('snapshot '))).toBe(true);
   });
