@@ -27,8 +27,10 @@ ARG WITH_ETCDCTL=true
 RUN apt-get update \
  && apt-get install -y --no-install-recommends tini ca-certificates $([ "$WITH_ETCDCTL" = "true" ] && echo etcd-client) \
  && rm -rf /var/lib/apt/lists/*
+# A container's loopback is its own: probes and Prometheus reach the server on the pod's (or the node's) address.
 ENV NODE_ENV=production \
-    RS_BACKUP_DIR=/backups
+    RS_BACKUP_DIR=/backups \
+    RS_HTTP_ADDRESS=0.0.0.0
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

@@ -1,167 +1,220 @@
-import { ConfigError } from './core/errors.js';
-import type { Args, Command } from './commands/context.js';
+import { existsSync, statSync } from 'node:fs';
+import { parseArgs as parseWith, type CommandSpec, type CommandTable, type FlagOverrides, type FlagSpec, type Parsed } from './cli-args.js';
+import { commandHelp, generalHelp, usageLines } from './cli-help.js';
+import type { Args } from './commands/context.js';
+import type { VariableGroup } from './config/variables.js';
 
-interface CommandSpec {
-  summary: string;
-  usage: string;
-  flags: string[];
-  load: () => Promise<Command>;
-}
+export type { CommandSpec, FlagSpec, Invocation, Parsed } from './cli-args.js';
 
-/** Flags that override a configuration variable for interactive use. */
-export const FLAG_VARIABLES: Record<string, string> = {
-  endpoints: 'RS_ETCD_ENDPOINTS',
-  strategy: 'RS_BACKUP_STRATEGY',
-  cluster: 'RS_CLUSTER_NAME',
-  'backup-dir': 'RS_BACKUP_DIR',
-  's3-bucket': 'RS_S3_BUCKET',
-  's3-prefix': 'RS_S3_PREFIX',
-  compression: 'RS_COMPRESSION',
-  'log-level': 'LOG_LEVEL',
+/**
+ * Flags that set a configuration variable for one invocation. A command takes one when it uses the variable's group
+ * (`list --cluster prod`, never `version --endpoints ...`), and the value is checked as the variable's would be.
+ */
+export const FLAG_OVERRIDES: FlagOverrides = {
+  endpoints: { variable: 'RS_ETCD_ENDPOINTS', group: 'etcd', value: 'URLS' },
+  strategy: { variable: 'RS_BACKUP_STRATEGY', group: 'backup', value: 'S' },
+  cluster: { variable: 'RS_CLUSTER_NAME', group: 'store', value: 'NAME' },
+  'backup-dir': { variable: 'RS_BACKUP_DIR', group: 'store', value: 'DIR' },
+  's3-bucket': { variable: 'RS_S3_BUCKET', group: 'store', value: 'BUCKET' },
+  's3-prefix': { variable: 'RS_S3_PREFIX', group: 'store', value: 'PREFIX' },
+  compression: { variable: 'RS_COMPRESSION', group: 'backup', value: 'C' },
+  'log-level': { variable: 'LOG_LEVEL', group: 'general', value: 'LEVEL' },
 };
-const COMMON_FLAGS = [...Object.keys(FLAG_VARIABLES), 'help'];
 
-// Commands load lazily so `version` does not pay for the AWS SDK and gRPC.
+/** The variable each override flag sets. */
+export const FLAG_VARIABLES: Record<string, string> = Object.fromEntries(Object.entries(FLAG_OVERRIDES).map(([f, o]) => [f, o.variable]));
+
+// Options several commands share, worded once.
+const JSON_FLAG: FlagSpec = { name: 'json', help: 'print JSON instead of text' };
+const SERIES_FLAG: FlagSpec = { name: 'strategy', value: 'S', help: 'narrow "latest" to the backups of series S (snapshot, raw, render, filter:...)' };
+const DRY_RUN: FlagSpec = { name: 'dry-run', help: 'say what would be done; change nothing' };
+
+// What commands read, by kind of work.
+const READS_BACKUPS: VariableGroup[] = ['store', 'encryption', 'decryption', 'work area'];
+const TAKES_BACKUPS: VariableGroup[] = ['etcd', 'store', 'backup', 'encryption', 'retention', 'selection', 'metrics'];
+
+/** True when `target` is a file on this machine (then `inspect` reads it, and no store). */
+const isFile = (target: string | undefined) => target !== undefined && existsSync(target) && statSync(target).isFile();
+
+/**
+ * Every command: its words, options, the variables it reads and its help, in one table (README, Development). A new
+ * command is a row here and a file in commands/; it loads lazily so `version` does not pay for the AWS SDK and gRPC.
+ */
 export const COMMANDS: Record<string, CommandSpec> = {
   backup: {
     summary: 'take one backup now, then apply retention',
-    usage: 'backup [--json]',
-    flags: ['json'],
+    usage: ['backup [--json]'],
+    args: { min: 0, max: 0 },
+    flags: [{ name: 'json', help: 'print the manifest as JSON' }],
+    uses: TAKES_BACKUPS,
     load: async () => (await import('./commands/backup.js')).backupCommand,
   },
   list: {
-    summary: "list the cluster's backups, newest first",
-    usage: 'list [--strategy S] [--json]',
-    flags: ['json'],
+    summary: "list the cluster's backups, newest first; or every cluster in the store",
+    usage: ['list [--strategy S] [--json]', 'list --all-clusters [--json]'],
+    args: { min: 0, max: 0 },
+    flags: [
+      { name: 'strategy', value: 'S', help: 'only the backups of series S' },
+      { name: 'all-clusters', help: 'the clusters in the store (one bucket or folder shared by a fleet): newest backup and its age' },
+      JSON_FLAG,
+    ],
+    uses: ['store'],
     load: async () => (await import('./commands/list.js')).listCommand,
+  },
+  delete: {
+    summary: 'delete backups by id: the manifest first, then the artifact, as retention does',
+    usage: ['delete <id>... [--dry-run] [--force] [--json]'],
+    args: { min: 1, max: Infinity, missing: 'the id of at least one backup ("reshifter list" shows them)' },
+    flags: [DRY_RUN, { name: 'force', help: 'also delete the newest backup of a series (refused without it)' }, JSON_FLAG],
+    about: ['Every id is checked before anything is deleted: an unknown id, or the newest backup of its series without --force, deletes nothing.'],
+    uses: ['store'],
+    load: async () => (await import('./commands/delete.js')).deleteCommand,
   },
   verify: {
     summary: 're-read a backup and check it against its manifest',
-    usage: 'verify [<id>|latest] [--strategy S] [--json]',
-    flags: ['json'],
+    usage: ['verify [<id>|latest] [--strategy S] [--json]'],
+    args: { min: 0, max: 1 },
+    flags: [SERIES_FLAG, JSON_FLAG],
+    uses: READS_BACKUPS,
     load: async () => (await import('./commands/verify.js')).verifyCommand,
   },
   prune: {
     summary: 'apply the retention rules',
-    usage: 'prune [--dry-run] [--json]',
-    flags: ['dry-run', 'json'],
+    usage: ['prune [--dry-run] [--json]'],
+    args: { min: 0, max: 0 },
+    flags: [DRY_RUN, JSON_FLAG],
+    uses: ['store', 'retention'],
     load: async () => (await import('./commands/prune.js')).pruneCommand,
   },
   run: {
     summary: 'run backups on RS_SCHEDULE and serve the API and web UI on RS_HTTP_PORT, until SIGTERM',
-    usage: 'run',
+    usage: ['run'],
+    args: { min: 0, max: 0 },
     flags: [],
+    uses: [...TAKES_BACKUPS, 'decryption', 'schedule', 'server', 'work area'],
     load: async () => (await import('./commands/run.js')).runCommand,
   },
   restore: {
     summary: 'restore a backup: a key dump into RS_ETCD_ENDPOINTS, a snapshot into a new data directory',
-    usage: 'restore <id>|latest [--strategy S] [--dry-run] [--skip-existing] [--json]  |  restore <snapshot-id>|latest --keys [--dry-run] [--skip-existing] [--json]  |  restore <snapshot-id>|latest --data-dir DIR [--name N] [--initial-cluster C] [--initial-advertise-peer-urls U] [--initial-cluster-token T]',
-    flags: ['dry-run', 'skip-existing', 'json', 'keys', 'data-dir', 'name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token'],
+    usage: [
+      'restore <id>|latest [--strategy S] [--dry-run] [--skip-existing] [--json]',
+      'restore <snapshot-id>|latest --keys [--dry-run] [--skip-existing] [--json]',
+      'restore <snapshot-id>|latest --data-dir DIR [--name N] [--initial-cluster C] [--initial-advertise-peer-urls U] [--initial-cluster-token T]',
+    ],
+    args: { min: 1, max: 1, missing: 'the id of a backup (or "latest"): "reshifter list" shows them' },
+    flags: [
+      SERIES_FLAG,
+      { name: 'dry-run', help: 'print the plan; write nothing' },
+      { name: 'skip-existing', help: 'leave keys that exist in etcd as they are' },
+      { name: 'keys', help: "write a snapshot's live keys into the etcd at RS_ETCD_ENDPOINTS" },
+      { name: 'data-dir', value: 'DIR', help: 'restore a snapshot into this new etcd data directory (etcdutl)' },
+      { name: 'name', value: 'N', help: "the member's name (with --data-dir)" },
+      { name: 'initial-cluster', value: 'C', help: 'the initial cluster (with --data-dir)' },
+      { name: 'initial-advertise-peer-urls', value: 'U', help: "the member's peer URLs (with --data-dir)" },
+      { name: 'initial-cluster-token', value: 'T', help: 'the cluster token (with --data-dir)' },
+      JSON_FLAG,
+    ],
+    uses: ['etcd', 'selection', 'metrics', ...READS_BACKUPS],
+    usesFor: (a: Args) => (a.flags['data-dir'] !== undefined ? ['metrics', ...READS_BACKUPS] : ['etcd', 'selection', 'metrics', ...READS_BACKUPS]),
     load: async () => (await import('./commands/restore.js')).restoreCommand,
   },
   stats: {
     summary: 'keys and bytes per prefix, resource, namespace and encoding, live or of a backup',
-    usage: 'stats [<id>|latest] [--strategy S] [--keys] [--json]',
-    flags: ['keys', 'json'],
+    usage: ['stats [<id>|latest] [--strategy S] [--keys] [--json]'],
+    args: { min: 0, max: 1 },
+    flags: [SERIES_FLAG, { name: 'keys', help: 'also list every key (the render listing)' }, JSON_FLAG],
+    uses: ['etcd', 'selection', ...READS_BACKUPS],
+    usesFor: (a: Args) => (a.positionals.length === 0 ? ['etcd', 'selection'] : ['selection', ...READS_BACKUPS]),
     load: async () => (await import('./commands/stats.js')).statsCommand,
   },
   inspect: {
     summary: 'read an etcd snapshot offline (a file or a snapshot backup): status, live keys, one value, audit listing',
-    usage: 'inspect <id>|latest|<file> [--strategy S] [--json]  |  inspect <id|file> --keys [--prefix P] [--revision R] [--json]  |  inspect <id|file> --get KEY [--revision R] [--raw]  |  inspect <id|file> --render [--prefix P] [--revision R] [--json]',
-    flags: ['json', 'keys', 'prefix', 'revision', 'get', 'raw', 'render'],
+    usage: [
+      'inspect <id>|latest|<file> [--strategy S] [--json]',
+      'inspect <id|file> --keys [--prefix P] [--revision R] [--json]',
+      'inspect <id|file> --get KEY [--revision R] [--raw]',
+      'inspect <id|file> --render [--prefix P] [--revision R] [--json]',
+    ],
+    args: { min: 1, max: 1, missing: 'a snapshot file or a backup id (or "latest")' },
+    flags: [
+      SERIES_FLAG,
+      { name: 'keys', help: 'list the live keys' },
+      { name: 'get', value: 'KEY', help: 'show one key' },
+      { name: 'raw', help: "with --get: print the value's bytes as they are" },
+      { name: 'render', help: 'print the audit listing of the render strategy' },
+      { name: 'prefix', value: 'P', help: 'only keys under P (--keys, --render)' },
+      { name: 'revision', value: 'R', help: 'as of revision R' },
+      JSON_FLAG,
+    ],
+    uses: ['selection', ...READS_BACKUPS],
+    usesFor: (a: Args) => (isFile(a.positionals[0]) ? ['selection'] : ['selection', ...READS_BACKUPS]),
     load: async () => (await import('./commands/inspect.js')).inspectCommand,
   },
   diff: {
     summary: 'objects added, removed and changed between two backups, per resource and namespace',
-    usage: 'diff <from> <to> [--strategy S] [--json]',
-    flags: ['json'],
+    usage: ['diff <from> <to> [--strategy S] [--json]'],
+    args: { min: 2, max: 2, missing: 'two backup ids, <from> and <to> ("reshifter list" shows them; "latest" is the newest snapshot or key dump)' },
+    flags: [SERIES_FLAG, JSON_FLAG],
+    uses: READS_BACKUPS,
     load: async () => (await import('./commands/diff.js')).diffCommand,
   },
   explore: {
     summary: 'probe the etcd endpoint',
-    usage: 'explore [--json]',
-    flags: ['json'],
+    usage: ['explore [--json]'],
+    args: { min: 0, max: 0 },
+    flags: [JSON_FLAG],
+    uses: ['etcd'],
     load: async () => (await import('./commands/explore.js')).exploreCommand,
   },
   demo: {
     summary: 'start a throwaway etcd with sample Kubernetes data, back it up to ./backups, list and verify',
-    usage: 'demo',
+    usage: ['demo'],
+    args: { min: 0, max: 0 },
     flags: [],
+    uses: ['store', 'backup', 'encryption', 'decryption', 'work area'],
     load: async () => (await import('./commands/demo.js')).demoCommand,
   },
   version: {
     summary: 'print the version',
-    usage: 'version [--json]',
-    flags: ['json'],
+    usage: ['version [--json]'],
+    args: { min: 0, max: 0 },
+    flags: [JSON_FLAG],
+    uses: [],
     load: async () => (await import('./commands/version.js')).versionCommand,
   },
 };
 
-/** `backup create` and `backup list` are Reshifter-style aliases. */
-const ALIASES: Record<string, string> = { 'backup create': 'backup', 'backup list': 'list' };
+/**
+ * k3s's `etcd-snapshot save|ls|delete|prune` habit, in Reshifter's words: `backup create|list|delete|prune` are the
+ * top-level commands. Any other word after `backup` is an error, never a new backup.
+ */
+export const SUBCOMMANDS = { backup: { create: 'backup', list: 'list', delete: 'delete', prune: 'prune' } };
 
-export interface Invocation {
-  command: string;
-  spec: CommandSpec;
-  args: Args;
+/** Words from etcdctl, k3s and Velero, suggested as ours. */
+const SYNONYMS: Record<string, string> = { save: 'backup', create: 'backup', ls: 'list', rm: 'delete', remove: 'delete', status: 'inspect', check: 'verify' };
+
+export const TABLE: CommandTable = { commands: COMMANDS, subcommands: SUBCOMMANDS, overrides: FLAG_OVERRIDES, synonyms: SYNONYMS };
+
+/** Parses argv (without node and the script) against the command table; throws UsageError (exit 2). */
+export function parseArgs(argv: readonly string[]): Parsed {
+  return parseWith(TABLE, argv);
 }
 
-/** The help text. */
-export function usage(): string {
-  const lines = ['usage: reshifter <command> [options]', '', 'commands:'];
-  for (const spec of Object.values(COMMANDS)) {
-    // Long usages (restore has two forms) go on lines of their own, the summary below them.
-    if (spec.usage.length > 34) lines.push(...spec.usage.split('  |  ').map((u) => `  ${u}`), `  ${''.padEnd(34)} ${spec.summary}`);
-    else lines.push(`  ${spec.usage.padEnd(34)} ${spec.summary}`);
-  }
-  lines.push('', '"latest" is the newest backup the command can read: verify any; inspect a snapshot; restore a key dump (a snapshot');
-  lines.push('with --keys or --data-dir); stats a snapshot, key dump or render listing; diff a snapshot or key dump.');
-  lines.push('--strategy S narrows "latest" (and list) to the backups of series S; for backup it is the strategy to use.');
-  lines.push('', 'Configuration comes from environment variables (see README); these flags override some of them:');
-  lines.push(`  ${Object.entries(FLAG_VARIABLES).map(([f, v]) => `--${f} (${v})`).join(', ')}`);
-  return lines.join('\n');
+/** The help text: of one command, or of the whole tool. */
+export function helpText(command?: string): string {
+  return command === undefined ? generalHelp(TABLE, NOTES) : commandHelp(TABLE, command);
 }
 
-/** Parses argv (without node and the script). Throws ConfigError (exit 2) for an unknown command or flag. */
-export function parseArgs(argv: string[]): Invocation | 'help' {
-  const positionals: string[] = [];
-  const flags: Record<string, string | boolean> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (a.startsWith('--')) {
-      const eq = a.indexOf('=');
-      const name = eq === -1 ? a.slice(2) : a.slice(2, eq);
-      if (eq !== -1) flags[name] = a.slice(eq + 1);
-      else if (name in FLAG_VARIABLES || VALUE_FLAGS.has(name)) {
-        const next = argv[i + 1];
-        if (next === undefined || next.startsWith('--')) throw new ConfigError([`--${name} needs a value`]);
-        flags[name] = next;
-        i++;
-      } else flags[name] = true;
-    } else if (a === '-h') flags.help = true;
-    else positionals.push(a);
-  }
-  if (positionals.length === 0 || positionals[0] === 'help' || (flags.help && positionals.length === 0)) return 'help';
-  let command = positionals.shift()!;
-  const alias = ALIASES[`${command} ${positionals[0] ?? ''}`];
-  if (alias) {
-    command = alias;
-    positionals.shift();
-  }
-  const spec = COMMANDS[command];
-  if (!spec) throw new ConfigError([`unknown command "${command}"; run "reshifter help" for the list`]);
-  if (flags.help) return 'help';
-  const allowed = new Set([...spec.flags, ...COMMON_FLAGS]);
-  const unknown = Object.keys(flags).filter((f) => !allowed.has(f));
-  if (unknown.length > 0) {
-    throw new ConfigError(unknown.map((f) => `unknown option --${f} for "${command}" (usage: reshifter ${spec.usage})`));
-  }
-  return { command, spec, args: { positionals, flags } };
+/** A command's usage lines, printed after a usage error. */
+export function usageOf(command: string): string[] {
+  return usageLines(TABLE, command);
 }
 
-/** Flags (beyond the variable overrides) that take a value. Commands add theirs here. */
-export const VALUE_FLAGS = new Set<string>(['data-dir', 'name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token', 'prefix', 'revision', 'get']);
+const NOTES = [
+  '"latest" is the newest backup the command can read: verify any; inspect a snapshot; restore a key dump (a snapshot',
+  'with --keys or --data-dir); stats a snapshot, key dump or render listing; diff a snapshot or key dump.',
+  '--strategy S narrows "latest" (and list) to the backups of series S; for backup it is the strategy to use.',
+  '',
+  'Configuration comes from environment variables (see README); these flags set some of them for one command:',
+  ...Object.entries(FLAG_OVERRIDES).map(([f, o]) => `  --${`${f} ${o.value}`.padEnd(18)} ${o.variable}`),
+];

@@ -2,9 +2,10 @@
 // A small young generation keeps the RSS of long streams low (README, Performance). grpc-js names an IP endpoint as
 // the TLS server name, which Node answers with deprecation DEP0123 on every connection to https://<ip>:2379 (kubeadm's
 // etcd): a warning operators can do nothing about. The image passes the same flags.
-import { FLAG_VARIABLES, parseArgs, usage } from './cli.js';
+import { FLAG_VARIABLES, helpText, parseArgs, usageOf } from './cli.js';
 import { loadConfig } from './config/load-config.js';
-import { ConfigError, OperationError } from './core/errors.js';
+import type { VariableGroup } from './config/variables.js';
+import { ConfigError, OperationError, UsageError } from './core/errors.js';
 import { settleCleanups } from './exit-cleanup.js';
 import { createLogger, type Logger } from './log.js';
 import { streamOutput } from './stdout-output.js';
@@ -20,18 +21,21 @@ export async function start(argv: string[], env: Record<string, string | undefin
   let log: Logger | undefined;
   const output = streamOutput(process.stdout, () => log);
   try {
-    const inv = parseArgs(argv);
-    if (inv === 'help') {
-      process.stdout.write(`${usage()}\n`);
+    const parsed = parseArgs(argv);
+    if (parsed.kind === 'help') {
+      process.stdout.write(`${helpText(parsed.command)}\n`);
       return 0;
     }
+    const inv = parsed.invocation;
     // Flags override their variables, and are validated as those variables.
     const overlay = { ...env };
     for (const [flag, variable] of Object.entries(FLAG_VARIABLES)) {
       const v = inv.args.flags[flag];
       if (typeof v === 'string') overlay[variable] = v;
     }
-    const loaded = loadConfig(overlay);
+    // Every variable's syntax is checked; files and folders only of the groups this command reads.
+    const groups = new Set<VariableGroup>(['general', ...(inv.spec.usesFor?.(inv.args) ?? inv.spec.uses)]);
+    const loaded = loadConfig(overlay, { groups });
     if (loaded.errors) throw new ConfigError(loaded.errors);
     const { config } = loaded;
     const logger = createLogger(config.logLevel);
@@ -40,6 +44,10 @@ export async function start(argv: string[], env: Record<string, string | undefin
     const signals = stopOnSignals(logger);
     try {
       await command({ config, log: logger, args: inv.args, signal: signals.signal, print: output.print, write: output.write });
+    } catch (err) {
+      // A usage error found by the command itself (flags that do not go together) shows its usage too.
+      if (err instanceof UsageError && err.command === undefined) throw new UsageError(err.problems, inv.command);
+      throw err;
     } finally {
       signals.finished();
     }
@@ -74,6 +82,11 @@ function stopOnSignals(log: Logger): { signal: AbortSignal; finished(): void } {
 
 /** The exit code of an error, said on stderr: our own errors as they are, anything else as a bug. */
 function exitCodeOf(err: unknown, log: Logger | undefined): number {
+  if (err instanceof UsageError) {
+    const usage = err.command === undefined ? ['run "reshifter help" for the commands'] : [...usageOf(err.command), `run "reshifter help ${err.command}" for its options`];
+    process.stderr.write(`reshifter: usage error:\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n${usage.join('\n')}\n`);
+    return err.exitCode;
+  }
   if (err instanceof ConfigError) {
     process.stderr.write(`reshifter: configuration error:\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n`);
     return err.exitCode;

@@ -2,7 +2,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pipeline as pipelineCb, type Duplex, type Readable } from 'node:stream';
+import { pipeline as pipelineCb, Writable, type Duplex, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { IntegrityError, OperationError, describeError } from '../core/errors.js';
 import { trackTempPath } from '../exit-cleanup.js';
@@ -12,11 +12,13 @@ import type { Manifest } from './manifest.js';
 
 const BUFFER = 1024 * 1024;
 
-/** A backup's stored bytes in a private temporary file, checked against its manifest. */
+/** A backup's stored bytes in a private temporary file (or, read in place, the store's own file), checked against its manifest. */
 export interface VerifiedCopy {
-  /** The temporary folder (0700) holding the copy; callers may put their own temporary files here. */
-  dir: string;
+  /** The temporary folder (0700) holding the copy; callers may put their own temporary files here. None in place. */
+  dir?: string;
   path: string;
+  /** `path` is the store's own file: the content itself (no codec), never to be written or removed. */
+  inPlace: boolean;
   /** The content of the copy: decrypted and decompressed as the manifest says. */
   open(keys: CodecKeys): Readable;
   remove(): Promise<void>;
@@ -32,8 +34,8 @@ export function assertDecodable(m: Manifest, keys: CodecKeys): void {
  * refuses (IntegrityError, copy deleted) when size or sha256 differ from the manifest. Nothing is written to etcd or
  * to a data directory before this has passed, so a corrupt backup is never half-restored.
  */
-export async function copyVerified(stored: Readable, m: Manifest, signal?: AbortSignal): Promise<VerifiedCopy> {
-  const dir = await mkdtemp(join(tmpdir(), 'reshifter-'));
+export async function copyVerified(stored: Readable, m: Manifest, signal?: AbortSignal, workDir: string = tmpdir()): Promise<VerifiedCopy> {
+  const dir = await makeWorkDir(workDir, m);
   // Removed by remove(), or by the exit hook if the process exits first.
   const release = trackTempPath(dir);
   const remove = () => rm(dir, { recursive: true, force: true }).then(release);
@@ -46,17 +48,16 @@ export async function copyVerified(stored: Readable, m: Manifest, signal?: Abort
     if (err instanceof OperationError) throw err;
     throw new OperationError(`downloading backup ${m.id} failed: ${describeError(err)}`, { cause: err });
   }
-  if (hash.bytes !== m.sizeBytes) {
+  try {
+    checkAgainst(m, hash);
+  } catch (err) {
     await remove();
-    throw new IntegrityError('size', `backup ${m.id} is ${hash.bytes} bytes in the store, its manifest says ${m.sizeBytes}: refusing to use a damaged backup`);
-  }
-  if (hash.digest() !== m.sha256) {
-    await remove();
-    throw new IntegrityError('sha256', `backup ${m.id}'s stored bytes hash to ${hash.digest()}, its manifest says ${m.sha256}: refusing to use a corrupt backup`);
+    throw err;
   }
   return {
     dir,
     path,
+    inPlace: false,
     open(keys) {
       const steps: Duplex[] = decoders(m, keys);
       const file = createReadStream(path, { highWaterMark: BUFFER });
@@ -65,4 +66,40 @@ export async function copyVerified(stored: Readable, m: Manifest, signal?: Abort
     },
     remove,
   };
+}
+
+/** Throws IntegrityError when the bytes read differ from the manifest in size or sha256. */
+function checkAgainst(m: Manifest, hash: HashCounter): void {
+  if (hash.bytes !== m.sizeBytes) {
+    throw new IntegrityError('size', `backup ${m.id} is ${hash.bytes} bytes in the store, its manifest says ${m.sizeBytes}: refusing to use a damaged backup`);
+  }
+  if (hash.digest() !== m.sha256) {
+    throw new IntegrityError('sha256', `backup ${m.id}'s stored bytes hash to ${hash.digest()}, its manifest says ${m.sha256}: refusing to use a corrupt backup`);
+  }
+}
+
+/** A fresh 0700 folder in the work area (RS_TMP_DIR), or an error that names the work area and its sizing rule. */
+export async function makeWorkDir(workDir: string, m: Manifest): Promise<string> {
+  try {
+    return await mkdtemp(join(workDir, 'reshifter-'));
+  } catch (err) {
+    throw new OperationError(`cannot stage backup ${m.id} in the work area ${workDir} (RS_TMP_DIR): ${describeError(err)}`, { cause: err });
+  }
+}
+
+/**
+ * Checks a store's own file in place (a local store, no codec: the stored bytes are the content) against the
+ * manifest, in one read with no copy; `checks` see the same bytes (a snapshot's trailer). Readers then read that file.
+ */
+export async function verifyInPlace(path: string, m: Manifest, opts: { signal?: AbortSignal; checks?: Duplex[] } = {}): Promise<VerifiedCopy> {
+  const hash = new HashCounter();
+  const discard = new Writable({ highWaterMark: BUFFER, write: (_chunk, _enc, cb) => cb() });
+  try {
+    await pipeline([createReadStream(path, { highWaterMark: BUFFER }), hash, ...(opts.checks ?? []), discard], opts.signal ? { signal: opts.signal } : {});
+  } catch (err) {
+    if (err instanceof OperationError) throw err;
+    throw new OperationError(`reading backup ${m.id} at ${path} failed: ${describeError(err)}`, { cause: err });
+  }
+  checkAgainst(m, hash);
+  return { path, inPlace: true, open: () => createReadStream(path, { highWaterMark: BUFFER }), remove: async () => undefined };
 }

@@ -16,6 +16,7 @@ export async function decodeSnapshotCopy(
   keys: CodecKeys,
   opts: { checkTrailer?: boolean; signal?: AbortSignal } = {},
 ): Promise<string> {
+  if (copy.dir === undefined) throw new Error('a snapshot read in place is its own file: there is nothing to decode');
   const db = join(copy.dir, 'snapshot.db');
   const checks: Duplex[] = opts.checkTrailer === false ? [] : [new SnapshotTrailerCheck()];
   await pipeline([copy.open(keys), ...checks, createWriteStream(db, { mode: 0o600, flags: 'wx' })], opts.signal ? { signal: opts.signal } : {});

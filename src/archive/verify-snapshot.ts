@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline as pipelineCb, Transform, type Duplex, type Readable, type TransformCallback } from 'node:stream';
@@ -8,6 +8,7 @@ import { describeError } from '../core/errors.js';
 import { trackTempPath } from '../exit-cleanup.js';
 import { verifyFile, type VerifyCheck } from '../snapshot/index.js';
 import { decoders, type CodecKeys } from './codec.js';
+import { makeWorkDir } from './local-copy.js';
 import type { Manifest } from './manifest.js';
 import { verifyArtifact, type Check } from './verify-artifact.js';
 
@@ -33,14 +34,35 @@ export function snapshotCheck(c: VerifyCheck): Check {
   return { name: `snapshot ${c.name}`, ok: c.ok, detail: c.level === 'warn' ? `warning: ${c.detail}` : c.detail };
 }
 
+/** Where the snapshot's bytes are read: a file of a local store read in place, or a copy in the work area. */
+export interface SnapshotPlace {
+  /** The store's own file, holding the content as it is (no codec): walked where it is, without a copy. */
+  inPlace?: string;
+  /** RS_TMP_DIR: where the copy goes otherwise (default: the system's temporary folder). */
+  workDir?: string;
+}
+
+/** The stream checks over the store's file, then the walk of that same file: nothing is written anywhere. */
+async function verifyInPlace(stored: Readable, file: string, m: Manifest, keys: CodecKeys, signal?: AbortSignal): Promise<Check[]> {
+  const checks = await verifyArtifact(stored, m, keys, signal);
+  if (!checks.every((c) => c.ok)) return checks;
+  try {
+    checks.push(...(await verifyFile(file)).map(snapshotCheck));
+  } catch (err) {
+    checks.push({ name: 'snapshot walk', ok: false, detail: `could not walk the snapshot file: ${describeError(err)}` });
+  }
+  return checks;
+}
+
 /**
  * verifyArtifact for a snapshot backup, then a walk of the whole bbolt file (both meta pages, every page and
  * element within bounds, keys in order, etcd's key bucket: see src/snapshot/verify.ts). The stored bytes are read
  * from the store once, kept in a private temporary folder while they are checked, and decoded there for the walk
  * only when every stream check passed. The folder is deleted before returning.
  */
-export async function verifySnapshotArtifact(stored: Readable, m: Manifest, keys: CodecKeys, signal?: AbortSignal): Promise<Check[]> {
-  const dir = await mkdtemp(join(tmpdir(), 'reshifter-'));
+export async function verifySnapshotArtifact(stored: Readable, m: Manifest, keys: CodecKeys, signal?: AbortSignal, place: SnapshotPlace = {}): Promise<Check[]> {
+  if (place.inPlace !== undefined) return verifyInPlace(stored, place.inPlace, m, keys, signal);
+  const dir = await makeWorkDir(place.workDir ?? tmpdir(), m);
   const release = trackTempPath(dir);
   try {
     const storedCopy = join(dir, m.artifact);

@@ -1,4 +1,3 @@
-import { ConfigError } from '../core/errors.js';
 import { USES } from '../core/latest.js';
 import { diffBackups, type BackupDiff } from '../ops/diff.js';
 import { openRepository } from '../ops/repository.js';
@@ -28,10 +27,8 @@ export function formatDiff(d: BackupDiff): string[] {
  * the newest snapshot or key dump (of series S), since render listings hold no values to compare.
  */
 export async function diffCommand(ctx: CommandContext): Promise<void> {
-  const [fromId, toId, ...rest] = ctx.args.positionals;
-  if (fromId === undefined || toId === undefined || rest.length > 0) {
-    throw new ConfigError(['diff needs two backup ids: reshifter diff <from> <to> ("reshifter list" shows them; "latest" is the newest snapshot or key dump)']);
-  }
+  // Two ids, as the command table requires.
+  const [fromId, toId] = ctx.args.positionals as [string, string];
   const repo = openRepository(ctx.config, ctx.log);
   try {
     const series = seriesFlag(ctx);

@@ -1,4 +1,4 @@
-import { ConfigError } from '../core/errors.js';
+import { UsageError } from '../core/errors.js';
 import { seriesNamed } from '../core/series.js';
 import type { CommandContext } from './context.js';
 
@@ -10,17 +10,17 @@ import type { CommandContext } from './context.js';
 export function seriesFlag(ctx: CommandContext): string | undefined {
   const value = ctx.args.flags.strategy;
   if (value === undefined || value === false) return undefined;
-  if (value === true) throw new ConfigError(['--strategy needs a value']);
+  if (value === true) throw new UsageError(['--strategy needs a value']);
   try {
     return seriesNamed(value);
   } catch (err) {
-    throw new ConfigError([`--strategy was invalid: ${JSON.stringify(value)} ${(err as Error).message}`]);
+    throw new UsageError([`--strategy was invalid: ${JSON.stringify(value)} ${(err as Error).message}`]);
   }
 }
 
 /** A flag that takes a value: its value, undefined when absent; `--name` without one is a usage error. */
 export function stringFlag(ctx: CommandContext, name: string): string | undefined {
   const v = ctx.args.flags[name];
-  if (v === true) throw new ConfigError([`--${name} needs a value`]);
+  if (v === true) throw new UsageError([`--${name} needs a value`]);
   return v === false ? undefined : v;
 }

@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { ConfigError } from '../core/errors.js';
+import { UsageError } from '../core/errors.js';
 import type { AuditRow } from '../kube/audit-row.js';
 import type { InspectKeyRow } from '../ops/inspect-keys.js';
 import type { SnapshotInput, SnapshotOrigin } from '../ops/open-snapshot.js';
@@ -23,7 +23,7 @@ function origin(o: SnapshotOrigin): string {
 function parseRevision(v: string | boolean | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
-  if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError([`--revision was invalid: ${JSON.stringify(v)} is not a positive revision number`]);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError([`--revision was invalid: ${JSON.stringify(v)} is not a positive revision number`]);
   return n;
 }
 
@@ -34,14 +34,14 @@ function parseRequest(ctx: CommandContext): InspectRequest {
   const prefix = stringFlag(ctx, 'prefix');
   const revision = parseRevision(flags.revision);
   const modes = (['keys', 'get', 'render'] as const).filter((m) => flags[m] !== undefined);
-  if (modes.length > 1) throw new ConfigError([`--${modes.join(', --')} cannot be combined: pick one`]);
+  if (modes.length > 1) throw new UsageError([`--${modes.join(', --')} cannot be combined: pick one`]);
   const mode: 'status' | (typeof modes)[number] = modes.length > 0 ? modes[0]! : 'status';
-  if (flags.raw === true && mode !== 'get') throw new ConfigError(['--raw prints the value of one key: use it with --get KEY']);
+  if (flags.raw === true && mode !== 'get') throw new UsageError(['--raw prints the value of one key: use it with --get KEY']);
   if (mode === 'status' && (prefix !== undefined || revision !== undefined)) {
-    throw new ConfigError(['--prefix and --revision select keys: use them with --keys, --get or --render']);
+    throw new UsageError(['--prefix and --revision select keys: use them with --keys, --get or --render']);
   }
-  if (mode === 'get' && prefix !== undefined) throw new ConfigError(['--prefix does not apply to --get KEY']);
-  if (flags.raw === true && ctx.write === undefined) throw new ConfigError(['--raw needs a standard output to write bytes to']);
+  if (mode === 'get' && prefix !== undefined) throw new UsageError(['--prefix does not apply to --get KEY']);
+  if (flags.raw === true && ctx.write === undefined) throw new UsageError(['--raw needs a standard output to write bytes to']);
   const json = flags.json === true;
   const selected = { ...(revision !== undefined && { revision }) };
   if (mode === 'status') return { mode, json };
@@ -58,9 +58,8 @@ function parseRequest(ctx: CommandContext): InspectRequest {
  */
 export async function inspectCommand(ctx: CommandContext): Promise<void> {
   const { positionals } = ctx.args;
-  const target = positionals[0];
-  if (target === undefined) throw new ConfigError(['inspect needs a snapshot file or a backup id (or "latest"): reshifter inspect <id|file>']);
-  if (positionals.length > 1) throw new ConfigError([`inspect takes one snapshot, got ${positionals.length}: ${positionals.join(' ')}`]);
+  // One target, as the command table requires.
+  const target = positionals[0]!;
   const req = parseRequest(ctx);
   if (req.mode === 'status') await statusAhead(target);
   const [{ openSnapshotInput }, { snapshotError }] = await Promise.all([import('../ops/open-snapshot.js'), import('../archive/snapshot-error.js')]);

@@ -1,14 +1,26 @@
+import { UsageError } from '../core/errors.js';
 import { formatBytes } from '../progress.js';
+import { listClusters, type ClusterSummary } from '../ops/clusters.js';
 import { listBackups } from '../ops/list.js';
 import { openRepository } from '../ops/repository.js';
 import type { CommandContext } from './context.js';
 import { seriesFlag } from './flags.js';
 import { textTable } from './text-table.js';
 
-/** `reshifter list [--strategy S] [--json]`: the cluster's backups (of series S), newest first. */
+/**
+ * `reshifter list [--strategy S] [--json]`: the cluster's backups (of series S), newest first. `--all-clusters`: the
+ * clusters in the store instead, with their newest backup and its age (the configured one marked `*`).
+ */
 export async function listCommand(ctx: CommandContext): Promise<void> {
   const repo = openRepository(ctx.config, ctx.log);
   try {
+    if (ctx.args.flags['all-clusters'] === true) {
+      if (ctx.args.flags.strategy !== undefined) throw new UsageError(['--strategy lists one series of one cluster: it does not go with --all-clusters']);
+      const clusters = await listClusters(repo.store, { current: ctx.config.cluster, log: ctx.log });
+      if (ctx.args.flags.json) ctx.print(JSON.stringify(clusters, null, 2));
+      else for (const line of formatClusters(clusters, repo.store.location)) ctx.print(line);
+      return;
+    }
     const series = seriesFlag(ctx);
     const backups = await listBackups(repo, { log: ctx.log, ...(series !== undefined && { series }) });
     if (ctx.args.flags.json) {
@@ -28,4 +40,26 @@ export async function listCommand(ctx: CommandContext): Promise<void> {
   } finally {
     await repo.store.close();
   }
+}
+
+/** The clusters as a table, newest backup and age per cluster; `*` marks the configured one. */
+export function formatClusters(clusters: readonly ClusterSummary[], location: string): string[] {
+  if (clusters.length === 0) return [`no backups of any cluster in ${location}`];
+  // The marker column keeps names aligned under the header; names and ids to the left, counts and ages to the right.
+  const rows = [[' CLUSTER', 'NEWEST', 'CREATED', 'STRATEGY', 'BACKUPS', 'AGE']];
+  for (const c of clusters) {
+    const n = c.newest;
+    rows.push([`${c.current ? '*' : ' '}${c.cluster}`, n?.id ?? '-', n?.createdAt ?? '-', n?.strategy ?? '-', String(c.backups), c.ageSeconds === undefined ? '-' : formatAge(c.ageSeconds)]);
+  }
+  return textTable(rows, 4);
+}
+
+/** An age as operators read it at a glance: `45s`, `12m`, `5h3m`, `3d4h`. */
+export function formatAge(seconds: number): string {
+  if (seconds < 120) return `${seconds}s`;
+  const m = Math.floor(seconds / 60);
+  if (m < 120) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h${m % 60}m`;
+  return `${Math.floor(h / 24)}d${h % 24}h`;
 }

@@ -1,6 +1,6 @@
 import type { Manifest } from '../archive/manifest.js';
 import { KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
-import { ConfigError, OperationError } from '../core/errors.js';
+import { OperationError, UsageError } from '../core/errors.js';
 import { USES } from '../core/latest.js';
 import { openRepository } from '../ops/repository.js';
 import { restoreDataDir } from '../ops/restore-data-dir.js';
@@ -44,11 +44,10 @@ async function countRestore(ctx: CommandContext, outcome: RestoreOutcome): Promi
 
 async function restoreOnce(ctx: CommandContext, begun: () => void): Promise<void> {
   const { flags, positionals } = ctx.args;
-  const id = positionals[0];
-  if (id === undefined) throw new ConfigError(['restore needs the id of a backup (or "latest"): reshifter restore <id>; "reshifter list" shows them']);
-  if (positionals.length > 1) throw new ConfigError([`restore takes one backup id, got ${positionals.length}: ${positionals.join(' ')}`]);
+  // One id, as the command table requires.
+  const id = positionals[0]!;
   for (const f of SNAPSHOT_FLAGS) {
-    if (flags[f] === true || flags[f] === '') throw new ConfigError([`--${f} needs a value`]);
+    if (flags[f] === true || flags[f] === '') throw new UsageError([`--${f} needs a value`]);
   }
   const repo = openRepository(ctx.config, ctx.log);
   try {
@@ -74,7 +73,7 @@ function given(ctx: CommandContext, refused: readonly string[]): string | undefi
 async function restoreKeysOf(ctx: CommandContext, repo: BackupRepository, m: Manifest, refused: readonly string[], begun: () => void): Promise<void> {
   const extra = given(ctx, refused);
   if (extra !== undefined) {
-    throw new ConfigError([
+    throw new UsageError([
       m.contentType === SNAPSHOT_CONTENT_TYPE
         ? `${extra} cannot be combined with --keys, which writes the snapshot's keys into the etcd at RS_ETCD_ENDPOINTS`
         : `${extra} apply to snapshots; backup ${m.id} is a key dump (${m.strategy}), restored into the etcd at RS_ETCD_ENDPOINTS`,
@@ -94,10 +93,10 @@ async function restoreSnapshot(ctx: CommandContext, repo: BackupRepository, m: M
   const dataDir = str('data-dir');
   const extra = given(ctx, DUMP_FLAGS);
   if (extra !== undefined) {
-    throw new ConfigError([`${extra} apply to key dumps and to --keys; backup ${m.id} is an etcd snapshot (restore it with --data-dir DIR, or its keys into a running etcd with --keys)`]);
+    throw new UsageError([`${extra} apply to key dumps and to --keys; backup ${m.id} is an etcd snapshot (restore it with --data-dir DIR, or its keys into a running etcd with --keys)`]);
   }
   if (dataDir === undefined) {
-    throw new ConfigError([`backup ${m.id} is an etcd snapshot: restore it into a new data directory with --data-dir DIR (see "Disaster recovery" in the docs)`]);
+    throw new UsageError([`backup ${m.id} is an etcd snapshot: restore it into a new data directory with --data-dir DIR (see "Disaster recovery" in the docs)`]);
   }
   const [name, initialCluster, peerUrls, token] = [str('name'), str('initial-cluster'), str('initial-advertise-peer-urls'), str('initial-cluster-token')];
   begun();

@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import type { OpContext } from '../ops/context.js';
 import { openRepository } from '../ops/repository.js';
 import { createApiServices, handleApi } from '../server/api/index.js';
+import { contentReadsOpen, isLoopback } from '../server/exposure.js';
 import { ScheduleHealth } from '../server/health-state.js';
 import { startHttpServer, type RunningHttpServer } from '../server/http-server.js';
 import { addProcessMetrics, processMetrics, type Metrics } from '../server/metrics.js';
@@ -75,9 +76,13 @@ async function startServing(ctx: OpContext, s: Serving): Promise<RunningHttpServ
   let server: RunningHttpServer | undefined;
   try {
     if (config.httpPort !== 0) {
-      const api = { jobs: s.jobs, log, services: createApiServices(ctx, s.repo, { observer: s.observer }), ...(config.apiToken !== undefined && { token: config.apiToken }) };
+      const contentOpen = contentReadsOpen({ address: config.httpAddress, token: config.apiToken, readOpen: config.apiReadOpen });
+      const services = createApiServices(ctx, s.repo, { observer: s.observer });
+      const api = { jobs: s.jobs, log, services, contentOpen, ...(config.apiToken !== undefined && { token: config.apiToken }) };
+      warnIfExposed(ctx, contentOpen);
       server = await startHttpServer({
         port: config.httpPort,
+        host: config.httpAddress,
         log,
         health: () => s.health.report(s.task?.getNextRun() ?? undefined),
         metrics: async () => ({ contentType: s.metrics.registry.contentType, body: await s.metrics.registry.metrics() }),
@@ -91,6 +96,20 @@ async function startServing(ctx: OpContext, s: Serving): Promise<RunningHttpServ
     await s.repo.store.close();
     throw err;
   }
+}
+
+/**
+ * Says at start when the API answers beyond this machine without a token: a port on a node's network is reachable by
+ * every pod of the cluster.
+ */
+function warnIfExposed(ctx: OpContext, contentOpen: boolean): void {
+  const { httpAddress: address, httpPort: port, apiToken } = ctx.config;
+  if (apiToken !== undefined || isLoopback(address)) return;
+  const contentReads = contentOpen ? 'open to anyone who reaches the port (RS_API_READ_OPEN=true)' : 'refused (403); RS_API_READ_OPEN=true opens them';
+  ctx.log.warn(
+    { address, port, contentReads, fix: 'set RS_API_TOKEN (from a Secret), or RS_HTTP_ADDRESS=127.0.0.1' },
+    'the HTTP API is reachable beyond loopback without RS_API_TOKEN: anyone who reaches the port can list backups and jobs',
+  );
 }
 
 /** Starts the schedule, and says what runs. */

@@ -1,8 +1,17 @@
+import { suggest } from '../core/suggest.js';
 import type { Config, StoreConfig } from './types.js';
-import { VARIABLES, type Variable } from './variables.js';
+import { VARIABLES, type Variable, type VariableGroup } from './variables.js';
 
 export type Env = Record<string, string | undefined>;
 export type LoadResult = { config: Config; errors?: undefined } | { config?: undefined; errors: string[] };
+
+export interface LoadOptions {
+  /**
+   * The groups of variables the command uses (cli.ts): only their `present` checks run (does the CA file exist, can
+   * RS_BACKUP_DIR be written). Every variable's syntax is checked whatever the command. Default: every group.
+   */
+  groups?: ReadonlySet<VariableGroup>;
+}
 
 /** Every variable reshifter reads (older names included): any other `RS_` variable is refused as a likely typo. */
 export const KNOWN_VARIABLES: readonly string[] = VARIABLES.flatMap((v) => (v.alias !== undefined ? [v.name, v.alias] : [v.name]));
@@ -18,13 +27,14 @@ const S3_FIELDS = ['bucket', 'endpoint', 'region', 'prefix', 'forcePathStyle', '
  * Returns the typed config, or every problem at once, each naming the variable and its bad value:
  * `RS_SCHEDULE was invalid: "every hour" is not a cron expression`.
  */
-export function loadConfig(env: Env = process.env): LoadResult {
+export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): LoadResult {
   const errors: string[] = [];
   const values = new Map<string, unknown>();
   const earlier = (name: string) => values.get(name);
   const isSet = (name: string) => setValue(env, VARIABLES.find((v) => v.name === name)!, name) !== undefined;
   for (const v of VARIABLES) {
-    const value = readVariable(env, v, earlier, errors);
+    const checkPresent = opts.groups === undefined || opts.groups.has(v.group);
+    const value = readVariable(env, v, earlier, errors, checkPresent);
     if (value !== undefined) values.set(v.name, value);
     const broken = v.check?.(isSet, earlier);
     if (broken !== undefined) errors.push(broken);
@@ -43,15 +53,19 @@ function setValue(env: Env, v: Variable, name: string): string | undefined {
   return raw.trim() === '' ? undefined : raw.trim();
 }
 
-/** One variable's value: parsed, or its default when not set; on a bad value records why and returns undefined. */
-function readVariable(env: Env, v: Variable, earlier: (name: string) => unknown, errors: string[]): unknown {
+/**
+ * One variable's value: parsed (and, with `checkPresent`, what it names checked), or its default when not set; on a
+ * bad value records why and returns undefined.
+ */
+function readVariable(env: Env, v: Variable, earlier: (name: string) => unknown, errors: string[], checkPresent: boolean): unknown {
   // The older name is read only when the current one is not set; errors name the one read.
   const name = v.alias !== undefined && setValue(env, v, v.name) === undefined ? v.alias : v.name;
   const value = setValue(env, v, name);
   if (value === undefined) return v.defaultOf ? v.defaultOf(earlier) : v.default;
-  if (!v.parse) return value;
   try {
-    return v.parse(value, earlier);
+    const parsed = v.parse ? v.parse(value, earlier) : value;
+    if (checkPresent) v.present?.(value);
+    return parsed;
   } catch (err) {
     const reason = (err instanceof Error ? err.message : String(err)).replace(/^env-var: "[^"]*" /, '');
     errors.push(`${name} was invalid: ${v.secret ? '(hidden)' : JSON.stringify(env[name])} ${reason}`);
@@ -83,33 +97,7 @@ function unknownVariables(env: Env): string[] {
   return Object.keys(env)
     .filter((name) => name.startsWith('RS_') && !KNOWN_VARIABLES.includes(name))
     .map((name) => {
-      const near = closest(name, KNOWN_VARIABLES);
+      const near = suggest(name, KNOWN_VARIABLES);
       return `${name} is not a reshifter variable${near !== undefined ? ` (did you mean ${near}?)` : ''}`;
     });
-}
-
-/** The known name nearest to `name` (edit distance at most 3), for "did you mean". */
-function closest(name: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 4;
-  for (const k of known) {
-    const d = editDistance(name, k);
-    if (d < bestDistance) {
-      best = k;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length]!;
 }

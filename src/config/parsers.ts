@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import envVar from 'env-var';
@@ -44,6 +45,25 @@ export function readableFile(path: string): string {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new Error(code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'cannot be read' : (err as Error).message);
+  }
+  return path;
+}
+
+/** An address to listen on: an IPv4 or IPv6 address (`0.0.0.0` and `::` are every interface), or `localhost`. */
+export function listenAddress(value: string): string {
+  const a = value.replace(/^\[(.*)\]$/, '$1');
+  if (a !== 'localhost' && isIP(a) === 0) throw new Error('is not an address to listen on (an IP address such as 127.0.0.1, 0.0.0.0 or ::, or localhost)');
+  return a;
+}
+
+/** A folder that exists and can be written (a work area: reshifter does not create it). */
+export function existingWritableFolder(path: string): string {
+  try {
+    if (!statSync(path).isDirectory()) throw new Error('is not a directory');
+    accessSync(path, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'cannot be written' : (err as Error).message);
   }
   return path;
 }

@@ -99,10 +99,16 @@ export interface Config {
   selection: SelectionConfig;
   /** `RS_HTTP_PORT`, default 8080; 0 disables the HTTP server of `run`. */
   httpPort: number;
+  /** `RS_HTTP_ADDRESS`, default `127.0.0.1` (the image sets `0.0.0.0`): the address `run` serves HTTP on. */
+  httpAddress: string;
+  /** `RS_API_READ_OPEN`: reads of what the cluster holds answer without a token beyond loopback. */
+  apiReadOpen: boolean;
   /** `RS_PUSHGATEWAY_URL`: where one-off backups push their metrics. */
   pushgatewayUrl?: string;
   /** `RS_API_TOKEN`: bearer token for changing API calls. */
   apiToken?: string;
+  /** `RS_TMP_DIR`: the work area readers stage backups in; undefined: the system's temporary folder (TMPDIR). */
+  workDir?: string;
   /** `LOG_LEVEL`, default `info`. */
   logLevel: LogLevel;
 }

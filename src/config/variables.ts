@@ -1,10 +1,34 @@
 import { parseDuration } from '../core/duration.js';
 import { parseStrategy } from '../core/strategy.js';
 import {
-  ageIdentity, ageIdentityFile, ageRecipients, bucketFolder, coerce, cronExpression, endpoints, intRange, matching, namesOf, prefixes,
-  readableFile, url, writableFolder,
+  ageIdentity, ageIdentityFile, ageRecipients, bucketFolder, coerce, cronExpression, endpoints, existingWritableFolder, intRange, listenAddress, matching, namesOf,
+  prefixes, readableFile, url, writableFolder,
 } from './parsers.js';
 import type { Compression } from './types.js';
+
+/**
+ * What a variable configures. A command declares the groups it uses (COMMANDS in cli.ts): its help lists their
+ * variables, and only their `present` checks (files, folders) run for it. `general` applies to every command.
+ */
+export type VariableGroup =
+  | 'general' | 'etcd' | 'store' | 'backup' | 'encryption' | 'decryption' | 'schedule' | 'retention' | 'selection' | 'server' | 'metrics'
+  | 'work area';
+
+/** Each group's name in help texts, in the order help lists them. */
+export const GROUPS: Record<VariableGroup, string> = {
+  etcd: 'etcd connection',
+  store: 'store',
+  backup: 'how backups are taken',
+  encryption: 'encryption (writing)',
+  decryption: 'decryption (reading)',
+  schedule: 'schedule',
+  retention: 'retention',
+  selection: 'Kubernetes selection',
+  server: 'HTTP server',
+  metrics: 'metrics',
+  'work area': 'work area',
+  general: 'general',
+};
 
 /** The values read so far, by variable name (undefined: not set, or invalid). */
 export type Earlier = (name: string) => unknown;
@@ -24,8 +48,16 @@ export interface Variable {
    * empty string; the value is taken as it is, as secrets are), `absent` (only a missing variable: env-var's rule).
    */
   unset?: 'blank' | 'empty' | 'absent';
+  /** What it configures: commands declare the groups they use (cli.ts), for their help and for `present`. */
+  group: VariableGroup;
   /** Turns the value into what Config holds; throws an Error that completes `NAME was invalid: "value" ...`. */
   parse?: (value: string, earlier: Earlier) => unknown;
+  /**
+   * What the value names must be there (a file to read, a folder to write): checked only when the command uses the
+   * variable's group, so a copied env file with the server's paths still lets `list` run on a laptop. Throws as
+   * `parse` does. The syntax (`parse`) is checked for every command.
+   */
+  present?: (value: string) => void;
   /** What Config holds when the variable is not set (not parsed; may depend on variables read before). */
   default?: unknown;
   defaultOf?: (earlier: Earlier) => unknown;
@@ -62,117 +94,117 @@ const together = (a: string, b: string, message: string) => (isSet: (name: strin
 export const VARIABLES: readonly Variable[] = [
   // etcd
   {
-    name: 'RS_ETCD_ENDPOINTS', alias: 'RS_ETCD_ENDPOINT', parse: endpoints, default: ['http://127.0.0.1:2379'], field: 'etcd.endpoints',
+    name: 'RS_ETCD_ENDPOINTS', group: 'etcd', alias: 'RS_ETCD_ENDPOINT', parse: endpoints, default: ['http://127.0.0.1:2379'], field: 'etcd.endpoints',
     doc: { default: '`http://127.0.0.1:2379`', example: '`https://10.0.0.5:2379,https://10.0.0.6:2379`', meaning: 'etcd client URLs' },
   },
   {
-    name: 'RS_ETCD_CA_CERT', parse: readableFile, field: 'etcd.caCertFile',
+    name: 'RS_ETCD_CA_CERT', group: 'etcd', present: readableFile, field: 'etcd.caCertFile',
     doc: { default: '', example: '`/etc/kubernetes/pki/etcd/ca.crt`', meaning: "CA of etcd's server certificate (https endpoints)" },
   },
   {
-    name: 'RS_ETCD_CLIENT_CERT', parse: readableFile, field: 'etcd.clientCertFile',
+    name: 'RS_ETCD_CLIENT_CERT', group: 'etcd', present: readableFile, field: 'etcd.clientCertFile',
     doc: {
       label: '`RS_ETCD_CLIENT_CERT` / `RS_ETCD_CLIENT_KEY`', default: '',
       example: '`/etc/kubernetes/pki/etcd/healthcheck-client.crt` / `.key`', meaning: 'client certificate for mutual TLS (both or neither)',
     },
   },
   {
-    name: 'RS_ETCD_CLIENT_KEY', parse: readableFile, field: 'etcd.clientKeyFile', doc: { row: 'RS_ETCD_CLIENT_CERT' },
+    name: 'RS_ETCD_CLIENT_KEY', group: 'etcd', present: readableFile, field: 'etcd.clientKeyFile', doc: { row: 'RS_ETCD_CLIENT_CERT' },
     check: together('RS_ETCD_CLIENT_CERT', 'RS_ETCD_CLIENT_KEY', 'RS_ETCD_CLIENT_CERT and RS_ETCD_CLIENT_KEY must be set together (mutual TLS needs both)'),
   },
   {
-    name: 'RS_ETCD_USERNAME', field: 'etcd.username',
+    name: 'RS_ETCD_USERNAME', group: 'etcd', field: 'etcd.username',
     doc: { label: '`RS_ETCD_USERNAME` / `RS_ETCD_PASSWORD`', default: '', example: '`root` / `s3cret`', meaning: 'etcd user/password auth (both or neither)' },
   },
   {
-    name: 'RS_ETCD_PASSWORD', secret: true, unset: 'empty', field: 'etcd.password', doc: { row: 'RS_ETCD_USERNAME' },
+    name: 'RS_ETCD_PASSWORD', group: 'etcd', secret: true, unset: 'empty', field: 'etcd.password', doc: { row: 'RS_ETCD_USERNAME' },
     check: together('RS_ETCD_USERNAME', 'RS_ETCD_PASSWORD', 'RS_ETCD_USERNAME and RS_ETCD_PASSWORD must be set together'),
   },
   {
-    name: 'RS_ETCD_API_VERSION', unset: 'absent', parse: oneOf(['auto', 'v2', 'v3'] as const), default: 'auto', field: 'etcd.apiVersion',
+    name: 'RS_ETCD_API_VERSION', group: 'etcd', unset: 'absent', parse: oneOf(['auto', 'v2', 'v3'] as const), default: 'auto', field: 'etcd.apiVersion',
     doc: { default: '`auto`', example: '`v2`', meaning: '`auto`, `v2` or `v3`' },
   },
   {
-    name: 'RS_ETCD_TIMEOUT', parse: parseDuration, default: 30_000, field: 'etcd.timeoutMs',
+    name: 'RS_ETCD_TIMEOUT', group: 'etcd', parse: parseDuration, default: 30_000, field: 'etcd.timeoutMs',
     doc: { default: '`30s`', example: '`1m`', meaning: 'how long one etcd call may take, its retries included (the snapshot stream has no deadline)' },
   },
   // what and where
   {
-    name: 'RS_BACKUP_STRATEGY', parse: parseStrategy, field: 'strategy',
+    name: 'RS_BACKUP_STRATEGY', group: 'backup', parse: parseStrategy, field: 'strategy',
     doc: { default: '`snapshot` (v3), `raw` (v2)', example: '`filter:deployments,services`', meaning: '`snapshot`, `raw`, `render`, `filter:<resources>`' },
   },
   {
-    name: 'RS_CLUSTER_NAME', field: 'cluster', default: 'default',
+    name: 'RS_CLUSTER_NAME', group: 'store', field: 'cluster', default: 'default',
     parse: matching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'should be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit'),
     doc: { default: '`default`', example: '`prod-eu-1`', meaning: "folder of this cluster's backups in the store" },
   },
   {
-    name: 'RS_BACKUP_DIR', parse: writableFolder, default: './backups', field: 'store.dir',
+    name: 'RS_BACKUP_DIR', group: 'store', present: writableFolder, default: './backups', field: 'store.dir',
     doc: { default: '`./backups`', example: '`/var/backups/etcd`', meaning: 'local store (used when `RS_S3_BUCKET` is unset)' },
   },
   {
-    name: 'RS_S3_BUCKET', field: 'store.bucket',
+    name: 'RS_S3_BUCKET', group: 'store', field: 'store.bucket',
     parse: matching(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'is not an S3 bucket name (3-63 lowercase letters, digits, "." and "-")'),
     doc: { default: '', example: '`etcd-backups`', meaning: 'selects the S3 store' },
   },
   {
-    name: 'RS_S3_ENDPOINT', parse: (v) => url(v), field: 'store.endpoint',
+    name: 'RS_S3_ENDPOINT', group: 'store', parse: (v) => url(v), field: 'store.endpoint',
     doc: { default: 'AWS', example: '`http://minio.minio:9000`', meaning: 'S3-compatible server' },
   },
   {
-    name: 'RS_S3_REGION', default: 'us-east-1', field: 'store.region',
+    name: 'RS_S3_REGION', group: 'store', default: 'us-east-1', field: 'store.region',
     parse: matching(/^[a-z0-9][a-z0-9-]{0,62}$/, 'is not a region name (lowercase letters, digits and "-", e.g. eu-central-1)'),
     doc: { default: '`us-east-1`', example: '`eu-central-1`', meaning: '' },
   },
   {
-    name: 'RS_S3_PREFIX', parse: bucketFolder, default: '', field: 'store.prefix',
+    name: 'RS_S3_PREFIX', group: 'store', parse: bucketFolder, default: '', field: 'store.prefix',
     doc: { default: '', example: '`clusters/prod`', meaning: 'folder inside the bucket' },
   },
   {
-    name: 'RS_S3_FORCE_PATH_STYLE', unset: 'absent', parse: (v) => coerce(v).asBool(), field: 'store.forcePathStyle',
+    name: 'RS_S3_FORCE_PATH_STYLE', group: 'store', unset: 'absent', parse: (v) => coerce(v).asBool(), field: 'store.forcePathStyle',
     defaultOf: (earlier) => earlier('RS_S3_ENDPOINT') !== undefined,
     doc: { default: '`true` with an endpoint, else `false`', example: '`true`', meaning: 'path-style addressing' },
   },
   {
-    name: 'RS_S3_SSE', unset: 'absent', parse: oneOf(['AES256', 'aws:kms'] as const), field: 'store.sse',
+    name: 'RS_S3_SSE', group: 'store', unset: 'absent', parse: oneOf(['AES256', 'aws:kms'] as const), field: 'store.sse',
     doc: { label: '`RS_S3_SSE` / `RS_S3_SSE_KMS_KEY_ID`', default: '', example: '`aws:kms` / `arn:aws:kms:...`', meaning: 'S3 server-side encryption' },
   },
   {
-    name: 'RS_S3_SSE_KMS_KEY_ID', field: 'store.sseKmsKeyId', doc: { row: 'RS_S3_SSE' },
+    name: 'RS_S3_SSE_KMS_KEY_ID', group: 'store', field: 'store.sseKmsKeyId', doc: { row: 'RS_S3_SSE' },
     check: (isSet, earlier) => (isSet('RS_S3_SSE_KMS_KEY_ID') && earlier('RS_S3_SSE') !== 'aws:kms' ? 'RS_S3_SSE_KMS_KEY_ID is set, but RS_S3_SSE is not "aws:kms"' : undefined),
   },
   {
-    name: 'RS_S3_REQUEST_TIMEOUT', parse: parseDuration, default: 30_000, field: 'store.requestTimeoutMs',
+    name: 'RS_S3_REQUEST_TIMEOUT', group: 'store', parse: parseDuration, default: 30_000, field: 'store.requestTimeoutMs',
     doc: {
       default: '`30s`', example: '`2m`',
       meaning: 'deadline of one attempt of one S3 request (a part is at most 8 MiB: raise it on links slower than ~300 KB/s); an attempt past it is cut off and retried',
     },
   },
   {
-    name: 'RS_S3_RETRY_WINDOW', parse: parseDuration, default: 60_000, field: 'store.retryWindowMs',
+    name: 'RS_S3_RETRY_WINDOW', group: 'store', parse: parseDuration, default: 60_000, field: 'store.retryWindowMs',
     doc: {
       default: '`60s`', example: '`5m`',
       meaning: 'how long a failing S3 request is retried (exponential backoff with jitter) before the operation fails; long enough for an S3 server to restart',
     },
   },
   {
-    name: 'ACCESS_KEY_ID', field: 'store.accessKeyId',
+    name: 'ACCESS_KEY_ID', group: 'store', field: 'store.accessKeyId',
     doc: { label: '`ACCESS_KEY_ID` / `SECRET_ACCESS_KEY`', default: 'AWS SDK default chain', example: '', meaning: 'S3 credentials' },
   },
   {
-    name: 'SECRET_ACCESS_KEY', secret: true, unset: 'empty', field: 'store.secretAccessKey', doc: { row: 'ACCESS_KEY_ID' },
+    name: 'SECRET_ACCESS_KEY', group: 'store', secret: true, unset: 'empty', field: 'store.secretAccessKey', doc: { row: 'ACCESS_KEY_ID' },
     check: together('ACCESS_KEY_ID', 'SECRET_ACCESS_KEY', 'ACCESS_KEY_ID and SECRET_ACCESS_KEY must be set together'),
   },
   // codec
   {
-    name: 'RS_COMPRESSION', unset: 'absent', parse: oneOf(['zstd', 'gzip', 'none'] as const), default: 'zstd', field: 'compression',
+    name: 'RS_COMPRESSION', group: 'backup', unset: 'absent', parse: oneOf(['zstd', 'gzip', 'none'] as const), default: 'zstd', field: 'compression',
     doc: {
       default: '`zstd`', example: '`gzip`',
       meaning: '`zstd` (`.zst`), `gzip` (`.gz`) or `none` for new backups; every backup is read as its manifest says (see Compression)',
     },
   },
   {
-    name: 'RS_COMPRESSION_LEVEL', unset: 'absent', field: 'compressionLevel',
+    name: 'RS_COMPRESSION_LEVEL', group: 'backup', unset: 'absent', field: 'compressionLevel',
     parse: (v, earlier) => intRange(levelsOf(earlier).min, levelsOf(earlier).max, levelsOf(earlier).name)(v),
     defaultOf: (earlier) => levelsOf(earlier).default,
     doc: {
@@ -181,16 +213,16 @@ export const VARIABLES: readonly Variable[] = [
     },
   },
   {
-    name: 'RS_ENCRYPTION_RECIPIENTS', parse: ageRecipients, default: [], field: 'encryption.recipients',
+    name: 'RS_ENCRYPTION_RECIPIENTS', group: 'encryption', parse: ageRecipients, default: [], field: 'encryption.recipients',
     doc: { default: '', example: '`age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p`', meaning: 'age public keys; encrypts every artifact' },
   },
   {
-    name: 'RS_ENCRYPTION_IDENTITY_FILE', parse: ageIdentityFile, field: 'encryption.identityFile',
+    name: 'RS_ENCRYPTION_IDENTITY_FILE', group: 'decryption', present: ageIdentityFile, field: 'encryption.identityFile',
     doc: { label: '`RS_ENCRYPTION_IDENTITY_FILE` / `RS_ENCRYPTION_IDENTITY`', default: '', example: '`/keys/age.txt`', meaning: 'age identity for reading encrypted backups' },
   },
-  { name: 'RS_ENCRYPTION_IDENTITY', secret: true, parse: ageIdentity, field: 'encryption.identity', doc: { row: 'RS_ENCRYPTION_IDENTITY_FILE' } },
+  { name: 'RS_ENCRYPTION_IDENTITY', group: 'decryption', secret: true, parse: ageIdentity, field: 'encryption.identity', doc: { row: 'RS_ENCRYPTION_IDENTITY_FILE' } },
   {
-    name: 'RS_ENCRYPTION_PASSPHRASE', secret: true, unset: 'empty', field: 'encryption.passphrase',
+    name: 'RS_ENCRYPTION_PASSPHRASE', group: 'encryption', secret: true, unset: 'empty', field: 'encryption.passphrase',
     check: (isSet, earlier) =>
       isSet('RS_ENCRYPTION_PASSPHRASE') && ((earlier('RS_ENCRYPTION_RECIPIENTS') as string[] | undefined) ?? []).length > 0
         ? 'RS_ENCRYPTION_PASSPHRASE and RS_ENCRYPTION_RECIPIENTS cannot both be set: age encrypts to one or the other'
@@ -199,59 +231,73 @@ export const VARIABLES: readonly Variable[] = [
   },
   // schedule and retention
   {
-    name: 'RS_SCHEDULE', parse: cronExpression, field: 'schedule',
+    name: 'RS_SCHEDULE', group: 'schedule', parse: cronExpression, field: 'schedule',
     doc: { default: '', example: '`0 */6 * * *`', meaning: 'cron expression for `run` (5 fields, or 6 with seconds); without it `run` only serves HTTP' },
   },
   {
-    name: 'RS_RETENTION_KEEP_LAST', unset: 'absent', parse: count, field: 'retention.keepLast',
+    name: 'RS_RETENTION_KEEP_LAST', group: 'retention', unset: 'absent', parse: count, field: 'retention.keepLast',
     doc: { default: '', example: '`7`', meaning: 'keep the newest N' },
   },
   {
-    name: 'RS_RETENTION_KEEP_HOURLY', unset: 'absent', parse: count, field: 'retention.keepHourly',
+    name: 'RS_RETENTION_KEEP_HOURLY', group: 'retention', unset: 'absent', parse: count, field: 'retention.keepHourly',
     doc: {
       label: '`RS_RETENTION_KEEP_HOURLY` / `_DAILY` / `_WEEKLY` / `_MONTHLY`', default: '', example: '`24` / `7` / `4` / `12`',
       meaning: 'keep the newest in each of the N most recent hours/days/ISO weeks/months (UTC) that have a backup',
     },
   },
-  { name: 'RS_RETENTION_KEEP_DAILY', unset: 'absent', parse: count, field: 'retention.keepDaily', doc: { row: 'RS_RETENTION_KEEP_HOURLY' } },
-  { name: 'RS_RETENTION_KEEP_WEEKLY', unset: 'absent', parse: count, field: 'retention.keepWeekly', doc: { row: 'RS_RETENTION_KEEP_HOURLY' } },
-  { name: 'RS_RETENTION_KEEP_MONTHLY', unset: 'absent', parse: count, field: 'retention.keepMonthly', doc: { row: 'RS_RETENTION_KEEP_HOURLY' } },
+  { name: 'RS_RETENTION_KEEP_DAILY', group: 'retention', unset: 'absent', parse: count, field: 'retention.keepDaily', doc: { row: 'RS_RETENTION_KEEP_HOURLY' } },
+  { name: 'RS_RETENTION_KEEP_WEEKLY', group: 'retention', unset: 'absent', parse: count, field: 'retention.keepWeekly', doc: { row: 'RS_RETENTION_KEEP_HOURLY' } },
+  { name: 'RS_RETENTION_KEEP_MONTHLY', group: 'retention', unset: 'absent', parse: count, field: 'retention.keepMonthly', doc: { row: 'RS_RETENTION_KEEP_HOURLY' } },
   {
-    name: 'RS_RETENTION_MAX_AGE', parse: parseDuration, field: 'retention.maxAgeMs',
+    name: 'RS_RETENTION_MAX_AGE', group: 'retention', parse: parseDuration, field: 'retention.maxAgeMs',
     doc: { default: '', example: '`30d`', meaning: 'keep everything younger (`90m`, `12h`, `30d`, `2w`)' },
   },
   // Kubernetes selection
   {
-    name: 'RS_KUBE_PREFIXES', parse: prefixes, default: [], field: 'selection.prefixes',
+    name: 'RS_KUBE_PREFIXES', group: 'selection', parse: prefixes, default: [], field: 'selection.prefixes',
     doc: { default: 'detected', example: '`/registry,/openshift.io`', meaning: 'key prefixes of dumps (`/` = every key)' },
   },
   {
-    name: 'RS_INCLUDE_NAMESPACES', parse: namesOf(NAMESPACE_RE, 'namespace name'), default: [], field: 'selection.includeNamespaces',
+    name: 'RS_INCLUDE_NAMESPACES', group: 'selection', parse: namesOf(NAMESPACE_RE, 'namespace name'), default: [], field: 'selection.includeNamespaces',
     doc: { label: '`RS_INCLUDE_NAMESPACES` / `RS_EXCLUDE_NAMESPACES`', default: '', example: '`prod,staging`', meaning: 'namespace filters of dumps and restores' },
   },
   {
-    name: 'RS_EXCLUDE_NAMESPACES', parse: namesOf(NAMESPACE_RE, 'namespace name'), default: [], field: 'selection.excludeNamespaces',
+    name: 'RS_EXCLUDE_NAMESPACES', group: 'selection', parse: namesOf(NAMESPACE_RE, 'namespace name'), default: [], field: 'selection.excludeNamespaces',
     doc: { row: 'RS_INCLUDE_NAMESPACES' },
   },
   {
-    name: 'RS_INCLUDE_RESOURCES', parse: namesOf(RESOURCE_RE, 'resource name'), default: [], field: 'selection.includeResources',
+    name: 'RS_INCLUDE_RESOURCES', group: 'selection', parse: namesOf(RESOURCE_RE, 'resource name'), default: [], field: 'selection.includeResources',
     doc: { label: '`RS_INCLUDE_RESOURCES` / `RS_EXCLUDE_RESOURCES`', default: '', example: '`secrets,configmaps`', meaning: 'resource filters of dumps and restores' },
   },
   {
-    name: 'RS_EXCLUDE_RESOURCES', parse: namesOf(RESOURCE_RE, 'resource name'), default: [], field: 'selection.excludeResources',
+    name: 'RS_EXCLUDE_RESOURCES', group: 'selection', parse: namesOf(RESOURCE_RE, 'resource name'), default: [], field: 'selection.excludeResources',
     doc: { row: 'RS_INCLUDE_RESOURCES' },
   },
   // serving
   {
-    name: 'RS_HTTP_PORT', unset: 'absent', parse: intRange(0, 65535, 'port from 0 (disabled) to 65535'), default: 8080, field: 'httpPort',
+    name: 'RS_HTTP_PORT', group: 'server', unset: 'absent', parse: intRange(0, 65535, 'port from 0 (disabled) to 65535'), default: 8080, field: 'httpPort',
     doc: { default: '`8080`', example: '`0`', meaning: 'HTTP port of `run` (`0` disables)' },
   },
   {
-    name: 'RS_PUSHGATEWAY_URL', parse: (v) => url(v), field: 'pushgatewayUrl',
+    name: 'RS_HTTP_ADDRESS', group: 'server', parse: listenAddress, default: '127.0.0.1', field: 'httpAddress',
+    doc: {
+      default: '`127.0.0.1`; `0.0.0.0` in the image', example: '`10.0.0.5`',
+      meaning: "address `run` serves HTTP on (`0.0.0.0` or `::`: every interface, as a pod's probes and Prometheus need)",
+    },
+  },
+  {
+    name: 'RS_API_READ_OPEN', group: 'server', unset: 'absent', parse: (v) => coerce(v).asBool(), default: false, field: 'apiReadOpen',
+    doc: {
+      default: '`false`', example: '`true`',
+      meaning: "without `RS_API_TOKEN`, beyond loopback: let the API's reads of what the cluster holds (stats, explore, diff, a backup's details) answer anyone (403 otherwise)",
+    },
+  },
+  {
+    name: 'RS_PUSHGATEWAY_URL', group: 'metrics', parse: (v) => url(v), field: 'pushgatewayUrl',
     doc: { default: '', example: '`http://pushgateway:9091`', meaning: 'where one-off backups push metrics' },
   },
   {
-    name: 'RS_API_TOKEN', secret: true, unset: 'empty', field: 'apiToken',
+    name: 'RS_API_TOKEN', group: 'server', secret: true, unset: 'empty', field: 'apiToken',
     parse: (v) => {
       if (v.length < 16) throw new Error('should be at least 16 characters');
       return v;
@@ -259,7 +305,14 @@ export const VARIABLES: readonly Variable[] = [
     doc: { default: '', example: '', meaning: 'bearer token of the HTTP API, 16 characters or more; without it the API is read-only' },
   },
   {
-    name: 'LOG_LEVEL', unset: 'absent', parse: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const), default: 'info', field: 'logLevel',
+    name: 'RS_TMP_DIR', group: 'work area', present: existingWritableFolder, field: 'workDir',
+    doc: {
+      default: 'the system\'s (`TMPDIR`, `/tmp`)', example: '`/var/lib/reshifter/work`',
+      meaning: 'work area of stats, inspect, diff, verify and restore of a stored backup: up to 2 × the etcd database size free (see Work area); a local uncompressed, unencrypted backup is read in place',
+    },
+  },
+  {
+    name: 'LOG_LEVEL', group: 'general', unset: 'absent', parse: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const), default: 'info', field: 'logLevel',
     doc: { default: '`info`', example: '`debug`', meaning: '`trace` … `fatal`, `silent`' },
   },
 ];

@@ -12,6 +12,18 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * The command line itself is wrong (an unknown word or flag, a missing argument, flags that do not go together):
+ * exit code 2, with the command's usage after the problems.
+ */
+export class UsageError extends ConfigError {
+  override name = 'UsageError';
+  /** The command whose usage applies, when it is known. */
+  constructor(problems: string[], readonly command?: string) {
+    super(problems);
+  }
+}
+
 /** The operation was attempted and failed: exit code 1. */
 export class OperationError extends Error {
   override name = 'OperationError';
@@ -24,6 +36,14 @@ export class OperationError extends Error {
 /** The thing asked for (a backup id) does not exist: exit code 1, HTTP 404. */
 export class NotFoundError extends OperationError {
   override name = 'NotFoundError';
+}
+
+/**
+ * The operation was refused because it would break a rule the operator must lift explicitly (deleting the newest
+ * backup of a series without --force): exit code 1, HTTP 409.
+ */
+export class RefusedError extends OperationError {
+  override name = 'RefusedError';
 }
 
 /** etcd could not be reached, refused us, or broke off: exit code 1. */

@@ -44,3 +44,12 @@ export function seriesNamed(text: string): string {
   parseStrategy(text);
   return seriesOf({ strategy: text });
 }
+
+/**
+ * The id of the backup `m` cannot be read without, when it has one: a delta segment of a continuous backup belongs
+ * to its base, and deleting the base (ops/delete.ts, retention) deletes its segments with it, newest first, before
+ * the base itself. No kind of backup has one yet.
+ */
+export function chainBaseOf(_m: SeriesSource): string | undefined {
+  return undefined;
+}

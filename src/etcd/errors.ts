@@ -26,13 +26,29 @@ export function toEtcdError(err: unknown, what: string, target: EtcdTarget): Etc
   if (err instanceof EtcdError) return err;
   const cfg = isConfig(target) ? target : undefined;
   const endpoints = isConfig(target) ? target.endpoints : target;
-  const raw = describeError(err);
-  const text = `${raw} ${(err as { details?: string })?.details ?? ''}`.toLowerCase();
+  const raw = grpcCause(describeError(err));
+  const text = `${describeError(err)} ${(err as { details?: string })?.details ?? ''}`.toLowerCase();
   if (/no connection established.*econnreset|disconnected before secure tls connection/.test(text) && endpoints.some((e) => e.startsWith('https:'))) {
     return new TlsResetError(what, endpoints, raw, { cause: err });
   }
-  const message = `${what} failed at ${endpoints.join(',')}: ${reasonOf(text, raw, cfg)}${retried(err)}`;
+  // The cause comes last, where an operator's eye ends: how long it was retried goes before it.
+  const message = `${what} failed at ${endpoints.join(',')}${retried(err)}: ${reasonOf(text, raw, cfg)}`;
   return UNANSWERED.test(text) ? new EtcdUnansweredError(message, { cause: err }) : new EtcdError(message, { cause: err });
+}
+
+/**
+ * The cause in a grpc-js message, without grpc-js's wording around it: the status code (`14 UNAVAILABLE: `), "No
+ * connection established. Last error: Error: ", and an empty ". Resolution note: " (a note that says something, a
+ * DNS failure's, is kept). `14 UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED
+ * 127.0.0.1:1. Resolution note: ` is `connect ECONNREFUSED 127.0.0.1:1`.
+ */
+export function grpcCause(message: string): string {
+  return message
+    .replace(/^\d+ [A-Z_]+: /, '')
+    .replace(/^(?:\w+: )?No connection established\. Last error: /, '')
+    .replace(/\. Resolution note: (.*)$/, (_, note: string) => (note.trim() === '' ? '' : `; ${note.trim()}`))
+    .replace(/^(?:Error: )+/, '')
+    .trim();
 }
 
 /** Errors that mean no answer came (see reasonOf): unreachable, dropped, or past the deadline. */
@@ -80,7 +96,7 @@ function reasonOf(text: string, raw: string, cfg: ConfigTarget | undefined): str
     const within = cfg?.timeoutMs !== undefined ? `within ${seconds(cfg.timeoutMs)}` : 'in time';
     return `etcd did not answer ${within} (RS_ETCD_TIMEOUT, which bounds each call, retries included: is etcd stopped or overloaded?)`;
   }
-  if (UNANSWERED.test(text)) return `etcd is unreachable or went away (${raw})`;
+  if (UNANSWERED.test(text)) return `etcd is unreachable or went away: ${raw}`;
   return raw;
 }
 

@@ -1,10 +1,11 @@
 import type { CodecKeys } from '../archive/codec.js';
 import { readKeyDump, type DumpItem } from '../archive/key-dump-reader.js';
-import { assertDecodable, copyVerified, type VerifiedCopy } from '../archive/local-copy.js';
+import { assertDecodable, copyVerified, verifyInPlace, type VerifiedCopy } from '../archive/local-copy.js';
 import type { Manifest } from '../archive/manifest.js';
 import { readRenderListing } from '../archive/render-listing.js';
 import { snapshotError } from '../archive/snapshot-error.js';
 import { decodeSnapshotCopy } from '../archive/snapshot-file.js';
+import { SnapshotTrailerCheck } from '../archive/snapshot-trailer.js';
 import { kindOf } from '../core/backup-kind.js';
 import { OperationError } from '../core/errors.js';
 import type { AuditRow } from '../kube/audit-row.js';
@@ -66,12 +67,13 @@ export async function openBackup(
   const kind = kindOf(m.contentType);
   if (kind === 'other') throw new OperationError(`backup ${m.id} holds ${m.contentType}, which this version of reshifter cannot read`);
   assertDecodable(m, keys);
-  const copy = await copyVerified(await repo.openArtifact(m, signal), m, signal);
+  const checkTrailer = opts.checkTrailer !== false;
+  const copy = await stage(repo, m, signal, kind === 'snapshot' && checkTrailer);
   const close = () => copy.remove();
   try {
     switch (kind) {
       case 'snapshot':
-        return await decodeSnapshot(copy, m, keys, signal, opts.checkTrailer !== false);
+        return copy.inPlace ? snapshotBackup(copy.path, m, close) : await decodeSnapshot(copy, m, keys, signal, checkTrailer);
       case 'key dump':
         return { kind, manifest: m, items: () => readKeyDump(copy.open(keys)), close };
       case 'render listing':
@@ -83,12 +85,33 @@ export async function openBackup(
   }
 }
 
+/**
+ * The backup's bytes where a reader can seek in them, checked against the manifest: the store's own file when it is
+ * local and holds the content as it is (no second copy: README, Work area), else a copy in the work area (RS_TMP_DIR).
+ * `trailer`: the in-place read checks etcd's sha256 trailer in the same pass, as decoding a copy does.
+ */
+async function stage(repo: BackupRepository, m: Manifest, signal: AbortSignal | undefined, trailer: boolean): Promise<VerifiedCopy> {
+  const local = repo.plainLocalArtifact(m);
+  if (local !== undefined) {
+    return verifyInPlace(local, m, { ...(signal && { signal }), checks: trailer ? [new SnapshotTrailerCheck()] : [] }).catch((err: unknown) => {
+      throw snapshotError(err, `backup ${m.id}`);
+    });
+  }
+  return copyVerified(await repo.openArtifact(m, signal), m, signal, repo.workDir);
+}
+
 /** The reader finds a damaged page only when a walk reaches it: errors of decoding, opening and walking name the backup. */
 async function decodeSnapshot(copy: VerifiedCopy, m: Manifest, keys: CodecKeys, signal: AbortSignal | undefined, checkTrailer: boolean): Promise<SnapshotBackup> {
   const what = `backup ${m.id}`;
   const file = await decodeSnapshotCopy(copy, keys, { checkTrailer, ...(signal && { signal }) }).catch((err: unknown) => {
     throw snapshotError(err, what);
   });
+  return snapshotBackup(file, m, () => copy.remove());
+}
+
+/** A snapshot file opened lazily by the offline reader; `release` removes what was staged for it. */
+function snapshotBackup(file: string, m: Manifest, release: () => Promise<void>): SnapshotBackup {
+  const what = `backup ${m.id}`;
   let reader: Promise<SnapshotReader> | undefined;
   return {
     kind: 'snapshot',
@@ -101,7 +124,7 @@ async function decodeSnapshot(copy: VerifiedCopy, m: Manifest, keys: CodecKeys, 
     async close() {
       const open = await reader?.catch(() => undefined);
       await open?.close().catch(() => undefined);
-      await copy.remove();
+      await release();
     },
   };
 }

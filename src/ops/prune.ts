@@ -2,6 +2,7 @@ import { decideRetention, hasRetentionRules, type RetentionDecision } from '../c
 import { seriesOf } from '../core/series.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { OpContext } from './context.js';
+import { removeBackup } from './delete.js';
 
 /** Files of no backup (a failed or killed run) are removed once they are this old; younger ones may be in flight. */
 export const ORPHAN_AGE_MS = 60 * 60 * 1000;
@@ -42,7 +43,7 @@ export async function prune(
     }
     result.deleted.push(d.id);
     if (opts.dryRun) continue;
-    await repo.delete(byId.get(d.id)!);
+    await removeBackup(repo, byId.get(d.id)!, listing.backups);
     log.info({ id: d.id, series: d.series }, 'backup deleted by retention');
   }
   for (const o of listing.orphans) {

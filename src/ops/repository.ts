@@ -3,7 +3,7 @@ import type { Logger } from '../log.js';
 import { BackupRepository } from '../store/backup-repository.js';
 import { createStore } from '../store/create-store.js';
 
-/** The configured store, scoped to the configured cluster. */
+/** The configured store, scoped to the configured cluster, with the work area its readers stage backups in. */
 export function openRepository(config: Config, log?: Logger): BackupRepository {
-  return new BackupRepository(createStore(config.store, log), config.cluster);
+  return new BackupRepository(createStore(config.store, log), config.cluster, config.workDir);
 }

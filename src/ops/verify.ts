@@ -27,8 +27,11 @@ export async function verifyBackup(ctx: OpContext, repo: BackupRepository, m: Ma
   const keys = await encryptionKeys(ctx.config, { forReading: true });
   const opened = await repo.openArtifact(m, ctx.signal);
   const stored = opts.onBytes ? counted(opened, opts.onBytes) : opened;
+  // A local, uncompressed, unencrypted snapshot is walked where it is; any other is staged in RS_TMP_DIR.
+  const inPlace = repo.plainLocalArtifact(m);
+  const place = { ...(inPlace !== undefined && { inPlace }), ...(repo.workDir !== undefined && { workDir: repo.workDir }) };
   const checks =
-    m.contentType === SNAPSHOT_CONTENT_TYPE ? await verifySnapshotArtifact(stored, m, keys, ctx.signal) : await verifyArtifact(stored, m, keys, ctx.signal);
+    m.contentType === SNAPSHOT_CONTENT_TYPE ? await verifySnapshotArtifact(stored, m, keys, ctx.signal, place) : await verifyArtifact(stored, m, keys, ctx.signal);
   return { id: m.id, ok: checks.every((c) => c.ok), checks };
 }
 

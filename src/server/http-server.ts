@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 export interface HttpServerOptions {
   /** 0 picks a free port (tests). */
   port: number;
-  /** Default: every interface, as a pod's probes and Prometheus need. */
+  /** RS_HTTP_ADDRESS; default: every interface. */
   host?: string;
   log: Logger;
   health: () => HealthReport;
@@ -43,7 +43,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       const why = err.code === 'EADDRINUSE' ? 'is already in use' : err.code === 'EACCES' ? 'needs privileges' : err.message;
-      reject(new OperationError(`cannot serve HTTP on RS_HTTP_PORT ${opts.port}: the port ${why}`, { cause: err }));
+      const what = err.code === 'EADDRNOTAVAIL' ? `the address ${opts.host ?? ''} (RS_HTTP_ADDRESS) is not one of this machine's` : `the port ${why}`;
+      reject(new OperationError(`cannot serve HTTP on ${opts.host ?? '*'}:${opts.port} (RS_HTTP_ADDRESS, RS_HTTP_PORT): ${what}`, { cause: err }));
     };
     server.once('error', onError);
     server.listen(opts.port, opts.host, () => {
@@ -53,7 +54,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   });
   server.on('error', (err) => log.error({ err: err.message }, 'http server error'));
   const port = (server.address() as AddressInfo).port;
-  log.info({ port, paths: PATHS }, 'http server listening');
+  log.info({ address: opts.host ?? '*', port, paths: PATHS }, 'http server listening');
   let closed: Promise<void> | undefined;
   return {
     port,

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { IntegrityError, NotFoundError, OperationError, StoreError, describeError } from '../core/errors.js';
 import { newestFirst, pickLatest, type BackupUse } from '../core/latest.js';
+import { nearbyIds } from '../core/nearby.js';
 import { BACKUP_ID_RE, idOfFile, manifestName } from '../core/naming.js';
 import { parseManifest, serializeManifest, type Manifest } from '../archive/manifest.js';
 import type { ObjectInfo, Store } from './types.js';
@@ -19,6 +20,8 @@ export class BackupRepository {
   constructor(
     readonly store: Store,
     readonly cluster: string,
+    /** RS_TMP_DIR: where readers stage a backup's bytes (undefined: the system's temporary folder). */
+    readonly workDir?: string,
   ) {}
 
   private key(file: string): string {
@@ -63,11 +66,26 @@ export class BackupRepository {
     try {
       return await this.readManifestKey(this.key(manifestName(id)));
     } catch (err) {
-      if (err instanceof StoreError && err.kind === 'not-found') {
-        throw new NotFoundError(`no backup "${id}" of cluster "${this.cluster}" in ${this.store.location}`);
-      }
+      if (err instanceof StoreError && err.kind === 'not-found') throw await this.notFound(id);
       throw err;
     }
+  }
+
+  /** The ids of the cluster's backups (those with a manifest), from a listing of names only: no manifest is read. */
+  async ids(): Promise<string[]> {
+    const objects = await this.store.list(`${this.cluster}/`);
+    return objects.flatMap((o) => {
+      const file = o.key.slice(this.cluster.length + 1);
+      const id = file.endsWith('.manifest.json') ? idOfFile(file) : undefined;
+      return id !== undefined && file === manifestName(id) ? [id] : [];
+    });
+  }
+
+  /** The error for an id the store does not hold, naming what it holds nearby. */
+  async notFound(id: string): Promise<NotFoundError> {
+    const held = await this.ids().catch(() => undefined);
+    const near = held === undefined ? '' : `; ${nearbyIds(id, held)}`;
+    return new NotFoundError(`no backup "${id}" of cluster "${this.cluster}" in ${this.store.location}${near}`);
   }
 
   private async readManifestKey(key: string): Promise<Manifest> {
@@ -82,6 +100,15 @@ export class BackupRepository {
   /** Opens the stored bytes of a backup's artifact. */
   async openArtifact(m: Manifest, signal?: AbortSignal): Promise<Readable> {
     return this.store.get(this.key(m.artifact), signal ? { signal } : {});
+  }
+
+  /**
+   * The artifact's file on this machine when it can be read in place: a local store, and stored bytes that are the
+   * content itself (no compression, no encryption), so a reader needs no copy of it. Undefined otherwise.
+   */
+  plainLocalArtifact(m: Manifest): string | undefined {
+    if (m.compression !== 'none' || m.encryption !== 'none') return undefined;
+    return this.store.localPath?.(this.key(m.artifact));
   }
 
   /** Stores an artifact atomically. */

@@ -40,6 +40,9 @@ class LazyS3Store implements Store {
   async list(prefix: string, opts?: { pending?: boolean }): Promise<ObjectInfo[]> {
     return (await this.open()).list(prefix, opts);
   }
+  async folders(prefix: string): Promise<string[]> {
+    return (await this.open()).folders(prefix);
+  }
   async delete(key: string): Promise<void> {
     return (await this.open()).delete(key);
   }

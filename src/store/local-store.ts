@@ -100,6 +100,22 @@ export class LocalStore implements Store {
     return out;
   }
 
+  async folders(prefix: string): Promise<string[]> {
+    const folder = prefix.replace(/\/+$/, '');
+    const dir = folder === '' ? this.root : this.pathOf(folder);
+    try {
+      const entries = await readdir(dir, { withFileTypes: true });
+      return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw wrap(err, `listing ${dir}`);
+    }
+  }
+
+  localPath(key: string): string {
+    return this.pathOf(key);
+  }
+
   async delete(key: string): Promise<void> {
     const path = this.pathOf(key);
     try {

@@ -162,6 +162,27 @@ export class S3Store implements Store {
     return out;
   }
 
+  async folders(prefix: string): Promise<string[]> {
+    const out: string[] = [];
+    let token: string | undefined;
+    const under = this.root + prefix;
+    try {
+      do {
+        // With a delimiter S3 rolls every key below a folder into one CommonPrefix: a page per hundreds of folders,
+        // not a page per thousand backups.
+        const res = await this.sender.send<ListObjectsV2CommandOutput>(
+          new ListObjectsV2Command({ Bucket: this.cfg.bucket, Prefix: under, Delimiter: '/', ...(token !== undefined && { ContinuationToken: token }) }),
+          'ListObjectsV2',
+        );
+        for (const p of res.CommonPrefixes ?? []) if (p.Prefix !== undefined) out.push(p.Prefix.slice(under.length).replace(/\/$/, ''));
+        token = res.IsTruncated ? res.NextContinuationToken : undefined;
+      } while (token !== undefined);
+    } catch (err) {
+      throw this.wrap(err, `listing ${this.location}${prefix}`);
+    }
+    return out.filter((f) => f.length > 0).sort();
+  }
+
   async delete(key: string): Promise<void> {
     try {
       await this.sender.send(new DeleteObjectCommand({ Bucket: this.cfg.bucket, Key: this.keyOf(key) }), 'DeleteObject');

@@ -19,6 +19,13 @@ export interface Store {
   get(key: string, opts?: { signal?: AbortSignal }): Promise<Readable>;
   /** Objects whose key starts with `prefix` (a folder, ending in `/`), in-progress uploads included when `pending`. */
   list(prefix: string, opts?: { pending?: boolean }): Promise<ObjectInfo[]>;
+  /** The names of the folders directly under `prefix` (`''`: the root; else a folder ending in `/`), sorted. */
+  folders(prefix: string): Promise<string[]>;
+  /**
+   * The file that holds `key` on this machine, when the store is a local folder (readers then read it in place
+   * rather than copy it); undefined for remote stores.
+   */
+  localPath?(key: string): string | undefined;
   delete(key: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -73,7 +73,8 @@ describe('bad configuration', { concurrent: true }, () => {
   it.each([
     [['list'], { RS_SCHEDULE: 'hourly' }],
     [['verify', 'latest'], { RS_COMPRESSION_LEVEL: '0' }],
-    [['prune'], { RS_ETCD_CA_CERT: '/nonexistent.pem' }],
+    [['prune'], { RS_ETCD_TIMEOUT: 'soon' }],
+    [['explore'], { RS_ETCD_CA_CERT: '/nonexistent.pem' }],
     [['explore'], { RS_S3_SSE: 'none' }],
     [['run'], { RS_ENCRYPTION_IDENTITY_FILE: '/nonexistent/key.txt', RS_SCHEDULE: '0 * * * *' }],
     [['restore', 'latest'], { RS_RETENTION_MAX_AGE: 'forever' }],

@@ -187,6 +187,15 @@ describe.skipIf(!hasChromium)('the web UI in Chromium', () => {
     expect(await page.locator('#cluster').innerText()).toBe('cluster prod-eu-1');
   });
 
+  it('lists the clusters of the store, this one marked, with its newest backup', async () => {
+    const rows = page.locator('#clusters tbody tr');
+    await expect.poll(() => rows.count()).toBe(1);
+    const cells = await rows.first().locator('th, td').allInnerTexts();
+    expect(cells[0]).toBe('prod-eu-1 (this cluster)');
+    expect(cells[1]).toBe('4');
+    expect(cells[4]).toMatch(/ago$/);
+  });
+
   it('is usable with the keyboard, and every control has a label', async () => {
     // Runs in the page; this file is compiled without the DOM's types, hence the narrow cast.
     const unlabelled = await page
@@ -402,6 +411,8 @@ describe.skipIf(!hasChromium)('the web UI in Chromium', () => {
     expect(await manifestOf(id)).toMatchObject({ id, strategy: 'render' });
 
     await deleteButton.click();
+    // The only render listing is the newest of its series: said before it goes (the confirm is the --force).
+    expect(await page.locator('#delete-newest').innerText()).toContain('newest backup of series render');
     await page.getByRole('button', { name: 'Yes, delete this backup' }).click();
     await expect.poll(() => page.locator('#status').innerText()).toBe(`Backup ${id} deleted.`);
     await expect.poll(() => items.count()).toBe(4);

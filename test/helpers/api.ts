@@ -46,6 +46,8 @@ export async function startApi(env: Record<string, string>, opts: { maxHeavyRead
     jobs,
     log,
     services: createApiServices(ctx, repo),
+    // Served on loopback below, where reads of the cluster's contents are open, as `run` does.
+    contentOpen: true,
     ...(config.apiToken !== undefined && { token: config.apiToken }),
     ...(opts.maxHeavyReads !== undefined && { maxHeavyReads: opts.maxHeavyReads }),
   };

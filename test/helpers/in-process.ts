@@ -14,14 +14,15 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 export async function runInProcess(argv: string[], env: Record<string, string>): Promise<CliResult> {
   let stdout = '';
   try {
-    const inv = parseArgs(argv);
-    if (inv === 'help') throw new Error('help is not supported here');
+    const parsed = parseArgs(argv);
+    if (parsed.kind === 'help') throw new Error('help is not supported here');
+    const inv = parsed.invocation;
     const overlay: Record<string, string | undefined> = { ...env };
     for (const [flag, variable] of Object.entries(FLAG_VARIABLES)) {
       const v = inv.args.flags[flag];
       if (typeof v === 'string') overlay[variable] = v;
     }
-    const loaded = loadConfig(overlay);
+    const loaded = loadConfig(overlay, { groups: new Set(['general', ...(inv.spec.usesFor?.(inv.args) ?? inv.spec.uses)]) });
     if (loaded.errors) throw new ConfigError(loaded.errors);
     const command = await inv.spec.load();
     await command({

@@ -182,6 +182,15 @@ describe('backups and jobs', () => {
     expect(latest.id).toBe(backups.snap1!.id);
   });
 
+  it('lists the clusters of the store, this one marked, with its newest backup (as list --all-clusters)', async () => {
+    const res = await api.call('/api/v1/clusters', auth);
+    expect(res.status).toBe(200);
+    const clusters = (await res.json()) as Array<{ cluster: string; backups: number; current: boolean; newest?: { id: string }; ageSeconds?: number }>;
+    expectSchema(clusters, { type: 'array', items: component('Cluster') });
+    expect(clusters).toEqual([expect.objectContaining({ cluster: 'api', backups: 2, current: true, newest: expect.objectContaining({ id: backups.snap1!.id }) })]);
+    expect(clusters[0]!.ageSeconds).toBeGreaterThanOrEqual(0);
+  });
+
   it('streams the stored bytes of a backup', async () => {
     const m = backups.snap1!;
     const res = await api.call(`/api/v1/backups/${m.id}/artifact`, auth);
@@ -327,8 +336,8 @@ describe('restore', () => {
       expect(body.error).toMatch(/listing/);
     }
     expect(api.jobs.list()).toHaveLength(jobs);
-    // Out of the way of the counts below.
-    expect((await api.call(`/api/v1/backups/${listing.id}`, { method: 'DELETE', ...auth })).status).toBe(204);
+    // Out of the way of the counts below (the newest listing: deleting it takes force).
+    expect((await api.call(`/api/v1/backups/${listing.id}?force=true`, { method: 'DELETE', ...auth })).status).toBe(204);
   });
 
   it('plans first (dry run writes nothing), then restores with the filters', async () => {
@@ -381,7 +390,7 @@ describe('restore', () => {
       expect(await client.get(other).buffer()).toBeNull();
     } finally {
       await client.put(other).value(before.get(other)!);
-      await api.call(`/api/v1/backups/${snap.id}`, { method: 'DELETE', ...auth });
+      expect((await api.call(`/api/v1/backups/${snap.id}?force=true`, { method: 'DELETE', ...auth })).status).toBe(204);
     }
   });
 
@@ -407,6 +416,15 @@ describe('delete', () => {
     const list = (await (await api.call('/api/v1/backups', auth)).json()) as Manifest[];
     expect(list.map((b) => b.id)).not.toContain(m.id);
     expect(list).toHaveLength(3);
+  });
+
+  it('refuses the newest backup of a series (409) unless force=true, as reshifter delete --force', async () => {
+    const newest = ((await (await api.call('/api/v1/backups', auth)).json()) as Manifest[])[0]!;
+    const body = await expectError(await api.call(`/api/v1/backups/${newest.id}`, { method: 'DELETE', ...auth }), 409, 'conflict');
+    expect(body.error).toContain(`backup ${newest.id} is the newest of series`);
+    expect((await api.call(`/api/v1/backups/${newest.id}`, auth)).status).toBe(200);
+    expect((await api.call(`/api/v1/backups/${newest.id}?force=true`, { method: 'DELETE', ...auth })).status).toBe(204);
+    await expectError(await api.call(`/api/v1/backups/${newest.id}`, auth), 404, 'not_found');
   });
 });
 

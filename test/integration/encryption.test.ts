@@ -129,7 +129,8 @@ describe('encrypted backups', () => {
     const bad = join(dir, 'bad.txt');
     await writeFile(bad, '# my keys\nAGE-SECRET-KEY-1NOTAKEYNOTAKEY\n');
     const store = join(dir, 'bad');
-    const res = await runCli(['list'], env(store, { RS_ENCRYPTION_IDENTITY_FILE: bad }));
+    // verify reads with the identity; commands that do not (list) leave its file unchecked (README, Usage).
+    const res = await runCli(['verify', 'latest'], env(store, { RS_ENCRYPTION_IDENTITY_FILE: bad }));
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/RS_ENCRYPTION_IDENTITY_FILE was invalid: ".*bad.txt" line 2 is not an age secret key/);
     expect(res.stderr).not.toContain('NOTAKEY');

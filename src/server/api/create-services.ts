@@ -3,7 +3,9 @@ import { KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../../core/content
 import { OperationError } from '../../core/errors.js';
 import type { JobContext } from '../../core/jobs.js';
 import { backupAndPrune, backupRunContext } from '../../ops/backup-run.js';
+import { listClusters } from '../../ops/clusters.js';
 import type { OpContext } from '../../ops/context.js';
+import { deleteBackups } from '../../ops/delete.js';
 import { diffBackups } from '../../ops/diff.js';
 import { explore } from '../../ops/explore.js';
 import { listBackups } from '../../ops/list.js';
@@ -28,12 +30,10 @@ export function createApiServices(ctx: OpContext, repo: BackupRepository, opts: 
     liveStats: async (signal) => statsBody(await liveStats({ ...ctx, signal })),
     backupStats: async (m, signal) => statsBody(await backupStats({ ...ctx, signal }, repo, m)),
     listBackups: () => listBackups(repo),
+    listClusters: () => listClusters(repo.store, { current: config.cluster, log: ctx.log }),
     getBackup: (id, use, series) => repo.get(id, use, series),
     openArtifact: (m, signal) => repo.openArtifact(m, signal),
-    deleteBackup: async (m) => {
-      await repo.delete(m);
-      ctx.log.info({ id: m.id, component: 'api' }, 'backup deleted');
-    },
+    deleteBackups: (ids, deleteOpts) => deleteBackups(ctx, repo, ids, deleteOpts),
 
     async backup(req, job) {
       const run = backupRunContext(jobCtx(job));

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { AbortedError, EtcdError, NotFoundError, OperationError, StoreError, describeError } from '../../core/errors.js';
+import { AbortedError, EtcdError, NotFoundError, OperationError, RefusedError, StoreError, describeError } from '../../core/errors.js';
 import { authorize } from './auth.js';
 import { ApiError, readJsonBody, sendError, sendJson, type ApiReply } from './http.js';
 import { matchPath, type Route, type RouteContext } from './router.js';
@@ -40,7 +40,7 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, deps:
       const allow = [...new Set(matched.routes.flatMap((r) => (r.method === 'GET' ? ['GET', 'HEAD'] : [r.method])))].join(', ');
       throw new ApiError(405, 'method_not_allowed', `${req.method ?? ''} is not allowed on ${url.pathname} (allowed: ${allow})`, undefined, { Allow: allow });
     }
-    authorize(req.headers, deps.token, route.access);
+    authorize(req.headers, deps.token, route.access, deps.contentOpen);
     const ctx: RouteContext = {
       req,
       params: checkParams(route, matched.params),
@@ -148,6 +148,7 @@ async function checkBody(route: Route, req: IncomingMessage): Promise<unknown> {
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof NotFoundError) return new ApiError(404, 'not_found', err.message);
+  if (err instanceof RefusedError) return new ApiError(409, 'conflict', err.message);
   if (err instanceof AbortedError) return new ApiError(503, 'shutting_down', err.message);
   if (err instanceof EtcdError) return new ApiError(502, 'etcd_failed', err.message);
   if (err instanceof StoreError) return new ApiError(502, 'store_failed', err.message);

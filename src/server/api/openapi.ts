@@ -13,14 +13,16 @@ function errorResponses(route: Route): Record<string, unknown> {
     401: errorResponse('RS_API_TOKEN is set and the request did not carry it as a bearer token'),
     500: errorResponse('an unexpected failure (logged)'),
   };
-  if (route.access !== 'read') out[403] = errorResponse('RS_API_TOKEN is not set: the API is read-only');
+  if (route.access === 'content') {
+    out[403] = errorResponse('RS_API_TOKEN is not set and the API is reachable beyond loopback: reads of what the cluster holds need RS_API_READ_OPEN=true');
+  } else if (route.access !== 'read') out[403] = errorResponse('RS_API_TOKEN is not set: the API is read-only');
   if (route.params || route.body || route.query) out[400] = errorResponse('a parameter or the body is malformed; "field" names it');
   if (route.params || route.path === '/api/v1/diff' || route.path === '/api/v1/restores') out[404] = errorResponse('no such backup or job');
   if (route.body) {
     out[413] = errorResponse('the body is larger than 64 KiB');
     out[415] = errorResponse('the body is not application/json');
   }
-  if (route.method === 'DELETE') out[409] = errorResponse('a queued or running job uses the backup');
+  if (route.method === 'DELETE') out[409] = errorResponse('the backup is the newest of its series (without force=true), or a queued or running job uses it');
   if (route.heavy) out[429] = errorResponse('too many diffs and stats are running; try again shortly');
   out[422] = errorResponse('the request is well-formed but cannot be done (e.g. a listing has no keys to diff)');
   out[502] = errorResponse('etcd or the backup store failed');
@@ -66,7 +68,8 @@ export function openApiDocument(routes: readonly Route[]): Record<string, unknow
       description:
         'Backups of the etcd behind Kubernetes: list, download, verify, diff, back up now and restore. ' +
         'With RS_API_TOKEN set, every request needs "Authorization: Bearer <token>"; without it the API is read-only ' +
-        '(changing operations and downloads answer 403).',
+        '(changing operations and downloads answer 403), and when it listens beyond loopback, the reads that show what the ' +
+        'cluster holds (stats, explore, diff, a backup\'s details) answer 403 too unless RS_API_READ_OPEN=true.',
     },
     servers: [{ url: '/' }],
     security: [{ bearer: [] }],

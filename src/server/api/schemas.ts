@@ -65,6 +65,22 @@ export const COMPONENTS: Record<string, Schema> = {
       durationMs: count,
     },
   },
+  Cluster: {
+    type: 'object',
+    description: 'One cluster of a store shared by a fleet.',
+    required: ['cluster', 'backups', 'current'],
+    properties: {
+      cluster: text,
+      backups: { ...count, description: 'backups with a manifest' },
+      newest: {
+        type: 'object',
+        required: ['id', 'createdAt', 'strategy', 'sizeBytes'],
+        properties: { id: text, createdAt: { type: 'string', format: 'date-time' }, strategy: text, sizeBytes: count },
+      },
+      ageSeconds: { ...count, description: "seconds since the newest backup's creation" },
+      current: { type: 'boolean', description: 'the cluster this server is configured for (RS_CLUSTER_NAME)' },
+    },
+  },
   Job: {
     type: 'object',
     required: ['id', 'kind', 'trigger', 'state', 'writes', 'params', 'createdAt', 'progress'],

@@ -1,5 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Manifest } from '../../archive/manifest.js';
+import type { ClusterSummary } from '../../ops/clusters.js';
+import type { DeleteOptions, DeleteResult } from '../../ops/delete.js';
 import type { BackupDiff } from '../../ops/diff.js';
 import type { VerifyResult } from '../../ops/verify.js';
 import type { JobContext, JobQueue } from '../../core/jobs.js';
@@ -34,13 +36,16 @@ export interface ApiServices {
   backupStats(m: Manifest, signal: AbortSignal): Promise<unknown>;
   /** Manifests, newest first. */
   listBackups(): Promise<Manifest[]>;
+  /** Every cluster of the store with its newest backup (as `list --all-clusters`). */
+  listClusters(): Promise<ClusterSummary[]>;
   /**
    * The manifest of backup `id`; `latest` is the newest backup `use` can read (of `series`, when given). Throws
    * NotFoundError when there is none.
    */
   getBackup(id: string, use: BackupUse, series?: string): Promise<Manifest>;
   openArtifact(m: Manifest, signal: AbortSignal): Promise<Readable>;
-  deleteBackup(m: Manifest): Promise<void>;
+  /** Deletes backups as `reshifter delete` does (the newest of a series only with `force`). */
+  deleteBackups(ids: readonly string[], opts: DeleteOptions): Promise<DeleteResult>;
   /** A backup, then retention (as `reshifter backup`). */
   backup(opts: { strategy?: StrategySpec }, job: JobContext): Promise<Manifest>;
   verify(m: Manifest, job: JobContext): Promise<VerifyResult>;
@@ -53,6 +58,11 @@ export interface ApiServices {
 export interface ApiDeps {
   /** RS_API_TOKEN: required on every API request when set; without it the API is read-only. */
   token?: string;
+  /**
+   * Whether `content` routes (stats, explore, diff, a backup's details) answer without a token (server/exposure.ts
+   * contentReadsOpen: on loopback, or RS_API_READ_OPEN=true).
+   */
+  contentOpen: boolean;
   log: Logger;
   jobs: JobQueue;
   services: ApiServices;

@@ -79,7 +79,7 @@ describe('the HTTP server of run', () => {
   it('stops listening on close, and a taken port is an error naming RS_HTTP_PORT', async () => {
     const first = await start();
     await expect(startHttpServer({ port: first.port, host: '127.0.0.1', log, health: () => health, metrics: async () => ({ contentType: 't', body: '' }) }))
-      .rejects.toThrow(`cannot serve HTTP on RS_HTTP_PORT ${first.port}: the port is already in use`);
+      .rejects.toThrow(`cannot serve HTTP on 127.0.0.1:${first.port} (RS_HTTP_ADDRESS, RS_HTTP_PORT): the port is already in use`);
     await first.close();
     await expect(get(first.port, '/healthz')).rejects.toThrow(/ECONNREFUSED/);
   });

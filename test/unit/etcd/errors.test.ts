@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EtcdError } from '../../../src/core/errors.js';
-import { EtcdUnansweredError, TlsResetError, explainTlsReset, toEtcdError } from '../../../src/etcd/errors.js';
+import { EtcdUnansweredError, TlsResetError, explainTlsReset, grpcCause, toEtcdError } from '../../../src/etcd/errors.js';
 import type { TlsProbeResult } from '../../../src/etcd/tls-probe.js';
 
 const ENDPOINTS = ['https://10.0.0.5:2379'];
@@ -73,6 +73,17 @@ describe('toEtcdError', () => {
   it('calls a reset on a plain http endpoint unreachable, not a TLS failure', () => {
     const e = toEtcdError(new Error('14 UNAVAILABLE: No connection established. Last error: Error: read ECONNRESET'), 'reading etcd status', ['http://10.0.0.5:2379']);
     expect(e.message).toMatch(/etcd is unreachable or went away/);
+  });
+
+  it('ends with the cause, without grpc-js wording around it (status code, "Last error", an empty "Resolution note")', () => {
+    const raw = '14 UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:1. Resolution note: ';
+    const e = toEtcdError(new Error(raw), 'reading etcd status', ['http://127.0.0.1:1']);
+    expect(e.message).toBe('reading etcd status failed at http://127.0.0.1:1: etcd is unreachable or went away: connect ECONNREFUSED 127.0.0.1:1');
+    expect(grpcCause(raw)).toBe('connect ECONNREFUSED 127.0.0.1:1');
+    // A note that says something (a DNS failure's) stays.
+    expect(grpcCause('14 UNAVAILABLE: Name resolution failed. Resolution note: getaddrinfo ENOTFOUND etcd.example')).toBe(
+      'Name resolution failed; getaddrinfo ENOTFOUND etcd.example',
+    );
   });
 
   it('passes an EtcdError through unchanged', () => {

@@ -6,6 +6,9 @@ import { envOf, kustomize, parseDocs, podSpec, type Doc } from './kustomize.js';
 import { unknownFields, validateSchema } from './kube-schema.js';
 import { validateScc } from './openshift-scc.js';
 
+/** The Secret and key an env variable of the workload's container is read from (valueFrom.secretKeyRef). */
+const secretRefOf = (d: Doc, name: string): unknown => (podSpec(d).containers[0].env as Doc[]).find((e) => e.name === name)?.valueFrom?.secretKeyRef;
+
 const DIR = new URL('../../../manifests/', import.meta.url).pathname;
 const known = new Set<string>(KNOWN_VARIABLES);
 const read = (file: string): Doc[] => parseDocs(readFileSync(join(DIR, file), 'utf8'), file);
@@ -119,7 +122,9 @@ describe('overlays', () => {
     for (const o of Object.keys(OVERLAYS) as Overlay[]) {
       const w = workload(o);
       for (const v of variablesOf(w)) if (!known.has(v)) unknown.push(`${o}: ${v}`);
-      for (const v of ['ACCESS_KEY_ID', 'SECRET_ACCESS_KEY', 'RS_ENCRYPTION_PASSPHRASE', 'RS_API_TOKEN']) expect(envOf(w)[v], `${o} ${v}`).toBeUndefined();
+      // From the Secret (envFrom, or valueFrom.secretKeyRef), never a value written in the manifest.
+      for (const v of ['ACCESS_KEY_ID', 'SECRET_ACCESS_KEY', 'RS_ENCRYPTION_PASSPHRASE', 'RS_API_TOKEN']) expect(envOf(w)[v], `${o} ${v}`).toSatisfy((x: string | undefined) => x === undefined || x === 'undefined');
+      if (w.kind === 'Deployment') expect(secretRefOf(w, 'RS_API_TOKEN'), `${o}: run's API token comes from the Secret`).toEqual({ name: 'reshifter-credentials', key: 'RS_API_TOKEN' });
     }
     // The env file, commented examples included: an operator uncomments them as they are.
     const envFile = readFileSync(join(DIR, 'systemd', 'reshifter.env.example'), 'utf8');

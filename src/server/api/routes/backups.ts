@@ -38,7 +38,7 @@ export const backupRoutes: Route[] = [
     operationId: 'getBackup',
     summary: "One backup's manifest",
     tag: 'backups',
-    access: 'read',
+    access: 'content',
     params: idParam,
     query: strategyQuery,
     responses: { 200: { description: 'the manifest', schema: ref('Manifest') } },
@@ -81,17 +81,20 @@ export const backupRoutes: Route[] = [
     path: '/api/v1/backups/{id}',
     operationId: 'deleteBackup',
     summary: 'Delete a backup (manifest first, then the artifact)',
-    description: 'Refused (409) while a job that uses the backup is queued or running. Retention still applies to what is left.',
+    description:
+      'As `reshifter delete`: refused (409) for the newest backup of its series unless `force=true`, and while a job that ' +
+      'uses the backup is queued or running. Retention still applies to what is left.',
     tag: 'backups',
     access: 'write',
     params: { id: { ...BACKUP_ID_PARAM, pattern: BACKUP_ID_RE.source, description: 'a backup id (not "latest": deleting needs the exact id)' } },
+    query: { force: { schema: { type: 'boolean' }, description: 'also delete the newest backup of a series (as `reshifter delete --force`)' } },
     responses: { 204: { description: 'deleted' } },
     handle: async (c) => {
-      const m = await backupOf(c);
-      if (c.deps.jobs.pending((j) => j.params.backupId === m.id).length > 0) {
-        throw new ApiError(409, 'conflict', `backup ${m.id} is in use by a queued or running job; delete it when that job has finished`);
+      const id = c.params.id!;
+      if (c.deps.jobs.pending((j) => j.params.backupId === id).length > 0) {
+        throw new ApiError(409, 'conflict', `backup ${id} is in use by a queued or running job; delete it when that job has finished`);
       }
-      await c.deps.services.deleteBackup(m);
+      await c.deps.services.deleteBackups([id], { force: c.query.force === true });
       return { status: 204 };
     },
   },

@@ -17,7 +17,7 @@ export const diffRoutes: Route[] = [
       'when the API has no token. ' +
       '"latest" (either side) is the newest snapshot or key dump (of ?strategy).',
     tag: 'backups',
-    access: 'read',
+    access: 'content',
     heavy: true,
     query: {
       from: { schema: BACKUP_ID_PARAM, required: true, description: 'the older backup' },

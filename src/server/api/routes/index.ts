@@ -1,6 +1,7 @@
 import { openApiDocument } from '../openapi.js';
 import type { Route } from '../router.js';
 import { backupRoutes } from './backups.js';
+import { clusterRoutes } from './clusters.js';
 import { diffRoutes } from './diff.js';
 import { infoRoutes } from './info.js';
 import { jobRoutes } from './jobs.js';
@@ -18,4 +19,4 @@ const openApiRoute: Route = {
 };
 
 /** Every operation of the API. */
-export const ROUTES: readonly Route[] = [...infoRoutes, ...backupRoutes, ...jobRoutes, ...restoreRoutes, ...diffRoutes, openApiRoute];
+export const ROUTES: readonly Route[] = [...infoRoutes, ...backupRoutes, ...clusterRoutes, ...jobRoutes, ...restoreRoutes, ...diffRoutes, openApiRoute];

@@ -6,7 +6,7 @@ import { api, ApiFailure, downloadArtifact, getToken, setToken, waitForJob } fro
 import { backupChart, chartLegend } from './chart.js';
 import { ago, formatBytes, formatCount, formatDate, h, saveBlob, show, splitList, state, table } from './dom.js';
 import { renderObjects } from './field-diff.js';
-import { holdsValues } from './kinds.js';
+import { holdsValues, seriesOf } from './kinds.js';
 import { describeProgress } from './progress.js';
 
 const $ = (id) => document.getElementById(id);
@@ -268,6 +268,12 @@ async function download(m, box, button) {
 
 // ---- delete: ask, then delete ----
 
+/** True when `m` is the newest backup of its series: the server deletes it only when asked to force. */
+function newestOfSeries(m) {
+  const series = seriesOf(m);
+  return !backups.some((b) => b.id !== m.id && seriesOf(b) === series && (b.createdAt > m.createdAt || (b.createdAt === m.createdAt && b.id > m.id)));
+}
+
 function askDelete(m, box, button) {
   if (!requireToken()) return;
   const confirm = h('button', { type: 'button', class: 'danger', id: 'confirm-delete' }, 'Yes, delete this backup');
@@ -278,6 +284,7 @@ function askDelete(m, box, button) {
       'div',
       { class: 'confirm', role: 'group', 'aria-labelledby': 'delete-question' },
       h('p', { id: 'delete-question' }, `Delete backup ${m.id}? Its manifest and its ${formatBytes(m.sizeBytes)} of stored bytes are removed from the store. This cannot be undone.`),
+      newestOfSeries(m) ? h('p', { class: 'warning', id: 'delete-newest' }, `It is the newest backup of series ${seriesOf(m)}: "latest" of that series becomes an older one, or none.`) : null,
       h('div', { class: 'actions' }, confirm, cancel),
     ),
   );
@@ -294,7 +301,8 @@ async function deleteBackup(m, box, buttons) {
   for (const b of buttons) b.disabled = true;
   box.setAttribute('aria-busy', 'true');
   try {
-    await api(`/backups/${encodeURIComponent(m.id)}`, { method: 'DELETE' });
+    // The confirm step is the operator's explicit choice, as --force is on the command line.
+    await api(`/backups/${encodeURIComponent(m.id)}${newestOfSeries(m) ? '?force=true' : ''}`, { method: 'DELETE' });
   } catch (err) {
     state(box, `Cannot delete: ${describeFailure(err)}`, 'error');
     return;
@@ -560,6 +568,38 @@ async function loadJobs() {
   scheduleJobs(jobs.some((j) => j.state === 'queued' || j.state === 'running') ? 1500 : 10_000);
 }
 
+// ---- clusters: the fleet sharing this store (as `reshifter list --all-clusters`) ----
+
+async function loadClusters() {
+  const box = $('clusters');
+  let clusters;
+  try {
+    clusters = await api('/clusters');
+  } catch (err) {
+    state(box, `Cannot load clusters: ${describeFailure(err)}`, 'error');
+    return;
+  }
+  if (clusters.length === 0) {
+    state(box, 'No cluster has a backup in this store yet.', 'empty');
+    return;
+  }
+  show(
+    box,
+    table(
+      'Each cluster of the store with its newest backup; this server backs up the one marked "this cluster".',
+      ['Cluster', 'Backups', 'Newest', 'Strategy', 'Age'],
+      clusters.map((c) => [
+        c.current ? `${c.cluster} (this cluster)` : c.cluster,
+        formatCount(c.backups),
+        c.newest ? formatDate(c.newest.createdAt) : '–',
+        c.newest?.strategy ?? '–',
+        c.newest ? ago(c.newest.createdAt) : '–',
+      ]),
+      [1],
+    ),
+  );
+}
+
 // ---- start ----
 
 async function loadVersion() {
@@ -572,7 +612,7 @@ async function loadVersion() {
 }
 
 async function refreshAll() {
-  await Promise.all([loadVersion(), loadBackups(), loadJobs()]);
+  await Promise.all([loadVersion(), loadBackups(), loadJobs(), loadClusters()]);
   // Re-rendered so the restore form follows the token.
   if (selectedId && backups.some((m) => m.id === selectedId)) void selectBackup(selectedId);
 }

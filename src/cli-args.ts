@@ -1,0 +1,200 @@
+import type { Args, Command } from './commands/context.js';
+import type { VariableGroup } from './config/variables.js';
+import { UsageError } from './core/errors.js';
+import { suggest } from './core/suggest.js';
+
+/** One option of a command. */
+export interface FlagSpec {
+  /** Without the dashes: `dry-run`. */
+  name: string;
+  /** Takes a value, shown in help as this placeholder (`DIR`); a switch when absent. */
+  value?: string;
+  help: string;
+}
+
+/** A command as the command table (cli.ts) declares it: everything its parsing, checks and help are made from. */
+export interface CommandSpec {
+  summary: string;
+  /** Its forms, after `reshifter ` (one line each in help). */
+  usage: readonly string[];
+  /** How many words may follow it: at least `min`, at most `max` (Infinity: any number); `missing` names them. */
+  args: { min: number; max: number; missing?: string };
+  /** Its own options; the variable overrides of the groups it uses come on top (FlagOverrides). */
+  flags: readonly FlagSpec[];
+  /** The groups of variables it can read: help lists them, and only their files and folders are checked. */
+  uses: readonly VariableGroup[];
+  /** The groups this invocation reads, when fewer than `uses` (`inspect <file>` reads no store). */
+  usesFor?: (args: Args) => readonly VariableGroup[];
+  /** More help: lines printed after the usage. */
+  about?: readonly string[];
+  load: () => Promise<Command>;
+}
+
+/** Flags that set a configuration variable for one invocation, by flag name. */
+export type FlagOverrides = Readonly<Record<string, { variable: string; group: VariableGroup; value: string }>>;
+
+/** What the command line holds, and the tables that give its words a meaning. */
+export interface CommandTable {
+  commands: Readonly<Record<string, CommandSpec>>;
+  /** `backup create` and the like: the word after a command that makes it another command. */
+  subcommands: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  overrides: FlagOverrides;
+  /** Words operators bring from other tools (`ls`, `rm`, `save`), suggested as ours. */
+  synonyms: Readonly<Record<string, string>>;
+}
+
+export interface Invocation {
+  command: string;
+  spec: CommandSpec;
+  args: Args;
+}
+
+/** What was asked for: a command to run, or help (for one command, or the whole tool). */
+export type Parsed = { kind: 'run'; invocation: Invocation } | { kind: 'help'; command?: string };
+
+/** The flags a command takes: its own, then the variable overrides of the groups it uses. */
+export function flagsOf(table: CommandTable, spec: CommandSpec): FlagSpec[] {
+  const own = new Set(spec.flags.map((f) => f.name));
+  const overrides = Object.entries(table.overrides)
+    .filter(([name, o]) => !own.has(name) && (o.group === 'general' || spec.uses.includes(o.group)))
+    .map(([name, o]) => ({ name, value: o.value, help: `sets ${o.variable}` }));
+  return [...spec.flags, ...overrides];
+}
+
+/** Whether a flag takes a value, from any command that knows it (a name means the same everywhere). */
+function takesValue(table: CommandTable, name: string): boolean {
+  if (name in table.overrides) return true;
+  return Object.values(table.commands).some((c) => c.flags.some((f) => f.name === name && f.value !== undefined));
+}
+
+interface Scanned {
+  words: string[];
+  flags: Map<string, string | true>;
+  problems: string[];
+}
+
+/** Splits argv into words and `--flag[=value]` options; `--` ends options. */
+function scan(table: CommandTable, argv: readonly string[]): Scanned {
+  const out: Scanned = { words: [], flags: new Map(), problems: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      out.words.push(...argv.slice(i + 1));
+      break;
+    }
+    if (a === '-h') {
+      out.flags.set('help', true);
+      continue;
+    }
+    if (!a.startsWith('-') || a === '-') {
+      out.words.push(a);
+      continue;
+    }
+    const eq = a.indexOf('=');
+    const name = a.slice(a.startsWith('--') ? 2 : 1, eq === -1 ? undefined : eq);
+    if (out.flags.has(name)) out.problems.push(`--${name} is given twice`);
+    if (eq !== -1) out.flags.set(name, a.slice(eq + 1));
+    else if (takesValue(table, name)) {
+      const next = argv[i + 1];
+      // Without one the flag is `true`, which the command's check refuses as "needs a value".
+      if (next === undefined || next.startsWith('--')) out.flags.set(name, true);
+      else {
+        out.flags.set(name, next);
+        i++;
+      }
+    } else out.flags.set(name, true);
+  }
+  return out;
+}
+
+/**
+ * Parses argv (without node and the script) against the command table. Every word must mean something: an unknown
+ * command, sub-command or flag, a word too many or one missing is a UsageError (exit 2) naming each problem, with the
+ * nearest known word ("did you mean").
+ */
+export function parseArgs(table: CommandTable, argv: readonly string[]): Parsed {
+  const s = scan(table, argv);
+  const help = s.flags.has('help');
+  if (s.words.length === 0) {
+    if (s.flags.has('version') && s.flags.size === 1) return run(table, 'version', [], new Map());
+    if (help || s.flags.size === 0) return { kind: 'help' };
+    throw new UsageError([`options come after a command: ${[...s.flags.keys()].map((f) => `--${f}`).join(' ')}`]);
+  }
+  const [first, ...rest] = s.words as [string, ...string[]];
+  if (first === 'help') return helpOf(table, rest);
+  const { command, words } = commandOf(table, first, rest);
+  if (help) return { kind: 'help', command };
+  return run(table, command, words, s.flags, s.problems);
+}
+
+/** `help`, `help <command>`, `help backup delete`. */
+function helpOf(table: CommandTable, words: string[]): Parsed {
+  if (words.length === 0) return { kind: 'help' };
+  const { command, words: extra } = commandOf(table, words[0]!, words.slice(1));
+  if (extra.length > 0) throw new UsageError([`help takes one command, got: ${words.join(' ')}`]);
+  return { kind: 'help', command };
+}
+
+/** The command the first words name (`backup delete` is `delete`), and the words after it. */
+function commandOf(table: CommandTable, first: string, rest: string[]): { command: string; words: string[] } {
+  if (!(first in table.commands)) {
+    const near = suggest(first, Object.keys(table.commands), table.synonyms);
+    throw new UsageError([`unknown command "${first}"${near ? ` (did you mean "${near}"?)` : ''}`]);
+  }
+  const subs = table.subcommands[first];
+  const next = rest[0];
+  if (subs === undefined || next === undefined) return { command: first, words: rest };
+  const target = subs[next];
+  if (target !== undefined) return { command: target, words: rest.slice(1) };
+  // `backup` takes no words: any word after it is a sub-command, known or not. Never a silent new backup.
+  if (table.commands[first]!.args.max === 0) {
+    const names = Object.keys(subs);
+    const synonyms = Object.fromEntries(Object.entries(table.synonyms).filter(([, to]) => names.includes(to)));
+    const near = suggest(next, names, { ...synonyms, ...subSynonyms(table, subs) });
+    throw new UsageError(
+      [`unknown sub-command "${first} ${next}"${near ? ` (did you mean "${first} ${near}"?)` : ''}; the sub-commands of ${first} are ${names.join(', ')}`],
+      first,
+    );
+  }
+  return { command: first, words: rest };
+}
+
+/** Synonyms of the commands that sub-commands stand for (`rm` -> `delete` -> `backup delete`). */
+function subSynonyms(table: CommandTable, subs: Readonly<Record<string, string>>): Record<string, string> {
+  const bySub = Object.fromEntries(Object.entries(subs).map(([sub, cmd]) => [cmd, sub]));
+  return Object.fromEntries(Object.entries(table.synonyms).flatMap(([word, cmd]) => (bySub[cmd] !== undefined ? [[word, bySub[cmd]!]] : [])));
+}
+
+/** Checks the words and flags against the command's spec. */
+function run(table: CommandTable, command: string, words: string[], flags: Map<string, string | true>, scanned: string[] = []): Parsed {
+  const spec = table.commands[command]!;
+  const known = flagsOf(table, spec);
+  const problems = [...scanned];
+  for (const [name, value] of flags) {
+    const flag = known.find((f) => f.name === name);
+    if (!flag) problems.push(unknownFlag(table, command, name, known));
+    else if (flag.value === undefined && value !== true) problems.push(`--${name} takes no value (got "${value}")`);
+    else if (flag.value !== undefined && (value === true || value === '')) problems.push(`--${name} needs a value`);
+  }
+  if (words.length > spec.args.max) {
+    const extra = words.slice(spec.args.max);
+    problems.push(`unexpected word${extra.length > 1 ? 's' : ''} ${extra.map((w) => `"${w}"`).join(' ')}: ${command} takes ${takes(spec.args.max)}`);
+  } else if (words.length < spec.args.min) {
+    problems.push(`${command} needs ${spec.args.missing ?? `${spec.args.min} argument${spec.args.min > 1 ? 's' : ''}`}`);
+  }
+  if (problems.length > 0) throw new UsageError(problems, command);
+  return { kind: 'run', invocation: { command, spec, args: { positionals: words, flags: Object.fromEntries(flags) } } };
+}
+
+function takes(max: number): string {
+  return max === 0 ? 'no arguments' : max === 1 ? 'one argument' : `at most ${max} arguments`;
+}
+
+/** `unknown option --jsno for "list" (did you mean --json?)`, or which commands do have it. */
+function unknownFlag(table: CommandTable, command: string, name: string, known: readonly FlagSpec[]): string {
+  const near = suggest(name, known.map((f) => f.name));
+  if (near !== undefined) return `unknown option --${name} for "${command}" (did you mean --${near}?)`;
+  const elsewhere = Object.entries(table.commands).filter(([, c]) => flagsOf(table, c).some((f) => f.name === name)).map(([n]) => n);
+  const where = elsewhere.length > 0 ? ` (it is an option of ${elsewhere.join(', ')})` : '';
+  return `unknown option --${name} for "${command}"${where}`;
+}

@@ -1,0 +1,88 @@
+import type { Manifest } from '../archive/manifest.js';
+import { NotFoundError, RefusedError } from '../core/errors.js';
+import { newestFirst } from '../core/latest.js';
+import { nearbyIds } from '../core/nearby.js';
+import { chainBaseOf, seriesOf } from '../core/series.js';
+import type { BackupRepository } from '../store/backup-repository.js';
+import type { OpContext } from './context.js';
+
+export interface DeleteOptions {
+  /** Says what would be deleted; deletes nothing. */
+  dryRun?: boolean;
+  /** Also deletes the newest backup of a series (what `latest` of that series restores). */
+  force?: boolean;
+}
+
+export interface DeletedBackup {
+  id: string;
+  series: string;
+  createdAt: string;
+  artifact: string;
+  /** Backups deleted with it because they cannot be read without it (segments of a chain; none yet). */
+  dependents: string[];
+}
+
+export interface DeleteResult {
+  dryRun: boolean;
+  deleted: DeletedBackup[];
+}
+
+/**
+ * Deletes backups by id, as `reshifter delete` and `DELETE /api/v1/backups/{id}` both do. Every id is checked first
+ * and nothing is deleted when one fails: an id the store does not hold (NotFoundError naming what it holds nearby),
+ * or the newest backup of its series without `force` (RefusedError). Each backup goes as retention removes one
+ * (removeBackup): its dependents, then its manifest, then its artifact.
+ */
+export async function deleteBackups(ctx: Pick<OpContext, 'log'>, repo: BackupRepository, ids: readonly string[], opts: DeleteOptions = {}): Promise<DeleteResult> {
+  const { backups } = await repo.list();
+  const byId = new Map(backups.map((m) => [m.id, m]));
+  const unique = [...new Set(ids)];
+  const unknown = unique.filter((id) => !byId.has(id));
+  if (unknown.length > 0) {
+    const where = `cluster "${repo.cluster}" in ${repo.store.location}`;
+    const all = backups.map((m) => m.id);
+    throw new NotFoundError(unknown.map((id) => `no backup "${id}" of ${where}; ${nearbyIds(id, all)}`).join('\n'));
+  }
+  const targets = unique.map((id) => byId.get(id)!);
+  if (!opts.force) {
+    const newest = newestOfSeries(backups);
+    const refused = targets.filter((m) => newest.get(seriesOf(m)) === m.id);
+    if (refused.length > 0) {
+      throw new RefusedError(
+        refused.map((m) => `backup ${m.id} is the newest of series "${seriesOf(m)}" (what "latest" of it reads): refusing to delete it without --force`).join('\n'),
+      );
+    }
+  }
+  const log = ctx.log.child({ component: 'delete' });
+  const deleted: DeletedBackup[] = [];
+  for (const m of targets) {
+    const dependents = dependentsOf(m, backups);
+    deleted.push({ id: m.id, series: seriesOf(m), createdAt: m.createdAt, artifact: m.artifact, dependents: dependents.map((d) => d.id) });
+    if (opts.dryRun) continue;
+    await removeBackup(repo, m, backups);
+    log.info({ id: m.id, series: seriesOf(m), dependents: dependents.length }, 'backup deleted');
+  }
+  return { dryRun: opts.dryRun === true, deleted };
+}
+
+/**
+ * Removes one backup from the store: first the backups that depend on it (newest first), then its manifest, so it
+ * stops existing at once, then its artifact (one left behind by a crash is an orphan that prune removes). Never a
+ * manifest without its artifact.
+ */
+export async function removeBackup(repo: BackupRepository, m: Manifest, all: readonly Manifest[]): Promise<void> {
+  for (const d of dependentsOf(m, all)) await repo.delete(d);
+  await repo.delete(m);
+}
+
+/** The backups that cannot be read without `m`, newest first (core/series.ts chainBaseOf). */
+function dependentsOf(m: Manifest, all: readonly Manifest[]): Manifest[] {
+  return all.filter((x) => x.id !== m.id && chainBaseOf(x) === m.id).sort(newestFirst);
+}
+
+/** The id of the newest backup of each series. */
+function newestOfSeries(backups: readonly Manifest[]): Map<string, string> {
+  const newest = new Map<string, string>();
+  for (const m of [...backups].sort(newestFirst)) if (!newest.has(seriesOf(m))) newest.set(seriesOf(m), m.id);
+  return newest;
+}

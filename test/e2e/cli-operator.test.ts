@@ -1,0 +1,240 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Manifest } from '../../src/archive/manifest.js';
+import type { ClusterSummary } from '../../src/ops/clusters.js';
+import { runCli } from '../helpers/cli.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { startS3, type TestS3 } from '../helpers/s3.js';
+
+/**
+ * The built CLI as an operator coming from etcdctl, k3s's etcd-snapshot or Velero uses it: wrong words and typos are
+ * errors (exit 2) that say what was meant and never take a backup; help per command; delete; every cluster of a
+ * shared store; a copied env file whose paths do not exist here.
+ */
+let etcd: TestEtcd;
+let s3: TestS3;
+let work: string;
+let store: string;
+const prod: Manifest[] = [];
+
+const SMALL_DB = new URL('../unit/snapshot/fixtures/small.db', import.meta.url).pathname;
+const env = (cluster = 'prod') => ({ RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_CLUSTER_NAME: cluster, RS_COMPRESSION: 'none' });
+const s3Env = (cluster: string) => ({ RS_ETCD_ENDPOINTS: etcd.endpoint, ...s3.env, RS_S3_PREFIX: 'fleet', RS_CLUSTER_NAME: cluster, RS_COMPRESSION: 'none' });
+
+async function backup(e: Record<string, string>, ...flags: string[]): Promise<Manifest> {
+  const res = await runCli(['backup', '--json', ...flags], e);
+  expect(res.code, res.stderr).toBe(0);
+  // A render backup prints its listing first: the manifest is the last line.
+  return JSON.parse(res.stdout.trim().split('\n').at(-1)!) as Manifest;
+}
+
+/** The files of a cluster's folder in the local store. */
+const filesOf = async (cluster: string) => (await readdir(join(store, cluster)).catch(() => [] as string[])).sort();
+
+beforeAll(async () => {
+  [etcd, s3] = await Promise.all([startEtcd(), startS3()]);
+  work = await mkdtemp(join(tmpdir(), 'rs-operator-'));
+  store = join(work, 'store');
+  await etcd.ctl(['put', '/registry/configmaps/default/a', 'one']);
+  // prod: three snapshots and a key dump; staging: one snapshot. The same two clusters on S3.
+  for (let i = 0; i < 3; i++) prod.push(await backup(env()));
+  prod.push(await backup(env(), '--strategy', 'render'));
+  await backup(env('staging'));
+  await Promise.all([backup(s3Env('eu-1')), backup(s3Env('us-2'))]);
+});
+
+afterAll(async () => {
+  await Promise.all([etcd?.stop(), s3?.stop(), work && rm(work, { recursive: true, force: true })]);
+});
+
+describe('wrong words', () => {
+  it.each([
+    [['backup', 'delete'], /delete needs the id of at least one backup/, /usage: reshifter delete <id>/],
+    [['backup', 'prune', 'extra'], /unexpected word "extra": prune takes no arguments/, /usage: reshifter prune/],
+    [['backup', 'remove', 'x'], /unknown sub-command "backup remove" \(did you mean "backup delete"\?\)/, /usage: reshifter backup/],
+    [['backup', 'craete'], /unknown sub-command "backup craete" \(did you mean "backup create"\?\)/, /sub-commands of backup are create, list, delete, prune/],
+    [['list', 'extra'], /unexpected word "extra": list takes no arguments/, /usage: reshifter list/],
+    [['prune', 'some-id'], /unexpected word "some-id": prune takes no arguments/, /usage: reshifter prune/],
+    [['lsit'], /unknown command "lsit" \(did you mean "list"\?\)/, /reshifter help/],
+    [['ls'], /unknown command "ls" \(did you mean "list"\?\)/, /reshifter help/],
+    [['save'], /unknown command "save" \(did you mean "backup"\?\)/, /reshifter help/],
+    [['list', '--jsno'], /unknown option --jsno for "list" \(did you mean --json\?\)/, /usage: reshifter list/],
+    [['verify', '--dry-run'], /unknown option --dry-run for "verify" \(it is an option of delete, prune, restore\)/, /usage: reshifter verify/],
+    [['verify', 'a', 'b'], /unexpected word "b": verify takes one argument/, /usage: reshifter verify/],
+    [['restore'], /restore needs the id of a backup/, /usage: reshifter restore/],
+    [['diff', 'latest'], /diff needs two backup ids/, /usage: reshifter diff <from> <to>/],
+    [['inspect'], /inspect needs a snapshot file or a backup id/, /usage: reshifter inspect/],
+    [['version', '--endpoints', 'http://x:2379'], /unknown option --endpoints for "version"/, /usage: reshifter version/],
+  ])('%j: exit 2, the problem, the usage; no backup taken', async (args, problem, usage) => {
+    const before = await filesOf('prod');
+    const res = await runCli(args, env());
+    expect(res.code, res.stderr).toBe(2);
+    expect(res.stderr).toMatch(/^reshifter: usage error:\n/);
+    expect(res.stderr).toMatch(problem);
+    expect(res.stderr).toMatch(usage);
+    expect(res.stdout).toBe('');
+    expect(await filesOf('prod')).toEqual(before);
+  });
+
+  it('names every wrong word of one command line at once', async () => {
+    const res = await runCli(['list', 'extra', '--jsno', '--all-cluster'], env());
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('unknown option --jsno for "list" (did you mean --json?)');
+    expect(res.stderr).toContain('unknown option --all-cluster for "list" (did you mean --all-clusters?)');
+    expect(res.stderr).toContain('unexpected word "extra"');
+  });
+
+  it('`backup create` and `backup list` are backup and list', async () => {
+    const listed = await runCli(['backup', 'list', '--json'], env());
+    expect(listed.code, listed.stderr).toBe(0);
+    expect((JSON.parse(listed.stdout) as Manifest[]).map((m) => m.id)).toEqual((JSON.parse((await runCli(['list', '--json'], env())).stdout) as Manifest[]).map((m) => m.id));
+    const created = await runCli(['backup', 'create', '--json'], env('scratch'));
+    expect(created.code, created.stderr).toBe(0);
+    expect(JSON.parse(created.stdout)).toMatchObject({ cluster: 'scratch', strategy: 'snapshot' });
+  });
+});
+
+describe('help', () => {
+  it('`delete --help` and `help delete` print the usage, the options and the variables the command reads', async () => {
+    const [a, b, c] = await Promise.all([runCli(['delete', '--help'], {}), runCli(['help', 'delete'], {}), runCli(['backup', 'delete', '--help'], {})]);
+    expect(a.code).toBe(0);
+    expect(b.stdout).toBe(a.stdout);
+    expect(c.stdout).toBe(a.stdout);
+    expect(a.stdout).toMatch(/^usage: reshifter delete <id>\.\.\. \[--dry-run\] \[--force\] \[--json\]\n {3}or: reshifter backup delete <id>/);
+    for (const text of ['--dry-run', '--force', '--backup-dir DIR', 'RS_CLUSTER_NAME', 'RS_S3_BUCKET', 'LOG_LEVEL']) expect(a.stdout).toContain(text);
+    // delete reads no etcd: its help names no etcd variable, and it takes no --endpoints.
+    expect(a.stdout).not.toMatch(/RS_ETCD_|--endpoints/);
+  });
+
+  it('`backup --help` names the etcd variables and the sub-commands; an unknown command has no help', async () => {
+    const res = await runCli(['help', 'backup'], {});
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('RS_ETCD_CA_CERT');
+    expect(res.stdout).toContain('backup delete (= delete)');
+    const bad = await runCli(['help', 'restroe'], {});
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('unknown command "restroe" (did you mean "restore"?)');
+  });
+});
+
+describe('a copied env file whose files are not on this machine', () => {
+  const copied = () => ({
+    ...env(),
+    RS_ETCD_ENDPOINTS: 'https://10.0.0.5:2379',
+    RS_ETCD_CA_CERT: '/etc/kubernetes/pki/etcd/ca.crt',
+    RS_ETCD_CLIENT_CERT: '/etc/kubernetes/pki/etcd/healthcheck-client.crt',
+    RS_ETCD_CLIENT_KEY: '/etc/kubernetes/pki/etcd/healthcheck-client.key',
+    RS_ENCRYPTION_IDENTITY_FILE: '/keys/age.txt',
+  });
+
+  it('still runs list, inspect <file> and version', async () => {
+    const [list, inspect, version] = await Promise.all([runCli(['list'], copied()), runCli(['inspect', SMALL_DB], copied()), runCli(['version'], copied())]);
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toContain(prod[0]!.id);
+    expect(inspect.code, inspect.stderr).toBe(0);
+    expect(inspect.stdout).toContain('total keys: 132');
+    expect(version.code, version.stderr).toBe(0);
+  });
+
+  it('stops the commands that need the files, naming each missing one at once', async () => {
+    const res = await runCli(['backup'], copied());
+    expect(res.code).toBe(2);
+    for (const v of ['RS_ETCD_CA_CERT', 'RS_ETCD_CLIENT_CERT', 'RS_ETCD_CLIENT_KEY']) expect(res.stderr).toContain(`${v} was invalid: "/`);
+    const verify = await runCli(['verify', 'latest'], copied());
+    expect(verify.code).toBe(2);
+    expect(verify.stderr).toContain('RS_ENCRYPTION_IDENTITY_FILE was invalid: "/keys/age.txt" does not exist');
+    expect(verify.stderr).not.toContain('RS_ETCD_CA_CERT');
+  });
+
+  it('still checks the syntax of every variable, for every command', async () => {
+    const res = await runCli(['list'], { ...copied(), RS_SCHEDULE: 'hourly', RS_ETCD_TIMEOUT: 'soon' });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('RS_SCHEDULE was invalid');
+    expect(res.stderr).toContain('RS_ETCD_TIMEOUT was invalid');
+  });
+});
+
+describe('unknown ids', () => {
+  it('verify of an unknown id exits 1 naming the ids nearby', async () => {
+    const typo = `${prod[1]!.id.slice(0, -1)}${prod[1]!.id.endsWith('0') ? '1' : '0'}`;
+    const res = await runCli(['verify', typo], env());
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain(`no backup "${typo}" of cluster "prod"`);
+    expect(res.stderr).toMatch(/did you mean .+\?|the nearest by time: /);
+    expect(res.stderr).toContain(prod[1]!.id);
+  });
+});
+
+describe('delete', () => {
+  it('refuses the newest of a series, an unknown id and "latest", deleting nothing', async () => {
+    const before = await filesOf('prod');
+    const newest = await runCli(['delete', prod[0]!.id, prod[2]!.id], env());
+    expect(newest.code).toBe(1);
+    expect(newest.stderr).toContain(`backup ${prod[2]!.id} is the newest of series "snapshot"`);
+    expect(newest.stderr).toContain('--force');
+    const unknown = await runCli(['delete', prod[0]!.id, '20200101T000000Z-nope'], env());
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('no backup "20200101T000000Z-nope" of cluster "prod"');
+    const latest = await runCli(['delete', 'latest'], env());
+    expect(latest.code).toBe(2);
+    expect(await filesOf('prod')).toEqual(before);
+  });
+
+  it('--dry-run says what would go and deletes nothing; then delete removes manifest and artifact', async () => {
+    const before = await filesOf('prod');
+    const dry = await runCli(['delete', prod[0]!.id, '--dry-run'], env());
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain(`would delete\t${prod[0]!.id}\tsnapshot`);
+    expect(dry.stdout).toContain('nothing was deleted');
+    expect(await filesOf('prod')).toEqual(before);
+
+    const res = await runCli(['backup', 'delete', prod[0]!.id, prod[1]!.id, '--json'], env());
+    expect(res.code, res.stderr).toBe(0);
+    expect(JSON.parse(res.stdout)).toMatchObject({ dryRun: false, deleted: [{ id: prod[0]!.id }, { id: prod[1]!.id }] });
+    const left = await filesOf('prod');
+    for (const m of prod.slice(0, 2)) expect(left.filter((f) => f.startsWith(m.id))).toEqual([]);
+    expect(left.filter((f) => f.startsWith(prod[2]!.id))).toHaveLength(2);
+  });
+
+  it('--force deletes the newest of a series', async () => {
+    const res = await runCli(['delete', prod[3]!.id, '--force'], env());
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toContain(`deleted\t${prod[3]!.id}\trender`);
+    expect((await filesOf('prod')).filter((f) => f.startsWith(prod[3]!.id))).toEqual([]);
+  });
+});
+
+describe('list --all-clusters', () => {
+  it('lists every cluster of a local store with its newest backup and age; the configured one marked', async () => {
+    const res = await runCli(['list', '--all-clusters'], env('staging'));
+    expect(res.code, res.stderr).toBe(0);
+    const lines = res.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^ CLUSTER\s+NEWEST\s+CREATED\s+STRATEGY\s+BACKUPS\s+AGE$/);
+    expect(lines.slice(1).map((l) => l.trim().split(/\s+/)[0])).toEqual(expect.arrayContaining(['prod', '*staging']));
+    // The deletes above left prod with its third snapshot only.
+    expect(lines.find((l) => l.startsWith(' prod'))).toMatch(new RegExp(`^ prod\\s+${prod[2]!.id}\\s+\\S+\\s+snapshot\\s+1\\s+\\d+[smhd]$`));
+    const json = JSON.parse((await runCli(['list', '--all-clusters', '--json'], env('staging'))).stdout) as ClusterSummary[];
+    const staging = json.find((c) => c.cluster === 'staging')!;
+    expect(staging).toMatchObject({ backups: 1, current: true, newest: { strategy: 'snapshot' } });
+    expect(staging.ageSeconds).toBeGreaterThanOrEqual(0);
+    expect(json.find((c) => c.cluster === 'prod')).toMatchObject({ current: false, newest: { id: prod[2]!.id } });
+  });
+
+  it('lists the clusters of an S3 prefix shared by a fleet', async () => {
+    const res = await runCli(['list', '--all-clusters', '--json'], s3Env('eu-1'));
+    expect(res.code, res.stderr).toBe(0);
+    const clusters = JSON.parse(res.stdout) as ClusterSummary[];
+    expect(clusters.map((c) => [c.cluster, c.backups, c.current])).toEqual([
+      ['eu-1', 1, true],
+      ['us-2', 1, false],
+    ]);
+  });
+
+  it('does not go with --strategy', async () => {
+    const res = await runCli(['list', '--all-clusters', '--strategy', 'snapshot'], env());
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('does not go with --all-clusters');
+  });
+});
