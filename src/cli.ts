@@ -54,9 +54,9 @@ export const COMMANDS: Record<string, CommandSpec> = {
     load: async () => (await import('./commands/run.js')).runCommand,
   },
   restore: {
-    summary: 'restore a backup: a key dump into RS_ETCD_ENDPOINTS, a snapshot into a new data directory',
-    usage: 'restore <id>|latest [--strategy S] [--dry-run] [--skip-existing] [--json]  |  restore <snapshot-id>|latest --keys [--dry-run] [--skip-existing] [--json]  |  restore <snapshot-id>|latest --data-dir DIR [--name N] [--initial-cluster C] [--initial-advertise-peer-urls U] [--initial-cluster-token T]',
-    flags: ['dry-run', 'skip-existing', 'json', 'keys', 'data-dir', 'name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token'],
+    summary: 'restore a backup: a key dump into RS_ETCD_ENDPOINTS, a snapshot into a new data directory, a container checkpoint as an OCI image archive',
+    usage: 'restore <id>|latest [--strategy S] [--dry-run] [--skip-existing] [--json]  |  restore <snapshot-id>|latest --keys [--dry-run] [--skip-existing] [--json]  |  restore <snapshot-id>|latest --data-dir DIR [--name N] [--initial-cluster C] [--initial-advertise-peer-urls U] [--initial-cluster-token T]  |  restore <checkpoint-id>|latest --image-archive FILE [--image-name NAME] [--json]',
+    flags: ['dry-run', 'skip-existing', 'json', 'keys', 'data-dir', 'name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token', 'image-archive', 'image-name'],
     load: async () => (await import('./commands/restore.js')).restoreCommand,
   },
   stats: {
@@ -164,4 +164,4 @@ export function parseArgs(argv: string[]): Invocation | 'help' {
 }
 
 /** Flags (beyond the variable overrides) that take a value. Commands add theirs here. */
-export const VALUE_FLAGS = new Set<string>(['data-dir', 'name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token', 'prefix', 'revision', 'get']);
+export const VALUE_FLAGS = new Set<string>(['data-dir', 'name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token', 'prefix', 'revision', 'get', 'image-archive', 'image-name']);

@@ -18,6 +18,7 @@ export async function runInProcess(argv: string[], env: Record<string, string>):
     if (inv === 'help') throw new Error('help is not supported here');
     const overlay: Record<string, string | undefined> = { ...env };
     for (const [flag, variable] of Object.entries(FLAG_VARIABLES)) {
+      if (flag === 'strategy' && inv.command !== 'backup') continue;
       const v = inv.args.flags[flag];
       if (typeof v === 'string') overlay[variable] = v;
     }
