@@ -6,7 +6,11 @@ import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/archive/manifest.js';
+import type { JobView } from '../../src/core/jobs.js';
+import { COMPONENTS } from '../../src/server/api/schemas.js';
+import { validate } from '../../src/server/api/schema.js';
 import { processMetrics } from '../../src/server/metrics.js';
+import { startApi } from '../helpers/api.js';
 import { makeCerts, type TestCerts } from '../helpers/certs.js';
 import { startFakeKubelet, type FakeKubelet } from '../helpers/fake-kubelet.js';
 import { runInProcess } from '../helpers/in-process.js';
@@ -235,6 +239,27 @@ describe('checkpoint backups', () => {
     const ok = await runInProcess(['backup'], { ...tokenEnv('good-token'), RS_CHECKPOINT_TARGETS: 'shop/db-0/postgres' });
     expect(ok.code).toBe(0);
     expect(ids(ok.stdout)).toHaveLength(1);
+  });
+
+  it('lists checkpoints through the API (by container series) and takes them as a backup job', async () => {
+    const token = 'checkpoint-api-token-1';
+    const api = await startApi(env({ RS_API_TOKEN: token }));
+    try {
+      const all = (await (await api.call('/api/v1/backups?strategy=checkpoint', { token })).json()) as Manifest[];
+      expect(all.length).toBe((await listed()).length);
+      for (const m of all) expect(validate({ $ref: '#/components/schemas/Manifest' }, m, COMPONENTS)).toBeUndefined();
+      const one = (await (await api.call('/api/v1/backups?strategy=checkpoint:shop/web/envoy', { token })).json()) as Manifest[];
+      expect(one.length).toBeGreaterThan(0);
+      expect(one.every((m) => key(m) === 'shop/web/envoy')).toBe(true);
+      const res = await api.call('/api/v1/backups', { method: 'POST', token, json: { strategy: 'checkpoint' } });
+      expect(res.status).toBe(202);
+      const job = await api.waitJob(((await res.json()) as JobView).id, token);
+      expect(job.state).toBe('succeeded');
+      expect((job.result as Manifest[]).map(key).sort()).toEqual(['shop/db-0/postgres', 'shop/web/app', 'shop/web/envoy']);
+    } finally {
+      await api.stop();
+    }
+    expect(readdirSync(nodeDir)).toEqual([]);
   });
 
   it('keeps the newest of each container with RS_RETENTION_KEEP_LAST=1', async () => {

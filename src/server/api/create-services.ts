@@ -2,7 +2,7 @@ import type { BackupObserver } from '../../core/backup-observer.js';
 import { KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../../core/content-type.js';
 import { OperationError } from '../../core/errors.js';
 import type { JobContext } from '../../core/jobs.js';
-import { backupAndPrune, backupRunContext } from '../../ops/backup-run.js';
+import { backupAndPrune, backupRunContext, checkpointBackupsAndPrune, isCheckpointRun } from '../../ops/backup-run.js';
 import type { OpContext } from '../../ops/context.js';
 import { diffBackups } from '../../ops/diff.js';
 import { explore } from '../../ops/explore.js';
@@ -36,6 +36,14 @@ export function createApiServices(ctx: OpContext, repo: BackupRepository, opts: 
     },
 
     async backup(req, job) {
+      if (isCheckpointRun(ctx, req)) {
+        // One backup per container: the job's result lists their manifests.
+        return checkpointBackupsAndPrune(jobCtx(job), repo, {
+          ...(req.strategy && { strategy: req.strategy }),
+          ...(opts.observer && { observer: opts.observer }),
+          onProgress: (p) => job.progress({ bytes: p.bytes, ...(p.totalBytes !== undefined && { totalBytes: p.totalBytes }) }),
+        });
+      }
       const run = backupRunContext(jobCtx(job));
       const manifest = await backupAndPrune(run.ctx, repo, {
         id: run.id,
