@@ -251,6 +251,9 @@ describe('checkpoint backups', () => {
       const one = (await (await api.call('/api/v1/backups?strategy=checkpoint:shop/web/envoy', { token })).json()) as Manifest[];
       expect(one.length).toBeGreaterThan(0);
       expect(one.every((m) => key(m) === 'shop/web/envoy')).toBe(true);
+      const refused = await api.call('/api/v1/restores', { method: 'POST', token, json: { backupId: one[0]!.id } });
+      expect(refused.status).toBe(400);
+      expect(((await refused.json()) as { error: string }).error).toContain(`is a container checkpoint, restored as an OCI image with reshifter restore ${one[0]!.id} --image-archive FILE`);
       const res = await api.call('/api/v1/backups', { method: 'POST', token, json: { strategy: 'checkpoint' } });
       expect(res.status).toBe(202);
       const job = await api.waitJob(((await res.json()) as JobView).id, token);

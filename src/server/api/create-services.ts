@@ -1,3 +1,4 @@
+import { describeBackup } from '../../core/backup-kind.js';
 import type { BackupObserver } from '../../core/backup-observer.js';
 import { KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../../core/content-type.js';
 import { OperationError } from '../../core/errors.js';
@@ -60,7 +61,11 @@ export function createApiServices(ctx: OpContext, repo: BackupRepository, opts: 
 
     async restore(m, req, job) {
       if (m.contentType !== KEY_DUMP_CONTENT_TYPE && m.contentType !== SNAPSHOT_CONTENT_TYPE) {
-        throw new OperationError(`backup ${m.id} is a ${m.strategy} listing, which cannot be restored`);
+        throw new OperationError(
+          m.checkpoint
+            ? `backup ${m.id} is a ${describeBackup(m)}: it is restored as an OCI image with reshifter restore ${m.id} --image-archive FILE`
+            : `backup ${m.id} is a ${m.strategy} listing, which cannot be restored`,
+        );
       }
       const c = { ...jobCtx(job), config: { ...config, selection: restoreSelection(config.selection, req) } };
       const dryRun = req.dryRun === true;
