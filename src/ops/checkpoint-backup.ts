@@ -1,5 +1,5 @@
 import type { Manifest } from '../archive/manifest.js';
-import { containerKey, selectCheckpointContainers, type SelectedContainer } from '../core/checkpoint-targets.js';
+import { containerKey, selectCheckpointContainers, type CheckpointTarget, type SelectedContainer } from '../core/checkpoint-targets.js';
 import { AbortedError, OperationError, describeError } from '../core/errors.js';
 import { KubeletClient } from '../kubelet/client.js';
 import type { BackupRepository } from '../store/backup-repository.js';
@@ -48,16 +48,11 @@ export async function checkpointBackups(ctx: OpContext, repo: BackupRepository, 
   const settings = checkpointSettings(ctx.config);
   const keys = await encryptionKeys(ctx.config);
   const client = new KubeletClient(settings.kubelet);
-  const log = ctx.log.child({ component: 'checkpoint' });
   const result: CheckpointRunResult = { manifests: [], failures: [] };
   try {
-    const pods = await client.listPods(ctx.signal);
-    const selection = selectCheckpointContainers(settings.targets, pods);
-    for (const s of selection.skipped) log.info({ container: containerKey(s), state: s.state }, 'container not running; not checkpointed');
-    for (const u of selection.unmatched) result.failures.push({ container: u.target.text, reason: u.why });
-    log.info({ containers: selection.containers.map(containerKey), store: repo.store.location }, 'checkpoint backups started');
-    const nodes = new Map(pods.map((p) => [`${p.namespace}/${p.name}`, p.nodeName]));
-    for (const c of selection.containers) {
+    const { containers, nodes } = await selectContainers(ctx, client, settings.targets, result, opts);
+    ctx.log.info({ containers: containers.map(containerKey), store: repo.store.location }, 'checkpoint backups started');
+    for (const c of containers) {
       if (ctx.signal.aborted) throw new AbortedError('checkpoint backups interrupted (SIGTERM/SIGINT)');
       const job: ContainerJob = { repo, client, settings, keys, node: nodes.get(`${c.namespace}/${c.pod}`), ...(opts.onProgress && { onProgress: opts.onProgress }) };
       await takeOne(ctx, job, c, result, opts);
@@ -66,6 +61,30 @@ export async function checkpointBackups(ctx: OpContext, repo: BackupRepository, 
     client.close();
   }
   return result;
+}
+
+/**
+ * The running containers the targets select among the node's pods, and each pod's node. A target that selects nothing
+ * goes into the result's failures. Those failures and a failed pod list are told to the observer as well: `run`'s
+ * metrics and health must show a run that checkpoints nothing.
+ */
+async function selectContainers(ctx: OpContext, client: KubeletClient, targets: CheckpointTarget[], result: CheckpointRunResult, opts: BackupOptions) {
+  const started = Date.now();
+  const failed = (id: string, err: unknown) =>
+    opts.observer?.backupFailed?.({ id, strategy: 'checkpoint', durationMs: Date.now() - started, aborted: err instanceof AbortedError, reason: describeError(err) });
+  const pods = await client.listPods(ctx.signal).catch((err: unknown) => {
+    ctx.log.error({ err: describeError(err) }, 'checkpoint backups failed');
+    failed('pods', err);
+    throw err;
+  });
+  const selection = selectCheckpointContainers(targets, pods);
+  for (const s of selection.skipped) ctx.log.info({ container: containerKey(s), state: s.state }, 'container not running; not checkpointed');
+  for (const u of selection.unmatched) {
+    ctx.log.error({ target: u.target.text, why: u.why }, 'checkpoint target selects nothing');
+    failed(u.target.text, u.why);
+    result.failures.push({ container: u.target.text, reason: u.why });
+  }
+  return { containers: selection.containers, nodes: new Map(pods.map((p) => [`${p.namespace}/${p.name}`, p.nodeName])) };
 }
 
 /** One container: its manifest into the result, or its failure (and the observer told either way). */

@@ -220,7 +220,8 @@ describe('checkpoint backups', () => {
       kubelet.options.override = undefined;
     }
     const metrics = await processMetrics().registry.metrics();
-    expect(metrics).toContain('reshifter_backup_total{strategy="checkpoint",outcome="failure"} 2');
+    // Two containers failed, and one target selected nothing.
+    expect(metrics).toContain('reshifter_backup_total{strategy="checkpoint",outcome="failure"} 3');
   });
 
   it('names the kubelet\'s 401 and 403, storing nothing', async () => {
@@ -233,6 +234,8 @@ describe('checkpoint backups', () => {
     const unauthorized = await runInProcess(['backup'], tokenEnv('stale-token'));
     expect(unauthorized.code).toBe(1);
     expect(unauthorized.stderr).toContain('the kubelet refused our credentials (RS_KUBELET_TOKEN_FILE)');
+    // Three refused checkpoints and a refused pod list more, in the metrics `run` serves and alerts read.
+    expect(await processMetrics().registry.metrics()).toContain('reshifter_backup_total{strategy="checkpoint",outcome="failure"} 7');
     expect((await listed()).length).toBe(before);
     expect(readdirSync(nodeDir)).toEqual([]);
     // A token the kubelet accepts works as a client certificate does.
