@@ -11,6 +11,7 @@ import { COMPONENTS } from '../../src/server/api/schemas.js';
 import { validate } from '../../src/server/api/schema.js';
 import { processMetrics } from '../../src/server/metrics.js';
 import { startApi } from '../helpers/api.js';
+import { writeCheckpointArchive } from '../helpers/checkpoint-archive.js';
 import { makeCerts, type TestCerts } from '../helpers/certs.js';
 import { startFakeKubelet, type FakeKubelet } from '../helpers/fake-kubelet.js';
 import { runInProcess } from '../helpers/in-process.js';
@@ -224,6 +225,27 @@ describe('checkpoint backups', () => {
     expect(metrics).toContain('reshifter_backup_total{strategy="checkpoint",outcome="failure"} 3');
   });
 
+  it('stores nothing of an archive whose layout is broken, and keeps it on the node', async () => {
+    const before = await listed();
+    const files = readdirSync(join(store, 'prod')).length;
+    // The kubelet answers with an archive that has no spec.dump: the backup reads it once, finds that, stores nothing.
+    const broken = 'checkpoint-web_shop-envoy-2026-12-04T10:00:00Z.tar';
+    await writeCheckpointArchive(join(nodeDir, broken), { namespace: 'shop', pod: 'web', container: 'envoy', pagesBytes: 2_000_000, omit: ['spec.dump'] });
+    kubelet.options.override = (r) => (r.path.startsWith('/checkpoint/shop/web/envoy') ? { status: 200, body: `{"items":["/var/lib/kubelet/checkpoints/${broken}"]}` } : undefined);
+    try {
+      const res = await runInProcess(['backup'], env({ RS_CHECKPOINT_TARGETS: 'shop/web/envoy' }));
+      expect(res.code).toBe(1);
+      expect(res.stdout).toBe('');
+      expect(res.stderr).toContain(`shop/web/envoy: content: ${broken} is not a usable checkpoint archive (container checkpoint: spec.dump: missing); nothing was stored`);
+    } finally {
+      kubelet.options.override = undefined;
+    }
+    expect((await listed()).length).toBe(before.length);
+    expect(readdirSync(join(store, 'prod')).length).toBe(files);
+    expect(readdirSync(nodeDir)).toEqual([broken]);
+    rmSync(join(nodeDir, broken));
+  });
+
   it('names the kubelet\'s 401 and 403, storing nothing', async () => {
     const before = (await listed()).length;
     const forbidden = await runInProcess(['backup'], tokenEnv('pods-only-token'));
@@ -234,8 +256,8 @@ describe('checkpoint backups', () => {
     const unauthorized = await runInProcess(['backup'], tokenEnv('stale-token'));
     expect(unauthorized.code).toBe(1);
     expect(unauthorized.stderr).toContain('the kubelet refused our credentials (RS_KUBELET_TOKEN_FILE)');
-    // Three refused checkpoints and a refused pod list more, in the metrics `run` serves and alerts read.
-    expect(await processMetrics().registry.metrics()).toContain('reshifter_backup_total{strategy="checkpoint",outcome="failure"} 7');
+    // The broken archive, three refused checkpoints and a refused pod list more, in the metrics `run` serves and alerts read.
+    expect(await processMetrics().registry.metrics()).toContain('reshifter_backup_total{strategy="checkpoint",outcome="failure"} 8');
     expect((await listed()).length).toBe(before);
     expect(readdirSync(nodeDir)).toEqual([]);
     // A token the kubelet accepts works as a client certificate does.
