@@ -31,7 +31,7 @@ const DRY_RUN: FlagSpec = { name: 'dry-run', help: 'say what would be done; chan
 
 // What commands read, by kind of work.
 const READS_BACKUPS: VariableGroup[] = ['store', 'encryption', 'decryption', 'work area'];
-const TAKES_BACKUPS: VariableGroup[] = ['etcd', 'store', 'backup', 'encryption', 'retention', 'selection', 'metrics'];
+const TAKES_BACKUPS: VariableGroup[] = ['etcd', 'store', 'backup', 'encryption', 'retention', 'selection', 'metrics', 'checkpoint'];
 
 /** True when `target` is a file on this machine (then `inspect` reads it, and no store). */
 const isFile = (target: string | undefined) => target !== undefined && existsSync(target) && statSync(target).isFile();
@@ -95,11 +95,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
     load: async () => (await import('./commands/run.js')).runCommand,
   },
   restore: {
-    summary: 'restore a backup: a key dump into RS_ETCD_ENDPOINTS, a snapshot into a new data directory',
+    summary: 'restore a backup: a key dump into RS_ETCD_ENDPOINTS, a snapshot into a new data directory, a container checkpoint as an OCI image archive',
     usage: [
       'restore <id>|latest [--strategy S] [--dry-run] [--skip-existing] [--json]',
       'restore <snapshot-id>|latest --keys [--dry-run] [--skip-existing] [--json]',
       'restore <snapshot-id>|latest --data-dir DIR [--name N] [--initial-cluster C] [--initial-advertise-peer-urls U] [--initial-cluster-token T]',
+      'restore <checkpoint-id>|latest --image-archive FILE [--image-name NAME] [--json]',
     ],
     args: { min: 1, max: 1, missing: 'the id of a backup (or "latest"): "reshifter list" shows them' },
     flags: [
@@ -112,10 +113,13 @@ export const COMMANDS: Record<string, CommandSpec> = {
       { name: 'initial-cluster', value: 'C', help: 'the initial cluster (with --data-dir)' },
       { name: 'initial-advertise-peer-urls', value: 'U', help: "the member's peer URLs (with --data-dir)" },
       { name: 'initial-cluster-token', value: 'T', help: 'the cluster token (with --data-dir)' },
+      { name: 'image-archive', value: 'FILE', help: 'write a container checkpoint as an OCI image archive to this new file' },
+      { name: 'image-name', value: 'NAME', help: 'the image name recorded in the archive (with --image-archive)' },
       JSON_FLAG,
     ],
     uses: ['etcd', 'selection', 'metrics', ...READS_BACKUPS],
-    usesFor: (a: Args) => (a.flags['data-dir'] !== undefined ? ['metrics', ...READS_BACKUPS] : ['etcd', 'selection', 'metrics', ...READS_BACKUPS]),
+    usesFor: (a: Args) =>
+      a.flags['data-dir'] !== undefined || a.flags['image-archive'] !== undefined ? ['metrics', ...READS_BACKUPS] : ['etcd', 'selection', 'metrics', ...READS_BACKUPS],
     load: async () => (await import('./commands/restore.js')).restoreCommand,
   },
   stats: {

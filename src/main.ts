@@ -30,6 +30,8 @@ export async function start(argv: string[], env: Record<string, string | undefin
     // Flags override their variables, and are validated as those variables.
     const overlay = { ...env };
     for (const [flag, variable] of Object.entries(FLAG_VARIABLES)) {
+      // Elsewhere --strategy names a series to read (`list --strategy checkpoint:shop/web/app`), not how to back up.
+      if (flag === 'strategy' && inv.command !== 'backup') continue;
       const v = inv.args.flags[flag];
       if (typeof v === 'string') overlay[variable] = v;
     }

@@ -2,7 +2,7 @@ import { Transform, Writable, type Readable, type TransformCallback } from 'node
 import { pipeline } from 'node:stream/promises';
 import { IntegrityError, describeError } from '../core/errors.js';
 import { TarWalker, type TarWalkEntry } from './tar-walk.js';
-import type { Check } from './verify-artifact.js';
+import type { Check } from './check.js';
 
 /**
  * A container checkpoint archive as CRI-O writes it for the kubelet's checkpoint API (and Podman for

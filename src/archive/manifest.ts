@@ -1,6 +1,43 @@
 import type { ContentType, UnknownContentType } from '../core/content-type.js';
 import { IntegrityError } from '../core/errors.js';
 import { BACKUP_ID_RE } from '../core/naming.js';
+import { kubeNameProblem } from '../kube/names.js';
+
+/** What etcd was when a backup of it was taken. */
+export interface EtcdFacts {
+  version: string;
+  revision: number;
+  apiVersion: 'v2' | 'v3';
+  endpoint?: string;
+}
+
+/**
+ * A container checkpoint (strategy `checkpoint`): which container, where the kubelet took it, and the facts of the
+ * archive itself. The archive's own sha256 lets `restore --image-archive` name the image's layer before streaming it.
+ */
+export interface CheckpointFacts {
+  namespace: string;
+  pod: string;
+  container: string;
+  podUid: string;
+  /** The node the pod runs on, as the kubelet's pod list says. */
+  node?: string;
+  /** The archive's path on the node, as the kubelet answered. */
+  kubeletPath: string;
+  /** Its file name, as it was read from RS_CHECKPOINT_DIR. */
+  fileName: string;
+  /** The time the kubelet put in the file name. */
+  checkpointedAt?: string;
+  /** sha256 (hex) of the archive as the kubelet wrote it: the content before compression and encryption. */
+  archiveSha256: string;
+  /** GOARCH of the node (CRIU restores only on the same architecture). */
+  architecture: string;
+  /** From the archive's spec.dump and config.dump: `cri-o`, `runc`, the image the container ran. */
+  containerManager?: string;
+  runtime?: string;
+  rootfsImageName?: string;
+  rootfsImageRef?: string;
+}
 
 /** The manifest of one backup: written last, so a backup exists exactly when its manifest does. */
 export interface Manifest {
@@ -8,7 +45,7 @@ export interface Manifest {
   format: 1;
   id: string;
   cluster: string;
-  /** `snapshot`, `raw`, `render` or `filter:<resources>`. */
+  /** `snapshot`, `raw`, `render`, `filter:<resources>` or `checkpoint`. */
   strategy: string;
   createdAt: string;
   /** Artifact file name, relative to the manifest's folder. */
@@ -22,7 +59,10 @@ export interface Manifest {
   sizeBytes: number;
   /** Size before compression and encryption. */
   rawSizeBytes: number;
-  etcd: { version: string; revision: number; apiVersion: 'v2' | 'v3'; endpoint?: string };
+  /** The etcd it was taken from; every backup has it but a container checkpoint (etcdOf reads it). */
+  etcd?: EtcdFacts;
+  /** The container of a checkpoint backup. */
+  checkpoint?: CheckpointFacts;
   /** Number of keys in a key dump. */
   keys?: number;
   /** Key prefixes a dump covered. */
@@ -71,15 +111,44 @@ export function parseManifest(bytes: Buffer | string, where: string): Manifest {
   str('sha256', /^[0-9a-f]{64}$/);
   num(m.sizeBytes, 'sizeBytes');
   num(m.rawSizeBytes, 'rawSizeBytes');
-  const etcd = m.etcd as Record<string, unknown> | undefined;
-  if (typeof etcd !== 'object' || etcd === null) return fail('field "etcd" is missing');
-  if (typeof etcd.version !== 'string') fail('field "etcd.version" is missing');
-  num(etcd.revision, 'etcd.revision');
-  if (etcd.apiVersion !== 'v2' && etcd.apiVersion !== 'v3') fail('field "etcd.apiVersion" is not v2 or v3');
+  // A container checkpoint reads no etcd: it records its container instead.
+  if (m.strategy === 'checkpoint') checkCheckpoint(m.checkpoint, fail);
+  if (m.strategy !== 'checkpoint' || m.etcd !== undefined) {
+    const etcd = m.etcd as Record<string, unknown> | undefined;
+    if (typeof etcd !== 'object' || etcd === null) return fail('field "etcd" is missing');
+    if (typeof etcd.version !== 'string') fail('field "etcd.version" is missing');
+    num(etcd.revision, 'etcd.revision');
+    if (etcd.apiVersion !== 'v2' && etcd.apiVersion !== 'v3') fail('field "etcd.apiVersion" is not v2 or v3');
+  }
   if (m.keys !== undefined) num(m.keys, 'keys');
   const tool = m.tool as Record<string, unknown> | undefined;
   if (typeof tool !== 'object' || tool === null || typeof tool.version !== 'string') fail('field "tool.version" is missing');
   return m as unknown as Manifest;
+}
+
+/** The `checkpoint` of a checkpoint manifest: the names are Kubernetes names, the hash a sha256. */
+function checkCheckpoint(value: unknown, fail: (why: string) => never): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('field "checkpoint" is missing');
+  const c = value as Record<string, unknown>;
+  for (const k of ['namespace', 'pod', 'container'] as const) {
+    if (typeof c[k] !== 'string' || kubeNameProblem(k, c[k] as string) !== undefined) fail(`field "checkpoint.${k}" is missing or malformed`);
+  }
+  for (const k of ['podUid', 'kubeletPath', 'fileName', 'architecture']) {
+    if (typeof c[k] !== 'string' || (c[k] as string).length > 4096) fail(`field "checkpoint.${k}" is missing or malformed`);
+  }
+  if (typeof c.archiveSha256 !== 'string' || !/^[0-9a-f]{64}$/.test(c.archiveSha256)) fail('field "checkpoint.archiveSha256" is missing or malformed');
+  for (const k of ['node', 'checkpointedAt', 'containerManager', 'runtime', 'rootfsImageName', 'rootfsImageRef']) {
+    if (c[k] !== undefined && typeof c[k] !== 'string') fail(`field "checkpoint.${k}" is not text`);
+  }
+}
+
+/**
+ * The etcd facts of a backup that readers of etcd content need (snapshots, key dumps, listings). Only a container
+ * checkpoint has none; a manifest of another kind without them was damaged, and says so.
+ */
+export function etcdOf(m: Manifest): EtcdFacts {
+  if (m.etcd === undefined) throw new IntegrityError('manifest', `backup ${m.id} (${m.strategy}) records no etcd: it is not a backup of etcd`);
+  return m.etcd;
 }
 
 /** The manifest as stored: pretty JSON with a trailing newline. */

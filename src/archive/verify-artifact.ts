@@ -1,25 +1,25 @@
 import { Writable, type Duplex, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { KEY_DUMP_CONTENT_TYPE, RENDER_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
+import { CHECKPOINT_CONTENT_TYPE, KEY_DUMP_CONTENT_TYPE, RENDER_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { IntegrityError, describeError } from '../core/errors.js';
 import { decoders, type CodecKeys } from './codec.js';
+import type { Check } from './check.js';
+import { CheckpointArchiveCheck } from './checkpoint-archive.js';
 import { ByteCounter, HashCounter } from './hash-counter.js';
 import { KeyDumpCheck } from './key-dump-reader.js';
 import type { Manifest } from './manifest.js';
 import { RenderListingCheck } from './render-listing.js';
 import { SnapshotTrailerCheck } from './snapshot-trailer.js';
 
-export interface Check {
-  name: string;
-  ok: boolean;
-  detail: string;
-}
+export type { Check } from './check.js';
 
 /** Content checks by manifest contentType; key dumps and listings register theirs here. */
 export const CONTENT_CHECKS: Record<string, () => Duplex> = {
   [SNAPSHOT_CONTENT_TYPE]: () => new SnapshotTrailerCheck(),
   [KEY_DUMP_CONTENT_TYPE]: () => new KeyDumpCheck(),
   [RENDER_CONTENT_TYPE]: () => new RenderListingCheck(),
+  // The archive's layout: CRIU's checkpoint/ with inventory.img, config.dump and spec.dump, no path outside it.
+  [CHECKPOINT_CONTENT_TYPE]: () => new CheckpointArchiveCheck(),
 };
 
 /** The decode chain of an artifact (decoders, counter, content check) and what stopped it, if anything did. */

@@ -1,5 +1,7 @@
 import { auditRowText, type AuditRow } from '../kube/audit-row.js';
-import { backupAndPrune, backupRunContext } from '../ops/backup-run.js';
+import type { Manifest } from '../archive/manifest.js';
+import { backupAndPrune, backupRunContext, checkpointBackupsAndPrune, isCheckpointRun } from '../ops/backup-run.js';
+import { CheckpointRunError } from '../ops/checkpoint-backup.js';
 import { openRepository } from '../ops/repository.js';
 import { processMetrics } from '../server/metrics.js';
 import { pushMetrics } from '../server/pushgateway.js';
@@ -10,6 +12,7 @@ import type { CommandContext } from './context.js';
  * `render` listing row by row as it is read (JSON lines with --json). Pushes its metrics when RS_PUSHGATEWAY_URL is set.
  */
 export async function backupCommand(ctx: CommandContext): Promise<void> {
+  if (isCheckpointRun(ctx)) return checkpointCommand(ctx);
   const json = ctx.args.flags.json === true;
   const metrics = processMetrics();
   const run = backupRunContext(ctx);
@@ -25,5 +28,27 @@ export async function backupCommand(ctx: CommandContext): Promise<void> {
     await repo.store.close();
     const url = ctx.config.pushgatewayUrl;
     if (url !== undefined) await pushMetrics(url, metrics, { cluster: ctx.config.cluster }, run.ctx.log);
+  }
+}
+
+/**
+ * `reshifter backup` with RS_BACKUP_STRATEGY=checkpoint: one backup per container, one line each (`--json`: its
+ * manifest), printed for the ones stored even when others failed; then the failures, each named, and exit code 1.
+ */
+async function checkpointCommand(ctx: CommandContext): Promise<void> {
+  const json = ctx.args.flags.json === true;
+  const metrics = processMetrics();
+  const repo = openRepository(ctx.config, ctx.log);
+  const print = (m: Manifest) => ctx.print(json ? JSON.stringify(m) : `${m.id}\t${m.checkpoint!.namespace}/${m.checkpoint!.pod}/${m.checkpoint!.container}\t${m.artifact}\t${m.sizeBytes} bytes`);
+  try {
+    const manifests = await checkpointBackupsAndPrune(ctx, repo, { observer: metrics.observer });
+    manifests.forEach(print);
+  } catch (err) {
+    if (err instanceof CheckpointRunError) err.result.manifests.forEach(print);
+    throw err;
+  } finally {
+    await repo.store.close();
+    const url = ctx.config.pushgatewayUrl;
+    if (url !== undefined) await pushMetrics(url, metrics, { cluster: ctx.config.cluster }, ctx.log);
   }
 }

@@ -1,4 +1,5 @@
 import { UsageError } from '../core/errors.js';
+import { seriesOf } from '../core/series.js';
 import { formatBytes } from '../progress.js';
 import { listClusters, type ClusterSummary } from '../ops/clusters.js';
 import { listBackups } from '../ops/list.js';
@@ -34,7 +35,7 @@ export async function listCommand(ctx: CommandContext): Promise<void> {
     }
     const rows = [['ID', 'CREATED', 'STRATEGY', 'SIZE', 'REVISION', 'KEYS', 'ENCRYPTION']];
     for (const m of backups) {
-      rows.push([m.id, m.createdAt, m.strategy, formatBytes(m.sizeBytes), String(m.etcd.revision), m.keys === undefined ? '-' : String(m.keys), m.encryption]);
+      rows.push([m.id, m.createdAt, m.checkpoint ? seriesOf(m) : m.strategy, formatBytes(m.sizeBytes), m.etcd ? String(m.etcd.revision) : '-', m.keys === undefined ? '-' : String(m.keys), m.encryption]);
     }
     for (const line of textTable(rows, rows[0]!.length)) ctx.print(line);
   } finally {

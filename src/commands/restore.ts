@@ -1,15 +1,16 @@
 import type { Manifest } from '../archive/manifest.js';
-import { KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
-import { OperationError, UsageError } from '../core/errors.js';
+import { CHECKPOINT_CONTENT_TYPE, KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
+import { ConfigError, OperationError, UsageError } from '../core/errors.js';
 import { USES } from '../core/latest.js';
 import { openRepository } from '../ops/repository.js';
 import { restoreDataDir } from '../ops/restore-data-dir.js';
+import { restoreImageArchive } from '../ops/restore-image.js';
 import { restoreBackupKeys, type KeyRestoreReport } from '../ops/restore-keys.js';
 import { processMetrics, recordRestore, type RestoreOutcome } from '../server/metrics.js';
 import { pushMetrics } from '../server/pushgateway.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
-import { seriesFlag } from './flags.js';
+import { seriesFlag, stringFlag } from './flags.js';
 import { textTable } from './text-table.js';
 
 const SNAPSHOT_FLAGS = ['data-dir', 'name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token'] as const;
@@ -51,15 +52,34 @@ async function restoreOnce(ctx: CommandContext, begun: () => void): Promise<void
   }
   const repo = openRepository(ctx.config, ctx.log);
   try {
+    if (flags['image-archive'] !== undefined || flags['image-name'] !== undefined) return await restoreImage(ctx, repo, id, begun);
     // `latest` is the newest backup this form of restore can write: a snapshot with --data-dir or --keys, else a key dump.
     const wantsSnapshot = flags.keys === true || SNAPSHOT_FLAGS.some((f) => flags[f] !== undefined);
     const m = await repo.get(id, wantsSnapshot ? USES.restoreSnapshot : USES.restoreKeyDump, seriesFlag(ctx));
     if (m.contentType === SNAPSHOT_CONTENT_TYPE && flags.keys === true) return await restoreKeysOf(ctx, repo, m, SNAPSHOT_FLAGS, begun);
     if (m.contentType === SNAPSHOT_CONTENT_TYPE) return await restoreSnapshot(ctx, repo, m, begun);
     if (m.contentType === KEY_DUMP_CONTENT_TYPE) return await restoreKeysOf(ctx, repo, m, SNAPSHOT_FLAGS, begun);
+    if (m.contentType === CHECKPOINT_CONTENT_TYPE) throw new ConfigError([`backup ${m.id} is a container checkpoint: restore it as an OCI image with --image-archive FILE [--image-name NAME]`]);
     throw new OperationError(`backup ${m.id} is a ${m.strategy} listing (${m.contentType}), which cannot be restored; only snapshots and key dumps (raw, filter:) can`);
   } finally {
     await repo.store.close();
+  }
+}
+
+/** A container checkpoint as an OCI image archive (`--image-archive FILE [--image-name NAME]`). */
+async function restoreImage(ctx: CommandContext, repo: BackupRepository, id: string, begun: () => void): Promise<void> {
+  const path = stringFlag(ctx, 'image-archive');
+  if (path === undefined || path === '') throw new ConfigError(['--image-name goes with --image-archive FILE, where the image archive is written']);
+  const extra = given(ctx, [...SNAPSHOT_FLAGS, ...DUMP_FLAGS, 'keys']);
+  if (extra !== undefined) throw new ConfigError([`${extra} cannot be combined with --image-archive, which writes a container checkpoint as an OCI image archive`]);
+  const imageName = stringFlag(ctx, 'image-name');
+  const m = await repo.get(id, USES.restoreImage, seriesFlag(ctx));
+  begun();
+  const report = await restoreImageArchive(ctx, repo, m, { path, ...(imageName !== undefined && { imageName }) });
+  if (ctx.args.flags.json) ctx.print(JSON.stringify(report));
+  else {
+    ctx.print(`wrote checkpoint ${report.id} of ${report.container} as an OCI image archive: ${report.path} (layer sha256:${report.layerDigest}, ${report.bytes} bytes)`);
+    ctx.print(`next: skopeo copy oci-archive:${report.path} docker://<registry>/<name>:<tag>, then a pod with that image on a node with CRI-O and CRIU`);
   }
 }
 

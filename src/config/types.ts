@@ -1,3 +1,4 @@
+import type { CheckpointTarget } from '../core/checkpoint-targets.js';
 import type { StrategySpec } from '../core/strategy.js';
 import type { RetentionRules } from '../core/retention.js';
 
@@ -80,6 +81,31 @@ export interface EncryptionConfig {
   passphrase?: string;
 }
 
+/** How a checkpoint backup (RS_BACKUP_STRATEGY=checkpoint) reaches the node's kubelet and its checkpoint folder. */
+export interface CheckpointConfig {
+  /** `RS_CHECKPOINT_TARGETS`: the containers, `namespace/pod/container` with `*` for every pod or container. */
+  targets?: CheckpointTarget[];
+  kubelet: {
+    /** `RS_KUBELET_URL`, default `https://127.0.0.1:10250`. */
+    url: string;
+    /** `RS_KUBELET_CA_CERT`: CA of the kubelet's serving certificate. */
+    caCertFile?: string;
+    /** `RS_KUBELET_CLIENT_CERT` / `RS_KUBELET_CLIENT_KEY`: a client certificate the kubelet trusts; both or neither. */
+    clientCertFile?: string;
+    clientKeyFile?: string;
+    /** `RS_KUBELET_TOKEN_FILE`: a bearer token allowed nodes/checkpoint, read at each request. */
+    tokenFile?: string;
+    /** `RS_KUBELET_SERVER_NAME`: the name the kubelet's certificate is checked against (default: the URL's host). */
+    serverName?: string;
+  };
+  /** `RS_CHECKPOINT_TIMEOUT`, default `2m`: how long the runtime may take for one container, whole seconds. */
+  timeoutSeconds: number;
+  /** `RS_CHECKPOINT_DIR`, default `/var/lib/kubelet/checkpoints`: where this process sees the kubelet's archives. */
+  dir: string;
+  /** `RS_CHECKPOINT_KEEP_LOCAL`, default false: keep the node's archive once it is stored. */
+  keepLocal: boolean;
+}
+
 /** Everything reshifter can be told, read once from the environment by `loadConfig`. */
 export interface Config {
   etcd: EtcdConfig;
@@ -97,6 +123,7 @@ export interface Config {
   schedule?: string;
   retention: RetentionRules;
   selection: SelectionConfig;
+  checkpoint: CheckpointConfig;
   /** `RS_HTTP_PORT`, default 8080; 0 disables the HTTP server of `run`. */
   httpPort: number;
   /** `RS_HTTP_ADDRESS`, default `127.0.0.1` (the image sets `0.0.0.0`): the address `run` serves HTTP on. */

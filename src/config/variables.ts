@@ -1,4 +1,6 @@
 import { parseDuration } from '../core/duration.js';
+import { parseCheckpointTargets } from '../core/checkpoint-targets.js';
+import { checkpointDirProblem, isCheckpoint, kubeletUrl } from './checkpoint-parsers.js';
 import { parseStrategy } from '../core/strategy.js';
 import {
   ageIdentity, ageIdentityFile, ageRecipients, bucketFolder, coerce, cronExpression, endpoints, existingWritableFolder, intRange, listenAddress, matching, namesOf,
@@ -12,7 +14,7 @@ import type { Compression } from './types.js';
  */
 export type VariableGroup =
   | 'general' | 'etcd' | 'store' | 'backup' | 'encryption' | 'decryption' | 'schedule' | 'retention' | 'selection' | 'server' | 'metrics'
-  | 'work area';
+  | 'work area' | 'checkpoint';
 
 /** Each group's name in help texts, in the order help lists them. */
 export const GROUPS: Record<VariableGroup, string> = {
@@ -27,6 +29,7 @@ export const GROUPS: Record<VariableGroup, string> = {
   server: 'HTTP server',
   metrics: 'metrics',
   'work area': 'work area',
+  checkpoint: 'container checkpoints (kubelet)',
   general: 'general',
 };
 
@@ -272,6 +275,75 @@ export const VARIABLES: readonly Variable[] = [
   {
     name: 'RS_EXCLUDE_RESOURCES', group: 'selection', parse: namesOf(RESOURCE_RE, 'resource name'), default: [], field: 'selection.excludeResources',
     doc: { row: 'RS_INCLUDE_RESOURCES' },
+  },
+  // container checkpoints (RS_BACKUP_STRATEGY=checkpoint; rules in checkpoint-parsers.ts)
+  {
+    name: 'RS_CHECKPOINT_TARGETS', group: 'checkpoint', field: 'checkpoint.targets',
+    parse: (v) => parseCheckpointTargets(v),
+    check: (isSet, earlier) =>
+      isCheckpoint(earlier) && !isSet('RS_CHECKPOINT_TARGETS')
+        ? 'RS_BACKUP_STRATEGY is checkpoint, but RS_CHECKPOINT_TARGETS is not set: name the containers to checkpoint (namespace/pod/container, * for every pod or container: shop/*, default/web/*)'
+        : undefined,
+    doc: {
+      default: '', example: '`shop/*,default/web/app`',
+      meaning: 'containers a `checkpoint` backup takes: `namespace/pod/container`, `*` for every pod or container (`shop/*`, `default/web/*`); never `*` for the namespace',
+    },
+  },
+  {
+    name: 'RS_KUBELET_URL', group: 'checkpoint', parse: kubeletUrl, default: 'https://127.0.0.1:10250', field: 'checkpoint.kubelet.url',
+    doc: { default: '`https://127.0.0.1:10250`', example: '`https://$(HOST_IP):10250`', meaning: "the node's kubelet (https only); `GET /pods` and `POST /checkpoint/...` go there" },
+  },
+  {
+    name: 'RS_KUBELET_CA_CERT', group: 'checkpoint', present: readableFile, field: 'checkpoint.kubelet.caCertFile',
+    doc: { default: 'system CAs', example: '`/var/lib/kubelet/pki/kubelet.crt`', meaning: "CA of the kubelet's serving certificate (its self-signed `kubelet.crt` serves, or the cluster CA with `serverTLSBootstrap`)" },
+  },
+  {
+    name: 'RS_KUBELET_CLIENT_CERT', group: 'checkpoint', present: readableFile, field: 'checkpoint.kubelet.clientCertFile',
+    doc: {
+      label: '`RS_KUBELET_CLIENT_CERT` / `RS_KUBELET_CLIENT_KEY`', default: '',
+      example: '`/etc/kubernetes/pki/apiserver-kubelet-client.crt` / `.key`', meaning: 'a client certificate the kubelet trusts (both or neither); or `RS_KUBELET_TOKEN_FILE`',
+    },
+  },
+  {
+    name: 'RS_KUBELET_CLIENT_KEY', group: 'checkpoint', present: readableFile, field: 'checkpoint.kubelet.clientKeyFile', doc: { row: 'RS_KUBELET_CLIENT_CERT' },
+    check: (isSet) => (isSet('RS_KUBELET_CLIENT_CERT') !== isSet('RS_KUBELET_CLIENT_KEY') ? 'RS_KUBELET_CLIENT_CERT and RS_KUBELET_CLIENT_KEY must be set together' : undefined),
+  },
+  {
+    name: 'RS_KUBELET_TOKEN_FILE', group: 'checkpoint', present: readableFile, field: 'checkpoint.kubelet.tokenFile',
+    check: (isSet, earlier) =>
+      isCheckpoint(earlier) && !isSet('RS_KUBELET_CLIENT_CERT') && !isSet('RS_KUBELET_TOKEN_FILE')
+        ? 'RS_BACKUP_STRATEGY is checkpoint, but the kubelet would get no credentials: set RS_KUBELET_CLIENT_CERT and RS_KUBELET_CLIENT_KEY, or RS_KUBELET_TOKEN_FILE'
+        : undefined,
+    doc: {
+      default: '', example: '`/var/run/secrets/tokens/kubelet`',
+      meaning: 'a bearer token (a projected service account token) allowed `nodes/checkpoint` (create) and `nodes/pods` (get); read at each request',
+    },
+  },
+  {
+    name: 'RS_KUBELET_SERVER_NAME', group: 'checkpoint', field: 'checkpoint.kubelet.serverName',
+    parse: matching(/^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/, 'is not a host name'),
+    doc: { default: "the URL's host", example: '`$(NODE_NAME)`', meaning: "the name the kubelet's certificate must show (a self-signed one names the node, not its IP)" },
+  },
+  {
+    name: 'RS_CHECKPOINT_TIMEOUT', group: 'checkpoint', parse: (v) => parseDuration(v) / 1000, default: 120, field: 'checkpoint.timeoutSeconds',
+    doc: { default: '`2m`', example: '`10m`', meaning: 'how long the runtime may take to checkpoint one container (more memory takes longer)' },
+  },
+  {
+    name: 'RS_CHECKPOINT_DIR', group: 'checkpoint', default: '/var/lib/kubelet/checkpoints', field: 'checkpoint.dir',
+    parse: matching(/^\//, 'is not an absolute path'),
+    doc: {
+      default: '`/var/lib/kubelet/checkpoints`', example: '`/host/checkpoints`',
+      meaning: "where this process sees the kubelet's checkpoint folder (a hostPath); the archive the kubelet names is read there by its file name",
+    },
+  },
+  {
+    name: 'RS_CHECKPOINT_KEEP_LOCAL', group: 'checkpoint', unset: 'absent', parse: (v) => coerce(v).asBool(), default: false, field: 'checkpoint.keepLocal',
+    check: (_isSet, earlier) => {
+      const dir = earlier('RS_CHECKPOINT_DIR') as string | undefined;
+      // An invalid RS_CHECKPOINT_DIR is reported already.
+      return isCheckpoint(earlier) && dir !== undefined ? checkpointDirProblem(dir, earlier('RS_CHECKPOINT_KEEP_LOCAL') === true) : undefined;
+    },
+    doc: { default: '`false`', example: '`true`', meaning: "keep the node's archive once it is stored (by default it is deleted: nothing else cleans it up)" },
   },
   // serving
   {

@@ -1,15 +1,17 @@
-import { KEY_DUMP_CONTENT_TYPE, RENDER_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from './content-type.js';
+import { CHECKPOINT_CONTENT_TYPE, KEY_DUMP_CONTENT_TYPE, RENDER_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from './content-type.js';
 
 /**
  * What a backup holds, named from its manifest's `contentType` (the values archive/manifest.ts documents:
- * `etcd-snapshot`, `tar` for key dumps, `jsonl` for render listings). A content type of a newer version is `other`.
+ * `etcd-snapshot`, `tar` for key dumps, `jsonl` for render listings, `container-checkpoint`). A content type of a
+ * newer version is `other`.
  */
-export type BackupKind = 'snapshot' | 'key dump' | 'render listing' | 'other';
+export type BackupKind = 'snapshot' | 'key dump' | 'render listing' | 'container checkpoint' | 'other';
 
 const KINDS: Record<string, BackupKind> = {
   [SNAPSHOT_CONTENT_TYPE]: 'snapshot',
   [KEY_DUMP_CONTENT_TYPE]: 'key dump',
   [RENDER_CONTENT_TYPE]: 'render listing',
+  [CHECKPOINT_CONTENT_TYPE]: 'container checkpoint',
 };
 
 /** The kind of a backup with this content type. */
@@ -17,10 +19,14 @@ export function kindOf(contentType: string): BackupKind {
   return Object.prototype.hasOwnProperty.call(KINDS, contentType) ? KINDS[contentType]! : 'other';
 }
 
-/** A backup as an operator would name it: `snapshot`, `key dump (filter:secrets)`, `render listing`. */
-export function describeBackup(m: { strategy: string; contentType: string }): string {
+/**
+ * A backup as an operator would name it: `snapshot`, `key dump (filter:secrets)`, `render listing`, `container
+ * checkpoint (shop/web/app)`.
+ */
+export function describeBackup(m: { strategy: string; contentType: string; checkpoint?: { namespace: string; pod: string; container: string } | undefined }): string {
   const kind = kindOf(m.contentType);
   if (kind === 'key dump') return `key dump (${m.strategy})`;
+  if (kind === 'container checkpoint' && m.checkpoint) return `container checkpoint (${m.checkpoint.namespace}/${m.checkpoint.pod}/${m.checkpoint.container})`;
   if (kind === 'other') return `"${m.strategy}" backup (content type ${m.contentType})`;
   return kind;
 }

@@ -1,6 +1,6 @@
 import { describeBackup, kindOf, type BackupKind } from './backup-kind.js';
 import { NotFoundError } from './errors.js';
-import { seriesOf } from './series.js';
+import { inSeries, seriesOf, type SeriesSource } from './series.js';
 
 /** The manifest fields `latest` is chosen by. */
 export interface ListedBackup {
@@ -8,6 +8,7 @@ export interface ListedBackup {
   createdAt: string;
   strategy: string;
   contentType: string;
+  checkpoint?: SeriesSource['checkpoint'];
 }
 
 /** What a command can use when it is given `latest`, and how to say so when the store holds none of it. */
@@ -33,6 +34,8 @@ export const USES = {
   restoreKeys: { kinds: ['key dump', 'snapshot'], reads: 'restores write key dumps and the live keys of snapshots (a render listing holds no values)' },
   stats: { kinds: ['snapshot', 'key dump', 'render listing'], reads: '`stats` reads snapshots, key dumps and render listings' },
   diff: { kinds: ['snapshot', 'key dump'], reads: '`diff` compares snapshots and key dumps (a render listing holds no values)' },
+  /** `restore --image-archive` turns a container checkpoint into an OCI image. */
+  restoreImage: { kinds: ['container checkpoint'], reads: '`restore --image-archive` writes container checkpoints as images' },
 } as const satisfies Record<string, BackupUse>;
 
 /** True when `use` can read `m`. */
@@ -65,16 +68,16 @@ const kindsText = (kinds: readonly string[]) =>
 export function pickLatest<T extends ListedBackup>(backups: readonly T[], q: LatestQuery): T {
   const sorted = [...backups].sort(newestFirst);
   if (sorted.length === 0) throw new NotFoundError(`no backups of ${q.where}`);
-  const inSeries = q.series === undefined ? sorted : sorted.filter((m) => seriesOf(m) === q.series);
-  if (inSeries.length === 0) {
+  const members = q.series === undefined ? sorted : sorted.filter((m) => inSeries(m, q.series!));
+  if (members.length === 0) {
     const counts = new Map<string, number>();
     for (const m of sorted) counts.set(seriesOf(m), (counts.get(seriesOf(m)) ?? 0) + 1);
     const held = [...counts].map(([s, n]) => `${s} (${n})`).join(', ');
     throw new NotFoundError(`no backup of series "${q.series!}" of ${q.where}; its series are ${held}`);
   }
-  const found = inSeries.find((m) => canUse(q.use, m));
+  const found = members.find((m) => canUse(q.use, m));
   if (found) return found;
-  const newest = inSeries[0]!;
+  const newest = members[0]!;
   const wanted = q.use.kinds === 'any' ? 'usable' : kindsText(q.use.kinds);
   const scope = q.series === undefined ? '' : ` of series "${q.series}"`;
   throw new NotFoundError(

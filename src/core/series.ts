@@ -1,10 +1,16 @@
+import { kubeNameProblem } from '../kube/names.js';
 import { parseStrategy } from './strategy.js';
 
-/** What a backup's series is decided from: its manifest's fields (only the strategy, today). */
+/** What a backup's series is decided from: its manifest's fields. */
 export interface SeriesSource {
-  /** The manifest's `strategy`: `snapshot`, `raw`, `render`, `filter:<resources>`. */
+  /** The manifest's `strategy`: `snapshot`, `raw`, `render`, `filter:<resources>`, `checkpoint`. */
   strategy: string;
+  /** A container checkpoint's container (the manifest's `checkpoint`). */
+  checkpoint?: { namespace: string; pod: string; container: string } | undefined;
 }
+
+/** The name that stands for every checkpoint series at once (`--strategy checkpoint`). */
+export const CHECKPOINT_FAMILY = 'checkpoint';
 
 /**
  * The series a backup belongs to: backups that are taken the same way and so replace one another. Retention
@@ -15,14 +21,14 @@ export interface SeriesSource {
  *   snapshot, raw, render        the strategy
  *   filter:<resources>           the resources sorted and without repeats: `filter:services,deployments` and
  *                                `filter:deployments,services` dump the same keys, so they are one series
+ *   checkpoint                   one series per container, `checkpoint:<namespace>/<pod>/<container>`: each
+ *                                container keeps its own last N (a checkpoint of one never replaces another's)
  *   anything else                the strategy as stored (a manifest of a newer version: its own series, so
  *                                retention never mixes it with ours)
  *
- * Where later kinds go (not built yet): a checkpoint (one container's state) would add a case keyed per namespace,
- * pod and container, `checkpoint:<namespace>/<pod>/<container>`, so each container keeps its own last N. A delta
- * segment of a continuous backup is not a series member at all: it belongs to its base's chain, is kept exactly as
- * long as its base is and is never counted on its own; that needs a second function (the chain's base id of a
- * manifest) whose members retention decides with their base, not a key here.
+ * A delta segment of a continuous backup (not built yet) is not a series member at all: it belongs to its base's
+ * chain, is kept exactly as long as its base is and is never counted on its own; that needs a second function (the
+ * chain's base id of a manifest) whose members retention decides with their base, not a key here.
  */
 export function seriesOf(m: SeriesSource): string {
   const stored = m.strategy.trim();
@@ -33,16 +39,33 @@ export function seriesOf(m: SeriesSource): string {
     return stored;
   }
   if (spec.kind === 'filter') return `filter:${[...new Set(spec.resources)].sort().join(',')}`;
+  if (spec.kind === 'checkpoint' && m.checkpoint) return `checkpoint:${m.checkpoint.namespace}/${m.checkpoint.pod}/${m.checkpoint.container}`;
   return spec.kind;
 }
 
 /**
  * The series an operator names (`--strategy filter:services,deployments`, the API's `strategy`), as seriesOf keys
- * it. Throws with the reason when the text is no strategy.
+ * it: a strategy, `checkpoint:<namespace>/<pod>/<container>` for one container's checkpoints, or `checkpoint` for
+ * all of them (see inSeries). Throws with the reason when the text is no series.
  */
 export function seriesNamed(text: string): string {
-  parseStrategy(text);
-  return seriesOf({ strategy: text });
+  const value = text.trim();
+  if (value.startsWith('checkpoint:')) {
+    const parts = value.slice('checkpoint:'.length).split('/');
+    if (parts.length !== 3) throw new Error('names no container: checkpoint:<namespace>/<pod>/<container>, or checkpoint for every container');
+    const kinds = ['namespace', 'pod', 'container'] as const;
+    const problem = parts.map((p, i) => kubeNameProblem(kinds[i]!, p)).find((p) => p !== undefined);
+    if (problem !== undefined) throw new Error(`names no container: ${problem}`);
+    return `checkpoint:${parts.join('/')}`;
+  }
+  parseStrategy(value);
+  return seriesOf({ strategy: value });
+}
+
+/** True when backup `m` belongs to `series` as seriesNamed gives it: `checkpoint` holds every container's series. */
+export function inSeries(m: SeriesSource, series: string): boolean {
+  const own = seriesOf(m);
+  return own === series || (series === CHECKPOINT_FAMILY && own.startsWith(`${CHECKPOINT_FAMILY}:`));
 }
 
 /**

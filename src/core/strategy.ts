@@ -1,16 +1,21 @@
-/** How a backup reads etcd. `filter` is a `raw` dump limited to some resources (Reshifter's `filter:a,b`). */
+/**
+ * How a backup is taken. `filter` is a `raw` dump limited to some resources (Reshifter's `filter:a,b`); `checkpoint`
+ * reads no etcd at all: it checkpoints running containers through the node's kubelet (RS_CHECKPOINT_TARGETS), one
+ * backup per container.
+ */
 export type StrategySpec =
   | { kind: 'snapshot' }
   | { kind: 'raw' }
   | { kind: 'render' }
-  | { kind: 'filter'; resources: string[] };
+  | { kind: 'filter'; resources: string[] }
+  | { kind: 'checkpoint' };
 
 export type StrategyName = StrategySpec['kind'];
 
-/** Parses `snapshot`, `raw`, `render` or `filter:deployments,services`; throws with the reason on anything else. */
+/** Parses `snapshot`, `raw`, `render`, `filter:deployments,services` or `checkpoint`; throws with the reason on anything else. */
 export function parseStrategy(text: string): StrategySpec {
   const value = text.trim();
-  if (value === 'snapshot' || value === 'raw' || value === 'render') return { kind: value };
+  if (value === 'snapshot' || value === 'raw' || value === 'render' || value === 'checkpoint') return { kind: value };
   if (value.startsWith('filter:')) {
     const resources = value
       .slice('filter:'.length)
@@ -22,7 +27,8 @@ export function parseStrategy(text: string): StrategySpec {
     if (bad !== undefined) throw new Error(`has "${bad}", which is not a resource name`);
     return { kind: 'filter', resources };
   }
-  throw new Error('should be one of snapshot, raw, render, filter:<resource>[,<resource>...]');
+  if (value.startsWith('checkpoint:')) throw new Error('is one container\'s series: a checkpoint backup is taken with checkpoint, and RS_CHECKPOINT_TARGETS names the containers');
+  throw new Error('should be one of snapshot, raw, render, filter:<resource>[,<resource>...], checkpoint');
 }
 
 /** The text form of a strategy, as written into manifests. */

@@ -1,4 +1,5 @@
 import type { DumpHeader } from '../archive/key-dump-format.js';
+import { etcdOf } from '../archive/manifest.js';
 import { snapshotError } from '../archive/snapshot-error.js';
 import { OperationError } from '../core/errors.js';
 import type { KeyRecord, KeyStream } from '../core/key-record.js';
@@ -52,7 +53,7 @@ export async function snapshotKeys(backup: SnapshotBackup, opts: SnapshotKeysOpt
       throw snapshotError(err, what);
     }
   }
-  const header = { apiVersion: 'v3' as const, etcdVersion: m.etcd.version, revision: m.etcd.revision, prefixes: [...(prefixes ?? ['/'])] };
+  const header = { apiVersion: 'v3' as const, etcdVersion: etcdOf(m).version, revision: etcdOf(m).revision, prefixes: [...(prefixes ?? ['/'])] };
   return { header, records };
 }
 

@@ -3,6 +3,7 @@ import { describeError } from '../core/errors.js';
 import { newBackupId } from '../core/naming.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import { createBackup, type BackupOptions } from './backup.js';
+import { CheckpointRunError, checkpointBackups } from './checkpoint-backup.js';
 import type { OpContext } from './context.js';
 import { prune } from './prune.js';
 
@@ -26,4 +27,30 @@ export async function backupAndPrune(ctx: OpContext, repo: BackupRepository, opt
     throw err;
   }
   return manifest;
+}
+
+/** True when this run takes container checkpoints (RS_BACKUP_STRATEGY or the caller's strategy is `checkpoint`). */
+export function isCheckpointRun(ctx: OpContext, opts: Pick<BackupOptions, 'strategy'> = {}): boolean {
+  return (opts.strategy ?? ctx.config.strategy)?.kind === 'checkpoint';
+}
+
+/**
+ * A checkpoint run as `backup`, `run` and the API do it: one backup per container, then retention per container
+ * series when any was stored (a container that keeps failing must not stop the others' retention; its own series
+ * gets nothing new, so retention takes nothing more from it). Throws CheckpointRunError, holding the stored
+ * manifests, when any container failed. Each backup binds its own id to its log lines.
+ */
+export async function checkpointBackupsAndPrune(ctx: OpContext, repo: BackupRepository, opts: BackupOptions = {}): Promise<Manifest[]> {
+  const result = await checkpointBackups(ctx, repo, opts);
+  if (result.manifests.length > 0) {
+    try {
+      const pruned = await prune(ctx, repo, { protect: new Set(result.manifests.map((m) => m.id)) });
+      opts.observer?.retentionDeleted?.(pruned.deleted);
+    } catch (err) {
+      ctx.log.error({ err: describeError(err) }, 'retention failed');
+      throw err;
+    }
+  }
+  if (result.failures.length > 0) throw new CheckpointRunError(result);
+  return result.manifests;
 }

@@ -32,7 +32,7 @@ export interface BackupOptions {
 }
 
 /** One backup in progress, as far as it has got. */
-interface BackupRun {
+export interface BackupRun {
   id: string;
   started: Date;
   log: Logger;
@@ -40,7 +40,7 @@ interface BackupRun {
 }
 
 /** The stored artifact of a backup: its name, and the counts and sha256 its manifest records. */
-interface StoredArtifact {
+export interface StoredArtifact {
   artifact: string;
   codec: Codec;
   sha256: string;
@@ -108,11 +108,14 @@ async function takeBackup(ctx: OpContext, repo: BackupRepository, opts: BackupOp
   });
 }
 
-/** Streams the source through the codec into the store, counting and hashing what passes. */
-async function storeArtifact(
+/** What storeArtifact needs of a source: the content stream and its name (checkpoints bring theirs too). */
+export type ArtifactSource = Pick<BackupSource, 'format' | 'stream' | 'expectedBytes' | 'contentSha256'>;
+
+/** Streams the source through the codec into the store (atomically), counting and hashing what passes. */
+export async function storeArtifact(
   ctx: OpContext,
   repo: BackupRepository,
-  source: BackupSource,
+  source: ArtifactSource,
   keys: CodecKeys,
   run: BackupRun,
   onProgress: BackupOptions['onProgress'],
@@ -164,7 +167,7 @@ function manifestOf(ctx: OpContext, run: BackupRun, strategy: StrategySpec, sour
 }
 
 /** Streams a source through the transforms into the store; fails if either side fails. */
-async function storeStream(source: BackupSource, transforms: Duplex[], repo: BackupRepository, artifact: string, signal: AbortSignal): Promise<void> {
+async function storeStream(source: ArtifactSource, transforms: Duplex[], repo: BackupRepository, artifact: string, signal: AbortSignal): Promise<void> {
   const last = transforms[transforms.length - 1]!;
   const onAbort = () => source.stream.destroy(new AbortedError('backup interrupted (SIGTERM/SIGINT)'));
   signal.addEventListener('abort', onAbort, { once: true });

@@ -1,5 +1,5 @@
 import type { Manifest } from '../archive/manifest.js';
-import { kindOf } from '../core/backup-kind.js';
+import { describeBackup, kindOf } from '../core/backup-kind.js';
 import { diffKeys, type DiffResult } from '../core/diff.js';
 import { OperationError } from '../core/errors.js';
 import type { KeyRecord } from '../core/key-record.js';
@@ -66,7 +66,7 @@ export async function diffBackups(ctx: OpContext, repo: BackupRepository, from: 
 async function openSide(repo: BackupRepository, m: Manifest, keys: CodecKeys, signal: AbortSignal): Promise<DiffSide> {
   const kind = kindOf(m.contentType);
   if (kind !== 'snapshot' && kind !== 'key dump') {
-    throw new OperationError(`backup ${m.id} (${m.strategy}) is a listing without values: only snapshots and key dumps can be read key by key`);
+    throw new OperationError(`backup ${m.id} is a ${describeBackup(m)}, which holds no keys with values: only snapshots and key dumps can be read key by key`);
   }
   const backup = await openBackup(repo, m, keys, signal);
   try {

@@ -1,5 +1,5 @@
 import type { Manifest } from '../archive/manifest.js';
-import { seriesOf } from '../core/series.js';
+import { inSeries } from '../core/series.js';
 import type { Logger } from '../log.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 
@@ -14,5 +14,5 @@ export interface ListOptions {
 export async function listBackups(repo: BackupRepository, opts: ListOptions = {}): Promise<Manifest[]> {
   const { backups, invalid } = await repo.list();
   for (const bad of invalid) opts.log?.warn({ key: bad.key, error: bad.error }, 'unreadable manifest skipped');
-  return opts.series === undefined ? backups : backups.filter((m) => seriesOf(m) === opts.series);
+  return opts.series === undefined ? backups : backups.filter((m) => inSeries(m, opts.series!));
 }

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { CodecKeys } from '../archive/codec.js';
 import { readKeyDump, type DumpItem } from '../archive/key-dump-reader.js';
 import { assertDecodable, copyVerified, verifyInPlace, type VerifiedCopy } from '../archive/local-copy.js';
@@ -40,8 +41,15 @@ export interface RenderListingBackup extends Opened {
   rows(): AsyncIterable<AuditRow>;
 }
 
+/** A container checkpoint: the archive as the kubelet wrote it. */
+export interface CheckpointBackup extends Opened {
+  kind: 'container checkpoint';
+  /** The archive's bytes, decrypted and decompressed from the verified copy; each call reads the copy again. */
+  archive(): Readable;
+}
+
 /** What a stored backup holds, opened for reading. */
-export type OpenedBackup = SnapshotBackup | KeyDumpBackup | RenderListingBackup;
+export type OpenedBackup = SnapshotBackup | KeyDumpBackup | RenderListingBackup | CheckpointBackup;
 
 export interface OpenBackupOptions {
   /**
@@ -78,6 +86,8 @@ export async function openBackup(
         return { kind, manifest: m, items: () => readKeyDump(copy.open(keys)), close };
       case 'render listing':
         return { kind, manifest: m, rows: () => readRenderListing(copy.open(keys)), close };
+      case 'container checkpoint':
+        return { kind, manifest: m, archive: () => copy.open(keys), close };
     }
   } catch (err) {
     await close();

@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { etcdOf } from '../archive/manifest.js';
 import { snapshotError } from '../archive/snapshot-error.js';
 import { SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { openSnapshot, type SnapshotReader } from '../snapshot/index.js';
@@ -51,7 +52,7 @@ export async function openSnapshotInput(ctx: OpContext, target: string, series: 
     if (backup.kind !== 'snapshot') throw new OperationError(`backup ${m.id} is not an etcd snapshot`);
     try {
       const reader = await backup.reader();
-      return { reader, origin: { kind: 'backup', id: m.id, strategy: m.strategy, revision: m.etcd.revision }, close: () => backup.close() };
+      return { reader, origin: { kind: 'backup', id: m.id, strategy: m.strategy, revision: etcdOf(m).revision }, close: () => backup.close() };
     } catch (err) {
       await backup.close();
       throw err;

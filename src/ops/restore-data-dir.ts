@@ -1,6 +1,6 @@
 import { readdir, rmdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { Manifest } from '../archive/manifest.js';
+import { etcdOf, type Manifest } from '../archive/manifest.js';
 import { ConfigError, OperationError } from '../core/errors.js';
 import { findRestoreTool, runSnapshotRestore, type RestoreTool, type SnapshotRestoreOptions } from '../etcd/snapshot-restore-tool.js';
 import type { BackupRepository } from '../store/backup-repository.js';
@@ -45,8 +45,8 @@ export async function restoreDataDir(ctx: OpContext, repo: BackupRepository, m: 
     if (backup.kind !== 'snapshot') throw new OperationError(`backup ${m.id} is a ${m.strategy} backup (${m.contentType}), not an etcd snapshot`);
     log.info({ id: m.id, sizeBytes: m.sizeBytes, sha256: m.sha256 }, 'backup downloaded and verified');
     await runSnapshotRestore(tool, backup.file, { ...opts, dataDir });
-    log.info({ dataDir, tool: tool.command, revision: m.etcd.revision }, 'snapshot restored');
-    return { id: m.id, dataDir, revision: m.etcd.revision, tool };
+    log.info({ dataDir, tool: tool.command, revision: etcdOf(m).revision }, 'snapshot restored');
+    return { id: m.id, dataDir, revision: etcdOf(m).revision, tool };
   } finally {
     await backup.close();
   }

@@ -1,6 +1,7 @@
-import type { Manifest } from '../archive/manifest.js';
-import { kindOf } from '../core/backup-kind.js';
+import { etcdOf, type Manifest } from '../archive/manifest.js';
+import { describeBackup } from '../core/backup-kind.js';
 import { OperationError } from '../core/errors.js';
+import { USES, canUse } from '../core/latest.js';
 import { buildSelection, selectKey, selectsEverything, type KeySelection } from '../core/key-selection.js';
 import type { KeyRecord } from '../core/key-record.js';
 import { openKeyReader } from '../etcd/key-reader.js';
@@ -114,12 +115,10 @@ export async function liveStats(ctx: OpContext, opts: StatsOptions = {}): Promis
 export async function backupStats(ctx: OpContext, repo: BackupRepository, m: Manifest, opts: StatsOptions = {}): Promise<StatsResult> {
   const counter = new StatsCounter(ctx, opts.onRow);
   const keys = await encryptionKeys(ctx.config, { forReading: true });
-  if (kindOf(m.contentType) === 'other') {
-    throw new OperationError(`backup ${m.id} holds ${m.contentType}, which stats cannot read`);
-  }
+  if (!canUse(USES.stats, m)) throw new OperationError(`backup ${m.id} is a ${describeBackup(m)}, which stats cannot read: ${USES.stats.reads}`);
   const backup = await openBackup(repo, m, keys, ctx.signal);
   try {
-    const source: StatsSource = { kind: 'backup', id: m.id, strategy: m.strategy, apiVersion: m.etcd.apiVersion, revision: m.etcd.revision, prefixes: m.prefixes ?? [] };
+    const source: StatsSource = { kind: 'backup', id: m.id, strategy: m.strategy, apiVersion: etcdOf(m).apiVersion, revision: etcdOf(m).revision, prefixes: m.prefixes ?? [] };
     source.prefixes = await countBackup(ctx, backup, counter, source.prefixes);
     return { source, report: counter.stats.report() };
   } finally {
@@ -134,6 +133,7 @@ async function countBackup(ctx: OpContext, backup: OpenedBackup, counter: StatsC
     for await (const row of backup.rows()) counter.row(row, layout);
     return prefixes;
   }
+  if (backup.kind === 'container checkpoint') throw new OperationError(`backup ${backup.manifest.id} is a container checkpoint, which holds no keys`);
   const stream =
     backup.kind === 'key dump'
       ? await keyDumpKeys(backup)

@@ -1,6 +1,6 @@
 import type { Etcd3 } from 'etcd3';
 import type { Config } from '../config/types.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, OperationError } from '../core/errors.js';
 import { buildSelection } from '../core/key-selection.js';
 import { type StrategySpec } from '../core/strategy.js';
 import { resolveApiVersion } from '../etcd/api-version.js';
@@ -45,5 +45,8 @@ export async function openSource(strategy: StrategySpec, config: Config, etcd: E
       return keyDumpSource(config, etcd, log, buildSelection(config.selection, strategy.resources));
     case 'render':
       return renderSource(config, etcd, log, buildSelection(config.selection), onRenderRow);
+    case 'checkpoint':
+      // Checkpoints read no etcd: ops/checkpoint-backup.ts takes them, one backup per container.
+      throw new OperationError('a checkpoint backup is not an etcd source (this is a bug: it is taken by checkpointBackups)');
   }
 }

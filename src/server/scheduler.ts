@@ -3,7 +3,7 @@ import type { BackupObserver } from '../core/backup-observer.js';
 import { AbortedError, describeError } from '../core/errors.js';
 import type { JobQueue } from '../core/jobs.js';
 import type { Logger } from '../log.js';
-import { backupAndPrune, backupRunContext } from '../ops/backup-run.js';
+import { backupAndPrune, backupRunContext, checkpointBackupsAndPrune, isCheckpointRun } from '../ops/backup-run.js';
 import type { OpContext } from '../ops/context.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { ScheduleHealth } from './health-state.js';
@@ -41,9 +41,12 @@ export function scheduleBackups(ctx: OpContext, schedule: string, deps: Schedule
 }
 
 async function scheduledBackup(ctx: OpContext, deps: ScheduleDeps, progress: (p: { bytes: number; totalBytes?: number }) => void) {
-  const run = backupRunContext(ctx);
+  // A checkpoint run is one backup per container, each with its own id.
+  const run = isCheckpointRun(ctx) ? { id: undefined, ctx } : backupRunContext(ctx);
+  const onProgress = (p: { bytes: number; totalBytes?: number }) => progress({ bytes: p.bytes, ...(p.totalBytes !== undefined && { totalBytes: p.totalBytes }) });
   try {
-    return await backupAndPrune(run.ctx, deps.repo, { id: run.id, observer: deps.observer, onProgress: (p) => progress({ bytes: p.bytes, ...(p.totalBytes !== undefined && { totalBytes: p.totalBytes }) }) });
+    if (run.id === undefined) return await checkpointBackupsAndPrune(run.ctx, deps.repo, { observer: deps.observer, onProgress });
+    return await backupAndPrune(run.ctx, deps.repo, { id: run.id, observer: deps.observer, onProgress });
   } catch (err) {
     if (err instanceof AbortedError) deps.onInterrupted();
     // Already logged as "backup failed" or "retention failed".

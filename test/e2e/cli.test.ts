@@ -57,9 +57,13 @@ describe('the built CLI', () => {
   });
 
   it('checks a flag as the variable it overrides', async () => {
-    const res = await runCli(['list', '--strategy', 'bogus'], {});
+    const res = await runCli(['backup', '--strategy', 'bogus'], {});
     expect(res.code).toBe(2);
     expect(res.stderr).toContain('RS_BACKUP_STRATEGY was invalid: "bogus"');
+    // Elsewhere --strategy names a series to read, not how backups are taken: checked as a series.
+    const list = await runCli(['list', '--strategy', 'bogus'], {});
+    expect(list.code).toBe(2);
+    expect(list.stderr).toContain('--strategy was invalid: "bogus" should be one of');
   });
 
   it('run with neither RS_SCHEDULE nor an HTTP port is a configuration error', async () => {

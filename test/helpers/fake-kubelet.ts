@@ -64,6 +64,8 @@ export interface FakeKubeletOptions {
    * keep the normal one.
    */
   override?: (req: { method: string; path: string }) => { status: number; body: string | Buffer; contentType?: string } | 'stall' | undefined;
+  /** Told each archive's path once written, before the reply (a test copies it before the backup deletes it). */
+  onArchive?: (path: string) => void | Promise<void>;
 }
 
 export interface FakeKubelet {
@@ -149,6 +151,7 @@ export async function startFakeKubelet(options: FakeKubeletOptions): Promise<Fak
       ...(container.pagesBytes !== undefined && { pagesBytes: container.pagesBytes }),
     });
     archives.push(file);
+    await options.onArchive?.(join(options.checkpointDir, file));
     // The kubelet formats this reply with Sprintf, not a JSON encoder.
     return text(200, `{"items":["${KUBELET_DIR}/${file}"]}`, 'application/json');
   };

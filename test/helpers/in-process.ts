@@ -19,6 +19,7 @@ export async function runInProcess(argv: string[], env: Record<string, string>):
     const inv = parsed.invocation;
     const overlay: Record<string, string | undefined> = { ...env };
     for (const [flag, variable] of Object.entries(FLAG_VARIABLES)) {
+      if (flag === 'strategy' && inv.command !== 'backup') continue;
       const v = inv.args.flags[flag];
       if (typeof v === 'string') overlay[variable] = v;
     }

@@ -54,7 +54,7 @@ describe('a cluster of big values', () => {
     // The dump holds every value byte for byte (gzip, the default, included), at the revision of the load.
     const inDump = await dumpDigests(join(work, 'store', 'default', dump.artifact));
     expect(inDump.values).toEqual(await etcdDigests(source.endpoint));
-    expect(inDump.revision).toBe(dump.etcd.revision);
+    expect(inDump.revision).toBe(dump.etcd!.revision);
     // One page in memory at a time, whatever the values: Node and the clients alone take ~80 MB.
     expect(res.peakRssMB).toBeLessThan(250);
   }, 240_000);

@@ -65,7 +65,7 @@ describe('a member dies during a key dump', () => {
     // The rest of the dump came through the members still alive.
     expect(alive.reduce((n, p) => n + p.bytesDown, 0) - atKill).toBeGreaterThan(MiB);
     const m = JSON.parse(res.stdout) as Manifest;
-    expect(m.etcd.revision).toBe(ref.etcd.revision);
+    expect(m.etcd!.revision).toBe(ref.etcd!.revision);
     const [a, b] = [await dumpDigests(join(storeDir, 'default', ref.artifact)), await dumpDigests(join(storeDir, 'default', m.artifact))];
     expect(b.values.size).toBe(1000);
     expect(b.revision).toBe(a.revision);

@@ -141,7 +141,7 @@ describe('etcd dies during a backup', () => {
     // The cut was mid-dump, and the client connected again to finish it.
     expect(proxy.connections).toBeGreaterThan(connections + 1);
     const m = JSON.parse(res.stdout) as Manifest;
-    expect(m.etcd.revision).toBe(refManifest.etcd.revision);
+    expect(m.etcd!.revision).toBe(refManifest.etcd!.revision);
     expect(m.keys).toBe(refManifest.keys);
     const [a, b] = [await dumpOf(storeDir, refManifest), await dumpOf(storeDir, m)];
     expect(b.revision).toBe(a.revision);

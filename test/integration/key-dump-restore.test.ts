@@ -54,7 +54,7 @@ describe('raw key dump', () => {
     // compact_rev_key lies outside the Kubernetes prefixes.
     expect(expected.size).toBe(dataset.length - 1);
     const status = JSON.parse(await source.ctl(['endpoint', 'status', '-w', 'json'])) as Array<{ Status: { header: { revision: number } } }>;
-    expect(manifest.etcd.revision).toBe(status[0]!.Status.header.revision);
+    expect(manifest.etcd!.revision).toBe(status[0]!.Status.header.revision);
     expect(manifest.artifact).toMatch(/\.raw\.tar\.zst$/);
     const verify = await runInProcess(['verify', manifest.id], localEnv(source));
     expect(verify.stdout).toMatch(/ok\s+content\s+tar ok/);

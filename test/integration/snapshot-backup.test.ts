@@ -67,8 +67,8 @@ describe.each([
     expect(res.code).toBe(0);
     manifest = JSON.parse(res.stdout) as Manifest;
     expect(manifest).toMatchObject({ cluster: 'kind-1', strategy: 'snapshot', compression: 'zstd', encryption: 'none', contentType: 'etcd-snapshot' });
-    expect(manifest.etcd.revision).toBeGreaterThan(80);
-    expect(manifest.etcd.version).toMatch(/^3\.\d+\.\d+/);
+    expect(manifest.etcd!.revision).toBeGreaterThan(80);
+    expect(manifest.etcd!.version).toMatch(/^3\.\d+\.\d+/);
 
     const bytes = await fetchArtifact(manifest);
     expect(bytes.length).toBe(manifest.sizeBytes);

@@ -143,7 +143,7 @@ describe('inspect status', () => {
     expect(statusOf(got)).toEqual(await ctlStatus(localDb));
     expect(got.trailer).toEqual({ present: true, match: true });
     expect(got.source).toMatchObject({ kind: 'backup', id: local.id });
-    expect(got.revision).toBeGreaterThanOrEqual(local.etcd.revision);
+    expect(got.revision).toBeGreaterThanOrEqual(local.etcd!.revision);
     // The text form shows the same numbers, hash in hex as etcdctl's table does.
     const text = await runInProcess(['inspect', 'latest'], localEnv());
     expect(text.stdout).toContain(`hash:       ${got.hash.toString(16)} (${got.hash})`);

@@ -44,7 +44,7 @@ describe('snapshot restore', () => {
     const res = await runCli(['restore', manifest.id, '--data-dir', dataDir, '--name', 'test', '--initial-cluster', 'test=http://127.0.0.1:2380', '--initial-advertise-peer-urls', 'http://127.0.0.1:2380'], env());
     expect(res.stderr).not.toMatch(/error/i);
     expect(res.code).toBe(0);
-    expect(res.stdout).toContain(`restored snapshot ${manifest.id} (revision ${manifest.etcd.revision}) into ${dataDir} with etcd`);
+    expect(res.stdout).toContain(`restored snapshot ${manifest.id} (revision ${manifest.etcd!.revision}) into ${dataDir} with etcd`);
     const restored = await startEtcd({ dataDir });
     try {
       expect(values(await keyspace(restored))).toEqual(values(await keyspace(source)));

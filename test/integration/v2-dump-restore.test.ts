@@ -80,7 +80,7 @@ describe('etcd v2 keyspace', () => {
     expect(res.code).toBe(0);
     manifest = JSON.parse(res.stdout) as Manifest;
     expect(manifest).toMatchObject({ strategy: 'raw', contentType: 'tar', keys: DATA.length, prefixes: ['/registry'], etcd: { apiVersion: 'v2' } });
-    expect(manifest.etcd.revision).toBeGreaterThanOrEqual(DATA.length);
+    expect(manifest.etcd!.revision).toBeGreaterThanOrEqual(DATA.length);
   });
 
   it('round-trips into a fresh v2 etcd: every key and value identical, TTLs kept', async () => {

@@ -70,7 +70,7 @@ describe('a local uncompressed snapshot is read in place', () => {
       if (opened.kind !== 'snapshot') return;
       expect(opened.file).toBe(join(store, 'wa', plain.artifact));
       const status = await (await opened.reader()).status();
-      expect(status.revision).toBe(plain.etcd.revision);
+      expect(status.revision).toBe(plain.etcd!.revision);
     } finally {
       await opened.close();
     }

@@ -1,8 +1,11 @@
+import { describeBackup } from '../../core/backup-kind.js';
+import type { Manifest } from '../../archive/manifest.js';
 import type { BackupObserver } from '../../core/backup-observer.js';
+import type { StrategySpec } from '../../core/strategy.js';
 import { KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../../core/content-type.js';
 import { OperationError } from '../../core/errors.js';
 import type { JobContext } from '../../core/jobs.js';
-import { backupAndPrune, backupRunContext } from '../../ops/backup-run.js';
+import { backupAndPrune, backupRunContext, checkpointBackupsAndPrune, isCheckpointRun } from '../../ops/backup-run.js';
 import { listClusters } from '../../ops/clusters.js';
 import type { OpContext } from '../../ops/context.js';
 import { deleteBackups } from '../../ops/delete.js';
@@ -36,6 +39,8 @@ export function createApiServices(ctx: OpContext, repo: BackupRepository, opts: 
     deleteBackups: (ids, deleteOpts) => deleteBackups(ctx, repo, ids, deleteOpts),
 
     async backup(req, job) {
+      // One backup per container: the job's result lists their manifests.
+      if (isCheckpointRun(ctx, req)) return checkpointJob(jobCtx(job), repo, req, job, opts.observer);
       const run = backupRunContext(jobCtx(job));
       const manifest = await backupAndPrune(run.ctx, repo, {
         id: run.id,
@@ -51,9 +56,7 @@ export function createApiServices(ctx: OpContext, repo: BackupRepository, opts: 
     verify: (m, job) => verifyBackup(jobCtx(job), repo, m, { onBytes: (bytes) => job.progress({ bytes }) }),
 
     async restore(m, req, job) {
-      if (m.contentType !== KEY_DUMP_CONTENT_TYPE && m.contentType !== SNAPSHOT_CONTENT_TYPE) {
-        throw new OperationError(`backup ${m.id} is a ${m.strategy} listing, which cannot be restored`);
-      }
+      if (m.contentType !== KEY_DUMP_CONTENT_TYPE && m.contentType !== SNAPSHOT_CONTENT_TYPE) throw notRestorable(m);
       const c = { ...jobCtx(job), config: { ...config, selection: restoreSelection(config.selection, req) } };
       const dryRun = req.dryRun === true;
       try {
@@ -69,6 +72,24 @@ export function createApiServices(ctx: OpContext, repo: BackupRepository, opts: 
 
     diff: (from, to, diffOpts, signal) => diffBackups({ ...ctx, signal }, repo, from, to, diffOpts),
   };
+}
+
+/** A checkpoint backup as an API job: one backup per container, then retention. */
+function checkpointJob(ctx: OpContext, repo: BackupRepository, req: { strategy?: StrategySpec }, job: JobContext, observer: BackupObserver | undefined): Promise<Manifest[]> {
+  return checkpointBackupsAndPrune(ctx, repo, {
+    ...(req.strategy && { strategy: req.strategy }),
+    ...(observer && { observer }),
+    onProgress: (p) => job.progress({ bytes: p.bytes, ...(p.totalBytes !== undefined && { totalBytes: p.totalBytes }) }),
+  });
+}
+
+/** Why a backup that is neither a key dump nor a snapshot is not restored into etcd, and how it is restored if at all. */
+function notRestorable(m: Manifest): OperationError {
+  return new OperationError(
+    m.checkpoint
+      ? `backup ${m.id} is a ${describeBackup(m)}: it is restored as an OCI image with reshifter restore ${m.id} --image-archive FILE`
+      : `backup ${m.id} is a ${m.strategy} listing, which cannot be restored`,
+  );
 }
 
 /** Stats as the API answers them: `stats --json` without the key list. */

@@ -19,8 +19,8 @@ export const BACKUP_ID_PARAM: Schema = {
 /** A strategy as backups are taken with it; as a query or field of a read, it names the series `latest` is taken from. */
 export const STRATEGY_SCHEMA: Schema = {
   type: 'string',
-  pattern: '^(snapshot|raw|render|filter:[a-z0-9][a-z0-9.-]*(,[a-z0-9][a-z0-9.-]*)*)$',
-  description: 'snapshot, raw, render or filter:<resource>[,<resource>...]',
+  pattern: '^(snapshot|raw|render|filter:[a-z0-9][a-z0-9.-]*(,[a-z0-9][a-z0-9.-]*)*|checkpoint(:[a-z0-9-]+/[a-z0-9.-]+/[a-z0-9-]+)?)$',
+  description: 'snapshot, raw, render, filter:<resource>[,<resource>...] or checkpoint; as a series, checkpoint:<namespace>/<pod>/<container> is one container\'s',
   example: 'filter:deployments,services',
 };
 export const JOB_ID_PARAM: Schema = { type: 'string', pattern: '^[0-9a-f-]{36}$', description: 'a job id (a UUID)' };
@@ -40,7 +40,7 @@ export const COMPONENTS: Record<string, Schema> = {
   Manifest: {
     type: 'object',
     description: 'A backup: its manifest, as stored beside the artifact.',
-    required: ['format', 'id', 'cluster', 'strategy', 'createdAt', 'artifact', 'contentType', 'compression', 'encryption', 'sha256', 'sizeBytes', 'rawSizeBytes', 'etcd', 'tool'],
+    required: ['format', 'id', 'cluster', 'strategy', 'createdAt', 'artifact', 'contentType', 'compression', 'encryption', 'sha256', 'sizeBytes', 'rawSizeBytes', 'tool'],
     properties: {
       format: { type: 'integer', minimum: 1, maximum: 1 },
       id: text,
@@ -48,7 +48,7 @@ export const COMPONENTS: Record<string, Schema> = {
       strategy: { type: 'string', example: 'snapshot' },
       createdAt: { type: 'string', format: 'date-time' },
       artifact: text,
-      contentType: { type: 'string', description: 'etcd-snapshot, tar (key dump) or jsonl (render listing)' },
+      contentType: { type: 'string', description: 'etcd-snapshot, tar (key dump), jsonl (render listing) or container-checkpoint' },
       compression: { type: 'string', enum: ['zstd', 'gzip', 'none'] },
       encryption: { type: 'string', enum: ['none', 'age'] },
       sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
@@ -57,7 +57,17 @@ export const COMPONENTS: Record<string, Schema> = {
       etcd: {
         type: 'object',
         required: ['version', 'revision', 'apiVersion'],
+        description: 'the etcd it was taken from; every backup but a container checkpoint has it',
         properties: { version: text, revision: count, apiVersion: { type: 'string', enum: ['v2', 'v3'] }, endpoint: text },
+      },
+      checkpoint: {
+        type: 'object',
+        description: 'a container checkpoint (strategy checkpoint): the container, the node, and the archive the kubelet wrote',
+        required: ['namespace', 'pod', 'container', 'podUid', 'kubeletPath', 'fileName', 'archiveSha256', 'architecture'],
+        properties: {
+          namespace: text, pod: text, container: text, podUid: text, node: text, kubeletPath: text, fileName: text, checkpointedAt: text,
+          archiveSha256: { type: 'string', pattern: '^[0-9a-f]{64}$' }, architecture: text, containerManager: text, runtime: text, rootfsImageName: text, rootfsImageRef: text,
+        },
       },
       keys: count,
       prefixes: { type: 'array', items: text },
@@ -105,7 +115,7 @@ export const COMPONENTS: Record<string, Schema> = {
         },
       },
       queuePosition: { type: 'integer', minimum: 1, description: 'writing jobs ahead of this one' },
-      result: { description: 'backup: the Manifest; verify: a VerifyResult; restore: the plan or the counts' },
+      result: { description: 'backup: the Manifest (a checkpoint backup: one Manifest per container); verify: a VerifyResult; restore: the plan or the counts' },
       error: text,
     },
   },
@@ -207,7 +217,7 @@ export const COMPONENTS: Record<string, Schema> = {
     type: 'object',
     additionalProperties: false,
     properties: {
-      strategy: { ...STRATEGY_SCHEMA, description: 'snapshot, raw, render or filter:<resource>[,<resource>...]; default RS_BACKUP_STRATEGY' },
+      strategy: { ...STRATEGY_SCHEMA, description: 'snapshot, raw, render, filter:<resource>[,<resource>...] or checkpoint (RS_CHECKPOINT_TARGETS); default RS_BACKUP_STRATEGY' },
     },
   },
   RestoreRequest: {

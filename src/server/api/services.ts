@@ -46,8 +46,8 @@ export interface ApiServices {
   openArtifact(m: Manifest, signal: AbortSignal): Promise<Readable>;
   /** Deletes backups as `reshifter delete` does (the newest of a series only with `force`). */
   deleteBackups(ids: readonly string[], opts: DeleteOptions): Promise<DeleteResult>;
-  /** A backup, then retention (as `reshifter backup`). */
-  backup(opts: { strategy?: StrategySpec }, job: JobContext): Promise<Manifest>;
+  /** A backup, then retention (as `reshifter backup`); a checkpoint run gives one manifest per container. */
+  backup(opts: { strategy?: StrategySpec }, job: JobContext): Promise<Manifest | Manifest[]>;
   verify(m: Manifest, job: JobContext): Promise<VerifyResult>;
   /** Restores the keys of a key dump or of a snapshot into etcd, or with `dryRun` plans it. */
   restore(m: Manifest, req: RestoreRequest, job: JobContext): Promise<unknown>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { seriesNamed, seriesOf } from '../../../src/core/series.js';
+import { inSeries, seriesNamed, seriesOf } from '../../../src/core/series.js';
 
 describe('seriesOf', () => {
   it.each([
@@ -28,5 +28,24 @@ describe('seriesNamed', () => {
   it('refuses what is no strategy, saying why', () => {
     expect(() => seriesNamed('everything')).toThrow(/should be one of snapshot, raw, render, filter:/);
     expect(() => seriesNamed('filter:')).toThrow(/needs at least one resource/);
+  });
+});
+
+describe('checkpoint series', () => {
+  const ckpt = (namespace: string, pod: string, container: string) => ({ strategy: 'checkpoint', checkpoint: { namespace, pod, container } });
+
+  it('keys each container on its own, so retention keeps the last N of each', () => {
+    expect(seriesOf(ckpt('shop', 'web', 'app'))).toBe('checkpoint:shop/web/app');
+    expect(seriesOf(ckpt('shop', 'web', 'envoy'))).not.toBe(seriesOf(ckpt('shop', 'web', 'app')));
+  });
+
+  it('names one container, or every checkpoint with "checkpoint", and refuses what names no container', () => {
+    expect(seriesNamed('checkpoint:shop/web/app')).toBe('checkpoint:shop/web/app');
+    expect(inSeries(ckpt('shop', 'web', 'app'), seriesNamed('checkpoint:shop/web/app'))).toBe(true);
+    expect(inSeries(ckpt('shop', 'web', 'envoy'), seriesNamed('checkpoint:shop/web/app'))).toBe(false);
+    expect(inSeries(ckpt('shop', 'web', 'envoy'), seriesNamed('checkpoint'))).toBe(true);
+    expect(inSeries({ strategy: 'snapshot' }, seriesNamed('checkpoint'))).toBe(false);
+    expect(() => seriesNamed('checkpoint:shop/web')).toThrow(/names no container: checkpoint:<namespace>\/<pod>\/<container>/);
+    expect(() => seriesNamed('checkpoint:shop/Web/app')).toThrow(/"Web" is not a pod name/);
   });
 });

@@ -282,6 +282,59 @@ describe('overlays', () => {
   });
 });
 
+describe('checkpoint DaemonSet', () => {
+  const docs = () => build('checkpoints');
+  const ds = () => docs().find((d) => d.kind === 'DaemonSet')!;
+
+  it('builds one DaemonSet that validates against its API schema, with no unknown field', async () => {
+    expect(docs().map((d) => d.kind)).toEqual(['DaemonSet']);
+    expect(await validateSchema(ds() as { apiVersion: string; kind: string })).toEqual([]);
+    expect(unknownFields([{ name: 'checkpoints DaemonSet', doc: ds() as { apiVersion: string; kind: string } }])).toEqual([]);
+    expect(ds().spec.selector.matchLabels).toEqual(ds().spec.template.metadata.labels);
+  }, 60_000);
+
+  it('checkpoints through the kubelet of its own node: the URL from the node IP, its name for the certificate', () => {
+    const pod = podSpec(ds());
+    const [c] = pod.containers;
+    const env = Object.fromEntries((c.env as Doc[]).map((e) => [e.name, e]));
+    expect(env.HOST_IP.valueFrom).toEqual({ fieldRef: { fieldPath: 'status.hostIP' } });
+    expect(env.NODE_NAME.valueFrom).toEqual({ fieldRef: { fieldPath: 'spec.nodeName' } });
+    expect(env.RS_BACKUP_STRATEGY.value).toBe('checkpoint');
+    expect(env.RS_KUBELET_URL.value).toBe('https://$(HOST_IP):10250');
+    expect(env.RS_KUBELET_SERVER_NAME.value).toBe('$(NODE_NAME)');
+    expect(env.RS_CHECKPOINT_TARGETS.value).toBeDefined();
+    expect(env.RS_SCHEDULE.value).toBeDefined();
+    expect(c.args).toEqual(['run']);
+    // Every variable is one the config module knows (HOST_IP and NODE_NAME only feed the others), none a credential.
+    const unknown = Object.keys(env).filter((v) => !known.has(v) && v !== 'HOST_IP' && v !== 'NODE_NAME');
+    expect(unknown).toEqual([]);
+    for (const v of ['ACCESS_KEY_ID', 'SECRET_ACCESS_KEY', 'RS_ENCRYPTION_PASSPHRASE', 'RS_API_TOKEN']) expect(env[v]).toBeUndefined();
+  });
+
+  it("reads and deletes archives in the node's checkpoint folder, with the kubelet client credentials from a Secret", () => {
+    const pod = podSpec(ds());
+    const [c] = pod.containers;
+    const env = envOf(ds());
+    const volume = (name: string) => (pod.volumes as Doc[]).find((v) => v.name === name)!;
+    const mountOf = (path: string) => (c.volumeMounts as Doc[]).find((m) => path === m.mountPath || path.startsWith(`${m.mountPath}/`))!;
+    const dir = mountOf(env.RS_CHECKPOINT_DIR!);
+    expect(dir.readOnly).toBeUndefined();
+    expect(volume(dir.name).hostPath).toEqual({ path: '/var/lib/kubelet/checkpoints', type: 'DirectoryOrCreate' });
+    const cert = mountOf(env.RS_KUBELET_CLIENT_CERT!);
+    expect(mountOf(env.RS_KUBELET_CLIENT_KEY!)).toBe(cert);
+    expect(cert.readOnly).toBe(true);
+    expect(volume(cert.name).secret.secretName).toBe('reshifter-kubelet-client');
+    expect(env.RS_KUBELET_CLIENT_CERT).toBe(`${cert.mountPath}/tls.crt`);
+    expect(env.RS_KUBELET_CLIENT_KEY).toBe(`${cert.mountPath}/tls.key`);
+    expect(volume(mountOf(env.RS_KUBELET_CA_CERT!).name).hostPath).toEqual({ path: '/var/lib/kubelet/pki/kubelet.crt', type: 'File' });
+    // Root (the archives are root's, mode 0600) without capabilities or escalation, on a read-only root file system.
+    expect(pod.securityContext).toMatchObject({ runAsUser: 0, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(pod.hostNetwork).toBeUndefined();
+    expect(c.envFrom[0].secretRef.name).toBe(secret.metadata.name);
+  });
+});
+
 describe('systemd', () => {
   it('has every file', () => {
     for (const f of ['reshifter.service', 'reshifter.timer', 'reshifter.env.example']) expect(existsSync(join(DIR, 'systemd', f))).toBe(true);

@@ -48,6 +48,8 @@ describe('the UI: kinds and series', () => {
 
   it('keys series as the server does, and orders them stably', () => {
     expect(seriesOf({ strategy: 'filter:services,deployments,services' })).toBe('filter:deployments,services');
+    // One series per container, as core/series.ts keys checkpoints.
+    expect(seriesOf({ strategy: 'checkpoint', checkpoint: { namespace: 'shop', pod: 'web', container: 'app' } } as { strategy: string })).toBe('checkpoint:shop/web/app');
     const series = chartSeries([
       { id: '1', strategy: 'render' },
       { id: '2', strategy: 'raw', keys: 10 },

@@ -1,5 +1,5 @@
 import { USES } from '../../../core/latest.js';
-import { seriesOf } from '../../../core/series.js';
+import { inSeries } from '../../../core/series.js';
 import { parseStrategy, type StrategySpec } from '../../../core/strategy.js';
 import { ApiError } from '../http.js';
 import type { Route, RouteContext } from '../router.js';
@@ -29,7 +29,7 @@ export const backupRoutes: Route[] = [
     handle: async (c) => {
       const series = seriesParam(c.query.strategy);
       const all = await c.deps.services.listBackups();
-      return { status: 200, json: series === undefined ? all : all.filter((m) => seriesOf(m) === series) };
+      return { status: 200, json: series === undefined ? all : all.filter((m) => inSeries(m, series)) };
     },
   },
   {

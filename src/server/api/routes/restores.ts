@@ -35,7 +35,9 @@ export const restoreRoutes: Route[] = [
         throw new ApiError(
           400,
           'bad_request',
-          `field "backupId": backup ${m.id} is a ${m.strategy} listing, which holds no values to restore; the API restores key dumps (raw, filter:) and the live keys of snapshots`,
+          m.checkpoint
+            ? `field "backupId": backup ${m.id} is a container checkpoint, restored as an OCI image with reshifter restore ${m.id} --image-archive FILE; the API restores key dumps (raw, filter:) and the live keys of snapshots`
+            : `field "backupId": backup ${m.id} is a ${m.strategy} listing, which holds no values to restore; the API restores key dumps (raw, filter:) and the live keys of snapshots`,
           'backupId',
         );
       }

@@ -135,7 +135,7 @@ function renderTimeline() {
         'button',
         { type: 'button', class: 'backup-item', 'aria-pressed': m.id === selectedId ? 'true' : 'false', 'data-id': m.id, onclick: () => void selectBackup(m.id) },
         h('span', { class: 'when' }, h('time', { datetime: m.createdAt }, formatDate(m.createdAt)), h('span', { class: 'muted small' }, ` · ${ago(m.createdAt)}`)),
-        h('span', { class: 'facts' }, h('span', { class: `badge badge-${m.strategy.split(':')[0]}` }, m.strategy), ` ${formatBytes(m.sizeBytes)}`, typeof m.keys === 'number' ? ` · ${formatCount(m.keys)} keys` : '', ` · rev ${m.etcd.revision}`, m.encryption === 'age' ? ' · encrypted' : ''),
+        h('span', { class: 'facts' }, h('span', { class: `badge badge-${m.strategy.split(':')[0]}` }, m.strategy), ` ${formatBytes(m.sizeBytes)}`, typeof m.keys === 'number' ? ` · ${formatCount(m.keys)} keys` : '', m.etcd ? ` · rev ${m.etcd.revision}` : '', m.checkpoint ? ` · ${containerOf(m)}` : '', m.encryption === 'age' ? ' · encrypted' : ''),
       ),
     ),
   );
@@ -171,7 +171,9 @@ async function selectBackup(id) {
       row('Strategy', m.strategy),
       row('Artifact', m.artifact),
       row('Stored size', `${formatBytes(m.sizeBytes)} (${formatBytes(m.rawSizeBytes)} before ${[m.compression !== 'none' ? m.compression : '', m.encryption !== 'none' ? m.encryption : ''].filter(Boolean).join(' + ') || 'encoding'})`),
-      row('etcd', `${m.etcd.version}, API ${m.etcd.apiVersion}, revision ${m.etcd.revision}`),
+      m.etcd ? row('etcd', `${m.etcd.version}, API ${m.etcd.apiVersion}, revision ${m.etcd.revision}`) : null,
+      m.checkpoint ? row('Container', containerOf(m)) : null,
+      m.checkpoint ? row('Node', `${m.checkpoint.node ?? 'unknown'} (${m.checkpoint.architecture}), ${m.checkpoint.kubeletPath}`) : null,
       typeof m.keys === 'number' ? row('Keys', formatCount(m.keys)) : null,
       row('sha256', h('code', { class: 'hash' }, m.sha256)),
       typeof m.durationMs === 'number' ? row('Took', `${(m.durationMs / 1000).toFixed(1)} s`) : null,
@@ -184,7 +186,13 @@ async function selectBackup(id) {
     h('h4', {}, 'What it holds'),
     statsBox,
   );
-  void loadStats(m, statsBox, detailsAbort.signal);
+  if (m.checkpoint) state(statsBox, "A container checkpoint: CRIU's images of the container's memory and its changed files, no etcd keys.", 'empty');
+  else void loadStats(m, statsBox, detailsAbort.signal);
+}
+
+/** `namespace/pod/container` of a checkpoint backup. */
+function containerOf(m) {
+  return `${m.checkpoint.namespace}/${m.checkpoint.pod}/${m.checkpoint.container}`;
 }
 
 function row(term, value) {
@@ -322,6 +330,12 @@ async function deleteBackup(m, box, buttons) {
 
 function restorePanel(m) {
   const panel = h('section', { class: 'restore', 'aria-labelledby': 'restore-heading' }, h('h4', { id: 'restore-heading' }, 'Restore'));
+  if (m.checkpoint) {
+    panel.append(
+      h('p', { class: 'muted', id: 'no-restore' }, 'A container checkpoint is restored as an OCI image (pushed with skopeo, then run by a pod on a node with CRI-O and CRIU): ', h('code', {}, `reshifter restore ${m.id} --image-archive FILE`)),
+    );
+    return panel;
+  }
   if (!holdsValues(m)) {
     panel.append(h('p', { class: 'muted', id: 'no-restore' }, `A ${m.strategy} listing holds no values, so it cannot be restored. Restore a key dump (raw, filter:) or a snapshot instead.`));
     return panel;

@@ -9,9 +9,13 @@ export function holdsValues(m) {
   return HOLDS_VALUES.has(m.contentType);
 }
 
-/** The series a backup belongs to, as the server keys it: the strategy, with a filter's resources sorted. */
+/**
+ * The series a backup belongs to, as the server keys it: the strategy, with a filter's resources sorted; a container
+ * checkpoint's is its container's.
+ */
 export function seriesOf(m) {
   const s = m.strategy.trim();
+  if (s === 'checkpoint' && m.checkpoint) return `checkpoint:${m.checkpoint.namespace}/${m.checkpoint.pod}/${m.checkpoint.container}`;
   if (!s.startsWith('filter:')) return s;
   return `filter:${[...new Set(s.slice('filter:'.length).split(',').map((r) => r.trim()))].sort().join(',')}`;
 }

@@ -1,0 +1,38 @@
+import { accessSync, constants, statSync } from 'node:fs';
+import type { StrategySpec } from '../core/strategy.js';
+import { url } from './parsers.js';
+
+// Parsers and rules of the container checkpoint variables (variables.ts declares them). Their rules across
+// variables apply only when RS_BACKUP_STRATEGY is `checkpoint`; a backup through the API with
+// {"strategy":"checkpoint"} checks the same again when it starts.
+
+/** True when the strategy read so far is `checkpoint`. */
+export const isCheckpoint = (earlier: (name: string) => unknown) => (earlier('RS_BACKUP_STRATEGY') as StrategySpec | undefined)?.kind === 'checkpoint';
+
+/** The kubelet's authenticated port speaks https only. */
+export function kubeletUrl(value: string): string {
+  try {
+    return url(value, ['https']);
+  } catch (err) {
+    throw new Error(`${(err as Error).message} (the kubelet's authenticated port, e.g. https://10.0.0.7:10250)`);
+  }
+}
+
+/** The folder the kubelet writes checkpoints to, as this process sees it: it must be there, and writable to delete. */
+export function checkpointDirProblem(dir: string, keepLocal: boolean): string | undefined {
+  const where = 'it must be the node\'s kubelet checkpoint folder (/var/lib/kubelet/checkpoints), mounted as a hostPath in a pod';
+  try {
+    if (!statSync(dir).isDirectory()) return `RS_CHECKPOINT_DIR was invalid: ${JSON.stringify(dir)} is not a directory: ${where}`;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return `RS_CHECKPOINT_DIR was invalid: ${JSON.stringify(dir)} ${code === 'ENOENT' ? 'does not exist' : `cannot be used (${code ?? 'error'})`}: ${where}`;
+  }
+  try {
+    accessSync(dir, constants.R_OK | constants.X_OK | (keepLocal ? 0 : constants.W_OK));
+  } catch {
+    return keepLocal
+      ? `RS_CHECKPOINT_DIR was invalid: ${JSON.stringify(dir)} cannot be read: checkpoint archives are root's, so run as root on the node`
+      : `RS_CHECKPOINT_DIR was invalid: ${JSON.stringify(dir)} cannot be written, and each archive is deleted there once stored: run as root, or set RS_CHECKPOINT_KEEP_LOCAL=true`;
+  }
+  return undefined;
+}
