@@ -14,6 +14,7 @@ import {
   type DumpHeader,
   type KeyMeta,
 } from './key-dump-format.js';
+import { streamChunks } from './stream-chunks.js';
 import { TarParser, type TarEntry } from './tar.js';
 
 export type DumpItem = { type: 'header'; header: DumpHeader } | { type: 'key'; record: KeyRecord };
@@ -159,8 +160,8 @@ export async function* readKeyDump(stream: Readable): AsyncGenerator<DumpItem> {
   let items: DumpItem[] = [];
   const parser = new KeyDumpParser((item) => items.push(item));
   try {
-    for await (const chunk of stream) {
-      parser.write(chunk as Buffer);
+    for await (const chunk of streamChunks(stream)) {
+      parser.write(chunk);
       if (items.length > 0) {
         const out = items;
         items = [];

@@ -3,8 +3,6 @@ import type { Manifest } from '../archive/manifest.js';
 import { backupAndPrune, backupRunContext, checkpointBackupsAndPrune, isCheckpointRun } from '../ops/backup-run.js';
 import { CheckpointRunError } from '../ops/checkpoint-backup.js';
 import { openRepository } from '../ops/repository.js';
-import { processMetrics } from '../server/metrics.js';
-import { pushMetrics } from '../server/pushgateway.js';
 import type { CommandContext } from './context.js';
 
 /**
@@ -14,20 +12,24 @@ import type { CommandContext } from './context.js';
 export async function backupCommand(ctx: CommandContext): Promise<void> {
   if (isCheckpointRun(ctx)) return checkpointCommand(ctx);
   const json = ctx.args.flags.json === true;
-  const metrics = processMetrics();
+  const url = ctx.config.pushgatewayUrl;
+  // Metrics exist only to be pushed: without a Pushgateway the backup does not load prom-client at all.
+  const metrics = url !== undefined ? (await import('../server/metrics.js')).processMetrics() : undefined;
   const run = backupRunContext(ctx);
   const repo = openRepository(ctx.config, ctx.log);
   try {
     const manifest = await backupAndPrune(run.ctx, repo, {
       id: run.id,
-      observer: metrics.observer,
+      ...(metrics && { observer: metrics.observer }),
       onRenderRow: (row: AuditRow) => ctx.print(json ? JSON.stringify(row) : auditRowText(row)),
     });
     ctx.print(json ? JSON.stringify(manifest) : `${manifest.id}\t${manifest.artifact}\t${manifest.sizeBytes} bytes`);
   } finally {
     await repo.store.close();
-    const url = ctx.config.pushgatewayUrl;
-    if (url !== undefined) await pushMetrics(url, metrics, { cluster: ctx.config.cluster }, run.ctx.log);
+    if (url !== undefined && metrics !== undefined) {
+      const { pushMetrics } = await import('../server/pushgateway.js');
+      await pushMetrics(url, metrics, { cluster: ctx.config.cluster }, run.ctx.log);
+    }
   }
 }
 

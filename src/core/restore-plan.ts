@@ -25,24 +25,78 @@ export function restorePhase(key: ParsedKey): RestorePhase {
 export const CRD_HOLD_BYTES = 16 * 1024 * 1024;
 
 /**
+ * For a stream in key order, the first key from which on no namespace or CRD can follow: past every
+ * `<prefix>/namespaces/` and `<prefix>/apiextensions.k8s.io/customresourcedefinitions/` range of the layout (the only
+ * keys restorePhase puts before the rest).
+ */
+export function phaseBarrier(layout: readonly string[]): Buffer {
+  let barrier = Buffer.alloc(0);
+  for (const raw of layout) {
+    const prefix = raw.replace(/\/+$/, '');
+    // A prefix range ends at its text with the last `/` raised to `0`.
+    for (const end of [`${prefix}/namespaces0`, `${prefix}/apiextensions.k8s.io/customresourcedefinitions0`]) {
+      const b = Buffer.from(end);
+      if (Buffer.compare(b, barrier) > 0) barrier = b;
+    }
+  }
+  return barrier;
+}
+
+/**
  * The passes of a key restore over a backup, in phase order without keeping keys in memory: the first pass writes
  * the namespaces and counts the keys of the later phases, holding the CRDs while they fit in `holdBytes` (to be
  * written as soon as it ends); after it, a pass is made only for a phase that has keys, and none for CRDs held.
+ *
+ * A stream in key order (v3 dumps and snapshots; `barrier` from phaseBarrier) needs less: once the first pass is past
+ * the barrier, every namespace and held CRD has been met, so from there on (see opensAt) it writes the rest as it
+ * comes, and the later pass only reads the keys before that point. Should the keys turn out not to be in order after
+ * all, the first pass goes back to leaving the rest to the later pass from there.
  */
 export class RestorePasses<T> {
   private readonly counts = [0, 0, 0];
   /** CRDs held through the first pass; undefined once they outgrew the limit. */
   private held: T[] | undefined = [];
   private heldBytes = 0;
+  /** Keys the first pass has met. */
+  private seen = 0;
+  private previous?: Buffer;
+  /** The first pass writes everything from key number `openFrom` (counted from 0) up to `openUntil`. */
+  private openFrom?: number;
+  private openUntil?: number;
+  private outOfOrder = false;
 
-  constructor(private readonly holdBytes: number = CRD_HOLD_BYTES) {}
+  constructor(
+    private readonly holdBytes: number = CRD_HOLD_BYTES,
+    private readonly barrier?: Buffer,
+  ) {}
+
+  /**
+   * Ordered streams: called with each key of the first pass before firstPass. True once, at the first key past the
+   * barrier while the CRDs are held: the caller writes the held CRDs (takeHeld) after the namespaces, and from this
+   * key on the first pass writes every key.
+   */
+  opensAt(key: Buffer): boolean {
+    if (this.barrier === undefined || this.outOfOrder) return false;
+    if (this.previous !== undefined && Buffer.compare(key, this.previous) <= 0) {
+      this.outOfOrder = true;
+      if (this.openFrom !== undefined) this.openUntil = this.seen;
+      return false;
+    }
+    this.previous = key;
+    if (this.openFrom !== undefined || this.held === undefined || Buffer.compare(key, this.barrier) < 0) return false;
+    this.openFrom = this.seen;
+    return true;
+  }
 
   /** The first pass met a key of `phase` (`bytes` of key and value): true when it is written now. */
   firstPass(phase: RestorePhase, item: T, bytes: number): boolean {
+    const index = this.seen++;
+    if (phase === 2 && this.openFrom !== undefined && index < (this.openUntil ?? Infinity)) return true;
     this.counts[phase]!++;
     if (phase === 1 && this.held !== undefined) {
       this.heldBytes += bytes;
-      if (this.heldBytes > this.holdBytes) this.held = undefined;
+      // Once the rest is being written, held CRDs are all written too: no pass of their own any more.
+      if (this.heldBytes > this.holdBytes && this.openFrom === undefined) this.held = undefined;
       else this.held.push(item);
     }
     return phase === 0;
@@ -58,6 +112,16 @@ export class RestorePasses<T> {
   /** The phases that need a pass of their own after the first, in order. */
   laterPhases(): RestorePhase[] {
     return ([1, 2] as const).filter((p) => this.counts[p]! > 0 && !(p === 1 && this.held !== undefined));
+  }
+
+  /** A later pass: whether key number `index` (from 0, as in the first pass) was left to it rather than written. */
+  leftFor(index: number): boolean {
+    return this.openFrom === undefined || index < this.openFrom || index >= (this.openUntil ?? Infinity);
+  }
+
+  /** A later pass may stop reading at key number `end`: the first pass wrote everything from there. */
+  laterPassEnd(): number | undefined {
+    return this.openUntil === undefined ? this.openFrom : undefined;
   }
 }
 

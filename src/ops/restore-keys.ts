@@ -3,7 +3,7 @@ import { snapshotError } from '../archive/snapshot-error.js';
 import { AbortedError, IntegrityError, OperationError, describeError } from '../core/errors.js';
 import type { KeyRecord, KeyStream } from '../core/key-record.js';
 import { buildSelection, selectKey, type KeySelection } from '../core/key-selection.js';
-import { RESTORE_PHASES, RestorePasses, restorePhase, type PlanRow, type PlanTotals, type RestorePhase } from '../core/restore-plan.js';
+import { RESTORE_PHASES, RestorePasses, phaseBarrier, restorePhase, type PlanRow, type PlanTotals, type RestorePhase } from '../core/restore-plan.js';
 import { KeyRestorer } from '../etcd/key-restorer.js';
 import { openRestoreTarget } from '../etcd/open-restore-target.js';
 import type { RestoreTarget } from '../etcd/restore-target.js';
@@ -112,35 +112,58 @@ export async function restoreKeys(ctx: OpContext, id: string, stream: KeyStream,
   });
 }
 
-/** The passes over the stream, each writing the keys of its phase; the first also the CRDs it held. */
+/**
+ * The passes over the stream, each writing the keys of its phase; the first also the CRDs it held. A stream in key
+ * order (v3: dumps and snapshots are read range by range) writes the rest in the first pass too, from the first key
+ * past every namespace and CRD on, so the later pass reads only the keys before it (see RestorePasses).
+ */
 async function writeInPhases(signal: AbortSignal, stream: KeyStream, run: KeyRestoreRun, opts: KeyRestoreOptions): Promise<void> {
   type Held = { record: KeyRecord; parsed: ParsedKey };
-  const passes = new RestorePasses<Held>(opts.crdHoldBytes);
+  const barrier = stream.header.apiVersion === 'v3' ? phaseBarrier(run.layout) : undefined;
+  const passes = new RestorePasses<Held>(opts.crdHoldBytes, barrier);
   run.log.debug({ phase: RESTORE_PHASES[0] }, 'restore phase');
-  await pass(signal, stream, run, (record, parsed, phase) => passes.firstPass(phase, { record, parsed }, record.key.length + record.value.length));
-  const held = passes.takeHeld();
-  if (held.items.length > 0) {
-    run.log.debug({ phase: RESTORE_PHASES[1], keys: held.items.length, bytes: held.bytes }, 'restore phase (held in the first pass)');
-    for (const { record, parsed } of held.items) await write(run, record, parsed);
-    await run.restorer.drain();
-  }
+  await pass(signal, stream, run, (record, parsed, phase) => {
+    const bytes = record.key.length + record.value.length;
+    if (!passes.opensAt(record.key)) return passes.firstPass(phase, { record, parsed }, bytes);
+    run.log.debug({ phase: RESTORE_PHASES[2], from: record.key.toString('latin1') }, 'restore phase (the rest of the first pass)');
+    return writeHeld(run, passes.takeHeld()).then(() => passes.firstPass(phase, { record, parsed }, bytes));
+  });
+  await writeHeld(run, passes.takeHeld());
   for (const phase of passes.laterPhases()) {
     run.log.debug({ phase: RESTORE_PHASES[phase] }, 'restore phase');
-    await pass(signal, stream, run, (_record, _parsed, ph) => ph === phase);
+    await pass(signal, stream, run, (_record, _parsed, ph, index) => ph === phase && passes.leftFor(index), phase === 2 ? passes.laterPassEnd() : undefined);
   }
 }
 
-/** One pass over the stream: writes each key `wanted` says is due now, then waits for the writes in flight. */
+/** Writes the CRDs held through the first pass, after the namespaces it wrote (confirmed first) and before the rest. */
+async function writeHeld(run: KeyRestoreRun, held: { items: Array<{ record: KeyRecord; parsed: ParsedKey }>; bytes: number }): Promise<void> {
+  if (held.items.length === 0) return;
+  await run.restorer.drain();
+  run.log.debug({ phase: RESTORE_PHASES[1], keys: held.items.length, bytes: held.bytes }, 'restore phase (held in the first pass)');
+  for (const { record, parsed } of held.items) await write(run, record, parsed);
+  await run.restorer.drain();
+}
+
+/**
+ * One pass over the stream: writes each key `wanted` says is due now, then waits for the writes in flight. `end`: the
+ * pass stops reading at key number `end` (counted from 0).
+ */
 async function pass(
   signal: AbortSignal,
   stream: KeyStream,
   run: KeyRestoreRun,
-  wanted: (record: KeyRecord, parsed: ParsedKey, phase: RestorePhase) => boolean,
+  wanted: (record: KeyRecord, parsed: ParsedKey, phase: RestorePhase, index: number) => boolean | Promise<boolean>,
+  end?: number,
 ): Promise<void> {
-  for await (const record of stream.records()) {
-    if (signal.aborted) throw new AbortedError('restore interrupted (SIGTERM/SIGINT)');
-    const parsed = parseKey(record.key, run.layout);
-    if (wanted(record, parsed, restorePhase(parsed))) await write(run, record, parsed);
+  let index = 0;
+  if (end !== 0) {
+    for await (const record of stream.records()) {
+      if (signal.aborted) throw new AbortedError('restore interrupted (SIGTERM/SIGINT)');
+      const parsed = parseKey(record.key, run.layout);
+      const due = wanted(record, parsed, restorePhase(parsed), index++);
+      if (due === true || (due !== false && (await due))) await write(run, record, parsed);
+      if (index === end) break;
+    }
   }
   await run.restorer.drain();
 }

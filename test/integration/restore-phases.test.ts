@@ -40,18 +40,24 @@ afterAll(async () => {
   await Promise.all(etcds.map((e) => e.stop()));
 });
 
-async function restore(target: TestEtcd, crdHoldBytes?: number): Promise<{ passes: number; revisions: Map<string, number>; values: Map<string, string> }> {
+async function restore(target: TestEtcd, crdHoldBytes?: number): Promise<{ passes: number; read: number[]; revisions: Map<string, number>; values: Map<string, string> }> {
   const loaded = loadConfig({ RS_ETCD_ENDPOINTS: target.endpoint, RS_BACKUP_DIR: '/nonexistent' });
   if (!loaded.config) throw new Error(loaded.errors.join('; '));
   const ctx: OpContext = { config: loaded.config, log: createLogger('silent'), signal: new AbortController().signal };
   let passes = 0;
+  const read: number[] = [];
   const [head] = dump();
   const stream: KeyStream = {
     header: (head as Extract<DumpItem, { type: 'header' }>).header,
     async *records() {
       passes++;
+      read.push(0);
       // Each pass gets freshly made items, as a new read of the backup would.
-      for (const item of dump()) if (item.type === 'key') yield item.record;
+      for (const item of dump()) {
+        if (item.type !== 'key') continue;
+        read[read.length - 1]!++;
+        yield item.record;
+      }
     },
   };
   const report = await restoreKeys(ctx, 'test', stream, { dryRun: false, skipExisting: false, ...(crdHoldBytes !== undefined && { crdHoldBytes }) });
@@ -61,6 +67,7 @@ async function restore(target: TestEtcd, crdHoldBytes?: number): Promise<{ passe
     const kvs = await client.getAll().prefix('/registry/').exec();
     return {
       passes,
+      read,
       revisions: new Map(kvs.kvs.map((kv) => [kv.key.toString(), Number(kv.create_revision)])),
       values: new Map(kvs.kvs.map((kv) => [kv.key.toString(), kv.value.toString()])),
     };
@@ -83,6 +90,8 @@ describe('key restore phases', () => {
   it('holds the CRDs through the first pass: two passes, namespaces then CRDs then the rest, values intact', async () => {
     const got = await restore(etcds[0]!);
     expect(got.passes).toBe(2);
+    // In key order, the first pass writes the pod after the namespaces and CRDs: the second reads only the keys before it.
+    expect(got.read).toEqual([KEYS.length, KEYS.indexOf(REST[2]!)]);
     expectOrder(got.revisions);
     expect(got.revisions.size).toBe(KEYS.length);
     for (const k of KEYS) expect(got.values.get(k)).toBe(`value of ${k.split('/').at(-1)}`);
@@ -91,6 +100,7 @@ describe('key restore phases', () => {
   it('gives CRDs a pass of their own when they outgrow what may be held: three passes, the same order', async () => {
     const got = await restore(etcds[1]!, 10);
     expect(got.passes).toBe(3);
+    expect(got.read).toEqual([KEYS.length, KEYS.length, KEYS.length]);
     expectOrder(got.revisions);
     for (const k of KEYS) expect(got.values.get(k)).toBe(`value of ${k.split('/').at(-1)}`);
   });

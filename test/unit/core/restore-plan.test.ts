@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RestorePasses, RestorePlan, decideRestore, restorePhase } from '../../../src/core/restore-plan.js';
+import { RestorePasses, RestorePlan, decideRestore, phaseBarrier, restorePhase } from '../../../src/core/restore-plan.js';
 import { parseKey } from '../../../src/kube/index.js';
 
 const v = (s: string) => Buffer.from(s);
@@ -85,5 +85,57 @@ describe('restore passes', () => {
     expect(passes.takeHeld()).toEqual({ items: ['crd'], bytes: 30 });
     expect(passes.takeHeld().items).toEqual([]);
     expect(passes.laterPhases()).toEqual([]);
+  });
+  /** The first pass over `keys` (a stream in key order when `ordered`): the keys it writes, where it opened, what is left. */
+  function ordered(keys: string[], opts: { holdBytes?: number; layout?: string[] } = {}) {
+    const passes = new RestorePasses<string>(opts.holdBytes ?? 100, phaseBarrier(opts.layout ?? ['/registry']));
+    const first: string[] = [];
+    let opened: number | undefined;
+    keys.forEach((k, i) => {
+      if (passes.opensAt(Buffer.from(k))) opened = i;
+      if (passes.firstPass(restorePhase(parseKey(k)), k, 10)) first.push(k);
+    });
+    const left = keys.filter((k, i) => passes.leftFor(i) && restorePhase(parseKey(k)) === 2);
+    return { first, opened, left, later: passes.laterPhases(), end: passes.laterPassEnd(), held: passes.takeHeld().items };
+  }
+
+  it('in key order, writes the rest in the first pass from the first key past every namespace and CRD; the later pass reads only the keys before it', () => {
+    const got = ordered([
+      '/registry/apiextensions.k8s.io/customresourcedefinitions/w.example.com',
+      '/registry/configmaps/a/x',
+      '/registry/example.com/widgets/a/w',
+      '/registry/namespaces/a',
+      '/registry/namespaces/b',
+      '/registry/pods/a/p',
+      '/registry/secrets/a/s',
+    ]);
+    expect(got.opened).toBe(5);
+    expect(got.first).toEqual(['/registry/namespaces/a', '/registry/namespaces/b', '/registry/pods/a/p', '/registry/secrets/a/s']);
+    expect(got.later).toEqual([2]);
+    expect(got.end).toBe(5);
+    expect(got.left).toEqual(['/registry/configmaps/a/x', '/registry/example.com/widgets/a/w']);
+  });
+
+  it('the barrier lies past the namespaces and CRDs of every prefix of the layout', () => {
+    expect(phaseBarrier(['/registry', '/kubernetes.io/']).toString()).toBe('/registry/namespaces0');
+    const got = ordered(['/kubernetes.io/namespaces/a', '/openshift.io/pods/a/p', '/registry/namespaces/b', '/registry/pods/b/p'], { layout: ['/kubernetes.io', '/openshift.io', '/registry'] });
+    expect(got.opened).toBe(3);
+    expect(got.left).toEqual(['/openshift.io/pods/a/p']);
+  });
+
+  it('goes back to leaving the rest to the later pass when the keys turn out not to be in order', () => {
+    const got = ordered(['/registry/namespaces/a', '/registry/pods/a/p', '/registry/configmaps/b/c', '/registry/services/a/s']);
+    expect(got.opened).toBe(1);
+    expect(got.first).toEqual(['/registry/namespaces/a', '/registry/pods/a/p']);
+    expect(got.end).toBeUndefined();
+    expect(got.left).toEqual(['/registry/configmaps/b/c', '/registry/services/a/s']);
+  });
+
+  it('never writes the rest in the first pass while CRDs have outgrown the hold: they get their own pass first', () => {
+    const crds = ['a', 'b', 'c'].map((n) => `/registry/apiextensions.k8s.io/customresourcedefinitions/${n}.example.com`);
+    const got = ordered([...crds, '/registry/namespaces/a', '/registry/pods/a/p'], { holdBytes: 25 });
+    expect(got.opened).toBeUndefined();
+    expect(got.later).toEqual([1, 2]);
+    expect(got.left).toEqual(['/registry/pods/a/p']);
   });
 });

@@ -81,6 +81,11 @@ describe('the layout of src/', () => {
     expect(heavyIn('main.ts')).toEqual([]);
   });
 
+  it('backs up without loading age or prom-client: they load when a key or a Pushgateway is configured', () => {
+    const loaded = staticClosure(graph, 'commands/backup.ts').flatMap((m) => m.packages.filter((p) => /^(age-encryption|prom-client)$/.test(p)).map((p) => `${m.path}: ${p}`));
+    expect(loaded).toEqual([]);
+  });
+
   it('inspects a snapshot file without loading the S3 SDK, gRPC or age', () => {
     expect(heavyIn('commands/inspect.ts')).toEqual([]);
     expect(heavyIn('ops/open-snapshot.ts')).toEqual([]);
