@@ -1,15 +1,18 @@
 import pino, { type Logger } from 'pino';
 import type { LogLevel } from './config/types.js';
+import { VARIABLES } from './config/variables.js';
 
 export type { Logger };
 
-/** Paths pino replaces with "[redacted]" wherever they appear in a log object, at any level. */
+/** The Config fields of the secret variables (config/variables.ts): `password`, `secretAccessKey`, ... */
+const SECRET_FIELDS = VARIABLES.filter((v) => v.secret).map((v) => v.field.split('.').pop()!);
+
+/**
+ * Paths pino replaces with "[redacted]" wherever they appear in a log object, at any level: every secret variable's
+ * field (a config logged whole, or a part of it), and HTTP credentials.
+ */
 export const REDACT_PATHS = [
-  'password', '*.password', '*.*.password',
-  'secretAccessKey', '*.secretAccessKey', '*.*.secretAccessKey',
-  'passphrase', '*.passphrase', '*.*.passphrase',
-  'identity', '*.identity', '*.*.identity',
-  'apiToken', '*.apiToken', '*.*.apiToken',
+  ...SECRET_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`]),
   'authorization', '*.authorization', '*.headers.authorization',
   'token', '*.token',
 ];

@@ -34,51 +34,57 @@ export async function start(argv: string[], env: Record<string, string | undefin
     const loaded = loadConfig(overlay);
     if (loaded.errors) throw new ConfigError(loaded.errors);
     const { config } = loaded;
-    log = createLogger(config.logLevel);
+    const logger = createLogger(config.logLevel);
+    log = logger;
     const command = await inv.spec.load();
-
-    const controller = new AbortController();
-    let finished = false;
-    const onSignal = (sig: NodeJS.Signals) => {
-      // Once the command has returned, its exit code stands; a late signal changes nothing.
-      if (finished) return;
-      if (controller.signal.aborted) {
-        // Temporary files go in the 'exit' hook (exit-cleanup.ts); an abort of an upload already sent may finish.
-        log?.warn({ signal: sig }, 'second signal: exiting now');
-        void settleCleanups(CLEANUP_GRACE_MS).then(() => process.exit(1));
-        return;
-      }
-      log?.warn({ signal: sig }, 'signal received: stopping');
-      controller.abort(new Error(`received ${sig}`));
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+    const signals = stopOnSignals(logger);
     try {
-      await command({
-        config,
-        log,
-        args: inv.args,
-        signal: controller.signal,
-        print: output.print,
-        write: output.write,
-      });
+      await command({ config, log: logger, args: inv.args, signal: signals.signal, print: output.print, write: output.write });
     } finally {
-      finished = true;
+      signals.finished();
     }
     return 0;
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`reshifter: configuration error:\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n`);
-      return err.exitCode;
-    }
-    if (err instanceof OperationError) {
-      process.stderr.write(`reshifter: ${err.message}\n`);
-      return err.exitCode;
-    }
-    process.stderr.write(`reshifter: unexpected error (this is a bug): ${err instanceof Error ? err.message : String(err)}\n`);
-    log?.debug({ stack: err instanceof Error ? err.stack : undefined }, 'unexpected error');
-    return 1;
+    return exitCodeOf(err, log);
   }
+}
+
+/**
+ * SIGTERM/SIGINT abort the command's signal; a second one exits at once (temporary files go in the 'exit' hook of
+ * exit-cleanup.ts; an abort of an upload already sent may finish). Once the command has returned, its exit code
+ * stands: a late signal changes nothing.
+ */
+function stopOnSignals(log: Logger): { signal: AbortSignal; finished(): void } {
+  const controller = new AbortController();
+  let finished = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (finished) return;
+    if (controller.signal.aborted) {
+      log.warn({ signal: sig }, 'second signal: exiting now');
+      void settleCleanups(CLEANUP_GRACE_MS).then(() => process.exit(1));
+      return;
+    }
+    log.warn({ signal: sig }, 'signal received: stopping');
+    controller.abort(new Error(`received ${sig}`));
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return { signal: controller.signal, finished: () => (finished = true) };
+}
+
+/** The exit code of an error, said on stderr: our own errors as they are, anything else as a bug. */
+function exitCodeOf(err: unknown, log: Logger | undefined): number {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`reshifter: configuration error:\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+    return err.exitCode;
+  }
+  if (err instanceof OperationError) {
+    process.stderr.write(`reshifter: ${err.message}\n`);
+    return err.exitCode;
+  }
+  process.stderr.write(`reshifter: unexpected error (this is a bug): ${err instanceof Error ? err.message : String(err)}\n`);
+  log?.debug({ stack: err instanceof Error ? err.stack : undefined }, 'unexpected error');
+  return 1;
 }
 
 // The AWS SDK warns on every start under Node 20 about its future releases; the pinned version works, and the

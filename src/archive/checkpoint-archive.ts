@@ -10,9 +10,9 @@ import type { Check } from './verify-artifact.js';
  * (`inventory.img`, `core-*.img`, `pages-*.img`, ...), the container's `config.dump` (engine metadata: id, name,
  * image, runtime) and `spec.dump` (its OCI runtime spec, whose annotations name the pod, namespace and container),
  * and optionally `rootfs-diff.tar`, `deleted.files`, `bind.mounts`, `stats-dump`, `dump.log` and the container log.
- * Names as in checkpointctl's lib/metadata.go and CRI-O's internal/lib/checkpoint.go.
+ * Names as in checkpointctl's lib/metadata.go and CRI-O's internal/lib/checkpoint.go. Its content type in manifests
+ * is CHECKPOINT_CONTENT_TYPE (core/content-type.ts).
  */
-export const CHECKPOINT_CONTENT_TYPE = 'container-checkpoint';
 
 /** What the archive says about itself; every field from the archive is optional (hostile or foreign input). */
 export interface CheckpointArchiveInfo {

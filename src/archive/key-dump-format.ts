@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import type { KeyRecord } from '../core/key-record.js';
+import type { KeyRecord, KeysHeader } from '../core/key-record.js';
 
 /**
  * The layout of a key dump (`raw` and `filter:` strategies), a plain ustar archive:
@@ -17,8 +17,6 @@ export const DUMP_FORMAT = 'reshifter-key-dump';
 export const DUMP_VERSION = 1;
 export const HEADER_ENTRY = 'reshifter-dump.json';
 export const END_ENTRY = 'reshifter-end.json';
-/** The content type of key dumps in manifests. */
-export const KEY_DUMP_CONTENT_TYPE = 'tar';
 
 /** Largest value a dump may hold (etcd's request limit is 1.5 MiB by default; some clusters raise it). */
 export const MAX_VALUE_BYTES = 64 * 1024 * 1024;
@@ -27,15 +25,9 @@ export const MAX_META_BYTES = 8 * 1024 * 1024;
 export const MAX_HEADER_BYTES = 1024 * 1024;
 
 /** The first entry: what the dump covers. */
-export interface DumpHeader {
+export interface DumpHeader extends KeysHeader {
   format: typeof DUMP_FORMAT;
   version: typeof DUMP_VERSION;
-  apiVersion: 'v2' | 'v3';
-  etcdVersion: string;
-  /** The revision every page was read at (v3), or the etcd index when the walk started (v2). */
-  revision: number;
-  /** Key prefixes dumped; `/` is every key. */
-  prefixes: string[];
   createdAt: string;
   /** The resource and namespace filters applied, when any. */
   selection?: {

@@ -1,3 +1,4 @@
+import type { ContentType, UnknownContentType } from '../core/content-type.js';
 import { IntegrityError } from '../core/errors.js';
 import { BACKUP_ID_RE } from '../core/naming.js';
 
@@ -12,8 +13,8 @@ export interface Manifest {
   createdAt: string;
   /** Artifact file name, relative to the manifest's folder. */
   artifact: string;
-  /** The artifact's content before compression: `etcd-snapshot` (db + sha256 trailer), `tar` (key dump), `jsonl`. */
-  contentType: string;
+  /** The artifact's content before compression and encryption (core/content-type.ts). */
+  contentType: ContentType | UnknownContentType;
   compression: 'zstd' | 'gzip' | 'none';
   encryption: 'none' | 'age';
   /** sha256 (hex) and size of the stored bytes. */

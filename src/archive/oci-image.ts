@@ -128,13 +128,27 @@ async function* archiveParts(layer: AsyncIterable<Buffer>, opts: OciImageOptions
     if (i === headers.length - 1) progress.layerHeaderAt = progress.bytes;
     yield emit(headers[i]!);
   }
+  for await (const chunk of checkedLayer(layer, opts, progress)) yield emit(chunk);
+  const layerDigest = progress.layerDigest!;
+  yield emit(tarPadding(opts.layerSize));
+
+  const blobs = imageBlobs(opts, layerDigest);
+  progress.manifestDigest = blobs.manifestDigest;
+  yield* file(`blobs/sha256/${blobs.configDigest}`, blobs.config);
+  yield* file(`blobs/sha256/${blobs.manifestDigest}`, blobs.manifest);
+  yield* file('index.json', blobs.index);
+  yield emit(tarEnd());
+}
+
+/** The layer as it passes: exactly `layerSize` bytes, hashing to `layerDigest` when given; its digest into `progress`. */
+async function* checkedLayer(layer: AsyncIterable<Buffer>, opts: OciImageOptions, progress: Progress): AsyncGenerator<Buffer> {
   const hash = createHash('sha256');
   let seen = 0;
   for await (const chunk of layer) {
     seen += chunk.length;
     if (seen > opts.layerSize) throw new IntegrityError('layer', `the checkpoint archive is longer than the ${opts.layerSize} bytes expected`);
     hash.update(chunk);
-    yield emit(chunk);
+    yield chunk;
   }
   if (seen !== opts.layerSize) throw new IntegrityError('layer', `the checkpoint archive ended after ${seen} of ${opts.layerSize} bytes: cut short`);
   const layerDigest = hash.digest('hex');
@@ -142,8 +156,10 @@ async function* archiveParts(layer: AsyncIterable<Buffer>, opts: OciImageOptions
     throw new IntegrityError('layer', `the checkpoint archive hashes to ${layerDigest}, the backup says ${opts.layerDigest}`);
   }
   progress.layerDigest = layerDigest;
-  yield emit(tarPadding(opts.layerSize));
+}
 
+/** The image's config, manifest and index.json, which name the layer by its digest. */
+function imageBlobs(opts: OciImageOptions, layerDigest: string) {
   const created = opts.created.toISOString();
   const config = json({
     created,
@@ -163,25 +179,19 @@ async function* archiveParts(layer: AsyncIterable<Buffer>, opts: OciImageOptions
     annotations,
   });
   const manifestDigest = sha256(manifest);
-  progress.manifestDigest = manifestDigest;
-  yield* file(`blobs/sha256/${configDigest}`, config);
-  yield* file(`blobs/sha256/${manifestDigest}`, manifest);
-  yield* file(
-    'index.json',
-    json({
-      schemaVersion: 2,
-      mediaType: INDEX_TYPE,
-      manifests: [
-        {
-          mediaType: MANIFEST_TYPE,
-          digest: `sha256:${manifestDigest}`,
-          size: manifest.length,
-          annotations: { ...annotations, ...(opts.refName !== undefined && { [OCI_REF_NAME]: opts.refName }) },
-        },
-      ],
-    }),
-  );
-  yield emit(tarEnd());
+  const index = json({
+    schemaVersion: 2,
+    mediaType: INDEX_TYPE,
+    manifests: [
+      {
+        mediaType: MANIFEST_TYPE,
+        digest: `sha256:${manifestDigest}`,
+        size: manifest.length,
+        annotations: { ...annotations, ...(opts.refName !== undefined && { [OCI_REF_NAME]: opts.refName }) },
+      },
+    ],
+  });
+  return { config, configDigest, manifest, manifestDigest, index };
 }
 
 /**

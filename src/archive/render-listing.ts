@@ -6,7 +6,6 @@ import type { AuditRow } from '../kube/audit-row.js';
  * The `render` strategy's artifact: the audit listing as JSON lines, one object per key (see AuditRow), each line
  * ending in a newline. `zstd -dc <id>.render.jsonl.zst | jq` reads it (`zcat` a `.gz` one).
  */
-export const RENDER_CONTENT_TYPE = 'jsonl';
 const MAX_LINE = 16 * 1024 * 1024;
 
 /** One row as its line. */

@@ -1,12 +1,12 @@
 import { Writable, type Duplex, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { KEY_DUMP_CONTENT_TYPE, RENDER_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { IntegrityError, describeError } from '../core/errors.js';
 import { decoders, type CodecKeys } from './codec.js';
 import { ByteCounter, HashCounter } from './hash-counter.js';
-import { KEY_DUMP_CONTENT_TYPE } from './key-dump-format.js';
 import { KeyDumpCheck } from './key-dump-reader.js';
 import type { Manifest } from './manifest.js';
-import { RENDER_CONTENT_TYPE, RenderListingCheck } from './render-listing.js';
+import { RenderListingCheck } from './render-listing.js';
 import { SnapshotTrailerCheck } from './snapshot-trailer.js';
 
 export interface Check {
@@ -17,10 +17,52 @@ export interface Check {
 
 /** Content checks by manifest contentType; key dumps and listings register theirs here. */
 export const CONTENT_CHECKS: Record<string, () => Duplex> = {
-  'etcd-snapshot': () => new SnapshotTrailerCheck(),
+  [SNAPSHOT_CONTENT_TYPE]: () => new SnapshotTrailerCheck(),
   [KEY_DUMP_CONTENT_TYPE]: () => new KeyDumpCheck(),
   [RENDER_CONTENT_TYPE]: () => new RenderListingCheck(),
 };
+
+/** The decode chain of an artifact (decoders, counter, content check) and what stopped it, if anything did. */
+function decodeChain(m: Manifest, keys: CodecKeys, decoded: ByteCounter) {
+  let decodeError: unknown;
+  let done: Promise<void> = Promise.resolve();
+  let head: Writable | undefined;
+  try {
+    const steps = [...decoders(m, keys), decoded, ...(CONTENT_CHECKS[m.contentType] ? [CONTENT_CHECKS[m.contentType]!()] : [])];
+    const sink = new Writable({ write: (_c, _e, cb) => cb() });
+    head = steps[0]!;
+    done = pipeline([...steps, sink] as unknown as [Duplex, Writable]).catch((err: unknown) => {
+      decodeError ??= err;
+    });
+  } catch (err) {
+    decodeError = err;
+  }
+  return {
+    head,
+    done,
+    error: () => decodeError,
+    /** Feeds the decode chain while it works, and drops the rest once it has failed. */
+    feeder: () =>
+      new Writable({
+        highWaterMark: 1024 * 1024,
+        write(chunk: Buffer, _enc, cb) {
+          if (decodeError !== undefined || !head || head.destroyed) return cb();
+          if (head.write(chunk)) return cb();
+          const go = () => {
+            head!.off('drain', go);
+            head!.off('close', go);
+            cb();
+          };
+          head.on('drain', go);
+          head.on('close', go);
+        },
+        final(cb) {
+          if (head && !head.destroyed) head.end();
+          cb();
+        },
+      }),
+  };
+}
 
 /**
  * Reads a stored artifact once and checks it against its manifest: stored size and sha256, that it decrypts and
@@ -31,45 +73,16 @@ export const CONTENT_CHECKS: Record<string, () => Duplex> = {
 export async function verifyArtifact(stored: Readable, m: Manifest, keys: CodecKeys, signal?: AbortSignal): Promise<Check[]> {
   const hash = new HashCounter();
   const decoded = new ByteCounter();
-  let decodeError: unknown;
-  let chainDone: Promise<void> = Promise.resolve();
-  let head: Writable | undefined;
-  try {
-    const steps = [...decoders(m, keys), decoded, ...(CONTENT_CHECKS[m.contentType] ? [CONTENT_CHECKS[m.contentType]!()] : [])];
-    const sink = new Writable({ write: (_c, _e, cb) => cb() });
-    head = steps[0]!;
-    chainDone = pipeline([...steps, sink] as unknown as [Duplex, Writable]).catch((err: unknown) => {
-      decodeError ??= err;
-    });
-  } catch (err) {
-    decodeError = err;
-  }
-  // Feeds the decode chain while it works, and drops the rest once it has failed.
-  const feeder = new Writable({
-    highWaterMark: 1024 * 1024,
-    write(chunk: Buffer, _enc, cb) {
-      if (decodeError !== undefined || !head || head.destroyed) return cb();
-      if (head.write(chunk)) return cb();
-      const go = () => {
-        head!.off('drain', go);
-        head!.off('close', go);
-        cb();
-      };
-      head.on('drain', go);
-      head.on('close', go);
-    },
-    final(cb) {
-      if (head && !head.destroyed) head.end();
-      cb();
-    },
-  });
+  const chain = decodeChain(m, keys, decoded);
+  const feeder = chain.feeder();
   let readError: unknown;
   await pipeline(stored, hash, feeder, signal ? { signal } : {}).catch((err: unknown) => {
     readError = err;
     // Nothing will end the decode chain now: stop it, or waiting for it below would wait forever.
-    head?.destroy(err instanceof Error ? err : new Error(String(err)));
+    chain.head?.destroy(err instanceof Error ? err : new Error(String(err)));
   });
-  await chainDone;
+  await chain.done;
+  const decodeError = chain.error();
   if (readError !== undefined) {
     return [{ name: 'read', ok: false, detail: `could not read the stored artifact: ${describeError(readError)}` }];
   }

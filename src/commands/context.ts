@@ -1,5 +1,4 @@
-import type { Config } from '../config/types.js';
-import type { Logger } from '../log.js';
+import type { OpContext } from '../ops/context.js';
 
 /** Parsed command line: positionals and `--flag[=value]` options. */
 export interface Args {
@@ -8,15 +7,11 @@ export interface Args {
 }
 
 /** Everything a command gets; commands never read process.env or call process.exit. */
-export interface CommandContext {
-  config: Config;
-  log: Logger;
+export interface CommandContext extends OpContext {
   args: Args;
-  /** Aborted on SIGTERM/SIGINT. */
-  signal: AbortSignal;
   /** Writes a line of command output to stdout. */
   print: (line: string) => void;
-  /** Writes bytes to stdout as they are (`inspect --get KEY --raw`); absent where there is no stdout (API jobs). */
+  /** Writes bytes to stdout as they are (`inspect --get KEY --raw`); absent where there is no stdout. */
   write?: (bytes: Buffer) => Promise<void>;
 }
 

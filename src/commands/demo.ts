@@ -4,11 +4,11 @@ import { loadDataset } from '../demo/load-dataset.js';
 import { startEtcd } from '../demo/local-etcd.js';
 import { sampleDataset } from '../demo/sample-data.js';
 import { OperationError } from '../core/errors.js';
-import { createBackup } from './backup.js';
+import { createBackup } from '../ops/backup.js';
+import { openRepository } from '../ops/repository.js';
+import { verifyBackup } from '../ops/verify.js';
 import type { CommandContext } from './context.js';
 import { listCommand } from './list.js';
-import { openRepository } from './shared.js';
-import { verifyBackup } from './verify.js';
 
 /**
  * `reshifter demo`: the main job on an embedded default. Starts a throwaway etcd (Debian's `etcd`) on a free
@@ -33,7 +33,7 @@ export async function demoCommand(ctx: CommandContext): Promise<void> {
       const manifest = await createBackup(demoCtx, repo);
       ctx.print(`demo: backup ${manifest.id} stored in ${repo.store.location}/${config.cluster}/${manifest.artifact}`);
       await listCommand({ ...demoCtx, args: { positionals: [], flags: {} } });
-      const checks = await verifyBackup(demoCtx, repo, manifest);
+      const { checks } = await verifyBackup(demoCtx, repo, manifest);
       for (const c of checks) ctx.print(`verify: ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);
       if (checks.some((c) => !c.ok)) throw new OperationError('demo: the backup failed verification');
     } finally {

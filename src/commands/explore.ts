@@ -1,11 +1,10 @@
-import { exploreEndpoint } from '../etcd/explore-endpoint.js';
+import { explore } from '../ops/explore.js';
 import { formatBytes } from '../progress.js';
 import type { CommandContext } from './context.js';
-import { withEtcd } from './shared.js';
 
 /** `reshifter explore [--json]`: what the etcd endpoint is and holds. */
 export async function exploreCommand(ctx: CommandContext): Promise<void> {
-  const result = await withEtcd(ctx.config, (etcd) => exploreEndpoint(etcd, ctx.config.etcd, ctx.config.selection.prefixes));
+  const result = await explore(ctx.config);
   if (ctx.args.flags.json) {
     ctx.print(JSON.stringify(result, null, 2));
     return;

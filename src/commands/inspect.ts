@@ -1,14 +1,20 @@
 import { stat } from 'node:fs/promises';
 import { ConfigError } from '../core/errors.js';
+import type { AuditRow } from '../kube/audit-row.js';
+import type { InspectKeyRow } from '../ops/inspect-keys.js';
+import type { SnapshotInput, SnapshotOrigin } from '../ops/open-snapshot.js';
 import { formatBytes } from '../progress.js';
 import type { SnapshotStatus } from '../snapshot/index.js';
 // Not through snapshot/index.js, which loads the whole reader: see statusAhead.
 import { prepareTrailerCheck } from '../snapshot/trailer.js';
 import type { CommandContext } from './context.js';
-import type { InspectKeysRequest } from './inspect-keys.js';
-import type { SnapshotOrigin } from './snapshot-input.js';
+import { seriesFlag, stringFlag } from './flags.js';
 
-export type { InspectKeyRow } from './inspect-keys.js';
+/** What `inspect` was asked for: the status, or one of the key modes with its options. */
+type InspectRequest =
+  | { mode: 'status'; json: boolean }
+  | { mode: 'keys' | 'render'; json: boolean; prefix?: string; revision?: number }
+  | { mode: 'get'; key: string; raw: boolean; revision?: number };
 
 function origin(o: SnapshotOrigin): string {
   return o.kind === 'file' ? `file ${o.path}` : `backup ${o.id} (${o.strategy}, revision ${o.revision})`;
@@ -21,24 +27,9 @@ function parseRevision(v: string | boolean | undefined): number | undefined {
   return n;
 }
 
-function stringFlag(ctx: CommandContext, name: string): string | undefined {
-  const v = ctx.args.flags[name];
-  if (v === true) throw new ConfigError([`--${name} needs a value`]);
-  return v === false ? undefined : v;
-}
-
-/**
- * `reshifter inspect <id|latest|file> [--json]`: reads an etcd snapshot offline, from a file (with or without
- * etcd's sha256 trailer) or a stored snapshot backup (downloaded and decoded to a private temporary file, deleted
- * afterwards). Prints the status as `etcdctl snapshot status -w json` computes it, and the trailer's state.
- * `--keys [--prefix P] [--revision R]` lists the live keys; `--get KEY [--raw]` shows one; `--render` prints the
- * audit listing of the `render` strategy (RS_INCLUDE_/EXCLUDE_* filters apply).
- */
-export async function inspectCommand(ctx: CommandContext): Promise<void> {
-  const { positionals, flags } = ctx.args;
-  const target = positionals[0];
-  if (target === undefined) throw new ConfigError(['inspect needs a snapshot file or a backup id (or "latest"): reshifter inspect <id|file>']);
-  if (positionals.length > 1) throw new ConfigError([`inspect takes one snapshot, got ${positionals.length}: ${positionals.join(' ')}`]);
+/** The request the flags make; usage errors (exit 2) for flags that do not go together. */
+function parseRequest(ctx: CommandContext): InspectRequest {
+  const { flags } = ctx.args;
   const get = stringFlag(ctx, 'get');
   const prefix = stringFlag(ctx, 'prefix');
   const revision = parseRevision(flags.revision);
@@ -53,22 +44,31 @@ export async function inspectCommand(ctx: CommandContext): Promise<void> {
   if (flags.raw === true && ctx.write === undefined) throw new ConfigError(['--raw needs a standard output to write bytes to']);
   const json = flags.json === true;
   const selected = { ...(revision !== undefined && { revision }) };
+  if (mode === 'status') return { mode, json };
+  if (mode === 'get') return { mode, key: get!, raw: flags.raw === true, ...selected };
+  return { mode, json, ...(prefix !== undefined && { prefix }), ...selected };
+}
 
-  if (mode === 'status') await statusAhead(target);
-  const [{ openSnapshotInput }, { snapshotError }] = await Promise.all([import('./snapshot-input.js'), import('../archive/snapshot-error.js')]);
-  const input = await openSnapshotInput(ctx, target);
+/**
+ * `reshifter inspect <id|latest|file> [--json]`: reads an etcd snapshot offline, from a file (with or without
+ * etcd's sha256 trailer) or a stored snapshot backup (downloaded and decoded to a private temporary file, deleted
+ * afterwards). Prints the status as `etcdctl snapshot status -w json` computes it, and the trailer's state.
+ * `--keys [--prefix P] [--revision R]` lists the live keys; `--get KEY [--raw]` shows one; `--render` prints the
+ * audit listing of the `render` strategy (RS_INCLUDE_/EXCLUDE_* filters apply).
+ */
+export async function inspectCommand(ctx: CommandContext): Promise<void> {
+  const { positionals } = ctx.args;
+  const target = positionals[0];
+  if (target === undefined) throw new ConfigError(['inspect needs a snapshot file or a backup id (or "latest"): reshifter inspect <id|file>']);
+  if (positionals.length > 1) throw new ConfigError([`inspect takes one snapshot, got ${positionals.length}: ${positionals.join(' ')}`]);
+  const req = parseRequest(ctx);
+  if (req.mode === 'status') await statusAhead(target);
+  const [{ openSnapshotInput }, { snapshotError }] = await Promise.all([import('../ops/open-snapshot.js'), import('../archive/snapshot-error.js')]);
+  const input = await openSnapshotInput(ctx, target, () => seriesFlag(ctx));
   const where = input.origin.kind === 'file' ? input.origin.path : `backup ${input.origin.id}`;
   try {
-    if (mode === 'status') {
-      printStatus(ctx, input.origin, await input.reader.status(), json);
-    } else {
-      const req: InspectKeysRequest = mode === 'get'
-        ? { mode, key: get!, raw: flags.raw === true, where, ...selected }
-        : { mode, json, ...(prefix !== undefined && { prefix }), ...selected };
-      // The key modes need the Kubernetes decoders; a status (the common call, often scripted) does not load them.
-      const { inspectKeys } = await import('./inspect-keys.js');
-      await inspectKeys(ctx, input.reader, req);
-    }
+    if (req.mode === 'status') printStatus(ctx, input.origin, await input.reader.status(), req.json);
+    else await printKeys(ctx, input, req, where);
   } catch (err) {
     throw snapshotError(err, where);
   } finally {
@@ -102,4 +102,52 @@ function printStatus(ctx: CommandContext, from: SnapshotOrigin, s: SnapshotStatu
     : s.trailer === 'match' ? 'present, matches the data' : 'present, DOES NOT MATCH the data (the file was changed or damaged)';
   ctx.print(`sha256:     ${state}`);
   if (s.trailer === 'mismatch') ctx.log.warn({ trailer: s.trailer }, 'snapshot sha256 trailer does not match');
+}
+
+const KEY_COLUMNS = ['KEY', 'MODREV', 'SIZE', 'KIND', 'NAMESPACE', 'NAME', 'ENCODING'];
+
+function keyRowText(r: InspectKeyRow): string {
+  const enc = r.encryption ? `${r.encoding}(${r.encryption})` : r.encoding;
+  return [r.key, String(r.modRevision), String(r.size), r.kind, r.namespace, r.name, enc]
+    .map((c) => (c === undefined || c === '' ? '-' : c.replace(/[\t\n\r]/g, ' ')))
+    .join('\t');
+}
+
+/**
+ * The key modes: `--keys` (text rows, or one JSON document written row by row), `--get KEY` (its metadata as JSON,
+ * or `--raw` its value's bytes), `--render` (the audit listing). The Kubernetes decoders they need load only here.
+ */
+async function printKeys(ctx: CommandContext, input: SnapshotInput, req: Exclude<InspectRequest, { mode: 'status' }>, where: string): Promise<void> {
+  const { keyRows, getKey, renderRows } = await import('../ops/inspect-keys.js');
+  const { reader } = input;
+  if (req.mode === 'get') {
+    const found = await getKey(reader, ctx.config, req.key, { where, ...(req.revision !== undefined && { revision: req.revision }) });
+    if (req.raw) await ctx.write!(found.kv.value);
+    else ctx.print(JSON.stringify(found.described, null, 2));
+    return;
+  }
+  const q = { ...(req.prefix !== undefined && { prefix: req.prefix }), ...(req.revision !== undefined && { revision: req.revision }) };
+  if (req.mode === 'render') {
+    const { AUDIT_COLUMNS, auditRowText } = await import('../kube/audit-row.js');
+    if (!req.json) ctx.print(AUDIT_COLUMNS.join('\t'));
+    for await (const row of renderRows(reader, ctx.config, q)) ctx.print(req.json ? JSON.stringify(row) : auditRowText(row as AuditRow));
+    return;
+  }
+  const head = req.json ? `{"revision":${req.revision ?? 'null'},"prefix":${JSON.stringify(req.prefix ?? '')},"keys":[` : KEY_COLUMNS.join('\t');
+  // The head is printed once the scan has started, so an error (a compacted revision) leaves no half output.
+  let opened = false;
+  let pending: string | undefined;
+  for await (const row of keyRows(reader, ctx.config, q)) {
+    if (!opened) ctx.print(head);
+    opened = true;
+    if (!req.json) {
+      ctx.print(keyRowText(row));
+      continue;
+    }
+    if (pending !== undefined) ctx.print(`${pending},`);
+    pending = JSON.stringify(row);
+  }
+  if (!opened) ctx.print(head);
+  if (pending !== undefined) ctx.print(pending);
+  if (req.json) ctx.print(']}');
 }

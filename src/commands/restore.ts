@@ -1,14 +1,16 @@
-import { KEY_DUMP_CONTENT_TYPE } from '../archive/key-dump-format.js';
+import type { Manifest } from '../archive/manifest.js';
+import { KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { ConfigError, OperationError } from '../core/errors.js';
 import { USES } from '../core/latest.js';
-import type { CommandContext } from './context.js';
-import { formatKeyRestore, restoreKeyDump } from './restore-keys.js';
-import { restoreSnapshot } from './restore-snapshot.js';
-import { restoreSnapshotKeys } from './restore-snapshot-keys.js';
-import { seriesFlag } from './series-flag.js';
-import { openRepository } from './shared.js';
+import { openRepository } from '../ops/repository.js';
+import { restoreDataDir } from '../ops/restore-data-dir.js';
+import { restoreBackupKeys, type KeyRestoreReport } from '../ops/restore-keys.js';
 import { processMetrics, recordRestore, type RestoreOutcome } from '../server/metrics.js';
 import { pushMetrics } from '../server/pushgateway.js';
+import type { BackupRepository } from '../store/backup-repository.js';
+import type { CommandContext } from './context.js';
+import { seriesFlag } from './flags.js';
+import { textTable } from './text-table.js';
 
 const SNAPSHOT_FLAGS = ['data-dir', 'name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token'] as const;
 const DUMP_FLAGS = ['dry-run', 'skip-existing'] as const;
@@ -48,60 +50,85 @@ async function restoreOnce(ctx: CommandContext, begun: () => void): Promise<void
   for (const f of SNAPSHOT_FLAGS) {
     if (flags[f] === true || flags[f] === '') throw new ConfigError([`--${f} needs a value`]);
   }
-  const str = (f: string) => (typeof flags[f] === 'string' ? (flags[f] as string) : undefined);
   const repo = openRepository(ctx.config, ctx.log);
   try {
     // `latest` is the newest backup this form of restore can write: a snapshot with --data-dir or --keys, else a key dump.
     const wantsSnapshot = flags.keys === true || SNAPSHOT_FLAGS.some((f) => flags[f] !== undefined);
     const m = await repo.get(id, wantsSnapshot ? USES.restoreSnapshot : USES.restoreKeyDump, seriesFlag(ctx));
-    if (m.contentType === 'etcd-snapshot' && flags.keys === true) {
-      const extra = SNAPSHOT_FLAGS.filter((f) => flags[f] !== undefined);
-      if (extra.length > 0) throw new ConfigError([`${extra.map((f) => `--${f}`).join(', ')} cannot be combined with --keys, which writes the snapshot's keys into the etcd at RS_ETCD_ENDPOINTS`]);
-      begun();
-      const report = await restoreSnapshotKeys(ctx, repo, m, { dryRun: flags['dry-run'] === true, skipExisting: flags['skip-existing'] === true });
-      if (flags.json) ctx.print(JSON.stringify(report));
-      else for (const line of formatKeyRestore(report)) ctx.print(line);
-      return;
-    }
-    if (m.contentType === 'etcd-snapshot') {
-      const dataDir = str('data-dir');
-      const extra = DUMP_FLAGS.filter((f) => flags[f] !== undefined);
-      if (extra.length > 0) throw new ConfigError([`${extra.map((f) => `--${f}`).join(', ')} apply to key dumps and to --keys; backup ${m.id} is an etcd snapshot (restore it with --data-dir DIR, or its keys into a running etcd with --keys)`]);
-      if (dataDir === undefined) {
-        throw new ConfigError([`backup ${m.id} is an etcd snapshot: restore it into a new data directory with --data-dir DIR (see "Disaster recovery" in the docs)`]);
-      }
-      const name = str('name');
-      const initialCluster = str('initial-cluster');
-      const peerUrls = str('initial-advertise-peer-urls');
-      const token = str('initial-cluster-token');
-      begun();
-      const report = await restoreSnapshot(ctx, repo, m, {
-        dataDir,
-        ...(name !== undefined && { name }),
-        ...(initialCluster !== undefined && { initialCluster }),
-        ...(peerUrls !== undefined && { initialAdvertisePeerUrls: peerUrls }),
-        ...(token !== undefined && { initialClusterToken: token }),
-      });
-      if (flags.json) ctx.print(JSON.stringify(report));
-      else {
-        ctx.print(`restored snapshot ${report.id} (revision ${report.revision}) into ${report.dataDir} with ${report.tool.command} ${report.tool.version}`);
-        ctx.print(`next: start etcd with --data-dir ${report.dataDir} and the same --name / --initial-cluster as given here`);
-      }
-      return;
-    }
-    if (m.contentType === KEY_DUMP_CONTENT_TYPE) {
-      const extra = SNAPSHOT_FLAGS.filter((f) => flags[f] !== undefined);
-      if (extra.length > 0) {
-        throw new ConfigError([`${extra.map((f) => `--${f}`).join(', ')} apply to snapshots; backup ${m.id} is a key dump (${m.strategy}), restored into the etcd at RS_ETCD_ENDPOINTS`]);
-      }
-      begun();
-      const report = await restoreKeyDump(ctx, repo, m, { dryRun: flags['dry-run'] === true, skipExisting: flags['skip-existing'] === true });
-      if (flags.json) ctx.print(JSON.stringify(report));
-      else for (const line of formatKeyRestore(report)) ctx.print(line);
-      return;
-    }
+    if (m.contentType === SNAPSHOT_CONTENT_TYPE && flags.keys === true) return await restoreKeysOf(ctx, repo, m, SNAPSHOT_FLAGS, begun);
+    if (m.contentType === SNAPSHOT_CONTENT_TYPE) return await restoreSnapshot(ctx, repo, m, begun);
+    if (m.contentType === KEY_DUMP_CONTENT_TYPE) return await restoreKeysOf(ctx, repo, m, SNAPSHOT_FLAGS, begun);
     throw new OperationError(`backup ${m.id} is a ${m.strategy} listing (${m.contentType}), which cannot be restored; only snapshots and key dumps (raw, filter:) can`);
   } finally {
     await repo.store.close();
   }
+}
+
+/** The flags of `refused` that were given, as `--a, --b`. */
+function given(ctx: CommandContext, refused: readonly string[]): string | undefined {
+  const extra = refused.filter((f) => ctx.args.flags[f] !== undefined);
+  return extra.length > 0 ? extra.map((f) => `--${f}`).join(', ') : undefined;
+}
+
+/** A key dump, or a snapshot's live keys (`--keys`), into the etcd at RS_ETCD_ENDPOINTS. */
+async function restoreKeysOf(ctx: CommandContext, repo: BackupRepository, m: Manifest, refused: readonly string[], begun: () => void): Promise<void> {
+  const extra = given(ctx, refused);
+  if (extra !== undefined) {
+    throw new ConfigError([
+      m.contentType === SNAPSHOT_CONTENT_TYPE
+        ? `${extra} cannot be combined with --keys, which writes the snapshot's keys into the etcd at RS_ETCD_ENDPOINTS`
+        : `${extra} apply to snapshots; backup ${m.id} is a key dump (${m.strategy}), restored into the etcd at RS_ETCD_ENDPOINTS`,
+    ]);
+  }
+  begun();
+  const { flags } = ctx.args;
+  const report = await restoreBackupKeys(ctx, repo, m, { dryRun: flags['dry-run'] === true, skipExisting: flags['skip-existing'] === true });
+  if (flags.json) ctx.print(JSON.stringify(report));
+  else for (const line of formatKeyRestore(report)) ctx.print(line);
+}
+
+/** A snapshot into a new data directory (`--data-dir`), with etcdutl. */
+async function restoreSnapshot(ctx: CommandContext, repo: BackupRepository, m: Manifest, begun: () => void): Promise<void> {
+  const { flags } = ctx.args;
+  const str = (f: string) => (typeof flags[f] === 'string' ? (flags[f] as string) : undefined);
+  const dataDir = str('data-dir');
+  const extra = given(ctx, DUMP_FLAGS);
+  if (extra !== undefined) {
+    throw new ConfigError([`${extra} apply to key dumps and to --keys; backup ${m.id} is an etcd snapshot (restore it with --data-dir DIR, or its keys into a running etcd with --keys)`]);
+  }
+  if (dataDir === undefined) {
+    throw new ConfigError([`backup ${m.id} is an etcd snapshot: restore it into a new data directory with --data-dir DIR (see "Disaster recovery" in the docs)`]);
+  }
+  const [name, initialCluster, peerUrls, token] = [str('name'), str('initial-cluster'), str('initial-advertise-peer-urls'), str('initial-cluster-token')];
+  begun();
+  const report = await restoreDataDir(ctx, repo, m, {
+    dataDir,
+    ...(name !== undefined && { name }),
+    ...(initialCluster !== undefined && { initialCluster }),
+    ...(peerUrls !== undefined && { initialAdvertisePeerUrls: peerUrls }),
+    ...(token !== undefined && { initialClusterToken: token }),
+  });
+  if (flags.json) ctx.print(JSON.stringify(report));
+  else {
+    ctx.print(`restored snapshot ${report.id} (revision ${report.revision}) into ${report.dataDir} with ${report.tool.command} ${report.tool.version}`);
+    ctx.print(`next: start etcd with --data-dir ${report.dataDir} and the same --name / --initial-cluster as given here`);
+  }
+}
+
+/** The report as text: the plan table, then a summary line. */
+export function formatKeyRestore(r: KeyRestoreReport): string[] {
+  const rows = [['RESOURCE', 'CREATE', 'UPDATE', 'UNCHANGED', 'SKIPPED']];
+  for (const p of r.resources) rows.push([p.resource, String(p.create), String(p.update), String(p.unchanged), String(p.skipped)]);
+  const t = r.totals;
+  rows.push(['TOTAL', String(t.create), String(t.update), String(t.unchanged), String(t.skipped)]);
+  const lines = textTable(rows);
+  const skipped = Object.entries(t.skippedBy).filter(([, n]) => n > 0).map(([why, n]) => `${n} ${why}`).join(', ');
+  if (skipped) lines.push(`skipped: ${skipped}`);
+  const where = `${r.target.endpoints.join(',')} (${r.target.apiVersion})`;
+  lines.push(
+    r.dryRun
+      ? `dry run: would write ${t.create + t.update} of ${t.keys} keys into ${where}; nothing was written`
+      : `restored ${r.written} keys into ${where} in ${(r.durationMs / 1000).toFixed(1)} s (${r.keysPerSecond} keys/s)`,
+  );
+  return lines;
 }

@@ -1,17 +1,18 @@
-import cron, { type ScheduledTask, type TaskContext } from 'node-cron';
-import { combineObservers } from '../core/backup-observer.js';
+import type { ScheduledTask } from 'node-cron';
+import { combineObservers, type BackupObserver } from '../core/backup-observer.js';
 import { AbortedError, ConfigError, describeError } from '../core/errors.js';
 import { JobQueue } from '../core/jobs.js';
 import type { Logger } from '../log.js';
+import type { OpContext } from '../ops/context.js';
+import { openRepository } from '../ops/repository.js';
 import { createApiServices, handleApi } from '../server/api/index.js';
-import { handleUi } from '../server/ui/handle-ui.js';
 import { ScheduleHealth } from '../server/health-state.js';
 import { startHttpServer, type RunningHttpServer } from '../server/http-server.js';
 import { addProcessMetrics, processMetrics, type Metrics } from '../server/metrics.js';
+import { scheduleBackups } from '../server/scheduler.js';
+import { handleUi } from '../server/ui/handle-ui.js';
 import type { BackupRepository } from '../store/backup-repository.js';
-import { backupAndPrune, backupRunContext } from './backup-job.js';
 import type { CommandContext } from './context.js';
-import { openRepository } from './shared.js';
 
 /**
  * `reshifter run`: long-running; a backup (then retention) on RS_SCHEDULE, never two at once, with `/healthz`,
@@ -21,9 +22,9 @@ import { openRepository } from './shared.js';
  * the HTTP server and returns; an interrupted job makes it fail, so a pod or unit shows that the run did not complete.
  */
 export async function runCommand(cmd: CommandContext): Promise<void> {
-  // A long-running process keeps stdout for nothing but its logs' neighbours: a `render` listing goes to the store
-  // only, never echoed row by row into the container's log stream.
-  const ctx: CommandContext = { ...cmd, print: () => undefined };
+  // A long-running process keeps stdout for nothing but its logs' neighbours: operations never print, and the
+  // render listing goes to the store only.
+  const ctx: OpContext = { config: cmd.config, log: cmd.log, signal: cmd.signal };
   const { config, log, signal } = ctx;
   if (config.schedule === undefined && config.httpPort === 0) {
     throw new ConfigError([
@@ -36,7 +37,6 @@ export async function runCommand(cmd: CommandContext): Promise<void> {
   const observer = combineObservers(metrics.observer, health.observer);
   const repo = openRepository(config, log);
   let interrupted = false;
-  let server: RunningHttpServer | undefined;
   // Scheduled backups and the API's backups and restores share one queue: one writing job at a time, in order.
   const jobs = new JobQueue({
     onChange: (job) => {
@@ -44,70 +44,12 @@ export async function runCommand(cmd: CommandContext): Promise<void> {
       if (job.state === 'failed' && job.writes && job.startedAt !== undefined && signal.aborted) interrupted = true;
     },
   });
-
-  const once = async (at: Date) => {
-    health.runDue(at);
-    if (signal.aborted || jobs.pending((j) => j.kind === 'backup' && j.trigger === 'schedule').length > 0) {
-      log.warn({ slot: at.toISOString() }, 'previous backup still running; skipping this slot');
-      return;
-    }
-    const job = jobs.submit({
-      kind: 'backup',
-      trigger: 'schedule',
-      writes: true,
-      run: async (j) => {
-        const run = backupRunContext({ ...ctx, signal: j.signal });
-        try {
-          return await backupAndPrune(run.ctx, repo, { id: run.id, observer, onProgress: (p) => j.progress({ bytes: p.bytes, ...(p.totalBytes !== undefined && { totalBytes: p.totalBytes }) }) });
-        } catch (err) {
-          if (err instanceof AbortedError) interrupted = true;
-          // Already logged as "backup failed" or "retention failed".
-          run.ctx.log.debug({ err: describeError(err) }, 'scheduled backup failed');
-          throw err;
-        }
-      },
-    });
-    await jobs.wait(job.id);
-  };
-
-  let task: ScheduledTask | undefined;
-  if (config.schedule !== undefined) {
-    task = cron.createTask(config.schedule, (c: TaskContext) => once(c.date), { name: 'backup', logger: cronLogger(log) });
-    // A slot node-cron could not fire on time (the process was starved) still came due.
-    task.on('execution:missed', (c) => health.runDue(c.date));
-  }
-  try {
-    if (config.httpPort !== 0) {
-      const api = {
-        jobs,
-        log,
-        services: createApiServices(ctx, repo, { observer }),
-        ...(config.apiToken !== undefined && { token: config.apiToken }),
-      };
-      server = await startHttpServer({
-        port: config.httpPort,
-        log,
-        health: () => health.report(task?.getNextRun() ?? undefined),
-        metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
-        routes: async (req, res) => (await handleApi(req, res, api)) || (await handleUi(req, res)),
-      });
-    }
-    await seedLastSuccess(repo, metrics, log);
-  } catch (err) {
-    await server?.close();
-    await repo.store.close();
-    throw err;
-  }
-  if (task) {
-    await task.start();
-    log.info({ schedule: config.schedule, next: task.getNextRun()?.toISOString(), store: repo.store.location, httpPort: server?.port ?? 0 }, 'scheduler started');
-  } else {
-    log.info({ store: repo.store.location, httpPort: server?.port ?? 0 }, 'serving without a schedule (RS_SCHEDULE is not set)');
-  }
-  await new Promise<void>((resolve) => {
-    if (signal.aborted) resolve();
-    else signal.addEventListener('abort', () => resolve(), { once: true });
-  });
+  const task = config.schedule === undefined
+    ? undefined
+    : scheduleBackups(ctx, config.schedule, { repo, jobs, health, observer, onInterrupted: () => (interrupted = true) });
+  const server = await startServing(ctx, { repo, jobs, health, observer, metrics, task });
+  await announce(ctx, task, repo, server);
+  await untilAborted(signal);
   log.info('stopping: no new backups will start');
   await task?.stop();
   await task?.destroy();
@@ -116,6 +58,57 @@ export async function runCommand(cmd: CommandContext): Promise<void> {
   await repo.store.close();
   if (interrupted) throw new AbortedError('stopped while a backup was running; that backup was discarded');
   log.info('stopped');
+}
+
+interface Serving {
+  repo: BackupRepository;
+  jobs: JobQueue;
+  health: ScheduleHealth;
+  observer: BackupObserver;
+  metrics: Metrics;
+  task: ScheduledTask | undefined;
+}
+
+/** The HTTP server on RS_HTTP_PORT (none with 0), and the last-success metric seeded from the store. */
+async function startServing(ctx: OpContext, s: Serving): Promise<RunningHttpServer | undefined> {
+  const { config, log } = ctx;
+  let server: RunningHttpServer | undefined;
+  try {
+    if (config.httpPort !== 0) {
+      const api = { jobs: s.jobs, log, services: createApiServices(ctx, s.repo, { observer: s.observer }), ...(config.apiToken !== undefined && { token: config.apiToken }) };
+      server = await startHttpServer({
+        port: config.httpPort,
+        log,
+        health: () => s.health.report(s.task?.getNextRun() ?? undefined),
+        metrics: async () => ({ contentType: s.metrics.registry.contentType, body: await s.metrics.registry.metrics() }),
+        routes: async (req, res) => (await handleApi(req, res, api)) || (await handleUi(req, res)),
+      });
+    }
+    await seedLastSuccess(s.repo, s.metrics, log);
+    return server;
+  } catch (err) {
+    await server?.close();
+    await s.repo.store.close();
+    throw err;
+  }
+}
+
+/** Starts the schedule, and says what runs. */
+async function announce(ctx: OpContext, task: ScheduledTask | undefined, repo: BackupRepository, server: RunningHttpServer | undefined): Promise<void> {
+  const httpPort = server?.port ?? 0;
+  if (task) {
+    await task.start();
+    ctx.log.info({ schedule: ctx.config.schedule, next: task.getNextRun()?.toISOString(), store: repo.store.location, httpPort }, 'scheduler started');
+  } else {
+    ctx.log.info({ store: repo.store.location, httpPort }, 'serving without a schedule (RS_SCHEDULE is not set)');
+  }
+}
+
+function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
 }
 
 /**
@@ -129,16 +122,4 @@ async function seedLastSuccess(repo: BackupRepository, metrics: Metrics, log: Lo
   } catch (err) {
     log.warn({ err: describeError(err) }, 'cannot list existing backups');
   }
-}
-
-/** node-cron's own messages (missed or overlapping slots) as pino lines rather than console output. */
-function cronLogger(log: Logger): NonNullable<Parameters<typeof cron.createTask>[2]>['logger'] {
-  const l = log.child({ component: 'scheduler' });
-  const text = (m: string | Error) => (m instanceof Error ? m.message : m);
-  return {
-    info: (m) => l.debug({ detail: m }, 'scheduler message'),
-    warn: (m) => l.warn({ detail: m }, 'scheduler warning'),
-    error: (m) => l.error({ detail: text(m) }, 'scheduler error'),
-    debug: (m) => l.debug({ detail: text(m) }, 'scheduler message'),
-  };
 }

@@ -1,13 +1,10 @@
+import type { KeyRecord } from './key-record.js';
 import { parseKey, type ParsedKey } from '../kube/index.js';
 import { resourceLabel } from '../kube/resource-label.js';
 import { fieldDiff, type FieldDiff, type FieldDiffOptions } from './field-diff.js';
 
-/** One key of a backup, as the diff needs it. Sources yield them sorted by key bytes (etcd's order). */
-export interface DiffEntry {
-  key: Buffer;
-  value: Buffer;
-  modRevision?: number;
-}
+/** One key of a backup (a KeyRecord, or as much of one as the diff needs). Sources yield them sorted by key bytes (etcd's order). */
+export type DiffEntry = Pick<KeyRecord, 'key' | 'value'> & Partial<Pick<KeyRecord, 'modRevision'>>;
 
 export type Change = 'added' | 'removed' | 'changed';
 
@@ -71,38 +68,8 @@ export async function diffKeys(from: AsyncIterable<DiffEntry> | Iterable<DiffEnt
   const b = sorted(to, 'to');
   const parse = (key: Buffer) => (opts.prefixes ? parseKey(key, opts.prefixes) : parseKey(key));
   const fieldOpts = opts.fields === false ? undefined : (opts.fields ?? {});
-  let fieldObjects = fieldOpts?.maxObjects ?? 1000;
 
-  const record = (change: Change, key: Buffer, values?: { from: Buffer; to: Buffer }) => {
-    const parsed = parse(key);
-    if (parsed.type === 'non-object') {
-      result.summary.ignored++;
-      return;
-    }
-    const { resource, namespace, name } = describe(parsed);
-    result.summary[change]++;
-    const id = `${resource}\0${namespace ?? ''}`;
-    let g = groups.get(id);
-    if (!g) {
-      g = { resource, ...(namespace !== undefined && { namespace }), added: 0, removed: 0, changed: 0 };
-      groups.set(id, g);
-    }
-    g[change]++;
-    if (result.objects.length < limit) {
-      const fields = values && fieldOpts && fieldObjects > 0 ? fieldDiff(values.from, values.to, resource, fieldOpts) : undefined;
-      if (fields) fieldObjects--;
-      result.objects.push({
-        change,
-        key: key.toString('utf8'),
-        resource,
-        ...(namespace !== undefined && { namespace }),
-        ...(name !== undefined && { name }),
-        ...(fields && { fields }),
-      });
-    } else {
-      result.truncated = true;
-    }
-  };
+  const record = recorder(result, groups, limit, parse, fieldOpts === undefined ? undefined : { opts: fieldOpts, left: fieldOpts.maxObjects ?? 1000 });
 
   try {
     await merge();
@@ -137,6 +104,47 @@ export async function diffKeys(from: AsyncIterable<DiffEntry> | Iterable<DiffEnt
       }
     }
   }
+}
+
+/** Counts a differing key in its group and lists it while the list has room; apiserver bookkeeping is ignored. */
+function recorder(
+  result: DiffResult,
+  groups: Map<string, DiffGroup>,
+  limit: number,
+  parse: (key: Buffer) => ParsedKey,
+  fields: { opts: FieldDiffOptions; left: number } | undefined,
+) {
+  return (change: Change, key: Buffer, values?: { from: Buffer; to: Buffer }): void => {
+    const parsed = parse(key);
+    if (parsed.type === 'non-object') {
+      result.summary.ignored++;
+      return;
+    }
+    const { resource, namespace, name } = describe(parsed);
+    result.summary[change]++;
+    const id = `${resource}\0${namespace ?? ''}`;
+    let g = groups.get(id);
+    if (!g) {
+      g = { resource, ...(namespace !== undefined && { namespace }), added: 0, removed: 0, changed: 0 };
+      groups.set(id, g);
+    }
+    g[change]++;
+    if (result.objects.length < limit) {
+      // Field details for the first `maxObjects` changed objects listed.
+      const changed = values && fields && fields.left > 0 ? fieldDiff(values.from, values.to, resource, fields.opts) : undefined;
+      if (changed && fields) fields.left--;
+      result.objects.push({
+        change,
+        key: key.toString('utf8'),
+        resource,
+        ...(namespace !== undefined && { namespace }),
+        ...(name !== undefined && { name }),
+        ...(changed && { fields: changed }),
+      });
+    } else {
+      result.truncated = true;
+    }
+  };
 }
 
 function describe(parsed: ParsedKey): { resource: string; namespace?: string; name?: string } {

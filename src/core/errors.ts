@@ -31,11 +31,18 @@ export class EtcdError extends OperationError {
   override name = 'EtcdError';
 }
 
+/**
+ * How a store request failed, decided once by the store adapter (local-store.ts from the fs error's code, s3-store.ts
+ * from the SDK error's name and HTTP status) so that nothing else reads messages: `not-found` (no such object),
+ * `denied` (credentials or permissions), `transient` (network, 5xx, throttling: still failing when the retries gave
+ * up), `other` (anything else: a missing bucket, a full disk, an aborted request).
+ */
+export type StoreFailure = 'not-found' | 'denied' | 'transient' | 'other';
+
 /** The backup store (local directory or S3) failed: exit code 1. */
 export class StoreError extends OperationError {
   override name = 'StoreError';
-  /** Transient failures (network, 5xx, throttling) may be retried. */
-  constructor(message: string, readonly transient = false, options?: { cause?: unknown }) {
+  constructor(message: string, readonly kind: StoreFailure = 'other', options?: { cause?: unknown }) {
     super(message, options);
   }
 }

@@ -20,3 +20,23 @@ export interface KeyRecord {
 export function isExpiring(r: Pick<KeyRecord, 'lease' | 'ttl'>): boolean {
   return r.lease !== undefined || r.ttl !== undefined;
 }
+
+/** What a stream of key records covers, known before its first record. */
+export interface KeysHeader {
+  /** The etcd API the keys were read from: v2 data goes back to v2 when the target serves it. */
+  apiVersion: 'v2' | 'v3';
+  etcdVersion: string;
+  /** The revision the keys were read at (v3), or the etcd index when a v2 walk started. */
+  revision: number;
+  /** The key prefixes covered; `/` is every key. */
+  prefixes: string[];
+}
+
+/**
+ * The keys of a backup as restore, stats and diff read them: the header, and as many passes over the records as the
+ * reader needs (each call of `records` reads the backup again; memory never holds the keys).
+ */
+export interface KeyStream {
+  header: KeysHeader;
+  records(): AsyncIterable<KeyRecord>;
+}

@@ -16,6 +16,51 @@ export function restorePhase(key: ParsedKey): RestorePhase {
   return 2;
 }
 
+/**
+ * CustomResourceDefinitions seen in the first pass (namespaces) are held until it ends and written then, which saves
+ * a whole pass over the backup (decompress, parse) for a cluster that has any. Their keys sort before the
+ * namespaces', so they cannot be written as they come. Real clusters hold a few MB of them; beyond this they get a
+ * pass of their own.
+ */
+export const CRD_HOLD_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The passes of a key restore over a backup, in phase order without keeping keys in memory: the first pass writes
+ * the namespaces and counts the keys of the later phases, holding the CRDs while they fit in `holdBytes` (to be
+ * written as soon as it ends); after it, a pass is made only for a phase that has keys, and none for CRDs held.
+ */
+export class RestorePasses<T> {
+  private readonly counts = [0, 0, 0];
+  /** CRDs held through the first pass; undefined once they outgrew the limit. */
+  private held: T[] | undefined = [];
+  private heldBytes = 0;
+
+  constructor(private readonly holdBytes: number = CRD_HOLD_BYTES) {}
+
+  /** The first pass met a key of `phase` (`bytes` of key and value): true when it is written now. */
+  firstPass(phase: RestorePhase, item: T, bytes: number): boolean {
+    this.counts[phase]!++;
+    if (phase === 1 && this.held !== undefined) {
+      this.heldBytes += bytes;
+      if (this.heldBytes > this.holdBytes) this.held = undefined;
+      else this.held.push(item);
+    }
+    return phase === 0;
+  }
+
+  /** The CRDs held through the first pass, to write when it ends (none when they get their own pass); given once. */
+  takeHeld(): { items: T[]; bytes: number } {
+    const items = this.held ?? [];
+    if (this.held !== undefined) this.held = [];
+    return { items, bytes: this.heldBytes };
+  }
+
+  /** The phases that need a pass of their own after the first, in order. */
+  laterPhases(): RestorePhase[] {
+    return ([1, 2] as const).filter((p) => this.counts[p]! > 0 && !(p === 1 && this.held !== undefined));
+  }
+}
+
 export type RestoreAction = 'create' | 'update' | 'unchanged' | 'skipped';
 export type SkipReason = 'filtered' | 'exists' | 'expired';
 

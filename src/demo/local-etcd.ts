@@ -72,37 +72,8 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<TestEtcd> {
     proc.once('error', () => resolve());
   });
 
-  const ctl = async (ctlArgs: string[], extraEnv: Record<string, string> = {}): Promise<string> => {
-    const tlsArgs = opts.tls
-      ? ['--cacert', opts.tls.caFile, ...(opts.tls.certFile && opts.tls.keyFile ? ['--cert', opts.tls.certFile, '--key', opts.tls.keyFile] : [])]
-      : [];
-    const { stdout } = await run('etcdctl', ['--endpoints', endpoint, ...tlsArgs, ...ctlArgs], {
-      env: { ...process.env, ETCDCTL_API: '3', ...extraEnv },
-      maxBuffer: 1 << 30,
-      encoding: 'utf8',
-    });
-    return stdout;
-  };
-
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (spawnError) {
-      throw new Error(`cannot start etcd (${spawnError.message}): install it, e.g. "apt-get install etcd-server etcd-client"`);
-    }
-    if (proc.exitCode !== null) throw new Error(`etcd exited with ${proc.exitCode}: ${stderr}`);
-    try {
-      const up =
-        scheme === 'https'
-          ? await httpsUp(clientPort, opts.tls)
-          : await fetch(`http://127.0.0.1:${clientPort}/health`).then((res) => res.ok, () => false);
-      if (up) break;
-    } catch {
-      /* not up yet */
-    }
-    if (Date.now() > deadline) throw new Error(`etcd did not start: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-
+  const ctl = etcdctl(endpoint, opts.tls);
+  await waitUntilServing(proc, { scheme, clientPort, tls: opts.tls, stderr: () => stderr, spawnError: () => spawnError });
   const kill = async () => {
     if (proc.exitCode === null && proc.signalCode === null) {
       proc.kill('SIGKILL');
@@ -120,6 +91,45 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<TestEtcd> {
       if (ownDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** etcdctl (v3 API) against `endpoint`, with the client certificates when there are any; resolves with its stdout. */
+function etcdctl(endpoint: string, tls: EtcdOptions['tls']): TestEtcd['ctl'] {
+  return async (ctlArgs, extraEnv = {}) => {
+    const tlsArgs = tls ? ['--cacert', tls.caFile, ...(tls.certFile && tls.keyFile ? ['--cert', tls.certFile, '--key', tls.keyFile] : [])] : [];
+    const { stdout } = await run('etcdctl', ['--endpoints', endpoint, ...tlsArgs, ...ctlArgs], {
+      env: { ...process.env, ETCDCTL_API: '3', ...extraEnv },
+      maxBuffer: 1 << 30,
+      encoding: 'utf8',
+    });
+    return stdout;
+  };
+}
+
+/** Waits (20 s at most) until the started etcd serves; throws saying why when it exits, cannot start or stays down. */
+async function waitUntilServing(
+  proc: ChildProcess,
+  p: { scheme: string; clientPort: number; tls: EtcdOptions['tls']; stderr: () => string; spawnError: () => Error | undefined },
+): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const spawnError = p.spawnError();
+    if (spawnError) {
+      throw new Error(`cannot start etcd (${spawnError.message}): install it, e.g. "apt-get install etcd-server etcd-client"`);
+    }
+    if (proc.exitCode !== null) throw new Error(`etcd exited with ${proc.exitCode}: ${p.stderr()}`);
+    try {
+      const up =
+        p.scheme === 'https'
+          ? await httpsUp(p.clientPort, p.tls)
+          : await fetch(`http://127.0.0.1:${p.clientPort}/health`).then((res) => res.ok, () => false);
+      if (up) return;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) throw new Error(`etcd did not start: ${p.stderr()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /**

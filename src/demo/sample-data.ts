@@ -78,18 +78,7 @@ export interface DatasetOptions {
  */
 export function* sampleDataset(opts: DatasetOptions = {}): Generator<SampleKey> {
   const namespaces = opts.namespaces ?? 3;
-  const pods = opts.podsPerNamespace ?? 5;
   const filler = Buffer.alloc(opts.podSpecBytes ?? 200, 'containers: [{image: registry.example/app:v1}] ');
-  const k = (s: string) => Buffer.from(s);
-  const obj = (apiVersion: string, kind: string, key: string, name: string, namespace?: string, spec?: Buffer) =>
-    protobufObject(apiVersion, kind, {
-      name,
-      ...(namespace !== undefined && { namespace }),
-      uid: uidOf(key),
-      labels: { app: name.split('-')[0] ?? name },
-      creationSeconds: T0,
-    }, spec);
-
   const crd = '/registry/apiextensions.k8s.io/customresourcedefinitions/widgets.example.com';
   yield {
     key: k(crd),
@@ -99,41 +88,60 @@ export function* sampleDataset(opts: DatasetOptions = {}): Generator<SampleKey> 
       spec: { group: 'example.com', names: { plural: 'widgets', kind: 'Widget' }, scope: 'Namespaced' },
     })),
   };
-  for (let n = 0; n < namespaces; n++) {
-    const ns = n === 0 ? 'default' : `team-${n}`;
-    const nsKey = `/registry/namespaces/${ns}`;
-    yield { key: k(nsKey), value: obj('v1', 'Namespace', nsKey, ns) };
-    for (const [res, kind, apiVersion] of [
-      ['deployments', 'Deployment', 'apps/v1'],
-      ['services/specs', 'Service', 'v1'],
-      ['configmaps', 'ConfigMap', 'v1'],
-    ] as const) {
-      const key = `/registry/${res}/${ns}/web`;
-      yield { key: k(key), value: obj(apiVersion, kind, key, 'web', ns) };
-    }
-    const secretKey = `/registry/secrets/${ns}/db-password`;
-    yield { key: k(secretKey), value: Buffer.concat([k('k8s:enc:aescbc:v1:key1:'), createHash('sha256').update(secretKey).digest()]) };
-    for (let p = 0; p < pods; p++) {
-      const name = `web-${p.toString(36).padStart(4, '0')}`;
-      const key = `/registry/pods/${ns}/${name}`;
-      yield { key: k(key), value: obj('v1', 'Pod', key, name, ns, filler) };
-    }
-    const crKey = `/registry/example.com/widgets/${ns}/gadget`;
-    yield {
-      key: k(crKey),
-      value: Buffer.from(JSON.stringify({
-        apiVersion: 'example.com/v1', kind: 'Widget',
-        metadata: { name: 'gadget', namespace: ns, uid: uidOf(crKey), labels: { tier: 'gold' }, creationTimestamp: '2025-11-13T02:13:20Z' },
-        spec: { size: n },
-      })),
-    };
-    const evKey = `/registry/events/${ns}/web.17a${n}`;
-    yield { key: k(evKey), value: obj('v1', 'Event', evKey, `web.17a${n}`, ns), leaseTtl: 3600 };
-  }
+  for (let n = 0; n < namespaces; n++) yield* namespaceKeys(n, opts.podsPerNamespace ?? 5, filler);
   const nodeKey = '/registry/minions/node-1';
   yield { key: k(nodeKey), value: obj('v1', 'Node', nodeKey, 'node-1') };
   yield { key: k('compact_rev_key'), value: k('1') };
-  if (!opts.edgeCases) return;
+  if (opts.edgeCases) yield* edgeCaseKeys();
+}
+
+const k = (s: string) => Buffer.from(s);
+
+/** A Kubernetes object as the apiserver stores it (protobuf), named by its key. */
+const obj = (apiVersion: string, kind: string, key: string, name: string, namespace?: string, spec?: Buffer) =>
+  protobufObject(apiVersion, kind, {
+    name,
+    ...(namespace !== undefined && { namespace }),
+    uid: uidOf(key),
+    labels: { app: name.split('-')[0] ?? name },
+    creationSeconds: T0,
+  }, spec);
+
+/** Namespace `n` (`default`, then `team-N`) and what is in it. */
+function* namespaceKeys(n: number, pods: number, filler: Buffer): Generator<SampleKey> {
+  const ns = n === 0 ? 'default' : `team-${n}`;
+  const nsKey = `/registry/namespaces/${ns}`;
+  yield { key: k(nsKey), value: obj('v1', 'Namespace', nsKey, ns) };
+  for (const [res, kind, apiVersion] of [
+    ['deployments', 'Deployment', 'apps/v1'],
+    ['services/specs', 'Service', 'v1'],
+    ['configmaps', 'ConfigMap', 'v1'],
+  ] as const) {
+    const key = `/registry/${res}/${ns}/web`;
+    yield { key: k(key), value: obj(apiVersion, kind, key, 'web', ns) };
+  }
+  const secretKey = `/registry/secrets/${ns}/db-password`;
+  yield { key: k(secretKey), value: Buffer.concat([k('k8s:enc:aescbc:v1:key1:'), createHash('sha256').update(secretKey).digest()]) };
+  for (let p = 0; p < pods; p++) {
+    const name = `web-${p.toString(36).padStart(4, '0')}`;
+    const key = `/registry/pods/${ns}/${name}`;
+    yield { key: k(key), value: obj('v1', 'Pod', key, name, ns, filler) };
+  }
+  const crKey = `/registry/example.com/widgets/${ns}/gadget`;
+  yield {
+    key: k(crKey),
+    value: Buffer.from(JSON.stringify({
+      apiVersion: 'example.com/v1', kind: 'Widget',
+      metadata: { name: 'gadget', namespace: ns, uid: uidOf(crKey), labels: { tier: 'gold' }, creationTimestamp: '2025-11-13T02:13:20Z' },
+      spec: { size: n },
+    })),
+  };
+  const evKey = `/registry/events/${ns}/web.17a${n}`;
+  yield { key: k(evKey), value: obj('v1', 'Event', evKey, `web.17a${n}`, ns), leaseTtl: 3600 };
+}
+
+/** OpenShift keys, odd names, a big and an empty value, binary keys, CBOR. */
+function* edgeCaseKeys(): Generator<SampleKey> {
   for (const [key, kind] of [
     ['/kubernetes.io/pods/openshift-console/console-1', 'Pod'],
     ['/openshift.io/routes/openshift-console/console', 'Route'],

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { Etcd3 } from 'etcd3';
-import { KEY_DUMP_CONTENT_TYPE, DUMP_FORMAT, DUMP_VERSION } from '../archive/key-dump-format.js';
+import { DUMP_FORMAT, DUMP_VERSION } from '../archive/key-dump-format.js';
+import { KEY_DUMP_CONTENT_TYPE } from '../core/content-type.js';
 import { KeyDumpWriter } from '../archive/key-dump-writer.js';
 import type { Config } from '../config/types.js';
 import { selectKey, selectsEverything, type KeySelection } from '../core/key-selection.js';

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { Etcd3 } from 'etcd3';
-import { RENDER_CONTENT_TYPE, renderLine } from '../archive/render-listing.js';
+import { renderLine } from '../archive/render-listing.js';
+import { RENDER_CONTENT_TYPE } from '../core/content-type.js';
 import type { Config } from '../config/types.js';
 import { selectKey, selectsEverything, type KeySelection } from '../core/key-selection.js';
 import { auditRow, type AuditRow } from '../kube/audit-row.js';

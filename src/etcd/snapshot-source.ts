@@ -1,6 +1,7 @@
 import type { Etcd3 } from 'etcd3';
 import { SnapshotTrailerCheck } from '../archive/snapshot-trailer.js';
 import type { EtcdConfig } from '../config/types.js';
+import { SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { toEtcdError } from './errors.js';
 import { openSnapshotStream } from './snapshot-stream.js';
 import type { BackupSource } from './source.js';
@@ -32,7 +33,7 @@ export async function snapshotSource(client: Etcd3, cfg: EtcdConfig): Promise<Ba
   });
   ended.catch(() => undefined);
   return {
-    contentType: 'etcd-snapshot',
+    contentType: SNAPSHOT_CONTENT_TYPE,
     format: 'snapshot.db',
     stream: grpc.pipe(check),
     // The database file is what the stream sends (plus a 32-byte sha256); it may change a little meanwhile.

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { ContentType } from '../core/content-type.js';
 
 /** What a strategy learned about etcd while reading it, for the manifest. */
 export interface SourceFacts {
@@ -14,8 +15,8 @@ export interface SourceFacts {
  * `facts()` rejects if the stream did not complete.
  */
 export interface BackupSource {
-  /** What the content is: `etcd-snapshot`, `tar` (key dump), `jsonl` (render listing). */
-  contentType: string;
+  /** What the content is (core/content-type.ts). */
+  contentType: ContentType;
   /** File name part for the artifact: `snapshot.db`, `raw.tar`, `render.jsonl`. */
   format: string;
   stream: Readable;

@@ -33,8 +33,13 @@ export function createMetrics(): Metrics {
     labelNames: ['version', 'node'],
     registers,
   }).set({ version: VERSION, node: process.version }, 1);
-  const m: Omit<Metrics, 'observer'> = {
-    registry,
+  const m = { registry, ...declareMetrics(registers) };
+  return { ...m, observer: observerInto(m) };
+}
+
+/** The backup, retention and restore metrics, registered in `registers`. */
+function declareMetrics(registers: Registry[]): Omit<Metrics, 'observer' | 'registry'> {
+  return {
     backupTotal: new Counter({
       name: 'reshifter_backup_total',
       help: 'Backups attempted, by strategy and outcome (success, failure, aborted).',
@@ -88,7 +93,11 @@ export function createMetrics(): Metrics {
       registers,
     }),
   };
-  const observer: BackupObserver = {
+}
+
+/** Hooks that record how backups and retention went into `m`. */
+function observerInto(m: Omit<Metrics, 'observer'>): BackupObserver {
+  return {
     backupSucceeded(manifest) {
       const strategy = manifest.strategy;
       m.backupTotal.inc({ strategy, outcome: 'success' });
@@ -108,7 +117,6 @@ export function createMetrics(): Metrics {
       m.retentionDeleted.inc(ids.length);
     },
   };
-  return { ...m, observer };
 }
 
 const withProcessMetrics = new WeakSet<Registry>();

@@ -1,4 +1,4 @@
-import { ProtoReader } from './protobuf.js';
+import { RecordReader } from './record-reader.js';
 
 /** mvccpb.KeyValue as stored in etcd's "key" bucket. Buffers are views into the page: copy what you keep. */
 export interface KeyValueRecord {
@@ -15,7 +15,7 @@ const EMPTY: Buffer = Buffer.alloc(0);
 
 /** Decodes mvccpb.KeyValue (key=1, create_revision=2, mod_revision=3, version=4, value=5, lease=6). */
 export function decodeKeyValue(message: Buffer, where: string): KeyValueRecord {
-  const r = new ProtoReader(message, where);
+  const r = new RecordReader(message, where);
   const kv: KeyValueRecord = { key: EMPTY, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0n };
   while (!r.done) {
     const tag = r.tag();
@@ -35,7 +35,7 @@ export function decodeKeyValue(message: Buffer, where: string): KeyValueRecord {
 /** Only the user key of a mvccpb.KeyValue: what the live-key scan needs from every revision. */
 export function decodeUserKey(message: Buffer, where: string): Buffer {
   // etcd writes field 1 first; the general loop covers any other order.
-  const r = new ProtoReader(message, where);
+  const r = new RecordReader(message, where);
   let key: Buffer = EMPTY;
   while (!r.done) {
     const tag = r.tag();

@@ -1,7 +1,7 @@
 import type { BoltFile } from './bolt-file.js';
 import { bucketEntries } from './cursor.js';
 import { LEASE_BUCKET, requireBucket } from './etcd-buckets.js';
-import { ProtoReader } from './protobuf.js';
+import { RecordReader } from './record-reader.js';
 
 /** A lease as etcd persists it (leasepb.Lease): enough to re-grant it on restore. */
 export interface LeaseRecord {
@@ -14,7 +14,7 @@ export interface LeaseRecord {
 
 /** Decodes leasepb.Lease (ID=1, TTL=2, RemainingTTL=3). */
 function decodeLease(message: Buffer, where: string): LeaseRecord {
-  const r = new ProtoReader(message, where);
+  const r = new RecordReader(message, where);
   const lease: LeaseRecord = { id: 0n, ttl: 0, remainingTTL: 0 };
   while (!r.done) {
     const tag = r.tag();

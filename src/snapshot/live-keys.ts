@@ -4,7 +4,7 @@ import type { BucketRoot } from './bucket.js';
 import { SnapshotFormatError, SnapshotRevisionError } from './errors.js';
 import { compactedRevision, KEY_BUCKET, requireBucket } from './etcd-buckets.js';
 import { KeyLocations } from './key-locations.js';
-import { decodeKeyValue, decodeUserKey } from './key-value.js';
+import { decodeKeyValue, decodeUserKey, type KeyValueRecord } from './key-value.js';
 import { parseRevisionKey } from './revision.js';
 import { leafNodes } from './tree-walk.js';
 import { readLeaves, type LeafRef } from './read-leaves.js';
@@ -18,16 +18,11 @@ export interface LiveKeysOptions {
   prefix?: Buffer | string;
 }
 
-/** A key as `etcdctl get` would return it at the requested revision. Buffers are copies the caller may keep. */
-export interface LiveKey {
-  key: Buffer;
-  value: Buffer;
-  createRevision: number;
-  modRevision: number;
-  version: number;
-  /** Lease id; 0n when the key has no lease. */
-  lease: bigint;
-}
+/**
+ * A key as `etcdctl get` would return it at the requested revision: the mvccpb.KeyValue record, with buffers that are
+ * copies the caller may keep. Readers above the snapshot take it as a KeyRecord (ops/backup-keys.ts).
+ */
+export type LiveKey = KeyValueRecord;
 
 /** Values read back per batch: bounds the memory of one batch of pages. */
 const BATCH_BYTES = 32 * 1024 * 1024;

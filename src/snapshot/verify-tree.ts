@@ -60,12 +60,13 @@ export async function walkAllBuckets(file: BoltFile): Promise<TreeReport> {
   return report;
 }
 
-/** Walks one bucket's pages; returns its sub-buckets. */
-async function walkBucket(file: BoltFile, bucket: BucketRoot, report: TreeReport): Promise<BucketRoot[]> {
-  const where = `bucket ${bucket.name}`;
-  const subBuckets: BucketRoot[] = [];
+/**
+ * Checks a bucket's leaves as the walk meets them, in key order: every key sorts after the one before (across pages)
+ * and not below its branch key; sub-buckets are collected into `subBuckets`.
+ */
+function leafChecker(bucket: BucketRoot, report: TreeReport, subBuckets: BucketRoot[]): (leaf: LeafNode, low: Buffer | undefined) => void {
   let previous: Buffer | undefined;
-  const checkLeaf = (leaf: LeafNode, low: Buffer | undefined): void => {
+  return (leaf, low) => {
     report.keys += leaf.count;
     for (let i = 0; i < leaf.count; i++) {
       const key = leaf.key(i);
@@ -86,6 +87,36 @@ async function walkBucket(file: BoltFile, bucket: BucketRoot, report: TreeReport
       }
     }
   };
+}
+
+/** A branch's keys sort, and the first is not below its parent's key. */
+function checkBranch(node: BranchNode, low: Buffer | undefined, report: TreeReport): void {
+  for (let i = 0; i < node.count; i++) {
+    const key = node.key(i);
+    if (i > 0 && key.compare(node.key(i - 1)) <= 0) {
+      report.order.add(`${node.where}: branch key ${describeKey(key)} (element ${i}) does not sort after the previous one`);
+    }
+    if (i === 0 && low !== undefined && key.compare(low) < 0) {
+      report.order.add(`${node.where}: first key ${describeKey(key)} is below its parent's key ${describeKey(low)}`);
+    }
+  }
+}
+
+/** Marks the pages of a node (its overflow pages too) as reached; a page reached before is a problem. */
+function markReached(file: BoltFile, node: LeafNode | BranchNode, pgid: number, report: TreeReport): void {
+  const span = node.buffer.length / file.pageSize;
+  for (let id = pgid; id < pgid + span; id++) {
+    if (report.reachable.has(id)) report.pages.add(`${node.where}: overflow page ${id} is also used elsewhere`);
+    report.reachable.add(id);
+  }
+  report.overflowPages += span - 1;
+}
+
+/** Walks one bucket's pages; returns its sub-buckets. */
+async function walkBucket(file: BoltFile, bucket: BucketRoot, report: TreeReport): Promise<BucketRoot[]> {
+  const where = `bucket ${bucket.name}`;
+  const subBuckets: BucketRoot[] = [];
+  const checkLeaf = leafChecker(bucket, report, subBuckets);
 
   if (bucket.kind === 'inline') {
     checkLeaf(bucket.node, undefined);
@@ -109,12 +140,7 @@ async function walkBucket(file: BoltFile, bucket: BucketRoot, report: TreeReport
       report.pages.add(err.message);
       continue;
     }
-    const span = node.buffer.length / file.pageSize;
-    for (let id = pgid; id < pgid + span; id++) {
-      if (report.reachable.has(id)) report.pages.add(`${node.where}: overflow page ${id} is also used elsewhere`);
-      report.reachable.add(id);
-    }
-    report.overflowPages += span - 1;
+    markReached(file, node, pgid, report);
     if (!(node instanceof BranchNode)) {
       report.leafPages++;
       checkLeaf(node, frame.low);
@@ -125,15 +151,7 @@ async function walkBucket(file: BoltFile, bucket: BucketRoot, report: TreeReport
       report.pages.add(`${node.where}: tree deeper than ${MAX_TREE_DEPTH} levels`);
       continue;
     }
-    for (let i = 0; i < node.count; i++) {
-      const key = node.key(i);
-      if (i > 0 && key.compare(node.key(i - 1)) <= 0) {
-        report.order.add(`${node.where}: branch key ${describeKey(key)} (element ${i}) does not sort after the previous one`);
-      }
-      if (i === 0 && frame.low !== undefined && key.compare(frame.low) < 0) {
-        report.order.add(`${node.where}: first key ${describeKey(key)} is below its parent's key ${describeKey(frame.low)}`);
-      }
-    }
+    checkBranch(node, frame.low, report);
     // Pushed in reverse so children are visited in key order (the order check relies on it).
     for (let i = node.count - 1; i >= 0; i--) {
       stack.push({ pgid: node.child(i), low: node.key(i), depth: frame.depth + 1 });

@@ -63,7 +63,7 @@ export class BackupRepository {
     try {
       return await this.readManifestKey(this.key(manifestName(id)));
     } catch (err) {
-      if (err instanceof StoreError && /no such/.test(err.message)) {
+      if (err instanceof StoreError && err.kind === 'not-found') {
         throw new NotFoundError(`no backup "${id}" of cluster "${this.cluster}" in ${this.store.location}`);
       }
       throw err;

@@ -116,7 +116,8 @@ function wrap(err: unknown, what: string): Error {
   // Errors of the stream being stored (etcd went away, a failed integrity check) are not the store's.
   if (err instanceof OperationError) return err;
   const code = (err as NodeJS.ErrnoException).code;
-  if (err instanceof Error && err.name === 'AbortError') return new StoreError(`${what}: aborted`, false, { cause: err });
+  if (err instanceof Error && err.name === 'AbortError') return new StoreError(`${what}: aborted`, 'other', { cause: err });
   const why = code === 'ENOENT' ? 'no such file' : code === 'ENOSPC' ? 'no space left on the device' : code === 'EACCES' ? 'permission denied' : describeError(err);
-  return new StoreError(`${what}: ${why}`, false, { cause: err });
+  const kind = code === 'ENOENT' ? 'not-found' : code === 'EACCES' || code === 'EPERM' ? 'denied' : 'other';
+  return new StoreError(`${what}: ${why}`, kind, { cause: err });
 }

@@ -51,34 +51,13 @@ export function resumableBody(sender: S3Sender, target: DownloadTarget, first: G
         if (!isTransient(err) || now - stalledSince >= windowMs) {
           throw new StoreError(
             `reading ${target.location}: the download broke off after ${offset} bytes (${describeError(err)}) and did not resume within ${formatDuration(windowMs)} (RS_S3_RETRY_WINDOW)`,
-            isTransient(err),
+            isTransient(err) ? 'transient' : 'other',
             { cause: err },
           );
         }
         log?.warn({ object: target.location, offset, err: describeError(err) }, 'S3 download broke off; resuming');
         const remaining = Math.max(1, windowMs - (Date.now() - stalledSince));
-        let rest: GetObjectCommandOutput;
-        try {
-          rest = await sender.send<GetObjectCommandOutput>(
-            new GetObjectCommand({ Bucket: target.bucket, Key: target.key, Range: `bytes=${offset}-`, ...(etag !== undefined && { IfMatch: etag }) }),
-            'GetObject (resume)',
-            signal,
-            remaining,
-          );
-        } catch (e) {
-          if (signal?.aborted) throw e;
-          const last = e instanceof RetriesExhausted ? e.last : e;
-          throw new StoreError(
-            `reading ${target.location}: the download broke off after ${offset} bytes (${describeError(err)}) and did not resume within ${formatDuration(windowMs)} (RS_S3_RETRY_WINDOW): ${describeError(last)}`,
-            isTransient(last),
-            { cause: e },
-          );
-        }
-        if (etag !== undefined && rest.ETag !== undefined && rest.ETag !== etag) {
-          throw new StoreError(`reading ${target.location}: the object changed while it was downloaded`);
-        }
-        if (!(rest.Body instanceof Readable)) throw new StoreError(`reading ${target.location}: S3 returned no readable body`);
-        body = rest.Body;
+        body = await resume(sender, target, { offset, etag, broke: err, remaining, windowMs }, signal);
       }
     }
   }
@@ -87,6 +66,41 @@ export function resumableBody(sender: S3Sender, target: DownloadTarget, first: G
   // A consumer that stops early (destroy) must not leave the socket open.
   out.once('close', () => body.destroy());
   return out;
+}
+
+/**
+ * The rest of the object from byte `offset`, asked for again after a body broke off (`broke`) and within what is left
+ * of the retry window; If-Match keeps a replaced object from being spliced in.
+ */
+async function resume(
+  sender: S3Sender,
+  target: DownloadTarget,
+  at: { offset: number; etag: string | undefined; broke: unknown; remaining: number; windowMs: number },
+  signal?: AbortSignal,
+): Promise<Readable> {
+  const { offset, etag } = at;
+  let rest: GetObjectCommandOutput;
+  try {
+    rest = await sender.send<GetObjectCommandOutput>(
+      new GetObjectCommand({ Bucket: target.bucket, Key: target.key, Range: `bytes=${offset}-`, ...(etag !== undefined && { IfMatch: etag }) }),
+      'GetObject (resume)',
+      signal,
+      at.remaining,
+    );
+  } catch (e) {
+    if (signal?.aborted) throw e;
+    const last = e instanceof RetriesExhausted ? e.last : e;
+    throw new StoreError(
+      `reading ${target.location}: the download broke off after ${offset} bytes (${describeError(at.broke)}) and did not resume within ${formatDuration(at.windowMs)} (RS_S3_RETRY_WINDOW): ${describeError(last)}`,
+      isTransient(last) ? 'transient' : 'other',
+      { cause: e },
+    );
+  }
+  if (etag !== undefined && rest.ETag !== undefined && rest.ETag !== etag) {
+    throw new StoreError(`reading ${target.location}: the object changed while it was downloaded`);
+  }
+  if (!(rest.Body instanceof Readable)) throw new StoreError(`reading ${target.location}: S3 returned no readable body`);
+  return rest.Body;
 }
 
 /** `promise`, or a DeadlineExceeded after `ms` (or the signal's reason). */

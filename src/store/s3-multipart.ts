@@ -47,81 +47,29 @@ export async function uploadStream(
   opts: MultipartOptions,
   state: UploadState,
 ): Promise<void> {
-  const { partSize, queueSize } = opts;
-  const free: Buffer[] = [];
-  const inFlight = new Set<Promise<void>>();
-  const parts: CompletedPart[] = [];
-  let failure: { error: unknown } | undefined;
-  let created: Promise<string> | undefined;
-  // Cut off the parts in flight once the upload has failed (or been aborted): their retries would only delay the error.
-  const stop = new AbortController();
-  const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
-  const fail = (error: unknown) => {
-    if (failure) return;
-    failure = { error };
-    stop.abort(error);
-  };
-
-  /** Waits until fewer than `queueSize` parts are in flight; throws the failure of one that failed. */
-  const slot = async (): Promise<void> => {
-    while (inFlight.size >= queueSize && !failure) await Promise.race(inFlight);
-    if (failure) throw failure.error;
-  };
-  // At most queueSize buffers are in flight and one is filling: queueSize + 1 in all.
-  const take = (): Buffer => free.pop() ?? Buffer.allocUnsafe(partSize);
-  const start = (buf: Buffer, length: number, partNumber: number): void => {
-    created ??= sender.send<CreateMultipartUploadCommandOutput>(new CreateMultipartUploadCommand(params), 'CreateMultipartUpload', signal).then((res) => {
-      state.uploadId = res.UploadId;
-      if (res.UploadId === undefined) throw new Error('S3 returned no UploadId for CreateMultipartUpload');
-      return res.UploadId;
-    });
-    const job = created
-      .then((UploadId) =>
-        sender.send<UploadPartCommandOutput>(
-          new UploadPartCommand({ Bucket: params.Bucket, Key: params.Key, UploadId, PartNumber: partNumber, Body: buf.subarray(0, length), ContentLength: length }),
-          `UploadPart ${partNumber}`,
-          signal,
-        ),
-      )
-      .then(
-        (res) => {
-          parts.push({ PartNumber: partNumber, ETag: res.ETag });
-          free.push(buf);
-        },
-        (error: unknown) => fail(error),
-      )
-      .finally(() => inFlight.delete(job));
-    inFlight.add(job);
-  };
-  const settle = async (): Promise<void> => {
-    await Promise.all(inFlight);
-    if (failure) throw failure.error;
-  };
-
-  let buf = take();
+  const parts = new PartUploads(sender, params, opts, state);
+  let buf = parts.take();
   let fill = 0;
   let partNumber = 1;
   try {
     for await (const chunk of body) {
-      if (failure) throw failure.error;
+      parts.throwIfFailed();
       let at = 0;
       while (at < chunk.length) {
-        if (partNumber > MAX_PARTS) throw new Error(`the object needs more than ${MAX_PARTS} parts of ${partSize} bytes, S3's limit`);
+        if (partNumber > MAX_PARTS) throw new Error(`the object needs more than ${MAX_PARTS} parts of ${opts.partSize} bytes, S3's limit`);
         const n = chunk.copy(buf, fill, at);
         fill += n;
         at += n;
-        if (fill === partSize) {
-          await slot();
-          start(buf, fill, partNumber++);
-          buf = take();
+        if (fill === opts.partSize) {
+          await parts.slot();
+          parts.start(buf, fill, partNumber++);
+          buf = parts.take();
           fill = 0;
         }
       }
     }
   } catch (err) {
-    fail(err);
-    await Promise.allSettled(inFlight);
-    throw failure!.error;
+    throw await parts.abandon(err);
   }
   if (partNumber === 1) {
     // It all fit in one part: a plain PutObject.
@@ -129,15 +77,109 @@ export async function uploadStream(
     return;
   }
   // An object whose size is a multiple of the part size has no short last part.
-  if (fill > 0) {
-    await slot().catch(() => undefined); // a failure is thrown by settle()
-    if (!failure) start(buf, fill, partNumber);
+  if (fill > 0) await parts.startLast(buf, fill, partNumber);
+  await parts.complete();
+}
+
+/**
+ * The parts of one multipart upload: the buffers they are assembled in (reused), the ones in flight, and the first
+ * failure, after which no part starts and the ones in flight are cut off.
+ */
+class PartUploads {
+  private readonly free: Buffer[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly done: CompletedPart[] = [];
+  private failure: { error: unknown } | undefined;
+  private created: Promise<string> | undefined;
+  // Cut off the parts in flight once the upload has failed (or been aborted): their retries would only delay the error.
+  private readonly stop = new AbortController();
+  private readonly signal: AbortSignal;
+
+  constructor(
+    private readonly sender: Pick<S3Sender, 'send'>,
+    private readonly params: Omit<CreateMultipartUploadCommandInput, 'Body'>,
+    private readonly opts: MultipartOptions,
+    private readonly state: UploadState,
+  ) {
+    this.signal = opts.signal ? AbortSignal.any([opts.signal, this.stop.signal]) : this.stop.signal;
   }
-  await settle();
-  parts.sort((a, b) => a.PartNumber! - b.PartNumber!);
-  await sender.send<CompleteMultipartUploadCommandOutput>(
-    new CompleteMultipartUploadCommand({ Bucket: params.Bucket, Key: params.Key, UploadId: await created!, MultipartUpload: { Parts: parts } }),
-    'CompleteMultipartUpload',
-    opts.signal,
-  );
+
+  private fail(error: unknown): void {
+    if (this.failure) return;
+    this.failure = { error };
+    this.stop.abort(error);
+  }
+
+  throwIfFailed(): void {
+    if (this.failure) throw this.failure.error;
+  }
+
+  /** Waits until fewer than `queueSize` parts are in flight; throws the failure of one that failed. */
+  async slot(): Promise<void> {
+    while (this.inFlight.size >= this.opts.queueSize && !this.failure) await Promise.race(this.inFlight);
+    this.throwIfFailed();
+  }
+
+  /** A buffer for the next part: at most queueSize buffers are in flight and one is filling, queueSize + 1 in all. */
+  take(): Buffer {
+    return this.free.pop() ?? Buffer.allocUnsafe(this.opts.partSize);
+  }
+
+  private upload(): Promise<string> {
+    this.created ??= this.sender
+      .send<CreateMultipartUploadCommandOutput>(new CreateMultipartUploadCommand(this.params), 'CreateMultipartUpload', this.signal)
+      .then((res) => {
+        this.state.uploadId = res.UploadId;
+        if (res.UploadId === undefined) throw new Error('S3 returned no UploadId for CreateMultipartUpload');
+        return res.UploadId;
+      });
+    return this.created;
+  }
+
+  /** Sends the first `length` bytes of `buf` as part `partNumber`; the buffer is free again once it is stored. */
+  start(buf: Buffer, length: number, partNumber: number): void {
+    const { Bucket, Key } = this.params;
+    const job = this.upload()
+      .then((UploadId) =>
+        this.sender.send<UploadPartCommandOutput>(
+          new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: partNumber, Body: buf.subarray(0, length), ContentLength: length }),
+          `UploadPart ${partNumber}`,
+          this.signal,
+        ),
+      )
+      .then(
+        (res) => {
+          this.done.push({ PartNumber: partNumber, ETag: res.ETag });
+          this.free.push(buf);
+        },
+        (error: unknown) => this.fail(error),
+      )
+      .finally(() => this.inFlight.delete(job));
+    this.inFlight.add(job);
+  }
+
+  /** The short last part, unless the upload has failed already (complete throws that). */
+  async startLast(buf: Buffer, length: number, partNumber: number): Promise<void> {
+    await this.slot().catch(() => undefined);
+    if (!this.failure) this.start(buf, length, partNumber);
+  }
+
+  /** Fails the upload with `err`, waits for the parts in flight to settle, and gives the error to throw. */
+  async abandon(err: unknown): Promise<unknown> {
+    this.fail(err);
+    await Promise.allSettled(this.inFlight);
+    return this.failure!.error;
+  }
+
+  /** Waits for every part, then completes the upload with them in order. */
+  async complete(): Promise<void> {
+    await Promise.all(this.inFlight);
+    this.throwIfFailed();
+    const parts = [...this.done].sort((a, b) => a.PartNumber! - b.PartNumber!);
+    await this.sender.send<CompleteMultipartUploadCommandOutput>(
+      new CompleteMultipartUploadCommand({ Bucket: this.params.Bucket, Key: this.params.Key, UploadId: await this.created!, MultipartUpload: { Parts: parts } }),
+      'CompleteMultipartUpload',
+      this.opts.signal,
+    );
+  }
 }

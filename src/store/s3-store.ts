@@ -9,7 +9,7 @@ import {
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
-import { OperationError, StoreError, describeError } from '../core/errors.js';
+import { OperationError, StoreError, describeError, type StoreFailure } from '../core/errors.js';
 import type { StoreConfig } from '../config/types.js';
 import { trackCleanup } from '../exit-cleanup.js';
 import type { Logger } from '../log.js';
@@ -195,20 +195,22 @@ export class S3Store implements Store {
     const e = last as SdkError;
     const name = e.name ?? 'Error';
     const status = statusOf(last);
+    // A missing bucket is the configuration's fault, not a missing backup: `other`, never `not-found`.
     let why: string;
+    let kind: StoreFailure = exhausted?.transient ? 'transient' : 'other';
     if (name === 'NoSuchBucket') why = `bucket "${this.cfg.bucket}" does not exist`;
-    else if (name === 'NoSuchKey' || (name === 'NotFound' && status === 404)) why = 'no such object';
+    else if (name === 'NoSuchKey' || (name === 'NotFound' && status === 404)) [why, kind] = ['no such object', 'not-found'];
     else if (name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch' || status === 403 || name === 'AccessDenied') {
-      why = 'access denied (check ACCESS_KEY_ID, SECRET_ACCESS_KEY and the bucket policy)';
+      [why, kind] = ['access denied (check ACCESS_KEY_ID, SECRET_ACCESS_KEY and the bucket policy)', 'denied'];
     } else if (name === 'AbortError' || name === 'AbortedError') why = 'aborted';
-    else if (name === 'CredentialsProviderError') why = 'no S3 credentials: set ACCESS_KEY_ID and SECRET_ACCESS_KEY';
+    else if (name === 'CredentialsProviderError') [why, kind] = ['no S3 credentials: set ACCESS_KEY_ID and SECRET_ACCESS_KEY', 'denied'];
     else if (last instanceof DeadlineExceeded) why = `the S3 server did not answer within ${formatDuration(last.timeoutMs)}`;
     else if (isNetworkError(last)) why = `the S3 server did not answer (${describeError(last)})`;
     else why = `${describeError(last)}${status ? ` (HTTP ${status})` : ''}`;
     const tries = exhausted?.transient
       ? ` (gave up after ${exhausted.attempts} attempt${exhausted.attempts === 1 ? '' : 's'} over ${formatDuration(exhausted.elapsedMs)}; RS_S3_RETRY_WINDOW is ${formatDuration(this.cfg.retryWindowMs)})`
       : '';
-    return new StoreError(`${what}: ${why}${tries}`, exhausted?.transient ?? false, { cause: last });
+    return new StoreError(`${what}: ${why}${tries}`, kind, { cause: last });
   }
 }
 

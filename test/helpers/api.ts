@@ -7,7 +7,7 @@ import { createLogger } from '../../src/log.js';
 import { createApiServices, handleApi, type ApiDeps } from '../../src/server/api/index.js';
 import { startHttpServer, type RunningHttpServer } from '../../src/server/http-server.js';
 import { handleUi } from '../../src/server/ui/handle-ui.js';
-import { openRepository } from '../../src/commands/shared.js';
+import { openRepository } from '../../src/ops/repository.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 

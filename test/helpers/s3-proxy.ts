@@ -24,6 +24,8 @@ export interface S3Proxy {
   fault?: ((r: { op: string; method: string; url: string; attempt: number }) => Fault | undefined) | undefined;
   /** Request body bytes passed on to the server so far. */
   readonly bytesUp: number;
+  /** Called as each chunk of a response body passes, with the body bytes relayed so far for that request. */
+  onResponseBytes?: ((r: SeenRequest, relayed: number) => void) | undefined;
   ops(name: string): SeenRequest[];
   close(): Promise<void>;
 }
@@ -51,7 +53,7 @@ export async function startS3Proxy(targetEndpoint: string): Promise<S3Proxy> {
   const requests: SeenRequest[] = [];
   const attempts = new Map<string, number>();
   let bytesUp = 0;
-  const proxy: Partial<S3Proxy> & { fault?: S3Proxy['fault'] } = {};
+  const proxy: Partial<S3Proxy> & Pick<S3Proxy, 'fault' | 'onResponseBytes'> = {};
   const server: Server = createServer((req, res) => {
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
@@ -82,6 +84,8 @@ export async function startS3Proxy(targetEndpoint: string): Promise<S3Proxy> {
       (upRes) => {
         seen.status = upRes.statusCode ?? 0;
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        let relayed = 0;
+        upRes.on('data', (c: Buffer) => proxy.onResponseBytes?.(seen, (relayed += c.length)));
         upRes.pipe(res);
         upRes.on('error', () => res.destroy());
       },

@@ -64,7 +64,10 @@ export async function startS3(bucket = 'backups'): Promise<TestS3> {
       SECRET_ACCESS_KEY: 'S3RVER',
     },
     kill,
-    restart: launch,
+    /** Starts the server again after kill(); does nothing while it still runs. */
+    restart: async () => {
+      if (proc.exitCode !== null || proc.signalCode !== null) await launch();
+    },
     pause: () => void proc.kill('SIGSTOP'),
     resume: () => void proc.kill('SIGCONT'),
     async stop() {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/archive/manifest.js';
-import type { BackupDiff } from '../../src/commands/diff.js';
+import type { BackupDiff } from '../../src/ops/diff.js';
 import { protobufObject } from '../../src/demo/sample-data.js';
 import { validate, type Schema } from '../../src/server/api/schema.js';
 import { startApi, type TestApi } from '../helpers/api.js';

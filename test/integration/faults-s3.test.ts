@@ -28,7 +28,7 @@ describe('S3 faults', () => {
   const env = (extra: Record<string, string> = {}) => ({
     ...s3.env, RS_S3_ENDPOINT: proxy.endpoint, RS_ETCD_ENDPOINTS: etcd.endpoint, RS_COMPRESSION_LEVEL: '1', RS_S3_RETRY_WINDOW: '3s', ...extra,
   });
-  const GAVE_UP = String.raw`\(gave up after \d+ attempts over \d+(\.\d)?s; RS_S3_RETRY_WINDOW is 3s\)`;
+  const GAVE_UP = String.raw`\(gave up after \d+ attempts over \d+(\.\d)?m?s; RS_S3_RETRY_WINDOW is 3s\)`;
   const since = (n: number, op: string) => proxy.requests.slice(n).filter((r) => r.op === op);
   const expectClearFailure = (res: CliResult, message: RegExp) => {
     expect(res.stderr).toMatch(message);
@@ -82,11 +82,15 @@ describe('S3 faults', () => {
     expect(before.length).toBeGreaterThan(0);
     const n = proxy.requests.length;
     const running = runCli(['backup'], env({ RS_RETENTION_KEEP_LAST: '1' }));
-    await whileRunning(running, () => since(n, 'UploadPart').length > 0, 'the first part upload');
-    await s3.kill();
-    const res = await running;
+    let res: CliResult;
+    try {
+      await whileRunning(running, () => since(n, 'UploadPart').length > 0, 'the first part upload');
+      await s3.kill();
+      res = await running;
+    } finally {
+      await s3.restart(); // the later tests need it whatever happened here
+    }
     expectClearFailure(res, new RegExp(String.raw`reshifter: uploading s3://backups/default/.*: the S3 server did not answer .*${GAVE_UP}`));
-    await s3.restart();
     expect(since(n, 'DeleteObject')).toHaveLength(0);
     expect(await bucketKeys(s3)).toEqual(before);
     expect((await runCli(['verify'], env())).code).toBe(0);
@@ -114,9 +118,13 @@ describe('S3 faults', () => {
 
     // And `prune` with the server down: exit 1, nothing deleted once it is back.
     await s3.kill();
-    const prune = await runCli(['prune'], env({ RS_RETENTION_KEEP_LAST: '1' }));
+    let prune: CliResult;
+    try {
+      prune = await runCli(['prune'], env({ RS_RETENTION_KEEP_LAST: '1' }));
+    } finally {
+      await s3.restart();
+    }
     expectClearFailure(prune, /reshifter: listing s3:\/\/backups\/default\/: the S3 server did not answer/);
-    await s3.restart();
     expect(await bucketKeys(s3)).toEqual(after);
   });
 

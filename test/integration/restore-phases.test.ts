@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import type { DumpItem } from '../../src/archive/key-dump-reader.js';
 import { DUMP_FORMAT, DUMP_VERSION } from '../../src/archive/key-dump-format.js';
-import { restoreKeyPasses } from '../../src/commands/restore-keys.js';
-import type { CommandContext } from '../../src/commands/context.js';
+import type { KeyStream } from '../../src/core/key-record.js';
+import type { OpContext } from '../../src/ops/context.js';
+import { restoreKeys } from '../../src/ops/restore-keys.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { createLogger } from '../../src/log.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
@@ -42,20 +43,18 @@ afterAll(async () => {
 async function restore(target: TestEtcd, crdHoldBytes?: number): Promise<{ passes: number; revisions: Map<string, number>; values: Map<string, string> }> {
   const loaded = loadConfig({ RS_ETCD_ENDPOINTS: target.endpoint, RS_BACKUP_DIR: '/nonexistent' });
   if (!loaded.config) throw new Error(loaded.errors.join('; '));
-  const ctx: CommandContext = {
-    config: loaded.config,
-    log: createLogger('silent'),
-    args: { positionals: [], flags: {} },
-    signal: new AbortController().signal,
-    print: () => undefined,
-  };
+  const ctx: OpContext = { config: loaded.config, log: createLogger('silent'), signal: new AbortController().signal };
   let passes = 0;
-  const pass = async function* () {
-    passes++;
-    // Each pass gets freshly made items, as a new read of the backup would.
-    yield* dump();
+  const [head] = dump();
+  const stream: KeyStream = {
+    header: (head as Extract<DumpItem, { type: 'header' }>).header,
+    async *records() {
+      passes++;
+      // Each pass gets freshly made items, as a new read of the backup would.
+      for (const item of dump()) if (item.type === 'key') yield item.record;
+    },
   };
-  const report = await restoreKeyPasses(ctx, 'test', pass, { dryRun: false, skipExisting: false, ...(crdHoldBytes !== undefined && { crdHoldBytes }) });
+  const report = await restoreKeys(ctx, 'test', stream, { dryRun: false, skipExisting: false, ...(crdHoldBytes !== undefined && { crdHoldBytes }) });
   expect(report.written).toBe(KEYS.length);
   const client = new Etcd3({ hosts: target.endpoint });
   try {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/archive/manifest.js';
-import type { KeyRestoreReport } from '../../src/commands/restore-keys.js';
+import type { KeyRestoreReport } from '../../src/ops/restore-keys.js';
 import { loadDataset } from '../../src/demo/load-dataset.js';
 import { sampleDataset } from '../../src/demo/sample-data.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';

@@ -1,40 +1,33 @@
-import { Transform } from 'node:stream';
-import { verifyArtifact } from '../../archive/verify-artifact.js';
-import { verifySnapshotArtifact } from '../../archive/verify-snapshot.js';
 import type { BackupObserver } from '../../core/backup-observer.js';
+import { KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../../core/content-type.js';
 import { OperationError } from '../../core/errors.js';
 import type { JobContext } from '../../core/jobs.js';
-import { KEY_DUMP_CONTENT_TYPE } from '../../archive/key-dump-format.js';
-import { exploreEndpoint } from '../../etcd/explore-endpoint.js';
+import { backupAndPrune, backupRunContext } from '../../ops/backup-run.js';
+import type { OpContext } from '../../ops/context.js';
+import { diffBackups } from '../../ops/diff.js';
+import { explore } from '../../ops/explore.js';
+import { listBackups } from '../../ops/list.js';
+import { restoreBackupKeys } from '../../ops/restore-keys.js';
+import { backupStats, liveStats, type StatsResult } from '../../ops/stats.js';
+import { verifyBackup } from '../../ops/verify.js';
 import type { BackupRepository } from '../../store/backup-repository.js';
 import { VERSION } from '../../version.js';
 import { recordRestore } from '../metrics.js';
-import { backupAndPrune, backupRunContext } from '../../commands/backup-job.js';
-import type { CommandContext } from '../../commands/context.js';
-import { diffBackups } from '../../commands/diff.js';
-import { codecKeys } from '../../commands/keys.js';
-import { restoreKeyDump } from '../../commands/restore-keys.js';
-import { restoreSnapshotKeys } from '../../commands/restore-snapshot-keys.js';
-import { withEtcd } from '../../commands/shared.js';
-import { statsCommand } from '../../commands/stats.js';
 import type { ApiServices, RestoreRequest } from './services.js';
 
 /**
- * The API's work, done by the same functions as the CLI's commands, on the process's repository. Jobs get the
- * command context with the job's own abort signal, so shutdown or a failed client never leaves them running.
+ * The API's work, done by the same operations (src/ops) as the CLI's commands, on the process's repository. Jobs
+ * get the context with the job's own abort signal, so shutdown or a failed client never leaves them running.
  */
-export function createApiServices(ctx: CommandContext, repo: BackupRepository, opts: { observer?: BackupObserver } = {}): ApiServices {
+export function createApiServices(ctx: OpContext, repo: BackupRepository, opts: { observer?: BackupObserver } = {}): ApiServices {
   const { config } = ctx;
-  const jobCtx = (job: JobContext): CommandContext => ({ ...ctx, signal: job.signal });
+  const jobCtx = (job: JobContext): OpContext => ({ ...ctx, signal: job.signal });
   return {
     version: () => ({ version: VERSION, node: process.version }),
-
-    explore: () => withEtcd(config, (etcd) => exploreEndpoint(etcd, config.etcd, config.selection.prefixes)),
-
-    liveStats: (signal) => statsJson({ ...ctx, signal }, []),
-    backupStats: (m, signal) => statsJson({ ...ctx, signal }, [m.id]),
-
-    listBackups: async () => (await repo.list()).backups,
+    explore: () => explore(config),
+    liveStats: async (signal) => statsBody(await liveStats({ ...ctx, signal })),
+    backupStats: async (m, signal) => statsBody(await backupStats({ ...ctx, signal }, repo, m)),
+    listBackups: () => listBackups(repo),
     getBackup: (id, use, series) => repo.get(id, use, series),
     openArtifact: (m, signal) => repo.openArtifact(m, signal),
     deleteBackup: async (m) => {
@@ -55,36 +48,17 @@ export function createApiServices(ctx: CommandContext, repo: BackupRepository, o
       return manifest;
     },
 
-    async verify(m, job) {
-      const keys = await codecKeys(config, { forReading: true });
-      const stored = await repo.openArtifact(m, job.signal);
-      let bytes = 0;
-      const counted = stored.pipe(
-        new Transform({
-          transform(chunk: Buffer, _enc, cb) {
-            bytes += chunk.length;
-            job.progress({ bytes });
-            cb(null, chunk);
-          },
-        }),
-      );
-      stored.once('error', (err) => counted.destroy(err));
-      const checks =
-        m.contentType === 'etcd-snapshot' ? await verifySnapshotArtifact(counted, m, keys, job.signal) : await verifyArtifact(counted, m, keys, job.signal);
-      return { id: m.id, ok: checks.every((c) => c.ok), checks };
-    },
+    verify: (m, job) => verifyBackup(jobCtx(job), repo, m, { onBytes: (bytes) => job.progress({ bytes }) }),
 
     async restore(m, req, job) {
-      if (m.contentType !== KEY_DUMP_CONTENT_TYPE && m.contentType !== 'etcd-snapshot') {
+      if (m.contentType !== KEY_DUMP_CONTENT_TYPE && m.contentType !== SNAPSHOT_CONTENT_TYPE) {
         throw new OperationError(`backup ${m.id} is a ${m.strategy} listing, which cannot be restored`);
       }
       const c = { ...jobCtx(job), config: { ...config, selection: restoreSelection(config.selection, req) } };
       const dryRun = req.dryRun === true;
-      const restoreOpts = { dryRun, skipExisting: req.skipExisting === true, onProgress: (p: { keys: number; bytes: number }) => job.progress(p) };
       try {
         // A snapshot's live keys are replayed as a key dump's are (`reshifter restore <id> --keys`).
-        const report =
-          m.contentType === 'etcd-snapshot' ? await restoreSnapshotKeys(c, repo, m, restoreOpts) : await restoreKeyDump(c, repo, m, restoreOpts);
+        const report = await restoreBackupKeys(c, repo, m, { dryRun, skipExisting: req.skipExisting === true, onProgress: (p) => job.progress(p) });
         if (!dryRun) recordRestore('success');
         return report;
       } catch (err) {
@@ -97,8 +71,13 @@ export function createApiServices(ctx: CommandContext, repo: BackupRepository, o
   };
 }
 
+/** Stats as the API answers them: `stats --json` without the key list. */
+function statsBody(r: StatsResult): unknown {
+  return { source: r.source, ...r.report };
+}
+
 /** The configured selection with the request's filters in place of the ones it names. */
-function restoreSelection(base: CommandContext['config']['selection'], req: RestoreRequest): CommandContext['config']['selection'] {
+function restoreSelection(base: OpContext['config']['selection'], req: RestoreRequest): OpContext['config']['selection'] {
   return {
     ...base,
     ...(req.includeNamespaces && { includeNamespaces: req.includeNamespaces }),
@@ -106,11 +85,4 @@ function restoreSelection(base: CommandContext['config']['selection'], req: Rest
     ...(req.includeResources && { includeResources: req.includeResources }),
     ...(req.excludeResources && { excludeResources: req.excludeResources }),
   };
-}
-
-/** `stats --json` of the live etcd (no id) or of a backup: the command's documented JSON output, as an object. */
-async function statsJson(ctx: CommandContext, positionals: string[]): Promise<unknown> {
-  const lines: string[] = [];
-  await statsCommand({ ...ctx, args: { positionals, flags: { json: true } }, print: (line) => lines.push(line) });
-  return JSON.parse(lines.join('\n')) as unknown;
 }

@@ -77,26 +77,30 @@ export function validate(schema: Schema, value: unknown, components: Record<stri
       }
       return undefined;
     }
-    case 'object': {
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) return at('must be a JSON object');
-      const obj = value as Record<string, unknown>;
-      const child = (k: string) => (field === '' ? k : `${field}.${k}`);
-      for (const k of schema.required ?? []) {
-        if (!Object.prototype.hasOwnProperty.call(obj, k) || obj[k] === undefined) return { field: child(k), message: `field "${child(k)}" is required` };
-      }
-      for (const [k, v] of Object.entries(obj)) {
-        const prop = schema.properties && Object.prototype.hasOwnProperty.call(schema.properties, k) ? schema.properties[k] : undefined;
-        if (prop) {
-          const p = validate(prop, v, components, child(k));
-          if (p) return p;
-        } else if (schema.additionalProperties === false) {
-          return { field: child(k), message: `field "${child(k)}" is not allowed here` };
-        } else if (typeof schema.additionalProperties === 'object') {
-          const p = validate(schema.additionalProperties, v, components, child(k));
-          if (p) return p;
-        }
-      }
-      return undefined;
+    case 'object':
+      return validateObject(schema, value, components, field, at);
+  }
+}
+
+/** The `object` case of validate: required fields, then each field against its property (or additionalProperties). */
+function validateObject(schema: Schema, value: unknown, components: Record<string, Schema>, field: string, at: (m: string) => SchemaProblem): SchemaProblem | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return at('must be a JSON object');
+  const obj = value as Record<string, unknown>;
+  const child = (k: string) => (field === '' ? k : `${field}.${k}`);
+  for (const k of schema.required ?? []) {
+    if (!Object.prototype.hasOwnProperty.call(obj, k) || obj[k] === undefined) return { field: child(k), message: `field "${child(k)}" is required` };
+  }
+  for (const [k, v] of Object.entries(obj)) {
+    const prop = schema.properties && Object.prototype.hasOwnProperty.call(schema.properties, k) ? schema.properties[k] : undefined;
+    if (prop) {
+      const p = validate(prop, v, components, child(k));
+      if (p) return p;
+    } else if (schema.additionalProperties === false) {
+      return { field: child(k), message: `field "${child(k)}" is not allowed here` };
+    } else if (typeof schema.additionalProperties === 'object') {
+      const p = validate(schema.additionalProperties, v, components, child(k));
+      if (p) return p;
     }
   }
+  return undefined;
 }

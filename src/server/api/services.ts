@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
-import type { Check } from '../../archive/verify-artifact.js';
 import type { Manifest } from '../../archive/manifest.js';
-import type { BackupDiff } from '../../commands/diff.js';
+import type { BackupDiff } from '../../ops/diff.js';
+import type { VerifyResult } from '../../ops/verify.js';
 import type { JobContext, JobQueue } from '../../core/jobs.js';
 import type { BackupUse } from '../../core/latest.js';
 import type { StrategySpec } from '../../core/strategy.js';
@@ -20,17 +20,11 @@ export interface RestoreRequest {
   skipExisting?: boolean;
 }
 
-export interface VerifyResult {
-  id: string;
-  ok: boolean;
-  checks: Check[];
-}
-
-export type { BackupDiff };
+export type { BackupDiff, VerifyResult };
 
 /**
  * What the API does, behind one interface: the handlers only parse, authorize and answer; the work is here (real:
- * `createApiServices`, which calls the same functions as the CLI's commands).
+ * `createApiServices`, which calls the same operations as the CLI's commands).
  */
 export interface ApiServices {
   version(): { version: string; node: string };

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KEY_DUMP_CONTENT_TYPE } from '../../../src/archive/key-dump-format.js';
-import { RENDER_CONTENT_TYPE } from '../../../src/archive/render-listing.js';
+import { KEY_DUMP_CONTENT_TYPE, RENDER_CONTENT_TYPE } from '../../../src/core/content-type.js';
 import { describeBackup, kindOf } from '../../../src/core/backup-kind.js';
 import { NotFoundError } from '../../../src/core/errors.js';
 import { newestFirst, pickLatest, USES, type BackupUse, type ListedBackup } from '../../../src/core/latest.js';

@@ -1,4 +1,4 @@
-import { KEY_DUMP_CONTENT_TYPE } from '../../../archive/key-dump-format.js';
+import { KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../../../core/content-type.js';
 import { NotFoundError } from '../../../core/errors.js';
 import { USES } from '../../../core/latest.js';
 import { ApiError } from '../http.js';
@@ -31,7 +31,7 @@ export const restoreRoutes: Route[] = [
         if (err instanceof NotFoundError) throw new ApiError(404, 'not_found', err.message, 'backupId');
         throw err;
       });
-      if (m.contentType !== KEY_DUMP_CONTENT_TYPE && m.contentType !== 'etcd-snapshot') {
+      if (m.contentType !== KEY_DUMP_CONTENT_TYPE && m.contentType !== SNAPSHOT_CONTENT_TYPE) {
         throw new ApiError(
           400,
           'bad_request',

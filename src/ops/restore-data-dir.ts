@@ -1,15 +1,12 @@
-import { createWriteStream } from 'node:fs';
 import { readdir, rmdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { assertDecodable, copyVerified } from '../archive/local-copy.js';
+import { resolve } from 'node:path';
 import type { Manifest } from '../archive/manifest.js';
-import { SnapshotTrailerCheck } from '../archive/snapshot-trailer.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, OperationError } from '../core/errors.js';
 import { findRestoreTool, runSnapshotRestore, type RestoreTool, type SnapshotRestoreOptions } from '../etcd/snapshot-restore-tool.js';
 import type { BackupRepository } from '../store/backup-repository.js';
-import type { CommandContext } from './context.js';
-import { codecKeys } from './keys.js';
+import type { OpContext } from './context.js';
+import { encryptionKeys } from './encryption-keys.js';
+import { openBackup } from './open-backup.js';
 
 export interface SnapshotRestoreReport {
   id: string;
@@ -37,22 +34,20 @@ async function prepareDataDir(dir: string): Promise<void> {
  * is looked for first, the stored bytes are downloaded and checked against the manifest, decoded with etcd's sha256
  * trailer checked, and only then handed to `snapshot restore`.
  */
-export async function restoreSnapshot(ctx: CommandContext, repo: BackupRepository, m: Manifest, opts: SnapshotRestoreOptions): Promise<SnapshotRestoreReport> {
+export async function restoreDataDir(ctx: OpContext, repo: BackupRepository, m: Manifest, opts: SnapshotRestoreOptions): Promise<SnapshotRestoreReport> {
   const log = ctx.log.child({ component: 'restore', backupId: m.id });
   const tool = await findRestoreTool();
   const dataDir = resolve(opts.dataDir);
   await prepareDataDir(dataDir);
-  const keys = await codecKeys(ctx.config, { forReading: true });
-  assertDecodable(m, keys);
-  const copy = await copyVerified(await repo.openArtifact(m, ctx.signal), m, ctx.signal);
+  const keys = await encryptionKeys(ctx.config, { forReading: true });
+  const backup = await openBackup(repo, m, keys, ctx.signal);
   try {
+    if (backup.kind !== 'snapshot') throw new OperationError(`backup ${m.id} is a ${m.strategy} backup (${m.contentType}), not an etcd snapshot`);
     log.info({ id: m.id, sizeBytes: m.sizeBytes, sha256: m.sha256 }, 'backup downloaded and verified');
-    const db = join(copy.dir, 'snapshot.db');
-    await pipeline(copy.open(keys), new SnapshotTrailerCheck(), createWriteStream(db, { mode: 0o600, flags: 'wx' }), { signal: ctx.signal });
-    await runSnapshotRestore(tool, db, { ...opts, dataDir });
+    await runSnapshotRestore(tool, backup.file, { ...opts, dataDir });
     log.info({ dataDir, tool: tool.command, revision: m.etcd.revision }, 'snapshot restored');
     return { id: m.id, dataDir, revision: m.etcd.revision, tool };
   } finally {
-    await copy.remove();
+    await backup.close();
   }
 }

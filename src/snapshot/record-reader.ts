@@ -2,8 +2,12 @@ import { SnapshotFormatError } from './errors.js';
 
 const MASK_64 = (1n << 64n) - 1n;
 
-/** A bounds-checked protobuf wire-format reader: every length is checked against the message before it is used. */
-export class ProtoReader {
+/**
+ * A bounds-checked reader of the protobuf wire format of etcd's records (mvccpb.KeyValue, leasepb.Lease): every length
+ * is checked against the message before it is used, and a bad one is a SnapshotFormatError naming where it is. (Not
+ * kube/protobuf.ts's ProtoReader, which reads Kubernetes objects.)
+ */
+export class RecordReader {
   private pos = 0;
 
   constructor(

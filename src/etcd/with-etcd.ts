@@ -1,15 +1,7 @@
 import type { Etcd3 } from 'etcd3';
 import type { Config } from '../config/types.js';
-import type { Logger } from '../log.js';
-import { createEtcdClient, readTlsFiles } from '../etcd/client.js';
-import { TlsResetError, explainTlsReset } from '../etcd/errors.js';
-import { BackupRepository } from '../store/backup-repository.js';
-import { createStore } from '../store/create-store.js';
-
-/** The configured store, scoped to the configured cluster. */
-export function openRepository(config: Config, log?: Logger): BackupRepository {
-  return new BackupRepository(createStore(config.store, log), config.cluster);
-}
+import { createEtcdClient, readTlsFiles } from './client.js';
+import { TlsResetError, explainTlsReset } from './errors.js';
 
 /**
  * Runs `fn` with an etcd v3 client and closes it afterwards. A connection reset during the TLS handshake is

@@ -9,15 +9,8 @@ import { renderSource } from '../etcd/render-source.js';
 import { snapshotSource } from '../etcd/snapshot-source.js';
 import type { BackupSource } from '../etcd/source.js';
 import { V2Client } from '../etcd/v2-client.js';
-import { auditRowText } from '../kube/audit-row.js';
+import type { AuditRow } from '../kube/audit-row.js';
 import type { Logger } from '../log.js';
-
-/** What a strategy may print while it reads (the `render` listing goes to stdout as well as into the store). */
-export interface SourceOptions {
-  print?: (line: string) => void;
-  /** Print JSON lines rather than tab-separated text. */
-  json?: boolean;
-}
 
 /**
  * The strategy to use: the override, RS_BACKUP_STRATEGY, or the default for the endpoint: `snapshot` on v3, `raw`
@@ -38,8 +31,8 @@ export async function resolveStrategy(config: Config, etcd: Etcd3, override?: St
   }
 }
 
-/** Opens the byte stream of a strategy. */
-export async function openSource(strategy: StrategySpec, config: Config, etcd: Etcd3, log: Logger, opts: SourceOptions = {}): Promise<BackupSource> {
+/** Opens the byte stream of a strategy; `onRenderRow` hears each row of a `render` listing as it is read. */
+export async function openSource(strategy: StrategySpec, config: Config, etcd: Etcd3, log: Logger, onRenderRow?: (row: AuditRow) => void): Promise<BackupSource> {
   switch (strategy.kind) {
     case 'snapshot':
       if (config.etcd.apiVersion === 'v2') {
@@ -50,10 +43,7 @@ export async function openSource(strategy: StrategySpec, config: Config, etcd: E
       return keyDumpSource(config, etcd, log, buildSelection(config.selection));
     case 'filter':
       return keyDumpSource(config, etcd, log, buildSelection(config.selection, strategy.resources));
-    case 'render': {
-      const print = opts.print;
-      const echo = print ? (row: Parameters<typeof auditRowText>[0]) => print(opts.json ? JSON.stringify(row) : auditRowText(row)) : undefined;
-      return renderSource(config, etcd, log, buildSelection(config.selection), echo);
-    }
+    case 'render':
+      return renderSource(config, etcd, log, buildSelection(config.selection), onRenderRow);
   }
 }

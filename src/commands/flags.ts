@@ -17,3 +17,10 @@ export function seriesFlag(ctx: CommandContext): string | undefined {
     throw new ConfigError([`--strategy was invalid: ${JSON.stringify(value)} ${(err as Error).message}`]);
   }
 }
+
+/** A flag that takes a value: its value, undefined when absent; `--name` without one is a usage error. */
+export function stringFlag(ctx: CommandContext, name: string): string | undefined {
+  const v = ctx.args.flags[name];
+  if (v === true) throw new ConfigError([`--${name} needs a value`]);
+  return v === false ? undefined : v;
+}

@@ -10,7 +10,7 @@ import { ConfigError } from '../core/errors.js';
  * identities (RS_ENCRYPTION_IDENTITY_FILE, RS_ENCRYPTION_IDENTITY) and the passphrase decrypt stored ones.
  * Identity files are read only when reading backups (`forReading`), so a backup job never needs the secret key.
  */
-export async function codecKeys(config: Config, opts: { forReading?: boolean } = {}): Promise<CodecKeys> {
+export async function encryptionKeys(config: Config, opts: { forReading?: boolean } = {}): Promise<CodecKeys> {
   const { recipients, passphrase, identity, identityFile } = config.encryption;
   const keys: CodecKeys = {};
   if (recipients.length > 0) keys.encrypt = ageEncryptor({ recipients });

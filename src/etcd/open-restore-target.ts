@@ -1,10 +1,10 @@
 import type { Etcd3 } from 'etcd3';
 import type { Config } from '../config/types.js';
 import { EtcdError } from '../core/errors.js';
-import type { RestoreTarget } from '../etcd/restore-target.js';
-import { V2Client } from '../etcd/v2-client.js';
-import { V2Target } from '../etcd/v2-target.js';
-import { V3Target } from '../etcd/v3-target.js';
+import type { RestoreTarget } from './restore-target.js';
+import { V2Client } from './v2-client.js';
+import { V2Target } from './v2-target.js';
+import { V3Target } from './v3-target.js';
 
 /**
  * Where to write a dump: RS_ETCD_API_VERSION when set; with `auto`, a v2 dump goes to the v2 API when the target

@@ -1,0 +1,140 @@
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import envVar from 'env-var';
+import { isAgeIdentity, isAgeRecipient, parseIdentityFile } from '../archive/age-keys.js';
+
+// The value parsers of the configuration table (variables.ts). Each takes a variable's value and returns what the
+// Config holds, or throws an Error whose message completes `NAME was invalid: "value" ...`.
+
+// node-cron only checks RS_SCHEDULE, which one-off commands rarely set: required (synchronously) when it is, so
+// their start-up does not pay for loading it.
+const requireCjs = createRequire(import.meta.url);
+const cronValidator = (): typeof import('node-cron').default => requireCjs('node-cron') as typeof import('node-cron').default;
+
+/**
+ * env-var's coercions (`asEnum`, `asBool`, `asInt`...) of one value; its messages say what was expected. (`default`
+ * only types the accessor as holding a value: the value is there.)
+ */
+export const coerce = (value: string) => envVar.from({ value }).get('value').default(value);
+
+/** The comma-separated items of a value, trimmed, empty ones dropped. */
+export function list(value: string): string[] {
+  return value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+/** A value that must match `re`, refused with `why`. */
+export const matching = (re: RegExp, why: string) => (value: string): string => {
+  if (!re.test(value)) throw new Error(why);
+  return value;
+};
+
+/** Items that must each match `re`: the first that does not is named as not a `what`. */
+export const namesOf = (re: RegExp, what: string) => (value: string): string[] => {
+  const items = list(value);
+  const bad = items.find((i) => !re.test(i));
+  if (bad !== undefined) throw new Error(`has "${bad}", which is not a ${what}`);
+  return items;
+};
+
+/** A file that exists and can be read. */
+export function readableFile(path: string): string {
+  try {
+    if (!statSync(path).isFile()) throw new Error('is not a file');
+    accessSync(path, constants.R_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'cannot be read' : (err as Error).message);
+  }
+  return path;
+}
+
+/** A folder that does not exist yet (the first backup creates it), or one that exists and can be written. */
+export function writableFolder(path: string): string {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return path;
+    throw new Error(`cannot be used (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  if (!st.isDirectory()) throw new Error('is not a directory');
+  try {
+    accessSync(path, constants.W_OK | constants.X_OK);
+  } catch {
+    throw new Error('cannot be written');
+  }
+  return path;
+}
+
+/** A URL with one of `schemes` and a host, without trailing slashes. */
+export function url(value: string, schemes: readonly string[] = ['http', 'https']): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new Error(`has "${value}", which is not a URL`);
+  }
+  if (!schemes.includes(parsed.protocol.slice(0, -1))) throw new Error(`has "${value}": the scheme must be ${schemes.join(' or ')}`);
+  if (parsed.hostname === '') throw new Error(`has "${value}", which names no host`);
+  return value.replace(/\/+$/, '');
+}
+
+/** etcd endpoints: URLs, or bare host:port as etcdctl accepts them (plain http). */
+export function endpoints(value: string): string[] {
+  const items = list(value);
+  if (items.length === 0) throw new Error('names no endpoint');
+  return items.map((e) => url(/^[a-z]+:\/\//i.test(e) ? e : `http://${e}`));
+}
+
+/** Key prefixes: each starts with `/`; trailing slashes dropped (but `/` itself, every key, stays). */
+export function prefixes(value: string): string[] {
+  const items = list(value);
+  const bad = items.find((p) => !p.startsWith('/'));
+  if (bad !== undefined) throw new Error(`has "${bad}": prefixes start with "/" (e.g. /registry)`);
+  return items.map((p) => (p.length > 1 ? p.replace(/\/+$/, '') : p));
+}
+
+/** A folder inside a bucket: no `.` or `..` segments, no leading, trailing or doubled `/`. */
+export function bucketFolder(value: string): string {
+  const parts = value.split('/').filter((p) => p.length > 0);
+  if (parts.some((p) => p === '.' || p === '..')) throw new Error('must not contain "." or ".." segments');
+  return parts.join('/');
+}
+
+/** age X25519 public keys. */
+export function ageRecipients(value: string): string[] {
+  const keys = list(value);
+  const bad = keys.find((k) => !isAgeRecipient(k));
+  if (bad !== undefined) throw new Error(`has "${bad}", which is not an age X25519 public key (age1...)`);
+  return keys;
+}
+
+/** A readable file that holds at least one age identity; the message never quotes a line of it. */
+export function ageIdentityFile(path: string): string {
+  readableFile(path);
+  parseIdentityFile(readFileSync(path, 'utf8'));
+  return path;
+}
+
+/** One age secret key. */
+export const ageIdentity = (value: string): string => {
+  if (!isAgeIdentity(value)) throw new Error('is not an age secret key (AGE-SECRET-KEY-1...)');
+  return value;
+};
+
+/** A cron expression node-cron accepts (5 fields, or 6 with seconds). */
+export function cronExpression(value: string): string {
+  const result = cronValidator().validateDetailed(value);
+  if (!result.valid) {
+    const why = result.errors.map((e) => e.message).join('; ');
+    throw new Error(`is not a cron expression${why ? ` (${why})` : ''}`);
+  }
+  return value;
+}
+
+/** A whole number from `min` to `max`, refused as "should be a `what`". */
+export const intRange = (min: number, max: number, what: string) => (value: string): number => {
+  const n = coerce(value).asInt();
+  if (n < min || n > max) throw new Error(`should be a ${what}`);
+  return n;
+};

@@ -1,0 +1,18 @@
+import { VARIABLES } from './variables.js';
+
+/** The header of the README's configuration table. */
+export const CONFIG_TABLE_HEADER = ['| variable | default | example | meaning |', '|---|---|---|---|'];
+
+/**
+ * The README's configuration table as made from the declarations (variables.ts): one row per documented variable,
+ * in their order; a variable that shares a row is named in that row's label.
+ */
+export function configTable(): string[] {
+  const rows = VARIABLES.flatMap((v) => {
+    if ('row' in v.doc) return [];
+    const label = v.doc.label ?? `\`${v.name}\`${v.alias !== undefined ? ` (\`${v.alias}\`)` : ''}`;
+    const cells = [label, v.doc.default, v.doc.example, v.doc.meaning];
+    return [`|${cells.map((c) => (c === '' ? ' ' : ` ${c} `)).join('|')}|`];
+  });
+  return [...CONFIG_TABLE_HEADER, ...rows];
+}

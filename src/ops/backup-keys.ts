@@ -1,0 +1,90 @@
+import type { DumpHeader } from '../archive/key-dump-format.js';
+import { snapshotError } from '../archive/snapshot-error.js';
+import { OperationError } from '../core/errors.js';
+import type { KeyRecord, KeyStream } from '../core/key-record.js';
+import { prefixRanges } from '../etcd/key-ranges.js';
+import type { LiveKey, SnapshotReader } from '../snapshot/index.js';
+import type { KeyDumpBackup, SnapshotBackup } from './open-backup.js';
+
+export interface SnapshotKeysOptions {
+  /** The prefixes read (see prefixRanges: `/` is every key); every key of the snapshot when absent. */
+  prefixes?: readonly string[];
+  /** Give leased keys the TTL their lease was granted with (what a restore writes), reading the lease bucket first. */
+  leaseTtls?: boolean;
+}
+
+/**
+ * A snapshot key as a KeyRecord. A key with a lease gets the lease's granted TTL: how much of it was left when the
+ * snapshot was taken cannot be known offline, so the fresh lease runs the full TTL. A key whose lease is not in the
+ * snapshot's lease bucket had as good as expired: ttl 0, which the restore planner skips as expired. Never a
+ * permanent key. Without `leaseTtls` the record names its lease and carries no TTL.
+ */
+export function snapshotKeyRecord(kv: LiveKey, leaseTtls?: ReadonlyMap<bigint, number>): KeyRecord {
+  const record: KeyRecord = { key: kv.key, value: kv.value, createRevision: kv.createRevision, modRevision: kv.modRevision, version: kv.version };
+  if (kv.lease === 0n) return record;
+  return { ...record, lease: kv.lease.toString(), ...(leaseTtls && { ttl: leaseTtls.get(kv.lease) ?? 0 }) };
+}
+
+/**
+ * The live keys of a snapshot under `ranges` (see prefixRanges: the range `/` is every key), range by range, so in
+ * key order; at `revision`, by default the latest.
+ */
+export async function* liveKeysIn(reader: SnapshotReader, ranges: ReadonlyArray<{ prefix: string; start: Buffer }>, revision?: number): AsyncGenerator<LiveKey> {
+  for (const range of ranges) {
+    yield* reader.liveKeys({ ...(range.prefix !== '/' && { prefix: range.start }), ...(revision !== undefined && { revision }) });
+  }
+}
+
+/** The keys of a snapshot backup as a KeyStream, in key order; its header is the manifest's (the v3 API). */
+export async function snapshotKeys(backup: SnapshotBackup, opts: SnapshotKeysOptions = {}): Promise<KeyStream> {
+  const m = backup.manifest;
+  const what = `backup ${m.id}`;
+  const reader = await backup.reader();
+  const leaseTtls = opts.leaseTtls
+    ? new Map((await reader.leases().catch((err: unknown) => Promise.reject(snapshotError(err, what)))).map((l) => [l.id, l.ttl] as const))
+    : undefined;
+  const prefixes = opts.prefixes;
+  async function* records(): AsyncGenerator<KeyRecord> {
+    try {
+      const keys = prefixes === undefined ? reader.liveKeys() : liveKeysIn(reader, prefixRanges(prefixes));
+      for await (const kv of keys) yield snapshotKeyRecord(kv, leaseTtls);
+    } catch (err) {
+      throw snapshotError(err, what);
+    }
+  }
+  const header = { apiVersion: 'v3' as const, etcdVersion: m.etcd.version, revision: m.etcd.revision, prefixes: [...(prefixes ?? ['/'])] };
+  return { header, records };
+}
+
+/**
+ * The keys of a key dump as a KeyStream, in the dump's order (etcd's key order for v3; a v2 walk goes directory by
+ * directory). The header is the dump's first entry: the pass that read it goes on as the first pass over the
+ * records, so taking the header costs no read of its own. `close` ends a first pass that was never used.
+ */
+export async function keyDumpKeys(backup: KeyDumpBackup): Promise<KeyStream & { header: DumpHeader; close(): Promise<void> }> {
+  const first = backup.items()[Symbol.asyncIterator]();
+  const head = await first.next();
+  if (head.done || head.value.type !== 'header') {
+    await first.return?.(undefined);
+    throw new OperationError(`backup ${backup.manifest.id}: the key dump has no header`);
+  }
+  let unused: AsyncIterator<unknown> | undefined = first;
+  async function* records(): AsyncGenerator<KeyRecord> {
+    const items = unused === first ? first : backup.items()[Symbol.asyncIterator]();
+    unused = undefined;
+    try {
+      for (let r = await items.next(); !r.done; r = await items.next()) {
+        if (r.value.type === 'key') yield r.value.record;
+      }
+    } finally {
+      await items.return?.(undefined);
+    }
+  }
+  return {
+    header: head.value.header,
+    records,
+    async close() {
+      await unused?.return?.(undefined);
+    },
+  };
+}

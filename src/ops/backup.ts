@@ -1,0 +1,186 @@
+import { pipeline } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
+import { encoders, type Codec, type CodecKeys } from '../archive/codec.js';
+import { ByteCounter, HashCounter } from '../archive/hash-counter.js';
+import type { Manifest } from '../archive/manifest.js';
+import type { BackupObserver } from '../core/backup-observer.js';
+import { AbortedError, OperationError, describeError } from '../core/errors.js';
+import { artifactName, newBackupId } from '../core/naming.js';
+import { formatStrategy, type StrategySpec } from '../core/strategy.js';
+import type { BackupSource, SourceFacts } from '../etcd/source.js';
+import { withEtcd } from '../etcd/with-etcd.js';
+import type { AuditRow } from '../kube/audit-row.js';
+import type { Logger } from '../log.js';
+import { reportProgress } from '../progress.js';
+import type { BackupRepository } from '../store/backup-repository.js';
+import { VERSION } from '../version.js';
+import type { OpContext } from './context.js';
+import { encryptionKeys } from './encryption-keys.js';
+import { openSource, resolveStrategy } from './strategies.js';
+
+export interface BackupOptions {
+  /** Overrides RS_BACKUP_STRATEGY. */
+  strategy?: StrategySpec;
+  /** Called with progress as bytes flow (for metrics and jobs). */
+  onProgress?: (p: { bytes: number; storedBytes: number; totalBytes?: number }) => void;
+  /** Use this id (the caller's log lines already carry it); default: a new one. */
+  id?: string;
+  /** Told how the backup ended (metrics, health). */
+  observer?: BackupObserver;
+  /** Told each row of a `render` listing as it is read (the CLI echoes them to stdout). */
+  onRenderRow?: (row: AuditRow) => void;
+}
+
+/** One backup in progress, as far as it has got. */
+interface BackupRun {
+  id: string;
+  started: Date;
+  log: Logger;
+  strategy?: StrategySpec | undefined;
+}
+
+/** The stored artifact of a backup: its name, and the counts and sha256 its manifest records. */
+interface StoredArtifact {
+  artifact: string;
+  codec: Codec;
+  sha256: string;
+  sizeBytes: number;
+  rawSizeBytes: number;
+}
+
+/**
+ * Takes one backup: strategy -> codec -> store, then the manifest, written last. On any failure nothing that
+ * `list` shows is left: the store's put is atomic, and an artifact already stored is deleted again.
+ */
+export async function createBackup(ctx: OpContext, repo: BackupRepository, opts: BackupOptions = {}): Promise<Manifest> {
+  const started = new Date();
+  const id = opts.id ?? newBackupId(started);
+  // A caller that also prunes binds the id to its own logger; never bind it twice.
+  const log = ctx.log.bindings().backupId === id ? ctx.log : ctx.log.child({ backupId: id });
+  const run: BackupRun = { id, started, log, strategy: opts.strategy ?? ctx.config.strategy };
+  try {
+    const manifest = await takeBackup(ctx, repo, opts, run);
+    opts.observer?.backupSucceeded?.(manifest);
+    return manifest;
+  } catch (err) {
+    const e = ctx.signal.aborted && !(err instanceof AbortedError) ? new AbortedError('backup interrupted (SIGTERM/SIGINT); nothing was kept', { cause: err }) : err;
+    log.error({ err: describeError(e) }, 'backup failed');
+    opts.observer?.backupFailed?.({
+      id,
+      strategy: run.strategy ? formatStrategy(run.strategy) : 'auto',
+      durationMs: Date.now() - started.getTime(),
+      aborted: e instanceof AbortedError,
+      reason: describeError(e),
+    });
+    throw e;
+  }
+}
+
+async function takeBackup(ctx: OpContext, repo: BackupRepository, opts: BackupOptions, run: BackupRun): Promise<Manifest> {
+  const { config, signal } = ctx;
+  const { id, log } = run;
+  const keys = await encryptionKeys(config);
+  return withEtcd(config, async (etcd) => {
+    const strategy = await resolveStrategy(config, etcd, opts.strategy);
+    run.strategy = strategy;
+    log.info({ strategy: formatStrategy(strategy), cluster: config.cluster, store: repo.store.location }, 'backup started');
+    if (signal.aborted) throw new AbortedError('backup interrupted before it started');
+    const source = await openSource(strategy, config, etcd, log, opts.onRenderRow);
+    const stored = await storeArtifact(ctx, repo, source, keys, run, opts.onProgress);
+    try {
+      const facts = await source.facts();
+      const manifest = manifestOf(ctx, run, strategy, source, stored, facts);
+      if (signal.aborted) throw new AbortedError('backup interrupted before its manifest was written');
+      await repo.putManifest(manifest);
+      log.info(
+        { artifact: stored.artifact, sizeBytes: manifest.sizeBytes, rawSizeBytes: manifest.rawSizeBytes, revision: facts.revision, keys: facts.keys, durationMs: manifest.durationMs },
+        'backup completed',
+      );
+      return manifest;
+    } catch (err) {
+      // The backup has failed either way (its error is the one thrown); an artifact left behind has no manifest,
+      // so nothing lists or restores it, and retention removes it as an orphan.
+      await repo.delete({ id, artifact: stored.artifact }).catch((delErr: unknown) =>
+        log.warn({ artifact: stored.artifact, err: describeError(delErr) }, 'could not delete the artifact of the failed backup; retention removes it as an orphan'),
+      );
+      throw err;
+    }
+  });
+}
+
+/** Streams the source through the codec into the store, counting and hashing what passes. */
+async function storeArtifact(
+  ctx: OpContext,
+  repo: BackupRepository,
+  source: BackupSource,
+  keys: CodecKeys,
+  run: BackupRun,
+  onProgress: BackupOptions['onProgress'],
+): Promise<StoredArtifact> {
+  const { config } = ctx;
+  const codec: Codec = { compression: config.compression, level: config.compressionLevel, encryption: keys.encrypt ? 'age' : 'none' };
+  const artifact = artifactName(run.id, source.format, codec.compression, codec.encryption);
+  const raw = new ByteCounter();
+  const transforms = encoders(codec, keys);
+  // Stored untransformed, the artifact is the content: take its sha256 from the source's own pass if it has one.
+  const contentSha256 = transforms.length === 0 ? source.contentSha256?.bind(source) : undefined;
+  const stored = contentSha256 ? new ByteCounter() : new HashCounter();
+  const stopProgress = reportProgress(run.log, 'backup', () => ({ bytes: raw.bytes }));
+  const total = source.expectedBytes;
+  const progressTimer = onProgress
+    ? setInterval(() => onProgress({ bytes: raw.bytes, storedBytes: stored.bytes, ...(total !== undefined && { totalBytes: total }) }), 1000).unref()
+    : undefined;
+  try {
+    await storeStream(source, [raw, ...transforms, stored], repo, artifact, ctx.signal);
+  } finally {
+    stopProgress();
+    if (progressTimer) clearInterval(progressTimer);
+  }
+  const sha256 = contentSha256 ? contentSha256() : (stored as HashCounter).digest();
+  return { artifact, codec, sha256, sizeBytes: stored.bytes, rawSizeBytes: raw.bytes };
+}
+
+/** The manifest of a stored artifact: what it holds, how it is encoded, and where it came from. */
+function manifestOf(ctx: OpContext, run: BackupRun, strategy: StrategySpec, source: BackupSource, stored: StoredArtifact, facts: SourceFacts): Manifest {
+  return {
+    format: 1,
+    id: run.id,
+    cluster: ctx.config.cluster,
+    strategy: formatStrategy(strategy),
+    createdAt: run.started.toISOString(),
+    artifact: stored.artifact,
+    contentType: source.contentType,
+    compression: stored.codec.compression,
+    encryption: stored.codec.encryption,
+    sha256: stored.sha256,
+    sizeBytes: stored.sizeBytes,
+    rawSizeBytes: stored.rawSizeBytes,
+    etcd: { version: facts.etcdVersion, revision: facts.revision, apiVersion: facts.apiVersion },
+    ...(facts.keys !== undefined && { keys: facts.keys }),
+    ...(facts.prefixes !== undefined && { prefixes: facts.prefixes }),
+    tool: { name: 'reshifter', version: VERSION },
+    durationMs: Date.now() - run.started.getTime(),
+  };
+}
+
+/** Streams a source through the transforms into the store; fails if either side fails. */
+async function storeStream(source: BackupSource, transforms: Duplex[], repo: BackupRepository, artifact: string, signal: AbortSignal): Promise<void> {
+  const last = transforms[transforms.length - 1]!;
+  const onAbort = () => source.stream.destroy(new AbortedError('backup interrupted (SIGTERM/SIGINT)'));
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    const upstream = new Promise<void>((resolve, reject) => {
+      pipeline([source.stream, ...transforms] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream], (err) => (err ? reject(err) : resolve()));
+    });
+    // The store consumes the last transform's readable side; the pipeline above feeds its writable side.
+    const results = await Promise.allSettled([upstream, repo.putArtifact(artifact, last as unknown as Readable, signal)]);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      // Prefer the source's error (etcd died) over the store's echo of it.
+      const first = results[0].status === 'rejected' ? results[0].reason : failed.reason;
+      throw first instanceof Error ? first : new OperationError(String(first));
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}

@@ -1,0 +1,92 @@
+import type { Config } from '../config/types.js';
+import { NotFoundError } from '../core/errors.js';
+import { buildSelection, selectKey, selectsEverything } from '../core/key-selection.js';
+import { prefixRanges } from '../etcd/key-ranges.js';
+import { auditRow, type AuditRow } from '../kube/audit-row.js';
+import { DEFAULT_PREFIXES, decodeValue, parseKey } from '../kube/index.js';
+import { layoutPrefixes, resourceLabel } from '../kube/resource-label.js';
+import type { LiveKey, SnapshotReader } from '../snapshot/index.js';
+import { liveKeysIn } from './backup-keys.js';
+
+// The key modes of `inspect` (its status needs none of this): loaded only for them, as they need the Kubernetes
+// decoders and the snapshot's key reader.
+
+/** `inspect --keys`: one live key with etcd's bookkeeping and what it is in Kubernetes terms. */
+export interface InspectKeyRow extends AuditRow {
+  createRevision: number;
+  modRevision: number;
+  version: number;
+  /** Lease id (decimal) when the key has one. */
+  lease?: string;
+}
+
+/** Which keys: under a prefix (bytes of the key), at a revision (default the latest). */
+export interface KeyQuery {
+  prefix?: string;
+  revision?: number;
+}
+
+/** The prefixes keys are read against: RS_KUBE_PREFIXES, or the Kubernetes ones. */
+function prefixesOf(config: Config): readonly string[] {
+  return config.selection.prefixes.length > 0 ? config.selection.prefixes : DEFAULT_PREFIXES;
+}
+
+/** Lease ids are 64-bit: decimal text, as etcdctl prints them. */
+function keyRow(kv: LiveKey, layout: readonly string[]): InspectKeyRow {
+  return {
+    ...auditRow(kv.key, kv.value, layout, kv.modRevision),
+    createRevision: kv.createRevision,
+    modRevision: kv.modRevision,
+    version: kv.version,
+    ...(kv.lease !== 0n && { lease: kv.lease.toString() }),
+  };
+}
+
+/** The live keys (`--keys`), in key order, streamed. */
+export async function* keyRows(reader: SnapshotReader, config: Config, q: KeyQuery): AsyncGenerator<InspectKeyRow> {
+  const layout = layoutPrefixes(prefixesOf(config), DEFAULT_PREFIXES);
+  const keys = reader.liveKeys({ ...(q.prefix !== undefined && { prefix: q.prefix }), ...(q.revision !== undefined && { revision: q.revision }) });
+  for await (const kv of keys) yield keyRow(kv, layout);
+}
+
+/** One key (`--get KEY`): the live key, and its decoded metadata. NotFoundError naming `where` when absent. */
+export async function getKey(
+  reader: SnapshotReader,
+  config: Config,
+  key: string,
+  q: { revision?: number; where: string },
+): Promise<{ kv: LiveKey; described: Record<string, unknown> }> {
+  const wanted = Buffer.from(key);
+  let found: LiveKey | undefined;
+  for await (const kv of reader.liveKeys({ prefix: wanted, ...(q.revision !== undefined && { revision: q.revision }) })) {
+    if (kv.key.equals(wanted)) found = kv;
+  }
+  if (found === undefined) {
+    throw new NotFoundError(`key ${JSON.stringify(key)} is not in ${q.where}${q.revision !== undefined ? ` at revision ${q.revision}` : ''}`);
+  }
+  const layout = layoutPrefixes(prefixesOf(config), DEFAULT_PREFIXES);
+  const described = {
+    key,
+    createRevision: found.createRevision,
+    modRevision: found.modRevision,
+    version: found.version,
+    ...(found.lease !== 0n && { lease: found.lease.toString() }),
+    size: found.value.length,
+    resource: resourceLabel(parseKey(found.key, layout)),
+    ...decodeValue(found.value),
+  };
+  return { kv: found, described };
+}
+
+/** The audit listing of the `render` strategy, from the snapshot (RS_INCLUDE_/EXCLUDE_* filters apply). */
+export async function* renderRows(reader: SnapshotReader, config: Config, q: KeyQuery): AsyncGenerator<AuditRow> {
+  const prefixes = prefixesOf(config);
+  const layout = layoutPrefixes(prefixes, DEFAULT_PREFIXES);
+  const selection = buildSelection(config.selection);
+  const everything = selectsEverything(selection);
+  const ranges = q.prefix !== undefined ? [{ prefix: q.prefix, start: Buffer.from(q.prefix) }] : prefixRanges(prefixes);
+  for await (const kv of liveKeysIn(reader, ranges, q.revision)) {
+    if (!everything && !selectKey(parseKey(kv.key, layout), selection)) continue;
+    yield auditRow(kv.key, kv.value, layout, kv.modRevision);
+  }
+}

@@ -1,0 +1,18 @@
+import type { Manifest } from '../archive/manifest.js';
+import { seriesOf } from '../core/series.js';
+import type { Logger } from '../log.js';
+import type { BackupRepository } from '../store/backup-repository.js';
+
+export interface ListOptions {
+  /** Only the backups of this series (`--strategy`, `?strategy=`). */
+  series?: string;
+  /** Told of each manifest that cannot be read (it is left out). */
+  log?: Logger;
+}
+
+/** The cluster's backups (their manifests), newest first. */
+export async function listBackups(repo: BackupRepository, opts: ListOptions = {}): Promise<Manifest[]> {
+  const { backups, invalid } = await repo.list();
+  for (const bad of invalid) opts.log?.warn({ key: bad.key, error: bad.error }, 'unreadable manifest skipped');
+  return opts.series === undefined ? backups : backups.filter((m) => seriesOf(m) === opts.series);
+}

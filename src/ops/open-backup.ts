@@ -1,0 +1,107 @@
+import type { CodecKeys } from '../archive/codec.js';
+import { readKeyDump, type DumpItem } from '../archive/key-dump-reader.js';
+import { assertDecodable, copyVerified, type VerifiedCopy } from '../archive/local-copy.js';
+import type { Manifest } from '../archive/manifest.js';
+import { readRenderListing } from '../archive/render-listing.js';
+import { snapshotError } from '../archive/snapshot-error.js';
+import { decodeSnapshotCopy } from '../archive/snapshot-file.js';
+import { kindOf } from '../core/backup-kind.js';
+import { OperationError } from '../core/errors.js';
+import type { AuditRow } from '../kube/audit-row.js';
+import { openSnapshot, type SnapshotReader } from '../snapshot/index.js';
+import type { BackupRepository } from '../store/backup-repository.js';
+
+interface Opened {
+  manifest: Manifest;
+  /** Removes the temporary copy (and closes a snapshot's reader); call it whatever happened. */
+  close(): Promise<void>;
+}
+
+/** A snapshot backup, decoded into a private temporary file. */
+export interface SnapshotBackup extends Opened {
+  kind: 'snapshot';
+  /** The decoded snapshot (bbolt file and etcd's trailer), 0600 in a 0700 folder: what etcdutl restores from. */
+  file: string;
+  /** The offline reader of `file`, opened on first use; its errors name the backup. */
+  reader(): Promise<SnapshotReader>;
+}
+
+/** A key dump, read from its verified local copy as often as the caller needs. */
+export interface KeyDumpBackup extends Opened {
+  kind: 'key dump';
+  /** One pass over the dump: its header, then every key in the dump's order. Each call reads the copy again. */
+  items(): AsyncIterable<DumpItem>;
+}
+
+/** A render listing: audit rows, no values. */
+export interface RenderListingBackup extends Opened {
+  kind: 'render listing';
+  rows(): AsyncIterable<AuditRow>;
+}
+
+/** What a stored backup holds, opened for reading. */
+export type OpenedBackup = SnapshotBackup | KeyDumpBackup | RenderListingBackup;
+
+export interface OpenBackupOptions {
+  /**
+   * Snapshots: the decoded stream must end in etcd's matching sha256 trailer (IntegrityError `trailer`), the
+   * default. `false` leaves the trailer to the reader, which reports its state (`inspect`).
+   */
+  checkTrailer?: boolean;
+}
+
+/**
+ * Opens a stored backup: the one way every reader gets at a backup's content. It refuses before any download when
+ * the backup cannot be decoded with `keys` (encrypted, and no identity), downloads the stored bytes into a private
+ * temporary folder while checking size and sha256 against the manifest (IntegrityError otherwise), and then gives
+ * what the backup holds. Nothing reads a backup's content before that check has passed.
+ */
+export async function openBackup(
+  repo: BackupRepository,
+  m: Manifest,
+  keys: CodecKeys,
+  signal?: AbortSignal,
+  opts: OpenBackupOptions = {},
+): Promise<OpenedBackup> {
+  const kind = kindOf(m.contentType);
+  if (kind === 'other') throw new OperationError(`backup ${m.id} holds ${m.contentType}, which this version of reshifter cannot read`);
+  assertDecodable(m, keys);
+  const copy = await copyVerified(await repo.openArtifact(m, signal), m, signal);
+  const close = () => copy.remove();
+  try {
+    switch (kind) {
+      case 'snapshot':
+        return await decodeSnapshot(copy, m, keys, signal, opts.checkTrailer !== false);
+      case 'key dump':
+        return { kind, manifest: m, items: () => readKeyDump(copy.open(keys)), close };
+      case 'render listing':
+        return { kind, manifest: m, rows: () => readRenderListing(copy.open(keys)), close };
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** The reader finds a damaged page only when a walk reaches it: errors of decoding, opening and walking name the backup. */
+async function decodeSnapshot(copy: VerifiedCopy, m: Manifest, keys: CodecKeys, signal: AbortSignal | undefined, checkTrailer: boolean): Promise<SnapshotBackup> {
+  const what = `backup ${m.id}`;
+  const file = await decodeSnapshotCopy(copy, keys, { checkTrailer, ...(signal && { signal }) }).catch((err: unknown) => {
+    throw snapshotError(err, what);
+  });
+  let reader: Promise<SnapshotReader> | undefined;
+  return {
+    kind: 'snapshot',
+    manifest: m,
+    file,
+    reader: () =>
+      (reader ??= openSnapshot(file).catch((err: unknown) => {
+        throw snapshotError(err, what);
+      })),
+    async close() {
+      const open = await reader?.catch(() => undefined);
+      await open?.close().catch(() => undefined);
+      await copy.remove();
+    },
+  };
+}

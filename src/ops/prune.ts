@@ -1,0 +1,72 @@
+import { decideRetention, hasRetentionRules, type RetentionDecision } from '../core/retention.js';
+import { seriesOf } from '../core/series.js';
+import type { BackupRepository } from '../store/backup-repository.js';
+import type { OpContext } from './context.js';
+
+/** Files of no backup (a failed or killed run) are removed once they are this old; younger ones may be in flight. */
+export const ORPHAN_AGE_MS = 60 * 60 * 1000;
+
+export interface PruneResult {
+  deleted: string[];
+  kept: string[];
+  orphansDeleted: string[];
+  /** Every backup's decision, newest first: its series, and why it is kept. */
+  decisions: RetentionDecision[];
+}
+
+/**
+ * Applies the retention rules to each series of the cluster's backups (never deleting `protect`ed ids or the newest
+ * backup of a series) and removes orphaned files older than an hour. With `dryRun`, only says what it would do.
+ */
+export async function prune(
+  ctx: Pick<OpContext, 'config' | 'log'>,
+  repo: BackupRepository,
+  opts: { protect?: Set<string>; dryRun?: boolean; now?: Date } = {},
+): Promise<PruneResult> {
+  const log = ctx.log.child({ component: 'retention' });
+  const now = opts.now ?? new Date();
+  const listing = await repo.list();
+  for (const bad of listing.invalid) log.warn({ key: bad.key, error: bad.error }, 'unreadable manifest kept');
+  const decisions = decideRetention(
+    listing.backups.map((m) => ({ id: m.id, createdAt: new Date(m.createdAt), series: seriesOf(m) })),
+    ctx.config.retention,
+    now,
+    opts.protect,
+  );
+  const result: PruneResult = { deleted: [], kept: [], orphansDeleted: [], decisions };
+  const byId = new Map(listing.backups.map((m) => [m.id, m]));
+  for (const d of decisions) {
+    if (d.keep) {
+      result.kept.push(d.id);
+      continue;
+    }
+    result.deleted.push(d.id);
+    if (opts.dryRun) continue;
+    await repo.delete(byId.get(d.id)!);
+    log.info({ id: d.id, series: d.series }, 'backup deleted by retention');
+  }
+  for (const o of listing.orphans) {
+    if (now.getTime() - o.lastModified.getTime() < ORPHAN_AGE_MS) continue;
+    result.orphansDeleted.push(o.key);
+    if (opts.dryRun) continue;
+    await repo.deleteObject(o.key);
+    log.info({ key: o.key }, 'orphaned file deleted');
+  }
+  if (hasRetentionRules(ctx.config.retention) || result.orphansDeleted.length > 0) {
+    const series = Object.fromEntries(seriesCounts(decisions));
+    log.info({ kept: result.kept.length, deleted: result.deleted.length, series, orphansDeleted: result.orphansDeleted.length, dryRun: opts.dryRun === true }, 'retention applied');
+  }
+  return result;
+}
+
+/** Kept and deleted counts per series, by series name. */
+export function seriesCounts(decisions: readonly RetentionDecision[]): Array<[string, { kept: number; deleted: number }]> {
+  const counts = new Map<string, { kept: number; deleted: number }>();
+  for (const d of decisions) {
+    const c = counts.get(d.series) ?? { kept: 0, deleted: 0 };
+    if (d.keep) c.kept++;
+    else c.deleted++;
+    counts.set(d.series, c);
+  }
+  return [...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}

@@ -1,0 +1,194 @@
+import type { Manifest } from '../archive/manifest.js';
+import { snapshotError } from '../archive/snapshot-error.js';
+import { AbortedError, IntegrityError, OperationError, describeError } from '../core/errors.js';
+import type { KeyRecord, KeyStream } from '../core/key-record.js';
+import { buildSelection, selectKey, type KeySelection } from '../core/key-selection.js';
+import { RESTORE_PHASES, RestorePasses, restorePhase, type PlanRow, type PlanTotals, type RestorePhase } from '../core/restore-plan.js';
+import { KeyRestorer } from '../etcd/key-restorer.js';
+import { openRestoreTarget } from '../etcd/open-restore-target.js';
+import type { RestoreTarget } from '../etcd/restore-target.js';
+import { withEtcd } from '../etcd/with-etcd.js';
+import { DEFAULT_PREFIXES, parseKey, type ParsedKey } from '../kube/index.js';
+import { layoutPrefixes, resourceLabel } from '../kube/resource-label.js';
+import type { Logger } from '../log.js';
+import { reportProgress } from '../progress.js';
+import type { BackupRepository } from '../store/backup-repository.js';
+import { keyDumpKeys, snapshotKeys } from './backup-keys.js';
+import type { OpContext } from './context.js';
+import { encryptionKeys } from './encryption-keys.js';
+import { openBackup } from './open-backup.js';
+
+export interface KeyRestoreReport {
+  id: string;
+  dryRun: boolean;
+  target: { endpoints: string[]; apiVersion: 'v2' | 'v3' };
+  written: number;
+  durationMs: number;
+  keysPerSecond: number;
+  totals: PlanTotals;
+  resources: PlanRow[];
+}
+
+/** Options of a key restore; onProgress: keys handled so far and bytes written, for API jobs. */
+export interface KeyRestoreOptions {
+  dryRun: boolean;
+  skipExisting: boolean;
+  onProgress?: (p: { keys: number; bytes: number }) => void;
+  /** Bytes of CRDs held through the first pass (see CRD_HOLD_BYTES); tests set it low. */
+  crdHoldBytes?: number;
+}
+
+/**
+ * Restores the keys of a stored key dump, or the live keys of a snapshot backup (read offline, under RS_KUBE_PREFIXES,
+ * default the Kubernetes prefixes), into the etcd at RS_ETCD_ENDPOINTS. The stored bytes are downloaded and checked
+ * against the manifest (size, sha256) before anything is written.
+ */
+export async function restoreBackupKeys(ctx: OpContext, repo: BackupRepository, m: Manifest, opts: KeyRestoreOptions): Promise<KeyRestoreReport> {
+  const keys = await encryptionKeys(ctx.config, { forReading: true });
+  const log = ctx.log.child({ component: 'restore', backupId: m.id });
+  const fields = { id: m.id, sizeBytes: m.sizeBytes, sha256: m.sha256 };
+  // A snapshot's trailer is not checked here (as inspect); its walk finds a damaged page.
+  const backup = await openBackup(repo, m, keys, ctx.signal, { checkTrailer: false });
+  try {
+    if (backup.kind === 'key dump') {
+      log.info(fields, 'backup downloaded and verified');
+      const dump = await keyDumpKeys(backup);
+      try {
+        return await restoreKeys(ctx, m.id, dump, opts);
+      } finally {
+        await dump.close();
+      }
+    }
+    if (backup.kind !== 'snapshot') throw new OperationError(`backup ${m.id} is a ${m.strategy} listing, which cannot be restored`);
+    log.info(fields, 'snapshot downloaded and verified');
+    const prefixes = ctx.config.selection.prefixes.length > 0 ? ctx.config.selection.prefixes : [...DEFAULT_PREFIXES];
+    return await restoreKeys(ctx, m.id, await snapshotKeys(backup, { prefixes, leaseTtls: true }), opts).catch((err: unknown) => {
+      throw snapshotError(err, `backup ${m.id}`);
+    });
+  } finally {
+    await backup.close();
+  }
+}
+
+/** A restore under way: where it writes, what it may write, and how far it got. */
+interface KeyRestoreRun {
+  log: Logger;
+  selection: KeySelection;
+  layout: readonly string[];
+  restorer: KeyRestorer;
+  handled: number;
+  onProgress: KeyRestoreOptions['onProgress'];
+}
+
+/**
+ * Writes the keys of backup `id` into the etcd at RS_ETCD_ENDPOINTS: one pass over `stream` per restore phase that
+ * has keys (see RestorePasses), so order holds without keeping keys in memory. Filters and `skipExisting` apply;
+ * `dryRun` reads the target and writes nothing. A failure half-way says how many keys were written; running it
+ * again completes it. Key dumps and snapshots (read offline) both come through here.
+ */
+export async function restoreKeys(ctx: OpContext, id: string, stream: KeyStream, opts: KeyRestoreOptions): Promise<KeyRestoreReport> {
+  const { config } = ctx;
+  const log = ctx.log.child({ component: 'restore', backupId: id });
+  const strategy = config.strategy;
+  const selection = buildSelection(config.selection, strategy?.kind === 'filter' ? strategy.resources : undefined);
+  const started = Date.now();
+  return withEtcd(config, async (etcd) => {
+    let run: KeyRestoreRun | undefined;
+    let target: RestoreTarget | undefined;
+    const stopProgress = reportProgress(log, 'restore', () => ({ bytes: run?.restorer.bytesWritten ?? 0, keys: run?.restorer.written ?? 0 }));
+    try {
+      target = await openRestoreTarget(config, etcd, stream.header.apiVersion);
+      const layout = layoutPrefixes(stream.header.prefixes, DEFAULT_PREFIXES);
+      run = { log, selection, layout, restorer: new KeyRestorer(target, opts), handled: 0, onProgress: opts.onProgress };
+      log.info({ target: config.etcd.endpoints, apiVersion: target.apiVersion, dryRun: opts.dryRun, dumpRevision: stream.header.revision }, 'restore started');
+      await writeInPhases(ctx.signal, stream, run, opts);
+    } catch (err) {
+      throw await restoreFailure(err, id, run?.restorer);
+    } finally {
+      stopProgress();
+      target?.close();
+    }
+    return report(id, config.etcd.endpoints, target.apiVersion, run.restorer, Date.now() - started, opts, log);
+  });
+}
+
+/** The passes over the stream, each writing the keys of its phase; the first also the CRDs it held. */
+async function writeInPhases(signal: AbortSignal, stream: KeyStream, run: KeyRestoreRun, opts: KeyRestoreOptions): Promise<void> {
+  type Held = { record: KeyRecord; parsed: ParsedKey };
+  const passes = new RestorePasses<Held>(opts.crdHoldBytes);
+  run.log.debug({ phase: RESTORE_PHASES[0] }, 'restore phase');
+  await pass(signal, stream, run, (record, parsed, phase) => passes.firstPass(phase, { record, parsed }, record.key.length + record.value.length));
+  const held = passes.takeHeld();
+  if (held.items.length > 0) {
+    run.log.debug({ phase: RESTORE_PHASES[1], keys: held.items.length, bytes: held.bytes }, 'restore phase (held in the first pass)');
+    for (const { record, parsed } of held.items) await write(run, record, parsed);
+    await run.restorer.drain();
+  }
+  for (const phase of passes.laterPhases()) {
+    run.log.debug({ phase: RESTORE_PHASES[phase] }, 'restore phase');
+    await pass(signal, stream, run, (_record, _parsed, ph) => ph === phase);
+  }
+}
+
+/** One pass over the stream: writes each key `wanted` says is due now, then waits for the writes in flight. */
+async function pass(
+  signal: AbortSignal,
+  stream: KeyStream,
+  run: KeyRestoreRun,
+  wanted: (record: KeyRecord, parsed: ParsedKey, phase: RestorePhase) => boolean,
+): Promise<void> {
+  for await (const record of stream.records()) {
+    if (signal.aborted) throw new AbortedError('restore interrupted (SIGTERM/SIGINT)');
+    const parsed = parseKey(record.key, run.layout);
+    if (wanted(record, parsed, restorePhase(parsed))) await write(run, record, parsed);
+  }
+  await run.restorer.drain();
+}
+
+/** Writes one key, or counts it as filtered out. */
+async function write(run: KeyRestoreRun, record: KeyRecord, parsed: ParsedKey): Promise<void> {
+  const resource = resourceLabel(parsed);
+  if (selectKey(parsed, run.selection)) await run.restorer.add(record, resource);
+  else run.restorer.skipFiltered(resource);
+  run.onProgress?.({ keys: ++run.handled, bytes: run.restorer.bytesWritten });
+}
+
+/** The error a failed restore reports: how many keys it wrote (and sent unconfirmed), so that a rerun completes it. */
+async function restoreFailure(err: unknown, id: string, restorer: KeyRestorer | undefined): Promise<unknown> {
+  // Let batches in flight finish, so the count of keys written is exact.
+  await restorer?.drain().catch(() => undefined);
+  if (err instanceof IntegrityError) return err;
+  const written = restorer?.written ?? 0;
+  const inDoubt = restorer?.inDoubt ?? 0;
+  const why = err instanceof AbortedError ? 'was interrupted' : `failed (${describeError(err)})`;
+  // Keys sent in a transaction that etcd never answered may be there or not: say so, rather than count them either way.
+  const doubt = inDoubt > 0 ? ` (and sent ${inDoubt} more that etcd did not confirm: they may have been written too)` : '';
+  return new (err instanceof AbortedError ? AbortedError : OperationError)(
+    `restore of backup ${id} ${why} after writing ${written} keys${doubt}; run it again to complete it (keys already written are left unchanged)`,
+    { cause: err },
+  );
+}
+
+function report(
+  id: string,
+  endpoints: string[],
+  apiVersion: 'v2' | 'v3',
+  restorer: KeyRestorer,
+  durationMs: number,
+  opts: KeyRestoreOptions,
+  log: Logger,
+): KeyRestoreReport {
+  const written = restorer.written;
+  const keysPerSecond = durationMs > 0 ? Math.round((written * 1000) / durationMs) : written;
+  log.info({ written, bytes: restorer.bytesWritten, durationMs, keysPerSecond, dryRun: opts.dryRun }, opts.dryRun ? 'restore planned' : 'restore completed');
+  return {
+    id,
+    dryRun: opts.dryRun,
+    target: { endpoints, apiVersion },
+    written,
+    durationMs,
+    keysPerSecond,
+    totals: restorer.plan.totals(),
+    resources: restorer.plan.rows(),
+  };
+}

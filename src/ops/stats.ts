@@ -1,0 +1,145 @@
+import type { Manifest } from '../archive/manifest.js';
+import { kindOf } from '../core/backup-kind.js';
+import { OperationError } from '../core/errors.js';
+import { buildSelection, selectKey, selectsEverything, type KeySelection } from '../core/key-selection.js';
+import type { KeyRecord } from '../core/key-record.js';
+import { openKeyReader } from '../etcd/key-reader.js';
+import { withEtcd } from '../etcd/with-etcd.js';
+import { auditRow, type AuditRow } from '../kube/audit-row.js';
+import { DEFAULT_PREFIXES, parseKey } from '../kube/index.js';
+import { CLUSTER_SCOPED, KeyStats, NO_NAMESPACE, statsEntryOf, type StatsReport } from '../kube/key-stats.js';
+import { layoutPrefixes } from '../kube/resource-label.js';
+import { reportProgress } from '../progress.js';
+import type { BackupRepository } from '../store/backup-repository.js';
+import { keyDumpKeys, snapshotKeys } from './backup-keys.js';
+import type { OpContext } from './context.js';
+import { encryptionKeys } from './encryption-keys.js';
+import { openBackup, type OpenedBackup } from './open-backup.js';
+
+/** Where the numbers came from. */
+export interface StatsSource {
+  kind: 'live' | 'backup';
+  endpoints?: string[];
+  id?: string;
+  strategy?: string;
+  apiVersion: 'v2' | 'v3';
+  revision: number;
+  prefixes: string[];
+}
+
+export interface StatsResult {
+  source: StatsSource;
+  report: StatsReport;
+}
+
+export interface StatsOptions {
+  /** Told every counted key's audit row, in key order (`stats --keys`). */
+  onRow?: (row: AuditRow) => void;
+}
+
+/**
+ * Counts keys and bytes per prefix, resource, namespace and value encoding, of the keys the RS_INCLUDE_/EXCLUDE_*
+ * filters select. Memory grows with the groups, not with the keys.
+ */
+class StatsCounter {
+  readonly stats = new KeyStats();
+  private readonly selection: KeySelection;
+  private readonly everything: boolean;
+
+  constructor(
+    ctx: OpContext,
+    private readonly onRow: StatsOptions['onRow'],
+  ) {
+    this.selection = buildSelection(ctx.config.selection);
+    this.everything = selectsEverything(this.selection);
+  }
+
+  /** A key with its value, its groups read against `layout`. */
+  key(r: Pick<KeyRecord, 'key' | 'value' | 'modRevision'>, layout: readonly string[]): void {
+    if (!this.everything && !selectKey(parseKey(r.key, layout), this.selection)) return;
+    this.stats.add(statsEntryOf(r.key, r.value, layout));
+    this.onRow?.(auditRow(r.key, r.value, layout, r.modRevision));
+  }
+
+  /** A render listing's row: the groups are in the row, the value is not. */
+  row(row: AuditRow, layout: readonly string[]): void {
+    const key = row.keyBase64 !== undefined ? Buffer.from(row.keyBase64, 'base64') : Buffer.from(row.key);
+    const parsed = parseKey(key, layout);
+    if (!this.everything && !selectKey(parsed, this.selection)) return;
+    this.stats.add({
+      prefix: parsed.prefix ?? NO_NAMESPACE,
+      resource: row.resource,
+      namespace: parsed.namespace ?? (parsed.type === 'object' ? CLUSTER_SCOPED : NO_NAMESPACE),
+      encoding: row.encoding,
+      keyBytes: key.length,
+      valueBytes: row.size,
+    });
+    this.onRow?.(row);
+  }
+}
+
+/** Stats of the live etcd at RS_ETCD_ENDPOINTS, read a page at a time at one revision. */
+export async function liveStats(ctx: OpContext, opts: StatsOptions = {}): Promise<StatsResult> {
+  const counter = new StatsCounter(ctx, opts.onRow);
+  return withEtcd(ctx.config, async (etcd) => {
+    const reader = await openKeyReader(ctx.config, etcd, ctx.log);
+    try {
+      const layout = layoutPrefixes(reader.prefixes, DEFAULT_PREFIXES);
+      let keys = 0;
+      let bytes = 0;
+      const stopProgress = reportProgress(ctx.log, 'stats', () => ({ bytes, keys }));
+      try {
+        for await (const page of reader.pages()) {
+          for (const r of page) {
+            counter.key(r, layout);
+            keys++;
+            bytes += r.key.length + r.value.length;
+          }
+        }
+      } finally {
+        stopProgress();
+      }
+      const source: StatsSource = { kind: 'live', endpoints: ctx.config.etcd.endpoints, apiVersion: reader.apiVersion, revision: reader.revision, prefixes: reader.prefixes };
+      return { source, report: counter.stats.report() };
+    } finally {
+      reader.close();
+    }
+  });
+}
+
+/**
+ * Stats of a stored backup (checked against its manifest first): a key dump's keys, a render listing's rows, or a
+ * snapshot's live keys under RS_KUBE_PREFIXES (default the Kubernetes prefixes), read offline.
+ */
+export async function backupStats(ctx: OpContext, repo: BackupRepository, m: Manifest, opts: StatsOptions = {}): Promise<StatsResult> {
+  const counter = new StatsCounter(ctx, opts.onRow);
+  const keys = await encryptionKeys(ctx.config, { forReading: true });
+  if (kindOf(m.contentType) === 'other') {
+    throw new OperationError(`backup ${m.id} holds ${m.contentType}, which stats cannot read`);
+  }
+  const backup = await openBackup(repo, m, keys, ctx.signal);
+  try {
+    const source: StatsSource = { kind: 'backup', id: m.id, strategy: m.strategy, apiVersion: m.etcd.apiVersion, revision: m.etcd.revision, prefixes: m.prefixes ?? [] };
+    source.prefixes = await countBackup(ctx, backup, counter, source.prefixes);
+    return { source, report: counter.stats.report() };
+  } finally {
+    await backup.close();
+  }
+}
+
+/** Counts what the backup holds; returns the prefixes it covered. */
+async function countBackup(ctx: OpContext, backup: OpenedBackup, counter: StatsCounter, prefixes: string[]): Promise<string[]> {
+  if (backup.kind === 'render listing') {
+    const layout = layoutPrefixes(backup.manifest.prefixes ?? DEFAULT_PREFIXES, DEFAULT_PREFIXES);
+    for await (const row of backup.rows()) counter.row(row, layout);
+    return prefixes;
+  }
+  const stream =
+    backup.kind === 'key dump'
+      ? await keyDumpKeys(backup)
+      : // The latest state of the snapshot: it holds at least the manifest's revision, maybe a little more.
+        await snapshotKeys(backup, { prefixes: ctx.config.selection.prefixes.length > 0 ? ctx.config.selection.prefixes : [...DEFAULT_PREFIXES] });
+  const layout = layoutPrefixes(stream.header.prefixes, DEFAULT_PREFIXES);
+  for await (const r of stream.records()) counter.key(r, layout);
+  return stream.header.prefixes;
+}

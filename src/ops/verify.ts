@@ -1,0 +1,49 @@
+import { Transform, type Readable } from 'node:stream';
+import type { Manifest } from '../archive/manifest.js';
+import { verifyArtifact, type Check } from '../archive/verify-artifact.js';
+import { verifySnapshotArtifact } from '../archive/verify-snapshot.js';
+import { SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
+import type { BackupRepository } from '../store/backup-repository.js';
+import type { OpContext } from './context.js';
+import { encryptionKeys } from './encryption-keys.js';
+
+/** What a verify found: every check, passed or not. */
+export interface VerifyResult {
+  id: string;
+  ok: boolean;
+  checks: Check[];
+}
+
+export interface VerifyOptions {
+  /** Told the stored bytes read so far, as they are read (API jobs). */
+  onBytes?: (bytes: number) => void;
+}
+
+/**
+ * Re-reads a backup once and checks it against its manifest (archive/verify-artifact.ts); a snapshot's file is walked
+ * as a whole too. Resolves with the checks whatever they found: a failed check is a result, not an error.
+ */
+export async function verifyBackup(ctx: OpContext, repo: BackupRepository, m: Manifest, opts: VerifyOptions = {}): Promise<VerifyResult> {
+  const keys = await encryptionKeys(ctx.config, { forReading: true });
+  const opened = await repo.openArtifact(m, ctx.signal);
+  const stored = opts.onBytes ? counted(opened, opts.onBytes) : opened;
+  const checks =
+    m.contentType === SNAPSHOT_CONTENT_TYPE ? await verifySnapshotArtifact(stored, m, keys, ctx.signal) : await verifyArtifact(stored, m, keys, ctx.signal);
+  return { id: m.id, ok: checks.every((c) => c.ok), checks };
+}
+
+/** The stream as it is, telling `onBytes` how much has passed; an error of the source ends it too. */
+function counted(stored: Readable, onBytes: (bytes: number) => void): Readable {
+  let bytes = 0;
+  const out = stored.pipe(
+    new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        bytes += chunk.length;
+        onBytes(bytes);
+        cb(null, chunk);
+      },
+    }),
+  );
+  stored.once('error', (err) => out.destroy(err));
+  return out;
+}

@@ -1,0 +1,65 @@
+import cron, { type ScheduledTask, type TaskContext } from 'node-cron';
+import type { BackupObserver } from '../core/backup-observer.js';
+import { AbortedError, describeError } from '../core/errors.js';
+import type { JobQueue } from '../core/jobs.js';
+import type { Logger } from '../log.js';
+import { backupAndPrune, backupRunContext } from '../ops/backup-run.js';
+import type { OpContext } from '../ops/context.js';
+import type { BackupRepository } from '../store/backup-repository.js';
+import type { ScheduleHealth } from './health-state.js';
+
+/** What a scheduled backup needs: where it goes, the queue it waits in, and who hears how it went. */
+export interface ScheduleDeps {
+  repo: BackupRepository;
+  jobs: JobQueue;
+  health: ScheduleHealth;
+  observer: BackupObserver;
+  /** Told when a scheduled backup was cut off by SIGTERM/SIGINT: the run did not complete. */
+  onInterrupted: () => void;
+}
+
+/**
+ * Backups (then retention) on a cron schedule, as jobs of the queue the API's writing jobs share, so writes never
+ * interleave; a slot whose previous backup is still queued or running is skipped. Not started until `start`.
+ */
+export function scheduleBackups(ctx: OpContext, schedule: string, deps: ScheduleDeps): ScheduledTask {
+  const { log, signal } = ctx;
+  const { jobs, health } = deps;
+  const once = async (at: Date) => {
+    health.runDue(at);
+    if (signal.aborted || jobs.pending((j) => j.kind === 'backup' && j.trigger === 'schedule').length > 0) {
+      log.warn({ slot: at.toISOString() }, 'previous backup still running; skipping this slot');
+      return;
+    }
+    const job = jobs.submit({ kind: 'backup', trigger: 'schedule', writes: true, run: (j) => scheduledBackup({ ...ctx, signal: j.signal }, deps, (p) => j.progress(p)) });
+    await jobs.wait(job.id);
+  };
+  const task = cron.createTask(schedule, (c: TaskContext) => once(c.date), { name: 'backup', logger: cronLogger(log) });
+  // A slot node-cron could not fire on time (the process was starved) still came due.
+  task.on('execution:missed', (c) => health.runDue(c.date));
+  return task;
+}
+
+async function scheduledBackup(ctx: OpContext, deps: ScheduleDeps, progress: (p: { bytes: number; totalBytes?: number }) => void) {
+  const run = backupRunContext(ctx);
+  try {
+    return await backupAndPrune(run.ctx, deps.repo, { id: run.id, observer: deps.observer, onProgress: (p) => progress({ bytes: p.bytes, ...(p.totalBytes !== undefined && { totalBytes: p.totalBytes }) }) });
+  } catch (err) {
+    if (err instanceof AbortedError) deps.onInterrupted();
+    // Already logged as "backup failed" or "retention failed".
+    run.ctx.log.debug({ err: describeError(err) }, 'scheduled backup failed');
+    throw err;
+  }
+}
+
+/** node-cron's own messages (missed or overlapping slots) as pino lines rather than console output. */
+function cronLogger(log: Logger): NonNullable<Parameters<typeof cron.createTask>[2]>['logger'] {
+  const l = log.child({ component: 'scheduler' });
+  const text = (m: string | Error) => (m instanceof Error ? m.message : m);
+  return {
+    info: (m) => l.debug({ detail: m }, 'scheduler message'),
+    warn: (m) => l.warn({ detail: m }, 'scheduler warning'),
+    error: (m) => l.error({ detail: text(m) }, 'scheduler error'),
+    debug: (m) => l.debug({ detail: text(m) }, 'scheduler message'),
+  };
+}

@@ -1,0 +1,78 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load-config.js';
+import type { StoreConfig } from '../../src/config/types.js';
+import { NotFoundError, StoreError } from '../../src/core/errors.js';
+import { BackupRepository } from '../../src/store/backup-repository.js';
+import { createStore } from '../../src/store/create-store.js';
+import type { Store } from '../../src/store/types.js';
+import { startS3, type TestS3 } from '../helpers/s3.js';
+
+/**
+ * Each store says how a request failed (StoreError.kind), decided at the adapter from the fs code or the SDK's error,
+ * never from message text: a missing object is `not-found`, which the repository turns into "no backup".
+ */
+async function failure(p: Promise<unknown>): Promise<StoreError> {
+  const err = await p.then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(StoreError);
+  return err as StoreError;
+}
+
+function s3Config(s3: TestS3, env: Record<string, string> = {}): StoreConfig {
+  const loaded = loadConfig({ ...s3.env, RS_S3_RETRY_WINDOW: '1s', ...env });
+  if (!loaded.config) throw new Error(loaded.errors.join('; '));
+  return loaded.config.store;
+}
+
+describe('store failures', () => {
+  let s3: TestS3;
+  let dir: string;
+  const opened: Store[] = [];
+  const open = (cfg: StoreConfig) => {
+    const store = createStore(cfg);
+    opened.push(store);
+    return store;
+  };
+
+  beforeAll(async () => {
+    s3 = await startS3();
+    dir = await mkdtemp(join(tmpdir(), 'rs-store-errors-'));
+  });
+  afterAll(async () => {
+    await Promise.all(opened.map((s) => s.close()));
+    await s3.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('a missing object is not-found, in a local directory and in S3', async () => {
+    expect((await failure(open({ kind: 'local', dir }).get('c/missing.json'))).kind).toBe('not-found');
+    expect((await failure(open(s3Config(s3)).get('c/missing.json'))).kind).toBe('not-found');
+  });
+
+  it('an unknown S3 access key is denied; a missing bucket is neither not-found nor denied', async () => {
+    const denied = await failure(open(s3Config(s3, { ACCESS_KEY_ID: 'NOBODY', SECRET_ACCESS_KEY: 'not-the-secret' })).get('c/x.json'));
+    expect(denied.kind).toBe('denied');
+    expect(denied.message).toMatch(/access denied/);
+    const noBucket = await failure(open(s3Config(s3, { RS_S3_BUCKET: 'no-such-bucket' })).get('c/x.json'));
+    expect(noBucket.kind).toBe('other');
+    expect(noBucket.message).toMatch(/bucket "no-such-bucket" does not exist/);
+  });
+
+  it('an S3 server that does not answer is transient once the retries give up', async () => {
+    const cfg = s3Config(s3, { RS_S3_ENDPOINT: 'http://127.0.0.1:9', RS_S3_REQUEST_TIMEOUT: '1s' });
+    const err = await failure(open(cfg).get('c/x.json'));
+    expect(err.kind).toBe('transient');
+    expect(err.message).toMatch(/gave up after \d+ attempts?/);
+  });
+
+  it('the repository says "no backup" for a missing manifest, and nothing else', async () => {
+    const repo = new BackupRepository(open({ kind: 'local', dir }), 'c');
+    await expect(repo.get('20260101T000000.000Z-aaaaaa', { kinds: 'any', reads: 'every backup' })).rejects.toThrow(NotFoundError);
+    const noBucket = new BackupRepository(open(s3Config(s3, { RS_S3_BUCKET: 'no-such-bucket' })), 'c');
+    const err = await noBucket.get('20260101T000000.000Z-aaaaaa', { kinds: 'any', reads: 'every backup' }).catch((e: unknown) => e);
+    expect(err).not.toBeInstanceOf(NotFoundError);
+    expect(err).toBeInstanceOf(StoreError);
+  });
+});
