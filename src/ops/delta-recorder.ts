@@ -3,6 +3,8 @@ import { kindOf } from '../core/backup-kind.js';
 import { validateChain } from '../core/delta-chain.js';
 import { describeError } from '../core/errors.js';
 import { newestFirst } from '../core/latest.js';
+import { seriesOf } from '../core/series.js';
+import { formatStrategy } from '../core/strategy.js';
 import type { Config } from '../config/types.js';
 import { createEtcdClient } from '../etcd/client.js';
 import type { WatchStateChange } from '../etcd/delta-watch.js';
@@ -69,7 +71,9 @@ export class DeltaRecorder {
   newBase(m: Manifest): void {
     if (!isChainBase(m)) return;
     const current = this.current;
-    if (current && m.id !== current.base.id && m.etcd.revision >= current.base.etcd.revision) current.endAt(m);
+    // Only a backup of the chain's own series replaces its base: a `filter:secrets` backup from the API must not
+    // narrow the recording of a snapshot chain to the secrets.
+    if (current && m.id !== current.base.id && seriesOf(m) === seriesOf(current.base) && m.etcd.revision >= current.base.etcd.revision) current.endAt(m);
   }
 
   /** Stops recording: the changes received so far are stored before run() resolves. */
@@ -109,7 +113,9 @@ export class DeltaRecorder {
   private async startingPoint(): Promise<{ base: Manifest; fromRevision: number } | undefined> {
     const backups = await this.listing();
     if (backups === undefined) return undefined;
-    const base = backups.filter(isChainBase).sort(newestFirst)[0];
+    // The newest full backup of the configured strategy's series (any chain base when RS_BACKUP_STRATEGY is unset).
+    const series = this.deps.config.strategy ? seriesOf({ strategy: formatStrategy(this.deps.config.strategy) }) : undefined;
+    const base = backups.filter((m) => isChainBase(m) && (series === undefined || seriesOf(m) === series)).sort(newestFirst)[0];
     if (base === undefined) {
       const m = await this.fullBackup(`no full backup of cluster "${this.deps.config.cluster}" in ${this.deps.repo.store.location} yet: taking one to start the chain of changes`);
       return m && { base: m, fromRevision: m.etcd.revision + 1 };
