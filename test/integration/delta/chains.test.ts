@@ -127,3 +127,30 @@ it('takes a full backup at once when etcd compacted past the revision the chain 
   // The old chain stays as it was: up to the revision recorded before the stop.
   expect(validateChain({ id: base.id, createdAt: base.createdAt, revision: base.etcd.revision }, segmentsOf(backups, base.id)).coveredTo).toBe(rev);
 }, 120_000);
+
+it('records only the prefixes of a key-dump base, exactly as etcd has them there', async () => {
+  const store = join(work, 'raw');
+  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_HTTP_PORT: '0', RS_BACKUP_STRATEGY: 'raw', RS_KUBE_PREFIXES: '/registry' };
+  const repo = new BackupRepository(new LocalStore(store), 'default');
+  const base = JSON.parse((await runCli(['backup', '--json'], env)).stdout) as Manifest;
+  expect(base.prefixes).toEqual(['/registry']);
+  const run = startRun({ ...env, RS_DELTA_INTERVAL: '1s' });
+  await run.until(/"msg":"recording changes"/);
+  let last = 0;
+  for (let i = 0; i < 60; i++) {
+    await client.put(`/other/${i}`).value('not recorded').exec();
+    last = Number((await client.put(`/registry/secrets/ns/s-${i}`).value(`v${i}`).exec()).header.revision);
+    if (i % 3 === 0) last = Number((await client.delete().key(`/registry/secrets/ns/s-${i}`).exec()).header.revision);
+  }
+  await client.put('/registryfoo/x').value('outside the prefix').exec();
+  await run.until(new RegExp(`"toRevision":${last},`));
+  run.child().kill('SIGTERM');
+  expect((await run.done).code).toBe(0);
+  const segments = segmentsOf((await repo.list()).backups, base.id);
+  expect(segments.every((s) => JSON.stringify(s.prefixes) === '["/registry"]')).toBe(true);
+  const events: DeltaEvent[] = [];
+  for (const s of segments) events.push(...(await segmentEvents(repo, s)));
+  expect(events).toHaveLength(80);
+  expect(events.every((e) => e.key.toString().startsWith('/registry/'))).toBe(true);
+  expect(await compareWithHistory(client, base.etcd.revision, events, last, '/registry/')).toBeUndefined();
+}, 60_000);
