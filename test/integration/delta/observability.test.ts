@@ -41,7 +41,13 @@ it('counts segments and changes, reports the last revision and the lag, and /hea
     },
   });
   const until = async (ok: () => boolean | Promise<boolean>, what: string) => {
-    for (const end = Date.now() + 30_000; !(await ok()); await sleep(100)) if (Date.now() > end) throw new Error(`${what}; log:\n${log}`);
+    for (const end = Date.now() + 30_000; !(await ok()); await sleep(100)) {
+      if (Date.now() > end) {
+        // Not left running after the test.
+        child?.kill('SIGKILL');
+        throw new Error(`${what}; log:\n${log}`);
+      }
+    }
   };
   await until(() => log.includes('"msg":"recording changes"'), 'no recording');
   let last = 0;

@@ -21,7 +21,10 @@ beforeAll(async () => {
   client = new Etcd3({ hosts: etcd.endpoint });
   work = await mkdtemp(join(tmpdir(), 'rs-delta-'));
 });
+/** `run`s a failed test left running (it threw before its SIGTERM). */
+const started = new Set<ChildProcess>();
 afterAll(async () => {
+  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   client?.close();
   await etcd?.stop();
   await rm(work, { recursive: true, force: true });
@@ -37,6 +40,7 @@ function startRun(env: Record<string, string>): { done: Promise<CliResult>; chil
     timeoutMs: 180_000,
     onStart: (c) => {
       child = c;
+      started.add(c);
       c.stderr!.on('data', (d: Buffer) => (log += d.toString()));
     },
   });
