@@ -72,9 +72,9 @@ export const COMMANDS: Record<string, CommandSpec> = {
   },
   verify: {
     summary: 're-read a backup and check it against its manifest',
-    usage: ['verify [<id>|latest] [--strategy S] [--json]'],
+    usage: ['verify [<id>|latest] [--strategy S] [--json]', 'verify <id> --chain [--json]'],
     args: { min: 0, max: 1 },
-    flags: [SERIES_FLAG, JSON_FLAG],
+    flags: [SERIES_FLAG, { name: 'chain', help: 'a full backup and every delta segment of its chain, with no revision missing' }, JSON_FLAG],
     uses: READS_BACKUPS,
     load: async () => (await import('./commands/verify.js')).verifyCommand,
   },

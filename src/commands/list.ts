@@ -1,5 +1,6 @@
 import { UsageError } from '../core/errors.js';
 import { seriesOf } from '../core/series.js';
+import { isDeltaManifest } from '../archive/manifest.js';
 import { formatBytes } from '../progress.js';
 import { listClusters, type ClusterSummary } from '../ops/clusters.js';
 import { listBackups } from '../ops/list.js';
@@ -9,8 +10,8 @@ import { seriesFlag } from './flags.js';
 import { textTable } from './text-table.js';
 
 /**
- * `reshifter list [--strategy S] [--json]`: the cluster's backups (of series S), newest first. `--all-clusters`: the
- * clusters in the store instead, with their newest backup and its age (the configured one marked `*`).
+ * `reshifter list [--strategy S] [--json]`: the cluster's backups (of series S) and delta segments, newest first.
+ * `--all-clusters`: the clusters in the store instead, with their newest backup and its age (the configured one marked `*`).
  */
 export async function listCommand(ctx: CommandContext): Promise<void> {
   const repo = openRepository(ctx.config, ctx.log);
@@ -35,7 +36,9 @@ export async function listCommand(ctx: CommandContext): Promise<void> {
     }
     const rows = [['ID', 'CREATED', 'STRATEGY', 'SIZE', 'REVISION', 'KEYS', 'ENCRYPTION']];
     for (const m of backups) {
-      rows.push([m.id, m.createdAt, m.checkpoint ? seriesOf(m) : m.strategy, formatBytes(m.sizeBytes), m.etcd ? String(m.etcd.revision) : '-', m.keys === undefined ? '-' : String(m.keys), m.encryption]);
+      // A segment of continuous backups: the revisions it covers, its changes and the full backup it continues.
+      if (isDeltaManifest(m)) rows.push([m.id, m.createdAt, `delta of ${m.base} (${m.events} changes)`, formatBytes(m.sizeBytes), `${m.fromRevision}..${m.toRevision}`, '-', m.encryption]);
+      else rows.push([m.id, m.createdAt, m.checkpoint ? seriesOf(m) : m.strategy, formatBytes(m.sizeBytes), m.etcd ? String(m.etcd.revision) : '-', m.keys === undefined ? '-' : String(m.keys), m.encryption]);
     }
     for (const line of textTable(rows, rows[0]!.length)) ctx.print(line);
   } finally {

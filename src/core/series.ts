@@ -7,6 +7,8 @@ export interface SeriesSource {
   strategy: string;
   /** A container checkpoint's container (the manifest's `checkpoint`). */
   checkpoint?: { namespace: string; pod: string; container: string } | undefined;
+  /** A delta segment's full backup (the manifest's `base`). */
+  base?: string | undefined;
 }
 
 /** The name that stands for every checkpoint series at once (`--strategy checkpoint`). */
@@ -71,8 +73,8 @@ export function inSeries(m: SeriesSource, series: string): boolean {
 /**
  * The id of the backup `m` cannot be read without, when it has one: a delta segment of a continuous backup belongs
  * to its base, and deleting the base (ops/delete.ts, retention) deletes its segments with it, newest first, before
- * the base itself. No kind of backup has one yet.
+ * the base itself.
  */
-export function chainBaseOf(_m: SeriesSource): string | undefined {
-  return undefined;
+export function chainBaseOf(m: SeriesSource): string | undefined {
+  return m.strategy === 'delta' ? m.base : undefined;
 }

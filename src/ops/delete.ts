@@ -71,8 +71,8 @@ export async function deleteBackups(ctx: Pick<OpContext, 'log'>, repo: BackupRep
  * manifest without its artifact.
  */
 export async function removeBackup(repo: BackupRepository, m: Manifest, all: readonly Manifest[]): Promise<void> {
-  for (const d of dependentsOf(m, all)) await repo.delete(d);
-  await repo.delete(m);
+  // One unit, as retention deletes it: every manifest first (newest segment first), then the files.
+  await repo.deleteAll([...dependentsOf(m, all), m]);
 }
 
 /** The backups that cannot be read without `m`, newest first (core/series.ts chainBaseOf). */

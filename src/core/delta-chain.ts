@@ -1,0 +1,230 @@
+import { NotFoundError } from './errors.js';
+
+/** A full backup a chain can start from, as its manifest describes it. */
+export interface ChainBase {
+  id: string;
+  createdAt: string;
+  /** The revision the backup holds (etcd.revision of its manifest). */
+  revision: number;
+}
+
+/** A delta segment, as its manifest describes it. */
+export interface ChainSegment {
+  id: string;
+  createdAt: string;
+  /** The id of the full backup the chain starts from. */
+  base: string;
+  fromRevision: number;
+  toRevision: number;
+  events: number;
+  /** When its first and last change were received (absent when it holds none). */
+  firstEventAt?: string;
+  lastEventAt?: string;
+}
+
+/** A full backup and the segments that continue it. */
+export interface Chain<B extends ChainBase = ChainBase, S extends ChainSegment = ChainSegment> {
+  base: B;
+  /** Its segments by fromRevision. */
+  segments: S[];
+  /** Every revision from base.revision to coveredTo can be restored: the segments are contiguous up to there. */
+  coveredTo: number;
+  /** The segments that coveredTo counts (a prefix of `segments`). */
+  covered: S[];
+  /** What breaks the chain (a gap, an overlap, a wrong start), in an operator's words; empty when it is whole. */
+  problems: string[];
+}
+
+/**
+ * Checks that a chain's segments follow each other without gap or overlap, the first starting at the base's revision
+ * + 1: what `verify <base-id> --chain` reports, besides each segment's own check. Coverage stops before the first
+ * problem: a restore never applies changes across a gap.
+ */
+export function validateChain<B extends ChainBase, S extends ChainSegment>(base: B, segments: readonly S[]): Chain<B, S> {
+  const sorted = [...segments].sort((a, b) => a.fromRevision - b.fromRevision || a.toRevision - b.toRevision || (a.id < b.id ? -1 : 1));
+  const problems: string[] = [];
+  const covered: S[] = [];
+  let next = base.revision + 1;
+  let prev: S | undefined;
+  for (const s of sorted) {
+    let problem: string | undefined;
+    if (s.toRevision < s.fromRevision) {
+      problem = `segment ${s.id} ends at revision ${s.toRevision}, before its start ${s.fromRevision}`;
+    } else if (s.fromRevision > next) {
+      problem = prev
+        ? `revisions ${next}..${s.fromRevision - 1} are missing between segment ${prev.id} (ends at ${prev.toRevision}) and segment ${s.id} (starts at ${s.fromRevision})`
+        : `the first segment ${s.id} starts at revision ${s.fromRevision}, not at the base's revision + 1 (${next}): revisions ${next}..${s.fromRevision - 1} are missing`;
+    } else if (s.fromRevision < next) {
+      problem = prev
+        ? `segment ${s.id} starts at revision ${s.fromRevision}, inside the revisions up to ${next - 1} that segment ${prev.id} covers`
+        : `the first segment ${s.id} starts at revision ${s.fromRevision}, at or before the base's revision ${base.revision}`;
+    }
+    if (problem !== undefined) problems.push(problem);
+    else if (problems.length === 0) covered.push(s);
+    if (s.toRevision >= s.fromRevision) {
+      next = Math.max(next, s.toRevision + 1);
+      prev = s;
+    }
+  }
+  const last = covered[covered.length - 1];
+  return { base, segments: sorted, covered, coveredTo: last ? last.toRevision : base.revision, problems };
+}
+
+/**
+ * Groups segments by the full backup they continue: one chain per base (a base without segments is a chain of its
+ * own, covering its revision only), newest base first; segments whose base is not among the bases are orphans.
+ */
+export function buildChains<B extends ChainBase, S extends ChainSegment>(bases: readonly B[], segments: readonly S[]): { chains: Chain<B, S>[]; orphans: S[] } {
+  const byBase = new Map<string, S[]>(bases.map((b) => [b.id, []]));
+  const orphans: S[] = [];
+  for (const s of segments) {
+    const list = byBase.get(s.base);
+    if (list) list.push(s);
+    else orphans.push(s);
+  }
+  const chains = bases.map((b) => validateChain(b, byBase.get(b.id)!));
+  chains.sort(newestBaseFirst);
+  return { chains, orphans };
+}
+
+function newestBaseFirst(a: Chain, b: Chain): number {
+  return b.base.revision - a.base.revision || (a.base.createdAt < b.base.createdAt ? 1 : a.base.createdAt > b.base.createdAt ? -1 : 0) || (a.base.id < b.base.id ? 1 : -1);
+}
+
+/** Where a restore goes: the newest state recorded, a revision, or a moment (ms since the epoch). */
+export type Target = { kind: 'latest' } | { kind: 'revision'; revision: number } | { kind: 'time'; at: number };
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** Parses `--to`: `latest`, a revision, or an RFC 3339 time; throws an Error saying what it should be. */
+export function parseTarget(text: string): Target {
+  const t = text.trim();
+  if (t === 'latest') return { kind: 'latest' };
+  if (/^\d+$/.test(t)) {
+    const revision = Number(t);
+    if (!Number.isSafeInteger(revision) || revision < 1) throw new Error(`"${text}" is not a revision etcd could have`);
+    return { kind: 'revision', revision };
+  }
+  const at = RFC3339.test(t) ? Date.parse(t.replace(' ', 'T')) : Number.NaN;
+  if (Number.isNaN(at)) throw new Error(`"${text}" is neither "latest", a revision (like 5310) nor an RFC 3339 time (like 2026-11-22T14:05:00Z)`);
+  return { kind: 'time', at };
+}
+
+/** How to restore to a target from one chain. */
+export interface Resolution<B extends ChainBase = ChainBase, S extends ChainSegment = ChainSegment> {
+  chain: Chain<B, S>;
+  /** The revision to restore to (for a time that falls inside a segment's changes: the one `scan` refines). */
+  revision: number;
+  /** The segments whose changes are applied over the base, in order: those that start at or before `revision`. */
+  segments: S[];
+  /**
+   * For a time inside the span of a segment's changes: read that segment and restore to the last revision observed at
+   * or before `notAfter` (revisionObservedBy), or `fallback` when it observed none by then.
+   */
+  scan?: { segment: S; notAfter: number; fallback: number };
+  /** When the chain's newest recorded change was received: a time target later than it gets that chain's end. */
+  lastObservedAt?: string;
+}
+
+/** A target that no chain in the store covers: the message names what the store holds. Exit 1, HTTP 404. */
+export class TargetNotRecordedError extends NotFoundError {
+  override name = 'TargetNotRecordedError';
+}
+
+/**
+ * The ways to restore to `target`, best first: from the chain of `baseId` when one is given, else from the newest full
+ * backup at or before the target whose chain covers it (then older ones that also do: a snapshot may hold a few
+ * revisions more than its manifest says, and a caller that finds its base past the target tries the next). Throws a
+ * TargetNotRecordedError naming what the store holds when no chain covers the target.
+ */
+export function resolveTarget<B extends ChainBase, S extends ChainSegment>(chains: readonly Chain<B, S>[], target: Target, opts: { baseId?: string } = {}): Resolution<B, S>[] {
+  let pool = [...chains].sort(newestBaseFirst);
+  if (opts.baseId !== undefined) {
+    pool = pool.filter((c) => c.base.id === opts.baseId);
+    if (pool.length === 0) throw new TargetNotRecordedError(`no full backup "${opts.baseId}" to restore from; ${holdings(chains)}`);
+  }
+  if (pool.length === 0) throw new TargetNotRecordedError('the store holds no full backup to restore from');
+  const out: Resolution<B, S>[] = [];
+  if (target.kind === 'latest') {
+    const top = Math.max(...pool.map((c) => c.coveredTo));
+    for (const c of pool) if (c.coveredTo === top) out.push(atRevision(c, top));
+    return out;
+  }
+  if (target.kind === 'revision') {
+    for (const c of pool) if (c.base.revision <= target.revision && target.revision <= c.coveredTo) out.push(atRevision(c, target.revision));
+    if (out.length > 0) return out;
+    const oldest = Math.min(...pool.map((c) => c.base.revision));
+    const why = target.revision < oldest ? `${target.revision} is before the oldest full backup` : `${target.revision} is beyond what was recorded`;
+    throw new TargetNotRecordedError(`no chain of backups covers revision ${target.revision}: ${holdings(pool)}; ${why}${brokenNote(pool)}`);
+  }
+  for (const c of pool) {
+    if (Date.parse(c.base.createdAt) > target.at) continue;
+    out.push(atTime(c, target.at));
+  }
+  if (out.length > 0) return out;
+  const oldest = pool.reduce((a, b) => (Date.parse(a.base.createdAt) <= Date.parse(b.base.createdAt) ? a : b));
+  throw new TargetNotRecordedError(
+    `nothing was recorded at or before ${new Date(target.at).toISOString()}: the oldest full backup${opts.baseId !== undefined ? ' asked for' : ''} is ${oldest.base.id}, taken at ${oldest.base.createdAt}; ${holdings(pool)}`,
+  );
+}
+
+function atRevision<B extends ChainBase, S extends ChainSegment>(c: Chain<B, S>, revision: number): Resolution<B, S> {
+  return { chain: c, revision, segments: c.covered.filter((s) => s.fromRevision <= revision), ...lastObserved(c) };
+}
+
+/**
+ * The state of a chain at a moment: the last revision it observed at or before it. Segments that hold no changes
+ * (a chain closed at a revision) change nothing, so a moment after a segment's last change gets every revision up
+ * to the next segment that holds one.
+ */
+function atTime<B extends ChainBase, S extends ChainSegment>(c: Chain<B, S>, at: number): Resolution<B, S> {
+  const withChanges = c.covered.filter((s) => s.events > 0 && s.firstEventAt !== undefined && s.lastEventAt !== undefined);
+  let last: S | undefined;
+  for (const s of withChanges) if (Date.parse(s.firstEventAt!) <= at) last = s;
+  if (last === undefined) {
+    // Nothing observed by then: the base, and the empty segments right after it.
+    const upTo = withChanges[0] ? withChanges[0].fromRevision - 1 : c.coveredTo;
+    return atRevision(c, upTo);
+  }
+  if (Date.parse(last.lastEventAt!) > at) {
+    return { ...atRevision(c, last.toRevision), scan: { segment: last, notAfter: at, fallback: last.fromRevision - 1 } };
+  }
+  const next = withChanges[withChanges.indexOf(last) + 1];
+  return atRevision(c, next ? next.fromRevision - 1 : c.coveredTo);
+}
+
+function lastObserved(c: Chain): { lastObservedAt?: string } {
+  const withTimes = c.covered.filter((s) => s.lastEventAt !== undefined);
+  const last = withTimes[withTimes.length - 1];
+  return last ? { lastObservedAt: last.lastEventAt! } : {};
+}
+
+/**
+ * The revision a segment's changes had reached at `notAfter`: the last change observed at or before it, or `fallback`
+ * (the revision before the segment) when none was. Changes are in revision order with observation times that never
+ * decrease, so this is the revision of the last change before the first one observed later.
+ */
+export function revisionObservedBy(events: Iterable<{ modRevision: number; observedAt: number }>, notAfter: number, fallback: number): number {
+  let revision = fallback;
+  for (const e of events) {
+    if (e.observedAt > notAfter) break;
+    revision = e.modRevision;
+  }
+  return revision;
+}
+
+const SHOWN = 5;
+
+/** What the store holds, newest chain first: `revisions 1041..5310 (chain X: base at 1041, 12 segments), ...`. */
+function holdings(chains: readonly Chain[]): string {
+  if (chains.length === 0) return 'the store holds no full backup';
+  const sorted = [...chains].sort(newestBaseFirst);
+  const shown = sorted.slice(0, SHOWN).map((c) => `${c.base.revision}..${c.coveredTo} (chain ${c.base.id}: base at ${c.base.revision}, ${c.covered.length} segment${c.covered.length === 1 ? '' : 's'})`);
+  const more = sorted.length > SHOWN ? `, and ${sorted.length - SHOWN} older chain${sorted.length - SHOWN === 1 ? '' : 's'}` : '';
+  return `the store holds revisions ${shown.join(', ')}${more}`;
+}
+
+function brokenNote(chains: readonly Chain[]): string {
+  const broken = chains.find((c) => c.problems.length > 0);
+  return broken ? ` (chain ${broken.base.id} stops at ${broken.coveredTo}: ${broken.problems[0]!})` : '';
+}

@@ -1,0 +1,157 @@
+import { describe, expect, it } from 'vitest';
+import {
+  TargetNotRecordedError,
+  buildChains,
+  parseTarget,
+  resolveTarget,
+  revisionObservedBy,
+  validateChain,
+  type ChainBase,
+  type ChainSegment,
+} from '../../../src/core/delta-chain.js';
+
+const iso = (s: number) => new Date(Date.UTC(2026, 10, 22, 14, 0, s)).toISOString();
+const base = (id: string, revision: number, at: number): ChainBase => ({ id: `20261122T1400${String(at).padStart(2, '0')}.000Z-${id}`, createdAt: iso(at), revision });
+let n = 0;
+const seg = (b: ChainBase, from: number, to: number, first?: number, last?: number, events = first === undefined ? 0 : 10): ChainSegment => ({
+  id: `20261122T1401${String(n % 60).padStart(2, '0')}.${String(n++).padStart(3, '0')}Z-000000`,
+  createdAt: iso(last ?? 0),
+  base: b.id,
+  fromRevision: from,
+  toRevision: to,
+  events,
+  ...(first !== undefined && { firstEventAt: iso(first), lastEventAt: iso(last!) }),
+});
+
+const B1 = base('aaaaaa', 1041, 0);
+const B2 = base('bbbbbb', 5310, 40);
+const chain1 = [seg(B1, 1042, 2000, 1, 9), seg(B1, 2001, 3000, 11, 19), seg(B1, 3001, 5310, 21, 39)];
+const chain2 = [seg(B2, 5311, 5400, 41, 45), seg(B2, 5401, 5401, 47, 47)];
+
+describe('chain validation', () => {
+  it('accepts contiguous segments from the base revision + 1, in any listing order', () => {
+    const c = validateChain(B1, [...chain1].reverse());
+    expect(c.problems).toEqual([]);
+    expect(c.coveredTo).toBe(5310);
+    expect(c.segments.map((s) => s.fromRevision)).toEqual([1042, 2001, 3001]);
+  });
+
+  it('names a gap, an overlap and a wrong first segment, and stops coverage before the first problem', () => {
+    const gap = validateChain(B1, [chain1[0]!, chain1[2]!]);
+    expect(gap.problems).toEqual([`revisions 2001..3000 are missing between segment ${chain1[0]!.id} (ends at 2000) and segment ${chain1[2]!.id} (starts at 3001)`]);
+    expect(gap.coveredTo).toBe(2000);
+    const overlap = validateChain(B1, [...chain1, seg(B1, 2500, 2600)]);
+    expect(overlap.problems[0]).toMatch(/starts at revision 2500, inside the revisions up to 3000 that segment .* covers/);
+    expect(overlap.coveredTo).toBe(3000);
+    const late = validateChain(B1, [chain1[1]!]);
+    expect(late.problems).toEqual([`the first segment ${chain1[1]!.id} starts at revision 2001, not at the base's revision + 1 (1042): revisions 1042..2000 are missing`]);
+    expect(late.coveredTo).toBe(1041);
+    const early = validateChain(B1, [seg(B1, 1041, 1050)]);
+    expect(early.problems[0]).toMatch(/starts at revision 1041, at or before the base's revision 1041/);
+    expect(validateChain(B1, [seg(B1, 1042, 1041)]).problems[0]).toMatch(/ends at revision 1041, before its start 1042/);
+  });
+
+  it('groups segments by base, newest base first, and sets orphans apart', () => {
+    const stray = seg(base('cccccc', 1, 0), 2, 3);
+    const { chains, orphans } = buildChains([B1, B2], [...chain2, stray, ...chain1]);
+    expect(chains.map((c) => [c.base.id, c.segments.length, c.coveredTo])).toEqual([
+      [B2.id, 2, 5401],
+      [B1.id, 3, 5310],
+    ]);
+    expect(orphans).toEqual([stray]);
+  });
+});
+
+describe('targets', () => {
+  const { chains } = buildChains([B1, B2], [...chain1, ...chain2]);
+
+  it('parses latest, revisions and RFC 3339 times, and says what is wrong otherwise', () => {
+    expect(parseTarget('latest')).toEqual({ kind: 'latest' });
+    expect(parseTarget('5310')).toEqual({ kind: 'revision', revision: 5310 });
+    expect(parseTarget('2026-11-22T14:05:00Z')).toEqual({ kind: 'time', at: Date.UTC(2026, 10, 22, 14, 5, 0) });
+    expect(parseTarget('2026-11-22T16:05:00.250+02:00')).toEqual({ kind: 'time', at: Date.UTC(2026, 10, 22, 14, 5, 0, 250) });
+    for (const bad of ['0', 'yesterday', '2026-11-22', '2026-11-22T14:05Z', '14:05', '-5']) expect(() => parseTarget(bad), bad).toThrow(/neither "latest", a revision|not a revision/);
+  });
+
+  it('latest: the newest revision recorded, from the chain that reaches it', () => {
+    const [r, ...rest] = resolveTarget(chains, { kind: 'latest' });
+    expect([r!.chain.base.id, r!.revision, r!.segments.length, rest.length]).toEqual([B2.id, 5401, 2, 0]);
+    // From a given base: that chain's end.
+    const [own] = resolveTarget(chains, { kind: 'latest' }, { baseId: B1.id });
+    expect([own!.revision, own!.segments.length]).toEqual([5310, 3]);
+  });
+
+  it('a revision: the newest base at or before it whose chain covers it, and only the segments up to it', () => {
+    const [r] = resolveTarget(chains, { kind: 'revision', revision: 2500 });
+    expect([r!.chain.base.id, r!.revision, r!.segments.map((s) => s.fromRevision)]).toEqual([B1.id, 2500, [1042, 2001]]);
+    // The base's own revision needs no segment.
+    expect(resolveTarget(chains, { kind: 'revision', revision: 1041 })[0]!.segments).toEqual([]);
+    // Covered by both chains (the old one ends where the new one begins): the newer first, then the older.
+    expect(resolveTarget(chains, { kind: 'revision', revision: 5310 }).map((x) => [x.chain.base.id, x.segments.length])).toEqual([
+      [B2.id, 0],
+      [B1.id, 3],
+    ]);
+  });
+
+  it('a revision beyond what was recorded, or before the base, fails naming what the store holds', () => {
+    const err = (() => {
+      try {
+        resolveTarget(chains, { kind: 'revision', revision: 6000 });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(TargetNotRecordedError);
+    expect((err as Error).message).toBe(
+      `no chain of backups covers revision 6000: the store holds revisions 5310..5401 (chain ${B2.id}: base at 5310, 2 segments), 1041..5310 (chain ${B1.id}: base at 1041, 3 segments); 6000 is beyond what was recorded`,
+    );
+    expect(() => resolveTarget(chains, { kind: 'revision', revision: 900 })).toThrow(/900 is before the oldest full backup/);
+    expect(() => resolveTarget(chains, { kind: 'revision', revision: 5350 }, { baseId: B1.id })).toThrow(/1041..5310 \(chain .*5350 is beyond what was recorded/);
+    expect(() => resolveTarget(chains, { kind: 'latest' }, { baseId: 'nope' })).toThrow(/no full backup "nope" to restore from; the store holds revisions 5310..5401/);
+    // A broken chain says where and why it stops.
+    const broken = buildChains([B1], [chain1[0]!, chain1[2]!]).chains;
+    expect(() => resolveTarget(broken, { kind: 'revision', revision: 4000 })).toThrow(/1041..2000 .*4000 is beyond what was recorded \(chain .* stops at 2000: revisions 2001..3000 are missing/);
+  });
+
+  it('a time: the last revision observed at or before it, or a segment to scan when it falls among its changes', () => {
+    // Between two segments' changes (14:00:10 is after the first segment's last change, before the second's first).
+    const [between] = resolveTarget(chains, { kind: 'time', at: Date.parse(iso(10)) });
+    expect([between!.chain.base.id, between!.revision, between!.segments.length, between!.scan]).toEqual([B1.id, 2000, 1, undefined]);
+    // Among a segment's changes: scan it.
+    const [inside] = resolveTarget(chains, { kind: 'time', at: Date.parse(iso(15)) });
+    expect(inside!.scan).toEqual({ segment: chain1[1], notAfter: Date.parse(iso(15)), fallback: 2000 });
+    expect(inside!.segments.length).toBe(2);
+    // Right at the base, before any change: the base alone.
+    const [atBase] = resolveTarget(chains, { kind: 'time', at: Date.parse(iso(0)) });
+    expect([atBase!.revision, atBase!.segments.length]).toEqual([1041, 0]);
+    // After the newer base: that chain, and the older one as a second way (it ends where the newer begins).
+    const late = resolveTarget(chains, { kind: 'time', at: Date.parse(iso(59)) });
+    expect(late.map((r) => [r.chain.base.id, r.revision, r.lastObservedAt])).toEqual([
+      [B2.id, 5401, iso(47)],
+      [B1.id, 5310, iso(39)],
+    ]);
+    const before = Date.parse(iso(0)) - 1;
+    expect(() => resolveTarget(chains, { kind: 'time', at: before })).toThrow(
+      `nothing was recorded at or before ${new Date(before).toISOString()}: the oldest full backup is ${B1.id}, taken at ${B1.createdAt}`,
+    );
+  });
+
+  it('a time after a chain was closed without changes gets the revision it was closed at', () => {
+    const closed = buildChains([B1], [chain1[0]!, seg(B1, 2001, 2100)]).chains;
+    const [r] = resolveTarget(closed, { kind: 'time', at: Date.parse(iso(30)) });
+    expect(r!.revision).toBe(2100);
+  });
+
+  it('scans a segment: the revision of the last change observed by then', () => {
+    const events = [
+      { modRevision: 2001, observedAt: 10 },
+      { modRevision: 2002, observedAt: 12 },
+      { modRevision: 2002, observedAt: 12 },
+      { modRevision: 2005, observedAt: 15 },
+    ];
+    expect(revisionObservedBy(events, 9, 2000)).toBe(2000);
+    expect(revisionObservedBy(events, 12, 2000)).toBe(2002);
+    expect(revisionObservedBy(events, 14, 2000)).toBe(2002);
+    expect(revisionObservedBy(events, 99, 2000)).toBe(2005);
+  });
+});
