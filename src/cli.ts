@@ -55,8 +55,8 @@ export const COMMANDS: Record<string, CommandSpec> = {
   },
   restore: {
     summary: 'restore a backup: a key dump into RS_ETCD_ENDPOINTS, a snapshot into a new data directory',
-    usage: 'restore <id>|latest [--strategy S] [--dry-run] [--skip-existing] [--json]  |  restore <snapshot-id>|latest --keys [--dry-run] [--skip-existing] [--json]  |  restore <snapshot-id>|latest --data-dir DIR [--name N] [--initial-cluster C] [--initial-advertise-peer-urls U] [--initial-cluster-token T]',
-    flags: ['dry-run', 'skip-existing', 'json', 'keys', 'data-dir', 'name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token'],
+    usage: 'restore <id>|latest [--strategy S] [--dry-run] [--skip-existing] [--json]  |  restore <snapshot-id>|latest --keys [--dry-run] [--skip-existing] [--json]  |  restore <snapshot-id>|latest --data-dir DIR [--name N] [--initial-cluster C] [--initial-advertise-peer-urls U] [--initial-cluster-token T]  |  any of these with --to <revision>|<RFC 3339 time>|latest (point in time, from a chain of continuous backups)',
+    flags: ['dry-run', 'skip-existing', 'json', 'keys', 'data-dir', 'name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token', 'to'],
     load: async () => (await import('./commands/restore.js')).restoreCommand,
   },
   stats: {
@@ -164,4 +164,4 @@ export function parseArgs(argv: string[]): Invocation | 'help' {
 }
 
 /** Flags (beyond the variable overrides) that take a value. Commands add theirs here. */
-export const VALUE_FLAGS = new Set<string>(['data-dir', 'name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token', 'prefix', 'revision', 'get']);
+export const VALUE_FLAGS = new Set<string>(['data-dir', 'name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token', 'prefix', 'revision', 'get', 'to']);

@@ -1,0 +1,173 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Etcd3 } from 'etcd3';
+import type { Manifest } from '../../src/archive/manifest.js';
+import { historyOf, revisionOf, storeSegment, valuesAt } from '../helpers/delta-chain.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { runInProcess } from '../helpers/in-process.js';
+import { keyspace, values } from '../helpers/keyspace.js';
+
+/**
+ * Point-in-time restore (`restore <id>|latest --to <revision>|<time>|latest`) on real etcds: a base backup taken with
+ * `backup`, then puts, updates, deletes, a transaction and leased keys in phases a second apart, recorded as delta
+ * segments from etcd's own watch history. Every restored etcd must hold exactly what the source held at the target
+ * revision, read with `etcdctl get --rev` (etcd's history is the oracle).
+ */
+const PREFIXES = ['/registry'];
+let source: TestEtcd;
+let work: string;
+let snapshotBase: Manifest;
+let dumpBase: Manifest;
+/** When each revision was made (ms): what a live watch would have stamped its changes with. */
+const madeAt = new Map<number, number>();
+/** The last revision of each phase, and the moment between phases. */
+const phaseEnd: number[] = [];
+const between: number[] = [];
+let latest: number;
+
+const env = (extra: Record<string, string> = {}) => ({ RS_ETCD_ENDPOINTS: source.endpoint, RS_CLUSTER_NAME: 'pitr', RS_BACKUP_DIR: join(work, 'store'), ...extra });
+const observed = (rev: number) => madeAt.get(rev) ?? Date.now();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function phase(client: Etcd3, n: number): Promise<void> {
+  const note = (res: { header: { revision: string } }) => madeAt.set(Number(res.header.revision), Date.now());
+  for (let i = 0; i < 30; i++) note(await client.put(`/registry/configmaps/p${n}/cm-${i}`).value(`phase ${n} value ${i}`).exec());
+  for (let i = 0; i < 10; i++) note(await client.put(`/registry/configmaps/base/cm-${i}`).value(`updated in phase ${n}`).exec());
+  for (let i = n * 5; i < n * 5 + 5; i++) note(await client.delete().key(`/registry/secrets/base/s-${i}`).exec());
+  // Several keys changed in one revision, and a key outside the dump's prefixes.
+  const put = (key: string, value: string) => ({ request_put: { key: Buffer.from(key), value: Buffer.from(value) } });
+  note(await client.kv.txn({ success: [put(`/registry/pods/ns-${n}/a`, 'a'), put(`/registry/pods/ns-${n}/b`, 'b')] }));
+  note(await client.put(`/outside/${n}`).value('not in the dump').exec());
+  const lease = client.lease(300, { autoKeepAlive: false });
+  note(await lease.put(`/registry/events/ns/e-${n}`).value('leased').exec());
+  phaseEnd.push(await revisionOf(source));
+}
+
+beforeAll(async () => {
+  source = await startEtcd();
+  work = await mkdtemp(join(tmpdir(), 'rs-pitr-'));
+  const client = new Etcd3({ hosts: source.endpoint });
+  for (let i = 0; i < 20; i++) await client.put(`/registry/secrets/base/s-${i}`).value(`secret ${i}`);
+  for (let i = 0; i < 10; i++) await client.put(`/registry/configmaps/base/cm-${i}`).value(`base ${i}`);
+  const snap = await runInProcess(['backup', '--json'], env());
+  expect(snap.stderr).toBe('');
+  snapshotBase = JSON.parse(snap.stdout) as Manifest;
+  const dump = await runInProcess(['backup', '--json'], env({ RS_BACKUP_STRATEGY: 'raw', RS_KUBE_PREFIXES: PREFIXES.join(',') }));
+  expect(dump.stderr).toBe('');
+  dumpBase = JSON.parse(dump.stdout) as Manifest;
+  expect(dumpBase.etcd.revision).toBe(snapshotBase.etcd.revision);
+  for (let n = 0; n < 3; n++) {
+    await sleep(1100);
+    between.push(Date.now());
+    await sleep(100);
+    await phase(client, n);
+  }
+  client.close();
+  latest = phaseEnd[2]!;
+  // The chains: segments cut inside phase 1 and at the end of phase 0, as a recorder's intervals would.
+  const from = snapshotBase.etcd.revision + 1;
+  const cuts = [phaseEnd[0]!, phaseEnd[1]! - 7, latest];
+  for (const [base, prefixes] of [[snapshotBase, undefined], [dumpBase, PREFIXES]] as const) {
+    const events = await historyOf(source.endpoint, from, latest, observed, prefixes ? [...prefixes] : undefined);
+    let start = from;
+    for (const end of cuts) {
+      await storeSegment(env(), { base, fromRevision: start, toRevision: end, events });
+      start = end + 1;
+    }
+  }
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all([source?.stop(), work && rm(work, { recursive: true, force: true })]);
+});
+
+describe('point-in-time restore of a snapshot chain into a new data dir', () => {
+  const cases: Array<[string, () => string, () => number]> = [
+    ['a revision inside a segment', () => String(phaseEnd[1]! - 12), () => phaseEnd[1]! - 12],
+    ['the end of a segment', () => String(phaseEnd[0]!), () => phaseEnd[0]!],
+    ['a time between two phases', () => new Date(between[2]!).toISOString(), () => phaseEnd[1]!],
+    ['latest', () => 'latest', () => latest],
+    ['the base revision itself', () => String(snapshotBase.etcd.revision), () => snapshotBase.etcd.revision],
+  ];
+  for (const [what, to, revision] of cases) {
+    it(`restores ${what}: etcd started on the data dir holds exactly the source's keys at that revision`, async () => {
+      const dataDir = join(work, `dd-${Math.random().toString(36).slice(2)}`);
+      const res = await runInProcess(['restore', 'latest', '--to', to(), '--data-dir', dataDir, '--json'], env());
+      expect(res.stderr).toBe('');
+      const report = JSON.parse(res.stdout) as { target: { revision: number }; base: { id: string } };
+      expect(report.target.revision).toBe(revision());
+      expect(report.base.id).toBe(snapshotBase.id);
+      const restored = await startEtcd({ dataDir });
+      try {
+        expect(values(await keyspace(restored))).toEqual(await valuesAt(source, revision()));
+        // No leased key came back permanent.
+        const leased = [...(await keyspace(restored))].filter(([k]) => Buffer.from(k, 'base64').toString().startsWith('/registry/events/'));
+        expect(leased.length).toBe([...(await valuesAt(source, revision()))].filter(([k]) => Buffer.from(k, 'base64').toString().startsWith('/registry/events/')).length);
+        for (const [, kv] of leased) expect(kv.lease).not.toBe('0');
+      } finally {
+        await restored.stop();
+      }
+    }, 60_000);
+  }
+});
+
+describe('point-in-time restore of a key dump chain into a live etcd', () => {
+  it('writes the base and the changes, deletes included, up to a revision: the etcd then holds what the source held', async () => {
+    const target = await startEtcd();
+    try {
+      // The etcd already holds the base (a cluster rolled back to it): the changes after it must update and delete.
+      const plain = await runInProcess(['restore', dumpBase.id], { ...env(), RS_ETCD_ENDPOINTS: target.endpoint });
+      expect(plain.stderr).toBe('');
+      const revision = phaseEnd[1]! - 3;
+      const dry = await runInProcess(['restore', dumpBase.id, '--to', String(revision), '--dry-run', '--json'], { ...env(), RS_ETCD_ENDPOINTS: target.endpoint });
+      expect(dry.stderr).toBe('');
+      const plan = JSON.parse(dry.stdout) as { dryRun: boolean; written: number; totals: { create: number; update: number }; deletes: { deleted: number } };
+      expect(plan.dryRun).toBe(true);
+      expect(plan.totals.create).toBeGreaterThan(0);
+      expect(plan.totals.update).toBe(10);
+      expect(plan.deletes.deleted).toBe(10);
+      expect(values(await keyspace(target, PREFIXES))).toEqual(await valuesAt(source, dumpBase.etcd.revision, PREFIXES));
+      const res = await runInProcess(['restore', dumpBase.id, '--to', String(revision)], { ...env(), RS_ETCD_ENDPOINTS: target.endpoint });
+      expect(res.stderr).toBe('');
+      expect(res.stdout).toContain(`the state at revision ${revision}`);
+      expect(res.stdout).toMatch(/deleted 10 of \d+ keys the changes deleted/);
+      expect(values(await keyspace(target, PREFIXES))).toEqual(await valuesAt(source, revision, PREFIXES));
+    } finally {
+      await target.stop();
+    }
+  }, 60_000);
+
+  for (const [what, to, revision] of [
+    ['a time', () => new Date(between[1]!).toISOString(), () => phaseEnd[0]!],
+    ['latest', () => 'latest', () => latest],
+  ] as const) {
+    it(`restores to ${what} into an empty etcd with exactly the source's keys under the dump's prefixes`, async () => {
+      const target = await startEtcd();
+      try {
+        const res = await runInProcess(['restore', 'latest', '--to', to(), '--json'], { ...env(), RS_ETCD_ENDPOINTS: target.endpoint });
+        expect(res.stderr).toBe('');
+        expect((JSON.parse(res.stdout) as { point: { target: { revision: number } } }).point.target.revision).toBe(revision());
+        expect(values(await keyspace(target))).toEqual(await valuesAt(source, revision(), PREFIXES));
+      } finally {
+        await target.stop();
+      }
+    }, 60_000);
+  }
+});
+
+describe('targets the store does not hold', () => {
+  it('fails with exit 1 naming the revisions recorded, for a revision beyond them and a time before the base', async () => {
+    const beyond = await runInProcess(['restore', 'latest', '--to', String(latest + 100), '--data-dir', join(work, 'never')], env());
+    expect(beyond.code).toBe(1);
+    expect(beyond.stderr).toContain(`no chain of backups covers revision ${latest + 100}: the store holds revisions ${snapshotBase.etcd.revision}..${latest}`);
+    expect(beyond.stderr).toContain('is beyond what was recorded');
+    const before = await runInProcess(['restore', 'latest', '--to', '2020-01-01T00:00:00Z'], env());
+    expect(before.code).toBe(1);
+    expect(before.stderr).toContain(`nothing was recorded at or before 2020-01-01T00:00:00.000Z: the oldest full backup is ${dumpBase.id}`);
+    const bad = await runInProcess(['restore', 'latest', '--to', 'yesterday'], env());
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--to was invalid');
+  });
+});
