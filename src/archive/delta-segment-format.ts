@@ -21,8 +21,8 @@ export const SEGMENT_FORMAT = 'reshifter-delta-segment';
 export const SEGMENT_VERSION = 1;
 export const SEGMENT_HEADER_ENTRY = 'reshifter-delta.json';
 export const SEGMENT_END_ENTRY = 'reshifter-delta-end.json';
-/** The content type of delta segments in manifests. */
-export const DELTA_CONTENT_TYPE = 'delta-events';
+/** The content type of delta segments in manifests (declared with the others in core/content-type.ts). */
+export { DELTA_CONTENT_TYPE } from '../core/content-type.js';
 /** The artifact's format part of its name: `<id>.delta.tar.zst`. */
 export const DELTA_ARTIFACT_FORMAT = 'delta.tar';
 

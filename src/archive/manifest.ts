@@ -1,4 +1,4 @@
-import type { ContentType, UnknownContentType } from '../core/content-type.js';
+import { DELTA_CONTENT_TYPE, type ContentType, type UnknownContentType } from '../core/content-type.js';
 import { IntegrityError } from '../core/errors.js';
 import { BACKUP_ID_RE } from '../core/naming.js';
 
@@ -29,6 +29,33 @@ export interface Manifest {
   prefixes?: string[];
   tool: { name: 'reshifter'; version: string };
   durationMs?: number;
+}
+
+/** The strategy of a delta segment's manifest. */
+export const DELTA_STRATEGY = 'delta';
+
+/**
+ * The manifest of a delta segment of a continuous backup: the changes of the revisions fromRevision..toRevision
+ * (inclusive) that continue the chain of the full backup `base`. `etcd.revision` is toRevision (the state the chain
+ * reaches with it), `prefixes` those of a key-dump base (absent: every key).
+ */
+export interface DeltaManifest extends Manifest {
+  strategy: typeof DELTA_STRATEGY;
+  contentType: typeof DELTA_CONTENT_TYPE;
+  /** The id of the full backup the chain starts from. */
+  base: string;
+  fromRevision: number;
+  toRevision: number;
+  /** Changes it holds (0: a segment that only closes a chain at a revision). */
+  events: number;
+  /** When the watch received its first and its last change (absent when it holds none). */
+  firstEventAt?: string;
+  lastEventAt?: string;
+}
+
+/** True for the manifest of a delta segment (its fields were checked by parseManifest). */
+export function isDeltaManifest(m: Manifest): m is DeltaManifest {
+  return m.strategy === DELTA_STRATEGY || m.contentType === DELTA_CONTENT_TYPE;
 }
 
 const MAX_MANIFEST_BYTES = 1024 * 1024;
@@ -77,9 +104,23 @@ export function parseManifest(bytes: Buffer | string, where: string): Manifest {
   num(etcd.revision, 'etcd.revision');
   if (etcd.apiVersion !== 'v2' && etcd.apiVersion !== 'v3') fail('field "etcd.apiVersion" is not v2 or v3');
   if (m.keys !== undefined) num(m.keys, 'keys');
+  if (m.strategy === DELTA_STRATEGY || m.contentType === DELTA_CONTENT_TYPE) checkDeltaFields(m, fail);
   const tool = m.tool as Record<string, unknown> | undefined;
   if (typeof tool !== 'object' || tool === null || typeof tool.version !== 'string') fail('field "tool.version" is missing');
   return m as unknown as Manifest;
+}
+
+/** A delta segment's own fields: a chain is only as good as the revisions its manifests name. */
+function checkDeltaFields(m: Record<string, unknown>, fail: (why: string) => never): void {
+  if (m.strategy !== DELTA_STRATEGY || m.contentType !== DELTA_CONTENT_TYPE) fail(`a delta segment has strategy "${DELTA_STRATEGY}" and content type "${DELTA_CONTENT_TYPE}"`);
+  if (typeof m.base !== 'string' || !BACKUP_ID_RE.test(m.base)) fail('field "base" is missing or not a backup id');
+  for (const k of ['fromRevision', 'toRevision', 'events'] as const) {
+    if (typeof m[k] !== 'number' || !Number.isSafeInteger(m[k]) || (m[k] as number) < 0) fail(`field "${k}" is missing or not a count`);
+  }
+  if ((m.fromRevision as number) < 1 || (m.toRevision as number) < (m.fromRevision as number)) fail(`revisions ${String(m.fromRevision)}..${String(m.toRevision)} are no range`);
+  for (const k of ['firstEventAt', 'lastEventAt'] as const) {
+    if (m[k] !== undefined && (typeof m[k] !== 'string' || Number.isNaN(Date.parse(m[k] as string)))) fail(`field "${k}" is not a time`);
+  }
 }
 
 /** The manifest as stored: pretty JSON with a trailing newline. */

@@ -1,11 +1,12 @@
 import { Writable, type Duplex, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { KEY_DUMP_CONTENT_TYPE, RENDER_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
+import { DELTA_CONTENT_TYPE, KEY_DUMP_CONTENT_TYPE, RENDER_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { IntegrityError, describeError } from '../core/errors.js';
 import { decoders, type CodecKeys } from './codec.js';
+import { DeltaSegmentCheck, type SegmentExpectations } from './delta-segment-reader.js';
 import { ByteCounter, HashCounter } from './hash-counter.js';
 import { KeyDumpCheck } from './key-dump-reader.js';
-import type { Manifest } from './manifest.js';
+import type { DeltaManifest, Manifest } from './manifest.js';
 import { RenderListingCheck } from './render-listing.js';
 import { SnapshotTrailerCheck } from './snapshot-trailer.js';
 
@@ -16,11 +17,25 @@ export interface Check {
 }
 
 /** Content checks by manifest contentType; key dumps and listings register theirs here. */
-export const CONTENT_CHECKS: Record<string, () => Duplex> = {
+export const CONTENT_CHECKS: Record<string, (m: Manifest) => Duplex> = {
   [SNAPSHOT_CONTENT_TYPE]: () => new SnapshotTrailerCheck(),
   [KEY_DUMP_CONTENT_TYPE]: () => new KeyDumpCheck(),
   [RENDER_CONTENT_TYPE]: () => new RenderListingCheck(),
+  // A segment is held to what its manifest says: its chain, cluster, revision range and count of changes.
+  [DELTA_CONTENT_TYPE]: (m) => new DeltaSegmentCheck(segmentExpectations(m)),
 };
+
+/** What a delta segment's artifact must match of its manifest. */
+function segmentExpectations(m: Manifest): SegmentExpectations {
+  const d = m as Partial<DeltaManifest>;
+  return {
+    cluster: m.cluster,
+    ...(d.base !== undefined && { base: d.base }),
+    ...(d.fromRevision !== undefined && { fromRevision: d.fromRevision }),
+    ...(d.toRevision !== undefined && { toRevision: d.toRevision }),
+    ...(d.events !== undefined && { events: d.events }),
+  };
+}
 
 /** The decode chain of an artifact (decoders, counter, content check) and what stopped it, if anything did. */
 function decodeChain(m: Manifest, keys: CodecKeys, decoded: ByteCounter) {
@@ -28,7 +43,7 @@ function decodeChain(m: Manifest, keys: CodecKeys, decoded: ByteCounter) {
   let done: Promise<void> = Promise.resolve();
   let head: Writable | undefined;
   try {
-    const steps = [...decoders(m, keys), decoded, ...(CONTENT_CHECKS[m.contentType] ? [CONTENT_CHECKS[m.contentType]!()] : [])];
+    const steps = [...decoders(m, keys), decoded, ...(CONTENT_CHECKS[m.contentType] ? [CONTENT_CHECKS[m.contentType]!(m)] : [])];
     const sink = new Writable({ write: (_c, _e, cb) => cb() });
     head = steps[0]!;
     done = pipeline([...steps, sink] as unknown as [Duplex, Writable]).catch((err: unknown) => {

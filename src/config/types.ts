@@ -96,6 +96,8 @@ export interface Config {
   /** `RS_SCHEDULE`: cron expression for `run`. */
   schedule?: string;
   retention: RetentionRules;
+  /** Continuous backups of `run`: `RS_DELTA_INTERVAL` (0: off) and `RS_DELTA_MAX_BYTES` (default 64 MiB). */
+  delta: { intervalMs: number; maxBytes: number };
   selection: SelectionConfig;
   /** `RS_HTTP_PORT`, default 8080; 0 disables the HTTP server of `run`. */
   httpPort: number;

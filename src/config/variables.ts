@@ -55,6 +55,17 @@ const NAMESPACE_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const RESOURCE_RE = /^[a-z0-9][a-z0-9.-]*$/;
 const oneOf = <T extends string>(values: readonly T[]) => (value: string): T => coerce(value).asEnum(values);
 const count = (value: string) => coerce(value).asIntPositive();
+/** RS_DELTA_INTERVAL: a duration, or `0` for off. */
+const deltaInterval = (value: string): number => (/^0+$/.test(value.trim()) ? 0 : parseDuration(value));
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3 };
+/** A size such as `64MiB`, `512KiB` or `1048576` (binary units), from 64 KiB to 1 GiB. */
+function byteSize(value: string): number {
+  const m = /^(\d+)\s*([a-z]*)$/i.exec(value.trim());
+  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
+  const bytes = m && unit !== undefined ? Number(m[1]) * unit : Number.NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < 64 * 1024 || bytes > 1024 ** 3) throw new Error('is not a size from 64KiB to 1GiB (like 64MiB)');
+  return bytes;
+}
 /** Both or neither of two variables. */
 const together = (a: string, b: string, message: string) => (isSet: (name: string) => boolean) => (isSet(a) !== isSet(b) ? message : undefined);
 
@@ -219,6 +230,25 @@ export const VARIABLES: readonly Variable[] = [
   {
     name: 'RS_RETENTION_MAX_AGE', parse: parseDuration, field: 'retention.maxAgeMs',
     doc: { default: '', example: '`30d`', meaning: 'keep everything younger (`90m`, `12h`, `30d`, `2w`)' },
+  },
+  // continuous backups
+  {
+    name: 'RS_DELTA_INTERVAL', parse: deltaInterval, default: 0, field: 'delta.intervalMs',
+    check: (isSet, earlier) => {
+      if (!isSet('RS_DELTA_INTERVAL') || earlier('RS_DELTA_INTERVAL') === 0) return undefined;
+      if ((earlier('RS_BACKUP_STRATEGY') as { kind?: string } | undefined)?.kind === 'render') {
+        return 'RS_DELTA_INTERVAL needs full backups that hold values (snapshot, raw or filter:), but RS_BACKUP_STRATEGY is render';
+      }
+      return earlier('RS_ETCD_API_VERSION') === 'v2' ? 'RS_DELTA_INTERVAL watches the v3 keyspace, but RS_ETCD_API_VERSION is v2' : undefined;
+    },
+    doc: {
+      default: '', example: '`2s`',
+      meaning: '`run` records every change between full backups as delta segments, one per interval with changes (`0`: off); see Continuous backups',
+    },
+  },
+  {
+    name: 'RS_DELTA_MAX_BYTES', parse: byteSize, default: 64 * 1024 * 1024, field: 'delta.maxBytes',
+    doc: { default: '`64MiB`', example: '`16MiB`', meaning: 'a delta segment is cut early when its changes reach this size' },
   },
   // Kubernetes selection
   {

@@ -1,15 +1,17 @@
-import { KEY_DUMP_CONTENT_TYPE, RENDER_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from './content-type.js';
+import { DELTA_CONTENT_TYPE, KEY_DUMP_CONTENT_TYPE, RENDER_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from './content-type.js';
 
 /**
  * What a backup holds, named from its manifest's `contentType` (the values archive/manifest.ts documents:
- * `etcd-snapshot`, `tar` for key dumps, `jsonl` for render listings). A content type of a newer version is `other`.
+ * `etcd-snapshot`, `tar` for key dumps, `jsonl` for render listings, `delta-events` for the segments of a continuous
+ * backup). A content type of a newer version is `other`.
  */
-export type BackupKind = 'snapshot' | 'key dump' | 'render listing' | 'other';
+export type BackupKind = 'snapshot' | 'key dump' | 'render listing' | 'delta segment' | 'other';
 
 const KINDS: Record<string, BackupKind> = {
   [SNAPSHOT_CONTENT_TYPE]: 'snapshot',
   [KEY_DUMP_CONTENT_TYPE]: 'key dump',
   [RENDER_CONTENT_TYPE]: 'render listing',
+  [DELTA_CONTENT_TYPE]: 'delta segment',
 };
 
 /** The kind of a backup with this content type. */

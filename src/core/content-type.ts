@@ -12,13 +12,16 @@ export const KEY_DUMP_CONTENT_TYPE = 'tar';
 export const RENDER_CONTENT_TYPE = 'jsonl';
 /** A container checkpoint: CRI-O's checkpoint archive, a tar (archive/checkpoint-archive.ts). */
 export const CHECKPOINT_CONTENT_TYPE = 'container-checkpoint';
+/** A delta segment of a continuous backup: the changes between two revisions, a tar (archive/delta-segment-format.ts). */
+export const DELTA_CONTENT_TYPE = 'delta-events';
 
 /** Every content type this version writes or reads. */
 export type ContentType =
   | typeof SNAPSHOT_CONTENT_TYPE
   | typeof KEY_DUMP_CONTENT_TYPE
   | typeof RENDER_CONTENT_TYPE
-  | typeof CHECKPOINT_CONTENT_TYPE;
+  | typeof CHECKPOINT_CONTENT_TYPE
+  | typeof DELTA_CONTENT_TYPE;
 
 /**
  * A content type this version does not know, written by a newer one: such a backup is listed, downloaded and checked

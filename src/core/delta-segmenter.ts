@@ -120,6 +120,23 @@ export class Segmenter {
     return this.cut(revision, 'close');
   }
 
+  /**
+   * Closes the chain at `revision` when the recording has gone past it already (a new full backup holds `revision`
+   * while the watch is live): the last segment ends there, and the changes after it are dropped, for the next chain's
+   * watch reads them again from etcd's history. Undefined when segments already cut reach `revision` or beyond.
+   */
+  closeDropping(revision: number): SegmentCut | undefined {
+    if (this.completeThrough < revision) return this.close(revision);
+    if (revision < this.from) return undefined;
+    let bytes = 0;
+    let kept = 0;
+    while (kept < this.pending.length && this.pending[kept]!.modRevision <= revision) bytes += eventBytes(this.pending[kept++]!);
+    this.pending = this.pending.slice(0, kept);
+    this.pendingBytes = bytes;
+    this.completeThrough = revision;
+    return this.cut(revision, 'close');
+  }
+
   private lastPendingRevision(): number {
     return this.pending[this.pending.length - 1]!.modRevision;
   }

@@ -65,6 +65,8 @@ export async function openBackup(
 ): Promise<OpenedBackup> {
   const kind = kindOf(m.contentType);
   if (kind === 'other') throw new OperationError(`backup ${m.id} holds ${m.contentType}, which this version of reshifter cannot read`);
+  // A segment holds changes, not a state: it is read with its chain (a restore --to), never on its own.
+  if (kind === 'delta segment') throw new OperationError(`backup ${m.id} is a delta segment of the chain of ${String((m as { base?: unknown }).base)}: restore or verify it with its chain`);
   assertDecodable(m, keys);
   const copy = await copyVerified(await repo.openArtifact(m, signal), m, signal);
   const close = () => copy.remove();

@@ -62,6 +62,8 @@ const CASES: Array<[string, string, RegExp, Env?]> = [
   ['RS_RETENTION_KEEP_WEEKLY', '4w', /should be a valid integer/],
   ['RS_RETENTION_KEEP_MONTHLY', 'x', /should be a valid integer/],
   ['RS_RETENTION_MAX_AGE', '30 days', /is not a duration/],
+  ['RS_DELTA_INTERVAL', 'every 2s', /is not a duration/],
+  ['RS_DELTA_MAX_BYTES', '10 GB', /is not a size from 64KiB to 1GiB/],
   ['RS_KUBE_PREFIXES', 'registry', /start with "\/"/],
   ['RS_INCLUDE_NAMESPACES', 'Kube_System', /not a namespace name/],
   ['RS_EXCLUDE_NAMESPACES', 'a..b', /not a namespace name/],

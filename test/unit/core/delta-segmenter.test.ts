@@ -102,3 +102,22 @@ describe('segmenter', () => {
     expect(s.bytesPending).toBe(eventBytes(ev(101, 'a', 1)) + eventBytes(ev(102, 'b', 1)));
   });
 });
+
+describe('Segmenter.closeDropping', () => {
+  const ev = (rev: number) => ({ type: 'put' as const, key: Buffer.from(`k${rev}`), value: Buffer.from('v'), createRevision: rev, modRevision: rev, version: 1, observedAt: 1000 + rev });
+  it('ends the chain at a revision the recording has passed, dropping the changes after it', () => {
+    const s = new Segmenter({ fromRevision: 11, intervalMs: 1000, maxBytes: 1 << 20, startedAt: 0 });
+    s.add({ events: [ev(11), ev(12), ev(15)], through: 16, receivedAt: 0 });
+    const cut = s.closeDropping(13)!;
+    expect(cut).toMatchObject({ fromRevision: 11, toRevision: 13, reason: 'close' });
+    expect(cut.events.map((e) => e.modRevision)).toEqual([11, 12]);
+    expect(s.pendingEvents).toBe(0);
+  });
+  it('cuts nothing when segments already reach past the revision; waits like close when the recording is behind', () => {
+    const s = new Segmenter({ fromRevision: 11, intervalMs: 1000, maxBytes: 1 << 20, startedAt: 0 });
+    s.add({ events: [ev(11), ev(14)], through: 14, receivedAt: 0 });
+    expect(s.tick(1000)!.toRevision).toBe(14);
+    expect(s.closeDropping(12)).toBeUndefined();
+    expect(() => s.closeDropping(20)).toThrow(/complete through 14 only/);
+  });
+});
