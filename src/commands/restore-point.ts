@@ -1,8 +1,8 @@
+import { isDeltaManifest } from '../archive/manifest.js';
 import { KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { parseTarget, type Target } from '../core/delta-chain.js';
 import { ConfigError, OperationError } from '../core/errors.js';
 import { USES } from '../core/latest.js';
-import { isDeltaManifest } from '../ops/delta-chains.js';
 import { resolvePoint, type PointReport } from '../ops/restore-point.js';
 import { restorePointDataDir } from '../ops/restore-point-data-dir.js';
 import { restorePointKeys, type PointKeysReport } from '../ops/restore-point-keys.js';

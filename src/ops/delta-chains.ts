@@ -1,5 +1,4 @@
-import { DELTA_CONTENT_TYPE } from '../archive/delta-segment-format.js';
-import type { Manifest } from '../archive/manifest.js';
+import { isDeltaManifest, type DeltaManifest, type Manifest } from '../archive/manifest.js';
 import { buildChains, type Chain, type ChainBase, type ChainSegment } from '../core/delta-chain.js';
 import { canUse, type BackupUse } from '../core/latest.js';
 import { seriesOf } from '../core/series.js';
@@ -17,31 +16,17 @@ export interface SegmentBackup extends ChainSegment {
 
 export type BackupChain = Chain<BaseBackup, SegmentBackup>;
 
-/** True when the manifest is a delta segment's (strategy `delta`, or its content type). */
-export function isDeltaManifest(m: Pick<Manifest, 'strategy' | 'contentType'>): boolean {
-  return m.strategy === 'delta' || m.contentType === DELTA_CONTENT_TYPE;
-}
-
-const COUNT = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-const TIME = (v: unknown): v is string => typeof v === 'string' && !Number.isNaN(Date.parse(v));
-
-/**
- * The chain fields of a delta segment's manifest (`base`, `fromRevision`, `toRevision`, `events`, the times of its
- * first and last change), or undefined when they are missing or malformed: such a segment is left out of every chain
- * (a restore never applies a segment it cannot place).
- */
-export function segmentOf(m: Manifest): SegmentBackup | undefined {
-  const f = m as unknown as Record<string, unknown>;
-  if (typeof f.base !== 'string' || !COUNT(f.fromRevision) || !COUNT(f.toRevision) || !COUNT(f.events)) return undefined;
+/** A delta segment's manifest as a link of its chain (parseManifest checked its fields). */
+export function segmentOf(m: DeltaManifest): SegmentBackup {
   return {
     id: m.id,
     createdAt: m.createdAt,
-    base: f.base,
-    fromRevision: f.fromRevision,
-    toRevision: f.toRevision,
-    events: f.events,
-    ...(TIME(f.firstEventAt) && { firstEventAt: f.firstEventAt }),
-    ...(TIME(f.lastEventAt) && { lastEventAt: f.lastEventAt }),
+    base: m.base,
+    fromRevision: m.fromRevision,
+    toRevision: m.toRevision,
+    events: m.events,
+    ...(m.firstEventAt !== undefined && { firstEventAt: m.firstEventAt }),
+    ...(m.lastEventAt !== undefined && { lastEventAt: m.lastEventAt }),
     manifest: m,
   };
 }
@@ -62,10 +47,8 @@ export async function loadChains(repo: BackupRepository, q: ChainQuery): Promise
   const bases: BaseBackup[] = [];
   const segments: SegmentBackup[] = [];
   for (const m of backups) {
-    if (isDeltaManifest(m)) {
-      const s = segmentOf(m);
-      if (s) segments.push(s);
-    } else if (canUse(q.use, m) && (q.series === undefined || seriesOf(m) === q.series)) {
+    if (isDeltaManifest(m)) segments.push(segmentOf(m));
+    else if (canUse(q.use, m) && (q.series === undefined || seriesOf(m) === q.series)) {
       bases.push({ id: m.id, createdAt: m.createdAt, revision: m.etcd.revision, manifest: m });
     }
   }

@@ -1,15 +1,11 @@
-import { createHash } from 'node:crypto';
-import { Readable, Writable, type Duplex } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { Etcd3, type IWatchResponse } from 'etcd3';
-import { encoders } from '../../src/archive/codec.js';
-import { DELTA_ARTIFACT_FORMAT, DELTA_CONTENT_TYPE } from '../../src/archive/delta-segment-format.js';
-import { DeltaSegmentWriter, segmentStream } from '../../src/archive/delta-segment-writer.js';
-import type { Manifest } from '../../src/archive/manifest.js';
+import type { DeltaManifest, Manifest } from '../../src/archive/manifest.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { DeltaEvent } from '../../src/core/delta-event.js';
-import { artifactName, newBackupId } from '../../src/core/naming.js';
+import { createLogger } from '../../src/log.js';
+import { encryptionKeys } from '../../src/ops/encryption-keys.js';
 import { openRepository } from '../../src/ops/repository.js';
+import { storeSegment } from '../../src/ops/store-segment.js';
 import type { TestEtcd } from './etcd.js';
 import { values, type KvInfo } from './keyspace.js';
 
@@ -66,64 +62,28 @@ export interface SegmentSpec {
   base: Manifest;
   fromRevision: number;
   toRevision: number;
+  /** The history to take the segment's changes from (those in its range). */
   events: DeltaEvent[];
 }
 
 /**
- * Stores a delta segment as the recorder does (artifact through the configured codec, then its manifest): the
- * segment writer's bytes, compressed as the base was, in the store `env` names.
+ * Stores a delta segment with the recorder's own storeSegment (codec and store from `env`, artifact then manifest),
+ * holding the changes of its range.
  */
-export async function storeSegment(env: Record<string, string>, s: SegmentSpec): Promise<Manifest> {
+export async function storeSegmentOf(env: Record<string, string>, s: SegmentSpec): Promise<DeltaManifest> {
   const loaded = loadConfig(env);
   if (loaded.errors) throw new Error(loaded.errors.join('\n'));
-  const repo = openRepository(loaded.config);
-  const createdAt = new Date(Math.max(Date.now(), ...s.events.map((e) => e.observedAt)));
-  const id = newBackupId(createdAt);
+  const config = loaded.config;
+  const repo = openRepository(config);
   const events = s.events.filter((e) => e.modRevision >= s.fromRevision && e.modRevision <= s.toRevision);
-  const writer = new DeltaSegmentWriter({ cluster: s.base.cluster, base: s.base.id, baseRevision: s.base.etcd.revision, fromRevision: s.fromRevision, createdAt: createdAt.toISOString() });
-  const raw = await collect(segmentStream(writer, events, s.toRevision), []);
-  const stored = await collect(Readable.from([raw]), encoders({ compression: s.base.compression, level: 3, encryption: 'none' }));
-  const artifact = artifactName(id, DELTA_ARTIFACT_FORMAT, s.base.compression, 'none');
-  const m = {
-    format: 1,
-    id,
-    cluster: s.base.cluster,
-    strategy: 'delta',
-    createdAt: createdAt.toISOString(),
-    artifact,
-    contentType: DELTA_CONTENT_TYPE,
-    compression: s.base.compression,
-    encryption: 'none',
-    sha256: createHash('sha256').update(stored).digest('hex'),
-    sizeBytes: stored.length,
-    rawSizeBytes: raw.length,
-    etcd: { ...s.base.etcd, revision: s.toRevision },
-    tool: s.base.tool,
-    base: s.base.id,
-    fromRevision: s.fromRevision,
-    toRevision: s.toRevision,
-    events: events.length,
-    ...(events.length > 0 && { firstEventAt: new Date(events[0]!.observedAt).toISOString(), lastEventAt: new Date(events[events.length - 1]!.observedAt).toISOString() }),
-  } as Manifest;
+  const chain = { base: s.base.id, baseRevision: s.base.etcd.revision, etcdVersion: s.base.etcd.version, ...(s.base.contentType !== 'etcd-snapshot' && s.base.prefixes && { prefixes: s.base.prefixes }) };
+  const cut = { fromRevision: s.fromRevision, toRevision: s.toRevision, events, bytes: 0, reason: 'interval' as const };
+  const now = new Date(Math.max(Date.now(), ...events.map((e) => e.observedAt)));
   try {
-    await repo.putArtifact(artifact, Readable.from([stored]));
-    await repo.putManifest(m);
+    return await storeSegment({ config, log: createLogger('silent') }, repo, await encryptionKeys(config), chain, cut, { now });
   } finally {
     await repo.store.close();
   }
-  return m;
-}
-
-async function collect(source: Readable, steps: Duplex[]): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      chunks.push(chunk);
-      cb();
-    },
-  });
-  await pipeline([source, ...steps, sink] as unknown as [Readable, Writable]);
-  return Buffer.concat(chunks);
 }
 
 /** Every key of `etcd` as it was at `revision` (etcd's own history: `etcdctl get --rev`), key (base64) -> value (base64). */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import type { Manifest } from '../../src/archive/manifest.js';
-import { historyOf, revisionOf, storeSegment, valuesAt } from '../helpers/delta-chain.js';
+import { historyOf, revisionOf, storeSegmentOf, valuesAt } from '../helpers/delta-chain.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { runInProcess } from '../helpers/in-process.js';
 import { keyspace, values } from '../helpers/keyspace.js';
@@ -73,7 +73,7 @@ beforeAll(async () => {
     const events = await historyOf(source.endpoint, from, latest, observed, prefixes ? [...prefixes] : undefined);
     let start = from;
     for (const end of cuts) {
-      await storeSegment(env(), { base, fromRevision: start, toRevision: end, events });
+      await storeSegmentOf(env(), { base, fromRevision: start, toRevision: end, events });
       start = end + 1;
     }
   }
@@ -155,6 +155,21 @@ describe('point-in-time restore of a key dump chain into a live etcd', () => {
       }
     }, 60_000);
   }
+});
+
+describe('point-in-time restore of a snapshot chain with --keys into a live etcd', () => {
+  it("writes the snapshot's keys at its manifest's revision and the changes up to the target", async () => {
+    const target = await startEtcd();
+    try {
+      const revision = phaseEnd[2]! - 20;
+      const res = await runInProcess(['restore', snapshotBase.id, '--keys', '--to', String(revision)], { ...env(), RS_ETCD_ENDPOINTS: target.endpoint });
+      expect(res.stderr).toBe('');
+      expect(res.stdout).toContain(`restored backup ${snapshotBase.id} (revision ${snapshotBase.etcd.revision}) and 3 segments`);
+      expect(values(await keyspace(target))).toEqual(await valuesAt(source, revision, PREFIXES));
+    } finally {
+      await target.stop();
+    }
+  }, 60_000);
 });
 
 describe('targets the store does not hold', () => {
