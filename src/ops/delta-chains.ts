@@ -54,3 +54,39 @@ export async function loadChains(repo: BackupRepository, q: ChainQuery): Promise
   }
   return buildChains(bases, segments).chains;
 }
+
+/** A chain as `GET /api/v1/chains` and the web UI show it: the base, its segments over time, how far it reaches. */
+export interface ChainView {
+  base: { id: string; createdAt: string; revision: number; strategy: string; contentType: string };
+  segments: Array<Pick<SegmentBackup, 'id' | 'createdAt' | 'fromRevision' | 'toRevision' | 'events' | 'firstEventAt' | 'lastEventAt'> & { sizeBytes: number }>;
+  /** Every revision from base.revision to coveredTo can be restored. */
+  coveredTo: number;
+  /** When its newest recorded change was seen. */
+  lastObservedAt?: string;
+  problems: string[];
+}
+
+/** The chains of full backups that can be restored (snapshots and key dumps), newest base first, as views. */
+export async function listChainViews(repo: BackupRepository): Promise<ChainView[]> {
+  const chains = await loadChains(repo, { use: { kinds: ['snapshot', 'key dump'], reads: 'snapshots and key dumps' } });
+  return chains.map((c) => {
+    const last = [...c.covered].reverse().find((s) => s.lastEventAt !== undefined);
+    const b = c.base.manifest;
+    return {
+      base: { id: b.id, createdAt: b.createdAt, revision: b.etcd.revision, strategy: b.strategy, contentType: b.contentType },
+      segments: c.segments.map((s) => ({
+        id: s.id,
+        createdAt: s.createdAt,
+        fromRevision: s.fromRevision,
+        toRevision: s.toRevision,
+        events: s.events,
+        sizeBytes: s.manifest.sizeBytes,
+        ...(s.firstEventAt !== undefined && { firstEventAt: s.firstEventAt }),
+        ...(s.lastEventAt !== undefined && { lastEventAt: s.lastEventAt }),
+      })),
+      coveredTo: c.coveredTo,
+      ...(last?.lastEventAt !== undefined && { lastObservedAt: last.lastEventAt }),
+      problems: c.problems,
+    };
+  });
+}

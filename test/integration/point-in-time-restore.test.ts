@@ -7,6 +7,7 @@ import type { Manifest } from '../../src/archive/manifest.js';
 import { historyOf, revisionOf, storeSegmentOf, valuesAt } from '../helpers/delta-chain.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { runInProcess } from '../helpers/in-process.js';
+import { startApi } from '../helpers/api.js';
 import { keyspace, values } from '../helpers/keyspace.js';
 
 /**
@@ -167,6 +168,45 @@ describe('point-in-time restore of a snapshot chain with --keys into a live etcd
       expect(res.stdout).toContain(`restored backup ${snapshotBase.id} (revision ${snapshotBase.etcd.revision}) and 3 segments`);
       expect(values(await keyspace(target))).toEqual(await valuesAt(source, revision, PREFIXES));
     } finally {
+      await target.stop();
+    }
+  }, 60_000);
+});
+
+const TOKEN = 'point-in-time-token-0123';
+
+describe('the API', () => {
+  it('lists each chain, plans a restore to a time, then restores it into etcd; a point not recorded answers 404', async () => {
+    const target = await startEtcd();
+    const api = await startApi({ ...env(), RS_ETCD_ENDPOINTS: target.endpoint, RS_API_TOKEN: TOKEN });
+    try {
+      const chains = (await (await api.call('/api/v1/chains', { token: TOKEN })).json()) as Array<{ base: { id: string }; segments: unknown[]; coveredTo: number; problems: string[] }>;
+      expect(chains.map((c) => [c.base.id, c.segments.length, c.coveredTo, c.problems])).toEqual(
+        expect.arrayContaining([
+          [snapshotBase.id, 3, latest, []],
+          [dumpBase.id, 3, latest, []],
+        ]),
+      );
+      const to = new Date(between[2]!).toISOString();
+      const body = { backupId: dumpBase.id, to };
+      const plan = await api.call('/api/v1/restores', { method: 'POST', token: TOKEN, json: { ...body, dryRun: true } });
+      expect(plan.status).toBe(202);
+      const planned = await api.waitJob(((await plan.json()) as { id: string }).id, TOKEN);
+      expect(planned.error).toBeUndefined();
+      const result = planned.result as { dryRun: boolean; totals: { create: number }; point: { target: { revision: number } } };
+      expect(result.dryRun).toBe(true);
+      expect(result.point.target.revision).toBe(phaseEnd[1]);
+      expect(values(await keyspace(target))).toEqual(new Map());
+      const done = await api.waitJob(((await (await api.call('/api/v1/restores', { method: 'POST', token: TOKEN, json: body })).json()) as { id: string }).id, TOKEN);
+      expect(done.state).toBe('succeeded');
+      expect(values(await keyspace(target))).toEqual(await valuesAt(source, phaseEnd[1]!, PREFIXES));
+      const missing = await api.call('/api/v1/restores', { method: 'POST', token: TOKEN, json: { backupId: 'latest', to: String(latest + 50), dryRun: true } });
+      expect(missing.status).toBe(404);
+      expect(((await missing.json()) as { error: string }).error).toContain('is beyond what was recorded');
+      const bad = await api.call('/api/v1/restores', { method: 'POST', token: TOKEN, json: { backupId: 'latest', to: 'soon' } });
+      expect(bad.status).toBe(400);
+    } finally {
+      await api.stop();
       await target.stop();
     }
   }, 60_000);
