@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,7 +32,7 @@ const env = (extra: Record<string, string> = {}) => ({ RS_ETCD_ENDPOINTS: source
 const observed = (rev: number) => madeAt.get(rev) ?? Date.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function phase(client: Etcd3, n: number): Promise<void> {
+async function phase(client: Etcd3, n: number): Promise<number> {
   const note = (res: { header: { revision: string } }) => madeAt.set(Number(res.header.revision), Date.now());
   for (let i = 0; i < 30; i++) note(await client.put(`/registry/configmaps/p${n}/cm-${i}`).value(`phase ${n} value ${i}`).exec());
   for (let i = 0; i < 10; i++) note(await client.put(`/registry/configmaps/base/cm-${i}`).value(`updated in phase ${n}`).exec());
@@ -43,7 +43,8 @@ async function phase(client: Etcd3, n: number): Promise<void> {
   note(await client.put(`/outside/${n}`).value('not in the dump').exec());
   const lease = client.lease(300, { autoKeepAlive: false });
   note(await lease.put(`/registry/events/ns/e-${n}`).value('leased').exec());
-  phaseEnd.push(await revisionOf(source));
+  phaseEnd[n] = await revisionOf(source);
+  return phaseEnd[n]!;
 }
 
 beforeAll(async () => {
@@ -254,6 +255,67 @@ describe('a snapshot that holds a few revisions more than its manifest says', ()
     const res = await runInProcess(['restore', race.id, '--to', String(held - 5), '--data-dir', join(work, 'race-never')], raceEnv());
     expect(res.code).toBe(1);
     expect(res.stderr).toContain(`snapshot ${race.id} holds revision ${held}, past the target revision ${held - 5}`);
+  }, 60_000);
+});
+
+describe('an encrypted chain, and a damaged segment', () => {
+  const PASS = 'correct horse battery staple';
+  const sealed = (extra: Record<string, string> = {}) => env({ RS_CLUSTER_NAME: 'sealed', RS_ENCRYPTION_PASSPHRASE: PASS, ...extra });
+  let baseOf: Manifest;
+  let segments: Manifest[];
+
+  beforeAll(async () => {
+    const res = await runInProcess(['backup', '--json'], sealed());
+    expect(res.stderr).toBe('');
+    baseOf = JSON.parse(res.stdout) as Manifest;
+    expect(baseOf.encryption).toBe('age');
+    const client = new Etcd3({ hosts: source.endpoint });
+    await phase(client, 4);
+    client.close();
+    const events = await historyOf(source.endpoint, baseOf.etcd.revision + 1, phaseEnd[4]!, observed);
+    const mid = baseOf.etcd.revision + 20;
+    segments = [
+      await storeSegmentOf(sealed(), { base: baseOf, fromRevision: baseOf.etcd.revision + 1, toRevision: mid, events }),
+      await storeSegmentOf(sealed(), { base: baseOf, fromRevision: mid + 1, toRevision: phaseEnd[4]!, events }),
+    ];
+    expect(segments.map((m) => m.encryption)).toEqual(['age', 'age']);
+  }, 60_000);
+
+  it('restores an encrypted chain with the passphrase, and says what to set without it', async () => {
+    const revision = phaseEnd[4]! - 2;
+    const dataDir = join(work, 'sealed-dd');
+    const res = await runInProcess(['restore', 'latest', '--to', String(revision), '--data-dir', dataDir], sealed());
+    expect(res.stderr).toBe('');
+    const restored = await startEtcd({ dataDir });
+    try {
+      expect(values(await keyspace(restored))).toEqual(await valuesAt(source, revision));
+    } finally {
+      await restored.stop();
+    }
+    const without = await runInProcess(['restore', 'latest', '--to', String(revision), '--data-dir', join(work, 'sealed-never')], sealed({ RS_ENCRYPTION_PASSPHRASE: '' }));
+    expect(without.code).toBe(1);
+    expect(without.stderr).toMatch(/encrypted with age: set RS_ENCRYPTION_IDENTITY_FILE, RS_ENCRYPTION_IDENTITY or RS_ENCRYPTION_PASSPHRASE/);
+  }, 60_000);
+
+  it('refuses a damaged segment before writing anything: no data dir, no key in the etcd', async () => {
+    const file = join(work, 'store', 'sealed', segments[1]!.artifact);
+    const bytes = await readFile(file);
+    bytes[bytes.length >> 1] ^= 0xff;
+    await writeFile(file, bytes);
+    const dataDir = join(work, 'sealed-damaged');
+    const res = await runInProcess(['restore', 'latest', '--to', 'latest', '--data-dir', dataDir], sealed());
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain(`backup ${segments[1]!.id}'s stored bytes hash to`);
+    await expect(access(dataDir)).rejects.toThrow();
+    const target = await startEtcd();
+    try {
+      const keys = await runInProcess(['restore', 'latest', '--keys', '--to', 'latest'], { ...sealed(), RS_ETCD_ENDPOINTS: target.endpoint });
+      expect(keys.code).toBe(1);
+      expect(keys.stderr).toContain(`backup ${segments[1]!.id}'s stored bytes hash to`);
+      expect(values(await keyspace(target))).toEqual(new Map());
+    } finally {
+      await target.stop();
+    }
   }, 60_000);
 });
 
