@@ -37,8 +37,8 @@ export const COMMANDS: Record<string, CommandSpec> = {
   },
   verify: {
     summary: 're-read a backup and check it against its manifest',
-    usage: 'verify [<id>|latest] [--strategy S] [--json]',
-    flags: ['json'],
+    usage: 'verify [<id>|latest] [--strategy S] [--json]  |  verify <id> --chain [--json]',
+    flags: ['json', 'chain'],
     load: async () => (await import('./commands/verify.js')).verifyCommand,
   },
   prune: {

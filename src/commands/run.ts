@@ -1,6 +1,8 @@
 import type { ScheduledTask } from 'node-cron';
+import { isDeltaManifest } from '../archive/manifest.js';
 import { combineObservers, type BackupObserver } from '../core/backup-observer.js';
 import { AbortedError, ConfigError, describeError } from '../core/errors.js';
+import type { HealthReport } from '../core/health.js';
 import { JobQueue } from '../core/jobs.js';
 import type { Logger } from '../log.js';
 import type { OpContext } from '../ops/context.js';
@@ -10,6 +12,7 @@ import { ScheduleHealth } from '../server/health-state.js';
 import { startHttpServer, type RunningHttpServer } from '../server/http-server.js';
 import { addProcessMetrics, processMetrics, type Metrics } from '../server/metrics.js';
 import { scheduleBackups } from '../server/scheduler.js';
+import { startDeltaRecording, type DeltaRecording } from '../server/delta-recording.js';
 import { handleUi } from '../server/ui/handle-ui.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
@@ -26,7 +29,7 @@ export async function runCommand(cmd: CommandContext): Promise<void> {
   // render listing goes to the store only.
   const ctx: OpContext = { config: cmd.config, log: cmd.log, signal: cmd.signal };
   const { config, log, signal } = ctx;
-  if (config.schedule === undefined && config.httpPort === 0) {
+  if (config.schedule === undefined && config.httpPort === 0 && config.delta.intervalMs === 0) {
     throw new ConfigError([
       '"run" needs RS_SCHEDULE (scheduled backups, e.g. "0 */6 * * *") or RS_HTTP_PORT (the API and web UI): with neither it would do nothing',
     ]);
@@ -34,7 +37,9 @@ export async function runCommand(cmd: CommandContext): Promise<void> {
   const metrics = processMetrics();
   addProcessMetrics(metrics);
   const health = new ScheduleHealth();
-  const observer = combineObservers(metrics.observer, health.observer);
+  let delta: DeltaRecording | undefined;
+  // Every full backup that succeeds (scheduled, from the API, or one the recorder asked for) starts a new chain.
+  const observer = combineObservers(metrics.observer, health.observer, { backupSucceeded: (m) => delta?.observer.backupSucceeded?.(m) });
   const repo = openRepository(config, log);
   let interrupted = false;
   // Scheduled backups and the API's backups and restores share one queue: one writing job at a time, in order.
@@ -47,13 +52,17 @@ export async function runCommand(cmd: CommandContext): Promise<void> {
   const task = config.schedule === undefined
     ? undefined
     : scheduleBackups(ctx, config.schedule, { repo, jobs, health, observer, onInterrupted: () => (interrupted = true) });
-  const server = await startServing(ctx, { repo, jobs, health, observer, metrics, task });
+  const server = await startServing(ctx, { repo, jobs, health, observer, metrics, task, deltaHealth: (r) => delta?.health(r) ?? r });
   await announce(ctx, task, repo, server);
+  if (config.delta.intervalMs > 0) delta = startDeltaRecording(ctx, { repo, jobs, metrics, observer: () => observer });
   await untilAborted(signal);
   log.info('stopping: no new backups will start');
   await task?.stop();
   await task?.destroy();
+  // The changes received so far are stored before exit; a full backup the recorder waits for is aborted with the rest.
+  const flushed = delta?.stop();
   await jobs.close(signal.reason);
+  await flushed;
   await server?.close();
   await repo.store.close();
   if (interrupted) throw new AbortedError('stopped while a backup was running; that backup was discarded');
@@ -67,6 +76,8 @@ interface Serving {
   observer: BackupObserver;
   metrics: Metrics;
   task: ScheduledTask | undefined;
+  /** Adds continuous backups' part to /healthz. */
+  deltaHealth: (report: HealthReport) => HealthReport;
 }
 
 /** The HTTP server on RS_HTTP_PORT (none with 0), and the last-success metric seeded from the store. */
@@ -79,7 +90,7 @@ async function startServing(ctx: OpContext, s: Serving): Promise<RunningHttpServ
       server = await startHttpServer({
         port: config.httpPort,
         log,
-        health: () => s.health.report(s.task?.getNextRun() ?? undefined),
+        health: () => s.deltaHealth(s.health.report(s.task?.getNextRun() ?? undefined)),
         metrics: async () => ({ contentType: s.metrics.registry.contentType, body: await s.metrics.registry.metrics() }),
         routes: async (req, res) => (await handleApi(req, res, api)) || (await handleUi(req, res)),
       });
@@ -117,7 +128,7 @@ function untilAborted(signal: AbortSignal): Promise<void> {
  */
 async function seedLastSuccess(repo: BackupRepository, metrics: Metrics, log: Logger): Promise<void> {
   try {
-    const newest = (await repo.list()).backups[0];
+    const newest = (await repo.list()).backups.find((m) => !isDeltaManifest(m));
     if (newest) metrics.lastSuccess.set(Date.parse(newest.createdAt) / 1000);
   } catch (err) {
     log.warn({ err: describeError(err) }, 'cannot list existing backups');

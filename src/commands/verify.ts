@@ -1,16 +1,22 @@
 import { IntegrityError } from '../core/errors.js';
 import { USES } from '../core/latest.js';
 import { openRepository } from '../ops/repository.js';
+import { verifyChain } from '../ops/verify-chain.js';
 import { verifyBackup } from '../ops/verify.js';
 import type { CommandContext } from './context.js';
 import { seriesFlag } from './flags.js';
 
-/** `reshifter verify [<id>|latest] [--strategy S] [--json]`: exit 1 naming the first failed check. `latest` is any kind. */
+/**
+ * `reshifter verify [<id>|latest] [--strategy S] [--json]`: exit 1 naming the first failed check. `latest` is any kind.
+ * With `--chain`, the whole chain of continuous backups the backup belongs to: its full backup, every segment, and
+ * that the segments follow each other without gap.
+ */
 export async function verifyCommand(ctx: CommandContext): Promise<void> {
   const repo = openRepository(ctx.config, ctx.log);
   try {
     const id = ctx.args.positionals[0] ?? 'latest';
     const m = await repo.get(id, USES.any, seriesFlag(ctx));
+    if (ctx.args.flags.chain) return await chainCommand(ctx, m);
     const result = await verifyBackup(ctx, repo, m);
     if (ctx.args.flags.json) ctx.print(JSON.stringify(result));
     else for (const c of result.checks) ctx.print(`${c.ok ? 'ok  ' : 'FAIL'}\t${c.name}\t${c.detail}`);
@@ -19,5 +25,23 @@ export async function verifyCommand(ctx: CommandContext): Promise<void> {
     ctx.log.info({ id: m.id }, 'backup verified');
   } finally {
     await repo.store.close();
+  }
+
+  async function chainCommand(c: CommandContext, m: Awaited<ReturnType<typeof repo.get>>): Promise<void> {
+    const result = await verifyChain(c, repo, m);
+    if (c.args.flags.json) c.print(JSON.stringify(result));
+    else {
+      for (const b of result.backups) {
+        const failed = b.checks.find((k) => !k.ok);
+        const what = b.fromRevision === undefined ? 'full backup' : `revisions ${b.fromRevision}..${b.toRevision}`;
+        c.print(`${b.ok ? 'ok  ' : 'FAIL'}\t${b.id}\t${what}${failed ? `\t${failed.name}: ${failed.detail}` : ''}`);
+      }
+      for (const p of result.problems) c.print(`FAIL\tchain\t${p}`);
+      c.print(`${result.ok ? 'ok  ' : 'FAIL'}\tchain\t${result.segments} segments, ${result.events} changes, revisions up to ${result.coveredTo} restorable`);
+    }
+    const bad = result.backups.find((b) => !b.ok);
+    if (bad) throw new IntegrityError('chain', `the chain of ${result.base} failed verification: backup ${bad.id}: ${bad.checks.find((k) => !k.ok)!.detail}`);
+    if (result.problems.length > 0) throw new IntegrityError('chain', `the chain of ${result.base} is broken: ${result.problems[0]!}`);
+    c.log.info({ base: result.base, segments: result.segments, coveredTo: result.coveredTo }, 'chain verified');
   }
 }

@@ -25,6 +25,8 @@ export interface HealthReport {
   lastSuccessAt?: string;
   lastFailureAt?: string;
   nextRunAt?: string;
+  /** Continuous backups (RS_DELTA_INTERVAL), when on. */
+  delta?: { watching: boolean; downSince?: string; lastRevision?: number };
 }
 
 /** How many scheduled runs may come due without a success before the scheduler counts as stale. */
@@ -58,4 +60,23 @@ export function evaluateHealth(input: HealthInput): HealthReport {
       ? 'no backup is due yet'
       : 'the first backup has not completed yet';
   return { healthy: true, status: 'ok', reason, ...facts };
+}
+
+/** Continuous backups count as down once no watch has received changes for more than this many intervals. */
+export const DELTA_DOWN_AFTER_INTERVALS = 3;
+
+/**
+ * The report with continuous backups' part: unhealthy (`failing`) when the watch of changes has been down for more
+ * than 3 intervals (etcd unreachable, a full backup it waits for failing): the recovery point is growing.
+ */
+export function deltaHealth(report: HealthReport, state: { downSince?: number; lastRevision?: number }, intervalMs: number, now: number = Date.now()): HealthReport {
+  const delta = {
+    watching: state.downSince === undefined,
+    ...(state.downSince !== undefined && { downSince: new Date(state.downSince).toISOString() }),
+    ...(state.lastRevision !== undefined && { lastRevision: state.lastRevision }),
+  };
+  const down = state.downSince !== undefined && now - state.downSince > DELTA_DOWN_AFTER_INTERVALS * intervalMs;
+  if (!down || !report.healthy) return { ...report, delta };
+  const reason = `the watch of changes for continuous backups has been down since ${delta.downSince!} (more than ${DELTA_DOWN_AFTER_INTERVALS} intervals of ${intervalMs / 1000}s)`;
+  return { ...report, healthy: false, status: 'failing', reason, delta };
 }

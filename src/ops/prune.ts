@@ -1,3 +1,5 @@
+import type { Manifest } from '../archive/manifest.js';
+import { chainUnits, withSegments } from '../core/chain-units.js';
 import { decideRetention, hasRetentionRules, type RetentionDecision } from '../core/retention.js';
 import { seriesOf } from '../core/series.js';
 import type { BackupRepository } from '../store/backup-repository.js';
@@ -15,8 +17,9 @@ export interface PruneResult {
 }
 
 /**
- * Applies the retention rules to each series of the cluster's backups (never deleting `protect`ed ids or the newest
- * backup of a series) and removes orphaned files older than an hour. With `dryRun`, only says what it would do.
+ * Applies the retention rules to each series of the cluster's full backups (never deleting `protect`ed ids, the newest
+ * backup of a series, or the newest chain of continuous backups), deleting with each full backup the delta segments
+ * of its chain, and removes orphaned files older than an hour. With `dryRun`, only says what it would do.
  */
 export async function prune(
   ctx: Pick<OpContext, 'config' | 'log'>,
@@ -27,23 +30,36 @@ export async function prune(
   const now = opts.now ?? new Date();
   const listing = await repo.list();
   for (const bad of listing.invalid) log.warn({ key: bad.key, error: bad.error }, 'unreadable manifest kept');
-  const decisions = decideRetention(
-    listing.backups.map((m) => ({ id: m.id, createdAt: new Date(m.createdAt), series: seriesOf(m) })),
+  const units = chainUnits(listing.backups as Array<Manifest & { base?: string }>, now);
+  const protect = new Set(opts.protect);
+  // The chain being recorded (the newest full backup a chain can start from) is never touched.
+  if (units.newestBase !== undefined) protect.add(units.newestBase);
+  const full = decideRetention(
+    units.full.map((m) => ({ id: m.id, createdAt: new Date(m.createdAt), series: seriesOf(m) })),
     ctx.config.retention,
     now,
-    opts.protect,
+    protect,
   );
+  const decisions = withSegments(full, units);
   const result: PruneResult = { deleted: [], kept: [], orphansDeleted: [], decisions };
   const byId = new Map(listing.backups.map((m) => [m.id, m]));
-  for (const d of decisions) {
+  for (const d of full) {
+    const segments = units.segments.get(d.id) ?? [];
     if (d.keep) {
-      result.kept.push(d.id);
+      result.kept.push(d.id, ...segments.map((s) => s.id));
       continue;
     }
-    result.deleted.push(d.id);
+    result.deleted.push(d.id, ...segments.map((s) => s.id));
     if (opts.dryRun) continue;
-    await repo.delete(byId.get(d.id)!);
-    log.info({ id: d.id, series: d.series }, 'backup deleted by retention');
+    // A full backup and its segments are one unit: every manifest first (newest segment first), then the files.
+    await repo.deleteAll([...segments].reverse().concat(byId.get(d.id)!));
+    log.info({ id: d.id, series: d.series, segments: segments.length }, 'backup deleted by retention');
+  }
+  for (const s of units.orphanSegments) {
+    result.deleted.push(s.id);
+    if (opts.dryRun) continue;
+    await repo.deleteAll([s]);
+    log.info({ id: s.id, base: s.base }, 'delta segment of a deleted full backup deleted');
   }
   for (const o of listing.orphans) {
     if (now.getTime() - o.lastModified.getTime() < ORPHAN_AGE_MS) continue;

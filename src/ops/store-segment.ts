@@ -70,19 +70,41 @@ export async function storeSegment(
   ]);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
-  const manifest: DeltaManifest = {
+  const manifest = segmentManifest(id, started, config.cluster, artifact, codec, chain, cut, writer, { sha256: stored.digest(), sizeBytes: stored.bytes, rawSizeBytes: raw.bytes });
+  try {
+    await repo.putManifest(manifest);
+  } catch (err) {
+    await repo.delete({ id, artifact }).catch((delErr: unknown) =>
+      ctx.log.warn({ artifact, err: describeError(delErr) }, 'could not delete the artifact of a failed segment; retention removes it as an orphan'),
+    );
+    throw err;
+  }
+  return manifest;
+}
+
+/** The manifest of a stored segment: what every manifest says, and the chain's fields. */
+function segmentManifest(
+  id: string,
+  started: Date,
+  cluster: string,
+  artifact: string,
+  codec: Codec,
+  chain: SegmentChain,
+  cut: SegmentCut,
+  writer: DeltaSegmentWriter,
+  stored: { sha256: string; sizeBytes: number; rawSizeBytes: number },
+): DeltaManifest {
+  return {
     format: 1,
     id,
-    cluster: config.cluster,
+    cluster,
     strategy: DELTA_STRATEGY,
     createdAt: started.toISOString(),
     artifact,
     contentType: DELTA_CONTENT_TYPE,
     compression: codec.compression,
     encryption: codec.encryption,
-    sha256: stored.digest(),
-    sizeBytes: stored.bytes,
-    rawSizeBytes: raw.bytes,
+    ...stored,
     etcd: { version: chain.etcdVersion, revision: cut.toRevision, apiVersion: 'v3' },
     ...(chain.prefixes !== undefined && { prefixes: chain.prefixes }),
     tool: { name: 'reshifter', version: VERSION },
@@ -94,13 +116,4 @@ export async function storeSegment(
     ...(writer.firstEventAt !== undefined && { firstEventAt: new Date(writer.firstEventAt).toISOString() }),
     ...(writer.lastEventAt !== undefined && { lastEventAt: new Date(writer.lastEventAt).toISOString() }),
   };
-  try {
-    await repo.putManifest(manifest);
-  } catch (err) {
-    await repo.delete({ id, artifact }).catch((delErr: unknown) =>
-      ctx.log.warn({ artifact, err: describeError(delErr) }, 'could not delete the artifact of a failed segment; retention removes it as an orphan'),
-    );
-    throw err;
-  }
-  return manifest;
 }

@@ -100,6 +100,15 @@ export class BackupRepository {
     await this.store.delete(this.key(m.artifact));
   }
 
+  /**
+   * Deletes backups that go together (a full backup and the segments of its chain): every manifest first, in the
+   * order given, so each stops existing at once; then their files (a file left behind is an orphan).
+   */
+  async deleteAll(ms: ReadonlyArray<Pick<Manifest, 'id' | 'artifact'>>): Promise<void> {
+    for (const m of ms) await this.store.delete(this.key(manifestName(m.id)));
+    for (const m of ms) await this.store.delete(this.key(m.artifact));
+  }
+
   /** Deletes an orphaned file. */
   async deleteObject(key: string): Promise<void> {
     await this.store.delete(key);

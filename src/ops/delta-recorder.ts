@@ -1,0 +1,205 @@
+import { isDeltaManifest, type DeltaManifest, type Manifest } from '../archive/manifest.js';
+import { kindOf } from '../core/backup-kind.js';
+import { validateChain } from '../core/delta-chain.js';
+import { describeError } from '../core/errors.js';
+import { newestFirst } from '../core/latest.js';
+import { seriesOf } from '../core/series.js';
+import { formatStrategy } from '../core/strategy.js';
+import type { Config } from '../config/types.js';
+import { createEtcdClient } from '../etcd/client.js';
+import type { WatchStateChange } from '../etcd/delta-watch.js';
+import type { Logger } from '../log.js';
+import type { BackupRepository } from '../store/backup-repository.js';
+import { ChainRecording } from './delta-chain-recording.js';
+import { encryptionKeys } from './encryption-keys.js';
+
+export interface DeltaRecorderDeps {
+  config: Config;
+  log: Logger;
+  repo: BackupRepository;
+  /** Takes a full backup now (through the job queue, with retention) and resolves with its manifest. */
+  fullBackup: (reason: string) => Promise<Manifest>;
+  /** True while a full backup runs. */
+  backupRunning: () => boolean;
+  /** Told of every segment stored (metrics). */
+  onStored?: (m: DeltaManifest) => void;
+}
+
+/** What /healthz and the metrics read of the recording. */
+export interface DeltaRecorderState {
+  /** Since when no watch has been receiving (undefined: one is). */
+  downSince?: number;
+  /** The newest revision a stored segment covers. */
+  lastRevision?: number;
+  /** When the oldest change not yet stored was received. */
+  oldestPendingAt?: number;
+}
+
+/** True for a backup a chain can start from: the values of every key it holds, read over v3. */
+export function isChainBase(m: Manifest): boolean {
+  const kind = kindOf(m.contentType);
+  return !isDeltaManifest(m) && (kind === 'snapshot' || kind === 'key dump') && m.etcd.apiVersion === 'v3';
+}
+
+/**
+ * Continuous backups (RS_DELTA_INTERVAL): records every change after the newest full backup of the cluster as delta
+ * segments, chain after chain. It starts after the segments already stored for that backup (a restarted `run` goes
+ * on where the last one stopped), takes a full backup first when there is none, starts a new chain at each new full
+ * backup (the old one ends at exactly its revision), and when a chain cannot go on without a gap (etcd compacted past
+ * it, or was replaced) takes a full backup at once and says why.
+ */
+export class DeltaRecorder {
+  private readonly startedAt = Date.now();
+  private current?: ChainRecording;
+  private stopped = false;
+  private downSince: number | undefined = this.startedAt;
+  private lastRevision?: number;
+  private wake?: () => void;
+
+  constructor(private readonly deps: DeltaRecorderDeps) {}
+
+  get state(): DeltaRecorderState {
+    const oldest = this.current?.oldestPendingAt;
+    return {
+      ...(this.downSince !== undefined && { downSince: this.downSince }),
+      ...(this.lastRevision !== undefined && { lastRevision: this.lastRevision }),
+      ...(oldest !== undefined && { oldestPendingAt: oldest }),
+    };
+  }
+
+  /** A full backup succeeded (the run's observer): the chain in progress ends at its revision, a new one starts. */
+  newBase(m: Manifest): void {
+    if (!isChainBase(m)) return;
+    const current = this.current;
+    // Only a backup of the chain's own series replaces its base: a `filter:secrets` backup from the API must not
+    // narrow the recording of a snapshot chain to the secrets.
+    if (current && m.id !== current.base.id && seriesOf(m) === seriesOf(current.base) && m.etcd.revision >= current.base.etcd.revision) current.endAt(m);
+  }
+
+  /** Stops recording: the changes received so far are stored before run() resolves. */
+  stop(): void {
+    this.stopped = true;
+    this.current?.stop();
+    this.wake?.();
+  }
+
+  /** Records until stop(). */
+  async run(): Promise<void> {
+    const client = createEtcdClient(this.deps.config.etcd);
+    try {
+      const keys = await encryptionKeys(this.deps.config);
+      let start = await this.startingPoint();
+      while (start !== undefined && !this.stopped) {
+        const rec = new ChainRecording({ ...this.deps, client, keys, onState: (c) => this.onState(c), onStored: (m) => this.stored(m) }, start.base, start.fromRevision);
+        this.current = rec;
+        this.deps.log.info({ base: start.base.id, baseRevision: start.base.etcd.revision, fromRevision: start.fromRevision }, 'recording changes');
+        if (this.stopped) rec.stop();
+        const end = await rec.record();
+        this.current = undefined;
+        if (end.kind === 'stopped') break;
+        if (end.kind === 'new-base') {
+          start = { base: end.base, fromRevision: end.base.etcd.revision + 1 };
+          continue;
+        }
+        this.downSince ??= Date.now();
+        start = await this.afterBreak(rec, end.error);
+      }
+    } finally {
+      client.close();
+    }
+  }
+
+  /** Where the recording starts: after the newest full backup and its stored segments; without one, a full backup. */
+  private async startingPoint(): Promise<{ base: Manifest; fromRevision: number } | undefined> {
+    const backups = await this.listing();
+    if (backups === undefined) return undefined;
+    // The newest full backup of the configured strategy's series (any chain base when RS_BACKUP_STRATEGY is unset).
+    const series = this.deps.config.strategy ? seriesOf({ strategy: formatStrategy(this.deps.config.strategy) }) : undefined;
+    const base = backups.filter((m) => isChainBase(m) && (series === undefined || seriesOf(m) === series)).sort(newestFirst)[0];
+    if (base === undefined) {
+      const m = await this.fullBackup(`no full backup of cluster "${this.deps.config.cluster}" in ${this.deps.repo.store.location} yet: taking one to start the chain of changes`);
+      return m && { base: m, fromRevision: m.etcd.revision + 1 };
+    }
+    const segments = backups.filter((m): m is DeltaManifest => isDeltaManifest(m) && m.base === base.id);
+    const chain = validateChain({ id: base.id, createdAt: base.createdAt, revision: base.etcd.revision }, segments);
+    if (chain.problems.length > 0) {
+      const m = await this.fullBackup(`the chain of ${base.id} is broken (${chain.problems[0]!}): taking a full backup to start a new one`);
+      return m && { base: m, fromRevision: m.etcd.revision + 1 };
+    }
+    if (chain.covered.length > 0) this.lastRevision = chain.coveredTo;
+    return { base, fromRevision: chain.coveredTo + 1 };
+  }
+
+  /** The store's backups, asked again (with a pause) while the store cannot be listed; undefined once stopped. */
+  private async listing(): Promise<Manifest[] | undefined> {
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        return (await this.deps.repo.list()).backups;
+      } catch (err) {
+        const waitMs = this.pause(attempt);
+        this.deps.log.warn({ err: describeError(err), retryInMs: waitMs }, 'cannot list the store to find where the chain of changes starts; trying again');
+        await this.sleep(waitMs);
+      }
+    }
+    return undefined;
+  }
+
+  private pause(attempt: number): number {
+    return Math.min(60_000, this.deps.config.delta.intervalMs * 2 ** Math.min(attempt, 6));
+  }
+
+  /** Waits `ms`, or until stop(). */
+  private async sleep(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /** A chain that cannot go on: a full backup at once (or the one that arrived meanwhile), and a new chain from it. */
+  private async afterBreak(rec: ChainRecording, error: unknown): Promise<{ base: Manifest; fromRevision: number } | undefined> {
+    const why = describeError(error);
+    this.deps.log.warn({ base: rec.base.id, through: rec.through, err: why }, 'the chain of changes cannot go on without a gap: taking a full backup at once');
+    const m = await this.fullBackup(`the chain of ${rec.base.id} broke at revision ${rec.through}: ${why}`);
+    return m && { base: m, fromRevision: m.etcd.revision + 1 };
+  }
+
+  /** A full backup, tried again (with a growing pause) until it succeeds or the recording stops. */
+  private async fullBackup(reason: string): Promise<Manifest | undefined> {
+    this.deps.log.warn({ reason }, 'taking a full backup for continuous backups');
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        const m = await this.deps.fullBackup(reason);
+        if (isChainBase(m)) return m;
+        this.deps.log.error({ id: m.id, strategy: m.strategy }, 'the full backup cannot start a chain of changes (it holds no v3 values): continuous backups stop');
+        return undefined;
+      } catch (err) {
+        if (this.stopped) break;
+        const waitMs = this.pause(attempt);
+        this.deps.log.warn({ err: describeError(err), retryInMs: waitMs }, 'the full backup for continuous backups failed; trying again');
+        await this.sleep(waitMs);
+      }
+    }
+    return undefined;
+  }
+
+  private onState(change: WatchStateChange): void {
+    if (change.state === 'watching') {
+      if (this.downSince !== undefined && Date.now() - this.downSince > this.deps.config.delta.intervalMs) {
+        this.deps.log.info({ fromRevision: change.fromRevision }, 'watching etcd for changes again');
+      }
+      this.downSince = undefined;
+      return;
+    }
+    this.downSince ??= Date.now();
+    this.deps.log.warn({ err: describeError(change.error), retryInMs: change.retryInMs }, 'lost the watch of etcd; resuming from the last recorded revision');
+  }
+
+  private stored(m: DeltaManifest): void {
+    this.lastRevision = m.toRevision;
+    this.deps.onStored?.(m);
+  }
+}

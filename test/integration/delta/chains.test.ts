@@ -1,0 +1,129 @@
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { isDeltaManifest, type Manifest } from '../../../src/archive/manifest.js';
+import { validateChain } from '../../../src/core/delta-chain.js';
+import type { DeltaEvent } from '../../../src/core/delta-event.js';
+import { BackupRepository } from '../../../src/store/backup-repository.js';
+import { LocalStore } from '../../../src/store/local-store.js';
+import { runCli, type CliResult } from '../../helpers/cli.js';
+import { compareWithHistory, segmentEvents, segmentsOf } from '../../helpers/delta-history.js';
+import { startEtcd, type TestEtcd } from '../../helpers/etcd.js';
+
+let etcd: TestEtcd;
+let client: Etcd3;
+let work: string;
+beforeAll(async () => {
+  etcd = await startEtcd();
+  client = new Etcd3({ hosts: etcd.endpoint });
+  work = await mkdtemp(join(tmpdir(), 'rs-delta-chains-'));
+});
+afterAll(async () => {
+  client?.close();
+  await etcd?.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function startRun(env: Record<string, string>): { done: Promise<CliResult>; child: () => ChildProcess; log: () => string; until: (re: RegExp, ms?: number) => Promise<void> } {
+  let child: ChildProcess | undefined;
+  let log = '';
+  const done = runCli(['run'], env, {
+    timeoutMs: 120_000,
+    onStart: (c) => {
+      child = c;
+      c.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    },
+  });
+  const until = async (re: RegExp, ms = 30_000) => {
+    const end = Date.now() + ms;
+    while (!re.test(log)) {
+      if (Date.now() > end) throw new Error(`no ${re} in the log of run:\n${log}`);
+      await sleep(50);
+    }
+  };
+  return { done, child: () => child!, log: () => log, until };
+}
+
+const count = (text: string, re: RegExp) => (text.match(re) ?? []).length;
+
+it('takes a full backup when the store has none, and each scheduled one ends the chain at exactly its revision', async () => {
+  const store = join(work, 'scheduled');
+  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_HTTP_PORT: '0' };
+  const repo = new BackupRepository(new LocalStore(store), 'default');
+  const first = (await client.put('/registry/start').value('0').exec()).header.revision;
+  const run = startRun({ ...env, RS_DELTA_INTERVAL: '1s', RS_SCHEDULE: '*/4 * * * * *' });
+  await run.until(/"msg":"recording changes"/);
+  expect(run.log()).toMatch(/no full backup of cluster \\"default\\" in .* yet: taking one to start the chain of changes/);
+  // Changes all the time, also while the scheduled backups run.
+  let writing = true;
+  let last = Number(first);
+  const writer = (async () => {
+    for (let i = 0; writing; i++) {
+      last = Number((await client.put(`/registry/busy/${i % 40}`).value(`v${i}`).exec()).header.revision);
+      await sleep(15);
+    }
+  })();
+  while (count(run.log(), /"msg":"backup completed"/g) < 3) await sleep(100);
+  writing = false;
+  await writer;
+  await sleep(200);
+  run.child().kill('SIGTERM');
+  const res = await run.done;
+  expect(res.code, res.stderr).toBe(0);
+
+  const backups = (await repo.list()).backups;
+  const bases = backups.filter((m) => !isDeltaManifest(m)).sort((a, b) => a.etcd.revision - b.etcd.revision);
+  expect(bases.length).toBeGreaterThanOrEqual(3);
+  const events: DeltaEvent[] = [];
+  for (const [i, base] of bases.entries()) {
+    const chain = validateChain({ id: base.id, createdAt: base.createdAt, revision: base.etcd.revision }, segmentsOf(backups, base.id));
+    expect(chain.problems).toEqual([]);
+    // Each chain ends where the next full backup's revision is: no overlap, no gap.
+    expect(chain.coveredTo).toBe(i + 1 < bases.length ? bases[i + 1]!.etcd.revision : last);
+    for (const s of chain.covered) events.push(...(await segmentEvents(repo, s)));
+  }
+  expect(await compareWithHistory(client, bases[0]!.etcd.revision, events, last)).toBeUndefined();
+}, 120_000);
+
+it('takes a full backup at once when etcd compacted past the revision the chain had reached, and says why', async () => {
+  const store = join(work, 'compacted');
+  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_HTTP_PORT: '0', RS_DELTA_INTERVAL: '1s' };
+  const repo = new BackupRepository(new LocalStore(store), 'default');
+  const base = JSON.parse((await runCli(['backup', '--json'], env)).stdout) as Manifest;
+  const first = startRun(env);
+  await first.until(/"msg":"recording changes"/);
+  const rev = Number((await client.put('/registry/one').value('1').exec()).header.revision);
+  await first.until(/"msg":"delta segment stored"/);
+  first.child().kill('SIGTERM');
+  expect((await first.done).code).toBe(0);
+  // While nothing records: changes, and a compaction of their history.
+  let compactAt = rev;
+  for (let i = 0; i < 10; i++) compactAt = Number((await client.put(`/registry/gone/${i}`).value('x').exec()).header.revision);
+  await etcd.ctl(['compaction', String(compactAt)]);
+
+  const second = startRun(env);
+  await second.until(/"msg":"recording changes".*\n(.*\n)*.*"msg":"recording changes"/);
+  const after = Number((await client.put('/registry/after').value('2').exec()).header.revision);
+  await second.until(new RegExp(`"toRevision":${after},`));
+  second.child().kill('SIGTERM');
+  expect((await second.done).code).toBe(0);
+  const log = second.log();
+  expect(log).toMatch(/"msg":"the chain of changes cannot go on without a gap: taking a full backup at once"/);
+  expect(log).toMatch(new RegExp(`has compacted its history up to revision ${compactAt}`));
+
+  const backups = (await repo.list()).backups;
+  const bases = backups.filter((m) => !isDeltaManifest(m)).sort((a, b) => a.etcd.revision - b.etcd.revision);
+  expect(bases.map((b) => b.id)[0]).toBe(base.id);
+  expect(bases).toHaveLength(2);
+  expect(bases[1]!.etcd.revision).toBeGreaterThanOrEqual(compactAt);
+  const newChain = validateChain({ id: bases[1]!.id, createdAt: bases[1]!.createdAt, revision: bases[1]!.etcd.revision }, segmentsOf(backups, bases[1]!.id));
+  expect(newChain.problems).toEqual([]);
+  expect(newChain.coveredTo).toBe(after);
+  // The old chain stays as it was: up to the revision recorded before the stop.
+  expect(validateChain({ id: base.id, createdAt: base.createdAt, revision: base.etcd.revision }, segmentsOf(backups, base.id)).coveredTo).toBe(rev);
+}, 120_000);

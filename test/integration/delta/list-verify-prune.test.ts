@@ -1,0 +1,94 @@
+import { appendFile, mkdtemp, readdir, rm, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { DeltaManifest, Manifest } from '../../../src/archive/manifest.js';
+import { loadConfig } from '../../../src/config/load-config.js';
+import type { DeltaEvent } from '../../../src/core/delta-event.js';
+import { createLogger } from '../../../src/log.js';
+import { storeSegment } from '../../../src/ops/store-segment.js';
+import { BackupRepository } from '../../../src/store/backup-repository.js';
+import { LocalStore } from '../../../src/store/local-store.js';
+import { startEtcd, type TestEtcd } from '../../helpers/etcd.js';
+import { runInProcess } from '../../helpers/in-process.js';
+
+let etcd: TestEtcd;
+let store: string;
+let env: Record<string, string>;
+let repo: BackupRepository;
+const bases: Manifest[] = [];
+const chains = new Map<string, DeltaManifest[]>();
+
+/** Two segments after each of three full backups, stored as `run` stores them. */
+beforeAll(async () => {
+  etcd = await startEtcd();
+  store = await mkdtemp(join(tmpdir(), 'rs-delta-list-'));
+  env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store };
+  repo = new BackupRepository(new LocalStore(store), 'default');
+  const config = loadConfig(env).config!;
+  const ctx = { config, log: createLogger('silent') };
+  for (let b = 0; b < 3; b++) {
+    await etcd.ctl(['put', `/registry/x/${b}`, 'v']);
+    const base = JSON.parse((await runInProcess(['backup', '--json'], env)).stdout) as Manifest;
+    bases.push(base);
+    const segs: DeltaManifest[] = [];
+    let from = base.etcd.revision + 1;
+    for (let s = 0; s < 2; s++) {
+      const events: DeltaEvent[] = [0, 1].map((i) => ({ type: 'put', key: Buffer.from(`/registry/y/${i}`), value: Buffer.from(`${b}${s}${i}`), createRevision: from, modRevision: from + i, version: 1 + i, observedAt: Date.now() }));
+      segs.push(await storeSegment(ctx, repo, {}, { base: base.id, baseRevision: base.etcd.revision, etcdVersion: '3.4' }, { fromRevision: from, toRevision: from + 1, events, bytes: 0, reason: 'interval' }));
+      from += 2;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    chains.set(base.id, segs);
+  }
+});
+afterAll(async () => {
+  await etcd?.stop();
+  await rm(store, { recursive: true, force: true });
+});
+
+it('list shows the segments with their chain fields, newest first', async () => {
+  const listed = JSON.parse((await runInProcess(['list', '--json'], env)).stdout) as Array<Manifest & Partial<DeltaManifest>>;
+  expect(listed).toHaveLength(9);
+  expect(listed.map((m) => m.createdAt)).toEqual([...listed.map((m) => m.createdAt)].sort().reverse());
+  const seg = chains.get(bases[2]!.id)![1]!;
+  expect(listed[0]).toMatchObject({ id: seg.id, strategy: 'delta', contentType: 'delta-events', base: bases[2]!.id, fromRevision: seg.fromRevision, toRevision: seg.toRevision, events: 2 });
+  expect(listed[0]!.firstEventAt).toBeDefined();
+  const text = (await runInProcess(['list'], env)).stdout;
+  expect(text).toContain(`delta of ${bases[2]!.id} (2 changes)`);
+  expect(text).toContain(`${seg.fromRevision}..${seg.toRevision}`);
+});
+
+it('verify checks one segment, and --chain the base, every segment and their contiguity', async () => {
+  const [s1, s2] = chains.get(bases[1]!.id)!;
+  const one = await runInProcess(['verify', s1!.id], env);
+  expect(one.code).toBe(0);
+  expect(one.stdout).toMatch(/ok  \tcontent\tdelta-events ok/);
+  const chain = await runInProcess(['verify', bases[1]!.id, '--chain'], env);
+  expect(chain.code, chain.stderr).toBe(0);
+  expect(chain.stdout).toContain(`ok  \tchain\t2 segments, 4 changes, revisions up to ${s2!.toRevision} restorable`);
+
+  // A damaged segment fails both; a missing one breaks the chain, named.
+  await appendFile(join(store, 'default', s2!.artifact), 'x');
+  const damaged = await runInProcess(['verify', s2!.id], env);
+  expect(damaged.code).toBe(1);
+  expect(damaged.stderr).toContain(`backup ${s2!.id} failed verification`);
+  expect((await runInProcess(['verify', bases[1]!.id, '--chain'], env)).stderr).toContain(`the chain of ${bases[1]!.id} failed verification: backup ${s2!.id}`);
+  await unlink(join(store, 'default', `${s1!.id}.manifest.json`));
+  const gap = await runInProcess(['verify', s2!.id, '--chain'], env);
+  expect(gap.code).toBe(1);
+  expect(gap.stdout).toContain(`FAIL\tchain\tthe first segment ${s2!.id} starts at revision ${s2!.fromRevision}, not at the base's revision + 1 (${bases[1]!.etcd.revision + 1})`);
+});
+
+it('retention counts full backups and deletes each with its segments; the newest chain stays whole', async () => {
+  const dry = JSON.parse((await runInProcess(['prune', '--dry-run', '--json'], { ...env, RS_RETENTION_KEEP_LAST: '1' })).stdout) as { deleted: string[]; kept: string[] };
+  const newest = bases[2]!;
+  expect(dry.kept.sort()).toEqual([newest.id, ...chains.get(newest.id)!.map((s) => s.id)].sort());
+  const res = await runInProcess(['prune'], { ...env, RS_RETENTION_KEEP_LAST: '1' });
+  expect(res.code, res.stderr).toBe(0);
+  const files = (await readdir(join(store, 'default'))).sort();
+  const kept = [newest, ...chains.get(newest.id)!];
+  // The artifact whose manifest the test above removed is an orphan: retention removes it once it is an hour old.
+  const orphan = chains.get(bases[1]!.id)![0]!.artifact;
+  expect(files).toEqual([orphan, ...kept.flatMap((m) => [m.artifact, `${m.id}.manifest.json`])].sort());
+});

@@ -1,0 +1,67 @@
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { runCli, type CliResult } from '../../helpers/cli.js';
+import { startRestartableEtcd, type RestartableEtcd } from '../../helpers/etcd-restartable.js';
+import { freePort } from '../../helpers/ports.js';
+
+let etcd: RestartableEtcd;
+let client: Etcd3;
+let work: string;
+beforeAll(async () => {
+  etcd = await startRestartableEtcd();
+  client = new Etcd3({ hosts: etcd.endpoint });
+  work = await mkdtemp(join(tmpdir(), 'rs-delta-obs-'));
+});
+afterAll(async () => {
+  client?.close();
+  await etcd?.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const metric = (page: string, name: string) => {
+  const m = new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(page);
+  return m ? Number(m[1]) : undefined;
+};
+
+it('counts segments and changes, reports the last revision and the lag, and /healthz fails while the watch is down for more than 3 intervals', async () => {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  let child: ChildProcess | undefined;
+  let log = '';
+  const done: Promise<CliResult> = runCli(['run'], { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: work, RS_HTTP_PORT: String(port), RS_DELTA_INTERVAL: '1s' }, {
+    timeoutMs: 120_000,
+    onStart: (c) => {
+      child = c;
+      c.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    },
+  });
+  const until = async (ok: () => boolean | Promise<boolean>, what: string) => {
+    for (const end = Date.now() + 30_000; !(await ok()); await sleep(100)) if (Date.now() > end) throw new Error(`${what}; log:\n${log}`);
+  };
+  await until(() => log.includes('"msg":"recording changes"'), 'no recording');
+  let last = 0;
+  for (let i = 0; i < 25; i++) last = Number((await client.put(`/registry/m/${i}`).value(`v${i}`).exec()).header.revision);
+  const page = async () => (await fetch(`${url}/metrics`)).text();
+  await until(async () => metric(await page(), 'reshifter_delta_last_revision') === last, `reshifter_delta_last_revision never reached ${last}`);
+  const p = await page();
+  expect(metric(p, 'reshifter_delta_events_total')).toBe(25);
+  expect(metric(p, 'reshifter_delta_segments_total')).toBeGreaterThanOrEqual(1);
+  expect(metric(p, 'reshifter_delta_lag_seconds')).toBe(0);
+  expect((await fetch(`${url}/healthz`)).status).toBe(200);
+
+  // etcd gone: healthy for up to 3 intervals, then 503 saying why; healthy again once the watch is back.
+  await etcd.kill();
+  await until(async () => (await fetch(`${url}/healthz`)).status === 503, '/healthz never turned 503');
+  const body = (await (await fetch(`${url}/healthz`)).json()) as { reason: string; delta: { watching: boolean } };
+  expect(body.reason).toMatch(/the watch of changes for continuous backups has been down since .* \(more than 3 intervals of 1s\)/);
+  expect(body.delta.watching).toBe(false);
+  await etcd.start();
+  await until(async () => (await fetch(`${url}/healthz`)).status === 200, '/healthz never recovered');
+  child!.kill('SIGTERM');
+  expect((await done).code).toBe(0);
+}, 120_000);

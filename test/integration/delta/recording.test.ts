@@ -1,0 +1,139 @@
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Manifest } from '../../../src/archive/manifest.js';
+import { validateChain } from '../../../src/core/delta-chain.js';
+import type { DeltaEvent } from '../../../src/core/delta-event.js';
+import { BackupRepository } from '../../../src/store/backup-repository.js';
+import { LocalStore } from '../../../src/store/local-store.js';
+import { runCli, type CliResult } from '../../helpers/cli.js';
+import { compareWithHistory, segmentEvents, segmentsOf } from '../../helpers/delta-history.js';
+import { startRestartableEtcd, type RestartableEtcd } from '../../helpers/etcd-restartable.js';
+
+let etcd: RestartableEtcd;
+let client: Etcd3;
+let work: string;
+beforeAll(async () => {
+  etcd = await startRestartableEtcd();
+  client = new Etcd3({ hosts: etcd.endpoint });
+  work = await mkdtemp(join(tmpdir(), 'rs-delta-'));
+});
+afterAll(async () => {
+  client?.close();
+  await etcd?.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** `run` in the background, with its log lines as they come. */
+function startRun(env: Record<string, string>): { done: Promise<CliResult>; child: () => ChildProcess; log: () => string; until: (re: RegExp, ms?: number) => Promise<void> } {
+  let child: ChildProcess | undefined;
+  let log = '';
+  const done = runCli(['run'], env, {
+    timeoutMs: 180_000,
+    onStart: (c) => {
+      child = c;
+      c.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    },
+  });
+  const until = async (re: RegExp, ms = 30_000) => {
+    const end = Date.now() + ms;
+    while (!re.test(log)) {
+      if (Date.now() > end) throw new Error(`no ${re} in the log of run:\n${log}`);
+      await sleep(50);
+    }
+  };
+  return { done, child: () => child!, log: () => log, until };
+}
+
+/** Writes until etcd answers again (it may be restarting). */
+async function retrying<T>(fn: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i > 100) throw err;
+      await sleep(100);
+    }
+  }
+}
+
+const put = (k: string, v: string) => retrying(() => client.put(k).value(v).exec()).then((r) => Number(r.header.revision));
+const del = (k: string) => retrying(() => client.delete().key(k).exec()).then((r) => Number(r.header.revision));
+
+/** Polls the store until a segment of `base` covers `revision`; the time it took from `since`. */
+async function coveredAfter(repo: BackupRepository, base: string, revision: number, since: number): Promise<number> {
+  for (;;) {
+    const segs = segmentsOf((await repo.list()).backups, base);
+    if (segs.some((s) => s.fromRevision <= revision && revision <= s.toRevision)) return Date.now() - since;
+    if (Date.now() - since > 30_000) throw new Error(`no segment covers revision ${revision}`);
+    await sleep(25);
+  }
+}
+
+it('records every change from the base on, across an etcd restart, as etcd\'s own history has it; SIGTERM stores the rest', async () => {
+  const store = join(work, 'restart');
+  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_HTTP_PORT: '0' };
+  const repo = new BackupRepository(new LocalStore(store), 'default');
+  for (let i = 0; i < 50; i++) await put(`/registry/configmaps/ns/seed-${i}`, `seed ${i}`);
+  const base = JSON.parse((await runCli(['backup', '--json'], env)).stdout) as Manifest;
+  expect(base.etcd.revision).toBeGreaterThan(50);
+
+  const run = startRun({ ...env, RS_DELTA_INTERVAL: '2s' });
+  await run.until(/"msg":"recording changes"/);
+  expect(run.log()).toContain(`"fromRevision":${base.etcd.revision + 1}`);
+
+  // Phase 1: new keys, updates, deletes, a transaction of several keys in one revision, a leased key.
+  for (let i = 0; i < 200; i++) await put(`/registry/pods/ns/p-${i}`, `spec ${i} ${'x'.repeat(i)}`);
+  for (let i = 0; i < 50; i++) await put(`/registry/configmaps/ns/seed-${i}`, `updated ${i}`);
+  for (let i = 0; i < 40; i++) await del(`/registry/pods/ns/p-${i * 5}`);
+  await retrying(() => client.kv.txn({ compare: [], success: [0, 1, 2].map((n) => ({ request_put: { key: Buffer.from(`/registry/txn/${n}`), value: Buffer.from(`t${n}`) } })), failure: [] }));
+  const lease = client.lease(600, { autoKeepAlive: false });
+  await lease.put('/registry/leases/holder').value('leased').exec();
+
+  // The recovery point: from a put until a stored segment covers its revision.
+  const rpo: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const t = Date.now();
+    const rev = await put(`/registry/rpo/${i}`, `sample ${i}`);
+    rpo.push(await coveredAfter(repo, base.id, rev, t));
+  }
+
+  // An etcd crash in the middle: the watch resumes from the last revision it recorded.
+  await etcd.kill();
+  await sleep(1500);
+  await etcd.start();
+  for (let i = 40; i < 140; i++) await put(`/registry/pods/ns/p-${i}`, `after restart ${i}`);
+  for (let i = 0; i < 30; i++) await del(`/registry/configmaps/ns/seed-${i}`);
+  await run.until(/"msg":"watching etcd for changes again"/);
+  const t = Date.now();
+  const rev = await put('/registry/rpo/after-restart', 'x');
+  rpo.push(await coveredAfter(repo, base.id, rev, t));
+
+  // Changes right before SIGTERM are stored on the way out, not lost with the interval.
+  let last = 0;
+  for (let i = 0; i < 5; i++) last = await put(`/registry/last/${i}`, `v${i}`);
+  await sleep(100);
+  run.child().kill('SIGTERM');
+  const res = await run.done;
+  expect(res.code, res.stderr).toBe(0);
+  expect(run.log()).toMatch(/"reason":"stop","msg":"delta segment stored"/);
+  expect(run.log()).toContain('lost the watch of etcd');
+
+  const backups = (await repo.list()).backups;
+  const segments = segmentsOf(backups, base.id);
+  const chain = validateChain({ id: base.id, createdAt: base.createdAt, revision: base.etcd.revision }, segments);
+  expect(chain.problems).toEqual([]);
+  expect(chain.coveredTo).toBe(last);
+  const events: DeltaEvent[] = [];
+  for (const s of segments) events.push(...(await segmentEvents(repo, s)));
+  expect(events.length).toBe(200 + 50 + 40 + 3 + 1 + 4 + 100 + 30 + 1 + 5);
+  expect(events.some((e) => e.lease !== undefined && e.grantedTtl === 600)).toBe(true);
+  expect(await compareWithHistory(client, base.etcd.revision, events, last)).toBeUndefined();
+  // Measured, not asserted (speed is the bench's): the recovery point with a 2 s interval.
+  console.log(`delta RPO with RS_DELTA_INTERVAL=2s, ms from a put until a stored segment covers it: ${rpo.join(', ')}`);
+}, 180_000);

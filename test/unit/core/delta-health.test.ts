@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { deltaHealth, type HealthReport } from '../../../src/core/health.js';
+
+const ok: HealthReport = { healthy: true, status: 'ok', reason: 'no backup is due yet' };
+const T = Date.parse('2026-12-04T10:00:00.000Z');
+
+describe('deltaHealth', () => {
+  it('stays healthy while the watch receives, and for up to 3 intervals without it', () => {
+    expect(deltaHealth(ok, { lastRevision: 7 }, 2000, T)).toEqual({ ...ok, delta: { watching: true, lastRevision: 7 } });
+    expect(deltaHealth(ok, { downSince: T - 6000 }, 2000, T).healthy).toBe(true);
+  });
+  it('fails once the watch has been down for more than 3 intervals, saying since when', () => {
+    const r = deltaHealth(ok, { downSince: T - 6001 }, 2000, T);
+    expect(r).toMatchObject({ healthy: false, status: 'failing', delta: { watching: false, downSince: '2026-12-04T09:59:53.999Z' } });
+    expect(r.reason).toBe('the watch of changes for continuous backups has been down since 2026-12-04T09:59:53.999Z (more than 3 intervals of 2s)');
+  });
+  it('keeps the reason of a backup that failed', () => {
+    const failing: HealthReport = { healthy: false, status: 'failing', reason: 'the last backup failed: x' };
+    expect(deltaHealth(failing, { downSince: T - 60_000 }, 2000, T).reason).toBe('the last backup failed: x');
+  });
+});
