@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { Etcd3, type IWatchResponse } from 'etcd3';
 import type { DeltaManifest, Manifest } from '../../src/archive/manifest.js';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -8,6 +10,8 @@ import { openRepository } from '../../src/ops/repository.js';
 import { storeSegment } from '../../src/ops/store-segment.js';
 import type { TestEtcd } from './etcd.js';
 import { values, type KvInfo } from './keyspace.js';
+
+const run = promisify(execFile);
 
 /**
  * etcd's own history of every key (or the keys under `prefixes`) from revision `from` to `to`, as a recording would
@@ -87,8 +91,10 @@ export async function storeSegmentOf(env: Record<string, string>, s: SegmentSpec
 }
 
 /** Every key of `etcd` as it was at `revision` (etcd's own history: `etcdctl get --rev`), key (base64) -> value (base64). */
-export async function valuesAt(etcd: TestEtcd, revision: number, prefixes: string[] = []): Promise<Map<string, string>> {
-  const text = (await etcd.ctl(['get', '', '--from-key', '--rev', String(revision), '-w', 'json'])).replace(/"lease":(\d+)/g, '"lease":"$1"');
+export async function valuesAt(etcd: TestEtcd | string, revision: number, prefixes: string[] = []): Promise<Map<string, string>> {
+  const args = ['get', '', '--from-key', '--rev', String(revision), '-w', 'json'];
+  const raw = typeof etcd === 'string' ? (await run('etcdctl', ['--endpoints', etcd, ...args], { env: { ...process.env, ETCDCTL_API: '3' }, maxBuffer: 1 << 30, encoding: 'utf8' })).stdout : await etcd.ctl(args);
+  const text = raw.replace(/"lease":(\d+)/g, '"lease":"$1"');
   const out = JSON.parse(text) as { kvs?: Array<{ key: string; value?: string; lease?: string; create_revision: number }> };
   const map = new Map<string, KvInfo>();
   for (const kv of out.kvs ?? []) {
