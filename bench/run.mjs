@@ -7,6 +7,7 @@
 //   npm run bench -- --keys 50000 --size-mb 100 --runs 5 --only snapshot,raw
 //
 //   npm run bench -- --name dev --out /tmp          # results as /tmp/dev.json and /tmp/dev.md
+//   npm run bench -- --only pitr --pitr-events 5000 # point-in-time restore: base + recorded changes (default keys / 2)
 //
 // Writes bench/results/latest.json and bench/results/latest.md (the README quotes the table). Datasets live in a
 // temporary directory (--work, default $TMPDIR/rs-bench) and are removed at the end; nothing is written to the repo
@@ -22,6 +23,7 @@ import { startEtcd } from '../dist/demo/local-etcd.js';
 import { freePort } from '../dist/demo/free-port.js';
 import { benchDataset, loadBenchDataset } from './lib/dataset.mjs';
 import { measure, median, rssSource } from './lib/measure.mjs';
+import { benchPointInTime } from './lib/pitr.mjs';
 import { renderMarkdown } from './lib/report.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -38,6 +40,7 @@ const { values: opt } = parseArgs({
     work: { type: 'string', default: join(tmpdir(), 'rs-bench') },
     out: { type: 'string', default: join(ROOT, 'bench', 'results') },
     name: { type: 'string', default: 'latest' },
+    'pitr-events': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -227,6 +230,11 @@ try {
       if (has.inspect) record('rs inspect (offline)', await rs(['inspect', snap, '--json'], base));
     }
     rmSync(store, { recursive: true, force: true });
+  }
+  // Last: it changes the dataset. Issue #13: a 100k-key base and 50k recorded changes, restored to the last change.
+  if (want('pitr') && has.restore) {
+    const events = Number(opt['pitr-events'] ?? Math.round(keys / 2));
+    await benchPointInTime({ etcd, startEtcd, etcdArgs, rs, record, base, work, events, log, main: MAIN, nodeFlags: NODE_FLAGS });
   }
   if (pipelineMs.length > 0) results['etcdctl save + gzip + aws s3 cp'] = { ms: pipelineMs, cpuMs: [], rssMB: pipelineRss };
 

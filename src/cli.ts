@@ -101,6 +101,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       'restore <snapshot-id>|latest --keys [--dry-run] [--skip-existing] [--json]',
       'restore <snapshot-id>|latest --data-dir DIR [--name N] [--initial-cluster C] [--initial-advertise-peer-urls U] [--initial-cluster-token T]',
       'restore <checkpoint-id>|latest --image-archive FILE [--image-name NAME] [--json]',
+      'restore <id>|latest --to <revision>|<RFC 3339 time>|latest [any key or data-dir option above]: a point in time, from a chain of continuous backups',
     ],
     args: { min: 1, max: 1, missing: 'the id of a backup (or "latest"): "reshifter list" shows them' },
     flags: [
@@ -115,6 +116,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       { name: 'initial-cluster-token', value: 'T', help: 'the cluster token (with --data-dir)' },
       { name: 'image-archive', value: 'FILE', help: 'write a container checkpoint as an OCI image archive to this new file' },
       { name: 'image-name', value: 'NAME', help: 'the image name recorded in the archive (with --image-archive)' },
+      { name: 'to', value: 'POINT', help: 'a revision, an RFC 3339 time or latest: the full backup and the changes recorded after it, up to there' },
       JSON_FLAG,
     ],
     uses: ['etcd', 'selection', 'metrics', ...READS_BACKUPS],

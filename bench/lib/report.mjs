@@ -8,6 +8,7 @@ const SECTIONS = [
   ['raw', ['etcdctl get --prefix -w json', 'rs raw local none', 'rs raw local gzip', 'rs raw local zstd']],
   ['restore', ['etcd txn loader', 'rs restore raw dump']],
   ['inspect', ['etcdctl snapshot status', 'rs inspect (offline)']],
+  ['pitr', ['rs restore --to data dir', 'rs restore --to keys']],
 ];
 const LABELS = {
   'etcdctl snapshot save': '`etcdctl snapshot save`',
@@ -33,6 +34,8 @@ const LABELS = {
   'rs restore raw dump': 'reshifter `restore` of the raw dump (zstd) into an empty etcd, whole process',
   'etcdctl snapshot status': '`etcdctl snapshot status -w json`',
   'rs inspect (offline)': 'reshifter `inspect` (offline)',
+  'rs restore --to data dir': 'reshifter `restore latest --to latest --data-dir`: snapshot base + recorded changes replayed in a temporary etcd',
+  'rs restore --to keys': 'reshifter `restore latest --to latest`: raw dump base + recorded changes into an empty etcd',
 };
 
 export function renderMarkdown(r) {
@@ -50,7 +53,7 @@ export function renderMarkdown(r) {
       const x = r.results[name];
       if (!x) continue;
       const own = x.ownKeysPerSecond?.length ? ` (${median(x.ownKeysPerSecond).toLocaleString('en')} from its first write)` : '';
-      const extra = x.keysPerSecond ? `${x.keys.toLocaleString('en')} keys, ${Math.round(x.keys / (x.medianMs / 1000)).toLocaleString('en')} keys/s${own}` : x.bytes ? `${(x.bytes / MB).toFixed(0)} MB` : '';
+      const extra = x.events ? `${x.keys.toLocaleString('en')} keys + ${x.events.toLocaleString('en')} changes` : x.keysPerSecond ? `${x.keys.toLocaleString('en')} keys, ${Math.round(x.keys / (x.medianMs / 1000)).toLocaleString('en')} keys/s${own}` : x.bytes ? `${(x.bytes / MB).toFixed(0)} MB` : '';
       const ratio = base ? `${(x.medianMs / base).toFixed(2)}x` : '';
       const cpu = x.medianCpuMs !== undefined ? `${(x.medianCpuMs / 1000).toFixed(2)} s` : '';
       const label = LABELS[name] ?? (name.startsWith('rs snapshot local zstd -') ? `reshifter \`snapshot\` → local store, zstd level ${name.slice(24)}` : name);

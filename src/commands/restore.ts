@@ -10,6 +10,7 @@ import { processMetrics, recordRestore, type RestoreOutcome } from '../server/me
 import { pushMetrics } from '../server/pushgateway.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
+import { restorePoint } from './restore-point.js';
 import { seriesFlag, stringFlag } from './flags.js';
 import { textTable } from './text-table.js';
 
@@ -53,6 +54,8 @@ async function restoreOnce(ctx: CommandContext, begun: () => void): Promise<void
   const repo = openRepository(ctx.config, ctx.log);
   try {
     if (flags['image-archive'] !== undefined || flags['image-name'] !== undefined) return await restoreImage(ctx, repo, id, begun);
+    // `--to`: a full backup and the changes recorded after it (continuous backups), up to a revision or a time.
+    if (flags.to !== undefined) return await restorePoint(ctx, repo, id, begun, formatKeyRestore);
     // `latest` is the newest backup this form of restore can write: a snapshot with --data-dir or --keys, else a key dump.
     const wantsSnapshot = flags.keys === true || SNAPSHOT_FLAGS.some((f) => flags[f] !== undefined);
     const m = await repo.get(id, wantsSnapshot ? USES.restoreSnapshot : USES.restoreKeyDump, seriesFlag(ctx));

@@ -12,6 +12,8 @@ export interface SnapshotKeysOptions {
   prefixes?: readonly string[];
   /** Give leased keys the TTL their lease was granted with (what a restore writes), reading the lease bucket first. */
   leaseTtls?: boolean;
+  /** The state at this revision (it must not be compacted in the snapshot); the latest when absent. */
+  revision?: number;
 }
 
 /**
@@ -44,16 +46,16 @@ export async function snapshotKeys(backup: SnapshotBackup, opts: SnapshotKeysOpt
   const leaseTtls = opts.leaseTtls
     ? new Map((await reader.leases().catch((err: unknown) => Promise.reject(snapshotError(err, what)))).map((l) => [l.id, l.ttl] as const))
     : undefined;
-  const prefixes = opts.prefixes;
+  const { prefixes, revision } = opts;
   async function* records(): AsyncGenerator<KeyRecord> {
     try {
-      const keys = prefixes === undefined ? reader.liveKeys() : liveKeysIn(reader, prefixRanges(prefixes));
+      const keys = prefixes === undefined ? reader.liveKeys({ ...(revision !== undefined && { revision }) }) : liveKeysIn(reader, prefixRanges(prefixes), revision);
       for await (const kv of keys) yield snapshotKeyRecord(kv, leaseTtls);
     } catch (err) {
       throw snapshotError(err, what);
     }
   }
-  const header = { apiVersion: 'v3' as const, etcdVersion: etcdOf(m).version, revision: etcdOf(m).revision, prefixes: [...(prefixes ?? ['/'])] };
+  const header = { apiVersion: 'v3' as const, etcdVersion: etcdOf(m).version, revision: revision ?? etcdOf(m).revision, prefixes: [...(prefixes ?? ['/'])] };
   return { header, records };
 }
 

@@ -16,7 +16,7 @@ export interface SnapshotRestoreReport {
 }
 
 /** etcd restores into a new directory; an empty one (a fresh volume) is fine and is removed first. */
-async function prepareDataDir(dir: string): Promise<void> {
+export async function prepareDataDir(dir: string): Promise<void> {
   let entries: string[];
   try {
     entries = await readdir(dir);

@@ -18,7 +18,9 @@ import { verifyBackup } from '../../ops/verify.js';
 import type { BackupRepository } from '../../store/backup-repository.js';
 import { VERSION } from '../../version.js';
 import { recordRestore } from '../metrics.js';
-import type { ApiServices, RestoreRequest } from './services.js';
+import { pointServices } from './point-services.js';
+import { restoreSelection } from './restore-selection.js';
+import type { ApiServices } from './services.js';
 
 /**
  * The API's work, done by the same operations (src/ops) as the CLI's commands, on the process's repository. Jobs
@@ -71,6 +73,7 @@ export function createApiServices(ctx: OpContext, repo: BackupRepository, opts: 
     },
 
     diff: (from, to, diffOpts, signal) => diffBackups({ ...ctx, signal }, repo, from, to, diffOpts),
+    ...pointServices(ctx, repo, jobCtx),
   };
 }
 
@@ -95,15 +98,4 @@ function notRestorable(m: Manifest): OperationError {
 /** Stats as the API answers them: `stats --json` without the key list. */
 function statsBody(r: StatsResult): unknown {
   return { source: r.source, ...r.report };
-}
-
-/** The configured selection with the request's filters in place of the ones it names. */
-function restoreSelection(base: OpContext['config']['selection'], req: RestoreRequest): OpContext['config']['selection'] {
-  return {
-    ...base,
-    ...(req.includeNamespaces && { includeNamespaces: req.includeNamespaces }),
-    ...(req.excludeNamespaces && { excludeNamespaces: req.excludeNamespaces }),
-    ...(req.includeResources && { includeResources: req.includeResources }),
-    ...(req.excludeResources && { excludeResources: req.excludeResources }),
-  };
 }

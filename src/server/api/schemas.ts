@@ -233,6 +233,12 @@ export const COMPONENTS: Record<string, Schema> = {
       includeResources: names('resource', '^[a-z0-9][a-z0-9.-]*$'),
       excludeResources: names('resource', '^[a-z0-9][a-z0-9.-]*$'),
       skipExisting: { type: 'boolean', description: 'leave keys the target already has alone (default false)' },
+      to: {
+        type: 'string',
+        description:
+          'restore to a point: a revision (5310), an RFC 3339 time (2026-11-22T14:05:00Z) or "latest", over the changes continuous backups recorded after the backup ' +
+          '(backupId "latest": the newest key dump or snapshot at or before it); the result adds `point` and `deletes`',
+      },
     },
   },
 };

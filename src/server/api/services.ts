@@ -2,7 +2,9 @@ import type { Readable } from 'node:stream';
 import type { Manifest } from '../../archive/manifest.js';
 import type { ClusterSummary } from '../../ops/clusters.js';
 import type { DeleteOptions, DeleteResult } from '../../ops/delete.js';
+import type { ChainView } from '../../ops/delta-chains.js';
 import type { BackupDiff } from '../../ops/diff.js';
+import type { PointResolution } from '../../ops/restore-point.js';
 import type { VerifyResult } from '../../ops/verify.js';
 import type { JobContext, JobQueue } from '../../core/jobs.js';
 import type { BackupUse } from '../../core/latest.js';
@@ -20,6 +22,8 @@ export interface RestoreRequest {
   includeResources?: string[];
   excludeResources?: string[];
   skipExisting?: boolean;
+  /** Restore to a point: a revision, an RFC 3339 time or `latest`, over the changes recorded after the backup. */
+  to?: string;
 }
 
 export type { BackupDiff, VerifyResult };
@@ -52,6 +56,15 @@ export interface ApiServices {
   /** Restores the keys of a key dump or of a snapshot into etcd, or with `dryRun` plans it. */
   restore(m: Manifest, req: RestoreRequest, job: JobContext): Promise<unknown>;
   diff(from: Manifest, to: Manifest, opts: { limit: number }, signal: AbortSignal): Promise<BackupDiff>;
+  /** The chains of continuous backups: each full backup with the delta segments recorded after it. */
+  listChains(): Promise<ChainView[]>;
+  /**
+   * Where a restore `to` a point goes: the chain and revision (`backupId` a full backup, or `latest`). Throws
+   * NotFoundError (TargetNotRecordedError) naming what the store holds when no chain covers it.
+   */
+  resolvePoint(req: RestoreRequest & { to: string }, series?: string): Promise<PointResolution>;
+  /** Restores a key dump or a snapshot's keys and the changes after it up to the point, or with `dryRun` plans it. */
+  restorePoint(r: PointResolution, req: RestoreRequest & { to: string }, job: JobContext): Promise<unknown>;
 }
 
 /** What `handleApi` needs. */

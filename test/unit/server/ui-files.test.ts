@@ -46,7 +46,7 @@ describe('handleUi', () => {
       expect(res.headers.get('content-type'), name).toBe('text/javascript; charset=utf-8');
       for (const m of (await res.text()).matchAll(/from '\.\/([\w-]+\.js)'/g)) pending.push(m[1]!);
     }
-    expect([...seen].sort()).toEqual(['api.js', 'app.js', 'chart.js', 'dom.js', 'field-diff.js', 'kinds.js', 'progress.js']);
+    expect([...seen].sort()).toEqual(['api.js', 'app.js', 'chain.js', 'chart.js', 'dom.js', 'field-diff.js', 'kinds.js', 'progress.js']);
     expect((await fetch(`${base}/ui/app.css`)).headers.get('content-type')).toBe('text/css; charset=utf-8');
   });
 

@@ -2,6 +2,7 @@ import { openApiDocument } from '../openapi.js';
 import type { Route } from '../router.js';
 import { backupRoutes } from './backups.js';
 import { clusterRoutes } from './clusters.js';
+import { chainRoutes } from './chains.js';
 import { diffRoutes } from './diff.js';
 import { infoRoutes } from './info.js';
 import { jobRoutes } from './jobs.js';
@@ -19,4 +20,4 @@ const openApiRoute: Route = {
 };
 
 /** Every operation of the API. */
-export const ROUTES: readonly Route[] = [...infoRoutes, ...backupRoutes, ...clusterRoutes, ...jobRoutes, ...restoreRoutes, ...diffRoutes, openApiRoute];
+export const ROUTES: readonly Route[] = [...infoRoutes, ...backupRoutes, ...clusterRoutes, ...jobRoutes, ...restoreRoutes, ...diffRoutes, ...chainRoutes, openApiRoute];

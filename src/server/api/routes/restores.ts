@@ -7,6 +7,8 @@ import { COMPONENTS } from '../schemas.js';
 import type { RestoreRequest } from '../services.js';
 import { seriesParam } from '../series-param.js';
 import { jobReply } from './jobs.js';
+import { parseTarget } from '../../../core/delta-chain.js';
+import type { RouteContext } from '../router.js';
 
 /** `POST /api/v1/restores`: the keys of a key dump or a snapshot back into etcd, or (dryRun) the plan of it. */
 export const restoreRoutes: Route[] = [
@@ -27,6 +29,7 @@ export const restoreRoutes: Route[] = [
     responses: { 202: { description: 'the job; poll its Location', schema: { $ref: '#/components/schemas/Job' } } },
     handle: async (c) => {
       const req = c.body as RestoreRequest;
+      if (req.to !== undefined) return restoreToPoint(c, { ...req, to: req.to });
       const m = await c.deps.services.getBackup(req.backupId, USES.restoreKeys, seriesParam(req.strategy)).catch((err: unknown) => {
         if (err instanceof NotFoundError) throw new ApiError(404, 'not_found', err.message, 'backupId');
         throw err;
@@ -48,3 +51,22 @@ export const restoreRoutes: Route[] = [
     },
   },
 ];
+
+/**
+ * A restore `to` a point: the chain of `backupId` (a key dump or a snapshot, or `latest`: the newest at or before the
+ * target) and the changes recorded after it, resolved before the job starts so that a point the store does not hold
+ * answers 404 naming what it holds.
+ */
+async function restoreToPoint(c: RouteContext, req: RestoreRequest & { to: string }) {
+  try {
+    parseTarget(req.to);
+  } catch (err) {
+    throw new ApiError(400, 'bad_request', `field "to": ${(err as Error).message}`, 'to');
+  }
+  const r = await c.deps.services.resolvePoint(req, seriesParam(req.strategy)).catch((err: unknown) => {
+    if (err instanceof NotFoundError) throw new ApiError(404, 'not_found', err.message, 'to');
+    throw err;
+  });
+  const params: Record<string, unknown> = { ...req, backupId: r.chain.base.id, revision: r.revision };
+  return jobReply(c.deps.jobs.submit({ kind: 'restore', writes: true, params, run: (job) => c.deps.services.restorePoint(r, req, job) }));
+}

@@ -4,6 +4,7 @@
 
 import { api, ApiFailure, downloadArtifact, getToken, setToken, waitForJob } from './api.js';
 import { backupChart, chartLegend } from './chart.js';
+import { chainOf, describePoint, pointOf, renderChain } from './chain.js';
 import { ago, formatBytes, formatCount, formatDate, h, saveBlob, show, splitList, state, table } from './dom.js';
 import { renderObjects } from './field-diff.js';
 import { holdsValues, seriesOf } from './kinds.js';
@@ -382,9 +383,16 @@ function restorePanel(m) {
       const list = splitList(String(fd.get(name) || ''));
       if (list.length > 0) request[key] = list;
     }
+    const to = pointOf(String(fd.get('restore-to') || ''));
+    if (to) request.to = to;
     void planRestore(request, result, form);
   });
-  panel.append(form, result);
+  // Continuous backups: the chain recorded after this backup, and the moment to restore to.
+  const chainBox = h('div', { class: 'chain', 'aria-live': 'polite' });
+  void chainOf(m.id, detailsAbort?.signal)
+    .then((chain) => chain && renderChain(chainBox, chain, form.querySelector('fieldset')))
+    .catch(() => undefined);
+  panel.append(chainBox, form, result);
   return panel;
 }
 
@@ -400,16 +408,18 @@ async function planRestore(request, box, form) {
     const plan = job.result;
     const t = plan.totals;
     const writes = t.create + t.update;
+    const deletes = plan.deletes ? plan.deletes.deleted : 0;
     // An empty plan offers nothing to confirm: the button stays, disabled, and says why.
-    const empty = writes === 0;
+    const empty = writes === 0 && deletes === 0;
     const why = empty
       ? h('p', { id: 'plan-empty', class: 'muted' }, `Nothing to restore: every selected key is already in etcd with the same value${t.skipped > 0 ? ' or is skipped' : ''}. Change the filters above to plan another restore.`)
       : null;
-    const confirm = h('button', { type: 'button', class: 'danger', id: 'confirm-restore', disabled: empty, 'aria-describedby': empty ? 'plan-empty' : undefined }, `Restore ${formatCount(writes)} ${writes === 1 ? 'key' : 'keys'} into etcd`);
+    const confirm = h('button', { type: 'button', class: 'danger', id: 'confirm-restore', disabled: empty, 'aria-describedby': empty ? 'plan-empty' : undefined }, `Restore ${formatCount(writes)} ${writes === 1 ? 'key' : 'keys'} into etcd${deletes > 0 ? ` and delete ${formatCount(deletes)}` : ''}`);
     const cancel = h('button', { type: 'button', id: 'cancel-restore' }, empty ? 'Close plan' : 'Cancel');
     show(
       box,
       h('p', { id: 'plan-summary' }, `Dry run: ${formatCount(t.create)} to create, ${formatCount(t.update)} to update, ${formatCount(t.unchanged)} unchanged, ${formatCount(t.skipped)} skipped, into ${plan.target.endpoints.join(', ')}. Nothing was written.`),
+      describePoint(plan, true),
       table('Restore plan by resource', ['Resource', 'Create', 'Update', 'Unchanged', 'Skipped'], plan.resources.map((r) => [r.resource, formatCount(r.create), formatCount(r.update), formatCount(r.unchanged), formatCount(r.skipped)]), [1, 2, 3, 4]),
       why,
       h('div', { class: 'actions' }, confirm, cancel),
@@ -431,7 +441,11 @@ async function doRestore(request, box) {
   try {
     const job = await runJob(api('/restores', { method: 'POST', body: { ...request, dryRun: false } }), `Restore ${request.backupId}`, (j) => state(box, `Restoring… ${j.state === 'queued' ? 'waiting for the job before it' : `${formatCount(j.progress.keys)} keys looked at`}`, 'loading'));
     if (job.state === 'failed') state(box, `Restore failed: ${job.error}`, 'error');
-    else state(box, `Restored ${formatCount(job.result.written)} ${job.result.written === 1 ? 'key' : 'keys'} in ${(job.result.durationMs / 1000).toFixed(1)} s.`, 'ok');
+    else {
+      const deleted = job.result.deletes ? ` and deleted ${formatCount(job.result.deletes.deleted)}` : '';
+      const point = job.result.point ? ` (the state at revision ${job.result.point.target.revision})` : '';
+      state(box, `Restored ${formatCount(job.result.written)} ${job.result.written === 1 ? 'key' : 'keys'}${deleted}${point} in ${(job.result.durationMs / 1000).toFixed(1)} s.`, 'ok');
+    }
   } catch (err) {
     state(box, `Cannot restore: ${describeFailure(err)}`, 'error');
   }

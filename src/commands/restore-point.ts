@@ -1,0 +1,99 @@
+import { isDeltaManifest } from '../archive/manifest.js';
+import { KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
+import { parseTarget, type Target } from '../core/delta-chain.js';
+import { ConfigError, OperationError } from '../core/errors.js';
+import { USES } from '../core/latest.js';
+import { resolvePoint, type PointReport } from '../ops/restore-point.js';
+import { restorePointDataDir } from '../ops/restore-point-data-dir.js';
+import { restorePointKeys, type PointKeysReport } from '../ops/restore-point-keys.js';
+import type { KeyRestoreReport } from '../ops/restore-keys.js';
+import type { BackupRepository } from '../store/backup-repository.js';
+import type { CommandContext } from './context.js';
+import { seriesFlag } from './flags.js';
+
+/** `restore` flags that name the new member of a snapshot restored into a data dir. */
+const MEMBER_FLAGS = ['name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token'] as const;
+
+/** The form a restore takes: into a new data dir, or keys into the etcd at RS_ETCD_ENDPOINTS. */
+type Form = 'data-dir' | 'keys';
+
+/**
+ * `restore <id>|latest --to <revision>|<RFC 3339 time>|latest`: a full backup and the changes recorded after it, up to
+ * the target. A snapshot base goes into a new data dir (`--data-dir`, the member flags) or, with `--keys`, into the
+ * running etcd; a key dump base into the running etcd. `latest` is the newest full backup at or before the target.
+ */
+export async function restorePoint(ctx: CommandContext, repo: BackupRepository, id: string, begun: () => void, planText: (r: KeyRestoreReport) => string[]): Promise<void> {
+  const { flags } = ctx.args;
+  const to = flags.to;
+  if (typeof to !== 'string' || to === '') throw new ConfigError(['--to needs a value: a revision (like 5310), an RFC 3339 time (like 2026-11-22T14:05:00Z) or "latest"']);
+  let target: Target;
+  try {
+    target = parseTarget(to);
+  } catch (err) {
+    throw new ConfigError([`--to was invalid: ${(err as Error).message}`]);
+  }
+  const form = await formOf(ctx, repo, id);
+  const use = form === 'data-dir' || flags.keys === true ? USES.restoreSnapshot : USES.restoreKeyDump;
+  const series = seriesFlag(ctx);
+  const resolutions = await resolvePoint(repo, id, target, { use, ...(series !== undefined && { series }) });
+  begun();
+  if (form === 'data-dir') {
+    const str = (f: string) => (typeof flags[f] === 'string' ? (flags[f] as string) : undefined);
+    const [name, initialCluster, peerUrls, token] = MEMBER_FLAGS.map(str);
+    const report = await restorePointDataDir(ctx, repo, resolutions, to, {
+      dataDir: str('data-dir')!,
+      ...(name !== undefined && { name }),
+      ...(initialCluster !== undefined && { initialCluster }),
+      ...(peerUrls !== undefined && { initialAdvertisePeerUrls: peerUrls }),
+      ...(token !== undefined && { initialClusterToken: token }),
+    });
+    if (flags.json) return ctx.print(JSON.stringify(report));
+    ctx.print(describePoint(report));
+    ctx.print(`restored into ${report.dataDir} with ${report.tool.command} ${report.tool.version}`);
+    ctx.print(`next: start etcd with --data-dir ${report.dataDir} and the same --name / --initial-cluster as given here`);
+    return;
+  }
+  const report = await restorePointKeys(ctx, repo, resolutions[0]!, to, { dryRun: flags['dry-run'] === true, skipExisting: flags['skip-existing'] === true });
+  if (flags.json) return ctx.print(JSON.stringify(report));
+  printKeys(ctx, report, planText);
+}
+
+/** Which form the flags ask for, checked against the backup named (a specific id must be a full backup of that form). */
+async function formOf(ctx: CommandContext, repo: BackupRepository, id: string): Promise<Form> {
+  const { flags } = ctx.args;
+  const dataDir = flags['data-dir'] !== undefined;
+  if (dataDir && flags.keys === true) throw new ConfigError(['--data-dir and --keys are two ways to restore a snapshot: give one']);
+  const member = MEMBER_FLAGS.filter((f) => flags[f] !== undefined);
+  if (!dataDir && member.length > 0) throw new ConfigError([`${member.map((f) => `--${f}`).join(', ')} name the member of a new data dir: give --data-dir DIR too`]);
+  const keyFlags = (['dry-run', 'skip-existing'] as const).filter((f) => flags[f] !== undefined);
+  if (dataDir && keyFlags.length > 0) throw new ConfigError([`${keyFlags.map((f) => `--${f}`).join(', ')} apply to restores into the running etcd (key dumps and --keys), not to --data-dir`]);
+  if (id !== 'latest') {
+    const m = await repo.get(id, USES.any);
+    if (isDeltaManifest(m)) throw new OperationError(`backup ${m.id} is a delta segment: restore from the full backup its chain starts from (see "reshifter list"), or from "latest", with --to`);
+    if (m.contentType === SNAPSHOT_CONTENT_TYPE && !dataDir && flags.keys !== true) {
+      throw new ConfigError([`backup ${m.id} is an etcd snapshot: restore it to a point into a new data directory with --data-dir DIR, or its keys into the running etcd with --keys`]);
+    }
+    if (m.contentType === KEY_DUMP_CONTENT_TYPE && (dataDir || flags.keys === true)) {
+      throw new ConfigError([`backup ${m.id} is a key dump (${m.strategy}): it is restored into the etcd at RS_ETCD_ENDPOINTS, without --data-dir or --keys`]);
+    }
+    if (m.contentType !== SNAPSHOT_CONTENT_TYPE && m.contentType !== KEY_DUMP_CONTENT_TYPE) {
+      throw new OperationError(`backup ${m.id} is a ${m.strategy} backup (${m.contentType}), which cannot be restored; only snapshots and key dumps can`);
+    }
+  }
+  return dataDir ? 'data-dir' : 'keys';
+}
+
+/** `restored backup X (revision 1041) and 3 segments: 412 changes, to revision 1453 (--to 2026-...; last change seen at ...)`. */
+export function describePoint(r: PointReport): string {
+  const segs = r.segments.length === 1 ? '1 segment' : `${r.segments.length} segments`;
+  const seen = r.target.observedAt !== undefined ? `; its last change was seen at ${r.target.observedAt}` : '';
+  return `restored backup ${r.base.id} (revision ${r.base.restoredRevision}) and ${segs} with ${r.events} changes: the state at revision ${r.target.revision} (--to ${r.target.asked}${seen})`;
+}
+
+function printKeys(ctx: CommandContext, r: PointKeysReport, planText: (r: KeyRestoreReport) => string[]): void {
+  ctx.print(describePoint(r.point).replace(/^restored/, r.dryRun ? 'dry run of' : 'restored'));
+  for (const line of planText(r)) ctx.print(line);
+  const d = r.deletes;
+  const filtered = d.filtered > 0 ? `, ${d.filtered} left alone by filters` : '';
+  ctx.print(`${r.dryRun ? 'would delete' : 'deleted'} ${d.deleted} of ${d.keys} keys the changes deleted (${d.absent} were not there${filtered})`);
+}

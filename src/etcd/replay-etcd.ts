@@ -1,0 +1,129 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { Etcd3 } from 'etcd3';
+import { OperationError } from '../core/errors.js';
+
+/** The member name of the temporary etcd a point-in-time restore replays changes in. */
+export const REPLAY_MEMBER = 'reshifter-replay';
+
+/** Loopback URLs of a temporary single-member etcd: what its data dir is restored with, and what it listens on. */
+export interface ReplayUrls {
+  client: string;
+  peer: string;
+}
+
+/** A temporary etcd on loopback ports, running on a data dir of ours. */
+export interface ReplayEtcd {
+  endpoint: string;
+  /** A client of it, closed by stop(); its messages may be as large as the etcd accepts. */
+  client: Etcd3;
+  /** The revision it reports. */
+  revision(): Promise<number>;
+  /** Stops it (SIGTERM, then SIGKILL after 10 s) and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+const MAX_REQUEST = 64 * 1024 * 1024;
+const MAX_MESSAGE = MAX_REQUEST + 1024 * 1024;
+
+/** Free loopback ports for a temporary etcd. */
+export async function replayUrls(): Promise<ReplayUrls> {
+  return { client: `http://127.0.0.1:${await freePort()}`, peer: `http://127.0.0.1:${await freePort()}` };
+}
+
+/**
+ * Starts `etcd` on `dataDir` (restored with REPLAY_MEMBER and `urls.peer`) on loopback only, with request limits
+ * large enough for any change a source etcd accepted, and waits (60 s at most) until it serves. Throws an
+ * OperationError saying what to install when there is no etcd, or etcd's last words when it exits.
+ */
+export async function startReplayEtcd(dataDir: string, urls: ReplayUrls): Promise<ReplayEtcd> {
+  const args = [
+    '--name', REPLAY_MEMBER,
+    '--data-dir', dataDir,
+    '--listen-client-urls', urls.client,
+    '--advertise-client-urls', urls.client,
+    '--listen-peer-urls', urls.peer,
+    '--initial-advertise-peer-urls', urls.peer,
+    '--initial-cluster', `${REPLAY_MEMBER}=${urls.peer}`,
+    // A recorded change fits the source's limit, whatever it was; the database may be as large as the source's.
+    '--max-request-bytes', String(MAX_REQUEST),
+    '--max-txn-ops', '4096',
+    '--quota-backend-bytes', String(8 * 1024 * 1024 * 1024),
+    '--log-level', 'error',
+    '--logger', 'zap',
+  ];
+  const proc = spawn('etcd', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  let spawnError: Error | undefined;
+  proc.on('error', (err) => (spawnError = err));
+  proc.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+  const exited = new Promise<void>((resolve) => {
+    proc.once('exit', () => resolve());
+    proc.once('error', () => resolve());
+  });
+  // A restore that exits on a second signal must not leave etcd running on the machine.
+  const killOnExit = () => proc.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  const stop = async () => {
+    await stopProcess(proc, exited);
+    process.off('exit', killOnExit);
+  };
+  try {
+    await waitServing(proc, urls.client, () => stderr, () => spawnError);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const client = new Etcd3({ hosts: urls.client, grpcOptions: { 'grpc.max_send_message_length': MAX_MESSAGE, 'grpc.max_receive_message_length': MAX_MESSAGE } });
+  return {
+    endpoint: urls.client,
+    client,
+    async revision() {
+      const res = await client.kv.range({ key: Buffer.from([0]), count_only: true });
+      return Number(res.header.revision);
+    },
+    async stop() {
+      client.close();
+      await stop();
+    },
+  };
+}
+
+async function waitServing(proc: ChildProcess, endpoint: string, stderr: () => string, spawnError: () => Error | undefined): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const err = spawnError();
+    if (err) {
+      throw new OperationError(`a point-in-time restore replays changes in a temporary etcd, and "etcd" cannot be started (${err.message}): install etcd's server, e.g. "apt-get install etcd-server"`);
+    }
+    if (proc.exitCode !== null) throw new OperationError(`the temporary etcd of the restore exited with ${proc.exitCode}: ${lastLine(stderr())}`);
+    if (await fetch(`${endpoint}/health`).then((res) => res.ok, () => false)) return;
+    if (Date.now() > deadline) throw new OperationError(`the temporary etcd of the restore did not start within 60 s: ${lastLine(stderr())}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function stopProcess(proc: ChildProcess, exited: Promise<void>): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  proc.kill('SIGTERM');
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function lastLine(text: string): string {
+  return text.trim().split('\n').slice(-2).join(' ') || '(no output)';
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,146 @@
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { CodecKeys } from '../archive/codec.js';
+import { AbortedError, OperationError, describeError } from '../core/errors.js';
+import { TargetNotRecordedError } from '../core/delta-chain.js';
+import { EventReplayer } from '../etcd/event-replayer.js';
+import { LeaseKeeper } from '../etcd/lease-keeper.js';
+import { REPLAY_MEMBER, replayUrls, startReplayEtcd, type ReplayUrls } from '../etcd/replay-etcd.js';
+import { findRestoreTool, runSnapshotRestore, type RestoreTool, type SnapshotRestoreOptions } from '../etcd/snapshot-restore-tool.js';
+import { openSnapshotStream } from '../etcd/snapshot-stream.js';
+import { trackTempPath } from '../exit-cleanup.js';
+import type { Logger } from '../log.js';
+import type { BackupRepository } from '../store/backup-repository.js';
+import type { OpContext } from './context.js';
+import { encryptionKeys } from './encryption-keys.js';
+import { openBackup } from './open-backup.js';
+import { prepareDataDir } from './restore-data-dir.js';
+import { BaseTooNewError, openPoint, type PointReport, type PointResolution } from './restore-point.js';
+import type { OpenedSegments } from './segment-events.js';
+
+export interface PointDataDirReport extends PointReport {
+  dataDir: string;
+  tool: RestoreTool;
+  /** The revision of the restored data dir (its etcd numbers the replayed changes in transactions of its own). */
+  dataDirRevision: number;
+}
+
+/**
+ * Restores a snapshot base and its recorded changes up to a revision into a new data directory, as etcd-backup-restore
+ * does: the snapshot is restored into a temporary single-member data dir, a temporary etcd on free loopback ports
+ * starts on it, the changes after the revision it reports and up to the target are applied in revision order, its
+ * snapshot is taken and it stops; that snapshot is restored into `--data-dir` with the operator's flags exactly as
+ * `restore --data-dir` does. The first resolution whose base does not hold a state past the target is used.
+ */
+export async function restorePointDataDir(ctx: OpContext, repo: BackupRepository, resolutions: readonly PointResolution[], asked: string, opts: SnapshotRestoreOptions): Promise<PointDataDirReport> {
+  const tool = await findRestoreTool();
+  const dataDir = resolve(opts.dataDir);
+  await prepareDataDir(dataDir);
+  const keys = await encryptionKeys(ctx.config, { forReading: true });
+  const tooNew: string[] = [];
+  for (const r of resolutions) {
+    try {
+      return await fromChain(ctx, repo, r, { tool, keys, asked, opts: { ...opts, dataDir } });
+    } catch (err) {
+      if (!(err instanceof BaseTooNewError)) throw err;
+      tooNew.push(err.message);
+      ctx.log.warn({ base: r.chain.base.id, why: err.message }, 'base holds a state past the target, trying an older chain');
+    }
+  }
+  throw new TargetNotRecordedError(`no chain can restore to ${asked}: ${tooNew.join('; ')}`);
+}
+
+interface ChainRun {
+  tool: RestoreTool;
+  keys: CodecKeys;
+  asked: string;
+  opts: SnapshotRestoreOptions;
+}
+
+async function fromChain(ctx: OpContext, repo: BackupRepository, r: PointResolution, run: ChainRun): Promise<PointDataDirReport> {
+  const base = r.chain.base;
+  const log = ctx.log.child({ component: 'restore', backupId: base.id });
+  const work = await mkdtemp(join(tmpdir(), 'reshifter-pitr-'));
+  const release = trackTempPath(work);
+  let segments: OpenedSegments | undefined;
+  try {
+    const urls = await replayUrls();
+    await restoreBase(ctx, repo, r, run, join(work, 'replay'), urls);
+    const point = await openPoint(repo, r, run.keys, ctx.signal);
+    segments = point.segments;
+    log.info({ base: base.id, segments: r.segments.length, revision: point.revision }, 'replaying recorded changes');
+    const replayed = await replay(ctx, log, join(work, 'replay'), urls, { segments, revision: point.revision, asked: run.asked, baseId: base.id, final: join(work, 'final.db') });
+    await runSnapshotRestore(run.tool, join(work, 'final.db'), run.opts);
+    log.info({ dataDir: run.opts.dataDir, revision: point.revision, events: replayed.events }, 'restored to a point in time');
+    return {
+      target: { asked: run.asked, revision: point.revision, ...(replayed.observedAt !== undefined && { observedAt: replayed.observedAt }) },
+      base: { id: base.id, revision: base.revision, restoredRevision: replayed.baseRevision },
+      segments: r.segments.map((s) => s.id),
+      events: replayed.events,
+      dataDir: run.opts.dataDir,
+      tool: run.tool,
+      dataDirRevision: replayed.finalRevision,
+    };
+  } finally {
+    await segments?.remove();
+    await rm(work, { recursive: true, force: true });
+    release();
+  }
+}
+
+/** The base snapshot, downloaded and verified, restored into the temporary data dir. */
+async function restoreBase(ctx: OpContext, repo: BackupRepository, r: PointResolution, run: ChainRun, dir: string, urls: ReplayUrls): Promise<void> {
+  const m = r.chain.base.manifest;
+  const backup = await openBackup(repo, m, run.keys, ctx.signal);
+  try {
+    if (backup.kind !== 'snapshot') throw new OperationError(`backup ${m.id} is a ${m.strategy} backup (${m.contentType}), not an etcd snapshot`);
+    await runSnapshotRestore(run.tool, backup.file, { dataDir: dir, name: REPLAY_MEMBER, initialCluster: `${REPLAY_MEMBER}=${urls.peer}`, initialAdvertisePeerUrls: urls.peer });
+  } finally {
+    await backup.close();
+  }
+}
+
+interface Replay {
+  segments: OpenedSegments;
+  revision: number;
+  asked: string;
+  baseId: string;
+  /** Where the final snapshot goes. */
+  final: string;
+}
+
+/** Starts the temporary etcd, applies the changes after what it holds up to the target, snapshots it and stops it. */
+async function replay(ctx: OpContext, log: Logger, dir: string, urls: ReplayUrls, p: Replay): Promise<{ events: number; baseRevision: number; finalRevision: number; observedAt?: string }> {
+  const etcd = await startReplayEtcd(dir, urls);
+  const client = etcd.client;
+  let keeper: LeaseKeeper | undefined;
+  try {
+    const baseRevision = await etcd.revision();
+    if (baseRevision > p.revision) {
+      throw new BaseTooNewError(`snapshot ${p.baseId} holds revision ${baseRevision}, past the target revision ${p.revision}`);
+    }
+    keeper = await LeaseKeeper.start(client);
+    const replayer = new EventReplayer(client);
+    let observedAt: number | undefined;
+    for await (const e of p.segments.events(baseRevision, p.revision)) {
+      if (ctx.signal.aborted) throw new AbortedError('restore interrupted (SIGTERM/SIGINT) while replaying recorded changes; --data-dir was not written');
+      await replayer.add(e);
+      keeper.watch(e.lease);
+      observedAt = e.observedAt;
+    }
+    await replayer.flush();
+    const finalRevision = await etcd.revision();
+    log.info({ baseRevision, events: replayer.applied, transactions: replayer.transactions }, 'recorded changes replayed');
+    await pipeline(await openSnapshotStream(client), createWriteStream(p.final, { mode: 0o600 }), { signal: ctx.signal });
+    return { events: replayer.applied, baseRevision, finalRevision, ...(observedAt !== undefined && { observedAt: new Date(observedAt).toISOString() }) };
+  } catch (err) {
+    if (err instanceof BaseTooNewError || err instanceof OperationError) throw err;
+    throw new OperationError(`restore to ${p.asked} failed in the temporary etcd: ${describeError(err)}`, { cause: err });
+  } finally {
+    keeper?.stop();
+    await etcd.stop();
+  }
+}

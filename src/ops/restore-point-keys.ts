@@ -1,0 +1,114 @@
+import type { DeltaEvent } from '../core/delta-event.js';
+import { OperationError } from '../core/errors.js';
+import type { KeyRecord, KeyStream } from '../core/key-record.js';
+import { UNKNOWN_LEASE_TTL } from '../etcd/event-replayer.js';
+import { deleteKeys, type DeleteReport } from '../etcd/key-deleter.js';
+import { prefixRanges, isOpenEnd, type KeyRange } from '../etcd/key-ranges.js';
+import { DEFAULT_PREFIXES } from '../kube/index.js';
+import type { BackupRepository } from '../store/backup-repository.js';
+import { keyDumpKeys, snapshotKeys } from './backup-keys.js';
+import type { OpContext } from './context.js';
+import { encryptionKeys } from './encryption-keys.js';
+import { openBackup, type OpenedBackup } from './open-backup.js';
+import { openPoint, type PointReport, type PointResolution } from './restore-point.js';
+import { restoreKeys, type KeyRestoreOptions, type KeyRestoreReport } from './restore-keys.js';
+import type { OpenedSegments } from './segment-events.js';
+
+export interface PointKeysReport extends KeyRestoreReport {
+  point: PointReport;
+  /** Keys the recorded changes deleted by the target: deleted from the etcd (or, dry run, that would be). */
+  deletes: DeleteReport;
+}
+
+/** Where each changed key ended at the target: the revision of its last change, and whether that was a delete. */
+type Finals = Map<string, { revision: number; deleted: boolean }>;
+
+/**
+ * Restores a key dump (or a snapshot's live keys, `--keys`) and its recorded changes up to a revision into the etcd
+ * at RS_ETCD_ENDPOINTS, through the key restore's planner (filters, --dry-run, --skip-existing, the plan): the keys
+ * written are the state at the target (a base key a change touched is replaced by its last change; keys created by
+ * changes are added), then the keys whose last change is a delete are deleted from the etcd. A key dump holds the
+ * state at exactly its revision, and a snapshot's keys are read at its manifest's revision, so the changes after it
+ * apply. Memory holds one small entry per key the changes touch (no values).
+ */
+export async function restorePointKeys(ctx: OpContext, repo: BackupRepository, r: PointResolution, asked: string, opts: KeyRestoreOptions): Promise<PointKeysReport> {
+  const base = r.chain.base;
+  const keys = await encryptionKeys(ctx.config, { forReading: true });
+  const backup = await openBackup(repo, base.manifest, keys, ctx.signal, { checkTrailer: false });
+  let segments: OpenedSegments | undefined;
+  try {
+    const stream = await baseKeys(ctx, backup, base.revision);
+    const point = await openPoint(repo, r, keys, ctx.signal);
+    segments = point.segments;
+    const from = stream.header.revision;
+    const ranges = prefixRanges(stream.header.prefixes);
+    const { finals, events, observedAt } = await indexChanges(segments.events(from, point.revision), ranges);
+    const combined = pointStream(stream, segments, finals, { from, to: point.revision, ranges });
+    const report = await restoreKeys(ctx, base.id, combined, opts);
+    const deleted = [...finals].filter(([, f]) => f.deleted).map(([k]) => Buffer.from(k, 'latin1'));
+    const deletes = await deleteKeys(ctx.config, deleted, { dryRun: opts.dryRun, prefixes: stream.header.prefixes, log: ctx.log });
+    const target = { asked, revision: point.revision, ...(observedAt !== undefined && { observedAt }) };
+    return { ...report, point: { target, base: { id: base.id, revision: base.revision, restoredRevision: from }, segments: r.segments.map((s) => s.id), events }, deletes };
+  } finally {
+    await segments?.remove();
+    await backup.close();
+  }
+}
+
+/** The base's keys: a key dump's, or a snapshot's live keys at its manifest's revision under RS_KUBE_PREFIXES. */
+async function baseKeys(ctx: OpContext, backup: OpenedBackup, revision: number): Promise<KeyStream> {
+  if (backup.kind === 'key dump') {
+    const dump = await keyDumpKeys(backup);
+    if (dump.header.apiVersion !== 'v3') throw new OperationError(`backup ${backup.manifest.id} holds v2 keys; recorded changes are of the v3 API`);
+    return dump;
+  }
+  if (backup.kind !== 'snapshot') throw new OperationError(`backup ${backup.manifest.id} is a ${backup.manifest.strategy} listing, which cannot be restored`);
+  const prefixes = ctx.config.selection.prefixes.length > 0 ? ctx.config.selection.prefixes : [...DEFAULT_PREFIXES];
+  return snapshotKeys(backup, { prefixes, leaseTtls: true, revision });
+}
+
+/** One pass over the changes: each changed key's last change (and how many changes there are, and the last's time). */
+async function indexChanges(changes: AsyncIterable<DeltaEvent>, ranges: readonly KeyRange[]): Promise<{ finals: Finals; events: number; observedAt?: string }> {
+  const finals: Finals = new Map();
+  let events = 0;
+  let last: number | undefined;
+  for await (const e of changes) {
+    events++;
+    last = e.observedAt;
+    if (inRanges(e.key, ranges)) finals.set(e.key.toString('latin1'), { revision: e.modRevision, deleted: e.type === 'delete' });
+  }
+  return { finals, events, ...(last !== undefined && { observedAt: new Date(last).toISOString() }) };
+}
+
+/**
+ * The state at the target as a KeyStream: the base's keys that no change touched, then each key's last change when it
+ * is a put. Every pass reads the base and the segments again.
+ */
+function pointStream(base: KeyStream, segments: OpenedSegments, finals: Finals, p: { from: number; to: number; ranges: readonly KeyRange[] }): KeyStream {
+  async function* records(): AsyncGenerator<KeyRecord> {
+    for await (const record of base.records()) {
+      if (!finals.has(record.key.toString('latin1'))) yield record;
+    }
+    for await (const e of segments.events(p.from, p.to)) {
+      if (e.type !== 'put') continue;
+      const f = finals.get(e.key.toString('latin1'));
+      if (f !== undefined && f.revision === e.modRevision && !f.deleted) yield recordOf(e);
+    }
+  }
+  return { header: { ...base.header, revision: p.to }, records };
+}
+
+/**
+ * A recorded put as a key to restore. A leased key gets a fresh lease of what its lease had left when the change was
+ * seen (as a key dump's keys do), else of its granted TTL, else UNKNOWN_LEASE_TTL: never a permanent key. One whose
+ * lease had run out (ttl 0) is skipped as expired by the planner.
+ */
+function recordOf(e: DeltaEvent): KeyRecord {
+  const r: KeyRecord = { key: e.key, value: e.value, createRevision: e.createRevision, modRevision: e.modRevision, version: e.version };
+  if (e.lease === undefined) return r;
+  return { ...r, lease: e.lease, ttl: e.ttl ?? e.grantedTtl ?? UNKNOWN_LEASE_TTL };
+}
+
+function inRanges(key: Buffer, ranges: readonly KeyRange[]): boolean {
+  return ranges.some((r) => (r.prefix === '/' ? true : Buffer.compare(key, r.start) >= 0 && (isOpenEnd(r.end) || Buffer.compare(key, r.end) < 0)));
+}

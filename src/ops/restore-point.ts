@@ -1,0 +1,73 @@
+import type { CodecKeys } from '../archive/codec.js';
+import type { DeltaEvent } from '../core/delta-event.js';
+import { resolveTarget, type Resolution, type Target } from '../core/delta-chain.js';
+import type { BackupUse } from '../core/latest.js';
+import type { BackupRepository } from '../store/backup-repository.js';
+import { loadChains, type BaseBackup, type SegmentBackup } from './delta-chains.js';
+import { openSegments, type OpenedSegments } from './segment-events.js';
+
+export type PointResolution = Resolution<BaseBackup, SegmentBackup>;
+
+/** Where a point-in-time restore goes: what was asked, and the revision that means. */
+export interface PointTarget {
+  /** `--to` as given: `latest`, a revision, or an RFC 3339 time. */
+  asked: string;
+  revision: number;
+  /** When the last change applied was observed (absent when none is applied: the base alone). */
+  observedAt?: string;
+}
+
+/** What every point-in-time restore reports, besides what its form writes. */
+export interface PointReport {
+  target: PointTarget;
+  /** The full backup restored, the revision its manifest names and the revision its content reached. */
+  base: { id: string; revision: number; restoredRevision: number };
+  /** The segments whose changes were read, oldest first, and how many changes were applied over the base. */
+  segments: string[];
+  events: number;
+}
+
+/** The base's content reached past the target: this chain cannot restore it (a snapshot may hold a few revisions more than its manifest says). */
+export class BaseTooNewError extends Error {
+  override name = 'BaseTooNewError';
+}
+
+/**
+ * The ways to restore to `target`, best first (see resolveTarget): from backup `id`'s chain, or with `latest` from
+ * the newest full backup the restore's form can use at or before the target. Throws a TargetNotRecordedError naming
+ * what the store holds when none covers it.
+ */
+export async function resolvePoint(repo: BackupRepository, id: string, target: Target, q: { use: BackupUse; series?: string }): Promise<PointResolution[]> {
+  const chains = await loadChains(repo, q);
+  return resolveTarget(chains, target, id === 'latest' ? {} : { baseId: id });
+}
+
+/**
+ * Downloads a resolution's segments (verified) and settles its revision: for a time that falls among a segment's
+ * changes, the last revision observed at or before it. The caller removes the segments.
+ */
+export async function openPoint(repo: BackupRepository, r: PointResolution, keys: CodecKeys, signal?: AbortSignal): Promise<{ segments: OpenedSegments; revision: number }> {
+  const segments = await openSegments(repo, r.segments, keys, signal);
+  try {
+    if (r.scan === undefined) return { segments, revision: r.revision };
+    const s = r.scan.segment;
+    return { segments, revision: await observedBy(segments.events(s.fromRevision - 1, s.toRevision), r.scan.notAfter, r.scan.fallback) };
+  } catch (err) {
+    await segments.remove();
+    throw err;
+  }
+}
+
+/**
+ * The last revision observed at or before `notAfter`, or `fallback` when none was (revisionObservedBy of
+ * core/delta-chain.ts, over a segment read from its copy). The segment is read to its end: only a whole one counts.
+ */
+async function observedBy(events: AsyncIterable<DeltaEvent>, notAfter: number, fallback: number): Promise<number> {
+  let revision = fallback;
+  let past = false;
+  for await (const e of events) {
+    if (e.observedAt > notAfter) past = true;
+    if (!past) revision = e.modRevision;
+  }
+  return revision;
+}

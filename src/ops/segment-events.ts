@@ -1,0 +1,48 @@
+import type { CodecKeys } from '../archive/codec.js';
+import { readDeltaSegment } from '../archive/delta-segment-reader.js';
+import { assertDecodable, copyVerified, type VerifiedCopy } from '../archive/local-copy.js';
+import type { DeltaEvent } from '../core/delta-event.js';
+import type { BackupRepository } from '../store/backup-repository.js';
+import type { SegmentBackup } from './delta-chains.js';
+
+/** The verified local copies of a restore's segments: as many passes over their changes as the restore needs. */
+export interface OpenedSegments {
+  /** The segments' changes in revision order with after < modRevision <= through; each call reads the copies again. */
+  events(after: number, through: number): AsyncIterable<DeltaEvent>;
+  remove(): Promise<void>;
+}
+
+/**
+ * Downloads the segments into private temporary copies, each checked against its manifest (size, sha256), before a
+ * single change is applied: a damaged segment fails the restore before it has written anything. Each pass reads a
+ * segment whole, its header and end checked against its manifest (a segment cut short throws at its end, and a
+ * restore into a temporary etcd or a plan then fails as a whole).
+ */
+export async function openSegments(repo: BackupRepository, segments: readonly SegmentBackup[], keys: CodecKeys, signal?: AbortSignal): Promise<OpenedSegments> {
+  const copies: Array<{ segment: SegmentBackup; copy: VerifiedCopy }> = [];
+  const remove = async () => {
+    await Promise.all(copies.map((c) => c.copy.remove()));
+  };
+  try {
+    for (const s of segments) {
+      assertDecodable(s.manifest, keys);
+      copies.push({ segment: s, copy: await copyVerified(await repo.openArtifact(s.manifest, signal), s.manifest, signal) });
+    }
+  } catch (err) {
+    await remove();
+    throw err;
+  }
+  async function* events(after: number, through: number): AsyncGenerator<DeltaEvent> {
+    for (const { segment: s, copy } of copies) {
+      if (s.toRevision <= after || s.fromRevision > through) continue;
+      const expect = { cluster: s.manifest.cluster, base: s.base, fromRevision: s.fromRevision, toRevision: s.toRevision, events: s.events };
+      for await (const item of readDeltaSegment(copy.open(keys), expect)) {
+        if (item.type !== 'event') continue;
+        const rev = item.event.modRevision;
+        // Read on past `through` all the same: the segment's end is what proves it whole.
+        if (rev > after && rev <= through) yield item.event;
+      }
+    }
+  }
+  return { events, remove };
+}
