@@ -21,11 +21,13 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 FROM node:${NODE_VERSION}-bookworm-slim
-# etcdctl (Debian's etcd-client, ~17 MB) makes the image a complete recovery kit: `etcdctl snapshot restore` turns
-# a restored snapshot into a data directory. Build with --build-arg WITH_ETCDCTL=false for the smallest image.
+# etcdctl and etcd (Debian's etcd-client and etcd-server, ~40 MB) make the image a complete recovery kit:
+# `etcdctl snapshot restore` turns a restored snapshot into a data directory, and a point-in-time restore
+# (`restore --to` with --data-dir) replays the recorded changes through a temporary etcd on loopback.
+# Build with --build-arg WITH_ETCDCTL=false for the smallest image.
 ARG WITH_ETCDCTL=true
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tini ca-certificates $([ "$WITH_ETCDCTL" = "true" ] && echo etcd-client) \
+ && apt-get install -y --no-install-recommends tini ca-certificates $([ "$WITH_ETCDCTL" = "true" ] && echo etcd-client etcd-server) \
  && rm -rf /var/lib/apt/lists/*
 # A container's loopback is its own: probes and Prometheus reach the server on the pod's (or the node's) address.
 ENV NODE_ENV=production \
