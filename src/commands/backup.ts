@@ -24,7 +24,7 @@ export async function backupCommand(ctx: CommandContext): Promise<void> {
     ctx.print(json ? JSON.stringify(manifest) : `${manifest.id}\t${manifest.artifact}\t${manifest.sizeBytes} bytes`);
   } finally {
     await repo.store.close();
-    await metrics?.push();
+    await metrics?.push(run.ctx.log);
   }
 }
 
@@ -32,13 +32,15 @@ export async function backupCommand(ctx: CommandContext): Promise<void> {
  * Metrics exist only to be pushed: without RS_PUSHGATEWAY_URL a backup does not load prom-client at all (0.1-0.3 s
  * of start-up before the snapshot stream opens).
  */
-async function pushedMetrics(ctx: CommandContext) {
+async function pushedMetrics(ctx: CommandContext, always = false) {
   const url = ctx.config.pushgatewayUrl;
-  if (url === undefined) return undefined;
+  if (url === undefined && !always) return undefined;
   const metrics = (await import('../server/metrics.js')).processMetrics();
   return {
     observer: metrics.observer,
-    push: async () => (await import('../server/pushgateway.js')).pushMetrics(url, metrics, { cluster: ctx.config.cluster }, ctx.log),
+    push: async (log = ctx.log) => {
+      if (url !== undefined) await (await import('../server/pushgateway.js')).pushMetrics(url, metrics, { cluster: ctx.config.cluster }, log);
+    },
   };
 }
 
@@ -48,17 +50,18 @@ async function pushedMetrics(ctx: CommandContext) {
  */
 async function checkpointCommand(ctx: CommandContext): Promise<void> {
   const json = ctx.args.flags.json === true;
-  const metrics = await pushedMetrics(ctx);
+  // Checkpoints are not in a hurry: their outcomes are always counted in the process's metrics.
+  const metrics = (await pushedMetrics(ctx, true))!;
   const repo = openRepository(ctx.config, ctx.log);
   const print = (m: Manifest) => ctx.print(json ? JSON.stringify(m) : `${m.id}\t${m.checkpoint!.namespace}/${m.checkpoint!.pod}/${m.checkpoint!.container}\t${m.artifact}\t${m.sizeBytes} bytes`);
   try {
-    const manifests = await checkpointBackupsAndPrune(ctx, repo, { ...(metrics && { observer: metrics.observer }) });
+    const manifests = await checkpointBackupsAndPrune(ctx, repo, { observer: metrics.observer });
     manifests.forEach(print);
   } catch (err) {
     if (err instanceof CheckpointRunError) err.result.manifests.forEach(print);
     throw err;
   } finally {
     await repo.store.close();
-    await metrics?.push();
+    await metrics.push();
   }
 }
