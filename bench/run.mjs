@@ -83,13 +83,15 @@ mkdirSync(work, { recursive: true });
 const results = {};
 /** Records one measurement of `name`. */
 const record = (name, m, extra = {}) => {
-  const r = (results[name] ??= { ms: [], cpuMs: [], rssMB: [], ...extra });
+  const r = (results[name] ??= { ms: [], cpuMs: [], rssMB: [], ownRssMB: [], ...extra });
   r.ms.push(m.ms);
   if (m.cpuMs !== undefined) r.cpuMs.push(m.cpuMs);
   r.rssMB.push(m.rssMB);
+  if (m.ownRssMB !== undefined) r.ownRssMB.push(m.ownRssMB);
   Object.assign(r, extra);
   const cpu = m.cpuMs !== undefined ? ` (cpu ${(m.cpuMs / 1000).toFixed(2)} s)` : '';
-  log(`  ${name.padEnd(30)} ${(m.ms / 1000).toFixed(2).padStart(7)} s${cpu}  ${m.rssMB.toFixed(0).padStart(5)} MB RSS`);
+  const own = m.ownRssMB !== undefined && m.rssMB > m.ownRssMB * 1.1 ? ` (itself ${m.ownRssMB.toFixed(0)} MB)` : '';
+  log(`  ${name.padEnd(30)} ${(m.ms / 1000).toFixed(2).padStart(7)} s${cpu}  ${m.rssMB.toFixed(0).padStart(5)} MB RSS${own}`);
 };
 
 // Other work on the machine distorts wall times (CPU times much less): the report states the load around the run.
@@ -240,7 +242,7 @@ try {
 
   // Summaries and targets.
   const summary = Object.fromEntries(
-    Object.entries(results).map(([name, r]) => [name, { ...r, medianMs: median(r.ms), ...(r.cpuMs?.length && { medianCpuMs: median(r.cpuMs) }), peakRssMB: Math.max(...r.rssMB) }]),
+    Object.entries(results).map(([name, r]) => [name, { ...r, medianMs: median(r.ms), ...(r.cpuMs?.length && { medianCpuMs: median(r.cpuMs) }), peakRssMB: Math.max(...r.rssMB), ...(r.ownRssMB?.length && { peakOwnRssMB: Math.max(...r.ownRssMB) }) }]),
   );
   const t = (name) => summary[name]?.medianMs;
   const targets = [];
@@ -265,8 +267,9 @@ try {
   target('restore of the raw dump, keys per second of the whole process', restoreRate, 25_000, 'keys/s');
   target('restore of the raw dump (whole process) / etcd txn loader (etcd\'s own apply rate)', t('rs restore raw dump') / t('etcd txn loader'), 1.0, 'time ratio');
   target('inspect (offline status) / etcdctl snapshot status', t('rs inspect (offline)') / t('etcdctl snapshot status'), 1.5, 'time ratio');
-  const rsPeak = Math.max(...Object.entries(summary).filter(([n]) => n.startsWith('rs ')).map(([, r]) => r.peakRssMB));
-  target('peak RSS of any reshifter process (MB)', rsPeak, 200, 'MB');
+  // reshifter's own memory: a point-in-time restore into a data dir also runs a temporary etcd, whose RSS is etcd's.
+  const rsPeak = Math.max(...Object.entries(summary).filter(([n]) => n.startsWith('rs ')).map(([, r]) => r.peakOwnRssMB ?? r.peakRssMB));
+  target('peak RSS of any reshifter process itself (MB)', rsPeak, 200, 'MB');
 
   const report = {
     date: new Date().toISOString(),

@@ -1,6 +1,8 @@
 // Runs one process and measures its wall time and peak RSS. Peak RSS comes from GNU time's %M (the kernel's
 // ru_maxrss of the child, exact); without /usr/bin/time (`apt-get install time`) it is sampled from
-// /proc/<pid>/status VmHWM every 20 ms.
+// /proc/<pid>/status VmHWM every 20 ms. ru_maxrss counts the measured process's children too (the largest of them):
+// `ownRssMB` is the measured process's own VmHWM, sampled every 20 ms (its peak so far, so the last sample is close to
+// its final peak), which tells reshifter's memory from that of an etcd it starts.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,26 +26,26 @@ export function measure(cmd, args, { env = process.env, cwd, stdoutFile, allowFa
     const started = process.hrtime.bigint();
     const child = spawn(argv[0], argv[1], { env, cwd, stdio: ['ignore', out, 'pipe'] });
     let stderr = '';
-    let hwmKB = 0;
     child.stderr.on('data', (d) => {
       stderr = (stderr + d.toString()).slice(-20000);
     });
-    const sampler = useTime
-      ? undefined
-      : setInterval(() => {
-          try {
-            const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-            if (m) hwmKB = Math.max(hwmKB, Number(m[1]));
-          } catch {
-            /* exited */
-          }
-        }, 20);
+    let ownKB = 0;
+    // Under GNU time the measured process is time's only child.
+    const measured = () => (useTime ? readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(' ')[0] : String(child.pid));
+    const sampler = setInterval(() => {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${measured()}/status`, 'utf8'));
+        if (m) ownKB = Math.max(ownKB, Number(m[1]));
+      } catch {
+        /* not started yet, or exited */
+      }
+    }, 20);
     child.on('error', reject);
     child.on('close', (code) => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      if (sampler) clearInterval(sampler);
+      clearInterval(sampler);
       if (typeof out === 'number') closeSync(out);
-      let rssKB = hwmKB;
+      let rssKB = ownKB;
       let cpuMs;
       if (useTime) {
         try {
@@ -56,7 +58,7 @@ export function measure(cmd, args, { env = process.env, cwd, stdoutFile, allowFa
         }
         rmSync(statsFile, { force: true });
       }
-      const result = { ms, rssMB: rssKB / 1024, ...(cpuMs !== undefined && { cpuMs }), code, stderr };
+      const result = { ms, rssMB: Math.max(rssKB, ownKB) / 1024, ...(ownKB > 0 && { ownRssMB: ownKB / 1024 }), ...(cpuMs !== undefined && { cpuMs }), code, stderr };
       if (code !== 0 && !allowFail) {
         reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}`));
       } else resolve(result);

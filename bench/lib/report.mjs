@@ -43,7 +43,7 @@ export function renderMarkdown(r) {
   const base = r.results['etcdctl snapshot save']?.medianMs;
   const lines = [
     `Dataset: ${d.keys.toLocaleString('en')} Kubernetes-like keys, ${(d.valueBytes / MB).toFixed(0)} MB of values, etcd ${d.etcdVersion} database ${(d.dbSizeBytes / MB).toFixed(0)} MB.`,
-    `Machine: ${r.machine.cpus} cores (${r.machine.cpuModel ?? 'unknown'}), Node ${r.machine.node}${r.machine.nodeFlags ? ` (\`${r.machine.nodeFlags}\`, as the launcher runs it)` : ''}. Median of ${r.runs} run${r.runs === 1 ? '' : 's'} after one untimed snapshot, each case started after a \`sync\`; peak RSS is the largest of the runs (${r.machine.rssSource}).${r.machine.loadAverage ? ` Load average ${r.machine.loadAverage.before.toFixed(1)} before and ${r.machine.loadAverage.after.toFixed(1)} after the run (above ${r.machine.cpus}, other work shared the cores: wall times suffer from it more than CPU times).` : ''}`,
+    `Machine: ${r.machine.cpus} cores (${r.machine.cpuModel ?? 'unknown'}), Node ${r.machine.node}${r.machine.nodeFlags ? ` (\`${r.machine.nodeFlags}\`, as the launcher runs it)` : ''}. Median of ${r.runs} run${r.runs === 1 ? '' : 's'} after one untimed snapshot, each case started after a \`sync\`; peak RSS is the largest of the runs (${r.machine.rssSource}, with the process's children; "itself": its own VmHWM, sampled).${r.machine.loadAverage ? ` Load average ${r.machine.loadAverage.before.toFixed(1)} before and ${r.machine.loadAverage.after.toFixed(1)} after the run (above ${r.machine.cpus}, other work shared the cores: wall times suffer from it more than CPU times).` : ''}`,
     '',
     '| what | median time | vs `etcdctl snapshot save` | median CPU (user+sys) | peak RSS | output |',
     '|---|---:|---:|---:|---:|---:|',
@@ -57,7 +57,9 @@ export function renderMarkdown(r) {
       const ratio = base ? `${(x.medianMs / base).toFixed(2)}x` : '';
       const cpu = x.medianCpuMs !== undefined ? `${(x.medianCpuMs / 1000).toFixed(2)} s` : '';
       const label = LABELS[name] ?? (name.startsWith('rs snapshot local zstd -') ? `reshifter \`snapshot\` → local store, zstd level ${name.slice(24)}` : name);
-      lines.push(`| ${label} | ${(x.medianMs / 1000).toFixed(2)} s | ${ratio} | ${cpu} | ${x.peakRssMB.toFixed(0)} MB | ${extra} |`);
+      // With the process's children (a temporary etcd) when they took much more than it did itself.
+      const rss = x.peakOwnRssMB !== undefined && x.peakRssMB > x.peakOwnRssMB * 1.1 ? `${x.peakRssMB.toFixed(0)} MB (itself ${x.peakOwnRssMB.toFixed(0)} MB)` : `${x.peakRssMB.toFixed(0)} MB`;
+      lines.push(`| ${label} | ${(x.medianMs / 1000).toFixed(2)} s | ${ratio} | ${cpu} | ${rss} | ${extra} |`);
     }
   }
   lines.push('', '| target | measured | limit | |', '|---|---:|---:|---|');
