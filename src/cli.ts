@@ -153,7 +153,8 @@ export const COMMANDS: Record<string, CommandSpec> = {
       JSON_FLAG,
     ],
     uses: ['selection', ...READS_BACKUPS],
-    usesFor: (a: Args) => (isFile(a.positionals[0]) ? ['selection'] : ['selection', ...READS_BACKUPS]),
+    // A file is read without the store (a compressed or encrypted one is decoded in the work area).
+    usesFor: (a: Args) => (isFile(a.positionals[0]) ? ['selection', 'work area'] : ['selection', ...READS_BACKUPS]),
     load: async () => (await import('./commands/inspect.js')).inspectCommand,
   },
   diff: {

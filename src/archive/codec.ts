@@ -55,8 +55,11 @@ class CheckedGunzip extends Gunzip {
   }
 }
 
-/** The transforms that turn stored bytes back into content: decrypt, then decompress. `id` names the backup in errors. */
-export function decoders(codec: Pick<Codec, 'compression' | 'encryption'> & { id?: string }, keys: CodecKeys = {}): Duplex[] {
+/**
+ * The transforms that turn stored bytes back into content: decrypt, then decompress. `id` names the backup in errors
+ * (`what` names something else: a file).
+ */
+export function decoders(codec: Pick<Codec, 'compression' | 'encryption'> & { id?: string; what?: string }, keys: CodecKeys = {}): Duplex[] {
   const out: Duplex[] = [];
   if (codec.encryption === 'age') {
     if (!keys.decrypt) {
@@ -68,7 +71,7 @@ export function decoders(codec: Pick<Codec, 'compression' | 'encryption'> & { id
   }
   if (codec.compression === 'gzip') {
     // Z_SYNC_FLUSH tolerance is off: a truncated gzip must fail, not end quietly.
-    out.push(new CheckedGunzip(codec.id !== undefined ? `backup ${codec.id}` : 'the artifact', { chunkSize: GZIP_CHUNK, finishFlush: constants.Z_FINISH }));
+    out.push(new CheckedGunzip(codec.what ?? (codec.id !== undefined ? `backup ${codec.id}` : 'the artifact'), { chunkSize: GZIP_CHUNK, finishFlush: constants.Z_FINISH }));
   }
   if (codec.compression === 'zstd') out.push(new ZstdDecoder());
   return out;

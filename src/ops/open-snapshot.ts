@@ -1,7 +1,14 @@
-import { stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Duplex, Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { etcdOf } from '../archive/manifest.js';
 import { snapshotError } from '../archive/snapshot-error.js';
 import { SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
+import { IntegrityError, OperationError, describeError } from '../core/errors.js';
+import { trackTempPath } from '../exit-cleanup.js';
 import { openSnapshot, type SnapshotReader } from '../snapshot/index.js';
 import type { OpContext } from './context.js';
 
@@ -26,14 +33,7 @@ async function isFile(path: string): Promise<boolean> {
  * decoded to a private temporary file; its trailer is left to the reader, which reports its state.
  */
 export async function openSnapshotInput(ctx: OpContext, target: string, series: () => string | undefined = () => undefined): Promise<SnapshotInput> {
-  if (await isFile(target)) {
-    try {
-      const reader = await openSnapshot(target);
-      return { reader, origin: { kind: 'file', path: target }, close: () => reader.close() };
-    } catch (err) {
-      throw snapshotError(err, target);
-    }
-  }
+  if (await isFile(target)) return openSnapshotFile(ctx, target);
   // Loaded only for a backup: the store, its SDKs and the codecs cost more to load than a status of a file takes.
   const [{ openRepository }, { openBackup }, { USES }, { encryptionKeys }, { OperationError }] = await Promise.all([
     import('./repository.js'),
@@ -59,5 +59,102 @@ export async function openSnapshotInput(ctx: OpContext, target: string, series: 
     }
   } finally {
     await repo.store.close();
+  }
+}
+
+/** What a file that is not a bare snapshot may be wrapped in: a layer decoded first, or one to name. */
+type Wrapping = 'gzip' | 'zstd' | 'age' | 'age-armor' | 'zip';
+
+const MAGIC: ReadonlyArray<[Wrapping, Buffer]> = [
+  ['gzip', Buffer.from([0x1f, 0x8b])],
+  ['zstd', Buffer.from([0x28, 0xb5, 0x2f, 0xfd])],
+  ['age', Buffer.from('age-encryption.org/v1\n')],
+  ['age-armor', Buffer.from('-----BEGIN AGE ENCRYPTED FILE-----')],
+  ['zip', Buffer.from('PK\x03\x04', 'latin1')],
+];
+
+async function wrappingOf(path: string): Promise<Wrapping | undefined> {
+  const fh = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(64);
+    const { bytesRead } = await fh.read(head, 0, head.length, 0);
+    return MAGIC.find(([, m]) => bytesRead >= m.length && head.subarray(0, m.length).equals(m))?.[0];
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * A snapshot file read in place, or, when it is gzip- or zstd-compressed or age-encrypted (`gzip snapshot.db`, a
+ * stored artifact copied out of the store), decoded layer by layer into a private temporary file first (in the work
+ * area, RS_TMP_DIR; deleted on close). A zip (k3s's `--etcd-snapshot-compress`) or an ASCII-armored age file is named,
+ * with what to do.
+ */
+async function openSnapshotFile(ctx: OpContext, target: string): Promise<SnapshotInput> {
+  let path = target;
+  let dir: string | undefined;
+  let release = () => undefined as void;
+  const removeDir = async () => {
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true }).then(release);
+  };
+  try {
+    for (let layer = 0; ; layer++) {
+      const wrapping = await wrappingOf(path);
+      if (wrapping === undefined) break;
+      if (wrapping === 'zip') {
+        throw new OperationError(`${target} is a zip archive (k3s writes compressed snapshots so): unzip it and inspect the snapshot inside`);
+      }
+      if (wrapping === 'age-armor') {
+        throw new OperationError(`${target} is ASCII-armored age: decrypt it first (age -d -i KEY ${target} > snapshot.db)`);
+      }
+      if (layer === 3) throw new OperationError(`${target} is wrapped in more layers than a snapshot backup has (age, then gzip or zstd)`);
+      if (dir === undefined) {
+        const workDir = ctx.config.workDir ?? tmpdir();
+        try {
+          dir = await mkdtemp(join(workDir, 'reshifter-'));
+        } catch (err) {
+          throw new OperationError(`cannot decode ${target} in the work area ${workDir} (RS_TMP_DIR): ${describeError(err)}`, { cause: err });
+        }
+        release = trackTempPath(dir);
+      }
+      const out = join(dir, `layer-${layer}`);
+      await decodeLayer(ctx, target, path, wrapping, out);
+      path = out;
+    }
+    const reader = await openSnapshot(path);
+    const origin: SnapshotOrigin = { kind: 'file', path: target };
+    return { reader, origin, close: () => reader.close().finally(removeDir) };
+  } catch (err) {
+    await removeDir();
+    throw err instanceof OperationError ? err : snapshotError(err, target);
+  }
+}
+
+/** Decodes one layer of `path` (part of `target`) into `out` (0600). */
+async function decodeLayer(ctx: OpContext, target: string, path: string, wrapping: 'gzip' | 'zstd' | 'age', out: string): Promise<void> {
+  // Loaded only for such a file, as for a backup.
+  const [{ decoders }, { encryptionKeys }] = await Promise.all([import('../archive/codec.js'), import('./encryption-keys.js')]);
+  let steps: Duplex[];
+  if (wrapping === 'age') {
+    const keys = await encryptionKeys(ctx.config, { forReading: true });
+    if (!keys.decrypt) {
+      throw new OperationError(`${target} is encrypted with age: set RS_ENCRYPTION_IDENTITY_FILE, RS_ENCRYPTION_IDENTITY or RS_ENCRYPTION_PASSPHRASE to read it`);
+    }
+    steps = decoders({ compression: 'none', encryption: 'age' }, keys);
+  } else {
+    steps = decoders({ compression: wrapping, encryption: 'none', what: target });
+  }
+  const BUFFER = 1024 * 1024;
+  try {
+    await pipeline(
+      [createReadStream(path, { highWaterMark: BUFFER }), ...steps, createWriteStream(out, { mode: 0o600, flags: 'wx', highWaterMark: BUFFER })] as unknown as [Readable, ...Duplex[], Writable],
+      { signal: ctx.signal },
+    );
+  } catch (err) {
+    if (err instanceof IntegrityError) {
+      throw err.message.includes(target) ? err : new IntegrityError(err.check, `${target}: ${err.message.slice(err.check.length + 2)}`, { cause: err });
+    }
+    const what = wrapping === 'age' ? 'does not decrypt' : `does not decompress (${wrapping})`;
+    throw new OperationError(`${target} ${what}: ${describeError(err)}`, { cause: err });
   }
 }
