@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { IntegrityError, NotFoundError, OperationError, StoreError, describeError } from '../core/errors.js';
 import { newestFirst, pickLatest, type BackupUse } from '../core/latest.js';
@@ -60,9 +62,7 @@ export class BackupRepository {
       const { backups } = await this.list();
       return pickLatest(backups, { use, where: `cluster "${this.cluster}" in ${this.store.location}`, ...(series !== undefined && { series }) });
     }
-    if (!BACKUP_ID_RE.test(id)) {
-      throw new OperationError(`"${id}" is not a backup id (like 20261122T030710.123Z-a1b2c3, or "latest")`);
-    }
+    if (!BACKUP_ID_RE.test(id)) throw new OperationError(notAnId(id));
     try {
       return await this.readManifestKey(this.key(manifestName(id)));
     } catch (err) {
@@ -156,3 +156,17 @@ async function readLimited(body: Readable, limit: number, key: string): Promise<
   return Buffer.concat(chunks);
 }
 
+
+/**
+ * Why `given` is no backup id, with what the operator most likely meant: a file name from the store (`ls` of the
+ * folder shows artifacts and manifests), or a snapshot file on this machine (as `etcdctl snapshot restore` takes one).
+ */
+function notAnId(given: string): string {
+  const base = `"${given}" is not a backup id (like 20261122T030710.123Z-a1b2c3, or "latest")`;
+  const id = idOfFile(basename(given));
+  if (id !== undefined) return `${base}: it names a file of backup ${id}; give that id`;
+  if (existsSync(given)) {
+    return `${base}: it is a file on this machine; backups are read from the store ("reshifter list" shows them), and "reshifter inspect ${given}" reads a snapshot file`;
+  }
+  return base;
+}

@@ -165,6 +165,19 @@ describe('unknown ids', () => {
     expect(res.stderr).toMatch(/did you mean .+\?|the nearest by time: /);
     expect(res.stderr).toContain(prod[1]!.id);
   });
+
+  it('a file name from the store, or a snapshot file here, is named as such with what to give instead', async () => {
+    const artifact = join(store, 'prod', prod[0]!.artifact);
+    for (const [cmd, name] of [['verify', artifact], ['stats', `${prod[0]!.id}.manifest.json`]] as const) {
+      const res = await runCli([cmd, name], env());
+      expect(res.code).toBe(1);
+      expect(res.stderr).toContain(`it names a file of backup ${prod[0]!.id}; give that id`);
+    }
+    const file = await runCli(['restore', SMALL_DB, '--data-dir', join(work, 'never')], env());
+    expect(file.code).toBe(1);
+    expect(file.stderr).toContain(`it is a file on this machine; backups are read from the store ("reshifter list" shows them), and "reshifter inspect ${SMALL_DB}" reads a snapshot file`);
+    expect(await readdir(work)).not.toContain('never');
+  });
 });
 
 describe('delete', () => {
