@@ -250,11 +250,21 @@ function sdkLogger(log: Logger | undefined) {
   };
 }
 
-/** One argument of an SDK log call as text: its messages come as strings or as `{ commandName, error }` records. */
+/**
+ * One argument of an SDK log call as text: its messages come as strings, as `{ commandName, error }` records, or as a
+ * record of each command that succeeded, of which only the name and the response metadata are told (its input and
+ * output may hold what must not be logged).
+ */
 function sdkText(a: unknown): string {
   if (typeof a === 'string') return a;
   if (a instanceof Error) return describeError(a);
-  const r = a as { commandName?: unknown; error?: unknown } | null;
-  if (r && typeof r === 'object' && 'error' in r) return `${typeof r.commandName === 'string' ? `${r.commandName}: ` : ''}${describeError(r.error)}`;
+  const r = a as { commandName?: unknown; error?: unknown; metadata?: { httpStatusCode?: unknown; attempts?: unknown } } | null;
+  const name = r && typeof r === 'object' && typeof r.commandName === 'string' ? r.commandName : undefined;
+  if (r && typeof r === 'object' && 'error' in r) return `${name !== undefined ? `${name}: ` : ''}${describeError(r.error)}`;
+  if (name !== undefined) {
+    const m = r!.metadata;
+    const attempts = typeof m?.attempts === 'number' && m.attempts > 1 ? `, ${m.attempts} attempts` : '';
+    return `${name}: done${typeof m?.httpStatusCode === 'number' ? ` (HTTP ${m.httpStatusCode}${attempts})` : ''}`;
+  }
   return describeError(a);
 }

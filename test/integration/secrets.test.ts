@@ -142,4 +142,10 @@ describe('secrets never leak', () => {
       for (const secret of SECRETS()) expect(text.includes(secret), `${name} printed a secret:\n${text}`).toBe(false);
     }
   });
+
+  it("tells the S3 SDK's debug lines about each command by its name and status, never as [object Object]", () => {
+    const sdkLines = outputs.flatMap(([, text]) => text.split('\n').filter((l) => l.includes('"sdk":"aws-s3"')));
+    expect(sdkLines.some((l) => /"detail":"(PutObject|UploadPart|ListObjectsV2)Command: done \(HTTP 200/.test(l))).toBe(true);
+    expect(sdkLines.filter((l) => l.includes('[object Object]'))).toEqual([]);
+  });
 });
