@@ -1,10 +1,13 @@
 import { rmSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
 
 /**
  * What must not outlive the process: temporary files and folders, and cleanups still under way (the abort of a
  * multipart upload). Code that makes a temporary path registers it here and releases it once it is gone; whatever is
  * still registered when the process exits (a second signal, the safety timer in main.ts, any process.exit) is
- * removed synchronously by the 'exit' hook. Only SIGKILL can leave one behind.
+ * removed synchronously by the 'exit' hook. Only SIGKILL can leave one behind: makeTempDir's sweep removes those.
  */
 const tempPaths = new Set<string>();
 const pending = new Set<Promise<unknown>>();
@@ -52,4 +55,44 @@ export async function settleCleanups(timeoutMs: number): Promise<void> {
     }),
   ]);
   clearTimeout(timer);
+}
+
+/** The name of this process's temporary folders: the host and pid tell a later run whether their owner still lives. */
+const HOST = hostname().replace(/[^A-Za-z0-9.]/g, '_');
+const TEMP_PREFIX = `reshifter-${HOST}-${process.pid}-`;
+/** A temporary folder of ours: `reshifter-<host>-<pid>-<6 characters of mkdtemp>`. */
+const TEMP_NAME = /^reshifter-([A-Za-z0-9._]+)-(\d+)-[A-Za-z0-9]{6}$/;
+const swept = new Set<string>();
+
+/**
+ * A fresh private (0700) temporary folder in `workDir` for staging a backup (decrypted and decompressed: it may hold
+ * Secrets); the caller tracks it (trackTempPath) and removes it. The first one a process makes in a work area also removes what processes of
+ * this host that were killed outright (SIGKILL, the OOM killer: no exit hook ran) left there: a folder whose pid no
+ * longer runs. Folders of other hosts (a work area shared by pods) are never touched.
+ */
+export async function makeTempDir(workDir: string): Promise<string> {
+  if (!swept.has(workDir)) {
+    swept.add(workDir);
+    await sweepOrphans(workDir);
+  }
+  return mkdtemp(join(workDir, TEMP_PREFIX));
+}
+
+async function sweepOrphans(workDir: string): Promise<void> {
+  const names = await readdir(workDir).catch(() => [] as string[]);
+  for (const name of names) {
+    const m = TEMP_NAME.exec(name);
+    if (!m || m[1] !== HOST || Number(m[2]) === process.pid || isRunning(Number(m[2]))) continue;
+    const path = join(workDir, name);
+    await rm(path, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

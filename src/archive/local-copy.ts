@@ -1,11 +1,11 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline as pipelineCb, Writable, type Duplex, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { IntegrityError, OperationError, describeError } from '../core/errors.js';
-import { trackTempPath } from '../exit-cleanup.js';
+import { makeTempDir, trackTempPath } from '../exit-cleanup.js';
 import { decoders, type CodecKeys } from './codec.js';
 import { HashCounter } from './hash-counter.js';
 import type { Manifest } from './manifest.js';
@@ -81,7 +81,7 @@ function checkAgainst(m: Manifest, hash: HashCounter): void {
 /** A fresh 0700 folder in the work area (RS_TMP_DIR), or an error that names the work area and its sizing rule. */
 export async function makeWorkDir(workDir: string, m: Manifest): Promise<string> {
   try {
-    return await mkdtemp(join(workDir, 'reshifter-'));
+    return await makeTempDir(workDir);
   } catch (err) {
     throw new OperationError(`cannot stage backup ${m.id} in the work area ${workDir} (RS_TMP_DIR): ${describeError(err)}`, { cause: err });
   }

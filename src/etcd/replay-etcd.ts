@@ -36,7 +36,7 @@ export async function replayUrls(): Promise<ReplayUrls> {
  * large enough for any change a source etcd accepted, and waits (60 s at most) until it serves. Throws an
  * OperationError saying what to install when there is no etcd, or etcd's last words when it exits.
  */
-export async function startReplayEtcd(dataDir: string, urls: ReplayUrls): Promise<ReplayEtcd> {
+export async function startReplayEtcd(dataDir: string, urls: ReplayUrls, opts: { removeIfKilled?: string } = {}): Promise<ReplayEtcd> {
   const args = [
     '--name', REPLAY_MEMBER,
     '--data-dir', dataDir,
@@ -64,9 +64,11 @@ export async function startReplayEtcd(dataDir: string, urls: ReplayUrls): Promis
   // A restore that exits on a second signal must not leave etcd running on the machine.
   const killOnExit = () => proc.kill('SIGKILL');
   process.once('exit', killOnExit);
+  const guard = proc.pid !== undefined ? startGuard(proc.pid, dataDir, opts.removeIfKilled ?? dataDir) : undefined;
   const stop = async () => {
     await stopProcess(proc, exited);
     process.off('exit', killOnExit);
+    guard?.done();
   };
   try {
     await waitServing(proc, urls.client, () => stderr, () => spawnError);
@@ -87,6 +89,34 @@ export async function startReplayEtcd(dataDir: string, urls: ReplayUrls): Promis
       await stop();
     },
   };
+}
+
+/**
+ * What stops the temporary etcd when the restore is killed outright (SIGKILL, the OOM killer), where no exit handler
+ * runs: etcd would go on serving every key, Secrets too, without auth on a loopback port, over a decrypted copy of the
+ * backup. A shell in its own process group (so that a terminal's Ctrl-C reaches only the restore) reads a pipe from
+ * the restore: a restore that stops its etcd says "done" and the guard exits; a pipe that closes without it means the
+ * restore died, and the guard stops that etcd (when the process still runs on that data dir: never another one that
+ * took its pid) and removes the folder it worked in.
+ */
+const GUARD_SCRIPT = `read -r said
+[ "$said" = done ] && exit 0
+if grep -qa -- "$3" "/proc/$1/cmdline" 2>/dev/null; then
+  kill "$1" 2>/dev/null; i=0
+  while kill -0 "$1" 2>/dev/null; do [ "$i" -eq 100 ] && kill -9 "$1" 2>/dev/null; i=$((i + 1)); sleep 0.1; done
+fi
+rm -rf -- "$2"`;
+
+function startGuard(pid: number, dataDir: string, removes: string): { done(): void } {
+  const guard = spawn('sh', ['-c', GUARD_SCRIPT, 'reshifter-replay-guard', String(pid), removes, dataDir], {
+    stdio: ['pipe', 'ignore', 'ignore'],
+    detached: true,
+  });
+  guard.on('error', () => undefined);
+  guard.stdin?.on('error', () => undefined);
+  guard.unref();
+  (guard.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  return { done: () => guard.stdin?.end('done\n') };
 }
 
 async function waitServing(proc: ChildProcess, endpoint: string, stderr: () => string, spawnError: () => Error | undefined): Promise<void> {

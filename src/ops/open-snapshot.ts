@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { open, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex, Readable, Writable } from 'node:stream';
@@ -8,7 +8,7 @@ import { etcdOf } from '../archive/manifest.js';
 import { snapshotError } from '../archive/snapshot-error.js';
 import { SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { IntegrityError, OperationError, describeError } from '../core/errors.js';
-import { trackTempPath } from '../exit-cleanup.js';
+import { makeTempDir, trackTempPath } from '../exit-cleanup.js';
 import { openSnapshot, type SnapshotReader } from '../snapshot/index.js';
 import type { OpContext } from './context.js';
 
@@ -111,7 +111,7 @@ async function openSnapshotFile(ctx: OpContext, target: string): Promise<Snapsho
       if (dir === undefined) {
         const workDir = ctx.config.workDir ?? tmpdir();
         try {
-          dir = await mkdtemp(join(workDir, 'reshifter-'));
+          dir = await makeTempDir(workDir);
         } catch (err) {
           throw new OperationError(`cannot decode ${target} in the work area ${workDir} (RS_TMP_DIR): ${describeError(err)}`, { cause: err });
         }

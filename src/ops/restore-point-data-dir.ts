@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -11,7 +11,7 @@ import { LeaseKeeper } from '../etcd/lease-keeper.js';
 import { REPLAY_MEMBER, replayUrls, startReplayEtcd, type ReplayUrls } from '../etcd/replay-etcd.js';
 import { findRestoreTool, runSnapshotRestore, type RestoreTool, type SnapshotRestoreOptions } from '../etcd/snapshot-restore-tool.js';
 import { openSnapshotStream } from '../etcd/snapshot-stream.js';
-import { trackTempPath } from '../exit-cleanup.js';
+import { makeTempDir, trackTempPath } from '../exit-cleanup.js';
 import type { Logger } from '../log.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { OpContext } from './context.js';
@@ -63,7 +63,7 @@ interface ChainRun {
 async function fromChain(ctx: OpContext, repo: BackupRepository, r: PointResolution, run: ChainRun): Promise<PointDataDirReport> {
   const base = r.chain.base;
   const log = ctx.log.child({ component: 'restore', backupId: base.id });
-  const work = await mkdtemp(join(tmpdir(), 'reshifter-pitr-'));
+  const work = await makeTempDir(repo.workDir ?? tmpdir());
   const release = trackTempPath(work);
   let segments: OpenedSegments | undefined;
   try {
@@ -72,7 +72,7 @@ async function fromChain(ctx: OpContext, repo: BackupRepository, r: PointResolut
     const point = await openPoint(repo, r, run.keys, ctx.signal);
     segments = point.segments;
     log.info({ base: base.id, segments: r.segments.length, revision: point.revision }, 'replaying recorded changes');
-    const replayed = await replay(ctx, log, join(work, 'replay'), urls, { segments, revision: point.revision, asked: run.asked, baseId: base.id, final: join(work, 'final.db') });
+    const replayed = await replay(ctx, log, join(work, 'replay'), urls, { work, segments, revision: point.revision, asked: run.asked, baseId: base.id, final: join(work, 'final.db') });
     await runSnapshotRestore(run.tool, join(work, 'final.db'), run.opts);
     log.info({ dataDir: run.opts.dataDir, revision: point.revision, events: replayed.events }, 'restored to a point in time');
     return {
@@ -104,6 +104,8 @@ async function restoreBase(ctx: OpContext, repo: BackupRepository, r: PointResol
 }
 
 interface Replay {
+  /** The restore's temporary folder: removed by the replay etcd's guard if the restore is killed outright. */
+  work: string;
   segments: OpenedSegments;
   revision: number;
   asked: string;
@@ -114,7 +116,7 @@ interface Replay {
 
 /** Starts the temporary etcd, applies the changes after what it holds up to the target, snapshots it and stops it. */
 async function replay(ctx: OpContext, log: Logger, dir: string, urls: ReplayUrls, p: Replay): Promise<{ events: number; baseRevision: number; finalRevision: number; observedAt?: string }> {
-  const etcd = await startReplayEtcd(dir, urls);
+  const etcd = await startReplayEtcd(dir, urls, { removeIfKilled: p.work });
   const client = etcd.client;
   let keeper: LeaseKeeper | undefined;
   try {

@@ -1,4 +1,5 @@
-import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { access, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +7,8 @@ import { Etcd3 } from 'etcd3';
 import type { Manifest } from '../../src/archive/manifest.js';
 import { historyOf, revisionOf, storeSegmentOf, valuesAt } from '../helpers/delta-chain.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { runCli } from '../helpers/cli.js';
+import { until } from '../helpers/faults.js';
 import { runInProcess } from '../helpers/in-process.js';
 import { startApi } from '../helpers/api.js';
 import { keyspace, values } from '../helpers/keyspace.js';
@@ -317,6 +320,41 @@ describe('an encrypted chain, and a damaged segment', () => {
       await target.stop();
     }
   }, 60_000);
+});
+
+/** Pids of the processes whose command line mentions `text` (from /proc, as `pgrep -f` reads it). */
+async function pidsMentioning(text: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'latin1').catch(() => '');
+    if (cmdline.includes(text) && cmdline.includes('reshifter-replay')) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+describe('a point-in-time restore killed outright (SIGKILL, OOM)', () => {
+  it('leaves no temporary etcd serving the backup and no decrypted copy: its guard stops the one and removes the other', async () => {
+    const area = await mkdtemp(join(work, 'area-'));
+    let child: ChildProcess | undefined;
+    const restore = runCli(['restore', 'latest', '--to', 'latest', '--data-dir', join(work, 'killed')], env({ RS_TMP_DIR: area }), {
+      onStart: (c) => (child = c),
+    });
+    await until(async () => (await pidsMentioning(area)).length > 0, 'the temporary etcd of the restore to start', 30_000);
+    const replayDir = (await readdir(area)).find((name) => name.startsWith('reshifter-'));
+    expect(replayDir).toBeDefined();
+    child!.kill('SIGKILL');
+    expect((await restore).signal).toBe('SIGKILL');
+    // The guard stops the temporary etcd (which served every key without auth) and removes the folder it ran in.
+    await until(async () => (await pidsMentioning(area)).length === 0, 'the temporary etcd to be stopped', 20_000);
+    await until(async () => !(await readdir(area)).includes(replayDir!), 'the replay folder to be removed', 20_000);
+    await expect(access(join(work, 'killed'))).rejects.toThrow();
+    // Whatever else the killed restore had staged (the downloaded segments) goes with the next command that stages a
+    // backup in the work area: its owner no longer runs.
+    const next = await runInProcess(['inspect', snapshotBase.id], env({ RS_TMP_DIR: area }));
+    expect(next.code, next.stderr).toBe(0);
+    expect(await readdir(area)).toEqual([]);
+  });
 });
 
 describe('targets the store does not hold', () => {
