@@ -37,6 +37,7 @@ export async function verifyCommand(ctx: CommandContext): Promise<void> {
         c.print(`${b.ok ? 'ok  ' : 'FAIL'}\t${b.id}\t${what}${failed ? `\t${failed.name}: ${failed.detail}` : ''}`);
       }
       for (const p of result.problems) c.print(`FAIL\tchain\t${p}`);
+      for (const n of result.notes) c.print(`note\tchain\t${n}`);
       c.print(`${result.ok ? 'ok  ' : 'FAIL'}\tchain\t${result.segments} segments, ${result.events} changes, revisions up to ${result.coveredTo} restorable`);
     }
     const bad = result.backups.find((b) => !b.ok);

@@ -31,43 +31,60 @@ export interface Chain<B extends ChainBase = ChainBase, S extends ChainSegment =
   coveredTo: number;
   /** The segments that coveredTo counts (a prefix of `segments`). */
   covered: S[];
-  /** What breaks the chain (a gap, an overlap, a wrong start), in an operator's words; empty when it is whole. */
+  /** What breaks the chain (a gap, a wrong start), in an operator's words; empty when it is whole. */
   problems: string[];
+  /**
+   * Segments that repeat revisions others hold (two recorders ran at once, as a rolling update of `run` does): their
+   * changes are the same etcd history, so a repeat is skipped and an overlap used from where the one before ends.
+   */
+  notes: string[];
+  /** The newest revision any segment of the chain holds, past a gap too (coveredTo when the chain is whole). */
+  recordedTo: number;
 }
 
 /**
- * Checks that a chain's segments follow each other without gap or overlap, the first starting at the base's revision
- * + 1: what `verify <base-id> --chain` reports, besides each segment's own check. Coverage stops before the first
- * problem: a restore never applies changes across a gap.
+ * Checks that a chain's segments follow each other without gap, the first starting at the base's revision + 1: what
+ * `verify <base-id> --chain` reports, besides each segment's own check. Coverage stops before the first problem: a
+ * restore never applies changes across a gap. Segments that repeat revisions already held are notes, not problems:
+ * one wholly inside what is held is skipped, one that reaches further is used past it (see Chain.notes).
  */
 export function validateChain<B extends ChainBase, S extends ChainSegment>(base: B, segments: readonly S[]): Chain<B, S> {
   const sorted = [...segments].sort((a, b) => a.fromRevision - b.fromRevision || a.toRevision - b.toRevision || (a.id < b.id ? -1 : 1));
   const problems: string[] = [];
+  const notes: string[] = [];
   const covered: S[] = [];
   let next = base.revision + 1;
   let prev: S | undefined;
+  let recordedTo = base.revision;
   for (const s of sorted) {
     let problem: string | undefined;
+    let repeats = false;
     if (s.toRevision < s.fromRevision) {
       problem = `segment ${s.id} ends at revision ${s.toRevision}, before its start ${s.fromRevision}`;
+    } else if (s.fromRevision <= base.revision) {
+      problem = `the ${prev ? '' : 'first '}segment ${s.id} starts at revision ${s.fromRevision}, at or before the base's revision ${base.revision}`;
     } else if (s.fromRevision > next) {
       problem = prev
         ? `revisions ${next}..${s.fromRevision - 1} are missing between segment ${prev.id} (ends at ${prev.toRevision}) and segment ${s.id} (starts at ${s.fromRevision})`
         : `the first segment ${s.id} starts at revision ${s.fromRevision}, not at the base's revision + 1 (${next}): revisions ${next}..${s.fromRevision - 1} are missing`;
     } else if (s.fromRevision < next) {
-      problem = prev
-        ? `segment ${s.id} starts at revision ${s.fromRevision}, inside the revisions up to ${next - 1} that segment ${prev.id} covers`
-        : `the first segment ${s.id} starts at revision ${s.fromRevision}, at or before the base's revision ${base.revision}`;
+      repeats = s.toRevision < next;
+      notes.push(
+        repeats
+          ? `segment ${s.id} repeats revisions ${s.fromRevision}..${s.toRevision}, which segment ${prev!.id} holds too (two recorders at once?): skipped`
+          : `segment ${s.id} starts at revision ${s.fromRevision}, inside the revisions up to ${next - 1} that segment ${prev!.id} holds (two recorders at once?): used from ${next}`,
+      );
     }
     if (problem !== undefined) problems.push(problem);
-    else if (problems.length === 0) covered.push(s);
-    if (s.toRevision >= s.fromRevision) {
+    else if (problems.length === 0 && !repeats) covered.push(s);
+    if (s.toRevision >= s.fromRevision && s.fromRevision > base.revision) {
+      recordedTo = Math.max(recordedTo, s.toRevision);
+      if (s.toRevision >= next) prev = s;
       next = Math.max(next, s.toRevision + 1);
-      prev = s;
     }
   }
   const last = covered[covered.length - 1];
-  return { base, segments: sorted, covered, coveredTo: last ? last.toRevision : base.revision, problems };
+  return { base, segments: sorted, covered, coveredTo: last ? last.toRevision : base.revision, problems, notes, recordedTo };
 }
 
 /**
@@ -147,6 +164,13 @@ export function resolveTarget<B extends ChainBase, S extends ChainSegment>(chain
   const out: Resolution<B, S>[] = [];
   if (target.kind === 'latest') {
     const top = Math.max(...pool.map((c) => c.coveredTo));
+    // The newest change recorded must be the one restored: never an older state, silently, because of a gap.
+    const past = pool.find((c) => c.recordedTo > top);
+    if (past !== undefined) {
+      throw new TargetNotRecordedError(
+        `the newest change recorded is at revision ${past.recordedTo}, but chain ${past.base.id} stops at ${past.coveredTo}: ${past.problems[0] ?? 'a segment is missing'}; the newest state that can be restored is revision ${top} (--to ${top}), or put the missing segment back`,
+      );
+    }
     for (const c of pool) if (c.coveredTo === top) out.push(atRevision(c, top));
     return out;
   }
@@ -159,12 +183,38 @@ export function resolveTarget<B extends ChainBase, S extends ChainSegment>(chain
   }
   for (const c of pool) {
     if (Date.parse(c.base.createdAt) > target.at) continue;
-    out.push(atTime(c, target.at));
+    const r = atTime(c, target.at);
+    if (out.length === 0) assertKnownAt(c, r, pool, target.at);
+    out.push(r);
   }
   if (out.length > 0) return out;
   const oldest = pool.reduce((a, b) => (Date.parse(a.base.createdAt) <= Date.parse(b.base.createdAt) ? a : b));
   throw new TargetNotRecordedError(
     `nothing was recorded at or before ${new Date(target.at).toISOString()}: the oldest full backup${opts.baseId !== undefined ? ' asked for' : ''} is ${oldest.base.id}, taken at ${oldest.base.createdAt}; ${holdings(pool)}`,
+  );
+}
+
+/**
+ * Refuses a moment whose state the store cannot know, rather than give an older one: a moment past a gap in the chain
+ * (changes were recorded after it but cannot be applied), or a moment after a recording stopped and before the next
+ * full backup, when etcd made changes in between that nothing recorded (the next base's revision is past the chain's
+ * last one). A chain that never recorded changes is a plain full backup: the moment gets its state, as without
+ * continuous backups.
+ */
+function assertKnownAt(c: Chain, r: Resolution, pool: readonly Chain[], at: number): void {
+  const when = new Date(at).toISOString();
+  if (r.revision > c.coveredTo || (r.scan !== undefined && r.scan.segment.toRevision > c.coveredTo)) {
+    throw new TargetNotRecordedError(
+      `the state at ${when} cannot be restored: chain ${c.base.id} holds changes up to revision ${c.recordedTo}, but stops at ${c.coveredTo}: ${c.problems[0] ?? 'a segment is missing'}; revision ${c.coveredTo} (--to ${c.coveredTo}) is the newest state it can restore`,
+    );
+  }
+  if (c.segments.length === 0 || r.scan !== undefined || r.revision < c.recordedTo) return;
+  const next = pool
+    .filter((n) => Date.parse(n.base.createdAt) > at && n.base.revision > c.recordedTo)
+    .sort((a, b) => Date.parse(a.base.createdAt) - Date.parse(b.base.createdAt))[0];
+  if (next === undefined) return;
+  throw new TargetNotRecordedError(
+    `the state at ${when} is not known: revisions ${c.recordedTo + 1}..${next.base.revision} were not recorded (the recording of chain ${c.base.id} stopped after revision ${c.recordedTo}${r.lastObservedAt !== undefined ? `, seen at ${r.lastObservedAt}` : ''}, and full backup ${next.base.id} holds revision ${next.base.revision}, taken at ${next.base.createdAt}); the nearest states recorded are revision ${c.recordedTo} (--to ${c.recordedTo}) and revision ${next.base.revision} (--to ${next.base.revision})`,
   );
 }
 
@@ -178,7 +228,8 @@ function atRevision<B extends ChainBase, S extends ChainSegment>(c: Chain<B, S>,
  * to the next segment that holds one.
  */
 function atTime<B extends ChainBase, S extends ChainSegment>(c: Chain<B, S>, at: number): Resolution<B, S> {
-  const withChanges = c.covered.filter((s) => s.events > 0 && s.firstEventAt !== undefined && s.lastEventAt !== undefined);
+  // Every segment that holds changes, past a gap too: a moment after the gap must be found to be so (assertKnownAt).
+  const withChanges = c.segments.filter((s) => s.fromRevision > c.base.revision && s.toRevision >= s.fromRevision && s.events > 0 && s.firstEventAt !== undefined && s.lastEventAt !== undefined);
   let last: S | undefined;
   for (const s of withChanges) if (Date.parse(s.firstEventAt!) <= at) last = s;
   if (last === undefined) {

@@ -113,9 +113,18 @@ export class DeltaRecorder {
   private async startingPoint(): Promise<{ base: Manifest; fromRevision: number } | undefined> {
     const backups = await this.listing();
     if (backups === undefined) return undefined;
-    // The newest full backup of the configured strategy's series (any chain base when RS_BACKUP_STRATEGY is unset).
+    // The full backup of the configured strategy's series (any chain base when RS_BACKUP_STRATEGY is unset) whose chain
+    // was written last: its newest segment, or itself. A recorder goes on with its chain when another full backup
+    // (one from the API of another strategy) was taken meanwhile; a full backup newer than the last segment starts anew.
     const series = this.deps.config.strategy ? seriesOf({ strategy: formatStrategy(this.deps.config.strategy) }) : undefined;
-    const base = backups.filter((m) => isChainBase(m) && (series === undefined || seriesOf(m) === series)).sort(newestFirst)[0];
+    const lastWritten = new Map<string, string>();
+    for (const m of backups) {
+      if (isDeltaManifest(m) && (lastWritten.get(m.base) ?? '') < m.createdAt) lastWritten.set(m.base, m.createdAt);
+    }
+    const activity = (m: Manifest) => [m.createdAt, lastWritten.get(m.id) ?? ''].sort().at(-1)!;
+    const base = backups
+      .filter((m) => isChainBase(m) && (series === undefined || seriesOf(m) === series))
+      .sort((a, b) => (activity(a) < activity(b) ? 1 : activity(a) > activity(b) ? -1 : newestFirst(a, b)))[0];
     if (base === undefined) {
       const m = await this.fullBackup(`no full backup of cluster "${this.deps.config.cluster}" in ${this.deps.repo.store.location} yet: taking one to start the chain of changes`);
       return m && { base: m, fromRevision: etcdOf(m).revision + 1 };

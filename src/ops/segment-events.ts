@@ -33,15 +33,19 @@ export async function openSegments(repo: BackupRepository, segments: readonly Se
     throw err;
   }
   async function* events(after: number, through: number): AsyncGenerator<DeltaEvent> {
+    // Segments of two recorders may overlap (validateChain): a revision the segments before held is not applied twice.
+    let reached = after;
     for (const { segment: s, copy } of copies) {
-      if (s.toRevision <= after || s.fromRevision > through) continue;
+      if (s.toRevision <= reached || s.fromRevision > through) continue;
       const expect = { cluster: s.manifest.cluster, base: s.base, fromRevision: s.fromRevision, toRevision: s.toRevision, events: s.events };
+      const from = reached;
       for await (const item of readDeltaSegment(copy.open(keys), expect)) {
         if (item.type !== 'event') continue;
         const rev = item.event.modRevision;
         // Read on past `through` all the same: the segment's end is what proves it whole.
-        if (rev > after && rev <= through) yield item.event;
+        if (rev > from && rev <= through) yield item.event;
       }
+      reached = Math.max(reached, s.toRevision);
     }
   }
   return { events, remove };

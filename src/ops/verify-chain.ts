@@ -1,6 +1,6 @@
 import { etcdOf, isDeltaManifest, type DeltaManifest, type Manifest } from '../archive/manifest.js';
 import { validateChain } from '../core/delta-chain.js';
-import { OperationError } from '../core/errors.js';
+import { OperationError, StoreError, describeError } from '../core/errors.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { OpContext } from './context.js';
 import { verifyBackup, type VerifyResult } from './verify.js';
@@ -12,9 +12,11 @@ export interface ChainVerifyResult {
   ok: boolean;
   /** The base's own checks, then each segment's, in revision order. */
   backups: Array<VerifyResult & { fromRevision?: number; toRevision?: number }>;
-  /** Gaps, overlaps and a wrong start, in an operator's words (validateChain). */
+  /** Gaps and a wrong start, in an operator's words (validateChain). */
   problems: string[];
-  /** Every revision from the base's to this one can be restored. */
+  /** Segments that repeat revisions others hold (two recorders at once), skipped or used from where the others end. */
+  notes: string[];
+  /** Every revision from the base's to this one can be restored: before the first gap and the first segment that fails. */
   coveredTo: number;
   segments: number;
   events: number;
@@ -32,15 +34,29 @@ export async function verifyChain(ctx: OpContext, repo: BackupRepository, m: Man
   if (base === undefined) throw new OperationError(`segment ${m.id} belongs to the chain of ${baseId}, which is not in ${repo.store.location}: its chain cannot be restored`);
   const segments = backups.filter((b): b is DeltaManifest => isDeltaManifest(b) && b.base === base.id);
   const chain = validateChain({ id: base.id, createdAt: base.createdAt, revision: etcdOf(base).revision }, segments);
-  const results: ChainVerifyResult['backups'] = [await verifyBackup(ctx, repo, base)];
-  for (const s of chain.segments) results.push({ ...(await verifyBackup(ctx, repo, s)), fromRevision: s.fromRevision, toRevision: s.toRevision });
+  const results: ChainVerifyResult['backups'] = [await verifyOrMissing(ctx, repo, base)];
+  for (const s of chain.segments) results.push({ ...(await verifyOrMissing(ctx, repo, s)), fromRevision: s.fromRevision, toRevision: s.toRevision });
+  // A restore refuses a segment that fails its checks: the chain is restorable only up to the first such one it uses.
+  const failed = chain.covered.find((s) => results.some((r) => r.id === s.id && !r.ok));
+  const coveredTo = !results[0]!.ok ? etcdOf(base).revision : failed !== undefined ? Math.min(chain.coveredTo, failed.fromRevision - 1) : chain.coveredTo;
   return {
     base: base.id,
     ok: chain.problems.length === 0 && results.every((r) => r.ok),
     backups: results,
     problems: chain.problems,
-    coveredTo: chain.coveredTo,
+    notes: chain.notes,
+    coveredTo,
     segments: segments.length,
     events: segments.reduce((n, s) => n + s.events, 0),
   };
+}
+
+/** verifyBackup, with an artifact the store no longer holds reported as a failed check rather than thrown. */
+async function verifyOrMissing(ctx: OpContext, repo: BackupRepository, m: Manifest): Promise<VerifyResult> {
+  try {
+    return await verifyBackup(ctx, repo, m);
+  } catch (err) {
+    if (!(err instanceof StoreError && err.kind === 'not-found')) throw err;
+    return { id: m.id, ok: false, checks: [{ name: 'present', ok: false, detail: `its artifact ${m.artifact} is not in the store (${describeError(err)})` }] };
+  }
 }

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { access, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -320,6 +320,38 @@ describe('an encrypted chain, and a damaged segment', () => {
       await target.stop();
     }
   }, 60_000);
+});
+
+describe('segments of two recorders at once (a rolling update of run)', () => {
+  it('restores through repeated and overlapping segments exactly, and verify --chain notes them', async () => {
+    // The same base in a store of its own, then the history cut twice: as two recorders with different intervals.
+    const store2 = join(work, 'store-two-recorders');
+    await mkdir(join(store2, 'pitr'), { recursive: true });
+    for (const f of [snapshotBase.artifact, `${snapshotBase.id}.manifest.json`]) await copyFile(join(work, 'store', 'pitr', f), join(store2, 'pitr', f));
+    const env2 = () => ({ ...env(), RS_BACKUP_DIR: store2 });
+    const from = snapshotBase.etcd!.revision + 1;
+    const events = await historyOf(source.endpoint, from, latest, observed);
+    const mid = phaseEnd[1]!;
+    for (const [a, b] of [[from, phaseEnd[0]!], [phaseEnd[0]! + 1, mid], [from, phaseEnd[0]!], [phaseEnd[0]! - 3, mid + 5], [mid + 1, latest]] as const) {
+      await storeSegmentOf(env2(), { base: snapshotBase, fromRevision: a, toRevision: b, events });
+    }
+    const verified = await runInProcess(['verify', snapshotBase.id, '--chain'], env2());
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    expect(verified.stdout).toMatch(/note\tchain\tsegment .* repeats revisions/);
+    expect(verified.stdout).toMatch(/note\tchain\tsegment .* starts at revision .* \(two recorders at once\?\): used from/);
+    expect(verified.stdout).toContain(`revisions up to ${latest} restorable`);
+    for (const target of [latest, mid + 2]) {
+      const dataDir = join(work, `two-${target}`);
+      const res = await runInProcess(['restore', 'latest', '--to', String(target), '--data-dir', dataDir, '--json'], env2());
+      expect(res.code, res.stderr).toBe(0);
+      const restored = await startEtcd({ dataDir });
+      try {
+        expect(values(await keyspace(restored))).toEqual(await valuesAt(source, target));
+      } finally {
+        await restored.stop();
+      }
+    }
+  }, 90_000);
 });
 
 /** Pids of the processes whose command line mentions `text` (from /proc, as `pgrep -f` reads it). */

@@ -36,19 +36,30 @@ describe('chain validation', () => {
     expect(c.segments.map((s) => s.fromRevision)).toEqual([1042, 2001, 3001]);
   });
 
-  it('names a gap, an overlap and a wrong first segment, and stops coverage before the first problem', () => {
+  it('names a gap and a wrong first segment, and stops coverage before the first problem', () => {
     const gap = validateChain(B1, [chain1[0]!, chain1[2]!]);
     expect(gap.problems).toEqual([`revisions 2001..3000 are missing between segment ${chain1[0]!.id} (ends at 2000) and segment ${chain1[2]!.id} (starts at 3001)`]);
     expect(gap.coveredTo).toBe(2000);
-    const overlap = validateChain(B1, [...chain1, seg(B1, 2500, 2600)]);
-    expect(overlap.problems[0]).toMatch(/starts at revision 2500, inside the revisions up to 3000 that segment .* covers/);
-    expect(overlap.coveredTo).toBe(3000);
+    expect(gap.recordedTo).toBe(5310);
     const late = validateChain(B1, [chain1[1]!]);
     expect(late.problems).toEqual([`the first segment ${chain1[1]!.id} starts at revision 2001, not at the base's revision + 1 (1042): revisions 1042..2000 are missing`]);
     expect(late.coveredTo).toBe(1041);
     const early = validateChain(B1, [seg(B1, 1041, 1050)]);
     expect(early.problems[0]).toMatch(/starts at revision 1041, at or before the base's revision 1041/);
     expect(validateChain(B1, [seg(B1, 1042, 1041)]).problems[0]).toMatch(/ends at revision 1041, before its start 1042/);
+  });
+
+  it('takes the segments of two recorders at once: a repeat is skipped, an overlap used from where the one before ends', () => {
+    const repeat = seg(B1, 2001, 3000, 11, 19);
+    const overlap = seg(B1, 2500, 3500, 15, 25);
+    const after = seg(B1, 3501, 5310, 26, 39);
+    const c = validateChain(B1, [chain1[0]!, chain1[1]!, repeat, overlap, after]);
+    expect(c.problems).toEqual([]);
+    expect(c.covered.map((x) => x.id)).toEqual([chain1[0]!.id, ...[chain1[1]!, repeat].sort((a, b) => (a.id < b.id ? -1 : 1)).slice(0, 1).map((x) => x.id), overlap.id, after.id]);
+    expect(c.coveredTo).toBe(5310);
+    expect(c.notes).toHaveLength(2);
+    expect(c.notes[0]).toMatch(/repeats revisions 2001\.\.3000, which segment .* holds too \(two recorders at once\?\): skipped/);
+    expect(c.notes[1]).toMatch(/starts at revision 2500, inside the revisions up to 3000 that segment .* holds \(two recorders at once\?\): used from 3001/);
   });
 
   it('groups segments by base, newest base first, and sets orphans apart', () => {
@@ -140,6 +151,32 @@ describe('targets', () => {
     const closed = buildChains([B1], [chain1[0]!, seg(B1, 2001, 2100)]).chains;
     const [r] = resolveTarget(closed, { kind: 'time', at: Date.parse(iso(30)) });
     expect(r!.revision).toBe(2100);
+  });
+
+  it('never gives an older state silently: latest and a time past a gap are refused, a revision before it restored', () => {
+    const { chains: broken } = buildChains([B1], [chain1[0]!, chain1[2]!]);
+    expect(() => resolveTarget(broken, { kind: 'latest' })).toThrow(
+      /the newest change recorded is at revision 5310, but chain .* stops at 2000: revisions 2001\.\.3000 are missing .*; the newest state that can be restored is revision 2000 \(--to 2000\)/,
+    );
+    // A moment among the changes after the gap, and one between the last change before it and the first after it.
+    expect(() => resolveTarget(broken, { kind: 'time', at: Date.parse(iso(30)) })).toThrow(/the state at .* cannot be restored: chain .* holds changes up to revision 5310, but stops at 2000/);
+    expect(() => resolveTarget(broken, { kind: 'time', at: Date.parse(iso(15)) })).toThrow(/cannot be restored/);
+    expect(resolveTarget(broken, { kind: 'time', at: Date.parse(iso(5)) })[0]!.scan?.segment.id).toBe(chain1[0]!.id);
+    expect(resolveTarget(broken, { kind: 'revision', revision: 1500 })[0]!.revision).toBe(1500);
+  });
+
+  it('refuses a moment after a recording stopped and before the next full backup, when etcd changed meanwhile', () => {
+    // The recorder of chain 1 stopped after 2000 (seen at :09); etcd made 2001..5310 unrecorded; B2 was taken at :40.
+    const { chains: stopped } = buildChains([B1, B2], [chain1[0]!, ...chain2]);
+    expect(() => resolveTarget(stopped, { kind: 'time', at: Date.parse(iso(20)) })).toThrow(
+      /the state at .* is not known: revisions 2001\.\.5310 were not recorded .*; the nearest states recorded are revision 2000 \(--to 2000\) and revision 5310 \(--to 5310\)/,
+    );
+    // Closed at the next base's revision (the normal hand-over), a moment between the two is known.
+    const handedOver = buildChains([B1, B2], [chain1[0]!, seg(B1, 2001, 5310, 11, 19), ...chain2]).chains;
+    expect(resolveTarget(handedOver, { kind: 'time', at: Date.parse(iso(30)) })[0]!.revision).toBe(5310);
+    // Full backups without any recording: a moment gets the state of the last one before it, as ever.
+    const plain = buildChains([B1, B2], []).chains;
+    expect(resolveTarget(plain, { kind: 'time', at: Date.parse(iso(30)) })[0]!.revision).toBe(1041);
   });
 
   it('scans a segment: the revision of the last change observed by then', () => {
