@@ -68,7 +68,7 @@ function readVariable(env: Env, v: Variable, earlier: (name: string) => unknown,
     return parsed;
   } catch (err) {
     const reason = (err instanceof Error ? err.message : String(err)).replace(/^env-var: "[^"]*" /, '');
-    errors.push(`${name} was invalid: ${v.secret ? '(hidden)' : JSON.stringify(env[name])} ${reason}`);
+    errors.push(`${name} was invalid: ${v.secret ? '(hidden)' : redactSecrets(JSON.stringify(env[name]))} ${redactSecrets(reason)}`);
     return undefined;
   }
 }
@@ -100,4 +100,12 @@ function unknownVariables(env: Env): string[] {
       const near = suggest(name, KNOWN_VARIABLES);
       return `${name} is not a reshifter variable${near !== undefined ? ` (did you mean ${near}?)` : ''}`;
     });
+}
+
+/**
+ * A value quoted in an error with what must never be printed taken out, for the mistakes that put a secret where none
+ * belongs: an age secret key (pasted as a recipient), a password in a URL's user info.
+ */
+export function redactSecrets(text: string): string {
+  return text.replace(/AGE-SECRET-KEY-1[0-9A-Z]+/gi, 'AGE-SECRET-KEY-1(hidden)').replace(/(\/\/[^/:@\s"]*):[^@/\s"]*@/g, '$1:(hidden)@');
 }

@@ -103,7 +103,14 @@ export function url(value: string, schemes: readonly string[] = ['http', 'https'
 export function endpoints(value: string): string[] {
   const items = list(value);
   if (items.length === 0) throw new Error('names no endpoint');
-  return items.map((e) => url(/^[a-z]+:\/\//i.test(e) ? e : `http://${e}`));
+  return items.map((e) => {
+    const u = url(/^[a-z]+:\/\//i.test(e) ? e : `http://${e}`);
+    // etcd takes no credentials in its URL (gRPC would send the text as a host name, and errors would print it).
+    if (new URL(u).username !== '' || new URL(u).password !== '') {
+      throw new Error('has a user name or password in a URL: give them as RS_ETCD_USERNAME and RS_ETCD_PASSWORD');
+    }
+    return u;
+  });
 }
 
 /** Key prefixes: each starts with `/`; trailing slashes dropped (but `/` itself, every key, stays). */
@@ -124,6 +131,9 @@ export function bucketFolder(value: string): string {
 /** age X25519 public keys. */
 export function ageRecipients(value: string): string[] {
   const keys = list(value);
+  if (keys.some((k) => /^AGE-SECRET-KEY-/i.test(k))) {
+    throw new Error('holds an age secret key (AGE-SECRET-KEY-1...), where public keys (age1...) go: give its public key (age-keygen -y KEYFILE prints it), and keep the secret key for restores (RS_ENCRYPTION_IDENTITY_FILE)');
+  }
   const bad = keys.find((k) => !isAgeRecipient(k));
   if (bad !== undefined) throw new Error(`has "${bad}", which is not an age X25519 public key (age1...)`);
   return keys;

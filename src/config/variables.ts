@@ -89,9 +89,17 @@ const levelsOf = (earlier: Earlier) => COMPRESSION_LEVELS[(earlier('RS_COMPRESSI
 const NAMESPACE_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const RESOURCE_RE = /^[a-z0-9][a-z0-9.-]*$/;
 const oneOf = <T extends string>(values: readonly T[]) => (value: string): T => coerce(value).asEnum(values);
-const count = (value: string) => coerce(value).asIntPositive();
-/** RS_DELTA_INTERVAL: a duration, or `0` for off. */
-const deltaInterval = (value: string): number => (/^0+$/.test(value.trim()) ? 0 : parseDuration(value));
+/**
+ * A retention count: 1 or more. `0` is refused, not read as "keep none" (which deletes the whole history but the newest
+ * of each series) nor as "off": leave the variable unset to switch the rule off.
+ */
+const count = (value: string): number => {
+  const n = coerce(value).asIntPositive();
+  if (n === 0) throw new Error('keeps nothing: give 1 or more, or leave it unset to switch this rule off');
+  return n;
+};
+/** RS_DELTA_INTERVAL: a duration, or `0` (`0s`, `0m`...) for off. */
+const deltaInterval = (value: string): number => (/^0+\s*[a-z]*$/i.test(value.trim()) ? 0 : parseDuration(value));
 const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3 };
 /** A size such as `64MiB`, `512KiB` or `1048576` (binary units), from 64 KiB to 1 GiB. */
 function byteSize(value: string): number {

@@ -60,6 +60,8 @@ const CASES: Array<[string, string, RegExp, Env?]> = [
   ['RS_SCHEDULE', '* * *', /is not a cron expression/],
   ['RS_RETENTION_KEEP_LAST', '1.5', /should be a valid integer|positive integer/],
   ['RS_RETENTION_KEEP_HOURLY', '-2', /positive integer/],
+  ['RS_RETENTION_KEEP_LAST', '0', /keeps nothing: give 1 or more, or leave it unset to switch this rule off/],
+  ['RS_RETENTION_KEEP_DAILY', '0', /keeps nothing/],
   ['RS_RETENTION_KEEP_DAILY', 'seven', /should be a valid integer/],
   ['RS_RETENTION_KEEP_WEEKLY', '4w', /should be a valid integer/],
   ['RS_RETENTION_KEEP_MONTHLY', 'x', /should be a valid integer/],
@@ -104,6 +106,18 @@ describe('every bad variable is refused, named, with its value unless secret', (
     else if (!/must be set together|cannot both be set|is set, but|is not a reshifter variable/.test(mine[0]!)) expect(mine[0]).toContain(JSON.stringify(value).slice(1, 20));
   });
 
+  it('never quotes a secret put where none belongs: an age secret key as a recipient, a password in an etcd URL', () => {
+    const secretKey = 'AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX';
+    for (const [name, value, message, secret] of [
+      ['RS_ENCRYPTION_RECIPIENTS', `${GOOD_RECIPIENT},${secretKey}`, /holds an age secret key .*: give its public key \(age-keygen -y KEYFILE prints it\)/, secretKey.slice(16)],
+      ['RS_ETCD_ENDPOINTS', 'http://127.0.0.1:2379,http://root:Pw-in-url-123@10.0.0.5:2379', /has a user name or password in a URL: give them as RS_ETCD_USERNAME and RS_ETCD_PASSWORD/, 'Pw-in-url-123'],
+    ] as const) {
+      const { errors } = loadConfig({ [name]: value });
+      expect(errors?.join('\n')).toMatch(message);
+      expect(errors!.join('\n')).not.toContain(secret);
+    }
+  });
+
   it('covers every variable reshifter reads', () => {
     const covered = new Set(CASES.map(([name]) => name));
     expect(KNOWN_VARIABLES.filter((v) => !covered.has(v))).toEqual([]);
@@ -112,6 +126,14 @@ describe('every bad variable is refused, named, with its value unless secret', (
   it('checks variables that do not apply to this run (S3 settings with a local store, a schedule for `backup`)', () => {
     const { errors } = loadConfig({ RS_BACKUP_DIR: dir, RS_S3_REGION: 'Bad Region', RS_SCHEDULE: 'hourly', RS_PUSHGATEWAY_URL: 'x' });
     expect(errors?.map((e) => e.split(' ')[0])).toEqual(['RS_S3_REGION', 'RS_SCHEDULE', 'RS_PUSHGATEWAY_URL']);
+  });
+
+  it('reads RS_DELTA_INTERVAL=0 with a unit (0s, 0m) as off, as 0', () => {
+    for (const v of ['0', '0s', '0m']) {
+      const { config, errors } = loadConfig({ RS_DELTA_INTERVAL: v });
+      expect(errors, v).toBeUndefined();
+      expect(config!.delta.intervalMs, v).toBe(0);
+    }
   });
 
   it('accepts a folder that does not exist yet (the first backup creates it)', () => {
