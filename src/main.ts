@@ -35,6 +35,8 @@ export async function start(argv: string[], env: Record<string, string | undefin
       const v = inv.args.flags[flag];
       if (typeof v === 'string') overlay[variable] = v;
     }
+    // --backup-dir names the store of this command: a bucket in the environment must not win over it silently.
+    if (typeof inv.args.flags['backup-dir'] === 'string') delete overlay.RS_S3_BUCKET;
     // Every variable's syntax is checked; files and folders only of the groups this command reads.
     const groups = new Set<VariableGroup>(['general', ...(inv.spec.usesFor?.(inv.args) ?? inv.spec.uses)]);
     const loaded = loadConfig(overlay, { groups });

@@ -180,6 +180,22 @@ describe('unknown ids', () => {
   });
 });
 
+describe('--backup-dir', () => {
+  it('wins over a bucket in the environment: the command reads and writes that folder, never the bucket', async () => {
+    const bucketEnv = s3Env('prod');
+    const listed = await runCli(['list', '--json', '--backup-dir', store], bucketEnv);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect((JSON.parse(listed.stdout) as Manifest[]).map((m) => m.id)).toEqual(expect.arrayContaining(prod.map((m) => m.id)));
+    const folder = join(work, 'flag-folder');
+    const made = await runCli(['backup', '--json', '--backup-dir', folder], bucketEnv);
+    expect(made.code, made.stderr).toBe(0);
+    const m = JSON.parse(made.stdout) as Manifest;
+    expect(await readdir(join(folder, 'prod'))).toContain(`${m.id}.manifest.json`);
+    const inBucket = await runCli(['list', '--json'], bucketEnv);
+    expect((JSON.parse(inBucket.stdout) as Manifest[]).map((b) => b.id)).not.toContain(m.id);
+  });
+});
+
 describe('delete', () => {
   it('refuses the newest of a series, an unknown id and "latest", deleting nothing', async () => {
     const before = await filesOf('prod');
