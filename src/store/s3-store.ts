@@ -68,6 +68,11 @@ export class S3Store implements Store {
     this.sender = new S3Sender(this.client, { requestTimeoutMs: cfg.requestTimeoutMs, windowMs: cfg.retryWindowMs }, this.log);
   }
 
+  /** The object's address for messages: `s3://bucket/prefix/key`, as `aws s3 ls` takes it. */
+  private where(key: string): string {
+    return `s3://${this.cfg.bucket}/${this.root}${key}`;
+  }
+
   private keyOf(key: string): string {
     if (key.split('/').some((p) => p === '' || p === '.' || p === '..')) {
       throw new StoreError(`refusing store key ${JSON.stringify(key)}: not a plain relative path`);
@@ -79,7 +84,7 @@ export class S3Store implements Store {
     // The upload reads the body through this guard: a body that fails, or ends without finishing (destroyed, or
     // the signal fired), fails the upload instead of completing it short.
     const signal = opts.signal;
-    const aborted = () => new StoreError(`uploading ${this.location}${key}: aborted`);
+    const aborted = () => new StoreError(`uploading ${this.where(key)}: aborted`);
     async function* guarded(): AsyncGenerator<Buffer> {
       // Not destroyed when the upload stops reading early: the catch below destroys it with the reason.
       for await (const chunk of body.iterator({ destroyOnReturn: false })) {
@@ -102,7 +107,7 @@ export class S3Store implements Store {
     try {
       await uploadStream(this.sender, params, guarded(), { partSize: PART_SIZE, queueSize: QUEUE_SIZE, ...(signal && { signal }) }, state);
     } catch (err) {
-      const e = this.wrap(err, `uploading ${this.location}${key}`);
+      const e = this.wrap(err, `uploading ${this.where(key)}`);
       // With the error, so that whatever feeds the body reports why it stopped rather than a premature close.
       body.destroy(e);
       // Registered, so that an exit (a second signal) waits a moment for it.
@@ -128,12 +133,12 @@ export class S3Store implements Store {
 
   async get(key: string, opts: { signal?: AbortSignal } = {}): Promise<Readable> {
     try {
-      const target = { bucket: this.cfg.bucket, key: this.keyOf(key), location: `${this.location}${key}` };
+      const target = { bucket: this.cfg.bucket, key: this.keyOf(key), location: `${this.where(key)}` };
       const res = await this.sender.send<GetObjectCommandOutput>(new GetObjectCommand({ Bucket: target.bucket, Key: target.key }), 'GetObject', opts.signal);
       if (!(res.Body instanceof Readable)) throw new StoreError('S3 returned no readable body');
       return resumableBody(this.sender, target, res, this.log, opts.signal);
     } catch (err) {
-      throw this.wrap(err, `reading ${this.location}${key}`);
+      throw this.wrap(err, `reading ${this.where(key)}`);
     }
   }
 
@@ -157,7 +162,7 @@ export class S3Store implements Store {
         token = res.IsTruncated ? res.NextContinuationToken : undefined;
       } while (token !== undefined);
     } catch (err) {
-      throw this.wrap(err, `listing ${this.location}${prefix}`);
+      throw this.wrap(err, `listing ${this.where(prefix)}`);
     }
     return out;
   }
@@ -178,7 +183,7 @@ export class S3Store implements Store {
         token = res.IsTruncated ? res.NextContinuationToken : undefined;
       } while (token !== undefined);
     } catch (err) {
-      throw this.wrap(err, `listing ${this.location}${prefix}`);
+      throw this.wrap(err, `listing ${this.where(prefix)}`);
     }
     return out.filter((f) => f.length > 0).sort();
   }
@@ -187,7 +192,7 @@ export class S3Store implements Store {
     try {
       await this.sender.send(new DeleteObjectCommand({ Bucket: this.cfg.bucket, Key: this.keyOf(key) }), 'DeleteObject');
     } catch (err) {
-      throw this.wrap(err, `deleting ${this.location}${key}`);
+      throw this.wrap(err, `deleting ${this.where(key)}`);
     }
   }
 

@@ -136,11 +136,12 @@ describe('S3 faults', () => {
     proxy.fault = ({ op }) => (op === 'UploadPart' ? { status: 500, code: 'InternalError' } : undefined);
     let res: CliResult;
     try {
-      res = await runCli(['backup'], env({ RS_COMPRESSION: 'none' }));
+      res = await runCli(['backup'], env({ RS_COMPRESSION: 'none', RS_S3_PREFIX: 'team/etcd' }));
     } finally {
       proxy.fault = undefined;
     }
-    expectClearFailure(res, new RegExp(String.raw`reshifter: uploading s3://backups/default/.*\.snapshot\.db: .*\(HTTP 500\) ${GAVE_UP}`));
+    // The object's address as `aws s3 ls` takes it: bucket, prefix, cluster, file.
+    expectClearFailure(res, new RegExp(String.raw`reshifter: uploading s3://backups/team/etcd/default/[^ ]*\.snapshot\.db: .*\(HTTP 500\) ${GAVE_UP}`));
     expect(res.stderr).not.toMatch(/premature close/i);
     // Four parts in flight, retried until the first gave up, which cut the others off; no fifth part started (the
     // rest of the snapshot was never read).
