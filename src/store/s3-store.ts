@@ -30,6 +30,9 @@ const PART_SIZE = 8 * 1024 * 1024;
 // reused (see s3-multipart.ts).
 const QUEUE_SIZE = 4;
 
+/** How long the abort of a failed multipart upload may take, retries included. */
+const ABORT_WITHIN_MS = 10_000;
+
 /** An S3 (or S3-compatible) store. Multipart uploads are aborted on any failure, so no partial object remains. */
 export class S3Store implements Store {
   readonly location: string;
@@ -122,8 +125,10 @@ export class S3Store implements Store {
   private async abortMultipart(key: string, uploadId: string | undefined): Promise<void> {
     if (uploadId === undefined) return;
     try {
-      // Never with the signal of the upload: an upload stopped by SIGTERM must still be aborted.
-      await this.sender.send(new AbortMultipartUploadCommand({ Bucket: this.cfg.bucket, Key: key, UploadId: uploadId }), 'AbortMultipartUpload');
+      // Never with the signal of the upload: an upload stopped by SIGTERM must still be aborted. But within a bound of
+      // its own: the server may be what failed, and a stopping pod has ~30 s before it is killed.
+      const within = Math.min(ABORT_WITHIN_MS, this.cfg.retryWindowMs);
+      await this.sender.send(new AbortMultipartUploadCommand({ Bucket: this.cfg.bucket, Key: key, UploadId: uploadId }), 'AbortMultipartUpload', AbortSignal.timeout(within), within);
     } catch (err) {
       // The server may be the thing that failed. Its parts are not an object (nothing lists or restores them); a
       // bucket lifecycle rule (AbortIncompleteMultipartUpload) removes what an unreachable server kept.

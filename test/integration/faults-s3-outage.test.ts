@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
@@ -77,6 +78,22 @@ describe('S3 outages', () => {
     s3.resume();
     expect(since(n, 'CompleteMultipartUpload')).toHaveLength(0);
     expect(await bucketKeys(s3)).toEqual(before);
+  });
+
+  it("paused, then SIGTERM (a pod stopped): exit 1 within a pod's grace period, the abort of the upload bounded", async () => {
+    const n = proxy.requests.length;
+    // The defaults of a real deployment: 30 s per request, a 60 s window. The harness kills the run at 25 s.
+    let child: ChildProcess | undefined;
+    const running = runCli(['backup'], env({ RS_S3_REQUEST_TIMEOUT: '30s', RS_S3_RETRY_WINDOW: '60s' }), { timeoutMs: 25_000, onStart: (c) => (child = c) });
+    await whileRunning(running, () => since(n, 'UploadPart').length > 0, 'the first part upload');
+    s3.pause();
+    await new Promise((r) => setTimeout(r, 1000));
+    child!.kill('SIGTERM');
+    const res = await running;
+    expect(res.signal, res.stderr.slice(-2000)).toBeNull(); // ended by itself, not by the harness's timeout
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/could not abort the failed multipart upload/);
+    expect(since(n, 'CompleteMultipartUpload')).toHaveLength(0);
   });
 
   it('killed mid-upload and restarted seconds later: the backup survives and verifies', async () => {
