@@ -1,4 +1,4 @@
-import type { Manifest } from '../archive/manifest.js';
+import { etcdOf, type Manifest } from '../archive/manifest.js';
 import { CHECKPOINT_CONTENT_TYPE, KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { ConfigError, OperationError, UsageError } from '../core/errors.js';
 import { USES } from '../core/latest.js';
@@ -106,7 +106,16 @@ async function restoreKeysOf(ctx: CommandContext, repo: BackupRepository, m: Man
   const { flags } = ctx.args;
   const report = await restoreBackupKeys(ctx, repo, m, { dryRun: flags['dry-run'] === true, skipExisting: flags['skip-existing'] === true });
   if (flags.json) ctx.print(JSON.stringify(report));
-  else for (const line of formatKeyRestore(report)) ctx.print(line);
+  else for (const line of [backupLine(m), ...formatKeyRestore(report)]) ctx.print(line);
+}
+
+/**
+ * Which backup a restore read, first: `latest` picks one, and a `filter:` dump holds only what it selected, so a
+ * restore of it is not the whole cluster.
+ */
+function backupLine(m: Manifest): string {
+  const partial = m.strategy.startsWith('filter:') ? ': it holds only the resources its filter selected' : '';
+  return `backup ${m.id} (${m.strategy}, revision ${etcdOf(m).revision}, taken ${m.createdAt})${partial}`;
 }
 
 /** A snapshot into a new data directory (`--data-dir`), with etcdutl. */
@@ -138,6 +147,8 @@ async function restoreSnapshot(ctx: CommandContext, repo: BackupRepository, m: M
 }
 
 /** The report as text: the plan table, then a summary line. */
+const keys = (n: number) => `${n} key${n === 1 ? '' : 's'}`;
+
 export function formatKeyRestore(r: KeyRestoreReport): string[] {
   const rows = [['RESOURCE', 'CREATE', 'UPDATE', 'UNCHANGED', 'SKIPPED']];
   for (const p of r.resources) rows.push([p.resource, String(p.create), String(p.update), String(p.unchanged), String(p.skipped)]);
@@ -149,8 +160,8 @@ export function formatKeyRestore(r: KeyRestoreReport): string[] {
   const where = `${r.target.endpoints.join(',')} (${r.target.apiVersion})`;
   lines.push(
     r.dryRun
-      ? `dry run: would write ${t.create + t.update} of ${t.keys} keys into ${where}; nothing was written`
-      : `restored ${r.written} keys into ${where} in ${(r.durationMs / 1000).toFixed(1)} s (${r.keysPerSecond} keys/s)`,
+      ? `dry run: would write ${t.create + t.update} of ${keys(t.keys)} into ${where}; nothing was written`
+      : `restored ${keys(r.written)} into ${where} in ${(r.durationMs / 1000).toFixed(1)} s (${r.keysPerSecond} keys/s)`,
   );
   return lines;
 }

@@ -117,6 +117,8 @@ describe('raw key dump', () => {
 
       const dry = await runInProcess(['restore', manifest.id, '--dry-run'], localEnv(target));
       expect(dry.code).toBe(0);
+      // First, which backup it read.
+      expect(dry.stdout.split('\n')[0]).toBe(`backup ${manifest.id} (${manifest.strategy}, revision ${manifest.etcd!.revision}, taken ${manifest.createdAt})`);
       expect(dry.stdout).toMatch(/^pods\s+0\s+1\s+\d+\s+0$/m);
       expect(dry.stdout).toMatch(/^configmaps\s+1\s+0\s+\d+\s+0$/m);
       expect(dry.stdout).toMatch(/^events\s+3\s+0\s+0\s+0$/m);

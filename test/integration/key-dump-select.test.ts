@@ -98,7 +98,9 @@ describe('key dumps in S3', () => {
     expect(m.strategy).toBe('filter:deployments,services,namespaces');
     expect(m.keys).toBe(9);
     await withTarget(async (target) => {
-      expect((await runInProcess(['restore', m.id], env(target))).code).toBe(0);
+      const restored = await runInProcess(['restore', m.id], env(target));
+      expect(restored.code).toBe(0);
+      expect(restored.stdout).toContain(`backup ${m.id} (filter:deployments,services,namespaces, revision ${m.etcd!.revision}, taken ${m.createdAt}): it holds only the resources its filter selected`);
       const keys = await textKeys(target);
       expect(keys).toHaveLength(9);
       for (const k of keys) expect(k).toMatch(/^\/registry\/(deployments|services\/specs|namespaces)\/[^/]+(\/web)?$/);
