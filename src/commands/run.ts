@@ -1,7 +1,7 @@
 import type { ScheduledTask } from 'node-cron';
 import { isDeltaManifest } from '../archive/manifest.js';
 import { combineObservers, type BackupObserver } from '../core/backup-observer.js';
-import { AbortedError, ConfigError, describeError } from '../core/errors.js';
+import { AbortedError, ConfigError, OperationError, describeError } from '../core/errors.js';
 import type { HealthReport } from '../core/health.js';
 import { JobQueue } from '../core/jobs.js';
 import type { Logger } from '../log.js';
@@ -63,10 +63,12 @@ export async function runCommand(cmd: CommandContext): Promise<void> {
   // The changes received so far are stored before exit; a full backup the recorder waits for is aborted with the rest.
   const flushed = delta?.stop();
   await jobs.close(signal.reason);
-  await flushed;
+  const givenUp = await flushed;
   await server?.close();
   await repo.store.close();
   if (interrupted) throw new AbortedError('stopped while a backup was running; that backup was discarded');
+  // Exit 1: the pod, the unit, the operator must see that the last changes are not in the store.
+  if (givenUp !== undefined) throw new OperationError(`stopped, but continuous backups lost changes: ${givenUp}`);
   log.info('stopped');
 }
 

@@ -65,18 +65,31 @@ export function evaluateHealth(input: HealthInput): HealthReport {
 /** Continuous backups count as down once no watch has received changes for more than this many intervals. */
 export const DELTA_DOWN_AFTER_INTERVALS = 3;
 
+/** Changes received this long ago and still not stored (the store failing) make continuous backups unhealthy. */
+export const DELTA_UNSTORED_AFTER_MS = 5 * 60_000;
+
 /**
  * The report with continuous backups' part: unhealthy (`failing`) when the watch of changes has been down for more
- * than 3 intervals (etcd unreachable, a full backup it waits for failing): the recovery point is growing.
+ * than 3 intervals (etcd unreachable, a full backup it waits for failing), or when changes received more than
+ * max(3 intervals, 5 minutes) ago are still not stored (the store failing; a full backup holds segments back for its
+ * duration, so a shorter bound would fail every long one): either way the recovery point is growing.
  */
-export function deltaHealth(report: HealthReport, state: { downSince?: number; lastRevision?: number }, intervalMs: number, now: number = Date.now()): HealthReport {
+export function deltaHealth(report: HealthReport, state: { downSince?: number; lastRevision?: number; oldestPendingAt?: number }, intervalMs: number, now: number = Date.now()): HealthReport {
   const delta = {
     watching: state.downSince === undefined,
     ...(state.downSince !== undefined && { downSince: new Date(state.downSince).toISOString() }),
     ...(state.lastRevision !== undefined && { lastRevision: state.lastRevision }),
+    ...(state.oldestPendingAt !== undefined && { oldestUnstoredAt: new Date(state.oldestPendingAt).toISOString() }),
   };
-  const down = state.downSince !== undefined && now - state.downSince > DELTA_DOWN_AFTER_INTERVALS * intervalMs;
-  if (!down || !report.healthy) return { ...report, delta };
-  const reason = `the watch of changes for continuous backups has been down since ${delta.downSince!} (more than ${DELTA_DOWN_AFTER_INTERVALS} intervals of ${intervalMs / 1000}s)`;
-  return { ...report, healthy: false, status: 'failing', reason, delta };
+  if (!report.healthy) return { ...report, delta };
+  if (state.downSince !== undefined && now - state.downSince > DELTA_DOWN_AFTER_INTERVALS * intervalMs) {
+    const reason = `the watch of changes for continuous backups has been down since ${delta.downSince!} (more than ${DELTA_DOWN_AFTER_INTERVALS} intervals of ${intervalMs / 1000}s)`;
+    return { ...report, healthy: false, status: 'failing', reason, delta };
+  }
+  const unstoredFor = Math.max(DELTA_DOWN_AFTER_INTERVALS * intervalMs, DELTA_UNSTORED_AFTER_MS);
+  if (state.oldestPendingAt !== undefined && now - state.oldestPendingAt > unstoredFor) {
+    const reason = `changes received since ${delta.oldestUnstoredAt!} are not in the store yet (more than ${unstoredFor / 60_000} minutes): storing delta segments is failing`;
+    return { ...report, healthy: false, status: 'failing', reason, delta };
+  }
+  return { ...report, delta };
 }

@@ -24,6 +24,8 @@ export interface ChainRecordingDeps {
   backupRunning: () => boolean;
   onState: (change: WatchStateChange) => void;
   onStored: (m: DeltaManifest) => void;
+  /** The changes of a segment were given up at exit: the store failed its last attempts. */
+  onGivenUp: (what: string) => void;
 }
 
 /** Store attempts of the last segment after a stop, before its changes are given up (the process is exiting). */
@@ -153,6 +155,7 @@ export class ChainRecording {
         const fields = { fromRevision: cut.fromRevision, toRevision: cut.toRevision, events: cut.events.length, attempt, err: describeError(err) };
         if (giveUp) {
           log.error(fields, 'could not store the last delta segment before exit: its changes are not in the store');
+          this.deps.onGivenUp(`the changes of revisions ${cut.fromRevision}..${cut.toRevision} (${cut.events.length}) could not be stored before exit: ${fields.err}`);
           break;
         }
         log.warn(fields, 'could not store a delta segment; trying again with the same changes');

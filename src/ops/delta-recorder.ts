@@ -55,6 +55,8 @@ export class DeltaRecorder {
   private downSince: number | undefined = this.startedAt;
   private lastRevision?: number;
   private wake?: () => void;
+  /** What was given up at exit (the store failing): `run` then exits 1 saying so. */
+  givenUp?: string;
 
   constructor(private readonly deps: DeltaRecorderDeps) {}
 
@@ -90,7 +92,7 @@ export class DeltaRecorder {
       const keys = await encryptionKeys(this.deps.config);
       let start = await this.startingPoint();
       while (start !== undefined && !this.stopped) {
-        const rec = new ChainRecording({ ...this.deps, client, keys, onState: (c) => this.onState(c), onStored: (m) => this.stored(m) }, start.base, start.fromRevision);
+        const rec = new ChainRecording({ ...this.deps, client, keys, onState: (c) => this.onState(c), onStored: (m) => this.stored(m), onGivenUp: (what) => (this.givenUp ??= what) }, start.base, start.fromRevision);
         this.current = rec;
         this.deps.log.info({ base: start.base.id, baseRevision: etcdOf(start.base).revision, fromRevision: start.fromRevision }, 'recording changes');
         if (this.stopped) rec.stop();

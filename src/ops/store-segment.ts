@@ -64,6 +64,9 @@ export async function storeSegment(
   const steps = [raw, ...encoders(codec, keys), stored];
   const last = steps[steps.length - 1]!;
   const signal = opts.signal ? { signal: opts.signal } : {};
+  // A store that fails before it reads (a folder it cannot make) destroys the body with its error, which both
+  // promises below report: the stream's own 'error' event must not also go unheard and end the process.
+  last.on('error', () => undefined);
   const results = await Promise.allSettled([
     pipeline([segmentStream(writer, cut.events, cut.toRevision), ...steps] as unknown as [Readable, Writable], signal),
     repo.putArtifact(artifact, last as unknown as Readable, opts.signal),

@@ -16,8 +16,11 @@ export interface DeltaRecording {
   observer: BackupObserver;
   /** /healthz with the recording's part: 503 when no watch has received for more than 3 intervals. */
   health(report: HealthReport): HealthReport;
-  /** Stops the watch and stores the changes received so far; resolves once they are stored. */
-  stop(): Promise<void>;
+  /**
+   * Stops the watch and stores the changes received so far; resolves once they are stored, or with what could not be
+   * (the store failed the last attempts).
+   */
+  stop(): Promise<string | undefined>;
 }
 
 export interface DeltaRecordingDeps {
@@ -66,6 +69,7 @@ export function startDeltaRecording(ctx: OpContext, deps: DeltaRecordingDeps): D
     async stop() {
       recorder.stop();
       await running;
+      return recorder.givenUp;
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
@@ -141,3 +141,22 @@ it('records every change from the base on, across an etcd restart, as etcd\'s ow
   // Measured, not asserted (speed is the bench's): the recovery point with a 2 s interval.
   console.log(`delta RPO with RS_DELTA_INTERVAL=2s, ms from a put until a stored segment covers it: ${rpo.join(', ')}`);
 }, 180_000);
+
+it('a store that fails at SIGTERM: the last changes are given up after a few attempts, and run exits 1 saying so', async () => {
+  const store = join(work, 'failing-store');
+  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_HTTP_PORT: '0' };
+  await put('/registry/configmaps/ns/before-base', 'x');
+  expect((await runCli(['backup'], env)).code).toBe(0);
+  const run = startRun({ ...env, RS_DELTA_INTERVAL: '1m' });
+  await run.until(/"msg":"recording changes"/);
+  // The cluster's folder becomes a file: every write fails (even as root, which chmod would not stop).
+  await rm(join(store, 'default'), { recursive: true, force: true });
+  await writeFile(join(store, 'default'), 'not a folder');
+  const rev = await put('/registry/configmaps/ns/unstored', 'y');
+  await sleep(300);
+  run.child().kill('SIGTERM');
+  const res = await run.done;
+  expect(res.code).toBe(1);
+  expect(res.stderr).toMatch(/could not store the last delta segment before exit/);
+  expect(res.stderr).toContain(`reshifter: stopped, but continuous backups lost changes: the changes of revisions ${rev}..${rev} (1) could not be stored before exit`);
+}, 60_000);

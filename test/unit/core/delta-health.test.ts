@@ -14,6 +14,15 @@ describe('deltaHealth', () => {
     expect(r).toMatchObject({ healthy: false, status: 'failing', delta: { watching: false, downSince: '2026-12-04T09:59:53.999Z' } });
     expect(r.reason).toBe('the watch of changes for continuous backups has been down since 2026-12-04T09:59:53.999Z (more than 3 intervals of 2s)');
   });
+  it('fails once changes received more than max(3 intervals, 5 minutes) ago are still not stored (the store failing)', () => {
+    expect(deltaHealth(ok, { oldestPendingAt: T - 300_000 }, 2000, T).healthy).toBe(true);
+    const r = deltaHealth(ok, { oldestPendingAt: T - 300_001, lastRevision: 9 }, 2000, T);
+    expect(r).toMatchObject({ healthy: false, status: 'failing', delta: { watching: true, lastRevision: 9, oldestUnstoredAt: '2026-12-04T09:54:59.999Z' } });
+    expect(r.reason).toBe('changes received since 2026-12-04T09:54:59.999Z are not in the store yet (more than 5 minutes): storing delta segments is failing');
+    // With a long interval, 3 of them.
+    expect(deltaHealth(ok, { oldestPendingAt: T - 350_000 }, 120_000, T).healthy).toBe(true);
+    expect(deltaHealth(ok, { oldestPendingAt: T - 360_001 }, 120_000, T).healthy).toBe(false);
+  });
   it('keeps the reason of a backup that failed', () => {
     const failing: HealthReport = { healthy: false, status: 'failing', reason: 'the last backup failed: x' };
     expect(deltaHealth(failing, { downSince: T - 60_000 }, 2000, T).reason).toBe('the last backup failed: x');
