@@ -19,6 +19,10 @@ export function formatDiff(d: BackupDiff): string[] {
   }
   const s = d.summary;
   lines.push(`${s.added} added, ${s.removed} removed, ${s.changed} changed, ${s.unchanged} unchanged from ${d.from.id} to ${d.to.id}`);
+  // A filter: dump holds only the resources it selected: against another selection, the rest reads as added or removed.
+  if (d.from.strategy !== d.to.strategy && [d.from, d.to].some((b) => b.strategy.startsWith('filter:'))) {
+    lines.push(`note: ${d.from.id} is a ${d.from.strategy} backup and ${d.to.id} a ${d.to.strategy} one: they hold different resources, and what only one of them holds counts as added or removed`);
+  }
   return lines;
 }
 

@@ -1,3 +1,4 @@
+import { counted } from '../core/counted.js';
 import { UsageError } from '../core/errors.js';
 import { seriesOf } from '../core/series.js';
 import { isDeltaManifest } from '../archive/manifest.js';
@@ -37,7 +38,7 @@ export async function listCommand(ctx: CommandContext): Promise<void> {
     const rows = [['ID', 'CREATED', 'STRATEGY', 'SIZE', 'REVISION', 'KEYS', 'ENCRYPTION']];
     for (const m of backups) {
       // A segment of continuous backups: the revisions it covers, its changes and the full backup it continues.
-      if (isDeltaManifest(m)) rows.push([m.id, m.createdAt, `delta of ${m.base} (${m.events} changes)`, formatBytes(m.sizeBytes), `${m.fromRevision}..${m.toRevision}`, '-', m.encryption]);
+      if (isDeltaManifest(m)) rows.push([m.id, m.createdAt, `delta of ${m.base} (${counted(m.events, 'change')})`, formatBytes(m.sizeBytes), `${m.fromRevision}..${m.toRevision}`, '-', m.encryption]);
       else rows.push([m.id, m.createdAt, m.checkpoint ? seriesOf(m) : m.strategy, formatBytes(m.sizeBytes), m.etcd ? String(m.etcd.revision) : '-', m.keys === undefined ? '-' : String(m.keys), m.encryption]);
     }
     for (const line of textTable(rows, rows[0]!.length)) ctx.print(line);

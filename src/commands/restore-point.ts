@@ -1,6 +1,7 @@
 import { isDeltaManifest } from '../archive/manifest.js';
 import { KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
-import { parseTarget, type Target } from '../core/delta-chain.js';
+import { counted } from '../core/counted.js';
+import { TargetNotRecordedError, parseTarget, type Target } from '../core/delta-chain.js';
 import { ConfigError, OperationError } from '../core/errors.js';
 import { USES } from '../core/latest.js';
 import { resolvePoint, type PointReport } from '../ops/restore-point.js';
@@ -35,7 +36,9 @@ export async function restorePoint(ctx: CommandContext, repo: BackupRepository, 
   const form = await formOf(ctx, repo, id);
   const use = form === 'data-dir' || flags.keys === true ? USES.restoreSnapshot : USES.restoreKeyDump;
   const series = seriesFlag(ctx);
-  const resolutions = await resolvePoint(repo, id, target, { use, ...(series !== undefined && { series }) });
+  const resolutions = await resolvePoint(repo, id, target, { use, ...(series !== undefined && { series }) }).catch(async (err: unknown) => {
+    throw use === USES.restoreKeyDump && err instanceof TargetNotRecordedError ? await withSnapshotHint(repo, id, target, err) : err;
+  });
   begun();
   if (form === 'data-dir') {
     const str = (f: string) => (typeof flags[f] === 'string' ? (flags[f] as string) : undefined);
@@ -50,7 +53,7 @@ export async function restorePoint(ctx: CommandContext, repo: BackupRepository, 
     if (flags.json) return ctx.print(JSON.stringify(report));
     ctx.print(describePoint(report));
     ctx.print(`restored into ${report.dataDir} with ${report.tool.command} ${report.tool.version}`);
-    ctx.print(`next: start etcd with --data-dir ${report.dataDir} and the same --name / --initial-cluster as given here`);
+    ctx.print(nextStep(report.dataDir, name, initialCluster));
     return;
   }
   const report = await restorePointKeys(ctx, repo, resolutions[0]!, to, { dryRun: flags['dry-run'] === true, skipExisting: flags['skip-existing'] === true });
@@ -87,7 +90,7 @@ async function formOf(ctx: CommandContext, repo: BackupRepository, id: string): 
 export function describePoint(r: PointReport): string {
   const segs = r.segments.length === 1 ? '1 segment' : `${r.segments.length} segments`;
   const seen = r.target.observedAt !== undefined ? `; its last change was seen at ${r.target.observedAt}` : '';
-  return `restored backup ${r.base.id} (revision ${r.base.restoredRevision}) and ${segs} with ${r.events} changes: the state at revision ${r.target.revision} (--to ${r.target.asked}${seen})`;
+  return `restored backup ${r.base.id} (revision ${r.base.restoredRevision}) and ${segs} with ${counted(r.events, 'change')}: the state at revision ${r.target.revision} (--to ${r.target.asked}${seen})`;
 }
 
 function printKeys(ctx: CommandContext, r: PointKeysReport, planText: (r: KeyRestoreReport) => string[]): void {
@@ -96,4 +99,22 @@ function printKeys(ctx: CommandContext, r: PointKeysReport, planText: (r: KeyRes
   const d = r.deletes;
   const filtered = d.filtered > 0 ? `, ${d.filtered} left alone by filters` : '';
   ctx.print(`${r.dryRun ? 'would delete' : 'deleted'} ${d.deleted} of ${d.keys} keys the changes deleted (${d.absent} were not there${filtered})`);
+}
+
+/** What to do with a restored data dir: start etcd on it as the member the restore made. */
+export function nextStep(dataDir: string, name: string | undefined, initialCluster: string | undefined): string {
+  if (name === undefined) {
+    return `next: start etcd with --data-dir ${dataDir} (a single member named "default", as etcdctl restores without --name; for a member of a cluster, restore with --name, --initial-cluster and --initial-advertise-peer-urls)`;
+  }
+  return `next: start etcd with --data-dir ${dataDir} --name ${name}${initialCluster !== undefined ? ` --initial-cluster ${initialCluster}` : ''} (as given here), and the rest of the member's usual flags`;
+}
+
+/**
+ * A key-dump restore's "not recorded", with what the snapshot chains hold: `latest` without --keys or --data-dir
+ * reads key dumps only, and an operator who records snapshot chains should hear how to reach the point from them.
+ */
+async function withSnapshotHint(repo: BackupRepository, id: string, target: Target, err: TargetNotRecordedError): Promise<TargetNotRecordedError> {
+  const covered = await resolvePoint(repo, id, target, { use: USES.restoreSnapshot }).then((r) => r.length > 0, () => false);
+  if (!covered) return err;
+  return new TargetNotRecordedError(`${err.message} (key dumps only, as restored into the running etcd; a snapshot chain covers it: restore its keys with --keys, or into a new data dir with --data-dir)`, { cause: err });
 }

@@ -1,3 +1,4 @@
+import { counted } from '../core/counted.js';
 import { etcdOf, type Manifest } from '../archive/manifest.js';
 import { CHECKPOINT_CONTENT_TYPE, KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { ConfigError, OperationError, UsageError } from '../core/errors.js';
@@ -10,7 +11,7 @@ import { processMetrics, recordRestore, type RestoreOutcome } from '../server/me
 import { pushMetrics } from '../server/pushgateway.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
-import { restorePoint } from './restore-point.js';
+import { nextStep, restorePoint } from './restore-point.js';
 import { seriesFlag, stringFlag } from './flags.js';
 import { textTable } from './text-table.js';
 
@@ -128,7 +129,7 @@ async function restoreSnapshot(ctx: CommandContext, repo: BackupRepository, m: M
     throw new UsageError([`${extra} apply to key dumps and to --keys; backup ${m.id} is an etcd snapshot (restore it with --data-dir DIR, or its keys into a running etcd with --keys)`]);
   }
   if (dataDir === undefined) {
-    throw new UsageError([`backup ${m.id} is an etcd snapshot: restore it into a new data directory with --data-dir DIR (see "Disaster recovery" in the docs)`]);
+    throw new UsageError([`backup ${m.id} is an etcd snapshot: restore it into a new data directory with --data-dir DIR (see "Disaster recovery" in the docs), or its keys into the running etcd at RS_ETCD_ENDPOINTS with --keys`]);
   }
   const [name, initialCluster, peerUrls, token] = [str('name'), str('initial-cluster'), str('initial-advertise-peer-urls'), str('initial-cluster-token')];
   begun();
@@ -142,13 +143,11 @@ async function restoreSnapshot(ctx: CommandContext, repo: BackupRepository, m: M
   if (flags.json) ctx.print(JSON.stringify(report));
   else {
     ctx.print(`restored snapshot ${report.id} (revision ${report.revision}) into ${report.dataDir} with ${report.tool.command} ${report.tool.version}`);
-    ctx.print(`next: start etcd with --data-dir ${report.dataDir} and the same --name / --initial-cluster as given here`);
+    ctx.print(nextStep(report.dataDir, name, initialCluster));
   }
 }
 
 /** The report as text: the plan table, then a summary line. */
-const keys = (n: number) => `${n} key${n === 1 ? '' : 's'}`;
-
 export function formatKeyRestore(r: KeyRestoreReport): string[] {
   const rows = [['RESOURCE', 'CREATE', 'UPDATE', 'UNCHANGED', 'SKIPPED']];
   for (const p of r.resources) rows.push([p.resource, String(p.create), String(p.update), String(p.unchanged), String(p.skipped)]);
@@ -160,8 +159,8 @@ export function formatKeyRestore(r: KeyRestoreReport): string[] {
   const where = `${r.target.endpoints.join(',')} (${r.target.apiVersion})`;
   lines.push(
     r.dryRun
-      ? `dry run: would write ${t.create + t.update} of ${keys(t.keys)} into ${where}; nothing was written`
-      : `restored ${keys(r.written)} into ${where} in ${(r.durationMs / 1000).toFixed(1)} s (${r.keysPerSecond} keys/s)`,
+      ? `dry run: would write ${t.create + t.update} of ${counted(t.keys, 'key')} into ${where}; nothing was written`
+      : `restored ${counted(r.written, 'key')} into ${where} in ${(r.durationMs / 1000).toFixed(1)} s (${r.keysPerSecond} keys/s)`,
   );
   return lines;
 }

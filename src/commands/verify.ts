@@ -1,3 +1,4 @@
+import { counted } from '../core/counted.js';
 import { IntegrityError } from '../core/errors.js';
 import { USES } from '../core/latest.js';
 import { openRepository } from '../ops/repository.js';
@@ -38,7 +39,7 @@ export async function verifyCommand(ctx: CommandContext): Promise<void> {
       }
       for (const p of result.problems) c.print(`FAIL\tchain\t${p}`);
       for (const n of result.notes) c.print(`note\tchain\t${n}`);
-      c.print(`${result.ok ? 'ok  ' : 'FAIL'}\tchain\t${result.segments} segments, ${result.events} changes, revisions up to ${result.coveredTo} restorable`);
+      c.print(`${result.ok ? 'ok  ' : 'FAIL'}\tchain\t${counted(result.segments, 'segment')}, ${counted(result.events, 'change')}, revisions up to ${result.coveredTo} restorable`);
     }
     const bad = result.backups.find((b) => !b.ok);
     if (bad) throw new IntegrityError('chain', `the chain of ${result.base} failed verification: backup ${bad.id}: ${bad.checks.find((k) => !k.ok)!.detail}`);

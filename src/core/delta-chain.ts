@@ -113,8 +113,14 @@ export type Target = { kind: 'latest' } | { kind: 'revision'; revision: number }
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
 
-/** Parses `--to`: `latest`, a revision, or an RFC 3339 time; throws an Error saying what it should be. */
-export function parseTarget(text: string): Target {
+/** How far ahead of this machine's clock a time target may be (clocks of machines differ a little). */
+const FUTURE_SLACK_MS = 60_000;
+
+/**
+ * Parses `--to`: `latest`, a revision, or an RFC 3339 time; throws an Error saying what it should be. A time in the
+ * future (past `now` by more than a minute) is refused: nothing was recorded there, and `latest` says so plainly.
+ */
+export function parseTarget(text: string, now: number = Date.now()): Target {
   const t = text.trim();
   if (t === 'latest') return { kind: 'latest' };
   if (/^\d+$/.test(t)) {
@@ -124,6 +130,7 @@ export function parseTarget(text: string): Target {
   }
   const at = RFC3339.test(t) ? Date.parse(t.replace(' ', 'T')) : Number.NaN;
   if (Number.isNaN(at)) throw new Error(`"${text}" is neither "latest", a revision (like 5310) nor an RFC 3339 time (like 2026-11-22T14:05:00Z)`);
+  if (at > now + FUTURE_SLACK_MS) throw new Error(`"${text}" is in the future (it is ${new Date(now).toISOString()} here): for the newest state recorded, give "latest"`);
   return { kind: 'time', at };
 }
 

@@ -1,4 +1,4 @@
-import type { Manifest } from '../archive/manifest.js';
+import { isDeltaManifest, type DeltaManifest, type Manifest } from '../archive/manifest.js';
 import { NotFoundError, RefusedError } from '../core/errors.js';
 import { newestFirst } from '../core/latest.js';
 import { nearbyIds } from '../core/nearby.js';
@@ -52,6 +52,14 @@ export async function deleteBackups(ctx: Pick<OpContext, 'log'>, repo: BackupRep
         refused.map((m) => `backup ${m.id} is the newest of series "${seriesOf(m)}" (what "latest" of it reads): refusing to delete it without --force`).join('\n'),
       );
     }
+    const cutting = targets.filter(isDeltaManifest).map((m) => ({ m, after: laterSegments(m, backups, unique) })).filter((c) => c.after > 0);
+    if (cutting.length > 0) {
+      throw new RefusedError(
+        cutting
+          .map(({ m, after }) => `segment ${m.id} holds revisions ${m.fromRevision}..${m.toRevision} of the chain of ${m.base}: deleting it would leave ${after} later segment${after === 1 ? '' : 's'} past a gap, so no restore could reach past revision ${m.fromRevision - 1}; refusing without --force (delete the chain's full backup ${m.base} to remove the whole chain)`)
+          .join('\n'),
+      );
+    }
   }
   const log = ctx.log.child({ component: 'delete' });
   const deleted: DeletedBackup[] = [];
@@ -85,4 +93,9 @@ function newestOfSeries(backups: readonly Manifest[]): Map<string, string> {
   const newest = new Map<string, string>();
   for (const m of [...backups].sort(newestFirst)) if (!newest.has(seriesOf(m))) newest.set(seriesOf(m), m.id);
   return newest;
+}
+
+/** How many segments of `m`'s chain start after it and are not deleted with it: what deleting it would strand. */
+function laterSegments(m: DeltaManifest, all: readonly Manifest[], deleting: readonly string[]): number {
+  return all.filter((x) => isDeltaManifest(x) && x.base === m.base && x.fromRevision > m.toRevision && !deleting.includes(x.id)).length;
 }

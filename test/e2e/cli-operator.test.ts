@@ -267,3 +267,15 @@ describe('list --all-clusters', () => {
     expect(res.stderr).toContain('does not go with --all-clusters');
   });
 });
+
+describe('diff', () => {
+  it('notes that a filter: backup holds other resources than the backup it is compared with', async () => {
+    const filtered = await backup(env('diffs'), '--strategy', 'filter:configmaps');
+    const snap = await backup(env('diffs'));
+    const res = await runCli(['diff', snap.id, filtered.id], env('diffs'));
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toContain(`note: ${snap.id} is a snapshot backup and ${filtered.id} a filter:configmaps one: they hold different resources`);
+    const same = await runCli(['diff', snap.id, snap.id], env('diffs'));
+    expect(same.stdout).not.toContain('note:');
+  });
+});

@@ -340,6 +340,10 @@ describe('segments of two recorders at once (a rolling update of run)', () => {
     expect(verified.stdout).toMatch(/note\tchain\tsegment .* repeats revisions/);
     expect(verified.stdout).toMatch(/note\tchain\tsegment .* starts at revision .* \(two recorders at once\?\): used from/);
     expect(verified.stdout).toContain(`revisions up to ${latest} restorable`);
+    // Without --keys or --data-dir, `latest` reads key dumps, which this store has none of: said, with the way there.
+    const keysForm = await runInProcess(['restore', 'latest', '--to', String(latest), '--dry-run'], env2());
+    expect(keysForm.code).toBe(1);
+    expect(keysForm.stderr).toContain('a snapshot chain covers it: restore its keys with --keys, or into a new data dir with --data-dir');
     for (const target of [latest, mid + 2]) {
       const dataDir = join(work, `two-${target}`);
       const res = await runInProcess(['restore', 'latest', '--to', String(target), '--data-dir', dataDir, '--json'], env2());
@@ -354,13 +358,14 @@ describe('segments of two recorders at once (a rolling update of run)', () => {
   }, 90_000);
 });
 
-/** Pids of the processes whose command line mentions `text` (from /proc, as `pgrep -f` reads it). */
+/** Pids of the temporary etcd of a restore and of its guard whose command line mentions `text` (from /proc, as `pgrep -f` reads it). */
 async function pidsMentioning(text: string): Promise<number[]> {
   const pids: number[] = [];
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const cmdline = await readFile(`/proc/${entry}/cmdline`, 'latin1').catch(() => '');
-    if (cmdline.includes(text) && cmdline.includes('reshifter-replay')) pids.push(Number(entry));
+    // The temporary etcd itself, serving (not `etcdctl snapshot restore`, which makes its data dir first), or its guard.
+    if (cmdline.includes(text) && (cmdline.includes('--listen-client-urls') || cmdline.includes('reshifter-replay-guard'))) pids.push(Number(entry));
   }
   return pids;
 }
@@ -372,8 +377,10 @@ describe('a point-in-time restore killed outright (SIGKILL, OOM)', () => {
     const restore = runCli(['restore', 'latest', '--to', 'latest', '--data-dir', join(work, 'killed')], env({ RS_TMP_DIR: area }), {
       onStart: (c) => (child = c),
     });
-    await until(async () => (await pidsMentioning(area)).length > 0, 'the temporary etcd of the restore to start', 30_000);
-    const replayDir = (await readdir(area)).find((name) => name.startsWith('reshifter-'));
+    await until(async () => (await pidsMentioning(area)).length >= 2, 'the temporary etcd of the restore and its guard to start', 30_000);
+    // The restore's own folder: the one its temporary etcd runs in (others hold the downloaded base and segments).
+    let replayDir: string | undefined;
+    for (const name of await readdir(area)) if ((await readdir(join(area, name)).catch(() => [])).includes('replay')) replayDir = name;
     expect(replayDir).toBeDefined();
     child!.kill('SIGKILL');
     expect((await restore).signal).toBe('SIGKILL');

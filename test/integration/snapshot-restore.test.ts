@@ -45,6 +45,7 @@ describe('snapshot restore', () => {
     expect(res.stderr).not.toMatch(/error/i);
     expect(res.code).toBe(0);
     expect(res.stdout).toContain(`restored snapshot ${manifest.id} (revision ${manifest.etcd!.revision}) into ${dataDir} with etcd`);
+    expect(res.stdout).toContain(`next: start etcd with --data-dir ${dataDir} --name test --initial-cluster test=http://127.0.0.1:2380 (as given here)`);
     const restored = await startEtcd({ dataDir });
     try {
       expect(values(await keyspace(restored))).toEqual(values(await keyspace(source)));
@@ -62,7 +63,11 @@ describe('snapshot restore', () => {
     expect(busy.stderr).toMatch(/--data-dir ".*busy" exists and is not empty/);
     const missing = await runInProcess(['restore', manifest.id], env());
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/is an etcd snapshot: restore it into a new data directory with --data-dir DIR/);
+    expect(missing.stderr).toMatch(/is an etcd snapshot: restore it into a new data directory with --data-dir DIR .*, or its keys into the running etcd at RS_ETCD_ENDPOINTS with --keys/);
+    // Without --name: the member etcdctl makes, said as such.
+    const plain = await runInProcess(['restore', manifest.id, '--data-dir', join(work, 'plain')], env());
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout).toContain(`next: start etcd with --data-dir ${join(work, 'plain')} (a single member named "default"`);
     const wrong = await runInProcess(['restore', manifest.id, '--dry-run', '--data-dir', join(work, 'x')], env());
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toMatch(/--dry-run apply to key dumps/);

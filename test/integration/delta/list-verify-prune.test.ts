@@ -80,6 +80,20 @@ it('verify checks one segment, and --chain the base, every segment and their con
   expect(gap.stdout).toContain(`FAIL\tchain\tthe first segment ${s2!.id} starts at revision ${s2!.fromRevision}, not at the base's revision + 1 (${bases[1]!.etcd!.revision + 1})`);
 });
 
+it('delete refuses a segment from the middle of a chain without --force: the later ones would be past a gap', async () => {
+  const [first, second] = chains.get(bases[0]!.id)!;
+  const refused = await runInProcess(['delete', first!.id], env);
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toContain(`segment ${first!.id} holds revisions ${first!.fromRevision}..${first!.toRevision} of the chain of ${bases[0]!.id}: deleting it would leave 1 later segment past a gap`);
+  expect(await readdir(join(store, 'default'))).toContain(`${first!.id}.manifest.json`);
+  // With the later one too, nothing is stranded.
+  const together = await runInProcess(['delete', second!.id, first!.id], env);
+  expect(together.code, together.stderr).toBe(0);
+  const files = await readdir(join(store, 'default'));
+  expect(files).not.toContain(`${first!.id}.manifest.json`);
+  expect(files).not.toContain(`${second!.id}.manifest.json`);
+});
+
 it('retention counts full backups and deletes each with its segments; the newest chain stays whole', async () => {
   const dry = JSON.parse((await runInProcess(['prune', '--dry-run', '--json'], { ...env, RS_RETENTION_KEEP_LAST: '1' })).stdout) as { deleted: string[]; kept: string[] };
   const newest = bases[2]!;
@@ -92,3 +106,4 @@ it('retention counts full backups and deletes each with its segments; the newest
   const orphan = chains.get(bases[1]!.id)![0]!.artifact;
   expect(files).toEqual([orphan, ...kept.flatMap((m) => [m.artifact, `${m.id}.manifest.json`])].sort());
 });
+

@@ -76,6 +76,12 @@ describe('chain validation', () => {
 describe('targets', () => {
   const { chains } = buildChains([B1, B2], [...chain1, ...chain2]);
 
+  it('refuses a time in the future, beyond a minute of clock difference', () => {
+    const now = Date.parse('2026-11-22T14:00:00Z');
+    expect(parseTarget('2026-11-22T14:00:59Z', now)).toEqual({ kind: 'time', at: now + 59_000 });
+    expect(() => parseTarget('2027-01-01T00:00:00Z', now)).toThrow('"2027-01-01T00:00:00Z" is in the future (it is 2026-11-22T14:00:00.000Z here): for the newest state recorded, give "latest"');
+  });
+
   it('parses latest, revisions and RFC 3339 times, and says what is wrong otherwise', () => {
     expect(parseTarget('latest')).toEqual({ kind: 'latest' });
     expect(parseTarget('5310')).toEqual({ kind: 'revision', revision: 5310 });
