@@ -183,6 +183,13 @@ export function resolveTarget<B extends ChainBase, S extends ChainSegment>(chain
   }
   if (target.kind === 'revision') {
     for (const c of pool) if (c.base.revision <= target.revision && target.revision <= c.coveredTo) out.push(atRevision(c, target.revision));
+    // Then chains that reach it through the chains after them (tried when a base turns out to hold more than its
+    // manifest says: the revisions between the two are in the next chain's segments).
+    for (const c of pool) {
+      if (c.base.revision > target.revision || target.revision <= c.coveredTo) continue;
+      const through = throughNextChains(c, pool, target.revision);
+      if (through !== undefined) out.push(through);
+    }
     if (out.length > 0) return out;
     const oldest = Math.min(...pool.map((c) => c.base.revision));
     const why = target.revision < oldest ? `${target.revision} is before the oldest full backup` : `${target.revision} is beyond what was recorded`;
@@ -223,6 +230,25 @@ function assertKnownAt(c: Chain, r: Resolution, pool: readonly Chain[], at: numb
   throw new TargetNotRecordedError(
     `the state at ${when} is not known: revisions ${c.recordedTo + 1}..${next.base.revision} were not recorded (the recording of chain ${c.base.id} stopped after revision ${c.recordedTo}${r.lastObservedAt !== undefined ? `, seen at ${r.lastObservedAt}` : ''}, and full backup ${next.base.id} holds revision ${next.base.revision}, taken at ${next.base.createdAt}); the nearest states recorded are revision ${c.recordedTo} (--to ${c.recordedTo}) and revision ${next.base.revision} (--to ${next.base.revision})`,
   );
+}
+
+/**
+ * A chain continued by the segments of the chains after it, when each ended at exactly the next one's base revision
+ * (the hand-over a recorder makes at every full backup): the same etcd history without a gap, so the older base and
+ * all those segments restore any revision up to where they reach. Undefined when they do not reach `revision`.
+ */
+function throughNextChains<B extends ChainBase, S extends ChainSegment>(c: Chain<B, S>, pool: readonly Chain<B, S>[], revision: number): Resolution<B, S> | undefined {
+  const segments = [...c.covered];
+  let reached = c.coveredTo;
+  const used = new Set([c]);
+  while (reached < revision) {
+    const next = pool.find((n) => !used.has(n) && n.base.revision === reached && n.coveredTo > reached);
+    if (next === undefined) return undefined;
+    used.add(next);
+    segments.push(...next.covered);
+    reached = next.coveredTo;
+  }
+  return { chain: c, revision, segments: segments.filter((s) => s.fromRevision <= revision) };
 }
 
 function atRevision<B extends ChainBase, S extends ChainSegment>(c: Chain<B, S>, revision: number): Resolution<B, S> {

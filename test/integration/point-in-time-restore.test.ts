@@ -223,11 +223,20 @@ describe('a snapshot that holds a few revisions more than its manifest says', ()
   let held: number;
   const raceEnv = (extra: Record<string, string> = {}) => env({ RS_CLUSTER_NAME: 'race', ...extra });
 
+  let before: Manifest;
+
   beforeAll(async () => {
+    // A chain before it, handed over at the revision the snapshot's manifest names (as a recorder does).
+    before = JSON.parse((await runInProcess(['backup', '--json'], raceEnv())).stdout) as Manifest;
+    const writer = new Etcd3({ hosts: source.endpoint });
+    for (let i = 0; i < 15; i++) madeAt.set(Number((await writer.put(`/registry/configmaps/race/cm-${i}`).value(`race ${i}`).exec()).header.revision), Date.now());
+    writer.close();
     const res = await runInProcess(['backup', '--json'], raceEnv());
     expect(res.stderr).toBe('');
     race = JSON.parse(res.stdout) as Manifest;
     held = race.etcd!.revision;
+    expect(held).toBe(before.etcd!.revision + 15);
+    await storeSegmentOf(raceEnv(), { base: before, fromRevision: before.etcd!.revision + 1, toRevision: held - 10, events: await historyOf(source.endpoint, before.etcd!.revision + 1, held - 10, observed) });
     race.etcd!.revision = held - 10;
     await writeFile(join(work, 'store', 'race', `${race.id}.manifest.json`), `${JSON.stringify(race, null, 2)}\n`);
     const client = new Etcd3({ hosts: source.endpoint });
@@ -246,6 +255,22 @@ describe('a snapshot that holds a few revisions more than its manifest says', ()
     expect(res.stderr).toBe('');
     const report = JSON.parse(res.stdout) as { base: { revision: number; restoredRevision: number } };
     expect(report.base).toEqual({ id: race.id, revision: held - 10, restoredRevision: held });
+    const restored = await startEtcd({ dataDir });
+    try {
+      expect(values(await keyspace(restored))).toEqual(await valuesAt(source, revision));
+    } finally {
+      await restored.stop();
+    }
+  }, 60_000);
+
+  it('reaches a target between the two from the chain before it, through the segments of this one', async () => {
+    const revision = held - 5;
+    const dataDir = join(work, 'race-through');
+    const res = await runInProcess(['restore', 'latest', '--to', String(revision), '--data-dir', dataDir, '--json'], raceEnv());
+    expect(res.code, res.stderr).toBe(0);
+    const report = JSON.parse(res.stdout) as { base: { id: string }; target: { revision: number } };
+    expect(report.base.id).toBe(before.id);
+    expect(report.target.revision).toBe(revision);
     const restored = await startEtcd({ dataDir });
     try {
       expect(values(await keyspace(restored))).toEqual(await valuesAt(source, revision));
@@ -380,7 +405,7 @@ describe('a point-in-time restore killed outright (SIGKILL, OOM)', () => {
     await until(async () => (await pidsMentioning(area)).length >= 2, 'the temporary etcd of the restore and its guard to start', 30_000);
     // The restore's own folder: the one its temporary etcd runs in (others hold the downloaded base and segments).
     let replayDir: string | undefined;
-    for (const name of await readdir(area)) if ((await readdir(join(area, name)).catch(() => [])).includes('replay')) replayDir = name;
+    for (const name of await readdir(area)) if ((await readdir(join(area, name)).catch(() => [] as string[])).includes('replay')) replayDir = name;
     expect(replayDir).toBeDefined();
     child!.kill('SIGKILL');
     expect((await restore).signal).toBe('SIGKILL');

@@ -171,6 +171,17 @@ describe('targets', () => {
     expect(resolveTarget(broken, { kind: 'revision', revision: 1500 })[0]!.revision).toBe(1500);
   });
 
+  it('a revision past a chain goes on in the segments of the chain after it, when that one starts at its end', () => {
+    // chain1 ends at 5310, B2's base; a base newer than its manifest says makes B2 unusable for 5311..: the caller
+    // tries the next resolution, chain 1 through B2's segments.
+    const rs = resolveTarget(chains, { kind: 'revision', revision: 5350 });
+    expect(rs.map((r) => r.chain.base.id)).toEqual([B2.id, B1.id]);
+    expect(rs[1]!.segments.map((s) => s.id)).toEqual([...chain1, chain2[0]!].map((s) => s.id));
+    // Not across a hand-over that misses revisions.
+    const { chains: apart } = buildChains([B1, B2], [chain1[0]!, ...chain2]);
+    expect(resolveTarget(apart, { kind: 'revision', revision: 5350 }).map((r) => r.chain.base.id)).toEqual([B2.id]);
+  });
+
   it('refuses a moment after a recording stopped and before the next full backup, when etcd changed meanwhile', () => {
     // The recorder of chain 1 stopped after 2000 (seen at :09); etcd made 2001..5310 unrecorded; B2 was taken at :40.
     const { chains: stopped } = buildChains([B1, B2], [chain1[0]!, ...chain2]);
