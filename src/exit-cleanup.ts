@@ -66,9 +66,9 @@ const swept = new Set<string>();
 
 /**
  * A fresh private (0700) temporary folder in `workDir` for staging a backup (decrypted and decompressed: it may hold
- * Secrets); the caller tracks it (trackTempPath) and removes it. The first one a process makes in a work area also removes what processes of
- * this host that were killed outright (SIGKILL, the OOM killer: no exit hook ran) left there: a folder whose pid no
- * longer runs. Folders of other hosts (a work area shared by pods) are never touched.
+ * Secrets); the caller tracks it (trackTempPath) and removes it. The first one a process makes in a work area also
+ * removes what processes of this host that were killed outright (SIGKILL, the OOM killer: no exit hook ran) left
+ * there: a folder whose pid no longer runs. Folders of other hosts (a work area shared by pods) are never touched.
  */
 export async function makeTempDir(workDir: string): Promise<string> {
   if (!swept.has(workDir)) {

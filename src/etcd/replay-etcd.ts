@@ -105,7 +105,7 @@ if grep -qa -- "$3" "/proc/$1/cmdline" 2>/dev/null; then
   kill "$1" 2>/dev/null; i=0
   while kill -0 "$1" 2>/dev/null; do [ "$i" -eq 100 ] && kill -9 "$1" 2>/dev/null; i=$((i + 1)); sleep 0.1; done
 fi
-rm -rf -- "$2"`;
+case "$2" in */reshifter-*) rm -rf -- "$2" ;; esac`;
 
 function startGuard(pid: number, dataDir: string, removes: string): { done(): void } {
   const guard = spawn('sh', ['-c', GUARD_SCRIPT, 'reshifter-replay-guard', String(pid), removes, dataDir], {

@@ -119,6 +119,8 @@ async function openSnapshotFile(ctx: OpContext, target: string): Promise<Snapsho
       }
       const out = join(dir, `layer-${layer}`);
       await decodeLayer(ctx, target, path, wrapping, out);
+      // The layer before (an age file's decrypted but still compressed bytes) is not needed any more.
+      if (path !== target) await rm(path, { force: true });
       path = out;
     }
     const reader = await openSnapshot(path);
