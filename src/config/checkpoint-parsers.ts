@@ -9,10 +9,15 @@ import { url } from './parsers.js';
 /** True when the strategy read so far is `checkpoint`. */
 export const isCheckpoint = (earlier: (name: string) => unknown) => (earlier('RS_BACKUP_STRATEGY') as StrategySpec | undefined)?.kind === 'checkpoint';
 
-/** The kubelet's authenticated port speaks https only. */
+/**
+ * The kubelet's authenticated port speaks https only. An IPv6 address without brackets, as the DaemonSet's
+ * `https://$(HOST_IP):10250` makes on an IPv6 node (`https://fd00::7:10250`), is read as that address and port.
+ */
 export function kubeletUrl(value: string): string {
+  const bare = /^https:\/\/([0-9a-f]*:[0-9a-f:.]*:[0-9a-f.]*):(\d{1,5})(\/.*)?$/i.exec(value.trim());
+  const bracketed = bare && !bare[1]!.includes('[') ? `https://[${bare[1]}]:${bare[2]}${bare[3] ?? ''}` : value;
   try {
-    return url(value, ['https']);
+    return url(bracketed, ['https']);
   } catch (err) {
     throw new Error(`${(err as Error).message} (the kubelet's authenticated port, e.g. https://10.0.0.7:10250)`);
   }

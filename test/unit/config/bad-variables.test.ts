@@ -128,6 +128,19 @@ describe('every bad variable is refused, named, with its value unless secret', (
     expect(errors?.map((e) => e.split(' ')[0])).toEqual(['RS_S3_REGION', 'RS_SCHEDULE', 'RS_PUSHGATEWAY_URL']);
   });
 
+  it("reads the DaemonSet's https://$(HOST_IP):10250 on an IPv6 node as that address and port", () => {
+    for (const [given, read] of [
+      ['https://fd00::7:10250', 'https://[fd00::7]:10250'],
+      ['https://2001:db8::a:10250', 'https://[2001:db8::a]:10250'],
+      ['https://[fd00::7]:10250', 'https://[fd00::7]:10250'],
+      ['https://10.0.0.7:10250', 'https://10.0.0.7:10250'],
+    ]) {
+      const { config, errors } = loadConfig({ RS_KUBELET_URL: given! });
+      expect(errors, given).toBeUndefined();
+      expect(config!.checkpoint.kubelet.url).toBe(read);
+    }
+  });
+
   it('reads RS_DELTA_INTERVAL=0 with a unit (0s, 0m) as off, as 0', () => {
     for (const v of ['0', '0s', '0m']) {
       const { config, errors } = loadConfig({ RS_DELTA_INTERVAL: v });
