@@ -31,6 +31,8 @@ type Op = { request_put: { key: Buffer; value: Buffer; lease?: string } } | { re
  */
 export class EventReplayer {
   applied = 0;
+  /** Bytes of keys and values applied so far. */
+  bytesApplied = 0;
   puts = 0;
   deletes = 0;
   transactions = 0;
@@ -74,6 +76,7 @@ export class EventReplayer {
   async flush(): Promise<void> {
     if (this.ops.length === 0) return;
     const ops = this.ops;
+    const bytes = this.bytes - ops.length * OP_OVERHEAD;
     this.ops = [];
     this.keys = new Set();
     this.bytes = 0;
@@ -83,6 +86,7 @@ export class EventReplayer {
       throw new EtcdError(`replaying recorded changes into the temporary etcd failed: ${describeError(err)}`, { cause: err });
     }
     this.applied += ops.length;
+    this.bytesApplied += bytes;
     this.transactions++;
   }
 

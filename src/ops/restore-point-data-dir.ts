@@ -13,6 +13,7 @@ import { findRestoreTool, runSnapshotRestore, type RestoreTool, type SnapshotRes
 import { openSnapshotStream } from '../etcd/snapshot-stream.js';
 import { makeTempDir, trackTempPath } from '../exit-cleanup.js';
 import type { Logger } from '../log.js';
+import { reportProgress } from '../progress.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { OpContext } from './context.js';
 import { encryptionKeys } from './encryption-keys.js';
@@ -127,13 +128,19 @@ async function replay(ctx: OpContext, log: Logger, dir: string, urls: ReplayUrls
     keeper = await LeaseKeeper.start(client);
     const replayer = new EventReplayer(client);
     let observedAt: number | undefined;
-    for await (const e of p.segments.events(baseRevision, p.revision)) {
-      if (ctx.signal.aborted) throw new AbortedError('restore interrupted (SIGTERM/SIGINT) while replaying recorded changes; --data-dir was not written');
-      await replayer.add(e);
-      keeper.watch(e.lease);
-      observedAt = e.observedAt;
+    // Progress of a long replay: the changes applied (as keys) and their bytes.
+    const stopProgress = reportProgress(log, 'replay', () => ({ bytes: replayer.bytesApplied, keys: replayer.applied }));
+    try {
+      for await (const e of p.segments.events(baseRevision, p.revision)) {
+        if (ctx.signal.aborted) throw new AbortedError('restore interrupted (SIGTERM/SIGINT) while replaying recorded changes; --data-dir was not written');
+        await replayer.add(e);
+        keeper.watch(e.lease);
+        observedAt = e.observedAt;
+      }
+      await replayer.flush();
+    } finally {
+      stopProgress();
     }
-    await replayer.flush();
     const finalRevision = await etcd.revision();
     log.info({ baseRevision, events: replayer.applied, transactions: replayer.transactions }, 'recorded changes replayed');
     await pipeline(await openSnapshotStream(client), createWriteStream(p.final, { mode: 0o600 }), { signal: ctx.signal });
