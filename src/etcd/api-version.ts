@@ -1,6 +1,7 @@
 import type { Etcd3 } from 'etcd3';
 import type { EtcdConfig } from '../config/types.js';
 import { EtcdError } from '../core/errors.js';
+import { toEtcdError } from './errors.js';
 import { DEFAULT_PREFIXES } from '../kube/index.js';
 import { countV3Prefixes, findV2Prefixes } from './kube-prefixes.js';
 import type { V2Client } from './v2-client.js';
@@ -10,7 +11,13 @@ import type { V2Client } from './v2-client.js';
  * holds Kubernetes keys, v2 when only the v2 keyspace does (a Kubernetes 1.5-era cluster on etcd 3 with --enable-v2),
  * else v3.
  */
-export async function resolveApiVersion(cfg: EtcdConfig, etcd: Etcd3, v2: V2Client, prefixes: readonly string[]): Promise<'v2' | 'v3'> {
+export async function resolveApiVersion(
+  cfg: EtcdConfig,
+  etcd: Etcd3,
+  v2: V2Client,
+  prefixes: readonly string[],
+  warn: (fields: Record<string, unknown>, msg: string) => void = () => undefined,
+): Promise<'v2' | 'v3'> {
   if (cfg.apiVersion === 'v3') return 'v3';
   if (cfg.apiVersion === 'v2') {
     if (!(await v2.served())) {
@@ -28,10 +35,20 @@ export async function resolveApiVersion(cfg: EtcdConfig, etcd: Etcd3, v2: V2Clie
   let v3Keys: number;
   try {
     v3Keys = (await countV3Prefixes(etcd, wanted)).reduce((n, p) => n + p.keys, 0);
-  } catch {
-    // v2 answers but v3 does not (or refuses us): the v2 keyspace is what can be read.
-    return 'v2';
+  } catch (err) {
+    // etcd 3 always serves v3: a v3 read that fails (refused credentials, no permission) is the error to report,
+    // never a reason to back up the old v2 keyspace instead, which an auth-enabled etcd still serves to anyone.
+    throw toEtcdError(err, 'reading the v3 keyspace to choose between the v2 and v3 APIs', cfg);
   }
-  if (v3Keys > 0) return 'v3';
-  return (await findV2Prefixes(v2, wanted).catch(() => [])).length > 0 ? 'v2' : 'v3';
+  const v2Prefixes = await findV2Prefixes(v2, wanted).catch(() => []);
+  if (v3Keys > 0) {
+    if (v2Prefixes.length > 0) {
+      warn(
+        { v2Prefixes },
+        'both the v3 and the v2 keyspace hold Kubernetes keys: reading v3 (what Kubernetes since 1.6 uses); set RS_ETCD_API_VERSION=v2 to back up the v2 keys too, in a backup of their own',
+      );
+    }
+    return 'v3';
+  }
+  return v2Prefixes.length > 0 ? 'v2' : 'v3';
 }

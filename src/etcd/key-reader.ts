@@ -33,7 +33,7 @@ export async function openKeyReader(config: Config, etcd: Etcd3, log: Logger, op
   const v2 = new V2Client(cfg);
   try {
     const configured = normalisePrefixes(config.selection.prefixes);
-    const apiVersion = await resolveApiVersion(cfg, etcd, v2, configured);
+    const apiVersion = await resolveApiVersion(cfg, etcd, v2, configured, (fields, msg) => log.warn(fields, msg));
     let prefixes = configured;
     if (prefixes.length === 0) {
       prefixes = apiVersion === 'v3' ? await v3PrefixesWithKeys(etcd, config) : await findV2Prefixes(v2);

@@ -116,6 +116,28 @@ describe('etcd v2 keyspace', () => {
     expect(stats.byEncoding.empty!.keys).toBe(1);
   });
 
+  it('with keys in both keyspaces, reads v3 and warns about the v2 keys; with v3 auth refusing, fails rather than read v2', async () => {
+    const both = await startEtcd({ enableV2: true });
+    try {
+      await v2Put(both, '/registry/pods/default/old', obj('Pod', 'old', 'default'));
+      await both.ctl(['put', '/registry/pods/default/new', obj('Pod', 'new', 'default')]);
+      const mixed = await runCli(['backup', '--json'], env(both, { RS_BACKUP_STRATEGY: 'raw', RS_CLUSTER_NAME: 'mixed' }));
+      expect(mixed.code, mixed.stderr).toBe(0);
+      expect(JSON.parse(mixed.stdout)).toMatchObject({ keys: 1, etcd: { apiVersion: 'v3' } });
+      expect(mixed.stderr).toContain('both the v3 and the v2 keyspace hold Kubernetes keys: reading v3');
+      await both.ctl(['user', 'add', 'root:right-pw']);
+      await both.ctl(['auth', 'enable']);
+      for (const creds of [{ RS_ETCD_USERNAME: 'root', RS_ETCD_PASSWORD: 'wrong-pw' }, {}]) {
+        const res = await runInProcess(['backup', '--json'], env(both, { RS_BACKUP_STRATEGY: 'raw', RS_CLUSTER_NAME: 'authed', ...creds }));
+        expect(res.code, res.stdout).toBe(1);
+        expect(res.stdout).toBe('');
+        expect(res.stderr).toMatch(/credentials|user name|authentication|permission/i);
+      }
+    } finally {
+      await both.stop();
+    }
+  });
+
   it('says clearly when v2 is asked for but not served', async () => {
     const plain = await startEtcd();
     try {
