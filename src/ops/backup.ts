@@ -3,6 +3,7 @@ import type { Duplex, Readable } from 'node:stream';
 import { encoders, type Codec, type CodecKeys } from '../archive/codec.js';
 import { ByteCounter, HashCounter } from '../archive/hash-counter.js';
 import type { Manifest } from '../archive/manifest.js';
+import type { Config } from '../config/types.js';
 import type { BackupObserver } from '../core/backup-observer.js';
 import { AbortedError, OperationError, describeError } from '../core/errors.js';
 import { artifactName, newBackupId } from '../core/naming.js';
@@ -89,6 +90,7 @@ async function takeBackup(ctx: OpContext, repo: BackupRepository, opts: BackupOp
     const stored = await storeArtifact(ctx, repo, source, keys, run, opts.onProgress);
     try {
       const facts = await source.facts();
+      assertSelectedSomething(config.selection, strategy, facts);
       const manifest = manifestOf(ctx, run, strategy, source, stored, facts);
       if (signal.aborted) throw new AbortedError('backup interrupted before its manifest was written');
       await repo.putManifest(manifest);
@@ -106,6 +108,30 @@ async function takeBackup(ctx: OpContext, repo: BackupRepository, opts: BackupOp
       throw err;
     }
   });
+}
+
+/**
+ * A key dump whose filters selected no key is refused rather than stored: it would restore nothing, become the
+ * series' `latest`, and count against retention. A filter that matches nothing is nearly always a typo (`pod` for
+ * `pods`, a misspelt namespace). A cluster that holds no key at all, without filters, is backed up as it is.
+ */
+function assertSelectedSomething(selection: Config['selection'], strategy: StrategySpec, facts: SourceFacts): void {
+  if (facts.keys !== 0) return;
+  const narrowing = [
+    ...(strategy.kind === 'filter' ? [`the strategy ${formatStrategy(strategy)}`] : []),
+    ...(
+      [
+        ['RS_INCLUDE_NAMESPACES', selection.includeNamespaces],
+        ['RS_INCLUDE_RESOURCES', selection.includeResources],
+      ] as const
+    )
+      .filter(([, v]) => v.length > 0)
+      .map(([name, v]) => `${name}=${v.join(',')}`),
+  ];
+  if (narrowing.length === 0) return;
+  throw new OperationError(
+    `the backup selected no key: ${narrowing.join(' and ')} matches nothing etcd holds (resources are named as etcd stores them, plural: pods, configmaps, deployments; "reshifter stats" lists them); no backup was stored`,
+  );
 }
 
 /** What storeArtifact needs of a source: the content stream and its name (checkpoints bring theirs too). */

@@ -127,7 +127,7 @@ describe('etcd v2 keyspace', () => {
       expect(mixed.stderr).toContain('both the v3 and the v2 keyspace hold Kubernetes keys: reading v3');
       await both.ctl(['user', 'add', 'root:right-pw']);
       await both.ctl(['auth', 'enable']);
-      for (const creds of [{ RS_ETCD_USERNAME: 'root', RS_ETCD_PASSWORD: 'wrong-pw' }, {}]) {
+      for (const creds of [{ RS_ETCD_USERNAME: 'root', RS_ETCD_PASSWORD: 'wrong-pw' }, {}] as Array<Record<string, string>>) {
         const res = await runInProcess(['backup', '--json'], env(both, { RS_BACKUP_STRATEGY: 'raw', RS_CLUSTER_NAME: 'authed', ...creds }));
         expect(res.code, res.stdout).toBe(1);
         expect(res.stdout).toBe('');
