@@ -8,6 +8,7 @@ import type { Manifest } from '../../src/archive/manifest.js';
 import { loadDataset } from '../../src/demo/load-dataset.js';
 import { sampleDataset } from '../../src/demo/sample-data.js';
 import { runCli } from '../helpers/cli.js';
+import { bucketKeys } from '../helpers/faults.js';
 import { runInProcess } from '../helpers/in-process.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { keyspace, values } from '../helpers/keyspace.js';
@@ -105,6 +106,18 @@ describe('key dumps in S3', () => {
       expect(keys).toHaveLength(9);
       for (const k of keys) expect(k).toMatch(/^\/registry\/(deployments|services\/specs|namespaces)\/[^/]+(\/web)?$/);
     });
+  });
+
+  it('refuses a dump whose filters select no key (a typo: pod for pods, a misspelt namespace), storing nothing', async () => {
+    const before = (await runInProcess(['list', '--json'], env(source, { RS_CLUSTER_NAME: 'typos' }))).stdout;
+    for (const extra of [{ RS_BACKUP_STRATEGY: 'filter:pod' }, { RS_BACKUP_STRATEGY: 'raw', RS_INCLUDE_RESOURCES: 'pod' }, { RS_BACKUP_STRATEGY: 'raw', RS_INCLUDE_NAMESPACES: 'prdo' }] as Array<Record<string, string>>) {
+      const res = await runInProcess(['backup', '--json'], env(source, { RS_CLUSTER_NAME: 'typos', ...extra }));
+      expect(res.code, JSON.stringify(extra)).toBe(1);
+      expect(res.stdout).toBe('');
+      expect(res.stderr).toMatch(/the backup selected no key: .*(filter:pod|RS_INCLUDE_RESOURCES=pod|RS_INCLUDE_NAMESPACES=prdo) matches nothing etcd holds .*no backup was stored/);
+    }
+    expect((await runInProcess(['list', '--json'], env(source, { RS_CLUSTER_NAME: 'typos' }))).stdout).toBe(before);
+    expect(await bucketKeys(s3, 'etcd/typos/')).toEqual([]);
   });
 
   it('restores an age-encrypted dump with the identity, and refuses without it', async () => {
