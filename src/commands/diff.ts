@@ -4,6 +4,7 @@ import { openRepository } from '../ops/repository.js';
 import type { CommandContext } from './context.js';
 import { seriesFlag } from './flags.js';
 import { textTable } from './text-table.js';
+import { printable } from '../core/printable.js';
 
 /** The diff as text: one line per resource and namespace, the objects, then the totals. */
 export function formatDiff(d: BackupDiff): string[] {
@@ -13,7 +14,7 @@ export function formatDiff(d: BackupDiff): string[] {
     for (const g of d.groups) rows.push([g.resource, g.namespace ?? '-', String(g.added), String(g.removed), String(g.changed)]);
     lines.push(...textTable(rows, 2), '');
     const sign = { added: '+', removed: '-', changed: '~' } as const;
-    for (const o of d.objects) lines.push(`${sign[o.change]} ${o.key}`);
+    for (const o of d.objects) lines.push(`${sign[o.change]} ${printable(o.key)}`);
     if (d.truncated) lines.push(`... and more (${d.summary.added + d.summary.removed + d.summary.changed - d.objects.length} not listed)`);
     lines.push('');
   }

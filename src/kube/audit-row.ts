@@ -1,6 +1,7 @@
 import { decodeValue, type ValueEncoding } from './envelope.js';
 import { parseKey } from './key-layout.js';
 import { resourceLabel } from './resource-label.js';
+import { printable } from '../core/printable.js';
 
 /** One line of the `render` audit listing: what an object is, as far as it can be told without the cluster's keys. */
 export interface AuditRow {
@@ -60,6 +61,6 @@ export function auditRowText(row: AuditRow): string {
   const labels = row.labels ? Object.entries(row.labels).map(([k, v]) => `${k}=${v}`).join(',') : '';
   const enc = row.encryption ? `${row.encoding}(${row.encryption})` : row.encoding;
   return [row.key, row.kind, row.apiVersion, row.namespace, row.name, row.uid, row.creationTimestamp, String(row.size), enc, labels]
-    .map((c) => (c === undefined || c === '' ? '-' : c.replace(/[\t\n\r]/g, ' ')))
+    .map((c) => (c === undefined || c === '' ? '-' : printable(c)))
     .join('\t');
 }

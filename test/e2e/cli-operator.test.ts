@@ -277,5 +277,11 @@ describe('diff', () => {
     expect(res.stdout).toContain(`note: ${snap.id} is a snapshot backup and ${filtered.id} a filter:configmaps one: they hold different resources`);
     const same = await runCli(['diff', snap.id, snap.id], env('diffs'));
     expect(same.stdout).not.toContain('note:');
+    // A key that would fake a line and drive the terminal is printed escaped.
+    await etcd.ctl(['put', '/registry/configmaps/default/evil\nFAKE\tLINE\u001b[31mRED', '{}']);
+    const later = await backup(env('diffs'));
+    const evil = await runCli(['diff', snap.id, later.id], env('diffs'));
+    expect(evil.stdout).toContain('+ /registry/configmaps/default/evil\\x0aFAKE\\x09LINE\\x1b[31mRED');
+    expect(evil.stdout).not.toContain('\u001b');
   });
 });

@@ -54,7 +54,7 @@ describe('audit rows', () => {
     const bin = rows.find((r) => r.keyBase64 !== undefined)!;
     expect(Buffer.from(bin.keyBase64!, 'base64').subarray(-4)).toEqual(Buffer.from([0x00, 0xff, 0xfe, 0x80]));
     expect(auditRowText(pod).split('\t')).toHaveLength(10);
-    expect(auditRowText({ key: 'a\tb', resource: 'x', size: 0, encoding: 'empty' })).toBe('a b\t-\t-\t-\t-\t-\t-\t0\tempty\t-');
+    expect(auditRowText({ key: 'a\tb', resource: 'x', size: 0, encoding: 'empty' })).toBe('a\\x09b\t-\t-\t-\t-\t-\t-\t0\tempty\t-');
   });
 
   it('reads the Kubernetes layout under "/" (every key)', () => {
