@@ -106,8 +106,12 @@ export function endpoints(value: string): string[] {
   return items.map((e) => {
     const u = url(/^[a-z]+:\/\//i.test(e) ? e : `http://${e}`);
     // etcd takes no credentials in its URL (gRPC would send the text as a host name, and errors would print it).
-    if (new URL(u).username !== '' || new URL(u).password !== '') {
+    const parsed = new URL(u);
+    if (parsed.username !== '' || parsed.password !== '') {
       throw new Error('has a user name or password in a URL: give them as RS_ETCD_USERNAME and RS_ETCD_PASSWORD');
+    }
+    if ((parsed.pathname !== '/' && parsed.pathname !== '') || parsed.search !== '' || parsed.hash !== '') {
+      throw new Error(`has "${e}": an etcd endpoint is a scheme, host and port only (like https://10.0.0.5:2379), without a path`);
     }
     return u;
   });

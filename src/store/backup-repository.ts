@@ -168,5 +168,6 @@ function notAnId(given: string): string {
   if (existsSync(given)) {
     return `${base}: it is a file on this machine; backups are read from the store ("reshifter list" shows them), and "reshifter inspect ${given}" reads a snapshot file`;
   }
+  if (given.includes('/') || /\.(db|gz|zst|age|zip|tar)$/.test(given)) return `${base}, nor a file here (no such file)`;
   return base;
 }

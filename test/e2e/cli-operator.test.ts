@@ -177,6 +177,9 @@ describe('unknown ids', () => {
     expect(file.code).toBe(1);
     expect(file.stderr).toContain(`it is a file on this machine; backups are read from the store ("reshifter list" shows them), and "reshifter inspect ${SMALL_DB}" reads a snapshot file`);
     expect(await readdir(work)).not.toContain('never');
+    const gone = await runCli(['inspect', join(work, 'no-such.db')], env());
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain(`"${join(work, 'no-such.db')}" is not a backup id (like 20261122T030710.123Z-a1b2c3, or "latest"), nor a file here (no such file)`);
   });
 });
 

@@ -19,6 +19,7 @@ const CASES: Array<[string, string, RegExp, Env?]> = [
   ['RS_ETCD_ENDPOINTS', 'ftp://x:1', /scheme must be http or https/],
   ['RS_ETCD_ENDPOINTS', 'http://', /not a URL|names no host/],
   ['RS_ETCD_ENDPOINTS', 'https://10.0.0.1:99999', /not a URL/],
+  ['RS_ETCD_ENDPOINTS', 'https://127.0.0.1:2379/v3', /an etcd endpoint is a scheme, host and port only .* without a path/],
   ['RS_ETCD_ENDPOINT', 'etcd 0:2379', /not a URL/],
   ['RS_ETCD_CA_CERT', join(dir, 'missing.pem'), /does not exist/],
   ['RS_ETCD_CA_CERT', dir, /is not a file/],
