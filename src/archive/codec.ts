@@ -64,7 +64,7 @@ export function decoders(codec: Pick<Codec, 'compression' | 'encryption'> & { id
   if (codec.encryption === 'age') {
     if (!keys.decrypt) {
       throw new OperationError(
-        'this backup is encrypted with age: set RS_ENCRYPTION_IDENTITY_FILE, RS_ENCRYPTION_IDENTITY or RS_ENCRYPTION_PASSPHRASE to read it',
+        `${codec.what ?? 'this backup'} is encrypted with age: set RS_ENCRYPTION_IDENTITY_FILE, RS_ENCRYPTION_IDENTITY or RS_ENCRYPTION_PASSPHRASE to read it`,
       );
     }
     out.push(keys.decrypt());

@@ -88,9 +88,8 @@ async function formOf(ctx: CommandContext, repo: BackupRepository, id: string): 
 
 /** `restored backup X (revision 1041) and 3 segments: 412 changes, to revision 1453 (--to 2026-...; last change seen at ...)`. */
 export function describePoint(r: PointReport): string {
-  const segs = r.segments.length === 1 ? '1 segment' : `${r.segments.length} segments`;
   const seen = r.target.observedAt !== undefined ? `; its last change was seen at ${r.target.observedAt}` : '';
-  return `restored backup ${r.base.id} (revision ${r.base.restoredRevision}) and ${segs} with ${counted(r.events, 'change')}: the state at revision ${r.target.revision} (--to ${r.target.asked}${seen})`;
+  return `restored backup ${r.base.id} (revision ${r.base.restoredRevision}) and ${counted(r.segments.length, 'segment')} with ${counted(r.events, 'change')}: the state at revision ${r.target.revision} (--to ${r.target.asked}${seen})`;
 }
 
 function printKeys(ctx: CommandContext, r: PointKeysReport, planText: (r: KeyRestoreReport) => string[]): void {

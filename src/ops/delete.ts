@@ -1,4 +1,5 @@
 import { isDeltaManifest, type DeltaManifest, type Manifest } from '../archive/manifest.js';
+import { counted } from '../core/counted.js';
 import { NotFoundError, RefusedError } from '../core/errors.js';
 import { newestFirst } from '../core/latest.js';
 import { nearbyIds } from '../core/nearby.js';
@@ -56,7 +57,7 @@ export async function deleteBackups(ctx: Pick<OpContext, 'log'>, repo: BackupRep
     if (cutting.length > 0) {
       throw new RefusedError(
         cutting
-          .map(({ m, after }) => `segment ${m.id} holds revisions ${m.fromRevision}..${m.toRevision} of the chain of ${m.base}: deleting it would leave ${after} later segment${after === 1 ? '' : 's'} past a gap, so no restore could reach past revision ${m.fromRevision - 1}; refusing without --force (delete the chain's full backup ${m.base} to remove the whole chain)`)
+          .map(({ m, after }) => `segment ${m.id} holds revisions ${m.fromRevision}..${m.toRevision} of the chain of ${m.base}: deleting it would leave ${counted(after, 'later segment')} past a gap, so no restore could reach past revision ${m.fromRevision - 1}; refusing without --force (delete the chain's full backup ${m.base} to remove the whole chain)`)
           .join('\n'),
       );
     }

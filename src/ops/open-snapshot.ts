@@ -136,16 +136,12 @@ async function openSnapshotFile(ctx: OpContext, target: string): Promise<Snapsho
 async function decodeLayer(ctx: OpContext, target: string, path: string, wrapping: 'gzip' | 'zstd' | 'age', out: string): Promise<void> {
   // Loaded only for such a file, as for a backup.
   const [{ decoders }, { encryptionKeys }] = await Promise.all([import('../archive/codec.js'), import('./encryption-keys.js')]);
-  let steps: Duplex[];
-  if (wrapping === 'age') {
-    const keys = await encryptionKeys(ctx.config, { forReading: true });
-    if (!keys.decrypt) {
-      throw new OperationError(`${target} is encrypted with age: set RS_ENCRYPTION_IDENTITY_FILE, RS_ENCRYPTION_IDENTITY or RS_ENCRYPTION_PASSPHRASE to read it`);
-    }
-    steps = decoders({ compression: 'none', encryption: 'age' }, keys);
-  } else {
-    steps = decoders({ compression: wrapping, encryption: 'none', what: target });
-  }
+  const age = wrapping === 'age';
+  // decoders names the file and says what to set when it is encrypted and no key is configured.
+  const steps: Duplex[] = decoders(
+    { compression: age ? 'none' : wrapping, encryption: age ? 'age' : 'none', what: target },
+    age ? await encryptionKeys(ctx.config, { forReading: true }) : {},
+  );
   const BUFFER = 1024 * 1024;
   try {
     await pipeline(
@@ -156,7 +152,7 @@ async function decodeLayer(ctx: OpContext, target: string, path: string, wrappin
     if (err instanceof IntegrityError) {
       throw err.message.includes(target) ? err : new IntegrityError(err.check, `${target}: ${err.message.slice(err.check.length + 2)}`, { cause: err });
     }
-    const what = wrapping === 'age' ? 'does not decrypt' : `does not decompress (${wrapping})`;
+    const what = age ? 'does not decrypt' : `does not decompress (${wrapping})`;
     throw new OperationError(`${target} ${what}: ${describeError(err)}`, { cause: err });
   }
 }

@@ -35,6 +35,16 @@ const env = (extra: Record<string, string> = {}) => ({ RS_ETCD_ENDPOINTS: source
 const observed = (rev: number) => madeAt.get(rev) ?? Date.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Starts etcd on a restored data dir and checks that it holds exactly what the source held at `revision`. */
+async function expectDataDirAt(dataDir: string, revision: number): Promise<void> {
+  const restored = await startEtcd({ dataDir });
+  try {
+    expect(values(await keyspace(restored))).toEqual(await valuesAt(source, revision));
+  } finally {
+    await restored.stop();
+  }
+}
+
 async function phase(client: Etcd3, n: number): Promise<number> {
   const note = (res: { header: { revision: string } }) => madeAt.set(Number(res.header.revision), Date.now());
   for (let i = 0; i < 30; i++) note(await client.put(`/registry/configmaps/p${n}/cm-${i}`).value(`phase ${n} value ${i}`).exec());
@@ -255,12 +265,7 @@ describe('a snapshot that holds a few revisions more than its manifest says', ()
     expect(res.stderr).toBe('');
     const report = JSON.parse(res.stdout) as { base: { revision: number; restoredRevision: number } };
     expect(report.base).toEqual({ id: race.id, revision: held - 10, restoredRevision: held });
-    const restored = await startEtcd({ dataDir });
-    try {
-      expect(values(await keyspace(restored))).toEqual(await valuesAt(source, revision));
-    } finally {
-      await restored.stop();
-    }
+    await expectDataDirAt(dataDir, revision);
   }, 60_000);
 
   it('reaches a target between the two from the chain before it, through the segments of this one', async () => {
@@ -271,12 +276,7 @@ describe('a snapshot that holds a few revisions more than its manifest says', ()
     const report = JSON.parse(res.stdout) as { base: { id: string }; target: { revision: number } };
     expect(report.base.id).toBe(before.id);
     expect(report.target.revision).toBe(revision);
-    const restored = await startEtcd({ dataDir });
-    try {
-      expect(values(await keyspace(restored))).toEqual(await valuesAt(source, revision));
-    } finally {
-      await restored.stop();
-    }
+    await expectDataDirAt(dataDir, revision);
   }, 60_000);
 
   it('refuses a target between the revision the manifest names and the one the snapshot holds, saying so', async () => {
@@ -314,12 +314,7 @@ describe('an encrypted chain, and a damaged segment', () => {
     const dataDir = join(work, 'sealed-dd');
     const res = await runInProcess(['restore', 'latest', '--to', String(revision), '--data-dir', dataDir], sealed());
     expect(res.stderr).toBe('');
-    const restored = await startEtcd({ dataDir });
-    try {
-      expect(values(await keyspace(restored))).toEqual(await valuesAt(source, revision));
-    } finally {
-      await restored.stop();
-    }
+    await expectDataDirAt(dataDir, revision);
     const without = await runInProcess(['restore', 'latest', '--to', String(revision), '--data-dir', join(work, 'sealed-never')], sealed({ RS_ENCRYPTION_PASSPHRASE: '' }));
     expect(without.code).toBe(1);
     expect(without.stderr).toMatch(/encrypted with age: set RS_ENCRYPTION_IDENTITY_FILE, RS_ENCRYPTION_IDENTITY or RS_ENCRYPTION_PASSPHRASE/);
@@ -373,12 +368,7 @@ describe('segments of two recorders at once (a rolling update of run)', () => {
       const dataDir = join(work, `two-${target}`);
       const res = await runInProcess(['restore', 'latest', '--to', String(target), '--data-dir', dataDir, '--json'], env2());
       expect(res.code, res.stderr).toBe(0);
-      const restored = await startEtcd({ dataDir });
-      try {
-        expect(values(await keyspace(restored))).toEqual(await valuesAt(source, target));
-      } finally {
-        await restored.stop();
-      }
+      await expectDataDirAt(dataDir, target);
     }
   }, 90_000);
 });
