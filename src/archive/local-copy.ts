@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { open as openFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline as pipelineCb, Writable, type Duplex, type Readable } from 'node:stream';
@@ -12,12 +12,15 @@ import type { Manifest } from './manifest.js';
 
 const BUFFER = 1024 * 1024;
 
-/** A backup's stored bytes in a private temporary file (or, read in place, the store's own file), checked against its manifest. */
+/**
+ * A backup's stored bytes, checked against its manifest: a private temporary file, or the store's own file when the
+ * store is local (read in place, or through a handle held open since the check).
+ */
 export interface VerifiedCopy {
   /** The temporary folder (0700) holding the copy; callers may put their own temporary files here. None in place. */
   dir?: string;
   path: string;
-  /** `path` is the store's own file: the content itself (no codec), never to be written or removed. */
+  /** `path` is the store's own file and the content itself (no codec), read by path; never to be written or removed. */
   inPlace: boolean;
   /** The content of the copy: decrypted and decompressed as the manifest says. */
   open(keys: CodecKeys): Readable;
@@ -102,4 +105,57 @@ export async function verifyInPlace(path: string, m: Manifest, opts: { signal?: 
   }
   checkAgainst(m, hash);
   return { path, inPlace: true, open: () => createReadStream(path, { highWaterMark: BUFFER }), remove: async () => undefined };
+}
+
+/**
+ * Checks a local store's file against the manifest through a file handle, and keeps the handle open for the readers,
+ * so the bytes read are the bytes checked: no copy is made (a restore starts as soon as the check has passed), and
+ * retention deleting the backup meanwhile cannot cut a second pass short. The local store never changes a file in
+ * place (it writes a new one and renames it). With `workDir`, `dir` is a fresh folder there for the readers' own files
+ * (a decoded snapshot). remove() closes the handle and removes `dir`.
+ */
+export async function holdVerified(path: string, m: Manifest, opts: { signal?: AbortSignal; workDir?: string } = {}): Promise<VerifiedCopy> {
+  const { signal, workDir } = opts;
+  let handle;
+  try {
+    handle = await openFile(path, 'r');
+  } catch (err) {
+    throw new OperationError(`reading backup ${m.id} at ${path} failed: ${describeError(err)}`, { cause: err });
+  }
+  const held = handle;
+  const read = () => held.createReadStream({ start: 0, autoClose: false, highWaterMark: BUFFER });
+  let dir: string | undefined;
+  let release = () => undefined as void;
+  const remove = async () => {
+    await held.close().catch(() => undefined);
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true }).then(release);
+  };
+  try {
+    const hash = new HashCounter();
+    const discard = new Writable({ highWaterMark: BUFFER, write: (_chunk, _enc, cb) => cb() });
+    try {
+      await pipeline([read(), hash, discard], signal ? { signal } : {});
+    } catch (err) {
+      throw new OperationError(`reading backup ${m.id} at ${path} failed: ${describeError(err)}`, { cause: err });
+    }
+    checkAgainst(m, hash);
+    if (workDir !== undefined) {
+      dir = await makeWorkDir(workDir, m);
+      release = trackTempPath(dir);
+    }
+  } catch (err) {
+    await remove();
+    throw err;
+  }
+  return {
+    ...(dir !== undefined && { dir }),
+    path,
+    inPlace: false,
+    open(keys) {
+      const steps: Duplex[] = decoders(m, keys);
+      if (steps.length === 0) return read();
+      return pipelineCb([read(), ...steps] as unknown as [Readable, Duplex], () => undefined) as unknown as Readable;
+    },
+    remove,
+  };
 }

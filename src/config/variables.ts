@@ -418,7 +418,7 @@ export const VARIABLES: readonly Variable[] = [
     name: 'RS_TMP_DIR', group: 'work area', present: existingWritableFolder, field: 'workDir',
     doc: {
       default: 'the system\'s (`TMPDIR`, `/tmp`)', example: '`/var/lib/reshifter/work`',
-      meaning: 'work area of stats, inspect, diff, verify and restore of a stored backup: up to 2 × the etcd database size free (see Work area); a local uncompressed, unencrypted backup is read in place',
+      meaning: 'work area of stats, inspect, diff, verify and restore of a stored backup: up to 2 × the etcd database size free (see Work area); a backup in a local store is read where it is (only a compressed or encrypted snapshot is decoded here)',
     },
   },
   {

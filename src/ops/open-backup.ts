@@ -1,7 +1,8 @@
+import { tmpdir } from 'node:os';
 import type { Readable } from 'node:stream';
 import type { CodecKeys } from '../archive/codec.js';
 import { readKeyDump, type DumpItem } from '../archive/key-dump-reader.js';
-import { assertDecodable, copyVerified, verifyInPlace, type VerifiedCopy } from '../archive/local-copy.js';
+import { assertDecodable, copyVerified, holdVerified, verifyInPlace, type VerifiedCopy } from '../archive/local-copy.js';
 import type { Manifest } from '../archive/manifest.js';
 import { readRenderListing } from '../archive/render-listing.js';
 import { snapshotError } from '../archive/snapshot-error.js';
@@ -78,7 +79,7 @@ export async function openBackup(
   if (kind === 'delta segment') throw new OperationError(`backup ${m.id} is a delta segment of the chain of ${String((m as { base?: unknown }).base)}: restore or verify it with its chain`);
   assertDecodable(m, keys);
   const checkTrailer = opts.checkTrailer !== false;
-  const copy = await stage(repo, m, signal, kind === 'snapshot' && checkTrailer);
+  const copy = await stage(repo, m, signal, kind === 'snapshot', kind === 'snapshot' && checkTrailer);
   const close = () => copy.remove();
   try {
     switch (kind) {
@@ -98,17 +99,21 @@ export async function openBackup(
 }
 
 /**
- * The backup's bytes where a reader can seek in them, checked against the manifest: the store's own file when it is
- * local and holds the content as it is (no second copy: README, Work area), else a copy in the work area (RS_TMP_DIR).
+ * The backup's bytes, checked against the manifest, where readers can read them as often as they need: in a local
+ * store the store's own file (no second copy: README, Work area), read in place by path when it holds the content as
+ * it is and else through a handle held open since the check; in S3 a copy in the work area (RS_TMP_DIR).
  * `trailer`: the in-place read checks etcd's sha256 trailer in the same pass, as decoding a copy does.
  */
-async function stage(repo: BackupRepository, m: Manifest, signal: AbortSignal | undefined, trailer: boolean): Promise<VerifiedCopy> {
-  const local = repo.plainLocalArtifact(m);
-  if (local !== undefined) {
-    return verifyInPlace(local, m, { ...(signal && { signal }), checks: trailer ? [new SnapshotTrailerCheck()] : [] }).catch((err: unknown) => {
+async function stage(repo: BackupRepository, m: Manifest, signal: AbortSignal | undefined, snapshot: boolean, trailer: boolean): Promise<VerifiedCopy> {
+  const plain = repo.plainLocalArtifact(m);
+  if (plain !== undefined) {
+    return verifyInPlace(plain, m, { ...(signal && { signal }), checks: trailer ? [new SnapshotTrailerCheck()] : [] }).catch((err: unknown) => {
       throw snapshotError(err, `backup ${m.id}`);
     });
   }
+  const local = repo.localArtifact(m);
+  // A snapshot is decoded into a file of its own (the reader seeks in it): in the work area.
+  if (local !== undefined) return holdVerified(local, m, { ...(signal && { signal }), ...(snapshot && { workDir: repo.workDir ?? tmpdir() }) });
   return copyVerified(await repo.openArtifact(m, signal), m, signal, repo.workDir);
 }
 

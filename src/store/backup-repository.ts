@@ -111,6 +111,11 @@ export class BackupRepository {
     return this.store.localPath?.(this.key(m.artifact));
   }
 
+  /** The artifact's file on this machine, whatever its codec: a local store. Undefined otherwise. */
+  localArtifact(m: Manifest): string | undefined {
+    return this.store.localPath?.(this.key(m.artifact));
+  }
+
   /** Stores an artifact atomically. */
   async putArtifact(file: string, body: Readable, signal?: AbortSignal): Promise<void> {
     await this.store.put(this.key(file), body, signal ? { signal } : {});

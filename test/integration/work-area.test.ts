@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -15,21 +15,23 @@ import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 
 /**
- * The work area: readers of a stored backup (stats, inspect, diff, verify, restore) stage it in RS_TMP_DIR, except a
- * local, uncompressed, unencrypted one, which they read in place: no copy at all. A work area that does not exist
- * shows which reads need one: the in-place reads succeed without it, the others fail naming RS_TMP_DIR.
+ * The work area: readers of a stored backup (stats, inspect, diff, verify, restore) stage it in RS_TMP_DIR, except in
+ * a local store: an uncompressed, unencrypted snapshot is read in place, any other backup through a handle held open
+ * since its check, and only a compressed or encrypted snapshot is decoded into the work area. A work area that does
+ * not exist shows which reads need one: the others succeed without it, these fail naming RS_TMP_DIR.
  */
 let etcd: TestEtcd;
 let work: string;
 let store: string;
 let plain: Manifest;
 let gzipped: Manifest;
+let dump: Manifest;
 
 const env = (extra: Record<string, string> = {}) => ({ RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_CLUSTER_NAME: 'wa', ...extra });
 const quiet = createLogger('silent', new Writable({ write: (_c, _e, cb) => cb() }));
 
-async function backup(compression: string): Promise<Manifest> {
-  const res = await runCli(['backup', '--json'], env({ RS_COMPRESSION: compression }));
+async function backup(compression: string, strategy = 'snapshot'): Promise<Manifest> {
+  const res = await runCli(['backup', '--json'], env({ RS_COMPRESSION: compression, RS_BACKUP_STRATEGY: strategy }));
   expect(res.code, res.stderr).toBe(0);
   return JSON.parse(res.stdout) as Manifest;
 }
@@ -56,6 +58,7 @@ beforeAll(async () => {
   for (let i = 0; i < 50; i++) await etcd.ctl(['put', `/registry/configmaps/default/cm-${i}`, `value-${i}`]);
   plain = await backup('none');
   gzipped = await backup('gzip');
+  dump = await backup('zstd', 'raw');
 });
 afterAll(async () => {
   await etcd?.stop();
@@ -101,7 +104,45 @@ describe('a local uncompressed snapshot is read in place', () => {
   });
 });
 
-describe('any other backup is staged in RS_TMP_DIR', () => {
+describe('a local compressed key dump is read through a handle held open, with no copy', () => {
+  const keysOf = async (items: AsyncIterable<{ type: string }>) => {
+    let n = 0;
+    for await (const item of items) if (item.type === 'key') n++;
+    return n;
+  };
+
+  it('needs no work area, and a second pass reads it whole after retention deleted it', async () => {
+    const file = join(store, 'wa', dump.artifact);
+    const opened = await withoutTmp(() => openBackup(noWorkArea(), dump, {}));
+    const aside = `${file}.aside`;
+    try {
+      expect(opened.kind).toBe('key dump');
+      if (opened.kind !== 'key dump') return;
+      expect(await keysOf(opened.items())).toBe(50);
+      // The backup is deleted between two passes of a restore (a prune running at the same time).
+      await rename(file, aside);
+      expect(await keysOf(opened.items())).toBe(50);
+    } finally {
+      await opened.close();
+      await rename(aside, file).catch(() => undefined);
+    }
+  });
+
+  it('still refuses a file that differs from its manifest, and reads nothing of it', async () => {
+    const file = join(store, 'wa', dump.artifact);
+    const original = await readFile(file);
+    const damaged = Buffer.from(original);
+    damaged[damaged.length >> 1] ^= 0xff;
+    await writeFile(file, damaged);
+    try {
+      await expect(openBackup(noWorkArea(), dump, {})).rejects.toThrow(/stored bytes hash to .*refusing to use a corrupt backup/);
+    } finally {
+      await writeFile(file, original);
+    }
+  });
+});
+
+describe('a compressed snapshot is decoded in RS_TMP_DIR', () => {
   it('a gzip snapshot needs the work area, and the error names RS_TMP_DIR', async () => {
     const err = await openBackup(noWorkArea(), gzipped, {}).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OperationError);
