@@ -1,6 +1,7 @@
 import { USES } from '../core/latest.js';
 import { diffBackups, type BackupDiff } from '../ops/diff.js';
 import { openRepository } from '../ops/repository.js';
+import { checkBackupIds } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
 import { seriesFlag } from './flags.js';
 import { textTable } from './text-table.js';
@@ -34,6 +35,8 @@ export function formatDiff(d: BackupDiff): string[] {
 export async function diffCommand(ctx: CommandContext): Promise<void> {
   // Two ids, as the command table requires.
   const [fromId, toId] = ctx.args.positionals as [string, string];
+  // Both, before either is looked up: a bad second id is said at once, not after the first was fetched.
+  checkBackupIds([fromId, toId]);
   const repo = openRepository(ctx.config, ctx.log);
   try {
     const series = seriesFlag(ctx);
