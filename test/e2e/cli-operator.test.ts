@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/archive/manifest.js';
 import type { ClusterSummary } from '../../src/ops/clusters.js';
+import type { BackupDiff } from '../../src/ops/diff.js';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { startS3, type TestS3 } from '../helpers/s3.js';
@@ -328,5 +329,37 @@ describe('diff', () => {
     const evil = await runCli(['diff', snap.id, later.id], env('diffs'));
     expect(evil.stdout).toContain('+ /registry/configmaps/default/evil\\x0aFAKE\\x09LINE\\x1b[31mRED');
     expect(evil.stdout).not.toContain('\u001b');
+  });
+
+  it('a raw key dump against a snapshot compares the Kubernetes keys only; the keys beyond them are counted apart, with a note', async () => {
+    // Another application's keys in the same etcd: a snapshot holds them, a raw dump (of /registry here) does not.
+    await etcd.ctl(['put', '/calico/ipam/v2/block', 'a']);
+    await etcd.ctl(['put', '/someapp/config', 'one']);
+    const raw = await backup(env('mixed'), '--strategy', 'raw');
+    await etcd.ctl(['put', '/registry/configmaps/default/mixed', 'new']);
+    await etcd.ctl(['put', '/someapp/config', 'two']);
+    await etcd.ctl(['put', '/someapp/other', 'x']);
+    const snap = await backup(env('mixed'));
+    const res = await runCli(['diff', raw.id, snap.id], env('mixed'));
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toContain('+ /registry/configmaps/default/mixed\n');
+    expect(res.stdout).toMatch(new RegExp(`^1 added, 0 removed, 0 changed, \\d+ unchanged from ${raw.id} to ${snap.id}$`, 'm'));
+    expect(res.stdout).not.toMatch(/\(other\)|\/someapp|\/calico/);
+    expect(res.stdout).toContain(
+      `note: ${raw.id} (raw) and ${snap.id} (snapshot) hold different keys (a key dump holds only its prefixes, a snapshot every key): only the keys under /registry were compared; 3 keys held by one backup alone, outside it, are not counted above`,
+    );
+    const back = await runCli(['diff', snap.id, raw.id, '--json'], env('mixed'));
+    expect(back.code, back.stderr).toBe(0);
+    const d = JSON.parse(back.stdout) as BackupDiff;
+    expect(d.summary).toMatchObject({ added: 0, removed: 1, changed: 0, outside: 3 });
+    expect(d.scope).toEqual(['/registry']);
+    expect(d.groups).toEqual([{ resource: 'configmaps', namespace: 'default', added: 0, removed: 1, changed: 0 }]);
+    // Two snapshots hold every key: all of them are compared, another application's too.
+    const later = await backup(env('mixed'));
+    await etcd.ctl(['put', '/someapp/config', 'three']);
+    const last = await backup(env('mixed'));
+    const both = JSON.parse((await runCli(['diff', later.id, last.id, '--json'], env('mixed'))).stdout) as BackupDiff;
+    expect(both.summary).toMatchObject({ added: 0, removed: 0, changed: 1, outside: 0 });
+    expect(both).not.toHaveProperty('scope');
   });
 });
