@@ -1,6 +1,7 @@
 import { UsageError } from '../core/errors.js';
 import { deleteBackups } from '../ops/delete.js';
 import { openRepository } from '../ops/repository.js';
+import { checkBackupIds } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
 
 /**
@@ -10,6 +11,7 @@ import type { CommandContext } from './context.js';
 export async function deleteCommand(ctx: CommandContext): Promise<void> {
   const ids = ctx.args.positionals;
   if (ids.includes('latest')) throw new UsageError(['delete takes exact backup ids, not "latest" ("reshifter list" shows them)']);
+  checkBackupIds(ids, { latest: false });
   const dryRun = ctx.args.flags['dry-run'] === true;
   const repo = openRepository(ctx.config, ctx.log);
   try {

@@ -1,9 +1,11 @@
 import { USES } from '../core/latest.js';
 import { diffBackups, type BackupDiff } from '../ops/diff.js';
 import { openRepository } from '../ops/repository.js';
+import { checkBackupIds } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
 import { seriesFlag } from './flags.js';
 import { textTable } from './text-table.js';
+import { counted } from '../core/counted.js';
 import { printable } from '../core/printable.js';
 
 /** The diff as text: one line per resource and namespace, the objects, then the totals. */
@@ -20,6 +22,14 @@ export function formatDiff(d: BackupDiff): string[] {
   }
   const s = d.summary;
   lines.push(`${s.added} added, ${s.removed} removed, ${s.changed} changed, ${s.unchanged} unchanged from ${d.from.id} to ${d.to.id}`);
+  // A key dump holds only its prefixes: what lies beyond them in the other backup was not compared, and is said apart.
+  if (s.outside > 0 && d.scope !== undefined) {
+    const apart = `${counted(s.outside, 'key')} held by one backup alone`;
+    const what = d.scope.length === 0
+      ? `they hold no prefix in common, so no key was compared (${apart})`
+      : `only the keys under ${d.scope.join(', ')} were compared; ${apart}, outside ${d.scope.length === 1 ? 'it' : 'them'}, ${s.outside === 1 ? 'is' : 'are'} not counted above`;
+    lines.push(`note: ${d.from.id} (${d.from.strategy}) and ${d.to.id} (${d.to.strategy}) hold different keys (a key dump holds only its prefixes, a snapshot every key): ${what}`);
+  }
   // A filter: dump holds only the resources it selected: against another selection, the rest reads as added or removed.
   if (d.from.strategy !== d.to.strategy && [d.from, d.to].some((b) => b.strategy.startsWith('filter:'))) {
     lines.push(`note: ${d.from.id} is a ${d.from.strategy} backup and ${d.to.id} a ${d.to.strategy} one: they hold different resources, and what only one of them holds counts as added or removed`);
@@ -34,6 +44,8 @@ export function formatDiff(d: BackupDiff): string[] {
 export async function diffCommand(ctx: CommandContext): Promise<void> {
   // Two ids, as the command table requires.
   const [fromId, toId] = ctx.args.positionals as [string, string];
+  // Both, before either is looked up: a bad second id is said at once, not after the first was fetched.
+  checkBackupIds([fromId, toId]);
   const repo = openRepository(ctx.config, ctx.log);
   try {
     const series = seriesFlag(ctx);

@@ -96,6 +96,7 @@ async function startServing(ctx: OpContext, s: Serving): Promise<RunningHttpServ
       server = await startHttpServer({
         port: config.httpPort,
         host: config.httpAddress,
+        allowedHosts: config.httpAllowedHosts,
         log,
         health: () => s.deltaHealth(s.health.report(s.task?.getNextRun() ?? undefined)),
         metrics: async () => ({ contentType: s.metrics.registry.contentType, body: await s.metrics.registry.metrics() }),

@@ -130,6 +130,8 @@ export interface Config {
   httpPort: number;
   /** `RS_HTTP_ADDRESS`, default `127.0.0.1` (the image sets `0.0.0.0`): the address `run` serves HTTP on. */
   httpAddress: string;
+  /** `RS_HTTP_ALLOWED_HOSTS`: more names (Host header) the HTTP server answers to, lower case. */
+  httpAllowedHosts: string[];
   /** `RS_API_READ_OPEN`: reads of what the cluster holds answer without a token beyond loopback. */
   apiReadOpen: boolean;
   /** `RS_PUSHGATEWAY_URL`: where one-off backups push their metrics. */

@@ -109,6 +109,9 @@ function byteSize(value: string): number {
   if (!Number.isSafeInteger(bytes) || bytes < 64 * 1024 || bytes > 1024 ** 3) throw new Error('is not a size from 64KiB to 1GiB (like 64MiB)');
   return bytes;
 }
+/** Host names as a Host header carries them (no port, no scheme), compared in lower case. */
+const hostNames = (value: string): string[] =>
+  namesOf(/^[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*$/i, 'host name (like reshifter.example.com: no scheme, no port)')(value).map((h) => h.toLowerCase());
 /** Both or neither of two variables. */
 const together = (a: string, b: string, message: string) => (isSet: (name: string) => boolean) => (isSet(a) !== isSet(b) ? message : undefined);
 
@@ -393,6 +396,13 @@ export const VARIABLES: readonly Variable[] = [
     doc: {
       default: '`127.0.0.1`; `0.0.0.0` in the image', example: '`10.0.0.5`',
       meaning: "address `run` serves HTTP on (`0.0.0.0` or `::`: every interface, as a pod's probes and Prometheus need)",
+    },
+  },
+  {
+    name: 'RS_HTTP_ALLOWED_HOSTS', group: 'server', parse: hostNames, default: [], field: 'httpAllowedHosts',
+    doc: {
+      default: '', example: '`reshifter.example.com,backup-host`',
+      meaning: "more names `run`'s HTTP server answers to (the request's `Host`), besides `localhost` and IP addresses: on loopback other names are refused (`421`, against DNS rebinding); beyond loopback names are checked only when this is set",
     },
   },
   {

@@ -29,7 +29,8 @@ export interface DiffObject {
 }
 
 export interface DiffResult {
-  summary: { added: number; removed: number; changed: number; unchanged: number; ignored: number };
+  /** `outside`: keys outside `scope`, which only one backup can hold: not compared, not listed. */
+  summary: { added: number; removed: number; changed: number; unchanged: number; ignored: number; outside: number };
   /** Per resource and namespace, sorted by resource then namespace; only groups with a difference. */
   groups: DiffGroup[];
   /** The differing keys in key order, at most `limit` of them. */
@@ -48,6 +49,11 @@ export interface DiffOptions {
    * false for none. Bounds the result's size whatever `limit` is.
    */
   fields?: (FieldDiffOptions & { maxObjects?: number }) | false;
+  /**
+   * Compare only the keys under these prefixes (sharedPrefixes: what both backups hold), counting the others as
+   * `outside`. Default: every key.
+   */
+  scope?: readonly string[];
 }
 
 /** Keys outside every prefix (and oddly shaped ones naming no resource) are grouped under this resource. */
@@ -57,17 +63,19 @@ export const OTHER_RESOURCE = '(other)';
  * Compares two backups' keys by merging two sorted streams: what was added, removed or changed between `from` and
  * `to`, per resource and namespace. Values are compared byte for byte (revisions differ after a restore even when
  * nothing changed). apiserver bookkeeping (`compact_rev_key`, master leases, allocation ranges) changes all the time
- * and says nothing about the cluster's objects, so it is counted as ignored. Memory holds two entries at a time plus
- * the result; a source out of key order fails rather than giving a wrong answer.
+ * and says nothing about the cluster's objects, so it is counted as ignored. With a `scope`, keys outside it are
+ * counted as outside and never as differences. Memory holds two entries at a time plus the result; a source out of
+ * key order fails rather than giving a wrong answer.
  */
 export async function diffKeys(from: AsyncIterable<DiffEntry> | Iterable<DiffEntry>, to: AsyncIterable<DiffEntry> | Iterable<DiffEntry>, opts: DiffOptions = {}): Promise<DiffResult> {
   const limit = opts.limit ?? 1000;
-  const result: DiffResult = { summary: { added: 0, removed: 0, changed: 0, unchanged: 0, ignored: 0 }, groups: [], objects: [], truncated: false };
+  const result: DiffResult = { summary: { added: 0, removed: 0, changed: 0, unchanged: 0, ignored: 0, outside: 0 }, groups: [], objects: [], truncated: false };
   const groups = new Map<string, DiffGroup>();
   const a = sorted(from, 'from');
   const b = sorted(to, 'to');
   const parse = (key: Buffer) => (opts.prefixes ? parseKey(key, opts.prefixes) : parseKey(key));
   const fieldOpts = opts.fields === false ? undefined : (opts.fields ?? {});
+  const inScope = opts.scope === undefined ? () => true : underAny(opts.scope);
 
   const record = recorder(result, groups, limit, parse, fieldOpts === undefined ? undefined : { opts: fieldOpts, left: fieldOpts.maxObjects ?? 1000 });
 
@@ -86,7 +94,12 @@ export async function diffKeys(from: AsyncIterable<DiffEntry> | Iterable<DiffEnt
     let y = await b.next();
     while (x !== undefined || y !== undefined) {
       const order = x === undefined ? 1 : y === undefined ? -1 : Buffer.compare(x.key, y.key);
-      if (order < 0) {
+      if (!inScope(order > 0 ? y!.key : x!.key)) {
+        // Held by one backup because the other cannot hold it (a key dump's prefixes): no difference between them.
+        result.summary.outside++;
+        if (order <= 0) x = await a.next();
+        if (order >= 0) y = await b.next();
+      } else if (order < 0) {
         record('removed', x!.key);
         x = await a.next();
       } else if (order > 0) {
@@ -150,6 +163,29 @@ function recorder(
 function describe(parsed: ParsedKey): { resource: string; namespace?: string; name?: string } {
   if (parsed.type !== 'object') return { resource: parsed.type === 'plain' ? OTHER_RESOURCE : resourceLabel(parsed) };
   return { resource: resourceLabel(parsed), ...(parsed.namespace !== undefined && { namespace: parsed.namespace }), name: parsed.name };
+}
+
+/**
+ * The prefixes under which both backups hold every key, for `scope`: `undefined` for one that holds every key (a
+ * snapshot, a key dump of `/`), else the prefixes it was taken under (a key dump: `/registry` holds `/registry/...`).
+ * Undefined when both hold every key; otherwise the prefixes of one that lie under (or are) a prefix of the other.
+ */
+export function sharedPrefixes(a: readonly string[] | undefined, b: readonly string[] | undefined): string[] | undefined {
+  const norm = (p: readonly string[] | undefined) => {
+    const list = p?.map((x) => (x.length > 1 ? x.replace(/\/+$/, '') : x)).filter((x) => x.length > 0);
+    return list === undefined || list.includes('/') ? undefined : [...new Set(list)];
+  };
+  const [p, q] = [norm(a), norm(b)];
+  if (p === undefined || q === undefined) return p ?? q;
+  const under = (x: string, ys: readonly string[]) => ys.some((y) => x === y || x.startsWith(`${y}/`));
+  return [...new Set([...p.filter((x) => under(x, q)), ...q.filter((y) => under(y, p))])].sort();
+}
+
+/** Whether a key lies under one of `prefixes` (`/registry` holds `/registry/...`, never `/registryfoo`; `/`: every key). */
+function underAny(prefixes: readonly string[]): (key: Buffer) => boolean {
+  if (prefixes.includes('/')) return () => true;
+  const starts = prefixes.map((p) => Buffer.from(`${p.replace(/\/+$/, '')}/`));
+  return (key) => starts.some((s) => key.length > s.length && key.subarray(0, s.length).equals(s));
 }
 
 /** Pulls entries one at a time and insists on strictly increasing keys. */

@@ -1,6 +1,6 @@
 import type { Manifest } from '../archive/manifest.js';
 import { describeBackup, kindOf } from '../core/backup-kind.js';
-import { diffKeys, type DiffResult } from '../core/diff.js';
+import { diffKeys, sharedPrefixes, type DiffResult } from '../core/diff.js';
 import { OperationError } from '../core/errors.js';
 import type { KeyRecord } from '../core/key-record.js';
 import { DEFAULT_PREFIXES } from '../kube/index.js';
@@ -22,11 +22,16 @@ export interface BackupRef {
 export interface BackupDiff extends DiffResult {
   from: BackupRef;
   to: BackupRef;
+  /**
+   * When a key dump is one side: the prefixes whose keys were compared, those both backups hold (a key dump holds
+   * only the prefixes it was taken under, a snapshot every key). The keys outside are counted in `summary.outside`.
+   */
+  scope?: string[];
 }
 
 const refOf = (m: Manifest): BackupRef => ({ id: m.id, createdAt: m.createdAt, strategy: m.strategy });
 
-/** One side of a diff: its keys in etcd's key order, the prefixes it says it covered (key dumps), and its cleanup. */
+/** One side of a diff: its keys in etcd's key order, the prefixes it covered (key dumps; none: every key), its cleanup. */
 interface DiffSide {
   keys: AsyncIterable<KeyRecord>;
   prefixes?: string[];
@@ -35,8 +40,9 @@ interface DiffSide {
 
 /**
  * What changed between two backups (snapshots and key dumps alike): each is checked against its manifest and read
- * key by key from a private temporary copy, and the two sorted key streams are merged. Temporary files are removed
- * whatever happens.
+ * key by key from a private temporary copy, and the two sorted key streams are merged. Like for like: only the keys
+ * under the prefixes both hold are compared (a snapshot's keys beyond a raw dump's `/registry`, such as another
+ * application's, are counted apart as outside). Temporary files are removed whatever happens.
  */
 export async function diffBackups(ctx: OpContext, repo: BackupRepository, from: Manifest, to: Manifest, opts: { limit?: number } = {}): Promise<BackupDiff> {
   const { config, signal } = ctx;
@@ -47,9 +53,10 @@ export async function diffBackups(ctx: OpContext, repo: BackupRepository, from: 
     try {
       const known = [...new Set([...config.selection.prefixes, ...(a.prefixes ?? []), ...(b.prefixes ?? [])])];
       const prefixes = known.length > 0 ? layoutPrefixes(known, DEFAULT_PREFIXES) : DEFAULT_PREFIXES;
-      const result = await diffKeys(a.keys, b.keys, { prefixes, ...(opts.limit !== undefined && { limit: opts.limit }) });
-      ctx.log.info({ from: from.id, to: to.id, ...result.summary }, 'backups compared');
-      return { from: refOf(from), to: refOf(to), ...result };
+      const scope = sharedPrefixes(a.prefixes, b.prefixes);
+      const result = await diffKeys(a.keys, b.keys, { prefixes, ...(scope !== undefined && { scope }), ...(opts.limit !== undefined && { limit: opts.limit }) });
+      ctx.log.info({ from: from.id, to: to.id, ...result.summary, ...(scope !== undefined && { scope }) }, 'backups compared');
+      return { from: refOf(from), to: refOf(to), ...(scope !== undefined && { scope }), ...result };
     } finally {
       await b.close();
     }

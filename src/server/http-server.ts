@@ -3,12 +3,15 @@ import type { AddressInfo } from 'node:net';
 import type { HealthReport } from '../core/health.js';
 import { OperationError } from '../core/errors.js';
 import type { Logger } from '../log.js';
+import { checksHostNames, hostAllowed } from './exposure.js';
 
 export interface HttpServerOptions {
   /** 0 picks a free port (tests). */
   port: number;
   /** RS_HTTP_ADDRESS; default: every interface. */
   host?: string;
+  /** RS_HTTP_ALLOWED_HOSTS: more names it answers to (exposure.ts checksHostNames says when names are checked). */
+  allowedHosts?: readonly string[];
   log: Logger;
   health: () => HealthReport;
   metrics: () => Promise<{ contentType: string; body: string }>;
@@ -27,11 +30,18 @@ const PATHS = ['/healthz', '/livez', '/metrics'];
 /**
  * The HTTP side of `run` (node:http, no framework): `GET /healthz` (200, or 503 with the reason), `GET /livez`
  * (200 while the process answers), `GET /metrics` (Prometheus text). Everything else is a JSON 404 or 405.
- * Bounded: small headers, short timeouts, few connections, and request bodies are never read.
+ * Bounded: small headers, short timeouts, few connections, and request bodies are never read. On loopback (or with
+ * RS_HTTP_ALLOWED_HOSTS), a request sent to a name it does not answer to is refused first (421), whatever its path.
  */
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
   const log = opts.log.child({ component: 'http' });
+  const allowedHosts = opts.allowedHosts ?? [];
+  const checkHost = checksHostNames({ address: opts.host, allowedHosts });
   const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, (req, res) => {
+    if (checkHost && !hostAllowed(req.headers.host, allowedHosts)) {
+      refuseHost(req, res, opts.host ?? '*', log);
+      return;
+    }
     handle(req, res, opts).catch((err: unknown) => {
       log.error({ err: err instanceof Error ? err.message : String(err), path: req.url }, 'http request failed');
       if (!res.headersSent) json(res, 500, { error: 'internal error' });
@@ -89,6 +99,17 @@ async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpServe
     const { contentType, body } = await opts.metrics();
     send(res, 200, contentType, body);
   }
+}
+
+/** 421: the request named a host this server does not answer to (a DNS-rebinding page, or a name to allow). */
+function refuseHost(req: IncomingMessage, res: ServerResponse, address: string, log: Logger): void {
+  const host = (req.headers.host ?? '').slice(0, 200);
+  log.warn({ host, path: req.url, address }, 'request to an unknown host name refused');
+  res.setHeader('Connection', 'close');
+  json(res, 421, {
+    error: `this server does not answer to the name in the request's Host header (${JSON.stringify(host)}): it answers to localhost, IP addresses and the names in RS_HTTP_ALLOWED_HOSTS; add the name there to reach it by that name`,
+    code: 'misdirected_request',
+  });
 }
 
 function json(res: ServerResponse, status: number, value: unknown): void {

@@ -1,9 +1,10 @@
-import { existsSync } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
-import { IntegrityError, NotFoundError, OperationError, StoreError, describeError } from '../core/errors.js';
+import { IntegrityError, NotFoundError, StoreError, UsageError, describeError } from '../core/errors.js';
 import { newestFirst, pickLatest, type BackupUse } from '../core/latest.js';
 import { nearbyIds } from '../core/nearby.js';
+import { printable } from '../core/printable.js';
 import { BACKUP_ID_RE, idOfFile, manifestName } from '../core/naming.js';
 import { parseManifest, serializeManifest, type Manifest } from '../archive/manifest.js';
 import type { ObjectInfo, Store } from './types.js';
@@ -55,14 +56,15 @@ export class BackupRepository {
 
   /**
    * The manifest of backup `id`. `latest` is the newest backup the caller can `use` (of `series`, when given: the
-   * `--strategy` narrowing), chosen by pickLatest. An id is taken as it is: the caller checks what it holds.
+   * `--strategy` narrowing), chosen by pickLatest. An id is taken as it is: the caller checks what it holds. Something
+   * that is no id at all is a usage error (checkBackupIds); an id the store does not hold, a NotFoundError.
    */
   async get(id: string, use: BackupUse, series?: string): Promise<Manifest> {
     if (id === 'latest') {
       const { backups } = await this.list();
       return pickLatest(backups, { use, where: `cluster "${this.cluster}" in ${this.store.location}`, ...(series !== undefined && { series }) });
     }
-    if (!BACKUP_ID_RE.test(id)) throw new OperationError(notAnId(id));
+    checkBackupIds([id]);
     try {
       return await this.readManifestKey(this.key(manifestName(id)));
     } catch (err) {
@@ -163,16 +165,38 @@ async function readLimited(body: Readable, limit: number, key: string): Promise<
 
 
 /**
+ * Refuses (UsageError: exit 2, before the store is read) every one of `given` that is not a backup id, or `latest`
+ * where it is taken: a typo, a path, `..` or an empty word can never name a backup, so looking one up would only turn
+ * a mistake on the command line into a "not found".
+ */
+export function checkBackupIds(given: readonly string[], opts: { latest?: boolean } = {}): void {
+  const latest = opts.latest ?? true;
+  const bad = given.filter((id) => !BACKUP_ID_RE.test(id) && !(latest && id === 'latest'));
+  if (bad.length > 0) throw new UsageError(bad.map((id) => notAnId(id, latest)));
+}
+
+/**
  * Why `given` is no backup id, with what the operator most likely meant: a file name from the store (`ls` of the
  * folder shows artifacts and manifests), or a snapshot file on this machine (as `etcdctl snapshot restore` takes one).
  */
-function notAnId(given: string): string {
-  const base = `"${given}" is not a backup id (like 20261122T030710.123Z-a1b2c3, or "latest")`;
+function notAnId(given: string, latest: boolean): string {
+  const base = `"${printable(given)}" is not a backup id (like 20261122T030710.123Z-a1b2c3${latest ? ', or "latest"' : ''})`;
   const id = idOfFile(basename(given));
   if (id !== undefined) return `${base}: it names a file of backup ${id}; give that id`;
-  if (existsSync(given)) {
-    return `${base}: it is a file on this machine; backups are read from the store ("reshifter list" shows them), and "reshifter inspect ${given}" reads a snapshot file`;
+  const found = statOf(given);
+  if (found?.isDirectory()) return `${base}: it is a folder on this machine; backups are read from the store ("reshifter list" shows them)`;
+  if (found) {
+    return `${base}: it is a file on this machine; backups are read from the store ("reshifter list" shows them), and "reshifter inspect ${printable(given)}" reads a snapshot file`;
   }
   if (given.includes('/') || /\.(db|gz|zst|age|zip|tar)$/.test(given)) return `${base}, nor a file here (no such file)`;
   return base;
+}
+
+/** What is at `path` on this machine, if anything (an error reading it counts as nothing). */
+function statOf(path: string): Stats | undefined {
+  try {
+    return path === '' ? undefined : statSync(path, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
 }

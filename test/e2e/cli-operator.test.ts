@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/archive/manifest.js';
 import type { ClusterSummary } from '../../src/ops/clusters.js';
+import type { BackupDiff } from '../../src/ops/diff.js';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { startS3, type TestS3 } from '../helpers/s3.js';
@@ -166,21 +167,63 @@ describe('unknown ids', () => {
     expect(res.stderr).toContain(prod[1]!.id);
   });
 
-  it('a file name from the store, or a snapshot file here, is named as such with what to give instead', async () => {
+  it('a file name from the store, or a snapshot file here, is a usage error (exit 2) naming what to give instead', async () => {
     const artifact = join(store, 'prod', prod[0]!.artifact);
     for (const [cmd, name] of [['verify', artifact], ['stats', `${prod[0]!.id}.manifest.json`]] as const) {
       const res = await runCli([cmd, name], env());
-      expect(res.code).toBe(1);
+      expect(res.code).toBe(2);
       expect(res.stderr).toContain(`it names a file of backup ${prod[0]!.id}; give that id`);
     }
     const file = await runCli(['restore', SMALL_DB, '--data-dir', join(work, 'never')], env());
-    expect(file.code).toBe(1);
+    expect(file.code).toBe(2);
     expect(file.stderr).toContain(`it is a file on this machine; backups are read from the store ("reshifter list" shows them), and "reshifter inspect ${SMALL_DB}" reads a snapshot file`);
     expect(await readdir(work)).not.toContain('never');
     const gone = await runCli(['inspect', join(work, 'no-such.db')], env());
-    expect(gone.code).toBe(1);
+    expect(gone.code).toBe(2);
     expect(gone.stderr).toContain(`"${join(work, 'no-such.db')}" is not a backup id (like 20261122T030710.123Z-a1b2c3, or "latest"), nor a file here (no such file)`);
   });
+
+  // What can never be an id: a word, paths, `..`, the empty word; the second id of diff too.
+  const MALFORMED: Array<[string[], string, RegExp]> = [
+    [['restore', 'garbage'], 'garbage', /usage: reshifter restore/],
+    [['restore', '../../etc/x'], '../../etc/x', /nor a file here/],
+    [['verify', '..'], '..', /it is a folder on this machine/],
+    [['verify', ''], '', /usage: reshifter verify/],
+    [['inspect', `${'x'.repeat(27)}/..`], `${'x'.repeat(27)}/..`, /usage: reshifter inspect/],
+    [['stats', 'prod/latest'], 'prod/latest', /usage: reshifter stats/],
+    [['diff', 'latest', 'a\\b'], 'a\\b', /usage: reshifter diff/],
+    [['diff', '', 'latest'], '', /usage: reshifter diff/],
+    [['delete', '../prod'], '../prod', /usage: reshifter delete/],
+    [['delete', 'PROD-1'], 'PROD-1', /usage: reshifter delete/],
+  ];
+  it.each(MALFORMED)('%j: a usage error (exit 2) naming the bad id; nothing read or deleted', async (args, bad, hint) => {
+    const before = await filesOf('prod');
+    const res = await runCli(args, env());
+    expect(res.code, res.stderr).toBe(2);
+    expect(res.stderr).toMatch(/^reshifter: usage error:\n/);
+    expect(res.stderr).toContain(`  - "${bad}" is not a backup id (like 20261122T030710.123Z-a1b2c3`);
+    expect(res.stderr).toMatch(hint);
+    expect(res.stdout).toBe('');
+    expect(await filesOf('prod')).toEqual(before);
+  });
+
+  it('delete names every malformed id at once, and deletes none of the good ones given with them', async () => {
+    const res = await runCli(['delete', '--force', prod[0]!.id, 'latest-but-one', '../x'], env());
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('"latest-but-one" is not a backup id (like 20261122T030710.123Z-a1b2c3)\n');
+    expect(res.stderr).toContain('"../x" is not a backup id');
+    expect(await filesOf('prod')).toContain(`${prod[0]!.id}.manifest.json`);
+  });
+
+  it.each([['restore'], ['inspect'], ['stats'], ['delete'], ['diff', 'latest']])(
+    'a well-formed id the store does not hold: %s exits 1 saying what was looked for and where',
+    async (...cmd) => {
+      const absent = '20000101T000000.000Z-0a0b0c';
+      const res = await runCli([...cmd, absent], env());
+      expect(res.code, res.stderr).toBe(1);
+      expect(res.stderr).toContain(`no backup "${absent}" of cluster "prod" in ${store}`);
+    },
+  );
 });
 
 describe('--backup-dir', () => {
@@ -206,9 +249,9 @@ describe('delete', () => {
     expect(newest.code).toBe(1);
     expect(newest.stderr).toContain(`backup ${prod[2]!.id} is the newest of series "snapshot"`);
     expect(newest.stderr).toContain('--force');
-    const unknown = await runCli(['delete', prod[0]!.id, '20200101T000000Z-nope'], env());
+    const unknown = await runCli(['delete', prod[0]!.id, '20200101T000000.000Z-0a0b0c'], env());
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toContain('no backup "20200101T000000Z-nope" of cluster "prod"');
+    expect(unknown.stderr).toContain('no backup "20200101T000000.000Z-0a0b0c" of cluster "prod"');
     const latest = await runCli(['delete', 'latest'], env());
     expect(latest.code).toBe(2);
     expect(await filesOf('prod')).toEqual(before);
@@ -286,5 +329,37 @@ describe('diff', () => {
     const evil = await runCli(['diff', snap.id, later.id], env('diffs'));
     expect(evil.stdout).toContain('+ /registry/configmaps/default/evil\\x0aFAKE\\x09LINE\\x1b[31mRED');
     expect(evil.stdout).not.toContain('\u001b');
+  });
+
+  it('a raw key dump against a snapshot compares the Kubernetes keys only; the keys beyond them are counted apart, with a note', async () => {
+    // Another application's keys in the same etcd: a snapshot holds them, a raw dump (of /registry here) does not.
+    await etcd.ctl(['put', '/calico/ipam/v2/block', 'a']);
+    await etcd.ctl(['put', '/someapp/config', 'one']);
+    const raw = await backup(env('mixed'), '--strategy', 'raw');
+    await etcd.ctl(['put', '/registry/configmaps/default/mixed', 'new']);
+    await etcd.ctl(['put', '/someapp/config', 'two']);
+    await etcd.ctl(['put', '/someapp/other', 'x']);
+    const snap = await backup(env('mixed'));
+    const res = await runCli(['diff', raw.id, snap.id], env('mixed'));
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toContain('+ /registry/configmaps/default/mixed\n');
+    expect(res.stdout).toMatch(new RegExp(`^1 added, 0 removed, 0 changed, \\d+ unchanged from ${raw.id} to ${snap.id}$`, 'm'));
+    expect(res.stdout).not.toMatch(/\(other\)|\/someapp|\/calico/);
+    expect(res.stdout).toContain(
+      `note: ${raw.id} (raw) and ${snap.id} (snapshot) hold different keys (a key dump holds only its prefixes, a snapshot every key): only the keys under /registry were compared; 3 keys held by one backup alone, outside it, are not counted above`,
+    );
+    const back = await runCli(['diff', snap.id, raw.id, '--json'], env('mixed'));
+    expect(back.code, back.stderr).toBe(0);
+    const d = JSON.parse(back.stdout) as BackupDiff;
+    expect(d.summary).toMatchObject({ added: 0, removed: 1, changed: 0, outside: 3 });
+    expect(d.scope).toEqual(['/registry']);
+    expect(d.groups).toEqual([{ resource: 'configmaps', namespace: 'default', added: 0, removed: 1, changed: 0 }]);
+    // Two snapshots hold every key: all of them are compared, another application's too.
+    const later = await backup(env('mixed'));
+    await etcd.ctl(['put', '/someapp/config', 'three']);
+    const last = await backup(env('mixed'));
+    const both = JSON.parse((await runCli(['diff', later.id, last.id, '--json'], env('mixed'))).stdout) as BackupDiff;
+    expect(both.summary).toMatchObject({ added: 0, removed: 0, changed: 1, outside: 0 });
+    expect(both).not.toHaveProperty('scope');
   });
 });

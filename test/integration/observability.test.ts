@@ -139,7 +139,7 @@ describe('one-off commands and a real Pushgateway', () => {
     expect(await pushed(gw, 'reshifter_backup_total', 'restored', { strategy: 'raw', outcome: 'success' })).toBe(1);
 
     const missing = await runCli(['restore', 'no-such-backup'], env);
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('"no-such-backup" is not a backup id');
     expect(await pushed(gw, 'reshifter_restore_total', 'restored', { outcome: 'failure' })).toBeUndefined();
   });

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { AbortedError, EtcdError, NotFoundError, OperationError, RefusedError, StoreError, describeError } from '../../core/errors.js';
+import { AbortedError, EtcdError, NotFoundError, OperationError, RefusedError, StoreError, UsageError, describeError } from '../../core/errors.js';
 import { authorize } from './auth.js';
 import { ApiError, readJsonBody, sendError, sendJson, type ApiReply } from './http.js';
 import { matchPath, type Route, type RouteContext } from './router.js';
@@ -147,6 +147,8 @@ async function checkBody(route: Route, req: IncomingMessage): Promise<unknown> {
 /** Our error types as HTTP answers; anything else is a bug: 500 without details. */
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
+  // The request's own mistake (a malformed backup id): the schemas catch these first, this keeps any other a 400.
+  if (err instanceof UsageError) return new ApiError(400, 'bad_request', err.message);
   if (err instanceof NotFoundError) return new ApiError(404, 'not_found', err.message);
   if (err instanceof RefusedError) return new ApiError(409, 'conflict', err.message);
   if (err instanceof AbortedError) return new ApiError(503, 'shutting_down', err.message);

@@ -138,8 +138,16 @@ export const COMPONENTS: Record<string, Schema> = {
       to: ref('BackupRef'),
       summary: {
         type: 'object',
-        required: ['added', 'removed', 'changed', 'unchanged', 'ignored'],
-        properties: { added: count, removed: count, changed: count, unchanged: count, ignored: { ...count, description: 'apiserver bookkeeping keys, not compared' } },
+        required: ['added', 'removed', 'changed', 'unchanged', 'ignored', 'outside'],
+        properties: {
+          added: count, removed: count, changed: count, unchanged: count, ignored: { ...count, description: 'apiserver bookkeeping keys, not compared' },
+          outside: { ...count, description: 'keys outside scope, which only one of the backups can hold: not compared' },
+        },
+      },
+      scope: {
+        type: 'array',
+        items: text,
+        description: 'with a key dump on either side: the prefixes whose keys were compared, those both backups hold (a key dump holds only its prefixes, a snapshot every key)',
       },
       groups: {
         type: 'array',

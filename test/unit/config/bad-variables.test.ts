@@ -88,6 +88,7 @@ const CASES: Array<[string, string, RegExp, Env?]> = [
   ['RS_HTTP_PORT', 'http', /should be a valid integer/],
   ['RS_HTTP_ADDRESS', 'all', /is not an address to listen on/],
   ['RS_HTTP_ADDRESS', '10.0.0.256', /is not an address to listen on/],
+  ['RS_HTTP_ALLOWED_HOSTS', 'backup-host,http://backup-host:8080', /has "http:\/\/backup-host:8080", which is not a host name/],
   ['RS_API_READ_OPEN', 'yes please', /should be either "true", "false"/],
   ['RS_PUSHGATEWAY_URL', 'pushgateway:9091', /scheme must be http or https/],
   ['RS_API_TOKEN', 'short-token', /\(hidden\) should be at least 16 characters/],

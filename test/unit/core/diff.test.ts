@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diffKeys, OTHER_RESOURCE, type DiffEntry } from '../../../src/core/diff.js';
+import { diffKeys, OTHER_RESOURCE, sharedPrefixes, type DiffEntry } from '../../../src/core/diff.js';
 
 const kv = (key: string, value: string, modRevision?: number): DiffEntry => ({
   key: Buffer.from(key),
@@ -46,7 +46,7 @@ describe('diffKeys', () => {
 
   it('counts added, removed and changed keys per resource and namespace', async () => {
     const d = await diffKeys(before, after);
-    expect(d.summary).toEqual({ added: 2, removed: 1, changed: 4, unchanged: 3, ignored: 2 });
+    expect(d.summary).toEqual({ added: 2, removed: 1, changed: 4, unchanged: 3, ignored: 2, outside: 0 });
     expect(d.groups).toEqual([
       { resource: OTHER_RESOURCE, added: 0, removed: 0, changed: 1 },
       { resource: 'customresourcedefinitions.apiextensions.k8s.io', added: 0, removed: 0, changed: 1 },
@@ -102,6 +102,27 @@ describe('diffKeys', () => {
     expect(d.truncated).toBe(true);
     expect(d.summary.added).toBe(50);
     expect(d.groups).toEqual([{ resource: 'pods', namespace: 'ns', added: 50, removed: 0, changed: 0 }]);
+  });
+
+  it('with a scope, compares only the keys under it and counts the rest as outside, never as differences', async () => {
+    // A raw dump of /registry against a snapshot that also holds another application's keys and apiserver bookkeeping.
+    const dump = before.filter((e) => e.key.toString().startsWith('/registry/'));
+    const d = await diffKeys(dump, after, { scope: ['/registry'] });
+    expect(d.summary).toEqual({ added: 2, removed: 1, changed: 3, unchanged: 3, ignored: 1, outside: 2 });
+    expect(d.groups.map((g) => g.resource)).not.toContain(OTHER_RESOURCE);
+    expect(d.objects.map((o) => o.key)).not.toContain('/unrelated/key');
+    // `/registry` holds `/registry/...` only: `/registryfoo/x` is outside it.
+    const edge = await diffKeys([kv('/registry/pods/ns/p', 'v')], [kv('/registry/pods/ns/p', 'v'), kv('/registryfoo/x', 'v')], { scope: ['/registry/'] });
+    expect(edge.summary).toMatchObject({ added: 0, unchanged: 1, outside: 1 });
+  });
+
+  it('sharedPrefixes: the prefixes both backups hold, none when both hold every key', () => {
+    expect(sharedPrefixes(undefined, undefined)).toBeUndefined();
+    expect(sharedPrefixes(undefined, ['/registry', '/openshift.io'])).toEqual(['/registry', '/openshift.io']);
+    expect(sharedPrefixes(['/registry/'], ['/'])).toEqual(['/registry']);
+    expect(sharedPrefixes(['/'], ['/'])).toBeUndefined();
+    expect(sharedPrefixes(['/registry', '/kubernetes.io'], ['/registry/configmaps', '/openshift.io'])).toEqual(['/registry/configmaps']);
+    expect(sharedPrefixes(['/registry'], ['/openshift.io'])).toEqual([]);
   });
 
   it('uses the given prefixes to recognise objects', async () => {
