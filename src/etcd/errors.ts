@@ -1,6 +1,7 @@
 import type { EtcdConfig } from '../config/types.js';
 import { EtcdError, describeError } from '../core/errors.js';
 import { attemptsBehind } from './fault-handling.js';
+import { tlsFile } from './tls-check.js';
 import { probeTls, type TlsFiles } from './tls-probe.js';
 
 /** Where an etcd call went: the endpoints, or the whole config (which lets messages say what is not configured). */
@@ -73,20 +74,8 @@ function reasonOf(text: string, raw: string, cfg: ConfigTarget | undefined): str
   if (/permission denied|etcdpermissiondenied/.test(text)) {
     return 'the etcd user lacks permission for this (snapshots need the root role; key dumps read access to their prefixes)';
   }
-  if (/certificate has expired/.test(text)) return "etcd's server certificate has expired";
-  if (/certificate is not yet valid/.test(text)) return "etcd's server certificate is not valid yet (check the clocks)";
-  if (/self.signed|unable to verify|unable to get local issuer|certificate verify failed|cert_untrusted|unable to get issuer/.test(text)) {
-    return cfg && cfg.caCertFile === undefined
-      ? "etcd's server certificate is not signed by a CA this system trusts: set RS_ETCD_CA_CERT to etcd's CA"
-      : "etcd's server certificate is not signed by RS_ETCD_CA_CERT";
-  }
-  if (/hostname|altnames|is not in the cert/.test(text)) return "etcd's server certificate does not name this endpoint's host (its subjectAltName)";
-  if (/alert (bad certificate|certificate required|certificate unknown|unknown ca|unsupported certificate|certificate expired|certificate revoked|handshake failure)|peer did not return a certificate/.test(text)) {
-    return cfg && cfg.clientCertFile === undefined
-      ? 'etcd requires a client certificate (mutual TLS): set RS_ETCD_CLIENT_CERT and RS_ETCD_CLIENT_KEY'
-      : 'etcd rejected the client certificate (RS_ETCD_CLIENT_CERT): it is missing, or not signed by a CA etcd trusts (--trusted-ca-file)';
-  }
-  if (/disconnected before secure tls connection|wrong.version.number|packet length too long|http request/.test(text)) return PLAIN_HTTP;
+  const tls = tlsReason(text, cfg);
+  if (tls !== undefined) return tls;
   if (/too many requests/.test(text)) return `etcd is overloaded and refused the request (${raw})`;
   if (/database space exceeded|nospace/.test(text)) return `etcd's database is full (its --quota-backend-bytes; compact and defragment it) (${raw})`;
   if (/received message larger than max|resource_exhausted|request is too large|too many operations/.test(text)) {
@@ -98,6 +87,29 @@ function reasonOf(text: string, raw: string, cfg: ConfigTarget | undefined): str
   }
   if (UNANSWERED.test(text)) return `etcd is unreachable or went away: ${raw}`;
   return raw;
+}
+
+/**
+ * Why a TLS connection failed, in an operator's words, from the error's text (lower case); undefined when the text
+ * is not a TLS failure. Names the file of the variable at fault (`RS_ETCD_CA_CERT=/etc/kubernetes/pki/etcd/ca.crt`).
+ * The v2 HTTP client's TLS errors come here too.
+ */
+export function tlsReason(text: string, cfg: Pick<ConfigTarget, 'caCertFile' | 'clientCertFile'> | undefined): string | undefined {
+  if (/certificate has expired/.test(text)) return "etcd's server certificate has expired";
+  if (/certificate is not yet valid/.test(text)) return "etcd's server certificate is not valid yet (check the clocks)";
+  if (/self.signed|unable to verify|unable to get local issuer|certificate verify failed|cert_untrusted|unable to get issuer/.test(text)) {
+    return cfg && cfg.caCertFile === undefined
+      ? "etcd's server certificate is not signed by a CA this system trusts: set RS_ETCD_CA_CERT to etcd's CA"
+      : `etcd's server certificate is not signed by ${tlsFile('RS_ETCD_CA_CERT', cfg?.caCertFile)}`;
+  }
+  if (/hostname|altnames|is not in the cert/.test(text)) return "etcd's server certificate does not name this endpoint's host (its subjectAltName)";
+  if (/alert (bad certificate|certificate required|certificate unknown|unknown ca|unsupported certificate|certificate expired|certificate revoked|handshake failure)|peer did not return a certificate/.test(text)) {
+    return cfg && cfg.clientCertFile === undefined
+      ? 'etcd requires a client certificate (mutual TLS): set RS_ETCD_CLIENT_CERT and RS_ETCD_CLIENT_KEY'
+      : `etcd rejected the client certificate ${tlsFile('RS_ETCD_CLIENT_CERT', cfg?.clientCertFile)}: it is missing, or not signed by a CA etcd trusts (--trusted-ca-file)`;
+  }
+  if (/disconnected before secure tls connection|wrong.version.number|packet length too long|http request/.test(text)) return PLAIN_HTTP;
+  return undefined;
 }
 
 const seconds = (ms: number) => `${Number((ms / 1000).toFixed(1))} s`;

@@ -51,7 +51,10 @@ describe('etcd over TLS', () => {
     // A message, not a stack trace.
     expect(res.stderr).not.toMatch(/\n\s+at /);
     expect(res.stderr).not.toMatch(/this is a bug/);
+    // Files are named, never shown.
+    expect(res.stderr).not.toMatch(/-----BEGIN|PRIVATE KEY/);
   };
+  const quoted = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
   it('backs up over server TLS with only a CA (no client certificate)', async () => {
     const res = await backup(serverTls, { RS_ETCD_CA_CERT: certs.ca });
@@ -65,8 +68,11 @@ describe('etcd over TLS', () => {
     expect(res.code).toBe(0);
   });
 
-  it('says the server certificate is not signed by the configured CA', async () => {
-    expectFailure(await backup(serverTls, { RS_ETCD_CA_CERT: certs.otherCa }), /server certificate is not signed by RS_ETCD_CA_CERT/);
+  it('says the server certificate is not signed by the configured CA, naming the variable and its file', async () => {
+    const wrongCa = new RegExp(`server certificate is not signed by RS_ETCD_CA_CERT=${quoted(certs.otherCa)}$`, 'm');
+    expectFailure(await backup(serverTls, { RS_ETCD_CA_CERT: certs.otherCa }), wrongCa);
+    // The v2 API's HTTP client says it in the same words.
+    expectFailure(await backup(serverTls, { RS_ETCD_CA_CERT: certs.otherCa, RS_ETCD_API_VERSION: 'v2' }), wrongCa);
   });
 
   it('says the same without RS_ETCD_CA_CERT (system CAs do not know a private CA)', async () => {
@@ -84,21 +90,21 @@ describe('etcd over TLS', () => {
   it('says the client certificate expired', async () => {
     expectFailure(
       await backup(mutual, { RS_ETCD_CA_CERT: certs.ca, RS_ETCD_CLIENT_CERT: certs.expiredClient.cert, RS_ETCD_CLIENT_KEY: certs.expiredClient.key }),
-      /RS_ETCD_CLIENT_CERT .*expired/,
+      new RegExp(`the client certificate RS_ETCD_CLIENT_CERT=${quoted(certs.expiredClient.cert)} expired`),
     );
   });
 
   it('says etcd rejected a client certificate signed by another CA', async () => {
     expectFailure(
       await backup(mutual, { RS_ETCD_CA_CERT: certs.ca, RS_ETCD_CLIENT_CERT: certs.otherClient.cert, RS_ETCD_CLIENT_KEY: certs.otherClient.key }),
-      /etcd rejected the client certificate/,
+      new RegExp(`etcd rejected the client certificate RS_ETCD_CLIENT_CERT=${quoted(certs.otherClient.cert)}: `),
     );
   });
 
   it('says the client certificate and key do not belong together', async () => {
     expectFailure(
       await backup(mutual, { RS_ETCD_CA_CERT: certs.ca, RS_ETCD_CLIENT_CERT: certs.mismatched.cert, RS_ETCD_CLIENT_KEY: certs.mismatched.key }),
-      /RS_ETCD_CLIENT_KEY is not the key of RS_ETCD_CLIENT_CERT/,
+      new RegExp(`RS_ETCD_CLIENT_KEY=${quoted(certs.mismatched.key)} is not the key of RS_ETCD_CLIENT_CERT=${quoted(certs.mismatched.cert)}`),
     );
   });
 
