@@ -1,8 +1,9 @@
+import { GRPCUnavailableError } from 'etcd3';
 import type { EtcdConfig } from '../config/types.js';
 import { EtcdError, describeError } from '../core/errors.js';
 import { attemptsBehind } from './fault-handling.js';
 import { tlsFile } from './tls-check.js';
-import { probeTls, type TlsFiles } from './tls-probe.js';
+import { probeSpeaksTls, probeTls, type TlsFiles } from './tls-probe.js';
 
 /** Where an etcd call went: the endpoints, or the whole config (which lets messages say what is not configured). */
 export type EtcdTarget = readonly string[] | ConfigTarget;
@@ -27,6 +28,10 @@ export function toEtcdError(err: unknown, what: string, target: EtcdTarget): Etc
   if (err instanceof EtcdError) return err;
   const cfg = isConfig(target) ? target : undefined;
   const endpoints = isConfig(target) ? target.endpoints : target;
+  if (err instanceof SpeaksTlsError) {
+    const which = endpoints.length > 1 ? err.endpoint : 'the endpoint';
+    return new EtcdError(`${what} failed at ${endpoints.join(',')}: ${which} ${err.advice}`, { cause: err });
+  }
   const raw = grpcCause(describeError(err));
   const text = `${describeError(err)} ${(err as { details?: string })?.details ?? ''}`.toLowerCase();
   if (/no connection established.*econnreset|disconnected before secure tls connection/.test(text) && endpoints.some((e) => e.startsWith('https:'))) {
@@ -145,6 +150,38 @@ export async function explainTlsReset(err: TlsResetError, cfg: ConfigTarget, fil
     return new EtcdError(`${err.what} failed at ${err.endpoints.join(',')}: ${why}`, { cause: err.cause });
   }
   return err;
+}
+
+/** An http:// endpoint that speaks TLS, found by a probe (see explainClosedConnection); toEtcdError says where. */
+export class SpeaksTlsError extends Error {
+  override name = 'SpeaksTlsError';
+  /** What it is and what to set: `speaks TLS, not plain http: use https://... and set RS_ETCD_CA_CERT ...`. */
+  readonly advice: string;
+
+  constructor(
+    readonly endpoint: string,
+    readonly clientCertificateRequired: boolean,
+  ) {
+    const https = endpoint.replace(/^http:/, 'https:');
+    const clientCert = clientCertificateRequired ? ', and RS_ETCD_CLIENT_CERT and RS_ETCD_CLIENT_KEY (it asks for a client certificate)' : '';
+    const advice = `speaks TLS, not plain http: use ${https} and set RS_ETCD_CA_CERT to etcd's CA${clientCert}`;
+    super(`${endpoint} ${advice}`);
+    this.advice = advice;
+  }
+}
+
+/**
+ * A connection an http:// endpoint closed before HTTP/2 began (grpc-js: "Failed to connect") explained: a TLS etcd
+ * does that to plaintext without a word, and the call would be retried until RS_ETCD_TIMEOUT and then blamed on
+ * reachability. Asks each http:// endpoint whether it speaks TLS; undefined when the error is another or none does.
+ */
+export async function explainClosedConnection(err: unknown, endpoints: readonly string[], probe = probeSpeaksTls): Promise<SpeaksTlsError | undefined> {
+  if (!(err instanceof GRPCUnavailableError) || !/failed to connect \(/i.test(err.message)) return undefined;
+  for (const endpoint of endpoints.filter((e) => e.startsWith('http://'))) {
+    const found = await probe(endpoint);
+    if (found !== undefined) return new SpeaksTlsError(endpoint, found.clientCertificateRequired);
+  }
+  return undefined;
 }
 
 function isConfig(t: EtcdTarget): t is ConfigTarget {

@@ -1,6 +1,7 @@
+import { GRPCUnavailableError } from 'etcd3';
 import { describe, expect, it } from 'vitest';
 import { EtcdError } from '../../../src/core/errors.js';
-import { EtcdUnansweredError, TlsResetError, explainTlsReset, grpcCause, toEtcdError } from '../../../src/etcd/errors.js';
+import { EtcdUnansweredError, TlsResetError, explainClosedConnection, explainTlsReset, grpcCause, toEtcdError } from '../../../src/etcd/errors.js';
 import type { TlsProbeResult } from '../../../src/etcd/tls-probe.js';
 
 const ENDPOINTS = ['https://10.0.0.5:2379'];
@@ -84,6 +85,30 @@ describe('toEtcdError', () => {
     expect(grpcCause('14 UNAVAILABLE: Name resolution failed. Resolution note: getaddrinfo ENOTFOUND etcd.example')).toBe(
       'Name resolution failed; getaddrinfo ENOTFOUND etcd.example',
     );
+  });
+
+  describe('an http:// endpoint that closed the connection before HTTP/2 began', () => {
+    const closed = new GRPCUnavailableError('14 UNAVAILABLE: No connection established. Last error: Failed to connect (2026-12-05T10:31:22.740Z)');
+    const endpoints = ['http://10.0.0.5:2379', 'http://10.0.0.6:2379'];
+
+    it('is asked whether it speaks TLS, and then said to, with what to set', async () => {
+      const asked: string[] = [];
+      const found = await explainClosedConnection(closed, endpoints, async (endpoint) => {
+        asked.push(endpoint);
+        return endpoint === 'http://10.0.0.6:2379' ? { clientCertificateRequired: true } : undefined;
+      });
+      expect(asked).toEqual(endpoints);
+      expect(toEtcdError(found, 'reading etcd status', endpoints).message).toBe(
+        "reading etcd status failed at http://10.0.0.5:2379,http://10.0.0.6:2379: http://10.0.0.6:2379 speaks TLS, not plain http: use https://10.0.0.6:2379 and set RS_ETCD_CA_CERT to etcd's CA, and RS_ETCD_CLIENT_CERT and RS_ETCD_CLIENT_KEY (it asks for a client certificate)",
+      );
+    });
+
+    it('is not probed for other failures (refused, dropped), nor when it does not speak TLS', async () => {
+      const probe = async () => ({ clientCertificateRequired: false });
+      expect(await explainClosedConnection(new GRPCUnavailableError('14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 10.0.0.5:2379'), endpoints, probe)).toBeUndefined();
+      expect(await explainClosedConnection(new GRPCUnavailableError('14 UNAVAILABLE: Connection dropped'), endpoints, probe)).toBeUndefined();
+      expect(await explainClosedConnection(closed, endpoints, async () => undefined)).toBeUndefined();
+    });
   });
 
   it('passes an EtcdError through unchanged', () => {
