@@ -18,6 +18,24 @@ export class EtcdUnansweredError extends EtcdError {
 }
 
 /**
+ * etcd refused the credentials, wanted some, or denied the user what was asked: what RS_ETCD_USERNAME and
+ * RS_ETCD_PASSWORD (or the user's roles) fix. `reason` is the message's cause, without what failed where.
+ */
+export class EtcdCredentialsError extends EtcdError {
+  override name = 'EtcdCredentialsError';
+  constructor(
+    message: string,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The etcd errors that are about the credentials (see reasonOf for their words). */
+const CREDENTIALS = /authentication failed|invalid user id or password|etcdauthenticationfailed|user name is empty|permission denied|etcdpermissiondenied/;
+
+/**
  * Turns whatever etcd3/grpc-js threw into an EtcdError whose message says what went wrong in an operator's
  * words: unreachable, TLS (wrong CA, expired server certificate, client certificate refused or missing, plain
  * http), refused or missing credentials, permission, or size limits. Never includes a credential: grpc errors
@@ -38,7 +56,9 @@ export function toEtcdError(err: unknown, what: string, target: EtcdTarget): Etc
     return new TlsResetError(what, endpoints, raw, { cause: err });
   }
   // The cause comes last, where an operator's eye ends: how long it was retried goes before it.
-  const message = `${what} failed at ${endpoints.join(',')}${retried(err)}: ${reasonOf(text, raw, cfg)}`;
+  const reason = reasonOf(text, raw, cfg);
+  const message = `${what} failed at ${endpoints.join(',')}${retried(err)}: ${reason}`;
+  if (CREDENTIALS.test(text)) return new EtcdCredentialsError(message, reason, { cause: err });
   return UNANSWERED.test(text) ? new EtcdUnansweredError(message, { cause: err }) : new EtcdError(message, { cause: err });
 }
 

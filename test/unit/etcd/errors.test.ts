@@ -1,7 +1,7 @@
 import { GRPCUnavailableError } from 'etcd3';
 import { describe, expect, it } from 'vitest';
 import { EtcdError } from '../../../src/core/errors.js';
-import { EtcdUnansweredError, TlsResetError, explainClosedConnection, explainTlsReset, grpcCause, toEtcdError } from '../../../src/etcd/errors.js';
+import { EtcdCredentialsError, EtcdUnansweredError, TlsResetError, explainClosedConnection, explainTlsReset, grpcCause, toEtcdError } from '../../../src/etcd/errors.js';
 import type { TlsProbeResult } from '../../../src/etcd/tls-probe.js';
 
 const ENDPOINTS = ['https://10.0.0.5:2379'];
@@ -40,6 +40,15 @@ describe('toEtcdError', () => {
     expect(toEtcdError(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded'), 'writing', cfg())).toBeInstanceOf(EtcdUnansweredError);
     expect(toEtcdError(new Error('3 INVALID_ARGUMENT: etcdserver: request is too large'), 'writing', cfg())).not.toBeInstanceOf(EtcdUnansweredError);
     expect(toEtcdError(new Error('7 PERMISSION_DENIED: etcdserver: permission denied'), 'writing', cfg())).not.toBeInstanceOf(EtcdUnansweredError);
+  });
+
+  it('tells refused, missing or insufficient credentials apart, with the cause alone for another message', () => {
+    const refused = toEtcdError(new Error('3 INVALID_ARGUMENT: etcdserver: authentication failed, invalid user ID or password'), 'x', cfg({ username: 'root' }));
+    expect(refused).toBeInstanceOf(EtcdCredentialsError);
+    expect((refused as EtcdCredentialsError).reason).toBe('etcd refused the credentials (check RS_ETCD_USERNAME and RS_ETCD_PASSWORD)');
+    expect(toEtcdError(new Error('3 INVALID_ARGUMENT: etcdserver: user name is empty'), 'x', cfg())).toBeInstanceOf(EtcdCredentialsError);
+    expect(toEtcdError(new Error('7 PERMISSION_DENIED: etcdserver: permission denied'), 'x', cfg())).toBeInstanceOf(EtcdCredentialsError);
+    expect(toEtcdError(new Error('14 UNAVAILABLE: Connection dropped'), 'x', cfg())).not.toBeInstanceOf(EtcdCredentialsError);
   });
 
   describe('a reset during an https handshake', () => {
