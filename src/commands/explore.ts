@@ -1,14 +1,21 @@
+import { EtcdError } from '../core/errors.js';
 import { explore } from '../ops/explore.js';
 import { formatBytes } from '../progress.js';
+import type { EndpointReport } from '../etcd/explore-endpoint.js';
 import type { CommandContext } from './context.js';
 
-/** `reshifter explore [--json]`: what the etcd endpoint is and holds. */
+/**
+ * `reshifter explore [--json]`: what the etcd endpoint is and holds. When the v3 keyspace could not be read (the
+ * credentials), prints what was found all the same and then fails with why.
+ */
 export async function exploreCommand(ctx: CommandContext): Promise<void> {
   const result = await explore(ctx.config);
-  if (ctx.args.flags.json) {
-    ctx.print(JSON.stringify(result, null, 2));
-    return;
-  }
+  if (ctx.args.flags.json) ctx.print(JSON.stringify(result, null, 2));
+  else printReport(ctx, result);
+  if (result.keyspaceError !== undefined) throw new EtcdError(result.keyspaceError);
+}
+
+function printReport(ctx: CommandContext, result: EndpointReport): void {
   ctx.print(`endpoints:    ${result.endpoints.join(', ')}`);
   ctx.print(`etcd version: ${result.etcdVersion} (API ${result.apiVersions.join(', ')})`);
   const certRequired = result.clientCertificateRequired === undefined ? '' : result.clientCertificateRequired ? ', client certificate required' : ', client certificate not required';
@@ -16,7 +23,8 @@ export async function exploreCommand(ctx: CommandContext): Promise<void> {
   const authState = result.authEnabled === undefined ? 'unknown' : result.authEnabled ? 'enabled' : 'disabled';
   ctx.print(`auth:         ${authState}${result.auth ? ' (username/password configured)' : ''}`);
   const k8s = result.kubernetes;
-  ctx.print(`kubernetes:   ${k8s.distribution === 'none' ? 'none found' : k8s.distribution}`);
+  const unread = result.keyspaceError !== undefined ? ' (the v3 keyspace could not be read)' : '';
+  ctx.print(`kubernetes:   ${k8s.distribution === 'none' ? 'none found' : k8s.distribution}${unread}`);
   for (const p of k8s.prefixes) ctx.print(`  ${p.prefix} (${p.api})${p.keys !== undefined ? ` ${p.keys} keys` : ''}`);
   ctx.print(`db size:      ${formatBytes(result.dbSizeBytes)}`);
   ctx.print(`revision:     ${result.revision}`);

@@ -119,7 +119,9 @@ const together = (a: string, b: string, message: string) => (isSet: (name: strin
 export const VARIABLES: readonly Variable[] = [
   // etcd
   {
-    name: 'RS_ETCD_ENDPOINTS', group: 'etcd', alias: 'RS_ETCD_ENDPOINT', parse: endpoints, default: ['http://127.0.0.1:2379'], field: 'etcd.endpoints',
+    // Set but empty is a mistake (an env file's `RS_ETCD_ENDPOINTS=`, a template that expanded to nothing), never a
+    // wish for the default: that would back up, or restore into, whatever etcd listens on this host.
+    name: 'RS_ETCD_ENDPOINTS', group: 'etcd', alias: 'RS_ETCD_ENDPOINT', unset: 'absent', parse: endpoints, default: ['http://127.0.0.1:2379'], field: 'etcd.endpoints',
     doc: { default: '`http://127.0.0.1:2379`', example: '`https://10.0.0.5:2379,https://10.0.0.6:2379`', meaning: 'etcd client URLs' },
   },
   {

@@ -3,6 +3,7 @@ import { rootCertificates } from 'node:tls';
 import { Etcd3, type IOptions } from 'etcd3';
 import type { EtcdConfig } from '../config/types.js';
 import { ConfigError } from '../core/errors.js';
+import { explainClosedConnection } from './errors.js';
 import { faultHandling } from './fault-handling.js';
 import { checkTlsFiles } from './tls-check.js';
 
@@ -68,8 +69,9 @@ export function createEtcdClient(cfg: EtcdConfig): Etcd3 {
     hosts: tls ? hostsOf(cfg) : cfg.endpoints,
     grpcOptions: GRPC_OPTIONS,
     dialTimeout: Math.min(cfg.timeoutMs, 10_000),
-    // RS_ETCD_TIMEOUT bounds each unary call, retries included; streams have no deadline.
-    ...faultHandling(cfg.timeoutMs),
+    // RS_ETCD_TIMEOUT bounds each unary call, retries included; streams have no deadline. An http:// endpoint that
+    // closes the connection is asked whether it speaks TLS: then the first failure says so.
+    ...faultHandling(cfg.timeoutMs, tls ? undefined : (err) => explainClosedConnection(err, cfg.endpoints)),
   };
   if (tls) {
     const files = readTlsFiles(cfg);

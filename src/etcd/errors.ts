@@ -1,7 +1,9 @@
+import { GRPCUnavailableError } from 'etcd3';
 import type { EtcdConfig } from '../config/types.js';
 import { EtcdError, describeError } from '../core/errors.js';
 import { attemptsBehind } from './fault-handling.js';
-import { probeTls, type TlsFiles } from './tls-probe.js';
+import { tlsFile } from './tls-check.js';
+import { probeSpeaksTls, probeTls, type TlsFiles } from './tls-probe.js';
 
 /** Where an etcd call went: the endpoints, or the whole config (which lets messages say what is not configured). */
 export type EtcdTarget = readonly string[] | ConfigTarget;
@@ -16,6 +18,24 @@ export class EtcdUnansweredError extends EtcdError {
 }
 
 /**
+ * etcd refused the credentials, wanted some, or denied the user what was asked: what RS_ETCD_USERNAME and
+ * RS_ETCD_PASSWORD (or the user's roles) fix. `reason` is the message's cause, without what failed where.
+ */
+export class EtcdCredentialsError extends EtcdError {
+  override name = 'EtcdCredentialsError';
+  constructor(
+    message: string,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The etcd errors that are about the credentials (see reasonOf for their words). */
+const CREDENTIALS = /authentication failed|invalid user id or password|etcdauthenticationfailed|user name is empty|permission denied|etcdpermissiondenied/;
+
+/**
  * Turns whatever etcd3/grpc-js threw into an EtcdError whose message says what went wrong in an operator's
  * words: unreachable, TLS (wrong CA, expired server certificate, client certificate refused or missing, plain
  * http), refused or missing credentials, permission, or size limits. Never includes a credential: grpc errors
@@ -26,13 +46,19 @@ export function toEtcdError(err: unknown, what: string, target: EtcdTarget): Etc
   if (err instanceof EtcdError) return err;
   const cfg = isConfig(target) ? target : undefined;
   const endpoints = isConfig(target) ? target.endpoints : target;
+  if (err instanceof SpeaksTlsError) {
+    const which = endpoints.length > 1 ? err.endpoint : 'the endpoint';
+    return new EtcdError(`${what} failed at ${endpoints.join(',')}: ${which} ${err.advice}`, { cause: err });
+  }
   const raw = grpcCause(describeError(err));
   const text = `${describeError(err)} ${(err as { details?: string })?.details ?? ''}`.toLowerCase();
   if (/no connection established.*econnreset|disconnected before secure tls connection/.test(text) && endpoints.some((e) => e.startsWith('https:'))) {
     return new TlsResetError(what, endpoints, raw, { cause: err });
   }
   // The cause comes last, where an operator's eye ends: how long it was retried goes before it.
-  const message = `${what} failed at ${endpoints.join(',')}${retried(err)}: ${reasonOf(text, raw, cfg)}`;
+  const reason = reasonOf(text, raw, cfg);
+  const message = `${what} failed at ${endpoints.join(',')}${retried(err)}: ${reason}`;
+  if (CREDENTIALS.test(text)) return new EtcdCredentialsError(message, reason, { cause: err });
   return UNANSWERED.test(text) ? new EtcdUnansweredError(message, { cause: err }) : new EtcdError(message, { cause: err });
 }
 
@@ -73,20 +99,8 @@ function reasonOf(text: string, raw: string, cfg: ConfigTarget | undefined): str
   if (/permission denied|etcdpermissiondenied/.test(text)) {
     return 'the etcd user lacks permission for this (snapshots need the root role; key dumps read access to their prefixes)';
   }
-  if (/certificate has expired/.test(text)) return "etcd's server certificate has expired";
-  if (/certificate is not yet valid/.test(text)) return "etcd's server certificate is not valid yet (check the clocks)";
-  if (/self.signed|unable to verify|unable to get local issuer|certificate verify failed|cert_untrusted|unable to get issuer/.test(text)) {
-    return cfg && cfg.caCertFile === undefined
-      ? "etcd's server certificate is not signed by a CA this system trusts: set RS_ETCD_CA_CERT to etcd's CA"
-      : "etcd's server certificate is not signed by RS_ETCD_CA_CERT";
-  }
-  if (/hostname|altnames|is not in the cert/.test(text)) return "etcd's server certificate does not name this endpoint's host (its subjectAltName)";
-  if (/alert (bad certificate|certificate required|certificate unknown|unknown ca|unsupported certificate|certificate expired|certificate revoked|handshake failure)|peer did not return a certificate/.test(text)) {
-    return cfg && cfg.clientCertFile === undefined
-      ? 'etcd requires a client certificate (mutual TLS): set RS_ETCD_CLIENT_CERT and RS_ETCD_CLIENT_KEY'
-      : 'etcd rejected the client certificate (RS_ETCD_CLIENT_CERT): it is missing, or not signed by a CA etcd trusts (--trusted-ca-file)';
-  }
-  if (/disconnected before secure tls connection|wrong.version.number|packet length too long|http request/.test(text)) return PLAIN_HTTP;
+  const tls = tlsReason(text, cfg);
+  if (tls !== undefined) return tls;
   if (/too many requests/.test(text)) return `etcd is overloaded and refused the request (${raw})`;
   if (/database space exceeded|nospace/.test(text)) return `etcd's database is full (its --quota-backend-bytes; compact and defragment it) (${raw})`;
   if (/received message larger than max|resource_exhausted|request is too large|too many operations/.test(text)) {
@@ -98,6 +112,29 @@ function reasonOf(text: string, raw: string, cfg: ConfigTarget | undefined): str
   }
   if (UNANSWERED.test(text)) return `etcd is unreachable or went away: ${raw}`;
   return raw;
+}
+
+/**
+ * Why a TLS connection failed, in an operator's words, from the error's text (lower case); undefined when the text
+ * is not a TLS failure. Names the file of the variable at fault (`RS_ETCD_CA_CERT=/etc/kubernetes/pki/etcd/ca.crt`).
+ * The v2 HTTP client's TLS errors come here too.
+ */
+export function tlsReason(text: string, cfg: Pick<ConfigTarget, 'caCertFile' | 'clientCertFile'> | undefined): string | undefined {
+  if (/certificate has expired/.test(text)) return "etcd's server certificate has expired";
+  if (/certificate is not yet valid/.test(text)) return "etcd's server certificate is not valid yet (check the clocks)";
+  if (/self.signed|unable to verify|unable to get local issuer|certificate verify failed|cert_untrusted|unable to get issuer/.test(text)) {
+    return cfg && cfg.caCertFile === undefined
+      ? "etcd's server certificate is not signed by a CA this system trusts: set RS_ETCD_CA_CERT to etcd's CA"
+      : `etcd's server certificate is not signed by ${tlsFile('RS_ETCD_CA_CERT', cfg?.caCertFile)}`;
+  }
+  if (/hostname|altnames|is not in the cert/.test(text)) return "etcd's server certificate does not name this endpoint's host (its subjectAltName)";
+  if (/alert (bad certificate|certificate required|certificate unknown|unknown ca|unsupported certificate|certificate expired|certificate revoked|handshake failure)|peer did not return a certificate/.test(text)) {
+    return cfg && cfg.clientCertFile === undefined
+      ? 'etcd requires a client certificate (mutual TLS): set RS_ETCD_CLIENT_CERT and RS_ETCD_CLIENT_KEY'
+      : `etcd rejected the client certificate ${tlsFile('RS_ETCD_CLIENT_CERT', cfg?.clientCertFile)}: it is missing, or not signed by a CA etcd trusts (--trusted-ca-file)`;
+  }
+  if (/disconnected before secure tls connection|wrong.version.number|packet length too long|http request/.test(text)) return PLAIN_HTTP;
+  return undefined;
 }
 
 const seconds = (ms: number) => `${Number((ms / 1000).toFixed(1))} s`;
@@ -133,6 +170,38 @@ export async function explainTlsReset(err: TlsResetError, cfg: ConfigTarget, fil
     return new EtcdError(`${err.what} failed at ${err.endpoints.join(',')}: ${why}`, { cause: err.cause });
   }
   return err;
+}
+
+/** An http:// endpoint that speaks TLS, found by a probe (see explainClosedConnection); toEtcdError says where. */
+export class SpeaksTlsError extends Error {
+  override name = 'SpeaksTlsError';
+  /** What it is and what to set: `speaks TLS, not plain http: use https://... and set RS_ETCD_CA_CERT ...`. */
+  readonly advice: string;
+
+  constructor(
+    readonly endpoint: string,
+    readonly clientCertificateRequired: boolean,
+  ) {
+    const https = endpoint.replace(/^http:/, 'https:');
+    const clientCert = clientCertificateRequired ? ', and RS_ETCD_CLIENT_CERT and RS_ETCD_CLIENT_KEY (it asks for a client certificate)' : '';
+    const advice = `speaks TLS, not plain http: use ${https} and set RS_ETCD_CA_CERT to etcd's CA${clientCert}`;
+    super(`${endpoint} ${advice}`);
+    this.advice = advice;
+  }
+}
+
+/**
+ * A connection an http:// endpoint closed before HTTP/2 began (grpc-js: "Failed to connect") explained: a TLS etcd
+ * does that to plaintext without a word, and the call would be retried until RS_ETCD_TIMEOUT and then blamed on
+ * reachability. Asks each http:// endpoint whether it speaks TLS; undefined when the error is another or none does.
+ */
+export async function explainClosedConnection(err: unknown, endpoints: readonly string[], probe = probeSpeaksTls): Promise<SpeaksTlsError | undefined> {
+  if (!(err instanceof GRPCUnavailableError) || !/failed to connect \(/i.test(err.message)) return undefined;
+  for (const endpoint of endpoints.filter((e) => e.startsWith('http://'))) {
+    const found = await probe(endpoint);
+    if (found !== undefined) return new SpeaksTlsError(endpoint, found.clientCertificateRequired);
+  }
+  return undefined;
 }
 
 function isConfig(t: EtcdTarget): t is ConfigTarget {

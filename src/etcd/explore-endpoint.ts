@@ -2,7 +2,8 @@ import type { Etcd3 } from 'etcd3';
 import type { EtcdConfig } from '../config/types.js';
 import { EtcdError, describeError } from '../core/errors.js';
 import { DEFAULT_PREFIXES, detectDistribution } from '../kube/index.js';
-import { usesTls } from './client.js';
+import { createEtcdClient, usesTls } from './client.js';
+import { EtcdCredentialsError, toEtcdError } from './errors.js';
 import { exploreV3, type ExploreResult } from './explore.js';
 import { normalisePrefixes } from './key-ranges.js';
 import { countV3Prefixes, findV2Prefixes } from './kube-prefixes.js';
@@ -25,9 +26,13 @@ export interface EndpointReport extends ExploreResult {
   authEnabled: boolean | undefined;
   /** The endpoint refuses TLS connections without a client certificate (undefined: not TLS, or not found out). */
   clientCertificateRequired: boolean | undefined;
+  /**
+   * Why the v3 keyspace could not be read: etcd refused the credentials, wanted some, or denied the user. The report
+   * then holds what etcd tells without them (version, members, status; the v2 keyspace), and `explore` fails.
+   */
+  keyspaceError?: string;
 }
 
-const AUTH_REFUSAL = /user name is empty|permission denied|invalid auth token|authentication|unauthenticated/i;
 const TLS_REFUSAL = /certificate|handshake|alert|socket hang up|ECONNRESET/i;
 
 /** Probes an endpoint through both APIs; fails only when neither answers. */
@@ -36,48 +41,32 @@ export async function exploreEndpoint(etcd: Etcd3, cfg: EtcdConfig, configuredPr
   try {
     const server = await v2.version().catch(() => undefined);
     const v2Served = await v2.served().catch(() => false);
-    let base: ExploreResult | undefined;
-    let v3Error: unknown;
     // etcd 2.x has no v3 API: do not wait for a gRPC connection that cannot come.
     const v2Only = server !== undefined && Number(server.etcdserver.split('.')[0]) < 3;
-    try {
-      if (!v2Only) base = await exploreV3(etcd, cfg);
-    } catch (err) {
-      v3Error = err;
-    }
-    if (!base && !v2Served) throw v3Error ?? new EtcdError(`${cfg.endpoints.join(',')} serves neither etcd API (is it etcd?)`);
+    const { base, error: v3Error, keyspaceError: refused } = v2Only ? {} : await probeV3(etcd, cfg);
+    let keyspaceError = refused;
+    // Refused credentials are reported with what could be found, if anything answered.
+    const answered = base !== undefined || v2Served || (keyspaceError !== undefined && server !== undefined);
+    if (!answered) throw v3Error ?? new EtcdError(`${cfg.endpoints.join(',')} serves neither etcd API (is it etcd?)`);
     const wanted = normalisePrefixes([...DEFAULT_PREFIXES, ...configuredPrefixes]);
     const prefixes: FoundPrefix[] = [];
     let authEnabled: boolean | undefined = cfg.username !== undefined ? true : undefined;
-    if (base) {
+    if (base && keyspaceError === undefined) {
       try {
         for (const p of await countV3Prefixes(etcd, wanted)) if (p.keys > 0) prefixes.push({ ...p, api: 'v3' });
         authEnabled ??= false;
       } catch (err) {
-        if (!AUTH_REFUSAL.test(describeError(err))) throw err;
+        const failed = toEtcdError(err, 'reading the v3 keyspace', cfg);
+        if (!(failed instanceof EtcdCredentialsError)) throw failed;
+        keyspaceError = unreadKeyspace(cfg, failed);
         authEnabled = true;
       }
     }
     if (v2Served) {
       for (const prefix of await findV2Prefixes(v2, wanted).catch(() => [])) prefixes.push({ prefix, api: 'v2' });
-      if (!base) authEnabled = await v2.authEnabled().catch(() => undefined);
+      if (!base && keyspaceError === undefined) authEnabled = await v2.authEnabled().catch(() => undefined);
     }
-    const report: ExploreResult = base ?? {
-      endpoints: cfg.endpoints,
-      tls: usesTls(cfg),
-      clientCertificate: cfg.clientCertFile !== undefined,
-      auth: cfg.username !== undefined,
-      etcdVersion: server?.etcdserver ?? 'unknown',
-      apiVersions: [],
-      clusterId: '',
-      memberId: '',
-      leader: '',
-      members: [],
-      dbSizeBytes: 0,
-      revision: 0,
-      raftIndex: 0,
-      raftTerm: 0,
-    };
+    const report = base ?? factsWithoutV3(cfg, server?.etcdserver);
     return {
       ...report,
       apiVersions: [...(base ? ['v3'] : []), ...(v2Served ? ['v2'] : [])],
@@ -86,9 +75,57 @@ export async function exploreEndpoint(etcd: Etcd3, cfg: EtcdConfig, configuredPr
       kubernetes: { distribution: detectDistribution(prefixes.map((p) => p.prefix)), prefixes },
       authEnabled,
       clientCertificateRequired: await clientCertRequired(cfg),
+      ...(keyspaceError !== undefined && { keyspaceError }),
     };
   } finally {
     v2.close();
+  }
+}
+
+/** What the v3 API tells, or why it told nothing; refused credentials also say why the keyspace was not read. */
+async function probeV3(etcd: Etcd3, cfg: EtcdConfig): Promise<{ base?: ExploreResult; error?: unknown; keyspaceError?: string }> {
+  try {
+    return { base: await exploreV3(etcd, cfg) };
+  } catch (err) {
+    if (!(err instanceof EtcdCredentialsError)) return { error: err };
+    // Refused credentials fail every call of the client, even those etcd answers anyone.
+    const base = await exploreWithoutCredentials(cfg);
+    return { error: err, keyspaceError: unreadKeyspace(cfg, err), ...(base && { base }) };
+  }
+}
+
+const unreadKeyspace = (cfg: EtcdConfig, err: EtcdCredentialsError) => `the v3 keyspace could not be read at ${cfg.endpoints.join(',')}: ${err.reason}`;
+
+/** The report's facts when the v3 API told none: the configuration and the version /version gave. */
+function factsWithoutV3(cfg: EtcdConfig, etcdVersion: string | undefined): ExploreResult {
+  return {
+    endpoints: cfg.endpoints,
+    tls: usesTls(cfg),
+    clientCertificate: cfg.clientCertFile !== undefined,
+    auth: cfg.username !== undefined,
+    etcdVersion: etcdVersion ?? 'unknown',
+    apiVersions: [],
+    clusterId: '',
+    memberId: '',
+    leader: '',
+    members: [],
+    dbSizeBytes: 0,
+    revision: 0,
+    raftIndex: 0,
+    raftTerm: 0,
+  };
+}
+
+/** The v3 facts etcd tells anyone (version, members, status), for when it refused the configured credentials. */
+async function exploreWithoutCredentials(cfg: EtcdConfig): Promise<ExploreResult | undefined> {
+  const { username: _username, password: _password, ...anonymous } = cfg;
+  const etcd = createEtcdClient(anonymous);
+  try {
+    return await exploreV3(etcd, cfg);
+  } catch {
+    return undefined;
+  } finally {
+    etcd.close();
   }
 }
 

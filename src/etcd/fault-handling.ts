@@ -16,16 +16,24 @@ import { GRPCDeadlineExceededError, GRPCResourceExhastedError, GRPCUnavailableEr
  * - no circuit breaker: a host that failed to answer is skipped for a few seconds while another one is thought
  *   healthy, and tried again when none is, so one refused request never fails a backup by itself;
  * - every other error (size limits, permission, authentication, compaction, deadline) comes through unchanged, for
- *   our messages to name it.
+ *   our messages to name it;
+ * - a transient failure that `explain` says more about (an http:// endpoint that speaks TLS) ends the call at once,
+ *   as what it says.
  * Streams (the snapshot) have no deadline and are not retried (they restart from the beginning).
  */
-export function faultHandling(timeoutMs: number): Pick<IOptions, 'faultHandling' | 'defaultCallOptions'> {
+export function faultHandling(timeoutMs: number, explain?: Explain): Pick<IOptions, 'faultHandling' | 'defaultCallOptions'> {
   const hosts = new HostFailover();
   return {
-    faultHandling: { global: new WholeCallDeadline(timeoutMs), host: (host) => hosts.policyFor(host) },
+    faultHandling: { global: new WholeCallDeadline(timeoutMs, explain), host: (host) => hosts.policyFor(host) },
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: calls.getStore()?.deadline ?? Date.now() + timeoutMs }),
   };
 }
+
+/**
+ * Asked about a transient failure: an error that says better what it is (an http:// endpoint that speaks TLS, see
+ * errors.ts), which then ends the call at once, for it would fail the same way until the deadline; or undefined.
+ */
+export type Explain = (err: unknown) => Promise<Error | undefined>;
 
 /**
  * Attempts of one call, at most (each after a backoff): enough that the call's deadline ends them first (30 s by
@@ -90,7 +98,10 @@ class WholeCallDeadline implements IPolicy<IDefaultPolicyContext> {
     { maxAttempts: MAX_ATTEMPTS - 1, backoff: new ExponentialBackoff({ initialDelay: FIRST_DELAY_MS, maxDelay: MAX_DELAY_MS }) },
   );
 
-  constructor(private readonly timeoutMs: number) {}
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly explain?: Explain,
+  ) {}
 
   async execute<T>(fn: (context: IDefaultPolicyContext) => PromiseLike<T> | T, signal?: AbortSignal): Promise<T> {
     const started = Date.now();
@@ -103,7 +114,8 @@ class WholeCallDeadline implements IPolicy<IDefaultPolicyContext> {
           call.attempts++;
           try {
             return await fn(ctx);
-          } catch (err) {
+          } catch (failed) {
+            const err = (this.explain !== undefined && isTransient(failed) ? await this.explain(failed) : undefined) ?? failed;
             call.lastError = err;
             if (isTransient(err) && !(err instanceof HostSkipped)) call.transient = err;
             throw err;

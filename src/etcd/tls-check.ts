@@ -3,6 +3,14 @@ import type { EtcdConfig } from '../config/types.js';
 import { ConfigError, EtcdError } from '../core/errors.js';
 
 /**
+ * A TLS file as messages name it: the variable and the path it holds (`RS_ETCD_CA_CERT=/etc/kubernetes/pki/etcd/ca.crt`),
+ * so the operator knows which file to look at; never anything read from it.
+ */
+export function tlsFile(variable: string, path: string | undefined): string {
+  return path === undefined ? variable : `${variable}=${path}`;
+}
+
+/**
  * Checks the PEM files before connecting, so the message names the file: grpc-js would only report a failed
  * handshake. Files that are not certificates or keys are configuration errors (exit 2); a client certificate that
  * expired or does not match its key is an operational failure (exit 1), like a server certificate that expired.
@@ -30,13 +38,14 @@ export function checkTlsFiles(cfg: EtcdConfig, files: { ca?: Buffer; cert?: Buff
   } catch {
     throw bad('RS_ETCD_CLIENT_KEY', cfg.clientKeyFile, 'is not a PEM private key (an encrypted key is not supported)');
   }
+  const certFile = tlsFile('RS_ETCD_CLIENT_CERT', cfg.clientCertFile);
   if (new Date(cert.validTo) < now) {
-    throw new EtcdError(`the client certificate RS_ETCD_CLIENT_CERT (${cfg.clientCertFile}) expired on ${new Date(cert.validTo).toISOString()}; etcd will refuse it`);
+    throw new EtcdError(`the client certificate ${certFile} expired on ${new Date(cert.validTo).toISOString()}; etcd will refuse it`);
   }
   if (new Date(cert.validFrom) > now) {
-    throw new EtcdError(`the client certificate RS_ETCD_CLIENT_CERT (${cfg.clientCertFile}) is not valid before ${new Date(cert.validFrom).toISOString()} (check the clocks)`);
+    throw new EtcdError(`the client certificate ${certFile} is not valid before ${new Date(cert.validFrom).toISOString()} (check the clocks)`);
   }
   if (!cert.checkPrivateKey(key)) {
-    throw new EtcdError(`RS_ETCD_CLIENT_KEY is not the key of RS_ETCD_CLIENT_CERT (${cfg.clientKeyFile} and ${cfg.clientCertFile} do not belong together)`);
+    throw new EtcdError(`${tlsFile('RS_ETCD_CLIENT_KEY', cfg.clientKeyFile)} is not the key of ${certFile}: they do not belong together`);
   }
 }

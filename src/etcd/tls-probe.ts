@@ -1,5 +1,5 @@
 import { connect as tcpConnect, isIP } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 
 /** The PEM files of RS_ETCD_CA_CERT, RS_ETCD_CLIENT_CERT and RS_ETCD_CLIENT_KEY, as read for the client. */
 export interface TlsFiles {
@@ -23,17 +23,46 @@ export type TlsProbeResult = { kind: 'plain-http' } | { kind: 'handshake-error';
  * really did go away). Sends no credentials beyond the client certificate the client itself would present.
  */
 export async function probeTls(endpoint: string, files: TlsFiles, timeoutMs = 3000): Promise<TlsProbeResult | undefined> {
+  const at = hostAndPort(endpoint);
+  if (at === undefined) return undefined;
+  if (await servesPlainHttp(at.host, at.port, timeoutMs)) return { kind: 'plain-http' };
+  const options = { ...(files.ca && { ca: files.ca }), ...(files.cert && { cert: files.cert }), ...(files.key && { key: files.key }) };
+  const text = (await handshake(at.host, at.port, options, timeoutMs)).error;
+  return text === undefined ? undefined : { kind: 'handshake-error', text };
+}
+
+/** What a probe of an http:// endpoint found: it speaks TLS, and whether it refused us for want of a client certificate. */
+export interface SpeaksTls {
+  clientCertificateRequired: boolean;
+}
+
+const CLIENT_CERT_REFUSED = /alert (certificate required|bad certificate|handshake failure)/i;
+
+/**
+ * Whether an http:// endpoint speaks TLS. A TLS etcd closes a plaintext connection without a word, which grpc-js
+ * reports only as "Failed to connect" (and would retry until RS_ETCD_TIMEOUT); one TLS handshake of our own tells.
+ * It checks no certificate (it asks only whether TLS is spoken) and sends no client certificate, so an alert after it
+ * means the endpoint wants one. Resolves undefined when the endpoint does not speak TLS or cannot be reached.
+ */
+export async function probeSpeaksTls(endpoint: string, timeoutMs = 3000): Promise<SpeaksTls | undefined> {
+  const at = hostAndPort(endpoint);
+  if (at === undefined) return undefined;
+  const met = await handshake(at.host, at.port, { rejectUnauthorized: false }, timeoutMs);
+  // Before the handshake completed, only a TLS alert says the other side speaks TLS (a plain server's reply is "wrong
+  // version number" or the like).
+  if (!met.completed && !/alert/i.test(met.error ?? '')) return undefined;
+  return { clientCertificateRequired: CLIENT_CERT_REFUSED.test(met.error ?? '') };
+}
+
+/** The host and port of an endpoint URL (etcd's 2379 when none is given). */
+function hostAndPort(endpoint: string): { host: string; port: number } | undefined {
   let url: URL;
   try {
     url = new URL(endpoint);
   } catch {
     return undefined;
   }
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  const port = Number(url.port || 2379);
-  if (await servesPlainHttp(host, port, timeoutMs)) return { kind: 'plain-http' };
-  const text = await handshakeError(host, port, files, timeoutMs);
-  return text === undefined ? undefined : { kind: 'handshake-error', text };
+  return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port || 2379) };
 }
 
 /**
@@ -62,12 +91,19 @@ function servesPlainHttp(host: string, port: number, timeoutMs: number): Promise
   });
 }
 
+/** What one TLS handshake of ours met: whether it completed, and the error that ended it, if any. */
+interface Handshake {
+  completed: boolean;
+  error?: string;
+}
+
 /**
- * The error of a TLS handshake with the client's own files, including an alert that arrives just after it (TLS 1.3
- * servers check the client certificate after the client considers the handshake done). Undefined when the handshake
- * succeeded and nothing was refused within the time.
+ * A TLS handshake with `options`, including an alert that arrives just after it (TLS 1.3 servers check the client
+ * certificate after the client considers the handshake done). `error` is undefined when nothing was refused: the
+ * server answered the HTTP/2 preface, or said nothing within the time; and for a reset or refused connection, which
+ * says nothing grpc-js did not already say.
  */
-function handshakeError(host: string, port: number, files: TlsFiles, timeoutMs: number): Promise<string | undefined> {
+function handshake(host: string, port: number, options: ConnectionOptions, timeoutMs: number): Promise<Handshake> {
   return new Promise((resolve) => {
     const socket = tlsConnect({
       host,
@@ -75,25 +111,24 @@ function handshakeError(host: string, port: number, files: TlsFiles, timeoutMs: 
       // An IP address is not a valid SNI name (RFC 6066); certificate checks still apply to it.
       ...(isIP(host) === 0 && { servername: host }),
       ALPNProtocols: ['h2'],
-      ...(files.ca && { ca: files.ca }),
-      ...(files.cert && { cert: files.cert }),
-      ...(files.key && { key: files.key }),
+      ...options,
     });
-    const done = (text: string | undefined) => {
+    let completed = false;
+    const done = (error: string | undefined) => {
       clearTimeout(timer);
       socket.destroy();
-      resolve(text);
+      resolve({ completed, ...(error !== undefined && { error }) });
     };
     let timer = setTimeout(() => done(undefined), timeoutMs);
     socket.once('secureConnect', () => {
+      completed = true;
       // HTTP/2's client preface makes the server read our Finished (and with it check our certificate) and answer;
-      // a refusal comes as an alert within a round trip or two.
+      // a refusal comes as an alert within a round trip or two, an acceptance as the server's SETTINGS.
       socket.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
-      socket.resume();
+      socket.once('data', () => done(undefined));
       clearTimeout(timer);
       timer = setTimeout(() => done(undefined), Math.min(timeoutMs, ALERT_WAIT_MS));
     });
-    // A reset or refusal of our own connection says nothing grpc-js did not already say.
     socket.once('error', (err: NodeJS.ErrnoException) => done(NETWORK_ERRORS.has(err.code ?? '') ? undefined : err.message));
     socket.once('close', () => done(undefined));
   });

@@ -3,6 +3,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { EtcdConfig } from '../config/types.js';
 import { EtcdError, describeError } from '../core/errors.js';
 import { readTlsFiles, usesTls } from './client.js';
+import { tlsReason } from './errors.js';
 
 /** A node of etcd's v2 keys API. */
 export interface V2Node {
@@ -183,7 +184,7 @@ export class V2Client {
         lastError = err;
       }
     }
-    throw new EtcdError(`${method} ${path} failed at ${this.cfg.endpoints.join(',')}: ${describeTransport(lastError)}`, { cause: lastError });
+    throw new EtcdError(`${method} ${path} failed at ${this.cfg.endpoints.join(',')}: ${describeTransport(lastError, this.cfg)}`, { cause: lastError });
   }
 
   private requestOnce(endpoint: string, method: string, path: string, body?: Buffer): Promise<V2Response> {
@@ -223,9 +224,9 @@ export class V2Client {
   }
 }
 
-function describeTransport(err: unknown): string {
+function describeTransport(err: unknown, cfg: EtcdConfig): string {
   const text = describeError(err);
-  if (/certificate|self.signed|unable to verify|handshake|alert/i.test(text)) return `TLS failed (${text})`;
+  if (/certificate|self.signed|unable to verify|handshake|alert/i.test(text)) return tlsReason(text.toLowerCase(), cfg) ?? `TLS failed (${text})`;
   if (/ECONNREFUSED|ECONNRESET|ENOTFOUND|EHOSTUNREACH|socket hang up|no answer/i.test(text)) return `etcd is unreachable or went away (${text})`;
   return text;
 }

@@ -80,6 +80,8 @@ describe('bad configuration', { concurrent: true }, () => {
     [['restore', 'latest'], { RS_RETENTION_MAX_AGE: 'forever' }],
     [['stats', 'latest'], { RS_BACKUP_DIR: '/dev/null' }],
     [['backup'], { RS_S3_REGION: 'us east' }],
+    // Set but empty: not the default endpoint (whatever etcd listens on this host).
+    [['backup'], { RS_ETCD_ENDPOINTS: '' }],
   ])('%j with %j: exit 2 naming it', async (args, bad) => {
     const env = { RS_ETCD_ENDPOINTS: `http://127.0.0.1:${trapPort}`, RS_BACKUP_DIR: join(dir, 'other'), RS_HTTP_PORT: '0', ...bad };
     const res = await runCli(args, env);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
-import { probeTls } from '../../src/etcd/tls-probe.js';
+import { probeSpeaksTls, probeTls } from '../../src/etcd/tls-probe.js';
 import { makeCerts, etcdTlsArgs, type TestCerts } from '../helpers/certs.js';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
@@ -51,7 +51,10 @@ describe('etcd over TLS', () => {
     // A message, not a stack trace.
     expect(res.stderr).not.toMatch(/\n\s+at /);
     expect(res.stderr).not.toMatch(/this is a bug/);
+    // Files are named, never shown.
+    expect(res.stderr).not.toMatch(/-----BEGIN|PRIVATE KEY/);
   };
+  const quoted = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
   it('backs up over server TLS with only a CA (no client certificate)', async () => {
     const res = await backup(serverTls, { RS_ETCD_CA_CERT: certs.ca });
@@ -65,8 +68,11 @@ describe('etcd over TLS', () => {
     expect(res.code).toBe(0);
   });
 
-  it('says the server certificate is not signed by the configured CA', async () => {
-    expectFailure(await backup(serverTls, { RS_ETCD_CA_CERT: certs.otherCa }), /server certificate is not signed by RS_ETCD_CA_CERT/);
+  it('says the server certificate is not signed by the configured CA, naming the variable and its file', async () => {
+    const wrongCa = new RegExp(`server certificate is not signed by RS_ETCD_CA_CERT=${quoted(certs.otherCa)}$`, 'm');
+    expectFailure(await backup(serverTls, { RS_ETCD_CA_CERT: certs.otherCa }), wrongCa);
+    // The v2 API's HTTP client says it in the same words.
+    expectFailure(await backup(serverTls, { RS_ETCD_CA_CERT: certs.otherCa, RS_ETCD_API_VERSION: 'v2' }), wrongCa);
   });
 
   it('says the same without RS_ETCD_CA_CERT (system CAs do not know a private CA)', async () => {
@@ -84,21 +90,21 @@ describe('etcd over TLS', () => {
   it('says the client certificate expired', async () => {
     expectFailure(
       await backup(mutual, { RS_ETCD_CA_CERT: certs.ca, RS_ETCD_CLIENT_CERT: certs.expiredClient.cert, RS_ETCD_CLIENT_KEY: certs.expiredClient.key }),
-      /RS_ETCD_CLIENT_CERT .*expired/,
+      new RegExp(`the client certificate RS_ETCD_CLIENT_CERT=${quoted(certs.expiredClient.cert)} expired`),
     );
   });
 
   it('says etcd rejected a client certificate signed by another CA', async () => {
     expectFailure(
       await backup(mutual, { RS_ETCD_CA_CERT: certs.ca, RS_ETCD_CLIENT_CERT: certs.otherClient.cert, RS_ETCD_CLIENT_KEY: certs.otherClient.key }),
-      /etcd rejected the client certificate/,
+      new RegExp(`etcd rejected the client certificate RS_ETCD_CLIENT_CERT=${quoted(certs.otherClient.cert)}: `),
     );
   });
 
   it('says the client certificate and key do not belong together', async () => {
     expectFailure(
       await backup(mutual, { RS_ETCD_CA_CERT: certs.ca, RS_ETCD_CLIENT_CERT: certs.mismatched.cert, RS_ETCD_CLIENT_KEY: certs.mismatched.key }),
-      /RS_ETCD_CLIENT_KEY is not the key of RS_ETCD_CLIENT_CERT/,
+      new RegExp(`RS_ETCD_CLIENT_KEY=${quoted(certs.mismatched.key)} is not the key of RS_ETCD_CLIENT_CERT=${quoted(certs.mismatched.cert)}`),
     );
   });
 
@@ -106,6 +112,18 @@ describe('etcd over TLS', () => {
     const res = await backup(plain, { RS_ETCD_ENDPOINTS: plain.endpoint.replace('http:', 'https:'), RS_ETCD_CA_CERT: certs.ca });
     expectFailure(res, /did not complete a TLS handshake: it serves plain http \(use an http:\/\/ endpoint\)/);
   });
+  it('says at once that an http:// endpoint speaks TLS, and what to set', async () => {
+    const started = Date.now();
+    // The default RS_ETCD_TIMEOUT (30 s), which the retries of an unreachable endpoint would use up.
+    const res = await backup(serverTls, { RS_ETCD_ENDPOINTS: serverTls.endpoint.replace('https:', 'http:'), RS_ETCD_TIMEOUT: '30s' });
+    expectFailure(res, /failed at http:\/\/127\.0\.0\.1:(\d+): the endpoint speaks TLS, not plain http: use https:\/\/127\.0\.0\.1:\1 and set RS_ETCD_CA_CERT to etcd's CA$/m);
+    expect(res.stderr).not.toMatch(/unreachable|RS_ETCD_CLIENT_CERT/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    // A mutual-TLS etcd asks for a client certificate: `explore` says that too.
+    const explored = await runCli(['explore'], { RS_ETCD_ENDPOINTS: mutual.endpoint.replace('https:', 'http:'), RS_BACKUP_DIR: join(dir, 'store') });
+    expectFailure(explored, /speaks TLS, not plain http: use https:\/\/\S+ and set RS_ETCD_CA_CERT to etcd's CA, and RS_ETCD_CLIENT_CERT and RS_ETCD_CLIENT_KEY \(it asks for a client certificate\)/);
+  });
+
   // grpc-js sometimes sees these only as a reset connection (CI saw it for the plain-http case); the probe that then
   // asks the endpoint must tell them apart on its own.
   describe('probing an endpoint whose connection was reset', () => {
@@ -127,6 +145,12 @@ describe('etcd over TLS', () => {
     it('finds the alert of a mutual-TLS etcd given a certificate of another CA', async () => {
       const found = await probeTls(mutual.endpoint, await files(certs.otherClient));
       expect(found?.kind === 'handshake-error' && found.text).toMatch(/alert (unknown ca|bad certificate|certificate unknown)/i);
+    });
+
+    it('finds that an endpoint speaks TLS, and whether it wants a client certificate; a plain-http etcd does not', async () => {
+      expect(await probeSpeaksTls(serverTls.endpoint.replace('https:', 'http:'))).toEqual({ clientCertificateRequired: false });
+      expect(await probeSpeaksTls(mutual.endpoint.replace('https:', 'http:'))).toEqual({ clientCertificateRequired: true });
+      expect(await probeSpeaksTls(plain.endpoint)).toBeUndefined();
     });
 
     it('finds nothing wrong with a good handshake, nor with an endpoint that only resets', async () => {

@@ -81,14 +81,40 @@ describe('explore', () => {
   });
 
   it('finds auth enabled, and dumps keys with credentials', async () => {
-    const secured = await startEtcd();
+    // --enable-v2: the v2 API answers anyone whatever the v3 credentials, and must not pass for the whole story.
+    const secured = await startEtcd({ enableV2: true });
     try {
       await secured.ctl(['put', '/registry/pods/default/a', 'x']);
       await secured.ctl(['user', 'add', 'root:s3cret']);
       await secured.ctl(['auth', 'enable']);
-      const anonymous = JSON.parse((await runInProcess(['explore', '--json'], env(secured))).stdout) as Explored;
-      expect(anonymous.authEnabled).toBe(true);
+      await fetch(`${secured.endpoint}/v2/keys/registry/pods/default/old`, { method: 'PUT', body: new URLSearchParams({ value: '{}' }) });
+
+      // Without credentials, and with refused ones: the facts etcd tells anyone, then exit 1 saying why the keyspace
+      // was not read and what to set.
+      for (const [creds, why] of [
+        [{}, /: etcd has authentication enabled: set RS_ETCD_USERNAME and RS_ETCD_PASSWORD$/m],
+        [{ RS_ETCD_USERNAME: 'root', RS_ETCD_PASSWORD: 'wrong' }, /: etcd refused the credentials \(check RS_ETCD_USERNAME and RS_ETCD_PASSWORD\)$/m],
+      ] as const) {
+        const json = await runCli(['explore', '--json'], env(secured, creds));
+        expect(json.code).toBe(1);
+        expect(json.stderr).toMatch(/^reshifter: the v3 keyspace could not be read at http:\/\/127\.0\.0\.1:\d+: /m);
+        expect(json.stderr).toMatch(why);
+        const e = JSON.parse(json.stdout) as Explored & { etcdVersion: string; revision: number; keyspaceError: string };
+        expect(e).toMatchObject({ apiVersions: ['v3', 'v2'], authEnabled: true, etcdVersion: expect.stringMatching(/^3\./) });
+        expect(e.revision).toBeGreaterThan(0);
+        expect(e.keyspaceError).toMatch(why);
+        const text = await runCli(['explore'], env(secured, creds));
+        expect(text.code).toBe(1);
+        expect(text.stdout).toMatch(/^etcd version: 3\.\d+\.\d+ \(API v3, v2\)$/m);
+        expect(text.stdout).toMatch(/^kubernetes: .*\(the v3 keyspace could not be read\)$/m);
+        expect(text.stderr).toMatch(why);
+        expect(text.stderr).not.toMatch(/wrong|s3cret/);
+      }
+
       const creds = { RS_ETCD_USERNAME: 'root', RS_ETCD_PASSWORD: 's3cret', RS_BACKUP_STRATEGY: 'raw', RS_CLUSTER_NAME: 'auth' };
+      const explored = await runCli(['explore', '--json'], env(secured, creds));
+      expect(explored.code).toBe(0);
+      expect(JSON.parse(explored.stdout)).toMatchObject({ authEnabled: true, kubernetes: { prefixes: [{ prefix: '/registry', api: 'v3', keys: 1 }, { prefix: '/registry', api: 'v2' }] } });
       const res = await runInProcess(['backup', '--json'], env(secured, creds));
       expect(res.stderr).toBe('');
       expect((JSON.parse(res.stdout) as Manifest).keys).toBe(1);

@@ -219,7 +219,13 @@ export const COMPONENTS: Record<string, Schema> = {
     type: 'object',
     description: 'What the etcd endpoint is and holds, as `reshifter explore --json` prints it.',
     required: ['endpoints', 'etcdVersion', 'revision', 'dbSizeBytes'],
-    properties: { endpoints: { type: 'array', items: text }, etcdVersion: text, revision: count, dbSizeBytes: count },
+    properties: {
+      endpoints: { type: 'array', items: text },
+      etcdVersion: text,
+      revision: count,
+      dbSizeBytes: count,
+      keyspaceError: { type: 'string', description: 'why the v3 keyspace could not be read (credentials refused or missing); the rest is what etcd tells anyone' },
+    },
   },
   BackupRequest: {
     type: 'object',

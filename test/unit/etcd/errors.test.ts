@@ -1,6 +1,7 @@
+import { GRPCUnavailableError } from 'etcd3';
 import { describe, expect, it } from 'vitest';
 import { EtcdError } from '../../../src/core/errors.js';
-import { EtcdUnansweredError, TlsResetError, explainTlsReset, grpcCause, toEtcdError } from '../../../src/etcd/errors.js';
+import { EtcdCredentialsError, EtcdUnansweredError, TlsResetError, explainClosedConnection, explainTlsReset, grpcCause, toEtcdError } from '../../../src/etcd/errors.js';
 import type { TlsProbeResult } from '../../../src/etcd/tls-probe.js';
 
 const ENDPOINTS = ['https://10.0.0.5:2379'];
@@ -14,12 +15,12 @@ describe('toEtcdError', () => {
     ['3 INVALID_ARGUMENT: etcdserver: user name is empty', ENDPOINTS, /requires authentication and got no user name/],
     ['7 PERMISSION_DENIED: etcdserver: permission denied', cfg(), /lacks permission .*snapshots need the root role/],
     ['14 UNAVAILABLE: No connection established. Last error: Error: certificate has expired. Resolution note: ', cfg(), /server certificate has expired/],
-    ['14 UNAVAILABLE: No connection established. Last error: Error: unable to verify the first certificate', cfg({ caCertFile: '/ca.pem' }), /server certificate is not signed by RS_ETCD_CA_CERT/],
+    ['14 UNAVAILABLE: No connection established. Last error: Error: unable to verify the first certificate', cfg({ caCertFile: '/ca.pem' }), /server certificate is not signed by RS_ETCD_CA_CERT=\/ca\.pem$/],
     ['14 UNAVAILABLE: No connection established. Last error: Error: self-signed certificate in certificate chain', cfg(), /not signed by a CA this system trusts: set RS_ETCD_CA_CERT/],
     ["14 UNAVAILABLE: Hostname/IP does not match certificate's altnames: IP: 10.0.0.5 is not in the cert's list", cfg(), /does not name this endpoint's host/],
     ['14 UNAVAILABLE: No connection established. Last error: 80:error:0A000412:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:SSL alert number 42', cfg(), /requires a client certificate \(mutual TLS\): set RS_ETCD_CLIENT_CERT/],
-    ['14 UNAVAILABLE: No connection established. Last error: 80:error:0A000412:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:SSL alert number 42', cfg({ clientCertFile: '/c.pem' }), /etcd rejected the client certificate/],
-    ['14 UNAVAILABLE: ... ssl3_read_bytes:tlsv1 alert unknown ca:SSL alert number 48', cfg({ clientCertFile: '/c.pem' }), /etcd rejected the client certificate/],
+    ['14 UNAVAILABLE: No connection established. Last error: 80:error:0A000412:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:SSL alert number 42', cfg({ clientCertFile: '/c.pem' }), /etcd rejected the client certificate RS_ETCD_CLIENT_CERT=\/c\.pem: /],
+    ['14 UNAVAILABLE: ... ssl3_read_bytes:tlsv1 alert unknown ca:SSL alert number 48', cfg({ clientCertFile: '/c.pem' }), /etcd rejected the client certificate RS_ETCD_CLIENT_CERT=\/c\.pem: /],
     ['14 UNAVAILABLE: ... wrong version number', cfg(), /did not complete a TLS handshake: it may serve plain http/],
     ['8 RESOURCE_EXHAUSTED: Received message larger than max (8274701 vs 4194304)', cfg(), /exceeded etcd or gRPC size limits/],
     ['14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 10.0.0.5:2379', cfg(), /etcd is unreachable or went away/],
@@ -39,6 +40,15 @@ describe('toEtcdError', () => {
     expect(toEtcdError(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded'), 'writing', cfg())).toBeInstanceOf(EtcdUnansweredError);
     expect(toEtcdError(new Error('3 INVALID_ARGUMENT: etcdserver: request is too large'), 'writing', cfg())).not.toBeInstanceOf(EtcdUnansweredError);
     expect(toEtcdError(new Error('7 PERMISSION_DENIED: etcdserver: permission denied'), 'writing', cfg())).not.toBeInstanceOf(EtcdUnansweredError);
+  });
+
+  it('tells refused, missing or insufficient credentials apart, with the cause alone for another message', () => {
+    const refused = toEtcdError(new Error('3 INVALID_ARGUMENT: etcdserver: authentication failed, invalid user ID or password'), 'x', cfg({ username: 'root' }));
+    expect(refused).toBeInstanceOf(EtcdCredentialsError);
+    expect((refused as EtcdCredentialsError).reason).toBe('etcd refused the credentials (check RS_ETCD_USERNAME and RS_ETCD_PASSWORD)');
+    expect(toEtcdError(new Error('3 INVALID_ARGUMENT: etcdserver: user name is empty'), 'x', cfg())).toBeInstanceOf(EtcdCredentialsError);
+    expect(toEtcdError(new Error('7 PERMISSION_DENIED: etcdserver: permission denied'), 'x', cfg())).toBeInstanceOf(EtcdCredentialsError);
+    expect(toEtcdError(new Error('14 UNAVAILABLE: Connection dropped'), 'x', cfg())).not.toBeInstanceOf(EtcdCredentialsError);
   });
 
   describe('a reset during an https handshake', () => {
@@ -84,6 +94,30 @@ describe('toEtcdError', () => {
     expect(grpcCause('14 UNAVAILABLE: Name resolution failed. Resolution note: getaddrinfo ENOTFOUND etcd.example')).toBe(
       'Name resolution failed; getaddrinfo ENOTFOUND etcd.example',
     );
+  });
+
+  describe('an http:// endpoint that closed the connection before HTTP/2 began', () => {
+    const closed = new GRPCUnavailableError('14 UNAVAILABLE: No connection established. Last error: Failed to connect (2026-12-05T10:31:22.740Z)');
+    const endpoints = ['http://10.0.0.5:2379', 'http://10.0.0.6:2379'];
+
+    it('is asked whether it speaks TLS, and then said to, with what to set', async () => {
+      const asked: string[] = [];
+      const found = await explainClosedConnection(closed, endpoints, async (endpoint) => {
+        asked.push(endpoint);
+        return endpoint === 'http://10.0.0.6:2379' ? { clientCertificateRequired: true } : undefined;
+      });
+      expect(asked).toEqual(endpoints);
+      expect(toEtcdError(found, 'reading etcd status', endpoints).message).toBe(
+        "reading etcd status failed at http://10.0.0.5:2379,http://10.0.0.6:2379: http://10.0.0.6:2379 speaks TLS, not plain http: use https://10.0.0.6:2379 and set RS_ETCD_CA_CERT to etcd's CA, and RS_ETCD_CLIENT_CERT and RS_ETCD_CLIENT_KEY (it asks for a client certificate)",
+      );
+    });
+
+    it('is not probed for other failures (refused, dropped), nor when it does not speak TLS', async () => {
+      const probe = async () => ({ clientCertificateRequired: false });
+      expect(await explainClosedConnection(new GRPCUnavailableError('14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 10.0.0.5:2379'), endpoints, probe)).toBeUndefined();
+      expect(await explainClosedConnection(new GRPCUnavailableError('14 UNAVAILABLE: Connection dropped'), endpoints, probe)).toBeUndefined();
+      expect(await explainClosedConnection(closed, endpoints, async () => undefined)).toBeUndefined();
+    });
   });
 
   it('passes an EtcdError through unchanged', () => {

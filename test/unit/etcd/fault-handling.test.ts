@@ -51,6 +51,31 @@ describe('etcd fault handling', () => {
     expect(typeof defaultCallOptions === 'function' ? defaultCallOptions({ service: 'Maintenance', method: 'snapshot', isStream: true }) : undefined).toEqual({});
   });
 
+  it('ends a call at the first failure that explain says more about, with what it says', async () => {
+    const closed = new GRPCUnavailableError('14 UNAVAILABLE: No connection established. Last error: Failed to connect (2026-12-05T10:31:22.740Z)');
+    const better = new Error('http://10.0.0.5:2379 speaks TLS');
+    const asked: unknown[] = [];
+    const { faultHandling: policies } = faultHandling(5_000, async (err) => {
+      asked.push(err);
+      return err === closed ? better : undefined;
+    });
+    let attempts = 0;
+    const started = Date.now();
+    const err = await policies!.global!.execute(() => {
+      attempts++;
+      throw closed;
+    }).catch((e: unknown) => e);
+    expect(err).toBe(better);
+    expect(attempts).toBe(1);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    // Only transient failures are asked about: the others are not retried anyway.
+    const tooBig = new GRPCResourceExhastedError('8 RESOURCE_EXHAUSTED: Received message larger than max (128010783 vs 67108864)');
+    await expect(policies!.global!.execute(() => {
+      throw tooBig;
+    })).rejects.toBe(tooBig);
+    expect(asked).toEqual([closed]);
+  });
+
   it('names what a call that ran out of time was up against', async () => {
     const { faultHandling: policies } = faultHandling(2_000);
     const dropped = new GRPCUnavailableError('14 UNAVAILABLE: Connection dropped');
