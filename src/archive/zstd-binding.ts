@@ -26,7 +26,7 @@ function load<T>(name: string): T {
   }
 }
 
-/** libzstd: Encoder and Decoder whose async calls run on libuv's thread pool. */
+/** libzstd's Encoder, whose async calls run on libuv's thread pool (decoding uses Node's own: zstd-decoder.ts). */
 export const zstdBinding = (): ZstdBinding => load<ZstdBinding>('@toondepauw/node-zstd');
 
 /** XXH64 (@node-rs/xxhash), the hash of zstd's content checksum. */
