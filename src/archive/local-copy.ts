@@ -1,5 +1,6 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { open as openFile, rm } from 'node:fs/promises';
+import { open as openFile, rm, type FileHandle } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline as pipelineCb, Writable, type Duplex, type Readable } from 'node:stream';
@@ -71,8 +72,14 @@ export async function copyVerified(stored: Readable, m: Manifest, signal?: Abort
   };
 }
 
+/** What was read of a backup: how many bytes, and their sha256. */
+interface Hashed {
+  bytes: number;
+  digest(): string;
+}
+
 /** Throws IntegrityError when the bytes read differ from the manifest in size or sha256. */
-function checkAgainst(m: Manifest, hash: HashCounter): void {
+function checkAgainst(m: Manifest, hash: Hashed): void {
   if (hash.bytes !== m.sizeBytes) {
     throw new IntegrityError('size', `backup ${m.id} is ${hash.bytes} bytes in the store, its manifest says ${m.sizeBytes}: refusing to use a damaged backup`);
   }
@@ -131,10 +138,9 @@ export async function holdVerified(path: string, m: Manifest, opts: { signal?: A
     if (dir !== undefined) await rm(dir, { recursive: true, force: true }).then(release);
   };
   try {
-    const hash = new HashCounter();
-    const discard = new Writable({ highWaterMark: BUFFER, write: (_chunk, _enc, cb) => cb() });
+    let hash: Hashed;
     try {
-      await pipeline([read(), hash, discard], signal ? { signal } : {});
+      hash = await hashFile(held, signal);
     } catch (err) {
       throw new OperationError(`reading backup ${m.id} at ${path} failed: ${describeError(err)}`, { cause: err });
     }
@@ -158,4 +164,23 @@ export async function holdVerified(path: string, m: Manifest, opts: { signal?: A
     },
     remove,
   };
+}
+
+/**
+ * The size and sha256 of a file, read through one reused buffer: a stream's fresh 1 MiB buffer per read made the
+ * check of a 118 MB dump take 0.6 s instead of 0.1 s here (new memory costs a page fault per page).
+ */
+async function hashFile(handle: FileHandle, signal?: AbortSignal): Promise<Hashed> {
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(BUFFER);
+  let bytes = 0;
+  for (;;) {
+    signal?.throwIfAborted();
+    const { bytesRead } = await handle.read(buf, 0, buf.length, bytes);
+    if (bytesRead === 0) break;
+    hash.update(buf.subarray(0, bytesRead));
+    bytes += bytesRead;
+  }
+  const hex = hash.digest('hex');
+  return { bytes, digest: () => hex };
 }
