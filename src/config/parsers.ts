@@ -24,6 +24,12 @@ export function list(value: string): string[] {
 }
 
 /** A value that must match `re`, refused with `why`. */
+/** A value that must say something when set: blank is refused with `why`. */
+export const notEmpty = (why: string) => (value: string): string => {
+  if (value.trim() === '') throw new Error(why);
+  return value;
+};
+
 export const matching = (re: RegExp, why: string) => (value: string): string => {
   if (!re.test(value)) throw new Error(why);
   return value;

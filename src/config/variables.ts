@@ -3,7 +3,7 @@ import { parseCheckpointTargets } from '../core/checkpoint-targets.js';
 import { checkpointDirProblem, isCheckpoint, kubeletUrl } from './checkpoint-parsers.js';
 import { parseStrategy } from '../core/strategy.js';
 import {
-  ageIdentity, ageIdentityFile, ageRecipients, bucketFolder, coerce, cronExpression, endpoints, existingWritableFolder, intRange, listenAddress, matching, namesOf,
+  ageIdentity, ageIdentityFile, ageRecipients, bucketFolder, coerce, cronExpression, endpoints, existingWritableFolder, intRange, listenAddress, matching, namesOf, notEmpty,
   prefixes, readableFile, url, writableFolder,
 } from './parsers.js';
 import type { Compression } from './types.js';
@@ -166,13 +166,19 @@ export const VARIABLES: readonly Variable[] = [
     doc: { default: '`default`', example: '`prod-eu-1`', meaning: "folder of this cluster's backups in the store" },
   },
   {
-    name: 'RS_BACKUP_DIR', group: 'store', present: writableFolder, default: './backups', field: 'store.dir',
+    // Set but empty is an error, not the default: a manifest's missing value would put backups somewhere unmeant.
+    name: 'RS_BACKUP_DIR', group: 'store', unset: 'absent', parse: notEmpty('names no folder: give the local store\'s folder, or leave it unset for ./backups'), present: writableFolder, default: './backups', field: 'store.dir',
     doc: { default: '`./backups`', example: '`/var/backups/etcd`', meaning: 'local store (used when `RS_S3_BUCKET` is unset)' },
   },
   {
-    name: 'RS_S3_BUCKET', group: 'store', field: 'store.bucket',
-    parse: matching(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'is not an S3 bucket name (3-63 lowercase letters, digits, "." and "-")'),
-    doc: { default: '', example: '`etcd-backups`', meaning: 'selects the S3 store' },
+    // Set but empty is an error: an empty Secret or ConfigMap key would otherwise send backups to the local store,
+    // which in a pod is its ephemeral filesystem.
+    name: 'RS_S3_BUCKET', group: 'store', field: 'store.bucket', unset: 'absent',
+    parse: (v) =>
+      matching(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'is not an S3 bucket name (3-63 lowercase letters, digits, "." and "-")')(
+        notEmpty('names no bucket: give the bucket, or leave RS_S3_BUCKET unset for the local store (RS_BACKUP_DIR)')(v),
+      ),
+    doc: { default: '', example: '`etcd-backups`', meaning: 'selects the S3 store (set but empty is refused, as for `RS_BACKUP_DIR`)' },
   },
   {
     name: 'RS_S3_ENDPOINT', group: 'store', parse: (v) => url(v), field: 'store.endpoint',
