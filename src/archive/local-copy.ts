@@ -123,10 +123,13 @@ export async function verifyInPlace(path: string, m: Manifest, opts: { signal?: 
  */
 export async function holdVerified(path: string, m: Manifest, opts: { signal?: AbortSignal; workDir?: string } = {}): Promise<VerifiedCopy> {
   const { signal, workDir } = opts;
-  let handle;
+  let handle: FileHandle | undefined;
+  let hash: Hashed;
   try {
     handle = await openFile(path, 'r');
+    hash = await hashFile(handle, signal);
   } catch (err) {
+    await handle?.close().catch(() => undefined);
     throw new OperationError(`reading backup ${m.id} at ${path} failed: ${describeError(err)}`, { cause: err });
   }
   const held = handle;
@@ -138,12 +141,6 @@ export async function holdVerified(path: string, m: Manifest, opts: { signal?: A
     if (dir !== undefined) await rm(dir, { recursive: true, force: true }).then(release);
   };
   try {
-    let hash: Hashed;
-    try {
-      hash = await hashFile(held, signal);
-    } catch (err) {
-      throw new OperationError(`reading backup ${m.id} at ${path} failed: ${describeError(err)}`, { cause: err });
-    }
     checkAgainst(m, hash);
     if (workDir !== undefined) {
       dir = await makeWorkDir(workDir, m);

@@ -110,7 +110,7 @@ export class BackupRepository {
    */
   plainLocalArtifact(m: Manifest): string | undefined {
     if (m.compression !== 'none' || m.encryption !== 'none') return undefined;
-    return this.store.localPath?.(this.key(m.artifact));
+    return this.localArtifact(m);
   }
 
   /** The artifact's file on this machine, whatever its codec: a local store. Undefined otherwise. */

@@ -48,6 +48,20 @@ async function withoutTmp<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Runs `fn` with one byte in the middle of the backup's stored file flipped, and puts the file back after. */
+async function withDamaged(m: Manifest, fn: () => Promise<void>): Promise<void> {
+  const file = join(store, 'wa', m.artifact);
+  const original = await readFile(file);
+  const damaged = Buffer.from(original);
+  damaged[damaged.length >> 1] ^= 0xff;
+  await writeFile(file, damaged);
+  try {
+    await fn();
+  } finally {
+    await writeFile(file, original);
+  }
+}
+
 /** A repository whose work area does not exist: any copy fails. */
 const noWorkArea = () => new BackupRepository(new LocalStore(store), 'wa', join(work, 'no-such-work-area'));
 
@@ -89,18 +103,11 @@ describe('a local uncompressed snapshot is read in place', () => {
   });
 
   it('still refuses a file that differs from its manifest', async () => {
-    const file = join(store, 'wa', plain.artifact);
-    const original = await readFile(file);
-    const damaged = Buffer.from(original);
-    damaged[damaged.length >> 1] ^= 0xff;
-    await writeFile(file, damaged);
-    try {
+    await withDamaged(plain, async () => {
       await expect(openBackup(noWorkArea(), plain, {})).rejects.toThrow(IntegrityError);
       // etcd's own trailer, checked in the same pass, or the manifest's sha256: whichever sees it first.
       await expect(openBackup(noWorkArea(), plain, {})).rejects.toThrow(/sha256/);
-    } finally {
-      await writeFile(file, original);
-    }
+    });
   });
 });
 
@@ -129,16 +136,9 @@ describe('a local compressed key dump is read through a handle held open, with n
   });
 
   it('still refuses a file that differs from its manifest, and reads nothing of it', async () => {
-    const file = join(store, 'wa', dump.artifact);
-    const original = await readFile(file);
-    const damaged = Buffer.from(original);
-    damaged[damaged.length >> 1] ^= 0xff;
-    await writeFile(file, damaged);
-    try {
+    await withDamaged(dump, async () => {
       await expect(openBackup(noWorkArea(), dump, {})).rejects.toThrow(/stored bytes hash to .*refusing to use a corrupt backup/);
-    } finally {
-      await writeFile(file, original);
-    }
+    });
   });
 });
 
