@@ -44,6 +44,7 @@ export async function start(argv: string[], env: Record<string, string | undefin
     const { config } = loaded;
     const logger = createLogger(config.logLevel);
     log = logger;
+    if (loaded.etcdctl.length > 0 && groups.has('etcd')) logger.info({ variables: loaded.etcdctl }, "etcd connection settings read from etcdctl's variables");
     const command = await inv.spec.load();
     const signals = stopOnSignals(logger);
     try {

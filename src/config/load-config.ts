@@ -1,9 +1,11 @@
 import { suggest } from '../core/suggest.js';
+import { ETCDCTL_SECRETS, ETCDCTL_VARIABLES } from './etcdctl-variables.js';
 import type { Config, StoreConfig } from './types.js';
 import { VARIABLES, type Variable, type VariableGroup } from './variables.js';
 
 export type Env = Record<string, string | undefined>;
-export type LoadResult = { config: Config; errors?: undefined } | { config?: undefined; errors: string[] };
+/** The config, and the etcdctl variables read in place of reshifter's (ETCDCTL_CACERT for RS_ETCD_CA_CERT, ...). */
+export type LoadResult = { config: Config; etcdctl: string[]; errors?: undefined } | { config?: undefined; etcdctl?: undefined; errors: string[] };
 
 export interface LoadOptions {
   /**
@@ -31,17 +33,21 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Load
   const errors: string[] = [];
   const values = new Map<string, unknown>();
   const earlier = (name: string) => values.get(name);
-  const isSet = (name: string) => setValue(env, VARIABLES.find((v) => v.name === name)!, name) !== undefined;
+  const isSet = (name: string) => source(env, VARIABLES.find((v) => v.name === name)!) !== undefined;
+  // Variables set by etcdctl's name: a rule broken across variables names both (`RS_ETCD_USERNAME (here ETCDCTL_USER)`).
+  const borrowed = new Map<string, string>();
   for (const v of VARIABLES) {
     const checkPresent = opts.groups === undefined || opts.groups.has(v.group);
-    const value = readVariable(env, v, earlier, errors, checkPresent);
+    const from = source(env, v);
+    if (from !== undefined && from.name.startsWith('ETCDCTL_')) borrowed.set(v.name, from.name);
+    const value = readVariable(env, v, from, earlier, errors, checkPresent);
     if (value !== undefined) values.set(v.name, value);
     const broken = v.check?.(isSet, earlier);
-    if (broken !== undefined) errors.push(broken);
+    if (broken !== undefined) errors.push([...borrowed].reduce((m, [rs, ctl]) => m.replace(new RegExp(`\\b${rs}\\b`), `${rs} (here ${ctl})`), broken));
   }
   errors.push(...unknownVariables(env));
   if (errors.length > 0) return { errors };
-  return { config: assemble(values) };
+  return { config: assemble(values), etcdctl: [...new Set(borrowed.values())] };
 }
 
 /** A variable's value as it counts as set (see Variable.unset), or undefined. */
@@ -54,21 +60,44 @@ function setValue(env: Env, v: Variable, name: string): string | undefined {
 }
 
 /**
- * One variable's value: parsed (and, with `checkPresent`, what it names checked), or its default when not set; on a
- * bad value records why and returns undefined.
+ * Where a variable's value is read from: its name; else its older name; else etcdctl's variable for it (a blank one
+ * counts as not set: it is not ours to judge). Errors name the one read.
  */
-function readVariable(env: Env, v: Variable, earlier: (name: string) => unknown, errors: string[], checkPresent: boolean): unknown {
-  // The older name is read only when the current one is not set; errors name the one read.
-  const name = v.alias !== undefined && setValue(env, v, v.name) === undefined ? v.alias : v.name;
-  const value = setValue(env, v, name);
-  if (value === undefined) return v.defaultOf ? v.defaultOf(earlier) : v.default;
+function source(env: Env, v: Variable): { name: string; value: string } | undefined {
+  for (const name of v.alias !== undefined ? [v.name, v.alias] : [v.name]) {
+    const value = setValue(env, v, name);
+    if (value !== undefined) return { name, value };
+  }
+  for (const e of ETCDCTL_VARIABLES[v.name] ?? []) {
+    const raw = env[e.name];
+    if (raw === undefined || raw.trim() === '') continue;
+    const value = e.pick ? e.pick(raw) : v.secret ? raw : raw.trim();
+    if (value !== undefined) return { name: e.name, value };
+  }
+  return undefined;
+}
+
+/**
+ * One variable's value, read `from` where source() found it: parsed (and, with `checkPresent`, what it names
+ * checked), or its default when not set; on a bad value records why and returns undefined.
+ */
+function readVariable(
+  env: Env,
+  v: Variable,
+  from: { name: string; value: string } | undefined,
+  earlier: (name: string) => unknown,
+  errors: string[],
+  checkPresent: boolean,
+): unknown {
+  if (from === undefined) return v.defaultOf ? v.defaultOf(earlier) : v.default;
+  const { name, value } = from;
   try {
     const parsed = v.parse ? v.parse(value, earlier) : value;
     if (checkPresent) v.present?.(value);
     return parsed;
   } catch (err) {
     const reason = (err instanceof Error ? err.message : String(err)).replace(/^env-var: "[^"]*" /, '');
-    errors.push(`${name} was invalid: ${v.secret ? '(hidden)' : redactSecrets(JSON.stringify(env[name]))} ${redactSecrets(reason)}`);
+    errors.push(`${name} was invalid: ${v.secret || ETCDCTL_SECRETS.has(name) ? '(hidden)' : redactSecrets(JSON.stringify(env[name]))} ${redactSecrets(reason)}`);
     return undefined;
   }
 }

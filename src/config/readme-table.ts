@@ -1,3 +1,4 @@
+import { ETCDCTL_VARIABLES } from './etcdctl-variables.js';
 import { VARIABLES } from './variables.js';
 
 /** The header of the README's configuration table. */
@@ -11,7 +12,11 @@ export function configTable(): string[] {
   const rows = VARIABLES.flatMap((v) => {
     if ('row' in v.doc) return [];
     const label = v.doc.label ?? `\`${v.name}\`${v.alias !== undefined ? ` (\`${v.alias}\`)` : ''}`;
-    const cells = [label, v.doc.default, v.doc.example, v.doc.meaning];
+    // etcdctl's variables read in place of this row's: ETCDCTL_CERT / ETCDCTL_KEY.
+    const sharing = VARIABLES.filter((o) => o === v || ('row' in o.doc && o.doc.row === v.name));
+    const etcdctl = [...new Set(sharing.flatMap((o) => (ETCDCTL_VARIABLES[o.name] ?? []).map((e) => `\`${e.name}\``)))];
+    const meaning = etcdctl.length > 0 ? `${v.doc.meaning}; when unset, etcdctl's ${etcdctl.join(' / ')}` : v.doc.meaning;
+    const cells = [label, v.doc.default, v.doc.example, meaning];
     return [`|${cells.map((c) => (c === '' ? ' ' : ` ${c} `)).join('|')}|`];
   });
   return [...CONFIG_TABLE_HEADER, ...rows];

@@ -59,7 +59,8 @@ export function createEtcdClient(cfg: EtcdConfig): Etcd3 {
   const tls = usesTls(cfg);
   if (!tls && (cfg.caCertFile || cfg.clientCertFile)) {
     throw new ConfigError([
-      'RS_ETCD_CA_CERT / RS_ETCD_CLIENT_CERT are set but RS_ETCD_ENDPOINTS are not https:// URLs',
+      // Said with etcdctl's names too: a shell's ETCDCTL_CACERT may be what set them (config/etcdctl-variables.ts).
+      "RS_ETCD_CA_CERT / RS_ETCD_CLIENT_CERT (or etcdctl's ETCDCTL_CACERT / ETCDCTL_CERT) are set but RS_ETCD_ENDPOINTS are not https:// URLs",
     ]);
   }
   if (tls && cfg.endpoints.some((e) => e.startsWith('http://'))) {

@@ -3,11 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
 import { probeSpeaksTls, probeTls } from '../../src/etcd/tls-probe.js';
 import { makeCerts, etcdTlsArgs, type TestCerts } from '../helpers/certs.js';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+
+const execFileAsync = promisify(execFile);
 
 /**
  * Secure etcd: a real etcd serving https with certificates made by openssl, with server TLS only and with
@@ -66,6 +70,28 @@ describe('etcd over TLS', () => {
     const res = await backup(mutual, { RS_ETCD_CA_CERT: certs.ca, RS_ETCD_CLIENT_CERT: certs.client.cert, RS_ETCD_CLIENT_KEY: certs.client.key });
     expect(res.stderr).toMatch(/backup completed/);
     expect(res.code).toBe(0);
+  });
+
+  it("reaches etcd with etcdctl's own variables alone, as etcdctl does from the same shell", async () => {
+    const etcdctlEnv = { ETCDCTL_API: '3', ETCDCTL_ENDPOINTS: mutual.endpoint, ETCDCTL_CACERT: certs.ca, ETCDCTL_CERT: certs.client.cert, ETCDCTL_KEY: certs.client.key };
+    // The same environment works for etcdctl itself (the habit this serves).
+    const ctl = await execFileAsync('etcdctl', ['get', '/registry/secrets/default/tls', '--print-value-only'], { env: { PATH: process.env.PATH, ...etcdctlEnv } });
+    expect(ctl.stdout.trim()).toBe('x');
+    const explore = await runCli(['explore', '--json'], { ...etcdctlEnv, RS_ETCD_TIMEOUT: '5s' });
+    expect(explore.code).toBe(0);
+    expect(JSON.parse(explore.stdout)).toMatchObject({ endpoints: [mutual.endpoint], tls: true, clientCertificate: true });
+    expect(explore.stderr).toMatch(/etcd connection settings read from etcdctl's variables/);
+    const res = await runCli(['backup'], { ...etcdctlEnv, RS_BACKUP_DIR: join(dir, 'etcdctl-store'), RS_ETCD_TIMEOUT: '5s' });
+    expect(res.stderr).toMatch(/backup completed/);
+    expect(res.code).toBe(0);
+    // An RS_ variable wins over etcdctl's, one at a time: here another etcd, with etcdctl's CA.
+    const own = await runCli(['explore', '--json'], { ...etcdctlEnv, RS_ETCD_ENDPOINTS: serverTls.endpoint, RS_ETCD_TIMEOUT: '5s' });
+    expect(own.code).toBe(0);
+    expect(JSON.parse(own.stdout)).toMatchObject({ endpoints: [serverTls.endpoint], tls: true });
+    // A plain-http endpoint with etcdctl's certificates is a configuration error that names both.
+    const mixed = await runCli(['explore'], { ...etcdctlEnv, RS_ETCD_ENDPOINTS: plain.endpoint, RS_ETCD_TIMEOUT: '5s' });
+    expect(mixed.code).toBe(2);
+    expect(mixed.stderr).toMatch(/ETCDCTL_CACERT \/ ETCDCTL_CERT\) are set but RS_ETCD_ENDPOINTS are not https:\/\/ URLs/);
   });
 
   it('says the server certificate is not signed by the configured CA, naming the variable and its file', async () => {

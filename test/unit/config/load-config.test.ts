@@ -109,3 +109,43 @@ describe('loadConfig', () => {
     expect(errors?.join()).not.toContain('short-secret');
   });
 });
+
+describe("loadConfig: etcdctl's variables", () => {
+  const ca = '/etc/hostname'; // any readable file
+
+  it('reads each etcd setting from etcdctl when its RS_ variable is unset, and says which were read', () => {
+    const loaded = loadConfig({ ETCDCTL_ENDPOINTS: 'https://10.0.0.5:2379,https://10.0.0.6:2379', ETCDCTL_CACERT: ca, ETCDCTL_CERT: ca, ETCDCTL_KEY: ca, ETCDCTL_USER: 'root:pa:ss' });
+    expect(loaded.errors).toBeUndefined();
+    expect(loaded.config?.etcd).toMatchObject({
+      endpoints: ['https://10.0.0.5:2379', 'https://10.0.0.6:2379'], caCertFile: ca, clientCertFile: ca, clientKeyFile: ca, username: 'root', password: 'pa:ss',
+    });
+    expect(loaded.etcdctl).toEqual(['ETCDCTL_ENDPOINTS', 'ETCDCTL_CACERT', 'ETCDCTL_CERT', 'ETCDCTL_KEY', 'ETCDCTL_USER']);
+  });
+
+  it('lets an RS_ variable (or its older name) win, one variable at a time', () => {
+    const loaded = loadConfig({ RS_ETCD_ENDPOINT: 'https://10.0.0.9:2379', ETCDCTL_ENDPOINTS: 'https://10.0.0.5:2379', ETCDCTL_CACERT: ca });
+    expect(loaded.config?.etcd.endpoints).toEqual(['https://10.0.0.9:2379']);
+    expect(loaded.config?.etcd.caCertFile).toBe(ca);
+    expect(loaded.etcdctl).toEqual(['ETCDCTL_CACERT']);
+    expect(loadConfig({ RS_ETCD_USERNAME: 'me', RS_ETCD_PASSWORD: 'mine', ETCDCTL_USER: 'root:other' }).config?.etcd).toMatchObject({ username: 'me', password: 'mine' });
+  });
+
+  it('takes ETCDCTL_PASSWORD before the password in ETCDCTL_USER; a blank etcdctl variable counts as unset', () => {
+    expect(loadConfig({ ETCDCTL_USER: 'root:old', ETCDCTL_PASSWORD: 'new' }).config?.etcd).toMatchObject({ username: 'root', password: 'new' });
+    const blank = loadConfig({ ETCDCTL_ENDPOINTS: ' ', ETCDCTL_CACERT: '' });
+    expect(blank.config?.etcd.endpoints).toEqual(['http://127.0.0.1:2379']);
+    expect(blank.etcdctl).toEqual([]);
+  });
+
+  it('names the etcdctl variable it read in errors, and never shows what ETCDCTL_USER or ETCDCTL_PASSWORD hold', () => {
+    expect(loadConfig({ ETCDCTL_CACERT: '/does/not/exist.pem' }).errors).toEqual([expect.stringMatching(/^ETCDCTL_CACERT was invalid: "\/does\/not\/exist.pem" does not exist/)]);
+    expect(loadConfig({ ETCDCTL_ENDPOINTS: 'ftp://x:1' }).errors).toEqual([expect.stringMatching(/^ETCDCTL_ENDPOINTS was invalid: "ftp:\/\/x:1"/)]);
+    // etcdctl would ask for the password on a terminal; reshifter runs unattended.
+    const noPassword = loadConfig({ ETCDCTL_USER: 'root' }).errors;
+    expect(noPassword).toEqual(['RS_ETCD_USERNAME (here ETCDCTL_USER) and RS_ETCD_PASSWORD must be set together']);
+    const withCert = loadConfig({ ETCDCTL_CERT: ca }).errors;
+    expect(withCert).toEqual([expect.stringMatching(/^RS_ETCD_CLIENT_CERT \(here ETCDCTL_CERT\) and RS_ETCD_CLIENT_KEY must be set together/)]);
+    const secret = loadConfig({ ETCDCTL_USER: 'root:hunter2-secret', ETCDCTL_ENDPOINTS: 'ftp://x:1' });
+    expect(JSON.stringify(secret)).not.toMatch(/hunter2/);
+  });
+});
