@@ -1,4 +1,5 @@
 import { flagsOf, type CommandTable } from './cli-args.js';
+import { ETCDCTL_VARIABLES } from './config/etcdctl-variables.js';
 import { GROUPS, VARIABLES, type VariableGroup } from './config/variables.js';
 
 const WIDTH = 110;
@@ -41,9 +42,13 @@ function variableLines(groups: readonly VariableGroup[]): string[] {
   const lines: string[] = [];
   for (const g of used) {
     const names = VARIABLES.filter((v) => v.group === g).map((v) => v.name);
+    const words = names.map((name, i) => (i < names.length - 1 ? `${name},` : name));
+    if (g === 'etcd') {
+      const etcdctl = [...new Set(Object.values(ETCDCTL_VARIABLES).flat().map((e) => e.name))];
+      words.push('(where', 'unset:', "etcdctl's", ...etcdctl.map((name, i) => (i < etcdctl.length - 1 ? `${name},` : `${name})`)));
+    }
     let line = `  ${GROUPS[g].padEnd(width)}`;
-    for (const [i, name] of names.entries()) {
-      const word = i < names.length - 1 ? `${name},` : name;
+    for (const word of words) {
       if (line.length + word.length + 1 > WIDTH && line.trim() !== GROUPS[g]) {
         lines.push(line.trimEnd());
         line = `  ${''.padEnd(width)}`;

@@ -106,13 +106,15 @@ describe('help', () => {
     expect(a.stdout).toMatch(/^usage: reshifter delete <id>\.\.\. \[--dry-run\] \[--force\] \[--json\]\n {3}or: reshifter backup delete <id>/);
     for (const text of ['--dry-run', '--force', '--backup-dir DIR', 'RS_CLUSTER_NAME', 'RS_S3_BUCKET', 'LOG_LEVEL']) expect(a.stdout).toContain(text);
     // delete reads no etcd: its help names no etcd variable, and it takes no --endpoints.
-    expect(a.stdout).not.toMatch(/RS_ETCD_|--endpoints/);
+    expect(a.stdout).not.toMatch(/RS_ETCD_|ETCDCTL_|--endpoints/);
   });
 
   it('`backup --help` names the etcd variables and the sub-commands; an unknown command has no help', async () => {
     const res = await runCli(['help', 'backup'], {});
     expect(res.code).toBe(0);
     expect(res.stdout).toContain('RS_ETCD_CA_CERT');
+    // and etcdctl's, read where they are unset
+    expect(res.stdout).toMatch(/\(where\s+unset:\s+etcdctl's\s+ETCDCTL_ENDPOINTS,\s+ETCDCTL_CACERT,/);
     expect(res.stdout).toContain('backup delete (= delete)');
     const bad = await runCli(['help', 'restroe'], {});
     expect(bad.code).toBe(2);
