@@ -25,19 +25,27 @@ const S3_FIELDS = ['bucket', 'endpoint', 'region', 'prefix', 'forcePathStyle', '
 /**
  * Reads the configuration from `env` (never from anywhere else), variable by variable as variables.ts declares them.
  * Returns the typed config, or every problem at once, each naming the variable and its bad value:
- * `RS_SCHEDULE was invalid: "every hour" is not a cron expression`.
+ * `RS_SCHEDULE was invalid: "every hour" is not a cron expression`, `RS_SCHEDULE is set but empty: give ...`.
  */
 export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): LoadResult {
   const errors: string[] = [];
   const values = new Map<string, unknown>();
   const earlier = (name: string) => values.get(name);
-  const isSet = (name: string) => setValue(env, VARIABLES.find((v) => v.name === name)!, name) !== undefined;
+  // A rule across variables that asks whether one refused as set but empty is set cannot be judged: that variable is
+  // named once, for being empty, not again as "must be set together" or "is not set".
+  const emptyRefused = new Set(VARIABLES.filter((v) => refusedEmpty(env, v)).map((v) => v.name));
+  let undecided = false;
+  const isSet = (name: string) => {
+    if (emptyRefused.has(name)) undecided = true;
+    return setValue(env, VARIABLES.find((v) => v.name === name)!, name) !== undefined;
+  };
   for (const v of VARIABLES) {
     const checkPresent = opts.groups === undefined || opts.groups.has(v.group);
     const value = readVariable(env, v, earlier, errors, checkPresent);
     if (value !== undefined) values.set(v.name, value);
+    undecided = false;
     const broken = v.check?.(isSet, earlier);
-    if (broken !== undefined) errors.push(broken);
+    if (broken !== undefined && !undecided) errors.push(broken);
   }
   errors.push(...unknownVariables(env));
   if (errors.length > 0) return { errors };
@@ -48,6 +56,8 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Load
 function setValue(env: Env, v: Variable, name: string): string | undefined {
   const raw = env[name];
   if (raw === undefined) return undefined;
+  // Set, and refused by readVariable: where empty has no meaning of its own it must not pass for unset.
+  if ('give' in v.empty && raw.trim() === '') return raw;
   if (v.unset === 'absent') return raw;
   if (v.unset === 'empty') return raw === '' ? undefined : raw;
   return raw.trim() === '' ? undefined : raw.trim();
@@ -58,10 +68,14 @@ function setValue(env: Env, v: Variable, name: string): string | undefined {
  * bad value records why and returns undefined.
  */
 function readVariable(env: Env, v: Variable, earlier: (name: string) => unknown, errors: string[], checkPresent: boolean): unknown {
-  // The older name is read only when the current one is not set; errors name the one read.
-  const name = v.alias !== undefined && setValue(env, v, v.name) === undefined ? v.alias : v.name;
+  const name = nameRead(env, v);
   const value = setValue(env, v, name);
   if (value === undefined) return v.defaultOf ? v.defaultOf(earlier) : v.default;
+  if (refusedEmpty(env, v)) {
+    const { give, unset } = v.empty as { give: string; unset: string };
+    errors.push(`${name} is set but empty: give ${give}, or unset it ${unset}`);
+    return undefined;
+  }
   try {
     const parsed = v.parse ? v.parse(value, earlier) : value;
     if (checkPresent) v.present?.(value);
@@ -71,6 +85,16 @@ function readVariable(env: Env, v: Variable, earlier: (name: string) => unknown,
     errors.push(`${name} was invalid: ${v.secret ? '(hidden)' : redactSecrets(JSON.stringify(env[name]))} ${redactSecrets(reason)}`);
     return undefined;
   }
+}
+
+/** The name a variable is read under: the older one only when the current one is not set; errors name the one read. */
+function nameRead(env: Env, v: Variable): string {
+  return v.alias !== undefined && setValue(env, v, v.name) === undefined ? v.alias : v.name;
+}
+
+/** True when the variable is set but empty (or only spaces) where that is refused (Variable.empty). */
+function refusedEmpty(env: Env, v: Variable): boolean {
+  return 'give' in v.empty && env[nameRead(env, v)]?.trim() === '';
 }
 
 /** The Config the values make: each at its variable's field; the S3 store when RS_S3_BUCKET is set, else the local one. */

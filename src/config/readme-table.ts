@@ -1,4 +1,4 @@
-import { VARIABLES } from './variables.js';
+import { VARIABLES, type Variable } from './variables.js';
 
 /** The header of the README's configuration table. */
 export const CONFIG_TABLE_HEADER = ['| variable | default | example | meaning |', '|---|---|---|---|'];
@@ -11,8 +11,14 @@ export function configTable(): string[] {
   const rows = VARIABLES.flatMap((v) => {
     if ('row' in v.doc) return [];
     const label = v.doc.label ?? `\`${v.name}\`${v.alias !== undefined ? ` (\`${v.alias}\`)` : ''}`;
-    const cells = [label, v.doc.default, v.doc.example, v.doc.meaning];
+    const cells = [label, v.doc.default, v.doc.example, withEmpty(v.doc.meaning, v.empty)];
     return [`|${cells.map((c) => (c === '' ? ' ' : ` ${c} `)).join('|')}|`];
   });
   return [...CONFIG_TABLE_HEADER, ...rows];
+}
+
+/** A row's meaning, with what the variable means set but empty where that is not refused (Variable.empty). */
+function withEmpty(meaning: string, empty: Variable['empty']): string {
+  if (!('means' in empty)) return meaning;
+  return meaning === '' ? `set but empty: ${empty.means}` : `${meaning}; set but empty: ${empty.means}`;
 }
