@@ -27,13 +27,20 @@ const S3_FIELDS = ['bucket', 'endpoint', 'region', 'prefix', 'forcePathStyle', '
 /**
  * Reads the configuration from `env` (never from anywhere else), variable by variable as variables.ts declares them.
  * Returns the typed config, or every problem at once, each naming the variable and its bad value:
- * `RS_SCHEDULE was invalid: "every hour" is not a cron expression`.
+ * `RS_SCHEDULE was invalid: "every hour" is not a cron expression`, `RS_SCHEDULE is set but empty: give ...`.
  */
 export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): LoadResult {
   const errors: string[] = [];
   const values = new Map<string, unknown>();
   const earlier = (name: string) => values.get(name);
-  const isSet = (name: string) => source(env, VARIABLES.find((v) => v.name === name)!) !== undefined;
+  // A rule across variables that asks whether one refused as set but empty is set cannot be judged: that variable is
+  // named once, for being empty, not again as "must be set together" or "is not set".
+  const emptyRefused = new Set(VARIABLES.filter((v) => refusedEmpty(env, v)).map((v) => v.name));
+  let undecided = false;
+  const isSet = (name: string) => {
+    if (emptyRefused.has(name)) undecided = true;
+    return source(env, VARIABLES.find((v) => v.name === name)!) !== undefined;
+  };
   // Variables set by etcdctl's name: a rule broken across variables names both (`RS_ETCD_USERNAME (here ETCDCTL_USER)`).
   const borrowed = new Map<string, string>();
   for (const v of VARIABLES) {
@@ -42,8 +49,9 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Load
     if (from !== undefined && from.name.startsWith('ETCDCTL_')) borrowed.set(v.name, from.name);
     const value = readVariable(env, v, from, earlier, errors, checkPresent);
     if (value !== undefined) values.set(v.name, value);
+    undecided = false;
     const broken = v.check?.(isSet, earlier);
-    if (broken !== undefined) errors.push([...borrowed].reduce((m, [rs, ctl]) => m.replace(new RegExp(`\\b${rs}\\b`), `${rs} (here ${ctl})`), broken));
+    if (broken !== undefined && !undecided) errors.push([...borrowed].reduce((m, [rs, ctl]) => m.replace(new RegExp(`\\b${rs}\\b`), `${rs} (here ${ctl})`), broken));
   }
   errors.push(...unknownVariables(env));
   if (errors.length > 0) return { errors };
@@ -54,6 +62,8 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Load
 function setValue(env: Env, v: Variable, name: string): string | undefined {
   const raw = env[name];
   if (raw === undefined) return undefined;
+  // Set, and refused by readVariable: where empty has no meaning of its own it must not pass for unset.
+  if ('give' in v.empty && raw.trim() === '') return raw;
   if (v.unset === 'absent') return raw;
   if (v.unset === 'empty') return raw === '' ? undefined : raw;
   return raw.trim() === '' ? undefined : raw.trim();
@@ -91,6 +101,11 @@ function readVariable(
 ): unknown {
   if (from === undefined) return v.defaultOf ? v.defaultOf(earlier) : v.default;
   const { name, value } = from;
+  if ('give' in v.empty && value.trim() === '') {
+    const { give, unset } = v.empty;
+    errors.push(`${name} is set but empty: give ${give}, or unset it ${unset}`);
+    return undefined;
+  }
   try {
     const parsed = v.parse ? v.parse(value, earlier) : value;
     if (checkPresent) v.present?.(value);
@@ -100,6 +115,16 @@ function readVariable(
     errors.push(`${name} was invalid: ${v.secret || ETCDCTL_SECRETS.has(name) ? '(hidden)' : redactSecrets(JSON.stringify(env[name]))} ${redactSecrets(reason)}`);
     return undefined;
   }
+}
+
+/** The name a variable is read under: the older one only when the current one is not set; errors name the one read. */
+function nameRead(env: Env, v: Variable): string {
+  return v.alias !== undefined && setValue(env, v, v.name) === undefined ? v.alias : v.name;
+}
+
+/** True when the variable is set but empty (or only spaces) where that is refused (Variable.empty). */
+function refusedEmpty(env: Env, v: Variable): boolean {
+  return 'give' in v.empty && env[nameRead(env, v)]?.trim() === '';
 }
 
 /** The Config the values make: each at its variable's field; the S3 store when RS_S3_BUCKET is set, else the local one. */

@@ -23,12 +23,6 @@ export function list(value: string): string[] {
   return value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
 }
 
-/** A value that must say something when set: blank is refused with `why`. */
-export const notEmpty = (why: string) => (value: string): string => {
-  if (value.trim() === '') throw new Error(why);
-  return value;
-};
-
 /** A value that must match `re`, refused with `why`. */
 export const matching = (re: RegExp, why: string) => (value: string): string => {
   if (!re.test(value)) throw new Error(why);

@@ -1,5 +1,5 @@
 import { ETCDCTL_VARIABLES } from './etcdctl-variables.js';
-import { VARIABLES } from './variables.js';
+import { VARIABLES, type Variable } from './variables.js';
 
 /** The header of the README's configuration table. */
 export const CONFIG_TABLE_HEADER = ['| variable | default | example | meaning |', '|---|---|---|---|'];
@@ -16,8 +16,14 @@ export function configTable(): string[] {
     const sharing = VARIABLES.filter((o) => o === v || ('row' in o.doc && o.doc.row === v.name));
     const etcdctl = [...new Set(sharing.flatMap((o) => (ETCDCTL_VARIABLES[o.name] ?? []).map((e) => `\`${e.name}\``)))];
     const meaning = etcdctl.length > 0 ? `${v.doc.meaning}; when unset, etcdctl's ${etcdctl.join(' / ')}` : v.doc.meaning;
-    const cells = [label, v.doc.default, v.doc.example, meaning];
+    const cells = [label, v.doc.default, v.doc.example, withEmpty(meaning, v.empty)];
     return [`|${cells.map((c) => (c === '' ? ' ' : ` ${c} `)).join('|')}|`];
   });
   return [...CONFIG_TABLE_HEADER, ...rows];
+}
+
+/** A row's meaning, with what the variable means set but empty where that is not refused (Variable.empty). */
+function withEmpty(meaning: string, empty: Variable['empty']): string {
+  if (!('means' in empty)) return meaning;
+  return meaning === '' ? `set but empty: ${empty.means}` : `${meaning}; set but empty: ${empty.means}`;
 }

@@ -3,7 +3,7 @@ import { parseCheckpointTargets } from '../core/checkpoint-targets.js';
 import { checkpointDirProblem, isCheckpoint, kubeletUrl } from './checkpoint-parsers.js';
 import { parseStrategy } from '../core/strategy.js';
 import {
-  ageIdentity, ageIdentityFile, ageRecipients, bucketFolder, coerce, cronExpression, endpoints, existingWritableFolder, intRange, listenAddress, matching, namesOf, notEmpty,
+  ageIdentity, ageIdentityFile, ageRecipients, bucketFolder, coerce, cronExpression, endpoints, existingWritableFolder, intRange, listenAddress, matching, namesOf,
   prefixes, readableFile, url, writableFolder,
 } from './parsers.js';
 import type { Compression } from './types.js';
@@ -49,6 +49,8 @@ export interface Variable {
   /**
    * What counts as not set: `blank` (the default: empty or only spaces; the value is trimmed), `empty` (only the
    * empty string; the value is taken as it is, as secrets are), `absent` (only a missing variable: env-var's rule).
+   * Where `empty` refuses a blank value, only a missing variable is unset: this then says only whether a value is
+   * trimmed (`blank`) or taken as it is.
    */
   unset?: 'blank' | 'empty' | 'absent';
   /** What it configures: commands declare the groups they use (cli.ts), for their help and for `present`. */
@@ -68,6 +70,14 @@ export interface Variable {
   field: string;
   /** A rule across variables, checked once this one is read: a message when it is broken. */
   check?: (isSet: (name: string) => boolean, earlier: Earlier) => string | undefined;
+  /**
+   * What it means set but empty (or only spaces), as an empty ConfigMap or Secret key or an env file's `NAME=` leave
+   * it: `means`, for a variable where that has one obvious meaning harmless to take (its README row says it), or the
+   * two ways out of a refusal, for one where an empty value is a mistake that would otherwise pass for unset and
+   * silently change what reshifter does (where backups go, whether they are encrypted or taken at all, what they hold
+   * or keep, what is trusted): `NAME is set but empty: give <give>, or unset it <unset>` (exit 2).
+   */
+  empty: { means: string } | { give: string; unset: string };
   /** Its README row: variable, default, example, meaning (markdown); or the variable whose row it shares. */
   doc: { label?: string; default: string; example: string; meaning: string } | { row: string };
 }
@@ -98,6 +108,8 @@ const count = (value: string): number => {
   if (n === 0) throw new Error('keeps nothing: give 1 or more, or leave it unset to switch this rule off');
   return n;
 };
+/** A retention count set but empty: refused, as `0` is (count). */
+const KEEP_EMPTY = { give: '1 or more', unset: 'to switch this rule off' };
 /** RS_DELTA_INTERVAL: a duration, or `0` (`0s`, `0m`...) for off. */
 const deltaInterval = (value: string): number => (/^0+\s*[a-z]*$/i.test(value.trim()) ? 0 : parseDuration(value));
 const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3 };
@@ -122,14 +134,17 @@ export const VARIABLES: readonly Variable[] = [
     // Set but empty is a mistake (an env file's `RS_ETCD_ENDPOINTS=`, a template that expanded to nothing), never a
     // wish for the default: that would back up, or restore into, whatever etcd listens on this host.
     name: 'RS_ETCD_ENDPOINTS', group: 'etcd', alias: 'RS_ETCD_ENDPOINT', unset: 'absent', parse: endpoints, default: ['http://127.0.0.1:2379'], field: 'etcd.endpoints',
+    empty: { give: "etcd's client URLs (like https://10.0.0.5:2379)", unset: 'for http://127.0.0.1:2379' },
     doc: { default: '`http://127.0.0.1:2379`', example: '`https://10.0.0.5:2379,https://10.0.0.6:2379`', meaning: 'etcd client URLs' },
   },
   {
     name: 'RS_ETCD_CA_CERT', group: 'etcd', present: readableFile, field: 'etcd.caCertFile',
+    empty: { give: "the file of the CA of etcd's server certificate", unset: "to trust the system's CAs" },
     doc: { default: '', example: '`/etc/kubernetes/pki/etcd/ca.crt`', meaning: "CA of etcd's server certificate (https endpoints)" },
   },
   {
     name: 'RS_ETCD_CLIENT_CERT', group: 'etcd', present: readableFile, field: 'etcd.clientCertFile',
+    empty: { give: "the client certificate's file", unset: 'with RS_ETCD_CLIENT_KEY for no client certificate' },
     doc: {
       label: '`RS_ETCD_CLIENT_CERT` / `RS_ETCD_CLIENT_KEY`', default: '',
       example: '`/etc/kubernetes/pki/etcd/healthcheck-client.crt` / `.key`', meaning: 'client certificate for mutual TLS (both or neither)',
@@ -137,77 +152,93 @@ export const VARIABLES: readonly Variable[] = [
   },
   {
     name: 'RS_ETCD_CLIENT_KEY', group: 'etcd', present: readableFile, field: 'etcd.clientKeyFile', doc: { row: 'RS_ETCD_CLIENT_CERT' },
+    empty: { give: "the client certificate's key file", unset: 'with RS_ETCD_CLIENT_CERT for no client certificate' },
     check: together('RS_ETCD_CLIENT_CERT', 'RS_ETCD_CLIENT_KEY', 'RS_ETCD_CLIENT_CERT and RS_ETCD_CLIENT_KEY must be set together (mutual TLS needs both)'),
   },
   {
     name: 'RS_ETCD_USERNAME', group: 'etcd', field: 'etcd.username',
+    empty: { give: "etcd's user name", unset: 'with RS_ETCD_PASSWORD for no user/password auth' },
     doc: { label: '`RS_ETCD_USERNAME` / `RS_ETCD_PASSWORD`', default: '', example: '`root` / `s3cret`', meaning: 'etcd user/password auth (both or neither)' },
   },
   {
     name: 'RS_ETCD_PASSWORD', group: 'etcd', secret: true, unset: 'empty', field: 'etcd.password', doc: { row: 'RS_ETCD_USERNAME' },
+    empty: { give: "the user's password", unset: 'with RS_ETCD_USERNAME for no user/password auth' },
     check: together('RS_ETCD_USERNAME', 'RS_ETCD_PASSWORD', 'RS_ETCD_USERNAME and RS_ETCD_PASSWORD must be set together'),
   },
   {
     name: 'RS_ETCD_API_VERSION', group: 'etcd', unset: 'absent', parse: oneOf(['auto', 'v2', 'v3'] as const), default: 'auto', field: 'etcd.apiVersion',
+    empty: { give: 'auto, v2 or v3', unset: 'for auto' },
     doc: { default: '`auto`', example: '`v2`', meaning: '`auto`, `v2` or `v3`' },
   },
   {
     name: 'RS_ETCD_TIMEOUT', group: 'etcd', parse: parseDuration, default: 30_000, field: 'etcd.timeoutMs',
+    empty: { means: 'as unset' },
     doc: { default: '`30s`', example: '`1m`', meaning: 'how long one etcd call may take, its retries included (the snapshot stream has no deadline)' },
   },
   // what and where
   {
+    // Set but empty is refused: the default strategy would take another kind of backup than the one meant.
     name: 'RS_BACKUP_STRATEGY', group: 'backup', parse: parseStrategy, field: 'strategy',
+    empty: { give: 'snapshot, raw, render, filter:<resources> or checkpoint', unset: 'for snapshot (raw from a v2 etcd)' },
     doc: { default: '`snapshot` (v3), `raw` (v2)', example: '`filter:deployments,services`', meaning: '`snapshot`, `raw`, `render`, `filter:<resources>`' },
   },
   {
+    // Set but empty is refused: `default` would put this cluster's backups, and its retention, with another's.
     name: 'RS_CLUSTER_NAME', group: 'store', field: 'cluster', default: 'default',
     parse: matching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'should be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit'),
+    empty: { give: "this cluster's name (its folder in the store)", unset: 'for default' },
     doc: { default: '`default`', example: '`prod-eu-1`', meaning: "folder of this cluster's backups in the store" },
   },
   {
-    // Set but empty is an error, not the default: a manifest's missing value would put backups somewhere unmeant.
-    name: 'RS_BACKUP_DIR', group: 'store', unset: 'absent', parse: notEmpty('names no folder: give the local store\'s folder, or leave it unset for ./backups'), present: writableFolder, default: './backups', field: 'store.dir',
+    // Set but empty is refused, not the default: a manifest's missing value would put backups somewhere unmeant.
+    name: 'RS_BACKUP_DIR', group: 'store', present: writableFolder, default: './backups', field: 'store.dir',
+    empty: { give: "the local store's folder", unset: 'for ./backups' },
     doc: { default: '`./backups`', example: '`/var/backups/etcd`', meaning: 'local store (used when `RS_S3_BUCKET` is unset)' },
   },
   {
-    // Set but empty is an error: an empty Secret or ConfigMap key would otherwise send backups to the local store,
+    // Set but empty is refused: an empty Secret or ConfigMap key would otherwise send backups to the local store,
     // which in a pod is its ephemeral filesystem.
     name: 'RS_S3_BUCKET', group: 'store', field: 'store.bucket', unset: 'absent',
-    parse: (v) =>
-      matching(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'is not an S3 bucket name (3-63 lowercase letters, digits, "." and "-")')(
-        notEmpty('names no bucket: give the bucket, or leave RS_S3_BUCKET unset for the local store (RS_BACKUP_DIR)')(v),
-      ),
-    doc: { default: '', example: '`etcd-backups`', meaning: 'selects the S3 store (set but empty is refused, as for `RS_BACKUP_DIR`)' },
+    parse: matching(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'is not an S3 bucket name (3-63 lowercase letters, digits, "." and "-")'),
+    empty: { give: 'the bucket', unset: 'for the local store (RS_BACKUP_DIR)' },
+    doc: { default: '', example: '`etcd-backups`', meaning: 'selects the S3 store' },
   },
   {
     name: 'RS_S3_ENDPOINT', group: 'store', parse: (v) => url(v), field: 'store.endpoint',
+    empty: { give: "the S3-compatible server's URL", unset: 'for AWS' },
     doc: { default: 'AWS', example: '`http://minio.minio:9000`', meaning: 'S3-compatible server' },
   },
   {
+    // Set but empty is the default: a wrong region fails loudly (AWS redirects), and other servers ignore it.
     name: 'RS_S3_REGION', group: 'store', default: 'us-east-1', field: 'store.region',
     parse: matching(/^[a-z0-9][a-z0-9-]{0,62}$/, 'is not a region name (lowercase letters, digits and "-", e.g. eu-central-1)'),
+    empty: { means: 'as unset' },
     doc: { default: '`us-east-1`', example: '`eu-central-1`', meaning: '' },
   },
   {
     name: 'RS_S3_PREFIX', group: 'store', parse: bucketFolder, default: '', field: 'store.prefix',
+    empty: { means: 'no folder (backups at the top of the bucket)' },
     doc: { default: '', example: '`clusters/prod`', meaning: 'folder inside the bucket' },
   },
   {
     name: 'RS_S3_FORCE_PATH_STYLE', group: 'store', unset: 'absent', parse: (v) => coerce(v).asBool(), field: 'store.forcePathStyle',
     defaultOf: (earlier) => earlier('RS_S3_ENDPOINT') !== undefined,
+    empty: { give: 'true or false', unset: 'for true with RS_S3_ENDPOINT, else false' },
     doc: { default: '`true` with an endpoint, else `false`', example: '`true`', meaning: 'path-style addressing' },
   },
   {
     name: 'RS_S3_SSE', group: 'store', unset: 'absent', parse: oneOf(['AES256', 'aws:kms'] as const), field: 'store.sse',
+    empty: { give: 'AES256 or aws:kms', unset: "for the bucket's default encryption" },
     doc: { label: '`RS_S3_SSE` / `RS_S3_SSE_KMS_KEY_ID`', default: '', example: '`aws:kms` / `arn:aws:kms:...`', meaning: 'S3 server-side encryption' },
   },
   {
     name: 'RS_S3_SSE_KMS_KEY_ID', group: 'store', field: 'store.sseKmsKeyId', doc: { row: 'RS_S3_SSE' },
+    empty: { give: "the KMS key's ID or ARN", unset: 'for the AWS managed key (aws/s3)' },
     check: (isSet, earlier) => (isSet('RS_S3_SSE_KMS_KEY_ID') && earlier('RS_S3_SSE') !== 'aws:kms' ? 'RS_S3_SSE_KMS_KEY_ID is set, but RS_S3_SSE is not "aws:kms"' : undefined),
   },
   {
     name: 'RS_S3_REQUEST_TIMEOUT', group: 'store', parse: parseDuration, default: 30_000, field: 'store.requestTimeoutMs',
+    empty: { means: 'as unset' },
     doc: {
       default: '`30s`', example: '`2m`',
       meaning: 'deadline of one attempt of one S3 request (a part is at most 8 MiB: raise it on links slower than ~300 KB/s); an attempt past it is cut off and retried',
@@ -215,6 +246,7 @@ export const VARIABLES: readonly Variable[] = [
   },
   {
     name: 'RS_S3_RETRY_WINDOW', group: 'store', parse: parseDuration, default: 60_000, field: 'store.retryWindowMs',
+    empty: { means: 'as unset' },
     doc: {
       default: '`60s`', example: '`5m`',
       meaning: 'how long a failing S3 request is retried (exponential backoff with jitter) before the operation fails; long enough for an S3 server to restart',
@@ -222,15 +254,18 @@ export const VARIABLES: readonly Variable[] = [
   },
   {
     name: 'ACCESS_KEY_ID', group: 'store', field: 'store.accessKeyId',
+    empty: { give: 'the access key ID', unset: "with SECRET_ACCESS_KEY for the AWS SDK's default credentials (AWS_* variables, an instance or pod role)" },
     doc: { label: '`ACCESS_KEY_ID` / `SECRET_ACCESS_KEY`', default: 'AWS SDK default chain', example: '', meaning: 'S3 credentials' },
   },
   {
     name: 'SECRET_ACCESS_KEY', group: 'store', secret: true, unset: 'empty', field: 'store.secretAccessKey', doc: { row: 'ACCESS_KEY_ID' },
+    empty: { give: 'the secret access key', unset: "with ACCESS_KEY_ID for the AWS SDK's default credentials (AWS_* variables, an instance or pod role)" },
     check: together('ACCESS_KEY_ID', 'SECRET_ACCESS_KEY', 'ACCESS_KEY_ID and SECRET_ACCESS_KEY must be set together'),
   },
   // codec
   {
     name: 'RS_COMPRESSION', group: 'backup', unset: 'absent', parse: oneOf(['zstd', 'gzip', 'none'] as const), default: 'zstd', field: 'compression',
+    empty: { give: 'zstd, gzip or none', unset: 'for zstd' },
     doc: {
       default: '`zstd`', example: '`gzip`',
       meaning: '`zstd` (`.zst`), `gzip` (`.gz`) or `none` for new backups; every backup is read as its manifest says (see Compression)',
@@ -240,6 +275,7 @@ export const VARIABLES: readonly Variable[] = [
     name: 'RS_COMPRESSION_LEVEL', group: 'backup', unset: 'absent', field: 'compressionLevel',
     parse: (v, earlier) => intRange(levelsOf(earlier).min, levelsOf(earlier).max, levelsOf(earlier).name)(v),
     defaultOf: (earlier) => levelsOf(earlier).default,
+    empty: { give: 'a level (zstd 1-19, gzip 1-9)', unset: "for the compression's default (zstd 1, gzip 3)" },
     doc: {
       default: '`1` (zstd), `3` (gzip)', example: '`3`',
       meaning: 'zstd 1-19 (level 1 is as small as 3 on Kubernetes data for ~25% less CPU); gzip 1-9 (3 takes ~35% less CPU than 6 for a ~6% bigger file)',
@@ -247,42 +283,52 @@ export const VARIABLES: readonly Variable[] = [
   },
   {
     name: 'RS_ENCRYPTION_RECIPIENTS', group: 'encryption', parse: ageRecipients, default: [], field: 'encryption.recipients',
+    empty: { give: 'age public keys (age1...)', unset: 'to write backups unencrypted (or with RS_ENCRYPTION_PASSPHRASE)' },
     doc: { default: '', example: '`age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p`', meaning: 'age public keys; encrypts every artifact' },
   },
   {
     name: 'RS_ENCRYPTION_IDENTITY_FILE', group: 'decryption', present: ageIdentityFile, field: 'encryption.identityFile',
+    empty: { give: 'the file of an age identity that reads the backups', unset: 'when no backup is encrypted to a key' },
     doc: { label: '`RS_ENCRYPTION_IDENTITY_FILE` / `RS_ENCRYPTION_IDENTITY`', default: '', example: '`/keys/age.txt`', meaning: 'age identity for reading encrypted backups' },
   },
-  { name: 'RS_ENCRYPTION_IDENTITY', group: 'decryption', secret: true, parse: ageIdentity, field: 'encryption.identity', doc: { row: 'RS_ENCRYPTION_IDENTITY_FILE' } },
+  {
+    name: 'RS_ENCRYPTION_IDENTITY', group: 'decryption', secret: true, parse: ageIdentity, field: 'encryption.identity', doc: { row: 'RS_ENCRYPTION_IDENTITY_FILE' },
+    empty: { give: 'an age secret key (AGE-SECRET-KEY-1...)', unset: 'when no backup is encrypted to a key' },
+  },
   {
     name: 'RS_ENCRYPTION_PASSPHRASE', group: 'encryption', secret: true, unset: 'empty', field: 'encryption.passphrase',
     check: (isSet, earlier) =>
       isSet('RS_ENCRYPTION_PASSPHRASE') && ((earlier('RS_ENCRYPTION_RECIPIENTS') as string[] | undefined) ?? []).length > 0
         ? 'RS_ENCRYPTION_PASSPHRASE and RS_ENCRYPTION_RECIPIENTS cannot both be set: age encrypts to one or the other'
         : undefined,
+    empty: { give: 'the passphrase', unset: 'to write backups unencrypted (or to RS_ENCRYPTION_RECIPIENTS)' },
     doc: { default: '', example: '', meaning: 'age passphrase mode (write and read)' },
   },
   // schedule and retention
   {
     name: 'RS_SCHEDULE', group: 'schedule', parse: cronExpression, field: 'schedule',
+    empty: { give: 'a cron expression (like 0 */6 * * *)', unset: 'for run to only serve HTTP, taking no backups' },
     doc: { default: '', example: '`0 */6 * * *`', meaning: 'cron expression for `run` (5 fields, or 6 with seconds); without it `run` only serves HTTP' },
   },
   {
     name: 'RS_RETENTION_KEEP_LAST', group: 'retention', unset: 'absent', parse: count, field: 'retention.keepLast',
+    empty: KEEP_EMPTY,
     doc: { default: '', example: '`7`', meaning: 'keep the newest N' },
   },
   {
     name: 'RS_RETENTION_KEEP_HOURLY', group: 'retention', unset: 'absent', parse: count, field: 'retention.keepHourly',
+    empty: KEEP_EMPTY,
     doc: {
       label: '`RS_RETENTION_KEEP_HOURLY` / `_DAILY` / `_WEEKLY` / `_MONTHLY`', default: '', example: '`24` / `7` / `4` / `12`',
       meaning: 'keep the newest in each of the N most recent hours/days/ISO weeks/months (UTC) that have a backup',
     },
   },
-  { name: 'RS_RETENTION_KEEP_DAILY', group: 'retention', unset: 'absent', parse: count, field: 'retention.keepDaily', doc: { row: 'RS_RETENTION_KEEP_HOURLY' } },
-  { name: 'RS_RETENTION_KEEP_WEEKLY', group: 'retention', unset: 'absent', parse: count, field: 'retention.keepWeekly', doc: { row: 'RS_RETENTION_KEEP_HOURLY' } },
-  { name: 'RS_RETENTION_KEEP_MONTHLY', group: 'retention', unset: 'absent', parse: count, field: 'retention.keepMonthly', doc: { row: 'RS_RETENTION_KEEP_HOURLY' } },
+  { name: 'RS_RETENTION_KEEP_DAILY', group: 'retention', unset: 'absent', parse: count, field: 'retention.keepDaily', empty: KEEP_EMPTY, doc: { row: 'RS_RETENTION_KEEP_HOURLY' } },
+  { name: 'RS_RETENTION_KEEP_WEEKLY', group: 'retention', unset: 'absent', parse: count, field: 'retention.keepWeekly', empty: KEEP_EMPTY, doc: { row: 'RS_RETENTION_KEEP_HOURLY' } },
+  { name: 'RS_RETENTION_KEEP_MONTHLY', group: 'retention', unset: 'absent', parse: count, field: 'retention.keepMonthly', empty: KEEP_EMPTY, doc: { row: 'RS_RETENTION_KEEP_HOURLY' } },
   {
     name: 'RS_RETENTION_MAX_AGE', group: 'retention', parse: parseDuration, field: 'retention.maxAgeMs',
+    empty: { give: 'an age (like 30d)', unset: 'to switch this rule off' },
     doc: { default: '', example: '`30d`', meaning: 'keep everything younger (`90m`, `12h`, `30d`, `2w`)' },
   },
   // continuous backups
@@ -295,6 +341,7 @@ export const VARIABLES: readonly Variable[] = [
       }
       return earlier('RS_ETCD_API_VERSION') === 'v2' ? 'RS_DELTA_INTERVAL watches the v3 keyspace, but RS_ETCD_API_VERSION is v2' : undefined;
     },
+    empty: { give: 'an interval (like 2s), or 0 for off', unset: 'for off' },
     doc: {
       default: '', example: '`2s`',
       meaning: '`run` records every change between full backups as delta segments, one per interval with changes (`0`: off); see Continuous backups',
@@ -302,27 +349,34 @@ export const VARIABLES: readonly Variable[] = [
   },
   {
     name: 'RS_DELTA_MAX_BYTES', group: 'backup', parse: byteSize, default: 64 * 1024 * 1024, field: 'delta.maxBytes',
+    empty: { means: 'as unset' },
     doc: { default: '`64MiB`', example: '`16MiB`', meaning: 'a delta segment is cut early when its changes reach this size' },
   },
   // Kubernetes selection
   {
     name: 'RS_KUBE_PREFIXES', group: 'selection', parse: prefixes, default: [], field: 'selection.prefixes',
+    empty: { means: 'as unset' },
     doc: { default: 'detected', example: '`/registry,/openshift.io`', meaning: 'key prefixes of dumps (`/` = every key)' },
   },
   {
+    // The four filters refuse set but empty: no filter would back up (secrets) or restore more than was meant.
     name: 'RS_INCLUDE_NAMESPACES', group: 'selection', parse: namesOf(NAMESPACE_RE, 'namespace name'), default: [], field: 'selection.includeNamespaces',
+    empty: { give: 'namespace names', unset: 'for every namespace' },
     doc: { label: '`RS_INCLUDE_NAMESPACES` / `RS_EXCLUDE_NAMESPACES`', default: '', example: '`prod,staging`', meaning: 'namespace filters of dumps and restores' },
   },
   {
     name: 'RS_EXCLUDE_NAMESPACES', group: 'selection', parse: namesOf(NAMESPACE_RE, 'namespace name'), default: [], field: 'selection.excludeNamespaces',
+    empty: { give: 'namespace names', unset: 'to exclude none' },
     doc: { row: 'RS_INCLUDE_NAMESPACES' },
   },
   {
     name: 'RS_INCLUDE_RESOURCES', group: 'selection', parse: namesOf(RESOURCE_RE, 'resource name'), default: [], field: 'selection.includeResources',
+    empty: { give: 'resource names', unset: 'for every resource' },
     doc: { label: '`RS_INCLUDE_RESOURCES` / `RS_EXCLUDE_RESOURCES`', default: '', example: '`secrets,configmaps`', meaning: 'resource filters of dumps and restores' },
   },
   {
     name: 'RS_EXCLUDE_RESOURCES', group: 'selection', parse: namesOf(RESOURCE_RE, 'resource name'), default: [], field: 'selection.excludeResources',
+    empty: { give: 'resource names', unset: 'to exclude none' },
     doc: { row: 'RS_INCLUDE_RESOURCES' },
   },
   // container checkpoints (RS_BACKUP_STRATEGY=checkpoint; rules in checkpoint-parsers.ts)
@@ -333,6 +387,7 @@ export const VARIABLES: readonly Variable[] = [
       isCheckpoint(earlier) && !isSet('RS_CHECKPOINT_TARGETS')
         ? 'RS_BACKUP_STRATEGY is checkpoint, but RS_CHECKPOINT_TARGETS is not set: name the containers to checkpoint (namespace/pod/container, * for every pod or container: shop/*, default/web/*)'
         : undefined,
+    empty: { give: 'the containers to checkpoint (namespace/pod/container)', unset: 'when RS_BACKUP_STRATEGY is not checkpoint' },
     doc: {
       default: '', example: '`shop/*,default/web/app`',
       meaning: 'containers a `checkpoint` backup takes: `namespace/pod/container`, `*` for every pod or container (`shop/*`, `default/web/*`); never `*` for the namespace',
@@ -340,14 +395,17 @@ export const VARIABLES: readonly Variable[] = [
   },
   {
     name: 'RS_KUBELET_URL', group: 'checkpoint', parse: kubeletUrl, default: 'https://127.0.0.1:10250', field: 'checkpoint.kubelet.url',
+    empty: { give: "the kubelet's https URL", unset: 'for https://127.0.0.1:10250' },
     doc: { default: '`https://127.0.0.1:10250`', example: '`https://$(HOST_IP):10250`', meaning: "the node's kubelet (https only); `GET /pods` and `POST /checkpoint/...` go there" },
   },
   {
     name: 'RS_KUBELET_CA_CERT', group: 'checkpoint', present: readableFile, field: 'checkpoint.kubelet.caCertFile',
+    empty: { give: "the file of the CA of the kubelet's serving certificate", unset: "to trust the system's CAs" },
     doc: { default: 'system CAs', example: '`/var/lib/kubelet/pki/kubelet.crt`', meaning: "CA of the kubelet's serving certificate (its self-signed `kubelet.crt` serves, or the cluster CA with `serverTLSBootstrap`)" },
   },
   {
     name: 'RS_KUBELET_CLIENT_CERT', group: 'checkpoint', present: readableFile, field: 'checkpoint.kubelet.clientCertFile',
+    empty: { give: "the client certificate's file", unset: 'with RS_KUBELET_CLIENT_KEY for no client certificate' },
     doc: {
       label: '`RS_KUBELET_CLIENT_CERT` / `RS_KUBELET_CLIENT_KEY`', default: '',
       example: '`/etc/kubernetes/pki/apiserver-kubelet-client.crt` / `.key`', meaning: 'a client certificate the kubelet trusts (both or neither); or `RS_KUBELET_TOKEN_FILE`',
@@ -355,6 +413,7 @@ export const VARIABLES: readonly Variable[] = [
   },
   {
     name: 'RS_KUBELET_CLIENT_KEY', group: 'checkpoint', present: readableFile, field: 'checkpoint.kubelet.clientKeyFile', doc: { row: 'RS_KUBELET_CLIENT_CERT' },
+    empty: { give: "the client certificate's key file", unset: 'with RS_KUBELET_CLIENT_CERT for no client certificate' },
     check: (isSet) => (isSet('RS_KUBELET_CLIENT_CERT') !== isSet('RS_KUBELET_CLIENT_KEY') ? 'RS_KUBELET_CLIENT_CERT and RS_KUBELET_CLIENT_KEY must be set together' : undefined),
   },
   {
@@ -363,6 +422,7 @@ export const VARIABLES: readonly Variable[] = [
       isCheckpoint(earlier) && !isSet('RS_KUBELET_CLIENT_CERT') && !isSet('RS_KUBELET_TOKEN_FILE')
         ? 'RS_BACKUP_STRATEGY is checkpoint, but the kubelet would get no credentials: set RS_KUBELET_CLIENT_CERT and RS_KUBELET_CLIENT_KEY, or RS_KUBELET_TOKEN_FILE'
         : undefined,
+    empty: { give: "the bearer token's file", unset: 'for no token' },
     doc: {
       default: '', example: '`/var/run/secrets/tokens/kubelet`',
       meaning: 'a bearer token (a projected service account token) allowed `nodes/checkpoint` (create) and `nodes/pods` (get); read at each request',
@@ -371,15 +431,18 @@ export const VARIABLES: readonly Variable[] = [
   {
     name: 'RS_KUBELET_SERVER_NAME', group: 'checkpoint', field: 'checkpoint.kubelet.serverName',
     parse: matching(/^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/, 'is not a host name'),
+    empty: { give: "the name the kubelet's certificate shows", unset: "for the URL's host" },
     doc: { default: "the URL's host", example: '`$(NODE_NAME)`', meaning: "the name the kubelet's certificate must show (a self-signed one names the node, not its IP)" },
   },
   {
     name: 'RS_CHECKPOINT_TIMEOUT', group: 'checkpoint', parse: (v) => parseDuration(v) / 1000, default: 120, field: 'checkpoint.timeoutSeconds',
+    empty: { means: 'as unset' },
     doc: { default: '`2m`', example: '`10m`', meaning: 'how long the runtime may take to checkpoint one container (more memory takes longer)' },
   },
   {
     name: 'RS_CHECKPOINT_DIR', group: 'checkpoint', default: '/var/lib/kubelet/checkpoints', field: 'checkpoint.dir',
     parse: matching(/^\//, 'is not an absolute path'),
+    empty: { give: "the kubelet's checkpoint folder as this process sees it", unset: 'for /var/lib/kubelet/checkpoints' },
     doc: {
       default: '`/var/lib/kubelet/checkpoints`', example: '`/host/checkpoints`',
       meaning: "where this process sees the kubelet's checkpoint folder (a hostPath); the archive the kubelet names is read there by its file name",
@@ -392,22 +455,28 @@ export const VARIABLES: readonly Variable[] = [
       // An invalid RS_CHECKPOINT_DIR is reported already.
       return isCheckpoint(earlier) && dir !== undefined ? checkpointDirProblem(dir, earlier('RS_CHECKPOINT_KEEP_LOCAL') === true) : undefined;
     },
+    empty: { give: 'true or false', unset: 'for false' },
     doc: { default: '`false`', example: '`true`', meaning: "keep the node's archive once it is stored (by default it is deleted: nothing else cleans it up)" },
   },
   // serving
   {
     name: 'RS_HTTP_PORT', group: 'server', unset: 'absent', parse: intRange(0, 65535, 'port from 0 (disabled) to 65535'), default: 8080, field: 'httpPort',
+    empty: { give: 'a port (0 disables HTTP)', unset: 'for 8080' },
     doc: { default: '`8080`', example: '`0`', meaning: 'HTTP port of `run` (`0` disables)' },
   },
   {
+    // Set but empty is refused: servers read "" as every interface as often as their default.
     name: 'RS_HTTP_ADDRESS', group: 'server', parse: listenAddress, default: '127.0.0.1', field: 'httpAddress',
+    empty: { give: 'an address (0.0.0.0 or :: for every interface)', unset: 'for 127.0.0.1' },
     doc: {
       default: '`127.0.0.1`; `0.0.0.0` in the image', example: '`10.0.0.5`',
       meaning: "address `run` serves HTTP on (`0.0.0.0` or `::`: every interface, as a pod's probes and Prometheus need)",
     },
   },
   {
+    // Set but empty is refused: beyond loopback, unset means that no name is checked.
     name: 'RS_HTTP_ALLOWED_HOSTS', group: 'server', parse: hostNames, default: [], field: 'httpAllowedHosts',
+    empty: { give: 'host names', unset: 'for no names beyond localhost and IP addresses' },
     doc: {
       default: '', example: '`reshifter.example.com,backup-host`',
       meaning: "more names `run`'s HTTP server answers to (the request's `Host`), besides `localhost` and IP addresses: on loopback other names are refused (`421`, against DNS rebinding); beyond loopback names are checked only when this is set",
@@ -415,6 +484,7 @@ export const VARIABLES: readonly Variable[] = [
   },
   {
     name: 'RS_API_READ_OPEN', group: 'server', unset: 'absent', parse: (v) => coerce(v).asBool(), default: false, field: 'apiReadOpen',
+    empty: { give: 'true or false', unset: 'for false' },
     doc: {
       default: '`false`', example: '`true`',
       meaning: "without `RS_API_TOKEN`, beyond loopback: let the API's reads of what the cluster holds (stats, explore, diff, a backup's details) answer anyone (403 otherwise)",
@@ -422,6 +492,7 @@ export const VARIABLES: readonly Variable[] = [
   },
   {
     name: 'RS_PUSHGATEWAY_URL', group: 'metrics', parse: (v) => url(v), field: 'pushgatewayUrl',
+    empty: { give: "the Pushgateway's URL", unset: 'to push no metrics' },
     doc: { default: '', example: '`http://pushgateway:9091`', meaning: 'where one-off backups push metrics' },
   },
   {
@@ -430,17 +501,20 @@ export const VARIABLES: readonly Variable[] = [
       if (v.length < 16) throw new Error('should be at least 16 characters');
       return v;
     },
+    empty: { give: 'a token of 16 characters or more', unset: 'for a read-only API' },
     doc: { default: '', example: '', meaning: 'bearer token of the HTTP API, 16 characters or more; without it the API is read-only' },
   },
   {
     name: 'RS_TMP_DIR', group: 'work area', present: existingWritableFolder, field: 'workDir',
+    empty: { means: 'as unset (as TMPDIR is)' },
     doc: {
-      default: 'the system\'s (`TMPDIR`, `/tmp`)', example: '`/var/lib/reshifter/work`',
+      default: "the system's (`TMPDIR`, `/tmp`)", example: '`/var/lib/reshifter/work`',
       meaning: 'work area of stats, inspect, diff, verify and restore of a stored backup: up to 2 × the etcd database size free (see Work area); a backup in a local store is read where it is (only a compressed or encrypted snapshot is decoded here)',
     },
   },
   {
     name: 'LOG_LEVEL', group: 'general', unset: 'absent', parse: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const), default: 'info', field: 'logLevel',
+    empty: { give: 'trace, debug, info, warn, error, fatal or silent', unset: 'for info' },
     doc: { default: '`info`', example: '`debug`', meaning: '`trace` … `fatal`, `silent`' },
   },
 ];

@@ -16,7 +16,10 @@ export interface KeyReader {
   etcdVersion: string;
   /** v3: the revision every page is read at; v2: the etcd index when the walk started. */
   revision: number;
-  /** The prefixes read (`/` = every key). */
+  /**
+   * The prefixes read (`/` = every key), those without keys too: the scope of what is read, which a dump's manifest
+   * records. A key under one of them that a dump does not hold was not there (diff: added), not beyond its reach.
+   */
   prefixes: string[];
   pages(): AsyncIterable<KeyRecord[]>;
   close(): void;
@@ -25,8 +28,10 @@ export interface KeyReader {
 const V2_PAGE = 500;
 
 /**
- * Opens a reader over the configured (RS_KUBE_PREFIXES) or detected Kubernetes prefixes, on the API that
- * RS_ETCD_API_VERSION names or `auto` finds. With no prefix holding keys, reads the default prefixes (and finds none).
+ * Opens a reader over the configured (RS_KUBE_PREFIXES) or else every known Kubernetes prefix, on the API that
+ * RS_ETCD_API_VERSION names or `auto` finds. Known prefixes without keys are read too (a range read that finds
+ * nothing): they are the scope of the read, so a key created under one later is one the dump did not hold, and a
+ * chain of changes on the dump watches it.
  */
 export async function openKeyReader(config: Config, etcd: Etcd3, log: Logger, opts: PagedReadOptions = {}): Promise<KeyReader> {
   const cfg = config.etcd;
@@ -36,11 +41,9 @@ export async function openKeyReader(config: Config, etcd: Etcd3, log: Logger, op
     const apiVersion = await resolveApiVersion(cfg, etcd, v2, configured, (fields, msg) => log.warn(fields, msg));
     let prefixes = configured;
     if (prefixes.length === 0) {
-      prefixes = apiVersion === 'v3' ? await v3PrefixesWithKeys(etcd, config) : await findV2Prefixes(v2);
-      if (prefixes.length === 0) {
-        log.warn({ prefixes: DEFAULT_PREFIXES }, 'no Kubernetes keys found under the known prefixes (set RS_KUBE_PREFIXES?)');
-        prefixes = [...DEFAULT_PREFIXES];
-      }
+      prefixes = normalisePrefixes(DEFAULT_PREFIXES);
+      const withKeys = apiVersion === 'v3' ? await v3PrefixesWithKeys(etcd, config) : await findV2Prefixes(v2);
+      if (withKeys.length === 0) log.warn({ prefixes }, 'no Kubernetes keys found under the known prefixes (set RS_KUBE_PREFIXES?)');
     }
     if (apiVersion === 'v3') {
       const reader = new PagedReader(etcd, cfg, prefixRanges(prefixes), opts);

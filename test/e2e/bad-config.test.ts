@@ -89,4 +89,20 @@ describe('bad configuration', { concurrent: true }, () => {
     for (const name of Object.keys(bad).filter((n) => n !== 'RS_SCHEDULE' || args[0] !== 'run')) expect(res.stderr).toContain(`  - ${name} `);
     expect(connections).toBe(0);
   });
+
+  // What an empty ConfigMap or Secret key leaves: without the refusal `run` would serve HTTP only, never backing up,
+  // and its backups would be unencrypted.
+  it('refuses variables set but empty, saying so and what to do: exit 2, nothing done', async () => {
+    const store = join(dir, 'empty-store');
+    const env = { RS_ETCD_ENDPOINTS: `http://127.0.0.1:${trapPort}`, RS_BACKUP_DIR: store, RS_HTTP_PORT: '0', RS_SCHEDULE: '', RS_ENCRYPTION_PASSPHRASE: '' };
+    const res = await runCli(['run'], env, { timeoutMs: 20_000 });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toBe(
+      'reshifter: configuration error:\n'
+        + '  - RS_ENCRYPTION_PASSPHRASE is set but empty: give the passphrase, or unset it to write backups unencrypted (or to RS_ENCRYPTION_RECIPIENTS)\n'
+        + '  - RS_SCHEDULE is set but empty: give a cron expression (like 0 */6 * * *), or unset it for run to only serve HTTP, taking no backups\n',
+    );
+    expect(connections).toBe(0);
+    await expect(readdir(store)).rejects.toThrow(/ENOENT/);
+  });
 });

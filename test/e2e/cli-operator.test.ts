@@ -334,7 +334,7 @@ describe('diff', () => {
   });
 
   it('a raw key dump against a snapshot compares the Kubernetes keys only; the keys beyond them are counted apart, with a note', async () => {
-    // Another application's keys in the same etcd: a snapshot holds them, a raw dump (of /registry here) does not.
+    // Another application's keys in the same etcd: a snapshot holds them, a raw dump (of the Kubernetes prefixes) does not.
     await etcd.ctl(['put', '/calico/ipam/v2/block', 'a']);
     await etcd.ctl(['put', '/someapp/config', 'one']);
     const raw = await backup(env('mixed'), '--strategy', 'raw');
@@ -348,13 +348,13 @@ describe('diff', () => {
     expect(res.stdout).toMatch(new RegExp(`^1 added, 0 removed, 0 changed, \\d+ unchanged from ${raw.id} to ${snap.id}$`, 'm'));
     expect(res.stdout).not.toMatch(/\(other\)|\/someapp|\/calico/);
     expect(res.stdout).toContain(
-      `note: ${raw.id} (raw) and ${snap.id} (snapshot) hold different keys (a key dump holds only its prefixes, a snapshot every key): only the keys under /registry were compared; 3 keys held by one backup alone, outside it, are not counted above`,
+      `note: ${raw.id} (raw) and ${snap.id} (snapshot) hold different keys (a key dump holds only its prefixes, a snapshot every key): only the keys under /kubernetes.io, /openshift.io, /registry were compared; 3 keys held by one backup alone, outside them, are not counted above`,
     );
     const back = await runCli(['diff', snap.id, raw.id, '--json'], env('mixed'));
     expect(back.code, back.stderr).toBe(0);
     const d = JSON.parse(back.stdout) as BackupDiff;
     expect(d.summary).toMatchObject({ added: 0, removed: 1, changed: 0, outside: 3 });
-    expect(d.scope).toEqual(['/registry']);
+    expect(d.scope).toEqual(['/kubernetes.io', '/openshift.io', '/registry']);
     expect(d.groups).toEqual([{ resource: 'configmaps', namespace: 'default', added: 0, removed: 1, changed: 0 }]);
     // Two snapshots hold every key: all of them are compared, another application's too.
     const later = await backup(env('mixed'));

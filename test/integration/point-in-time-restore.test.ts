@@ -315,7 +315,9 @@ describe('an encrypted chain, and a damaged segment', () => {
     const res = await runInProcess(['restore', 'latest', '--to', String(revision), '--data-dir', dataDir], sealed());
     expect(res.stderr).toBe('');
     await expectDataDirAt(dataDir, revision);
-    const without = await runInProcess(['restore', 'latest', '--to', String(revision), '--data-dir', join(work, 'sealed-never')], sealed({ RS_ENCRYPTION_PASSPHRASE: '' }));
+    const noPassphrase: Record<string, string> = sealed();
+    delete noPassphrase.RS_ENCRYPTION_PASSPHRASE;
+    const without = await runInProcess(['restore', 'latest', '--to', String(revision), '--data-dir', join(work, 'sealed-never')], noPassphrase);
     expect(without.code).toBe(1);
     expect(without.stderr).toMatch(/encrypted with age: set RS_ENCRYPTION_IDENTITY_FILE, RS_ENCRYPTION_IDENTITY or RS_ENCRYPTION_PASSPHRASE/);
   }, 60_000);

@@ -130,6 +130,10 @@ describe("loadConfig: etcdctl's variables", () => {
     expect(loadConfig({ RS_ETCD_USERNAME: 'me', RS_ETCD_PASSWORD: 'mine', ETCDCTL_USER: 'root:other' }).config?.etcd).toMatchObject({ username: 'me', password: 'mine' });
   });
 
+  it('refuses an RS_ variable set but empty even where etcdctl has one: it is not unset', () => {
+    expect(loadConfig({ RS_ETCD_CA_CERT: '', ETCDCTL_CACERT: ca }).errors).toEqual([expect.stringMatching(/^RS_ETCD_CA_CERT is set but empty: give /)]);
+  });
+
   it('takes ETCDCTL_PASSWORD before the password in ETCDCTL_USER; a blank etcdctl variable counts as unset', () => {
     expect(loadConfig({ ETCDCTL_USER: 'root:old', ETCDCTL_PASSWORD: 'new' }).config?.etcd).toMatchObject({ username: 'root', password: 'new' });
     const blank = loadConfig({ ETCDCTL_ENDPOINTS: ' ', ETCDCTL_CACERT: '' });
