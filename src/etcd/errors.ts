@@ -1,6 +1,6 @@
 import { GRPCUnavailableError } from 'etcd3';
 import type { EtcdConfig } from '../config/types.js';
-import { EtcdError, describeError } from '../core/errors.js';
+import { AbortedError, EtcdError, describeError } from '../core/errors.js';
 import { attemptsBehind } from './fault-handling.js';
 import { tlsFile } from './tls-check.js';
 import { probeSpeaksTls, probeTls, type TlsFiles } from './tls-probe.js';
@@ -42,8 +42,9 @@ const CREDENTIALS = /authentication failed|invalid user id or password|etcdauthe
  * carry etcd's message, not the request. A reset during an https handshake says too little to tell which: it comes
  * back as a TlsResetError, for `explainTlsReset` to ask the endpoint.
  */
-export function toEtcdError(err: unknown, what: string, target: EtcdTarget): EtcdError {
-  if (err instanceof EtcdError) return err;
+export function toEtcdError(err: unknown, what: string, target: EtcdTarget): EtcdError | AbortedError {
+  // A request given up because the operation was stopped (interrupt.ts) is no failure of etcd's.
+  if (err instanceof EtcdError || err instanceof AbortedError) return err;
   const cfg = isConfig(target) ? target : undefined;
   const endpoints = isConfig(target) ? target.endpoints : target;
   if (err instanceof SpeaksTlsError) {

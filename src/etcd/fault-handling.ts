@@ -1,6 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { ExponentialBackoff, handleWhen, noop, retry, type IDefaultPolicyContext, type IPolicy } from 'cockatiel';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { InterceptingCall, status, type CallOptions, type Interceptor } from '@grpc/grpc-js';
+import { noop, type IDefaultPolicyContext, type IPolicy } from 'cockatiel';
 import { GRPCDeadlineExceededError, GRPCResourceExhastedError, GRPCUnavailableError, type IOptions } from 'etcd3';
+import { currentInterrupt, interruptedError } from './interrupt.js';
 
 /**
  * The etcd3 client's fault handling, set deliberately. Its default is a retry of three attempts, each with a deadline
@@ -18,14 +21,16 @@ import { GRPCDeadlineExceededError, GRPCResourceExhastedError, GRPCUnavailableEr
  * - every other error (size limits, permission, authentication, compaction, deadline) comes through unchanged, for
  *   our messages to name it;
  * - a transient failure that `explain` says more about (an http:// endpoint that speaks TLS) ends the call at once,
- *   as what it says.
+ *   as what it says;
+ * - an operation that is stopped (SIGTERM, see interrupt.ts) ends its call at once: the attempt in flight is
+ *   cancelled, a backoff cut short, and no other attempt starts.
  * Streams (the snapshot) have no deadline and are not retried (they restart from the beginning).
  */
 export function faultHandling(timeoutMs: number, explain?: Explain): Pick<IOptions, 'faultHandling' | 'defaultCallOptions'> {
   const hosts = new HostFailover();
   return {
     faultHandling: { global: new WholeCallDeadline(timeoutMs, explain), host: (host) => hosts.policyFor(host) },
-    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: calls.getStore()?.deadline ?? Date.now() + timeoutMs }),
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : attemptOptions(timeoutMs)),
   };
 }
 
@@ -74,6 +79,10 @@ export function attemptsBehind(err: unknown): GaveUp | undefined {
 
 interface CallState {
   deadline: number;
+  /** Whether an abort of the operation (see interrupt.ts) should cancel the attempt in flight. */
+  interruptible: boolean;
+  /** Cancels the gRPC request of the attempt in flight (set by its interceptor). */
+  cancelAttempt?: (() => void) | undefined;
   started: number;
   attempts: number;
   lastError?: unknown;
@@ -81,7 +90,7 @@ interface CallState {
   transient?: unknown;
 }
 
-/** The call in progress, seen by the call options (its deadline) and by the retry (whether time is left). */
+/** The call in progress, seen by the call options (its deadline, its cancel) and by the retry (whether time is left). */
 const calls = new AsyncLocalStorage<CallState>();
 
 /** The global policy: one deadline for the whole call, retries of transient errors with backoff within it. */
@@ -89,47 +98,84 @@ class WholeCallDeadline implements IPolicy<IDefaultPolicyContext> {
   declare readonly _altReturn: never;
   readonly onSuccess = noop.onSuccess;
   readonly onFailure = noop.onFailure;
-  private readonly retries = retry(
-    handleWhen((err) => {
-      const call = calls.getStore();
-      // No retry that could not start before the deadline: it would only fail with DEADLINE_EXCEEDED.
-      return isTransient(err) && (call === undefined || Date.now() + FIRST_DELAY_MS < call.deadline);
-    }),
-    { maxAttempts: MAX_ATTEMPTS - 1, backoff: new ExponentialBackoff({ initialDelay: FIRST_DELAY_MS, maxDelay: MAX_DELAY_MS }) },
-  );
 
   constructor(
     private readonly timeoutMs: number,
     private readonly explain?: Explain,
   ) {}
 
-  async execute<T>(fn: (context: IDefaultPolicyContext) => PromiseLike<T> | T, signal?: AbortSignal): Promise<T> {
+  async execute<T>(fn: (context: IDefaultPolicyContext) => PromiseLike<T> | T): Promise<T> {
+    const interrupt = currentInterrupt();
+    if (interrupt?.aborted) throw interruptedError(interrupt);
     const started = Date.now();
-    const call: CallState = { deadline: started + this.timeoutMs, started, attempts: 0 };
+    const call: CallState = { deadline: started + this.timeoutMs, started, attempts: 0, interruptible: interrupt !== undefined };
+    const onAbort = () => call.cancelAttempt?.();
+    interrupt?.addEventListener('abort', onAbort, { once: true });
     try {
-      return await calls.run(call, () =>
-        this.retries.execute(async (ctx) => {
-          // A backoff that ran past the deadline: the call ends with the error that made it wait, not a timeout.
-          if (call.attempts > 0 && Date.now() >= call.deadline) throw call.lastError;
-          call.attempts++;
-          try {
-            return await fn(ctx);
-          } catch (failed) {
-            const err = (this.explain !== undefined && isTransient(failed) ? await this.explain(failed) : undefined) ?? failed;
-            call.lastError = err;
-            if (isTransient(err) && !(err instanceof HostSkipped)) call.transient = err;
-            throw err;
-          }
-        }, signal),
-      );
+      return await calls.run(call, () => this.attempts(call, fn, interrupt));
     } catch (caught) {
       // An attempt that waited for a connection until the deadline says only "deadline exceeded": the refused or
       // dropped connections before it say why.
       const err = caught instanceof GRPCDeadlineExceededError && call.transient !== undefined ? call.transient : caught;
       if (call.attempts > 1 && typeof err === 'object' && err !== null) gaveUp.set(err, { attempts: call.attempts, elapsedMs: Date.now() - started });
       throw err;
+    } finally {
+      interrupt?.removeEventListener('abort', onAbort);
     }
   }
+
+  /**
+   * The attempts of one call. A loop of our own rather than cockatiel's retry: its backoff sleeps on regardless of
+   * the signal, so a backup stopped during a 2-second wait would hold the process for it.
+   */
+  private async attempts<T>(call: CallState, fn: (context: IDefaultPolicyContext) => PromiseLike<T> | T, interrupt: AbortSignal | undefined): Promise<T> {
+    for (let delayMs = FIRST_DELAY_MS; ; delayMs = Math.min(delayMs * 2, MAX_DELAY_MS)) {
+      call.attempts++;
+      try {
+        return await fn({ signal: interrupt ?? NEVER_ABORTED });
+      } catch (failed) {
+        // The attempt was cancelled, or failed while the operation was stopping: either way nobody wants the answer.
+        if (interrupt?.aborted) throw interruptedError(interrupt);
+        const err = (this.explain !== undefined && isTransient(failed) ? await this.explain(failed) : undefined) ?? failed;
+        call.lastError = err;
+        if (isTransient(err) && !(err instanceof HostSkipped)) call.transient = err;
+        // No retry that could not start before the deadline: it would only fail with DEADLINE_EXCEEDED.
+        if (!isTransient(err) || call.attempts >= MAX_ATTEMPTS || Date.now() + FIRST_DELAY_MS >= call.deadline) throw err;
+      } finally {
+        call.cancelAttempt = undefined;
+      }
+      // Jitter, so that clients that failed together do not all come back at once.
+      await pause(delayMs * (0.5 + Math.random() / 2), interrupt);
+      // A backoff that ran past the deadline: the call ends with the error that made it wait, not a timeout.
+      if (Date.now() >= call.deadline) throw call.lastError;
+    }
+  }
+}
+
+/** Waits `ms`, or until `interrupt` aborts: then throws what an interrupted call throws. */
+async function pause(ms: number, interrupt: AbortSignal | undefined): Promise<void> {
+  try {
+    await sleep(ms, undefined, interrupt && { signal: interrupt });
+  } catch (err) {
+    throw interrupt?.aborted ? interruptedError(interrupt) : err;
+  }
+}
+
+/**
+ * The gRPC call options of an attempt: the call's deadline and, for an operation that can be interrupted, an
+ * interceptor that hands the attempt's cancel to the call, so that an abort ends a request etcd sits on (a frozen
+ * member, a connection that never opens) at once rather than at its deadline.
+ */
+function attemptOptions(timeoutMs: number): CallOptions {
+  const call = calls.getStore();
+  const deadline = call?.deadline ?? Date.now() + timeoutMs;
+  if (call === undefined || !call.interruptible) return { deadline };
+  const cancellable: Interceptor = (options, nextCall) => {
+    const attempt = new InterceptingCall(nextCall(options));
+    call.cancelAttempt = () => attempt.cancelWithStatus(status.CANCELLED, 'interrupted');
+    return attempt;
+  };
+  return { deadline, interceptors: [cancellable] };
 }
 
 /** Thrown instead of calling a host that failed lately while another is healthy; the pool then tries the next host. */

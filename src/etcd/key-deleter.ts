@@ -25,14 +25,14 @@ const PER_TXN = 128;
  * Deletes keys from the etcd at RS_ETCD_ENDPOINTS, in transactions, under the restore's filters; a dry run counts
  * those it holds and deletes nothing. `prefixes` are the base's, which name the key layout the filters read.
  */
-export async function deleteKeys(config: Config, keys: readonly Buffer[], opts: { dryRun: boolean; prefixes: readonly string[]; log: Logger }): Promise<DeleteReport> {
+export async function deleteKeys(config: Config, keys: readonly Buffer[], opts: { dryRun: boolean; prefixes: readonly string[]; log: Logger; signal: AbortSignal }): Promise<DeleteReport> {
   const strategy = config.strategy;
   const selection = buildSelection(config.selection, strategy?.kind === 'filter' ? strategy.resources : undefined);
   const layout = layoutPrefixes(opts.prefixes, DEFAULT_PREFIXES);
   const chosen = keys.filter((k) => selectKey(parseKey(k, layout), selection));
   const report: DeleteReport = { keys: keys.length, deleted: 0, absent: 0, filtered: keys.length - chosen.length };
   if (chosen.length === 0) return report;
-  await withEtcd(config, async (etcd) => {
+  await withEtcd(config, opts.signal, async (etcd) => {
     for (let i = 0; i < chosen.length; i += PER_TXN) {
       const batch = chosen.slice(i, i + PER_TXN);
       try {

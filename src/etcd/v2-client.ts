@@ -4,6 +4,7 @@ import type { EtcdConfig } from '../config/types.js';
 import { EtcdError, describeError } from '../core/errors.js';
 import { readTlsFiles, usesTls } from './client.js';
 import { tlsReason } from './errors.js';
+import { currentInterrupt, interruptedError } from './interrupt.js';
 
 /** A node of etcd's v2 keys API. */
 export interface V2Node {
@@ -176,18 +177,21 @@ export class V2Client {
   }
 
   private async request(method: string, path: string, body?: Buffer): Promise<V2Response> {
+    const interrupt = currentInterrupt();
     let lastError: unknown;
     for (const endpoint of this.cfg.endpoints) {
       try {
-        return await this.requestOnce(endpoint, method, path, body);
+        if (interrupt?.aborted) throw interruptedError(interrupt);
+        return await this.requestOnce(endpoint, method, path, body, interrupt);
       } catch (err) {
+        if (interrupt?.aborted) throw interruptedError(interrupt);
         lastError = err;
       }
     }
     throw new EtcdError(`${method} ${path} failed at ${this.cfg.endpoints.join(',')}: ${describeTransport(lastError, this.cfg)}`, { cause: lastError });
   }
 
-  private requestOnce(endpoint: string, method: string, path: string, body?: Buffer): Promise<V2Response> {
+  private requestOnce(endpoint: string, method: string, path: string, body: Buffer | undefined, interrupt: AbortSignal | undefined): Promise<V2Response> {
     return new Promise((resolve, reject) => {
       const url = new URL(path, endpoint);
       const send = this.tls ? httpsRequest : httpRequest;
@@ -197,6 +201,8 @@ export class V2Client {
           method,
           agent: this.agent,
           timeout: this.cfg.timeoutMs,
+          // A frozen etcd accepts the connection and never answers: the operation's stop must not wait for the timeout.
+          ...(interrupt && { signal: interrupt }),
           headers: {
             ...(this.authHeader && { authorization: this.authHeader }),
             ...(body && { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(body.length) }),

@@ -8,6 +8,7 @@ import type { BackupObserver } from '../core/backup-observer.js';
 import { AbortedError, OperationError, describeError } from '../core/errors.js';
 import { artifactName, newBackupId } from '../core/naming.js';
 import { formatStrategy, type StrategySpec } from '../core/strategy.js';
+import { EtcdInterruptedError } from '../etcd/interrupt.js';
 import type { BackupSource, SourceFacts } from '../etcd/source.js';
 import { withEtcd } from '../etcd/with-etcd.js';
 import type { AuditRow } from '../kube/audit-row.js';
@@ -64,7 +65,9 @@ export async function createBackup(ctx: OpContext, repo: BackupRepository, opts:
     opts.observer?.backupSucceeded?.(manifest);
     return manifest;
   } catch (err) {
-    const e = ctx.signal.aborted && !(err instanceof AbortedError) ? new AbortedError('backup interrupted (SIGTERM/SIGINT); nothing was kept', { cause: err }) : err;
+    // The backup's own words, unless it said already where it stopped (before it started, before its manifest).
+    const ownWords = err instanceof AbortedError && !(err instanceof EtcdInterruptedError);
+    const e = ctx.signal.aborted && !ownWords ? new AbortedError('backup interrupted (SIGTERM/SIGINT); nothing was kept', { cause: err }) : err;
     log.error({ err: describeError(e) }, 'backup failed');
     opts.observer?.backupFailed?.({
       id,
@@ -81,7 +84,7 @@ async function takeBackup(ctx: OpContext, repo: BackupRepository, opts: BackupOp
   const { config, signal } = ctx;
   const { id, log } = run;
   const keys = await encryptionKeys(config);
-  return withEtcd(config, async (etcd) => {
+  return withEtcd(config, signal, async (etcd) => {
     const strategy = await resolveStrategy(config, etcd, opts.strategy);
     run.strategy = strategy;
     log.info({ strategy: formatStrategy(strategy), cluster: config.cluster, store: repo.store.location }, 'backup started');

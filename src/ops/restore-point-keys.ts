@@ -46,7 +46,7 @@ export async function restorePointKeys(ctx: OpContext, repo: BackupRepository, r
     const combined = pointStream(stream, segments, finals, { from, to: point.revision, ranges });
     const report = await restoreKeys(ctx, base.id, combined, opts);
     const deleted = [...finals].filter(([, f]) => f.deleted).map(([k]) => Buffer.from(k, 'latin1'));
-    const deletes = await deleteKeys(ctx.config, deleted, { dryRun: opts.dryRun, prefixes: stream.header.prefixes, log: ctx.log });
+    const deletes = await deleteKeys(ctx.config, deleted, { dryRun: opts.dryRun, prefixes: stream.header.prefixes, log: ctx.log, signal: ctx.signal });
     const target = { asked, revision: point.revision, ...(observedAt !== undefined && { observedAt }) };
     return { ...report, point: { target, base: { id: base.id, revision: base.revision, restoredRevision: from }, segments: r.segments.map((s) => s.id), events }, deletes };
   } finally {

@@ -1,6 +1,8 @@
 import { GRPCDeadlineExceededError, GRPCOutOfRangeError, GRPCResourceExhastedError, GRPCUnavailableError, EtcdPermissionDeniedError } from 'etcd3';
 import { describe, expect, it } from 'vitest';
+import { AbortedError } from '../../../src/core/errors.js';
 import { attemptsBehind, faultHandling, isTransient } from '../../../src/etcd/fault-handling.js';
+import { EtcdInterruptedError, interruptibleBy } from '../../../src/etcd/interrupt.js';
 
 const CONTEXT = { isStream: false, service: 'KV', method: 'range', params: {} } as const;
 
@@ -85,5 +87,32 @@ describe('etcd fault handling', () => {
     }).catch((e: unknown) => e);
     expect(err).toBe(dropped);
     expect(attemptsBehind(err)?.attempts).toBe(2);
+  });
+
+  it('ends a call at once when its operation is interrupted: in the backoff, and before any attempt', async () => {
+    const { faultHandling: policies, defaultCallOptions } = faultHandling(20_000);
+    const refused = new GRPCUnavailableError('14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED');
+    const controller = new AbortController();
+    let attempts = 0;
+    let options: unknown;
+    const err = await interruptibleBy(controller.signal, () =>
+      policies!.global!.execute(() => {
+        attempts++;
+        // The attempt of an interruptible operation carries the interceptor that cancels it.
+        options = typeof defaultCallOptions === 'function' ? defaultCallOptions(CONTEXT) : undefined;
+        setTimeout(() => controller.abort(new Error('received SIGTERM')), 10);
+        throw refused;
+      }),
+    ).catch((e: unknown) => e);
+    // Not a retry until the 20 s deadline: the backoff after the first attempt was cut short, and nothing came after.
+    expect(attempts).toBe(1);
+    expect(err).toBeInstanceOf(EtcdInterruptedError);
+    expect(err).toBeInstanceOf(AbortedError);
+    expect((err as Error).message).toBe('interrupted (received SIGTERM) while waiting for etcd');
+    expect((options as { interceptors?: unknown[] }).interceptors).toHaveLength(1);
+    await expect(interruptibleBy(controller.signal, () => policies!.global!.execute(() => attempts++))).rejects.toBeInstanceOf(EtcdInterruptedError);
+    expect(attempts).toBe(1);
+    // Outside an interruptible operation (the delta recorder's watch) calls are as they were: no interceptor.
+    expect(typeof defaultCallOptions === 'function' ? Object.keys(defaultCallOptions(CONTEXT) ?? {}) : undefined).toEqual(['deadline']);
   });
 });

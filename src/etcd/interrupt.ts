@@ -1,0 +1,31 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { AbortedError, describeError } from '../core/errors.js';
+
+/**
+ * The abort signal of the operation on whose behalf etcd is called (SIGTERM/SIGINT, a cancelled job). It travels with
+ * the operation's async context rather than as a parameter because etcd3 calls our retry policy without a signal, and
+ * v2 clients are made in many places that hold only the config. Without it a backup told to stop while etcd was down
+ * or frozen went on waiting for the call's retries, up to RS_ETCD_TIMEOUT, past a pod's grace period.
+ */
+const operations = new AsyncLocalStorage<AbortSignal>();
+
+/** Runs `fn` so that every etcd request it makes (v3 and v2, retries and backoff included) ends when `signal` aborts. */
+export function interruptibleBy<T>(signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+  return operations.run(signal, fn);
+}
+
+/** The signal of the operation in whose context this runs, if it has one. */
+export function currentInterrupt(): AbortSignal | undefined {
+  return operations.getStore();
+}
+
+/** An etcd request given up because its operation was interrupted: the operation says what that cut short. */
+export class EtcdInterruptedError extends AbortedError {
+  override name = 'EtcdInterruptedError';
+}
+
+/** The error an etcd request ends with when its operation was interrupted. */
+export function interruptedError(signal: AbortSignal): EtcdInterruptedError {
+  const why = signal.reason instanceof Error ? ` (${describeError(signal.reason)})` : '';
+  return new EtcdInterruptedError(`interrupted${why} while waiting for etcd`);
+}
