@@ -24,8 +24,11 @@ export interface S3Proxy {
   fault?: ((r: { op: string; method: string; url: string; attempt: number }) => Fault | undefined) | undefined;
   /** Request body bytes passed on to the server so far. */
   readonly bytesUp: number;
-  /** Called as each chunk of a response body passes, with the body bytes relayed so far for that request. */
-  onResponseBytes?: ((r: SeenRequest, relayed: number) => void) | undefined;
+  /**
+   * Called as each chunk of a response body passes, with the body bytes relayed so far for that request. `hold`: relay
+   * nothing more of this response (the client sees a stalled body, whatever the sockets had buffered already).
+   */
+  onResponseBytes?: ((r: SeenRequest, relayed: number) => 'hold' | void) | undefined;
   ops(name: string): SeenRequest[];
   close(): Promise<void>;
 }
@@ -85,7 +88,11 @@ export async function startS3Proxy(targetEndpoint: string): Promise<S3Proxy> {
         seen.status = upRes.statusCode ?? 0;
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
         let relayed = 0;
-        upRes.on('data', (c: Buffer) => proxy.onResponseBytes?.(seen, (relayed += c.length)));
+        upRes.on('data', (c: Buffer) => {
+          if (proxy.onResponseBytes?.(seen, (relayed += c.length)) !== 'hold') return;
+          upRes.unpipe(res);
+          upRes.pause();
+        });
         upRes.pipe(res);
         upRes.on('error', () => res.destroy());
       },

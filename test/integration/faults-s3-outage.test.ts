@@ -120,13 +120,14 @@ describe('S3 outages', () => {
   /** Runs `verify id` and pauses S3 once the artifact's body has begun to flow. */
   const verifyWhilePaused = async (id: string, artifact: string, extra: Record<string, string>) => {
     // Paused from the proxy's relay as the first MiB of the body passes (not by polling, which under load can see
-    // the download only after it has finished): the rest of the body is still in the server.
+    // the download only after it has finished), and the proxy relays no more of that response: what the sockets had
+    // buffered from the server before it stopped would otherwise finish a small artifact's download.
     let paused = false;
     proxy.onResponseBytes = (r, relayed) => {
-      if (!paused && r.op === 'GetObject' && r.url.includes(artifact) && relayed >= 1 << 20) {
-        paused = true;
-        s3.pause();
-      }
+      if (r.op !== 'GetObject' || !r.url.includes(artifact) || relayed < 1 << 20) return undefined;
+      if (!paused) s3.pause();
+      paused = true;
+      return 'hold';
     };
     const running = runCli(['verify', id], env(extra), { timeoutMs: 120_000 });
     await whileRunning(running, () => paused, 'the artifact download');
