@@ -55,13 +55,18 @@ export class ParallelBlocks extends Transform {
       const { block, copied } = this.takeBlock(Math.min(this.blockSize, this.pendingBytes));
       const job = this.compress(block);
       // The compressor is done with its input once it settles (its output is a buffer of its own).
-      if (copied && block.length === this.blockSize) job.then(() => this.spare.length <= this.concurrency && this.spare.push(block), () => undefined);
+      if (copied && block.length === this.blockSize) job.then(() => this.keepSpare(block), () => undefined);
       job.catch(() => undefined); // awaited in order below; never unhandled meanwhile
       this.inFlight.push(job);
       // `concurrency` blocks compress while the next one fills.
       while (this.inFlight.length > this.concurrency) this.write1(await this.inFlight.shift()!);
     }
     if (end) while (this.inFlight.length > 0) this.write1(await this.inFlight.shift()!);
+  }
+
+  /** Keeps a compressed block's buffer for the next one, as many as can be in flight at once. */
+  private keepSpare(block: Buffer): void {
+    if (this.spare.length <= this.concurrency) this.spare.push(block);
   }
 
   private write1(out: Buffer | readonly Buffer[]): void {

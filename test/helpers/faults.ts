@@ -1,8 +1,10 @@
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { S3Store } from '../../src/store/s3-store.js';
+import { runCli, type CliResult } from './cli.js';
 import type { TestS3 } from './s3.js';
 
 /** Fills etcd with `count` incompressible values of `size` bytes under /registry/configmaps/big/, so transfers take a while. */
@@ -69,4 +71,31 @@ export async function whileRunning(
     if (ended) throw new Error(`the command ended (exit ${ended.code}) before ${what}:\n${ended.stderr}`);
     return false;
   }, what, timeoutMs);
+}
+
+/**
+ * Runs the built CLI, sends it SIGTERM once `ready` holds for what it has logged (and `settleMs` after that), and
+ * returns what it printed and how long it took to exit after the signal.
+ */
+export async function terminateWhen(
+  args: string[],
+  env: Record<string, string>,
+  ready: (stderr: string) => boolean,
+  what: string,
+  settleMs = 0,
+): Promise<{ res: CliResult; exitMs: number }> {
+  let child!: ChildProcess;
+  let stderr = '';
+  const result = runCli(args, env, {
+    onStart: (c) => {
+      child = c;
+      c.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    },
+  });
+  await whileRunning(result, () => ready(stderr), what);
+  if (settleMs > 0) await new Promise((r) => setTimeout(r, settleMs));
+  const signalled = Date.now();
+  child.kill('SIGTERM');
+  const res = await result;
+  return { res, exitMs: Date.now() - signalled };
 }

@@ -1,11 +1,10 @@
-import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
-import { listFiles, loadBigValues, portOf, until, whileRunning } from '../helpers/faults.js';
+import { listFiles, loadBigValues, portOf, terminateWhen, until } from '../helpers/faults.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 const MiB = 1024 * 1024;
@@ -54,23 +53,9 @@ describe('SIGTERM while etcd is frozen or down', () => {
   }
 
   /** Runs the CLI, sends SIGTERM once `ready` holds, and returns the result and how long it took to exit after it. */
-  async function terminate(args: string[], e: Record<string, string>, ready: (stderr: string) => boolean): Promise<{ res: CliResult; exitMs: number }> {
-    let child!: ChildProcess;
-    let stderr = '';
-    const result = runCli(args, e, {
-      onStart: (c) => {
-        child = c;
-        c.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-      },
-    });
-    await whileRunning(result, () => ready(stderr), 'the command to wait for etcd');
-    // Into the call's retries (etcd down) or well into its wait (etcd frozen).
-    await new Promise((r) => setTimeout(r, 500));
-    const signalled = Date.now();
-    child.kill('SIGTERM');
-    const res = await result;
-    return { res, exitMs: Date.now() - signalled };
-  }
+  // Half a second on: into the call's retries (etcd down) or well into its wait (etcd frozen).
+  const terminate = (args: string[], e: Record<string, string>, ready: (stderr: string) => boolean) =>
+    terminateWhen(args, e, ready, 'the command to wait for etcd', 500);
 
   /** The command has sent etcd a request (a frozen etcd's kernel still accepts the connection). */
   const askedEtcd = () => {
@@ -88,24 +73,14 @@ describe('SIGTERM while etcd is frozen or down', () => {
 
   const backupInterrupted = /reshifter: backup interrupted \(SIGTERM\/SIGINT\)/;
 
-  it('a key dump when etcd freezes mid-transfer: exit 1 at once, no artifact, manifest or temporary file', async () => {
-    const store = join(dir, 'mid-dump');
+  it.each([
+    ['a key dump when etcd freezes mid-transfer: exit 1 at once, no artifact, manifest or temporary file', 'raw', 'mid-dump'],
+    ['a snapshot when etcd freezes mid-stream: exit 1 at once (the stream is cancelled), nothing in the store', 'snapshot', 'mid-snapshot'],
+  ])('%s', async (_name, strategy, folder) => {
+    const store = join(dir, folder);
     proxy.rate = 4 * MiB;
     const start = proxy.bytesDown;
-    const out = await terminate(['backup'], env({ RS_BACKUP_DIR: store, RS_BACKUP_STRATEGY: 'raw' }), () => {
-      if (proxy.bytesDown <= start + 2 * MiB) return false;
-      etcd.process.kill('SIGSTOP');
-      return true;
-    });
-    expectStopped(out, backupInterrupted);
-    expect(await listFiles(store)).toEqual([]);
-  });
-
-  it('a snapshot when etcd freezes mid-stream: exit 1 at once (the stream is cancelled), nothing in the store', async () => {
-    const store = join(dir, 'mid-snapshot');
-    proxy.rate = 4 * MiB;
-    const start = proxy.bytesDown;
-    const out = await terminate(['backup'], env({ RS_BACKUP_DIR: store, RS_BACKUP_STRATEGY: 'snapshot' }), () => {
+    const out = await terminate(['backup'], env({ RS_BACKUP_DIR: store, RS_BACKUP_STRATEGY: strategy }), () => {
       if (proxy.bytesDown <= start + 2 * MiB) return false;
       etcd.process.kill('SIGSTOP');
       return true;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
-import { bucketKeys, listFiles, loadBigValues, portOf, whileRunning } from '../helpers/faults.js';
+import { bucketKeys, listFiles, loadBigValues, portOf, terminateWhen, whileRunning } from '../helpers/faults.js';
 import { startS3Proxy, type S3Proxy } from '../helpers/s3-proxy.js';
 import { startS3, type TestS3 } from '../helpers/s3.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
@@ -43,20 +43,10 @@ describe('SIGTERM', () => {
 
   const env = (extra: Record<string, string>) => ({ RS_ETCD_ENDPOINTS: `http://${proxy.address}`, RS_COMPRESSION: 'none', RS_HTTP_PORT: '0', ...extra });
 
-  /** Runs the CLI, sends SIGTERM once `ready` holds, and returns the result and how long the exit took. */
+  /** Runs the CLI, sends SIGTERM once `ready` holds, and returns the result and what it read from etcd meanwhile. */
   async function terminate(args: string[], e: Record<string, string>, ready: (stderr: string) => boolean) {
-    let child!: ChildProcess;
-    let stderr = '';
-    const result = runCli(args, e, {
-      onStart: (c) => {
-        child = c;
-        c.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-      },
-    });
     const start = proxy.bytesDown;
-    await whileRunning(result, () => ready(stderr), 'the command to be busy');
-    child.kill('SIGTERM');
-    const res: CliResult = await result;
+    const { res } = await terminateWhen(args, e, ready, 'the command to be busy');
     return { res, readFromEtcd: proxy.bytesDown - start };
   }
 
