@@ -105,13 +105,27 @@ function exitCodeOf(err: unknown, log: Logger | undefined): number {
   return 1;
 }
 
+/** Resolves once what was written to `stream` has been handed to the OS (or the stream can take no more). */
+function delivered(stream: NodeJS.WriteStream): Promise<void> {
+  if (stream.writableLength === 0 || stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.once('error', () => resolve());
+    stream.write('', () => resolve());
+  });
+}
+
 // The AWS SDK warns on every start under Node 20 about its future releases; the pinned version works, and the
 // warning would pollute output operators parse. Node 22+ (the container image) never shows it.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const code = await start(process.argv.slice(2), process.env);
-process.exitCode = code;
-// Lingering gRPC or HTTP handles must not keep a finished one-off command alive. The command has returned, so its
-// temporary files are gone (and the 'exit' hook removes any left); a cleanup still under way gets its grace first.
+// The command has returned, so its temporary files are gone (and the 'exit' hook removes any left); a cleanup still
+// under way gets its grace first, and output still queued for a slow reader (a listing larger than the pipe) is
+// delivered. Then an explicit exit: lingering gRPC or HTTP handles must not keep a finished one-off command alive,
+// and a natural exit closes the signal handlers while it tears down, so that a SIGTERM in those milliseconds killed
+// a process whose backup was stored (the pod saw a failure). A signal while the output waits for its reader exits
+// with the command's code at once. pino flushes in the 'exit' hook.
 await settleCleanups(CLEANUP_GRACE_MS);
-setTimeout(() => process.exit(code), 2000).unref();
+for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => process.exit(code));
+await Promise.all([delivered(process.stdout), delivered(process.stderr)]);
+process.exit(code);

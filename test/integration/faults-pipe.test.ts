@@ -9,17 +9,19 @@ import { listFiles, loadBigValues } from '../helpers/faults.js';
 
 const MAIN = new URL('../../dist/main.js', import.meta.url).pathname;
 
-/** Runs `reshifter ARGS | READER` through a real shell; returns reshifter's own exit code and its stderr. */
-function throughPipe(args: string[], reader: string, env: Record<string, string>): Promise<{ code: number; stderr: string }> {
+/** Runs `reshifter ARGS | READER` through a real shell; returns reshifter's own exit code, its stderr and what the reader printed. */
+function throughPipe(args: string[], reader: string, env: Record<string, string>): Promise<{ code: number; stderr: string; read: string }> {
   return new Promise((resolve, reject) => {
     const quoted = [process.execPath, MAIN, ...args].map((a) => `'${a}'`).join(' ');
-    const child = spawn('bash', ['-c', `${quoted} 2>"$ERR_FILE" | ${reader} >/dev/null; exit \${PIPESTATUS[0]}`], {
+    const child = spawn('bash', ['-c', `${quoted} 2>"$ERR_FILE" | ${reader}; exit \${PIPESTATUS[0]}`], {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LOG_LEVEL: 'info', ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
+    let read = '';
+    child.stdout.on('data', (d: Buffer) => (read += d.toString()));
     child.on('error', reject);
     child.on('close', async (code) => {
-      resolve({ code: code ?? -1, stderr: await readFile(env.ERR_FILE!, 'utf8') });
+      resolve({ code: code ?? -1, stderr: await readFile(env.ERR_FILE!, 'utf8'), read });
     });
   });
 }
@@ -62,6 +64,15 @@ describe('stdout closed by its reader', () => {
       expect(verify.code).toBe(0);
     });
   }
+
+  it('backup --strategy render | a reader that starts late: the listing arrives in full, exit 0', async () => {
+    // The listing is far larger than a pipe holds, so most of it is still queued in the process when the backup ends:
+    // the exit must wait for the reader rather than cut the output at the pipe's 64 KiB.
+    const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(dir, 'late-reader'), ERR_FILE: join(dir, 'stderr') };
+    const res = await throughPipe(['backup', '--strategy', 'render'], '(sleep 1; wc -l)', env);
+    expect(res.code, res.stderr).toBe(0);
+    expect(Number(res.read.trim())).toBeGreaterThanOrEqual(4000);
+  });
 
   it('list | head -1 still exits 0', async () => {
     const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(dir, 'true'), ERR_FILE: join(dir, 'stderr') };
