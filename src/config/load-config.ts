@@ -1,5 +1,6 @@
 import { suggest } from '../core/suggest.js';
 import { ETCDCTL_SECRETS, ETCDCTL_VARIABLES } from './etcdctl-variables.js';
+import { endpoints } from './parsers.js';
 import type { Config, StoreConfig } from './types.js';
 import { VARIABLES, type Variable, type VariableGroup } from './variables.js';
 
@@ -55,7 +56,15 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Load
   }
   errors.push(...unknownVariables(env));
   if (errors.length > 0) return { errors };
-  return { config: assemble(values), etcdctl: [...new Set(borrowed.values())] };
+  const config = assemble(values);
+  // A bare host:port is https when TLS files are given, as etcdctl takes `--endpoints 127.0.0.1:2379 --cacert ca.crt`;
+  // so is the default endpoint (etcdctl's is the bare 127.0.0.1:2379: `etcdctl --cacert ... member list` on kubeadm).
+  if (config.etcd.caCertFile !== undefined || config.etcd.clientCertFile !== undefined) {
+    config.etcd.endpoints = endpoints(source(env, VARIABLES.find((v) => v.name === 'RS_ETCD_ENDPOINTS')!)?.value ?? '127.0.0.1:2379', 'https');
+  }
+  const readFrom = [...borrowed].map(([rs, ctl]) => [VARIABLES.find((v) => v.name === rs)!.field.replace(/^etcd\./, ''), ctl]);
+  if (readFrom.length > 0) config.etcd.readFrom = Object.fromEntries(readFrom);
+  return { config, etcdctl: [...new Set(borrowed.values())] };
 }
 
 /** A variable's value as it counts as set (see Variable.unset), or undefined. */

@@ -99,12 +99,15 @@ export function url(value: string, schemes: readonly string[] = ['http', 'https'
   return value.replace(/\/+$/, '');
 }
 
-/** etcd endpoints: URLs, or bare host:port as etcdctl accepts them (plain http). */
-export function endpoints(value: string): string[] {
+/**
+ * etcd endpoints: URLs, or bare host:port as etcdctl accepts them, taken with `bareScheme`: plain http, or https when
+ * TLS files are given (load-config.ts), as etcdctl does.
+ */
+export function endpoints(value: string, bareScheme: 'http' | 'https' = 'http'): string[] {
   const items = list(value);
   if (items.length === 0) throw new Error("names no endpoint: give etcd's client URLs (like https://10.0.0.5:2379), or leave it unset for http://127.0.0.1:2379");
   return items.map((e) => {
-    const u = url(/^[a-z]+:\/\//i.test(e) ? e : `http://${e}`);
+    const u = url(/^[a-z]+:\/\//i.test(e) ? e : `${bareScheme}://${e}`);
     // etcd takes no credentials in its URL (gRPC would send the text as a host name, and errors would print it).
     const parsed = new URL(u);
     if (parsed.username !== '' || parsed.password !== '') {

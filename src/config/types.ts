@@ -22,7 +22,12 @@ export interface EtcdConfig {
   apiVersion: ApiVersion;
   /** `RS_ETCD_TIMEOUT`: how long one etcd call may take, its retries included (streams have none), default `30s`. */
   timeoutMs: number;
+  /** The etcdctl variables that gave a field in place of reshifter's (`{ caCertFile: 'ETCDCTL_CACERT' }`): messages name them. */
+  readFrom?: Partial<Record<EtcdFileField | 'endpoints', string>>;
 }
+
+/** The fields of EtcdConfig that name TLS files. */
+export type EtcdFileField = 'caCertFile' | 'clientCertFile' | 'clientKeyFile';
 
 export type StoreConfig =
   | {

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { Etcd3, type IOptions } from 'etcd3';
-import type { EtcdConfig } from '../config/types.js';
+import type { EtcdConfig, EtcdFileField } from '../config/types.js';
 import { ConfigError } from '../core/errors.js';
 import { explainClosedConnection } from './errors.js';
 import { faultHandling } from './fault-handling.js';
-import { checkTlsFiles } from './tls-check.js';
+import { checkTlsFiles, variableOf } from './tls-check.js';
 
 /**
  * The largest reply accepted from etcd. Reads are sized so that no reply can exceed it whatever the values hold (see
@@ -36,18 +36,19 @@ export function usesTls(cfg: EtcdConfig): boolean {
 
 /** Reads the PEM files named by the config; a file that cannot be read is a configuration error. */
 export function readTlsFiles(cfg: EtcdConfig): { ca?: Buffer; cert?: Buffer; key?: Buffer } {
-  const read = (name: string, path: string | undefined) => {
+  const read = (field: EtcdFileField) => {
+    const path = cfg[field];
     if (path === undefined) return undefined;
     try {
       return readFileSync(path);
     } catch (err) {
-      throw new ConfigError([`${name} was invalid: "${path}" cannot be read (${(err as Error).message})`]);
+      throw new ConfigError([`${variableOf(cfg, field)} was invalid: "${path}" cannot be read (${(err as Error).message})`]);
     }
   };
   const out: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
-  const ca = read('RS_ETCD_CA_CERT', cfg.caCertFile);
-  const cert = read('RS_ETCD_CLIENT_CERT', cfg.clientCertFile);
-  const key = read('RS_ETCD_CLIENT_KEY', cfg.clientKeyFile);
+  const ca = read('caCertFile');
+  const cert = read('clientCertFile');
+  const key = read('clientKeyFile');
   if (ca) out.ca = ca;
   if (cert) out.cert = cert;
   if (key) out.key = key;
@@ -58,13 +59,11 @@ export function readTlsFiles(cfg: EtcdConfig): { ca?: Buffer; cert?: Buffer; key
 export function createEtcdClient(cfg: EtcdConfig): Etcd3 {
   const tls = usesTls(cfg);
   if (!tls && (cfg.caCertFile || cfg.clientCertFile)) {
-    throw new ConfigError([
-      // Said with etcdctl's names too: a shell's ETCDCTL_CACERT may be what set them (config/etcdctl-variables.ts).
-      "RS_ETCD_CA_CERT / RS_ETCD_CLIENT_CERT (or etcdctl's ETCDCTL_CACERT / ETCDCTL_CERT) are set but RS_ETCD_ENDPOINTS are not https:// URLs",
-    ]);
+    const files = (['caCertFile', 'clientCertFile'] as const).filter((f) => cfg[f] !== undefined).map((f) => variableOf(cfg, f));
+    throw new ConfigError([`${files.join(' and ')} ${files.length > 1 ? 'are' : 'is'} set but ${variableOf(cfg, 'endpoints')} are http:// URLs: use https://`]);
   }
   if (tls && cfg.endpoints.some((e) => e.startsWith('http://'))) {
-    throw new ConfigError(['RS_ETCD_ENDPOINTS mixes http:// and https:// endpoints']);
+    throw new ConfigError([`${variableOf(cfg, 'endpoints')} mixes http:// and https:// endpoints`]);
   }
   const options: IOptions = {
     hosts: tls ? hostsOf(cfg) : cfg.endpoints,

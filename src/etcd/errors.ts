@@ -7,7 +7,7 @@ import { probeSpeaksTls, probeTls, type TlsFiles } from './tls-probe.js';
 
 /** Where an etcd call went: the endpoints, or the whole config (which lets messages say what is not configured). */
 export type EtcdTarget = readonly string[] | ConfigTarget;
-type ConfigTarget = Pick<EtcdConfig, 'endpoints' | 'caCertFile' | 'clientCertFile' | 'username'> & Partial<Pick<EtcdConfig, 'timeoutMs'>>;
+type ConfigTarget = Pick<EtcdConfig, 'endpoints' | 'caCertFile' | 'clientCertFile' | 'username'> & Partial<Pick<EtcdConfig, 'timeoutMs' | 'readFrom'>>;
 
 /**
  * etcd did not answer: it was unreachable, went away during the call, or did not answer within RS_ETCD_TIMEOUT. A
@@ -120,19 +120,19 @@ function reasonOf(text: string, raw: string, cfg: ConfigTarget | undefined): str
  * is not a TLS failure. Names the file of the variable at fault (`RS_ETCD_CA_CERT=/etc/kubernetes/pki/etcd/ca.crt`).
  * The v2 HTTP client's TLS errors come here too.
  */
-export function tlsReason(text: string, cfg: Pick<ConfigTarget, 'caCertFile' | 'clientCertFile'> | undefined): string | undefined {
+export function tlsReason(text: string, cfg: Pick<ConfigTarget, 'caCertFile' | 'clientCertFile' | 'readFrom'> | undefined): string | undefined {
   if (/certificate has expired/.test(text)) return "etcd's server certificate has expired";
   if (/certificate is not yet valid/.test(text)) return "etcd's server certificate is not valid yet (check the clocks)";
   if (/self.signed|unable to verify|unable to get local issuer|certificate verify failed|cert_untrusted|unable to get issuer/.test(text)) {
     return cfg && cfg.caCertFile === undefined
       ? "etcd's server certificate is not signed by a CA this system trusts: set RS_ETCD_CA_CERT to etcd's CA"
-      : `etcd's server certificate is not signed by ${tlsFile('RS_ETCD_CA_CERT', cfg?.caCertFile)}`;
+      : `etcd's server certificate is not signed by ${tlsFile(cfg, 'caCertFile')}`;
   }
   if (/hostname|altnames|is not in the cert/.test(text)) return "etcd's server certificate does not name this endpoint's host (its subjectAltName)";
   if (/alert (bad certificate|certificate required|certificate unknown|unknown ca|unsupported certificate|certificate expired|certificate revoked|handshake failure)|peer did not return a certificate/.test(text)) {
     return cfg && cfg.clientCertFile === undefined
       ? 'etcd requires a client certificate (mutual TLS): set RS_ETCD_CLIENT_CERT and RS_ETCD_CLIENT_KEY'
-      : `etcd rejected the client certificate ${tlsFile('RS_ETCD_CLIENT_CERT', cfg?.clientCertFile)}: it is missing, or not signed by a CA etcd trusts (--trusted-ca-file)`;
+      : `etcd rejected the client certificate ${tlsFile(cfg, 'clientCertFile')}: it is missing, or not signed by a CA etcd trusts (--trusted-ca-file)`;
   }
   if (/disconnected before secure tls connection|wrong.version.number|packet length too long|http request/.test(text)) return PLAIN_HTTP;
   return undefined;

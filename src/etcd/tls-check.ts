@@ -1,13 +1,21 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
-import type { EtcdConfig } from '../config/types.js';
+import type { EtcdConfig, EtcdFileField } from '../config/types.js';
 import { ConfigError, EtcdError } from '../core/errors.js';
+
+const VARIABLES = { endpoints: 'RS_ETCD_ENDPOINTS', caCertFile: 'RS_ETCD_CA_CERT', clientCertFile: 'RS_ETCD_CLIENT_CERT', clientKeyFile: 'RS_ETCD_CLIENT_KEY' } as const;
+
+/** The variable that gave a field: reshifter's, or etcdctl's when that was read in its place (ETCDCTL_CACERT). */
+export function variableOf(cfg: Pick<EtcdConfig, 'readFrom'> | undefined, field: keyof typeof VARIABLES): string {
+  return cfg?.readFrom?.[field] ?? VARIABLES[field];
+}
 
 /**
  * A TLS file as messages name it: the variable and the path it holds (`RS_ETCD_CA_CERT=/etc/kubernetes/pki/etcd/ca.crt`),
  * so the operator knows which file to look at; never anything read from it.
  */
-export function tlsFile(variable: string, path: string | undefined): string {
-  return path === undefined ? variable : `${variable}=${path}`;
+export function tlsFile(cfg: Partial<Pick<EtcdConfig, EtcdFileField | 'readFrom'>> | undefined, field: EtcdFileField): string {
+  const path = cfg?.[field];
+  return path === undefined ? variableOf(cfg, field) : `${variableOf(cfg, field)}=${path}`;
 }
 
 /**
@@ -16,13 +24,12 @@ export function tlsFile(variable: string, path: string | undefined): string {
  * expired or does not match its key is an operational failure (exit 1), like a server certificate that expired.
  */
 export function checkTlsFiles(cfg: EtcdConfig, files: { ca?: Buffer; cert?: Buffer; key?: Buffer }, now = new Date()): void {
-  const bad = (name: string, path: string | undefined, what: string) =>
-    new ConfigError([`${name} was invalid: ${JSON.stringify(path)} ${what}`]);
+  const bad = (field: EtcdFileField, what: string) => new ConfigError([`${variableOf(cfg, field)} was invalid: ${JSON.stringify(cfg[field])} ${what}`]);
   if (files.ca) {
     try {
       new X509Certificate(files.ca);
     } catch {
-      throw bad('RS_ETCD_CA_CERT', cfg.caCertFile, 'is not a PEM certificate');
+      throw bad('caCertFile', 'is not a PEM certificate');
     }
   }
   if (!files.cert || !files.key) return;
@@ -31,14 +38,14 @@ export function checkTlsFiles(cfg: EtcdConfig, files: { ca?: Buffer; cert?: Buff
   try {
     cert = new X509Certificate(files.cert);
   } catch {
-    throw bad('RS_ETCD_CLIENT_CERT', cfg.clientCertFile, 'is not a PEM certificate');
+    throw bad('clientCertFile', 'is not a PEM certificate');
   }
   try {
     key = createPrivateKey(files.key);
   } catch {
-    throw bad('RS_ETCD_CLIENT_KEY', cfg.clientKeyFile, 'is not a PEM private key (an encrypted key is not supported)');
+    throw bad('clientKeyFile', 'is not a PEM private key (an encrypted key is not supported)');
   }
-  const certFile = tlsFile('RS_ETCD_CLIENT_CERT', cfg.clientCertFile);
+  const certFile = tlsFile(cfg, 'clientCertFile');
   if (new Date(cert.validTo) < now) {
     throw new EtcdError(`the client certificate ${certFile} expired on ${new Date(cert.validTo).toISOString()}; etcd will refuse it`);
   }
@@ -46,6 +53,6 @@ export function checkTlsFiles(cfg: EtcdConfig, files: { ca?: Buffer; cert?: Buff
     throw new EtcdError(`the client certificate ${certFile} is not valid before ${new Date(cert.validFrom).toISOString()} (check the clocks)`);
   }
   if (!cert.checkPrivateKey(key)) {
-    throw new EtcdError(`${tlsFile('RS_ETCD_CLIENT_KEY', cfg.clientKeyFile)} is not the key of ${certFile}: they do not belong together`);
+    throw new EtcdError(`${tlsFile(cfg, 'clientKeyFile')} is not the key of ${certFile}: they do not belong together`);
   }
 }

@@ -88,10 +88,31 @@ describe('etcd over TLS', () => {
     const own = await runCli(['explore', '--json'], { ...etcdctlEnv, RS_ETCD_ENDPOINTS: serverTls.endpoint, RS_ETCD_TIMEOUT: '5s' });
     expect(own.code).toBe(0);
     expect(JSON.parse(own.stdout)).toMatchObject({ endpoints: [serverTls.endpoint], tls: true });
-    // A plain-http endpoint with etcdctl's certificates is a configuration error that names both.
+    // An http:// endpoint with etcdctl's certificates is a configuration error that names the variables set.
     const mixed = await runCli(['explore'], { ...etcdctlEnv, RS_ETCD_ENDPOINTS: plain.endpoint, RS_ETCD_TIMEOUT: '5s' });
     expect(mixed.code).toBe(2);
-    expect(mixed.stderr).toMatch(/ETCDCTL_CACERT \/ ETCDCTL_CERT\) are set but RS_ETCD_ENDPOINTS are not https:\/\/ URLs/);
+    expect(mixed.stderr).toMatch(/ETCDCTL_CACERT and ETCDCTL_CERT are set but RS_ETCD_ENDPOINTS are http:\/\/ URLs: use https:\/\//);
+  });
+
+  it("takes a bare host:port with TLS files as https, as etcdctl does, and names etcdctl's variable in TLS errors", async () => {
+    const bare = mutual.endpoint.replace(/^https:\/\//, '');
+    const etcdctlEnv = { ETCDCTL_API: '3', ETCDCTL_ENDPOINTS: bare, ETCDCTL_CACERT: certs.ca, ETCDCTL_CERT: certs.client.cert, ETCDCTL_KEY: certs.client.key };
+    // etcdctl itself speaks TLS to a bare endpoint when it has certificates: the habit this follows.
+    const ctl = await execFileAsync('etcdctl', ['get', '/registry/secrets/default/tls', '--print-value-only'], { env: { PATH: process.env.PATH, ...etcdctlEnv } });
+    expect(ctl.stdout.trim()).toBe('x');
+    const explore = await runCli(['explore', '--json'], { ...etcdctlEnv, RS_ETCD_TIMEOUT: '5s' });
+    expect(explore.code, explore.stderr).toBe(0);
+    expect(JSON.parse(explore.stdout)).toMatchObject({ endpoints: [`https://${bare}`], tls: true, clientCertificate: true });
+    // The same with reshifter's own variables.
+    const own = await runCli(['explore', '--json'], { RS_ETCD_ENDPOINTS: bare, RS_ETCD_CA_CERT: certs.ca, RS_ETCD_CLIENT_CERT: certs.client.cert, RS_ETCD_CLIENT_KEY: certs.client.key, RS_ETCD_TIMEOUT: '5s' });
+    expect(own.code, own.stderr).toBe(0);
+    // A wrong CA given as ETCDCTL_CACERT is named so.
+    const wrongCa = await runCli(['explore'], { ...etcdctlEnv, ETCDCTL_CACERT: certs.otherCa, RS_ETCD_TIMEOUT: '5s' });
+    expectFailure(wrongCa, new RegExp(`server certificate is not signed by ETCDCTL_CACERT=${quoted(certs.otherCa)}$`, 'm'));
+    // Without certificates a bare endpoint is plain http, as for etcdctl.
+    const plainBare = await runCli(['explore', '--json'], { ETCDCTL_ENDPOINTS: plain.endpoint.replace(/^http:\/\//, ''), RS_ETCD_TIMEOUT: '5s' });
+    expect(plainBare.code, plainBare.stderr).toBe(0);
+    expect(JSON.parse(plainBare.stdout)).toMatchObject({ tls: false });
   });
 
   it('says the server certificate is not signed by the configured CA, naming the variable and its file', async () => {

@@ -122,6 +122,20 @@ describe("loadConfig: etcdctl's variables", () => {
     expect(loaded.etcdctl).toEqual(['ETCDCTL_ENDPOINTS', 'ETCDCTL_CACERT', 'ETCDCTL_CERT', 'ETCDCTL_KEY', 'ETCDCTL_USER']);
   });
 
+  it('takes a bare host:port (the default 127.0.0.1:2379 too) as https when TLS files are given, as etcdctl does', () => {
+    expect(loadConfig({ ETCDCTL_ENDPOINTS: '10.0.0.5:2379,10.0.0.6:2379', ETCDCTL_CACERT: ca }).config?.etcd.endpoints).toEqual(['https://10.0.0.5:2379', 'https://10.0.0.6:2379']);
+    expect(loadConfig({ RS_ETCD_ENDPOINTS: '10.0.0.5:2379', RS_ETCD_CLIENT_CERT: ca, RS_ETCD_CLIENT_KEY: ca }).config?.etcd.endpoints).toEqual(['https://10.0.0.5:2379']);
+    expect(loadConfig({ ETCDCTL_CACERT: ca }).config?.etcd.endpoints).toEqual(['https://127.0.0.1:2379']);
+    // An explicit scheme stays as written; without TLS files a bare endpoint is plain http.
+    expect(loadConfig({ RS_ETCD_ENDPOINTS: 'http://10.0.0.5:2379', RS_ETCD_CA_CERT: ca }).config?.etcd.endpoints).toEqual(['http://10.0.0.5:2379']);
+    expect(loadConfig({ ETCDCTL_ENDPOINTS: '10.0.0.5:2379' }).config?.etcd.endpoints).toEqual(['http://10.0.0.5:2379']);
+  });
+
+  it('records which fields etcdctl gave, for messages to name them', () => {
+    expect(loadConfig({ RS_ETCD_ENDPOINTS: 'https://10.0.0.5:2379', ETCDCTL_CACERT: ca }).config?.etcd.readFrom).toEqual({ caCertFile: 'ETCDCTL_CACERT' });
+    expect(loadConfig({ RS_ETCD_ENDPOINTS: 'https://10.0.0.5:2379' }).config?.etcd.readFrom).toBeUndefined();
+  });
+
   it('lets an RS_ variable (or its older name) win, one variable at a time', () => {
     const loaded = loadConfig({ RS_ETCD_ENDPOINT: 'https://10.0.0.9:2379', ETCDCTL_ENDPOINTS: 'https://10.0.0.5:2379', ETCDCTL_CACERT: ca });
     expect(loaded.config?.etcd.endpoints).toEqual(['https://10.0.0.9:2379']);
