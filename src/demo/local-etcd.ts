@@ -24,6 +24,8 @@ export interface EtcdOptions {
    * etcdctl. Without them an `https` etcd counts as up once its TLS handshake starts.
    */
   tls?: { caFile: string; certFile?: string; keyFile?: string };
+  /** The loopback address to listen on: IPv4 (default) or IPv6. */
+  host?: '127.0.0.1' | '::1';
 }
 
 /** A real etcd (Debian's) on free loopback ports, for the demo, the benchmark and the tests. */
@@ -39,20 +41,22 @@ export interface TestEtcd {
 }
 
 export async function startEtcd(opts: EtcdOptions = {}): Promise<TestEtcd> {
-  const clientPort = await freePort();
-  const peerPort = await freePort();
+  const host = opts.host ?? '127.0.0.1';
+  const urlHost = host === '::1' ? '[::1]' : host;
+  const clientPort = await freePort(host);
+  const peerPort = await freePort(host);
   const ownDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'rs-etcd-')));
   const scheme = opts.scheme ?? 'http';
-  const endpoint = `${scheme}://127.0.0.1:${clientPort}`;
+  const endpoint = `${scheme}://${urlHost}:${clientPort}`;
   const args = [
     '--name', 'test',
     '--data-dir', dataDir,
     '--listen-client-urls', endpoint,
     '--advertise-client-urls', endpoint,
-    '--listen-peer-urls', `http://127.0.0.1:${peerPort}`,
-    '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
-    '--initial-cluster', `test=http://127.0.0.1:${peerPort}`,
+    '--listen-peer-urls', `http://${urlHost}:${peerPort}`,
+    '--initial-advertise-peer-urls', `http://${urlHost}:${peerPort}`,
+    '--initial-cluster', `test=http://${urlHost}:${peerPort}`,
     '--log-level', 'error',
     '--logger', 'zap',
     ...(opts.enableV2 ? ['--enable-v2'] : []),
@@ -73,7 +77,7 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<TestEtcd> {
   });
 
   const ctl = etcdctl(endpoint, opts.tls);
-  await waitUntilServing(proc, { scheme, clientPort, tls: opts.tls, stderr: () => stderr, spawnError: () => spawnError });
+  await waitUntilServing(proc, { scheme, host, clientPort, tls: opts.tls, stderr: () => stderr, spawnError: () => spawnError });
   const kill = async () => {
     if (proc.exitCode === null && proc.signalCode === null) {
       proc.kill('SIGKILL');
@@ -109,7 +113,7 @@ function etcdctl(endpoint: string, tls: EtcdOptions['tls']): TestEtcd['ctl'] {
 /** Waits (20 s at most) until the started etcd serves; throws saying why when it exits, cannot start or stays down. */
 async function waitUntilServing(
   proc: ChildProcess,
-  p: { scheme: string; clientPort: number; tls: EtcdOptions['tls']; stderr: () => string; spawnError: () => Error | undefined },
+  p: { scheme: string; host: string; clientPort: number; tls: EtcdOptions['tls']; stderr: () => string; spawnError: () => Error | undefined },
 ): Promise<void> {
   const deadline = Date.now() + 20_000;
   for (;;) {
@@ -121,8 +125,8 @@ async function waitUntilServing(
     try {
       const up =
         p.scheme === 'https'
-          ? await httpsUp(p.clientPort, p.tls)
-          : await fetch(`http://127.0.0.1:${p.clientPort}/health`).then((res) => res.ok, () => false);
+          ? await httpsUp(p.host, p.clientPort, p.tls)
+          : await fetch(`http://${p.host === '::1' ? '[::1]' : p.host}:${p.clientPort}/health`).then((res) => res.ok, () => false);
       if (up) return;
     } catch {
       /* not up yet */
@@ -136,10 +140,10 @@ async function waitUntilServing(
  * Whether an https etcd is serving: `/health` answers when we hold the certificates to ask it; without them, the
  * listener at least starts a TLS handshake (etcd opens it once the server is ready).
  */
-function httpsUp(port: number, tls: EtcdOptions['tls']): Promise<boolean> {
+function httpsUp(host: string, port: number, tls: EtcdOptions['tls']): Promise<boolean> {
   return new Promise((resolve) => {
     if (tls === undefined) {
-      const socket = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+      const socket = tlsConnect({ host, port, rejectUnauthorized: false }, () => {
         socket.destroy();
         resolve(true);
       });
@@ -153,7 +157,7 @@ function httpsUp(port: number, tls: EtcdOptions['tls']): Promise<boolean> {
     }
     const req = httpsRequest(
       {
-        host: '127.0.0.1',
+        host,
         port,
         path: '/health',
         ca: readFileSync(tls.caFile),

@@ -1,11 +1,13 @@
 // Runs s3rver (a real S3-compatible HTTP server) as its own process, for tests and the benchmark:
-//   node s3rver-main.cjs <port> <directory> <bucket>
+//   node s3rver-main.cjs <port> <directory> <bucket> [<address>, default 127.0.0.1]
 // Prints "ready <port>" once it listens. A separate process, so a test can kill it mid-upload.
 const S3rver = require('s3rver');
-const [port, directory, bucket] = process.argv.slice(2);
+const [port, directory, bucket, address = '127.0.0.1'] = process.argv.slice(2);
 new S3rver({
   port: Number(port),
-  address: '127.0.0.1',
+  address,
+  // s3rver takes a bracketed IPv6 host (`[::1]`, which its isIP check does not know) for a virtual-hosted bucket name.
+  vhostBuckets: !address.includes(':'),
   directory,
   silent: true,
   allowMismatchedSignatures: true,

@@ -25,14 +25,15 @@ export interface TestS3 {
   stop(): Promise<void>;
 }
 
-export async function startS3(bucket = 'backups'): Promise<TestS3> {
-  const port = await freePort();
+export async function startS3(bucket = 'backups', opts: { host?: '127.0.0.1' | '::1' } = {}): Promise<TestS3> {
+  const host = opts.host ?? '127.0.0.1';
+  const port = await freePort(host);
   const dir = await mkdtemp(join(tmpdir(), 'rs-s3-'));
-  const endpoint = `http://127.0.0.1:${port}`;
+  const endpoint = `http://${host === '::1' ? '[::1]' : host}:${port}`;
   let proc!: ChildProcess;
   const launch = () =>
     new Promise<void>((resolve, reject) => {
-      proc = spawn(process.execPath, [MAIN, String(port), dir, bucket], { stdio: ['ignore', 'pipe', 'pipe'] });
+      proc = spawn(process.execPath, [MAIN, String(port), dir, bucket, host], { stdio: ['ignore', 'pipe', 'pipe'] });
       let err = '';
       proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
       proc.stdout!.on('data', (d: Buffer) => {
