@@ -134,7 +134,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     load: async () => (await import('./commands/stats.js')).statsCommand,
   },
   inspect: {
-    summary: 'read an etcd snapshot offline (a file or a snapshot backup): status, live keys, one value, audit listing',
+    summary: 'read an etcd snapshot offline (a file or a snapshot backup): status, live keys, one value, audit listing; the keys, a value and the listing of a key dump too',
     usage: [
       'inspect <id>|latest|<file> [--strategy S] [--json]',
       'inspect <id|file> --keys [--prefix P] [--revision R] [--json]',

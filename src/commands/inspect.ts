@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { UsageError } from '../core/errors.js';
 import type { AuditRow } from '../kube/audit-row.js';
 import type { InspectKeyRow } from '../ops/inspect-keys.js';
-import type { SnapshotInput, SnapshotOrigin } from '../ops/open-snapshot.js';
+import type { KeysInput, SnapshotInput, SnapshotOrigin } from '../ops/open-snapshot.js';
 import { formatBytes } from '../progress.js';
 import type { SnapshotStatus } from '../snapshot/index.js';
 // Not through snapshot/index.js, which loads the whole reader: see statusAhead.
@@ -63,11 +63,13 @@ export async function inspectCommand(ctx: CommandContext): Promise<void> {
   const target = positionals[0]!;
   const req = parseRequest(ctx);
   if (req.mode === 'status') await statusAhead(target);
-  const [{ openSnapshotInput }, { snapshotError }] = await Promise.all([import('../ops/open-snapshot.js'), import('../archive/snapshot-error.js')]);
-  const input = await openSnapshotInput(ctx, target, () => seriesFlag(ctx));
+  const [{ openSnapshotInput, openKeysInput }, { snapshotError }] = await Promise.all([import('../ops/open-snapshot.js'), import('../archive/snapshot-error.js')]);
+  const series = () => seriesFlag(ctx);
+  // The status is a snapshot's; the keys are a snapshot's or a key dump's.
+  const input = req.mode === 'status' ? await openSnapshotInput(ctx, target, series) : await openKeysInput(ctx, target, series);
   const where = input.origin.kind === 'file' ? input.origin.path : `backup ${input.origin.id}`;
   try {
-    if (req.mode === 'status') printStatus(ctx, input.origin, await input.reader.status(), req.json);
+    if (req.mode === 'status') printStatus(ctx, input.origin, await (input as SnapshotInput).reader.status(), req.json);
     else await printKeys(ctx, input, req, where);
   } catch (err) {
     throw snapshotError(err, where);
@@ -117,7 +119,7 @@ function keyRowText(r: InspectKeyRow): string {
  * The key modes: `--keys` (text rows, or one JSON document written row by row), `--get KEY` (its metadata as JSON,
  * or `--raw` its value's bytes), `--render` (the audit listing). The Kubernetes decoders they need load only here.
  */
-async function printKeys(ctx: CommandContext, input: SnapshotInput, req: Exclude<InspectRequest, { mode: 'status' }>, where: string): Promise<void> {
+async function printKeys(ctx: CommandContext, input: KeysInput, req: Exclude<InspectRequest, { mode: 'status' }>, where: string): Promise<void> {
   const { keyRows, getKey, renderRows } = await import('../ops/inspect-keys.js');
   const { reader } = input;
   if (req.mode === 'get') {

@@ -15,7 +15,7 @@ export interface ListedBackup {
 export interface BackupUse {
   /** The kinds it reads; `any`: every backup. */
   kinds: readonly BackupKind[] | 'any';
-  /** What it reads, for the message when the store holds none: "`inspect` reads snapshots only". */
+  /** What it reads, for the message when the store holds none: "`inspect` shows the status of snapshots only". */
   reads: string;
 }
 
@@ -23,7 +23,9 @@ export interface BackupUse {
 export const USES = {
   /** `verify`, `GET /backups/latest`, downloads: every backup. */
   any: { kinds: 'any', reads: 'every backup' },
-  inspect: { kinds: ['snapshot'], reads: '`inspect` reads snapshots only' },
+  inspect: { kinds: ['snapshot'], reads: '`inspect` shows the status of snapshots only (its --keys, --get and --render read key dumps too)' },
+  /** `inspect --keys`, `--get`, `--render`: the keys of a snapshot or of a key dump. */
+  inspectKeys: { kinds: ['snapshot', 'key dump'], reads: '`inspect --keys`, `--get` and `--render` read snapshots and key dumps' },
   /** `restore` with neither --data-dir nor --keys writes a key dump into etcd. */
   restoreKeyDump: {
     kinds: ['key dump'],
@@ -63,7 +65,7 @@ const kindsText = (kinds: readonly string[]) =>
 /**
  * `latest` for a command: the newest backup it can use (of the series, when one is asked for). When there is none
  * it fails naming what the store does hold: `no snapshot backup of cluster "x" in /backups; the newest backup is a
- * render listing (20261122T030710.123Z-a1b2c3, 2026-11-22T03:07:10.123Z): \`inspect\` reads snapshots only`.
+ * render listing (20261122T030710.123Z-a1b2c3, 2026-11-22T03:07:10.123Z): \`inspect\` shows the status of snapshots only`.
  */
 export function pickLatest<T extends ListedBackup>(backups: readonly T[], q: LatestQuery): T {
   const sorted = [...backups].sort(newestFirst);

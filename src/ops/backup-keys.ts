@@ -32,7 +32,7 @@ export function snapshotKeyRecord(kv: LiveKey, leaseTtls?: ReadonlyMap<bigint, n
  * The live keys of a snapshot under `ranges` (see prefixRanges: the range `/` is every key), range by range, so in
  * key order; at `revision`, by default the latest.
  */
-export async function* liveKeysIn(reader: SnapshotReader, ranges: ReadonlyArray<{ prefix: string; start: Buffer }>, revision?: number): AsyncGenerator<LiveKey> {
+export async function* liveKeysIn(reader: Pick<SnapshotReader, 'liveKeys'>, ranges: ReadonlyArray<{ prefix: string; start: Buffer }>, revision?: number): AsyncGenerator<LiveKey> {
   for (const range of ranges) {
     yield* reader.liveKeys({ ...(range.prefix !== '/' && { prefix: range.start }), ...(revision !== undefined && { revision }) });
   }

@@ -5,8 +5,9 @@ import { prefixRanges } from '../etcd/key-ranges.js';
 import { auditRow, type AuditRow } from '../kube/audit-row.js';
 import { DEFAULT_PREFIXES, decodeValue, parseKey } from '../kube/index.js';
 import { layoutPrefixes, resourceLabel } from '../kube/resource-label.js';
-import type { LiveKey, SnapshotReader } from '../snapshot/index.js';
+import type { LiveKey } from '../snapshot/index.js';
 import { liveKeysIn } from './backup-keys.js';
+import type { KeyReader } from './open-snapshot.js';
 
 // The key modes of `inspect` (its status needs none of this): loaded only for them, as they need the Kubernetes
 // decoders and the snapshot's key reader.
@@ -43,7 +44,7 @@ function keyRow(kv: LiveKey, layout: readonly string[]): InspectKeyRow {
 }
 
 /** The live keys (`--keys`), in key order, streamed. */
-export async function* keyRows(reader: SnapshotReader, config: Config, q: KeyQuery): AsyncGenerator<InspectKeyRow> {
+export async function* keyRows(reader: KeyReader, config: Config, q: KeyQuery): AsyncGenerator<InspectKeyRow> {
   const layout = layoutPrefixes(prefixesOf(config), DEFAULT_PREFIXES);
   const keys = reader.liveKeys({ ...(q.prefix !== undefined && { prefix: q.prefix }), ...(q.revision !== undefined && { revision: q.revision }) });
   for await (const kv of keys) yield keyRow(kv, layout);
@@ -51,7 +52,7 @@ export async function* keyRows(reader: SnapshotReader, config: Config, q: KeyQue
 
 /** One key (`--get KEY`): the live key, and its decoded metadata. NotFoundError naming `where` when absent. */
 export async function getKey(
-  reader: SnapshotReader,
+  reader: KeyReader,
   config: Config,
   key: string,
   q: { revision?: number; where: string },
@@ -79,7 +80,7 @@ export async function getKey(
 }
 
 /** The audit listing of the `render` strategy, from the snapshot (RS_INCLUDE_/EXCLUDE_* filters apply). */
-export async function* renderRows(reader: SnapshotReader, config: Config, q: KeyQuery): AsyncGenerator<AuditRow> {
+export async function* renderRows(reader: KeyReader, config: Config, q: KeyQuery): AsyncGenerator<AuditRow> {
   const prefixes = prefixesOf(config);
   const layout = layoutPrefixes(prefixes, DEFAULT_PREFIXES);
   const selection = buildSelection(config.selection);

@@ -6,6 +6,7 @@ import type { Duplex, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { etcdOf } from '../archive/manifest.js';
 import { snapshotError } from '../archive/snapshot-error.js';
+import { kindOf } from '../core/backup-kind.js';
 import { SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { IntegrityError, OperationError, describeError } from '../core/errors.js';
 import { makeTempDir, trackTempPath } from '../exit-cleanup.js';
@@ -22,6 +23,16 @@ export interface SnapshotInput {
   close(): Promise<void>;
 }
 
+/** What the key modes of `inspect` read: live keys in key order, under a prefix, at a revision. */
+export type KeyReader = Pick<SnapshotReader, 'liveKeys'>;
+
+/** The keys of a snapshot (a file or a backup) or of a key dump backup, open for `inspect --keys / --get / --render`. */
+export interface KeysInput {
+  reader: KeyReader;
+  origin: SnapshotOrigin;
+  close(): Promise<void>;
+}
+
 async function isFile(path: string): Promise<boolean> {
   return stat(path).then((s) => s.isFile(), () => false);
 }
@@ -33,6 +44,18 @@ async function isFile(path: string): Promise<boolean> {
  * decoded to a private temporary file; its trailer is left to the reader, which reports its state.
  */
 export async function openSnapshotInput(ctx: OpContext, target: string, series: () => string | undefined = () => undefined): Promise<SnapshotInput> {
+  return openInput(ctx, target, series, false) as Promise<SnapshotInput>;
+}
+
+/**
+ * Opens `target` for the key modes of `inspect`: as openSnapshotInput, and a key dump backup too (`raw`, `filter:`),
+ * read as the live keys of its one revision: `latest` is then the newest snapshot or key dump.
+ */
+export async function openKeysInput(ctx: OpContext, target: string, series: () => string | undefined = () => undefined): Promise<KeysInput> {
+  return openInput(ctx, target, series, true);
+}
+
+async function openInput(ctx: OpContext, target: string, series: () => string | undefined, keyDumps: boolean): Promise<SnapshotInput | KeysInput> {
   if (await isFile(target)) return openSnapshotFile(ctx, target);
   // Loaded only for a backup: the store, its SDKs and the codecs cost more to load than a status of a file takes.
   const [{ openRepository }, { openBackup }, { USES }, { encryptionKeys }, { OperationError }] = await Promise.all([
@@ -44,11 +67,14 @@ export async function openSnapshotInput(ctx: OpContext, target: string, series: 
   ]);
   const repo = openRepository(ctx.config, ctx.log);
   try {
-    const m = await repo.get(target, USES.inspect, series());
-    if (m.contentType !== SNAPSHOT_CONTENT_TYPE) {
-      throw new OperationError(`backup ${m.id} is a ${m.strategy} backup (${m.contentType}), not an etcd snapshot`);
+    const m = await repo.get(target, keyDumps ? USES.inspectKeys : USES.inspect, series());
+    const dump = kindOf(m.contentType) === 'key dump';
+    if (m.contentType !== SNAPSHOT_CONTENT_TYPE && !(keyDumps && dump)) {
+      const also = dump ? ': `inspect` shows the status of snapshots; for a key dump use `stats`, or `inspect --keys`, `--get KEY` or `--render`' : '';
+      throw new OperationError(`backup ${m.id} is a ${m.strategy} backup (${m.contentType}), not an etcd snapshot${also}`);
     }
     const backup = await openBackup(repo, m, await encryptionKeys(ctx.config, { forReading: true }), ctx.signal, { checkTrailer: false });
+    if (backup.kind === 'key dump') return await (await import('./dump-key-reader.js')).dumpKeysInput(backup);
     if (backup.kind !== 'snapshot') throw new OperationError(`backup ${m.id} is not an etcd snapshot`);
     try {
       const reader = await backup.reader();

@@ -201,7 +201,7 @@ describe('latest is the newest backup the command can read', () => {
     expect(wrong.code).toBe(1);
     expect(wrong.stderr.trim()).toBe(
       `reshifter: no snapshot backup of series "render" of cluster "${cluster}" in ${join(work, 'store')}; ` +
-        `the newest of that series is a render listing (${render1.id}, ${render1.createdAt}): \`inspect\` reads snapshots only`,
+        `the newest of that series is a render listing (${render1.id}, ${render1.createdAt}): \`inspect\` shows the status of snapshots only (its --keys, --get and --render read key dumps too)`,
     );
     const missing = await runInProcess(['restore', 'latest', '--dry-run', '--strategy', 'filter:secrets'], env());
     expect(missing.code).toBe(1);
@@ -218,7 +218,7 @@ describe('latest is the newest backup the command can read', () => {
     const inspect = await runInProcess(['inspect', 'latest'], envOf(listings));
     expect(inspect.code).toBe(1);
     expect(inspect.stderr).toContain(`no snapshot backup of cluster "${listings}"`);
-    expect(inspect.stderr).toContain(`the newest backup is a render listing (${only.id}, ${only.createdAt}): \`inspect\` reads snapshots only`);
+    expect(inspect.stderr).toContain(`the newest backup is a render listing (${only.id}, ${only.createdAt}): \`inspect\` shows the status of snapshots only (its --keys, --get and --render read key dumps too)`);
     const restore = await runInProcess(['restore', 'latest', '--dry-run'], envOf(listings));
     expect(restore.code).toBe(1);
     expect(restore.stderr).toContain('no key dump backup');

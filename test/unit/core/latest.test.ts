@@ -49,7 +49,7 @@ describe('pickLatest', () => {
     const listings = [render2, render1];
     expect(() => pickLatest(listings, { use: USES.inspect, where })).toThrow(NotFoundError);
     expect(() => pickLatest(listings, { use: USES.inspect, where })).toThrow(
-      `no snapshot backup of cluster "prod" in /backups; the newest backup is a render listing (${render2.id}, ${render2.createdAt}): \`inspect\` reads snapshots only`,
+      `no snapshot backup of cluster "prod" in /backups; the newest backup is a render listing (${render2.id}, ${render2.createdAt}): \`inspect\` shows the status of snapshots only (its --keys, --get and --render read key dumps too)`,
     );
     expect(() => pickLatest([snap2], { use: USES.restoreKeyDump, where })).toThrow(
       `no key dump backup of cluster "prod" in /backups; the newest backup is a snapshot (${snap2.id}, ${snap2.createdAt}): \`restore\` without --data-dir or --keys restores key dumps (restore a snapshot with --data-dir DIR, or its live keys with --keys)`,
@@ -62,7 +62,7 @@ describe('pickLatest', () => {
       'no backup of series "filter:secrets" of cluster "prod" in /backups; its series are render (2), filter:deployments,services (1), snapshot (2), raw (1)',
     );
     expect(() => pick(USES.inspect, 'render')).toThrow(
-      `no snapshot backup of series "render" of cluster "prod" in /backups; the newest of that series is a render listing (${render2.id}, ${render2.createdAt}): \`inspect\` reads snapshots only`,
+      `no snapshot backup of series "render" of cluster "prod" in /backups; the newest of that series is a render listing (${render2.id}, ${render2.createdAt}): \`inspect\` shows the status of snapshots only (its --keys, --get and --render read key dumps too)`,
     );
     expect(() => pick(USES.restoreKeyDump, 'snapshot')).toThrow(/^no key dump backup of series "snapshot" of .*; the newest of that series is a snapshot \(/);
   });

@@ -1,0 +1,34 @@
+import { OperationError } from '../core/errors.js';
+import type { LiveKey, LiveKeysOptions } from '../snapshot/index.js';
+import { keyDumpKeys } from './backup-keys.js';
+import type { KeyDumpBackup } from './open-backup.js';
+import type { KeysInput } from './open-snapshot.js';
+
+/**
+ * A key dump read as the live keys of its one revision, for the key modes of `inspect` (`--keys`, `--get KEY`,
+ * `--render`): each call reads the dump once more, in its order (etcd's key order for v3), keeping no keys. Asked for
+ * another revision, it says which one it holds.
+ */
+export async function dumpKeysInput(backup: KeyDumpBackup): Promise<KeysInput> {
+  const m = backup.manifest;
+  const dump = await keyDumpKeys(backup).catch(async (err: unknown) => {
+    await backup.close();
+    throw err;
+  });
+  const { revision } = dump.header;
+  async function* liveKeys(opts: LiveKeysOptions = {}): AsyncGenerator<LiveKey> {
+    if (opts.revision !== undefined && opts.revision !== 0 && opts.revision !== revision) {
+      throw new OperationError(`backup ${m.id} is a key dump: it holds the keys at revision ${revision} only, not at ${opts.revision} (a snapshot holds older revisions)`);
+    }
+    const prefix = opts.prefix === undefined ? undefined : Buffer.from(opts.prefix);
+    for await (const r of dump.records()) {
+      if (prefix !== undefined && (r.key.length < prefix.length || !r.key.subarray(0, prefix.length).equals(prefix))) continue;
+      yield { key: r.key, value: r.value, createRevision: r.createRevision, modRevision: r.modRevision, version: r.version, lease: r.lease === undefined ? 0n : BigInt(r.lease) };
+    }
+  }
+  return {
+    reader: { liveKeys },
+    origin: { kind: 'backup', id: m.id, strategy: m.strategy, revision },
+    close: () => dump.close().finally(() => backup.close()),
+  };
+}
