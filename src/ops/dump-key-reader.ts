@@ -2,7 +2,7 @@ import { OperationError } from '../core/errors.js';
 import type { LiveKey, LiveKeysOptions } from '../snapshot/index.js';
 import { keyDumpKeys } from './backup-keys.js';
 import type { KeyDumpBackup } from './open-backup.js';
-import type { KeysInput } from './open-snapshot.js';
+import type { KeysInput } from './keys-input.js';
 
 /**
  * A key dump read as the live keys of its one revision, for the key modes of `inspect` (`--keys`, `--get KEY`,

@@ -7,7 +7,7 @@ import { DEFAULT_PREFIXES, decodeValue, parseKey } from '../kube/index.js';
 import { layoutPrefixes, resourceLabel } from '../kube/resource-label.js';
 import type { LiveKey } from '../snapshot/index.js';
 import { liveKeysIn } from './backup-keys.js';
-import type { KeyReader } from './open-snapshot.js';
+import type { KeyReader } from './keys-input.js';
 
 // The key modes of `inspect` (its status needs none of this): loaded only for them, as they need the Kubernetes
 // decoders and the snapshot's key reader.

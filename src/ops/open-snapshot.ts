@@ -12,23 +12,14 @@ import { IntegrityError, OperationError, describeError } from '../core/errors.js
 import { makeTempDir, trackTempPath } from '../exit-cleanup.js';
 import { openSnapshot, type SnapshotReader } from '../snapshot/index.js';
 import type { OpContext } from './context.js';
+import type { KeysInput, SnapshotOrigin } from './keys-input.js';
 
-/** Where an opened snapshot came from. */
-export type SnapshotOrigin = { kind: 'file'; path: string } | { kind: 'backup'; id: string; strategy: string; revision: number };
+export type { KeyReader, KeysInput, SnapshotOrigin } from './keys-input.js';
+
 
 /** A snapshot open for offline reading; `close` also deletes a decoded temporary copy. */
 export interface SnapshotInput {
   reader: SnapshotReader;
-  origin: SnapshotOrigin;
-  close(): Promise<void>;
-}
-
-/** What the key modes of `inspect` read: live keys in key order, under a prefix, at a revision. */
-export type KeyReader = Pick<SnapshotReader, 'liveKeys'>;
-
-/** The keys of a snapshot (a file or a backup) or of a key dump backup, open for `inspect --keys / --get / --render`. */
-export interface KeysInput {
-  reader: KeyReader;
   origin: SnapshotOrigin;
   close(): Promise<void>;
 }

@@ -1,0 +1,14 @@
+import type { SnapshotReader } from '../snapshot/index.js';
+
+/** Where an opened snapshot (or key dump, for the key modes of `inspect`) came from. */
+export type SnapshotOrigin = { kind: 'file'; path: string } | { kind: 'backup'; id: string; strategy: string; revision: number };
+
+/** What the key modes of `inspect` read: live keys in key order, under a prefix, at a revision. */
+export type KeyReader = Pick<SnapshotReader, 'liveKeys'>;
+
+/** The keys of a snapshot (a file or a backup) or of a key dump backup, open for `inspect --keys / --get / --render`. */
+export interface KeysInput {
+  reader: KeyReader;
+  origin: SnapshotOrigin;
+  close(): Promise<void>;
+}
