@@ -16,18 +16,22 @@ export async function dumpKeysInput(backup: KeyDumpBackup): Promise<KeysInput> {
     throw err;
   });
   const { revision } = dump.header;
-  async function* liveKeys(opts: LiveKeysOptions = {}): AsyncGenerator<LiveKey> {
-    if (opts.revision !== undefined && opts.revision !== 0 && opts.revision !== revision) {
-      throw new OperationError(`backup ${m.id} is a key dump: it holds the keys at revision ${revision} only, not at ${opts.revision} (a snapshot holds older revisions)`);
+  /** One pass over the dump: the keys under any of `prefixes` (every key when there are none). */
+  async function* keysUnder(prefixes: Buffer[], rev: number | undefined): AsyncGenerator<LiveKey> {
+    if (rev !== undefined && rev !== 0 && rev !== revision) {
+      throw new OperationError(`backup ${m.id} is a key dump: it holds the keys at revision ${revision} only, not at ${rev} (a snapshot holds older revisions)`);
     }
-    const prefix = opts.prefix === undefined ? undefined : Buffer.from(opts.prefix);
+    const under = (key: Buffer, p: Buffer) => key.length >= p.length && key.subarray(0, p.length).equals(p);
     for await (const r of dump.records()) {
-      if (prefix !== undefined && (r.key.length < prefix.length || !r.key.subarray(0, prefix.length).equals(prefix))) continue;
+      if (prefixes.length > 0 && !prefixes.some((p) => under(r.key, p))) continue;
       yield { key: r.key, value: r.value, createRevision: r.createRevision, modRevision: r.modRevision, version: r.version, lease: r.lease === undefined ? 0n : BigInt(r.lease) };
     }
   }
   return {
-    reader: { liveKeys },
+    reader: {
+      liveKeys: (opts: LiveKeysOptions = {}) => keysUnder(opts.prefix === undefined ? [] : [Buffer.from(opts.prefix)], opts.revision),
+      liveKeysIn: (ranges, rev) => keysUnder(ranges.some((r) => r.prefix === '/') ? [] : ranges.map((r) => r.start), rev),
+    },
     origin: { kind: 'backup', id: m.id, strategy: m.strategy, revision },
     close: () => dump.close().finally(() => backup.close()),
   };

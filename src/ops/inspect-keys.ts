@@ -86,7 +86,7 @@ export async function* renderRows(reader: KeyReader, config: Config, q: KeyQuery
   const selection = buildSelection(config.selection);
   const everything = selectsEverything(selection);
   const ranges = q.prefix !== undefined ? [{ prefix: q.prefix, start: Buffer.from(q.prefix) }] : prefixRanges(prefixes);
-  for await (const kv of liveKeysIn(reader, ranges, q.revision)) {
+  for await (const kv of reader.liveKeysIn?.(ranges, q.revision) ?? liveKeysIn(reader, ranges, q.revision)) {
     if (!everything && !selectKey(parseKey(kv.key, layout), selection)) continue;
     yield auditRow(kv.key, kv.value, layout, kv.modRevision);
   }
