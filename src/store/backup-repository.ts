@@ -7,6 +7,7 @@ import { nearbyIds } from '../core/nearby.js';
 import { printable } from '../core/printable.js';
 import { BACKUP_ID_RE, idOfFile, manifestName } from '../core/naming.js';
 import { parseManifest, serializeManifest, type Manifest } from '../archive/manifest.js';
+import { TEMP_PREFIX } from './local-store.js';
 import type { ObjectInfo, Store } from './types.js';
 
 export interface Listing {
@@ -48,7 +49,11 @@ export class BackupRepository {
     const owned = new Set(manifests.map((o) => idOfFile(o.key.slice(this.cluster.length + 1))));
     const orphans = objects.filter((o) => {
       const file = o.key.slice(this.cluster.length + 1);
-      return !file.endsWith('.manifest.json') && !owned.has(idOfFile(file));
+      // Only what reshifter writes (`<id>.<...>`, and temporary files of puts) can be left by a killed backup: any
+      // other file in the folder (an operator's own snapshot, a note) is someone else's and never an orphan.
+      if (file.startsWith(TEMP_PREFIX)) return true;
+      const id = idOfFile(file);
+      return id !== undefined && !file.endsWith('.manifest.json') && !owned.has(id);
     });
     backups.sort(newestFirst);
     return { backups, invalid, orphans };
