@@ -5,7 +5,7 @@ import { ByteCounter, HashCounter } from '../archive/hash-counter.js';
 import type { Manifest } from '../archive/manifest.js';
 import type { Config } from '../config/types.js';
 import type { BackupObserver } from '../core/backup-observer.js';
-import { AbortedError, OperationError, describeError } from '../core/errors.js';
+import { AbortedError, OperationError, StoreError, describeError } from '../core/errors.js';
 import { artifactName, newBackupId } from '../core/naming.js';
 import { formatStrategy, type StrategySpec } from '../core/strategy.js';
 import { EtcdInterruptedError } from '../etcd/interrupt.js';
@@ -208,8 +208,12 @@ async function storeStream(source: ArtifactSource, transforms: Duplex[], repo: B
     const results = await Promise.allSettled([upstream, repo.putArtifact(artifact, last as unknown as Readable, signal)]);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
-      // Prefer the source's error (etcd died) over the store's echo of it.
-      const first = results[0].status === 'rejected' ? results[0].reason : failed.reason;
+      // Prefer the source's error (etcd died) over the store's echo of it; but a store that failed by itself (a full
+      // disk) reaches the source as the bare fs error: then the store's words for it, which name the file.
+      const upstreamError: unknown = results[0].status === 'rejected' ? results[0].reason : undefined;
+      const storeError: unknown = results[1].status === 'rejected' ? results[1].reason : undefined;
+      const ownFailure = storeError instanceof StoreError && storeError.cause === upstreamError;
+      const first = upstreamError === undefined || ownFailure ? storeError : upstreamError;
       throw first instanceof Error ? first : new OperationError(String(first));
     }
   } finally {
