@@ -2,6 +2,7 @@ import { Batcher } from '../core/batches.js';
 import type { KeyRecord } from '../core/key-record.js';
 import { RestorePlan, decideRestore, type ExistingKey, type RestoreDecision } from '../core/restore-plan.js';
 import { EtcdUnansweredError } from './errors.js';
+import { EtcdInterruptedError, currentInterrupt } from './interrupt.js';
 import type { RestoreTarget } from './restore-target.js';
 
 export interface KeyRestorerOptions {
@@ -110,12 +111,16 @@ export class KeyRestorer {
     this.wrote(planned);
   }
 
-  /** Runs a write; when etcd did not answer it, its keys are in doubt. */
+  /**
+   * Runs a write; when etcd did not answer it, its keys are in doubt. So are those of a write whose answer was given
+   * up because the restore was stopped (SIGTERM) after sending it: etcd may have applied it all the same.
+   */
   private async sent<T>(planned: Planned, write: () => Promise<T>): Promise<T> {
+    const sentBeforeStop = currentInterrupt()?.aborted !== true;
     try {
       return await write();
     } catch (err) {
-      if (err instanceof EtcdUnansweredError) this.inDoubt += planned.writes.length;
+      if (err instanceof EtcdUnansweredError || (err instanceof EtcdInterruptedError && sentBeforeStop)) this.inDoubt += planned.writes.length;
       throw err;
     }
   }
