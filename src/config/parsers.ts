@@ -116,6 +116,11 @@ export function endpoints(value: string, bareScheme: 'http' | 'https' = 'http'):
     if ((parsed.pathname !== '/' && parsed.pathname !== '') || parsed.search !== '' || parsed.hash !== '') {
       throw new Error(`has "${e}": an etcd endpoint is a scheme, host and port only (like https://10.0.0.5:2379), without a path`);
     }
+    // Without a port gRPC dials 443, even for http:// (etcdctl refuses it: "missing port in address"). An https:// URL
+    // without one is port 443 as URLs say (etcd behind a load balancer).
+    if (!/:\d+$/.test(u) && !/^https:\/\//i.test(e)) {
+      throw new Error(`has "${e}", which has no port: etcd's client port is usually 2379 (${u}:2379)`);
+    }
     return u;
   });
 }

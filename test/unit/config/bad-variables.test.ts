@@ -21,6 +21,9 @@ const CASES: Array<[string, string, RegExp, Env?]> = [
   ['RS_ETCD_ENDPOINTS', 'https://10.0.0.1:99999', /not a URL/],
   ['RS_ETCD_ENDPOINTS', 'https://127.0.0.1:2379/v3', /an etcd endpoint is a scheme, host and port only .* without a path/],
   ['RS_ETCD_ENDPOINTS', ' , ', /names no endpoint/],
+  // Without a port gRPC dials 443, even for http:// (etcdctl refuses it: "missing port in address").
+  ['RS_ETCD_ENDPOINTS', '127.0.0.1', /has "127.0.0.1", which has no port: etcd's client port is usually 2379 \(http:\/\/127.0.0.1:2379\)/],
+  ['RS_ETCD_ENDPOINTS', 'http://10.0.0.5:2379,http://10.0.0.6', /has "http:\/\/10.0.0.6", which has no port: .*\(http:\/\/10.0.0.6:2379\)/],
   ['RS_ETCD_ENDPOINT', 'etcd 0:2379', /not a URL/],
   ['RS_ETCD_CA_CERT', join(dir, 'missing.pem'), /does not exist/],
   ['RS_ETCD_CA_CERT', dir, /is not a file/],
