@@ -5,6 +5,7 @@ import type { KeyRecord } from '../core/key-record.js';
 import { toEtcdError } from './errors.js';
 import type { KeyRange } from './key-ranges.js';
 import { RangeCursor } from './range-cursor.js';
+import { variableOf } from './tls-check.js';
 import { REPLY_LIMIT_TEXT, SAFE_KEYS_PER_REPLY, isReplyTooLarge } from './reply-budget.js';
 
 /**
@@ -35,6 +36,7 @@ const LEASE_LOOKUPS_IN_FLIGHT = 8;
 interface RangeReply {
   kvs: unknown[];
   more: boolean;
+  header: { cluster_id: string };
 }
 
 interface RawKv {
@@ -69,6 +71,8 @@ export class PagedReader {
   private readonly maxPageKeys: number;
   private readonly targetBytes: number;
   private readonly leaseTtls = new Map<string, number>();
+  /** The cluster that answered the first read: every page must come from it. */
+  private clusterId?: string;
 
   constructor(
     private readonly client: Etcd3,
@@ -87,6 +91,7 @@ export class PagedReader {
     try {
       const res = await this.client.kv.range({ key: first.start, range_end: first.end, count_only: true });
       this.revision = Number(res.header.revision);
+      this.clusterId = res.header.cluster_id;
     } catch (err) {
       throw toEtcdError(err, 'reading etcd', this.cfg);
     }
@@ -105,6 +110,7 @@ export class PagedReader {
     while (!cursor.done) {
       const res = await (next ?? this.page(cursor.from, cursor.end));
       next = undefined;
+      this.sameCluster(res);
       const kvs = res.kvs as unknown as RawKv[];
       let bytes = 0;
       for (const kv of kvs) bytes += kv.key.length + kv.value.length;
@@ -154,6 +160,19 @@ export class PagedReader {
         throw toEtcdError(err, `reading keys at revision ${this.revision}`, this.cfg);
       }
     }
+  }
+
+  /**
+   * Endpoints of two clusters (pasted from two environments, a member left on its own after a restore made a new
+   * cluster) answer pages at the same revision with other keys: the dump would mix them. Refused instead.
+   */
+  private sameCluster(res: RangeReply): void {
+    const id = res.header?.cluster_id;
+    if (this.clusterId === undefined || id === undefined || id === this.clusterId) return;
+    throw new EtcdError(
+      `reading keys at revision ${this.revision} failed: the endpoints of ${variableOf(this.cfg, 'endpoints')} answer as different etcd ` +
+        `clusters (${this.clusterId}, then ${id}): give the client URLs of one cluster's members ("reshifter explore --endpoints URL" shows each one's members)`,
+    );
   }
 
   private resize(keys: number, bytes: number): void {

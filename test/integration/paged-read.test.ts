@@ -165,3 +165,37 @@ describe('paged v3 read of values over etcd default request limit', () => {
     }).rejects.toThrow(/reading keys at revision \d+ failed at .*: the first key from "\/huge\/b\/" is larger than the 64 MiB a reply may hold/);
   });
 });
+
+describe('paged v3 read from endpoints of two different clusters', () => {
+  let a: TestEtcd;
+  let b: TestEtcd;
+  let both: Etcd3;
+  const bothCfg = () => loadConfig({ RS_ETCD_ENDPOINTS: `${a.endpoint},${b.endpoint}` }).config!.etcd;
+
+  beforeAll(async () => {
+    // Two separate clusters at the same revision (the same number of puts), with other values: RS_ETCD_ENDPOINTS
+    // pasted from two environments, or a member left running on its own after a restore made a new cluster.
+    [a, b] = await Promise.all([startEtcd(), startEtcd()]);
+    for (const [etcd, value] of [[a, 'a'], [b, 'b']] as const) {
+      const writer = new Etcd3({ hosts: etcd.endpoint });
+      try {
+        for (let i = 0; i < 40; i++) await writer.put(`/registry/configmaps/default/cm-${String(i).padStart(2, '0')}`).value(value);
+      } finally {
+        writer.close();
+      }
+    }
+    both = createEtcdClient(bothCfg());
+  });
+  afterAll(async () => {
+    both?.close();
+    await Promise.all([a?.stop(), b?.stop()]);
+  });
+
+  it('fails naming the clusters rather than mixing their keys in one dump', async () => {
+    // Each page goes to either endpoint: with 20 pages, one from the other cluster than the first is all but certain.
+    const reader = new PagedReader(both, bothCfg(), prefixRanges(['/registry']), { firstPageKeys: 2, maxPageKeys: 2 });
+    await expect(async () => {
+      for await (const page of reader.pages()) void page;
+    }).rejects.toThrow(/reading keys at revision \d+ failed: the endpoints of RS_ETCD_ENDPOINTS answer as different etcd clusters \(\d+, then \d+\)/);
+  });
+});
