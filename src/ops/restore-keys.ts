@@ -8,6 +8,7 @@ import { KeyRestorer } from '../etcd/key-restorer.js';
 import { openRestoreTarget } from '../etcd/open-restore-target.js';
 import type { RestoreTarget } from '../etcd/restore-target.js';
 import { withEtcd } from '../etcd/with-etcd.js';
+import { formatStrategy } from '../core/strategy.js';
 import { DEFAULT_PREFIXES, parseKey, type ParsedKey } from '../kube/index.js';
 import { layoutPrefixes, resourceLabel } from '../kube/resource-label.js';
 import type { Logger } from '../log.js';
@@ -108,8 +109,35 @@ export async function restoreKeys(ctx: OpContext, id: string, stream: KeyStream,
       stopProgress();
       target?.close();
     }
+    assertSelectedSomething(run.restorer.plan.totals(), config, id);
     return report(id, config.etcd.endpoints, target.apiVersion, run.restorer, Date.now() - started, opts, log);
   });
+}
+
+/**
+ * Filters that let no key of a backup that has keys through wrote nothing: nearly always a typo (`tema-1`, `pod` for
+ * `pods`), said as a failure naming them, as a backup refuses such a dump, rather than as "restored 0 keys", exit 0.
+ */
+function assertSelectedSomething(totals: PlanTotals, config: OpContext['config'], id: string): void {
+  if (totals.keys === 0 || totals.skippedBy.filtered < totals.keys) return;
+  const { selection, strategy } = config;
+  const narrowing = [
+    ...(strategy?.kind === 'filter' ? [`RS_BACKUP_STRATEGY=${formatStrategy(strategy)}`] : []),
+    ...(
+      [
+        ['RS_INCLUDE_NAMESPACES', selection.includeNamespaces],
+        ['RS_EXCLUDE_NAMESPACES', selection.excludeNamespaces],
+        ['RS_INCLUDE_RESOURCES', selection.includeResources],
+        ['RS_EXCLUDE_RESOURCES', selection.excludeResources],
+      ] as const
+    )
+      .filter(([, v]) => v.length > 0)
+      .map(([name, v]) => `${name}=${v.join(',')}`),
+  ];
+  throw new OperationError(
+    `the restore selected no key: ${narrowing.join(' and ')} matches nothing backup ${id} holds (namespaces and resources are named as ` +
+      `etcd stores them, resources plural: pods, configmaps; "reshifter stats ${id}" lists them); nothing was written`,
+  );
 }
 
 /**

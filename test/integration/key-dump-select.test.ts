@@ -87,6 +87,23 @@ describe('key dumps in S3', () => {
     });
   });
 
+  it('filters that let no key of the backup through: exit 1 naming them (a typo), not "restored 0 keys"', async () => {
+    await withTarget(async (target) => {
+      for (const [extra, named] of [
+        [{ RS_INCLUDE_NAMESPACES: 'tema-1' }, 'RS_INCLUDE_NAMESPACES=tema-1'],
+        [{ RS_INCLUDE_RESOURCES: 'pod', RS_INCLUDE_NAMESPACES: 'team-1' }, 'RS_INCLUDE_NAMESPACES=team-1 and RS_INCLUDE_RESOURCES=pod'],
+      ] as const) {
+        for (const dryRun of [[], ['--dry-run']]) {
+          const res = await runInProcess(['restore', manifest.id, ...dryRun], env(target, extra));
+          expect(res.code, res.stderr).toBe(1);
+          expect(res.stderr).toContain(`reshifter: the restore selected no key: ${named} matches nothing backup ${manifest.id} holds`);
+          expect(res.stderr).toContain('nothing was written');
+        }
+      }
+      expect(await textKeys(target)).toEqual([]);
+    });
+  });
+
   it('filter:<resources> dumps only those resources, matched on the resource part of the key', async () => {
     // A pod named "services" and a namespace-less key with "deployments" in its name must not match.
     const client = new Etcd3({ hosts: source.endpoint });
