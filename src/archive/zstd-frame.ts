@@ -291,6 +291,7 @@ export class ZstdFrameSplitter {
   }
 }
 
-const LIMIT_NOTE = (max: number) => `reshifter reads frames of up to ${mib(max)} (it writes 1 MiB frames)`;
+const LIMIT_NOTE = (max: number) =>
+  `reshifter reads frames of up to ${mib(max)} (it writes 1 MiB frames; a file the zstd CLI compressed whole: decompress it first (zstd -d FILE))`;
 const mib = (n: number) => `${n / (1024 * 1024)} MiB`;
 const describeSize = (n: number) => (Number.isFinite(n) ? `${n} bytes` : 'more than 2^53 bytes');

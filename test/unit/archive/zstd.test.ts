@@ -209,6 +209,8 @@ describe('zstd decoder, given damaged or hostile data', () => {
     // The zstd CLI's single frame of a big file: refused by name, not buffered whole.
     const big = execFileSync('zstd', ['-1', '-c', '--size-hint=20000000'], { input: Buffer.alloc(20 * MiB, 'k'), maxBuffer: 64 * MiB });
     expect((await refusal(big)).message).toMatch(/reshifter reads frames of up to 16 MiB/);
+    // ... and says what to do with such a file: inspect of an operator's `zstd etcd.db` of any real cluster.
+    expect((await refusal(big)).message).toMatch(/a file the zstd CLI compressed whole: decompress it first \(zstd -d FILE\)/);
   });
 
   it('survives 400 damaged streams: each decodes or is refused with the decompress check, nothing else', async () => {
