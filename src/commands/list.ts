@@ -1,3 +1,4 @@
+import { basename, dirname } from 'node:path';
 import { counted } from '../core/counted.js';
 import { UsageError } from '../core/errors.js';
 import { seriesOf } from '../core/series.js';
@@ -6,6 +7,7 @@ import { formatBytes } from '../progress.js';
 import { listClusters, type ClusterSummary } from '../ops/clusters.js';
 import { listBackups } from '../ops/list.js';
 import { openRepository } from '../ops/repository.js';
+import type { Store } from '../store/types.js';
 import type { CommandContext } from './context.js';
 import { seriesFlag } from './flags.js';
 import { textTable } from './text-table.js';
@@ -33,6 +35,7 @@ export async function listCommand(ctx: CommandContext): Promise<void> {
     if (backups.length === 0) {
       const of = series === undefined ? '' : ` of series "${series}"`;
       ctx.print(`no backups${of} of cluster "${ctx.config.cluster}" in ${repo.store.location}`);
+      if (series === undefined) for (const line of await whereElse(ctx, repo.store)) ctx.print(line);
       return;
     }
     const rows = [['ID', 'CREATED', 'STRATEGY', 'SIZE', 'REVISION', 'KEYS', 'ENCRYPTION']];
@@ -45,6 +48,23 @@ export async function listCommand(ctx: CommandContext): Promise<void> {
   } finally {
     await repo.store.close();
   }
+}
+
+/**
+ * Where the backups are when the configured cluster has none, as far as the store shows it: other clusters' folders
+ * (RS_CLUSTER_NAME set otherwise when they were taken), or RS_BACKUP_DIR naming a cluster's folder itself.
+ */
+async function whereElse(ctx: CommandContext, store: Store): Promise<string[]> {
+  const others = (await listClusters(store, { current: ctx.config.cluster, log: ctx.log })).map((c) => c.cluster);
+  if (others.length > 0) {
+    const which = others.length === 1 ? `cluster ${others[0]!}: set RS_CLUSTER_NAME (or --cluster) to it` : `clusters ${others.join(', ')}: set RS_CLUSTER_NAME (or --cluster) to one of them`;
+    return [`${store.location} holds the backups of ${which} ("reshifter list --all-clusters" lists them)`];
+  }
+  // A local folder only: over S3 this listing would be of the whole bucket.
+  const path = store.localPath?.('x');
+  if (path === undefined || !(await store.list('')).some((o) => o.key.endsWith('.manifest.json'))) return [];
+  const above = dirname(store.location);
+  return [`${store.location} is a cluster's folder (it holds backup files itself): set RS_BACKUP_DIR to the folder above it, ${above}, and RS_CLUSTER_NAME to its name, ${basename(store.location)}`];
 }
 
 /** The clusters as a table, newest backup and age per cluster; `*` marks the configured one. */

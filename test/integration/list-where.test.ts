@@ -1,0 +1,45 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { runInProcess } from '../helpers/in-process.js';
+
+/**
+ * `list` finding no backups where it was told to look says where they are when the store shows it: another cluster's
+ * folder (RS_CLUSTER_NAME not set as the backups were taken), or RS_BACKUP_DIR naming a cluster's folder itself (what
+ * `ls` of a backup shows) rather than the store above it. "no backups" alone reads, in a recovery, as none at all.
+ */
+let etcd: TestEtcd;
+let store: string;
+
+beforeAll(async () => {
+  etcd = await startEtcd();
+  store = await mkdtemp(join(tmpdir(), 'rs-list-where-'));
+  await etcd.ctl(['put', '/registry/configmaps/default/a', 'x']);
+  const made = await runInProcess(['backup'], { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_CLUSTER_NAME: 'prod-eu-1' });
+  expect(made.code, made.stderr).toBe(0);
+});
+afterAll(async () => {
+  await etcd?.stop();
+  await rm(store, { recursive: true, force: true });
+});
+
+it('another cluster in the store: named, with how to choose it', async () => {
+  const res = await runInProcess(['list'], { RS_BACKUP_DIR: store });
+  expect(res.code).toBe(0);
+  expect(res.stdout).toBe(
+    `no backups of cluster "default" in ${store}\n` +
+      `${store} holds the backups of cluster prod-eu-1: set RS_CLUSTER_NAME (or --cluster) to it ("reshifter list --all-clusters" lists them)\n`,
+  );
+});
+
+it("RS_BACKUP_DIR naming a cluster's folder: says to give the folder above it and the cluster's name", async () => {
+  const folder = join(store, 'prod-eu-1');
+  const res = await runInProcess(['list'], { RS_BACKUP_DIR: folder, RS_CLUSTER_NAME: 'prod-eu-1' });
+  expect(res.code).toBe(0);
+  expect(res.stdout).toBe(
+    `no backups of cluster "prod-eu-1" in ${folder}\n` +
+      `${folder} is a cluster's folder (it holds backup files itself): set RS_BACKUP_DIR to the folder above it, ${store}, and RS_CLUSTER_NAME to its name, prod-eu-1\n`,
+  );
+});
