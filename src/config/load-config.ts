@@ -34,6 +34,7 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Load
   const errors: string[] = [];
   const values = new Map<string, unknown>();
   const earlier = (name: string) => values.get(name);
+  const groups: ReadonlySet<VariableGroup> = opts.groups ?? new Set(VARIABLES.map((v) => v.group));
   // A rule across variables that asks whether one refused as set but empty is set cannot be judged: that variable is
   // named once, for being empty, not again as "must be set together" or "is not set".
   const emptyRefused = new Set(VARIABLES.filter((v) => refusedEmpty(env, v)).map((v) => v.name));
@@ -45,10 +46,10 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Load
   // Variables set by etcdctl's name: a rule broken across variables names both (`RS_ETCD_USERNAME (here ETCDCTL_USER)`).
   const borrowed = new Map<string, string>();
   for (const v of VARIABLES) {
-    const checkPresent = opts.groups === undefined || opts.groups.has(v.group);
+    const checkPresent = groups.has(v.group);
     const from = source(env, v);
     if (from !== undefined && from.name.startsWith('ETCDCTL_')) borrowed.set(v.name, from.name);
-    const value = readVariable(env, v, from, earlier, errors, checkPresent);
+    const value = readVariable(env, v, from, earlier, errors, checkPresent ? groups : undefined);
     if (value !== undefined) values.set(v.name, value);
     undecided = false;
     const broken = v.check?.(isSet, earlier);
@@ -97,8 +98,8 @@ function source(env: Env, v: Variable): { name: string; value: string } | undefi
 }
 
 /**
- * One variable's value, read `from` where source() found it: parsed (and, with `checkPresent`, what it names
- * checked), or its default when not set; on a bad value records why and returns undefined.
+ * One variable's value, read `from` where source() found it: parsed (and, with `checkPresent`, the groups of the
+ * command, what it names checked), or its default when not set; on a bad value records why and returns undefined.
  */
 function readVariable(
   env: Env,
@@ -106,7 +107,7 @@ function readVariable(
   from: { name: string; value: string } | undefined,
   earlier: (name: string) => unknown,
   errors: string[],
-  checkPresent: boolean,
+  checkPresent: ReadonlySet<VariableGroup> | undefined,
 ): unknown {
   if (from === undefined) return v.defaultOf ? v.defaultOf(earlier) : v.default;
   const { name, value } = from;
@@ -117,7 +118,7 @@ function readVariable(
   }
   try {
     const parsed = v.parse ? v.parse(value, earlier) : value;
-    if (checkPresent) v.present?.(value);
+    if (checkPresent) v.present?.(value, checkPresent);
     return parsed;
   } catch (err) {
     const reason = (err instanceof Error ? err.message : String(err)).replace(/^env-var: "[^"]*" /, '');

@@ -86,16 +86,37 @@ export function writableFolder(path: string): string {
   return path;
 }
 
-/** A URL with one of `schemes` and a host, without trailing slashes. */
+/** A folder that does not exist (nothing to read yet), or one that exists and can be read: a store mounted read-only. */
+export function readableFolder(path: string): string {
+  try {
+    if (!statSync(path).isDirectory()) throw new Error('is not a directory');
+    accessSync(path, constants.R_OK | constants.X_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return path;
+    throw new Error(code === 'EACCES' ? 'cannot be read' : code !== undefined ? `cannot be used (${code})` : (err as Error).message);
+  }
+  return path;
+}
+
+/**
+ * A URL with one of `schemes` and a host, without trailing slashes. Its errors continue the quoted value
+ * (`"minio:9000" has no scheme: give http://minio:9000 or https://minio:9000`).
+ */
 export function url(value: string, schemes: readonly string[] = ['http', 'https']): string {
+  const either = schemes.join(' or ');
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    throw new Error(`has no scheme: give ${schemes.map((s) => `${s}://${value}`).join(' or ')}`);
+  }
   let parsed: URL;
   try {
     parsed = new URL(value);
   } catch {
-    throw new Error(`has "${value}", which is not a URL`);
+    throw new Error(`is not a URL (a scheme, host and port, like ${schemes[0]}://10.0.0.9:9000)`);
   }
-  if (!schemes.includes(parsed.protocol.slice(0, -1))) throw new Error(`has "${value}": the scheme must be ${schemes.join(' or ')}`);
-  if (parsed.hostname === '') throw new Error(`has "${value}", which names no host`);
+  const scheme = parsed.protocol.slice(0, -1);
+  if (!schemes.includes(scheme)) throw new Error(`has the scheme ${scheme}: it must be ${either}`);
+  if (parsed.hostname === '') throw new Error('names no host');
   return value.replace(/\/+$/, '');
 }
 
@@ -107,7 +128,12 @@ export function endpoints(value: string, bareScheme: 'http' | 'https' = 'http'):
   const items = list(value);
   if (items.length === 0) throw new Error("names no endpoint: give etcd's client URLs (like https://10.0.0.5:2379), or leave it unset for http://127.0.0.1:2379");
   return items.map((e) => {
-    const u = url(/^[a-z]+:\/\//i.test(e) ? e : `${bareScheme}://${e}`);
+    let u: string;
+    try {
+      u = url(/^[a-z]+:\/\//i.test(e) ? e : `${bareScheme}://${e}`);
+    } catch (err) {
+      throw new Error(`has "${e}", which ${(err as Error).message}`);
+    }
     // etcd takes no credentials in its URL (gRPC would send the text as a host name, and errors would print it).
     const parsed = new URL(u);
     if (parsed.username !== '' || parsed.password !== '') {

@@ -4,7 +4,7 @@ import { checkpointDirProblem, isCheckpoint, kubeletUrl } from './checkpoint-par
 import { parseStrategy } from '../core/strategy.js';
 import {
   ageIdentity, ageIdentityFile, ageRecipients, bucketFolder, coerce, cronExpression, endpoints, existingWritableFolder, intRange, listenAddress, matching, namesOf,
-  prefixes, readableFile, url, writableFolder,
+  prefixes, readableFile, readableFolder, url, writableFolder,
 } from './parsers.js';
 import type { Compression } from './types.js';
 
@@ -62,7 +62,7 @@ export interface Variable {
    * variable's group, so a copied env file with the server's paths still lets `list` run on a laptop. Throws as
    * `parse` does. The syntax (`parse`) is checked for every command.
    */
-  present?: (value: string) => void;
+  present?: (value: string, groups: ReadonlySet<VariableGroup>) => void;
   /** What Config holds when the variable is not set (not parsed; may depend on variables read before). */
   default?: unknown;
   defaultOf?: (earlier: Earlier) => unknown;
@@ -191,9 +191,12 @@ export const VARIABLES: readonly Variable[] = [
   },
   {
     // Set but empty is refused, not the default: a manifest's missing value would put backups somewhere unmeant.
-    name: 'RS_BACKUP_DIR', group: 'store', present: writableFolder, default: './backups', field: 'store.dir',
+    // Commands that take backups or apply retention write the store; the others only read it (a store mounted
+    // read-only for a recovery).
+    name: 'RS_BACKUP_DIR', group: 'store', present: (v, groups) => void (groups.has('backup') || groups.has('retention') ? writableFolder(v) : readableFolder(v)),
+    default: './backups', field: 'store.dir',
     empty: { give: "the local store's folder", unset: 'for ./backups' },
-    doc: { default: '`./backups`', example: '`/var/backups/etcd`', meaning: 'local store (used when `RS_S3_BUCKET` is unset)' },
+    doc: { default: '`./backups`', example: '`/var/backups/etcd`', meaning: 'local store (used when `RS_S3_BUCKET` is unset); may be read-only for the commands that only read it (`list`, `verify`, `inspect`, `stats`, `diff`, `restore`)' },
   },
   {
     // Set but empty is refused: an empty Secret or ConfigMap key would otherwise send backups to the local store,
