@@ -9,7 +9,7 @@ import type { CommandContext } from './context.js';
  * credentials), prints what was found all the same and then fails with why.
  */
 export async function exploreCommand(ctx: CommandContext): Promise<void> {
-  const result = await explore(ctx.config, ctx.signal);
+  const result = await explore(ctx.config, ctx.signal, ctx.log);
   if (ctx.args.flags.json) ctx.print(JSON.stringify(result, null, 2));
   else printReport(ctx, result);
   if (result.keyspaceError !== undefined) throw new EtcdError(result.keyspaceError);

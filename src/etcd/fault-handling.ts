@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { InterceptingCall, status, type CallOptions, type Interceptor } from '@grpc/grpc-js';
 import { noop, type IDefaultPolicyContext, type IPolicy } from 'cockatiel';
 import { GRPCDeadlineExceededError, GRPCResourceExhastedError, GRPCUnavailableError, type IOptions } from 'etcd3';
-import { currentInterrupt, interruptedError } from './interrupt.js';
+import { currentInterrupt, currentOnWait, interruptedError } from './interrupt.js';
 
 /**
  * The etcd3 client's fault handling, set deliberately. Its default is a retry of three attempts, each with a deadline
@@ -48,6 +48,8 @@ const MAX_ATTEMPTS = 20;
 /** The first retry waits about this long, later ones up to twice as long each, at most MAX_DELAY_MS. */
 const FIRST_DELAY_MS = 100;
 const MAX_DELAY_MS = 2_000;
+/** A call still retrying after this long is said (once), so a wait for an etcd that is down is not silent. */
+const SAY_WAITING_AFTER_MS = 1_000;
 /** How long a host that failed to answer is passed over while another one is healthy (etcd3's breaker waited 5 s). */
 const SKIP_HOST_MS = 5_000;
 
@@ -88,6 +90,8 @@ interface CallState {
   lastError?: unknown;
   /** The last transient error: what a call that then ran out of time was up against. */
   transient?: unknown;
+  /** Whether the wait was said (see SAY_WAITING_AFTER_MS). */
+  said?: boolean;
 }
 
 /** The call in progress, seen by the call options (its deadline, its cancel) and by the retry (whether time is left). */
@@ -141,6 +145,11 @@ class WholeCallDeadline implements IPolicy<IDefaultPolicyContext> {
         if (isTransient(err) && !(err instanceof HostSkipped)) call.transient = err;
         // No retry that could not start before the deadline: it would only fail with DEADLINE_EXCEEDED.
         if (!isTransient(err) || call.attempts >= MAX_ATTEMPTS || Date.now() + FIRST_DELAY_MS >= call.deadline) throw err;
+        const waitedMs = Date.now() - call.started;
+        if (!call.said && waitedMs >= SAY_WAITING_AFTER_MS && !(err instanceof HostSkipped)) {
+          call.said = true;
+          currentOnWait()?.({ error: err, waitedMs });
+        }
       } finally {
         call.cancelAttempt = undefined;
       }

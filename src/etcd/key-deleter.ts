@@ -32,7 +32,7 @@ export async function deleteKeys(config: Config, keys: readonly Buffer[], opts: 
   const chosen = keys.filter((k) => selectKey(parseKey(k, layout), selection));
   const report: DeleteReport = { keys: keys.length, deleted: 0, absent: 0, filtered: keys.length - chosen.length };
   if (chosen.length === 0) return report;
-  await withEtcd(config, opts.signal, async (etcd) => {
+  await withEtcd(config, opts, async (etcd) => {
     for (let i = 0; i < chosen.length; i += PER_TXN) {
       const batch = chosen.slice(i, i + PER_TXN);
       try {

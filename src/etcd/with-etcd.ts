@@ -2,7 +2,9 @@ import type { Etcd3 } from 'etcd3';
 import type { Config } from '../config/types.js';
 import { createEtcdClient, readTlsFiles } from './client.js';
 import { TlsResetError, explainTlsReset } from './errors.js';
-import { interruptibleBy } from './interrupt.js';
+import { interruptibleBy, type OnWait } from './interrupt.js';
+import { describeError } from '../core/errors.js';
+import type { Logger } from '../log.js';
 
 /**
  * Runs `fn` with an etcd v3 client and closes it afterwards. Every etcd request `fn` makes (v3 or v2) ends when
@@ -10,10 +12,13 @@ import { interruptibleBy } from './interrupt.js';
  * TLS handshake is explained by asking the endpoint (plain http? our client certificate refused?) before it is
  * reported.
  */
-export async function withEtcd<T>(config: Config, signal: AbortSignal, fn: (etcd: Etcd3) => Promise<T>): Promise<T> {
+export async function withEtcd<T>(config: Config, op: { signal: AbortSignal; log?: Logger }, fn: (etcd: Etcd3) => Promise<T>): Promise<T> {
   const etcd = createEtcdClient(config.etcd);
+  // A call that etcd leaves unanswered is retried until RS_ETCD_TIMEOUT: said once a second has gone by, not in silence.
+  const onWait: OnWait = ({ error, waitedMs }) =>
+    op.log?.warn({ err: describeError(error), waitedMs, timeoutMs: config.etcd.timeoutMs, endpoints: config.etcd.endpoints }, 'etcd does not answer: retrying until RS_ETCD_TIMEOUT');
   try {
-    return await interruptibleBy(signal, () => fn(etcd));
+    return await interruptibleBy(op.signal, () => fn(etcd), onWait);
   } catch (err) {
     if (err instanceof TlsResetError) throw await explainTlsReset(err, config.etcd, readTlsFiles(config.etcd));
     throw err;

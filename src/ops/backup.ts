@@ -84,7 +84,7 @@ async function takeBackup(ctx: OpContext, repo: BackupRepository, opts: BackupOp
   const { config, signal } = ctx;
   const { id, log } = run;
   const keys = await encryptionKeys(config);
-  return withEtcd(config, signal, async (etcd) => {
+  return withEtcd(config, { signal, log }, async (etcd) => {
     const strategy = await resolveStrategy(config, etcd, opts.strategy);
     run.strategy = strategy;
     log.info({ strategy: formatStrategy(strategy), cluster: config.cluster, store: repo.store.location }, 'backup started');

@@ -93,7 +93,7 @@ export async function restoreKeys(ctx: OpContext, id: string, stream: KeyStream,
   const strategy = config.strategy;
   const selection = buildSelection(config.selection, strategy?.kind === 'filter' ? strategy.resources : undefined);
   const started = Date.now();
-  return withEtcd(config, ctx.signal, async (etcd) => {
+  return withEtcd(config, { signal: ctx.signal, log }, async (etcd) => {
     let run: KeyRestoreRun | undefined;
     let target: RestoreTarget | undefined;
     const stopProgress = reportProgress(log, 'restore', () => ({ bytes: run?.restorer.bytesWritten ?? 0, keys: run?.restorer.written ?? 0 }));

@@ -82,7 +82,7 @@ class StatsCounter {
 /** Stats of the live etcd at RS_ETCD_ENDPOINTS, read a page at a time at one revision. */
 export async function liveStats(ctx: OpContext, opts: StatsOptions = {}): Promise<StatsResult> {
   const counter = new StatsCounter(ctx, opts.onRow);
-  return withEtcd(ctx.config, ctx.signal, async (etcd) => {
+  return withEtcd(ctx.config, ctx, async (etcd) => {
     const reader = await openKeyReader(ctx.config, etcd, ctx.log);
     try {
       const layout = layoutPrefixes(reader.prefixes, DEFAULT_PREFIXES);

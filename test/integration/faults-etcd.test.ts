@@ -10,6 +10,7 @@ import { bucketKeys, listFiles, loadBigValues, portOf, whileRunning } from '../h
 import { startS3Proxy, type S3Proxy } from '../helpers/s3-proxy.js';
 import { startS3, type TestS3 } from '../helpers/s3.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { freePort } from '../helpers/ports.js';
 
 const MiB = 1024 * 1024;
 
@@ -174,5 +175,20 @@ describe('etcd dies during a backup', () => {
     expect(await listFiles(storeDir)).toEqual([]);
     const list = await runCli(['list', '--json'], env);
     expect(JSON.parse(list.stdout)).toEqual([]);
+  });
+
+  it('etcd unreachable: the retrying is said at once, not after RS_ETCD_TIMEOUT of silence', async () => {
+    const nobody = `http://127.0.0.1:${await freePort()}`;
+    for (const args of [['backup'], ['explore']]) {
+      const res = await runCli(args, { RS_ETCD_ENDPOINTS: nobody, RS_BACKUP_DIR: join(dir, 'unreachable'), RS_ETCD_TIMEOUT: '3s' });
+      expect(res.code, res.stderr).toBe(1);
+      const lines = res.stderr.split('\n');
+      const waiting = lines.findIndex((l) => l.includes('"msg":"etcd does not answer: retrying until RS_ETCD_TIMEOUT"'));
+      expect(waiting, res.stderr).toBeGreaterThanOrEqual(0);
+      expect(lines[waiting]).toMatch(/"err":"[^"]*ECONNREFUSED[^"]*".*"timeoutMs":3000/);
+      // Said once per call, before the failure.
+      expect(lines.filter((l) => l.includes('etcd does not answer'))).toHaveLength(1);
+      expect(lines.findIndex((l) => l.startsWith('reshifter: '))).toBeGreaterThan(waiting);
+    }
   });
 });

@@ -31,7 +31,7 @@ export function createApiServices(ctx: OpContext, repo: BackupRepository, opts: 
   const jobCtx = (job: JobContext): OpContext => ({ ...ctx, signal: job.signal });
   return {
     version: () => ({ version: VERSION, node: process.version }),
-    explore: (signal) => explore(config, signal),
+    explore: (signal) => explore(config, signal, ctx.log),
     liveStats: async (signal) => statsBody(await liveStats({ ...ctx, signal })),
     backupStats: async (m, signal) => statsBody(await backupStats({ ...ctx, signal }, repo, m)),
     listBackups: () => listBackups(repo),
