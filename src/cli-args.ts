@@ -50,7 +50,8 @@ export interface Invocation {
 }
 
 /** What was asked for: a command to run, or help (for one command, or the whole tool). */
-export type Parsed = { kind: 'run'; invocation: Invocation } | { kind: 'help'; command?: string };
+/** `noCommand`: nothing was asked (bare `reshifter`): the help is shown as a usage error, so a job with no arguments does not pass for done. */
+export type Parsed = { kind: 'run'; invocation: Invocation } | { kind: 'help'; command?: string; noCommand?: boolean };
 
 /** The flags a command takes: its own, then the variable overrides of the groups it uses. */
 export function flagsOf(table: CommandTable, spec: CommandSpec): FlagSpec[] {
@@ -117,7 +118,8 @@ export function parseArgs(table: CommandTable, argv: readonly string[]): Parsed 
   const help = s.flags.has('help');
   if (s.words.length === 0) {
     if (s.flags.has('version') && s.flags.size === 1) return run(table, 'version', [], new Map());
-    if (help || s.flags.size === 0) return { kind: 'help' };
+    if (help) return { kind: 'help' };
+    if (s.flags.size === 0) return { kind: 'help', noCommand: true };
     throw new UsageError([`options come after a command: ${[...s.flags.keys()].map((f) => `--${f}`).join(' ')}`]);
   }
   const [first, ...rest] = s.words as [string, ...string[]];
@@ -190,10 +192,21 @@ function takes(max: number): string {
   return max === 0 ? 'no arguments' : max === 1 ? 'one argument' : `at most ${max} arguments`;
 }
 
+/** etcdctl's connection flags, which reshifter takes as variables (an operator's `--cacert` out of habit). */
+const ETCDCTL_FLAGS: Readonly<Record<string, string>> = {
+  cacert: 'RS_ETCD_CA_CERT (or ETCDCTL_CACERT)',
+  cert: 'RS_ETCD_CLIENT_CERT (or ETCDCTL_CERT)',
+  key: 'RS_ETCD_CLIENT_KEY (or ETCDCTL_KEY)',
+  user: 'RS_ETCD_USERNAME and RS_ETCD_PASSWORD (or ETCDCTL_USER)',
+  password: 'RS_ETCD_PASSWORD (or ETCDCTL_PASSWORD)',
+};
+
 /** `unknown option --jsno for "list" (did you mean --json?)`, or which commands do have it. */
 function unknownFlag(table: CommandTable, command: string, name: string, known: readonly FlagSpec[]): string {
   const near = suggest(name, known.map((f) => f.name));
   if (near !== undefined) return `unknown option --${name} for "${command}" (did you mean --${near}?)`;
+  const variable = ETCDCTL_FLAGS[name];
+  if (variable !== undefined) return `unknown option --${name} for "${command}": etcdctl's --${name} is the variable ${variable} here`;
   const elsewhere = Object.entries(table.commands).filter(([, c]) => flagsOf(table, c).some((f) => f.name === name)).map(([n]) => n);
   const where = elsewhere.length > 0 ? ` (it is an option of ${elsewhere.join(', ')})` : '';
   return `unknown option --${name} for "${command}"${where}`;

@@ -22,6 +22,10 @@ export async function start(argv: string[], env: Record<string, string | undefin
   const output = streamOutput(process.stdout, () => log);
   try {
     const parsed = parseArgs(argv);
+    if (parsed.kind === 'help' && parsed.noCommand) {
+      process.stderr.write(`reshifter: no command given\n${helpText()}\n`);
+      return 2;
+    }
     if (parsed.kind === 'help') {
       process.stdout.write(`${helpText(parsed.command)}\n`);
       return 0;

@@ -61,17 +61,18 @@ class CheckedGunzip extends Gunzip {
  */
 export function decoders(codec: Pick<Codec, 'compression' | 'encryption'> & { id?: string; what?: string }, keys: CodecKeys = {}): Duplex[] {
   const out: Duplex[] = [];
+  const what = codec.what ?? (codec.id !== undefined ? `backup ${codec.id}` : undefined);
   if (codec.encryption === 'age') {
     if (!keys.decrypt) {
       throw new OperationError(
-        `${codec.what ?? 'this backup'} is encrypted with age: set RS_ENCRYPTION_IDENTITY_FILE, RS_ENCRYPTION_IDENTITY or RS_ENCRYPTION_PASSPHRASE to read it`,
+        `${what ?? 'this backup'} is encrypted with age: set RS_ENCRYPTION_IDENTITY_FILE, RS_ENCRYPTION_IDENTITY or RS_ENCRYPTION_PASSPHRASE to read it`,
       );
     }
     out.push(keys.decrypt());
   }
   if (codec.compression === 'gzip') {
     // Z_SYNC_FLUSH tolerance is off: a truncated gzip must fail, not end quietly.
-    out.push(new CheckedGunzip(codec.what ?? (codec.id !== undefined ? `backup ${codec.id}` : 'the artifact'), { chunkSize: GZIP_CHUNK, finishFlush: constants.Z_FINISH }));
+    out.push(new CheckedGunzip(what ?? 'the artifact', { chunkSize: GZIP_CHUNK, finishFlush: constants.Z_FINISH }));
   }
   if (codec.compression === 'zstd') out.push(new ZstdDecoder());
   return out;

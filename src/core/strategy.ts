@@ -1,3 +1,5 @@
+import { suggest } from './suggest.js';
+
 /**
  * How a backup is taken. `filter` is a `raw` dump limited to some resources (Reshifter's `filter:a,b`); `checkpoint`
  * reads no etcd at all: it checkpoints running containers through the node's kubelet (RS_CHECKPOINT_TARGETS), one
@@ -22,13 +24,15 @@ export function parseStrategy(text: string): StrategySpec {
       .split(',')
       .map((r) => r.trim())
       .filter((r) => r.length > 0);
-    if (resources.length === 0) throw new Error('filter: needs at least one resource, e.g. filter:deployments,services');
+    if (resources.length === 0) throw new Error('names no resource: give at least one, e.g. filter:deployments,services');
     const bad = resources.find((r) => !/^[a-z0-9][a-z0-9.-]*$/.test(r));
     if (bad !== undefined) throw new Error(`has "${bad}", which is not a resource name`);
     return { kind: 'filter', resources };
   }
   if (value.startsWith('checkpoint:')) throw new Error('is one container\'s series: a checkpoint backup is taken with checkpoint, and RS_CHECKPOINT_TARGETS names the containers');
-  throw new Error('should be one of snapshot, raw, render, filter:<resource>[,<resource>...], checkpoint');
+  const near = suggest(value.replace(/:.*$/, ''), ['snapshot', 'raw', 'render', 'filter', 'checkpoint']);
+  const hint = near === undefined ? '' : ` (did you mean ${near === 'filter' ? `filter:${value.replace(/^[^:]*:?/, '') || '<resource>'}` : near}?)`;
+  throw new Error(`should be one of snapshot, raw, render, filter:<resource>[,<resource>...], checkpoint${hint}`);
 }
 
 /** The text form of a strategy, as written into manifests. */

@@ -68,6 +68,7 @@ describe('wrong words', () => {
     [['diff', 'latest'], /diff needs two backup ids/, /usage: reshifter diff <from> <to>/],
     [['inspect'], /inspect needs a snapshot file or a backup id/, /usage: reshifter inspect/],
     [['version', '--endpoints', 'http://x:2379'], /unknown option --endpoints for "version"/, /usage: reshifter version/],
+    [['explore', '--cacert', '/etc/kubernetes/pki/etcd/ca.crt'], /unknown option --cacert for "explore": etcdctl's --cacert is the variable RS_ETCD_CA_CERT \(or ETCDCTL_CACERT\) here/, /usage: reshifter explore/],
   ])('%j: exit 2, the problem, the usage; no backup taken', async (args, problem, usage) => {
     const before = await filesOf('prod');
     const res = await runCli(args, env());

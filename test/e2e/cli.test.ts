@@ -29,6 +29,15 @@ describe('the built CLI', () => {
     for (const cmd of Object.keys(COMMANDS)) expect(res.stdout, cmd).toMatch(new RegExp(`^  ${cmd}( |$)`, 'm'));
   });
 
+  it('with no command at all shows the help as a usage error (exit 2): a job given no arguments did nothing', async () => {
+    const res = await runCli([], {});
+    expect(res.code).toBe(2);
+    expect(res.stdout).toBe('');
+    expect(res.stderr).toMatch(/^reshifter: no command given\n/);
+    expect(res.stderr).toMatch(/^  backup( |$)/m);
+    expect((await runCli(['--help'], {})).code).toBe(0);
+  });
+
   it.each([
     [['frobnicate'], /unknown command "frobnicate"/],
     [['list', '--colour'], /unknown option --colour for "list"/],

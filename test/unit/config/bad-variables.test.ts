@@ -16,7 +16,7 @@ const TYPO_RECIPIENT = 'age1p9u33mqmapx8qjqww22gagxhh4xflhq6hpzjf86hwpd99qqgzczs
  * secret. [variable, value, expected message, other variables the case needs] (Set but empty: empty-variables.test.ts.)
  */
 const CASES: Array<[string, string, RegExp, Env?]> = [
-  ['RS_ETCD_ENDPOINTS', 'ftp://x:1', /scheme must be http or https/],
+  ['RS_ETCD_ENDPOINTS', 'ftp://x:1', /"ftp:\/\/x:1" has "ftp:\/\/x:1", which has the scheme ftp: it must be http or https$/],
   ['RS_ETCD_ENDPOINTS', 'http://', /not a URL|names no host/],
   ['RS_ETCD_ENDPOINTS', 'https://10.0.0.1:99999', /not a URL/],
   ['RS_ETCD_ENDPOINTS', 'https://127.0.0.1:2379/v3', /an etcd endpoint is a scheme, host and port only .* without a path/],
@@ -42,7 +42,9 @@ const CASES: Array<[string, string, RegExp, Env?]> = [
   ['RS_TMP_DIR', aFile, /is not a directory/],
   ['RS_TMP_DIR', join(dir, 'missing'), /does not exist/],
   ['RS_S3_BUCKET', 'My_Bucket', /not an S3 bucket name/],
-  ['RS_S3_ENDPOINT', 'minio:9000', /scheme must be http or https/],
+  ['RS_S3_ENDPOINT', 'minio:9000', /^RS_S3_ENDPOINT was invalid: "minio:9000" has no scheme: give http:\/\/minio:9000 or https:\/\/minio:9000$/],
+  ['RS_S3_ENDPOINT', '127.0.0.1:29000', /"127.0.0.1:29000" has no scheme: give http:\/\/127.0.0.1:29000 or https:\/\/127.0.0.1:29000$/],
+  ['RS_S3_ENDPOINT', 'ftp://minio:9000', /"ftp:\/\/minio:9000" has the scheme ftp: it must be http or https$/],
   ['RS_S3_REGION', 'EU Central', /is not a region name/],
   ['RS_S3_PREFIX', 'a/../b', /must not contain/],
   ['RS_S3_REQUEST_TIMEOUT', '30000', /is not a duration/],
@@ -79,7 +81,7 @@ const CASES: Array<[string, string, RegExp, Env?]> = [
   ['RS_INCLUDE_RESOURCES', 'pods!', /not a resource name/],
   ['RS_EXCLUDE_RESOURCES', 'Secrets', /not a resource name/],
   ['RS_CHECKPOINT_TARGETS', '*/web/app', /the namespace cannot be \*/],
-  ['RS_KUBELET_URL', 'http://10.0.0.7:10250', /scheme must be https/],
+  ['RS_KUBELET_URL', 'http://10.0.0.7:10250', /has the scheme http: it must be https/],
   ['RS_KUBELET_CA_CERT', join(dir, 'missing.crt'), /does not exist/],
   ['RS_KUBELET_CLIENT_CERT', join(dir, 'missing.crt'), /does not exist/, { RS_KUBELET_CLIENT_KEY: aFile }],
   ['RS_KUBELET_CLIENT_KEY', join(dir, 'missing.key'), /does not exist/, { RS_KUBELET_CLIENT_CERT: aFile }],
@@ -94,7 +96,7 @@ const CASES: Array<[string, string, RegExp, Env?]> = [
   ['RS_HTTP_ADDRESS', '10.0.0.256', /is not an address to listen on/],
   ['RS_HTTP_ALLOWED_HOSTS', 'backup-host,http://backup-host:8080', /has "http:\/\/backup-host:8080", which is not a host name/],
   ['RS_API_READ_OPEN', 'yes please', /should be either "true", "false"/],
-  ['RS_PUSHGATEWAY_URL', 'pushgateway:9091', /scheme must be http or https/],
+  ['RS_PUSHGATEWAY_URL', 'pushgateway:9091', /has no scheme: give http:\/\/pushgateway:9091 or https:\/\/pushgateway:9091/],
   ['RS_API_TOKEN', 'short-token', /\(hidden\) should be at least 16 characters/],
   ['LOG_LEVEL', 'loud', /should be one of/],
   ['RS_SCHEDUEL', '0 * * * *', /RS_SCHEDUEL is not a reshifter variable \(did you mean RS_SCHEDULE\?\)/],

@@ -27,7 +27,7 @@ describe('seriesNamed', () => {
 
   it('refuses what is no strategy, saying why', () => {
     expect(() => seriesNamed('everything')).toThrow(/should be one of snapshot, raw, render, filter:/);
-    expect(() => seriesNamed('filter:')).toThrow(/needs at least one resource/);
+    expect(() => seriesNamed('filter:')).toThrow(/names no resource: give at least one/);
   });
 });
 
