@@ -10,6 +10,7 @@ import { makeTempDir, trackTempPath } from '../exit-cleanup.js';
 import { decoders, type CodecKeys } from './codec.js';
 import { HashCounter } from './hash-counter.js';
 import type { Manifest } from './manifest.js';
+import { workAreaError } from './work-area.js';
 
 const BUFFER = 1024 * 1024;
 
@@ -50,6 +51,9 @@ export async function copyVerified(stored: Readable, m: Manifest, signal?: Abort
   } catch (err) {
     await remove();
     if (err instanceof OperationError) throw err;
+    // The copy is the one writer here: no room is the work area's, not the store's.
+    const full = workAreaError(err, workDir, `cannot stage backup ${m.id}`);
+    if (full !== err) throw full;
     throw new OperationError(`downloading backup ${m.id} failed: ${describeError(err)}`, { cause: err });
   }
   try {

@@ -11,12 +11,19 @@ import { decoders, type CodecKeys } from './codec.js';
 import { makeWorkDir } from './local-copy.js';
 import type { Manifest } from './manifest.js';
 import { verifyArtifact, type Check } from './verify-artifact.js';
+import { isNoRoom, workAreaError } from './work-area.js';
 
 /** Passes bytes through while writing them to a file too (with its back-pressure); ends once the file is written. */
 class FileTee extends Transform {
+  /** The file's error, if writing it failed. */
+  failure: Error | undefined;
+
   constructor(private readonly out: WriteStream) {
     super();
-    out.on('error', (err) => this.destroy(err));
+    out.on('error', (err) => {
+      this.failure = err;
+      this.destroy(err);
+    });
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
@@ -58,17 +65,22 @@ async function verifyInPlace(stored: Readable, file: string, m: Manifest, keys: 
  * verifyArtifact for a snapshot backup, then a walk of the whole bbolt file (both meta pages, every page and
  * element within bounds, keys in order, etcd's key bucket: see src/snapshot/verify.ts). The stored bytes are read
  * from the store once, kept in a private temporary folder while they are checked, and decoded there for the walk
- * only when every stream check passed. The folder is deleted before returning.
+ * only when every stream check passed. The folder is deleted before returning. A work area without room for them
+ * throws (OperationError naming it): that is no finding about the backup.
  */
 export async function verifySnapshotArtifact(stored: Readable, m: Manifest, keys: CodecKeys, signal?: AbortSignal, place: SnapshotPlace = {}): Promise<Check[]> {
   if (place.inPlace !== undefined) return verifyInPlace(stored, place.inPlace, m, keys, signal);
-  const dir = await makeWorkDir(place.workDir ?? tmpdir(), m);
+  const workDir = place.workDir ?? tmpdir();
+  const dir = await makeWorkDir(workDir, m);
   const release = trackTempPath(dir);
+  // A work area with no room for the copy or the decoded file is not a failed check of the backup: verify cannot be done.
+  const what = `cannot verify backup ${m.id}`;
   try {
     const storedCopy = join(dir, m.artifact);
     const tee = new FileTee(createWriteStream(storedCopy, { mode: 0o600, flags: 'wx', highWaterMark: 1024 * 1024 }));
     const teed = pipelineCb(stored, tee, () => undefined) as unknown as Readable;
     const checks = await verifyArtifact(teed, m, keys, signal);
+    if (isNoRoom(tee.failure)) throw workAreaError(tee.failure, workDir, what);
     if (!checks.every((c) => c.ok)) return checks;
     const db = join(dir, 'snapshot.db');
     try {
@@ -77,6 +89,7 @@ export async function verifySnapshotArtifact(stored: Readable, m: Manifest, keys
       await rm(storedCopy, { force: true });
       checks.push(...(await verifyFile(db)).map(snapshotCheck));
     } catch (err) {
+      if (isNoRoom(err)) throw workAreaError(err, workDir, what);
       checks.push({ name: 'snapshot walk', ok: false, detail: `could not walk the snapshot file: ${describeError(err)}` });
     }
     return checks;

@@ -8,6 +8,7 @@ import { readRenderListing } from '../archive/render-listing.js';
 import { snapshotError } from '../archive/snapshot-error.js';
 import { decodeSnapshotCopy } from '../archive/snapshot-file.js';
 import { SnapshotTrailerCheck } from '../archive/snapshot-trailer.js';
+import { workAreaError } from '../archive/work-area.js';
 import { kindOf } from '../core/backup-kind.js';
 import { OperationError } from '../core/errors.js';
 import type { AuditRow } from '../kube/audit-row.js';
@@ -84,7 +85,7 @@ export async function openBackup(
   try {
     switch (kind) {
       case 'snapshot':
-        return copy.inPlace ? snapshotBackup(copy.path, m, close) : await decodeSnapshot(copy, m, keys, signal, checkTrailer);
+        return copy.inPlace ? snapshotBackup(copy.path, m, close) : await decodeSnapshot(copy, m, keys, signal, checkTrailer, repo.workDir ?? tmpdir());
       case 'key dump':
         return { kind, manifest: m, items: () => readKeyDump(copy.open(keys)), close };
       case 'render listing':
@@ -117,11 +118,21 @@ async function stage(repo: BackupRepository, m: Manifest, signal: AbortSignal | 
   return copyVerified(await repo.openArtifact(m, signal), m, signal, repo.workDir);
 }
 
-/** The reader finds a damaged page only when a walk reaches it: errors of decoding, opening and walking name the backup. */
-async function decodeSnapshot(copy: VerifiedCopy, m: Manifest, keys: CodecKeys, signal: AbortSignal | undefined, checkTrailer: boolean): Promise<SnapshotBackup> {
+/**
+ * The reader finds a damaged page only when a walk reaches it: errors of decoding, opening and walking name the backup;
+ * the decoded file is written into the work area (`workDir`), whose lack of room is named as such.
+ */
+async function decodeSnapshot(
+  copy: VerifiedCopy,
+  m: Manifest,
+  keys: CodecKeys,
+  signal: AbortSignal | undefined,
+  checkTrailer: boolean,
+  workDir: string,
+): Promise<SnapshotBackup> {
   const what = `backup ${m.id}`;
   const file = await decodeSnapshotCopy(copy, keys, { checkTrailer, ...(signal && { signal }) }).catch((err: unknown) => {
-    throw snapshotError(err, what);
+    throw snapshotError(workAreaError(err, workDir, `cannot stage ${what}`), what);
   });
   return snapshotBackup(file, m, () => copy.remove());
 }

@@ -6,6 +6,7 @@ import type { Duplex, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { etcdOf } from '../archive/manifest.js';
 import { snapshotError } from '../archive/snapshot-error.js';
+import { workAreaError } from '../archive/work-area.js';
 import { kindOf } from '../core/backup-kind.js';
 import { SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { IntegrityError, OperationError, describeError } from '../core/errors.js';
@@ -114,6 +115,7 @@ async function openSnapshotFile(ctx: OpContext, target: string): Promise<Snapsho
   const removeDir = async () => {
     if (dir !== undefined) await rm(dir, { recursive: true, force: true }).then(release);
   };
+  const workDir = ctx.config.workDir ?? tmpdir();
   try {
     for (let layer = 0; ; layer++) {
       const wrapping = await wrappingOf(path);
@@ -126,7 +128,6 @@ async function openSnapshotFile(ctx: OpContext, target: string): Promise<Snapsho
       }
       if (layer === 3) throw new OperationError(`${target} is wrapped in more layers than a snapshot backup has (age, then gzip or zstd)`);
       if (dir === undefined) {
-        const workDir = ctx.config.workDir ?? tmpdir();
         try {
           dir = await makeTempDir(workDir);
         } catch (err) {
@@ -135,7 +136,7 @@ async function openSnapshotFile(ctx: OpContext, target: string): Promise<Snapsho
         release = trackTempPath(dir);
       }
       const out = join(dir, `layer-${layer}`);
-      await decodeLayer(ctx, target, path, wrapping, out);
+      await decodeLayer(ctx, target, path, wrapping, out, workDir);
       // The layer before (an age file's decrypted but still compressed bytes) is not needed any more.
       if (path !== target) await rm(path, { force: true });
       path = out;
@@ -149,8 +150,8 @@ async function openSnapshotFile(ctx: OpContext, target: string): Promise<Snapsho
   }
 }
 
-/** Decodes one layer of `path` (part of `target`) into `out` (0600). */
-async function decodeLayer(ctx: OpContext, target: string, path: string, wrapping: 'gzip' | 'zstd' | 'age', out: string): Promise<void> {
+/** Decodes one layer of `path` (part of `target`) into `out` (0600), a file in the work area `workDir`. */
+async function decodeLayer(ctx: OpContext, target: string, path: string, wrapping: 'gzip' | 'zstd' | 'age', out: string, workDir: string): Promise<void> {
   // Loaded only for such a file, as for a backup.
   const [{ decoders }, { encryptionKeys }] = await Promise.all([import('../archive/codec.js'), import('./encryption-keys.js')]);
   const age = wrapping === 'age';
@@ -169,6 +170,8 @@ async function decodeLayer(ctx: OpContext, target: string, path: string, wrappin
     if (err instanceof IntegrityError) {
       throw err.message.includes(target) ? err : new IntegrityError(err.check, `${target}: ${err.message.slice(err.check.length + 2)}`, { cause: err });
     }
+    const full = workAreaError(err, workDir, `cannot decode ${target}`);
+    if (full !== err) throw full;
     const what = age ? 'does not decrypt' : `does not decompress (${wrapping})`;
     throw new OperationError(`${target} ${what}: ${describeError(err)}`, { cause: err });
   }
