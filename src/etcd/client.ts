@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
+import { noop } from 'cockatiel';
 import { Etcd3, type IOptions } from 'etcd3';
 import type { EtcdConfig, EtcdFileField } from '../config/types.js';
 import { ConfigError } from '../core/errors.js';
@@ -55,8 +56,11 @@ export function readTlsFiles(cfg: EtcdConfig): { ca?: Buffer; cert?: Buffer; key
   return out;
 }
 
-/** Builds the etcd3 (v3 gRPC) client for the configured endpoints, TLS and auth. */
-export function createEtcdClient(cfg: EtcdConfig): Etcd3 {
+/**
+ * Builds the etcd3 (v3 gRPC) client for the configured endpoints, TLS and auth. `oneAttempt`: each call is made once,
+ * within RS_ETCD_TIMEOUT (`cfg.timeoutMs`), not retried: for a question an endpoint that is down may leave unanswered.
+ */
+export function createEtcdClient(cfg: EtcdConfig, opts: { oneAttempt?: boolean } = {}): Etcd3 {
   const tls = usesTls(cfg);
   if (!tls && (cfg.caCertFile || cfg.clientCertFile)) {
     const files = (['caCertFile', 'clientCertFile'] as const).filter((f) => cfg[f] !== undefined).map((f) => variableOf(cfg, f));
@@ -71,7 +75,9 @@ export function createEtcdClient(cfg: EtcdConfig): Etcd3 {
     dialTimeout: Math.min(cfg.timeoutMs, 10_000),
     // RS_ETCD_TIMEOUT bounds each unary call, retries included; streams have no deadline. An http:// endpoint that
     // closes the connection is asked whether it speaks TLS: then the first failure says so.
-    ...faultHandling(cfg.timeoutMs, tls ? undefined : (err) => explainClosedConnection(err, cfg.endpoints)),
+    ...(opts.oneAttempt
+      ? { faultHandling: { global: noop, host: () => noop }, defaultCallOptions: () => ({ deadline: Date.now() + cfg.timeoutMs }) }
+      : faultHandling(cfg.timeoutMs, tls ? undefined : (err) => explainClosedConnection(err, cfg.endpoints))),
   };
   if (tls) {
     const files = readTlsFiles(cfg);

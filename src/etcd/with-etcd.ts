@@ -3,6 +3,7 @@ import type { Config } from '../config/types.js';
 import { createEtcdClient, readTlsFiles } from './client.js';
 import { TlsResetError, explainTlsReset } from './errors.js';
 import { interruptibleBy, type OnWait } from './interrupt.js';
+import { assertOneCluster } from './one-cluster.js';
 import { describeError } from '../core/errors.js';
 import type { Logger } from '../log.js';
 
@@ -10,7 +11,7 @@ import type { Logger } from '../log.js';
  * Runs `fn` with an etcd v3 client and closes it afterwards. Every etcd request `fn` makes (v3 or v2) ends when
  * `signal` aborts, with an AbortedError, however long etcd would have been waited for. A connection reset during the
  * TLS handshake is explained by asking the endpoint (plain http? our client certificate refused?) before it is
- * reported.
+ * reported. Endpoints of more than one etcd cluster are refused before `fn` runs (see one-cluster.ts).
  */
 export async function withEtcd<T>(config: Config, op: { signal: AbortSignal; log?: Logger }, fn: (etcd: Etcd3) => Promise<T>): Promise<T> {
   const etcd = createEtcdClient(config.etcd);
@@ -18,6 +19,7 @@ export async function withEtcd<T>(config: Config, op: { signal: AbortSignal; log
   const onWait: OnWait = ({ error, waitedMs }) =>
     op.log?.warn({ err: describeError(error), waitedMs, timeoutMs: config.etcd.timeoutMs, endpoints: config.etcd.endpoints }, 'etcd does not answer: retrying until RS_ETCD_TIMEOUT');
   try {
+    await assertOneCluster(config.etcd, op.signal);
     return await interruptibleBy(op.signal, () => fn(etcd), onWait);
   } catch (err) {
     if (err instanceof TlsResetError) throw await explainTlsReset(err, config.etcd, readTlsFiles(config.etcd));

@@ -1,0 +1,58 @@
+import type { EtcdConfig } from '../config/types.js';
+import { EtcdError } from '../core/errors.js';
+import { createEtcdClient } from './client.js';
+import { interruptedError } from './interrupt.js';
+import { variableOf } from './tls-check.js';
+
+/**
+ * How long an endpoint is given to tell its cluster, in one attempt: one that is down (a refused connection fails at
+ * once) or does not answer is left out of the check rather than holding up every operation for RS_ETCD_TIMEOUT; the
+ * operation itself then reaches the others.
+ */
+const ASK_MS = 3_000;
+
+/**
+ * Refuses endpoints of more than one etcd cluster (pasted from two environments, a member left on its own after a
+ * restore made a new cluster): the client sends each request to any endpoint, so an operation would mix their
+ * answers (explore's revision from one and members from the other) or write a restore into either. Each endpoint is
+ * asked for its status once, all at once, and only when there is more than one; one that does not answer is skipped,
+ * as long as those that answer agree. `signal` (SIGTERM) ends the wait for them.
+ */
+export async function assertOneCluster(cfg: EtcdConfig, signal?: AbortSignal): Promise<void> {
+  if (cfg.endpoints.length < 2) return;
+  const asked = Promise.all(cfg.endpoints.map(async (endpoint) => ({ endpoint, cluster: await clusterOf(cfg, endpoint) })));
+  const answers = signal ? await untilAborted(asked, signal) : await asked;
+  const answered = answers.filter((a): a is { endpoint: string; cluster: string } => a.cluster !== undefined);
+  if (new Set(answered.map((a) => a.cluster)).size < 2) return;
+  throw new EtcdError(
+    `${variableOf(cfg, 'endpoints')} name members of different etcd clusters: ${answered.map((a) => `${a.endpoint} (cluster ${a.cluster})`).join(', ')}: ` +
+      `give the client URLs of one cluster ("reshifter explore --endpoints URL" lists each one's members)`,
+  );
+}
+
+/** The cluster id `endpoint` answers with, or undefined when it does not answer within ASK_MS. */
+async function clusterOf(cfg: EtcdConfig, endpoint: string): Promise<string | undefined> {
+  const client = createEtcdClient({ ...cfg, endpoints: [endpoint], timeoutMs: Math.min(cfg.timeoutMs, ASK_MS) }, { oneAttempt: true });
+  try {
+    return (await client.maintenance.status()).header.cluster_id;
+  } catch {
+    return undefined;
+  } finally {
+    client.close();
+  }
+}
+
+/** `work`, or the error of an interrupted etcd request as soon as `signal` aborts. */
+async function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) throw interruptedError(signal);
+  let onAbort = () => undefined as void;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(interruptedError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([work, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}

@@ -1,0 +1,117 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliResult } from '../helpers/cli.js';
+import { startEtcdCluster, type TestCluster } from '../helpers/etcd-cluster.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { freePort } from '../helpers/ports.js';
+
+/**
+ * RS_ETCD_ENDPOINTS naming members of two etcd clusters (pasted from two environments, a member left on its own after
+ * a restore made a new cluster): explore mixed their answers (revision and leader of one, members of the other) and a
+ * key restore wrote into either. Every etcd operation now asks each endpoint for its cluster first and refuses, exit 1,
+ * naming the endpoints and their clusters, before any work. One etcd listed twice, the members of one cluster, or one
+ * endpoint that is down, still work.
+ */
+let source: TestEtcd;
+let a: TestEtcd;
+let b: TestEtcd;
+let cluster: TestCluster;
+let dir: string;
+let raw: string;
+let down: string;
+
+const KEY = '/registry/configmaps/shop/cfg';
+const store = () => ({ RS_BACKUP_DIR: join(dir, 'store') });
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'rs-one-cluster-'));
+  [source, a, b, cluster] = await Promise.all([startEtcd(), startEtcd(), startEtcd(), startEtcdCluster(3)]);
+  await source.ctl(['put', KEY, 'from-source']);
+  const res = await runCli(['backup', '--json', '--strategy', 'raw'], { RS_ETCD_ENDPOINTS: source.endpoint, ...store() });
+  expect(res.code, res.stderr).toBe(0);
+  raw = (JSON.parse(res.stdout) as { id: string }).id;
+  down = `http://127.0.0.1:${await freePort()}`;
+}, 120_000);
+afterAll(async () => {
+  await Promise.all([source?.stop(), a?.stop(), b?.stop(), cluster?.stop()]);
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function clusterIdOf(etcd: TestEtcd): Promise<string> {
+  const client = new Etcd3({ hosts: etcd.endpoint });
+  try {
+    return (await client.maintenance.status()).header.cluster_id;
+  } finally {
+    client.close();
+  }
+}
+
+function expectRefused(res: CliResult, variable: string, endpoints: TestEtcd[]): Promise<void> {
+  expect(res.code, res.stderr).toBe(1);
+  return (async () => {
+    const named = await Promise.all(endpoints.map(async (e) => `${e.endpoint} (cluster ${await clusterIdOf(e)})`));
+    expect(res.stderr).toContain(`${variable} name members of different etcd clusters: ${named.join(', ')}: give the client URLs of one cluster`);
+  })();
+}
+
+describe('endpoints of two different clusters', () => {
+  const two = () => `${a.endpoint},${b.endpoint}`;
+
+  it('explore refuses, naming each endpoint and its cluster, rather than mixing their answers', async () => {
+    const res = await runCli(['explore'], { RS_ETCD_ENDPOINTS: two() });
+    await expectRefused(res, 'RS_ETCD_ENDPOINTS', [a, b]);
+    expect(res.stdout).toBe('');
+  });
+
+  it('a snapshot backup refuses and stores nothing; the variable is named as given (ETCDCTL_ENDPOINTS)', async () => {
+    const backupDir = join(dir, 'snapshots');
+    const res = await runCli(['backup', '--strategy', 'snapshot'], { RS_ETCD_ENDPOINTS: two(), RS_BACKUP_DIR: backupDir });
+    await expectRefused(res, 'RS_ETCD_ENDPOINTS', [a, b]);
+    expect(await readdir(join(backupDir, 'default')).catch(() => [])).toEqual([]);
+    const stats = await runCli(['stats'], { ETCDCTL_ENDPOINTS: two() });
+    await expectRefused(stats, 'ETCDCTL_ENDPOINTS', [a, b]);
+  });
+
+  it('a key restore refuses and writes into neither', async () => {
+    const res = await runCli(['restore', raw], { RS_ETCD_ENDPOINTS: two(), ...store() });
+    await expectRefused(res, 'RS_ETCD_ENDPOINTS', [a, b]);
+    expect(await a.ctl(['get', KEY, '--print-value-only'])).toBe('');
+    expect(await b.ctl(['get', KEY, '--print-value-only'])).toBe('');
+  });
+
+  it('an endpoint that is down is left out: the two that answer are still refused', async () => {
+    const res = await runCli(['explore'], { RS_ETCD_ENDPOINTS: `${a.endpoint},${down},${b.endpoint}` });
+    await expectRefused(res, 'RS_ETCD_ENDPOINTS', [a, b]);
+  });
+});
+
+describe('endpoints of one cluster', () => {
+  it('one etcd listed twice, or beside an endpoint that is down, explores, backs up and restores', async () => {
+    // A snapshot streams from one endpoint, with no retry on another: only a key dump is asked of one beside a dead one.
+    for (const [endpoints, strategy] of [[`${a.endpoint},${a.endpoint}`, 'snapshot'], [`${a.endpoint},${down}`, 'raw']] as const) {
+      const explore = await runCli(['explore'], { RS_ETCD_ENDPOINTS: endpoints });
+      expect(explore.code, explore.stderr).toBe(0);
+      const backup = await runCli(['backup', '--strategy', strategy], { RS_ETCD_ENDPOINTS: endpoints, RS_BACKUP_DIR: join(dir, 'twice') });
+      expect(backup.code, backup.stderr).toBe(0);
+    }
+    const restore = await runCli(['restore', raw], { RS_ETCD_ENDPOINTS: `${a.endpoint},${a.endpoint}`, ...store() });
+    expect(restore.code, restore.stderr).toBe(0);
+    expect(await a.ctl(['get', KEY, '--print-value-only'])).toBe('from-source\n');
+  });
+
+  it('the members of a three-member cluster explore, back up and restore', async () => {
+    const env = { RS_ETCD_ENDPOINTS: cluster.endpoints.join(','), RS_BACKUP_DIR: join(dir, 'cluster') };
+    const explore = await runCli(['explore'], env);
+    expect(explore.code, explore.stderr).toBe(0);
+    expect(explore.stdout.match(/^ {2}\S+ m\d /gm)).toHaveLength(3);
+    for (const strategy of ['snapshot', 'raw']) {
+      const backup = await runCli(['backup', '--strategy', strategy], env);
+      expect(backup.code, backup.stderr).toBe(0);
+    }
+    const restore = await runCli(['restore', raw], { ...env, ...store() });
+    expect(restore.code, restore.stderr).toBe(0);
+  });
+});
