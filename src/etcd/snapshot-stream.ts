@@ -1,5 +1,7 @@
 import { Transform, type Readable } from 'node:stream';
-import type { Etcd3 } from 'etcd3';
+import { castGrpcError, type Etcd3 } from 'etcd3';
+import { isTransient } from './fault-handling.js';
+import { currentInterrupt, interruptedError } from './interrupt.js';
 
 interface SnapshotMessage {
   blob?: Buffer;
@@ -8,19 +10,73 @@ interface GrpcStream extends Readable {
   cancel(): void;
 }
 interface PoolLike {
-  withConnection<T>(service: string, fn: (c: { client: Record<string, (...a: unknown[]) => T>; metadata: unknown }) => T): Promise<T>;
+  hosts: unknown[];
+  withConnection<T>(service: string, fn: (c: { resource: unknown; client: Record<string, (...a: unknown[]) => T>; metadata: unknown }) => T): Promise<T>;
+  markFailed(resource: unknown, error: Error): void;
 }
 
 /**
  * Opens etcd's Maintenance.Snapshot stream and returns its bytes (db || sha256 trailer) as a byte stream with
  * back-pressure. Opened through the client's connection pool rather than `client.maintenance.snapshot()`, which
  * in etcd3 1.1.2 sends the auth metadata as the request body and so fails with "user name is empty" under auth.
+ *
+ * The pool picks a member at random, and a stream fails only once it runs: with one member of three down (when a
+ * backup matters most) a third of the snapshots failed. So the stream is returned once its first message has come;
+ * a member that fails before that with a passing error (down, unreachable) is marked failed, which has the pool pass
+ * it over, and the stream is opened again, once per endpoint at most. Nothing has been read by then, so nothing is
+ * stored twice. An operation stopped meanwhile (SIGTERM) cancels the stream.
  */
 export async function openSnapshotStream(client: Etcd3): Promise<Readable> {
   const pool = (client as unknown as { pool: PoolLike }).pool;
-  const grpc = (await pool.withConnection('Maintenance', ({ client: svc, metadata }) =>
-    svc.snapshot!({}, metadata, {}),
-  )) as unknown as GrpcStream;
+  for (let attempt = 1; ; attempt++) {
+    let host: unknown;
+    // A member known to be down fails the call at once, before it is handed back: its error is kept from then on.
+    let failed: Error | undefined;
+    const grpc = (await pool.withConnection('Maintenance', ({ resource, client: svc, metadata }) => {
+      host = resource;
+      const stream = svc.snapshot!({}, metadata, {}) as unknown as GrpcStream;
+      stream.on('error', (err: Error) => (failed ??= err));
+      return stream;
+    })) as unknown as GrpcStream;
+    try {
+      if (failed !== undefined) throw failed;
+      await firstMessage(grpc, () => failed);
+    } catch (caught) {
+      const err = castGrpcError(caught as Error);
+      if (!isTransient(err) || attempt >= pool.hosts.length) throw err;
+      pool.markFailed(host, err);
+      continue;
+    }
+    return bytesOf(grpc);
+  }
+}
+
+/**
+ * Resolves once the stream has a message to read (or has ended empty); rejects with its error (`failed`: kept by the
+ * stream's first listener, for a call that ends at once and says why just after), or when the operation stops.
+ */
+function firstMessage(grpc: GrpcStream, failed: () => Error | undefined): Promise<void> {
+  const interrupt = currentInterrupt();
+  return new Promise<void>((resolve, reject) => {
+    const done = (err?: Error) => {
+      grpc.off('readable', onReady).off('end', onReady).off('error', done);
+      interrupt?.removeEventListener('abort', onAbort);
+      if (err === undefined) return resolve();
+      // Errors it may still emit (the cancel's own) go to the listener that kept the first.
+      grpc.cancel();
+      reject(err);
+    };
+    // A call that failed ends its stream and then emits the error: an end with nothing read waits a turn for it.
+    const onReady = () => (grpc.readableLength > 0 ? done() : setImmediate(() => done(failed())));
+    const onAbort = () => done(interruptedError(interrupt!));
+    grpc.once('readable', onReady).once('end', onReady).once('error', done);
+    if (interrupt?.aborted) onAbort();
+    else interrupt?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** The stream's messages as bytes; closing the bytes cancels the call. */
+function bytesOf(grpc: GrpcStream): Readable {
   const bytes = new Transform({
     writableObjectMode: true,
     readableHighWaterMark: 1024 * 1024,
