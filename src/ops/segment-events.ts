@@ -26,7 +26,8 @@ export async function openSegments(repo: BackupRepository, segments: readonly Se
   try {
     for (const s of segments) {
       assertDecodable(s.manifest, keys);
-      copies.push({ segment: s, copy: await copyVerified(await repo.openArtifact(s.manifest, signal), s.manifest, signal) });
+      // In the work area (RS_TMP_DIR), as every other copy of a stored backup.
+      copies.push({ segment: s, copy: await copyVerified(await repo.openArtifact(s.manifest, signal), s.manifest, signal, repo.workDir) });
     }
   } catch (err) {
     await remove();

@@ -154,6 +154,14 @@ describe('point-in-time restore of a key dump chain into a live etcd', () => {
     }
   }, 60_000);
 
+  it('keeps its copies of the segments in the work area (RS_TMP_DIR), not the system temp folder', async () => {
+    // A TMPDIR that cannot be used: every copy must go to RS_TMP_DIR (the segments' went to the system's).
+    const area = await mkdtemp(join(work, 'area-'));
+    const res = await runCli(['restore', dumpBase.id, '--to', String(phaseEnd[1]! - 3), '--dry-run'], env({ RS_TMP_DIR: area, TMPDIR: join(work, 'no-such-folder') }));
+    expect(res.code, res.stderr).toBe(0);
+    expect(await readdir(area)).toEqual([]);
+  });
+
   for (const [what, to, revision] of [
     ['a time', () => new Date(between[1]!).toISOString(), () => phaseEnd[0]!],
     ['latest', () => 'latest', () => latest],
