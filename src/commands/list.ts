@@ -27,15 +27,19 @@ export async function listCommand(ctx: CommandContext): Promise<void> {
       return;
     }
     const series = seriesFlag(ctx);
-    const backups = await listBackups(repo, { log: ctx.log, ...(series !== undefined && { series }) });
+    const unreadable: Array<{ key: string; error: string }> = [];
+    const backups = await listBackups(repo, { log: ctx.log, unreadable: (bad) => unreadable.push(bad), ...(series !== undefined && { series }) });
     if (ctx.args.flags.json) {
       ctx.print(JSON.stringify(backups, null, 2));
       return;
     }
+    // A manifest that cannot be read hides its backup: said under the listing too, not only in the log.
+    const unlisted = unreadable.map((bad) => `not listed: ${bad.key} cannot be read (${bad.error}); its artifact is kept`);
     if (backups.length === 0) {
       const of = series === undefined ? '' : ` of series "${series}"`;
       ctx.print(`no backups${of} of cluster "${ctx.config.cluster}" in ${repo.store.location}`);
-      if (series === undefined) for (const line of await whereElse(ctx, repo.store)) ctx.print(line);
+      for (const line of unlisted) ctx.print(line);
+      if (series === undefined && unlisted.length === 0) for (const line of await whereElse(ctx, repo.store)) ctx.print(line);
       return;
     }
     const rows = [['ID', 'CREATED', 'STRATEGY', 'SIZE', 'REVISION', 'KEYS', 'ENCRYPTION']];
@@ -45,6 +49,7 @@ export async function listCommand(ctx: CommandContext): Promise<void> {
       else rows.push([m.id, m.createdAt, m.checkpoint ? seriesOf(m) : m.strategy, formatBytes(m.sizeBytes), m.etcd ? String(m.etcd.revision) : '-', m.keys === undefined ? '-' : String(m.keys), m.encryption]);
     }
     for (const line of textTable(rows, rows[0]!.length)) ctx.print(line);
+    for (const line of unlisted) ctx.print(line);
   } finally {
     await repo.store.close();
   }

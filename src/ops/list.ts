@@ -8,11 +8,16 @@ export interface ListOptions {
   series?: string;
   /** Told of each manifest that cannot be read (it is left out). */
   log?: Logger;
+  /** Each manifest that cannot be read, with why (the backup it describes is left out). */
+  unreadable?: (bad: { key: string; error: string }) => void;
 }
 
 /** The cluster's backups (their manifests), newest first. */
 export async function listBackups(repo: BackupRepository, opts: ListOptions = {}): Promise<Manifest[]> {
   const { backups, invalid } = await repo.list();
-  for (const bad of invalid) opts.log?.warn({ key: bad.key, error: bad.error }, 'unreadable manifest skipped');
+  for (const bad of invalid) {
+    opts.log?.warn({ key: bad.key, error: bad.error }, 'unreadable manifest skipped');
+    opts.unreadable?.(bad);
+  }
   return opts.series === undefined ? backups : backups.filter((m) => inSeries(m, opts.series!));
 }

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -42,4 +42,16 @@ it("RS_BACKUP_DIR naming a cluster's folder: says to give the folder above it an
     `no backups of cluster "prod-eu-1" in ${folder}\n` +
       `${folder} is a cluster's folder (it holds backup files itself): set RS_BACKUP_DIR to the folder above it, ${store}, and RS_CLUSTER_NAME to its name, prod-eu-1\n`,
   );
+});
+
+it('a manifest that cannot be read: its backup is said to be left out, under the listing, and its artifact kept', async () => {
+  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_CLUSTER_NAME: 'broken' };
+  const made = await runInProcess(['backup', '--json'], env);
+  expect(made.code, made.stderr).toBe(0);
+  const { id, artifact } = JSON.parse(made.stdout) as { id: string; artifact: string };
+  await writeFile(join(store, 'broken', `${id}.manifest.json`), '{"cut short');
+  const res = await runInProcess(['list'], env);
+  expect(res.code).toBe(0);
+  expect(res.stdout).toMatch(new RegExp(`^no backups of cluster "broken" in .*\\nnot listed: broken/${id}\\.manifest\\.json cannot be read \\(.+\\); its artifact is kept\\n$`));
+  expect(await readdir(join(store, 'broken'))).toContain(artifact);
 });
