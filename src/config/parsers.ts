@@ -70,6 +70,16 @@ export function existingWritableFolder(path: string): string {
 
 /** A folder that does not exist yet (the first backup creates it), or one that exists and can be written. */
 export function writableFolder(path: string): string {
+  return folderUnlessAbsent(path, constants.W_OK | constants.X_OK, 'written');
+}
+
+/** A folder that does not exist (nothing to read yet), or one that exists and can be read: a store mounted read-only. */
+export function readableFolder(path: string): string {
+  return folderUnlessAbsent(path, constants.R_OK | constants.X_OK, 'read');
+}
+
+/** `path` when it does not exist, or is a folder this process may use with `mode`; else why not ("cannot be <verb>"). */
+function folderUnlessAbsent(path: string, mode: number, verb: string): string {
   let st;
   try {
     st = statSync(path);
@@ -79,22 +89,9 @@ export function writableFolder(path: string): string {
   }
   if (!st.isDirectory()) throw new Error('is not a directory');
   try {
-    accessSync(path, constants.W_OK | constants.X_OK);
+    accessSync(path, mode);
   } catch {
-    throw new Error('cannot be written');
-  }
-  return path;
-}
-
-/** A folder that does not exist (nothing to read yet), or one that exists and can be read: a store mounted read-only. */
-export function readableFolder(path: string): string {
-  try {
-    if (!statSync(path).isDirectory()) throw new Error('is not a directory');
-    accessSync(path, constants.R_OK | constants.X_OK);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return path;
-    throw new Error(code === 'EACCES' ? 'cannot be read' : code !== undefined ? `cannot be used (${code})` : (err as Error).message);
+    throw new Error(`cannot be ${verb}`);
   }
   return path;
 }

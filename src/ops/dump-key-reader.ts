@@ -1,4 +1,5 @@
 import { OperationError } from '../core/errors.js';
+import { hasPrefix } from '../snapshot/bytes.js';
 import type { LiveKey, LiveKeysOptions } from '../snapshot/index.js';
 import { keyDumpKeys } from './backup-keys.js';
 import type { KeyDumpBackup } from './open-backup.js';
@@ -21,9 +22,8 @@ export async function dumpKeysInput(backup: KeyDumpBackup): Promise<KeysInput> {
     if (rev !== undefined && rev !== 0 && rev !== revision) {
       throw new OperationError(`backup ${m.id} is a key dump: it holds the keys at revision ${revision} only, not at ${rev} (a snapshot holds older revisions)`);
     }
-    const under = (key: Buffer, p: Buffer) => key.length >= p.length && key.subarray(0, p.length).equals(p);
     for await (const r of dump.records()) {
-      if (prefixes.length > 0 && !prefixes.some((p) => under(r.key, p))) continue;
+      if (prefixes.length > 0 && !prefixes.some((p) => hasPrefix(r.key, p))) continue;
       yield { key: r.key, value: r.value, createRevision: r.createRevision, modRevision: r.modRevision, version: r.version, lease: r.lease === undefined ? 0n : BigInt(r.lease) };
     }
   }
