@@ -23,9 +23,16 @@ export interface MultipartOptions {
   signal?: AbortSignal;
 }
 
-/** What an upload left for the caller to clean up: the multipart upload id, once one was created. */
+/** What an upload left for the caller to clean up. */
 export interface UploadState {
+  /** The multipart upload, once one was created. */
   uploadId?: string;
+  /**
+   * The request that makes the object (PutObject, CompleteMultipartUpload) was sent. When the upload failed after
+   * that, the object may be stored all the same: a reply lost with the connection, or a retry of a completion that
+   * had succeeded (S3 then answers NoSuchUpload).
+   */
+  objectMayExist?: boolean;
 }
 
 /**
@@ -73,6 +80,7 @@ export async function uploadStream(
   }
   if (partNumber === 1) {
     // It all fit in one part: a plain PutObject.
+    state.objectMayExist = true;
     await sender.send(new PutObjectCommand({ ...params, Body: buf.subarray(0, fill), ContentLength: fill }), 'PutObject', opts.signal);
     return;
   }
@@ -176,8 +184,10 @@ class PartUploads {
     await Promise.all(this.inFlight);
     this.throwIfFailed();
     const parts = [...this.done].sort((a, b) => a.PartNumber! - b.PartNumber!);
+    const UploadId = await this.created!;
+    this.state.objectMayExist = true;
     await this.sender.send<CompleteMultipartUploadCommandOutput>(
-      new CompleteMultipartUploadCommand({ Bucket: this.params.Bucket, Key: this.params.Key, UploadId: await this.created!, MultipartUpload: { Parts: parts } }),
+      new CompleteMultipartUploadCommand({ Bucket: this.params.Bucket, Key: this.params.Key, UploadId, MultipartUpload: { Parts: parts } }),
       'CompleteMultipartUpload',
       this.opts.signal,
     );

@@ -114,20 +114,35 @@ export class S3Store implements Store {
       // With the error, so that whatever feeds the body reports why it stopped rather than a premature close.
       body.destroy(e);
       // Registered, so that an exit (a second signal) waits a moment for it.
-      await trackCleanup(this.abortMultipart(params.Key, state.uploadId));
+      await trackCleanup(this.cleanUpFailed(params.Key, state));
       throw e;
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
   }
 
-  /** Aborts a multipart upload so that no part stays behind (S3 keeps and bills parts until then). */
-  private async abortMultipart(key: string, uploadId: string | undefined): Promise<void> {
-    if (uploadId === undefined) return;
+  /**
+   * Leaves nothing of a failed upload: its multipart upload is aborted (S3 keeps and bills parts until then), and
+   * the object is deleted when the request that makes it was sent (it may have been stored though the upload failed).
+   * Never with the signal of the upload: an upload stopped by SIGTERM must still be cleaned up. But within a bound of
+   * its own for each request: the server may be what failed, and a stopping pod has ~30 s before it is killed.
+   */
+  private async cleanUpFailed(key: string, state: UploadState): Promise<void> {
+    const within = Math.min(ABORT_WITHIN_MS, this.cfg.retryWindowMs);
+    if (state.uploadId !== undefined) await this.abortMultipart(key, state.uploadId, within);
+    if (!state.objectMayExist) return;
     try {
-      // Never with the signal of the upload: an upload stopped by SIGTERM must still be aborted. But within a bound of
-      // its own: the server may be what failed, and a stopping pod has ~30 s before it is killed.
-      const within = Math.min(ABORT_WITHIN_MS, this.cfg.retryWindowMs);
+      await this.sender.send(new DeleteObjectCommand({ Bucket: this.cfg.bucket, Key: key }), 'DeleteObject', AbortSignal.timeout(within), within);
+    } catch (err) {
+      this.log?.warn(
+        { key, err: describeError(err) },
+        'could not delete the object of the failed upload (its last request may have stored it); retention removes it as an orphan',
+      );
+    }
+  }
+
+  private async abortMultipart(key: string, uploadId: string, within: number): Promise<void> {
+    try {
       await this.sender.send(new AbortMultipartUploadCommand({ Bucket: this.cfg.bucket, Key: key, UploadId: uploadId }), 'AbortMultipartUpload', AbortSignal.timeout(within), within);
     } catch (err) {
       // The server may be the thing that failed. Its parts are not an object (nothing lists or restores them); a

@@ -10,8 +10,11 @@ export interface SeenRequest {
   status: number;
 }
 
-/** What to do with a request instead of passing it on: drop the connection, or answer with an S3 error. */
-export type Fault = 'drop' | { status: number; code: string };
+/**
+ * What to do with a request instead of passing it on: drop the connection, answer with an S3 error, or pass it on and
+ * drop the connection once the server has answered (the request took effect; its reply is lost).
+ */
+export type Fault = 'drop' | 'lose-reply' | { status: number; code: string };
 
 /**
  * A loopback HTTP proxy in front of the test S3 server: records every request (operation, headers) so tests can
@@ -71,7 +74,7 @@ export async function startS3Proxy(targetEndpoint: string): Promise<S3Proxy> {
       req.socket.destroy();
       return;
     }
-    if (fault !== undefined) {
+    if (fault !== undefined && fault !== 'lose-reply') {
       req.resume();
       req.on('end', () => {
         seen.status = fault.status;
@@ -85,6 +88,11 @@ export async function startS3Proxy(targetEndpoint: string): Promise<S3Proxy> {
     const up = request(
       { host: target.hostname, port: target.port, method, path: url, headers },
       (upRes) => {
+        if (fault === 'lose-reply') {
+          upRes.resume();
+          upRes.on('end', () => req.socket.destroy());
+          return;
+        }
         seen.status = upRes.statusCode ?? 0;
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
         let relayed = 0;

@@ -1,3 +1,4 @@
+import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
@@ -126,6 +127,47 @@ describe('S3 faults', () => {
     }
     expectClearFailure(prune, /reshifter: listing s3:\/\/backups\/default\/: the S3 server did not answer/);
     expect(await bucketKeys(s3)).toEqual(after);
+  });
+
+  // The request that makes the object was carried out, but its reply was lost with the connection: the object is
+  // stored, and the upload failed (a retried completion finds no upload; a retried PutObject loses its reply again).
+  // Nothing of the failed backup may stay: its object is deleted.
+  it('the reply of a completed multipart upload lost: exit 1, the object it stored deleted', async () => {
+    const before = await bucketKeys(s3);
+    const n = proxy.requests.length;
+    proxy.fault = ({ op, attempt }) => (op === 'CompleteMultipartUpload' && attempt === 1 ? 'lose-reply' : undefined);
+    let res: CliResult;
+    try {
+      res = await runCli(['backup'], env());
+    } finally {
+      proxy.fault = undefined;
+    }
+    expectClearFailure(res, /reshifter: uploading s3:\/\/backups\/default\/.*\.snapshot\.db\.zst: /);
+    expect(since(n, 'CompleteMultipartUpload').length).toBeGreaterThan(1);
+    expect(since(n, 'DeleteObject')).toHaveLength(1);
+    expect(await bucketKeys(s3)).toEqual(before);
+  });
+
+  it('the reply of every PutObject of an artifact lost: exit 1, the object it stored deleted', async () => {
+    const client = new Etcd3({ hosts: etcd.endpoint });
+    try {
+      await client.put('/registry/secrets/lost/reply').value('a small secret: one PutObject');
+    } finally {
+      client.close();
+    }
+    const before = await bucketKeys(s3);
+    const n = proxy.requests.length;
+    proxy.fault = ({ op, url }) => (op === 'PutObject' && !url.includes('.manifest.json') ? 'lose-reply' : undefined);
+    let res: CliResult;
+    try {
+      res = await runCli(['backup'], env({ RS_BACKUP_STRATEGY: 'filter:secrets' }));
+    } finally {
+      proxy.fault = undefined;
+    }
+    expectClearFailure(res, /reshifter: uploading s3:\/\/backups\/default\/.*\.raw\.tar\.zst: .*socket hang up/);
+    expect(since(n, 'PutObject').length).toBeGreaterThan(1);
+    expect(since(n, 'DeleteObject')).toHaveLength(1);
+    expect(await bucketKeys(s3)).toEqual(before);
   });
 
   // Last: it makes the snapshot bigger. With more parts than uploads in flight, the upload gives up while etcd is
