@@ -2,7 +2,7 @@ import { etcdOf, isDeltaManifest, type DeltaManifest, type Manifest } from '../a
 import { buildChains, type Chain, type ChainBase, type ChainSegment } from '../core/delta-chain.js';
 import { canUse, type BackupUse } from '../core/latest.js';
 import { seriesOf } from '../core/series.js';
-import type { BackupRepository } from '../store/backup-repository.js';
+import type { BackupRepository, Listing } from '../store/backup-repository.js';
 
 /** A full backup a chain starts from, with its manifest. */
 export interface BaseBackup extends ChainBase {
@@ -40,10 +40,10 @@ export interface ChainQuery {
 
 /**
  * The chains of the store: each full backup the restore can start from, with the segments that continue it (see
- * core/delta-chain.ts). Manifests that cannot be read are left out, as `list` reports them.
+ * core/delta-chain.ts). Manifests that cannot be read are left out of the chains and returned as `invalid`.
  */
-export async function loadChains(repo: BackupRepository, q: ChainQuery): Promise<BackupChain[]> {
-  const { backups } = await repo.list();
+export async function loadChains(repo: BackupRepository, q: ChainQuery): Promise<{ chains: BackupChain[]; invalid: Listing['invalid'] }> {
+  const { backups, invalid } = await repo.list();
   const bases: BaseBackup[] = [];
   const segments: SegmentBackup[] = [];
   for (const m of backups) {
@@ -52,7 +52,7 @@ export async function loadChains(repo: BackupRepository, q: ChainQuery): Promise
       bases.push({ id: m.id, createdAt: m.createdAt, revision: etcdOf(m).revision, manifest: m });
     }
   }
-  return buildChains(bases, segments).chains;
+  return { chains: buildChains(bases, segments).chains, invalid };
 }
 
 /** A chain as `GET /api/v1/chains` and the web UI show it: the base, its segments over time, how far it reaches. */
@@ -68,7 +68,7 @@ export interface ChainView {
 
 /** The chains of full backups that can be restored (snapshots and key dumps), newest base first, as views. */
 export async function listChainViews(repo: BackupRepository): Promise<ChainView[]> {
-  const chains = await loadChains(repo, { use: { kinds: ['snapshot', 'key dump'], reads: 'snapshots and key dumps' } });
+  const { chains } = await loadChains(repo, { use: { kinds: ['snapshot', 'key dump'], reads: 'snapshots and key dumps' } });
   return chains.map((c) => {
     const last = [...c.covered].reverse().find((s) => s.lastEventAt !== undefined);
     const b = c.base.manifest;

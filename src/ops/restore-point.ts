@@ -2,7 +2,8 @@ import type { CodecKeys } from '../archive/codec.js';
 import type { DeltaEvent } from '../core/delta-event.js';
 import { resolveTarget, type Resolution, type Target } from '../core/delta-chain.js';
 import type { BackupUse } from '../core/latest.js';
-import type { BackupRepository } from '../store/backup-repository.js';
+import { RefusedError } from '../core/errors.js';
+import { unreadableNewer, type BackupRepository } from '../store/backup-repository.js';
 import { loadChains, type BaseBackup, type SegmentBackup } from './delta-chains.js';
 import { openSegments, type OpenedSegments } from './segment-events.js';
 
@@ -38,8 +39,22 @@ export class BaseTooNewError extends Error {
  * what the store holds when none covers it.
  */
 export async function resolvePoint(repo: BackupRepository, id: string, target: Target, q: { use: BackupUse; series?: string }): Promise<PointResolution[]> {
-  const chains = await loadChains(repo, q);
-  return resolveTarget(chains, target, id === 'latest' ? {} : { baseId: id });
+  const { chains, invalid } = await loadChains(repo, q);
+  const resolutions = resolveTarget(chains, target, id === 'latest' ? {} : { baseId: id });
+  const best = resolutions[0];
+  if (target.kind === 'latest' && best !== undefined) {
+    // As `latest` of a backup (BackupRepository.get): never an older state, silently, because the manifest of a
+    // newer backup or segment cannot be read.
+    const newest = [best.chain.base.id, ...best.segments.map((s) => s.id)].sort().at(-1)!;
+    const newer = unreadableNewer(invalid, newest);
+    if (newer.length > 0) {
+      throw new RefusedError(
+        `--to latest would restore revision ${best.revision} (backup ${newest}), but the manifest of a newer backup cannot be read: ${newer.join(', ')}. ` +
+          `Give --to ${best.revision} to restore that, or repair or delete the newer backup`,
+      );
+    }
+  }
+  return resolutions;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { statSync, type Stats } from 'node:fs';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
-import { IntegrityError, NotFoundError, StoreError, UsageError, describeError } from '../core/errors.js';
+import { IntegrityError, NotFoundError, RefusedError, StoreError, UsageError, describeError } from '../core/errors.js';
 import { newestFirst, pickLatest, type BackupUse } from '../core/latest.js';
 import { nearbyIds } from '../core/nearby.js';
 import { printable } from '../core/printable.js';
@@ -65,10 +65,7 @@ export class BackupRepository {
    * that is no id at all is a usage error (checkBackupIds); an id the store does not hold, a NotFoundError.
    */
   async get(id: string, use: BackupUse, series?: string): Promise<Manifest> {
-    if (id === 'latest') {
-      const { backups } = await this.list();
-      return pickLatest(backups, { use, where: `cluster "${this.cluster}" in ${this.store.location}`, ...(series !== undefined && { series }) });
-    }
+    if (id === 'latest') return this.latest(use, series);
     checkBackupIds([id]);
     try {
       return await this.readManifestKey(this.key(manifestName(id)));
@@ -76,6 +73,31 @@ export class BackupRepository {
       if (err instanceof StoreError && err.kind === 'not-found') throw await this.notFound(id);
       throw err;
     }
+  }
+
+  /**
+   * `latest`, refused when a backup newer than the one it would name has a manifest that cannot be read: taking an
+   * older backup without a word would restore (or verify) less than the operator believes. An id names one explicitly.
+   */
+  private async latest(use: BackupUse, series: string | undefined): Promise<Manifest> {
+    const { backups, invalid } = await this.list();
+    const unreadable = (newerThan: string) => unreadableNewer(invalid, newerThan);
+    let m: Manifest;
+    try {
+      m = pickLatest(backups, { use, where: `cluster "${this.cluster}" in ${this.store.location}`, ...(series !== undefined && { series }) });
+    } catch (err) {
+      const bad = unreadable('');
+      if (!(err instanceof NotFoundError) || bad.length === 0) throw err;
+      throw new NotFoundError(`${err.message}; the manifest of ${bad.length === 1 ? 'a backup' : `${bad.length} backups`} cannot be read: ${bad.join(', ')}`);
+    }
+    const newer = unreadable(m.id);
+    if (newer.length > 0) {
+      throw new RefusedError(
+        `"latest" would be backup ${m.id}, but the manifest of a newer backup cannot be read: ${newer.join(', ')}. ` +
+          `Give the id ${m.id} instead of "latest" to use it, or repair or delete the newer backup`,
+      );
+    }
+    return m;
   }
 
   /** The ids of the cluster's backups (those with a manifest), from a listing of names only: no manifest is read. */
@@ -152,6 +174,11 @@ export class BackupRepository {
   async deleteObject(key: string): Promise<void> {
     await this.store.delete(key);
   }
+}
+
+/** The manifests in `invalid` of backups newer than backup `id` (`''`: all of them), as `<key> (<why>)`. */
+export function unreadableNewer(invalid: Listing['invalid'], id: string): string[] {
+  return invalid.filter((bad) => (idOfFile(basename(bad.key)) ?? '') > id).map((bad) => `${bad.key} (${bad.error})`);
 }
 
 async function readLimited(body: Readable, limit: number, key: string): Promise<Buffer> {

@@ -352,6 +352,33 @@ describe('an encrypted chain, and a damaged segment', () => {
   }, 60_000);
 });
 
+describe("a newer segment's manifest that cannot be read", () => {
+  it('refuses --to latest, naming the manifest and the revision it would have restored, before writing anything', async () => {
+    const cut = (extra: Record<string, string> = {}) => env({ RS_CLUSTER_NAME: 'cut', ...extra });
+    const made = await runInProcess(['backup', '--json'], cut());
+    expect(made.stderr).toBe('');
+    const base = JSON.parse(made.stdout) as Manifest;
+    const client = new Etcd3({ hosts: source.endpoint });
+    await phase(client, 5);
+    client.close();
+    const events = await historyOf(source.endpoint, base.etcd!.revision + 1, phaseEnd[5]!, observed);
+    const mid = base.etcd!.revision + 20;
+    const segments = [
+      await storeSegmentOf(cut(), { base, fromRevision: base.etcd!.revision + 1, toRevision: mid, events }),
+      await storeSegmentOf(cut(), { base, fromRevision: mid + 1, toRevision: phaseEnd[5]!, events }),
+    ];
+    await writeFile(join(work, 'store', 'cut', `${segments[1]!.id}.manifest.json`), '{"cut short');
+    const dataDir = join(work, 'cut-dd');
+    const res = await runInProcess(['restore', 'latest', '--to', 'latest', '--data-dir', dataDir], cut());
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain(
+      `--to latest would restore revision ${mid} (backup ${segments[0]!.id}), but the manifest of a newer backup cannot be read: cut/${segments[1]!.id}.manifest.json (`,
+    );
+    expect(res.stderr).toContain(`Give --to ${mid} to restore that`);
+    await expect(access(dataDir)).rejects.toThrow();
+  }, 60_000);
+});
+
 describe('segments of two recorders at once (a rolling update of run)', () => {
   it('restores through repeated and overlapping segments exactly, and verify --chain notes them', async () => {
     // The same base in a store of its own, then the history cut twice: as two recorders with different intervals.

@@ -1,0 +1,61 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { runInProcess } from '../helpers/in-process.js';
+
+/**
+ * `latest` with the newest backup's manifest unreadable (cut short, written by a newer version): it used to name the
+ * newest backup it could read, without a word, so `restore latest` in a recovery brought back older state than the
+ * operator believed, and a scheduled `verify` passed. It is refused, naming the manifest and the id to give instead.
+ */
+let etcd: TestEtcd;
+let store: string;
+const env = () => ({ RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store });
+const ids: string[] = [];
+
+beforeAll(async () => {
+  etcd = await startEtcd();
+  store = await mkdtemp(join(tmpdir(), 'rs-latest-unreadable-'));
+  for (const value of ['first', 'second', 'third']) {
+    await etcd.ctl(['put', '/registry/configmaps/default/a', value]);
+    const made = await runInProcess(['backup', '--json'], env());
+    expect(made.code, made.stderr).toBe(0);
+    ids.push((JSON.parse(made.stdout) as { id: string }).id);
+  }
+});
+afterAll(async () => {
+  await etcd?.stop();
+  await rm(store, { recursive: true, force: true });
+});
+
+const manifest = (id: string) => join(store, 'default', `${id}.manifest.json`);
+
+it('an older manifest that cannot be read does not stand in the way of latest', async () => {
+  await writeFile(manifest(ids[0]!), '{"cut short');
+  const res = await runInProcess(['verify', 'latest', '--json'], env());
+  expect(res.code, res.stderr).toBe(0);
+  expect(JSON.parse(res.stdout)).toMatchObject({ id: ids[2] });
+});
+
+it("the newest backup's manifest cannot be read: latest is refused, naming it and the id to give instead", async () => {
+  await writeFile(manifest(ids[2]!), '{"cut short');
+  for (const args of [['verify'], ['inspect', 'latest'], ['restore', 'latest', '--dry-run', '--keys']]) {
+    const res = await runInProcess(args, env());
+    expect(res.code, `${args.join(' ')}: ${res.stderr}`).toBe(1);
+    expect(res.stderr).toContain(
+      `"latest" would be backup ${ids[1]}, but the manifest of a newer backup cannot be read: default/${ids[2]}.manifest.json (`,
+    );
+    expect(res.stderr).toContain(`Give the id ${ids[1]} instead of "latest" to use it`);
+  }
+  const named = await runInProcess(['verify', ids[1]!], env());
+  expect(named.code, named.stderr).toBe(0);
+});
+
+it('no manifest can be read: "no backups" says that some exist but cannot be read', async () => {
+  await writeFile(manifest(ids[1]!), 'not json');
+  const res = await runInProcess(['verify'], env());
+  expect(res.code).toBe(1);
+  expect(res.stderr).toMatch(/no backups of cluster "default" in .*; the manifest of 3 backups cannot be read: default\/.*\.manifest\.json \(/);
+});
