@@ -8,6 +8,7 @@ import { formatStrategy } from '../core/strategy.js';
 import type { Config } from '../config/types.js';
 import { createEtcdClient } from '../etcd/client.js';
 import type { WatchStateChange } from '../etcd/delta-watch.js';
+import { assertOneCluster } from '../etcd/one-cluster.js';
 import type { Logger } from '../log.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import { ChainRecording } from './delta-chain-recording.js';
@@ -135,6 +136,13 @@ export class DeltaRecorder {
     const chain = validateChain({ id: base.id, createdAt: base.createdAt, revision: etcdOf(base).revision }, segments);
     if (chain.problems.length > 0) {
       const m = await this.fullBackup(`the chain of ${base.id} is broken (${chain.problems[0]!}): taking a full backup to start a new one`);
+      return m && { base: m, fromRevision: etcdOf(m).revision + 1 };
+    }
+    // Every full backup checks that the endpoints are of one cluster (withEtcd); going on with a stored chain checks it
+    // here, or the watch would record the changes of whichever cluster the client picked.
+    const split = await assertOneCluster(this.deps.config.etcd).then(() => undefined, (err: unknown) => err);
+    if (split !== undefined) {
+      const m = await this.fullBackup(`the chain of ${base.id} cannot go on: ${describeError(split)}`);
       return m && { base: m, fromRevision: etcdOf(m).revision + 1 };
     }
     if (chain.covered.length > 0) this.lastRevision = chain.coveredTo;

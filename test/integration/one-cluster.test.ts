@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,6 +81,35 @@ describe('endpoints of two different clusters', () => {
     await expectRefused(res, 'RS_ETCD_ENDPOINTS', [a, b]);
     expect(await a.ctl(['get', KEY, '--print-value-only'])).toBe('');
     expect(await b.ctl(['get', KEY, '--print-value-only'])).toBe('');
+  });
+
+  it('run recording changes does not go on with a stored chain: it records nothing and says why', async () => {
+    const rec = join(dir, 'recorded');
+    const base = await runCli(['backup', '--strategy', 'snapshot'], { RS_ETCD_ENDPOINTS: a.endpoint, RS_BACKUP_DIR: rec });
+    expect(base.code, base.stderr).toBe(0);
+    const stored = await readdir(join(rec, 'default'));
+    let log = '';
+    let child: ChildProcess | undefined;
+    const running = runCli(['run'], { RS_ETCD_ENDPOINTS: two(), RS_BACKUP_DIR: rec, RS_HTTP_PORT: '0', RS_DELTA_INTERVAL: '1s' }, {
+      timeoutMs: 60_000,
+      onStart: (c) => {
+        child = c;
+        c.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+      },
+    });
+    try {
+      for (const end = Date.now() + 20_000; !/cannot go on|recording changes/.test(log); ) {
+        if (Date.now() > end) throw new Error(`run said nothing of its recording:\n${log}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      for (const e of [a, b]) await e.ctl(['put', '/registry/configmaps/shop/changed', 'while recording']);
+      await new Promise((r) => setTimeout(r, 2_500));
+    } finally {
+      child?.kill('SIGTERM');
+    }
+    await running;
+    expect(await readdir(join(rec, 'default'))).toEqual(stored);
+    expect(log).toContain('cannot go on: RS_ETCD_ENDPOINTS name members of different etcd clusters');
   });
 
   it('an endpoint that is down is left out: the two that answer are still refused', async () => {
