@@ -4,6 +4,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
+import { noRoomReason } from '../archive/work-area.js';
 import { OperationError, StoreError, describeError } from '../core/errors.js';
 import { trackTempPath } from '../exit-cleanup.js';
 import type { ObjectInfo, Store } from './types.js';
@@ -133,7 +134,7 @@ function wrap(err: unknown, what: string): Error {
   if (err instanceof OperationError) return err;
   const code = (err as NodeJS.ErrnoException).code;
   if (err instanceof Error && err.name === 'AbortError') return new StoreError(`${what}: aborted`, 'other', { cause: err });
-  const why = code === 'ENOENT' ? 'no such file' : code === 'ENOSPC' ? 'no space left on the device' : code === 'EACCES' ? 'permission denied' : describeError(err);
+  const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (noRoomReason(err) ?? describeError(err));
   const kind = code === 'ENOENT' ? 'not-found' : code === 'EACCES' || code === 'EPERM' ? 'denied' : 'other';
   return new StoreError(`${what}: ${why}`, kind, { cause: err });
 }
