@@ -14,6 +14,7 @@ import {
   type SegmentHeader,
 } from './delta-segment-format.js';
 import { MAX_HEADER_BYTES, MAX_META_BYTES, MAX_VALUE_BYTES, keyText } from './key-dump-format.js';
+import { printableBytes } from '../core/printable.js';
 import { TarParser, type TarEntry } from './tar.js';
 
 export type SegmentItem = { type: 'header'; header: SegmentHeader } | { type: 'event'; event: DeltaEvent } | { type: 'end'; end: SegmentEnd };
@@ -186,7 +187,7 @@ export class DeltaSegmentParser {
     }
     if (rev !== this.lastRevision) this.keysOfRevision.clear();
     const k = key.toString('latin1');
-    if (this.keysOfRevision.has(k)) fail(`${name} changes key ${JSON.stringify(keyText(key) ?? meta.keyBase64)} a second time at revision ${rev}`);
+    if (this.keysOfRevision.has(k)) fail(`${name} changes key "${printableBytes(key)}" a second time at revision ${rev}`);
     this.keysOfRevision.add(k);
     this.lastRevision = rev;
     if (this.lastAt !== undefined && meta.observedAt < this.lastAt) fail(`${name} was observed at ${meta.observedAt}, before the change ahead of it (${this.lastAt})`);

@@ -6,17 +6,17 @@ import type { CommandContext } from './context.js';
 import { seriesFlag } from './flags.js';
 import { textTable } from './text-table.js';
 import { counted } from '../core/counted.js';
-import { printable } from '../core/printable.js';
+import { printable, printedKey } from '../core/printable.js';
 
 /** The diff as text: one line per resource and namespace, the objects, then the totals. */
 export function formatDiff(d: BackupDiff): string[] {
   const lines: string[] = [];
   if (d.groups.length > 0) {
     const rows = [['RESOURCE', 'NAMESPACE', 'ADDED', 'REMOVED', 'CHANGED']];
-    for (const g of d.groups) rows.push([g.resource, g.namespace ?? '-', String(g.added), String(g.removed), String(g.changed)]);
+    for (const g of d.groups) rows.push([printable(g.resource), g.namespace !== undefined ? printable(g.namespace) : '-', String(g.added), String(g.removed), String(g.changed)]);
     lines.push(...textTable(rows, 2), '');
     const sign = { added: '+', removed: '-', changed: '~' } as const;
-    for (const o of d.objects) lines.push(`${sign[o.change]} ${printable(o.key)}`);
+    for (const o of d.objects) lines.push(`${sign[o.change]} ${printedKey(o)}`);
     if (d.truncated) lines.push(`... and more (${d.summary.added + d.summary.removed + d.summary.changed - d.objects.length} not listed)`);
     lines.push('');
   }

@@ -9,7 +9,7 @@ import type { SnapshotStatus } from '../snapshot/index.js';
 import { prepareTrailerCheck } from '../snapshot/trailer.js';
 import type { CommandContext } from './context.js';
 import { seriesFlag, stringFlag } from './flags.js';
-import { printable } from '../core/printable.js';
+import { printable, printedKey } from '../core/printable.js';
 
 /** What `inspect` was asked for: the status, or one of the key modes with its options. */
 type InspectRequest =
@@ -110,9 +110,8 @@ const KEY_COLUMNS = ['KEY', 'MODREV', 'SIZE', 'KIND', 'NAMESPACE', 'NAME', 'ENCO
 
 function keyRowText(r: InspectKeyRow): string {
   const enc = r.encryption ? `${r.encoding}(${r.encryption})` : r.encoding;
-  return [r.key, String(r.modRevision), String(r.size), r.kind, r.namespace, r.name, enc]
-    .map((c) => (c === undefined || c === '' ? '-' : printable(c)))
-    .join('\t');
+  const rest = [String(r.modRevision), String(r.size), r.kind, r.namespace, r.name, enc];
+  return [printedKey(r), ...rest.map((c) => (c === undefined || c === '' ? '-' : printable(c)))].join('\t');
 }
 
 /**

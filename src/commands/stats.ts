@@ -1,6 +1,7 @@
 import { USES } from '../core/latest.js';
 import { AUDIT_COLUMNS, auditRowText, type AuditRow } from '../kube/audit-row.js';
 import type { StatsReport, Tally } from '../kube/key-stats.js';
+import { printable } from '../core/printable.js';
 import { formatBytes } from '../progress.js';
 import { openRepository } from '../ops/repository.js';
 import { backupStats, liveStats, type StatsOptions, type StatsResult, type StatsSource } from '../ops/stats.js';
@@ -41,7 +42,8 @@ async function storedStats(ctx: CommandContext, id: string, opts: StatsOptions):
 
 function table(title: string, groups: Record<string, Tally>): string[] {
   const rows = [[title, 'KEYS', 'BYTES']];
-  for (const [name, t] of Object.entries(groups)) rows.push([name, String(t.keys), formatBytes(t.bytes)]);
+  // Names come from keys: printed as keys are, so a namespace holding a newline cannot fake a row.
+  for (const [name, t] of Object.entries(groups)) rows.push([printable(name), String(t.keys), formatBytes(t.bytes)]);
   return ['', ...textTable(rows)];
 }
 

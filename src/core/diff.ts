@@ -2,6 +2,7 @@ import type { KeyRecord } from './key-record.js';
 import { parseKey, type ParsedKey } from '../kube/index.js';
 import { resourceLabel } from '../kube/resource-label.js';
 import { fieldDiff, type FieldDiff, type FieldDiffOptions } from './field-diff.js';
+import { keyFields, printableBytes } from './printable.js';
 
 /** One key of a backup (a KeyRecord, or as much of one as the diff needs). Sources yield them sorted by key bytes (etcd's order). */
 export type DiffEntry = Pick<KeyRecord, 'key' | 'value'> & Partial<Pick<KeyRecord, 'modRevision'>>;
@@ -20,7 +21,9 @@ export interface DiffGroup {
 /** One key that differs. `key` is the key as text (invalid UTF-8 shown with U+FFFD). */
 export interface DiffObject {
   change: Change;
+  /** The key as text; when it is not valid UTF-8, its printed form and `keyBase64` the exact bytes (keyFields). */
   key: string;
+  keyBase64?: string;
   resource: string;
   namespace?: string;
   name?: string;
@@ -148,7 +151,7 @@ function recorder(
       if (changed && fields) fields.left--;
       result.objects.push({
         change,
-        key: key.toString('utf8'),
+        ...keyFields(key),
         resource,
         ...(namespace !== undefined && { namespace }),
         ...(name !== undefined && { name }),
@@ -197,7 +200,7 @@ function sorted(source: AsyncIterable<DiffEntry> | Iterable<DiffEntry>, side: st
       const r = await it.next();
       if (r.done) return undefined;
       if (last !== undefined && Buffer.compare(last, r.value.key) >= 0) {
-        throw new Error(`the "${side}" keys are not in key order: ${JSON.stringify(r.value.key.toString('utf8'))} came after ${JSON.stringify(last.toString('utf8'))}`);
+        throw new Error(`the "${side}" keys are not in key order: "${printableBytes(r.value.key)}" came after "${printableBytes(last)}"`);
       }
       last = r.value.key;
       return r.value;

@@ -7,6 +7,7 @@ import type { KeyRange } from './key-ranges.js';
 import { RangeCursor } from './range-cursor.js';
 import { variableOf } from './tls-check.js';
 import { REPLY_LIMIT_TEXT, SAFE_KEYS_PER_REPLY, isReplyTooLarge } from './reply-budget.js';
+import { printableBytes } from '../core/printable.js';
 
 /**
  * Page sizing: pages grow to about this many bytes. Each page is held a few times over on its way (the gRPC message,
@@ -144,7 +145,7 @@ export class PagedReader {
             continue;
           }
           // `from` is a range's start, or the last key read followed by a 0 byte.
-          const after = from[from.length - 1] === 0 ? `the key after ${JSON.stringify(from.subarray(0, -1).toString())}` : `the first key from ${JSON.stringify(from.toString())}`;
+          const after = from[from.length - 1] === 0 ? `the key after "${printableBytes(from.subarray(0, -1))}"` : `the first key from "${printableBytes(from)}"`;
           throw new EtcdError(
             `reading keys at revision ${this.revision} failed at ${this.cfg.endpoints.join(',')}: ${after} is larger ` +
               `than the ${REPLY_LIMIT_TEXT} a reply may hold (${text})`,

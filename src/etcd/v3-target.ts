@@ -5,6 +5,7 @@ import type { ExistingKey } from '../core/restore-plan.js';
 import { EtcdError } from '../core/errors.js';
 import { toEtcdError } from './errors.js';
 import { REPLY_LIMIT_TEXT, SAFE_KEYS_PER_REPLY, isReplyTooLarge } from './reply-budget.js';
+import { printableBytes } from '../core/printable.js';
 import type { RestoreTarget } from './restore-target.js';
 
 interface RangeKv {
@@ -59,7 +60,7 @@ export class V3Target implements RestoreTarget {
       if (isReplyTooLarge(err)) {
         throw new EtcdError(
           `reading the keys to restore failed at ${this.cfg.endpoints.join(',')}: the value the target holds for ` +
-            `${JSON.stringify(keys[0]!.toString())} is larger than the ${REPLY_LIMIT_TEXT} a reply may hold`,
+            `"${printableBytes(keys[0]!)}" is larger than the ${REPLY_LIMIT_TEXT} a reply may hold`,
           { cause: err },
         );
       }

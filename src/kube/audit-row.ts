@@ -1,11 +1,11 @@
 import { decodeValue, type ValueEncoding } from './envelope.js';
 import { parseKey } from './key-layout.js';
 import { resourceLabel } from './resource-label.js';
-import { printable } from '../core/printable.js';
+import { keyFields, printable, printedKey } from '../core/printable.js';
 
 /** One line of the `render` audit listing: what an object is, as far as it can be told without the cluster's keys. */
 export interface AuditRow {
-  /** The key as text (invalid UTF-8 shown as U+FFFD; then `keyBase64` holds the exact bytes). */
+  /** The key as text; when it is not valid UTF-8, its printed form (`\xNN` escapes) and `keyBase64` the exact bytes. */
   key: string;
   keyBase64?: string;
   resource: string;
@@ -28,15 +28,13 @@ export interface AuditRow {
 
 /** The audit row of one key and value; never throws on odd data. */
 export function auditRow(key: Buffer, value: Buffer, prefixes: readonly string[], modRevision?: number): AuditRow {
-  const text = key.toString('utf8');
-  const parsed = parseKey(text, prefixes);
+  const parsed = parseKey(key, prefixes);
   const decoded = decodeValue(value, { annotations: 'keys' });
   const meta = decoded.metadata;
   const namespace = meta?.namespace ?? parsed.namespace;
   const name = meta?.name ?? parsed.name;
   return {
-    key: text,
-    ...(!Buffer.from(text, 'utf8').equals(key) && { keyBase64: key.toString('base64') }),
+    ...keyFields(key),
     resource: resourceLabel(parsed),
     ...(decoded.kind !== undefined && { kind: decoded.kind }),
     ...(decoded.apiVersion !== undefined && { apiVersion: decoded.apiVersion }),
@@ -56,11 +54,10 @@ export function auditRow(key: Buffer, value: Buffer, prefixes: readonly string[]
 /** Column names of `auditRowText`. */
 export const AUDIT_COLUMNS = ['KEY', 'KIND', 'APIVERSION', 'NAMESPACE', 'NAME', 'UID', 'CREATED', 'SIZE', 'ENCODING', 'LABELS'];
 
-/** A row as one tab-separated line (labels as k=v,k=v); `-` for what is unknown. */
+/** A row as one tab-separated line (labels as k=v,k=v); `-` for what is unknown; the key in its printed form. */
 export function auditRowText(row: AuditRow): string {
   const labels = row.labels ? Object.entries(row.labels).map(([k, v]) => `${k}=${v}`).join(',') : '';
   const enc = row.encryption ? `${row.encoding}(${row.encryption})` : row.encoding;
-  return [row.key, row.kind, row.apiVersion, row.namespace, row.name, row.uid, row.creationTimestamp, String(row.size), enc, labels]
-    .map((c) => (c === undefined || c === '' ? '-' : printable(c)))
-    .join('\t');
+  const rest = [row.kind, row.apiVersion, row.namespace, row.name, row.uid, row.creationTimestamp, String(row.size), enc, labels];
+  return [printedKey(row), ...rest.map((c) => (c === undefined || c === '' ? '-' : printable(c)))].join('\t');
 }

@@ -1,5 +1,6 @@
 import type { Config } from '../config/types.js';
 import { NotFoundError } from '../core/errors.js';
+import { keyFields, parsePrinted, printableBytes } from '../core/printable.js';
 import { buildSelection, selectKey, selectsEverything } from '../core/key-selection.js';
 import { prefixRanges } from '../etcd/key-ranges.js';
 import { auditRow, type AuditRow } from '../kube/audit-row.js';
@@ -21,7 +22,7 @@ export interface InspectKeyRow extends AuditRow {
   lease?: string;
 }
 
-/** Which keys: under a prefix (bytes of the key), at a revision (default the latest). */
+/** Which keys: under a prefix (in the printed form of keys: `\xNN` escapes read as bytes), at a revision (default the latest). */
 export interface KeyQuery {
   prefix?: string;
   revision?: number;
@@ -46,28 +47,31 @@ function keyRow(kv: LiveKey, layout: readonly string[]): InspectKeyRow {
 /** The live keys (`--keys`), in key order, streamed. */
 export async function* keyRows(reader: KeyReader, config: Config, q: KeyQuery): AsyncGenerator<InspectKeyRow> {
   const layout = layoutPrefixes(prefixesOf(config), DEFAULT_PREFIXES);
-  const keys = reader.liveKeys({ ...(q.prefix !== undefined && { prefix: q.prefix }), ...(q.revision !== undefined && { revision: q.revision }) });
+  const keys = reader.liveKeys({ ...(q.prefix !== undefined && { prefix: parsePrinted(q.prefix) }), ...(q.revision !== undefined && { revision: q.revision }) });
   for await (const kv of keys) yield keyRow(kv, layout);
 }
 
-/** One key (`--get KEY`): the live key, and its decoded metadata. NotFoundError naming `where` when absent. */
+/**
+ * One key (`--get KEY`, KEY as `--keys` prints it: `\xNN` escapes read as bytes): the live key, and its decoded
+ * metadata. NotFoundError naming `where` when absent.
+ */
 export async function getKey(
   reader: KeyReader,
   config: Config,
   key: string,
   q: { revision?: number; where: string },
 ): Promise<{ kv: LiveKey; described: Record<string, unknown> }> {
-  const wanted = Buffer.from(key);
+  const wanted = parsePrinted(key);
   let found: LiveKey | undefined;
   for await (const kv of reader.liveKeys({ prefix: wanted, ...(q.revision !== undefined && { revision: q.revision }) })) {
     if (kv.key.equals(wanted)) found = kv;
   }
   if (found === undefined) {
-    throw new NotFoundError(`key ${JSON.stringify(key)} is not in ${q.where}${q.revision !== undefined ? ` at revision ${q.revision}` : ''}`);
+    throw new NotFoundError(`key "${printableBytes(wanted)}" is not in ${q.where}${q.revision !== undefined ? ` at revision ${q.revision}` : ''}`);
   }
   const layout = layoutPrefixes(prefixesOf(config), DEFAULT_PREFIXES);
   const described = {
-    key,
+    ...keyFields(found.key),
     createRevision: found.createRevision,
     modRevision: found.modRevision,
     version: found.version,
@@ -85,7 +89,7 @@ export async function* renderRows(reader: KeyReader, config: Config, q: KeyQuery
   const layout = layoutPrefixes(prefixes, DEFAULT_PREFIXES);
   const selection = buildSelection(config.selection);
   const everything = selectsEverything(selection);
-  const ranges = q.prefix !== undefined ? [{ prefix: q.prefix, start: Buffer.from(q.prefix) }] : prefixRanges(prefixes);
+  const ranges = q.prefix !== undefined ? [{ prefix: q.prefix, start: parsePrinted(q.prefix) }] : prefixRanges(prefixes);
   for await (const kv of reader.liveKeysIn?.(ranges, q.revision) ?? liveKeysIn(reader, ranges, q.revision)) {
     if (!everything && !selectKey(parseKey(kv.key, layout), selection)) continue;
     yield auditRow(kv.key, kv.value, layout, kv.modRevision);

@@ -162,7 +162,15 @@ export const COMPONENTS: Record<string, Schema> = {
         items: {
           type: 'object',
           required: ['change', 'key', 'resource'],
-          properties: { change: { type: 'string', enum: ['added', 'removed', 'changed'] }, key: text, resource: text, namespace: text, name: text, fields: ref('FieldDiff') },
+          properties: {
+            change: { type: 'string', enum: ['added', 'removed', 'changed'] },
+            key: { type: 'string', description: 'the key as text; when it is not UTF-8, its printed form (\\xNN escapes), with keyBase64' },
+            keyBase64: { type: 'string', description: 'the exact bytes of a key that is not UTF-8' },
+            resource: text,
+            namespace: text,
+            name: text,
+            fields: ref('FieldDiff'),
+          },
         },
       },
       truncated: { type: 'boolean', description: 'more objects differ than the list holds (see limit)' },

@@ -55,6 +55,10 @@ describe('audit rows', () => {
     expect(Buffer.from(bin.keyBase64!, 'base64').subarray(-4)).toEqual(Buffer.from([0x00, 0xff, 0xfe, 0x80]));
     expect(auditRowText(pod).split('\t')).toHaveLength(10);
     expect(auditRowText({ key: 'a\tb', resource: 'x', size: 0, encoding: 'empty' })).toBe('a\\x09b\t-\t-\t-\t-\t-\t-\t0\tempty\t-');
+    // A key that is not UTF-8: its printed form in `key` (no U+FFFD), the exact bytes in keyBase64, the text column alike.
+    expect(bin.key).not.toContain('\ufffd');
+    expect(bin.key.endsWith('\\x00\\xff\\xfe\\x80')).toBe(true);
+    expect(auditRowText(bin).split('\t')[0]).toBe(bin.key);
   });
 
   it('reads the Kubernetes layout under "/" (every key)', () => {
