@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import {
   COMPACT_REV_KEY,
   MAX_STORAGE_PATH_SEGMENTS,
@@ -38,7 +39,11 @@ export interface NonObjectKey extends KeyParts {
   name?: undefined;
 }
 
-/** Under a prefix, but not shaped like any object key (too few or too many segments, empty segments). */
+/**
+ * Under a prefix, but not shaped like any object key (too few or too many segments, empty, `.` or `..` segments).
+ * `resource` only when the key names one: a segment that is empty, `.` or `..` is no resource, and a dotted first
+ * segment with an empty label (`..`, `.x`) no group.
+ */
 export interface UnrecognisedKey extends KeyParts {
   type: 'unrecognised';
   object: false;
@@ -71,13 +76,17 @@ const MULTI_SEGMENT_HEADS = new Set(
 /**
  * Parses an etcd key against the given prefixes (longest match wins). Scope comes from the segment count after the
  * resource: one segment is a cluster-scoped name, two are namespace and name. Names are returned exactly as stored.
+ * A segment that is empty, `.` or `..`, or (in a key that is not UTF-8) holds bytes that are not, names nothing: the
+ * apiserver writes no such name, and its text would not be the key's.
  */
 export function parseKey(key: Uint8Array | string, prefixes: readonly string[] = DEFAULT_PREFIXES): ParsedKey {
   const text = typeof key === 'string' ? key : utf8(key);
   if (text === COMPACT_REV_KEY) return { type: 'non-object', object: false, resource: COMPACT_REV_KEY };
   const prefix = matchPrefix(text, prefixes);
   if (prefix === undefined) return PLAIN;
-  return parseSegments(prefix, text.slice(prefix.length + 1).split('/'));
+  // U+FFFD stands where bytes were not UTF-8 (unless the key holds the character itself).
+  const lossy = typeof key !== 'string' && text.includes('\ufffd') && !isUtf8(key);
+  return parseSegments(prefix, text.slice(prefix.length + 1).split('/'), lossy ? isOddOrLossy : isOdd);
 }
 
 function matchPrefix(text: string, prefixes: readonly string[]): string | undefined {
@@ -97,14 +106,21 @@ function stripTrailingSlashes(prefix: string): string {
   return end === prefix.length ? prefix : prefix.slice(0, end);
 }
 
-function parseSegments(prefix: string, segments: string[]): ParsedKey {
+// The apiserver refuses `.` and `..` as names (they are path segments that move): no object key holds one.
+const isOdd = (s: string) => s === '.' || s === '..';
+const isOddOrLossy = (s: string) => isOdd(s) || s.includes('\ufffd');
+
+function parseSegments(prefix: string, segments: string[], odd: (segment: string) => boolean): ParsedKey {
   const head = segments[0]!;
   if (NON_OBJECT_RESOURCES.has(head)) return { type: 'non-object', object: false, prefix, resource: head };
-  // Built-in resources are stored under their bare plural; only a group (always dotted) comes before a resource.
-  const group = head.includes('.') ? head : undefined;
+  // Built-in resources are stored under their bare plural; only a group (always dotted, a DNS name: no empty label)
+  // comes before a resource. A dotted head that is no group (`..`, `.x`) names nothing.
+  const dotted = head.includes('.');
+  const group = dotted && !head.split('.').includes('') && !odd(head) ? head : undefined;
   let index = group === undefined ? 0 : 1;
-  let resource = segments[index] ?? '';
-  if (group === undefined) {
+  let resource = dotted && group === undefined ? '' : (segments[index] ?? '');
+  if (odd(resource)) resource = '';
+  if (group === undefined && !dotted) {
     const alias = matchStoragePath(segments);
     if (alias) {
       resource = alias.resource;
@@ -113,6 +129,7 @@ function parseSegments(prefix: string, segments: string[]): ParsedKey {
   }
   const rest = segments.length - index - 1;
   const last = segments[segments.length - 1]!;
+  if (segments.some(odd)) return unrecognised(prefix, resource, group);
   if (resource !== '' && rest === 1 && last !== '') {
     return { type: 'object', object: true, prefix, resource, ...(group && { group }), name: last };
   }
@@ -120,6 +137,10 @@ function parseSegments(prefix: string, segments: string[]): ParsedKey {
   if (resource !== '' && rest === 2 && namespace !== '' && last !== '') {
     return { type: 'object', object: true, prefix, resource, ...(group && { group }), namespace, name: last };
   }
+  return unrecognised(prefix, resource, group);
+}
+
+function unrecognised(prefix: string, resource: string, group: string | undefined): UnrecognisedKey {
   return { type: 'unrecognised', object: false, prefix, ...(resource !== '' && { resource }), ...(group && { group }) };
 }
 

@@ -81,6 +81,17 @@ const cases: [string, ParsedKey][] = [
   ['/registry/services/specs', { type: 'unrecognised', object: false, prefix: '/registry', resource: 'services' }],
   ['/registry/example.com', { type: 'unrecognised', object: false, prefix: '/registry', group: 'example.com' }],
   ['/registry/example.com/widgets', { type: 'unrecognised', object: false, prefix: '/registry', resource: 'widgets', group: 'example.com' }],
+  // `.` and `..` name nothing (the apiserver refuses them as names); a dotted head with an empty label is no group.
+  ['/registry/../../x', { type: 'unrecognised', object: false, prefix: '/registry' }],
+  ['/registry/..', { type: 'unrecognised', object: false, prefix: '/registry' }],
+  ['/registry/./pods/x', { type: 'unrecognised', object: false, prefix: '/registry' }],
+  ['/registry/.hidden/widgets/x', { type: 'unrecognised', object: false, prefix: '/registry' }],
+  ['/registry/example..com/widgets/x', { type: 'unrecognised', object: false, prefix: '/registry' }],
+  ['/registry/example.com/../x', { type: 'unrecognised', object: false, prefix: '/registry', group: 'example.com' }],
+  ['/registry/secrets/default/..', { type: 'unrecognised', object: false, prefix: '/registry', resource: 'secrets' }],
+  ['/registry/secrets/../x', { type: 'unrecognised', object: false, prefix: '/registry', resource: 'secrets' }],
+  ['/registry/secrets/../../../../tmp/x', { type: 'unrecognised', object: false, prefix: '/registry', resource: 'secrets' }],
+  ['/registry/namespaces/.', { type: 'unrecognised', object: false, prefix: '/registry', resource: 'namespaces' }],
   // Outside every prefix.
   ['/registryfoo/pods/a/b', { type: 'plain', object: false }],
   ['/registry', { type: 'plain', object: false }],
@@ -96,6 +107,16 @@ describe('parseKey', () => {
 
   it('parses keys given as bytes, including non-ASCII ones', () => {
     expect(parseKey(bytes('/registry/configmaps/ns/名前'), DEFAULT_PREFIXES)).toEqual(object('/registry', 'configmaps', '名前', 'ns'));
+  });
+
+  it('reads no name, namespace or resource from bytes that are not UTF-8 (their text would be U+FFFD, not the key)', () => {
+    const bad = (head: string, tail: number[]) => Buffer.concat([Buffer.from(head), Buffer.from(tail)]);
+    expect(parseKey(bad('/registry/secrets/default/bad-', [0xc3, 0x28]), DEFAULT_PREFIXES)).toEqual({ type: 'unrecognised', object: false, prefix: '/registry', resource: 'secrets' });
+    expect(parseKey(bad('/registry/pods/', [0xff, 0x2f, 0x61]), DEFAULT_PREFIXES)).toEqual({ type: 'unrecognised', object: false, prefix: '/registry', resource: 'pods' });
+    expect(parseKey(bad('/registry/', [0xff, 0x2f, 0x61]), DEFAULT_PREFIXES)).toEqual({ type: 'unrecognised', object: false, prefix: '/registry' });
+    expect(parseKey(bad('/registry/a.', [0xfe, 0x2f, 0x77, 0x2f, 0x61]), DEFAULT_PREFIXES)).toEqual({ type: 'unrecognised', object: false, prefix: '/registry' });
+    // U+FFFD itself is UTF-8: a name may hold it.
+    expect(parseKey(bytes('/registry/configmaps/ns/a\ufffd'), DEFAULT_PREFIXES)).toEqual(object('/registry', 'configmaps', 'a\ufffd', 'ns'));
   });
 
   it('uses DEFAULT_PREFIXES when none are given', () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { formatStats } from '../../../src/commands/stats.js';
 import { sampleDataset } from '../../../src/demo/sample-data.js';
 import { auditRow, auditRowText } from '../../../src/kube/audit-row.js';
 import { DEFAULT_PREFIXES } from '../../../src/kube/index.js';
@@ -31,6 +32,27 @@ describe('key stats', () => {
     expect(Object.keys(r.byNamespace)[0]).toBe('default');
     const sum = (g: Record<string, { keys: number }>) => Object.values(g).reduce((n, t) => n + t.keys, 0);
     for (const g of [r.byPrefix, r.byResource, r.byNamespace, r.byEncoding]) expect(sum(g)).toBe(r.keys);
+  });
+
+  it('groups keys with `..`, `.` or empty segments honestly: no resource or namespace made of dots', () => {
+    const stats = new KeyStats();
+    for (const key of ['/registry/../../x', '/registry/./pods/x', '/registry//x', '/registry/secrets/default/..', '/registry/pods/../x', '/registry/pods/ns/web']) {
+      stats.add(statsEntryOf(Buffer.from(key), Buffer.alloc(0), DEFAULT_PREFIXES));
+    }
+    const r = stats.report();
+    expect(Object.keys(r.byResource).sort()).toEqual(['(other)', 'pods', 'secrets']);
+    expect(r.byResource['(other)']!.keys).toBe(3);
+    expect(r.byResource.pods!.keys).toBe(2);
+    expect(r.byNamespace).toEqual({ '(none)': expect.objectContaining({ keys: 5 }), ns: expect.objectContaining({ keys: 1 }) });
+  });
+
+  it('prints labels as keys print: a namespace holding a newline cannot fake a row of the table', () => {
+    const stats = new KeyStats();
+    stats.add(statsEntryOf(Buffer.from('/registry/pods/ev\nil/x'), Buffer.alloc(0), DEFAULT_PREFIXES));
+    const source = { kind: 'backup' as const, id: 'x', strategy: 'raw', apiVersion: 'v3' as const, revision: 1, prefixes: ['/registry'] };
+    const lines = formatStats(source, stats.report());
+    expect(lines.some((l) => /^ev\\x0ail\s+1\s/.test(l))).toBe(true);
+    expect(lines.some((l) => l.startsWith('il'))).toBe(false);
   });
 
   it('keeps a namespace called __proto__ as data', () => {
