@@ -3,6 +3,7 @@ import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import envVar from 'env-var';
 import { isAgeIdentity, isAgeRecipient, parseIdentityFile } from '../archive/age-keys.js';
+import { kubectlNameProblem } from '../kube/kubectl-names.js';
 
 // The value parsers of the configuration table (variables.ts). Each takes a variable's value and returns what the
 // Config holds, or throws an Error whose message completes `NAME was invalid: "value" ...`.
@@ -34,6 +35,14 @@ export const namesOf = (re: RegExp, what: string) => (value: string): string[] =
   const items = list(value);
   const bad = items.find((i) => !re.test(i));
   if (bad !== undefined) throw new Error(`has "${bad}", which is not a ${what}`);
+  return items;
+};
+
+/** Resource names of a filter: names etcd could store, never kubectl's singular or short ones (`configmap`, `cm`). */
+export const resourceNames = (re: RegExp) => (value: string): string[] => {
+  const items = namesOf(re, 'resource name')(value);
+  const problem = kubectlNameProblem(items);
+  if (problem !== undefined) throw new Error(problem);
   return items;
 };
 

@@ -1,9 +1,9 @@
 import { parseDuration } from '../core/duration.js';
 import { parseCheckpointTargets } from '../core/checkpoint-targets.js';
 import { checkpointDirProblem, isCheckpoint, kubeletUrl } from './checkpoint-parsers.js';
-import { parseStrategy } from '../core/strategy.js';
+import { parseStrategyToTake } from '../core/strategy.js';
 import {
-  ageIdentity, ageIdentityFile, ageRecipients, bucketFolder, coerce, cronExpression, endpoints, existingWritableFolder, intRange, listenAddress, matching, namesOf,
+  ageIdentity, ageIdentityFile, ageRecipients, bucketFolder, coerce, cronExpression, endpoints, existingWritableFolder, intRange, listenAddress, matching, namesOf, resourceNames,
   prefixes, readableFile, readableFolder, url, writableFolder,
 } from './parsers.js';
 import type { Compression } from './types.js';
@@ -178,7 +178,7 @@ export const VARIABLES: readonly Variable[] = [
   // what and where
   {
     // Set but empty is refused: the default strategy would take another kind of backup than the one meant.
-    name: 'RS_BACKUP_STRATEGY', group: 'backup', parse: parseStrategy, field: 'strategy',
+    name: 'RS_BACKUP_STRATEGY', group: 'backup', parse: parseStrategyToTake, field: 'strategy',
     empty: { give: 'snapshot, raw, render, filter:<resources> or checkpoint', unset: 'for snapshot (raw from a v2 etcd)' },
     doc: { default: '`snapshot` (v3), `raw` (v2)', example: '`filter:deployments,services`', meaning: '`snapshot`, `raw`, `render`, `filter:<resources>`' },
   },
@@ -373,12 +373,12 @@ export const VARIABLES: readonly Variable[] = [
     doc: { row: 'RS_INCLUDE_NAMESPACES' },
   },
   {
-    name: 'RS_INCLUDE_RESOURCES', group: 'selection', parse: namesOf(RESOURCE_RE, 'resource name'), default: [], field: 'selection.includeResources',
+    name: 'RS_INCLUDE_RESOURCES', group: 'selection', parse: resourceNames(RESOURCE_RE), default: [], field: 'selection.includeResources',
     empty: { give: 'resource names', unset: 'for every resource' },
     doc: { label: '`RS_INCLUDE_RESOURCES` / `RS_EXCLUDE_RESOURCES`', default: '', example: '`secrets,configmaps`', meaning: 'resource filters of dumps and restores' },
   },
   {
-    name: 'RS_EXCLUDE_RESOURCES', group: 'selection', parse: namesOf(RESOURCE_RE, 'resource name'), default: [], field: 'selection.excludeResources',
+    name: 'RS_EXCLUDE_RESOURCES', group: 'selection', parse: resourceNames(RESOURCE_RE), default: [], field: 'selection.excludeResources',
     empty: { give: 'resource names', unset: 'to exclude none' },
     doc: { row: 'RS_INCLUDE_RESOURCES' },
   },

@@ -1,3 +1,4 @@
+import { kubectlNameProblem } from '../kube/kubectl-names.js';
 import { suggest } from './suggest.js';
 
 /**
@@ -33,6 +34,18 @@ export function parseStrategy(text: string): StrategySpec {
   const near = suggest(value.replace(/:.*$/, ''), ['snapshot', 'raw', 'render', 'filter', 'checkpoint']);
   const hint = near === undefined ? '' : ` (did you mean ${near === 'filter' ? `filter:${value.replace(/^[^:]*:?/, '') || '<resource>'}` : near}?)`;
   throw new Error(`should be one of snapshot, raw, render, filter:<resource>[,<resource>...], checkpoint${hint}`);
+}
+
+/**
+ * A strategy to take new backups with: parseStrategy, and a `filter:` never names a resource by kubectl's singular or
+ * short name (`configmap`, `cm`), which would leave that resource out of every backup. Stored strategies are read with
+ * parseStrategy alone.
+ */
+export function parseStrategyToTake(text: string): StrategySpec {
+  const spec = parseStrategy(text);
+  const problem = spec.kind === 'filter' ? kubectlNameProblem(spec.resources) : undefined;
+  if (problem !== undefined) throw new Error(problem);
+  return spec;
 }
 
 /** The text form of a strategy, as written into manifests. */

@@ -91,7 +91,7 @@ describe('key dumps in S3', () => {
     await withTarget(async (target) => {
       for (const [extra, named] of [
         [{ RS_INCLUDE_NAMESPACES: 'tema-1' }, 'RS_INCLUDE_NAMESPACES=tema-1'],
-        [{ RS_INCLUDE_RESOURCES: 'pod', RS_INCLUDE_NAMESPACES: 'team-1' }, 'RS_INCLUDE_NAMESPACES=team-1 and RS_INCLUDE_RESOURCES=pod'],
+        [{ RS_INCLUDE_RESOURCES: 'pdos', RS_INCLUDE_NAMESPACES: 'team-1' }, 'RS_INCLUDE_NAMESPACES=team-1 and RS_INCLUDE_RESOURCES=pdos'],
       ] as const) {
         for (const dryRun of [[], ['--dry-run']]) {
           const res = await runInProcess(['restore', manifest.id, ...dryRun], env(target, extra));
@@ -125,13 +125,19 @@ describe('key dumps in S3', () => {
     });
   });
 
-  it('refuses a dump whose filters select no key (a typo: pod for pods, a misspelt namespace), storing nothing', async () => {
+  it('refuses a dump whose filters select no key (a typo: pdos for pods, a misspelt namespace), storing nothing', async () => {
     const before = (await runInProcess(['list', '--json'], env(source, { RS_CLUSTER_NAME: 'typos' }))).stdout;
-    for (const extra of [{ RS_BACKUP_STRATEGY: 'filter:pod' }, { RS_BACKUP_STRATEGY: 'raw', RS_INCLUDE_RESOURCES: 'pod' }, { RS_BACKUP_STRATEGY: 'raw', RS_INCLUDE_NAMESPACES: 'prdo' }] as Array<Record<string, string>>) {
+    for (const extra of [{ RS_BACKUP_STRATEGY: 'filter:pdos' }, { RS_BACKUP_STRATEGY: 'raw', RS_INCLUDE_RESOURCES: 'pdos' }, { RS_BACKUP_STRATEGY: 'raw', RS_INCLUDE_NAMESPACES: 'prdo' }] as Array<Record<string, string>>) {
       const res = await runInProcess(['backup', '--json'], env(source, { RS_CLUSTER_NAME: 'typos', ...extra }));
       expect(res.code, JSON.stringify(extra)).toBe(1);
       expect(res.stdout).toBe('');
-      expect(res.stderr).toMatch(/the backup selected no key: .*(filter:pod|RS_INCLUDE_RESOURCES=pod|RS_INCLUDE_NAMESPACES=prdo) matches nothing etcd holds .*no backup was stored/);
+      expect(res.stderr).toMatch(/the backup selected no key: .*(filter:pdos|RS_INCLUDE_RESOURCES=pdos|RS_INCLUDE_NAMESPACES=prdo) matches nothing etcd holds .*no backup was stored/);
+    }
+    // kubectl's own names (pod, cm) never get that far: refused before any work, naming the plural etcd stores.
+    for (const extra of [{ RS_BACKUP_STRATEGY: 'filter:secrets,configmap' }, { RS_BACKUP_STRATEGY: 'raw', RS_INCLUDE_RESOURCES: 'secrets,cm' }] as Array<Record<string, string>>) {
+      const res = await runInProcess(['backup', '--json'], env(source, { RS_CLUSTER_NAME: 'typos', ...extra }));
+      expect(res.code, JSON.stringify(extra)).toBe(2);
+      expect(res.stderr).toMatch(/has "(configmap|cm)", kubectl's name for configmaps: .*\(use "configmaps"\)/);
     }
     expect((await runInProcess(['list', '--json'], env(source, { RS_CLUSTER_NAME: 'typos' }))).stdout).toBe(before);
     expect(await bucketKeys(s3, 'etcd/typos/')).toEqual([]);

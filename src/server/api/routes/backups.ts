@@ -1,6 +1,6 @@
 import { USES } from '../../../core/latest.js';
 import { inSeries } from '../../../core/series.js';
-import { parseStrategy, type StrategySpec } from '../../../core/strategy.js';
+import { parseStrategyToTake, type StrategySpec } from '../../../core/strategy.js';
 import { ApiError } from '../http.js';
 import type { Route, RouteContext } from '../router.js';
 import { BACKUP_ID_PARAM, COMPONENTS } from '../schemas.js';
@@ -113,7 +113,7 @@ export const backupRoutes: Route[] = [
       let strategy: StrategySpec | undefined;
       if (body.strategy !== undefined) {
         try {
-          strategy = parseStrategy(body.strategy);
+          strategy = parseStrategyToTake(body.strategy);
         } catch (err) {
           throw new ApiError(400, 'bad_request', `field "strategy" ${(err as Error).message}`, 'strategy');
         }
