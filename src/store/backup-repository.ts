@@ -81,10 +81,12 @@ export class BackupRepository {
    */
   private async latest(use: BackupUse, series: string | undefined): Promise<Manifest> {
     const { backups, invalid } = await this.list();
+    const where = `cluster "${this.cluster}" in ${this.store.location}`;
+    if (backups.length === 0 && invalid.length === 0) throw new NotFoundError(`no backups of ${where}${await this.elsewhere()}`);
     const unreadable = (newerThan: string) => unreadableNewer(invalid, newerThan);
     let m: Manifest;
     try {
-      m = pickLatest(backups, { use, where: `cluster "${this.cluster}" in ${this.store.location}`, ...(series !== undefined && { series }) });
+      m = pickLatest(backups, { use, where, ...(series !== undefined && { series }) });
     } catch (err) {
       const bad = unreadable('');
       if (!(err instanceof NotFoundError) || bad.length === 0) throw err;
@@ -114,7 +116,27 @@ export class BackupRepository {
   async notFound(id: string): Promise<NotFoundError> {
     const held = await this.ids().catch(() => undefined);
     const near = held === undefined ? '' : `; ${nearbyIds(id, held)}`;
-    return new NotFoundError(`no backup "${id}" of cluster "${this.cluster}" in ${this.store.location}${near}`);
+    const elsewhere = held?.length === 0 ? await this.elsewhere() : '';
+    return new NotFoundError(`no backup "${id}" of cluster "${this.cluster}" in ${this.store.location}${near}${elsewhere}`);
+  }
+
+  /**
+   * For a cluster without backups: the other clusters of the store that have some (`; /backups holds the backups of
+   * cluster prod: set RS_CLUSTER_NAME ...`), so that a recovery run with the wrong RS_CLUSTER_NAME says where they
+   * are rather than that there are none; '' when there is none, or the store cannot say.
+   */
+  private async elsewhere(): Promise<string> {
+    try {
+      const others: string[] = [];
+      for (const folder of await this.store.folders('')) {
+        if (folder !== this.cluster && (await new BackupRepository(this.store, folder).ids()).length > 0) others.push(folder);
+      }
+      if (others.length === 0) return '';
+      const which = others.length === 1 ? `cluster ${others[0]!}: set RS_CLUSTER_NAME (or --cluster) to it` : `clusters ${others.join(', ')}: set RS_CLUSTER_NAME (or --cluster) to one of them`;
+      return `; ${this.store.location} holds the backups of ${which}`;
+    } catch {
+      return '';
+    }
   }
 
   private async readManifestKey(key: string): Promise<Manifest> {

@@ -34,6 +34,16 @@ it('another cluster in the store: named, with how to choose it', async () => {
   );
 });
 
+it('restore, verify and inspect of a cluster without backups name the cluster that has them, as list does', async () => {
+  const { id } = JSON.parse((await runInProcess(['list', '--json'], { RS_BACKUP_DIR: store, RS_CLUSTER_NAME: 'prod-eu-1' })).stdout)[0] as { id: string };
+  const hint = `${store} holds the backups of cluster prod-eu-1: set RS_CLUSTER_NAME (or --cluster) to it`;
+  for (const args of [['restore', 'latest', '--dry-run'], ['verify', 'latest'], ['inspect', 'latest'], ['restore', id, '--dry-run']]) {
+    const res = await runInProcess(args, { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_CLUSTER_NAME: 'prod' });
+    expect(res.code, args.join(' ')).toBe(1);
+    expect(res.stderr).toContain(args[1] === 'latest' ? `no backups of cluster "prod" in ${store}; ${hint}\n` : `of cluster "prod" in ${store}; it holds no backups; ${hint}\n`);
+  }
+});
+
 it("RS_BACKUP_DIR naming a cluster's folder: says to give the folder above it and the cluster's name", async () => {
   const folder = join(store, 'prod-eu-1');
   const res = await runInProcess(['list'], { RS_BACKUP_DIR: folder, RS_CLUSTER_NAME: 'prod-eu-1' });
