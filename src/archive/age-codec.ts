@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { Decrypter, Encrypter } from 'age-encryption';
+import { Decrypter, Encrypter, identityToRecipient } from 'age-encryption';
 import { IntegrityError, describeError } from '../core/errors.js';
 import { scryptIdentity, scryptRecipient } from './age-scrypt.js';
 import { PAYLOAD_NONCE, StreamOpener, StreamSealer, payloadKey } from './age-stream.js';
@@ -15,6 +15,13 @@ export type AgeTarget = { recipients: string[] } | { passphrase: string };
 export interface AgeKeys {
   identities: string[];
   passphrases: string[];
+  /** Where they came from, for the message when none fits (`tried RS_ENCRYPTION_IDENTITY_FILE=/keys/age.txt (...)`). */
+  sources?: () => Promise<string>;
+}
+
+/** The public keys (`age1...`) of X25519 identities: what a backup job's RS_ENCRYPTION_RECIPIENTS must hold. */
+export async function recipientsOf(identities: readonly string[]): Promise<string[]> {
+  return Promise.all(identities.map((i) => identityToRecipient(i)));
 }
 
 /**
@@ -159,10 +166,8 @@ class AgeDecrypt extends Transform {
     } catch (err) {
       const why = describeError(err);
       if (/no identity matched/.test(why)) {
-        throw new IntegrityError(
-          'decrypt',
-          'none of the configured keys can decrypt this backup (RS_ENCRYPTION_IDENTITY_FILE, RS_ENCRYPTION_IDENTITY or RS_ENCRYPTION_PASSPHRASE): it was encrypted to someone else',
-        );
+        const tried = (await this.keys.sources?.()) ?? 'RS_ENCRYPTION_IDENTITY_FILE, RS_ENCRYPTION_IDENTITY or RS_ENCRYPTION_PASSPHRASE';
+        throw new IntegrityError('decrypt', `none of the configured keys can decrypt this backup (${tried}): it was encrypted to someone else`);
       }
       if (/HMAC/.test(why)) throw new IntegrityError('decrypt', "the age header's MAC does not match (the header is corrupted)");
       throw new IntegrityError('decrypt', `the age header is malformed (${why})`);

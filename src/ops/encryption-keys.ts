@@ -12,15 +12,37 @@ import { ConfigError } from '../core/errors.js';
 export async function encryptionKeys(config: Config, opts: { forReading?: boolean } = {}): Promise<CodecKeys> {
   const { recipients, passphrase, identity, identityFile } = config.encryption;
   const keys: CodecKeys = {};
-  const identities = opts.forReading ? [...(identity !== undefined ? [identity] : []), ...(identityFile !== undefined ? readIdentityFile(identityFile) : [])] : [];
+  const fromFile = opts.forReading && identityFile !== undefined ? readIdentityFile(identityFile) : [];
+  const identities = opts.forReading ? [...(identity !== undefined ? [identity] : []), ...fromFile] : [];
   const decrypts = opts.forReading === true && (identities.length > 0 || passphrase !== undefined);
   if (recipients.length === 0 && passphrase === undefined && !decrypts) return keys;
   // The age library (and its crypto) loads only when a key is configured: ~0.1-0.3 s of start-up for every other run.
-  const { ageDecryptor, ageEncryptor } = await import('../archive/age-codec.js');
+  const { ageDecryptor, ageEncryptor, recipientsOf } = await import('../archive/age-codec.js');
   if (recipients.length > 0) keys.encrypt = ageEncryptor({ recipients });
   else if (passphrase !== undefined) keys.encrypt = ageEncryptor({ passphrase });
-  if (decrypts) keys.decrypt = ageDecryptor({ identities, passphrases: passphrase !== undefined ? [passphrase] : [] });
+  if (decrypts) {
+    const sources = () => keySources(config, fromFile, recipientsOf);
+    keys.decrypt = ageDecryptor({ identities, passphrases: passphrase !== undefined ? [passphrase] : [], sources });
+  }
   return keys;
+}
+
+/**
+ * The keys tried, for the message when none decrypts a backup: each variable (and file) with the public keys it
+ * holds, which the backup job's RS_ENCRYPTION_RECIPIENTS must have named; never a secret.
+ */
+async function keySources(config: Config, fromFile: string[], recipientsOf: (identities: readonly string[]) => Promise<string[]>): Promise<string> {
+  const { passphrase, identity, identityFile } = config.encryption;
+  const publicKeys = async (ids: string[]) => {
+    const keys = await recipientsOf(ids).catch(() => []);
+    return keys.length === 0 ? '' : ` (public key${keys.length > 1 ? 's' : ''} ${keys.join(', ')})`;
+  };
+  const tried = [
+    ...(identityFile !== undefined ? [`RS_ENCRYPTION_IDENTITY_FILE=${identityFile}${await publicKeys(fromFile)}`] : []),
+    ...(identity !== undefined ? [`RS_ENCRYPTION_IDENTITY${await publicKeys([identity])}`] : []),
+    ...(passphrase !== undefined ? ['RS_ENCRYPTION_PASSPHRASE'] : []),
+  ];
+  return `tried ${tried.join('; ')}`;
 }
 
 function readIdentityFile(path: string): string[] {

@@ -73,6 +73,10 @@ describe('encrypted backups', () => {
     const wrong = await runCli(['verify', 'latest'], env(store, { RS_ENCRYPTION_IDENTITY_FILE: otherKeyFile }));
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/none of the configured keys can decrypt this backup/);
+    // It names the file tried and the public key it holds (never the secret one), to compare with the backup job's recipients.
+    const otherPublic = /public key: (age1\w+)/.exec(await readFile(otherKeyFile, 'utf8'))![1]!;
+    expect(wrong.stderr).toContain(`(tried RS_ENCRYPTION_IDENTITY_FILE=${otherKeyFile} (public key ${otherPublic})): it was encrypted to someone else`);
+    expect(wrong.stderr).not.toMatch(/AGE-SECRET-KEY/);
 
     const inline = await runCli(['verify', 'latest'], env(store, { RS_ENCRYPTION_IDENTITY: (await readFile(keyFile, 'utf8')).match(/AGE-SECRET-KEY-1\w+/)![0] }));
     expect(inline.code).toBe(0);
@@ -122,7 +126,7 @@ describe('encrypted backups', () => {
     expect((await runCli(['verify'], env(store, { RS_ENCRYPTION_PASSPHRASE: 'correct horse battery staple' }))).code).toBe(0);
     const wrong = await runCli(['verify'], env(store, { RS_ENCRYPTION_PASSPHRASE: 'wrong horse' }));
     expect(wrong.code).toBe(1);
-    expect(wrong.stderr).toMatch(/reshifter: decrypt: backup \S+ failed verification: none of the configured keys/);
+    expect(wrong.stderr).toMatch(/reshifter: decrypt: backup \S+ failed verification: none of the configured keys can decrypt this backup \(tried RS_ENCRYPTION_PASSPHRASE\)/);
     expect(wrong.stderr + wrong.stdout).not.toContain('wrong horse');
   });
 
