@@ -156,6 +156,11 @@ export function formatKeyRestore(r: KeyRestoreReport): string[] {
   const lines = textTable(rows);
   const skipped = Object.entries(t.skippedBy).filter(([, n]) => n > 0).map(([why, n]) => `${n} ${why}`).join(', ');
   if (skipped) lines.push(`skipped: ${skipped}`);
+  // A filter entry that matched nothing is nearly always a typo (tema-2): the rest was restored, that part was not.
+  for (const u of r.unmatchedFilters) {
+    const names = u.names.map((n) => `"${n}"`).join(', ');
+    lines.push(`note: ${u.variable} names ${names}, which match${u.names.length === 1 ? 'es' : ''} no key of backup ${r.id} (named as etcd stores them; "reshifter stats ${r.id}" lists them)`);
+  }
   const where = `${r.target.endpoints.join(',')} (${r.target.apiVersion})`;
   lines.push(
     r.dryRun

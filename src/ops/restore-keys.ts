@@ -2,6 +2,7 @@ import type { Manifest } from '../archive/manifest.js';
 import { snapshotError } from '../archive/snapshot-error.js';
 import { AbortedError, IntegrityError, OperationError, describeError } from '../core/errors.js';
 import type { KeyRecord, KeyStream } from '../core/key-record.js';
+import { FilterMatches, type UnmatchedFilter } from '../core/filter-matches.js';
 import { buildSelection, selectKey, type KeySelection } from '../core/key-selection.js';
 import { RESTORE_PHASES, RestorePasses, phaseBarrier, restorePhase, type PlanRow, type PlanTotals, type RestorePhase } from '../core/restore-plan.js';
 import { KeyRestorer } from '../etcd/key-restorer.js';
@@ -28,6 +29,8 @@ export interface KeyRestoreReport {
   keysPerSecond: number;
   totals: PlanTotals;
   resources: PlanRow[];
+  /** Filter entries that matched no key of the backup (a misspelt namespace, a resource it does not hold). */
+  unmatchedFilters: UnmatchedFilter[];
 }
 
 /** Options of a key restore; onProgress: keys handled so far and bytes written, for API jobs. */
@@ -79,6 +82,7 @@ interface KeyRestoreRun {
   restorer: KeyRestorer;
   handled: number;
   onProgress: KeyRestoreOptions['onProgress'];
+  matches: FilterMatches;
 }
 
 /**
@@ -100,7 +104,7 @@ export async function restoreKeys(ctx: OpContext, id: string, stream: KeyStream,
     try {
       target = await openRestoreTarget(config, etcd, stream.header.apiVersion);
       const layout = layoutPrefixes(stream.header.prefixes, DEFAULT_PREFIXES);
-      run = { log, selection, layout, restorer: new KeyRestorer(target, opts), handled: 0, onProgress: opts.onProgress };
+      run = { log, selection, layout, restorer: new KeyRestorer(target, opts), handled: 0, onProgress: opts.onProgress, matches: new FilterMatches(config.selection) };
       log.info({ target: config.etcd.endpoints, apiVersion: target.apiVersion, dryRun: opts.dryRun, dumpRevision: stream.header.revision }, 'restore started');
       await writeInPhases(ctx.signal, stream, run, opts);
     } catch (err) {
@@ -110,7 +114,7 @@ export async function restoreKeys(ctx: OpContext, id: string, stream: KeyStream,
       target?.close();
     }
     assertSelectedSomething(run.restorer.plan.totals(), config, id);
-    return report(id, config.etcd.endpoints, target.apiVersion, run.restorer, Date.now() - started, opts, log);
+    return report(id, config.etcd.endpoints, target.apiVersion, run, Date.now() - started, opts);
   });
 }
 
@@ -199,6 +203,7 @@ async function pass(
 /** Writes one key, or counts it as filtered out. */
 async function write(run: KeyRestoreRun, record: KeyRecord, parsed: ParsedKey): Promise<void> {
   const resource = resourceLabel(parsed);
+  run.matches.see(parsed);
   if (selectKey(parsed, run.selection)) await run.restorer.add(record, resource);
   else run.restorer.skipFiltered(resource);
   run.onProgress?.({ keys: ++run.handled, bytes: run.restorer.bytesWritten });
@@ -220,16 +225,11 @@ async function restoreFailure(err: unknown, id: string, restorer: KeyRestorer | 
   );
 }
 
-function report(
-  id: string,
-  endpoints: string[],
-  apiVersion: 'v2' | 'v3',
-  restorer: KeyRestorer,
-  durationMs: number,
-  opts: KeyRestoreOptions,
-  log: Logger,
-): KeyRestoreReport {
+function report(id: string, endpoints: string[], apiVersion: 'v2' | 'v3', run: KeyRestoreRun, durationMs: number, opts: KeyRestoreOptions): KeyRestoreReport {
+  const { restorer, log } = run;
   const written = restorer.written;
+  const unmatchedFilters = run.matches.unmatched();
+  if (unmatchedFilters.length > 0) log.warn({ unmatchedFilters }, 'filter entries matched no key of the backup');
   const keysPerSecond = durationMs > 0 ? Math.round((written * 1000) / durationMs) : written;
   log.info({ written, bytes: restorer.bytesWritten, durationMs, keysPerSecond, dryRun: opts.dryRun }, opts.dryRun ? 'restore planned' : 'restore completed');
   return {
@@ -241,5 +241,6 @@ function report(
     keysPerSecond,
     totals: restorer.plan.totals(),
     resources: restorer.plan.rows(),
+    unmatchedFilters,
   };
 }

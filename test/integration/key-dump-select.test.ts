@@ -104,6 +104,28 @@ describe('key dumps in S3', () => {
     });
   });
 
+  it('a filter entry that matches no key while the others do: the restore says so, naming it', async () => {
+    await withTarget(async (target) => {
+      const extra = { RS_INCLUDE_NAMESPACES: 'team-1,tema-2', RS_EXCLUDE_RESOURCES: 'events,widget' };
+      const res = await runInProcess(['restore', manifest.id], env(target, extra));
+      expect(res.code, res.stderr).toBe(0);
+      expect(res.stdout).toContain(`note: RS_INCLUDE_NAMESPACES names "tema-2", which matches no key of backup ${manifest.id} (named as etcd stores them; "reshifter stats ${manifest.id}" lists them)\n`);
+      expect(res.stdout).toContain(`note: RS_EXCLUDE_RESOURCES names "widget", which matches no key of backup ${manifest.id}`);
+      // team-1 is restored all the same, its events left out.
+      const keys = await textKeys(target);
+      expect(keys).toContain('/registry/namespaces/team-1');
+      expect(keys.filter((k) => k.startsWith('/registry/events/'))).toEqual([]);
+      const json = await runInProcess(['restore', manifest.id, '--dry-run', '--json'], env(target, extra));
+      expect((JSON.parse(json.stdout) as { unmatchedFilters: unknown }).unmatchedFilters).toEqual([
+        { variable: 'RS_INCLUDE_NAMESPACES', names: ['tema-2'] },
+        { variable: 'RS_EXCLUDE_RESOURCES', names: ['widget'] },
+      ]);
+      // Entries that all match say nothing.
+      const clean = await runInProcess(['restore', manifest.id, '--dry-run'], env(target, { RS_INCLUDE_NAMESPACES: 'team-1' }));
+      expect(clean.stdout).not.toContain('note:');
+    });
+  });
+
   it('filter:<resources> dumps only those resources, matched on the resource part of the key', async () => {
     // A pod named "services" and a namespace-less key with "deployments" in its name must not match.
     const client = new Etcd3({ hosts: source.endpoint });
