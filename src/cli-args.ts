@@ -41,6 +41,11 @@ export interface CommandTable {
   overrides: FlagOverrides;
   /** Words operators bring from other tools (`ls`, `rm`, `save`), suggested as ours. */
   synonyms: Readonly<Record<string, string>>;
+  /**
+   * Commands of other tools that are no word of ours (etcdctl's `snapshot save`), by their words (and by the first word
+   * alone, for the rest): what to run here instead.
+   */
+  habits?: Readonly<Record<string, string>>;
 }
 
 export interface Invocation {
@@ -72,11 +77,16 @@ interface Scanned {
   words: string[];
   flags: Map<string, string | true>;
   problems: string[];
+  /** Flags given with one dash (`-w`), as typed, for messages. */
+  short: Set<string>;
 }
+
+/** etcdctl's output format flags (`-w json`, `--write-out=json`) and kubectl's (`-o json`): `--json` here. */
+const OUTPUT_FLAGS = new Set(['w', 'write-out', 'o', 'output']);
 
 /** Splits argv into words and `--flag[=value]` options; `--` ends options. */
 function scan(table: CommandTable, argv: readonly string[]): Scanned {
-  const out: Scanned = { words: [], flags: new Map(), problems: [] };
+  const out: Scanned = { words: [], flags: new Map(), problems: [], short: new Set() };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--') {
@@ -93,9 +103,11 @@ function scan(table: CommandTable, argv: readonly string[]): Scanned {
     }
     const eq = a.indexOf('=');
     const name = a.slice(a.startsWith('--') ? 2 : 1, eq === -1 ? undefined : eq);
+    if (!a.startsWith('--')) out.short.add(name);
     if (out.flags.has(name)) out.problems.push(`--${name} is given twice`);
     if (eq !== -1) out.flags.set(name, a.slice(eq + 1));
-    else if (takesValue(table, name)) {
+    // An output format flag of etcdctl or kubectl takes its word (`-w json`), so that only the flag is refused.
+    else if (takesValue(table, name) || OUTPUT_FLAGS.has(name)) {
       const next = argv[i + 1];
       // Without one the flag is `true`, which the command's check refuses as "needs a value".
       if (next === undefined || next.startsWith('--')) out.flags.set(name, true);
@@ -126,7 +138,7 @@ export function parseArgs(table: CommandTable, argv: readonly string[]): Parsed 
   if (first === 'help') return helpOf(table, rest);
   const { command, words } = commandOf(table, first, rest);
   if (help) return { kind: 'help', command };
-  return run(table, command, words, s.flags, s.problems);
+  return run(table, command, words, s.flags, s.problems, s.short);
 }
 
 /** `help`, `help <command>`, `help backup delete`. */
@@ -140,6 +152,9 @@ function helpOf(table: CommandTable, words: string[]): Parsed {
 /** The command the first words name (`backup delete` is `delete`), and the words after it. */
 function commandOf(table: CommandTable, first: string, rest: string[]): { command: string; words: string[] } {
   if (!(first in table.commands)) {
+    const phrase = rest[0] !== undefined && table.habits?.[`${first} ${rest[0]}`] !== undefined ? `${first} ${rest[0]}` : first;
+    const instead = table.habits?.[phrase];
+    if (instead !== undefined) throw new UsageError([`unknown command "${phrase}": ${instead}`]);
     const near = suggest(first, Object.keys(table.commands), table.synonyms);
     throw new UsageError([`unknown command "${first}"${near ? ` (did you mean "${near}"?)` : ''}`]);
   }
@@ -168,13 +183,13 @@ function subSynonyms(table: CommandTable, subs: Readonly<Record<string, string>>
 }
 
 /** Checks the words and flags against the command's spec. */
-function run(table: CommandTable, command: string, words: string[], flags: Map<string, string | true>, scanned: string[] = []): Parsed {
+function run(table: CommandTable, command: string, words: string[], flags: Map<string, string | true>, scanned: string[] = [], short = new Set<string>()): Parsed {
   const spec = table.commands[command]!;
   const known = flagsOf(table, spec);
   const problems = [...scanned];
   for (const [name, value] of flags) {
     const flag = known.find((f) => f.name === name);
-    if (!flag) problems.push(unknownFlag(table, command, name, known));
+    if (!flag) problems.push(unknownFlag(table, command, name, known, short.has(name)));
     else if (flag.value === undefined && value !== true) problems.push(`--${name} takes no value (got "${value}")`);
     else if (flag.value !== undefined && (value === true || value === '')) problems.push(`--${name} needs a value`);
   }
@@ -201,13 +216,18 @@ const ETCDCTL_FLAGS: Readonly<Record<string, string>> = {
   password: 'RS_ETCD_PASSWORD (or ETCDCTL_PASSWORD)',
 };
 
-/** `unknown option --jsno for "list" (did you mean --json?)`, or which commands do have it. */
-function unknownFlag(table: CommandTable, command: string, name: string, known: readonly FlagSpec[]): string {
+/** `unknown option --jsno for "list" (did you mean --json?)`, or which commands do have it; `-w` named as typed. */
+function unknownFlag(table: CommandTable, command: string, name: string, known: readonly FlagSpec[], short: boolean): string {
+  const typed = `${short ? '-' : '--'}${name}`;
+  if (OUTPUT_FLAGS.has(name)) {
+    const json = known.some((f) => f.name === 'json') ? '--json here' : `not needed: ${command} has no other output`;
+    return `unknown option ${typed} for "${command}": the JSON output of etcdctl's -w json (kubectl's -o json) is ${json}`;
+  }
   const near = suggest(name, known.map((f) => f.name));
-  if (near !== undefined) return `unknown option --${name} for "${command}" (did you mean --${near}?)`;
+  if (near !== undefined) return `unknown option ${typed} for "${command}" (did you mean --${near}?)`;
   const variable = ETCDCTL_FLAGS[name];
-  if (variable !== undefined) return `unknown option --${name} for "${command}": etcdctl's --${name} is the variable ${variable} here`;
+  if (variable !== undefined) return `unknown option ${typed} for "${command}": etcdctl's --${name} is the variable ${variable} here`;
   const elsewhere = Object.entries(table.commands).filter(([, c]) => flagsOf(table, c).some((f) => f.name === name)).map(([n]) => n);
   const where = elsewhere.length > 0 ? ` (it is an option of ${elsewhere.join(', ')})` : '';
-  return `unknown option --${name} for "${command}"${where}`;
+  return `unknown option ${typed} for "${command}"${where}`;
 }

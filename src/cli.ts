@@ -200,7 +200,15 @@ export const SUBCOMMANDS = { backup: { create: 'backup', list: 'list', delete: '
 /** Words from etcdctl, k3s and Velero, suggested as ours. */
 const SYNONYMS: Record<string, string> = { save: 'backup', create: 'backup', ls: 'list', rm: 'delete', remove: 'delete', status: 'inspect', check: 'verify' };
 
-export const TABLE: CommandTable = { commands: COMMANDS, subcommands: SUBCOMMANDS, overrides: FLAG_OVERRIDES, synonyms: SYNONYMS };
+/** etcdctl's and etcdutl's snapshot commands, which an operator in a recovery types first. */
+const HABITS: Record<string, string> = {
+  'snapshot save': `etcdctl's "snapshot save" is "reshifter backup" here (a snapshot is the default strategy)`,
+  'snapshot restore': `etcdctl's "snapshot restore" is "reshifter restore <id>|latest --data-dir DIR [--name ... --initial-cluster ...]" here`,
+  'snapshot status': `etcdctl's "snapshot status" is "reshifter inspect <id>|latest|<file>" here`,
+  snapshot: `etcdctl's snapshot save, restore and status are "reshifter backup", "reshifter restore <id>|latest --data-dir DIR" and "reshifter inspect" here`,
+};
+
+export const TABLE: CommandTable = { commands: COMMANDS, subcommands: SUBCOMMANDS, overrides: FLAG_OVERRIDES, synonyms: SYNONYMS, habits: HABITS };
 
 /** Parses argv (without node and the script) against the command table; throws UsageError (exit 2). */
 export function parseArgs(argv: readonly string[]): Parsed {

@@ -61,6 +61,12 @@ describe('wrong words', () => {
     [['lsit'], /unknown command "lsit" \(did you mean "list"\?\)/, /reshifter help/],
     [['ls'], /unknown command "ls" \(did you mean "list"\?\)/, /reshifter help/],
     [['save'], /unknown command "save" \(did you mean "backup"\?\)/, /reshifter help/],
+    // etcdctl's snapshot commands, typed first in a recovery: what to run here instead.
+    [['snapshot', 'save', '/tmp/x.db'], /unknown command "snapshot save": etcdctl's "snapshot save" is "reshifter backup" here/, /reshifter help/],
+    [['snapshot', 'restore', 'x.db', '--data-dir', '/var/lib/etcd'], /unknown command "snapshot restore": etcdctl's "snapshot restore" is "reshifter restore <id>\|latest --data-dir DIR/, /reshifter help/],
+    [['snapshot', 'status', 'x.db'], /unknown command "snapshot status": etcdctl's "snapshot status" is "reshifter inspect <id>\|latest\|<file>" here/, /reshifter help/],
+    [['list', '-w', 'json'], /^ {2}- unknown option -w for "list": the JSON output of etcdctl's -w json \(kubectl's -o json\) is --json here$/m, /usage: reshifter list/],
+    [['inspect', 'latest', '-o', 'json'], /^ {2}- unknown option -o for "inspect": .* is --json here$/m, /usage: reshifter inspect/],
     [['list', '--jsno'], /unknown option --jsno for "list" \(did you mean --json\?\)/, /usage: reshifter list/],
     [['verify', '--dry-run'], /unknown option --dry-run for "verify" \(it is an option of delete, prune, restore\)/, /usage: reshifter verify/],
     [['verify', 'a', 'b'], /unexpected word "b": verify takes one argument/, /usage: reshifter verify/],
