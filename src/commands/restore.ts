@@ -105,9 +105,25 @@ async function restoreKeysOf(ctx: CommandContext, repo: BackupRepository, m: Man
   }
   begun();
   const { flags } = ctx.args;
+  const whole = await wholeDumpNote(ctx, repo, m);
+  if (whole !== undefined) ctx.log.warn({ id: m.id, strategy: m.strategy, note: whole }, 'latest is a filter: key dump, not every resource');
   const report = await restoreBackupKeys(ctx, repo, m, { dryRun: flags['dry-run'] === true, skipExisting: flags['skip-existing'] === true });
   if (flags.json) ctx.print(JSON.stringify(report));
-  else for (const line of [backupLine(m), ...formatKeyRestore(report)]) ctx.print(line);
+  else for (const line of [backupLine(m), ...(whole !== undefined ? [`note: ${whole}`] : []), ...formatKeyRestore(report)]) ctx.print(line);
+}
+
+/**
+ * `restore latest` is the newest key dump, which may be a `filter:` one (hourly secrets beside daily raw dumps): in a
+ * recovery that is not the cluster. Names the newest whole dump, and how to restore it; undefined otherwise.
+ */
+async function wholeDumpNote(ctx: CommandContext, repo: BackupRepository, m: Manifest): Promise<string | undefined> {
+  if (ctx.args.positionals[0] !== 'latest' || seriesFlag(ctx) !== undefined || !m.strategy.startsWith('filter:')) return undefined;
+  const whole = await repo.get('latest', USES.restoreKeyDump, 'raw').catch(() => undefined);
+  if (whole === undefined) return `"latest" is the newest key dump, ${m.id} (${m.strategy}); the store holds no raw dump`;
+  return (
+    `"latest" is the newest key dump, ${m.id} (${m.strategy}); the newest raw dump is ${whole.id} ` +
+    `(raw, revision ${etcdOf(whole).revision}, taken ${whole.createdAt}): restore it with "reshifter restore ${whole.id}" (or latest --strategy raw)`
+  );
 }
 
 /**

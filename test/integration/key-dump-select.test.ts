@@ -141,6 +141,15 @@ describe('key dumps in S3', () => {
       const restored = await runInProcess(['restore', m.id], env(target));
       expect(restored.code).toBe(0);
       expect(restored.stdout).toContain(`backup ${m.id} (filter:deployments,services,namespaces, revision ${m.etcd!.revision}, taken ${m.createdAt}): it holds only the resources its filter selected`);
+      // By id: what was asked for, no note. As latest (the newest key dump): the newest raw dump is named, how to restore it.
+      expect(restored.stdout).not.toContain('note:');
+      const latest = await runInProcess(['restore', 'latest', '--dry-run'], env(target));
+      expect(latest.code, latest.stderr).toBe(0);
+      expect(latest.stdout).toContain(
+        `\nnote: "latest" is the newest key dump, ${m.id} (filter:deployments,services,namespaces); the newest raw dump is ${manifest.id} ` +
+          `(raw, revision ${manifest.etcd!.revision}, taken ${manifest.createdAt}): restore it with "reshifter restore ${manifest.id}" (or latest --strategy raw)\n`,
+      );
+      expect((await runInProcess(['restore', 'latest', '--dry-run', '--strategy', 'filter:deployments,services,namespaces'], env(target))).stdout).not.toContain('note:');
       const keys = await textKeys(target);
       expect(keys).toHaveLength(9);
       for (const k of keys) expect(k).toMatch(/^\/registry\/(deployments|services\/specs|namespaces)\/[^/]+(\/web)?$/);
