@@ -96,6 +96,15 @@ const COMPRESSION_LEVELS: Record<Compression, { min: number; max: number; defaul
 };
 const levelsOf = (earlier: Earlier) => COMPRESSION_LEVELS[(earlier('RS_COMPRESSION') as Compression | undefined) ?? 'zstd'];
 
+/** An RS_S3_ENDPOINT whose path starts with the bucket (`http://minio:9000/etcd-backups`): the message saying so. */
+function bucketInEndpoint(endpoint: string | undefined, bucket: string | undefined): string | undefined {
+  if (endpoint === undefined || bucket === undefined) return undefined;
+  const u = new URL(endpoint);
+  if (u.pathname.split('/')[1] !== bucket) return undefined;
+  // Shown without any user:password in it.
+  return `RS_S3_ENDPOINT was invalid: "${u.origin}${u.pathname.replace(/\/+$/, '')}" has the bucket in its path: give the server only (${u.origin}), the bucket is RS_S3_BUCKET`;
+}
+
 const NAMESPACE_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const RESOURCE_RE = /^[a-z0-9][a-z0-9.-]*$/;
 const oneOf = <T extends string>(values: readonly T[]) => (value: string): T => coerce(value).asEnum(values);
@@ -208,6 +217,9 @@ export const VARIABLES: readonly Variable[] = [
   },
   {
     name: 'RS_S3_ENDPOINT', group: 'store', parse: (v) => url(v), field: 'store.endpoint',
+    // A MinIO console's URL of the bucket (http://minio:9000/etcd-backups) would address every object under a bucket
+    // folder that does not exist: each backup id is then "not found", though the bucket holds it.
+    check: (_isSet, earlier) => bucketInEndpoint(earlier('RS_S3_ENDPOINT') as string | undefined, earlier('RS_S3_BUCKET') as string | undefined),
     empty: { give: "the S3-compatible server's URL", unset: 'for AWS' },
     doc: { default: 'AWS', example: '`http://minio.minio:9000`', meaning: 'S3-compatible server' },
   },

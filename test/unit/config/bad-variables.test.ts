@@ -46,6 +46,8 @@ const CASES: Array<[string, string, RegExp, Env?]> = [
   ['RS_TMP_DIR', join(dir, 'missing'), /does not exist/],
   ['RS_S3_BUCKET', 'My_Bucket', /not an S3 bucket name/],
   ['RS_S3_ENDPOINT', 'minio:9000', /^RS_S3_ENDPOINT was invalid: "minio:9000" has no scheme: give http:\/\/minio:9000 or https:\/\/minio:9000$/],
+  // A console's URL of the bucket: every object would be looked for under a folder of that name, every id "not found".
+  ['RS_S3_ENDPOINT', 'http://minio.minio:9000/etcd-backups', /has the bucket in its path: give the server only \(http:\/\/minio.minio:9000\), the bucket is RS_S3_BUCKET$/, { RS_S3_BUCKET: 'etcd-backups' }],
   ['RS_S3_ENDPOINT', '127.0.0.1:29000', /"127.0.0.1:29000" has no scheme: give http:\/\/127.0.0.1:29000 or https:\/\/127.0.0.1:29000$/],
   ['RS_S3_ENDPOINT', 'ftp://minio:9000', /"ftp:\/\/minio:9000" has the scheme ftp: it must be http or https$/],
   ['RS_S3_REGION', 'EU Central', /is not a region name/],
