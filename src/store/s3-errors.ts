@@ -39,3 +39,24 @@ export function isTransient(err: unknown): boolean {
   const status = statusOf(err);
   return TRANSIENT.has((err as SdkError | undefined)?.name ?? '') || (status !== undefined && (status >= 500 || status === 429)) || isNetworkError(err);
 }
+
+/** Node's codes for a server certificate it does not trust. */
+const UNTRUSTED = /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME_INVALID)$/;
+
+/**
+ * A TLS failure named by the setting an operator can change: an https endpoint that speaks plain HTTP, or a server
+ * certificate Node does not trust; undefined for anything else. `endpoint`: RS_S3_ENDPOINT (undefined: AWS).
+ */
+export function tlsProblem(err: unknown, endpoint: string | undefined): string | undefined {
+  const code = (err as SdkError | undefined)?.code ?? '';
+  const text = describeError(err);
+  // The endpoint as scheme, host and port: never a user:password it may hold.
+  const shown = endpoint !== undefined ? new URL(endpoint).origin : undefined;
+  const where = shown !== undefined ? `RS_S3_ENDPOINT=${shown}` : 'the S3 endpoint';
+  if (code === 'EPROTO' || /wrong version number/i.test(text)) {
+    const plain = shown?.replace(/^https:/i, 'http:');
+    return `${where} is https, but the server there does not speak TLS (${code || 'wrong version number'}): is it ${plain ?? 'an http:// server'}?`;
+  }
+  if (UNTRUSTED.test(code)) return `the server certificate of ${where} is not trusted (${code}): give its CA in NODE_EXTRA_CA_CERTS (a PEM file), or fix the certificate`;
+  return undefined;
+}

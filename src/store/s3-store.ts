@@ -14,7 +14,7 @@ import type { StoreConfig } from '../config/types.js';
 import { trackCleanup } from '../exit-cleanup.js';
 import type { Logger } from '../log.js';
 import { formatDuration } from '../core/duration.js';
-import { DeadlineExceeded, isNetworkError, statusOf, type SdkError } from './s3-errors.js';
+import { DeadlineExceeded, isNetworkError, statusOf, tlsProblem, type SdkError } from './s3-errors.js';
 import { skipPayloadHashOverHttps } from './s3-payload-hash.js';
 import { resumableBody } from './s3-download.js';
 import { RetriesExhausted, S3Sender } from './s3-retry.js';
@@ -244,12 +244,14 @@ export class S3Store implements Store {
     // A missing bucket is the configuration's fault, not a missing backup: `other`, never `not-found`.
     let why: string;
     let kind: StoreFailure = exhausted?.transient ? 'transient' : 'other';
+    const tls = tlsProblem(last, this.cfg.endpoint);
     if (name === 'NoSuchBucket') why = `bucket "${this.cfg.bucket}" does not exist`;
     else if (name === 'NoSuchKey' || (name === 'NotFound' && status === 404)) [why, kind] = ['no such object', 'not-found'];
     else if (name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch' || status === 403 || name === 'AccessDenied') {
       [why, kind] = ['access denied (check ACCESS_KEY_ID, SECRET_ACCESS_KEY and the bucket policy)', 'denied'];
     } else if (name === 'AbortError' || name === 'AbortedError') why = 'aborted';
     else if (name === 'CredentialsProviderError') [why, kind] = ['no S3 credentials: set ACCESS_KEY_ID and SECRET_ACCESS_KEY', 'denied'];
+    else if (tls !== undefined) why = tls;
     else if (last instanceof DeadlineExceeded) why = `the S3 server did not answer within ${formatDuration(last.timeoutMs)}`;
     else if (isNetworkError(last)) why = `the S3 server did not answer (${describeError(last)})`;
     else why = `${describeError(last)}${status ? ` (HTTP ${status})` : ''}`;

@@ -1,4 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +10,7 @@ import { NotFoundError, StoreError } from '../../src/core/errors.js';
 import { BackupRepository } from '../../src/store/backup-repository.js';
 import { createStore } from '../../src/store/create-store.js';
 import type { Store } from '../../src/store/types.js';
+import { makeCerts } from '../helpers/certs.js';
 import { startS3, type TestS3 } from '../helpers/s3.js';
 
 /**
@@ -65,6 +68,23 @@ describe('store failures', () => {
     const err = await failure(open(cfg).get('c/x.json'));
     expect(err.kind).toBe('transient');
     expect(err.message).toMatch(/gave up after \d+ attempts?/);
+  });
+
+  it('TLS failures name RS_S3_ENDPOINT and what to change: https to a plain HTTP server, an untrusted certificate', async () => {
+    const plain = s3.endpoint.replace(/^http:/, 'https:');
+    const noTls = await failure(open(s3Config(s3, { RS_S3_ENDPOINT: plain })).get('c/x.json'));
+    expect(noTls.message).toContain(`RS_S3_ENDPOINT=${plain} is https, but the server there does not speak TLS (EPROTO): is it ${s3.endpoint}?`);
+    const certs = await makeCerts();
+    const server = createServer({ cert: await readFile(certs.server.cert), key: await readFile(certs.server.key) }, (_req, res) => res.end());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const endpoint = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const untrusted = await failure(open(s3Config(s3, { RS_S3_ENDPOINT: endpoint })).get('c/x.json'));
+      expect(untrusted.message).toMatch(new RegExp(`the server certificate of RS_S3_ENDPOINT=${endpoint} is not trusted \\([A-Z_]+\\): give its CA in NODE_EXTRA_CA_CERTS`));
+    } finally {
+      server.close();
+      await certs.remove();
+    }
   });
 
   it('the repository says "no backup" for a missing manifest, and nothing else', async () => {
