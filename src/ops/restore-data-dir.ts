@@ -2,6 +2,7 @@ import { readdir, rmdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { etcdOf, type Manifest } from '../archive/manifest.js';
 import { ConfigError, OperationError } from '../core/errors.js';
+import { memberFlagProblems } from '../core/member-flags.js';
 import { findRestoreTool, runSnapshotRestore, type RestoreTool, type SnapshotRestoreOptions } from '../etcd/snapshot-restore-tool.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { OpContext } from './context.js';
@@ -15,8 +16,14 @@ export interface SnapshotRestoreReport {
   tool: RestoreTool;
 }
 
-/** etcd restores into a new directory; an empty one (a fresh volume) is fine and is removed first. */
-export async function prepareDataDir(dir: string): Promise<void> {
+/**
+ * Before any download: the member flags as `snapshot restore` will take them (a --name missing from --initial-cluster
+ * would otherwise fail only once the backup is downloaded and decoded), then the data directory, which etcd restores
+ * into as a new one; an empty one (a fresh volume) is fine and is removed first.
+ */
+export async function prepareDataDir(dir: string, flags: SnapshotRestoreOptions): Promise<void> {
+  const problems = memberFlagProblems(flags);
+  if (problems.length > 0) throw new ConfigError(problems);
   let entries: string[];
   try {
     entries = await readdir(dir);
@@ -38,7 +45,7 @@ export async function restoreDataDir(ctx: OpContext, repo: BackupRepository, m: 
   const log = ctx.log.child({ component: 'restore', backupId: m.id });
   const tool = await findRestoreTool();
   const dataDir = resolve(opts.dataDir);
-  await prepareDataDir(dataDir);
+  await prepareDataDir(dataDir, opts);
   const keys = await encryptionKeys(ctx.config, { forReading: true });
   const backup = await openBackup(repo, m, keys, ctx.signal);
   try {

@@ -39,7 +39,7 @@ export interface PointDataDirReport extends PointReport {
 export async function restorePointDataDir(ctx: OpContext, repo: BackupRepository, resolutions: readonly PointResolution[], asked: string, opts: SnapshotRestoreOptions): Promise<PointDataDirReport> {
   const tool = await findRestoreTool();
   const dataDir = resolve(opts.dataDir);
-  await prepareDataDir(dataDir);
+  await prepareDataDir(dataDir, opts);
   const keys = await encryptionKeys(ctx.config, { forReading: true });
   const tooNew: string[] = [];
   for (const r of resolutions) {

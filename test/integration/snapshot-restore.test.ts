@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,6 +71,22 @@ describe('snapshot restore', () => {
     const wrong = await runInProcess(['restore', manifest.id, '--dry-run', '--data-dir', join(work, 'x')], env());
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toMatch(/--dry-run apply to key dumps/);
+  });
+
+  it('member flags etcd would refuse fail at once (exit 2), before the backup is downloaded', async () => {
+    for (const [flags, problem] of [
+      [['--name', 'm2', '--initial-cluster', 'm1=http://127.0.0.1:2380', '--initial-advertise-peer-urls', 'http://127.0.0.1:2380'], '--name m2, and --initial-cluster names m1: give'],
+      [['--name', 'm1'], '--name m1, and --initial-cluster is not given (etcd takes default=http://localhost:2380)'],
+      [['--name', 'm1', '--initial-cluster', 'm1=127.0.0.1:2380'], '--initial-cluster has "m1=127.0.0.1:2380", which is not name=URL'],
+      [['--name', 'm1', '--initial-cluster', 'm1=http://127.0.0.1:2380'], 'but --initial-cluster gives member m1 http://127.0.0.1:2380: give --initial-advertise-peer-urls http://127.0.0.1:2380'],
+    ] as const) {
+      const dataDir = join(work, 'flags');
+      const res = await runInProcess(['restore', manifest.id, '--data-dir', dataDir, ...flags], { ...env(), LOG_LEVEL: 'info' });
+      expect(res.code, res.stderr).toBe(2);
+      expect(res.stderr).toContain(problem);
+      expect(res.stderr).not.toContain('downloaded');
+      await expect(readdir(dataDir)).rejects.toThrow(/ENOENT/);
+    }
   });
 
   it('says what to install when neither etcdutl nor etcdctl is there', async () => {
