@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { counted } from '../core/counted.js';
 import { UsageError } from '../core/errors.js';
@@ -60,6 +61,8 @@ export async function listCommand(ctx: CommandContext): Promise<void> {
  * (RS_CLUSTER_NAME set otherwise when they were taken), or RS_BACKUP_DIR naming a cluster's folder itself.
  */
 async function whereElse(ctx: CommandContext, store: Store): Promise<string[]> {
+  // list creates nothing: a local store's folder that is not there is most likely a mistyped RS_BACKUP_DIR.
+  if (store.localPath !== undefined && !existsSync(store.location)) return [`${store.location} does not exist: check RS_BACKUP_DIR (or --backup-dir)`];
   const others = (await listClusters(store, { current: ctx.config.cluster, log: ctx.log })).map((c) => c.cluster);
   if (others.length > 0) {
     const which = others.length === 1 ? `cluster ${others[0]!}: set RS_CLUSTER_NAME (or --cluster) to it` : `clusters ${others.join(', ')}: set RS_CLUSTER_NAME (or --cluster) to one of them`;

@@ -1,4 +1,4 @@
-import { statSync, type Stats } from 'node:fs';
+import { existsSync, statSync, type Stats } from 'node:fs';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { IntegrityError, NotFoundError, RefusedError, StoreError, UsageError, describeError } from '../core/errors.js';
@@ -122,10 +122,12 @@ export class BackupRepository {
 
   /**
    * For a cluster without backups: the other clusters of the store that have some (`; /backups holds the backups of
-   * cluster prod: set RS_CLUSTER_NAME ...`), so that a recovery run with the wrong RS_CLUSTER_NAME says where they
-   * are rather than that there are none; '' when there is none, or the store cannot say.
+   * cluster prod: set RS_CLUSTER_NAME ...`), or that the local store's folder does not exist, so that a recovery run
+   * with the wrong RS_CLUSTER_NAME or RS_BACKUP_DIR says so rather than that there are no backups; '' otherwise.
    */
   private async elsewhere(): Promise<string> {
+    // A read-only command never creates the local store's folder: a mistyped RS_BACKUP_DIR is said as such.
+    if (this.store.localPath !== undefined && !existsSync(this.store.location)) return `; ${this.store.location} does not exist: check RS_BACKUP_DIR (or --backup-dir)`;
     try {
       const others: string[] = [];
       for (const folder of await this.store.folders('')) {

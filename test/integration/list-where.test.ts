@@ -44,6 +44,19 @@ it('restore, verify and inspect of a cluster without backups name the cluster th
   }
 });
 
+it('a mistyped RS_BACKUP_DIR that does not exist is said as such by list, restore and verify, and is not created', async () => {
+  const missing = join(store, 'no-such-folder');
+  const list = await runInProcess(['list'], { RS_BACKUP_DIR: missing });
+  expect(list.code).toBe(0);
+  expect(list.stdout).toBe(`no backups of cluster "default" in ${missing}\n${missing} does not exist: check RS_BACKUP_DIR (or --backup-dir)\n`);
+  for (const args of [['restore', 'latest', '--dry-run'], ['verify', 'latest']]) {
+    const res = await runInProcess(args, { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: missing });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain(`no backups of cluster "default" in ${missing}; ${missing} does not exist: check RS_BACKUP_DIR (or --backup-dir)\n`);
+  }
+  expect(await readdir(store)).not.toContain('no-such-folder');
+});
+
 it("RS_BACKUP_DIR naming a cluster's folder: says to give the folder above it and the cluster's name", async () => {
   const folder = join(store, 'prod-eu-1');
   const res = await runInProcess(['list'], { RS_BACKUP_DIR: folder, RS_CLUSTER_NAME: 'prod-eu-1' });
