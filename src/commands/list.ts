@@ -8,7 +8,7 @@ import { formatBytes } from '../progress.js';
 import { listClusters, type ClusterSummary } from '../ops/clusters.js';
 import { listBackups } from '../ops/list.js';
 import { openRepository } from '../ops/repository.js';
-import type { Store } from '../store/types.js';
+import type { BackupRepository } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
 import { seriesFlag } from './flags.js';
 import { textTable } from './text-table.js';
@@ -40,7 +40,7 @@ export async function listCommand(ctx: CommandContext): Promise<void> {
       const of = series === undefined ? '' : ` of series "${series}"`;
       ctx.print(`no backups${of} of cluster "${ctx.config.cluster}" in ${repo.store.location}`);
       for (const line of unlisted) ctx.print(line);
-      if (series === undefined && unlisted.length === 0) for (const line of await whereElse(ctx, repo.store)) ctx.print(line);
+      if (series === undefined && unlisted.length === 0) for (const line of await whereElse(ctx, repo)) ctx.print(line);
       return;
     }
     const rows = [['ID', 'CREATED', 'STRATEGY', 'SIZE', 'REVISION', 'KEYS', 'ENCRYPTION']];
@@ -60,9 +60,8 @@ export async function listCommand(ctx: CommandContext): Promise<void> {
  * Where the backups are when the configured cluster has none, as far as the store shows it: other clusters' folders
  * (RS_CLUSTER_NAME set otherwise when they were taken), or RS_BACKUP_DIR naming a cluster's folder itself.
  */
-async function whereElse(ctx: CommandContext, store: Store): Promise<string[]> {
-  // list creates nothing: a local store's folder that is not there is most likely a mistyped RS_BACKUP_DIR.
-  if (store.localPath !== undefined && !existsSync(store.location)) return [`${store.location} does not exist: check RS_BACKUP_DIR (or --backup-dir)`];
+async function whereElse(ctx: CommandContext, repo: BackupRepository): Promise<string[]> {
+  const { store } = repo;
   const others = (await listClusters(store, { current: ctx.config.cluster, log: ctx.log })).map((c) => c.cluster);
   if (others.length > 0) {
     const which = others.length === 1 ? `cluster ${others[0]!}: set RS_CLUSTER_NAME (or --cluster) to it` : `clusters ${others.join(', ')}: set RS_CLUSTER_NAME (or --cluster) to one of them`;
@@ -70,7 +69,13 @@ async function whereElse(ctx: CommandContext, store: Store): Promise<string[]> {
   }
   // A local folder only: over S3 this listing would be of the whole bucket.
   const path = store.localPath?.('x');
-  if (path === undefined || !(await store.list('')).some((o) => o.key.endsWith('.manifest.json'))) return [];
+  // Else what the repository says of a store without any cluster's backups: a folder that does not exist, nothing
+  // stored at all, or folders that are no cluster's (RS_BACKUP_DIR or RS_S3_PREFIX one level off).
+  const elsewhere = async () => {
+    const text = await repo.elsewhere();
+    return text === '' ? [] : [text.replace(/^; /, '')];
+  };
+  if (path === undefined || !existsSync(store.location) || !(await store.list('')).some((o) => o.key.endsWith('.manifest.json'))) return elsewhere();
   const above = dirname(store.location);
   return [`${store.location} is a cluster's folder (it holds backup files itself): set RS_BACKUP_DIR to the folder above it, ${above}, and RS_CLUSTER_NAME to its name, ${basename(store.location)}`];
 }

@@ -125,20 +125,32 @@ export class BackupRepository {
    * cluster prod: set RS_CLUSTER_NAME ...`), or that the local store's folder does not exist, so that a recovery run
    * with the wrong RS_CLUSTER_NAME or RS_BACKUP_DIR says so rather than that there are no backups; '' otherwise.
    */
-  private async elsewhere(): Promise<string> {
+  async elsewhere(): Promise<string> {
     // A read-only command never creates the local store's folder: a mistyped RS_BACKUP_DIR is said as such.
     if (this.store.localPath !== undefined && !existsSync(this.store.location)) return `; ${this.store.location} does not exist: check RS_BACKUP_DIR (or --backup-dir)`;
     try {
       const others: string[] = [];
-      for (const folder of await this.store.folders('')) {
-        if (folder !== this.cluster && (await new BackupRepository(this.store, folder).ids()).length > 0) others.push(folder);
+      const folders = (await this.store.folders('')).filter((f) => f !== this.cluster);
+      for (const folder of folders) {
+        if ((await new BackupRepository(this.store, folder).ids()).length > 0) others.push(folder);
       }
-      if (others.length === 0) return '';
+      if (others.length === 0) return this.noCluster(folders);
       const which = others.length === 1 ? `cluster ${others[0]!}: set RS_CLUSTER_NAME (or --cluster) to it` : `clusters ${others.join(', ')}: set RS_CLUSTER_NAME (or --cluster) to one of them`;
       return `; ${this.store.location} holds the backups of ${which}`;
     } catch {
       return '';
     }
+  }
+
+  /**
+   * When no folder of the store holds backups: nothing stored there at all, or only folders that are no cluster's
+   * (RS_S3_PREFIX or RS_BACKUP_DIR naming the folder above the store, or beside it).
+   */
+  private noCluster(folders: readonly string[]): string {
+    const vars = this.store.localPath !== undefined ? 'RS_BACKUP_DIR (or --backup-dir)' : 'RS_S3_BUCKET and RS_S3_PREFIX (or --s3-prefix)';
+    if (folders.length === 0) return `; ${this.store.location} holds no folder of a cluster: check ${vars}`;
+    const shown = folders.length > 5 ? `${folders.slice(0, 5).join(', ')} and ${folders.length - 5} more` : folders.join(', ');
+    return `; ${this.store.location} holds no cluster's backups, only the folders ${shown}: check ${vars}`;
   }
 
   private async readManifestKey(key: string): Promise<Manifest> {

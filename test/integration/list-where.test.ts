@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -55,6 +55,22 @@ it('a mistyped RS_BACKUP_DIR that does not exist is said as such by list, restor
     expect(res.stderr).toContain(`no backups of cluster "default" in ${missing}; ${missing} does not exist: check RS_BACKUP_DIR (or --backup-dir)\n`);
   }
   expect(await readdir(store)).not.toContain('no-such-folder');
+});
+
+it('RS_BACKUP_DIR one level off (the folder above the store, an empty one): said with the folders it does hold', async () => {
+  const parent = await mkdtemp(join(tmpdir(), 'rs-list-above-'));
+  try {
+    await mkdir(join(parent, 'backups'));
+    await writeFile(join(parent, 'backups', 'x.txt'), 'not a backup');
+    const res = await runInProcess(['restore', 'latest', '--dry-run'], { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: parent });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain(`no backups of cluster "default" in ${parent}; ${parent} holds no cluster's backups, only the folders backups: check RS_BACKUP_DIR (or --backup-dir)\n`);
+    const empty = join(parent, 'backups');
+    const list = await runInProcess(['list'], { RS_BACKUP_DIR: empty });
+    expect(list.stdout).toBe(`no backups of cluster "default" in ${empty}\n${empty} holds no folder of a cluster: check RS_BACKUP_DIR (or --backup-dir)\n`);
+  } finally {
+    await rm(parent, { recursive: true, force: true });
+  }
 });
 
 it("RS_BACKUP_DIR naming a cluster's folder: says to give the folder above it and the cluster's name", async () => {
