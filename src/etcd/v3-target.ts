@@ -2,7 +2,7 @@ import type { Etcd3 } from 'etcd3';
 import type { EtcdConfig } from '../config/types.js';
 import { isExpiring, type KeyRecord } from '../core/key-record.js';
 import type { ExistingKey } from '../core/restore-plan.js';
-import { EtcdError } from '../core/errors.js';
+import { EtcdError, describeError } from '../core/errors.js';
 import { toEtcdError } from './errors.js';
 import { REPLY_LIMIT_TEXT, SAFE_KEYS_PER_REPLY, isReplyTooLarge } from './reply-budget.js';
 import { printableBytes } from '../core/printable.js';
@@ -68,12 +68,31 @@ export class V3Target implements RestoreTarget {
     }
   }
 
+  /**
+   * Writes the records in one transaction. One refused as too large (a target whose --max-request-bytes or
+   * --max-txn-ops is below the source's, which the batches are sized for) is split in two, down to single keys: a key
+   * that the target cannot take alone is named, with its size.
+   */
   async write(records: readonly KeyRecord[]): Promise<void> {
     await this.revisionBefore();
     const ops = await this.puts(records);
     try {
       await this.etcd.kv.txn({ success: ops });
     } catch (err) {
+      if (isRequestTooLarge(err) && records.length > 1) {
+        const half = Math.ceil(records.length / 2);
+        await this.write(records.slice(0, half));
+        return this.write(records.slice(half));
+      }
+      if (isRequestTooLarge(err)) {
+        const r = records[0]!;
+        throw new EtcdError(
+          `writing restored keys failed at ${this.cfg.endpoints.join(',')}: ${JSON.stringify(r.key.toString())} with its value ` +
+            `(${r.key.length + r.value.length} bytes) is more than this etcd takes in one request (its --max-request-bytes, ` +
+            `lower than the source's): raise it on the target, or leave the key out of the restore (${describeError(err)})`,
+          { cause: err },
+        );
+      }
       throw toEtcdError(err, 'writing restored keys', this.cfg);
     }
   }
@@ -97,6 +116,8 @@ export class V3Target implements RestoreTarget {
         failure: [],
       });
     } catch (err) {
+      // Too large for this target: say what it holds instead, so that the keys go through write(), which splits.
+      if (isRequestTooLarge(err)) return (await this.held(keys)).map(existingOf);
       throw toEtcdError(err, 'writing restored keys', this.cfg);
     }
     if (res.succeeded) return undefined;
@@ -142,6 +163,11 @@ export class V3Target implements RestoreTarget {
     }
     return lease;
   }
+}
+
+/** etcd refused a request for its size or its number of operations (--max-request-bytes, --max-txn-ops). */
+function isRequestTooLarge(err: unknown): boolean {
+  return /request is too large|too many operations in txn/i.test(describeError(err));
 }
 
 /** What the restore planner is told of a key the target holds. */

@@ -1,0 +1,51 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { etcdDigests } from '../helpers/big-values.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { runInProcess } from '../helpers/in-process.js';
+
+/**
+ * A restore into an etcd that takes smaller requests than the source did (`--max-request-bytes` 600 KB here, 1.5 MiB
+ * by default): batches sized for the default are split until they fit, and a key too big for the target on its own
+ * is named with its size, rather than "a message exceeded etcd or gRPC size limits" for a whole batch.
+ */
+let source: TestEtcd;
+let target: TestEtcd;
+let work: string;
+// Keys in etcd's order after the namespaces: written in the restore's first pass, the big one last.
+const BIG = '/registry/secrets/default/sh.helm.release.v1.app.v9';
+
+beforeAll(async () => {
+  [source, target] = await Promise.all([startEtcd(), startEtcd({ args: ['--max-request-bytes', '600000'] })]);
+  work = await mkdtemp(join(tmpdir(), 'rs-request-limit-'));
+  const client = new Etcd3({ hosts: source.endpoint });
+  await client.put('/registry/namespaces/default').value('ns');
+  // Three of 250 KB: one batch for the restore (under its 1 MiB), over the target's limit together, each under it alone.
+  for (let i = 1; i <= 3; i++) await client.put(`/registry/secrets/default/sh.helm.release.v1.app.v${i}`).value(randomBytes(250_000));
+  await client.put(BIG).value(randomBytes(700_000));
+  client.close();
+});
+
+afterAll(async () => {
+  await Promise.all([source?.stop(), target?.stop(), work && rm(work, { recursive: true, force: true })]);
+});
+
+it('writes every key the target can take, and names the one it cannot, with its size', async () => {
+  const env = (etcd: TestEtcd, extra: Record<string, string> = {}) => ({ RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(work, 'store'), ...extra });
+  const made = await runInProcess(['backup', '--strategy', 'raw', '--json'], env(source));
+  expect(made.code, made.stderr).toBe(0);
+  const { id } = JSON.parse(made.stdout) as { id: string };
+  const res = await runInProcess(['restore', id], env(target));
+  expect(res.code).toBe(1);
+  expect(res.stderr).toContain(`"${BIG}" with its value (${BIG.length + 700_000} bytes) is more than this etcd takes in one request (its --max-request-bytes`);
+  const expected = await etcdDigests(source.endpoint);
+  expected.delete(BIG);
+  expect(await etcdDigests(target.endpoint)).toEqual(expected);
+  // Without that key the restore completes.
+  const rest = await runInProcess(['restore', id], env(target, { RS_EXCLUDE_RESOURCES: 'secrets' }));
+  expect(rest.code, rest.stderr).toBe(0);
+});
