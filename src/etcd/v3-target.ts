@@ -87,7 +87,7 @@ export class V3Target implements RestoreTarget {
       if (isRequestTooLarge(err)) {
         const r = records[0]!;
         throw new EtcdError(
-          `writing restored keys failed at ${this.cfg.endpoints.join(',')}: ${JSON.stringify(r.key.toString())} with its value ` +
+          `writing restored keys failed at ${this.cfg.endpoints.join(',')}: "${printableBytes(r.key)}" with its value ` +
             `(${r.key.length + r.value.length} bytes) is more than this etcd takes in one request (its --max-request-bytes, ` +
             `lower than the source's): raise it on the target, or leave the key out of the restore (${describeError(err)})`,
           { cause: err },
