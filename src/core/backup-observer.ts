@@ -20,6 +20,8 @@ export interface BackupObserver {
   backupFailed?(failure: BackupFailure): void;
   /** Retention deleted these backups (ids). */
   retentionDeleted?(ids: readonly string[]): void;
+  /** Retention after a stored backup failed (the store refused a delete, say): the backup stands, the run failed. */
+  retentionFailed?(reason: string): void;
 }
 
 /** One observer that tells each of `observers` in turn. */
@@ -28,5 +30,6 @@ export function combineObservers(...observers: BackupObserver[]): BackupObserver
     backupSucceeded: (m) => observers.forEach((o) => o.backupSucceeded?.(m)),
     backupFailed: (f) => observers.forEach((o) => o.backupFailed?.(f)),
     retentionDeleted: (ids) => observers.forEach((o) => o.retentionDeleted?.(ids)),
+    retentionFailed: (reason) => observers.forEach((o) => o.retentionFailed?.(reason)),
   };
 }

@@ -5,8 +5,8 @@ export interface HealthInput {
   startedAt: Date;
   /** When the last backup completed successfully (in this process). */
   lastSuccessAt?: Date;
-  /** When and why the last backup failed. */
-  lastFailure?: { at: Date; reason: string };
+  /** When and why the last backup failed (`retention`: the backup was stored, the retention after it failed). */
+  lastFailure?: { at: Date; reason: string; retention?: boolean };
   /**
    * Scheduled run times that have come due, oldest first, whether a backup started at them or was skipped because
    * the previous one was still running (the scheduler records them as they fire).
@@ -46,7 +46,8 @@ export function evaluateHealth(input: HealthInput): HealthReport {
   };
   const { lastSuccessAt, lastFailure } = input;
   if (lastFailure && (!lastSuccessAt || lastFailure.at.getTime() >= lastSuccessAt.getTime())) {
-    return { healthy: false, status: 'failing', reason: `the last backup failed: ${lastFailure.reason}`, ...facts };
+    const what = lastFailure.retention ? 'the retention after the last backup failed' : 'the last backup failed';
+    return { healthy: false, status: 'failing', reason: `${what}: ${lastFailure.reason}`, ...facts };
   }
   const since = lastSuccessAt ?? input.startedAt;
   const missed = input.dueRuns.filter((t) => t.getTime() > since.getTime()).length;

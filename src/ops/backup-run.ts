@@ -24,6 +24,7 @@ export async function backupAndPrune(ctx: OpContext, repo: BackupRepository, opt
     opts.observer?.retentionDeleted?.(result.deleted);
   } catch (err) {
     ctx.log.error({ err: describeError(err) }, 'retention failed');
+    opts.observer?.retentionFailed?.(describeError(err));
     throw err;
   }
   return manifest;
@@ -48,6 +49,7 @@ export async function checkpointBackupsAndPrune(ctx: OpContext, repo: BackupRepo
       opts.observer?.retentionDeleted?.(pruned.deleted);
     } catch (err) {
       ctx.log.error({ err: describeError(err) }, 'retention failed');
+      opts.observer?.retentionFailed?.(describeError(err));
       throw err;
     }
   }

@@ -8,7 +8,7 @@ const KEEP_DUE_RUNS = 16;
 export class ScheduleHealth {
   readonly observer: BackupObserver;
   private lastSuccessAt: Date | undefined;
-  private lastFailure: { at: Date; reason: string } | undefined;
+  private lastFailure: { at: Date; reason: string; retention?: boolean } | undefined;
   private readonly dueRuns: Date[] = [];
 
   constructor(private readonly startedAt: Date = new Date()) {
@@ -18,6 +18,10 @@ export class ScheduleHealth {
       },
       backupFailed: (f) => {
         this.lastFailure = { at: new Date(), reason: f.reason };
+      },
+      // Old backups pile up until the store is full: as much a failed run as a failed backup.
+      retentionFailed: (reason) => {
+        this.lastFailure = { at: new Date(), reason, retention: true };
       },
     };
   }

@@ -15,6 +15,7 @@ export interface Metrics {
   lastSuccess: Gauge;
   lastFailure: Gauge;
   retentionDeleted: Counter;
+  retentionFailures: Counter;
   restoreTotal: Counter<'outcome'>;
   /** Hooks for createBackup and retention that record into these metrics. */
   observer: BackupObserver;
@@ -86,6 +87,11 @@ function declareMetrics(registers: Registry[]): Omit<Metrics, 'observer' | 'regi
       help: 'Backups deleted by the retention rules.',
       registers,
     }),
+    retentionFailures: new Counter({
+      name: 'reshifter_retention_failures_total',
+      help: 'Retention runs that failed after a stored backup (old backups were not all deleted).',
+      registers,
+    }),
     restoreTotal: new Counter({
       name: 'reshifter_restore_total',
       help: 'Restores attempted, by outcome (success, failure).',
@@ -115,6 +121,9 @@ function observerInto(m: Omit<Metrics, 'observer'>): BackupObserver {
     },
     retentionDeleted(ids) {
       m.retentionDeleted.inc(ids.length);
+    },
+    retentionFailed() {
+      m.retentionFailures.inc();
     },
   };
 }

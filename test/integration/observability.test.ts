@@ -1,6 +1,6 @@
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -170,6 +170,46 @@ describe('run serves /healthz and /metrics', () => {
       expect(metrics.body).toContain(`reshifter_backup_last_success_timestamp_seconds ${Date.parse(made.createdAt) / 1000}`);
       child!.kill('SIGTERM');
       expect((await run).code).toBe(0);
+    } finally {
+      child?.kill('SIGKILL');
+    }
+  });
+
+  it('turns 503 and counts the failure when retention fails after a stored backup, and healthy again once it works', async () => {
+    const store = join(work, 'retention-fails');
+    const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store };
+    const old = JSON.parse((await runCli(['backup', '--json'], env)).stdout) as { artifact: string };
+    // The old backup's artifact cannot be deleted (a folder in its place, as a store that refuses deletes): retention
+    // after the next backup fails, once (its manifest is gone by then).
+    await rm(join(store, 'default', old.artifact));
+    await mkdir(join(store, 'default', old.artifact, 'x'), { recursive: true });
+    const port = await freePort();
+    let retentionFailed = false;
+    let completed = 0;
+    let child: import('node:child_process').ChildProcess | undefined;
+    const run = runCli(['run'], { ...env, RS_RETENTION_KEEP_LAST: '1', RS_SCHEDULE: '*/4 * * * * *', RS_HTTP_PORT: String(port) }, {
+      timeoutMs: 40_000,
+      onStart: (c) => {
+        child = c;
+        c.stderr!.on('data', (d: Buffer) => {
+          retentionFailed ||= d.toString().includes('"msg":"retention failed"');
+          completed += (d.toString().match(/"msg":"backup completed"/g) ?? []).length;
+        });
+      },
+    });
+    try {
+      for (let i = 0; i < 200 && !retentionFailed; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(retentionFailed).toBe(true);
+      const sick = await get(port, '/healthz');
+      expect(sick.status).toBe(503);
+      expect(JSON.parse(sick.body).reason).toMatch(/^the retention after the last backup failed: .*deleting/);
+      expect((await get(port, '/metrics')).body).toContain('reshifter_retention_failures_total 1');
+      // The next run's retention works: healthy again.
+      for (let i = 0; i < 200 && completed < 2; i++) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 500));
+      expect((await get(port, '/healthz')).status).toBe(200);
+      child!.kill('SIGTERM');
+      await run;
     } finally {
       child?.kill('SIGKILL');
     }
