@@ -33,3 +33,13 @@ export function createLogger(level: LogLevel, destination: pino.DestinationStrea
     destination,
   );
 }
+
+/**
+ * Writes `text` on stderr after every line `log` has written. pino writes asynchronously, so a line written straight
+ * to stderr could land before the last log lines in a file (cron's `2>>log`, systemd): the closing message a human
+ * needs must be the last line. It goes through the logger's own stream, in order; without a logger, to stderr.
+ */
+export function afterLogs(log: Logger | undefined, text: string): void {
+  const streams = log as unknown as Record<symbol, { write(s: string): unknown } | undefined> | undefined;
+  (streams?.[pino.symbols.streamSym] ?? process.stderr).write(text);
+}
