@@ -1,6 +1,6 @@
 import type { Etcd3 } from 'etcd3';
 import type { EtcdConfig } from '../config/types.js';
-import { EtcdError } from '../core/errors.js';
+import { EtcdError, describeError } from '../core/errors.js';
 import { toEtcdError } from './errors.js';
 import { DEFAULT_PREFIXES } from '../kube/index.js';
 import { countV3Prefixes, findV2Prefixes } from './kube-prefixes.js';
@@ -27,8 +27,14 @@ export async function resolveApiVersion(
     }
     return 'v2';
   }
-  const server = await v2.version().catch(() => undefined);
-  if (server && Number(server.etcdserver.split('.')[0]) < 3) return 'v2';
+  // An endpoint that does not tell its version (it hangs, refuses, or is no etcd) is not asked more: each probe could
+  // wait RS_ETCD_TIMEOUT, in silence, before the operation itself meets the same endpoint and says what is wrong.
+  const server = await v2.version().catch((err: unknown) => {
+    warn({ err: describeError(err) }, 'etcd did not tell its version (GET /version): reading its v3 API, as every etcd 3 serves');
+    return undefined;
+  });
+  if (server === undefined) return 'v3';
+  if (Number(server.etcdserver.split('.')[0]) < 3) return 'v2';
   // Most endpoints (etcd 3.5+, or 3.4 without --enable-v2) serve v3 only: nothing to weigh.
   if (!(await v2.served().catch(() => false))) return 'v3';
   const wanted = prefixes.length > 0 ? prefixes : DEFAULT_PREFIXES;

@@ -85,7 +85,7 @@ async function takeBackup(ctx: OpContext, repo: BackupRepository, opts: BackupOp
   const { id, log } = run;
   const keys = await encryptionKeys(config);
   return withEtcd(config, { signal, log }, async (etcd) => {
-    const strategy = await resolveStrategy(config, etcd, opts.strategy);
+    const strategy = await resolveStrategy(config, etcd, log, opts.strategy);
     run.strategy = strategy;
     log.info({ strategy: formatStrategy(strategy), cluster: config.cluster, store: repo.store.location }, 'backup started');
     if (signal.aborted) throw new AbortedError('backup interrupted before it started');

@@ -16,13 +16,13 @@ import type { Logger } from '../log.js';
  * The strategy to use: the override, RS_BACKUP_STRATEGY, or the default for the endpoint: `snapshot` on v3, `raw`
  * on v2 (a snapshot holds only the v3 keyspace).
  */
-export async function resolveStrategy(config: Config, etcd: Etcd3, override?: StrategySpec): Promise<StrategySpec> {
+export async function resolveStrategy(config: Config, etcd: Etcd3, log: Logger, override?: StrategySpec): Promise<StrategySpec> {
   const chosen = override ?? config.strategy;
   if (chosen) return chosen;
   if (config.etcd.apiVersion !== 'auto') return { kind: config.etcd.apiVersion === 'v2' ? 'raw' : 'snapshot' };
   const v2 = new V2Client(config.etcd);
   try {
-    return (await resolveApiVersion(config.etcd, etcd, v2, config.selection.prefixes)) === 'v2' ? { kind: 'raw' } : { kind: 'snapshot' };
+    return (await resolveApiVersion(config.etcd, etcd, v2, config.selection.prefixes, (f, m) => log.warn(f, m))) === 'v2' ? { kind: 'raw' } : { kind: 'snapshot' };
   } catch {
     // Probing failed (a user allowed snapshots but not reads, say): the snapshot itself will say what is wrong.
     return { kind: 'snapshot' };

@@ -177,6 +177,26 @@ describe('etcd dies during a backup', () => {
     expect(JSON.parse(list.stdout)).toEqual([]);
   });
 
+  it('etcd frozen before a backup that chooses its strategy: the unanswered version probe is said, and no other probe follows', async () => {
+    const env: Record<string, string> = envFor({ RS_BACKUP_DIR: join(dir, 'frozen-auto'), RS_ETCD_TIMEOUT: '2s' });
+    delete env.RS_BACKUP_STRATEGY;
+    etcd.process.kill('SIGSTOP');
+    let res: CliResult;
+    try {
+      res = await runCli(['backup'], env);
+    } finally {
+      etcd.process.kill('SIGCONT');
+    }
+    expect(res.code, res.stderr).toBe(1);
+    const lines = res.stderr.trimEnd().split('\n');
+    // The probe (GET /version) waited RS_ETCD_TIMEOUT; then the snapshot, not a second probe of /v2/keys, met the
+    // frozen etcd and said what is wrong.
+    const probe = lines.findIndex((l) => l.includes('"msg":"etcd did not tell its version (GET /version): reading its v3 API, as every etcd 3 serves"'));
+    expect(probe, res.stderr).toBeGreaterThanOrEqual(0);
+    expect(lines.findIndex((l) => l.includes('"msg":"backup started"'))).toBeGreaterThan(probe);
+    expect(lines.at(-1)).toMatch(/^reshifter: .*etcd did not answer within 2 s \(RS_ETCD_TIMEOUT/);
+  });
+
   it('etcd unreachable: the retrying is said at once, not after RS_ETCD_TIMEOUT of silence', async () => {
     const nobody = `http://127.0.0.1:${await freePort()}`;
     for (const args of [['backup'], ['explore']]) {
