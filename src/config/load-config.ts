@@ -161,9 +161,22 @@ function unknownVariables(env: Env): string[] {
   return Object.keys(env)
     .filter((name) => name.startsWith('RS_') && !KNOWN_VARIABLES.includes(name))
     .map((name) => {
-      const near = suggest(name, KNOWN_VARIABLES);
+      const near = suggest(name, KNOWN_VARIABLES) ?? sameEnding(name, KNOWN_VARIABLES);
       return `${name} is not a reshifter variable${near !== undefined ? ` (did you mean ${near}?)` : ''}`;
     });
+}
+
+/**
+ * The one known variable that ends with the same words as `name`, from its longest ending on: RS_AGE_RECIPIENTS (the
+ * age tool's word) gives RS_ENCRYPTION_RECIPIENTS. Undefined when several end so (RS_X_TIMEOUT) or none does.
+ */
+function sameEnding(name: string, known: readonly string[]): string | undefined {
+  const words = name.split('_');
+  for (let n = words.length - 2; n >= 1; n--) {
+    const hits = known.filter((k) => k.endsWith(`_${words.slice(-n).join('_')}`));
+    if (hits.length > 0) return hits.length === 1 ? hits[0] : undefined;
+  }
+  return undefined;
 }
 
 /**

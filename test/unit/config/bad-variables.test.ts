@@ -109,6 +109,9 @@ const CASES: Array<[string, string, RegExp, Env?]> = [
   ['LOG_LEVEL', 'loud', /should be one of/],
   ['RS_SCHEDUEL', '0 * * * *', /RS_SCHEDUEL is not a reshifter variable \(did you mean RS_SCHEDULE\?\)/],
   ['RS_RETENTION_KEEP_LST', '7', /did you mean RS_RETENTION_KEEP_LAST\?/],
+  // The age tool's words: the variable that ends the same.
+  ['RS_AGE_RECIPIENTS', 'age1qqqq', /RS_AGE_RECIPIENTS is not a reshifter variable \(did you mean RS_ENCRYPTION_RECIPIENTS\?\)/],
+  ['RS_AGE_IDENTITY_FILE', '/keys/age.txt', /did you mean RS_ENCRYPTION_IDENTITY_FILE\?/],
 ];
 
 describe('every bad variable is refused, named, with its value unless secret', () => {
