@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline as pipelineCb, Writable, type Duplex, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { IntegrityError, OperationError, describeError } from '../core/errors.js';
+import { IntegrityError, OperationError, abortedBySignal, describeError } from '../core/errors.js';
 import { makeTempDir, trackTempPath } from '../exit-cleanup.js';
 import { decoders, type CodecKeys } from './codec.js';
 import { HashCounter } from './hash-counter.js';
@@ -51,6 +51,8 @@ export async function copyVerified(stored: Readable, m: Manifest, signal?: Abort
   } catch (err) {
     await remove();
     if (err instanceof OperationError) throw err;
+    const aborted = abortedBySignal(err, `downloading backup ${m.id}`);
+    if (aborted) throw aborted;
     // The copy is the one writer here: no room is the work area's, not the store's.
     const full = workAreaError(err, workDir, `cannot stage backup ${m.id}`);
     if (full !== err) throw full;

@@ -80,6 +80,17 @@ export class AbortedError extends OperationError {
   override name = 'AbortedError';
 }
 
+/**
+ * `err` as an AbortedError of `what` when it is the abort of a stream or request by a signal (SIGTERM/SIGINT): Node's
+ * bare 'The operation was aborted' names neither; the signal's reason (`received SIGTERM`) is said instead. Any other
+ * error: undefined.
+ */
+export function abortedBySignal(err: unknown, what: string): AbortedError | undefined {
+  if (!(err instanceof Error) || err.name !== 'AbortError' || err instanceof OperationError) return undefined;
+  const reason = err.cause === undefined ? 'interrupted (SIGTERM/SIGINT)' : describeError(err.cause);
+  return new AbortedError(`${what} stopped: ${reason}`, { cause: err });
+}
+
 /** A short, single-line description of any thrown value, for messages. */
 export function describeError(err: unknown): string {
   if (err instanceof Error) return err.message.split('\n')[0] ?? err.name;

@@ -82,6 +82,13 @@ function declareMetrics(registers: Registry[]): Omit<Metrics, 'observer' | 'regi
       help: 'Unix time of the last failed backup.',
       registers,
     }),
+    ...declareRetentionAndRestoreMetrics(registers),
+  };
+}
+
+/** The retention and restore metrics, registered in `registers`. */
+function declareRetentionAndRestoreMetrics(registers: Registry[]): Pick<Metrics, 'retentionDeleted' | 'retentionFailures' | 'restoreTotal'> {
+  return {
     retentionDeleted: new Counter({
       name: 'reshifter_retention_deleted_total',
       help: 'Backups deleted by the retention rules.',
