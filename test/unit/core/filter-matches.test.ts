@@ -1,15 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { FilterMatches } from '../../../src/core/filter-matches.js';
 import { parseKey } from '../../../src/kube/index.js';
+import { selectionOf } from '../../helpers/selection.js';
 
-const selection = (o: Partial<Record<'includeNamespaces' | 'excludeNamespaces' | 'includeResources' | 'excludeResources', string[]>>) => ({
-  prefixes: [],
-  includeNamespaces: [],
-  excludeNamespaces: [],
-  includeResources: [],
-  excludeResources: [],
-  ...o,
-});
+const selection = selectionOf;
 
 describe('filter entries that match no key', () => {
   it('names, per variable, the entries no key matched; a Namespace object matches its own name', () => {

@@ -1,15 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { buildSelection, namespaceOf, selectKey, selectsEverything } from '../../../src/core/key-selection.js';
 import { parseKey } from '../../../src/kube/index.js';
+import { selectionOf } from '../../helpers/selection.js';
 
-const cfg = (o: Partial<Record<'includeNamespaces' | 'excludeNamespaces' | 'includeResources' | 'excludeResources', string[]>> = {}) => ({
-  prefixes: [],
-  includeNamespaces: [],
-  excludeNamespaces: [],
-  includeResources: [],
-  excludeResources: [],
-  ...o,
-});
+const cfg = selectionOf;
 const keep = (key: string, sel: ReturnType<typeof buildSelection>) => selectKey(parseKey(key), sel);
 
 describe('key selection', () => {
