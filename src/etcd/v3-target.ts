@@ -125,6 +125,10 @@ export class V3Target implements RestoreTarget {
     return appliedUnanswered(keys, records, held, before) ? undefined : held.map(existingOf);
   }
 
+  async prepare(): Promise<void> {
+    await this.revisionBefore();
+  }
+
   /** The target's revision when the restore began: read once, before the first write. */
   private revisionBefore(): Promise<number> {
     this.before ??= this.etcd.kv.range({ key: Buffer.from([0]), count_only: true }).then(

@@ -219,10 +219,11 @@ async function restoreFailure(err: unknown, id: string, restorer: KeyRestorer | 
   const why = err instanceof AbortedError ? 'was interrupted' : `failed (${describeError(err)})`;
   // Keys sent in a transaction that etcd never answered may be there or not: say so, rather than count them either way.
   const doubt = inDoubt > 0 ? ` (and sent ${inDoubt} more that etcd did not confirm: they may have been written too)` : '';
-  return new (err instanceof AbortedError ? AbortedError : OperationError)(
-    `restore of backup ${id} ${why} after writing ${written} keys${doubt}; run it again to complete it (keys already written are left unchanged)`,
-    { cause: err },
-  );
+  // Nothing sent (etcd unreachable from the start, a dry run): a rerun completes nothing; what failed is what to fix.
+  const outcome = written + inDoubt === 0
+    ? 'before writing any key: etcd was not changed'
+    : `after writing ${written} keys${doubt}; run it again to complete it (keys already written are left unchanged)`;
+  return new (err instanceof AbortedError ? AbortedError : OperationError)(`restore of backup ${id} ${why} ${outcome}`, { cause: err });
 }
 
 function report(id: string, endpoints: string[], apiVersion: 'v2' | 'v3', run: KeyRestoreRun, durationMs: number, opts: KeyRestoreOptions): KeyRestoreReport {

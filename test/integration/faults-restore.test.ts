@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
+import { freePort } from '../helpers/ports.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/archive/manifest.js';
 import { etcdDigests } from '../helpers/big-values.js';
@@ -61,6 +62,16 @@ describe('restore into an etcd that dies', () => {
     await proxy?.close();
     await Promise.all([source?.stop(), target?.stop()]);
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('etcd unreachable from the start (a real restore or a dry run): says etcd was not changed, not to run it again', async () => {
+    const nobody = `http://127.0.0.1:${await freePort()}`;
+    for (const args of [['restore', dump.id], ['restore', dump.id, '--dry-run']]) {
+      const res = await runCli(args, { ...store(), RS_ETCD_ENDPOINTS: nobody, RS_ETCD_TIMEOUT: '1s' });
+      expect(res.code, res.stderr).toBe(1);
+      expect(res.stderr).toMatch(/reshifter: .*etcd is unreachable.* before writing any key: etcd was not changed\n$/);
+      expect(res.stderr).not.toMatch(/run it again/);
+    }
   });
 
   /** A fresh empty target behind the proxy; a restore into it is started and has written some keys. */
