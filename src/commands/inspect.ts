@@ -68,6 +68,11 @@ export async function inspectCommand(ctx: CommandContext): Promise<void> {
   // The status is a snapshot's; the keys are a snapshot's or a key dump's.
   const input = req.mode === 'status' ? await openSnapshotInput(ctx, target, series) : await openKeysInput(ctx, target, series);
   const where = input.origin.kind === 'file' ? input.origin.path : `backup ${input.origin.id}`;
+  // `latest` may be any series' newest backup (a filter: dump): which one is read is said, as the status says its source.
+  if (req.mode !== 'status' && input.origin.kind === 'backup') {
+    const { id, strategy, revision } = input.origin;
+    ctx.log.info({ backup: id, strategy, revision, asked: target }, `reading backup ${id} (${strategy}, revision ${revision})`);
+  }
   try {
     if (req.mode === 'status') printStatus(ctx, input.origin, await (input as SnapshotInput).reader.status(), req.json);
     else await printKeys(ctx, input, req, where);

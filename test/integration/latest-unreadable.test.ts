@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { runCli } from '../helpers/cli.js';
 import { runInProcess } from '../helpers/in-process.js';
 
 /**
@@ -37,6 +38,11 @@ it('an older manifest that cannot be read does not stand in the way of latest', 
   const res = await runInProcess(['verify', 'latest', '--json'], env());
   expect(res.code, res.stderr).toBe(0);
   expect(JSON.parse(res.stdout)).toMatchObject({ id: ids[2] });
+  // The key modes of inspect say which backup `latest` is (its listing alone does not).
+  const keys = await runCli(['inspect', 'latest', '--keys'], env());
+  expect(keys.code, keys.stderr).toBe(0);
+  expect(keys.stdout).toContain('/registry/configmaps/default/a');
+  expect(keys.stderr).toContain(`"msg":"reading backup ${ids[2]} (snapshot, revision `);
 });
 
 it("the newest backup's manifest cannot be read: latest is refused, naming it and the id to give instead", async () => {
