@@ -20,8 +20,8 @@ export function backupRunContext<C extends OpContext>(ctx: C): { id: string; ctx
 export async function backupAndPrune(ctx: OpContext, repo: BackupRepository, opts: BackupOptions = {}): Promise<Manifest> {
   const manifest = await createBackup(ctx, repo, opts);
   try {
-    const result = await prune(ctx, repo, { protect: new Set([manifest.id]) });
-    opts.observer?.retentionDeleted?.(result.deleted);
+    // Counted as each goes, so that a retention failing half-way still counts what it deleted.
+    await prune(ctx, repo, { protect: new Set([manifest.id]), onDeleted: (ids) => opts.observer?.retentionDeleted?.(ids) });
   } catch (err) {
     ctx.log.error({ err: describeError(err) }, 'retention failed');
     opts.observer?.retentionFailed?.(describeError(err));
@@ -45,8 +45,7 @@ export async function checkpointBackupsAndPrune(ctx: OpContext, repo: BackupRepo
   const result = await checkpointBackups(ctx, repo, opts);
   if (result.manifests.length > 0) {
     try {
-      const pruned = await prune(ctx, repo, { protect: new Set(result.manifests.map((m) => m.id)) });
-      opts.observer?.retentionDeleted?.(pruned.deleted);
+      await prune(ctx, repo, { protect: new Set(result.manifests.map((m) => m.id)), onDeleted: (ids) => opts.observer?.retentionDeleted?.(ids) });
     } catch (err) {
       ctx.log.error({ err: describeError(err) }, 'retention failed');
       opts.observer?.retentionFailed?.(describeError(err));

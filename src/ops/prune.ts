@@ -24,7 +24,7 @@ export interface PruneResult {
 export async function prune(
   ctx: Pick<OpContext, 'config' | 'log'>,
   repo: BackupRepository,
-  opts: { protect?: Set<string>; dryRun?: boolean; now?: Date } = {},
+  opts: { protect?: Set<string>; dryRun?: boolean; now?: Date; onDeleted?: (ids: readonly string[]) => void } = {},
 ): Promise<PruneResult> {
   const log = ctx.log.child({ component: 'retention' });
   const now = opts.now ?? new Date();
@@ -53,12 +53,14 @@ export async function prune(
     if (opts.dryRun) continue;
     // A full backup and its segments are one unit: every manifest first (newest segment first), then the files.
     await repo.deleteAll([...segments].reverse().concat(byId.get(d.id)!));
+    opts.onDeleted?.([d.id, ...segments.map((s) => s.id)]);
     log.info({ id: d.id, series: d.series, segments: segments.length }, 'backup deleted by retention');
   }
   for (const s of units.orphanSegments) {
     result.deleted.push(s.id);
     if (opts.dryRun) continue;
     await repo.deleteAll([s]);
+    opts.onDeleted?.([s.id]);
     log.info({ id: s.id, base: s.base }, 'delta segment of a deleted full backup deleted');
   }
   for (const o of listing.orphans) {

@@ -183,6 +183,8 @@ describe('run serves /healthz and /metrics', () => {
     // after the next backup fails, once (its manifest is gone by then).
     await rm(join(store, 'default', old.artifact));
     await mkdir(join(store, 'default', old.artifact, 'x'), { recursive: true });
+    // A newer backup that can be deleted: retention, newest first, deletes it before it fails on the old one.
+    expect((await runCli(['backup'], env)).code).toBe(0);
     const port = await freePort();
     let retentionFailed = false;
     let completed = 0;
@@ -203,7 +205,10 @@ describe('run serves /healthz and /metrics', () => {
       const sick = await get(port, '/healthz');
       expect(sick.status).toBe(503);
       expect(JSON.parse(sick.body).reason).toMatch(/^the retention after the last backup failed: .*deleting/);
-      expect((await get(port, '/metrics')).body).toContain('reshifter_retention_failures_total 1');
+      const metrics = (await get(port, '/metrics')).body;
+      expect(metrics).toContain('reshifter_retention_failures_total 1');
+      // What it deleted before it failed is counted.
+      expect(metrics).toContain('reshifter_retention_deleted_total 1');
       // The next run's retention works: healthy again.
       for (let i = 0; i < 200 && completed < 2; i++) await new Promise((r) => setTimeout(r, 50));
       await new Promise((r) => setTimeout(r, 500));
