@@ -19,9 +19,11 @@ export const REDACT_PATHS = [
 
 /**
  * The process logger: pino JSON lines on stderr, so stdout stays for command output (`list --json`).
- * One child per component (`log.child({ component: 'store' })`).
+ * One child per component (`log.child({ component: 'store' })`). Written synchronously, as stderr is: an
+ * asynchronous write still in flight when the process exits lands after the lines flushed at exit, so a file
+ * (cron's `2>>log`) got its lines out of order, the closing message no longer last. Log lines are few.
  */
-export function createLogger(level: LogLevel, destination: pino.DestinationStream = pino.destination(2)): Logger {
+export function createLogger(level: LogLevel, destination: pino.DestinationStream = pino.destination({ dest: 2, sync: true })): Logger {
   return pino(
     {
       level,
@@ -35,9 +37,9 @@ export function createLogger(level: LogLevel, destination: pino.DestinationStrea
 }
 
 /**
- * Writes `text` on stderr after every line `log` has written. pino writes asynchronously, so a line written straight
- * to stderr could land before the last log lines in a file (cron's `2>>log`, systemd): the closing message a human
- * needs must be the last line. It goes through the logger's own stream, in order; without a logger, to stderr.
+ * Writes `text` on stderr after every line `log` has written: through the logger's own stream, in order (a logger
+ * given an asynchronous destination would otherwise let it land before its last lines); without a logger, to stderr.
+ * The closing message a human needs must be the last line of a file (cron's `2>>log`, systemd).
  */
 export function afterLogs(log: Logger | undefined, text: string): void {
   const streams = log as unknown as Record<symbol, { write(s: string): unknown } | undefined> | undefined;

@@ -29,8 +29,13 @@ export async function resolveApiVersion(
   }
   // An endpoint that does not tell its version (it hangs, refuses, or is no etcd) is not asked more: each probe could
   // wait RS_ETCD_TIMEOUT, in silence, before the operation itself meets the same endpoint and says what is wrong.
+  const asked = Date.now();
   const server = await v2.version().catch((err: unknown) => {
-    warn({ err: describeError(err) }, 'etcd did not tell its version (GET /version): reading its v3 API, as every etcd 3 serves');
+    // A wait is said (the operation meets the same endpoint next); a quick refusal, such as TLS spoken on an http://
+    // endpoint, is left for the operation to explain.
+    if (Date.now() - asked >= 1_000) {
+      warn({ err: describeError(err), waitedMs: Date.now() - asked }, 'etcd did not tell its version (GET /version): reading its v3 API, as every etcd 3 serves');
+    }
     return undefined;
   });
   if (server === undefined) return 'v3';
