@@ -8,7 +8,7 @@ import { formatBytes } from '../progress.js';
 import { listClusters, type ClusterSummary } from '../ops/clusters.js';
 import { listBackups } from '../ops/list.js';
 import { openRepository } from '../ops/repository.js';
-import type { BackupRepository } from '../store/backup-repository.js';
+import { otherClusters, type BackupRepository } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
 import { seriesFlag } from './flags.js';
 import { textTable } from './text-table.js';
@@ -63,18 +63,12 @@ export async function listCommand(ctx: CommandContext): Promise<void> {
 async function whereElse(ctx: CommandContext, repo: BackupRepository): Promise<string[]> {
   const { store } = repo;
   const others = (await listClusters(store, { current: ctx.config.cluster, log: ctx.log })).map((c) => c.cluster);
-  if (others.length > 0) {
-    const which = others.length === 1 ? `cluster ${others[0]!}: set RS_CLUSTER_NAME (or --cluster) to it` : `clusters ${others.join(', ')}: set RS_CLUSTER_NAME (or --cluster) to one of them`;
-    return [`${store.location} holds the backups of ${which} ("reshifter list --all-clusters" lists them)`];
-  }
+  if (others.length > 0) return [`${otherClusters(store.location, others)} ("reshifter list --all-clusters" lists them)`];
   // A local folder only: over S3 this listing would be of the whole bucket.
   const path = store.localPath?.('x');
   // Else what the repository says of a store without any cluster's backups: a folder that does not exist, nothing
   // stored at all, or folders that are no cluster's (RS_BACKUP_DIR or RS_S3_PREFIX one level off).
-  const elsewhere = async () => {
-    const text = await repo.elsewhere();
-    return text === '' ? [] : [text.replace(/^; /, '')];
-  };
+  const elsewhere = async () => [await repo.elsewhere()].filter((hint) => hint !== '');
   if (path === undefined || !existsSync(store.location) || !(await store.list('')).some((o) => o.key.endsWith('.manifest.json'))) return elsewhere();
   const above = dirname(store.location);
   return [`${store.location} is a cluster's folder (it holds backup files itself): set RS_BACKUP_DIR to the folder above it, ${above}, and RS_CLUSTER_NAME to its name, ${basename(store.location)}`];

@@ -82,17 +82,16 @@ export class BackupRepository {
   private async latest(use: BackupUse, series: string | undefined): Promise<Manifest> {
     const { backups, invalid } = await this.list();
     const where = `cluster "${this.cluster}" in ${this.store.location}`;
-    if (backups.length === 0 && invalid.length === 0) throw new NotFoundError(`no backups of ${where}${await this.elsewhere()}`);
-    const unreadable = (newerThan: string) => unreadableNewer(invalid, newerThan);
+    if (backups.length === 0 && invalid.length === 0) throw new NotFoundError(`no backups of ${where}${hinted(await this.elsewhere())}`);
     let m: Manifest;
     try {
       m = pickLatest(backups, { use, where, ...(series !== undefined && { series }) });
     } catch (err) {
-      const bad = unreadable('');
+      const bad = unreadableNewer(invalid, '');
       if (!(err instanceof NotFoundError) || bad.length === 0) throw err;
       throw new NotFoundError(`${err.message}; the manifest of ${bad.length === 1 ? 'a backup' : `${bad.length} backups`} cannot be read: ${bad.join(', ')}`);
     }
-    const newer = unreadable(m.id);
+    const newer = unreadableNewer(invalid, m.id);
     if (newer.length > 0) {
       throw new RefusedError(
         `"latest" would be backup ${m.id}, but the manifest of a newer backup cannot be read: ${newer.join(', ')}. ` +
@@ -116,27 +115,25 @@ export class BackupRepository {
   async notFound(id: string): Promise<NotFoundError> {
     const held = await this.ids().catch(() => undefined);
     const near = held === undefined ? '' : `; ${nearbyIds(id, held)}`;
-    const elsewhere = held?.length === 0 ? await this.elsewhere() : '';
+    const elsewhere = held?.length === 0 ? hinted(await this.elsewhere()) : '';
     return new NotFoundError(`no backup "${id}" of cluster "${this.cluster}" in ${this.store.location}${near}${elsewhere}`);
   }
 
   /**
-   * For a cluster without backups: the other clusters of the store that have some (`; /backups holds the backups of
+   * For a cluster without backups: the other clusters of the store that have some (`/backups holds the backups of
    * cluster prod: set RS_CLUSTER_NAME ...`), or that the local store's folder does not exist, so that a recovery run
    * with the wrong RS_CLUSTER_NAME or RS_BACKUP_DIR says so rather than that there are no backups; '' otherwise.
    */
   async elsewhere(): Promise<string> {
     // A read-only command never creates the local store's folder: a mistyped RS_BACKUP_DIR is said as such.
-    if (this.store.localPath !== undefined && !existsSync(this.store.location)) return `; ${this.store.location} does not exist: check RS_BACKUP_DIR (or --backup-dir)`;
+    if (this.store.localPath !== undefined && !existsSync(this.store.location)) return `${this.store.location} does not exist: check RS_BACKUP_DIR (or --backup-dir)`;
     try {
       const others: string[] = [];
       const folders = (await this.store.folders('')).filter((f) => f !== this.cluster);
       for (const folder of folders) {
         if ((await new BackupRepository(this.store, folder).ids()).length > 0) others.push(folder);
       }
-      if (others.length === 0) return this.noCluster(folders);
-      const which = others.length === 1 ? `cluster ${others[0]!}: set RS_CLUSTER_NAME (or --cluster) to it` : `clusters ${others.join(', ')}: set RS_CLUSTER_NAME (or --cluster) to one of them`;
-      return `; ${this.store.location} holds the backups of ${which}`;
+      return others.length === 0 ? this.noCluster(folders) : otherClusters(this.store.location, others);
     } catch {
       return '';
     }
@@ -148,9 +145,9 @@ export class BackupRepository {
    */
   private noCluster(folders: readonly string[]): string {
     const vars = this.store.localPath !== undefined ? 'RS_BACKUP_DIR (or --backup-dir)' : 'RS_S3_BUCKET and RS_S3_PREFIX (or --s3-prefix)';
-    if (folders.length === 0) return `; ${this.store.location} holds no folder of a cluster: check ${vars}`;
+    if (folders.length === 0) return `${this.store.location} holds no folder of a cluster: check ${vars}`;
     const shown = folders.length > 5 ? `${folders.slice(0, 5).join(', ')} and ${folders.length - 5} more` : folders.join(', ');
-    return `; ${this.store.location} holds no cluster's backups, only the folders ${shown}: check ${vars}`;
+    return `${this.store.location} holds no cluster's backups, only the folders ${shown}: check ${vars}`;
   }
 
   private async readManifestKey(key: string): Promise<Manifest> {
@@ -211,6 +208,15 @@ export class BackupRepository {
     await this.store.delete(key);
   }
 }
+
+/** `location holds the backups of cluster X: set RS_CLUSTER_NAME ...`: where a cluster without backups should look. */
+export function otherClusters(location: string, others: readonly string[]): string {
+  const which = others.length === 1 ? `cluster ${others[0]!}: set RS_CLUSTER_NAME (or --cluster) to it` : `clusters ${others.join(', ')}: set RS_CLUSTER_NAME (or --cluster) to one of them`;
+  return `${location} holds the backups of ${which}`;
+}
+
+/** A hint appended to a message: `; hint`, or nothing. */
+const hinted = (hint: string) => (hint === '' ? '' : `; ${hint}`);
 
 /** The manifests in `invalid` of backups newer than backup `id` (`''`: all of them), as `<key> (<why>)`. */
 export function unreadableNewer(invalid: Listing['invalid'], id: string): string[] {
