@@ -35,13 +35,3 @@ export function createLogger(level: LogLevel, destination: pino.DestinationStrea
     destination,
   );
 }
-
-/**
- * Writes `text` on stderr after every line `log` has written: through the logger's own stream, in order (a logger
- * given an asynchronous destination would otherwise let it land before its last lines); without a logger, to stderr.
- * The closing message a human needs must be the last line of a file (cron's `2>>log`, systemd).
- */
-export function afterLogs(log: Logger | undefined, text: string): void {
-  const streams = log as unknown as Record<symbol, { write(s: string): unknown } | undefined> | undefined;
-  (streams?.[pino.symbols.streamSym] ?? process.stderr).write(text);
-}

@@ -7,7 +7,7 @@ import { loadConfig } from './config/load-config.js';
 import type { VariableGroup } from './config/variables.js';
 import { ConfigError, OperationError, UsageError } from './core/errors.js';
 import { settleCleanups } from './exit-cleanup.js';
-import { afterLogs, createLogger, type Logger } from './log.js';
+import { createLogger, type Logger } from './log.js';
 import { streamOutput } from './stdout-output.js';
 
 /** How long an exit waits for cleanups still under way (the abort of a multipart upload). */
@@ -93,18 +93,18 @@ function stopOnSignals(log: Logger): { signal: AbortSignal; finished(): void } {
 function exitCodeOf(err: unknown, log: Logger | undefined): number {
   if (err instanceof UsageError) {
     const usage = err.command === undefined ? ['run "reshifter help" for the commands'] : [...usageOf(err.command), `run "reshifter help ${err.command}" for its options`];
-    afterLogs(log, `reshifter: usage error:\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n${usage.join('\n')}\n`);
+    process.stderr.write(`reshifter: usage error:\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n${usage.join('\n')}\n`);
     return err.exitCode;
   }
   if (err instanceof ConfigError) {
-    afterLogs(log, `reshifter: configuration error:\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+    process.stderr.write(`reshifter: configuration error:\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n`);
     return err.exitCode;
   }
   if (err instanceof OperationError) {
-    afterLogs(log, `reshifter: ${err.message}\n`);
+    process.stderr.write(`reshifter: ${err.message}\n`);
     return err.exitCode;
   }
-  afterLogs(log, `reshifter: unexpected error (this is a bug): ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`reshifter: unexpected error (this is a bug): ${err instanceof Error ? err.message : String(err)}\n`);
   log?.debug({ stack: err instanceof Error ? err.stack : undefined }, 'unexpected error');
   return 1;
 }
