@@ -81,7 +81,11 @@ it('takes a full backup when the store has none, and each scheduled one ends the
   expect(res.code, res.stderr).toBe(0);
 
   const backups = (await repo.list()).backups;
-  const bases = backups.filter((m) => !isDeltaManifest(m)).sort((a, b) => a.etcd!.revision - b.etcd!.revision);
+  // Two full backups can hold the same revision (the first scheduled one, then the recorder's own before any write):
+  // the older of them is first, its chain empty; the chain goes on from the newer.
+  const bases = backups
+    .filter((m) => !isDeltaManifest(m))
+    .sort((a, b) => a.etcd!.revision - b.etcd!.revision || (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
   expect(bases.length).toBeGreaterThanOrEqual(3);
   const events: DeltaEvent[] = [];
   for (const [i, base] of bases.entries()) {
@@ -121,7 +125,11 @@ it('takes a full backup at once when etcd compacted past the revision the chain 
   expect(log).toMatch(new RegExp(`has compacted its history up to revision ${compactAt}`));
 
   const backups = (await repo.list()).backups;
-  const bases = backups.filter((m) => !isDeltaManifest(m)).sort((a, b) => a.etcd!.revision - b.etcd!.revision);
+  // Two full backups can hold the same revision (the first scheduled one, then the recorder's own before any write):
+  // the older of them is first, its chain empty; the chain goes on from the newer.
+  const bases = backups
+    .filter((m) => !isDeltaManifest(m))
+    .sort((a, b) => a.etcd!.revision - b.etcd!.revision || (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
   expect(bases.map((b) => b.id)[0]).toBe(base.id);
   expect(bases).toHaveLength(2);
   expect(bases[1]!.etcd!.revision).toBeGreaterThanOrEqual(compactAt);
