@@ -41,6 +41,17 @@ export interface TestEtcd {
 }
 
 export async function startEtcd(opts: EtcdOptions = {}): Promise<TestEtcd> {
+  // Free ports are found before etcd binds them: another process (tests run in parallel) may take one meanwhile.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEtcdOnce(opts);
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startEtcdOnce(opts: EtcdOptions): Promise<TestEtcd> {
   const host = opts.host ?? '127.0.0.1';
   const urlHost = host === '::1' ? '[::1]' : host;
   const clientPort = await freePort(host);
