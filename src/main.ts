@@ -8,6 +8,7 @@ import type { VariableGroup } from './config/variables.js';
 import { ConfigError, OperationError, UsageError } from './core/errors.js';
 import { settleCleanups } from './exit-cleanup.js';
 import { createLogger, type Logger } from './log.js';
+import { unsupportedNode } from './runtime.js';
 import { streamOutput } from './stdout-output.js';
 
 /** How long an exit waits for cleanups still under way (the abort of a multipart upload). */
@@ -15,11 +16,16 @@ const CLEANUP_GRACE_MS = 3000;
 
 /**
  * Runs one command and returns the process exit code: 0 success, 1 the operation failed, 2 bad configuration or
- * usage (found before any work is done). The only place that turns errors into exit codes.
+ * usage, or a Node.js too old to run it (found before any work is done). The only place that turns errors into exit codes.
  */
 export async function start(argv: string[], env: Record<string, string | undefined>): Promise<number> {
   let log: Logger | undefined;
   const output = streamOutput(process.stdout, () => log);
+  const runtime = unsupportedNode(process.version);
+  if (runtime !== undefined) {
+    process.stderr.write(`reshifter: ${runtime}\n`);
+    return 2;
+  }
   try {
     const parsed = parseArgs(argv);
     if (parsed.kind === 'help' && parsed.noCommand) {
@@ -117,10 +123,6 @@ function delivered(stream: NodeJS.WriteStream): Promise<void> {
     stream.write('', () => resolve());
   });
 }
-
-// The AWS SDK warns on every start under Node 20 about its future releases; the pinned version works, and the
-// warning would pollute output operators parse. Node 22+ (the container image) never shows it.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const code = await start(process.argv.slice(2), process.env);
 // The command has returned, so its temporary files are gone (and the 'exit' hook removes any left); a cleanup still

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { MIN_NODE_MAJOR } from '../../src/runtime.js';
 
 const run = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -99,6 +100,8 @@ describe('Dockerfile', () => {
     for (const s of stages) expect(s.from).toBe('node:${NODE_VERSION}-bookworm-slim');
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string }; devDependencies: Record<string, string> };
     expect(pkg.engines.node).toBe(`>=${major}`);
+    // The CLI refuses older majors with that one's name (src/runtime.ts).
+    expect(MIN_NODE_MAJOR).toBe(Number(major));
     expect(pkg.devDependencies['@types/node']).toMatch(new RegExp(`^\\^${major}\\.`));
     // CI puts that major first in PATH before it installs and tests anything.
     const ci = readFileSync(join(ROOT, '.ci/run'), 'utf8');
