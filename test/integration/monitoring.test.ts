@@ -33,7 +33,7 @@ describe('PrometheusRule', () => {
     expect(await validateSchema(rule as { apiVersion: string; kind: string })).toEqual([]);
     expect(rules.filter((r) => r.alert).map((r) => r.alert).sort()).toEqual([
       'ReshifterBackupFailed', 'ReshifterBackupMissing', 'ReshifterBackupsFailingOften', 'ReshifterDeltaLagHigh',
-      'ReshifterMetricsAbsent', 'ReshifterRetentionDeletingTooMuch',
+      'ReshifterMetricsAbsent', 'ReshifterRetentionDeletingTooMuch', 'ReshifterRetentionFailing',
     ]);
     for (const r of rules.filter((x) => x.alert)) {
       expect(['critical', 'warning'], r.alert).toContain(r.labels?.severity);
@@ -158,7 +158,15 @@ function alertScenarios(scraped: Sample[]) {
   ];
   const id = (name: string, labels: Record<string, string> = {}) => `${name}${JSON.stringify(labels)}`;
   const none = (at: string, ...names: string[]) => names.map((alertname) => ({ eval_time: at, alertname, exp_alerts: [] }));
-  const all = ['ReshifterBackupMissing', 'ReshifterBackupFailed', 'ReshifterBackupsFailingOften', 'ReshifterRetentionDeletingTooMuch', 'ReshifterDeltaLagHigh', 'ReshifterMetricsAbsent'];
+  const all = [
+    'ReshifterBackupMissing', 'ReshifterBackupFailed', 'ReshifterBackupsFailingOften', 'ReshifterRetentionDeletingTooMuch',
+    'ReshifterRetentionFailing', 'ReshifterDeltaLagHigh', 'ReshifterMetricsAbsent',
+  ];
+  // `run` exports Node's process_* metrics beside its own; a Pushgateway's group of a one-off backup has none.
+  const runProcess = (minutes: number) => series('process_start_time_seconds', {}, `0x${minutes}`);
+  /** A one-off backup's group on a Pushgateway, as Prometheus scrapes it with honor_labels: instance is "". */
+  const pushed = (name: string, values: string) => ({ series: `${name}{job="reshifter",instance="",cluster="prod"}`, values });
+  const pushedJob = { job: 'reshifter', cluster: 'prod' }; // an empty label is no label
   const snapshot = (outcome: string) => id('reshifter_backup_total', { strategy: 'snapshot', outcome });
   return [
     {
@@ -167,7 +175,7 @@ function alertScenarios(scraped: Sample[]) {
       input_series: inputs({}),
       alert_rule_test: [
         { eval_time: '10m', alertname: 'ReshifterBackupFailed', exp_alerts: [{ exp_labels: { ...JOB, severity: 'warning' } }] },
-        ...none('10m', 'ReshifterRetentionDeletingTooMuch', 'ReshifterDeltaLagHigh', 'ReshifterMetricsAbsent', 'ReshifterBackupsFailingOften'),
+        ...none('10m', 'ReshifterRetentionDeletingTooMuch', 'ReshifterRetentionFailing', 'ReshifterDeltaLagHigh', 'ReshifterMetricsAbsent', 'ReshifterBackupsFailingOften'),
       ],
     },
     {
@@ -232,6 +240,35 @@ function alertScenarios(scraped: Sample[]) {
       alert_rule_test: [
         ...none('2h50m', 'ReshifterRetentionDeletingTooMuch'),
         { eval_time: '3h30m', alertname: 'ReshifterRetentionDeletingTooMuch', exp_alerts: [{ exp_labels: { ...JOB, severity: 'critical' } }] },
+      ],
+    },
+    {
+      name: 'run: one retention failure fires at once and resolves a day later; failing every run keeps it firing',
+      interval: '1m',
+      input_series: inputs(
+        { reshifter_retention_failures_total: '0x59 1x1700' },
+        { extra: [runProcess(1760), series('reshifter_retention_failures_total', { cluster: 'b' }, [0, 1, 2, 3, 4, 5, 6].map(sixHours).join(' '))] },
+      ),
+      alert_rule_test: [
+        ...none('50m', 'ReshifterRetentionFailing'),
+        { eval_time: '1h5m', alertname: 'ReshifterRetentionFailing', exp_alerts: [{ exp_labels: { ...JOB, severity: 'warning' } }] },
+        {
+          eval_time: '24h50m',
+          alertname: 'ReshifterRetentionFailing',
+          exp_alerts: [{ exp_labels: { ...JOB, severity: 'warning' } }, { exp_labels: { ...JOB, cluster: 'b', severity: 'warning' } }],
+        },
+        { eval_time: '26h', alertname: 'ReshifterRetentionFailing', exp_alerts: [{ exp_labels: { ...JOB, cluster: 'b', severity: 'warning' } }] },
+      ],
+    },
+    {
+      name: "pushgateway: fires while the last one-off backup's retention failed, for days if it keeps failing; the next run whose retention works resolves it",
+      interval: '1m',
+      input_series: [pushed('reshifter_retention_failures_total', '0x59 1x2879 0x60')],
+      alert_rule_test: [
+        ...none('50m', 'ReshifterRetentionFailing'),
+        { eval_time: '1h5m', alertname: 'ReshifterRetentionFailing', exp_alerts: [{ exp_labels: { ...pushedJob, severity: 'warning' } }] },
+        { eval_time: '47h', alertname: 'ReshifterRetentionFailing', exp_alerts: [{ exp_labels: { ...pushedJob, severity: 'warning' } }] },
+        ...none('49h30m', 'ReshifterRetentionFailing'),
       ],
     },
     {
