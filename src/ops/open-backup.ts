@@ -80,7 +80,9 @@ export async function openBackup(
   if (kind === 'delta segment') throw new OperationError(`backup ${m.id} is a delta segment of the chain of ${String((m as { base?: unknown }).base)}: restore or verify it with its chain`);
   assertDecodable(m, keys);
   const checkTrailer = opts.checkTrailer !== false;
-  const copy = await stage(repo, m, signal, kind === 'snapshot', kind === 'snapshot' && checkTrailer);
+  const copy = await stage(repo, m, signal, kind === 'snapshot', kind === 'snapshot' && checkTrailer).catch(async (err: unknown) => {
+    throw await repo.deletedWhileRead(m, err);
+  });
   const close = () => copy.remove();
   try {
     switch (kind) {

@@ -43,6 +43,8 @@ export class BackupRepository {
         const m = await this.readManifestKey(o.key);
         backups.push(m);
       } catch (err) {
+        // Deleted since the listing (another reshifter's retention or delete on this store): gone, not broken.
+        if (isGone(err)) continue;
         invalid.push({ key: o.key, error: describeError(err) });
       }
     }
@@ -161,7 +163,30 @@ export class BackupRepository {
 
   /** Opens the stored bytes of a backup's artifact. */
   async openArtifact(m: Manifest, signal?: AbortSignal): Promise<Readable> {
-    return this.store.get(this.key(m.artifact), signal ? { signal } : {});
+    try {
+      return await this.store.get(this.key(m.artifact), signal ? { signal } : {});
+    } catch (err) {
+      throw await this.deletedWhileRead(m, err);
+    }
+  }
+
+  /**
+   * `err`, a failure to read backup `m`'s artifact, as the operator should hear it: when the artifact is gone and so is
+   * its manifest, the backup was deleted after its manifest was read (retention, `prune` or `delete` of another
+   * reshifter on the same store), which is no damage; a NotFoundError says so. Any other error is returned as it is.
+   */
+  async deletedWhileRead(m: Pick<Manifest, 'id'>, err: unknown): Promise<unknown> {
+    if (!isGone(err)) return err;
+    const manifestLeft = await this.store.get(this.key(manifestName(m.id))).then(
+      (body) => (body.destroy(), true),
+      (e: unknown) => !isGone(e),
+    );
+    if (manifestLeft) return err;
+    return new NotFoundError(
+      `backup ${m.id} was deleted while it was being read: its manifest and artifact are no longer in ${this.store.location} ` +
+        '(retention, prune or delete of another reshifter on the same store removed it); "reshifter list" shows the backups there are',
+      { cause: err },
+    );
   }
 
   /**
@@ -207,6 +232,14 @@ export class BackupRepository {
   async deleteObject(key: string): Promise<void> {
     await this.store.delete(key);
   }
+}
+
+/** True when `err` (or an error it wraps) says that the object is not in the store (any more). */
+function isGone(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if ((e instanceof StoreError && e.kind === 'not-found') || (e as NodeJS.ErrnoException).code === 'ENOENT') return true;
+  }
+  return false;
 }
 
 /** `location holds the backups of cluster X: set RS_CLUSTER_NAME ...`: where a cluster without backups should look. */
