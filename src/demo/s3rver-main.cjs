@@ -1,8 +1,10 @@
 // Runs s3rver (a real S3-compatible HTTP server) as its own process, for tests and the benchmark:
-//   node s3rver-main.cjs <port> <directory> <bucket> [<address>, default 127.0.0.1]
+//   node s3rver-main.cjs <port> <directory> <bucket> [<address>, default 127.0.0.1] [signatures]
+// With `signatures`, requests signed with other credentials than s3rver's own (S3RVER / S3RVER) are refused, as a
+// real S3 refuses a wrong secret key (SignatureDoesNotMatch) or an unknown access key (InvalidAccessKeyId).
 // Prints "ready <port>" once it listens. A separate process, so a test can kill it mid-upload.
 const S3rver = require('s3rver');
-const [port, directory, bucket, address = '127.0.0.1'] = process.argv.slice(2);
+const [port, directory, bucket, address = '127.0.0.1', check] = process.argv.slice(2);
 new S3rver({
   port: Number(port),
   address,
@@ -10,7 +12,7 @@ new S3rver({
   vhostBuckets: !address.includes(':'),
   directory,
   silent: true,
-  allowMismatchedSignatures: true,
+  allowMismatchedSignatures: check !== 'signatures',
   configureBuckets: [{ name: bucket }],
 })
   .run()

@@ -60,3 +60,31 @@ export function tlsProblem(err: unknown, endpoint: string | undefined): string |
   if (UNTRUSTED.test(code)) return `the server certificate of ${where} is not trusted (${code}): give its CA in NODE_EXTRA_CA_CERTS (a PEM file), or fix the certificate`;
   return undefined;
 }
+
+/**
+ * Why the endpoint refused the request's credentials, naming the variable to check (never its value); undefined for
+ * any other error. `fromVariables`: ACCESS_KEY_ID and SECRET_ACCESS_KEY are set (else the AWS SDK's default chain gave
+ * the credentials). A HEAD request's refusal has no body, so no code: only its status says it was refused.
+ */
+export function credentialsProblem(err: unknown, s: { endpoint: string | undefined; bucket: string; fromVariables: boolean }): string | undefined {
+  const name = (err as SdkError | undefined)?.name ?? '';
+  const status = statusOf(err);
+  const server = s.endpoint !== undefined ? `the S3 server at RS_S3_ENDPOINT=${new URL(s.endpoint).origin}` : 'S3';
+  const keyId = s.fromVariables ? 'ACCESS_KEY_ID' : "the access key of the AWS SDK's credentials (AWS_ACCESS_KEY_ID, AWS_PROFILE or the pod's role)";
+  const secret = s.fromVariables ? 'SECRET_ACCESS_KEY' : "the secret key of the AWS SDK's credentials (AWS_SECRET_ACCESS_KEY, AWS_PROFILE)";
+  const refused = `${server} refused the credentials`;
+  if (name === 'InvalidAccessKeyId') return `${refused}: it knows no such access key (InvalidAccessKeyId): check ${keyId}`;
+  if (name === 'SignatureDoesNotMatch') {
+    return `${refused}: the request signature does not match (SignatureDoesNotMatch), so the secret key is not the one of that access key: check ${secret}`;
+  }
+  if (name === 'ExpiredToken' || name === 'InvalidToken' || name === 'TokenRefreshRequired') {
+    return `${refused}: the session token is expired or invalid (${name}): check AWS_SESSION_TOKEN or the role that gives the credentials`;
+  }
+  if (name === 'AccessDenied') {
+    return `access denied (AccessDenied): ${server} accepted the credentials, but they may not do this in bucket "${s.bucket}": check the bucket policy and the permissions of ${keyId}`;
+  }
+  if (status === 403) {
+    return `${server} refused the request (HTTP 403, no reason given): check ${s.fromVariables ? 'ACCESS_KEY_ID and SECRET_ACCESS_KEY' : "the AWS SDK's credentials"}, and that they may use bucket "${s.bucket}"`;
+  }
+  return undefined;
+}

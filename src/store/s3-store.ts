@@ -14,7 +14,7 @@ import type { StoreConfig } from '../config/types.js';
 import { trackCleanup } from '../exit-cleanup.js';
 import type { Logger } from '../log.js';
 import { formatDuration } from '../core/duration.js';
-import { DeadlineExceeded, isNetworkError, statusOf, tlsProblem, type SdkError } from './s3-errors.js';
+import { DeadlineExceeded, credentialsProblem, isNetworkError, statusOf, tlsProblem, type SdkError } from './s3-errors.js';
 import { skipPayloadHashOverHttps } from './s3-payload-hash.js';
 import { resumableBody } from './s3-download.js';
 import { RetriesExhausted, S3Sender } from './s3-retry.js';
@@ -245,11 +245,11 @@ export class S3Store implements Store {
     let why: string;
     let kind: StoreFailure = exhausted?.transient ? 'transient' : 'other';
     const tls = tlsProblem(last, this.cfg.endpoint);
+    const refused = credentialsProblem(last, { endpoint: this.cfg.endpoint, bucket: this.cfg.bucket, fromVariables: this.cfg.accessKeyId !== undefined });
     if (name === 'NoSuchBucket') why = `bucket "${this.cfg.bucket}" does not exist`;
     else if (name === 'NoSuchKey' || (name === 'NotFound' && status === 404)) [why, kind] = ['no such object', 'not-found'];
-    else if (name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch' || status === 403 || name === 'AccessDenied') {
-      [why, kind] = ['access denied (check ACCESS_KEY_ID, SECRET_ACCESS_KEY and the bucket policy)', 'denied'];
-    } else if (name === 'AbortError' || name === 'AbortedError') why = 'aborted';
+    else if (refused !== undefined) [why, kind] = [refused, 'denied'];
+    else if (name === 'AbortError' || name === 'AbortedError') why = 'aborted';
     else if (name === 'CredentialsProviderError') [why, kind] = ['no S3 credentials: set ACCESS_KEY_ID and SECRET_ACCESS_KEY', 'denied'];
     else if (tls !== undefined) why = tls;
     else if (last instanceof DeadlineExceeded) why = `the S3 server did not answer within ${formatDuration(last.timeoutMs)}`;

@@ -24,7 +24,7 @@ export interface S3Proxy {
   endpoint: string;
   requests: SeenRequest[];
   /** Decides per request whether to inject a fault; undefined passes it on. */
-  fault?: ((r: { op: string; method: string; url: string; attempt: number }) => Fault | undefined) | undefined;
+  fault?: ((r: { op: string; method: string; url: string; attempt: number; headers: IncomingHttpHeaders }) => Fault | undefined) | undefined;
   /** Request body bytes passed on to the server so far. */
   readonly bytesUp: number;
   /**
@@ -69,7 +69,7 @@ export async function startS3Proxy(targetEndpoint: string): Promise<S3Proxy> {
     attempts.set(key, attempt);
     const seen: SeenRequest = { op, method, url, headers: req.headers, status: 0 };
     requests.push(seen);
-    const fault = proxy.fault?.({ op, method, url, attempt });
+    const fault = proxy.fault?.({ op, method, url, attempt, headers: req.headers });
     if (fault === 'drop') {
       req.socket.destroy();
       return;

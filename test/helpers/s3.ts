@@ -25,7 +25,11 @@ export interface TestS3 {
   stop(): Promise<void>;
 }
 
-export async function startS3(bucket = 'backups', opts: { host?: '127.0.0.1' | '::1' } = {}): Promise<TestS3> {
+/**
+ * `checkSignatures`: refuse requests not signed with the server's credentials (those of `env`), as a real S3 does;
+ * by default any signature is taken.
+ */
+export async function startS3(bucket = 'backups', opts: { host?: '127.0.0.1' | '::1'; checkSignatures?: boolean } = {}): Promise<TestS3> {
   const host = opts.host ?? '127.0.0.1';
   const port = await freePort(host);
   const dir = await mkdtemp(join(tmpdir(), 'rs-s3-'));
@@ -33,7 +37,8 @@ export async function startS3(bucket = 'backups', opts: { host?: '127.0.0.1' | '
   let proc!: ChildProcess;
   const launch = () =>
     new Promise<void>((resolve, reject) => {
-      proc = spawn(process.execPath, [MAIN, String(port), dir, bucket, host], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const args = [MAIN, String(port), dir, bucket, host, ...(opts.checkSignatures ? ['signatures'] : [])];
+      proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       let err = '';
       proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
       proc.stdout!.on('data', (d: Buffer) => {

@@ -57,7 +57,7 @@ describe('store failures', () => {
   it('an unknown S3 access key is denied; a missing bucket is neither not-found nor denied', async () => {
     const denied = await failure(open(s3Config(s3, { ACCESS_KEY_ID: 'NOBODY', SECRET_ACCESS_KEY: 'not-the-secret' })).get('c/x.json'));
     expect(denied.kind).toBe('denied');
-    expect(denied.message).toMatch(/access denied/);
+    expect(denied.message).toMatch(/refused the credentials: it knows no such access key \(InvalidAccessKeyId\): check ACCESS_KEY_ID$/);
     const noBucket = await failure(open(s3Config(s3, { RS_S3_BUCKET: 'no-such-bucket' })).get('c/x.json'));
     expect(noBucket.kind).toBe('other');
     expect(noBucket.message).toMatch(/bucket "no-such-bucket" does not exist/);

@@ -1,0 +1,88 @@
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { until } from '../helpers/faults.js';
+import { freePort } from '../helpers/ports.js';
+import { startS3, type TestS3 } from '../helpers/s3.js';
+import { startS3Proxy, type S3Proxy } from '../helpers/s3-proxy.js';
+import { checkSigV4 } from '../helpers/sigv4.js';
+
+/**
+ * Credentials the S3 server refuses: an access key it does not know (s3rver checking signatures answers
+ * InvalidAccessKeyId) and a wrong secret key (SignatureDoesNotMatch: s3rver does not check SigV4 signatures, so a
+ * proxy in front of it checks each request's signature as S3 does). Each command names the refusal and the variable
+ * to check, never prints the secret, and fails; `run` turns /healthz 503.
+ */
+describe('S3 credentials the endpoint refuses', () => {
+  let etcd: TestEtcd;
+  let s3: TestS3;
+  let proxy: S3Proxy;
+  const WRONG_SECRET = 'wrongSecret-5e1d9c3b7a2f4068';
+  const refusedSecret = /refused the credentials: the request signature does not match \(SignatureDoesNotMatch\), so the secret key is not the one of that access key: check SECRET_ACCESS_KEY/;
+  const unknownKey = /refused the credentials: it knows no such access key \(InvalidAccessKeyId\): check ACCESS_KEY_ID/;
+
+  beforeAll(async () => {
+    [etcd, s3] = await Promise.all([startEtcd(), startS3('backups', { checkSignatures: true })]);
+    await etcd.ctl(['put', '/registry/namespaces/default', '{"kind":"Namespace"}']);
+    proxy = await startS3Proxy(s3.endpoint);
+    proxy.fault = ({ method, url, headers }) => {
+      const sig = checkSigV4(method, url, headers, s3.env.SECRET_ACCESS_KEY!);
+      return sig?.accessKeyId === s3.env.ACCESS_KEY_ID && !sig.matches ? { status: 403, code: 'SignatureDoesNotMatch' } : undefined;
+    };
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await Promise.all([etcd?.stop(), s3?.stop()]);
+  });
+
+  const env = (over: Record<string, string> = {}) => ({ RS_ETCD_ENDPOINTS: etcd.endpoint, ...s3.env, RS_S3_ENDPOINT: proxy.endpoint, LOG_LEVEL: 'debug', ...over });
+  const leaks = (...texts: string[]) => texts.filter((t) => t.includes(WRONG_SECRET));
+
+  it('the right credentials pass the signature check (so the check is S3\'s, not a refusal of everything)', async () => {
+    const ok = await runCli(['backup'], env());
+    expect(ok.code, ok.stderr.slice(-2000)).toBe(0);
+    expect(proxy.requests.some((r) => r.status === 403)).toBe(false);
+  });
+
+  it.each([
+    ['a wrong SECRET_ACCESS_KEY', { SECRET_ACCESS_KEY: WRONG_SECRET }, refusedSecret],
+    ['an unknown ACCESS_KEY_ID', { ACCESS_KEY_ID: 'AKIAUNKNOWN0000000', SECRET_ACCESS_KEY: WRONG_SECRET }, unknownKey],
+  ])('%s: backup and list fail saying which variable to check, without the secret', async (_what, over, said) => {
+    for (const args of [['backup'], ['list']]) {
+      const res = await runCli(args, env(over));
+      expect(res.code, `${args[0]}: ${res.stderr.slice(-2000)}`).toBe(1);
+      const message = res.stderr.trimEnd().split('\n').at(-1)!;
+      expect(message, args[0]).toMatch(/^reshifter: (uploading|listing) s3:\/\/backups\//);
+      expect(message, args[0]).toMatch(said);
+      expect(leaks(res.stdout, res.stderr), args[0]).toEqual([]);
+    }
+  });
+
+  it('run: a scheduled backup with a wrong secret key fails, /healthz is 503 and says why', async () => {
+    const port = await freePort();
+    let child: ChildProcess | undefined;
+    let stderr = '';
+    const run = runCli(['run'], env({ SECRET_ACCESS_KEY: WRONG_SECRET, RS_SCHEDULE: '*/2 * * * * *', RS_HTTP_PORT: String(port) }), {
+      timeoutMs: 40_000,
+      onStart: (c) => {
+        child = c;
+        c.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      },
+    });
+    try {
+      await until(() => stderr.includes('"msg":"backup failed"'), 'a scheduled backup to fail');
+      const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+      const body = await health.text();
+      expect(health.status, body).toBe(503);
+      expect((JSON.parse(body) as { reason: string }).reason).toMatch(refusedSecret);
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(metrics).toMatch(/reshifter_backup_total\{[^}]*outcome="failure"[^}]*\} [1-9]/);
+      child!.kill('SIGTERM');
+      const res = await run;
+      expect(leaks(res.stdout, res.stderr, body, metrics)).toEqual([]);
+    } finally {
+      child?.kill('SIGKILL');
+    }
+  });
+});
