@@ -1,7 +1,7 @@
 import type { ScheduledTask } from 'node-cron';
 import { isDeltaManifest } from '../archive/manifest.js';
 import { combineObservers, type BackupObserver } from '../core/backup-observer.js';
-import { AbortedError, ConfigError, OperationError, describeError } from '../core/errors.js';
+import { AbortedError, ConfigError, OperationError, StoreError, describeError } from '../core/errors.js';
 import type { HealthReport } from '../core/health.js';
 import { JobQueue } from '../core/jobs.js';
 import type { Logger } from '../log.js';
@@ -103,7 +103,7 @@ async function startServing(ctx: OpContext, s: Serving): Promise<RunningHttpServ
         routes: async (req, res) => (await handleApi(req, res, api)) || (await handleUi(req, res)),
       });
     }
-    await seedLastSuccess(s.repo, s.metrics, log);
+    await seedLastSuccess(s.repo, s.metrics, s.health, log);
     return server;
   } catch (err) {
     await server?.close();
@@ -146,13 +146,16 @@ function untilAborted(signal: AbortSignal): Promise<void> {
 
 /**
  * Sets the last-success metric from the newest backup in the store, so alerts on its age survive a restart.
- * A store that cannot be listed now is only a warning: the first backup will tell.
+ * A store that cannot be listed now is only a warning: the first backup will tell. One that refuses reshifter
+ * (credentials, permissions) turns /healthz unhealthy at once.
  */
-async function seedLastSuccess(repo: BackupRepository, metrics: Metrics, log: Logger): Promise<void> {
+async function seedLastSuccess(repo: BackupRepository, metrics: Metrics, health: ScheduleHealth, log: Logger): Promise<void> {
   try {
     const newest = (await repo.list()).backups.find((m) => !isDeltaManifest(m));
     if (newest) metrics.lastSuccess.set(Date.parse(newest.createdAt) / 1000);
   } catch (err) {
     log.warn({ err: describeError(err) }, 'cannot list existing backups');
+    // Refused credentials or permissions will refuse every backup too: /healthz says so now, not at the first run.
+    if (err instanceof StoreError && err.kind === 'denied') health.refusedAtStart(describeError(err));
   }
 }

@@ -5,8 +5,11 @@ export interface HealthInput {
   startedAt: Date;
   /** When the last backup completed successfully (in this process). */
   lastSuccessAt?: Date;
-  /** When and why the last backup failed (`retention`: the backup was stored, the retention after it failed). */
-  lastFailure?: { at: Date; reason: string; retention?: boolean };
+  /**
+   * When and why the last backup failed (`retention`: the backup was stored, the retention after it failed; `start`:
+   * no backup yet, but the store refused the listing at start, as it will refuse the backups).
+   */
+  lastFailure?: { at: Date; reason: string; retention?: boolean; start?: boolean };
   /**
    * Scheduled run times that have come due, oldest first, whether a backup started at them or was skipped because
    * the previous one was still running (the scheduler records them as they fire).
@@ -46,7 +49,11 @@ export function evaluateHealth(input: HealthInput): HealthReport {
   };
   const { lastSuccessAt, lastFailure } = input;
   if (lastFailure && (!lastSuccessAt || lastFailure.at.getTime() >= lastSuccessAt.getTime())) {
-    const what = lastFailure.retention ? 'the retention after the last backup failed' : 'the last backup failed';
+    const what = lastFailure.retention
+      ? 'the retention after the last backup failed'
+      : lastFailure.start
+        ? 'the store refused to list the backups at start (backups will fail alike)'
+        : 'the last backup failed';
     return { healthy: false, status: 'failing', reason: `${what}: ${lastFailure.reason}`, ...facts };
   }
   const since = lastSuccessAt ?? input.startedAt;

@@ -8,7 +8,7 @@ const KEEP_DUE_RUNS = 16;
 export class ScheduleHealth {
   readonly observer: BackupObserver;
   private lastSuccessAt: Date | undefined;
-  private lastFailure: { at: Date; reason: string; retention?: boolean } | undefined;
+  private lastFailure: { at: Date; reason: string; retention?: boolean; start?: boolean } | undefined;
   private readonly dueRuns: Date[] = [];
 
   constructor(private readonly startedAt: Date = new Date()) {
@@ -24,6 +24,14 @@ export class ScheduleHealth {
         this.lastFailure = { at: new Date(), reason, retention: true };
       },
     };
+  }
+
+  /**
+   * The store refused the listing at start (credentials, permissions): unhealthy now rather than at the first
+   * scheduled backup, hours later; the first backup that succeeds makes it healthy.
+   */
+  refusedAtStart(reason: string): void {
+    this.lastFailure = { at: new Date(), reason, start: true };
   }
 
   /** A scheduled run came due (whether a backup started at it or it was skipped). */

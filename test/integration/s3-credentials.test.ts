@@ -59,6 +59,34 @@ describe('S3 credentials the endpoint refuses', () => {
     }
   });
 
+  it('run: with a wrong secret key, /healthz is 503 from the start, not only once a backup is due and fails', async () => {
+    const port = await freePort();
+    let child: ChildProcess | undefined;
+    let stderr = '';
+    const run = runCli(['run'], env({ SECRET_ACCESS_KEY: WRONG_SECRET, RS_SCHEDULE: '0 0 1 1 *', RS_HTTP_PORT: String(port) }), {
+      timeoutMs: 40_000,
+      onStart: (c) => {
+        child = c;
+        c.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      },
+    });
+    try {
+      await until(() => stderr.includes('"msg":"scheduler started"'), 'run to start');
+      const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+      const body = await health.text();
+      expect(health.status, body).toBe(503);
+      const reason = (JSON.parse(body) as { reason: string }).reason;
+      expect(reason).toMatch(/^the store refused to list the backups at start \(backups will fail alike\): listing s3:\/\/backups\/default\/: /);
+      expect(reason).toMatch(refusedSecret);
+      child!.kill('SIGTERM');
+      const res = await run;
+      expect(res.code).toBe(0);
+      expect(leaks(res.stdout, res.stderr, body)).toEqual([]);
+    } finally {
+      child?.kill('SIGKILL');
+    }
+  });
+
   it('run: a scheduled backup with a wrong secret key fails, /healthz is 503 and says why', async () => {
     const port = await freePort();
     let child: ChildProcess | undefined;
