@@ -18,6 +18,8 @@ describe('S3 credentials the endpoint refuses', () => {
   let etcd: TestEtcd;
   let s3: TestS3;
   let proxy: S3Proxy;
+  /** A bucket policy that denies listing to the right credentials: the proxy answers as S3 does then. */
+  let policyDeniesList = false;
   const WRONG_SECRET = 'wrongSecret-5e1d9c3b7a2f4068';
   const refusedSecret = /refused the credentials: the request signature does not match \(SignatureDoesNotMatch\), so the secret key is not the one of that access key: check SECRET_ACCESS_KEY/;
   const unknownKey = /refused the credentials: it knows no such access key \(InvalidAccessKeyId\): check ACCESS_KEY_ID/;
@@ -26,9 +28,10 @@ describe('S3 credentials the endpoint refuses', () => {
     [etcd, s3] = await Promise.all([startEtcd(), startS3('backups', { checkSignatures: true })]);
     await etcd.ctl(['put', '/registry/namespaces/default', '{"kind":"Namespace"}']);
     proxy = await startS3Proxy(s3.endpoint);
-    proxy.fault = ({ method, url, headers }) => {
+    proxy.fault = ({ op, method, url, headers }) => {
       const sig = checkSigV4(method, url, headers, s3.env.SECRET_ACCESS_KEY!);
-      return sig?.accessKeyId === s3.env.ACCESS_KEY_ID && !sig.matches ? { status: 403, code: 'SignatureDoesNotMatch' } : undefined;
+      if (sig?.accessKeyId === s3.env.ACCESS_KEY_ID && !sig.matches) return { status: 403, code: 'SignatureDoesNotMatch' };
+      return policyDeniesList && op === 'ListObjects' ? { status: 403, code: 'AccessDenied' } : undefined;
     };
   });
   afterAll(async () => {
@@ -56,6 +59,19 @@ describe('S3 credentials the endpoint refuses', () => {
       expect(message, args[0]).toMatch(/^reshifter: (uploading|listing) s3:\/\/backups\//);
       expect(message, args[0]).toMatch(said);
       expect(leaks(res.stdout, res.stderr), args[0]).toEqual([]);
+    }
+  });
+
+  it('credentials accepted but denied by the bucket policy: list says so, not that the credentials are wrong', async () => {
+    policyDeniesList = true;
+    try {
+      const res = await runCli(['list'], env());
+      expect(res.code, res.stderr.slice(-2000)).toBe(1);
+      expect(res.stderr.trimEnd().split('\n').at(-1)).toMatch(
+        /^reshifter: listing s3:\/\/backups\/default\/: access denied \(AccessDenied\): the S3 server at RS_S3_ENDPOINT=\S+ accepted the credentials, but they may not do this in bucket "backups": check the bucket policy and the permissions of ACCESS_KEY_ID$/,
+      );
+    } finally {
+      policyDeniesList = false;
     }
   });
 
