@@ -9,7 +9,8 @@ import {
   type CreateMultipartUploadCommandOutput,
   type UploadPartCommandOutput,
 } from '@aws-sdk/client-s3';
-import type { S3Sender } from './s3-retry.js';
+import { statusOf } from './s3-errors.js';
+import { RetriesExhausted, type S3Sender } from './s3-retry.js';
 
 /** S3's limit of parts per upload. */
 const MAX_PARTS = 10_000;
@@ -81,7 +82,12 @@ export async function uploadStream(
   if (partNumber === 1) {
     // It all fit in one part: a plain PutObject.
     state.objectMayExist = true;
-    await sender.send(new PutObjectCommand({ ...params, Body: buf.subarray(0, fill), ContentLength: fill }), 'PutObject', opts.signal);
+    await sender
+      .send(new PutObjectCommand({ ...params, Body: buf.subarray(0, fill), ContentLength: fill }), 'PutObject', opts.signal)
+      .catch((err: unknown) => {
+        if (refusedOutright(err)) state.objectMayExist = false;
+        throw err;
+      });
     return;
   }
   // An object whose size is a multiple of the part size has no short last part.
@@ -186,10 +192,26 @@ class PartUploads {
     const parts = [...this.done].sort((a, b) => a.PartNumber! - b.PartNumber!);
     const UploadId = await this.created!;
     this.state.objectMayExist = true;
-    await this.sender.send<CompleteMultipartUploadCommandOutput>(
-      new CompleteMultipartUploadCommand({ Bucket: this.params.Bucket, Key: this.params.Key, UploadId, MultipartUpload: { Parts: parts } }),
-      'CompleteMultipartUpload',
-      this.opts.signal,
-    );
+    await this.sender
+      .send<CompleteMultipartUploadCommandOutput>(
+        new CompleteMultipartUploadCommand({ Bucket: this.params.Bucket, Key: this.params.Key, UploadId, MultipartUpload: { Parts: parts } }),
+        'CompleteMultipartUpload',
+        this.opts.signal,
+      )
+      .catch((err: unknown) => {
+        if (refusedOutright(err)) this.state.objectMayExist = false;
+        throw err;
+      });
   }
+}
+
+/**
+ * The request was sent once and refused with a reply (4xx: credentials, permissions, a bad part list): S3 carried
+ * none of it out, so no object was stored. After a retry the object may exist all the same (an attempt before whose
+ * reply was lost).
+ */
+function refusedOutright(err: unknown): boolean {
+  if (!(err instanceof RetriesExhausted) || err.attempts !== 1) return false;
+  const status = statusOf(err.last);
+  return status !== undefined && status >= 400 && status < 500;
 }

@@ -59,6 +59,9 @@ describe('S3 credentials the endpoint refuses', () => {
       expect(message, args[0]).toMatch(/^reshifter: (uploading|listing) s3:\/\/backups\//);
       expect(message, args[0]).toMatch(said);
       expect(leaks(res.stdout, res.stderr), args[0]).toEqual([]);
+      // A refused PutObject stored nothing: no attempt to delete an object that cannot exist, and no warning that it may.
+      expect(res.stderr, args[0]).not.toMatch(/could not delete the object of the failed upload/);
+      expect(proxy.requests.filter((r) => r.op === 'DeleteObject' && r.status === 403), args[0]).toEqual([]);
     }
   });
 
