@@ -65,6 +65,20 @@ export function keyEntryNames(n: number): { meta: string; value: string } {
   return { meta: `${base}.json`, value: `${base}.value` };
 }
 
+/**
+ * True when `name` is the entry of the n-th key with `suffix` (`.json` or `.value`): `keyEntryNames(n)` without
+ * building the names, which the reader would otherwise do for each of the two entries of every key.
+ */
+export function isKeyEntryName(name: string, n: number, suffix: '.json' | '.value'): boolean {
+  let digits = 1;
+  for (let v = n; v >= 10; v = Math.floor(v / 10)) digits++;
+  const end = 5 + Math.max(9, digits);
+  if (name.length !== end + suffix.length || !name.startsWith('keys/') || !name.endsWith(suffix)) return false;
+  let v = n;
+  for (let i = end - 1; i >= 5; i--, v = Math.floor(v / 10)) if (name.charCodeAt(i) !== 0x30 + (v % 10)) return false;
+  return true;
+}
+
 /** The key as text when its bytes are exactly valid UTF-8 (which then decode and encode back to the same bytes). */
 export function keyText(key: Buffer): string | undefined {
   return isUtf8(key) ? key.toString('utf8') : undefined;
@@ -89,6 +103,8 @@ export function keyMetaLine(n: number, r: KeyRecord): string {
 
 const COUNT = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const COUNT_FIELDS = ['valueSize', 'createRevision', 'modRevision', 'version'] as const;
+const LEASE_ID = /^\d{1,20}$/;
 
 /** Parses and checks a key's JSON line; throws an Error saying what is wrong. */
 export function decodeKeyMeta(bytes: Buffer, n: number): { meta: KeyMeta; key: Buffer } {
@@ -104,11 +120,11 @@ export function decodeKeyMeta(bytes: Buffer, n: number): { meta: KeyMeta; key: B
   const key = Buffer.from(m.keyBase64, 'base64');
   if (key.length === 0) throw new Error('has an empty key');
   if (m.key !== undefined && m.key !== keyText(key)) throw new Error('"key" and "keyBase64" differ');
-  for (const f of ['valueSize', 'createRevision', 'modRevision', 'version'] as const) {
+  for (const f of COUNT_FIELDS) {
     if (!COUNT(m[f])) throw new Error(`field "${f}" is missing or not a count`);
   }
   if ((m.valueSize as number) > MAX_VALUE_BYTES) throw new Error(`value of ${m.valueSize as number} bytes is more than the ${MAX_VALUE_BYTES} a dump may hold`);
-  if (m.lease !== undefined && (typeof m.lease !== 'string' || !/^\d{1,20}$/.test(m.lease))) throw new Error('field "lease" is not a lease id');
+  if (m.lease !== undefined && (typeof m.lease !== 'string' || !LEASE_ID.test(m.lease))) throw new Error('field "lease" is not a lease id');
   if (m.ttl !== undefined && !COUNT(m.ttl)) throw new Error('field "ttl" is not a count of seconds');
   return { meta: m as unknown as KeyMeta, key };
 }

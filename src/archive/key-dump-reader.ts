@@ -9,6 +9,7 @@ import {
   MAX_HEADER_BYTES,
   MAX_META_BYTES,
   decodeKeyMeta,
+  isKeyEntryName,
   keyEntryNames,
   type DumpEnd,
   type DumpHeader,
@@ -89,9 +90,8 @@ export class KeyDumpParser {
       return;
     }
     const n = this.keys + 1;
-    const names = keyEntryNames(n);
     if (this.pending) {
-      if (e.name !== names.value) fail(`expected ${names.value}, found ${e.name}`);
+      if (!isKeyEntryName(e.name, n, '.value')) fail(`expected ${keyEntryNames(n).value}, found ${e.name}`);
       if (e.data.length !== this.pending.meta.valueSize) fail(`${e.name} is ${e.data.length} bytes, its key entry says ${this.pending.meta.valueSize}`);
       const { meta, key } = this.pending;
       this.pending = undefined;
@@ -119,7 +119,7 @@ export class KeyDumpParser {
       this.ended = true;
       return;
     }
-    if (e.name !== names.meta) fail(`expected ${names.meta} or ${END_ENTRY}, found ${e.name}`);
+    if (!isKeyEntryName(e.name, n, '.json')) fail(`expected ${keyEntryNames(n).meta} or ${END_ENTRY}, found ${e.name}`);
     try {
       this.pending = decodeKeyMeta(e.data, n);
     } catch (err) {

@@ -212,3 +212,19 @@ describe('isClusterScoped', () => {
     for (const r of ['pods', 'secrets', 'routes', 'deployments']) expect(isClusterScoped(r)).toBe(false);
   });
 });
+
+describe('utf8 (the text of key bytes)', () => {
+  it('decodes as TextDecoder does, ASCII, multi-byte and invalid bytes alike, at any offset', async () => {
+    const { utf8 } = await import('../../../src/kube/text.js');
+    const td = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+    const samples = ['', '/registry/pods/a/b', 'x'.repeat(48), 'y'.repeat(49), '/registry/ü/€', '\ufeffbom'].map((s) => Buffer.from(s));
+    samples.push(Buffer.from([0x2f, 0xff, 0x61]), Buffer.from([0x61, 0x80]), Buffer.from([0xc3]));
+    for (let i = 0; i < 200; i++) samples.push(Buffer.from(Array.from({ length: i % 60 }, (_, j) => ((i * 31 + j * 17) % 7 === 0 ? 0x80 + j : 0x20 + ((i + j) % 90)))));
+    for (const s of samples) {
+      const padded = Buffer.concat([Buffer.from('ab'), s, Buffer.from('cd')]);
+      expect(utf8(s)).toBe(td.decode(s));
+      expect(utf8(padded, 2, 2 + s.length)).toBe(td.decode(s));
+      expect(utf8(new Uint8Array(s))).toBe(td.decode(s));
+    }
+  });
+});
