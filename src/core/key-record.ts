@@ -39,4 +39,9 @@ export interface KeysHeader {
 export interface KeyStream {
   header: KeysHeader;
   records(): AsyncIterable<KeyRecord>;
+  /**
+   * The same pass as `records`, in batches as the reader has them (a key dump's: the keys of one decoded chunk), for
+   * a reader that goes through every key and would otherwise await each; optional.
+   */
+  recordBatches?(): AsyncIterable<readonly KeyRecord[]>;
 }

@@ -57,11 +57,14 @@ export class KeyRestorer {
     this.plan.add(resource, { action: 'skipped', reason: 'filtered' });
   }
 
-  /** Queues a key; waits while the maximum of batches is in flight. */
-  async add(record: KeyRecord, resource: string): Promise<void> {
+  /**
+   * Queues a key; a promise, to wait for, only when it completed a batch (which waits while the maximum of batches is
+   * in flight): most keys just join a batch, and an async call per key was garbage for nothing.
+   */
+  add(record: KeyRecord, resource: string): Promise<void> | undefined {
     this.throwIfFailed();
     const full = this.batcher.add({ record, resource });
-    if (full) await this.start(full);
+    return full ? this.start(full) : undefined;
   }
 
   /** Writes what is queued and waits for every batch in flight; throws the first failure. */

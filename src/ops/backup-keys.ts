@@ -1,4 +1,5 @@
 import type { DumpHeader } from '../archive/key-dump-format.js';
+import type { DumpItem } from '../archive/key-dump-reader.js';
 import { etcdOf } from '../archive/manifest.js';
 import { snapshotError } from '../archive/snapshot-error.js';
 import { OperationError } from '../core/errors.js';
@@ -65,29 +66,48 @@ export async function snapshotKeys(backup: SnapshotBackup, opts: SnapshotKeysOpt
  * records, so taking the header costs no read of its own. `close` ends a first pass that was never used.
  */
 export async function keyDumpKeys(backup: KeyDumpBackup): Promise<KeyStream & { header: DumpHeader; close(): Promise<void> }> {
-  const first = backup.items()[Symbol.asyncIterator]();
+  const first = backup.batches()[Symbol.asyncIterator]();
   const head = await first.next();
-  if (head.done || head.value.type !== 'header') {
+  const item = head.done ? undefined : head.value[0];
+  if (item?.type !== 'header') {
     await first.return?.(undefined);
     throw new OperationError(`backup ${backup.manifest.id}: the key dump has no header`);
   }
+  // The keys parsed with the header open the first pass.
+  let firstKeys: KeyRecord[] | undefined = keysOf(head.value as DumpItem[], 1);
   let unused: AsyncIterator<unknown> | undefined = first;
-  async function* records(): AsyncGenerator<KeyRecord> {
-    const items = unused === first ? first : backup.items()[Symbol.asyncIterator]();
-    unused = undefined;
+  async function* recordBatches(): AsyncGenerator<KeyRecord[]> {
+    const batches = unused === first ? first : backup.batches()[Symbol.asyncIterator]();
+    const opening = unused === first ? firstKeys : undefined;
+    unused = firstKeys = undefined;
     try {
-      for (let r = await items.next(); !r.done; r = await items.next()) {
-        if (r.value.type === 'key') yield r.value.record;
+      if (opening !== undefined && opening.length > 0) yield opening;
+      for (let r = await batches.next(); !r.done; r = await batches.next()) {
+        const keys = keysOf(r.value, 0);
+        if (keys.length > 0) yield keys;
       }
     } finally {
-      await items.return?.(undefined);
+      await batches.return?.(undefined);
     }
   }
+  async function* records(): AsyncGenerator<KeyRecord> {
+    for await (const batch of recordBatches()) yield* batch;
+  }
   return {
-    header: head.value.header,
+    header: item.header,
     records,
+    recordBatches,
     async close() {
       await unused?.return?.(undefined);
     },
   };
+}
+
+function keysOf(items: readonly DumpItem[], from: number): KeyRecord[] {
+  const keys: KeyRecord[] = [];
+  for (let i = from; i < items.length; i++) {
+    const it = items[i]!;
+    if (it.type === 'key') keys.push(it.record);
+  }
+  return keys;
 }

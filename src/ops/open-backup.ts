@@ -1,7 +1,7 @@
 import { tmpdir } from 'node:os';
 import type { Readable } from 'node:stream';
 import type { CodecKeys } from '../archive/codec.js';
-import { readKeyDump, type DumpItem } from '../archive/key-dump-reader.js';
+import { readKeyDump, readKeyDumpBatches, type DumpItem } from '../archive/key-dump-reader.js';
 import { assertDecodable, copyVerified, holdVerified, verifyInPlace, type VerifiedCopy } from '../archive/local-copy.js';
 import type { Manifest } from '../archive/manifest.js';
 import { readRenderListing } from '../archive/render-listing.js';
@@ -35,6 +35,8 @@ export interface KeyDumpBackup extends Opened {
   kind: 'key dump';
   /** One pass over the dump: its header, then every key in the dump's order. Each call reads the copy again. */
   items(): AsyncIterable<DumpItem>;
+  /** The same pass as `items`, in the batches the reader parsed them (see readKeyDumpBatches). */
+  batches(): AsyncIterable<DumpItem[]>;
 }
 
 /** A render listing: audit rows, no values. */
@@ -89,7 +91,7 @@ export async function openBackup(
       case 'snapshot':
         return copy.inPlace ? snapshotBackup(copy.path, m, close) : await decodeSnapshot(copy, m, keys, signal, checkTrailer, repo.workDir ?? tmpdir());
       case 'key dump':
-        return { kind, manifest: m, items: () => readKeyDump(copy.open(keys)), close };
+        return { kind, manifest: m, items: () => readKeyDump(copy.open(keys)), batches: () => readKeyDumpBatches(copy.open(keys)), close };
       case 'render listing':
         return { kind, manifest: m, rows: () => readRenderListing(copy.open(keys)), close };
       case 'container checkpoint':

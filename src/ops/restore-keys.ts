@@ -178,7 +178,8 @@ async function writeHeld(run: KeyRestoreRun, held: { items: Array<{ record: KeyR
 
 /**
  * One pass over the stream: writes each key `wanted` says is due now, then waits for the writes in flight. `end`: the
- * pass stops reading at key number `end` (counted from 0).
+ * pass stops reading at key number `end` (counted from 0). A stream that has batches is read by them: a key that is
+ * not due, or that only joins a transaction, then costs no await.
  */
 async function pass(
   signal: AbortSignal,
@@ -188,25 +189,46 @@ async function pass(
   end?: number,
 ): Promise<void> {
   let index = 0;
-  if (end !== 0) {
+  const step = (record: KeyRecord): Promise<void> | undefined => {
+    if (signal.aborted) throw new AbortedError('restore interrupted (SIGTERM/SIGINT)');
+    const parsed = parseKey(record.key, run.layout);
+    const due = wanted(record, parsed, restorePhase(parsed), index++);
+    if (due === true) return write(run, record, parsed);
+    if (due === false) return undefined;
+    return due.then((d) => (d ? write(run, record, parsed) : undefined));
+  };
+  if (end !== 0 && stream.recordBatches) {
+    batches: for await (const batch of stream.recordBatches()) {
+      for (const record of batch) {
+        const p = step(record);
+        if (p !== undefined) await p;
+        if (index === end) break batches;
+      }
+    }
+  } else if (end !== 0) {
     for await (const record of stream.records()) {
-      if (signal.aborted) throw new AbortedError('restore interrupted (SIGTERM/SIGINT)');
-      const parsed = parseKey(record.key, run.layout);
-      const due = wanted(record, parsed, restorePhase(parsed), index++);
-      if (due === true || (due !== false && (await due))) await write(run, record, parsed);
+      const p = step(record);
+      if (p !== undefined) await p;
       if (index === end) break;
     }
   }
   await run.restorer.drain();
 }
 
-/** Writes one key, or counts it as filtered out. */
-async function write(run: KeyRestoreRun, record: KeyRecord, parsed: ParsedKey): Promise<void> {
+/** Writes one key, or counts it as filtered out; a promise only when the write has to wait (see KeyRestorer.add). */
+function write(run: KeyRestoreRun, record: KeyRecord, parsed: ParsedKey): Promise<void> | undefined {
   const resource = resourceLabel(parsed);
   run.matches.see(parsed);
-  if (selectKey(parsed, run.selection)) await run.restorer.add(record, resource);
+  let added: Promise<void> | undefined;
+  if (selectKey(parsed, run.selection)) added = run.restorer.add(record, resource);
   else run.restorer.skipFiltered(resource);
+  if (added === undefined) return handled(run);
+  return added.then(() => handled(run));
+}
+
+function handled(run: KeyRestoreRun): undefined {
   run.onProgress?.({ keys: ++run.handled, bytes: run.restorer.bytesWritten });
+  return undefined;
 }
 
 /** The error a failed restore reports: how many keys it wrote (and sent unconfirmed), so that a rerun completes it. */
