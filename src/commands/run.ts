@@ -13,6 +13,7 @@ import { ScheduleHealth } from '../server/health-state.js';
 import { startHttpServer, type RunningHttpServer } from '../server/http-server.js';
 import { addProcessMetrics, processMetrics, type Metrics } from '../server/metrics.js';
 import { scheduleBackups } from '../server/scheduler.js';
+import { scheduleTimeZone } from '../server/schedule-zone.js';
 import { startDeltaRecording, type DeltaRecording } from '../server/delta-recording.js';
 import { handleUi } from '../server/ui/handle-ui.js';
 import type { BackupRepository } from '../store/backup-repository.js';
@@ -35,6 +36,8 @@ export async function runCommand(cmd: CommandContext): Promise<void> {
       '"run" needs RS_SCHEDULE (scheduled backups, e.g. "0 */6 * * *") or RS_HTTP_PORT (the API and web UI): with neither it would do nothing',
     ]);
   }
+  const zone = scheduleTimeZone();
+  if (config.schedule !== undefined && 'problem' in zone) throw new ConfigError([zone.problem]);
   const metrics = processMetrics();
   addProcessMetrics(metrics);
   const health = new ScheduleHealth();
@@ -131,7 +134,9 @@ async function announce(ctx: OpContext, task: ScheduledTask | undefined, repo: B
   const httpPort = server?.port ?? 0;
   if (task) {
     await task.start();
-    ctx.log.info({ schedule: ctx.config.schedule, next: task.getNextRun()?.toISOString(), store: repo.store.location, httpPort }, 'scheduler started');
+    const zone = scheduleTimeZone();
+    const timeZone = 'zone' in zone ? zone.zone : undefined;
+    ctx.log.info({ schedule: ctx.config.schedule, timeZone, next: task.getNextRun()?.toISOString(), store: repo.store.location, httpPort }, 'scheduler started');
   } else {
     ctx.log.info({ store: repo.store.location, httpPort }, 'serving without a schedule (RS_SCHEDULE is not set)');
   }

@@ -323,7 +323,7 @@ export const VARIABLES: readonly Variable[] = [
   {
     name: 'RS_SCHEDULE', group: 'schedule', parse: cronExpression, field: 'schedule',
     empty: { give: 'a cron expression (like 0 */6 * * *)', unset: 'for run to only serve HTTP, taking no backups' },
-    doc: { default: '', example: '`0 */6 * * *`', meaning: 'cron expression for `run` (5 fields, or 6 with seconds); without it `run` only serves HTTP' },
+    doc: { default: '', example: '`0 */6 * * *`', meaning: 'cron expression for `run` (5 fields, or 6 with seconds), in the time zone of `TZ` (an IANA name like `Europe/Berlin`; the system zone when unset, UTC in the image; a name Node does not know is refused); without it `run` only serves HTTP' },
   },
   {
     name: 'RS_RETENTION_KEEP_LAST', group: 'retention', unset: 'absent', parse: count, field: 'retention.keepLast',
