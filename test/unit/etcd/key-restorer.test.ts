@@ -55,7 +55,7 @@ async function restoreAll(target: MemoryTarget, records: KeyRecord[], opts = { d
 }
 
 describe('key restorer', () => {
-  it('writes every key once, in transactions of at most 128 ops and 1 MiB, four in flight', async () => {
+  it('writes every key once, in transactions of at most 128 ops and 1 MiB, eight in flight', async () => {
     const target = new MemoryTarget();
     const records = Array.from({ length: 1500 }, (_, i) => rec(i, i % 10 === 0 ? 60_000 : 300));
     const r = await restoreAll(target, records);
@@ -65,7 +65,7 @@ describe('key restorer', () => {
       expect(w.length).toBeLessThanOrEqual(128);
       expect(w.reduce((n, x) => n + x.key.length + x.value.length + 32, 0)).toBeLessThanOrEqual(1024 * 1024);
     }
-    expect(target.maxInFlight).toBe(4);
+    expect(target.maxInFlight).toBe(8);
     expect(r.plan.totals()).toMatchObject({ create: 1500, keys: 1500 });
   });
 
