@@ -81,13 +81,7 @@ export async function uploadStream(
   }
   if (partNumber === 1) {
     // It all fit in one part: a plain PutObject.
-    state.objectMayExist = true;
-    await sender
-      .send(new PutObjectCommand({ ...params, Body: buf.subarray(0, fill), ContentLength: fill }), 'PutObject', opts.signal)
-      .catch((err: unknown) => {
-        if (refusedOutright(err)) state.objectMayExist = false;
-        throw err;
-      });
+    await sendMaking(sender, new PutObjectCommand({ ...params, Body: buf.subarray(0, fill), ContentLength: fill }), 'PutObject', opts.signal, state);
     return;
   }
   // An object whose size is a multiple of the part size has no short last part.
@@ -191,27 +185,29 @@ class PartUploads {
     this.throwIfFailed();
     const parts = [...this.done].sort((a, b) => a.PartNumber! - b.PartNumber!);
     const UploadId = await this.created!;
-    this.state.objectMayExist = true;
-    await this.sender
-      .send<CompleteMultipartUploadCommandOutput>(
-        new CompleteMultipartUploadCommand({ Bucket: this.params.Bucket, Key: this.params.Key, UploadId, MultipartUpload: { Parts: parts } }),
-        'CompleteMultipartUpload',
-        this.opts.signal,
-      )
-      .catch((err: unknown) => {
-        if (refusedOutright(err)) this.state.objectMayExist = false;
-        throw err;
-      });
+    await sendMaking<CompleteMultipartUploadCommandOutput>(
+      this.sender,
+      new CompleteMultipartUploadCommand({ Bucket: this.params.Bucket, Key: this.params.Key, UploadId, MultipartUpload: { Parts: parts } }),
+      'CompleteMultipartUpload',
+      this.opts.signal,
+      this.state,
+    );
   }
 }
 
 /**
- * The request was sent once and refused with a reply (4xx: credentials, permissions, a bad part list): S3 carried
- * none of it out, so no object was stored. After a retry the object may exist all the same (an attempt before whose
- * reply was lost).
+ * Sends the request that makes the object (PutObject, CompleteMultipartUpload), keeping in `state` whether the object
+ * may exist should it fail: from the moment it is sent, unless it was sent once and refused with a reply (4xx:
+ * credentials, permissions, a bad part list), when S3 carried none of it out. After a retry the object may exist all
+ * the same (an attempt before whose reply was lost).
  */
-function refusedOutright(err: unknown): boolean {
-  if (!(err instanceof RetriesExhausted) || err.attempts !== 1) return false;
-  const status = statusOf(err.last);
-  return status !== undefined && status >= 400 && status < 500;
+async function sendMaking<T>(sender: Pick<S3Sender, 'send'>, command: object, what: string, signal: AbortSignal | undefined, state: UploadState): Promise<T> {
+  state.objectMayExist = true;
+  try {
+    return await sender.send<T>(command, what, signal);
+  } catch (err) {
+    const status = err instanceof RetriesExhausted && err.attempts === 1 ? statusOf(err.last) : undefined;
+    if (status !== undefined && status >= 400 && status < 500) state.objectMayExist = false;
+    throw err;
+  }
 }
