@@ -38,6 +38,7 @@ export async function runCommand(cmd: CommandContext): Promise<void> {
   }
   const zone = scheduleTimeZone();
   if (config.schedule !== undefined && 'problem' in zone) throw new ConfigError([zone.problem]);
+  const timeZone = 'zone' in zone ? zone.zone : undefined;
   const metrics = processMetrics();
   addProcessMetrics(metrics);
   const health = new ScheduleHealth();
@@ -57,7 +58,7 @@ export async function runCommand(cmd: CommandContext): Promise<void> {
     ? undefined
     : scheduleBackups(ctx, config.schedule, { repo, jobs, health, observer, onInterrupted: () => (interrupted = true) });
   const server = await startServing(ctx, { repo, jobs, health, observer, metrics, task, deltaHealth: (r) => delta?.health(r) ?? r });
-  await announce(ctx, task, repo, server);
+  await announce(ctx, task, repo, server, timeZone);
   if (config.delta.intervalMs > 0) delta = startDeltaRecording(ctx, { repo, jobs, metrics, observer: () => observer });
   await untilAborted(signal);
   log.info('stopping: no new backups will start');
@@ -130,12 +131,16 @@ function warnIfExposed(ctx: OpContext, contentOpen: boolean): void {
 }
 
 /** Starts the schedule, and says what runs. */
-async function announce(ctx: OpContext, task: ScheduledTask | undefined, repo: BackupRepository, server: RunningHttpServer | undefined): Promise<void> {
+async function announce(
+  ctx: OpContext,
+  task: ScheduledTask | undefined,
+  repo: BackupRepository,
+  server: RunningHttpServer | undefined,
+  timeZone: string | undefined,
+): Promise<void> {
   const httpPort = server?.port ?? 0;
   if (task) {
     await task.start();
-    const zone = scheduleTimeZone();
-    const timeZone = 'zone' in zone ? zone.zone : undefined;
     ctx.log.info({ schedule: ctx.config.schedule, timeZone, next: task.getNextRun()?.toISOString(), store: repo.store.location, httpPort }, 'scheduler started');
   } else {
     ctx.log.info({ store: repo.store.location, httpPort }, 'serving without a schedule (RS_SCHEDULE is not set)');

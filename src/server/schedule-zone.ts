@@ -1,7 +1,8 @@
 /**
  * The time zone RS_SCHEDULE is read in: the process's own, as node-cron reads it (`TZ`, an IANA name such as
- * `Europe/Berlin`; the system's zone when unset, UTC in the image). Node takes a `TZ` it does not know (`Europe/berlin`, `CEST`) for
- * UTC without a word, so a schedule meant for 02:00 in Berlin ran at 02:00 UTC: that is refused, naming the value.
+ * `Europe/Berlin`; the system's zone when unset, UTC in the image). Node takes a `TZ` it does not know
+ * (`Europe/berlin`, `CEST`) for UTC without a word, so a schedule meant for 02:00 in Berlin ran at 02:00 UTC: that is
+ * refused, naming the value.
  */
 export function scheduleTimeZone(env: Record<string, string | undefined> = process.env): { zone: string } | { problem: string } {
   const resolved = Intl.DateTimeFormat().resolvedOptions().timeZone as string | undefined;
