@@ -1,9 +1,9 @@
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
+import { startTrap, type Trap } from '../helpers/trap.js';
 
 /**
  * Bad configuration through the built CLI: exit 2 before any work (no connection to etcd or S3, no file written),
@@ -11,23 +11,16 @@ import { runCli } from '../helpers/cli.js';
  */
 describe('bad configuration', { concurrent: true }, () => {
   let dir: string;
-  let trap: Server;
-  let trapPort: number;
-  let connections = 0;
+  let trap: Trap;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'rs-badcfg-'));
     await writeFile(join(dir, 'file'), 'x');
     // Stands in for etcd and S3: any connection to it would be work done despite the bad configuration.
-    trap = createServer((s) => {
-      connections++;
-      s.destroy();
-    });
-    await new Promise<void>((r) => trap.listen(0, '127.0.0.1', r));
-    trapPort = (trap.address() as { port: number }).port;
+    trap = await startTrap();
   });
   afterAll(async () => {
-    await new Promise((r) => trap.close(r));
+    await trap.close();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -59,13 +52,13 @@ describe('bad configuration', { concurrent: true }, () => {
 
   it('names every bad variable at once, exit 2, and does nothing', async () => {
     const store = join(dir, 'store');
-    const res = await runCli(['backup'], { ...BAD, RS_ETCD_ENDPOINTS: `http://127.0.0.1:${trapPort}`, RS_BACKUP_DIR: store });
+    const res = await runCli(['backup'], { ...BAD, RS_ETCD_ENDPOINTS: `http://127.0.0.1:${trap.port}`, RS_BACKUP_DIR: store });
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/^reshifter: configuration error:\n/);
     for (const name of Object.keys(BAD)) expect(res.stderr).toContain(`  - ${name} `);
     expect(res.stderr).not.toMatch(/TOPSECRETVALUE|tiny-secret/);
     expect(res.stdout).toBe('');
-    expect(connections).toBe(0);
+    expect(trap.connections).toBe(0);
     await expect(readdir(store)).rejects.toThrow(/ENOENT/);
   });
 
@@ -83,18 +76,18 @@ describe('bad configuration', { concurrent: true }, () => {
     // Set but empty: not the default endpoint (whatever etcd listens on this host).
     [['backup'], { RS_ETCD_ENDPOINTS: '' }],
   ])('%j with %j: exit 2 naming it', async (args, bad) => {
-    const env = { RS_ETCD_ENDPOINTS: `http://127.0.0.1:${trapPort}`, RS_BACKUP_DIR: join(dir, 'other'), RS_HTTP_PORT: '0', ...bad };
+    const env = { RS_ETCD_ENDPOINTS: `http://127.0.0.1:${trap.port}`, RS_BACKUP_DIR: join(dir, 'other'), RS_HTTP_PORT: '0', ...bad };
     const res = await runCli(args, env);
     expect(res.code).toBe(2);
     for (const name of Object.keys(bad).filter((n) => n !== 'RS_SCHEDULE' || args[0] !== 'run')) expect(res.stderr).toContain(`  - ${name} `);
-    expect(connections).toBe(0);
+    expect(trap.connections).toBe(0);
   });
 
   // What an empty ConfigMap or Secret key leaves: without the refusal `run` would serve HTTP only, never backing up,
   // and its backups would be unencrypted.
   it('refuses variables set but empty, saying so and what to do: exit 2, nothing done', async () => {
     const store = join(dir, 'empty-store');
-    const env = { RS_ETCD_ENDPOINTS: `http://127.0.0.1:${trapPort}`, RS_BACKUP_DIR: store, RS_HTTP_PORT: '0', RS_SCHEDULE: '', RS_ENCRYPTION_PASSPHRASE: '' };
+    const env = { RS_ETCD_ENDPOINTS: `http://127.0.0.1:${trap.port}`, RS_BACKUP_DIR: store, RS_HTTP_PORT: '0', RS_SCHEDULE: '', RS_ENCRYPTION_PASSPHRASE: '' };
     const res = await runCli(['run'], env, { timeoutMs: 20_000 });
     expect(res.code).toBe(2);
     expect(res.stderr).toBe(
@@ -102,7 +95,7 @@ describe('bad configuration', { concurrent: true }, () => {
         + '  - RS_ENCRYPTION_PASSPHRASE is set but empty: give the passphrase, or unset it to write backups unencrypted (or to RS_ENCRYPTION_RECIPIENTS)\n'
         + '  - RS_SCHEDULE is set but empty: give a cron expression (like 0 */6 * * *), or unset it for run to only serve HTTP, taking no backups\n',
     );
-    expect(connections).toBe(0);
+    expect(trap.connections).toBe(0);
     await expect(readdir(store)).rejects.toThrow(/ENOENT/);
   });
 });

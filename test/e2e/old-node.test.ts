@@ -1,11 +1,11 @@
 import { spawnSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIN_NODE_MAJOR } from '../../src/runtime.js';
+import { startTrap, type Trap } from '../helpers/trap.js';
 
 const MAIN = new URL('../../dist/main.js', import.meta.url).pathname;
 
@@ -29,28 +29,21 @@ const old = olderNode();
  */
 describe.skipIf(old === undefined)(`the CLI under an older Node.js (${old?.version ?? 'none on this machine'})`, () => {
   let dir: string;
-  let trap: Server;
-  let port: number;
-  let connections = 0;
+  let trap: Trap;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'rs-oldnode-'));
     // Stands in for etcd: any connection to it would be work done on a runtime that cannot finish it.
-    trap = createServer((s) => {
-      connections++;
-      s.destroy();
-    });
-    await new Promise<void>((r) => trap.listen(0, '127.0.0.1', r));
-    port = (trap.address() as { port: number }).port;
+    trap = await startTrap();
   });
   afterAll(async () => {
-    await new Promise((r) => trap.close(r));
+    await trap.close();
     await rm(dir, { recursive: true, force: true });
   });
 
   it('refuses to start with exit 2, naming both versions, before touching etcd or the store', async () => {
     const child = spawn(old!.path, [MAIN, 'backup'], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', RS_ETCD_ENDPOINTS: `http://127.0.0.1:${port}`, RS_BACKUP_DIR: join(dir, 'store') },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', RS_ETCD_ENDPOINTS: `http://127.0.0.1:${trap.port}`, RS_BACKUP_DIR: join(dir, 'store') },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
@@ -61,7 +54,7 @@ describe.skipIf(old === undefined)(`the CLI under an older Node.js (${old?.versi
         '(in a clone, `export PATH="$(scripts/install-node.sh):$PATH"` puts one first in PATH), or use the container image',
     );
     expect(code).toBe(2);
-    expect(connections).toBe(0);
+    expect(trap.connections).toBe(0);
     expect(await readdir(dir)).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { until } from '../helpers/faults.js';
 import { freePort } from '../helpers/ports.js';
@@ -78,58 +78,55 @@ describe('S3 credentials the endpoint refuses', () => {
     }
   });
 
-  it('run: with a wrong secret key, /healthz is 503 from the start, not only once a backup is due and fails', async () => {
+  /** `run` with a wrong secret key on `schedule`: the process, its HTTP port and its stderr so far. */
+  async function runWithWrongSecret(schedule: string): Promise<{ port: number; child: ChildProcess; stderr: () => string; run: Promise<CliResult> }> {
     const port = await freePort();
     let child: ChildProcess | undefined;
     let stderr = '';
-    const run = runCli(['run'], env({ SECRET_ACCESS_KEY: WRONG_SECRET, RS_SCHEDULE: '0 0 1 1 *', RS_HTTP_PORT: String(port) }), {
+    const run = runCli(['run'], env({ SECRET_ACCESS_KEY: WRONG_SECRET, RS_SCHEDULE: schedule, RS_HTTP_PORT: String(port) }), {
       timeoutMs: 40_000,
       onStart: (c) => {
         child = c;
         c.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
       },
     });
+    return { port, child: child!, stderr: () => stderr, run };
+  }
+
+  it('run: with a wrong secret key, /healthz is 503 from the start, not only once a backup is due and fails', async () => {
+    const { port, child, stderr, run } = await runWithWrongSecret('0 0 1 1 *');
     try {
-      await until(() => stderr.includes('"msg":"scheduler started"'), 'run to start');
+      await until(() => stderr().includes('"msg":"scheduler started"'), 'run to start');
       const health = await fetch(`http://127.0.0.1:${port}/healthz`);
       const body = await health.text();
       expect(health.status, body).toBe(503);
       const reason = (JSON.parse(body) as { reason: string }).reason;
       expect(reason).toMatch(/^the store refused to list the backups at start \(backups will fail alike\): listing s3:\/\/backups\/default\/: /);
       expect(reason).toMatch(refusedSecret);
-      child!.kill('SIGTERM');
+      child.kill('SIGTERM');
       const res = await run;
       expect(res.code).toBe(0);
       expect(leaks(res.stdout, res.stderr, body)).toEqual([]);
     } finally {
-      child?.kill('SIGKILL');
+      child.kill('SIGKILL');
     }
   });
 
   it('run: a scheduled backup with a wrong secret key fails, /healthz is 503 and says why', async () => {
-    const port = await freePort();
-    let child: ChildProcess | undefined;
-    let stderr = '';
-    const run = runCli(['run'], env({ SECRET_ACCESS_KEY: WRONG_SECRET, RS_SCHEDULE: '*/2 * * * * *', RS_HTTP_PORT: String(port) }), {
-      timeoutMs: 40_000,
-      onStart: (c) => {
-        child = c;
-        c.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-      },
-    });
+    const { port, child, stderr, run } = await runWithWrongSecret('*/2 * * * * *');
     try {
-      await until(() => stderr.includes('"msg":"backup failed"'), 'a scheduled backup to fail');
+      await until(() => stderr().includes('"msg":"backup failed"'), 'a scheduled backup to fail');
       const health = await fetch(`http://127.0.0.1:${port}/healthz`);
       const body = await health.text();
       expect(health.status, body).toBe(503);
       expect((JSON.parse(body) as { reason: string }).reason).toMatch(refusedSecret);
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       expect(metrics).toMatch(/reshifter_backup_total\{[^}]*outcome="failure"[^}]*\} [1-9]/);
-      child!.kill('SIGTERM');
+      child.kill('SIGTERM');
       const res = await run;
       expect(leaks(res.stdout, res.stderr, body, metrics)).toEqual([]);
     } finally {
-      child?.kill('SIGKILL');
+      child.kill('SIGKILL');
     }
   });
 });
