@@ -1,5 +1,3 @@
-import { existsSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
 import { counted } from '../core/counted.js';
 import { UsageError } from '../core/errors.js';
 import { seriesOf } from '../core/series.js';
@@ -58,20 +56,13 @@ export async function listCommand(ctx: CommandContext): Promise<void> {
 
 /**
  * Where the backups are when the configured cluster has none, as far as the store shows it: other clusters' folders
- * (RS_CLUSTER_NAME set otherwise when they were taken), or RS_BACKUP_DIR naming a cluster's folder itself.
+ * (RS_CLUSTER_NAME set otherwise when they were taken), or what the repository says of a store without any cluster's
+ * backups (a folder that does not exist, a cluster's folder named as the store, folders that are no cluster's).
  */
 async function whereElse(ctx: CommandContext, repo: BackupRepository): Promise<string[]> {
-  const { store } = repo;
-  const others = (await listClusters(store, { current: ctx.config.cluster, log: ctx.log })).map((c) => c.cluster);
-  if (others.length > 0) return [`${otherClusters(store.location, others)} ("reshifter list --all-clusters" lists them)`];
-  // A local folder only: over S3 this listing would be of the whole bucket.
-  const path = store.localPath?.('x');
-  // Else what the repository says of a store without any cluster's backups: a folder that does not exist, nothing
-  // stored at all, or folders that are no cluster's (RS_BACKUP_DIR or RS_S3_PREFIX one level off).
-  const elsewhere = async () => [await repo.elsewhere()].filter((hint) => hint !== '');
-  if (path === undefined || !existsSync(store.location) || !(await store.list('')).some((o) => o.key.endsWith('.manifest.json'))) return elsewhere();
-  const above = dirname(store.location);
-  return [`${store.location} is a cluster's folder (it holds backup files itself): set RS_BACKUP_DIR to the folder above it, ${above}, and RS_CLUSTER_NAME to its name, ${basename(store.location)}`];
+  const others = (await listClusters(repo.store, { current: ctx.config.cluster, log: ctx.log })).map((c) => c.cluster);
+  if (others.length > 0) return [`${otherClusters(repo.store.location, others)} ("reshifter list --all-clusters" lists them)`];
+  return [await repo.elsewhere()].filter((hint) => hint !== '');
 }
 
 /** The clusters as a table, newest backup and age per cluster; `*` marks the configured one. */

@@ -1,5 +1,5 @@
 import { existsSync, statSync, type Stats } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { IntegrityError, NotFoundError, RefusedError, StoreError, UsageError, describeError } from '../core/errors.js';
 import { newestFirst, pickLatest, type BackupUse } from '../core/latest.js';
@@ -135,21 +135,40 @@ export class BackupRepository {
       for (const folder of folders) {
         if ((await new BackupRepository(this.store, folder).ids()).length > 0) others.push(folder);
       }
-      return others.length === 0 ? this.noCluster(folders) : otherClusters(this.store.location, others);
+      return others.length === 0 ? await this.noCluster(folders) : otherClusters(this.store.location, others);
     } catch {
       return '';
     }
   }
 
   /**
-   * When no folder of the store holds backups: nothing stored there at all, or only folders that are no cluster's
-   * (RS_S3_PREFIX or RS_BACKUP_DIR naming the folder above the store, or beside it).
+   * When no folder of the store holds backups: nothing stored there at all, the store naming a cluster's folder itself
+   * (what `ls` of a backup shows), or only folders that are no cluster's (RS_S3_PREFIX or RS_BACKUP_DIR naming the
+   * folder above the store, or beside it).
    */
-  private noCluster(folders: readonly string[]): string {
-    const vars = this.store.localPath !== undefined ? 'RS_BACKUP_DIR (or --backup-dir)' : 'RS_S3_BUCKET and RS_S3_PREFIX (or --s3-prefix)';
-    if (folders.length === 0) return `${this.store.location} holds no folder of a cluster: check ${vars}`;
+  private async noCluster(folders: readonly string[]): Promise<string> {
+    const local = this.store.localPath !== undefined;
+    const vars = local ? 'RS_BACKUP_DIR (or --backup-dir)' : 'RS_S3_BUCKET and RS_S3_PREFIX (or --s3-prefix)';
+    if (folders.length === 0) return (await this.clusterFolder()) ?? `${this.store.location} holds no folder of a cluster: check ${vars}`;
     const shown = folders.length > 5 ? `${folders.slice(0, 5).join(', ')} and ${folders.length - 5} more` : folders.join(', ');
     return `${this.store.location} holds no cluster's backups, only the folders ${shown}: check ${vars}`;
+  }
+
+  /**
+   * When the store's own folder holds backup manifests, it is a cluster's folder: how to name the store above it and
+   * the cluster. Only asked of a store without subfolders, so the listing is of that one folder's files.
+   */
+  private async clusterFolder(): Promise<string | undefined> {
+    if (!(await this.store.list('')).some((o) => !o.key.includes('/') && idOfFile(o.key) !== undefined && o.key.endsWith('.manifest.json'))) return undefined;
+    const said = `${this.store.location} is a cluster's folder (it holds backup files itself)`;
+    if (this.store.localPath !== undefined) {
+      const { location } = this.store;
+      return `${said}: set RS_BACKUP_DIR to the folder above it, ${dirname(location)}, and RS_CLUSTER_NAME to its name, ${basename(location)}`;
+    }
+    const prefix = this.store.location.replace(/^s3:\/\/[^/]*\/?/, '').replace(/\/+$/, '');
+    if (prefix === '') return undefined; // backups at the top of a bucket: no setting names them
+    const above = prefix.includes('/') ? `set RS_S3_PREFIX to the prefix above it, ${prefix.slice(0, prefix.lastIndexOf('/'))}` : 'unset RS_S3_PREFIX';
+    return `${said}: ${above}, and set RS_CLUSTER_NAME to its name, ${prefix.slice(prefix.lastIndexOf('/') + 1)}`;
   }
 
   private async readManifestKey(key: string): Promise<Manifest> {

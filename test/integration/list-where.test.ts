@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { runInProcess } from '../helpers/in-process.js';
+import { startS3 } from '../helpers/s3.js';
 
 /**
  * `list` finding no backups where it was told to look says where they are when the store shows it: another cluster's
@@ -81,6 +82,44 @@ it("RS_BACKUP_DIR naming a cluster's folder: says to give the folder above it an
     `no backups of cluster "prod-eu-1" in ${folder}\n` +
       `${folder} is a cluster's folder (it holds backup files itself): set RS_BACKUP_DIR to the folder above it, ${store}, and RS_CLUSTER_NAME to its name, prod-eu-1\n`,
   );
+});
+
+it("RS_BACKUP_DIR naming a cluster's folder: restore and verify say so too, and the advice given works", async () => {
+  const folder = join(store, 'prod-eu-1');
+  const hint = `${folder} is a cluster's folder (it holds backup files itself): set RS_BACKUP_DIR to the folder above it, ${store}, and RS_CLUSTER_NAME to its name, prod-eu-1\n`;
+  for (const args of [['restore', 'latest', '--dry-run'], ['verify', 'latest']]) {
+    const res = await runInProcess(args, { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: folder });
+    expect(res.code, args.join(' ')).toBe(1);
+    expect(res.stderr).toContain(`no backups of cluster "default" in ${folder}; ${hint}`);
+  }
+  const advised = await runInProcess(['verify', 'latest'], { RS_BACKUP_DIR: store, RS_CLUSTER_NAME: 'prod-eu-1' });
+  expect(advised.code, advised.stderr).toBe(0);
+});
+
+it("RS_S3_PREFIX naming a cluster's folder (as `aws s3 ls` shows it): list and restore say which prefix and cluster to set", async () => {
+  const s3 = await startS3();
+  try {
+    const made = await runInProcess(['backup'], { ...s3.env, RS_ETCD_ENDPOINTS: etcd.endpoint, RS_S3_PREFIX: 'team/backups', RS_CLUSTER_NAME: 'prod' });
+    expect(made.code, made.stderr).toBe(0);
+    const where = `s3://${s3.bucket}/team/backups/prod`;
+    const hint = `${where} is a cluster's folder (it holds backup files itself): set RS_S3_PREFIX to the prefix above it, team/backups, and set RS_CLUSTER_NAME to its name, prod`;
+    const list = await runInProcess(['list'], { ...s3.env, RS_S3_PREFIX: 'team/backups/prod/' });
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toBe(`no backups of cluster "default" in ${where}\n${hint}\n`);
+    const restore = await runInProcess(['restore', 'latest', '--dry-run'], { ...s3.env, RS_ETCD_ENDPOINTS: etcd.endpoint, RS_S3_PREFIX: 'team/backups/prod' });
+    expect(restore.code).toBe(1);
+    expect(restore.stderr).toContain(`no backups of cluster "default" in ${where}; ${hint}\n`);
+    const advised = await runInProcess(['verify', 'latest'], { ...s3.env, RS_S3_PREFIX: 'team/backups', RS_CLUSTER_NAME: 'prod' });
+    expect(advised.code, advised.stderr).toBe(0);
+
+    // A cluster's folder at the top of the bucket: the prefix goes.
+    const top = await runInProcess(['backup'], { ...s3.env, RS_ETCD_ENDPOINTS: etcd.endpoint, RS_CLUSTER_NAME: 'edge' });
+    expect(top.code, top.stderr).toBe(0);
+    const res = await runInProcess(['list'], { ...s3.env, RS_S3_PREFIX: 'edge' });
+    expect(res.stdout).toContain(`s3://${s3.bucket}/edge is a cluster's folder (it holds backup files itself): unset RS_S3_PREFIX, and set RS_CLUSTER_NAME to its name, edge\n`);
+  } finally {
+    await s3.stop();
+  }
 });
 
 it('a manifest that cannot be read: its backup is said to be left out, under the listing, and its artifact kept', async () => {
