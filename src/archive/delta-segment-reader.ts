@@ -1,4 +1,4 @@
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { DeltaEvent } from '../core/delta-event.js';
 import { IntegrityError } from '../core/errors.js';
 import { BACKUP_ID_RE } from '../core/naming.js';
@@ -15,6 +15,7 @@ import {
 } from './delta-segment-format.js';
 import { MAX_HEADER_BYTES, MAX_META_BYTES, MAX_VALUE_BYTES, keyText } from './key-dump-format.js';
 import { printableBytes } from '../core/printable.js';
+import { ParserCheck } from './parser-check.js';
 import { TarParser, type TarEntry } from './tar.js';
 
 export type SegmentItem = { type: 'header'; header: SegmentHeader } | { type: 'event'; event: DeltaEvent } | { type: 'end'; end: SegmentEnd };
@@ -238,30 +239,9 @@ export class DeltaSegmentParser {
 }
 
 /** The content check `verify` runs on a delta segment: parses the whole archive, passes nothing on. */
-export class DeltaSegmentCheck extends Transform {
-  private readonly parser: DeltaSegmentParser;
-
+export class DeltaSegmentCheck extends ParserCheck {
   constructor(expect: SegmentExpectations = {}) {
-    super();
-    this.parser = new DeltaSegmentParser(() => undefined, expect);
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    try {
-      this.parser.write(chunk);
-      cb();
-    } catch (err) {
-      cb(err as Error);
-    }
-  }
-
-  override _flush(cb: TransformCallback): void {
-    try {
-      this.parser.finish();
-      cb();
-    } catch (err) {
-      cb(err as Error);
-    }
+    super(new DeltaSegmentParser(() => undefined, expect));
   }
 }
 

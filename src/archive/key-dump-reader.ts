@@ -1,4 +1,4 @@
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { IntegrityError } from '../core/errors.js';
 import type { KeyRecord } from '../core/key-record.js';
 import {
@@ -15,6 +15,7 @@ import {
   type DumpHeader,
   type KeyMeta,
 } from './key-dump-format.js';
+import { ParserCheck } from './parser-check.js';
 import { streamChunks } from './stream-chunks.js';
 import { TarParser, type TarEntry } from './tar.js';
 
@@ -129,25 +130,9 @@ export class KeyDumpParser {
 }
 
 /** The content check `verify` runs on key dumps: parses the whole archive, passes nothing on. */
-export class KeyDumpCheck extends Transform {
-  private readonly parser = new KeyDumpParser(() => undefined);
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    try {
-      this.parser.write(chunk);
-      cb();
-    } catch (err) {
-      cb(err as Error);
-    }
-  }
-
-  override _flush(cb: TransformCallback): void {
-    try {
-      this.parser.finish();
-      cb();
-    } catch (err) {
-      cb(err as Error);
-    }
+export class KeyDumpCheck extends ParserCheck {
+  constructor() {
+    super(new KeyDumpParser(() => undefined));
   }
 }
 

@@ -1,6 +1,7 @@
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { IntegrityError } from '../core/errors.js';
 import type { AuditRow } from '../kube/audit-row.js';
+import { ParserCheck } from './parser-check.js';
 
 /**
  * The `render` strategy's artifact: the audit listing as JSON lines, one object per key (see AuditRow), each line
@@ -58,25 +59,10 @@ class LineSplitter {
 }
 
 /** The content check `verify` runs on render listings: every line is a row, and the last one is complete. */
-export class RenderListingCheck extends Transform {
-  private readonly lines = new LineSplitter((line, n) => void parseRow(line, n));
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    try {
-      this.lines.write(chunk);
-      cb();
-    } catch (err) {
-      cb(err as Error);
-    }
-  }
-
-  override _flush(cb: TransformCallback): void {
-    try {
-      this.lines.end();
-      cb();
-    } catch (err) {
-      cb(err as Error);
-    }
+export class RenderListingCheck extends ParserCheck {
+  constructor() {
+    const lines = new LineSplitter((line, n) => void parseRow(line, n));
+    super({ write: (chunk) => lines.write(chunk), finish: () => lines.end() });
   }
 }
 
