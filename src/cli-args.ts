@@ -27,6 +27,12 @@ export interface CommandSpec {
   usesFor?: (args: Args) => readonly VariableGroup[];
   /** More help: lines printed after the usage. */
   about?: readonly string[];
+  /**
+   * Its printed lines are a by-product of what it does (a new backup's id, a render listing's rows): a stdout that
+   * fails (`> file` on a full disk) does not fail it, and its exit code says how its work went. Any other command's
+   * output is what it was asked for, and such a failure is exit 1.
+   */
+  sideOutput?: true;
   load: () => Promise<Command>;
 }
 

@@ -47,6 +47,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     args: { min: 0, max: 0 },
     flags: [{ name: 'json', help: 'print the manifest as JSON' }],
     uses: TAKES_BACKUPS,
+    sideOutput: true,
     load: async () => (await import('./commands/backup.js')).backupCommand,
   },
   list: {
@@ -92,6 +93,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     args: { min: 0, max: 0 },
     flags: [],
     uses: [...TAKES_BACKUPS, 'decryption', 'schedule', 'server', 'work area'],
+    sideOutput: true,
     load: async () => (await import('./commands/run.js')).runCommand,
   },
   restore: {

@@ -9,34 +9,44 @@ import { ConfigError, OperationError, UsageError } from './core/errors.js';
 import { settleCleanups } from './exit-cleanup.js';
 import { createLogger, type Logger } from './log.js';
 import { unsupportedNode } from './runtime.js';
-import { streamOutput } from './stdout-output.js';
+import { streamOutput, type Output } from './stdout-output.js';
 
 /** How long an exit waits for cleanups still under way (the abort of a multipart upload). */
 const CLEANUP_GRACE_MS = 3000;
+
+/** What a command came to: its exit code, its stdout, and which command it was (when the command line named one). */
+interface Outcome {
+  code: number;
+  output: Output;
+  command?: { name: string; sideOutput: boolean };
+}
 
 /**
  * Runs one command and returns the process exit code: 0 success, 1 the operation failed, 2 bad configuration or
  * usage, or a Node.js too old to run it (found before any work is done). The only place that turns errors into exit codes.
  */
-export async function start(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+export async function start(argv: string[], env: Record<string, string | undefined>): Promise<Outcome> {
   let log: Logger | undefined;
   const output = streamOutput(process.stdout, () => log);
+  const outcome = (code: number, command?: Outcome['command']): Outcome => ({ code, output, ...(command && { command }) });
   const runtime = unsupportedNode(process.version);
   if (runtime !== undefined) {
     process.stderr.write(`reshifter: ${runtime}\n`);
-    return 2;
+    return outcome(2);
   }
+  let command: Outcome['command'];
   try {
     const parsed = parseArgs(argv);
     if (parsed.kind === 'help' && parsed.noCommand) {
       process.stderr.write(`reshifter: no command given\n${helpText()}\n`);
-      return 2;
+      return outcome(2);
     }
     if (parsed.kind === 'help') {
       process.stdout.write(`${helpText(parsed.command)}\n`);
-      return 0;
+      return outcome(0, { name: 'help', sideOutput: false });
     }
     const inv = parsed.invocation;
+    command = { name: inv.command, sideOutput: inv.spec.sideOutput === true };
     // Flags override their variables, and are validated as those variables.
     const overlay = { ...env };
     for (const [flag, variable] of Object.entries(FLAG_VARIABLES)) {
@@ -55,10 +65,10 @@ export async function start(argv: string[], env: Record<string, string | undefin
     const logger = createLogger(config.logLevel);
     log = logger;
     if (loaded.etcdctl.length > 0 && groups.has('etcd')) logger.info({ variables: loaded.etcdctl }, "etcd connection settings read from etcdctl's variables");
-    const command = await inv.spec.load();
+    const run = await inv.spec.load();
     const signals = stopOnSignals(logger);
     try {
-      await command({ config, log: logger, args: inv.args, signal: signals.signal, print: output.print, write: output.write });
+      await run({ config, log: logger, args: inv.args, signal: signals.signal, print: output.print, write: output.write });
     } catch (err) {
       // A usage error found by the command itself (flags that do not go together) shows its usage too.
       if (err instanceof UsageError && err.command === undefined) throw new UsageError(err.problems, inv.command);
@@ -66,9 +76,9 @@ export async function start(argv: string[], env: Record<string, string | undefin
     } finally {
       signals.finished();
     }
-    return 0;
+    return outcome(0, command);
   } catch (err) {
-    return exitCodeOf(err, log);
+    return outcome(exitCodeOf(err, log), command);
   }
 }
 
@@ -124,7 +134,8 @@ function delivered(stream: NodeJS.WriteStream): Promise<void> {
   });
 }
 
-const code = await start(process.argv.slice(2), process.env);
+const { code: commandCode, output, command } = await start(process.argv.slice(2), process.env);
+let code = commandCode;
 // The command has returned, so its temporary files are gone (and the 'exit' hook removes any left); a cleanup still
 // under way gets its grace first, and output still queued for a slow reader (a listing larger than the pipe) is
 // delivered. Then an explicit exit: lingering gRPC or HTTP handles must not keep a finished one-off command alive,
@@ -133,5 +144,13 @@ const code = await start(process.argv.slice(2), process.env);
 // with the command's code at once. pino flushes in the 'exit' hook.
 await settleCleanups(CLEANUP_GRACE_MS);
 for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => process.exit(code));
-await Promise.all([delivered(process.stdout), delivered(process.stderr)]);
+const [stdoutFailed] = await Promise.all([output.finish(), delivered(process.stderr)]);
+// A stdout that failed (a full disk under `> file`) left what was asked for cut short: `list --json > backups.json`
+// must not exit 0 with half a file. A backup's printed lines are a by-product; its exit code says how the backup went.
+if (code === 0 && stdoutFailed !== undefined && command !== undefined && !command.sideOutput) {
+  process.stderr.write(
+    `reshifter: ${command.name} completed, but its output could not be written in full: stdout failed (${stdoutFailed.code ?? 'error'}: ${stdoutFailed.message.replace(/^\w+: /, '').replace(/, write$/, '')}); what was written is incomplete\n`,
+  );
+  code = 1;
+}
 process.exit(code);

@@ -6,6 +6,11 @@ import type { Logger } from './log.js';
 export interface Output {
   print: (line: string) => void;
   write: (bytes: Buffer) => Promise<void>;
+  /**
+   * Waits until what was printed has been handed to the OS (or stdout can take no more), and returns how stdout
+   * failed when it failed for another reason than its reader going away: a full disk under `> file` (ENOSPC), EIO.
+   */
+  finish: () => Promise<NodeJS.ErrnoException | undefined>;
 }
 
 /**
@@ -14,7 +19,8 @@ export interface Output {
  * and the backup goes on, is stored, and the exit code says how it went. Lines are side output (a render listing,
  * the id of the new backup); the backup is the product. `write` is different: its bytes are the product
  * (`inspect --get KEY --raw`), so a reader gone before they were all taken fails it, exit 1, as `cat` fails on a
- * closed pipe.
+ * closed pipe. A stdout that fails otherwise (`reshifter list --json > backups.json` on a full disk) has left a
+ * file cut short: `finish` returns that failure, for main.ts to fail the commands whose output is what was asked for.
  */
 export function streamOutput(stream: Writable, log: () => Logger | undefined): Output {
   let gone: NodeJS.ErrnoException | undefined;
@@ -44,6 +50,18 @@ export function streamOutput(stream: Writable, log: () => Logger | undefined): O
           reject(notDelivered(err));
         }),
       );
+    },
+    async finish() {
+      // A failed write says so in a callback, and the stream's 'error' follows on a later tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (!gone && stream.writableLength > 0 && !stream.destroyed) {
+        // Writes still queued for a slow reader: their end. A write that fails has the writes queued behind it
+        // called back with ERR_STREAM_DESTROYED before 'error' names the cause, so the cause is awaited first.
+        const late = await new Promise<Error | null | undefined>((resolve) => stream.write('', resolve));
+        await new Promise((resolve) => setImmediate(resolve));
+        if (late) closed(late);
+      }
+      return gone && gone.code !== 'EPIPE' ? gone : undefined;
     },
   };
 }

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,22 @@ function throughPipe(args: string[], reader: string, env: Record<string, string>
     child.on('close', async (code) => {
       resolve({ code: code ?? -1, stderr: await readFile(env.ERR_FILE!, 'utf8'), read });
     });
+  });
+}
+
+/** Runs `reshifter ARGS > /dev/full`: every write to stdout fails with ENOSPC, as on a full disk. */
+function intoFullDisk(args: string[], env: Record<string, string>): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const full = openSync('/dev/full', 'w');
+    const child = spawn(process.execPath, [MAIN, ...args], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', full, 'pipe'],
+    });
+    closeSync(full);
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stderr }));
   });
 }
 
@@ -95,5 +112,46 @@ describe('stdout closed by its reader', () => {
     expect(res.code).toBe(1);
     expect((await listFiles(store)).filter((f) => f.includes('.tmp-'))).toEqual([]);
     expect(await readdir(tmp)).toEqual([]);
+  });
+});
+
+/**
+ * stdout redirected to a file on a full disk (`reshifter list --json > backups.json`): the file is cut short, so a
+ * command whose output is what was asked for exits 1 saying so, where it exited 0 (and `list --json` and `version`
+ * did not even warn). A backup's printed lines are a by-product: the backup is stored and exits 0, as before.
+ */
+describe('stdout on a full disk', () => {
+  let etcd: TestEtcd;
+  let dir: string;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rs-full-stdout-'));
+    etcd = await startEtcd();
+    await loadBigValues(etcd.endpoint, 200, 64);
+    env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(dir, 'store') };
+    expect((await runCli(['backup', '--strategy', 'raw'], env)).code).toBe(0);
+  });
+  afterAll(async () => {
+    await etcd?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  for (const args of [['list'], ['list', '--json'], ['inspect', 'latest', '--keys'], ['stats', 'latest', '--json'], ['version'], ['help']]) {
+    it(`${args.join(' ')} > /dev/full: exit 1, naming the failure`, async () => {
+      const res = await intoFullDisk(args, env);
+      expect(res.stderr).toContain(`reshifter: ${args[0]} completed, but its output could not be written in full: stdout failed (ENOSPC: no space left on device)`);
+      expect(res.stderr).not.toMatch(/this is a bug/);
+      expect(res.code).toBe(1);
+    });
+  }
+
+  it('backup --strategy render > /dev/full: the backup is stored, exit 0', async () => {
+    const res = await intoFullDisk(['backup', '--strategy', 'render'], env);
+    expect(res.stderr).toMatch(/backup completed/);
+    expect(res.stderr).toMatch(/stdout failed: no more output is printed/);
+    expect(res.code).toBe(0);
+    const list = await runCli(['list', '--json', '--strategy', 'render'], env);
+    expect(JSON.parse(list.stdout)).toHaveLength(1);
   });
 });
