@@ -172,12 +172,20 @@ export function bucketFolder(value: string): string {
   return parts.join('/');
 }
 
-/** age X25519 public keys. */
+/**
+ * age X25519 public keys, separated by commas, spaces or lines; `#` starts a comment line. So the text of an age
+ * recipients file (`age -R`: one key per line, comments) works as it is, as from `$(cat recipients.txt)` or a
+ * ConfigMap made from the file.
+ */
 export function ageRecipients(value: string): string[] {
-  const keys = list(value);
-  if (keys.some((k) => /^AGE-SECRET-KEY-/i.test(k))) {
+  const lines = value.split(/\r?\n/).filter((line) => !line.trim().startsWith('#'));
+  if (lines.some((line) => /AGE-SECRET-KEY-/i.test(line))) {
     throw new Error('holds an age secret key (AGE-SECRET-KEY-1...), where public keys (age1...) go: give its public key (age-keygen -y KEYFILE prints it), and keep the secret key for restores (RS_ENCRYPTION_IDENTITY_FILE)');
   }
+  // An SSH key is one entry with spaces ("ssh-ed25519 AAAA... user@host"): named whole, not word by word.
+  const ssh = lines.flatMap((line) => line.split(',')).map((k) => k.trim()).find((k) => /^(ssh-|ecdsa-)/.test(k));
+  if (ssh !== undefined) throw new Error(`has "${ssh}", which is not an age X25519 public key (age1...): reshifter encrypts to age keys only, not SSH keys`);
+  const keys = lines.flatMap((line) => line.split(/[\s,]+/)).filter((k) => k.length > 0);
   const bad = keys.find((k) => !isAgeRecipient(k));
   if (bad !== undefined) throw new Error(`has "${bad}", which is not an age X25519 public key (age1...)`);
   return keys;
@@ -190,10 +198,15 @@ export function ageIdentityFile(path: string): string {
   return path;
 }
 
-/** One age secret key. */
-export const ageIdentity = (value: string): string => {
-  if (!isAgeIdentity(value)) throw new Error('is not an age secret key (AGE-SECRET-KEY-1...)');
-  return value;
+/**
+ * age secret keys: one key, or the text of an identity file as age-keygen writes it (`# created: ...` comments, one
+ * key a line), as a Secret made with `--from-file` holds it. The message never quotes the value.
+ */
+export const ageIdentity = (value: string): string[] => {
+  const single = value.trim();
+  if (isAgeIdentity(single)) return [single];
+  if (!/[\r\n]/.test(single)) throw new Error('is not an age secret key (AGE-SECRET-KEY-1...)');
+  return parseIdentityFile(value);
 };
 
 /** A cron expression node-cron accepts (5 fields, or 6 with seconds). */

@@ -81,7 +81,7 @@ export interface EncryptionConfig {
   recipients: string[];
   /** `RS_ENCRYPTION_IDENTITY_FILE` / `RS_ENCRYPTION_IDENTITY`: age secret keys for reading encrypted backups. */
   identityFile?: string;
-  identity?: string;
+  identity?: string[];
   /** `RS_ENCRYPTION_PASSPHRASE`: age scrypt passphrase, for writing and reading. */
   passphrase?: string;
 }

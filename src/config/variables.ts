@@ -299,12 +299,12 @@ export const VARIABLES: readonly Variable[] = [
   {
     name: 'RS_ENCRYPTION_RECIPIENTS', group: 'encryption', parse: ageRecipients, default: [], field: 'encryption.recipients',
     empty: { give: 'age public keys (age1...)', unset: 'to write backups unencrypted (or with RS_ENCRYPTION_PASSPHRASE)' },
-    doc: { default: '', example: '`age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p`', meaning: 'age public keys; encrypts every artifact' },
+    doc: { default: '', example: '`age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p`', meaning: 'age public keys (commas or lines; `#` comments as in a recipients file); encrypts every artifact' },
   },
   {
     name: 'RS_ENCRYPTION_IDENTITY_FILE', group: 'decryption', present: ageIdentityFile, field: 'encryption.identityFile',
     empty: { give: 'the file of an age identity that reads the backups', unset: 'when no backup is encrypted to a key' },
-    doc: { label: '`RS_ENCRYPTION_IDENTITY_FILE` / `RS_ENCRYPTION_IDENTITY`', default: '', example: '`/keys/age.txt`', meaning: 'age identity for reading encrypted backups' },
+    doc: { label: '`RS_ENCRYPTION_IDENTITY_FILE` / `RS_ENCRYPTION_IDENTITY`', default: '', example: '`/keys/age.txt`', meaning: 'age identity for reading encrypted backups (the variable: a key, or age-keygen\'s whole file)' },
   },
   {
     name: 'RS_ENCRYPTION_IDENTITY', group: 'decryption', secret: true, parse: ageIdentity, field: 'encryption.identity', doc: { row: 'RS_ENCRYPTION_IDENTITY_FILE' },

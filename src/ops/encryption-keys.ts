@@ -13,7 +13,7 @@ export async function encryptionKeys(config: Config, opts: { forReading?: boolea
   const { recipients, passphrase, identity, identityFile } = config.encryption;
   const keys: CodecKeys = {};
   const fromFile = opts.forReading && identityFile !== undefined ? readIdentityFile(identityFile) : [];
-  const identities = opts.forReading ? [...(identity !== undefined ? [identity] : []), ...fromFile] : [];
+  const identities = opts.forReading ? [...(identity ?? []), ...fromFile] : [];
   const decrypts = opts.forReading === true && (identities.length > 0 || passphrase !== undefined);
   if (recipients.length === 0 && passphrase === undefined && !decrypts) return keys;
   // The age library (and its crypto) loads only when a key is configured: ~0.1-0.3 s of start-up for every other run.
@@ -39,7 +39,7 @@ async function keySources(config: Config, fromFile: string[], recipientsOf: (ide
   };
   const tried = [
     ...(identityFile !== undefined ? [`RS_ENCRYPTION_IDENTITY_FILE=${identityFile}${await publicKeys(fromFile)}`] : []),
-    ...(identity !== undefined ? [`RS_ENCRYPTION_IDENTITY${await publicKeys([identity])}`] : []),
+    ...(identity !== undefined ? [`RS_ENCRYPTION_IDENTITY${await publicKeys(identity)}`] : []),
     ...(passphrase !== undefined ? ['RS_ENCRYPTION_PASSPHRASE'] : []),
   ];
   return `tried ${tried.join('; ')}`;

@@ -141,4 +141,31 @@ describe('encrypted backups', () => {
     expect(res.stderr).not.toContain('NOTAKEY');
     await expect(readdir(store)).rejects.toThrow(/ENOENT/);
   });
+
+  it('takes the text of age recipients and identity files as the variables (comments, a key a line), as a ConfigMap or Secret made from the file holds it', async () => {
+    const store = join(dir, 'file-texts');
+    const otherPublic = /public key: (age1\w+)/.exec(await readFile(otherKeyFile, 'utf8'))![1]!;
+    // age -R's format: one key a line, # comments, blank lines. Before, the whole text was one "key": exit 2.
+    const recipients = `# ops team\n${recipient}\n\n# disaster recovery\n${otherPublic}\n`;
+    const backup = await runCli(['backup', '--json'], env(store, { RS_ENCRYPTION_RECIPIENTS: recipients }));
+    expect(backup.stderr).not.toMatch(/configuration error/);
+    expect(backup.code).toBe(0);
+    const m = JSON.parse(backup.stdout) as { artifact: string };
+    // Encrypted to both: either key file opens it with the age CLI.
+    for (const key of [keyFile, otherKeyFile]) expect(execFileSync('age', ['-d', '-i', key, join(store, 'default', m.artifact)]).length).toBeGreaterThan(0);
+
+    // age-keygen's whole file (# created, # public key, the key), as `kubectl create secret --from-file` stores it.
+    const verify = await runCli(['verify', 'latest'], env(store, { RS_ENCRYPTION_IDENTITY: await readFile(keyFile, 'utf8') }));
+    expect(verify.stderr).not.toMatch(/configuration error/);
+    expect(verify.code).toBe(0);
+
+    // A bad line is named by its number, never quoted; a bad recipient is named (it is public).
+    const badIdentity = await runCli(['verify', 'latest'], env(store, { RS_ENCRYPTION_IDENTITY: `${await readFile(keyFile, 'utf8')}AGE-SECRET-KEY-1NOTAKEY\n` }));
+    expect(badIdentity.code).toBe(2);
+    expect(badIdentity.stderr).toMatch(/RS_ENCRYPTION_IDENTITY was invalid: \(hidden\) line 4 is not an age secret key/);
+    expect(badIdentity.stderr).not.toMatch(/AGE-SECRET-KEY-1[0-9A-Z]{10}/);
+    const badRecipient = await runCli(['backup'], env(store, { RS_ENCRYPTION_RECIPIENTS: `${recipient}\nage1typo` }));
+    expect(badRecipient.code).toBe(2);
+    expect(badRecipient.stderr).toMatch(/has "age1typo", which is not an age X25519 public key/);
+  });
 });

@@ -62,7 +62,7 @@ describe('loadConfig', () => {
     ['RS_COMPRESSION', 'brotli', /RS_COMPRESSION was invalid: "brotli" should be one of \[zstd, gzip, none\]/],
     ['RS_COMPRESSION_LEVEL', '20', /RS_COMPRESSION_LEVEL was invalid: "20" should be a zstd level from 1 \(fastest\) to 19 \(smallest\)/],
     ['RS_COMPRESSION_LEVEL', '-3', /RS_COMPRESSION_LEVEL was invalid: "-3" should be a zstd level from 1/],
-    ['RS_ENCRYPTION_RECIPIENTS', 'ssh-rsa AAAA', /RS_ENCRYPTION_RECIPIENTS was invalid: .* not an age X25519 public key/],
+    ['RS_ENCRYPTION_RECIPIENTS', 'ssh-rsa AAAA', /RS_ENCRYPTION_RECIPIENTS was invalid: .* not an age X25519 public key \(age1...\): reshifter encrypts to age keys only, not SSH keys/],
     ['RS_ENCRYPTION_IDENTITY_FILE', '/nope', /RS_ENCRYPTION_IDENTITY_FILE was invalid: "\/nope" does not exist/],
     ['RS_SCHEDULE', 'every hour', /RS_SCHEDULE was invalid: "every hour" is not a cron expression/],
     ['RS_SCHEDULE', '61 * * * *', /RS_SCHEDULE was invalid: "61 \* \* \* \*" is not a cron expression/],
