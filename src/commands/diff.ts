@@ -22,17 +22,19 @@ export function formatDiff(d: BackupDiff): string[] {
   }
   const s = d.summary;
   lines.push(`${s.added} added, ${s.removed} removed, ${s.changed} changed, ${s.unchanged} unchanged from ${d.from.id} to ${d.to.id}`);
-  // A key dump holds only its prefixes: what lies beyond them in the other backup was not compared, and is said apart.
-  if (s.outside > 0 && d.scope !== undefined) {
-    const apart = `${counted(s.outside, 'key')} held by one backup alone`;
+  // A key dump holds only its prefixes, a filtered one only its resources and namespaces: what lies beyond them in
+  // the other backup was not compared, and is said apart.
+  const pair = `${d.from.id} (${d.from.strategy}) and ${d.to.id} (${d.to.strategy})`;
+  const apart = `${counted(s.outside, 'key')} held by one backup alone ${s.outside === 1 ? 'is' : 'are'} not counted above`;
+  if (d.filtered !== undefined) {
+    const which = d.filtered.length === 2 ? 'each holds' : `${d.filtered[0]} holds`;
+    const under = d.scope !== undefined && d.scope.length > 0 ? ` under ${d.scope.join(', ')}` : '';
+    lines.push(`note: ${pair} hold different keys (${which} only the resources and namespaces its filters selected): only the keys both can hold${under} were compared${s.outside > 0 ? `; ${apart}` : ''}`);
+  } else if (s.outside > 0 && d.scope !== undefined) {
     const what = d.scope.length === 0
-      ? `they hold no prefix in common, so no key was compared (${apart})`
-      : `only the keys under ${d.scope.join(', ')} were compared; ${apart}, outside ${d.scope.length === 1 ? 'it' : 'them'}, ${s.outside === 1 ? 'is' : 'are'} not counted above`;
-    lines.push(`note: ${d.from.id} (${d.from.strategy}) and ${d.to.id} (${d.to.strategy}) hold different keys (a key dump holds only its prefixes, a snapshot every key): ${what}`);
-  }
-  // A filter: dump holds only the resources it selected: against another selection, the rest reads as added or removed.
-  if (d.from.strategy !== d.to.strategy && [d.from, d.to].some((b) => b.strategy.startsWith('filter:'))) {
-    lines.push(`note: ${d.from.id} is a ${d.from.strategy} backup and ${d.to.id} a ${d.to.strategy} one: they hold different resources, and what only one of them holds counts as added or removed`);
+      ? `they hold no prefix in common, so no key was compared (${counted(s.outside, 'key')} held by one backup alone)`
+      : `only the keys under ${d.scope.join(', ')} were compared; ${counted(s.outside, 'key')} held by one backup alone, outside ${d.scope.length === 1 ? 'it' : 'them'}, ${s.outside === 1 ? 'is' : 'are'} not counted above`;
+    lines.push(`note: ${pair} hold different keys (a key dump holds only its prefixes, a snapshot every key): ${what}`);
   }
   return lines;
 }

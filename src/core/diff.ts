@@ -57,6 +57,11 @@ export interface DiffOptions {
    * `outside`. Default: every key.
    */
   scope?: readonly string[];
+  /**
+   * Compare only the keys both backups can hold beyond `scope` (a `filter:` dump holds only the resources and
+   * namespaces it selected), counting the others as `outside`. Default: every key in scope.
+   */
+  bothHold?: (key: Buffer) => boolean;
 }
 
 /** Keys outside every prefix (and oddly shaped ones naming no resource) are grouped under this resource. */
@@ -78,7 +83,9 @@ export async function diffKeys(from: AsyncIterable<DiffEntry> | Iterable<DiffEnt
   const b = sorted(to, 'to');
   const parse = (key: Buffer) => (opts.prefixes ? parseKey(key, opts.prefixes) : parseKey(key));
   const fieldOpts = opts.fields === false ? undefined : (opts.fields ?? {});
-  const inScope = opts.scope === undefined ? () => true : underAny(opts.scope);
+  const underScope = opts.scope === undefined ? () => true : underAny(opts.scope);
+  const bothHold = opts.bothHold;
+  const inScope = bothHold === undefined ? underScope : (key: Buffer) => underScope(key) && bothHold(key);
 
   const record = recorder(result, groups, limit, parse, fieldOpts === undefined ? undefined : { opts: fieldOpts, left: fieldOpts.maxObjects ?? 1000 });
 
@@ -98,7 +105,8 @@ export async function diffKeys(from: AsyncIterable<DiffEntry> | Iterable<DiffEnt
     while (x !== undefined || y !== undefined) {
       const order = x === undefined ? 1 : y === undefined ? -1 : Buffer.compare(x.key, y.key);
       if (!inScope(order > 0 ? y!.key : x!.key)) {
-        // Held by one backup because the other cannot hold it (a key dump's prefixes): no difference between them.
+        // Held by one backup because the other cannot hold it (a key dump's prefixes, a filter's resources): no
+        // difference between them.
         result.summary.outside++;
         if (order <= 0) x = await a.next();
         if (order >= 0) y = await b.next();

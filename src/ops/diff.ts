@@ -2,8 +2,9 @@ import type { Manifest } from '../archive/manifest.js';
 import { describeBackup, kindOf } from '../core/backup-kind.js';
 import { diffKeys, sharedPrefixes, type DiffResult } from '../core/diff.js';
 import { OperationError } from '../core/errors.js';
+import { selectKey, type KeySelection } from '../core/key-selection.js';
 import type { KeyRecord } from '../core/key-record.js';
-import { DEFAULT_PREFIXES } from '../kube/index.js';
+import { DEFAULT_PREFIXES, parseKey } from '../kube/index.js';
 import { layoutPrefixes } from '../kube/resource-label.js';
 import type { CodecKeys } from '../archive/codec.js';
 import type { BackupRepository } from '../store/backup-repository.js';
@@ -27,14 +28,23 @@ export interface BackupDiff extends DiffResult {
    * only the prefixes it was taken under, a snapshot every key). The keys outside are counted in `summary.outside`.
    */
   scope?: string[];
+  /**
+   * The backups that hold only the resources and namespaces their filters selected (`filter:` dumps, dumps taken
+   * with RS_INCLUDE_NAMESPACES...): only the keys both backups can hold were compared, the others are `outside`.
+   */
+  filtered?: string[];
 }
 
 const refOf = (m: Manifest): BackupRef => ({ id: m.id, createdAt: m.createdAt, strategy: m.strategy });
 
-/** One side of a diff: its keys in etcd's key order, the prefixes it covered (key dumps; none: every key), its cleanup. */
+/**
+ * One side of a diff: its keys in etcd's key order, the prefixes it covered (key dumps; none: every key), whether it
+ * holds a key its filters would have left out (a filtered key dump), its cleanup.
+ */
 interface DiffSide {
   keys: AsyncIterable<KeyRecord>;
   prefixes?: string[];
+  holds?: (key: Buffer) => boolean;
   close(): Promise<void>;
 }
 
@@ -54,9 +64,16 @@ export async function diffBackups(ctx: OpContext, repo: BackupRepository, from: 
       const known = [...new Set([...config.selection.prefixes, ...(a.prefixes ?? []), ...(b.prefixes ?? [])])];
       const prefixes = known.length > 0 ? layoutPrefixes(known, DEFAULT_PREFIXES) : DEFAULT_PREFIXES;
       const scope = sharedPrefixes(a.prefixes, b.prefixes);
-      const result = await diffKeys(a.keys, b.keys, { prefixes, ...(scope !== undefined && { scope }), ...(opts.limit !== undefined && { limit: opts.limit }) });
-      ctx.log.info({ from: from.id, to: to.id, ...result.summary, ...(scope !== undefined && { scope }) }, 'backups compared');
-      return { from: refOf(from), to: refOf(to), ...(scope !== undefined && { scope }), ...result };
+      const filtered = [...(a.holds ? [from.id] : []), ...(b.holds && to.id !== from.id ? [to.id] : [])];
+      const holds = [a.holds, b.holds].filter((h) => h !== undefined);
+      const result = await diffKeys(a.keys, b.keys, {
+        prefixes,
+        ...(scope !== undefined && { scope }),
+        ...(holds.length > 0 && { bothHold: (key: Buffer) => holds.every((h) => h(key)) }),
+        ...(opts.limit !== undefined && { limit: opts.limit }),
+      });
+      ctx.log.info({ from: from.id, to: to.id, ...result.summary, ...(scope !== undefined && { scope }), ...(filtered.length > 0 && { filtered }) }, 'backups compared');
+      return { from: refOf(from), to: refOf(to), ...(scope !== undefined && { scope }), ...(filtered.length > 0 && { filtered }), ...result };
     } finally {
       await b.close();
     }
@@ -81,9 +98,11 @@ async function openSide(repo: BackupRepository, m: Manifest, keys: CodecKeys, si
     if (backup.kind !== 'key dump') throw new OperationError(`backup ${m.id} holds no keys`);
     const dump = await keyDumpKeys(backup);
     const records = dump.records();
+    const selection = dump.header.selection;
     return {
       keys: dump.header.apiVersion === 'v3' ? records : sortedInMemory(records),
       prefixes: dump.header.prefixes,
+      ...(selection !== undefined && { holds: selectedBy(selection, dump.header.prefixes) }),
       async close() {
         await dump.close();
         await backup.close();
@@ -93,6 +112,12 @@ async function openSide(repo: BackupRepository, m: Manifest, keys: CodecKeys, si
     await backup.close();
     throw err;
   }
+}
+
+/** Whether a dump's filters kept a key, judged as the dump judged it (with its prefixes' layout). */
+function selectedBy(selection: KeySelection, prefixes: readonly string[]): (key: Buffer) => boolean {
+  const layout = layoutPrefixes(prefixes, DEFAULT_PREFIXES);
+  return (key) => selectKey(parseKey(key, layout), selection);
 }
 
 async function* sortedInMemory(keys: AsyncIterable<KeyRecord>): AsyncGenerator<KeyRecord> {

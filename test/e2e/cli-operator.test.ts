@@ -329,7 +329,7 @@ describe('diff', () => {
     const snap = await backup(env('diffs'));
     const res = await runCli(['diff', snap.id, filtered.id], env('diffs'));
     expect(res.code, res.stderr).toBe(0);
-    expect(res.stdout).toContain(`note: ${snap.id} is a snapshot backup and ${filtered.id} a filter:configmaps one: they hold different resources`);
+    expect(res.stdout).toContain(`note: ${snap.id} (snapshot) and ${filtered.id} (filter:configmaps) hold different keys (${filtered.id} holds only the resources and namespaces its filters selected)`);
     const same = await runCli(['diff', snap.id, snap.id], env('diffs'));
     expect(same.stdout).not.toContain('note:');
     // A key that would fake a line and drive the terminal is printed escaped.
@@ -338,6 +338,35 @@ describe('diff', () => {
     const evil = await runCli(['diff', snap.id, later.id], env('diffs'));
     expect(evil.stdout).toContain('+ /registry/configmaps/default/evil\\x0aFAKE\\x09LINE\\x1b[31mRED');
     expect(evil.stdout).not.toContain('\u001b');
+  });
+
+  it('a filtered key dump against a whole one compares only what both can hold: the rest is outside, never removed', async () => {
+    // Before, the daily raw dump against the hourly filter:secrets counted every pod and deployment as removed.
+    const e = env('filters');
+    await etcd.ctl(['put', '/registry/secrets/default/s1', 'v1']);
+    await etcd.ctl(['put', '/registry/pods/default/p1', 'pod']);
+    await etcd.ctl(['put', '/registry/deployments/default/d1', 'deploy']);
+    await etcd.ctl(['put', '/registry/secrets/other/s9', 'nine']);
+    const raw = await backup(e, '--strategy', 'raw');
+    await etcd.ctl(['put', '/registry/secrets/default/s1', 'v2']);
+    await etcd.ctl(['put', '/registry/secrets/default/s2', 'new']);
+    await etcd.ctl(['del', '/registry/pods/default/p1']);
+    const secrets = await backup(e, '--strategy', 'filter:secrets');
+    const res = await runCli(['diff', raw.id, secrets.id, '--json'], e);
+    expect(res.code, res.stderr).toBe(0);
+    const d = JSON.parse(res.stdout) as BackupDiff;
+    expect(d.summary).toMatchObject({ added: 1, removed: 0, changed: 1 });
+    expect(d.summary.outside).toBeGreaterThanOrEqual(3);
+    expect(d.filtered).toEqual([secrets.id]);
+    expect(d.groups).toEqual([{ resource: 'secrets', namespace: 'default', added: 1, removed: 0, changed: 1 }]);
+    const text = await runCli(['diff', raw.id, secrets.id], e);
+    expect(text.stdout).toMatch(new RegExp(`^1 added, 0 removed, 1 changed, 1 unchanged from ${raw.id} to ${secrets.id}$`, 'm'));
+    expect(text.stdout).toContain(`(${secrets.id} holds only the resources and namespaces its filters selected): only the keys both can hold under`);
+    // A namespace filter too: the other namespace's secret is outside, not removed.
+    const inDefault = await backup({ ...e, RS_INCLUDE_NAMESPACES: 'default' }, '--strategy', 'raw');
+    const ns = JSON.parse((await runCli(['diff', raw.id, inDefault.id, '--json'], e)).stdout) as BackupDiff;
+    expect(ns.summary).toMatchObject({ added: 1, removed: 1, changed: 1 });
+    expect(ns.groups.map((g) => `${g.resource}/${g.namespace ?? '-'}`)).toEqual(['pods/default', 'secrets/default']);
   });
 
   it('a raw key dump against a snapshot compares the Kubernetes keys only; the keys beyond them are counted apart, with a note', async () => {

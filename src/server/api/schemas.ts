@@ -149,6 +149,11 @@ export const COMPONENTS: Record<string, Schema> = {
         items: text,
         description: 'with a key dump on either side: the prefixes whose keys were compared, those both backups hold (a key dump holds only its prefixes, a snapshot every key)',
       },
+      filtered: {
+        type: 'array',
+        items: text,
+        description: 'the ids of the backups that hold only the resources and namespaces their filters selected (filter: dumps): only the keys both backups can hold were compared, the others are counted as outside',
+      },
       groups: {
         type: 'array',
         items: {

@@ -528,7 +528,7 @@ ui.diffForm.addEventListener('submit', async (e) => {
     const s = d.summary;
     show(
       ui.diffResult,
-      h('p', { id: 'diff-summary' }, `${formatCount(s.added)} added, ${formatCount(s.removed)} removed, ${formatCount(s.changed)} changed, ${formatCount(s.unchanged)} unchanged.${s.outside > 0 && d.scope ? ` Only the keys under ${d.scope.join(', ') || 'no common prefix'} were compared: ${formatCount(s.outside)} more, held by one backup alone (a key dump holds only its prefixes), are not counted.` : ''}`),
+      h('p', { id: 'diff-summary' }, `${formatCount(s.added)} added, ${formatCount(s.removed)} removed, ${formatCount(s.changed)} changed, ${formatCount(s.unchanged)} unchanged.${s.outside > 0 && d.filtered ? ` Only the keys both backups can hold were compared: ${formatCount(s.outside)} more, held by one backup alone (a filtered key dump holds only the resources and namespaces it selected), are not counted.` : s.outside > 0 && d.scope ? ` Only the keys under ${d.scope.join(', ') || 'no common prefix'} were compared: ${formatCount(s.outside)} more, held by one backup alone (a key dump holds only its prefixes), are not counted.` : ''}`),
       d.groups.length === 0
         ? h('p', { class: 'state state-empty' }, 'No object differs.')
         : [
