@@ -46,6 +46,18 @@ export const resourceNames = (re: RegExp) => (value: string): string[] => {
   return items;
 };
 
+/**
+ * A path as the file system takes it. `~` and `$HOME` are expanded by a shell only: systemd's EnvironmentFile, `docker
+ * --env-file` and a pod's env pass them on as they are, so `RS_BACKUP_DIR=~/backups` would make a folder named `~`
+ * in the working directory (`/~/backups` under systemd) and put the backups there.
+ */
+export function localPath(value: string): string {
+  if (value.startsWith('~')) throw new Error('starts with "~", which only a shell expands (systemd\'s EnvironmentFile, docker --env-file and a pod\'s env do not): give the full path');
+  const variable = /\$(\{?)([A-Za-z_][A-Za-z0-9_]*)\}?/.exec(value);
+  if (variable) throw new Error(`holds "${variable[0]}", which only a shell expands (systemd's EnvironmentFile, docker --env-file and a pod's env do not): give the full path`);
+  return value;
+}
+
 /** A file that exists and can be read. */
 export function readableFile(path: string): string {
   try {

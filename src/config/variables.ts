@@ -3,7 +3,7 @@ import { parseCheckpointTargets } from '../core/checkpoint-targets.js';
 import { checkpointDirProblem, isCheckpoint, kubeletUrl } from './checkpoint-parsers.js';
 import { parseStrategyToTake } from '../core/strategy.js';
 import {
-  ageIdentity, ageIdentityFile, ageRecipients, bucketFolder, coerce, cronExpression, endpoints, existingWritableFolder, intRange, listenAddress, matching, namesOf, resourceNames,
+  ageIdentity, ageIdentityFile, ageRecipients, bucketFolder, coerce, cronExpression, endpoints, existingWritableFolder, intRange, listenAddress, localPath, matching, namesOf, resourceNames,
   prefixes, readableFile, readableFolder, url, writableFolder,
 } from './parsers.js';
 import type { Compression } from './types.js';
@@ -147,12 +147,12 @@ export const VARIABLES: readonly Variable[] = [
     doc: { default: '`http://127.0.0.1:2379` (`https://` with TLS files)', example: '`https://10.0.0.5:2379,https://10.0.0.6:2379`', meaning: 'etcd client URLs, of one cluster (members of two are refused before any work); a bare `host:port` is https with TLS files, as etcdctl takes it' },
   },
   {
-    name: 'RS_ETCD_CA_CERT', group: 'etcd', present: readableFile, field: 'etcd.caCertFile',
+    name: 'RS_ETCD_CA_CERT', group: 'etcd', parse: localPath, present: readableFile, field: 'etcd.caCertFile',
     empty: { give: "the file of the CA of etcd's server certificate", unset: "to trust the system's CAs" },
     doc: { default: '', example: '`/etc/kubernetes/pki/etcd/ca.crt`', meaning: "CA of etcd's server certificate (https endpoints)" },
   },
   {
-    name: 'RS_ETCD_CLIENT_CERT', group: 'etcd', present: readableFile, field: 'etcd.clientCertFile',
+    name: 'RS_ETCD_CLIENT_CERT', group: 'etcd', parse: localPath, present: readableFile, field: 'etcd.clientCertFile',
     empty: { give: "the client certificate's file", unset: 'with RS_ETCD_CLIENT_KEY for no client certificate' },
     doc: {
       label: '`RS_ETCD_CLIENT_CERT` / `RS_ETCD_CLIENT_KEY`', default: '',
@@ -160,7 +160,7 @@ export const VARIABLES: readonly Variable[] = [
     },
   },
   {
-    name: 'RS_ETCD_CLIENT_KEY', group: 'etcd', present: readableFile, field: 'etcd.clientKeyFile', doc: { row: 'RS_ETCD_CLIENT_CERT' },
+    name: 'RS_ETCD_CLIENT_KEY', group: 'etcd', parse: localPath, present: readableFile, field: 'etcd.clientKeyFile', doc: { row: 'RS_ETCD_CLIENT_CERT' },
     empty: { give: "the client certificate's key file", unset: 'with RS_ETCD_CLIENT_CERT for no client certificate' },
     check: together('RS_ETCD_CLIENT_CERT', 'RS_ETCD_CLIENT_KEY', 'RS_ETCD_CLIENT_CERT and RS_ETCD_CLIENT_KEY must be set together (mutual TLS needs both)'),
   },
@@ -202,7 +202,7 @@ export const VARIABLES: readonly Variable[] = [
     // Set but empty is refused, not the default: a manifest's missing value would put backups somewhere unmeant.
     // Commands that take backups or apply retention write the store; the others only read it (a store mounted
     // read-only for a recovery).
-    name: 'RS_BACKUP_DIR', group: 'store', present: (v, groups) => void (groups.has('backup') || groups.has('retention') ? writableFolder(v) : readableFolder(v)),
+    name: 'RS_BACKUP_DIR', group: 'store', parse: localPath, present: (v, groups) => void (groups.has('backup') || groups.has('retention') ? writableFolder(v) : readableFolder(v)),
     default: './backups', field: 'store.dir',
     empty: { give: "the local store's folder", unset: 'for ./backups' },
     doc: { default: '`./backups`', example: '`/var/backups/etcd`', meaning: 'local store (used when `RS_S3_BUCKET` is unset); may be read-only for the commands that only read it (`list`, `verify`, `inspect`, `stats`, `diff`, `restore`)' },
@@ -302,7 +302,7 @@ export const VARIABLES: readonly Variable[] = [
     doc: { default: '', example: '`age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p`', meaning: 'age public keys (commas or lines; `#` comments as in a recipients file); encrypts every artifact' },
   },
   {
-    name: 'RS_ENCRYPTION_IDENTITY_FILE', group: 'decryption', present: ageIdentityFile, field: 'encryption.identityFile',
+    name: 'RS_ENCRYPTION_IDENTITY_FILE', group: 'decryption', parse: localPath, present: ageIdentityFile, field: 'encryption.identityFile',
     empty: { give: 'the file of an age identity that reads the backups', unset: 'when no backup is encrypted to a key' },
     doc: { label: '`RS_ENCRYPTION_IDENTITY_FILE` / `RS_ENCRYPTION_IDENTITY`', default: '', example: '`/keys/age.txt`', meaning: 'age identity for reading encrypted backups (the variable: a key, or age-keygen\'s whole file)' },
   },
@@ -414,12 +414,12 @@ export const VARIABLES: readonly Variable[] = [
     doc: { default: '`https://127.0.0.1:10250`', example: '`https://$(HOST_IP):10250`', meaning: "the node's kubelet (https only); `GET /pods` and `POST /checkpoint/...` go there" },
   },
   {
-    name: 'RS_KUBELET_CA_CERT', group: 'checkpoint', present: readableFile, field: 'checkpoint.kubelet.caCertFile',
+    name: 'RS_KUBELET_CA_CERT', group: 'checkpoint', parse: localPath, present: readableFile, field: 'checkpoint.kubelet.caCertFile',
     empty: { give: "the file of the CA of the kubelet's serving certificate", unset: "to trust the system's CAs" },
     doc: { default: 'system CAs', example: '`/var/lib/kubelet/pki/kubelet.crt`', meaning: "CA of the kubelet's serving certificate (its self-signed `kubelet.crt` serves, or the cluster CA with `serverTLSBootstrap`)" },
   },
   {
-    name: 'RS_KUBELET_CLIENT_CERT', group: 'checkpoint', present: readableFile, field: 'checkpoint.kubelet.clientCertFile',
+    name: 'RS_KUBELET_CLIENT_CERT', group: 'checkpoint', parse: localPath, present: readableFile, field: 'checkpoint.kubelet.clientCertFile',
     empty: { give: "the client certificate's file", unset: 'with RS_KUBELET_CLIENT_KEY for no client certificate' },
     doc: {
       label: '`RS_KUBELET_CLIENT_CERT` / `RS_KUBELET_CLIENT_KEY`', default: '',
@@ -427,12 +427,12 @@ export const VARIABLES: readonly Variable[] = [
     },
   },
   {
-    name: 'RS_KUBELET_CLIENT_KEY', group: 'checkpoint', present: readableFile, field: 'checkpoint.kubelet.clientKeyFile', doc: { row: 'RS_KUBELET_CLIENT_CERT' },
+    name: 'RS_KUBELET_CLIENT_KEY', group: 'checkpoint', parse: localPath, present: readableFile, field: 'checkpoint.kubelet.clientKeyFile', doc: { row: 'RS_KUBELET_CLIENT_CERT' },
     empty: { give: "the client certificate's key file", unset: 'with RS_KUBELET_CLIENT_CERT for no client certificate' },
     check: (isSet) => (isSet('RS_KUBELET_CLIENT_CERT') !== isSet('RS_KUBELET_CLIENT_KEY') ? 'RS_KUBELET_CLIENT_CERT and RS_KUBELET_CLIENT_KEY must be set together' : undefined),
   },
   {
-    name: 'RS_KUBELET_TOKEN_FILE', group: 'checkpoint', present: readableFile, field: 'checkpoint.kubelet.tokenFile',
+    name: 'RS_KUBELET_TOKEN_FILE', group: 'checkpoint', parse: localPath, present: readableFile, field: 'checkpoint.kubelet.tokenFile',
     check: (isSet, earlier) =>
       isCheckpoint(earlier) && !isSet('RS_KUBELET_CLIENT_CERT') && !isSet('RS_KUBELET_TOKEN_FILE')
         ? 'RS_BACKUP_STRATEGY is checkpoint, but the kubelet would get no credentials: set RS_KUBELET_CLIENT_CERT and RS_KUBELET_CLIENT_KEY, or RS_KUBELET_TOKEN_FILE'
@@ -520,7 +520,7 @@ export const VARIABLES: readonly Variable[] = [
     doc: { default: '', example: '', meaning: 'bearer token of the HTTP API, 16 characters or more; without it the API is read-only' },
   },
   {
-    name: 'RS_TMP_DIR', group: 'work area', present: existingWritableFolder, field: 'workDir',
+    name: 'RS_TMP_DIR', group: 'work area', parse: localPath, present: existingWritableFolder, field: 'workDir',
     empty: { means: 'as unset (as TMPDIR is)' },
     doc: {
       default: "the system's (`TMPDIR`, `/tmp`)", example: '`/var/lib/reshifter/work`',

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,5 +97,20 @@ describe('bad configuration', { concurrent: true }, () => {
     );
     expect(trap.connections).toBe(0);
     await expect(readdir(store)).rejects.toThrow(/ENOENT/);
+  });
+
+  // An env file as systemd's EnvironmentFile or docker --env-file reads it: no shell expands ~ or $HOME there. Before,
+  // the backup went into a folder named "~" in the working directory (/~/backups under systemd), exit 0.
+  it('refuses paths that only a shell would expand (~, $HOME): exit 2, no folder named ~ made', async () => {
+    const cwd = join(dir, 'cwd');
+    await mkdir(cwd);
+    const env = { RS_ETCD_ENDPOINTS: `http://127.0.0.1:${trap.port}`, RS_BACKUP_DIR: '~/backups', RS_ETCD_CA_CERT: '$HOME/pki/ca.crt', RS_TMP_DIR: '${STATE_DIRECTORY}/work' };
+    const res = await runCli(['backup'], env, { cwd });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('  - RS_BACKUP_DIR was invalid: "~/backups" starts with "~", which only a shell expands (systemd\'s EnvironmentFile, docker --env-file and a pod\'s env do not): give the full path\n');
+    expect(res.stderr).toContain('  - RS_ETCD_CA_CERT was invalid: "$HOME/pki/ca.crt" holds "$HOME", which only a shell expands');
+    expect(res.stderr).toContain('  - RS_TMP_DIR was invalid: "${STATE_DIRECTORY}/work" holds "${STATE_DIRECTORY}"');
+    expect(await readdir(cwd)).toEqual([]);
+    expect(trap.connections).toBe(0);
   });
 });

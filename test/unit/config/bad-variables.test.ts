@@ -42,6 +42,8 @@ const CASES: Array<[string, string, RegExp, Env?]> = [
   ['RS_BACKUP_STRATEGY', 'filter:deploy', /has "deploy", kubectl's name for deployments/],
   ['RS_CLUSTER_NAME', 'a/b', /should be 1-63 letters/],
   ['RS_BACKUP_DIR', aFile, /is not a directory/],
+  ['RS_BACKUP_DIR', '~/backups', /"~\/backups" starts with "~", which only a shell expands/],
+  ['RS_ENCRYPTION_IDENTITY_FILE', '$HOME/age.txt', /holds "\$HOME", which only a shell expands/],
   ['RS_TMP_DIR', aFile, /is not a directory/],
   ['RS_TMP_DIR', join(dir, 'missing'), /does not exist/],
   ['RS_S3_BUCKET', 'My_Bucket', /not an S3 bucket name/],
