@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -320,6 +320,19 @@ describe('list --all-clusters', () => {
     const res = await runCli(['list', '--all-clusters', '--strategy', 'snapshot'], env());
     expect(res.code).toBe(2);
     expect(res.stderr).toContain('does not go with --all-clusters');
+  });
+});
+
+describe('restore --data-dir', () => {
+  // bash expands ~ only at the start of a word: `--data-dir=~/restored` reaches reshifter as it is, and etcdctl made
+  // a folder named "~" in the working directory, exit 0.
+  it('--data-dir=~/x (which no shell expands) is refused before anything is downloaded: exit 2, no folder named ~', async () => {
+    const cwd = join(work, 'tilde-cwd');
+    await mkdir(cwd);
+    const res = await runCli(['restore', 'latest', '--data-dir=~/restored'], env(), { cwd });
+    expect(res.stderr).toContain('--data-dir "~/restored" starts with "~", which the shell left as it is (it expands ~ only at the start of a word): give --data-dir ~/restored with a space, or the full path');
+    expect(res.code).toBe(2);
+    expect(await readdir(cwd)).toEqual([]);
   });
 });
 
