@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { Gunzip, constants, type ZlibOptions } from 'node:zlib';
-import { IntegrityError, OperationError } from '../core/errors.js';
+import { ConfigError, IntegrityError, OperationError } from '../core/errors.js';
 import type { Manifest } from './manifest.js';
 import { ParallelGzip } from './parallel-gzip.js';
 import { ParallelZstd } from './parallel-zstd.js';
@@ -56,20 +56,24 @@ class CheckedGunzip extends Gunzip {
 }
 
 /**
+ * Throws a ConfigError (exit 2) when the keys configured cannot even try to read an encrypted artifact: no identity
+ * and no passphrase is a setting missing, not a damaged backup, and is said before anything is downloaded.
+ */
+export function assertReadable(codec: Pick<Codec, 'encryption'> & { id?: string; what?: string }, keys: CodecKeys): void {
+  if (codec.encryption !== 'age' || keys.decrypt) return;
+  const what = codec.what ?? (codec.id !== undefined ? `backup ${codec.id}` : 'this backup');
+  throw new ConfigError([`${what} is encrypted with age: set RS_ENCRYPTION_IDENTITY_FILE, RS_ENCRYPTION_IDENTITY or RS_ENCRYPTION_PASSPHRASE to read it`]);
+}
+
+/**
  * The transforms that turn stored bytes back into content: decrypt, then decompress. `id` names the backup in errors
  * (`what` names something else: a file).
  */
 export function decoders(codec: Pick<Codec, 'compression' | 'encryption'> & { id?: string; what?: string }, keys: CodecKeys = {}): Duplex[] {
   const out: Duplex[] = [];
   const what = codec.what ?? (codec.id !== undefined ? `backup ${codec.id}` : undefined);
-  if (codec.encryption === 'age') {
-    if (!keys.decrypt) {
-      throw new OperationError(
-        `${what ?? 'this backup'} is encrypted with age: set RS_ENCRYPTION_IDENTITY_FILE, RS_ENCRYPTION_IDENTITY or RS_ENCRYPTION_PASSPHRASE to read it`,
-      );
-    }
-    out.push(keys.decrypt());
-  }
+  assertReadable(codec, keys);
+  if (codec.encryption === 'age') out.push(keys.decrypt!());
   if (codec.compression === 'gzip') {
     // Z_SYNC_FLUSH tolerance is off: a truncated gzip must fail, not end quietly.
     out.push(new CheckedGunzip(what ?? 'the artifact', { chunkSize: GZIP_CHUNK, finishFlush: constants.Z_FINISH }));

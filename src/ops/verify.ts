@@ -1,5 +1,6 @@
 import { Transform, type Readable } from 'node:stream';
 import type { Manifest } from '../archive/manifest.js';
+import { assertReadable } from '../archive/codec.js';
 import { verifyArtifact, type Check } from '../archive/verify-artifact.js';
 import { verifySnapshotArtifact } from '../archive/verify-snapshot.js';
 import { SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
@@ -25,6 +26,8 @@ export interface VerifyOptions {
  */
 export async function verifyBackup(ctx: OpContext, repo: BackupRepository, m: Manifest, opts: VerifyOptions = {}): Promise<VerifyResult> {
   const keys = await encryptionKeys(ctx.config, { forReading: true });
+  // Without a key the content cannot be checked: a setting is missing, the backup did not fail a check.
+  assertReadable(m, keys);
   const opened = await repo.openArtifact(m, ctx.signal);
   const stored = opts.onBytes ? counted(opened, opts.onBytes) : opened;
   // A local, uncompressed, unencrypted snapshot is walked where it is; any other is staged in RS_TMP_DIR.

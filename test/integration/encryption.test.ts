@@ -65,8 +65,11 @@ describe('encrypted backups', () => {
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/ok\s+decrypt\+decompress/);
 
+    // A key missing is a setting missing (exit 2, nothing read), not a backup that failed a check.
     const without = await runCli(['verify', 'latest'], env(store));
-    expect(without.code).toBe(1);
+    expect(without.code).toBe(2);
+    expect(without.stdout).not.toMatch(/FAIL/);
+    expect(without.stderr).not.toMatch(/failed verification/);
     // It names the backup: `latest` may not be the one the operator thinks.
     expect(without.stderr).toMatch(/backup \d{8}T[\d.]+Z-[0-9a-f]+ is encrypted with age: set RS_ENCRYPTION_IDENTITY_FILE, RS_ENCRYPTION_IDENTITY or RS_ENCRYPTION_PASSPHRASE/);
 
@@ -91,7 +94,7 @@ describe('encrypted backups', () => {
     expect(restore.code, restore.stderr).toBe(0);
     expect(await readdir(dataDir)).toContain('member');
     const refused = await runCli(['restore', 'latest', '--data-dir', join(dir, 'not-restored')], env(store));
-    expect(refused.code).toBe(1);
+    expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/encrypted with age: set RS_ENCRYPTION_IDENTITY_FILE/);
   });
 

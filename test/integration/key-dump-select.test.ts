@@ -185,7 +185,7 @@ describe('key dumps in S3', () => {
       expect(m).toMatchObject({ encryption: 'age', artifact: expect.stringMatching(/\.raw\.tar\.zst\.age$/) as unknown });
       await withTarget(async (target) => {
         const refused = await runInProcess(['restore', m.id], env(target, { RS_CLUSTER_NAME: 'sealed' }));
-        expect(refused.code).toBe(1);
+        expect(refused.code).toBe(2);
         expect(refused.stderr).toMatch(/encrypted with age: set RS_ENCRYPTION_IDENTITY_FILE/);
         expect(refused.stderr).not.toMatch(/after writing/);
         expect((await keyspace(target)).size).toBe(0);

@@ -238,9 +238,10 @@ describe('inspect status', () => {
     expect(keys.stdout).toBe(bareKeys.stdout);
     expect(await readdir(area)).toEqual([]);
 
-    // Without the identity, cut short, or packed in a zip as k3s compresses its snapshots: named, exit 1, nothing left.
+    // Without the identity (a setting missing: exit 2), cut short, or packed in a zip as k3s compresses its snapshots
+    // (exit 1): named, nothing left.
     const locked = await runInProcess(['inspect', age], { RS_TMP_DIR: area });
-    expect(locked.code).toBe(1);
+    expect(locked.code).toBe(2);
     expect(locked.stderr).toContain(`${age} is encrypted with age: set RS_ENCRYPTION_IDENTITY_FILE`);
     const cut = join(work, 'cut.db.zst');
     const zstBytes = await readFile(zst);
