@@ -33,6 +33,8 @@ export interface S3Proxy {
    */
   onResponseBytes?: ((r: SeenRequest, relayed: number) => 'hold' | void) | undefined;
   ops(name: string): SeenRequest[];
+  /** The most requests of operation `name` the proxy has held open at once (sent on, not yet answered in full). */
+  peakInFlight(name: string): number;
   close(): Promise<void>;
 }
 
@@ -59,6 +61,8 @@ export async function startS3Proxy(targetEndpoint: string): Promise<S3Proxy> {
   const requests: SeenRequest[] = [];
   const attempts = new Map<string, number>();
   let bytesUp = 0;
+  const inFlight = new Map<string, number>();
+  const peaks = new Map<string, number>();
   const proxy: Partial<S3Proxy> & Pick<S3Proxy, 'fault' | 'onResponseBytes'> = {};
   const server: Server = createServer((req, res) => {
     const method = req.method ?? 'GET';
@@ -69,6 +73,10 @@ export async function startS3Proxy(targetEndpoint: string): Promise<S3Proxy> {
     attempts.set(key, attempt);
     const seen: SeenRequest = { op, method, url, headers: req.headers, status: 0 };
     requests.push(seen);
+    const open = (inFlight.get(op) ?? 0) + 1;
+    inFlight.set(op, open);
+    peaks.set(op, Math.max(peaks.get(op) ?? 0, open));
+    res.once('close', () => inFlight.set(op, (inFlight.get(op) ?? 1) - 1));
     const fault = proxy.fault?.({ op, method, url, attempt, headers: req.headers });
     if (fault === 'drop') {
       req.socket.destroy();
@@ -122,6 +130,7 @@ export async function startS3Proxy(targetEndpoint: string): Promise<S3Proxy> {
       return bytesUp;
     },
     ops: (name: string) => requests.filter((r) => r.op === name),
+    peakInFlight: (name: string) => peaks.get(name) ?? 0,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

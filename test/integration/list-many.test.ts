@@ -1,0 +1,59 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Manifest } from '../../src/archive/manifest.js';
+import { runCli } from '../helpers/cli.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { startS3, type TestS3 } from '../helpers/s3.js';
+import { startS3Proxy, type S3Proxy } from '../helpers/s3-proxy.js';
+
+/**
+ * A store as a month of hourly backups leaves it: hundreds of manifests. `list` (and every `latest`) reads each one;
+ * one after another that is a round trip to S3 per backup (minutes on a real bucket for thousands of them). They are
+ * read several at a time, the listing unchanged.
+ */
+describe('a store with many backups', () => {
+  let etcd: TestEtcd;
+  let s3: TestS3;
+  let proxy: S3Proxy;
+  let dir: string;
+  const BACKUPS = 120;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rs-list-many-'));
+    [etcd, s3] = await Promise.all([startEtcd(), startS3()]);
+    proxy = await startS3Proxy(s3.endpoint);
+    await etcd.ctl(['put', '/registry/configmaps/default/a', 'one']);
+    const first = await runCli(['backup', '--json'], { RS_ETCD_ENDPOINTS: etcd.endpoint, ...s3.env, RS_CLUSTER_NAME: 'many' });
+    expect(first.code, first.stderr).toBe(0);
+    // The same backup's manifest under earlier ids, an hour apart, as the store's own files.
+    const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    const m = JSON.parse(first.stdout) as Manifest;
+    const base = JSON.parse(await (await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: `many/${m.id}.manifest.json` }))).Body!.transformToString()) as Manifest;
+    for (let i = 1; i < BACKUPS; i++) {
+      const at = new Date(Date.parse(base.createdAt) - i * 3_600_000);
+      const id = `${at.toISOString().replace(/[-:]/g, '')}-${i.toString(16).padStart(6, '0')}`;
+      const copy = { ...base, id, createdAt: at.toISOString(), artifact: base.artifact.replace(base.id, id) };
+      await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `many/${id}.manifest.json`, Body: JSON.stringify(copy) }));
+    }
+    client.destroy();
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await Promise.all([etcd?.stop(), s3?.stop()]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('list reads the manifests several at a time, and lists every one newest first', async () => {
+    const res = await runCli(['list', '--json'], { ...s3.env, RS_S3_ENDPOINT: proxy.endpoint, RS_CLUSTER_NAME: 'many' });
+    expect(res.code, res.stderr).toBe(0);
+    const ids = (JSON.parse(res.stdout) as Manifest[]).map((b) => b.id);
+    expect(ids).toHaveLength(BACKUPS);
+    expect([...ids].sort().reverse()).toEqual(ids);
+    expect(proxy.ops('GetObject')).toHaveLength(BACKUPS);
+    // Before: 1, each manifest asked for once the one before had arrived.
+    expect(proxy.peakInFlight('GetObject')).toBeGreaterThan(4);
+  });
+});
