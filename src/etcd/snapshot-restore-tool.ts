@@ -1,5 +1,9 @@
 import { execFile } from 'node:child_process';
-import { OperationError, describeError } from '../core/errors.js';
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { AbortedError, OperationError, describeError } from '../core/errors.js';
+import { trackTempPath } from '../exit-cleanup.js';
 
 /** The installed tool that turns a snapshot into a data directory. */
 export interface RestoreTool {
@@ -16,9 +20,14 @@ export interface SnapshotRestoreOptions {
   initialClusterToken?: string;
 }
 
-function run(command: string, args: string[], timeoutMs = 0): Promise<{ stdout: string; stderr: string }> {
+/**
+ * Runs a tool to its end. In a process group of its own: a Ctrl-C in the terminal reaches reshifter, which stops it
+ * through `signal`, rather than reaching the tool too and killing it behind reshifter's back.
+ */
+function run(command: string, args: string[], timeoutMs = 0, signal?: AbortSignal): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    execFile(command, args, { env: { ...process.env, ETCDCTL_API: '3' }, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+    const opts = { env: { ...process.env, ETCDCTL_API: '3' }, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, detached: true, ...(signal && { signal }) };
+    execFile(command, args, opts, (err, stdout, stderr) => {
       if (err) reject(Object.assign(err, { stdout, stderr }));
       else resolve({ stdout, stderr });
     });
@@ -53,17 +62,37 @@ export async function findRestoreTool(): Promise<RestoreTool> {
   );
 }
 
-/** Runs `<tool> snapshot restore FILE --data-dir DIR ...`; fails with the tool's own words. */
-export async function runSnapshotRestore(tool: RestoreTool, snapshotFile: string, opts: SnapshotRestoreOptions): Promise<void> {
-  const args = ['snapshot', 'restore', snapshotFile, '--data-dir', opts.dataDir];
+/**
+ * Runs `<tool> snapshot restore FILE --data-dir DIR ...`; fails with the tool's own words. The tool writes the data
+ * directory in place, so stopped half-way (a signal, a full disk) it would leave `member/snap/db` without a WAL: a
+ * directory the next attempt refuses as not empty and etcd must never start on. It restores into a private folder
+ * beside DIR (the same file system), renamed to DIR once complete and removed otherwise: DIR exists only whole.
+ */
+export async function runSnapshotRestore(tool: RestoreTool, snapshotFile: string, opts: SnapshotRestoreOptions, signal?: AbortSignal): Promise<void> {
+  const parent = dirname(opts.dataDir);
+  await mkdir(parent, { recursive: true });
+  const staging = join(parent, `.${basename(opts.dataDir)}.reshifter-${randomBytes(4).toString('hex')}`);
+  const args = ['snapshot', 'restore', snapshotFile, '--data-dir', staging];
   if (opts.name !== undefined) args.push('--name', opts.name);
   if (opts.initialCluster !== undefined) args.push('--initial-cluster', opts.initialCluster);
   if (opts.initialAdvertisePeerUrls !== undefined) args.push('--initial-advertise-peer-urls', opts.initialAdvertisePeerUrls);
   if (opts.initialClusterToken !== undefined) args.push('--initial-cluster-token', opts.initialClusterToken);
+  const release = trackTempPath(staging);
   try {
-    await run(tool.command, args);
-  } catch (err) {
-    const stderr = String((err as { stderr?: string }).stderr ?? '').trim().split('\n').slice(-3).join(' ');
-    throw new OperationError(`${tool.command} snapshot restore failed: ${stderr || describeError(err)}`, { cause: err });
+    try {
+      await run(tool.command, args, 0, signal);
+    } catch (err) {
+      if (signal?.aborted) {
+        throw new AbortedError(`${tool.command} snapshot restore into ${opts.dataDir} stopped: ${describeError(signal.reason)}; ${opts.dataDir} was not created`, { cause: err });
+      }
+      const killed = (err as { signal?: string | null }).signal;
+      const stderr = String((err as { stderr?: string }).stderr ?? '').trim().split('\n').slice(-3).join(' ');
+      const why = killed ? `it was killed by ${killed}` : stderr || describeError(err);
+      throw new OperationError(`${tool.command} snapshot restore failed: ${why}; ${opts.dataDir} was not created`, { cause: err });
+    }
+    await rename(staging, opts.dataDir);
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+    release();
   }
 }

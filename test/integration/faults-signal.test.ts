@@ -1,5 +1,6 @@
-import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -126,5 +127,60 @@ describe('SIGTERM', () => {
     expect(out.res.stderr).toMatch(/"msg":"stopped"/);
     // Exits now, not at the next scheduled slot (months away): waiting would hit the test's timeout.
     expect(out.res.code).toBe(0);
+  });
+});
+
+/**
+ * Ctrl-C in the terminal while `restore --data-dir` has etcdctl writing the data directory: the terminal sends SIGINT
+ * to the whole foreground process group, etcdctl included. Before, etcdctl died half-way and left `member/snap/db`
+ * without a WAL in the data directory (a directory etcd must not start on, which the next attempt refused as not
+ * empty), and the message quoted etcdctl's last log line. Now the directory exists only whole.
+ */
+describe('Ctrl-C during restore --data-dir', () => {
+  let etcd: TestEtcd;
+  let dir: string;
+  let id: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rs-signal-datadir-'));
+    etcd = await startEtcd();
+    // Big enough that etcdctl takes a moment to write the database.
+    await loadBigValues(etcd.endpoint, 160, 512 * 1024);
+    const res = await runCli(['backup', '--json'], { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(dir, 'store'), RS_COMPRESSION: 'none' });
+    expect(res.code, res.stderr).toBe(0);
+    id = (JSON.parse(res.stdout) as { id: string }).id;
+  });
+  afterAll(async () => {
+    await etcd?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('leaves no data directory, says it stopped, and a second run restores', async () => {
+    const parent = join(dir, 'restored');
+    await mkdir(parent);
+    const dataDir = join(parent, 'member-1');
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', RS_BACKUP_DIR: join(dir, 'store'), LOG_LEVEL: 'info' };
+    // Its own process group, as a shell's foreground job, so the group can be sent SIGINT as a terminal does.
+    const child = spawn(process.execPath, [new URL('../../dist/main.js', import.meta.url).pathname, 'restore', id, '--data-dir', dataDir], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.resume();
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    // Once etcdctl has begun writing the database (into the data directory, or a folder beside it).
+    const writing = async () => (await readdir(parent)).some((d) => existsSync(join(parent, d, 'member', 'snap', 'db')));
+    const deadline = Date.now() + 60_000;
+    while (!(await writing())) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`etcdctl never started writing: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    process.kill(-child.pid!, 'SIGINT');
+    expect(await exited).toBe(1);
+    expect(stderr).toContain(`snapshot restore into ${dataDir} stopped: received SIGINT; ${dataDir} was not created`);
+    expect(await readdir(parent)).toEqual([]);
+
+    const again = await runCli(['restore', id, '--data-dir', dataDir], { RS_BACKUP_DIR: join(dir, 'store') });
+    expect(again.code, again.stderr).toBe(0);
+    expect((await readdir(join(dataDir, 'member'))).sort()).toEqual(['snap', 'wal']);
+    expect(await readdir(parent)).toEqual(['member-1']);
   });
 });
