@@ -16,7 +16,9 @@ export async function exploreCommand(ctx: CommandContext): Promise<void> {
 }
 
 function printReport(ctx: CommandContext, result: EndpointReport): void {
-  ctx.print(`endpoints:    ${result.endpoints.join(', ')}`);
+  const down = new Map((result.unanswered ?? []).map((u) => [u.endpoint, u.error]));
+  ctx.print(`endpoints:    ${result.endpoints.map((e) => (down.has(e) ? `${e} (not answering)` : e)).join(', ')}`);
+  for (const [endpoint, error] of down) ctx.print(`  ${endpoint}: ${error}`);
   ctx.print(`etcd version: ${result.etcdVersion} (API ${result.apiVersions.join(', ')})`);
   const certRequired = result.clientCertificateRequired === undefined ? '' : result.clientCertificateRequired ? ', client certificate required' : ', client certificate not required';
   ctx.print(`tls:          ${result.tls ? `yes${result.clientCertificate ? ' (client certificate configured)' : ''}${certRequired}` : 'no'}`);

@@ -31,6 +31,8 @@ export interface EndpointReport extends ExploreResult {
    * then holds what etcd tells without them (version, members, status; the v2 keyspace), and `explore` fails.
    */
   keyspaceError?: string;
+  /** Configured endpoints that did not answer (a member down), with why: the others were explored. */
+  unanswered?: Array<{ endpoint: string; error: string }>;
 }
 
 const TLS_REFUSAL = /certificate|handshake|alert|socket hang up|ECONNRESET/i;

@@ -1,6 +1,7 @@
 import type { EtcdConfig } from '../config/types.js';
-import { EtcdError } from '../core/errors.js';
+import { EtcdError, describeError } from '../core/errors.js';
 import { createEtcdClient } from './client.js';
+import { toEtcdError } from './errors.js';
 import { interruptedError } from './interrupt.js';
 import { variableOf } from './tls-check.js';
 
@@ -40,6 +41,29 @@ async function clusterOf(cfg: EtcdConfig, endpoint: string): Promise<string | un
   } finally {
     client.close();
   }
+}
+
+/**
+ * The configured endpoints that do not answer a status request within ASK_MS, each with why: the client reaches the
+ * others without a word, so `explore` says which member is down. None asked with a single endpoint (exploring it
+ * fails when it is down).
+ */
+export async function unansweredEndpoints(cfg: EtcdConfig, signal?: AbortSignal): Promise<Array<{ endpoint: string; error: string }>> {
+  if (cfg.endpoints.length < 2) return [];
+  const ask = async (endpoint: string) => {
+    const one = { ...cfg, endpoints: [endpoint], timeoutMs: Math.min(cfg.timeoutMs, ASK_MS) };
+    const client = createEtcdClient(one, { oneAttempt: true });
+    try {
+      await client.maintenance.status();
+      return undefined;
+    } catch (err) {
+      return { endpoint, error: describeError(toEtcdError(err, 'asking for its status', one)) };
+    } finally {
+      client.close();
+    }
+  };
+  const asked = Promise.all(cfg.endpoints.map(ask));
+  return (signal ? await untilAborted(asked, signal) : await asked).filter((a) => a !== undefined);
 }
 
 /** `work`, or the error of an interrupted etcd request as soon as `signal` aborts. */

@@ -154,4 +154,21 @@ describe('endpoints of one cluster', () => {
     const restore = await runCli(['restore', raw], { ...env, ...store() });
     expect(restore.code, restore.stderr).toBe(0);
   });
+
+  // Last: it kills a member. Before, explore listed the dead member's endpoint like the others, without a word.
+  it('explore says which configured endpoint does not answer (a member down), and explores the others', async () => {
+    const dead = cluster.members[2]!;
+    await dead.kill();
+    const explore = await runCli(['explore'], { RS_ETCD_ENDPOINTS: cluster.endpoints.join(','), RS_ETCD_TIMEOUT: '5s' });
+    expect(explore.code, explore.stderr).toBe(0);
+    const port = new URL(dead.endpoint).port;
+    expect(explore.stdout).toContain(`${dead.endpoint} (not answering)`);
+    expect(explore.stdout).toContain(`  ${dead.endpoint}: asking for its status failed at ${dead.endpoint}: etcd is unreachable or went away: connect ECONNREFUSED 127.0.0.1:${port}`);
+    expect(explore.stdout.match(/^ {2}\S+ m\d /gm)).toHaveLength(3);
+    const json = JSON.parse((await runCli(['explore', '--json'], { RS_ETCD_ENDPOINTS: cluster.endpoints.join(',') })).stdout) as { unanswered?: Array<{ endpoint: string }> };
+    expect(json.unanswered?.map((u) => u.endpoint)).toEqual([dead.endpoint]);
+    // Those that answer say nothing of the kind.
+    const alive = await runCli(['explore'], { RS_ETCD_ENDPOINTS: cluster.endpoints.slice(0, 2).join(',') });
+    expect(alive.stdout).not.toContain('not answering');
+  });
 });

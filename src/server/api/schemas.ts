@@ -238,6 +238,11 @@ export const COMPONENTS: Record<string, Schema> = {
       revision: count,
       dbSizeBytes: count,
       keyspaceError: { type: 'string', description: 'why the v3 keyspace could not be read (credentials refused or missing); the rest is what etcd tells anyone' },
+      unanswered: {
+        type: 'array',
+        description: 'configured endpoints that did not answer (a member down), with why; the others were explored',
+        items: { type: 'object', required: ['endpoint', 'error'], properties: { endpoint: text, error: text } },
+      },
     },
   },
   BackupRequest: {
