@@ -223,6 +223,9 @@ export const ageIdentity = (value: string): string[] => {
 
 /** A cron expression node-cron accepts (5 fields, or 6 with seconds). */
 export function cronExpression(value: string): string {
+  // cron's and older Kubernetes CronJobs' way of naming the zone inside the schedule; here the zone is TZ.
+  const zone = /^\s*(CRON_TZ|TZ)=(\S*)\s+(.*)$/.exec(value);
+  if (zone) throw new Error(`names its time zone with ${zone[1]}=, which reshifter does not read: set TZ=${zone[2]} and RS_SCHEDULE to the expression alone ("${zone[3]}")`);
   const result = cronValidator().validateDetailed(value);
   if (!result.valid) {
     const why = result.errors.map((e) => e.message).join('; ');

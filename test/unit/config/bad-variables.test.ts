@@ -42,6 +42,8 @@ const CASES: Array<[string, string, RegExp, Env?]> = [
   ['RS_BACKUP_STRATEGY', 'filter:deploy', /has "deploy", kubectl's name for deployments/],
   ['RS_CLUSTER_NAME', 'a/b', /should be 1-63 letters/],
   ['RS_BACKUP_DIR', aFile, /is not a directory/],
+  // Before: 'is not a cron expression (pattern includes illegal characters)', not naming the zone.
+  ['RS_SCHEDULE', 'CRON_TZ=Europe/Berlin 0 2 * * *', /names its time zone with CRON_TZ=, which reshifter does not read: set TZ=Europe\/Berlin and RS_SCHEDULE to the expression alone \("0 2 \* \* \*"\)$/],
   ['RS_BACKUP_DIR', '~/backups', /"~\/backups" starts with "~", which only a shell expands/],
   ['RS_ENCRYPTION_IDENTITY_FILE', '$HOME/age.txt', /holds "\$HOME", which only a shell expands/],
   ['RS_TMP_DIR', aFile, /is not a directory/],
