@@ -122,6 +122,27 @@ describe('SIGTERM', () => {
     expect((await runCli(['list', '--json'], { RS_BACKUP_DIR: store })).stdout.match(/"id"/g)).toHaveLength(8);
   });
 
+  it('verify stopped mid-read: exit 1 saying it stopped, never that the backup failed verification', async () => {
+    // Before: 'FAIL read could not read the stored artifact: The operation was aborted' and 'backup ... failed
+    // verification', which a monitoring job reads as a damaged backup.
+    const e = env({ ...s3.env, RS_S3_ENDPOINT: s3proxy.endpoint, RS_CLUSTER_NAME: 'verify-stopped' });
+    const made = await runCli(['backup', '--json', '--strategy', 'raw'], { ...e, RS_ETCD_ENDPOINTS: etcd.endpoint });
+    expect(made.code, made.stderr).toBe(0);
+    const id = (JSON.parse(made.stdout) as { id: string }).id;
+    // The artifact's download stalls after its first MiB, so the signal always comes mid-read.
+    s3proxy.onResponseBytes = (r, relayed) => (r.op === 'GetObject' && !r.url.includes('.manifest.json') && relayed > MiB ? 'hold' : undefined);
+    try {
+      const n = s3proxy.requests.length;
+      const { res } = await terminateWhen(['verify', id], e, () => s3proxy.requests.slice(n).some((r) => r.op === 'GetObject' && !r.url.includes('.manifest.json')), 'the artifact to be read', 300);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toContain(`reshifter: verify of backup ${id} stopped: received SIGTERM; the backup was not checked in full`);
+      expect(res.stdout).not.toMatch(/FAIL/);
+      expect(res.stderr).not.toMatch(/failed verification/);
+    } finally {
+      s3proxy.onResponseBytes = undefined;
+    }
+  });
+
   it('run mode, idle: exit 0 at once', async () => {
     const out = await terminate(['run'], env({ RS_BACKUP_DIR: join(dir, 'idle'), RS_SCHEDULE: '0 0 1 1 *' }), (stderr) => /scheduler started/.test(stderr));
     expect(out.res.stderr).toMatch(/"msg":"stopped"/);
