@@ -1,3 +1,4 @@
+import { AbortedError, describeError } from './errors.js';
 import type { KeyRecord } from './key-record.js';
 import { parseKey, type ParsedKey } from '../kube/index.js';
 import { resourceLabel } from '../kube/resource-label.js';
@@ -62,6 +63,8 @@ export interface DiffOptions {
    * namespaces it selected), counting the others as `outside`. Default: every key in scope.
    */
   bothHold?: (key: Buffer) => boolean;
+  /** Stops the comparison (SIGTERM/SIGINT) with an AbortedError; checked every few hundred keys. */
+  signal?: AbortSignal;
 }
 
 /** Keys outside every prefix (and oddly shaped ones naming no resource) are grouped under this resource. */
@@ -102,7 +105,10 @@ export async function diffKeys(from: AsyncIterable<DiffEntry> | Iterable<DiffEnt
   async function merge(): Promise<void> {
     let x = await a.next();
     let y = await b.next();
+    let steps = 0;
     while (x !== undefined || y !== undefined) {
+      // Two backups read in place (a local store) take as long as they are big: a signal must not wait for the end.
+      if ((++steps & 0xff) === 0 && opts.signal?.aborted) throw new AbortedError(`the comparison stopped: ${describeError(opts.signal.reason)}`);
       const order = x === undefined ? 1 : y === undefined ? -1 : Buffer.compare(x.key, y.key);
       if (!inScope(order > 0 ? y!.key : x!.key)) {
         // Held by one backup because the other cannot hold it (a key dump's prefixes, a filter's resources): no

@@ -1,7 +1,7 @@
 import type { Manifest } from '../archive/manifest.js';
 import { describeBackup, kindOf } from '../core/backup-kind.js';
 import { diffKeys, sharedPrefixes, type DiffResult } from '../core/diff.js';
-import { OperationError } from '../core/errors.js';
+import { AbortedError, OperationError, describeError } from '../core/errors.js';
 import { selectKey, type KeySelection } from '../core/key-selection.js';
 import type { KeyRecord } from '../core/key-record.js';
 import { DEFAULT_PREFIXES, parseKey } from '../kube/index.js';
@@ -71,6 +71,9 @@ export async function diffBackups(ctx: OpContext, repo: BackupRepository, from: 
         ...(scope !== undefined && { scope }),
         ...(holds.length > 0 && { bothHold: (key: Buffer) => holds.every((h) => h(key)) }),
         ...(opts.limit !== undefined && { limit: opts.limit }),
+        signal,
+      }).catch((err: unknown) => {
+        throw err instanceof AbortedError ? new AbortedError(`diff of ${from.id} and ${to.id} stopped: ${describeError(signal.reason)}`, { cause: err }) : err;
       });
       ctx.log.info({ from: from.id, to: to.id, ...result.summary, ...(scope !== undefined && { scope }), ...(filtered.length > 0 && { filtered }) }, 'backups compared');
       return { from: refOf(from), to: refOf(to), ...(scope !== undefined && { scope }), ...(filtered.length > 0 && { filtered }), ...result };
