@@ -14,6 +14,13 @@ interface RangeKv {
   create_revision: string;
 }
 
+/** A put of a restored key, with the new lease it is written under. */
+interface PutOp {
+  key: Buffer;
+  value: Buffer;
+  lease?: string;
+}
+
 /** What the target holds for a key (undefined: nothing), with the revision that created it. */
 type Held = RangeKv | undefined;
 
@@ -141,12 +148,19 @@ export class V3Target implements RestoreTarget {
     return this.before;
   }
 
-  private puts(records: readonly KeyRecord[]) {
-    return Promise.all(
-      records.map(async (r) => ({
-        request_put: { key: r.key, value: r.value, ...(isExpiring(r) && { lease: await this.leaseFor(r) }) },
-      })),
-    );
+  /**
+   * The put operations of a transaction. Built without a promise per key: only keys with a lease wait (for its grant),
+   * and a restore's keys mostly have none; a promise and an object spread per key were a tenth of the restore's garbage.
+   */
+  private async puts(records: readonly KeyRecord[]): Promise<Array<{ request_put: PutOp }>> {
+    const ops = records.map((r) => ({ request_put: { key: r.key, value: r.value } as PutOp }));
+    const leases = records.map((r) => (isExpiring(r) ? this.leaseFor(r) : undefined));
+    if (leases.every((l) => l === undefined)) return ops;
+    const ids = await Promise.all(leases);
+    ids.forEach((id, i) => {
+      if (id !== undefined) ops[i]!.request_put.lease = id;
+    });
+    return ops;
   }
 
   close(): void {}
