@@ -198,6 +198,7 @@ function run(table: CommandTable, command: string, words: string[], flags: Map<s
     if (!flag) problems.push(unknownFlag(table, command, name, known, short.has(name)));
     else if (flag.value === undefined && value !== true) problems.push(`--${name} takes no value (got "${value}")`);
     else if (flag.value !== undefined && (value === true || value === '')) problems.push(`--${name} needs a value`);
+    else if (typeof value === 'string' && flag.value !== undefined && PATH_VALUES.has(flag.value)) problems.push(...unexpandedTilde(name, value));
   }
   if (words.length > spec.args.max) {
     const extra = words.slice(spec.args.max);
@@ -207,6 +208,18 @@ function run(table: CommandTable, command: string, words: string[], flags: Map<s
   }
   if (problems.length > 0) throw new UsageError(problems, command);
   return { kind: 'run', invocation: { command, spec, args: { positionals: words, flags: Object.fromEntries(flags) } } };
+}
+
+/** Placeholders of the flags that take a path of this machine (`--data-dir DIR`, `--image-archive FILE`, `--backup-dir DIR`). */
+const PATH_VALUES = new Set(['DIR', 'FILE']);
+
+/**
+ * `--data-dir=~/restored`: a shell expands `~` only at the start of a word, so the path arrives as it is and would
+ * make a folder named `~` in the working directory. `--data-dir ~/restored` (a space) reaches us expanded.
+ */
+function unexpandedTilde(name: string, value: string): string[] {
+  if (!value.startsWith('~')) return [];
+  return [`--${name} "${value}" starts with "~", which the shell left as it is (it expands ~ only at the start of a word): give --${name} ${value} with a space, or the full path`];
 }
 
 function takes(max: number): string {

@@ -24,11 +24,6 @@ export interface SnapshotRestoreReport {
 export async function prepareDataDir(dir: string, flags: SnapshotRestoreOptions): Promise<void> {
   const problems = memberFlagProblems(flags);
   if (problems.length > 0) throw new ConfigError(problems);
-  // `--data-dir=~/restored`: a shell expands ~ only at the start of a word, so etcd would make a folder named "~".
-  const given = flags.dataDir;
-  if (given.startsWith('~')) {
-    throw new ConfigError([`--data-dir "${given}" starts with "~", which the shell left as it is (it expands ~ only at the start of a word): give --data-dir ${given} with a space, or the full path`]);
-  }
   let entries: string[];
   try {
     entries = await readdir(dir);

@@ -323,14 +323,19 @@ describe('list --all-clusters', () => {
   });
 });
 
-describe('restore --data-dir', () => {
+describe('path flags given with =~', () => {
   // bash expands ~ only at the start of a word: `--data-dir=~/restored` reaches reshifter as it is, and etcdctl made
-  // a folder named "~" in the working directory, exit 0.
-  it('--data-dir=~/x (which no shell expands) is refused before anything is downloaded: exit 2, no folder named ~', async () => {
-    const cwd = join(work, 'tilde-cwd');
+  // a folder named "~" in the working directory, exit 0; `--image-archive=~/x.tar` wrote the image there alike, and
+  // `--backup-dir=~/bk` was refused in the words of an env file (RS_BACKUP_DIR, systemd), not of the flag typed.
+  it.each([
+    ['data-dir', ['restore', 'latest', '--data-dir=~/restored'], '~/restored'],
+    ['image-archive', ['restore', 'latest', '--image-archive=~/web.tar'], '~/web.tar'],
+    ['backup-dir', ['list', '--backup-dir=~/bk'], '~/bk'],
+  ])('--%s=~/x (which no shell expands) is refused before anything is read: exit 2, no folder named ~', async (flag, args, value) => {
+    const cwd = join(work, `tilde-${flag}`);
     await mkdir(cwd);
-    const res = await runCli(['restore', 'latest', '--data-dir=~/restored'], env(), { cwd });
-    expect(res.stderr).toContain('--data-dir "~/restored" starts with "~", which the shell left as it is (it expands ~ only at the start of a word): give --data-dir ~/restored with a space, or the full path');
+    const res = await runCli(args, env(), { cwd });
+    expect(res.stderr).toContain(`--${flag} "${value}" starts with "~", which the shell left as it is (it expands ~ only at the start of a word): give --${flag} ${value} with a space, or the full path`);
     expect(res.code).toBe(2);
     expect(await readdir(cwd)).toEqual([]);
   });
