@@ -95,7 +95,7 @@ async function openSide(repo: BackupRepository, m: Manifest, keys: CodecKeys, si
   if (kind !== 'snapshot' && kind !== 'key dump') {
     throw new OperationError(`backup ${m.id} is a ${describeBackup(m)}, which holds no keys with values: only snapshots and key dumps can be read key by key`);
   }
-  const backup = await openBackup(repo, m, keys, signal);
+  const backup = await openBackup(repo, m, keys, signal, { purpose: 'diff' });
   try {
     if (backup.kind === 'snapshot') return { keys: (await snapshotKeys(backup)).records(), close: () => backup.close() };
     if (backup.kind !== 'key dump') throw new OperationError(`backup ${m.id} holds no keys`);

@@ -10,7 +10,7 @@ import { decodeSnapshotCopy } from '../archive/snapshot-file.js';
 import { SnapshotTrailerCheck } from '../archive/snapshot-trailer.js';
 import { workAreaError } from '../archive/work-area.js';
 import { kindOf } from '../core/backup-kind.js';
-import { OperationError } from '../core/errors.js';
+import { AbortedError, OperationError, describeError } from '../core/errors.js';
 import type { AuditRow } from '../kube/audit-row.js';
 import { openSnapshot, type SnapshotReader } from '../snapshot/index.js';
 import type { BackupRepository } from '../store/backup-repository.js';
@@ -57,6 +57,11 @@ export type OpenedBackup = SnapshotBackup | KeyDumpBackup | RenderListingBackup 
 
 export interface OpenBackupOptions {
   /**
+   * The command or job the backup is read for (`stats`, `restore`), named when SIGTERM/SIGINT stops the read: 'stats of
+   * backup <id> stopped: received SIGTERM', never a failure to read it, which would sound like a damaged backup.
+   */
+  purpose?: string;
+  /**
    * Snapshots: the decoded stream must end in etcd's matching sha256 trailer (IntegrityError `trailer`), the
    * default. `false` leaves the trailer to the reader, which reports its state (`inspect`).
    */
@@ -82,25 +87,38 @@ export async function openBackup(
   if (kind === 'delta segment') throw new OperationError(`backup ${m.id} is a delta segment of the chain of ${String((m as { base?: unknown }).base)}: restore or verify it with its chain`);
   assertDecodable(m, keys);
   const checkTrailer = opts.checkTrailer !== false;
+  // However the read was cut off (a download, a read in place, a decode; a stream of the copy later), one message.
+  const stopped = (cause?: unknown) => new AbortedError(`${opts.purpose ?? 'the read'} of backup ${m.id} stopped: ${describeError(signal?.reason)}`, { cause });
   const copy = await stage(repo, m, signal, kind === 'snapshot', kind === 'snapshot' && checkTrailer).catch(async (err: unknown) => {
-    throw await repo.deletedWhileRead(m, err);
+    throw signal?.aborted ? stopped(err) : await repo.deletedWhileRead(m, err);
   });
   const close = () => copy.remove();
+  const open = () => stopOn(copy.open(keys), signal, stopped);
   try {
     switch (kind) {
       case 'snapshot':
         return copy.inPlace ? snapshotBackup(copy.path, m, close) : await decodeSnapshot(copy, m, keys, signal, checkTrailer, repo.workDir ?? tmpdir());
       case 'key dump':
-        return { kind, manifest: m, items: () => readKeyDump(copy.open(keys)), batches: () => readKeyDumpBatches(copy.open(keys)), close };
+        return { kind, manifest: m, items: () => readKeyDump(open()), batches: () => readKeyDumpBatches(open()), close };
       case 'render listing':
-        return { kind, manifest: m, rows: () => readRenderListing(copy.open(keys)), close };
+        return { kind, manifest: m, rows: () => readRenderListing(open()), close };
       case 'container checkpoint':
-        return { kind, manifest: m, archive: () => copy.open(keys), close };
+        return { kind, manifest: m, archive: open, close };
     }
   } catch (err) {
     await close();
-    throw err;
+    throw signal?.aborted ? stopped(err) : err;
   }
+}
+
+/** `stream`, destroyed with `stopped()` once `signal` aborts: a reader of it stops with the command's own words. */
+function stopOn(stream: Readable, signal: AbortSignal | undefined, stopped: (cause?: unknown) => Error): Readable {
+  if (signal === undefined) return stream;
+  if (signal.aborted) return stream.destroy(stopped());
+  const onAbort = () => void stream.destroy(stopped());
+  signal.addEventListener('abort', onAbort, { once: true });
+  stream.once('close', () => signal.removeEventListener('abort', onAbort));
+  return stream;
 }
 
 /**

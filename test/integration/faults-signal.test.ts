@@ -143,6 +143,29 @@ describe('SIGTERM', () => {
     }
   });
 
+  it.each([
+    ['stats', []],
+    ['restore', ['--dry-run']],
+  ])('%s of a backup stopped mid-read: exit 1 saying it stopped, not that reading the backup failed', async (command, extra) => {
+    // Before: 'downloading backup <id> stopped' (S3) or 'reading backup <id> at <path> failed' (a local store), which
+    // names no command and, in the second form, reads as a damaged backup.
+    const e = env({ ...s3.env, RS_S3_ENDPOINT: s3proxy.endpoint, RS_CLUSTER_NAME: `${command}-stopped` });
+    const made = await runCli(['backup', '--json', '--strategy', 'raw'], { ...e, RS_ETCD_ENDPOINTS: etcd.endpoint });
+    expect(made.code, made.stderr).toBe(0);
+    const id = (JSON.parse(made.stdout) as { id: string }).id;
+    s3proxy.onResponseBytes = (r, relayed) => (r.op === 'GetObject' && !r.url.includes('.manifest.json') && relayed > MiB ? 'hold' : undefined);
+    try {
+      const n = s3proxy.requests.length;
+      const artifactRead = () => s3proxy.requests.slice(n).some((r) => r.op === 'GetObject' && !r.url.includes('.manifest.json'));
+      const { res } = await terminateWhen([command, id, ...extra], { ...e, RS_ETCD_ENDPOINTS: etcd.endpoint }, artifactRead, 'the artifact to be read', 300);
+      expect(res.stderr).toContain(`reshifter: ${command}${extra.length > 0 ? ` ${extra.join(' ')}` : ''} of backup ${id} stopped: received SIGTERM\n`);
+      expect(res.stderr).not.toMatch(/failed|damaged|corrupt/);
+      expect(res.code).toBe(1);
+    } finally {
+      s3proxy.onResponseBytes = undefined;
+    }
+  });
+
   it('run mode, idle: exit 0 at once', async () => {
     const out = await terminate(['run'], env({ RS_BACKUP_DIR: join(dir, 'idle'), RS_SCHEDULE: '0 0 1 1 *' }), (stderr) => /scheduler started/.test(stderr));
     expect(out.res.stderr).toMatch(/"msg":"stopped"/);

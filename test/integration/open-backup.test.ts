@@ -6,7 +6,8 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/archive/manifest.js';
 import { loadConfig } from '../../src/config/load-config.js';
-import { SNAPSHOT_CONTENT_TYPE } from '../../src/core/content-type.js';
+import { KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../../src/core/content-type.js';
+import { AbortedError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/log.js';
 import type { OpContext } from '../../src/ops/context.js';
 import { diffBackups } from '../../src/ops/diff.js';
@@ -71,5 +72,45 @@ describe('openBackup', () => {
     store.reads.length = 0;
     await expect(diffBackups(ctx(), repo, backups[0]!, backups[1]!)).rejects.toThrow(/encrypted with age: set RS_ENCRYPTION_IDENTITY_FILE/);
     expect(artifactReads()).toEqual([]);
+  });
+
+  /** A key dump in the store, as it is (read in place) or zstd-compressed (read through a held handle). */
+  async function storedDump(id: string, compression: 'none' | 'zstd'): Promise<Manifest> {
+    const bytes = randomBytes(4 * 1024 * 1024);
+    const m: Manifest = {
+      ...backups[0]!, id, strategy: 'raw', artifact: `${id}.tar${compression === 'zstd' ? '.zst' : ''}`, contentType: KEY_DUMP_CONTENT_TYPE, compression, encryption: 'none',
+      sha256: createHash('sha256').update(bytes).digest('hex'), sizeBytes: bytes.length, rawSizeBytes: bytes.length,
+    };
+    await repo.putArtifact(m.artifact, Readable.from([bytes]));
+    await repo.putManifest(m);
+    return m;
+  }
+
+  // SIGTERM while a local backup was being read said 'reading backup <id> at <path> failed: ...', which reads as a
+  // damaged backup; the read names what it was for and that it stopped, as verify and diff do.
+  it.each([['none'], ['zstd']] as const)('a read (compression %s) stopped by the signal says "<purpose> of backup <id> stopped", an AbortedError', async (compression) => {
+    const m = await storedDump(`2026010${compression === 'none' ? 3 : 4}T000000.000Z-cccccc`, compression);
+    const controller = new AbortController();
+    controller.abort(new Error('received SIGTERM'));
+    const err = await openBackup(repo, m, {}, controller.signal, { purpose: 'stats' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AbortedError);
+    expect((err as Error).message).toBe(`stats of backup ${m.id} stopped: received SIGTERM`);
+  });
+
+  it('a key dump read after it was opened stops with the same words when the signal comes', async () => {
+    const m = await storedDump('20260105T000000.000Z-dddddd', 'none');
+    const controller = new AbortController();
+    const opened = await openBackup(repo, m, {}, controller.signal, { purpose: 'restore --dry-run' });
+    try {
+      if (opened.kind !== 'key dump') throw new Error(opened.kind);
+      controller.abort(new Error('received SIGINT'));
+      const err = await (async () => {
+        for await (const _ of opened.items()) void _;
+      })().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AbortedError);
+      expect((err as Error).message).toBe(`restore --dry-run of backup ${m.id} stopped: received SIGINT`);
+    } finally {
+      await opened.close();
+    }
   });
 });
