@@ -1,3 +1,4 @@
+import { counted } from '../core/counted.js';
 import { prune, seriesCounts } from '../ops/prune.js';
 import { openRepository } from '../ops/repository.js';
 import type { CommandContext } from './context.js';
@@ -26,6 +27,9 @@ export async function pruneCommand(ctx: CommandContext): Promise<void> {
     for (const key of result.orphansDeleted) ctx.print(`${verb}\t${key} (orphaned file)`);
     for (const [series, c] of counts) ctx.print(`${series}: ${c.kept} kept, ${c.deleted} ${verb}`);
     ctx.print(`${result.kept.length} kept, ${result.deleted.length} ${verb}`);
+    // A second prune on the same local store deleted these first: this one neither deleted nor kept them.
+    const gone = result.goneMeanwhile;
+    if (gone.length > 0) ctx.print(`note: ${counted(gone.length, 'backup')} to delete ${gone.length === 1 ? 'was' : 'were'} deleted meanwhile by another reshifter on this store, not counted above: ${gone.join(', ')}`);
   } finally {
     await repo.store.close();
   }

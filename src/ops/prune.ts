@@ -3,6 +3,7 @@ import { chainUnits, withSegments } from '../core/chain-units.js';
 import { decideRetention, hasRetentionRules, type RetentionDecision } from '../core/retention.js';
 import { seriesOf } from '../core/series.js';
 import type { BackupRepository } from '../store/backup-repository.js';
+import type { Logger } from '../log.js';
 import type { OpContext } from './context.js';
 
 /** Files of no backup (a failed or killed run) are removed once they are this old; younger ones may be in flight. */
@@ -14,6 +15,11 @@ export interface PruneResult {
   orphansDeleted: string[];
   /** Every backup's decision, newest first: its series, and why it is kept. */
   decisions: RetentionDecision[];
+  /**
+   * Backups retention would have deleted that another reshifter deleted meanwhile (a second prune on the same local
+   * store): neither in `deleted` nor in `decisions`. An S3 store cannot tell them from its own deletes.
+   */
+  goneMeanwhile: string[];
 }
 
 /**
@@ -41,40 +47,56 @@ export async function prune(
     protect,
   );
   const decisions = withSegments(full, units);
-  const result: PruneResult = { deleted: [], kept: [], orphansDeleted: [], decisions };
+  const result: PruneResult = { deleted: [], kept: [], orphansDeleted: [], decisions, goneMeanwhile: [] };
   const byId = new Map(listing.backups.map((m) => [m.id, m]));
+  // Only what this prune's own delete removed counts as deleted: the ids the other one removed first are not.
+  const deleteUnit = async (unit: Array<Pick<Manifest, 'id' | 'artifact'>>): Promise<string[]> => {
+    const gone = opts.dryRun ? new Set<string>() : await repo.deleteAll(unit);
+    result.goneMeanwhile.push(...unit.filter((m) => gone.has(m.id)).map((m) => m.id));
+    const deleted = unit.filter((m) => !gone.has(m.id)).map((m) => m.id);
+    result.deleted.push(...deleted);
+    if (deleted.length > 0 && !opts.dryRun) opts.onDeleted?.(deleted);
+    return deleted;
+  };
   for (const d of full) {
     const segments = units.segments.get(d.id) ?? [];
     if (d.keep) {
       result.kept.push(d.id, ...segments.map((s) => s.id));
       continue;
     }
-    result.deleted.push(d.id, ...segments.map((s) => s.id));
-    if (opts.dryRun) continue;
     // A full backup and its segments are one unit: every manifest first (newest segment first), then the files.
-    await repo.deleteAll([...segments].reverse().concat(byId.get(d.id)!));
-    opts.onDeleted?.([d.id, ...segments.map((s) => s.id)]);
-    log.info({ id: d.id, series: d.series, segments: segments.length }, 'backup deleted by retention');
+    const deleted = await deleteUnit([...segments].reverse().concat(byId.get(d.id)!));
+    if (opts.dryRun) continue;
+    if (deleted.includes(d.id)) log.info({ id: d.id, series: d.series, segments: segments.length }, 'backup deleted by retention');
+    else log.info({ id: d.id, series: d.series }, 'backup already deleted by another reshifter on this store');
   }
   for (const s of units.orphanSegments) {
-    result.deleted.push(s.id);
-    if (opts.dryRun) continue;
-    await repo.deleteAll([s]);
-    opts.onDeleted?.([s.id]);
-    log.info({ id: s.id, base: s.base }, 'delta segment of a deleted full backup deleted');
+    const deleted = await deleteUnit([s]);
+    if (!opts.dryRun && deleted.length > 0) log.info({ id: s.id, base: s.base }, 'delta segment of a deleted full backup deleted');
   }
-  for (const o of listing.orphans) {
-    if (now.getTime() - o.lastModified.getTime() < ORPHAN_AGE_MS) continue;
-    result.orphansDeleted.push(o.key);
-    if (opts.dryRun) continue;
-    await repo.deleteObject(o.key);
-    log.info({ key: o.key }, 'orphaned file deleted');
+  result.orphansDeleted = await deleteOrphans(repo, listing.orphans, now, opts.dryRun === true, log);
+  if (result.goneMeanwhile.length > 0) {
+    const gone = new Set(result.goneMeanwhile);
+    result.decisions = decisions.filter((d) => !gone.has(d.id));
   }
   if (hasRetentionRules(ctx.config.retention) || result.orphansDeleted.length > 0) {
-    const series = Object.fromEntries(seriesCounts(decisions));
-    log.info({ kept: result.kept.length, deleted: result.deleted.length, series, orphansDeleted: result.orphansDeleted.length, dryRun: opts.dryRun === true }, 'retention applied');
+    const series = Object.fromEntries(seriesCounts(result.decisions));
+    log.info({ kept: result.kept.length, deleted: result.deleted.length, goneMeanwhile: result.goneMeanwhile.length, series, orphansDeleted: result.orphansDeleted.length, dryRun: opts.dryRun === true }, 'retention applied');
   }
   return result;
+}
+
+/** Removes the files of no backup older than ORPHAN_AGE_MS; returns those this call removed (or would remove). */
+async function deleteOrphans(repo: BackupRepository, orphans: ReadonlyArray<{ key: string; lastModified: Date }>, now: Date, dryRun: boolean, log: Logger): Promise<string[]> {
+  const deleted: string[] = [];
+  for (const o of orphans) {
+    if (now.getTime() - o.lastModified.getTime() < ORPHAN_AGE_MS) continue;
+    // Removed meanwhile by another prune on the same local store: that one deleted it.
+    if (!dryRun && !(await repo.deleteObject(o.key))) continue;
+    deleted.push(o.key);
+    if (!dryRun) log.info({ key: o.key }, 'orphaned file deleted');
+  }
+  return deleted;
 }
 
 /** Kept and deleted counts per series, by series name. */

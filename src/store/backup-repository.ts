@@ -262,16 +262,19 @@ export class BackupRepository {
 
   /**
    * Deletes backups that go together (a full backup and the segments of its chain): every manifest first, in the
-   * order given, so each stops existing at once; then their files (a file left behind is an orphan).
+   * order given, so each stops existing at once; then their files (a file left behind is an orphan). Returns the ids
+   * whose manifest was gone already, deleted meanwhile by another reshifter (a local store; S3 cannot tell: none).
    */
-  async deleteAll(ms: ReadonlyArray<Pick<Manifest, 'id' | 'artifact'>>): Promise<void> {
-    for (const m of ms) await this.store.delete(this.key(manifestName(m.id)));
+  async deleteAll(ms: ReadonlyArray<Pick<Manifest, 'id' | 'artifact'>>): Promise<Set<string>> {
+    const gone = new Set<string>();
+    for (const m of ms) if ((await this.store.delete(this.key(manifestName(m.id)))) === false) gone.add(m.id);
     for (const m of ms) await this.store.delete(this.key(m.artifact));
+    return gone;
   }
 
-  /** Deletes an orphaned file. */
-  async deleteObject(key: string): Promise<void> {
-    await this.store.delete(key);
+  /** Deletes an orphaned file: false when it was gone already (a local store; S3 cannot tell, and says true). */
+  async deleteObject(key: string): Promise<boolean> {
+    return (await this.store.delete(key)) !== false;
   }
 }
 

@@ -43,7 +43,7 @@ class LazyS3Store implements Store {
   async folders(prefix: string): Promise<string[]> {
     return (await this.open()).folders(prefix);
   }
-  async delete(key: string): Promise<void> {
+  async delete(key: string): Promise<boolean | undefined> {
     return (await this.open()).delete(key);
   }
   async close(): Promise<void> {

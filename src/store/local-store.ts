@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -120,11 +120,15 @@ export class LocalStore implements Store {
     return this.pathOf(key);
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string): Promise<boolean> {
     const path = this.pathOf(key);
     try {
-      await rm(path, { force: true });
+      // unlink, not rm: of two processes deleting one file only one unlink succeeds, and only that one may say it
+      // deleted it (rm checks the file first and then takes an ENOENT of its own unlink as done, force or not).
+      await unlink(path);
+      return true;
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw wrap(err, `deleting ${path}`);
     }
   }

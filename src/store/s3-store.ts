@@ -208,9 +208,11 @@ export class S3Store implements Store {
     return out.filter((f) => f.length > 0).sort();
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string): Promise<undefined> {
     try {
+      // S3 answers 204 whether the key was there or not: whose delete removed it cannot be told.
       await this.sender.send(new DeleteObjectCommand({ Bucket: this.cfg.bucket, Key: this.keyOf(key) }), 'DeleteObject');
+      return undefined;
     } catch (err) {
       throw this.wrap(err, `deleting ${this.where(key)}`);
     }

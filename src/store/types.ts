@@ -26,6 +26,10 @@ export interface Store {
    * rather than copy it); undefined for remote stores.
    */
   localPath?(key: string): string | undefined;
-  delete(key: string): Promise<void>;
+  /**
+   * Removes `key`: true when it removed it, false when there was nothing to remove (another process removed it first),
+   * undefined when the store cannot tell (S3 answers a delete of a missing key as it answers any other).
+   */
+  delete(key: string): Promise<boolean | undefined>;
   close(): Promise<void>;
 }

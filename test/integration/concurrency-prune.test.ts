@@ -77,6 +77,24 @@ describe('retention racing retention and readers on a local store', () => {
     expect((JSON.parse(after.stdout) as M[]).map((m) => m.id)).toEqual([newest.id]);
   });
 
+  it('two prunes at once: each counts as deleted only the backups its own delete removed', async () => {
+    // Before: the local store deleted with rm(force), so each prune logged and counted every backup of its listing,
+    // those the other had removed first included (600 "deleted" of 300).
+    const { env, older } = await storeWithBackups('two-prunes-count', 300);
+    const keepOne = { ...env, RS_RETENTION_KEEP_LAST: '1' };
+    const [a, b] = await Promise.all([runCli(['prune', '--json'], keepOne), runCli(['prune', '--json'], keepOne)]);
+    const [ra, rb] = [a, b].map((r) => {
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as { deleted: string[]; goneMeanwhile: string[]; decisions: Array<{ id: string; keep: boolean }> };
+    });
+    expect([...ra!.deleted, ...rb!.deleted].sort()).toEqual([...older].sort());
+    expect(ra!.deleted.filter((id) => rb!.deleted.includes(id))).toEqual([]);
+    // What the other deleted is named as such, and is no decision of this one.
+    expect(ra!.goneMeanwhile.filter((id) => !rb!.deleted.includes(id))).toEqual([]);
+    expect(rb!.goneMeanwhile.filter((id) => !ra!.deleted.includes(id))).toEqual([]);
+    for (const r of [ra!, rb!]) expect(r.decisions.filter((d) => !d.keep).map((d) => d.id).sort()).toEqual([...r.deleted].sort());
+  });
+
   it('verify and a restore-side read of a backup deleted after its manifest was read say it was deleted, not damaged', async () => {
     const { env, older } = await storeWithBackups('deleted-while-read', 2);
     const loaded = loadConfig(env);
