@@ -6,7 +6,7 @@ import { join } from 'node:path';
 /**
  * What must not outlive the process: temporary files and folders, and cleanups still under way (the abort of a
  * multipart upload). Code that makes a temporary path registers it here and releases it once it is gone; whatever is
- * still registered when the process exits (a second signal, the safety timer in main.ts, any process.exit) is
+ * still registered when the process exits (a second signal, the safety timer in cli-main.ts, any process.exit) is
  * removed synchronously by the 'exit' hook. Only SIGKILL can leave one behind: makeTempDir's sweep removes those.
  */
 const tempPaths = new Set<string>();

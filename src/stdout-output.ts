@@ -20,7 +20,7 @@ export interface Output {
  * the id of the new backup); the backup is the product. `write` is different: its bytes are the product
  * (`inspect --get KEY --raw`), so a reader gone before they were all taken fails it, exit 1, as `cat` fails on a
  * closed pipe. A stdout that fails otherwise (`reshifter list --json > backups.json` on a full disk) has left a
- * file cut short: `finish` returns that failure, for main.ts to fail the commands whose output is what was asked for.
+ * file cut short: `finish` returns that failure, for cli-main.ts to fail the commands whose output is what was asked for.
  */
 export function streamOutput(stream: Writable, log: () => Logger | undefined): Output {
   let gone: NodeJS.ErrnoException | undefined;

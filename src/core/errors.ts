@@ -1,6 +1,6 @@
 /**
  * Our own error types. Foreign errors (gRPC, S3, fs) are converted into these once, at the adapter that
- * called the library, so the rest of the code and `main.ts` only ever see these.
+ * called the library, so the rest of the code and `cli-main.ts` only ever see these.
  */
 
 /** Bad configuration or usage, found before any work is done: exit code 2. */

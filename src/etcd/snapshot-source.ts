@@ -27,7 +27,7 @@ export async function snapshotSource(client: Etcd3, cfg: EtcdConfig): Promise<Ba
   const check = new SnapshotTrailerCheck();
   grpc.on('error', (err) => check.destroy(toEtcdError(err, 'streaming the snapshot', cfg)));
   // pipe() never passes a destroy upstream: a backup that gave up (SIGTERM) would leave the gRPC stream open, and the
-  // process waiting on it until main.ts's safety timer. Closing the bytes cancels the call.
+  // process waiting on it until cli-main.ts's safety timer. Closing the bytes cancels the call.
   check.on('close', () => grpc.destroy());
   const ended = new Promise<void>((resolve, reject) => {
     check.on('end', resolve);

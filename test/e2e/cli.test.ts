@@ -1,3 +1,5 @@
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,5 +81,29 @@ describe('the built CLI', () => {
     const res = await runCli(['run'], { RS_HTTP_PORT: '0' });
     expect(res.code).toBe(2);
     expect(res.stderr).toContain('"run" needs RS_SCHEDULE (scheduled backups, e.g. "0 */6 * * *") or RS_HTTP_PORT');
+  });
+});
+
+describe('a signal while the CLI loads', () => {
+  const PRELOAD = new URL('../helpers/preload/slow-cli-load.mjs', import.meta.url).pathname;
+
+  // Before: main's handlers came only once every module had loaded (~0.4 s); a SIGTERM before that (a pod deleted
+  // right after it started) killed the process with Node's default, exit 143 and no word, one a moment later exit 1.
+  it.each(['SIGTERM', 'SIGINT'] as const)('%s while the modules load: exit 1, "received <signal> before backup started; nothing was done"', async (sig) => {
+    const store = join(work, `early-${sig}`);
+    const marker = join(work, `loading-${sig}`);
+    let child!: ChildProcess;
+    const env = { RS_BACKUP_DIR: store, RS_ETCD_ENDPOINTS: 'http://127.0.0.1:1', NODE_OPTIONS: `--import=${PRELOAD}`, RESHIFTER_TEST_LOAD_MARKER: marker, RESHIFTER_TEST_HOLD_MS: '1500' };
+    const result = runCli(['backup'], env, { onStart: (c) => (child = c) });
+    const started = Date.now();
+    while (!existsSync(marker)) {
+      if (Date.now() - started > 10_000) throw new Error('the CLI never began loading dist/cli.js');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    child.kill(sig);
+    const res = await result;
+    expect(res.stderr).toContain(`reshifter: received ${sig} before backup started; nothing was done\n`);
+    expect({ code: res.code, signal: res.signal }).toEqual({ code: 1, signal: null });
+    expect(await readdir(store).catch(() => [])).toEqual([]);
   });
 });
