@@ -4,8 +4,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import type { Manifest } from '../../src/archive/manifest.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { AbortedError } from '../../src/core/errors.js';
 import { loadDataset } from '../../src/demo/load-dataset.js';
 import { sampleDataset } from '../../src/demo/sample-data.js';
+import { createLogger } from '../../src/log.js';
+import type { OpContext } from '../../src/ops/context.js';
+import { backupStats } from '../../src/ops/stats.js';
+import { BackupRepository } from '../../src/store/backup-repository.js';
+import { LocalStore } from '../../src/store/local-store.js';
 import { etcdTlsArgs, makeCerts, type TestCerts } from '../helpers/certs.js';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
@@ -195,5 +202,24 @@ describe('stats and render', () => {
     expect(text.stdout.split('\n')[0]).toBe('KEY\tKIND\tAPIVERSION\tNAMESPACE\tNAME\tUID\tCREATED\tSIZE\tENCODING\tLABELS');
     expect(text.stdout).toMatch(/^\/registry\/namespaces\/team-1\tNamespace\tv1\t-\tteam-1\t/m);
     expect(text.stdout).toMatch(/^RESOURCE\s+KEYS\s+BYTES$/m);
+  });
+
+  // Before: a snapshot's keys were counted to the end after SIGTERM (the offline walk is no stream the signal stops),
+  // and stats exited 0 however long that took.
+  it('stats of a snapshot backup stopped by the signal mid-walk: "stats of backup <id> stopped", no key counted after it', async () => {
+    const made = JSON.parse((await runInProcess(['backup', '--json', '--cluster', 'snap-stop'], env(source))).stdout) as Manifest;
+    const loaded = loadConfig({ ...env(source), RS_CLUSTER_NAME: 'snap-stop' });
+    if (!loaded.config) throw new Error(loaded.errors.join('; '));
+    const controller = new AbortController();
+    const ctx: OpContext = { config: loaded.config, log: createLogger('silent'), signal: controller.signal };
+    const repo = new BackupRepository(new LocalStore(work), 'snap-stop');
+    let rows = 0;
+    // The signal comes with the first key counted.
+    const onRow = () => (++rows === 1 ? controller.abort(new Error('received SIGTERM')) : undefined);
+    const err = await backupStats(ctx, repo, made, { onRow }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AbortedError);
+    expect((err as Error).message).toBe(`stats of backup ${made.id} stopped: received SIGTERM`);
+    expect(rows).toBe(1);
+    expect(inPrefixes.length).toBeGreaterThan(10);
   });
 });
