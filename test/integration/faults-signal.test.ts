@@ -122,25 +122,35 @@ describe('SIGTERM', () => {
     expect((await runCli(['list', '--json'], { RS_BACKUP_DIR: store })).stdout.match(/"id"/g)).toHaveLength(8);
   });
 
-  it('verify stopped mid-read: exit 1 saying it stopped, never that the backup failed verification', async () => {
-    // Before: 'FAIL read could not read the stored artifact: The operation was aborted' and 'backup ... failed
-    // verification', which a monitoring job reads as a damaged backup.
-    const e = env({ ...s3.env, RS_S3_ENDPOINT: s3proxy.endpoint, RS_CLUSTER_NAME: 'verify-stopped' });
-    const made = await runCli(['backup', '--json', '--strategy', 'raw'], { ...e, RS_ETCD_ENDPOINTS: etcd.endpoint });
+  /**
+   * Takes a raw dump to S3 through the proxy for cluster `cluster`, then runs `args` (the backup's id is appended after
+   * the first word) with the artifact's download held after its first MiB, and sends SIGTERM once it is being read.
+   */
+  async function signalMidRead(cluster: string, command: string, extra: string[] = []) {
+    const e = env({ ...s3.env, RS_S3_ENDPOINT: s3proxy.endpoint, RS_CLUSTER_NAME: cluster, RS_ETCD_ENDPOINTS: etcd.endpoint });
+    const made = await runCli(['backup', '--json', '--strategy', 'raw'], e);
     expect(made.code, made.stderr).toBe(0);
     const id = (JSON.parse(made.stdout) as { id: string }).id;
+    const isArtifact = (r: { op: string; url: string }) => r.op === 'GetObject' && !r.url.includes('.manifest.json');
     // The artifact's download stalls after its first MiB, so the signal always comes mid-read.
-    s3proxy.onResponseBytes = (r, relayed) => (r.op === 'GetObject' && !r.url.includes('.manifest.json') && relayed > MiB ? 'hold' : undefined);
+    s3proxy.onResponseBytes = (r, relayed) => (isArtifact(r) && relayed > MiB ? 'hold' : undefined);
     try {
       const n = s3proxy.requests.length;
-      const { res } = await terminateWhen(['verify', id], e, () => s3proxy.requests.slice(n).some((r) => r.op === 'GetObject' && !r.url.includes('.manifest.json')), 'the artifact to be read', 300);
-      expect(res.code).toBe(1);
-      expect(res.stderr).toContain(`reshifter: verify of backup ${id} stopped: received SIGTERM; the backup was not checked in full`);
-      expect(res.stdout).not.toMatch(/FAIL/);
-      expect(res.stderr).not.toMatch(/failed verification/);
+      const { res } = await terminateWhen([command, id, ...extra], e, () => s3proxy.requests.slice(n).some(isArtifact), 'the artifact to be read', 300);
+      return { id, res };
     } finally {
       s3proxy.onResponseBytes = undefined;
     }
+  }
+
+  it('verify stopped mid-read: exit 1 saying it stopped, never that the backup failed verification', async () => {
+    // Before: 'FAIL read could not read the stored artifact: The operation was aborted' and 'backup ... failed
+    // verification', which a monitoring job reads as a damaged backup.
+    const { id, res } = await signalMidRead('verify-stopped', 'verify');
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain(`reshifter: verify of backup ${id} stopped: received SIGTERM; the backup was not checked in full`);
+    expect(res.stdout).not.toMatch(/FAIL/);
+    expect(res.stderr).not.toMatch(/failed verification/);
   });
 
   it.each([
@@ -149,21 +159,10 @@ describe('SIGTERM', () => {
   ])('%s of a backup stopped mid-read: exit 1 saying it stopped, not that reading the backup failed', async (command, extra) => {
     // Before: 'downloading backup <id> stopped' (S3) or 'reading backup <id> at <path> failed' (a local store), which
     // names no command and, in the second form, reads as a damaged backup.
-    const e = env({ ...s3.env, RS_S3_ENDPOINT: s3proxy.endpoint, RS_CLUSTER_NAME: `${command}-stopped` });
-    const made = await runCli(['backup', '--json', '--strategy', 'raw'], { ...e, RS_ETCD_ENDPOINTS: etcd.endpoint });
-    expect(made.code, made.stderr).toBe(0);
-    const id = (JSON.parse(made.stdout) as { id: string }).id;
-    s3proxy.onResponseBytes = (r, relayed) => (r.op === 'GetObject' && !r.url.includes('.manifest.json') && relayed > MiB ? 'hold' : undefined);
-    try {
-      const n = s3proxy.requests.length;
-      const artifactRead = () => s3proxy.requests.slice(n).some((r) => r.op === 'GetObject' && !r.url.includes('.manifest.json'));
-      const { res } = await terminateWhen([command, id, ...extra], { ...e, RS_ETCD_ENDPOINTS: etcd.endpoint }, artifactRead, 'the artifact to be read', 300);
-      expect(res.stderr).toContain(`reshifter: ${command}${extra.length > 0 ? ` ${extra.join(' ')}` : ''} of backup ${id} stopped: received SIGTERM\n`);
-      expect(res.stderr).not.toMatch(/failed|damaged|corrupt/);
-      expect(res.code).toBe(1);
-    } finally {
-      s3proxy.onResponseBytes = undefined;
-    }
+    const { id, res } = await signalMidRead(`${command}-stopped`, command, extra);
+    expect(res.stderr).toContain(`reshifter: ${command}${extra.length > 0 ? ` ${extra.join(' ')}` : ''} of backup ${id} stopped: received SIGTERM\n`);
+    expect(res.stderr).not.toMatch(/failed|damaged|corrupt/);
+    expect(res.code).toBe(1);
   });
 
   it('run mode, idle: exit 0 at once', async () => {
