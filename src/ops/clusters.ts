@@ -1,5 +1,6 @@
 import { IntegrityError } from '../core/errors.js';
 import { USES } from '../core/latest.js';
+import { mapLimited } from '../core/map-limited.js';
 import type { Logger } from '../log.js';
 import { BackupRepository } from '../store/backup-repository.js';
 import type { Store } from '../store/types.js';
@@ -27,15 +28,7 @@ const CONCURRENCY = 8;
 export async function listClusters(store: Store, opts: { current: string; now?: Date; log?: Logger }): Promise<ClusterSummary[]> {
   const now = opts.now ?? new Date();
   const folders = await store.folders('');
-  const out: Array<ClusterSummary | undefined> = new Array(folders.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < folders.length) {
-      const i = next++;
-      out[i] = await summarize(new BackupRepository(store, folders[i]!), opts.current, now, opts.log);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, folders.length) }, worker));
+  const out = await mapLimited(folders, CONCURRENCY, (folder) => summarize(new BackupRepository(store, folder), opts.current, now, opts.log));
   return out.filter((c): c is ClusterSummary => c !== undefined);
 }
 

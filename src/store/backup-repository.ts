@@ -3,6 +3,7 @@ import { basename, dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { IntegrityError, NotFoundError, RefusedError, StoreError, UsageError, describeError } from '../core/errors.js';
 import { newestFirst, pickLatest, type BackupUse } from '../core/latest.js';
+import { mapLimited } from '../core/map-limited.js';
 import { nearbyIds } from '../core/nearby.js';
 import { printable } from '../core/printable.js';
 import { BACKUP_ID_RE, idOfFile, manifestName } from '../core/naming.js';
@@ -21,20 +22,6 @@ export interface Listing {
 
 /** How many manifests `list` reads at once. */
 const MANIFEST_READS = 16;
-
-/** `fn` of every item, at most `limit` at a time, the results in the items' order. */
-async function inOrder<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
 
 /** One cluster's backups in a store: `<cluster>/<id>.<artifact>` plus `<cluster>/<id>.manifest.json`. */
 export class BackupRepository {
@@ -57,7 +44,7 @@ export class BackupRepository {
     const invalid: Listing['invalid'] = [];
     // A few at a time: one after another, a month of hourly backups with their delta segments took minutes on S3
     // (a request's round trip each), for every `latest`.
-    const read = await inOrder(manifests, MANIFEST_READS, async (o): Promise<Manifest | Listing['invalid'][number] | undefined> => {
+    const read = await mapLimited(manifests, MANIFEST_READS, async (o): Promise<Manifest | Listing['invalid'][number] | undefined> => {
       try {
         return await this.readManifestKey(o.key);
       } catch (err) {
