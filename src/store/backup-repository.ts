@@ -174,8 +174,8 @@ export class BackupRepository {
       const { location } = this.store;
       return `${said}: set RS_BACKUP_DIR to the folder above it, ${dirname(location)}, and RS_CLUSTER_NAME to its name, ${basename(location)}`;
     }
-    const prefix = this.store.location.replace(/^s3:\/\/[^/]*\/?/, '').replace(/\/+$/, '');
-    if (prefix === '') return undefined; // backups at the top of a bucket: no setting names them
+    const prefix = this.store.s3Prefix;
+    if (!prefix) return undefined; // backups at the top of a bucket: no setting names them
     const above = prefix.includes('/') ? `set RS_S3_PREFIX to the prefix above it, ${prefix.slice(0, prefix.lastIndexOf('/'))}` : 'unset RS_S3_PREFIX';
     return `${said}: ${above}, and set RS_CLUSTER_NAME to its name, ${prefix.slice(prefix.lastIndexOf('/') + 1)}`;
   }

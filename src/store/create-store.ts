@@ -17,6 +17,7 @@ export function createStore(cfg: StoreConfig, log?: Logger): Store {
  */
 class LazyS3Store implements Store {
   readonly location: string;
+  readonly s3Prefix: string;
   private store?: Promise<Store>;
 
   constructor(
@@ -24,6 +25,7 @@ class LazyS3Store implements Store {
     private readonly log?: Logger,
   ) {
     this.location = `s3://${cfg.bucket}/${cfg.prefix}`;
+    this.s3Prefix = cfg.prefix;
   }
 
   private open(): Promise<Store> {

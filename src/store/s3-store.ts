@@ -36,6 +36,7 @@ const ABORT_WITHIN_MS = 10_000;
 /** An S3 (or S3-compatible) store. Multipart uploads are aborted on any failure, so no partial object remains. */
 export class S3Store implements Store {
   readonly location: string;
+  readonly s3Prefix: string;
   private readonly client: S3Client;
   private readonly sender: S3Sender;
   private readonly root: string;
@@ -47,6 +48,7 @@ export class S3Store implements Store {
   ) {
     this.root = cfg.prefix === '' ? '' : `${cfg.prefix}/`;
     this.location = `s3://${cfg.bucket}/${cfg.prefix}`;
+    this.s3Prefix = cfg.prefix;
     this.log = log?.child({ component: 'store' });
     this.client = new S3Client({
       region: cfg.region,

@@ -15,6 +15,8 @@ export interface ObjectInfo {
 export interface Store {
   /** Where the store is, for messages: `/abs/dir` or `s3://bucket/prefix`. */
   readonly location: string;
+  /** The folder inside the bucket (`RS_S3_PREFIX`, `''` for the top), for S3 stores. */
+  readonly s3Prefix?: string;
   put(key: string, body: Readable, opts?: { signal?: AbortSignal; size?: number }): Promise<void>;
   get(key: string, opts?: { signal?: AbortSignal }): Promise<Readable>;
   /** Objects whose key starts with `prefix` (a folder, ending in `/`), in-progress uploads included when `pending`. */
