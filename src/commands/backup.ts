@@ -13,8 +13,9 @@ export async function backupCommand(ctx: CommandContext): Promise<void> {
   if (isCheckpointRun(ctx)) return checkpointCommand(ctx);
   const json = ctx.args.flags.json === true;
   const metrics = await pushedMetrics(ctx);
-  const run = backupRunContext(ctx);
   const repo = openRepository(ctx.config, ctx.log);
+  // Never throws: a store it cannot list leaves the id to this clock (the backup's own writes then fail).
+  const run = await backupRunContext(ctx, repo);
   try {
     const manifest = await backupAndPrune(run.ctx, repo, {
       id: run.id,

@@ -44,7 +44,8 @@ export function chainUnits<M extends UnitMember>(backups: readonly M[], now: Dat
   }
   for (const list of segments.values()) list.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : 1));
   const bases = full.filter((m) => CHAIN_BASE_TYPES.has(m.contentType) && m.etcd?.apiVersion === 'v3');
-  const newest = bases.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1))[0];
+  // Newest by id, as `latest` (core/latest.ts newestFirst).
+  const newest = bases.sort((a, b) => (a.id < b.id ? 1 : -1))[0];
   return { full, segments, orphanSegments, ...(newest !== undefined && { newestBase: newest.id }) };
 }
 

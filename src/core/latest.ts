@@ -45,9 +45,12 @@ export function canUse(use: BackupUse, m: Pick<ListedBackup, 'contentType'>): bo
   return use.kinds === 'any' || use.kinds.includes(kindOf(m.contentType));
 }
 
-/** Listing order: newest first; ids break ties (they sort by time too). */
-export function newestFirst(a: Pick<ListedBackup, 'id' | 'createdAt'>, b: Pick<ListedBackup, 'id' | 'createdAt'>): number {
-  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? 1 : -1;
+/**
+ * Listing order, and what `latest` and retention call newest: the highest id first. Ids keep the order in which
+ * backups were written (nextBackupId never gives a new backup an id below the newest stored one), where createdAt is
+ * only the clock of the machine that took each: one whose clock was ahead must not outrank every backup after it.
+ */
+export function newestFirst(a: Pick<ListedBackup, 'id'>, b: Pick<ListedBackup, 'id'>): number {
   return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
 }
 

@@ -10,6 +10,20 @@ export function newBackupId(now: Date = new Date(), random: Buffer = randomBytes
   return `${stamp}-${random.toString('hex').slice(0, 6)}`;
 }
 
+/**
+ * The id of a backup taken at `now` into a folder whose newest id is `newest`: never earlier than that id (its time
+ * + 1 ms when `now` is not later), so that the order of ids stays the order in which backups were written even when
+ * this machine's clock is behind the one that took `newest` (an NTP step back, a VM resumed from an old snapshot, a
+ * second runner whose clock is ahead). `latest`, retention and `list` go by id: a backup stamped by the clock alone
+ * would rank below one it replaces. `behindMs` says how far the id was moved past `now` (0: not at all).
+ */
+export function nextBackupId(now: Date, newest: string | undefined, random: Buffer = randomBytes(3)): { id: string; behindMs: number } {
+  const floor = newest === undefined ? undefined : timeOfId(newest);
+  if (floor === undefined || floor.getTime() < now.getTime()) return { id: newBackupId(now, random), behindMs: 0 };
+  const at = new Date(floor.getTime() + 1);
+  return { id: newBackupId(at, random), behindMs: at.getTime() - now.getTime() };
+}
+
 /** The time encoded in a backup id, or undefined if `id` is not one. */
 export function timeOfId(id: string): Date | undefined {
   if (!BACKUP_ID_RE.test(id)) return undefined;

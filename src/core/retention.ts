@@ -53,8 +53,9 @@ const BUCKETS: Array<[keyof RetentionRules, string, (d: Date) => string]> = [
  * `keepLast: 3`, hourly render listings and daily snapshots keep three of each, and the listings never push the
  * snapshots out. Time buckets are UTC and counted like restic's `--keep-hourly` and friends: the newest backup in
  * each of the H most recent hours that have a backup of the series (so a pause in backups never makes retention
- * delete more). The newest backup of every series and the `protect`ed ids are always kept. Decisions come newest
- * first.
+ * delete more). The newest backup of every series and the `protect`ed ids are always kept. Newest is by id (the
+ * order backups were written, as `latest` takes it); the time buckets and max-age go by createdAt. Decisions come
+ * newest first.
  */
 export function decideRetention(
   backups: readonly RetentionInput[],
@@ -62,7 +63,8 @@ export function decideRetention(
   now: Date,
   protect: ReadonlySet<string> = new Set(),
 ): RetentionDecision[] {
-  const sorted = [...backups].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1));
+  // Newest by id, as `latest` (core/latest.ts newestFirst): a backup stamped by a clock that was ahead is not newer.
+  const sorted = [...backups].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
   if (!hasRetentionRules(rules)) {
     return sorted.map((b) => ({ id: b.id, series: b.series, keep: true, reasons: ['no-rules'] }));
   }

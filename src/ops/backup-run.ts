@@ -1,16 +1,19 @@
 import type { Manifest } from '../archive/manifest.js';
 import { describeError } from '../core/errors.js';
-import { newBackupId } from '../core/naming.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import { createBackup, type BackupOptions } from './backup.js';
+import { newBackupIdIn } from './backup-id.js';
 import { CheckpointRunError, checkpointBackups } from './checkpoint-backup.js';
 import type { OpContext } from './context.js';
 import { prune } from './prune.js';
 
-/** A context for one backup run: the caller's, with a new backup id bound to every log line of the run. */
-export function backupRunContext<C extends OpContext>(ctx: C): { id: string; ctx: C } {
-  const id = newBackupId();
-  return { id, ctx: { ...ctx, log: ctx.log.child({ backupId: id }) } };
+/**
+ * A context for one backup run: the caller's, with a new backup id bound to every log line of the run; the id never
+ * sorts before the newest backup of the cluster, whatever this machine's clock says (newBackupIdIn).
+ */
+export async function backupRunContext<C extends OpContext>(ctx: C, repo: BackupRepository): Promise<{ id: string; ctx: C }> {
+  const { id, log } = await newBackupIdIn(repo, ctx.log);
+  return { id, ctx: { ...ctx, log } };
 }
 
 /**

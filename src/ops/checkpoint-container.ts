@@ -8,7 +8,6 @@ import { goArch } from '../archive/oci-image.js';
 import { containerKey, type SelectedContainer } from '../core/checkpoint-targets.js';
 import { CHECKPOINT_CONTENT_TYPE } from '../core/content-type.js';
 import { AbortedError, IntegrityError, OperationError, describeError } from '../core/errors.js';
-import { newBackupId } from '../core/naming.js';
 import { openNodeArchive, removeNodeArchive } from '../kubelet/checkpoint-file.js';
 import type { KubeletClient } from '../kubelet/client.js';
 import type { CheckpointReply } from '../kubelet/types.js';
@@ -16,6 +15,7 @@ import type { Logger } from '../log.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import { VERSION } from '../version.js';
 import { storeArtifact, type BackupOptions, type BackupRun, type StoredArtifact } from './backup.js';
+import { newBackupIdIn } from './backup-id.js';
 import type { CheckpointSettings } from './checkpoint-settings.js';
 import type { OpContext } from './context.js';
 
@@ -41,8 +41,8 @@ export interface ContainerJob {
  */
 export async function checkpointContainer(ctx: OpContext, job: ContainerJob, c: SelectedContainer): Promise<Manifest> {
   const started = new Date();
-  const id = newBackupId(started);
-  const run: BackupRun = { id, started, log: ctx.log.child({ backupId: id, container: containerKey(c) }), strategy: { kind: 'checkpoint' } };
+  const { id, log } = await newBackupIdIn(job.repo, ctx.log, { container: containerKey(c) });
+  const run: BackupRun = { id, started, log, strategy: { kind: 'checkpoint' } };
   const { settings } = job;
   run.log.info({ node: job.node, timeoutSeconds: settings.timeoutSeconds }, 'checkpoint started');
   const reply = await job.client.checkpoint(c.namespace, c.pod, c.container, settings.timeoutSeconds, ctx.signal);

@@ -48,8 +48,8 @@ export function startDeltaRecording(ctx: OpContext, deps: DeltaRecordingDeps): D
     fullBackup: async (reason) => {
       const job = jobs.submit({
         kind: 'backup', trigger: 'schedule', writes: true, params: { reason },
-        run: (j) => {
-          const run = backupRunContext({ ...ctx, signal: j.signal });
+        run: async (j) => {
+          const run = await backupRunContext({ ...ctx, signal: j.signal }, repo);
           return backupAndPrune(run.ctx, repo, { id: run.id, observer: deps.observer(), onProgress: (p) => j.progress({ bytes: p.bytes }) });
         },
       });

@@ -42,7 +42,7 @@ export function scheduleBackups(ctx: OpContext, schedule: string, deps: Schedule
 
 async function scheduledBackup(ctx: OpContext, deps: ScheduleDeps, progress: (p: { bytes: number; totalBytes?: number }) => void) {
   // A checkpoint run is one backup per container, each with its own id.
-  const run = isCheckpointRun(ctx) ? { id: undefined, ctx } : backupRunContext(ctx);
+  const run = isCheckpointRun(ctx) ? { id: undefined, ctx } : await backupRunContext(ctx, deps.repo);
   const onProgress = (p: { bytes: number; totalBytes?: number }) => progress({ bytes: p.bytes, ...(p.totalBytes !== undefined && { totalBytes: p.totalBytes }) });
   try {
     if (run.id === undefined) return await checkpointBackupsAndPrune(run.ctx, deps.repo, { observer: deps.observer, onProgress });

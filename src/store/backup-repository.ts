@@ -6,7 +6,7 @@ import { newestFirst, pickLatest, type BackupUse } from '../core/latest.js';
 import { mapLimited } from '../core/map-limited.js';
 import { nearbyIds } from '../core/nearby.js';
 import { printable } from '../core/printable.js';
-import { BACKUP_ID_RE, idOfFile, manifestName } from '../core/naming.js';
+import { BACKUP_ID_RE, idOfFile, manifestName, newBackupId } from '../core/naming.js';
 import { parseManifest, serializeManifest, type Manifest } from '../archive/manifest.js';
 import { TEMP_PREFIX } from './local-store.js';
 import type { ObjectInfo, Store } from './types.js';
@@ -114,7 +114,20 @@ export class BackupRepository {
 
   /** The ids of the cluster's backups (those with a manifest), from a listing of names only: no manifest is read. */
   async ids(): Promise<string[]> {
-    const objects = await this.store.list(`${this.cluster}/`);
+    return this.manifestIds(await this.store.list(`${this.cluster}/`));
+  }
+
+  /**
+   * The newest id of the cluster's backups taken at `at` or later by their id, if any (nextBackupId orders a new
+   * backup's id after it). Only names that sort after `at` are listed: one request on S3 however many backups there are.
+   */
+  async newestIdFrom(at: Date): Promise<string | undefined> {
+    // `<cluster>/20261122T030710.123Z`: every id of that millisecond and later sorts after it.
+    const objects = await this.store.list(`${this.cluster}/`, { startAfter: this.key(newBackupId(at).slice(0, 20)) });
+    return this.manifestIds(objects).reduce<string | undefined>((a, b) => (a === undefined || b > a ? b : a), undefined);
+  }
+
+  private manifestIds(objects: readonly ObjectInfo[]): string[] {
     return objects.flatMap((o) => {
       const file = o.key.slice(this.cluster.length + 1);
       const id = file.endsWith('.manifest.json') ? idOfFile(file) : undefined;

@@ -39,7 +39,7 @@ class LazyS3Store implements Store {
   async get(key: string, opts?: { signal?: AbortSignal }): Promise<Readable> {
     return (await this.open()).get(key, opts);
   }
-  async list(prefix: string, opts?: { pending?: boolean }): Promise<ObjectInfo[]> {
+  async list(prefix: string, opts?: { pending?: boolean; startAfter?: string }): Promise<ObjectInfo[]> {
     return (await this.open()).list(prefix, opts);
   }
   async folders(prefix: string): Promise<string[]> {

@@ -84,7 +84,7 @@ export class LocalStore implements Store {
     return createReadStream(path, { highWaterMark: Math.max(1, Math.min(WRITE_BUFFER, size)) });
   }
 
-  async list(prefix: string, opts: { pending?: boolean } = {}): Promise<ObjectInfo[]> {
+  async list(prefix: string, opts: { pending?: boolean; startAfter?: string } = {}): Promise<ObjectInfo[]> {
     const folder = prefix.replace(/\/+$/, '');
     const dir = folder === '' ? this.root : this.pathOf(folder);
     let names: string[];
@@ -97,9 +97,11 @@ export class LocalStore implements Store {
     const out: ObjectInfo[] = [];
     for (const name of names) {
       if (name.startsWith(TEMP_PREFIX) && !opts.pending) continue;
+      const key = folder === '' ? name : `${folder}/${name}`;
+      if (opts.startAfter !== undefined && key <= opts.startAfter) continue;
       const st = await stat(join(dir, name)).catch(() => undefined);
       if (!st?.isFile()) continue;
-      out.push({ key: folder === '' ? name : `${folder}/${name}`, size: st.size, lastModified: st.mtime });
+      out.push({ key, size: st.size, lastModified: st.mtime });
     }
     return out;
   }

@@ -164,7 +164,7 @@ export class S3Store implements Store {
     }
   }
 
-  async list(prefix: string): Promise<ObjectInfo[]> {
+  async list(prefix: string, opts: { startAfter?: string } = {}): Promise<ObjectInfo[]> {
     const out: ObjectInfo[] = [];
     let token: string | undefined;
     try {
@@ -173,6 +173,7 @@ export class S3Store implements Store {
           new ListObjectsV2Command({
             Bucket: this.cfg.bucket,
             Prefix: this.root + prefix,
+            ...(opts.startAfter !== undefined && { StartAfter: this.root + opts.startAfter }),
             ...(token !== undefined && { ContinuationToken: token }),
           }),
           'ListObjectsV2',

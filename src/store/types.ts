@@ -19,8 +19,12 @@ export interface Store {
   readonly s3Prefix?: string;
   put(key: string, body: Readable, opts?: { signal?: AbortSignal; size?: number }): Promise<void>;
   get(key: string, opts?: { signal?: AbortSignal }): Promise<Readable>;
-  /** Objects whose key starts with `prefix` (a folder, ending in `/`), in-progress uploads included when `pending`. */
-  list(prefix: string, opts?: { pending?: boolean }): Promise<ObjectInfo[]>;
+  /**
+   * Objects whose key starts with `prefix` (a folder, ending in `/`), in-progress uploads included when `pending`;
+   * with `startAfter` (a key), only those whose key sorts after it (S3's start-after: the listing costs one request
+   * however many keys sort before it).
+   */
+  list(prefix: string, opts?: { pending?: boolean; startAfter?: string }): Promise<ObjectInfo[]>;
   /** The names of the folders directly under `prefix` (`''`: the root; else a folder ending in `/`), sorted. */
   folders(prefix: string): Promise<string[]>;
   /**

@@ -43,7 +43,7 @@ export function createApiServices(ctx: OpContext, repo: BackupRepository, opts: 
     async backup(req, job) {
       // One backup per container: the job's result lists their manifests.
       if (isCheckpointRun(ctx, req)) return checkpointJob(jobCtx(job), repo, req, job, opts.observer);
-      const run = backupRunContext(jobCtx(job));
+      const run = await backupRunContext(jobCtx(job), repo);
       const manifest = await backupAndPrune(run.ctx, repo, {
         id: run.id,
         ...(req.strategy && { strategy: req.strategy }),

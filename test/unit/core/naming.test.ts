@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { artifactName, idOfFile, newBackupId, timeOfId } from '../../../src/core/naming.js';
+import { artifactName, idOfFile, newBackupId, nextBackupId, timeOfId } from '../../../src/core/naming.js';
 import { parseDuration } from '../../../src/core/duration.js';
 import { parseStrategy } from '../../../src/core/strategy.js';
 
@@ -16,6 +16,17 @@ describe('backup ids', () => {
     const t = new Date();
     const ids = new Set(Array.from({ length: 1000 }, () => newBackupId(t)));
     expect(ids.size).toBeGreaterThan(990);
+  });
+
+  it('of a new backup never sort before the newest stored one: a clock behind it gives its time + 1 ms', () => {
+    const now = new Date('2026-11-22T03:07:10.123Z');
+    const r = Buffer.from('000000', 'hex');
+    expect(nextBackupId(now, undefined, r)).toEqual({ id: '20261122T030710.123Z-000000', behindMs: 0 });
+    expect(nextBackupId(now, '20261122T030709.999Z-ffffff', r)).toEqual({ id: '20261122T030710.123Z-000000', behindMs: 0 });
+    // The same millisecond: its suffix could sort either way.
+    expect(nextBackupId(now, '20261122T030710.123Z-ffffff', r)).toEqual({ id: '20261122T030710.124Z-000000', behindMs: 1 });
+    // Stored by a clock an hour ahead.
+    expect(nextBackupId(now, '20261122T040710.123Z-a1b2c3', r)).toEqual({ id: '20261122T040710.124Z-000000', behindMs: 3_600_001 });
   });
 
   it('name their files', () => {

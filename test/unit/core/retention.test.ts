@@ -1,15 +1,29 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { decideRetention, type RetentionInput, type RetentionRules } from '../../../src/core/retention.js';
+import { newBackupId, nextBackupId } from '../../../src/core/naming.js';
+import { decideRetention, type RetentionDecision, type RetentionInput, type RetentionRules } from '../../../src/core/retention.js';
 import { seriesOf } from '../../../src/core/series.js';
 
 const now = new Date('2026-11-22T12:00:00Z');
 const hoursAgo = (h: number) => new Date(now.getTime() - h * 3_600_000);
 /** Backups of one series every `stepHours` hours for `count` steps, newest first, ids b0 (newest), b1, ... */
 const series = (count: number, stepHours: number, name = 'snapshot', prefix = 'b', offsetHours = 0.25): RetentionInput[] =>
-  Array.from({ length: count }, (_, i) => ({ id: `${prefix}${i}`, createdAt: hoursAgo(i * stepHours + offsetHours), series: name }));
-const one = (id: string, createdAt: Date, name = 'snapshot'): RetentionInput => ({ id, createdAt, series: name });
+  Array.from({ length: count }, (_, i) => one(`${prefix}${i}`, hoursAgo(i * stepHours + offsetHours), name));
+/**
+ * The tests name backups (b0, s3, f-old); each gets a real id of its time, as a store holds (retention's newest is
+ * the highest id), and decisions are read back by name.
+ */
+const names = new Map<string, string>();
+const nameOf = (id: string) => names.get(id) ?? id;
+function one(name: string, createdAt: Date, series = 'snapshot', id = newBackupId(createdAt, createHash('sha256').update(name).digest())): RetentionInput {
+  names.set(id, name);
+  return { id, createdAt, series };
+}
+/** decideRetention with `protect` and the decisions by name. */
+const decide = (backups: RetentionInput[], rules: RetentionRules, protect?: Set<string>): RetentionDecision[] =>
+  decideRetention(backups, rules, now, protect && new Set(backups.filter((b) => protect.has(nameOf(b.id))).map((b) => b.id))).map((d) => ({ ...d, id: nameOf(d.id) }));
 const kept = (rules: RetentionRules, backups = series(48, 1), protect?: Set<string>) =>
-  decideRetention(backups, rules, now, protect).filter((d) => d.keep).map((d) => d.id);
+  decide(backups, rules, protect).filter((d) => d.keep).map((d) => d.id);
 
 describe('decideRetention', () => {
   it('keeps everything when no rule is set', () => {
@@ -53,7 +67,7 @@ describe('decideRetention', () => {
   });
 
   it('says why each backup is kept', () => {
-    const d = decideRetention(series(3, 1), { keepLast: 1, keepHourly: 2 }, now);
+    const d = decide(series(3, 1), { keepLast: 1, keepHourly: 2 });
     expect(d[0]).toEqual({ id: 'b0', series: 'snapshot', keep: true, reasons: ['newest', 'last', 'hourly'] });
     expect(d[1]).toEqual({ id: 'b1', series: 'snapshot', keep: true, reasons: ['hourly'] });
     expect(d[2]).toEqual({ id: 'b2', series: 'snapshot', keep: false, reasons: [] });
@@ -68,7 +82,7 @@ describe('decideRetention per series', () => {
   const mixed = [...render, ...snapshots, ...raw];
 
   it('KEEP_LAST=3 keeps three of each series: hourly listings never push the daily snapshots out', () => {
-    const d = decideRetention(mixed, { keepLast: 3 }, now);
+    const d = decide(mixed, { keepLast: 3 });
     const keptIn = (name: string) => d.filter((x) => x.keep && x.series === name).map((x) => x.id);
     expect(keptIn('render')).toEqual(['r0', 'r1', 'r2']);
     expect(keptIn('snapshot')).toEqual(['s0', 's1', 's2']);
@@ -76,7 +90,7 @@ describe('decideRetention per series', () => {
     expect(d.filter((x) => !x.keep)).toHaveLength(45 + 4 + 1);
     // Every decision names its series, newest first across all of them.
     expect(d.map((x) => x.series).sort()).toEqual(mixed.map((b) => b.series).sort());
-    const times = d.map((x) => mixed.find((b) => b.id === x.id)!.createdAt.getTime());
+    const times = d.map((x) => mixed.find((b) => nameOf(b.id) === x.id)!.createdAt.getTime());
     expect(times).toEqual([...times].sort((a, b) => b - a));
   });
 
@@ -86,7 +100,7 @@ describe('decideRetention per series', () => {
   });
 
   it('keeps the newest of every series, whatever the rules say', () => {
-    const d = decideRetention(mixed, { maxAgeMs: 1000 }, now);
+    const d = decide(mixed, { maxAgeMs: 1000 });
     expect(d.filter((x) => x.keep).map((x) => [x.id, x.reasons])).toEqual([
       ['r0', ['newest']],
       ['s0', ['newest']],
@@ -106,5 +120,23 @@ describe('decideRetention per series', () => {
     const b = one('f-old', hoursAgo(2), seriesOf({ strategy: 'filter:deployments,services' }));
     const c = one('f-other', hoursAgo(3), seriesOf({ strategy: 'filter:secrets' }));
     expect(kept({ keepLast: 1 }, [a, b, c])).toEqual(['f-new', 'f-other']);
+  });
+});
+
+describe('decideRetention after a clock went back', () => {
+  // `ahead` was taken by a runner whose clock was a day ahead; `after` later, by a clock that is right: its id follows
+  // ahead's (nextBackupId) while its createdAt is the true time.
+  const ahead = one('ahead', hoursAgo(-24));
+  const after = one('after', hoursAgo(0.1), 'snapshot', nextBackupId(hoursAgo(0.1), ahead.id).id);
+  const before = series(3, 1);
+
+  it('the newest is the highest id, not the latest createdAt: keepLast 1 keeps the backup written last', () => {
+    expect(kept({ keepLast: 1 }, [ahead, after, ...before])).toEqual(['after']);
+    expect(kept({ keepLast: 2 }, [ahead, after, ...before])).toEqual(['after', 'ahead']);
+  });
+
+  it('time buckets and max-age go by createdAt', () => {
+    expect(kept({ keepDaily: 2 }, [ahead, after, ...before])).toEqual(['after', 'ahead']);
+    expect(kept({ maxAgeMs: 2 * 3_600_000 }, [ahead, after, ...before])).toEqual(['after', 'ahead', 'b0', 'b1']);
   });
 });

@@ -280,7 +280,8 @@ async function download(m, box, button) {
 /** True when `m` is the newest backup of its series: the server deletes it only when asked to force. */
 function newestOfSeries(m) {
   const series = seriesOf(m);
-  return !backups.some((b) => b.id !== m.id && seriesOf(b) === series && (b.createdAt > m.createdAt || (b.createdAt === m.createdAt && b.id > m.id)));
+  // Newest by id, as the server's `latest` and retention: a backup stamped by a clock that was ahead is not newer.
+  return !backups.some((b) => seriesOf(b) === series && b.id > m.id);
 }
 
 function askDelete(m, box, button) {

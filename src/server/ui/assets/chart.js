@@ -63,7 +63,8 @@ const shapeOf = (s) => SHAPES[s.index % SHAPES.length];
  * <desc> for screen readers, and each bar has its own <title>.
  */
 export function backupChart(backups, selectedId) {
-  const list = [...backups].sort((a, b) => (a.createdAt < b.createdAt ? -1 : 1));
+  // In the order backups were written (their ids, as `list`), not by the clock of the machine that took each.
+  const list = [...backups].sort((a, b) => (a.id < b.id ? -1 : 1));
   const series = chartSeries(list);
   const maxSize = Math.max(1, ...list.map((m) => m.sizeBytes));
   const withKeys = list.filter((m) => typeof m.keys === 'number');

@@ -1,0 +1,27 @@
+import { describeError } from '../core/errors.js';
+import { nextBackupId } from '../core/naming.js';
+import type { Logger } from '../log.js';
+import type { BackupRepository } from '../store/backup-repository.js';
+
+/**
+ * A new backup's id, and `log` with it bound. The id is never earlier than the newest of the cluster's folder
+ * (nextBackupId): when this machine's clock is behind it, the new backup still ranks as the newest for `latest` and
+ * retention, and a warning names both times; the manifest's createdAt stays this machine's time. One listing of the
+ * names after this clock's (newestIdFrom); when it fails, the id is the clock's and the backup goes on (its own writes
+ * then say what is wrong with the store).
+ */
+export async function newBackupIdIn(repo: BackupRepository, log: Logger, bindings: Record<string, unknown> = {}): Promise<{ id: string; log: Logger }> {
+  const now = new Date();
+  const newest = await repo.newestIdFrom(now).catch(
+    (err: unknown) => void log.warn({ err: describeError(err) }, 'could not list the backups to order the new id after them; using this clock'),
+  );
+  const { id, behindMs } = nextBackupId(now, newest);
+  const bound = log.child({ backupId: id, ...bindings });
+  if (behindMs > 0) {
+    bound.warn(
+      { clock: now.toISOString(), newestBackup: newest, behindMs },
+      "this machine's clock looks behind: the store holds a backup with a later id; the new backup's id is set just after it so that it counts as the newest (its createdAt is this clock's)",
+    );
+  }
+  return { id, log: bound };
+}
