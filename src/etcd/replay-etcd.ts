@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Etcd3 } from 'etcd3';
-import { OperationError } from '../core/errors.js';
+import { AbortedError, OperationError, describeError } from '../core/errors.js';
 
 /** The member name of the temporary etcd a point-in-time restore replays changes in. */
 export const REPLAY_MEMBER = 'reshifter-replay';
@@ -34,9 +34,10 @@ export async function replayUrls(): Promise<ReplayUrls> {
 /**
  * Starts `etcd` on `dataDir` (restored with REPLAY_MEMBER and `urls.peer`) on loopback only, with request limits
  * large enough for any change a source etcd accepted, and waits (60 s at most) until it serves. Throws an
- * OperationError saying what to install when there is no etcd, or etcd's last words when it exits.
+ * OperationError saying what to install when there is no etcd, or etcd's last words when it exits (or how it was
+ * killed: a terminal's Ctrl-C reaches it too), and an AbortedError once `signal` aborts.
  */
-export async function startReplayEtcd(dataDir: string, urls: ReplayUrls, opts: { removeIfKilled?: string } = {}): Promise<ReplayEtcd> {
+export async function startReplayEtcd(dataDir: string, urls: ReplayUrls, opts: { removeIfKilled?: string; signal?: AbortSignal } = {}): Promise<ReplayEtcd> {
   const args = [
     '--name', REPLAY_MEMBER,
     '--data-dir', dataDir,
@@ -71,7 +72,7 @@ export async function startReplayEtcd(dataDir: string, urls: ReplayUrls, opts: {
     guard?.done();
   };
   try {
-    await waitServing(proc, urls.client, () => stderr, () => spawnError);
+    await waitServing(proc, urls.client, () => stderr, () => spawnError, opts.signal);
   } catch (err) {
     await stop();
     throw err;
@@ -119,14 +120,18 @@ function startGuard(pid: number, dataDir: string, removes: string): { done(): vo
   return { done: () => guard.stdin?.end('done\n') };
 }
 
-async function waitServing(proc: ChildProcess, endpoint: string, stderr: () => string, spawnError: () => Error | undefined): Promise<void> {
+async function waitServing(proc: ChildProcess, endpoint: string, stderr: () => string, spawnError: () => Error | undefined, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + 60_000;
   for (;;) {
+    if (signal?.aborted) throw new AbortedError(`the start of the temporary etcd of the restore stopped: ${describeError(signal.reason)}`);
     const err = spawnError();
     if (err) {
       throw new OperationError(`a point-in-time restore replays changes in a temporary etcd, and "etcd" cannot be started (${err.message}): install etcd's server, e.g. "apt-get install etcd-server"`);
     }
-    if (proc.exitCode !== null) throw new OperationError(`the temporary etcd of the restore exited with ${proc.exitCode}: ${lastLine(stderr())}`);
+    // Killed by a signal (the terminal's Ctrl-C reaches it too, the OOM killer), it has a signalCode and no exitCode.
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      throw new OperationError(`the temporary etcd of the restore ${proc.exitCode !== null ? `exited with ${proc.exitCode}` : `was killed by ${proc.signalCode}`}: ${lastLine(stderr())}`);
+    }
     if (await fetch(`${endpoint}/health`).then((res) => res.ok, () => false)) return;
     if (Date.now() > deadline) throw new OperationError(`the temporary etcd of the restore did not start within 60 s: ${lastLine(stderr())}`);
     await new Promise((r) => setTimeout(r, 100));

@@ -117,7 +117,9 @@ interface Replay {
 
 /** Starts the temporary etcd, applies the changes after what it holds up to the target, snapshots it and stops it. */
 async function replay(ctx: OpContext, log: Logger, dir: string, urls: ReplayUrls, p: Replay): Promise<{ events: number; baseRevision: number; finalRevision: number; observedAt?: string }> {
-  const etcd = await startReplayEtcd(dir, urls, { removeIfKilled: p.work });
+  const etcd = await startReplayEtcd(dir, urls, { removeIfKilled: p.work, signal: ctx.signal }).catch((err: unknown) => {
+    throw stoppedBySignal(ctx, p, err) ?? err;
+  });
   const client = etcd.client;
   let keeper: LeaseKeeper | undefined;
   try {
@@ -146,10 +148,21 @@ async function replay(ctx: OpContext, log: Logger, dir: string, urls: ReplayUrls
     await pipeline(await openSnapshotStream(client), createWriteStream(p.final, { mode: 0o600 }), { signal: ctx.signal });
     return { events: replayer.applied, baseRevision, finalRevision, ...(observedAt !== undefined && { observedAt: new Date(observedAt).toISOString() }) };
   } catch (err) {
+    const stopped = stoppedBySignal(ctx, p, err);
+    if (stopped !== undefined) throw stopped;
     if (err instanceof BaseTooNewError || err instanceof OperationError) throw err;
     throw new OperationError(`restore to ${p.asked} failed in the temporary etcd: ${describeError(err)}`, { cause: err });
   } finally {
     keeper?.stop();
     await etcd.stop();
   }
+}
+
+/**
+ * The replay's error once SIGTERM/SIGINT stopped the restore: a terminal's Ctrl-C reaches the temporary etcd too, so
+ * whatever failed next (its start, a request to it) is the signal's doing, not a fault of etcd or of the backup.
+ */
+function stoppedBySignal(ctx: OpContext, p: Replay, err: unknown): AbortedError | undefined {
+  if (!ctx.signal.aborted || err instanceof BaseTooNewError) return undefined;
+  return new AbortedError(`restore to ${p.asked} stopped: ${describeError(ctx.signal.reason)}; --data-dir was not written`, { cause: err });
 }

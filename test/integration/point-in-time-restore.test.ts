@@ -411,14 +411,17 @@ describe('segments of two recorders at once (a rolling update of run)', () => {
   }, 90_000);
 });
 
-/** Pids of the temporary etcd of a restore and of its guard whose command line mentions `text` (from /proc, as `pgrep -f` reads it). */
-async function pidsMentioning(text: string): Promise<number[]> {
+/**
+ * Pids of the temporary etcd of a restore and of its guard (`etcdOnly`: of the etcd alone) whose command line mentions
+ * `text` (from /proc, as `pgrep -f` reads it).
+ */
+async function pidsMentioning(text: string, etcdOnly = false): Promise<number[]> {
   const pids: number[] = [];
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const cmdline = await readFile(`/proc/${entry}/cmdline`, 'latin1').catch(() => '');
     // The temporary etcd itself, serving (not `etcdctl snapshot restore`, which makes its data dir first), or its guard.
-    if (cmdline.includes(text) && (cmdline.includes('--listen-client-urls') || cmdline.includes('reshifter-replay-guard'))) pids.push(Number(entry));
+    if (cmdline.includes(text) && (cmdline.includes('--listen-client-urls') || (!etcdOnly && cmdline.includes('reshifter-replay-guard')))) pids.push(Number(entry));
   }
   return pids;
 }
@@ -447,6 +450,30 @@ describe('a point-in-time restore killed outright (SIGKILL, OOM)', () => {
     expect(next.code, next.stderr).toBe(0);
     expect(await readdir(area)).toEqual([]);
   });
+});
+
+describe('a point-in-time restore stopped by Ctrl-C', () => {
+  it('stops at once saying so, even when the terminal stopped its temporary etcd as it started', async () => {
+    const area = await mkdtemp(join(work, 'ctrl-c-'));
+    let child: ChildProcess | undefined;
+    const restore = runCli(['restore', 'latest', '--to', 'latest', '--data-dir', join(work, 'ctrl-c')], env({ RS_TMP_DIR: area }), {
+      onStart: (c) => (child = c),
+      timeoutMs: 40_000,
+    });
+    let etcd: number | undefined;
+    await until(async () => (etcd = (await pidsMentioning(area, true))[0]) !== undefined, 'the temporary etcd of the restore to start', 30_000);
+    // A terminal's Ctrl-C goes to the whole process group: the temporary etcd dies of it too, while it starts.
+    process.kill(etcd!, 'SIGINT');
+    child!.kill('SIGINT');
+    const stoppedAt = Date.now();
+    const res = await restore;
+    // Before: the restore waited out the 60 s start-up deadline of an etcd already gone, then blamed it.
+    expect(Date.now() - stoppedAt).toBeLessThan(10_000);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('restore to latest stopped: received SIGINT; --data-dir was not written');
+    expect(res.stderr).not.toContain('temporary etcd of the restore');
+    await expect(access(join(work, 'ctrl-c'))).rejects.toThrow();
+  }, 60_000);
 });
 
 describe('targets the store does not hold', () => {
