@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { AbortedError, OperationError, describeError } from '../core/errors.js';
 import { trackTempPath } from '../exit-cleanup.js';
@@ -66,10 +66,13 @@ export async function findRestoreTool(): Promise<RestoreTool> {
  * Runs `<tool> snapshot restore FILE --data-dir DIR ...`; fails with the tool's own words. The tool writes the data
  * directory in place, so stopped half-way (a signal, a full disk) it would leave `member/snap/db` without a WAL: a
  * directory the next attempt refuses as not empty and etcd must never start on. It restores into a private folder
- * beside DIR (the same file system), renamed to DIR once complete and removed otherwise: DIR exists only whole.
+ * beside DIR (the same file system), renamed to DIR once complete and removed otherwise: DIR exists only whole. An
+ * existing (empty) DIR may be a mount point, a volume of its own that no rename can replace or remove (EBUSY): the
+ * folder is then made inside it, and what the tool wrote (`member/`) is moved up into DIR once complete.
  */
 export async function runSnapshotRestore(tool: RestoreTool, snapshotFile: string, opts: SnapshotRestoreOptions, signal?: AbortSignal): Promise<void> {
-  const parent = dirname(opts.dataDir);
+  const into = await stat(opts.dataDir).then((s) => s.isDirectory(), () => false);
+  const parent = into ? opts.dataDir : dirname(opts.dataDir);
   await mkdir(parent, { recursive: true });
   const staging = join(parent, `.${basename(opts.dataDir)}.reshifter-${randomBytes(4).toString('hex')}`);
   const args = ['snapshot', 'restore', snapshotFile, '--data-dir', staging];
@@ -77,20 +80,22 @@ export async function runSnapshotRestore(tool: RestoreTool, snapshotFile: string
   if (opts.initialCluster !== undefined) args.push('--initial-cluster', opts.initialCluster);
   if (opts.initialAdvertisePeerUrls !== undefined) args.push('--initial-advertise-peer-urls', opts.initialAdvertisePeerUrls);
   if (opts.initialClusterToken !== undefined) args.push('--initial-cluster-token', opts.initialClusterToken);
+  const untouched = into ? `${opts.dataDir} was left empty` : `${opts.dataDir} was not created`;
   const release = trackTempPath(staging);
   try {
     try {
       await run(tool.command, args, 0, signal);
     } catch (err) {
       if (signal?.aborted) {
-        throw new AbortedError(`${tool.command} snapshot restore into ${opts.dataDir} stopped: ${describeError(signal.reason)}; ${opts.dataDir} was not created`, { cause: err });
+        throw new AbortedError(`${tool.command} snapshot restore into ${opts.dataDir} stopped: ${describeError(signal.reason)}; ${untouched}`, { cause: err });
       }
       const killed = (err as { signal?: string | null }).signal;
       const stderr = String((err as { stderr?: string }).stderr ?? '').trim().split('\n').slice(-3).join(' ');
       const why = killed ? `it was killed by ${killed}` : stderr || describeError(err);
-      throw new OperationError(`${tool.command} snapshot restore failed: ${why}; ${opts.dataDir} was not created`, { cause: err });
+      throw new OperationError(`${tool.command} snapshot restore failed: ${why}; ${untouched}`, { cause: err });
     }
-    await rename(staging, opts.dataDir);
+    if (into) for (const entry of await readdir(staging)) await rename(join(staging, entry), join(opts.dataDir, entry));
+    else await rename(staging, opts.dataDir);
   } finally {
     await rm(staging, { recursive: true, force: true });
     release();

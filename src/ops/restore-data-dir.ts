@@ -1,4 +1,4 @@
-import { readdir, rmdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { etcdOf, type Manifest } from '../archive/manifest.js';
 import { ConfigError, OperationError } from '../core/errors.js';
@@ -19,7 +19,8 @@ export interface SnapshotRestoreReport {
 /**
  * Before any download: the member flags as `snapshot restore` will take them (a --name missing from --initial-cluster
  * would otherwise fail only once the backup is downloaded and decoded), then the data directory, which etcd restores
- * into as a new one; an empty one (a fresh volume) is fine and is removed first.
+ * into as a new one; an empty one (a fresh volume, often a mount point) is fine and is left as it is until the
+ * restore fills it (runSnapshotRestore).
  */
 export async function prepareDataDir(dir: string, flags: SnapshotRestoreOptions): Promise<void> {
   const problems = memberFlagProblems(flags);
@@ -33,7 +34,6 @@ export async function prepareDataDir(dir: string, flags: SnapshotRestoreOptions)
     throw new ConfigError([`--data-dir "${dir}" cannot be used: ${code === 'ENOTDIR' ? 'it is a file' : (err as Error).message}`]);
   }
   if (entries.length > 0) throw new ConfigError([`--data-dir "${dir}" exists and is not empty; a snapshot restores into a new directory`]);
-  await rmdir(dir);
 }
 
 /**

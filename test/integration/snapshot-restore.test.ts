@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import type { Manifest } from '../../src/archive/manifest.js';
@@ -11,6 +13,8 @@ import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { runInProcess } from '../helpers/in-process.js';
 import { keyspace, values } from '../helpers/keyspace.js';
 import { startS3, type TestS3 } from '../helpers/s3.js';
+
+const run = promisify(execFile);
 
 /** Disaster recovery from a snapshot in S3: `restore <id> --data-dir DIR`, then etcd started on that directory. */
 let source: TestEtcd;
@@ -86,6 +90,27 @@ describe('snapshot restore', () => {
       expect(res.stderr).toContain(problem);
       expect(res.stderr).not.toContain('downloaded');
       await expect(readdir(dataDir)).rejects.toThrow(/ENOENT/);
+    }
+  });
+
+  it('restores into an empty volume mounted at the data directory, which no rename can replace', async (t) => {
+    const dataDir = join(work, 'volume');
+    await mkdir(dataDir);
+    // A mount point of its own, as a dedicated disk or a pod's volume at /var/lib/etcd is (root only: else skipped).
+    if (!(await run('mount', ['--bind', dataDir, dataDir]).then(() => true, () => false))) return t.skip();
+    try {
+      const res = await runInProcess(['restore', manifest.id, '--data-dir', dataDir], env());
+      // Before: the empty folder was removed first, which a mount point refuses: 'unexpected error (this is a bug): EBUSY'.
+      expect(res.code, res.stderr).toBe(0);
+      expect(await readdir(dataDir)).toEqual(['member']);
+      const restored = await startEtcd({ dataDir });
+      try {
+        expect(values(await keyspace(restored))).toEqual(values(await keyspace(source)));
+      } finally {
+        await restored.stop();
+      }
+    } finally {
+      await run('umount', [dataDir]);
     }
   });
 
