@@ -16,7 +16,7 @@ export async function verifyCommand(ctx: CommandContext): Promise<void> {
   const repo = openRepository(ctx.config, ctx.log);
   try {
     const id = ctx.args.positionals[0] ?? 'latest';
-    const m = await repo.get(id, USES.any, seriesFlag(ctx));
+    const m = await repo.get(id, ctx.args.flags.chain ? USES.verifyChain : USES.any, seriesFlag(ctx));
     if (ctx.args.flags.chain) return await chainCommand(ctx, m);
     const result = await verifyBackup(ctx, repo, m);
     if (ctx.args.flags.json) ctx.print(JSON.stringify(result));

@@ -32,6 +32,11 @@ export const USES = {
     reads: '`restore` without --data-dir or --keys restores key dumps (restore a snapshot with --data-dir DIR, or its live keys with --keys)',
   },
   restoreSnapshot: { kinds: ['snapshot'], reads: '`restore --data-dir` and `restore --keys` restore snapshots' },
+  /** `verify --chain`: a chain of continuous backups, named by its full backup (a snapshot or key dump) or a segment. */
+  verifyChain: {
+    kinds: ['snapshot', 'key dump', 'delta segment'],
+    reads: '`verify --chain` checks a snapshot or key dump with the delta segments recorded after it (verify any backup without --chain)',
+  },
   /** The API writes the keys of key dumps and the live keys of snapshots. */
   restoreKeys: { kinds: ['key dump', 'snapshot'], reads: 'restores write key dumps and the live keys of snapshots (a render listing holds no values)' },
   stats: { kinds: ['snapshot', 'key dump', 'render listing'], reads: '`stats` reads snapshots, key dumps and render listings' },

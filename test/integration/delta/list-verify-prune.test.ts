@@ -107,3 +107,18 @@ it('retention counts full backups and deletes each with its segments; the newest
   expect(files).toEqual([orphan, ...kept.flatMap((m) => [m.artifact, `${m.id}.manifest.json`])].sort());
 });
 
+
+it('verify --chain of latest checks the newest chain, not a newer render listing, which starts none', async () => {
+  const listing = JSON.parse((await runInProcess(['backup', '--strategy', 'render', '--json'], env)).stdout.trim().split('\n').at(-1)!) as Manifest;
+  const newest = bases[2]!;
+  const chain = await runInProcess(['verify', '--chain'], env);
+  // Before: "latest" was the listing, and its one line passed as a chain: 'ok  chain  0 segments, 0 changes, revisions
+  // up to N restorable' of a backup that restores nothing.
+  expect(chain.code, chain.stderr).toBe(0);
+  expect(chain.stdout).toContain(`ok  \t${newest.id}\tfull backup`);
+  expect(chain.stdout).toContain(`ok  \tchain\t2 segments, 4 changes, revisions up to ${chains.get(newest.id)![1]!.toRevision} restorable`);
+  const named = await runInProcess(['verify', listing.id, '--chain'], env);
+  expect(named.code).toBe(1);
+  expect(named.stdout).toBe('');
+  expect(named.stderr).toContain(`backup ${listing.id} is a render listing, which starts no chain of changes: verify it without --chain`);
+});
