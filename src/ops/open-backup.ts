@@ -14,6 +14,7 @@ import { AbortedError, OperationError, describeError } from '../core/errors.js';
 import type { AuditRow } from '../kube/audit-row.js';
 import { openSnapshot, type SnapshotReader } from '../snapshot/index.js';
 import type { BackupRepository } from '../store/backup-repository.js';
+import { stopSignal } from './stop-signal.js';
 
 interface Opened {
   manifest: Manifest;
@@ -96,8 +97,11 @@ export async function openBackup(
   const open = () => stopOn(copy.open(keys), signal, stopped);
   try {
     switch (kind) {
-      case 'snapshot':
-        return copy.inPlace ? snapshotBackup(copy.path, m, close) : await decodeSnapshot(copy, m, keys, signal, checkTrailer, repo.workDir ?? tmpdir());
+      case 'snapshot': {
+        // Its keys are walked offline, by no stream the signal stops: the walk stops itself, in the same words.
+        const walk = signal && stopSignal(signal, stopped);
+        return copy.inPlace ? snapshotBackup(copy.path, m, close, walk) : await decodeSnapshot(copy, m, keys, signal, checkTrailer, repo.workDir ?? tmpdir(), walk);
+      }
       case 'key dump':
         return { kind, manifest: m, items: () => readKeyDump(open()), batches: () => readKeyDumpBatches(open()), close };
       case 'render listing':
@@ -151,16 +155,20 @@ async function decodeSnapshot(
   signal: AbortSignal | undefined,
   checkTrailer: boolean,
   workDir: string,
+  walk: AbortSignal | undefined,
 ): Promise<SnapshotBackup> {
   const what = `backup ${m.id}`;
   const file = await decodeSnapshotCopy(copy, keys, { checkTrailer, ...(signal && { signal }) }).catch((err: unknown) => {
     throw snapshotError(workAreaError(err, workDir, `cannot stage ${what}`), what);
   });
-  return snapshotBackup(file, m, () => copy.remove());
+  return snapshotBackup(file, m, () => copy.remove(), walk);
 }
 
-/** A snapshot file opened lazily by the offline reader; `release` removes what was staged for it. */
-function snapshotBackup(file: string, m: Manifest, release: () => Promise<void>): SnapshotBackup {
+/**
+ * A snapshot file opened lazily by the offline reader; `release` removes what was staged for it. Its walks of keys
+ * stop once `walk` aborts, with its reason.
+ */
+function snapshotBackup(file: string, m: Manifest, release: () => Promise<void>, walk: AbortSignal | undefined): SnapshotBackup {
   const what = `backup ${m.id}`;
   let reader: Promise<SnapshotReader> | undefined;
   return {
@@ -168,7 +176,7 @@ function snapshotBackup(file: string, m: Manifest, release: () => Promise<void>)
     manifest: m,
     file,
     reader: () =>
-      (reader ??= openSnapshot(file).catch((err: unknown) => {
+      (reader ??= openSnapshot(file, { ...(walk && { signal: walk }) }).catch((err: unknown) => {
         throw snapshotError(err, what);
       })),
     async close() {

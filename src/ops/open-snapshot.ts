@@ -9,11 +9,12 @@ import { snapshotError } from '../archive/snapshot-error.js';
 import { workAreaError } from '../archive/work-area.js';
 import { kindOf } from '../core/backup-kind.js';
 import { SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
-import { IntegrityError, OperationError, describeError } from '../core/errors.js';
+import { AbortedError, IntegrityError, OperationError, describeError } from '../core/errors.js';
 import { makeTempDir, trackTempPath } from '../exit-cleanup.js';
 import { openSnapshot, type SnapshotReader } from '../snapshot/index.js';
 import type { OpContext } from './context.js';
 import type { KeysInput, SnapshotOrigin } from './keys-input.js';
+import { stopSignal } from './stop-signal.js';
 
 export type { KeyReader, KeysInput, SnapshotOrigin } from './keys-input.js';
 
@@ -141,7 +142,9 @@ async function openSnapshotFile(ctx: OpContext, target: string): Promise<Snapsho
       if (path !== target) await rm(path, { force: true });
       path = out;
     }
-    const reader = await openSnapshot(path);
+    // The file's keys are walked offline, by no stream the signal stops: the walk stops itself, as a backup's does.
+    const stopped = () => new AbortedError(`inspect of ${target} stopped: ${describeError(ctx.signal.reason)}`);
+    const reader = await openSnapshot(path, { signal: stopSignal(ctx.signal, stopped) });
     const origin: SnapshotOrigin = { kind: 'file', path: target };
     return { reader, origin, close: () => reader.close().finally(removeDir) };
   } catch (err) {

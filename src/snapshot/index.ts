@@ -1,7 +1,7 @@
 // Offline reader of etcd snapshot files (bbolt + etcd's backend schema); no etcd process needed.
 export { SnapshotFormatError, SnapshotRevisionError } from './errors.js';
 export { openSnapshot, snapshotStatus, liveKeys, verifyFile } from './reader.js';
-export type { SnapshotReader, SnapshotStatus } from './reader.js';
+export type { OpenSnapshotOptions, SnapshotReader, SnapshotStatus } from './reader.js';
 export type { VerifyCheck } from './verify-check.js';
 export type { LiveKey, LiveKeysOptions } from './live-keys.js';
 export type { LeaseRecord } from './leases.js';

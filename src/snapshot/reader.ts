@@ -35,10 +35,17 @@ export interface SnapshotReader {
   close(): Promise<void>;
 }
 
+/** How a snapshot is opened: the cache's sizes, and the signal that stops its walks of keys. */
+export interface OpenSnapshotOptions extends FileSourceOptions {
+  /** The default `signal` of every `liveKeys` walk (see LiveKeysOptions): a walk stops with its reason. */
+  signal?: AbortSignal;
+}
+
 class FileSnapshotReader implements SnapshotReader {
   constructor(
     private readonly source: FileSource,
     private readonly file: BoltFile,
+    private readonly signal: AbortSignal | undefined,
   ) {}
 
   get path(): string {
@@ -62,7 +69,7 @@ class FileSnapshotReader implements SnapshotReader {
 
   async *liveKeys(opts?: LiveKeysOptions): AsyncIterable<LiveKey> {
     const { liveKeysOf } = await import('./live-keys.js');
-    yield* liveKeysOf(this.file, opts);
+    yield* liveKeysOf(this.file, { ...(this.signal && { signal: this.signal }), ...opts });
   }
 
   async leases(): Promise<LeaseRecord[]> {
@@ -86,10 +93,11 @@ class FileSnapshotReader implements SnapshotReader {
 }
 
 /** Opens a snapshot file; throws SnapshotFormatError when no valid meta page fits the file. */
-export async function openSnapshot(path: string, opts: FileSourceOptions = {}): Promise<SnapshotReader> {
-  const source = await FileSource.open(path, opts);
+export async function openSnapshot(path: string, opts: OpenSnapshotOptions = {}): Promise<SnapshotReader> {
+  const { signal, ...cache } = opts;
+  const source = await FileSource.open(path, cache);
   try {
-    return new FileSnapshotReader(source, new BoltFile(source, await readMeta(source)));
+    return new FileSnapshotReader(source, new BoltFile(source, await readMeta(source)), signal);
   } catch (err) {
     await source.close();
     throw err;

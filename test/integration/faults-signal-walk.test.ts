@@ -1,0 +1,113 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { listFiles, loadBigValues, terminateWhen } from '../helpers/faults.js';
+
+const PRELOAD = new URL('../helpers/preload/slow-snapshot-reads.mjs', import.meta.url).pathname;
+const KEYS = 1000;
+/**
+ * How long a signalled command may take to exit: generous for two busy cores, and far below the walk's own length
+ * with the slowed reads (many seconds; the restore's first pass reads longer still before its first key), which is what a command that ignored the signal until the walk ended took.
+ */
+const EXIT_WITHIN_MS = 5_000;
+
+async function countKeys(endpoint: string): Promise<number> {
+  const client = new Etcd3({ hosts: endpoint });
+  try {
+    return Number((await client.kv.range({ key: Buffer.from('/registry/'), range_end: Buffer.from('/registry0'), count_only: true })).count);
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * SIGTERM/SIGINT while a snapshot's keys are walked offline (`inspect --keys`, `inspect --render`, `restore --keys`):
+ * the walk is read from a local file by no stream the signal stops, and used to run to its end, however long a big
+ * snapshot took (inspect then exited 0, its listing complete after the signal). Now it stops at once, exit 1, in the
+ * words a read stopped earlier uses; a restore says how many keys it wrote. The reads of the snapshot file are slowed
+ * (test/helpers/preload/slow-snapshot-reads.mjs), so that the signal always lands mid-walk.
+ */
+describe('SIGTERM mid-walk of a snapshot', () => {
+  let source: TestEtcd;
+  let dir: string;
+  let store: string;
+  let id: string;
+  let marker: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rs-signal-walk-'));
+    store = join(dir, 'store');
+    source = await startEtcd();
+    await loadBigValues(source.endpoint, KEYS, 24 * 1024);
+    // Uncompressed into a local store: the snapshot is read in place, as the stored file <id>.snapshot.db.
+    const made = await runCli(['backup', '--json'], { RS_ETCD_ENDPOINTS: source.endpoint, RS_BACKUP_DIR: store, RS_COMPRESSION: 'none' });
+    expect(made.code, made.stderr).toBe(0);
+    id = (JSON.parse(made.stdout) as { id: string }).id;
+  });
+  afterAll(async () => {
+    await source?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  let runs = 0;
+  /**
+   * Runs `args` with the snapshot's reads slowed, and sends SIGTERM once the snapshot is being read (and `ready` holds
+   * for what the command logged) and a moment on: well into the walk, which reads for many seconds.
+   */
+  async function signalMidWalk(args: string[], extra: Record<string, string> = {}, ready: (stderr: string) => boolean = () => true) {
+    marker = join(dir, `reading-${++runs}`);
+    const env = {
+      RS_BACKUP_DIR: store,
+      NODE_OPTIONS: `--import=${PRELOAD}`,
+      RESHIFTER_TEST_SLOW_READS: '\\.snapshot\\.db$',
+      RESHIFTER_TEST_READ_DELAY_MS: '800',
+      RESHIFTER_TEST_READ_MARKER: marker,
+      ...extra,
+    };
+    return terminateWhen(args, env, (stderr) => existsSync(marker) && ready(stderr), 'the snapshot to be read', 500);
+  }
+
+  const expectStopped = ({ res, exitMs }: { res: { code: number | null; stderr: string }; exitMs: number }, message: string) => {
+    expect(res.stderr).toMatch(/signal received: stopping/);
+    expect(res.stderr).toContain(`reshifter: ${message}\n`);
+    expect(res.stderr).not.toMatch(/this is a bug|second signal|failed|damaged|corrupt/);
+    expect(res.code, res.stderr).toBe(1);
+    expect(exitMs).toBeLessThan(EXIT_WITHIN_MS);
+  };
+
+  it.each([['--keys'], ['--render']])('inspect <id> %s: exit 1 at once, "inspect of backup <id> stopped", not the whole listing', async (mode) => {
+    const out = await signalMidWalk(['inspect', id, mode]);
+    expectStopped(out, `inspect of backup ${id} stopped: received SIGTERM`);
+    expect(out.res.stdout.match(/\/registry\/configmaps\/big\//g) ?? []).not.toHaveLength(KEYS);
+  });
+
+  it('inspect <file> --keys: exit 1 at once, "inspect of <file> stopped"', async () => {
+    const file = join(store, 'default', `${id}.snapshot.db`);
+    expect(await listFiles(join(store, 'default'))).toContain(`${id}.snapshot.db`);
+    const out = await signalMidWalk(['inspect', file, '--keys']);
+    expectStopped(out, `inspect of ${file} stopped: received SIGTERM`);
+    expect(out.res.stdout.match(/\/registry\/configmaps\/big\//g) ?? []).not.toHaveLength(KEYS);
+  });
+
+  it('restore <id> --keys: exit 1 at once, saying what it wrote; etcd as it says, and a second run completes it', async () => {
+    const target = await startEtcd();
+    try {
+      const e = { RS_ETCD_ENDPOINTS: target.endpoint };
+      // Once the target is open: the walk of the first pass has begun (or begins now).
+      const out = await signalMidWalk(['restore', id, '--keys'], e, (stderr) => /"msg":"restore started"/.test(stderr));
+      expectStopped(out, `restore of backup ${id} was interrupted before writing any key: etcd was not changed`);
+      expect(await countKeys(target.endpoint)).toBe(0);
+      const again = await runCli(['restore', id, '--keys', '--json'], { ...e, RS_BACKUP_DIR: store });
+      expect(again.code, again.stderr).toBe(0);
+      expect(JSON.parse(again.stdout)).toMatchObject({ written: KEYS });
+      expect(await countKeys(target.endpoint)).toBe(KEYS);
+    } finally {
+      await target.stop();
+    }
+  });
+});
