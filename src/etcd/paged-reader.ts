@@ -4,6 +4,7 @@ import { EtcdError, describeError } from '../core/errors.js';
 import type { KeyRecord } from '../core/key-record.js';
 import { toEtcdError } from './errors.js';
 import type { KeyRange } from './key-ranges.js';
+import { ReadCompactedError, compactedRevision } from './read-compacted.js';
 import { RangeCursor } from './range-cursor.js';
 import { variableOf } from './tls-check.js';
 import { REPLY_LIMIT_TEXT, SAFE_KEYS_PER_REPLY, isReplyTooLarge } from './reply-budget.js';
@@ -74,6 +75,8 @@ export class PagedReader {
   private readonly leaseTtls = new Map<string, number>();
   /** The cluster that answered the first read: every page must come from it. */
   private clusterId?: string;
+  /** When the revision was pinned: how long the read had run when etcd compacted past it. */
+  private startedAt = 0;
 
   constructor(
     private readonly client: Etcd3,
@@ -93,6 +96,7 @@ export class PagedReader {
       const res = await this.client.kv.range({ key: first.start, range_end: first.end, count_only: true });
       this.revision = Number(res.header.revision);
       this.clusterId = res.header.cluster_id;
+      this.startedAt = Date.now();
     } catch (err) {
       throw toEtcdError(err, 'reading etcd', this.cfg);
     }
@@ -153,10 +157,8 @@ export class PagedReader {
           );
         }
         if (/compacted/i.test(text)) {
-          throw new EtcdError(
-            `reading etcd at revision ${this.revision} failed: etcd compacted that revision during the read (auto-compaction); run it again`,
-            { cause: err },
-          );
+          const compacted = await compactedRevision(this.client, this.revision);
+          throw new ReadCompactedError(this.revision, compacted, Date.now() - this.startedAt, { cause: err });
         }
         throw toEtcdError(err, `reading keys at revision ${this.revision}`, this.cfg);
       }

@@ -4,6 +4,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { createEtcdClient } from '../../src/etcd/client.js';
 import { prefixRanges } from '../../src/etcd/key-ranges.js';
 import { PagedReader } from '../../src/etcd/paged-reader.js';
+import { ReadCompactedError } from '../../src/etcd/read-compacted.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 
 /** The v3 paged read: small pages, all at the revision of the first, whatever happens to etcd meanwhile. */
@@ -116,15 +117,22 @@ describe('paged v3 read', () => {
     await lease.revoke();
   });
 
-  it('says clearly when the pinned revision is compacted during the read', async () => {
+  it('says clearly when the pinned revision is compacted during the read: both revisions, and what to do', async () => {
     const reader = new PagedReader(client, cfg(), prefixRanges(['/registry']), { firstPageKeys: 5, maxPageKeys: 5 });
-    await reader.start();
+    const pinned = await reader.start();
     await client.put('/registry/configmaps/default/bump').value('x');
-    const status = await client.maintenance.status();
-    await client.kv.compact({ revision: status.header.revision, physical: true });
-    await expect(async () => {
+    const compacted = Number((await client.maintenance.status()).header.revision);
+    await client.kv.compact({ revision: String(compacted), physical: true });
+    const err = await (async () => {
       for await (const page of reader.pages()) void page;
-    }).rejects.toThrow(/compacted that revision during the read.*run it again/);
+    })().catch((e: unknown) => e);
+    // Before: 'etcd compacted that revision during the read (auto-compaction); run it again', naming neither the
+    // revision etcd compacted up to nor what to do when it recurs.
+    expect(err).toBeInstanceOf(ReadCompactedError);
+    expect(err).toMatchObject({ revision: pinned, compactRevision: compacted });
+    expect((err as Error).message).toMatch(
+      new RegExp(`^reading etcd at revision ${pinned} failed after \\S+: etcd compacted its history up to revision ${compacted} meanwhile .*; run it again\\. If it recurs, .*--auto-compaction-retention.*RS_BACKUP_STRATEGY=snapshot`),
+    );
   });
 });
 
