@@ -23,6 +23,16 @@ export async function loadBigValues(endpoint: string, count: number, size = 512 
   }
 }
 
+/** Keys under /registry, read from etcd itself. */
+export async function countKeys(endpoint: string): Promise<number> {
+  const client = new Etcd3({ hosts: endpoint });
+  try {
+    return Number((await client.kv.range({ key: Buffer.from('/registry/'), range_end: Buffer.from('/registry0'), count_only: true })).count);
+  } finally {
+    client.close();
+  }
+}
+
 /** Every file under `dir`, relative, sorted (temp files included). */
 export async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);

@@ -2,27 +2,16 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Etcd3 } from 'etcd3';
 import { freePort } from '../helpers/ports.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/archive/manifest.js';
 import { etcdDigests } from '../helpers/big-values.js';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
-import { loadBigValues, portOf, until, whileRunning } from '../helpers/faults.js';
+import { countKeys, loadBigValues, portOf, until, whileRunning } from '../helpers/faults.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 const KEYS = 1000;
-
-/** Keys under /registry, read from etcd itself (not through the proxy). */
-async function countKeys(endpoint: string): Promise<number> {
-  const client = new Etcd3({ hosts: endpoint });
-  try {
-    return Number((await client.kv.range({ key: Buffer.from('/registry/'), range_end: Buffer.from('/registry0'), count_only: true })).count);
-  } finally {
-    client.close();
-  }
-}
 
 /** Polls until the count stays the same for `quietMs`: etcd has applied everything it was sent. */
 async function settledCount(endpoint: string, quietMs = 1000): Promise<number> {

@@ -2,11 +2,10 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
-import { listFiles, loadBigValues, terminateWhen } from '../helpers/faults.js';
+import { countKeys, listFiles, loadBigValues, terminateWhen } from '../helpers/faults.js';
 
 const PRELOAD = new URL('../helpers/preload/slow-snapshot-reads.mjs', import.meta.url).pathname;
 const KEYS = 1000;
@@ -16,14 +15,6 @@ const KEYS = 1000;
  */
 const EXIT_WITHIN_MS = 5_000;
 
-async function countKeys(endpoint: string): Promise<number> {
-  const client = new Etcd3({ hosts: endpoint });
-  try {
-    return Number((await client.kv.range({ key: Buffer.from('/registry/'), range_end: Buffer.from('/registry0'), count_only: true })).count);
-  } finally {
-    client.close();
-  }
-}
 
 /**
  * SIGTERM/SIGINT while a snapshot's keys are walked offline (`inspect --keys`, `inspect --render`, `restore --keys`):
