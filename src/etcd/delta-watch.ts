@@ -1,8 +1,8 @@
-import type { Duplex } from 'node:stream';
 import type { Etcd3, IWatchResponse } from 'etcd3';
 import type { DeltaBatch, DeltaEvent } from '../core/delta-event.js';
 import { EtcdError, IntegrityError } from '../core/errors.js';
 import { WatchCompactedError, WatchRewoundError } from './delta-watch-errors.js';
+import { poolOf, type GrpcDuplex } from './etcd3-pool.js';
 import { toEtcdError, type EtcdTarget } from './errors.js';
 import { isOpenEnd, type KeyRange } from './key-ranges.js';
 import { LeaseTtls } from './lease-ttls.js';
@@ -40,21 +40,6 @@ interface Session {
   /** Changes of a response split in fragments, until its last one. */
   fragments: IWatchResponse['events'];
   timer?: NodeJS.Timeout;
-}
-
-interface GrpcDuplex extends Duplex {
-  cancel(): void;
-}
-
-interface Metadata {
-  clone(): Metadata;
-  set(key: string, value: string): void;
-}
-
-interface PoolLike {
-  withConnection<T>(service: string, fn: (c: { resource: unknown; client: { watch(md: Metadata, opts: object): GrpcDuplex }; metadata: Metadata }) => T): Promise<T>;
-  markFailed(resource: unknown, err: unknown): void;
-  authenticator: { invalidateMetadata(): void };
 }
 
 const ALL = Buffer.from([0]);
@@ -201,7 +186,7 @@ export class DeltaWatch implements AsyncIterable<DeltaBatch> {
 
   /** Opens a watch stream on some endpoint and asks for the changes from the next revision on. */
   private async open(): Promise<Session> {
-    const pool = (this.client as unknown as { pool: PoolLike }).pool;
+    const pool = poolOf(this.client);
     const { stream, host } = await pool.withConnection('Watch', ({ resource, client, metadata }) => {
       // etcd ends the stream when the member it reaches has no leader, instead of leaving it silent (Go's WithRequireLeader).
       const md = metadata.clone();
@@ -339,7 +324,7 @@ export class DeltaWatch implements AsyncIterable<DeltaBatch> {
   }
 
   private failed(session: Session, err: unknown): void {
-    const pool = (this.client as unknown as { pool: PoolLike }).pool;
+    const pool = poolOf(this.client);
     if (/invalid auth token/i.test(String((err as Error)?.message))) pool.authenticator.invalidateMetadata();
     // Tells the client's failover that this endpoint failed, as etcd3's own streams do.
     if (session.stream.writable) pool.markFailed(session.host, err);

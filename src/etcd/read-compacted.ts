@@ -1,7 +1,7 @@
-import type { Duplex } from 'node:stream';
 import type { Etcd3, IWatchResponse } from 'etcd3';
 import { formatDuration } from '../core/duration.js';
 import { EtcdError } from '../core/errors.js';
+import { poolOf, type GrpcDuplex } from './etcd3-pool.js';
 
 /**
  * etcd compacted its history past the revision a paged read is pinned at, while the read went on (its
@@ -30,22 +30,14 @@ export class ReadCompactedError extends EtcdError {
   }
 }
 
-interface WatchStream extends Duplex {
-  cancel(): void;
-}
-
-interface PoolLike {
-  withConnection<T>(service: string, fn: (c: { client: { watch(md: unknown, opts: object): WatchStream }; metadata: unknown }) => T): Promise<T>;
-}
-
 /**
  * The revision etcd has compacted up to, which a range refused for compaction does not say: a watch from `revision`
  * is cancelled at once with it. Undefined when etcd does not answer so within `timeoutMs`, or fails: it only adds to
  * a message, never worth failing over.
  */
 export async function compactedRevision(client: Etcd3, revision: number, timeoutMs = 2_000): Promise<number | undefined> {
-  const pool = (client as unknown as { pool: PoolLike }).pool;
-  let stream: WatchStream | undefined;
+  const pool = poolOf(client);
+  let stream: GrpcDuplex | undefined;
   let timer: NodeJS.Timeout | undefined;
   try {
     stream = await pool.withConnection('Watch', ({ client: c, metadata }) => c.watch(metadata, {}));

@@ -1,18 +1,11 @@
 import { Transform, type Readable } from 'node:stream';
 import { castGrpcError, type Etcd3 } from 'etcd3';
+import { poolOf, type GrpcReadable } from './etcd3-pool.js';
 import { isTransient } from './fault-handling.js';
 import { currentInterrupt, interruptedError } from './interrupt.js';
 
 interface SnapshotMessage {
   blob?: Buffer;
-}
-interface GrpcStream extends Readable {
-  cancel(): void;
-}
-interface PoolLike {
-  hosts: unknown[];
-  withConnection<T>(service: string, fn: (c: { resource: unknown; client: Record<string, (...a: unknown[]) => T>; metadata: unknown }) => T): Promise<T>;
-  markFailed(resource: unknown, error: Error): void;
 }
 
 /**
@@ -27,17 +20,17 @@ interface PoolLike {
  * stored twice. An operation stopped meanwhile (SIGTERM) cancels the stream.
  */
 export async function openSnapshotStream(client: Etcd3): Promise<Readable> {
-  const pool = (client as unknown as { pool: PoolLike }).pool;
+  const pool = poolOf(client);
   for (let attempt = 1; ; attempt++) {
     let host: unknown;
     // A member known to be down fails the call at once, before it is handed back: its error is kept from then on.
     let failed: Error | undefined;
     const grpc = (await pool.withConnection('Maintenance', ({ resource, client: svc, metadata }) => {
       host = resource;
-      const stream = svc.snapshot!({}, metadata, {}) as unknown as GrpcStream;
+      const stream = svc.snapshot({}, metadata, {});
       stream.on('error', (err: Error) => (failed ??= err));
       return stream;
-    })) as unknown as GrpcStream;
+    }));
     try {
       if (failed !== undefined) throw failed;
       await firstMessage(grpc, () => failed);
@@ -55,7 +48,7 @@ export async function openSnapshotStream(client: Etcd3): Promise<Readable> {
  * Resolves once the stream has a message to read (or has ended empty); rejects with its error (`failed`: kept by the
  * stream's first listener, for a call that ends at once and says why just after), or when the operation stops.
  */
-function firstMessage(grpc: GrpcStream, failed: () => Error | undefined): Promise<void> {
+function firstMessage(grpc: GrpcReadable, failed: () => Error | undefined): Promise<void> {
   const interrupt = currentInterrupt();
   return new Promise<void>((resolve, reject) => {
     const done = (err?: Error) => {
@@ -76,7 +69,7 @@ function firstMessage(grpc: GrpcStream, failed: () => Error | undefined): Promis
 }
 
 /** The stream's messages as bytes; closing the bytes cancels the call. */
-function bytesOf(grpc: GrpcStream): Readable {
+function bytesOf(grpc: GrpcReadable): Readable {
   const bytes = new Transform({
     writableObjectMode: true,
     readableHighWaterMark: 1024 * 1024,
