@@ -7,7 +7,7 @@ import { releaseEarlySignals } from './early-signal.js';
 import { settleCleanups } from './exit-cleanup.js';
 import { createLogger, type Logger } from './log.js';
 import { unsupportedNode } from './runtime.js';
-import { streamOutput, type Output } from './stdout-output.js';
+import { outputCutShort, streamOutput, type Output } from './stdout-output.js';
 
 /** How long an exit waits for cleanups still under way (the abort of a multipart upload). */
 const CLEANUP_GRACE_MS = 3000;
@@ -25,14 +25,14 @@ interface Outcome {
  */
 export async function start(argv: string[], env: Record<string, string | undefined>): Promise<Outcome> {
   let log: Logger | undefined;
-  const output = streamOutput(process.stdout, () => log);
+  let command: Outcome['command'];
+  const output = streamOutput(process.stdout, () => log, () => command?.name);
   const outcome = (code: number, command?: Outcome['command']): Outcome => ({ code, output, ...(command && { command }) });
   const runtime = unsupportedNode(process.version);
   if (runtime !== undefined) {
     process.stderr.write(`reshifter: ${runtime}\n`);
     return outcome(2);
   }
-  let command: Outcome['command'];
   try {
     const parsed = parseArgs(argv);
     if (parsed.kind === 'help' && parsed.noCommand) {
@@ -150,9 +150,7 @@ const [stdoutFailed] = await Promise.all([output.finish(), delivered(process.std
 // A stdout that failed (a full disk under `> file`) left what was asked for cut short: `list --json > backups.json`
 // must not exit 0 with half a file. A backup's printed lines are a by-product; its exit code says how the backup went.
 if (code === 0 && stdoutFailed !== undefined && command !== undefined && !command.sideOutput) {
-  process.stderr.write(
-    `reshifter: ${command.name} completed, but its output could not be written in full: stdout failed (${stdoutFailed.code ?? 'error'}: ${stdoutFailed.message.replace(/^\w+: /, '').replace(/, write$/, '')}); what was written is incomplete\n`,
-  );
+  process.stderr.write(`reshifter: ${outputCutShort(command.name, stdoutFailed, true)}\n`);
   code = 1;
 }
 process.exit(code);

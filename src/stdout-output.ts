@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import { noRoomReason } from './archive/work-area.js';
 import { OperationError } from './core/errors.js';
 import type { Logger } from './log.js';
 
@@ -19,23 +20,26 @@ export interface Output {
  * and the backup goes on, is stored, and the exit code says how it went. Lines are side output (a render listing,
  * the id of the new backup); the backup is the product. `write` is different: its bytes are the product
  * (`inspect --get KEY --raw`), so a reader gone before they were all taken fails it, exit 1, as `cat` fails on a
- * closed pipe. A stdout that fails otherwise (`reshifter list --json > backups.json` on a full disk) has left a
- * file cut short: `finish` returns that failure, for cli-main.ts to fail the commands whose output is what was asked for.
+ * closed pipe (or on a full disk). A stdout that fails otherwise (`reshifter list --json > backups.json` on a full
+ * disk) has left a file cut short: `finish` returns that failure, for cli-main.ts to fail the commands whose output is
+ * what was asked for. Both say it in the words of outputCutShort; `command` names the command for them.
  */
-export function streamOutput(stream: Writable, log: () => Logger | undefined): Output {
+export function streamOutput(stream: Writable, log: () => Logger | undefined, command: () => string | undefined): Output {
   let gone: NodeJS.ErrnoException | undefined;
-  const closed = (err: NodeJS.ErrnoException) => {
+  const closed = (err: NodeJS.ErrnoException, quiet = false) => {
     if (gone) return;
     gone = err;
+    // A failed `write` is the command's failure, said as its error: 'the command goes on' would be untrue.
+    if (quiet) return;
     const l = log();
     // A reader that stops reading is normal (`| head`); any other failure of stdout is worth a warning.
     if (err.code === 'EPIPE') l?.info('stdout was closed by its reader: no more output is printed; the command goes on');
+    else if (noRoomReason(err) !== undefined) l?.warn({ err: err.message, code: err.code }, 'stdout is full: no more output is printed; the command goes on');
     else l?.warn({ err: err.message, code: err.code }, 'stdout failed: no more output is printed; the command goes on');
   };
   // Without a listener an 'error' of stdout would be thrown from the event loop and end the process mid-backup.
-  stream.on('error', closed);
-  const notDelivered = (err: NodeJS.ErrnoException) =>
-    new OperationError(`stdout was closed before the output was written in full (${err.code ?? err.message})`, { cause: err });
+  stream.on('error', (err: NodeJS.ErrnoException) => closed(err));
+  const notDelivered = (err: NodeJS.ErrnoException) => new OperationError(outputCutShort(command() ?? 'reshifter', err, false), { cause: err });
   return {
     print(line) {
       if (gone || stream.destroyed) return;
@@ -46,7 +50,7 @@ export function streamOutput(stream: Writable, log: () => Logger | undefined): O
       return new Promise<void>((resolve, reject) =>
         stream.write(bytes, (err) => {
           if (!err) return resolve();
-          closed(err);
+          closed(err, true);
           reject(notDelivered(err));
         }),
       );
@@ -64,4 +68,24 @@ export function streamOutput(stream: Writable, log: () => Logger | undefined): O
       return gone && gone.code !== 'EPIPE' ? gone : undefined;
     },
   };
+}
+
+/**
+ * Why stdout failed, in the words of every command: 'stdout was closed by its reader (EPIPE)', 'stdout is full
+ * (ENOSPC: no space left on the device)' (a full disk, a quota, a file size limit under `> file`), or 'stdout failed
+ * (EIO: i/o error)'.
+ */
+function stdoutFailure(err: NodeJS.ErrnoException): string {
+  if (err.code === 'EPIPE') return 'stdout was closed by its reader (EPIPE)';
+  const noRoom = noRoomReason(err);
+  if (noRoom !== undefined) return `stdout is full (${err.code}: ${noRoom})`;
+  return `stdout failed (${err.code ?? 'error'}: ${err.message.replace(/^\w+: /, '').replace(/, write$/, '')})`;
+}
+
+/**
+ * The one sentence for output cut short by `err`, whether `command` completed its work and only its output was lost
+ * (`list --json > file` on a full disk) or its output was the work (`inspect --get KEY --raw`).
+ */
+export function outputCutShort(command: string, err: NodeJS.ErrnoException, completed: boolean): string {
+  return `${command} ${completed ? 'completed, but ' : ''}could not write its output in full: ${stdoutFailure(err)}; what was written is incomplete`;
 }

@@ -9,6 +9,9 @@ import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { listFiles, loadBigValues } from '../helpers/faults.js';
 
 const MAIN = new URL('../../dist/main.js', import.meta.url).pathname;
+/** A real etcd snapshot file (test/unit/snapshot/fixtures/README.md), for `inspect <file>`, and one of its keys. */
+const SNAPSHOT = new URL('../unit/snapshot/fixtures/small.db', import.meta.url).pathname;
+const SNAPSHOT_KEY = '/registry/configmaps/ns-0/cm-005';
 
 /** Runs `reshifter ARGS | READER` through a real shell; returns reshifter's own exit code, its stderr and what the reader printed. */
 function throughPipe(args: string[], reader: string, env: Record<string, string>): Promise<{ code: number; stderr: string; read: string }> {
@@ -107,7 +110,7 @@ describe('stdout closed by its reader', () => {
     await loadBigValues(etcd.endpoint, 1, 1_000_000);
     expect((await runCli(['backup', '--strategy', 'snapshot'], env)).code).toBe(0);
     const res = await throughPipe(['inspect', 'latest', '--get', '/registry/configmaps/big/value-0000', '--raw'], 'head -c 10', env);
-    expect(res.stderr).toMatch(/reshifter: stdout was closed before the output was written in full/);
+    expect(res.stderr).toContain('reshifter: inspect could not write its output in full: stdout was closed by its reader (EPIPE); what was written is incomplete');
     expect(res.stderr).not.toMatch(/this is a bug/);
     expect(res.code).toBe(1);
     expect((await listFiles(store)).filter((f) => f.includes('.tmp-'))).toEqual([]);
@@ -118,7 +121,8 @@ describe('stdout closed by its reader', () => {
 /**
  * stdout redirected to a file on a full disk (`reshifter list --json > backups.json`): the file is cut short, so a
  * command whose output is what was asked for exits 1 saying so, where it exited 0 (and `list --json` and `version`
- * did not even warn). A backup's printed lines are a by-product: the backup is stored and exits 0, as before.
+ * did not even warn). A backup's printed lines are a by-product: the backup is stored and exits 0, as before. Every
+ * command says it in one sentence: stdout is full.
  */
 describe('stdout on a full disk', () => {
   let etcd: TestEtcd;
@@ -137,11 +141,23 @@ describe('stdout on a full disk', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  for (const args of [['list'], ['list', '--json'], ['inspect', 'latest', '--keys'], ['stats', 'latest', '--json'], ['version'], ['help']]) {
-    it(`${args.join(' ')} > /dev/full: exit 1, naming the failure`, async () => {
+  const lines = [['list'], ['list', '--json'], ['inspect', 'latest', '--keys'], ['inspect', SNAPSHOT, '--get', SNAPSHOT_KEY], ['stats', 'latest', '--json'], ['version'], ['help']];
+  for (const args of lines) {
+    it(`${args.join(' ').replace(SNAPSHOT, '<file>')} > /dev/full: exit 1, saying stdout is full`, async () => {
       const res = await intoFullDisk(args, env);
-      expect(res.stderr).toContain(`reshifter: ${args[0]} completed, but its output could not be written in full: stdout failed (ENOSPC: no space left on device)`);
+      expect(res.stderr).toContain(`reshifter: ${args[0]} completed, but could not write its output in full: stdout is full (ENOSPC: no space left on the device); what was written is incomplete`);
       expect(res.stderr).not.toMatch(/this is a bug/);
+      expect(res.code).toBe(1);
+    });
+  }
+
+  // Its bytes are the product: the first failed write fails it, in the words of the others (it said 'stdout was closed').
+  for (const of of ['latest', SNAPSHOT]) {
+    it(`inspect ${of === SNAPSHOT ? '<file>' : of} --get KEY --raw > /dev/full: exit 1, saying stdout is full`, async () => {
+      const key = of === SNAPSHOT ? SNAPSHOT_KEY : '/registry/configmaps/big/value-0000';
+      const res = await intoFullDisk(['inspect', of, '--get', key, '--raw'], env);
+      expect(res.stderr).toContain('reshifter: inspect could not write its output in full: stdout is full (ENOSPC: no space left on the device); what was written is incomplete');
+      expect(res.stderr).not.toMatch(/closed|the command goes on|this is a bug/);
       expect(res.code).toBe(1);
     });
   }
@@ -149,7 +165,7 @@ describe('stdout on a full disk', () => {
   it('backup --strategy render > /dev/full: the backup is stored, exit 0', async () => {
     const res = await intoFullDisk(['backup', '--strategy', 'render'], env);
     expect(res.stderr).toMatch(/backup completed/);
-    expect(res.stderr).toMatch(/stdout failed: no more output is printed/);
+    expect(res.stderr).toMatch(/stdout is full: no more output is printed/);
     expect(res.code).toBe(0);
     const list = await runCli(['list', '--json', '--strategy', 'render'], env);
     expect(JSON.parse(list.stdout)).toHaveLength(1);
