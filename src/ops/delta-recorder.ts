@@ -54,6 +54,8 @@ export class DeltaRecorder {
   private current?: ChainRecording;
   private stopped = false;
   private downSince: number | undefined = this.startedAt;
+  /** A watch has started in this run: a later one after a loss is the watch again, not the first. */
+  private watched = false;
   private lastRevision?: number;
   private wake?: () => void;
   /** What was given up at exit (the store failing): `run` then exits 1 saying so. */
@@ -129,7 +131,7 @@ export class DeltaRecorder {
       .filter((m) => isChainBase(m) && (series === undefined || seriesOf(m) === series))
       .sort((a, b) => (activity(a) < activity(b) ? 1 : activity(a) > activity(b) ? -1 : newestFirst(a, b)))[0];
     if (base === undefined) {
-      const m = await this.fullBackup(`no full backup of cluster "${this.deps.config.cluster}" in ${this.deps.repo.store.location} yet: taking one to start the chain of changes`);
+      const m = await this.fullBackup(`no full backup of cluster "${this.deps.config.cluster}" in ${this.deps.repo.store.location} yet: taking one to start the chain of changes; the watch of etcd starts once it is stored`);
       return m && { base: m, fromRevision: etcdOf(m).revision + 1 };
     }
     const segments = backups.filter((m): m is DeltaManifest => isDeltaManifest(m) && m.base === base.id);
@@ -207,9 +209,13 @@ export class DeltaRecorder {
 
   private onState(change: WatchStateChange): void {
     if (change.state === 'watching') {
-      if (this.downSince !== undefined && Date.now() - this.downSince > this.deps.config.delta.intervalMs) {
+      // downSince starts with the run, and the first watch waits for the chain's base (a first full backup can take
+      // far longer than an interval): only a watch that was lost, or a chain that broke, is watched 'again'.
+      if (!this.watched) this.deps.log.info({ fromRevision: change.fromRevision, sinceStartMs: Date.now() - this.startedAt }, 'watching etcd for changes');
+      else if (this.downSince !== undefined && Date.now() - this.downSince > this.deps.config.delta.intervalMs) {
         this.deps.log.info({ fromRevision: change.fromRevision }, 'watching etcd for changes again');
       }
+      this.watched = true;
       this.downSince = undefined;
       return;
     }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Manifest } from '../../../src/archive/manifest.js';
+import { isDeltaManifest, type Manifest } from '../../../src/archive/manifest.js';
 import { validateChain } from '../../../src/core/delta-chain.js';
 import type { DeltaEvent } from '../../../src/core/delta-event.js';
 import { BackupRepository } from '../../../src/store/backup-repository.js';
@@ -12,6 +12,8 @@ import { LocalStore } from '../../../src/store/local-store.js';
 import { runCli, type CliResult } from '../../helpers/cli.js';
 import { compareWithHistory, segmentEvents, segmentsOf } from '../../helpers/delta-history.js';
 import { startRestartableEtcd, type RestartableEtcd } from '../../helpers/etcd-restartable.js';
+import { loadBigValues, portOf } from '../../helpers/faults.js';
+import { startTcpProxy } from '../../helpers/tcp-proxy.js';
 
 let etcd: RestartableEtcd;
 let client: Etcd3;
@@ -160,3 +162,33 @@ it('a store that fails at SIGTERM: the last changes are given up after a few att
   expect(res.stderr).toMatch(/could not store the last delta segment before exit/);
   expect(res.stderr).toContain(`reshifter: stopped, but continuous backups lost changes: the changes of revisions ${rev}..${rev} (1) could not be stored before exit`);
 }, 60_000);
+
+it('a first full backup longer than the interval: the start-up says the watch waits for it, and never "again"', async () => {
+  // The watch starts once the chain's base is stored; a base that takes longer than RS_DELTA_INTERVAL is no lost watch.
+  await loadBigValues(etcd.endpoint, 6);
+  const proxy = await startTcpProxy(portOf(etcd.endpoint), { rate: 1024 * 1024 });
+  try {
+    const store = join(work, 'slow-first-base');
+    const env = { RS_ETCD_ENDPOINTS: `http://${proxy.address}`, RS_BACKUP_DIR: store, RS_HTTP_PORT: '0', RS_DELTA_INTERVAL: '1s' };
+    const repo = new BackupRepository(new LocalStore(store), 'default');
+    const run = startRun(env);
+    await run.until(/"msg":"watching etcd for changes( again)?"/, 60_000);
+    expect(run.log()).not.toContain('watching etcd for changes again');
+    expect(run.log()).toMatch(/taking one to start the chain of changes; the watch of etcd starts once it is stored/);
+    const first = /"sinceStartMs":(\d+),"msg":"watching etcd for changes"/.exec(run.log());
+    expect(first, run.log()).not.toBeNull();
+    // The full backup took longer than an interval: what made the old start-up say 'again'.
+    expect(Number(first![1])).toBeGreaterThan(1000);
+    const base = (await repo.list()).backups.find((m) => !isDeltaManifest(m))!;
+    const t = Date.now();
+    const rev = await put('/registry/configmaps/ns/after-slow-base', 'x');
+    await coveredAfter(repo, base.id, rev, t);
+    run.child().kill('SIGTERM');
+    const res = await run.done;
+    expect(res.code, res.stderr).toBe(0);
+    expect(run.log()).not.toContain('watching etcd for changes again');
+    expect(run.log()).not.toContain('lost the watch of etcd');
+  } finally {
+    await proxy.close();
+  }
+}, 120_000);
