@@ -121,15 +121,18 @@ export class DeltaRecorder {
     // The full backup of the configured strategy's series (any chain base when RS_BACKUP_STRATEGY is unset) whose chain
     // was written last: its newest segment, or itself. A recorder goes on with its chain when another full backup
     // (one from the API of another strategy) was taken meanwhile; a full backup newer than the last segment starts anew.
+    // Written last is by id, as `latest` and retention go (core/latest.ts newestFirst), not by createdAt: a full backup
+    // stamped by a clock that was ahead is older than the one taken after it, whose chain retention keeps as the one
+    // being recorded (chainUnits' newestBase), and a chain recorded after the older one would be deleted under it.
     const series = this.deps.config.strategy ? seriesOf({ strategy: formatStrategy(this.deps.config.strategy) }) : undefined;
     const lastWritten = new Map<string, string>();
     for (const m of backups) {
-      if (isDeltaManifest(m) && (lastWritten.get(m.base) ?? '') < m.createdAt) lastWritten.set(m.base, m.createdAt);
+      if (isDeltaManifest(m) && (lastWritten.get(m.base) ?? '') < m.id) lastWritten.set(m.base, m.id);
     }
-    const activity = (m: Manifest) => [m.createdAt, lastWritten.get(m.id) ?? ''].sort().at(-1)!;
+    const activity = (m: Manifest): Pick<Manifest, 'id'> => ({ id: [m.id, lastWritten.get(m.id) ?? ''].sort().at(-1)! });
     const base = backups
       .filter((m) => isChainBase(m) && (series === undefined || seriesOf(m) === series))
-      .sort((a, b) => (activity(a) < activity(b) ? 1 : activity(a) > activity(b) ? -1 : newestFirst(a, b)))[0];
+      .sort((a, b) => newestFirst(activity(a), activity(b)))[0];
     if (base === undefined) {
       const m = await this.fullBackup(`no full backup of cluster "${this.deps.config.cluster}" in ${this.deps.repo.store.location} yet: taking one to start the chain of changes; the watch of etcd starts once it is stored`);
       return m && { base: m, fromRevision: etcdOf(m).revision + 1 };

@@ -1,13 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/archive/manifest.js';
-import { manifestName, newBackupId } from '../../src/core/naming.js';
 import { createStore } from '../../src/store/create-store.js';
-import type { Store } from '../../src/store/types.js';
 import { runCli } from '../helpers/cli.js';
+import { moveAhead } from '../helpers/clock-ahead.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { startS3, type TestS3 } from '../helpers/s3.js';
 
@@ -34,19 +32,6 @@ const stores = {
   local: () => ({ RS_BACKUP_DIR: join(work, 'store') }),
   s3: () => s3.env,
 };
-
-/** Backup `m` as a machine whose clock was `aheadMs` ahead would have stored it: its files under a later id. */
-async function moveAhead(store: Store, m: Manifest, aheadMs: number): Promise<Manifest> {
-  const at = new Date(Date.parse(m.createdAt) + aheadMs);
-  const id = newBackupId(at);
-  // The artifact holds no id: its sha256 stays right under the new name.
-  const moved: Manifest = { ...m, id, createdAt: at.toISOString(), artifact: m.artifact.replace(m.id, id) };
-  await store.put(`${m.cluster}/${moved.artifact}`, await store.get(`${m.cluster}/${m.artifact}`));
-  await store.put(`${m.cluster}/${manifestName(id)}`, Readable.from([Buffer.from(JSON.stringify(moved, null, 2))]));
-  await store.delete(`${m.cluster}/${manifestName(m.id)}`);
-  await store.delete(`${m.cluster}/${m.artifact}`);
-  return moved;
-}
 
 describe.each(Object.keys(stores) as Array<keyof typeof stores>)('a clock behind the newest backup (%s store)', (kind) => {
   const cluster = `clock-${kind}`;

@@ -10,6 +10,7 @@ import type { DeltaEvent } from '../../../src/core/delta-event.js';
 import { BackupRepository } from '../../../src/store/backup-repository.js';
 import { LocalStore } from '../../../src/store/local-store.js';
 import { runCli, type CliResult } from '../../helpers/cli.js';
+import { moveAhead } from '../../helpers/clock-ahead.js';
 import { compareWithHistory, segmentEvents, segmentsOf } from '../../helpers/delta-history.js';
 import { startEtcd, type TestEtcd } from '../../helpers/etcd.js';
 
@@ -165,4 +166,35 @@ it('records only the prefixes of a key-dump base, exactly as etcd has them there
   expect(events).toHaveLength(80);
   expect(events.every((e) => e.key.toString().startsWith('/registry/'))).toBe(true);
   expect(await compareWithHistory(client, base.etcd!.revision, events, last, '/registry/')).toBeUndefined();
+}, 60_000);
+
+it('goes on with the chain of the newest full backup by id, not of one stamped by a clock that was ahead', async () => {
+  // A full backup taken by a machine whose clock was a day ahead, then one taken here: its id follows the other's, its
+  // createdAt is this clock's. It holds the newer data, `latest` reads it and retention keeps its chain as the one
+  // being recorded: a recorder that went on after the other would see that chain deleted under it (KEEP_LAST=1).
+  const store = join(work, 'clock-ahead');
+  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_HTTP_PORT: '0', RS_BACKUP_STRATEGY: 'snapshot' };
+  const local = new LocalStore(store);
+  const repo = new BackupRepository(local, 'default');
+  await client.put('/registry/clock/before').value('1').exec();
+  const first = JSON.parse((await runCli(['backup', '--json'], env)).stdout) as Manifest;
+  const ahead = await moveAhead(local, first, 24 * 3_600_000);
+  await client.put('/registry/clock/between').value('2').exec();
+  const newest = JSON.parse((await runCli(['backup', '--json'], env)).stdout) as Manifest;
+  expect(newest.id > ahead.id && newest.createdAt < ahead.createdAt && newest.etcd!.revision > ahead.etcd!.revision).toBe(true);
+
+  const run = startRun({ ...env, RS_DELTA_INTERVAL: '1s' });
+  await run.until(/"msg":"recording changes"/);
+  expect(run.log()).toContain(`"base":"${newest.id}","baseRevision":${newest.etcd!.revision}`);
+  const rev = Number((await client.put('/registry/clock/after').value('3').exec()).header.revision);
+  await run.until(new RegExp(`"toRevision":${rev},`));
+  run.child().kill('SIGTERM');
+  expect((await run.done).code).toBe(0);
+
+  const segments = segmentsOf((await repo.list()).backups, newest.id);
+  expect(validateChain({ id: newest.id, createdAt: newest.createdAt, revision: newest.etcd!.revision }, segments).coveredTo).toBe(rev);
+  expect(segmentsOf((await repo.list()).backups, ahead.id)).toEqual([]);
+  const plan = JSON.parse((await runCli(['prune', '--dry-run', '--json'], { ...env, RS_RETENTION_KEEP_LAST: '1' })).stdout) as { deleted: string[]; kept: string[] };
+  expect(plan.deleted).toEqual([ahead.id]);
+  expect(plan.kept).toEqual(expect.arrayContaining([newest.id, ...segments.map((s) => s.id)]));
 }, 60_000);
