@@ -3,6 +3,7 @@ import { etcdOf, type Manifest } from '../archive/manifest.js';
 import { CHECKPOINT_CONTENT_TYPE, KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { ConfigError, OperationError, UsageError } from '../core/errors.js';
 import { USES } from '../core/latest.js';
+import { tookText } from '../core/rate-meter.js';
 import { openRepository } from '../ops/repository.js';
 import { restoreDataDir } from '../ops/restore-data-dir.js';
 import { restoreImageArchive } from '../ops/restore-image.js';
@@ -181,7 +182,7 @@ export function formatKeyRestore(r: KeyRestoreReport): string[] {
   lines.push(
     r.dryRun
       ? `dry run: would write ${t.create + t.update} of ${counted(t.keys, 'key')} into ${where}; nothing was written`
-      : `restored ${counted(r.written, 'key')} into ${where} in ${(r.durationMs / 1000).toFixed(1)} s (${r.keysPerSecond} keys/s)`,
+      : `restored ${counted(r.written, 'key')} into ${where} ${tookText(r.durationMs, r.written, 'keys')}`,
   );
   return lines;
 }

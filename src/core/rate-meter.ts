@@ -1,3 +1,5 @@
+import { formatDuration } from './duration.js';
+
 /**
  * The recent rate of a growing count (bytes read), from samples of (count, time): the slope over the last
  * `windowMs`, so a stall shows within seconds and a burst does not linger. Reporters call it as often as they like
@@ -31,4 +33,21 @@ export class RateMeter {
     if (first === undefined || last === undefined || last.at - first.at < this.minSpanMs) return undefined;
     return Math.max(0, ((last.count - first.count) * 1000) / (last.at - first.at));
   }
+}
+
+/** A rate is said only over at least this long: over less it extrapolates a moment (1 key in 4 ms is no 250 keys/s). */
+export const MIN_RATE_SPAN_MS = 1000;
+
+/** `count` per second over `durationMs`, rounded; finite for any span (one under 1 ms counts as 1 ms: a lower bound). */
+export function ratePerSecond(count: number, durationMs: number): number {
+  return Math.round((count * 1000) / Math.max(1, durationMs));
+}
+
+/**
+ * How long something took, with its rate once the span is long enough for one to mean something: `in <1ms`,
+ * `in 40ms`, `in 2.5s (4000 keys/s)`.
+ */
+export function tookText(durationMs: number, count: number, unit: string): string {
+  const took = durationMs < 1 ? '<1ms' : formatDuration(durationMs);
+  return durationMs < MIN_RATE_SPAN_MS ? `in ${took}` : `in ${took} (${ratePerSecond(count, durationMs)} ${unit}/s)`;
 }

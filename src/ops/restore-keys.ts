@@ -3,6 +3,7 @@ import { snapshotError } from '../archive/snapshot-error.js';
 import { AbortedError, IntegrityError, OperationError, describeError } from '../core/errors.js';
 import type { KeyRecord, KeyStream } from '../core/key-record.js';
 import { FilterMatches, type UnmatchedFilter } from '../core/filter-matches.js';
+import { ratePerSecond } from '../core/rate-meter.js';
 import { buildSelection, selectKey, type KeySelection } from '../core/key-selection.js';
 import { RESTORE_PHASES, RestorePasses, phaseBarrier, restorePhase, type PlanRow, type PlanTotals, type RestorePhase } from '../core/restore-plan.js';
 import { KeyRestorer } from '../etcd/key-restorer.js';
@@ -26,6 +27,7 @@ export interface KeyRestoreReport {
   target: { endpoints: string[]; apiVersion: 'v2' | 'v3' };
   written: number;
   durationMs: number;
+  /** Keys written per second (finite: over at least 1 ms); text output says it only over a second or more. */
   keysPerSecond: number;
   totals: PlanTotals;
   resources: PlanRow[];
@@ -253,7 +255,8 @@ function report(id: string, endpoints: string[], apiVersion: 'v2' | 'v3', run: K
   const written = restorer.written;
   const unmatchedFilters = run.matches.unmatched();
   if (unmatchedFilters.length > 0) log.warn({ unmatchedFilters }, 'filter entries matched no key of the backup');
-  const keysPerSecond = durationMs > 0 ? Math.round((written * 1000) / durationMs) : written;
+  // Finite whatever the span (--json, the log): a restore under 1 ms gets the rate of 1 ms, a lower bound.
+  const keysPerSecond = ratePerSecond(written, durationMs);
   log.info({ written, bytes: restorer.bytesWritten, durationMs, keysPerSecond, dryRun: opts.dryRun }, opts.dryRun ? 'restore planned' : 'restore completed');
   return {
     id,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RateMeter } from '../../../src/core/rate-meter.js';
+import { RateMeter, ratePerSecond, tookText } from '../../../src/core/rate-meter.js';
 
 describe('RateMeter', () => {
   it('says nothing until its samples span long enough', () => {
@@ -29,5 +29,20 @@ describe('RateMeter', () => {
     for (let t = 0; t <= 20_000; t += 0.65) m.add((count += 65_536), t);
     expect(m.perSecond()).toBeCloseTo(65_536 / 0.65 * 1000, -3);
     expect((m as unknown as { samples: unknown[] }).samples.length).toBeLessThanOrEqual(5000 / 250 + 2);
+  });
+});
+
+describe('ratePerSecond and tookText', () => {
+  it('is finite for any span: one under 1 ms counts as 1 ms', () => {
+    expect(ratePerSecond(1, 0)).toBe(1000);
+    expect(ratePerSecond(0, 0)).toBe(0);
+    expect(ratePerSecond(3, 2000)).toBe(2);
+  });
+
+  it('says a rate only over a second or more', () => {
+    expect(tookText(0, 1, 'keys')).toBe('in <1ms');
+    expect(tookText(87, 1, 'keys')).toBe('in 87ms');
+    expect(tookText(1000, 3, 'keys')).toBe('in 1s (3 keys/s)');
+    expect(tookText(12_500, 100_000, 'keys')).toBe('in 13s (8000 keys/s)');
   });
 });
