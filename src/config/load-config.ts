@@ -49,7 +49,7 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Load
     const checkPresent = groups.has(v.group);
     const from = source(env, v);
     if (from !== undefined && from.name.startsWith('ETCDCTL_')) borrowed.set(v.name, from.name);
-    const value = readVariable(env, v, from, earlier, errors, checkPresent ? groups : undefined);
+    const value = readVariable(env, v, from, { earlier, isSet }, errors, checkPresent ? groups : undefined);
     if (value !== undefined) values.set(v.name, value);
     undecided = false;
     const broken = v.check?.(isSet, earlier);
@@ -105,10 +105,11 @@ function readVariable(
   env: Env,
   v: Variable,
   from: { name: string; value: string } | undefined,
-  earlier: (name: string) => unknown,
+  read: { earlier: (name: string) => unknown; isSet: (name: string) => boolean },
   errors: string[],
   checkPresent: ReadonlySet<VariableGroup> | undefined,
 ): unknown {
+  const { earlier } = read;
   if (from === undefined) return v.defaultOf ? v.defaultOf(earlier) : v.default;
   const { name, value } = from;
   if ('give' in v.empty && value.trim() === '') {
@@ -118,7 +119,7 @@ function readVariable(
   }
   try {
     const parsed = v.parse ? v.parse(value, earlier) : value;
-    if (checkPresent) v.present?.(value, checkPresent);
+    if (checkPresent) v.present?.(value, checkPresent, read.isSet);
     return parsed;
   } catch (err) {
     const reason = (err instanceof Error ? err.message : String(err)).replace(/^env-var: "[^"]*" /, '');

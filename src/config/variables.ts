@@ -62,7 +62,7 @@ export interface Variable {
    * variable's group, so a copied env file with the server's paths still lets `list` run on a laptop. Throws as
    * `parse` does. The syntax (`parse`) is checked for every command.
    */
-  present?: (value: string, groups: ReadonlySet<VariableGroup>) => void;
+  present?: (value: string, groups: ReadonlySet<VariableGroup>, isSet: (name: string) => boolean) => void;
   /** What Config holds when the variable is not set (not parsed; may depend on variables read before). */
   default?: unknown;
   defaultOf?: (earlier: Earlier) => unknown;
@@ -201,11 +201,13 @@ export const VARIABLES: readonly Variable[] = [
   {
     // Set but empty is refused, not the default: a manifest's missing value would put backups somewhere unmeant.
     // Commands that take backups or apply retention write the store; the others only read it (a store mounted
-    // read-only for a recovery).
-    name: 'RS_BACKUP_DIR', group: 'store', parse: localPath, present: (v, groups) => void (groups.has('backup') || groups.has('retention') ? writableFolder(v) : readableFolder(v)),
+    // read-only for a recovery). With RS_S3_BUCKET the folder is not the store and is not checked: the image sets
+    // RS_BACKUP_DIR=/backups, which every manifest's read-only root file system makes unwritable.
+    name: 'RS_BACKUP_DIR', group: 'store', parse: localPath,
+    present: (v, groups, isSet) => void (isSet('RS_S3_BUCKET') ? undefined : groups.has('backup') || groups.has('retention') ? writableFolder(v) : readableFolder(v)),
     default: './backups', field: 'store.dir',
     empty: { give: "the local store's folder", unset: 'for ./backups' },
-    doc: { default: '`./backups`', example: '`/var/backups/etcd`', meaning: 'local store (used when `RS_S3_BUCKET` is unset); may be read-only for the commands that only read it (`list`, `verify`, `inspect`, `stats`, `diff`, `restore`)' },
+    doc: { default: '`./backups`', example: '`/var/backups/etcd`', meaning: 'local store (used, and its folder checked, only when `RS_S3_BUCKET` is unset: the image\'s `/backups` on a read-only root file system is no error beside S3); may be read-only for the commands that only read it (`list`, `verify`, `inspect`, `stats`, `diff`, `restore`)' },
   },
   {
     // Set but empty is refused: an empty Secret or ConfigMap key would otherwise send backups to the local store,

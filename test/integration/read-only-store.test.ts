@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { readOnlyView, type ReadOnlyView } from '../helpers/read-only.js';
+import { startS3, type TestS3 } from '../helpers/s3.js';
 
 /**
  * A store mounted read-only (a backup volume attached `readOnly: true` to a recovery pod, an NFS export): every
@@ -54,6 +55,22 @@ describe('a read-only store', () => {
       const res = await runCli(args, env());
       expect({ args, code: res.code }).toEqual({ args, code: 2 });
       expect(res.stderr).toContain(`RS_BACKUP_DIR was invalid: ${JSON.stringify(view.path)} cannot be written`);
+    }
+  });
+
+  // The image sets RS_BACKUP_DIR=/backups and every manifest mounts the root file system read-only: beside
+  // RS_S3_BUCKET that folder is not the store, and must not stop a backup (it did: exit 2, 'cannot be written').
+  it('is no obstacle when RS_S3_BUCKET selects the store: backup, prune and list go to S3', async (ctx) => {
+    if (view === undefined) return ctx.skip();
+    const s3: TestS3 = await startS3();
+    try {
+      for (const args of [['backup'], ['prune'], ['list']]) {
+        const res = await runCli(args, { ...env(), ...s3.env, RS_ETCD_ENDPOINTS: source.endpoint });
+        expect({ args, code: res.code }, res.stderr).toEqual({ args, code: 0 });
+        expect(res.stderr).not.toContain('RS_BACKUP_DIR');
+      }
+    } finally {
+      await s3.stop();
     }
   });
 });
