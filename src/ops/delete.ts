@@ -12,6 +12,8 @@ export interface DeleteOptions {
   dryRun?: boolean;
   /** Also deletes the newest backup of a series (what `latest` of that series restores). */
   force?: boolean;
+  /** How the caller asks for `force`, for a refusal to name: `--force` (the CLI, the default), `?force=true` (the API). */
+  forceAs?: string;
 }
 
 export interface DeletedBackup {
@@ -46,18 +48,19 @@ export async function deleteBackups(ctx: Pick<OpContext, 'log'>, repo: BackupRep
   }
   const targets = unique.map((id) => byId.get(id)!);
   if (!opts.force) {
+    const force = opts.forceAs ?? '--force';
     const newest = newestOfSeries(backups);
     const refused = targets.filter((m) => newest.get(seriesOf(m)) === m.id);
     if (refused.length > 0) {
       throw new RefusedError(
-        refused.map((m) => `backup ${m.id} is the newest of series "${seriesOf(m)}" (what "latest" of it reads): refusing to delete it without --force`).join('\n'),
+        refused.map((m) => `backup ${m.id} is the newest of series "${seriesOf(m)}" (what "latest" of it reads): refusing to delete it without ${force}`).join('\n'),
       );
     }
     const cutting = targets.filter(isDeltaManifest).map((m) => ({ m, after: laterSegments(m, backups, unique) })).filter((c) => c.after > 0);
     if (cutting.length > 0) {
       throw new RefusedError(
         cutting
-          .map(({ m, after }) => `segment ${m.id} holds revisions ${m.fromRevision}..${m.toRevision} of the chain of ${m.base}: deleting it would leave ${counted(after, 'later segment')} past a gap, so no restore could reach past revision ${m.fromRevision - 1}; refusing without --force (delete the chain's full backup ${m.base} to remove the whole chain)`)
+          .map(({ m, after }) => `segment ${m.id} holds revisions ${m.fromRevision}..${m.toRevision} of the chain of ${m.base}: deleting it would leave ${counted(after, 'later segment')} past a gap, so no restore could reach past revision ${m.fromRevision - 1}; refusing without ${force} (delete the chain's full backup ${m.base} to remove the whole chain)`)
           .join('\n'),
       );
     }

@@ -422,6 +422,8 @@ describe('delete', () => {
     const newest = ((await (await api.call('/api/v1/backups', auth)).json()) as Manifest[])[0]!;
     const body = await expectError(await api.call(`/api/v1/backups/${newest.id}`, { method: 'DELETE', ...auth }), 409, 'conflict');
     expect(body.error).toContain(`backup ${newest.id} is the newest of series`);
+    // The way out as the API takes it, not the CLI's flag.
+    expect(body.error).toMatch(/refusing to delete it without \?force=true$/);
     expect((await api.call(`/api/v1/backups/${newest.id}`, auth)).status).toBe(200);
     expect((await api.call(`/api/v1/backups/${newest.id}?force=true`, { method: 'DELETE', ...auth })).status).toBe(204);
     await expectError(await api.call(`/api/v1/backups/${newest.id}`, auth), 404, 'not_found');

@@ -94,7 +94,7 @@ export const backupRoutes: Route[] = [
       if (c.deps.jobs.pending((j) => j.params.backupId === id).length > 0) {
         throw new ApiError(409, 'conflict', `backup ${id} is in use by a queued or running job; delete it when that job has finished`);
       }
-      await c.deps.services.deleteBackups([id], { force: c.query.force === true });
+      await c.deps.services.deleteBackups([id], { force: c.query.force === true, forceAs: '?force=true' });
       return { status: 204 };
     },
   },
