@@ -77,6 +77,16 @@ export function listenAddress(value: string): string {
   return a;
 }
 
+/**
+ * Refuses a secret still set to the placeholder of manifests/secret.example.yaml (`replace-with-...`): a copy applied
+ * unedited would protect the API or the backups with a value anyone can read in the repository. `instead` says what to do.
+ */
+export function notPlaceholder(instead: string): (value: string) => void {
+  return (value) => {
+    if (/^replace-with-/i.test(value.trim())) throw new Error(`is still the placeholder of manifests/secret.example.yaml ("replace-with-..."), which anyone can read: ${instead}`);
+  };
+}
+
 /** A folder that exists and can be written (a work area: reshifter does not create it). */
 export function existingWritableFolder(path: string): string {
   try {

@@ -4,7 +4,7 @@ import { checkpointDirProblem, isCheckpoint, kubeletUrl } from './checkpoint-par
 import { parseStrategyToTake } from '../core/strategy.js';
 import {
   ageIdentity, ageIdentityFile, ageRecipients, bucketFolder, coerce, cronExpression, endpoints, existingWritableFolder, intRange, listenAddress, localPath, matching, namesOf, resourceNames,
-  prefixes, readableFile, readableFolder, url, writableFolder,
+  notPlaceholder, prefixes, readableFile, readableFolder, url, writableFolder,
 } from './parsers.js';
 import type { Compression } from './types.js';
 
@@ -314,12 +314,14 @@ export const VARIABLES: readonly Variable[] = [
   },
   {
     name: 'RS_ENCRYPTION_PASSPHRASE', group: 'encryption', secret: true, unset: 'empty', field: 'encryption.passphrase',
+    // Refused only where backups are taken: the ones already encrypted with it must stay readable (restore, verify).
+    present: (v, groups) => void (groups.has('backup') && notPlaceholder('give a long random passphrase of your own (e.g. openssl rand -base64 32) for new backups; those taken with the placeholder are read with it (restore, verify)')(v)),
     check: (isSet, earlier) =>
       isSet('RS_ENCRYPTION_PASSPHRASE') && ((earlier('RS_ENCRYPTION_RECIPIENTS') as string[] | undefined) ?? []).length > 0
         ? 'RS_ENCRYPTION_PASSPHRASE and RS_ENCRYPTION_RECIPIENTS cannot both be set: age encrypts to one or the other'
         : undefined,
     empty: { give: 'the passphrase', unset: 'to write backups unencrypted (or to RS_ENCRYPTION_RECIPIENTS)' },
-    doc: { default: '', example: '', meaning: 'age passphrase mode (write and read)' },
+    doc: { default: '', example: '', meaning: 'age passphrase mode (write and read); the placeholder of `manifests/secret.example.yaml` (`replace-with-...`) is refused for new backups, and still reads those taken with it' },
   },
   // schedule and retention
   {
@@ -514,12 +516,13 @@ export const VARIABLES: readonly Variable[] = [
   },
   {
     name: 'RS_API_TOKEN', group: 'server', secret: true, unset: 'empty', field: 'apiToken',
+    present: notPlaceholder('give a token of your own (e.g. openssl rand -hex 32)'),
     parse: (v) => {
       if (v.length < 16) throw new Error('should be at least 16 characters');
       return v;
     },
     empty: { give: 'a token of 16 characters or more', unset: 'for a read-only API' },
-    doc: { default: '', example: '', meaning: 'bearer token of the HTTP API, 16 characters or more; without it the API is read-only' },
+    doc: { default: '', example: '', meaning: 'bearer token of the HTTP API, 16 characters or more; without it the API is read-only; the placeholder of `manifests/secret.example.yaml` (`replace-with-...`) is refused' },
   },
   {
     name: 'RS_TMP_DIR', group: 'work area', parse: localPath, present: existingWritableFolder, field: 'workDir',

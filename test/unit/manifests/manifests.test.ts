@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { KNOWN_VARIABLES } from '../../../src/config/load-config.js';
+import { COMMANDS } from '../../../src/cli.js';
+import { KNOWN_VARIABLES, loadConfig, type Env } from '../../../src/config/load-config.js';
 import { envOf, kustomize, parseDocs, podSpec, type Doc } from './kustomize.js';
 import { unknownFields, validateSchema } from './kube-schema.js';
 import { validateScc } from './openshift-scc.js';
@@ -140,6 +141,22 @@ describe('overlays', () => {
     // The API token reaches `run` from the Secret, never from the manifest.
     expect(Object.keys(secret.stringData)).toContain('RS_API_TOKEN');
     expect(secret.metadata.namespace, 'the example Secret goes into the namespace of the chosen overlay').toBeUndefined();
+  });
+
+  // A copy of the example applied unedited ran with a token and a passphrase anyone can read here: the API's writes
+  // (restores, deletes) open to every pod on the node's network, new backups encrypted for everyone. Exit 0, no word.
+  it("the example Secret's placeholder token and passphrase are refused where they would protect something", () => {
+    const { RS_API_TOKEN: token, RS_ENCRYPTION_PASSPHRASE: passphrase } = secret.stringData as Record<string, string>;
+    const errorsOf = (command: string, env: Env) => loadConfig(env, { groups: new Set(COMMANDS[command]!.uses) }).errors ?? [];
+    const placeholder = /\(hidden\) is still the placeholder of manifests\/secret.example.yaml \("replace-with-\.\.\."\), which anyone can read: give /;
+    expect(errorsOf('run', { RS_API_TOKEN: token })).toEqual([expect.stringMatching(new RegExp(`^RS_API_TOKEN was invalid: ${placeholder.source}a token of your own`))]);
+    for (const command of ['backup', 'run']) {
+      expect(errorsOf(command, { RS_ENCRYPTION_PASSPHRASE: passphrase }), command).toEqual([expect.stringMatching(new RegExp(`^RS_ENCRYPTION_PASSPHRASE was invalid: ${placeholder.source}a long random passphrase`))]);
+    }
+    // Backups already taken with the placeholder stay readable; a backup ignores the token of an API it does not serve.
+    for (const command of ['restore', 'verify', 'list', 'inspect']) expect(errorsOf(command, { RS_ENCRYPTION_PASSPHRASE: passphrase }), command).toEqual([]);
+    expect(errorsOf('backup', { RS_API_TOKEN: token })).toEqual([]);
+    expect(errorsOf('run', { RS_API_TOKEN: 'a-token-of-my-own-0123456789', RS_ENCRYPTION_PASSPHRASE: 'a passphrase of my own, long' })).toEqual([]);
   });
 
   it('each distribution reaches etcd on 127.0.0.1 over the host network with read-only certificates it mounts', () => {
