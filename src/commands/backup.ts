@@ -11,6 +11,10 @@ import type { CommandContext } from './context.js';
  */
 export async function backupCommand(ctx: CommandContext): Promise<void> {
   if (isCheckpointRun(ctx)) return checkpointCommand(ctx);
+  // Set in a CronJob's or a timer's environment it would pass for continuous backups, which only `run` records.
+  if (ctx.config.delta.intervalMs > 0) {
+    ctx.log.warn({ deltaIntervalMs: ctx.config.delta.intervalMs }, 'RS_DELTA_INTERVAL is set, but a one-off backup records no changes after it: only "reshifter run" does (a Deployment or a long-running service, not a CronJob or a timer)');
+  }
   const json = ctx.args.flags.json === true;
   const metrics = await pushedMetrics(ctx);
   const repo = openRepository(ctx.config, ctx.log);

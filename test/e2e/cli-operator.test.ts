@@ -235,6 +235,17 @@ describe('unknown ids', () => {
   );
 });
 
+describe('RS_DELTA_INTERVAL', () => {
+  // Before: a CronJob with RS_DELTA_INTERVAL set took its full backups, exit 0, and no word that nothing in between
+  // was recorded; `backup --help` even lists the variable.
+  it('on a one-off backup warns that only run records the changes after it, and backs up as usual', async () => {
+    const res = await runCli(['backup'], { ...env('delta-cronjob'), RS_DELTA_INTERVAL: '2s' });
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stderr).toMatch(/"deltaIntervalMs":2000,.*"msg":"RS_DELTA_INTERVAL is set, but a one-off backup records no changes after it: only \\"reshifter run\\" does \(a Deployment or a long-running service, not a CronJob or a timer\)"/);
+    expect((await filesOf('delta-cronjob')).filter((f) => f.endsWith('.manifest.json'))).toHaveLength(1);
+  });
+});
+
 describe('--backup-dir', () => {
   it('wins over a bucket in the environment: the command reads and writes that folder, never the bucket', async () => {
     const bucketEnv = s3Env('prod');
