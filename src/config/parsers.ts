@@ -189,6 +189,13 @@ export function prefixes(value: string): string[] {
 
 /** A folder inside a bucket: no `.` or `..` segments, no leading, trailing or doubled `/`. */
 export function bucketFolder(value: string): string {
+  // `s3://etcd-backups/prod`, as `aws s3 ls` takes it, would store every backup under a folder named `s3:`.
+  const s3 = /^s3:\/\/[^/]+\/*(.*)$/i.exec(value.trim());
+  if (s3) {
+    const folder = bucketFolder(s3[1]!);
+    throw new Error(`is an S3 URL: give the folder inside the bucket alone (${folder === '' ? 'none here: unset it' : JSON.stringify(folder)}), and the bucket as RS_S3_BUCKET`);
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value.trim())) throw new Error("is a URL: give the folder inside the bucket alone (like clusters/prod); a server's address goes in RS_S3_ENDPOINT");
   const parts = value.split('/').filter((p) => p.length > 0);
   if (parts.some((p) => p === '.' || p === '..')) throw new Error('must not contain "." or ".." segments');
   return parts.join('/');

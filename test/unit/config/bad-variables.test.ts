@@ -56,6 +56,9 @@ const CASES: Array<[string, string, RegExp, Env?]> = [
   ['RS_S3_ENDPOINT', 'ftp://minio:9000', /"ftp:\/\/minio:9000" has the scheme ftp: it must be http or https$/],
   ['RS_S3_REGION', 'EU Central', /is not a region name/],
   ['RS_S3_PREFIX', 'a/../b', /must not contain/],
+  // Before: taken as the folder "s3:/etcd-backups/prod" inside the bucket, where no other config would look.
+  ['RS_S3_PREFIX', 's3://etcd-backups/prod/', /"s3:\/\/etcd-backups\/prod\/" is an S3 URL: give the folder inside the bucket alone \("prod"\), and the bucket as RS_S3_BUCKET$/, { RS_S3_BUCKET: 'etcd-backups' }],
+  ['RS_S3_PREFIX', 'https://minio:9000/etcd-backups/prod', /is a URL: give the folder inside the bucket alone \(like clusters\/prod\); a server's address goes in RS_S3_ENDPOINT$/, { RS_S3_BUCKET: 'etcd-backups' }],
   ['RS_S3_REQUEST_TIMEOUT', '30000', /is not a duration/],
   ['RS_S3_RETRY_WINDOW', 'a minute', /is not a duration/],
   ['RS_S3_FORCE_PATH_STYLE', 'yes', /"yes" should be either "true", "false"/],
