@@ -187,6 +187,19 @@ export function prefixes(value: string): string[] {
   return items.map((p) => (p.length > 1 ? p.replace(/\/+$/, '') : p));
 }
 
+/**
+ * RS_S3_ENDPOINT: the server's URL, without credentials. The S3 client never takes them from the URL (the request
+ * would go out unsigned, or signed with other keys), so a user:password there is a mistake to name, not to carry.
+ */
+export function s3Endpoint(value: string): string {
+  const u = url(value);
+  const parsed = new URL(u);
+  if (parsed.username !== '' || parsed.password !== '') {
+    throw new Error('has a user name or password in the URL, which S3 clients do not read: give them as ACCESS_KEY_ID and SECRET_ACCESS_KEY');
+  }
+  return u;
+}
+
 /** A folder inside a bucket: no `.` or `..` segments, no leading, trailing or doubled `/`. */
 export function bucketFolder(value: string): string {
   // `s3://etcd-backups/prod`, as `aws s3 ls` takes it, would store every backup under a folder named `s3:`.

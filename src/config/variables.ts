@@ -4,7 +4,7 @@ import { checkpointDirProblem, isCheckpoint, kubeletUrl } from './checkpoint-par
 import { parseStrategyToTake } from '../core/strategy.js';
 import {
   ageIdentity, ageIdentityFile, ageRecipients, bucketFolder, coerce, cronExpression, endpoints, existingWritableFolder, intRange, listenAddress, localPath, matching, namesOf, resourceNames,
-  notPlaceholder, prefixes, readableFile, readableFolder, url, writableFolder,
+  notPlaceholder, prefixes, readableFile, readableFolder, s3Endpoint, url, writableFolder,
 } from './parsers.js';
 import type { Compression } from './types.js';
 
@@ -218,12 +218,12 @@ export const VARIABLES: readonly Variable[] = [
     doc: { default: '', example: '`etcd-backups`', meaning: 'selects the S3 store' },
   },
   {
-    name: 'RS_S3_ENDPOINT', group: 'store', parse: (v) => url(v), field: 'store.endpoint',
+    name: 'RS_S3_ENDPOINT', group: 'store', parse: s3Endpoint, field: 'store.endpoint',
     // A MinIO console's URL of the bucket (http://minio:9000/etcd-backups) would address every object under a bucket
     // folder that does not exist: each backup id is then "not found", though the bucket holds it.
     check: (_isSet, earlier) => bucketInEndpoint(earlier('RS_S3_ENDPOINT') as string | undefined, earlier('RS_S3_BUCKET') as string | undefined),
     empty: { give: "the S3-compatible server's URL", unset: 'for AWS' },
-    doc: { default: 'AWS', example: '`http://minio.minio:9000`', meaning: 'S3-compatible server' },
+    doc: { default: 'AWS', example: '`http://minio.minio:9000`', meaning: 'S3-compatible server (no user:password in it: the credentials go in `ACCESS_KEY_ID` and `SECRET_ACCESS_KEY`)' },
   },
   {
     // Set but empty is the default: a wrong region fails loudly (AWS redirects), and other servers ignore it.

@@ -132,11 +132,13 @@ describe('every bad variable is refused, named, with its value unless secret', (
     else if (!/must be set together|cannot both be set|is set, but|is not a reshifter variable/.test(mine[0]!)) expect(mine[0]).toContain(JSON.stringify(value).slice(1, 20));
   });
 
-  it('never quotes a secret put where none belongs: an age secret key as a recipient, a password in an etcd URL', () => {
+  it('never quotes a secret put where none belongs: an age secret key as a recipient, a password in an etcd or S3 URL', () => {
     const secretKey = 'AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX';
     for (const [name, value, message, secret] of [
       ['RS_ENCRYPTION_RECIPIENTS', `${GOOD_RECIPIENT},${secretKey}`, /holds an age secret key .*: give its public key \(age-keygen -y KEYFILE prints it\)/, secretKey.slice(16)],
       ['RS_ETCD_ENDPOINTS', 'http://127.0.0.1:2379,http://root:Pw-in-url-123@10.0.0.5:2379', /has a user name or password in a URL: give them as RS_ETCD_USERNAME and RS_ETCD_PASSWORD/, 'Pw-in-url-123'],
+      // The S3 client ignores them: the run would fail later saying no credentials were given, with these in the env.
+      ['RS_S3_ENDPOINT', 'http://AKIAEXAMPLE:S3-secret-in-url@minio:9000', /has a user name or password in the URL, which S3 clients do not read: give them as ACCESS_KEY_ID and SECRET_ACCESS_KEY/, 'S3-secret-in-url'],
     ] as const) {
       const { errors } = loadConfig({ [name]: value });
       expect(errors?.join('\n')).toMatch(message);
