@@ -12,7 +12,7 @@ import { prune } from './prune.js';
  * sorts before the newest backup of the cluster, whatever this machine's clock says (newBackupIdIn).
  */
 export async function backupRunContext<C extends OpContext>(ctx: C, repo: BackupRepository): Promise<{ id: string; ctx: C }> {
-  const { id, log } = await newBackupIdIn(repo, ctx.log);
+  const { id, log } = await newBackupIdIn(repo, ctx);
   return { id, ctx: { ...ctx, log } };
 }
 

@@ -41,7 +41,7 @@ export interface ContainerJob {
  */
 export async function checkpointContainer(ctx: OpContext, job: ContainerJob, c: SelectedContainer): Promise<Manifest> {
   const started = new Date();
-  const { id, log } = await newBackupIdIn(job.repo, ctx.log, { container: containerKey(c) });
+  const { id, log } = await newBackupIdIn(job.repo, ctx, { container: containerKey(c) });
   const run: BackupRun = { id, started, log, strategy: { kind: 'checkpoint' } };
   const { settings } = job;
   run.log.info({ node: job.node, timeoutSeconds: settings.timeoutSeconds }, 'checkpoint started');

@@ -9,7 +9,7 @@ import { printable } from '../core/printable.js';
 import { BACKUP_ID_RE, idOfFile, manifestName, newBackupId } from '../core/naming.js';
 import { parseManifest, serializeManifest, type Manifest } from '../archive/manifest.js';
 import { TEMP_PREFIX } from './local-store.js';
-import type { ObjectInfo, Store } from './types.js';
+import type { ListOptions, ObjectInfo, Store } from './types.js';
 
 export interface Listing {
   /** Valid manifests, newest first. */
@@ -121,9 +121,9 @@ export class BackupRepository {
    * The newest id of the cluster's backups taken at `at` or later by their id, if any (nextBackupId orders a new
    * backup's id after it). Only names that sort after `at` are listed: one request on S3 however many backups there are.
    */
-  async newestIdFrom(at: Date): Promise<string | undefined> {
+  async newestIdFrom(at: Date, opts: Pick<ListOptions, 'signal' | 'retryWindowMs'> = {}): Promise<string | undefined> {
     // `<cluster>/20261122T030710.123Z`: every id of that millisecond and later sorts after it.
-    const objects = await this.store.list(`${this.cluster}/`, { startAfter: this.key(newBackupId(at).slice(0, 20)) });
+    const objects = await this.store.list(`${this.cluster}/`, { ...opts, startAfter: this.key(newBackupId(at).slice(0, 20)) });
     return this.manifestIds(objects).reduce<string | undefined>((a, b) => (a === undefined || b > a ? b : a), undefined);
   }
 

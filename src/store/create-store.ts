@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { StoreConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { LocalStore } from './local-store.js';
-import type { ObjectInfo, Store } from './types.js';
+import type { ListOptions, ObjectInfo, Store } from './types.js';
 
 type S3Config = Extract<StoreConfig, { kind: 's3' }>;
 
@@ -39,7 +39,7 @@ class LazyS3Store implements Store {
   async get(key: string, opts?: { signal?: AbortSignal }): Promise<Readable> {
     return (await this.open()).get(key, opts);
   }
-  async list(prefix: string, opts?: { pending?: boolean; startAfter?: string }): Promise<ObjectInfo[]> {
+  async list(prefix: string, opts?: ListOptions): Promise<ObjectInfo[]> {
     return (await this.open()).list(prefix, opts);
   }
   async folders(prefix: string): Promise<string[]> {

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { noRoomReason } from '../archive/work-area.js';
 import { OperationError, StoreError, describeError } from '../core/errors.js';
 import { trackTempPath } from '../exit-cleanup.js';
-import type { ObjectInfo, Store } from './types.js';
+import type { ListOptions, ObjectInfo, Store } from './types.js';
 
 /** Temporary files of puts in progress (or of a process that died): hidden from `list` unless asked for. */
 export const TEMP_PREFIX = '.tmp-';
@@ -84,7 +84,7 @@ export class LocalStore implements Store {
     return createReadStream(path, { highWaterMark: Math.max(1, Math.min(WRITE_BUFFER, size)) });
   }
 
-  async list(prefix: string, opts: { pending?: boolean; startAfter?: string } = {}): Promise<ObjectInfo[]> {
+  async list(prefix: string, opts: ListOptions = {}): Promise<ObjectInfo[]> {
     const folder = prefix.replace(/\/+$/, '');
     const dir = folder === '' ? this.root : this.pathOf(folder);
     let names: string[];

@@ -19,7 +19,7 @@ import { skipPayloadHashOverHttps } from './s3-payload-hash.js';
 import { resumableBody } from './s3-download.js';
 import { RetriesExhausted, S3Sender } from './s3-retry.js';
 import { uploadStream, type UploadState } from './s3-multipart.js';
-import type { ObjectInfo, Store } from './types.js';
+import type { ListOptions, ObjectInfo, Store } from './types.js';
 
 type S3Config = Extract<StoreConfig, { kind: 's3' }>;
 
@@ -164,7 +164,7 @@ export class S3Store implements Store {
     }
   }
 
-  async list(prefix: string, opts: { startAfter?: string } = {}): Promise<ObjectInfo[]> {
+  async list(prefix: string, opts: ListOptions = {}): Promise<ObjectInfo[]> {
     const out: ObjectInfo[] = [];
     let token: string | undefined;
     try {
@@ -177,6 +177,8 @@ export class S3Store implements Store {
             ...(token !== undefined && { ContinuationToken: token }),
           }),
           'ListObjectsV2',
+          opts.signal,
+          opts.retryWindowMs,
         );
         for (const o of res.Contents ?? []) {
           if (o.Key === undefined) continue;

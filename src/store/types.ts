@@ -7,6 +7,13 @@ export interface ObjectInfo {
   lastModified: Date;
 }
 
+export interface ListOptions {
+  pending?: boolean;
+  startAfter?: string;
+  signal?: AbortSignal;
+  retryWindowMs?: number;
+}
+
 /**
  * Where backups live. Keys are `/`-separated and relative to the store's root (a directory, or a bucket + prefix).
  * `put` is atomic: an object is visible to `list` and `get` only once it is complete, and a failed or aborted put
@@ -22,9 +29,10 @@ export interface Store {
   /**
    * Objects whose key starts with `prefix` (a folder, ending in `/`), in-progress uploads included when `pending`;
    * with `startAfter` (a key), only those whose key sorts after it (S3's start-after: the listing costs one request
-   * however many keys sort before it).
+   * however many keys sort before it). `signal` stops it; `retryWindowMs` shortens how long a failing S3 listing is
+   * retried (RS_S3_RETRY_WINDOW otherwise), for a listing that is worth less than the time.
    */
-  list(prefix: string, opts?: { pending?: boolean; startAfter?: string }): Promise<ObjectInfo[]>;
+  list(prefix: string, opts?: ListOptions): Promise<ObjectInfo[]>;
   /** The names of the folders directly under `prefix` (`''`: the root; else a folder ending in `/`), sorted. */
   folders(prefix: string): Promise<string[]>;
   /**

@@ -96,6 +96,23 @@ describe('S3 outages', () => {
     expect(since(n, 'CompleteMultipartUpload')).toHaveLength(0);
   });
 
+  it('down before the backup starts, then SIGTERM: exit 1 at once, not after the look-up of the newest id retried a window', async () => {
+    const n = proxy.requests.length;
+    s3.pause();
+    let child: ChildProcess | undefined;
+    const running = runCli(['backup'], env({ RS_S3_REQUEST_TIMEOUT: '30s', RS_S3_RETRY_WINDOW: '60s' }), { timeoutMs: 25_000, onStart: (c) => (child = c) });
+    // The first request of a backup lists the names after this clock's id (the newest id, for the new one's order).
+    await whileRunning(running, () => since(n, 'ListObjects').length > 0, 'the look-up of the newest id');
+    await new Promise((r) => setTimeout(r, 1000));
+    child!.kill('SIGTERM');
+    const res = await running;
+    expect(res.signal, res.stderr.slice(-2000)).toBeNull(); // ended by itself, not by the harness's timeout
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/reshifter: backup interrupted before it started/);
+    expect(res.stderr).not.toMatch(/could not list the backups/);
+    expect(since(n, 'CreateMultipartUpload')).toHaveLength(0);
+  });
+
   it('killed mid-upload and restarted seconds later: the backup survives and verifies', async () => {
     const n = proxy.requests.length;
     const running = runCli(['backup', '--json'], env({ RS_S3_RETRY_WINDOW: '60s' }));
