@@ -163,10 +163,7 @@ export function endpoints(value: string, bareScheme: 'http' | 'https' = 'http'):
       throw new Error(`has "${e}", which ${(err as Error).message}`);
     }
     // etcd takes no credentials in its URL (gRPC would send the text as a host name, and errors would print it).
-    const parsed = new URL(u);
-    if (parsed.username !== '' || parsed.password !== '') {
-      throw new Error('has a user name or password in a URL: give them as RS_ETCD_USERNAME and RS_ETCD_PASSWORD');
-    }
+    const parsed = withoutCredentials(u, 'a URL: give them as RS_ETCD_USERNAME and RS_ETCD_PASSWORD');
     if ((parsed.pathname !== '/' && parsed.pathname !== '') || parsed.search !== '' || parsed.hash !== '') {
       throw new Error(`has "${e}": an etcd endpoint is a scheme, host and port only (like https://10.0.0.5:2379), without a path`);
     }
@@ -193,11 +190,15 @@ export function prefixes(value: string): string[] {
  */
 export function s3Endpoint(value: string): string {
   const u = url(value);
-  const parsed = new URL(u);
-  if (parsed.username !== '' || parsed.password !== '') {
-    throw new Error('has a user name or password in the URL, which S3 clients do not read: give them as ACCESS_KEY_ID and SECRET_ACCESS_KEY');
-  }
+  withoutCredentials(u, 'the URL, which S3 clients do not read: give them as ACCESS_KEY_ID and SECRET_ACCESS_KEY');
   return u;
+}
+
+/** The URL `u` (valid: url() took it), parsed; refused when it holds a user name or password: 'has ... in <where>'. */
+function withoutCredentials(u: string, where: string): URL {
+  const parsed = new URL(u);
+  if (parsed.username !== '' || parsed.password !== '') throw new Error(`has a user name or password in ${where}`);
+  return parsed;
 }
 
 /** A folder inside a bucket: no `.` or `..` segments, no leading, trailing or doubled `/`. */
