@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { Manifest } from '../../src/archive/manifest.js';
+import { serializeManifest, type Manifest } from '../../src/archive/manifest.js';
 import { manifestName, newBackupId } from '../../src/core/naming.js';
 import type { Store } from '../../src/store/types.js';
 
@@ -12,7 +12,7 @@ export async function moveAhead(store: Store, m: Manifest, aheadMs: number): Pro
   const id = newBackupId(at);
   const moved: Manifest = { ...m, id, createdAt: at.toISOString(), artifact: m.artifact.replace(m.id, id) };
   await store.put(`${m.cluster}/${moved.artifact}`, await store.get(`${m.cluster}/${m.artifact}`));
-  await store.put(`${m.cluster}/${manifestName(id)}`, Readable.from([Buffer.from(JSON.stringify(moved, null, 2))]));
+  await store.put(`${m.cluster}/${manifestName(id)}`, Readable.from([serializeManifest(moved)]));
   await store.delete(`${m.cluster}/${manifestName(m.id)}`);
   await store.delete(`${m.cluster}/${m.artifact}`);
   return moved;
