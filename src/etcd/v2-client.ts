@@ -1,5 +1,5 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { createRequire } from 'node:module';
 import type { EtcdConfig } from '../config/types.js';
 import { EtcdError, describeError } from '../core/errors.js';
 import { readTlsFiles, usesTls } from './client.js';
@@ -24,6 +24,14 @@ interface V2Response {
 }
 
 const MAX_BODY = 1024 * 1024 * 1024;
+
+/**
+ * node:http, required rather than imported: an ES import of it makes Node read every export, which loads its lazy
+ * fetch and WebSocket (undici): ~70 ms of CPU at the start of every command that loads this client (README, Performance).
+ */
+const http = createRequire(import.meta.url)('node:http') as typeof import('node:http');
+type IncomingMessage = import('node:http').IncomingMessage;
+type HttpAgent = import('node:http').Agent;
 
 /** Percent-encodes key bytes for a URL path, keeping `/` (v2 keys are paths; names may hold spaces, `:` or `%`). */
 export function encodeKeyPath(key: Buffer | string): string {
@@ -71,7 +79,7 @@ export class V2Client {
         ...(!opts.withoutClientCert && files.key && { key: files.key }),
       });
     } else {
-      this.agent = new HttpAgent({ keepAlive: true, maxSockets: 8 });
+      this.agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
     }
     if (cfg.username !== undefined && cfg.password !== undefined) {
       this.authHeader = `Basic ${Buffer.from(`${cfg.username}:${cfg.password}`).toString('base64')}`;
@@ -194,7 +202,7 @@ export class V2Client {
   private requestOnce(endpoint: string, method: string, path: string, body: Buffer | undefined, interrupt: AbortSignal | undefined): Promise<V2Response> {
     return new Promise((resolve, reject) => {
       const url = new URL(path, endpoint);
-      const send = this.tls ? httpsRequest : httpRequest;
+      const send = this.tls ? httpsRequest : http.request;
       const req = send(
         url,
         {

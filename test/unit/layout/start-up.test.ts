@@ -1,0 +1,29 @@
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+const DIST = new URL('../../../dist/', import.meta.url).pathname;
+
+/** The built-in modules Node has loaded once `modules` of dist/ are imported, in a fresh process. */
+function builtinsAfterImporting(modules: readonly string[]): string[] {
+  const script = `for (const m of ${JSON.stringify(modules)}) await import(${JSON.stringify(DIST)} + m);
+    process.stdout.write(JSON.stringify(process.moduleLoadList));`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  return (JSON.parse(out) as string[]).filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length));
+}
+
+/**
+ * README, Performance: an ES import of node:http makes Node read all its exports, and one of them loads undici (its
+ * fetch and WebSocket): ~70 ms of CPU at every start, about 3% of a 300 MB snapshot backup. The one-off commands must
+ * not pay for it; `run` serves HTTP and does.
+ */
+describe('start-up of the one-off commands', () => {
+  it('backup, restore, stats and explore do not load undici through an import of node:http', () => {
+    const loaded = builtinsAfterImporting(['commands/backup.js', 'commands/restore.js', 'commands/stats.js', 'commands/explore.js']);
+    expect(loaded).toContain('http'); // the v2 client and gRPC use it
+    expect(loaded.filter((m) => m.includes('undici'))).toEqual([]);
+  });
+
+  it('the check sees undici when node:http is imported (run serves HTTP)', () => {
+    expect(builtinsAfterImporting(['commands/run.js']).filter((m) => m.includes('undici'))).not.toEqual([]);
+  });
+});
