@@ -18,9 +18,9 @@ import { whenEnded } from './stream-done.js';
  * (v3), streamed a page at a time.
  */
 export async function keyDumpSource(config: Config, etcd: Etcd3, log: Logger, selection: KeySelection): Promise<BackupSource> {
-  const reader = await openKeyReader(config, etcd, log);
-  const layout = layoutPrefixes(reader.prefixes, DEFAULT_PREFIXES);
   const everything = selectsEverything(selection);
+  const reader = await openKeyReader(config, etcd, log, { warnOfKeysOutside: everything });
+  const layout = layoutPrefixes(reader.prefixes, DEFAULT_PREFIXES);
   const writer = new KeyDumpWriter(new Date());
   log.info({ apiVersion: reader.apiVersion, revision: reader.revision, prefixes: reader.prefixes }, 'dumping keys');
 

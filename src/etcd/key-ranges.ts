@@ -40,6 +40,18 @@ export function prefixRanges(prefixes: readonly string[]): KeyRange[] {
   });
 }
 
+/** The ranges of the keyspace that none of `ranges` covers (they may come in any order; they must not overlap). */
+export function rangesBetween(ranges: ReadonlyArray<{ start: Buffer; end: Buffer }>): Array<{ start: Buffer; end: Buffer }> {
+  const gaps: Array<{ start: Buffer; end: Buffer }> = [];
+  let from: Buffer = ALL;
+  for (const r of [...ranges].sort((a, b) => Buffer.compare(a.start, b.start))) {
+    if (Buffer.compare(from, r.start) < 0) gaps.push({ start: from, end: r.start });
+    if (isOpenEnd(r.end)) return gaps;
+    from = r.end;
+  }
+  return [...gaps, { start: from, end: ALL }];
+}
+
 /** Key bytes read as one number when spacing windows: 6 (48 bits, exact in a double). */
 const SPAN = 6;
 const SPAN_VALUES = 2 ** (8 * SPAN);

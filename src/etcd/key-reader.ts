@@ -4,9 +4,10 @@ import type { KeyRecord } from '../core/key-record.js';
 import { DEFAULT_PREFIXES } from '../kube/index.js';
 import type { Logger } from '../log.js';
 import { resolveApiVersion } from './api-version.js';
+import { describeError } from '../core/errors.js';
 import { toEtcdError } from './errors.js';
 import { normalisePrefixes, prefixRanges } from './key-ranges.js';
-import { countV3Prefixes, findV2Prefixes } from './kube-prefixes.js';
+import { countV3Prefixes, findV2Prefixes, v2KeysOutside, v3KeysOutside, type KeysOutside } from './kube-prefixes.js';
 import { PagedReader, type PagedReadOptions } from './paged-reader.js';
 import { V2Client } from './v2-client.js';
 
@@ -27,13 +28,21 @@ export interface KeyReader {
 
 const V2_PAGE = 500;
 
+export interface KeyReadOptions extends PagedReadOptions {
+  /**
+   * Warn when the etcd holds keys beyond the detected Kubernetes prefixes, which the read leaves out (a `raw` dump of
+   * k3s would not hold its /bootstrap data): not when RS_KUBE_PREFIXES names the prefixes.
+   */
+  warnOfKeysOutside?: boolean;
+}
+
 /**
  * Opens a reader over the configured (RS_KUBE_PREFIXES) or else every known Kubernetes prefix, on the API that
  * RS_ETCD_API_VERSION names or `auto` finds. Known prefixes without keys are read too (a range read that finds
  * nothing): they are the scope of the read, so a key created under one later is one the dump did not hold, and a
  * chain of changes on the dump watches it.
  */
-export async function openKeyReader(config: Config, etcd: Etcd3, log: Logger, opts: PagedReadOptions = {}): Promise<KeyReader> {
+export async function openKeyReader(config: Config, etcd: Etcd3, log: Logger, opts: KeyReadOptions = {}): Promise<KeyReader> {
   const cfg = config.etcd;
   const v2 = new V2Client(cfg);
   try {
@@ -44,6 +53,7 @@ export async function openKeyReader(config: Config, etcd: Etcd3, log: Logger, op
       prefixes = normalisePrefixes(DEFAULT_PREFIXES);
       const withKeys = apiVersion === 'v3' ? await v3PrefixesWithKeys(etcd, config) : await findV2Prefixes(v2);
       if (withKeys.length === 0) log.warn({ prefixes }, 'no Kubernetes keys found under the known prefixes (set RS_KUBE_PREFIXES?)');
+      if (opts.warnOfKeysOutside) await warnOfKeysOutside(apiVersion === 'v3' ? v3KeysOutside(etcd, prefixes) : v2KeysOutside(v2, prefixes), prefixes, log);
     }
     if (apiVersion === 'v3') {
       const reader = new PagedReader(etcd, cfg, prefixRanges(prefixes), opts);
@@ -71,6 +81,25 @@ export async function openKeyReader(config: Config, etcd: Etcd3, log: Logger, op
     v2.close();
     throw err;
   }
+}
+
+async function warnOfKeysOutside(found: Promise<KeysOutside>, prefixes: readonly string[], log: Logger): Promise<void> {
+  let outside: KeysOutside;
+  try {
+    outside = await found;
+  } catch (err) {
+    // Advisory: a user that may read only the Kubernetes prefixes cannot look beyond them, and the dump goes on.
+    log.debug({ err: describeError(err) }, 'could not look for keys outside the Kubernetes prefixes');
+    return;
+  }
+  if (outside.under.length === 0) return;
+  const keys = outside.count === undefined ? 'keys' : outside.count === 1 ? '1 key' : `${outside.count} keys`;
+  log.warn(
+    { outside: outside.count, under: outside.under, prefixes },
+    `etcd holds ${keys} outside the Kubernetes prefixes (${prefixes.join(', ')}), under ${outside.under.join(', ')}, ` +
+      'which this dump leaves out: take a snapshot to hold everything, or set RS_KUBE_PREFIXES (/ dumps every key; ' +
+      'prefixes named there end this warning)',
+  );
 }
 
 async function v3PrefixesWithKeys(etcd: Etcd3, config: Config): Promise<string[]> {

@@ -24,6 +24,12 @@ describe('etcd with authentication', () => {
     await etcd.ctl(['role', 'grant-permission', 'reader', '--prefix=true', 'read', '/registry/'], root);
     await etcd.ctl(['user', 'add', `reader:${PASSWORD}`], root);
     await etcd.ctl(['user', 'grant-role', 'reader', 'reader'], root);
+    // Read access to the three Kubernetes prefixes and nothing else: what a dump with detected prefixes reads.
+    await etcd.ctl(['role', 'add', 'kube-reader'], root);
+    for (const prefix of ['/registry/', '/kubernetes.io/', '/openshift.io/']) await etcd.ctl(['role', 'grant-permission', 'kube-reader', '--prefix=true', 'read', prefix], root);
+    await etcd.ctl(['user', 'add', `kube-reader:${PASSWORD}`], root);
+    await etcd.ctl(['user', 'grant-role', 'kube-reader', 'kube-reader'], root);
+    await etcd.ctl(['put', '/bootstrap/5d2e5ed35fa8', '{}'], root);
   });
   afterAll(async () => {
     await etcd?.stop();
@@ -54,6 +60,17 @@ describe('etcd with authentication', () => {
     expect(res.stderr).toMatch(/backup completed/);
     expect(res.code).toBe(0);
     expect(JSON.parse(res.stdout)).toMatchObject({ strategy: 'raw', keys: 10 });
+  });
+
+  it('dumps the detected prefixes as a user that may read only them: the look for keys beyond them is left out', async () => {
+    const res = await backup({ RS_ETCD_USERNAME: 'kube-reader', RS_ETCD_PASSWORD: PASSWORD, RS_BACKUP_STRATEGY: 'raw', LOG_LEVEL: 'debug' });
+    expect(res.code, res.stderr).toBe(0);
+    expect(JSON.parse(res.stdout)).toMatchObject({ strategy: 'raw', keys: 10 });
+    expect(res.stderr).toMatch(/"err":"[^"]*permission denied","msg":"could not look for keys outside the Kubernetes prefixes"/);
+    // As root the key k3s keeps under /bootstrap is seen, and named.
+    const asRoot = await backup({ RS_ETCD_USERNAME: 'root', RS_ETCD_PASSWORD: PASSWORD, RS_BACKUP_STRATEGY: 'raw' });
+    expect(asRoot.code, asRoot.stderr).toBe(0);
+    expect(asRoot.stderr).toMatch(/etcd holds 1 key outside the Kubernetes prefixes .* under \/bootstrap/);
   });
 
   it('says when the password is wrong', async () => {

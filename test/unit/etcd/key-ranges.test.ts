@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { keySpacing, keyWindowEnd, normalisePrefixes, prefixEnd, prefixRanges } from '../../../src/etcd/key-ranges.js';
+import { keySpacing, keyWindowEnd, normalisePrefixes, prefixEnd, prefixRanges, rangesBetween } from '../../../src/etcd/key-ranges.js';
 
 describe('key ranges', () => {
   it('computes etcd prefix range ends', () => {
@@ -66,5 +66,24 @@ describe('read windows', () => {
     }
     // Many random cases give a spacing and a window (462 with this seed): the property was checked, not skipped.
     expect(checked).toBeGreaterThan(400);
+  });
+});
+
+describe('the keyspace between ranges (keys a dump of the prefixes leaves out)', () => {
+  const text = (gaps: Array<{ start: Buffer; end: Buffer }>) => gaps.map((g) => [g.start.toString('latin1'), g.end.toString('latin1')]);
+
+  it('before, between and after the prefixes, whatever order they come in', () => {
+    const gaps = rangesBetween([...prefixRanges(['/registry', '/kubernetes.io']), { start: Buffer.from('compact_rev_key'), end: Buffer.from('compact_rev_key\0') }].reverse());
+    expect(text(gaps)).toEqual([
+      ['\0', '/kubernetes.io/'],
+      ['/kubernetes.io0', '/registry/'],
+      ['/registry0', 'compact_rev_key'],
+      ['compact_rev_key\0', '\0'],
+    ]);
+  });
+
+  it('none when a range runs to the last key (/), the whole keyspace when there is no range', () => {
+    expect(rangesBetween(prefixRanges(['/']))).toEqual([]);
+    expect(text(rangesBetween([]))).toEqual([['\0', '\0']]);
   });
 });
