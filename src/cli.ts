@@ -100,7 +100,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     summary: 'restore a backup: a key dump into RS_ETCD_ENDPOINTS, a snapshot into a new data directory, a container checkpoint as an OCI image archive',
     usage: [
       'restore <id>|latest [--strategy S] [--dry-run] [--skip-existing] [--json]',
-      'restore <snapshot-id>|latest --keys [--dry-run] [--skip-existing] [--json]',
+      'restore <snapshot-id>|latest|<snapshot-file> --keys [--dry-run] [--skip-existing] [--json]',
       'restore <snapshot-id>|latest --data-dir DIR [--name N] [--initial-cluster C] [--initial-advertise-peer-urls U] [--initial-cluster-token T]',
       'restore <checkpoint-id>|latest --image-archive FILE [--image-name NAME] [--json]',
       'restore <id>|latest --to <revision>|<RFC 3339 time>|latest [any key or data-dir option above]: a point in time, from a chain of continuous backups',
@@ -110,7 +110,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       SERIES_FLAG,
       { name: 'dry-run', help: 'print the plan; write nothing' },
       { name: 'skip-existing', help: 'leave keys that exist in etcd as they are' },
-      { name: 'keys', help: "write a snapshot's live keys into the etcd at RS_ETCD_ENDPOINTS" },
+      { name: 'keys', help: "write a snapshot's live keys into the etcd at RS_ETCD_ENDPOINTS (a snapshot backup, or a snapshot file: etcdctl's, k3s's)" },
       { name: 'data-dir', value: 'DIR', help: 'restore a snapshot into this new etcd data directory (etcdutl)' },
       { name: 'name', value: 'N', help: "the member's name (with --data-dir)" },
       { name: 'initial-cluster', value: 'C', help: 'the initial cluster (with --data-dir)' },
@@ -122,8 +122,11 @@ export const COMMANDS: Record<string, CommandSpec> = {
       JSON_FLAG,
     ],
     uses: ['etcd', 'selection', 'metrics', ...READS_BACKUPS],
-    usesFor: (a: Args) =>
-      a.flags['data-dir'] !== undefined || a.flags['image-archive'] !== undefined ? ['metrics', ...READS_BACKUPS] : ['etcd', 'selection', 'metrics', ...READS_BACKUPS],
+    usesFor: (a: Args) => {
+      // A snapshot file is read without the store (a compressed or encrypted one is decoded in the work area).
+      if (isFile(a.positionals[0])) return ['etcd', 'selection', 'metrics', 'decryption', 'work area'];
+      return a.flags['data-dir'] !== undefined || a.flags['image-archive'] !== undefined ? ['metrics', ...READS_BACKUPS] : ['etcd', 'selection', 'metrics', ...READS_BACKUPS];
+    },
     load: async () => (await import('./commands/restore.js')).restoreCommand,
   },
   stats: {

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { counted } from '../core/counted.js';
 import { etcdOf, type Manifest } from '../archive/manifest.js';
 import { CHECKPOINT_CONTENT_TYPE, KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
@@ -7,7 +8,7 @@ import { tookText } from '../core/rate-meter.js';
 import { openRepository } from '../ops/repository.js';
 import { restoreDataDir } from '../ops/restore-data-dir.js';
 import { restoreImageArchive } from '../ops/restore-image.js';
-import { restoreBackupKeys, type KeyRestoreReport } from '../ops/restore-keys.js';
+import { restoreBackupKeys, restoreSnapshotFileKeys, type KeyRestoreReport } from '../ops/restore-keys.js';
 import { processMetrics, recordRestore, type RestoreOutcome } from '../server/metrics.js';
 import { pushMetrics } from '../server/pushgateway.js';
 import type { BackupRepository } from '../store/backup-repository.js';
@@ -18,6 +19,8 @@ import { textTable } from './text-table.js';
 
 const SNAPSHOT_FLAGS = ['data-dir', 'name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token'] as const;
 const DUMP_FLAGS = ['dry-run', 'skip-existing'] as const;
+
+const isFile = (path: string) => stat(path).then((s) => s.isFile(), () => false);
 
 /**
  * `reshifter restore <id>|latest [--strategy S]`: from any store. A key dump is written into the etcd at
@@ -53,6 +56,7 @@ async function restoreOnce(ctx: CommandContext, begun: () => void): Promise<void
   for (const f of SNAPSHOT_FLAGS) {
     if (flags[f] === true || flags[f] === '') throw new UsageError([`--${f} needs a value`]);
   }
+  if (await isFile(id)) return restoreFile(ctx, id, begun);
   const repo = openRepository(ctx.config, ctx.log);
   try {
     if (flags['image-archive'] !== undefined || flags['image-name'] !== undefined) return await restoreImage(ctx, repo, id, begun);
@@ -69,6 +73,29 @@ async function restoreOnce(ctx: CommandContext, begun: () => void): Promise<void
   } finally {
     await repo.store.close();
   }
+}
+
+/**
+ * A snapshot file on this machine (`etcdctl snapshot save`'s, k3s's, an artifact copied out of the store): its live
+ * keys into the etcd at RS_ETCD_ENDPOINTS with --keys, as a snapshot backup's. A new data directory from a file is
+ * etcd's own `snapshot restore`, named rather than done.
+ */
+async function restoreFile(ctx: CommandContext, path: string, begun: () => void): Promise<void> {
+  const { flags } = ctx.args;
+  if (flags.keys !== true) {
+    const dataDir = typeof flags['data-dir'] === 'string' ? flags['data-dir'] : 'DIR';
+    throw new UsageError([
+      `${path} is a file: "reshifter restore ${path} --keys" writes the live keys of a snapshot file into the etcd at RS_ETCD_ENDPOINTS ` +
+        `(--dry-run, RS_INCLUDE_NAMESPACES...); a new data directory from a file is "etcdutl snapshot restore ${path} --data-dir ${dataDir}" ` +
+        `(decompress it first), and backups in the store are restored by id ("reshifter list" shows them)`,
+    ]);
+  }
+  const extra = given(ctx, [...SNAPSHOT_FLAGS, 'strategy', 'to', 'image-archive', 'image-name']);
+  if (extra !== undefined) throw new UsageError([`${extra} cannot be combined with a snapshot file and --keys, which writes its keys into the etcd at RS_ETCD_ENDPOINTS`]);
+  begun();
+  const report = await restoreSnapshotFileKeys(ctx, path, { dryRun: flags['dry-run'] === true, skipExisting: flags['skip-existing'] === true });
+  if (flags.json) ctx.print(JSON.stringify(report));
+  else for (const line of [`snapshot file ${path}`, ...formatKeyRestore(report)]) ctx.print(line);
 }
 
 /** A container checkpoint as an OCI image archive (`--image-archive FILE [--image-name NAME]`). */
@@ -176,7 +203,8 @@ export function formatKeyRestore(r: KeyRestoreReport): string[] {
   // A filter entry that matched nothing is nearly always a typo (tema-2): the rest was restored, that part was not.
   for (const u of r.unmatchedFilters) {
     const names = u.names.map((n) => `"${n}"`).join(', ');
-    lines.push(`note: ${u.variable} names ${names}, which match${u.names.length === 1 ? 'es' : ''} no key of backup ${r.id} (named as etcd stores them; "reshifter stats ${r.id}" lists them)`);
+    const of = r.file === undefined ? `backup ${r.id} (named as etcd stores them; "reshifter stats ${r.id}" lists them)` : `${r.file} (named as etcd stores them; "reshifter inspect ${r.file} --keys" lists them)`;
+    lines.push(`note: ${u.variable} names ${names}, which match${u.names.length === 1 ? 'es' : ''} no key of ${of}`);
   }
   const where = `${r.target.endpoints.join(',')} (${r.target.apiVersion})`;
   lines.push(

@@ -42,8 +42,14 @@ export async function* liveKeysIn(reader: Pick<SnapshotReader, 'liveKeys'>, rang
 /** The keys of a snapshot backup as a KeyStream, in key order; its header is the manifest's (the v3 API). */
 export async function snapshotKeys(backup: SnapshotBackup, opts: SnapshotKeysOptions = {}): Promise<KeyStream> {
   const m = backup.manifest;
-  const what = `backup ${m.id}`;
-  const reader = await backup.reader();
+  return readerKeys(await backup.reader(), `backup ${m.id}`, { etcdVersion: etcdOf(m).version, revision: etcdOf(m).revision }, opts);
+}
+
+/**
+ * The keys of an open snapshot (`what` names it in errors) as a KeyStream, in key order; `at`: the etcd version and
+ * revision its header gives (a snapshot file records no version: its own revision, and an empty version).
+ */
+export async function readerKeys(reader: SnapshotReader, what: string, at: { etcdVersion: string; revision: number }, opts: SnapshotKeysOptions = {}): Promise<KeyStream> {
   const leaseTtls = opts.leaseTtls
     ? new Map((await reader.leases().catch((err: unknown) => Promise.reject(snapshotError(err, what)))).map((l) => [l.id, l.ttl] as const))
     : undefined;
@@ -56,7 +62,7 @@ export async function snapshotKeys(backup: SnapshotBackup, opts: SnapshotKeysOpt
       throw snapshotError(err, what);
     }
   }
-  const header = { apiVersion: 'v3' as const, etcdVersion: etcdOf(m).version, revision: revision ?? etcdOf(m).revision, prefixes: [...(prefixes ?? ['/'])] };
+  const header = { apiVersion: 'v3' as const, etcdVersion: at.etcdVersion, revision: revision ?? at.revision, prefixes: [...(prefixes ?? ['/'])] };
   return { header, records };
 }
 

@@ -122,7 +122,7 @@ async function openSnapshotFile(ctx: OpContext, target: string): Promise<Snapsho
       const wrapping = await wrappingOf(path);
       if (wrapping === undefined) break;
       if (wrapping === 'zip') {
-        throw new OperationError(`${target} is a zip archive (k3s writes compressed snapshots so): unzip it and inspect the snapshot inside`);
+        throw new OperationError(`${target} is a zip archive (k3s writes compressed snapshots so): unzip it (unzip -p ${target} > snapshot.db) and give the snapshot inside`);
       }
       if (wrapping === 'age-armor') {
         throw new OperationError(`${target} is ASCII-armored age: decrypt it first (age -d -i KEY ${target} > snapshot.db)`);

@@ -16,13 +16,17 @@ import { layoutPrefixes, resourceLabel } from '../kube/resource-label.js';
 import type { Logger } from '../log.js';
 import { reportProgress } from '../progress.js';
 import type { BackupRepository } from '../store/backup-repository.js';
-import { keyDumpKeys, snapshotKeys } from './backup-keys.js';
+import { keyDumpKeys, readerKeys, snapshotKeys } from './backup-keys.js';
 import type { OpContext } from './context.js';
 import { encryptionKeys } from './encryption-keys.js';
 import { openBackup } from './open-backup.js';
+import { openSnapshotInput } from './open-snapshot.js';
 
 export interface KeyRestoreReport {
+  /** The backup's id; for a snapshot file, its path (as `file`). */
   id: string;
+  /** The snapshot file restored from (`restore FILE --keys`) rather than a backup. */
+  file?: string;
   dryRun: boolean;
   target: { endpoints: string[]; apiVersion: 'v2' | 'v3' };
   written: number;
@@ -76,6 +80,25 @@ export async function restoreBackupKeys(ctx: OpContext, repo: BackupRepository, 
   }
 }
 
+/**
+ * Restores the live keys of a snapshot file (`etcdctl snapshot save`'s, k3s's, a stored artifact copied out; gzip,
+ * zstd or age are decoded in the work area first) into the etcd at RS_ETCD_ENDPOINTS, under RS_KUBE_PREFIXES (default
+ * the Kubernetes prefixes), as a snapshot backup's with --keys: the selective restore etcd's own tools do not have.
+ */
+export async function restoreSnapshotFileKeys(ctx: OpContext, path: string, opts: KeyRestoreOptions): Promise<KeyRestoreReport> {
+  const input = await openSnapshotInput(ctx, path);
+  try {
+    const status = await input.reader.status().catch((err: unknown) => Promise.reject(snapshotError(err, path)));
+    const prefixes = ctx.config.selection.prefixes.length > 0 ? ctx.config.selection.prefixes : [...DEFAULT_PREFIXES];
+    const stream = await readerKeys(input.reader, path, { etcdVersion: '', revision: status.revision }, { prefixes, leaseTtls: true });
+    return await restoreKeys(ctx, path, stream, opts, path).catch((err: unknown) => {
+      throw snapshotError(err, path);
+    });
+  } finally {
+    await input.close();
+  }
+}
+
 /** A restore under way: where it writes, what it may write, and how far it got. */
 interface KeyRestoreRun {
   log: Logger;
@@ -93,9 +116,10 @@ interface KeyRestoreRun {
  * `dryRun` reads the target and writes nothing. A failure half-way says how many keys were written; running it
  * again completes it. Key dumps and snapshots (read offline) both come through here.
  */
-export async function restoreKeys(ctx: OpContext, id: string, stream: KeyStream, opts: KeyRestoreOptions): Promise<KeyRestoreReport> {
+export async function restoreKeys(ctx: OpContext, id: string, stream: KeyStream, opts: KeyRestoreOptions, file?: string): Promise<KeyRestoreReport> {
   const { config } = ctx;
-  const log = ctx.log.child({ component: 'restore', backupId: id });
+  const what = file ?? `backup ${id}`;
+  const log = ctx.log.child({ component: 'restore', ...(file === undefined ? { backupId: id } : { file }) });
   const strategy = config.strategy;
   const selection = buildSelection(config.selection, strategy?.kind === 'filter' ? strategy.resources : undefined);
   const started = Date.now();
@@ -110,13 +134,13 @@ export async function restoreKeys(ctx: OpContext, id: string, stream: KeyStream,
       log.info({ target: config.etcd.endpoints, apiVersion: target.apiVersion, dryRun: opts.dryRun, dumpRevision: stream.header.revision }, 'restore started');
       await writeInPhases(ctx.signal, stream, run, opts);
     } catch (err) {
-      throw await restoreFailure(err, id, run?.restorer);
+      throw await restoreFailure(err, what, run?.restorer);
     } finally {
       stopProgress();
       target?.close();
     }
-    assertSelectedSomething(run.restorer.plan.totals(), config, id);
-    return report(id, config.etcd.endpoints, target.apiVersion, run, Date.now() - started, opts);
+    assertSelectedSomething(run.restorer.plan.totals(), config, what, file === undefined ? `stats ${id}` : `inspect ${file} --keys`);
+    return { ...report(id, config.etcd.endpoints, target.apiVersion, run, Date.now() - started, opts), ...(file !== undefined && { file }) };
   });
 }
 
@@ -124,7 +148,7 @@ export async function restoreKeys(ctx: OpContext, id: string, stream: KeyStream,
  * Filters that let no key of a backup that has keys through wrote nothing: nearly always a typo (`tema-1`, `pod` for
  * `pods`), said as a failure naming them, as a backup refuses such a dump, rather than as "restored 0 keys", exit 0.
  */
-function assertSelectedSomething(totals: PlanTotals, config: OpContext['config'], id: string): void {
+function assertSelectedSomething(totals: PlanTotals, config: OpContext['config'], what: string, lists: string): void {
   if (totals.keys === 0 || totals.skippedBy.filtered < totals.keys) return;
   const { selection, strategy } = config;
   const narrowing = [
@@ -141,8 +165,8 @@ function assertSelectedSomething(totals: PlanTotals, config: OpContext['config']
       .map(([name, v]) => `${name}=${v.join(',')}`),
   ];
   throw new OperationError(
-    `the restore selected no key: ${narrowing.join(' and ')} matches nothing backup ${id} holds (namespaces and resources are named as ` +
-      `etcd stores them, resources plural: pods, configmaps; "reshifter stats ${id}" lists them); nothing was written`,
+    `the restore selected no key: ${narrowing.join(' and ')} matches nothing ${what} holds (namespaces and resources are named as ` +
+      `etcd stores them, resources plural: pods, configmaps; "reshifter ${lists}" lists them); nothing was written`,
   );
 }
 
@@ -234,7 +258,7 @@ function handled(run: KeyRestoreRun): undefined {
 }
 
 /** The error a failed restore reports: how many keys it wrote (and sent unconfirmed), so that a rerun completes it. */
-async function restoreFailure(err: unknown, id: string, restorer: KeyRestorer | undefined): Promise<unknown> {
+async function restoreFailure(err: unknown, what: string, restorer: KeyRestorer | undefined): Promise<unknown> {
   // Let batches in flight finish, so the count of keys written is exact.
   await restorer?.drain().catch(() => undefined);
   if (err instanceof IntegrityError) return err;
@@ -247,7 +271,7 @@ async function restoreFailure(err: unknown, id: string, restorer: KeyRestorer | 
   const outcome = written + inDoubt === 0
     ? 'before writing any key: etcd was not changed'
     : `after writing ${written} keys${doubt}; run it again to complete it (keys already written are left unchanged)`;
-  return new (err instanceof AbortedError ? AbortedError : OperationError)(`restore of backup ${id} ${why} ${outcome}`, { cause: err });
+  return new (err instanceof AbortedError ? AbortedError : OperationError)(`restore of ${what} ${why} ${outcome}`, { cause: err });
 }
 
 function report(id: string, endpoints: string[], apiVersion: 'v2' | 'v3', run: KeyRestoreRun, durationMs: number, opts: KeyRestoreOptions): KeyRestoreReport {

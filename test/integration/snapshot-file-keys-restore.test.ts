@@ -1,0 +1,119 @@
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { Etcd3 } from 'etcd3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KeyRestoreReport } from '../../src/ops/restore-keys.js';
+import { loadDataset } from '../../src/demo/load-dataset.js';
+import { sampleDataset } from '../../src/demo/sample-data.js';
+import { runCli } from '../helpers/cli.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { parseGetJson, type CtlKeyValue } from '../unit/snapshot/etcdctl-json.js';
+
+/**
+ * `restore <snapshot-file> --keys`: an operator of k3s or of a kubeadm etcd has the snapshot files etcd's own tools
+ * wrote (`etcdctl snapshot save`, `k3s etcd-snapshot save`), not reshifter backups. etcd's tools restore such a file
+ * only whole, into a new data directory; reshifter writes its live keys, filtered, into the running etcd: one deleted
+ * namespace back from last night's file. No store is configured or touched.
+ */
+let etcd: TestEtcd;
+let work: string;
+let file: string;
+/** team-1's keys (and its Namespace) before they were deleted. */
+let team1: CtlKeyValue[];
+
+const inTeam1 = (key: Buffer) => {
+  const k = key.toString();
+  return k === '/registry/namespaces/team-1' || k.split('/').slice(2).includes('team-1');
+};
+const everything = async () => parseGetJson(await etcd.ctl(['get', '', '--from-key', '-w', 'json']));
+/** Only etcd and the work area: no RS_BACKUP_DIR, no S3; run in `work`, where a default ./backups would appear. */
+const env = (extra: Record<string, string> = {}) => ({ RS_ETCD_ENDPOINTS: etcd.endpoint, RS_TMP_DIR: join(work, 'tmp'), ...extra });
+const restore = (args: string[], extra: Record<string, string> = {}) => runCli(['restore', ...args], env(extra), { cwd: work });
+
+beforeAll(async () => {
+  etcd = await startEtcd();
+  work = await mkdtemp(join(tmpdir(), 'rs-snapfile-'));
+  await mkdir(join(work, 'tmp'));
+  const client = new Etcd3({ hosts: etcd.endpoint });
+  try {
+    await loadDataset(client, sampleDataset({ namespaces: 3, podsPerNamespace: 8, edgeCases: true }));
+  } finally {
+    client.close();
+  }
+  file = join(work, 'etcd-snapshot-server-1-1764990000');
+  await etcd.ctl(['snapshot', 'save', file]);
+  team1 = (await everything()).kvs.filter((kv) => inTeam1(kv.key));
+  expect(team1.length).toBeGreaterThan(10);
+  for (const kv of team1) await etcd.ctl(['del', kv.key.toString()]);
+  await etcd.ctl(['put', '/registry/configmaps/team-2/after-the-snapshot', 'keep me']);
+});
+
+afterAll(async () => {
+  await Promise.all([etcd?.stop(), work && rm(work, { recursive: true, force: true })]);
+});
+
+describe('restore <snapshot-file> --keys', () => {
+  it('--dry-run plans the namespace back and writes nothing', async () => {
+    const before = await everything();
+    const res = await restore([file, '--keys', '--dry-run', '--json'], { RS_INCLUDE_NAMESPACES: 'team-1' });
+    expect(res.code, res.stderr).toBe(0);
+    const report = JSON.parse(res.stdout) as KeyRestoreReport;
+    expect(report).toMatchObject({ file, dryRun: true, written: 0 });
+    expect(report.totals.create).toBe(team1.length);
+    expect((await everything()).revision).toBe(before.revision);
+  });
+
+  it('brings back the deleted namespace exactly (a gzip copy of the file too), leaves the rest, touches no store', async () => {
+    const gz = `${file}.gz`;
+    await pipeline(createReadStream(file), createGzip(), createWriteStream(gz));
+    const before = await everything();
+    const res = await restore([gz, '--keys'], { RS_INCLUDE_NAMESPACES: 'team-1' });
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toMatch(new RegExp(`^snapshot file ${gz}\\n`));
+    expect(res.stdout).toMatch(new RegExp(`restored ${team1.length} keys into`));
+    const after = await everything();
+    const pairs = (kvs: CtlKeyValue[]) => kvs.map((kv) => [kv.key.toString('base64'), kv.value.toString('base64')]);
+    expect(pairs(after.kvs.filter((kv) => inTeam1(kv.key)))).toEqual(pairs(team1));
+    const others = (kvs: CtlKeyValue[]) => kvs.filter((kv) => !inTeam1(kv.key)).map((kv) => [kv.key.toString('base64'), kv.modRevision]);
+    expect(others(after.kvs)).toEqual(others(before.kvs));
+    expect(existsSync(join(work, 'backups'))).toBe(false);
+    // The decoded copy in the work area is gone.
+    expect(await readdir(join(work, 'tmp'))).toEqual([]);
+  });
+
+  it('a filter that matches nothing names the file and how to list its keys', async () => {
+    const res = await restore([file, '--keys'], { RS_INCLUDE_NAMESPACES: 'tema-1' });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(new RegExp(`matches nothing ${file} holds .*"reshifter inspect ${file} --keys" lists them\\); nothing was written`));
+  });
+
+  it('without --keys, or with a backup-only option: exit 2, saying what a file can do', async () => {
+    const plain = await restore([file]);
+    expect(plain.code).toBe(2);
+    expect(plain.stderr).toContain(`"reshifter restore ${file} --keys" writes the live keys of a snapshot file`);
+    expect(plain.stderr).toContain(`"etcdutl snapshot restore ${file} --data-dir DIR"`);
+    const dataDir = await restore([file, '--data-dir', join(work, 'member')]);
+    expect(dataDir.code).toBe(2);
+    expect(dataDir.stderr).toContain(`--data-dir ${join(work, 'member')}"`);
+    expect(existsSync(join(work, 'member'))).toBe(false);
+    const to = await restore([file, '--keys', '--to', 'latest']);
+    expect(to.code).toBe(2);
+    expect(to.stderr).toMatch(/--to cannot be combined with a snapshot file/);
+  });
+
+  it('a damaged file is refused before anything is written', async () => {
+    const cut = join(work, 'cut.db');
+    await writeFile(cut, await readFile(file));
+    await truncate(cut, Math.floor((await stat(cut)).size / 2));
+    const before = await everything();
+    const res = await restore([cut, '--keys'], { RS_INCLUDE_NAMESPACES: 'team-1' });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(new RegExp(`${cut}`));
+    expect(res.stderr).not.toMatch(/\n\s+at |this is a bug/);
+    expect((await everything()).revision).toBe(before.revision);
+  });
+});
