@@ -130,12 +130,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
     load: async () => (await import('./commands/restore.js')).restoreCommand,
   },
   stats: {
-    summary: 'keys and bytes per prefix, resource, namespace and encoding, live or of a backup',
-    usage: ['stats [<id>|latest] [--strategy S] [--keys] [--json]'],
+    summary: 'keys and bytes per prefix, resource, namespace and encoding, live, of a backup or of a snapshot file',
+    usage: ['stats [<id>|latest|<snapshot-file>] [--strategy S] [--keys] [--json]'],
     args: { min: 0, max: 1 },
     flags: [SERIES_FLAG, { name: 'keys', help: 'also list every key (the render listing)' }, JSON_FLAG],
     uses: ['etcd', 'selection', ...READS_BACKUPS],
-    usesFor: (a: Args) => (a.positionals.length === 0 ? ['etcd', 'selection'] : ['selection', ...READS_BACKUPS]),
+    usesFor: (a: Args) => (a.positionals.length === 0 ? ['etcd', 'selection'] : isFile(a.positionals[0]) ? ['selection', 'decryption', 'work area'] : ['selection', ...READS_BACKUPS]),
     load: async () => (await import('./commands/stats.js')).statsCommand,
   },
   inspect: {

@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises';
 import { counted } from '../core/counted.js';
 import { etcdOf, type Manifest } from '../archive/manifest.js';
 import { CHECKPOINT_CONTENT_TYPE, KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
@@ -14,13 +13,12 @@ import { pushMetrics } from '../server/pushgateway.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
 import { nextStep, restorePoint } from './restore-point.js';
-import { seriesFlag, stringFlag } from './flags.js';
+import { isFile, seriesFlag, stringFlag } from './flags.js';
 import { textTable } from './text-table.js';
 
 const SNAPSHOT_FLAGS = ['data-dir', 'name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token'] as const;
 const DUMP_FLAGS = ['dry-run', 'skip-existing'] as const;
 
-const isFile = (path: string) => stat(path).then((s) => s.isFile(), () => false);
 
 /**
  * `reshifter restore <id>|latest [--strategy S]`: from any store. A key dump is written into the etcd at

@@ -4,14 +4,14 @@ import type { StatsReport, Tally } from '../kube/key-stats.js';
 import { printable } from '../core/printable.js';
 import { formatBytes } from '../progress.js';
 import { openRepository } from '../ops/repository.js';
-import { backupStats, liveStats, type StatsOptions, type StatsResult, type StatsSource } from '../ops/stats.js';
+import { backupStats, fileStats, liveStats, type StatsOptions, type StatsResult, type StatsSource } from '../ops/stats.js';
 import type { CommandContext } from './context.js';
-import { seriesFlag } from './flags.js';
+import { isFile, seriesFlag } from './flags.js';
 import { textTable } from './text-table.js';
 
 /**
- * `reshifter stats [<id>|latest] [--strategy S] [--keys] [--json]`: keys and bytes per prefix, resource, namespace
- * and value encoding, from the live etcd or from a stored backup (checked against its manifest first; `latest` is
+ * `reshifter stats [<id>|latest|<file>] [--strategy S] [--keys] [--json]`: keys and bytes per prefix, resource, namespace
+ * and value encoding, from the live etcd, a snapshot file on this machine, or a stored backup (checked against its manifest first; `latest` is
  * the newest snapshot, key dump or render listing, of series S). `--keys` also lists every key (the render
  * listing). RS_INCLUDE_/EXCLUDE_* filters apply.
  */
@@ -23,7 +23,7 @@ export async function statsCommand(ctx: CommandContext): Promise<void> {
   const rows: AuditRow[] = [];
   const opts: StatsOptions = listKeys ? { onRow: (row) => (json ? rows.push(row) : ctx.print(auditRowText(row))) } : {};
   if (listKeys && !json) ctx.print(AUDIT_COLUMNS.join('\t'));
-  const { source, report } = id === undefined ? await liveStats(ctx, opts) : await storedStats(ctx, id, opts);
+  const { source, report } = id === undefined ? await liveStats(ctx, opts) : (await isFile(id)) ? await fileStats(ctx, id, opts) : await storedStats(ctx, id, opts);
   if (json) {
     ctx.print(JSON.stringify({ source, ...report, ...(listKeys && { keyList: rows }) }, null, 2));
     return;
@@ -49,7 +49,7 @@ function table(title: string, groups: Record<string, Tally>): string[] {
 
 /** The report as text: where from, totals, then one table per grouping. */
 export function formatStats(source: StatsSource, r: StatsReport): string[] {
-  const from = source.kind === 'live' ? `etcd ${source.endpoints!.join(',')}` : `backup ${source.id} (${source.strategy})`;
+  const from = source.kind === 'live' ? `etcd ${source.endpoints!.join(',')}` : source.kind === 'file' ? `file ${source.path}` : `backup ${source.id} (${source.strategy})`;
   return [
     `source:   ${from}, API ${source.apiVersion}, revision ${source.revision}`,
     `prefixes: ${source.prefixes.join(', ') || '-'}`,

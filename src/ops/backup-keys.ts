@@ -2,11 +2,14 @@ import type { DumpHeader } from '../archive/key-dump-format.js';
 import type { DumpItem } from '../archive/key-dump-reader.js';
 import { etcdOf } from '../archive/manifest.js';
 import { snapshotError } from '../archive/snapshot-error.js';
-import { OperationError } from '../core/errors.js';
+import { IntegrityError, OperationError } from '../core/errors.js';
 import type { KeyRecord, KeyStream } from '../core/key-record.js';
 import { prefixRanges } from '../etcd/key-ranges.js';
 import type { LiveKey, SnapshotReader } from '../snapshot/index.js';
+import { DEFAULT_PREFIXES } from '../kube/index.js';
+import type { OpContext } from './context.js';
 import type { KeyDumpBackup, SnapshotBackup } from './open-backup.js';
+import type { SnapshotInput } from './keys-input.js';
 
 export interface SnapshotKeysOptions {
   /** The prefixes read (see prefixRanges: `/` is every key); every key of the snapshot when absent. */
@@ -64,6 +67,23 @@ export async function readerKeys(reader: SnapshotReader, what: string, at: { etc
   }
   const header = { apiVersion: 'v3' as const, etcdVersion: at.etcdVersion, revision: revision ?? at.revision, prefixes: [...(prefixes ?? ['/'])] };
   return { header, records };
+}
+
+/**
+ * The live keys of a snapshot file open for reading, under RS_KUBE_PREFIXES (default the Kubernetes prefixes), at its
+ * own revision. Its status is read first (every page, and etcd's sha256 trailer when it has one): a file whose
+ * trailer does not match its data is refused with `refuseDamaged` (saying it was not `refuseDamaged`), else warned of.
+ */
+export async function snapshotFileKeys(ctx: OpContext, input: SnapshotInput, opts: { leaseTtls?: boolean; refuseDamaged?: string } = {}): Promise<KeyStream> {
+  const path = input.origin.kind === 'file' ? input.origin.path : input.reader.path;
+  const status = await input.reader.status().catch((err: unknown) => Promise.reject(snapshotError(err, path)));
+  if (status.trailer === 'mismatch') {
+    const damaged = `${path}: etcd's sha256 trailer does not match the data (the file was changed or damaged)`;
+    if (opts.refuseDamaged !== undefined) throw new IntegrityError('snapshot', `${damaged}; it was not ${opts.refuseDamaged}`);
+    ctx.log.warn({ file: path }, `${damaged}: the numbers are of the data as it is`);
+  }
+  const prefixes = ctx.config.selection.prefixes.length > 0 ? ctx.config.selection.prefixes : [...DEFAULT_PREFIXES];
+  return readerKeys(input.reader, path, { etcdVersion: '', revision: status.revision }, { prefixes, ...(opts.leaseTtls && { leaseTtls: true }) });
 }
 
 /**

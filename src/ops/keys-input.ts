@@ -17,3 +17,10 @@ export interface KeysInput {
   origin: SnapshotOrigin;
   close(): Promise<void>;
 }
+
+/** A snapshot open for offline reading; `close` also deletes a decoded temporary copy. */
+export interface SnapshotInput {
+  reader: SnapshotReader;
+  origin: SnapshotOrigin;
+  close(): Promise<void>;
+}

@@ -11,20 +11,13 @@ import { kindOf } from '../core/backup-kind.js';
 import { SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { AbortedError, IntegrityError, OperationError, describeError } from '../core/errors.js';
 import { makeTempDir, trackTempPath } from '../exit-cleanup.js';
-import { openSnapshot, type SnapshotReader } from '../snapshot/index.js';
+import { openSnapshot } from '../snapshot/index.js';
 import type { OpContext } from './context.js';
-import type { KeysInput, SnapshotOrigin } from './keys-input.js';
+import type { KeysInput, SnapshotInput, SnapshotOrigin } from './keys-input.js';
 import { stopSignal } from './stop-signal.js';
 
-export type { KeyReader, KeysInput, SnapshotOrigin } from './keys-input.js';
+export type { KeyReader, KeysInput, SnapshotInput, SnapshotOrigin } from './keys-input.js';
 
-
-/** A snapshot open for offline reading; `close` also deletes a decoded temporary copy. */
-export interface SnapshotInput {
-  reader: SnapshotReader;
-  origin: SnapshotOrigin;
-  close(): Promise<void>;
-}
 
 async function isFile(path: string): Promise<boolean> {
   return stat(path).then((s) => s.isFile(), () => false);

@@ -16,7 +16,7 @@ import { layoutPrefixes, resourceLabel } from '../kube/resource-label.js';
 import type { Logger } from '../log.js';
 import { reportProgress } from '../progress.js';
 import type { BackupRepository } from '../store/backup-repository.js';
-import { keyDumpKeys, readerKeys, snapshotKeys } from './backup-keys.js';
+import { keyDumpKeys, snapshotFileKeys, snapshotKeys } from './backup-keys.js';
 import type { OpContext } from './context.js';
 import { encryptionKeys } from './encryption-keys.js';
 import { openBackup } from './open-backup.js';
@@ -88,9 +88,7 @@ export async function restoreBackupKeys(ctx: OpContext, repo: BackupRepository, 
 export async function restoreSnapshotFileKeys(ctx: OpContext, path: string, opts: KeyRestoreOptions): Promise<KeyRestoreReport> {
   const input = await openSnapshotInput(ctx, path);
   try {
-    const status = await input.reader.status().catch((err: unknown) => Promise.reject(snapshotError(err, path)));
-    const prefixes = ctx.config.selection.prefixes.length > 0 ? ctx.config.selection.prefixes : [...DEFAULT_PREFIXES];
-    const stream = await readerKeys(input.reader, path, { etcdVersion: '', revision: status.revision }, { prefixes, leaseTtls: true });
+    const stream = await snapshotFileKeys(ctx, input, { leaseTtls: true, refuseDamaged: 'restored' });
     return await restoreKeys(ctx, path, stream, opts, path).catch((err: unknown) => {
       throw snapshotError(err, path);
     });

@@ -12,16 +12,19 @@ import { CLUSTER_SCOPED, KeyStats, NO_NAMESPACE, statsEntryOf, type StatsReport 
 import { layoutPrefixes } from '../kube/resource-label.js';
 import { reportProgress } from '../progress.js';
 import type { BackupRepository } from '../store/backup-repository.js';
-import { keyDumpKeys, snapshotKeys } from './backup-keys.js';
+import { keyDumpKeys, snapshotFileKeys, snapshotKeys } from './backup-keys.js';
 import type { OpContext } from './context.js';
 import { encryptionKeys } from './encryption-keys.js';
 import { openBackup, type OpenedBackup } from './open-backup.js';
+import { openSnapshotInput } from './open-snapshot.js';
 
 /** Where the numbers came from. */
 export interface StatsSource {
-  kind: 'live' | 'backup';
+  kind: 'live' | 'backup' | 'file';
   endpoints?: string[];
   id?: string;
+  /** A snapshot file read (`stats FILE`). */
+  path?: string;
   strategy?: string;
   apiVersion: 'v2' | 'v3';
   revision: number;
@@ -123,6 +126,24 @@ export async function backupStats(ctx: OpContext, repo: BackupRepository, m: Man
     return { source, report: counter.stats.report() };
   } finally {
     await backup.close();
+  }
+}
+
+/**
+ * Stats of a snapshot file on this machine (`etcdctl snapshot save`'s, k3s's; gzip, zstd or age decoded in the work
+ * area first): its live keys under RS_KUBE_PREFIXES (default the Kubernetes prefixes), read offline.
+ */
+export async function fileStats(ctx: OpContext, path: string, opts: StatsOptions = {}): Promise<StatsResult> {
+  const counter = new StatsCounter(ctx, opts.onRow);
+  const input = await openSnapshotInput(ctx, path);
+  try {
+    const stream = await snapshotFileKeys(ctx, input);
+    const layout = layoutPrefixes(stream.header.prefixes, DEFAULT_PREFIXES);
+    for await (const r of stream.records()) counter.key(r, layout);
+    const { revision, prefixes } = stream.header;
+    return { source: { kind: 'file', path, apiVersion: 'v3', revision, prefixes }, report: counter.stats.report() };
+  } finally {
+    await input.close();
   }
 }
 

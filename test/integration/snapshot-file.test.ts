@@ -105,6 +105,24 @@ describe('restore <snapshot-file> --keys', () => {
     expect(to.stderr).toMatch(/--to cannot be combined with a snapshot file/);
   });
 
+  it('a file whose data no longer matches etcd\'s sha256 trailer is refused, nothing written; stats reads it, warning', async () => {
+    const changed = join(work, 'changed.db');
+    const bytes = await readFile(file);
+    // One byte of a value in the last data page: the file still parses, only the trailer tells.
+    const at = bytes.indexOf(Buffer.from(team1[0]!.value.subarray(0, 16)));
+    expect(at).toBeGreaterThan(0);
+    bytes[at + 8] ^= 0x01;
+    await writeFile(changed, bytes);
+    const before = await everything();
+    const res = await restore([changed, '--keys'], { RS_INCLUDE_NAMESPACES: 'team-1' });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain(`${changed}: etcd's sha256 trailer does not match the data (the file was changed or damaged); it was not restored`);
+    expect((await everything()).revision).toBe(before.revision);
+    const stats = await runCli(['stats', changed], env(), { cwd: work });
+    expect(stats.code, stats.stderr).toBe(0);
+    expect(stats.stderr).toContain('the numbers are of the data as it is');
+  });
+
   it('a damaged file is refused before anything is written', async () => {
     const cut = join(work, 'cut.db');
     await writeFile(cut, await readFile(file));
@@ -115,5 +133,19 @@ describe('restore <snapshot-file> --keys', () => {
     expect(res.stderr).toMatch(new RegExp(`${cut}`));
     expect(res.stderr).not.toMatch(/\n\s+at |this is a bug/);
     expect((await everything()).revision).toBe(before.revision);
+  });
+});
+
+describe('stats <snapshot-file>', () => {
+  it('counts the file\'s live keys per resource and namespace, offline, with no store', async () => {
+    const res = await runCli(['stats', file, '--json'], env({ RS_INCLUDE_NAMESPACES: 'team-1' }), { cwd: work });
+    expect(res.code, res.stderr).toBe(0);
+    const out = JSON.parse(res.stdout) as { source: { kind: string; path: string; revision: number }; keys: number };
+    expect(out.source).toMatchObject({ kind: 'file', path: file });
+    // team-1's keys and its Namespace object, as the restore above wrote them.
+    expect(out.keys).toBe(team1.length);
+    const text = await runCli(['stats', file], env(), { cwd: work });
+    expect(text.stdout).toMatch(new RegExp(`^source: +file ${file}, API v3, revision ${out.source.revision}\n`));
+    expect(existsSync(join(work, 'backups'))).toBe(false);
   });
 });
