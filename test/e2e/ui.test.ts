@@ -212,6 +212,8 @@ describe.skipIf(!hasChromium)('the web UI in Chromium', () => {
   it("shows a backup's manifest and its keys by namespace and resource", async () => {
     await page.locator('ol.timeline button.backup-item').first().click();
     await expect.poll(() => page.locator('#details .manifest').innerText()).toMatch(/Strategy\s+raw/);
+    // As the CLI says a duration: a small dump took milliseconds, not "0.0 s".
+    expect(await page.locator('#details .manifest').innerText()).toMatch(/Took\s+(<1ms|\d+ms|\d+(\.\d)?s)(\n|$)/);
     const byNamespace = page.locator('#details table', { hasText: 'By namespace' });
     await expect.poll(() => byNamespace.innerText()).toContain('team-2');
     expect(await page.locator('#details table', { hasText: 'By resource' }).innerText()).toContain('pods');
@@ -269,7 +271,8 @@ describe.skipIf(!hasChromium)('the web UI in Chromium', () => {
       const confirm = page.getByRole('button', { name: 'Restore 1 key into etcd' });
       expect(await page.evaluate('document.activeElement.id')).toBe('confirm-restore');
       await confirm.click();
-      await expect.poll(() => page.locator('.restore-result').innerText()).toMatch(/^Restored 1 key in/);
+      // Worded as the CLI's restore: "in 40ms", a rate only from a second up.
+      await expect.poll(() => page.locator('.restore-result').innerText()).toMatch(/^Restored 1 key in (<1ms|\d+ms|\d+(\.\d)?s \(\d+ keys\/s\))\.$/);
       expect(await client.get('/registry/configmaps/team-2/settings').string()).toBe('x'.repeat(20_000));
       // Filtered out by "Only namespaces".
       expect(await client.get('/registry/configmaps/team-1/web').string()).toBeNull();

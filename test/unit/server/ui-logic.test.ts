@@ -1,13 +1,18 @@
 import { describe, expect, it } from 'vitest';
+import { formatDuration } from '../../../src/core/duration.js';
+import { tookText } from '../../../src/core/rate-meter.js';
 
 // The page's modules are plain JavaScript for the browser; their DOM-free parts run here too. Imported through a
 // variable so TypeScript does not look for their types.
 const asset = (name: string) => new URL(`../../../src/server/ui/assets/${name}`, import.meta.url).href;
 type Progress = { bytes: number; keys: number; totalBytes?: number; bytesPerSecond?: number };
-const { describeProgress, formatEta } = (await import(asset('progress.js'))) as {
+const ui = (await import(asset('progress.js'))) as {
   describeProgress(p: Progress): { percent?: number; parts: string[] };
   formatEta(seconds: number): string;
+  formatDuration(ms: number): string;
+  tookText(durationMs: number, count: number, unit: string): string;
 };
+const { describeProgress, formatEta } = ui;
 const { holdsValues, seriesOf } = (await import(asset('kinds.js'))) as {
   holdsValues(m: { contentType: string }): boolean;
   seriesOf(m: { strategy: string }): string;
@@ -38,6 +43,22 @@ describe('the UI: a running job in words', () => {
 
   it('rounds the time left to what a person reads', () => {
     expect([formatEta(0.2), formatEta(42.4), formatEta(150), formatEta(4000)]).toEqual(['about 1 s left', 'about 42 s left', 'about 3 min left', 'about 1 h 7 min left']);
+  });
+});
+
+describe('the UI: how long a job took', () => {
+  it('says it as the CLI does: "in 40ms", not "in 0.0 s"', () => {
+    expect(ui.tookText(4, 1, 'keys')).toBe('in 4ms');
+    expect(ui.tookText(0.4, 1, 'keys')).toBe('in <1ms');
+    expect(ui.tookText(2500, 10_000, 'keys')).toBe('in 2.5s (4000 keys/s)');
+    expect(ui.formatDuration(125_000)).toBe('2m5s');
+  });
+
+  it('keeps to the CLI\'s rule (core/duration.ts, core/rate-meter.ts) at every step of it', () => {
+    for (const ms of [0, 0.4, 1, 40, 999, 999.6, 1000, 1049, 9949, 9950, 10_000, 119_499, 119_500, 120_000, 125_000, 7_200_000]) {
+      expect(ui.formatDuration(ms), String(ms)).toBe(formatDuration(ms));
+      for (const count of [0, 1, 12_345]) expect(ui.tookText(ms, count, 'keys'), `${ms} ${count}`).toBe(tookText(ms, count, 'keys'));
+    }
   });
 });
 

@@ -8,7 +8,7 @@ import { chainOf, describePoint, pointOf, renderChain } from './chain.js';
 import { ago, formatBytes, formatCount, formatDate, h, saveBlob, show, splitList, state, table } from './dom.js';
 import { renderObjects } from './field-diff.js';
 import { holdsValues, seriesOf } from './kinds.js';
-import { describeProgress } from './progress.js';
+import { describeProgress, formatDuration, tookText } from './progress.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -177,7 +177,7 @@ async function selectBackup(id) {
       m.checkpoint ? row('Node', `${m.checkpoint.node ?? 'unknown'} (${m.checkpoint.architecture}), ${m.checkpoint.kubeletPath}`) : null,
       typeof m.keys === 'number' ? row('Keys', formatCount(m.keys)) : null,
       row('sha256', h('code', { class: 'hash' }, m.sha256)),
-      typeof m.durationMs === 'number' ? row('Took', `${(m.durationMs / 1000).toFixed(1)} s`) : null,
+      typeof m.durationMs === 'number' ? row('Took', m.durationMs < 1 ? '<1ms' : formatDuration(m.durationMs)) : null,
     ),
     h('div', { class: 'actions' }, h('button', { type: 'button', id: 'verify', onclick: () => void verify(m, verifyBox) }, 'Verify'), downloadButton, deleteButton),
     verifyBox,
@@ -445,7 +445,7 @@ async function doRestore(request, box) {
     else {
       const deleted = job.result.deletes ? ` and deleted ${formatCount(job.result.deletes.deleted)}` : '';
       const point = job.result.point ? ` (the state at revision ${job.result.point.target.revision})` : '';
-      state(box, `Restored ${formatCount(job.result.written)} ${job.result.written === 1 ? 'key' : 'keys'}${deleted}${point} in ${(job.result.durationMs / 1000).toFixed(1)} s.`, 'ok');
+      state(box, `Restored ${formatCount(job.result.written)} ${job.result.written === 1 ? 'key' : 'keys'}${deleted}${point} ${tookText(job.result.durationMs, job.result.written, 'keys')}.`, 'ok');
     }
   } catch (err) {
     state(box, `Cannot restore: ${describeFailure(err)}`, 'error');

@@ -10,6 +10,24 @@ export function formatEta(seconds) {
   return `about ${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min left`;
 }
 
+/** Milliseconds as the CLI writes them (core/duration.ts formatDuration): "850ms", "2.5s", "61s", "2m5s". */
+export function formatDuration(ms) {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 10_000) return `${Math.round(ms / 100) / 10}s`;
+  const s = Math.round(ms / 1000);
+  if (s < 120) return `${s}s`;
+  return s % 60 === 0 ? `${s / 60}m` : `${Math.floor(s / 60)}m${s % 60}s`;
+}
+
+/**
+ * How long something took, worded as the CLI's tookText (core/rate-meter.ts): "in <1ms", "in 40ms",
+ * "in 2.5s (4000 keys/s)": a rate only over a second or more, where it means something.
+ */
+export function tookText(durationMs, count, unit) {
+  const took = durationMs < 1 ? '<1ms' : formatDuration(durationMs);
+  return durationMs < 1000 ? `in ${took}` : `in ${took} (${Math.round((count * 1000) / Math.max(1, durationMs))} ${unit}/s)`;
+}
+
 /**
  * What a job's `progress` says: `{ percent?, parts }`, where parts are "123.0 MiB of 400.0 MiB", "31%",
  * "45.2 MiB/s", "about 6 s left", as far as they are known. Percent stops at 99 until the job has finished: the
