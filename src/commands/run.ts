@@ -7,7 +7,7 @@ import { JobQueue } from '../core/jobs.js';
 import type { Logger } from '../log.js';
 import type { OpContext } from '../ops/context.js';
 import { openRepository } from '../ops/repository.js';
-import { createApiServices, handleApi } from '../server/api/index.js';
+import { API_PATHS, createApiServices, handleApi } from '../server/api/index.js';
 import { contentReadsOpen, isLoopback } from '../server/exposure.js';
 import { ScheduleHealth } from '../server/health-state.js';
 import { startHttpServer, type RunningHttpServer } from '../server/http-server.js';
@@ -15,7 +15,7 @@ import { addProcessMetrics, processMetrics, type Metrics } from '../server/metri
 import { scheduleBackups } from '../server/scheduler.js';
 import { scheduleTimeZone } from '../server/schedule-zone.js';
 import { startDeltaRecording, type DeltaRecording } from '../server/delta-recording.js';
-import { handleUi } from '../server/ui/handle-ui.js';
+import { handleUi, UI_PATHS } from '../server/ui/handle-ui.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
 
@@ -104,7 +104,7 @@ async function startServing(ctx: OpContext, s: Serving): Promise<RunningHttpServ
         log,
         health: () => s.deltaHealth(s.health.report(s.task?.getNextRun() ?? undefined)),
         metrics: async () => ({ contentType: s.metrics.registry.contentType, body: await s.metrics.registry.metrics() }),
-        routes: async (req, res) => (await handleApi(req, res, api)) || (await handleUi(req, res)),
+        routes: { paths: [...API_PATHS, ...UI_PATHS], handle: async (req, res) => (await handleApi(req, res, api)) || (await handleUi(req, res)) },
       });
     }
     await seedLastSuccess(s.repo, s.metrics, s.health, log);

@@ -15,8 +15,15 @@ export interface HttpServerOptions {
   log: Logger;
   health: () => HealthReport;
   metrics: () => Promise<{ contentType: string; body: string }>;
-  /** More routes (the API): answers the request and resolves true, or resolves false for a 404. */
-  routes?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+  /** More routes (the API, the UI), served after the server's own paths. */
+  routes?: MoreRoutes;
+}
+
+export interface MoreRoutes {
+  /** The paths (or path prefixes) they serve, as the start-up log line and a 404 list them: `/api/v1/`, `/`. */
+  paths: readonly string[];
+  /** Answers the request and resolves true, or resolves false for a 404. */
+  handle: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }
 
 export interface RunningHttpServer {
@@ -29,7 +36,7 @@ const PATHS = ['/healthz', '/livez', '/metrics'];
 
 /**
  * The HTTP side of `run` (node:http, no framework): `GET /healthz` (200, or 503 with the reason), `GET /livez`
- * (200 while the process answers), `GET /metrics` (Prometheus text). Everything else is a JSON 404 or 405.
+ * (200 while the process answers), `GET /metrics` (Prometheus text), then the routes it is given (the API, the UI). Everything else is a JSON 404 or 405.
  * Bounded: small headers, short timeouts, few connections, and request bodies are never read. On loopback (or with
  * RS_HTTP_ALLOWED_HOSTS), a request sent to a name it does not answer to is refused first (421), whatever its path.
  */
@@ -64,7 +71,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   });
   server.on('error', (err) => log.error({ err: err.message }, 'http server error'));
   const port = (server.address() as AddressInfo).port;
-  log.info({ address: opts.host ?? '*', port, paths: PATHS }, 'http server listening');
+  log.info({ address: opts.host ?? '*', port, paths: servedPaths(opts) }, 'http server listening');
   let closed: Promise<void> | undefined;
   return {
     port,
@@ -81,7 +88,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
 async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpServerOptions): Promise<void> {
   const path = (req.url ?? '/').split('?')[0]!;
   if (!PATHS.includes(path)) {
-    if (!(await opts.routes?.(req, res))) json(res, 404, { error: 'not found', paths: PATHS });
+    if (!(await opts.routes?.handle(req, res))) json(res, 404, { error: 'not found', paths: servedPaths(opts) });
     return;
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -99,6 +106,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpServe
     const { contentType, body } = await opts.metrics();
     send(res, 200, contentType, body);
   }
+}
+
+/** What this server answers, with this configuration: its own paths and those of the routes it was given. */
+function servedPaths(opts: HttpServerOptions): string[] {
+  return [...PATHS, ...(opts.routes?.paths ?? [])];
 }
 
 /** 421: the request named a host this server does not answer to (a DNS-rebinding page, or a name to allow). */

@@ -4,9 +4,9 @@ import type { Config } from '../../src/config/types.js';
 import type { JobView } from '../../src/core/jobs.js';
 import { JobQueue } from '../../src/core/jobs.js';
 import { createLogger } from '../../src/log.js';
-import { createApiServices, handleApi, type ApiDeps } from '../../src/server/api/index.js';
+import { API_PATHS, createApiServices, handleApi, type ApiDeps } from '../../src/server/api/index.js';
 import { startHttpServer, type RunningHttpServer } from '../../src/server/http-server.js';
-import { handleUi } from '../../src/server/ui/handle-ui.js';
+import { handleUi, UI_PATHS } from '../../src/server/ui/handle-ui.js';
 import { openRepository } from '../../src/ops/repository.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -57,7 +57,7 @@ export async function startApi(env: Record<string, string>, opts: { maxHeavyRead
     log,
     health: () => ({ healthy: true, status: 'ok', reason: 'test' }),
     metrics: async () => ({ contentType: 'text/plain', body: '' }),
-    routes: async (req, res) => (await handleApi(req, res, deps)) || (await handleUi(req, res)),
+    routes: { paths: [...API_PATHS, ...UI_PATHS], handle: async (req, res) => (await handleApi(req, res, deps)) || (await handleUi(req, res)) },
   });
   const url = `http://127.0.0.1:${server.port}`;
   const call: TestApi['call'] = (path, init = {}) => {

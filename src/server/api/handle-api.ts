@@ -10,6 +10,8 @@ import { COMPONENTS } from './schemas.js';
 import type { ApiDeps } from './services.js';
 
 export const API_PREFIX = '/api/';
+/** Where the API's routes are, as the start-up log line names them (GET /api/v1/openapi.json lists them). */
+export const API_PATHS = ['/api/v1/'] as const;
 
 /** Heavy reads (diff, stats) in flight, per deps object (one per server). */
 const heavyReads = new WeakMap<ApiDeps, number>();

@@ -1,4 +1,4 @@
-export { handleApi, API_PREFIX } from './handle-api.js';
+export { handleApi, API_PATHS, API_PREFIX } from './handle-api.js';
 export { createApiServices } from './create-services.js';
 export { openApiDocument } from './openapi.js';
 export { ROUTES } from './routes/index.js';

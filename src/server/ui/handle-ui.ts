@@ -43,6 +43,9 @@ function loadAssets(dir: string): Promise<Map<string, Asset>> {
   })();
 }
 
+/** What handleUi serves: the page and its files. */
+export const UI_PATHS = ['/', '/ui/'] as const;
+
 /**
  * Serves the web UI: `/` is the page, `/ui/<file>` its scripts and styles. Returns false for every other path.
  * The page talks to the API like any client; it holds no secrets (the token is typed in and kept in the tab).

@@ -1,7 +1,9 @@
 import { request } from 'node:http';
+import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HealthReport } from '../../../src/core/health.js';
+import { createLogger } from '../../../src/log.js';
 import { startHttpServer, type RunningHttpServer } from '../../../src/server/http-server.js';
 
 const log = pino({ level: 'silent' });
@@ -68,6 +70,34 @@ describe('the HTTP server of run', () => {
     const post = await get(port, '/healthz', { method: 'POST' });
     expect(post.status).toBe(405);
     expect(post.headers.allow).toBe('GET, HEAD');
+  });
+
+  it('says in its start-up line the paths it serves, and only those: the API and the UI when it is given them', async () => {
+    const listening = async (routes?: { paths: string[] }) => {
+      const lines: string[] = [];
+      const sink = new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          lines.push(...chunk.toString().split('\n').filter(Boolean));
+          cb();
+        },
+      });
+      server = await startHttpServer({
+        port: 0,
+        host: '127.0.0.1',
+        log: createLogger('info', sink),
+        health: () => health,
+        metrics: async () => ({ contentType: 't', body: '' }),
+        ...(routes && { routes: { paths: routes.paths, handle: async () => false } }),
+      });
+      const line = lines.map((l) => JSON.parse(l) as { msg: string; paths: string[] }).find((l) => l.msg === 'http server listening');
+      const notFound = JSON.parse((await get(server.port, '/nothing-here')).body) as { paths: string[] };
+      await server.close();
+      server = undefined;
+      return { logged: line?.paths, notFound: notFound.paths };
+    };
+    expect(await listening()).toEqual({ logged: ['/healthz', '/livez', '/metrics'], notFound: ['/healthz', '/livez', '/metrics'] });
+    const both = ['/healthz', '/livez', '/metrics', '/api/v1/', '/', '/ui/'];
+    expect(await listening({ paths: ['/api/v1/', '/', '/ui/'] })).toEqual({ logged: both, notFound: both });
   });
 
   it('refuses oversized headers', async () => {
