@@ -29,7 +29,7 @@ export interface HealthReport {
   lastFailureAt?: string;
   nextRunAt?: string;
   /** Continuous backups (RS_DELTA_INTERVAL), when on. */
-  delta?: { watching: boolean; downSince?: string; lastRevision?: number };
+  delta?: { watching: boolean; downSince?: string; lastRevision?: number; firstFullBackupSince?: string };
 }
 
 /** How many scheduled runs may come due without a success before the scheduler counts as stale. */
@@ -76,20 +76,37 @@ export const DELTA_DOWN_AFTER_INTERVALS = 3;
 /** Changes received this long ago and still not stored (the store failing) make continuous backups unhealthy. */
 export const DELTA_UNSTORED_AFTER_MS = 5 * 60_000;
 
+/** What deltaHealth reads of the recorder (ops/delta-recorder.ts DeltaRecorderState). */
+export interface DeltaHealthInput {
+  downSince?: number;
+  lastRevision?: number;
+  oldestPendingAt?: number;
+  /** The full backup the run's first watch waits for has been running since then. */
+  firstBaseSince?: number;
+}
+
 /**
- * The report with continuous backups' part: unhealthy (`failing`) when the watch of changes has been down for more
- * than 3 intervals (etcd unreachable, a full backup it waits for failing), or when changes received more than
+ * The report with continuous backups' part: healthy while the full backup the first watch waits for runs (saying
+ * so), unhealthy (`failing`) when the watch of changes has been down for more than 3 intervals (etcd unreachable, a
+ * full backup it waits for after a break failing), or when changes received more than
  * max(3 intervals, 5 minutes) ago are still not stored (the store failing; a full backup holds segments back for its
  * duration, so a shorter bound would fail every long one): either way the recovery point is growing.
  */
-export function deltaHealth(report: HealthReport, state: { downSince?: number; lastRevision?: number; oldestPendingAt?: number }, intervalMs: number, now: number = Date.now()): HealthReport {
+export function deltaHealth(report: HealthReport, state: DeltaHealthInput, intervalMs: number, now: number = Date.now()): HealthReport {
   const delta = {
     watching: state.downSince === undefined,
     ...(state.downSince !== undefined && { downSince: new Date(state.downSince).toISOString() }),
     ...(state.lastRevision !== undefined && { lastRevision: state.lastRevision }),
     ...(state.oldestPendingAt !== undefined && { oldestUnstoredAt: new Date(state.oldestPendingAt).toISOString() }),
+    ...(state.firstBaseSince !== undefined && { firstFullBackupSince: new Date(state.firstBaseSince).toISOString() }),
   };
   if (!report.healthy) return { ...report, delta };
+  if (state.firstBaseSince !== undefined) {
+    // Nothing is wrong while it runs: a large database takes longer than 3 intervals, and a failure shows as the
+    // backup's own (report.healthy is false then).
+    const reason = `first full backup in progress since ${delta.firstFullBackupSince!}: the watch of changes for continuous backups starts once it is stored`;
+    return { ...report, reason, delta };
+  }
   if (state.downSince !== undefined && now - state.downSince > DELTA_DOWN_AFTER_INTERVALS * intervalMs) {
     const reason = `the watch of changes for continuous backups has been down since ${delta.downSince!} (more than ${DELTA_DOWN_AFTER_INTERVALS} intervals of ${intervalMs / 1000}s)`;
     return { ...report, healthy: false, status: 'failing', reason, delta };

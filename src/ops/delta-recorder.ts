@@ -34,6 +34,8 @@ export interface DeltaRecorderState {
   lastRevision?: number;
   /** When the oldest change not yet stored was received. */
   oldestPendingAt?: number;
+  /** Since when the full backup the first watch of this run waits for (its chain's base) has been in progress. */
+  firstBaseSince?: number;
 }
 
 /** True for a backup a chain can start from: the values of every key it holds, read over v3. */
@@ -57,6 +59,8 @@ export class DeltaRecorder {
   /** A watch has started in this run: a later one after a loss is the watch again, not the first. */
   private watched = false;
   private lastRevision?: number;
+  /** Set while a full backup runs before any watch of this run: the watch cannot start before it is stored. */
+  private firstBaseSince?: number;
   private wake?: () => void;
   /** What was given up at exit (the store failing): `run` then exits 1 saying so. */
   givenUp?: string;
@@ -69,6 +73,7 @@ export class DeltaRecorder {
       ...(this.downSince !== undefined && { downSince: this.downSince }),
       ...(this.lastRevision !== undefined && { lastRevision: this.lastRevision }),
       ...(oldest !== undefined && { oldestPendingAt: oldest }),
+      ...(this.firstBaseSince !== undefined && { firstBaseSince: this.firstBaseSince }),
     };
   }
 
@@ -196,7 +201,7 @@ export class DeltaRecorder {
     this.deps.log.warn({ reason }, 'taking a full backup for continuous backups');
     for (let attempt = 0; !this.stopped; attempt++) {
       try {
-        const m = await this.deps.fullBackup(reason);
+        const m = await this.takeFullBackup(reason);
         if (isChainBase(m)) return m;
         this.deps.log.error({ id: m.id, strategy: m.strategy }, 'the full backup cannot start a chain of changes (it holds no v3 values): continuous backups stop');
         return undefined;
@@ -208,6 +213,23 @@ export class DeltaRecorder {
       }
     }
     return undefined;
+  }
+
+  /**
+   * One full backup. Before the first watch of this run, /healthz reads it as the first base in progress (the watch
+   * cannot start before its base is stored, however long a large database takes), and once it is stored the watch
+   * counts as down from then, not from the start.
+   */
+  private async takeFullBackup(reason: string): Promise<Manifest> {
+    if (this.watched) return this.deps.fullBackup(reason);
+    this.firstBaseSince = Date.now();
+    try {
+      const m = await this.deps.fullBackup(reason);
+      this.downSince = Date.now();
+      return m;
+    } finally {
+      this.firstBaseSince = undefined;
+    }
   }
 
   private onState(change: WatchStateChange): void {

@@ -6,7 +6,9 @@ import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../../helpers/cli.js';
 import { startRestartableEtcd, type RestartableEtcd } from '../../helpers/etcd-restartable.js';
+import { loadBigValues, portOf } from '../../helpers/faults.js';
 import { freePort } from '../../helpers/ports.js';
+import { startTcpProxy } from '../../helpers/tcp-proxy.js';
 
 let etcd: RestartableEtcd;
 let client: Etcd3;
@@ -70,4 +72,46 @@ it('counts segments and changes, reports the last revision and the lag, and /hea
   await until(async () => (await fetch(`${url}/healthz`)).status === 200, '/healthz never recovered');
   child!.kill('SIGTERM');
   expect((await done).code).toBe(0);
+}, 120_000);
+
+it('stays ready while the first full backup, which the watch waits for, takes longer than 3 intervals, and says so', async () => {
+  const store = await mkdtemp(join(tmpdir(), 'rs-delta-first-'));
+  // About 2 MiB of values read through a proxy at 400 KB/s: the first full backup takes several seconds, 3 intervals 3 s.
+  await loadBigValues(etcd.endpoint, 4);
+  const proxy = await startTcpProxy(portOf(etcd.endpoint), { rate: 400_000 });
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  let log = '';
+  const done: Promise<CliResult> = runCli(['run'], { RS_ETCD_ENDPOINTS: `http://${proxy.address}`, RS_BACKUP_DIR: store, RS_HTTP_PORT: String(port), RS_DELTA_INTERVAL: '1s' }, {
+    timeoutMs: 90_000,
+    onStart: (c) => {
+      child = c;
+      c.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    },
+  });
+  try {
+    const seen: Array<{ at: number; status: number; reason: string }> = [];
+    const health = async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+      if (res) seen.push({ at: Date.now(), status: res.status, reason: ((await res.json()) as { reason: string }).reason });
+    };
+    for (const end = Date.now() + 60_000; !log.includes('"msg":"watching etcd for changes"'); await sleep(250)) {
+      if (Date.now() > end) throw new Error(`the watch never started; log:\n${log}`);
+      await health();
+    }
+    // The test means something only if the backup outlasted 3 intervals while /healthz was asked.
+    expect(seen.at(-1)!.at - seen[0]!.at).toBeGreaterThan(3500);
+    expect(seen.filter((h) => h.status !== 200)).toEqual([]);
+    const during = seen.filter((h) => h.reason.startsWith('first full backup in progress since '));
+    expect(during.at(-1)!.at - during[0]!.at).toBeGreaterThan(3500);
+    proxy.rate = 0;
+    await health();
+    expect(seen.at(-1)!.status).toBe(200);
+    expect(seen.at(-1)!.reason).not.toContain('first full backup');
+  } finally {
+    child?.kill('SIGTERM');
+    await done;
+    await proxy.close();
+    await rm(store, { recursive: true, force: true });
+  }
 }, 120_000);

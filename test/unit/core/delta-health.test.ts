@@ -23,6 +23,17 @@ describe('deltaHealth', () => {
     expect(deltaHealth(ok, { oldestPendingAt: T - 350_000 }, 120_000, T).healthy).toBe(true);
     expect(deltaHealth(ok, { oldestPendingAt: T - 360_001 }, 120_000, T).healthy).toBe(false);
   });
+  it('stays healthy while the first full backup, which the watch waits for, runs longer than 3 intervals, saying so', () => {
+    const r = deltaHealth(ok, { downSince: T - 60_000, firstBaseSince: T - 59_000 }, 2000, T);
+    expect(r).toEqual({
+      ...ok,
+      reason: 'first full backup in progress since 2026-12-04T09:59:01.000Z: the watch of changes for continuous backups starts once it is stored',
+      delta: { watching: false, downSince: '2026-12-04T09:59:00.000Z', firstFullBackupSince: '2026-12-04T09:59:01.000Z' },
+    });
+    // Once it has failed, the backup's failure is the reason.
+    const failing: HealthReport = { healthy: false, status: 'failing', reason: 'the last backup failed: x' };
+    expect(deltaHealth(failing, { downSince: T - 60_000, firstBaseSince: T - 1000 }, 2000, T)).toMatchObject({ healthy: false, reason: 'the last backup failed: x' });
+  });
   it('keeps the reason of a backup that failed', () => {
     const failing: HealthReport = { healthy: false, status: 'failing', reason: 'the last backup failed: x' };
     expect(deltaHealth(failing, { downSince: T - 60_000 }, 2000, T).reason).toBe('the last backup failed: x');
