@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { UsageError } from '../core/errors.js';
+import { UsageError, describeError } from '../core/errors.js';
 import type { AuditRow } from '../kube/audit-row.js';
 import type { InspectKeyRow } from '../ops/inspect-keys.js';
 import type { KeysInput, SnapshotInput, SnapshotOrigin } from '../ops/open-snapshot.js';
@@ -73,11 +73,14 @@ export async function inspectCommand(ctx: CommandContext): Promise<void> {
     const { id, strategy, revision } = input.origin;
     ctx.log.info({ backup: id, strategy, revision, asked: target }, `reading backup ${id} (${strategy}, revision ${revision})`);
   }
+  const listing = { rows: false };
   try {
     if (req.mode === 'status') printStatus(ctx, input.origin, await (input as SnapshotInput).reader.status(), req.json);
-    else await printKeys(ctx, input, req, where);
+    else await printKeys(ctx, input, req, where, listing);
   } catch (err) {
-    throw snapshotError(err, where);
+    const failure = snapshotError(err, where);
+    if (listing.rows && req.mode !== 'status' && req.mode !== 'get') printCutShort(ctx, req.json, req.mode, failure);
+    throw failure;
   } finally {
     await input.close();
   }
@@ -123,7 +126,7 @@ function keyRowText(r: InspectKeyRow): string {
  * The key modes: `--keys` (text rows, or one JSON document written row by row), `--get KEY` (its metadata as JSON,
  * or `--raw` its value's bytes), `--render` (the audit listing). The Kubernetes decoders they need load only here.
  */
-async function printKeys(ctx: CommandContext, input: KeysInput, req: Exclude<InspectRequest, { mode: 'status' }>, where: string): Promise<void> {
+async function printKeys(ctx: CommandContext, input: KeysInput, req: Exclude<InspectRequest, { mode: 'status' }>, where: string, listing: { rows: boolean }): Promise<void> {
   const { keyRows, getKey, renderRows } = await import('../ops/inspect-keys.js');
   const { reader } = input;
   if (req.mode === 'get') {
@@ -135,8 +138,14 @@ async function printKeys(ctx: CommandContext, input: KeysInput, req: Exclude<Ins
   const q = { ...(req.prefix !== undefined && { prefix: req.prefix }), ...(req.revision !== undefined && { revision: req.revision }) };
   if (req.mode === 'render') {
     const { AUDIT_COLUMNS, auditRowText } = await import('../kube/audit-row.js');
-    if (!req.json) ctx.print(AUDIT_COLUMNS.join('\t'));
-    for await (const row of renderRows(reader, ctx.config, q)) ctx.print(req.json ? JSON.stringify(row) : auditRowText(row as AuditRow));
+    // As --keys: the head comes with the first row, so a stop or an error before it prints nothing that reads as an
+    // empty listing.
+    for await (const row of renderRows(reader, ctx.config, q)) {
+      if (!listing.rows && !req.json) ctx.print(AUDIT_COLUMNS.join('\t'));
+      listing.rows = true;
+      ctx.print(req.json ? JSON.stringify(row) : auditRowText(row as AuditRow));
+    }
+    if (!listing.rows && !req.json) ctx.print(AUDIT_COLUMNS.join('\t'));
     return;
   }
   const head = req.json ? `{"revision":${req.revision ?? 'null'},"prefix":${JSON.stringify(req.prefix ?? '')},"keys":[` : KEY_COLUMNS.join('\t');
@@ -146,6 +155,7 @@ async function printKeys(ctx: CommandContext, input: KeysInput, req: Exclude<Ins
   for await (const row of keyRows(reader, ctx.config, q)) {
     if (!opened) ctx.print(head);
     opened = true;
+    listing.rows = true;
     if (!req.json) {
       ctx.print(keyRowText(row));
       continue;
@@ -156,4 +166,16 @@ async function printKeys(ctx: CommandContext, input: KeysInput, req: Exclude<Ins
   if (!opened) ctx.print(head);
   if (pending !== undefined) ctx.print(pending);
   if (req.json) ctx.print(']}');
+}
+
+/**
+ * The last line of a listing that stopped (a signal, a damaged page) after rows were printed: rows piped to a file or
+ * a tool would read as a whole listing, and the exit code is lost in a pipe without pipefail. A table ends with a
+ * `# incomplete: ...` line, JSON lines with `{"incomplete":...}` (not a row: a reader that checks rows stops there);
+ * the `--keys --json` document is left unclosed, which no JSON parser takes.
+ */
+function printCutShort(ctx: CommandContext, json: boolean, mode: 'keys' | 'render', failure: unknown): void {
+  const why = `${describeError(failure)}: the rows above are not all the keys`;
+  if (!json) ctx.print(`# incomplete: ${why}`);
+  else if (mode === 'render') ctx.print(JSON.stringify({ incomplete: why }));
 }

@@ -71,10 +71,36 @@ describe('SIGTERM mid-walk of a snapshot', () => {
     expect(exitMs).toBeLessThan(EXIT_WITHIN_MS);
   };
 
-  it.each([['--keys'], ['--render']])('inspect <id> %s: exit 1 at once, "inspect of backup <id> stopped", not the whole listing', async (mode) => {
+  it.each([['--keys'], ['--render']])('inspect <id> %s: exit 1 at once, "inspect of backup <id> stopped", and before any row nothing on stdout', async (mode) => {
     const out = await signalMidWalk(['inspect', id, mode]);
     expectStopped(out, `inspect of backup ${id} stopped: received SIGTERM`);
-    expect(out.res.stdout.match(/\/registry\/configmaps\/big\//g) ?? []).not.toHaveLength(KEYS);
+    // Not a head alone, which reads as the listing of an empty snapshot.
+    expect(out.res.stdout).toBe('');
+  });
+
+  it.each(['--keys', '--render', '--render --json'])('inspect <id> %s stopped after rows: its output ends saying it is incomplete', async (flags) => {
+    const mode = flags.split(' ');
+    marker = join(dir, `reading-${++runs}`);
+    const env = { RS_BACKUP_DIR: store, NODE_OPTIONS: `--import=${PRELOAD}`, RESHIFTER_TEST_SLOW_READS: '\\.snapshot\\.db$', RESHIFTER_TEST_READ_DELAY_MS: '30', RESHIFTER_TEST_READ_MARKER: marker };
+    // SIGTERM once the first rows are out, mid-walk (30 ms a read: the walk takes seconds).
+    const res = await runCli(['inspect', id, ...mode], env, {
+      onStart: (c) => {
+        let out = '';
+        const onData = (d: Buffer) => {
+          out += d.toString();
+          if ((out.match(/\/registry\/configmaps\/big\//g) ?? []).length < 5) return;
+          // Once: a second signal exits at once.
+          c.stdout!.off('data', onData);
+          c.kill('SIGTERM');
+        };
+        c.stdout!.on('data', onData);
+      },
+    });
+    expectStopped({ res, exitMs: 0 }, `inspect of backup ${id} stopped: received SIGTERM`);
+    const lines = res.stdout.trimEnd().split('\n');
+    expect(lines.filter((l) => l.includes('/registry/configmaps/big/')).length).toBeLessThan(KEYS);
+    const why = `inspect of backup ${id} stopped: received SIGTERM: the rows above are not all the keys`;
+    expect(lines.at(-1)).toBe(mode.includes('--json') ? JSON.stringify({ incomplete: why }) : `# incomplete: ${why}`);
   });
 
   it('inspect <file> --keys: exit 1 at once, "inspect of <file> stopped"', async () => {
