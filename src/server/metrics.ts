@@ -79,7 +79,7 @@ function declareMetrics(registers: Registry[]): Omit<Metrics, 'observer' | 'regi
     }),
     lastFailure: new Gauge({
       name: 'reshifter_backup_last_failure_timestamp_seconds',
-      help: 'Unix time of the last failed backup.',
+      help: 'Unix time of the last failed backup, or of the store refusing run at start (every backup would fail alike).',
       registers,
     }),
     ...declareRetentionAndRestoreMetrics(registers),

@@ -103,10 +103,16 @@ describe('S3 credentials the endpoint refuses', () => {
       const reason = (JSON.parse(body) as { reason: string }).reason;
       expect(reason).toMatch(/^the store refused to list the backups at start \(backups will fail alike\): listing s3:\/\/backups\/default\/: /);
       expect(reason).toMatch(refusedSecret);
+      // A scraper sees it too, before any backup has run: the last failure is after the last success.
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
+      expect(value('reshifter_backup_last_failure_timestamp_seconds')).toBeGreaterThan(Date.now() / 1000 - 60);
+      expect(value('reshifter_backup_last_failure_timestamp_seconds')).toBeGreaterThan(value('reshifter_backup_last_success_timestamp_seconds'));
+      expect(metrics).not.toMatch(/reshifter_backup_total\{/);
       child.kill('SIGTERM');
       const res = await run;
       expect(res.code).toBe(0);
-      expect(leaks(res.stdout, res.stderr, body)).toEqual([]);
+      expect(leaks(res.stdout, res.stderr, body, metrics)).toEqual([]);
     } finally {
       child.kill('SIGKILL');
     }
