@@ -157,7 +157,7 @@ function untilAborted(signal: AbortSignal): Promise<void> {
 /**
  * Sets the last-success metric from the newest backup in the store, so alerts on its age survive a restart.
  * A store that cannot be listed now is only a warning: the first backup will tell. One that refuses reshifter
- * (credentials, permissions) turns /healthz unhealthy at once, and sets the last-failure metric: a scraper sees it
+ * (credentials, permissions, a bucket that does not exist) turns /healthz unhealthy at once, and sets the last-failure metric: a scraper sees it
  * now (last failure after last success, as the alert on failing backups reads it), not hours later.
  */
 async function seedLastSuccess(repo: BackupRepository, metrics: Metrics, health: ScheduleHealth, log: Logger): Promise<void> {
@@ -166,8 +166,8 @@ async function seedLastSuccess(repo: BackupRepository, metrics: Metrics, health:
     if (newest) metrics.lastSuccess.set(Date.parse(newest.createdAt) / 1000);
   } catch (err) {
     log.warn({ err: describeError(err) }, 'cannot list existing backups');
-    // Refused credentials or permissions will refuse every backup too: /healthz says so now, not at the first run.
-    if (err instanceof StoreError && err.kind === 'denied') {
+    // Refused credentials or permissions, or no bucket, will fail every backup too: said now, not at the first run.
+    if (err instanceof StoreError && (err.kind === 'denied' || err.kind === 'no-bucket')) {
       health.refusedAtStart(describeError(err));
       metrics.lastFailure.set(Date.now() / 1000);
     }

@@ -54,10 +54,11 @@ export class EtcdError extends OperationError {
 /**
  * How a store request failed, decided once by the store adapter (local-store.ts from the fs error's code, s3-store.ts
  * from the SDK error's name and HTTP status) so that nothing else reads messages: `not-found` (no such object),
- * `denied` (credentials or permissions), `transient` (network, 5xx, throttling: still failing when the retries gave
- * up), `other` (anything else: a missing bucket, a full disk, an aborted request).
+ * `denied` (credentials or permissions), `no-bucket` (the S3 bucket does not exist: every request fails alike),
+ * `transient` (network, 5xx, throttling: still failing when the retries gave up), `other` (anything else: a full
+ * disk, an aborted request).
  */
-export type StoreFailure = 'not-found' | 'denied' | 'transient' | 'other';
+export type StoreFailure = 'not-found' | 'denied' | 'no-bucket' | 'transient' | 'other';
 
 /** The backup store (local directory or S3) failed: exit code 1. */
 export class StoreError extends OperationError {

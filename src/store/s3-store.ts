@@ -248,12 +248,12 @@ export class S3Store implements Store {
     const e = last as SdkError;
     const name = e.name ?? 'Error';
     const status = statusOf(last);
-    // A missing bucket is the configuration's fault, not a missing backup: `other`, never `not-found`.
+    // A missing bucket is the configuration's fault, not a missing backup: never `not-found`.
     let why: string;
     let kind: StoreFailure = exhausted?.transient ? 'transient' : 'other';
     const tls = tlsProblem(last, this.cfg.endpoint);
     const refused = credentialsProblem(last, { endpoint: this.cfg.endpoint, bucket: this.cfg.bucket, fromVariables: this.cfg.accessKeyId !== undefined });
-    if (name === 'NoSuchBucket') why = `bucket "${this.cfg.bucket}" does not exist`;
+    if (name === 'NoSuchBucket') [why, kind] = [`bucket "${this.cfg.bucket}" does not exist`, 'no-bucket'];
     else if (name === 'NoSuchKey' || (name === 'NotFound' && status === 404)) [why, kind] = ['no such object', 'not-found'];
     else if (refused !== undefined) [why, kind] = [refused, 'denied'];
     else if (name === 'AbortError' || name === 'AbortedError') why = 'aborted';

@@ -11,6 +11,9 @@ import { BackupRepository } from '../../src/store/backup-repository.js';
 import { createStore } from '../../src/store/create-store.js';
 import type { Store } from '../../src/store/types.js';
 import { makeCerts } from '../helpers/certs.js';
+import { runCli } from '../helpers/cli.js';
+import { until } from '../helpers/faults.js';
+import { freePort } from '../helpers/ports.js';
 import { startS3, type TestS3 } from '../helpers/s3.js';
 
 /**
@@ -54,13 +57,38 @@ describe('store failures', () => {
     expect((await failure(open(s3Config(s3)).get('c/missing.json'))).kind).toBe('not-found');
   });
 
-  it('an unknown S3 access key is denied; a missing bucket is neither not-found nor denied', async () => {
+  it('an unknown S3 access key is denied; a missing bucket is no-bucket, neither not-found nor denied', async () => {
     const denied = await failure(open(s3Config(s3, { ACCESS_KEY_ID: 'NOBODY', SECRET_ACCESS_KEY: 'not-the-secret' })).get('c/x.json'));
     expect(denied.kind).toBe('denied');
     expect(denied.message).toMatch(/refused the credentials: it knows no such access key \(InvalidAccessKeyId\): check ACCESS_KEY_ID$/);
     const noBucket = await failure(open(s3Config(s3, { RS_S3_BUCKET: 'no-such-bucket' })).get('c/x.json'));
-    expect(noBucket.kind).toBe('other');
+    expect(noBucket.kind).toBe('no-bucket');
     expect(noBucket.message).toMatch(/bucket "no-such-bucket" does not exist/);
+  });
+
+  it('run with a bucket that does not exist: /healthz and /metrics say so from the start, not at the first backup', async () => {
+    const port = await freePort();
+    let stderr = '';
+    let child: import('node:child_process').ChildProcess | undefined;
+    const run = runCli(['run'], { ...s3.env, RS_S3_BUCKET: 'no-such-bucket', RS_S3_RETRY_WINDOW: '1s', RS_SCHEDULE: '0 0 1 1 *', RS_HTTP_PORT: String(port) }, {
+      timeoutMs: 30_000,
+      onStart: (c) => {
+        child = c;
+        c.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      },
+    });
+    try {
+      await until(() => stderr.includes('"msg":"scheduler started"'), 'run to start');
+      const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+      const reason = ((await health.json()) as { reason: string }).reason;
+      expect(health.status).toBe(503);
+      expect(reason).toMatch(/^the store refused to list the backups at start \(backups will fail alike\): .*bucket "no-such-bucket" does not exist/);
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(Number(/^reshifter_backup_last_failure_timestamp_seconds (\S+)$/m.exec(metrics)?.[1])).toBeGreaterThan(Date.now() / 1000 - 60);
+    } finally {
+      child?.kill('SIGTERM');
+      await run;
+    }
   });
 
   it('an S3 server that does not answer is transient once the retries give up', async () => {
