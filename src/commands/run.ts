@@ -157,8 +157,9 @@ function untilAborted(signal: AbortSignal): Promise<void> {
 /**
  * Sets the last-success metric from the newest backup in the store, so alerts on its age survive a restart.
  * A store that cannot be listed now is only a warning: the first backup will tell. One that refuses reshifter
- * (credentials, permissions, a bucket that does not exist) turns /healthz unhealthy at once, and sets the last-failure metric: a scraper sees it
- * now (last failure after last success, as the alert on failing backups reads it), not hours later.
+ * (credentials, permissions, a bucket that does not exist) turns /healthz unhealthy at once, and sets the
+ * last-failure metric: a scraper sees it now (last failure after last success, as the alert on failing backups
+ * reads it), not hours later.
  */
 async function seedLastSuccess(repo: BackupRepository, metrics: Metrics, health: ScheduleHealth, log: Logger): Promise<void> {
   try {

@@ -10,8 +10,8 @@ import { isFile, seriesFlag } from './flags.js';
 import { textTable } from './text-table.js';
 
 /**
- * `reshifter stats [<id>|latest|<file>] [--strategy S] [--keys] [--json]`: keys and bytes per prefix, resource, namespace
- * and value encoding, from the live etcd, a snapshot file on this machine, or a stored backup (checked against its manifest first; `latest` is
+ * `reshifter stats [<id>|latest|<file>] [--strategy S] [--keys] [--json]`: keys and bytes per prefix, resource,
+ * namespace and value encoding, from the live etcd, a snapshot file on this machine, or a stored backup (checked against its manifest first; `latest` is
  * the newest snapshot, key dump or render listing, of series S). `--keys` also lists every key (the render
  * listing). RS_INCLUDE_/EXCLUDE_* filters apply.
  */

@@ -36,7 +36,8 @@ const PATHS = ['/healthz', '/livez', '/metrics'];
 
 /**
  * The HTTP side of `run` (node:http, no framework): `GET /healthz` (200, or 503 with the reason), `GET /livez`
- * (200 while the process answers), `GET /metrics` (Prometheus text), then the routes it is given (the API, the UI). Everything else is a JSON 404 or 405.
+ * (200 while the process answers), `GET /metrics` (Prometheus text), then the routes it is given (the API, the
+ * UI). Everything else is a JSON 404 or 405.
  * Bounded: small headers, short timeouts, few connections, and request bodies are never read. On loopback (or with
  * RS_HTTP_ALLOWED_HOSTS), a request sent to a name it does not answer to is refused first (421), whatever its path.
  */
