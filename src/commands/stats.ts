@@ -11,9 +11,9 @@ import { textTable } from './text-table.js';
 
 /**
  * `reshifter stats [<id>|latest|<file>] [--strategy S] [--keys] [--json]`: keys and bytes per prefix, resource,
- * namespace and value encoding, from the live etcd, a snapshot file on this machine, or a stored backup (checked against its manifest first; `latest` is
- * the newest snapshot, key dump or render listing, of series S). `--keys` also lists every key (the render
- * listing). RS_INCLUDE_/EXCLUDE_* filters apply.
+ * namespace and value encoding, from the live etcd, a snapshot file on this machine, or a stored backup (checked
+ * against its manifest first; `latest` is the newest snapshot, key dump or render listing, of series S). `--keys`
+ * also lists every key (the render listing). RS_INCLUDE_/EXCLUDE_* filters apply.
  */
 export async function statsCommand(ctx: CommandContext): Promise<void> {
   const id = ctx.args.positionals[0];
