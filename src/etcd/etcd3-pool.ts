@@ -29,11 +29,22 @@ export interface EtcdServiceClient {
  * opened through it, so that they use its endpoints, TLS, auth token and failover as its calls do.
  */
 export interface Etcd3Pool {
-  hosts: unknown[];
+  hosts: Etcd3Host[];
   authenticator: { invalidateMetadata(): void };
   withConnection<T>(service: string, fn: (c: { resource: unknown; client: EtcdServiceClient; metadata: GrpcMetadata }) => T): Promise<T>;
+  /**
+   * A unary call as etcd3's own API makes it (`kv.txn(req)` is `exec('KV', 'txn', req)`): its retry and deadline
+   * (fault-handling.ts), failover, auth token (got again when etcd says it is invalid) and error classes;
+   * `client[method](payload, metadata, options, callback)` of the service's gRPC client makes the request.
+   */
+  exec<T>(service: string, method: string | symbol, payload: unknown): Promise<T>;
   /** Tells the pool's failover that an endpoint failed: it is passed over for a while. */
   markFailed(resource: unknown, err: unknown): void;
+}
+
+/** One endpoint of the pool (etcd3's Host): its gRPC client of a service, made when first asked for. */
+export interface Etcd3Host {
+  getServiceClient(service: string): object;
 }
 
 export const poolOf = (client: Etcd3): Etcd3Pool => (client as unknown as { pool: Etcd3Pool }).pool;
