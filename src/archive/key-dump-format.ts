@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { KeyRecord, KeysHeader } from '../core/key-record.js';
+import { readCanonicalKeyMeta, type KeyFacts } from './key-meta-line.js';
 
 /**
  * The layout of a key dump (`raw` and `filter:` strategies), a plain ustar archive:
@@ -106,8 +107,16 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const COUNT_FIELDS = ['valueSize', 'createRevision', 'modRevision', 'version'] as const;
 const LEASE_ID = /^\d{1,20}$/;
 
-/** Parses and checks a key's JSON line; throws an Error saying what is wrong. */
-export function decodeKeyMeta(bytes: Buffer, n: number): { meta: KeyMeta; key: Buffer } {
+/**
+ * Parses and checks a key's JSON line; throws an Error saying what is wrong. A line as reshifter writes it is read
+ * without JSON.parse (key-meta-line.ts: a tenth of a restore's garbage was these lines' strings and objects).
+ */
+export function decodeKeyMeta(bytes: Buffer, n: number): { meta: KeyFacts; key: Buffer } {
+  return readCanonicalKeyMeta(bytes, n, MAX_VALUE_BYTES) ?? parseKeyMetaJson(bytes, n);
+}
+
+/** decodeKeyMeta through JSON.parse: any line, and the messages for those that are wrong. */
+export function parseKeyMetaJson(bytes: Buffer, n: number): { meta: KeyMeta; key: Buffer } {
   let m: Record<string, unknown>;
   try {
     m = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;

@@ -13,8 +13,8 @@ import {
   keyEntryNames,
   type DumpEnd,
   type DumpHeader,
-  type KeyMeta,
 } from './key-dump-format.js';
+import type { KeyFacts } from './key-meta-line.js';
 import { ParserCheck } from './parser-check.js';
 import { streamChunks } from './stream-chunks.js';
 import { TarParser, type TarEntry } from './tar.js';
@@ -53,7 +53,7 @@ export class KeyDumpParser {
   header?: DumpHeader;
   keys = 0;
   valueBytes = 0;
-  private pending?: { meta: KeyMeta; key: Buffer };
+  private pending?: { meta: KeyFacts; key: Buffer };
   private ended = false;
   private readonly tar: TarParser;
 
