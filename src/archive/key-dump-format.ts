@@ -46,18 +46,10 @@ export interface DumpEnd {
 }
 
 /** One key's JSON line. */
-export interface KeyMeta {
-  /** Position in the dump, from 1; the entry names carry it too. */
-  n: number;
+export interface KeyMeta extends KeyFacts {
   /** The key as text, present only when the bytes are valid UTF-8 (so jq users can read it). */
   key?: string;
   keyBase64: string;
-  valueSize: number;
-  createRevision: number;
-  modRevision: number;
-  version: number;
-  lease?: string;
-  ttl?: number;
 }
 
 /** Entry names of the n-th key (from 1). */

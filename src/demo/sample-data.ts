@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { varintBytes } from '../core/varint.js';
 
 /** One key of a Kubernetes-like dataset. `leaseTtl` asks for the key to be attached to a lease of that TTL. */
 export interface SampleKey {
@@ -8,16 +9,7 @@ export interface SampleKey {
 }
 
 // A minimal protobuf writer, enough to build the `k8s\0` envelope the way kube-apiserver stores objects.
-function varint(n: number | bigint): Buffer {
-  let v = BigInt(n);
-  const out: number[] = [];
-  while (v >= 0x80n) {
-    out.push(Number(v & 0x7fn) | 0x80);
-    v >>= 7n;
-  }
-  out.push(Number(v));
-  return Buffer.from(out);
-}
+const varint = (n: number | bigint): Buffer => varintBytes(BigInt(n));
 const field = (num: number, payload: Buffer | string) => {
   const b = typeof payload === 'string' ? Buffer.from(payload) : payload;
   return Buffer.concat([varint((num << 3) | 2), varint(b.length), b]);

@@ -1,3 +1,5 @@
+import { varintBytes } from '../core/varint.js';
+
 /**
  * The protobuf bytes of the one etcd transaction a restore sends many of (etcdserverpb.TxnRequest: "create these keys
  * if none of those exists", or plain puts), and the one fact it reads from the reply (TxnResponse.succeeded). Written
@@ -38,14 +40,7 @@ function bytesField(n: number): number {
 
 /** The varint of an int64 given in decimal (a lease id), two's complement as protobuf writes a negative one. */
 function int64Varint(decimal: string): Buffer {
-  let v = BigInt.asUintN(64, BigInt(decimal));
-  const out: number[] = [];
-  while (v >= 0x80n) {
-    out.push(Number(v & 0x7fn) | 0x80);
-    v >>= 7n;
-  }
-  out.push(Number(v));
-  return Buffer.from(out);
+  return varintBytes(BigInt.asUintN(64, BigInt(decimal)));
 }
 
 /** Compare{result: EQUAL, target: VERSION, key, version: 0}: the key does not exist. */
