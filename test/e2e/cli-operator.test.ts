@@ -183,9 +183,14 @@ describe('unknown ids', () => {
       expect(res.code).toBe(2);
       expect(res.stderr).toContain(`it names a file of backup ${prod[0]!.id}; give that id`);
     }
-    const file = await runCli(['restore', SMALL_DB, '--data-dir', join(work, 'never')], env());
+    const file = await runCli(['verify', SMALL_DB], env());
     expect(file.code).toBe(2);
     expect(file.stderr).toContain(`it is a file on this machine; backups are read from the store ("reshifter list" shows them), and "reshifter inspect ${SMALL_DB}" reads a snapshot file`);
+    // restore takes a snapshot file with --keys; into a data directory it names etcd's own tool, and writes nothing.
+    const dataDir = await runCli(['restore', SMALL_DB, '--data-dir', join(work, 'never')], env());
+    expect(dataDir.code).toBe(2);
+    expect(dataDir.stderr).toContain(`"reshifter restore ${SMALL_DB} --keys" writes the live keys of a snapshot file`);
+    expect(dataDir.stderr).toContain(`"etcdutl snapshot restore ${SMALL_DB} --data-dir ${join(work, 'never')}"`);
     expect(await readdir(work)).not.toContain('never');
     const gone = await runCli(['inspect', join(work, 'no-such.db')], env());
     expect(gone.code).toBe(2);
