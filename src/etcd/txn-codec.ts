@@ -78,8 +78,9 @@ class Writer {
 }
 
 /**
- * TxnRequest{compare: [key absent, for each of `absent`], success: [put, for each of `puts`], failure: []}. `leases[i]`:
- * the id (decimal, as etcd3 gives it) of the lease puts[i] is written under, when it has one. No compare: the puts are applied unconditionally.
+ * TxnRequest{compare: [key absent, for each of `absent`], success: [put, for each of `puts`], failure: []}.
+ * `leases[i]`: the id (decimal, as etcd3 gives it) of the lease puts[i] is written under, when it has one. No
+ * compare: the puts are applied unconditionally.
  */
 export function encodeTxn(absent: readonly Buffer[], puts: readonly TxnPut[], leases?: ReadonlyArray<string | undefined>): Buffer {
   const leaseBytes = leases?.map((id) => (id === undefined ? undefined : int64Varint(id)));

@@ -11,7 +11,8 @@ const PRELOAD = new URL('../helpers/preload/slow-snapshot-reads.mjs', import.met
 const KEYS = 1000;
 /**
  * How long a signalled command may take to exit: generous for two busy cores, and far below the walk's own length
- * with the slowed reads (many seconds; the restore's first pass reads longer still before its first key), which is what a command that ignored the signal until the walk ended took.
+ * with the slowed reads (many seconds; the restore's first pass reads longer still before its first key), which is
+ * what a command that ignored the signal until the walk ended took.
  */
 const EXIT_WITHIN_MS = 5_000;
 
