@@ -1,4 +1,5 @@
 import type { Etcd3 } from 'etcd3';
+import { printableBytes } from '../core/printable.js';
 import { DEFAULT_PREFIXES } from '../kube/index.js';
 import { prefixRanges, normalisePrefixes, rangesBetween } from './key-ranges.js';
 import { countKeys } from './paged-reader.js';
@@ -38,10 +39,17 @@ const OUTSIDE_NAMES = 5;
 /** Keys read per gap between the prefixes to name what lies there. */
 const OUTSIDE_SAMPLE = 1000;
 
-/** `/calico/ipam/v2/x` -> `/calico`; a key without a leading slash names itself. */
-const topLevel = (key: string) => (key.startsWith('/') ? `/${key.split('/')[1]}` : key);
+/** Bytes of a name kept for the warning: a key is any bytes, up to etcd's request limit. */
+const NAME_BYTES = 64;
 
-function outsideOf(count: number | undefined, names: Iterable<string>): KeysOutside {
+/** `/calico/ipam/v2/x` -> `/calico`; a key without a leading slash names itself; printed as keys are, and cut short. */
+function topLevel(key: Buffer): string {
+  const slash = key[0] === 0x2f ? key.indexOf(0x2f, 1) : -1;
+  const name = slash > 0 ? key.subarray(0, slash) : key;
+  return name.length > NAME_BYTES ? `${printableBytes(name.subarray(0, NAME_BYTES))}...` : printableBytes(name);
+}
+
+function outsideOf(count: number | undefined, names: Iterable<Buffer>): KeysOutside {
   return { ...(count !== undefined && { count }), under: [...new Set([...names].map(topLevel))].sort().slice(0, OUTSIDE_NAMES) };
 }
 
@@ -52,14 +60,14 @@ function outsideOf(count: number | undefined, names: Iterable<string>): KeysOuts
 export async function v3KeysOutside(etcd: Etcd3, prefixes: readonly string[]): Promise<KeysOutside> {
   const compactRevKey = { start: Buffer.from(COMPACT_REV_KEY), end: Buffer.from(`${COMPACT_REV_KEY}\0`) };
   let count = 0;
-  const names: string[] = [];
+  const names: Buffer[] = [];
   for (const gap of rangesBetween([...prefixRanges(prefixes), compactRevKey])) {
     const range = { key: gap.start, range_end: gap.end };
     const keys = Number((await etcd.kv.range({ ...range, count_only: true })).count);
     if (keys === 0) continue;
     count += keys;
     const sample = await etcd.kv.range({ ...range, keys_only: true, limit: OUTSIDE_SAMPLE });
-    names.push(...sample.kvs.map((kv) => kv.key.toString('latin1')));
+    names.push(...sample.kvs.map((kv) => kv.key));
   }
   return outsideOf(count, names);
 }
@@ -70,5 +78,5 @@ export async function v2KeysOutside(v2: V2Client, prefixes: readonly string[]): 
   if (list.includes('/')) return { under: [] };
   const top = (await v2.get('/'))?.node.nodes ?? [];
   const outside = top.map((n) => n.key).filter((key) => !list.some((p) => key === p || key.startsWith(`${p}/`)));
-  return outsideOf(undefined, outside);
+  return outsideOf(undefined, outside.map((key) => Buffer.from(key)));
 }

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/archive/manifest.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
@@ -72,6 +73,21 @@ describe('v3: keys beyond the Kubernetes prefixes', () => {
     expect(all.warning).toBeUndefined();
     expect(all.manifest.keys).toBe(6);
     expect((await rawBackup(etcd, 'filter:namespaces')).warning).toBeUndefined();
+  });
+
+  it('a key of any bytes is named as keys are printed, and cut short', async () => {
+    const client = new Etcd3({ hosts: etcd.endpoint });
+    try {
+      await client.put(Buffer.concat([Buffer.from('zz\n'), Buffer.alloc(3000, 0x61)])).value('x');
+    } finally {
+      client.close();
+    }
+    const { warning } = await rawBackup(etcd);
+    expect(warning?.outside).toBe(5);
+    const odd = warning!.under.find((n) => n.startsWith('zz'))!;
+    expect(odd).toBe(`zz\\x0a${'a'.repeat(61)}...`);
+    expect(warning!.msg).not.toContain('\n');
+    expect(warning!.msg.length).toBeLessThan(600);
   });
 });
 
