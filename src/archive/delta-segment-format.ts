@@ -1,5 +1,5 @@
 import type { DeltaEvent } from '../core/delta-event.js';
-import { keyText } from './key-dump-format.js';
+import { keyText, type KeyMeta } from './key-dump-format.js';
 
 /**
  * The layout of a delta segment (the changes a continuous backup recorded between two points), a plain ustar archive
@@ -54,20 +54,9 @@ export interface SegmentEnd {
   lastEventAt?: string;
 }
 
-/** One change's JSON line. */
-export interface EventMeta {
-  /** Position in the segment, from 1; the entry names carry it too. */
-  n: number;
+/** One change's JSON line: a key dump's key line (KeyMeta; `n` counts changes), and what a change adds. */
+export interface EventMeta extends KeyMeta {
   type: 'put' | 'delete';
-  /** The key as text, present only when the bytes are valid UTF-8. */
-  key?: string;
-  keyBase64: string;
-  valueSize: number;
-  createRevision: number;
-  modRevision: number;
-  version: number;
-  lease?: string;
-  ttl?: number;
   grantedTtl?: number;
   /** When the watch received the change. */
   observedAt: string;

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 
 /** The facts of a key's JSON line that a reader of the dump uses (the key itself comes as bytes beside them). */
 export interface KeyFacts {
-  /** Position in the dump, from 1; the entry names carry it too. */
+  /** Position in the archive (a key dump's keys, a segment's changes), from 1; the entry names carry it too. */
   n: number;
   valueSize: number;
   createRevision: number;
