@@ -1,4 +1,5 @@
 import { USES } from '../core/latest.js';
+import { keysOutsideText, type KeysOutside } from '../etcd/kube-prefixes.js';
 import { AUDIT_COLUMNS, auditRowText, type AuditRow } from '../kube/audit-row.js';
 import type { StatsReport, Tally } from '../kube/key-stats.js';
 import { printable } from '../core/printable.js';
@@ -40,6 +41,11 @@ async function storedStats(ctx: CommandContext, id: string, opts: StatsOptions):
   }
 }
 
+/** Keys beyond the prefixes: not counted here, and not in a key dump either. */
+function outsideLine(outside: KeysOutside): string {
+  return `outside:  ${keysOutsideText(outside)} under ${outside.under.join(', ')}, beyond the Kubernetes prefixes: not counted above, and not in a raw dump (a snapshot holds them; RS_KUBE_PREFIXES=/ reads every key)`;
+}
+
 function table(title: string, groups: Record<string, Tally>): string[] {
   const rows = [[title, 'KEYS', 'BYTES']];
   // Names come from keys: printed as keys are, so a namespace holding a newline cannot fake a row.
@@ -54,6 +60,7 @@ export function formatStats(source: StatsSource, r: StatsReport): string[] {
     `source:   ${from}, API ${source.apiVersion}, revision ${source.revision}`,
     `prefixes: ${source.prefixes.join(', ') || '-'}`,
     `keys:     ${r.keys} (${formatBytes(r.keyBytes + r.valueBytes)}: keys ${formatBytes(r.keyBytes)}, values ${formatBytes(r.valueBytes)})`,
+    ...(source.outside ? [outsideLine(source.outside)] : []),
     ...table('PREFIX', r.byPrefix),
     ...table('RESOURCE', r.byResource),
     ...table('NAMESPACE', r.byNamespace),

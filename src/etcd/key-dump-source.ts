@@ -9,6 +9,7 @@ import { DEFAULT_PREFIXES, parseKey } from '../kube/index.js';
 import { layoutPrefixes } from '../kube/resource-label.js';
 import type { Logger } from '../log.js';
 import { openKeyReader } from './key-reader.js';
+import { keysOutsideText, type KeysOutside } from './kube-prefixes.js';
 import type { BackupSource } from './source.js';
 import { whenEnded } from './stream-done.js';
 
@@ -19,7 +20,8 @@ import { whenEnded } from './stream-done.js';
  */
 export async function keyDumpSource(config: Config, etcd: Etcd3, log: Logger, selection: KeySelection): Promise<BackupSource> {
   const everything = selectsEverything(selection);
-  const reader = await openKeyReader(config, etcd, log, { warnOfKeysOutside: everything });
+  const reader = await openKeyReader(config, etcd, log, { lookOutside: everything });
+  if (reader.outside) warnOfKeysOutside(reader.outside, reader.prefixes, log);
   const layout = layoutPrefixes(reader.prefixes, DEFAULT_PREFIXES);
   const writer = new KeyDumpWriter(new Date());
   log.info({ apiVersion: reader.apiVersion, revision: reader.revision, prefixes: reader.prefixes }, 'dumping keys');
@@ -59,4 +61,15 @@ export async function keyDumpSource(config: Config, etcd: Etcd3, log: Logger, se
       return { etcdVersion: reader.etcdVersion, revision: reader.revision, apiVersion: reader.apiVersion, keys: writer.keys, prefixes: reader.prefixes };
     },
   };
+}
+
+/** A raw dump of k3s would not hold its /bootstrap data: said, with the ways to hold it. */
+function warnOfKeysOutside(outside: KeysOutside, prefixes: readonly string[], log: Logger): void {
+  if (outside.under.length === 0) return;
+  log.warn(
+    { outside: outside.count, under: outside.under, prefixes },
+    `etcd holds ${keysOutsideText(outside)} outside the Kubernetes prefixes (${prefixes.join(', ')}), under ${outside.under.join(', ')}, ` +
+      'which this dump leaves out: take a snapshot to hold everything, or set RS_KUBE_PREFIXES (/ dumps every key; ' +
+      'prefixes named there end this warning)',
+  );
 }

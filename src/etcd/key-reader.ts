@@ -22,6 +22,11 @@ export interface KeyReader {
    * records. A key under one of them that a dump does not hold was not there (diff: added), not beyond its reach.
    */
   prefixes: string[];
+  /**
+   * What the etcd holds beyond the detected prefixes, when `lookOutside` asked and the user may look (a user that may
+   * read only the Kubernetes prefixes cannot: undefined, said at debug level).
+   */
+  outside?: KeysOutside;
   pages(): AsyncIterable<KeyRecord[]>;
   close(): void;
 }
@@ -30,10 +35,10 @@ const V2_PAGE = 500;
 
 export interface KeyReadOptions extends PagedReadOptions {
   /**
-   * Warn when the etcd holds keys beyond the detected Kubernetes prefixes, which the read leaves out (a `raw` dump of
-   * k3s would not hold its /bootstrap data): not when RS_KUBE_PREFIXES names the prefixes.
+   * Look for keys beyond the detected Kubernetes prefixes, which the read leaves out (k3s's /bootstrap data, Calico's
+   * IPAM): the reader's `outside`. Not when RS_KUBE_PREFIXES names the prefixes (a choice).
    */
-  warnOfKeysOutside?: boolean;
+  lookOutside?: boolean;
 }
 
 /**
@@ -49,11 +54,12 @@ export async function openKeyReader(config: Config, etcd: Etcd3, log: Logger, op
     const configured = normalisePrefixes(config.selection.prefixes);
     const apiVersion = await resolveApiVersion(cfg, etcd, v2, configured, (fields, msg) => log.warn(fields, msg));
     let prefixes = configured;
+    let outside: KeysOutside | undefined;
     if (prefixes.length === 0) {
       prefixes = normalisePrefixes(DEFAULT_PREFIXES);
       const withKeys = apiVersion === 'v3' ? await v3PrefixesWithKeys(etcd, config) : await findV2Prefixes(v2);
       if (withKeys.length === 0) log.warn({ prefixes }, 'no Kubernetes keys found under the known prefixes (set RS_KUBE_PREFIXES?)');
-      if (opts.warnOfKeysOutside) await warnOfKeysOutside(apiVersion === 'v3' ? v3KeysOutside(etcd, prefixes) : v2KeysOutside(v2, prefixes), prefixes, log);
+      if (opts.lookOutside) outside = await keysOutside(apiVersion === 'v3' ? v3KeysOutside(etcd, prefixes) : v2KeysOutside(v2, prefixes), log);
     }
     if (apiVersion === 'v3') {
       const reader = new PagedReader(etcd, cfg, prefixRanges(prefixes), opts);
@@ -65,7 +71,7 @@ export async function openKeyReader(config: Config, etcd: Etcd3, log: Logger, op
         throw toEtcdError(err, 'reading etcd status', cfg);
       }
       v2.close();
-      return { apiVersion, etcdVersion, revision, prefixes, pages: () => reader.pages(), close: () => undefined };
+      return { apiVersion, etcdVersion, revision, prefixes, ...(outside && { outside }), pages: () => reader.pages(), close: () => undefined };
     }
     const etcdVersion = (await v2.version()).etcdserver;
     const first = await v2.get('/');
@@ -74,6 +80,7 @@ export async function openKeyReader(config: Config, etcd: Etcd3, log: Logger, op
       etcdVersion,
       revision: first?.index ?? 0,
       prefixes,
+      ...(outside && { outside }),
       pages: () => v2Pages(v2, prefixes),
       close: () => v2.close(),
     };
@@ -83,23 +90,14 @@ export async function openKeyReader(config: Config, etcd: Etcd3, log: Logger, op
   }
 }
 
-async function warnOfKeysOutside(found: Promise<KeysOutside>, prefixes: readonly string[], log: Logger): Promise<void> {
-  let outside: KeysOutside;
+/** What lies beyond the prefixes; undefined if this user may not look there (advisory: the read goes on). */
+async function keysOutside(found: Promise<KeysOutside>, log: Logger): Promise<KeysOutside | undefined> {
   try {
-    outside = await found;
+    return await found;
   } catch (err) {
-    // Advisory: a user that may read only the Kubernetes prefixes cannot look beyond them, and the dump goes on.
     log.debug({ err: describeError(err) }, 'could not look for keys outside the Kubernetes prefixes');
-    return;
+    return undefined;
   }
-  if (outside.under.length === 0) return;
-  const keys = outside.count === undefined ? 'keys' : outside.count === 1 ? '1 key' : `${outside.count} keys`;
-  log.warn(
-    { outside: outside.count, under: outside.under, prefixes },
-    `etcd holds ${keys} outside the Kubernetes prefixes (${prefixes.join(', ')}), under ${outside.under.join(', ')}, ` +
-      'which this dump leaves out: take a snapshot to hold everything, or set RS_KUBE_PREFIXES (/ dumps every key; ' +
-      'prefixes named there end this warning)',
-  );
 }
 
 async function v3PrefixesWithKeys(etcd: Etcd3, config: Config): Promise<string[]> {

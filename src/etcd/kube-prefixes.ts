@@ -49,6 +49,11 @@ function topLevel(key: Buffer): string {
   return name.length > NAME_BYTES ? `${printableBytes(name.subarray(0, NAME_BYTES))}...` : printableBytes(name);
 }
 
+/** `1 key`, `4 keys`, or `keys` (v2 does not count them). */
+export function keysOutsideText(outside: KeysOutside): string {
+  return outside.count === undefined ? 'keys' : outside.count === 1 ? '1 key' : `${outside.count} keys`;
+}
+
 function outsideOf(count: number | undefined, names: Iterable<Buffer>): KeysOutside {
   return { ...(count !== undefined && { count }), under: [...new Set([...names].map(topLevel))].sort().slice(0, OUTSIDE_NAMES) };
 }

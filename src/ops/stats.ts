@@ -5,6 +5,7 @@ import { USES, canUse } from '../core/latest.js';
 import { buildSelection, selectKey, selectsEverything, type KeySelection } from '../core/key-selection.js';
 import type { KeyRecord } from '../core/key-record.js';
 import { openKeyReader } from '../etcd/key-reader.js';
+import type { KeysOutside } from '../etcd/kube-prefixes.js';
 import { withEtcd } from '../etcd/with-etcd.js';
 import { auditRow, type AuditRow } from '../kube/audit-row.js';
 import { DEFAULT_PREFIXES, parseKey } from '../kube/index.js';
@@ -29,6 +30,8 @@ export interface StatsSource {
   apiVersion: 'v2' | 'v3';
   revision: number;
   prefixes: string[];
+  /** Live: keys the etcd holds beyond the detected prefixes, not counted (k3s's /bootstrap, Calico's /calico). */
+  outside?: KeysOutside;
 }
 
 export interface StatsResult {
@@ -86,7 +89,7 @@ class StatsCounter {
 export async function liveStats(ctx: OpContext, opts: StatsOptions = {}): Promise<StatsResult> {
   const counter = new StatsCounter(ctx, opts.onRow);
   return withEtcd(ctx.config, ctx, async (etcd) => {
-    const reader = await openKeyReader(ctx.config, etcd, ctx.log);
+    const reader = await openKeyReader(ctx.config, etcd, ctx.log, { lookOutside: true });
     try {
       const layout = layoutPrefixes(reader.prefixes, DEFAULT_PREFIXES);
       let keys = 0;
@@ -103,7 +106,8 @@ export async function liveStats(ctx: OpContext, opts: StatsOptions = {}): Promis
       } finally {
         stopProgress();
       }
-      const source: StatsSource = { kind: 'live', endpoints: ctx.config.etcd.endpoints, apiVersion: reader.apiVersion, revision: reader.revision, prefixes: reader.prefixes };
+      const { apiVersion, revision, prefixes, outside } = reader;
+      const source: StatsSource = { kind: 'live', endpoints: ctx.config.etcd.endpoints, apiVersion, revision, prefixes, ...(outside && outside.under.length > 0 && { outside }) };
       return { source, report: counter.stats.report() };
     } finally {
       reader.close();

@@ -53,6 +53,9 @@ describe('v3: keys beyond the Kubernetes prefixes', () => {
     const { manifest, warning } = await rawBackup(etcd);
     expect(manifest.keys).toBe(1);
     expect(warning).toBeUndefined();
+    const stats = await runCli(['stats'], { RS_ETCD_ENDPOINTS: etcd.endpoint });
+    expect(stats.stdout).toContain('keys:     1 ');
+    expect(stats.stdout).not.toContain('outside:');
   });
 
   it('k3s bootstrap data, Calico IPAM and a near miss of /registry: counted, named, and the way out said', async () => {
@@ -65,6 +68,19 @@ describe('v3: keys beyond the Kubernetes prefixes', () => {
     expect(warning?.outside).toBe(4);
     expect(warning?.under).toEqual(['/bootstrap', '/calico', '/registryx']);
     expect(warning?.msg).toMatch(/etcd holds 4 keys outside the Kubernetes prefixes \(\/kubernetes\.io, \/openshift\.io, \/registry\), under \/bootstrap, \/calico, \/registryx, which this dump leaves out: take a snapshot .*RS_KUBE_PREFIXES \(\/ dumps every key/);
+  });
+
+  it('stats of the live etcd says what lies outside, not counted; --json carries it', async () => {
+    const env = { RS_ETCD_ENDPOINTS: etcd.endpoint };
+    const text = await runCli(['stats'], env);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^keys: {5}1 /m);
+    expect(text.stdout).toMatch(/^outside: {2}4 keys under \/bootstrap, \/calico, \/registryx, beyond the Kubernetes prefixes: not counted above, and not in a raw dump/m);
+    const json = await runCli(['stats', '--json'], env);
+    expect((JSON.parse(json.stdout) as { source: { outside?: unknown } }).source.outside).toEqual({ count: 4, under: ['/bootstrap', '/calico', '/registryx'] });
+    // Named prefixes are a choice: nothing said.
+    const named = await runCli(['stats', '--json'], { ...env, RS_KUBE_PREFIXES: '/registry' });
+    expect((JSON.parse(named.stdout) as { source: { outside?: unknown } }).source.outside).toBeUndefined();
   });
 
   it('RS_KUBE_PREFIXES named (a choice), / (everything) or a filter: strategy: no warning', async () => {
@@ -111,5 +127,7 @@ describe('v2: flannel beside Kubernetes', () => {
     expect(warning?.outside).toBeUndefined();
     expect(warning?.under).toEqual(['/coreos.com']);
     expect(warning?.msg).toMatch(/^etcd holds keys outside the Kubernetes prefixes \(.*\), under \/coreos\.com, which this dump leaves out/);
+    const stats = await runCli(['stats'], { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_ETCD_API_VERSION: 'v2' });
+    expect(stats.stdout).toMatch(/^outside: {2}keys under \/coreos\.com, beyond the Kubernetes prefixes/m);
   });
 });

@@ -1,0 +1,11 @@
+import { Etcd3 } from 'etcd3';
+import { startEtcd } from '/work/main/dist/demo/local-etcd.js';
+import { benchDataset, loadBenchDataset } from '/work/main/bench/lib/dataset.mjs';
+import { writeFileSync } from 'node:fs';
+const src = await startEtcd({ dataDir: '/tmp/p3/src-data' });
+const c = new Etcd3({ hosts: src.endpoint });
+await loadBenchDataset(c, benchDataset({ keys: 100000, bytes: 300 * 1024 * 1024 }));
+c.close();
+writeFileSync('/tmp/p3/endpoints', `${src.endpoint}\n`);
+console.log('ready', src.endpoint);
+setInterval(() => {}, 100000);
