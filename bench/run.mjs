@@ -86,6 +86,7 @@ const record = (name, m, extra = {}) => {
   const r = (results[name] ??= { ms: [], cpuMs: [], rssMB: [], ownRssMB: [], ...extra });
   r.ms.push(m.ms);
   if (m.cpuMs !== undefined) r.cpuMs.push(m.cpuMs);
+  if (m.serversCpuMs !== undefined) (r.serversCpuMs ??= []).push(m.serversCpuMs);
   r.rssMB.push(m.rssMB);
   if (m.ownRssMB !== undefined) r.ownRssMB.push(m.ownRssMB);
   Object.assign(r, extra);
@@ -125,7 +126,14 @@ try {
   const awsEnv = { PATH: process.env.PATH, HOME: process.env.HOME ?? '/root', AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_DEFAULT_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
   const ctl = (args, opts = {}) => measure(tools.etcdctl, ['--endpoints', etcd.endpoint, '--command-timeout', '30m', ...args], { env: { ...process.env, ETCDCTL_API: '3' }, ...opts });
   const rs = (args, env) => measure(process.execPath, [...NODE_FLAGS, MAIN, ...args], { env });
-  const aws = (args) => measure(tools.aws, ['--endpoint-url', s3.endpoint, ...args], { env: awsEnv });
+  // The S3 cases share the 2 cores with etcd and s3rver: their CPU during a case is counted too (the report's floor).
+  const withServers = async (m) => {
+    const before = serversCpuMs();
+    const r = await m();
+    return { ...r, serversCpuMs: serversCpuMs() - before };
+  };
+  const serversCpuMs = () => processCpuMs(etcd.process.pid) + (s3 ? processCpuMs(s3.pid) : 0);
+  const aws = (args) => withServers(() => measure(tools.aws, ['--endpoint-url', s3.endpoint, ...args], { env: awsEnv }));
   const snap = join(work, 'snap.db');
   const store = join(work, 'store');
   const sizeOfStore = () => dirSize(store);
@@ -145,7 +153,7 @@ try {
     log(`run ${run}/${runs}`);
     if (want('snapshot')) {
       rmSync(snap, { force: true });
-      record('etcdctl snapshot save', await ctl(['snapshot', 'save', snap]), { bytes: statSync(snap).size });
+      record('etcdctl snapshot save', await withServers(() => ctl(['snapshot', 'save', snap])), { bytes: statSync(snap).size });
       // `default` runs with no compression variable set: what a new backup gets.
       for (const [name, extra] of [['default', {}], ['gzip', { RS_COMPRESSION: 'gzip' }], ['none', { RS_COMPRESSION: 'none' }], ['gzip -1', { RS_COMPRESSION: 'gzip', RS_COMPRESSION_LEVEL: '1' }], ...ZSTD_LOCAL]) {
         rmSync(store, { recursive: true, force: true });
@@ -163,7 +171,7 @@ try {
       if (tools.zstd) record('zstd -1', await measure(tools.zstd, ['-1', '-T1', '-q', '-c', snap], { stdoutFile: zst }), { bytes: statSync(zst).size });
       if (s3) {
         for (const compression of ['default', 'gzip', 'none']) {
-          record(`rs snapshot s3 ${compression}`, await rs(['backup'], s3Env(compression === 'default' ? {} : { RS_COMPRESSION: compression })));
+          record(`rs snapshot s3 ${compression}`, await withServers(() => rs(['backup'], s3Env(compression === 'default' ? {} : { RS_COMPRESSION: compression }))));
           s3.clear();
         }
         record('aws s3 cp snapshot', await aws(['s3', 'cp', '--only-show-errors', snap, 's3://bench/cmp/snap.db']));
@@ -242,7 +250,7 @@ try {
 
   // Summaries and targets.
   const summary = Object.fromEntries(
-    Object.entries(results).map(([name, r]) => [name, { ...r, medianMs: median(r.ms), ...(r.cpuMs?.length && { medianCpuMs: median(r.cpuMs) }), peakRssMB: Math.max(...r.rssMB), ...(r.ownRssMB?.length && { peakOwnRssMB: Math.max(...r.ownRssMB) }) }]),
+    Object.entries(results).map(([name, r]) => [name, { ...r, medianMs: median(r.ms), ...(r.cpuMs?.length && { medianCpuMs: median(r.cpuMs) }), ...(r.serversCpuMs?.length && { medianServersCpuMs: median(r.serversCpuMs) }), peakRssMB: Math.max(...r.rssMB), ...(r.ownRssMB?.length && { peakOwnRssMB: Math.max(...r.ownRssMB) }) }]),
   );
   const t = (name) => summary[name]?.medianMs;
   const targets = [];
@@ -298,6 +306,17 @@ function dirSize(dir) {
   return n;
 }
 
+/** user+sys CPU of a running process so far, in ms (/proc/PID/stat, clock ticks of 10 ms); 0 once it is gone. */
+function processCpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
 /** s3rver in its own process (as the tests run it), with a way to drop every stored object between runs. */
 async function startS3(dir) {
   const port = await freePort();
@@ -309,6 +328,7 @@ async function startS3(dir) {
   });
   return {
     endpoint: `http://127.0.0.1:${port}`,
+    pid: proc.pid,
     clear() {
       const bucket = join(dir, 'bench');
       for (const e of readdirSync(bucket)) if (!e.startsWith('.')) rmSync(join(bucket, e), { recursive: true, force: true });

@@ -66,6 +66,30 @@ export function renderMarkdown(r) {
   // Two decimals always: a ratio of 1.2056 shown as "1.2x" next to a limit of 1.2x and "missed" reads as a contradiction.
   const show = (v, detail) => (detail === 'MB' ? `${v.toFixed(0)} MB` : detail === 'keys/s' ? `${Math.round(v).toLocaleString('en')} keys/s` : `${v.toFixed(2)}x`);
   for (const t of r.targets) lines.push(`| ${t.what} | ${show(t.value, t.detail)} | ${show(t.limit, t.detail)} | ${t.met ? 'met' : '**missed**'} |`);
+  lines.push(...cpuFloor(r));
   lines.push('', `Reproduce: \`${r.command}\` (${r.date.slice(0, 10)}).`, '');
   return lines.join('\n');
+}
+
+/**
+ * The CPU each S3 case took on the machine's cores, its own and that of the servers beside it (etcd, s3rver): their
+ * sum over the cores is the least wall time the case can take here, whatever reshifter does.
+ */
+function cpuFloor(r) {
+  const rows = Object.entries(r.results).filter(([, x]) => x.medianServersCpuMs !== undefined && x.medianCpuMs !== undefined);
+  if (rows.length === 0) return [];
+  const cores = r.machine.cpus;
+  const lines = ['', `CPU on the ${cores} cores during the cases that share them with etcd and s3rver (medians; a wall time below (all CPU) / ${cores} is not possible here):`, '', '| what | itself | etcd + s3rver | all | all / cores | median time |', '|---|---:|---:|---:|---:|---:|'];
+  for (const [name, x] of rows) {
+    const all = x.medianCpuMs + x.medianServersCpuMs;
+    const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
+    lines.push(`| ${LABELS[name] ?? name} | ${s(x.medianCpuMs)} | ${s(x.medianServersCpuMs)} | ${s(all)} | ${s(all / cores)} | ${s(x.medianMs)} |`);
+  }
+  const [save, cp, ours] = ['etcdctl snapshot save', 'aws s3 cp snapshot.zst', 'rs snapshot s3 default'].map((n) => r.results[n]);
+  if (save && cp && ours?.medianServersCpuMs !== undefined) {
+    const limit = 1.2 * Math.max(save.medianMs, cp.medianMs);
+    const floor = (ours.medianCpuMs + ours.medianServersCpuMs) / cores;
+    lines.push('', `The S3 target's limit is ${(limit / 1000).toFixed(2)} s (1.2 × the slower of save and \`aws s3 cp\` of the .zst, each measured alone); the default S3 case needs ${(floor / 1000).toFixed(2)} s of the ${cores} cores at the least, with etcd and s3rver on them.`);
+  }
+  return lines;
 }
