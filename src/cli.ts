@@ -72,11 +72,14 @@ export const COMMANDS: Record<string, CommandSpec> = {
     load: async () => (await import('./commands/delete.js')).deleteCommand,
   },
   verify: {
-    summary: 're-read a backup and check it against its manifest',
-    usage: ['verify [<id>|latest] [--strategy S] [--json]', 'verify <id> --chain [--json]'],
+    summary: 're-read a backup and check it against its manifest; or check a snapshot file',
+    usage: ['verify [<id>|latest] [--strategy S] [--json]', 'verify <id> --chain [--json]', 'verify <snapshot-file> [--json]'],
     args: { min: 0, max: 1 },
     flags: [SERIES_FLAG, { name: 'chain', help: 'a full backup and every delta segment of its chain, with no revision missing' }, JSON_FLAG],
+    about: ["A snapshot file (etcdctl's, k3s's; gzip, zstd or age decoded in the work area) is checked as a snapshot backup's file is: meta pages, etcd's sha256 trailer, every page."],
     uses: READS_BACKUPS,
+    // A file is read without the store.
+    usesFor: (a: Args) => (isFile(a.positionals[0]) ? ['decryption', 'work area'] : READS_BACKUPS),
     load: async () => (await import('./commands/verify.js')).verifyCommand,
   },
   prune: {

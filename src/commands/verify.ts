@@ -1,11 +1,11 @@
 import { counted } from '../core/counted.js';
-import { IntegrityError } from '../core/errors.js';
+import { IntegrityError, UsageError } from '../core/errors.js';
 import { USES } from '../core/latest.js';
 import { openRepository } from '../ops/repository.js';
 import { verifyChain } from '../ops/verify-chain.js';
-import { verifyBackup } from '../ops/verify.js';
+import { verifyBackup, verifySnapshotFile } from '../ops/verify.js';
 import type { CommandContext } from './context.js';
-import { seriesFlag } from './flags.js';
+import { isFile, seriesFlag } from './flags.js';
 
 /**
  * `reshifter verify [<id>|latest] [--strategy S] [--json]`: exit 1 naming the first failed check. `latest` is any kind.
@@ -13,6 +13,8 @@ import { seriesFlag } from './flags.js';
  * that the segments follow each other without gap.
  */
 export async function verifyCommand(ctx: CommandContext): Promise<void> {
+  const target = ctx.args.positionals[0];
+  if (target !== undefined && (await isFile(target))) return fileCommand(ctx, target);
   const repo = openRepository(ctx.config, ctx.log);
   try {
     const id = ctx.args.positionals[0] ?? 'latest';
@@ -46,4 +48,15 @@ export async function verifyCommand(ctx: CommandContext): Promise<void> {
     if (result.problems.length > 0) throw new IntegrityError('chain', `the chain of ${result.base} is broken: ${result.problems[0]!}`);
     c.log.info({ base: result.base, segments: result.segments, coveredTo: result.coveredTo }, 'chain verified');
   }
+}
+
+/** `verify FILE`: a snapshot file on this machine, checked as a snapshot backup's file is; exit 1 naming a failed check. */
+async function fileCommand(ctx: CommandContext, path: string): Promise<void> {
+  if (ctx.args.flags.chain) throw new UsageError([`--chain verifies a chain of backups in the store; ${path} is a file`]);
+  const result = await verifySnapshotFile(ctx, path);
+  if (ctx.args.flags.json) ctx.print(JSON.stringify(result));
+  else for (const c of result.checks) ctx.print(`${c.ok ? 'ok  ' : 'FAIL'}\t${c.name}\t${c.detail}`);
+  const failed = result.checks.find((c) => !c.ok);
+  if (failed) throw new IntegrityError(failed.name, `${path} failed verification: ${failed.detail}`);
+  ctx.log.info({ file: path }, 'snapshot file verified');
 }
