@@ -166,11 +166,21 @@ export const COMMANDS: Record<string, CommandSpec> = {
     load: async () => (await import('./commands/inspect.js')).inspectCommand,
   },
   diff: {
-    summary: 'objects added, removed and changed between two backups, per resource and namespace',
-    usage: ['diff <from> <to> [--strategy S] [--json]'],
-    args: { min: 2, max: 2, missing: 'two backup ids, <from> and <to> ("reshifter list" shows them; "latest" is the newest snapshot or key dump)' },
+    summary: 'objects added, removed and changed between two backups or snapshot files, per resource and namespace',
+    usage: ['diff <from> <to> [--strategy S] [--json]: each an <id>, latest or a <snapshot-file>'],
+    args: {
+      min: 2,
+      max: 2,
+      missing: 'two backup ids or snapshot files, <from> and <to> ("reshifter list" shows the ids; "latest" is the newest snapshot or key dump)',
+    },
     flags: [SERIES_FLAG, JSON_FLAG],
+    about: [
+      "A snapshot file (etcdctl's, k3s's; gzip, zstd or age too, decoded in RS_TMP_DIR) is read offline, every live",
+      "key, as a snapshot backup is; one whose data fails etcd's sha256 trailer is refused. Two files need no store.",
+    ],
     uses: READS_BACKUPS,
+    // Two files are read without the store (a compressed or encrypted one is decoded in the work area).
+    usesFor: (a: Args) => (a.positionals.length === 2 && a.positionals.every(isFile) ? ['decryption', 'work area'] : READS_BACKUPS),
     load: async () => (await import('./commands/diff.js')).diffCommand,
   },
   explore: {

@@ -1,9 +1,9 @@
 import { USES } from '../core/latest.js';
-import { diffBackups, type BackupDiff } from '../ops/diff.js';
+import { diffTargets, type BackupDiff, type DiffTarget } from '../ops/diff.js';
 import { openRepository } from '../ops/repository.js';
 import { checkBackupIds } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
-import { seriesFlag } from './flags.js';
+import { isFile, seriesFlag } from './flags.js';
 import { textTable } from './text-table.js';
 import { counted } from '../core/counted.js';
 import { printable, printedKey } from '../core/printable.js';
@@ -21,10 +21,10 @@ export function formatDiff(d: BackupDiff): string[] {
     lines.push('');
   }
   const s = d.summary;
-  lines.push(`${s.added} added, ${s.removed} removed, ${s.changed} changed, ${s.unchanged} unchanged from ${d.from.id} to ${d.to.id}`);
+  lines.push(`${s.added} added, ${s.removed} removed, ${s.changed} changed, ${s.unchanged} unchanged from ${printable(d.from.id)} to ${printable(d.to.id)}`);
   // A key dump holds only its prefixes, a filtered one only its resources and namespaces: what lies beyond them in
   // the other backup was not compared, and is said apart.
-  const pair = `${d.from.id} (${d.from.strategy}) and ${d.to.id} (${d.to.strategy})`;
+  const pair = `${printable(d.from.id)} (${d.from.strategy}) and ${printable(d.to.id)} (${d.to.strategy})`;
   const apart = `${counted(s.outside, 'key')} held by one backup alone ${s.outside === 1 ? 'is' : 'are'} not counted above`;
   if (d.filtered !== undefined) {
     const which = d.filtered.length === 2 ? 'each holds' : `${d.filtered[0]} holds`;
@@ -40,24 +40,28 @@ export function formatDiff(d: BackupDiff): string[] {
 }
 
 /**
- * `reshifter diff <from> <to> [--strategy S] [--json]`: what changed between two backups. `latest` (for either) is
- * the newest snapshot or key dump (of series S), since render listings hold no values to compare.
+ * `reshifter diff <from> <to> [--strategy S] [--json]`: what changed between two backups, or snapshot files on this
+ * machine (etcdctl's, k3s's: a path that is a file, as `stats FILE` tells them), either side. `latest` (for either) is
+ * the newest snapshot or key dump (of series S), since render listings hold no values to compare. Two files are
+ * compared without the store.
  */
 export async function diffCommand(ctx: CommandContext): Promise<void> {
-  // Two ids, as the command table requires.
-  const [fromId, toId] = ctx.args.positionals as [string, string];
-  // Both, before either is looked up: a bad second id is said at once, not after the first was fetched.
-  checkBackupIds([fromId, toId]);
-  const repo = openRepository(ctx.config, ctx.log);
+  // Two, as the command table requires.
+  const given = ctx.args.positionals as [string, string];
+  const files = await Promise.all(given.map((g) => isFile(g)));
+  // Both ids, before either is looked up: a bad second id is said at once, not after the first was fetched.
+  checkBackupIds(given.filter((_, i) => !files[i]));
+  const repo = files.every(Boolean) ? undefined : openRepository(ctx.config, ctx.log);
   try {
     const series = seriesFlag(ctx);
-    const from = await repo.get(fromId, USES.diff, series);
-    const to = await repo.get(toId, USES.diff, series);
+    const target = async (g: string, file: boolean | undefined): Promise<DiffTarget> => (file ? { file: g } : repo!.get(g, USES.diff, series));
+    const from = await target(given[0], files[0]);
+    const to = await target(given[1], files[1]);
     // The CLI lists every object; the API caps the list.
-    const d = await diffBackups(ctx, repo, from, to, { limit: Number.MAX_SAFE_INTEGER });
+    const d = await diffTargets(ctx, repo, from, to, { limit: Number.MAX_SAFE_INTEGER });
     if (ctx.args.flags.json) ctx.print(JSON.stringify(d, null, 2));
     else for (const line of formatDiff(d)) ctx.print(line);
   } finally {
-    await repo.store.close();
+    await repo?.store.close();
   }
 }

@@ -69,12 +69,22 @@ export async function readerKeys(reader: SnapshotReader, what: string, at: { etc
   return { header, records };
 }
 
+/** How a snapshot file's keys are read (snapshotFileKeys). */
+export interface SnapshotFileKeysOptions {
+  /** Give leased keys their lease's granted TTL (see SnapshotKeysOptions). */
+  leaseTtls?: boolean;
+  /** Refuse a file whose trailer does not match its data, saying it was not this (`restored`, `compared`). */
+  refuseDamaged?: string;
+  /** Every key of the file, as a snapshot backup's are read for a diff, rather than those under RS_KUBE_PREFIXES. */
+  everyKey?: boolean;
+}
+
 /**
- * The live keys of a snapshot file open for reading, under RS_KUBE_PREFIXES (default the Kubernetes prefixes), at its
- * own revision. Its status is read first (every page, and etcd's sha256 trailer when it has one): a file whose
- * trailer does not match its data is refused with `refuseDamaged` (saying it was not `refuseDamaged`), else warned of.
+ * The live keys of a snapshot file open for reading, under RS_KUBE_PREFIXES (default the Kubernetes prefixes) unless
+ * `everyKey`, at its own revision, in key order. Its status is read first (every page, and etcd's sha256 trailer when
+ * it has one): a file whose trailer does not match its data is refused with `refuseDamaged`, else warned of.
  */
-export async function snapshotFileKeys(ctx: OpContext, input: SnapshotInput, opts: { leaseTtls?: boolean; refuseDamaged?: string } = {}): Promise<KeyStream> {
+export async function snapshotFileKeys(ctx: OpContext, input: SnapshotInput, opts: SnapshotFileKeysOptions = {}): Promise<KeyStream> {
   const path = input.origin.kind === 'file' ? input.origin.path : input.reader.path;
   const status = await input.reader.status().catch((err: unknown) => Promise.reject(snapshotError(err, path)));
   if (status.trailer === 'mismatch') {
@@ -83,7 +93,8 @@ export async function snapshotFileKeys(ctx: OpContext, input: SnapshotInput, opt
     ctx.log.warn({ file: path }, `${damaged}: the numbers are of the data as it is`);
   }
   const prefixes = ctx.config.selection.prefixes.length > 0 ? ctx.config.selection.prefixes : [...DEFAULT_PREFIXES];
-  return readerKeys(input.reader, path, { etcdVersion: '', revision: status.revision }, { prefixes, ...(opts.leaseTtls && { leaseTtls: true }) });
+  const at = { etcdVersion: '', revision: status.revision };
+  return readerKeys(input.reader, path, at, { ...(!opts.everyKey && { prefixes }), ...(opts.leaseTtls && { leaseTtls: true }) });
 }
 
 /**

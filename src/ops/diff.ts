@@ -1,24 +1,30 @@
+import { stat } from 'node:fs/promises';
 import type { Manifest } from '../archive/manifest.js';
 import { describeBackup, kindOf } from '../core/backup-kind.js';
 import { diffKeys, sharedPrefixes, type DiffResult } from '../core/diff.js';
 import { AbortedError, OperationError, describeError } from '../core/errors.js';
+import { printable } from '../core/printable.js';
 import { selectKey, type KeySelection } from '../core/key-selection.js';
 import type { KeyRecord } from '../core/key-record.js';
 import { DEFAULT_PREFIXES, parseKey } from '../kube/index.js';
 import { layoutPrefixes } from '../kube/resource-label.js';
 import type { CodecKeys } from '../archive/codec.js';
 import type { BackupRepository } from '../store/backup-repository.js';
-import { keyDumpKeys, snapshotKeys } from './backup-keys.js';
+import { keyDumpKeys, snapshotFileKeys, snapshotKeys } from './backup-keys.js';
 import type { OpContext } from './context.js';
 import { encryptionKeys } from './encryption-keys.js';
 import { openBackup } from './open-backup.js';
+import { openSnapshotInput } from './open-snapshot.js';
 
-/** Which backup a diff side is. */
+/** Which backup a diff side is; a snapshot file's is its path, the time it was last written, strategy `snapshot`. */
 export interface BackupRef {
   id: string;
   createdAt: string;
   strategy: string;
 }
+
+/** A side of a diff as given: a backup of the store (its manifest), or a snapshot file on this machine. */
+export type DiffTarget = Manifest | { file: string };
 
 export interface BackupDiff extends DiffResult {
   from: BackupRef;
@@ -35,13 +41,12 @@ export interface BackupDiff extends DiffResult {
   filtered?: string[];
 }
 
-const refOf = (m: Manifest): BackupRef => ({ id: m.id, createdAt: m.createdAt, strategy: m.strategy });
-
 /**
- * One side of a diff: its keys in etcd's key order, the prefixes it covered (key dumps; none: every key), whether it
- * holds a key its filters would have left out (a filtered key dump), its cleanup.
+ * One side of a diff: which it is, its keys in etcd's key order, the prefixes it covered (key dumps; none: every
+ * key), whether it holds a key its filters would have left out (a filtered key dump), its cleanup.
  */
 interface DiffSide {
+  ref: BackupRef;
   keys: AsyncIterable<KeyRecord>;
   prefixes?: string[];
   holds?: (key: Buffer) => boolean;
@@ -55,33 +60,71 @@ interface DiffSide {
  * application's, are counted apart as outside). Temporary files are removed whatever happens.
  */
 export async function diffBackups(ctx: OpContext, repo: BackupRepository, from: Manifest, to: Manifest, opts: { limit?: number } = {}): Promise<BackupDiff> {
-  const { config, signal } = ctx;
-  const keys = await encryptionKeys(config, { forReading: true });
-  const a = await openSide(repo, from, keys, signal);
+  return diffTargets(ctx, repo, from, to, opts);
+}
+
+/**
+ * As diffBackups, with a snapshot file on this machine (etcdctl's, k3s's; gzip, zstd or age decoded in the work
+ * area) on either side, read as a snapshot backup is: every live key, its sha256 trailer checked first (a file that
+ * fails it is refused). `repo` is needed only for a backup side.
+ */
+export async function diffTargets(ctx: OpContext, repo: BackupRepository | undefined, from: DiffTarget, to: DiffTarget, opts: { limit?: number } = {}): Promise<BackupDiff> {
+  const keys = await encryptionKeys(ctx.config, { forReading: true });
+  const open = (t: DiffTarget) => ('file' in t ? openFileSide(ctx, t.file) : openSide(repoFor(repo, t), t, keys, ctx.signal));
+  const a = await open(from);
   try {
-    const b = await openSide(repo, to, keys, signal);
+    const b = await open(to);
     try {
-      const known = [...new Set([...config.selection.prefixes, ...(a.prefixes ?? []), ...(b.prefixes ?? [])])];
-      const prefixes = known.length > 0 ? layoutPrefixes(known, DEFAULT_PREFIXES) : DEFAULT_PREFIXES;
-      const scope = sharedPrefixes(a.prefixes, b.prefixes);
-      const filtered = [...(a.holds ? [from.id] : []), ...(b.holds && to.id !== from.id ? [to.id] : [])];
-      const holds = [a.holds, b.holds].filter((h) => h !== undefined);
-      const result = await diffKeys(a.keys, b.keys, {
-        prefixes,
-        ...(scope !== undefined && { scope }),
-        ...(holds.length > 0 && { bothHold: (key: Buffer) => holds.every((h) => h(key)) }),
-        ...(opts.limit !== undefined && { limit: opts.limit }),
-        signal,
-      }).catch((err: unknown) => {
-        throw err instanceof AbortedError ? new AbortedError(`diff of ${from.id} and ${to.id} stopped: ${describeError(signal.reason)}`, { cause: err }) : err;
-      });
-      ctx.log.info({ from: from.id, to: to.id, ...result.summary, ...(scope !== undefined && { scope }), ...(filtered.length > 0 && { filtered }) }, 'backups compared');
-      return { from: refOf(from), to: refOf(to), ...(scope !== undefined && { scope }), ...(filtered.length > 0 && { filtered }), ...result };
+      return await compareSides(ctx, a, b, opts);
     } finally {
       await b.close();
     }
   } finally {
     await a.close();
+  }
+}
+
+function repoFor(repo: BackupRepository | undefined, m: Manifest): BackupRepository {
+  if (repo === undefined) throw new OperationError(`backup ${m.id}: no store to read it from`);
+  return repo;
+}
+
+/** Merges the two sides' sorted key streams (see diffKeys), like for like. */
+async function compareSides(ctx: OpContext, a: DiffSide, b: DiffSide, opts: { limit?: number }): Promise<BackupDiff> {
+  const { config, signal } = ctx;
+  const [from, to] = [a.ref, b.ref];
+  const known = [...new Set([...config.selection.prefixes, ...(a.prefixes ?? []), ...(b.prefixes ?? [])])];
+  const prefixes = known.length > 0 ? layoutPrefixes(known, DEFAULT_PREFIXES) : DEFAULT_PREFIXES;
+  const scope = sharedPrefixes(a.prefixes, b.prefixes);
+  const filtered = [...(a.holds ? [from.id] : []), ...(b.holds && to.id !== from.id ? [to.id] : [])];
+  const holds = [a.holds, b.holds].filter((h) => h !== undefined);
+  const result = await diffKeys(a.keys, b.keys, {
+    prefixes,
+    ...(scope !== undefined && { scope }),
+    ...(holds.length > 0 && { bothHold: (key: Buffer) => holds.every((h) => h(key)) }),
+    ...(opts.limit !== undefined && { limit: opts.limit }),
+    signal,
+  }).catch((err: unknown) => {
+    throw err instanceof AbortedError ? new AbortedError(`diff of ${printable(from.id)} and ${printable(to.id)} stopped: ${describeError(signal.reason)}`, { cause: err }) : err;
+  });
+  ctx.log.info({ from: from.id, to: to.id, ...result.summary, ...(scope !== undefined && { scope }), ...(filtered.length > 0 && { filtered }) }, 'backups compared');
+  return { from, to, ...(scope !== undefined && { scope }), ...(filtered.length > 0 && { filtered }), ...result };
+}
+
+/**
+ * A snapshot file's side: every live key, as a snapshot backup's, in key order (the reader finds each key's newest
+ * revision in one pass over etcd's key bucket, which is in revision order, holding keys and locations but no values,
+ * then reads the values back in key order). A file whose sha256 trailer does not match its data is refused.
+ */
+async function openFileSide(ctx: OpContext, path: string): Promise<DiffSide> {
+  const input = await openSnapshotInput(ctx, path);
+  try {
+    const stream = await snapshotFileKeys(ctx, input, { refuseDamaged: 'compared', everyKey: true });
+    const written = await stat(path).then((s) => s.mtime.toISOString());
+    return { ref: { id: path, createdAt: written, strategy: 'snapshot' }, keys: stream.records(), close: () => input.close() };
+  } catch (err) {
+    await input.close();
+    throw err;
   }
 }
 
@@ -97,12 +140,13 @@ async function openSide(repo: BackupRepository, m: Manifest, keys: CodecKeys, si
   }
   const backup = await openBackup(repo, m, keys, signal, { purpose: 'diff' });
   try {
-    if (backup.kind === 'snapshot') return { keys: (await snapshotKeys(backup)).records(), close: () => backup.close() };
+    if (backup.kind === 'snapshot') return { ref: refOf(m), keys: (await snapshotKeys(backup)).records(), close: () => backup.close() };
     if (backup.kind !== 'key dump') throw new OperationError(`backup ${m.id} holds no keys`);
     const dump = await keyDumpKeys(backup);
     const records = dump.records();
     const selection = dump.header.selection;
     return {
+      ref: refOf(m),
       keys: dump.header.apiVersion === 'v3' ? records : sortedInMemory(records),
       prefixes: dump.header.prefixes,
       ...(selection !== undefined && { holds: selectedBy(selection, dump.header.prefixes) }),
@@ -116,6 +160,8 @@ async function openSide(repo: BackupRepository, m: Manifest, keys: CodecKeys, si
     throw err;
   }
 }
+
+const refOf = (m: Manifest): BackupRef => ({ id: m.id, createdAt: m.createdAt, strategy: m.strategy });
 
 /** Whether a dump's filters kept a key, judged as the dump judged it (with its prefixes' layout). */
 function selectedBy(selection: KeySelection, prefixes: readonly string[]): (key: Buffer) => boolean {
