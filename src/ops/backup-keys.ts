@@ -3,6 +3,7 @@ import type { DumpItem } from '../archive/key-dump-reader.js';
 import { etcdOf } from '../archive/manifest.js';
 import { snapshotError } from '../archive/snapshot-error.js';
 import { IntegrityError, OperationError } from '../core/errors.js';
+import { printable } from '../core/printable.js';
 import type { KeyRecord, KeyStream } from '../core/key-record.js';
 import { prefixRanges } from '../etcd/key-ranges.js';
 import type { LiveKey, SnapshotReader } from '../snapshot/index.js';
@@ -86,15 +87,17 @@ export interface SnapshotFileKeysOptions {
  */
 export async function snapshotFileKeys(ctx: OpContext, input: SnapshotInput, opts: SnapshotFileKeysOptions = {}): Promise<KeyStream> {
   const path = input.origin.kind === 'file' ? input.origin.path : input.reader.path;
-  const status = await input.reader.status().catch((err: unknown) => Promise.reject(snapshotError(err, path)));
+  // Named as keys are printed: a path may hold a newline or ESC.
+  const name = printable(path);
+  const status = await input.reader.status().catch((err: unknown) => Promise.reject(snapshotError(err, name)));
   if (status.trailer === 'mismatch') {
-    const damaged = `${path}: etcd's sha256 trailer does not match the data (the file was changed or damaged)`;
+    const damaged = `${name}: etcd's sha256 trailer does not match the data (the file was changed or damaged)`;
     if (opts.refuseDamaged !== undefined) throw new IntegrityError('snapshot', `${damaged}; it was not ${opts.refuseDamaged}`);
     ctx.log.warn({ file: path }, `${damaged}: the numbers are of the data as it is`);
   }
   const prefixes = ctx.config.selection.prefixes.length > 0 ? ctx.config.selection.prefixes : [...DEFAULT_PREFIXES];
   const at = { etcdVersion: '', revision: status.revision };
-  return readerKeys(input.reader, path, at, { ...(!opts.everyKey && { prefixes }), ...(opts.leaseTtls && { leaseTtls: true }) });
+  return readerKeys(input.reader, name, at, { ...(!opts.everyKey && { prefixes }), ...(opts.leaseTtls && { leaseTtls: true }) });
 }
 
 /**

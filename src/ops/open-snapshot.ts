@@ -10,6 +10,7 @@ import { workAreaError } from '../archive/work-area.js';
 import { kindOf } from '../core/backup-kind.js';
 import { SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { AbortedError, IntegrityError, OperationError, describeError } from '../core/errors.js';
+import { printable } from '../core/printable.js';
 import { makeTempDir, trackTempPath } from '../exit-cleanup.js';
 import { openSnapshot } from '../snapshot/index.js';
 import type { OpContext } from './context.js';
@@ -110,22 +111,24 @@ async function openSnapshotFile(ctx: OpContext, target: string): Promise<Snapsho
     if (dir !== undefined) await rm(dir, { recursive: true, force: true }).then(release);
   };
   const workDir = ctx.config.workDir ?? tmpdir();
+  // Named in messages as keys are printed: a path may hold a newline or ESC.
+  const name = printable(target);
   try {
     for (let layer = 0; ; layer++) {
       const wrapping = await wrappingOf(path);
       if (wrapping === undefined) break;
       if (wrapping === 'zip') {
-        throw new OperationError(`${target} is a zip archive (k3s writes compressed snapshots so): unzip it (unzip -p ${target} > snapshot.db) and give the snapshot inside`);
+        throw new OperationError(`${name} is a zip archive (k3s writes compressed snapshots so): unzip it (unzip -p ${name} > snapshot.db) and give the snapshot inside`);
       }
       if (wrapping === 'age-armor') {
-        throw new OperationError(`${target} is ASCII-armored age: decrypt it first (age -d -i KEY ${target} > snapshot.db)`);
+        throw new OperationError(`${name} is ASCII-armored age: decrypt it first (age -d -i KEY ${name} > snapshot.db)`);
       }
-      if (layer === 3) throw new OperationError(`${target} is wrapped in more layers than a snapshot backup has (age, then gzip or zstd)`);
+      if (layer === 3) throw new OperationError(`${name} is wrapped in more layers than a snapshot backup has (age, then gzip or zstd)`);
       if (dir === undefined) {
         try {
           dir = await makeTempDir(workDir);
         } catch (err) {
-          throw new OperationError(`cannot decode ${target} in the work area ${workDir} (RS_TMP_DIR): ${describeError(err)}`, { cause: err });
+          throw new OperationError(`cannot decode ${name} in the work area ${workDir} (RS_TMP_DIR): ${describeError(err)}`, { cause: err });
         }
         release = trackTempPath(dir);
       }
@@ -136,13 +139,13 @@ async function openSnapshotFile(ctx: OpContext, target: string): Promise<Snapsho
       path = out;
     }
     // The file's keys are walked offline, by no stream the signal stops: the walk stops itself, as a backup's does.
-    const stopped = () => new AbortedError(`inspect of ${target} stopped: ${describeError(ctx.signal.reason)}`);
+    const stopped = () => new AbortedError(`inspect of ${name} stopped: ${describeError(ctx.signal.reason)}`);
     const reader = await openSnapshot(path, { signal: stopSignal(ctx.signal, stopped) });
     const origin: SnapshotOrigin = { kind: 'file', path: target };
     return { reader, origin, close: () => reader.close().finally(removeDir) };
   } catch (err) {
     await removeDir();
-    throw err instanceof OperationError ? err : snapshotError(err, target);
+    throw err instanceof OperationError ? err : snapshotError(err, name);
   }
 }
 
@@ -151,9 +154,10 @@ async function decodeLayer(ctx: OpContext, target: string, path: string, wrappin
   // Loaded only for such a file, as for a backup.
   const [{ decoders }, { encryptionKeys }] = await Promise.all([import('../archive/codec.js'), import('./encryption-keys.js')]);
   const age = wrapping === 'age';
+  const name = printable(target);
   // decoders names the file and says what to set when it is encrypted and no key is configured.
   const steps: Duplex[] = decoders(
-    { compression: age ? 'none' : wrapping, encryption: age ? 'age' : 'none', what: target },
+    { compression: age ? 'none' : wrapping, encryption: age ? 'age' : 'none', what: name },
     age ? await encryptionKeys(ctx.config, { forReading: true }) : {},
   );
   const BUFFER = 1024 * 1024;
@@ -164,11 +168,11 @@ async function decodeLayer(ctx: OpContext, target: string, path: string, wrappin
     );
   } catch (err) {
     if (err instanceof IntegrityError) {
-      throw err.message.includes(target) ? err : new IntegrityError(err.check, `${target}: ${err.message.slice(err.check.length + 2)}`, { cause: err });
+      throw err.message.includes(name) ? err : new IntegrityError(err.check, `${name}: ${err.message.slice(err.check.length + 2)}`, { cause: err });
     }
-    const full = workAreaError(err, workDir, `cannot decode ${target}`);
+    const full = workAreaError(err, workDir, `cannot decode ${name}`);
     if (full !== err) throw full;
     const what = age ? 'does not decrypt' : `does not decompress (${wrapping})`;
-    throw new OperationError(`${target} ${what}: ${describeError(err)}`, { cause: err });
+    throw new OperationError(`${name} ${what}: ${describeError(err)}`, { cause: err });
   }
 }

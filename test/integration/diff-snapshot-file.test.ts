@@ -95,6 +95,15 @@ describe('diff <snapshot-file> <snapshot-file>', () => {
     const res = await diff([odd, after]);
     expect(res.code, res.stderr).toBe(0);
     expect(res.stdout).toContain(`from ${join(work, 'snap\\x0ashot.db')} to ${after}\n`);
+    // A refusal names it the same way: a newline in a file name cannot fake a line of the message.
+    const bytes = await readFile(after);
+    bytes[bytes.indexOf(Buffer.from('new value'))] ^= 0x01;
+    const damaged = join(work, 'damaged\n\x1b[2Jsnapshot.db');
+    await writeFile(damaged, bytes);
+    const refused = await diff([before, damaged]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`${join(work, 'damaged\\x0a\\x1b[2Jsnapshot.db')}: etcd's sha256 trailer does not match the data`);
+    expect(refused.stderr).not.toContain('\x1b');
   });
 });
 
