@@ -3,6 +3,7 @@ import { etcdOf, type Manifest } from '../archive/manifest.js';
 import { CHECKPOINT_CONTENT_TYPE, KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { ConfigError, OperationError, UsageError } from '../core/errors.js';
 import { USES } from '../core/latest.js';
+import { printable } from '../core/printable.js';
 import { tookText } from '../core/rate-meter.js';
 import { openRepository } from '../ops/repository.js';
 import { restoreDataDir } from '../ops/restore-data-dir.js';
@@ -93,7 +94,7 @@ async function restoreFile(ctx: CommandContext, path: string, begun: () => void)
   begun();
   const report = await restoreSnapshotFileKeys(ctx, path, { dryRun: flags['dry-run'] === true, skipExisting: flags['skip-existing'] === true });
   if (flags.json) ctx.print(JSON.stringify(report));
-  else for (const line of [`snapshot file ${path}`, ...formatKeyRestore(report)]) ctx.print(line);
+  else for (const line of [`snapshot file ${printable(path)}`, ...formatKeyRestore(report)]) ctx.print(line);
 }
 
 /** A container checkpoint as an OCI image archive (`--image-archive FILE [--image-name NAME]`). */

@@ -55,7 +55,7 @@ function table(title: string, groups: Record<string, Tally>): string[] {
 
 /** The report as text: where from, totals, then one table per grouping. */
 export function formatStats(source: StatsSource, r: StatsReport): string[] {
-  const from = source.kind === 'live' ? `etcd ${source.endpoints!.join(',')}` : source.kind === 'file' ? `file ${source.path}` : `backup ${source.id} (${source.strategy})`;
+  const from = source.kind === 'live' ? `etcd ${source.endpoints!.join(',')}` : source.kind === 'file' ? `file ${printable(source.path!)}` : `backup ${source.id} (${source.strategy})`;
   return [
     `source:   ${from}, API ${source.apiVersion}, revision ${source.revision}`,
     `prefixes: ${source.prefixes.join(', ') || '-'}`,

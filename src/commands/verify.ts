@@ -1,6 +1,7 @@
 import { counted } from '../core/counted.js';
 import { IntegrityError, UsageError } from '../core/errors.js';
 import { USES } from '../core/latest.js';
+import { printable } from '../core/printable.js';
 import { openRepository } from '../ops/repository.js';
 import { verifyChain } from '../ops/verify-chain.js';
 import { verifyBackup, verifySnapshotFile } from '../ops/verify.js';
@@ -52,11 +53,13 @@ export async function verifyCommand(ctx: CommandContext): Promise<void> {
 
 /** `verify FILE`: a snapshot file on this machine, checked as a snapshot backup's file is; exit 1 naming a failed check. */
 async function fileCommand(ctx: CommandContext, path: string): Promise<void> {
-  if (ctx.args.flags.chain) throw new UsageError([`--chain verifies a chain of backups in the store; ${path} is a file`]);
+  // Named as keys are printed: a path may hold a newline or ESC.
+  const name = printable(path);
+  if (ctx.args.flags.chain) throw new UsageError([`--chain verifies a chain of backups in the store; ${name} is a file`]);
   const result = await verifySnapshotFile(ctx, path);
   if (ctx.args.flags.json) ctx.print(JSON.stringify(result));
   else for (const c of result.checks) ctx.print(`${c.ok ? 'ok  ' : 'FAIL'}\t${c.name}\t${c.detail}`);
   const failed = result.checks.find((c) => !c.ok);
-  if (failed) throw new IntegrityError(failed.name, `${path} failed verification: ${failed.detail}`);
+  if (failed) throw new IntegrityError(failed.name, `${name} failed verification: ${failed.detail}`);
   ctx.log.info({ file: path }, 'snapshot file verified');
 }

@@ -96,6 +96,25 @@ describe('verify <snapshot-file>', () => {
     for (const r of [res, other]) expect(r.stderr).not.toMatch(/\n\s+at |this is a bug/);
   });
 
+  it('a path with a newline and ESC is printed escaped (verify, stats, restore --keys --dry-run), never raw', async () => {
+    const odd = join(work, 'night\n\x1b[2Jly.db');
+    const bytes = await readFile(file);
+    bytes[bytes.indexOf(valueBytes) + 8] ^= 0x01;
+    await writeFile(odd, bytes);
+    const shown = `${join(work, 'night')}\\x0a\\x1b[2Jly.db`;
+    const res = await verify([odd]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain(`${shown} failed verification: `);
+    await writeFile(odd, await readFile(file));
+    const stats = await runCli(['stats', odd], { RS_TMP_DIR: join(work, 'tmp') }, { cwd: work });
+    expect(stats.code, stats.stderr).toBe(0);
+    expect(stats.stdout).toContain(`file ${shown}, API v3`);
+    const restore = await runCli(['restore', odd, '--keys', '--dry-run'], { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_TMP_DIR: join(work, 'tmp') }, { cwd: work });
+    expect(restore.code, restore.stderr).toBe(0);
+    expect(restore.stdout).toContain(`snapshot file ${shown}\n`);
+    for (const r of [res, stats, restore]) expect(r.stdout + r.stderr).not.toContain('\x1b');
+  });
+
   it('--chain is for chains in the store: exit 2 saying so', async () => {
     const res = await verify([file, '--chain']);
     expect(res.code).toBe(2);
