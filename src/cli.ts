@@ -83,10 +83,10 @@ export const COMMANDS: Record<string, CommandSpec> = {
     load: async () => (await import('./commands/verify.js')).verifyCommand,
   },
   prune: {
-    summary: 'apply the retention rules',
-    usage: ['prune [--dry-run] [--json]'],
+    summary: 'apply the retention rules to every series (a backup applies them to its own series)',
+    usage: ['prune [--strategy S] [--dry-run] [--json]'],
     args: { min: 0, max: 0 },
-    flags: [DRY_RUN, JSON_FLAG],
+    flags: [{ name: 'strategy', value: 'S', help: 'apply the rules to the backups of series S only' }, DRY_RUN, JSON_FLAG],
     uses: ['store', 'retention'],
     load: async () => (await import('./commands/prune.js')).pruneCommand,
   },

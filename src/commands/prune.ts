@@ -2,16 +2,18 @@ import { counted } from '../core/counted.js';
 import { prune, seriesCounts } from '../ops/prune.js';
 import { openRepository } from '../ops/repository.js';
 import type { CommandContext } from './context.js';
+import { seriesFlag } from './flags.js';
 
 /**
- * `reshifter prune [--dry-run] [--json]`: one line per deleted backup with its series (with `--dry-run` also one
- * per kept backup, with why), then the counts per series and in all.
+ * `reshifter prune [--strategy S] [--dry-run] [--json]`: every series, or series S; one line per deleted backup with
+ * its series (with `--dry-run` also one per kept backup, with why), then the counts per series and in all.
  */
 export async function pruneCommand(ctx: CommandContext): Promise<void> {
   const repo = openRepository(ctx.config, ctx.log);
   try {
     const dryRun = ctx.args.flags['dry-run'] === true;
-    const result = await prune(ctx, repo, { dryRun });
+    const series = seriesFlag(ctx);
+    const result = await prune(ctx, repo, { dryRun, ...(series !== undefined && { series: [series] }) });
     if (ctx.args.flags.json) {
       ctx.print(JSON.stringify({ dryRun, ...result }));
       return;

@@ -66,7 +66,11 @@ export function seriesNamed(text: string): string {
 
 /** True when backup `m` belongs to `series` as seriesNamed gives it: `checkpoint` holds every container's series. */
 export function inSeries(m: SeriesSource, series: string): boolean {
-  const own = seriesOf(m);
+  return seriesMatches(seriesOf(m), series);
+}
+
+/** True when the series `own` (as seriesOf keys it) is `series` as seriesNamed gives it, or one of its family. */
+export function seriesMatches(own: string, series: string): boolean {
   return own === series || (series === CHECKPOINT_FAMILY && own.startsWith(`${CHECKPOINT_FAMILY}:`));
 }
 

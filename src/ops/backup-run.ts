@@ -1,5 +1,6 @@
 import type { Manifest } from '../archive/manifest.js';
 import { describeError } from '../core/errors.js';
+import { seriesOf } from '../core/series.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import { createBackup, type BackupOptions } from './backup.js';
 import { newBackupIdIn } from './backup-id.js';
@@ -17,14 +18,16 @@ export async function backupRunContext<C extends OpContext>(ctx: C, repo: Backup
 }
 
 /**
- * One backup run as `backup`, `run` and the API do it: the backup, then retention (never after a failed backup).
+ * One backup run as `backup`, `run` and the API do it: the backup, then retention of its series (never after a
+ * failed backup).
  * The observer hears how both went. Pass the id of `backupRunContext` so every log line of the run carries it.
  */
 export async function backupAndPrune(ctx: OpContext, repo: BackupRepository, opts: BackupOptions = {}): Promise<Manifest> {
   const manifest = await createBackup(ctx, repo, opts);
   try {
-    // Counted as each goes, so that a retention failing half-way still counts what it deleted.
-    await prune(ctx, repo, { protect: new Set([manifest.id]), onDeleted: (ids) => opts.observer?.retentionDeleted?.(ids) });
+    // Counted as each goes, so that a retention failing half-way still counts what it deleted. Only this backup's
+    // series: another job taking another strategy into the cluster keeps its backups by its own rules.
+    await prune(ctx, repo, { protect: new Set([manifest.id]), series: [seriesOf(manifest)], onDeleted: (ids) => opts.observer?.retentionDeleted?.(ids) });
   } catch (err) {
     ctx.log.error({ err: describeError(err) }, 'retention failed');
     opts.observer?.retentionFailed?.(describeError(err));
@@ -39,16 +42,17 @@ export function isCheckpointRun(ctx: OpContext, opts: Pick<BackupOptions, 'strat
 }
 
 /**
- * A checkpoint run as `backup`, `run` and the API do it: one backup per container, then retention per container
- * series when any was stored (a container that keeps failing must not stop the others' retention; its own series
- * gets nothing new, so retention takes nothing more from it). Throws CheckpointRunError, holding the stored
+ * A checkpoint run as `backup`, `run` and the API do it: one backup per container, then retention of the series of
+ * the containers stored, when any was (a container that keeps failing must not stop the others' retention; its own
+ * series gets nothing new, so retention takes nothing from it). Throws CheckpointRunError, holding the stored
  * manifests, when any container failed. Each backup binds its own id to its log lines.
  */
 export async function checkpointBackupsAndPrune(ctx: OpContext, repo: BackupRepository, opts: BackupOptions = {}): Promise<Manifest[]> {
   const result = await checkpointBackups(ctx, repo, opts);
   if (result.manifests.length > 0) {
     try {
-      await prune(ctx, repo, { protect: new Set(result.manifests.map((m) => m.id)), onDeleted: (ids) => opts.observer?.retentionDeleted?.(ids) });
+      const series = result.manifests.map((m) => seriesOf(m));
+      await prune(ctx, repo, { protect: new Set(result.manifests.map((m) => m.id)), series, onDeleted: (ids) => opts.observer?.retentionDeleted?.(ids) });
     } catch (err) {
       ctx.log.error({ err: describeError(err) }, 'retention failed');
       opts.observer?.retentionFailed?.(describeError(err));

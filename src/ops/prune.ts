@@ -1,7 +1,7 @@
 import type { Manifest } from '../archive/manifest.js';
 import { chainUnits, withSegments } from '../core/chain-units.js';
 import { decideRetention, hasRetentionRules, type RetentionDecision } from '../core/retention.js';
-import { seriesOf } from '../core/series.js';
+import { seriesMatches, seriesOf } from '../core/series.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { Logger } from '../log.js';
 import type { OpContext } from './context.js';
@@ -25,12 +25,14 @@ export interface PruneResult {
 /**
  * Applies the retention rules to each series of the cluster's full backups (never deleting `protect`ed ids, the newest
  * backup of a series, or the newest chain of continuous backups), deleting with each full backup the delta segments
- * of its chain, and removes orphaned files older than an hour. With `dryRun`, only says what it would do.
+ * of its chain, and removes orphaned files older than an hour. With `series` (names as seriesNamed gives them), only
+ * those series are pruned: a backup applies its job's rules to what that job takes, never to the series another job
+ * (with rules of its own) takes into the same cluster. With `dryRun`, only says what it would do.
  */
 export async function prune(
   ctx: Pick<OpContext, 'config' | 'log'>,
   repo: BackupRepository,
-  opts: { protect?: Set<string>; dryRun?: boolean; now?: Date; onDeleted?: (ids: readonly string[]) => void } = {},
+  opts: { protect?: Set<string>; dryRun?: boolean; now?: Date; series?: readonly string[]; onDeleted?: (ids: readonly string[]) => void } = {},
 ): Promise<PruneResult> {
   const log = ctx.log.child({ component: 'retention' });
   const now = opts.now ?? new Date();
@@ -40,12 +42,9 @@ export async function prune(
   const protect = new Set(opts.protect);
   // The chain being recorded (the newest full backup a chain can start from) is never touched.
   if (units.newestBase !== undefined) protect.add(units.newestBase);
-  const full = decideRetention(
-    units.full.map((m) => ({ id: m.id, createdAt: new Date(m.createdAt), series: seriesOf(m) })),
-    ctx.config.retention,
-    now,
-    protect,
-  );
+  const scope = opts.series;
+  const inScope = scope === undefined ? units.full : units.full.filter((m) => scope.some((s) => seriesMatches(seriesOf(m), s)));
+  const full = decideRetention(inScope.map((m) => ({ id: m.id, createdAt: new Date(m.createdAt), series: seriesOf(m) })), ctx.config.retention, now, protect);
   const decisions = withSegments(full, units);
   const result: PruneResult = { deleted: [], kept: [], orphansDeleted: [], decisions, goneMeanwhile: [] };
   const byId = new Map(listing.backups.map((m) => [m.id, m]));

@@ -110,13 +110,38 @@ describe('retention per series', () => {
     ]);
   });
 
-  it('after a backup, KEEP_LAST=1 keeps the newest of every series (not only the backup just made)', async () => {
+  it('after a backup, retention applies to its own series only: a render backup with KEEP_LAST=1 leaves the other series as they are', async () => {
     const r5 = await backup(cluster, 'render', { RS_RETENTION_KEEP_LAST: '1' });
-    expect(await listIds(cluster)).toEqual([r5.id, ...idsOf('f2', 's3', 'w1')]);
+    expect(await listIds(cluster)).toEqual([r5.id, ...idsOf('f2', 's3', 'f1', 'w1', 's2', 's1')]);
+  });
+
+  it('prune --strategy S applies the rules to that series only; prune alone to every series, keeping the newest of each', async () => {
+    const snap = await runInProcess(['prune', '--strategy', 'snapshot'], envOf(cluster, { RS_RETENTION_KEEP_LAST: '1' }));
+    expect(snap.code).toBe(0);
+    expect(snap.stdout.trim().split('\n').slice(-2)).toEqual(['snapshot: 1 kept, 2 deleted', '1 kept, 2 deleted']);
+    expect(await listIds(cluster)).toEqual([expect.any(String), ...idsOf('f2', 's3', 'f1', 'w1')]);
+    const all = await runInProcess(['prune'], envOf(cluster, { RS_RETENTION_KEEP_LAST: '1' }));
+    expect(all.code).toBe(0);
+    const ids = await listIds(cluster);
+    expect(ids.slice(1)).toEqual(idsOf('f2', 's3', 'w1'));
     // Nothing but manifests and their artifacts is left: the deleted backups' files are gone.
     const files = await readdir(join(work, 'store', cluster));
     expect(files.filter((f) => f.endsWith('.manifest.json'))).toHaveLength(4);
     expect(files).toHaveLength(8);
+  });
+});
+
+describe('two jobs of one cluster, each with its own retention', () => {
+  it('hourly filter: dumps kept 24 deep survive the nightly snapshot job that keeps 1 (found by an operator pass)', async () => {
+    const cluster = 'two-jobs';
+    const hourly = { RS_RETENTION_KEEP_LAST: '24' };
+    const dumps = [];
+    for (let i = 0; i < 3; i++) dumps.push(await backup(cluster, 'filter:secrets,configmaps', hourly));
+    const s1 = await backup(cluster, 'snapshot', { RS_RETENTION_KEEP_LAST: '1' });
+    const s2 = await backup(cluster, 'snapshot', { RS_RETENTION_KEEP_LAST: '1' });
+    // The nightly job pruned its own series (s1 went) and none of the hourly job's dumps.
+    expect(await listIds(cluster)).toEqual([s2.id, ...dumps.map((m) => m.id).reverse()]);
+    expect(s1.id < s2.id).toBe(true);
   });
 });
 
