@@ -1,3 +1,4 @@
+import type { Manifest } from '../archive/manifest.js';
 import { counted } from '../core/counted.js';
 import { IntegrityError, UsageError } from '../core/errors.js';
 import { USES } from '../core/latest.js';
@@ -23,7 +24,10 @@ export async function verifyCommand(ctx: CommandContext): Promise<void> {
     if (ctx.args.flags.chain) return await chainCommand(ctx, m);
     const result = await verifyBackup(ctx, repo, m);
     if (ctx.args.flags.json) ctx.print(JSON.stringify(result));
-    else for (const c of result.checks) ctx.print(`${c.ok ? 'ok  ' : 'FAIL'}\t${c.name}\t${c.detail}`);
+    else {
+      ctx.print(backupLine(m));
+      for (const c of result.checks) ctx.print(`${c.ok ? 'ok  ' : 'FAIL'}\t${c.name}\t${c.detail}`);
+    }
     const failed = result.checks.find((c) => !c.ok);
     if (failed) throw new IntegrityError(failed.name, `backup ${m.id} failed verification: ${failed.detail}`);
     ctx.log.info({ id: m.id }, 'backup verified');
@@ -62,4 +66,13 @@ async function fileCommand(ctx: CommandContext, path: string): Promise<void> {
   const failed = result.checks.find((c) => !c.ok);
   if (failed) throw new IntegrityError(failed.name, `${name} failed verification: ${failed.detail}`);
   ctx.log.info({ file: path }, 'snapshot file verified');
+}
+
+/**
+ * Which backup the checks are of, first: `latest` is the newest of any kind, so in a store that several jobs write
+ * (`backup && verify` beside an hourly listing) it may be another job's backup than the one just taken.
+ */
+function backupLine(m: Manifest): string {
+  const revision = m.etcd !== undefined ? `, revision ${m.etcd.revision}` : '';
+  return `backup ${m.id} (${m.strategy}${revision}, taken ${m.createdAt})`;
 }

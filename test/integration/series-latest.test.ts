@@ -206,6 +206,17 @@ describe('latest is the newest backup the command can read', () => {
     expect((await json<{ id: string }>(['verify', '--strategy', 'raw', '--json'])).id).toBe(raw1.id);
   });
 
+  it('verify latest as text names the backup it picked before its checks (found by an operator pass)', async () => {
+    // `backup && verify` in a nightly job: an hourly listing stored in between is what `latest` verifies.
+    const res = await runInProcess(['verify'], env());
+    expect(res.code).toBe(0);
+    const lines = res.stdout.trim().split('\n');
+    expect(lines[0]).toBe(`backup ${render1.id} (render, revision ${render1.etcd!.revision}, taken ${render1.createdAt})`);
+    expect(lines.slice(1).map((l) => l.split('\t')[0])).toEqual(['ok  ', 'ok  ', 'ok  ', 'ok  ', 'ok  ']);
+    const raw = await runInProcess(['verify', '--strategy', 'raw'], env());
+    expect(raw.stdout.split('\n')[0]).toBe(`backup ${raw1.id} (raw, revision ${raw1.etcd!.revision}, taken ${raw1.createdAt})`);
+  });
+
   it('diff ... latest: the newest snapshot or key dump, never a render listing', async () => {
     const d = await json<{ from: { id: string }; to: { id: string } }>(['diff', snap1.id, 'latest', '--json']);
     expect(d.from.id).toBe(snap1.id);
