@@ -168,9 +168,13 @@ export class V3Target implements RestoreTarget {
   }
 }
 
-/** etcd refused a request for its size or its number of operations (--max-request-bytes, --max-txn-ops). */
+/**
+ * etcd refused a request for its size or its number of operations (--max-request-bytes, --max-txn-ops). Over
+ * --max-request-bytes plus gRPC's 512 KiB, its gRPC server refuses the message before etcd reads it (RESOURCE_EXHAUSTED,
+ * "received message larger than max"): a transaction's reply holds no values, so that is always the request.
+ */
 function isRequestTooLarge(err: unknown): boolean {
-  return /request is too large|too many operations in txn/i.test(describeError(err));
+  return /request is too large|too many operations in txn|received message larger than max/i.test(describeError(err));
 }
 
 /** What the restore planner is told of a key the target holds. */
