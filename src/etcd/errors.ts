@@ -3,7 +3,7 @@ import type { EtcdConfig } from '../config/types.js';
 import { AbortedError, EtcdError, describeError } from '../core/errors.js';
 import { attemptsBehind } from './fault-handling.js';
 import { tlsFile } from './tls-check.js';
-import { probeSpeaksTls, probeTls, type TlsFiles } from './tls-probe.js';
+import { probePlainHttp, probeSpeaksTls, probeTls, type TlsFiles } from './tls-probe.js';
 
 /** Where an etcd call went: the endpoints, or the whole config (which lets messages say what is not configured). */
 export type EtcdTarget = readonly string[] | ConfigTarget;
@@ -47,7 +47,7 @@ export function toEtcdError(err: unknown, what: string, target: EtcdTarget): Etc
   if (err instanceof EtcdError || err instanceof AbortedError) return err;
   const cfg = isConfig(target) ? target : undefined;
   const endpoints = isConfig(target) ? target.endpoints : target;
-  if (err instanceof SpeaksTlsError) {
+  if (err instanceof SpeaksTlsError || err instanceof NotEtcdError) {
     const which = endpoints.length > 1 ? err.endpoint : 'the endpoint';
     return new EtcdError(`${what} failed at ${endpoints.join(',')}: ${which} ${err.advice}`, { cause: err });
   }
@@ -191,13 +191,44 @@ export class SpeaksTlsError extends Error {
   }
 }
 
+/** An http:// endpoint that answers plain HTTP/1.1 but not gRPC, found by a probe (see explainClosedConnection). */
+export class NotEtcdError extends Error {
+  override name = 'NotEtcdError';
+  readonly advice: string;
+
+  constructor(
+    readonly endpoint: string,
+    status: string,
+  ) {
+    const advice =
+      `answers plain HTTP/1.1 (${status}), not etcd's gRPC API: is it etcd's client port (2379 by default)? ` +
+      "etcd's metrics port (kubeadm's 2381) and other HTTP services answer so";
+    super(`${endpoint} ${advice}`);
+    this.advice = advice;
+  }
+}
+
 /**
  * A connection an http:// endpoint closed before HTTP/2 began (grpc-js: "Failed to connect") explained: a TLS etcd
  * does that to plaintext without a word, and the call would be retried until RS_ETCD_TIMEOUT and then blamed on
  * reachability. Asks each http:// endpoint whether it speaks TLS; undefined when the error is another or none does.
+ * An HTTP/1.1 server that is not etcd (grpc-js: "Protocol error") is asked for its status line the same way, and
+ * named when every endpoint is one (a wrong port: etcd's metrics port).
  */
-export async function explainClosedConnection(err: unknown, endpoints: readonly string[], probe = probeSpeaksTls): Promise<SpeaksTlsError | undefined> {
-  if (!(err instanceof GRPCUnavailableError) || !/failed to connect \(/i.test(err.message)) return undefined;
+export async function explainClosedConnection(
+  err: unknown,
+  endpoints: readonly string[],
+  probe = probeSpeaksTls,
+  probeHttp = probePlainHttp,
+): Promise<SpeaksTlsError | NotEtcdError | undefined> {
+  if (!(err instanceof GRPCUnavailableError)) return undefined;
+  if (/protocol error/i.test(err.message)) {
+    const statuses = await Promise.all(endpoints.map((e) => (e.startsWith('http://') ? probeHttp(e) : undefined)));
+    // Only when no endpoint is etcd: beside one that is, the client goes on there, as past a member that is down.
+    if (statuses.some((st) => st === undefined)) return undefined;
+    return new NotEtcdError(endpoints[0]!, statuses[0]!);
+  }
+  if (!/failed to connect \(/i.test(err.message)) return undefined;
   for (const endpoint of endpoints.filter((e) => e.startsWith('http://'))) {
     const found = await probe(endpoint);
     if (found !== undefined) return new SpeaksTlsError(endpoint, found.clientCertificateRequired);

@@ -25,7 +25,7 @@ export type TlsProbeResult = { kind: 'plain-http' } | { kind: 'handshake-error';
 export async function probeTls(endpoint: string, files: TlsFiles, timeoutMs = 3000): Promise<TlsProbeResult | undefined> {
   const at = hostAndPort(endpoint);
   if (at === undefined) return undefined;
-  if (await servesPlainHttp(at.host, at.port, timeoutMs)) return { kind: 'plain-http' };
+  if ((await plainHttpReply(at.host, at.port, timeoutMs)) !== undefined) return { kind: 'plain-http' };
   const options = { ...(files.ca && { ca: files.ca }), ...(files.cert && { cert: files.cert }), ...(files.key && { key: files.key }) };
   const text = (await handshake(at.host, at.port, options, timeoutMs)).error;
   return text === undefined ? undefined : { kind: 'handshake-error', text };
@@ -66,28 +66,42 @@ function hostAndPort(endpoint: string): { host: string; port: number } | undefin
 }
 
 /**
- * True when the endpoint answers a plain HTTP request with HTTP (etcd serves /version on its client port). A TLS
- * server answers with an alert, a reset, or Go's "Client sent an HTTP request to an HTTPS server".
+ * The status line an http:// endpoint answers a plain HTTP/1.1 request with (`HTTP/1.1 404 Not Found`), undefined
+ * when it answers otherwise or not at all. grpc-js meets an HTTP server that is not gRPC (etcd's metrics port) with
+ * no more than "Protocol error", and retries it as if the endpoint were down.
  */
-function servesPlainHttp(host: string, port: number, timeoutMs: number): Promise<boolean> {
+export async function probePlainHttp(endpoint: string, timeoutMs = 3000): Promise<string | undefined> {
+  const at = hostAndPort(endpoint);
+  if (at === undefined) return undefined;
+  const reply = await plainHttpReply(at.host, at.port, timeoutMs, true);
+  // etcd's own client port answers /version too: that is etcd, whatever grpc-js met.
+  return reply === undefined || reply.includes('"etcdserver"') ? undefined : reply.split('\r\n')[0]!.slice(0, 80);
+}
+
+/**
+ * The endpoint's answer to a plain HTTP request, when it answers with HTTP (etcd serves /version on its client port):
+ * its head, or with `body` its first 512 bytes. A TLS server answers with an alert, a reset, or Go's "Client sent an
+ * HTTP request to an HTTPS server": undefined.
+ */
+function plainHttpReply(host: string, port: number, timeoutMs: number, body = false): Promise<string | undefined> {
   return new Promise((resolve) => {
     let reply = '';
     const socket = tcpConnect({ host, port });
-    const done = (answer: boolean) => {
+    const done = (answer: string | undefined) => {
       clearTimeout(timer);
       socket.destroy();
       resolve(answer);
     };
-    const judge = () => done(/^HTTP\/1\.[01] \d{3}/.test(reply) && !/HTTPS server/i.test(reply));
+    const judge = () => done(/^HTTP\/1\.[01] \d{3}/.test(reply) && !/HTTPS server/i.test(reply) ? reply : undefined);
     const timer = setTimeout(judge, timeoutMs);
     socket.setEncoding('latin1');
     socket.once('connect', () => socket.write(`GET /version HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
     socket.on('data', (d: string) => {
       reply += d;
-      if (reply.length >= 512 || reply.includes('\r\n\r\n')) judge();
+      if (reply.length >= 512 || (!body && reply.includes('\r\n\r\n'))) judge();
     });
     socket.once('end', judge);
-    socket.once('error', () => done(false));
+    socket.once('error', () => done(undefined));
   });
 }
 
