@@ -16,15 +16,19 @@ const FILTERS = [
 ] as const;
 
 /**
- * Which entries of the namespace and resource filters matched some key of a backup. A restore with
- * `RS_INCLUDE_NAMESPACES=team-1,tema-2` writes team-1 and nothing of the misspelt one: said, not silent. Fed every key
- * the restore reads, selected or not; each entry is tested only until it first matches.
+ * Which entries of the namespace and resource filters matched some key of a backup (or of etcd, for a dump). A restore
+ * with `RS_INCLUDE_NAMESPACES=team-1,tema-2` writes team-1 and nothing of the misspelt one: said, not silent. Fed
+ * every key the restore or dump reads, selected or not; each entry is tested only until it first matches.
  */
 export class FilterMatches {
   private left: Array<{ variable: string; name: string; kind: 'namespace' | 'resource' }>;
 
-  constructor(selection: SelectionConfig) {
-    this.left = FILTERS.flatMap(([variable, field, kind]) => selection[field].map((name) => ({ variable, name, kind })));
+  /** `resources`: more lists of resource names, each under its own name (a dump's `filter:secrets,configmaps`). */
+  constructor(selection: SelectionConfig, resources: readonly UnmatchedFilter[] = []) {
+    this.left = [
+      ...FILTERS.flatMap(([variable, field, kind]) => selection[field].map((name) => ({ variable, name, kind }))),
+      ...resources.flatMap(({ variable, names }) => names.map((name) => ({ variable, name, kind: 'resource' as const }))),
+    ];
   }
 
   /** Marks the entries `key` matches. */

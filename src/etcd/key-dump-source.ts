@@ -4,6 +4,7 @@ import { DUMP_FORMAT, DUMP_VERSION } from '../archive/key-dump-format.js';
 import { KEY_DUMP_CONTENT_TYPE } from '../core/content-type.js';
 import { KeyDumpWriter } from '../archive/key-dump-writer.js';
 import type { Config } from '../config/types.js';
+import type { FilterMatches, UnmatchedFilter } from '../core/filter-matches.js';
 import { selectKey, selectsEverything, type KeySelection } from '../core/key-selection.js';
 import { DEFAULT_PREFIXES, parseKey } from '../kube/index.js';
 import { layoutPrefixes } from '../kube/resource-label.js';
@@ -18,7 +19,7 @@ import { whenEnded } from './stream-done.js';
  * revisions and lease TTL, as a key dump tar (see archive/key-dump-format.ts). One consistent read at one revision
  * (v3), streamed a page at a time.
  */
-export async function keyDumpSource(config: Config, etcd: Etcd3, log: Logger, selection: KeySelection): Promise<BackupSource> {
+export async function keyDumpSource(config: Config, etcd: Etcd3, log: Logger, selection: KeySelection, matches?: FilterMatches): Promise<BackupSource> {
   const everything = selectsEverything(selection);
   const reader = await openKeyReader(config, etcd, log, { lookOutside: everything });
   if (reader.outside) warnOfKeysOutside(reader.outside, reader.prefixes, log);
@@ -39,13 +40,20 @@ export async function keyDumpSource(config: Config, etcd: Etcd3, log: Logger, se
         ...(!everything && { selection }),
       });
       for await (const page of reader.pages()) {
-        const kept = everything ? page : page.filter((r) => selectKey(parseKey(r.key, layout), selection));
+        const kept = everything ? page : page.filter((r) => seenAndSelected(parseKey(r.key, layout)));
         if (kept.length > 0) yield writer.keysOf(kept);
       }
       yield writer.end();
+      // A dump that selected nothing is refused, naming its filters (ops/backup.ts).
+      if (writer.keys > 0) warnUnmatched(log, matches?.unmatched() ?? []);
     } finally {
       reader.close();
     }
+  }
+
+  function seenAndSelected(key: ReturnType<typeof parseKey>): boolean {
+    matches?.see(key);
+    return selectKey(key, selection);
   }
 
   const stream = Readable.from(bytes(), { objectMode: false, highWaterMark: 1024 * 1024 });
@@ -72,4 +80,19 @@ function warnOfKeysOutside(outside: KeysOutside, prefixes: readonly string[], lo
       'which this dump leaves out: take a snapshot to hold everything, or set RS_KUBE_PREFIXES (/ dumps every key; ' +
       'prefixes named there end this warning)',
   );
+}
+
+/**
+ * A filter entry that matched no key etcd holds, while the others did (a dump that selects nothing is refused): the
+ * dump is stored without it, and said, since it is nearly always a typo (`filter:secrets,confgmaps` in an hourly job
+ * would leave the configmaps out of every backup).
+ */
+function warnUnmatched(log: Logger, unmatched: readonly UnmatchedFilter[]): void {
+  if (unmatched.length === 0) return;
+  const notes = unmatched.map(({ variable, names }) => {
+    const one = names.length === 1;
+    const effect = variable.startsWith('RS_EXCLUDE_') ? 'it leaves nothing out of this backup' : `this backup holds nothing of ${one ? 'it' : 'them'}`;
+    return `${variable} names ${names.map((n) => `"${n}"`).join(', ')}, which match${one ? 'es' : ''} no key etcd holds: ${effect} (named as etcd stores them; "reshifter stats" lists them)`;
+  });
+  log.warn({ notes }, 'filter entries matched no key etcd holds');
 }

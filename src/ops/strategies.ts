@@ -1,8 +1,9 @@
 import type { Etcd3 } from 'etcd3';
 import type { Config } from '../config/types.js';
 import { ConfigError, OperationError } from '../core/errors.js';
+import { FilterMatches } from '../core/filter-matches.js';
 import { buildSelection } from '../core/key-selection.js';
-import { type StrategySpec } from '../core/strategy.js';
+import { formatStrategy, type StrategySpec } from '../core/strategy.js';
 import { resolveApiVersion } from '../etcd/api-version.js';
 import { keyDumpSource } from '../etcd/key-dump-source.js';
 import { renderSource } from '../etcd/render-source.js';
@@ -40,9 +41,11 @@ export async function openSource(strategy: StrategySpec, config: Config, etcd: E
       }
       return snapshotSource(etcd, config.etcd);
     case 'raw':
-      return keyDumpSource(config, etcd, log, buildSelection(config.selection));
-    case 'filter':
-      return keyDumpSource(config, etcd, log, buildSelection(config.selection, strategy.resources));
+      return keyDumpSource(config, etcd, log, buildSelection(config.selection), new FilterMatches(config.selection));
+    case 'filter': {
+      const matches = new FilterMatches(config.selection, [{ variable: formatStrategy(strategy), names: [...strategy.resources] }]);
+      return keyDumpSource(config, etcd, log, buildSelection(config.selection, strategy.resources), matches);
+    }
     case 'render':
       return renderSource(config, etcd, log, buildSelection(config.selection), onRenderRow);
     case 'checkpoint':

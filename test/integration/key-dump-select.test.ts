@@ -174,6 +174,24 @@ describe('key dumps in S3', () => {
     expect(await bucketKeys(s3, 'etcd/typos/')).toEqual([]);
   });
 
+  it('a filter entry that matches no key while the others do: the dump is stored and the log names it (found by an operator pass)', async () => {
+    // RS_BACKUP_STRATEGY=filter:secrets,confgmaps in an hourly CronJob stored the secrets and left the configmaps out
+    // of every backup without a word: exit 0, nothing in the log.
+    const res = await runCli(['backup', '--json'], env(source, { RS_CLUSTER_NAME: 'half-typo', RS_BACKUP_STRATEGY: 'filter:secrets,confgmaps', RS_INCLUDE_NAMESPACES: 'team-1,tema-2' }));
+    expect(res.code, res.stderr).toBe(0);
+    expect((JSON.parse(res.stdout) as Manifest).keys).toBeGreaterThan(0);
+    const warned = res.stderr.split('\n').filter((l) => l.includes('"level":"warn"')).map((l) => JSON.parse(l) as { msg: string; notes: string[] });
+    expect(warned.map((w) => w.msg)).toEqual(['filter entries matched no key etcd holds']);
+    expect(warned[0]!.notes).toEqual([
+      'RS_INCLUDE_NAMESPACES names "tema-2", which matches no key etcd holds: this backup holds nothing of it (named as etcd stores them; "reshifter stats" lists them)',
+      'filter:secrets,confgmaps names "confgmaps", which matches no key etcd holds: this backup holds nothing of it (named as etcd stores them; "reshifter stats" lists them)',
+    ]);
+    // A filter whose every entry matches something says nothing.
+    const clean = await runCli(['backup'], env(source, { RS_CLUSTER_NAME: 'half-typo', RS_BACKUP_STRATEGY: 'filter:secrets,configmaps' }));
+    expect(clean.code).toBe(0);
+    expect(clean.stderr).not.toContain('"level":"warn"');
+  });
+
   it('restores an age-encrypted dump with the identity, and refuses without it', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'rs-age-'));
     try {
