@@ -10,6 +10,7 @@ import { prepareTrailerCheck } from '../snapshot/trailer.js';
 import type { CommandContext } from './context.js';
 import { seriesFlag, stringFlag } from './flags.js';
 import { printable, printedKey } from '../core/printable.js';
+import { parseStrategy } from '../core/strategy.js';
 
 /** What `inspect` was asked for: the status, or one of the key modes with its options. */
 type InspectRequest =
@@ -72,6 +73,11 @@ export async function inspectCommand(ctx: CommandContext): Promise<void> {
   if (req.mode !== 'status' && input.origin.kind === 'backup') {
     const { id, strategy, revision } = input.origin;
     ctx.log.info({ backup: id, strategy, revision, asked: target }, `reading backup ${id} (${strategy}, revision ${revision})`);
+    // Hourly filter:secrets dumps beside nightly snapshots: `latest` is the dump, which holds no pod.
+    if (target === 'latest' && series() === undefined && strategy.startsWith('filter:')) {
+      const note = `"latest" is the newest key dump, ${id} (${strategy}), which holds only the resources its filter selected: --strategy snapshot or --strategy raw reads every key`;
+      ctx.log.warn({ id, strategy, note }, 'latest is a filter: key dump, not every resource');
+    }
   }
   const listing = { rows: false };
   try {
@@ -130,7 +136,8 @@ async function printKeys(ctx: CommandContext, input: KeysInput, req: Exclude<Ins
   const { keyRows, getKey, renderRows } = await import('../ops/inspect-keys.js');
   const { reader } = input;
   if (req.mode === 'get') {
-    const found = await getKey(reader, ctx.config, req.key, { where, ...(req.revision !== undefined && { revision: req.revision }) });
+    const filter = filterOf(input.origin);
+    const found = await getKey(reader, ctx.config, req.key, { where, ...(req.revision !== undefined && { revision: req.revision }), ...(filter && { filter }) });
     if (req.raw) await ctx.write!(found.kv.value);
     else ctx.print(JSON.stringify(found.described, null, 2));
     return;
@@ -166,6 +173,13 @@ async function printKeys(ctx: CommandContext, input: KeysInput, req: Exclude<Ins
   if (!opened) ctx.print(head);
   if (pending !== undefined) ctx.print(pending);
   if (req.json) ctx.print(']}');
+}
+
+/** The strategy and resources of a `filter:` dump read from the store; undefined for any other input. */
+function filterOf(from: SnapshotOrigin): { strategy: string; resources: string[] } | undefined {
+  if (from.kind !== 'backup' || !from.strategy.startsWith('filter:')) return undefined;
+  const spec = parseStrategy(from.strategy);
+  return spec.kind === 'filter' ? { strategy: from.strategy, resources: [...spec.resources] } : undefined;
 }
 
 /**

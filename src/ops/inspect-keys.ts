@@ -4,7 +4,7 @@ import { keyFields, parsePrinted, printableBytes } from '../core/printable.js';
 import { buildSelection, selectKey, selectsEverything } from '../core/key-selection.js';
 import { prefixRanges } from '../etcd/key-ranges.js';
 import { auditRow, type AuditRow } from '../kube/audit-row.js';
-import { DEFAULT_PREFIXES, decodeValue, parseKey } from '../kube/index.js';
+import { DEFAULT_PREFIXES, decodeValue, parseKey, resourceMatches } from '../kube/index.js';
 import { layoutPrefixes, resourceLabel } from '../kube/resource-label.js';
 import type { LiveKey } from '../snapshot/index.js';
 import { liveKeysIn } from './backup-keys.js';
@@ -53,23 +53,29 @@ export async function* keyRows(reader: KeyReader, config: Config, q: KeyQuery): 
 
 /**
  * One key (`--get KEY`, KEY as `--keys` prints it: `\xNN` escapes read as bytes): the live key, and its decoded
- * metadata. NotFoundError naming `where` when absent.
+ * metadata. NotFoundError naming `where` when absent, and, for a `filter:` dump (`filter`: its strategy and resources)
+ * that could never hold the key, that it is the filter and not the cluster that left the key out.
  */
 export async function getKey(
   reader: KeyReader,
   config: Config,
   key: string,
-  q: { revision?: number; where: string },
+  q: { revision?: number; where: string; filter?: { strategy: string; resources: readonly string[] } },
 ): Promise<{ kv: LiveKey; described: Record<string, unknown> }> {
   const wanted = parsePrinted(key);
   let found: LiveKey | undefined;
   for await (const kv of reader.liveKeys({ prefix: wanted, ...(q.revision !== undefined && { revision: q.revision }) })) {
     if (kv.key.equals(wanted)) found = kv;
   }
-  if (found === undefined) {
-    throw new NotFoundError(`key "${printableBytes(wanted)}" is not in ${q.where}${q.revision !== undefined ? ` at revision ${q.revision}` : ''}`);
-  }
   const layout = layoutPrefixes(prefixesOf(config), DEFAULT_PREFIXES);
+  if (found === undefined) {
+    const parsed = parseKey(wanted, layout);
+    const filtered = q.filter !== undefined && !q.filter.resources.some((r) => resourceMatches(r, parsed));
+    const why = filtered
+      ? `: it is a ${q.filter!.strategy} dump, which holds only those resources, not ${resourceLabel(parsed)} (a snapshot or raw dump holds every key: --strategy snapshot or --strategy raw with latest)`
+      : '';
+    throw new NotFoundError(`key "${printableBytes(wanted)}" is not in ${q.where}${q.revision !== undefined ? ` at revision ${q.revision}` : ''}${why}`);
+  }
   const described = {
     ...keyFields(found.key),
     createRevision: found.createRevision,

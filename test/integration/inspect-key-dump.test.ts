@@ -81,10 +81,27 @@ describe('inspect of a key dump', () => {
     expect(status.stderr).toMatch(/is a raw backup \(tar\), not an etcd snapshot: `inspect` shows the status of snapshots; for a key dump use `stats`/);
   });
 
+  it('latest a filter: dump (found by an operator pass): a key of another resource is said to be left out by the filter, not absent from the cluster', async () => {
+    // Hourly filter:secrets dumps beside nightly raw dumps: `inspect latest --get <a pod>` read the newest dump and
+    // said the pod "is not in backup ...", as if the cluster had no such pod.
+    const res = await inspect(['latest', '--get', '/registry/pods/shop/web-0']);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain(
+      `reshifter: key "/registry/pods/shop/web-0" is not in backup ${filterId}: it is a filter:secrets dump, which holds only those resources, not pods (a snapshot or raw dump holds every key: --strategy snapshot or --strategy raw with latest)\n`,
+    );
+    expect(res.stderr).toContain('"msg":"latest is a filter: key dump, not every resource"');
+    const raw = await inspect(['latest', '--strategy', 'raw', '--get', '/registry/pods/shop/web-0']);
+    expect(raw.code, raw.stderr).toBe(0);
+    expect(raw.stderr).not.toContain('"level":"warn"');
+  });
+
   it('names what is not there: a key the dump lacks, a revision it does not hold', async () => {
     const missing = await inspect([filterId, '--get', '/registry/pods/shop/web-0']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain(`key "/registry/pods/shop/web-0" is not in backup ${filterId}`);
+    // A secret the filter:secrets dump could hold but does not: no more than that.
+    const absent = await inspect([filterId, '--get', '/registry/secrets/shop/gone']);
+    expect(absent.stderr).toContain(`key "/registry/secrets/shop/gone" is not in backup ${filterId}\n`);
     const older = await inspect([rawId, '--keys', '--revision', '1']);
     expect(older.code).toBe(1);
     expect(older.stderr).toContain(`backup ${rawId} is a key dump: it holds the keys at revision ${revision} only, not at 1`);
