@@ -202,6 +202,23 @@ function withoutCredentials(u: string, where: string): URL {
 }
 
 /** A folder inside a bucket: no `.` or `..` segments, no leading, trailing or doubled `/`. */
+/**
+ * An S3 bucket's name. `s3://etcd-backups/prod` (as `aws s3 ls` takes it) and `etcd-backups/prod` name the bucket and
+ * a folder in one: said with the two variables to set, rather than "is not an S3 bucket name".
+ */
+export function bucketName(value: string): string {
+  const url = /^s3:\/\/([^/]*)\/*(.*)$/i.exec(value.trim());
+  const slash = value.indexOf('/');
+  if (url !== null || slash > 0) {
+    const [bucket, rest] = url !== null ? [url[1]!, url[2]!] : [value.slice(0, slash).trim(), value.slice(slash + 1)];
+    const folder = bucketFolder(rest);
+    const inside = folder === '' ? '' : `, and the folder inside it as RS_S3_PREFIX (${JSON.stringify(folder)})`;
+    throw new Error(`${url !== null ? 'is an S3 URL' : 'holds a folder'}: give the bucket alone (${JSON.stringify(bucket)})${inside}`);
+  }
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(value)) throw new Error('is not an S3 bucket name (3-63 lowercase letters, digits, "." and "-")');
+  return value;
+}
+
 export function bucketFolder(value: string): string {
   // `s3://etcd-backups/prod`, as `aws s3 ls` takes it, would store every backup under a folder named `s3:`.
   const s3 = /^s3:\/\/[^/]+\/*(.*)$/i.exec(value.trim());

@@ -3,7 +3,7 @@ import { parseCheckpointTargets } from '../core/checkpoint-targets.js';
 import { checkpointDirProblem, isCheckpoint, kubeletUrl } from './checkpoint-parsers.js';
 import { parseStrategyToTake } from '../core/strategy.js';
 import {
-  ageIdentity, ageIdentityFile, ageRecipients, bucketFolder, coerce, cronExpression, endpoints, existingWritableFolder, intRange, listenAddress, localPath, matching, namesOf, resourceNames,
+  ageIdentity, ageIdentityFile, ageRecipients, bucketFolder, bucketName, coerce, cronExpression, endpoints, existingWritableFolder, intRange, listenAddress, localPath, matching, namesOf, resourceNames,
   notPlaceholder, prefixes, readableFile, readableFolder, s3Endpoint, url, writableFolder,
 } from './parsers.js';
 import type { Compression } from './types.js';
@@ -213,9 +213,9 @@ export const VARIABLES: readonly Variable[] = [
     // Set but empty is refused: an empty Secret or ConfigMap key would otherwise send backups to the local store,
     // which in a pod is its ephemeral filesystem.
     name: 'RS_S3_BUCKET', group: 'store', field: 'store.bucket', unset: 'absent',
-    parse: matching(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'is not an S3 bucket name (3-63 lowercase letters, digits, "." and "-")'),
+    parse: bucketName,
     empty: { give: 'the bucket', unset: 'for the local store (RS_BACKUP_DIR)' },
-    doc: { default: '', example: '`etcd-backups`', meaning: 'selects the S3 store' },
+    doc: { default: '', example: '`etcd-backups`', meaning: 'selects the S3 store; the name alone (`s3://etcd-backups/prod` and `etcd-backups/prod` are refused, naming the bucket and the `RS_S3_PREFIX` to set)' },
   },
   {
     name: 'RS_S3_ENDPOINT', group: 'store', parse: s3Endpoint, field: 'store.endpoint',

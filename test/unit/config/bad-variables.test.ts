@@ -49,6 +49,10 @@ const CASES: Array<[string, string, RegExp, Env?]> = [
   ['RS_TMP_DIR', aFile, /is not a directory/],
   ['RS_TMP_DIR', join(dir, 'missing'), /does not exist/],
   ['RS_S3_BUCKET', 'My_Bucket', /not an S3 bucket name/],
+  // Before: 'is not an S3 bucket name' for the bucket and folder of `aws s3 ls` (found by an operator pass).
+  ['RS_S3_BUCKET', 's3://etcd-backups/team/prod/', /^RS_S3_BUCKET was invalid: "s3:\/\/etcd-backups\/team\/prod\/" is an S3 URL: give the bucket alone \("etcd-backups"\), and the folder inside it as RS_S3_PREFIX \("team\/prod"\)$/],
+  ['RS_S3_BUCKET', 's3://etcd-backups', /"s3:\/\/etcd-backups" is an S3 URL: give the bucket alone \("etcd-backups"\)$/],
+  ['RS_S3_BUCKET', 'etcd-backups/team', /"etcd-backups\/team" holds a folder: give the bucket alone \("etcd-backups"\), and the folder inside it as RS_S3_PREFIX \("team"\)$/],
   ['RS_S3_ENDPOINT', 'minio:9000', /^RS_S3_ENDPOINT was invalid: "minio:9000" has no scheme: give http:\/\/minio:9000 or https:\/\/minio:9000$/],
   // A console's URL of the bucket: every object would be looked for under a folder of that name, every id "not found".
   ['RS_S3_ENDPOINT', 'http://minio.minio:9000/etcd-backups', /has the bucket in its path: give the server only \(http:\/\/minio.minio:9000\), the bucket is RS_S3_BUCKET$/, { RS_S3_BUCKET: 'etcd-backups' }],
