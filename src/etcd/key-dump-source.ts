@@ -4,7 +4,7 @@ import { DUMP_FORMAT, DUMP_VERSION } from '../archive/key-dump-format.js';
 import { KEY_DUMP_CONTENT_TYPE } from '../core/content-type.js';
 import { KeyDumpWriter } from '../archive/key-dump-writer.js';
 import type { Config } from '../config/types.js';
-import type { FilterMatches, UnmatchedFilter } from '../core/filter-matches.js';
+import type { FilterMatches } from '../core/filter-matches.js';
 import { selectKey, selectsEverything, type KeySelection } from '../core/key-selection.js';
 import { DEFAULT_PREFIXES, parseKey } from '../kube/index.js';
 import { layoutPrefixes } from '../kube/resource-label.js';
@@ -13,6 +13,7 @@ import { openKeyReader } from './key-reader.js';
 import { keysOutsideText, type KeysOutside } from './kube-prefixes.js';
 import type { BackupSource } from './source.js';
 import { whenEnded } from './stream-done.js';
+import { warnUnmatched } from './unmatched-filters.js';
 
 /**
  * The `raw` and `filter:` strategies: every selected key under the Kubernetes prefixes, byte for byte with its
@@ -80,19 +81,4 @@ function warnOfKeysOutside(outside: KeysOutside, prefixes: readonly string[], lo
       'which this dump leaves out: take a snapshot to hold everything, or set RS_KUBE_PREFIXES (/ dumps every key; ' +
       'prefixes named there end this warning)',
   );
-}
-
-/**
- * A filter entry that matched no key etcd holds, while the others did (a dump that selects nothing is refused): the
- * dump is stored without it, and said, since it is nearly always a typo (`filter:secrets,confgmaps` in an hourly job
- * would leave the configmaps out of every backup).
- */
-function warnUnmatched(log: Logger, unmatched: readonly UnmatchedFilter[]): void {
-  if (unmatched.length === 0) return;
-  const notes = unmatched.map(({ variable, names }) => {
-    const one = names.length === 1;
-    const effect = variable.startsWith('RS_EXCLUDE_') ? 'it leaves nothing out of this backup' : `this backup holds nothing of ${one ? 'it' : 'them'}`;
-    return `${variable} names ${names.map((n) => `"${n}"`).join(', ')}, which match${one ? 'es' : ''} no key etcd holds: ${effect} (named as etcd stores them; "reshifter stats" lists them)`;
-  });
-  log.warn({ notes }, 'filter entries matched no key etcd holds');
 }

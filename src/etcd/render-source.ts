@@ -3,6 +3,7 @@ import type { Etcd3 } from 'etcd3';
 import { renderLine } from '../archive/render-listing.js';
 import { RENDER_CONTENT_TYPE } from '../core/content-type.js';
 import type { Config } from '../config/types.js';
+import type { FilterMatches } from '../core/filter-matches.js';
 import { selectKey, selectsEverything, type KeySelection } from '../core/key-selection.js';
 import { auditRow, type AuditRow } from '../kube/audit-row.js';
 import { DEFAULT_PREFIXES, parseKey } from '../kube/index.js';
@@ -11,12 +12,20 @@ import type { Logger } from '../log.js';
 import { openKeyReader } from './key-reader.js';
 import type { BackupSource } from './source.js';
 import { whenEnded } from './stream-done.js';
+import { warnUnmatched } from './unmatched-filters.js';
 
 /**
  * The `render` strategy: an audit listing of every selected key (kind, apiVersion, namespace, name, uid, labels,
  * creation time, value size, encoding) as JSON lines. Each row is also handed to `echo` (the command prints it).
  */
-export async function renderSource(config: Config, etcd: Etcd3, log: Logger, selection: KeySelection, echo?: (row: AuditRow) => void): Promise<BackupSource> {
+export async function renderSource(
+  config: Config,
+  etcd: Etcd3,
+  log: Logger,
+  selection: KeySelection,
+  echo?: (row: AuditRow) => void,
+  matches?: FilterMatches,
+): Promise<BackupSource> {
   const reader = await openKeyReader(config, etcd, log);
   const layout = layoutPrefixes(reader.prefixes, DEFAULT_PREFIXES);
   const everything = selectsEverything(selection);
@@ -27,7 +36,7 @@ export async function renderSource(config: Config, etcd: Etcd3, log: Logger, sel
       for await (const page of reader.pages()) {
         let text = '';
         for (const r of page) {
-          if (!everything && !selectKey(parseKey(r.key, layout), selection)) continue;
+          if (!everything && !seenAndSelected(parseKey(r.key, layout))) continue;
           const row = auditRow(r.key, r.value, layout, r.modRevision);
           echo?.(row);
           text += renderLine(row);
@@ -35,9 +44,16 @@ export async function renderSource(config: Config, etcd: Etcd3, log: Logger, sel
         }
         if (text.length > 0) yield Buffer.from(text);
       }
+      // A listing that selected nothing is refused, naming its filters (ops/backup.ts).
+      if (rows > 0) warnUnmatched(log, matches?.unmatched() ?? []);
     } finally {
       reader.close();
     }
+  }
+
+  function seenAndSelected(key: ReturnType<typeof parseKey>): boolean {
+    matches?.see(key);
+    return selectKey(key, selection);
   }
 
   const stream = Readable.from(lines(), { objectMode: false, highWaterMark: 1024 * 1024 });

@@ -47,7 +47,7 @@ export async function openSource(strategy: StrategySpec, config: Config, etcd: E
       return keyDumpSource(config, etcd, log, buildSelection(config.selection, strategy.resources), matches);
     }
     case 'render':
-      return renderSource(config, etcd, log, buildSelection(config.selection), onRenderRow);
+      return renderSource(config, etcd, log, buildSelection(config.selection), onRenderRow, new FilterMatches(config.selection));
     case 'checkpoint':
       // Checkpoints read no etcd: ops/checkpoint-backup.ts takes them, one backup per container.
       throw new OperationError('a checkpoint backup is not an etcd source (this is a bug: it is taken by checkpointBackups)');

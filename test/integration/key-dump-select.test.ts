@@ -190,6 +190,11 @@ describe('key dumps in S3', () => {
     const clean = await runCli(['backup'], env(source, { RS_CLUSTER_NAME: 'half-typo', RS_BACKUP_STRATEGY: 'filter:secrets,configmaps' }));
     expect(clean.code).toBe(0);
     expect(clean.stderr).not.toContain('"level":"warn"');
+    // A render listing's filters the same.
+    const render = await runCli(['backup'], env(source, { RS_CLUSTER_NAME: 'half-typo', RS_BACKUP_STRATEGY: 'render', RS_EXCLUDE_NAMESPACES: 'kube-sytem' }));
+    expect(render.code, render.stderr).toBe(0);
+    const notes = render.stderr.split('\n').filter((l) => l.includes('"level":"warn"')).map((l) => (JSON.parse(l) as { notes: string[] }).notes);
+    expect(notes).toEqual([['RS_EXCLUDE_NAMESPACES names "kube-sytem", which matches no key etcd holds: it leaves nothing out of this backup (named as etcd stores them; "reshifter stats" lists them)']]);
   });
 
   it('restores an age-encrypted dump with the identity, and refuses without it', async () => {

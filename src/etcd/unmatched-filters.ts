@@ -1,0 +1,17 @@
+import type { UnmatchedFilter } from '../core/filter-matches.js';
+import type { Logger } from '../log.js';
+
+/**
+ * A filter entry that matched no key etcd holds, while the others did (a key dump or render listing that selects
+ * nothing is refused): the backup is stored without it, and said, since it is nearly always a typo
+ * (`filter:secrets,confgmaps` in an hourly job would leave the configmaps out of every backup).
+ */
+export function warnUnmatched(log: Logger, unmatched: readonly UnmatchedFilter[]): void {
+  if (unmatched.length === 0) return;
+  const notes = unmatched.map(({ variable, names }) => {
+    const one = names.length === 1;
+    const effect = variable.startsWith('RS_EXCLUDE_') ? 'it leaves nothing out of this backup' : `this backup holds nothing of ${one ? 'it' : 'them'}`;
+    return `${variable} names ${names.map((n) => `"${n}"`).join(', ')}, which match${one ? 'es' : ''} no key etcd holds: ${effect} (named as etcd stores them; "reshifter stats" lists them)`;
+  });
+  log.warn({ notes }, 'filter entries matched no key etcd holds');
+}
