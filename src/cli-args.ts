@@ -112,8 +112,9 @@ function scan(table: CommandTable, argv: readonly string[]): Scanned {
     if (!a.startsWith('--')) out.short.add(name);
     if (out.flags.has(name)) out.problems.push(`--${name} is given twice`);
     if (eq !== -1) out.flags.set(name, a.slice(eq + 1));
-    // An output format flag of etcdctl or kubectl takes its word (`-w json`), so that only the flag is refused.
-    else if (takesValue(table, name) || OUTPUT_FLAGS.has(name)) {
+    // An output format flag of etcdctl or kubectl takes its word (`-w json`), so that only the flag is refused; so
+    // does a flag of the Go Reshifter's rcli (`-e URL`).
+    else if (takesValue(table, name) || OUTPUT_FLAGS.has(name) || name in RESHIFTER_FLAGS) {
       const next = argv[i + 1];
       // Without one the flag is `true`, which the command's check refuses as "needs a value".
       if (next === undefined || next.startsWith('--')) out.flags.set(name, true);
@@ -195,7 +196,7 @@ function run(table: CommandTable, command: string, words: string[], flags: Map<s
   const problems = [...scanned];
   for (const [name, value] of flags) {
     const flag = known.find((f) => f.name === name);
-    if (!flag) problems.push(unknownFlag(table, command, name, known, short.has(name)));
+    if (!flag) problems.push(unknownFlag(table, command, name, known, short.has(name), value));
     else if (flag.value === undefined && value !== true) problems.push(`--${name} takes no value (got "${value}")`);
     else if (flag.value !== undefined && (value === true || value === '')) problems.push(`--${name} needs a value`);
     else if (typeof value === 'string' && flag.value !== undefined && PATH_VALUES.has(flag.value)) problems.push(...unexpandedTilde(name, value));
@@ -235,9 +236,31 @@ const ETCDCTL_FLAGS: Readonly<Record<string, string>> = {
   password: 'RS_ETCD_PASSWORD (or ETCDCTL_PASSWORD)',
 };
 
+/**
+ * The Go Reshifter's rcli flags (`rcli backup create -e URL -r HOST:PORT -b BUCKET`, `rcli restore -i ID`, in its
+ * README and in operators' scripts): this tool is its successor, installed as `rcli` too, so each is named with what
+ * takes its place. `value`: the flag's word, for `-r` to show the endpoint with its scheme.
+ */
+const RESHIFTER_FLAG = {
+  endpoint: () => "Reshifter's -e (--endpoint) is --endpoints URLS here (RS_ETCD_ENDPOINTS)",
+  remote: (value: string | true) =>
+    `Reshifter's -r (--remote) is the variable RS_S3_ENDPOINT here, with its scheme (${typeof value === 'string' && !value.includes('://') ? `http://${value}` : 'http://host:port'})`,
+  bucket: () => "Reshifter's -b (--bucket) is --s3-bucket BUCKET here (RS_S3_BUCKET)",
+  backupid: () => "Reshifter's -i (--backupid) is the argument here: restore <id>",
+};
+const RESHIFTER_FLAGS: Readonly<Record<string, (value: string | true) => string>> = {
+  e: RESHIFTER_FLAG.endpoint, endpoint: RESHIFTER_FLAG.endpoint, r: RESHIFTER_FLAG.remote, remote: RESHIFTER_FLAG.remote,
+  b: RESHIFTER_FLAG.bucket, bucket: RESHIFTER_FLAG.bucket, i: RESHIFTER_FLAG.backupid, backupid: RESHIFTER_FLAG.backupid,
+};
+
 /** `unknown option --jsno for "list" (did you mean --json?)`, or which commands do have it; `-w` named as typed. */
-function unknownFlag(table: CommandTable, command: string, name: string, known: readonly FlagSpec[], short: boolean): string {
+function unknownFlag(table: CommandTable, command: string, name: string, known: readonly FlagSpec[], short: boolean, value: string | true = true): string {
   const typed = `${short ? '-' : '--'}${name}`;
+  const reshifter = RESHIFTER_FLAGS[name];
+  // `--endpoint` on a command with --endpoints is the plain typo below; `-e` is Reshifter's everywhere.
+  if (reshifter !== undefined && !(name === 'endpoint' && known.some((f) => f.name === 'endpoints'))) {
+    return `unknown option ${typed} for "${command}": ${reshifter(value)}`;
+  }
   if (OUTPUT_FLAGS.has(name)) {
     const json = known.some((f) => f.name === 'json') ? '--json here' : `not needed: ${command} has no other output`;
     return `unknown option ${typed} for "${command}": the JSON output of etcdctl's -w json (kubectl's -o json) is ${json}`;

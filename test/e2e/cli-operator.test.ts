@@ -75,6 +75,10 @@ describe('wrong words', () => {
     [['inspect'], /inspect needs a snapshot file or a backup id/, /usage: reshifter inspect/],
     [['version', '--endpoints', 'http://x:2379'], /unknown option --endpoints for "version"/, /usage: reshifter version/],
     [['explore', '--cacert', '/etc/kubernetes/pki/etcd/ca.crt'], /unknown option --cacert for "explore": etcdctl's --cacert is the variable RS_ETCD_CA_CERT \(or ETCDCTL_CACERT\) here/, /usage: reshifter explore/],
+    // The Go Reshifter's rcli (this tool's alias), as its README and operators' scripts call it (found by an operator pass).
+    [['backup', 'create', '-e', 'http://localhost:4001', '-r', 'play.minio.io:9000', '-b', 'mh9-test'], /^ {2}- unknown option -e for "backup": Reshifter's -e \(--endpoint\) is --endpoints URLS here \(RS_ETCD_ENDPOINTS\)\n {2}- unknown option -r for "backup": Reshifter's -r \(--remote\) is the variable RS_S3_ENDPOINT here, with its scheme \(http:\/\/play.minio.io:9000\)\n {2}- unknown option -b for "backup": Reshifter's -b \(--bucket\) is --s3-bucket BUCKET here \(RS_S3_BUCKET\)\n(?! {2}- unexpected)/m, /usage: reshifter backup/],
+    [['restore', '-i', '1498815551'], /unknown option -i for "restore": Reshifter's -i \(--backupid\) is the argument here: restore <id>/, /usage: reshifter restore/],
+    [['stats', '--remote', 'minio:9000'], /unknown option --remote for "stats": Reshifter's -r \(--remote\) is the variable RS_S3_ENDPOINT here, with its scheme \(http:\/\/minio:9000\)/, /usage: reshifter stats/],
   ])('%j: exit 2, the problem, the usage; no backup taken', async (args, problem, usage) => {
     const before = await filesOf('prod');
     const res = await runCli(args, env());
