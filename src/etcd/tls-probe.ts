@@ -1,5 +1,6 @@
 import { connect as tcpConnect, isIP } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import { printable } from '../core/printable.js';
 
 /** The PEM files of RS_ETCD_CA_CERT, RS_ETCD_CLIENT_CERT and RS_ETCD_CLIENT_KEY, as read for the client. */
 export interface TlsFiles {
@@ -74,8 +75,9 @@ export async function probePlainHttp(endpoint: string, timeoutMs = 3000): Promis
   const at = hostAndPort(endpoint);
   if (at === undefined) return undefined;
   const reply = await plainHttpReply(at.host, at.port, timeoutMs, true);
-  // etcd's own client port answers /version too: that is etcd, whatever grpc-js met.
-  return reply === undefined || reply.includes('"etcdserver"') ? undefined : reply.split('\r\n')[0]!.slice(0, 80);
+  // etcd's own client port answers /version too: that is etcd, whatever grpc-js met. The status line is the other
+  // server's text: printed as keys are (no raw control characters in a message).
+  return reply === undefined || reply.includes('"etcdserver"') ? undefined : printable(reply.split('\r\n')[0]!.slice(0, 80));
 }
 
 /**
