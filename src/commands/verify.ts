@@ -62,7 +62,10 @@ async function fileCommand(ctx: CommandContext, path: string): Promise<void> {
   if (ctx.args.flags.chain) throw new UsageError([`--chain verifies a chain of backups in the store; ${name} is a file`]);
   const result = await verifySnapshotFile(ctx, path);
   if (ctx.args.flags.json) ctx.print(JSON.stringify(result));
-  else for (const c of result.checks) ctx.print(`${c.ok ? 'ok  ' : 'FAIL'}\t${c.name}\t${c.detail}`);
+  else {
+    ctx.print(`snapshot file ${name}`);
+    for (const c of result.checks) ctx.print(`${c.ok ? 'ok  ' : 'FAIL'}\t${c.name}\t${c.detail}`);
+  }
   const failed = result.checks.find((c) => !c.ok);
   if (failed) throw new IntegrityError(failed.name, `${name} failed verification: ${failed.detail}`);
   ctx.log.info({ file: path }, 'snapshot file verified');

@@ -201,7 +201,6 @@ function withoutCredentials(u: string, where: string): URL {
   return parsed;
 }
 
-/** A folder inside a bucket: no `.` or `..` segments, no leading, trailing or doubled `/`. */
 /**
  * An S3 bucket's name. `s3://etcd-backups/prod` (as `aws s3 ls` takes it) and `etcd-backups/prod` name the bucket and
  * a folder in one: said with the two variables to set, rather than "is not an S3 bucket name".
@@ -219,6 +218,7 @@ export function bucketName(value: string): string {
   return value;
 }
 
+/** A folder inside a bucket: no `.` or `..` segments, no leading, trailing or doubled `/`. */
 export function bucketFolder(value: string): string {
   // `s3://etcd-backups/prod`, as `aws s3 ls` takes it, would store every backup under a folder named `s3:`.
   const s3 = /^s3:\/\/[^/]+\/*(.*)$/i.exec(value.trim());

@@ -49,6 +49,8 @@ describe('verify <snapshot-file>', () => {
   it('a whole etcdctl snapshot passes every check, trailer included, with no store', async () => {
     const res = await verify([file]);
     expect(res.code, res.stderr).toBe(0);
+    // Which file the checks are of, first (as `verify <id>` names its backup).
+    expect(res.stdout.split('\n')[0]).toBe(`snapshot file ${file}`);
     expect(res.stdout).toMatch(/^ok {2}\tsnapshot sha256 trailer\tmatches the data$/m);
     expect(res.stdout).toMatch(/^ok {2}\tsnapshot etcd key bucket\t/m);
     expect(res.stdout).not.toContain('FAIL');
