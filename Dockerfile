@@ -40,5 +40,5 @@ COPY package.json ./
 RUN mkdir -p /backups && chown node:node /backups
 USER node
 EXPOSE 8080
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=2", "--disable-warning=DEP0123", "/app/dist/main.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=2", "--initial-old-space-size=64", "--disable-warning=DEP0123", "/app/dist/main.js"]
 CMD ["backup"]
