@@ -33,6 +33,12 @@ export interface CommandSpec {
    * output is what it was asked for, and such a failure is exit 1.
    */
   sideOutput?: true;
+  /**
+   * It reads and prints, changing nothing, and its exit code says nothing its output does not (`list`, `stats`,
+   * `inspect`, `diff`, `explore`; not `verify`, whose exit code is its verdict): when stdout's reader goes away
+   * (`| head`), it stops reading and exits 0, as `cat` stops.
+   */
+  stopsUnread?: true;
   load: () => Promise<Command>;
 }
 

@@ -26,7 +26,8 @@ interface Outcome {
 export async function start(argv: string[], env: Record<string, string | undefined>): Promise<Outcome> {
   let log: Logger | undefined;
   let command: Outcome['command'];
-  const output = streamOutput(process.stdout, () => log, () => command?.name);
+  let stopsUnread = false;
+  const output = streamOutput(process.stdout, () => log, () => command?.name, () => stopsUnread);
   const outcome = (code: number, command?: Outcome['command']): Outcome => ({ code, output, ...(command && { command }) });
   const runtime = unsupportedNode(process.version);
   if (runtime !== undefined) {
@@ -45,6 +46,7 @@ export async function start(argv: string[], env: Record<string, string | undefin
     }
     const inv = parsed.invocation;
     command = { name: inv.command, sideOutput: inv.spec.sideOutput === true };
+    stopsUnread = inv.spec.stopsUnread === true;
     // Flags override their variables, and are validated as those variables.
     const overlay = { ...env };
     for (const [flag, variable] of Object.entries(FLAG_VARIABLES)) {
@@ -70,8 +72,11 @@ export async function start(argv: string[], env: Record<string, string | undefin
     const signals = stopOnSignals(logger);
     try {
       if (early !== undefined) throw new AbortedError(`received ${early} before ${inv.command} started; nothing was done`);
-      await run({ config, log: logger, args: inv.args, signal: signals.signal, print: output.print, write: output.write });
+      const signal = stopsUnread ? AbortSignal.any([signals.signal, output.readerGone]) : signals.signal;
+      await run({ config, log: logger, args: inv.args, signal, print: output.print, write: output.write });
     } catch (err) {
+      // Stopped because no one reads its output (`inspect --keys | head`): done, as `cat` is.
+      if (output.readerGone.aborted && !signals.signal.aborted) return outcome(0, command);
       // A usage error found by the command itself (flags that do not go together) shows its usage too.
       if (err instanceof UsageError && err.command === undefined) throw new UsageError(err.problems, inv.command);
       throw err;

@@ -60,6 +60,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       JSON_FLAG,
     ],
     uses: ['store'],
+    stopsUnread: true,
     load: async () => (await import('./commands/list.js')).listCommand,
   },
   delete: {
@@ -139,6 +140,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     flags: [SERIES_FLAG, { name: 'keys', help: 'also list every key (the render listing)' }, JSON_FLAG],
     uses: ['etcd', 'selection', ...READS_BACKUPS],
     usesFor: (a: Args) => (a.positionals.length === 0 ? ['etcd', 'selection'] : isFile(a.positionals[0]) ? ['selection', 'decryption', 'work area'] : ['selection', ...READS_BACKUPS]),
+    stopsUnread: true,
     load: async () => (await import('./commands/stats.js')).statsCommand,
   },
   inspect: {
@@ -163,6 +165,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     uses: ['selection', ...READS_BACKUPS],
     // A file is read without the store (a compressed or encrypted one is decoded in the work area).
     usesFor: (a: Args) => (isFile(a.positionals[0]) ? ['selection', 'work area'] : ['selection', ...READS_BACKUPS]),
+    stopsUnread: true,
     load: async () => (await import('./commands/inspect.js')).inspectCommand,
   },
   diff: {
@@ -181,6 +184,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     uses: READS_BACKUPS,
     // Two files are read without the store (a compressed or encrypted one is decoded in the work area).
     usesFor: (a: Args) => (a.positionals.length === 2 && a.positionals.every(isFile) ? ['decryption', 'work area'] : READS_BACKUPS),
+    stopsUnread: true,
     load: async () => (await import('./commands/diff.js')).diffCommand,
   },
   explore: {
@@ -189,6 +193,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     args: { min: 0, max: 0 },
     flags: [JSON_FLAG],
     uses: ['etcd'],
+    stopsUnread: true,
     load: async () => (await import('./commands/explore.js')).exploreCommand,
   },
   demo: {

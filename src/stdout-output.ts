@@ -12,6 +12,12 @@ export interface Output {
    * failed when it failed for another reason than its reader going away: a full disk under `> file` (ENOSPC), EIO.
    */
   finish: () => Promise<NodeJS.ErrnoException | undefined>;
+  /**
+   * Aborted when stdout's reader went away (EPIPE on a printed line) and `stopsUnread` said the command stops then: a
+   * command whose output is all it does, reading and changing nothing (`inspect --keys | head`), need not read a
+   * whole snapshot or etcd for no one.
+   */
+  readerGone: AbortSignal;
 }
 
 /**
@@ -24,8 +30,9 @@ export interface Output {
  * disk) has left a file cut short: `finish` returns that failure, for cli-main.ts to fail the commands whose output is
  * what was asked for. Both say it in the words of outputCutShort; `command` names the command for them.
  */
-export function streamOutput(stream: Writable, log: () => Logger | undefined, command: () => string | undefined): Output {
+export function streamOutput(stream: Writable, log: () => Logger | undefined, command: () => string | undefined, stopsUnread: () => boolean = () => false): Output {
   let gone: NodeJS.ErrnoException | undefined;
+  const readerGone = new AbortController();
   const closed = (err: NodeJS.ErrnoException, quiet = false) => {
     if (gone) return;
     gone = err;
@@ -33,7 +40,10 @@ export function streamOutput(stream: Writable, log: () => Logger | undefined, co
     if (quiet) return;
     const l = log();
     // A reader that stops reading is normal (`| head`); any other failure of stdout is worth a warning.
-    if (err.code === 'EPIPE') l?.info('stdout was closed by its reader: no more output is printed; the command goes on');
+    if (err.code === 'EPIPE' && stopsUnread()) {
+      l?.info(`stdout was closed by its reader: ${command() ?? 'the command'} stops, as it has no one to print for`);
+      readerGone.abort(new Error('stdout was closed by its reader'));
+    } else if (err.code === 'EPIPE') l?.info('stdout was closed by its reader: no more output is printed; the command goes on');
     else if (noRoomReason(err) !== undefined) l?.warn({ err: err.message, code: err.code }, 'stdout is full: no more output is printed; the command goes on');
     else l?.warn({ err: err.message, code: err.code }, 'stdout failed: no more output is printed; the command goes on');
   };
@@ -41,6 +51,7 @@ export function streamOutput(stream: Writable, log: () => Logger | undefined, co
   stream.on('error', (err: NodeJS.ErrnoException) => closed(err));
   const notDelivered = (err: NodeJS.ErrnoException) => new OperationError(outputCutShort(command() ?? 'reshifter', err, false), { cause: err });
   return {
+    readerGone: readerGone.signal,
     print(line) {
       if (gone || stream.destroyed) return;
       stream.write(`${line}\n`);

@@ -101,6 +101,22 @@ describe('stdout closed by its reader', () => {
     expect(res.stderr).not.toMatch(/this is a bug/);
   });
 
+  // A command that only reads and prints has no one to print for once its reader is gone: it stops rather than read
+  // a whole etcd (or snapshot) for nothing, and exits 0 as `cat` would. Before, it read on to the end.
+  for (const [args, what] of [
+    [['stats', '--keys'], 'stats'],
+    [['inspect', SNAPSHOT, '--keys'], 'inspect'],
+  ] as const) {
+    it(`${args.join(' ').replace(SNAPSHOT, '<file>')} | head -1: stops, saying so, exit 0`, async () => {
+      const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(dir, 'none'), ERR_FILE: join(dir, 'stderr') };
+      const res = await throughPipe([...args], 'head -1', env);
+      expect(res.code, res.stderr).toBe(0);
+      expect(res.read.split('\n').filter(Boolean)).toHaveLength(1);
+      expect(res.stderr).toContain(`stdout was closed by its reader: ${what} stops, as it has no one to print for`);
+      expect(res.stderr).not.toMatch(/this is a bug|"level":50/);
+    });
+  }
+
   it('inspect --get --raw | head -c 10: the value was not delivered, exit 1 saying so', async () => {
     const store = join(dir, 'raw-get');
     // Its own TMPDIR: the downloaded copy of the backup must be gone afterwards too.
