@@ -1,5 +1,6 @@
 // What main.ts runs once it holds early signals: the command, and the exit code it comes to.
 import { FLAG_VARIABLES, helpText, parseArgs, usageOf } from './cli.js';
+import type { Invocation } from './cli-args.js';
 import { loadConfig } from './config/load-config.js';
 import type { VariableGroup } from './config/variables.js';
 import { AbortedError, ConfigError, OperationError, UsageError } from './core/errors.js';
@@ -47,19 +48,9 @@ export async function start(argv: string[], env: Record<string, string | undefin
     const inv = parsed.invocation;
     command = { name: inv.command, sideOutput: inv.spec.sideOutput === true };
     stopsUnread = inv.spec.stopsUnread === true;
-    // Flags override their variables, and are validated as those variables.
-    const overlay = { ...env };
-    for (const [flag, variable] of Object.entries(FLAG_VARIABLES)) {
-      // Elsewhere --strategy names a series to read (`list --strategy checkpoint:shop/web/app`), not how to back up.
-      if (flag === 'strategy' && inv.command !== 'backup') continue;
-      const v = inv.args.flags[flag];
-      if (typeof v === 'string') overlay[variable] = v;
-    }
-    // --backup-dir names the store of this command: a bucket in the environment must not win over it silently.
-    if (typeof inv.args.flags['backup-dir'] === 'string') delete overlay.RS_S3_BUCKET;
     // Every variable's syntax is checked; files and folders only of the groups this command reads.
     const groups = new Set<VariableGroup>(['general', ...(inv.spec.usesFor?.(inv.args) ?? inv.spec.uses)]);
-    const loaded = loadConfig(overlay, { groups });
+    const loaded = loadConfig(withFlags(env, inv), { groups });
     if (loaded.errors) throw new ConfigError(loaded.errors);
     const { config } = loaded;
     const logger = createLogger(config.logLevel);
@@ -87,6 +78,20 @@ export async function start(argv: string[], env: Record<string, string | undefin
   } catch (err) {
     return outcome(exitCodeOf(err, log), command);
   }
+}
+
+/** The environment with the command line's flags over their variables (validated as those variables). */
+function withFlags(env: Record<string, string | undefined>, inv: Invocation): Record<string, string | undefined> {
+  const overlay = { ...env };
+  for (const [flag, variable] of Object.entries(FLAG_VARIABLES)) {
+    // Elsewhere --strategy names a series to read (`list --strategy checkpoint:shop/web/app`), not how to back up.
+    if (flag === 'strategy' && inv.command !== 'backup') continue;
+    const v = inv.args.flags[flag];
+    if (typeof v === 'string') overlay[variable] = v;
+  }
+  // --backup-dir names the store of this command: a bucket in the environment must not win over it silently.
+  if (typeof inv.args.flags['backup-dir'] === 'string') delete overlay.RS_S3_BUCKET;
+  return overlay;
 }
 
 /**
