@@ -1,3 +1,4 @@
+import { counted } from '../core/counted.js';
 import type { Manifest } from '../archive/manifest.js';
 import { snapshotError } from '../archive/snapshot-error.js';
 import { AbortedError, IntegrityError, OperationError, describeError } from '../core/errors.js';
@@ -268,7 +269,7 @@ async function restoreFailure(err: unknown, what: string, restorer: KeyRestorer 
   // Nothing sent (etcd unreachable from the start, a dry run): a rerun completes nothing; what failed is what to fix.
   const outcome = written + inDoubt === 0
     ? 'before writing any key: etcd was not changed'
-    : `after writing ${written} keys${doubt}; run it again to complete it (keys already written are left unchanged)`;
+    : `after writing ${counted(written, 'key')}${doubt}; run it again to complete it (keys already written are left unchanged)`;
   return new (err instanceof AbortedError ? AbortedError : OperationError)(`restore of ${what} ${why} ${outcome}`, { cause: err });
 }
 
