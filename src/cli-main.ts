@@ -64,7 +64,7 @@ export async function start(argv: string[], env: Record<string, string | undefin
     try {
       if (early !== undefined) throw new AbortedError(`received ${early} before ${inv.command} started; nothing was done`);
       const signal = stopsUnread ? AbortSignal.any([signals.signal, output.readerGone]) : signals.signal;
-      await run({ config, log: logger, args: inv.args, signal, print: output.print, write: output.write });
+      await run({ config, log: logger, args: inv.args, signal, print: output.print, write: output.write, backlog: output.backlog });
     } catch (err) {
       // Stopped because no one reads its output (`inspect --keys | head`): done, as `cat` is.
       if (output.readerGone.aborted && !signals.signal.aborted) return outcome(0, command);

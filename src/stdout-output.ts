@@ -18,7 +18,16 @@ export interface Output {
    * whole snapshot or etcd for no one.
    */
   readerGone: AbortSignal;
+  /**
+   * A promise while stdout holds more printed output than BACKLOG_BYTES its reader has not taken (`| less`, a slow
+   * consumer), resolved once it has (or stdout is gone); undefined when it can take more. A listing that awaits it
+   * keeps its memory flat whatever it lists.
+   */
+  backlog: () => Promise<void> | undefined;
 }
+
+/** Printed output stdout may hold for its reader before a listing waits for it. */
+export const BACKLOG_BYTES = 1024 * 1024;
 
 /**
  * Command output that outlives its reader. When stdout goes away (`reshifter backup --strategy render | head`: the
@@ -50,11 +59,23 @@ export function streamOutput(stream: Writable, log: () => Logger | undefined, co
   // Without a listener an 'error' of stdout would be thrown from the event loop and end the process mid-backup.
   stream.on('error', (err: NodeJS.ErrnoException) => closed(err));
   const notDelivered = (err: NodeJS.ErrnoException) => new OperationError(outputCutShort(command() ?? 'reshifter', err, false), { cause: err });
+  let peakBacklog = 0;
   return {
     readerGone: readerGone.signal,
     print(line) {
       if (gone || stream.destroyed) return;
       stream.write(`${line}\n`);
+      if (stream.writableLength > peakBacklog) peakBacklog = stream.writableLength;
+    },
+    backlog() {
+      if (gone || stream.destroyed || stream.writableLength <= BACKLOG_BYTES) return undefined;
+      return new Promise<void>((resolve) => {
+        const done = () => {
+          for (const e of ['drain', 'close', 'error']) stream.off(e, done);
+          resolve();
+        };
+        for (const e of ['drain', 'close', 'error']) stream.once(e, done);
+      });
     },
     write(bytes) {
       if (gone) return Promise.reject(notDelivered(gone));
@@ -76,6 +97,7 @@ export function streamOutput(stream: Writable, log: () => Logger | undefined, co
         await new Promise((resolve) => setImmediate(resolve));
         if (late) closed(late);
       }
+      log()?.debug({ peakBytes: peakBacklog }, 'stdout backlog');
       return gone && gone.code !== 'EPIPE' ? gone : undefined;
     },
   };

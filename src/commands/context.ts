@@ -13,6 +13,20 @@ export interface CommandContext extends OpContext {
   print: (line: string) => void;
   /** Writes bytes to stdout as they are (`inspect --get KEY --raw`); absent where there is no stdout. */
   write?: (bytes: Buffer) => Promise<void>;
+  /**
+   * A promise while stdout's reader is behind by more than a buffer (`| less`), undefined otherwise: a long listing
+   * awaits it now and then, so that its rows wait in the reader's pipe and not in this process's memory.
+   */
+  backlog?: () => Promise<void> | undefined;
+}
+
+/** Every this many rows a listing lets a slow reader catch up (CommandContext.backlog). */
+const ROWS_PER_LOOK = 256;
+
+/** Counts printed rows and, every ROWS_PER_LOOK, waits while stdout's reader is behind. */
+export function rowPacer(ctx: Pick<CommandContext, 'backlog'>): () => Promise<void> | undefined {
+  let rows = 0;
+  return () => (++rows % ROWS_PER_LOOK === 0 ? ctx.backlog?.() : undefined);
 }
 
 export type Command = (ctx: CommandContext) => Promise<void>;

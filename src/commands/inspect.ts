@@ -7,7 +7,7 @@ import { formatBytes } from '../progress.js';
 import type { SnapshotStatus } from '../snapshot/index.js';
 // Not through snapshot/index.js, which loads the whole reader: see statusAhead.
 import { prepareTrailerCheck } from '../snapshot/trailer.js';
-import type { CommandContext } from './context.js';
+import { rowPacer, type CommandContext } from './context.js';
 import { seriesFlag, stringFlag } from './flags.js';
 import { printable, printedKey } from '../core/printable.js';
 import { parseStrategy } from '../core/strategy.js';
@@ -147,10 +147,12 @@ async function printKeys(ctx: CommandContext, input: KeysInput, req: Exclude<Ins
     const { AUDIT_COLUMNS, auditRowText } = await import('../kube/audit-row.js');
     // As --keys: the head comes with the first row, so a stop or an error before it prints nothing that reads as an
     // empty listing.
+    const paced = rowPacer(ctx);
     for await (const row of renderRows(reader, ctx.config, q)) {
       if (!listing.rows && !req.json) ctx.print(AUDIT_COLUMNS.join('\t'));
       listing.rows = true;
       ctx.print(req.json ? JSON.stringify(row) : auditRowText(row as AuditRow));
+      await paced();
     }
     if (!listing.rows && !req.json) ctx.print(AUDIT_COLUMNS.join('\t'));
     return;
@@ -159,16 +161,15 @@ async function printKeys(ctx: CommandContext, input: KeysInput, req: Exclude<Ins
   // The head is printed once the scan has started, so an error (a compacted revision) leaves no half output.
   let opened = false;
   let pending: string | undefined;
+  const paced = rowPacer(ctx);
   for await (const row of keyRows(reader, ctx.config, q)) {
     if (!opened) ctx.print(head);
     opened = true;
     listing.rows = true;
-    if (!req.json) {
-      ctx.print(keyRowText(row));
-      continue;
-    }
-    if (pending !== undefined) ctx.print(`${pending},`);
-    pending = JSON.stringify(row);
+    if (req.json && pending !== undefined) ctx.print(`${pending},`);
+    if (req.json) pending = JSON.stringify(row);
+    else ctx.print(keyRowText(row));
+    await paced();
   }
   if (!opened) ctx.print(head);
   if (pending !== undefined) ctx.print(pending);

@@ -22,7 +22,7 @@ export async function statsCommand(ctx: CommandContext): Promise<void> {
   const listKeys = ctx.args.flags.keys === true;
   // With --json, keys go into the one JSON document; as text they stream out before the tables.
   const rows: AuditRow[] = [];
-  const opts: StatsOptions = listKeys ? { onRow: (row) => (json ? rows.push(row) : ctx.print(auditRowText(row))) } : {};
+  const opts: StatsOptions = listKeys ? { onRow: (row) => (json ? rows.push(row) : ctx.print(auditRowText(row))), ...(ctx.backlog && { backlog: ctx.backlog }) } : {};
   if (listKeys && !json) ctx.print(AUDIT_COLUMNS.join('\t'));
   const { source, report } = id === undefined ? await liveStats(ctx, opts) : (await isFile(id)) ? await fileStats(ctx, id, opts) : await storedStats(ctx, id, opts);
   if (json) {

@@ -42,6 +42,8 @@ export interface StatsResult {
 export interface StatsOptions {
   /** Told every counted key's audit row, in key order (`stats --keys`). */
   onRow?: (row: AuditRow) => void;
+  /** Awaited now and then while rows are told: a promise while their reader is behind (CommandContext.backlog). */
+  backlog?: () => Promise<void> | undefined;
 }
 
 /**
@@ -102,6 +104,7 @@ export async function liveStats(ctx: OpContext, opts: StatsOptions = {}): Promis
             keys++;
             bytes += r.key.length + r.value.length;
           }
+          await opts.backlog?.();
         }
       } finally {
         stopProgress();
@@ -126,7 +129,7 @@ export async function backupStats(ctx: OpContext, repo: BackupRepository, m: Man
   const backup = await openBackup(repo, m, keys, ctx.signal, { purpose: 'stats' });
   try {
     const source: StatsSource = { kind: 'backup', id: m.id, strategy: m.strategy, apiVersion: etcdOf(m).apiVersion, revision: etcdOf(m).revision, prefixes: m.prefixes ?? [] };
-    source.prefixes = await countBackup(ctx, backup, counter, source.prefixes);
+    source.prefixes = await countBackup(ctx, backup, counter, source.prefixes, opts.backlog);
     return { source, report: counter.stats.report() };
   } finally {
     await backup.close();
@@ -143,7 +146,7 @@ export async function fileStats(ctx: OpContext, path: string, opts: StatsOptions
   try {
     const stream = await snapshotFileKeys(ctx, input);
     const layout = layoutPrefixes(stream.header.prefixes, DEFAULT_PREFIXES);
-    for await (const r of stream.records()) counter.key(r, layout);
+    await countRecords(stream.records(), counter, layout, opts.backlog);
     const { revision, prefixes } = stream.header;
     return { source: { kind: 'file', path, apiVersion: 'v3', revision, prefixes }, report: counter.stats.report() };
   } finally {
@@ -152,10 +155,14 @@ export async function fileStats(ctx: OpContext, path: string, opts: StatsOptions
 }
 
 /** Counts what the backup holds; returns the prefixes it covered. */
-async function countBackup(ctx: OpContext, backup: OpenedBackup, counter: StatsCounter, prefixes: string[]): Promise<string[]> {
+async function countBackup(ctx: OpContext, backup: OpenedBackup, counter: StatsCounter, prefixes: string[], backlog?: StatsOptions['backlog']): Promise<string[]> {
   if (backup.kind === 'render listing') {
     const layout = layoutPrefixes(backup.manifest.prefixes ?? DEFAULT_PREFIXES, DEFAULT_PREFIXES);
-    for await (const row of backup.rows()) counter.row(row, layout);
+    let n = 0;
+    for await (const row of backup.rows()) {
+      counter.row(row, layout);
+      if (++n % 256 === 0) await backlog?.();
+    }
     return prefixes;
   }
   if (backup.kind === 'container checkpoint') throw new OperationError(`backup ${backup.manifest.id} is a container checkpoint, which holds no keys`);
@@ -166,6 +173,15 @@ async function countBackup(ctx: OpContext, backup: OpenedBackup, counter: StatsC
         await snapshotKeys(backup, { prefixes: ctx.config.selection.prefixes.length > 0 ? ctx.config.selection.prefixes : [...DEFAULT_PREFIXES] });
   const layout = layoutPrefixes(stream.header.prefixes, DEFAULT_PREFIXES);
   // A signal stops either reader with 'stats of backup <id> stopped' (openBackup: a key dump's stream, a snapshot's walk).
-  for await (const r of stream.records()) counter.key(r, layout);
+  await countRecords(stream.records(), counter, layout, backlog);
   return stream.header.prefixes;
+}
+
+/** Counts every record, letting a slow reader of the rows catch up every 256 of them. */
+async function countRecords(records: AsyncIterable<KeyRecord>, counter: StatsCounter, layout: readonly string[], backlog: StatsOptions['backlog']): Promise<void> {
+  let n = 0;
+  for await (const r of records) {
+    counter.key(r, layout);
+    if (++n % 256 === 0) await backlog?.();
+  }
 }

@@ -3,6 +3,7 @@ import { closeSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
@@ -29,6 +30,45 @@ function throughPipe(args: string[], reader: string, env: Record<string, string>
     });
   });
 }
+
+/**
+ * A reader that takes its time (`| less`): a listing waits for it rather than hold the rows it has not taken. stats
+ * --keys of 30k keys prints ~2.3 MB; stdout never holds more than a buffer (1 MiB) and a page of rows, which the debug
+ * line 'stdout backlog' reports at exit. Before, the whole listing waited in memory.
+ */
+describe('stdout read slowly', () => {
+  let etcd: TestEtcd;
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rs-slow-reader-'));
+    etcd = await startEtcd();
+    const client = new Etcd3({ hosts: etcd.endpoint });
+    try {
+      for (let i = 0; i < 30_000; i += 125) {
+        const puts = Array.from({ length: 125 }, (_, j) => ({ request_put: { key: Buffer.from(`/registry/configmaps/slow/cm-${String(i + j).padStart(6, '0')}`), value: Buffer.from('{"kind":"ConfigMap"}') } }));
+        await client.kv.txn({ compare: [], success: puts, failure: [] });
+      }
+    } finally {
+      client.close();
+    }
+  });
+  afterAll(async () => {
+    await etcd?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('stats --keys | a reader that starts late: every row arrives, and stdout never held much more than 1 MiB', async () => {
+    const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, ERR_FILE: join(dir, 'stderr'), LOG_LEVEL: 'debug' };
+    const res = await throughPipe(['stats', '--keys'], '(sleep 6; cat)', env);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.read.split('\n').filter((l) => l.startsWith('/registry/configmaps/slow/'))).toHaveLength(30_000);
+    expect(res.read.length).toBeGreaterThan(2 * 1024 * 1024);
+    const backlog = res.stderr.split('\n').find((l) => l.includes('"msg":"stdout backlog"'));
+    const peak = Number(/"peakBytes":(\d+)/.exec(backlog ?? '')?.[1]);
+    expect(peak).toBeGreaterThan(1024 * 1024 - 64 * 1024);
+    expect(peak).toBeLessThan(1.5 * 1024 * 1024);
+  });
+});
 
 /** Runs `reshifter ARGS > /dev/full`: every write to stdout fails with ENOSPC, as on a full disk. */
 function intoFullDisk(args: string[], env: Record<string, string>): Promise<{ code: number; stderr: string }> {
