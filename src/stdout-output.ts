@@ -68,14 +68,7 @@ export function streamOutput(stream: Writable, log: () => Logger | undefined, co
       if (stream.writableLength > peakBacklog) peakBacklog = stream.writableLength;
     },
     backlog() {
-      if (gone || stream.destroyed || stream.writableLength <= BACKLOG_BYTES) return undefined;
-      return new Promise<void>((resolve) => {
-        const done = () => {
-          for (const e of ['drain', 'close', 'error']) stream.off(e, done);
-          resolve();
-        };
-        for (const e of ['drain', 'close', 'error']) stream.once(e, done);
-      });
+      return gone || stream.destroyed || stream.writableLength <= BACKLOG_BYTES ? undefined : drained(stream);
     },
     write(bytes) {
       if (gone) return Promise.reject(notDelivered(gone));
@@ -101,6 +94,17 @@ export function streamOutput(stream: Writable, log: () => Logger | undefined, co
       return gone && gone.code !== 'EPIPE' ? gone : undefined;
     },
   };
+}
+
+/** Resolves once `stream` has handed all it holds to the OS, or can take no more (closed, failed). */
+function drained(stream: Writable): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      for (const e of ['drain', 'close', 'error']) stream.off(e, done);
+      resolve();
+    };
+    for (const e of ['drain', 'close', 'error']) stream.once(e, done);
+  });
 }
 
 /**
