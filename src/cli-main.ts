@@ -64,7 +64,7 @@ export async function start(argv: string[], env: Record<string, string | undefin
     try {
       if (early !== undefined) throw new AbortedError(`received ${early} before ${inv.command} started; nothing was done`);
       const signal = stopsUnread ? AbortSignal.any([signals.signal, output.readerGone]) : signals.signal;
-      await run({ config, log: logger, args: inv.args, signal, print: output.print, write: output.write, backlog: output.backlog });
+      await run({ config, log: logger, args: inv.args, signal, print: output.print, write: output.write, backlog: () => output.backlog(signal) });
     } catch (err) {
       // Stopped because no one reads its output (`inspect --keys | head`): done, as `cat` is.
       if (output.readerGone.aborted && !signals.signal.aborted) return outcome(0, command);
@@ -94,6 +94,9 @@ function withFlags(env: Record<string, string | undefined>, inv: Invocation): Re
   return overlay;
 }
 
+/** A SIGTERM/SIGINT stopped the command: its output is not waited for at exit (a reader that reads nothing). */
+let stoppedBySignal = false;
+
 /**
  * SIGTERM/SIGINT abort the command's signal; a second one exits at once (temporary files go in the 'exit' hook of
  * exit-cleanup.ts; an abort of an upload already sent may finish). Once the command has returned, its exit code
@@ -110,6 +113,7 @@ function stopOnSignals(log: Logger): { signal: AbortSignal; finished(): void } {
       return;
     }
     log.warn({ signal: sig }, 'signal received: stopping');
+    stoppedBySignal = true;
     controller.abort(new Error(`received ${sig}`));
   };
   process.on('SIGTERM', onSignal);
@@ -156,7 +160,7 @@ let code = commandCode;
 // with the command's code at once. pino flushes in the 'exit' hook.
 await settleCleanups(CLEANUP_GRACE_MS);
 for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => process.exit(code));
-const [stdoutFailed] = await Promise.all([output.finish(), delivered(process.stderr)]);
+const [stdoutFailed] = await Promise.all([stoppedBySignal ? undefined : output.finish(), delivered(process.stderr)]);
 // A stdout that failed (a full disk under `> file`) left what was asked for cut short: `list --json > backups.json`
 // must not exit 0 with half a file. A backup's printed lines are a by-product; its exit code says how the backup went.
 if (code === 0 && stdoutFailed !== undefined && command !== undefined && !command.sideOutput) {

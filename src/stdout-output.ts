@@ -20,10 +20,10 @@ export interface Output {
   readerGone: AbortSignal;
   /**
    * A promise while stdout holds more printed output than BACKLOG_BYTES its reader has not taken (`| less`, a slow
-   * consumer), resolved once it has (or stdout is gone); undefined when it can take more. A listing that awaits it
-   * keeps its memory flat whatever it lists.
+   * consumer), resolved once it has (or stdout is gone, or `signal` aborted: a SIGTERM must not wait for a reader);
+   * undefined when it can take more. A listing that awaits it keeps its memory flat whatever it lists.
    */
-  backlog: () => Promise<void> | undefined;
+  backlog: (signal?: AbortSignal) => Promise<void> | undefined;
 }
 
 /** Printed output stdout may hold for its reader before a listing waits for it. */
@@ -67,8 +67,8 @@ export function streamOutput(stream: Writable, log: () => Logger | undefined, co
       stream.write(`${line}\n`);
       if (stream.writableLength > peakBacklog) peakBacklog = stream.writableLength;
     },
-    backlog() {
-      return gone || stream.destroyed || stream.writableLength <= BACKLOG_BYTES ? undefined : drained(stream);
+    backlog(signal) {
+      return gone || stream.destroyed || stream.writableLength <= BACKLOG_BYTES ? undefined : drained(stream, signal);
     },
     write(bytes) {
       if (gone) return Promise.reject(notDelivered(gone));
@@ -96,14 +96,17 @@ export function streamOutput(stream: Writable, log: () => Logger | undefined, co
   };
 }
 
-/** Resolves once `stream` has handed all it holds to the OS, or can take no more (closed, failed). */
-function drained(stream: Writable): Promise<void> {
+/** Resolves once `stream` has handed all it holds to the OS, or can take no more (closed, failed), or `signal` aborts. */
+function drained(stream: Writable, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
   return new Promise<void>((resolve) => {
     const done = () => {
       for (const e of ['drain', 'close', 'error']) stream.off(e, done);
+      signal?.removeEventListener('abort', done);
       resolve();
     };
     for (const e of ['drain', 'close', 'error']) stream.once(e, done);
+    signal?.addEventListener('abort', done, { once: true });
   });
 }
 

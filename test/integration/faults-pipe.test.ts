@@ -68,6 +68,25 @@ describe('stdout read slowly', () => {
     expect(peak).toBeGreaterThan(1024 * 1024 - 64 * 1024);
     expect(peak).toBeLessThan(1.5 * 1024 * 1024);
   });
+
+  it('a listing waiting for a reader that reads nothing stops at SIGTERM, exit 1, without a second signal', async () => {
+    // stdout is a pipe this test never reads: the listing fills it and its backlog, then waits.
+    const child = spawn(process.execPath, [MAIN, 'stats', '--keys'], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', RS_ETCD_ENDPOINTS: etcd.endpoint, LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    expect(child.exitCode).toBeNull();
+    child.kill('SIGTERM');
+    const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 10_000))]);
+    if (code === 'still running') child.kill('SIGKILL');
+    expect(code).toBe(1);
+    expect(stderr).toContain('signal received: stopping');
+    expect(stderr).not.toContain('second signal');
+  });
 });
 
 /** Runs `reshifter ARGS > /dev/full`: every write to stdout fails with ENOSPC, as on a full disk. */
