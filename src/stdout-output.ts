@@ -90,7 +90,8 @@ export function streamOutput(stream: Writable, log: () => Logger | undefined, co
         await new Promise((resolve) => setImmediate(resolve));
         if (late) closed(late);
       }
-      log()?.debug({ peakBytes: peakBacklog }, 'stdout backlog');
+      // Said only when the reader fell behind by more than a pipe holds (64 KiB): a listing that waited for it.
+      if (peakBacklog > 64 * 1024) log()?.debug({ peakBytes: peakBacklog }, 'stdout backlog');
       return gone && gone.code !== 'EPIPE' ? gone : undefined;
     },
   };
