@@ -146,7 +146,7 @@ export async function fileStats(ctx: OpContext, path: string, opts: StatsOptions
   try {
     const stream = await snapshotFileKeys(ctx, input);
     const layout = layoutPrefixes(stream.header.prefixes, DEFAULT_PREFIXES);
-    await countRecords(stream.records(), counter, layout, opts.backlog);
+    await eachPaced(stream.records(), (r) => counter.key(r, layout), opts.backlog);
     const { revision, prefixes } = stream.header;
     return { source: { kind: 'file', path, apiVersion: 'v3', revision, prefixes }, report: counter.stats.report() };
   } finally {
@@ -158,11 +158,7 @@ export async function fileStats(ctx: OpContext, path: string, opts: StatsOptions
 async function countBackup(ctx: OpContext, backup: OpenedBackup, counter: StatsCounter, prefixes: string[], backlog?: StatsOptions['backlog']): Promise<string[]> {
   if (backup.kind === 'render listing') {
     const layout = layoutPrefixes(backup.manifest.prefixes ?? DEFAULT_PREFIXES, DEFAULT_PREFIXES);
-    let n = 0;
-    for await (const row of backup.rows()) {
-      counter.row(row, layout);
-      if (++n % 256 === 0) await backlog?.();
-    }
+    await eachPaced(backup.rows(), (row) => counter.row(row, layout), backlog);
     return prefixes;
   }
   if (backup.kind === 'container checkpoint') throw new OperationError(`backup ${backup.manifest.id} is a container checkpoint, which holds no keys`);
@@ -173,15 +169,15 @@ async function countBackup(ctx: OpContext, backup: OpenedBackup, counter: StatsC
         await snapshotKeys(backup, { prefixes: ctx.config.selection.prefixes.length > 0 ? ctx.config.selection.prefixes : [...DEFAULT_PREFIXES] });
   const layout = layoutPrefixes(stream.header.prefixes, DEFAULT_PREFIXES);
   // A signal stops either reader with 'stats of backup <id> stopped' (openBackup: a key dump's stream, a snapshot's walk).
-  await countRecords(stream.records(), counter, layout, backlog);
+  await eachPaced(stream.records(), (r) => counter.key(r, layout), backlog);
   return stream.header.prefixes;
 }
 
-/** Counts every record, letting a slow reader of the rows catch up every 256 of them. */
-async function countRecords(records: AsyncIterable<KeyRecord>, counter: StatsCounter, layout: readonly string[], backlog: StatsOptions['backlog']): Promise<void> {
+/** Counts every item, letting a slow reader of the rows (`stats --keys | less`) catch up every 256 of them. */
+async function eachPaced<T>(items: AsyncIterable<T>, count: (item: T) => void, backlog: StatsOptions['backlog']): Promise<void> {
   let n = 0;
-  for await (const r of records) {
-    counter.key(r, layout);
+  for await (const item of items) {
+    count(item);
     if (++n % 256 === 0) await backlog?.();
   }
 }
