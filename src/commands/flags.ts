@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises';
 import { UsageError } from '../core/errors.js';
 import { seriesNamed } from '../core/series.js';
 import type { CommandContext } from './context.js';
@@ -25,6 +24,3 @@ export function stringFlag(ctx: CommandContext, name: string): string | undefine
   if (v === true) throw new UsageError([`--${name} needs a value`]);
   return v === false ? undefined : v;
 }
-
-/** True when `target` is a file on this machine: a snapshot file that `restore --keys` and `stats` read instead of a backup. */
-export const isFile = (target: string): Promise<boolean> => stat(target).then((s) => s.isFile(), () => false);

@@ -14,7 +14,8 @@ import { pushMetrics } from '../server/pushgateway.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
 import { nextStep, restorePoint } from './restore-point.js';
-import { isFile, seriesFlag, stringFlag } from './flags.js';
+import { seriesFlag, stringFlag } from './flags.js';
+import { isFile } from '../ops/open-snapshot.js';
 import { textTable } from './text-table.js';
 
 const SNAPSHOT_FLAGS = ['data-dir', 'name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token'] as const;

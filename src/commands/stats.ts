@@ -7,7 +7,8 @@ import { formatBytes } from '../progress.js';
 import { openRepository } from '../ops/repository.js';
 import { backupStats, fileStats, liveStats, type StatsOptions, type StatsResult, type StatsSource } from '../ops/stats.js';
 import type { CommandContext } from './context.js';
-import { isFile, seriesFlag } from './flags.js';
+import { seriesFlag } from './flags.js';
+import { isFile } from '../ops/open-snapshot.js';
 import { textTable } from './text-table.js';
 
 /**

@@ -7,7 +7,8 @@ import { openRepository } from '../ops/repository.js';
 import { verifyChain } from '../ops/verify-chain.js';
 import { verifyBackup, verifySnapshotFile } from '../ops/verify.js';
 import type { CommandContext } from './context.js';
-import { isFile, seriesFlag } from './flags.js';
+import { seriesFlag } from './flags.js';
+import { isFile } from '../ops/open-snapshot.js';
 
 /**
  * `reshifter verify [<id>|latest] [--strategy S] [--json]`: exit 1 naming the first failed check. `latest` is any kind.

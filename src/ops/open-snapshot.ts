@@ -20,8 +20,12 @@ import { stopSignal } from './stop-signal.js';
 export type { KeyReader, KeysInput, SnapshotInput, SnapshotOrigin } from './keys-input.js';
 
 
-async function isFile(path: string): Promise<boolean> {
-  return stat(path).then((s) => s.isFile(), () => false);
+/**
+ * True when `target` is a file on this machine: a snapshot file (etcdctl's, k3s's) that inspect, stats, verify, diff
+ * and `restore --keys` read instead of a backup of the store.
+ */
+export async function isFile(target: string): Promise<boolean> {
+  return stat(target).then((s) => s.isFile(), () => false);
 }
 
 /**
