@@ -1,4 +1,5 @@
 import type { Manifest } from '../archive/manifest.js';
+import type { Check } from '../archive/verify-artifact.js';
 import { counted } from '../core/counted.js';
 import { IntegrityError, UsageError } from '../core/errors.js';
 import { USES } from '../core/latest.js';
@@ -24,13 +25,7 @@ export async function verifyCommand(ctx: CommandContext): Promise<void> {
     const m = await repo.get(id, ctx.args.flags.chain ? USES.verifyChain : USES.any, seriesFlag(ctx));
     if (ctx.args.flags.chain) return await chainCommand(ctx, m);
     const result = await verifyBackup(ctx, repo, m);
-    if (ctx.args.flags.json) ctx.print(JSON.stringify(result));
-    else {
-      ctx.print(backupLine(m));
-      for (const c of result.checks) ctx.print(`${c.ok ? 'ok  ' : 'FAIL'}\t${c.name}\t${c.detail}`);
-    }
-    const failed = result.checks.find((c) => !c.ok);
-    if (failed) throw new IntegrityError(failed.name, `backup ${m.id} failed verification: ${failed.detail}`);
+    printChecks(ctx, result, backupLine(m), `backup ${m.id}`);
     ctx.log.info({ id: m.id }, 'backup verified');
   } finally {
     await repo.store.close();
@@ -62,14 +57,21 @@ async function fileCommand(ctx: CommandContext, path: string): Promise<void> {
   const name = printable(path);
   if (ctx.args.flags.chain) throw new UsageError([`--chain verifies a chain of backups in the store; ${name} is a file`]);
   const result = await verifySnapshotFile(ctx, path);
+  printChecks(ctx, result, `snapshot file ${name}`, name);
+  ctx.log.info({ file: path }, 'snapshot file verified');
+}
+
+/**
+ * The checks as JSON, or as text after a line naming what was checked; throws naming `what` and the first failed one.
+ */
+function printChecks(ctx: CommandContext, result: { checks: Check[] }, head: string, what: string): void {
   if (ctx.args.flags.json) ctx.print(JSON.stringify(result));
   else {
-    ctx.print(`snapshot file ${name}`);
+    ctx.print(head);
     for (const c of result.checks) ctx.print(`${c.ok ? 'ok  ' : 'FAIL'}\t${c.name}\t${c.detail}`);
   }
   const failed = result.checks.find((c) => !c.ok);
-  if (failed) throw new IntegrityError(failed.name, `${name} failed verification: ${failed.detail}`);
-  ctx.log.info({ file: path }, 'snapshot file verified');
+  if (failed) throw new IntegrityError(failed.name, `${what} failed verification: ${failed.detail}`);
 }
 
 /**
