@@ -5,7 +5,7 @@ import { KEY_DUMP_CONTENT_TYPE } from '../core/content-type.js';
 import { KeyDumpWriter } from '../archive/key-dump-writer.js';
 import type { Config } from '../config/types.js';
 import type { FilterMatches } from '../core/filter-matches.js';
-import { selectKey, selectsEverything, type KeySelection } from '../core/key-selection.js';
+import { selectsEverything, type KeySelection } from '../core/key-selection.js';
 import { DEFAULT_PREFIXES, parseKey } from '../kube/index.js';
 import { layoutPrefixes } from '../kube/resource-label.js';
 import type { Logger } from '../log.js';
@@ -13,7 +13,7 @@ import { openKeyReader } from './key-reader.js';
 import { keysOutsideText, type KeysOutside } from './kube-prefixes.js';
 import type { BackupSource } from './source.js';
 import { whenEnded } from './stream-done.js';
-import { warnUnmatched } from './unmatched-filters.js';
+import { seenAndSelected, warnUnmatched } from './unmatched-filters.js';
 
 /**
  * The `raw` and `filter:` strategies: every selected key under the Kubernetes prefixes, byte for byte with its
@@ -41,7 +41,7 @@ export async function keyDumpSource(config: Config, etcd: Etcd3, log: Logger, se
         ...(!everything && { selection }),
       });
       for await (const page of reader.pages()) {
-        const kept = everything ? page : page.filter((r) => seenAndSelected(parseKey(r.key, layout)));
+        const kept = everything ? page : page.filter((r) => seenAndSelected(parseKey(r.key, layout), selection, matches));
         if (kept.length > 0) yield writer.keysOf(kept);
       }
       yield writer.end();
@@ -50,11 +50,6 @@ export async function keyDumpSource(config: Config, etcd: Etcd3, log: Logger, se
     } finally {
       reader.close();
     }
-  }
-
-  function seenAndSelected(key: ReturnType<typeof parseKey>): boolean {
-    matches?.see(key);
-    return selectKey(key, selection);
   }
 
   const stream = Readable.from(bytes(), { objectMode: false, highWaterMark: 1024 * 1024 });

@@ -4,7 +4,7 @@ import { renderLine } from '../archive/render-listing.js';
 import { RENDER_CONTENT_TYPE } from '../core/content-type.js';
 import type { Config } from '../config/types.js';
 import type { FilterMatches } from '../core/filter-matches.js';
-import { selectKey, selectsEverything, type KeySelection } from '../core/key-selection.js';
+import { selectsEverything, type KeySelection } from '../core/key-selection.js';
 import { auditRow, type AuditRow } from '../kube/audit-row.js';
 import { DEFAULT_PREFIXES, parseKey } from '../kube/index.js';
 import { layoutPrefixes } from '../kube/resource-label.js';
@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import { openKeyReader } from './key-reader.js';
 import type { BackupSource } from './source.js';
 import { whenEnded } from './stream-done.js';
-import { warnUnmatched } from './unmatched-filters.js';
+import { seenAndSelected, warnUnmatched } from './unmatched-filters.js';
 
 /**
  * The `render` strategy: an audit listing of every selected key (kind, apiVersion, namespace, name, uid, labels,
@@ -36,7 +36,7 @@ export async function renderSource(
       for await (const page of reader.pages()) {
         let text = '';
         for (const r of page) {
-          if (!everything && !seenAndSelected(parseKey(r.key, layout))) continue;
+          if (!everything && !seenAndSelected(parseKey(r.key, layout), selection, matches)) continue;
           const row = auditRow(r.key, r.value, layout, r.modRevision);
           echo?.(row);
           text += renderLine(row);
@@ -49,11 +49,6 @@ export async function renderSource(
     } finally {
       reader.close();
     }
-  }
-
-  function seenAndSelected(key: ReturnType<typeof parseKey>): boolean {
-    matches?.see(key);
-    return selectKey(key, selection);
   }
 
   const stream = Readable.from(lines(), { objectMode: false, highWaterMark: 1024 * 1024 });

@@ -1,4 +1,6 @@
-import type { UnmatchedFilter } from '../core/filter-matches.js';
+import type { FilterMatches, UnmatchedFilter } from '../core/filter-matches.js';
+import { selectKey, type KeySelection } from '../core/key-selection.js';
+import type { ParsedKey } from '../kube/index.js';
 import type { Logger } from '../log.js';
 
 /**
@@ -14,4 +16,10 @@ export function warnUnmatched(log: Logger, unmatched: readonly UnmatchedFilter[]
     return `${variable} names ${names.map((n) => `"${n}"`).join(', ')}, which match${one ? 'es' : ''} no key etcd holds: ${effect} (named as etcd stores them; "reshifter stats" lists them)`;
   });
   log.warn({ notes }, 'filter entries matched no key etcd holds');
+}
+
+/** Whether `selection` keeps `key`, every key read marked in `matches` first (selected or not), for warnUnmatched. */
+export function seenAndSelected(key: ParsedKey, selection: KeySelection, matches: FilterMatches | undefined): boolean {
+  matches?.see(key);
+  return selectKey(key, selection);
 }
