@@ -5,6 +5,7 @@ import { verifyArtifact, type Check } from '../archive/verify-artifact.js';
 import { snapshotCheck, verifySnapshotArtifact } from '../archive/verify-snapshot.js';
 import { SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { AbortedError, describeError } from '../core/errors.js';
+import { printable } from '../core/printable.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { OpContext } from './context.js';
 import { encryptionKeys } from './encryption-keys.js';
@@ -62,7 +63,7 @@ export async function verifySnapshotFile(ctx: OpContext, path: string): Promise<
   const input = await openSnapshotInput(ctx, path);
   try {
     const checks = (await input.reader.verify()).map(snapshotCheck);
-    if (ctx.signal.aborted) throw new AbortedError(`verify of ${path} stopped: ${describeError(ctx.signal.reason)}; the file was not checked in full`);
+    if (ctx.signal.aborted) throw new AbortedError(`verify of ${printable(path)} stopped: ${describeError(ctx.signal.reason)}; the file was not checked in full`);
     return { file: path, ok: checks.every((c) => c.ok), checks };
   } finally {
     await input.close();
