@@ -69,7 +69,6 @@ export async function keyDumpSource(config: Config, etcd: Etcd3, log: Logger, se
 
 /** A raw dump of k3s would not hold its /bootstrap data: said, with the ways to hold it. */
 function warnOfKeysOutside(outside: KeysOutside, prefixes: readonly string[], log: Logger): void {
-  if (outside.under.length === 0) return;
   log.warn(
     { outside: outside.count, under: outside.under, prefixes },
     `etcd holds ${keysOutsideText(outside)} outside the Kubernetes prefixes (${prefixes.join(', ')}), under ${outside.under.join(', ')}, ` +

@@ -23,8 +23,8 @@ export interface KeyReader {
    */
   prefixes: string[];
   /**
-   * What the etcd holds beyond the detected prefixes, when `lookOutside` asked and the user may look (a user that may
-   * read only the Kubernetes prefixes cannot: undefined, said at debug level).
+   * What the etcd holds beyond the detected prefixes, when `lookOutside` asked and there is any; undefined too when the
+   * user may not look (one that may read only the Kubernetes prefixes: said at debug level).
    */
   outside?: KeysOutside;
   pages(): AsyncIterable<KeyRecord[]>;
@@ -90,10 +90,11 @@ export async function openKeyReader(config: Config, etcd: Etcd3, log: Logger, op
   }
 }
 
-/** What lies beyond the prefixes; undefined if this user may not look there (advisory: the read goes on). */
+/** What lies beyond the prefixes; undefined if nothing does, or this user may not look there (the read goes on). */
 async function keysOutside(found: Promise<KeysOutside>, log: Logger): Promise<KeysOutside | undefined> {
   try {
-    return await found;
+    const outside = await found;
+    return outside.under.length > 0 ? outside : undefined;
   } catch (err) {
     log.debug({ err: describeError(err) }, 'could not look for keys outside the Kubernetes prefixes');
     return undefined;

@@ -110,7 +110,7 @@ export async function liveStats(ctx: OpContext, opts: StatsOptions = {}): Promis
         stopProgress();
       }
       const { apiVersion, revision, prefixes, outside } = reader;
-      const source: StatsSource = { kind: 'live', endpoints: ctx.config.etcd.endpoints, apiVersion, revision, prefixes, ...(outside && outside.under.length > 0 && { outside }) };
+      const source: StatsSource = { kind: 'live', endpoints: ctx.config.etcd.endpoints, apiVersion, revision, prefixes, ...(outside && { outside }) };
       return { source, report: counter.stats.report() };
     } finally {
       reader.close();
