@@ -1,5 +1,5 @@
 import { flagsOf, type CommandTable } from './cli-args.js';
-import { ETCDCTL_VARIABLES } from './config/etcdctl-variables.js';
+import { TOOL_VARIABLES } from './config/tool-variables.js';
 import { GROUPS, VARIABLES, type VariableGroup } from './config/variables.js';
 
 const WIDTH = 110;
@@ -43,9 +43,10 @@ function variableLines(groups: readonly VariableGroup[]): string[] {
   for (const g of used) {
     const names = VARIABLES.filter((v) => v.group === g).map((v) => v.name);
     const words = names.map((name, i) => (i < names.length - 1 ? `${name},` : name));
-    if (g === 'etcd') {
-      const etcdctl = [...new Set(Object.values(ETCDCTL_VARIABLES).flat().map((e) => e.name))];
-      words.push('(where', 'unset:', "etcdctl's", ...etcdctl.map((name, i) => (i < etcdctl.length - 1 ? `${name},` : `${name})`)));
+    const borrowed = VARIABLES.filter((v) => v.group === g).flatMap((v) => TOOL_VARIABLES[v.name] ?? []);
+    if (borrowed.length > 0) {
+      const others = [...new Set(borrowed.map((e) => e.name))];
+      words.push('(where', 'unset:', ...borrowed[0]!.tool.split(' '), ...others.map((name, i) => (i < others.length - 1 ? `${name},` : `${name})`)));
     }
     let line = `  ${GROUPS[g].padEnd(width)}`;
     for (const word of words) {

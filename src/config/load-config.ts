@@ -1,5 +1,5 @@
 import { suggest } from '../core/suggest.js';
-import { ETCDCTL_SECRETS, ETCDCTL_VARIABLES } from './etcdctl-variables.js';
+import { TOOL_SECRETS, TOOL_VARIABLES } from './tool-variables.js';
 import { endpoints } from './parsers.js';
 import type { Config, StoreConfig } from './types.js';
 import { VARIABLES, type Variable, type VariableGroup } from './variables.js';
@@ -80,7 +80,7 @@ function setValue(env: Env, v: Variable, name: string): string | undefined {
 }
 
 /**
- * Where a variable's value is read from: its name; else its older name; else etcdctl's variable for it (a blank one
+ * Where a variable's value is read from: its name; else its older name; else another tool's variable for it (tool-variables.ts) (a blank one
  * counts as not set: it is not ours to judge). Errors name the one read.
  */
 function source(env: Env, v: Variable): { name: string; value: string } | undefined {
@@ -88,7 +88,7 @@ function source(env: Env, v: Variable): { name: string; value: string } | undefi
     const value = setValue(env, v, name);
     if (value !== undefined) return { name, value };
   }
-  for (const e of ETCDCTL_VARIABLES[v.name] ?? []) {
+  for (const e of TOOL_VARIABLES[v.name] ?? []) {
     const raw = env[e.name];
     if (raw === undefined || raw.trim() === '') continue;
     const value = e.pick ? e.pick(raw) : v.secret ? raw : raw.trim();
@@ -123,7 +123,7 @@ function readVariable(
     return parsed;
   } catch (err) {
     const reason = (err instanceof Error ? err.message : String(err)).replace(/^env-var: "[^"]*" /, '');
-    errors.push(`${name} was invalid: ${v.secret || ETCDCTL_SECRETS.has(name) ? '(hidden)' : redactSecrets(JSON.stringify(env[name]))} ${redactSecrets(reason)}`);
+    errors.push(`${name} was invalid: ${v.secret || TOOL_SECRETS.has(name) ? '(hidden)' : redactSecrets(JSON.stringify(env[name]))} ${redactSecrets(reason)}`);
     return undefined;
   }
 }

@@ -1,4 +1,4 @@
-import { ETCDCTL_VARIABLES } from './etcdctl-variables.js';
+import { TOOL_VARIABLES } from './tool-variables.js';
 import { VARIABLES, type Variable } from './variables.js';
 
 /** The header of the README's configuration table. */
@@ -12,10 +12,10 @@ export function configTable(): string[] {
   const rows = VARIABLES.flatMap((v) => {
     if ('row' in v.doc) return [];
     const label = v.doc.label ?? `\`${v.name}\`${v.alias !== undefined ? ` (\`${v.alias}\`)` : ''}`;
-    // etcdctl's variables read in place of this row's: ETCDCTL_CERT / ETCDCTL_KEY.
-    const sharing = VARIABLES.filter((o) => o === v || ('row' in o.doc && o.doc.row === v.name));
-    const etcdctl = [...new Set(sharing.flatMap((o) => (ETCDCTL_VARIABLES[o.name] ?? []).map((e) => `\`${e.name}\``)))];
-    const meaning = etcdctl.length > 0 ? `${v.doc.meaning}; when unset, etcdctl's ${etcdctl.join(' / ')}` : v.doc.meaning;
+    // Other tools' variables read in place of this row's: etcdctl's ETCDCTL_CERT / ETCDCTL_KEY.
+    const sharing = VARIABLES.filter((o) => o === v || ('row' in o.doc && o.doc.row === v.name)).flatMap((o) => TOOL_VARIABLES[o.name] ?? []);
+    const names = [...new Set(sharing.map((e) => `\`${e.name}\``))];
+    const meaning = names.length > 0 ? `${v.doc.meaning}${v.doc.meaning === '' ? '' : '; '}when unset, ${sharing[0]!.tool} ${names.join(' / ')}` : v.doc.meaning;
     const cells = [label, v.doc.default, v.doc.example, withEmpty(meaning, v.empty)];
     return [`|${cells.map((c) => (c === '' ? ' ' : ` ${c} `)).join('|')}|`];
   });

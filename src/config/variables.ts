@@ -226,11 +226,11 @@ export const VARIABLES: readonly Variable[] = [
     doc: { default: 'AWS', example: '`http://minio.minio:9000`', meaning: 'S3-compatible server (no user:password in it: the credentials go in `ACCESS_KEY_ID` and `SECRET_ACCESS_KEY`)' },
   },
   {
-    // Set but empty is the default: a wrong region fails loudly (AWS redirects), and other servers ignore it.
+    // Set but empty is the default: a wrong region is named from AWS's reply (s3-store.ts), and other servers ignore it.
     name: 'RS_S3_REGION', group: 'store', default: 'us-east-1', field: 'store.region',
     parse: matching(/^[a-z0-9][a-z0-9-]{0,62}$/, 'is not a region name (lowercase letters, digits and "-", e.g. eu-central-1)'),
     empty: { means: 'as unset' },
-    doc: { default: '`us-east-1`', example: '`eu-central-1`', meaning: '' },
+    doc: { default: '`us-east-1`', example: '`eu-central-1`', meaning: "the bucket's region (when requests are signed for another, AWS's reply names the bucket's, and so does the error)" },
   },
   {
     name: 'RS_S3_PREFIX', group: 'store', parse: bucketFolder, default: '', field: 'store.prefix',

@@ -253,7 +253,9 @@ export class S3Store implements Store {
     let kind: StoreFailure = exhausted?.transient ? 'transient' : 'other';
     const tls = tlsProblem(last, this.cfg.endpoint);
     const refused = credentialsProblem(last, { endpoint: this.cfg.endpoint, bucket: this.cfg.bucket, fromVariables: this.cfg.accessKeyId !== undefined });
+    const region = bucketRegion(last);
     if (name === 'NoSuchBucket') [why, kind] = [`bucket "${this.cfg.bucket}" does not exist`, 'no-bucket'];
+    else if (region !== undefined && region !== this.cfg.region) why = `bucket "${this.cfg.bucket}" is in region ${region}, not ${this.cfg.region}: set RS_S3_REGION=${region}`;
     else if (name === 'NoSuchKey' || (name === 'NotFound' && status === 404)) [why, kind] = ['no such object', 'not-found'];
     else if (refused !== undefined) [why, kind] = [refused, 'denied'];
     else if (name === 'AbortError' || name === 'AbortedError') why = 'aborted';
@@ -267,6 +269,17 @@ export class S3Store implements Store {
       : '';
     return new StoreError(`${what}: ${why}${tries}`, kind, { cause: last });
   }
+}
+
+/**
+ * The region AWS names for the bucket when a request was signed for another (a 301 PermanentRedirect from another
+ * region's endpoint, a 400 AuthorizationHeaderMalformed from the bucket's): its x-amz-bucket-region header, or the
+ * <Region> of the error's body. Only a plain region name: the server's reply is printed.
+ */
+function bucketRegion(err: unknown): string | undefined {
+  const e = err as { $response?: { headers?: Record<string, unknown> }; Region?: unknown } | null;
+  const region = e?.$response?.headers?.['x-amz-bucket-region'] ?? e?.Region;
+  return typeof region === 'string' && /^[a-z0-9][a-z0-9-]{0,62}$/.test(region) ? region : undefined;
 }
 
 /** The SDK's logger interface over pino: its warnings become log lines; its debug chatter stays at debug. */

@@ -12,9 +12,10 @@ export interface SeenRequest {
 
 /**
  * What to do with a request instead of passing it on: drop the connection, answer with an S3 error, or pass it on and
- * drop the connection once the server has answered (the request took effect; its reply is lost).
+ * drop the connection once the server has answered (the request took effect; its reply is lost). An S3 error may carry
+ * response headers and more elements of its XML body (a wrong region: x-amz-bucket-region, <Region>).
  */
-export type Fault = 'drop' | 'lose-reply' | { status: number; code: string };
+export type Fault = 'drop' | 'lose-reply' | { status: number; code: string; headers?: Record<string, string>; elements?: Record<string, string> };
 
 /**
  * A loopback HTTP proxy in front of the test S3 server: records every request (operation, headers) so tests can
@@ -86,8 +87,9 @@ export async function startS3Proxy(targetEndpoint: string): Promise<S3Proxy> {
       req.resume();
       req.on('end', () => {
         seen.status = fault.status;
-        res.writeHead(fault.status, { 'content-type': 'application/xml' });
-        res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fault.code}</Code><Message>injected by the test proxy</Message></Error>`);
+        res.writeHead(fault.status, { 'content-type': 'application/xml', ...fault.headers });
+        const elements = Object.entries(fault.elements ?? {}).map(([name, text]) => `<${name}>${text}</${name}>`).join('');
+        res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fault.code}</Code><Message>injected by the test proxy</Message>${elements}</Error>`);
       });
       return;
     }
