@@ -43,12 +43,12 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Load
     if (emptyRefused.has(name)) undecided = true;
     return source(env, VARIABLES.find((v) => v.name === name)!) !== undefined;
   };
-  // Variables set by etcdctl's name: a rule broken across variables names both (`RS_ETCD_USERNAME (here ETCDCTL_USER)`).
+  // Variables set by another tool's name: a rule broken across variables names both (`RS_ETCD_USERNAME (here ETCDCTL_USER)`).
   const borrowed = new Map<string, string>();
   for (const v of VARIABLES) {
     const checkPresent = groups.has(v.group);
     const from = source(env, v);
-    if (from !== undefined && from.name.startsWith('ETCDCTL_')) borrowed.set(v.name, from.name);
+    if (from !== undefined && from.name !== v.name && from.name !== v.alias) borrowed.set(v.name, from.name);
     const value = readVariable(env, v, from, { earlier, isSet }, errors, checkPresent ? groups : undefined);
     if (value !== undefined) values.set(v.name, value);
     undecided = false;
@@ -63,9 +63,12 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Load
   if (config.etcd.caCertFile !== undefined || config.etcd.clientCertFile !== undefined) {
     config.etcd.endpoints = endpoints(source(env, VARIABLES.find((v) => v.name === 'RS_ETCD_ENDPOINTS')!)?.value ?? '127.0.0.1:2379', 'https');
   }
-  const readFrom = [...borrowed].map(([rs, ctl]) => [VARIABLES.find((v) => v.name === rs)!.field.replace(/^etcd\./, ''), ctl]);
+  const etcdctl = [...borrowed].filter(([, ctl]) => ctl.startsWith('ETCDCTL_'));
+  const readFrom = etcdctl.map(([rs, ctl]) => [VARIABLES.find((v) => v.name === rs)!.field.replace(/^etcd\./, ''), ctl]);
   if (readFrom.length > 0) config.etcd.readFrom = Object.fromEntries(readFrom);
-  return { config, etcdctl: [...new Set(borrowed.values())] };
+  const endpointFrom = borrowed.get('RS_S3_ENDPOINT');
+  if (config.store.kind === 's3' && endpointFrom !== undefined) config.store.endpointVariable = endpointFrom;
+  return { config, etcdctl: [...new Set(etcdctl.map(([, ctl]) => ctl))] };
 }
 
 /** A variable's value as it counts as set (see Variable.unset), or undefined. */

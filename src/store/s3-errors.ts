@@ -45,14 +45,15 @@ const UNTRUSTED = /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABL
 
 /**
  * A TLS failure named by the setting an operator can change: an https endpoint that speaks plain HTTP, or a server
- * certificate Node does not trust; undefined for anything else. `endpoint`: RS_S3_ENDPOINT (undefined: AWS).
+ * certificate Node does not trust; undefined for anything else. `endpoint`: RS_S3_ENDPOINT (undefined: AWS), read from
+ * `variable`.
  */
-export function tlsProblem(err: unknown, endpoint: string | undefined): string | undefined {
+export function tlsProblem(err: unknown, endpoint: string | undefined, variable = 'RS_S3_ENDPOINT'): string | undefined {
   const code = (err as SdkError | undefined)?.code ?? '';
   const text = describeError(err);
   // The endpoint as scheme, host and port: never a user:password it may hold.
   const shown = endpoint !== undefined ? new URL(endpoint).origin : undefined;
-  const where = shown !== undefined ? `RS_S3_ENDPOINT=${shown}` : 'the S3 endpoint';
+  const where = shown !== undefined ? `${variable}=${shown}` : 'the S3 endpoint';
   if (code === 'EPROTO' || /wrong version number/i.test(text)) {
     const plain = shown?.replace(/^https:/i, 'http:');
     return `${where} is https, but the server there does not speak TLS (${code || 'wrong version number'}): is it ${plain ?? 'an http:// server'}?`;
@@ -66,10 +67,10 @@ export function tlsProblem(err: unknown, endpoint: string | undefined): string |
  * any other error. `fromVariables`: ACCESS_KEY_ID and SECRET_ACCESS_KEY are set (else the AWS SDK's default chain gave
  * the credentials). A HEAD request's refusal has no body, so no code: only its status says it was refused.
  */
-export function credentialsProblem(err: unknown, s: { endpoint: string | undefined; bucket: string; fromVariables: boolean }): string | undefined {
+export function credentialsProblem(err: unknown, s: { endpoint?: string | undefined; endpointVariable?: string | undefined; bucket: string; fromVariables: boolean }): string | undefined {
   const name = (err as SdkError | undefined)?.name ?? '';
   const status = statusOf(err);
-  const server = s.endpoint !== undefined ? `the S3 server at RS_S3_ENDPOINT=${new URL(s.endpoint).origin}` : 'S3';
+  const server = s.endpoint !== undefined ? `the S3 server at ${s.endpointVariable ?? 'RS_S3_ENDPOINT'}=${new URL(s.endpoint).origin}` : 'S3';
   const keyId = s.fromVariables ? 'ACCESS_KEY_ID' : "the access key of the AWS SDK's credentials (AWS_ACCESS_KEY_ID, AWS_PROFILE or the pod's role)";
   const secret = s.fromVariables ? 'SECRET_ACCESS_KEY' : "the secret key of the AWS SDK's credentials (AWS_SECRET_ACCESS_KEY, AWS_PROFILE)";
   const refused = `${server} refused the credentials`;

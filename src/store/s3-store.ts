@@ -251,8 +251,9 @@ export class S3Store implements Store {
     // A missing bucket is the configuration's fault, not a missing backup: never `not-found`.
     let why: string;
     let kind: StoreFailure = exhausted?.transient ? 'transient' : 'other';
-    const tls = tlsProblem(last, this.cfg.endpoint);
-    const refused = credentialsProblem(last, { endpoint: this.cfg.endpoint, bucket: this.cfg.bucket, fromVariables: this.cfg.accessKeyId !== undefined });
+    const tls = tlsProblem(last, this.cfg.endpoint, this.cfg.endpointVariable);
+    const { endpoint, endpointVariable, bucket } = this.cfg;
+    const refused = credentialsProblem(last, { endpoint, endpointVariable, bucket, fromVariables: this.cfg.accessKeyId !== undefined });
     const region = bucketRegion(last);
     if (name === 'NoSuchBucket') [why, kind] = [`bucket "${this.cfg.bucket}" does not exist`, 'no-bucket'];
     else if (region !== undefined && region !== this.cfg.region) why = `bucket "${this.cfg.bucket}" is in region ${region}, not ${this.cfg.region}: set RS_S3_REGION=${region}`;
