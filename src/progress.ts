@@ -1,3 +1,5 @@
+import type { Readable } from 'node:stream';
+import { ByteCounter } from './archive/hash-counter.js';
 import type { Logger } from './log.js';
 
 const INTERVAL_MS = 5_000;
@@ -39,4 +41,16 @@ export function reportProgress(log: Logger, what: string, read: () => { bytes: n
     clearInterval(timer);
     if (tty) process.stderr.write('\r\x1b[K');
   };
+}
+
+/**
+ * `stream` as it is read, its bytes counted: `onBytes` is told the total so far, and with `log` a read that lasts is
+ * reported as `what` (of `total` bytes) until the stream closes. An error of `stream` ends the returned one with it.
+ */
+export function readCounted(stream: Readable, opts: { log?: Logger | undefined; what: string; total?: number; onBytes?: (bytes: number) => void }): Readable {
+  const counter = new ByteCounter(opts.onBytes);
+  const stop = opts.log && reportProgress(opts.log, opts.what, () => ({ bytes: counter.bytes }), opts.total);
+  if (stop) counter.once('close', stop);
+  stream.once('error', (err) => counter.destroy(err));
+  return stream.pipe(counter);
 }

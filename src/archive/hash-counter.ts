@@ -25,11 +25,17 @@ export class HashCounter extends Transform {
   }
 }
 
-/** A pass-through that only counts bytes. */
+/** A pass-through that only counts bytes; `onBytes` is told the total so far as they flow. */
 export class ByteCounter extends Transform {
   bytes = 0;
+
+  constructor(private readonly onBytes?: (total: number) => void) {
+    super();
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;
+    this.onBytes?.(this.bytes);
     cb(null, chunk);
   }
 }

@@ -12,6 +12,8 @@ import { workAreaError } from '../archive/work-area.js';
 import { kindOf } from '../core/backup-kind.js';
 import { AbortedError, OperationError, describeError } from '../core/errors.js';
 import type { AuditRow } from '../kube/audit-row.js';
+import type { Logger } from '../log.js';
+import { readCounted } from '../progress.js';
 import { openSnapshot, type SnapshotReader } from '../snapshot/index.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import { stopSignal } from './stop-signal.js';
@@ -67,6 +69,8 @@ export interface OpenBackupOptions {
    * default. `false` leaves the trailer to the reader, which reports its state (`inspect`).
    */
   checkTrailer?: boolean;
+  /** Where a long download (S3) and a snapshot's decoding report progress (see reportProgress). */
+  log?: Logger;
 }
 
 /**
@@ -90,7 +94,7 @@ export async function openBackup(
   const checkTrailer = opts.checkTrailer !== false;
   // However the read was cut off (a download, a read in place, a decode; a stream of the copy later), one message.
   const stopped = (cause?: unknown) => new AbortedError(`${opts.purpose ?? 'the read'} of backup ${m.id} stopped: ${describeError(signal?.reason)}`, { cause });
-  const copy = await stage(repo, m, signal, kind === 'snapshot', kind === 'snapshot' && checkTrailer).catch(async (err: unknown) => {
+  const copy = await stage(repo, m, signal, { snapshot: kind === 'snapshot', trailer: kind === 'snapshot' && checkTrailer, log: opts.log }).catch(async (err: unknown) => {
     throw signal?.aborted ? stopped(err) : await repo.deletedWhileRead(m, err);
   });
   const close = () => copy.remove();
@@ -100,7 +104,9 @@ export async function openBackup(
       case 'snapshot': {
         // Its keys are walked offline, by no stream the signal stops: the walk stops itself, in the same words.
         const walk = signal && stopSignal(signal, stopped);
-        return copy.inPlace ? snapshotBackup(copy.path, m, close, walk) : await decodeSnapshot(copy, m, keys, signal, checkTrailer, repo.workDir ?? tmpdir(), walk);
+        if (copy.inPlace) return snapshotBackup(copy.path, m, close, walk);
+        const decoding = { ...copy, open: (k: CodecKeys) => readCounted(copy.open(k), { log: opts.log, what: 'decode', total: m.rawSizeBytes }) };
+        return await decodeSnapshot(decoding, m, keys, signal, checkTrailer, repo.workDir ?? tmpdir(), walk);
       }
       case 'key dump':
         return { kind, manifest: m, items: () => readKeyDump(open()), batches: () => readKeyDumpBatches(open()), close };
@@ -129,9 +135,15 @@ function stopOn(stream: Readable, signal: AbortSignal | undefined, stopped: (cau
  * The backup's bytes, checked against the manifest, where readers can read them as often as they need: in a local
  * store the store's own file (no second copy: README, Work area), read in place by path when it holds the content as
  * it is and else through a handle held open since the check; in S3 a copy in the work area (RS_TMP_DIR).
- * `trailer`: the in-place read checks etcd's sha256 trailer in the same pass, as decoding a copy does.
+ * `trailer`: the in-place read checks etcd's sha256 trailer in the same pass, as decoding a copy does. A download
+ * reports progress to `log`.
  */
-async function stage(repo: BackupRepository, m: Manifest, signal: AbortSignal | undefined, snapshot: boolean, trailer: boolean): Promise<VerifiedCopy> {
+async function stage(
+  repo: BackupRepository,
+  m: Manifest,
+  signal: AbortSignal | undefined,
+  { snapshot, trailer, log }: { snapshot: boolean; trailer: boolean; log: Logger | undefined },
+): Promise<VerifiedCopy> {
   const plain = repo.plainLocalArtifact(m);
   if (plain !== undefined) {
     return verifyInPlace(plain, m, { ...(signal && { signal }), checks: trailer ? [new SnapshotTrailerCheck()] : [] }).catch((err: unknown) => {
@@ -141,7 +153,7 @@ async function stage(repo: BackupRepository, m: Manifest, signal: AbortSignal | 
   const local = repo.localArtifact(m);
   // A snapshot is decoded into a file of its own (the reader seeks in it): in the work area.
   if (local !== undefined) return holdVerified(local, m, { ...(signal && { signal }), ...(snapshot && { workDir: repo.workDir ?? tmpdir() }) });
-  return copyVerified(await repo.openArtifact(m, signal), m, signal, repo.workDir);
+  return copyVerified(readCounted(await repo.openArtifact(m, signal), { log, what: 'download', total: m.sizeBytes }), m, signal, repo.workDir);
 }
 
 /**

@@ -64,7 +64,7 @@ async function openInput(ctx: OpContext, target: string, series: () => string | 
       const also = dump ? ': `inspect` shows the status of snapshots; for a key dump use `stats`, or `inspect --keys`, `--get KEY` or `--render`' : '';
       throw new OperationError(`backup ${m.id} is a ${m.strategy} backup (${m.contentType}), not an etcd snapshot${also}`);
     }
-    const backup = await openBackup(repo, m, await encryptionKeys(ctx.config, { forReading: true }), ctx.signal, { purpose: 'inspect', checkTrailer: false });
+    const backup = await openBackup(repo, m, await encryptionKeys(ctx.config, { forReading: true }), ctx.signal, { purpose: 'inspect', checkTrailer: false, log: ctx.log });
     if (backup.kind === 'key dump') return await (await import('./dump-key-reader.js')).dumpKeysInput(backup);
     if (backup.kind !== 'snapshot') throw new OperationError(`backup ${m.id} is not an etcd snapshot`);
     try {

@@ -47,7 +47,7 @@ export async function restoreDataDir(ctx: OpContext, repo: BackupRepository, m: 
   const dataDir = resolve(opts.dataDir);
   await prepareDataDir(dataDir, opts);
   const keys = await encryptionKeys(ctx.config, { forReading: true });
-  const backup = await openBackup(repo, m, keys, ctx.signal, { purpose: 'restore' });
+  const backup = await openBackup(repo, m, keys, ctx.signal, { purpose: 'restore', log: ctx.log });
   try {
     if (backup.kind !== 'snapshot') throw new OperationError(`backup ${m.id} is a ${m.strategy} backup (${m.contentType}), not an etcd snapshot`);
     log.info({ id: m.id, sizeBytes: m.sizeBytes, sha256: m.sha256 }, 'backup downloaded and verified');

@@ -42,7 +42,7 @@ export async function restoreImageArchive(ctx: OpContext, repo: BackupRepository
   }
   if (await lstat(path).then(() => true, () => false)) throw new ConfigError([`--image-archive: ${path} exists already; name a new file (it is never overwritten)`]);
   const keys = await encryptionKeys(ctx.config, { forReading: true });
-  const backup = await openBackup(repo, m, keys, ctx.signal, { purpose: 'restore' });
+  const backup = await openBackup(repo, m, keys, ctx.signal, { purpose: 'restore', log: ctx.log });
   try {
     if (backup.kind !== 'container checkpoint') throw new OperationError(`backup ${m.id} is not a container checkpoint`);
     const result = await writeOciImageArchive(

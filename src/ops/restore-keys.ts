@@ -59,7 +59,7 @@ export async function restoreBackupKeys(ctx: OpContext, repo: BackupRepository, 
   const log = ctx.log.child({ component: 'restore', backupId: m.id });
   const fields = { id: m.id, sizeBytes: m.sizeBytes, sha256: m.sha256 };
   // A snapshot's trailer is not checked here (as inspect); its walk finds a damaged page.
-  const backup = await openBackup(repo, m, keys, ctx.signal, { purpose: opts.dryRun ? 'restore --dry-run' : 'restore', checkTrailer: false });
+  const backup = await openBackup(repo, m, keys, ctx.signal, { purpose: opts.dryRun ? 'restore --dry-run' : 'restore', checkTrailer: false, log });
   try {
     if (backup.kind === 'key dump') {
       log.info(fields, 'backup downloaded and verified');

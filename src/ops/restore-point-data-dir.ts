@@ -95,7 +95,7 @@ async function fromChain(ctx: OpContext, repo: BackupRepository, r: PointResolut
 /** The base snapshot, downloaded and verified, restored into the temporary data dir. */
 async function restoreBase(ctx: OpContext, repo: BackupRepository, r: PointResolution, run: ChainRun, dir: string, urls: ReplayUrls): Promise<void> {
   const m = r.chain.base.manifest;
-  const backup = await openBackup(repo, m, run.keys, ctx.signal, { purpose: 'restore' });
+  const backup = await openBackup(repo, m, run.keys, ctx.signal, { purpose: 'restore', log: ctx.log });
   try {
     if (backup.kind !== 'snapshot') throw new OperationError(`backup ${m.id} is a ${m.strategy} backup (${m.contentType}), not an etcd snapshot`);
     await runSnapshotRestore(run.tool, backup.file, { dataDir: dir, name: REPLAY_MEMBER, initialCluster: `${REPLAY_MEMBER}=${urls.peer}`, initialAdvertisePeerUrls: urls.peer }, ctx.signal);

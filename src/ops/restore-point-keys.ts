@@ -34,7 +34,7 @@ type Finals = Map<string, { revision: number; deleted: boolean }>;
 export async function restorePointKeys(ctx: OpContext, repo: BackupRepository, r: PointResolution, asked: string, opts: KeyRestoreOptions): Promise<PointKeysReport> {
   const base = r.chain.base;
   const keys = await encryptionKeys(ctx.config, { forReading: true });
-  const backup = await openBackup(repo, base.manifest, keys, ctx.signal, { purpose: 'restore', checkTrailer: false });
+  const backup = await openBackup(repo, base.manifest, keys, ctx.signal, { purpose: 'restore', checkTrailer: false, log: ctx.log });
   let segments: OpenedSegments | undefined;
   try {
     const stream = await baseKeys(ctx, backup, base.revision);

@@ -126,7 +126,7 @@ export async function backupStats(ctx: OpContext, repo: BackupRepository, m: Man
   const counter = new StatsCounter(ctx, opts.onRow);
   const keys = await encryptionKeys(ctx.config, { forReading: true });
   if (!canUse(USES.stats, m)) throw new OperationError(`backup ${m.id} is a ${describeBackup(m)}, which stats cannot read: ${USES.stats.reads}`);
-  const backup = await openBackup(repo, m, keys, ctx.signal, { purpose: 'stats' });
+  const backup = await openBackup(repo, m, keys, ctx.signal, { purpose: 'stats', log: ctx.log });
   try {
     const source: StatsSource = { kind: 'backup', id: m.id, strategy: m.strategy, apiVersion: etcdOf(m).apiVersion, revision: etcdOf(m).revision, prefixes: m.prefixes ?? [] };
     source.prefixes = await countBackup(ctx, backup, counter, source.prefixes, opts.backlog);

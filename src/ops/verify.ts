@@ -1,4 +1,3 @@
-import { Transform, type Readable } from 'node:stream';
 import type { Manifest } from '../archive/manifest.js';
 import { assertReadable } from '../archive/codec.js';
 import { verifyArtifact, type Check } from '../archive/verify-artifact.js';
@@ -6,6 +5,7 @@ import { snapshotCheck, verifySnapshotArtifact } from '../archive/verify-snapsho
 import { SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { AbortedError, describeError } from '../core/errors.js';
 import { printable } from '../core/printable.js';
+import { readCounted } from '../progress.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { OpContext } from './context.js';
 import { encryptionKeys } from './encryption-keys.js';
@@ -31,8 +31,7 @@ export async function verifyBackup(ctx: OpContext, repo: BackupRepository, m: Ma
   const keys = await encryptionKeys(ctx.config, { forReading: true });
   // Without a key the content cannot be checked: a setting is missing, the backup did not fail a check.
   assertReadable(m, keys);
-  const opened = await repo.openArtifact(m, ctx.signal);
-  const stored = opts.onBytes ? counted(opened, opts.onBytes) : opened;
+  const stored = readCounted(await repo.openArtifact(m, ctx.signal), { log: ctx.log, what: 'verify', total: m.sizeBytes, ...(opts.onBytes && { onBytes: opts.onBytes }) });
   // A local, uncompressed, unencrypted snapshot is walked where it is; any other is staged in RS_TMP_DIR.
   const inPlace = repo.plainLocalArtifact(m);
   const place = { ...(inPlace !== undefined && { inPlace }), ...(repo.workDir !== undefined && { workDir: repo.workDir }) };
@@ -70,18 +69,3 @@ export async function verifySnapshotFile(ctx: OpContext, path: string): Promise<
   }
 }
 
-/** The stream as it is, telling `onBytes` how much has passed; an error of the source ends it too. */
-function counted(stored: Readable, onBytes: (bytes: number) => void): Readable {
-  let bytes = 0;
-  const out = stored.pipe(
-    new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        bytes += chunk.length;
-        onBytes(bytes);
-        cb(null, chunk);
-      },
-    }),
-  );
-  stored.once('error', (err) => out.destroy(err));
-  return out;
-}

@@ -132,10 +132,10 @@ describe('S3 outages', () => {
   const oneBackup = async () => {
     const res = await runCli(['backup', '--json'], env());
     expect(res.code).toBe(0);
-    return (JSON.parse(res.stdout) as { id: string; artifact: string });
+    return (JSON.parse(res.stdout) as { id: string; artifact: string; sizeBytes: number });
   };
-  /** Runs `verify id` and pauses S3 once the artifact's body has begun to flow. */
-  const verifyWhilePaused = async (id: string, artifact: string, extra: Record<string, string>) => {
+  /** Runs `verify id` (or `args`) and pauses S3 once the artifact's body has begun to flow. */
+  const verifyWhilePaused = async (id: string, artifact: string, extra: Record<string, string>, args = ['verify', id]) => {
     // Paused from the proxy's relay as the first MiB of the body passes (not by polling, which under load can see
     // the download only after it has finished), and the proxy relays no more of that response: what the sockets had
     // buffered from the server before it stopped would otherwise finish a small artifact's download.
@@ -146,26 +146,52 @@ describe('S3 outages', () => {
       paused = true;
       return 'hold';
     };
-    const running = runCli(['verify', id], env(extra), { timeoutMs: 120_000 });
+    const running = runCli(args, env(extra), { timeoutMs: 120_000 });
     await whileRunning(running, () => paused, 'the artifact download');
     proxy.onResponseBytes = undefined;
     return running;
   };
 
+  /** The `progress` log lines of `what`: reported every 5 s while a long read lasts. */
+  const progressOf = (res: CliResult, what: string) =>
+    res.stderr.split('\n').filter(isJson).map((l) => JSON.parse(l) as { msg: string; what?: string; bytes: number; total?: number }).filter((l) => l.msg === 'progress' && l.what === what);
+
   it('paused mid-download, resumed seconds later: the download resumes where it stopped and verify passes', async () => {
-    const { id, artifact } = await oneBackup();
+    const { id, artifact, sizeBytes } = await oneBackup();
     const n = proxy.requests.length;
     const running = verifyWhilePaused(id, artifact, { RS_S3_RETRY_WINDOW: '60s' });
-    await new Promise((r) => setTimeout(r, 5000));
+    await new Promise((r) => setTimeout(r, 6000));
     s3.resume();
     const res = await running;
     expect(res.stderr).toMatch(/S3 download broke off; resuming/);
     expect(res.code).toBe(0);
+    // The read that lasted was reported as it went, of the artifact's stored size.
+    const progress = progressOf(res, 'verify');
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.every((p) => p.total === sizeBytes && p.bytes > 0 && p.bytes < sizeBytes), JSON.stringify(progress)).toBe(true);
     // The rest was asked for from where it stopped, not from the start.
     const ranged = since(n, 'GetObject').filter((r) => r.url.includes(artifact) && typeof r.headers.range === 'string');
     expect(ranged.length).toBeGreaterThan(0);
     expect(ranged.every((r) => /^bytes=[1-9]\d*-$/.test(r.headers.range as string))).toBe(true);
     expectOnlyJson(res);
+  });
+
+  it('a restore paused mid-download reports the download as it lasts, then restores', async () => {
+    const { id, artifact } = await oneBackup();
+    const target = await startEtcd();
+    try {
+      const running = verifyWhilePaused(id, artifact, { RS_S3_RETRY_WINDOW: '60s', RS_ETCD_ENDPOINTS: target.endpoint }, ['restore', id, '--keys']);
+      await new Promise((r) => setTimeout(r, 6000));
+      s3.resume();
+      const res = await running;
+      expect(res.code, res.stderr.slice(-2000)).toBe(0);
+      const progress = progressOf(res, 'download');
+      expect(progress.length).toBeGreaterThan(0);
+      expect(progress[0]!.bytes).toBeGreaterThan(0);
+      expect(progress[0]!.total).toBeGreaterThan(progress[0]!.bytes);
+    } finally {
+      await target.stop();
+    }
   });
 
   it('paused mid-download and never resumed: verify fails within the window naming the broken download', async () => {
