@@ -1,16 +1,13 @@
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupDiff } from '../../src/ops/diff.js';
-import { loadDataset } from '../../src/demo/load-dataset.js';
-import { sampleDataset } from '../../src/demo/sample-data.js';
 import { runCli } from '../helpers/cli.js';
-import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import type { TestEtcd } from '../helpers/etcd.js';
+import { etcdWithSnapshotFile, type SnapshotFileSetup } from '../helpers/snapshot-file.js';
 
 /**
  * `diff FROM TO` with a snapshot file on either side: an operator debugging "what changed since last night" has the
@@ -18,6 +15,7 @@ import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
  * file's side named by its path (strategy snapshot); a file whose data no longer matches etcd's sha256 trailer is
  * refused naming it; nothing is written but the work area, which is left empty.
  */
+let setup: SnapshotFileSetup;
 let etcd: TestEtcd;
 let work: string;
 let before: string;
@@ -28,34 +26,25 @@ const CHANGED = '/registry/configmaps/team-2/changed';
 const REMOVED = '/registry/configmaps/team-1/removed';
 
 /** No store configured unless asked: run in `work`, where a default ./backups would appear. */
-const env = (extra: Record<string, string> = {}) => ({ RS_ETCD_ENDPOINTS: etcd.endpoint, RS_TMP_DIR: join(work, 'tmp'), ...extra });
+const env = (extra: Record<string, string> = {}) => ({ RS_ETCD_ENDPOINTS: etcd.endpoint, RS_TMP_DIR: setup.tmp, ...extra });
 const diff = (args: string[], extra: Record<string, string> = {}) => runCli(['diff', ...args], env(extra), { cwd: work });
 const changes = (d: BackupDiff) => d.objects.map((o) => `${o.change} ${o.key}`).sort();
 const EXPECTED = [...ADDED.map((k) => `added ${k}`), `changed ${CHANGED}`, `removed ${REMOVED}`].sort();
 
 beforeAll(async () => {
-  etcd = await startEtcd();
-  work = await mkdtemp(join(tmpdir(), 'rs-diff-file-'));
-  await mkdir(join(work, 'tmp'));
-  const client = new Etcd3({ hosts: etcd.endpoint });
-  try {
-    await loadDataset(client, sampleDataset({ namespaces: 3, podsPerNamespace: 4 }));
-  } finally {
-    client.close();
-  }
-  await etcd.ctl(['put', CHANGED, 'old value']);
-  await etcd.ctl(['put', REMOVED, 'going away']);
-  before = join(work, 'etcd-snapshot-server-1-1764990000');
-  await etcd.ctl(['snapshot', 'save', before]);
+  setup = await etcdWithSnapshotFile('diff-file', { namespaces: 3, podsPerNamespace: 4 }, async (client) => {
+    await client.put(CHANGED).value('old value');
+    await client.put(REMOVED).value('going away');
+  });
+  ({ etcd, work, file: before } = setup);
   for (const k of ADDED) await etcd.ctl(['put', k, 'new']);
   await etcd.ctl(['put', CHANGED, 'new value']);
   await etcd.ctl(['del', REMOVED]);
-  after = join(work, 'etcd-snapshot-server-1-1765076400');
-  await etcd.ctl(['snapshot', 'save', after]);
+  after = await setup.save('etcd-snapshot-server-1-1765076400');
 });
 
 afterAll(async () => {
-  await Promise.all([etcd?.stop(), work && rm(work, { recursive: true, force: true })]);
+  await setup?.stop();
 });
 
 describe('diff <snapshot-file> <snapshot-file>', () => {
@@ -75,7 +64,7 @@ describe('diff <snapshot-file> <snapshot-file>', () => {
     expect(text.stdout).toContain(`- ${REMOVED}\n`);
     expect(text.stdout).toMatch(new RegExp(`2 added, 1 removed, 1 changed, \\d+ unchanged from ${before} to ${after}\\n$`));
     expect(existsSync(join(work, 'backups'))).toBe(false);
-    expect(await readdir(join(work, 'tmp'))).toEqual([]);
+    expect(await readdir(setup.tmp)).toEqual([]);
   });
 
   it('reads a gzip copy of a file (decoded in the work area, which is left empty)', async () => {
@@ -86,7 +75,7 @@ describe('diff <snapshot-file> <snapshot-file>', () => {
     const d = JSON.parse(res.stdout) as BackupDiff;
     expect(d.from).toMatchObject({ id: gz, strategy: 'snapshot' });
     expect(changes(d)).toEqual(EXPECTED);
-    expect(await readdir(join(work, 'tmp'))).toEqual([]);
+    expect(await readdir(setup.tmp)).toEqual([]);
   });
 
   it('prints a path with a control character as keys are printed', async () => {
@@ -121,7 +110,7 @@ describe('diff <snapshot-file> <backup-id>', () => {
     expect(changes(d)).toEqual(EXPECTED);
     const back = JSON.parse((await diff(['latest', before, '--json'], store)).stdout) as BackupDiff;
     expect(back.summary).toMatchObject({ added: 1, removed: 2, changed: 1 });
-    expect(await readdir(join(work, 'tmp'))).toEqual([]);
+    expect(await readdir(setup.tmp)).toEqual([]);
   });
 });
 
@@ -137,13 +126,13 @@ describe('diff of a file that is no snapshot to compare', () => {
     expect(res.code).toBe(1);
     expect(res.stdout).toBe('');
     expect(res.stderr).toContain(`${changed}: etcd's sha256 trailer does not match the data (the file was changed or damaged); it was not compared`);
-    expect(await readdir(join(work, 'tmp'))).toEqual([]);
+    expect(await readdir(setup.tmp)).toEqual([]);
   });
 
   it('a missing file, a folder and a zip from k3s: the messages stats gives', async () => {
     const zip = join(work, 'on-demand-server-1.zip');
     await writeFile(zip, Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), Buffer.alloc(64)]));
-    for (const given of [join(work, 'missing.db'), join(work, 'tmp'), zip]) {
+    for (const given of [join(work, 'missing.db'), setup.tmp, zip]) {
       const stats = await runCli(['stats', given], env(), { cwd: work });
       const res = await diff([before, given]);
       expect(res.code, given).toBe(stats.code);

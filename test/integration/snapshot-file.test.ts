@@ -1,16 +1,13 @@
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KeyRestoreReport } from '../../src/ops/restore-keys.js';
-import { loadDataset } from '../../src/demo/load-dataset.js';
-import { sampleDataset } from '../../src/demo/sample-data.js';
 import { runCli } from '../helpers/cli.js';
-import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import type { TestEtcd } from '../helpers/etcd.js';
+import { etcdWithSnapshotFile, type SnapshotFileSetup } from '../helpers/snapshot-file.js';
 import { parseGetJson, type CtlKeyValue } from '../unit/snapshot/etcdctl-json.js';
 
 /**
@@ -19,6 +16,7 @@ import { parseGetJson, type CtlKeyValue } from '../unit/snapshot/etcdctl-json.js
  * only whole, into a new data directory; reshifter writes its live keys, filtered, into the running etcd: one deleted
  * namespace back from last night's file. No store is configured or touched.
  */
+let setup: SnapshotFileSetup;
 let etcd: TestEtcd;
 let work: string;
 let file: string;
@@ -31,21 +29,12 @@ const inTeam1 = (key: Buffer) => {
 };
 const everything = async () => parseGetJson(await etcd.ctl(['get', '', '--from-key', '-w', 'json']));
 /** Only etcd and the work area: no RS_BACKUP_DIR, no S3; run in `work`, where a default ./backups would appear. */
-const env = (extra: Record<string, string> = {}) => ({ RS_ETCD_ENDPOINTS: etcd.endpoint, RS_TMP_DIR: join(work, 'tmp'), ...extra });
+const env = (extra: Record<string, string> = {}) => ({ RS_ETCD_ENDPOINTS: etcd.endpoint, RS_TMP_DIR: setup.tmp, ...extra });
 const restore = (args: string[], extra: Record<string, string> = {}) => runCli(['restore', ...args], env(extra), { cwd: work });
 
 beforeAll(async () => {
-  etcd = await startEtcd();
-  work = await mkdtemp(join(tmpdir(), 'rs-snapfile-'));
-  await mkdir(join(work, 'tmp'));
-  const client = new Etcd3({ hosts: etcd.endpoint });
-  try {
-    await loadDataset(client, sampleDataset({ namespaces: 3, podsPerNamespace: 8, edgeCases: true }));
-  } finally {
-    client.close();
-  }
-  file = join(work, 'etcd-snapshot-server-1-1764990000');
-  await etcd.ctl(['snapshot', 'save', file]);
+  setup = await etcdWithSnapshotFile('snapfile', { namespaces: 3, podsPerNamespace: 8, edgeCases: true });
+  ({ etcd, work, file } = setup);
   team1 = (await everything()).kvs.filter((kv) => inTeam1(kv.key));
   expect(team1.length).toBeGreaterThan(10);
   for (const kv of team1) await etcd.ctl(['del', kv.key.toString()]);
@@ -53,7 +42,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([etcd?.stop(), work && rm(work, { recursive: true, force: true })]);
+  await setup?.stop();
 });
 
 describe('restore <snapshot-file> --keys', () => {
@@ -82,7 +71,7 @@ describe('restore <snapshot-file> --keys', () => {
     expect(others(after.kvs)).toEqual(others(before.kvs));
     expect(existsSync(join(work, 'backups'))).toBe(false);
     // The decoded copy in the work area is gone.
-    expect(await readdir(join(work, 'tmp'))).toEqual([]);
+    expect(await readdir(setup.tmp)).toEqual([]);
   });
 
   it('a filter that matches nothing names the file and how to list its keys', async () => {

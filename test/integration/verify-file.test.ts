@@ -1,48 +1,38 @@
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDataset } from '../../src/demo/load-dataset.js';
-import { sampleDataset } from '../../src/demo/sample-data.js';
 import type { FileVerifyResult } from '../../src/ops/verify.js';
 import { runCli } from '../helpers/cli.js';
-import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import type { TestEtcd } from '../helpers/etcd.js';
+import { etcdWithSnapshotFile, type SnapshotFileSetup } from '../helpers/snapshot-file.js';
 
 /**
  * `verify <snapshot-file>`: an operator of k3s or of a kubeadm etcd keeps snapshot files etcd's own tools wrote, and
  * wants to know that last night's file is whole before the day it is needed. It is checked as a snapshot backup's file
  * is (meta pages, etcd's sha256 trailer, every page); no store is configured or touched.
  */
+let setup: SnapshotFileSetup;
 let etcd: TestEtcd;
 let work: string;
 let file: string;
 /** Some bytes of a value in the file: one of them is changed below. */
 let valueBytes: Buffer;
 /** Only the work area: no etcd, no RS_BACKUP_DIR, no S3; run in `work`, where a default ./backups would appear. */
-const verify = (args: string[]) => runCli(['verify', ...args], { RS_TMP_DIR: join(work, 'tmp') }, { cwd: work });
+const verify = (args: string[]) => runCli(['verify', ...args], { RS_TMP_DIR: setup.tmp }, { cwd: work });
 
 beforeAll(async () => {
-  etcd = await startEtcd();
-  work = await mkdtemp(join(tmpdir(), 'rs-verify-file-'));
-  await mkdir(join(work, 'tmp'));
-  const client = new Etcd3({ hosts: etcd.endpoint });
-  try {
-    await loadDataset(client, sampleDataset({ namespaces: 2, podsPerNamespace: 5, edgeCases: true }));
+  setup = await etcdWithSnapshotFile('verify-file', { namespaces: 2, podsPerNamespace: 5, edgeCases: true }, async (client) => {
     const pods = await client.getAll().prefix('/registry/pods/').buffers();
     valueBytes = Object.values(pods)[0]!.subarray(0, 16);
-  } finally {
-    client.close();
-  }
-  file = join(work, 'etcd-snapshot-server-1-1764990000');
-  await etcd.ctl(['snapshot', 'save', file]);
+  });
+  ({ etcd, work, file } = setup);
 });
 
 afterAll(async () => {
-  await Promise.all([etcd?.stop(), work && rm(work, { recursive: true, force: true })]);
+  await setup?.stop();
 });
 
 describe('verify <snapshot-file>', () => {
@@ -67,7 +57,7 @@ describe('verify <snapshot-file>', () => {
     const res = await verify([gz]);
     expect(res.code, res.stderr).toBe(0);
     expect(res.stdout).toMatch(/^ok {2}\tsnapshot sha256 trailer\tmatches the data$/m);
-    expect(await readdir(join(work, 'tmp'))).toEqual([]);
+    expect(await readdir(setup.tmp)).toEqual([]);
   });
 
   it('one changed byte fails the trailer check: exit 1 naming the file and the check', async () => {
@@ -108,10 +98,10 @@ describe('verify <snapshot-file>', () => {
     expect(res.code).toBe(1);
     expect(res.stderr).toContain(`${shown} failed verification: `);
     await writeFile(odd, await readFile(file));
-    const stats = await runCli(['stats', odd], { RS_TMP_DIR: join(work, 'tmp') }, { cwd: work });
+    const stats = await runCli(['stats', odd], { RS_TMP_DIR: setup.tmp }, { cwd: work });
     expect(stats.code, stats.stderr).toBe(0);
     expect(stats.stdout).toContain(`file ${shown}, API v3`);
-    const restore = await runCli(['restore', odd, '--keys', '--dry-run'], { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_TMP_DIR: join(work, 'tmp') }, { cwd: work });
+    const restore = await runCli(['restore', odd, '--keys', '--dry-run'], { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_TMP_DIR: setup.tmp }, { cwd: work });
     expect(restore.code, restore.stderr).toBe(0);
     expect(restore.stdout).toContain(`snapshot file ${shown}\n`);
     for (const r of [res, stats, restore]) expect(r.stdout + r.stderr).not.toContain('\x1b');
