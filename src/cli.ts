@@ -77,7 +77,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     usage: ['verify [<id>|latest] [--strategy S] [--json]', 'verify <id> --chain [--json]', 'verify <snapshot-file> [--json]'],
     args: { min: 0, max: 1 },
     flags: [SERIES_FLAG, { name: 'chain', help: 'a full backup and every delta segment of its chain, with no revision missing' }, JSON_FLAG],
-    about: ["A snapshot file (etcdctl's, k3s's; gzip, zstd or age decoded in the work area) is checked as a snapshot backup's file is: meta pages, etcd's sha256 trailer, every page."],
+    about: ["A snapshot file (etcdctl's, k3s's; gzip, zstd, age or a k3s .zip decoded in the work area) is checked as a snapshot backup's file is: meta pages, etcd's sha256 trailer, every page."],
     uses: READS_BACKUPS,
     // A file is read without the store.
     usesFor: (a: Args) => (isFile(a.positionals[0]) ? ['decryption', 'work area'] : READS_BACKUPS),
@@ -178,7 +178,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     },
     flags: [SERIES_FLAG, JSON_FLAG],
     about: [
-      "A snapshot file (etcdctl's, k3s's; gzip, zstd or age too, decoded in RS_TMP_DIR) is read offline, every live",
+      "A snapshot file (etcdctl's, k3s's; gzip, zstd, age or a k3s .zip too, decoded in RS_TMP_DIR) is read offline, every live",
       "key, as a snapshot backup is; one whose data fails etcd's sha256 trailer is refused. Two files need no store.",
     ],
     uses: READS_BACKUPS,

@@ -64,7 +64,7 @@ export async function diffBackups(ctx: OpContext, repo: BackupRepository, from: 
 }
 
 /**
- * As diffBackups, with a snapshot file on this machine (etcdctl's, k3s's; gzip, zstd or age decoded in the work
+ * As diffBackups, with a snapshot file on this machine (etcdctl's, k3s's; gzip, zstd, age or zip decoded in the work
  * area) on either side, read as a snapshot backup is: every live key, its sha256 trailer checked first (a file that
  * fails it is refused). `repo` is needed only for a backup side.
  */

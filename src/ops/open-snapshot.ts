@@ -88,6 +88,8 @@ const MAGIC: ReadonlyArray<[Wrapping, Buffer]> = [
   ['age', Buffer.from('age-encryption.org/v1\n')],
   ['age-armor', Buffer.from('-----BEGIN AGE ENCRYPTED FILE-----')],
   ['zip', Buffer.from('PK\x03\x04', 'latin1')],
+  // A zip of no file is its end record alone.
+  ['zip', Buffer.from('PK\x05\x06', 'latin1')],
 ];
 
 async function wrappingOf(path: string): Promise<Wrapping | undefined> {
@@ -102,10 +104,10 @@ async function wrappingOf(path: string): Promise<Wrapping | undefined> {
 }
 
 /**
- * A snapshot file read in place, or, when it is gzip- or zstd-compressed or age-encrypted (`gzip snapshot.db`, a
- * stored artifact copied out of the store), decoded layer by layer into a private temporary file first (in the work
- * area, RS_TMP_DIR; deleted on close). A zip (k3s's `--etcd-snapshot-compress`) or an ASCII-armored age file is named,
- * with what to do.
+ * A snapshot file read in place, or, when it is gzip- or zstd-compressed, age-encrypted (`gzip snapshot.db`, a stored
+ * artifact copied out of the store) or a zip of one file (k3s's `--etcd-snapshot-compress`), decoded layer by layer
+ * into a private temporary file first (in the work area, RS_TMP_DIR; deleted on close). An ASCII-armored age file is
+ * named, with what to do.
  */
 async function openSnapshotFile(ctx: OpContext, target: string): Promise<SnapshotInput> {
   let path = target;
@@ -121,9 +123,6 @@ async function openSnapshotFile(ctx: OpContext, target: string): Promise<Snapsho
     for (let layer = 0; ; layer++) {
       const wrapping = await wrappingOf(path);
       if (wrapping === undefined) break;
-      if (wrapping === 'zip') {
-        throw new OperationError(`${name} is a zip archive (k3s writes compressed snapshots so): unzip it (unzip -p ${name} > snapshot.db) and give the snapshot inside`);
-      }
       if (wrapping === 'age-armor') {
         throw new OperationError(`${name} is ASCII-armored age: decrypt it first (age -d -i KEY ${name} > snapshot.db)`);
       }
@@ -137,7 +136,8 @@ async function openSnapshotFile(ctx: OpContext, target: string): Promise<Snapsho
         release = trackTempPath(dir);
       }
       const out = join(dir, `layer-${layer}`);
-      await decodeLayer(ctx, target, path, wrapping, out, workDir);
+      if (wrapping === 'zip') await (await import('../archive/zip-entry.js')).unzipSingleFile(path, name, out, workDir, ctx.signal);
+      else await decodeLayer(ctx, target, path, wrapping, out, workDir);
       // The layer before (an age file's decrypted but still compressed bytes) is not needed any more.
       if (path !== target) await rm(path, { force: true });
       path = out;

@@ -83,7 +83,7 @@ export async function restoreBackupKeys(ctx: OpContext, repo: BackupRepository, 
 
 /**
  * Restores the live keys of a snapshot file (`etcdctl snapshot save`'s, k3s's, a stored artifact copied out; gzip,
- * zstd or age are decoded in the work area first) into the etcd at RS_ETCD_ENDPOINTS, under RS_KUBE_PREFIXES (default
+ * zstd, age or a k3s zip are decoded in the work area first) into the etcd at RS_ETCD_ENDPOINTS, under RS_KUBE_PREFIXES (default
  * the Kubernetes prefixes), as a snapshot backup's with --keys: the selective restore etcd's own tools do not have.
  */
 export async function restoreSnapshotFileKeys(ctx: OpContext, path: string, opts: KeyRestoreOptions): Promise<KeyRestoreReport> {

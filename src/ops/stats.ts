@@ -137,7 +137,7 @@ export async function backupStats(ctx: OpContext, repo: BackupRepository, m: Man
 }
 
 /**
- * Stats of a snapshot file on this machine (`etcdctl snapshot save`'s, k3s's; gzip, zstd or age decoded in the work
+ * Stats of a snapshot file on this machine (`etcdctl snapshot save`'s, k3s's; gzip, zstd, age or zip decoded in the work
  * area first): its live keys under RS_KUBE_PREFIXES (default the Kubernetes prefixes), read offline.
  */
 export async function fileStats(ctx: OpContext, path: string, opts: StatsOptions = {}): Promise<StatsResult> {

@@ -53,8 +53,8 @@ export interface FileVerifyResult {
 }
 
 /**
- * Checks a snapshot file on this machine (`etcdctl snapshot save`'s, k3s's, a stored artifact copied out; gzip, zstd
- * or age decoded in the work area first) as `verify` checks a snapshot backup's file: both meta pages, size and
+ * Checks a snapshot file on this machine (`etcdctl snapshot save`'s, k3s's, a stored artifact copied out; gzip, zstd,
+ * age or zip decoded in the work area first) as `verify` checks a snapshot backup's file: both meta pages, size and
  * etcd's sha256 trailer, freelist, every page of every bucket, etcd's key bucket. Nothing is written but the decoded
  * copy, which is removed. A file that is no snapshot at all fails (IntegrityError); failed checks are a result.
  */

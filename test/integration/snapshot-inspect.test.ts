@@ -238,8 +238,8 @@ describe('inspect status', () => {
     expect(keys.stdout).toBe(bareKeys.stdout);
     expect(await readdir(area)).toEqual([]);
 
-    // Without the identity (a setting missing: exit 2), cut short, or packed in a zip as k3s compresses its snapshots
-    // (exit 1): named, nothing left.
+    // Without the identity (a setting missing: exit 2), cut short, or a zip that does not read (exit 1): named,
+    // nothing left.
     const locked = await runInProcess(['inspect', age], { RS_TMP_DIR: area });
     expect(locked.code).toBe(2);
     expect(locked.stderr).toContain(`${age} is encrypted with age: set RS_ENCRYPTION_IDENTITY_FILE`);
@@ -259,7 +259,7 @@ describe('inspect status', () => {
     await writeFile(zip, Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), Buffer.alloc(100)]));
     const zipped = await runInProcess(['inspect', zip], { RS_TMP_DIR: area });
     expect(zipped.code).toBe(1);
-    expect(zipped.stderr).toContain('is a zip archive (k3s writes compressed snapshots so): unzip it');
+    expect(zipped.stderr).toContain(`${zip} is not a readable zip archive (cut or damaged?)`);
     expect(await readdir(area)).toEqual([]);
   });
 
