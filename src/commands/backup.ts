@@ -18,11 +18,12 @@ export async function backupCommand(ctx: CommandContext): Promise<void> {
   const json = ctx.args.flags.json === true;
   const metrics = await pushedMetrics(ctx);
   const repo = openRepository(ctx.config, ctx.log);
-  // Never throws: a store it cannot list leaves the id to this clock (the backup's own writes then fail).
+  // Never throws: a store it cannot list leaves the id to this clock (the backup's own writes then fail); a bucket
+  // that does not exist fails the backup below, before etcd is read, as a failed backup (pushed metrics count it).
   const run = await backupRunContext(ctx, repo);
   try {
     const manifest = await backupAndPrune(run.ctx, repo, {
-      id: run.id,
+      ...run.start,
       ...(metrics && { observer: metrics.observer }),
       onRenderRow: (row: AuditRow) => ctx.print(json ? JSON.stringify(row) : auditRowText(row)),
     });

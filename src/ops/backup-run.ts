@@ -10,11 +10,12 @@ import { prune } from './prune.js';
 
 /**
  * A context for one backup run: the caller's, with a new backup id bound to every log line of the run; the id never
- * sorts before the newest backup of the cluster, whatever this machine's clock says (newBackupIdIn).
+ * sorts before the newest backup of the cluster, whatever this machine's clock says (newBackupIdIn). `start` is what
+ * to give backupAndPrune: the id, and a bucket found missing, which fails the backup before it reads etcd.
  */
-export async function backupRunContext<C extends OpContext>(ctx: C, repo: BackupRepository): Promise<{ id: string; ctx: C }> {
-  const { id, log } = await newBackupIdIn(repo, ctx);
-  return { id, ctx: { ...ctx, log } };
+export async function backupRunContext<C extends OpContext>(ctx: C, repo: BackupRepository): Promise<{ id: string; ctx: C; start: Pick<BackupOptions, 'id' | 'noBucket'> }> {
+  const { id, log, noBucket } = await newBackupIdIn(repo, ctx);
+  return { id, ctx: { ...ctx, log }, start: { id, ...(noBucket && { noBucket }) } };
 }
 
 /**

@@ -27,6 +27,8 @@ export interface BackupOptions {
   onProgress?: (p: { bytes: number; storedBytes: number; totalBytes?: number }) => void;
   /** Use this id (the caller's log lines already carry it); default: a new one. */
   id?: string;
+  /** The store's bucket was found missing when the id was chosen (backupRunContext): the backup fails with it at once. */
+  noBucket?: StoreError;
   /** Told how the backup ended (metrics, health). */
   observer?: BackupObserver;
   /** Told each row of a `render` listing as it is read (the CLI echoes them to stdout). */
@@ -83,6 +85,8 @@ export async function createBackup(ctx: OpContext, repo: BackupRepository, opts:
 async function takeBackup(ctx: OpContext, repo: BackupRepository, opts: BackupOptions, run: BackupRun): Promise<Manifest> {
   const { config, signal } = ctx;
   const { id, log } = run;
+  // Before etcd is read: the snapshot would be streamed whole only for its upload to fail alike.
+  if (opts.noBucket) throw new StoreError(`backup not started: ${opts.noBucket.message}`, 'no-bucket', { cause: opts.noBucket });
   const keys = await encryptionKeys(config);
   return withEtcd(config, { signal, log }, async (etcd) => {
     const strategy = await resolveStrategy(config, etcd, log, opts.strategy);

@@ -7,7 +7,7 @@ import type { CheckpointFacts, Manifest } from '../archive/manifest.js';
 import { goArch } from '../archive/oci-image.js';
 import { containerKey, type SelectedContainer } from '../core/checkpoint-targets.js';
 import { CHECKPOINT_CONTENT_TYPE } from '../core/content-type.js';
-import { AbortedError, IntegrityError, OperationError, describeError } from '../core/errors.js';
+import { AbortedError, IntegrityError, OperationError, StoreError, describeError } from '../core/errors.js';
 import { openNodeArchive, removeNodeArchive } from '../kubelet/checkpoint-file.js';
 import type { KubeletClient } from '../kubelet/client.js';
 import type { CheckpointReply } from '../kubelet/types.js';
@@ -41,7 +41,9 @@ export interface ContainerJob {
  */
 export async function checkpointContainer(ctx: OpContext, job: ContainerJob, c: SelectedContainer): Promise<Manifest> {
   const started = new Date();
-  const { id, log } = await newBackupIdIn(job.repo, ctx, { container: containerKey(c) });
+  const { id, log, noBucket } = await newBackupIdIn(job.repo, ctx, { container: containerKey(c) });
+  // Before the kubelet writes a checkpoint that could not be stored.
+  if (noBucket) throw new StoreError(`checkpoint not started: ${noBucket.message}`, 'no-bucket', { cause: noBucket });
   const run: BackupRun = { id, started, log, strategy: { kind: 'checkpoint' } };
   const { settings } = job;
   run.log.info({ node: job.node, timeoutSeconds: settings.timeoutSeconds }, 'checkpoint started');

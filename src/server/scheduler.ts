@@ -46,7 +46,7 @@ async function scheduledBackup(ctx: OpContext, deps: ScheduleDeps, progress: (p:
   const onProgress = (p: { bytes: number; totalBytes?: number }) => progress({ bytes: p.bytes, ...(p.totalBytes !== undefined && { totalBytes: p.totalBytes }) });
   try {
     if (run.id === undefined) return await checkpointBackupsAndPrune(run.ctx, deps.repo, { observer: deps.observer, onProgress });
-    return await backupAndPrune(run.ctx, deps.repo, { id: run.id, observer: deps.observer, onProgress });
+    return await backupAndPrune(run.ctx, deps.repo, { ...run.start, observer: deps.observer, onProgress });
   } catch (err) {
     if (err instanceof AbortedError) deps.onInterrupted();
     // Already logged as "backup failed" or "retention failed".

@@ -236,6 +236,14 @@ export class S3Store implements Store {
     this.client.destroy();
   }
 
+  /** That the bucket does not exist, and where it was looked for: the endpoint, or AWS S3's region. */
+  private noBucket(): string {
+    const { bucket, endpoint, region } = this.cfg;
+    const variable = this.cfg.endpointVariable ?? 'RS_S3_ENDPOINT';
+    const where = endpoint !== undefined ? `at ${variable}=${endpoint}` : `in AWS S3 (region ${region})`;
+    return `bucket "${bucket}" does not exist ${where}: check RS_S3_BUCKET${endpoint !== undefined ? ` and ${variable}` : ' and RS_S3_REGION'}`;
+  }
+
   /**
    * Converts an SDK error into a StoreError that says what an operator should check, and, for a request retried
    * until the window closed, how often and for how long. Never includes credentials.
@@ -255,7 +263,7 @@ export class S3Store implements Store {
     const { endpoint, endpointVariable, bucket } = this.cfg;
     const refused = credentialsProblem(last, { endpoint, endpointVariable, bucket, fromVariables: this.cfg.accessKeyId !== undefined });
     const region = bucketRegion(last);
-    if (name === 'NoSuchBucket') [why, kind] = [`bucket "${this.cfg.bucket}" does not exist`, 'no-bucket'];
+    if (name === 'NoSuchBucket') [why, kind] = [this.noBucket(), 'no-bucket'];
     else if (region !== undefined && region !== this.cfg.region) why = `bucket "${this.cfg.bucket}" is in region ${region}, not ${this.cfg.region}: set RS_S3_REGION=${region}`;
     else if (name === 'NoSuchKey' || (name === 'NotFound' && status === 404)) [why, kind] = ['no such object', 'not-found'];
     else if (refused !== undefined) [why, kind] = [refused, 'denied'];

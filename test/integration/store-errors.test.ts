@@ -12,9 +12,11 @@ import { createStore } from '../../src/store/create-store.js';
 import type { Store } from '../../src/store/types.js';
 import { makeCerts } from '../helpers/certs.js';
 import { runCli } from '../helpers/cli.js';
+import { startEtcd } from '../helpers/etcd.js';
 import { until } from '../helpers/faults.js';
 import { freePort } from '../helpers/ports.js';
 import { startS3, type TestS3 } from '../helpers/s3.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
 /**
  * Each store says how a request failed (StoreError.kind), decided at the adapter from the fs code or the SDK's error,
@@ -88,6 +90,46 @@ describe('store failures', () => {
     } finally {
       child?.kill('SIGTERM');
       await run;
+    }
+  });
+
+  it('backup and run into a bucket that does not exist fail before etcd is read, naming bucket and endpoint; counted', async () => {
+    const etcd = await startEtcd();
+    const proxy = await startTcpProxy(Number(new URL(etcd.endpoint).port));
+    const env = { ...s3.env, RS_S3_BUCKET: 'no-such-bucket', RS_S3_RETRY_WINDOW: '1s', RS_ETCD_ENDPOINTS: `http://127.0.0.1:${proxy.port}` };
+    const said = new RegExp(`backup not started: .*bucket "no-such-bucket" does not exist at RS_S3_ENDPOINT=${s3.endpoint.replace(/[.]/g, '\\.')}`);
+    try {
+      const backup = await runCli(['backup'], env);
+      expect(backup.code, backup.stderr).toBe(1);
+      expect(backup.stderr).toMatch(said);
+      expect(backup.stderr).not.toContain('"msg":"backup started"');
+      expect(proxy.connections).toBe(0);
+      // run: the scheduled backup fails alike, and /metrics counts it as a failed backup.
+      const port = await freePort();
+      let stderr = '';
+      let child: import('node:child_process').ChildProcess | undefined;
+      const run = runCli(['run'], { ...env, RS_SCHEDULE: '* * * * * *', RS_HTTP_PORT: String(port) }, {
+        timeoutMs: 30_000,
+        onStart: (c) => {
+          child = c;
+          c.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+        },
+      });
+      try {
+        await until(() => stderr.includes('"msg":"backup failed"'), 'a scheduled backup to fail');
+        // A JSON log line: its quotes escaped.
+        expect(stderr).toContain(`"err":"backup not started: listing s3://no-such-bucket/default/: bucket \\"no-such-bucket\\" does not exist at RS_S3_ENDPOINT=${s3.endpoint}`);
+        const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        expect(Number(/^reshifter_backup_total\{[^}]*outcome="failure"[^}]*\} (\S+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+      } finally {
+        child?.kill('SIGTERM');
+        await run;
+      }
+      expect(stderr).not.toContain('"msg":"backup started"');
+      expect(proxy.connections).toBe(0);
+    } finally {
+      await proxy.close();
+      await etcd.stop();
     }
   });
 

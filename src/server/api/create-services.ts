@@ -45,7 +45,7 @@ export function createApiServices(ctx: OpContext, repo: BackupRepository, opts: 
       if (isCheckpointRun(ctx, req)) return checkpointJob(jobCtx(job), repo, req, job, opts.observer);
       const run = await backupRunContext(jobCtx(job), repo);
       const manifest = await backupAndPrune(run.ctx, repo, {
-        id: run.id,
+        ...run.start,
         ...(req.strategy && { strategy: req.strategy }),
         ...(opts.observer && { observer: opts.observer }),
         onProgress: (p) => job.progress({ bytes: p.bytes, ...(p.totalBytes !== undefined && { totalBytes: p.totalBytes }) }),
