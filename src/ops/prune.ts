@@ -40,8 +40,10 @@ export async function prune(
   for (const bad of listing.invalid) log.warn({ key: bad.key, error: bad.error }, 'unreadable manifest kept');
   const units = chainUnits(listing.backups as Array<Manifest & { base?: string }>, now);
   const protect = new Set(opts.protect);
-  // The chain being recorded (the newest full backup a chain can start from) is never touched.
-  if (units.newestBase !== undefined) protect.add(units.newestBase);
+  // The chain being recorded (the newest full backup a chain can start from) is never touched. Being the newest of its
+  // series, that backup is kept as `newest` anyway: it is labelled `protected` only when it heads a chain of delta
+  // segments, so that a dry run says what keeps it rather than a protection that changes nothing.
+  if (units.newestBase !== undefined && units.segments.has(units.newestBase)) protect.add(units.newestBase);
   const scope = opts.series;
   const inScope = scope === undefined ? units.full : units.full.filter((m) => scope.some((s) => seriesMatches(seriesOf(m), s)));
   const full = decideRetention(inScope.map((m) => ({ id: m.id, createdAt: new Date(m.createdAt), series: seriesOf(m) })), ctx.config.retention, now, protect);

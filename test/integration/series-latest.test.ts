@@ -89,6 +89,10 @@ describe('retention per series', () => {
       ...Object.fromEntries(idsOf('f1', 'f2').map((id) => [id, 'filter:deployments,services'])),
     });
     expect(out.decisions.find((d) => d.id === made.w1!.id)!.reasons).toEqual(['newest', 'last']);
+    // The newest snapshot or key dump (f2), a base continuous backups could continue, heads no chain here: it is kept
+    // as the newest of its series, not `protected`.
+    expect(out.decisions.find((d) => d.id === made.f2!.id)!.reasons).toEqual(['newest', 'last']);
+    expect(out.decisions.find((d) => d.id === made.s3!.id)!.reasons).toEqual(['newest', 'last']);
     // A dry run deletes nothing.
     expect(await listIds(cluster)).toHaveLength(10);
   });

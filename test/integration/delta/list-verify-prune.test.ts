@@ -95,9 +95,15 @@ it('delete refuses a segment from the middle of a chain without --force: the lat
 });
 
 it('retention counts full backups and deletes each with its segments; the newest chain stays whole', async () => {
-  const dry = JSON.parse((await runInProcess(['prune', '--dry-run', '--json'], { ...env, RS_RETENTION_KEEP_LAST: '1' })).stdout) as { deleted: string[]; kept: string[] };
+  const dry = JSON.parse((await runInProcess(['prune', '--dry-run', '--json'], { ...env, RS_RETENTION_KEEP_LAST: '1' })).stdout) as {
+    deleted: string[];
+    kept: string[];
+    decisions: Array<{ id: string; reasons: string[] }>;
+  };
   const newest = bases[2]!;
   expect(dry.kept.sort()).toEqual([newest.id, ...chains.get(newest.id)!.map((s) => s.id)].sort());
+  // The base of the newest chain is protected as such (README, Retention), besides being the newest.
+  expect(dry.decisions.find((d) => d.id === newest.id)!.reasons).toEqual(['newest', 'protected', 'last']);
   const res = await runInProcess(['prune'], { ...env, RS_RETENTION_KEEP_LAST: '1' });
   expect(res.code, res.stderr).toBe(0);
   const files = (await readdir(join(store, 'default'))).sort();
