@@ -160,12 +160,23 @@ function assemble(values: Map<string, unknown>): Config {
   return { ...config, store } as unknown as Config;
 }
 
+/**
+ * Names an operator gives the endpoint variables from other tools' words (a URL, a host, a server), which no spelling
+ * brings near: RS_ETCD_URL is eight edits from RS_ETCD_ENDPOINTS, and its ending would name RS_KUBELET_URL's kind.
+ * Lower case, as suggest() looks synonyms up.
+ */
+const ENDPOINT_WORDS = ['url', 'urls', 'host', 'hosts', 'address', 'addr', 'server', 'servers', 'endpoint_url'];
+const VARIABLE_SYNONYMS: Readonly<Record<string, string>> = Object.fromEntries([
+  ...ENDPOINT_WORDS.map((w) => [`rs_etcd_${w}`, 'RS_ETCD_ENDPOINTS']),
+  ...ENDPOINT_WORDS.map((w) => [`rs_s3_${w}`, 'RS_S3_ENDPOINT']),
+]);
+
 /** A misspelt variable would otherwise be ignored without a word (RS_RETENTION_KEEP_LST=7 keeping everything). */
 function unknownVariables(env: Env): string[] {
   return Object.keys(env)
     .filter((name) => name.startsWith('RS_') && !KNOWN_VARIABLES.includes(name))
     .map((name) => {
-      const near = suggest(name, KNOWN_VARIABLES) ?? sameEnding(name, KNOWN_VARIABLES);
+      const near = suggest(name, KNOWN_VARIABLES, VARIABLE_SYNONYMS) ?? sameEnding(name, KNOWN_VARIABLES);
       return `${name} is not a reshifter variable${near !== undefined ? ` (did you mean ${near}?)` : ''}`;
     });
 }

@@ -123,6 +123,10 @@ const CASES: Array<[string, string, RegExp, Env?]> = [
   // The age tool's words: the variable that ends the same.
   ['RS_AGE_RECIPIENTS', 'age1qqqq', /RS_AGE_RECIPIENTS is not a reshifter variable \(did you mean RS_ENCRYPTION_RECIPIENTS\?\)/],
   ['RS_AGE_IDENTITY_FILE', '/keys/age.txt', /did you mean RS_ENCRYPTION_IDENTITY_FILE\?/],
+  // Other tools' words for an endpoint, which no spelling brings near: the endpoint variable, not RS_HTTP_ADDRESS.
+  ['RS_ETCD_URL', 'http://10.0.0.5:2379', /RS_ETCD_URL is not a reshifter variable \(did you mean RS_ETCD_ENDPOINTS\?\)/],
+  ['RS_ETCD_ADDRESS', '10.0.0.5:2379', /RS_ETCD_ADDRESS is not a reshifter variable \(did you mean RS_ETCD_ENDPOINTS\?\)/],
+  ['RS_S3_URL', 'https://minio:9000', /RS_S3_URL is not a reshifter variable \(did you mean RS_S3_ENDPOINT\?\)/],
 ];
 
 describe('every bad variable is refused, named, with its value unless secret', () => {
