@@ -129,8 +129,9 @@ describe('diff of a file that is no snapshot to compare', () => {
     expect(await readdir(setup.tmp)).toEqual([]);
   });
 
-  it('a missing file, a folder and a zip from k3s: the messages stats gives', async () => {
+  it('a missing file, a folder and a damaged zip: the messages stats gives', async () => {
     const zip = join(work, 'on-demand-server-1.zip');
+    // A zip's first header and nothing readable after it: refused as stats refuses it (a whole k3s zip is read).
     await writeFile(zip, Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), Buffer.alloc(64)]));
     for (const given of [join(work, 'missing.db'), setup.tmp, zip]) {
       const stats = await runCli(['stats', given], env(), { cwd: work });
