@@ -23,7 +23,7 @@ export const KNOWN_VARIABLES: readonly string[] = VARIABLES.flatMap((v) => (v.al
 export const SECRET_VARIABLES: ReadonlySet<string> = new Set(VARIABLES.filter((v) => v.secret).map((v) => v.name));
 
 /** Fields of the S3 store: kept only when RS_S3_BUCKET selects it. */
-const S3_FIELDS = ['bucket', 'endpoint', 'region', 'prefix', 'forcePathStyle', 'requestTimeoutMs', 'retryWindowMs', 'accessKeyId', 'secretAccessKey', 'sse', 'sseKmsKeyId'];
+const S3_FIELDS = ['bucket', 'endpoint', 'caCertFile', 'region', 'prefix', 'forcePathStyle', 'requestTimeoutMs', 'retryWindowMs', 'accessKeyId', 'secretAccessKey', 'sse', 'sseKmsKeyId'];
 
 /**
  * Reads the configuration from `env` (never from anywhere else), variable by variable as variables.ts declares them.
@@ -66,8 +66,8 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Load
   const etcdctl = [...borrowed].filter(([, ctl]) => ctl.startsWith('ETCDCTL_'));
   const readFrom = etcdctl.map(([rs, ctl]) => [VARIABLES.find((v) => v.name === rs)!.field.replace(/^etcd\./, ''), ctl]);
   if (readFrom.length > 0) config.etcd.readFrom = Object.fromEntries(readFrom);
-  const endpointFrom = borrowed.get('RS_S3_ENDPOINT');
-  if (config.store.kind === 's3' && endpointFrom !== undefined) config.store.endpointVariable = endpointFrom;
+  const storeFrom = [...borrowed].filter(([rs]) => rs.startsWith('RS_S3_')).map(([rs, aws]) => [VARIABLES.find((v) => v.name === rs)!.field.replace(/^store\./, ''), aws]);
+  if (config.store.kind === 's3' && storeFrom.length > 0) config.store.readFrom = Object.fromEntries(storeFrom);
   return { config, etcdctl: [...new Set(etcdctl.map(([, ctl]) => ctl))] };
 }
 

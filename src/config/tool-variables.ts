@@ -3,7 +3,8 @@
  * that exports ETCDCTL_ENDPOINTS, ETCDCTL_CACERT, ETCDCTL_CERT and ETCDCTL_KEY (as kubeadm and k3s guides have
  * operators do) reaches the same etcd with reshifter as with etcdctl, instead of the default http://127.0.0.1:2379.
  * The AWS CLI's endpoint and region for the S3 store: `AWS_ENDPOINT_URL=http://minio:9000` reaches MinIO as with
- * `aws s3 ls` (path-style, as RS_S3_ENDPOINT would; the SDK alone would address `bucket.minio`), and EKS sets
+ * `aws s3 ls` (path-style, as RS_S3_ENDPOINT would; the SDK alone would address `bucket.minio`), AWS_CA_BUNDLE trusts
+ * its private CA as the AWS CLI does (the JavaScript SDK reads no such variable), and EKS sets
  * AWS_REGION in every pod with IRSA or Pod Identity, so a bucket outside us-east-1 is reached without RS_S3_REGION.
  * One variable at a time, as those tools read them: an RS_ variable (or its older name) always wins.
  */
@@ -31,6 +32,7 @@ export const TOOL_VARIABLES: Readonly<Record<string, readonly ToolVariable[]>> =
   RS_ETCD_USERNAME: [etcdctl('ETCDCTL_USER', userName)],
   RS_ETCD_PASSWORD: [etcdctl('ETCDCTL_PASSWORD'), etcdctl('ETCDCTL_USER', userPassword)],
   RS_S3_ENDPOINT: [aws('AWS_ENDPOINT_URL_S3'), aws('AWS_ENDPOINT_URL')],
+  RS_S3_CA_CERT: [aws('AWS_CA_BUNDLE')],
   RS_S3_REGION: [aws('AWS_REGION'), aws('AWS_DEFAULT_REGION')],
 };
 

@@ -36,8 +36,10 @@ export type StoreConfig =
       bucket: string;
       /** `RS_S3_ENDPOINT`: for S3-compatible servers (MinIO, Ceph, s3rver). */
       endpoint?: string;
-      /** The variable the endpoint was read from when RS_S3_ENDPOINT is unset (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL). */
-      endpointVariable?: string;
+      /** `RS_S3_CA_CERT`: the CA (PEM) of the server's certificate, in place of the system's CAs. */
+      caCertFile?: string;
+      /** The AWS CLI's variable each field was read from, where reshifter's was unset (AWS_ENDPOINT_URL, AWS_CA_BUNDLE). */
+      readFrom?: Partial<Record<'endpoint' | 'caCertFile', string>>;
       /** `RS_S3_REGION`, default `us-east-1`. */
       region: string;
       /** `RS_S3_PREFIX`: folder inside the bucket, without leading or trailing `/`. */

@@ -226,6 +226,11 @@ export const VARIABLES: readonly Variable[] = [
     doc: { default: 'AWS', example: '`http://minio.minio:9000`', meaning: 'S3-compatible server (no user:password in it: the credentials go in `ACCESS_KEY_ID` and `SECRET_ACCESS_KEY`)' },
   },
   {
+    name: 'RS_S3_CA_CERT', group: 'store', parse: localPath, present: readableFile, field: 'store.caCertFile',
+    empty: { give: "the file of the CA of the S3 server's certificate", unset: "to trust the system's CAs" },
+    doc: { default: '', example: '`/etc/minio/ca.crt`', meaning: "CA (PEM) of the S3 server's certificate (an https endpoint signed by a private CA), trusted in place of the system's CAs" },
+  },
+  {
     // Set but empty is the default: a wrong region is named from AWS's reply (s3-store.ts), and other servers ignore it.
     name: 'RS_S3_REGION', group: 'store', default: 'us-east-1', field: 'store.region',
     parse: matching(/^[a-z0-9][a-z0-9-]{0,62}$/, 'is not a region name (lowercase letters, digits and "-", e.g. eu-central-1)'),

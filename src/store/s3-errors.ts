@@ -43,22 +43,38 @@ export function isTransient(err: unknown): boolean {
 /** Node's codes for a server certificate it does not trust. */
 const UNTRUSTED = /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME_INVALID)$/;
 
+/** Where the S3 server is and what this process trusts, as messages name them: the variables they were read from. */
+export interface S3Target {
+  /** RS_S3_ENDPOINT (undefined: AWS). */
+  endpoint?: string | undefined;
+  /** RS_S3_CA_CERT: the only CA trusted (undefined: the system's). */
+  caCertFile?: string | undefined;
+  /** The AWS CLI's variable a field was read from (AWS_ENDPOINT_URL, AWS_CA_BUNDLE), where reshifter's was unset. */
+  readFrom?: Partial<Record<'endpoint' | 'caCertFile', string>> | undefined;
+}
+
+/** The endpoint as messages show it: its variable and its scheme, host and port (never a user:password it may hold). */
+export function shownEndpoint(s: S3Target): string | undefined {
+  return s.endpoint !== undefined ? `${s.readFrom?.endpoint ?? 'RS_S3_ENDPOINT'}=${new URL(s.endpoint).origin}` : undefined;
+}
+
 /**
  * A TLS failure named by the setting an operator can change: an https endpoint that speaks plain HTTP, or a server
- * certificate Node does not trust; undefined for anything else. `endpoint`: RS_S3_ENDPOINT (undefined: AWS), read from
- * `variable`.
+ * certificate Node does not trust (with RS_S3_CA_CERT: not signed by that CA); undefined for anything else.
  */
-export function tlsProblem(err: unknown, endpoint: string | undefined, variable = 'RS_S3_ENDPOINT'): string | undefined {
+export function tlsProblem(err: unknown, s: S3Target): string | undefined {
   const code = (err as SdkError | undefined)?.code ?? '';
   const text = describeError(err);
-  // The endpoint as scheme, host and port: never a user:password it may hold.
-  const shown = endpoint !== undefined ? new URL(endpoint).origin : undefined;
-  const where = shown !== undefined ? `${variable}=${shown}` : 'the S3 endpoint';
+  const where = shownEndpoint(s) ?? 'the S3 endpoint';
   if (code === 'EPROTO' || /wrong version number/i.test(text)) {
-    const plain = shown?.replace(/^https:/i, 'http:');
+    const plain = s.endpoint !== undefined ? new URL(s.endpoint).origin.replace(/^https:/i, 'http:') : undefined;
     return `${where} is https, but the server there does not speak TLS (${code || 'wrong version number'}): is it ${plain ?? 'an http:// server'}?`;
   }
-  if (UNTRUSTED.test(code)) return `the server certificate of ${where} is not trusted (${code}): give its CA in NODE_EXTRA_CA_CERTS (a PEM file), or fix the certificate`;
+  if (!UNTRUSTED.test(code)) return undefined;
+  if (s.caCertFile !== undefined) {
+    return `the server certificate of ${where} is not trusted (${code}) by the CA in ${s.readFrom?.caCertFile ?? 'RS_S3_CA_CERT'}=${s.caCertFile}: give the CA that signed it, or fix the certificate`;
+  }
+  return `the server certificate of ${where} is not trusted (${code}): give its CA in RS_S3_CA_CERT (a PEM file), or fix the certificate`;
   return undefined;
 }
 
@@ -67,10 +83,11 @@ export function tlsProblem(err: unknown, endpoint: string | undefined, variable 
  * any other error. `fromVariables`: ACCESS_KEY_ID and SECRET_ACCESS_KEY are set (else the AWS SDK's default chain gave
  * the credentials). A HEAD request's refusal has no body, so no code: only its status says it was refused.
  */
-export function credentialsProblem(err: unknown, s: { endpoint?: string | undefined; endpointVariable?: string | undefined; bucket: string; fromVariables: boolean }): string | undefined {
+export function credentialsProblem(err: unknown, s: S3Target & { bucket: string; fromVariables: boolean }): string | undefined {
   const name = (err as SdkError | undefined)?.name ?? '';
   const status = statusOf(err);
-  const server = s.endpoint !== undefined ? `the S3 server at ${s.endpointVariable ?? 'RS_S3_ENDPOINT'}=${new URL(s.endpoint).origin}` : 'S3';
+  const shown = shownEndpoint(s);
+  const server = shown !== undefined ? `the S3 server at ${shown}` : 'S3';
   const keyId = s.fromVariables ? 'ACCESS_KEY_ID' : "the access key of the AWS SDK's credentials (AWS_ACCESS_KEY_ID, AWS_PROFILE or the pod's role)";
   const secret = s.fromVariables ? 'SECRET_ACCESS_KEY' : "the secret key of the AWS SDK's credentials (AWS_SECRET_ACCESS_KEY, AWS_PROFILE)";
   const refused = `${server} refused the credentials`;

@@ -8,13 +8,14 @@ import {
   type GetObjectCommandOutput,
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
+import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
-import { OperationError, StoreError, describeError, type StoreFailure } from '../core/errors.js';
+import { ConfigError, OperationError, StoreError, describeError, type StoreFailure } from '../core/errors.js';
 import type { StoreConfig } from '../config/types.js';
 import { trackCleanup } from '../exit-cleanup.js';
 import type { Logger } from '../log.js';
 import { formatDuration } from '../core/duration.js';
-import { DeadlineExceeded, credentialsProblem, isNetworkError, statusOf, tlsProblem, type SdkError } from './s3-errors.js';
+import { DeadlineExceeded, credentialsProblem, isNetworkError, shownEndpoint, statusOf, tlsProblem, type SdkError } from './s3-errors.js';
 import { skipPayloadHashOverHttps } from './s3-payload-hash.js';
 import { resumableBody } from './s3-download.js';
 import { RetriesExhausted, S3Sender } from './s3-retry.js';
@@ -62,7 +63,12 @@ export class S3Store implements Store {
       // and by TLS over https (see s3-payload-hash.ts).
       requestChecksumCalculation: 'WHEN_REQUIRED',
       // No requestTimeout: in this SDK it only prints a warning. The deadline of every attempt is S3Sender's.
-      requestHandler: { connectionTimeout: Math.min(10_000, cfg.requestTimeoutMs), logger: sdkLogger(this.log) },
+      requestHandler: {
+        connectionTimeout: Math.min(10_000, cfg.requestTimeoutMs),
+        logger: sdkLogger(this.log),
+        // The SDK's agent (keep-alive, its socket limit), trusting RS_S3_CA_CERT's CA in place of the system's.
+        ...(cfg.caCertFile !== undefined && { httpsAgent: { ca: readCaFile(cfg) } }),
+      },
       ...(cfg.endpoint !== undefined && { endpoint: cfg.endpoint }),
       ...(cfg.accessKeyId !== undefined &&
         cfg.secretAccessKey !== undefined && {
@@ -239,9 +245,9 @@ export class S3Store implements Store {
   /** That the bucket does not exist, and where it was looked for: the endpoint, or AWS S3's region. */
   private noBucket(): string {
     const { bucket, endpoint, region } = this.cfg;
-    const variable = this.cfg.endpointVariable ?? 'RS_S3_ENDPOINT';
-    const where = endpoint !== undefined ? `at ${variable}=${endpoint}` : `in AWS S3 (region ${region})`;
-    return `bucket "${bucket}" does not exist ${where}: check RS_S3_BUCKET${endpoint !== undefined ? ` and ${variable}` : ' and RS_S3_REGION'}`;
+    const shown = shownEndpoint(this.cfg);
+    const where = shown !== undefined ? `at ${shown}` : `in AWS S3 (region ${region})`;
+    return `bucket "${bucket}" does not exist ${where}: check RS_S3_BUCKET${endpoint !== undefined ? ` and ${this.cfg.readFrom?.endpoint ?? 'RS_S3_ENDPOINT'}` : ' and RS_S3_REGION'}`;
   }
 
   /**
@@ -259,9 +265,9 @@ export class S3Store implements Store {
     // A missing bucket is the configuration's fault, not a missing backup: never `not-found`.
     let why: string;
     let kind: StoreFailure = exhausted?.transient ? 'transient' : 'other';
-    const tls = tlsProblem(last, this.cfg.endpoint, this.cfg.endpointVariable);
-    const { endpoint, endpointVariable, bucket } = this.cfg;
-    const refused = credentialsProblem(last, { endpoint, endpointVariable, bucket, fromVariables: this.cfg.accessKeyId !== undefined });
+    const { endpoint, caCertFile, readFrom, bucket } = this.cfg;
+    const tls = tlsProblem(last, { endpoint, caCertFile, readFrom });
+    const refused = credentialsProblem(last, { endpoint, readFrom, bucket, fromVariables: this.cfg.accessKeyId !== undefined });
     const region = bucketRegion(last);
     if (name === 'NoSuchBucket') [why, kind] = [this.noBucket(), 'no-bucket'];
     else if (region !== undefined && region !== this.cfg.region) why = `bucket "${this.cfg.bucket}" is in region ${region}, not ${this.cfg.region}: set RS_S3_REGION=${region}`;
@@ -278,6 +284,19 @@ export class S3Store implements Store {
       : '';
     return new StoreError(`${what}: ${why}${tries}`, kind, { cause: last });
   }
+}
+
+/** RS_S3_CA_CERT's certificates; a file that cannot be read or holds no PEM certificate is refused naming it. */
+function readCaFile(cfg: { caCertFile?: string; readFrom?: { caCertFile?: string } }): Buffer {
+  const variable = cfg.readFrom?.caCertFile ?? 'RS_S3_CA_CERT';
+  let pem: Buffer;
+  try {
+    pem = readFileSync(cfg.caCertFile!);
+  } catch (err) {
+    throw new ConfigError([`${variable} was invalid: ${JSON.stringify(cfg.caCertFile)} cannot be read (${describeError(err)})`]);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError([`${variable} was invalid: ${JSON.stringify(cfg.caCertFile)} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`]);
+  return pem;
 }
 
 /**

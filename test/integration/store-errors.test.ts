@@ -150,7 +150,7 @@ describe('store failures', () => {
     try {
       const endpoint = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
       const untrusted = await failure(open(s3Config(s3, { RS_S3_ENDPOINT: endpoint })).get('c/x.json'));
-      expect(untrusted.message).toMatch(new RegExp(`the server certificate of RS_S3_ENDPOINT=${endpoint} is not trusted \\([A-Z_]+\\): give its CA in NODE_EXTRA_CA_CERTS`));
+      expect(untrusted.message).toMatch(new RegExp(`the server certificate of RS_S3_ENDPOINT=${endpoint} is not trusted \\([A-Z_]+\\): give its CA in RS_S3_CA_CERT`));
     } finally {
       server.close();
       await certs.remove();

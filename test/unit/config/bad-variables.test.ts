@@ -58,6 +58,7 @@ const CASES: Array<[string, string, RegExp, Env?]> = [
   ['RS_S3_ENDPOINT', 'http://minio.minio:9000/etcd-backups', /has the bucket in its path: give the server only \(http:\/\/minio.minio:9000\), the bucket is RS_S3_BUCKET$/, { RS_S3_BUCKET: 'etcd-backups' }],
   ['RS_S3_ENDPOINT', '127.0.0.1:29000', /"127.0.0.1:29000" has no scheme: give http:\/\/127.0.0.1:29000 or https:\/\/127.0.0.1:29000$/],
   ['RS_S3_ENDPOINT', 'ftp://minio:9000', /"ftp:\/\/minio:9000" has the scheme ftp: it must be http or https$/],
+  ['RS_S3_CA_CERT', join(dir, 'missing.pem'), /does not exist/, { RS_S3_BUCKET: 'etcd-backups' }],
   ['RS_S3_REGION', 'EU Central', /is not a region name/],
   ['RS_S3_PREFIX', 'a/../b', /must not contain/],
   // Before: taken as the folder "s3:/etcd-backups/prod" inside the bucket, where no other config would look.

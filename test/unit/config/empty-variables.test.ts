@@ -29,6 +29,7 @@ const REFUSED: Array<[string, RegExp]> = [
   ['RS_BACKUP_DIR', /give the local store's folder, or unset it for \.\/backups$/],
   ['RS_S3_BUCKET', /give the bucket, or unset it for the local store \(RS_BACKUP_DIR\)$/],
   ['RS_S3_ENDPOINT', /give the S3-compatible server's URL, or unset it for AWS$/],
+  ['RS_S3_CA_CERT', /give the file of the CA of the S3 server's certificate, or unset it to trust the system's CAs$/],
   ['RS_S3_FORCE_PATH_STYLE', /give true or false, or unset it for true with RS_S3_ENDPOINT, else false$/],
   ['RS_S3_SSE', /give AES256 or aws:kms, or unset it for the bucket's default encryption$/],
   ['RS_S3_SSE_KMS_KEY_ID', /give the KMS key's ID or ARN, or unset it for the AWS managed key \(aws\/s3\)$/],
