@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +8,8 @@ import { validateChain } from '../../../src/core/delta-chain.js';
 import type { DeltaEvent } from '../../../src/core/delta-event.js';
 import { BackupRepository } from '../../../src/store/backup-repository.js';
 import { LocalStore } from '../../../src/store/local-store.js';
-import { runCli, type CliResult } from '../../helpers/cli.js';
+import { startRun, killStarted } from '../../helpers/background-run.js';
+import { runCli } from '../../helpers/cli.js';
 import { moveAhead } from '../../helpers/clock-ahead.js';
 import { compareWithHistory, segmentEvents, segmentsOf } from '../../helpers/delta-history.js';
 import { startEtcd, type TestEtcd } from '../../helpers/etcd.js';
@@ -22,37 +22,14 @@ beforeAll(async () => {
   client = new Etcd3({ hosts: etcd.endpoint });
   work = await mkdtemp(join(tmpdir(), 'rs-delta-chains-'));
 });
-/** `run`s a failed test left running (it threw before its SIGTERM). */
-const started = new Set<ChildProcess>();
 afterAll(async () => {
-  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  killStarted();
   client?.close();
   await etcd?.stop();
   await rm(work, { recursive: true, force: true });
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function startRun(env: Record<string, string>): { done: Promise<CliResult>; child: () => ChildProcess; log: () => string; until: (re: RegExp, ms?: number) => Promise<void> } {
-  let child: ChildProcess | undefined;
-  let log = '';
-  const done = runCli(['run'], env, {
-    timeoutMs: 120_000,
-    onStart: (c) => {
-      child = c;
-      started.add(c);
-      c.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    },
-  });
-  const until = async (re: RegExp, ms = 30_000) => {
-    const end = Date.now() + ms;
-    while (!re.test(log)) {
-      if (Date.now() > end) throw new Error(`no ${re} in the log of run:\n${log}`);
-      await sleep(50);
-    }
-  };
-  return { done, child: () => child!, log: () => log, until };
-}
 
 const count = (text: string, re: RegExp) => (text.match(re) ?? []).length;
 

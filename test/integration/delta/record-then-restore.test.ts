@@ -1,11 +1,11 @@
-import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Manifest } from '../../../src/archive/manifest.js';
-import { runCli, type CliResult } from '../../helpers/cli.js';
+import { startRun, killStarted } from '../../helpers/background-run.js';
+import { runCli } from '../../helpers/cli.js';
 import { valuesAt } from '../../helpers/delta-chain.js';
 import { startEtcd } from '../../helpers/etcd.js';
 import { startRestartableEtcd, type RestartableEtcd } from '../../helpers/etcd-restartable.js';
@@ -29,6 +29,7 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'rs-record-restore-'));
 });
 afterAll(async () => {
+  killStarted();
   client?.close();
   await etcd?.stop();
   await rm(work, { recursive: true, force: true });
@@ -46,21 +47,6 @@ async function retrying<T>(fn: () => Promise<T>): Promise<T> {
 }
 const put = (k: string, v: string) => retrying(() => client.put(k).value(v).exec()).then((r) => Number(r.header.revision));
 const del = (k: string) => retrying(() => client.delete().key(k).exec()).then((r) => Number(r.header.revision));
-
-/** `run` in the background until SIGTERM, with its log. */
-function startRun(env: Record<string, string>): { done: Promise<CliResult>; child: () => ChildProcess; until: (re: RegExp) => Promise<void> } {
-  let child: ChildProcess | undefined;
-  let log = '';
-  const done = runCli(['run'], env, { timeoutMs: 180_000, onStart: (c) => ((child = c), c.stderr!.on('data', (d: Buffer) => (log += d.toString()))) });
-  const until = async (re: RegExp) => {
-    const end = Date.now() + 30_000;
-    while (!re.test(log)) {
-      if (Date.now() > end) throw new Error(`no ${re} in the log of run:\n${log}`);
-      await sleep(50);
-    }
-  };
-  return { done, child: () => child!, until };
-}
 
 async function record(env: Record<string, string>, strategy: string): Promise<{ base: Manifest; marks: number[]; between: number; last: number }> {
   const base = JSON.parse((await runCli(['backup', '--json'], { ...env, RS_BACKUP_STRATEGY: strategy })).stdout) as Manifest;
