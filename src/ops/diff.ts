@@ -70,7 +70,7 @@ export async function diffBackups(ctx: OpContext, repo: BackupRepository, from: 
  */
 export async function diffTargets(ctx: OpContext, repo: BackupRepository | undefined, from: DiffTarget, to: DiffTarget, opts: { limit?: number } = {}): Promise<BackupDiff> {
   const keys = await encryptionKeys(ctx.config, { forReading: true });
-  const open = (t: DiffTarget) => ('file' in t ? openFileSide(ctx, t.file) : openSide(repoFor(repo, t), t, keys, ctx.signal));
+  const open = (t: DiffTarget) => ('file' in t ? openFileSide(ctx, t.file) : openSide(repoFor(repo, t), t, keys, ctx));
   const a = await open(from);
   try {
     const b = await open(to);
@@ -133,12 +133,12 @@ async function openFileSide(ctx: OpContext, path: string): Promise<DiffSide> {
  * key order already; a v2 walk goes directory by directory, which is not byte order, so its (small, v2-era) keys are
  * sorted in memory. A render listing holds no values to compare.
  */
-async function openSide(repo: BackupRepository, m: Manifest, keys: CodecKeys, signal: AbortSignal): Promise<DiffSide> {
+async function openSide(repo: BackupRepository, m: Manifest, keys: CodecKeys, ctx: Pick<OpContext, 'signal' | 'log'>): Promise<DiffSide> {
   const kind = kindOf(m.contentType);
   if (kind !== 'snapshot' && kind !== 'key dump') {
     throw new OperationError(`backup ${m.id} is a ${describeBackup(m)}, which holds no keys with values: only snapshots and key dumps can be read key by key`);
   }
-  const backup = await openBackup(repo, m, keys, signal, { purpose: 'diff' });
+  const backup = await openBackup(repo, m, keys, ctx.signal, { purpose: 'diff', log: ctx.log });
   try {
     if (backup.kind === 'snapshot') return { ref: refOf(m), keys: (await snapshotKeys(backup)).records(), close: () => backup.close() };
     if (backup.kind !== 'key dump') throw new OperationError(`backup ${m.id} holds no keys`);
