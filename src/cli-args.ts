@@ -119,8 +119,8 @@ function scan(table: CommandTable, argv: readonly string[]): Scanned {
     if (out.flags.has(name)) out.problems.push(`--${name} is given twice`);
     if (eq !== -1) out.flags.set(name, a.slice(eq + 1));
     // An output format flag of etcdctl or kubectl takes its word (`-w json`), so that only the flag is refused; so
-    // does a flag of the Go Reshifter's rcli (`-e URL`).
-    else if (takesValue(table, name) || OUTPUT_FLAGS.has(name) || name in RESHIFTER_FLAGS) {
+    // do etcdctl's connection flags (`--cacert FILE`) and a flag of the Go Reshifter's rcli (`-e URL`).
+    else if (takesValue(table, name) || OUTPUT_FLAGS.has(name) || name in ETCDCTL_FLAGS || name in RESHIFTER_FLAGS) {
       const next = argv[i + 1];
       // Without one the flag is `true`, which the command's check refuses as "needs a value".
       if (next === undefined || next.startsWith('--')) out.flags.set(name, true);
