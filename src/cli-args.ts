@@ -1,5 +1,5 @@
 import type { Args, Command } from './commands/context.js';
-import type { VariableGroup } from './config/variables.js';
+import { VARIABLES, type VariableGroup } from './config/variables.js';
 import { UsageError } from './core/errors.js';
 import { suggest } from './core/suggest.js';
 
@@ -120,7 +120,7 @@ function scan(table: CommandTable, argv: readonly string[]): Scanned {
     if (eq !== -1) out.flags.set(name, a.slice(eq + 1));
     // An output format flag of etcdctl or kubectl takes its word (`-w json`), so that only the flag is refused; so
     // do etcdctl's connection flags (`--cacert FILE`) and a flag of the Go Reshifter's rcli (`-e URL`).
-    else if (takesValue(table, name) || OUTPUT_FLAGS.has(name) || name in ETCDCTL_FLAGS || name in RESHIFTER_FLAGS) {
+    else if (takesValue(table, name) || OUTPUT_FLAGS.has(name) || name in ETCDCTL_FLAGS || name in RESHIFTER_FLAGS || settingFlag(table, name)) {
       const next = argv[i + 1];
       // Without one the flag is `true`, which the command's check refuses as "needs a value".
       if (next === undefined || next.startsWith('--')) out.flags.set(name, true);
@@ -142,10 +142,11 @@ export function parseArgs(table: CommandTable, argv: readonly string[]): Parsed 
   const s = scan(table, argv);
   const help = s.flags.has('help');
   if (s.words.length === 0) {
-    if (s.flags.has('version') && s.flags.size === 1) return run(table, 'version', [], new Map());
+    // `--version`, and `-v` / `-V` as many tools take them.
+    if (s.flags.size === 1 && ['version', 'v', 'V'].some((f) => s.flags.has(f))) return run(table, 'version', [], new Map());
     if (help) return { kind: 'help' };
     if (s.flags.size === 0) return { kind: 'help', noCommand: true };
-    throw new UsageError([`options come after a command: ${[...s.flags.keys()].map((f) => `--${f}`).join(' ')}`]);
+    throw new UsageError([`options come after a command: ${[...s.flags.keys()].map((f) => `${s.short.has(f) ? '-' : '--'}${f}`).join(' ')}`]);
   }
   const [first, ...rest] = s.words as [string, ...string[]];
   if (first === 'help') return helpOf(table, rest);
@@ -240,7 +241,26 @@ const ETCDCTL_FLAGS: Readonly<Record<string, string>> = {
   key: 'RS_ETCD_CLIENT_KEY (or ETCDCTL_KEY)',
   user: 'RS_ETCD_USERNAME and RS_ETCD_PASSWORD (or ETCDCTL_USER)',
   password: 'RS_ETCD_PASSWORD (or ETCDCTL_PASSWORD)',
+  'dial-timeout': 'RS_ETCD_TIMEOUT',
+  'command-timeout': 'RS_ETCD_TIMEOUT',
 };
+
+/**
+ * The variables an unknown `--name` may mean, as other tools spell settings as flags (`--keep-last 3`, `--compression
+ * zstd`): RS_RETENTION_KEEP_LAST is `retention-keep-last`, which `--keep-last` ends. Settings are variables here; a
+ * few also have flags (FlagOverrides).
+ */
+function variablesNamed(name: string): string[] {
+  if (name.length < 3) return [];
+  const asFlag = (variable: string) => variable.replace(/^RS_/, '').toLowerCase().replace(/_/g, '-');
+  return VARIABLES.map((v) => v.name).filter((v) => asFlag(v) === name || asFlag(v).endsWith(`-${name}`));
+}
+
+/** An unknown flag that names a setting (variablesNamed): it takes its value, so that only the flag is refused. */
+function settingFlag(table: CommandTable, name: string): boolean {
+  const known = Object.values(table.commands).some((c) => c.flags.some((f) => f.name === name));
+  return !known && variablesNamed(name).length > 0;
+}
 
 /**
  * The Go Reshifter's rcli flags (`rcli backup create -e URL -r HOST:PORT -b BUCKET`, `rcli restore -i ID`, in its
@@ -271,11 +291,15 @@ function unknownFlag(table: CommandTable, command: string, name: string, known: 
     const json = known.some((f) => f.name === 'json') ? '--json here' : `not needed: ${command} has no other output`;
     return `unknown option ${typed} for "${command}": the JSON output of etcdctl's -w json (kubectl's -o json) is ${json}`;
   }
-  const near = suggest(name, known.map((f) => f.name));
+  // A near spelling, or the one flag that begins so (`--all` for --all-clusters).
+  const starting = known.filter((f) => f.name.startsWith(name));
+  const near = suggest(name, known.map((f) => f.name)) ?? (name.length >= 2 && starting.length === 1 ? starting[0]!.name : undefined);
   if (near !== undefined) return `unknown option ${typed} for "${command}" (did you mean --${near}?)`;
   const variable = ETCDCTL_FLAGS[name];
   if (variable !== undefined) return `unknown option ${typed} for "${command}": etcdctl's --${name} is the variable ${variable} here`;
   const elsewhere = Object.entries(table.commands).filter(([, c]) => flagsOf(table, c).some((f) => f.name === name)).map(([n]) => n);
-  const where = elsewhere.length > 0 ? ` (it is an option of ${elsewhere.join(', ')})` : '';
-  return `unknown option ${typed} for "${command}"${where}`;
+  if (elsewhere.length > 0) return `unknown option ${typed} for "${command}" (it is an option of ${elsewhere.join(', ')})`;
+  const settings = variablesNamed(name);
+  if (settings.length > 0) return `unknown option ${typed} for "${command}": settings are variables here: ${settings.join(' or ')}`;
+  return `unknown option ${typed} for "${command}"`;
 }

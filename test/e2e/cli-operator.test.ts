@@ -77,6 +77,12 @@ describe('wrong words', () => {
     // The flag's file is its value, not a word of the command line (an argument, a sub-command) to refuse as well.
     [['explore', '--cacert', '/etc/kubernetes/pki/etcd/ca.crt'], /^ {2}- unknown option --cacert for "explore": etcdctl's --cacert is the variable RS_ETCD_CA_CERT \(or ETCDCTL_CACERT\) here\n(?! {2}- )/m, /usage: reshifter explore/],
     [['backup', '--cacert', '/etc/kubernetes/pki/etcd/ca.crt', '--cert', 'c.crt', '--key', 'c.key'], /^ {2}- unknown option --cacert for "backup": etcdctl's --cacert is the variable RS_ETCD_CA_CERT \(or ETCDCTL_CACERT\) here\n {2}- unknown option --cert for "backup": .*RS_ETCD_CLIENT_CERT.*\n {2}- unknown option --key for "backup": .*RS_ETCD_CLIENT_KEY.*\n(?! {2}- )/m, /usage: reshifter backup/],
+    [['backup', '--dial-timeout', '5s'], /^ {2}- unknown option --dial-timeout for "backup": etcdctl's --dial-timeout is the variable RS_ETCD_TIMEOUT here\n(?! {2}- )/m, /usage: reshifter backup/],
+    // Settings given as flags, as other backup tools take them: the variable, and the flag's value taken as its own.
+    [['prune', '--keep-last', '3'], /^ {2}- unknown option --keep-last for "prune": settings are variables here: RS_RETENTION_KEEP_LAST\n(?! {2}- )/m, /usage: reshifter prune/],
+    [['restore', '--timeout', '5s', 'latest'], /^ {2}- unknown option --timeout for "restore": settings are variables here: RS_ETCD_TIMEOUT or RS_S3_REQUEST_TIMEOUT/m, /usage: reshifter restore/],
+    [['list', '--all'], /unknown option --all for "list" \(did you mean --all-clusters\?\)/, /usage: reshifter list/],
+    [['-x'], /^ {2}- options come after a command: -x$/m, /reshifter help/],
     // The Go Reshifter's rcli (this tool's alias), as its README and operators' scripts call it (found by an operator pass).
     [['backup', 'create', '-e', 'http://localhost:4001', '-r', 'play.minio.io:9000', '-b', 'mh9-test'], /^ {2}- unknown option -e for "backup": Reshifter's -e \(--endpoint\) is --endpoints URLS here \(RS_ETCD_ENDPOINTS\)\n {2}- unknown option -r for "backup": Reshifter's -r \(--remote\) is the variable RS_S3_ENDPOINT here, with its scheme \(http:\/\/play.minio.io:9000\)\n {2}- unknown option -b for "backup": Reshifter's -b \(--bucket\) is --s3-bucket BUCKET here \(RS_S3_BUCKET\)\n(?! {2}- unexpected)/m, /usage: reshifter backup/],
     [['restore', '-i', '1498815551'], /unknown option -i for "restore": Reshifter's -i \(--backupid\) is the argument here: restore <id>/, /usage: reshifter restore/],

@@ -16,8 +16,8 @@ afterAll(async () => {
 });
 
 describe('the built CLI', () => {
-  it('prints its version', async () => {
-    const res = await runCli(['version'], {});
+  it.each([['version'], ['--version'], ['-v'], ['-V']])('prints its version: %s', async (...args) => {
+    const res = await runCli(args, {});
     expect(res.code).toBe(0);
     expect(res.stdout).toMatch(/^reshifter \d+\.\d+\.\d+/);
     expect(res.stderr).toBe('');
