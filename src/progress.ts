@@ -45,12 +45,18 @@ export function reportProgress(log: Logger, what: string, read: () => { bytes: n
 
 /**
  * `stream` as it is read, its bytes counted: `onBytes` is told the total so far, and with `log` a read that lasts is
- * reported as `what` (of `total` bytes) until the stream closes. An error of `stream` ends the returned one with it.
+ * reported as `what` (of `total` bytes) until the stream closes. An error of `stream` ends the returned one with it,
+ * and the returned one destroyed destroys `stream`.
  */
 export function readCounted(stream: Readable, opts: { log?: Logger | undefined; what: string; total?: number; onBytes?: (bytes: number) => void }): Readable {
   const counter = new ByteCounter(opts.onBytes);
   const stop = opts.log && reportProgress(opts.log, opts.what, () => ({ bytes: counter.bytes }), opts.total);
   if (stop) counter.once('close', stop);
+  // Not stream.pipeline, which passes a source's error on only once that source has closed: an S3 download that gave
+  // up on a server that stopped answering closes when its socket does, long after. An abandoned read closes its source.
   stream.once('error', (err) => counter.destroy(err));
+  counter.once('close', () => {
+    if (!stream.readableEnded) stream.destroy();
+  });
   return stream.pipe(counter);
 }

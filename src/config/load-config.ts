@@ -83,8 +83,8 @@ function setValue(env: Env, v: Variable, name: string): string | undefined {
 }
 
 /**
- * Where a variable's value is read from: its name; else its older name; else another tool's variable for it (tool-variables.ts) (a blank one
- * counts as not set: it is not ours to judge). Errors name the one read.
+ * Where a variable's value is read from: its name; else its older name; else another tool's variable for it (see
+ * tool-variables.ts; a blank one counts as not set: it is not ours to judge). Errors name the one read.
  */
 function source(env: Env, v: Variable): { name: string; value: string } | undefined {
   for (const name of v.alias !== undefined ? [v.name, v.alias] : [v.name]) {
