@@ -69,8 +69,9 @@ describe('stdout read slowly', () => {
     expect(peak).toBeLessThan(1.5 * 1024 * 1024);
   });
 
-  it('a listing waiting for a reader that reads nothing stops at SIGTERM, exit 1, without a second signal', async () => {
-    // stdout is a pipe this test never reads: the listing fills it and its backlog, then waits.
+  it('a listing waiting for a reader that stopped reading stops at SIGTERM, exit 1, without a second signal', async () => {
+    // stdout is a pipe this test stops reading after the first rows (so the listing has begun, however slow the
+    // machine is to start it): the listing fills the pipe and its backlog, then waits.
     const child = spawn(process.execPath, [MAIN, 'stats', '--keys'], {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', RS_ETCD_ENDPOINTS: etcd.endpoint, LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -78,7 +79,8 @@ describe('stdout read slowly', () => {
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await new Promise((resolve) => child.stdout!.once('data', () => resolve(child.stdout!.pause())));
+    await new Promise((resolve) => setTimeout(resolve, 2000));
     expect(child.exitCode).toBeNull();
     child.kill('SIGTERM');
     const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 10_000))]);
