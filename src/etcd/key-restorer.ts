@@ -96,7 +96,7 @@ export class KeyRestorer {
   private async apply(batch: Item[]): Promise<void> {
     const keys = batch.map((i) => i.record.key);
     // What the target reads before its first write fails here, outside `sent`: nothing was sent, nothing is in doubt.
-    await this.target.prepare?.();
+    await this.target.prepare?.(keys[0]!);
     let existing: Array<ExistingKey | undefined> | undefined;
     if (this.optimistic && !this.opts.dryRun && this.target.createIfAbsent) {
       // Into an empty target (the usual restore) every key is a create: write them in the same round trip that checks

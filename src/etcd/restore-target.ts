@@ -13,7 +13,7 @@ export interface RestoreTarget {
    * and returns what `existing(keys)` would. Optional: a target without it is always read first.
    */
   createIfAbsent?(keys: readonly Buffer[], records: readonly KeyRecord[]): Promise<Array<ExistingKey | undefined> | undefined>;
-  /** Reads what the target needs before its first write (once; again after a failure). Optional. */
-  prepare?(): Promise<void>;
+  /** Reads what the target needs before its first write (once; again after a failure), as `key` may be read. Optional. */
+  prepare?(key: Buffer): Promise<void>;
   close(): void;
 }

@@ -76,7 +76,7 @@ export class V3Target implements RestoreTarget {
    * that the target cannot take alone is named, with its size.
    */
   async write(records: readonly KeyRecord[]): Promise<void> {
-    await this.revisionBefore();
+    await this.revisionBefore(records[0]!.key);
     const leases = await this.leases(records);
     try {
       await rawTxn(this.etcd, encodeTxn([], records, leases));
@@ -121,7 +121,7 @@ export class V3Target implements RestoreTarget {
    * and count as written rather than as `unchanged`.
    */
   async createIfAbsent(keys: readonly Buffer[], records: readonly KeyRecord[]): Promise<Array<ExistingKey | undefined> | undefined> {
-    const before = await this.revisionBefore();
+    const before = await this.revisionBefore(keys[0]!);
     const leases = await this.leases(records);
     let succeeded;
     try {
@@ -137,13 +137,17 @@ export class V3Target implements RestoreTarget {
     return appliedUnanswered(keys, records, held, before) ? undefined : held.map(existingOf);
   }
 
-  async prepare(): Promise<void> {
-    await this.revisionBefore();
+  async prepare(key: Buffer): Promise<void> {
+    await this.revisionBefore(key);
   }
 
-  /** The target's revision when the restore began: read once, before the first write. */
-  private revisionBefore(): Promise<number> {
-    this.before ??= this.etcd.kv.range({ key: Buffer.from([0]), count_only: true }).then(
+  /**
+   * The target's revision when the restore began: read once, before the first write. Any range's header carries it;
+   * `key` (one the restore is about to write) is read because a user whose role covers only the prefixes it restores
+   * (`readwrite --prefix /registry`) may read nothing else.
+   */
+  private revisionBefore(key: Buffer): Promise<number> {
+    this.before ??= this.etcd.kv.range({ key, count_only: true }).then(
       (res) => Number(res.header.revision),
       (err: unknown) => {
         this.before = undefined;
