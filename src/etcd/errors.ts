@@ -57,7 +57,7 @@ export function toEtcdError(err: unknown, what: string, target: EtcdTarget): Etc
     return new TlsResetError(what, endpoints, raw, { cause: err });
   }
   // The cause comes last, where an operator's eye ends: how long it was retried goes before it.
-  const reason = reasonOf(text, raw, cfg);
+  const reason = reasonOf(text, raw, cfg, what);
   const message = `${what} failed at ${endpoints.join(',')}${retried(err)}: ${reason}`;
   if (CREDENTIALS.test(text)) return new EtcdCredentialsError(message, reason, { cause: err });
   return UNANSWERED.test(text) ? new EtcdUnansweredError(message, { cause: err }) : new EtcdError(message, { cause: err });
@@ -87,8 +87,11 @@ function retried(err: unknown): string {
   return gaveUp ? ` (gave up after ${gaveUp.attempts} attempts in ${(gaveUp.elapsedMs / 1000).toFixed(1)} s)` : '';
 }
 
+/** The calls of a key restore (writes, and the reads of the target before them), whose permission is not a backup's. */
+const RESTORING = /restored|to restore|of the target|recorded changes deleted/;
+
 /** Why an etcd call failed, in an operator's words, from the error's text (lower case) and its message. */
-function reasonOf(text: string, raw: string, cfg: ConfigTarget | undefined): string {
+function reasonOf(text: string, raw: string, cfg: ConfigTarget | undefined, what: string): string {
   if (/authentication failed|invalid user id or password|etcdauthenticationfailed/.test(text)) {
     return 'etcd refused the credentials (check RS_ETCD_USERNAME and RS_ETCD_PASSWORD)';
   }
@@ -98,7 +101,9 @@ function reasonOf(text: string, raw: string, cfg: ConfigTarget | undefined): str
       : 'etcd requires authentication and got no user name (set RS_ETCD_USERNAME and RS_ETCD_PASSWORD)';
   }
   if (/permission denied|etcdpermissiondenied/.test(text)) {
-    return 'the etcd user lacks permission for this (snapshots need the root role; key dumps read access to their prefixes)';
+    return RESTORING.test(what)
+      ? 'the etcd user lacks permission for this (a key restore needs read and write access to the keys it restores)'
+      : 'the etcd user lacks permission for this (snapshots need the root role; key dumps read access to their prefixes)';
   }
   const tls = tlsReason(text, cfg);
   if (tls !== undefined) return tls;
@@ -167,7 +172,7 @@ export async function explainTlsReset(err: TlsResetError, cfg: ConfigTarget, fil
   for (const endpoint of err.endpoints) {
     const found = await probe(endpoint, files);
     if (found === undefined) continue;
-    const why = found.kind === 'plain-http' ? SERVES_PLAIN_HTTP : reasonOf(found.text.toLowerCase(), found.text, cfg);
+    const why = found.kind === 'plain-http' ? SERVES_PLAIN_HTTP : reasonOf(found.text.toLowerCase(), found.text, cfg, err.what);
     return new EtcdError(`${err.what} failed at ${err.endpoints.join(',')}: ${why}`, { cause: err.cause });
   }
   return err;

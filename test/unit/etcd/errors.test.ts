@@ -35,6 +35,14 @@ describe('toEtcdError', () => {
     expect(e.message).toMatch(expected);
   });
 
+  it("names what a key restore needs when etcd denies one of its calls, not what a backup needs", () => {
+    const denied = new Error('7 PERMISSION_DENIED: etcdserver: permission denied');
+    for (const what of ['writing restored keys', 'reading the keys to restore', 'reading the revision of the target', 'granting a lease for restored keys']) {
+      expect(toEtcdError(denied, what, cfg()).message).toMatch(/lacks permission for this \(a key restore needs read and write access to the keys it restores\)$/);
+    }
+    expect(toEtcdError(denied, 'opening the snapshot stream', cfg()).message).toMatch(/snapshots need the root role/);
+  });
+
   it('tells an unanswered call (a write may have been applied) from a refused one', () => {
     expect(toEtcdError(new Error('14 UNAVAILABLE: Connection dropped'), 'writing', cfg())).toBeInstanceOf(EtcdUnansweredError);
     expect(toEtcdError(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded'), 'writing', cfg())).toBeInstanceOf(EtcdUnansweredError);
