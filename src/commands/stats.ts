@@ -42,9 +42,10 @@ async function storedStats(ctx: CommandContext, id: string, opts: StatsOptions):
   }
 }
 
-/** Keys beyond the prefixes: not counted here, and not in a key dump either. */
-function outsideLine(outside: KeysOutside): string {
-  return `outside:  ${keysOutsideText(outside)} under ${outside.under.join(', ')}, beyond the Kubernetes prefixes: not counted above, and not in a raw dump (a snapshot holds them; RS_KUBE_PREFIXES=/ reads every key)`;
+/** Keys beyond the prefixes: not counted here, and not in a key dump either (nor, on v2, in a snapshot). */
+function outsideLine(outside: KeysOutside, apiVersion: 'v2' | 'v3'): string {
+  const snapshot = apiVersion === 'v3' ? 'a snapshot holds them' : 'nor in a snapshot, which holds only the v3 keyspace';
+  return `outside:  ${keysOutsideText(outside)} under ${outside.under.join(', ')}, beyond the Kubernetes prefixes: not counted above, and not in a raw dump (${snapshot}; RS_KUBE_PREFIXES=/ reads every key)`;
 }
 
 function table(title: string, groups: Record<string, Tally>): string[] {
@@ -61,7 +62,7 @@ export function formatStats(source: StatsSource, r: StatsReport): string[] {
     `source:   ${from}, API ${source.apiVersion}, revision ${source.revision}`,
     `prefixes: ${source.prefixes.join(', ') || '-'}`,
     `keys:     ${r.keys} (${formatBytes(r.keyBytes + r.valueBytes)}: keys ${formatBytes(r.keyBytes)}, values ${formatBytes(r.valueBytes)})`,
-    ...(source.outside ? [outsideLine(source.outside)] : []),
+    ...(source.outside ? [outsideLine(source.outside, source.apiVersion)] : []),
     ...table('PREFIX', r.byPrefix),
     ...table('RESOURCE', r.byResource),
     ...table('NAMESPACE', r.byNamespace),

@@ -23,7 +23,7 @@ import { seenAndSelected, warnUnmatched } from './unmatched-filters.js';
 export async function keyDumpSource(config: Config, etcd: Etcd3, log: Logger, selection: KeySelection, matches?: FilterMatches): Promise<BackupSource> {
   const everything = selectsEverything(selection);
   const reader = await openKeyReader(config, etcd, log, { lookOutside: everything });
-  if (reader.outside) warnOfKeysOutside(reader.outside, reader.prefixes, log);
+  if (reader.outside) warnOfKeysOutside(reader.outside, reader.prefixes, reader.apiVersion, log);
   const layout = layoutPrefixes(reader.prefixes, DEFAULT_PREFIXES);
   const writer = new KeyDumpWriter(new Date());
   log.info({ apiVersion: reader.apiVersion, revision: reader.revision, prefixes: reader.prefixes }, 'dumping keys');
@@ -67,12 +67,18 @@ export async function keyDumpSource(config: Config, etcd: Etcd3, log: Logger, se
   };
 }
 
-/** A raw dump of k3s would not hold its /bootstrap data: said, with the ways to hold it. */
-function warnOfKeysOutside(outside: KeysOutside, prefixes: readonly string[], log: Logger): void {
+/**
+ * A raw dump of k3s would not hold its /bootstrap data: said, with the ways to hold it. A snapshot is one on v3 only:
+ * it holds the v3 keyspace, never v2 keys (flannel's /coreos.com).
+ */
+function warnOfKeysOutside(outside: KeysOutside, prefixes: readonly string[], apiVersion: 'v2' | 'v3', log: Logger): void {
+  const ways =
+    apiVersion === 'v3'
+      ? 'take a snapshot to hold everything, or set RS_KUBE_PREFIXES (/ dumps every key; prefixes named there end this warning)'
+      : 'set RS_KUBE_PREFIXES to hold them (/ dumps every key; prefixes named there end this warning): a snapshot holds only the v3 keyspace, not these v2 keys';
   log.warn(
     { outside: outside.count, under: outside.under, prefixes },
     `etcd holds ${keysOutsideText(outside)} outside the Kubernetes prefixes (${prefixes.join(', ')}), under ${outside.under.join(', ')}, ` +
-      'which this dump leaves out: take a snapshot to hold everything, or set RS_KUBE_PREFIXES (/ dumps every key; ' +
-      'prefixes named there end this warning)',
+      `which this dump leaves out: ${ways}`,
   );
 }

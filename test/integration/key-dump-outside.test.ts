@@ -127,7 +127,12 @@ describe('v2: flannel beside Kubernetes', () => {
     expect(warning?.outside).toBeUndefined();
     expect(warning?.under).toEqual(['/coreos.com']);
     expect(warning?.msg).toMatch(/^etcd holds keys outside the Kubernetes prefixes \(.*\), under \/coreos\.com, which this dump leaves out/);
+    // A snapshot holds the v3 keyspace only: no way to hold v2 keys (before: 'take a snapshot to hold everything').
+    expect(warning?.msg).not.toMatch(/take a snapshot/);
+    expect(warning?.msg).toMatch(/set RS_KUBE_PREFIXES to hold them .*a snapshot holds only the v3 keyspace/);
     const stats = await runCli(['stats'], { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_ETCD_API_VERSION: 'v2' });
     expect(stats.stdout).toMatch(/^outside: {2}keys under \/coreos\.com, beyond the Kubernetes prefixes/m);
+    expect(stats.stdout).not.toMatch(/a snapshot holds them/);
+    expect(stats.stdout).toMatch(/not in a raw dump \(nor in a snapshot, which holds only the v3 keyspace; RS_KUBE_PREFIXES=\/ reads every key\)$/m);
   });
 });
