@@ -15,10 +15,11 @@ import type { Logger } from '../log.js';
 
 /**
  * The strategy to use: the override, RS_BACKUP_STRATEGY, or the default for the endpoint: `snapshot` on v3, `raw`
- * on v2 (a snapshot holds only the v3 keyspace).
+ * on v2 (a snapshot holds only the v3 keyspace: asked for on v2, it is refused).
  */
 export async function resolveStrategy(config: Config, etcd: Etcd3, log: Logger, override?: StrategySpec): Promise<StrategySpec> {
   const chosen = override ?? config.strategy;
+  if (chosen?.kind === 'snapshot') await refuseV2Only(config, etcd, log);
   if (chosen) return chosen;
   if (config.etcd.apiVersion !== 'auto') return { kind: config.etcd.apiVersion === 'v2' ? 'raw' : 'snapshot' };
   const v2 = new V2Client(config.etcd);
@@ -51,5 +52,26 @@ export async function openSource(strategy: StrategySpec, config: Config, etcd: E
     case 'checkpoint':
       // Checkpoints read no etcd: ops/checkpoint-backup.ts takes them, one backup per container.
       throw new OperationError('a checkpoint backup is not an etcd source (this is a bug: it is taken by checkpointBackups)');
+  }
+}
+
+/**
+ * With RS_ETCD_API_VERSION=auto, a snapshot of an etcd whose Kubernetes keys are all in its v2 keyspace (a 1.5-era
+ * cluster on etcd 3 with --enable-v2) would hold none of them: refused, as with RS_ETCD_API_VERSION=v2. A probe that
+ * fails leaves the snapshot to say what is wrong.
+ */
+async function refuseV2Only(config: Config, etcd: Etcd3, log: Logger): Promise<void> {
+  if (config.etcd.apiVersion !== 'auto') return;
+  const v2 = new V2Client(config.etcd);
+  try {
+    const api = await resolveApiVersion(config.etcd, etcd, v2, config.selection.prefixes, (f, m) => log.warn(f, m)).catch(() => 'v3');
+    if (api === 'v2') {
+      throw new ConfigError([
+        `RS_BACKUP_STRATEGY=snapshot reads the v3 keyspace only, but the Kubernetes keys of ${config.etcd.endpoints.join(',')} are in its v2 keyspace: ` +
+          'the snapshot would hold none of them; use raw (or filter:...) for v2 data',
+      ]);
+    }
+  } finally {
+    v2.close();
   }
 }

@@ -106,6 +106,16 @@ describe('etcd v2 keyspace', () => {
     }
   });
 
+  it('refuses a snapshot asked for by name: it holds the v3 keyspace only, none of the v2 keys (nothing stored)', async () => {
+    // Before: exit 0 and a snapshot of the empty v3 keyspace, stored as the series' newest backup.
+    const res = await runInProcess(['backup', '--json'], env(source, { RS_BACKUP_STRATEGY: 'snapshot', RS_CLUSTER_NAME: 'v2-snapshot' }));
+    expect(res.code).toBe(2);
+    expect(res.stdout).toBe('');
+    expect(res.stderr).toMatch(/RS_BACKUP_STRATEGY=snapshot reads the v3 keyspace only, but the Kubernetes keys of \S+ are in its v2 keyspace: the snapshot would hold none of them; use raw/);
+    const list = await runInProcess(['list', '--json'], env(source, { RS_CLUSTER_NAME: 'v2-snapshot' }));
+    expect(list.stdout).not.toContain('snapshot');
+  });
+
   it('counts the dump in stats', async () => {
     const res = await runInProcess(['stats', manifest.id, '--json'], env(source));
     expect(res.code).toBe(0);
