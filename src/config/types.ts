@@ -23,7 +23,7 @@ export interface EtcdConfig {
   /** `RS_ETCD_TIMEOUT`: how long one etcd call may take, its retries included (streams have none), default `30s`. */
   timeoutMs: number;
   /** The etcdctl variables that gave a field in place of reshifter's (`{ caCertFile: 'ETCDCTL_CACERT' }`): messages name them. */
-  readFrom?: Partial<Record<EtcdFileField | 'endpoints', string>>;
+  readFrom?: Partial<Record<EtcdFileField | 'endpoints' | 'username' | 'password', string>>;
 }
 
 /** The fields of EtcdConfig that name TLS files. */

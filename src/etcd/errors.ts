@@ -2,7 +2,7 @@ import { GRPCUnavailableError } from 'etcd3';
 import type { EtcdConfig } from '../config/types.js';
 import { AbortedError, EtcdError, describeError } from '../core/errors.js';
 import { attemptsBehind } from './fault-handling.js';
-import { tlsFile } from './tls-check.js';
+import { credentialVariables, tlsFile } from './tls-check.js';
 import { probePlainHttp, probeSpeaksTls, probeTls, type TlsFiles } from './tls-probe.js';
 
 /** Where an etcd call went: the endpoints, or the whole config (which lets messages say what is not configured). */
@@ -93,12 +93,12 @@ const RESTORING = /restored|to restore|of the target|recorded changes deleted/;
 /** Why an etcd call failed, in an operator's words, from the error's text (lower case) and its message. */
 function reasonOf(text: string, raw: string, cfg: ConfigTarget | undefined, what: string): string {
   if (/authentication failed|invalid user id or password|etcdauthenticationfailed/.test(text)) {
-    return 'etcd refused the credentials (check RS_ETCD_USERNAME and RS_ETCD_PASSWORD)';
+    return `etcd refused the credentials (check ${credentialVariables(cfg)})`;
   }
   if (/user name is empty/.test(text)) {
     return cfg && cfg.username === undefined
       ? 'etcd has authentication enabled: set RS_ETCD_USERNAME and RS_ETCD_PASSWORD'
-      : 'etcd requires authentication and got no user name (set RS_ETCD_USERNAME and RS_ETCD_PASSWORD)';
+      : `etcd requires authentication and got no user name (set ${credentialVariables(cfg)})`;
   }
   if (/permission denied|etcdpermissiondenied/.test(text)) {
     return RESTORING.test(what)

@@ -2,11 +2,23 @@ import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import type { EtcdConfig, EtcdFileField } from '../config/types.js';
 import { ConfigError, EtcdError } from '../core/errors.js';
 
-const VARIABLES = { endpoints: 'RS_ETCD_ENDPOINTS', caCertFile: 'RS_ETCD_CA_CERT', clientCertFile: 'RS_ETCD_CLIENT_CERT', clientKeyFile: 'RS_ETCD_CLIENT_KEY' } as const;
+const VARIABLES = {
+  endpoints: 'RS_ETCD_ENDPOINTS',
+  caCertFile: 'RS_ETCD_CA_CERT',
+  clientCertFile: 'RS_ETCD_CLIENT_CERT',
+  clientKeyFile: 'RS_ETCD_CLIENT_KEY',
+  username: 'RS_ETCD_USERNAME',
+  password: 'RS_ETCD_PASSWORD',
+} as const;
 
 /** The variable that gave a field: reshifter's, or etcdctl's when that was read in its place (ETCDCTL_CACERT). */
 export function variableOf(cfg: Pick<EtcdConfig, 'readFrom'> | undefined, field: keyof typeof VARIABLES): string {
   return cfg?.readFrom?.[field] ?? VARIABLES[field];
+}
+
+/** The variables that gave the user and password, for a message: `RS_ETCD_USERNAME and RS_ETCD_PASSWORD`, or `ETCDCTL_USER`. */
+export function credentialVariables(cfg: Pick<EtcdConfig, 'readFrom'> | undefined): string {
+  return [...new Set([variableOf(cfg, 'username'), variableOf(cfg, 'password')])].join(' and ');
 }
 
 /**

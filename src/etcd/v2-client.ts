@@ -4,6 +4,7 @@ import type { EtcdConfig } from '../config/types.js';
 import { EtcdError, describeError } from '../core/errors.js';
 import { readTlsFiles, usesTls } from './client.js';
 import { tlsReason } from './errors.js';
+import { credentialVariables } from './tls-check.js';
 import { currentInterrupt, interruptedError } from './interrupt.js';
 
 /** A node of etcd's v2 keys API. */
@@ -180,7 +181,7 @@ export class V2Client {
     } catch {
       /* keep the text */
     }
-    const why = res.status === 401 ? 'etcd refused the credentials (check RS_ETCD_USERNAME and RS_ETCD_PASSWORD)' : `HTTP ${res.status}: ${message}`;
+    const why = res.status === 401 ? `etcd refused the credentials (check ${credentialVariables(this.cfg)})` : `HTTP ${res.status}: ${message}`;
     return new EtcdError(`${what} failed at ${this.cfg.endpoints.join(',')}: ${why}`);
   }
 

@@ -77,6 +77,12 @@ describe('etcd with authentication', () => {
     failsWith(await backup({ RS_ETCD_USERNAME: 'root', RS_ETCD_PASSWORD: `${PASSWORD}-typo` }), /etcd refused the credentials \(check RS_ETCD_USERNAME and RS_ETCD_PASSWORD\)/);
   });
 
+  it("names etcdctl's variables when the credentials came from them (as it names ETCDCTL_CACERT)", async () => {
+    // Before: 'check RS_ETCD_USERNAME and RS_ETCD_PASSWORD', variables this shell never set.
+    failsWith(await backup({ ETCDCTL_USER: `root:${PASSWORD}-typo` }), /etcd refused the credentials \(check ETCDCTL_USER\)/);
+    failsWith(await backup({ ETCDCTL_USER: 'root', ETCDCTL_PASSWORD: `${PASSWORD}-typo` }), /etcd refused the credentials \(check ETCDCTL_USER and ETCDCTL_PASSWORD\)/);
+  });
+
   it('says when the user does not exist', async () => {
     failsWith(await backup({ RS_ETCD_USERNAME: 'nobody', RS_ETCD_PASSWORD: PASSWORD }), /etcd refused the credentials/);
   });
