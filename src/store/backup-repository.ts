@@ -1,5 +1,5 @@
 import { existsSync, statSync, type Stats } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { IntegrityError, NotFoundError, RefusedError, StoreError, UsageError, describeError } from '../core/errors.js';
 import { newestFirst, pickLatest, type BackupUse } from '../core/latest.js';
@@ -152,6 +152,8 @@ export class BackupRepository {
     // A read-only command never creates the local store's folder: a mistyped RS_BACKUP_DIR is said as such.
     if (this.store.localPath !== undefined && !existsSync(this.store.location)) return `${this.store.location} does not exist: check RS_BACKUP_DIR (or --backup-dir)`;
     try {
+      const nested = await this.nested();
+      if (nested !== undefined) return nested;
       const others: string[] = [];
       const folders = (await this.store.folders('')).filter((f) => f !== this.cluster);
       for (const folder of folders) {
@@ -161,6 +163,26 @@ export class BackupRepository {
     } catch {
       return '';
     }
+  }
+
+  /**
+   * This cluster's folder without backups of its own but with a cluster's folder of backups inside it (RS_S3_PREFIX=prod
+   * with RS_CLUSTER_NAME=prod keeps them in prod/prod/, which a recovery with RS_S3_PREFIX unset looks one level above):
+   * the setting that names it. Undefined otherwise.
+   */
+  private async nested(): Promise<string | undefined> {
+    const inner: string[] = [];
+    for (const sub of await this.store.folders(`${this.cluster}/`)) {
+      if ((await new BackupRepository(this.store, `${this.cluster}/${sub}`).ids()).length > 0) inner.push(sub);
+    }
+    if (inner.length === 0) return undefined;
+    const { location, s3Prefix } = this.store;
+    const store =
+      this.store.localPath !== undefined
+        ? `set RS_BACKUP_DIR (or --backup-dir) to ${join(location, this.cluster)}`
+        : `set RS_S3_PREFIX (or --s3-prefix) to ${[s3Prefix, this.cluster].filter((p) => p).join('/')}`;
+    const name = inner.includes(this.cluster) ? '' : `, and RS_CLUSTER_NAME to ${inner.length === 1 ? inner[0]! : `one of ${inner.join(', ')}`}`;
+    return `${location.replace(/\/$/, '')}/${this.cluster} holds the folder of backups of cluster ${inner.join(', ')} one level down: ${store}${name}`;
   }
 
   /**

@@ -179,6 +179,9 @@ export class S3Store implements Store {
           new ListObjectsV2Command({
             Bucket: this.cfg.bucket,
             Prefix: this.root + prefix,
+            // The folder's own files, as a local folder's readdir gives them: a cluster's folder can hold another
+            // store's (RS_S3_PREFIX=prod with RS_CLUSTER_NAME=prod writes prod/prod/), whose manifests are not its own.
+            Delimiter: '/',
             ...(opts.startAfter !== undefined && { StartAfter: this.root + opts.startAfter }),
             ...(token !== undefined && { ContinuationToken: token }),
           }),

@@ -27,7 +27,7 @@ export interface Store {
   put(key: string, body: Readable, opts?: { signal?: AbortSignal; size?: number }): Promise<void>;
   get(key: string, opts?: { signal?: AbortSignal }): Promise<Readable>;
   /**
-   * Objects whose key starts with `prefix` (a folder, ending in `/`), in-progress uploads included when `pending`;
+   * The objects directly in folder `prefix` (ending in `/`; not those of its subfolders), in-progress uploads included when `pending`;
    * with `startAfter` (a key), only those whose key sorts after it (S3's start-after: the listing costs one request
    * however many keys sort before it). `signal` stops it; `retryWindowMs` shortens how long a failing S3 listing is
    * retried (RS_S3_RETRY_WINDOW otherwise), for a listing that is worth less than the time.

@@ -122,6 +122,27 @@ it("RS_S3_PREFIX naming a cluster's folder (as `aws s3 ls` shows it): list and r
   }
 });
 
+it('RS_S3_PREFIX left unset where the backups are in prod/prod/ (RS_S3_PREFIX=prod, RS_CLUSTER_NAME=prod): the folder one level down is named, its manifests are not read as broken ones', async () => {
+  const s3 = await startS3();
+  try {
+    const made = await runInProcess(['backup'], { ...s3.env, RS_ETCD_ENDPOINTS: etcd.endpoint, RS_S3_PREFIX: 'prod', RS_CLUSTER_NAME: 'prod' });
+    expect(made.code, made.stderr).toBe(0);
+    // Before: the S3 listing of prod/ went down into prod/prod/ and reported each manifest there as unreadable
+    // ('not listed: prod/prod/<id>.manifest.json cannot be read (... names backup prod/<id>, not itself)'), and a warning each.
+    const hint = `s3://${s3.bucket}/prod holds the folder of backups of cluster prod one level down: set RS_S3_PREFIX (or --s3-prefix) to prod`;
+    const list = await runInProcess(['list'], { ...s3.env, RS_CLUSTER_NAME: 'prod' });
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toBe(`no backups of cluster "prod" in s3://${s3.bucket}/\n${hint}\n`);
+    expect(list.stderr).not.toMatch(/unreadable manifest|not itself/);
+    const restore = await runInProcess(['restore', 'latest', '--dry-run'], { ...s3.env, RS_ETCD_ENDPOINTS: etcd.endpoint, RS_CLUSTER_NAME: 'prod' });
+    expect(restore.code).toBe(1);
+    expect(restore.stderr).toContain(`; ${hint}\n`);
+    expect(restore.stderr).not.toMatch(/unreadable manifest|not itself/);
+  } finally {
+    await s3.stop();
+  }
+});
+
 it('a manifest that cannot be read: its backup is said to be left out, under the listing, and its artifact kept', async () => {
   const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_CLUSTER_NAME: 'broken' };
   const made = await runInProcess(['backup', '--json'], env);
