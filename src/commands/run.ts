@@ -3,7 +3,7 @@ import { isDeltaManifest } from '../archive/manifest.js';
 import { combineObservers, type BackupObserver } from '../core/backup-observer.js';
 import { AbortedError, ConfigError, OperationError, StoreError, describeError } from '../core/errors.js';
 import type { HealthReport } from '../core/health.js';
-import { JobQueue } from '../core/jobs.js';
+import { JobQueue, type JobView } from '../core/jobs.js';
 import type { Logger } from '../log.js';
 import type { OpContext } from '../ops/context.js';
 import { openRepository } from '../ops/repository.js';
@@ -46,17 +46,17 @@ export async function runCommand(cmd: CommandContext): Promise<void> {
   // Every full backup that succeeds (scheduled, from the API, or one the recorder asked for) starts a new chain.
   const observer = combineObservers(metrics.observer, health.observer, { backupSucceeded: (m) => delta?.observer.backupSucceeded?.(m) });
   const repo = openRepository(config, log);
-  let interrupted = false;
+  let interrupted: Pick<JobView, 'kind' | 'error'> | undefined;
   // Scheduled backups and the API's backups and restores share one queue: one writing job at a time, in order.
   const jobs = new JobQueue({
     onChange: (job) => {
       // A job cut off by SIGTERM/SIGINT: the run did not complete, and the exit code says so.
-      if (job.state === 'failed' && job.writes && job.startedAt !== undefined && signal.aborted) interrupted = true;
+      if (job.state === 'failed' && job.writes && job.startedAt !== undefined && signal.aborted) interrupted = job;
     },
   });
   const task = config.schedule === undefined
     ? undefined
-    : scheduleBackups(ctx, config.schedule, { repo, jobs, health, observer, onInterrupted: () => (interrupted = true) });
+    : scheduleBackups(ctx, config.schedule, { repo, jobs, health, observer, onInterrupted: () => (interrupted ??= { kind: 'backup' }) });
   const server = await startServing(ctx, { repo, jobs, health, observer, metrics, task, deltaHealth: (r) => delta?.health(r) ?? r });
   await announce(ctx, task, repo, server, timeZone);
   if (config.delta.intervalMs > 0) delta = startDeltaRecording(ctx, { repo, jobs, metrics, observer: () => observer });
@@ -70,10 +70,19 @@ export async function runCommand(cmd: CommandContext): Promise<void> {
   const givenUp = await flushed;
   await server?.close();
   await repo.store.close();
-  if (interrupted) throw new AbortedError('stopped while a backup was running; that backup was discarded');
+  if (interrupted) throw new AbortedError(interruptedText(interrupted));
   // Exit 1: the pod, the unit, the operator must see that the last changes are not in the store.
   if (givenUp !== undefined) throw new OperationError(`stopped, but continuous backups lost changes: ${givenUp}`);
   log.info('stopped');
+}
+
+/**
+ * What a stop cut short: a backup leaves nothing behind; a restore (from the API or the web UI) leaves etcd with the
+ * keys it wrote, which its own error counts.
+ */
+function interruptedText(job: Pick<JobView, 'kind' | 'error'>): string {
+  if (job.kind !== 'restore') return 'stopped while a backup was running; that backup was discarded';
+  return `stopped while a restore was running, which did not complete: ${job.error ?? 'interrupted'}`;
 }
 
 interface Serving {

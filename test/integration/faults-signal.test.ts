@@ -9,6 +9,7 @@ import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { bucketKeys, listFiles, loadBigValues, portOf, terminateWhen, whileRunning } from '../helpers/faults.js';
 import { startS3Proxy, type S3Proxy } from '../helpers/s3-proxy.js';
 import { startS3, type TestS3 } from '../helpers/s3.js';
+import { freePort } from '../helpers/ports.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 const MiB = 1024 * 1024;
@@ -107,6 +108,42 @@ describe('SIGTERM', () => {
     expectInterrupted(out);
     expect(out.res.stderr).toMatch(/stopped while a backup was running; that backup was discarded/);
     expect(await listFiles(store)).toEqual([]);
+  });
+
+  it('run mode, mid-restore from the API: says the restore did not complete and what it wrote, not that a backup was discarded', async () => {
+    // Before: 'stopped while a backup was running; that backup was discarded', of a restore (asked for from the web UI)
+    // cut off after writing keys into etcd, and no word of those keys anywhere.
+    const store = join(dir, 'run-restore');
+    const made = await runCli(['backup', '--json', '--strategy', 'raw'], { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store });
+    expect(made.code, made.stderr).toBe(0);
+    const { id } = JSON.parse(made.stdout) as { id: string };
+    const target = await startEtcd();
+    const slow = await startTcpProxy(portOf(target.endpoint), { rateUp: 4 * MiB });
+    try {
+      const port = await freePort();
+      const token = 'signal-test-token-0123456789';
+      let posted: Promise<Response> | undefined;
+      const e = { RS_ETCD_ENDPOINTS: `http://${slow.address}`, RS_BACKUP_DIR: store, RS_HTTP_PORT: String(port), RS_API_TOKEN: token };
+      const { res } = await terminateWhen(
+        ['run'],
+        e,
+        (stderr) => {
+          if (posted === undefined && stderr.includes('"msg":"http server listening"')) {
+            const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
+            posted = fetch(`http://127.0.0.1:${port}/api/v1/restores`, { method: 'POST', headers, body: JSON.stringify({ backupId: id }) });
+          }
+          return /"msg":"restore started"/.test(stderr) && slow.bytesUp > 2 * MiB;
+        },
+        'the restore to be writing',
+      );
+      expect((await posted)?.status).toBe(202);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toMatch(new RegExp(`reshifter: stopped while a restore was running, which did not complete: restore of backup ${id} was interrupted after writing \\d+ keys?`));
+      expect(res.stderr).not.toMatch(/backup was discarded/);
+    } finally {
+      await slow.close();
+      await target.stop();
+    }
   });
 
   it('a signal just after the backup completed changes nothing: exit 0, not killed, and the backup is listed', async () => {
