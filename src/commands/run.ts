@@ -50,6 +50,7 @@ export async function runCommand(cmd: CommandContext): Promise<void> {
   // Scheduled backups and the API's backups and restores share one queue: one writing job at a time, in order.
   const jobs = new JobQueue({
     onChange: (job) => {
+      logFailedJob(log, job);
       // A job cut off by SIGTERM/SIGINT: the run did not complete, and the exit code says so.
       if (job.state === 'failed' && job.writes && job.startedAt !== undefined && signal.aborted) interrupted = job;
     },
@@ -74,6 +75,15 @@ export async function runCommand(cmd: CommandContext): Promise<void> {
   // Exit 1: the pod, the unit, the operator must see that the last changes are not in the store.
   if (givenUp !== undefined) throw new OperationError(`stopped, but continuous backups lost changes: ${givenUp}`);
   log.info('stopped');
+}
+
+/**
+ * A restore or verify asked for through the API or the web UI that failed is said in the log, as a failed backup is
+ * (by the backup itself): the job list that also says it lives only as long as the process.
+ */
+function logFailedJob(log: Logger, job: JobView): void {
+  if (job.state !== 'failed' || job.kind === 'backup' || job.startedAt === undefined) return;
+  log.error({ jobId: job.id, kind: job.kind, trigger: job.trigger, params: job.params, err: job.error }, `${job.kind} job failed`);
 }
 
 /**

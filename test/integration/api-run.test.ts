@@ -78,3 +78,49 @@ it('scheduled backups and API backups share the one-writer queue', async () => {
   }
   expect(res.stderr).not.toContain(TOKEN);
 }, 60_000);
+
+it("a restore or verify asked for through the API that fails is said in run's log, not only in the job list", async () => {
+  // Before: 'restore started' and then nothing in the log of a restore that failed; the job list that said it is
+  // gone with the process.
+  const store = join(work, 'failed-jobs');
+  const made = await runCli(['backup', '--json', '--strategy', 'raw'], { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store });
+  expect(made.code, made.stderr).toBe(0);
+  const { id } = JSON.parse(made.stdout) as { id: string };
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}/api/v1`;
+  const headers = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' };
+  let failure: unknown;
+  // An etcd that is not there: the restore fails once its retries end.
+  const res = await runCli(
+    ['run'],
+    { RS_ETCD_ENDPOINTS: `http://127.0.0.1:${await freePort()}`, RS_ETCD_TIMEOUT: '1s', RS_BACKUP_DIR: store, RS_HTTP_PORT: String(port), RS_API_TOKEN: TOKEN },
+    {
+      timeoutMs: 30_000,
+      onStart: (child) => {
+        let started = false;
+        child.stderr!.on('data', (d: Buffer) => {
+          if (started || !d.toString().includes('"msg":"http server listening"')) return;
+          started = true;
+          void (async () => {
+            try {
+              const job = (await (await fetch(`${base}/restores`, { method: 'POST', headers, body: JSON.stringify({ backupId: id }) })).json()) as JobView;
+              for (let view = job; view.state !== 'failed'; await new Promise((r) => setTimeout(r, 200))) {
+                view = (await (await fetch(`${base}/jobs/${job.id}`, { headers })).json()) as JobView;
+                expect(view.state).not.toBe('succeeded');
+              }
+            } catch (err) {
+              failure = err;
+            } finally {
+              child.kill('SIGTERM');
+            }
+          })();
+        });
+      },
+    },
+  );
+  if (failure) throw failure;
+  const line = res.stderr.split('\n').find((l) => l.includes('"msg":"restore job failed"'));
+  expect(JSON.parse(line ?? '{}')).toMatchObject({ level: 'error', kind: 'restore', trigger: 'api', params: { backupId: id } });
+  expect(line).toMatch(/"err":"restore of backup \S+ failed \(.*etcd is unreachable.*\) before writing any key: etcd was not changed"/);
+  expect(res.stderr).not.toContain(TOKEN);
+}, 40_000);
