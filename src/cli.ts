@@ -229,6 +229,12 @@ const HABITS: Record<string, string> = {
   'snapshot restore': `etcdctl's "snapshot restore" is "reshifter restore <id>|latest --data-dir DIR [--name ... --initial-cluster ...]" here`,
   'snapshot status': `etcdctl's "snapshot status" is "reshifter inspect <id>|latest|<file>" here`,
   snapshot: `etcdctl's snapshot save, restore and status are "reshifter backup", "reshifter restore <id>|latest --data-dir DIR" and "reshifter inspect" here`,
+  // The first look at a cluster, before and after a restore.
+  'endpoint status': `etcdctl's "endpoint status" is "reshifter explore" here (version, DB size, revision, leader; --json)`,
+  'endpoint health': `etcdctl's "endpoint health" is "reshifter explore" here (an endpoint that does not answer is marked so)`,
+  endpoint: `etcdctl's endpoint status and health are "reshifter explore" here`,
+  'member list': `etcdctl's "member list" is "reshifter explore" here (its members, the leader marked)`,
+  member: `etcdctl's "member list" is "reshifter explore" here (its members, the leader marked)`,
 };
 
 export const TABLE: CommandTable = { commands: COMMANDS, subcommands: SUBCOMMANDS, overrides: FLAG_OVERRIDES, synonyms: SYNONYMS, habits: HABITS };
