@@ -69,7 +69,7 @@ async function formOf(ctx: CommandContext, repo: BackupRepository, id: string): 
   const member = MEMBER_FLAGS.filter((f) => flags[f] !== undefined);
   if (!dataDir && member.length > 0) throw new ConfigError([`${member.map((f) => `--${f}`).join(', ')} name the member of a new data dir: give --data-dir DIR too`]);
   const keyFlags = (['dry-run', 'skip-existing'] as const).filter((f) => flags[f] !== undefined);
-  if (dataDir && keyFlags.length > 0) throw new ConfigError([`${keyFlags.map((f) => `--${f}`).join(', ')} apply to restores into the running etcd (key dumps and --keys), not to --data-dir`]);
+  if (dataDir && keyFlags.length > 0) throw new ConfigError([`${keyFlags.map((f) => `--${f}`).join(', ')} ${keyFlags.length > 1 ? 'apply' : 'applies'} to restores into the running etcd (key dumps and --keys), not to --data-dir`]);
   if (id !== 'latest') {
     const m = await repo.get(id, USES.any);
     if (isDeltaManifest(m)) throw new OperationError(`backup ${m.id} is a delta segment: restore from the full backup its chain starts from (see "reshifter list"), or from "latest", with --to`);

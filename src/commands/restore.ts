@@ -121,6 +121,11 @@ function given(ctx: CommandContext, refused: readonly string[]): string | undefi
   return extra.length > 0 ? extra.map((f) => `--${f}`).join(', ') : undefined;
 }
 
+/** The verb for flags as `given` lists them: `--data-dir applies`, `--name, --data-dir apply`. */
+function applies(flags: string): string {
+  return flags.includes(', ') ? 'apply' : 'applies';
+}
+
 /** A key dump, or a snapshot's live keys (`--keys`), into the etcd at RS_ETCD_ENDPOINTS. */
 async function restoreKeysOf(ctx: CommandContext, repo: BackupRepository, m: Manifest, refused: readonly string[], begun: () => void): Promise<void> {
   const extra = given(ctx, refused);
@@ -128,7 +133,7 @@ async function restoreKeysOf(ctx: CommandContext, repo: BackupRepository, m: Man
     throw new UsageError([
       m.contentType === SNAPSHOT_CONTENT_TYPE
         ? `${extra} cannot be combined with --keys, which writes the snapshot's keys into the etcd at RS_ETCD_ENDPOINTS`
-        : `${extra} apply to snapshots; backup ${m.id} is a key dump (${m.strategy}), restored into the etcd at RS_ETCD_ENDPOINTS`,
+        : `${extra} ${applies(extra)} to snapshots; backup ${m.id} is a key dump (${m.strategy}), restored into the etcd at RS_ETCD_ENDPOINTS`,
     ]);
   }
   begun();
@@ -170,7 +175,7 @@ async function restoreSnapshot(ctx: CommandContext, repo: BackupRepository, m: M
   const dataDir = str('data-dir');
   const extra = given(ctx, DUMP_FLAGS);
   if (extra !== undefined) {
-    throw new UsageError([`${extra} apply to key dumps and to --keys; backup ${m.id} is an etcd snapshot (restore it with --data-dir DIR, or its keys into a running etcd with --keys)`]);
+    throw new UsageError([`${extra} ${applies(extra)} to key dumps and to --keys; backup ${m.id} is an etcd snapshot (restore it with --data-dir DIR, or its keys into a running etcd with --keys)`]);
   }
   if (dataDir === undefined) {
     throw new UsageError([`backup ${m.id} is an etcd snapshot: restore it into a new data directory with --data-dir DIR (see "Disaster recovery" in the docs), or its keys into the running etcd at RS_ETCD_ENDPOINTS with --keys`]);

@@ -74,7 +74,16 @@ describe('snapshot restore', () => {
     expect(plain.stdout).toContain(`next: start etcd with --data-dir ${join(work, 'plain')} (a single member named "default"`);
     const wrong = await runInProcess(['restore', manifest.id, '--dry-run', '--data-dir', join(work, 'x')], env());
     expect(wrong.code).toBe(2);
-    expect(wrong.stderr).toMatch(/--dry-run apply to key dumps/);
+    // One flag: 'applies' (before: '--dry-run apply to key dumps').
+    expect(wrong.stderr).toMatch(/--dry-run applies to key dumps/);
+    const raw = await runInProcess(['backup', '--json', '--strategy', 'raw'], env({ RS_CLUSTER_NAME: 'dr-raw' }));
+    expect(raw.code, raw.stderr).toBe(0);
+    const rawId = (JSON.parse(raw.stdout) as Manifest).id;
+    const dump = await runInProcess(['restore', rawId, '--data-dir', join(work, 'y')], env({ RS_CLUSTER_NAME: 'dr-raw' }));
+    expect(dump.code).toBe(2);
+    expect(dump.stderr).toContain(`--data-dir applies to snapshots; backup ${rawId} is a key dump (raw), restored into the etcd at RS_ETCD_ENDPOINTS`);
+    const two = await runInProcess(['restore', rawId, '--data-dir', join(work, 'y'), '--name', 'm1'], env({ RS_CLUSTER_NAME: 'dr-raw' }));
+    expect(two.stderr).toMatch(/--data-dir, --name apply to snapshots|--name, --data-dir apply to snapshots/);
   });
 
   it('member flags etcd would refuse fail at once (exit 2), before the backup is downloaded', async () => {
