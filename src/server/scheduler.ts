@@ -40,13 +40,16 @@ export function scheduleBackups(ctx: OpContext, schedule: string, deps: Schedule
   return task;
 }
 
-async function scheduledBackup(ctx: OpContext, deps: ScheduleDeps, progress: (p: { bytes: number; totalBytes?: number }) => void) {
+async function scheduledBackup(ctx: OpContext, deps: ScheduleDeps, progress: (p: { bytes: number; totalBytes?: number; keys?: number }) => void) {
   // A checkpoint run is one backup per container, each with its own id.
   const run = isCheckpointRun(ctx) ? { id: undefined, ctx } : await backupRunContext(ctx, deps.repo);
   const onProgress = (p: { bytes: number; totalBytes?: number }) => progress({ bytes: p.bytes, ...(p.totalBytes !== undefined && { totalBytes: p.totalBytes }) });
   try {
     if (run.id === undefined) return await checkpointBackupsAndPrune(run.ctx, deps.repo, { observer: deps.observer, onProgress });
-    return await backupAndPrune(run.ctx, deps.repo, { ...run.start, observer: deps.observer, onProgress });
+    const manifest = await backupAndPrune(run.ctx, deps.repo, { ...run.start, observer: deps.observer, onProgress });
+    // Progress is sampled once a second: the finished job says how far it went, as an API backup's does.
+    progress({ bytes: manifest.rawSizeBytes, ...(manifest.keys !== undefined && { keys: manifest.keys }) });
+    return manifest;
   } catch (err) {
     if (err instanceof AbortedError) deps.onInterrupted();
     // Already logged as "backup failed" or "retention failed".

@@ -71,6 +71,9 @@ it('scheduled backups and API backups share the one-writer queue', async () => {
   const ran = jobs.filter((j) => j.startedAt !== undefined && j.finishedAt !== undefined && j.writes);
   expect(ran.filter((j) => j.trigger === 'schedule' && j.state === 'succeeded').length).toBeGreaterThanOrEqual(2);
   expect(ran.filter((j) => j.trigger === 'api' && j.state === 'succeeded').length).toBeGreaterThanOrEqual(3);
+  // A finished job, scheduled or asked for, says how far it went: all of the backup (before: a scheduled one gave
+  // whatever the last once-a-second sample caught, 0 for a short backup).
+  for (const j of ran.filter((r) => r.state === 'succeeded')) expect(j.progress.bytes).toBe((j.result as { rawSizeBytes: number }).rawSizeBytes);
   // One writer at a time: sorted by start, each job finished before the next one started.
   const byStart = ran.sort((a, b) => Date.parse(a.startedAt!) - Date.parse(b.startedAt!));
   for (let i = 1; i < byStart.length; i++) {

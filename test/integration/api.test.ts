@@ -169,6 +169,9 @@ describe('backups and jobs', () => {
     // A finished backup job has read all of the backup: its progress is the raw size, whatever the sampling caught.
     expect(a.progress.bytes).toBe(backups.raw1.rawSizeBytes);
     expect(b.progress.bytes).toBe(backups.snap1.rawSizeBytes);
+    // And a key dump's job counts its keys, as its manifest does (before: keys 0 beside a dump of every key).
+    expect(a.progress.keys).toBe(backups.raw1.keys);
+    expect(a.progress.keys).toBeGreaterThan(0);
   });
 
   it('lists manifests newest first, and gets one by id or as latest', async () => {

@@ -50,8 +50,9 @@ export function createApiServices(ctx: OpContext, repo: BackupRepository, opts: 
         ...(opts.observer && { observer: opts.observer }),
         onProgress: (p) => job.progress({ bytes: p.bytes, ...(p.totalBytes !== undefined && { totalBytes: p.totalBytes }) }),
       });
-      // Progress is sampled once a second: a finished job says how far it went, however short it was.
-      job.progress({ bytes: manifest.rawSizeBytes });
+      // Progress is sampled once a second: a finished job says how far it went, however short it was (a key dump
+      // also how many keys it holds).
+      job.progress({ bytes: manifest.rawSizeBytes, ...(manifest.keys !== undefined && { keys: manifest.keys }) });
       return manifest;
     },
 
