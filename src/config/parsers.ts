@@ -247,8 +247,17 @@ export function ageRecipients(value: string): string[] {
   if (ssh !== undefined) throw new Error(`has "${ssh}", which is not an age X25519 public key (age1...): reshifter encrypts to age keys only, not SSH keys`);
   const keys = lines.flatMap((line) => line.split(/[\s,]+/)).filter((k) => k.length > 0);
   const bad = keys.find((k) => !isAgeRecipient(k));
+  // age -R takes a file; this variable takes what the file holds.
+  if (bad !== undefined && looksLikePath(bad)) {
+    throw new Error(`has "${bad}", a file's path, where age X25519 public keys (age1...) go: give the keys themselves (the recipients file's text, as a ConfigMap made with --from-file holds it)`);
+  }
   if (bad !== undefined) throw new Error(`has "${bad}", which is not an age X25519 public key (age1...)`);
   return keys;
+}
+
+/** `/keys/age.txt`, `./recipients.txt`: what age's -R and -i take, given where the keys themselves go. */
+function looksLikePath(value: string): boolean {
+  return /^\.{0,2}\/\S*$/.test(value);
 }
 
 /** A readable file that holds at least one age identity; the message never quotes a line of it. */
@@ -265,6 +274,8 @@ export function ageIdentityFile(path: string): string {
 export const ageIdentity = (value: string): string[] => {
   const single = value.trim();
   if (isAgeIdentity(single)) return [single];
+  // age -i takes a file; so does RS_ENCRYPTION_IDENTITY_FILE.
+  if (looksLikePath(single)) throw new Error('is a file\'s path, not an age secret key (AGE-SECRET-KEY-1...): set RS_ENCRYPTION_IDENTITY_FILE to it instead');
   if (!/[\r\n]/.test(single)) throw new Error('is not an age secret key (AGE-SECRET-KEY-1...)');
   return parseIdentityFile(value);
 };

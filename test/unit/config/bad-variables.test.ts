@@ -79,6 +79,9 @@ const CASES: Array<[string, string, RegExp, Env?]> = [
   ['RS_ENCRYPTION_IDENTITY_FILE', join(dir, 'missing.txt'), /does not exist/],
   ['RS_ENCRYPTION_IDENTITY_FILE', aFile, /line 1 is not an age secret key/],
   ['RS_ENCRYPTION_IDENTITY', 'AGE-SECRET-KEY-1NOTAKEY', /\(hidden\) is not an age secret key/],
+  // age's -R FILE and -i FILE habits: the path named as such, with what to give instead.
+  ['RS_ENCRYPTION_RECIPIENTS', '/keys/recipients.txt', /"\/keys\/recipients.txt", a file's path, where age X25519 public keys \(age1...\) go: give the keys themselves/],
+  ['RS_ENCRYPTION_IDENTITY', '/keys/age.txt', /\(hidden\) is a file's path, not an age secret key \(AGE-SECRET-KEY-1...\): set RS_ENCRYPTION_IDENTITY_FILE to it instead/],
   ['RS_ENCRYPTION_PASSPHRASE', 'pass-phrase-secret', /cannot both be set/, { RS_ENCRYPTION_RECIPIENTS: GOOD_RECIPIENT }],
   ['RS_SCHEDULE', 'every hour', /is not a cron expression/],
   ['RS_SCHEDULE', '* * *', /is not a cron expression/],
