@@ -108,7 +108,10 @@ function reasonOf(text: string, raw: string, cfg: ConfigTarget | undefined, what
   const tls = tlsReason(text, cfg);
   if (tls !== undefined) return tls;
   if (/too many requests/.test(text)) return `etcd is overloaded and refused the request (${raw})`;
-  if (/database space exceeded|nospace/.test(text)) return `etcd's database is full (its --quota-backend-bytes; compact and defragment it) (${raw})`;
+  if (/database space exceeded|nospace/.test(text)) {
+    // etcd raises a NOSPACE alarm and refuses every write until it is cleared, whatever room is made.
+    return `etcd's database is full (its --quota-backend-bytes: raise it, or compact and defragment it; then clear etcd's NOSPACE alarm with "etcdctl alarm disarm", or every write stays refused) (${raw})`;
+  }
   if (/received message larger than max|resource_exhausted|request is too large|too many operations/.test(text)) {
     return `a message exceeded etcd or gRPC size limits (${raw})`;
   }

@@ -27,7 +27,7 @@ describe('toEtcdError', () => {
     ['14 UNAVAILABLE: Connection dropped', cfg(), /etcd is unreachable or went away/],
     ['4 DEADLINE_EXCEEDED: Deadline exceeded after 3.004s,name resolution: 0.001s', { ...cfg(), timeoutMs: 3000 }, /etcd did not answer within 3 s \(RS_ETCD_TIMEOUT, which bounds each call, retries included/],
     ['8 RESOURCE_EXHAUSTED: etcdserver: too many requests', cfg(), /etcd is overloaded and refused the request/],
-    ['8 RESOURCE_EXHAUSTED: etcdserver: mvcc: database space exceeded', cfg(), /etcd's database is full/],
+    ['8 RESOURCE_EXHAUSTED: etcdserver: mvcc: database space exceeded', cfg(), /etcd's database is full .*then clear etcd's NOSPACE alarm with "etcdctl alarm disarm", or every write stays refused/],
   ])('%s', (message, target, expected) => {
     const e = toEtcdError(new Error(message), 'reading etcd status', target);
     expect(e).toBeInstanceOf(EtcdError);
