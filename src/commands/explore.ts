@@ -31,6 +31,9 @@ function printReport(ctx: CommandContext, result: EndpointReport): void {
   ctx.print(`db size:      ${formatBytes(result.dbSizeBytes)}`);
   ctx.print(`revision:     ${result.revision}`);
   ctx.print(`leader:       ${result.leader}`);
+  if (result.alarms.length > 0) {
+    ctx.print(`alarms:       ${result.alarms.join(', ')}: etcd refuses writes until they are cleared (NOSPACE: make room, then "etcdctl alarm disarm")`);
+  }
   ctx.print('members:');
   for (const m of result.members) ctx.print(`  ${m.id} ${m.name} ${m.clientURLs.join(',')}${m.isLeader ? ' (leader)' : ''}`);
 }

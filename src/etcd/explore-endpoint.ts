@@ -115,6 +115,7 @@ function factsWithoutV3(cfg: EtcdConfig, etcdVersion: string | undefined): Explo
     revision: 0,
     raftIndex: 0,
     raftTerm: 0,
+    alarms: [],
   };
 }
 

@@ -18,6 +18,8 @@ export interface ExploreResult {
   revision: number;
   raftIndex: number;
   raftTerm: number;
+  /** Alarms etcd has raised (`NOSPACE`, `CORRUPT`), as `etcdctl endpoint status` lists them: etcd refuses writes under them. */
+  alarms: string[];
 }
 
 /** Probes a v3 endpoint: version, members and leader, database size and revision. */
@@ -46,8 +48,15 @@ export async function exploreV3(client: Etcd3, cfg: EtcdConfig): Promise<Explore
       revision: Number(status.header.revision),
       raftIndex: Number(status.raftIndex),
       raftTerm: Number(status.raftTerm),
+      alarms: (status.errors ?? []).map(alarmText),
     };
   } catch (err) {
     throw toEtcdError(err, 'exploring etcd', cfg);
   }
+}
+
+/** `memberID:7204706543579000299 alarm:NOSPACE ` (etcd's status) as `NOSPACE (member 7204706543579000299)`. */
+function alarmText(error: string): string {
+  const m = /memberID:(\d+)\s+alarm:(\w+)/.exec(error);
+  return m ? `${m[2]!} (member ${m[1]!})` : error.trim();
 }

@@ -73,6 +73,29 @@ describe('explore', () => {
     expect(text.stdout).toMatch(/\/registry \(v3\) \d+ keys/);
   });
 
+  it("names the alarms etcd has raised (NOSPACE: every write refused), as etcdctl endpoint status does; none when none", async () => {
+    // Before: nothing; a restored or full etcd looked healthy to the check README's disaster recovery asks for.
+    expect((JSON.parse((await runInProcess(['explore', '--json'], env(source))).stdout) as { alarms: string[] }).alarms).toEqual([]);
+    expect((await runInProcess(['explore'], env(source))).stdout).not.toMatch(/^alarms:/m);
+    const full = await startEtcd({ args: ['--quota-backend-bytes', String(2 * 1024 * 1024)] });
+    try {
+      const client = new Etcd3({ hosts: full.endpoint });
+      await expect(
+        (async () => {
+          for (let i = 0; i < 100; i++) await client.put(`/registry/configmaps/default/fill-${i}`).value(Buffer.alloc(256 * 1024, 1));
+        })(),
+      ).rejects.toThrow(/database space exceeded/);
+      client.close();
+      const e = JSON.parse((await runInProcess(['explore', '--json'], env(full))).stdout) as { alarms: string[] };
+      expect(e.alarms).toEqual([expect.stringMatching(/^NOSPACE \(member \d+\)$/)]);
+      const text = await runInProcess(['explore'], env(full));
+      expect(text.code).toBe(0);
+      expect(text.stdout).toMatch(/^alarms: {7}NOSPACE \(member \d+\): etcd refuses writes until they are cleared \(NOSPACE: make room, then "etcdctl alarm disarm"\)$/m);
+    } finally {
+      await full.stop();
+    }
+  });
+
   it('sees the v2 API and v2 data; vanilla Kubernetes; nothing on an empty etcd', async () => {
     const v2 = await startEtcd({ enableV2: true });
     try {

@@ -237,6 +237,7 @@ export const COMPONENTS: Record<string, Schema> = {
       etcdVersion: text,
       revision: count,
       dbSizeBytes: count,
+      alarms: { type: 'array', items: text, description: "alarms etcd has raised (NOSPACE, CORRUPT), with the member: etcd refuses writes under them" },
       keyspaceError: { type: 'string', description: 'why the v3 keyspace could not be read (credentials refused or missing); the rest is what etcd tells anyone' },
       unanswered: {
         type: 'array',
