@@ -101,9 +101,12 @@ function reasonOf(text: string, raw: string, cfg: ConfigTarget | undefined, what
       : `etcd requires authentication and got no user name (set ${credentialVariables(cfg)})`;
   }
   if (/permission denied|etcdpermissiondenied/.test(text)) {
-    return RESTORING.test(what)
-      ? 'the etcd user lacks permission for this (a key restore needs read and write access to the keys it restores)'
-      : 'the etcd user lacks permission for this (snapshots need the root role; key dumps read access to their prefixes)';
+    if (RESTORING.test(what)) return 'the etcd user lacks permission for this (a key restore needs read and write access to the keys it restores)';
+    // etcd checks a watch against its whole range: a key dump's chain is watched from its first prefix to its last.
+    if (/^watching/.test(what)) {
+      return 'the etcd user lacks permission for this (the watch of continuous backups needs read access to every key from the first prefix recorded to the last: all keys for a snapshot\'s chain, /kubernetes.io to /registry for a key dump\'s of the detected prefixes; RS_KUBE_PREFIXES=/registry narrows it to that prefix)';
+    }
+    return 'the etcd user lacks permission for this (snapshots need the root role; key dumps read access to their prefixes)';
   }
   const tls = tlsReason(text, cfg);
   if (tls !== undefined) return tls;

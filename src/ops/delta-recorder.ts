@@ -8,6 +8,7 @@ import { formatStrategy } from '../core/strategy.js';
 import type { Config } from '../config/types.js';
 import { createEtcdClient } from '../etcd/client.js';
 import type { WatchStateChange } from '../etcd/delta-watch.js';
+import { EtcdCredentialsError } from '../etcd/errors.js';
 import { assertOneCluster } from '../etcd/one-cluster.js';
 import type { Logger } from '../log.js';
 import type { BackupRepository } from '../store/backup-repository.js';
@@ -62,6 +63,8 @@ export class DeltaRecorder {
   /** Set while a full backup runs before any watch of this run: the watch cannot start before it is stored. */
   private firstBaseSince?: number;
   private wake?: () => void;
+  /** Refusals of the watch in a row (etcd's permissions or credentials): the pause before the next try grows. */
+  private refusals = 0;
   /** What was given up at exit (the store failing): `run` then exits 1 saying so. */
   givenUp?: string;
 
@@ -112,7 +115,7 @@ export class DeltaRecorder {
           continue;
         }
         this.downSince ??= Date.now();
-        start = await this.afterBreak(rec, end.error);
+        start = end.error instanceof EtcdCredentialsError ? await this.refused(rec, end.error) : await this.afterBreak(rec, end.error);
       }
     } finally {
       client.close();
@@ -188,6 +191,18 @@ export class DeltaRecorder {
     });
   }
 
+  /**
+   * etcd refused the watch (the user may not read the span it covers, or its credentials): no change was missed, and
+   * a full backup would meet the same refusal at its watch, one after another into the store. The chain waits, with a
+   * growing pause, and goes on where it stopped once etcd lets the watch in; /healthz counts it as down meanwhile.
+   */
+  private async refused(rec: ChainRecording, error: EtcdCredentialsError): Promise<{ base: Manifest; fromRevision: number } | undefined> {
+    const waitMs = this.pause(this.refusals++);
+    this.deps.log.error({ base: rec.base.id, through: rec.through, err: describeError(error), retryInMs: waitMs }, 'etcd refuses the watch of changes: continuous backups wait and try again');
+    await this.sleep(waitMs);
+    return this.stopped ? undefined : { base: rec.base, fromRevision: rec.through + 1 };
+  }
+
   /** A chain that cannot go on: a full backup at once (or the one that arrived meanwhile), and a new chain from it. */
   private async afterBreak(rec: ChainRecording, error: unknown): Promise<{ base: Manifest; fromRevision: number } | undefined> {
     const why = describeError(error);
@@ -242,6 +257,7 @@ export class DeltaRecorder {
       }
       this.watched = true;
       this.downSince = undefined;
+      this.refusals = 0;
       return;
     }
     this.downSince ??= Date.now();
