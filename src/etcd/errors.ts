@@ -33,7 +33,7 @@ export class EtcdCredentialsError extends EtcdError {
 }
 
 /** The etcd errors that are about the credentials (see reasonOf for their words). */
-const CREDENTIALS = /authentication failed|invalid user id or password|etcdauthenticationfailed|user name is empty|permission denied|etcdpermissiondenied/;
+const CREDENTIALS = /authentication failed|invalid user id or password|etcdauthenticationfailed|user name is empty|user not found|permission denied|etcdpermissiondenied/;
 
 /**
  * Turns whatever etcd3/grpc-js threw into an EtcdError whose message says what went wrong in an operator's
@@ -90,6 +90,19 @@ function retried(err: unknown): string {
 /** The calls of a key restore (writes, and the reads of the target before them), whose permission is not a backup's. */
 const RESTORING = /restored|to restore|of the target|recorded changes deleted/;
 
+/** What the call `what` needs of the etcd user. */
+function permissionNeeded(what: string): string {
+  if (RESTORING.test(what)) return 'a key restore needs read and write access to the keys it restores';
+  // etcd checks a watch against its whole range: a key dump's chain is watched from its first prefix to its last.
+  if (/^watching/.test(what)) {
+    return "the watch of continuous backups needs read access to every key from the first prefix recorded to the last: all keys for a snapshot's chain, /kubernetes.io to /registry for a key dump's of the detected prefixes; RS_KUBE_PREFIXES=/registry narrows it to that prefix";
+  }
+  return 'snapshots need the root role; key dumps read access to their prefixes';
+}
+
+/** With a client certificate and no user name, etcd with auth enabled takes the certificate's CN as the user. */
+const certificateUser = (cfg: ConfigTarget | undefined): cfg is ConfigTarget => cfg !== undefined && cfg.username === undefined && cfg.clientCertFile !== undefined;
+
 /** Why an etcd call failed, in an operator's words, from the error's text (lower case) and its message. */
 function reasonOf(text: string, raw: string, cfg: ConfigTarget | undefined, what: string): string {
   if (/authentication failed|invalid user id or password|etcdauthenticationfailed/.test(text)) {
@@ -100,14 +113,10 @@ function reasonOf(text: string, raw: string, cfg: ConfigTarget | undefined, what
       ? 'etcd has authentication enabled: set RS_ETCD_USERNAME and RS_ETCD_PASSWORD'
       : `etcd requires authentication and got no user name (set ${credentialVariables(cfg)})`;
   }
-  if (/permission denied|etcdpermissiondenied/.test(text)) {
-    if (RESTORING.test(what)) return 'the etcd user lacks permission for this (a key restore needs read and write access to the keys it restores)';
-    // etcd checks a watch against its whole range: a key dump's chain is watched from its first prefix to its last.
-    if (/^watching/.test(what)) {
-      return 'the etcd user lacks permission for this (the watch of continuous backups needs read access to every key from the first prefix recorded to the last: all keys for a snapshot\'s chain, /kubernetes.io to /registry for a key dump\'s of the detected prefixes; RS_KUBE_PREFIXES=/registry narrows it to that prefix)';
-    }
-    return 'the etcd user lacks permission for this (snapshots need the root role; key dumps read access to their prefixes)';
+  if (/auth: user not found/.test(text) && certificateUser(cfg)) {
+    return `etcd knows no user named as the common name (CN) of ${tlsFile(cfg, 'clientCertFile')}, which it takes as the user when RS_ETCD_USERNAME is not set: set RS_ETCD_USERNAME and RS_ETCD_PASSWORD, or add that user to etcd with the roles it needs`;
   }
+  if (/permission denied|etcdpermissiondenied/.test(text)) return `the etcd user lacks permission for this (${permissionNeeded(what)})${certificateUser(cfg) ? `; with no RS_ETCD_USERNAME set, etcd takes the common name (CN) of ${tlsFile(cfg, 'clientCertFile')} as the user` : ''}`;
   const tls = tlsReason(text, cfg);
   if (tls !== undefined) return tls;
   if (/too many requests/.test(text)) return `etcd is overloaded and refused the request (${raw})`;

@@ -115,4 +115,22 @@ describe('key restore into etcd with mutual TLS and authentication', () => {
     expect(res.stdout).toMatch(/restored [1-9]\d* keys into /);
     expect(new Map([...(await targetKeys())].map(([k, kv]) => [k, kv.value ?? '']))).toEqual(expected);
   });
+
+  it("without a user name, says that etcd took the client certificate's CN as the user, which it does not know", async () => {
+    // Before: 'the etcd user lacks permission for this (...)' and, for a snapshot, etcd's bare 'auth: user not found':
+    // no word of the user etcd took, nor of the certificate it came from.
+    const res = await runCli(['restore', 'latest', '--dry-run'], {
+      RS_ETCD_ENDPOINTS: target.endpoint,
+      RS_BACKUP_DIR: join(dir, 'store'),
+      RS_ETCD_TIMEOUT: '10s',
+      ETCDCTL_CACERT: certs.ca,
+      ETCDCTL_CERT: certs.client.cert,
+      ETCDCTL_KEY: certs.client.key,
+    });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain(`with no RS_ETCD_USERNAME set, etcd takes the common name (CN) of ETCDCTL_CERT=${certs.client.cert} as the user`);
+    const snapshot = await runCli(['backup'], { RS_ETCD_ENDPOINTS: target.endpoint, RS_BACKUP_DIR: join(dir, 'snap'), RS_ETCD_TIMEOUT: '10s', RS_ETCD_CA_CERT: certs.ca, RS_ETCD_CLIENT_CERT: certs.client.cert, RS_ETCD_CLIENT_KEY: certs.client.key });
+    expect(snapshot.code).toBe(1);
+    expect(snapshot.stderr).toContain(`etcd knows no user named as the common name (CN) of RS_ETCD_CLIENT_CERT=${certs.client.cert}, which it takes as the user when RS_ETCD_USERNAME is not set`);
+  });
 });
