@@ -18,7 +18,7 @@ import type { BackupRepository } from '../store/backup-repository.js';
 import { VERSION } from '../version.js';
 import type { OpContext } from './context.js';
 import { encryptionKeys } from './encryption-keys.js';
-import { openSource, resolveStrategy } from './strategies.js';
+import { openSource, refuseV2Only, resolveStrategy } from './strategies.js';
 
 export interface BackupOptions {
   /** Overrides RS_BACKUP_STRATEGY. */
@@ -98,6 +98,7 @@ async function takeBackup(ctx: OpContext, repo: BackupRepository, opts: BackupOp
     try {
       const facts = await source.facts();
       assertSelectedSomething(config.selection, strategy, facts);
+      if (strategy.kind === 'snapshot') await refuseV2Only(config, etcd, log);
       const manifest = manifestOf(ctx, run, strategy, source, stored, facts);
       if (signal.aborted) throw new AbortedError('backup interrupted before its manifest was written');
       await repo.putManifest(manifest);

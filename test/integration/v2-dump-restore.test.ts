@@ -111,7 +111,7 @@ describe('etcd v2 keyspace', () => {
     const res = await runInProcess(['backup', '--json'], env(source, { RS_BACKUP_STRATEGY: 'snapshot', RS_CLUSTER_NAME: 'v2-snapshot' }));
     expect(res.code).toBe(2);
     expect(res.stdout).toBe('');
-    expect(res.stderr).toMatch(/RS_BACKUP_STRATEGY=snapshot reads the v3 keyspace only, but the Kubernetes keys of \S+ are in its v2 keyspace: the snapshot would hold none of them; use raw/);
+    expect(res.stderr).toMatch(/RS_BACKUP_STRATEGY=snapshot reads the v3 keyspace only, but the Kubernetes keys of \S+ are in its v2 keyspace: the snapshot holds none of them and was not stored; use raw/);
     const list = await runInProcess(['list', '--json'], env(source, { RS_CLUSTER_NAME: 'v2-snapshot' }));
     expect(list.stdout).not.toContain('snapshot');
   });
