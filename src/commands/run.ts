@@ -79,11 +79,14 @@ export async function runCommand(cmd: CommandContext): Promise<void> {
 
 /**
  * A restore or verify asked for through the API or the web UI that failed is said in the log, as a failed backup is
- * (by the backup itself): the job list that also says it lives only as long as the process.
+ * (by the backup itself): the job list that also says it lives only as long as the process. So is a writing job a
+ * stop cancelled while it waited in the queue (a restore behind a long backup): it never ran.
  */
 function logFailedJob(log: Logger, job: JobView): void {
-  if (job.state !== 'failed' || job.kind === 'backup' || job.startedAt === undefined) return;
-  log.error({ jobId: job.id, kind: job.kind, trigger: job.trigger, params: job.params, err: job.error }, `${job.kind} job failed`);
+  if (job.state !== 'failed') return;
+  const fields = { jobId: job.id, kind: job.kind, trigger: job.trigger, params: job.params, err: job.error };
+  if (job.startedAt === undefined) log.warn(fields, `${job.kind} job cancelled before it started`);
+  else if (job.kind !== 'backup') log.error(fields, `${job.kind} job failed`);
 }
 
 /**

@@ -146,6 +146,31 @@ describe('SIGTERM', () => {
     }
   });
 
+  it('run mode, a restore asked for from the API waiting behind a backup: the stop says it never ran', async () => {
+    // Before: nothing in the log of a restore that a stop cancelled in the queue (its 'cancelled' lived in the job
+    // list only, which goes with the process): the operator who asked for it from the web UI could not tell.
+    const store = join(dir, 'run-queued');
+    const made = await runCli(['backup', '--json', '--strategy', 'filter:configmaps'], { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store });
+    expect(made.code, made.stderr).toBe(0);
+    const { id } = JSON.parse(made.stdout) as { id: string };
+    const port = await freePort();
+    const token = 'signal-test-token-0123456789';
+    const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
+    const post = (path: string, body: unknown) => fetch(`http://127.0.0.1:${port}/api/v1/${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+    let queued: Promise<{ state: string }> | undefined;
+    const { res } = await terminate(['run'], env({ RS_BACKUP_DIR: store, RS_HTTP_PORT: String(port), RS_API_TOKEN: token }), (stderr) => {
+      if (queued === undefined && stderr.includes('"msg":"http server listening"')) {
+        // A raw dump through the slow proxy: still running when the restore is asked for, and when the signal comes.
+        queued = post('backups', { strategy: 'raw' }).then(() => post('restores', { backupId: id })).then(async (r) => (await r.json()) as { state: string });
+      }
+      return /"msg":"backup started"/.test(stderr) && /"path":"\/api\/v1\/restores","status":202/.test(stderr);
+    });
+    expect((await queued)?.state).toBe('queued');
+    expect(res.code).toBe(1);
+    const line = res.stderr.split('\n').find((l) => l.includes('"msg":"restore job cancelled before it started"'));
+    expect(JSON.parse(line ?? '{}')).toMatchObject({ level: 'warn', kind: 'restore', params: { backupId: id }, err: 'cancelled: shutting down before it started' });
+  });
+
   it('a signal just after the backup completed changes nothing: exit 0, not killed, and the backup is listed', async () => {
     // Found by faults-random: a natural exit closes Node's signal handlers while it tears down, and a SIGTERM in
     // those milliseconds killed a process whose backup was stored (the CronJob saw a failure). Eight tries spread
