@@ -3,7 +3,7 @@ import { assertReadable } from '../archive/codec.js';
 import { verifyArtifact, type Check } from '../archive/verify-artifact.js';
 import { snapshotCheck, verifySnapshotArtifact } from '../archive/verify-snapshot.js';
 import { SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
-import { AbortedError, describeError } from '../core/errors.js';
+import { AbortedError, IntegrityError, describeError } from '../core/errors.js';
 import { printable } from '../core/printable.js';
 import { readCounted } from '../progress.js';
 import type { BackupRepository } from '../store/backup-repository.js';
@@ -31,7 +31,15 @@ export async function verifyBackup(ctx: OpContext, repo: BackupRepository, m: Ma
   const keys = await encryptionKeys(ctx.config, { forReading: true });
   // Without a key the content cannot be checked: a setting is missing, the backup did not fail a check.
   assertReadable(m, keys);
-  const stored = readCounted(await repo.openArtifact(m, ctx.signal), { log: ctx.log, what: 'verify', total: m.sizeBytes, ...(opts.onBytes && { onBytes: opts.onBytes }) });
+  let opened;
+  try {
+    opened = await repo.openArtifact(m, ctx.signal);
+  } catch (err) {
+    // An artifact that is missing is a failed check of this backup, named under it as the others are.
+    if (err instanceof IntegrityError && err.check === 'read') return { id: m.id, ok: false, checks: [{ name: 'read', ok: false, detail: err.message.replace(`read: backup ${m.id}: `, '') }] };
+    throw err;
+  }
+  const stored = readCounted(opened, { log: ctx.log, what: 'verify', total: m.sizeBytes, ...(opts.onBytes && { onBytes: opts.onBytes }) });
   // A local, uncompressed, unencrypted snapshot is walked where it is; any other is staged in RS_TMP_DIR.
   const inPlace = repo.plainLocalArtifact(m);
   const place = { ...(inPlace !== undefined && { inPlace }), ...(repo.workDir !== undefined && { workDir: repo.workDir }) };

@@ -236,15 +236,22 @@ export class BackupRepository {
   /**
    * `err`, a failure to read backup `m`'s artifact, as the operator should hear it: when the artifact is gone and so is
    * its manifest, the backup was deleted after its manifest was read (retention, `prune` or `delete` of another
-   * reshifter on the same store), which is no damage; a NotFoundError says so. Any other error is returned as it is.
+   * reshifter on the same store), which is no damage; a NotFoundError says so. An artifact gone while its manifest is
+   * there is a damaged backup: an IntegrityError of the `read` check says so. Any other error is returned as it is.
    */
-  async deletedWhileRead(m: Pick<Manifest, 'id'>, err: unknown): Promise<unknown> {
+  async deletedWhileRead(m: Pick<Manifest, 'id' | 'artifact'>, err: unknown): Promise<unknown> {
     if (!isGone(err)) return err;
     const manifestLeft = await this.store.get(this.key(manifestName(m.id))).then(
       (body) => (body.destroy(), true),
       (e: unknown) => !isGone(e),
     );
-    if (manifestLeft) return err;
+    if (manifestLeft) {
+      const where = `${this.store.location.replace(/\/$/, '')}/${this.key(m.artifact)}`;
+      const by = this.store.localPath !== undefined ? 'removed by hand' : 'removed by hand, or by a lifecycle rule of the bucket';
+      return new IntegrityError('read', `backup ${m.id}: its artifact ${where} is missing, though its manifest is there (${by}); the backup cannot be read or restored`, {
+        cause: err,
+      });
+    }
     return new NotFoundError(
       `backup ${m.id} was deleted while it was being read: its manifest and artifact are no longer in ${this.store.location} ` +
         '(retention, prune or delete of another reshifter on the same store removed it); "reshifter list" shows the backups there are',

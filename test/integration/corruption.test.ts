@@ -13,6 +13,9 @@ interface M {
   artifact: string;
   sha256: string;
   sizeBytes: number;
+  strategy: string;
+  createdAt: string;
+  etcd?: { revision: number };
 }
 
 /**
@@ -167,12 +170,17 @@ describe('corrupted backups', { concurrent: true }, () => {
     expect(out.code).toBe(1);
   });
 
-  it('a missing artifact: read', async () => {
-    const store = await damaged((f) => rm(join(f, dump.artifact)));
-    const res = await runCli(['verify', dump.id], readEnv(store));
-    expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/reshifter: .*(no such file|read)/);
-    await expectRestoreRefuses(store, dump, /no such file|read/);
+  it('a missing artifact (its manifest there): read, named as a damaged backup, under the backup verify names', async () => {
+    // Before: 'reshifter: reading <path>: no such file' alone: no backup named, no FAIL line, nothing to say the
+    // backup is damaged rather than the store unreachable.
+    for (const m of [dump, snap]) {
+      const store = await damaged((f) => rm(join(f, m.artifact)));
+      const missing = `its artifact ${join(store, 'default', m.artifact)} is missing, though its manifest is there (removed by hand); the backup cannot be read or restored`;
+      const res = await expectVerifyFails(store, m.id, 'read');
+      expect(res.stdout).toBe(`backup ${m.id} (${m.strategy}, revision ${m.etcd!.revision}, taken ${m.createdAt})\nFAIL\tread\t${missing}\n`);
+      expect(res.stderr).toContain(`reshifter: read: backup ${m.id} failed verification: ${missing}\n`);
+      await expectRestoreRefuses(store, m, new RegExp(`^reshifter: read: backup ${m.id}: its artifact .* is missing, though its manifest is there`));
+    }
   });
 
   it.each([
