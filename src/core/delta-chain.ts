@@ -128,6 +128,10 @@ export function parseTarget(text: string, now: number = Date.now()): Target {
     if (!Number.isSafeInteger(revision) || revision < 1) throw new Error(`"${text}" is not a revision etcd could have`);
     return { kind: 'revision', revision };
   }
+  // `date '+%F %T'` and kubectl's timestamps without a zone: which zone is the operator's to say, not ours to guess.
+  if (/^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?$/.test(t)) {
+    throw new Error(`"${text}" has no time zone: add Z for UTC (${t.replace(' ', 'T')}Z) or the offset of the zone meant (like +01:00)`);
+  }
   const at = RFC3339.test(t) ? Date.parse(t.replace(' ', 'T')) : Number.NaN;
   if (Number.isNaN(at)) throw new Error(`"${text}" is neither "latest", a revision (like 5310) nor an RFC 3339 time (like 2026-11-22T14:05:00Z)`);
   if (at > now + FUTURE_SLACK_MS) throw new Error(`"${text}" is in the future (it is ${new Date(now).toISOString()} here): for the newest state recorded, give "latest"`);

@@ -88,6 +88,9 @@ describe('targets', () => {
     expect(parseTarget('2026-11-22T14:05:00Z')).toEqual({ kind: 'time', at: Date.UTC(2026, 10, 22, 14, 5, 0) });
     expect(parseTarget('2026-11-22T16:05:00.250+02:00')).toEqual({ kind: 'time', at: Date.UTC(2026, 10, 22, 14, 5, 0, 250) });
     for (const bad of ['0', 'yesterday', '2026-11-22', '2026-11-22T14:05Z', '14:05', '-5']) expect(() => parseTarget(bad), bad).toThrow(/neither "latest", a revision|not a revision/);
+    // A time without a zone (`date '+%F %T'`): the zone is named as what is missing, not the format.
+    expect(parseTarget('2026-11-22 14:05:00Z')).toEqual({ kind: 'time', at: Date.UTC(2026, 10, 22, 14, 5, 0) });
+    expect(() => parseTarget('2026-11-22 14:05:00')).toThrow('"2026-11-22 14:05:00" has no time zone: add Z for UTC (2026-11-22T14:05:00Z) or the offset of the zone meant (like +01:00)');
   });
 
   it('latest: the newest revision recorded, from the chain that reaches it', () => {
