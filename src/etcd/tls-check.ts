@@ -50,7 +50,10 @@ export function checkTlsFiles(cfg: EtcdConfig, files: { ca?: Buffer; cert?: Buff
   try {
     cert = new X509Certificate(files.cert);
   } catch {
-    throw bad('clientCertFile', 'is not a PEM certificate');
+    // The two files given the wrong way round, as a copied command line or a Secret's keys can have them.
+    const swapped = /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(files.cert.toString('latin1')) && files.key.includes('-----BEGIN CERTIFICATE-----');
+    const which = swapped ? `: it holds a private key, and ${variableOf(cfg, 'clientKeyFile')} a certificate (the two swapped?)` : '';
+    throw bad('clientCertFile', `is not a PEM certificate${which}`);
   }
   try {
     key = createPrivateKey(files.key);

@@ -167,6 +167,14 @@ describe('etcd over TLS', () => {
     );
   });
 
+  it('says the client certificate and key were given the wrong way round', async () => {
+    const res = await backup(mutual, { RS_ETCD_CA_CERT: certs.ca, RS_ETCD_CLIENT_CERT: certs.client.key, RS_ETCD_CLIENT_KEY: certs.client.cert });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain(
+      `RS_ETCD_CLIENT_CERT was invalid: ${JSON.stringify(certs.client.key)} is not a PEM certificate: it holds a private key, and RS_ETCD_CLIENT_KEY a certificate (the two swapped?)`,
+    );
+  });
+
   it('says a plain-http etcd does not speak TLS', async () => {
     const res = await backup(plain, { RS_ETCD_ENDPOINTS: plain.endpoint.replace('http:', 'https:'), RS_ETCD_CA_CERT: certs.ca });
     expectFailure(res, /did not complete a TLS handshake: it serves plain http \(use an http:\/\/ endpoint\)/);
