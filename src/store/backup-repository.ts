@@ -237,15 +237,16 @@ export class BackupRepository {
    * `err`, a failure to read backup `m`'s artifact, as the operator should hear it: when the artifact is gone and so is
    * its manifest, the backup was deleted after its manifest was read (retention, `prune` or `delete` of another
    * reshifter on the same store), which is no damage; a NotFoundError says so. An artifact gone while its manifest is
-   * there is a damaged backup: an IntegrityError of the `read` check says so. Any other error is returned as it is.
+   * there is a damaged backup: an IntegrityError of the `read` check says so. Any other error, and one of something
+   * else that is missing while the artifact is there, is returned as it is.
    */
   async deletedWhileRead(m: Pick<Manifest, 'id' | 'artifact'>, err: unknown): Promise<unknown> {
     if (!isGone(err)) return err;
-    const manifestLeft = await this.store.get(this.key(manifestName(m.id))).then(
-      (body) => (body.destroy(), true),
-      (e: unknown) => !isGone(e),
-    );
-    if (manifestLeft) {
+    // Gone for sure only when the store says so (another failure to read it counts as there).
+    const gone = (key: string) => this.store.get(this.key(key)).then((body) => (body.destroy(), false), isGone);
+    // Something else was missing (the work area, RS_TMP_DIR): the artifact is there, the error is another's.
+    if (!(await gone(m.artifact))) return err;
+    if (!(await gone(manifestName(m.id)))) {
       const where = `${this.store.location.replace(/\/$/, '')}/${this.key(m.artifact)}`;
       const by = this.store.localPath !== undefined ? 'removed by hand' : 'removed by hand, or by a lifecycle rule of the bucket';
       return new IntegrityError('read', `backup ${m.id}: its artifact ${where} is missing, though its manifest is there (${by}); the backup cannot be read or restored`, {
