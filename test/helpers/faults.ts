@@ -45,8 +45,13 @@ export async function listFiles(dir: string): Promise<string[]> {
 /** The keys in the test bucket (as S3 lists them: completed objects only). */
 export async function bucketKeys(s3: TestS3, prefix = ''): Promise<string[]> {
   const store = new S3Store({ kind: 's3', bucket: s3.bucket, endpoint: s3.endpoint, region: 'us-east-1', prefix: '', forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', requestTimeoutMs: 5_000, retryWindowMs: 10_000 });
+  // A store lists a folder's own files (as readdir does): the folders below are walked one by one.
+  const under = async (p: string): Promise<string[]> => [
+    ...(await store.list(p)).map((o) => o.key),
+    ...(await Promise.all((await store.folders(p)).map((f) => under(`${p}${f}/`)))).flat(),
+  ];
   try {
-    return (await store.list(prefix)).map((o) => o.key).sort();
+    return (await under(prefix)).sort();
   } finally {
     await store.close();
   }
