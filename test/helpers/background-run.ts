@@ -39,3 +39,27 @@ export function startRun(env: Record<string, string>, opts: { timeoutMs?: number
 export function killStarted(): void {
   for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 }
+
+/**
+ * `reshifter run` with `env` for as long as `work` runs: `work` starts once the log says `msg` (the scheduler, the
+ * HTTP server ready), and SIGTERM stops run when it ends, however it ends. A failure of `work` is thrown once run has
+ * exited; otherwise what run printed is returned.
+ */
+export async function runDuring(env: Record<string, string>, opts: { msg: string; timeoutMs: number }, work: () => Promise<void>): Promise<CliResult> {
+  let failure: unknown;
+  const res = await runCli(['run'], env, {
+    timeoutMs: opts.timeoutMs,
+    onStart: (child) => {
+      let started = false;
+      child.stderr!.on('data', (d: Buffer) => {
+        if (started || !d.toString().includes(`"msg":"${opts.msg}"`)) return;
+        started = true;
+        void work()
+          .catch((err: unknown) => (failure = err))
+          .finally(() => child.kill('SIGTERM'));
+      });
+    },
+  });
+  if (failure) throw failure;
+  return res;
+}

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JobView } from '../../src/core/jobs.js';
-import { runCli } from './cli.js';
+import { runDuring } from './background-run.js';
 import { startEtcd } from './etcd.js';
 import { freePort } from './ports.js';
 
@@ -34,43 +34,25 @@ export async function scrapeRun(): Promise<string> {
       }
     };
     let page = '';
-    let failure: unknown;
     const env = {
       RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: work, RS_SCHEDULE: SCRAPE_SCHEDULE, RS_HTTP_PORT: String(port),
       RS_API_TOKEN: TOKEN, RS_RETENTION_KEEP_LAST: '1', RS_CLUSTER_NAME: 'scrape',
     };
-    const res = await runCli(['run'], env, {
-      timeoutMs: 120_000,
-      onStart: (child) => {
-        let started = false;
-        child.stderr!.on('data', (d: Buffer) => {
-          if (started || !d.toString().includes('"msg":"scheduler started"')) return;
-          started = true;
-          void (async () => {
-            try {
-              const steps: Array<[string, unknown, JobView['state']]> = [
-                ['backups', { strategy: 'raw' }, 'succeeded'],
-                ['restores', { backupId: 'latest', skipExisting: true }, 'succeeded'],
-                ['backups', { strategy: 'snapshot' }, 'succeeded'],
-              ];
-              for (const [path, body, want] of steps) {
-                const view = await job(path, body);
-                if (view.state !== want) throw new Error(`${path} ${JSON.stringify(body)}: ${view.state} ${view.error ?? ''}`);
-              }
-              await etcd.stop();
-              const failed = await job('backups', { strategy: 'snapshot' });
-              if (failed.state !== 'failed') throw new Error(`a backup without etcd ended ${failed.state}`);
-              page = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-            } catch (err) {
-              failure = err;
-            } finally {
-              child.kill('SIGTERM');
-            }
-          })();
-        });
-      },
+    const res = await runDuring(env, { msg: 'scheduler started', timeoutMs: 120_000 }, async () => {
+      const steps: Array<[string, unknown, JobView['state']]> = [
+        ['backups', { strategy: 'raw' }, 'succeeded'],
+        ['restores', { backupId: 'latest', skipExisting: true }, 'succeeded'],
+        ['backups', { strategy: 'snapshot' }, 'succeeded'],
+      ];
+      for (const [path, body, want] of steps) {
+        const view = await job(path, body);
+        if (view.state !== want) throw new Error(`${path} ${JSON.stringify(body)}: ${view.state} ${view.error ?? ''}`);
+      }
+      await etcd.stop();
+      const failed = await job('backups', { strategy: 'snapshot' });
+      if (failed.state !== 'failed') throw new Error(`a backup without etcd ended ${failed.state}`);
+      page = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     });
-    if (failure) throw failure;
     if (!page) throw new Error(`run exited before the scrape (code ${res.code}): ${res.stderr.slice(-2000)}`);
     return page;
   } finally {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { JobView } from '../../src/core/jobs.js';
+import { runDuring } from '../helpers/background-run.js';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { freePort } from '../helpers/ports.js';
@@ -30,40 +31,19 @@ it('scheduled backups and API backups share the one-writer queue', async () => {
   const base = `http://127.0.0.1:${port}/api/v1`;
   const headers = { Authorization: `Bearer ${TOKEN}` };
   let jobs: JobView[] = [];
-  let failure: unknown;
-  const res = await runCli(
-    ['run'],
-    { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: work, RS_SCHEDULE: '*/2 * * * * *', RS_HTTP_PORT: String(port), RS_API_TOKEN: TOKEN },
-    {
-      timeoutMs: 40_000,
-      onStart: (child) => {
-        let started = false;
-        child.stderr!.on('data', (d: Buffer) => {
-          if (started || !d.toString().includes('"msg":"scheduler started"')) return;
-          started = true;
-          void (async () => {
-            try {
-              // Ask for backups while the scheduler is taking its own, until both kinds have run.
-              const deadline = Date.now() + 25_000;
-              while (Date.now() < deadline) {
-                const post = await fetch(`${base}/backups`, { method: 'POST', headers });
-                expect(post.status).toBe(202);
-                await new Promise((r) => setTimeout(r, 700));
-                jobs = (await (await fetch(`${base}/jobs`, { headers })).json()) as JobView[];
-                const done = (trigger: string) => jobs.filter((j) => j.trigger === trigger && j.state === 'succeeded').length;
-                if (done('schedule') >= 2 && done('api') >= 3) break;
-              }
-            } catch (err) {
-              failure = err;
-            } finally {
-              child.kill('SIGTERM');
-            }
-          })();
-        });
-      },
-    },
-  );
-  if (failure) throw failure;
+  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: work, RS_SCHEDULE: '*/2 * * * * *', RS_HTTP_PORT: String(port), RS_API_TOKEN: TOKEN };
+  const res = await runDuring(env, { msg: 'scheduler started', timeoutMs: 40_000 }, async () => {
+    // Ask for backups while the scheduler is taking its own, until both kinds have run.
+    const deadline = Date.now() + 25_000;
+    while (Date.now() < deadline) {
+      const post = await fetch(`${base}/backups`, { method: 'POST', headers });
+      expect(post.status).toBe(202);
+      await new Promise((r) => setTimeout(r, 700));
+      jobs = (await (await fetch(`${base}/jobs`, { headers })).json()) as JobView[];
+      const done = (trigger: string) => jobs.filter((j) => j.trigger === trigger && j.state === 'succeeded').length;
+      if (done('schedule') >= 2 && done('api') >= 3) break;
+    }
+  });
   expect(res.stderr).toContain('"msg":"stopped"');
   // The start-up line names what this run serves: its own paths, the API and the UI.
   const listening = res.stderr.split('\n').find((l) => l.includes('"msg":"http server listening"'));
@@ -92,36 +72,15 @@ it("a restore or verify asked for through the API that fails is said in run's lo
   const port = await freePort();
   const base = `http://127.0.0.1:${port}/api/v1`;
   const headers = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' };
-  let failure: unknown;
   // An etcd that is not there: the restore fails once its retries end.
-  const res = await runCli(
-    ['run'],
-    { RS_ETCD_ENDPOINTS: `http://127.0.0.1:${await freePort()}`, RS_ETCD_TIMEOUT: '1s', RS_BACKUP_DIR: store, RS_HTTP_PORT: String(port), RS_API_TOKEN: TOKEN },
-    {
-      timeoutMs: 30_000,
-      onStart: (child) => {
-        let started = false;
-        child.stderr!.on('data', (d: Buffer) => {
-          if (started || !d.toString().includes('"msg":"http server listening"')) return;
-          started = true;
-          void (async () => {
-            try {
-              const job = (await (await fetch(`${base}/restores`, { method: 'POST', headers, body: JSON.stringify({ backupId: id }) })).json()) as JobView;
-              for (let view = job; view.state !== 'failed'; await new Promise((r) => setTimeout(r, 200))) {
-                view = (await (await fetch(`${base}/jobs/${job.id}`, { headers })).json()) as JobView;
-                expect(view.state).not.toBe('succeeded');
-              }
-            } catch (err) {
-              failure = err;
-            } finally {
-              child.kill('SIGTERM');
-            }
-          })();
-        });
-      },
-    },
-  );
-  if (failure) throw failure;
+  const env = { RS_ETCD_ENDPOINTS: `http://127.0.0.1:${await freePort()}`, RS_ETCD_TIMEOUT: '1s', RS_BACKUP_DIR: store, RS_HTTP_PORT: String(port), RS_API_TOKEN: TOKEN };
+  const res = await runDuring(env, { msg: 'http server listening', timeoutMs: 30_000 }, async () => {
+    const job = (await (await fetch(`${base}/restores`, { method: 'POST', headers, body: JSON.stringify({ backupId: id }) })).json()) as JobView;
+    for (let view = job; view.state !== 'failed'; await new Promise((r) => setTimeout(r, 200))) {
+      view = (await (await fetch(`${base}/jobs/${job.id}`, { headers })).json()) as JobView;
+      expect(view.state).not.toBe('succeeded');
+    }
+  });
   const line = res.stderr.split('\n').find((l) => l.includes('"msg":"restore job failed"'));
   expect(JSON.parse(line ?? '{}')).toMatchObject({ level: 'error', kind: 'restore', trigger: 'api', params: { backupId: id } });
   expect(line).toMatch(/"err":"restore of backup \S+ failed \(.*etcd is unreachable.*\) before writing any key: etcd was not changed"/);
