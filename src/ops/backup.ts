@@ -98,7 +98,8 @@ async function takeBackup(ctx: OpContext, repo: BackupRepository, opts: BackupOp
     try {
       const facts = await source.facts();
       assertSelectedSomething(config.selection, strategy, facts);
-      if (strategy.kind === 'snapshot') await refuseV2Only(config, etcd, log);
+      // A snapshot asked for by name; a default one was chosen by that same look already (resolveStrategy).
+      if (strategy.kind === 'snapshot' && (opts.strategy ?? config.strategy) !== undefined) await refuseV2Only(config, etcd, log);
       const manifest = manifestOf(ctx, run, strategy, source, stored, facts);
       if (signal.aborted) throw new AbortedError('backup interrupted before its manifest was written');
       await repo.putManifest(manifest);

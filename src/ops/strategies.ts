@@ -55,11 +55,11 @@ export async function openSource(strategy: StrategySpec, config: Config, etcd: E
 }
 
 /**
- * With RS_ETCD_API_VERSION=auto, a snapshot of an etcd whose Kubernetes keys are all in its v2 keyspace (a 1.5-era
- * cluster on etcd 3 with --enable-v2) holds none of them: refused, as with RS_ETCD_API_VERSION=v2, and not stored.
- * Asked once the snapshot is taken, when etcd has just answered: a frozen etcd is met by the snapshot first, not by a
- * probe that waits RS_ETCD_TIMEOUT before it (and the v3 keyspace of such an etcd is small). A probe that fails lets
- * the snapshot be.
+ * With RS_ETCD_API_VERSION=auto, a snapshot asked for by name (RS_BACKUP_STRATEGY, --strategy; a default one was
+ * chosen by this same look) of an etcd whose Kubernetes keys are all in its v2 keyspace (a 1.5-era cluster on etcd 3
+ * with --enable-v2) holds none of them: refused, as with RS_ETCD_API_VERSION=v2, and not stored. Asked once the
+ * snapshot is taken, when etcd has just answered: a frozen etcd is met by the snapshot first, not by a probe that waits
+ * RS_ETCD_TIMEOUT before it (and the v3 keyspace of such an etcd is small). A probe that fails lets the snapshot be.
  */
 export async function refuseV2Only(config: Config, etcd: Etcd3, log: Logger): Promise<void> {
   if (config.etcd.apiVersion !== 'auto') return;
