@@ -82,8 +82,8 @@ describe('the layout of src/', () => {
     expect(heavyIn('cli-main.ts')).toEqual([]);
   });
 
-  it('backs up without loading age or prom-client: they load when a key or a Pushgateway is configured', () => {
-    const loaded = staticClosure(graph, 'commands/backup.ts').flatMap((m) => m.packages.filter((p) => /^(age-encryption|prom-client)$/.test(p)).map((p) => `${m.path}: ${p}`));
+  it.each(['backup', 'restore'])('%ss without loading age or prom-client: they load when a key or a Pushgateway is configured', (command) => {
+    const loaded = staticClosure(graph, `commands/${command}.ts`).flatMap((m) => m.packages.filter((p) => /^(age-encryption|prom-client)$/.test(p)).map((p) => `${m.path}: ${p}`));
     expect(loaded).toEqual([]);
   });
 
