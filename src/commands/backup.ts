@@ -3,7 +3,7 @@ import type { Manifest } from '../archive/manifest.js';
 import { backupAndPrune, backupRunContext, checkpointBackupsAndPrune, isCheckpointRun } from '../ops/backup-run.js';
 import { CheckpointRunError } from '../ops/checkpoint-backup.js';
 import { openRepository } from '../ops/repository.js';
-import type { CommandContext } from './context.js';
+import { rowPacer, type CommandContext } from './context.js';
 
 /**
  * `reshifter backup [--json]`: one backup now, then retention; prints the new id (`--json`: the manifest), and a
@@ -21,11 +21,16 @@ export async function backupCommand(ctx: CommandContext): Promise<void> {
   // Never throws: a store it cannot list leaves the id to this clock (the backup's own writes then fail); a bucket
   // that does not exist fails the backup below, before etcd is read, as a failed backup (pushed metrics count it).
   const run = await backupRunContext(ctx, repo);
+  // A reader behind on the listing (`| less`) holds the backup up rather than the rows piling up in memory.
+  const pace = rowPacer(ctx);
   try {
     const manifest = await backupAndPrune(run.ctx, repo, {
       ...run.start,
       ...(metrics && { observer: metrics.observer }),
-      onRenderRow: (row: AuditRow) => ctx.print(json ? JSON.stringify(row) : auditRowText(row)),
+      onRenderRow: (row: AuditRow) => {
+        ctx.print(json ? JSON.stringify(row) : auditRowText(row));
+        return pace();
+      },
     });
     ctx.print(json ? JSON.stringify(manifest) : `${manifest.id}\t${manifest.artifact}\t${manifest.sizeBytes} bytes`);
   } finally {

@@ -16,14 +16,16 @@ import { seenAndSelected, warnUnmatched } from './unmatched-filters.js';
 
 /**
  * The `render` strategy: an audit listing of every selected key (kind, apiVersion, namespace, name, uid, labels,
- * creation time, value size, encoding) as JSON lines. Each row is also handed to `echo` (the command prints it).
+ * creation time, value size, encoding) as JSON lines. Each row is also handed to `echo` (the command prints it); a
+ * promise it returns (stdout's reader is behind: `backup | less`) is awaited before the next row is read, so that
+ * rows wait in etcd and not in this process's memory.
  */
 export async function renderSource(
   config: Config,
   etcd: Etcd3,
   log: Logger,
   selection: KeySelection,
-  echo?: (row: AuditRow) => void,
+  echo?: (row: AuditRow) => Promise<void> | void,
   matches?: FilterMatches,
 ): Promise<BackupSource> {
   const reader = await openKeyReader(config, etcd, log);
@@ -38,7 +40,8 @@ export async function renderSource(
         for (const r of page) {
           if (!everything && !seenAndSelected(parseKey(r.key, layout), selection, matches)) continue;
           const row = auditRow(r.key, r.value, layout, r.modRevision);
-          echo?.(row);
+          const behind = echo?.(row);
+          if (behind) await behind;
           text += renderLine(row);
           rows++;
         }

@@ -31,8 +31,8 @@ export interface BackupOptions {
   noBucket?: StoreError;
   /** Told how the backup ended (metrics, health). */
   observer?: BackupObserver;
-  /** Told each row of a `render` listing as it is read (the CLI echoes them to stdout). */
-  onRenderRow?: (row: AuditRow) => void;
+  /** Told each row of a `render` listing as it is read (the CLI echoes them to stdout); a promise it returns is awaited. */
+  onRenderRow?: (row: AuditRow) => Promise<void> | void;
 }
 
 /** One backup in progress, as far as it has got. */

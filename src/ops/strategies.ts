@@ -33,7 +33,7 @@ export async function resolveStrategy(config: Config, etcd: Etcd3, log: Logger, 
 }
 
 /** Opens the byte stream of a strategy; `onRenderRow` hears each row of a `render` listing as it is read. */
-export async function openSource(strategy: StrategySpec, config: Config, etcd: Etcd3, log: Logger, onRenderRow?: (row: AuditRow) => void): Promise<BackupSource> {
+export async function openSource(strategy: StrategySpec, config: Config, etcd: Etcd3, log: Logger, onRenderRow?: (row: AuditRow) => Promise<void> | void): Promise<BackupSource> {
   switch (strategy.kind) {
     case 'snapshot':
       if (config.etcd.apiVersion === 'v2') {

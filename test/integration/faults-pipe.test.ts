@@ -33,7 +33,7 @@ function throughPipe(args: string[], reader: string, env: Record<string, string>
 
 /**
  * A reader that takes its time (`| less`): a listing waits for it rather than hold the rows it has not taken. stats
- * --keys of 30k keys prints ~2.3 MB; stdout never holds more than a buffer (1 MiB) and a page of rows, which the debug
+ * --keys of 30k keys prints ~2.3 MB (a render backup more); stdout never holds more than a buffer (1 MiB) and a page of rows, which the debug
  * line 'stdout backlog' reports at exit. Before, the whole listing waited in memory.
  */
 describe('stdout read slowly', () => {
@@ -57,9 +57,13 @@ describe('stdout read slowly', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('stats --keys | a reader that starts late: every row arrives, and stdout never held much more than 1 MiB', async () => {
-    const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, ERR_FILE: join(dir, 'stderr'), LOG_LEVEL: 'debug' };
-    const res = await throughPipe(['stats', '--keys'], '(sleep 6; cat)', env);
+  // A render backup echoes each row as etcd's pages are read: before, the rows the reader had not taken piled up.
+  it.each([
+    ['stats --keys', ['stats', '--keys'], {}],
+    ['a render backup', ['backup'], { RS_BACKUP_STRATEGY: 'render' }],
+  ])('%s | a reader that starts late: every row arrives, and stdout never held much more than 1 MiB', async (_name, args, extra) => {
+    const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(dir, 'store'), ERR_FILE: join(dir, 'stderr'), LOG_LEVEL: 'debug', ...extra };
+    const res = await throughPipe(args, '(sleep 6; cat)', env);
     expect(res.code, res.stderr).toBe(0);
     expect(res.read.split('\n').filter((l) => l.startsWith('/registry/configmaps/slow/'))).toHaveLength(30_000);
     expect(res.read.length).toBeGreaterThan(2 * 1024 * 1024);
