@@ -27,7 +27,9 @@ export async function listCommand(ctx: CommandContext): Promise<void> {
     }
     const series = seriesFlag(ctx);
     const unreadable: Array<{ key: string; error: string }> = [];
-    const backups = await listBackups(repo, { log: ctx.log, unreadable: (bad) => unreadable.push(bad), ...(series !== undefined && { series }) });
+    const lost: string[] = [];
+    const missing = (m: { id: string; artifact: string }) => lost.push(`artifact missing: ${m.id}'s ${m.artifact} is not in the store: it restores nothing (retention keeps its manifest and counts it for no rule)`);
+    const backups = await listBackups(repo, { log: ctx.log, unreadable: (bad) => unreadable.push(bad), missing, ...(series !== undefined && { series }) });
     if (ctx.args.flags.json) {
       ctx.print(JSON.stringify(backups, null, 2));
       return;
@@ -48,7 +50,7 @@ export async function listCommand(ctx: CommandContext): Promise<void> {
       else rows.push([m.id, m.createdAt, m.checkpoint ? seriesOf(m) : m.strategy, formatBytes(m.sizeBytes), m.etcd ? String(m.etcd.revision) : '-', m.keys === undefined ? '-' : String(m.keys), m.encryption]);
     }
     for (const line of textTable(rows, rows[0]!.length)) ctx.print(line);
-    for (const line of unlisted) ctx.print(line);
+    for (const line of [...unlisted, ...lost]) ctx.print(line);
   } finally {
     await repo.store.close();
   }

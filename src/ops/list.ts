@@ -10,14 +10,19 @@ export interface ListOptions {
   log?: Logger;
   /** Each manifest that cannot be read, with why (the backup it describes is left out). */
   unreadable?: (bad: { key: string; error: string }) => void;
+  /** Each listed backup whose artifact the store does not hold (it restores nothing). */
+  missing?: (m: Manifest) => void;
 }
 
 /** The cluster's backups (their manifests), newest first. */
 export async function listBackups(repo: BackupRepository, opts: ListOptions = {}): Promise<Manifest[]> {
-  const { backups, invalid } = await repo.list();
+  const { backups, invalid, missing } = await repo.list();
   for (const bad of invalid) {
     opts.log?.warn({ key: bad.key, error: bad.error }, 'unreadable manifest skipped');
     opts.unreadable?.(bad);
   }
-  return opts.series === undefined ? backups : backups.filter((m) => inSeries(m, opts.series!));
+  const listed = opts.series === undefined ? backups : backups.filter((m) => inSeries(m, opts.series!));
+  const gone = new Set(missing);
+  for (const m of listed) if (gone.has(m.id)) opts.missing?.(m);
+  return listed;
 }

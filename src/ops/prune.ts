@@ -1,6 +1,6 @@
 import type { Manifest } from '../archive/manifest.js';
 import { chainUnits, withSegments } from '../core/chain-units.js';
-import { decideRetention, hasRetentionRules, type RetentionDecision } from '../core/retention.js';
+import { decideRetention, hasRetentionRules, type RetentionDecision, type RetentionRules } from '../core/retention.js';
 import { seriesMatches, seriesOf } from '../core/series.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { Logger } from '../log.js';
@@ -46,7 +46,7 @@ export async function prune(
   if (units.newestBase !== undefined && units.segments.has(units.newestBase)) protect.add(units.newestBase);
   const scope = opts.series;
   const inScope = scope === undefined ? units.full : units.full.filter((m) => scope.some((s) => seriesMatches(seriesOf(m), s)));
-  const full = decideRetention(inScope.map((m) => ({ id: m.id, createdAt: new Date(m.createdAt), series: seriesOf(m) })), ctx.config.retention, now, protect);
+  const full = decideWithArtifacts(inScope, new Set(listing.missing), ctx.config.retention, now, protect, log);
   const decisions = withSegments(full, units);
   const result: PruneResult = { deleted: [], kept: [], orphansDeleted: [], decisions, goneMeanwhile: [] };
   const byId = new Map(listing.backups.map((m) => [m.id, m]));
@@ -85,6 +85,28 @@ export async function prune(
     log.info({ kept: result.kept.length, deleted: result.deleted.length, goneMeanwhile: result.goneMeanwhile.length, series, orphansDeleted: result.orphansDeleted.length, dryRun: opts.dryRun === true }, 'retention applied');
   }
   return result;
+}
+
+/**
+ * The rules' decisions over the backups whose artifact is in the store. A backup whose artifact is gone (removed by
+ * hand, lost) restores nothing: counted, it would be kept as the newest or one of the last N while retention deleted
+ * the older backups that do restore. It is kept (`artifact-missing`: its manifest is the trace of the loss) and counts
+ * for no rule. Decisions come newest first.
+ */
+function decideWithArtifacts(
+  full: readonly Manifest[],
+  missing: ReadonlySet<string>,
+  rules: RetentionRules,
+  now: Date,
+  protect: ReadonlySet<string>,
+  log: Logger,
+): RetentionDecision[] {
+  const whole = full.filter((m) => !missing.has(m.id));
+  const decided = decideRetention(whole.map((m) => ({ id: m.id, createdAt: new Date(m.createdAt), series: seriesOf(m) })), rules, now, protect);
+  const lost = full.filter((m) => missing.has(m.id));
+  for (const m of lost) log.warn({ id: m.id, artifact: m.artifact }, 'backup kept and not counted by retention: its artifact is missing');
+  const kept: RetentionDecision[] = lost.map((m) => ({ id: m.id, series: seriesOf(m), keep: true, reasons: ['artifact-missing'] }));
+  return [...decided, ...kept].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
 }
 
 /** Removes the files of no backup older than ORPHAN_AGE_MS; returns those this call removed (or would remove). */

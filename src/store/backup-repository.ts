@@ -18,6 +18,8 @@ export interface Listing {
   invalid: Array<{ key: string; error: string }>;
   /** Stored files that belong to no manifest (a failed or running backup), and temp files. */
   orphans: ObjectInfo[];
+  /** Ids of valid manifests whose artifact the store does not hold (removed by hand, lost): nothing to restore. */
+  missing: string[];
 }
 
 /** How many manifests `list` reads at once. */
@@ -67,7 +69,9 @@ export class BackupRepository {
       return id !== undefined && !file.endsWith('.manifest.json') && !owned.has(id);
     });
     backups.sort(newestFirst);
-    return { backups, invalid, orphans };
+    const present = new Set(objects.map((o) => o.key));
+    const missing = backups.filter((m) => !present.has(this.key(m.artifact))).map((m) => m.id);
+    return { backups, invalid, orphans, missing };
   }
 
   /**

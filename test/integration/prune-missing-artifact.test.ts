@@ -1,0 +1,52 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { runInProcess } from '../helpers/in-process.js';
+
+/**
+ * A backup whose artifact was removed from the store by hand (or lost) while its manifest stayed restores nothing.
+ * Counted by retention, the newest such backups were kept as `newest` and `last` while the older snapshots, the only
+ * ones that still restore, were deleted. They are kept and counted for no rule; `list` says their artifact is missing.
+ */
+let etcd: TestEtcd;
+let dir: string;
+const ids: string[] = [];
+const artifacts: string[] = [];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'rs-prune-missing-'));
+  etcd = await startEtcd();
+  await etcd.ctl(['put', '/registry/namespaces/default', '{"kind":"Namespace"}']);
+  for (let i = 0; i < 3; i++) {
+    const res = await runCli(['backup', '--json'], { RS_BACKUP_DIR: dir, RS_ETCD_ENDPOINTS: etcd.endpoint });
+    expect(res.code, res.stderr).toBe(0);
+    const m = JSON.parse(res.stdout) as { id: string; artifact: string };
+    ids.unshift(m.id);
+    artifacts.unshift(m.artifact);
+  }
+  // The two newest snapshots lose their artifact: only the oldest restores.
+  await rm(join(dir, 'default', artifacts[0]!));
+  await rm(join(dir, 'default', artifacts[1]!));
+}, 60_000);
+afterAll(async () => {
+  await etcd?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+it('prune keeps the only snapshot that restores when the newer ones lost their artifact', async () => {
+  const env = { RS_BACKUP_DIR: dir, RS_RETENTION_KEEP_LAST: '1' };
+  const dry = await runInProcess(['prune', '--dry-run'], env);
+  expect(dry.code, dry.stderr).toBe(0);
+  expect(dry.stdout).toContain(`keep\t${ids[0]}\tsnapshot\tartifact-missing`);
+  expect(dry.stdout).toContain(`keep\t${ids[2]}\tsnapshot\tnewest,last`);
+  expect(dry.stdout).not.toContain('would delete\t');
+  const res = await runInProcess(['prune'], env);
+  expect(res.code, res.stderr).toBe(0);
+  expect(await readdir(join(dir, 'default'))).toContain(artifacts[2]);
+  const list = await runInProcess(['list'], { RS_BACKUP_DIR: dir });
+  expect(list.stdout).toContain(`artifact missing: ${ids[0]}'s ${artifacts[0]} is not in the store`);
+  expect(list.stdout).toContain(`artifact missing: ${ids[1]}'s ${artifacts[1]} is not in the store`);
+});
