@@ -156,6 +156,19 @@ class AgeDecrypt extends Transform {
     cb();
   }
 
+  /**
+   * Why no configured key opened the header, from its stanzas: a passphrase backup read with age keys only (or the
+   * other way round) says which variable it needs, rather than that it was encrypted to someone else.
+   */
+  private whyNoKey(header: Buffer): string {
+    const text = header.toString('latin1');
+    const byPassphrase = /^-> scrypt /m.test(text);
+    if (byPassphrase && this.keys.passphrases.length === 0) return 'it was encrypted with a passphrase, not to an age key: set RS_ENCRYPTION_PASSPHRASE to the one the backup job had';
+    if (byPassphrase) return 'it was encrypted with another passphrase than RS_ENCRYPTION_PASSPHRASE';
+    if (this.keys.identities.length === 0) return 'it was encrypted to age keys, not with a passphrase: set RS_ENCRYPTION_IDENTITY_FILE to the identity of a key the backup job\'s RS_ENCRYPTION_RECIPIENTS named';
+    return 'it was encrypted to someone else';
+  }
+
   /** Checks the header's MAC and unwraps the file key with the configured identities or passphrases. */
   private async unlock(header: Buffer): Promise<Uint8Array> {
     const d = new Decrypter();
@@ -167,7 +180,7 @@ class AgeDecrypt extends Transform {
       const why = describeError(err);
       if (/no identity matched/.test(why)) {
         const tried = (await this.keys.sources?.()) ?? 'RS_ENCRYPTION_IDENTITY_FILE, RS_ENCRYPTION_IDENTITY or RS_ENCRYPTION_PASSPHRASE';
-        throw new IntegrityError('decrypt', `none of the configured keys can decrypt this backup (${tried}): it was encrypted to someone else`);
+        throw new IntegrityError('decrypt', `none of the configured keys can decrypt this backup (${tried}): ${this.whyNoKey(header)}`);
       }
       if (/HMAC/.test(why)) throw new IntegrityError('decrypt', "the age header's MAC does not match (the header is corrupted)");
       throw new IntegrityError('decrypt', `the age header is malformed (${why})`);

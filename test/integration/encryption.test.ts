@@ -130,7 +130,18 @@ describe('encrypted backups', () => {
     const wrong = await runCli(['verify'], env(store, { RS_ENCRYPTION_PASSPHRASE: 'wrong horse' }));
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/reshifter: decrypt: backup \S+ failed verification: none of the configured keys can decrypt this backup \(tried RS_ENCRYPTION_PASSPHRASE\)/);
+    expect(wrong.stderr).toContain('it was encrypted with another passphrase than RS_ENCRYPTION_PASSPHRASE');
     expect(wrong.stderr + wrong.stdout).not.toContain('wrong horse');
+    // In a recovery the operator holds an age key and a passphrase backup (or the other way round): the message names
+    // the variable the backup needs, rather than that it was encrypted to someone else.
+    const byKey = await runCli(['verify'], env(store, { RS_ENCRYPTION_IDENTITY_FILE: keyFile }));
+    expect(byKey.code).toBe(1);
+    expect(byKey.stderr).toContain('it was encrypted with a passphrase, not to an age key: set RS_ENCRYPTION_PASSPHRASE');
+    const keyStore = join(dir, 'passphrase-other-way');
+    expect((await runCli(['backup'], env(keyStore, { RS_ENCRYPTION_RECIPIENTS: recipient }))).code).toBe(0);
+    const byPassphrase = await runCli(['verify'], env(keyStore, { RS_ENCRYPTION_PASSPHRASE: 'correct horse battery staple' }));
+    expect(byPassphrase.code).toBe(1);
+    expect(byPassphrase.stderr).toContain('it was encrypted to age keys, not with a passphrase: set RS_ENCRYPTION_IDENTITY_FILE');
   });
 
   it('refuses a bad identity file before any work (exit 2), without quoting it', async () => {
