@@ -116,7 +116,7 @@ async function startServing(ctx: OpContext, s: Serving): Promise<RunningHttpServ
   try {
     if (config.httpPort !== 0) {
       const contentOpen = contentReadsOpen({ address: config.httpAddress, token: config.apiToken, readOpen: config.apiReadOpen });
-      const services = createApiServices(ctx, s.repo, { observer: s.observer });
+      const services = createApiServices(ctx, s.repo, { observer: s.observer, inUse: () => s.jobs.backupsInUse() });
       const api = { jobs: s.jobs, log, services, contentOpen, ...(config.apiToken !== undefined && { token: config.apiToken }) };
       warnIfExposed(ctx, contentOpen);
       server = await startHttpServer({

@@ -137,6 +137,14 @@ export class JobQueue {
     return this.list().filter((j) => (j.state === 'queued' || j.state === 'running') && pred(j));
   }
 
+  /**
+   * The backups that queued or running jobs (a restore, a verify) were asked for, by id: retention after a backup
+   * keeps them, as DELETE refuses them, so a restore accepted while a backup ran still finds its backup.
+   */
+  backupsInUse(): string[] {
+    return this.pending().flatMap((j) => (typeof j.params.backupId === 'string' ? [j.params.backupId] : []));
+  }
+
   /** Resolves when the job has finished (immediately for an unknown one). */
   async wait(id: string): Promise<JobView | undefined> {
     const entry = this.jobs.get(id);

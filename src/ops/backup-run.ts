@@ -28,7 +28,7 @@ export async function backupAndPrune(ctx: OpContext, repo: BackupRepository, opt
   try {
     // Counted as each goes, so that a retention failing half-way still counts what it deleted. Only this backup's
     // series: another job taking another strategy into the cluster keeps its backups by its own rules.
-    await prune(ctx, repo, { protect: new Set([manifest.id]), series: [seriesOf(manifest)], onDeleted: (ids) => opts.observer?.retentionDeleted?.(ids) });
+    await prune(ctx, repo, { protect: new Set([manifest.id, ...(opts.inUse?.() ?? [])]), series: [seriesOf(manifest)], onDeleted: (ids) => opts.observer?.retentionDeleted?.(ids) });
   } catch (err) {
     ctx.log.error({ err: describeError(err) }, 'retention failed');
     opts.observer?.retentionFailed?.(describeError(err));
@@ -53,7 +53,8 @@ export async function checkpointBackupsAndPrune(ctx: OpContext, repo: BackupRepo
   if (result.manifests.length > 0) {
     try {
       const series = result.manifests.map((m) => seriesOf(m));
-      await prune(ctx, repo, { protect: new Set(result.manifests.map((m) => m.id)), series, onDeleted: (ids) => opts.observer?.retentionDeleted?.(ids) });
+      const protect = new Set([...result.manifests.map((m) => m.id), ...(opts.inUse?.() ?? [])]);
+      await prune(ctx, repo, { protect, series, onDeleted: (ids) => opts.observer?.retentionDeleted?.(ids) });
     } catch (err) {
       ctx.log.error({ err: describeError(err) }, 'retention failed');
       opts.observer?.retentionFailed?.(describeError(err));

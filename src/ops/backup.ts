@@ -33,6 +33,8 @@ export interface BackupOptions {
   observer?: BackupObserver;
   /** Told each row of a `render` listing as it is read (the CLI echoes them to stdout); a promise it returns is awaited. */
   onRenderRow?: (row: AuditRow) => Promise<void> | void;
+  /** Ids of the backups that queued or running jobs use (`run`): the retention after this backup keeps them. */
+  inUse?: () => readonly string[];
 }
 
 /** One backup in progress, as far as it has got. */

@@ -45,8 +45,9 @@ async function scheduledBackup(ctx: OpContext, deps: ScheduleDeps, progress: (p:
   const run = isCheckpointRun(ctx) ? { id: undefined, ctx } : await backupRunContext(ctx, deps.repo);
   const onProgress = (p: { bytes: number; totalBytes?: number }) => progress({ bytes: p.bytes, ...(p.totalBytes !== undefined && { totalBytes: p.totalBytes }) });
   try {
-    if (run.id === undefined) return await checkpointBackupsAndPrune(run.ctx, deps.repo, { observer: deps.observer, onProgress });
-    const manifest = await backupAndPrune(run.ctx, deps.repo, { ...run.start, observer: deps.observer, onProgress });
+    const inUse = () => deps.jobs.backupsInUse();
+    if (run.id === undefined) return await checkpointBackupsAndPrune(run.ctx, deps.repo, { observer: deps.observer, onProgress, inUse });
+    const manifest = await backupAndPrune(run.ctx, deps.repo, { ...run.start, observer: deps.observer, onProgress, inUse });
     // Progress is sampled once a second: the finished job says how far it went, as an API backup's does.
     progress({ bytes: manifest.rawSizeBytes, ...(manifest.keys !== undefined && { keys: manifest.keys }) });
     return manifest;

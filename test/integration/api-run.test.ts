@@ -86,3 +86,41 @@ it("a restore or verify asked for through the API that fails is said in run's lo
   expect(line).toMatch(/"err":"restore of backup \S+ failed \(.*etcd is unreachable.*\) before writing any key: etcd was not changed"/);
   expect(res.stderr).not.toContain(TOKEN);
 }, 40_000);
+
+it('a restore asked for while a backup runs still finds its backup: the retention after that backup keeps it', async () => {
+  // Before: with RS_RETENTION_KEEP_LAST=1, the backup ahead of the restore in the queue made the chosen backup one
+  // too many, its retention deleted it, and the accepted restore failed ("was deleted while it was being read").
+  const store = join(work, 'in-use');
+  const made = await runCli(['backup', '--json', '--strategy', 'raw'], { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store });
+  expect(made.code, made.stderr).toBe(0);
+  const { id } = JSON.parse(made.stdout) as { id: string };
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}/api/v1`;
+  const headers = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' };
+  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_BACKUP_STRATEGY: 'raw', RS_RETENTION_KEEP_LAST: '1', RS_HTTP_PORT: String(port), RS_API_TOKEN: TOKEN };
+  let restore: JobView | undefined;
+  let backup: JobView | undefined;
+  await runDuring(env, { msg: 'http server listening', timeoutMs: 40_000 }, async () => {
+    // etcd frozen: the backup cannot finish before the restore is queued behind it.
+    etcd.process.kill('SIGSTOP');
+    try {
+      backup = (await (await fetch(`${base}/backups`, { method: 'POST', headers, body: '{}' })).json()) as JobView;
+      const post = await fetch(`${base}/restores`, { method: 'POST', headers, body: JSON.stringify({ backupId: id, dryRun: true }) });
+      expect(post.status).toBe(202);
+      restore = (await post.json()) as JobView;
+      expect(restore.state).toBe('queued');
+    } finally {
+      etcd.process.kill('SIGCONT');
+    }
+    while (restore.state === 'queued' || restore.state === 'running') {
+      await new Promise((r) => setTimeout(r, 200));
+      restore = (await (await fetch(`${base}/jobs/${restore.id}`, { headers })).json()) as JobView;
+    }
+    backup = (await (await fetch(`${base}/jobs/${backup!.id}`, { headers })).json()) as JobView;
+  });
+  expect(backup?.state).toBe('succeeded');
+  expect(restore?.error).toBeUndefined();
+  expect(restore?.state).toBe('succeeded');
+  const list = await runCli(['list', '--json'], { RS_BACKUP_DIR: store });
+  expect((JSON.parse(list.stdout) as Array<{ id: string }>).map((m) => m.id)).toContain(id);
+}, 60_000);

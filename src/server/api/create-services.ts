@@ -26,7 +26,7 @@ import type { ApiServices } from './services.js';
  * The API's work, done by the same operations (src/ops) as the CLI's commands, on the process's repository. Jobs
  * get the context with the job's own abort signal, so shutdown or a failed client never leaves them running.
  */
-export function createApiServices(ctx: OpContext, repo: BackupRepository, opts: { observer?: BackupObserver } = {}): ApiServices {
+export function createApiServices(ctx: OpContext, repo: BackupRepository, opts: { observer?: BackupObserver; inUse?: () => readonly string[] } = {}): ApiServices {
   const { config } = ctx;
   const jobCtx = (job: JobContext): OpContext => ({ ...ctx, signal: job.signal });
   return {
@@ -42,12 +42,13 @@ export function createApiServices(ctx: OpContext, repo: BackupRepository, opts: 
 
     async backup(req, job) {
       // One backup per container: the job's result lists their manifests.
-      if (isCheckpointRun(ctx, req)) return checkpointJob(jobCtx(job), repo, req, job, opts.observer);
+      if (isCheckpointRun(ctx, req)) return checkpointJob(jobCtx(job), repo, req, job, opts);
       const run = await backupRunContext(jobCtx(job), repo);
       const manifest = await backupAndPrune(run.ctx, repo, {
         ...run.start,
         ...(req.strategy && { strategy: req.strategy }),
         ...(opts.observer && { observer: opts.observer }),
+        ...(opts.inUse && { inUse: opts.inUse }),
         onProgress: (p) => job.progress({ bytes: p.bytes, ...(p.totalBytes !== undefined && { totalBytes: p.totalBytes }) }),
       });
       // Progress is sampled once a second: a finished job says how far it went, however short it was (a key dump
@@ -79,10 +80,11 @@ export function createApiServices(ctx: OpContext, repo: BackupRepository, opts: 
 }
 
 /** A checkpoint backup as an API job: one backup per container, then retention. */
-function checkpointJob(ctx: OpContext, repo: BackupRepository, req: { strategy?: StrategySpec }, job: JobContext, observer: BackupObserver | undefined): Promise<Manifest[]> {
+function checkpointJob(ctx: OpContext, repo: BackupRepository, req: { strategy?: StrategySpec }, job: JobContext, opts: { observer?: BackupObserver; inUse?: () => readonly string[] }): Promise<Manifest[]> {
   return checkpointBackupsAndPrune(ctx, repo, {
     ...(req.strategy && { strategy: req.strategy }),
-    ...(observer && { observer }),
+    ...(opts.observer && { observer: opts.observer }),
+    ...(opts.inUse && { inUse: opts.inUse }),
     onProgress: (p) => job.progress({ bytes: p.bytes, ...(p.totalBytes !== undefined && { totalBytes: p.totalBytes }) }),
   });
 }
