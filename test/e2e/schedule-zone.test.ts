@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -51,6 +51,17 @@ describe('the time zone of RS_SCHEDULE', { concurrent: true }, () => {
     expect(line?.timeZone).toBe('/usr/share/zoneinfo/Europe/Berlin');
     // 03:00 in Berlin: 02:00 UTC in winter, 01:00 in summer.
     expect(line?.next).toMatch(/T0[12]:00:00\.000Z$/);
+  });
+
+  it.skipIf(!existsSync('/usr/share/zoneinfo/Etc/UTC'))('takes TZ=:/etc/localtime when that link names UTC, as many images set it', async () => {
+    // Before: refused as a zone Node does not know, since ICU names none and UTC's offset is 0 all year. The link is
+    // made here, so the test does not depend on this machine's zone.
+    const link = join(dir, 'localtime');
+    await symlink('/usr/share/zoneinfo/Etc/UTC', link);
+    const { code, stderr, line } = await started(`:${link}`);
+    expect(code, stderr).toBe(0);
+    expect(line?.timeZone).toBe(`:${link}`);
+    expect(line?.next).toMatch(/T03:00:00\.000Z$/);
   });
 
   it.each(['Europe/berlin', 'CEST', 'Mars/Olympus_Mons'])('refuses TZ=%s, which Node would take for UTC, before starting', async (tz) => {
