@@ -55,7 +55,11 @@ export interface S3Target {
 
 /** The endpoint as messages show it: its variable and its scheme, host and port (never a user:password it may hold). */
 export function shownEndpoint(s: S3Target): string | undefined {
-  return s.endpoint !== undefined ? `${s.readFrom?.endpoint ?? 'RS_S3_ENDPOINT'}=${new URL(s.endpoint).origin}` : undefined;
+  if (s.endpoint === undefined) return undefined;
+  // With its path, which every request starts with (a proxy's /s3): without it, an endpoint set to the wrong path read
+  // as the right server. Never with a user:password (origin and pathname hold none).
+  const u = new URL(s.endpoint);
+  return `${s.readFrom?.endpoint ?? 'RS_S3_ENDPOINT'}=${u.origin}${u.pathname.replace(/\/+$/, '')}`;
 }
 
 /**

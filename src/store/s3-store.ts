@@ -249,7 +249,8 @@ export class S3Store implements Store {
   private noBucket(): string {
     const { bucket, endpoint, region } = this.cfg;
     const shown = shownEndpoint(this.cfg);
-    const where = shown !== undefined ? `at ${shown}` : `in AWS S3 (region ${region})`;
+    const path = endpoint === undefined ? '' : new URL(endpoint).pathname.replace(/\/+$/, '');
+    const where = shown !== undefined ? `at ${shown}${path === '' ? '' : ` (requests go to ${path}/${bucket}/...)`}` : `in AWS S3 (region ${region})`;
     return `bucket "${bucket}" does not exist ${where}: check RS_S3_BUCKET${endpoint !== undefined ? ` and ${this.cfg.readFrom?.endpoint ?? 'RS_S3_ENDPOINT'}` : ' and RS_S3_REGION'}`;
   }
 

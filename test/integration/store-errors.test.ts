@@ -133,6 +133,14 @@ describe('store failures', () => {
     }
   });
 
+  it('an endpoint with a path is named with it: the bucket is looked for under that path', async () => {
+    // Before: "does not exist at RS_S3_ENDPOINT=http://127.0.0.1:PORT", the path left out, so an endpoint set to the
+    // wrong path read as the right server and the bucket as missing.
+    const res = await runCli(['list'], { ...s3.env, RS_S3_ENDPOINT: `${s3.endpoint}/proxy/s3/`, RS_S3_RETRY_WINDOW: '1s' });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain(`bucket "${s3.bucket}" does not exist at RS_S3_ENDPOINT=${s3.endpoint}/proxy/s3 (requests go to /proxy/s3/${s3.bucket}/...)`);
+  });
+
   it('an S3 server that does not answer is transient once the retries give up', async () => {
     const cfg = s3Config(s3, { RS_S3_ENDPOINT: 'http://127.0.0.1:9', RS_S3_REQUEST_TIMEOUT: '1s' });
     const err = await failure(open(cfg).get('c/x.json'));
