@@ -28,8 +28,11 @@ export async function listCommand(ctx: CommandContext): Promise<void> {
     const series = seriesFlag(ctx);
     const unreadable: Array<{ key: string; error: string }> = [];
     const lost: string[] = [];
-    const missing = (m: { id: string; artifact: string }) => lost.push(`artifact missing: ${m.id}'s ${m.artifact} is not in the store: it restores nothing (retention keeps its manifest and counts it for no rule)`);
-    const backups = await listBackups(repo, { log: ctx.log, unreadable: (bad) => unreadable.push(bad), missing, ...(series !== undefined && { series }) });
+    const unusable = (u: { id: string; artifact: string; storedBytes?: number; sizeBytes: number }) =>
+      lost.push(
+        `${u.storedBytes === undefined ? `artifact missing: ${u.id}'s ${u.artifact} is not in the store` : `artifact cut short: ${u.id}'s ${u.artifact} is ${u.storedBytes} bytes, its manifest says ${u.sizeBytes}`}: it restores nothing (retention keeps its manifest and counts it for no rule)`,
+      );
+    const backups = await listBackups(repo, { log: ctx.log, unreadable: (bad) => unreadable.push(bad), unusable, ...(series !== undefined && { series }) });
     if (ctx.args.flags.json) {
       ctx.print(JSON.stringify(backups, null, 2));
       return;

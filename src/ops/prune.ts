@@ -2,7 +2,7 @@ import type { Manifest } from '../archive/manifest.js';
 import { chainUnits, withSegments } from '../core/chain-units.js';
 import { decideRetention, hasRetentionRules, type RetentionDecision, type RetentionRules } from '../core/retention.js';
 import { seriesMatches, seriesOf } from '../core/series.js';
-import type { BackupRepository } from '../store/backup-repository.js';
+import type { BackupRepository, Listing } from '../store/backup-repository.js';
 import type { Logger } from '../log.js';
 import type { OpContext } from './context.js';
 
@@ -46,7 +46,7 @@ export async function prune(
   if (units.newestBase !== undefined && units.segments.has(units.newestBase)) protect.add(units.newestBase);
   const scope = opts.series;
   const inScope = scope === undefined ? units.full : units.full.filter((m) => scope.some((s) => seriesMatches(seriesOf(m), s)));
-  const full = decideWithArtifacts(inScope, new Set(listing.missing), ctx.config.retention, now, protect, log);
+  const full = decideWithArtifacts(inScope, listing.unusable, ctx.config.retention, now, protect, log);
   const decisions = withSegments(full, units);
   const result: PruneResult = { deleted: [], kept: [], orphansDeleted: [], decisions, goneMeanwhile: [] };
   const byId = new Map(listing.backups.map((m) => [m.id, m]));
@@ -88,24 +88,28 @@ export async function prune(
 }
 
 /**
- * The rules' decisions over the backups whose artifact is in the store. A backup whose artifact is gone (removed by
- * hand, lost) restores nothing: counted, it would be kept as the newest or one of the last N while retention deleted
- * the older backups that do restore. It is kept (`artifact-missing`: its manifest is the trace of the loss) and counts
- * for no rule. Decisions come newest first.
+ * The rules' decisions over the backups whose artifact is in the store whole. A backup whose artifact is gone (removed
+ * by hand, lost) or cut short restores nothing: counted, it would be kept as the newest or one of the last N while
+ * retention deleted the older backups that do restore. It is kept (`artifact-missing`, `artifact-size`: its manifest
+ * is the trace of the loss) and counts for no rule. Decisions come newest first.
  */
 function decideWithArtifacts(
   full: readonly Manifest[],
-  missing: ReadonlySet<string>,
+  unusable: Listing['unusable'],
   rules: RetentionRules,
   now: Date,
   protect: ReadonlySet<string>,
   log: Logger,
 ): RetentionDecision[] {
-  const whole = full.filter((m) => !missing.has(m.id));
+  const bad = new Map(unusable.map((u) => [u.id, u]));
+  const whole = full.filter((m) => !bad.has(m.id));
   const decided = decideRetention(whole.map((m) => ({ id: m.id, createdAt: new Date(m.createdAt), series: seriesOf(m) })), rules, now, protect);
-  const lost = full.filter((m) => missing.has(m.id));
-  for (const m of lost) log.warn({ id: m.id, artifact: m.artifact }, 'backup kept and not counted by retention: its artifact is missing');
-  const kept: RetentionDecision[] = lost.map((m) => ({ id: m.id, series: seriesOf(m), keep: true, reasons: ['artifact-missing'] }));
+  const kept: RetentionDecision[] = full.flatMap((m) => {
+    const u = bad.get(m.id);
+    if (u === undefined) return [];
+    log.warn({ id: m.id, artifact: m.artifact, storedBytes: u.storedBytes, sizeBytes: u.sizeBytes }, 'backup kept and not counted by retention: its artifact is missing or cut short');
+    return [{ id: m.id, series: seriesOf(m), keep: true, reasons: [u.storedBytes === undefined ? 'artifact-missing' : 'artifact-size'] }];
+  });
   return [...decided, ...kept].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
 }
 

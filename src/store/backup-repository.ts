@@ -18,8 +18,11 @@ export interface Listing {
   invalid: Array<{ key: string; error: string }>;
   /** Stored files that belong to no manifest (a failed or running backup), and temp files. */
   orphans: ObjectInfo[];
-  /** Ids of valid manifests whose artifact the store does not hold (removed by hand, lost): nothing to restore. */
-  missing: string[];
+  /**
+   * Valid manifests whose artifact restores nothing: not in the store (removed by hand, lost), or stored at another
+   * size than the manifest's (cut short by a copy of the store that stopped), with the size the store holds.
+   */
+  unusable: Array<{ id: string; artifact: string; storedBytes?: number; sizeBytes: number }>;
 }
 
 /** How many manifests `list` reads at once. */
@@ -69,9 +72,17 @@ export class BackupRepository {
       return id !== undefined && !file.endsWith('.manifest.json') && !owned.has(id);
     });
     backups.sort(newestFirst);
-    const present = new Set(objects.map((o) => o.key));
-    const missing = backups.filter((m) => !present.has(this.key(m.artifact))).map((m) => m.id);
-    return { backups, invalid, orphans, missing };
+    return { backups, invalid, orphans, unusable: this.unusable(backups, objects) };
+  }
+
+  /** The backups whose artifact is not in `objects`, or is there at another size than its manifest says. */
+  private unusable(backups: readonly Manifest[], objects: readonly ObjectInfo[]): Listing['unusable'] {
+    const sizes = new Map(objects.map((o) => [o.key, o.size]));
+    return backups.flatMap((m) => {
+      const stored = sizes.get(this.key(m.artifact));
+      if (stored === m.sizeBytes) return [];
+      return [{ id: m.id, artifact: m.artifact, sizeBytes: m.sizeBytes, ...(stored !== undefined && { storedBytes: stored }) }];
+    });
   }
 
   /**

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -7,9 +7,10 @@ import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { runInProcess } from '../helpers/in-process.js';
 
 /**
- * A backup whose artifact was removed from the store by hand (or lost) while its manifest stayed restores nothing.
- * Counted by retention, the newest such backups were kept as `newest` and `last` while the older snapshots, the only
- * ones that still restore, were deleted. They are kept and counted for no rule; `list` says their artifact is missing.
+ * A backup whose artifact was removed from the store by hand (or lost), or cut short (a copy of the store that
+ * stopped), while its manifest stayed restores nothing. Counted by retention, the newest such backups were kept as
+ * `newest` and `last` while the older snapshots, the only ones that still restore, were deleted. They are kept and
+ * counted for no rule; `list` says what is wrong with their artifact.
  */
 let etcd: TestEtcd;
 let dir: string;
@@ -20,16 +21,16 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'rs-prune-missing-'));
   etcd = await startEtcd();
   await etcd.ctl(['put', '/registry/namespaces/default', '{"kind":"Namespace"}']);
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 4; i++) {
     const res = await runCli(['backup', '--json'], { RS_BACKUP_DIR: dir, RS_ETCD_ENDPOINTS: etcd.endpoint });
     expect(res.code, res.stderr).toBe(0);
     const m = JSON.parse(res.stdout) as { id: string; artifact: string };
     ids.unshift(m.id);
     artifacts.unshift(m.artifact);
   }
-  // The two newest snapshots lose their artifact: only the oldest restores.
+  // The newest snapshot loses its artifact, the next one half of it: the two oldest restore.
   await rm(join(dir, 'default', artifacts[0]!));
-  await rm(join(dir, 'default', artifacts[1]!));
+  await truncate(join(dir, 'default', artifacts[1]!), 100);
 }, 60_000);
 afterAll(async () => {
   await etcd?.stop();
@@ -41,12 +42,15 @@ it('prune keeps the only snapshot that restores when the newer ones lost their a
   const dry = await runInProcess(['prune', '--dry-run'], env);
   expect(dry.code, dry.stderr).toBe(0);
   expect(dry.stdout).toContain(`keep\t${ids[0]}\tsnapshot\tartifact-missing`);
+  expect(dry.stdout).toContain(`keep\t${ids[1]}\tsnapshot\tartifact-size`);
   expect(dry.stdout).toContain(`keep\t${ids[2]}\tsnapshot\tnewest,last`);
-  expect(dry.stdout).not.toContain('would delete\t');
+  expect(dry.stdout).toContain(`would delete\t${ids[3]}\tsnapshot`);
   const res = await runInProcess(['prune'], env);
   expect(res.code, res.stderr).toBe(0);
-  expect(await readdir(join(dir, 'default'))).toContain(artifacts[2]);
+  const files = await readdir(join(dir, 'default'));
+  expect(files).toContain(artifacts[2]);
+  expect(files).not.toContain(artifacts[3]);
   const list = await runInProcess(['list'], { RS_BACKUP_DIR: dir });
   expect(list.stdout).toContain(`artifact missing: ${ids[0]}'s ${artifacts[0]} is not in the store`);
-  expect(list.stdout).toContain(`artifact missing: ${ids[1]}'s ${artifacts[1]} is not in the store`);
+  expect(list.stdout).toMatch(new RegExp(`artifact cut short: ${ids[1]}'s ${artifacts[1].replace(/\./g, '\\.')} is 100 bytes, its manifest says \\d+`));
 });
