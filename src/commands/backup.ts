@@ -2,6 +2,7 @@ import { auditRowText, type AuditRow } from '../kube/audit-row.js';
 import type { Manifest } from '../archive/manifest.js';
 import { backupAndPrune, backupRunContext, checkpointBackupsAndPrune, isCheckpointRun } from '../ops/backup-run.js';
 import { CheckpointRunError } from '../ops/checkpoint-backup.js';
+import { warnIfWritingPlain } from '../ops/encryption-keys.js';
 import { openRepository } from '../ops/repository.js';
 import { rowPacer, type CommandContext } from './context.js';
 
@@ -15,6 +16,7 @@ export async function backupCommand(ctx: CommandContext): Promise<void> {
   if (ctx.config.delta.intervalMs > 0) {
     ctx.log.warn({ deltaIntervalMs: ctx.config.delta.intervalMs }, 'RS_DELTA_INTERVAL is set, but a one-off backup records no changes after it: only "reshifter run" does (a Deployment or a long-running service, not a CronJob or a timer)');
   }
+  warnIfWritingPlain(ctx.config, ctx.log);
   const json = ctx.args.flags.json === true;
   const metrics = await pushedMetrics(ctx);
   const repo = openRepository(ctx.config, ctx.log);

@@ -6,6 +6,7 @@ import type { HealthReport } from '../core/health.js';
 import { JobQueue, type JobView } from '../core/jobs.js';
 import type { Logger } from '../log.js';
 import type { OpContext } from '../ops/context.js';
+import { warnIfWritingPlain } from '../ops/encryption-keys.js';
 import { openRepository } from '../ops/repository.js';
 import { API_PATHS, createApiServices, handleApi } from '../server/api/index.js';
 import { contentReadsOpen, isLoopback } from '../server/exposure.js';
@@ -39,6 +40,7 @@ export async function runCommand(cmd: CommandContext): Promise<void> {
   const zone = scheduleTimeZone();
   if (config.schedule !== undefined && 'problem' in zone) throw new ConfigError([zone.problem]);
   const timeZone = 'zone' in zone ? zone.zone : undefined;
+  warnIfWritingPlain(config, log);
   const metrics = processMetrics();
   addProcessMetrics(metrics);
   const health = new ScheduleHealth();

@@ -3,6 +3,7 @@ import { parseIdentityFile } from '../archive/age-keys.js';
 import type { CodecKeys } from '../archive/codec.js';
 import type { Config } from '../config/types.js';
 import { ConfigError } from '../core/errors.js';
+import type { Logger } from '../log.js';
 
 /**
  * The encryption keys of the configuration, as codec steps: recipients or a passphrase encrypt new backups;
@@ -58,4 +59,19 @@ function readIdentityFile(path: string): string[] {
   } catch (err) {
     throw new ConfigError([`RS_ENCRYPTION_IDENTITY_FILE was invalid: ${JSON.stringify(path)} ${(err as Error).message}`]);
   }
+}
+
+/**
+ * Warns when backups will be written unencrypted although a key to read encrypted ones is set: an operator who took
+ * RS_ENCRYPTION_IDENTITY_FILE for "the encryption key" would otherwise store every Secret in the clear without a word.
+ * Not refused: an identity kept to read older encrypted backups after encryption was turned off is a choice.
+ */
+export function warnIfWritingPlain(config: Config, log: Logger): void {
+  const { recipients, passphrase, identity, identityFile } = config.encryption;
+  if (recipients.length > 0 || passphrase !== undefined || (identity === undefined && identityFile === undefined)) return;
+  const variable = identityFile !== undefined ? 'RS_ENCRYPTION_IDENTITY_FILE' : 'RS_ENCRYPTION_IDENTITY';
+  log.warn(
+    { variable },
+    `backups are written unencrypted: ${variable} is set, but it only reads encrypted backups; set RS_ENCRYPTION_RECIPIENTS to its public key (age-keygen -y) to encrypt new ones`,
+  );
 }

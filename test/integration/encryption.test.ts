@@ -144,6 +144,20 @@ describe('encrypted backups', () => {
     expect(byPassphrase.stderr).toContain('it was encrypted to age keys, not with a passphrase: set RS_ENCRYPTION_IDENTITY_FILE');
   });
 
+  it('warns when backups are written unencrypted while an identity is set, taken for the encryption key', async () => {
+    // Before: not a word; every Secret went to the store in the clear, "encryption": "none" in the manifest.
+    const store = join(dir, 'identity-only');
+    const plain = await runCli(['backup', '--json'], env(store, { RS_ENCRYPTION_IDENTITY_FILE: keyFile }));
+    expect(plain.code, plain.stderr).toBe(0);
+    expect((JSON.parse(plain.stdout) as { encryption: string }).encryption).toBe('none');
+    const line = plain.stderr.split('\n').find((l) => l.includes('backups are written unencrypted'));
+    expect(JSON.parse(line ?? '{}')).toMatchObject({ level: 'warn', variable: 'RS_ENCRYPTION_IDENTITY_FILE' });
+    expect(line).toContain('set RS_ENCRYPTION_RECIPIENTS to its public key');
+    const encrypted = await runCli(['backup'], env(store, { RS_ENCRYPTION_IDENTITY_FILE: keyFile, RS_ENCRYPTION_RECIPIENTS: recipient }));
+    expect(encrypted.code, encrypted.stderr).toBe(0);
+    expect(encrypted.stderr).not.toContain('backups are written unencrypted');
+  });
+
   it('refuses a bad identity file before any work (exit 2), without quoting it', async () => {
     const bad = join(dir, 'bad.txt');
     await writeFile(bad, '# my keys\nAGE-SECRET-KEY-1NOTAKEYNOTAKEY\n');
