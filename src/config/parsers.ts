@@ -229,8 +229,17 @@ export function bucketFolder(value: string): string {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value.trim())) throw new Error("is a URL: give the folder inside the bucket alone (like clusters/prod); a server's address goes in RS_S3_ENDPOINT");
   const parts = value.split('/').filter((p) => p.length > 0);
   if (parts.some((p) => p === '.' || p === '..')) throw new Error('must not contain "." or ".." segments');
-  return parts.join('/');
+  const folder = parts.join('/');
+  // Found at the first upload otherwise: S3 refuses the key (KeyTooLongError), or a server on a file system fails it.
+  const bytes = Buffer.byteLength(folder);
+  if (bytes > MAX_S3_FOLDER_BYTES) {
+    throw new Error(`is ${bytes} bytes long: S3 keys are at most 1024 bytes, and every backup's key adds the cluster's folder and a file name (up to ${1024 - MAX_S3_FOLDER_BYTES} bytes): give a folder of at most ${MAX_S3_FOLDER_BYTES} bytes`);
+  }
+  return folder;
 }
+
+/** The longest RS_S3_PREFIX: S3's 1024-byte keys less `/`, a cluster's name (63), `/` and a backup's file name (64). */
+const MAX_S3_FOLDER_BYTES = 1024 - 1 - 63 - 1 - 64;
 
 /**
  * age X25519 public keys, separated by commas, spaces or lines; `#` starts a comment line. So the text of an age
