@@ -2,7 +2,7 @@ import { existsSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { IntegrityError, NotFoundError, RefusedError, StoreError, UsageError, describeError } from '../core/errors.js';
-import { newestFirst, pickLatest, type BackupUse } from '../core/latest.js';
+import { USES, newestFirst, pickLatest, type BackupUse, type LatestQuery } from '../core/latest.js';
 import { mapLimited } from '../core/map-limited.js';
 import { nearbyIds } from '../core/nearby.js';
 import { printable } from '../core/printable.js';
@@ -106,7 +106,7 @@ export class BackupRepository {
    * older backup without a word would restore (or verify) less than the operator believes. An id names one explicitly.
    */
   private async latest(use: BackupUse, series: string | undefined): Promise<Manifest> {
-    const { backups, invalid } = await this.list();
+    const { backups, invalid, unusable } = await this.list();
     const where = `cluster "${this.cluster}" in ${this.store.location}`;
     if (backups.length === 0 && invalid.length === 0) throw new NotFoundError(`no backups of ${where}${hinted(await this.elsewhere())}`);
     let m: Manifest;
@@ -124,6 +124,9 @@ export class BackupRepository {
           `Give the id ${m.id} instead of "latest" to use it, or repair or delete the newer backup`,
       );
     }
+    // verify and downloads take it as it is: verify says FAIL read. A restore is told which backup restores instead.
+    const broken = unusable.find((u) => u.id === m.id);
+    if (broken !== undefined && use !== USES.any) throw unusableLatest(broken, backups, unusable, { use, where, ...(series !== undefined && { series }) });
     return m;
   }
 
@@ -395,4 +398,21 @@ function statOf(path: string): Stats | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * `latest` refused because its artifact is missing or cut short (it restores nothing), naming the newest backup of the
+ * same kind whose artifact is whole: in a recovery, the id to give instead.
+ */
+function unusableLatest(u: Listing['unusable'][number], backups: readonly Manifest[], unusable: Listing['unusable'], q: LatestQuery): RefusedError {
+  const what = u.storedBytes === undefined ? 'is missing from the store' : `is ${u.storedBytes} bytes, its manifest says ${u.sizeBytes}`;
+  const bad = new Set(unusable.map((x) => x.id));
+  let next: Manifest | undefined;
+  try {
+    next = pickLatest(backups.filter((m) => !bad.has(m.id)), q);
+  } catch {
+    next = undefined;
+  }
+  const instead = next === undefined ? 'no older backup of that kind is whole' : `the newest whole one is ${next.id} (${next.strategy}, taken ${next.createdAt}): give its id instead of "latest"`;
+  return new RefusedError(`"latest" would be backup ${u.id}, but its artifact ${u.artifact} ${what}, so it restores nothing; ${instead}`);
 }

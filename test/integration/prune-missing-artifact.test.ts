@@ -54,3 +54,14 @@ it('prune keeps the only snapshot that restores when the newer ones lost their a
   expect(list.stdout).toContain(`artifact missing: ${ids[0]}'s ${artifacts[0]} is not in the store`);
   expect(list.stdout).toMatch(new RegExp(`artifact cut short: ${ids[1]}'s ${artifacts[1].replace(/\./g, '\\.')} is 100 bytes, its manifest says \\d+`));
 });
+
+it('restore latest names the newest backup that is whole when the newest lost its artifact', async () => {
+  // Before: 'its artifact ... is missing, though its manifest is there', and the operator in a recovery had to find
+  // the id to give instead.
+  const target = join(dir, 'restored');
+  const res = await runInProcess(['restore', 'latest', '--data-dir', target], { RS_BACKUP_DIR: dir });
+  expect(res.code).toBe(1);
+  expect(res.stderr).toContain(`"latest" would be backup ${ids[0]}, but its artifact ${artifacts[0]} is missing from the store, so it restores nothing; the newest whole one is ${ids[2]} (snapshot, taken `);
+  expect(res.stderr).toContain('give its id instead of "latest"');
+  expect(await readdir(dir)).not.toContain('restored');
+});
