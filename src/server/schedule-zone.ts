@@ -9,6 +9,9 @@ import { realpathSync } from 'node:fs';
 export function scheduleTimeZone(env: Record<string, string | undefined> = process.env): { zone: string } | { problem: string } {
   const resolved = Intl.DateTimeFormat().resolvedOptions().timeZone as string | undefined;
   const tz = env.TZ ?? '';
+  // `UTC+5` is POSIX's 5 hours *behind* UTC, ICU takes `GMT+2` for 2 hours ahead while the clock goes 2 behind, and
+  // `UTC+05:30` for UTC: whatever was meant, the schedule or the line that names its zone is wrong.
+  if (/^:?(UTC|GMT|UT)[+-]\d/i.test(tz)) return { problem: posixOffsetProblem(tz) };
   // An empty TZ is UTC to the C library, and "Etc/Unknown" to ICU.
   if (resolved !== undefined) return { zone: resolved === 'Etc/Unknown' ? 'UTC' : resolved };
   // A zone given as a path (`/usr/share/zoneinfo/Europe/Berlin`, `:Europe/Berlin`) works, though ICU names none.
@@ -36,4 +39,12 @@ function zoneFile(tz: string): string {
   } catch {
     return '';
   }
+}
+
+function posixOffsetProblem(tz: string): string {
+  return (
+    `TZ=${JSON.stringify(tz)} is an offset from UTC, which POSIX counts westwards (TZ=UTC+5 is 5 hours behind UTC) and ` +
+    'Node.js reads in its own ways, so RS_SCHEDULE would not run when meant: name the zone (Asia/Kolkata, Europe/Berlin), ' +
+    'or give Etc/GMT-5 for 5 hours ahead of UTC and Etc/GMT+5 for 5 hours behind'
+  );
 }
