@@ -65,6 +65,9 @@ export class DeltaRecorder {
   private wake?: () => void;
   /** Refusals of the watch in a row (etcd's permissions or credentials): the pause before the next try grows. */
   private refusals = 0;
+  /** The full backup taken for the last chain that broke, and the chains in a row that broke right after theirs. */
+  private takenForBreak?: string;
+  private breaks = 0;
   /** What was given up at exit (the store failing): `run` then exits 1 saying so. */
   givenUp?: string;
 
@@ -203,11 +206,22 @@ export class DeltaRecorder {
     return this.stopped ? undefined : { base: rec.base, fromRevision: rec.through + 1 };
   }
 
-  /** A chain that cannot go on: a full backup at once (or the one that arrived meanwhile), and a new chain from it. */
+  /**
+   * A chain that cannot go on: a full backup at once (or the one that arrived meanwhile), and a new chain from it. A
+   * chain that broke before it received a change, from a full backup taken for the chain before it, fails for a reason
+   * the next full backup would meet again: it waits first, with a growing pause, saying what fails.
+   */
   private async afterBreak(rec: ChainRecording, error: unknown): Promise<{ base: Manifest; fromRevision: number } | undefined> {
     const why = describeError(error);
+    if (rec.base.id === this.takenForBreak && rec.through < rec.fromRevision) {
+      const waitMs = this.pause(this.breaks++);
+      this.deps.log.error({ base: rec.base.id, err: why, retryInMs: waitMs }, 'the watch of changes fails again right after a fresh full backup: continuous backups wait before the next one');
+      await this.sleep(waitMs);
+      if (this.stopped) return undefined;
+    } else this.breaks = 0;
     this.deps.log.warn({ base: rec.base.id, through: rec.through, err: why }, 'the chain of changes cannot go on without a gap: taking a full backup at once');
     const m = await this.fullBackup(`the chain of ${rec.base.id} broke at revision ${rec.through}: ${why}`);
+    this.takenForBreak = m?.id;
     return m && { base: m, fromRevision: etcdOf(m).revision + 1 };
   }
 

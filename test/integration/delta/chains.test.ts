@@ -13,6 +13,8 @@ import { runCli } from '../../helpers/cli.js';
 import { moveAhead } from '../../helpers/clock-ahead.js';
 import { compareWithHistory, segmentEvents, segmentsOf } from '../../helpers/delta-history.js';
 import { startEtcd, type TestEtcd } from '../../helpers/etcd.js';
+import { portOf } from '../../helpers/faults.js';
+import { startTcpProxy } from '../../helpers/tcp-proxy.js';
 
 let etcd: TestEtcd;
 let client: Etcd3;
@@ -174,4 +176,37 @@ it('goes on with the chain of the newest full backup by id, not of one stamped b
   const plan = JSON.parse((await runCli(['prune', '--dry-run', '--json'], { ...env, RS_RETENTION_KEEP_LAST: '1' })).stdout) as { deleted: string[]; kept: string[] };
   expect(plan.deleted).toEqual([ahead.id]);
   expect(plan.kept).toEqual(expect.arrayContaining([newest.id, ...segments.map((s) => s.id)]));
+}, 60_000);
+
+it('pauses, growing, when the watch breaks again right after each fresh full backup, and says what fails', async () => {
+  // An etcd that compacts its history as fast as it changes, reached through a proxy that slows requests: every watch
+  // from a fresh full backup's revision + 1 finds that revision compacted. Before: a full backup after another,
+  // without a pause (29 in six seconds here without the proxy).
+  const churn = await startEtcd();
+  const proxy = await startTcpProxy(portOf(churn.endpoint), { rateUp: 2000 });
+  const churnClient = new Etcd3({ hosts: churn.endpoint });
+  let writing = true;
+  let latest = '1';
+  const writers = [0, 1, 2, 3].map(async (w) => {
+    for (let i = 0; writing; i++) latest = (await churnClient.put(`/registry/churn/${w}-${i % 10}`).value(`v${i}`).exec()).header.revision;
+  });
+  const compactor = (async () => {
+    while (writing) await churnClient.kv.compact({ revision: latest }).catch(() => sleep(1));
+  })();
+  try {
+    const run = startRun({ RS_ETCD_ENDPOINTS: `http://${proxy.address}`, RS_BACKUP_DIR: join(work, 'churn'), RS_HTTP_PORT: '0', RS_DELTA_INTERVAL: '1s' });
+    await run.until(/"msg":"the watch of changes fails again right after a fresh full backup.*\n(.*\n)*.*"msg":"the watch of changes fails again right after/, 20_000);
+    run.child().kill('SIGTERM');
+    const res = await run.done;
+    expect(res.code, res.stderr).toBe(0);
+    const pauses = res.stderr.split('\n').filter((l) => l.includes('"msg":"the watch of changes fails again right after a fresh full backup: continuous backups wait before the next one"'));
+    expect(pauses[0]).toMatch(/"err":"the recording of changes cannot go on from revision \d+: etcd at .* has compacted its history.*"retryInMs":1000,/);
+    expect(pauses[1]).toMatch(/"retryInMs":2000,/);
+  } finally {
+    writing = false;
+    await Promise.all([...writers, compactor]);
+    churnClient.close();
+    await proxy.close();
+    await churn.stop();
+  }
 }, 60_000);
