@@ -11,9 +11,9 @@ export interface DeltaWatchOptions {
   /** The first revision to record: the base backup's revision + 1. */
   fromRevision: number;
   /**
-   * The keys to record (a key dump's prefix ranges); undefined: every key (a snapshot). etcd is watched over the span
-   * from the first range's start to the last one's end, and the changes outside the ranges are dropped here: they
-   * still tell how far the recording is complete.
+   * The keys to record (a key dump's prefix ranges); undefined: every key (a snapshot). Each range is watched on its
+   * own (etcd checks a watch against its whole range: a user that may read only the prefixes could not watch the span
+   * from the first to the last), all on one stream from the same revision, and their changes merged in revision order.
    */
   ranges?: readonly KeyRange[];
   /** Where etcd is, for messages. */
@@ -36,13 +36,20 @@ export type WatchStateChange =
 interface Session {
   stream: GrpcDuplex;
   host: unknown;
+  /** Every range's watcher is created. */
   created: boolean;
-  /** Changes of a response split in fragments, until its last one. */
-  fragments: IWatchResponse['events'];
+  /** The watchers created, by etcd's watch id: how far each is complete, and the fragments of its split response. */
+  watchers: Map<string, { through: number; fragments: IWatchResponse['events'] }>;
+  /** Changes received from a watcher but not handed over: another watcher may still send earlier ones. */
+  held: IWatchResponse['events'];
+  /** Progress notifications not yet trusted: when each came, its revision, and its watcher (undefined: all of them). */
+  notes: Array<{ at: number; revision: number; id?: string }>;
   timer?: NodeJS.Timeout;
 }
 
 const ALL = Buffer.from([0]);
+/** How long a stop waits for the watchers to confirm the changes one of them sent (normally two progress requests). */
+const DRAIN_MS = 5_000;
 
 /**
  * Records every change of the watched keys from a revision on, as batches in revision order (DeltaBatch), for as long
@@ -58,7 +65,7 @@ const ALL = Buffer.from([0]);
  * - `stopAt(R)` ends the iteration after every change up to R and none after it, once etcd has shown the recording
  *   is complete through R: a change past R arrived, or two progress notifications at or past R a while apart (one
  *   alone is not trusted: before etcd 3.4.25 / 3.5.9 a requested notification could overtake changes, etcd #15220);
- * - `stop()` ends it after what it has handed over (SIGTERM).
+ * - `stop()` ends it after what it has handed over, `stop(true)` after what it has received (SIGTERM).
  * Back-pressure: nothing is read from etcd while the consumer holds a batch.
  */
 export class DeltaWatch implements AsyncIterable<DeltaBatch> {
@@ -70,12 +77,11 @@ export class DeltaWatch implements AsyncIterable<DeltaBatch> {
   private wake?: () => void;
   private lastObservedAt = 0;
   private clusterId?: string;
-  private confirmedAt?: number;
   /** The last put handed over: on every resume, etcd must still hold it at its revision (the same history). */
   private fingerprint?: { key: Buffer; revision: number };
   private readonly leases: LeaseTtls;
   private readonly now: () => number;
-  private readonly hull: { start: Buffer; end: Buffer };
+  private readonly spans: ReadonlyArray<{ start: Buffer; end: Buffer }>;
 
   constructor(
     private readonly client: Etcd3,
@@ -85,7 +91,7 @@ export class DeltaWatch implements AsyncIterable<DeltaBatch> {
     this.next = opts.fromRevision;
     this.now = opts.now ?? Date.now;
     this.leases = new LeaseTtls(client, this.now);
-    this.hull = hullOf(opts.ranges);
+    this.spans = opts.ranges === undefined || opts.ranges.length === 0 ? [{ start: ALL, end: ALL }] : opts.ranges;
   }
 
   /** Every change up to this revision has been handed over. */
@@ -100,14 +106,26 @@ export class DeltaWatch implements AsyncIterable<DeltaBatch> {
   stopAt(revision: number): void {
     if (revision < this.through) throw new RangeError(`cannot stop the recording at revision ${revision}: it has handed over changes up to ${this.through}`);
     this.stopRevision = revision;
-    this.confirmedAt = undefined;
     // Already there: end the wait for etcd's next response.
     if (this.through >= revision) this.session?.stream.cancel();
     this.wake?.();
   }
 
-  /** Ends the recording after the changes handed over so far. */
-  stop(): void {
+  /**
+   * Ends the recording after the changes handed over so far; with `received`, also after those received from one
+   * watcher that wait for the others to show they are complete that far (a stop at their revision, for at most DRAIN_MS).
+   */
+  stop(received = false): void {
+    const held = this.session?.held ?? [];
+    if (received && held.length > 0 && this.stopRevision === undefined && !this.stopping) {
+      this.stopAt(Math.max(this.through, ...held.map((ev) => Number(ev.kv.mod_revision))));
+      setTimeout(() => this.stopNow(), DRAIN_MS).unref();
+      return;
+    }
+    this.stopNow();
+  }
+
+  private stopNow(): void {
     this.stopping = true;
     this.session?.stream.cancel();
     this.wake?.();
@@ -193,56 +211,75 @@ export class DeltaWatch implements AsyncIterable<DeltaBatch> {
       md.set('hasleader', 'true');
       return { stream: client.watch(md, {}), host: resource };
     });
-    const session: Session = { stream, host, created: false, fragments: [] };
+    const session: Session = { stream, host, created: false, watchers: new Map(), held: [], notes: [] };
     this.session = session;
-    stream.write({
-      create_request: {
-        key: this.hull.start,
-        range_end: this.hull.end,
-        start_revision: String(this.next),
-        progress_notify: true,
-        fragment: true,
-      },
-    });
-    const confirmMs = this.opts.confirmMs ?? 250;
-    // While a stop waits for etcd to show the recording is complete: ask for progress now and then.
+    for (const span of this.spans) {
+      stream.write({ create_request: { key: span.start, range_end: span.end, start_revision: String(this.next), progress_notify: true, fragment: true } });
+    }
+    // While a stop waits for etcd to show the recording is complete, or changes wait for the other watchers to show
+    // they have none before them: ask for progress now and then.
     session.timer = setInterval(() => {
-      if (session.created && this.stopRevision !== undefined && this.through < this.stopRevision && stream.writable) stream.write({ progress_request: {} });
-    }, confirmMs);
+      const waiting = (this.stopRevision !== undefined && this.through < this.stopRevision) || session.held.length > 0;
+      if (session.created && waiting && stream.writable) stream.write({ progress_request: {} });
+    }, this.opts.confirmMs ?? 250);
     return session;
   }
 
   private async handle(res: IWatchResponse, session: Session): Promise<DeltaBatch | undefined> {
     this.checkCluster(res);
-    if (res.created) {
-      if (res.canceled) throw this.canceled(res);
-      session.created = true;
-      this.opts.onState?.({ state: 'watching', fromRevision: this.next });
-      return undefined;
-    }
     if (res.canceled) throw this.canceled(res);
-    if (res.fragment) {
-      session.fragments.push(...res.events);
+    const id = String(res.watch_id);
+    if (res.created) {
+      session.watchers.set(id, { through: this.next - 1, fragments: [] });
+      session.created = session.watchers.size === this.spans.length;
+      if (session.created) this.opts.onState?.({ state: 'watching', fromRevision: this.next });
       return undefined;
     }
-    const events = session.fragments.length > 0 ? [...session.fragments, ...res.events] : res.events;
-    session.fragments = [];
-    if (events.length === 0) return this.progress(Number(res.header.revision));
-    this.confirmedAt = undefined;
-    return this.batch(events);
+    const watcher = session.watchers.get(id);
+    if (watcher !== undefined && res.fragment) {
+      watcher.fragments.push(...res.events);
+      return undefined;
+    }
+    const events = watcher !== undefined && watcher.fragments.length > 0 ? [...watcher.fragments, ...res.events] : res.events;
+    if (watcher !== undefined) watcher.fragments = [];
+    if (events.length === 0) this.progress(session, Number(res.header.revision), watcher && id);
+    else {
+      if (watcher === undefined) throw new IntegrityError('watch', `etcd sent changes for watch ${id}, which this recording did not create`);
+      // A watcher sends its changes in revision order, the changes of one revision in one response.
+      watcher.through = Math.max(watcher.through, Number(events[events.length - 1]!.kv.mod_revision));
+      session.held.push(...events);
+    }
+    return this.release(session);
   }
 
-  /** A progress notification: how far etcd says the watch is. Trusted only for a stop, and only when confirmed. */
-  private progress(revision: number): DeltaBatch | undefined {
-    const stop = this.stopRevision;
-    if (stop === undefined || revision < stop || this.through >= stop) return undefined;
+  /**
+   * A progress notification: how far etcd says a watcher (or every one) is. Trusted only once another came a while
+   * after it: one alone is not (before etcd 3.4.25 / 3.5.9 a requested notification could overtake changes, #15220).
+   */
+  private progress(session: Session, revision: number, id: string | undefined): void {
     const now = this.now();
-    if (this.confirmedAt === undefined) {
-      this.confirmedAt = now;
-      return undefined;
+    const confirmMs = this.opts.confirmMs ?? 250;
+    const trusted = session.notes.filter((n) => now - n.at >= confirmMs);
+    session.notes = [...session.notes.filter((n) => now - n.at < confirmMs), { at: now, revision, ...(id !== undefined && { id }) }];
+    for (const note of trusted) {
+      for (const [wid, w] of session.watchers) if (note.id === undefined || note.id === wid) w.through = Math.max(w.through, note.revision);
     }
-    if (now - this.confirmedAt < (this.opts.confirmMs ?? 250)) return undefined;
-    return this.finalBatch();
+  }
+
+  /**
+   * The changes every watcher is complete through (the least of their revisions), merged in revision order, as a
+   * batch; at a stop's revision, the last batch. Undefined while there is nothing new to hand over.
+   */
+  private release(session: Session): Promise<DeltaBatch> | DeltaBatch | undefined {
+    if (!session.created) return undefined;
+    const complete = Math.min(...[...session.watchers.values()].map((w) => w.through));
+    const stop = this.stopRevision;
+    const ready = session.held.filter((ev) => Number(ev.kv.mod_revision) <= complete);
+    if (ready.length === 0) return stop !== undefined && complete >= stop && this.through < stop ? this.finalBatch() : undefined;
+    session.held = session.held.filter((ev) => Number(ev.kv.mod_revision) > complete);
+    // Stable: the changes of one revision keep the order etcd sent them in.
+    ready.sort((a, b) => Number(a.kv.mod_revision) - Number(b.kv.mod_revision));
+    return this.batch(ready, complete);
   }
 
   /** The last batch of a stop at a revision: complete through it. */
@@ -252,10 +289,10 @@ export class DeltaWatch implements AsyncIterable<DeltaBatch> {
     return { events: [], through: stop, receivedAt: this.observedNow() };
   }
 
-  private async batch(raw: IWatchResponse['events']): Promise<DeltaBatch> {
+  /** The changes `raw` (in revision order), through the revision `complete` every watcher has reached. */
+  private async batch(raw: IWatchResponse['events'], complete: number): Promise<DeltaBatch> {
     const receivedAt = this.observedNow();
     const first = Number(raw[0]!.kv.mod_revision);
-    const last = Number(raw[raw.length - 1]!.kv.mod_revision);
     if (first < this.next) {
       throw new IntegrityError('watch', `etcd sent a change at revision ${first}, but the recording is complete through ${this.through} already: the order of changes cannot be trusted`);
     }
@@ -288,7 +325,7 @@ export class DeltaWatch implements AsyncIterable<DeltaBatch> {
         break;
       }
     }
-    const through = stop !== undefined ? Math.min(last, stop) : last;
+    const through = stop !== undefined ? Math.min(complete, stop) : complete;
     this.next = through + 1;
     return { events, through, receivedAt };
   }
@@ -358,14 +395,6 @@ class FatalWatchError extends Error {
 
 function unwrap(err: unknown): unknown {
   return err instanceof FatalWatchError ? err.error : err;
-}
-
-/** The span of keys the watch covers: from the first range's start to the last one's end. */
-function hullOf(ranges: readonly KeyRange[] | undefined): { start: Buffer; end: Buffer } {
-  if (ranges === undefined || ranges.length === 0) return { start: ALL, end: ALL };
-  const start = ranges.reduce((m, r) => (r.start.compare(m) < 0 ? r.start : m), ranges[0]!.start);
-  const end = ranges.some((r) => isOpenEnd(r.end)) ? ALL : ranges.reduce((m, r) => (r.end.compare(m) > 0 ? r.end : m), ranges[0]!.end);
-  return { start, end };
 }
 
 function backoff(attempt: number, retry: DeltaWatchOptions['retryMs']): number {

@@ -93,9 +93,9 @@ const RESTORING = /restored|to restore|of the target|recorded changes deleted/;
 /** What the call `what` needs of the etcd user. */
 function permissionNeeded(what: string): string {
   if (RESTORING.test(what)) return 'a key restore needs read and write access to the keys it restores';
-  // etcd checks a watch against its whole range: a key dump's chain is watched from its first prefix to its last.
+  // etcd checks a watch against its whole range: a key dump's chain watches each of its prefixes on its own.
   if (/^watching/.test(what)) {
-    return "the watch of continuous backups needs read access to every key from the first prefix recorded to the last: all keys for a snapshot's chain, /kubernetes.io to /registry for a key dump's of the detected prefixes; RS_KUBE_PREFIXES=/registry narrows it to that prefix";
+    return "the watch of continuous backups needs read access to every key it records: all keys for a snapshot's chain, each prefix of the key dump for a key dump's";
   }
   return 'snapshots need the root role; key dumps read access to their prefixes';
 }

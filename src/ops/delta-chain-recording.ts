@@ -92,7 +92,7 @@ export class ChainRecording {
   /** Ends the recording: the changes received so far are stored, then record() resolves. */
   stop(): void {
     this.stopping = true;
-    this.watch.stop();
+    this.watch.stop(true);
   }
 
   /** Records until stopped, closed or broken; the last segment is stored (or given up) before it resolves. */
