@@ -18,7 +18,7 @@ import type { BackupRepository } from '../store/backup-repository.js';
 import { VERSION } from '../version.js';
 import type { OpContext } from './context.js';
 import { encryptionKeys } from './encryption-keys.js';
-import { openSource, refuseV2Only, resolveStrategy } from './strategies.js';
+import { openSource, resolveStrategy } from './strategies.js';
 
 export interface BackupOptions {
   /** Overrides RS_BACKUP_STRATEGY. */
@@ -100,8 +100,6 @@ async function takeBackup(ctx: OpContext, repo: BackupRepository, opts: BackupOp
     try {
       const facts = await source.facts();
       assertSelectedSomething(config.selection, strategy, facts);
-      // A snapshot asked for by name; a default one was chosen by that same look already (resolveStrategy).
-      if (strategy.kind === 'snapshot' && (opts.strategy ?? config.strategy) !== undefined) await refuseV2Only(config, etcd, log);
       const manifest = manifestOf(ctx, run, strategy, source, stored, facts);
       if (signal.aborted) throw new AbortedError('backup interrupted before its manifest was written');
       await repo.putManifest(manifest);

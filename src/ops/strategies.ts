@@ -15,10 +15,12 @@ import type { Logger } from '../log.js';
 
 /**
  * The strategy to use: the override, RS_BACKUP_STRATEGY, or the default for the endpoint: `snapshot` on v3, `raw`
- * on v2 (a snapshot holds only the v3 keyspace: one asked for on v2 is refused once taken, see refuseV2Only).
+ * on v2 (a snapshot holds only the v3 keyspace: one asked for on v2 is refused before it is taken, see refuseV2Only).
+ * Either way etcd's keyspaces are looked at once per backup.
  */
 export async function resolveStrategy(config: Config, etcd: Etcd3, log: Logger, override?: StrategySpec): Promise<StrategySpec> {
   const chosen = override ?? config.strategy;
+  if (chosen?.kind === 'snapshot') await refuseV2Only(config, etcd, log);
   if (chosen) return chosen;
   if (config.etcd.apiVersion !== 'auto') return { kind: config.etcd.apiVersion === 'v2' ? 'raw' : 'snapshot' };
   const v2 = new V2Client(config.etcd);
@@ -55,13 +57,12 @@ export async function openSource(strategy: StrategySpec, config: Config, etcd: E
 }
 
 /**
- * With RS_ETCD_API_VERSION=auto, a snapshot asked for by name (RS_BACKUP_STRATEGY, --strategy; a default one was
+ * With RS_ETCD_API_VERSION=auto, a snapshot asked for by name (RS_BACKUP_STRATEGY, --strategy; a default one is
  * chosen by this same look) of an etcd whose Kubernetes keys are all in its v2 keyspace (a 1.5-era cluster on etcd 3
- * with --enable-v2) holds none of them: refused, as with RS_ETCD_API_VERSION=v2, and not stored. Asked once the
- * snapshot is taken, when etcd has just answered: a frozen etcd is met by the snapshot first, not by a probe that waits
- * RS_ETCD_TIMEOUT before it (and the v3 keyspace of such an etcd is small). A probe that fails lets the snapshot be.
+ * with --enable-v2) would hold none of them: refused before it is taken (exit 2, before any work), as with
+ * RS_ETCD_API_VERSION=v2. A probe that fails lets the snapshot be: the snapshot itself says what is wrong.
  */
-export async function refuseV2Only(config: Config, etcd: Etcd3, log: Logger): Promise<void> {
+async function refuseV2Only(config: Config, etcd: Etcd3, log: Logger): Promise<void> {
   if (config.etcd.apiVersion !== 'auto') return;
   const v2 = new V2Client(config.etcd);
   try {
@@ -69,7 +70,7 @@ export async function refuseV2Only(config: Config, etcd: Etcd3, log: Logger): Pr
     if (api === 'v2') {
       throw new ConfigError([
         `RS_BACKUP_STRATEGY=snapshot reads the v3 keyspace only, but the Kubernetes keys of ${config.etcd.endpoints.join(',')} are in its v2 keyspace: ` +
-          'the snapshot holds none of them and was not stored; use raw (or filter:...) for v2 data',
+          'a snapshot would hold none of them, so none was taken; use raw (or filter:...) for v2 data',
       ]);
     }
   } finally {

@@ -106,12 +106,14 @@ describe('etcd v2 keyspace', () => {
     }
   });
 
-  it('refuses a snapshot asked for by name: it holds the v3 keyspace only, none of the v2 keys (nothing stored)', async () => {
-    // Before: exit 0 and a snapshot of the empty v3 keyspace, stored as the series' newest backup.
-    const res = await runInProcess(['backup', '--json'], env(source, { RS_BACKUP_STRATEGY: 'snapshot', RS_CLUSTER_NAME: 'v2-snapshot' }));
+  it('refuses a snapshot asked for by name before it is taken: it holds the v3 keyspace only, none of the v2 keys (nothing stored)', async () => {
+    // Before: exit 0 and a snapshot of the empty v3 keyspace, stored as the series' newest backup; then exit 2 only
+    // once the snapshot was read ('backup started' first), where exit 2 is found before any work.
+    const res = await runCli(['backup', '--json'], env(source, { RS_BACKUP_STRATEGY: 'snapshot', RS_CLUSTER_NAME: 'v2-snapshot' }));
     expect(res.code).toBe(2);
     expect(res.stdout).toBe('');
-    expect(res.stderr).toMatch(/RS_BACKUP_STRATEGY=snapshot reads the v3 keyspace only, but the Kubernetes keys of \S+ are in its v2 keyspace: the snapshot holds none of them and was not stored; use raw/);
+    expect(res.stderr).toMatch(/RS_BACKUP_STRATEGY=snapshot reads the v3 keyspace only, but the Kubernetes keys of \S+ are in its v2 keyspace: a snapshot would hold none of them, so none was taken; use raw/);
+    expect(res.stderr).not.toMatch(/backup started/);
     const list = await runInProcess(['list', '--json'], env(source, { RS_CLUSTER_NAME: 'v2-snapshot' }));
     expect(list.stdout).not.toContain('snapshot');
   });
