@@ -53,7 +53,7 @@ export async function restorePoint(ctx: CommandContext, repo: BackupRepository, 
     if (flags.json) return ctx.print(JSON.stringify(report));
     ctx.print(describePoint(report));
     ctx.print(`restored into ${report.dataDir} with ${report.tool.command} ${report.tool.version}`);
-    ctx.print(nextStep(report.dataDir, name, initialCluster));
+    ctx.print(nextStep(report.dataDir, { name, initialCluster, initialAdvertisePeerUrls: peerUrls, initialClusterToken: token }));
     return;
   }
   const report = await restorePointKeys(ctx, repo, resolutions[0]!, to, { dryRun: flags['dry-run'] === true, skipExisting: flags['skip-existing'] === true });
@@ -100,12 +100,34 @@ function printKeys(ctx: CommandContext, r: PointKeysReport, planText: (r: KeyRes
   ctx.print(`${r.dryRun ? 'would delete' : 'deleted'} ${d.deleted} of ${d.keys} keys the changes deleted (${d.absent} were not there${filtered})`);
 }
 
-/** What to do with a restored data dir: start etcd on it as the member the restore made. */
-export function nextStep(dataDir: string, name: string | undefined, initialCluster: string | undefined): string {
-  if (name === undefined) {
-    return `next: start etcd with --data-dir ${dataDir} (a single member named "default", as etcdctl restores without --name; for a member of a cluster, restore with --name, --initial-cluster and --initial-advertise-peer-urls)`;
+/** The member flags a data-dir restore was given (each undefined when not). */
+export interface RestoredMember {
+  name?: string | undefined;
+  initialCluster?: string | undefined;
+  initialAdvertisePeerUrls?: string | undefined;
+  initialClusterToken?: string | undefined;
+}
+
+/** A word of a shell command: as it is when it needs no quoting, else in single quotes. */
+const shellWord = (w: string) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
+
+/**
+ * What to do with a restored data dir: the etcd command that starts it as the member the restore made, with every
+ * member flag the restore was given (etcd needs them as they were: its peer URLs, the cluster and its token).
+ */
+export function nextStep(dataDir: string, m: RestoredMember): string {
+  const given: Array<[string, string | undefined]> = [
+    ['--data-dir', dataDir],
+    ['--name', m.name],
+    ['--initial-cluster', m.initialCluster],
+    ['--initial-advertise-peer-urls', m.initialAdvertisePeerUrls],
+    ['--initial-cluster-token', m.initialClusterToken],
+  ];
+  const command = `etcd ${given.flatMap(([flag, value]) => (value === undefined ? [] : [flag, shellWord(value)])).join(' ')}`;
+  if (m.name === undefined) {
+    return `next: ${command} (a single member named "default", as etcdctl restores without --name; for a member of a cluster, restore with --name, --initial-cluster and --initial-advertise-peer-urls)`;
   }
-  return `next: start etcd with --data-dir ${dataDir} --name ${name}${initialCluster !== undefined ? ` --initial-cluster ${initialCluster}` : ''} (as given here), and the rest of the member's usual flags`;
+  return `next: ${command} (the member as restored here; add its usual --listen-peer-urls, client URLs and TLS flags)`;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { runInProcess } from '../helpers/in-process.js';
 import { keyspace, values } from '../helpers/keyspace.js';
+import { freePort } from '../helpers/ports.js';
 import { startS3, type TestS3 } from '../helpers/s3.js';
 
 const run = promisify(execFile);
@@ -49,12 +50,47 @@ describe('snapshot restore', () => {
     expect(res.stderr).not.toMatch(/error/i);
     expect(res.code).toBe(0);
     expect(res.stdout).toContain(`restored snapshot ${manifest.id} (revision ${manifest.etcd!.revision}) into ${dataDir} with etcd`);
-    expect(res.stdout).toContain(`next: start etcd with --data-dir ${dataDir} --name test --initial-cluster test=http://127.0.0.1:2380 (as given here)`);
+    expect(res.stdout).toContain(`next: etcd --data-dir ${dataDir} --name test --initial-cluster test=http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 (the member as restored here`);
     const restored = await startEtcd({ dataDir });
     try {
       expect(values(await keyspace(restored))).toEqual(values(await keyspace(source)));
     } finally {
       await restored.stop();
+    }
+  });
+
+  it('says the etcd command that starts the member as restored, with every member flag given, and etcd starts from it', async () => {
+    // Before: the "next:" line left out --initial-advertise-peer-urls and --initial-cluster-token.
+    const dataDir = join(work, 'member-next');
+    const [peer, client] = [await freePort(), await freePort()];
+    const peerUrl = `http://127.0.0.1:${peer}`;
+    const member = ['--name', 'm1', '--initial-cluster', `m1=${peerUrl}`, '--initial-advertise-peer-urls', peerUrl, '--initial-cluster-token', 'dr-token-1'];
+    const res = await runInProcess(['restore', manifest.id, '--data-dir', dataDir, ...member], env());
+    expect(res.code, res.stderr).toBe(0);
+    const next = /^next: (etcd .*?) \(/m.exec(res.stdout)?.[1];
+    expect(next).toBe(`etcd --data-dir ${dataDir} ${member.join(' ')}`);
+    // The printed command, with the listen URLs a member has anyway.
+    const endpoint = `http://127.0.0.1:${client}`;
+    const listen = ['--listen-peer-urls', peerUrl, '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint];
+    const etcd = spawn('etcd', [...next!.split(' ').slice(1), ...listen, '--log-level', 'error', '--logger', 'zap'], { stdio: 'ignore' });
+    try {
+      const ctl = (args: string[]) => run('etcdctl', ['--endpoints', endpoint, ...args], { env: { ...process.env, ETCDCTL_API: '3' } });
+      for (let i = 0; ; i++) {
+        const up = await ctl(['endpoint', 'health']).then(() => true, () => false);
+        if (up) break;
+        if (i > 100 || etcd.exitCode !== null) throw new Error(`etcd did not start from: ${next}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const members = JSON.parse((await ctl(['member', 'list', '-w', 'json'])).stdout) as { members: Array<{ name: string; peerURLs: string[] }> };
+      expect(members.members.map((m) => [m.name, m.peerURLs])).toEqual([['m1', [peerUrl]]]);
+      const restored = new Etcd3({ hosts: endpoint });
+      try {
+        expect((await restored.getAll().keys()).length).toBe((await keyspace(source)).size);
+      } finally {
+        restored.close();
+      }
+    } finally {
+      etcd.kill('SIGKILL');
     }
   });
 
@@ -71,7 +107,7 @@ describe('snapshot restore', () => {
     // Without --name: the member etcdctl makes, said as such.
     const plain = await runInProcess(['restore', manifest.id, '--data-dir', join(work, 'plain')], env());
     expect(plain.code, plain.stderr).toBe(0);
-    expect(plain.stdout).toContain(`next: start etcd with --data-dir ${join(work, 'plain')} (a single member named "default"`);
+    expect(plain.stdout).toContain(`next: etcd --data-dir ${join(work, 'plain')} (a single member named "default"`);
     const wrong = await runInProcess(['restore', manifest.id, '--dry-run', '--data-dir', join(work, 'x')], env());
     expect(wrong.code).toBe(2);
     // One flag: 'applies' (before: '--dry-run apply to key dumps').
