@@ -60,6 +60,7 @@ export async function keyDumpSource(config: Config, etcd: Etcd3, log: Logger, se
     contentType: KEY_DUMP_CONTENT_TYPE,
     format: 'raw.tar',
     stream,
+    keysSoFar: () => writer.keys,
     async facts() {
       await ended;
       return { etcdVersion: reader.etcdVersion, revision: reader.revision, apiVersion: reader.apiVersion, keys: writer.keys, prefixes: reader.prefixes };

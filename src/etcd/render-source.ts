@@ -62,6 +62,7 @@ export async function renderSource(
     contentType: RENDER_CONTENT_TYPE,
     format: 'render.jsonl',
     stream,
+    keysSoFar: () => rows,
     async facts() {
       await ended;
       return { etcdVersion: reader.etcdVersion, revision: reader.revision, apiVersion: reader.apiVersion, keys: rows, prefixes: reader.prefixes };

@@ -28,4 +28,6 @@ export interface BackupSource {
    * valid once the stream has ended. Lets a backup stored untransformed skip a second hash of the same bytes.
    */
   contentSha256?(): string;
+  /** Keys (a listing's rows) read into the stream so far, for a running job's progress; sources of keys only. */
+  keysSoFar?(): number;
 }

@@ -24,7 +24,7 @@ export interface BackupOptions {
   /** Overrides RS_BACKUP_STRATEGY. */
   strategy?: StrategySpec;
   /** Called with progress as bytes flow (for metrics and jobs). */
-  onProgress?: (p: { bytes: number; storedBytes: number; totalBytes?: number }) => void;
+  onProgress?: (p: { bytes: number; storedBytes: number; totalBytes?: number; keys?: number }) => void;
   /** Use this id (the caller's log lines already carry it); default: a new one. */
   id?: string;
   /** The store's bucket was found missing when the id was chosen (backupRunContext): the backup fails with it at once. */
@@ -144,7 +144,7 @@ function assertSelectedSomething(selection: Config['selection'], strategy: Strat
 }
 
 /** What storeArtifact needs of a source: the content stream and its name (checkpoints bring theirs too). */
-export type ArtifactSource = Pick<BackupSource, 'format' | 'stream' | 'expectedBytes' | 'contentSha256'>;
+export type ArtifactSource = Pick<BackupSource, 'format' | 'stream' | 'expectedBytes' | 'contentSha256' | 'keysSoFar'>;
 
 /** Streams the source through the codec into the store (atomically), counting and hashing what passes. */
 export async function storeArtifact(
@@ -165,9 +165,9 @@ export async function storeArtifact(
   const stored = contentSha256 ? new ByteCounter() : new HashCounter();
   const stopProgress = reportProgress(run.log, 'backup', () => ({ bytes: raw.bytes }));
   const total = source.expectedBytes;
-  const progressTimer = onProgress
-    ? setInterval(() => onProgress({ bytes: raw.bytes, storedBytes: stored.bytes, ...(total !== undefined && { totalBytes: total }) }), 1000).unref()
-    : undefined;
+  const keysSoFar = source.keysSoFar?.bind(source);
+  const progress = () => ({ bytes: raw.bytes, storedBytes: stored.bytes, ...(total !== undefined && { totalBytes: total }), ...(keysSoFar && { keys: keysSoFar() }) });
+  const progressTimer = onProgress ? setInterval(() => onProgress(progress()), 1000).unref() : undefined;
   try {
     await storeStream(source, [raw, ...transforms, stored], repo, artifact, ctx.signal);
   } finally {

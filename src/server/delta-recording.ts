@@ -50,7 +50,7 @@ export function startDeltaRecording(ctx: OpContext, deps: DeltaRecordingDeps): D
         kind: 'backup', trigger: 'schedule', writes: true, params: { reason },
         run: async (j) => {
           const run = await backupRunContext({ ...ctx, signal: j.signal }, repo);
-          return backupAndPrune(run.ctx, repo, { ...run.start, observer: deps.observer(), inUse: () => jobs.backupsInUse(), onProgress: (p) => j.progress({ bytes: p.bytes }) });
+          return backupAndPrune(run.ctx, repo, { ...run.start, observer: deps.observer(), inUse: () => jobs.backupsInUse(), onProgress: (p) => j.progress({ bytes: p.bytes, ...(p.keys !== undefined && { keys: p.keys }) }) });
         },
       });
       const done = await jobs.wait(job.id);

@@ -43,7 +43,8 @@ export function scheduleBackups(ctx: OpContext, schedule: string, deps: Schedule
 async function scheduledBackup(ctx: OpContext, deps: ScheduleDeps, progress: (p: { bytes: number; totalBytes?: number; keys?: number }) => void) {
   // A checkpoint run is one backup per container, each with its own id.
   const run = isCheckpointRun(ctx) ? { id: undefined, ctx } : await backupRunContext(ctx, deps.repo);
-  const onProgress = (p: { bytes: number; totalBytes?: number }) => progress({ bytes: p.bytes, ...(p.totalBytes !== undefined && { totalBytes: p.totalBytes }) });
+  const onProgress = (p: { bytes: number; totalBytes?: number; keys?: number }) =>
+    progress({ bytes: p.bytes, ...(p.totalBytes !== undefined && { totalBytes: p.totalBytes }), ...(p.keys !== undefined && { keys: p.keys }) });
   try {
     const inUse = () => deps.jobs.backupsInUse();
     if (run.id === undefined) return await checkpointBackupsAndPrune(run.ctx, deps.repo, { observer: deps.observer, onProgress, inUse });

@@ -49,7 +49,7 @@ export function createApiServices(ctx: OpContext, repo: BackupRepository, opts: 
         ...(req.strategy && { strategy: req.strategy }),
         ...(opts.observer && { observer: opts.observer }),
         ...(opts.inUse && { inUse: opts.inUse }),
-        onProgress: (p) => job.progress({ bytes: p.bytes, ...(p.totalBytes !== undefined && { totalBytes: p.totalBytes }) }),
+        onProgress: (p) => job.progress({ bytes: p.bytes, ...(p.totalBytes !== undefined && { totalBytes: p.totalBytes }), ...(p.keys !== undefined && { keys: p.keys }) }),
       });
       // Progress is sampled once a second: a finished job says how far it went, however short it was (a key dump
       // also how many keys it holds).
