@@ -49,7 +49,7 @@ interface Session {
 
 const ALL = Buffer.from([0]);
 /** How long a stop waits for the watchers to confirm the changes one of them sent (normally two progress requests). */
-const DRAIN_MS = 5_000;
+const DRAIN_MS = 2_000;
 
 /**
  * Records every change of the watched keys from a revision on, as batches in revision order (DeltaBatch), for as long
@@ -113,12 +113,14 @@ export class DeltaWatch implements AsyncIterable<DeltaBatch> {
 
   /**
    * Ends the recording after the changes handed over so far; with `received`, also after those received from one
-   * watcher that wait for the others to show they are complete that far (a stop at their revision, for at most DRAIN_MS).
+   * watcher that wait for the others to show they are complete that far (a stop at their revision), or at the
+   * revision of a stop that waits for that: for at most DRAIN_MS.
    */
   stop(received = false): void {
     const held = this.session?.held ?? [];
-    if (received && held.length > 0 && this.stopRevision === undefined && !this.stopping) {
-      this.stopAt(Math.max(this.through, ...held.map((ev) => Number(ev.kv.mod_revision))));
+    const pending = this.stopRevision !== undefined && this.through < this.stopRevision;
+    if (received && !this.stopping && (held.length > 0 || pending)) {
+      if (this.stopRevision === undefined) this.stopAt(Math.max(this.through, ...held.map((ev) => Number(ev.kv.mod_revision))));
       setTimeout(() => this.stopNow(), DRAIN_MS).unref();
       return;
     }

@@ -72,7 +72,7 @@ it('takes a full backup when the store has none, and each scheduled one ends the
     const chain = validateChain({ id: base.id, createdAt: base.createdAt, revision: base.etcd!.revision }, segmentsOf(backups, base.id));
     expect(chain.problems).toEqual([]);
     // Each chain ends where the next full backup's revision is: no overlap, no gap.
-    expect(chain.coveredTo).toBe(i + 1 < bases.length ? bases[i + 1]!.etcd!.revision : last);
+    expect(chain.coveredTo, `chain ${i} of ${bases.length}: ${res.stderr}`).toBe(i + 1 < bases.length ? bases[i + 1]!.etcd!.revision : last);
     for (const s of chain.covered) events.push(...(await segmentEvents(repo, s)));
   }
   expect(await compareWithHistory(client, bases[0]!.etcd!.revision, events, last)).toBeUndefined();
@@ -177,6 +177,42 @@ it('goes on with the chain of the newest full backup by id, not of one stamped b
   expect(plan.deleted).toEqual([ahead.id]);
   expect(plan.kept).toEqual(expect.arrayContaining([newest.id, ...segments.map((s) => s.id)]));
 }, 60_000);
+
+it('a key dump of two prefixes (each watched on its own): each scheduled full backup ends the chain at exactly its revision', async () => {
+  const store = join(work, 'two-prefixes');
+  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_HTTP_PORT: '0', RS_BACKUP_STRATEGY: 'raw', RS_KUBE_PREFIXES: '/kubernetes.io,/registry' };
+  const repo = new BackupRepository(new LocalStore(store), 'default');
+  const expected: string[] = [];
+  const note = (rev: string | number, key: string, value: string) => expected.push(`${rev} ${key}=${value}`);
+  const run = startRun({ ...env, RS_DELTA_INTERVAL: '1s', RS_SCHEDULE: '*/3 * * * * *' });
+  await run.until(/"msg":"watching etcd for changes"/);
+  // Changes under both prefixes (one of them quiet for a while), also while the scheduled backups run.
+  let last = 0;
+  for (let i = 0; count(run.log(), /"msg":"backup completed"/g) < 3; i++) {
+    const key = i % 5 === 0 ? `/kubernetes.io/leases/l${i % 7}` : `/registry/pods/two/p${i % 11}`;
+    last = Number((await client.put(key).value(`v${i}`).exec()).header.revision);
+    note(last, key, `v${i}`);
+    await client.put(`/other/${i}`).value('not recorded').exec();
+    await sleep(20);
+  }
+  await sleep(200);
+  run.child().kill('SIGTERM');
+  const res = await run.done;
+  expect(res.code, res.stderr).toBe(0);
+
+  const backups = (await repo.list()).backups;
+  const bases = backups.filter((m) => !isDeltaManifest(m)).sort((a, b) => a.etcd!.revision - b.etcd!.revision || (a.createdAt < b.createdAt ? -1 : 1));
+  expect(bases.length).toBeGreaterThanOrEqual(3);
+  const recorded: string[] = [];
+  for (const [i, base] of bases.entries()) {
+    expect(base.prefixes).toEqual(['/kubernetes.io', '/registry']);
+    const chain = validateChain({ id: base.id, createdAt: base.createdAt, revision: base.etcd!.revision }, segmentsOf(backups, base.id));
+    expect(chain.problems).toEqual([]);
+    expect(chain.coveredTo, `chain ${i} of ${bases.length}: ${res.stderr}`).toBe(i + 1 < bases.length ? bases[i + 1]!.etcd!.revision : last);
+    for (const seg of chain.covered) for (const e of await segmentEvents(repo, seg)) recorded.push(`${e.modRevision} ${e.key.toString()}=${e.value.toString()}`);
+  }
+  expect(recorded).toEqual(expected.filter((line) => Number(line.split(' ')[0]) > bases[0]!.etcd!.revision));
+}, 120_000);
 
 it('pauses, growing, when the watch breaks again right after each fresh full backup, and says what fails', async () => {
   // An etcd that compacts its history as fast as it changes, reached through a proxy that slows requests: every watch
