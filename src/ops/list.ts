@@ -14,8 +14,14 @@ export interface ListOptions {
   unusable?: (u: Listing['unusable'][number]) => void;
 }
 
+/**
+ * A listed backup: its manifest, and `unusable` when the store does not hold its artifact whole (`artifact-missing`,
+ * `artifact-size`, retention's words for it): it restores nothing, and a script picking `.[0].id` can tell.
+ */
+export type ListedBackup = Manifest & { unusable?: 'artifact-missing' | 'artifact-size' };
+
 /** The cluster's backups (their manifests), newest first. */
-export async function listBackups(repo: BackupRepository, opts: ListOptions = {}): Promise<Manifest[]> {
+export async function listBackups(repo: BackupRepository, opts: ListOptions = {}): Promise<ListedBackup[]> {
   const { backups, invalid, unusable } = await repo.list();
   for (const bad of invalid) {
     opts.log?.warn({ key: bad.key, error: bad.error }, 'unreadable manifest skipped');
@@ -23,6 +29,10 @@ export async function listBackups(repo: BackupRepository, opts: ListOptions = {}
   }
   const listed = opts.series === undefined ? backups : backups.filter((m) => inSeries(m, opts.series!));
   const ids = new Set(listed.map((m) => m.id));
-  for (const u of unusable) if (ids.has(u.id)) opts.unusable?.(u);
-  return listed;
+  const broken = new Map(unusable.filter((u) => ids.has(u.id)).map((u) => [u.id, u]));
+  for (const u of broken.values()) opts.unusable?.(u);
+  return listed.map((m) => {
+    const u = broken.get(m.id);
+    return u === undefined ? m : { ...m, unusable: u.storedBytes === undefined ? 'artifact-missing' : 'artifact-size' };
+  });
 }

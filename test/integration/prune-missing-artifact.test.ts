@@ -53,6 +53,14 @@ it('prune keeps the only snapshot that restores when the newer ones lost their a
   const list = await runInProcess(['list'], { RS_BACKUP_DIR: dir });
   expect(list.stdout).toContain(`artifact missing: ${ids[0]}'s ${artifacts[0]} is not in the store`);
   expect(list.stdout).toMatch(new RegExp(`artifact cut short: ${ids[1]}'s ${artifacts[1].replace(/\./g, '\\.')} is 100 bytes, its manifest says \\d+`));
+  // A script picking `list --json`'s first id (and the API's listing, the same function) can tell it restores nothing.
+  const json = await runInProcess(['list', '--json'], { RS_BACKUP_DIR: dir });
+  const listed = (JSON.parse(json.stdout) as Array<{ id: string; unusable?: string }>).map((m) => [m.id, m.unusable]);
+  expect(listed).toEqual([
+    [ids[0], 'artifact-missing'],
+    [ids[1], 'artifact-size'],
+    [ids[2], undefined],
+  ]);
 });
 
 it('restore latest names the newest backup that is whole when the newest lost its artifact', async () => {

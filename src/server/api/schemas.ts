@@ -73,6 +73,11 @@ export const COMPONENTS: Record<string, Schema> = {
       prefixes: { type: 'array', items: text },
       tool: { type: 'object', required: ['name', 'version'], properties: { name: text, version: text } },
       durationMs: count,
+      unusable: {
+        type: 'string',
+        enum: ['artifact-missing', 'artifact-size'],
+        description: 'in listings only: the store does not hold the artifact (missing) or holds it at another size than the manifest says (cut short); the backup restores nothing',
+      },
     },
   },
   Cluster: {

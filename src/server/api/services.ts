@@ -3,6 +3,7 @@ import type { Manifest } from '../../archive/manifest.js';
 import type { ClusterSummary } from '../../ops/clusters.js';
 import type { DeleteOptions, DeleteResult } from '../../ops/delete.js';
 import type { ChainView } from '../../ops/delta-chains.js';
+import type { ListedBackup } from '../../ops/list.js';
 import type { BackupDiff } from '../../ops/diff.js';
 import type { PointResolution } from '../../ops/restore-point.js';
 import type { VerifyResult } from '../../ops/verify.js';
@@ -39,7 +40,7 @@ export interface ApiServices {
   liveStats(signal: AbortSignal): Promise<unknown>;
   backupStats(m: Manifest, signal: AbortSignal): Promise<unknown>;
   /** Manifests, newest first. */
-  listBackups(): Promise<Manifest[]>;
+  listBackups(): Promise<ListedBackup[]>;
   /** Every cluster of the store with its newest backup (as `list --all-clusters`). */
   listClusters(): Promise<ClusterSummary[]>;
   /**
