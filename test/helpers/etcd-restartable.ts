@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LONE_MEMBER_TIMING } from './etcd.js';
 import { freePort } from './ports.js';
 
 /** A real etcd that can be killed and started again on the same data directory and the same ports. */
@@ -31,6 +32,7 @@ export async function startRestartableEtcd(extraArgs: string[] = []): Promise<Re
     '--initial-cluster', `restartable=http://127.0.0.1:${peerPort}`,
     '--log-level', 'error',
     '--logger', 'zap',
+    ...LONE_MEMBER_TIMING,
     ...extraArgs,
   ];
   let proc: ChildProcess | undefined;

@@ -1,1 +1,16 @@
-export { startEtcd, type TestEtcd, type EtcdOptions } from '../../src/demo/local-etcd.js';
+import { startEtcd as startLocalEtcd, type EtcdOptions, type TestEtcd } from '../../src/demo/local-etcd.js';
+
+export type { EtcdOptions, TestEtcd };
+
+/**
+ * Raft's timing for a member that is alone in its cluster: 10 ms heartbeats and a 100 ms election timeout instead
+ * of etcd's 100 ms / 1 s. A fresh member elects itself at once either way, but one started on a data dir it or a
+ * restore wrote (a restart after a kill, a restored snapshot) first waits out an election timeout, and with the
+ * defaults that took about 2 s of every such start. A lone member has no peer to lose a heartbeat to.
+ */
+export const LONE_MEMBER_TIMING = ['--heartbeat-interval', '10', '--election-timeout', '100'];
+
+/** A real etcd (Debian's) on free loopback ports (src/demo's), with the timing of a lone member. */
+export function startEtcd(opts: EtcdOptions = {}): Promise<TestEtcd> {
+  return startLocalEtcd({ ...opts, args: [...LONE_MEMBER_TIMING, ...(opts.args ?? [])] });
+}
