@@ -163,7 +163,7 @@ describe('verify', () => {
 describe('failures leave nothing behind', () => {
   it('an unreachable etcd fails with exit 1 and no backup', async () => {
     const dir = join(work, 'unreachable');
-    const res = await runCli(['backup'], { RS_ETCD_ENDPOINTS: 'http://127.0.0.1:1', RS_BACKUP_DIR: dir, RS_ETCD_TIMEOUT: '3s' }, { timeoutMs: 30_000 });
+    const res = await runCli(['backup'], { RS_ETCD_ENDPOINTS: 'http://127.0.0.1:1', RS_BACKUP_DIR: dir, RS_ETCD_TIMEOUT: '1s' }, { timeoutMs: 30_000 });
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/127\.0\.0\.1:1/);
     expect(res.stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
