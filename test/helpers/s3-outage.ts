@@ -13,16 +13,16 @@ export interface OutageServers {
 }
 
 /**
- * The servers the S3 outage files share, one set per file: an etcd of ~60 MiB of incompressible values (an
- * uncompressed snapshot of 8 parts) and s3rver behind a recording proxy, which shows when parts flow. After each test
- * the server runs again, whatever the test did to it. Returns the servers, the environment of a run against them
- * (RS_S3_REQUEST_TIMEOUT of 2 s) and the proxy's requests of one operation since the n-th.
+ * The servers the S3 outage files share, one set per file: an etcd of `values` incompressible values of 512 KiB
+ * (120: a ~60 MiB uncompressed snapshot, 8 parts) and s3rver behind a recording proxy, which shows when parts flow.
+ * After each test the server runs again, whatever the test did to it. Returns the servers, the environment of a run
+ * against them (RS_S3_REQUEST_TIMEOUT of 2 s) and the proxy's requests of one operation since the n-th.
  */
-export function useS3Outage() {
+export function useS3Outage(values = 120) {
   const servers = {} as OutageServers;
   beforeAll(async () => {
     [servers.etcd, servers.s3] = await Promise.all([startEtcd(), startS3()]);
-    await loadBigValues(servers.etcd.endpoint, 120);
+    await loadBigValues(servers.etcd.endpoint, values);
     servers.proxy = await startS3Proxy(servers.s3.endpoint);
   });
   afterEach(async () => {

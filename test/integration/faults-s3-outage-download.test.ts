@@ -10,8 +10,9 @@ import { expectOnlyJson, isJson, useS3Outage } from '../helpers/s3-outage.js';
  * broken download, and a read that lasts is reported as it goes. Outages of an upload are in faults-s3-outage.
  */
 describe('S3 outages during a download', () => {
-  const { servers, env, since } = useS3Outage();
-  /** One uncompressed snapshot backup (8 parts), read by every test: none of them changes it. */
+  // A ~20 MiB snapshot: the proxy holds the download after its first MiB, whatever the artifact's size.
+  const { servers, env, since } = useS3Outage(40);
+  /** One uncompressed snapshot backup, read by every test: none of them changes it. */
   let backup: { id: string; artifact: string; sizeBytes: number };
   beforeAll(async () => {
     const res = await runCli(['backup', '--json'], env());
