@@ -52,17 +52,20 @@ describe('a cluster of big values', () => {
     dump = JSON.parse(res.stdout) as Manifest;
     expect(dump).toMatchObject({ strategy: 'raw', keys: RELEASES + CONFIGMAPS });
     // The dump holds every value byte for byte (gzip, the default, included), at the revision of the load.
-    const inDump = await dumpDigests(join(work, 'store', 'default', dump.artifact));
-    expect(inDump.values).toEqual(await etcdDigests(source.endpoint));
+    const [inDump, inEtcd] = await Promise.all([dumpDigests(join(work, 'store', 'default', dump.artifact)), etcdDigests(source.endpoint)]);
+    expect(inDump.values).toEqual(inEtcd);
     expect(inDump.revision).toBe(dump.etcd!.revision);
     // One page in memory at a time, whatever the values: Node and the clients alone take ~80 MB.
     expect(res.peakRssMB).toBeLessThan(250);
   }, 240_000);
 
   it('stats of the live etcd and of the backup succeed and agree', async () => {
-    const live = await runCli(['stats', '--json'], env(source), { timeoutMs: 120_000 });
+    // At once: one reads etcd, the other the store.
+    const [live, stored] = await Promise.all([
+      runCli(['stats', '--json'], env(source), { timeoutMs: 120_000 }),
+      runCli(['stats', dump.id, '--json'], env(source), { timeoutMs: 120_000 }),
+    ]);
     expect(live.code, live.stderr).toBe(0);
-    const stored = await runCli(['stats', dump.id, '--json'], env(source), { timeoutMs: 120_000 });
     expect(stored.code, stored.stderr).toBe(0);
     const a = JSON.parse(live.stdout) as Stats;
     const b = JSON.parse(stored.stdout) as Stats;
@@ -91,7 +94,8 @@ describe('a cluster of big values', () => {
     const res = await runCli(['restore', dump.id, '--json'], env(target), { timeoutMs: 180_000 });
     expect(res.code, res.stderr).toBe(0);
     expect(JSON.parse(res.stdout)).toMatchObject({ written: RELEASES + CONFIGMAPS, totals: { create: RELEASES + CONFIGMAPS } });
-    expect(await etcdDigests(target.endpoint)).toEqual(await etcdDigests(source.endpoint));
+    const [restored, original] = await Promise.all([etcdDigests(target.endpoint), etcdDigests(source.endpoint)]);
+    expect(restored).toEqual(original);
   }, 240_000);
 
   it('restores small values over big ones: the target is read in parts, whatever its values weigh', async () => {
@@ -114,6 +118,7 @@ describe('a cluster of big values', () => {
     const res = await runCli(['restore', m.id, '--cluster', 'small', '--json'], env(target), { timeoutMs: 120_000 });
     expect(res.code, res.stderr).toBe(0);
     expect(JSON.parse(res.stdout)).toMatchObject({ written: RELEASES, totals: { update: RELEASES, create: 0 } });
-    expect(await etcdDigests(target.endpoint)).toEqual(await etcdDigests(source.endpoint));
+    const [restored, original] = await Promise.all([etcdDigests(target.endpoint), etcdDigests(source.endpoint)]);
+    expect(restored).toEqual(original);
   }, 240_000);
 });
