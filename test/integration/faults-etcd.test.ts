@@ -94,7 +94,8 @@ describe('etcd dies during a backup', () => {
 
     proxy.rate = 8 * MiB;
     const seen = s3proxy.requests.length;
-    const running = runCli(['backup'], envFor(store));
+    // The dump's reads of the dead etcd are retried for RS_ETCD_TIMEOUT: 3 s, as the pause below, not the file's 5 s.
+    const running = runCli(['backup'], { ...envFor(store), RS_ETCD_TIMEOUT: '3s' });
     // Kill etcd once the artifact's multipart upload has started (its first 8 MiB part is on the way).
     const start = proxy.bytesDown;
     await whileRunning(running, () => s3proxy.requests.slice(seen).some((r) => r.op === 'UploadPart'), 'the first part upload');
