@@ -41,7 +41,7 @@ function variableLines(groups: readonly VariableGroup[]): string[] {
   const width = Math.max(...used.map((g) => GROUPS[g].length)) + 2;
   const lines: string[] = [];
   for (const g of used) {
-    const names = VARIABLES.filter((v) => v.group === g).map((v) => v.name);
+    const names = VARIABLES.filter((v) => v.group === g || v.alsoIn?.includes(g)).map((v) => v.name);
     const words = names.map((name, i) => (i < names.length - 1 ? `${name},` : name));
     const borrowed = VARIABLES.filter((v) => v.group === g).flatMap((v) => TOOL_VARIABLES[v.name] ?? []);
     if (borrowed.length > 0) {

@@ -55,6 +55,8 @@ export interface Variable {
   unset?: 'blank' | 'empty' | 'absent';
   /** What it configures: commands declare the groups they use (cli.ts), for their help and for `present`. */
   group: VariableGroup;
+  /** Other groups whose help lists it too: a passphrase writes backups and reads them. */
+  alsoIn?: readonly VariableGroup[];
   /** Turns the value into what Config holds; throws an Error that completes `NAME was invalid: "value" ...`. */
   parse?: (value: string, earlier: Earlier) => unknown;
   /**
@@ -318,7 +320,7 @@ export const VARIABLES: readonly Variable[] = [
     empty: { give: 'an age secret key (AGE-SECRET-KEY-1...)', unset: 'when no backup is encrypted to a key' },
   },
   {
-    name: 'RS_ENCRYPTION_PASSPHRASE', group: 'encryption', secret: true, unset: 'empty', field: 'encryption.passphrase',
+    name: 'RS_ENCRYPTION_PASSPHRASE', group: 'encryption', alsoIn: ['decryption'], secret: true, unset: 'empty', field: 'encryption.passphrase',
     // Refused only where backups are taken: the ones already encrypted with it must stay readable (restore, verify).
     present: (v, groups) => void (groups.has('backup') && notPlaceholder('give a long random passphrase of your own (e.g. openssl rand -base64 32) for new backups; those taken with the placeholder are read with it (restore, verify)')(v)),
     check: (isSet, earlier) =>

@@ -142,6 +142,12 @@ describe('help', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('unknown command "restroe" (did you mean "restore"?)');
   });
+  it('`verify FILE --help` lists every variable that decrypts under "decryption (reading)", the passphrase too', async () => {
+    // Before, the passphrase was listed under "encryption (writing)" only: an operator reading a backup looked there last.
+    const res = await runCli(['verify', SMALL_DB, '--help'], {});
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/decryption \(reading\)\s+RS_ENCRYPTION_IDENTITY_FILE, RS_ENCRYPTION_IDENTITY,\s+RS_ENCRYPTION_PASSPHRASE\n/);
+  });
 });
 
 describe('a copied env file whose files are not on this machine', () => {
