@@ -1,12 +1,14 @@
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { freePort } from '../helpers/ports.js';
+import { startS3 } from '../helpers/s3.js';
+import { startS3Proxy } from '../helpers/s3-proxy.js';
 import { startPushgateway, type TestPushgateway } from '../helpers/pushgateway.js';
 
 interface Pushed {
@@ -176,17 +178,19 @@ describe('run serves /healthz and /metrics', () => {
   });
 
   it('turns 503 and counts the failure when retention fails after a stored backup, and healthy again once it works', async () => {
-    const store = join(work, 'retention-fails');
-    const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store };
+    // An S3 store whose server refuses to delete the old backup's artifact (403, as a bucket policy that denies
+    // s3:DeleteObject would) until the first retention has failed on it: the store works again from then on. (A folder
+    // in the artifact's place in a local store no longer does: a backup whose artifact is missing is kept, not deleted.)
+    const s3 = await startS3('retention-fails');
+    const proxy = await startS3Proxy(s3.endpoint);
+    const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, ...s3.env, RS_S3_ENDPOINT: proxy.endpoint, RS_S3_RETRY_WINDOW: '2s' };
     const old = JSON.parse((await runCli(['backup', '--json'], env)).stdout) as { artifact: string };
-    // The old backup's artifact cannot be deleted (a folder in its place, as a store that refuses deletes): retention
-    // after the next backup fails, once (its manifest is gone by then).
-    await rm(join(store, 'default', old.artifact));
-    await mkdir(join(store, 'default', old.artifact, 'x'), { recursive: true });
+    let refused = false;
+    let retentionFailed = false;
+    proxy.fault = (r) => (r.op === 'DeleteObject' && r.url.includes(old.artifact) && !retentionFailed ? ((refused = true), { status: 403, code: 'AccessDenied' }) : undefined);
     // A newer backup that can be deleted: retention, newest first, deletes it before it fails on the old one.
     expect((await runCli(['backup'], env)).code).toBe(0);
     const port = await freePort();
-    let retentionFailed = false;
     let completed = 0;
     let child: import('node:child_process').ChildProcess | undefined;
     const run = runCli(['run'], { ...env, RS_RETENTION_KEEP_LAST: '1', RS_SCHEDULE: '*/4 * * * * *', RS_HTTP_PORT: String(port) }, {
@@ -213,10 +217,13 @@ describe('run serves /healthz and /metrics', () => {
       for (let i = 0; i < 200 && completed < 2; i++) await new Promise((r) => setTimeout(r, 50));
       await new Promise((r) => setTimeout(r, 500));
       expect((await get(port, '/healthz')).status).toBe(200);
+      expect(refused).toBe(true);
       child!.kill('SIGTERM');
       await run;
     } finally {
       child?.kill('SIGKILL');
+      await proxy.close();
+      await s3.stop();
     }
   });
 
