@@ -9,6 +9,17 @@ export interface EtcdFacts {
   revision: number;
   apiVersion: 'v2' | 'v3';
   endpoint?: string;
+  /**
+   * The members of the cluster it was taken from, as etcd listed them (v3 backups since this field; absent when the
+   * list could not be read). A data-dir restore of a snapshot of several members without --initial-cluster warns.
+   */
+  members?: EtcdMember[];
+}
+
+/** One member of the source cluster: its name (empty for a member not started yet) and peer URLs. */
+export interface EtcdMember {
+  name: string;
+  peerURLs: string[];
 }
 
 /**
@@ -146,6 +157,7 @@ export function parseManifest(bytes: Buffer | string, where: string): Manifest {
     if (typeof etcd.version !== 'string') fail('field "etcd.version" is missing');
     num(etcd.revision, 'etcd.revision');
     if (etcd.apiVersion !== 'v2' && etcd.apiVersion !== 'v3') fail('field "etcd.apiVersion" is not v2 or v3');
+    if (etcd.members !== undefined) checkMembers(etcd.members, fail);
   }
   if (m.keys !== undefined) num(m.keys, 'keys');
   if (m.strategy === DELTA_STRATEGY || m.contentType === DELTA_CONTENT_TYPE) checkDeltaFields(m, fail);
@@ -168,6 +180,21 @@ function checkCheckpoint(value: unknown, fail: (why: string) => never): void {
   for (const k of ['node', 'checkpointedAt', 'containerManager', 'runtime', 'rootfsImageName', 'rootfsImageRef']) {
     if (c[k] !== undefined && typeof c[k] !== 'string') fail(`field "checkpoint.${k}" is not text`);
   }
+}
+
+const MAX_MEMBERS = 64;
+const MAX_MEMBER_TEXT = 1024;
+
+/** `etcd.members`: a short list of names and URL lists, text of a sane length (a warning prints them). */
+function checkMembers(value: unknown, fail: (why: string) => never): void {
+  if (!Array.isArray(value) || value.length > MAX_MEMBERS) fail(`field "etcd.members" is not a list of at most ${MAX_MEMBERS} members`);
+  const text = (v: unknown) => typeof v === 'string' && v.length <= MAX_MEMBER_TEXT;
+  (value as unknown[]).forEach((member, i) => {
+    const m = member as Record<string, unknown> | null;
+    if (typeof m !== 'object' || m === null || Array.isArray(m) || !text(m.name)) fail(`field "etcd.members[${i}].name" is missing or malformed`);
+    const urls = (m as Record<string, unknown>).peerURLs;
+    if (!Array.isArray(urls) || urls.length > MAX_MEMBERS || !urls.every(text)) fail(`field "etcd.members[${i}].peerURLs" is not a list of URLs`);
+  });
 }
 
 /**

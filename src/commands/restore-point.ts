@@ -53,6 +53,7 @@ export async function restorePoint(ctx: CommandContext, repo: BackupRepository, 
     if (flags.json) return ctx.print(JSON.stringify(report));
     ctx.print(describePoint(report));
     ctx.print(`restored into ${report.dataDir} with ${report.tool.command} ${report.tool.version}`);
+    if (report.warning !== undefined) ctx.print(`warning: ${report.warning}`);
     ctx.print(nextStep(report.dataDir, { name, initialCluster, initialAdvertisePeerUrls: peerUrls, initialClusterToken: token }));
     return;
   }

@@ -198,6 +198,7 @@ async function restoreSnapshot(ctx: CommandContext, repo: BackupRepository, m: M
   if (flags.json) ctx.print(JSON.stringify(report));
   else {
     ctx.print(`restored snapshot ${report.id} (revision ${report.revision}) into ${report.dataDir} with ${report.tool.command} ${report.tool.version}`);
+    if (report.warning !== undefined) ctx.print(`warning: ${report.warning}`);
     ctx.print(nextStep(report.dataDir, { name, initialCluster, initialAdvertisePeerUrls: peerUrls, initialClusterToken: token }));
   }
 }

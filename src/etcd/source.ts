@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { EtcdMember } from '../archive/manifest.js';
 import type { ContentType } from '../core/content-type.js';
 
 /** What a strategy learned about etcd while reading it, for the manifest. */
@@ -8,6 +9,8 @@ export interface SourceFacts {
   apiVersion: 'v2' | 'v3';
   keys?: number;
   prefixes?: string[];
+  /** The cluster's members (etcd/source-members.ts), read once the content is. */
+  members?: EtcdMember[];
 }
 
 /**

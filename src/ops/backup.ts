@@ -10,6 +10,7 @@ import { artifactName, newBackupId } from '../core/naming.js';
 import { formatStrategy, type StrategySpec } from '../core/strategy.js';
 import { EtcdInterruptedError } from '../etcd/interrupt.js';
 import type { BackupSource, SourceFacts } from '../etcd/source.js';
+import { sourceMembers } from '../etcd/source-members.js';
 import { withEtcd } from '../etcd/with-etcd.js';
 import type { AuditRow } from '../kube/audit-row.js';
 import type { Logger } from '../log.js';
@@ -96,11 +97,14 @@ async function takeBackup(ctx: OpContext, repo: BackupRepository, opts: BackupOp
     log.info({ strategy: formatStrategy(strategy), cluster: config.cluster, store: repo.store.location }, 'backup started');
     if (signal.aborted) throw new AbortedError('backup interrupted before it started');
     const source = await openSource(strategy, config, etcd, log, opts.onRenderRow);
+    // Asked while the content streams, so an etcd gone once it is read does not hold the manifest back.
+    const listed = sourceMembers(etcd, log);
     const stored = await storeArtifact(ctx, repo, source, keys, run, opts.onProgress);
     try {
       const facts = await source.facts();
       assertSelectedSomething(config.selection, strategy, facts);
-      const manifest = manifestOf(ctx, run, strategy, source, stored, facts);
+      const members = facts.apiVersion === 'v3' ? await listed : undefined;
+      const manifest = manifestOf(ctx, run, strategy, source, stored, { ...facts, ...(members !== undefined && { members }) });
       if (signal.aborted) throw new AbortedError('backup interrupted before its manifest was written');
       await repo.putManifest(manifest);
       log.info(
@@ -193,7 +197,7 @@ function manifestOf(ctx: OpContext, run: BackupRun, strategy: StrategySpec, sour
     sha256: stored.sha256,
     sizeBytes: stored.sizeBytes,
     rawSizeBytes: stored.rawSizeBytes,
-    etcd: { version: facts.etcdVersion, revision: facts.revision, apiVersion: facts.apiVersion },
+    etcd: { version: facts.etcdVersion, revision: facts.revision, apiVersion: facts.apiVersion, ...(facts.members !== undefined && { members: facts.members }) },
     ...(facts.keys !== undefined && { keys: facts.keys }),
     ...(facts.prefixes !== undefined && { prefixes: facts.prefixes }),
     tool: { name: 'reshifter', version: VERSION },

@@ -3,7 +3,9 @@ import { resolve } from 'node:path';
 import { etcdOf, type Manifest } from '../archive/manifest.js';
 import { ConfigError, OperationError } from '../core/errors.js';
 import { memberFlagProblems } from '../core/member-flags.js';
+import { sourceMembersWarning } from '../core/source-members-warning.js';
 import { findRestoreTool, runSnapshotRestore, type RestoreTool, type SnapshotRestoreOptions } from '../etcd/snapshot-restore-tool.js';
+import type { Logger } from '../log.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { OpContext } from './context.js';
 import { encryptionKeys } from './encryption-keys.js';
@@ -14,6 +16,8 @@ export interface SnapshotRestoreReport {
   dataDir: string;
   revision: number;
   tool: RestoreTool;
+  /** Said when the backup is of several members and is restored as one (core/source-members-warning.ts). */
+  warning?: string;
 }
 
 /**
@@ -37,6 +41,21 @@ export async function prepareDataDir(dir: string, flags: SnapshotRestoreOptions)
 }
 
 /**
+ * Warns, before the download, when a snapshot of several members is restored as a single member (no
+ * --initial-cluster): on stderr through the log, and returned for the command's output.
+ */
+export function warnOfSourceMembers(log: Logger, m: Manifest, opts: SnapshotRestoreOptions): string | undefined {
+  const members = m.etcd?.members;
+  const warning = sourceMembersWarning(members, opts);
+  if (warning === undefined) return undefined;
+  log.warn(
+    { id: m.id, sourceMembers: members!.map((s) => s.name), fix: warning },
+    'a snapshot of several members is restored as a single member: give --name, --initial-cluster and --initial-advertise-peer-urls for each member',
+  );
+  return warning;
+}
+
+/**
  * Restores an etcd snapshot backup into a new data directory with the installed `etcdutl` (or etcdctl 3.4): the tool
  * is looked for first, the stored bytes are downloaded and checked against the manifest, decoded with etcd's sha256
  * trailer checked, and only then handed to `snapshot restore`.
@@ -46,6 +65,7 @@ export async function restoreDataDir(ctx: OpContext, repo: BackupRepository, m: 
   const tool = await findRestoreTool();
   const dataDir = resolve(opts.dataDir);
   await prepareDataDir(dataDir, opts);
+  const warning = warnOfSourceMembers(log, m, opts);
   const keys = await encryptionKeys(ctx.config, { forReading: true });
   const backup = await openBackup(repo, m, keys, ctx.signal, { purpose: 'restore', log: ctx.log });
   try {
@@ -53,7 +73,7 @@ export async function restoreDataDir(ctx: OpContext, repo: BackupRepository, m: 
     log.info({ id: m.id, sizeBytes: m.sizeBytes, sha256: m.sha256 }, 'backup downloaded and verified');
     await runSnapshotRestore(tool, backup.file, { ...opts, dataDir }, ctx.signal);
     log.info({ dataDir, tool: tool.command, revision: etcdOf(m).revision }, 'snapshot restored');
-    return { id: m.id, dataDir, revision: etcdOf(m).revision, tool };
+    return { id: m.id, dataDir, revision: etcdOf(m).revision, tool, ...(warning !== undefined && { warning }) };
   } finally {
     await backup.close();
   }

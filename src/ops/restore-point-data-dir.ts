@@ -18,7 +18,7 @@ import type { BackupRepository } from '../store/backup-repository.js';
 import type { OpContext } from './context.js';
 import { encryptionKeys } from './encryption-keys.js';
 import { openBackup } from './open-backup.js';
-import { prepareDataDir } from './restore-data-dir.js';
+import { prepareDataDir, warnOfSourceMembers } from './restore-data-dir.js';
 import { BaseTooNewError, openPoint, type PointReport, type PointResolution } from './restore-point.js';
 import type { OpenedSegments } from './segment-events.js';
 
@@ -27,6 +27,8 @@ export interface PointDataDirReport extends PointReport {
   tool: RestoreTool;
   /** The revision of the restored data dir (its etcd numbers the replayed changes in transactions of its own). */
   dataDirRevision: number;
+  /** Said when the base is of several members and is restored as one (core/source-members-warning.ts). */
+  warning?: string;
 }
 
 /**
@@ -40,11 +42,15 @@ export async function restorePointDataDir(ctx: OpContext, repo: BackupRepository
   const tool = await findRestoreTool();
   const dataDir = resolve(opts.dataDir);
   await prepareDataDir(dataDir, opts);
+  // The bases a target may be restored from are all of this cluster: the first (best) tells its members.
+  const first = resolutions[0]?.chain.base.manifest;
+  const warning = first && warnOfSourceMembers(ctx.log.child({ component: 'restore', backupId: first.id }), first, opts);
   const keys = await encryptionKeys(ctx.config, { forReading: true });
   const tooNew: string[] = [];
   for (const r of resolutions) {
     try {
-      return await fromChain(ctx, repo, r, { tool, keys, asked, opts: { ...opts, dataDir } });
+      const report = await fromChain(ctx, repo, r, { tool, keys, asked, opts: { ...opts, dataDir } });
+      return { ...report, ...(warning !== undefined && { warning }) };
     } catch (err) {
       if (!(err instanceof BaseTooNewError)) throw err;
       tooNew.push(err.message);

@@ -58,7 +58,14 @@ export const COMPONENTS: Record<string, Schema> = {
         type: 'object',
         required: ['version', 'revision', 'apiVersion'],
         description: 'the etcd it was taken from; every backup but a container checkpoint has it',
-        properties: { version: text, revision: count, apiVersion: { type: 'string', enum: ['v2', 'v3'] }, endpoint: text },
+        properties: {
+          version: text, revision: count, apiVersion: { type: 'string', enum: ['v2', 'v3'] }, endpoint: text,
+          members: {
+            type: 'array',
+            description: 'the members of the cluster it was taken from (v3 backups; absent in older ones or when etcd did not list them)',
+            items: { type: 'object', required: ['name', 'peerURLs'], properties: { name: text, peerURLs: { type: 'array', items: text } } },
+          },
+        },
       },
       checkpoint: {
         type: 'object',
