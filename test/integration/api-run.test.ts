@@ -26,6 +26,16 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
+/** A store (folder `name` of the work dir) holding one raw backup, and where the API of a `run` on a free port will be. */
+async function rawBackupAndApi(name: string) {
+  const store = join(work, name);
+  const made = await runCli(['backup', '--json', '--strategy', 'raw'], { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store });
+  expect(made.code, made.stderr).toBe(0);
+  const { id } = JSON.parse(made.stdout) as { id: string };
+  const port = await freePort();
+  return { store, id, port, base: `http://127.0.0.1:${port}/api/v1`, headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' } };
+}
+
 it('scheduled backups and API backups share the one-writer queue', async () => {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}/api/v1`;
@@ -65,13 +75,7 @@ it('scheduled backups and API backups share the one-writer queue', async () => {
 it("a restore or verify asked for through the API that fails is said in run's log, not only in the job list", async () => {
   // Before: 'restore started' and then nothing in the log of a restore that failed; the job list that said it is
   // gone with the process.
-  const store = join(work, 'failed-jobs');
-  const made = await runCli(['backup', '--json', '--strategy', 'raw'], { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store });
-  expect(made.code, made.stderr).toBe(0);
-  const { id } = JSON.parse(made.stdout) as { id: string };
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}/api/v1`;
-  const headers = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' };
+  const { store, id, port, base, headers } = await rawBackupAndApi('failed-jobs');
   // An etcd that is not there: the restore fails once its retries end.
   const env = { RS_ETCD_ENDPOINTS: `http://127.0.0.1:${await freePort()}`, RS_ETCD_TIMEOUT: '1s', RS_BACKUP_DIR: store, RS_HTTP_PORT: String(port), RS_API_TOKEN: TOKEN };
   const res = await runDuring(env, { msg: 'http server listening', timeoutMs: 30_000 }, async () => {
@@ -90,13 +94,7 @@ it("a restore or verify asked for through the API that fails is said in run's lo
 it('a restore asked for while a backup runs still finds its backup: the retention after that backup keeps it', async () => {
   // Before: with RS_RETENTION_KEEP_LAST=1, the backup ahead of the restore in the queue made the chosen backup one
   // too many, its retention deleted it, and the accepted restore failed ("was deleted while it was being read").
-  const store = join(work, 'in-use');
-  const made = await runCli(['backup', '--json', '--strategy', 'raw'], { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store });
-  expect(made.code, made.stderr).toBe(0);
-  const { id } = JSON.parse(made.stdout) as { id: string };
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}/api/v1`;
-  const headers = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' };
+  const { store, id, port, base, headers } = await rawBackupAndApi('in-use');
   const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_BACKUP_STRATEGY: 'raw', RS_RETENTION_KEEP_LAST: '1', RS_HTTP_PORT: String(port), RS_API_TOKEN: TOKEN };
   let restore: JobView | undefined;
   let backup: JobView | undefined;
