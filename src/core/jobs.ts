@@ -15,6 +15,11 @@ export interface JobProgress {
   bytesPerSecond?: number;
 }
 
+/** A backup's progress (ops/backup.ts, onProgress) as a job's: bytes read, their total when known, keys read. */
+export function backupJobProgress(p: { bytes: number; totalBytes?: number; keys?: number }): Partial<Omit<JobProgress, 'bytesPerSecond'>> {
+  return { bytes: p.bytes, ...(p.totalBytes !== undefined && { totalBytes: p.totalBytes }), ...(p.keys !== undefined && { keys: p.keys }) };
+}
+
 /** A job as the API shows it. */
 export interface JobView {
   id: string;

@@ -2,7 +2,7 @@ import type { Manifest } from '../archive/manifest.js';
 import type { BackupObserver } from '../core/backup-observer.js';
 import { OperationError, describeError } from '../core/errors.js';
 import { deltaHealth, type HealthReport } from '../core/health.js';
-import type { JobQueue } from '../core/jobs.js';
+import { backupJobProgress, type JobQueue } from '../core/jobs.js';
 import { backupAndPrune, backupRunContext } from '../ops/backup-run.js';
 import type { OpContext } from '../ops/context.js';
 import { DeltaRecorder } from '../ops/delta-recorder.js';
@@ -50,7 +50,7 @@ export function startDeltaRecording(ctx: OpContext, deps: DeltaRecordingDeps): D
         kind: 'backup', trigger: 'schedule', writes: true, params: { reason },
         run: async (j) => {
           const run = await backupRunContext({ ...ctx, signal: j.signal }, repo);
-          return backupAndPrune(run.ctx, repo, { ...run.start, observer: deps.observer(), inUse: () => jobs.backupsInUse(), onProgress: (p) => j.progress({ bytes: p.bytes, ...(p.keys !== undefined && { keys: p.keys }) }) });
+          return backupAndPrune(run.ctx, repo, { ...run.start, observer: deps.observer(), inUse: () => jobs.backupsInUse(), onProgress: (p) => j.progress(backupJobProgress(p)) });
         },
       });
       const done = await jobs.wait(job.id);

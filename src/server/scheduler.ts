@@ -1,7 +1,7 @@
 import cron, { type ScheduledTask, type TaskContext } from 'node-cron';
 import type { BackupObserver } from '../core/backup-observer.js';
 import { AbortedError, describeError } from '../core/errors.js';
-import type { JobQueue } from '../core/jobs.js';
+import { backupJobProgress, type JobContext, type JobQueue } from '../core/jobs.js';
 import type { Logger } from '../log.js';
 import { backupAndPrune, backupRunContext, checkpointBackupsAndPrune, isCheckpointRun } from '../ops/backup-run.js';
 import type { OpContext } from '../ops/context.js';
@@ -40,11 +40,10 @@ export function scheduleBackups(ctx: OpContext, schedule: string, deps: Schedule
   return task;
 }
 
-async function scheduledBackup(ctx: OpContext, deps: ScheduleDeps, progress: (p: { bytes: number; totalBytes?: number; keys?: number }) => void) {
+async function scheduledBackup(ctx: OpContext, deps: ScheduleDeps, progress: JobContext['progress']) {
   // A checkpoint run is one backup per container, each with its own id.
   const run = isCheckpointRun(ctx) ? { id: undefined, ctx } : await backupRunContext(ctx, deps.repo);
-  const onProgress = (p: { bytes: number; totalBytes?: number; keys?: number }) =>
-    progress({ bytes: p.bytes, ...(p.totalBytes !== undefined && { totalBytes: p.totalBytes }), ...(p.keys !== undefined && { keys: p.keys }) });
+  const onProgress = (p: { bytes: number; totalBytes?: number; keys?: number }) => progress(backupJobProgress(p));
   try {
     const inUse = () => deps.jobs.backupsInUse();
     if (run.id === undefined) return await checkpointBackupsAndPrune(run.ctx, deps.repo, { observer: deps.observer, onProgress, inUse });

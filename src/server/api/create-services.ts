@@ -4,7 +4,7 @@ import type { BackupObserver } from '../../core/backup-observer.js';
 import type { StrategySpec } from '../../core/strategy.js';
 import { KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../../core/content-type.js';
 import { OperationError } from '../../core/errors.js';
-import type { JobContext } from '../../core/jobs.js';
+import { backupJobProgress, type JobContext } from '../../core/jobs.js';
 import { backupAndPrune, backupRunContext, checkpointBackupsAndPrune, isCheckpointRun } from '../../ops/backup-run.js';
 import { listClusters } from '../../ops/clusters.js';
 import type { OpContext } from '../../ops/context.js';
@@ -49,7 +49,7 @@ export function createApiServices(ctx: OpContext, repo: BackupRepository, opts: 
         ...(req.strategy && { strategy: req.strategy }),
         ...(opts.observer && { observer: opts.observer }),
         ...(opts.inUse && { inUse: opts.inUse }),
-        onProgress: (p) => job.progress({ bytes: p.bytes, ...(p.totalBytes !== undefined && { totalBytes: p.totalBytes }), ...(p.keys !== undefined && { keys: p.keys }) }),
+        onProgress: (p) => job.progress(backupJobProgress(p)),
       });
       // Progress is sampled once a second: a finished job says how far it went, however short it was (a key dump
       // also how many keys it holds).
