@@ -6,7 +6,7 @@ import { formatBytes } from '../progress.js';
 import { listClusters, type ClusterSummary } from '../ops/clusters.js';
 import { listBackups } from '../ops/list.js';
 import { openRepository } from '../ops/repository.js';
-import { otherClusters, type BackupRepository } from '../store/backup-repository.js';
+import { otherClusters, type BackupRepository, type Listing } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
 import { seriesFlag } from './flags.js';
 import { textTable } from './text-table.js';
@@ -28,7 +28,7 @@ export async function listCommand(ctx: CommandContext): Promise<void> {
     const series = seriesFlag(ctx);
     const unreadable: Array<{ key: string; error: string }> = [];
     const lost: string[] = [];
-    const unusable = (u: { id: string; artifact: string; storedBytes?: number; sizeBytes: number }) =>
+    const unusable = (u: Listing['unusable'][number]) =>
       lost.push(
         `${u.storedBytes === undefined ? `artifact missing: ${u.id}'s ${u.artifact} is not in the store` : `artifact cut short: ${u.id}'s ${u.artifact} is ${u.storedBytes} bytes, its manifest says ${u.sizeBytes}`}: it restores nothing (retention keeps its manifest and counts it for no rule)`,
       );
