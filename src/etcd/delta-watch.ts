@@ -38,16 +38,41 @@ interface Session {
   host: unknown;
   /** Every range's watcher is created. */
   created: boolean;
-  /** The watchers created, by etcd's watch id: how far each is complete, and the fragments of its split response. */
-  watchers: Map<string, { through: number; fragments: IWatchResponse['events'] }>;
+  /** The watchers created, by etcd's watch id. */
+  watchers: Map<string, WatcherState>;
   /** Changes received from a watcher but not handed over: another watcher may still send earlier ones. */
   held: IWatchResponse['events'];
   /** Progress notifications not yet trusted: when each came, its revision, and its watcher (undefined: all of them). */
   notes: Array<{ at: number; revision: number; id?: string }>;
+  /** When every watcher was created. */
+  createdAt?: number;
+  /** A watcher has sent changes: etcd has been through its history for every watcher once (see caughtUp). */
+  sawChanges: boolean;
   timer?: NodeJS.Timeout;
 }
 
+interface WatcherState {
+  /** Complete through this revision. */
+  through: number;
+  /** The fragments of its split response. */
+  fragments: IWatchResponse['events'];
+  /**
+   * etcd's revision when the watcher was created, while the watcher may still be catching up to it: it started at or
+   * below it, and has not shown it caught up (see caughtUp).
+   */
+  behind?: number;
+  /** It has sent changes. */
+  sawChanges: boolean;
+}
+
 const ALL = Buffer.from([0]);
+/**
+ * etcd (3.4 to 3.6, watchBatchMaxRevs) hands a watcher that starts behind its current revision the history in batches
+ * of this many revisions, one batch every 100 ms; a batch of fewer is its last one.
+ */
+const CATCH_UP_BATCH_REVISIONS = 1000;
+/** A watcher that started behind and has sent no change is taken as caught up this long after its creation at the latest. */
+const QUIET_CAUGHT_UP_MS = 2_000;
 /** How long a stop waits for the watchers to confirm the changes one of them sent (normally two progress requests). */
 const DRAIN_MS = 2_000;
 
@@ -213,7 +238,7 @@ export class DeltaWatch implements AsyncIterable<DeltaBatch> {
       md.set('hasleader', 'true');
       return { stream: client.watch(md, {}), host: resource };
     });
-    const session: Session = { stream, host, created: false, watchers: new Map(), held: [], notes: [] };
+    const session: Session = { stream, host, created: false, watchers: new Map(), held: [], notes: [], sawChanges: false };
     this.session = session;
     for (const span of this.spans) {
       stream.write({ create_request: { key: span.start, range_end: span.end, start_revision: String(this.next), progress_notify: true, fragment: true } });
@@ -232,9 +257,13 @@ export class DeltaWatch implements AsyncIterable<DeltaBatch> {
     if (res.canceled) throw this.canceled(res);
     const id = String(res.watch_id);
     if (res.created) {
-      session.watchers.set(id, { through: this.next - 1, fragments: [] });
+      const current = Number(res.header.revision);
+      session.watchers.set(id, { through: this.next - 1, fragments: [], ...(current >= this.next && { behind: current }), sawChanges: false });
       session.created = session.watchers.size === this.spans.length;
-      if (session.created) this.opts.onState?.({ state: 'watching', fromRevision: this.next });
+      if (session.created) {
+        session.createdAt = this.now();
+        this.opts.onState?.({ state: 'watching', fromRevision: this.next });
+      }
       return undefined;
     }
     const watcher = session.watchers.get(id);
@@ -249,6 +278,8 @@ export class DeltaWatch implements AsyncIterable<DeltaBatch> {
       if (watcher === undefined) throw new IntegrityError('watch', `etcd sent changes for watch ${id}, which this recording did not create`);
       // A watcher sends its changes in revision order, the changes of one revision in one response.
       watcher.through = Math.max(watcher.through, Number(events[events.length - 1]!.kv.mod_revision));
+      if (watcher.through >= (watcher.behind ?? 0) || new Set(events.map((ev) => ev.kv.mod_revision)).size < CATCH_UP_BATCH_REVISIONS) watcher.behind = undefined;
+      watcher.sawChanges = session.sawChanges = true;
       session.held.push(...events);
     }
     return this.release(session);
@@ -264,8 +295,25 @@ export class DeltaWatch implements AsyncIterable<DeltaBatch> {
     const trusted = session.notes.filter((n) => now - n.at >= confirmMs);
     session.notes = [...session.notes.filter((n) => now - n.at < confirmMs), { at: now, revision, ...(id !== undefined && { id }) }];
     for (const note of trusted) {
-      for (const [wid, w] of session.watchers) if (note.id === undefined || note.id === wid) w.through = Math.max(w.through, note.revision);
+      for (const [wid, w] of session.watchers) {
+        // A watcher's own notification comes only once it caught up, after its changes (etcd sends it in their line).
+        if (note.id === wid) w.behind = undefined;
+        if (note.id === wid || (note.id === undefined && this.caughtUp(session, w))) w.through = Math.max(w.through, note.revision);
+      }
     }
+  }
+
+  /**
+   * Whether a notification for every watcher may count for this one. While a watcher catches up on history, etcd
+   * before 3.4.25 / 3.5.8 answers a progress request at once with its current revision, ahead of the batches still
+   * to come (seconds for a watch resuming far behind): it counts only once the watcher showed it caught up, by a
+   * change at or past etcd's revision at its creation, or a batch shorter than etcd's catch-up batches. A watcher that
+   * sends no change is caught up once etcd went through the history for every watcher: another sent its first
+   * changes, or none did for a while.
+   */
+  private caughtUp(session: Session, w: WatcherState): boolean {
+    if (w.behind === undefined) return true;
+    return !w.sawChanges && (session.sawChanges || this.now() - (session.createdAt ?? this.now()) >= QUIET_CAUGHT_UP_MS);
   }
 
   /**
