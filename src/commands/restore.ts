@@ -70,7 +70,7 @@ async function restoreOnce(ctx: CommandContext, begun: () => void): Promise<void
     if (flags.to !== undefined) return await restorePoint(ctx, repo, id, begun, formatKeyRestore);
     // `latest` is the newest backup this form of restore can write: a snapshot with --data-dir or --keys, else a key dump.
     const wantsSnapshot = flags.keys === true || SNAPSHOT_FLAGS.some((f) => flags[f] !== undefined);
-    const m = await repo.get(id, wantsSnapshot ? USES.restoreSnapshot : USES.restoreKeyDump, seriesFlag(ctx));
+    const m = await repo.getWhole(id, wantsSnapshot ? USES.restoreSnapshot : USES.restoreKeyDump, seriesFlag(ctx));
     if (m.contentType === SNAPSHOT_CONTENT_TYPE && flags.keys === true) return await restoreKeysOf(ctx, repo, m, SNAPSHOT_FLAGS, begun);
     if (m.contentType === SNAPSHOT_CONTENT_TYPE) return await restoreSnapshot(ctx, repo, m, begun);
     if (m.contentType === KEY_DUMP_CONTENT_TYPE) return await restoreKeysOf(ctx, repo, m, SNAPSHOT_FLAGS, begun);
@@ -111,7 +111,7 @@ async function restoreImage(ctx: CommandContext, repo: BackupRepository, id: str
   const extra = given(ctx, [...SNAPSHOT_FLAGS, ...DUMP_FLAGS, 'keys']);
   if (extra !== undefined) throw new ConfigError([`${extra} cannot be combined with --image-archive, which writes a container checkpoint as an OCI image archive`]);
   const imageName = stringFlag(ctx, 'image-name');
-  const m = await repo.get(id, USES.restoreImage, seriesFlag(ctx));
+  const m = await repo.getWhole(id, USES.restoreImage, seriesFlag(ctx));
   begun();
   const report = await restoreImageArchive(ctx, repo, m, { path, ...(imageName !== undefined && { imageName }) });
   if (ctx.args.flags.json) ctx.print(JSON.stringify(report));

@@ -1,7 +1,7 @@
 import type { Manifest } from '../archive/manifest.js';
 import { inSeries } from '../core/series.js';
 import type { Logger } from '../log.js';
-import type { BackupRepository, Listing } from '../store/backup-repository.js';
+import type { BackupRepository, UnusableBackup } from '../store/backup-repository.js';
 
 export interface ListOptions {
   /** Only the backups of this series (`--strategy`, `?strategy=`). */
@@ -11,7 +11,7 @@ export interface ListOptions {
   /** Each manifest that cannot be read, with why (the backup it describes is left out). */
   unreadable?: (bad: { key: string; error: string }) => void;
   /** Each listed backup whose artifact the store does not hold, or holds at another size (it restores nothing). */
-  unusable?: (u: Listing['unusable'][number]) => void;
+  unusable?: (u: UnusableBackup) => void;
 }
 
 /**

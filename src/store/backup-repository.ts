@@ -2,6 +2,7 @@ import { existsSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { IntegrityError, NotFoundError, RefusedError, StoreError, UsageError, describeError } from '../core/errors.js';
+import { kindOf } from '../core/backup-kind.js';
 import { USES, newestFirst, pickLatest, type BackupUse, type LatestQuery } from '../core/latest.js';
 import { mapLimited } from '../core/map-limited.js';
 import { nearbyIds } from '../core/nearby.js';
@@ -99,6 +100,24 @@ export class BackupRepository {
       if (err instanceof StoreError && err.kind === 'not-found') throw await this.notFound(id);
       throw err;
     }
+  }
+
+  /**
+   * The manifest of backup `id` for a restore, as get gives it, refused up front (RefusedError: exit 1, HTTP 409) when
+   * the store does not hold its artifact whole: read late, the restore failed once begun (an API job accepted, then
+   * failed), without a word of which backup restores instead. `latest` is refused so by get already. The newest whole
+   * backup named instead is of the same kind (and of `series`, when given).
+   */
+  async getWhole(id: string, use: BackupUse, series?: string): Promise<Manifest> {
+    const m = await this.get(id, use, series);
+    if (id === 'latest') return m;
+    // The names after `<cluster>/<id>` start with the backup's own files: one request on S3 however many backups there are.
+    const stored = (await this.store.list(`${this.cluster}/`, { startAfter: this.key(m.id) })).find((o) => o.key === this.key(m.artifact));
+    if (stored?.size === m.sizeBytes) return m;
+    const u: UnusableBackup = { id: m.id, artifact: m.artifact, sizeBytes: m.sizeBytes, ...(stored !== undefined && { storedBytes: stored.size }) };
+    const { backups, unusable } = await this.list();
+    const q: LatestQuery = { use: { kinds: [kindOf(m.contentType)], reads: use.reads }, where: `cluster "${this.cluster}" in ${this.store.location}`, ...(series !== undefined && { series }) };
+    throw new RefusedError(`backup ${m.id}: ${unusableText(u)}; ${insteadText(newestWhole(backups, [...unusable, u], q), false)}`);
   }
 
   /**
@@ -400,19 +419,38 @@ function statOf(path: string): Stats | undefined {
   }
 }
 
+/** A backup whose artifact restores nothing, as Listing['unusable'] holds it. */
+export type UnusableBackup = Listing['unusable'][number];
+
+/**
+ * Why backup `u` restores nothing, in the one phrasing `list`, `restore` and the API use: `its artifact X is missing
+ * from the store, so it restores nothing`, or `... differs in size from its manifest: expected N bytes, found M, ...`.
+ */
+export function unusableText(u: UnusableBackup): string {
+  const what = u.storedBytes === undefined ? 'is missing from the store' : `differs in size from its manifest: expected ${u.sizeBytes} bytes, found ${u.storedBytes}`;
+  return `its artifact ${u.artifact} ${what}, so it restores nothing`;
+}
+
+/** The newest backup `q` asks for whose artifact is whole, if any: in a recovery, the id to give instead. */
+function newestWhole(backups: readonly Manifest[], unusable: Listing['unusable'], q: LatestQuery): Manifest | undefined {
+  const bad = new Set(unusable.map((x) => x.id));
+  try {
+    return pickLatest(backups.filter((m) => !bad.has(m.id)), q);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `the newest whole one is X (snapshot, taken T): give its id instead`, or that there is none. */
+function insteadText(next: Manifest | undefined, ofLatest: boolean): string {
+  if (next === undefined) return `no ${ofLatest ? 'older ' : ''}backup of that kind is whole`;
+  return `the newest whole one is ${next.id} (${next.strategy}, taken ${next.createdAt}): give its id instead${ofLatest ? ' of "latest"' : ''}`;
+}
+
 /**
  * `latest` refused because its artifact is missing or cut short (it restores nothing), naming the newest backup of the
- * same kind whose artifact is whole: in a recovery, the id to give instead.
+ * same kind whose artifact is whole.
  */
-function unusableLatest(u: Listing['unusable'][number], backups: readonly Manifest[], unusable: Listing['unusable'], q: LatestQuery): RefusedError {
-  const what = u.storedBytes === undefined ? 'is missing from the store' : `is ${u.storedBytes} bytes, its manifest says ${u.sizeBytes}`;
-  const bad = new Set(unusable.map((x) => x.id));
-  let next: Manifest | undefined;
-  try {
-    next = pickLatest(backups.filter((m) => !bad.has(m.id)), q);
-  } catch {
-    next = undefined;
-  }
-  const instead = next === undefined ? 'no older backup of that kind is whole' : `the newest whole one is ${next.id} (${next.strategy}, taken ${next.createdAt}): give its id instead of "latest"`;
-  return new RefusedError(`"latest" would be backup ${u.id}, but its artifact ${u.artifact} ${what}, so it restores nothing; ${instead}`);
+function unusableLatest(u: UnusableBackup, backups: readonly Manifest[], unusable: Listing['unusable'], q: LatestQuery): RefusedError {
+  return new RefusedError(`"latest" would be backup ${u.id}, but ${unusableText(u)}; ${insteadText(newestWhole(backups, unusable, q), true)}`);
 }

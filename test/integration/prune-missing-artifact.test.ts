@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { startApi } from '../helpers/api.js';
 import { runInProcess } from '../helpers/in-process.js';
 
 /**
@@ -72,4 +73,43 @@ it('restore latest names the newest backup that is whole when the newest lost it
   expect(res.stderr).toContain(`"latest" would be backup ${ids[0]}, but its artifact ${artifacts[0]} is missing from the store, so it restores nothing; the newest whole one is ${ids[2]} (snapshot, taken `);
   expect(res.stderr).toContain('give its id instead of "latest"');
   expect(await readdir(dir)).not.toContain('restored');
+});
+
+it('restore of such a backup by id is refused before anything is written, naming why and the backup to use', async () => {
+  // Before: restore <id> began and failed late ('its artifact ... is missing, though its manifest is there', or a
+  // size check after the download), without naming a backup that restores.
+  const target = join(dir, 'restored-by-id');
+  const missing = await runInProcess(['restore', ids[0]!, '--data-dir', target], { RS_BACKUP_DIR: dir });
+  expect(missing.code).toBe(1);
+  expect(missing.stderr).toContain(`backup ${ids[0]}: its artifact ${artifacts[0]} is missing from the store, so it restores nothing; the newest whole one is ${ids[2]} (snapshot, taken `);
+  expect(missing.stderr).toContain('give its id instead');
+  expect(await readdir(dir)).not.toContain('restored-by-id');
+  // No etcd is asked: the refusal comes before the keys would be read.
+  const cut = await runInProcess(['restore', ids[1]!, '--keys', '--dry-run'], { RS_BACKUP_DIR: dir, RS_ETCD_ENDPOINTS: 'http://127.0.0.1:9' });
+  expect(cut.code).toBe(1);
+  expect(cut.stderr).toMatch(new RegExp(`backup ${ids[1]}: its artifact ${artifacts[1]!.replace(/\./g, '\\.')} differs in size from its manifest: expected \\d+ bytes, found 100, so it restores nothing; the newest whole one is ${ids[2]} `));
+});
+
+it('verify of such a backup by id still reads it, and fails naming the problem', async () => {
+  const missing = await runInProcess(['verify', ids[0]!], { RS_BACKUP_DIR: dir });
+  expect(missing.code).toBe(1);
+  expect(missing.stdout).toMatch(/FAIL\tread\t.* is missing, though its manifest is there/);
+  const cut = await runInProcess(['verify', ids[1]!], { RS_BACKUP_DIR: dir });
+  expect(cut.code).toBe(1);
+  expect(cut.stdout).toMatch(/FAIL\tsize\t100 bytes stored, manifest says \d+/);
+});
+
+it('the API refuses a restore of such a backup with 409 and the reason, and starts no job', async () => {
+  // Before: 202 and a job that failed when it read the artifact.
+  const token = 'restore-unusable-token-1234';
+  const api = await startApi({ RS_BACKUP_DIR: dir, RS_API_TOKEN: token });
+  try {
+    const res = await api.call('/api/v1/restores', { method: 'POST', token, json: { backupId: ids[0], dryRun: true } });
+    const body = (await res.json()) as { code: string; error: string };
+    expect(res.status, JSON.stringify(body)).toBe(409);
+    expect(body.error).toContain(`backup ${ids[0]}: its artifact ${artifacts[0]} is missing from the store, so it restores nothing; the newest whole one is ${ids[2]} `);
+    expect(api.jobs.list()).toEqual([]);
+  } finally {
+    await api.stop();
+  }
 });

@@ -37,6 +37,7 @@ export function createApiServices(ctx: OpContext, repo: BackupRepository, opts: 
     listBackups: () => listBackups(repo),
     listClusters: () => listClusters(repo.store, { current: config.cluster, log: ctx.log }),
     getBackup: (id, use, series) => repo.get(id, use, series),
+    getWholeBackup: (id, use, series) => repo.getWhole(id, use, series),
     openArtifact: (m, signal) => repo.openArtifact(m, signal),
     deleteBackups: (ids, deleteOpts) => deleteBackups(ctx, repo, ids, deleteOpts),
 

@@ -48,6 +48,11 @@ export interface ApiServices {
    * NotFoundError when there is none.
    */
   getBackup(id: string, use: BackupUse, series?: string): Promise<Manifest>;
+  /**
+   * getBackup for a restore: refused (RefusedError, 409) when the store does not hold the backup's artifact whole,
+   * naming why and the newest whole backup of its kind.
+   */
+  getWholeBackup(id: string, use: BackupUse, series?: string): Promise<Manifest>;
   openArtifact(m: Manifest, signal: AbortSignal): Promise<Readable>;
   /** Deletes backups as `reshifter delete` does (the newest of a series only with `force`). */
   deleteBackups(ids: readonly string[], opts: DeleteOptions): Promise<DeleteResult>;

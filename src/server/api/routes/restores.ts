@@ -22,7 +22,8 @@ export const restoreRoutes: Route[] = [
       'The job\'s result is the plan (dryRun) or the counts: totals and one row per resource of create / update / unchanged / skipped. ' +
       'A snapshot backup has its live keys (under RS_KUBE_PREFIXES, default the Kubernetes prefixes) written into the running etcd, as `reshifter restore <id> --keys` does; ' +
       'restoring a whole snapshot into a new etcd data directory is done with the CLI on the etcd host (`--data-dir`). ' +
-      'backupId "latest" is the newest key dump or snapshot (of `strategy`, when given); render listings are never picked.',
+      'backupId "latest" is the newest key dump or snapshot (of `strategy`, when given); render listings are never picked. ' +
+      'A backup whose artifact the store does not hold whole (missing, or of another size than its manifest says) is refused (409) before any job, naming the newest whole one.',
     tag: 'restores',
     access: 'write',
     body: { schema: COMPONENTS.RestoreRequest!, required: true },
@@ -30,7 +31,7 @@ export const restoreRoutes: Route[] = [
     handle: async (c) => {
       const req = c.body as RestoreRequest;
       if (req.to !== undefined) return restoreToPoint(c, { ...req, to: req.to });
-      const m = await c.deps.services.getBackup(req.backupId, USES.restoreKeys, seriesParam(req.strategy)).catch((err: unknown) => {
+      const m = await c.deps.services.getWholeBackup(req.backupId, USES.restoreKeys, seriesParam(req.strategy)).catch((err: unknown) => {
         if (err instanceof NotFoundError) throw new ApiError(404, 'not_found', err.message, 'backupId');
         throw err;
       });
