@@ -6,7 +6,7 @@ import { formatBytes } from '../progress.js';
 import { listClusters, type ClusterSummary } from '../ops/clusters.js';
 import { listBackups } from '../ops/list.js';
 import { openRepository } from '../ops/repository.js';
-import { otherClusters, type BackupRepository, type Listing } from '../store/backup-repository.js';
+import { otherClusters, unusableText, type BackupRepository, type UnusableBackup } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
 import { seriesFlag } from './flags.js';
 import { textTable } from './text-table.js';
@@ -28,10 +28,7 @@ export async function listCommand(ctx: CommandContext): Promise<void> {
     const series = seriesFlag(ctx);
     const unreadable: Array<{ key: string; error: string }> = [];
     const lost: string[] = [];
-    const unusable = (u: Listing['unusable'][number]) =>
-      lost.push(
-        `${u.storedBytes === undefined ? `artifact missing: ${u.id}'s ${u.artifact} is not in the store` : `artifact cut short: ${u.id}'s ${u.artifact} is ${u.storedBytes} bytes, its manifest says ${u.sizeBytes}`}: it restores nothing (retention keeps its manifest and counts it for no rule)`,
-      );
+    const unusable = (u: UnusableBackup) => lost.push(`backup ${u.id}: ${unusableText(u)} (retention keeps its manifest and counts it for no rule)`);
     const backups = await listBackups(repo, { log: ctx.log, unreadable: (bad) => unreadable.push(bad), unusable, ...(series !== undefined && { series }) });
     if (ctx.args.flags.json) {
       ctx.print(JSON.stringify(backups, null, 2));

@@ -52,8 +52,10 @@ it('prune keeps the only snapshot that restores when the newer ones lost their a
   expect(files).toContain(artifacts[2]);
   expect(files).not.toContain(artifacts[3]);
   const list = await runInProcess(['list'], { RS_BACKUP_DIR: dir });
-  expect(list.stdout).toContain(`artifact missing: ${ids[0]}'s ${artifacts[0]} is not in the store`);
-  expect(list.stdout).toMatch(new RegExp(`artifact cut short: ${ids[1]}'s ${artifacts[1].replace(/\./g, '\\.')} is 100 bytes, its manifest says \\d+`));
+  // One phrasing with restore's refusal (below): list's line is what `restore latest` and `restore <id>` say.
+  const missingText = `backup ${ids[0]}: its artifact ${artifacts[0]} is missing from the store, so it restores nothing`;
+  expect(list.stdout).toContain(`${missingText} (retention keeps its manifest and counts it for no rule)`);
+  expect(list.stdout).toMatch(new RegExp(`backup ${ids[1]}: its artifact ${artifacts[1].replace(/\./g, '\\.')} differs in size from its manifest: expected \\d+ bytes, found 100, so it restores nothing`));
   // A script picking `list --json`'s first id (and the API's listing, the same function) can tell it restores nothing.
   const json = await runInProcess(['list', '--json'], { RS_BACKUP_DIR: dir });
   const listed = (JSON.parse(json.stdout) as Array<{ id: string; unusable?: string }>).map((m) => [m.id, m.unusable]);
