@@ -125,6 +125,11 @@ export const COMMANDS: Record<string, CommandSpec> = {
       { name: 'to', value: 'POINT', help: 'a revision, an RFC 3339 time or latest: the full backup and the changes recorded after it, up to there' },
       JSON_FLAG,
     ],
+    about: [
+      'A snapshot of a cluster of several members restored with --data-dir alone becomes a new cluster of one member. To restore',
+      'the cluster, restore it once per member, each with its own --name and --initial-advertise-peer-urls and the same',
+      '--initial-cluster (and --initial-cluster-token); see "Disaster recovery" in the README.',
+    ],
     uses: ['etcd', 'selection', 'metrics', ...READS_BACKUPS],
     usesFor: (a: Args) => {
       // A snapshot file is read without the store (a compressed or encrypted one is decoded in the work area).

@@ -142,6 +142,13 @@ describe('help', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('unknown command "restroe" (did you mean "restore"?)');
   });
+  it('`restore --help` says that --data-dir alone makes a one-member cluster, and that each member needs --initial-cluster', async () => {
+    // Before, only a warning after the restore said so (core/source-members-warning.ts): too late for a runbook.
+    const res = await runCli(['restore', '--help'], {});
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/several members restored with --data-dir alone becomes a new cluster of one member/);
+    expect(res.stdout).toMatch(/restore it once per member, each with its own --name and --initial-advertise-peer-urls and the same\s+--initial-cluster/);
+  });
   it('`verify FILE --help` lists every variable that decrypts under "decryption (reading)", the passphrase too', async () => {
     // Before, the passphrase was listed under "encryption (writing)" only: an operator reading a backup looked there last.
     const res = await runCli(['verify', SMALL_DB, '--help'], {});
