@@ -3,6 +3,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { Decrypter, Encrypter, identityToRecipient } from 'age-encryption';
 import { IntegrityError, describeError } from '../core/errors.js';
 import { scryptIdentity, scryptRecipient } from './age-scrypt.js';
+import type { EncryptedTo } from './manifest.js';
 import { PAYLOAD_NONCE, StreamOpener, StreamSealer, payloadKey } from './age-stream.js';
 
 const MAGIC = Buffer.from('age-encryption.org/v1\n');
@@ -58,9 +59,12 @@ export function ageEncryptor(target: AgeTarget): () => Transform {
   return () => new AgeEncrypt(target);
 }
 
-/** A stream transform that decrypts an age file with `keys`; failures are IntegrityErrors of check `decrypt`. */
-export function ageDecryptor(keys: AgeKeys): () => Transform {
-  return () => new AgeDecrypt(keys);
+/**
+ * A stream transform that decrypts an age file with `keys`; failures are IntegrityErrors of check `decrypt`. Given
+ * whom the file was encrypted to (its manifest's `encryptedTo`), a failure for want of a key names them.
+ */
+export function ageDecryptor(keys: AgeKeys): (encryptedTo?: EncryptedTo) => Transform {
+  return (encryptedTo) => new AgeDecrypt(keys, encryptedTo);
 }
 
 class AgeEncrypt extends Transform {
@@ -102,7 +106,10 @@ class AgeDecrypt extends Transform {
   private headBytes = 0;
   private opener?: StreamOpener;
 
-  constructor(private readonly keys: AgeKeys) {
+  constructor(
+    private readonly keys: AgeKeys,
+    private readonly encryptedTo: EncryptedTo | undefined,
+  ) {
     super({ readableHighWaterMark: 1024 * 1024 });
   }
 
@@ -165,8 +172,14 @@ class AgeDecrypt extends Transform {
     const byPassphrase = /^-> scrypt /m.test(text);
     if (byPassphrase && this.keys.passphrases.length === 0) return 'it was encrypted with a passphrase, not to an age key: set RS_ENCRYPTION_PASSPHRASE to the one the backup job had';
     if (byPassphrase) return 'it was encrypted with another passphrase than RS_ENCRYPTION_PASSPHRASE';
-    if (this.keys.identities.length === 0) return 'it was encrypted to age keys, not with a passphrase: set RS_ENCRYPTION_IDENTITY_FILE to the identity of a key the backup job\'s RS_ENCRYPTION_RECIPIENTS named';
-    return 'it was encrypted to someone else';
+    const to = this.encryptedTo !== undefined && 'recipients' in this.encryptedTo ? recipientsText(this.encryptedTo.recipients) : undefined;
+    if (this.keys.identities.length === 0) {
+      const named = to === undefined ? "a key the backup job's RS_ENCRYPTION_RECIPIENTS named" : 'one of them';
+      return `it was encrypted to age keys${to === undefined ? '' : ` (${to})`}, not with a passphrase: set RS_ENCRYPTION_IDENTITY_FILE to the identity of ${named}`;
+    }
+    // Recorded since manifests name it; an older manifest does not say to whom.
+    if (to === undefined) return `it was encrypted to someone else${this.encryptedTo === undefined ? ' (its manifest does not record to whom: an older backup)' : ''}`;
+    return `it was encrypted to ${to}: set RS_ENCRYPTION_IDENTITY_FILE to the identity of one of them (age-keygen -y KEYFILE prints a key file's public key)`;
   }
 
   /** Checks the header's MAC and unwraps the file key with the configured identities or passphrases. */
@@ -186,4 +199,10 @@ class AgeDecrypt extends Transform {
       throw new IntegrityError('decrypt', `the age header is malformed (${why})`);
     }
   }
+}
+
+/** Recipients for a message: every one up to a few, then how many more. */
+function recipientsText(recipients: readonly string[]): string {
+  const shown = recipients.slice(0, 5).join(', ');
+  return recipients.length > 5 ? `${shown} and ${recipients.length - 5} more` : shown;
 }

@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { Gunzip, constants, type ZlibOptions } from 'node:zlib';
 import { ConfigError, IntegrityError, OperationError } from '../core/errors.js';
-import type { Manifest } from './manifest.js';
+import type { EncryptedTo, Manifest } from './manifest.js';
 import { ParallelGzip } from './parallel-gzip.js';
 import { ParallelZstd } from './parallel-zstd.js';
 import { ZstdDecoder } from './zstd-decoder.js';
@@ -12,12 +12,28 @@ export interface Codec {
   /** gzip level 1-9, zstd level 1-19. */
   level: number;
   encryption: Manifest['encryption'];
+  /** With `age`: whom it is encrypted to (recorded in the manifest). */
+  encryptedTo?: EncryptedTo;
 }
 
 /** Key material for the encryption step; the age codec is plugged in here. */
 export interface CodecKeys {
   encrypt?: () => Duplex;
-  decrypt?: () => Duplex;
+  /** Whom `encrypt` encrypts to: public keys or `passphrase`, for the manifest. */
+  encryptedTo?: EncryptedTo;
+  /** Given whom the artifact was encrypted to, when its manifest says (named when no configured key fits). */
+  decrypt?: (encryptedTo?: EncryptedTo) => Duplex;
+}
+
+/** A new backup's codec: the configured compression, and age when a key to encrypt to is set (with whom, for the manifest). */
+export function newCodec(compression: Codec['compression'], level: number, keys: CodecKeys): Codec {
+  if (!keys.encrypt) return { compression, level, encryption: 'none' };
+  return { compression, level, encryption: 'age', ...(keys.encryptedTo !== undefined && { encryptedTo: keys.encryptedTo }) };
+}
+
+/** A codec as its manifest records it: compression, encryption and, for age, whom it was encrypted to. */
+export function manifestCodec(codec: Codec): Pick<Manifest, 'compression' | 'encryption' | 'encryptedTo'> {
+  return { compression: codec.compression, encryption: codec.encryption, ...(codec.encryptedTo !== undefined && { encryptedTo: codec.encryptedTo }) };
 }
 
 const GZIP_CHUNK = 256 * 1024;
@@ -69,11 +85,11 @@ export function assertReadable(codec: Pick<Codec, 'encryption'> & { id?: string;
  * The transforms that turn stored bytes back into content: decrypt, then decompress. `id` names the backup in errors
  * (`what` names something else: a file).
  */
-export function decoders(codec: Pick<Codec, 'compression' | 'encryption'> & { id?: string; what?: string }, keys: CodecKeys = {}): Duplex[] {
+export function decoders(codec: Pick<Codec, 'compression' | 'encryption' | 'encryptedTo'> & { id?: string; what?: string }, keys: CodecKeys = {}): Duplex[] {
   const out: Duplex[] = [];
   const what = codec.what ?? (codec.id !== undefined ? `backup ${codec.id}` : undefined);
   assertReadable(codec, keys);
-  if (codec.encryption === 'age') out.push(keys.decrypt!());
+  if (codec.encryption === 'age') out.push(keys.decrypt!(codec.encryptedTo));
   if (codec.compression === 'gzip') {
     // Z_SYNC_FLUSH tolerance is off: a truncated gzip must fail, not end quietly.
     out.push(new CheckedGunzip(what ?? 'the artifact', { chunkSize: GZIP_CHUNK, finishFlush: constants.Z_FINISH }));

@@ -2,6 +2,7 @@ import { DELTA_CONTENT_TYPE, type ContentType, type UnknownContentType } from '.
 import { IntegrityError } from '../core/errors.js';
 import { BACKUP_ID_RE } from '../core/naming.js';
 import { kubeNameProblem } from '../kube/names.js';
+import { isAgeRecipient } from './age-keys.js';
 
 /** What etcd was when a backup of it was taken. */
 export interface EtcdFacts {
@@ -50,6 +51,13 @@ export interface CheckpointFacts {
   rootfsImageRef?: string;
 }
 
+/**
+ * Whom an age-encrypted backup was encrypted to: its recipients' public keys (`age1...`, public: what the backup job's
+ * RS_ENCRYPTION_RECIPIENTS held), or a passphrase (scrypt). Never a secret. A reader whose keys fit none is told which
+ * key it needs.
+ */
+export type EncryptedTo = { recipients: string[] } | { passphrase: true };
+
 /** The manifest of one backup: written last, so a backup exists exactly when its manifest does. */
 export interface Manifest {
   /** Manifest schema version. */
@@ -65,6 +73,8 @@ export interface Manifest {
   contentType: ContentType | UnknownContentType;
   compression: 'zstd' | 'gzip' | 'none';
   encryption: 'none' | 'age';
+  /** With encryption `age`: whom it was encrypted to (absent in manifests written before it was recorded). */
+  encryptedTo?: EncryptedTo;
   /** sha256 (hex) and size of the stored bytes. */
   sha256: string;
   sizeBytes: number;
@@ -146,6 +156,7 @@ export function parseManifest(bytes: Buffer | string, where: string): Manifest {
   str('contentType');
   if (m.compression !== 'zstd' && m.compression !== 'gzip' && m.compression !== 'none') fail('field "compression" is not zstd, gzip or none');
   if (m.encryption !== 'none' && m.encryption !== 'age') fail('field "encryption" is not none or age');
+  if (m.encryptedTo !== undefined) checkEncryptedTo(m.encryptedTo, m.encryption, fail);
   str('sha256', /^[0-9a-f]{64}$/);
   num(m.sizeBytes, 'sizeBytes');
   num(m.rawSizeBytes, 'rawSizeBytes');
@@ -180,6 +191,24 @@ function checkCheckpoint(value: unknown, fail: (why: string) => never): void {
   for (const k of ['node', 'checkpointedAt', 'containerManager', 'runtime', 'rootfsImageName', 'rootfsImageRef']) {
     if (c[k] !== undefined && typeof c[k] !== 'string') fail(`field "checkpoint.${k}" is not text`);
   }
+}
+
+/** More recipients than an age header we read can hold (256 KiB, ~100 bytes a stanza): no artifact has them. */
+const MAX_RECIPIENTS = 4096;
+
+/** `encryptedTo`: on an age backup only, either a list of well-formed age public keys or `{ passphrase: true }`. */
+function checkEncryptedTo(value: unknown, encryption: unknown, fail: (why: string) => never): void {
+  if (encryption !== 'age') fail('field "encryptedTo" is set on a backup that is not encrypted');
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('field "encryptedTo" is not an object');
+  const to = value as Record<string, unknown>;
+  const keys = Object.keys(to);
+  if (keys.length === 1 && to.passphrase === true) return;
+  const list = to.recipients;
+  if (keys.length !== 1 || !Array.isArray(list)) fail('field "encryptedTo" is neither {"recipients": [...]} nor {"passphrase": true}');
+  if ((list as unknown[]).length === 0 || (list as unknown[]).length > MAX_RECIPIENTS) fail(`field "encryptedTo.recipients" is not a list of 1 to ${MAX_RECIPIENTS} keys`);
+  (list as unknown[]).forEach((r, i) => {
+    if (typeof r !== 'string' || !isAgeRecipient(r)) fail(`field "encryptedTo.recipients[${i}]" is not an age public key (age1...)`);
+  });
 }
 
 const MAX_MEMBERS = 64;

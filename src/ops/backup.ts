@@ -1,6 +1,6 @@
 import { pipeline } from 'node:stream';
 import type { Duplex, Readable } from 'node:stream';
-import { encoders, type Codec, type CodecKeys } from '../archive/codec.js';
+import { encoders, manifestCodec, newCodec, type Codec, type CodecKeys } from '../archive/codec.js';
 import { ByteCounter, HashCounter } from '../archive/hash-counter.js';
 import type { Manifest } from '../archive/manifest.js';
 import type { Config } from '../config/types.js';
@@ -160,7 +160,7 @@ export async function storeArtifact(
   onProgress: BackupOptions['onProgress'],
 ): Promise<StoredArtifact> {
   const { config } = ctx;
-  const codec: Codec = { compression: config.compression, level: config.compressionLevel, encryption: keys.encrypt ? 'age' : 'none' };
+  const codec = newCodec(config.compression, config.compressionLevel, keys);
   const artifact = artifactName(run.id, source.format, codec.compression, codec.encryption);
   const raw = new ByteCounter();
   const transforms = encoders(codec, keys);
@@ -192,8 +192,7 @@ function manifestOf(ctx: OpContext, run: BackupRun, strategy: StrategySpec, sour
     createdAt: run.started.toISOString(),
     artifact: stored.artifact,
     contentType: source.contentType,
-    compression: stored.codec.compression,
-    encryption: stored.codec.encryption,
+    ...manifestCodec(stored.codec),
     sha256: stored.sha256,
     sizeBytes: stored.sizeBytes,
     rawSizeBytes: stored.rawSizeBytes,

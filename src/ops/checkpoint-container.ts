@@ -1,7 +1,7 @@
 import { pipeline } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { CheckpointArchiveCheck, checkpointMismatch, type CheckpointArchiveInfo } from '../archive/checkpoint-archive.js';
-import type { CodecKeys } from '../archive/codec.js';
+import { manifestCodec, type CodecKeys } from '../archive/codec.js';
 import { HashCounter } from '../archive/hash-counter.js';
 import type { CheckpointFacts, Manifest } from '../archive/manifest.js';
 import { goArch } from '../archive/oci-image.js';
@@ -127,8 +127,7 @@ function checkpointManifest(ctx: OpContext, run: BackupRun, stored: StoredArtifa
     createdAt: run.started.toISOString(),
     artifact: stored.artifact,
     contentType: CHECKPOINT_CONTENT_TYPE,
-    compression: stored.codec.compression,
-    encryption: stored.codec.encryption,
+    ...manifestCodec(stored.codec),
     sha256: stored.sha256,
     sizeBytes: stored.sizeBytes,
     rawSizeBytes: stored.rawSizeBytes,

@@ -19,8 +19,13 @@ export async function encryptionKeys(config: Config, opts: { forReading?: boolea
   if (recipients.length === 0 && passphrase === undefined && !decrypts) return keys;
   // The age library (and its crypto) loads only when a key is configured: ~0.1-0.3 s of start-up for every other run.
   const { ageDecryptor, ageEncryptor, recipientsOf } = await import('../archive/age-codec.js');
-  if (recipients.length > 0) keys.encrypt = ageEncryptor({ recipients });
-  else if (passphrase !== undefined) keys.encrypt = ageEncryptor({ passphrase });
+  if (recipients.length > 0) {
+    keys.encrypt = ageEncryptor({ recipients });
+    keys.encryptedTo = { recipients: [...recipients] };
+  } else if (passphrase !== undefined) {
+    keys.encrypt = ageEncryptor({ passphrase });
+    keys.encryptedTo = { passphrase: true };
+  }
   if (decrypts) {
     const sources = () => keySources(config, fromFile, recipientsOf);
     keys.decrypt = ageDecryptor({ identities, passphrases: passphrase !== undefined ? [passphrase] : [], sources });

@@ -1,6 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { encoders, type Codec, type CodecKeys } from '../archive/codec.js';
+import { encoders, manifestCodec, newCodec, type Codec, type CodecKeys } from '../archive/codec.js';
 import { DELTA_ARTIFACT_FORMAT } from '../archive/delta-segment-format.js';
 import { DeltaSegmentWriter, segmentStream } from '../archive/delta-segment-writer.js';
 import { ByteCounter, HashCounter } from '../archive/hash-counter.js';
@@ -49,7 +49,7 @@ export async function storeSegment(
   const started = opts.now ?? new Date();
   const id = opts.id ?? newBackupId(started);
   const { config } = ctx;
-  const codec: Codec = { compression: config.compression, level: config.compressionLevel, encryption: keys.encrypt ? 'age' : 'none' };
+  const codec = newCodec(config.compression, config.compressionLevel, keys);
   const artifact = artifactName(id, DELTA_ARTIFACT_FORMAT, codec.compression, codec.encryption);
   const writer = new DeltaSegmentWriter({
     cluster: config.cluster,
@@ -105,8 +105,7 @@ function segmentManifest(
     createdAt: started.toISOString(),
     artifact,
     contentType: DELTA_CONTENT_TYPE,
-    compression: codec.compression,
-    encryption: codec.encryption,
+    ...manifestCodec(codec),
     ...stored,
     etcd: { version: chain.etcdVersion, revision: cut.toRevision, apiVersion: 'v3' },
     ...(chain.prefixes !== undefined && { prefixes: chain.prefixes }),

@@ -40,11 +40,15 @@ describe('encrypted backups', () => {
 
   it('encrypts to recipients; age -d | gunzip gives a snapshot etcdctl reads; verify needs the identity', async () => {
     const store = join(dir, 'recipients');
-    const backup = await runCli(['backup', '--json'], env(store, { RS_ENCRYPTION_RECIPIENTS: `${recipient}, ${keygen(join(dir, 'third.txt'))}` }));
+    const third = keygen(join(dir, 'third.txt'));
+    const backup = await runCli(['backup', '--json'], env(store, { RS_ENCRYPTION_RECIPIENTS: `${recipient}, ${third}` }));
     expect(backup.stderr).not.toMatch(/error/i);
     expect(backup.code).toBe(0);
-    const m = JSON.parse(backup.stdout) as { artifact: string; encryption: string; sha256: string; sizeBytes: number; rawSizeBytes: number };
+    const m = JSON.parse(backup.stdout) as { id: string; artifact: string; encryption: string; encryptedTo?: unknown; sha256: string; sizeBytes: number; rawSizeBytes: number };
     expect(m.encryption).toBe('age');
+    // Whom it was encrypted to (public keys only), so that a reader without a fitting key is told which it needs.
+    expect(m.encryptedTo).toEqual({ recipients: [recipient, third] });
+    expect(await readFile(join(store, 'default', `${m.id}.manifest.json`), 'utf8')).not.toMatch(/AGE-SECRET-KEY/);
     expect(m.artifact).toMatch(/\.snapshot\.db\.gz\.age$/);
     const stored = await readFile(join(store, 'default', m.artifact));
     expect(stored.subarray(0, 22).toString()).toBe('age-encryption.org/v1\n');
@@ -78,7 +82,8 @@ describe('encrypted backups', () => {
     expect(wrong.stderr).toMatch(/none of the configured keys can decrypt this backup/);
     // It names the file tried and the public key it holds (never the secret one), to compare with the backup job's recipients.
     const otherPublic = /public key: (age1\w+)/.exec(await readFile(otherKeyFile, 'utf8'))![1]!;
-    expect(wrong.stderr).toContain(`(tried RS_ENCRYPTION_IDENTITY_FILE=${otherKeyFile} (public key ${otherPublic})): it was encrypted to someone else`);
+    // and the keys the backup was encrypted to (before: 'it was encrypted to someone else').
+    expect(wrong.stderr).toContain(`(tried RS_ENCRYPTION_IDENTITY_FILE=${otherKeyFile} (public key ${otherPublic})): it was encrypted to ${recipient}, ${third}: set RS_ENCRYPTION_IDENTITY_FILE`);
     expect(wrong.stderr).not.toMatch(/AGE-SECRET-KEY/);
 
     const inline = await runCli(['verify', 'latest'], env(store, { RS_ENCRYPTION_IDENTITY: (await readFile(keyFile, 'utf8')).match(/AGE-SECRET-KEY-1\w+/)![0] }));
@@ -118,12 +123,30 @@ describe('encrypted backups', () => {
     expect(verify.code).toBe(0);
   });
 
+  it('reads a backup whose manifest predates encryptedTo, and says it does not record to whom', async () => {
+    const store = join(dir, 'older-manifest');
+    const backup = await runCli(['backup', '--json'], env(store, { RS_ENCRYPTION_RECIPIENTS: recipient }));
+    expect(backup.code, backup.stderr).toBe(0);
+    const m = JSON.parse(backup.stdout) as { id: string };
+    const path = join(store, 'default', `${m.id}.manifest.json`);
+    const { encryptedTo, ...older } = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+    expect(encryptedTo).toEqual({ recipients: [recipient] });
+    await writeFile(path, JSON.stringify(older));
+    const ok = await runCli(['verify', m.id], env(store, { RS_ENCRYPTION_IDENTITY_FILE: keyFile }));
+    expect(ok.code, ok.stderr).toBe(0);
+    const wrong = await runCli(['verify', m.id], env(store, { RS_ENCRYPTION_IDENTITY_FILE: otherKeyFile }));
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('it was encrypted to someone else (its manifest does not record to whom: an older backup)');
+  });
+
   it('encrypts with a passphrase, and reads with it', async () => {
     const store = join(dir, 'passphrase');
     const backup = await runCli(['backup', '--json'], env(store, { RS_ENCRYPTION_PASSPHRASE: 'correct horse battery staple' }));
     expect(backup.code).toBe(0);
-    const m = JSON.parse(backup.stdout) as { artifact: string; encryption: string };
+    const m = JSON.parse(backup.stdout) as { artifact: string; encryption: string; encryptedTo?: unknown };
     expect(m.encryption).toBe('age');
+    expect(m.encryptedTo).toEqual({ passphrase: true });
+    expect(backup.stdout).not.toContain('correct horse');
     const head = (await readFile(join(store, 'default', m.artifact))).subarray(0, 200).toString('latin1');
     expect(head).toMatch(/^age-encryption\.org\/v1\n-> scrypt /);
     expect((await runCli(['verify'], env(store, { RS_ENCRYPTION_PASSPHRASE: 'correct horse battery staple' }))).code).toBe(0);
@@ -141,7 +164,7 @@ describe('encrypted backups', () => {
     expect((await runCli(['backup'], env(keyStore, { RS_ENCRYPTION_RECIPIENTS: recipient }))).code).toBe(0);
     const byPassphrase = await runCli(['verify'], env(keyStore, { RS_ENCRYPTION_PASSPHRASE: 'correct horse battery staple' }));
     expect(byPassphrase.code).toBe(1);
-    expect(byPassphrase.stderr).toContain('it was encrypted to age keys, not with a passphrase: set RS_ENCRYPTION_IDENTITY_FILE');
+    expect(byPassphrase.stderr).toContain(`it was encrypted to age keys (${recipient}), not with a passphrase: set RS_ENCRYPTION_IDENTITY_FILE to the identity of one of them`);
   });
 
   it('warns when backups are written unencrypted while an identity is set, taken for the encryption key', async () => {

@@ -51,6 +51,13 @@ export const COMPONENTS: Record<string, Schema> = {
       contentType: { type: 'string', description: 'etcd-snapshot, tar (key dump), jsonl (render listing) or container-checkpoint' },
       compression: { type: 'string', enum: ['zstd', 'gzip', 'none'] },
       encryption: { type: 'string', enum: ['none', 'age'] },
+      encryptedTo: {
+        description: 'with encryption age: the public keys (age1...) it was encrypted to, or that a passphrase was used; absent in older manifests',
+        oneOf: [
+          { type: 'object', required: ['recipients'], additionalProperties: false, properties: { recipients: { type: 'array', items: { type: 'string', pattern: '^age1[02-9ac-hj-np-z]{58}$' } } } },
+          { type: 'object', required: ['passphrase'], additionalProperties: false, properties: { passphrase: { type: 'boolean', description: 'true' } } },
+        ],
+      },
       sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
       sizeBytes: count,
       rawSizeBytes: count,

@@ -73,6 +73,18 @@ describe('age codec', async () => {
     expect(err).toBeInstanceOf(IntegrityError);
     expect((err as IntegrityError).check).toBe('decrypt');
     expect((err as Error).message).toMatch(/none of the configured keys can decrypt this backup/);
+    expect((err as Error).message).toContain('it was encrypted to someone else (its manifest does not record to whom: an older backup)');
+  });
+
+  it('names the recipients its manifest records when no identity fits, or none is configured', async () => {
+    // Before: 'it was encrypted to someone else', and the operator could not tell which key to look for.
+    const other = await keyPair();
+    const sealed = await enc(bytes(10));
+    const to = { recipients: [a.recipient, b.recipient] };
+    const wrong = await through(ageDecryptor({ identities: [other.identity], passphrases: [] })(to), sealed).catch((e: unknown) => e);
+    expect((wrong as Error).message).toContain(`it was encrypted to ${a.recipient}, ${b.recipient}: set RS_ENCRYPTION_IDENTITY_FILE to the identity of one of them`);
+    const byPassphrase = await through(ageDecryptor({ identities: [], passphrases: ['pw'] })(to), sealed).catch((e: unknown) => e);
+    expect((byPassphrase as Error).message).toContain(`it was encrypted to age keys (${a.recipient}, ${b.recipient}), not with a passphrase`);
   });
 
   describe('on damaged input: a clear IntegrityError, never a crash or a short result', async () => {
