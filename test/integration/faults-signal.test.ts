@@ -63,6 +63,14 @@ describe('SIGTERM', () => {
     expect(readFromEtcd).toBeLessThan(fullBytes);
   };
 
+  /** A store in folder `name` of `dir` with one backup of `strategy`, taken from etcd directly (not through the slow proxy): the store and the id. */
+  async function storeWithBackup(name: string, strategy: string): Promise<{ store: string; id: string }> {
+    const store = join(dir, name);
+    const made = await runCli(['backup', '--json', '--strategy', strategy], { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store });
+    expect(made.code, made.stderr).toBe(0);
+    return { store, id: (JSON.parse(made.stdout) as { id: string }).id };
+  }
+
   it('one-off backup into a local directory: exit 1 before the backup completes, no file left', async () => {
     const store = join(dir, 'local');
     const start = proxy.bytesDown;
@@ -113,10 +121,7 @@ describe('SIGTERM', () => {
   it('run mode, mid-restore from the API: says the restore did not complete and what it wrote, not that a backup was discarded', async () => {
     // Before: 'stopped while a backup was running; that backup was discarded', of a restore (asked for from the web UI)
     // cut off after writing keys into etcd, and no word of those keys anywhere.
-    const store = join(dir, 'run-restore');
-    const made = await runCli(['backup', '--json', '--strategy', 'raw'], { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store });
-    expect(made.code, made.stderr).toBe(0);
-    const { id } = JSON.parse(made.stdout) as { id: string };
+    const { store, id } = await storeWithBackup('run-restore', 'raw');
     const target = await startEtcd();
     const slow = await startTcpProxy(portOf(target.endpoint), { rateUp: 4 * MiB });
     try {
@@ -149,10 +154,7 @@ describe('SIGTERM', () => {
   it('run mode, a restore asked for from the API waiting behind a backup: the stop says it never ran', async () => {
     // Before: nothing in the log of a restore that a stop cancelled in the queue (its 'cancelled' lived in the job
     // list only, which goes with the process): the operator who asked for it from the web UI could not tell.
-    const store = join(dir, 'run-queued');
-    const made = await runCli(['backup', '--json', '--strategy', 'filter:configmaps'], { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store });
-    expect(made.code, made.stderr).toBe(0);
-    const { id } = JSON.parse(made.stdout) as { id: string };
+    const { store, id } = await storeWithBackup('run-queued', 'filter:configmaps');
     const port = await freePort();
     const token = 'signal-test-token-0123456789';
     const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
