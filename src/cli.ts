@@ -106,6 +106,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       'restore <id>|latest [--strategy S] [--dry-run] [--skip-existing] [--json]',
       'restore <snapshot-id>|latest|<snapshot-file> --keys [--dry-run] [--skip-existing] [--json]',
       'restore <snapshot-id>|latest --data-dir DIR [--name N] [--initial-cluster C] [--initial-advertise-peer-urls U] [--initial-cluster-token T]',
+      'restore <snapshot-id>|latest --snapshot-file FILE [--json]: the plain snapshot file etcdctl snapshot save writes (k3s --cluster-reset-restore-path)',
       'restore <checkpoint-id>|latest --image-archive FILE [--image-name NAME] [--json]',
       'restore <id>|latest --to <revision>|<RFC 3339 time>|latest [any key or data-dir option above]: a point in time, from a chain of continuous backups',
     ],
@@ -120,6 +121,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       { name: 'initial-cluster', value: 'C', help: 'the initial cluster (with --data-dir)' },
       { name: 'initial-advertise-peer-urls', value: 'U', help: "the member's peer URLs (with --data-dir)" },
       { name: 'initial-cluster-token', value: 'T', help: 'the cluster token (with --data-dir)' },
+      { name: 'snapshot-file', value: 'FILE', help: "write a snapshot backup to this new file as etcdctl snapshot save does (for k3s's --cluster-reset-restore-path)" },
       { name: 'image-archive', value: 'FILE', help: 'write a container checkpoint as an OCI image archive to this new file' },
       { name: 'image-name', value: 'NAME', help: 'the image name recorded in the archive (with --image-archive)' },
       { name: 'to', value: 'POINT', help: 'a revision, an RFC 3339 time or latest: the full backup and the changes recorded after it, up to there' },
@@ -134,7 +136,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     usesFor: (a: Args) => {
       // A snapshot file is read without the store (a compressed or encrypted one is decoded in the work area).
       if (isFile(a.positionals[0])) return ['etcd', 'selection', 'metrics', 'decryption', 'work area'];
-      return a.flags['data-dir'] !== undefined || a.flags['image-archive'] !== undefined ? ['metrics', ...READS_BACKUPS] : ['etcd', 'selection', 'metrics', ...READS_BACKUPS];
+      return a.flags['data-dir'] !== undefined || a.flags['image-archive'] !== undefined || a.flags['snapshot-file'] !== undefined ? ['metrics', ...READS_BACKUPS] : ['etcd', 'selection', 'metrics', ...READS_BACKUPS];
     },
     load: async () => (await import('./commands/restore.js')).restoreCommand,
   },

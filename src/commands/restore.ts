@@ -8,6 +8,7 @@ import { tookText } from '../core/rate-meter.js';
 import { openRepository } from '../ops/repository.js';
 import { restoreDataDir } from '../ops/restore-data-dir.js';
 import { restoreImageArchive } from '../ops/restore-image.js';
+import { restoreSnapshotFile } from '../ops/restore-snapshot-file.js';
 import { restoreBackupKeys, restoreSnapshotFileKeys, type KeyRestoreReport } from '../ops/restore-keys.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
@@ -16,7 +17,8 @@ import { seriesFlag, stringFlag } from './flags.js';
 import { isFile } from '../ops/open-snapshot.js';
 import { textTable } from './text-table.js';
 
-const SNAPSHOT_FLAGS = ['data-dir', 'name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token'] as const;
+const SNAPSHOT_FLAGS = ['data-dir', 'name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token', 'snapshot-file'] as const;
+const MEMBER_FLAGS = ['data-dir', 'name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token'] as const;
 const DUMP_FLAGS = ['dry-run', 'skip-existing'] as const;
 /** `reshifter_restore_total`'s outcome label (server/metrics.ts, loaded only to push: not imported here, even as a type). */
 type RestoreOutcome = 'success' | 'failure';
@@ -66,6 +68,9 @@ async function restoreOnce(ctx: CommandContext, begun: () => void): Promise<void
   const repo = openRepository(ctx.config, ctx.log);
   try {
     if (flags['image-archive'] !== undefined || flags['image-name'] !== undefined) return await restoreImage(ctx, repo, id, begun);
+    if (flags.to !== undefined && flags['snapshot-file'] !== undefined) {
+      throw new UsageError(['--snapshot-file writes a snapshot backup as it was taken; --to replays the changes recorded after it, which --data-dir DIR and --keys do: give one of them with --to, or --snapshot-file without --to']);
+    }
     // `--to`: a full backup and the changes recorded after it (continuous backups), up to a revision or a time.
     if (flags.to !== undefined) return await restorePoint(ctx, repo, id, begun, formatKeyRestore);
     // `latest` is the newest backup this form of restore can write: a snapshot with --data-dir or --keys, else a key dump.
@@ -183,8 +188,13 @@ async function restoreSnapshot(ctx: CommandContext, repo: BackupRepository, m: M
   if (extra !== undefined) {
     throw new UsageError([`${extra} ${applies(extra)} to key dumps and to --keys; backup ${m.id} is an etcd snapshot (restore it with --data-dir DIR, or its keys into a running etcd with --keys)`]);
   }
+  const snapshotFile = str('snapshot-file');
+  if (snapshotFile !== undefined) return writeSnapshotFile(ctx, repo, m, snapshotFile, begun);
   if (dataDir === undefined) {
-    throw new UsageError([`backup ${m.id} is an etcd snapshot: restore it into a new data directory with --data-dir DIR (see "Disaster recovery" in the docs), or its keys into the running etcd at RS_ETCD_ENDPOINTS with --keys`]);
+    throw new UsageError([
+      `backup ${m.id} is an etcd snapshot: restore it into a new data directory with --data-dir DIR (see "Disaster recovery" in the docs), ` +
+        `or write it as a plain snapshot file with --snapshot-file FILE (for k3s's --cluster-reset-restore-path), or its keys into the running etcd at RS_ETCD_ENDPOINTS with --keys`,
+    ]);
   }
   const [name, initialCluster, peerUrls, token] = [str('name'), str('initial-cluster'), str('initial-advertise-peer-urls'), str('initial-cluster-token')];
   begun();
@@ -201,6 +211,19 @@ async function restoreSnapshot(ctx: CommandContext, repo: BackupRepository, m: M
     if (report.warning !== undefined) ctx.print(`warning: ${report.warning}`);
     ctx.print(nextStep(report.dataDir, { name, initialCluster, initialAdvertisePeerUrls: peerUrls, initialClusterToken: token }));
   }
+}
+
+/** A snapshot backup as a plain snapshot file (`--snapshot-file FILE`): what k3s's --cluster-reset-restore-path and etcdutl take. */
+async function writeSnapshotFile(ctx: CommandContext, repo: BackupRepository, m: Manifest, path: string, begun: () => void): Promise<void> {
+  const extra = given(ctx, MEMBER_FLAGS);
+  if (extra !== undefined) {
+    throw new UsageError([`${extra} cannot be combined with --snapshot-file, which writes the snapshot as a file; a new data directory from it is "etcdutl snapshot restore FILE --data-dir DIR" (or restore the backup with --data-dir instead)`]);
+  }
+  begun();
+  const report = await restoreSnapshotFile(ctx, repo, m, path);
+  if (ctx.args.flags.json) return ctx.print(JSON.stringify(report));
+  ctx.print(`wrote snapshot ${report.id} (revision ${report.revision}) to ${report.file} (${report.bytes} bytes, as "etcdctl snapshot save" writes it)`);
+  ctx.print(`next: k3s server --cluster-reset --cluster-reset-restore-path=${report.file} (k3s), or etcdutl snapshot restore ${report.file} --data-dir DIR`);
 }
 
 /** The report as text: the plan table, then a summary line. */

@@ -1,0 +1,68 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { lstat, open, rename, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { etcdOf, type Manifest } from '../archive/manifest.js';
+import { ConfigError, OperationError } from '../core/errors.js';
+import type { BackupRepository } from '../store/backup-repository.js';
+import type { OpContext } from './context.js';
+import { encryptionKeys } from './encryption-keys.js';
+import { openBackup } from './open-backup.js';
+
+export interface SnapshotFileReport {
+  id: string;
+  /** The file written: etcd's snapshot file as `etcdctl snapshot save` writes it (bbolt database and sha256 trailer). */
+  file: string;
+  revision: number;
+  bytes: number;
+}
+
+/**
+ * Before any download: `--snapshot-file FILE` names a new file (never overwritten) in a folder that exists, so a
+ * wrong path fails at once rather than after the backup is downloaded and decoded.
+ */
+async function checkTarget(path: string): Promise<void> {
+  if (await lstat(path).then(() => true, () => false)) throw new ConfigError([`--snapshot-file: ${path} exists already; name a new file (it is never overwritten)`]);
+  const folder = await stat(dirname(path)).catch(() => undefined);
+  if (folder === undefined || !folder.isDirectory()) throw new ConfigError([`--snapshot-file: the folder ${dirname(path)} does not exist; create it or name a file in another one`]);
+}
+
+/** Copies `from` to `to` under a temporary name beside it, fsynced, then renamed: `to` appears only complete. */
+async function writeComplete(from: string, to: string, signal: AbortSignal | undefined): Promise<void> {
+  const tmp = join(dirname(to), `.${basename(to)}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    await pipeline(createReadStream(from, { highWaterMark: 1024 * 1024 }), createWriteStream(tmp, { flags: 'wx', mode: 0o600, highWaterMark: 1024 * 1024 }), signal ? { signal } : {});
+    const fh = await open(tmp, 'r+');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, to);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+/**
+ * A snapshot backup as the plain snapshot file etcd's tools take (`restore <id> --snapshot-file FILE`): downloaded
+ * and checked against its manifest, decrypted and decompressed with etcd's sha256 trailer checked, then written as a
+ * new file (0600) that appears only complete. What `k3s server --cluster-reset --cluster-reset-restore-path=FILE`
+ * and `etcdutl snapshot restore FILE` restore from.
+ */
+export async function restoreSnapshotFile(ctx: OpContext, repo: BackupRepository, m: Manifest, target: string): Promise<SnapshotFileReport> {
+  const file = resolve(target);
+  await checkTarget(file);
+  const keys = await encryptionKeys(ctx.config, { forReading: true });
+  const backup = await openBackup(repo, m, keys, ctx.signal, { purpose: 'restore', log: ctx.log });
+  try {
+    if (backup.kind !== 'snapshot') throw new OperationError(`backup ${m.id} is a ${m.strategy} backup (${m.contentType}), not an etcd snapshot`);
+    await writeComplete(backup.file, file, ctx.signal);
+    const bytes = (await stat(file)).size;
+    ctx.log.info({ id: m.id, file, bytes, revision: etcdOf(m).revision }, 'snapshot file written');
+    return { id: m.id, file, revision: etcdOf(m).revision, bytes };
+  } finally {
+    await backup.close();
+  }
+}
