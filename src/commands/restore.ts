@@ -14,7 +14,8 @@ import type { BackupRepository } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
 import { nextStep, restorePoint } from './restore-point.js';
 import { seriesFlag, stringFlag } from './flags.js';
-import { isFile } from '../ops/open-snapshot.js';
+import { isFile, wrappingOf, type Wrapping } from '../ops/open-snapshot.js';
+import { findRestoreTool } from '../etcd/snapshot-restore-tool.js';
 import { textTable } from './text-table.js';
 
 const SNAPSHOT_FLAGS = ['data-dir', 'name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token', 'snapshot-file'] as const;
@@ -93,20 +94,42 @@ async function restoreOnce(ctx: CommandContext, begun: () => void): Promise<void
  */
 async function restoreFile(ctx: CommandContext, path: string, begun: () => void): Promise<void> {
   const { flags } = ctx.args;
-  if (flags.keys !== true) {
-    const dataDir = typeof flags['data-dir'] === 'string' ? flags['data-dir'] : 'DIR';
-    throw new UsageError([
-      `${path} is a file: "reshifter restore ${path} --keys" writes the live keys of a snapshot file into the etcd at RS_ETCD_ENDPOINTS ` +
-        `(--dry-run, RS_INCLUDE_NAMESPACES...); a new data directory from a file is "etcdutl snapshot restore ${path} --data-dir ${dataDir}" ` +
-        `(decompress it first), and backups in the store are restored by id ("reshifter list" shows them)`,
-    ]);
-  }
+  if (flags.keys !== true) throw new UsageError([await fileRestoreHint(path, typeof flags['data-dir'] === 'string' ? flags['data-dir'] : 'DIR')]);
   const extra = given(ctx, [...SNAPSHOT_FLAGS, 'strategy', 'to', 'image-archive', 'image-name']);
   if (extra !== undefined) throw new UsageError([`${extra} cannot be combined with a snapshot file and --keys, which writes its keys into the etcd at RS_ETCD_ENDPOINTS`]);
   begun();
   const report = await restoreSnapshotFileKeys(ctx, path, { dryRun: flags['dry-run'] === true, skipExisting: flags['skip-existing'] === true });
   if (flags.json) ctx.print(JSON.stringify(report));
   else for (const line of [`snapshot file ${printable(path)}`, ...formatKeyRestore(report)]) ctx.print(line);
+}
+
+/** How to decode a wrapped snapshot file into snapshot.db, by what wraps it. */
+const DECODE: Readonly<Record<Wrapping, (file: string) => string>> = {
+  zip: (f) => `unzip -p ${f} > snapshot.db`,
+  gzip: (f) => `gunzip -c ${f} > snapshot.db`,
+  zstd: (f) => `zstd -d ${f} -o snapshot.db`,
+  age: (f) => (f.endsWith('.gz.age') ? `age -d -i KEY ${f} | gunzip > snapshot.db` : f.endsWith('.zst.age') ? `age -d -i KEY ${f} | zstd -d -o snapshot.db` : `age -d -i KEY ${f} > snapshot.db`),
+  'age-armor': (f) => `age -d -i KEY ${f} > snapshot.db`,
+};
+
+/**
+ * `restore FILE` without --keys: what restores a snapshot file, as this machine can run it. A new data directory is
+ * etcd's own `snapshot restore` with the tool installed here (etcdutl, or etcdctl 3.4/3.5: Debian's etcd has no
+ * etcdutl), of the file itself or, when it is a k3s zip, compressed or encrypted, of what decoding it gives.
+ */
+async function fileRestoreHint(path: string, dataDir: string): Promise<string> {
+  const [wrapping, tool] = await Promise.all([
+    wrappingOf(path).catch(() => undefined),
+    findRestoreTool().then((t) => t.command, () => 'etcdutl'),
+  ]);
+  const file = wrapping === undefined ? path : 'snapshot.db';
+  const decode = wrapping === undefined ? '' : `"${DECODE[wrapping](path)}", then `;
+  const k3s = wrapping === undefined ? ` (on k3s: "k3s server --cluster-reset --cluster-reset-restore-path=${path}")` : '';
+  return (
+    `${path} is a file: "reshifter restore ${path} --keys" writes the live keys of a snapshot file into the etcd at RS_ETCD_ENDPOINTS ` +
+    `(--dry-run, RS_INCLUDE_NAMESPACES...); a new data directory from a file is ${decode}"${tool} snapshot restore ${file} --data-dir ${dataDir}"${k3s}, ` +
+    `and backups in the store are restored by id ("reshifter list" shows them)`
+  );
 }
 
 /** A container checkpoint as an OCI image archive (`--image-archive FILE [--image-name NAME]`). */

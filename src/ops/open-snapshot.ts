@@ -80,7 +80,7 @@ async function openInput(ctx: OpContext, target: string, series: () => string | 
 }
 
 /** What a file that is not a bare snapshot may be wrapped in: a layer decoded first, or one to name. */
-type Wrapping = 'gzip' | 'zstd' | 'age' | 'age-armor' | 'zip';
+export type Wrapping = 'gzip' | 'zstd' | 'age' | 'age-armor' | 'zip';
 
 const MAGIC: ReadonlyArray<[Wrapping, Buffer]> = [
   ['gzip', Buffer.from([0x1f, 0x8b])],
@@ -92,7 +92,8 @@ const MAGIC: ReadonlyArray<[Wrapping, Buffer]> = [
   ['zip', Buffer.from('PK\x05\x06', 'latin1')],
 ];
 
-async function wrappingOf(path: string): Promise<Wrapping | undefined> {
+/** What `path` is wrapped in (compression, encryption, a zip), by its first bytes; undefined for a bare snapshot. */
+export async function wrappingOf(path: string): Promise<Wrapping | undefined> {
   const fh = await open(path, 'r');
   try {
     const head = Buffer.alloc(64);

@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
 import yazl from 'yazl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupDiff } from '../../src/ops/diff.js';
@@ -119,6 +121,33 @@ describe('a k3s snapshot zip', () => {
     expect((await etcd.ctl(['get', GONE, '--print-value-only'])).trim()).toBe('in the snapshot');
     expect(existsSync(join(work, 'backups'))).toBe(false);
     expect(await readdir(setup.tmp)).toEqual([]);
+  });
+});
+
+describe('restore of a snapshot file without --keys', () => {
+  /**
+   * It names the commands that make a new data directory of the file (reshifter leaves that to etcd's tool); run as
+   * printed, in a shell, they must work on this machine. Before: it said "etcdutl snapshot restore FILE ... (decompress
+   * it first)" for every file: etcdutl is not on a machine with Debian's etcd 3.4 (etcdctl restores there), a k3s
+   * snapshot is no compressed file, and a .zip was given to etcdutl as it is, with no word of how to unzip it.
+   */
+  it.each([
+    ['a k3s snapshot file', () => file],
+    ['a k3s .zip', () => k3sZip],
+  ])('of %s names the commands that restore it, and they do', async (_, path) => {
+    const res = await cli(['restore', path(), '--data-dir', 'restored']);
+    expect(res.code).toBe(2);
+    const named = /a new data directory from a file is (?:"([^"]+)", then )?"([^"]+)"/.exec(res.stderr);
+    expect(named, res.stderr).not.toBeNull();
+    const commands = [named![1], named![2]!].filter((c) => c !== undefined);
+    const cwd = await mkdtemp(join(work, 'named-'));
+    try {
+      for (const c of commands) await promisify(execFile)('sh', ['-c', c], { cwd, env: { ...process.env, ETCDCTL_API: '3' } });
+      expect(await readdir(join(cwd, 'restored', 'member'))).toEqual(expect.arrayContaining(['snap', 'wal']));
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
+    if (path() === file) expect(res.stderr).toContain(`k3s server --cluster-reset --cluster-reset-restore-path=${file}`);
   });
 });
 
