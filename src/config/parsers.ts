@@ -65,9 +65,46 @@ export function readableFile(path: string): string {
     accessSync(path, constants.R_OK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'cannot be read' : (err as Error).message);
+    throw new Error(code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? `cannot be read ${whyUnreadable(path)}` : (err as Error).message);
   }
   return path;
+}
+
+/** `0600, owner uid 0`, as ls shows the mode. */
+function modeOf(path: string): string {
+  const s = statSync(path);
+  return `mode ${(s.mode & 0o7777).toString(8).padStart(4, '0')}, owner uid ${s.uid}`;
+}
+
+/**
+ * Why this process may not read `path`: the file's mode and owner, or the folder on its way that this user may not
+ * enter (k3s keeps its certificates under /var/lib/rancher/k3s/server, 0700 root), and what to do.
+ */
+function whyUnreadable(path: string): string {
+  const uid = process.getuid?.();
+  const who = uid === undefined ? 'this user' : `uid ${uid}`;
+  const fix = `run reshifter as its owner (root for the etcd keys of k3s and kubeadm, which are 0600) or give ${who} read access`;
+  const parts = path.split('/');
+  for (let i = 0; i < parts.length - 1; i++) {
+    const folder = parts.slice(0, i + 1).join('/') || '/';
+    try {
+      accessSync(folder, constants.X_OK);
+    } catch {
+      const mode = (() => {
+        try {
+          return ` (${modeOf(folder)})`;
+        } catch {
+          return '';
+        }
+      })();
+      return `by ${who}: the folder ${folder}${mode} cannot be entered; ${fix}`;
+    }
+  }
+  try {
+    return `by ${who}: the file is ${modeOf(path)}; ${fix}`;
+  } catch {
+    return `by ${who}; ${fix}`;
+  }
 }
 
 /** An address to listen on: an IPv4 or IPv6 address (`0.0.0.0` and `::` are every interface), or `localhost`. */

@@ -1,6 +1,8 @@
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { startTrap, type Trap } from '../helpers/trap.js';
@@ -111,6 +113,42 @@ describe('bad configuration', { concurrent: true }, () => {
     expect(res.stderr).toContain('  - RS_ETCD_CA_CERT was invalid: "$HOME/pki/ca.crt" holds "$HOME", which only a shell expands');
     expect(res.stderr).toContain('  - RS_TMP_DIR was invalid: "${STATE_DIRECTORY}/work" holds "${STATE_DIRECTORY}"');
     expect(await readdir(cwd)).toEqual([]);
+    expect(trap.connections).toBe(0);
+  });
+
+  // k3s's etcd client key is root's, 0600, under /var/lib/rancher/k3s/server (0700): reshifter run as another user
+  // cannot read it. Before, the error was `... "client.key" cannot be read`, with no why and nothing to do.
+  it('says why a key file cannot be read (its mode and owner, or the folder in the way) and what to do: exit 2', async () => {
+    const root = process.getuid?.() === 0;
+    // Root reads any file: the CLI runs as nobody then; anyone else is refused a file and a folder of mode 0000.
+    const asOther = root ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
+    const uid = root ? 65534 : process.getuid!();
+    const tls = join(dir, 'tls');
+    const closed = join(dir, 'closed');
+    await mkdir(tls);
+    await mkdir(closed);
+    await chmod(dir, 0o755);
+    await chmod(tls, 0o755);
+    await writeFile(join(tls, 'client.key'), 'x', { mode: root ? 0o600 : 0o000 });
+    await writeFile(join(closed, 'client.key'), 'x', { mode: 0o600 });
+    await chmod(closed, root ? 0o700 : 0o000);
+    const explore = async (key: string) => {
+      const argv = [...asOther, process.execPath, new URL('../../dist/main.js', import.meta.url).pathname, 'explore'];
+      const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', RS_ETCD_ENDPOINTS: `https://127.0.0.1:${trap.port}`, RS_ETCD_CLIENT_CERT: join(dir, 'file'), RS_ETCD_CLIENT_KEY: key };
+      return promisify(execFile)(argv[0]!, argv.slice(1), { env, cwd: dir }).then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => e);
+    };
+    await chmod(join(dir, 'file'), 0o644);
+    const file = await explore(join(tls, 'client.key'));
+    expect(file.code).toBe(2);
+    const fix = `run reshifter as its owner (root for the etcd keys of k3s and kubeadm, which are 0600) or give uid ${uid} read access`;
+    const owner = process.getuid?.() ?? 0;
+    expect(file.stderr).toContain(
+      `RS_ETCD_CLIENT_KEY was invalid: "${join(tls, 'client.key')}" cannot be read by uid ${uid}: the file is mode ${root ? '0600' : '0000'}, owner uid ${owner}; ${fix}`,
+    );
+    const folder = await explore(join(closed, 'client.key'));
+    expect(folder.code).toBe(2);
+    expect(folder.stderr).toContain(`cannot be read by uid ${uid}: the folder ${closed} (mode ${root ? '0700' : '0000'}, owner uid ${owner}) cannot be entered; ${fix}`);
+    await chmod(closed, 0o700);
     expect(trap.connections).toBe(0);
   });
 });
