@@ -219,7 +219,8 @@ describe('unknown ids', () => {
     const dataDir = await runCli(['restore', SMALL_DB, '--data-dir', join(work, 'never')], env());
     expect(dataDir.code).toBe(2);
     expect(dataDir.stderr).toContain(`"reshifter restore ${SMALL_DB} --keys" writes the live keys of a snapshot file`);
-    expect(dataDir.stderr).toContain(`"etcdutl snapshot restore ${SMALL_DB} --data-dir ${join(work, 'never')}"`);
+    // The tool installed here: etcdutl, or etcdctl 3.4/3.5 (Debian's etcd has no etcdutl).
+    expect(dataDir.stderr).toMatch(/"(etcdutl|etcdctl) snapshot restore \S+small\.db --data-dir \S+never"/);
     expect(await readdir(work)).not.toContain('never');
     const gone = await runCli(['inspect', join(work, 'no-such.db')], env());
     expect(gone.code).toBe(2);
