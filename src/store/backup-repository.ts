@@ -7,6 +7,7 @@ import { USES, newestFirst, pickLatest, type BackupUse, type LatestQuery } from 
 import { mapLimited } from '../core/map-limited.js';
 import { nearbyIds } from '../core/nearby.js';
 import { printable } from '../core/printable.js';
+import { snapshotFilesHere } from '../core/snapshot-files-here.js';
 import { BACKUP_ID_RE, idOfFile, manifestName, newBackupId } from '../core/naming.js';
 import { parseManifest, serializeManifest, type Manifest } from '../archive/manifest.js';
 import { TEMP_PREFIX } from './local-store.js';
@@ -230,9 +231,10 @@ export class BackupRepository {
   private async noCluster(folders: readonly string[]): Promise<string> {
     const local = this.store.localPath !== undefined;
     const vars = local ? 'RS_BACKUP_DIR (or --backup-dir)' : 'RS_S3_BUCKET and RS_S3_PREFIX (or --s3-prefix)';
-    if (folders.length === 0) return (await this.clusterFolder()) ?? `${this.store.location} holds no folder of a cluster: check ${vars}`;
+    const files = async () => snapshotFilesHere(this.store.location, (await this.store.list('')).map((o) => o.key), local ? this.store.location : undefined);
+    if (folders.length === 0) return (await this.clusterFolder()) ?? (await files()) ?? `${this.store.location} holds no folder of a cluster: check ${vars}`;
     const shown = folders.length > 5 ? `${folders.slice(0, 5).join(', ')} and ${folders.length - 5} more` : folders.join(', ');
-    return `${this.store.location} holds no cluster's backups, only the folders ${shown}: check ${vars}`;
+    return (await files()) ?? `${this.store.location} holds no cluster's backups, only the folders ${shown}: check ${vars}`;
   }
 
   /**

@@ -139,3 +139,25 @@ describe('stats <snapshot-file>', () => {
     expect(existsSync(join(work, 'backups'))).toBe(false);
   });
 });
+
+/**
+ * A k3s operator's first try: RS_BACKUP_DIR (--backup-dir) given as the folder k3s keeps its snapshots in. Before, it
+ * was said to hold "no cluster's backups, only the folders tmp" (or "no folder of a cluster"): nothing about the
+ * snapshot files there, which reshifter reads by path.
+ */
+describe('a folder of snapshot files given as the store', () => {
+  it('list and restore latest say it holds snapshot files and how to read one; the command named works', async () => {
+    const list = await runCli(['list', '--backup-dir', work], env(), { cwd: work });
+    expect(list.code, list.stderr).toBe(0);
+    const said = `${list.stdout}${list.stderr}`;
+    expect(said).toMatch(new RegExp(`${work} holds etcd snapshot files \\(.*etcd-snapshot-server-1-1764990000.*\\), not reshifter backups: inspect, verify, stats, diff and restore --keys take such a file by its path`));
+    const named = /\("reshifter verify (.+?)"\)/.exec(said)?.[1];
+    expect(named, said).toBeDefined();
+    const verify = await runCli(['verify', named!], env(), { cwd: work });
+    expect(verify.code, verify.stderr).toBe(0);
+    const restoreLatest = await restore(['latest', '--keys', '--dry-run', '--backup-dir', work]);
+    expect(restoreLatest.code).toBe(1);
+    expect(restoreLatest.stderr).toContain(`${work} holds etcd snapshot files (`);
+    expect(existsSync(join(work, 'k3s'))).toBe(false);
+  });
+});

@@ -1,0 +1,21 @@
+/**
+ * Names of etcd snapshot files as k3s and etcdctl users keep them: k3s's `<name>-<node>-<unix time>` (`on-demand-`,
+ * `etcd-snapshot-`; `.zip` with --etcd-snapshot-compress) and `*.db` files, plain or compressed.
+ */
+const SNAPSHOT_FILE = /(?:^.+-\d{10}(?:\.zip)?$|\.db(?:\.(?:gz|zst|zip|age))?$)/;
+
+/**
+ * When a store's folder holds no reshifter backups but snapshot files (RS_BACKUP_DIR given as k3s's snapshot folder,
+ * /var/lib/rancher/k3s/server/db/snapshots): what they are and how reshifter reads them. `location` is the store as
+ * messages name it, `localPath` the folder on this machine (undefined for S3). Undefined when no name looks like one.
+ */
+export function snapshotFilesHere(location: string, names: readonly string[], localPath: string | undefined): string | undefined {
+  const files = names.filter((n) => !n.includes('/') && SNAPSHOT_FILE.test(n)).sort().reverse();
+  if (files.length === 0) return undefined;
+  const shown = files.length > 3 ? `${files.slice(0, 3).join(', ')} and ${files.length - 3} more` : files.join(', ');
+  const example = localPath !== undefined ? `"reshifter verify ${localPath.replace(/\/$/, '')}/${files[0]}"` : 'after copying one to this machine';
+  return (
+    `${location} holds etcd snapshot files (${shown}), not reshifter backups: inspect, verify, stats, diff and restore --keys ` +
+    `take such a file by its path (${example}); RS_BACKUP_DIR (or --backup-dir) and RS_S3_BUCKET name where reshifter's own backups are`
+  );
+}
