@@ -246,7 +246,8 @@ async function writeSnapshotFile(ctx: CommandContext, repo: BackupRepository, m:
   const report = await restoreSnapshotFile(ctx, repo, m, path);
   if (ctx.args.flags.json) return ctx.print(JSON.stringify(report));
   ctx.print(`wrote snapshot ${report.id} (revision ${report.revision}) to ${report.file} (${report.bytes} bytes, as "etcdctl snapshot save" writes it)`);
-  ctx.print(`next: k3s server --cluster-reset --cluster-reset-restore-path=${report.file} (k3s), or etcdutl snapshot restore ${report.file} --data-dir DIR`);
+  const tool = await findRestoreTool().then((t) => t.command, () => 'etcdutl');
+  ctx.print(`next: k3s server --cluster-reset --cluster-reset-restore-path=${report.file} (k3s), or ${tool} snapshot restore ${report.file} --data-dir DIR`);
 }
 
 /** The report as text: the plan table, then a summary line. */
