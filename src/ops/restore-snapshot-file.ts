@@ -22,8 +22,10 @@ export interface SnapshotFileReport {
  * Before any download: `--snapshot-file FILE` names a new file (never overwritten) in a folder that exists, so a
  * wrong path fails at once rather than after the backup is downloaded and decoded.
  */
-async function checkTarget(path: string): Promise<void> {
-  if (await lstat(path).then(() => true, () => false)) throw new ConfigError([`--snapshot-file: ${path} exists already; name a new file (it is never overwritten)`]);
+async function checkTarget(path: string, id: string): Promise<void> {
+  const there = await lstat(path).catch(() => undefined);
+  if (there?.isDirectory()) throw new ConfigError([`--snapshot-file: ${path} is a folder; name a new file in it, such as ${join(path, `reshifter-${id}.db`)}`]);
+  if (there !== undefined) throw new ConfigError([`--snapshot-file: ${path} exists already; name a new file (it is never overwritten)`]);
   const folder = await stat(dirname(path)).catch(() => undefined);
   if (folder === undefined || !folder.isDirectory()) throw new ConfigError([`--snapshot-file: the folder ${dirname(path)} does not exist; create it or name a file in another one`]);
 }
@@ -53,7 +55,7 @@ async function writeComplete(from: string, to: string, signal: AbortSignal | und
  */
 export async function restoreSnapshotFile(ctx: OpContext, repo: BackupRepository, m: Manifest, target: string): Promise<SnapshotFileReport> {
   const file = resolve(target);
-  await checkTarget(file);
+  await checkTarget(file, m.id);
   const keys = await encryptionKeys(ctx.config, { forReading: true });
   const backup = await openBackup(repo, m, keys, ctx.signal, { purpose: 'restore', log: ctx.log });
   try {

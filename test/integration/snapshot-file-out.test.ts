@@ -105,6 +105,10 @@ describe('restore --snapshot-file', () => {
     expect(taken.code).toBe(2);
     expect(taken.stderr).toContain(`--snapshot-file: ${existing} exists already; name a new file (it is never overwritten)`);
     expect(await readFile(existing, 'utf8')).toBe('keep me');
+    // k3s's snapshots folder given as it is: the file to name is said.
+    const folder = await runCli(['restore', 'latest', '--snapshot-file', `${work}/`], env());
+    expect(folder.code).toBe(2);
+    expect(folder.stderr).toContain(`--snapshot-file: ${work} is a folder; name a new file in it, such as ${join(work, `reshifter-${manifest.id}.db`)}`);
     const missing = await runCli(['restore', 'latest', '--snapshot-file', join(work, 'no-such-folder', 'snap.db')], env());
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain(`the folder ${join(work, 'no-such-folder')} does not exist`);
