@@ -233,7 +233,7 @@ const SYNONYMS: Record<string, string> = { save: 'backup', create: 'backup', ls:
 /** etcdctl's and etcdutl's snapshot commands, which an operator in a recovery types first. */
 const HABITS: Record<string, string> = {
   'snapshot save': `etcdctl's "snapshot save" is "reshifter backup" here (a snapshot is the default strategy)`,
-  'snapshot restore': `etcdctl's "snapshot restore" is "reshifter restore <id>|latest --data-dir DIR [--name ... --initial-cluster ...]" here`,
+  'snapshot restore': `etcdctl's "snapshot restore" is "reshifter restore <id>|latest --data-dir DIR [--name ... --initial-cluster ...]" here (--snapshot-file FILE writes the snapshot file itself)`,
   'snapshot status': `etcdctl's "snapshot status" is "reshifter inspect <id>|latest|<file>" here`,
   snapshot: `etcdctl's snapshot save, restore and status are "reshifter backup", "reshifter restore <id>|latest --data-dir DIR" and "reshifter inspect" here`,
   // The first look at a cluster, before and after a restore.
@@ -242,6 +242,15 @@ const HABITS: Record<string, string> = {
   endpoint: `etcdctl's endpoint status and health are "reshifter explore" here`,
   'member list': `etcdctl's "member list" is "reshifter explore" here (its members, the leader marked)`,
   member: `etcdctl's "member list" is "reshifter explore" here (its members, the leader marked)`,
+  // k3s's `k3s etcd-snapshot` sub-commands, a k3s operator's habit (`ls` and `list`, `delete` and `rm` alike).
+  'etcd-snapshot save': `k3s's "etcd-snapshot save" is "reshifter backup" here (a snapshot is the default strategy)`,
+  'etcd-snapshot ls': `k3s's "etcd-snapshot ls" is "reshifter list" here`,
+  'etcd-snapshot list': `k3s's "etcd-snapshot list" is "reshifter list" here`,
+  'etcd-snapshot delete': `k3s's "etcd-snapshot delete" is "reshifter delete <id>..." here`,
+  'etcd-snapshot rm': `k3s's "etcd-snapshot rm" is "reshifter delete <id>..." here`,
+  'etcd-snapshot prune': `k3s's "etcd-snapshot prune" is "reshifter prune" here (retention: RS_RETENTION_*)`,
+  'etcd-snapshot': `k3s's etcd-snapshot save, ls, delete and prune are "reshifter backup", "list", "delete" and "prune" here; ` +
+    `"reshifter restore <id>|latest --snapshot-file FILE" writes the file "k3s server --cluster-reset --cluster-reset-restore-path=FILE" restores`,
 };
 
 export const TABLE: CommandTable = { commands: COMMANDS, subcommands: SUBCOMMANDS, overrides: FLAG_OVERRIDES, synonyms: SYNONYMS, habits: HABITS };

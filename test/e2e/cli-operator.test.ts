@@ -65,6 +65,12 @@ describe('wrong words', () => {
     [['snapshot', 'save', '/tmp/x.db'], /unknown command "snapshot save": etcdctl's "snapshot save" is "reshifter backup" here/, /reshifter help/],
     [['snapshot', 'restore', 'x.db', '--data-dir', '/var/lib/etcd'], /unknown command "snapshot restore": etcdctl's "snapshot restore" is "reshifter restore <id>\|latest --data-dir DIR/, /reshifter help/],
     [['snapshot', 'status', 'x.db'], /unknown command "snapshot status": etcdctl's "snapshot status" is "reshifter inspect <id>\|latest\|<file>" here/, /reshifter help/],
+    // k3s's etcd-snapshot sub-commands (found by a k3s operator pass: before, `unknown command "etcd-snapshot"` alone).
+    [['etcd-snapshot', 'save', '--name', 'pre-upgrade'], /unknown command "etcd-snapshot save": k3s's "etcd-snapshot save" is "reshifter backup" here/, /reshifter help/],
+    [['etcd-snapshot', 'ls'], /unknown command "etcd-snapshot ls": k3s's "etcd-snapshot ls" is "reshifter list" here/, /reshifter help/],
+    [['etcd-snapshot', 'delete', 'on-demand-node1-1733550000'], /unknown command "etcd-snapshot delete": k3s's "etcd-snapshot delete" is "reshifter delete <id>\.\.\." here/, /reshifter help/],
+    [['etcd-snapshot', 'prune', '--snapshot-retention', '5'], /unknown command "etcd-snapshot prune": k3s's "etcd-snapshot prune" is "reshifter prune" here \(retention: RS_RETENTION_\*\)/, /reshifter help/],
+    [['etcd-snapshot'], /unknown command "etcd-snapshot": .*"reshifter restore <id>\|latest --snapshot-file FILE" writes the file "k3s server --cluster-reset --cluster-reset-restore-path=FILE" restores/, /reshifter help/],
     [['endpoint', 'status', '-w', 'table'], /unknown command "endpoint status": etcdctl's "endpoint status" is "reshifter explore" here/, /reshifter help/],
     [['endpoint', 'health'], /unknown command "endpoint health": etcdctl's "endpoint health" is "reshifter explore" here/, /reshifter help/],
     [['member', 'list'], /unknown command "member list": etcdctl's "member list" is "reshifter explore" here/, /reshifter help/],
