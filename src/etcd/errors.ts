@@ -146,16 +146,29 @@ export function tlsReason(text: string, cfg: Pick<ConfigTarget, 'caCertFile' | '
   if (/self.signed|unable to verify|unable to get local issuer|certificate verify failed|cert_untrusted|unable to get issuer/.test(text)) {
     return cfg && cfg.caCertFile === undefined
       ? "etcd's server certificate is not signed by a CA this system trusts: set RS_ETCD_CA_CERT to etcd's CA"
-      : `etcd's server certificate is not signed by ${tlsFile(cfg, 'caCertFile')}`;
+      : `etcd's server certificate is not signed by ${tlsFile(cfg, 'caCertFile')}${kubernetesPkiHint(cfg?.caCertFile)}`;
   }
   if (/hostname|altnames|is not in the cert/.test(text)) return "etcd's server certificate does not name this endpoint's host (its subjectAltName)";
   if (/alert (bad certificate|certificate required|certificate unknown|unknown ca|unsupported certificate|certificate expired|certificate revoked|handshake failure)|peer did not return a certificate/.test(text)) {
     return cfg && cfg.clientCertFile === undefined
       ? 'etcd requires a client certificate (mutual TLS): set RS_ETCD_CLIENT_CERT and RS_ETCD_CLIENT_KEY'
-      : `etcd rejected the client certificate ${tlsFile(cfg, 'clientCertFile')}: it is missing, or not signed by a CA etcd trusts (--trusted-ca-file)`;
+      : `etcd rejected the client certificate ${tlsFile(cfg, 'clientCertFile')}: it is missing, or not signed by a CA etcd trusts (--trusted-ca-file)${kubernetesPkiHint(cfg?.clientCertFile)}`;
   }
   if (/disconnected before secure tls connection|wrong.version.number|packet length too long|http request/.test(text)) return PLAIN_HTTP;
   return undefined;
+}
+
+/**
+ * k3s and kubeadm keep the Kubernetes API's certificates one folder above etcd's, under the same names
+ * (/var/lib/rancher/k3s/server/tls/server-ca.crt beside tls/etcd/server-ca.crt; /etc/kubernetes/pki/ca.crt beside
+ * pki/etcd/ca.crt): a file of the folder above is the likely mistake, and the folder to take them from is named.
+ */
+function kubernetesPkiHint(file: string | undefined): string {
+  const k3s = file === undefined ? null : /^(.*\/rancher\/k3s\/server\/tls)\/[^/]+$/.exec(file);
+  if (k3s) return ` (a certificate of k3s's Kubernetes API: k3s's etcd has its own, in ${k3s[1]}/etcd/: server-ca.crt, client.crt, client.key)`;
+  const kubeadm = file === undefined ? null : /^(.*\/kubernetes\/pki)\/ca\.crt$/.exec(file);
+  if (kubeadm) return ` (the Kubernetes API's CA: kubeadm's etcd has its own, ${kubeadm[1]}/etcd/ca.crt)`;
+  return '';
 }
 
 const seconds = (ms: number) => `${Number((ms / 1000).toFixed(1))} s`;

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -158,6 +158,21 @@ describe('etcd over TLS', () => {
       await backup(mutual, { RS_ETCD_CA_CERT: certs.ca, RS_ETCD_CLIENT_CERT: certs.otherClient.cert, RS_ETCD_CLIENT_KEY: certs.otherClient.key }),
       new RegExp(`etcd rejected the client certificate RS_ETCD_CLIENT_CERT=${quoted(certs.otherClient.cert)}: `),
     );
+  });
+
+  // k3s keeps its Kubernetes certificates in .../server/tls/ and etcd's in .../server/tls/etcd/, under the same names
+  // (server-ca.crt): one folder up is the likely mistake of a k3s operator. Before, the message ended at the file.
+  it("names k3s's etcd folder when the CA or client certificate is one of k3s's Kubernetes API certificates", async () => {
+    const tls = join(dir, 'var/lib/rancher/k3s/server/tls');
+    await mkdir(join(tls, 'etcd'), { recursive: true });
+    await copyFile(certs.otherCa, join(tls, 'server-ca.crt'));
+    await copyFile(certs.otherClient.cert, join(tls, 'client-admin.crt'));
+    await copyFile(certs.otherClient.key, join(tls, 'client-admin.key'));
+    const hint = `(a certificate of k3s's Kubernetes API: k3s's etcd has its own, in ${tls}/etcd/: server-ca.crt, client.crt, client.key)`;
+    const ca = await backup(mutual, { RS_ETCD_CA_CERT: join(tls, 'server-ca.crt'), RS_ETCD_CLIENT_CERT: certs.client.cert, RS_ETCD_CLIENT_KEY: certs.client.key });
+    expectFailure(ca, new RegExp(`server certificate is not signed by RS_ETCD_CA_CERT=${quoted(join(tls, 'server-ca.crt'))} ${quoted(hint)}$`, 'm'));
+    const client = await backup(mutual, { RS_ETCD_CA_CERT: certs.ca, RS_ETCD_CLIENT_CERT: join(tls, 'client-admin.crt'), RS_ETCD_CLIENT_KEY: join(tls, 'client-admin.key') });
+    expectFailure(client, new RegExp(`etcd rejected the client certificate RS_ETCD_CLIENT_CERT=${quoted(join(tls, 'client-admin.crt'))}: .*${quoted(hint)}$`, 'm'));
   });
 
   it('says the client certificate and key do not belong together', async () => {
