@@ -90,17 +90,7 @@ export function withSizeAndChecksum(frame: Buffer, content: Buffer, xxh64: (b: B
   return [head, frame.subarray(h.size), checksum];
 }
 
-/** One whole frame cut from a stream, and what decoding it may produce. */
-export interface SplitFrame {
-  bytes: Buffer;
-  /** Offset of the frame in the stream (for messages). */
-  offset: number;
-  /** The most its blocks can decode to, from their headers. */
-  outputBound: number;
-  contentSize: number | undefined;
-}
-
-/** How big a frame the splitter lets through. */
+/** How big a frame the check lets through. */
 export interface FrameLimits {
   /** Largest decoded frame (declared, and as bounded by its block headers). */
   maxOutput: number;
@@ -115,11 +105,11 @@ function bad(offset: number, what: string): IntegrityError {
 type State = 'magic' | 'descriptor' | 'header' | 'block-header' | 'block-body' | 'checksum' | 'skippable-size' | 'skippable-body';
 
 /**
- * Cuts a zstd stream (concatenated frames, skippable frames passed over) into whole frames, reading only headers:
- * each frame is checked against `limits` before it is kept, so a hostile or damaged stream is refused before it
- * costs memory. Input arrives in chunks of any size; a frame is returned once its last byte has arrived.
+ * Follows a zstd stream (concatenated frames, skippable frames passed over) by its frame and block headers alone,
+ * keeping none of its bytes: each frame is checked against `limits` as its headers arrive, so a hostile or damaged
+ * stream is refused before a decoder is given the bytes they describe. Input arrives in chunks of any size.
  */
-export class ZstdFrameSplitter {
+export class ZstdFrameCheck {
   private state: State = 'magic';
   /** Stream offset of the next byte to read. */
   private pos = 0;
@@ -130,9 +120,6 @@ export class ZstdFrameSplitter {
   private need = 4;
   /** Bytes still to pass over in a body state. */
   private skip = 0;
-  /** Parts of the current frame from earlier chunks. */
-  private parts: Buffer[] = [];
-  private collecting = false;
   private header: FrameHeader | undefined;
   private blockMax = 0;
   private outputBound = 0;
@@ -141,12 +128,13 @@ export class ZstdFrameSplitter {
 
   constructor(private readonly limits: FrameLimits) {}
 
-  /** Takes the next chunk of the stream; returns the frames it completed. */
-  push(chunk: Buffer): SplitFrame[] {
-    const out: SplitFrame[] = [];
+  /**
+   * Checks the next chunk of the stream; throws an IntegrityError (check `decompress`) at the first bad header. Returns
+   * where in the chunk frames (skippable ones too) start.
+   */
+  push(chunk: Buffer): number[] {
+    const starts: number[] = [];
     let i = 0;
-    // Where the current frame's bytes start in this chunk (0: it started in an earlier one).
-    let segment = 0;
     for (;;) {
       if (this.state === 'block-body' || this.state === 'checksum' || this.state === 'skippable-body') {
         const n = Math.min(this.skip, chunk.length - i);
@@ -159,16 +147,15 @@ export class ZstdFrameSplitter {
         else if (this.state === 'block-body' && !this.lastBlock) this.gather('block-header', 3);
         else if (this.state === 'block-body' && this.header!.hasChecksum) this.passOver('checksum', 4);
         else {
-          out.push(this.endFrame(chunk.subarray(segment, i)));
+          this.frames++;
           this.nextFrame();
         }
         continue;
       }
       if (i >= chunk.length) break;
       if (this.state === 'magic' && this.fill === 0) {
-        segment = i;
         this.frameStart = this.pos;
-        this.collecting = true;
+        starts.push(i);
       }
       const n = Math.min(this.need - this.fill, chunk.length - i);
       chunk.copy(this.scratch, this.fill, i, i + n);
@@ -177,8 +164,12 @@ export class ZstdFrameSplitter {
       this.pos += n;
       if (this.fill === this.need) this.gathered();
     }
-    if (this.collecting) this.keep(chunk.subarray(segment));
-    return out;
+    return starts;
+  }
+
+  /** Stream offset of the frame under way (or of the last one, between frames). */
+  get frameOffset(): number {
+    return this.frameStart;
   }
 
   /** The stream ended: throws when it ended inside a frame, or held no frame at all. */
@@ -208,23 +199,10 @@ export class ZstdFrameSplitter {
   }
 
   private nextFrame(): void {
-    this.parts = [];
-    this.collecting = false;
     this.header = undefined;
     this.outputBound = 0;
     this.lastBlock = false;
     this.gather('magic', 4);
-  }
-
-  private keep(part: Buffer): void {
-    if (part.length > 0) this.parts.push(part);
-  }
-
-  private endFrame(tail: Buffer): SplitFrame {
-    this.keep(tail);
-    const bytes = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
-    this.frames++;
-    return { bytes, offset: this.frameStart, outputBound: this.outputBound, contentSize: this.header!.contentSize };
   }
 
   /** Acts on the small field just gathered into `scratch`. */
@@ -235,9 +213,6 @@ export class ZstdFrameSplitter {
         const magic = f.readUInt32LE(0);
         if (magic === ZSTD_MAGIC) return this.more('descriptor', 5);
         if ((magic & SKIPPABLE_MASK) >>> 0 === SKIPPABLE_MAGIC) {
-          // Not part of any frame to decode: nothing of it is kept.
-          this.collecting = false;
-          this.parts = [];
           return this.more('skippable-size', 8);
         }
         throw bad(this.frameStart, this.frames === 0 ? 'is not zstd data (no zstd magic number)' : 'is not a zstd frame (garbage after the last frame?)');

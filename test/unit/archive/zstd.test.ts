@@ -177,6 +177,18 @@ describe('zstd decoder, given damaged or hostile data', () => {
     expect((await decompress(stored.subarray(0, starts[2]))).length).toBe(2 * 64 * KiB);
   });
 
+  it('names the frame a damaged block is in, however the stream is chunked', async () => {
+    const stored = await compress(randomBytes(300 * KiB), 1, 64 * KiB);
+    const starts: number[] = [];
+    for (let i = stored.indexOf(MAGIC); i !== -1; i = stored.indexOf(MAGIC, i + 1)) starts.push(i);
+    const b = Buffer.from(stored);
+    // Raw (incompressible) blocks: a flipped byte in the third frame's body changes only its checksum.
+    b[starts[2]! + 1000]! ^= 0x55;
+    for (const chunk of [4096, 100 * KiB, stored.length]) {
+      expect((await refusal(b, chunk)).message).toMatch(new RegExp(`zstd frame at byte ${starts[2]} does not decode`));
+    }
+  });
+
   it('refuses garbage, garbage after the last frame, and a stream of only skippable frames', async () => {
     const stored = await compress(mixed(10 * KiB));
     expect((await refusal(Buffer.from('this is not zstd at all'))).message).toMatch(/not zstd data/);
