@@ -1,5 +1,5 @@
 import { IntegrityError, OperationError, abortedBySignal, describeError } from '../core/errors.js';
-import { SnapshotFormatError, SnapshotRevisionError } from '../snapshot/index.js';
+import { SnapshotFormatError, SnapshotRevisionError } from '../snapshot/errors.js';
 
 /** Converts the offline snapshot reader's errors into ours, naming what was read (`what`): a damaged file is an IntegrityError, a bad revision an OperationError. */
 export function snapshotError(err: unknown, what: string): unknown {

@@ -14,7 +14,7 @@ import { AbortedError, OperationError, describeError } from '../core/errors.js';
 import type { AuditRow } from '../kube/audit-row.js';
 import type { Logger } from '../log.js';
 import { readCounted } from '../progress.js';
-import { openSnapshot, type SnapshotReader } from '../snapshot/index.js';
+import type { SnapshotReader } from '../snapshot/index.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import { stopSignal } from './stop-signal.js';
 
@@ -188,9 +188,12 @@ function snapshotBackup(file: string, m: Manifest, release: () => Promise<void>,
     manifest: m,
     file,
     reader: () =>
-      (reader ??= openSnapshot(file, { ...(walk && { signal: walk }) }).catch((err: unknown) => {
-        throw snapshotError(err, what);
-      })),
+      // Loaded on first use: a key dump's restore does not load the snapshot reader (nor its CRC module).
+      (reader ??= import('../snapshot/index.js')
+        .then(({ openSnapshot }) => openSnapshot(file, { ...(walk && { signal: walk }) }))
+        .catch((err: unknown) => {
+          throw snapshotError(err, what);
+        })),
     async close() {
       const open = await reader?.catch(() => undefined);
       await open?.close().catch(() => undefined);

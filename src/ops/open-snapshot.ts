@@ -12,7 +12,6 @@ import { SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { AbortedError, IntegrityError, OperationError, describeError } from '../core/errors.js';
 import { printable } from '../core/printable.js';
 import { makeTempDir, trackTempPath } from '../exit-cleanup.js';
-import { openSnapshot } from '../snapshot/index.js';
 import type { OpContext } from './context.js';
 import type { KeysInput, SnapshotInput, SnapshotOrigin } from './keys-input.js';
 import { stopSignal } from './stop-signal.js';
@@ -145,6 +144,8 @@ async function openSnapshotFile(ctx: OpContext, target: string): Promise<Snapsho
     }
     // The file's keys are walked offline, by no stream the signal stops: the walk stops itself, as a backup's does.
     const stopped = () => new AbortedError(`inspect of ${name} stopped: ${describeError(ctx.signal.reason)}`);
+    // Loaded here, not with this module: restore loads this module for snapshot files, a key dump's restore never reads one.
+    const { openSnapshot } = await import('../snapshot/index.js');
     const reader = await openSnapshot(path, { signal: stopSignal(ctx.signal, stopped) });
     const origin: SnapshotOrigin = { kind: 'file', path: target };
     return { reader, origin, close: () => reader.close().finally(removeDir) };
