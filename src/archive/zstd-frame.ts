@@ -248,7 +248,7 @@ export class ZstdFrameCheck {
       case 'skippable-size':
         return this.passOver('skippable-body', f.readUInt32LE(4));
       default:
-        throw new Error(`zstd splitter: unexpected state ${this.state}`);
+        throw new Error(`zstd frame check: unexpected state ${this.state}`);
     }
   }
 
