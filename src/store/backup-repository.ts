@@ -111,14 +111,27 @@ export class BackupRepository {
    */
   async getWhole(id: string, use: BackupUse, series?: string): Promise<Manifest> {
     const m = await this.get(id, use, series);
-    if (id === 'latest') return m;
-    // The names after `<cluster>/<id>` start with the backup's own files: one request on S3 however many backups there are.
-    const stored = (await this.store.list(`${this.cluster}/`, { startAfter: this.key(m.id) })).find((o) => o.key === this.key(m.artifact));
-    if (stored?.size === m.sizeBytes) return m;
+    // `latest` is refused so by get already.
+    if (id !== 'latest') await this.checkWhole(m, use, series);
+    return m;
+  }
+
+  /**
+   * Refuses (RefusedError) backup `m` when the store does not hold its artifact whole, naming the newest whole backup of
+   * its kind (of `series`, when given) to give instead. One HEAD of the artifact (a stat on a local store), no listing:
+   * a restore-only S3 credential (s3:GetObject, no s3:ListBucket) restores a whole backup by id as it always did.
+   */
+  async checkWhole(m: Manifest, use: BackupUse, series?: string): Promise<void> {
+    const stored = await this.store.stat(this.key(m.artifact));
+    if (stored?.size === m.sizeBytes) return;
     const u: UnusableBackup = { id: m.id, artifact: m.artifact, sizeBytes: m.sizeBytes, ...(stored !== undefined && { storedBytes: stored.size }) };
-    const { backups, unusable } = await this.list();
     const q: LatestQuery = { use: { kinds: [kindOf(m.contentType)], reads: use.reads }, where: `cluster "${this.cluster}" in ${this.store.location}`, ...(series !== undefined && { series }) };
-    throw new RefusedError(`backup ${m.id}: ${unusableText(u)}; ${insteadText(newestWhole(backups, [...unusable, u], q), false)}`);
+    // Naming the backup to use instead needs a listing; the refusal stands without it (a credential without s3:ListBucket).
+    const instead = await this.list().then(
+      ({ backups, unusable }) => insteadText(newestWhole(backups, [...unusable, u], q), false),
+      (err: unknown) => `which backup is whole cannot be told: ${describeError(err)}`,
+    );
+    throw new RefusedError(`backup ${m.id}: ${unusableText(u)}; ${instead}`);
   }
 
   /**

@@ -42,6 +42,9 @@ class LazyS3Store implements Store {
   async list(prefix: string, opts?: ListOptions): Promise<ObjectInfo[]> {
     return (await this.open()).list(prefix, opts);
   }
+  async stat(key: string, opts?: { signal?: AbortSignal }): Promise<ObjectInfo | undefined> {
+    return (await this.open()).stat(key, opts);
+  }
   async folders(prefix: string): Promise<string[]> {
     return (await this.open()).folders(prefix);
   }

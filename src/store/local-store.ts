@@ -106,6 +106,18 @@ export class LocalStore implements Store {
     return out;
   }
 
+  async stat(key: string): Promise<ObjectInfo | undefined> {
+    const path = this.pathOf(key);
+    try {
+      const st = await stat(path);
+      // A folder is no object, as list() skips it.
+      return st.isFile() ? { key, size: st.size, lastModified: st.mtime } : undefined;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw wrap(err, `reading ${path}`);
+    }
+  }
+
   async folders(prefix: string): Promise<string[]> {
     const folder = prefix.replace(/\/+$/, '');
     const dir = folder === '' ? this.root : this.pathOf(folder);

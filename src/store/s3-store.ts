@@ -3,9 +3,11 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
+  HeadObjectCommand,
   ListObjectsV2Command,
   S3Client,
   type GetObjectCommandOutput,
+  type HeadObjectCommandOutput,
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
 import { readFileSync } from 'node:fs';
@@ -199,6 +201,17 @@ export class S3Store implements Store {
       throw this.wrap(err, `listing ${this.where(prefix)}`);
     }
     return out;
+  }
+
+  async stat(key: string, opts: { signal?: AbortSignal } = {}): Promise<ObjectInfo | undefined> {
+    try {
+      const res = await this.sender.send<HeadObjectCommandOutput>(new HeadObjectCommand({ Bucket: this.cfg.bucket, Key: this.keyOf(key) }), 'HeadObject', opts.signal);
+      return { key, size: res.ContentLength ?? 0, lastModified: res.LastModified ?? new Date(0) };
+    } catch (err) {
+      const e = this.wrap(err, `reading ${this.where(key)}`);
+      if (e instanceof StoreError && e.kind === 'not-found') return undefined;
+      throw e;
+    }
   }
 
   async folders(prefix: string): Promise<string[]> {

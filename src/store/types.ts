@@ -33,6 +33,11 @@ export interface Store {
    * retried (RS_S3_RETRY_WINDOW otherwise), for a listing that is worth less than the time.
    */
   list(prefix: string, opts?: ListOptions): Promise<ObjectInfo[]>;
+  /**
+   * The object `key` (its size), or undefined when the store does not hold it: a HEAD on S3, which needs only the
+   * s3:GetObject permission (a listing needs s3:ListBucket, which a restore-only credential may not have).
+   */
+  stat(key: string, opts?: { signal?: AbortSignal }): Promise<ObjectInfo | undefined>;
   /** The names of the folders directly under `prefix` (`''`: the root; else a folder ending in `/`), sorted. */
   folders(prefix: string): Promise<string[]>;
   /**
