@@ -55,7 +55,7 @@ export async function diffCommand(ctx: CommandContext): Promise<void> {
   const repo = files.every(Boolean) ? undefined : openRepository(ctx.config, ctx.log);
   try {
     const series = seriesFlag(ctx);
-    const target = async (g: string, file: boolean | undefined): Promise<DiffTarget> => (file ? { file: g } : repo!.get(g, USES.diff, series));
+    const target = async (g: string, file: boolean | undefined): Promise<DiffTarget> => (file ? { file: g } : repo!.getWhole(g, USES.diff, series));
     const from = await target(given[0], files[0]);
     const to = await target(given[1], files[1]);
     // The CLI lists every object; the API caps the list.

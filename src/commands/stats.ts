@@ -36,7 +36,7 @@ export async function statsCommand(ctx: CommandContext): Promise<void> {
 async function storedStats(ctx: CommandContext, id: string, opts: StatsOptions): Promise<StatsResult> {
   const repo = openRepository(ctx.config, ctx.log);
   try {
-    return await backupStats(ctx, repo, await repo.get(id, USES.stats, seriesFlag(ctx)), opts);
+    return await backupStats(ctx, repo, await repo.getWhole(id, USES.stats, seriesFlag(ctx)), opts);
   } finally {
     await repo.store.close();
   }

@@ -40,6 +40,9 @@ export class BaseTooNewError extends Error {
  */
 export async function resolvePoint(repo: BackupRepository, id: string, target: Target, q: { use: BackupUse; series?: string }): Promise<PointResolution[]> {
   const { chains, invalid } = await loadChains(repo, q);
+  // A base named by id whose artifact is missing or cut short is refused before anything is read, as a restore by id.
+  const named = id === 'latest' ? undefined : chains.find((c) => c.base.id === id);
+  if (named !== undefined) await repo.checkWhole(named.base.manifest, q.use, q.series);
   const resolutions = resolveTarget(chains, target, id === 'latest' ? {} : { baseId: id });
   const best = resolutions[0];
   if (target.kind === 'latest' && best !== undefined) {

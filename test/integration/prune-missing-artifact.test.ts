@@ -115,3 +115,39 @@ it('the API refuses a restore of such a backup with 409 and the reason, and star
     await api.stop();
   }
 });
+
+it('restore --to, stats, inspect and diff of such a backup by id are refused up front in the same words', async () => {
+  // Before: each began reading and failed late with 'its artifact ... is missing, though its manifest is there',
+  // naming no backup to use instead. No etcd is asked: the refusal comes before anything is read.
+  const env = { RS_BACKUP_DIR: dir, RS_ETCD_ENDPOINTS: 'http://127.0.0.1:9' };
+  const missing = `backup ${ids[0]}: its artifact ${artifacts[0]} is missing from the store, so it restores nothing; the newest whole one is ${ids[2]} (snapshot, taken `;
+  for (const args of [['restore', ids[0]!, '--to', 'latest', '--keys', '--dry-run'], ['stats', ids[0]!], ['inspect', ids[0]!], ['diff', ids[0]!, ids[2]!], ['diff', ids[2]!, ids[0]!]]) {
+    const res = await runInProcess(args, env);
+    expect({ args, code: res.code, stderr: res.stderr }).toEqual({ args, code: 1, stderr: expect.stringContaining(missing) as unknown });
+  }
+  const cut = await runInProcess(['stats', ids[1]!], env);
+  expect(cut.code).toBe(1);
+  expect(cut.stderr).toMatch(new RegExp(`backup ${ids[1]}: its artifact ${artifacts[1]!.replace(/\./g, '\\.')} differs in size from its manifest: expected \\d+ bytes, found 100, so it restores nothing`));
+});
+
+it('the API refuses a restore to a point, stats, a diff and a download of such a backup with 409', async () => {
+  const token = 'read-unusable-token-1234';
+  const api = await startApi({ RS_BACKUP_DIR: dir, RS_API_TOKEN: token, RS_ETCD_ENDPOINTS: 'http://127.0.0.1:9' });
+  const missing = `backup ${ids[0]}: its artifact ${artifacts[0]} is missing from the store, so it restores nothing; the newest whole one is ${ids[2]} `;
+  try {
+    const calls: Array<[string, RequestInit & { token?: string; json?: unknown }]> = [
+      ['/api/v1/restores', { method: 'POST', token, json: { backupId: ids[0], to: 'latest', dryRun: true } }],
+      [`/api/v1/stats/${ids[0]}`, { token }],
+      [`/api/v1/diff?from=${ids[0]}&to=${ids[2]}`, { token }],
+      [`/api/v1/backups/${ids[0]}/artifact`, { token }],
+    ];
+    for (const [path, init] of calls) {
+      const res = await api.call(path, init);
+      const body = (await res.json()) as { error: string };
+      expect({ path, status: res.status, error: body.error }).toEqual({ path, status: 409, error: expect.stringContaining(missing) as unknown });
+    }
+    expect(api.jobs.list()).toEqual([]);
+  } finally {
+    await api.stop();
+  }
+});

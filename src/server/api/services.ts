@@ -49,7 +49,7 @@ export interface ApiServices {
    */
   getBackup(id: string, use: BackupUse, series?: string): Promise<Manifest>;
   /**
-   * getBackup for a restore: refused (RefusedError, 409) when the store does not hold the backup's artifact whole,
+   * getBackup for a restore, stats, a diff or a download: refused (RefusedError, 409) when the store does not hold the backup's artifact whole,
    * naming why and the newest whole backup of its kind.
    */
   getWholeBackup(id: string, use: BackupUse, series?: string): Promise<Manifest>;

@@ -62,7 +62,8 @@ export const backupRoutes: Route[] = [
       },
     },
     handle: async (c) => {
-      const m = await backupOf(c);
+      // Refused (409) when the store does not hold the artifact whole: the stream broke off, or ended short of its Content-Length.
+      const m = await c.deps.services.getWholeBackup(c.params.id!, USES.any, seriesParam(c.query.strategy));
       const stream = await c.deps.services.openArtifact(m, c.signal);
       return {
         status: 200,

@@ -29,8 +29,8 @@ export const diffRoutes: Route[] = [
     handle: async (c) => {
       const { services } = c.deps;
       const series = seriesParam(c.query.strategy);
-      const from = await services.getBackup(String(c.query.from), USES.diff, series);
-      const to = await services.getBackup(String(c.query.to), USES.diff, series);
+      const from = await services.getWholeBackup(String(c.query.from), USES.diff, series);
+      const to = await services.getWholeBackup(String(c.query.to), USES.diff, series);
       const limit = typeof c.query.limit === 'number' ? c.query.limit : 1000;
       const d = await services.diff(from, to, { limit }, c.signal);
       // Without a token anyone who reaches the API reads this: field values only with one, as for downloads.

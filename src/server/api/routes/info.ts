@@ -51,7 +51,7 @@ export const infoRoutes: Route[] = [
     query: { strategy: STRATEGY_QUERY },
     responses: { 200: { description: 'the stats', schema: ref('Stats') } },
     handle: async (c) => {
-      const m = await c.deps.services.getBackup(c.params.backupId!, USES.stats, seriesParam(c.query.strategy));
+      const m = await c.deps.services.getWholeBackup(c.params.backupId!, USES.stats, seriesParam(c.query.strategy));
       return { status: 200, json: await c.deps.services.backupStats(m, c.signal) };
     },
   },
