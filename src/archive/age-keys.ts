@@ -1,5 +1,11 @@
 import { decodeBech32 } from './bech32.js';
 
+/**
+ * More recipients than an age header we read can hold (256 KiB, ~100 bytes a stanza): no artifact has them. A
+ * manifest naming more is refused, and so is RS_ENCRYPTION_RECIPIENTS with more (its backups could not be read back).
+ */
+export const MAX_RECIPIENTS = 4096;
+
 const RECIPIENT_RE = /^age1[02-9ac-hj-np-z]{58}$/;
 const IDENTITY_RE = /^AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}$/;
 

@@ -2,7 +2,7 @@ import { DELTA_CONTENT_TYPE, type ContentType, type UnknownContentType } from '.
 import { IntegrityError } from '../core/errors.js';
 import { BACKUP_ID_RE } from '../core/naming.js';
 import { kubeNameProblem } from '../kube/names.js';
-import { isAgeRecipient } from './age-keys.js';
+import { MAX_RECIPIENTS, isAgeRecipient } from './age-keys.js';
 
 /** What etcd was when a backup of it was taken. */
 export interface EtcdFacts {
@@ -193,8 +193,6 @@ function checkCheckpoint(value: unknown, fail: (why: string) => never): void {
   }
 }
 
-/** More recipients than an age header we read can hold (256 KiB, ~100 bytes a stanza): no artifact has them. */
-const MAX_RECIPIENTS = 4096;
 
 /** `encryptedTo`: on an age backup only, either a list of well-formed age public keys or `{ passphrase: true }`. */
 function checkEncryptedTo(value: unknown, encryption: unknown, fail: (why: string) => never): void {

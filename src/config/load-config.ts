@@ -126,9 +126,14 @@ function readVariable(
     return parsed;
   } catch (err) {
     const reason = (err instanceof Error ? err.message : String(err)).replace(/^env-var: "[^"]*" /, '');
-    errors.push(`${name} was invalid: ${v.secret || TOOL_SECRETS.has(name) ? '(hidden)' : redactSecrets(JSON.stringify(env[name]))} ${redactSecrets(reason)}`);
+    errors.push(`${name} was invalid: ${v.secret || TOOL_SECRETS.has(name) ? '(hidden)' : shownValue(redactSecrets(JSON.stringify(env[name])))} ${redactSecrets(reason)}`);
     return undefined;
   }
+}
+
+/** A quoted value as an error shows it: its start when long (thousands of recipients would fill the screen). */
+function shownValue(quoted: string): string {
+  return quoted.length <= 2000 ? quoted : `${quoted.slice(0, 200)}..." (${quoted.length} characters)`;
 }
 
 /** The name a variable is read under: the older one only when the current one is not set; errors name the one read. */

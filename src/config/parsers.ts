@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import envVar from 'env-var';
-import { isAgeIdentity, isAgeRecipient, parseIdentityFile } from '../archive/age-keys.js';
+import { MAX_RECIPIENTS, isAgeIdentity, isAgeRecipient, parseIdentityFile } from '../archive/age-keys.js';
 import { kubectlNameProblem } from '../kube/kubectl-names.js';
 
 // The value parsers of the configuration table (variables.ts). Each takes a variable's value and returns what the
@@ -298,6 +298,8 @@ export function ageRecipients(value: string): string[] {
     throw new Error(`has "${bad}", a file's path, where age X25519 public keys (age1...) go: give the keys themselves (the recipients file's text, as a ConfigMap made with --from-file holds it)`);
   }
   if (bad !== undefined) throw new Error(`has "${bad}", which is not an age X25519 public key (age1...)`);
+  // Written, such a backup would be unreadable: its manifest (and the age header) hold at most MAX_RECIPIENTS.
+  if (keys.length > MAX_RECIPIENTS) throw new Error(`has ${keys.length} public keys; a backup can be encrypted to at most ${MAX_RECIPIENTS}: encrypt to fewer`);
   return keys;
 }
 

@@ -160,6 +160,15 @@ describe('every bad variable is refused, named, with its value unless secret', (
     }
   });
 
+  it('refuses more recipients than a manifest holds (4096), naming the variable and without quoting them all', () => {
+    // Before: accepted, and every backup written was refused when read back (its manifest's encryptedTo, 1 to 4096 keys).
+    const { errors } = loadConfig({ RS_ENCRYPTION_RECIPIENTS: Array<string>(4097).fill(GOOD_RECIPIENT).join('\n') });
+    expect(errors).toHaveLength(1);
+    expect(errors![0]).toMatch(/^RS_ENCRYPTION_RECIPIENTS was invalid: "age1.*" \(\d+ characters\) has 4097 public keys; a backup can be encrypted to at most 4096: encrypt to fewer$/);
+    expect(errors![0]!.length).toBeLessThan(500);
+    expect(loadConfig({ RS_ENCRYPTION_RECIPIENTS: Array<string>(4096).fill(GOOD_RECIPIENT).join('\n') }).errors).toBeUndefined();
+  });
+
   it('covers every variable reshifter reads', () => {
     const covered = new Set(CASES.map(([name]) => name));
     expect(KNOWN_VARIABLES.filter((v) => !covered.has(v))).toEqual([]);
