@@ -56,6 +56,7 @@ export async function start(argv: string[], env: Record<string, string | undefin
     const logger = createLogger(config.logLevel);
     log = logger;
     if (loaded.etcdctl.length > 0 && groups.has('etcd')) logger.info({ variables: loaded.etcdctl }, "etcd connection settings read from etcdctl's variables");
+    for (const w of loaded.warnings) logger.warn({ variable: w.variable, detail: w.detail }, w.msg);
     const run = await inv.spec.load();
     // A signal while the CLI loaded (main.ts held it): the command does not start, as it would have been stopped.
     // Released and replaced by the command's handlers in one step, so that no signal falls between the two.
