@@ -3,12 +3,12 @@ import { TOOL_SECRETS, TOOL_VARIABLES } from './tool-variables.js';
 import { endpoints } from './parsers.js';
 import type { Config, StoreConfig } from './types.js';
 import { VARIABLES, type Variable, type VariableGroup } from './variables.js';
-import { keyFileWarnings, type ConfigWarning } from './warnings.js';
+import { etcdctlWarnings, keyFileWarnings, type ConfigWarning } from './warnings.js';
 
 export type Env = Record<string, string | undefined>;
 /**
  * The config, the etcdctl variables read in place of reshifter's (ETCDCTL_CACERT for RS_ETCD_CA_CERT, ...), and what
- * to warn of once at start-up (a private key others can read).
+ * to warn of once at start-up (an etcdctl variable reshifter does not read, a private key others can read).
  */
 export type LoadResult =
   | { config: Config; etcdctl: string[]; warnings: ConfigWarning[]; errors?: undefined }
@@ -74,7 +74,9 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Load
   if (readFrom.length > 0) config.etcd.readFrom = Object.fromEntries(readFrom);
   const storeFrom = [...borrowed].filter(([rs]) => rs.startsWith('RS_S3_')).map(([rs, aws]) => [VARIABLES.find((v) => v.name === rs)!.field.replace(/^store\./, ''), aws]);
   if (config.store.kind === 's3' && storeFrom.length > 0) config.store.readFrom = Object.fromEntries(storeFrom);
-  return { config, etcdctl: [...new Set(etcdctl.map(([, ctl]) => ctl))], warnings: keyFileWarnings(config, groups) };
+  // etcdctl's variables that reshifter does not read are named, never skipped without a word (ETCDCTL_DIAL_TIMEOUT).
+  const warnings = [...(groups.has('etcd') ? etcdctlWarnings(env) : []), ...keyFileWarnings(config, groups)];
+  return { config, etcdctl: [...new Set(etcdctl.map(([, ctl]) => ctl))], warnings };
 }
 
 /** A variable's value as it counts as set (see Variable.unset), or undefined. */

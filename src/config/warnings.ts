@@ -3,7 +3,10 @@ import { dirname, join } from 'node:path';
 import type { Config } from './types.js';
 import type { VariableGroup } from './variables.js';
 
-/** Something about the configuration an operator should hear once at start-up, though it stops nothing. */
+/**
+ * Something about the configuration an operator should hear once at start-up, though it stops nothing: a variable of
+ * etcdctl's that reshifter does not read, a private key others can read.
+ */
 export interface ConfigWarning {
   /** The fixed log message. */
   msg: string;
@@ -11,6 +14,44 @@ export interface ConfigWarning {
   variable: string;
   /** What is wrong and what to do. */
   detail: string;
+}
+
+const NOT_READ = "etcdctl's variable is not read by reshifter";
+
+/** `true` for a bool variable as etcdctl (pflag's ParseBool) takes it. */
+const isTrue = (v: string) => ['1', 't', 'true'].includes(v.trim().toLowerCase());
+const isFalse = (v: string) => ['0', 'f', 'false'].includes(v.trim().toLowerCase());
+
+/**
+ * etcdctl's variables (3.4, 3.5) that reshifter does not read, each with what it does instead, or undefined when the
+ * value asks nothing reshifter would not do anyway. None is mapped onto an RS_ variable: etcdctl's timeouts bound
+ * one dial (2s) or one command (5s), RS_ETCD_TIMEOUT one call with its retries (30s), and a shell's ETCDCTL_DIAL_TIMEOUT
+ * would fail a large backup's calls. ETCDCTL_INSECURE_DISCOVERY only qualifies ETCDCTL_DISCOVERY_SRV. Output settings
+ * (ETCDCTL_WRITE_OUT, _HEX, _DEBUG) and ETCDCTL_API are not connection settings, and are left alone without a word.
+ */
+const ETCDCTL_NOT_READ: Readonly<Record<string, (value: string) => string | undefined>> = {
+  // Never honoured: reshifter always verifies etcd's certificate. A warning, not a refusal: a shell that exports it
+  // for etcdctl beside a good ETCDCTL_CACERT works as it is, and one without the CA fails on the certificate, naming it.
+  ETCDCTL_INSECURE_SKIP_TLS_VERIFY: (v) =>
+    isFalse(v) ? undefined : "is set, but reshifter always verifies etcd's certificate: give the CA that signed it with RS_ETCD_CA_CERT (or ETCDCTL_CACERT)",
+  ETCDCTL_INSECURE_TRANSPORT: (v) =>
+    isTrue(v) ? undefined : 'is not read: give https:// endpoints (RS_ETCD_ENDPOINTS, or ETCDCTL_ENDPOINTS) for TLS; a bare host:port is https only with TLS files',
+  ETCDCTL_DIAL_TIMEOUT: () => 'is not read: RS_ETCD_TIMEOUT (default 30s) bounds each etcd call, its retries included; set it to change that',
+  ETCDCTL_COMMAND_TIMEOUT: () => 'is not read: RS_ETCD_TIMEOUT (default 30s) bounds each etcd call, its retries included; set it to change that',
+  ETCDCTL_KEEPALIVE_TIME: () => 'is not read: reshifter has no keepalive setting',
+  ETCDCTL_KEEPALIVE_TIMEOUT: () => 'is not read: reshifter has no keepalive setting',
+  ETCDCTL_DISCOVERY_SRV: () => 'is not read: reshifter does not look endpoints up in DNS SRV records; give them with RS_ETCD_ENDPOINTS (or ETCDCTL_ENDPOINTS)',
+  ETCDCTL_DISCOVERY_SRV_NAME: () => 'is not read: reshifter does not look endpoints up in DNS SRV records; give them with RS_ETCD_ENDPOINTS (or ETCDCTL_ENDPOINTS)',
+};
+
+/** etcdctl's connection variables in `env` that reshifter does not read, and what to do instead. */
+export function etcdctlWarnings(env: Record<string, string | undefined>): ConfigWarning[] {
+  return Object.entries(ETCDCTL_NOT_READ).flatMap(([variable, why]) => {
+    const value = env[variable];
+    // Blank counts as unset, as for the etcdctl variables reshifter reads.
+    const detail = value === undefined || value.trim() === '' ? undefined : why(value);
+    return detail === undefined ? [] : [{ msg: NOT_READ, variable, detail: `${variable} ${detail}` }];
+  });
 }
 
 /**

@@ -170,3 +170,32 @@ describe("loadConfig: etcdctl's variables", () => {
     expect(JSON.stringify(secret)).not.toMatch(/hunter2/);
   });
 });
+
+describe("loadConfig: etcdctl's variables reshifter does not read", () => {
+  const warned = (env: Record<string, string>) => loadConfig(env).warnings!.map((w) => [w.variable, w.msg, w.detail]);
+
+  // Before: ignored without a word; ETCDCTL_DISCOVERY_SRV alone left the default http://127.0.0.1:2379 in its place.
+  it('names each connection variable of etcdctl 3.4/3.5 it does not read, and what to set instead', () => {
+    const msg = "etcdctl's variable is not read by reshifter";
+    expect(warned({ ETCDCTL_DIAL_TIMEOUT: '2s', ETCDCTL_COMMAND_TIMEOUT: '5s' })).toEqual([
+      ['ETCDCTL_DIAL_TIMEOUT', msg, expect.stringMatching(/^ETCDCTL_DIAL_TIMEOUT is not read: RS_ETCD_TIMEOUT \(default 30s\) bounds each etcd call/)],
+      ['ETCDCTL_COMMAND_TIMEOUT', msg, expect.stringMatching(/^ETCDCTL_COMMAND_TIMEOUT is not read: RS_ETCD_TIMEOUT/)],
+    ]);
+    expect(warned({ ETCDCTL_DISCOVERY_SRV: 'example.com' })).toEqual([['ETCDCTL_DISCOVERY_SRV', msg, expect.stringContaining('give them with RS_ETCD_ENDPOINTS (or ETCDCTL_ENDPOINTS)')]]);
+    expect(warned({ ETCDCTL_KEEPALIVE_TIME: '2s' })).toEqual([['ETCDCTL_KEEPALIVE_TIME', msg, expect.stringContaining('no keepalive setting')]]);
+    expect(warned({ ETCDCTL_INSECURE_TRANSPORT: 'false' })).toEqual([['ETCDCTL_INSECURE_TRANSPORT', msg, expect.stringContaining('give https:// endpoints')]]);
+  });
+
+  it('never skips verifying etcd\'s certificate: ETCDCTL_INSECURE_SKIP_TLS_VERIFY is named as not honoured', () => {
+    const loaded = loadConfig({ ETCDCTL_INSECURE_SKIP_TLS_VERIFY: 'true', ETCDCTL_ENDPOINTS: 'https://10.0.0.5:2379' });
+    expect(loaded.warnings!.map((w) => w.detail)).toEqual([
+      "ETCDCTL_INSECURE_SKIP_TLS_VERIFY is set, but reshifter always verifies etcd's certificate: give the CA that signed it with RS_ETCD_CA_CERT (or ETCDCTL_CACERT)",
+    ]);
+    expect(JSON.stringify(loaded.config!.etcd)).not.toMatch(/insecure|skip/i);
+  });
+
+  it("says nothing of values that ask what reshifter does anyway, output settings, or commands that reach no etcd", () => {
+    expect(warned({ ETCDCTL_INSECURE_SKIP_TLS_VERIFY: 'false', ETCDCTL_INSECURE_TRANSPORT: 'true', ETCDCTL_API: '3', ETCDCTL_WRITE_OUT: 'json', ETCDCTL_DIAL_TIMEOUT: ' ' })).toEqual([]);
+    expect(loadConfig({ ETCDCTL_DIAL_TIMEOUT: '2s' }, { groups: new Set(['general', 'store']) }).warnings).toEqual([]);
+  });
+});
