@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startApi } from '../helpers/api.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
@@ -16,6 +19,7 @@ let target: TestEtcd;
 let s3: TestS3;
 let proxy: S3Proxy;
 let id: string;
+let snapshotId: string;
 
 beforeAll(async () => {
   [source, target, s3] = await Promise.all([startEtcd(), startEtcd(), startS3('restore-only')]);
@@ -24,6 +28,9 @@ beforeAll(async () => {
   const res = await runInProcess(['backup', '--json', '--strategy', 'raw'], { ...s3.env, RS_ETCD_ENDPOINTS: source.endpoint });
   expect(res.code, res.stderr).toBe(0);
   id = (JSON.parse(res.stdout) as { id: string }).id;
+  const snap = await runInProcess(['backup', '--json', '--strategy', 'snapshot'], { ...s3.env, RS_ETCD_ENDPOINTS: source.endpoint });
+  expect(snap.code, snap.stderr).toBe(0);
+  snapshotId = (JSON.parse(snap.stdout) as { id: string }).id;
   proxy.fault = (r) => (r.op === 'ListObjects' ? { status: 403, code: 'AccessDenied' } : undefined);
 }, 60_000);
 afterAll(async () => {
@@ -37,6 +44,18 @@ it('restore <id> works without s3:ListBucket', async () => {
   const res = await runInProcess(['restore', id], env());
   expect(res.code, res.stderr).toBe(0);
   expect(await target.ctl(['get', '/registry/namespaces/shop', '--print-value-only'])).toBe('{"kind":"Namespace"}\n');
+});
+
+it("restore <snapshot id> --keys and --data-dir work without s3:ListBucket", async () => {
+  const keys = await runInProcess(['restore', snapshotId, '--keys', '--dry-run'], env());
+  expect(keys.code, keys.stderr).toBe(0);
+  const dir = await mkdtemp(join(tmpdir(), 'rs-restore-only-'));
+  try {
+    const res = await runInProcess(['restore', snapshotId, '--data-dir', join(dir, 'member')], env());
+    expect(res.code, res.stderr).toBe(0);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 it('the API restores by id without s3:ListBucket', async () => {
