@@ -10,10 +10,34 @@ import { url } from './parsers.js';
 export const isCheckpoint = (earlier: (name: string) => unknown) => (earlier('RS_BACKUP_STRATEGY') as StrategySpec | undefined)?.kind === 'checkpoint';
 
 /**
+ * Kubernetes expands `$(NAME)` in a container's env only when NAME is defined before it there (the DaemonSet sets
+ * HOST_IP and NODE_NAME from the downward API), and passes it on as it is otherwise; systemd's EnvironmentFile,
+ * `docker --env-file` and a shell never expand it. Taken as it is, `https://$(HOST_IP):10250` fails only later, as
+ * a host that does not resolve, and `$(NODE_NAME)` as "not a host name": say why at once.
+ */
+export function unexpandedKubernetesVariable(value: string): void {
+  const found = /\$\(([A-Za-z_][A-Za-z0-9_]*)\)/.exec(value);
+  if (found) {
+    throw new Error(
+      `holds "${found[0]}", which only Kubernetes expands, in a container's env that defines ${found[1]} before it ` +
+        `(manifests/checkpoints sets it from the downward API): define it there, or give the value itself`,
+    );
+  }
+}
+
+/** The name the kubelet's certificate must show. */
+export function kubeletServerName(value: string): string {
+  unexpandedKubernetesVariable(value);
+  if (!/^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(value)) throw new Error('is not a host name');
+  return value;
+}
+
+/**
  * The kubelet's authenticated port speaks https only. An IPv6 address without brackets, as the DaemonSet's
  * `https://$(HOST_IP):10250` makes on an IPv6 node (`https://fd00::7:10250`), is read as that address and port.
  */
 export function kubeletUrl(value: string): string {
+  unexpandedKubernetesVariable(value);
   const bare = /^https:\/\/([0-9a-f]*:[0-9a-f:.]*:[0-9a-f.]*):(\d{1,5})(\/.*)?$/i.exec(value.trim());
   const bracketed = bare && !bare[1]!.includes('[') ? `https://[${bare[1]}]:${bare[2]}${bare[3] ?? ''}` : value;
   try {

@@ -1,6 +1,6 @@
 import { parseDuration } from '../core/duration.js';
 import { parseCheckpointTargets } from '../core/checkpoint-targets.js';
-import { checkpointDirProblem, isCheckpoint, kubeletUrl } from './checkpoint-parsers.js';
+import { checkpointDirProblem, isCheckpoint, kubeletServerName, kubeletUrl } from './checkpoint-parsers.js';
 import { parseStrategyToTake } from '../core/strategy.js';
 import {
   ageIdentity, ageIdentityFile, ageRecipients, bucketFolder, bucketName, coerce, cronExpression, endpoints, existingWritableFolder, intRange, listenAddress, localPath, matching, namesOf, resourceNames,
@@ -422,7 +422,7 @@ export const VARIABLES: readonly Variable[] = [
   {
     name: 'RS_KUBELET_URL', group: 'checkpoint', parse: kubeletUrl, default: 'https://127.0.0.1:10250', field: 'checkpoint.kubelet.url',
     empty: { give: "the kubelet's https URL", unset: 'for https://127.0.0.1:10250' },
-    doc: { default: '`https://127.0.0.1:10250`', example: '`https://$(HOST_IP):10250`', meaning: "the node's kubelet (https only); `GET /pods` and `POST /checkpoint/...` go there" },
+    doc: { default: '`https://127.0.0.1:10250`', example: '`https://10.0.0.7:10250`', meaning: "the node's kubelet (https only); `GET /pods` and `POST /checkpoint/...` go there; the DaemonSet gives `https://$(HOST_IP):10250`, which Kubernetes expands from `HOST_IP` set before it (an unexpanded `$(...)`, as an env file passes it, is refused)" },
   },
   {
     name: 'RS_KUBELET_CA_CERT', group: 'checkpoint', parse: localPath, present: readableFile, field: 'checkpoint.kubelet.caCertFile',
@@ -456,9 +456,9 @@ export const VARIABLES: readonly Variable[] = [
   },
   {
     name: 'RS_KUBELET_SERVER_NAME', group: 'checkpoint', field: 'checkpoint.kubelet.serverName',
-    parse: matching(/^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/, 'is not a host name'),
+    parse: kubeletServerName,
     empty: { give: "the name the kubelet's certificate shows", unset: "for the URL's host" },
-    doc: { default: "the URL's host", example: '`$(NODE_NAME)`', meaning: "the name the kubelet's certificate must show (a self-signed one names the node, not its IP)" },
+    doc: { default: "the URL's host", example: '`node-1`', meaning: "the name the kubelet's certificate must show (a self-signed one names the node, not its IP); the DaemonSet gives `$(NODE_NAME)`, expanded as `RS_KUBELET_URL`'s `$(HOST_IP)`" },
   },
   {
     name: 'RS_CHECKPOINT_TIMEOUT', group: 'checkpoint', parse: (v) => parseDuration(v) / 1000, default: 120, field: 'checkpoint.timeoutSeconds',

@@ -70,6 +70,10 @@ describe('checkpoint configuration', () => {
     ['RS_KUBELET_CA_CERT', join(dir, 'missing.crt'), /RS_KUBELET_CA_CERT was invalid: ".*missing.crt" does not exist/],
     ['RS_KUBELET_TOKEN_FILE', dir, /RS_KUBELET_TOKEN_FILE was invalid: ".*" is not a file/],
     ['RS_KUBELET_SERVER_NAME', 'node_1', /RS_KUBELET_SERVER_NAME was invalid: "node_1" is not a host name/],
+    // The DaemonSet's `$(HOST_IP)` / `$(NODE_NAME)`, copied into an env file or left unexpanded by a pod that does not
+    // define the variable before it (Kubernetes then passes it on as it is): refused naming why, not a DNS failure later.
+    ['RS_KUBELET_URL', 'https://$(HOST_IP):10250', /RS_KUBELET_URL was invalid: "https:\/\/\$\(HOST_IP\):10250" holds "\$\(HOST_IP\)", which only Kubernetes expands, in a container's env that defines HOST_IP before it/],
+    ['RS_KUBELET_SERVER_NAME', '$(NODE_NAME)', /RS_KUBELET_SERVER_NAME was invalid: "\$\(NODE_NAME\)" holds "\$\(NODE_NAME\)", which only Kubernetes expands, in a container's env that defines NODE_NAME before it/],
     ['RS_CHECKPOINT_TIMEOUT', '500ms', /RS_CHECKPOINT_TIMEOUT was invalid: "500ms" is not a duration/],
     ['RS_CHECKPOINT_DIR', 'checkpoints', /RS_CHECKPOINT_DIR was invalid: "checkpoints" is not an absolute path/],
     ['RS_CHECKPOINT_KEEP_LOCAL', 'yes', /RS_CHECKPOINT_KEEP_LOCAL was invalid: "yes" should be either "true", "false"/],
