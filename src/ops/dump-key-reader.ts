@@ -20,7 +20,7 @@ export async function dumpKeysInput(backup: KeyDumpBackup): Promise<KeysInput> {
   /** One pass over the dump: the keys under any of `prefixes` (every key when there are none). */
   async function* keysUnder(prefixes: Buffer[], rev: number | undefined): AsyncGenerator<LiveKey> {
     if (rev !== undefined && rev !== 0 && rev !== revision) {
-      throw new OperationError(`backup ${m.id} is a key dump: it holds the keys at revision ${revision} only, not at ${rev} (a snapshot holds older revisions)`);
+      throw new OperationError(`backup ${m.id} is a key dump: it holds the keys at revision ${revision} only, not at ${rev}; snapshots hold older revisions (with --strategy snapshot, latest is the newest snapshot rather than the newest snapshot or key dump)`);
     }
     for await (const r of dump.records()) {
       if (prefixes.length > 0 && !prefixes.some((p) => hasPrefix(r.key, p))) continue;

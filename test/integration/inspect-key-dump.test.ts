@@ -105,6 +105,8 @@ describe('inspect of a key dump', () => {
     const older = await inspect([rawId, '--keys', '--revision', '1']);
     expect(older.code).toBe(1);
     expect(older.stderr).toContain(`backup ${rawId} is a key dump: it holds the keys at revision ${revision} only, not at 1`);
+    // `latest` of --keys is the newest snapshot or key dump: name the flag that reads the snapshots' older revisions.
+    expect(older.stderr).toContain('; snapshots hold older revisions (with --strategy snapshot, latest is the newest snapshot');
     expect(older.stdout).toBe('');
     const same = await inspect([rawId, '--get', RELEASE, '--revision', String(revision)]);
     expect(same.code, same.stderr).toBe(0);
