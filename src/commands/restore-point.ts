@@ -1,4 +1,4 @@
-import { isDeltaManifest } from '../archive/manifest.js';
+import { isDeltaManifest, type DeltaManifest } from '../archive/manifest.js';
 import { KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { counted } from '../core/counted.js';
 import { TargetNotRecordedError, parseTarget, type Target } from '../core/delta-chain.js';
@@ -73,7 +73,7 @@ async function formOf(ctx: CommandContext, repo: BackupRepository, id: string): 
   if (dataDir && keyFlags.length > 0) throw new ConfigError([`${keyFlags.map((f) => `--${f}`).join(', ')} ${keyFlags.length > 1 ? 'apply' : 'applies'} to restores into the running etcd (key dumps and --keys), not to --data-dir`]);
   if (id !== 'latest') {
     const m = await repo.get(id, USES.any);
-    if (isDeltaManifest(m)) throw new OperationError(`backup ${m.id} is a delta segment: restore from the full backup its chain starts from (see "reshifter list"), or from "latest", with --to`);
+    if (isDeltaManifest(m)) throw segmentRefusal(m, String(flags.to));
     if (m.contentType === SNAPSHOT_CONTENT_TYPE && !dataDir && flags.keys !== true) {
       throw new ConfigError([`backup ${m.id} is an etcd snapshot: restore it to a point into a new data directory with --data-dir DIR, or its keys into the running etcd with --keys`]);
     }
@@ -85,6 +85,18 @@ async function formOf(ctx: CommandContext, repo: BackupRepository, id: string): 
     }
   }
   return dataDir ? 'data-dir' : 'keys';
+}
+
+/**
+ * A delta segment given as the backup to restore (`list` shows segments first: in a recovery one is easily taken for
+ * the newest backup). It is restored only with its chain: name the full backup the chain starts from, and the --to
+ * that reaches `to` (the revision the segment reaches, when no --to was given).
+ */
+export function segmentRefusal(m: DeltaManifest, to: string): OperationError {
+  return new OperationError(
+    `backup ${m.id} is a delta segment of the chain of ${m.base} (revisions ${m.fromRevision}..${m.toRevision}), restored only with ` +
+      `that chain, from its full backup: "reshifter restore ${m.base} --to ${to}" with the same options (--to latest: everything recorded)`,
+  );
 }
 
 /** `restored backup X (revision 1041) and 3 segments: 412 changes, to revision 1453 (--to 2026-...; last change seen at ...)`. */

@@ -1,5 +1,5 @@
 import { counted } from '../core/counted.js';
-import { etcdOf, type Manifest } from '../archive/manifest.js';
+import { etcdOf, isDeltaManifest, type Manifest } from '../archive/manifest.js';
 import { CHECKPOINT_CONTENT_TYPE, KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { ConfigError, OperationError, UsageError } from '../core/errors.js';
 import { USES } from '../core/latest.js';
@@ -12,7 +12,7 @@ import { restoreSnapshotFile } from '../ops/restore-snapshot-file.js';
 import { restoreBackupKeys, restoreSnapshotFileKeys, type KeyRestoreReport } from '../ops/restore-keys.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
-import { nextStep, restorePoint } from './restore-point.js';
+import { nextStep, restorePoint, segmentRefusal } from './restore-point.js';
 import { seriesFlag, stringFlag } from './flags.js';
 import { isFile, wrappingOf, type Wrapping } from '../ops/open-snapshot.js';
 import { findRestoreTool } from '../etcd/snapshot-restore-tool.js';
@@ -81,6 +81,7 @@ async function restoreOnce(ctx: CommandContext, begun: () => void): Promise<void
     if (m.contentType === SNAPSHOT_CONTENT_TYPE) return await restoreSnapshot(ctx, repo, m, begun);
     if (m.contentType === KEY_DUMP_CONTENT_TYPE) return await restoreKeysOf(ctx, repo, m, SNAPSHOT_FLAGS, begun);
     if (m.contentType === CHECKPOINT_CONTENT_TYPE) throw new ConfigError([`backup ${m.id} is a container checkpoint: restore it as an OCI image with --image-archive FILE [--image-name NAME]`]);
+    if (isDeltaManifest(m)) throw segmentRefusal(m, String(m.toRevision));
     throw new OperationError(`backup ${m.id} is a ${m.strategy} listing (${m.contentType}), which cannot be restored; only snapshots and key dumps (raw, filter:) can`);
   } finally {
     await repo.store.close();

@@ -490,3 +490,25 @@ describe('targets the store does not hold', () => {
     expect(bad.stderr).toContain('--to was invalid');
   });
 });
+
+describe('a delta segment given as the backup to restore', () => {
+  // `list` shows segments first (they are the newest): an operator in a recovery gives one as the id. It is restored
+  // only with its chain, so the refusal names the base and the --to that restores the state the segment reaches.
+  it('is refused naming its base and the restore of its chain to the revision it reaches', async () => {
+    const listed = await runInProcess(['list', '--json'], env());
+    const segment = (JSON.parse(listed.stdout) as (Manifest & { base?: string; toRevision?: number })[]).find((m) => m.strategy === 'delta' && m.base === snapshotBase.id)!;
+    const res = await runInProcess(['restore', segment.id, '--data-dir', join(work, 'from-segment'), '--name', 'm1', '--initial-cluster', 'm1=http://127.0.0.1:2380', '--initial-advertise-peer-urls', 'http://127.0.0.1:2380'], env());
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain(`backup ${segment.id} is a delta segment of the chain of ${snapshotBase.id}`);
+    expect(res.stderr).toContain(`reshifter restore ${snapshotBase.id} --to ${segment.toRevision}" with the same options`);
+    await expect(access(join(work, 'from-segment'))).rejects.toThrow();
+    const keys = await runInProcess(['restore', segment.id, '--dry-run'], env());
+    expect(keys.code).toBe(1);
+    expect(keys.stderr).toContain(`reshifter restore ${snapshotBase.id} --to ${segment.toRevision}" with the same options`);
+    // With --to, the refusal names the same base and that --to.
+    const point = await runInProcess(['restore', segment.id, '--to', 'latest', '--dry-run'], env());
+    expect(point.code).toBe(1);
+    expect(point.stderr).toContain(`is a delta segment of the chain of ${snapshotBase.id}`);
+    expect(point.stderr).toContain(`reshifter restore ${snapshotBase.id} --to latest" with the same options`);
+  });
+});
