@@ -20,6 +20,27 @@ export type { KeyReader, KeysInput, SnapshotInput, SnapshotOrigin } from './keys
 
 
 /**
+ * What reads a backup `inspect` cannot (every kind a reshifter wrote, from the first version on): an operator who
+ * gives inspect a render listing, a delta segment or a checkpoint is told which command reads it instead.
+ */
+export function notSnapshotHint(m: { id: string; contentType: string; base?: string | undefined }): string {
+  switch (kindOf(m.contentType)) {
+    case 'key dump':
+      return ': `inspect` shows the status of snapshots; for a key dump use `stats`, or `inspect --keys`, `--get KEY` or `--render`';
+    case 'render listing':
+      return `: \`inspect\` reads snapshots and key dumps; a render listing is read by \`stats ${m.id}\``;
+    case 'delta segment': {
+      const base = m.base === undefined ? 'its full backup' : `backup ${m.base}`;
+      return `: it holds the changes recorded after ${base}; \`inspect\` reads that backup, \`restore ... --to\` applies the changes, \`verify --chain\` checks them`;
+    }
+    case 'container checkpoint':
+      return `: a container checkpoint is read by \`verify ${m.id}\` and \`restore ${m.id} --image-archive FILE\``;
+    default:
+      return '';
+  }
+}
+
+/**
  * True when `target` is a file on this machine: a snapshot file (etcdctl's, k3s's) that inspect, stats, verify, diff
  * and `restore --keys` read instead of a backup of the store.
  */
@@ -59,10 +80,8 @@ async function openInput(ctx: OpContext, target: string, series: () => string | 
   try {
     const use = keyDumps ? USES.inspectKeys : USES.inspect;
     const m = await repo.get(target, use, series());
-    const dump = kindOf(m.contentType) === 'key dump';
-    if (m.contentType !== SNAPSHOT_CONTENT_TYPE && !(keyDumps && dump)) {
-      const also = dump ? ': `inspect` shows the status of snapshots; for a key dump use `stats`, or `inspect --keys`, `--get KEY` or `--render`' : '';
-      throw new OperationError(`backup ${m.id} is a ${m.strategy} backup (${m.contentType}), not an etcd snapshot${also}`);
+    if (m.contentType !== SNAPSHOT_CONTENT_TYPE && !(keyDumps && kindOf(m.contentType) === 'key dump')) {
+      throw new OperationError(`backup ${m.id} is a ${m.strategy} backup (${m.contentType}), not an etcd snapshot${notSnapshotHint(m)}`);
     }
     // Refused before the artifact is read, in list's words: read late it failed with "missing, though its manifest is there".
     if (target !== 'latest') await repo.checkWhole(m, use, series());
