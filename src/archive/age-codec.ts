@@ -3,6 +3,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { Decrypter, Encrypter, identityToRecipient } from 'age-encryption';
 import { IntegrityError, describeError } from '../core/errors.js';
 import { scryptIdentity, scryptRecipient } from './age-scrypt.js';
+import { recipientsText } from './encrypted-to.js';
 import type { EncryptedTo } from './manifest.js';
 import { PAYLOAD_NONCE, StreamOpener, StreamSealer, payloadKey } from './age-stream.js';
 
@@ -199,10 +200,4 @@ class AgeDecrypt extends Transform {
       throw new IntegrityError('decrypt', `the age header is malformed (${why})`);
     }
   }
-}
-
-/** Recipients for a message: every one up to a few, then how many more. */
-function recipientsText(recipients: readonly string[]): string {
-  const shown = recipients.slice(0, 5).join(', ');
-  return recipients.length > 5 ? `${shown} and ${recipients.length - 5} more` : shown;
 }

@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { Gunzip, constants, type ZlibOptions } from 'node:zlib';
 import { ConfigError, IntegrityError, OperationError } from '../core/errors.js';
+import { keyNeededText } from './encrypted-to.js';
 import type { EncryptedTo, Manifest } from './manifest.js';
 import { ParallelGzip } from './parallel-gzip.js';
 import { ParallelZstd } from './parallel-zstd.js';
@@ -75,10 +76,11 @@ class CheckedGunzip extends Gunzip {
  * Throws a ConfigError (exit 2) when the keys configured cannot even try to read an encrypted artifact: no identity
  * and no passphrase is a setting missing, not a damaged backup, and is said before anything is downloaded.
  */
-export function assertReadable(codec: Pick<Codec, 'encryption'> & { id?: string; what?: string }, keys: CodecKeys): void {
+export function assertReadable(codec: Pick<Codec, 'encryption' | 'encryptedTo'> & { id?: string; what?: string }, keys: CodecKeys): void {
   if (codec.encryption !== 'age' || keys.decrypt) return;
   const what = codec.what ?? (codec.id !== undefined ? `backup ${codec.id}` : 'this backup');
-  throw new ConfigError([`${what} is encrypted with age: set RS_ENCRYPTION_IDENTITY_FILE, RS_ENCRYPTION_IDENTITY or RS_ENCRYPTION_PASSPHRASE to read it`]);
+  const needed = keyNeededText(codec.encryptedTo) ?? 'set RS_ENCRYPTION_IDENTITY_FILE, RS_ENCRYPTION_IDENTITY or RS_ENCRYPTION_PASSPHRASE to read it';
+  throw new ConfigError([`${what} is encrypted with age: ${needed}`]);
 }
 
 /**

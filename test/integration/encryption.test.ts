@@ -74,8 +74,9 @@ describe('encrypted backups', () => {
     expect(without.code).toBe(2);
     expect(without.stdout).not.toMatch(/FAIL/);
     expect(without.stderr).not.toMatch(/failed verification/);
-    // It names the backup: `latest` may not be the one the operator thinks.
-    expect(without.stderr).toMatch(/backup \d{8}T[\d.]+Z-[0-9a-f]+ is encrypted with age: set RS_ENCRYPTION_IDENTITY_FILE, RS_ENCRYPTION_IDENTITY or RS_ENCRYPTION_PASSPHRASE/);
+    // It names the backup (`latest` may not be the one the operator thinks) and, from its manifest, the keys it was
+    // encrypted to (before: every variable that could hold a key, whichever was needed).
+    expect(without.stderr).toMatch(/backup \d{8}T[\d.]+Z-[0-9a-f]+ is encrypted with age: it was encrypted to age1\w+, age1\w+: set RS_ENCRYPTION_IDENTITY_FILE \(or RS_ENCRYPTION_IDENTITY\) to the identity of one of them/);
 
     const wrong = await runCli(['verify', 'latest'], env(store, { RS_ENCRYPTION_IDENTITY_FILE: otherKeyFile }));
     expect(wrong.code).toBe(1);
@@ -100,7 +101,7 @@ describe('encrypted backups', () => {
     expect(await readdir(dataDir)).toContain('member');
     const refused = await runCli(['restore', 'latest', '--data-dir', join(dir, 'not-restored')], env(store));
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(/encrypted with age: set RS_ENCRYPTION_IDENTITY_FILE/);
+    expect(refused.stderr).toMatch(/encrypted with age: it was encrypted to age1\w+, age1\w+: set RS_ENCRYPTION_IDENTITY_FILE/);
   });
 
   it('reads artifacts the age CLI wrote (age -r), so keys made with age-keygen work both ways', async () => {
@@ -150,6 +151,9 @@ describe('encrypted backups', () => {
     const head = (await readFile(join(store, 'default', m.artifact))).subarray(0, 200).toString('latin1');
     expect(head).toMatch(/^age-encryption\.org\/v1\n-> scrypt /);
     expect((await runCli(['verify'], env(store, { RS_ENCRYPTION_PASSPHRASE: 'correct horse battery staple' }))).code).toBe(0);
+    const none = await runCli(['verify'], env(store));
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('is encrypted with age: it was encrypted with a passphrase: set RS_ENCRYPTION_PASSPHRASE to the one the backup job had');
     const wrong = await runCli(['verify'], env(store, { RS_ENCRYPTION_PASSPHRASE: 'wrong horse' }));
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/reshifter: decrypt: backup \S+ failed verification: none of the configured keys can decrypt this backup \(tried RS_ENCRYPTION_PASSPHRASE\)/);

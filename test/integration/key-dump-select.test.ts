@@ -209,7 +209,7 @@ describe('key dumps in S3', () => {
       await withTarget(async (target) => {
         const refused = await runInProcess(['restore', m.id], env(target, { RS_CLUSTER_NAME: 'sealed' }));
         expect(refused.code).toBe(2);
-        expect(refused.stderr).toMatch(/encrypted with age: set RS_ENCRYPTION_IDENTITY_FILE/);
+        expect(refused.stderr).toMatch(/encrypted with age: it was encrypted to age1\w+: set RS_ENCRYPTION_IDENTITY_FILE/);
         expect(refused.stderr).not.toMatch(/after writing/);
         expect((await keyspace(target)).size).toBe(0);
         const res = await runInProcess(['restore', m.id], env(target, { RS_CLUSTER_NAME: 'sealed', RS_ENCRYPTION_IDENTITY_FILE: keyFile }));
