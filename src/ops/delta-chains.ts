@@ -40,10 +40,11 @@ export interface ChainQuery {
 
 /**
  * The chains of the store: each full backup the restore can start from, with the segments that continue it (see
- * core/delta-chain.ts). Manifests that cannot be read are left out of the chains and returned as `invalid`.
+ * core/delta-chain.ts). Manifests that cannot be read are left out of the chains and returned as `invalid`; the backups
+ * whose artifact is not whole in the store, as `unusable`.
  */
-export async function loadChains(repo: BackupRepository, q: ChainQuery): Promise<{ chains: BackupChain[]; invalid: Listing['invalid'] }> {
-  const { backups, invalid } = await repo.list();
+export async function loadChains(repo: BackupRepository, q: ChainQuery): Promise<{ chains: BackupChain[]; invalid: Listing['invalid']; unusable: Listing['unusable'] }> {
+  const { backups, invalid, unusable } = await repo.list();
   const bases: BaseBackup[] = [];
   const segments: SegmentBackup[] = [];
   for (const m of backups) {
@@ -52,7 +53,7 @@ export async function loadChains(repo: BackupRepository, q: ChainQuery): Promise
       bases.push({ id: m.id, createdAt: m.createdAt, revision: etcdOf(m).revision, manifest: m });
     }
   }
-  return { chains: buildChains(bases, segments).chains, invalid };
+  return { chains: buildChains(bases, segments).chains, invalid, unusable };
 }
 
 /** A chain as `GET /api/v1/chains` and the web UI show it: the base, its segments over time, how far it reaches. */

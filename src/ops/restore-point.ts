@@ -3,8 +3,8 @@ import type { DeltaEvent } from '../core/delta-event.js';
 import { resolveTarget, type Resolution, type Target } from '../core/delta-chain.js';
 import type { BackupUse } from '../core/latest.js';
 import { RefusedError } from '../core/errors.js';
-import { unreadableNewer, type BackupRepository } from '../store/backup-repository.js';
-import { loadChains, type BaseBackup, type SegmentBackup } from './delta-chains.js';
+import { unreadableNewer, unusableText, type BackupRepository, type Listing } from '../store/backup-repository.js';
+import { loadChains, type BackupChain, type BaseBackup, type SegmentBackup } from './delta-chains.js';
 import { openSegments, type OpenedSegments } from './segment-events.js';
 
 export type PointResolution = Resolution<BaseBackup, SegmentBackup>;
@@ -39,12 +39,13 @@ export class BaseTooNewError extends Error {
  * what the store holds when none covers it.
  */
 export async function resolvePoint(repo: BackupRepository, id: string, target: Target, q: { use: BackupUse; series?: string }): Promise<PointResolution[]> {
-  const { chains, invalid } = await loadChains(repo, q);
+  const { chains, invalid, unusable } = await loadChains(repo, q);
   // A base named by id whose artifact is missing or cut short is refused before anything is read, as a restore by id.
   const named = id === 'latest' ? undefined : chains.find((c) => c.base.id === id);
   if (named !== undefined) await repo.checkWhole(named.base.manifest, q.use, q.series);
   const resolutions = resolveTarget(chains, target, id === 'latest' ? {} : { baseId: id });
   const best = resolutions[0];
+  if (id === 'latest') refuseUnusableBase(resolutions, chains, unusable);
   if (target.kind === 'latest' && best !== undefined) {
     // As `latest` of a backup (BackupRepository.get): never an older state, silently, because the manifest of a
     // newer backup or segment cannot be read.
@@ -58,6 +59,28 @@ export async function resolvePoint(repo: BackupRepository, id: string, target: T
     }
   }
   return resolutions;
+}
+
+/**
+ * Refuses `latest` when the full backup it would start from has no whole artifact in the store (it restores nothing),
+ * before anything is read, as `restore latest` without --to does: naming a whole full backup that restores the same
+ * point (another chain that reaches it), or else the newest whole one and how far its chain reaches.
+ */
+function refuseUnusableBase(resolutions: readonly PointResolution[], chains: readonly BackupChain[], unusable: Listing['unusable']): void {
+  const bad = new Map(unusable.map((u) => [u.id, u]));
+  const u = resolutions[0] && bad.get(resolutions[0].chain.base.id);
+  if (u === undefined) return;
+  const same = resolutions.find((r) => !bad.has(r.chain.base.id))?.chain.base.manifest;
+  let instead: string;
+  if (same !== undefined) instead = `${same.id} (${same.strategy}, taken ${same.createdAt}) restores the same point: give its id instead of "latest"`;
+  else {
+    const whole = [...chains].sort((a, b) => (a.base.id < b.base.id ? 1 : -1)).find((c) => !bad.has(c.base.id));
+    instead =
+      whole === undefined
+        ? 'no other full backup of that kind is whole'
+        : `no whole full backup reaches that point; the newest whole one is ${whole.base.id} (${whole.base.manifest.strategy}, taken ${whole.base.createdAt}), which restores up to revision ${whole.coveredTo}: give its id and a --to at or before that`;
+  }
+  throw new RefusedError(`"latest" would start from backup ${u.id}, but ${unusableText(u)}; ${instead}`);
 }
 
 /**
