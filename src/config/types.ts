@@ -78,6 +78,11 @@ export interface SelectionConfig {
   excludeNamespaces: string[];
   includeResources: string[];
   excludeResources: string[];
+  /**
+   * How the namespace and resource filters are named to whoever gave them, by field, where not by their variable: an
+   * API request's own fields (`includeNamespaces`), which the caller set instead of RS_INCLUDE_NAMESPACES.
+   */
+  named?: Partial<Record<'includeNamespaces' | 'excludeNamespaces' | 'includeResources' | 'excludeResources', string>>;
 }
 
 export interface EncryptionConfig {

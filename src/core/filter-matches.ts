@@ -15,6 +15,11 @@ const FILTERS = [
   ['RS_EXCLUDE_RESOURCES', 'excludeResources', 'resource'],
 ] as const;
 
+/** The name of a namespace or resource filter, as whoever gave it knows it: its variable, or an API request's field. */
+export function filterNames(selection: SelectionConfig): Array<{ field: (typeof FILTERS)[number][1]; name: string }> {
+  return FILTERS.map(([variable, field]) => ({ field, name: selection.named?.[field] ?? variable }));
+}
+
 /**
  * Which entries of the namespace and resource filters matched some key of a backup (or of etcd, for a dump). A restore
  * with `RS_INCLUDE_NAMESPACES=team-1,tema-2` writes team-1 and nothing of the misspelt one: said, not silent. Fed
@@ -26,7 +31,7 @@ export class FilterMatches {
   /** `resources`: more lists of resource names, each under its own name (a dump's `filter:secrets,configmaps`). */
   constructor(selection: SelectionConfig, resources: readonly UnmatchedFilter[] = []) {
     this.left = [
-      ...FILTERS.flatMap(([variable, field, kind]) => selection[field].map((name) => ({ variable, name, kind }))),
+      ...FILTERS.flatMap(([variable, field, kind]) => selection[field].map((name) => ({ variable: selection.named?.[field] ?? variable, name, kind }))),
       ...resources.flatMap(({ variable, names }) => names.map((name) => ({ variable, name, kind: 'resource' as const }))),
     ];
   }

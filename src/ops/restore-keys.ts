@@ -3,7 +3,7 @@ import type { Manifest } from '../archive/manifest.js';
 import { snapshotError } from '../archive/snapshot-error.js';
 import { AbortedError, IntegrityError, OperationError, describeError } from '../core/errors.js';
 import type { KeyRecord, KeyStream } from '../core/key-record.js';
-import { FilterMatches, type UnmatchedFilter } from '../core/filter-matches.js';
+import { FilterMatches, filterNames, type UnmatchedFilter } from '../core/filter-matches.js';
 import { ratePerSecond } from '../core/rate-meter.js';
 import { buildSelection, selectKey, type KeySelection } from '../core/key-selection.js';
 import { RESTORE_PHASES, RestorePasses, phaseBarrier, restorePhase, type PlanRow, type PlanTotals, type RestorePhase } from '../core/restore-plan.js';
@@ -152,16 +152,9 @@ function assertSelectedSomething(totals: PlanTotals, config: OpContext['config']
   const { selection, strategy } = config;
   const narrowing = [
     ...(strategy?.kind === 'filter' ? [`RS_BACKUP_STRATEGY=${formatStrategy(strategy)}`] : []),
-    ...(
-      [
-        ['RS_INCLUDE_NAMESPACES', selection.includeNamespaces],
-        ['RS_EXCLUDE_NAMESPACES', selection.excludeNamespaces],
-        ['RS_INCLUDE_RESOURCES', selection.includeResources],
-        ['RS_EXCLUDE_RESOURCES', selection.excludeResources],
-      ] as const
-    )
-      .filter(([, v]) => v.length > 0)
-      .map(([name, v]) => `${name}=${v.join(',')}`),
+    ...filterNames(selection)
+      .filter(({ field }) => selection[field].length > 0)
+      .map(({ field, name }) => `${name}=${selection[field].join(',')}`),
   ];
   throw new OperationError(
     `the restore selected no key: ${narrowing.join(' and ')} matches nothing ${what} holds (namespaces and resources are named as ` +
