@@ -23,7 +23,9 @@ function errorResponses(route: Route): Record<string, unknown> {
     out[415] = errorResponse('the body is not application/json');
   }
   if (route.method === 'DELETE') out[409] = errorResponse('the backup is the newest of its series (without force=true), or a queued or running job uses it');
-  if (route.path === '/api/v1/restores') out[409] = errorResponse('the backup\'s artifact is missing from the store, or of another size than its manifest says: it restores nothing (the message names the newest whole backup)');
+  if (route.readsArtifact) {
+    out[409] = errorResponse('the backup\'s artifact is missing from the store, or of another size than its manifest says: it restores nothing (the message names the newest whole backup)');
+  }
   if (route.heavy) out[429] = errorResponse('too many diffs and stats are running; try again shortly');
   out[422] = errorResponse('the request is well-formed but cannot be done (e.g. a listing has no keys to diff)');
   out[502] = errorResponse('etcd or the backup store failed');

@@ -33,6 +33,8 @@ export interface Route {
   access: Access;
   /** Diff and stats read whole backups or the whole etcd: only a few run at once. */
   heavy?: boolean;
+  /** It reads a backup's artifact: refused (409) up front when the store does not hold it whole (BackupRepository.getWhole). */
+  readsArtifact?: boolean;
   params?: Record<string, Schema>;
   query?: Record<string, QueryParam>;
   body?: { schema: Schema; required: boolean };

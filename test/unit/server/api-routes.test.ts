@@ -56,6 +56,17 @@ describe('the OpenAPI document', () => {
     }
   });
 
+  it('says which routes answer 409 for a backup whose artifact the store does not hold whole', () => {
+    // Each refuses such a backup up front (BackupRepository.getWhole): the download too, which streamed it before.
+    const op = (path: string, method: string) => doc.paths[path]![method]! as { description?: string; responses: Record<string, { description: string }> };
+    for (const [path, method] of [['/api/v1/backups/{id}/artifact', 'get'], ['/api/v1/restores', 'post'], ['/api/v1/stats/{backupId}', 'get'], ['/api/v1/diff', 'get']] as const) {
+      expect({ path, answer: op(path, method).responses['409']?.description }).toEqual({ path, answer: expect.stringContaining('artifact is missing from the store, or of another size than its manifest says') as unknown });
+    }
+    expect(op('/api/v1/backups/{id}/artifact', 'get').description).toContain('409');
+    // Only the routes that read a backup's artifact (and DELETE, for its own reasons) answer it.
+    expect(op('/api/v1/backups/{id}', 'get').responses).not.toHaveProperty('409');
+  });
+
   it('refers only to schemas it defines', () => {
     const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/schemas\/(\w+)"/g)].map((m) => m[1]!);
     expect(refs.length).toBeGreaterThan(10);

@@ -49,9 +49,12 @@ export const backupRoutes: Route[] = [
     path: '/api/v1/backups/{id}/artifact',
     operationId: 'downloadBackup',
     summary: 'The stored bytes of a backup, streamed (compressed and encrypted as its manifest says)',
-    description: 'A backup holds every Secret of the cluster: this needs the API token, and is refused when none is configured.',
+    description:
+      'A backup holds every Secret of the cluster: this needs the API token, and is refused when none is configured. ' +
+      'A backup whose artifact the store does not hold whole (missing, or of another size than its manifest says) is refused (409) before a byte is sent, naming the newest whole one.',
     tag: 'backups',
     access: 'sensitive',
+    readsArtifact: true,
     params: idParam,
     query: strategyQuery,
     responses: {

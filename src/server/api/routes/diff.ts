@@ -15,10 +15,12 @@ export const diffRoutes: Route[] = [
       'Works across snapshots and key dumps alike (render listings hold no values). Values are compared byte for byte. ' +
       'A changed object lists which fields changed (`fields`); their old and new values are left out for Secrets and ' +
       'when the API has no token. ' +
-      '"latest" (either side) is the newest snapshot or key dump (of ?strategy).',
+      '"latest" (either side) is the newest snapshot or key dump (of ?strategy). ' +
+      'A backup whose artifact the store does not hold whole is refused (409), naming the newest whole one.',
     tag: 'backups',
     access: 'content',
     heavy: true,
+    readsArtifact: true,
     query: {
       from: { schema: BACKUP_ID_PARAM, required: true, description: 'the older backup' },
       to: { schema: BACKUP_ID_PARAM, required: true, description: 'the newer backup' },

@@ -46,7 +46,10 @@ export const infoRoutes: Route[] = [
     tag: 'info',
     access: 'content',
     heavy: true,
-    description: '"latest" is the newest backup that has stats: a snapshot, key dump or render listing (of ?strategy).',
+    readsArtifact: true,
+    description:
+      '"latest" is the newest backup that has stats: a snapshot, key dump or render listing (of ?strategy). ' +
+      'A backup whose artifact the store does not hold whole is refused (409), naming the newest whole one.',
     params: { backupId: BACKUP_ID_PARAM },
     query: { strategy: STRATEGY_QUERY },
     responses: { 200: { description: 'the stats', schema: ref('Stats') } },

@@ -26,6 +26,7 @@ export const restoreRoutes: Route[] = [
       'A backup whose artifact the store does not hold whole (missing, or of another size than its manifest says) is refused (409) before any job, naming the newest whole one.',
     tag: 'restores',
     access: 'write',
+    readsArtifact: true,
     body: { schema: COMPONENTS.RestoreRequest!, required: true },
     responses: { 202: { description: 'the job; poll its Location', schema: { $ref: '#/components/schemas/Job' } } },
     handle: async (c) => {
