@@ -5,7 +5,7 @@ import { snapshotError } from '../archive/snapshot-error.js';
 import { IntegrityError, OperationError } from '../core/errors.js';
 import { printable } from '../core/printable.js';
 import type { KeyRecord, KeyStream } from '../core/key-record.js';
-import { prefixRanges } from '../etcd/key-ranges.js';
+import { normalisePrefixes, prefixRanges } from '../etcd/key-ranges.js';
 import type { LiveKey, SnapshotReader } from '../snapshot/index.js';
 import { DEFAULT_PREFIXES } from '../kube/index.js';
 import type { OpContext } from './context.js';
@@ -66,7 +66,9 @@ export async function readerKeys(reader: SnapshotReader, what: string, at: { etc
       throw snapshotError(err, what);
     }
   }
-  const header = { apiVersion: 'v3' as const, etcdVersion: at.etcdVersion, revision: revision ?? at.revision, prefixes: [...(prefixes ?? ['/'])] };
+  // As a key dump's header and manifest name them (sorted, once each): `stats` of a snapshot and of the live etcd or a
+  // dump list them alike.
+  const header = { apiVersion: 'v3' as const, etcdVersion: at.etcdVersion, revision: revision ?? at.revision, prefixes: prefixes === undefined ? ['/'] : normalisePrefixes(prefixes) };
   return { header, records };
 }
 

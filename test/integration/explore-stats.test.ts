@@ -220,6 +220,11 @@ describe('stats and render', () => {
     const live = JSON.parse((await runInProcess(['stats', '--json'], env(source))).stdout) as Stats;
     const stored = JSON.parse((await runInProcess(['stats', made.id, '--cluster', 'snap', '--json', '--keys'], env(source))).stdout) as Stats & { keyList: Array<{ key: string }> };
     expect(stored.byResource).toEqual(live.byResource);
+    // The prefixes in one order, sorted as a key dump's manifest holds them (before: the snapshot's in the order of
+    // the default list, /registry first, the live ones sorted).
+    const prefixesOf = (s: unknown) => (s as { source: { prefixes: string[] } }).source.prefixes;
+    expect(prefixesOf(live)).toEqual(['/kubernetes.io', '/openshift.io', '/registry']);
+    expect(prefixesOf(stored)).toEqual(prefixesOf(live));
     expect(stored.keyList).toHaveLength(inPrefixes.length);
     const text = await runInProcess(['stats', '--keys'], env(source));
     expect(text.stdout.split('\n')[0]).toBe('KEY\tKIND\tAPIVERSION\tNAMESPACE\tNAME\tUID\tCREATED\tSIZE\tENCODING\tLABELS');
