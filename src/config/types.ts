@@ -80,7 +80,8 @@ export interface SelectionConfig {
   excludeResources: string[];
   /**
    * How the namespace and resource filters are named to whoever gave them, by field, where not by their variable: an
-   * API request's own fields (`includeNamespaces`), which the caller set instead of RS_INCLUDE_NAMESPACES.
+   * API request's own fields (`includeNamespaces`), which the caller set instead of RS_INCLUDE_NAMESPACES. Set (maybe
+   * empty) for every API restore, whose errors point to the API's routes rather than to commands.
    */
   named?: Partial<Record<'includeNamespaces' | 'excludeNamespaces' | 'includeResources' | 'excludeResources', string>>;
 }

@@ -138,7 +138,9 @@ export async function restoreKeys(ctx: OpContext, id: string, stream: KeyStream,
       stopProgress();
       target?.close();
     }
-    assertSelectedSomething(run.restorer.plan.totals(), config, what, file === undefined ? `stats ${id}` : `inspect ${file} --keys`);
+    // An API request's filters (named by their fields) are told of the API's stats, a caller of the CLI of its command.
+    const lister = file !== undefined ? `"reshifter inspect ${file} --keys"` : config.selection.named !== undefined ? `GET /api/v1/stats/${id}` : `"reshifter stats ${id}"`;
+    assertSelectedSomething(run.restorer.plan.totals(), config, what, lister);
     return { ...report(id, config.etcd.endpoints, target.apiVersion, run, Date.now() - started, opts), ...(file !== undefined && { file }) };
   });
 }
@@ -147,7 +149,7 @@ export async function restoreKeys(ctx: OpContext, id: string, stream: KeyStream,
  * Filters that let no key of a backup that has keys through wrote nothing: nearly always a typo (`tema-1`, `pod` for
  * `pods`), said as a failure naming them, as a backup refuses such a dump, rather than as "restored 0 keys", exit 0.
  */
-function assertSelectedSomething(totals: PlanTotals, config: OpContext['config'], what: string, lists: string): void {
+function assertSelectedSomething(totals: PlanTotals, config: OpContext['config'], what: string, lister: string): void {
   if (totals.keys === 0 || totals.skippedBy.filtered < totals.keys) return;
   const { selection, strategy } = config;
   const narrowing = [
@@ -158,7 +160,7 @@ function assertSelectedSomething(totals: PlanTotals, config: OpContext['config']
   ];
   throw new OperationError(
     `the restore selected no key: ${narrowing.join(' and ')} matches nothing ${what} holds (namespaces and resources are named as ` +
-      `etcd stores them, resources plural: pods, configmaps; "reshifter ${lists}" lists them); nothing was written`,
+      `etcd stores them, resources plural: pods, configmaps; ${lister} lists them); nothing was written`,
   );
 }
 

@@ -45,6 +45,8 @@ it('a request filter that matches nothing fails naming the request field', async
     expect(done.state).toBe('failed');
     expect(done.error).toContain('the restore selected no key: includeNamespaces=prod matches nothing');
     expect(done.error).not.toContain('RS_');
+    // What lists the names it could have given: the API's stats, not a command the caller may not have.
+    expect(done.error).toContain(`GET /api/v1/stats/${dump.id} lists them`);
     const partly = await restoreJob(api, { includeNamespaces: ['team-1', 'tema-2'] });
     expect(partly.state, partly.error).toBe('succeeded');
     expect((partly.result as { unmatchedFilters: unknown }).unmatchedFilters).toEqual([{ variable: 'includeNamespaces', names: ['tema-2'] }]);
@@ -59,6 +61,15 @@ it('a filter of the server configuration is named by its variable beside the req
     const done = await restoreJob(api, { includeNamespaces: ['prod'] });
     expect(done.state).toBe('failed');
     expect(done.error).toContain('the restore selected no key: includeNamespaces=prod and RS_EXCLUDE_RESOURCES=secrets matches nothing');
+    // A request without filters of its own, against a configured one that matches nothing: named by its variable.
+    const configured = await startApi({ RS_BACKUP_DIR: dir, RS_ETCD_ENDPOINTS: etcd.endpoint, RS_API_TOKEN: TOKEN, RS_INCLUDE_NAMESPACES: 'prod' });
+    try {
+      const only = await restoreJob(configured, {});
+      expect(only.error).toContain(`the restore selected no key: RS_INCLUDE_NAMESPACES=prod matches nothing backup ${dump.id} holds`);
+      expect(only.error).toContain(`GET /api/v1/stats/${dump.id} lists them`);
+    } finally {
+      await configured.stop();
+    }
   } finally {
     await api.stop();
   }

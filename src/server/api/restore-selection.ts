@@ -11,7 +11,8 @@ export function restoreSelection(base: OpContext['config']['selection'], req: Re
   const given = FIELDS.filter((f) => req[f] !== undefined);
   return {
     ...base,
-    ...(given.length > 0 && { named: { ...base.named, ...Object.fromEntries(given.map((f) => [f, f])) } }),
+    // Set for every request, as the mark of one: what lists the names a filter could give is the API's stats route.
+    named: { ...base.named, ...Object.fromEntries(given.map((f) => [f, f])) },
     ...(req.includeNamespaces && { includeNamespaces: req.includeNamespaces }),
     ...(req.excludeNamespaces && { excludeNamespaces: req.excludeNamespaces }),
     ...(req.includeResources && { includeResources: req.includeResources }),
