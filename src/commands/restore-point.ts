@@ -2,9 +2,10 @@ import { isDeltaManifest, type DeltaManifest } from '../archive/manifest.js';
 import { KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { counted } from '../core/counted.js';
 import { TargetNotRecordedError, parseTarget, type Target } from '../core/delta-chain.js';
-import { ConfigError, OperationError } from '../core/errors.js';
-import { USES } from '../core/latest.js';
-import { resolvePoint, type PointReport } from '../ops/restore-point.js';
+import { ConfigError, OperationError, RefusedError } from '../core/errors.js';
+import { USES, type BackupUse } from '../core/latest.js';
+import { seriesOf } from '../core/series.js';
+import { resolvePoint, type PointReport, type PointResolution } from '../ops/restore-point.js';
 import { restorePointDataDir } from '../ops/restore-point-data-dir.js';
 import { restorePointKeys, type PointKeysReport } from '../ops/restore-point-keys.js';
 import type { KeyRestoreReport } from '../ops/restore-keys.js';
@@ -39,6 +40,7 @@ export async function restorePoint(ctx: CommandContext, repo: BackupRepository, 
   const resolutions = await resolvePoint(repo, id, target, { use, ...(series !== undefined && { series }) }).catch(async (err: unknown) => {
     throw use === USES.restoreKeyDump && err instanceof TargetNotRecordedError ? await withSnapshotHint(repo, id, target, err) : err;
   });
+  if (id === 'latest' && target.kind === 'latest' && series === undefined) await refuseOlderThanRecorded(repo, use, resolutions[0]!);
   begun();
   if (form === 'data-dir') {
     const str = (f: string) => (typeof flags[f] === 'string' ? (flags[f] as string) : undefined);
@@ -151,4 +153,25 @@ async function withSnapshotHint(repo: BackupRepository, id: string, target: Targ
   const covered = await resolvePoint(repo, id, target, { use: USES.restoreSnapshot }).then((r) => r.length > 0, () => false);
   if (!covered) return err;
   return new TargetNotRecordedError(`${err.message} (key dumps only, as restored into the running etcd; a snapshot chain covers it: restore its keys with --keys, or into a new data dir with --data-dir)`, { cause: err });
+}
+
+/**
+ * `restore latest --to latest` promises the newest change recorded, but its form reads one kind of full backup only:
+ * key dumps without --keys or --data-dir, snapshots with them. When chains of the other kind record changes beyond
+ * the state it would restore (a continuous `run` on snapshots beside a nightly `raw` CronJob: up to a day of changes),
+ * it is refused, naming that chain, the flags that restore it and the `--to` that takes the older state as meant.
+ */
+async function refuseOlderThanRecorded(repo: BackupRepository, use: BackupUse, best: PointResolution): Promise<void> {
+  const dumps = use === USES.restoreKeyDump;
+  const other = await resolvePoint(repo, 'latest', { kind: 'latest' }, { use: dumps ? USES.restoreSnapshot : USES.restoreKeyDump }).then(
+    (r) => r[0],
+    () => undefined,
+  );
+  if (other === undefined || other.revision <= best.revision) return;
+  const [mine, theirs] = dumps ? ['key dump', 'snapshot'] : ['snapshot', 'key dump'];
+  const how = dumps ? 'restore its keys with --keys, or into a new data dir with --data-dir DIR' : 'restore it into the running etcd, without --keys or --data-dir';
+  throw new RefusedError(
+    `--to latest would restore revision ${best.revision} from ${mine} ${best.chain.base.id}, but ${theirs} ${other.chain.base.id} and the changes recorded after it reach revision ${other.revision}: ` +
+      `${how}; or give --to ${best.revision} (or --strategy ${seriesOf(best.chain.base.manifest)}) to restore the older state`,
+  );
 }

@@ -1,0 +1,56 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Manifest } from '../../../src/archive/manifest.js';
+import { runCli } from '../../helpers/cli.js';
+import { historyOf, revisionOf, storeSegmentOf } from '../../helpers/delta-chain.js';
+import { startEtcd, type TestEtcd } from '../../helpers/etcd.js';
+
+let etcd: TestEtcd;
+let work: string;
+beforeAll(async () => {
+  etcd = await startEtcd();
+  work = await mkdtemp(join(tmpdir(), 'rs-latest-kinds-'));
+});
+afterAll(async () => {
+  await etcd?.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+async function backup(env: Record<string, string>, strategy: string): Promise<Manifest> {
+  const res = await runCli(['backup', '--json', '--strategy', strategy], env);
+  expect(res.code, res.stderr).toBe(0);
+  return JSON.parse(res.stdout.trim().split('\n').at(-1)!) as Manifest;
+}
+
+it('restore latest --to latest is refused when a chain of the other kind recorded changes beyond the state it would restore', async () => {
+  // A nightly `raw` CronJob beside a `run` that records changes on snapshots: the key dump is the newest full backup
+  // plain `restore` reads, and the snapshot's chain holds every change since. Before: `restore latest --to latest`
+  // restored the key dump's state (0 segments, "the state at revision R (--to latest)"), every recorded change lost
+  // without a word.
+  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(work, 'store') };
+  for (let i = 0; i < 5; i++) await etcd.ctl(['put', `/registry/configmaps/default/cm-${i}`, `v${i}`]);
+  await backup(env, 'raw');
+  const snapshot = await backup(env, 'snapshot');
+  const from = snapshot.etcd!.revision + 1;
+  for (let i = 0; i < 3; i++) await etcd.ctl(['put', `/registry/configmaps/default/after-${i}`, `a${i}`]);
+  const to = await revisionOf(etcd);
+  const events = await historyOf(etcd.endpoint, from, to, () => Date.now());
+  await storeSegmentOf(env, { base: snapshot, fromRevision: from, toRevision: to, events });
+
+  const refused = await runCli(['restore', 'latest', '--to', 'latest', '--dry-run'], env);
+  expect(refused.code, refused.stdout).toBe(1);
+  expect(refused.stderr).toContain(`--to latest would restore revision ${snapshot.etcd!.revision} from key dump`);
+  expect(refused.stderr).toContain(`but snapshot ${snapshot.id} and the changes recorded after it reach revision ${to}: restore its keys with --keys`);
+  expect(refused.stderr).not.toMatch(/\n\s+at /);
+
+  // The operator's ways on: the snapshot chain with --keys, or the key dump's state asked for by name.
+  const keys = await runCli(['restore', 'latest', '--to', 'latest', '--keys', '--dry-run'], env);
+  expect(keys.code, keys.stderr).toBe(0);
+  expect(keys.stdout).toContain(`dry run of backup ${snapshot.id} (revision ${snapshot.etcd!.revision}) and 1 segment with 3 changes: the state at revision ${to}`);
+  const narrowed = await runCli(['restore', 'latest', '--to', 'latest', '--strategy', 'raw', '--dry-run'], env);
+  expect(narrowed.code, narrowed.stderr).toBe(0);
+  const older = await runCli(['restore', 'latest', '--to', String(snapshot.etcd!.revision), '--dry-run'], env);
+  expect(older.code, older.stderr).toBe(0);
+}, 60_000);
