@@ -33,8 +33,8 @@ const DRY_RUN: FlagSpec = { name: 'dry-run', help: 'say what would be done; chan
 const READS_BACKUPS: VariableGroup[] = ['store', 'encryption', 'decryption', 'work area'];
 const TAKES_BACKUPS: VariableGroup[] = ['etcd', 'store', 'backup', 'encryption', 'retention', 'selection', 'metrics', 'checkpoint'];
 
-/** True when `target` is a file on this machine (then `inspect` reads it, and no store). */
-const isFile = (target: string | undefined) => target !== undefined && existsSync(target) && statSync(target).isFile();
+/** True when `target` is a file on this machine, or a pipe (/dev/stdin, `<(...)`): then `inspect` reads it, and no store. */
+const isFile = (target: string | undefined) => target !== undefined && existsSync(target) && (statSync(target).isFile() || statSync(target).isFIFO());
 
 /**
  * Every command: its words, options, the variables it reads and its help, in one table (README, Development). A new

@@ -45,7 +45,8 @@ export function notSnapshotHint(m: { id: string; contentType: string; base?: str
  * and `restore --keys` read instead of a backup of the store.
  */
 export async function isFile(target: string): Promise<boolean> {
-  return stat(target).then((s) => s.isFile(), () => false);
+  // A pipe is read as a file too: `reshifter inspect /dev/stdin < snap`, `... | reshifter inspect /dev/stdin`, `<(...)`.
+  return stat(target).then((s) => s.isFile() || s.isFIFO(), () => false);
 }
 
 /**
@@ -141,7 +142,20 @@ async function openSnapshotFile(ctx: OpContext, target: string): Promise<Snapsho
   const workDir = ctx.config.workDir ?? tmpdir();
   // Named in messages as keys are printed: a path may hold a newline or ESC.
   const name = printable(target);
+  const workArea = async (): Promise<string> => {
+    if (dir === undefined) {
+      try {
+        dir = await makeTempDir(workDir);
+      } catch (err) {
+        throw new OperationError(`cannot decode ${name} in the work area ${workDir} (RS_TMP_DIR): ${describeError(err)}`, { cause: err });
+      }
+      release = trackTempPath(dir);
+    }
+    return dir;
+  };
   try {
+    // A pipe is read once, from its start: copied into the work area first, then read as a file is.
+    if (!(await stat(target)).isFile()) path = await copyPipe(ctx, target, join(await workArea(), 'piped'), workDir);
     for (let layer = 0; ; layer++) {
       const wrapping = await wrappingOf(path);
       if (wrapping === undefined) break;
@@ -149,15 +163,7 @@ async function openSnapshotFile(ctx: OpContext, target: string): Promise<Snapsho
         throw new OperationError(`${name} is ASCII-armored age: decrypt it first (age -d -i KEY ${name} > snapshot.db)`);
       }
       if (layer === 3) throw new OperationError(`${name} is wrapped in more layers than a snapshot backup has (age, then gzip or zstd)`);
-      if (dir === undefined) {
-        try {
-          dir = await makeTempDir(workDir);
-        } catch (err) {
-          throw new OperationError(`cannot decode ${name} in the work area ${workDir} (RS_TMP_DIR): ${describeError(err)}`, { cause: err });
-        }
-        release = trackTempPath(dir);
-      }
-      const out = join(dir, `layer-${layer}`);
+      const out = join(await workArea(), `layer-${layer}`);
       if (wrapping === 'zip') await (await import('../archive/zip-entry.js')).unzipSingleFile(path, name, out, workDir, ctx.signal);
       else await decodeLayer(ctx, target, path, wrapping, out, workDir);
       // The layer before (an age file's decrypted but still compressed bytes) is not needed any more.
@@ -175,6 +181,20 @@ async function openSnapshotFile(ctx: OpContext, target: string): Promise<Snapsho
     await removeDir();
     throw err instanceof OperationError ? err : snapshotError(err, name);
   }
+}
+
+/** Copies the pipe `target` (stdin, `<(...)`) into `out` (0600), a file in the work area `workDir`; returns `out`. */
+async function copyPipe(ctx: OpContext, target: string, out: string, workDir: string): Promise<string> {
+  const BUFFER = 1024 * 1024;
+  try {
+    await pipeline(createReadStream(target, { highWaterMark: BUFFER }), createWriteStream(out, { mode: 0o600, flags: 'wx', highWaterMark: BUFFER }), { signal: ctx.signal });
+  } catch (err) {
+    if (ctx.signal.aborted) throw new AbortedError(`inspect of ${printable(target)} stopped: ${describeError(ctx.signal.reason)}`);
+    const full = workAreaError(err, workDir, `cannot copy ${printable(target)}`);
+    if (full !== err) throw full;
+    throw new OperationError(`cannot read ${printable(target)}: ${describeError(err)}`, { cause: err });
+  }
+  return out;
 }
 
 /** Decodes one layer of `path` (part of `target`) into `out` (0600), a file in the work area `workDir`. */
