@@ -47,7 +47,7 @@ export async function listCommand(ctx: CommandContext): Promise<void> {
     for (const m of backups) {
       // A segment of continuous backups: the revisions it covers, its changes and the full backup it continues.
       if (isDeltaManifest(m)) rows.push([m.id, m.createdAt, `delta of ${m.base} (${counted(m.events, 'change')})`, formatBytes(m.sizeBytes), `${m.fromRevision}..${m.toRevision}`, '-', m.encryption]);
-      else rows.push([m.id, m.createdAt, m.checkpoint ? seriesOf(m) : m.strategy, formatBytes(m.sizeBytes), m.etcd ? String(m.etcd.revision) : '-', m.keys === undefined ? '-' : String(m.keys), m.encryption]);
+      else rows.push([m.id, m.createdAt, m.checkpoint || m.etcd?.apiVersion === 'v2' ? seriesOf(m) : m.strategy, formatBytes(m.sizeBytes), m.etcd ? String(m.etcd.revision) : '-', m.keys === undefined ? '-' : String(m.keys), m.encryption]);
     }
     for (const line of textTable(rows, rows[0]!.length)) ctx.print(line);
     for (const line of [...unlisted, ...lost]) ctx.print(line);

@@ -9,7 +9,12 @@ export interface SeriesSource {
   checkpoint?: { namespace: string; pod: string; container: string } | undefined;
   /** A delta segment's full backup (the manifest's `base`). */
   base?: string | undefined;
+  /** The keyspace read (the manifest's `etcd.apiVersion`): a v2 dump is a series of its own. */
+  etcd?: { apiVersion?: string | undefined } | undefined;
 }
+
+/** What a series of dumps of etcd's v2 keyspace ends with: `raw@v2`, `filter:services@v2`. */
+export const V2_SUFFIX = '@v2';
 
 /** The name that stands for every checkpoint series at once (`--strategy checkpoint`). */
 export const CHECKPOINT_FAMILY = 'checkpoint';
@@ -25,6 +30,8 @@ export const CHECKPOINT_FAMILY = 'checkpoint';
  *                                `filter:deployments,services` dump the same keys, so they are one series
  *   checkpoint                   one series per container, `checkpoint:<namespace>/<pod>/<container>`: each
  *                                container keeps its own last N (a checkpoint of one never replaces another's)
+ *   a dump of the v2 keyspace    its series + `@v2` (`raw@v2`): v2 and v3 hold different keys (flannel's
+ *                                /coreos.com beside Kubernetes' /registry), so a v2 dump never replaces a v3 one
  *   anything else                the strategy as stored (a manifest of a newer version: its own series, so
  *                                retention never mixes it with ours)
  *
@@ -40,9 +47,10 @@ export function seriesOf(m: SeriesSource): string {
   } catch {
     return stored;
   }
-  if (spec.kind === 'filter') return `filter:${[...new Set(spec.resources)].sort().join(',')}`;
+  const v2 = m.etcd?.apiVersion === 'v2' ? V2_SUFFIX : '';
+  if (spec.kind === 'filter') return `filter:${[...new Set(spec.resources)].sort().join(',')}${v2}`;
   if (spec.kind === 'checkpoint' && m.checkpoint) return `checkpoint:${m.checkpoint.namespace}/${m.checkpoint.pod}/${m.checkpoint.container}`;
-  return spec.kind;
+  return `${spec.kind}${v2}`;
 }
 
 /**
@@ -59,6 +67,11 @@ export function seriesNamed(text: string): string {
     const problem = parts.map((p, i) => kubeNameProblem(kinds[i]!, p)).find((p) => p !== undefined);
     if (problem !== undefined) throw new Error(`names no container: ${problem}`);
     return `checkpoint:${parts.join('/')}`;
+  }
+  if (value.endsWith(V2_SUFFIX)) {
+    const strategy = value.slice(0, -V2_SUFFIX.length);
+    if (parseStrategy(strategy).kind === 'snapshot') throw new Error('names no series: a snapshot holds the v3 keyspace only (@v2 is for dumps: raw@v2, filter:...@v2)');
+    return seriesOf({ strategy, etcd: { apiVersion: 'v2' } });
   }
   parseStrategy(value);
   return seriesOf({ strategy: value });
