@@ -3,6 +3,7 @@ import { etcdOf, isDeltaManifest, type Manifest } from '../archive/manifest.js';
 import { CHECKPOINT_CONTENT_TYPE, KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { ConfigError, OperationError, UsageError } from '../core/errors.js';
 import { USES } from '../core/latest.js';
+import { V2_SUFFIX } from '../core/series.js';
 import { printable } from '../core/printable.js';
 import { tookText } from '../core/rate-meter.js';
 import { openRepository } from '../ops/repository.js';
@@ -174,33 +175,41 @@ async function restoreKeysOf(ctx: CommandContext, repo: BackupRepository, m: Man
   begun();
   const { flags } = ctx.args;
   const whole = await wholeDumpNote(ctx, repo, m);
-  if (whole !== undefined) ctx.log.warn({ id: m.id, strategy: m.strategy, note: whole }, 'latest is a filter: key dump, not every resource');
+  if (whole !== undefined) ctx.log.warn({ id: m.id, strategy: m.strategy, note: whole }, m.strategy.startsWith('filter:') ? 'latest is a filter: key dump, not every resource' : "latest is a dump of etcd's v2 keyspace");
   const report = await restoreBackupKeys(ctx, repo, m, { dryRun: flags['dry-run'] === true, skipExisting: flags['skip-existing'] === true });
   if (flags.json) ctx.print(JSON.stringify(report));
   else for (const line of [backupLine(m), ...(whole !== undefined ? [`note: ${whole}`] : []), ...formatKeyRestore(report)]) ctx.print(line);
 }
 
 /**
- * `restore latest` is the newest key dump, which may be a `filter:` one (hourly secrets beside daily raw dumps): in a
- * recovery that is not the cluster. Names the newest whole dump, and how to restore it; undefined otherwise.
+ * `restore latest` is the newest key dump, which may be a `filter:` one (hourly secrets beside daily raw dumps), or a
+ * dump of etcd's v2 keyspace (flannel's /coreos.com beside Kubernetes' v3 keys): in a recovery that is not the
+ * cluster. Names the newest whole dump of the other series, and how to restore it; undefined otherwise (a v2 dump when
+ * the store holds no v3 raw dump: a cluster of the v2 era).
  */
 async function wholeDumpNote(ctx: CommandContext, repo: BackupRepository, m: Manifest): Promise<string | undefined> {
-  if (ctx.args.positionals[0] !== 'latest' || seriesFlag(ctx) !== undefined || !m.strategy.startsWith('filter:')) return undefined;
-  const whole = await repo.get('latest', USES.restoreKeyDump, 'raw').catch(() => undefined);
-  if (whole === undefined) return `"latest" is the newest key dump, ${m.id} (${m.strategy}); the store holds no raw dump`;
+  const v2 = etcdOf(m).apiVersion === 'v2';
+  const filtered = m.strategy.startsWith('filter:');
+  if (ctx.args.positionals[0] !== 'latest' || seriesFlag(ctx) !== undefined || (!filtered && !v2)) return undefined;
+  // A filter: dump's whole is the raw dump of its keyspace; a v2 raw dump's, the v3 one.
+  const series = filtered && v2 ? `raw${V2_SUFFIX}` : 'raw';
+  const whole = await repo.get('latest', USES.restoreKeyDump, series).catch(() => undefined);
+  const what = `"latest" is the newest key dump, ${m.id} (${m.strategy}${v2 ? ", etcd's v2 keyspace" : ''})`;
+  if (whole === undefined) return filtered ? `${what}; the store holds no ${series} dump` : undefined;
   return (
-    `"latest" is the newest key dump, ${m.id} (${m.strategy}); the newest raw dump is ${whole.id} ` +
-    `(raw, revision ${etcdOf(whole).revision}, taken ${whole.createdAt}): restore it with "reshifter restore ${whole.id}" (or latest --strategy raw)`
+    `${what}; the newest ${series} dump${v2 && !filtered ? " (etcd's v3 keyspace, where Kubernetes keeps its objects)" : ''} is ${whole.id} ` +
+    `(${whole.strategy}, revision ${etcdOf(whole).revision}, taken ${whole.createdAt}): restore it with "reshifter restore ${whole.id}" (or latest --strategy ${series})`
   );
 }
 
 /**
- * Which backup a restore read, first: `latest` picks one, and a `filter:` dump holds only what it selected, so a
- * restore of it is not the whole cluster.
+ * Which backup a restore read, first: `latest` picks one, and a `filter:` dump holds only what it selected, a v2 dump
+ * only etcd's v2 keyspace, so a restore of it is not the whole cluster.
  */
 function backupLine(m: Manifest): string {
   const partial = m.strategy.startsWith('filter:') ? ': it holds only the resources its filter selected' : '';
-  return `backup ${m.id} (${m.strategy}, revision ${etcdOf(m).revision}, taken ${m.createdAt})${partial}`;
+  const v2 = etcdOf(m).apiVersion === 'v2' ? `${partial === '' ? ':' : ';'} it holds etcd's v2 keyspace` : '';
+  return `backup ${m.id} (${m.strategy}, revision ${etcdOf(m).revision}, taken ${m.createdAt})${partial}${v2}`;
 }
 
 /** A snapshot into a new data directory (`--data-dir`), with etcdutl. */

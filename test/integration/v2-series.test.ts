@@ -51,3 +51,20 @@ it('a v2 key dump is a series of its own (raw@v2): retention of one never delete
   expect(snapshot.code).toBe(2);
   expect(snapshot.stderr).toContain('a snapshot holds the v3 keyspace only');
 }, 60_000);
+
+it('restore latest of a v2 dump says it is the v2 keyspace and names the newest v3 raw dump, as for a filter: dump', async () => {
+  // Before: "backup <v2 id> (raw, revision 2, ...)" and its plan, nothing more: in a recovery an operator restored
+  // flannel's v2 config believing it was the cluster. The store of the test above: a v3 raw dump, then a v2 one.
+  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(work, 'store') };
+  const listed = JSON.parse((await runCli(['list', '--json'], env)).stdout) as Manifest[];
+  const v2 = listed.find((m) => m.etcd!.apiVersion === 'v2')!;
+  const v3 = listed.find((m) => m.etcd!.apiVersion === 'v3')!;
+  const res = await runCli(['restore', 'latest', '--dry-run'], env);
+  expect(res.code, res.stderr).toBe(0);
+  expect(res.stdout).toContain(`backup ${v2.id} (raw, revision ${v2.etcd!.revision}, taken ${v2.createdAt}): it holds etcd's v2 keyspace\n`);
+  expect(res.stdout).toContain(`note: "latest" is the newest key dump, ${v2.id} (raw, etcd's v2 keyspace); the newest raw dump (etcd's v3 keyspace, where Kubernetes keeps its objects) is ${v3.id} (raw, revision ${v3.etcd!.revision}`);
+  // Asked for by series, the v2 dump is what was meant: no note.
+  const named = await runCli(['restore', 'latest', '--strategy', 'raw@v2', '--dry-run'], env);
+  expect(named.code, named.stderr).toBe(0);
+  expect(named.stdout).not.toContain('note:');
+}, 60_000);
