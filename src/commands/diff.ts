@@ -37,6 +37,10 @@ export function formatDiff(d: BackupDiff): string[] {
       : `only the keys under ${d.scope.join(', ')} were compared; ${counted(s.outside, 'key')} held by one backup alone, outside ${d.scope.length === 1 ? 'it' : 'them'}, ${s.outside === 1 ? 'is' : 'are'} not counted above`;
     lines.push(`note: ${pair} hold different keys (a key dump holds only its prefixes, a snapshot every key): ${what}`);
   }
+  if (d.keyspaces !== undefined) {
+    const { from, to } = d.keyspaces;
+    lines.push(`note: ${printable(d.from.id)} holds etcd's ${from} keyspace and ${printable(d.to.id)} its ${to} keyspace, which etcd keeps apart: keys were compared by name across them (as after etcdctl migrate), so a key of one keyspace alone counts as added or removed`);
+  }
   return lines;
 }
 

@@ -39,6 +39,11 @@ export interface BackupDiff extends DiffResult {
    * with RS_INCLUDE_NAMESPACES...): only the keys both backups can hold were compared, the others are `outside`.
    */
   filtered?: string[];
+  /**
+   * When one side holds etcd's v2 keyspace and the other its v3 one: etcd keeps the two apart, so keys are compared by
+   * name across them (as after `etcdctl migrate`), and a key of one alone is `added` or `removed`.
+   */
+  keyspaces?: { from: 'v2' | 'v3'; to: 'v2' | 'v3' };
 }
 
 /**
@@ -50,6 +55,8 @@ interface DiffSide {
   keys: AsyncIterable<KeyRecord>;
   prefixes?: string[];
   holds?: (key: Buffer) => boolean;
+  /** The keyspace it holds: v3 for snapshots, a key dump's API. */
+  api: 'v2' | 'v3';
   close(): Promise<void>;
 }
 
@@ -107,8 +114,9 @@ async function compareSides(ctx: OpContext, a: DiffSide, b: DiffSide, opts: { li
   }).catch((err: unknown) => {
     throw err instanceof AbortedError ? new AbortedError(`diff of ${printable(from.id)} and ${printable(to.id)} stopped: ${describeError(signal.reason)}`, { cause: err }) : err;
   });
-  ctx.log.info({ from: from.id, to: to.id, ...result.summary, ...(scope !== undefined && { scope }), ...(filtered.length > 0 && { filtered }) }, 'backups compared');
-  return { from, to, ...(scope !== undefined && { scope }), ...(filtered.length > 0 && { filtered }), ...result };
+  const keyspaces = a.api !== b.api ? { keyspaces: { from: a.api, to: b.api } } : {};
+  ctx.log.info({ from: from.id, to: to.id, ...result.summary, ...(scope !== undefined && { scope }), ...(filtered.length > 0 && { filtered }), ...keyspaces }, 'backups compared');
+  return { from, to, ...(scope !== undefined && { scope }), ...(filtered.length > 0 && { filtered }), ...keyspaces, ...result };
 }
 
 /**
@@ -121,7 +129,7 @@ async function openFileSide(ctx: OpContext, path: string): Promise<DiffSide> {
   try {
     const stream = await snapshotFileKeys(ctx, input, { refuseDamaged: 'compared', everyKey: true });
     const written = await stat(path).then((s) => s.mtime.toISOString());
-    return { ref: { id: path, createdAt: written, strategy: 'snapshot' }, keys: stream.records(), close: () => input.close() };
+    return { ref: { id: path, createdAt: written, strategy: 'snapshot' }, keys: stream.records(), api: 'v3', close: () => input.close() };
   } catch (err) {
     await input.close();
     throw err;
@@ -140,7 +148,7 @@ async function openSide(repo: BackupRepository, m: Manifest, keys: CodecKeys, ct
   }
   const backup = await openBackup(repo, m, keys, ctx.signal, { purpose: 'diff', log: ctx.log });
   try {
-    if (backup.kind === 'snapshot') return { ref: refOf(m), keys: (await snapshotKeys(backup)).records(), close: () => backup.close() };
+    if (backup.kind === 'snapshot') return { ref: refOf(m), keys: (await snapshotKeys(backup)).records(), api: 'v3', close: () => backup.close() };
     if (backup.kind !== 'key dump') throw new OperationError(`backup ${m.id} holds no keys`);
     const dump = await keyDumpKeys(backup);
     const records = dump.records();
@@ -149,6 +157,7 @@ async function openSide(repo: BackupRepository, m: Manifest, keys: CodecKeys, ct
       ref: refOf(m),
       keys: dump.header.apiVersion === 'v3' ? records : sortedInMemory(records),
       prefixes: dump.header.prefixes,
+      api: dump.header.apiVersion,
       ...(selection !== undefined && { holds: selectedBy(selection, dump.header.prefixes) }),
       async close() {
         await dump.close();

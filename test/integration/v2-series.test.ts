@@ -68,3 +68,19 @@ it('restore latest of a v2 dump says it is the v2 keyspace and names the newest 
   expect(named.code, named.stderr).toBe(0);
   expect(named.stdout).not.toContain('note:');
 }, 60_000);
+
+it('diff of a v3 dump and a v2 dump says they hold two keyspaces etcd keeps apart', async () => {
+  // Before: the counts alone (here no prefix in common; with the same prefixes, every v3 key "removed" and every v2 key
+  // "added", read as a disaster), never that the two backups hold different keyspaces.
+  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(work, 'store') };
+  const listed = JSON.parse((await runCli(['list', '--json'], env)).stdout) as Manifest[];
+  const v2 = listed.find((m) => m.etcd!.apiVersion === 'v2')!;
+  const v3 = listed.find((m) => m.etcd!.apiVersion === 'v3')!;
+  const res = await runCli(['diff', v3.id, v2.id], env);
+  expect(res.code, res.stderr).toBe(0);
+  expect(res.stdout).toContain(`note: ${v3.id} holds etcd's v3 keyspace and ${v2.id} its v2 keyspace, which etcd keeps apart`);
+  const json = await runCli(['diff', v3.id, v2.id, '--json'], env);
+  expect((JSON.parse(json.stdout) as { keyspaces?: unknown }).keyspaces).toEqual({ from: 'v3', to: 'v2' });
+  const same = await runCli(['diff', v3.id, v3.id, '--json'], env);
+  expect(JSON.parse(same.stdout)).not.toHaveProperty('keyspaces');
+}, 60_000);
