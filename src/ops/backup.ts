@@ -72,7 +72,7 @@ export async function createBackup(ctx: OpContext, repo: BackupRepository, opts:
   } catch (err) {
     // The backup's own words, unless it said already where it stopped (before it started, before its manifest).
     const ownWords = err instanceof AbortedError && !(err instanceof EtcdInterruptedError);
-    const e = ctx.signal.aborted && !ownWords ? new AbortedError('backup interrupted (SIGTERM/SIGINT); nothing was kept', { cause: err }) : err;
+    const e = ctx.signal.aborted && !ownWords ? new AbortedError(`backup interrupted (${describeError(ctx.signal.reason)}); nothing was kept`, { cause: err }) : err;
     log.error({ err: describeError(e) }, 'backup failed');
     opts.observer?.backupFailed?.({
       id,
@@ -207,7 +207,8 @@ function manifestOf(ctx: OpContext, run: BackupRun, strategy: StrategySpec, sour
 /** Streams a source through the transforms into the store; fails if either side fails. */
 async function storeStream(source: ArtifactSource, transforms: Duplex[], repo: BackupRepository, artifact: string, signal: AbortSignal): Promise<void> {
   const last = transforms[transforms.length - 1]!;
-  const onAbort = () => source.stream.destroy(new AbortedError('backup interrupted (SIGTERM/SIGINT)'));
+  // Said as every interrupted backup is: which signal, and that the store holds nothing of it (the put is abandoned).
+  const onAbort = () => source.stream.destroy(new AbortedError(`backup interrupted (${describeError(signal.reason)}); nothing was kept`));
   signal.addEventListener('abort', onAbort, { once: true });
   try {
     const upstream = new Promise<void>((resolve, reject) => {
