@@ -1,14 +1,17 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { SEGMENT_HEADER_ENTRY } from '../archive/delta-segment-format.js';
+import { HEADER_ENTRY } from '../archive/key-dump-format.js';
 import { etcdOf } from '../archive/manifest.js';
 import { snapshotError } from '../archive/snapshot-error.js';
 import { workAreaError } from '../archive/work-area.js';
 import { kindOf } from '../core/backup-kind.js';
 import { SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
+import { idOfFile } from '../core/naming.js';
 import { AbortedError, IntegrityError, OperationError, describeError } from '../core/errors.js';
 import { printable } from '../core/printable.js';
 import { makeTempDir, trackTempPath } from '../exit-cleanup.js';
@@ -170,6 +173,8 @@ async function openSnapshotFile(ctx: OpContext, target: string): Promise<Snapsho
       if (path !== target) await rm(path, { force: true });
       path = out;
     }
+    const artifact = await reshifterArchiveOf(path, target);
+    if (artifact !== undefined) throw new OperationError(artifact);
     // The file's keys are walked offline, by no stream the signal stops: the walk stops itself, as a backup's does.
     const stopped = () => new AbortedError(`inspect of ${name} stopped: ${describeError(ctx.signal.reason)}`);
     // Loaded here, not with this module: restore loads this module for snapshot files, a key dump's restore never reads one.
@@ -181,6 +186,28 @@ async function openSnapshotFile(ctx: OpContext, target: string): Promise<Snapsho
     await removeDir();
     throw err instanceof OperationError ? err : snapshotError(err, name);
   }
+}
+
+/**
+ * What to say of a file that is a reshifter key dump or delta segment (a tar whose first entry is the archive's
+ * header; an artifact copied out of the store, decoded): not a damaged snapshot, as the bbolt reader would call it, but
+ * a backup to read by its id. Undefined for anything else.
+ */
+async function reshifterArchiveOf(path: string, target: string): Promise<string | undefined> {
+  const fh = await open(path, 'r');
+  const head = Buffer.alloc(512);
+  const { bytesRead } = await fh.read(head, 0, head.length, 0).finally(() => fh.close());
+  if (bytesRead < 512 || head.toString('latin1', 257, 262) !== 'ustar') return undefined;
+  const entry = head.toString('latin1', 0, 100).replace(/\0.*$/s, '');
+  const kind = entry === HEADER_ENTRY ? 'key dump' : entry === SEGMENT_HEADER_ENTRY ? 'delta segment' : undefined;
+  if (kind === undefined) return undefined;
+  const id = idOfFile(basename(target));
+  const byId = id !== undefined ? `backup ${id}` : 'the backup it came from';
+  const reads =
+    kind === 'key dump'
+      ? `read it from the store by its id, as ${byId} (inspect --keys, --get KEY and --render, stats, diff and restore read key dumps), or with tar (README, Key dumps)`
+      : `it holds changes, not keys: check it with "reshifter verify ${id ?? '<id>'}", restore with --to`;
+  return `${printable(target)} is a reshifter ${kind} (tar), not an etcd snapshot: ${reads}`;
 }
 
 /** Copies the pipe `target` (stdin, `<(...)`) into `out` (0600), a file in the work area `workDir`; returns `out`. */
