@@ -40,7 +40,7 @@ export class LocalStore implements Store {
     const release = trackTempPath(temp);
     let renamed = false;
     try {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await makeDirs(dir);
       const out = createWriteStream(temp, { mode: 0o600, flags: 'wx', highWaterMark: WRITE_BUFFER });
       await pipeline(body, out, opts.signal ? { signal: opts.signal } : {});
       // Durable before visible: fsync the file, rename, then fsync the folder so the rename survives a crash.
@@ -158,4 +158,21 @@ function wrap(err: unknown, what: string): Error {
   const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (noRoomReason(err) ?? describeError(err));
   const kind = code === 'ENOENT' ? 'not-found' : code === 'EACCES' || code === 'EPERM' ? 'denied' : 'other';
   return new StoreError(`${what}: ${why}`, kind, { cause: err });
+}
+
+/**
+ * `mkdir -p dir` (mode 0700), one level at a time: Node's recursive mkdir loops for ever, at full CPU and deaf to
+ * SIGTERM, where mkdir fails with ENOENT under a parent that exists (RS_BACKUP_DIR=/proc/x); this fails at once.
+ */
+async function makeDirs(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let d = dir; !(await stat(d).then(() => true, () => false)); d = dirname(d)) {
+    missing.unshift(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing) {
+    await mkdir(d, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+  }
 }

@@ -36,3 +36,11 @@ it('a --data-dir whose folder cannot be made fails naming it, exit 1, instead of
   expect(ok.code, ok.stderr).toBe(0);
   expect(ok.stdout).toContain(`into ${deep} with`);
 }, 90_000);
+
+it('a local store under a folder that cannot be made fails the backup, exit 1, instead of hanging', async () => {
+  // The same loop in the local store's put: `RS_BACKUP_DIR=/proc/nope/store backup` spun until killed.
+  const res = await runCli(['backup', '--strategy', 'raw'], { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: '/proc/nope/store' }, { timeoutMs: 30_000 });
+  expect(res.signal, 'killed: the backup did not end').toBeNull();
+  expect(res.code, res.stderr).toBe(1);
+  expect(res.stderr).toMatch(/reshifter: writing \/proc\/nope\/store\/default\/\S+\.raw\.tar\.zst: no such file/);
+}, 60_000);
