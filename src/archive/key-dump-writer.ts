@@ -2,6 +2,9 @@ import type { KeyRecord } from '../core/key-record.js';
 import { END_ENTRY, HEADER_ENTRY, keyEntryNames, keyMetaLine, type DumpEnd, type DumpHeader } from './key-dump-format.js';
 import { BLOCK, TarHeaderWriter, tarEnd, tarEntry, tarPadded } from './tar.js';
 
+/** Values of this size and more are not copied into a page's buffer (see keysOf). */
+export const OWN_CHUNK_BYTES = 64 * 1024;
+
 /** Turns a dump's header, keys and end into tar bytes (see key-dump-format.ts); each call returns whole entries. */
 export class KeyDumpWriter {
   keys = 0;
@@ -19,15 +22,23 @@ export class KeyDumpWriter {
   }
 
   /**
-   * Entries of a run of keys (a page), as one buffer: headers, JSON lines and values are written straight into it,
-   * so a page costs one allocation and one copy of its values, and no small buffer per key (which, at 200k entries
-   * per 100k keys, cost more CPU in the allocator and the GC than the copying).
+   * Entries of a run of keys (a page), in order, as few buffers: headers, JSON lines and small values are written
+   * straight into one buffer, so a page costs one allocation and no small buffer per key (which, at 200k entries per
+   * 100k keys, cost more CPU in the allocator and the GC than the copying). Values of OWN_CHUNK_BYTES and more are
+   * passed on as they are, between views of that buffer: they are views of etcd's reply already, and a page of Helm
+   * releases (10 MB and more) copied once more was the peak RSS of a raw backup (the compressor copies them into its
+   * reused blocks anyway).
    */
-  keysOf(records: readonly KeyRecord[]): Buffer {
+  keysOf(records: readonly KeyRecord[]): Buffer[] {
     const lines = records.map((r, i) => keyMetaLine(this.keys + i + 1, r));
     let total = 0;
-    for (let i = 0; i < records.length; i++) total += 2 * BLOCK + tarPadded(Buffer.byteLength(lines[i]!)) + tarPadded(records[i]!.value.length);
+    for (let i = 0; i < records.length; i++) {
+      const size = records[i]!.value.length;
+      total += 2 * BLOCK + tarPadded(Buffer.byteLength(lines[i]!)) + tarPadded(size) - (size >= OWN_CHUNK_BYTES ? size : 0);
+    }
     const out = Buffer.allocUnsafe(total);
+    const chunks: Buffer[] = [];
+    let from = 0;
     let at = 0;
     for (let i = 0; i < records.length; i++) {
       const value = records[i]!.value;
@@ -35,12 +46,20 @@ export class KeyDumpWriter {
       this.valueBytes += value.length;
       const lineBytes = out.write(lines[i]!, at + BLOCK, 'utf8');
       this.headers.write(out, at, names.meta, lineBytes);
-      at = zeroPad(out, at + BLOCK + lineBytes);
+      at = zeroPad(out, at + BLOCK + lineBytes, lineBytes);
       this.headers.write(out, at, names.value, value.length);
-      value.copy(out, at + BLOCK);
-      at = zeroPad(out, at + BLOCK + value.length);
+      at += BLOCK;
+      if (value.length >= OWN_CHUNK_BYTES) {
+        chunks.push(out.subarray(from, at), value);
+        from = at;
+      } else {
+        value.copy(out, at);
+        at += value.length;
+      }
+      at = zeroPad(out, at, value.length);
     }
-    return out;
+    if (at > from) chunks.push(out.subarray(from, at));
+    return chunks;
   }
 
   /** The end entry and tar's end-of-archive marker. */
@@ -50,9 +69,9 @@ export class KeyDumpWriter {
   }
 }
 
-/** Zeroes `buf` from `end` up to the next block boundary; returns that boundary. */
-function zeroPad(buf: Buffer, end: number): number {
-  const next = tarPadded(end);
+/** Zeroes the padding of `size` bytes of entry data, which end at `end` of `buf`; returns where the padding ends. */
+function zeroPad(buf: Buffer, end: number, size: number): number {
+  const next = end + tarPadded(size) - size;
   if (next > end) buf.fill(0, end, next);
   return next;
 }

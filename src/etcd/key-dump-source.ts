@@ -42,7 +42,7 @@ export async function keyDumpSource(config: Config, etcd: Etcd3, log: Logger, se
       });
       for await (const page of reader.pages()) {
         const kept = everything ? page : page.filter((r) => seenAndSelected(parseKey(r.key, layout), selection, matches));
-        if (kept.length > 0) yield writer.keysOf(kept);
+        if (kept.length > 0) yield* writer.keysOf(kept);
       }
       yield writer.end();
       // A dump that selected nothing is refused, naming its filters (ops/backup.ts).

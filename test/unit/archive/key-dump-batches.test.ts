@@ -20,7 +20,7 @@ const RECORDS: KeyRecord[] = Array.from({ length: 300 }, (_, i) => ({
 
 function dump(): Buffer {
   const w = new KeyDumpWriter(new Date('2026-01-01T00:00:00Z'));
-  return Buffer.concat([w.header(HEADER), w.keysOf(RECORDS), w.end()]);
+  return Buffer.concat([w.header(HEADER), ...w.keysOf(RECORDS), w.end()]);
 }
 
 const pieces = (bytes: Buffer, chunk: number) => Array.from({ length: Math.ceil(bytes.length / chunk) }, (_, i) => bytes.subarray(i * chunk, (i + 1) * chunk));

@@ -5,7 +5,7 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { DUMP_FORMAT, DUMP_VERSION, type DumpHeader } from '../../../src/archive/key-dump-format.js';
 import { KeyDumpCheck, readKeyDump, type DumpItem } from '../../../src/archive/key-dump-reader.js';
-import { KeyDumpWriter } from '../../../src/archive/key-dump-writer.js';
+import { KeyDumpWriter, OWN_CHUNK_BYTES } from '../../../src/archive/key-dump-writer.js';
 import { tarEnd, tarEntry } from '../../../src/archive/tar.js';
 import { IntegrityError } from '../../../src/core/errors.js';
 import type { KeyRecord } from '../../../src/core/key-record.js';
@@ -30,7 +30,7 @@ const RECORDS: KeyRecord[] = [
 
 function dump(records: KeyRecord[] = RECORDS): Buffer {
   const w = new KeyDumpWriter(new Date('2026-01-01T00:00:00Z'));
-  return Buffer.concat([w.header(HEADER), w.keysOf(records.slice(0, 2)), w.keysOf(records.slice(2)), w.end()]);
+  return Buffer.concat([w.header(HEADER), ...w.keysOf(records.slice(0, 2)), ...w.keysOf(records.slice(2)), w.end()]);
 }
 
 async function readAll(bytes: Buffer, chunk = 65536): Promise<DumpItem[]> {
@@ -74,6 +74,20 @@ describe('key dump format', () => {
     expect(index[2]!.key).toBeUndefined();
     expect(Buffer.from(index[2]!.keyBase64 as string, 'base64').equals(RECORDS[2]!.key)).toBe(true);
     expect(index[3]).toMatchObject({ lease: '7587862072908627204', ttl: 3599 });
+  });
+
+  it('passes big values on uncopied, between small ones, and tar still reads every value', async () => {
+    const sizes = [3, OWN_CHUNK_BYTES - 1, 0, OWN_CHUNK_BYTES, 700, OWN_CHUNK_BYTES + 1, OWN_CHUNK_BYTES * 3 + 5];
+    const records: KeyRecord[] = sizes.map((size, i) => ({ key: Buffer.from(`/registry/configmaps/ns/k${i}`), value: Buffer.alloc(size, 97 + i), createRevision: i + 1, modRevision: i + 1, version: 1 }));
+    const w = new KeyDumpWriter(new Date('2026-01-01T00:00:00Z'));
+    const chunks = w.keysOf(records);
+    for (const r of records) expect(chunks.some((c) => c === r.value)).toBe(r.value.length >= OWN_CHUNK_BYTES);
+    const bytes = Buffer.concat([w.header(HEADER), ...chunks, w.end()]);
+    expect(bytes.length % 512).toBe(0);
+    await check(bytes);
+    const items = await readAll(bytes, 4096);
+    expect(items.slice(1).map((i) => (i.type === 'key' ? i.record.value.equals(records[i.record.createRevision - 1]!.value) : false))).toEqual(sizes.map(() => true));
+    expect(execFileSync('tar', ['-xOf', '-', 'keys/000000006.value'], { input: bytes }).equals(records[5]!.value)).toBe(true);
   });
 
   it('holds a dump of no keys', async () => {

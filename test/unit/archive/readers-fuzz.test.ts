@@ -129,7 +129,7 @@ function goodDump(): Buffer {
   const keys = ['/registry/secrets/default/a', '/registry/../../etc/passwd', '/registry/nul\u0000key', '/registry/ünïcödé'];
   const parts = [
     w.header({ format: 'reshifter-key-dump', version: 1, apiVersion: 'v3', etcdVersion: '3.4.23', revision: 9, prefixes: ['/registry'], createdAt: '2026-11-22T03:07:10.000Z' } as Parameters<KeyDumpWriter['header']>[0]),
-    w.keysOf(keys.map((k, i) => ({ key: Buffer.from(k), value: bytes(100 + i * 700, i + 1), createRevision: i + 1, modRevision: i + 2, version: 1 }))),
+    ...w.keysOf(keys.map((k, i) => ({ key: Buffer.from(k), value: bytes(100 + i * 700, i + 1), createRevision: i + 1, modRevision: i + 2, version: 1 }))),
     w.end(),
   ];
   return Buffer.concat(parts);
