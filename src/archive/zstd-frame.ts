@@ -67,27 +67,36 @@ export function parseFrameHeader(buf: Buffer, where = 0): FrameHeader | number {
   return { size, contentSize, windowSize, hasChecksum: (fhd & 0x04) !== 0, dictionaryId };
 }
 
+/** The longest a frame header can be: magic, descriptor, window descriptor, dictionary id, content size. */
+const MAX_FRAME_HEADER = 4 + 1 + 1 + 4 + 8;
+
 /**
- * `frame` (one whole frame, as the encoder wrote it for `content`) with the content size and checksum in it, as
- * buffers to write in order (no copy of the frame's body). The header grows by 4 or 8 bytes for the size, and the
- * frame ends with the low 32 bits of XXH64(content), as RFC 8878 defines the content checksum; blocks are unchanged.
- * A decoder then checks both (`zstd -d` too), and `zstd -l` shows the size. `xxh64` is passed in to keep this pure.
+ * `frame` (one whole frame, as the encoder wrote it for `content`, in one or more pieces) with the content size and
+ * checksum in it, as buffers to write in order (no copy of the frame's body). The header grows by 4 or 8 bytes for
+ * the size, and the frame ends with the low 32 bits of XXH64(content), as RFC 8878 defines the content checksum;
+ * blocks are unchanged. A decoder then checks both (`zstd -d` too), and `zstd -l` shows the size. `xxh64` is passed in
+ * to keep this pure.
  */
-export function withSizeAndChecksum(frame: Buffer, content: Buffer, xxh64: (b: Buffer) => bigint): Buffer[] {
-  const h = parseFrameHeader(frame);
-  if (typeof h === 'number') throw new Error(`zstd encoder wrote ${frame.length} bytes, not a whole frame header`);
-  if (h.contentSize !== undefined || h.hasChecksum) return [frame];
-  const fhd = frame[4]!;
+export function withSizeAndChecksum(frame: Buffer | readonly Buffer[], content: Buffer, xxh64: (b: Buffer) => bigint): Buffer[] {
+  let pieces = Buffer.isBuffer(frame) ? [frame] : frame;
+  // The header is read from the first piece: one that ends inside it (rare: an encoder's output buffer nearly full) is
+  // joined with the rest.
+  if (pieces.length > 1 && pieces[0]!.length < MAX_FRAME_HEADER) pieces = [Buffer.concat(pieces)];
+  const first = pieces[0] ?? Buffer.alloc(0);
+  const h = parseFrameHeader(first);
+  if (typeof h === 'number') throw new Error(`zstd encoder wrote ${first.length} bytes, not a whole frame header`);
+  if (h.contentSize !== undefined || h.hasChecksum) return [...pieces];
+  const fhd = first[4]!;
   const wide = content.length > 0xffffffff;
   const head = Buffer.alloc(h.size + (wide ? 8 : 4));
-  frame.copy(head, 0, 0, h.size);
+  first.copy(head, 0, 0, h.size);
   // FCS_Field_Size 2 (4 bytes) or 3 (8 bytes), Content_Checksum_flag; the size goes last in the header.
   head[4] = (fhd & 0x3f) | (wide ? 0xc0 : 0x80) | 0x04;
   if (wide) head.writeBigUInt64LE(BigInt(content.length), h.size);
   else head.writeUInt32LE(content.length, h.size);
   const checksum = Buffer.alloc(4);
   checksum.writeUInt32LE(Number(xxh64(content) & 0xffffffffn));
-  return [head, frame.subarray(h.size), checksum];
+  return [head, first.subarray(h.size), ...pieces.slice(1), checksum];
 }
 
 /** How big a frame the check lets through. */

@@ -1,14 +1,16 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { xxh64 } from '@node-rs/xxhash';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, type Duplex } from 'node:stream';
+import zlib from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ParallelZstd } from '../../../src/archive/parallel-zstd.js';
 import { ZstdDecoder } from '../../../src/archive/zstd-decoder.js';
-import { MAX_BLOCK, ZSTD_MAGIC, parseFrameHeader } from '../../../src/archive/zstd-frame.js';
+import { MAX_BLOCK, ZSTD_MAGIC, parseFrameHeader, withSizeAndChecksum } from '../../../src/archive/zstd-frame.js';
 import { IntegrityError } from '../../../src/core/errors.js';
 
 const KiB = 1024;
@@ -123,6 +125,20 @@ describe('zstd codec', () => {
   it('compresses smaller at a higher level', async () => {
     const input = mixed(512 * KiB);
     expect((await compress(input, 12)).length).toBeLessThan((await compress(input, 1)).length);
+  });
+
+  it('adds size and checksum to a frame written in pieces, also when its header is split between them', async () => {
+    const content = mixed(300 * KiB);
+    // A streaming encoder's frame: neither size nor checksum.
+    const frame = await through(new zlib.ZstdCompress(), [content]);
+    expect((parseFrameHeader(frame) as { contentSize?: number }).contentSize).toBeUndefined();
+    for (const cuts of [[], [3], [7, 20], [frame.length - 2]]) {
+      const pieces = [0, ...cuts].map((at, i, all) => frame.subarray(at, all[i + 1] ?? frame.length));
+      const out = Buffer.concat(withSizeAndChecksum(pieces, content, (b) => xxh64(b)));
+      const h = parseFrameHeader(out) as { contentSize?: number; hasChecksum: boolean };
+      expect([h.contentSize, h.hasChecksum]).toEqual([content.length, true]);
+      expect(zlib.zstdDecompressSync(out).equals(content)).toBe(true);
+    }
   });
 
   it('keeps few blocks in flight: a slow reader holds the input back', async () => {
