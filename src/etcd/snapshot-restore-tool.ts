@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { AbortedError, OperationError, describeError } from '../core/errors.js';
 import { trackTempPath } from '../exit-cleanup.js';
+import { makeDirs } from '../make-dirs.js';
 
 /** The installed tool that turns a snapshot into a data directory. */
 export interface RestoreTool {
@@ -63,23 +64,6 @@ export async function findRestoreTool(): Promise<RestoreTool> {
 }
 
 /**
- * `mkdir -p dir`, one level at a time: Node's recursive mkdir loops for ever, at full CPU and deaf to SIGTERM, where
- * mkdir fails with ENOENT under a parent that exists (`--data-dir /proc/x/member`); this fails naming the folder.
- */
-async function makeParents(dir: string): Promise<void> {
-  const missing: string[] = [];
-  for (let d = dir; !(await stat(d).then(() => true, () => false)); d = dirname(d)) {
-    missing.unshift(d);
-    if (dirname(d) === d) break;
-  }
-  for (const d of missing) {
-    await mkdir(d).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw new OperationError(`cannot create ${d} for --data-dir: ${describeError(err)}`, { cause: err });
-    });
-  }
-}
-
-/**
  * Runs `<tool> snapshot restore FILE --data-dir DIR ...`; fails with the tool's own words. The tool writes the data
  * directory in place, so stopped half-way (a signal, a full disk) it would leave `member/snap/db` without a WAL: a
  * directory the next attempt refuses as not empty and etcd must never start on. It restores into a private folder
@@ -90,7 +74,9 @@ async function makeParents(dir: string): Promise<void> {
 export async function runSnapshotRestore(tool: RestoreTool, snapshotFile: string, opts: SnapshotRestoreOptions, signal?: AbortSignal): Promise<void> {
   const into = await stat(opts.dataDir).then((s) => s.isDirectory(), () => false);
   const parent = into ? opts.dataDir : dirname(opts.dataDir);
-  await makeParents(parent);
+  await makeDirs(parent).catch((err: NodeJS.ErrnoException) => {
+    throw new OperationError(`cannot create ${err.path ?? parent} for --data-dir: ${describeError(err)}`, { cause: err });
+  });
   const staging = join(parent, `.${basename(opts.dataDir)}.reshifter-${randomBytes(4).toString('hex')}`);
   const args = ['snapshot', 'restore', snapshotFile, '--data-dir', staging];
   if (opts.name !== undefined) args.push('--name', opts.name);

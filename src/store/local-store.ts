@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { noRoomReason } from '../archive/work-area.js';
 import { OperationError, StoreError, describeError } from '../core/errors.js';
 import { trackTempPath } from '../exit-cleanup.js';
+import { makeDirs } from '../make-dirs.js';
 import type { ListOptions, ObjectInfo, Store } from './types.js';
 
 /** Temporary files of puts in progress (or of a process that died): hidden from `list` unless asked for. */
@@ -40,7 +41,7 @@ export class LocalStore implements Store {
     const release = trackTempPath(temp);
     let renamed = false;
     try {
-      await makeDirs(dir);
+      await makeDirs(dir, 0o700);
       const out = createWriteStream(temp, { mode: 0o600, flags: 'wx', highWaterMark: WRITE_BUFFER });
       await pipeline(body, out, opts.signal ? { signal: opts.signal } : {});
       // Durable before visible: fsync the file, rename, then fsync the folder so the rename survives a crash.
@@ -160,19 +161,3 @@ function wrap(err: unknown, what: string): Error {
   return new StoreError(`${what}: ${why}`, kind, { cause: err });
 }
 
-/**
- * `mkdir -p dir` (mode 0700), one level at a time: Node's recursive mkdir loops for ever, at full CPU and deaf to
- * SIGTERM, where mkdir fails with ENOENT under a parent that exists (RS_BACKUP_DIR=/proc/x); this fails at once.
- */
-async function makeDirs(dir: string): Promise<void> {
-  const missing: string[] = [];
-  for (let d = dir; !(await stat(d).then(() => true, () => false)); d = dirname(d)) {
-    missing.unshift(d);
-    if (dirname(d) === d) break;
-  }
-  for (const d of missing) {
-    await mkdir(d, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err;
-    });
-  }
-}
