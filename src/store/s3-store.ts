@@ -174,6 +174,7 @@ export class S3Store implements Store {
 
   async list(prefix: string, opts: ListOptions = {}): Promise<ObjectInfo[]> {
     const out: ObjectInfo[] = [];
+    const seen = new Set<string>();
     let token: string | undefined;
     try {
       do {
@@ -195,7 +196,7 @@ export class S3Store implements Store {
           if (o.Key === undefined) continue;
           out.push({ key: o.Key.slice(this.root.length), size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) });
         }
-        token = res.IsTruncated ? res.NextContinuationToken : undefined;
+        token = nextPage(res, seen, `listing ${this.where(prefix)}`);
       } while (token !== undefined);
     } catch (err) {
       throw this.wrap(err, `listing ${this.where(prefix)}`);
@@ -216,6 +217,7 @@ export class S3Store implements Store {
 
   async folders(prefix: string): Promise<string[]> {
     const out: string[] = [];
+    const seen = new Set<string>();
     let token: string | undefined;
     const under = this.root + prefix;
     try {
@@ -227,7 +229,7 @@ export class S3Store implements Store {
           'ListObjectsV2',
         );
         for (const p of res.CommonPrefixes ?? []) if (p.Prefix !== undefined) out.push(p.Prefix.slice(under.length).replace(/\/$/, ''));
-        token = res.IsTruncated ? res.NextContinuationToken : undefined;
+        token = nextPage(res, seen, `listing ${this.where(prefix)}`);
       } while (token !== undefined);
     } catch (err) {
       throw this.wrap(err, `listing ${this.where(prefix)}`);
@@ -359,4 +361,22 @@ function sdkText(a: unknown): string {
     return `${name}: done${typeof m?.httpStatusCode === 'number' ? ` (HTTP ${m.httpStatusCode}${attempts})` : ''}`;
   }
   return describeError(a);
+}
+
+/**
+ * The continuation token of the next page of a listing, or undefined after the last page. A server that says the
+ * listing goes on without saying where (no token), or that hands out a token it gave before, would make the listing
+ * silently short or endless (the same page again and again, every key of it kept once more): both are refused.
+ */
+function nextPage(res: ListObjectsV2CommandOutput, seen: Set<string>, what: string): string | undefined {
+  if (res.IsTruncated !== true) return undefined;
+  const token = res.NextContinuationToken;
+  if (token === undefined || token === '') {
+    throw new StoreError(`${what}: the S3 server says the listing goes on (IsTruncated) but gives no NextContinuationToken to read the rest; it is not S3-compatible here`);
+  }
+  if (seen.has(token)) {
+    throw new StoreError(`${what}: the S3 server handed out the same NextContinuationToken twice, so the listing would never end; it is not S3-compatible here`);
+  }
+  seen.add(token);
+  return token;
 }
