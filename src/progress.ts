@@ -55,6 +55,10 @@ export function readCounted(stream: Readable, opts: { log?: Logger | undefined; 
   // Not stream.pipeline, which passes a source's error on only once that source has closed: an S3 download that gave
   // up on a server that stopped answering closes when its socket does, long after. An abandoned read closes its source.
   stream.once('error', (err) => counter.destroy(err));
+  // The source can fail before the reader of the counter is attached (a store that sends more than a manifest's size
+  // fails at its first chunk): the error stays on the counter (errored, destroyed) for that reader to find, instead of
+  // crashing the process as an 'error' event nobody heard.
+  counter.on('error', () => undefined);
   counter.once('close', () => {
     if (!stream.readableEnded) stream.destroy();
   });

@@ -11,6 +11,7 @@ import { snapshotFilesHere } from '../core/snapshot-files-here.js';
 import { BACKUP_ID_RE, idOfFile, manifestName, newBackupId } from '../core/naming.js';
 import { parseManifest, serializeManifest, type Manifest } from '../archive/manifest.js';
 import { TEMP_PREFIX } from './local-store.js';
+import { limitBytes } from './size-limit.js';
 import type { ListOptions, ObjectInfo, Store } from './types.js';
 
 export interface Listing {
@@ -277,13 +278,16 @@ export class BackupRepository {
     return m;
   }
 
-  /** Opens the stored bytes of a backup's artifact. */
+  /** Opens the stored bytes of a backup's artifact: a byte past the size its manifest says fails the read (IntegrityError `size`). */
   async openArtifact(m: Manifest, signal?: AbortSignal): Promise<Readable> {
+    let body: Readable;
     try {
-      return await this.store.get(this.key(m.artifact), signal ? { signal } : {});
+      body = await this.store.get(this.key(m.artifact), signal ? { signal } : {});
     } catch (err) {
       throw await this.deletedWhileRead(m, err);
     }
+    const where = `${this.store.location.replace(/\/$/, '')}/${this.key(m.artifact)}`;
+    return limitBytes(body, m.sizeBytes, () => new IntegrityError('size', `backup ${m.id}: ${where} holds more than the ${m.sizeBytes} bytes its manifest says: refusing to read a damaged or replaced backup on`));
   }
 
   /**
