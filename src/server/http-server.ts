@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HealthReport } from '../core/health.js';
 import { OperationError } from '../core/errors.js';
@@ -35,17 +35,30 @@ export interface RunningHttpServer {
 const PATHS = ['/healthz', '/livez', '/metrics'];
 
 /**
+ * Connections open at once, and from one client address. With one cap only (64, as it was), any client that reached
+ * the port held every connection by opening 64 and sending nothing: /livez and /healthz then failed (the kubelet
+ * restarts the pod, mid-backup) and the API answered no one, without a token. Per address, one client (a pod, a
+ * browser tab's page) cannot take them all; the kubelet's probes, Prometheus and the operator each have their own.
+ * 64 a client still has: an ingress controller's pool of upstream connections all come from its one address.
+ */
+const MAX_CONNECTIONS = 512;
+const MAX_PER_ADDRESS = 64;
+
+/**
  * The HTTP side of `run` (node:http, no framework): `GET /healthz` (200, or 503 with the reason), `GET /livez`
  * (200 while the process answers), `GET /metrics` (Prometheus text), then the routes it is given (the API, the
  * UI). Everything else is a JSON 404 or 405.
- * Bounded: small headers, short timeouts, few connections, and request bodies are never read. On loopback (or with
- * RS_HTTP_ALLOWED_HOSTS), a request sent to a name it does not answer to is refused first (421), whatever its path.
+ * Bounded: small headers, short timeouts, a cap on connections in all and per client address, and request bodies are
+ * never read. On loopback (or with RS_HTTP_ALLOWED_HOSTS), a request sent to a name it does not answer to is refused
+ * first (421), whatever its path.
  */
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
   const log = opts.log.child({ component: 'http' });
   const allowedHosts = opts.allowedHosts ?? [];
   const checkHost = checksHostNames({ address: opts.host, allowedHosts });
-  const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, (req, res) => {
+  // The timeouts are checked every second (Node's default, 30 s, let a connection that sends nothing stay for 35 s).
+  const limits = { maxHeaderSize: 16 * 1024, requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 };
+  const server = createServer(limits, (req, res) => {
     if (checkHost && !hostAllowed(req.headers.host, allowedHosts)) {
       refuseHost(req, res, opts.host ?? '*', log);
       return;
@@ -56,8 +69,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       else res.destroy();
     });
   });
-  server.maxConnections = 64;
+  server.maxConnections = MAX_CONNECTIONS;
   server.maxRequestsPerSocket = 100;
+  limitPerAddress(server, MAX_PER_ADDRESS);
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       const why = err.code === 'EADDRINUSE' ? 'is already in use' : err.code === 'EACCES' ? 'needs privileges' : err.message;
@@ -132,4 +146,23 @@ function json(res: ServerResponse, status: number, value: unknown): void {
 function send(res: ServerResponse, status: number, contentType: string, body: string): void {
   res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
   res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+/** Closes a new connection at once when its address already holds `max` open ones. */
+function limitPerAddress(server: Server, max: number): void {
+  const open = new Map<string, number>();
+  server.on('connection', (socket) => {
+    const who = socket.remoteAddress ?? '';
+    const n = (open.get(who) ?? 0) + 1;
+    if (n > max) {
+      socket.destroy();
+      return;
+    }
+    open.set(who, n);
+    socket.once('close', () => {
+      const left = (open.get(who) ?? 1) - 1;
+      if (left > 0) open.set(who, left);
+      else open.delete(who);
+    });
+  });
 }

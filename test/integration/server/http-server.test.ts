@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -112,5 +113,31 @@ describe('the HTTP server of run', () => {
       .rejects.toThrow(`cannot serve HTTP on 127.0.0.1:${first.port} (RS_HTTP_ADDRESS, RS_HTTP_PORT): the port is already in use`);
     await first.close();
     await expect(get(first.port, '/healthz')).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it('answers its probes while one client holds open every connection it may', async () => {
+    // One client (another address on loopback: 127.0.0.2) opens 100 connections and sends nothing. With one cap of 64
+    // connections, it held them all (for up to 35 s, then again) and /livez failed: the kubelet restarts the pod.
+    const { port } = await start();
+    const hog: Socket[] = [];
+    let closed = 0;
+    let pastShare: () => void = () => undefined;
+    const allPastShareClosed = new Promise<void>((resolve) => (pastShare = resolve));
+    try {
+      for (let i = 0; i < 100; i++) {
+        const s = connect({ host: '127.0.0.1', port, localAddress: '127.0.0.2' });
+        s.on('error', () => undefined);
+        s.once('close', () => {
+          if (++closed === 100 - 64) pastShare();
+        });
+        hog.push(s);
+      }
+      // Those past its share of 64 are closed at once; the rest stay (until the header timeout).
+      await allPastShareClosed;
+      const res = await get(port, '/livez');
+      expect(res.status).toBe(200);
+    } finally {
+      for (const s of hog) s.destroy();
+    }
   });
 });
