@@ -233,6 +233,10 @@ export class V2Client {
         },
       );
       req.on('timeout', () => req.destroy(new Error(`no answer within ${this.cfg.timeoutMs} ms`)));
+      // The socket's timeout above is one of silence: an answer that trickles in (a byte now and then, from a broken
+      // proxy or a hostile endpoint) never trips it, and the call would never end. The whole answer has the same time.
+      const deadline = setTimeout(() => req.destroy(new Error(`no complete answer within ${this.cfg.timeoutMs} ms (RS_ETCD_TIMEOUT)`)), this.cfg.timeoutMs);
+      req.once('close', () => clearTimeout(deadline));
       req.on('error', reject);
       req.end(body);
     });
