@@ -18,9 +18,9 @@ const heavyReads = new WeakMap<ApiDeps, number>();
 
 /**
  * Serves the HTTP API under `/api/`: returns false for any other path (for the next handler), true once it has
- * answered. Order: the token (every request, when one is set), the route (404, 405), the route's access (403),
- * parameters and body (400, 413, 415), then the handler. Errors become `{ error, code, field? }` JSON; unexpected
- * ones are logged and answered 500 without details. Headers are never logged.
+ * answered. Order: another site's page (403), the token (every request, when one is set), the route (404, 405), the
+ * route's access (403), parameters and body (400, 413, 415), then the handler. Errors become `{ error, code, field? }`
+ * JSON; unexpected ones are logged and answered 500 without details. Headers are never logged.
  */
 export async function handleApi(req: IncomingMessage, res: ServerResponse, deps: ApiDeps): Promise<boolean> {
   const url = new URL(req.url ?? '/', 'http://localhost');
@@ -33,7 +33,7 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, deps:
   });
   let heavy = false;
   try {
-    if (deps.token !== undefined) authorize(req.headers, deps.token, 'read');
+    admit(req, deps);
     const matched = matchPath(ROUTES, url.pathname);
     if (!matched) throw new ApiError(404, 'not_found', `no API path ${url.pathname}; GET /api/v1/openapi.json lists them`);
     const method = req.method === 'HEAD' ? 'GET' : req.method;
@@ -144,6 +144,24 @@ async function checkBody(route: Route, req: IncomingMessage): Promise<unknown> {
   const problem = validate(route.body.schema, body, COMPONENTS);
   if (problem) throw new ApiError(400, 'bad_request', problem.message, problem.field === '' ? undefined : problem.field);
   return body;
+}
+
+/**
+ * Refuses a request a browser sent for another site's page (Sec-Fetch-Site `cross-site` or `same-site`: another
+ * port or name). Such a page cannot read the answer, but without a token on loopback it could make the server do the
+ * work: `<img src="http://127.0.0.1:8080/api/v1/stats">` reads the whole etcd, a diff downloads two backups, again
+ * and again while the tab is open. The web UI's own requests are `same-origin`; clients that are not browsers send
+ * no such header.
+ */
+function refuseCrossSite(site: string | string[] | undefined): void {
+  if (site === undefined || site === 'same-origin' || site === 'none') return;
+  throw new ApiError(403, 'forbidden', "this API does not answer requests a browser sends for another site's page (Sec-Fetch-Site): open the web UI of this server, or call the API from a client that is not a browser");
+}
+
+/** What every API request passes first: not another site's (refuseCrossSite), and the token when one is set. */
+function admit(req: IncomingMessage, deps: ApiDeps): void {
+  refuseCrossSite(req.headers['sec-fetch-site']);
+  if (deps.token !== undefined) authorize(req.headers, deps.token, 'read');
 }
 
 /** Our error types as HTTP answers; anything else is a bug: 500 without details. */
