@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -120,9 +120,12 @@ describe('bad configuration', { concurrent: true }, () => {
   // cannot read it. Before, the error was `... "client.key" cannot be read`, with no why and nothing to do.
   it('says why a key file cannot be read (its mode and owner, or the folder in the way) and what to do: exit 2', async () => {
     const root = process.getuid?.() === 0;
-    // Root reads any file: the CLI runs as nobody then; anyone else is refused a file and a folder of mode 0000.
-    const asOther = root ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
-    const uid = root ? 65534 : process.getuid!();
+    // Root reads any file: the CLI runs as root without the capabilities that let it (DAC override and read search),
+    // on files of another owner (it cannot run as another user: a clone in a 0700 folder, as CI's, is closed to it);
+    // anyone else is refused a file and a folder of mode 0000.
+    const asOther = root ? ['setpriv', '--bounding-set', '-dac_override,-dac_read_search'] : [];
+    const uid = process.getuid!();
+    const owner = root ? 65534 : uid;
     const tls = join(dir, 'tls');
     const closed = join(dir, 'closed');
     await mkdir(tls);
@@ -132,6 +135,7 @@ describe('bad configuration', { concurrent: true }, () => {
     await writeFile(join(tls, 'client.key'), 'x', { mode: root ? 0o600 : 0o000 });
     await writeFile(join(closed, 'client.key'), 'x', { mode: 0o600 });
     await chmod(closed, root ? 0o700 : 0o000);
+    if (root) for (const p of [join(tls, 'client.key'), closed, join(closed, 'client.key')]) await chown(p, owner, owner);
     const explore = async (key: string) => {
       const argv = [...asOther, process.execPath, new URL('../../dist/main.js', import.meta.url).pathname, 'explore'];
       const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', RS_ETCD_ENDPOINTS: `https://127.0.0.1:${trap.port}`, RS_ETCD_CLIENT_CERT: join(dir, 'file'), RS_ETCD_CLIENT_KEY: key };
@@ -141,7 +145,6 @@ describe('bad configuration', { concurrent: true }, () => {
     const file = await explore(join(tls, 'client.key'));
     expect(file.code).toBe(2);
     const fix = `run reshifter as its owner (root for the etcd keys of k3s and kubeadm, which are 0600) or give uid ${uid} read access`;
-    const owner = process.getuid?.() ?? 0;
     expect(file.stderr).toContain(
       `RS_ETCD_CLIENT_KEY was invalid: "${join(tls, 'client.key')}" cannot be read by uid ${uid}: the file is mode ${root ? '0600' : '0000'}, owner uid ${owner}; ${fix}`,
     );
@@ -149,6 +152,7 @@ describe('bad configuration', { concurrent: true }, () => {
     expect(folder.code).toBe(2);
     expect(folder.stderr).toContain(`cannot be read by uid ${uid}: the folder ${closed} (mode ${root ? '0700' : '0000'}, owner uid ${owner}) cannot be entered; ${fix}`);
     await chmod(closed, 0o700);
+    if (root) await chown(closed, 0, 0);
     expect(trap.connections).toBe(0);
   });
 });
