@@ -157,13 +157,16 @@ function matchStoragePath(segments: string[]): { resource: string; segments: num
  * True when a user-given resource name selects this key. The name is an exact plural (`deployments`), optionally
  * group-qualified (`customresourcedefinitions.apiextensions.k8s.io`, `deployments.apps`); it is compared with the
  * parsed resource and group only, never searched for in the key, so `pods` does not select a namespace named pods.
+ * A built-in's storage path, as etcdctl shows the key (`useridentities`, `controllers`), names its resource too.
  */
 export function resourceMatches(filterName: string, key: ParsedKey): boolean {
   if (key.resource === undefined) return false;
   const filter = filterName.trim().toLowerCase();
   const dot = filter.indexOf('.');
-  if (dot < 0) return filter === key.resource;
-  if (filter.slice(0, dot) !== key.resource) return false;
+  const plural = dot < 0 ? filter : filter.slice(0, dot);
+  const stored = key.group === undefined && STORAGE_PATH_RESOURCES.get(plural) === key.resource;
+  if (plural !== key.resource && !stored) return false;
+  if (dot < 0) return true;
   const group = filter.slice(dot + 1);
   return key.group === undefined ? storedWithoutGroup(group) : key.group === group;
 }

@@ -154,12 +154,17 @@ describe('resourceMatches', () => {
     expect(resourceMatches('ods', key('/registry/pods/ns/a'))).toBe(false);
   });
 
-  it('matches on the resource, not on the storage path', () => {
+  it('matches on the resource or its whole storage path (as etcdctl shows the key), never on a path\'s head', () => {
     expect(resourceMatches('services', key('/registry/services/specs/ns/a'))).toBe(true);
     expect(resourceMatches('services', key('/registry/services/endpoints/ns/a'))).toBe(false);
     expect(resourceMatches('endpoints', key('/registry/services/endpoints/ns/a'))).toBe(true);
     expect(resourceMatches('nodes', key('/registry/minions/n'))).toBe(true);
-    expect(resourceMatches('minions', key('/registry/minions/n'))).toBe(false);
+    expect(resourceMatches('minions', key('/registry/minions/n'))).toBe(true);
+    expect(resourceMatches('useridentities', key('/openshift.io/useridentities/htpasswd:a'))).toBe(true);
+    expect(resourceMatches('useridentities.user.openshift.io', key('/openshift.io/useridentities/htpasswd:a'))).toBe(true);
+    expect(resourceMatches('minions', key('/registry/nodes/n'))).toBe(true);
+    expect(resourceMatches('controllers', key('/registry/example.com/controllers/ns/a'))).toBe(true);
+    expect(resourceMatches('controllers.apps', key('/registry/example.com/controllers/ns/a'))).toBe(false);
   });
 
   it('accepts a group-qualified name and checks the group', () => {

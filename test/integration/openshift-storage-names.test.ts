@@ -1,0 +1,74 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Etcd3 } from 'etcd3';
+import { runCli } from '../helpers/cli.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { keyspace } from '../helpers/keyspace.js';
+
+/**
+ * An OpenShift admin names resources as `etcdctl get --prefix /openshift.io --keys-only` shows them: OpenShift keeps
+ * identities under `useridentities`, Kubernetes replication controllers under `controllers`. Filters take that name
+ * as well as the API's plural, and a custom resource of the same plural in its own group stays selected by it.
+ */
+const OBJECTS: Record<string, object> = {
+  '/openshift.io/useridentities/htpasswd:alice': { kind: 'Identity', apiVersion: 'user.openshift.io/v1', metadata: { name: 'htpasswd:alice' } },
+  '/openshift.io/users/alice': { kind: 'User', apiVersion: 'user.openshift.io/v1', metadata: { name: 'alice' } },
+  '/openshift.io/routes/ns1/r1': { kind: 'Route', apiVersion: 'route.openshift.io/v1', metadata: { name: 'r1', namespace: 'ns1' } },
+  '/kubernetes.io/controllers/ns1/rc1': { kind: 'ReplicationController', apiVersion: 'v1', metadata: { name: 'rc1', namespace: 'ns1' } },
+  '/kubernetes.io/example.com/controllers/ns1/c1': { kind: 'Controller', apiVersion: 'example.com/v1', metadata: { name: 'c1', namespace: 'ns1' } },
+};
+
+let source: TestEtcd;
+let dir: string;
+
+beforeAll(async () => {
+  [source, dir] = await Promise.all([startEtcd(), mkdtemp(join(tmpdir(), 'rs-ocp-names-'))]);
+  const client = new Etcd3({ hosts: source.endpoint });
+  for (const [key, value] of Object.entries(OBJECTS)) await client.put(key).value(JSON.stringify(value));
+  client.close();
+});
+
+afterAll(async () => {
+  await Promise.all([source?.stop(), dir && rm(dir, { recursive: true, force: true })]);
+});
+
+const env = (etcd: TestEtcd, extra: Record<string, string> = {}) => ({ RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: dir, ...extra });
+
+const textKeys = async (etcd: TestEtcd) => [...(await keyspace(etcd)).keys()].map((k) => Buffer.from(k, 'base64').toString()).sort();
+
+describe('resource filters with the names etcd stores OpenShift and Kubernetes resources under', () => {
+  it('filter:useridentities dumps the identities, and RS_INCLUDE_RESOURCES=useridentities restores them', async () => {
+    const made = await runCli(['backup', '--strategy', 'filter:useridentities'], env(source));
+    expect(made.stderr).not.toMatch(/selected no key/);
+    expect(made.code).toBe(0);
+    const id = made.stdout.split('\t')[0]!;
+    const whole = await runCli(['backup', '--strategy', 'raw'], env(source));
+    expect(whole.code).toBe(0);
+    const target = await startEtcd();
+    try {
+      const res = await runCli(['restore', whole.stdout.split('\t')[0]!], env(target, { RS_INCLUDE_RESOURCES: 'useridentities' }));
+      expect(res.stderr).not.toMatch(/selected no key|matches no key/);
+      expect(res.code).toBe(0);
+      expect(await textKeys(target)).toEqual(['/openshift.io/useridentities/htpasswd:alice']);
+      const again = await runCli(['restore', id], env(target, { RS_INCLUDE_RESOURCES: 'identities' }));
+      expect(again.code).toBe(0);
+    } finally {
+      await target.stop();
+    }
+  });
+
+  it('filter:controllers takes replication controllers and still the custom resource named controllers', async () => {
+    const made = await runCli(['backup', '--strategy', 'filter:controllers', '--json'], env(source));
+    expect(made.code).toBe(0);
+    const target = await startEtcd();
+    try {
+      const res = await runCli(['restore', (JSON.parse(made.stdout) as { id: string }).id], env(target));
+      expect(res.code).toBe(0);
+      expect(await textKeys(target)).toEqual(['/kubernetes.io/controllers/ns1/rc1', '/kubernetes.io/example.com/controllers/ns1/c1']);
+    } finally {
+      await target.stop();
+    }
+  });
+});
