@@ -39,23 +39,51 @@ const KUBECTL_NAMES: ReadonlyMap<string, string> = new Map([
   ...pairs('replicationcontrollers', 'replicationcontroller', 'rc'),
 ]);
 
+/** The same of OpenShift's stored resources, as `oc api-resources` names them. */
+const OC_NAMES: ReadonlyMap<string, string> = new Map([
+  ...pairs('routes', 'route'),
+  ...pairs('deploymentconfigs', 'deploymentconfig', 'dc'),
+  ...pairs('buildconfigs', 'buildconfig', 'bc'),
+  ...pairs('builds', 'build'),
+  ...pairs('imagestreams', 'imagestream', 'is'),
+  ...pairs('images', 'image'),
+  ...pairs('templates', 'template'),
+  ...pairs('templateinstances', 'templateinstance'),
+  ...pairs('brokertemplateinstances', 'brokertemplateinstance'),
+  ...pairs('users', 'user'),
+  ...pairs('groups', 'group'),
+  ...pairs('identities', 'identity'),
+  ...pairs('oauthaccesstokens', 'oauthaccesstoken'),
+  ...pairs('oauthauthorizetokens', 'oauthauthorizetoken'),
+  ...pairs('oauthclients', 'oauthclient'),
+  ...pairs('oauthclientauthorizations', 'oauthclientauthorization'),
+  ...pairs('securitycontextconstraints', 'securitycontextconstraint', 'scc'),
+  ...pairs('clusterresourcequotas', 'clusterresourcequota', 'clusterquota'),
+  ...pairs('egressnetworkpolicies', 'egressnetworkpolicy'),
+  ...pairs('hostsubnets', 'hostsubnet'),
+  ...pairs('netnamespaces', 'netnamespace'),
+  ...pairs('clusternetworks', 'clusternetwork'),
+]);
+
 function pairs(plural: string, ...names: string[]): Array<[string, string]> {
   return names.map((n) => [n, plural]);
 }
 
-/** The stored plural of a kubectl singular or short name (`cm` -> `configmaps`), or undefined for any other name. */
+/** The stored plural of a kubectl (or oc) singular or short name (`cm` -> `configmaps`), or undefined for any other name. */
 export function pluralOfKubectlName(name: string): string | undefined {
-  return KUBECTL_NAMES.get(name.trim().toLowerCase());
+  const key = name.trim().toLowerCase();
+  return KUBECTL_NAMES.get(key) ?? OC_NAMES.get(key);
 }
 
 /**
- * The first of `names` that is kubectl's singular or short name of a built-in resource, said as the rest of
- * `... was invalid: "<value>" ...`; undefined when there is none.
+ * The first of `names` that is kubectl's (or OpenShift's oc's) singular or short name of a built-in resource, said
+ * as the rest of `... was invalid: "<value>" ...`; undefined when there is none.
  */
 export function kubectlNameProblem(names: readonly string[]): string | undefined {
   for (const name of names) {
     const plural = pluralOfKubectlName(name);
-    if (plural !== undefined) return `has "${name}", kubectl's name for ${plural}: etcd stores a resource under its plural, so "${name}" would select nothing (use "${plural}")`;
+    const tool = KUBECTL_NAMES.has(name.trim().toLowerCase()) ? 'kubectl' : 'oc';
+    if (plural !== undefined) return `has "${name}", ${tool}'s name for ${plural}: etcd stores a resource under its plural, so "${name}" would select nothing (use "${plural}")`;
   }
   return undefined;
 }

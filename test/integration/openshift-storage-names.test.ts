@@ -71,4 +71,24 @@ describe('resource filters with the names etcd stores OpenShift and Kubernetes r
       await target.stop();
     }
   });
+
+  it("oc's singular and short names (route, dc, scc) are refused before any work, naming the plural etcd stores", async () => {
+    // RS_EXCLUDE_RESOURCES=route, meant to keep the routes out of a restore, wrote them all (exit 0, one note).
+    const whole = await runCli(['backup', '--strategy', 'raw'], env(source));
+    expect(whole.code).toBe(0);
+    const target = await startEtcd();
+    try {
+      const res = await runCli(['restore', whole.stdout.split('\t')[0]!], env(target, { RS_EXCLUDE_RESOURCES: 'route' }));
+      expect(res.stderr).toMatch(/RS_EXCLUDE_RESOURCES was invalid: "route" has "route", oc's name for routes: .*\(use "routes"\)/);
+      expect(res.code).toBe(2);
+      expect(await textKeys(target)).toEqual([]);
+    } finally {
+      await target.stop();
+    }
+    for (const [strategy, name, plural] of [['filter:secrets,dc', 'dc', 'deploymentconfigs'], ['filter:scc', 'scc', 'securitycontextconstraints']]) {
+      const res = await runCli(['backup', '--strategy', strategy!], env(source));
+      expect(res.stderr).toMatch(new RegExp(`has "${name}", oc's name for ${plural}: .*\\(use "${plural}"\\)`));
+      expect(res.code, strategy).toBe(2);
+    }
+  });
 });
