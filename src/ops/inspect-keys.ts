@@ -44,11 +44,16 @@ function keyRow(kv: LiveKey, layout: readonly string[]): InspectKeyRow {
   };
 }
 
-/** The live keys (`--keys`), in key order, streamed. */
+/** The live keys (`--keys`), in key order, streamed; RS_INCLUDE_/EXCLUDE_* filters apply, as to `--render`. */
 export async function* keyRows(reader: KeyReader, config: Config, q: KeyQuery): AsyncGenerator<InspectKeyRow> {
   const layout = layoutPrefixes(prefixesOf(config), DEFAULT_PREFIXES);
+  const selection = buildSelection(config.selection);
+  const everything = selectsEverything(selection);
   const keys = reader.liveKeys({ ...(q.prefix !== undefined && { prefix: parsePrinted(q.prefix) }), ...(q.revision !== undefined && { revision: q.revision }) });
-  for await (const kv of keys) yield keyRow(kv, layout);
+  for await (const kv of keys) {
+    if (!everything && !selectKey(parseKey(kv.key, layout), selection)) continue;
+    yield keyRow(kv, layout);
+  }
 }
 
 /**

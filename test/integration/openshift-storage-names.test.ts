@@ -91,4 +91,21 @@ describe('resource filters with the names etcd stores OpenShift and Kubernetes r
       expect(res.code, strategy).toBe(2);
     }
   });
+
+  it('inspect --keys lists only what RS_INCLUDE_RESOURCES and RS_INCLUDE_NAMESPACES select, as --render does', async () => {
+    // Its help names the selection variables, yet RS_INCLUDE_RESOURCES=routes listed every key of the snapshot.
+    const snap = await runCli(['backup', '--strategy', 'snapshot'], env(source));
+    expect(snap.code).toBe(0);
+    const id = snap.stdout.split('\t')[0]!;
+    const keysOf = (stdout: string) => stdout.trim().split('\n').slice(1).map((line) => line.split('\t')[0]);
+    const routes = await runCli(['inspect', id, '--keys'], env(source, { RS_INCLUDE_RESOURCES: 'routes' }));
+    expect(routes.code).toBe(0);
+    expect(keysOf(routes.stdout)).toEqual(['/openshift.io/routes/ns1/r1']);
+    const ids = await runCli(['inspect', id, '--keys'], env(source, { RS_INCLUDE_RESOURCES: 'useridentities' }));
+    expect(keysOf(ids.stdout)).toEqual(['/openshift.io/useridentities/htpasswd:alice']);
+    const ns1 = await runCli(['inspect', id, '--keys'], env(source, { RS_INCLUDE_NAMESPACES: 'ns1' }));
+    expect(keysOf(ns1.stdout)).toEqual(['/kubernetes.io/controllers/ns1/rc1', '/kubernetes.io/example.com/controllers/ns1/c1', '/openshift.io/routes/ns1/r1']);
+    const all = await runCli(['inspect', id, '--keys'], env(source));
+    expect(keysOf(all.stdout)).toHaveLength(Object.keys(OBJECTS).length);
+  });
 });
