@@ -59,6 +59,10 @@ interface View {
 const SENSITIVE_RESOURCES = new Set(['secrets', 'oauthaccesstokens', 'oauthauthorizetokens', 'useroauthaccesstokens', 'oauthclients']);
 const SENSITIVE_KINDS = new Set(['Secret', 'OAuthAccessToken', 'OAuthAuthorizeToken', 'UserOAuthAccessToken', 'OAuthClient']);
 
+// Fields of otherwise readable objects that hold credentials: their changes are named, their values never shown (nor
+// those of a field around them, `spec.tls` added whole). OpenShift's Route keeps its TLS private key in spec.tls.key.
+const SENSITIVE_PATHS: ReadonlyMap<string, readonly string[]> = new Map([['Route', ['spec.tls.key']]]);
+
 // Bulky bookkeeping compared as one field rather than entry by entry: every update rewrites its timestamps.
 const OPAQUE_PATHS = new Set(['metadata.managedFields']);
 const MAX_DEPTH = 100;
@@ -93,7 +97,8 @@ export function fieldDiff(from: Uint8Array, to: Uint8Array, resource?: string, o
 
   const whole = a.body !== undefined && b.body !== undefined;
   const sensitive = isSensitiveObject(resource, a.kind, a.labels) || isSensitiveObject(resource, b.kind, b.labels);
-  const walker = new Walker(opts.maxChanges ?? 50, opts.maxValueChars ?? 160, !sensitive);
+  const hidden = SENSITIVE_PATHS.get(a.kind ?? '') ?? SENSITIVE_PATHS.get(b.kind ?? '') ?? [];
+  const walker = new Walker(opts.maxChanges ?? 50, opts.maxValueChars ?? 160, !sensitive, hidden);
   try {
     walker.walk(whole ? a.body : a.header, whole ? b.body : b.header, '', 0);
   } catch {
@@ -184,6 +189,7 @@ class Walker {
     private readonly max: number,
     private readonly maxChars: number,
     private readonly withValues: boolean,
+    private readonly hidden: readonly string[] = [],
   ) {}
 
   walk(a: unknown, b: unknown, path: string, depth: number): void {
@@ -216,11 +222,16 @@ class Walker {
       return;
     }
     const c: FieldChange = { path, change };
-    if (this.withValues) {
+    if (this.withValues && !this.hides(path)) {
       if (change !== 'added') c.from = this.text(from);
       if (change !== 'removed') c.to = this.text(to);
     }
     this.changes.push(c);
+  }
+
+  /** True when `path` is a hidden field, inside one, or holds one. */
+  private hides(path: string): boolean {
+    return this.hidden.some((h) => h === path || h.startsWith(`${path}.`) || path.startsWith(`${h}.`) || path.startsWith(`${h}[`));
   }
 
   private text(value: unknown): string {
