@@ -1,3 +1,5 @@
+import { STORAGE_PATH_RESOURCES } from './resource-prefixes.js';
+
 /**
  * kubectl's singular and short names of built-in resources (`kubectl api-resources`), by the plural the apiserver
  * stores them under in etcd. A filter matches the stored plural only, so `configmap` or `cm` would select nothing.
@@ -82,6 +84,8 @@ export function pluralOfKubectlName(name: string): string | undefined {
 export function kubectlNameProblem(names: readonly string[]): string | undefined {
   for (const name of names) {
     const plural = pluralOfKubectlName(name);
+    // `ingress` is also where etcd stores ingresses (/registry/ingress/): as such it selects them.
+    if (plural !== undefined && STORAGE_PATH_RESOURCES.get(name.trim().toLowerCase()) === plural) continue;
     const tool = KUBECTL_NAMES.has(name.trim().toLowerCase()) ? 'kubectl' : 'oc';
     if (plural !== undefined) return `has "${name}", ${tool}'s name for ${plural}: etcd stores a resource under its plural, so "${name}" would select nothing (use "${plural}")`;
   }

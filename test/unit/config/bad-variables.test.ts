@@ -203,4 +203,11 @@ describe('every bad variable is refused, named, with its value unless secret', (
   it('accepts a folder that does not exist yet (the first backup creates it)', () => {
     expect(loadConfig({ RS_BACKUP_DIR: join(dir, 'new', 'folder') }).errors).toBeUndefined();
   });
+
+  it('accepts `ingress` in filters: kubectl\'s singular, and also where etcd stores ingresses (/registry/ingress/)', () => {
+    // Before: refused as kubectl's singular that "would select nothing", though it selects every ingress.
+    expect(loadConfig({ RS_BACKUP_STRATEGY: 'filter:ingress' }).errors).toBeUndefined();
+    expect(loadConfig({ RS_INCLUDE_RESOURCES: 'ingress' }).errors).toBeUndefined();
+    expect(loadConfig({ RS_INCLUDE_RESOURCES: 'ing' }).errors?.join()).toMatch(/has "ing", kubectl's name for ingresses/);
+  });
 });

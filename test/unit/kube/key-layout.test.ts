@@ -182,6 +182,7 @@ describe('resourceMatches', () => {
     expect(resourceMatches('deployments.example.com', builtin)).toBe(false);
     expect(resourceMatches('deployments.example.com', custom)).toBe(true);
     expect(resourceMatches('ingresses.networking.k8s.io', key('/registry/ingress/ns/a'))).toBe(true);
+    expect(resourceMatches('ingress', key('/registry/ingress/ns/a'))).toBe(true);
     expect(resourceMatches('routes.route.openshift.io', key('/openshift.io/routes/ns/a'))).toBe(true);
     // The two aggregation groups always carry their group in the key.
     expect(resourceMatches('apiservices.apiregistration.k8s.io', key('/registry/apiservices/v1.apps'))).toBe(false);
