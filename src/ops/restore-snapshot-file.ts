@@ -1,11 +1,10 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, open, rename, rm, stat } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { lstat, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { etcdOf, type Manifest } from '../archive/manifest.js';
 import { ConfigError, OperationError } from '../core/errors.js';
 import type { BackupRepository } from '../store/backup-repository.js';
+import { LocalStore } from '../store/local-store.js';
 import type { OpContext } from './context.js';
 import { encryptionKeys } from './encryption-keys.js';
 import { openBackup } from './open-backup.js';
@@ -30,23 +29,6 @@ async function checkTarget(path: string, id: string): Promise<void> {
   if (folder === undefined || !folder.isDirectory()) throw new ConfigError([`--snapshot-file: the folder ${dirname(path)} does not exist; create it or name a file in another one`]);
 }
 
-/** Copies `from` to `to` under a temporary name beside it, fsynced, then renamed: `to` appears only complete. */
-async function writeComplete(from: string, to: string, signal: AbortSignal | undefined): Promise<void> {
-  const tmp = join(dirname(to), `.${basename(to)}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    await pipeline(createReadStream(from, { highWaterMark: 1024 * 1024 }), createWriteStream(tmp, { flags: 'wx', mode: 0o600, highWaterMark: 1024 * 1024 }), signal ? { signal } : {});
-    const fh = await open(tmp, 'r+');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, to);
-  } finally {
-    await rm(tmp, { force: true });
-  }
-}
-
 /**
  * A snapshot backup as the plain snapshot file etcd's tools take (`restore <id> --snapshot-file FILE`): downloaded
  * and checked against its manifest, decrypted and decompressed with etcd's sha256 trailer checked, then written as a
@@ -60,7 +42,9 @@ export async function restoreSnapshotFile(ctx: OpContext, repo: BackupRepository
   const backup = await openBackup(repo, m, keys, ctx.signal, { purpose: 'restore', log: ctx.log });
   try {
     if (backup.kind !== 'snapshot') throw new OperationError(`backup ${m.id} is a ${m.strategy} backup (${m.contentType}), not an etcd snapshot`);
-    await writeComplete(backup.file, file, ctx.signal);
+    // Written as a local store puts an artifact: under a temporary name beside it (removed on failure, and by the exit
+    // hook on a second signal), fsynced, renamed, the folder fsynced: the file appears only complete.
+    await new LocalStore(dirname(file)).put(basename(file), createReadStream(backup.file, { highWaterMark: 1024 * 1024 }), ctx.signal ? { signal: ctx.signal } : {});
     const bytes = (await stat(file)).size;
     ctx.log.info({ id: m.id, file, bytes, revision: etcdOf(m).revision }, 'snapshot file written');
     return { id: m.id, file, revision: etcdOf(m).revision, bytes };
