@@ -106,10 +106,9 @@ export class BackupRepository {
 
   /**
    * The manifest of backup `id` for a restore (or another read of its artifact: stats, inspect, diff, a download), as
-   * get gives it, refused up front (RefusedError: exit 1, HTTP 409) when
-   * the store does not hold its artifact whole: read late, the restore failed once begun (an API job accepted, then
-   * failed), without a word of which backup restores instead. `latest` is refused so by get already. The newest whole
-   * backup named instead is of the same kind (and of `series`, when given).
+   * get gives it, refused up front (RefusedError: exit 1, HTTP 409) when the store does not hold its artifact whole
+   * (checkWhole): read late, the restore failed once begun (an API job accepted, then failed), without a word of which
+   * backup restores instead.
    */
   async getWhole(id: string, use: BackupUse, series?: string): Promise<Manifest> {
     const m = await this.get(id, use, series);
