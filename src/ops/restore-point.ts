@@ -40,9 +40,10 @@ export class BaseTooNewError extends Error {
  */
 export async function resolvePoint(repo: BackupRepository, id: string, target: Target, q: { use: BackupUse; series?: string }): Promise<PointResolution[]> {
   const { chains, invalid, unusable } = await loadChains(repo, q);
-  // A base named by id whose artifact is missing or cut short is refused before anything is read, as a restore by id.
+  // A base named by id whose artifact is missing or cut short is refused before anything is read, in the words of a
+  // restore by id (checkWhole): the listing above tells, so a whole one costs no request of its own.
   const named = id === 'latest' ? undefined : chains.find((c) => c.base.id === id);
-  if (named !== undefined) await repo.checkWhole(named.base.manifest, q.use, q.series);
+  if (named !== undefined && unusable.some((u) => u.id === id)) await repo.checkWhole(named.base.manifest, q.use, q.series);
   const resolutions = resolveTarget(chains, target, id === 'latest' ? {} : { baseId: id });
   const best = resolutions[0];
   if (id === 'latest') refuseUnusableBase(resolutions, chains, unusable);
