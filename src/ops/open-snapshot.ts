@@ -26,7 +26,7 @@ export type { KeyReader, KeysInput, SnapshotInput, SnapshotOrigin } from './keys
  * What reads a backup `inspect` cannot (every kind a reshifter wrote, from the first version on): an operator who
  * gives inspect a render listing, a delta segment or a checkpoint is told which command reads it instead.
  */
-export function notSnapshotHint(m: { id: string; contentType: string; base?: string | undefined }): string {
+function notSnapshotHint(m: { id: string; contentType: string; base?: string | undefined }): string {
   switch (kindOf(m.contentType)) {
     case 'key dump':
       return ': `inspect` shows the status of snapshots; for a key dump use `stats`, or `inspect --keys`, `--get KEY` or `--render`';
