@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { parseArgs as parseWith, type CommandSpec, type CommandTable, type FlagOverrides, type FlagSpec, type Parsed } from './cli-args.js';
 import { commandHelp, generalHelp, usageLines } from './cli-help.js';
 import type { Args } from './commands/context.js';
@@ -34,7 +34,14 @@ const READS_BACKUPS: VariableGroup[] = ['store', 'encryption', 'decryption', 'wo
 const TAKES_BACKUPS: VariableGroup[] = ['etcd', 'store', 'backup', 'encryption', 'retention', 'selection', 'metrics', 'checkpoint'];
 
 /** True when `target` is a file on this machine, or a pipe (/dev/stdin, `<(...)`): then `inspect` reads it, and no store. */
-const isFile = (target: string | undefined) => target !== undefined && existsSync(target) && (statSync(target).isFile() || statSync(target).isFIFO());
+const isFile = (target: string | undefined): boolean => {
+  try {
+    const s = target === undefined ? undefined : statSync(target);
+    return s !== undefined && (s.isFile() || s.isFIFO());
+  } catch {
+    return false;
+  }
+};
 
 /**
  * Every command: its words, options, the variables it reads and its help, in one table (README, Development). A new
