@@ -1,5 +1,5 @@
 #!/usr/bin/env -S node --max-semi-space-size=2 --initial-old-space-size=64 --disable-warning=DEP0123
-// A small young generation keeps the RSS of long streams low (README, Performance); a first old-generation limit of
+// A small young generation keeps the RSS of long streams low (bench/results/HISTORY.md); a first old-generation limit of
 // 64 MB spares the ~10 full collections V8 otherwise makes while the heap is at its working size of ~20 MB (a snapshot
 // to S3: 4.2 -> 3.4 CPU-s, the same RSS). grpc-js names an IP endpoint as
 // the TLS server name, which Node answers with deprecation DEP0123 on every connection to https://<ip>:2379 (kubeadm's

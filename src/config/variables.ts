@@ -88,7 +88,7 @@ export interface Variable {
  * Levels of each compression, and the default. gzip 3, not zlib's 6: on Kubernetes data it takes ~35% less CPU for a
  * ~6% bigger file (a 406 MB snapshot: 98 MB instead of 92 MB). zstd 1: on the bench's 425 MB snapshot, in 1 MiB
  * frames, it is as small as level 3 (92.7 and 92.6 MB) for ~25% less CPU (0.94 s against 1.22 s), and smaller than
- * gzip -3 (102.8 MB) for a quarter of its CPU (README, Performance). zstd's levels above 19 need more memory to decode
+ * gzip -3 (102.8 MB) for a quarter of its CPU (bench/results/HISTORY.md). zstd's levels above 19 need more memory to decode
  * than reshifter allows per frame; its negative (fast) levels write files bigger than gzip's for little time saved.
  */
 const COMPRESSION_LEVELS: Record<Compression, { min: number; max: number; default: number; name: string }> = {

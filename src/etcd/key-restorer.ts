@@ -11,7 +11,7 @@ export interface KeyRestorerOptions {
   /**
    * Transactions in flight. 8: a restore spends CPU of its own on every batch (reading the dump, planning, encoding),
    * and with 4 etcd waited for it; 8 restored 100k keys with 100 MB of values ~9% faster on 2 cores (6 of 6
-   * alternating rounds), while a plain loader gains nothing from more than 4 (README, Performance).
+   * alternating rounds), while a plain loader gains nothing from more than 4 (bench/results/HISTORY.md).
    */
   inFlight?: number;
   /** Operations per transaction: etcd's default --max-txn-ops. */

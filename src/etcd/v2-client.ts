@@ -28,7 +28,7 @@ const MAX_BODY = 1024 * 1024 * 1024;
 
 /**
  * node:http, required rather than imported: an ES import of it makes Node read every export, which loads its lazy
- * fetch and WebSocket (undici): ~70 ms of CPU at the start of every command that loads this client (README, Performance).
+ * fetch and WebSocket (undici): ~70 ms of CPU at the start of every command that loads this client (bench/results/HISTORY.md).
  */
 const http = createRequire(import.meta.url)('node:http') as typeof import('node:http');
 type IncomingMessage = import('node:http').IncomingMessage;

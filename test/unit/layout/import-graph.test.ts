@@ -73,7 +73,7 @@ describe('the layout of src/', () => {
     expect(violations(made)).toEqual(['server/a.ts -> commands/b.ts (server must not import commands)', 'core/c.ts -> store/d.ts (core is pure: core and kube only)']);
   });
 
-  // README, Performance: `version` must not pay for the AWS SDK or gRPC, nor `inspect <file>` for them or age.
+  // bench/results/HISTORY.md: `version` must not pay for the AWS SDK or gRPC, nor `inspect <file>` for them or age.
   const HEAVY = /^(@aws-sdk\/|etcd3$|@grpc\/|age-encryption$|node-cron$)/;
   const heavyIn = (entry: string) => staticClosure(graph, entry).flatMap((m) => m.packages.filter((p) => HEAVY.test(p)).map((p) => `${m.path}: ${p}`));
 

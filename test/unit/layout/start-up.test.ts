@@ -12,7 +12,7 @@ function builtinsAfterImporting(modules: readonly string[]): string[] {
 }
 
 /**
- * README, Performance: an ES import of node:http makes Node read all its exports, and one of them loads undici (its
+ * bench/results/HISTORY.md: an ES import of node:http makes Node read all its exports, and one of them loads undici (its
  * fetch and WebSocket): ~70 ms of CPU at every start, about 3% of a 300 MB snapshot backup. The one-off commands must
  * not pay for it; `run` serves HTTP and does.
  */
