@@ -1,4 +1,5 @@
 import { counted } from '../core/counted.js';
+import { unmatchedNamesText } from '../core/filter-matches.js';
 import { etcdOf, isDeltaManifest, type Manifest } from '../archive/manifest.js';
 import { CHECKPOINT_CONTENT_TYPE, KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { ConfigError, OperationError, UsageError } from '../core/errors.js';
@@ -271,7 +272,7 @@ export function formatKeyRestore(r: KeyRestoreReport): string[] {
   if (skipped) lines.push(`skipped: ${skipped}`);
   // A filter entry that matched nothing is nearly always a typo (tema-2): the rest was restored, that part was not.
   for (const u of r.unmatchedFilters) {
-    const names = u.names.map((n) => `"${n}"`).join(', ');
+    const names = unmatchedNamesText(u);
     const of = r.file === undefined ? `backup ${r.id} (named as etcd stores them; "reshifter stats ${r.id}" lists them)` : `${r.file} (named as etcd stores them; "reshifter inspect ${r.file} --keys" lists them)`;
     lines.push(`note: ${u.variable} names ${names}, which match${u.names.length === 1 ? 'es' : ''} no key of ${of}`);
   }

@@ -1,4 +1,4 @@
-import type { FilterMatches, UnmatchedFilter } from '../core/filter-matches.js';
+import { unmatchedNamesText, type FilterMatches, type UnmatchedFilter } from '../core/filter-matches.js';
 import { selectKey, type KeySelection } from '../core/key-selection.js';
 import type { ParsedKey } from '../kube/index.js';
 import type { Logger } from '../log.js';
@@ -10,10 +10,11 @@ import type { Logger } from '../log.js';
  */
 export function warnUnmatched(log: Logger, unmatched: readonly UnmatchedFilter[]): void {
   if (unmatched.length === 0) return;
-  const notes = unmatched.map(({ variable, names }) => {
+  const notes = unmatched.map((u) => {
+    const { variable, names } = u;
     const one = names.length === 1;
     const effect = variable.startsWith('RS_EXCLUDE_') ? 'it leaves nothing out of this backup' : `this backup holds nothing of ${one ? 'it' : 'them'}`;
-    return `${variable} names ${names.map((n) => `"${n}"`).join(', ')}, which match${one ? 'es' : ''} no key etcd holds: ${effect} (named as etcd stores them; "reshifter stats" lists them)`;
+    return `${variable} names ${unmatchedNamesText(u)}, which match${one ? 'es' : ''} no key etcd holds: ${effect} (named as etcd stores them; "reshifter stats" lists them)`;
   });
   log.warn({ notes }, 'filter entries matched no key etcd holds');
 }

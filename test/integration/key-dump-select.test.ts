@@ -109,16 +109,16 @@ describe('key dumps in S3', () => {
       const extra = { RS_INCLUDE_NAMESPACES: 'team-1,tema-2', RS_EXCLUDE_RESOURCES: 'events,widget' };
       const res = await runInProcess(['restore', manifest.id], env(target, extra));
       expect(res.code, res.stderr).toBe(0);
-      expect(res.stdout).toContain(`note: RS_INCLUDE_NAMESPACES names "tema-2", which matches no key of backup ${manifest.id} (named as etcd stores them; "reshifter stats ${manifest.id}" lists them)\n`);
-      expect(res.stdout).toContain(`note: RS_EXCLUDE_RESOURCES names "widget", which matches no key of backup ${manifest.id}`);
+      expect(res.stdout).toContain(`note: RS_INCLUDE_NAMESPACES names "tema-2" (did you mean "team-2"?), which matches no key of backup ${manifest.id} (named as etcd stores them; "reshifter stats ${manifest.id}" lists them)\n`);
+      expect(res.stdout).toContain(`note: RS_EXCLUDE_RESOURCES names "widget" (did you mean "widgets"?), which matches no key of backup ${manifest.id}`);
       // team-1 is restored all the same, its events left out.
       const keys = await textKeys(target);
       expect(keys).toContain('/registry/namespaces/team-1');
       expect(keys.filter((k) => k.startsWith('/registry/events/'))).toEqual([]);
       const json = await runInProcess(['restore', manifest.id, '--dry-run', '--json'], env(target, extra));
       expect((JSON.parse(json.stdout) as { unmatchedFilters: unknown }).unmatchedFilters).toEqual([
-        { variable: 'RS_INCLUDE_NAMESPACES', names: ['tema-2'] },
-        { variable: 'RS_EXCLUDE_RESOURCES', names: ['widget'] },
+        { variable: 'RS_INCLUDE_NAMESPACES', names: ['tema-2'], nearest: { 'tema-2': 'team-2' } },
+        { variable: 'RS_EXCLUDE_RESOURCES', names: ['widget'], nearest: { widget: 'widgets' } },
       ]);
       // Entries that all match say nothing.
       const clean = await runInProcess(['restore', manifest.id, '--dry-run'], env(target, { RS_INCLUDE_NAMESPACES: 'team-1' }));
@@ -183,8 +183,8 @@ describe('key dumps in S3', () => {
     const warned = res.stderr.split('\n').filter((l) => l.includes('"level":"warn"')).map((l) => JSON.parse(l) as { msg: string; notes: string[] });
     expect(warned.map((w) => w.msg)).toEqual(['filter entries matched no key etcd holds']);
     expect(warned[0]!.notes).toEqual([
-      'RS_INCLUDE_NAMESPACES names "tema-2", which matches no key etcd holds: this backup holds nothing of it (named as etcd stores them; "reshifter stats" lists them)',
-      'filter:secrets,confgmaps names "confgmaps", which matches no key etcd holds: this backup holds nothing of it (named as etcd stores them; "reshifter stats" lists them)',
+      'RS_INCLUDE_NAMESPACES names "tema-2" (did you mean "team-2"?), which matches no key etcd holds: this backup holds nothing of it (named as etcd stores them; "reshifter stats" lists them)',
+      'filter:secrets,confgmaps names "confgmaps" (did you mean "configmaps"?), which matches no key etcd holds: this backup holds nothing of it (named as etcd stores them; "reshifter stats" lists them)',
     ]);
     // A filter whose every entry matches something says nothing.
     const clean = await runCli(['backup'], env(source, { RS_CLUSTER_NAME: 'half-typo', RS_BACKUP_STRATEGY: 'filter:secrets,configmaps' }));
