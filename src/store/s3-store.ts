@@ -168,7 +168,7 @@ export class S3Store implements Store {
       if (!(res.Body instanceof Readable)) throw new StoreError('S3 returned no readable body');
       return resumableBody(this.sender, target, res, this.log, opts.signal);
     } catch (err) {
-      throw this.wrap(err, `reading ${this.where(key)}`);
+      throw this.wrap(err, `reading ${this.where(key)}`, 'object');
     }
   }
 
@@ -209,7 +209,7 @@ export class S3Store implements Store {
       const res = await this.sender.send<HeadObjectCommandOutput>(new HeadObjectCommand({ Bucket: this.cfg.bucket, Key: this.keyOf(key) }), 'HeadObject', opts.signal);
       return { key, size: res.ContentLength ?? 0, lastModified: res.LastModified ?? new Date(0) };
     } catch (err) {
-      const e = this.wrap(err, `reading ${this.where(key)}`);
+      const e = this.wrap(err, `reading ${this.where(key)}`, 'object');
       if (e instanceof StoreError && e.kind === 'not-found') return undefined;
       throw e;
     }
@@ -273,7 +273,7 @@ export class S3Store implements Store {
    * Converts an SDK error into a StoreError that says what an operator should check, and, for a request retried
    * until the window closed, how often and for how long. Never includes credentials.
    */
-  private wrap(err: unknown, what: string): Error {
+  private wrap(err: unknown, what: string, read?: 'object'): Error {
     if (err instanceof OperationError) return err;
     const exhausted = err instanceof RetriesExhausted ? err : undefined;
     const last = exhausted ? exhausted.last : err;
@@ -291,7 +291,7 @@ export class S3Store implements Store {
     if (name === 'NoSuchBucket') [why, kind] = [this.noBucket(), 'no-bucket'];
     else if (region !== undefined && region !== this.cfg.region) why = `bucket "${this.cfg.bucket}" is in region ${region}, not ${this.cfg.region}: set RS_S3_REGION=${region}`;
     else if (name === 'NoSuchKey' || (name === 'NotFound' && status === 404)) [why, kind] = ['no such object', 'not-found'];
-    else if (refused !== undefined) [why, kind] = [refused, 'denied'];
+    else if (refused !== undefined) [why, kind] = [`${refused}${read === 'object' && status === 403 ? MAYBE_MISSING : ''}`, 'denied'];
     else if (name === 'AbortError' || name === 'AbortedError') why = 'aborted';
     else if (name === 'CredentialsProviderError') [why, kind] = ['no S3 credentials: set ACCESS_KEY_ID and SECRET_ACCESS_KEY', 'denied'];
     else if (tls !== undefined) why = tls;
@@ -304,6 +304,12 @@ export class S3Store implements Store {
     return new StoreError(`${what}: ${why}${tries}`, kind, { cause: last });
   }
 }
+
+/**
+ * AWS S3 answers a request for an object that does not exist with 403, not 404, when the credentials may not list the
+ * bucket: a restore-only credential meets a missing artifact as "access denied".
+ */
+const MAYBE_MISSING = '; or the object does not exist: without s3:ListBucket on the bucket, AWS S3 answers a missing object with 403 too';
 
 /** RS_S3_CA_CERT's certificates; a file that cannot be read or holds no PEM certificate is refused naming it. */
 function readCaFile(cfg: { caCertFile?: string; readFrom?: { caCertFile?: string } }): Buffer {

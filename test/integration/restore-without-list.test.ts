@@ -85,3 +85,21 @@ it('a backup whose artifact is missing is still refused up front without s3:List
     proxy.fault = gone;
   }
 });
+
+it('an artifact answered with 403, as AWS S3 answers a missing object to credentials without s3:ListBucket, says it may be missing', async () => {
+  // Found by an operator pass: a restore-only credential and a backup whose artifact a lifecycle rule had removed
+  // gave "access denied ... check the bucket policy", and the operator went looking at IAM instead of the bucket.
+  const m = JSON.parse((await runInProcess(['list', '--json'], { ...s3.env })).stdout) as Array<{ id: string; artifact: string }>;
+  const artifact = m.find((x) => x.id === id)!.artifact;
+  const gone = proxy.fault;
+  proxy.fault = (r) => (r.url.includes(artifact) ? { status: 403, code: 'AccessDenied' } : gone?.(r));
+  try {
+    const res = await runInProcess(['restore', id], env());
+    expect(res.code).toBe(1);
+    // The whole-artifact check's HEAD: a 403 without a body.
+    expect(res.stderr).toContain(`reading s3://restore-only/default/${artifact}: the S3 server at RS_S3_ENDPOINT=${proxy.endpoint} refused the request (HTTP 403, no reason given)`);
+    expect(res.stderr).toContain('or the object does not exist: without s3:ListBucket on the bucket, AWS S3 answers a missing object with 403 too');
+  } finally {
+    proxy.fault = gone;
+  }
+});
