@@ -321,7 +321,7 @@ function processCpuMs(pid) {
 async function startS3(dir) {
   const port = await freePort();
   mkdirSync(dir, { recursive: true });
-  const proc = spawn(process.execPath, [join(ROOT, 'src', 'demo', 's3rver-main.cjs'), String(port), dir, 'bench'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, ['--openssl-legacy-provider', join(ROOT, 'src', 'demo', 's3rver-main.cjs'), String(port), dir, 'bench'], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise((resolve, reject) => {
     proc.stdout.on('data', (d) => d.toString().includes('ready') && resolve());
     proc.once('exit', (code) => reject(new Error(`s3rver exited with ${code}`)));

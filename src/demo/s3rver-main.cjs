@@ -3,6 +3,8 @@
 // With `signatures`, requests signed with other credentials than s3rver's own (S3RVER / S3RVER) are refused, as a
 // real S3 refuses a wrong secret key (SignatureDoesNotMatch) or an unknown access key (InvalidAccessKeyId).
 // Prints "ready <port>" once it listens. A separate process, so a test can kill it mid-upload.
+// Run it with `node --openssl-legacy-provider`: s3rver makes listing continuation tokens with DES, which Node's
+// OpenSSL 3 keeps in its legacy provider, and without it every listing longer than a page (1000 keys) fails with 500.
 const S3rver = require('s3rver');
 const [port, directory, bucket, address = '127.0.0.1', check] = process.argv.slice(2);
 new S3rver({

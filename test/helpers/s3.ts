@@ -37,7 +37,9 @@ export async function startS3(bucket = 'backups', opts: { host?: '127.0.0.1' | '
   let proc!: ChildProcess;
   const launch = () =>
     new Promise<void>((resolve, reject) => {
-      const args = [MAIN, String(port), dir, bucket, host, ...(opts.checkSignatures ? ['signatures'] : [])];
+      // s3rver makes its listing continuation tokens with DES, which Node's OpenSSL 3 has only in its legacy provider:
+      // without it every listing of more than one page (1000 keys) answered 500.
+      const args = ['--openssl-legacy-provider', MAIN, String(port), dir, bucket, host, ...(opts.checkSignatures ? ['signatures'] : [])];
       proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       let err = '';
       proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
