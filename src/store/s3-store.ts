@@ -174,7 +174,7 @@ export class S3Store implements Store {
 
   async list(prefix: string, opts: ListOptions = {}): Promise<ObjectInfo[]> {
     const out: ObjectInfo[] = [];
-    const seen = new Set<string>();
+    const pages = new ListingPages();
     let token: string | undefined;
     try {
       do {
@@ -196,7 +196,7 @@ export class S3Store implements Store {
           if (o.Key === undefined) continue;
           out.push({ key: o.Key.slice(this.root.length), size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) });
         }
-        token = nextPage(res, seen, `listing ${this.where(prefix)}`);
+        token = pages.next(res, `listing ${this.where(prefix)}`);
       } while (token !== undefined);
     } catch (err) {
       throw this.wrap(err, `listing ${this.where(prefix)}`);
@@ -217,7 +217,7 @@ export class S3Store implements Store {
 
   async folders(prefix: string): Promise<string[]> {
     const out: string[] = [];
-    const seen = new Set<string>();
+    const pages = new ListingPages();
     let token: string | undefined;
     const under = this.root + prefix;
     try {
@@ -229,7 +229,7 @@ export class S3Store implements Store {
           'ListObjectsV2',
         );
         for (const p of res.CommonPrefixes ?? []) if (p.Prefix !== undefined) out.push(p.Prefix.slice(under.length).replace(/\/$/, ''));
-        token = nextPage(res, seen, `listing ${this.where(prefix)}`);
+        token = pages.next(res, `listing ${this.where(prefix)}`);
       } while (token !== undefined);
     } catch (err) {
       throw this.wrap(err, `listing ${this.where(prefix)}`);
@@ -369,20 +369,47 @@ function sdkText(a: unknown): string {
   return describeError(a);
 }
 
+/** Pages in a row with nothing in them, each with a new token, after which a listing is taken for one that never ends. */
+const EMPTY_PAGES = 100;
+
 /**
- * The continuation token of the next page of a listing, or undefined after the last page. A server that says the
- * listing goes on without saying where (no token), or that hands out a token it gave before, would make the listing
- * silently short or endless (the same page again and again, every key of it kept once more): both are refused.
+ * The continuation of a listing, checked so that a server whose pages do not add up fails it instead of looping for
+ * ever (memory growing) or ending it short: IsTruncated without a token, the same token twice, pages that bring no
+ * key past the ones already read (with a new token each time), or EMPTY_PAGES empty pages in a row.
  */
-function nextPage(res: ListObjectsV2CommandOutput, seen: Set<string>, what: string): string | undefined {
-  if (res.IsTruncated !== true) return undefined;
-  const token = res.NextContinuationToken;
-  if (token === undefined || token === '') {
-    throw new StoreError(`${what}: the S3 server says the listing goes on (IsTruncated) but gives no NextContinuationToken to read the rest; it is not S3-compatible here`);
+class ListingPages {
+  private readonly seen = new Set<string>();
+  private last = '';
+  private empty = 0;
+
+  /** The token of the next page, undefined after the last one. */
+  next(res: ListObjectsV2CommandOutput, what: string): string | undefined {
+    this.progress(res, what);
+    if (res.IsTruncated !== true) return undefined;
+    const token = res.NextContinuationToken;
+    if (token === undefined || token === '') {
+      throw new StoreError(`${what}: the S3 server says the listing goes on (IsTruncated) but gives no NextContinuationToken to read the rest; it is not S3-compatible here`);
+    }
+    if (this.seen.has(token)) {
+      throw new StoreError(`${what}: the S3 server handed out the same NextContinuationToken twice, so the listing would never end; it is not S3-compatible here`);
+    }
+    this.seen.add(token);
+    return token;
   }
-  if (seen.has(token)) {
-    throw new StoreError(`${what}: the S3 server handed out the same NextContinuationToken twice, so the listing would never end; it is not S3-compatible here`);
+
+  private progress(res: ListObjectsV2CommandOutput, what: string): void {
+    const names = [...(res.Contents ?? []).map((o) => o.Key), ...(res.CommonPrefixes ?? []).map((p) => p.Prefix)].filter((k) => k !== undefined);
+    if (names.length === 0) {
+      if (res.IsTruncated === true && ++this.empty >= EMPTY_PAGES) {
+        throw new StoreError(`${what}: the S3 server sent ${EMPTY_PAGES} pages in a row with nothing in them, each saying the listing goes on, so it would never end; it is not S3-compatible here`);
+      }
+      return;
+    }
+    this.empty = 0;
+    const greatest = names.reduce((a, b) => (b > a ? b : a));
+    if (greatest <= this.last) {
+      throw new StoreError(`${what}: the S3 server sent a page whose keys all come at or before ones it had listed already (${JSON.stringify(greatest)}), with a new token, so the listing would never end; it is not S3-compatible here`);
+    }
+    this.last = greatest;
   }
-  seen.add(token);
-  return token;
 }
