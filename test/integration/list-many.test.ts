@@ -10,6 +10,28 @@ import { startS3, type TestS3 } from '../helpers/s3.js';
 import { startS3Proxy, type S3Proxy } from '../helpers/s3-proxy.js';
 
 /**
+ * `count` copies of backup `id`'s manifest in the cluster's folder under earlier ids, an hour apart, as the store's own
+ * files (and an artifact of a byte each, with `artifacts`), put 16 at a time.
+ */
+async function storeCopies(s3: TestS3, cluster: string, id: string, count: number, opts: { artifacts: boolean }): Promise<void> {
+  const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  const base = JSON.parse(await (await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: `${cluster}/${id}.manifest.json` }))).Body!.transformToString()) as Manifest;
+  const puts: Array<{ Key: string; Body: string }> = [];
+  for (let i = 1; i <= count; i++) {
+    const at = new Date(Date.parse(base.createdAt) - i * 3_600_000);
+    const copyId = `${at.toISOString().replace(/[-:]/g, '')}-${i.toString(16).padStart(6, '0')}`;
+    const artifact = base.artifact.replace(base.id, copyId);
+    puts.push({ Key: `${cluster}/${copyId}.manifest.json`, Body: JSON.stringify({ ...base, id: copyId, createdAt: at.toISOString(), artifact }) });
+    if (opts.artifacts) puts.push({ Key: `${cluster}/${artifact}`, Body: 'x' });
+  }
+  const workers = Array.from({ length: 16 }, async () => {
+    for (let put = puts.pop(); put !== undefined; put = puts.pop()) await client.send(new PutObjectCommand({ Bucket: s3.bucket, ...put }));
+  });
+  await Promise.all(workers);
+  client.destroy();
+}
+
+/**
  * A store as a month of hourly backups leaves it: hundreds of manifests. `list` (and every `latest`) reads each one;
  * one after another that is a round trip to S3 per backup (minutes on a real bucket for thousands of them). They are
  * read several at a time, the listing unchanged.
@@ -28,17 +50,7 @@ describe('a store with many backups', () => {
     await etcd.ctl(['put', '/registry/configmaps/default/a', 'one']);
     const first = await runCli(['backup', '--json'], { RS_ETCD_ENDPOINTS: etcd.endpoint, ...s3.env, RS_CLUSTER_NAME: 'many' });
     expect(first.code, first.stderr).toBe(0);
-    // The same backup's manifest under earlier ids, an hour apart, as the store's own files.
-    const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
-    const m = JSON.parse(first.stdout) as Manifest;
-    const base = JSON.parse(await (await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: `many/${m.id}.manifest.json` }))).Body!.transformToString()) as Manifest;
-    for (let i = 1; i < BACKUPS; i++) {
-      const at = new Date(Date.parse(base.createdAt) - i * 3_600_000);
-      const id = `${at.toISOString().replace(/[-:]/g, '')}-${i.toString(16).padStart(6, '0')}`;
-      const copy = { ...base, id, createdAt: at.toISOString(), artifact: base.artifact.replace(base.id, id) };
-      await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `many/${id}.manifest.json`, Body: JSON.stringify(copy) }));
-    }
-    client.destroy();
+    await storeCopies(s3, 'many', (JSON.parse(first.stdout) as Manifest).id, BACKUPS - 1, { artifacts: false });
   });
   afterAll(async () => {
     await proxy?.close();
@@ -74,23 +86,7 @@ describe('a store folder longer than a page of the S3 listing', () => {
     await etcd.ctl(['put', '/registry/configmaps/default/a', 'one']);
     const first = await runCli(['backup', '--json'], { RS_ETCD_ENDPOINTS: etcd.endpoint, ...s3.env, RS_CLUSTER_NAME: 'pages' });
     expect(first.code, first.stderr).toBe(0);
-    const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
-    const m = JSON.parse(first.stdout) as Manifest;
-    const base = JSON.parse(await (await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: `pages/${m.id}.manifest.json` }))).Body!.transformToString()) as Manifest;
-    const puts: Array<() => Promise<unknown>> = [];
-    for (let i = 1; i < BACKUPS; i++) {
-      const at = new Date(Date.parse(base.createdAt) - i * 3_600_000);
-      const id = `${at.toISOString().replace(/[-:]/g, '')}-${i.toString(16).padStart(6, '0')}`;
-      const artifact = base.artifact.replace(base.id, id);
-      const copy = { ...base, id, createdAt: at.toISOString(), artifact };
-      puts.push(() => client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `pages/${id}.manifest.json`, Body: JSON.stringify(copy) })));
-      puts.push(() => client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `pages/${artifact}`, Body: 'x' })));
-    }
-    const workers = Array.from({ length: 16 }, async () => {
-      for (let put = puts.pop(); put !== undefined; put = puts.pop()) await put();
-    });
-    await Promise.all(workers);
-    client.destroy();
+    await storeCopies(s3, 'pages', (JSON.parse(first.stdout) as Manifest).id, BACKUPS - 1, { artifacts: true });
   }, 120_000);
   afterAll(async () => {
     await Promise.all([etcd?.stop(), s3?.stop()]);
