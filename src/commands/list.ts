@@ -6,7 +6,7 @@ import { formatBytes } from '../progress.js';
 import { listClusters, type ClusterSummary } from '../ops/clusters.js';
 import { listBackups } from '../ops/list.js';
 import { openRepository } from '../ops/repository.js';
-import { otherClusters, unusableText, type BackupRepository, type UnusableBackup } from '../store/backup-repository.js';
+import { onlyOtherCluster, otherClusters, unusableText, type BackupRepository, type UnusableBackup } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
 import { seriesFlag } from './flags.js';
 import { textTable } from './text-table.js';
@@ -26,7 +26,7 @@ export async function listCommand(ctx: CommandContext): Promise<void> {
       return;
     }
     const series = seriesFlag(ctx);
-    const unreadable: Array<{ key: string; error: string }> = [];
+    const unreadable: Array<{ key: string; error: string; cluster?: string }> = [];
     const lost: string[] = [];
     const unusable = (u: UnusableBackup) => lost.push(`backup ${u.id}: ${unusableText(u)} (retention keeps its manifest and counts it for no rule)`);
     const backups = await listBackups(repo, { log: ctx.log, unreadable: (bad) => unreadable.push(bad), unusable, ...(series !== undefined && { series }) });
@@ -39,6 +39,9 @@ export async function listCommand(ctx: CommandContext): Promise<void> {
     if (backups.length === 0) {
       const of = series === undefined ? '' : ` of series "${series}"`;
       ctx.print(`no backups${of} of cluster "${ctx.config.cluster}" in ${repo.store.location}`);
+      // Every manifest of another cluster: the folder is a copy of that cluster's under another name, said once.
+      const owner = series === undefined ? onlyOtherCluster(unreadable) : undefined;
+      if (owner !== undefined) return ctx.print(repo.copiedHere(owner, unreadable.length));
       for (const line of unlisted) ctx.print(line);
       if (series === undefined && unlisted.length === 0) for (const line of await whereElse(ctx, repo)) ctx.print(line);
       return;
@@ -63,7 +66,7 @@ export async function listCommand(ctx: CommandContext): Promise<void> {
  */
 async function whereElse(ctx: CommandContext, repo: BackupRepository): Promise<string[]> {
   const others = (await listClusters(repo.store, { current: ctx.config.cluster, log: ctx.log })).map((c) => c.cluster);
-  if (others.length > 0) return [`${otherClusters(repo.store.location, others)} ("reshifter list --all-clusters" lists them)`];
+  if (others.length > 0) return [(await repo.copiedTo(others)) ?? `${otherClusters(repo.store.location, others)} ("reshifter list --all-clusters" lists them)`];
   return [await repo.elsewhere()].filter((hint) => hint !== '');
 }
 

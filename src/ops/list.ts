@@ -9,7 +9,7 @@ export interface ListOptions {
   /** Told of each manifest that cannot be read (it is left out). */
   log?: Logger;
   /** Each manifest that cannot be read, with why (the backup it describes is left out). */
-  unreadable?: (bad: { key: string; error: string }) => void;
+  unreadable?: (bad: { key: string; error: string; cluster?: string }) => void;
   /** Each listed backup whose artifact the store does not hold, or holds at another size (it restores nothing). */
   unusable?: (u: UnusableBackup) => void;
 }

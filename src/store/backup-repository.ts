@@ -17,8 +17,11 @@ import type { ListOptions, ObjectInfo, Store } from './types.js';
 export interface Listing {
   /** Valid manifests, newest first. */
   backups: Manifest[];
-  /** Manifests that could not be read, with why. */
-  invalid: Array<{ key: string; error: string }>;
+  /**
+   * Manifests that could not be read, with why; `cluster` when the manifest is whole but of another cluster's backup
+   * (copied into this cluster's folder, or the folder renamed): the cluster it names.
+   */
+  invalid: Array<{ key: string; error: string; cluster?: string }>;
   /** Stored files that belong to no manifest (a failed or running backup), and temp files. */
   orphans: ObjectInfo[];
   /**
@@ -57,7 +60,8 @@ export class BackupRepository {
         return await this.readManifestKey(o.key);
       } catch (err) {
         // Deleted since the listing (another reshifter's retention or delete on this store): gone, not broken.
-        return isGone(err) ? undefined : { key: o.key, error: describeError(err) };
+        if (isGone(err)) return undefined;
+        return { key: o.key, error: describeError(err), ...(err instanceof OtherClusterError && { cluster: err.owner }) };
       }
     });
     for (const r of read) {
@@ -143,6 +147,8 @@ export class BackupRepository {
     const { backups, invalid, unusable } = await this.list();
     const where = `cluster "${this.cluster}" in ${this.store.location}`;
     if (backups.length === 0 && invalid.length === 0) throw new NotFoundError(`no backups of ${where}${hinted(await this.elsewhere())}`);
+    const owner = onlyOtherCluster(invalid);
+    if (backups.length === 0 && owner !== undefined) throw new NotFoundError(`no backups of ${where}; ${this.copiedHere(owner, invalid.length)}`);
     let m: Manifest;
     try {
       m = pickLatest(backups, { use, where, ...(series !== undefined && { series }) });
@@ -211,10 +217,39 @@ export class BackupRepository {
       for (const folder of folders) {
         if ((await new BackupRepository(this.store, folder).ids()).length > 0) others.push(folder);
       }
-      return others.length === 0 ? await this.noCluster(folders) : otherClusters(this.store.location, others);
+      if (others.length === 0) return await this.noCluster(folders);
+      return (await this.copiedTo(others)) ?? otherClusters(this.store.location, others);
     } catch {
       return '';
     }
+  }
+
+  /**
+   * This cluster's backups in another folder of the store, one of `folders` (that hold backups), named otherwise (`aws s3
+   * sync s3://b/p/prod ./copy`): that folder and what makes it readable, rather than its name as the cluster to set
+   * (whose manifests all name this one). Undefined when none is.
+   */
+  async copiedTo(folders: readonly string[]): Promise<string | undefined> {
+    for (const folder of folders) {
+      const ids = await new BackupRepository(this.store, folder).ids();
+      if (ids.length > 0 && (await this.ownerOf(folder, ids)) === this.cluster) return copiedText(this.store, folder, this.cluster, ids.length);
+    }
+    return undefined;
+  }
+
+  /** The cluster that the newest manifest in `folder` names (its folder's name, unless copied or renamed), if it reads. */
+  private async ownerOf(folder: string, ids: readonly string[]): Promise<string | undefined> {
+    const key = `${folder}/${manifestName([...ids].sort().at(-1)!)}`;
+    try {
+      return parseManifest(await readLimited(await this.store.get(key), 1024 * 1024, key), key).cluster;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** What to say of `count` backups of cluster `owner` in this cluster's folder: copied here, or the folder renamed. */
+  copiedHere(owner: string, count: number): string {
+    return copiedText(this.store, this.cluster, owner, count);
   }
 
   /**
@@ -271,9 +306,8 @@ export class BackupRepository {
   private async readManifestKey(key: string): Promise<Manifest> {
     const body = await this.store.get(key);
     const m = parseManifest(await readLimited(body, 1024 * 1024, key), key);
-    if (m.cluster !== this.cluster || `${this.cluster}/${manifestName(m.id)}` !== key) {
-      throw new IntegrityError('manifest', `${key}: names backup ${m.cluster}/${m.id}, not itself`);
-    }
+    if (`${this.cluster}/${manifestName(m.id)}` !== key) throw new IntegrityError('manifest', `${key}: names backup ${m.cluster}/${m.id}, not itself`);
+    if (m.cluster !== this.cluster) throw new OtherClusterError(key, m.cluster, this.cluster);
     return m;
   }
 
@@ -376,6 +410,50 @@ function isGone(err: unknown): boolean {
 export function otherClusters(location: string, others: readonly string[]): string {
   const which = others.length === 1 ? `cluster ${others[0]!}: set RS_CLUSTER_NAME (or --cluster) to it` : `clusters ${others.join(', ')}: set RS_CLUSTER_NAME (or --cluster) to one of them`;
   return `${location} holds the backups of ${which}`;
+}
+
+/**
+ * A manifest that reads, but of a backup of another cluster than the one whose folder holds it: copied there from the
+ * folder of its own cluster (a sync into the wrong folder), or the folder renamed. Never read as this cluster's: its
+ * `latest` would restore another cluster's data.
+ */
+export class OtherClusterError extends IntegrityError {
+  override name = 'OtherClusterError';
+  constructor(
+    key: string,
+    /** The cluster the manifest names. */
+    readonly owner: string,
+    folder: string,
+  ) {
+    super(
+      'manifest',
+      `${key} is of a backup of cluster ${printable(owner)}, not of cluster ${printable(folder)} whose folder holds it (copied from the folder of cluster ` +
+        `${printable(owner)}, or the folder renamed): a backup is read only in the folder named as its cluster`,
+    );
+  }
+}
+
+/** The one other cluster that every manifest in `invalid` names, when all of them are other-cluster manifests. */
+export function onlyOtherCluster(invalid: Listing['invalid']): string | undefined {
+  const owners = new Set(invalid.map((bad) => bad.cluster));
+  const [owner] = owners;
+  return owners.size === 1 && owner !== undefined ? owner : undefined;
+}
+
+/**
+ * `<folder> holds N backups of cluster X ...`: backups of cluster `owner` found in folder `folder` of `store`, with how to
+ * make them readable: their files moved into the folder named as their cluster, and RS_CLUSTER_NAME set to it.
+ */
+export function copiedText(store: Pick<Store, 'location' | 'localPath'>, folder: string, owner: string, count: number): string {
+  const base = store.location.replace(/\/$/, '');
+  const [from, to] = [`${base}/${folder}`, `${base}/${owner}`];
+  const move = store.localPath !== undefined ? `mkdir -p ${to} && mv ${from}/* ${to}/` : `aws s3 mv --recursive ${from}/ ${to}/`;
+  const backups = count === 1 ? 'a backup' : `${count} backups`;
+  return (
+    `${from} holds ${backups} of cluster ${printable(owner)} (as ${count === 1 ? 'its manifest says' : 'their manifests say'}) in a folder named otherwise ` +
+    `(copied there, or the folder renamed), and a backup is read only in the folder named as its cluster: move them there ` +
+    `("${move}") and set RS_CLUSTER_NAME (or --cluster) to ${printable(owner)}`
+  );
 }
 
 /** A hint appended to a message: `; hint`, or nothing. */
