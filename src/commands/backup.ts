@@ -1,6 +1,6 @@
 import { auditRowText, type AuditRow } from '../kube/audit-row.js';
 import type { Manifest } from '../archive/manifest.js';
-import { backupAndPrune, backupRunContext, checkpointBackupsAndPrune, isCheckpointRun } from '../ops/backup-run.js';
+import { RetentionError, backupAndPrune, backupRunContext, checkpointBackupsAndPrune, isCheckpointRun } from '../ops/backup-run.js';
 import { CheckpointRunError } from '../ops/checkpoint-backup.js';
 import { warnIfWritingPlain } from '../ops/encryption-keys.js';
 import { openRepository } from '../ops/repository.js';
@@ -25,6 +25,7 @@ export async function backupCommand(ctx: CommandContext): Promise<void> {
   const run = await backupRunContext(ctx, repo);
   // A reader behind on the listing (`| less`) holds the backup up rather than the rows piling up in memory.
   const pace = rowPacer(ctx);
+  const print = (m: Manifest) => ctx.print(json ? JSON.stringify(m) : `${m.id}\t${m.artifact}\t${m.sizeBytes} bytes`);
   try {
     const manifest = await backupAndPrune(run.ctx, repo, {
       ...run.start,
@@ -34,7 +35,11 @@ export async function backupCommand(ctx: CommandContext): Promise<void> {
         return pace();
       },
     });
-    ctx.print(json ? JSON.stringify(manifest) : `${manifest.id}\t${manifest.artifact}\t${manifest.sizeBytes} bytes`);
+    print(manifest);
+  } catch (err) {
+    // Stored, then its retention failed: its id is printed as for any stored backup (`ID=$(reshifter backup)`); exit 1.
+    if (err instanceof RetentionError) err.stored.forEach(print);
+    throw err;
   } finally {
     await repo.store.close();
     await metrics?.push(run.ctx.log);
@@ -72,6 +77,7 @@ async function checkpointCommand(ctx: CommandContext): Promise<void> {
     manifests.forEach(print);
   } catch (err) {
     if (err instanceof CheckpointRunError) err.result.manifests.forEach(print);
+    if (err instanceof RetentionError) err.stored.forEach(print);
     throw err;
   } finally {
     await repo.store.close();

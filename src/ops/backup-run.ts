@@ -1,5 +1,5 @@
 import type { Manifest } from '../archive/manifest.js';
-import { describeError } from '../core/errors.js';
+import { AbortedError, OperationError, StoreError, describeError } from '../core/errors.js';
 import { seriesOf } from '../core/series.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import { createBackup, type BackupOptions } from './backup.js';
@@ -32,9 +32,34 @@ export async function backupAndPrune(ctx: OpContext, repo: BackupRepository, opt
   } catch (err) {
     ctx.log.error({ err: describeError(err) }, 'retention failed');
     opts.observer?.retentionFailed?.(describeError(err));
-    throw err;
+    throw retentionError([manifest], err);
   }
   return manifest;
+}
+
+/**
+ * Retention failed after `stored` were stored: they stand, and the error says so, naming them, so that a caller
+ * (the `backup` command) still prints them. A signal that stopped the retention is left as it is (AbortedError).
+ */
+export class RetentionError extends OperationError {
+  override name = 'RetentionError';
+  constructor(
+    readonly stored: readonly Manifest[],
+    cause: unknown,
+  ) {
+    const which = stored.length === 1 ? `backup ${stored[0]!.id} is` : `backups ${stored.map((m) => m.id).join(', ')} are`;
+    // A store that may never delete (a bucket policy denying s3:DeleteObject) fails every run's retention alike.
+    const denied =
+      cause instanceof StoreError && cause.kind === 'denied'
+        ? '; where the store may not delete (a bucket policy that denies s3:DeleteObject), retention cannot keep it in check: ' +
+          'leave RS_RETENTION_* unset for it, and let the bucket expire old backups (a lifecycle rule)'
+        : '';
+    super(`${which} stored, but the retention after it failed: ${describeError(cause)}${denied}`, { cause });
+  }
+}
+
+function retentionError(stored: readonly Manifest[], err: unknown): unknown {
+  return err instanceof AbortedError ? err : new RetentionError(stored, err);
 }
 
 /** True when this run takes container checkpoints (RS_BACKUP_STRATEGY or the caller's strategy is `checkpoint`). */
@@ -58,7 +83,7 @@ export async function checkpointBackupsAndPrune(ctx: OpContext, repo: BackupRepo
     } catch (err) {
       ctx.log.error({ err: describeError(err) }, 'retention failed');
       opts.observer?.retentionFailed?.(describeError(err));
-      throw err;
+      throw retentionError(result.manifests, err);
     }
   }
   if (result.failures.length > 0) throw new CheckpointRunError(result);

@@ -107,7 +107,8 @@ describe('S3 faults', () => {
     } finally {
       proxy.fault = undefined;
     }
-    expectClearFailure(res, new RegExp(String.raw`reshifter: deleting s3://backups/default/.*\.manifest\.json: the S3 server did not answer .*${GAVE_UP}`));
+    const stored = (JSON.parse(res.stdout) as { id: string }).id;
+    expectClearFailure(res, new RegExp(String.raw`reshifter: backup ${stored} is stored, but the retention after it failed: deleting s3://backups/default/.*\.manifest\.json: the S3 server did not answer .*${GAVE_UP}`));
     expect(res.stderr).toMatch(/backup completed/);
     expect(res.stderr).toMatch(/retention failed/);
     // Deletion starts with a manifest, which failed (retried, always the same one): every earlier backup is still whole.
