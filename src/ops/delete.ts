@@ -1,10 +1,12 @@
+import { basename } from 'node:path';
 import { isDeltaManifest, type DeltaManifest, type Manifest } from '../archive/manifest.js';
 import { counted } from '../core/counted.js';
 import { NotFoundError, RefusedError } from '../core/errors.js';
 import { newestFirst } from '../core/latest.js';
 import { nearbyIds } from '../core/nearby.js';
+import { idOfFile } from '../core/naming.js';
 import { chainBaseOf, seriesOf } from '../core/series.js';
-import type { BackupRepository } from '../store/backup-repository.js';
+import type { BackupRepository, Listing } from '../store/backup-repository.js';
 import type { OpContext } from './context.js';
 
 export interface DeleteOptions {
@@ -31,21 +33,38 @@ export interface DeleteResult {
 }
 
 /**
+ * Throws unless every one of `ids` is a backup of `byId`: NotFoundError when one is in the store in no way (naming the
+ * ids nearby); RefusedError when its manifest is there but cannot be read (written by a newer reshifter, of another
+ * cluster, damaged): deleting what cannot be read would be deleting blind, and "no backup" would be untrue.
+ */
+function checkKnown(repo: BackupRepository, ids: readonly string[], byId: ReadonlyMap<string, Manifest>, invalid: Listing['invalid']): void {
+  const unreadable = new Map(invalid.flatMap((bad) => [[idOfFile(basename(bad.key)) ?? '', bad] as const]));
+  const unknown = ids.filter((id) => !byId.has(id) && !unreadable.has(id));
+  const where = `cluster "${repo.cluster}" in ${repo.store.location}`;
+  const all = [...byId.keys()];
+  const lines = ids.flatMap((id) => {
+    const bad = byId.has(id) ? undefined : unreadable.get(id);
+    if (bad === undefined) return unknown.includes(id) ? [`no backup "${id}" of ${where}; ${nearbyIds(id, all)}`] : [];
+    return [
+      `backup ${id} cannot be deleted: its manifest ${bad.key} cannot be read (${bad.error}); reshifter deletes only a backup whose manifest it ` +
+        `reads, so it is left as it is: delete it with the reshifter that wrote it (a newer version), or remove its files (${id}.*) by hand`,
+    ];
+  });
+  if (lines.length === 0) return;
+  throw unknown.length > 0 ? new NotFoundError(lines.join('\n')) : new RefusedError(lines.join('\n'));
+}
+
+/**
  * Deletes backups by id, as `reshifter delete` and `DELETE /api/v1/backups/{id}` both do. Every id is checked first
  * and nothing is deleted when one fails: an id the store does not hold (NotFoundError naming what it holds nearby),
  * or the newest backup of its series without `force` (RefusedError). Each backup goes as retention removes one
  * (removeBackup): its dependents, then its manifest, then its artifact.
  */
 export async function deleteBackups(ctx: Pick<OpContext, 'log'>, repo: BackupRepository, ids: readonly string[], opts: DeleteOptions = {}): Promise<DeleteResult> {
-  const { backups } = await repo.list();
+  const { backups, invalid } = await repo.list();
   const byId = new Map(backups.map((m) => [m.id, m]));
   const unique = [...new Set(ids)];
-  const unknown = unique.filter((id) => !byId.has(id));
-  if (unknown.length > 0) {
-    const where = `cluster "${repo.cluster}" in ${repo.store.location}`;
-    const all = backups.map((m) => m.id);
-    throw new NotFoundError(unknown.map((id) => `no backup "${id}" of ${where}; ${nearbyIds(id, all)}`).join('\n'));
-  }
+  checkKnown(repo, unique, byId, invalid);
   const targets = unique.map((id) => byId.get(id)!);
   if (!opts.force) {
     const force = opts.forceAs ?? '--force';

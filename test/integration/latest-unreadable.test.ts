@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -64,4 +64,29 @@ it('no manifest can be read: "no backups" says that some exist but cannot be rea
   const res = await runInProcess(['verify'], env());
   expect(res.code).toBe(1);
   expect(res.stderr).toMatch(/no backups of cluster "default" in .*; the manifest of 3 backups cannot be read: default\/.*\.manifest\.json \(/);
+});
+
+it('delete of a backup whose manifest is of a newer format: refused by name and why (it said "no backup"), nothing deleted, the others not either', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'rs-delete-newer-'));
+  try {
+    const at = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: dir };
+    const made: Array<{ id: string; artifact: string }> = [];
+    for (let i = 0; i < 3; i++) made.push(JSON.parse((await runInProcess(['backup', '--json'], at)).stdout) as { id: string; artifact: string });
+    const newer = made[1]!;
+    const file = join(dir, 'default', `${newer.id}.manifest.json`);
+    await writeFile(file, JSON.stringify({ ...JSON.parse(await readFile(file, 'utf8')), format: 2 }));
+    const before = (await readdir(join(dir, 'default'))).sort();
+    for (const ids of [[newer.id], [made[0]!.id, newer.id]]) {
+      const res = await runInProcess(['delete', ...ids], at);
+      expect(res.code, res.stderr).toBe(1);
+      expect(res.stderr).toContain(
+        `backup ${newer.id} cannot be deleted: its manifest default/${newer.id}.manifest.json cannot be read (manifest: default/${newer.id}.manifest.json: ` +
+          `field "format" is 2; this version of reshifter reads format 1); reshifter deletes only a backup whose manifest it reads`,
+      );
+      expect(res.stderr).not.toContain('no backup');
+      expect((await readdir(join(dir, 'default'))).sort()).toEqual(before);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
