@@ -11,7 +11,7 @@ import { snapshotError } from '../archive/snapshot-error.js';
 import { workAreaError } from '../archive/work-area.js';
 import { kindOf } from '../core/backup-kind.js';
 import { SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
-import { idOfFile } from '../core/naming.js';
+import { idOfFile, manifestName } from '../core/naming.js';
 import { AbortedError, IntegrityError, OperationError, describeError } from '../core/errors.js';
 import { printable } from '../core/printable.js';
 import { makeTempDir, trackTempPath } from '../exit-cleanup.js';
@@ -207,7 +207,41 @@ async function reshifterArchiveOf(path: string, target: string): Promise<string 
     kind === 'key dump'
       ? `read it from the store by its id, as ${byId} (inspect --keys, --get KEY and --render, stats, diff and restore read key dumps), or with tar (README, Key dumps)`
       : `it holds changes, not keys: check it with "reshifter verify ${id ?? '<id>'}", restore with --to`;
-  return `${printable(target)} is a reshifter ${kind} (tar), not an etcd snapshot: ${reads}`;
+  return `${printable(target)} is a reshifter ${kind} (tar), not an etcd snapshot: ${reads}; ${withManifest(id)}`;
+}
+
+/**
+ * What a backup's artifact copied out of the store alone lacks (`aws s3 cp s3://.../<id>.raw.tar.zst .`): its manifest,
+ * which the store reads it by (its codec, size and sha256), and a folder named as its cluster to hold both.
+ */
+export function withManifest(id: string | undefined): string {
+  const manifest = id !== undefined ? manifestName(id) : '<id>.manifest.json';
+  return (
+    `the file alone is not enough: copy its manifest ${manifest} from beside it in the store too, put both in a folder named as the cluster ` +
+    `(its manifest's "cluster"), and set RS_BACKUP_DIR to the folder above that and RS_CLUSTER_NAME to the cluster`
+  );
+}
+
+/** Artifact formats (`<id>.<format>[.zst|.gz][.age]`) other than a snapshot's, and what each holds. */
+const NOT_SNAPSHOTS: Readonly<Record<string, string>> = {
+  'raw.tar': 'key dump',
+  'delta.tar': 'delta segment',
+  'render.jsonl': 'render listing',
+  'checkpoint.tar': 'container checkpoint',
+};
+
+/**
+ * When `path` is named as the artifact of a backup that is no snapshot (`<id>.raw.tar.zst`, as the store keeps it):
+ * what it is, and what reading it by its id needs. Undefined for any other name.
+ */
+export function nonSnapshotArtifact(path: string): string | undefined {
+  const name = basename(path);
+  const id = idOfFile(name);
+  if (id === undefined) return undefined;
+  const format = name.slice(id.length + 1).replace(/(\.zst|\.gz)?(\.age)?$/, '');
+  const kind = NOT_SNAPSHOTS[format];
+  if (kind === undefined) return undefined;
+  return `${printable(path)} is named as the artifact of backup ${id}, a ${kind}, not an etcd snapshot: a backup is restored by its id ("reshifter restore ${id}"); ${withManifest(id)}`;
 }
 
 /** Copies the pipe `target` (stdin, `<(...)`) into `out` (0600), a file in the work area `workDir`; returns `out`. */

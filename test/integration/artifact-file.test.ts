@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -38,4 +38,34 @@ it('a key dump artifact given as a file is named as one, with its backup id to g
     expect(res.stderr).not.toMatch(/meta page|bbolt/);
   }
   expect(await readdir(join(work, 'tmp'))).toEqual([]);
+}, 60_000);
+
+it('a key dump artifact copied alone (aws s3 cp of one file): restore names what it is and what it lacks, never etcd snapshot restore, and the advice works', async () => {
+  await etcd.ctl(['put', '/registry/configmaps/default/app', '{"kind":"ConfigMap"}']);
+  const store = join(work, 'store-alone');
+  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_CLUSTER_NAME: 'prod', RS_TMP_DIR: join(work, 'tmp') };
+  const made = await runCli(['backup', '--json', '--strategy', 'raw'], env);
+  expect(made.code, made.stderr).toBe(0);
+  const m = JSON.parse(made.stdout.trim().split('\n').at(-1)!) as Manifest;
+  const laptop = join(work, 'laptop');
+  await mkdir(laptop);
+  await copyFile(join(store, 'prod', m.artifact), join(laptop, m.artifact));
+  const lacks = `the file alone is not enough: copy its manifest ${m.id}.manifest.json from beside it in the store too, put both in a folder named as the cluster`;
+  const away = { ...env, RS_BACKUP_DIR: join(work, 'nowhere') };
+  // Before: `restore FILE` without --keys advised "zstd -d FILE -o snapshot.db" and "etcdctl snapshot restore" of a tar.
+  const plain = await runCli(['restore', join(laptop, m.artifact), '--dry-run'], away);
+  expect(plain.code).toBe(2);
+  expect(plain.stderr).toContain(`${join(laptop, m.artifact)} is named as the artifact of backup ${m.id}, a key dump, not an etcd snapshot: a backup is restored by its id ("reshifter restore ${m.id}"); ${lacks}`);
+  expect(plain.stderr).not.toMatch(/snapshot restore|snapshot\.db/);
+  const keys = await runCli(['restore', join(laptop, m.artifact), '--keys', '--dry-run'], away);
+  expect(keys.code).toBe(1);
+  expect(keys.stderr).toContain(`is a reshifter key dump (tar), not an etcd snapshot: read it from the store by its id, as backup ${m.id}`);
+  expect(keys.stderr).toContain(lacks);
+  // As advised: the manifest beside it, in a folder named as its cluster.
+  await mkdir(join(laptop, 'prod'));
+  await copyFile(join(laptop, m.artifact), join(laptop, 'prod', m.artifact));
+  await copyFile(join(store, 'prod', `${m.id}.manifest.json`), join(laptop, 'prod', `${m.id}.manifest.json`));
+  const advised = await runCli(['restore', m.id, '--dry-run'], { ...env, RS_BACKUP_DIR: laptop });
+  expect(advised.code, advised.stderr).toBe(0);
+  expect(advised.stdout).toContain('nothing was written');
 }, 60_000);
