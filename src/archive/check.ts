@@ -3,4 +3,6 @@ export interface Check {
   name: string;
   ok: boolean;
   detail: string;
+  /** Not run: this version cannot check it (the content of a kind a newer reshifter wrote); `ok` stays true. */
+  skipped?: true;
 }

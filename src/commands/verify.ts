@@ -68,7 +68,7 @@ function printChecks(ctx: CommandContext, result: { checks: Check[] }, head: str
   if (ctx.args.flags.json) ctx.print(JSON.stringify(result));
   else {
     ctx.print(head);
-    for (const c of result.checks) ctx.print(`${c.ok ? 'ok  ' : 'FAIL'}\t${c.name}\t${c.detail}`);
+    for (const c of result.checks) ctx.print(`${c.skipped ? 'skip' : c.ok ? 'ok  ' : 'FAIL'}\t${c.name}\t${c.detail}`);
   }
   const failed = result.checks.find((c) => !c.ok);
   if (failed) throw new IntegrityError(failed.name, `${what} failed verification: ${failed.detail}`);

@@ -138,7 +138,7 @@ export const COMPONENTS: Record<string, Schema> = {
       error: text,
     },
   },
-  Check: { type: 'object', required: ['name', 'ok', 'detail'], properties: { name: text, ok: { type: 'boolean' }, detail: text } },
+  Check: { type: 'object', required: ['name', 'ok', 'detail'], properties: { name: text, ok: { type: 'boolean' }, detail: text, skipped: { type: 'boolean' } } },
   VerifyResult: {
     type: 'object',
     required: ['id', 'ok', 'checks'],
