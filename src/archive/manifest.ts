@@ -145,7 +145,11 @@ export function parseManifest(bytes: Buffer | string, where: string): Manifest {
   const num = (v: unknown, k: string) => {
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(`field "${k}" is missing or not a count`);
   };
-  if (m.format !== 1) fail(`field "format" is ${JSON.stringify(m.format)}; this version of reshifter reads format 1`);
+  // What a newer reshifter writes is said to be one, with its version: never read as this one's, nor taken for damage.
+  const tool = m.tool as Record<string, unknown> | undefined;
+  const by = typeof tool?.version === 'string' && SAFE_NAME.test(tool.version) ? ` (reshifter ${tool.version})` : '';
+  const newer = (sure: boolean) => `: ${sure ? 'written by a newer reshifter' : "a newer reshifter's"}${by}${sure ? ';' : '?'} read it with that version or later`;
+  if (m.format !== 1) fail(`field "format" is ${JSON.stringify(m.format)}; this version of reshifter reads format 1${typeof m.format === 'number' && m.format > 1 ? newer(true) : ''}`);
   str('id', BACKUP_ID_RE);
   str('cluster', SAFE_NAME);
   str('strategy');
@@ -154,8 +158,14 @@ export function parseManifest(bytes: Buffer | string, where: string): Manifest {
   str('artifact', SAFE_NAME);
   if (!(m.artifact as string).startsWith(`${m.id as string}.`)) fail('field "artifact" does not belong to this backup id');
   str('contentType');
-  if (m.compression !== 'zstd' && m.compression !== 'gzip' && m.compression !== 'none') fail('field "compression" is not zstd, gzip or none');
-  if (m.encryption !== 'none' && m.encryption !== 'age') fail('field "encryption" is not none or age');
+  const known = (k: string, values: readonly string[]) => {
+    const v = m[k];
+    if (typeof v === 'string' && values.includes(v)) return;
+    const word = typeof v === 'string' && SAFE_NAME.test(v) ? `"${v}"` : 'missing or malformed';
+    fail(`field "${k}" is ${word}, not ${values.join(', ').replace(/, (?=[^,]*$)/, ' or ')}${typeof v === 'string' && SAFE_NAME.test(v) ? newer(false) : ''}`);
+  };
+  known('compression', ['zstd', 'gzip', 'none']);
+  known('encryption', ['none', 'age']);
   if (m.encryptedTo !== undefined) checkEncryptedTo(m.encryptedTo, m.encryption, fail);
   str('sha256', /^[0-9a-f]{64}$/);
   num(m.sizeBytes, 'sizeBytes');
@@ -172,7 +182,6 @@ export function parseManifest(bytes: Buffer | string, where: string): Manifest {
   }
   if (m.keys !== undefined) num(m.keys, 'keys');
   if (m.strategy === DELTA_STRATEGY || m.contentType === DELTA_CONTENT_TYPE) checkDeltaFields(m, fail);
-  const tool = m.tool as Record<string, unknown> | undefined;
   if (typeof tool !== 'object' || tool === null || typeof tool.version !== 'string') fail('field "tool.version" is missing');
   return m as unknown as Manifest;
 }

@@ -76,12 +76,14 @@ it('delete of a backup whose manifest is of a newer format: refused by name and 
     const file = join(dir, 'default', `${newer.id}.manifest.json`);
     await writeFile(file, JSON.stringify({ ...JSON.parse(await readFile(file, 'utf8')), format: 2 }));
     const before = (await readdir(join(dir, 'default'))).sort();
+    const { version } = (JSON.parse(await readFile(file, 'utf8')) as { tool: { version: string } }).tool;
     for (const ids of [[newer.id], [made[0]!.id, newer.id]]) {
       const res = await runInProcess(['delete', ...ids], at);
       expect(res.code, res.stderr).toBe(1);
       expect(res.stderr).toContain(
         `backup ${newer.id} cannot be deleted: its manifest default/${newer.id}.manifest.json cannot be read (manifest: default/${newer.id}.manifest.json: ` +
-          `field "format" is 2; this version of reshifter reads format 1); reshifter deletes only a backup whose manifest it reads`,
+          `field "format" is 2; this version of reshifter reads format 1: written by a newer reshifter (reshifter ${version}); read it with that version or later); ` +
+          'reshifter deletes only a backup whose manifest it reads',
       );
       expect(res.stderr).not.toContain('no backup');
       expect((await readdir(join(dir, 'default'))).sort()).toEqual(before);
@@ -105,6 +107,26 @@ it("verify of a backup whose content type this version does not know (a newer re
     expect(res.stdout).toContain('skip\tcontent\tnot checked: content type "etcd-snapshot-v9" is not one this version of reshifter knows (a newer version wrote it?): only its stored bytes are checked\n');
     const json = JSON.parse((await runInProcess(['verify', id, '--json'], at)).stdout) as { checks: Array<{ name: string; skipped?: boolean }> };
     expect(json.checks.find((c) => c.name === 'content')).toMatchObject({ skipped: true });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+it("a manifest a newer reshifter wrote (a compression this version does not know): said to be a newer one's, with its version, never read", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'rs-newer-codec-'));
+  try {
+    const at = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: dir };
+    const { id } = JSON.parse((await runInProcess(['backup', '--json'], at)).stdout) as { id: string };
+    const file = join(dir, 'default', `${id}.manifest.json`);
+    await writeFile(file, JSON.stringify({ ...JSON.parse(await readFile(file, 'utf8')), compression: 'lz4', tool: { name: 'reshifter', version: '9.0.0' } }));
+    const res = await runInProcess(['list'], at);
+    expect(res.stdout).toContain(
+      `not listed: default/${id}.manifest.json cannot be read (manifest: default/${id}.manifest.json: field "compression" is "lz4", not zstd, gzip or none: ` +
+        "a newer reshifter's (reshifter 9.0.0)? read it with that version or later); its artifact is kept\n",
+    );
+    const verify = await runInProcess(['verify', id], at);
+    expect(verify.code).toBe(1);
+    expect(verify.stderr).toContain('field "compression" is "lz4", not zstd, gzip or none: a newer reshifter\'s (reshifter 9.0.0)?');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
