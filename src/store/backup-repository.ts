@@ -31,6 +31,9 @@ export interface Listing {
   unusable: Array<{ id: string; artifact: string; storedBytes?: number; sizeBytes: number }>;
 }
 
+/** How many folder listings the look for a cluster's backups further down a store may take (a fleet's bucket is big). */
+const DEEPER_LISTINGS = 100;
+
 /** How many manifests `list` reads at once. */
 const MANIFEST_READS = 16;
 
@@ -283,7 +286,38 @@ export class BackupRepository {
     const files = async () => snapshotFilesHere(this.store.location, (await this.store.list('')).map((o) => o.key), local ? this.store.location : undefined);
     if (folders.length === 0) return (await this.clusterFolder()) ?? (await files()) ?? `${this.store.location} holds no folder of a cluster: check ${vars}`;
     const shown = folders.length > 5 ? `${folders.slice(0, 5).join(', ')} and ${folders.length - 5} more` : folders.join(', ');
-    return (await files()) ?? `${this.store.location} holds no cluster's backups, only the folders ${shown}: check ${vars}`;
+    return (await files()) ?? (await this.deeper()) ?? `${this.store.location} holds no cluster's backups, only the folders ${shown}: check ${vars}`;
+  }
+
+  /**
+   * When the store's folder is set higher than the backups (RS_S3_PREFIX=team for backups in team/etcd/prod, or left
+   * unset after a change of prefix; RS_BACKUP_DIR the folder above the store): the folders named as this cluster further
+   * down that hold its backups, with the setting that reaches each. A few levels and listings at most; undefined when none.
+   */
+  private async deeper(): Promise<string | undefined> {
+    const found: string[] = [];
+    let frontier = [''];
+    let listings = 0;
+    for (let depth = 0; depth < 4 && frontier.length > 0 && found.length < 5 && listings < DEEPER_LISTINGS; depth++) {
+      const next: string[] = [];
+      for (const dir of frontier) {
+        if (listings++ >= DEEPER_LISTINGS) break;
+        for (const sub of await this.store.folders(dir)) {
+          const path = `${dir}${sub}`;
+          if (depth > 0 && sub === this.cluster && (await new BackupRepository(this.store, path).ids()).length > 0) found.push(dir.slice(0, -1));
+          else next.push(`${path}/`);
+        }
+      }
+      frontier = next;
+    }
+    if (found.length === 0) return undefined;
+    const { location, s3Prefix } = this.store;
+    const local = this.store.localPath !== undefined;
+    const set = found.map((above) =>
+      local ? `RS_BACKUP_DIR (or --backup-dir) to ${join(location, above)}` : `RS_S3_PREFIX (or --s3-prefix) to ${[s3Prefix, above].filter((p) => p).join('/')}`,
+    );
+    const where = found.map((above) => `${location.replace(/\/$/, '')}/${above}/${this.cluster}`);
+    return `${location} holds no cluster's folder itself, but the backups of cluster ${this.cluster} are further down, in ${where.join(', ')}: set ${set.join(', or ')}`;
   }
 
   /**

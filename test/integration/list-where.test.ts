@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -153,4 +153,26 @@ it('a manifest that cannot be read: its backup is said to be left out, under the
   expect(res.code).toBe(0);
   expect(res.stdout).toMatch(new RegExp(`^no backups of cluster "broken" in .*\\nnot listed: broken/${id}\\.manifest\\.json cannot be read \\(.+\\); its artifact is kept\\n$`));
   expect(await readdir(join(store, 'broken'))).toContain(artifact);
+});
+
+it('RS_BACKUP_DIR set above the store (a whole bucket synced to a laptop, a prefix changed): the cluster\'s backups further down are named with the setting that reaches them', async () => {
+  const laptop = await mkdtemp(join(tmpdir(), 'rs-list-deeper-'));
+  try {
+    // As `aws s3 sync s3://bucket ./laptop` copies a bucket whose backups were under RS_S3_PREFIX=team/etcd.
+    await cp(join(store, 'prod-eu-1'), join(laptop, 'team', 'etcd', 'prod-eu-1'), { recursive: true });
+    await mkdir(join(laptop, 'other', 'empty'), { recursive: true });
+    const at = join(laptop, 'team', 'etcd');
+    const hint = `${laptop} holds no cluster's folder itself, but the backups of cluster prod-eu-1 are further down, in ${at}/prod-eu-1: set RS_BACKUP_DIR (or --backup-dir) to ${at}`;
+    const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: laptop, RS_CLUSTER_NAME: 'prod-eu-1' };
+    const list = await runInProcess(['list'], env);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toBe(`no backups of cluster "prod-eu-1" in ${laptop}\n${hint}\n`);
+    const restore = await runInProcess(['restore', 'latest', '--dry-run'], env);
+    expect(restore.code).toBe(1);
+    expect(restore.stderr).toContain(`no backups of cluster "prod-eu-1" in ${laptop}; ${hint}\n`);
+    const advised = await runInProcess(['verify', 'latest'], { ...env, RS_BACKUP_DIR: at });
+    expect(advised.code, advised.stderr).toBe(0);
+  } finally {
+    await rm(laptop, { recursive: true, force: true });
+  }
 });
