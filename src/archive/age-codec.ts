@@ -64,8 +64,8 @@ export function ageEncryptor(target: AgeTarget): () => Transform {
  * A stream transform that decrypts an age file with `keys`; failures are IntegrityErrors of check `decrypt`. Given
  * whom the file was encrypted to (its manifest's `encryptedTo`), a failure for want of a key names them.
  */
-export function ageDecryptor(keys: AgeKeys): (encryptedTo?: EncryptedTo) => Transform {
-  return (encryptedTo) => new AgeDecrypt(keys, encryptedTo);
+export function ageDecryptor(keys: AgeKeys): (encryptedTo?: EncryptedTo, opts?: { file?: boolean }) => Transform {
+  return (encryptedTo, opts) => new AgeDecrypt(keys, encryptedTo, opts?.file === true);
 }
 
 class AgeEncrypt extends Transform {
@@ -110,6 +110,8 @@ class AgeDecrypt extends Transform {
   constructor(
     private readonly keys: AgeKeys,
     private readonly encryptedTo: EncryptedTo | undefined,
+    /** A file on this machine: no manifest says to whom it was encrypted. */
+    private readonly file = false,
   ) {
     super({ readableHighWaterMark: 1024 * 1024 });
   }
@@ -179,6 +181,9 @@ class AgeDecrypt extends Transform {
       return `it was encrypted to age keys${to === undefined ? '' : ` (${to})`}, not with a passphrase: set RS_ENCRYPTION_IDENTITY_FILE to the identity of ${named}`;
     }
     // Recorded since manifests name it; an older manifest does not say to whom.
+    if (to === undefined && this.file) {
+      return 'it was encrypted to another age key: a file does not record to whom (the manifest of the backup it came from does, as "encryptedTo")';
+    }
     if (to === undefined) return `it was encrypted to someone else${this.encryptedTo === undefined ? ' (its manifest does not record to whom: an older backup)' : ''}`;
     return `it was encrypted to ${to}: set RS_ENCRYPTION_IDENTITY_FILE to the identity of one of them (age-keygen -y KEYFILE prints a key file's public key)`;
   }
@@ -194,7 +199,7 @@ class AgeDecrypt extends Transform {
       const why = describeError(err);
       if (/no identity matched/.test(why)) {
         const tried = (await this.keys.sources?.()) ?? 'RS_ENCRYPTION_IDENTITY_FILE, RS_ENCRYPTION_IDENTITY or RS_ENCRYPTION_PASSPHRASE';
-        throw new IntegrityError('decrypt', `none of the configured keys can decrypt this backup (${tried}): ${this.whyNoKey(header)}`);
+        throw new IntegrityError('decrypt', `none of the configured keys can decrypt this ${this.file ? 'file' : 'backup'} (${tried}): ${this.whyNoKey(header)}`);
       }
       if (/HMAC/.test(why)) throw new IntegrityError('decrypt', "the age header's MAC does not match (the header is corrupted)");
       throw new IntegrityError('decrypt', `the age header is malformed (${why})`);

@@ -22,8 +22,11 @@ export interface CodecKeys {
   encrypt?: () => Duplex;
   /** Whom `encrypt` encrypts to: public keys or `passphrase`, for the manifest. */
   encryptedTo?: EncryptedTo;
-  /** Given whom the artifact was encrypted to, when its manifest says (named when no configured key fits). */
-  decrypt?: (encryptedTo?: EncryptedTo) => Duplex;
+  /**
+   * Given whom the artifact was encrypted to, when its manifest says (named when no configured key fits); `file`: a
+   * file on this machine, which has no manifest to say it.
+   */
+  decrypt?: (encryptedTo?: EncryptedTo, opts?: { file?: boolean }) => Duplex;
 }
 
 /** A new backup's codec: the configured compression, and age when a key to encrypt to is set (with whom, for the manifest). */
@@ -91,7 +94,7 @@ export function decoders(codec: Pick<Codec, 'compression' | 'encryption' | 'encr
   const out: Duplex[] = [];
   const what = codec.what ?? (codec.id !== undefined ? `backup ${codec.id}` : undefined);
   assertReadable(codec, keys);
-  if (codec.encryption === 'age') out.push(keys.decrypt!(codec.encryptedTo));
+  if (codec.encryption === 'age') out.push(keys.decrypt!(codec.encryptedTo, { file: codec.what !== undefined }));
   if (codec.compression === 'gzip') {
     // Z_SYNC_FLUSH tolerance is off: a truncated gzip must fail, not end quietly.
     out.push(new CheckedGunzip(what ?? 'the artifact', { chunkSize: GZIP_CHUNK, finishFlush: constants.Z_FINISH }));

@@ -223,4 +223,21 @@ describe('encrypted backups', () => {
     expect(badRecipient.code).toBe(2);
     expect(badRecipient.stderr).toMatch(/has "age1typo", which is not an age X25519 public key/);
   });
+  it('an encrypted artifact copied out alone, read with the wrong key: said to be a file that does not record to whom, not an older backup', async () => {
+    const store = join(dir, 'copied-alone');
+    const backup = await runCli(['backup', '--json'], env(store, { RS_ENCRYPTION_RECIPIENTS: recipient }));
+    expect(backup.code, backup.stderr).toBe(0);
+    const m = JSON.parse(backup.stdout) as { artifact: string };
+    const file = join(dir, m.artifact);
+    await writeFile(file, await readFile(join(store, 'default', m.artifact)));
+    for (const args of [['verify', file], ['inspect', file]]) {
+      const res = await runCli(args, env(join(dir, 'nowhere'), { RS_ENCRYPTION_IDENTITY_FILE: otherKeyFile }));
+      expect(res.code, args.join(' ')).toBe(1);
+      expect(res.stderr).toContain(`decrypt: ${file}: none of the configured keys can decrypt this file (tried RS_ENCRYPTION_IDENTITY_FILE=${otherKeyFile} (public key age1`);
+      expect(res.stderr).toContain('it was encrypted to another age key: a file does not record to whom (the manifest of the backup it came from does, as "encryptedTo")');
+      expect(res.stderr).not.toContain('an older backup');
+    }
+    const right = await runCli(['verify', file], env(join(dir, 'nowhere'), { RS_ENCRYPTION_IDENTITY_FILE: keyFile }));
+    expect(right.code, right.stderr).toBe(0);
+  });
 });
