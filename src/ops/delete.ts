@@ -45,9 +45,11 @@ function checkKnown(repo: BackupRepository, ids: readonly string[], byId: Readon
   const lines = ids.flatMap((id) => {
     const bad = byId.has(id) ? undefined : unreadable.get(id);
     if (bad === undefined) return unknown.includes(id) ? [`no backup "${id}" of ${where}; ${nearbyIds(id, all)}`] : [];
+    // Another cluster's backup synced into this folder is that cluster's to delete; otherwise a newer reshifter's.
+    const instead = bad.cluster !== undefined ? `move its files (${id}.*) to the folder of cluster ${bad.cluster}` : 'delete it with the reshifter that wrote it (a newer version)';
     return [
       `backup ${id} cannot be deleted: its manifest ${bad.key} cannot be read (${bad.error}); reshifter deletes only a backup whose manifest it ` +
-        `reads, so it is left as it is: delete it with the reshifter that wrote it (a newer version), or remove its files (${id}.*) by hand`,
+        `reads, so it is left as it is: ${instead}, or remove its files (${id}.*) by hand`,
     ];
   });
   if (lines.length === 0) return;

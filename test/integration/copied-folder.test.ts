@@ -82,6 +82,11 @@ it('a folder with another cluster synced into it: the own backups listed, the ot
   expect(res.stdout).toContain(`${id}  `);
   expect(res.stdout).toContain(`not listed: prod/${staging}.manifest.json cannot be read (manifest: prod/${staging}.manifest.json is of a backup of cluster staging, not of cluster prod whose folder holds it`);
   expect(JSON.parse((await runInProcess(['list', '--json'], { RS_BACKUP_DIR: mixed, RS_CLUSTER_NAME: 'prod' })).stdout).map((m: { id: string }) => m.id)).toEqual([id]);
+  // Not deleted as prod's either: named as staging's, with where it belongs.
+  const del = await runInProcess(['delete', staging], { RS_BACKUP_DIR: mixed, RS_CLUSTER_NAME: 'prod' });
+  expect(del.code).toBe(1);
+  expect(del.stderr).toContain(`backup ${staging} cannot be deleted: its manifest prod/${staging}.manifest.json cannot be read (manifest: prod/${staging}.manifest.json is of a backup of cluster staging`);
+  expect(del.stderr).toContain(`so it is left as it is: move its files (${staging}.*) to the folder of cluster staging, or remove its files (${staging}.*) by hand`);
   expect(await readdir(join(mixed, 'prod'))).toContain(`${staging}.manifest.json`);
 });
 
