@@ -242,7 +242,7 @@ export class BackupRepository {
 
   /** The cluster that the newest manifest in `folder` names (its folder's name, unless copied or renamed), if it reads. */
   private async ownerOf(folder: string, ids: readonly string[]): Promise<string | undefined> {
-    const key = `${folder}/${manifestName([...ids].sort().at(-1)!)}`;
+    const key = `${folder ? `${folder}/` : ''}${manifestName([...ids].sort().at(-1)!)}`;
     try {
       return parseManifest(await readLimited(await this.store.get(key), 1024 * 1024, key), key).cluster;
     } catch {
@@ -325,16 +325,26 @@ export class BackupRepository {
    * the cluster. Only asked of a store without subfolders, so the listing is of that one folder's files.
    */
   private async clusterFolder(): Promise<string | undefined> {
-    if (!(await this.store.list('')).some((o) => !o.key.includes('/') && idOfFile(o.key) !== undefined && o.key.endsWith('.manifest.json'))) return undefined;
+    const ids = (await this.store.list('')).flatMap((o) => (!o.key.includes('/') && o.key.endsWith('.manifest.json') ? [idOfFile(o.key) ?? []].flat() : []));
+    if (ids.length === 0) return undefined;
     const said = `${this.store.location} is a cluster's folder (it holds backup files itself)`;
-    if (this.store.localPath !== undefined) {
-      const { location } = this.store;
-      return `${said}: set RS_BACKUP_DIR to the folder above it, ${dirname(location)}, and RS_CLUSTER_NAME to its name, ${basename(location)}`;
-    }
+    const { location } = this.store;
+    const local = this.store.localPath !== undefined;
     const prefix = this.store.s3Prefix;
-    if (!prefix) return undefined; // backups at the top of a bucket: no setting names them
-    const above = prefix.includes('/') ? `set RS_S3_PREFIX to the prefix above it, ${prefix.slice(0, prefix.lastIndexOf('/'))}` : 'unset RS_S3_PREFIX';
-    return `${said}: ${above}, and set RS_CLUSTER_NAME to its name, ${prefix.slice(prefix.lastIndexOf('/') + 1)}`;
+    if (!local && !prefix) return undefined; // backups at the top of a bucket: no setting names them
+    const name = local ? basename(location) : prefix!.slice(prefix!.lastIndexOf('/') + 1);
+    const up = local ? dirname(location) : prefix!.includes('/') ? prefix!.slice(0, prefix!.lastIndexOf('/')) : '';
+    const setUp = local ? `set RS_BACKUP_DIR to the folder above it, ${up}` : up ? `set RS_S3_PREFIX to the prefix above it, ${up}` : 'unset RS_S3_PREFIX';
+    // A copy under another name (`aws s3 sync s3://b/p/prod ./etcd`): its manifests name the cluster, not the folder.
+    const owner = await this.ownerOf('', ids);
+    const andSet = local ? 'and RS_CLUSTER_NAME' : 'and set RS_CLUSTER_NAME';
+    if (owner === undefined || owner === name) return `${said}: ${setUp}, ${andSet} to its name, ${name}`;
+    const to = local ? join(up, owner) : `${location.slice(0, location.length - prefix!.length)}${up ? `${up}/` : ''}${owner}`;
+    const move = local ? `mkdir -p ${to} && mv ${location}/* ${to}/` : `aws s3 mv --recursive ${location.replace(/\/$/, '')}/ ${to}/`;
+    return (
+      `${said}, of cluster ${printable(owner)} (as its manifests say) under another name, ${name}: move its files into a folder named ${printable(owner)} ` +
+      `("${move}"), ${setUp}, ${andSet} to ${printable(owner)}`
+    );
   }
 
   private async readManifestKey(key: string): Promise<Manifest> {

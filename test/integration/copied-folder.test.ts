@@ -116,3 +116,20 @@ it('an S3 copy under another prefix and name (aws s3 sync): named with the aws s
     await s3.stop();
   }
 });
+
+it("RS_BACKUP_DIR naming the copy itself (its own files, as after cd into it): the cluster its manifests name, not the folder's, and the move", async () => {
+  const laptop = join(root, 'laptop-inside');
+  await cp(join(store, 'prod'), join(laptop, 'etcd'), { recursive: true });
+  const inside = join(laptop, 'etcd');
+  const res = await runInProcess(['list'], { RS_BACKUP_DIR: inside, RS_CLUSTER_NAME: 'prod' });
+  expect(res.code).toBe(0);
+  // Before: "set RS_BACKUP_DIR to the folder above it, <laptop>, and RS_CLUSTER_NAME to its name, etcd", a dead end.
+  expect(res.stdout).toBe(
+    `no backups of cluster "prod" in ${inside}\n${inside} is a cluster's folder (it holds backup files itself), of cluster prod (as its manifests say) ` +
+      `under another name, etcd: move its files into a folder named prod ("mkdir -p ${laptop}/prod && mv ${inside}/* ${laptop}/prod/"), ` +
+      `set RS_BACKUP_DIR to the folder above it, ${laptop}, and RS_CLUSTER_NAME to prod\n`,
+  );
+  await promisify(execFile)('sh', ['-c', `mkdir -p ${laptop}/prod && mv ${inside}/* ${laptop}/prod/`]);
+  const advised = await runInProcess(['verify', 'latest'], { RS_BACKUP_DIR: laptop, RS_CLUSTER_NAME: 'prod' });
+  expect(advised.code, advised.stderr).toBe(0);
+});
