@@ -162,9 +162,12 @@ export class BackupRepository {
     }
     const newer = unreadableNewer(invalid, m.id);
     if (newer.length > 0) {
+      // Another cluster's backups synced into this folder belong in that cluster's: "repair or delete" would not fit.
+      const owner = onlyOtherCluster(invalid.filter((bad) => (idOfFile(basename(bad.key)) ?? '') > m.id));
+      const fix = owner !== undefined ? `or move the newer backups' files to the folder of cluster ${owner}` : 'or repair or delete the newer backup';
       throw new RefusedError(
         `"latest" would be backup ${m.id}, but the manifest of a newer backup cannot be read: ${newer.join(', ')}. ` +
-          `Give the id ${m.id} instead of "latest" to use it, or repair or delete the newer backup`,
+          `Give the id ${m.id} instead of "latest" to use it, ${fix}`,
       );
     }
     // verify and downloads take it as it is: verify says FAIL read. A restore is told which backup restores instead.

@@ -82,6 +82,10 @@ it('a folder with another cluster synced into it: the own backups listed, the ot
   expect(res.stdout).toContain(`${id}  `);
   expect(res.stdout).toContain(`not listed: prod/${staging}.manifest.json cannot be read (manifest: prod/${staging}.manifest.json is of a backup of cluster staging, not of cluster prod whose folder holds it`);
   expect(JSON.parse((await runInProcess(['list', '--json'], { RS_BACKUP_DIR: mixed, RS_CLUSTER_NAME: 'prod' })).stdout).map((m: { id: string }) => m.id)).toEqual([id]);
+  // latest is refused (a newer backup's manifest is there, unread), saying where staging's backups belong.
+  const latest = await runInProcess(['verify', 'latest'], { RS_BACKUP_DIR: mixed, RS_CLUSTER_NAME: 'prod' });
+  expect(latest.code).toBe(1);
+  expect(latest.stderr).toContain(`Give the id ${id} instead of "latest" to use it, or move the newer backups' files to the folder of cluster staging\n`);
   // Not deleted as prod's either: named as staging's, with where it belongs.
   const del = await runInProcess(['delete', staging], { RS_BACKUP_DIR: mixed, RS_CLUSTER_NAME: 'prod' });
   expect(del.code).toBe(1);
