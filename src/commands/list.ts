@@ -6,7 +6,8 @@ import { formatBytes } from '../progress.js';
 import { listClusters, type ClusterSummary } from '../ops/clusters.js';
 import { listBackups } from '../ops/list.js';
 import { openRepository } from '../ops/repository.js';
-import { onlyOtherCluster, otherClusters, unusableText, type BackupRepository, type UnusableBackup } from '../store/backup-repository.js';
+import { copiedText, onlyOtherCluster, otherClusters, unusableText, type BackupRepository, type UnusableBackup } from '../store/backup-repository.js';
+import type { Store } from '../store/types.js';
 import type { CommandContext } from './context.js';
 import { seriesFlag } from './flags.js';
 import { textTable } from './text-table.js';
@@ -22,7 +23,7 @@ export async function listCommand(ctx: CommandContext): Promise<void> {
       if (ctx.args.flags.strategy !== undefined) throw new UsageError(['--strategy lists one series of one cluster: it does not go with --all-clusters']);
       const clusters = await listClusters(repo.store, { current: ctx.config.cluster, log: ctx.log });
       if (ctx.args.flags.json) ctx.print(JSON.stringify(clusters, null, 2));
-      else for (const line of formatClusters(clusters, repo.store.location)) ctx.print(line);
+      else for (const line of formatClusters(clusters, repo.store)) ctx.print(line);
       return;
     }
     const series = seriesFlag(ctx);
@@ -71,15 +72,17 @@ async function whereElse(ctx: CommandContext, repo: BackupRepository): Promise<s
 }
 
 /** The clusters as a table, newest backup and age per cluster; `*` marks the configured one. */
-export function formatClusters(clusters: readonly ClusterSummary[], location: string): string[] {
-  if (clusters.length === 0) return [`no backups of any cluster in ${location}`];
+export function formatClusters(clusters: readonly ClusterSummary[], store: Pick<Store, 'location' | 'localPath'>): string[] {
+  if (clusters.length === 0) return [`no backups of any cluster in ${store.location}`];
   // The marker column keeps names aligned under the header; names and ids to the left, counts and ages to the right.
   const rows = [[' CLUSTER', 'NEWEST', 'CREATED', 'STRATEGY', 'BACKUPS', 'AGE']];
   for (const c of clusters) {
     const n = c.newest;
     rows.push([`${c.current ? '*' : ' '}${c.cluster}`, n?.id ?? '-', n?.createdAt ?? '-', n?.strategy ?? '-', String(c.backups), c.ageSeconds === undefined ? '-' : formatAge(c.ageSeconds)]);
   }
-  return textTable(rows, 4);
+  // A folder whose backups are all another cluster's is no cluster of its own: said under the table, with the fix.
+  const copies = clusters.flatMap((c) => (c.copyOf !== undefined ? [copiedText(store, c.cluster, c.copyOf, c.backups)] : []));
+  return [...textTable(rows, 4), ...copies];
 }
 
 /** An age as operators read it at a glance: `45s`, `12m`, `5h3m`, `3d4h`. */

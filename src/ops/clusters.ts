@@ -2,7 +2,7 @@ import { IntegrityError } from '../core/errors.js';
 import { USES } from '../core/latest.js';
 import { mapLimited } from '../core/map-limited.js';
 import type { Logger } from '../log.js';
-import { BackupRepository } from '../store/backup-repository.js';
+import { BackupRepository, OtherClusterError } from '../store/backup-repository.js';
 import type { Store } from '../store/types.js';
 
 /** One cluster of a store shared by a fleet: how many backups it has, and its newest. */
@@ -15,6 +15,11 @@ export interface ClusterSummary {
   ageSeconds?: number;
   /** The cluster this process is configured for (RS_CLUSTER_NAME). */
   current: boolean;
+  /**
+   * When no manifest of the folder is its own but they are of one other cluster (a copy of that cluster's folder under
+   * another name): that cluster. Such backups are read only in a folder named as it.
+   */
+  copyOf?: string;
 }
 
 /** Clusters read at once: a fleet's store over S3 is a listing and a manifest per cluster. */
@@ -37,6 +42,7 @@ async function summarize(repo: BackupRepository, current: string, now: Date, log
   const ids = (await repo.ids()).sort().reverse();
   if (ids.length === 0) return undefined;
   const summary: ClusterSummary = { cluster: repo.cluster, backups: ids.length, current: repo.cluster === current };
+  const owners = new Set<string>();
   for (const id of ids) {
     try {
       const m = await repo.get(id, USES.any);
@@ -46,8 +52,11 @@ async function summarize(repo: BackupRepository, current: string, now: Date, log
     } catch (err) {
       // A damaged manifest is passed over, as `list` does; the next newest stands for the cluster.
       if (!(err instanceof IntegrityError)) throw err;
+      owners.add(err instanceof OtherClusterError ? err.owner : '');
       log?.warn({ cluster: repo.cluster, id, err: err.message }, 'unreadable manifest skipped');
     }
   }
+  const [owner] = owners;
+  if (summary.newest === undefined && owners.size === 1 && owner) summary.copyOf = owner;
   return summary;
 }

@@ -64,6 +64,11 @@ it('a local copy under another folder name: list, latest and an id name the fold
   expect(byId.code).toBe(1);
   expect(byId.stderr).toContain(`etcd-copy/${id}.manifest.json is of a backup of cluster prod, not of cluster etcd-copy whose folder holds it`);
   expect(byId.stderr).not.toContain('not itself');
+  // --all-clusters: the folder is no cluster of its own; said under the table, and as copyOf in --json.
+  const all = await runInProcess(['list', '--all-clusters'], asProd);
+  expect(all.stdout).toMatch(/^ CLUSTER .*\n etcd-copy +- +- +- +1 +-\n/);
+  expect(all.stdout).toContain(`\n${hint}\n`);
+  expect(JSON.parse((await runInProcess(['list', '--all-clusters', '--json'], asProd)).stdout)).toEqual([{ cluster: 'etcd-copy', backups: 1, current: false, copyOf: 'prod' }]);
   // The advice, as a shell runs it.
   await promisify(execFile)('sh', ['-c', `mkdir -p ${laptop}/prod && mv ${laptop}/etcd-copy/* ${laptop}/prod/`]);
   const advised = await runInProcess(['verify', 'latest'], asProd);

@@ -108,6 +108,7 @@ export const COMPONENTS: Record<string, Schema> = {
       },
       ageSeconds: { ...count, description: "seconds since the newest backup's creation" },
       current: { type: 'boolean', description: 'the cluster this server is configured for (RS_CLUSTER_NAME)' },
+      copyOf: { ...text, description: "the cluster every manifest of the folder names, when it is another: a copy of that cluster's folder under another name" },
     },
   },
   Job: {
