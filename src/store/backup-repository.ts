@@ -328,7 +328,10 @@ export class BackupRepository {
    * the cluster. Only asked of a store without subfolders, so the listing is of that one folder's files.
    */
   private async clusterFolder(): Promise<string | undefined> {
-    const ids = (await this.store.list('')).flatMap((o) => (!o.key.includes('/') && o.key.endsWith('.manifest.json') ? [idOfFile(o.key) ?? []].flat() : []));
+    const ids = (await this.store.list('')).flatMap((o) => {
+      const id = o.key.endsWith('.manifest.json') && !o.key.includes('/') ? idOfFile(o.key) : undefined;
+      return id !== undefined ? [id] : [];
+    });
     if (ids.length === 0) return undefined;
     const said = `${this.store.location} is a cluster's folder (it holds backup files itself)`;
     const { location } = this.store;
@@ -343,7 +346,7 @@ export class BackupRepository {
     const andSet = local ? 'and RS_CLUSTER_NAME' : 'and set RS_CLUSTER_NAME';
     if (owner === undefined || owner === name) return `${said}: ${setUp}, ${andSet} to its name, ${name}`;
     const to = local ? join(up, owner) : `${location.slice(0, location.length - prefix!.length)}${up ? `${up}/` : ''}${owner}`;
-    const move = local ? `mkdir -p ${to} && mv ${location}/* ${to}/` : `aws s3 mv --recursive ${location.replace(/\/$/, '')}/ ${to}/`;
+    const move = local ? `mkdir -p ${sh(to)} && mv ${sh(location)}/* ${sh(to)}/` : `aws s3 mv --recursive ${sh(`${location.replace(/\/$/, '')}/`)} ${sh(`${to}/`)}`;
     return (
       `${said}, of cluster ${printable(owner)} (as its manifests say) under another name, ${name}: move its files into a folder named ${printable(owner)} ` +
       `("${move}"), ${setUp}, ${andSet} to ${printable(owner)}`
@@ -494,7 +497,7 @@ export function onlyOtherCluster(invalid: Listing['invalid']): string | undefine
 export function copiedText(store: Pick<Store, 'location' | 'localPath'>, folder: string, owner: string, count: number): string {
   const base = store.location.replace(/\/$/, '');
   const [from, to] = [`${base}/${folder}`, `${base}/${owner}`];
-  const move = store.localPath !== undefined ? `mkdir -p ${to} && mv ${from}/* ${to}/` : `aws s3 mv --recursive ${from}/ ${to}/`;
+  const move = store.localPath !== undefined ? `mkdir -p ${sh(to)} && mv ${sh(from)}/* ${sh(to)}/` : `aws s3 mv --recursive ${sh(`${from}/`)} ${sh(`${to}/`)}`;
   const backups = count === 1 ? 'a backup' : `${count} backups`;
   return (
     `${from} holds ${backups} of cluster ${printable(owner)} (as ${count === 1 ? 'its manifest says' : 'their manifests say'}) in a folder named otherwise ` +
@@ -502,6 +505,9 @@ export function copiedText(store: Pick<Store, 'location' | 'localPath'>, folder:
     `("${move}") and set RS_CLUSTER_NAME (or --cluster) to ${printable(owner)}`
   );
 }
+
+/** `path` as a shell word in a command the operator is told to run: quoted when it holds more than plain path characters. */
+const sh = (path: string) => (/^[\w./@:+=,-]+$/.test(path) ? path : `'${printable(path).replaceAll("'", "'\\''")}'`);
 
 /** A hint appended to a message: `; hint`, or nothing. */
 const hinted = (hint: string) => (hint === '' ? '' : `; ${hint}`);

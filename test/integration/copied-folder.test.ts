@@ -142,3 +142,15 @@ it("RS_BACKUP_DIR naming the copy itself (its own files, as after cd into it): t
   const advised = await runInProcess(['verify', 'latest'], { RS_BACKUP_DIR: laptop, RS_CLUSTER_NAME: 'prod' });
   expect(advised.code, advised.stderr).toBe(0);
 });
+
+it("the advised move works as a shell runs it where the path holds a space and a quote (a laptop's \"My Backups\")", async () => {
+  const laptop = join(root, "it's my backups");
+  await cp(join(store, 'prod'), join(laptop, 'copy'), { recursive: true });
+  const res = await runInProcess(['list'], { RS_BACKUP_DIR: laptop, RS_CLUSTER_NAME: 'prod' });
+  const move = /move them there \("(.*)"\) and set/.exec(res.stdout)?.[1];
+  expect(move, res.stdout).toBeDefined();
+  await promisify(execFile)('sh', ['-c', move!]);
+  expect(await readdir(join(laptop, 'copy'))).toEqual([]);
+  const advised = await runInProcess(['verify', 'latest'], { RS_BACKUP_DIR: laptop, RS_CLUSTER_NAME: 'prod' });
+  expect(advised.code, advised.stderr).toBe(0);
+});
