@@ -16,7 +16,7 @@ import type { BackupRepository } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
 import { nextStep, restorePoint, segmentRefusal } from './restore-point.js';
 import { seriesFlag, stringFlag } from './flags.js';
-import { isFile, nonSnapshotArtifact, wrappingOf, type Wrapping } from '../ops/open-snapshot.js';
+import { isFile, nonSnapshotArtifact, reshifterArchiveFile, wrappingOf, type Wrapping } from '../ops/open-snapshot.js';
 import { findRestoreTool } from '../etcd/snapshot-restore-tool.js';
 import { textTable } from './text-table.js';
 
@@ -98,7 +98,10 @@ async function restoreOnce(ctx: CommandContext, begun: () => void): Promise<void
 async function restoreFile(ctx: CommandContext, path: string, begun: () => void): Promise<void> {
   const { flags } = ctx.args;
   // A key dump's artifact copied out of the store is no snapshot: etcd's snapshot restore of it would be no advice.
-  if (flags.keys !== true) throw new UsageError([nonSnapshotArtifact(path) ?? (await fileRestoreHint(path, typeof flags['data-dir'] === 'string' ? flags['data-dir'] : 'DIR'))]);
+  if (flags.keys !== true) {
+    const dataDir = typeof flags['data-dir'] === 'string' ? flags['data-dir'] : 'DIR';
+    throw new UsageError([nonSnapshotArtifact(path) ?? (await reshifterArchiveFile(path)) ?? (await fileRestoreHint(path, dataDir))]);
+  }
   const extra = given(ctx, [...SNAPSHOT_FLAGS, 'strategy', 'to', 'image-archive', 'image-name']);
   if (extra !== undefined) throw new UsageError([`${extra} cannot be combined with a snapshot file and --keys, which writes its keys into the etcd at RS_ETCD_ENDPOINTS`]);
   begun();

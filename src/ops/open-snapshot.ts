@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import zlib from 'node:zlib';
 import { SEGMENT_HEADER_ENTRY } from '../archive/delta-segment-format.js';
 import { HEADER_ENTRY } from '../archive/key-dump-format.js';
 import { etcdOf } from '../archive/manifest.js';
@@ -197,10 +198,19 @@ async function reshifterArchiveOf(path: string, target: string): Promise<string 
   const fh = await open(path, 'r');
   const head = Buffer.alloc(512);
   const { bytesRead } = await fh.read(head, 0, head.length, 0).finally(() => fh.close());
-  if (bytesRead < 512 || head.toString('latin1', 257, 262) !== 'ustar') return undefined;
+  const kind = archiveKind(head.subarray(0, bytesRead));
+  return kind === undefined ? undefined : archiveText(kind, target);
+}
+
+/** A reshifter key dump or delta segment, by the first tar header of its decoded bytes; undefined for anything else. */
+function archiveKind(head: Buffer): 'key dump' | 'delta segment' | undefined {
+  if (head.length < 512 || head.toString('latin1', 257, 262) !== 'ustar') return undefined;
   const entry = head.toString('latin1', 0, 100).replace(/\0.*$/s, '');
-  const kind = entry === HEADER_ENTRY ? 'key dump' : entry === SEGMENT_HEADER_ENTRY ? 'delta segment' : undefined;
-  if (kind === undefined) return undefined;
+  return entry === HEADER_ENTRY ? 'key dump' : entry === SEGMENT_HEADER_ENTRY ? 'delta segment' : undefined;
+}
+
+/** What to say of `target`, a reshifter archive of `kind` given where a snapshot file goes. */
+function archiveText(kind: 'key dump' | 'delta segment', target: string): string {
   const id = idOfFile(basename(target));
   const byId = id !== undefined ? `backup ${id}` : 'the backup it came from';
   const reads =
@@ -208,6 +218,39 @@ async function reshifterArchiveOf(path: string, target: string): Promise<string 
       ? `read it from the store by its id, as ${byId} (inspect --keys, --get KEY and --render, stats, diff and restore read key dumps), or with tar (README, Key dumps)`
       : `it holds changes, not keys: check it with "reshifter verify ${id ?? '<id>'}", restore with --to`;
   return `${printable(target)} is a reshifter ${kind} (tar), not an etcd snapshot: ${reads}; ${withManifest(id)}`;
+}
+
+/**
+ * `restore FILE` without --keys, before naming etcd's snapshot restore: what to say when `path` is a reshifter key dump
+ * or delta segment under any name (`aws s3 cp s3://.../<id>.raw.tar.zst ./dump.tar.zst`), plain or gzip/zstd, by the
+ * first bytes it decodes to (a peek: nothing is decoded in full). Undefined for anything else, or one it cannot peek into.
+ */
+export async function reshifterArchiveFile(path: string): Promise<string | undefined> {
+  const wrapping = await wrappingOf(path).catch(() => undefined);
+  const kind = archiveKind(await decodedHead(path, wrapping).catch(() => Buffer.alloc(0)));
+  return kind === undefined ? undefined : archiveText(kind, path);
+}
+
+/** Up to the first 512 bytes `path` decodes to (a gzip or zstd file's; a plain file's own); none for another wrapping. */
+async function decodedHead(path: string, wrapping: Wrapping | undefined): Promise<Buffer> {
+  if (wrapping !== undefined && wrapping !== 'gzip' && wrapping !== 'zstd') return Buffer.alloc(0);
+  const fh = await open(path, 'r');
+  // A zstd block is at most 128 KiB: the first one decodes from this much.
+  const raw = Buffer.alloc(wrapping === undefined ? 512 : 256 * 1024);
+  const { bytesRead } = await fh.read(raw, 0, raw.length, 0).finally(() => fh.close());
+  if (wrapping === undefined) return raw.subarray(0, bytesRead);
+  const decoder = wrapping === 'gzip' ? zlib.createGunzip() : zlib.createZstdDecompress();
+  return await new Promise<Buffer>((resolve) => {
+    const out: Buffer[] = [];
+    const done = () => {
+      decoder.destroy();
+      resolve(Buffer.concat(out).subarray(0, 512));
+    };
+    decoder.on('data', (c: Buffer) => (out.push(c), Buffer.concat(out).length >= 512 && done()));
+    // The peek stops mid-stream: the error of a cut-short input is expected, and what was decoded stands.
+    decoder.on('error', done).on('end', done);
+    decoder.end(raw.subarray(0, bytesRead));
+  });
 }
 
 /**

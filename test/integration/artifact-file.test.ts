@@ -61,6 +61,14 @@ it('a key dump artifact copied alone (aws s3 cp of one file): restore names what
   expect(keys.code).toBe(1);
   expect(keys.stderr).toContain(`is a reshifter key dump (tar), not an etcd snapshot: read it from the store by its id, as backup ${m.id}`);
   expect(keys.stderr).toContain(lacks);
+  // Renamed as it was copied (aws s3 cp s3://.../<id>.raw.tar.zst ./dump.tar.zst): told by its bytes, not its name.
+  const renamed = join(laptop, 'dump.tar.zst');
+  await copyFile(join(laptop, m.artifact), renamed);
+  const byBytes = await runCli(['restore', renamed, '--dry-run'], away);
+  expect(byBytes.code).toBe(2);
+  expect(byBytes.stderr).toContain(`${renamed} is a reshifter key dump (tar), not an etcd snapshot: read it from the store by its id, as the backup it came from`);
+  expect(byBytes.stderr).toContain('the file alone is not enough: copy its manifest <id>.manifest.json');
+  expect(byBytes.stderr).not.toMatch(/snapshot restore|snapshot\.db/);
   // As advised: the manifest beside it, in a folder named as its cluster.
   await mkdir(join(laptop, 'prod'));
   await copyFile(join(laptop, m.artifact), join(laptop, 'prod', m.artifact));
