@@ -63,18 +63,21 @@ class StatsCounter {
     this.everything = selectsEverything(this.selection);
   }
 
-  /** A key with its value, its groups read against `layout`. */
-  key(r: Pick<KeyRecord, 'key' | 'value' | 'modRevision'>, layout: readonly string[]): void {
-    if (!this.everything && !selectKey(parseKey(r.key, layout), this.selection)) return;
+  /** A key with its value, its groups read against `layout`; returns the bytes read (key and value). */
+  key(r: Pick<KeyRecord, 'key' | 'value' | 'modRevision'>, layout: readonly string[]): number {
+    const bytes = r.key.length + r.value.length;
+    if (!this.everything && !selectKey(parseKey(r.key, layout), this.selection)) return bytes;
     this.stats.add(statsEntryOf(r.key, r.value, layout));
     this.onRow?.(auditRow(r.key, r.value, layout, r.modRevision));
+    return bytes;
   }
 
-  /** A render listing's row: the groups are in the row, the value is not. */
-  row(row: AuditRow, layout: readonly string[]): void {
+  /** A render listing's row: the groups are in the row, the value is not; returns the bytes it names. */
+  row(row: AuditRow, layout: readonly string[]): number {
     const key = row.keyBase64 !== undefined ? Buffer.from(row.keyBase64, 'base64') : Buffer.from(row.key);
     const parsed = parseKey(key, layout);
-    if (!this.everything && !selectKey(parsed, this.selection)) return;
+    const bytes = key.length + row.size;
+    if (!this.everything && !selectKey(parsed, this.selection)) return bytes;
     this.stats.add({
       prefix: parsed.prefix ?? NO_NAMESPACE,
       resource: row.resource,
@@ -84,6 +87,7 @@ class StatsCounter {
       valueBytes: row.size,
     });
     this.onRow?.(row);
+    return bytes;
   }
 }
 
@@ -146,7 +150,7 @@ export async function fileStats(ctx: OpContext, path: string, opts: StatsOptions
   try {
     const stream = await snapshotFileKeys(ctx, input);
     const layout = layoutPrefixes(stream.header.prefixes, DEFAULT_PREFIXES);
-    await eachPaced(stream.records(), (r) => counter.key(r, layout), opts.backlog);
+    await eachPaced(ctx, stream.records(), (r) => counter.key(r, layout), opts.backlog);
     const { revision, prefixes } = stream.header;
     return { source: { kind: 'file', path, apiVersion: 'v3', revision, prefixes }, report: counter.stats.report() };
   } finally {
@@ -158,7 +162,7 @@ export async function fileStats(ctx: OpContext, path: string, opts: StatsOptions
 async function countBackup(ctx: OpContext, backup: OpenedBackup, counter: StatsCounter, prefixes: string[], backlog?: StatsOptions['backlog']): Promise<string[]> {
   if (backup.kind === 'render listing') {
     const layout = layoutPrefixes(backup.manifest.prefixes ?? DEFAULT_PREFIXES, DEFAULT_PREFIXES);
-    await eachPaced(backup.rows(), (row) => counter.row(row, layout), backlog);
+    await eachPaced(ctx, backup.rows(), (row) => counter.row(row, layout), backlog);
     return prefixes;
   }
   if (backup.kind === 'container checkpoint') throw new OperationError(`backup ${backup.manifest.id} is a container checkpoint, which holds no keys`);
@@ -169,15 +173,25 @@ async function countBackup(ctx: OpContext, backup: OpenedBackup, counter: StatsC
         await snapshotKeys(backup, { prefixes: ctx.config.selection.prefixes.length > 0 ? ctx.config.selection.prefixes : [...DEFAULT_PREFIXES] });
   const layout = layoutPrefixes(stream.header.prefixes, DEFAULT_PREFIXES);
   // A signal stops either reader with 'stats of backup <id> stopped' (openBackup: a key dump's stream, a snapshot's walk).
-  await eachPaced(stream.records(), (r) => counter.key(r, layout), backlog);
+  await eachPaced(ctx, stream.records(), (r) => counter.key(r, layout), backlog);
   return stream.header.prefixes;
 }
 
-/** Counts every item, letting a slow reader of the rows (`stats --keys | less`) catch up every 256 of them. */
-async function eachPaced<T>(items: AsyncIterable<T>, count: (item: T) => void, backlog: StatsOptions['backlog']): Promise<void> {
-  let n = 0;
-  for await (const item of items) {
-    count(item);
-    if (++n % 256 === 0) await backlog?.();
+/**
+ * Counts every item (`count` returns its bytes), letting a slow reader of the rows (`stats --keys | less`) catch up
+ * every 256 of them, and reports the keys and bytes counted as `stats` progress while it lasts, as a live stats does:
+ * a backup or file of a million keys takes tens of seconds.
+ */
+async function eachPaced<T>(ctx: OpContext, items: AsyncIterable<T>, count: (item: T) => number, backlog: StatsOptions['backlog']): Promise<void> {
+  let keys = 0;
+  let bytes = 0;
+  const stopProgress = reportProgress(ctx.log, 'stats', () => ({ bytes, keys }));
+  try {
+    for await (const item of items) {
+      bytes += count(item);
+      if (++keys % 256 === 0) await backlog?.();
+    }
+  } finally {
+    stopProgress();
   }
 }
