@@ -16,6 +16,7 @@ import type { Logger } from '../log.js';
 import { readCounted } from '../progress.js';
 import type { SnapshotReader } from '../snapshot/index.js';
 import type { BackupRepository } from '../store/backup-repository.js';
+import { spillAreaIn } from './spill-area.js';
 import { stopSignal } from './stop-signal.js';
 
 interface Opened {
@@ -104,9 +105,10 @@ export async function openBackup(
       case 'snapshot': {
         // Its keys are walked offline, by no stream the signal stops: the walk stops itself, in the same words.
         const walk = signal && stopSignal(signal, stopped);
-        if (copy.inPlace) return snapshotBackup(copy.path, m, close, walk);
+        const workDir = repo.workDir ?? tmpdir();
+        if (copy.inPlace) return snapshotBackup(copy.path, m, close, walk, workDir);
         const decoding = { ...copy, open: (k: CodecKeys) => readCounted(copy.open(k), { log: opts.log, what: 'decode', total: m.rawSizeBytes }) };
-        return await decodeSnapshot(decoding, m, keys, signal, checkTrailer, repo.workDir ?? tmpdir(), walk);
+        return await decodeSnapshot(decoding, m, keys, signal, checkTrailer, workDir, walk);
       }
       case 'key dump':
         return { kind, manifest: m, items: () => readKeyDump(open()), batches: () => readKeyDumpBatches(open()), close };
@@ -173,14 +175,14 @@ async function decodeSnapshot(
   const file = await decodeSnapshotCopy(copy, keys, { checkTrailer, ...(signal && { signal }) }).catch((err: unknown) => {
     throw snapshotError(workAreaError(err, workDir, `cannot stage ${what}`), what);
   });
-  return snapshotBackup(file, m, () => copy.remove(), walk);
+  return snapshotBackup(file, m, () => copy.remove(), walk, workDir);
 }
 
 /**
  * A snapshot file opened lazily by the offline reader; `release` removes what was staged for it. Its walks of keys
- * stop once `walk` aborts, with its reason.
+ * stop once `walk` aborts, with its reason, and write what does not fit in memory into the work area `workDir`.
  */
-function snapshotBackup(file: string, m: Manifest, release: () => Promise<void>, walk: AbortSignal | undefined): SnapshotBackup {
+function snapshotBackup(file: string, m: Manifest, release: () => Promise<void>, walk: AbortSignal | undefined, workDir: string): SnapshotBackup {
   const what = `backup ${m.id}`;
   let reader: Promise<SnapshotReader> | undefined;
   return {
@@ -190,7 +192,7 @@ function snapshotBackup(file: string, m: Manifest, release: () => Promise<void>,
     reader: () =>
       // Loaded on first use: a key dump's restore does not load the snapshot reader (nor its CRC module).
       (reader ??= import('../snapshot/index.js')
-        .then(({ openSnapshot }) => openSnapshot(file, { ...(walk && { signal: walk }) }))
+        .then(({ openSnapshot }) => openSnapshot(file, { ...(walk && { signal: walk }), spillArea: spillAreaIn(workDir) }))
         .catch((err: unknown) => {
           throw snapshotError(err, what);
         })),

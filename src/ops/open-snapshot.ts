@@ -18,6 +18,7 @@ import { printable } from '../core/printable.js';
 import { makeTempDir, trackTempPath } from '../exit-cleanup.js';
 import type { OpContext } from './context.js';
 import type { KeysInput, SnapshotInput, SnapshotOrigin } from './keys-input.js';
+import { spillAreaIn } from './spill-area.js';
 import { stopSignal } from './stop-signal.js';
 
 export type { KeyReader, KeysInput, SnapshotInput, SnapshotOrigin } from './keys-input.js';
@@ -180,7 +181,7 @@ async function openSnapshotFile(ctx: OpContext, target: string): Promise<Snapsho
     const stopped = () => new AbortedError(`inspect of ${name} stopped: ${describeError(ctx.signal.reason)}`);
     // Loaded here, not with this module: restore loads this module for snapshot files, a key dump's restore never reads one.
     const { openSnapshot } = await import('../snapshot/index.js');
-    const reader = await openSnapshot(path, { signal: stopSignal(ctx.signal, stopped) });
+    const reader = await openSnapshot(path, { signal: stopSignal(ctx.signal, stopped), spillArea: spillAreaIn(workDir) });
     const origin: SnapshotOrigin = { kind: 'file', path: target };
     return { reader, origin, close: () => reader.close().finally(removeDir) };
   } catch (err) {

@@ -3,7 +3,7 @@ import { hasPrefix } from './bytes.js';
 import type { BucketRoot } from './bucket.js';
 import { SnapshotFormatError, SnapshotRevisionError } from './errors.js';
 import { compactedRevision, KEY_BUCKET, requireBucket } from './etcd-buckets.js';
-import { KeyLocations } from './key-locations.js';
+import { SpillingLocations, type KeyLocation, type SpillArea } from './key-spill.js';
 import { decodeKeyValue, decodeUserKey, type KeyValueRecord } from './key-value.js';
 import { parseRevisionKey } from './revision.js';
 import { leafNodes } from './tree-walk.js';
@@ -21,6 +21,10 @@ export interface LiveKeysOptions {
    * finds the keys yields none, and takes seconds per million revisions) and at every key given.
    */
   signal?: AbortSignal;
+  /** Where the locations of more keys than `keysInMemory` go (see SpillArea); a folder in the system's by default. */
+  spillArea?: () => Promise<SpillArea>;
+  /** Keys whose locations are held in memory before they go to disk (default KEYS_IN_MEMORY). */
+  keysInMemory?: number;
 }
 
 /**
@@ -32,10 +36,12 @@ export type LiveKey = KeyValueRecord;
 /** Values read back per batch: bounds the memory of one batch of pages. */
 const BATCH_BYTES = 32 * 1024 * 1024;
 const BATCH_KEYS = 8192;
+/** Key locations held in memory (~130 bytes each: ~30 MB) before they are written to sorted runs on disk. */
+const KEYS_IN_MEMORY = 250_000;
 
 /**
- * Where each live user key's newest revision <= R lives. The key bucket is ordered by revision, so this needs one
- * pass over it, holding only keys and locations, never values.
+ * Where each live user key's newest revision <= R lives, into `locations`. The key bucket is ordered by revision, so
+ * this needs one pass over it, holding only keys and locations, never values (and past a bound, not those either).
  */
 async function locateLiveKeys(
   file: BoltFile,
@@ -43,8 +49,8 @@ async function locateLiveKeys(
   revision: number,
   prefix: Buffer,
   signal: AbortSignal | undefined,
-): Promise<{ locations: KeyLocations; lastMain: number }> {
-  const locations = new KeyLocations();
+  locations: SpillingLocations,
+): Promise<{ lastMain: number }> {
   let lastMain = 0;
   for await (const leaf of leafNodes(file, bucket)) {
     signal?.throwIfAborted();
@@ -52,17 +58,17 @@ async function locateLiveKeys(
     for (let i = 0; i < leaf.count; i++) {
       if (leaf.isBucket(i)) throw new SnapshotFormatError(`${leaf.where}: element ${i} of bucket "key" is a bucket`);
       const rev = parseRevisionKey(leaf.key(i), leaf.where);
-      if (rev.main > revision) return { locations, lastMain: rev.main };
+      if (rev.main > revision) return { lastMain: rev.main };
       lastMain = rev.main;
       const userKey = decodeUserKey(leaf.value(i), `${leaf.where} element ${i}`);
       if (!hasPrefix(userKey, prefix)) continue;
       // latin1 maps bytes 1:1 to one-byte string characters: exact, compact, and sorts in byte order.
       const name = userKey.toString('latin1');
-      if (rev.tombstone) locations.delete(name);
-      else locations.set(name, leaf.pgid, i, span, leaf.valueSize(i));
+      if (rev.tombstone) await locations.delete(name);
+      else await locations.set(name, leaf.pgid, i, span, leaf.valueSize(i));
     }
   }
-  return { locations, lastMain };
+  return { lastMain };
 }
 
 /** Checks a requested revision against what the snapshot holds, as etcd does (ErrCompacted, ErrFutureRev). */
@@ -76,18 +82,17 @@ function checkRevision(requested: number, compacted: number, latest: number): vo
 }
 
 /** Splits the sorted keys into batches whose pages fit BATCH_BYTES (a single huge value forms its own batch). */
-function* batches(names: string[], locations: KeyLocations, pageSize: number): Generator<string[]> {
-  let batch: string[] = [];
+async function* batches(keys: AsyncIterable<KeyLocation>, pageSize: number): AsyncGenerator<KeyLocation[]> {
+  let batch: KeyLocation[] = [];
   let bytes = 0;
-  for (const name of names) {
-    const slot = locations.slotOf(name);
-    const cost = Math.max(locations.span(slot) * pageSize, locations.valueSize(slot));
+  for await (const key of keys) {
+    const cost = Math.max(key.span * pageSize, key.valueSize);
     if (batch.length > 0 && (bytes + cost > BATCH_BYTES || batch.length >= BATCH_KEYS)) {
       yield batch;
       batch = [];
       bytes = 0;
     }
-    batch.push(name);
+    batch.push(key);
     bytes += cost;
   }
   if (batch.length > 0) yield batch;
@@ -109,16 +114,20 @@ export async function* liveKeysOf(file: BoltFile, opts: LiveKeysOptions = {}): A
   // Checked before the scan too, so a compacted request fails fast.
   if (requested > 0 && requested < compacted) checkRevision(requested, compacted, Infinity);
   const { signal } = opts;
-  const { locations, lastMain } = await locateLiveKeys(file, bucket, requested > 0 ? requested : Infinity, prefix, signal);
-  if (requested > 0 && requested > lastMain) checkRevision(requested, compacted, Math.max(lastMain, compacted));
-
-  const inline = bucket.kind === 'inline' ? bucket.node : undefined;
-  for (const batch of batches(locations.sortedNames(), locations, file.pageSize)) {
-    signal?.throwIfAborted();
-    for (const kv of await readBatch(file, inline, batch, locations)) {
+  const locations = new SpillingLocations(opts.keysInMemory ?? KEYS_IN_MEMORY, opts.spillArea);
+  try {
+    const { lastMain } = await locateLiveKeys(file, bucket, requested > 0 ? requested : Infinity, prefix, signal, locations);
+    if (requested > 0 && requested > lastMain) checkRevision(requested, compacted, Math.max(lastMain, compacted));
+    const inline = bucket.kind === 'inline' ? bucket.node : undefined;
+    for await (const batch of batches(locations.sorted(), file.pageSize)) {
       signal?.throwIfAborted();
-      yield kv;
+      for (const kv of await readBatch(file, inline, batch)) {
+        signal?.throwIfAborted();
+        yield kv;
+      }
     }
+  } finally {
+    await locations.close();
   }
 }
 
@@ -126,26 +135,23 @@ export async function* liveKeysOf(file: BoltFile, opts: LiveKeysOptions = {}): A
 async function readBatch(
   file: BoltFile,
   inline: LeafNode | undefined,
-  batch: string[],
-  locations: KeyLocations,
+  batch: KeyLocation[],
 ): Promise<LiveKey[]> {
   const out: LiveKey[] = new Array<LiveKey>(batch.length);
   const onPage = new Map<number, number[]>();
   const refs: LeafRef[] = [];
-  batch.forEach((name, at) => {
-    const slot = locations.slotOf(name);
-    const pgid = locations.pgid(slot);
+  batch.forEach(({ pgid, span }, at) => {
     const waiting = onPage.get(pgid);
     if (waiting !== undefined) {
       waiting.push(at);
       return;
     }
     onPage.set(pgid, [at]);
-    if (pgid !== 0) refs.push({ pgid, span: locations.span(slot) });
+    if (pgid !== 0) refs.push({ pgid, span });
   });
   const take = (leaf: LeafNode): void => {
     for (const at of onPage.get(leaf.pgid) ?? []) {
-      const index = locations.index(locations.slotOf(batch[at]!));
+      const { index } = batch[at]!;
       const kv = decodeKeyValue(leaf.value(index), `${leaf.where} element ${index}`);
       out[at] = {
         key: Buffer.from(kv.key),

@@ -4,6 +4,7 @@ import { bucketEntries, type BucketEntry } from './cursor.js';
 import { FileSource, type FileSourceOptions } from './file-source.js';
 import type { LeaseRecord } from './leases.js';
 import type { LiveKey, LiveKeysOptions } from './live-keys.js';
+import type { SpillArea } from './key-spill.js';
 import { readMeta } from './meta.js';
 import { scanPages } from './page-scan.js';
 import { boltStatus, type BoltStatus } from './status.js';
@@ -39,6 +40,8 @@ export interface SnapshotReader {
 export interface OpenSnapshotOptions extends FileSourceOptions {
   /** The default `signal` of every `liveKeys` walk (see LiveKeysOptions): a walk stops with its reason. */
   signal?: AbortSignal;
+  /** Where `liveKeys` walks of many keys write what does not fit in memory (see LiveKeysOptions.spillArea). */
+  spillArea?: () => Promise<SpillArea>;
 }
 
 class FileSnapshotReader implements SnapshotReader {
@@ -46,6 +49,7 @@ class FileSnapshotReader implements SnapshotReader {
     private readonly source: FileSource,
     private readonly file: BoltFile,
     private readonly signal: AbortSignal | undefined,
+    private readonly spillArea: (() => Promise<SpillArea>) | undefined,
   ) {}
 
   get path(): string {
@@ -69,7 +73,7 @@ class FileSnapshotReader implements SnapshotReader {
 
   async *liveKeys(opts?: LiveKeysOptions): AsyncIterable<LiveKey> {
     const { liveKeysOf } = await import('./live-keys.js');
-    yield* liveKeysOf(this.file, { ...(this.signal && { signal: this.signal }), ...opts });
+    yield* liveKeysOf(this.file, { ...(this.signal && { signal: this.signal }), ...(this.spillArea && { spillArea: this.spillArea }), ...opts });
   }
 
   async leases(): Promise<LeaseRecord[]> {
@@ -94,10 +98,10 @@ class FileSnapshotReader implements SnapshotReader {
 
 /** Opens a snapshot file; throws SnapshotFormatError when no valid meta page fits the file. */
 export async function openSnapshot(path: string, opts: OpenSnapshotOptions = {}): Promise<SnapshotReader> {
-  const { signal, ...cache } = opts;
+  const { signal, spillArea, ...cache } = opts;
   const source = await FileSource.open(path, cache);
   try {
-    return new FileSnapshotReader(source, new BoltFile(source, await readMeta(source)), signal);
+    return new FileSnapshotReader(source, new BoltFile(source, await readMeta(source)), signal, spillArea);
   } catch (err) {
     await source.close();
     throw err;
