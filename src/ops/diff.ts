@@ -8,6 +8,7 @@ import { selectKey, type KeySelection } from '../core/key-selection.js';
 import type { KeyRecord } from '../core/key-record.js';
 import { DEFAULT_PREFIXES, parseKey } from '../kube/index.js';
 import { layoutPrefixes } from '../kube/resource-label.js';
+import { reportProgress } from '../progress.js';
 import type { CodecKeys } from '../archive/codec.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import { keyDumpKeys, snapshotFileKeys, snapshotKeys } from './backup-keys.js';
@@ -105,15 +106,19 @@ async function compareSides(ctx: OpContext, a: DiffSide, b: DiffSide, opts: { li
   const scope = sharedPrefixes(a.prefixes, b.prefixes);
   const filtered = [...(a.holds ? [from.id] : []), ...(b.holds && to.id !== from.id ? [to.id] : [])];
   const holds = [a.holds, b.holds].filter((h) => h !== undefined);
-  const result = await diffKeys(a.keys, b.keys, {
+  const read = { keys: 0, bytes: 0 };
+  const stopProgress = reportProgress(ctx.log, 'diff', () => read);
+  const result = await diffKeys(counted(a.keys, read), counted(b.keys, read), {
     prefixes,
     ...(scope !== undefined && { scope }),
     ...(holds.length > 0 && { bothHold: (key: Buffer) => holds.every((h) => h(key)) }),
     ...(opts.limit !== undefined && { limit: opts.limit }),
     signal,
-  }).catch((err: unknown) => {
-    throw err instanceof AbortedError ? new AbortedError(`diff of ${printable(from.id)} and ${printable(to.id)} stopped: ${describeError(signal.reason)}`, { cause: err }) : err;
-  });
+  })
+    .catch((err: unknown) => {
+      throw err instanceof AbortedError ? new AbortedError(`diff of ${printable(from.id)} and ${printable(to.id)} stopped: ${describeError(signal.reason)}`, { cause: err }) : err;
+    })
+    .finally(stopProgress);
   const keyspaces = a.api !== b.api ? { keyspaces: { from: a.api, to: b.api } } : {};
   ctx.log.info({ from: from.id, to: to.id, ...result.summary, ...(scope !== undefined && { scope }), ...(filtered.length > 0 && { filtered }), ...keyspaces }, 'backups compared');
   return { from, to, ...(scope !== undefined && { scope }), ...(filtered.length > 0 && { filtered }), ...keyspaces, ...result };
@@ -167,6 +172,18 @@ async function openSide(repo: BackupRepository, m: Manifest, keys: CodecKeys, ct
   } catch (err) {
     await backup.close();
     throw err;
+  }
+}
+
+/**
+ * `keys` as they are read, counted into `read` (keys and their bytes, both sides together): a diff of two dumps of a
+ * million keys reads for tens of seconds, and reports it as `diff` progress.
+ */
+async function* counted(keys: AsyncIterable<KeyRecord>, read: { keys: number; bytes: number }): AsyncGenerator<KeyRecord> {
+  for await (const k of keys) {
+    read.keys++;
+    read.bytes += k.key.length + k.value.length;
+    yield k;
   }
 }
 
