@@ -1,10 +1,13 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { AbortedError, OperationError, describeError } from '../core/errors.js';
 import { trackTempPath } from '../exit-cleanup.js';
+import type { Logger } from '../log.js';
 import { makeDirs } from '../make-dirs.js';
+import { reportProgress } from '../progress.js';
 
 /** The installed tool that turns a snapshot into a data directory. */
 export interface RestoreTool {
@@ -63,6 +66,21 @@ export async function findRestoreTool(): Promise<RestoreTool> {
   );
 }
 
+/** Where a snapshot restore reports its progress: the bytes of the database the tool has written, of `total`. */
+export interface RestoreProgress {
+  log: Logger;
+  total: number;
+}
+
+/** The size of the file at `path`; 0 while it does not exist. */
+function sizeOf(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
 /**
  * Runs `<tool> snapshot restore FILE --data-dir DIR ...`; fails with the tool's own words. The tool writes the data
  * directory in place, so stopped half-way (a signal, a full disk) it would leave `member/snap/db` without a WAL: a
@@ -71,7 +89,13 @@ export async function findRestoreTool(): Promise<RestoreTool> {
  * existing (empty) DIR may be a mount point, a volume of its own that no rename can replace or remove (EBUSY): the
  * folder is then made inside it, and what the tool wrote (`member/`) is moved up into DIR once complete.
  */
-export async function runSnapshotRestore(tool: RestoreTool, snapshotFile: string, opts: SnapshotRestoreOptions, signal?: AbortSignal): Promise<void> {
+export async function runSnapshotRestore(
+  tool: RestoreTool,
+  snapshotFile: string,
+  opts: SnapshotRestoreOptions,
+  signal?: AbortSignal,
+  progress?: RestoreProgress,
+): Promise<void> {
   const into = await stat(opts.dataDir).then((s) => s.isDirectory(), () => false);
   const parent = into ? opts.dataDir : dirname(opts.dataDir);
   await makeDirs(parent).catch((err: NodeJS.ErrnoException) => {
@@ -85,9 +109,10 @@ export async function runSnapshotRestore(tool: RestoreTool, snapshotFile: string
   if (opts.initialClusterToken !== undefined) args.push('--initial-cluster-token', opts.initialClusterToken);
   const untouched = into ? `${opts.dataDir} was left empty` : `${opts.dataDir} was not created`;
   const release = trackTempPath(staging);
+  const stopProgress = progress && reportProgress(progress.log, 'restore', () => ({ bytes: sizeOf(join(staging, 'member', 'snap', 'db')) }), progress.total);
   try {
     try {
-      await run(tool.command, args, 0, signal);
+      await run(tool.command, args, 0, signal).finally(stopProgress);
     } catch (err) {
       if (signal?.aborted) {
         throw new AbortedError(`${tool.command} snapshot restore into ${opts.dataDir} stopped: ${describeError(signal.reason)}; ${untouched}`, { cause: err });

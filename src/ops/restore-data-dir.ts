@@ -71,7 +71,7 @@ export async function restoreDataDir(ctx: OpContext, repo: BackupRepository, m: 
   try {
     if (backup.kind !== 'snapshot') throw new OperationError(`backup ${m.id} is a ${m.strategy} backup (${m.contentType}), not an etcd snapshot`);
     log.info({ id: m.id, sizeBytes: m.sizeBytes, sha256: m.sha256 }, 'backup downloaded and verified');
-    await runSnapshotRestore(tool, backup.file, { ...opts, dataDir }, ctx.signal);
+    await runSnapshotRestore(tool, backup.file, { ...opts, dataDir }, ctx.signal, { log, total: m.rawSizeBytes });
     log.info({ dataDir, tool: tool.command, revision: etcdOf(m).revision }, 'snapshot restored');
     return { id: m.id, dataDir, revision: etcdOf(m).revision, tool, ...(warning !== undefined && { warning }) };
   } finally {
