@@ -6,7 +6,9 @@ import { pipeline as pipelineCb, Transform, type Duplex, type Readable, type Tra
 import { pipeline } from 'node:stream/promises';
 import { describeError } from '../core/errors.js';
 import { trackTempPath } from '../exit-cleanup.js';
-import { verifyFile, type VerifyCheck } from '../snapshot/index.js';
+import type { Logger } from '../log.js';
+import { readCounted, reportProgress } from '../progress.js';
+import { verifyFile, type VerifyCheck, type WalkWatch } from '../snapshot/index.js';
 import { decoders, type CodecKeys } from './codec.js';
 import { makeWorkDir } from './local-copy.js';
 import type { Manifest } from './manifest.js';
@@ -47,14 +49,21 @@ export interface SnapshotPlace {
   inPlace?: string;
   /** RS_TMP_DIR: where the copy goes otherwise (default: the system's temporary folder). */
   workDir?: string;
+  /** Where the decoding and the walk report their progress (`decode`, `walk`): they take tens of seconds at 4 GB. */
+  log?: Logger;
+}
+
+/** The walk's progress for `log`: the bytes of the file it has read. */
+function walkWatch(log: Logger | undefined): WalkWatch | undefined {
+  return log && ((bytesRead) => reportProgress(log, 'walk', () => ({ bytes: bytesRead() })));
 }
 
 /** The stream checks over the store's file, then the walk of that same file: nothing is written anywhere. */
-async function verifyInPlace(stored: Readable, file: string, m: Manifest, keys: CodecKeys, signal?: AbortSignal): Promise<Check[]> {
+async function verifyInPlace(stored: Readable, file: string, m: Manifest, keys: CodecKeys, signal?: AbortSignal, log?: Logger): Promise<Check[]> {
   const checks = await verifyArtifact(stored, m, keys, signal);
   if (!checks.every((c) => c.ok)) return checks;
   try {
-    checks.push(...(await verifyFile(file)).map(snapshotCheck));
+    checks.push(...(await verifyFile(file, walkWatch(log))).map(snapshotCheck));
   } catch (err) {
     checks.push({ name: 'snapshot walk', ok: false, detail: `could not walk the snapshot file: ${describeError(err)}` });
   }
@@ -69,7 +78,7 @@ async function verifyInPlace(stored: Readable, file: string, m: Manifest, keys: 
  * throws (OperationError naming it): that is no finding about the backup.
  */
 export async function verifySnapshotArtifact(stored: Readable, m: Manifest, keys: CodecKeys, signal?: AbortSignal, place: SnapshotPlace = {}): Promise<Check[]> {
-  if (place.inPlace !== undefined) return verifyInPlace(stored, place.inPlace, m, keys, signal);
+  if (place.inPlace !== undefined) return verifyInPlace(stored, place.inPlace, m, keys, signal, place.log);
   const workDir = place.workDir ?? tmpdir();
   const dir = await makeWorkDir(workDir, m);
   const release = trackTempPath(dir);
@@ -85,9 +94,11 @@ export async function verifySnapshotArtifact(stored: Readable, m: Manifest, keys
     const db = join(dir, 'snapshot.db');
     try {
       const steps: Duplex[] = decoders(m, keys);
-      await pipeline([createReadStream(storedCopy), ...steps, createWriteStream(db, { mode: 0o600, flags: 'wx' })], signal ? { signal } : {});
+      const copy = createReadStream(storedCopy);
+      const read = place.log ? readCounted(copy, { log: place.log, what: 'decode', total: m.sizeBytes }) : copy;
+      await pipeline([read, ...steps, createWriteStream(db, { mode: 0o600, flags: 'wx' })], signal ? { signal } : {});
       await rm(storedCopy, { force: true });
-      checks.push(...(await verifyFile(db)).map(snapshotCheck));
+      checks.push(...(await verifyFile(db, walkWatch(place.log))).map(snapshotCheck));
     } catch (err) {
       if (isNoRoom(err)) throw workAreaError(err, workDir, what);
       checks.push({ name: 'snapshot walk', ok: false, detail: `could not walk the snapshot file: ${describeError(err)}` });

@@ -42,7 +42,7 @@ export async function verifyBackup(ctx: OpContext, repo: BackupRepository, m: Ma
   const stored = readCounted(opened, { log: ctx.log, what: 'verify', total: m.sizeBytes, ...(opts.onBytes && { onBytes: opts.onBytes }) });
   // A local, uncompressed, unencrypted snapshot is walked where it is; any other is staged in RS_TMP_DIR.
   const inPlace = repo.plainLocalArtifact(m);
-  const place = { ...(inPlace !== undefined && { inPlace }), ...(repo.workDir !== undefined && { workDir: repo.workDir }) };
+  const place = { ...(inPlace !== undefined && { inPlace }), ...(repo.workDir !== undefined && { workDir: repo.workDir }), log: ctx.log };
   const checks =
     m.contentType === SNAPSHOT_CONTENT_TYPE ? await verifySnapshotArtifact(stored, m, keys, ctx.signal, place) : await verifyArtifact(stored, m, keys, ctx.signal);
   // A read cut off by SIGTERM/SIGINT fails a check ("The operation was aborted"): the backup was not found damaged,

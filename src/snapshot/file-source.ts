@@ -21,6 +21,8 @@ export type FileSourceOptions = CachedReaderOptions;
 export class FileSource {
   private readonly cached: CachedReader;
   private closed = false;
+  /** Bytes read from the file so far (a walk reports them as its progress). */
+  bytesRead = 0;
 
   private constructor(
     readonly path: string,
@@ -123,6 +125,7 @@ export class FileSource {
         throw new SnapshotFormatError(`${what}: file ended at offset ${position + done} (it changed while being read?)`);
       }
       done += bytesRead;
+      this.bytesRead += bytesRead;
     }
   }
 }

@@ -3,6 +3,7 @@ export { SnapshotFormatError, SnapshotRevisionError } from './errors.js';
 export { openSnapshot, snapshotStatus, liveKeys, verifyFile } from './reader.js';
 export type { OpenSnapshotOptions, SnapshotReader, SnapshotStatus } from './reader.js';
 export type { VerifyCheck } from './verify-check.js';
+export type { WalkWatch } from './verify.js';
 export type { LiveKey, LiveKeysOptions } from './live-keys.js';
 export type { SpillArea } from './key-spill.js';
 export type { LeaseRecord } from './leases.js';

@@ -10,6 +10,7 @@ import { scanPages } from './page-scan.js';
 import { boltStatus, type BoltStatus } from './status.js';
 import { trailerCheckForScan, type TrailerState } from './trailer.js';
 import type { VerifyCheck } from './verify-check.js';
+import type { WalkWatch } from './verify.js';
 
 // Key reads, leases and the structural check load on first use: `inspect` of a status (the common offline call)
 // then pays for a third of the modules, and module loading is a good part of its run time.
@@ -118,10 +119,10 @@ export async function snapshotStatus(path: string): Promise<SnapshotStatus> {
   }
 }
 
-/** A full structural check of the snapshot file at `path` (see SnapshotReader.verify). */
-export async function verifyFile(path: string): Promise<VerifyCheck[]> {
+/** A full structural check of the snapshot file at `path` (see SnapshotReader.verify); `watch`: see WalkWatch. */
+export async function verifyFile(path: string, watch?: WalkWatch): Promise<VerifyCheck[]> {
   const verify = await import('./verify.js');
-  return verify.verifyFile(path);
+  return verify.verifyFile(path, watch);
 }
 
 /** Live keys of `reader` at a revision (default latest): the function form of `reader.liveKeys`. */

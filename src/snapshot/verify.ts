@@ -89,12 +89,20 @@ export async function verifySource(source: FileSource): Promise<VerifyCheck[]> {
   return checks;
 }
 
-/** Opens `path` and verifies it (see verifySource). */
-export async function verifyFile(path: string): Promise<VerifyCheck[]> {
+/**
+ * Tells of a walk as it goes: called once it starts with a function giving the bytes it has read so far; returns
+ * what stops the telling.
+ */
+export type WalkWatch = (bytesRead: () => number) => () => void;
+
+/** Opens `path` and verifies it (see verifySource); `watch` is told of the walk as it goes. */
+export async function verifyFile(path: string, watch?: WalkWatch): Promise<VerifyCheck[]> {
   const source = await FileSource.open(path);
+  const stop = watch?.(() => source.bytesRead);
   try {
     return await verifySource(source);
   } finally {
+    stop?.();
     await source.close();
   }
 }
