@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -80,7 +80,8 @@ async function fromChain(ctx: OpContext, repo: BackupRepository, r: PointResolut
     segments = point.segments;
     log.info({ base: base.id, segments: r.segments.length, revision: point.revision }, 'replaying recorded changes');
     const replayed = await replay(ctx, log, join(work, 'replay'), urls, { work, segments, revision: point.revision, asked: run.asked, baseId: base.id, final: join(work, 'final.db') });
-    await runSnapshotRestore(run.tool, join(work, 'final.db'), run.opts, ctx.signal);
+    const final = join(work, 'final.db');
+    await runSnapshotRestore(run.tool, final, run.opts, ctx.signal, { log, total: (await stat(final)).size });
     log.info({ dataDir: run.opts.dataDir, revision: point.revision, events: replayed.events }, 'restored to a point in time');
     return {
       target: { asked: run.asked, revision: point.revision, ...(replayed.observedAt !== undefined && { observedAt: replayed.observedAt }) },
@@ -104,7 +105,8 @@ async function restoreBase(ctx: OpContext, repo: BackupRepository, r: PointResol
   const backup = await openBackup(repo, m, run.keys, ctx.signal, { purpose: 'restore', log: ctx.log });
   try {
     if (backup.kind !== 'snapshot') throw new OperationError(`backup ${m.id} is a ${m.strategy} backup (${m.contentType}), not an etcd snapshot`);
-    await runSnapshotRestore(run.tool, backup.file, { dataDir: dir, name: REPLAY_MEMBER, initialCluster: `${REPLAY_MEMBER}=${urls.peer}`, initialAdvertisePeerUrls: urls.peer }, ctx.signal);
+    const replayMember = { dataDir: dir, name: REPLAY_MEMBER, initialCluster: `${REPLAY_MEMBER}=${urls.peer}`, initialAdvertisePeerUrls: urls.peer };
+    await runSnapshotRestore(run.tool, backup.file, replayMember, ctx.signal, { log: ctx.log.child({ component: 'restore', backupId: m.id }), total: m.rawSizeBytes });
   } finally {
     await backup.close();
   }
