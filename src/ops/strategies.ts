@@ -41,7 +41,7 @@ export async function openSource(strategy: StrategySpec, config: Config, etcd: E
       if (config.etcd.apiVersion === 'v2') {
         throw new ConfigError(['RS_BACKUP_STRATEGY=snapshot reads the v3 keyspace only, but RS_ETCD_API_VERSION is v2: use raw (or filter:...) for v2 data']);
       }
-      return snapshotSource(etcd, config.etcd);
+      return snapshotSource(config.etcd, log);
     case 'raw':
       return keyDumpSource(config, etcd, log, buildSelection(config.selection), new FilterMatches(config.selection));
     case 'filter': {

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
+import { startPeerPartition, type PeerPartition } from './peer-partition.js';
 import { freePort } from './ports.js';
 
 /** One member of a test cluster. */
@@ -12,6 +13,12 @@ export interface ClusterMember {
   process: ChildProcess;
   /** Kills the member with SIGKILL and waits for it to exit. */
   kill(): Promise<void>;
+  /**
+   * With `partition`: cuts the member off from the others (peer traffic both ways) while it still answers clients,
+   * as the minority side of a network partition; `rejoin` ends it.
+   */
+  isolate(): void;
+  rejoin(): void;
 }
 
 export interface TestCluster {
@@ -26,12 +33,15 @@ export interface TestCluster {
  * A real etcd cluster of `size` members (Debian's etcd) on free loopback ports, for failover tests. src/demo's
  * startEtcd starts one member only; this starts them together with one --initial-cluster and waits for a leader.
  */
-export async function startEtcdCluster(size = 3): Promise<TestCluster> {
+export async function startEtcdCluster(size = 3, opts: { partition?: boolean } = {}): Promise<TestCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'rs-etcd-cluster-'));
   const ports = [];
   for (let i = 0; i < size; i++) ports.push({ client: await freePort(), peer: await freePort() });
   const names = ports.map((_, i) => `m${i}`);
-  const initial = ports.map((p, i) => `${names[i]}=http://127.0.0.1:${p.peer}`).join(',');
+  // With `partition`, peers reach each other through proxies that can cut one member off (peer-partition.ts).
+  const partition: PeerPartition | undefined = opts.partition ? await startPeerPartition(ports.map((p) => p.peer)) : undefined;
+  const advertised = ports.map((p, i) => `http://127.0.0.1:${partition?.ports[i] ?? p.peer}`);
+  const initial = advertised.map((url, i) => `${names[i]}=${url}`).join(',');
   const stderr: string[] = names.map(() => '');
   const members: ClusterMember[] = ports.map((p, i) => {
     const endpoint = `http://127.0.0.1:${p.client}`;
@@ -43,7 +53,7 @@ export async function startEtcdCluster(size = 3): Promise<TestCluster> {
         '--listen-client-urls', endpoint,
         '--advertise-client-urls', endpoint,
         '--listen-peer-urls', `http://127.0.0.1:${p.peer}`,
-        '--initial-advertise-peer-urls', `http://127.0.0.1:${p.peer}`,
+        '--initial-advertise-peer-urls', advertised[i]!,
         '--initial-cluster', initial,
         '--initial-cluster-state', 'new',
         '--initial-cluster-token', 'rs-test',
@@ -67,10 +77,13 @@ export async function startEtcdCluster(size = 3): Promise<TestCluster> {
           await exited;
         }
       },
+      isolate: () => partition!.isolate(i),
+      rejoin: () => partition!.rejoin(i),
     };
   });
   const stop = async () => {
     await Promise.all(members.map((m) => m.kill()));
+    await partition?.close();
     await rm(dir, { recursive: true, force: true });
   };
   try {
@@ -85,6 +98,7 @@ export async function startEtcdCluster(size = 3): Promise<TestCluster> {
         await new Promise((r) => setTimeout(r, 100));
       }
     }
+    if (partition) await namePeers(members, partition);
   } catch (err) {
     await stop();
     throw err;
@@ -107,4 +121,19 @@ export async function startEtcdCluster(size = 3): Promise<TestCluster> {
     },
     stop,
   };
+}
+
+/** Tells the partition each member's id, as etcd names the sender of a peer request (hex). */
+async function namePeers(members: ClusterMember[], partition: PeerPartition): Promise<void> {
+  const client = new Etcd3({ hosts: members[0]!.endpoint });
+  try {
+    const list = await client.cluster.memberList({});
+    for (const [i, m] of members.entries()) {
+      const id = list.members.find((x) => x.name === m.name)?.ID;
+      if (id === undefined) throw new Error(`member ${m.name} is not in the member list`);
+      partition.setId(i, BigInt(id).toString(16));
+    }
+  } finally {
+    client.close();
+  }
 }
