@@ -30,10 +30,35 @@ function printReport(ctx: CommandContext, result: EndpointReport): void {
   for (const p of k8s.prefixes) ctx.print(`  ${p.prefix} (${p.api})${p.keys !== undefined ? ` ${p.keys} keys` : ''}`);
   ctx.print(`db size:      ${formatBytes(result.dbSizeBytes)}`);
   ctx.print(`revision:     ${result.revision}`);
-  ctx.print(`leader:       ${result.leader}`);
+  const leaderName = result.members.find((m) => m.id === result.leader)?.name;
+  const noLeader = result.leader === '0' ? 'none, as the member that answered sees it (see status per endpoint)' : undefined;
+  ctx.print(`leader:       ${noLeader ?? (leaderName !== undefined ? `${leaderName} (${result.leader})` : result.leader)}`);
   if (result.alarms.length > 0) {
     ctx.print(`alarms:       ${result.alarms.join(', ')}: etcd refuses writes until they are cleared (NOSPACE: make room, then "etcdctl alarm disarm")`);
   }
   ctx.print('members:');
   for (const m of result.members) ctx.print(`  ${m.id} ${m.name} ${m.clientURLs.join(',')}${m.isLeader ? ' (leader)' : ''}`);
+  printStatuses(ctx, result);
+}
+
+/**
+ * Each endpoint's own view, as `etcdctl endpoint status` shows it: which one leads, and one with no leader or a raft
+ * index behind the others' (a member cut off from the rest answers with its own stale data). The lines above come
+ * from whichever member answered.
+ */
+function printStatuses(ctx: CommandContext, result: EndpointReport): void {
+  const statuses = (result.endpointStatus ?? []).filter((s) => s.error === undefined);
+  if (statuses.length === 0) return;
+  const names = new Map(result.members.map((m) => [m.id, m.name]));
+  const top = Math.max(...statuses.map((s) => s.raftIndex ?? 0));
+  ctx.print('status per endpoint:');
+  for (const s of statuses) {
+    const name = names.get(s.memberId ?? '') ?? s.memberId ?? '?';
+    const role = s.leader === '0' ? 'NO LEADER' : s.leader === s.memberId ? 'leader' : `follower of ${names.get(s.leader ?? '') ?? s.leader}`;
+    const behind = top - (s.raftIndex ?? 0);
+    const lag = behind > 0 ? `, ${behind} behind` : '';
+    const errors = (s.errors ?? []).length > 0 ? ` (${s.errors!.join('; ')})` : '';
+    const stale = s.leader === '0' ? ': cut off from the other members (or quorum lost); its data may be stale' : '';
+    ctx.print(`  ${name} ${s.endpoint}: ${role}${errors}, raft term ${s.raftTerm}, index ${s.raftIndex} (applied ${s.raftAppliedIndex}${lag}), revision ${s.revision}${stale}`);
+  }
 }

@@ -7,6 +7,7 @@ import { EtcdCredentialsError, toEtcdError } from './errors.js';
 import { exploreV3, type ExploreResult } from './explore.js';
 import { normalisePrefixes } from './key-ranges.js';
 import { countV3Prefixes, findV2Prefixes } from './kube-prefixes.js';
+import type { EndpointStatus } from './one-cluster.js';
 import { V2Client } from './v2-client.js';
 
 /** A prefix that holds Kubernetes keys, in the keyspace of one API. */
@@ -33,6 +34,8 @@ export interface EndpointReport extends ExploreResult {
   keyspaceError?: string;
   /** Configured endpoints that did not answer (a member down), with why: the others were explored. */
   unanswered?: Array<{ endpoint: string; error: string }>;
+  /** Each configured endpoint's own status (its leader, raft term and index, revision), as `etcdctl endpoint status`. */
+  endpointStatus?: EndpointStatus[];
 }
 
 const TLS_REFUSAL = /certificate|handshake|alert|socket hang up|ECONNRESET/i;

@@ -48,7 +48,8 @@ export async function exploreV3(client: Etcd3, cfg: EtcdConfig): Promise<Explore
       revision: Number(status.header.revision),
       raftIndex: Number(status.raftIndex),
       raftTerm: Number(status.raftTerm),
-      alarms: (status.errors ?? []).map(alarmText),
+      // Only alarms: a member cut off from the others lists "etcdserver: no leader" there too, which is no alarm.
+      alarms: (status.errors ?? []).filter((e) => /alarm:/.test(e)).map(alarmText),
     };
   } catch (err) {
     throw toEtcdError(err, 'exploring etcd', cfg);

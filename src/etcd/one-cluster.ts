@@ -43,19 +43,41 @@ async function clusterOf(cfg: EtcdConfig, endpoint: string): Promise<string | un
   }
 }
 
+/** One configured endpoint's own status, as `etcdctl endpoint status` shows it; `error` when it did not answer. */
+export interface EndpointStatus {
+  endpoint: string;
+  error?: string;
+  memberId?: string;
+  /** The member it takes for the leader ('0': none, it is cut off from the others or the cluster lost quorum). */
+  leader?: string;
+  raftTerm?: number;
+  raftIndex?: number;
+  raftAppliedIndex?: number;
+  revision?: number;
+  /** etcd's own errors in the status (`etcdserver: no leader`, alarms). */
+  errors?: string[];
+}
+
 /**
- * The configured endpoints that do not answer a status request within ASK_MS, each with why: the client reaches the
- * others without a word, so `explore` says which member is down. None asked with a single endpoint (exploring it
- * fails when it is down).
+ * Every configured endpoint's status, each asked once within ASK_MS: the client reaches any member without a word, so
+ * `explore` says which member is down, which one leads, and which has no leader or lags behind the others.
  */
-export async function unansweredEndpoints(cfg: EtcdConfig, signal?: AbortSignal): Promise<Array<{ endpoint: string; error: string }>> {
-  if (cfg.endpoints.length < 2) return [];
-  const ask = async (endpoint: string) => {
+export async function endpointStatuses(cfg: EtcdConfig, signal?: AbortSignal): Promise<EndpointStatus[]> {
+  const ask = async (endpoint: string): Promise<EndpointStatus> => {
     const one = { ...cfg, endpoints: [endpoint], timeoutMs: Math.min(cfg.timeoutMs, ASK_MS) };
     const client = createEtcdClient(one, { oneAttempt: true });
     try {
-      await client.maintenance.status();
-      return undefined;
+      const s = await client.maintenance.status();
+      return {
+        endpoint,
+        memberId: s.header.member_id,
+        leader: s.leader,
+        raftTerm: Number(s.raftTerm),
+        raftIndex: Number(s.raftIndex),
+        raftAppliedIndex: Number(s.raftAppliedIndex),
+        revision: Number(s.header.revision),
+        errors: s.errors ?? [],
+      };
     } catch (err) {
       return { endpoint, error: describeError(toEtcdError(err, 'asking for its status', one)) };
     } finally {
@@ -63,7 +85,7 @@ export async function unansweredEndpoints(cfg: EtcdConfig, signal?: AbortSignal)
     }
   };
   const asked = Promise.all(cfg.endpoints.map(ask));
-  return (signal ? await untilAborted(asked, signal) : await asked).filter((a) => a !== undefined);
+  return signal ? await untilAborted(asked, signal) : await asked;
 }
 
 /** `work`, or the error of an interrupted etcd request as soon as `signal` aborts. */

@@ -13,7 +13,7 @@ import { startEtcdCluster, type ClusterMember, type TestCluster } from '../helpe
  * without a word. reshifter takes a snapshot only of a member that has a leader and answers a linearizable read, and
  * records that member's revision: never the stale data, never one member's revision on another's snapshot.
  */
-describe('a snapshot while a member is cut off from the others', () => {
+describe('a member cut off from the others', () => {
   let cluster: TestCluster;
   let stale: ClusterMember;
   let dir: string;
@@ -69,6 +69,23 @@ describe('a snapshot while a member is cut off from the others', () => {
       // What the snapshot holds is what the manifest says: the revision of the member it was taken of.
       expect((JSON.parse(inspected.stdout) as { revision: number }).revision).toBe(m.etcd!.revision);
     }
+  }, 120_000);
+
+  it('explore names the member with no leader and how far its raft index lags, and takes "no leader" for no alarm', async () => {
+    const env = { RS_ETCD_ENDPOINTS: cluster.endpoints.join(',') };
+    const name = stale.name;
+    const leader = (await cluster.leader()).name;
+    // Whichever member answers the summary, the lines per endpoint say the same.
+    for (let run = 0; run < 3; run++) {
+      const res = await runCli(['explore'], env);
+      expect(res.code, res.stderr).toBe(0);
+      expect(res.stdout).toMatch(new RegExp(`^  ${name} ${stale.endpoint}: NO LEADER \\(etcdserver: no leader\\), raft term \\d+, index \\d+ \\(applied \\d+, [1-9]\\d* behind\\), revision \\d+: cut off from the other members`, 'm'));
+      expect(res.stdout).toMatch(new RegExp(`^  ${leader} \\S+: leader, `, 'm'));
+      expect(res.stdout).not.toMatch(/^alarms:/m);
+    }
+    const json = JSON.parse((await runCli(['explore', '--json'], env)).stdout) as { endpointStatus: Array<{ endpoint: string; leader: string }>; alarms: string[] };
+    expect(json.endpointStatus.find((s) => s.endpoint === stale.endpoint)?.leader).toBe('0');
+    expect(json.alarms).toEqual([]);
   }, 120_000);
 
   it('takes it of another member when one is down, every time', async () => {

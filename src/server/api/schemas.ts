@@ -264,6 +264,11 @@ export const COMPONENTS: Record<string, Schema> = {
         description: 'configured endpoints that did not answer (a member down), with why; the others were explored',
         items: { type: 'object', required: ['endpoint', 'error'], properties: { endpoint: text, error: text } },
       },
+      endpointStatus: {
+        type: 'array',
+        description: "each configured endpoint's own status, as etcdctl endpoint status shows it: its leader ('0': none, cut off or quorum lost), raft term and index, revision; error when it did not answer",
+        items: { type: 'object', required: ['endpoint'], properties: { endpoint: text, error: text, memberId: text, leader: text, raftTerm: count, raftIndex: count, raftAppliedIndex: count, revision: count, errors: { type: 'array', items: text } } },
+      },
     },
   },
   BackupRequest: {
