@@ -1,7 +1,7 @@
 import { GRPCUnavailableError } from 'etcd3';
 import type { EtcdConfig } from '../config/types.js';
 import { AbortedError, EtcdError, describeError } from '../core/errors.js';
-import { attemptsBehind } from './fault-handling.js';
+import { attemptsBehind, tlsFailedHost } from './fault-handling.js';
 import { credentialVariables, tlsFile } from './tls-check.js';
 import { probePlainHttp, probeSpeaksTls, probeTls, type TlsFiles } from './tls-probe.js';
 
@@ -46,7 +46,7 @@ export function toEtcdError(err: unknown, what: string, target: EtcdTarget): Etc
   // A request given up because the operation was stopped (interrupt.ts) is no failure of etcd's.
   if (err instanceof EtcdError || err instanceof AbortedError) return err;
   const cfg = isConfig(target) ? target : undefined;
-  const endpoints = isConfig(target) ? target.endpoints : target;
+  const endpoints = failedEndpoints(err, isConfig(target) ? target.endpoints : target);
   if (err instanceof SpeaksTlsError || err instanceof NotEtcdError) {
     const which = endpoints.length > 1 ? err.endpoint : 'the endpoint';
     return new EtcdError(`${what} failed at ${endpoints.join(',')}: ${which} ${err.advice}`, { cause: err });
@@ -271,4 +271,11 @@ export async function explainClosedConnection(
 
 function isConfig(t: EtcdTarget): t is ConfigTarget {
   return !Array.isArray(t);
+}
+
+/** The endpoints a failure is named at: the one whose TLS handshake failed when it is known, else all of them. */
+function failedEndpoints(err: unknown, endpoints: readonly string[]): readonly string[] {
+  const host = tlsFailedHost(err);
+  const at = host === undefined ? [] : endpoints.filter((e) => e.replace(/^https?:\/\//, '') === host);
+  return at.length === 1 ? at : endpoints;
 }

@@ -57,7 +57,7 @@ const TLS_FAILURE = /certificate|handshake|ssl|tls|alert|wrong.version.number|se
 
 /** An etcd error worth another attempt, on another host: the cluster or the connection, not the request. */
 export function isTransient(err: unknown): boolean {
-  if (err instanceof HostSkipped) return true;
+  if (err instanceof HostSkipped || err instanceof HostTlsRefused) return true;
   // A TLS handshake that failed fails the same way every time (wrong CA, expired or refused certificate, plain http).
   if (err instanceof GRPCUnavailableError) return !TLS_FAILURE.test(err.message);
   // etcd's own throttle ("etcdserver: too many requests") shares its code with gRPC's size limit: only it is retried.
@@ -142,11 +142,11 @@ class WholeCallDeadline implements IPolicy<IDefaultPolicyContext> {
         if (interrupt?.aborted) throw interruptedError(interrupt);
         const err = (this.explain !== undefined && isTransient(failed) ? await this.explain(failed) : undefined) ?? failed;
         call.lastError = err;
-        if (isTransient(err) && !(err instanceof HostSkipped)) call.transient = err;
+        if (isTransient(err) && !(err instanceof HostSkipped) && !(err instanceof HostTlsRefused)) call.transient = err;
         // No retry that could not start before the deadline: it would only fail with DEADLINE_EXCEEDED.
         if (!isTransient(err) || call.attempts >= MAX_ATTEMPTS || Date.now() + FIRST_DELAY_MS >= call.deadline) throw err;
         const waitedMs = Date.now() - call.started;
-        if (!call.said && waitedMs >= SAY_WAITING_AFTER_MS && !(err instanceof HostSkipped)) {
+        if (!call.said && waitedMs >= SAY_WAITING_AFTER_MS && !(err instanceof HostSkipped) && !(err instanceof HostTlsRefused)) {
           call.said = true;
           currentOnWait()?.({ error: err, waitedMs });
         }
@@ -195,24 +195,53 @@ export class HostSkipped extends Error {
   }
 }
 
+/**
+ * Thrown instead of a TLS failure of one host (its certificate names another host, is signed by another CA, has
+ * expired) while other hosts are left: the call goes on with them, as etcdctl's balancer does, rather than failing
+ * although the other members answer. The host is passed over from then on; the last one's failure is thrown as it is.
+ */
+export class HostTlsRefused extends Error {
+  override name = 'HostTlsRefused';
+  constructor(
+    readonly host: string,
+    readonly error: Error,
+  ) {
+    super(`the TLS handshake with ${host} failed: ${error.message}`);
+  }
+}
+
+/** The host (`host:port`, as the pool names it) whose TLS handshake an error is the failure of, if known. */
+const tlsHosts = new WeakMap<object, string>();
+export const tlsFailedHost = (err: unknown): string | undefined => (typeof err === 'object' && err !== null ? tlsHosts.get(err) : undefined);
+
 const NEVER_ABORTED = new AbortController().signal;
 
 /** The per-host policies: pass over a host that failed to answer lately, unless every host did. */
 class HostFailover {
   private readonly failedAt = new Map<string, number>();
+  /** Hosts whose TLS handshake failed: that does not mend itself, so they are passed over while another is left. */
+  private readonly refused = new Set<string>();
   private readonly hosts: string[] = [];
 
   policyFor(host: string): IPolicy<IDefaultPolicyContext> {
     this.hosts.push(host);
+    const others = () => this.hosts.filter((h) => h !== host && !this.refused.has(h));
     const execute = async <T>(fn: (context: IDefaultPolicyContext) => PromiseLike<T> | T, signal?: AbortSignal): Promise<T> => {
-      if (this.skipping(host) && this.hosts.some((h) => !this.skipping(h))) throw new HostSkipped(host);
+      if (this.refused.has(host) && others().length > 0) throw new HostSkipped(host);
+      if (this.skipping(host) && this.hosts.some((h) => !this.skipping(h) && !this.refused.has(h))) throw new HostSkipped(host);
       try {
         const result = await fn({ signal: signal ?? NEVER_ABORTED });
         this.failedAt.delete(host);
         return result;
       } catch (err) {
-        if (err instanceof GRPCUnavailableError) this.failedAt.set(host, Date.now());
-        throw err;
+        if (!(err instanceof GRPCUnavailableError)) throw err;
+        this.failedAt.set(host, Date.now());
+        if (!TLS_FAILURE.test(err.message)) throw err;
+        tlsHosts.set(err, host);
+        if (others().length === 0) throw err;
+        if (!this.refused.has(host)) currentOnWait()?.({ error: new HostTlsRefused(host, err), waitedMs: 0 });
+        this.refused.add(host);
+        throw new HostTlsRefused(host, err);
       }
     };
     return { _altReturn: undefined as never, onSuccess: noop.onSuccess, onFailure: noop.onFailure, execute };

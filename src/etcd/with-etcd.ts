@@ -1,7 +1,8 @@
 import type { Etcd3 } from 'etcd3';
 import type { Config } from '../config/types.js';
 import { createEtcdClient, readTlsFiles } from './client.js';
-import { TlsResetError, explainTlsReset } from './errors.js';
+import { TlsResetError, explainTlsReset, toEtcdError } from './errors.js';
+import { HostTlsRefused } from './fault-handling.js';
 import { interruptibleBy, type OnWait } from './interrupt.js';
 import { assertOneCluster } from './one-cluster.js';
 import { describeError } from '../core/errors.js';
@@ -16,8 +17,16 @@ import type { Logger } from '../log.js';
 export async function withEtcd<T>(config: Config, op: { signal: AbortSignal; log?: Logger }, fn: (etcd: Etcd3) => Promise<T>): Promise<T> {
   const etcd = createEtcdClient(config.etcd);
   // A call that etcd leaves unanswered is retried until RS_ETCD_TIMEOUT: said once a second has gone by, not in silence.
-  const onWait: OnWait = ({ error, waitedMs }) =>
+  const onWait: OnWait = ({ error, waitedMs }) => {
+    // One member's certificate refused (it names another host, another CA signed it): the others are used.
+    if (error instanceof HostTlsRefused) {
+      const endpoint = config.etcd.endpoints.find((e) => e.replace(/^https?:\/\//, '') === error.host) ?? error.host;
+      const reason = describeError(toEtcdError(error.error, 'the TLS handshake', { ...config.etcd, endpoints: [endpoint] }));
+      op.log?.warn({ endpoint, err: reason }, `passing over ${endpoint}, whose TLS handshake failed: ${reason}; the other endpoints are used`);
+      return;
+    }
     op.log?.warn({ err: describeError(error), waitedMs, timeoutMs: config.etcd.timeoutMs, endpoints: config.etcd.endpoints }, 'etcd does not answer: retrying until RS_ETCD_TIMEOUT');
+  };
   try {
     await assertOneCluster(config.etcd, op.signal);
     return await interruptibleBy(op.signal, () => fn(etcd), onWait);
