@@ -63,6 +63,7 @@ export function formatStats(source: StatsSource, r: StatsReport): string[] {
     `prefixes: ${source.prefixes.join(', ') || '-'}`,
     `keys:     ${r.keys} (${formatBytes(r.keyBytes + r.valueBytes)}: keys ${formatBytes(r.keyBytes)}, values ${formatBytes(r.valueBytes)})`,
     ...(source.outside ? [outsideLine(source.outside, source.apiVersion)] : []),
+    ...(source.degraded ?? []).map((d) => `member:   ${d.endpoint} ${d.problem}: counted from the other endpoints ("reshifter explore" shows each member)`),
     ...table('PREFIX', r.byPrefix),
     ...table('RESOURCE', r.byResource),
     ...table('NAMESPACE', r.byNamespace),

@@ -6,6 +6,7 @@ import { buildSelection, selectKey, selectsEverything, type KeySelection } from 
 import type { KeyRecord } from '../core/key-record.js';
 import { openKeyReader } from '../etcd/key-reader.js';
 import type { KeysOutside } from '../etcd/kube-prefixes.js';
+import { endpointStatuses } from '../etcd/one-cluster.js';
 import { withEtcd } from '../etcd/with-etcd.js';
 import { auditRow, type AuditRow } from '../kube/audit-row.js';
 import { DEFAULT_PREFIXES, parseKey } from '../kube/index.js';
@@ -32,6 +33,8 @@ export interface StatsSource {
   prefixes: string[];
   /** Live: keys the etcd holds beyond the detected prefixes, not counted (k3s's /bootstrap, Calico's /calico). */
   outside?: KeysOutside;
+  /** Live, several endpoints: those down or cut off from the others (no leader), with why; the counts are the others'. */
+  degraded?: Array<{ endpoint: string; problem: string }>;
 }
 
 export interface StatsResult {
@@ -114,12 +117,37 @@ export async function liveStats(ctx: OpContext, opts: StatsOptions = {}): Promis
         stopProgress();
       }
       const { apiVersion, revision, prefixes, outside } = reader;
-      const source: StatsSource = { kind: 'live', endpoints: ctx.config.etcd.endpoints, apiVersion, revision, prefixes, ...(outside && { outside }) };
+      const degraded = apiVersion === 'v3' ? await degradedMembers(ctx) : [];
+      const source: StatsSource = {
+        kind: 'live',
+        endpoints: ctx.config.etcd.endpoints,
+        apiVersion,
+        revision,
+        prefixes,
+        ...(outside && { outside }),
+        ...(degraded.length > 0 && { degraded }),
+      };
       return { source, report: counter.stats.report() };
     } finally {
       reader.close();
     }
   });
+}
+
+/**
+ * The configured endpoints that did not answer or know no leader: the read went to the others without a word, so the
+ * operator would not learn from `stats` that a member is down or cut off (`explore` says more).
+ */
+async function degradedMembers(ctx: OpContext): Promise<Array<{ endpoint: string; problem: string }>> {
+  if (ctx.config.etcd.endpoints.length < 2) return [];
+  const statuses = await endpointStatuses(ctx.config.etcd, ctx.signal);
+  return statuses.flatMap((s) =>
+    s.error !== undefined
+      ? [{ endpoint: s.endpoint, problem: `not answering (${s.error})` }]
+      : s.leader === '0'
+        ? [{ endpoint: s.endpoint, problem: `no leader: cut off from the other members, at revision ${s.revision}` }]
+        : [],
+  );
 }
 
 /**

@@ -91,6 +91,21 @@ describe('a member cut off from the others', () => {
     expect(json.alarms).toEqual([]);
   }, 120_000);
 
+  it('stats of the live etcd says which member is cut off, then which one is down', async () => {
+    const env = { RS_ETCD_ENDPOINTS: cluster.endpoints.join(',') };
+    const cut = await runCli(['stats'], env);
+    expect(cut.code, cut.stderr).toBe(0);
+    expect(cut.stdout).toMatch(new RegExp(`^member: +${stale.endpoint} no leader: cut off from the other members, at revision \\d+: counted from the other endpoints`, 'm'));
+    const healthy = cluster.members.filter((m) => m !== stale).map((m) => m.endpoint);
+    expect((await runCli(['stats'], { RS_ETCD_ENDPOINTS: healthy.join(',') })).stdout).not.toMatch(/^member:/m);
+    await stale.kill();
+    const down = await runCli(['stats', '--json'], env);
+    expect(down.code, down.stderr).toBe(0);
+    const source = (JSON.parse(down.stdout) as { source: { degraded?: Array<{ endpoint: string; problem: string }> } }).source;
+    expect(source.degraded?.map((d) => d.endpoint)).toEqual([stale.endpoint]);
+    expect(source.degraded?.[0]?.problem).toMatch(/^not answering \(.*ECONNREFUSED/);
+  }, 120_000);
+
   it('takes it of another member when one is down, every time', async () => {
     await stale.kill();
     const env = { RS_ETCD_ENDPOINTS: cluster.endpoints.join(','), RS_BACKUP_DIR: join(dir, 'down'), RS_COMPRESSION: 'none' };
