@@ -77,7 +77,7 @@ export function createEtcdClient(cfg: EtcdConfig, opts: { oneAttempt?: boolean }
     // closes the connection is asked whether it speaks TLS: then the first failure says so.
     ...(opts.oneAttempt
       ? { faultHandling: { global: noop, host: () => noop }, defaultCallOptions: () => ({ deadline: Date.now() + cfg.timeoutMs }) }
-      : faultHandling(cfg.timeoutMs, tls ? undefined : (err) => explainClosedConnection(err, cfg.endpoints))),
+      : faultHandling(cfg.timeoutMs, tls ? undefined : (err) => explainClosedConnection(err, cfg.endpoints), cfg.endpoints.length)),
   };
   if (tls) {
     const files = readTlsFiles(cfg);

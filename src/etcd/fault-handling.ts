@@ -26,13 +26,22 @@ import { currentInterrupt, currentOnWait, interruptedError } from './interrupt.j
  *   cancelled, a backoff cut short, and no other attempt starts.
  * Streams (the snapshot) have no deadline and are not retried (they restart from the beginning).
  */
-export function faultHandling(timeoutMs: number, explain?: Explain): Pick<IOptions, 'faultHandling' | 'defaultCallOptions'> {
+export function faultHandling(timeoutMs: number, explain?: Explain, hostCount = 1): Pick<IOptions, 'faultHandling' | 'defaultCallOptions'> {
   const hosts = new HostFailover();
+  // With several members, one attempt may not take the whole call's time: a member that is frozen (SIGSTOP, a hung
+  // VM, packets dropped) answers nothing and fails nothing, and would hold every call sent to it until the deadline
+  // although the others answer. Its attempt is cut short, and the call goes on with another member.
+  const attemptMs = hostCount > 1 ? Math.max(MIN_ATTEMPT_MS, Math.floor(timeoutMs / 3)) : timeoutMs;
   return {
-    faultHandling: { global: new WholeCallDeadline(timeoutMs, explain), host: (host) => hosts.policyFor(host) },
-    defaultCallOptions: (ctx) => (ctx.isStream ? {} : attemptOptions(timeoutMs)),
+    faultHandling: { global: new WholeCallDeadline(timeoutMs, explain, attemptMs < timeoutMs), host: (host) => hosts.policyFor(host) },
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : attemptOptions(timeoutMs, attemptMs)),
   };
 }
+
+/** The shortest time one attempt is given with several members (etcd's own linearizable read gives up after 7 s). */
+const MIN_ATTEMPT_MS = 10_000;
+/** How long a member whose attempt was cut short for not answering is passed over while another one is healthy. */
+const SKIP_SILENT_HOST_MS = 30_000;
 
 /**
  * Asked about a transient failure: an error that says better what it is (an http:// endpoint that speaks TLS, see
@@ -106,6 +115,8 @@ class WholeCallDeadline implements IPolicy<IDefaultPolicyContext> {
   constructor(
     private readonly timeoutMs: number,
     private readonly explain?: Explain,
+    /** Whether attempts have a shorter deadline than the call (several members): one that times out is retried. */
+    private readonly attemptsCutShort = false,
   ) {}
 
   async execute<T>(fn: (context: IDefaultPolicyContext) => PromiseLike<T> | T): Promise<T> {
@@ -120,7 +131,8 @@ class WholeCallDeadline implements IPolicy<IDefaultPolicyContext> {
     } catch (caught) {
       // An attempt that waited for a connection until the deadline says only "deadline exceeded": the refused or
       // dropped connections before it say why.
-      const err = caught instanceof GRPCDeadlineExceededError && call.transient !== undefined ? call.transient : caught;
+      const timedOut = caught instanceof AttemptCutShort ? caught.timeout : caught;
+      const err = timedOut instanceof GRPCDeadlineExceededError && call.transient !== undefined ? call.transient : timedOut;
       if (call.attempts > 1 && typeof err === 'object' && err !== null) gaveUp.set(err, { attempts: call.attempts, elapsedMs: Date.now() - started });
       throw err;
     } finally {
@@ -140,9 +152,9 @@ class WholeCallDeadline implements IPolicy<IDefaultPolicyContext> {
       } catch (failed) {
         // The attempt was cancelled, or failed while the operation was stopping: either way nobody wants the answer.
         if (interrupt?.aborted) throw interruptedError(interrupt);
-        const err = (this.explain !== undefined && isTransient(failed) ? await this.explain(failed) : undefined) ?? failed;
+        const err = (this.attemptsCutShort ? cutShort(failed, call) : undefined) ?? (this.explain !== undefined && isTransient(failed) ? await this.explain(failed) : undefined) ?? failed;
         call.lastError = err;
-        if (isTransient(err) && !(err instanceof HostSkipped) && !(err instanceof HostTlsRefused)) call.transient = err;
+        if (isTransient(err) && !(err instanceof HostSkipped) && !(err instanceof HostTlsRefused) && !(err instanceof AttemptCutShort)) call.transient = err;
         // No retry that could not start before the deadline: it would only fail with DEADLINE_EXCEEDED.
         if (!isTransient(err) || call.attempts >= MAX_ATTEMPTS || Date.now() + FIRST_DELAY_MS >= call.deadline) throw err;
         const waitedMs = Date.now() - call.started;
@@ -161,6 +173,23 @@ class WholeCallDeadline implements IPolicy<IDefaultPolicyContext> {
   }
 }
 
+/**
+ * An attempt that ran out of its own time (see faultHandling's attemptMs) well before the call's deadline: its member
+ * did not answer, so the call goes on with another, as after a refused connection.
+ */
+function cutShort(err: unknown, call: CallState): Error | undefined {
+  if (!(err instanceof GRPCDeadlineExceededError) || Date.now() + FIRST_DELAY_MS >= call.deadline) return undefined;
+  return new AttemptCutShort(err);
+}
+
+/** An attempt cut short for want of an answer (retried on another member); a call that ends on it ends as a timeout. */
+class AttemptCutShort extends GRPCUnavailableError {
+  override name = 'AttemptCutShort';
+  constructor(readonly timeout: GRPCDeadlineExceededError) {
+    super(`no answer within the time one attempt is given: ${timeout.message}`);
+  }
+}
+
 /** Waits `ms`, or until `interrupt` aborts: then throws what an interrupted call throws. */
 async function pause(ms: number, interrupt: AbortSignal | undefined): Promise<void> {
   try {
@@ -175,9 +204,9 @@ async function pause(ms: number, interrupt: AbortSignal | undefined): Promise<vo
  * interceptor that hands the attempt's cancel to the call, so that an abort ends a request etcd sits on (a frozen
  * member, a connection that never opens) at once rather than at its deadline.
  */
-function attemptOptions(timeoutMs: number): CallOptions {
+function attemptOptions(timeoutMs: number, attemptMs: number): CallOptions {
   const call = calls.getStore();
-  const deadline = call?.deadline ?? Date.now() + timeoutMs;
+  const deadline = Math.min(call?.deadline ?? Date.now() + timeoutMs, Date.now() + attemptMs);
   if (call === undefined || !call.interruptible) return { deadline };
   const cancellable: Interceptor = (options, nextCall) => {
     const attempt = new InterceptingCall(nextCall(options));
@@ -219,6 +248,8 @@ const NEVER_ABORTED = new AbortController().signal;
 /** The per-host policies: pass over a host that failed to answer lately, unless every host did. */
 class HostFailover {
   private readonly failedAt = new Map<string, number>();
+  /** When a host last left an attempt unanswered until its deadline (frozen, packets dropped). */
+  private readonly silentAt = new Map<string, number>();
   /** Hosts whose TLS handshake failed: that does not mend itself, so they are passed over while another is left. */
   private readonly refused = new Set<string>();
   private readonly hosts: string[] = [];
@@ -232,8 +263,10 @@ class HostFailover {
       try {
         const result = await fn({ signal: signal ?? NEVER_ABORTED });
         this.failedAt.delete(host);
+        this.silentAt.delete(host);
         return result;
       } catch (err) {
+        if (err instanceof GRPCDeadlineExceededError) this.silentAt.set(host, Date.now());
         if (!(err instanceof GRPCUnavailableError)) throw err;
         this.failedAt.set(host, Date.now());
         if (!TLS_FAILURE.test(err.message)) throw err;
@@ -249,6 +282,7 @@ class HostFailover {
 
   private skipping(host: string): boolean {
     const at = this.failedAt.get(host);
-    return at !== undefined && Date.now() - at < SKIP_HOST_MS;
+    const silent = this.silentAt.get(host);
+    return (at !== undefined && Date.now() - at < SKIP_HOST_MS) || (silent !== undefined && Date.now() - silent < SKIP_SILENT_HOST_MS);
   }
 }
