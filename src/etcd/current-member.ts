@@ -3,6 +3,7 @@ import type { EtcdConfig } from '../config/types.js';
 import { AbortedError, EtcdError, describeError } from '../core/errors.js';
 import { createEtcdClient } from './client.js';
 import { EtcdCredentialsError, toEtcdError } from './errors.js';
+import { currentInterrupt, currentOnWait, interruptedError, interruptibleBy } from './interrupt.js';
 import { variableOf } from './tls-check.js';
 
 /** A member that is current with its cluster: a snapshot taken of it now holds at least `revision`. */
@@ -34,18 +35,21 @@ export interface PassedOver {
  * names each member and why (a single endpoint that does not answer fails as before, with the error of its status).
  */
 export async function currentMember(cfg: EtcdConfig, skip: ReadonlySet<string>, onPassedOver: (p: PassedOver) => void): Promise<CurrentMember> {
-  const checks = cfg.endpoints.filter((e) => !skip.has(e)).map((endpoint) => ({ endpoint, client: createEtcdClient({ ...cfg, endpoints: [endpoint] }) }));
+  const checks = cfg.endpoints.filter((e) => !skip.has(e)).map((endpoint) => ({ endpoint, client: createEtcdClient({ ...cfg, endpoints: [endpoint] }), stop: new AbortController() }));
+  const operation = currentInterrupt();
   const passed: PassedOver[] = [];
   const found = await new Promise<CurrentMember | undefined>((resolve) => {
     let left = checks.length;
     let winner: CurrentMember | undefined;
     if (left === 0) resolve(undefined);
     for (const check of checks) {
-      void checkMember(cfg, check.endpoint, check.client).then((r) => {
+      // Each check ends when the operation stops, or at once when another member was found current.
+      const signal = operation === undefined ? check.stop.signal : AbortSignal.any([operation, check.stop.signal]);
+      void interruptibleBy(signal, () => checkMember(cfg, check.endpoint, check.client), currentOnWait()).then((r) => {
         if ('client' in r && winner === undefined) {
           resolve((winner = r));
-          // The others are not needed: their calls (a member down retried until RS_ETCD_TIMEOUT) end now.
-          for (const other of checks) if (other !== check) other.client.close();
+          // The others are not needed: their calls (a member down or frozen, waited for until RS_ETCD_TIMEOUT) end now.
+          for (const other of checks) if (other !== check) other.stop.abort();
         } else if (!('client' in r) && winner === undefined) {
           passed.push(r);
         }
@@ -57,6 +61,8 @@ export async function currentMember(cfg: EtcdConfig, skip: ReadonlySet<string>, 
     for (const p of passed) onPassedOver(p);
     return found;
   }
+  // Stopped (SIGTERM) while the members were asked: the operation says so, not that none was current.
+  if (operation?.aborted) throw interruptedError(operation);
   throw noCurrentMember(cfg, passed);
 }
 
@@ -72,6 +78,7 @@ async function checkMember(cfg: EtcdConfig, endpoint: string, client: Etcd3): Pr
     status = await client.maintenance.status();
   } catch (err) {
     const error = toEtcdError(err, 'reading etcd status', one);
+    if (error instanceof AbortedError) return pass('was not asked: interrupted', error, false);
     return pass(`does not answer (${describeError(error)})`, error, false);
   }
   const facts = { endpoint, client, version: status.version, dbSize: Number(status.dbSize) };
