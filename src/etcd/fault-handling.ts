@@ -239,6 +239,14 @@ export class HostTlsRefused extends Error {
   }
 }
 
+/**
+ * Told to the pool (markFailed) for a member that knows no leader while others do: cut off from them, its linearizable
+ * reads wait etcd's own 7 s and fail, so it is passed over as one that does not answer, for as long.
+ */
+export class MemberCutOff extends GRPCUnavailableError {
+  override name = 'MemberCutOff';
+}
+
 /** The host (`host:port`, as the pool names it) whose TLS handshake an error is the failure of, if known. */
 const tlsHosts = new WeakMap<object, string>();
 export const tlsFailedHost = (err: unknown): string | undefined => (typeof err === 'object' && err !== null ? tlsHosts.get(err) : undefined);
@@ -266,7 +274,7 @@ class HostFailover {
         this.silentAt.delete(host);
         return result;
       } catch (err) {
-        if (err instanceof GRPCDeadlineExceededError) this.silentAt.set(host, Date.now());
+        if (err instanceof GRPCDeadlineExceededError || err instanceof MemberCutOff) this.silentAt.set(host, Date.now());
         if (!(err instanceof GRPCUnavailableError)) throw err;
         this.failedAt.set(host, Date.now());
         if (!TLS_FAILURE.test(err.message)) throw err;

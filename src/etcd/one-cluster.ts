@@ -17,27 +17,32 @@ const ASK_MS = 3_000;
  * restore made a new cluster): the client sends each request to any endpoint, so an operation would mix their
  * answers (explore's revision from one and members from the other) or write a restore into either. Each endpoint is
  * asked for its status once, all at once, and only when there is more than one; one that does not answer is skipped,
- * as long as those that answer agree. `signal` (SIGTERM) ends the wait for them.
+ * as long as those that answer agree. `signal` (SIGTERM) ends the wait for them. Returns the endpoints that answered
+ * knowing no leader (cut off from the others) while others name one: the operation should pass them over.
  */
-export async function assertOneCluster(cfg: EtcdConfig, signal?: AbortSignal): Promise<void> {
-  if (cfg.endpoints.length < 2) return;
-  const asked = Promise.all(cfg.endpoints.map(async (endpoint) => ({ endpoint, cluster: await clusterOf(cfg, endpoint) })));
+export async function assertOneCluster(cfg: EtcdConfig, signal?: AbortSignal): Promise<string[]> {
+  if (cfg.endpoints.length < 2) return [];
+  const asked = Promise.all(cfg.endpoints.map(async (endpoint) => ({ endpoint, ...(await clusterOf(cfg, endpoint)) })));
   const answers = signal ? await untilAborted(asked, signal) : await asked;
-  const answered = answers.filter((a): a is { endpoint: string; cluster: string } => a.cluster !== undefined);
-  if (new Set(answered.map((a) => a.cluster)).size < 2) return;
+  const answered = answers.filter((a): a is { endpoint: string; cluster: string; leader: string } => a.cluster !== undefined);
+  if (new Set(answered.map((a) => a.cluster)).size < 2) {
+    const cutOff = answered.filter((a) => a.leader === '0').map((a) => a.endpoint);
+    return cutOff.length < answered.length ? cutOff : [];
+  }
   throw new EtcdError(
     `${variableOf(cfg, 'endpoints')} name members of different etcd clusters: ${answered.map((a) => `${a.endpoint} (cluster ${a.cluster})`).join(', ')}: ` +
       `give the client URLs of one cluster ("reshifter explore --endpoints URL" lists each one's members)`,
   );
 }
 
-/** The cluster id `endpoint` answers with, or undefined when it does not answer within ASK_MS. */
-async function clusterOf(cfg: EtcdConfig, endpoint: string): Promise<string | undefined> {
+/** The cluster id `endpoint` answers with and the leader it knows ('0': none), or nothing when it does not answer within ASK_MS. */
+async function clusterOf(cfg: EtcdConfig, endpoint: string): Promise<{ cluster?: string; leader?: string }> {
   const client = createEtcdClient({ ...cfg, endpoints: [endpoint], timeoutMs: Math.min(cfg.timeoutMs, ASK_MS) }, { oneAttempt: true });
   try {
-    return (await client.maintenance.status()).header.cluster_id;
+    const status = await client.maintenance.status();
+    return { cluster: status.header.cluster_id, leader: status.leader };
   } catch {
-    return undefined;
+    return {};
   } finally {
     client.close();
   }

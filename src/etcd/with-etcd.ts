@@ -2,7 +2,8 @@ import type { Etcd3 } from 'etcd3';
 import type { Config } from '../config/types.js';
 import { createEtcdClient, readTlsFiles } from './client.js';
 import { TlsResetError, explainTlsReset, toEtcdError } from './errors.js';
-import { HostTlsRefused } from './fault-handling.js';
+import { HostTlsRefused, MemberCutOff } from './fault-handling.js';
+import { poolOf } from './etcd3-pool.js';
 import { interruptibleBy, type OnWait } from './interrupt.js';
 import { assertOneCluster } from './one-cluster.js';
 import { describeError } from '../core/errors.js';
@@ -28,12 +29,26 @@ export async function withEtcd<T>(config: Config, op: { signal: AbortSignal; log
     op.log?.warn({ err: describeError(error), waitedMs, timeoutMs: config.etcd.timeoutMs, endpoints: config.etcd.endpoints }, 'etcd does not answer: retrying until RS_ETCD_TIMEOUT');
   };
   try {
-    await assertOneCluster(config.etcd, op.signal);
+    passOver(etcd, await assertOneCluster(config.etcd, op.signal), op.log);
     return await interruptibleBy(op.signal, () => fn(etcd), onWait);
   } catch (err) {
     if (err instanceof TlsResetError) throw await explainTlsReset(err, config.etcd, readTlsFiles(config.etcd));
     throw err;
   } finally {
     etcd.close();
+  }
+}
+
+/**
+ * Members that know no leader while others do (cut off from them) are passed over by the client from the start: its
+ * linearizable reads would each wait etcd's 7 s and fail before going to another member. Said once.
+ */
+function passOver(etcd: Etcd3, cutOff: string[], log: Logger | undefined): void {
+  const pool = poolOf(etcd);
+  for (const endpoint of cutOff) {
+    const host = pool.hosts.find((h) => (h as unknown as { host: string }).host === endpoint.replace(/^https?:\/\//, ''));
+    if (host === undefined) continue;
+    pool.markFailed(host, new MemberCutOff(`${endpoint} knows no leader`));
+    log?.warn({ endpoint }, `passing over ${endpoint}: it knows no leader (cut off from the other members); the others are used`);
   }
 }
