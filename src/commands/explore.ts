@@ -32,12 +32,12 @@ function printReport(ctx: CommandContext, result: EndpointReport): void {
   ctx.print(`revision:     ${result.revision}`);
   const leaderName = result.members.find((m) => m.id === result.leader)?.name;
   const noLeader = result.leader === '0' ? 'none, as the member that answered sees it (see status per endpoint)' : undefined;
-  ctx.print(`leader:       ${noLeader ?? (leaderName !== undefined ? `${leaderName} (${result.leader})` : result.leader)}`);
+  ctx.print(`leader:       ${noLeader ?? (leaderName !== undefined ? `${leaderName} (${hexId(result.leader)})` : hexId(result.leader))}`);
   if (result.alarms.length > 0) {
     ctx.print(`alarms:       ${result.alarms.join(', ')}: etcd refuses writes until they are cleared (NOSPACE: make room, then "etcdctl alarm disarm")`);
   }
   ctx.print('members:');
-  for (const m of result.members) ctx.print(`  ${m.id} ${m.name} ${m.clientURLs.join(',')}${m.isLeader ? ' (leader)' : ''}`);
+  for (const m of result.members) ctx.print(`  ${hexId(m.id)} ${m.name} ${m.clientURLs.join(',')}${m.isLeader ? ' (leader)' : ''}`);
   printStatuses(ctx, result);
 }
 
@@ -61,4 +61,12 @@ function printStatuses(ctx: CommandContext, result: EndpointReport): void {
     const stale = s.leader === '0' ? ': cut off from the other members (or quorum lost); its data may be stale' : '';
     ctx.print(`  ${name} ${s.endpoint}: ${role}${errors}, raft term ${s.raftTerm}, index ${s.raftIndex} (applied ${s.raftAppliedIndex}${lag}), revision ${s.revision}${stale}`);
   }
+}
+
+/**
+ * A member id as etcdctl prints it (hex: `member list`, `endpoint status`, etcd's logs), so the two can be compared;
+ * `--json` keeps etcd's decimal. One that is not a number is shown as it is.
+ */
+function hexId(id: string): string {
+  return /^\d+$/.test(id) ? BigInt(id).toString(16) : id;
 }

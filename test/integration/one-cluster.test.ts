@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -153,6 +154,19 @@ describe('endpoints of one cluster', () => {
     }
     const restore = await runCli(['restore', raw], { ...env, ...store() });
     expect(restore.code, restore.stderr).toBe(0);
+  });
+
+  it('explore shows member ids as etcdctl member list does (hex), and --json as etcd gives them', async () => {
+    const env = { RS_ETCD_ENDPOINTS: cluster.endpoints.join(',') };
+    const text = await runCli(['explore'], env);
+    expect(text.code, text.stderr).toBe(0);
+    const shown = [...text.stdout.matchAll(/^ {2}([0-9a-f]+) m\d /gm)].map((m) => m[1]).sort();
+    const listed = await new Promise<string>((resolve, reject) =>
+      execFile('etcdctl', ['--endpoints', cluster.endpoints[0]!, 'member', 'list'], { env: { ...process.env, ETCDCTL_API: '3' } }, (err, out) => (err ? reject(err) : resolve(out))),
+    );
+    expect(shown).toEqual(listed.trim().split('\n').map((l) => l.split(',')[0]!).sort());
+    const json = JSON.parse((await runCli(['explore', '--json'], env)).stdout) as { members: Array<{ id: string }> };
+    expect(json.members.map((m) => BigInt(m.id).toString(16)).sort()).toEqual(shown);
   });
 
   // Last: it kills a member. Before, explore listed the dead member's endpoint like the others, without a word.
