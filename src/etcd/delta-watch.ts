@@ -6,6 +6,7 @@ import { poolOf, type GrpcDuplex } from './etcd3-pool.js';
 import { toEtcdError, type EtcdTarget } from './errors.js';
 import { isOpenEnd, type KeyRange } from './key-ranges.js';
 import { LeaseTtls } from './lease-ttls.js';
+import type { EtcdClientSource } from './renewing-client.js';
 
 export interface DeltaWatchOptions {
   /** The first revision to record: the base backup's revision + 1. */
@@ -108,15 +109,20 @@ export class DeltaWatch implements AsyncIterable<DeltaBatch> {
   private readonly now: () => number;
   private readonly spans: ReadonlyArray<{ start: Buffer; end: Buffer }>;
 
+  /** `clients`: the client of every attempt, renewed before each (TLS files rewritten meanwhile: see RenewingEtcdClient). */
   constructor(
-    private readonly client: Etcd3,
+    private readonly clients: EtcdClientSource,
     private readonly opts: DeltaWatchOptions,
   ) {
     if (!Number.isSafeInteger(opts.fromRevision) || opts.fromRevision < 1) throw new RangeError(`cannot watch from revision ${opts.fromRevision}`);
     this.next = opts.fromRevision;
     this.now = opts.now ?? Date.now;
-    this.leases = new LeaseTtls(client, this.now);
+    this.leases = new LeaseTtls(() => this.client, this.now);
     this.spans = opts.ranges === undefined || opts.ranges.length === 0 ? [{ start: ALL, end: ALL }] : opts.ranges;
+  }
+
+  private get client(): Etcd3 {
+    return this.clients.current;
   }
 
   /** Every change up to this revision has been handed over. */
@@ -170,6 +176,7 @@ export class DeltaWatch implements AsyncIterable<DeltaBatch> {
         }
         let session: Session | undefined;
         try {
+          this.clients.renew();
           await this.checkSameHistory();
           session = await this.open();
           for await (const res of session.stream) {

@@ -24,7 +24,8 @@ export class LeaseTtls {
   private readonly asking = new Map<string, Promise<void>>();
 
   constructor(
-    private readonly client: Etcd3,
+    /** The watch's client of the moment (it is renewed when the TLS files change). */
+    private readonly client: () => Etcd3,
     private readonly now: () => number,
   ) {}
 
@@ -62,7 +63,8 @@ export class LeaseTtls {
   private ask(id: string): Promise<void> {
     let p = this.asking.get(id);
     if (p) return p;
-    p = this.client.leaseClient
+    p = this.client()
+      .leaseClient
       .leaseTimeToLive({ ID: id })
       .then(
         (res) => {

@@ -1,4 +1,3 @@
-import type { Etcd3 } from 'etcd3';
 import type { CodecKeys } from '../archive/codec.js';
 import { etcdOf, type DeltaManifest, type Manifest } from '../archive/manifest.js';
 import { kindOf } from '../core/backup-kind.js';
@@ -7,6 +6,7 @@ import { describeError } from '../core/errors.js';
 import type { Config } from '../config/types.js';
 import { DeltaWatch, type WatchStateChange } from '../etcd/delta-watch.js';
 import { prefixRanges } from '../etcd/key-ranges.js';
+import type { EtcdClientSource } from '../etcd/renewing-client.js';
 import type { Logger } from '../log.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import { storeSegment, type SegmentChain } from './store-segment.js';
@@ -18,7 +18,7 @@ export interface ChainRecordingDeps {
   config: Config;
   log: Logger;
   repo: BackupRepository;
-  client: Etcd3;
+  client: EtcdClientSource;
   keys: CodecKeys;
   /** True while a full backup runs: interval cuts wait, so that the chain it ends ends exactly at its revision. */
   backupRunning: () => boolean;

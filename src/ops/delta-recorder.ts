@@ -6,10 +6,10 @@ import { newestFirst } from '../core/latest.js';
 import { seriesOf } from '../core/series.js';
 import { formatStrategy } from '../core/strategy.js';
 import type { Config } from '../config/types.js';
-import { createEtcdClient } from '../etcd/client.js';
 import type { WatchStateChange } from '../etcd/delta-watch.js';
 import { EtcdCredentialsError } from '../etcd/errors.js';
 import { assertOneCluster } from '../etcd/one-cluster.js';
+import { RenewingEtcdClient } from '../etcd/renewing-client.js';
 import type { Logger } from '../log.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import { ChainRecording } from './delta-chain-recording.js';
@@ -101,7 +101,8 @@ export class DeltaRecorder {
 
   /** Records until stop(). */
   async run(): Promise<void> {
-    const client = createEtcdClient(this.deps.config.etcd);
+    // Read again before every new connection of the watch: certificates renewed in place are taken without a restart.
+    const client = new RenewingEtcdClient(this.deps.config.etcd, this.deps.log);
     try {
       const keys = await encryptionKeys(this.deps.config);
       let start = await this.startingPoint();
