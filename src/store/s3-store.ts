@@ -19,6 +19,7 @@ import type { Logger } from '../log.js';
 import { formatDuration } from '../core/duration.js';
 import { DeadlineExceeded, credentialsProblem, isNetworkError, shownEndpoint, statusOf, tlsProblem, type SdkError } from './s3-errors.js';
 import { skipPayloadHashOverHttps } from './s3-payload-hash.js';
+import { rereadingCredentials, type RereadingCredentials } from './s3-credentials.js';
 import { resumableBody } from './s3-download.js';
 import { RetriesExhausted, S3Sender } from './s3-retry.js';
 import { uploadStream, type UploadState } from './s3-multipart.js';
@@ -42,6 +43,8 @@ export class S3Store implements Store {
   readonly s3Prefix: string;
   private readonly client: S3Client;
   private readonly sender: S3Sender;
+  /** The AWS SDK's credentials chain when ACCESS_KEY_ID is unset (set by the SDK as the client is made). */
+  private sdkCredentials?: RereadingCredentials;
   private readonly root: string;
   private readonly log: Logger | undefined;
 
@@ -72,10 +75,15 @@ export class S3Store implements Store {
         ...(cfg.caCertFile !== undefined && { httpsAgent: { ca: readCaFile(cfg) } }),
       },
       ...(cfg.endpoint !== undefined && { endpoint: cfg.endpoint }),
-      ...(cfg.accessKeyId !== undefined &&
-        cfg.secretAccessKey !== undefined && {
-          credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey },
-        }),
+      ...(cfg.accessKeyId !== undefined && cfg.secretAccessKey !== undefined
+        ? { credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey } }
+        : {
+            // The SDK's default chain, read again when its credentials have no expiry (a rotated credentials file).
+            credentialDefaultProvider: (init: Parameters<typeof rereadingCredentials>[0]) => {
+              this.sdkCredentials = rereadingCredentials(init);
+              return this.sdkCredentials.provider;
+            },
+          }),
     });
     skipPayloadHashOverHttps(this.client);
     this.sender = new S3Sender(this.client, { requestTimeoutMs: cfg.requestTimeoutMs, windowMs: cfg.retryWindowMs }, this.log);
@@ -291,7 +299,10 @@ export class S3Store implements Store {
     if (name === 'NoSuchBucket') [why, kind] = [this.noBucket(), 'no-bucket'];
     else if (region !== undefined && region !== this.cfg.region) why = `bucket "${this.cfg.bucket}" is in region ${region}, not ${this.cfg.region}: set RS_S3_REGION=${region}`;
     else if (name === 'NoSuchKey' || (name === 'NotFound' && status === 404)) [why, kind] = ['no such object', 'not-found'];
-    else if (refused !== undefined) [why, kind] = [`${refused}${read === 'object' && status === 403 ? MAYBE_MISSING : ''}`, 'denied'];
+    else if (refused !== undefined) {
+      [why, kind] = [`${refused}${read === 'object' && status === 403 ? MAYBE_MISSING : ''}`, 'denied'];
+      this.sdkCredentials?.reread();
+    }
     else if (name === 'AbortError' || name === 'AbortedError') why = 'aborted';
     else if (name === 'CredentialsProviderError') [why, kind] = ['no S3 credentials: set ACCESS_KEY_ID and SECRET_ACCESS_KEY', 'denied'];
     else if (tls !== undefined) why = tls;
