@@ -34,9 +34,15 @@ export function scheduleBackups(ctx: OpContext, schedule: string, deps: Schedule
     const job = jobs.submit({ kind: 'backup', trigger: 'schedule', writes: true, run: (j) => scheduledBackup({ ...ctx, signal: j.signal }, deps, (p) => j.progress(p)) });
     await jobs.wait(job.id);
   };
-  const task = cron.createTask(schedule, (c: TaskContext) => once(c.date), { name: 'backup', logger: cronLogger(log) });
-  // A slot node-cron could not fire on time (the process was starved) still came due.
-  task.on('execution:missed', (c) => health.runDue(c.date));
+  // A slot's timer that fires late (the process paused or starved, the clock stepped forward while it waited: a daily
+  // slot waits a day) still runs its backup, once, unless a later slot has come meanwhile: node-cron's default
+  // skipped any slot more than 1 s late, silently, leaving that day without a backup.
+  const task = cron.createTask(schedule, (c: TaskContext) => once(c.date), { name: 'backup', logger: cronLogger(log), missedExecutionTolerance: Number.MAX_SAFE_INTEGER });
+  // A slot passed by a later one (the process was paused over both) still came due; the later one runs.
+  task.on('execution:missed', (c) => {
+    log.warn({ slot: c.date.toISOString() }, 'scheduled slot missed: the process did not run at its time (paused, or the clock stepped forward); the latest slot due runs instead');
+    health.runDue(c.date);
+  });
   return task;
 }
 
