@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import { backupAndPrune, backupRunContext, checkpointBackupsAndPrune, isCheckpointRun } from '../ops/backup-run.js';
 import type { OpContext } from '../ops/context.js';
 import type { BackupRepository } from '../store/backup-repository.js';
+import { skippedSlotBetween } from './dst-gap.js';
 import type { ScheduleHealth } from './health-state.js';
 
 /** What a scheduled backup needs: where it goes, the queue it waits in, and who hears how it went. */
@@ -25,7 +26,13 @@ export interface ScheduleDeps {
 export function scheduleBackups(ctx: OpContext, schedule: string, deps: ScheduleDeps): ScheduledTask {
   const { log, signal } = ctx;
   const { jobs, health } = deps;
+  // The slot of a day whose local time the start of daylight saving time skips (see dst-gap.ts), armed anew at every slot.
+  const gap = dstGapSlot(schedule, () => task.getNextRun(), (at) => {
+    log.info({ slot: at.toISOString() }, 'the local time of the scheduled slot does not exist today (daylight saving time starts): it runs now, as cron runs it');
+    void once(at);
+  });
   const once = async (at: Date) => {
+    gap.arm();
     health.runDue(at);
     if (signal.aborted || jobs.pending((j) => j.kind === 'backup' && j.trigger === 'schedule').length > 0) {
       log.warn({ slot: at.toISOString() }, 'previous backup still running; skipping this slot');
@@ -38,12 +45,32 @@ export function scheduleBackups(ctx: OpContext, schedule: string, deps: Schedule
   // slot waits a day) still runs its backup, once, unless a later slot has come meanwhile: node-cron's default
   // skipped any slot more than 1 s late, silently, leaving that day without a backup.
   const task = cron.createTask(schedule, (c: TaskContext) => once(c.date), { name: 'backup', logger: cronLogger(log), missedExecutionTolerance: Number.MAX_SAFE_INTEGER });
+  task.on('task:started', () => gap.arm());
+  task.on('task:stopped', () => gap.clear());
+  task.on('task:destroyed', () => gap.clear());
   // A slot passed by a later one (the process was paused over both) still came due; the later one runs.
   task.on('execution:missed', (c) => {
     log.warn({ slot: c.date.toISOString() }, 'scheduled slot missed: the process did not run at its time (paused, or the clock stepped forward); the latest slot due runs instead');
     health.runDue(c.date);
   });
   return task;
+}
+
+/** A timer for the slot skipped by the next start of daylight saving time before the schedule's next run, if any. */
+function dstGapSlot(schedule: string, nextRun: () => Date | null, run: (at: Date) => void): { arm(): void; clear(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const clear = () => clearTimeout(timer);
+  const arm = () => {
+    clear();
+    const next = nextRun();
+    const at = next ? skippedSlotBetween(schedule, new Date(), next) : undefined;
+    if (at === undefined) return;
+    // A timer waits at most ~24.8 days: a later slot is looked for again then.
+    const wait = at.getTime() - Date.now();
+    timer = setTimeout(() => (Date.now() >= at.getTime() ? run(at) : arm()), Math.min(Math.max(0, wait), 2 ** 31 - 1));
+    timer.unref();
+  };
+  return { arm, clear };
 }
 
 async function scheduledBackup(ctx: OpContext, deps: ScheduleDeps, progress: JobContext['progress']) {
