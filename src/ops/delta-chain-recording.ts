@@ -3,6 +3,7 @@ import { etcdOf, type DeltaManifest, type Manifest } from '../archive/manifest.j
 import { kindOf } from '../core/backup-kind.js';
 import { Segmenter, type SegmentCut } from '../core/delta-segmenter.js';
 import { describeError } from '../core/errors.js';
+import { nextBackupId } from '../core/naming.js';
 import type { Config } from '../config/types.js';
 import { DeltaWatch, type WatchStateChange } from '../etcd/delta-watch.js';
 import { prefixRanges } from '../etcd/key-ranges.js';
@@ -27,6 +28,12 @@ export interface ChainRecordingDeps {
   /** The changes of a segment were given up at exit: the store failed its last attempts. */
   onGivenUp: (what: string) => void;
 }
+
+/**
+ * The clock of the intervals: monotonic (since the epoch at the process's start), so that a wall clock stepped back
+ * (NTP, `date -s`) does not hold every segment back for as long as it went back, nor one stepped forward cut at once.
+ */
+const intervalClock = (): number => performance.timeOrigin + performance.now();
 
 /** Store attempts of the last segment after a stop, before its changes are given up (the process is exiting). */
 const FINAL_ATTEMPTS = 3;
@@ -56,7 +63,7 @@ export class ChainRecording {
     const { config } = deps;
     const keyDump = kindOf(base.contentType) === 'key dump' && base.prefixes !== undefined && base.prefixes.length > 0;
     this.chain = { base: base.id, baseRevision: etcdOf(base).revision, etcdVersion: etcdOf(base).version, ...(keyDump && { prefixes: base.prefixes! }) };
-    this.segmenter = new Segmenter({ fromRevision, intervalMs: config.delta.intervalMs, maxBytes: config.delta.maxBytes, startedAt: Date.now() });
+    this.segmenter = new Segmenter({ fromRevision, intervalMs: config.delta.intervalMs, maxBytes: config.delta.maxBytes, startedAt: intervalClock() });
     this.watch = new DeltaWatch(deps.client, {
       fromRevision,
       ...(keyDump && { ranges: prefixRanges(base.prefixes!) }),
@@ -130,7 +137,7 @@ export class ChainRecording {
   /** At the end of an interval: the segment of its changes, unless a full backup runs (then at its end). */
   private tick(): void {
     if (this.deps.backupRunning() || this.endBase !== undefined) return;
-    const cut = this.segmenter.tick(Date.now());
+    const cut = this.segmenter.tick(intervalClock());
     if (cut) this.enqueue(cut);
   }
 
@@ -145,7 +152,9 @@ export class ChainRecording {
     const log = this.deps.log;
     for (let attempt = 1; ; attempt++) {
       try {
-        const m = await storeSegment(this.deps, this.deps.repo, this.deps.keys, this.chain, cut);
+        // Never an id earlier than the chain's last (a clock stepped back): `latest`, `list` and retention go by id.
+        const { id } = nextBackupId(new Date(), this.lastStored?.id ?? this.base.id);
+        const m = await storeSegment(this.deps, this.deps.repo, this.deps.keys, this.chain, cut, { id });
         this.lastStored = m;
         log.info({ id: m.id, base: m.base, fromRevision: m.fromRevision, toRevision: m.toRevision, events: m.events, sizeBytes: m.sizeBytes, reason: cut.reason }, 'delta segment stored');
         this.deps.onStored(m);
