@@ -45,15 +45,50 @@ export function scheduleBackups(ctx: OpContext, schedule: string, deps: Schedule
   // slot waits a day) still runs its backup, once, unless a later slot has come meanwhile: node-cron's default
   // skipped any slot more than 1 s late, silently, leaving that day without a backup.
   const task = cron.createTask(schedule, (c: TaskContext) => once(c.date), { name: 'backup', logger: cronLogger(log), missedExecutionTolerance: Number.MAX_SAFE_INTEGER });
-  task.on('task:started', () => gap.arm());
-  task.on('task:stopped', () => gap.clear());
-  task.on('task:destroyed', () => gap.clear());
+  const back = clockStepBack(log, () => {
+    void (async () => {
+      await task.stop();
+      await task.start();
+    })();
+  });
+  task.on('task:started', () => (gap.arm(), back.watch()));
+  task.on('task:stopped', () => (gap.clear(), back.clear()));
+  task.on('task:destroyed', () => (gap.clear(), back.clear()));
   // A slot passed by a later one (the process was paused over both) still came due; the later one runs.
   task.on('execution:missed', (c) => {
     log.warn({ slot: c.date.toISOString() }, 'scheduled slot missed: the process did not run at its time (paused, or the clock stepped forward); the latest slot due runs instead');
     health.runDue(c.date);
   });
   return task;
+}
+
+/** How far the wall clock must go back for the schedule to be computed again. */
+const STEP_BACK_MS = 2_000;
+
+/**
+ * node-cron waits for the slot it computed on the wall clock: after the clock was stepped back (NTP correcting a
+ * clock that ran ahead, `date -s`), a schedule of every few minutes took no backup for as long as the clock went back,
+ * with /healthz at 200 (no slot came due). A step back is noticed within a second (the wall clock against the
+ * monotonic one) and the schedule computed again from the new time, as cron goes on by the clock it reads.
+ */
+function clockStepBack(log: Logger, recompute: () => void): { watch(): void; clear(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const drift = () => Date.now() - (performance.timeOrigin + performance.now());
+  const clear = () => clearInterval(timer);
+  const watch = () => {
+    clear();
+    let last = drift();
+    timer = setInterval(() => {
+      const now = drift();
+      if (now < last - STEP_BACK_MS) {
+        log.warn({ steppedBackMs: Math.round(last - now), clock: new Date().toISOString() }, 'the clock went back: the schedule is computed again from the new time');
+        recompute();
+      }
+      last = now;
+    }, 1_000);
+    timer.unref();
+  };
+  return { watch, clear };
 }
 
 /** A timer for the slot skipped by the next start of daylight saving time before the schedule's next run, if any. */

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -10,7 +10,8 @@ import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
  * the process is paused over the slot (a VM paused or migrated, a node under pressure, SIGSTOP) or the clock steps
  * forward while it waits, the timer fires after the slot's time. Found by an operator pass: node-cron skipped every
  * slot more than 1 s late, without a log line, so that day had no backup (and /healthz stayed 200 until a second slot
- * went by). A late slot now runs its backup at once; a slot passed by a later one is logged as missed.
+ * went by). A late slot now runs its backup at once; a slot passed by a later one is logged as missed. And a clock
+ * stepped back: node-cron waited for the slot computed before the step, no backup for as long as the clock went back.
  */
 let etcd: TestEtcd;
 let work: string;
@@ -46,3 +47,25 @@ it('a slot run paused over (its timer fired 2.5 s late) still takes its backup, 
   const res = await run.done;
   expect(res.code, res.stderr.slice(-2000)).toBe(0);
 }, 90_000);
+
+const PRELOAD = new URL('../helpers/preload/clock-step.mjs', import.meta.url).pathname;
+
+it('a clock stepped back an hour: scheduled backups go on at once by the new time, not an hour later', async () => {
+  const step = join(work, 'step-back');
+  const run = startRun({
+    RS_ETCD_ENDPOINTS: etcd.endpoint,
+    RS_BACKUP_DIR: join(work, 'store-step'),
+    RS_SCHEDULE: '*/2 * * * * *',
+    RS_HTTP_PORT: '0',
+    NODE_OPTIONS: `--import ${PRELOAD}`,
+    RESHIFTER_TEST_CLOCK_STEP: step,
+  });
+  await run.until(/"msg":"backup completed"/);
+  await writeFile(step, String(-3_600_000));
+  const mark = run.log().length;
+  const end = Date.now() + 10_000;
+  while (!run.log().slice(mark).includes('"msg":"backup completed"') && Date.now() < end) await sleep(50);
+  expect(run.log().slice(mark), 'no backup after the clock went back').toContain('"msg":"backup completed"');
+  run.child().kill('SIGTERM');
+  expect((await run.done).code).toBe(0);
+}, 60_000);
