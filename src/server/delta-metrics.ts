@@ -10,8 +10,9 @@ export interface DeltaMetrics {
 
 /**
  * reshifter_delta_segments_total, reshifter_delta_events_total, reshifter_delta_last_revision and
- * reshifter_delta_lag_seconds: now minus the time the oldest change not yet stored was received (0 when every change
- * received is stored), the recovery point as it stands. The gauges are read from the recorder at each scrape.
+ * reshifter_delta_lag_seconds: now minus the time the oldest change not yet stored was received, or the time the watch
+ * of etcd went down (0 when every change received is stored and the watch receives), the recovery point as it stands:
+ * a watch refused or cut off for hours must not read as 0 to the alert on it. The gauges are read from the recorder at each scrape.
  */
 export function addDeltaMetrics(registry: Registry, state: () => DeltaRecorderState, now: () => number = Date.now): DeltaMetrics {
   const registers = [registry];
@@ -28,11 +29,15 @@ export function addDeltaMetrics(registry: Registry, state: () => DeltaRecorderSt
   });
   new Gauge({
     name: 'reshifter_delta_lag_seconds',
-    help: 'Seconds since the oldest change not yet stored in a delta segment was received (0: all stored): the live recovery point.',
+    help: 'Seconds since the oldest change not yet stored in a delta segment was received, or since the watch of etcd went down (0: all stored, watching): the live recovery point.',
     registers,
     collect() {
-      const oldest = state().oldestPendingAt;
-      this.set(oldest === undefined ? 0 : Math.max(0, (now() - oldest) / 1000));
+      const s = state();
+      // A watch that is down receives nothing, so nothing waits: the changes since it went down are what is missing.
+      // Not while the first full backup, which the watch waits for, runs (/healthz reads it the same way).
+      const down = s.firstBaseSince === undefined ? s.downSince : undefined;
+      const since = [s.oldestPendingAt, down].filter((t): t is number => t !== undefined);
+      this.set(since.length === 0 ? 0 : Math.max(0, (now() - Math.min(...since)) / 1000));
     },
   });
   return {

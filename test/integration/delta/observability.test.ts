@@ -68,8 +68,11 @@ it('counts segments and changes, reports the last revision and the lag, and /hea
   const body = (await (await fetch(`${url}/healthz`)).json()) as { reason: string; delta: { watching: boolean } };
   expect(body.reason).toMatch(/the watch of changes for continuous backups has been down since .* \(more than 3 intervals of 1s\)/);
   expect(body.delta.watching).toBe(false);
+  // The recovery point grows while nothing is recorded (the alert on it reads it): not 0 because nothing waits.
+  expect(metric(await page(), 'reshifter_delta_lag_seconds')).toBeGreaterThan(3);
   await etcd.start();
   await until(async () => (await fetch(`${url}/healthz`)).status === 200, '/healthz never recovered');
+  await until(async () => metric(await page(), 'reshifter_delta_lag_seconds')! < 3, 'the lag never went down after the watch came back');
   child!.kill('SIGTERM');
   expect((await done).code).toBe(0);
 }, 120_000);
