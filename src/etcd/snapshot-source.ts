@@ -3,12 +3,13 @@ import { castGrpcError } from 'etcd3';
 import { SnapshotTrailerCheck } from '../archive/snapshot-trailer.js';
 import type { EtcdConfig } from '../config/types.js';
 import { SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
-import { describeError } from '../core/errors.js';
+import { AbortedError, EtcdError, describeError } from '../core/errors.js';
 import type { Logger } from '../log.js';
 import { currentMember, type CurrentMember } from './current-member.js';
 import { toEtcdError } from './errors.js';
 import { isTransient } from './fault-handling.js';
 import { openSnapshotStream } from './snapshot-stream.js';
+import { variableOf } from './tls-check.js';
 import type { BackupSource } from './source.js';
 
 /**
@@ -16,11 +17,29 @@ import type { BackupSource } from './source.js';
  * snapshot is taken of one member that is current with its cluster (current-member.ts: a member cut off from the
  * others would give the data it had when it lost contact), and its revision is that of a linearizable read through
  * that same member just before the stream opens (etcd 3.4 sends none with the stream): the snapshot holds at least it.
+ * With several endpoints, a stream that breaks mid-way (the member died, restarted) can be taken again from the start
+ * of another current member, once per member: see `again`.
  */
 export async function snapshotSource(cfg: EtcdConfig, log: Logger): Promise<BackupSource> {
-  const { member, grpc } = await openCurrentSnapshot(cfg, log);
+  return memberSource(cfg, log, { tried: new Set(), broken: [] });
+}
+
+/** The members a backup has taken (or tried to take) its snapshot of, and those whose stream broke, with why. */
+interface Attempts {
+  tried: Set<string>;
+  broken: string[];
+}
+
+async function memberSource(cfg: EtcdConfig, log: Logger, attempts: Attempts): Promise<BackupSource> {
+  const { member, grpc } = await openCurrentSnapshot(cfg, log, attempts);
   const check = new SnapshotTrailerCheck();
-  grpc.on('error', (err) => check.destroy(toEtcdError(err, 'streaming the snapshot', { ...cfg, endpoints: [member.endpoint] })));
+  // The error a stream that broke mid-way with a passing error (the member died or restarted) failed the bytes with.
+  let broken: Error | undefined;
+  grpc.on('error', (err) => {
+    const error = toEtcdError(err, 'streaming the snapshot', { ...cfg, endpoints: [member.endpoint] });
+    if (!check.destroyed && isTransient(castGrpcError(err))) broken = error;
+    check.destroy(error);
+  });
   // pipe() never passes a destroy upstream: a backup that gave up (SIGTERM) would leave the gRPC stream open, and the
   // process waiting on it until cli-main.ts's safety timer. Closing the bytes cancels the call.
   check.on('close', () => {
@@ -44,15 +63,34 @@ export async function snapshotSource(cfg: EtcdConfig, log: Logger): Promise<Back
       await ended;
       return { etcdVersion: member.version, revision: member.revision, apiVersion: 'v3' };
     },
+    // A single endpoint has no other member to turn to: its broken stream fails the backup, as it always did.
+    ...(cfg.endpoints.length > 1 && {
+      again: async (err: unknown) => {
+        if (broken === undefined || err !== broken) return undefined;
+        attempts.broken.push(`${member.endpoint} (${describeError(broken)})`);
+        if (attempts.tried.size >= cfg.endpoints.length) throw brokenEverywhere(cfg, attempts);
+        log.warn({ endpoint: member.endpoint, err: describeError(broken) }, `the snapshot stream of ${member.endpoint} broke mid-way: taking the snapshot again, from the start, of another member`);
+        return memberSource(cfg, log, attempts).catch((e: unknown) => {
+          throw e instanceof EtcdError && !(e instanceof AbortedError) ? brokenEverywhere(cfg, attempts, e) : e;
+        });
+      },
+    }),
   };
+}
+
+/** Every member's stream broke mid-way (or, `rest`, the members left could not give one): each is named. */
+function brokenEverywhere(cfg: EtcdConfig, attempts: Attempts, rest?: EtcdError): EtcdError {
+  const each = attempts.broken.join('; ');
+  if (rest === undefined) return new EtcdError(`the snapshot stream broke mid-way on every member of ${variableOf(cfg, 'endpoints')}: ${each}; nothing was stored`);
+  return new EtcdError(`the snapshot stream broke mid-way on ${each}, and no other member gave one: ${describeError(rest)}; nothing was stored`, { cause: rest });
 }
 
 /**
  * The snapshot stream of a current member, once its first bytes came. A member whose stream fails before that with a
  * passing error (it died just now) is left for the next current one, once per endpoint at most: nothing was read yet.
  */
-async function openCurrentSnapshot(cfg: EtcdConfig, log: Logger): Promise<{ member: CurrentMember; grpc: Readable }> {
-  const tried = new Set<string>();
+async function openCurrentSnapshot(cfg: EtcdConfig, log: Logger, attempts: Attempts): Promise<{ member: CurrentMember; grpc: Readable }> {
+  const { tried } = attempts;
   for (;;) {
     const member = await currentMember(cfg, tried, (p) =>
       log.warn({ endpoint: p.endpoint, err: describeError(p.error) }, `snapshot not taken of ${p.endpoint}: it ${p.reason}`),

@@ -33,4 +33,10 @@ export interface BackupSource {
   contentSha256?(): string;
   /** Keys (a listing's rows) read into the stream so far, for a running job's progress; sources of keys only. */
   keysSoFar?(): number;
+  /**
+   * Asked when storing the stream failed with `err`: a source whose stream broke mid-way and can be read again from
+   * the start elsewhere (the snapshot of another member) returns that new source; otherwise undefined (the backup
+   * fails with `err`). Nothing of the broken stream is kept: the store's put of it failed, and left nothing.
+   */
+  again?(err: unknown): Promise<BackupSource | undefined>;
 }

@@ -96,10 +96,10 @@ async function takeBackup(ctx: OpContext, repo: BackupRepository, opts: BackupOp
     run.strategy = strategy;
     log.info({ strategy: formatStrategy(strategy), cluster: config.cluster, store: repo.store.location }, 'backup started');
     if (signal.aborted) throw new AbortedError('backup interrupted before it started');
-    const source = await openSource(strategy, config, etcd, log, opts.onRenderRow);
+    const opened = await openSource(strategy, config, etcd, log, opts.onRenderRow);
     // Asked while the content streams, so an etcd gone once it is read does not hold the manifest back.
     const listed = sourceMembers(etcd, log);
-    const stored = await storeArtifact(ctx, repo, source, keys, run, opts.onProgress);
+    const { source, stored } = await storeFromSource(ctx, repo, opened, keys, run, opts.onProgress);
     try {
       const facts = await source.facts();
       assertSelectedSomething(config.selection, strategy, facts);
@@ -180,6 +180,29 @@ export async function storeArtifact(
   }
   const sha256 = contentSha256 ? contentSha256() : (stored as HashCounter).digest();
   return { artifact, codec, sha256, sizeBytes: stored.bytes, rawSizeBytes: raw.bytes };
+}
+
+/**
+ * Stores the source's content; a stream that broke mid-way and that its source can take again from the start (a
+ * snapshot, of another member) is stored anew, counted from zero: its put failed and left nothing.
+ */
+async function storeFromSource(
+  ctx: OpContext,
+  repo: BackupRepository,
+  first: BackupSource,
+  keys: CodecKeys,
+  run: BackupRun,
+  onProgress: BackupOptions['onProgress'],
+): Promise<{ source: BackupSource; stored: StoredArtifact }> {
+  for (let source = first; ; ) {
+    try {
+      return { source, stored: await storeArtifact(ctx, repo, source, keys, run, onProgress) };
+    } catch (err) {
+      const next = ctx.signal.aborted ? undefined : await source.again?.(err);
+      if (next === undefined) throw err;
+      source = next;
+    }
+  }
 }
 
 /** The manifest of a stored artifact: what it holds, how it is encoded, and where it came from. */
