@@ -10,15 +10,15 @@ import {
   type HeadObjectCommandOutput,
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
-import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
-import { ConfigError, OperationError, StoreError, describeError, type StoreFailure } from '../core/errors.js';
+import { OperationError, StoreError, describeError, type StoreFailure } from '../core/errors.js';
 import type { StoreConfig } from '../config/types.js';
 import { trackCleanup } from '../exit-cleanup.js';
 import type { Logger } from '../log.js';
 import { formatDuration } from '../core/duration.js';
 import { DeadlineExceeded, credentialsProblem, isNetworkError, shownEndpoint, statusOf, tlsProblem, type SdkError } from './s3-errors.js';
 import { skipPayloadHashOverHttps } from './s3-payload-hash.js';
+import { RereadingCaAgent } from './s3-ca.js';
 import { rereadingCredentials, type RereadingCredentials } from './s3-credentials.js';
 import { resumableBody } from './s3-download.js';
 import { RetriesExhausted, S3Sender } from './s3-retry.js';
@@ -45,6 +45,8 @@ export class S3Store implements Store {
   private readonly sender: S3Sender;
   /** The AWS SDK's credentials chain when ACCESS_KEY_ID is unset (set by the SDK as the client is made). */
   private sdkCredentials?: RereadingCredentials;
+  /** RS_S3_CA_CERT's CA, read again when the file changes (a rotated CA). */
+  private readonly caAgent: RereadingCaAgent | undefined;
   private readonly root: string;
   private readonly log: Logger | undefined;
 
@@ -56,6 +58,8 @@ export class S3Store implements Store {
     this.location = `s3://${cfg.bucket}/${cfg.prefix}`;
     this.s3Prefix = cfg.prefix;
     this.log = log?.child({ component: 'store' });
+    // The SDK's own agent settings (keep-alive, its socket limit), trusting RS_S3_CA_CERT's CA in place of the system's.
+    this.caAgent = cfg.caCertFile !== undefined ? new RereadingCaAgent({ keepAlive: true, maxSockets: 50 }, cfg, this.log) : undefined;
     this.client = new S3Client({
       region: cfg.region,
       forcePathStyle: cfg.forcePathStyle,
@@ -71,8 +75,7 @@ export class S3Store implements Store {
       requestHandler: {
         connectionTimeout: Math.min(10_000, cfg.requestTimeoutMs),
         logger: sdkLogger(this.log),
-        // The SDK's agent (keep-alive, its socket limit), trusting RS_S3_CA_CERT's CA in place of the system's.
-        ...(cfg.caCertFile !== undefined && { httpsAgent: { ca: readCaFile(cfg) } }),
+        ...(this.caAgent !== undefined && { httpsAgent: this.caAgent }),
       },
       ...(cfg.endpoint !== undefined && { endpoint: cfg.endpoint }),
       ...(cfg.accessKeyId !== undefined && cfg.secretAccessKey !== undefined
@@ -305,7 +308,10 @@ export class S3Store implements Store {
     }
     else if (name === 'AbortError' || name === 'AbortedError') why = 'aborted';
     else if (name === 'CredentialsProviderError') [why, kind] = ['no S3 credentials: set ACCESS_KEY_ID and SECRET_ACCESS_KEY', 'denied'];
-    else if (tls !== undefined) why = tls;
+    else if (tls !== undefined) {
+      why = tls;
+      this.caAgent?.reread();
+    }
     else if (last instanceof DeadlineExceeded) why = `the S3 server did not answer within ${formatDuration(last.timeoutMs)}`;
     else if (isNetworkError(last)) why = `the S3 server did not answer (${describeError(last)})`;
     else why = `${describeError(last)}${status ? ` (HTTP ${status})` : ''}`;
@@ -321,19 +327,6 @@ export class S3Store implements Store {
  * bucket: a restore-only credential meets a missing artifact as "access denied".
  */
 const MAYBE_MISSING = '; or the object does not exist: without s3:ListBucket on the bucket, AWS S3 answers a missing object with 403 too';
-
-/** RS_S3_CA_CERT's certificates; a file that cannot be read or holds no PEM certificate is refused naming it. */
-function readCaFile(cfg: { caCertFile?: string; readFrom?: { caCertFile?: string } }): Buffer {
-  const variable = cfg.readFrom?.caCertFile ?? 'RS_S3_CA_CERT';
-  let pem: Buffer;
-  try {
-    pem = readFileSync(cfg.caCertFile!);
-  } catch (err) {
-    throw new ConfigError([`${variable} was invalid: ${JSON.stringify(cfg.caCertFile)} cannot be read (${describeError(err)})`]);
-  }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError([`${variable} was invalid: ${JSON.stringify(cfg.caCertFile)} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`]);
-  return pem;
-}
 
 /**
  * The region AWS names for the bucket when a request was signed for another (a 301 PermanentRedirect from another

@@ -27,6 +27,8 @@ export interface TestCerts {
   /** Another CA, and a client certificate it signed. */
   otherCa: string;
   otherClient: CertPair;
+  /** A server certificate for 127.0.0.1 signed by `otherCa` (a server moved to a new CA). */
+  otherServer: CertPair;
   /** `client.cert` with `otherClient.key`: a certificate and a key that do not belong together. */
   mismatched: CertPair;
   remove(): Promise<void>;
@@ -76,6 +78,7 @@ export async function makeCerts(): Promise<TestCerts> {
   const expiredClient = await sign('expired-client', 'ca', 'client.ext', past);
   const expiredServer = await sign('expired-server', 'ca', 'server.ext', past);
   const otherClient = await sign('other-client', 'other-ca', 'client.ext');
+  const otherServer = await sign('other-server', 'other-ca', 'server.ext');
   return {
     dir,
     ca,
@@ -85,6 +88,7 @@ export async function makeCerts(): Promise<TestCerts> {
     expiredServer,
     otherCa,
     otherClient,
+    otherServer,
     mismatched: { cert: client.cert, key: otherClient.key },
     remove: () => rm(dir, { recursive: true, force: true }),
   };

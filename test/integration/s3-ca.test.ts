@@ -1,8 +1,10 @@
-import { readFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { request } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { killStarted, startRun } from '../helpers/background-run.js';
 import { runCli } from '../helpers/cli.js';
 import { makeCerts, type TestCerts } from '../helpers/certs.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
@@ -36,6 +38,7 @@ describe('an S3 server whose certificate a private CA signed', () => {
     endpoint = `https://127.0.0.1:${(relay.address() as AddressInfo).port}`;
   });
   afterAll(async () => {
+    killStarted();
     relay?.closeAllConnections();
     relay?.close();
     await Promise.all([etcd?.stop(), s3?.stop(), certs?.remove()]);
@@ -78,4 +81,40 @@ describe('an S3 server whose certificate a private CA signed', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/RS_S3_CA_CERT was invalid: "\/nonexistent\/ca.crt" does not exist/);
   });
+
+  /**
+   * Found by an operator pass: run read RS_S3_CA_CERT once, so a MinIO whose certificate moved to a new CA (the CA
+   * file rewritten in place by cert-manager or a mounted Secret) failed every backup with a TLS error until run was
+   * restarted. A file caught half-written keeps the CA read before.
+   */
+  it('run trusts the new CA of a server whose certificate was rotated, once the CA file is rewritten, without a restart', async () => {
+    const file = join(certs.dir, 'rotating-ca.crt');
+    await copyFile(certs.ca, file);
+    const run = startRun({ ...env({ RS_S3_CA_CERT: file }), RS_SCHEDULE: '* * * * * *', RS_HTTP_PORT: '0' });
+    const completedSince = async (mark: number, n: number) => {
+      const count = () => run.log().slice(mark).split('\n').filter((l) => l.includes('"msg":"backup completed"')).length;
+      const end = Date.now() + 60_000;
+      while (count() < n && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+      expect(count(), run.log().slice(mark).slice(-3000)).toBeGreaterThanOrEqual(n);
+    };
+    try {
+      await run.until(/"msg":"backup completed"/);
+      // Half of the new CA's file, as a reader may catch it mid-write: backups go on trusting the old CA.
+      const next = await readFile(certs.otherCa);
+      await writeFile(file, next.subarray(0, Math.floor(next.length / 2)));
+      await run.until(/holds no whole certificate yet: keeping the CA read before/);
+      await completedSince(run.log().length, 1);
+
+      // The rotation: the server presents a certificate of the new CA, the file holds the new CA.
+      relay.setSecureContext({ cert: await readFile(certs.otherServer.cert), key: await readFile(certs.otherServer.key) });
+      relay.closeAllConnections();
+      await writeFile(file, next);
+      await completedSince(run.log().length, 2);
+      expect(run.log()).toContain('the S3 CA file changed: new connections to the S3 server trust the CA it holds now');
+    } finally {
+      run.child().kill('SIGTERM');
+    }
+    const res = await run.done;
+    expect(res.code, res.stderr.slice(-2000)).toBe(0);
+  }, 150_000);
 });
