@@ -100,7 +100,7 @@ async function restoreFile(ctx: CommandContext, path: string, begun: () => void)
   // A key dump's artifact copied out of the store is no snapshot: etcd's snapshot restore of it would be no advice.
   if (flags.keys !== true) {
     const dataDir = typeof flags['data-dir'] === 'string' ? flags['data-dir'] : 'DIR';
-    throw new UsageError([nonSnapshotArtifact(path) ?? (await reshifterArchiveFile(path)) ?? (await fileRestoreHint(path, dataDir))]);
+    throw new UsageError([nonSnapshotArtifact(path) ?? (await reshifterArchiveFile(path, ctx.config)) ?? (await fileRestoreHint(path, dataDir))]);
   }
   const extra = given(ctx, [...SNAPSHOT_FLAGS, 'strategy', 'to', 'image-archive', 'image-name']);
   if (extra !== undefined) throw new UsageError([`${extra} cannot be combined with a snapshot file and --keys, which writes its keys into the etcd at RS_ETCD_ENDPOINTS`]);

@@ -13,6 +13,7 @@ import { workAreaError } from '../archive/work-area.js';
 import { kindOf } from '../core/backup-kind.js';
 import { SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { idOfFile, manifestName } from '../core/naming.js';
+import type { Config } from '../config/types.js';
 import { AbortedError, IntegrityError, OperationError, describeError } from '../core/errors.js';
 import { printable } from '../core/printable.js';
 import { makeTempDir, trackTempPath } from '../exit-cleanup.js';
@@ -223,34 +224,70 @@ function archiveText(kind: 'key dump' | 'delta segment', target: string): string
 
 /**
  * `restore FILE` without --keys, before naming etcd's snapshot restore: what to say when `path` is a reshifter key dump
- * or delta segment under any name (`aws s3 cp s3://.../<id>.raw.tar.zst ./dump.tar.zst`), plain or gzip/zstd, by the
- * first bytes it decodes to (a peek: nothing is decoded in full). Undefined for anything else, or one it cannot peek into.
+ * or delta segment under any name (`aws s3 cp s3://.../<id>.raw.tar.zst ./dump.tar.zst`), plain or gzip/zstd, or
+ * age-encrypted when `config` has a key that decrypts it, by the first bytes it decodes to (a peek: nothing is decoded
+ * in full). Undefined for anything else, or one it cannot peek into.
  */
-export async function reshifterArchiveFile(path: string): Promise<string | undefined> {
+export async function reshifterArchiveFile(path: string, config?: Config): Promise<string | undefined> {
   const wrapping = await wrappingOf(path).catch(() => undefined);
-  const kind = archiveKind(await decodedHead(path, wrapping).catch(() => Buffer.alloc(0)));
+  const head = wrapping === 'age' ? (config !== undefined ? await decryptedHead(path, config) : Buffer.alloc(0)) : await decodedHead(path, wrapping);
+  const kind = archiveKind(head);
   return kind === undefined ? undefined : archiveText(kind, path);
 }
+
+/** The first bytes read, as much as a compressed layer's first block (at most 128 KiB for zstd) needs, and more. */
+const PEEK_BYTES = 1024 * 1024;
 
 /** Up to the first 512 bytes `path` decodes to (a gzip or zstd file's; a plain file's own); none for another wrapping. */
 async function decodedHead(path: string, wrapping: Wrapping | undefined): Promise<Buffer> {
   if (wrapping !== undefined && wrapping !== 'gzip' && wrapping !== 'zstd') return Buffer.alloc(0);
+  return decodeStart(await readStart(path, wrapping === undefined ? 512 : PEEK_BYTES).catch(() => Buffer.alloc(0)), wrapping);
+}
+
+/**
+ * Up to the first 512 bytes an age-encrypted `path` decodes to with `config`'s keys (decrypted, then gunzipped or
+ * unzstd'ed by the magic of what decrypting gives); none without a key, or with none that decrypts it.
+ */
+async function decryptedHead(path: string, config: Config): Promise<Buffer> {
+  try {
+    const { encryptionKeys } = await import('./encryption-keys.js');
+    const keys = await encryptionKeys(config, { forReading: true });
+    if (keys.decrypt === undefined) return Buffer.alloc(0);
+    const plain = await peekThrough(keys.decrypt(undefined, { file: true }), await readStart(path, PEEK_BYTES), PEEK_BYTES / 2);
+    const inner = MAGIC.find(([, m]) => plain.length >= m.length && plain.subarray(0, m.length).equals(m))?.[0];
+    return inner === undefined || inner === 'gzip' || inner === 'zstd' ? await decodeStart(plain, inner) : Buffer.alloc(0);
+  } catch {
+    // A key file that cannot be read now: no peek, and the hint for any other file.
+    return Buffer.alloc(0);
+  }
+}
+
+async function readStart(path: string, bytes: number): Promise<Buffer> {
   const fh = await open(path, 'r');
-  // A zstd block is at most 128 KiB: the first one decodes from this much.
-  const raw = Buffer.alloc(wrapping === undefined ? 512 : 256 * 1024);
+  const raw = Buffer.alloc(bytes);
   const { bytesRead } = await fh.read(raw, 0, raw.length, 0).finally(() => fh.close());
-  if (wrapping === undefined) return raw.subarray(0, bytesRead);
-  const decoder = wrapping === 'gzip' ? zlib.createGunzip() : zlib.createZstdDecompress();
-  return await new Promise<Buffer>((resolve) => {
+  return raw.subarray(0, bytesRead);
+}
+
+/** The first 512 bytes of `raw` decompressed as `wrapping` says (raw's own when undefined). */
+async function decodeStart(raw: Buffer, wrapping: 'gzip' | 'zstd' | undefined): Promise<Buffer> {
+  if (wrapping === undefined) return raw.subarray(0, 512);
+  return (await peekThrough(wrapping === 'gzip' ? zlib.createGunzip() : zlib.createZstdDecompress(), raw, 512)).subarray(0, 512);
+}
+
+/** What `decoder` gives for `input` until `bytes` of it came, it ended or it failed. */
+function peekThrough(decoder: Duplex, input: Buffer, bytes: number): Promise<Buffer> {
+  return new Promise<Buffer>((resolve) => {
     const out: Buffer[] = [];
+    let got = 0;
     const done = () => {
       decoder.destroy();
-      resolve(Buffer.concat(out).subarray(0, 512));
+      resolve(Buffer.concat(out));
     };
-    decoder.on('data', (c: Buffer) => (out.push(c), Buffer.concat(out).length >= 512 && done()));
+    decoder.on('data', (c: Buffer) => (out.push(c), (got += c.length) >= bytes && done()));
     // The peek stops mid-stream: the error of a cut-short input is expected, and what was decoded stands.
     decoder.on('error', done).on('end', done);
-    decoder.end(raw.subarray(0, bytesRead));
+    decoder.end(input);
   });
 }
 
@@ -275,16 +312,18 @@ const NOT_SNAPSHOTS: Readonly<Record<string, string>> = {
 };
 
 /**
- * When `path` is named as the artifact of a backup that is no snapshot (`<id>.raw.tar.zst`, as the store keeps it):
- * what it is, and what reading it by its id needs. Undefined for any other name.
+ * When `path` is named as the artifact of a backup that is no snapshot (`<id>.raw.tar.zst`, as the store keeps it, or
+ * `dump.raw.tar.zst.age` with the id gone): what it is, and what reading it by its id needs. Undefined for any other name.
  */
 export function nonSnapshotArtifact(path: string): string | undefined {
   const name = basename(path);
   const id = idOfFile(name);
-  if (id === undefined) return undefined;
-  const format = name.slice(id.length + 1).replace(/(\.zst|\.gz)?(\.age)?$/, '');
-  const kind = NOT_SNAPSHOTS[format];
-  if (kind === undefined) return undefined;
+  const format = /\.(raw\.tar|delta\.tar|render\.jsonl|checkpoint\.tar)(\.zst|\.gz)?(\.age)?$/.exec(name)?.[1];
+  const kind = format === undefined ? undefined : NOT_SNAPSHOTS[format];
+  if (kind === undefined || (id !== undefined && name.slice(id.length + 1).replace(/(\.zst|\.gz)?(\.age)?$/, '') !== format)) return undefined;
+  if (id === undefined) {
+    return `${printable(path)} is named as the artifact of a ${kind} (<id>.${format}...), not an etcd snapshot: a backup is restored by its id ("reshifter list" shows them); ${withManifest(undefined)}`;
+  }
   return `${printable(path)} is named as the artifact of backup ${id}, a ${kind}, not an etcd snapshot: a backup is restored by its id ("reshifter restore ${id}"); ${withManifest(id)}`;
 }
 

@@ -1,4 +1,5 @@
-import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -76,4 +77,39 @@ it('a key dump artifact copied alone (aws s3 cp of one file): restore names what
   const advised = await runCli(['restore', m.id, '--dry-run'], { ...env, RS_BACKUP_DIR: laptop });
   expect(advised.code, advised.stderr).toBe(0);
   expect(advised.stdout).toContain('nothing was written');
+}, 60_000);
+
+/**
+ * Found by an operator pass: an age-encrypted key dump copied alone (`aws s3 cp s3://.../<id>.raw.tar.zst.age
+ * ./dump.age`) got the snapshot recipe ("age -d ... > snapshot.db", "etcdctl snapshot restore"), since the peek at its
+ * first bytes did not decrypt. Its name says what it is even without the id; a configured key tells by its bytes.
+ */
+it('an encrypted key dump artifact copied alone: restore names it by its name, or by its decrypted bytes with a key, never etcd snapshot restore', async () => {
+  await etcd.ctl(['put', '/registry/configmaps/default/app', '{"kind":"ConfigMap"}']);
+  const store = join(work, 'store-age');
+  const identity = join(work, 'age.txt');
+  execFileSync('age-keygen', ['-o', identity], { stdio: 'pipe' });
+  const recipient = /public key: (age1\w+)/.exec(await readFile(identity, 'utf8'))![1]!;
+  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_TMP_DIR: join(work, 'tmp'), RS_ENCRYPTION_RECIPIENTS: recipient };
+  const made = await runCli(['backup', '--json', '--strategy', 'raw'], env);
+  expect(made.code, made.stderr).toBe(0);
+  const m = JSON.parse(made.stdout.trim().split('\n').at(-1)!) as Manifest;
+  expect(m.artifact).toMatch(/\.raw\.tar\.zst\.age$/);
+  const laptop = join(work, 'laptop-age');
+  await mkdir(laptop);
+  const copy = async (name: string) => (await copyFile(join(store, 'default', m.artifact), join(laptop, name)), join(laptop, name));
+  const away = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(work, 'nowhere'), RS_TMP_DIR: join(work, 'tmp') };
+
+  const named = await runCli(['restore', await copy(m.artifact), '--dry-run'], away);
+  expect(named.code).toBe(2);
+  expect(named.stderr).toContain(`is named as the artifact of backup ${m.id}, a key dump, not an etcd snapshot`);
+  const noId = await runCli(['restore', await copy('dump.raw.tar.zst.age'), '--dry-run'], away);
+  expect(noId.code).toBe(2);
+  expect(noId.stderr).toContain(`${join(laptop, 'dump.raw.tar.zst.age')} is named as the artifact of a key dump (<id>.raw.tar...), not an etcd snapshot`);
+  const renamed = await copy('dump.age');
+  const byKey = await runCli(['restore', renamed, '--dry-run'], { ...away, RS_ENCRYPTION_IDENTITY_FILE: identity });
+  expect(byKey.code).toBe(2);
+  expect(byKey.stderr).toContain(`${renamed} is a reshifter key dump (tar), not an etcd snapshot: read it from the store by its id, as the backup it came from`);
+  for (const res of [named, noId, byKey]) expect(res.stderr).not.toMatch(/snapshot restore|snapshot\.db/);
+  expect(await readdir(join(work, 'tmp'))).toEqual([]);
 }, 60_000);
