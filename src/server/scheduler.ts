@@ -55,11 +55,34 @@ export function scheduleBackups(ctx: OpContext, schedule: string, deps: Schedule
   task.on('task:stopped', () => (gap.clear(), back.clear()));
   task.on('task:destroyed', () => (gap.clear(), back.clear()));
   // A slot passed by a later one (the process was paused over both) still came due; the later one runs.
+  const missed = missedSlots(log);
   task.on('execution:missed', (c) => {
-    log.warn({ slot: c.date.toISOString() }, 'scheduled slot missed: the process did not run at its time (paused, or the clock stepped forward); the latest slot due runs instead');
+    missed.add(c.date);
     health.runDue(c.date);
   });
   return task;
+}
+
+/**
+ * The slots passed over at once, said in one line: node-cron reports each slot a late timer passed over (the clock
+ * stepped forward an hour: 12 of a 5-minute schedule), all in the same turn of the event loop, so they are gathered
+ * until it ends and told as how many, the first and the last.
+ */
+function missedSlots(log: Logger): { add(slot: Date): void } {
+  let slots: Date[] = [];
+  const flush = () => {
+    const [first, last] = [slots[0]!, slots.at(-1)!];
+    log.warn(
+      { missed: slots.length, first: first.toISOString(), last: last.toISOString() },
+      `scheduled slot${slots.length === 1 ? '' : 's'} missed: the process did not run at ${slots.length === 1 ? 'its' : 'their'} time (paused, or the clock stepped forward); the latest slot due runs instead`,
+    );
+    slots = [];
+  };
+  return {
+    add: (slot) => {
+      if (slots.push(slot) === 1) setImmediate(flush);
+    },
+  };
 }
 
 /** How far the wall clock must go back for the schedule to be computed again. */

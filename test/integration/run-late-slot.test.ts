@@ -69,3 +69,34 @@ it('a clock stepped back an hour: scheduled backups go on at once by the new tim
   run.child().kill('SIGTERM');
   expect((await run.done).code).toBe(0);
 }, 60_000);
+
+/**
+ * Found by an operator pass: after the clock stepped forward an hour, a 5-minute schedule logged one 'scheduled slot
+ * missed' warning per slot passed over (12 lines). Here a 5-second schedule and a clock a minute ahead: the slots
+ * passed over are said once, how many, the first and the last.
+ */
+it('a clock stepped forward: the slots it passed over are said in one line, with how many, the first and the last', async () => {
+  const step = join(work, 'step-forward');
+  const run = startRun({
+    RS_ETCD_ENDPOINTS: etcd.endpoint,
+    RS_BACKUP_DIR: join(work, 'store-forward'),
+    RS_SCHEDULE: '*/5 * * * * *',
+    RS_HTTP_PORT: '0',
+    NODE_OPTIONS: `--import ${PRELOAD}`,
+    RESHIFTER_TEST_CLOCK_STEP: step,
+  });
+  await run.until(/"msg":"backup completed"/);
+  const mark = run.log().length;
+  await writeFile(step, String(60_000));
+  // The next slot's timer fires (within 5 s), finds the clock a minute on, and runs the latest slot due.
+  const end = Date.now() + 20_000;
+  while (!run.log().slice(mark).includes('"msg":"backup completed"') && Date.now() < end) await sleep(50);
+  run.child().kill('SIGTERM');
+  expect((await run.done).code).toBe(0);
+  const lines = run.log().slice(mark).split('\n').filter((l) => l.includes('missed: the process did not run'));
+  expect(lines, run.log().slice(mark).slice(-3000)).toHaveLength(1);
+  const said = JSON.parse(lines[0]!) as { msg: string; missed: number; first: string; last: string };
+  expect(said.msg).toMatch(/^scheduled slots missed: /);
+  expect(said.missed).toBeGreaterThanOrEqual(11);
+  expect(Date.parse(said.last) - Date.parse(said.first)).toBe((said.missed - 1) * 5_000);
+}, 60_000);
