@@ -176,3 +176,26 @@ it('RS_BACKUP_DIR set above the store (a whole bucket synced to a laptop, a pref
     await rm(laptop, { recursive: true, force: true });
   }
 });
+
+/**
+ * The same against an S3 server: RS_S3_PREFIX=team for backups taken with RS_S3_PREFIX=team/etcd. Found by an operator
+ * pass: this found nothing against s3rver, whose listing with a delimiter gives no common prefix for a folder that
+ * holds only folders (team/ holds etcd/, which holds prod-eu-1/); AWS S3 rolls up every key below the prefix at any
+ * depth, which test/helpers/s3.ts's server (src/demo/s3rver-main.cjs) now does as well, so this path is tested.
+ */
+it('RS_S3_PREFIX set above the store: the cluster\'s backups further down are named with the prefix that reaches them', async () => {
+  const s3 = await startS3('backups');
+  try {
+    const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, ...s3.env, RS_CLUSTER_NAME: 'prod-eu-1' };
+    const made = await runInProcess(['backup'], { ...env, RS_S3_PREFIX: 'team/etcd' });
+    expect(made.code, made.stderr).toBe(0);
+    const hint = `s3://backups/team holds no cluster's folder itself, but the backups of cluster prod-eu-1 are further down, in s3://backups/team/etcd/prod-eu-1: set RS_S3_PREFIX (or --s3-prefix) to team/etcd`;
+    const list = await runInProcess(['list'], { ...env, RS_S3_PREFIX: 'team' });
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toBe(`no backups of cluster "prod-eu-1" in s3://backups/team\n${hint}\n`);
+    const advised = await runInProcess(['verify', 'latest'], { ...env, RS_S3_PREFIX: 'team/etcd' });
+    expect(advised.code, advised.stderr).toBe(0);
+  } finally {
+    await s3.stop();
+  }
+});
