@@ -303,10 +303,11 @@ export class S3Store implements Store {
     else if (region !== undefined && region !== this.cfg.region) why = `bucket "${this.cfg.bucket}" is in region ${region}, not ${this.cfg.region}: set RS_S3_REGION=${region}`;
     else if (name === 'NoSuchKey' || (name === 'NotFound' && status === 404)) [why, kind] = ['no such object', 'not-found'];
     else if (refused !== undefined) {
-      [why, kind] = [`${refused}${read === 'object' && status === 403 ? MAYBE_MISSING : ''}`, 'denied'];
+      // Only a refusal that names no credential fault may be a missing object (AccessDenied, or a HEAD's bare 403).
+      const maybeMissing = read === 'object' && status === 403 && (name === 'AccessDenied' || !refused.includes('refused the credentials:'));
+      [why, kind] = [`${refused}${maybeMissing ? MAYBE_MISSING : ''}`, 'denied'];
       this.sdkCredentials?.reread();
-    }
-    else if (name === 'AbortError' || name === 'AbortedError') why = 'aborted';
+    } else if (name === 'AbortError' || name === 'AbortedError') why = 'aborted';
     else if (name === 'CredentialsProviderError') [why, kind] = ['no S3 credentials: set ACCESS_KEY_ID and SECRET_ACCESS_KEY', 'denied'];
     else if (tls !== undefined) {
       why = tls;
