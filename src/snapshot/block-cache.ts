@@ -1,9 +1,14 @@
 /** Least-recently-used map of file blocks, bounded by the bytes it holds rather than by entry count. */
 export class BlockCache {
   private readonly blocks = new Map<number, Buffer>();
-  private bytes = 0;
+  private held = 0;
 
   constructor(private readonly maxBytes: number) {}
+
+  /** Bytes of the blocks held. */
+  get bytes(): number {
+    return this.held;
+  }
 
   /** The block, marked as most recently used. */
   get(index: number): Buffer | undefined {
@@ -23,15 +28,15 @@ export class BlockCache {
   set(index: number, block: Buffer): void {
     const old = this.blocks.get(index);
     if (old !== undefined) {
-      this.bytes -= old.length;
+      this.held -= old.length;
       this.blocks.delete(index);
     }
     this.blocks.set(index, block);
-    this.bytes += block.length;
+    this.held += block.length;
     for (const [oldest, evicted] of this.blocks) {
-      if (this.bytes <= this.maxBytes) break;
+      if (this.held <= this.maxBytes) break;
       this.blocks.delete(oldest);
-      this.bytes -= evicted.length;
+      this.held -= evicted.length;
     }
   }
 
@@ -39,11 +44,11 @@ export class BlockCache {
     const block = this.blocks.get(index);
     if (block === undefined) return;
     this.blocks.delete(index);
-    this.bytes -= block.length;
+    this.held -= block.length;
   }
 
   clear(): void {
     this.blocks.clear();
-    this.bytes = 0;
+    this.held = 0;
   }
 }

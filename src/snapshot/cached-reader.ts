@@ -89,6 +89,19 @@ export class CachedReader {
     return this.join(blocks, offset, length);
   }
 
+  /** Bytes of blocks cached now. */
+  get cachedBytes(): number {
+    return this.cache.bytes;
+  }
+
+  /**
+   * Empties the cache, which keeps working: for a caller done with the pages it read through it, whose next reads go
+   * around it (readInto), so the blocks held would only take memory.
+   */
+  drop(): void {
+    this.cache.clear();
+  }
+
   /** Stops caching; waits for reads in flight (so none lands after the caller closes the file). */
   async close(): Promise<void> {
     this.closed = true;

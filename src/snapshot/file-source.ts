@@ -101,6 +101,16 @@ export class FileSource {
     }
   }
 
+  /** Bytes of file blocks cached now (see CachedReader). */
+  get cachedBytes(): number {
+    return this.cached.cachedBytes;
+  }
+
+  /** Empties the cache (see CachedReader.drop): for a caller whose reads from here on bypass it. */
+  dropCache(): void {
+    this.cached.drop();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

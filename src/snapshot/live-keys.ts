@@ -118,6 +118,8 @@ export async function* liveKeysOf(file: BoltFile, opts: LiveKeysOptions = {}): A
   try {
     const { lastMain } = await locateLiveKeys(file, bucket, requested > 0 ? requested : Infinity, prefix, signal, locations);
     if (requested > 0 && requested > lastMain) checkRevision(requested, compacted, Math.max(lastMain, compacted));
+    // Values are read around the cache (readLeaves): the key bucket's pages it holds (48 MiB) would only take memory.
+    file.source.dropCache();
     const inline = bucket.kind === 'inline' ? bucket.node : undefined;
     for await (const batch of batches(locations.sorted(), file.pageSize)) {
       signal?.throwIfAborted();
