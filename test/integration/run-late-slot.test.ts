@@ -28,6 +28,12 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Waits up to `ms` for a backup completed in run's log after `mark` (its length before), polling. */
+async function backupAfter(run: ReturnType<typeof startRun>, mark: number, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!run.log().slice(mark).includes('"msg":"backup completed"') && Date.now() < end) await sleep(50);
+}
+
 it('a slot run paused over (its timer fired 2.5 s late) still takes its backup, before the next slot', async () => {
   const run = startRun({ RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(work, 'store'), RS_SCHEDULE: '*/20 * * * * *', RS_HTTP_PORT: '0' });
   await run.until(/"msg":"scheduler started"/);
@@ -40,8 +46,7 @@ it('a slot run paused over (its timer fired 2.5 s late) still takes its backup, 
   await sleep(slot + 2500 - Date.now());
   run.child().kill('SIGCONT');
   // The backup of that slot, at once: the next slot is 17.5 s away.
-  const end = Date.now() + 8_000;
-  while (!run.log().slice(mark).includes('"msg":"backup completed"') && Date.now() < end) await sleep(50);
+  await backupAfter(run, mark, 8_000);
   expect(run.log().slice(mark), 'no backup for the slot the process was paused over').toContain('"msg":"backup completed"');
   run.child().kill('SIGTERM');
   const res = await run.done;
@@ -63,8 +68,7 @@ it('a clock stepped back an hour: scheduled backups go on at once by the new tim
   await run.until(/"msg":"backup completed"/);
   await writeFile(step, String(-3_600_000));
   const mark = run.log().length;
-  const end = Date.now() + 10_000;
-  while (!run.log().slice(mark).includes('"msg":"backup completed"') && Date.now() < end) await sleep(50);
+  await backupAfter(run, mark, 10_000);
   expect(run.log().slice(mark), 'no backup after the clock went back').toContain('"msg":"backup completed"');
   run.child().kill('SIGTERM');
   expect((await run.done).code).toBe(0);
@@ -89,8 +93,7 @@ it('a clock stepped forward: the slots it passed over are said in one line, with
   const mark = run.log().length;
   await writeFile(step, String(60_000));
   // The next slot's timer fires (within 5 s), finds the clock a minute on, and runs the latest slot due.
-  const end = Date.now() + 20_000;
-  while (!run.log().slice(mark).includes('"msg":"backup completed"') && Date.now() < end) await sleep(50);
+  await backupAfter(run, mark, 20_000);
   run.child().kill('SIGTERM');
   expect((await run.done).code).toBe(0);
   const lines = run.log().slice(mark).split('\n').filter((l) => l.includes('missed: the process did not run'));
