@@ -55,13 +55,17 @@ describe('a member frozen during backups', () => {
     }
   }, 200_000);
 
-  it('snapshots are taken of a member that answers, without a word of waiting for the frozen one', async () => {
+  it('snapshots are taken of a member that answers, without a false word of a closed channel', async () => {
     const env = { RS_ETCD_ENDPOINTS: cluster.endpoints.join(','), RS_BACKUP_DIR: join(dir, 'snap'), RS_ETCD_TIMEOUT: '15s' };
     for (let run = 0; run < 2; run++) {
       const res = await runCli(['backup', '--strategy', 'snapshot', '--json'], env, { timeoutMs: 90_000 });
       expect(res.code, res.stderr).toBe(0);
-      // The frozen member's check is ended once another member is found current: not retried, not said as a wait.
-      expect(res.stderr).not.toMatch(/Channel closed|etcd does not answer/);
+      // The frozen member's check is ended once another member is found current: not retried, not said as a closed
+      // channel (4901e1e). A later call the pool sends to the frozen member (the member listing) still waits one
+      // attempt and says so, truly: which member the pool picks is random (CI on 4e9ff70 met it).
+      expect(res.stderr).not.toMatch(/Channel closed/);
+      const waits = res.stderr.split('\n').filter((l) => l.includes('etcd does not answer'));
+      expect(waits.filter((l) => !l.includes('no answer within the time one attempt is given')), res.stderr).toEqual([]);
     }
   }, 200_000);
 });
