@@ -22,9 +22,7 @@ const ASK_MS = 3_000;
  */
 export async function assertOneCluster(cfg: EtcdConfig, signal?: AbortSignal): Promise<string[]> {
   if (cfg.endpoints.length < 2) return [];
-  const asked = Promise.all(cfg.endpoints.map(async (endpoint) => ({ endpoint, ...(await clusterOf(cfg, endpoint)) })));
-  const answers = signal ? await untilAborted(asked, signal) : await asked;
-  const answered = answers.filter((a): a is { endpoint: string; cluster: string; leader: string } => a.cluster !== undefined);
+  const answered = (await endpointStatuses(cfg, signal)).filter((a) => a.error === undefined);
   if (new Set(answered.map((a) => a.cluster)).size < 2) {
     const cutOff = answered.filter((a) => a.leader === '0').map((a) => a.endpoint);
     return cutOff.length < answered.length ? cutOff : [];
@@ -35,23 +33,12 @@ export async function assertOneCluster(cfg: EtcdConfig, signal?: AbortSignal): P
   );
 }
 
-/** The cluster id `endpoint` answers with and the leader it knows ('0': none), or nothing when it does not answer within ASK_MS. */
-async function clusterOf(cfg: EtcdConfig, endpoint: string): Promise<{ cluster?: string; leader?: string }> {
-  const client = createEtcdClient({ ...cfg, endpoints: [endpoint], timeoutMs: Math.min(cfg.timeoutMs, ASK_MS) }, { oneAttempt: true });
-  try {
-    const status = await client.maintenance.status();
-    return { cluster: status.header.cluster_id, leader: status.leader };
-  } catch {
-    return {};
-  } finally {
-    client.close();
-  }
-}
-
 /** One configured endpoint's own status, as `etcdctl endpoint status` shows it; `error` when it did not answer. */
 export interface EndpointStatus {
   endpoint: string;
   error?: string;
+  /** The id of the etcd cluster it is a member of. */
+  cluster?: string;
   memberId?: string;
   /** The member it takes for the leader ('0': none, it is cut off from the others or the cluster lost quorum). */
   leader?: string;
@@ -75,6 +62,7 @@ export async function endpointStatuses(cfg: EtcdConfig, signal?: AbortSignal): P
       const s = await client.maintenance.status();
       return {
         endpoint,
+        cluster: s.header.cluster_id,
         memberId: s.header.member_id,
         leader: s.leader,
         raftTerm: Number(s.raftTerm),
