@@ -122,14 +122,12 @@ const MAGIC: ReadonlyArray<[Wrapping, Buffer]> = [
 
 /** What `path` is wrapped in (compression, encryption, a zip), by its first bytes; undefined for a bare snapshot. */
 export async function wrappingOf(path: string): Promise<Wrapping | undefined> {
-  const fh = await open(path, 'r');
-  try {
-    const head = Buffer.alloc(64);
-    const { bytesRead } = await fh.read(head, 0, head.length, 0);
-    return MAGIC.find(([, m]) => bytesRead >= m.length && head.subarray(0, m.length).equals(m))?.[0];
-  } finally {
-    await fh.close();
-  }
+  return wrappingOfBytes(await readStart(path, 64));
+}
+
+/** What bytes that begin with `head` are wrapped in, by their magic; undefined for none known. */
+function wrappingOfBytes(head: Buffer): Wrapping | undefined {
+  return MAGIC.find(([, m]) => head.length >= m.length && head.subarray(0, m.length).equals(m))?.[0];
 }
 
 /**
@@ -197,10 +195,7 @@ async function openSnapshotFile(ctx: OpContext, target: string): Promise<Snapsho
  * a backup to read by its id. Undefined for anything else.
  */
 async function reshifterArchiveOf(path: string, target: string): Promise<string | undefined> {
-  const fh = await open(path, 'r');
-  const head = Buffer.alloc(512);
-  const { bytesRead } = await fh.read(head, 0, head.length, 0).finally(() => fh.close());
-  const kind = archiveKind(head.subarray(0, bytesRead));
+  const kind = archiveKind(await readStart(path, 512));
   return kind === undefined ? undefined : archiveText(kind, target);
 }
 
@@ -254,7 +249,7 @@ async function decryptedHead(path: string, config: Config): Promise<Buffer> {
     const keys = await encryptionKeys(config, { forReading: true });
     if (keys.decrypt === undefined) return Buffer.alloc(0);
     const plain = await peekThrough(keys.decrypt(undefined, { file: true }), await readStart(path, PEEK_BYTES), PEEK_BYTES / 2);
-    const inner = MAGIC.find(([, m]) => plain.length >= m.length && plain.subarray(0, m.length).equals(m))?.[0];
+    const inner = wrappingOfBytes(plain);
     return inner === undefined || inner === 'gzip' || inner === 'zstd' ? await decodeStart(plain, inner) : Buffer.alloc(0);
   } catch {
     // A key file that cannot be read now: no peek, and the hint for any other file.
@@ -262,6 +257,7 @@ async function decryptedHead(path: string, config: Config): Promise<Buffer> {
   }
 }
 
+/** The first `bytes` of the file at `path` (fewer when it is shorter). */
 async function readStart(path: string, bytes: number): Promise<Buffer> {
   const fh = await open(path, 'r');
   const raw = Buffer.alloc(bytes);
