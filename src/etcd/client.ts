@@ -5,7 +5,7 @@ import { Etcd3, type IOptions } from 'etcd3';
 import type { EtcdConfig, EtcdFileField } from '../config/types.js';
 import { ConfigError } from '../core/errors.js';
 import { explainClosedConnection } from './errors.js';
-import { faultHandling } from './fault-handling.js';
+import { faultHandling, poolHostOf } from './fault-handling.js';
 import { checkTlsFiles, variableOf } from './tls-check.js';
 
 /**
@@ -27,7 +27,7 @@ const GRPC_OPTIONS = {
 
 /** Host names as the etcd3 client wants them: without the scheme when TLS is configured by credentials. */
 function hostsOf(cfg: EtcdConfig): string[] {
-  return cfg.endpoints.map((e) => e.replace(/^https?:\/\//, ''));
+  return cfg.endpoints.map(poolHostOf);
 }
 
 /** True when the endpoints use https (TLS with the CA of RS_ETCD_CA_CERT, or the system's CAs). */

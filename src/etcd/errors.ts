@@ -1,7 +1,7 @@
 import { GRPCUnavailableError } from 'etcd3';
 import type { EtcdConfig } from '../config/types.js';
 import { AbortedError, EtcdError, describeError } from '../core/errors.js';
-import { attemptsBehind, tlsFailedHost } from './fault-handling.js';
+import { attemptsBehind, poolHostOf, tlsFailedHost } from './fault-handling.js';
 import { credentialVariables, tlsFile } from './tls-check.js';
 import { probePlainHttp, probeSpeaksTls, probeTls, type TlsFiles } from './tls-probe.js';
 
@@ -276,6 +276,6 @@ function isConfig(t: EtcdTarget): t is ConfigTarget {
 /** The endpoints a failure is named at: the one whose TLS handshake failed when it is known, else all of them. */
 function failedEndpoints(err: unknown, endpoints: readonly string[]): readonly string[] {
   const host = tlsFailedHost(err);
-  const at = host === undefined ? [] : endpoints.filter((e) => e.replace(/^https?:\/\//, '') === host);
+  const at = host === undefined ? [] : endpoints.filter((e) => poolHostOf(e) === host);
   return at.length === 1 ? at : endpoints;
 }

@@ -247,6 +247,11 @@ export class MemberCutOff extends GRPCUnavailableError {
   override name = 'MemberCutOff';
 }
 
+/** An endpoint as etcd3's connection pool names its host (`host:port`, without the scheme). */
+export function poolHostOf(endpoint: string): string {
+  return endpoint.replace(/^https?:\/\//, '');
+}
+
 /** The host (`host:port`, as the pool names it) whose TLS handshake an error is the failure of, if known. */
 const tlsHosts = new WeakMap<object, string>();
 export const tlsFailedHost = (err: unknown): string | undefined => (typeof err === 'object' && err !== null ? tlsHosts.get(err) : undefined);

@@ -2,7 +2,7 @@ import type { Etcd3 } from 'etcd3';
 import type { Config } from '../config/types.js';
 import { createEtcdClient, readTlsFiles } from './client.js';
 import { TlsResetError, explainTlsReset, toEtcdError } from './errors.js';
-import { HostTlsRefused, MemberCutOff } from './fault-handling.js';
+import { HostTlsRefused, MemberCutOff, poolHostOf } from './fault-handling.js';
 import { poolOf } from './etcd3-pool.js';
 import { interruptibleBy, type OnWait } from './interrupt.js';
 import { assertOneCluster } from './one-cluster.js';
@@ -21,7 +21,7 @@ export async function withEtcd<T>(config: Config, op: { signal: AbortSignal; log
   const onWait: OnWait = ({ error, waitedMs }) => {
     // One member's certificate refused (it names another host, another CA signed it): the others are used.
     if (error instanceof HostTlsRefused) {
-      const endpoint = config.etcd.endpoints.find((e) => e.replace(/^https?:\/\//, '') === error.host) ?? error.host;
+      const endpoint = config.etcd.endpoints.find((e) => poolHostOf(e) === error.host) ?? error.host;
       const reason = describeError(toEtcdError(error.error, 'the TLS handshake', { ...config.etcd, endpoints: [endpoint] }));
       op.log?.warn({ endpoint, err: reason }, `passing over ${endpoint}, whose TLS handshake failed: ${reason}; the other endpoints are used`);
       return;
@@ -46,7 +46,7 @@ export async function withEtcd<T>(config: Config, op: { signal: AbortSignal; log
 function passOver(etcd: Etcd3, cutOff: string[], log: Logger | undefined): void {
   const pool = poolOf(etcd);
   for (const endpoint of cutOff) {
-    const host = pool.hosts.find((h) => (h as unknown as { host: string }).host === endpoint.replace(/^https?:\/\//, ''));
+    const host = pool.hosts.find((h) => (h as unknown as { host: string }).host === poolHostOf(endpoint));
     if (host === undefined) continue;
     pool.markFailed(host, new MemberCutOff(`${endpoint} knows no leader`));
     log?.warn({ endpoint }, `passing over ${endpoint}: it knows no leader (cut off from the other members); the others are used`);
