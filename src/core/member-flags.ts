@@ -31,9 +31,11 @@ function parseUrl(text: string): URL | undefined {
 export function memberFlagProblems(f: MemberFlags): string[] {
   const name = f.name ?? DEFAULT_NAME;
   const cluster = f.initialCluster ?? `${DEFAULT_NAME}=${DEFAULT_PEER_URL}`;
+  const spaced = spaceProblems(f);
+  if (spaced.length > 0) return spaced;
   const members = new Map<string, URL[]>();
   const problems: string[] = [];
-  for (const entry of cluster.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+  for (const entry of cluster.split(',').filter((e) => e !== '')) {
     const eq = entry.indexOf('=');
     const url = eq > 0 ? parseUrl(entry.slice(eq + 1)) : undefined;
     if (url === undefined) {
@@ -43,6 +45,8 @@ export function memberFlagProblems(f: MemberFlags): string[] {
     members.set(entry.slice(0, eq), [...(members.get(entry.slice(0, eq)) ?? []), url]);
   }
   if (problems.length > 0) return problems;
+  const shared = sharedUrlProblem(members);
+  if (shared !== undefined) return [shared];
   const own = members.get(name);
   if (own === undefined) {
     const who = f.name === undefined ? '--name is not given (etcd takes "default")' : `--name ${name}`;
@@ -59,4 +63,37 @@ export function memberFlagProblems(f: MemberFlags): string[] {
     return [`--initial-advertise-peer-urls ${given}, but --initial-cluster gives member ${name} ${ownUrls}: give --initial-advertise-peer-urls ${ownUrls}`];
   }
   return [];
+}
+
+/**
+ * etcd reads the lists as they are, spaces included: `m1=...,␣m2=...` names a member " m2" (so member m2's own
+ * restore fails with "couldn't find local name"), and a URL with a space does not parse. Refused, with the list as
+ * etcd needs it.
+ */
+function spaceProblems(f: MemberFlags): string[] {
+  const lists: [string, string | undefined][] = [
+    ['--initial-cluster', f.initialCluster],
+    ['--initial-advertise-peer-urls', f.initialAdvertisePeerUrls],
+  ];
+  return lists
+    .filter(([, v]) => v !== undefined && /\s/.test(v))
+    .map(([flag, v]) => {
+      const entry = v!.split(',').find((e) => /\s/.test(e))!;
+      return `${flag} has ${JSON.stringify(entry)}, with a space etcd would keep (it reads the list as it is: ${flag === '--initial-cluster' ? 'a member name with a space in it' : 'a URL that does not parse'}): give ${flag} ${v!.replace(/\s+/g, '')}`;
+    });
+}
+
+/** One peer URL given to two members: etcd refuses the list ("has duplicate url"), but only once the backup is downloaded. */
+function sharedUrlProblem(members: Map<string, URL[]>): string | undefined {
+  const owner = new Map<string, string>();
+  for (const [member, urls] of members) {
+    for (const u of urls) {
+      const other = owner.get(u.origin);
+      if (other !== undefined && other !== member) {
+        return `--initial-cluster gives ${u.origin} to both ${other} and ${member}: each member needs its own peer URL (a member's line copied without changing it?)`;
+      }
+      owner.set(u.origin, member);
+    }
+  }
+  return undefined;
 }

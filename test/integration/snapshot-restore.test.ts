@@ -128,6 +128,16 @@ describe('snapshot restore', () => {
       [['--name', 'm1'], '--name m1, and --initial-cluster is not given (etcd takes default=http://localhost:2380)'],
       [['--name', 'm1', '--initial-cluster', 'm1=127.0.0.1:2380'], '--initial-cluster has "m1=127.0.0.1:2380", which is not name=URL'],
       [['--name', 'm1', '--initial-cluster', 'm1=http://127.0.0.1:2380'], 'but --initial-cluster gives member m1 http://127.0.0.1:2380: give --initial-advertise-peer-urls http://127.0.0.1:2380'],
+      // Before: a space after a comma was trimmed here, but etcd keeps it (member " m2"), and one URL given to two
+      // members passed too: etcdctl refused both only once the backup was downloaded (exit 1).
+      [
+        ['--name', 'm2', '--initial-cluster', 'm1=http://127.0.0.1:2380, m2=http://127.0.0.2:2380', '--initial-advertise-peer-urls', 'http://127.0.0.2:2380'],
+        '--initial-cluster has " m2=http://127.0.0.2:2380", with a space etcd would keep (it reads the list as it is: a member name with a space in it): give --initial-cluster m1=http://127.0.0.1:2380,m2=http://127.0.0.2:2380',
+      ],
+      [
+        ['--name', 'm1', '--initial-cluster', 'm1=http://127.0.0.1:2380,m2=http://127.0.0.1:2380', '--initial-advertise-peer-urls', 'http://127.0.0.1:2380'],
+        '--initial-cluster gives http://127.0.0.1:2380 to both m1 and m2: each member needs its own peer URL',
+      ],
     ] as const) {
       const dataDir = join(work, 'flags');
       const res = await runInProcess(['restore', manifest.id, '--data-dir', dataDir, ...flags], { ...env(), LOG_LEVEL: 'info' });

@@ -23,4 +23,16 @@ describe('the member flags of a snapshot restore, checked before any download', 
     ]);
     expect(memberFlagProblems({ name: 'm1', initialCluster: 'm1=https://10.0.0.5:2380', initialAdvertisePeerUrls: 'https://10.0.0.6:2380' })[0]).toMatch(/^--initial-advertise-peer-urls https:\/\/10.0.0.6:2380, but/);
   });
+
+  it('refuses spaces etcd would keep, and one peer URL given to two members; a member with two URLs is fine', () => {
+    const cluster = 'm1=https://10.0.0.5:2380,m2=https://10.0.0.6:2380';
+    expect(memberFlagProblems({ name: 'm2', initialCluster: 'm1=https://10.0.0.5:2380, m2=https://10.0.0.6:2380', initialAdvertisePeerUrls: 'https://10.0.0.6:2380' })).toEqual([
+      `--initial-cluster has " m2=https://10.0.0.6:2380", with a space etcd would keep (it reads the list as it is: a member name with a space in it): give --initial-cluster ${cluster}`,
+    ]);
+    expect(memberFlagProblems({ name: 'm1', initialCluster: cluster, initialAdvertisePeerUrls: ' https://10.0.0.5:2380' })[0]).toMatch(/^--initial-advertise-peer-urls has " https:\/\/10.0.0.5:2380", with a space .*: give --initial-advertise-peer-urls https:\/\/10.0.0.5:2380$/);
+    expect(memberFlagProblems({ name: 'm1', initialCluster: 'm1=https://10.0.0.5:2380,m2=https://10.0.0.5:2380', initialAdvertisePeerUrls: 'https://10.0.0.5:2380' })).toEqual([
+      '--initial-cluster gives https://10.0.0.5:2380 to both m1 and m2: each member needs its own peer URL (a member\'s line copied without changing it?)',
+    ]);
+    expect(memberFlagProblems({ name: 'm1', initialCluster: 'm1=https://10.0.0.5:2380,m1=https://10.0.1.5:2380', initialAdvertisePeerUrls: 'https://10.0.0.5:2380,https://10.0.1.5:2380' })).toEqual([]);
+  });
 });
