@@ -124,7 +124,7 @@ export interface RestoredMember {
 }
 
 /** A word of a shell command: as it is when it needs no quoting, else in single quotes. */
-const shellWord = (w: string) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
+export const shellWord = (w: string) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
 
 /**
  * What to do with a restored data dir: the etcd command that starts it as the member the restore made, with every

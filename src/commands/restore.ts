@@ -15,6 +15,7 @@ import { restoreBackupKeys, restoreSnapshotFileKeys, type KeyRestoreReport } fro
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
 import { nextStep, restorePoint, segmentRefusal } from './restore-point.js';
+import { damagedLatest } from './restore-instead.js';
 import { seriesFlag, stringFlag } from './flags.js';
 import { isFile, nonSnapshotArtifact, reshifterArchiveFile, wrappingOf, type Wrapping } from '../ops/open-snapshot.js';
 import { findRestoreTool } from '../etcd/snapshot-restore-tool.js';
@@ -78,16 +79,26 @@ async function restoreOnce(ctx: CommandContext, begun: () => void): Promise<void
     if (flags.to !== undefined) return await restorePoint(ctx, repo, id, begun, formatKeyRestore);
     // `latest` is the newest backup this form of restore can write: a snapshot with --data-dir or --keys, else a key dump.
     const wantsSnapshot = flags.keys === true || SNAPSHOT_FLAGS.some((f) => flags[f] !== undefined);
-    const m = await repo.getWhole(id, wantsSnapshot ? USES.restoreSnapshot : USES.restoreKeyDump, seriesFlag(ctx));
-    if (m.contentType === SNAPSHOT_CONTENT_TYPE && flags.keys === true) return await restoreKeysOf(ctx, repo, m, SNAPSHOT_FLAGS, begun);
-    if (m.contentType === SNAPSHOT_CONTENT_TYPE) return await restoreSnapshot(ctx, repo, m, begun);
-    if (m.contentType === KEY_DUMP_CONTENT_TYPE) return await restoreKeysOf(ctx, repo, m, SNAPSHOT_FLAGS, begun);
-    if (m.contentType === CHECKPOINT_CONTENT_TYPE) throw new ConfigError([`backup ${m.id} is a container checkpoint: restore it as an OCI image with --image-archive FILE [--image-name NAME]`]);
-    if (isDeltaManifest(m)) throw segmentRefusal(m, String(m.toRevision));
-    throw new OperationError(`backup ${m.id} is a ${m.strategy} listing (${m.contentType}), which cannot be restored; only snapshots and key dumps (raw, filter:) can`);
+    const use = wantsSnapshot ? USES.restoreSnapshot : USES.restoreKeyDump;
+    const m = await repo.getWhole(id, use, seriesFlag(ctx));
+    try {
+      return await restoreBackup(ctx, repo, m, begun);
+    } catch (err) {
+      throw await damagedLatest(ctx, repo, m, use, err);
+    }
   } finally {
     await repo.store.close();
   }
+}
+
+/** Backup `m`, as its kind restores and the flags ask. */
+async function restoreBackup(ctx: CommandContext, repo: BackupRepository, m: Manifest, begun: () => void): Promise<void> {
+  if (m.contentType === SNAPSHOT_CONTENT_TYPE && ctx.args.flags.keys === true) return restoreKeysOf(ctx, repo, m, SNAPSHOT_FLAGS, begun);
+  if (m.contentType === SNAPSHOT_CONTENT_TYPE) return restoreSnapshot(ctx, repo, m, begun);
+  if (m.contentType === KEY_DUMP_CONTENT_TYPE) return restoreKeysOf(ctx, repo, m, SNAPSHOT_FLAGS, begun);
+  if (m.contentType === CHECKPOINT_CONTENT_TYPE) throw new ConfigError([`backup ${m.id} is a container checkpoint: restore it as an OCI image with --image-archive FILE [--image-name NAME]`]);
+  if (isDeltaManifest(m)) throw segmentRefusal(m, String(m.toRevision));
+  throw new OperationError(`backup ${m.id} is a ${m.strategy} listing (${m.contentType}), which cannot be restored; only snapshots and key dumps (raw, filter:) can`);
 }
 
 /**

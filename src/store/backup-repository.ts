@@ -143,6 +143,17 @@ export class BackupRepository {
   }
 
   /**
+   * The newest backup `use` can take (of `series`) other than those of `except`, whose artifact the store holds whole
+   * (by its size), if any: what a restore of `latest` names when the backup it took turned out corrupt.
+   */
+  async newestWholeExcept(except: readonly string[], use: BackupUse, series?: string): Promise<Manifest | undefined> {
+    const { backups, unusable } = await this.list();
+    const skip = new Set(except);
+    const q: LatestQuery = { use, where: `cluster "${this.cluster}" in ${this.store.location}`, ...(series !== undefined && { series }) };
+    return newestWhole(backups.filter((m) => !skip.has(m.id)), unusable, q);
+  }
+
+  /**
    * `latest`, refused when a backup newer than the one it would name has a manifest that cannot be read: taking an
    * older backup without a word would restore (or verify) less than the operator believes. An id names one explicitly.
    */
