@@ -1,4 +1,6 @@
 import { etcdOf, type Manifest } from '../archive/manifest.js';
+import { USES } from '../core/latest.js';
+import { loadChains } from '../ops/delta-chains.js';
 import { IntegrityError } from '../core/errors.js';
 import type { BackupUse } from '../core/latest.js';
 import type { BackupRepository } from '../store/backup-repository.js';
@@ -13,10 +15,10 @@ function isDamage(err: unknown): err is IntegrityError {
   return err instanceof IntegrityError && DAMAGE.has(err.check) && !/none of the configured keys/.test(err.message);
 }
 
-/** The command line given, with `id` in place of `latest`: what restores that backup the same way. */
-function commandFor(ctx: CommandContext, id: string): string {
+/** The command line given, with `id` in place of `latest` (and `extra` after it): what restores that backup the same way. */
+function commandFor(ctx: CommandContext, id: string, extra: readonly string[] = []): string {
   const flags = Object.entries(ctx.args.flags).flatMap(([f, v]) => (v === true ? [`--${f}`] : v === false ? [] : [`--${f}`, shellWord(v)]));
-  return ['reshifter', 'restore', id, ...flags].join(' ');
+  return ['reshifter', 'restore', id, ...extra, ...flags].join(' ');
 }
 
 /**
@@ -35,4 +37,26 @@ export async function damagedLatest(ctx: CommandContext, repo: BackupRepository,
         `restore it with "${commandFor(ctx, next.id)}" ("reshifter verify ${next.id}" checks it in full first)`;
   const why = err.message.slice(err.check.length + 2);
   return new IntegrityError(err.check, `${why}; "latest" is backup ${m.id}, which restores nothing, and nothing was written; ${instead}`, { cause: err });
+}
+
+/**
+ * A snapshot restored as it was taken (`--data-dir` without `--to`) while continuous backups recorded changes after
+ * it: those changes are not in the data dir. Said (never silently an older state in a recovery), with the command
+ * that replays them; undefined when its chain holds none, or when the store cannot be listed for it.
+ */
+export async function laterChangesNote(ctx: CommandContext, repo: BackupRepository, m: Manifest): Promise<string | undefined> {
+  const chain = await loadChains(repo, { use: USES.restoreSnapshot }).then(
+    ({ chains }) => chains.find((c) => c.base.id === m.id),
+    () => undefined,
+  );
+  if (chain === undefined || chain.recordedTo <= chain.base.revision) return undefined;
+  const replay = `"${commandFor(ctx, ctx.args.positionals[0]!, ['--to', 'latest'])}" (into a new --data-dir)`;
+  if (chain.coveredTo === chain.base.revision) {
+    return `continuous backups recorded changes after snapshot ${m.id}, up to revision ${chain.recordedTo}, which this restore does not hold; its chain is broken right after it (${chain.problems[0] ?? '"reshifter verify ' + m.id + ' --chain" names the gap'})`;
+  }
+  const last = chain.covered.at(-1)?.lastEventAt;
+  return (
+    `continuous backups recorded changes after snapshot ${m.id}, up to revision ${chain.coveredTo}${last !== undefined ? ` (the last seen at ${last})` : ''}, ` +
+    `which this restore does not hold: ${replay} restores them too`
+  );
 }

@@ -15,7 +15,7 @@ import { restoreBackupKeys, restoreSnapshotFileKeys, type KeyRestoreReport } fro
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
 import { nextStep, restorePoint, segmentRefusal } from './restore-point.js';
-import { damagedLatest } from './restore-instead.js';
+import { damagedLatest, laterChangesNote } from './restore-instead.js';
 import { seriesFlag, stringFlag } from './flags.js';
 import { isFile, nonSnapshotArtifact, reshifterArchiveFile, wrappingOf, type Wrapping } from '../ops/open-snapshot.js';
 import { findRestoreTool } from '../etcd/snapshot-restore-tool.js';
@@ -247,6 +247,8 @@ async function restoreSnapshot(ctx: CommandContext, repo: BackupRepository, m: M
   }
   const [name, initialCluster, peerUrls, token] = [str('name'), str('initial-cluster'), str('initial-advertise-peer-urls'), str('initial-cluster-token')];
   begun();
+  const later = await laterChangesNote(ctx, repo, m);
+  if (later !== undefined) ctx.log.warn({ id: m.id, note: later }, 'changes were recorded after this snapshot: the restore holds the state it was taken at');
   const report = await restoreDataDir(ctx, repo, m, {
     dataDir,
     ...(name !== undefined && { name }),
@@ -254,9 +256,10 @@ async function restoreSnapshot(ctx: CommandContext, repo: BackupRepository, m: M
     ...(peerUrls !== undefined && { initialAdvertisePeerUrls: peerUrls }),
     ...(token !== undefined && { initialClusterToken: token }),
   });
-  if (flags.json) ctx.print(JSON.stringify(report));
+  if (flags.json) ctx.print(JSON.stringify({ ...report, ...(later !== undefined && { note: later }) }));
   else {
     ctx.print(`restored snapshot ${report.id} (revision ${report.revision}) into ${report.dataDir} with ${report.tool.command} ${report.tool.version}`);
+    if (later !== undefined) ctx.print(`note: ${later}`);
     if (report.warning !== undefined) ctx.print(`warning: ${report.warning}`);
     ctx.print(nextStep(report.dataDir, { name, initialCluster, initialAdvertisePeerUrls: peerUrls, initialClusterToken: token }));
   }
