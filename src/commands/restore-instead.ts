@@ -7,13 +7,11 @@ import type { BackupRepository } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
 import { seriesFlag } from './flags.js';
 import { shellWord } from './restore-point.js';
+import { readableBy } from '../ops/encryption-keys.js';
 
 /** The checks that find a backup's stored bytes damaged, rather than a setting wrong (a key that is not the backup's). */
 const DAMAGE = new Set(['sha256', 'size', 'decompress', 'trailer', 'snapshot', 'content', 'decrypt']);
-
-function isDamage(err: unknown): err is IntegrityError {
-  return err instanceof IntegrityError && DAMAGE.has(err.check) && !/none of the configured keys/.test(err.message);
-}
+const NO_KEY = /none of the configured keys/;
 
 /** The command line given, with `id` in place of `latest` (and `extra` after it): what restores that backup the same way. */
 function commandFor(ctx: CommandContext, id: string, extra: readonly string[] = []): string {
@@ -21,21 +19,47 @@ function commandFor(ctx: CommandContext, id: string, extra: readonly string[] = 
   return ['reshifter', 'restore', id, ...extra, ...flags].join(' ');
 }
 
+/** `<id> (snapshot, revision R, taken T): restore it with "<command>"`. */
+function restoreItText(ctx: CommandContext, m: Manifest): string {
+  return `${m.id} (${m.strategy}, revision ${etcdOf(m).revision}, taken ${m.createdAt}): restore it with "${commandFor(ctx, m.id)}"`;
+}
+
+/** Whether the keys configured for reading can decrypt backup `m`, as its manifest records whom it was encrypted to. */
+function readableWith(keys: { recipients: string[]; passphrase: boolean }): (m: Manifest) => boolean {
+  return (m) => {
+    if (m.encryption === 'none') return true;
+    const to = m.encryptedTo;
+    if (to === undefined) return false;
+    return 'passphrase' in to ? keys.passphrase : to.recipients.some((r) => keys.recipients.includes(r));
+  };
+}
+
 /**
- * `restore latest` found the backup it took damaged once downloaded (its bytes do not hash to its manifest's sha256,
- * do not decrypt or decode, fail etcd's trailer): the refusal names the newest other backup of that kind whose
- * artifact the store holds whole, and the command that restores it as asked, so that the next step in a recovery is
- * not a search through `list`. Any other error is returned as it is.
+ * `restore latest` found the backup it took unusable once downloaded: damaged (its bytes do not hash to its
+ * manifest's sha256, do not decrypt or decode, fail etcd's trailer), or encrypted to none of the configured keys (an
+ * identity file that holds only an older key). The refusal names the newest backup of that kind the store holds whole
+ * that it could restore (not damaged; readable with the keys at hand), and the command that restores it as asked, so
+ * that the next step in a recovery is not a search through `list`. Any other error is returned as it is.
  */
-export async function damagedLatest(ctx: CommandContext, repo: BackupRepository, m: Manifest, use: BackupUse, err: unknown): Promise<unknown> {
-  if (ctx.args.positionals[0] !== 'latest' || !isDamage(err)) return err;
-  const next = await repo.newestWholeExcept([m.id], use, seriesFlag(ctx)).catch(() => undefined);
+export async function insteadOfLatest(ctx: CommandContext, repo: BackupRepository, m: Manifest, use: BackupUse, err: unknown): Promise<unknown> {
+  if (ctx.args.positionals[0] !== 'latest' || !(err instanceof IntegrityError) || !DAMAGE.has(err.check)) return err;
+  const why = err.message.slice(err.check.length + 2);
+  if (err.check === 'decrypt' && NO_KEY.test(err.message)) {
+    const keys = await readableBy(ctx.config).catch(() => undefined);
+    const next = keys && (await repo.newestWholeWhere((b) => b.id !== m.id && readableWith(keys)(b), use, seriesFlag(ctx)).catch(() => undefined));
+    if (next === undefined) return err;
+    const how = next.encryption === 'none' ? 'unencrypted' : 'encrypted to these keys';
+    return new IntegrityError(
+      'decrypt',
+      `${why}; nothing was written. The newest backup of that kind these keys can read (${how}) is ${restoreItText(ctx, next)}: an older state than "latest" (${m.id})`,
+      { cause: err },
+    );
+  }
+  const next = await repo.newestWholeWhere((b) => b.id !== m.id, use, seriesFlag(ctx)).catch(() => undefined);
   const instead =
     next === undefined
       ? 'the store holds no other backup of that kind whole'
-      : `the newest other one is ${next.id} (${next.strategy}, revision ${etcdOf(next).revision}, taken ${next.createdAt}): ` +
-        `restore it with "${commandFor(ctx, next.id)}" ("reshifter verify ${next.id}" checks it in full first)`;
-  const why = err.message.slice(err.check.length + 2);
+      : `the newest other one is ${restoreItText(ctx, next)} ("reshifter verify ${next.id}" checks it in full first)`;
   return new IntegrityError(err.check, `${why}; "latest" is backup ${m.id}, which restores nothing, and nothing was written; ${instead}`, { cause: err });
 }
 

@@ -15,7 +15,7 @@ import { restoreBackupKeys, restoreSnapshotFileKeys, type KeyRestoreReport } fro
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
 import { nextStep, restorePoint, segmentRefusal } from './restore-point.js';
-import { damagedLatest, laterChangesNote } from './restore-instead.js';
+import { insteadOfLatest, laterChangesNote } from './restore-instead.js';
 import { seriesFlag, stringFlag } from './flags.js';
 import { isFile, nonSnapshotArtifact, reshifterArchiveFile, wrappingOf, type Wrapping } from '../ops/open-snapshot.js';
 import { findRestoreTool } from '../etcd/snapshot-restore-tool.js';
@@ -84,7 +84,7 @@ async function restoreOnce(ctx: CommandContext, begun: () => void): Promise<void
     try {
       return await restoreBackup(ctx, repo, m, begun);
     } catch (err) {
-      throw await damagedLatest(ctx, repo, m, use, err);
+      throw await insteadOfLatest(ctx, repo, m, use, err);
     }
   } finally {
     await repo.store.close();

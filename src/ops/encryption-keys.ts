@@ -34,6 +34,17 @@ export async function encryptionKeys(config: Config, opts: { forReading?: boolea
 }
 
 /**
+ * Whom the configured reading keys can decrypt: the public keys of the identities (RS_ENCRYPTION_IDENTITY_FILE,
+ * RS_ENCRYPTION_IDENTITY), and whether a passphrase is set. Never a secret.
+ */
+export async function readableBy(config: Config): Promise<{ recipients: string[]; passphrase: boolean }> {
+  const { passphrase, identity, identityFile } = config.encryption;
+  const identities = [...(identity ?? []), ...(identityFile !== undefined ? readIdentityFile(identityFile) : [])];
+  const { recipientsOf } = await import('../archive/age-codec.js');
+  return { recipients: await recipientsOf(identities).catch(() => []), passphrase: passphrase !== undefined };
+}
+
+/**
  * The keys tried, for the message when none decrypts a backup: each variable (and file) with the public keys it
  * holds, which the backup job's RS_ENCRYPTION_RECIPIENTS must have named; never a secret.
  */

@@ -143,14 +143,14 @@ export class BackupRepository {
   }
 
   /**
-   * The newest backup `use` can take (of `series`) other than those of `except`, whose artifact the store holds whole
-   * (by its size), if any: what a restore of `latest` names when the backup it took turned out corrupt.
+   * The newest backup `use` can take (of `series`) that `keep` keeps, whose artifact the store holds whole (by its
+   * size), if any: what a restore of `latest` names when the backup it took turned out corrupt, or not readable with
+   * the keys at hand.
    */
-  async newestWholeExcept(except: readonly string[], use: BackupUse, series?: string): Promise<Manifest | undefined> {
+  async newestWholeWhere(keep: (m: Manifest) => boolean, use: BackupUse, series?: string): Promise<Manifest | undefined> {
     const { backups, unusable } = await this.list();
-    const skip = new Set(except);
     const q: LatestQuery = { use, where: `cluster "${this.cluster}" in ${this.store.location}`, ...(series !== undefined && { series }) };
-    return newestWhole(backups.filter((m) => !skip.has(m.id)), unusable, q);
+    return newestWhole(backups.filter(keep), unusable, q);
   }
 
   /**

@@ -75,3 +75,32 @@ it('a backup given by id is refused as before: the operator chose it', async () 
   expect(res.stderr).toContain('refusing to use a corrupt backup');
   expect(res.stderr).not.toContain('the newest other one');
 });
+
+it('restore latest with an identity file that holds only the key before a rotation names the newest backup it can read, and the command', async () => {
+  // Before: "none of the configured keys can decrypt this backup ... it was encrypted to age1...", and which older
+  // backup that key (or none: an unencrypted one) reads was left to find.
+  const oldKey = join(work, 'old.txt');
+  const newKey = join(work, 'new.txt');
+  execFileSync('age-keygen', ['-o', oldKey], { stdio: 'pipe' });
+  execFileSync('age-keygen', ['-o', newKey], { stdio: 'pipe' });
+  const recipient = (file: string) => execFileSync('age-keygen', ['-y', file]).toString().trim();
+  const rotated = { ...env, RS_CLUSTER_NAME: 'rotated', RS_ENCRYPTION_IDENTITY_FILE: oldKey };
+  const backup = async (key: string) => {
+    const res = await runCli(['backup', '--json'], { ...rotated, RS_ENCRYPTION_RECIPIENTS: recipient(key) });
+    expect(res.code, res.stderr).toBe(0);
+    return (JSON.parse(res.stdout) as { id: string }).id;
+  };
+  const before = await backup(oldKey);
+  const after = await backup(newKey);
+  const file = join(work, 'rotated.db');
+  const res = await runInProcess(['restore', 'latest', '--snapshot-file', file], rotated);
+  expect(res.code, res.stderr).toBe(1);
+  expect(res.stderr).toContain(`decrypt: none of the configured keys can decrypt this backup (tried RS_ENCRYPTION_IDENTITY_FILE=${oldKey} `);
+  expect(res.stderr).toContain(
+    `; nothing was written. The newest backup of that kind these keys can read (encrypted to these keys) is ${before} (snapshot, revision `,
+  );
+  expect(res.stderr).toContain(`restore it with "reshifter restore ${before} --snapshot-file ${file}": an older state than "latest" (${after})`);
+  expect(await readdir(work)).not.toContain('rotated.db');
+  const again = await runInProcess(['restore', before, '--snapshot-file', file], rotated);
+  expect(again.code, again.stderr).toBe(0);
+});
