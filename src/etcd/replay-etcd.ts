@@ -21,6 +21,11 @@ export interface ReplayEtcd {
   revision(): Promise<number>;
   /** Stops it (SIGTERM, then SIGKILL after 10 s) and waits for it to exit. */
   stop(): Promise<void>;
+  /**
+   * After a request to it failed: how it ended when it did not run any more, or does not within `waitMs` (its exit
+   * can be seen after the failed request), as `was killed by SIGINT: <its last words>`; undefined while it runs.
+   */
+  ended(waitMs: number): Promise<{ signal?: NodeJS.Signals; text: string } | undefined>;
 }
 
 const MAX_REQUEST = 64 * 1024 * 1024;
@@ -93,7 +98,18 @@ export async function startReplayEtcd(dataDir: string, urls: ReplayUrls, opts: {
       client.close();
       await stop();
     },
+    ended: (waitMs) => endedOf(proc, exited, () => stderr, waitMs),
   };
+}
+
+/** ReplayEtcd.ended: how `proc` ended, waiting up to `waitMs` for its exit; undefined while it runs. */
+async function endedOf(proc: ChildProcess, exited: Promise<void>, stderr: () => string, waitMs: number): Promise<{ signal?: NodeJS.Signals; text: string } | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([exited, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+  clearTimeout(timer);
+  if (proc.exitCode === null && proc.signalCode === null) return undefined;
+  const how = proc.exitCode !== null ? `exited with ${proc.exitCode}` : `was killed by ${proc.signalCode}`;
+  return { ...(proc.signalCode !== null && { signal: proc.signalCode }), text: `${how}: ${lastLine(stderr())}` };
 }
 
 /**

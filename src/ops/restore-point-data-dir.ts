@@ -9,7 +9,7 @@ import { AbortedError, OperationError, describeError } from '../core/errors.js';
 import { TargetNotRecordedError } from '../core/delta-chain.js';
 import { EventReplayer } from '../etcd/event-replayer.js';
 import { LeaseKeeper } from '../etcd/lease-keeper.js';
-import { REPLAY_MEMBER, replayUrls, startReplayEtcd, type ReplayUrls } from '../etcd/replay-etcd.js';
+import { REPLAY_MEMBER, replayUrls, startReplayEtcd, type ReplayEtcd, type ReplayUrls } from '../etcd/replay-etcd.js';
 import { findRestoreTool, runSnapshotRestore, type RestoreTool, type SnapshotRestoreOptions } from '../etcd/snapshot-restore-tool.js';
 import { openSnapshotStream } from '../etcd/snapshot-stream.js';
 import { makeTempDir, trackTempPath } from '../exit-cleanup.js';
@@ -157,10 +157,7 @@ async function replay(ctx: OpContext, log: Logger, dir: string, urls: ReplayUrls
     await saveReplaySnapshot(client, p.final, log, ctx.signal);
     return { events: replayer.applied, baseRevision, finalRevision, ...(observedAt !== undefined && { observedAt: new Date(observedAt).toISOString() }) };
   } catch (err) {
-    const stopped = stoppedBySignal(ctx, p, err);
-    if (stopped !== undefined) throw stopped;
-    if (err instanceof BaseTooNewError || err instanceof OperationError) throw err;
-    throw new OperationError(`restore to ${p.asked} failed in the temporary etcd: ${describeError(err)}`, { cause: err });
+    throw await replayFailure(ctx, p, etcd, err);
   } finally {
     keeper?.stop();
     await etcd.stop();
@@ -175,6 +172,26 @@ export async function saveReplaySnapshot(client: Etcd3, file: string, log: Logge
   const total = await client.maintenance.status().then((s) => Number(s.dbSize), () => undefined);
   const counted = readCounted(await openSnapshotStream(client), { log, what: 'snapshot', ...(total !== undefined && total > 0 && { total }) });
   await pipeline(counted, createWriteStream(file, { mode: 0o600 }), ...(signal !== undefined ? [{ signal }] : []));
+}
+
+/**
+ * Why the replay failed. A request refused because the temporary etcd is gone says how it ended, not the refused
+ * connection: killed by SIGINT or SIGTERM (a terminal's Ctrl-C reaches it too, and may do so before this process
+ * hears its own), the restore stopped; otherwise its last words (a full disk, the OOM killer).
+ */
+async function replayFailure(ctx: OpContext, p: Replay, etcd: ReplayEtcd, err: unknown): Promise<unknown> {
+  if (err instanceof BaseTooNewError) return err;
+  const ended = ctx.signal.aborted ? undefined : await etcd.ended(1000);
+  const stopped = stoppedBySignal(ctx, p, err);
+  if (stopped !== undefined) return stopped;
+  if (ended?.signal === 'SIGINT' || ended?.signal === 'SIGTERM') {
+    return new AbortedError(`restore to ${p.asked} stopped: the temporary etcd of the restore ${ended.text}; --data-dir was not written`, { cause: err });
+  }
+  if (ended !== undefined) {
+    return new OperationError(`restore to ${p.asked} failed: the temporary etcd of the restore ${ended.text} (${describeError(err)}); --data-dir was not written`, { cause: err });
+  }
+  if (err instanceof OperationError) return err;
+  return new OperationError(`restore to ${p.asked} failed in the temporary etcd: ${describeError(err)}`, { cause: err });
 }
 
 /**
