@@ -7,7 +7,7 @@ import { AbortedError, OperationError, describeError } from '../core/errors.js';
 import { trackTempPath } from '../exit-cleanup.js';
 import type { Logger } from '../log.js';
 import { makeDirs } from '../make-dirs.js';
-import { reportProgress } from '../progress.js';
+import { formatBytes, reportProgress } from '../progress.js';
 
 /** The installed tool that turns a snapshot into a data directory. */
 export interface RestoreTool {
@@ -117,10 +117,7 @@ export async function runSnapshotRestore(
       if (signal?.aborted) {
         throw new AbortedError(`${tool.command} snapshot restore into ${opts.dataDir} stopped: ${describeError(signal.reason)}; ${untouched}`, { cause: err });
       }
-      const killed = (err as { signal?: string | null }).signal;
-      const stderr = String((err as { stderr?: string }).stderr ?? '').trim().split('\n').slice(-3).join(' ');
-      const why = killed ? `it was killed by ${killed}` : stderr || describeError(err);
-      throw new OperationError(`${tool.command} snapshot restore failed: ${why}; ${untouched}`, { cause: err });
+      throw new OperationError(`${tool.command} snapshot restore failed: ${failureOf(err, parent, progress?.total)}; ${untouched}`, { cause: err });
     }
     if (into) for (const entry of await readdir(staging)) await rename(join(staging, entry), join(opts.dataDir, entry));
     else await rename(staging, opts.dataDir);
@@ -128,4 +125,20 @@ export async function runSnapshotRestore(
     await rm(staging, { recursive: true, force: true });
     release();
   }
+}
+
+/**
+ * Why `snapshot restore` failed, from its exit and stderr: its `Error:` line rather than its JSON log lines, and a
+ * full file system said as such, with the room the restore needs (about the snapshot's size, for the database).
+ */
+function failureOf(err: unknown, parent: string, total: number | undefined): string {
+  const killed = (err as { signal?: string | null }).signal;
+  if (killed) return `it was killed by ${killed}`;
+  const lines = String((err as { stderr?: string }).stderr ?? '').trim().split('\n');
+  const error = lines.filter((l) => l.startsWith('Error:')).at(-1);
+  if (/no space left on device/i.test(error ?? lines.join(' '))) {
+    const needs = total !== undefined ? `: it needs about ${formatBytes(total)} free there (the snapshot's database), and more for the WAL` : '';
+    return `the file system of ${parent} is full (no space left on device)${needs}`;
+  }
+  return error ?? (lines.slice(-3).join(' ') || describeError(err));
 }
