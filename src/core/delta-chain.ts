@@ -166,7 +166,9 @@ export class TargetNotRecordedError extends NotFoundError {
  * TargetNotRecordedError naming what the store holds when no chain covers the target.
  */
 export function resolveTarget<B extends ChainBase, S extends ChainSegment>(chains: readonly Chain<B, S>[], target: Target, opts: { baseId?: string } = {}): Resolution<B, S>[] {
-  let pool = [...chains].sort(newestBaseFirst);
+  // The chains after a base continue it whichever base was asked for: their segments are the same etcd history.
+  const all = [...chains].sort(newestBaseFirst);
+  let pool = all;
   if (opts.baseId !== undefined) {
     pool = pool.filter((c) => c.base.id === opts.baseId);
     if (pool.length === 0) throw new TargetNotRecordedError(`no full backup "${opts.baseId}" to restore from; ${holdings(chains)}`);
@@ -183,6 +185,11 @@ export function resolveTarget<B extends ChainBase, S extends ChainSegment>(chain
       );
     }
     for (const c of pool) if (c.coveredTo === top) out.push(atRevision(c, top));
+    // Then older bases continued by the chains after them up to there (when the newest base turns out unusable).
+    for (const c of pool) {
+      const through = c.coveredTo < top ? throughNextChains(c, all, top) : undefined;
+      if (through !== undefined) out.push(through);
+    }
     return out;
   }
   if (target.kind === 'revision') {
@@ -191,7 +198,7 @@ export function resolveTarget<B extends ChainBase, S extends ChainSegment>(chain
     // manifest says: the revisions between the two are in the next chain's segments).
     for (const c of pool) {
       if (c.base.revision > target.revision || target.revision <= c.coveredTo) continue;
-      const through = throughNextChains(c, pool, target.revision);
+      const through = throughNextChains(c, all, target.revision);
       if (through !== undefined) out.push(through);
     }
     if (out.length > 0) return out;

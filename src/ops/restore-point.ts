@@ -46,7 +46,7 @@ export async function resolvePoint(repo: BackupRepository, id: string, target: T
   if (named !== undefined && unusable.some((u) => u.id === id)) await repo.checkWhole(named.base.manifest, q.use, q.series);
   const resolutions = resolveTarget(chains, target, id === 'latest' ? {} : { baseId: id });
   const best = resolutions[0];
-  if (id === 'latest') refuseUnusableBase(resolutions, chains, unusable);
+  if (id === 'latest') refuseUnusableBase(resolutions, chains, unusable, target);
   if (target.kind === 'latest' && best !== undefined) {
     // As `latest` of a backup (BackupRepository.get): never an older state, silently, because the manifest of a
     // newer backup or segment cannot be read.
@@ -67,13 +67,16 @@ export async function resolvePoint(repo: BackupRepository, id: string, target: T
  * before anything is read, as `restore latest` without --to does: naming a whole full backup that restores the same
  * point (another chain that reaches it), or else the newest whole one and how far its chain reaches.
  */
-function refuseUnusableBase(resolutions: readonly PointResolution[], chains: readonly BackupChain[], unusable: Listing['unusable']): void {
+function refuseUnusableBase(resolutions: readonly PointResolution[], chains: readonly BackupChain[], unusable: Listing['unusable'], target: Target): void {
   const bad = new Map(unusable.map((u) => [u.id, u]));
   const u = resolutions[0] && bad.get(resolutions[0].chain.base.id);
   if (u === undefined) return;
-  const same = resolutions.find((r) => !bad.has(r.chain.base.id))?.chain.base.manifest;
+  const other = resolutions.find((r) => !bad.has(r.chain.base.id));
+  const same = other?.chain.base.manifest;
   let instead: string;
-  if (same !== undefined) instead = `${same.id} (${same.strategy}, taken ${same.createdAt}) restores the same point: give its id instead of "latest"`;
+  // With its id, --to latest is the newest change of that backup's own chain: the revision is given instead.
+  const to = target.kind === 'latest' && other !== undefined ? ` and --to ${other.revision} for --to latest` : '';
+  if (same !== undefined) instead = `${same.id} (${same.strategy}, taken ${same.createdAt}) restores the same point: give its id instead of "latest"${to}`;
   else {
     const whole = [...chains].sort((a, b) => (a.base.id < b.base.id ? 1 : -1)).find((c) => !bad.has(c.base.id));
     instead =

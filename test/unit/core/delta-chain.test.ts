@@ -95,7 +95,9 @@ describe('targets', () => {
 
   it('latest: the newest revision recorded, from the chain that reaches it', () => {
     const [r, ...rest] = resolveTarget(chains, { kind: 'latest' });
-    expect([r!.chain.base.id, r!.revision, r!.segments.length, rest.length]).toEqual([B2.id, 5401, 2, 0]);
+    expect([r!.chain.base.id, r!.revision, r!.segments.length]).toEqual([B2.id, 5401, 2]);
+    // Then the older base, continued by the newer chain's segments (B1's chain ends at B2's base): taken when B2 is unusable.
+    expect(rest.map((x) => [x.chain.base.id, x.revision, x.segments.length])).toEqual([[B1.id, 5401, 5]]);
     // From a given base: that chain's end.
     const [own] = resolveTarget(chains, { kind: 'latest' }, { baseId: B1.id });
     expect([own!.revision, own!.segments.length]).toEqual([5310, 3]);
@@ -126,7 +128,9 @@ describe('targets', () => {
       `no chain of backups covers revision 6000: the store holds revisions 5310..5401 (chain ${B2.id}: base at 5310, 2 segments), 1041..5310 (chain ${B1.id}: base at 1041, 3 segments); 6000 is beyond what was recorded`,
     );
     expect(() => resolveTarget(chains, { kind: 'revision', revision: 900 })).toThrow(/900 is before the oldest full backup/);
-    expect(() => resolveTarget(chains, { kind: 'revision', revision: 5350 }, { baseId: B1.id })).toThrow(/1041..5310 \(chain .*5350 is beyond what was recorded/);
+    // A given base is continued by the chains after it, as without an id.
+    expect(resolveTarget(chains, { kind: 'revision', revision: 5350 }, { baseId: B1.id }).map((x) => [x.chain.base.id, x.segments.length])).toEqual([[B1.id, 4]]);
+    expect(() => resolveTarget(chains, { kind: 'revision', revision: 6000 }, { baseId: B1.id })).toThrow(/1041..5310 \(chain .*6000 is beyond what was recorded/);
     expect(() => resolveTarget(chains, { kind: 'latest' }, { baseId: 'nope' })).toThrow(/no full backup "nope" to restore from; the store holds revisions 5310..5401/);
     // A broken chain says where and why it stops.
     const broken = buildChains([B1], [chain1[0]!, chain1[2]!]).chains;
