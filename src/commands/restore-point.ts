@@ -2,7 +2,7 @@ import { isDeltaManifest, type DeltaManifest } from '../archive/manifest.js';
 import { KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { counted } from '../core/counted.js';
 import { TargetNotRecordedError, parseTarget, type Target } from '../core/delta-chain.js';
-import { ConfigError, OperationError, RefusedError } from '../core/errors.js';
+import { ConfigError, IntegrityError, OperationError, RefusedError } from '../core/errors.js';
 import { USES, type BackupUse } from '../core/latest.js';
 import { seriesOf } from '../core/series.js';
 import { resolvePoint, type PointReport, type PointResolution } from '../ops/restore-point.js';
@@ -42,6 +42,38 @@ export async function restorePoint(ctx: CommandContext, repo: BackupRepository, 
   });
   if (id === 'latest' && target.kind === 'latest' && series === undefined) await refuseOlderThanRecorded(repo, use, resolutions[0]!);
   begun();
+  try {
+    await restoreResolved(ctx, repo, resolutions, form, planText);
+  } catch (err) {
+    throw id === 'latest' ? damagedBase(ctx, resolutions, err) : err;
+  }
+}
+
+/**
+ * `restore latest --to` whose base turned out damaged once downloaded (its bytes do not hash to its manifest's
+ * sha256): names another full backup whose chain, or the chains after it, restores the same revision, with the
+ * command that restores it. Any other error is returned as it is.
+ */
+function damagedBase(ctx: CommandContext, resolutions: readonly PointResolution[], err: unknown): unknown {
+  const bad = resolutions[0]!.chain.base.id;
+  if (!(err instanceof IntegrityError) || err.check !== 'sha256' || !err.message.includes(bad)) return err;
+  const other = resolutions.find((r) => r.chain.base.id !== bad && r.revision === resolutions[0]!.revision && r.scan === undefined);
+  if (other === undefined) return err;
+  const m = other.chain.base.manifest;
+  const flags = Object.entries(ctx.args.flags).flatMap(([f, v]) => (f === 'to' || v === false ? [] : v === true ? [`--${f}`] : [`--${f}`, shellWord(v)]));
+  const command = ['reshifter', 'restore', m.id, '--to', String(other.revision), ...flags].join(' ');
+  const why = err.message.slice(err.check.length + 2);
+  return new IntegrityError(
+    err.check,
+    `${why}; "latest" starts from backup ${bad}, which restores nothing, and nothing was written; ${m.id} (${m.strategy}, taken ${m.createdAt}) restores the same point (revision ${other.revision}): restore it with "${command}"`,
+    { cause: err },
+  );
+}
+
+/** The restore itself, once its chain is resolved: into a new data dir, or keys into the running etcd. */
+async function restoreResolved(ctx: CommandContext, repo: BackupRepository, resolutions: readonly PointResolution[], form: Form, planText: (r: KeyRestoreReport) => string[]): Promise<void> {
+  const { flags } = ctx.args;
+  const to = flags.to as string;
   if (form === 'data-dir') {
     const str = (f: string) => (typeof flags[f] === 'string' ? (flags[f] as string) : undefined);
     const [name, initialCluster, peerUrls, token] = MEMBER_FLAGS.map(str);

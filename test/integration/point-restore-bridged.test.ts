@@ -1,4 +1,4 @@
-import { mkdtemp, rm, truncate } from 'node:fs/promises';
+import { copyFile, mkdtemp, open, readdir, rm, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -42,6 +42,7 @@ beforeAll(async () => {
   const events = await historyOf(etcd.endpoint, older.etcd!.revision + 1, top, () => Date.now());
   await storeSegmentOf(env(), { base: older, fromRevision: older.etcd!.revision + 1, toRevision: newer.etcd!.revision, events });
   await storeSegmentOf(env(), { base: newer, fromRevision: newer.etcd!.revision + 1, toRevision: top, events });
+  await copyFile(join(dir, 'bridged', newer.artifact), join(dir, 'newer.bak'));
   await truncate(join(dir, 'bridged', newer.artifact), 100);
 }, 60_000);
 
@@ -76,4 +77,25 @@ it('a revision inside the newer chain is refused the same way and restores from 
   const res = await runInProcess(['restore', older.id, '--to', String(rev), '--data-dir', dataDir], env());
   expect(res.code, res.stderr).toBe(0);
   expect(res.stdout).toContain(`the state at revision ${rev} (--to ${rev}`);
+}, 60_000);
+
+it('a newest base damaged at rest (its size right, its sha256 not): restore latest --to latest names the older base and the command', async () => {
+  // Before: only "sha256: ... refusing to use a corrupt backup", found once downloaded.
+  await copyFile(join(dir, 'newer.bak'), join(dir, 'bridged', newer.artifact));
+  const file = await open(join(dir, 'bridged', newer.artifact), 'r+');
+  await file.write(Buffer.from('XXXXXXXX'), 0, 8, 100);
+  await file.close();
+  const dataDir = join(dir, 'damaged');
+  const member = ['--name', 'm1', '--initial-cluster', 'm1=http://127.0.0.1:2380', '--initial-advertise-peer-urls', 'http://127.0.0.1:2380'];
+  const res = await runInProcess(['restore', 'latest', '--to', 'latest', '--data-dir', dataDir, ...member], env());
+  expect(res.code, res.stderr).toBe(1);
+  expect(res.stderr).toContain(`sha256: backup ${newer.id}'s stored bytes hash to `);
+  const command = `reshifter restore ${older.id} --to ${top} --data-dir ${dataDir} ${member.join(' ')}`;
+  expect(res.stderr).toContain(
+    `"latest" starts from backup ${newer.id}, which restores nothing, and nothing was written; ${older.id} (snapshot, taken ${older.createdAt}) restores the same point (revision ${top}): restore it with "${command}"`,
+  );
+  expect(await readdir(dir)).not.toContain('damaged');
+  const again = await runInProcess(command.split(' ').slice(1), env());
+  expect(again.code, again.stderr).toBe(0);
+  expect(again.stdout).toContain(`the state at revision ${top} (--to ${top}`);
 }, 60_000);
