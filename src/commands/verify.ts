@@ -1,4 +1,4 @@
-import type { Manifest } from '../archive/manifest.js';
+import { isDeltaManifest, type Manifest } from '../archive/manifest.js';
 import type { Check } from '../archive/verify-artifact.js';
 import { counted } from '../core/counted.js';
 import { IntegrityError, UsageError } from '../core/errors.js';
@@ -26,6 +26,11 @@ export async function verifyCommand(ctx: CommandContext): Promise<void> {
     if (ctx.args.flags.chain) return await chainCommand(ctx, m);
     const result = await verifyBackup(ctx, repo, m);
     printChecks(ctx, result, backupLine(m), `backup ${m.id}`);
+    // With `run` recording, `latest` is nearly always a segment of a few changes: the full backup a recovery would
+    // restore was not checked, and is named.
+    if (id === 'latest' && isDeltaManifest(m) && !ctx.args.flags.json) {
+      ctx.print(`note: "latest" is a delta segment of the chain of ${m.base}; that full backup was not checked: "reshifter verify ${m.base} --chain" checks it and every segment`);
+    }
     ctx.log.info({ id: m.id }, 'backup verified');
   } finally {
     await repo.store.close();
