@@ -68,19 +68,23 @@ export async function insteadOfLatest(ctx: CommandContext, repo: BackupRepositor
  * it: those changes are not in the data dir. Said (never silently an older state in a recovery), with the command
  * that replays them; undefined when its chain holds none, or when the store cannot be listed for it.
  */
-export async function laterChangesNote(ctx: CommandContext, repo: BackupRepository, m: Manifest): Promise<string | undefined> {
+export async function laterChangesNote(ctx: CommandContext, repo: BackupRepository, m: Manifest, into: 'data-dir' | 'file' = 'data-dir'): Promise<string | undefined> {
   const chain = await loadChains(repo, { use: USES.restoreSnapshot }).then(
     ({ chains }) => chains.find((c) => c.base.id === m.id),
     () => undefined,
   );
   if (chain === undefined || chain.recordedTo <= chain.base.revision) return undefined;
-  const replay = `"${commandFor(ctx, ctx.args.positionals[0]!, ['--to', 'latest'])}" (into a new --data-dir)`;
+  const replay =
+    into === 'file'
+      ? `a snapshot file holds the backup as it was taken (--to does not go with --snapshot-file); "reshifter restore ${ctx.args.positionals[0]!} --to latest --data-dir DIR" restores them into a data directory`
+      : `"${commandFor(ctx, ctx.args.positionals[0]!, ['--to', 'latest'])}" (into a new --data-dir) restores them too`;
+  const holder = into === 'file' ? 'this file' : 'this restore';
   if (chain.coveredTo === chain.base.revision) {
-    return `continuous backups recorded changes after snapshot ${m.id}, up to revision ${chain.recordedTo}, which this restore does not hold; its chain is broken right after it (${chain.problems[0] ?? '"reshifter verify ' + m.id + ' --chain" names the gap'})`;
+    return `continuous backups recorded changes after snapshot ${m.id}, up to revision ${chain.recordedTo}, which ${holder} does not hold; its chain is broken right after it (${chain.problems[0] ?? '"reshifter verify ' + m.id + ' --chain" names the gap'})`;
   }
   const last = chain.covered.at(-1)?.lastEventAt;
   return (
     `continuous backups recorded changes after snapshot ${m.id}, up to revision ${chain.coveredTo}${last !== undefined ? ` (the last seen at ${last})` : ''}, ` +
-    `which this restore does not hold: ${replay} restores them too`
+    `which ${holder} does not hold: ${replay}`
   );
 }

@@ -272,9 +272,12 @@ async function writeSnapshotFile(ctx: CommandContext, repo: BackupRepository, m:
     throw new UsageError([`${extra} cannot be combined with --snapshot-file, which writes the snapshot as a file; a new data directory from it is "etcdutl snapshot restore FILE --data-dir DIR" (or restore the backup with --data-dir instead)`]);
   }
   begun();
+  const later = await laterChangesNote(ctx, repo, m, 'file');
+  if (later !== undefined) ctx.log.warn({ id: m.id, note: later }, 'changes were recorded after this snapshot: the file holds the state it was taken at');
   const report = await restoreSnapshotFile(ctx, repo, m, path);
-  if (ctx.args.flags.json) return ctx.print(JSON.stringify(report));
+  if (ctx.args.flags.json) return ctx.print(JSON.stringify({ ...report, ...(later !== undefined && { note: later }) }));
   ctx.print(`wrote snapshot ${report.id} (revision ${report.revision}) to ${report.file} (${report.bytes} bytes, as "etcdctl snapshot save" writes it)`);
+  if (later !== undefined) ctx.print(`note: ${later}`);
   const tool = await findRestoreTool().then((t) => t.command, () => 'etcdutl');
   ctx.print(`next: k3s server --cluster-reset --cluster-reset-restore-path=${report.file} (k3s), or ${tool} snapshot restore ${report.file} --data-dir DIR`);
 }

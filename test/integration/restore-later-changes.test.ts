@@ -62,10 +62,24 @@ it('restore latest --data-dir says the changes recorded after the snapshot are n
   expect(replay.stdout).not.toContain('note: continuous backups');
 });
 
+it('restore latest --snapshot-file (k3s) says the same of the file, and how to restore them into a data dir', async () => {
+  const file = join(work, 'k3s.db');
+  const res = await runInProcess(['restore', 'latest', '--snapshot-file', file], env());
+  expect(res.code, res.stderr).toBe(0);
+  const lines = res.stdout.split('\n');
+  expect(lines[0]).toContain(`wrote snapshot ${base.id} (revision ${base.etcd!.revision}) to ${file} `);
+  expect(lines[1]).toMatch(new RegExp(`^note: continuous backups recorded changes after snapshot ${base.id}, up to revision ${top} \\(the last seen at [^)]+\\), which this file does not hold: `));
+  expect(lines[1]).toContain('(--to does not go with --snapshot-file); "reshifter restore latest --to latest --data-dir DIR" restores them into a data directory');
+  expect(lines[2]).toMatch(/^next: k3s server --cluster-reset/);
+});
+
 it('no note when the snapshot has no changes recorded after it', async () => {
   const res = await runInProcess(['backup', '--json'], env());
   expect(res.code, res.stderr).toBe(0);
   const restored = await runInProcess(['restore', 'latest', '--data-dir', join(work, 'newest'), ...member], env());
   expect(restored.code, restored.stderr).toBe(0);
   expect(restored.stdout).not.toContain('note:');
+  const file = await runInProcess(['restore', 'latest', '--snapshot-file', join(work, 'newest.db')], env());
+  expect(file.code, file.stderr).toBe(0);
+  expect(file.stdout).not.toContain('note:');
 });
