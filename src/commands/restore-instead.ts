@@ -1,27 +1,20 @@
 import { etcdOf, type Manifest } from '../archive/manifest.js';
-import { USES } from '../core/latest.js';
-import { loadChains } from '../ops/delta-chains.js';
 import { IntegrityError } from '../core/errors.js';
-import type { BackupUse } from '../core/latest.js';
+import { USES, type BackupUse } from '../core/latest.js';
+import { loadChains } from '../ops/delta-chains.js';
+import { readableBy } from '../ops/encryption-keys.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
 import { seriesFlag } from './flags.js';
-import { shellWord } from './restore-point.js';
-import { readableBy } from '../ops/encryption-keys.js';
+import { restoreCommandFor } from './shell-command.js';
 
 /** The checks that find a backup's stored bytes damaged, rather than a setting wrong (a key that is not the backup's). */
 const DAMAGE = new Set(['sha256', 'size', 'decompress', 'trailer', 'snapshot', 'content', 'decrypt']);
 const NO_KEY = /none of the configured keys/;
 
-/** The command line given, with `id` in place of `latest` (and `extra` after it): what restores that backup the same way. */
-function commandFor(ctx: CommandContext, id: string, extra: readonly string[] = []): string {
-  const flags = Object.entries(ctx.args.flags).flatMap(([f, v]) => (v === true ? [`--${f}`] : v === false ? [] : [`--${f}`, shellWord(v)]));
-  return ['reshifter', 'restore', id, ...extra, ...flags].join(' ');
-}
-
 /** `<id> (snapshot, revision R, taken T): restore it with "<command>"`. */
 function restoreItText(ctx: CommandContext, m: Manifest): string {
-  return `${m.id} (${m.strategy}, revision ${etcdOf(m).revision}, taken ${m.createdAt}): restore it with "${commandFor(ctx, m.id)}"`;
+  return `${m.id} (${m.strategy}, revision ${etcdOf(m).revision}, taken ${m.createdAt}): restore it with "${restoreCommandFor(ctx.args, m.id)}"`;
 }
 
 /** Whether the keys configured for reading can decrypt backup `m`, as its manifest records whom it was encrypted to. */
@@ -77,7 +70,7 @@ export async function laterChangesNote(ctx: CommandContext, repo: BackupReposito
   const replay =
     into === 'file'
       ? `a snapshot file holds the backup as it was taken (--to does not go with --snapshot-file); "reshifter restore ${ctx.args.positionals[0]!} --to latest --data-dir DIR" restores them into a data directory`
-      : `"${commandFor(ctx, ctx.args.positionals[0]!, ['--to', 'latest'])}" (into a new --data-dir) restores them too`;
+      : `"${restoreCommandFor(ctx.args, ctx.args.positionals[0]!, ['--to', 'latest'])}" (into a new --data-dir) restores them too`;
   const holder = into === 'file' ? 'this file' : 'this restore';
   if (chain.coveredTo === chain.base.revision) {
     return `continuous backups recorded changes after snapshot ${m.id}, up to revision ${chain.recordedTo}, which ${holder} does not hold; its chain is broken right after it (${chain.problems[0] ?? '"reshifter verify ' + m.id + ' --chain" names the gap'})`;

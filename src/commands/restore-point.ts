@@ -12,6 +12,7 @@ import type { KeyRestoreReport } from '../ops/restore-keys.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
 import { seriesFlag } from './flags.js';
+import { restoreCommandFor, shellWord } from './shell-command.js';
 
 /** `restore` flags that name the new member of a snapshot restored into a data dir. */
 const MEMBER_FLAGS = ['name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token'] as const;
@@ -60,8 +61,7 @@ function damagedBase(ctx: CommandContext, resolutions: readonly PointResolution[
   const other = resolutions.find((r) => r.chain.base.id !== bad && r.revision === resolutions[0]!.revision && r.scan === undefined);
   if (other === undefined) return err;
   const m = other.chain.base.manifest;
-  const flags = Object.entries(ctx.args.flags).flatMap(([f, v]) => (f === 'to' || v === false ? [] : v === true ? [`--${f}`] : [`--${f}`, shellWord(v)]));
-  const command = ['reshifter', 'restore', m.id, '--to', String(other.revision), ...flags].join(' ');
+  const command = restoreCommandFor(ctx.args, m.id, ['--to', String(other.revision)], ['to']);
   const why = err.message.slice(err.check.length + 2);
   return new IntegrityError(
     err.check,
@@ -155,8 +155,6 @@ export interface RestoredMember {
   initialClusterToken?: string | undefined;
 }
 
-/** A word of a shell command: as it is when it needs no quoting, else in single quotes. */
-export const shellWord = (w: string) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
 
 /**
  * What to do with a restored data dir: the etcd command that starts it as the member the restore made, with every
