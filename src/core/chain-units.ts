@@ -1,5 +1,6 @@
 import { KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from './content-type.js';
 import type { RetentionDecision } from './retention.js';
+import { seriesOf } from './series.js';
 
 /** The manifest fields retention groups backups and their delta segments by. */
 interface UnitMember {
@@ -22,6 +23,11 @@ export interface ChainUnits<M extends UnitMember> {
   orphanSegments: M[];
   /** The newest full backup a chain can start from: the chain being recorded. */
   newestBase?: string;
+  /**
+   * In each series, the full backup whose chain was written last (it holds the newest segment): the chain `run` goes
+   * on recording, even when a backup another job took into its series since is newer (core/latest.ts's newest).
+   */
+  recordedBases: Set<string>;
 }
 
 const DELTA_STRATEGY = 'delta';
@@ -46,7 +52,20 @@ export function chainUnits<M extends UnitMember>(backups: readonly M[], now: Dat
   const bases = full.filter((m) => CHAIN_BASE_TYPES.has(m.contentType) && m.etcd?.apiVersion === 'v3');
   // Newest by id, as `latest` (core/latest.ts newestFirst).
   const newest = bases.sort((a, b) => (a.id < b.id ? 1 : -1))[0];
-  return { full, segments, orphanSegments, ...(newest !== undefined && { newestBase: newest.id }) };
+  return { full, segments, orphanSegments, recordedBases: lastWrittenPerSeries(full, segments), ...(newest !== undefined && { newestBase: newest.id }) };
+}
+
+/** Per series, the full backup whose chain holds the newest segment (by id, as newest goes everywhere). */
+function lastWrittenPerSeries<M extends UnitMember>(full: readonly M[], segments: ReadonlyMap<string, M[]>): Set<string> {
+  const last = new Map<string, { base: string; segment: string }>();
+  for (const m of full) {
+    const newestSegment = (segments.get(m.id) ?? []).reduce((top, s) => (s.id > top ? s.id : top), '');
+    if (newestSegment === '') continue;
+    const series = seriesOf(m);
+    const seen = last.get(series);
+    if (seen === undefined || newestSegment > seen.segment) last.set(series, { base: m.id, segment: newestSegment });
+  }
+  return new Set([...last.values()].map((l) => l.base));
 }
 
 /** The decisions of the full backups, each followed by its segments' (kept or deleted with it), and the orphans'. */

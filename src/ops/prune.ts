@@ -1,5 +1,5 @@
 import type { Manifest } from '../archive/manifest.js';
-import { chainUnits, withSegments } from '../core/chain-units.js';
+import { chainUnits, withSegments, type ChainUnits } from '../core/chain-units.js';
 import { decideRetention, hasRetentionRules, type RetentionDecision, type RetentionRules } from '../core/retention.js';
 import { seriesMatches, seriesOf } from '../core/series.js';
 import type { BackupRepository, Listing } from '../store/backup-repository.js';
@@ -39,11 +39,7 @@ export async function prune(
   const listing = await repo.list();
   for (const bad of listing.invalid) log.warn({ key: bad.key, error: bad.error }, 'unreadable manifest kept');
   const units = chainUnits(listing.backups as Array<Manifest & { base?: string }>, now);
-  const protect = new Set(opts.protect);
-  // The chain being recorded (the newest full backup a chain can start from) is never touched. Being the newest of its
-  // series, that backup is kept as `newest` anyway: it is labelled `protected` only when it heads a chain of delta
-  // segments, so that a dry run says what keeps it rather than a protection that changes nothing.
-  if (units.newestBase !== undefined && units.segments.has(units.newestBase)) protect.add(units.newestBase);
+  const protect = withRecordedChains(units, opts.protect);
   const scope = opts.series;
   const inScope = scope === undefined ? units.full : units.full.filter((m) => scope.some((s) => seriesMatches(seriesOf(m), s)));
   const full = decideWithArtifacts(inScope, listing.unusable, ctx.config.retention, now, protect, log);
@@ -85,6 +81,22 @@ export async function prune(
     log.info({ kept: result.kept.length, deleted: result.deleted.length, goneMeanwhile: result.goneMeanwhile.length, series, orphansDeleted: result.orphansDeleted.length, dryRun: opts.dryRun === true }, 'retention applied');
   }
   return result;
+}
+
+/**
+ * The ids never deleted: those given, and the bases of the chains of continuous backups being recorded.
+ */
+function withRecordedChains(units: ChainUnits<Manifest>, given: ReadonlySet<string> | undefined): Set<string> {
+  const protect = new Set(given);
+  // The chain being recorded (the newest full backup a chain can start from) is never touched. Being the newest of its
+  // series, that backup is kept as `newest` anyway: it is labelled `protected` only when it heads a chain of delta
+  // segments, so that a dry run says what keeps it rather than a protection that changes nothing.
+  if (units.newestBase !== undefined && units.segments.has(units.newestBase)) protect.add(units.newestBase);
+  // So is the chain written last in each series: a backup another job (a CronJob of the same strategy) took since is
+  // newer, but `run` goes on recording onto the chain it started, and deleting its base would leave every later
+  // segment without one (restorable by nothing, removed as an orphan an hour later).
+  for (const id of units.recordedBases) protect.add(id);
+  return protect;
 }
 
 /**

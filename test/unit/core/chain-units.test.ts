@@ -31,4 +31,16 @@ describe('chainUnits', () => {
       ['b1', false, ''], ['s1a', false, ''], ['s1b', false, ''], ['b2', true, 'newest'], ['s2', true, 'chain of b2'], ['gone-old', false, ''],
     ]);
   });
+  it('names, per series, the base whose chain holds the newest segment, though a newer backup of another job is in that series', () => {
+    const u = chainUnits([
+      full('f1', '2026-12-04T08:00:00.000Z', 'tar', 'filter:secrets'),
+      seg('f1s', '2026-12-04T10:30:00.000Z', 'f1'),
+      full('f2', '2026-12-04T10:00:00.000Z', 'tar', 'filter:secrets'),
+      full('b1', '2026-12-04T08:00:00.000Z'),
+      seg('b1s', '2026-12-04T08:10:00.000Z', 'b1'),
+      full('b2', '2026-12-04T09:00:00.000Z'),
+      seg('b2s', '2026-12-04T09:10:00.000Z', 'b2'),
+    ], NOW);
+    expect([...u.recordedBases].sort()).toEqual(['b2', 'f1']);
+  });
 });

@@ -1,0 +1,80 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { isDeltaManifest, type DeltaManifest, type Manifest } from '../../../src/archive/manifest.js';
+import { BackupRepository } from '../../../src/store/backup-repository.js';
+import { LocalStore } from '../../../src/store/local-store.js';
+import { startRun, killStarted } from '../../helpers/background-run.js';
+import { runCli } from '../../helpers/cli.js';
+import { startEtcd, type TestEtcd } from '../../helpers/etcd.js';
+
+let etcd: TestEtcd;
+let client: Etcd3;
+let work: string;
+beforeAll(async () => {
+  etcd = await startEtcd();
+  client = new Etcd3({ hosts: etcd.endpoint });
+  work = await mkdtemp(join(tmpdir(), 'rs-delta-other-job-'));
+});
+afterAll(async () => {
+  killStarted();
+  client?.close();
+  await etcd?.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const put = (k: string, v: string) => client.put(k).value(v).exec().then((r) => Number(r.header.revision));
+
+/** Polls the store until a segment covers `revision`; returns it. */
+async function segmentCovering(repo: BackupRepository, revision: number): Promise<DeltaManifest> {
+  for (const end = Date.now() + 30_000; Date.now() < end; await sleep(50)) {
+    const seg = (await repo.list()).backups.find((m): m is DeltaManifest => isDeltaManifest(m) && m.fromRevision <= revision && revision <= m.toRevision);
+    if (seg !== undefined) return seg;
+  }
+  throw new Error(`no segment covers revision ${revision}`);
+}
+
+// The operator's mixed cluster folder: `run` records changes onto a filter dump's chain, and an hourly CronJob of the
+// same strategy with RS_RETENTION_KEEP_LAST=1 takes a newer dump into that series. run goes on with its own chain (a
+// backup of another job does not move it), so retention must keep that chain's base: deleted, every segment run
+// writes after it has no base (restorable by nothing, removed as an orphan an hour later).
+it('retention of another job keeps the base of the chain run goes on recording, though a newer backup is in its series', async () => {
+  const store = join(work, 'store');
+  const strategy = { RS_BACKUP_STRATEGY: 'filter:secrets,configmaps' };
+  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_HTTP_PORT: '0', ...strategy };
+  const repo = new BackupRepository(new LocalStore(store), 'default');
+  await put('/registry/secrets/apps/sh.helm.release.v1.app.v1', 'v1');
+  await put('/registry/configmaps/apps/cm', 'c1');
+  const base = JSON.parse((await runCli(['backup', '--json'], env)).stdout) as Manifest;
+
+  const run = startRun({ ...env, RS_DELTA_INTERVAL: '1s' });
+  await run.until(/"msg":"watching etcd for changes"/);
+  await segmentCovering(repo, await put('/registry/secrets/apps/sh.helm.release.v1.app.v2', 'v2'));
+
+  // The CronJob: a newer dump of the same series, then retention of that series with KEEP_LAST=1.
+  const cron = await runCli(['backup', '--json'], { ...env, RS_RETENTION_KEEP_LAST: '1' });
+  expect(cron.code, cron.stderr).toBe(0);
+  const newer = JSON.parse(cron.stdout) as Manifest;
+  const listed = (await repo.list()).backups.map((m) => m.id);
+  expect(listed).toContain(base.id);
+  expect(listed).toContain(newer.id);
+
+  // run still records onto the first chain, whose base is there to restore it.
+  const later = await put('/registry/secrets/apps/sh.helm.release.v1.app.v3', 'v3');
+  const seg = await segmentCovering(repo, later);
+  expect(seg.base).toBe(base.id);
+  const dry = JSON.parse((await runCli(['prune', '--dry-run', '--json'], { ...env, RS_RETENTION_KEEP_LAST: '1' })).stdout) as {
+    decisions: Array<{ id: string; keep: boolean; reasons: string[] }>;
+  };
+  expect(dry.decisions.find((d) => d.id === base.id)).toMatchObject({ keep: true, reasons: ['protected'] });
+  expect(dry.decisions.find((d) => d.id === seg.id)).toMatchObject({ keep: true, reasons: [`chain of ${base.id}`] });
+  const restore = await runCli(['restore', 'latest', '--to', 'latest', '--dry-run', '--json'], env);
+  expect(restore.code, restore.stderr).toBe(0);
+  expect(JSON.parse(restore.stdout)).toMatchObject({ point: { base: { id: base.id }, target: { revision: later } } });
+
+  run.child().kill('SIGTERM');
+  expect((await run.done).code).toBe(0);
+});
