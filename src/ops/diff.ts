@@ -56,6 +56,8 @@ interface DiffSide {
   keys: AsyncIterable<KeyRecord>;
   prefixes?: string[];
   holds?: (key: Buffer) => boolean;
+  /** The filters `holds` judges by (a filtered key dump's manifest selection). */
+  selection?: KeySelection;
   /** The keyspace it holds: v3 for snapshots, a key dump's API. */
   api: 'v2' | 'v3';
   close(): Promise<void>;
@@ -104,7 +106,10 @@ async function compareSides(ctx: OpContext, a: DiffSide, b: DiffSide, opts: { li
   const known = [...new Set([...config.selection.prefixes, ...(a.prefixes ?? []), ...(b.prefixes ?? [])])];
   const prefixes = known.length > 0 ? layoutPrefixes(known, DEFAULT_PREFIXES) : DEFAULT_PREFIXES;
   const scope = sharedPrefixes(a.prefixes, b.prefixes);
-  const filtered = [...(a.holds ? [from.id] : []), ...(b.holds && to.id !== from.id ? [to.id] : [])];
+  // Two dumps taken with the same filters (the hourly filter:secrets,configmaps an hour apart) can hold the same keys:
+  // nothing of either was left out of the comparison, and no note says they hold different ones.
+  const alike = a.selection !== undefined && b.selection !== undefined && sameSelection(a.selection, b.selection);
+  const filtered = alike ? [] : [...(a.holds ? [from.id] : []), ...(b.holds && to.id !== from.id ? [to.id] : [])];
   const holds = [a.holds, b.holds].filter((h) => h !== undefined);
   const read = { keys: 0, bytes: 0 };
   const stopProgress = reportProgress(ctx.log, 'diff', () => read);
@@ -163,7 +168,7 @@ async function openSide(repo: BackupRepository, m: Manifest, keys: CodecKeys, ct
       keys: dump.header.apiVersion === 'v3' ? records : sortedInMemory(records),
       prefixes: dump.header.prefixes,
       api: dump.header.apiVersion,
-      ...(selection !== undefined && { holds: selectedBy(selection, dump.header.prefixes) }),
+      ...(selection !== undefined && { holds: selectedBy(selection, dump.header.prefixes), selection }),
       async close() {
         await dump.close();
         await backup.close();
@@ -193,6 +198,13 @@ const refOf = (m: Manifest): BackupRef => ({ id: m.id, createdAt: m.createdAt, s
 function selectedBy(selection: KeySelection, prefixes: readonly string[]): (key: Buffer) => boolean {
   const layout = layoutPrefixes(prefixes, DEFAULT_PREFIXES);
   return (key) => selectKey(parseKey(key, layout), selection);
+}
+
+/** Whether two selections keep the same keys: the same lists, whatever their order. */
+function sameSelection(a: KeySelection, b: KeySelection): boolean {
+  const norm = (s: KeySelection) =>
+    JSON.stringify([s.resourceSets.map((r) => [...r].sort()).sort(), ...[s.excludeResources, s.includeNamespaces, s.excludeNamespaces].map((l) => [...l].sort())]);
+  return norm(a) === norm(b);
 }
 
 async function* sortedInMemory(keys: AsyncIterable<KeyRecord>): AsyncGenerator<KeyRecord> {
