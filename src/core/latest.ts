@@ -1,6 +1,7 @@
 import { describeBackup, kindOf, type BackupKind } from './backup-kind.js';
 import { NotFoundError } from './errors.js';
-import { inSeries, seriesOf, type SeriesSource } from './series.js';
+import { counted } from './counted.js';
+import { chainBaseOf, inSeries, seriesOf, type SeriesSource } from './series.js';
 
 /** The manifest fields `latest` is chosen by. */
 export interface ListedBackup {
@@ -80,10 +81,17 @@ export function pickLatest<T extends ListedBackup>(backups: readonly T[], q: Lat
   if (sorted.length === 0) throw new NotFoundError(`no backups of ${q.where}`);
   const members = q.series === undefined ? sorted : sorted.filter((m) => inSeries(m, q.series!));
   if (members.length === 0) {
+    // Delta segments belong to their full backup's chain, not to a series `--strategy` could name.
     const counts = new Map<string, number>();
-    for (const m of sorted) counts.set(seriesOf(m), (counts.get(seriesOf(m)) ?? 0) + 1);
+    let segments = 0;
+    for (const m of sorted) {
+      if (chainBaseOf(m) !== undefined) segments++;
+      else counts.set(seriesOf(m), (counts.get(seriesOf(m)) ?? 0) + 1);
+    }
     const held = [...counts].map(([s, n]) => `${s} (${n})`).join(', ');
-    throw new NotFoundError(`no backup of series "${q.series!}" of ${q.where}; its series are ${held}`);
+    const chained = counted(segments, 'delta segment');
+    const holds = counts.size === 0 ? `it holds only ${chained}, of full backups gone` : `its series are ${held}${segments > 0 ? `, and ${chained} of their chains` : ''}`;
+    throw new NotFoundError(`no backup of series "${q.series!}" of ${q.where}; ${holds}`);
   }
   const found = members.find((m) => canUse(q.use, m));
   if (found) return found;

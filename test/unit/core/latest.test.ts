@@ -61,6 +61,12 @@ describe('pickLatest', () => {
     expect(() => pick(USES.any, 'filter:secrets')).toThrow(
       'no backup of series "filter:secrets" of cluster "prod" in /backups; its series are render (2), filter:deployments,services (1), snapshot (2), raw (1)',
     );
+    // Delta segments are no series `--strategy` can name: they are counted apart, as part of their chains.
+    const seg = { ...snap2, id: '20261122T030710.999Z-d1d1d1', strategy: 'delta', contentType: 'delta-events', base: snap2.id };
+    expect(() => pickLatest([...store, seg, seg], { use: USES.any, series: 'raw@v2', where })).toThrow(
+      'no backup of series "raw@v2" of cluster "prod" in /backups; its series are render (2), filter:deployments,services (1), snapshot (2), raw (1), and 2 delta segments of their chains',
+    );
+    expect(() => pickLatest([seg], { use: USES.any, series: 'raw', where })).toThrow('no backup of series "raw" of cluster "prod" in /backups; it holds only 1 delta segment, of full backups gone');
     expect(() => pick(USES.inspect, 'render')).toThrow(
       `no snapshot backup of series "render" of cluster "prod" in /backups; the newest of that series is a render listing (${render2.id}, ${render2.createdAt}): \`inspect\` shows the status of snapshots only (its --keys, --get and --render read key dumps too)`,
     );
