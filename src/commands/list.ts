@@ -4,7 +4,7 @@ import { seriesOf } from '../core/series.js';
 import { isDeltaManifest } from '../archive/manifest.js';
 import { formatBytes } from '../progress.js';
 import { listClusters, type ClusterSummary } from '../ops/clusters.js';
-import { listBackups } from '../ops/list.js';
+import { listBackups, type ListedBackup } from '../ops/list.js';
 import { openRepository } from '../ops/repository.js';
 import { copiedText, onlyOtherCluster, otherClusters, unusableText, type BackupRepository, type UnusableBackup } from '../store/backup-repository.js';
 import type { Store } from '../store/types.js';
@@ -54,10 +54,23 @@ export async function listCommand(ctx: CommandContext): Promise<void> {
       else rows.push([m.id, m.createdAt, m.checkpoint || m.etcd?.apiVersion === 'v2' ? seriesOf(m) : m.strategy, formatBytes(m.sizeBytes), m.etcd ? String(m.etcd.revision) : '-', m.keys === undefined ? '-' : String(m.keys), m.encryption]);
     }
     for (const line of textTable(rows, rows[0]!.length)) ctx.print(line);
-    for (const line of [...unlisted, ...lost]) ctx.print(line);
+    for (const line of [...unlisted, ...lost, ...(series === undefined ? baseless(backups) : [])]) ctx.print(line);
   } finally {
     await repo.store.close();
   }
+}
+
+/**
+ * The delta segments whose full backup the store no longer holds (deleted while `run` went on recording onto its
+ * chain): listed like the others, they restore nothing, and are said to, once per missing base.
+ */
+function baseless(backups: readonly ListedBackup[]): string[] {
+  const full = new Set(backups.filter((m) => !isDeltaManifest(m)).map((m) => m.id));
+  const stranded = new Map<string, number>();
+  for (const m of backups) if (isDeltaManifest(m) && !full.has(m.base)) stranded.set(m.base, (stranded.get(m.base) ?? 0) + 1);
+  return [...stranded].map(
+    ([base, n]) => `${counted(n, 'delta segment')} of the chain of ${base}, which is not in the store: ${n === 1 ? 'it restores' : 'they restore'} nothing (retention removes ${n === 1 ? 'it' : 'them'} once an hour old)`,
+  );
 }
 
 /**

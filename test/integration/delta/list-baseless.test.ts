@@ -1,0 +1,46 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Manifest } from '../../../src/archive/manifest.js';
+import { loadConfig } from '../../../src/config/load-config.js';
+import type { DeltaEvent } from '../../../src/core/delta-event.js';
+import { createLogger } from '../../../src/log.js';
+import { storeSegment } from '../../../src/ops/store-segment.js';
+import { BackupRepository } from '../../../src/store/backup-repository.js';
+import { LocalStore } from '../../../src/store/local-store.js';
+import { startEtcd, type TestEtcd } from '../../helpers/etcd.js';
+import { runInProcess } from '../../helpers/in-process.js';
+
+let etcd: TestEtcd;
+let store: string;
+beforeAll(async () => {
+  etcd = await startEtcd();
+  store = await mkdtemp(join(tmpdir(), 'rs-delta-baseless-'));
+});
+afterAll(async () => {
+  await etcd?.stop();
+  await rm(store, { recursive: true, force: true });
+});
+
+// Segments that `run` stored after their full backup was deleted (by an older retention, or by hand while run went on
+// recording) restore nothing; `list` showed them as every other segment, 'delta of <id>', with nothing to say the id
+// is gone. It says so under the listing, once per missing base.
+it('list says which delta segments belong to a full backup the store no longer holds', async () => {
+  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store };
+  const repo = new BackupRepository(new LocalStore(store), 'default');
+  const ctx = { config: loadConfig(env).config!, log: createLogger('silent') };
+  await etcd.ctl(['put', '/registry/secrets/apps/s', 'v1']);
+  const base = JSON.parse((await runInProcess(['backup', '--json'], env)).stdout) as Manifest;
+  const gone = '20261101T000000.000Z-abcdef';
+  let from = base.etcd!.revision + 1;
+  for (const b of [base.id, gone, gone]) {
+    const events: DeltaEvent[] = [{ type: 'put', key: Buffer.from('/registry/secrets/apps/s'), value: Buffer.from(`v${from}`), createRevision: 2, modRevision: from, version: 2, observedAt: Date.now() }];
+    await storeSegment(ctx, repo, {}, { base: b, baseRevision: base.etcd!.revision, etcdVersion: '3.4' }, { fromRevision: from, toRevision: from, events, bytes: 0, reason: 'interval' });
+    from++;
+  }
+  const res = await runInProcess(['list'], env);
+  expect(res.code, res.stderr).toBe(0);
+  const notes = res.stdout.split('\n').filter((l) => l.includes('which is not in the store'));
+  expect(notes).toEqual([`2 delta segments of the chain of ${gone}, which is not in the store: they restore nothing (retention removes them once an hour old)`]);
+});
