@@ -14,6 +14,9 @@ import { runInProcess } from '../../helpers/in-process.js';
 
 let etcd: TestEtcd;
 let store: string;
+/** The revision the stranded segments reach, and the base's. */
+let last = 0;
+let baseRevision = 0;
 beforeAll(async () => {
   etcd = await startEtcd();
   store = await mkdtemp(join(tmpdir(), 'rs-delta-baseless-'));
@@ -39,8 +42,22 @@ it('list says which delta segments belong to a full backup the store no longer h
     await storeSegment(ctx, repo, {}, { base: b, baseRevision: base.etcd!.revision, etcdVersion: '3.4' }, { fromRevision: from, toRevision: from, events, bytes: 0, reason: 'interval' });
     from++;
   }
+  last = from - 1;
+  baseRevision = base.etcd!.revision;
   const res = await runInProcess(['list'], env);
   expect(res.code, res.stderr).toBe(0);
   const notes = res.stdout.split('\n').filter((l) => l.includes('which is not in the store'));
   expect(notes).toEqual([`2 delta segments of the chain of ${gone}, which is not in the store: they restore nothing (retention removes them once an hour old)`]);
+});
+
+// What those segments record cannot be restored, so `--to latest` (the newest change recorded) would silently give an
+// older state: the one the whole chain reaches. Refused, naming that revision to give instead.
+it('restore latest --to latest is refused when segments of a missing base record changes beyond what can be restored', async () => {
+  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store };
+  const res = await runInProcess(['restore', 'latest', '--keys', '--to', 'latest', '--dry-run'], env);
+  expect(res.code).toBe(1);
+  expect(res.stderr).toContain(`--to latest would restore revision ${baseRevision + 1} from`);
+  expect(res.stderr).toContain(`but delta segments of the chain of 20261101T000000.000Z-abcdef, which is not in the store, record changes up to revision ${last}: without their full backup they cannot be restored; give --to ${baseRevision + 1}`);
+  const asMeant = await runInProcess(['restore', 'latest', '--keys', '--to', String(baseRevision + 1), '--dry-run'], env);
+  expect(asMeant.code, asMeant.stderr).toBe(0);
 });
