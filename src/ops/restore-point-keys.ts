@@ -4,7 +4,10 @@ import type { KeyRecord, KeyStream } from '../core/key-record.js';
 import { UNKNOWN_LEASE_TTL } from '../etcd/event-replayer.js';
 import { deleteKeys, type DeleteReport } from '../etcd/key-deleter.js';
 import { prefixRanges, isOpenEnd, type KeyRange } from '../etcd/key-ranges.js';
-import { DEFAULT_PREFIXES } from '../kube/index.js';
+import type { DumpHeader } from '../archive/key-dump-format.js';
+import { selectKey, selectsEverything, type KeySelection } from '../core/key-selection.js';
+import { DEFAULT_PREFIXES, parseKey } from '../kube/index.js';
+import { layoutPrefixes } from '../kube/resource-label.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import { keyDumpKeys, snapshotKeys } from './backup-keys.js';
 import type { OpContext } from './context.js';
@@ -42,7 +45,8 @@ export async function restorePointKeys(ctx: OpContext, repo: BackupRepository, r
     segments = point.segments;
     const from = stream.header.revision;
     const ranges = prefixRanges(stream.header.prefixes);
-    const { finals, events, observedAt } = await indexChanges(segments.events(from, point.revision), ranges);
+    const keep = keptBy(ranges, (stream.header as Partial<DumpHeader>).selection, stream.header.prefixes);
+    const { finals, events, observedAt } = await indexChanges(segments.events(from, point.revision), keep);
     const combined = pointStream(stream, segments, finals, { from, to: point.revision, ranges });
     const report = await restoreKeys(ctx, base.id, combined, opts);
     const deleted = [...finals].filter(([, f]) => f.deleted).map(([k]) => Buffer.from(k, 'latin1'));
@@ -68,14 +72,14 @@ async function baseKeys(ctx: OpContext, backup: OpenedBackup, revision: number):
 }
 
 /** One pass over the changes: each changed key's last change (and how many changes there are, and the last's time). */
-async function indexChanges(changes: AsyncIterable<DeltaEvent>, ranges: readonly KeyRange[]): Promise<{ finals: Finals; events: number; observedAt?: string }> {
+async function indexChanges(changes: AsyncIterable<DeltaEvent>, keep: (key: Buffer) => boolean): Promise<{ finals: Finals; events: number; observedAt?: string }> {
   const finals: Finals = new Map();
   let events = 0;
   let last: number | undefined;
   for await (const e of changes) {
     events++;
     last = e.observedAt;
-    if (inRanges(e.key, ranges)) finals.set(e.key.toString('latin1'), { revision: e.modRevision, deleted: e.type === 'delete' });
+    if (keep(e.key)) finals.set(e.key.toString('latin1'), { revision: e.modRevision, deleted: e.type === 'delete' });
   }
   return { finals, events, ...(last !== undefined && { observedAt: new Date(last).toISOString() }) };
 }
@@ -128,6 +132,18 @@ function recordOf(e: DeltaEvent): KeyRecord {
   const r: KeyRecord = { key: e.key, value: e.value, createRevision: e.createRevision, modRevision: e.modRevision, version: e.version };
   if (e.lease === undefined) return r;
   return { ...r, lease: e.lease, ttl: e.ttl ?? e.grantedTtl ?? UNKNOWN_LEASE_TTL };
+}
+
+/**
+ * The changed keys the restore takes: those under the base's prefixes and, for a filtered key dump (`filter:`, a dump
+ * taken with RS_INCLUDE_NAMESPACES...), those its filters selected, judged as the dump judged its keys. The chain
+ * records every key under the prefixes; a filtered base restores the state of what it holds at the target, not the
+ * last change of a Pod beside Secrets it never held.
+ */
+function keptBy(ranges: readonly KeyRange[], selection: KeySelection | undefined, prefixes: readonly string[]): (key: Buffer) => boolean {
+  if (selection === undefined || selectsEverything(selection)) return (key) => inRanges(key, ranges);
+  const layout = layoutPrefixes(prefixes, DEFAULT_PREFIXES);
+  return (key) => inRanges(key, ranges) && selectKey(parseKey(key, layout), selection);
 }
 
 function inRanges(key: Buffer, ranges: readonly KeyRange[]): boolean {
