@@ -289,7 +289,9 @@ export function formatKeyRestore(r: KeyRestoreReport): string[] {
   const t = r.totals;
   rows.push(['TOTAL', String(t.create), String(t.update), String(t.unchanged), String(t.skipped)]);
   const lines = textTable(rows);
-  const skipped = Object.entries(t.skippedBy).filter(([, n]) => n > 0).map(([why, n]) => `${n} ${why}`).join(', ');
+  // Filtered by what: the settings, as a restore with another job's environment (its filter:) is filtered by them.
+  const by = (why: string) => (why === 'filtered' && r.filters !== undefined ? ` (by ${r.filters.join(', ')})` : '');
+  const skipped = Object.entries(t.skippedBy).filter(([, n]) => n > 0).map(([why, n]) => `${n} ${why}${by(why)}`).join('; ');
   if (skipped) lines.push(`skipped: ${skipped}`);
   // A filter entry that matched nothing is nearly always a typo (tema-2): the rest was restored, that part was not.
   for (const u of r.unmatchedFilters) {

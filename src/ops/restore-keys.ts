@@ -1,4 +1,5 @@
 import { counted } from '../core/counted.js';
+import type { Config } from '../config/types.js';
 import type { Manifest } from '../archive/manifest.js';
 import { snapshotError } from '../archive/snapshot-error.js';
 import { AbortedError, IntegrityError, OperationError, describeError } from '../core/errors.js';
@@ -38,6 +39,8 @@ export interface KeyRestoreReport {
   resources: PlanRow[];
   /** Filter entries that matched no key of the backup (a misspelt namespace, a resource it does not hold). */
   unmatchedFilters: UnmatchedFilter[];
+  /** The settings that filtered the keys, as given (`RS_BACKUP_STRATEGY=filter:secrets`), when any is set. */
+  filters?: string[];
 }
 
 /** Options of a key restore; onProgress: keys handled so far and bytes written, for API jobs. */
@@ -107,6 +110,7 @@ interface KeyRestoreRun {
   handled: number;
   onProgress: KeyRestoreOptions['onProgress'];
   matches: FilterMatches;
+  filters: string[];
 }
 
 /**
@@ -129,7 +133,7 @@ export async function restoreKeys(ctx: OpContext, id: string, stream: KeyStream,
     try {
       target = await openRestoreTarget(config, etcd, stream.header.apiVersion);
       const layout = layoutPrefixes(stream.header.prefixes, DEFAULT_PREFIXES);
-      run = { log, selection, layout, restorer: new KeyRestorer(target, opts), handled: 0, onProgress: opts.onProgress, matches: new FilterMatches(config.selection) };
+      run = { log, selection, layout, restorer: new KeyRestorer(target, opts), handled: 0, onProgress: opts.onProgress, matches: new FilterMatches(config.selection), filters: filtersOf(config) };
       log.info({ target: config.etcd.endpoints, apiVersion: target.apiVersion, dryRun: opts.dryRun, dumpRevision: stream.header.revision }, 'restore started');
       await writeInPhases(ctx.signal, stream, run, opts);
     } catch (err) {
@@ -286,5 +290,23 @@ function report(id: string, endpoints: string[], apiVersion: 'v2' | 'v3', run: K
     totals: restorer.plan.totals(),
     resources: restorer.plan.rows(),
     unmatchedFilters,
+    ...(run.filters.length > 0 && { filters: run.filters }),
   };
+}
+
+/**
+ * The settings that narrow a key restore, as whoever gave them named them: the namespace and resource lists, and a
+ * `filter:` RS_BACKUP_STRATEGY, which filters restores too (the hourly filter job's environment reused for a restore
+ * of the nightly dump restores its resources only): named under the plan, so `skipped: N filtered` says by what.
+ */
+function filtersOf(config: Config): string[] {
+  const sel = config.selection;
+  const lists = [
+    ['includeResources', 'RS_INCLUDE_RESOURCES', sel.includeResources],
+    ['excludeResources', 'RS_EXCLUDE_RESOURCES', sel.excludeResources],
+    ['includeNamespaces', 'RS_INCLUDE_NAMESPACES', sel.includeNamespaces],
+    ['excludeNamespaces', 'RS_EXCLUDE_NAMESPACES', sel.excludeNamespaces],
+  ] as const;
+  const named = lists.filter(([, , list]) => list.length > 0).map(([field, variable, list]) => `${sel.named?.[field] ?? variable}=${list.join(',')}`);
+  return config.strategy?.kind === 'filter' ? [`RS_BACKUP_STRATEGY=${formatStrategy(config.strategy)}`, ...named] : named;
 }
