@@ -2,6 +2,7 @@ import { basename } from 'node:path';
 import { isDeltaManifest, type DeltaManifest, type Manifest } from '../archive/manifest.js';
 import { counted } from '../core/counted.js';
 import { NotFoundError, RefusedError } from '../core/errors.js';
+import { chainUnits } from '../core/chain-units.js';
 import { newestFirst } from '../core/latest.js';
 import { nearbyIds } from '../core/nearby.js';
 import { idOfFile } from '../core/naming.js';
@@ -68,24 +69,7 @@ export async function deleteBackups(ctx: Pick<OpContext, 'log'>, repo: BackupRep
   const unique = [...new Set(ids)];
   checkKnown(repo, unique, byId, invalid);
   const targets = unique.map((id) => byId.get(id)!);
-  if (!opts.force) {
-    const force = opts.forceAs ?? '--force';
-    const newest = newestOfSeries(backups);
-    const refused = targets.filter((m) => newest.get(seriesOf(m)) === m.id);
-    if (refused.length > 0) {
-      throw new RefusedError(
-        refused.map((m) => `backup ${m.id} is the newest of series "${seriesOf(m)}" (what "latest" of it reads): refusing to delete it without ${force}`).join('\n'),
-      );
-    }
-    const cutting = targets.filter(isDeltaManifest).map((m) => ({ m, after: laterSegments(m, backups, unique) })).filter((c) => c.after > 0);
-    if (cutting.length > 0) {
-      throw new RefusedError(
-        cutting
-          .map(({ m, after }) => `segment ${m.id} holds revisions ${m.fromRevision}..${m.toRevision} of the chain of ${m.base}: deleting it would leave ${counted(after, 'later segment')} past a gap, so no restore could reach past revision ${m.fromRevision - 1}; refusing without ${force} (delete the chain's full backup ${m.base} to remove the whole chain)`)
-          .join('\n'),
-      );
-    }
-  }
+  if (!opts.force) refuseUnforced(targets, backups, unique, opts.forceAs ?? '--force');
   const log = ctx.log.child({ component: 'delete' });
   const deleted: DeletedBackup[] = [];
   for (const m of targets) {
@@ -96,6 +80,38 @@ export async function deleteBackups(ctx: Pick<OpContext, 'log'>, repo: BackupRep
     log.info({ id: m.id, series: seriesOf(m), dependents: dependents.length }, 'backup deleted');
   }
   return { dryRun: opts.dryRun === true, deleted };
+}
+
+/**
+ * What `delete` refuses without `force`: the newest backup of a series (what `latest` of it reads), the full backup of
+ * the chain of continuous backups written last in its series (`run` may still be recording onto it: every segment it
+ * stores after would have no base, restorable by nothing), and a segment from the middle of a chain.
+ */
+function refuseUnforced(targets: readonly Manifest[], backups: readonly Manifest[], unique: readonly string[], force: string): void {
+  const newest = newestOfSeries(backups);
+  const refused = targets.filter((m) => newest.get(seriesOf(m)) === m.id);
+  if (refused.length > 0) {
+    throw new RefusedError(
+      refused.map((m) => `backup ${m.id} is the newest of series "${seriesOf(m)}" (what "latest" of it reads): refusing to delete it without ${force}`).join('\n'),
+    );
+  }
+  const cutting = targets.filter(isDeltaManifest).map((m) => ({ m, after: laterSegments(m, backups, unique) })).filter((c) => c.after > 0);
+  if (cutting.length > 0) {
+    throw new RefusedError(
+      cutting
+        .map(({ m, after }) => `segment ${m.id} holds revisions ${m.fromRevision}..${m.toRevision} of the chain of ${m.base}: deleting it would leave ${counted(after, 'later segment')} past a gap, so no restore could reach past revision ${m.fromRevision - 1}; refusing without ${force} (delete the chain's full backup ${m.base} to remove the whole chain)`)
+        .join('\n'),
+    );
+  }
+  const recorded = chainUnits(backups as Array<Manifest & { base?: string }>, new Date()).recordedBases;
+  const recording = targets.filter((m) => recorded.has(m.id));
+  if (recording.length > 0) {
+    throw new RefusedError(
+      recording
+        .map((m) => `backup ${m.id} heads the chain of continuous backups written last in series "${seriesOf(m)}": run may still be recording onto it, and the segments it stores after would have no full backup to restore from; refusing to delete it without ${force}`)
+        .join('\n'),
+    );
+  }
 }
 
 /**

@@ -41,7 +41,7 @@ async function segmentCovering(repo: BackupRepository, revision: number): Promis
 // same strategy with RS_RETENTION_KEEP_LAST=1 takes a newer dump into that series. run goes on with its own chain (a
 // backup of another job does not move it), so retention must keep that chain's base: deleted, every segment run
 // writes after it has no base (restorable by nothing, removed as an orphan an hour later).
-it('retention of another job keeps the base of the chain run goes on recording, though a newer backup is in its series', async () => {
+it('retention of another job, and delete without --force, keep the base of the chain run goes on recording, though a newer backup is in its series', async () => {
   const store = join(work, 'store');
   const strategy = { RS_BACKUP_STRATEGY: 'filter:secrets,configmaps' };
   const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_HTTP_PORT: '0', ...strategy };
@@ -71,6 +71,12 @@ it('retention of another job keeps the base of the chain run goes on recording, 
   };
   expect(dry.decisions.find((d) => d.id === base.id)).toMatchObject({ keep: true, reasons: ['protected'] });
   expect(dry.decisions.find((d) => d.id === seg.id)).toMatchObject({ keep: true, reasons: [`chain of ${base.id}`] });
+  // A delete by hand of that base is refused as well, as the newest backup of a series is: --force takes it.
+  const refused = await runCli(['delete', base.id], env);
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toContain(`backup ${base.id} heads the chain of continuous backups written last in series "filter:configmaps,secrets": run may still be recording onto it`);
+  expect((await repo.list()).backups.map((m) => m.id)).toContain(base.id);
+  expect((await runCli(['delete', base.id, '--dry-run', '--force'], env)).code).toBe(0);
   const restore = await runCli(['restore', 'latest', '--to', 'latest', '--dry-run', '--json'], env);
   expect(restore.code, restore.stderr).toBe(0);
   expect(JSON.parse(restore.stdout)).toMatchObject({ point: { base: { id: base.id }, target: { revision: later } } });
