@@ -108,6 +108,9 @@ interface KeyRestoreRun {
   layout: readonly string[];
   restorer: KeyRestorer;
   handled: number;
+  /** Keys read from the backup, every pass together, and the pass reading (1 for the first). */
+  read: number;
+  pass: number;
   onProgress: KeyRestoreOptions['onProgress'];
   matches: FilterMatches;
   filters: string[];
@@ -129,11 +132,19 @@ export async function restoreKeys(ctx: OpContext, id: string, stream: KeyStream,
   return withEtcd(config, { signal: ctx.signal, log }, async (etcd) => {
     let run: KeyRestoreRun | undefined;
     let target: RestoreTarget | undefined;
-    const stopProgress = reportProgress(log, 'restore', () => ({ bytes: run?.restorer.bytesWritten ?? 0, keys: run?.restorer.written ?? 0 }));
+    // Keys written (a dry run writes none: the keys it has planned), and the keys read from the backup with the pass
+    // reading them: the restore reads the backup once per phase, and a first pass that finds no namespace or CRD
+    // writes nothing for as long as it reads the whole backup.
+    const stopProgress = reportProgress(log, 'restore', () => ({
+      bytes: run?.restorer.bytesWritten ?? 0,
+      keys: (opts.dryRun ? run?.handled : run?.restorer.written) ?? 0,
+      read: run?.read ?? 0,
+      pass: run?.pass ?? 0,
+    }));
     try {
       target = await openRestoreTarget(config, etcd, stream.header.apiVersion);
       const layout = layoutPrefixes(stream.header.prefixes, DEFAULT_PREFIXES);
-      run = { log, selection, layout, restorer: new KeyRestorer(target, opts), handled: 0, onProgress: opts.onProgress, matches: new FilterMatches(config.selection), filters: filtersOf(config) };
+      run = { log, selection, layout, restorer: new KeyRestorer(target, opts), handled: 0, read: 0, pass: 0, onProgress: opts.onProgress, matches: new FilterMatches(config.selection), filters: filtersOf(config) };
       log.info({ target: config.etcd.endpoints, apiVersion: target.apiVersion, dryRun: opts.dryRun, dumpRevision: stream.header.revision }, 'restore started');
       await writeInPhases(ctx.signal, stream, run, opts);
     } catch (err) {
@@ -213,8 +224,10 @@ async function pass(
   end?: number,
 ): Promise<void> {
   let index = 0;
+  run.pass++;
   const step = (record: KeyRecord): Promise<void> | undefined => {
     if (signal.aborted) throw new AbortedError('restore interrupted (SIGTERM/SIGINT)');
+    run.read++;
     const parsed = parseKey(record.key, run.layout);
     const due = wanted(record, parsed, restorePhase(parsed), index++);
     if (due === true) return write(run, record, parsed);
@@ -251,7 +264,9 @@ function write(run: KeyRestoreRun, record: KeyRecord, parsed: ParsedKey): Promis
 }
 
 function handled(run: KeyRestoreRun): undefined {
-  run.onProgress?.({ keys: ++run.handled, bytes: run.restorer.bytesWritten });
+  // Counted whether or not a caller listens: `onProgress?.(...)` evaluates its argument only when onProgress is set.
+  run.handled++;
+  run.onProgress?.({ keys: run.handled, bytes: run.restorer.bytesWritten });
   return undefined;
 }
 
