@@ -5,7 +5,7 @@ import { TargetNotRecordedError, parseTarget, type Target } from '../core/delta-
 import { ConfigError, IntegrityError, OperationError, RefusedError } from '../core/errors.js';
 import { USES, type BackupUse } from '../core/latest.js';
 import { seriesOf } from '../core/series.js';
-import { resolvePoint, type PointReport, type PointResolution } from '../ops/restore-point.js';
+import { refuseStranded, resolvePoint, type PointReport, type PointResolution } from '../ops/restore-point.js';
 import { restorePointDataDir } from '../ops/restore-point-data-dir.js';
 import { restorePointKeys, type PointKeysReport } from '../ops/restore-point-keys.js';
 import type { KeyRestoreReport } from '../ops/restore-keys.js';
@@ -204,22 +204,5 @@ async function refuseOlderThanRecorded(repo: BackupRepository, use: BackupUse, b
   throw new RefusedError(
     `--to latest would restore revision ${best.revision} from ${mine} ${best.chain.base.id}, but ${theirs} ${other.chain.base.id} and the changes recorded after it reach revision ${other.revision}: ` +
       `${how}; or give --to ${best.revision} (or --strategy ${seriesOf(best.chain.base.manifest)}) to restore the older state`,
-  );
-}
-
-/**
- * Delta segments whose full backup the store no longer holds (deleted while `run` went on recording onto its chain)
- * record changes no restore can reach. When they reach beyond the state `--to latest` would restore, that state is
- * older than the newest change recorded: refused, saying so, with the `--to` that restores it as meant.
- */
-async function refuseStranded(repo: BackupRepository, best: PointResolution): Promise<void> {
-  const { backups } = await repo.list();
-  const full = new Set(backups.filter((m) => !isDeltaManifest(m)).map((m) => m.id));
-  const stranded = backups.filter((m): m is DeltaManifest => isDeltaManifest(m) && !full.has(m.base) && m.toRevision > best.revision);
-  if (stranded.length === 0) return;
-  const newest = stranded.reduce((a, b) => (b.toRevision > a.toRevision ? b : a));
-  throw new RefusedError(
-    `--to latest would restore revision ${best.revision} from ${best.chain.base.id}, but delta segments of the chain of ${newest.base}, which is not in the store, record changes up to revision ${newest.toRevision}: ` +
-      `without their full backup they cannot be restored; give --to ${best.revision} to restore the newest state that can be`,
   );
 }

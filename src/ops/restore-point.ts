@@ -1,4 +1,5 @@
 import type { CodecKeys } from '../archive/codec.js';
+import { isDeltaManifest, type DeltaManifest } from '../archive/manifest.js';
 import type { DeltaEvent } from '../core/delta-event.js';
 import { resolveTarget, type Resolution, type Target } from '../core/delta-chain.js';
 import type { BackupUse } from '../core/latest.js';
@@ -115,4 +116,22 @@ async function observedBy(events: AsyncIterable<DeltaEvent>, notAfter: number, f
     if (!past) revision = e.modRevision;
   }
   return revision;
+}
+
+/**
+ * Delta segments whose full backup the store no longer holds (deleted while `run` went on recording onto its chain)
+ * record changes no restore can reach. When they reach beyond the state `--to latest` would restore, that state is
+ * older than the newest change recorded: refused, saying so, with the `--to` that restores it as meant (the CLI's
+ * `restore latest --to latest`, the API's `{"backupId":"latest","to":"latest"}`).
+ */
+export async function refuseStranded(repo: BackupRepository, best: PointResolution): Promise<void> {
+  const { backups } = await repo.list();
+  const full = new Set(backups.filter((m) => !isDeltaManifest(m)).map((m) => m.id));
+  const stranded = backups.filter((m): m is DeltaManifest => isDeltaManifest(m) && !full.has(m.base) && m.toRevision > best.revision);
+  if (stranded.length === 0) return;
+  const newest = stranded.reduce((a, b) => (b.toRevision > a.toRevision ? b : a));
+  throw new RefusedError(
+    `--to latest would restore revision ${best.revision} from ${best.chain.base.id}, but delta segments of the chain of ${newest.base}, which is not in the store, record changes up to revision ${newest.toRevision}: ` +
+      `without their full backup they cannot be restored; give --to ${best.revision} to restore the newest state that can be`,
+  );
 }

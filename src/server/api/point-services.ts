@@ -3,7 +3,7 @@ import type { JobContext } from '../../core/jobs.js';
 import { USES } from '../../core/latest.js';
 import type { OpContext } from '../../ops/context.js';
 import { listChainViews } from '../../ops/delta-chains.js';
-import { resolvePoint } from '../../ops/restore-point.js';
+import { refuseStranded, resolvePoint } from '../../ops/restore-point.js';
 import { restorePointKeys } from '../../ops/restore-point-keys.js';
 import type { BackupRepository } from '../../store/backup-repository.js';
 import { recordRestore } from '../metrics.js';
@@ -17,6 +17,7 @@ export function pointServices(ctx: OpContext, repo: BackupRepository, jobCtx: (j
     listChains: () => listChainViews(repo),
     async resolvePoint(req, series) {
       const [best] = await resolvePoint(repo, req.backupId, parseTarget(req.to), { use: USES.restoreKeys, ...(series !== undefined && { series }) });
+      if (req.backupId === 'latest' && req.to === 'latest' && series === undefined) await refuseStranded(repo, best!);
       return best!;
     },
     async restorePoint(r, req, job) {

@@ -10,6 +10,7 @@ import { storeSegment } from '../../../src/ops/store-segment.js';
 import { BackupRepository } from '../../../src/store/backup-repository.js';
 import { LocalStore } from '../../../src/store/local-store.js';
 import { startEtcd, type TestEtcd } from '../../helpers/etcd.js';
+import { startApi } from '../../helpers/api.js';
 import { runInProcess } from '../../helpers/in-process.js';
 
 let etcd: TestEtcd;
@@ -60,4 +61,18 @@ it('restore latest --to latest is refused when segments of a missing base record
   expect(res.stderr).toContain(`but delta segments of the chain of 20261101T000000.000Z-abcdef, which is not in the store, record changes up to revision ${last}: without their full backup they cannot be restored; give --to ${baseRevision + 1}`);
   const asMeant = await runInProcess(['restore', 'latest', '--keys', '--to', String(baseRevision + 1), '--dry-run'], env);
   expect(asMeant.code, asMeant.stderr).toBe(0);
+});
+
+it('so is the API\'s restore of latest to latest (409), naming that revision', async () => {
+  const token = 'baseless-segments-token-0123';
+  const api = await startApi({ RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_API_TOKEN: token });
+  try {
+    const res = await api.call('/api/v1/restores', { method: 'POST', token, json: { backupId: 'latest', to: 'latest', dryRun: true } });
+    expect(res.status).toBe(409);
+    expect(((await res.json()) as { error: string }).error).toContain(`record changes up to revision ${last}: without their full backup they cannot be restored; give --to ${baseRevision + 1}`);
+    const asMeant = await api.call('/api/v1/restores', { method: 'POST', token, json: { backupId: 'latest', to: String(baseRevision + 1), dryRun: true } });
+    expect(asMeant.status).toBe(202);
+  } finally {
+    await api.stop();
+  }
 });
