@@ -212,5 +212,8 @@ function sameEnding(name: string, known: readonly string[]): string | undefined 
  * belongs: an age secret key (pasted as a recipient), a password in a URL's user info.
  */
 export function redactSecrets(text: string): string {
-  return text.replace(/AGE-SECRET-KEY-1[0-9A-Z]+/gi, 'AGE-SECRET-KEY-1(hidden)').replace(/(\/\/[^/:@\s"]*):[^@/\s"]*@/g, '$1:(hidden)@');
+  // User info after a scheme's `//`, or at the start of a value given without one (`user:pw@host:9091`).
+  return text
+    .replace(/AGE-SECRET-KEY-1[0-9A-Z]+/gi, 'AGE-SECRET-KEY-1(hidden)')
+    .replace(/((?:\/\/|^|["'\s,(])[^/:@\s"',()]*):[^@/\s"]*@/g, '$1:(hidden)@');
 }
