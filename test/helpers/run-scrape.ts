@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JobView } from '../../src/core/jobs.js';
 import { runDuring } from './background-run.js';
+import { runCli } from './cli.js';
 import { startEtcd } from './etcd.js';
 import { freePort } from './ports.js';
+import { startPushgateway } from './pushgateway.js';
 
 /** The schedule `run` is started with: the alerts' backup period (6 hours) in cron. */
 export const SCRAPE_SCHEDULE = '0 */6 * * *';
@@ -57,6 +59,51 @@ export async function scrapeRun(): Promise<string> {
     return page;
   } finally {
     await etcd.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The /metrics page of a `reshifter run` just started on a store that holds no backup (a fresh install; a restart
+ * while the store cannot be listed shows the same): no backup is due yet, none has been made.
+ */
+export async function scrapeFreshRun(): Promise<string> {
+  const work = await mkdtemp(join(tmpdir(), 'rs-scrape-fresh-'));
+  try {
+    const port = await freePort();
+    let page = '';
+    const env = {
+      RS_ETCD_ENDPOINTS: `http://127.0.0.1:${await freePort()}`, RS_BACKUP_DIR: work, RS_SCHEDULE: SCRAPE_SCHEDULE,
+      RS_HTTP_PORT: String(port), RS_CLUSTER_NAME: 'scrape',
+    };
+    const res = await runDuring(env, { msg: 'scheduler started', timeoutMs: 60_000 }, async () => {
+      page = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    });
+    if (!page) throw new Error(`run exited before the scrape (code ${res.code}): ${res.stderr.slice(-2000)}`);
+    return page;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * What a real Pushgateway holds (its own /metrics page, the reshifter series only) after the first one-off `backup`
+ * of cluster `prod` ever, which failed: etcd did not answer.
+ */
+export async function scrapeFirstFailedPush(): Promise<string> {
+  const gw = await startPushgateway();
+  const work = await mkdtemp(join(tmpdir(), 'rs-scrape-push-'));
+  try {
+    const env = {
+      RS_ETCD_ENDPOINTS: `http://127.0.0.1:${await freePort()}`, RS_ETCD_TIMEOUT: '2s', RS_BACKUP_DIR: work,
+      RS_PUSHGATEWAY_URL: gw.url, RS_CLUSTER_NAME: 'prod',
+    };
+    const res = await runCli(['backup'], env);
+    if (res.code !== 1 || !res.stderr.includes('metrics pushed')) throw new Error(`the failed backup: ${res.code} ${res.stderr.slice(-2000)}`);
+    const page = await (await fetch(`${gw.url}/metrics`)).text();
+    return page.split('\n').filter((l) => l.startsWith('reshifter_')).join('\n');
+  } finally {
+    await gw.stop();
     await rm(work, { recursive: true, force: true });
   }
 }

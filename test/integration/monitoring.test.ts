@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { checkAgainstScrape, promtool, selectorsOf } from '../helpers/promql.js';
-import { parseSamples, scrapeRun, type Sample } from '../helpers/run-scrape.js';
+import { parseSamples, scrapeFirstFailedPush, scrapeFreshRun, scrapeRun, type Sample } from '../helpers/run-scrape.js';
 import { validateSchema } from '../unit/manifests/kube-schema.js';
 
 /**
@@ -23,10 +23,15 @@ const notYetExported = (name: string) => name.startsWith('reshifter_delta_');
 
 let page: string;
 let samples: Sample[];
+/** A `run` just started on an empty store, and a Pushgateway after the first one-off backup ever failed. */
+let fresh: Sample[];
+let firstPushFailed: Sample[];
 beforeAll(async () => {
   page = await scrapeRun();
   samples = parseSamples(page);
-}, 150_000);
+  fresh = parseSamples(await scrapeFreshRun());
+  firstPushFailed = parseSamples(await scrapeFirstFailedPush());
+}, 240_000);
 
 describe('PrometheusRule', () => {
   it('validates against the Prometheus Operator schema and holds the alerts the README lists', async () => {
@@ -66,7 +71,7 @@ describe('PrometheusRule', () => {
   it('each alert fires when it should and not otherwise (promtool test rules on series from the scrape)', () => {
     const res = promtool((dir) => ['test', 'rules', `${dir}/tests.yaml`], {
       'rules.yaml': { groups: withoutAnnotations(rule.spec.groups) },
-      'tests.yaml': { rule_files: ['rules.yaml'], evaluation_interval: '1m', tests: alertScenarios(samples) },
+      'tests.yaml': { rule_files: ['rules.yaml'], evaluation_interval: '1m', tests: [...alertScenarios(samples), ...firstBackupScenarios(fresh, firstPushFailed)] },
     });
     expect(res.output).toContain('SUCCESS');
     expect(res.code).toBe(0);
@@ -287,6 +292,56 @@ function alertScenarios(scraped: Sample[]) {
       alert_rule_test: [
         ...none('20m', 'ReshifterMetricsAbsent'),
         { eval_time: '40m', alertname: 'ReshifterMetricsAbsent', exp_alerts: [{ exp_labels: { severity: 'warning' } }] },
+      ],
+    },
+  ];
+}
+
+/** A promtool input series with a sample's own labels (an empty one is no label) and `target`'s, its values given. */
+const asIs = (s: Sample, values: string, target: Record<string, string> = {}) => ({
+  series: `${s.name}{${Object.entries({ ...s.labels, ...target }).filter(([, v]) => v !== '').map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')}}`,
+  values,
+});
+
+/**
+ * Before any backup succeeded, from real pages. Both start at 13h of promtool's clock (Unix time 46800), later than
+ * two periods after Unix time 0, the "last success" of a store that holds none.
+ */
+function firstBackupScenarios(fresh: Sample[], pushed: Sample[]) {
+  const START = 46_800;
+  const from13h = (v: number) => `_x779 ${v}x900`;
+  const none = (at: string, ...names: string[]) => names.map((alertname) => ({ eval_time: at, alertname, exp_alerts: [] }));
+  const ours = fresh.filter((s) => s.name.startsWith('reshifter_') || s.name === 'process_start_time_seconds');
+  expect(ours.find((s) => s.name === 'reshifter_backup_last_success_timestamp_seconds')?.value).toBe(0);
+  expect(ours.some((s) => s.name === 'process_start_time_seconds')).toBe(true);
+  // The gateway holds no last success at all: the run that would have pushed one never came.
+  expect(pushed.some((s) => s.name === 'reshifter_backup_last_success_timestamp_seconds')).toBe(false);
+  const failedAt = pushed.find((s) => s.name === 'reshifter_backup_last_failure_timestamp_seconds');
+  expect(failedAt?.labels).toMatchObject({ job: 'reshifter', cluster: 'prod' });
+  const gatewayJob = { job: 'reshifter', cluster: 'prod' };
+  return [
+    {
+      // Before: the last success 0 read as a backup 13 hours old, a critical page 5 minutes after the start with
+      // /healthz saying that no backup is due yet.
+      name: 'run with no backup in the store (a fresh install, a restart while the store could not be listed): silent until two periods after the start',
+      interval: '1m',
+      input_series: ours.map((s) => asIs(s, from13h(s.name === 'process_start_time_seconds' ? START : s.value), JOB)),
+      alert_rule_test: [
+        ...none('13h10m', 'ReshifterBackupMissing', 'ReshifterBackupFailed'),
+        ...none('24h50m', 'ReshifterBackupMissing', 'ReshifterBackupFailed'),
+        { eval_time: '25h10m', alertname: 'ReshifterBackupMissing', exp_alerts: [{ exp_labels: { ...JOB, severity: 'critical' } }] },
+      ],
+    },
+    {
+      // Before: neither alert fired, for this run or any failing one after it (no last success to compare with).
+      name: 'pushgateway: the first one-off backup ever fails: failed fires at once, missing (there is no backup at all) 5 minutes later',
+      interval: '1m',
+      input_series: pushed.map((s) => asIs(s, from13h(s === failedAt ? START : s.value))),
+      alert_rule_test: [
+        ...none('12h50m', 'ReshifterBackupFailed', 'ReshifterBackupMissing'),
+        { eval_time: '13h2m', alertname: 'ReshifterBackupFailed', exp_alerts: [{ exp_labels: { ...gatewayJob, severity: 'warning' } }] },
+        ...none('13h2m', 'ReshifterBackupMissing'),
+        { eval_time: '13h10m', alertname: 'ReshifterBackupMissing', exp_alerts: [{ exp_labels: { ...gatewayJob, severity: 'critical' } }] },
       ],
     },
   ];
