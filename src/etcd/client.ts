@@ -4,6 +4,7 @@ import { noop } from 'cockatiel';
 import { Etcd3, type IOptions } from 'etcd3';
 import type { EtcdConfig, EtcdFileField } from '../config/types.js';
 import { ConfigError } from '../core/errors.js';
+import { authenticateOnOwnChannel } from './auth-channel.js';
 import { explainClosedConnection } from './errors.js';
 import { faultHandling, poolHostOf } from './fault-handling.js';
 import { checkTlsFiles, variableOf } from './tls-check.js';
@@ -92,5 +93,7 @@ export function createEtcdClient(cfg: EtcdConfig, opts: { oneAttempt?: boolean }
   if (cfg.username !== undefined && cfg.password !== undefined) {
     options.auth = { username: cfg.username, password: cfg.password };
   }
-  return new Etcd3(options);
+  const client = new Etcd3(options);
+  if (options.auth) authenticateOnOwnChannel(client, GRPC_OPTIONS);
+  return client;
 }

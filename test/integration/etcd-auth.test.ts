@@ -11,6 +11,7 @@ import { killStarted, startRun } from '../helpers/background-run.js';
 import { runCli } from '../helpers/cli.js';
 import { segmentEvents, segmentsOf } from '../helpers/delta-history.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { freePort } from '../helpers/ports.js';
 
 const PASSWORD = 'Pw-9f3c1e7a-never-print-me';
 
@@ -97,6 +98,17 @@ describe('etcd with authentication', () => {
 
   it('says that etcd wants credentials when none are set', async () => {
     failsWith(await backup({}), /(has authentication enabled|requires authentication and got no user name).*set RS_ETCD_USERNAME and RS_ETCD_PASSWORD/);
+  });
+
+  it('etcd down: the error names why it is unreachable, as without credentials', async () => {
+    // Before: `etcd is unreachable or went away: null` (each token request on a new gRPC channel, which joined the
+    // failed shared connection and knew no cause).
+    const res = await runCli(['backup'], {
+      RS_ETCD_ENDPOINTS: `http://127.0.0.1:${await freePort()}`, RS_BACKUP_DIR: join(dir, 'store'), RS_ETCD_TIMEOUT: '3s',
+      RS_ETCD_USERNAME: 'root', RS_ETCD_PASSWORD: PASSWORD,
+    });
+    failsWith(res, /reading etcd status failed at http:\/\/127\.0\.0\.1:\d+ \(gave up after \d+ attempts in [\d.]+ s\): etcd is unreachable or went away: connect ECONNREFUSED 127\.0\.0\.1:\d+\n/);
+    expect(res.stderr).not.toMatch(/null/);
   });
 
   it('says when the user may not take a snapshot', async () => {

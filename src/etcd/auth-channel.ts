@@ -1,0 +1,40 @@
+import { Metadata, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
+import { castGrpcError, type Etcd3 } from 'etcd3';
+import { poolOf } from './etcd3-pool.js';
+
+/** etcd's Auth service client as grpc-js makes it (etcd3's `etcdserverpb.Auth`). */
+interface AuthClient {
+  authenticate(req: { name: string; password: string }, md: Metadata, opts: object, cb: (err: Error | null, res?: { token: string }) => void): void;
+  close(): void;
+}
+type AuthClientClass = new (address: string, credentials: ChannelCredentials, options: ChannelOptions) => AuthClient;
+
+/** etcd3's Authenticator: it asks each endpoint in turn for a token, through getCredentialsFromHost. */
+interface Authenticator {
+  getCredentialsFromHost(address: string, name: string, password: string, callOptions: object | undefined, credentials: ChannelCredentials): Promise<string>;
+}
+
+/**
+ * With RS_ETCD_USERNAME set, every etcd call first asks for a token, and etcd3 asks on a new gRPC channel each time,
+ * never closed. grpc-js shares one connection per address among a process' channels: once it has failed (etcd down),
+ * a new channel joins it in its back-off and fails saying `No connection established. Last error: null`, and the
+ * operator read `etcd is unreachable or went away: null` where, without auth, `connect ECONNREFUSED 10.0.0.5:2379`.
+ * Here the token is asked on a channel of its own connection (it meets and names the failure itself), closed once
+ * answered. The request, credentials and errors are etcd3's own.
+ */
+export function authenticateOnOwnChannel(client: Etcd3, channelOptions: ChannelOptions): void {
+  const pool = poolOf(client);
+  const host = pool.hosts[0];
+  if (host === undefined) return;
+  const Auth = (host.getServiceClient('Auth') as object).constructor as AuthClientClass;
+  const auth = pool.authenticator as unknown as Authenticator;
+  auth.getCredentialsFromHost = (address, name, password, callOptions, credentials) =>
+    new Promise((resolve, reject) => {
+      const channel = new Auth(address, credentials, { ...channelOptions, 'grpc.use_local_subchannel_pool': 1 });
+      channel.authenticate({ name, password }, new Metadata(), callOptions ?? {}, (err, res) => {
+        channel.close();
+        if (err) reject(castGrpcError(err));
+        else resolve(res!.token);
+      });
+    });
+}
