@@ -2,6 +2,7 @@
 import { FLAG_VARIABLES, helpText, parseArgs, usageOf } from './cli.js';
 import type { Invocation } from './cli-args.js';
 import { loadConfig } from './config/load-config.js';
+import type { LogLevel } from './config/types.js';
 import type { VariableGroup } from './config/variables.js';
 import { AbortedError, ConfigError, OperationError, UsageError } from './core/errors.js';
 import { releaseEarlySignals } from './early-signal.js';
@@ -77,8 +78,13 @@ export async function start(argv: string[], env: Record<string, string | undefin
     }
     return outcome(0, command);
   } catch (err) {
-    return outcome(exitCodeOf(err, log), command);
+    return outcome(exitCodeOf(err, log ?? createLogger(quietOf(env)), command?.name), command);
   }
+}
+
+/** The level of the logger that says a failure found before the configuration was read: LOG_LEVEL=silent holds. */
+function quietOf(env: Record<string, string | undefined>): LogLevel {
+  return env.LOG_LEVEL?.trim().toLowerCase() === 'silent' ? 'silent' : 'info';
 }
 
 /** The environment with the command line's flags over their variables (validated as those variables). */
@@ -122,23 +128,35 @@ function stopOnSignals(log: Logger): { signal: AbortSignal; finished(): void } {
   return { signal: controller.signal, finished: () => (finished = true) };
 }
 
-/** The exit code of an error, said on stderr: our own errors as they are, anything else as a bug. */
-function exitCodeOf(err: unknown, log: Logger | undefined): number {
+/**
+ * The exit code of an error, said on stderr: our own errors as they are, anything else as a bug. A failure is said
+ * twice: one JSON log line (`configuration error`, `command failed`, `command stopped`, with the command and exit
+ * code), the event a log pipeline (a pod's, journald's) reads, then the text for a terminal's reader, whose problems
+ * take a line each. A usage error (a word mistyped at a terminal) is the text alone.
+ */
+function exitCodeOf(err: unknown, log: Logger, commandName: string | undefined): number {
+  const command = commandName !== undefined ? { command: commandName } : {};
   if (err instanceof UsageError) {
     const usage = err.command === undefined ? ['run "reshifter help" for the commands'] : [...usageOf(err.command), `run "reshifter help ${err.command}" for its options`];
     process.stderr.write(`reshifter: usage error:\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n${usage.join('\n')}\n`);
     return err.exitCode;
   }
   if (err instanceof ConfigError) {
+    log.error({ ...command, exitCode: err.exitCode, problems: err.problems }, 'configuration error');
     process.stderr.write(`reshifter: configuration error:\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n`);
     return err.exitCode;
   }
   if (err instanceof OperationError) {
+    // Stopped (SIGTERM/SIGINT) is not failed: the command says which (`verify ... stopped`, never that a check failed).
+    if (err instanceof AbortedError) log.warn({ ...command, exitCode: err.exitCode, err: err.message }, 'command stopped');
+    else log.error({ ...command, exitCode: err.exitCode, err: err.message }, 'command failed');
     process.stderr.write(`reshifter: ${err.message}\n`);
     return err.exitCode;
   }
-  process.stderr.write(`reshifter: unexpected error (this is a bug): ${err instanceof Error ? err.message : String(err)}\n`);
-  log?.debug({ stack: err instanceof Error ? err.stack : undefined }, 'unexpected error');
+  const message = err instanceof Error ? err.message : String(err);
+  log.error({ ...command, exitCode: 1, err: `unexpected error (this is a bug): ${message}` }, 'command failed');
+  process.stderr.write(`reshifter: unexpected error (this is a bug): ${message}\n`);
+  log.debug({ stack: err instanceof Error ? err.stack : undefined }, 'unexpected error');
   return 1;
 }
 

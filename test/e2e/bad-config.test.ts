@@ -56,7 +56,13 @@ describe('bad configuration', { concurrent: true }, () => {
     const store = join(dir, 'store');
     const res = await runCli(['backup'], { ...BAD, RS_ETCD_ENDPOINTS: `http://127.0.0.1:${trap.port}`, RS_BACKUP_DIR: store });
     expect(res.code).toBe(2);
-    expect(res.stderr).toMatch(/^reshifter: configuration error:\n/);
+    // One JSON line, the event a log pipeline reads (before: only the text below, one problem a line, no level),
+    // then the text.
+    const [first, ...text] = res.stderr.split('\n');
+    const event = JSON.parse(first!) as { level: string; msg: string; command: string; exitCode: number; problems: string[] };
+    expect(event).toMatchObject({ level: 'error', msg: 'configuration error', command: 'backup', exitCode: 2 });
+    expect(event.problems.map((p) => p.split(' ')[0]).sort()).toEqual(Object.keys(BAD).sort());
+    expect(text.join('\n')).toMatch(/^reshifter: configuration error:\n/);
     for (const name of Object.keys(BAD)) expect(res.stderr).toContain(`  - ${name} `);
     expect(res.stderr).not.toMatch(/TOPSECRETVALUE|tiny-secret/);
     expect(res.stdout).toBe('');
@@ -92,7 +98,9 @@ describe('bad configuration', { concurrent: true }, () => {
     const env = { RS_ETCD_ENDPOINTS: `http://127.0.0.1:${trap.port}`, RS_BACKUP_DIR: store, RS_HTTP_PORT: '0', RS_SCHEDULE: '', RS_ENCRYPTION_PASSPHRASE: '' };
     const res = await runCli(['run'], env, { timeoutMs: 20_000 });
     expect(res.code).toBe(2);
-    expect(res.stderr).toBe(
+    const [first, ...text] = res.stderr.split('\n');
+    expect(JSON.parse(first!)).toMatchObject({ msg: 'configuration error', command: 'run', exitCode: 2, problems: [expect.stringMatching(/^RS_ENCRYPTION_PASSPHRASE /), expect.stringMatching(/^RS_SCHEDULE /)] });
+    expect(text.join('\n')).toBe(
       'reshifter: configuration error:\n'
         + '  - RS_ENCRYPTION_PASSPHRASE is set but empty: give the passphrase, or unset it to write backups unencrypted (or to RS_ENCRYPTION_RECIPIENTS)\n'
         + '  - RS_SCHEDULE is set but empty: give a cron expression (like 0 */6 * * *), or unset it for run to only serve HTTP, taking no backups\n',

@@ -202,9 +202,12 @@ describe('etcd dies during a backup', () => {
     const nobody = `http://127.0.0.1:${await freePort()}`;
     // Both at once: each waits out RS_ETCD_TIMEOUT.
     const runs = [['backup'], ['explore']].map((args) => runCli(args, { RS_ETCD_ENDPOINTS: nobody, RS_BACKUP_DIR: join(dir, 'unreachable'), RS_ETCD_TIMEOUT: '3s' }));
-    for (const res of await Promise.all(runs)) {
+    for (const [i, res] of (await Promise.all(runs)).entries()) {
       expect(res.code, res.stderr).toBe(1);
       const lines = res.stderr.split('\n');
+      // The failure is a JSON event too, with the command and exit code (before: only the text line, no level).
+      const failed = lines.flatMap((l) => (l.startsWith('{') ? [JSON.parse(l) as Record<string, unknown>] : [])).find((e) => e.msg === 'command failed');
+      expect(failed, res.stderr).toMatchObject({ level: 'error', command: ['backup', 'explore'][i], exitCode: 1, err: expect.stringMatching(/unreachable or went away: connect ECONNREFUSED/) });
       const waiting = lines.findIndex((l) => l.includes('"msg":"etcd does not answer: retrying until RS_ETCD_TIMEOUT"'));
       expect(waiting, res.stderr).toBeGreaterThanOrEqual(0);
       expect(lines[waiting]).toMatch(/"err":"[^"]*ECONNREFUSED[^"]*".*"timeoutMs":3000/);
