@@ -60,11 +60,12 @@ export async function runCommand(cmd: CommandContext): Promise<void> {
   const task = config.schedule === undefined
     ? undefined
     : scheduleBackups(ctx, config.schedule, { repo, jobs, health, observer, onInterrupted: () => (interrupted ??= { kind: 'backup' }) });
-  const server = await startServing(ctx, { repo, jobs, health, observer, metrics, task, deltaHealth: (r) => delta?.health(r) ?? r });
+  const { server, stopSeeding } = await startServing(ctx, { repo, jobs, health, observer, metrics, task, deltaHealth: (r) => delta?.health(r) ?? r });
   await announce(ctx, task, repo, server, timeZone);
   if (config.delta.intervalMs > 0) delta = startDeltaRecording(ctx, { repo, jobs, metrics, observer: () => observer });
   await untilAborted(signal);
   log.info('stopping: no new backups will start');
+  stopSeeding();
   await task?.stop();
   await task?.destroy();
   // The changes received so far are stored before exit; a full backup the recorder waits for is aborted with the rest.
@@ -111,8 +112,8 @@ interface Serving {
   deltaHealth: (report: HealthReport) => HealthReport;
 }
 
-/** The HTTP server on RS_HTTP_PORT (none with 0), and the last-success metric seeded from the store. */
-async function startServing(ctx: OpContext, s: Serving): Promise<RunningHttpServer | undefined> {
+/** The HTTP server on RS_HTTP_PORT (none with 0), and the last-success metric seeded from the store (what stops its retries). */
+async function startServing(ctx: OpContext, s: Serving): Promise<{ server: RunningHttpServer | undefined; stopSeeding: () => void }> {
   const { config, log } = ctx;
   let server: RunningHttpServer | undefined;
   try {
@@ -131,8 +132,8 @@ async function startServing(ctx: OpContext, s: Serving): Promise<RunningHttpServ
         routes: { paths: [...API_PATHS, ...UI_PATHS], handle: async (req, res) => (await handleApi(req, res, api)) || (await handleUi(req, res)) },
       });
     }
-    await seedLastSuccess(s.repo, s.metrics, s.health, log);
-    return server;
+    const stopSeeding = await seedLastSuccess(s.repo, s.metrics, s.health, log);
+    return { server, stopSeeding };
   } catch (err) {
     await server?.close();
     await s.repo.store.close();
@@ -178,23 +179,55 @@ function untilAborted(signal: AbortSignal): Promise<void> {
   });
 }
 
+/** How soon the store's listing is tried again when it failed at start (then doubled, up to RESEED_MAX_MS). */
+const RESEED_FIRST_MS = 1000;
+const RESEED_MAX_MS = 60_000;
+
 /**
- * Sets the last-success metric from the newest backup in the store, so alerts on its age survive a restart.
- * A store that cannot be listed now is only a warning: the first backup will tell. One that refuses reshifter
+ * Sets the last-success metric from the newest backup in the store, so alerts on its age survive a restart. A store
+ * that cannot be listed now (an S3 server down or restarting) is a warning, and the listing is tried again (1 s,
+ * doubling up to a minute) until it works: otherwise the metric stayed 0 until a backup succeeded, and the age the
+ * alerts read counted from this start, not from the last backup, paging hours late. One that refuses reshifter
  * (credentials, permissions, a bucket that does not exist) turns /healthz unhealthy at once, and sets the
  * last-failure metric: a scraper sees it now (last failure after last success, as the alert on failing backups
- * reads it), not hours later.
+ * reads it), not hours later. Returns what stops the retries.
  */
-async function seedLastSuccess(repo: BackupRepository, metrics: Metrics, health: ScheduleHealth, log: Logger): Promise<void> {
+async function seedLastSuccess(repo: BackupRepository, metrics: Metrics, health: ScheduleHealth, log: Logger): Promise<() => void> {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const attempt = async (delayMs: number): Promise<void> => {
+    const outcome = await seedOnce(repo, metrics, log, delayMs === RESEED_FIRST_MS);
+    if (typeof outcome === 'object' && outcome.refused) {
+      health.refusedAtStart(describeError(outcome.err));
+      metrics.lastFailure.set(Date.now() / 1000);
+    } else if (typeof outcome === 'object' && !stopped) {
+      timer = setTimeout(() => void attempt(Math.min(delayMs * 2, RESEED_MAX_MS)), delayMs);
+      timer.unref();
+    }
+  };
+  await attempt(RESEED_FIRST_MS);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
+
+/**
+ * One listing of the store for the last success: 'listed' (the metric set, or no backup there), or the error with
+ * whether the store refused reshifter. The first failure is a warning; those of retries are at debug level.
+ */
+async function seedOnce(repo: BackupRepository, metrics: Metrics, log: Logger, first: boolean): Promise<'listed' | { err: unknown; refused: boolean }> {
   try {
     const newest = (await repo.list()).backups.find((m) => !isDeltaManifest(m));
-    if (newest) metrics.lastSuccess.set(Date.parse(newest.createdAt) / 1000);
+    const known = (await metrics.lastSuccess.get()).values[0]?.value ?? 0;
+    // A backup that succeeded meanwhile has set it already (and is the newest listed).
+    if (newest) metrics.lastSuccess.set(Math.max(known, Date.parse(newest.createdAt) / 1000));
+    if (!first) log.info({ newestBackup: newest?.id }, 'listed the existing backups: the last-success metric is set');
+    return 'listed';
   } catch (err) {
-    log.warn({ err: describeError(err) }, 'cannot list existing backups');
-    // Refused credentials or permissions, or no bucket, will fail every backup too: said now, not at the first run.
-    if (err instanceof StoreError && (err.kind === 'denied' || err.kind === 'no-bucket')) {
-      health.refusedAtStart(describeError(err));
-      metrics.lastFailure.set(Date.now() / 1000);
-    }
+    const refused = err instanceof StoreError && (err.kind === 'denied' || err.kind === 'no-bucket');
+    if (first) log.warn({ err: describeError(err), ...(!refused && { retrying: true }) }, 'cannot list existing backups');
+    else log.debug({ err: describeError(err) }, 'cannot list existing backups yet');
+    return { err, refused };
   }
 }

@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { killStarted, startRun } from '../helpers/background-run.js';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { freePort } from '../helpers/ports.js';
@@ -174,6 +175,30 @@ describe('run serves /healthz and /metrics', () => {
       expect((await run).code).toBe(0);
     } finally {
       child?.kill('SIGKILL');
+    }
+  });
+
+  it('started while its S3 store is down: the last success is read once the store answers again, not left at 0', async () => {
+    // Before: listed once at start; the metric stayed 0 until a backup succeeded (hours later), so the alert on its
+    // age counted from this start instead of from the last backup.
+    const s3 = await startS3('seed-later');
+    const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, ...s3.env, RS_S3_RETRY_WINDOW: '1s', RS_S3_REQUEST_TIMEOUT: '2s' };
+    const made = JSON.parse((await runCli(['backup', '--json'], env)).stdout) as { createdAt: string };
+    await s3.kill();
+    const port = await freePort();
+    const run = startRun({ ...env, RS_SCHEDULE: '0 0 1 1 *', RS_HTTP_PORT: String(port) });
+    try {
+      await run.until(/"msg":"cannot list existing backups"/);
+      await run.until(/"msg":"scheduler started"/);
+      expect((await get(port, '/metrics')).body).toMatch(/^reshifter_backup_last_success_timestamp_seconds 0$/m);
+      await s3.restart();
+      await run.until(/"msg":"listed the existing backups: the last-success metric is set"/);
+      expect((await get(port, '/metrics')).body).toContain(`reshifter_backup_last_success_timestamp_seconds ${Date.parse(made.createdAt) / 1000}`);
+      run.child().kill('SIGTERM');
+      expect((await run.done).code, run.log()).toBe(0);
+    } finally {
+      killStarted();
+      await s3.stop();
     }
   });
 
