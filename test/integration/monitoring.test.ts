@@ -239,6 +239,21 @@ function alertScenarios(scraped: Sample[]) {
       alert_rule_test: none('23h', 'ReshifterBackupsFailingOften'),
     },
     {
+      // Before: never, as each run pushes its own count (1), which increase() does not see grow.
+      name: 'pushgateway: runs failing every other time for a day fire failing often; one failure among three successes does not',
+      interval: '1m',
+      input_series: [
+        pushed('reshifter_backup_last_success_timestamp_seconds', '100x719 43300x800'),
+        pushed('reshifter_backup_last_failure_timestamp_seconds', '5x359 21700x719 64900x500'),
+        // Successes at 0h, 6h and 18h, a failure at 12h.
+        { series: 'reshifter_backup_last_success_timestamp_seconds{job="reshifter",instance="",cluster="ok"}', values: '100x359 21700x719 64900x500' },
+        { series: 'reshifter_backup_last_failure_timestamp_seconds{job="reshifter",instance="",cluster="ok"}', values: '5x719 43200x800' },
+      ],
+      alert_rule_test: [
+        { eval_time: '23h', alertname: 'ReshifterBackupsFailingOften', exp_alerts: [{ exp_labels: { ...pushedJob, severity: 'warning' } }] },
+      ],
+    },
+    {
       name: 'retention deleting 8 backups within an hour fires; one an hour does not',
       interval: '1m',
       input_series: inputs({ reshifter_retention_deleted_total: '0x59 1x59 2x59 10x300' }),
