@@ -209,11 +209,12 @@ function sameEnding(name: string, known: readonly string[]): string | undefined 
 
 /**
  * A value quoted in an error with what must never be printed taken out, for the mistakes that put a secret where none
- * belongs: an age secret key (pasted as a recipient), a password in a URL's user info.
+ * belongs: an age secret key (pasted as a recipient), a URL's user info (user and password).
  */
 export function redactSecrets(text: string): string {
-  // User info after a scheme's `//`, or at the start of a value given without one (`user:pw@host:9091`).
+  // User info after a scheme's `//`, or at the start of a value given without one (`user:pw@host:9091`), the user
+  // too: in RS_S3_ENDPOINT it is the access key id.
   return text
     .replace(/AGE-SECRET-KEY-1[0-9A-Z]+/gi, 'AGE-SECRET-KEY-1(hidden)')
-    .replace(/((?:\/\/|^|["'\s,(])[^/:@\s"',()]*):[^@/\s"]*@/g, '$1:(hidden)@');
+    .replace(/(\/\/|^|["'\s,(])[^/:@\s"',()]*:[^@/\s"]*@/g, '$1(hidden)@');
 }

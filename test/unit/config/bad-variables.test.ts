@@ -153,8 +153,10 @@ describe('every bad variable is refused, named, with its value unless secret', (
       ['RS_ETCD_ENDPOINTS', 'http://127.0.0.1:2379,http://root:Pw-in-url-123@10.0.0.5:2379', /has a user name or password in a URL: give them as RS_ETCD_USERNAME and RS_ETCD_PASSWORD/, 'Pw-in-url-123'],
       // The S3 client ignores them: the run would fail later saying no credentials were given, with these in the env.
       ['RS_S3_ENDPOINT', 'http://AKIAEXAMPLE:S3-secret-in-url@minio:9000', /has a user name or password in the URL, which S3 clients do not read: give them as ACCESS_KEY_ID and SECRET_ACCESS_KEY/, 'S3-secret-in-url'],
+      // Its user is the access key id: a credential too (before: quoted).
+      ['RS_S3_ENDPOINT', 'http://AKIAEXAMPLE:S3-secret-in-url@minio:9000', /"http:\/\/\(hidden\)@minio:9000" has a user name or password/, 'AKIAEXAMPLE'],
       // Without a scheme: the value is quoted, and the suggestion repeats it with one (before: both in full).
-      ['RS_PUSHGATEWAY_URL', 'pguser:Pg-secret-bare@pushgateway:9091', /"pguser:\(hidden\)@pushgateway:9091" has no scheme: give http:\/\/pguser:\(hidden\)@pushgateway:9091/, 'Pg-secret-bare'],
+      ['RS_PUSHGATEWAY_URL', 'pguser:Pg-secret-bare@pushgateway:9091', /"\(hidden\)@pushgateway:9091" has no scheme: give http:\/\/\(hidden\)@pushgateway:9091/, 'Pg-secret-bare'],
       ['RS_S3_ENDPOINT', 'AKIAEXAMPLE:S3-secret-bare@minio:9000', /has no scheme/, 'S3-secret-bare'],
       ['RS_ETCD_ENDPOINTS', 'http://10.0.0.4:2379,root:Pw-bare-123@10.0.0.5:2379', /RS_ETCD_ENDPOINTS was invalid/, 'Pw-bare-123'],
     ] as const) {
