@@ -26,6 +26,8 @@ export async function backupCommand(ctx: CommandContext): Promise<void> {
   // A reader behind on the listing (`| less`) holds the backup up rather than the rows piling up in memory.
   const pace = rowPacer(ctx);
   const print = (m: Manifest) => ctx.print(json ? JSON.stringify(m) : `${m.id}\t${m.artifact}\t${m.sizeBytes} bytes`);
+  // Retention runs after a stored backup only; otherwise the gateway keeps the retention counts of the last run's.
+  let retentionRan = false;
   try {
     const manifest = await backupAndPrune(run.ctx, repo, {
       ...run.start,
@@ -35,14 +37,18 @@ export async function backupCommand(ctx: CommandContext): Promise<void> {
         return pace();
       },
     });
+    retentionRan = true;
     print(manifest);
   } catch (err) {
     // Stored, then its retention failed: its id is printed as for any stored backup (`ID=$(reshifter backup)`); exit 1.
-    if (err instanceof RetentionError) err.stored.forEach(print);
+    if (err instanceof RetentionError) {
+      retentionRan = true;
+      err.stored.forEach(print);
+    }
     throw err;
   } finally {
     await repo.store.close();
-    await metrics?.push(run.ctx.log);
+    await metrics?.push(run.ctx.log, retentionRan);
   }
 }
 
@@ -56,8 +62,8 @@ async function pushedMetrics(ctx: CommandContext, always = false) {
   const metrics = (await import('../server/metrics.js')).processMetrics();
   return {
     observer: metrics.observer,
-    push: async (log = ctx.log) => {
-      if (url !== undefined) await (await import('../server/pushgateway.js')).pushMetrics(url, metrics, { cluster: ctx.config.cluster }, log);
+    push: async (log = ctx.log, retentionRan = true) => {
+      if (url !== undefined) await (await import('../server/pushgateway.js')).pushMetrics(url, metrics, { cluster: ctx.config.cluster }, log, { retentionRan });
     },
   };
 }

@@ -58,7 +58,8 @@ async function countRestore(ctx: CommandContext, outcome: RestoreOutcome): Promi
   const [{ processMetrics, recordRestore }, { pushMetrics }] = await Promise.all([import('../server/metrics.js'), import('../server/pushgateway.js')]);
   const metrics = processMetrics();
   recordRestore(outcome, metrics);
-  await pushMetrics(url, metrics, { cluster: ctx.config.cluster }, ctx.log);
+  // A restore applies no retention: the gateway keeps the counts of the last backup's.
+  await pushMetrics(url, metrics, { cluster: ctx.config.cluster }, ctx.log, { retentionRan: false });
 }
 
 async function restoreOnce(ctx: CommandContext, begun: () => void): Promise<void> {

@@ -9,7 +9,8 @@ export const PUSH_JOB = 'reshifter';
 /**
  * Pushes the metrics of a one-off command to a Prometheus Pushgateway (`POST /metrics/job/reshifter/cluster/<name>`),
  * replacing the metrics of the same names from the previous run. Metrics this run did not record are left out (a
- * restore does not erase the backup counts; a failed run does not erase when the last success was). Never throws: a
+ * restore does not erase the backup counts; a failed run does not erase when the last success was, nor, with
+ * `retentionRan` false, the retention counts of the last run that applied it). Never throws: a
  * gateway that is down is logged, and the command's own outcome stands.
  */
 export async function pushMetrics(
@@ -17,12 +18,16 @@ export async function pushMetrics(
   metrics: Metrics,
   grouping: { cluster: string },
   log: Logger,
-  timeoutMs = 10_000,
+  opts: { timeoutMs?: number; retentionRan?: boolean } = {},
 ): Promise<boolean> {
-  // Only what this run recorded.
+  const { timeoutMs = 10_000, retentionRan = true } = opts;
+  // Only what this run recorded. A run whose backup failed applied no retention: its counts of 0 would replace
+  // those of the last run that did, and an alert on a retention that keeps failing would resolve for a failed backup.
   const timestamps = new Set([(await metrics.lastSuccess.get()).name, (await metrics.lastFailure.get()).name]);
+  const retention = new Set([(await metrics.retentionDeleted.get()).name, (await metrics.retentionFailures.get()).name]);
   for (const { name, values } of await metrics.registry.getMetricsAsJSON()) {
-    if (values.length === 0 || (timestamps.has(name) && !values.some((v) => v.value > 0))) metrics.registry.removeSingleMetric(name);
+    const notRecorded = values.length === 0 || (timestamps.has(name) && !values.some((v) => v.value > 0)) || (!retentionRan && retention.has(name));
+    if (notRecorded) metrics.registry.removeSingleMetric(name);
   }
   const target = withoutCredentials(url);
   try {

@@ -119,6 +119,41 @@ describe('one-off commands and a real Pushgateway', () => {
     }
   });
 
+  it("a failed backup or a restore leaves the gateway's retention counts of the last run that applied retention", async () => {
+    // Before: both pushed reshifter_retention_failures_total 0, and an alert on a retention that kept failing (a
+    // bucket policy denying deletes) resolved for a failed backup or a restore, which apply no retention.
+    const s3 = await startS3('retention-push');
+    const proxy = await startS3Proxy(s3.endpoint);
+    const env = {
+      RS_ETCD_ENDPOINTS: etcd.endpoint, ...s3.env, RS_S3_ENDPOINT: proxy.endpoint, RS_S3_RETRY_WINDOW: '2s', RS_BACKUP_STRATEGY: 'raw',
+      RS_CLUSTER_NAME: 'prune-refused', RS_PUSHGATEWAY_URL: gw.url, RS_RETENTION_KEEP_LAST: '1',
+    };
+    const failures = () => pushed(gw, 'reshifter_retention_failures_total', 'prune-refused');
+    try {
+      expect((await runCli(['backup'], env)).code).toBe(0);
+      expect(await failures()).toBe(0);
+      proxy.fault = (r) => (r.op === 'DeleteObject' ? { status: 403, code: 'AccessDenied' } : undefined);
+      const refused = await runCli(['backup', '--json'], env);
+      expect(refused.code, refused.stderr).toBe(1);
+      expect(await failures()).toBe(1);
+      const bad = await runCli(['backup'], { ...env, RS_ETCD_ENDPOINTS: `http://127.0.0.1:${await freePort()}`, RS_ETCD_TIMEOUT: '2s' });
+      expect(bad.code).toBe(1);
+      expect(await failures()).toBe(1);
+      const { id } = JSON.parse(refused.stdout) as { id: string };
+      const restored = await runCli(['restore', id, '--skip-existing'], env);
+      expect(restored.code, restored.stderr).toBe(0);
+      expect(await pushed(gw, 'reshifter_restore_total', 'prune-refused', { outcome: 'success' })).toBe(1);
+      expect(await failures()).toBe(1);
+      // A run whose retention works again resolves it.
+      proxy.fault = undefined;
+      expect((await runCli(['backup'], env)).code).toBe(0);
+      expect(await failures()).toBe(0);
+    } finally {
+      await proxy.close();
+      await s3.stop();
+    }
+  });
+
   it('counts a restore (not a dry run), next to the backup metrics an earlier backup pushed', async () => {
     const env = {
       RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(work, 'restore-push'), RS_BACKUP_STRATEGY: 'raw',
