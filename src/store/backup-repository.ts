@@ -372,16 +372,20 @@ export class BackupRepository {
     return m;
   }
 
-  /** Opens the stored bytes of a backup's artifact: a byte past the size its manifest says fails the read (IntegrityError `size`). */
-  async openArtifact(m: Manifest, signal?: AbortSignal): Promise<Readable> {
+  /**
+   * Opens the stored bytes of a backup's artifact: a byte past the size its manifest says fails the read (IntegrityError
+   * `size`). With `range` (inclusive, within the manifest's size: a resumed download), only those bytes.
+   */
+  async openArtifact(m: Manifest, signal?: AbortSignal, range?: { start: number; end: number }): Promise<Readable> {
     let body: Readable;
     try {
-      body = await this.store.get(this.key(m.artifact), signal ? { signal } : {});
+      body = await this.store.get(this.key(m.artifact), { ...(signal && { signal }), ...(range && { range }) });
     } catch (err) {
       throw await this.deletedWhileRead(m, err);
     }
     const where = `${this.store.location.replace(/\/$/, '')}/${this.key(m.artifact)}`;
-    return limitBytes(body, m.sizeBytes, () => new IntegrityError('size', `backup ${m.id}: ${where} holds more than the ${m.sizeBytes} bytes its manifest says: refusing to read a damaged or replaced backup on`));
+    const limit = range ? range.end - range.start + 1 : m.sizeBytes;
+    return limitBytes(body, limit, () => new IntegrityError('size', `backup ${m.id}: ${where} holds more than the ${m.sizeBytes} bytes its manifest says: refusing to read a damaged or replaced backup on`));
   }
 
   /**

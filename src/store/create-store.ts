@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { StoreConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { LocalStore } from './local-store.js';
-import type { ListOptions, ObjectInfo, Store } from './types.js';
+import type { GetOptions, ListOptions, ObjectInfo, Store } from './types.js';
 
 type S3Config = Extract<StoreConfig, { kind: 's3' }>;
 
@@ -36,7 +36,7 @@ class LazyS3Store implements Store {
   async put(key: string, body: Readable, opts?: { signal?: AbortSignal; size?: number }): Promise<void> {
     return (await this.open()).put(key, body, opts);
   }
-  async get(key: string, opts?: { signal?: AbortSignal }): Promise<Readable> {
+  async get(key: string, opts?: GetOptions): Promise<Readable> {
     return (await this.open()).get(key, opts);
   }
   async list(prefix: string, opts?: ListOptions): Promise<ObjectInfo[]> {

@@ -8,7 +8,7 @@ import { noRoomReason } from '../archive/work-area.js';
 import { OperationError, StoreError, describeError } from '../core/errors.js';
 import { trackTempPath } from '../exit-cleanup.js';
 import { makeDirs } from '../make-dirs.js';
-import type { ListOptions, ObjectInfo, Store } from './types.js';
+import type { GetOptions, ListOptions, ObjectInfo, Store } from './types.js';
 
 /** Temporary files of puts in progress (or of a process that died): hidden from `list` unless asked for. */
 export const TEMP_PREFIX = '.tmp-';
@@ -72,7 +72,7 @@ export class LocalStore implements Store {
     }
   }
 
-  async get(key: string): Promise<Readable> {
+  async get(key: string, opts: GetOptions = {}): Promise<Readable> {
     const path = this.pathOf(key);
     let size: number;
     try {
@@ -82,7 +82,7 @@ export class LocalStore implements Store {
     }
     // A manifest of a few hundred bytes read with a 1 MiB buffer: `list` of thousands of them spent most of its time
     // collecting those buffers. Stored files never grow once in place.
-    return createReadStream(path, { highWaterMark: Math.max(1, Math.min(WRITE_BUFFER, size)) });
+    return createReadStream(path, { highWaterMark: Math.max(1, Math.min(WRITE_BUFFER, size)), ...opts.range });
   }
 
   async list(prefix: string, opts: ListOptions = {}): Promise<ObjectInfo[]> {

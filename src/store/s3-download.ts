@@ -12,6 +12,8 @@ export interface DownloadTarget {
   key: string;
   /** For messages: `s3://bucket/prefix/key`. */
   location: string;
+  /** The part of the object asked for (inclusive), when not all of it. */
+  range?: { start: number; end: number };
 }
 
 /**
@@ -27,7 +29,8 @@ export function resumableBody(sender: S3Sender, target: DownloadTarget, first: G
   const { requestTimeoutMs, windowMs } = sender.policy;
   const etag = first.ETag;
   let body = first.Body as Readable;
-  let offset = 0;
+  // Where the next byte is in the object (a resume asks from there).
+  let offset = target.range?.start ?? 0;
 
   async function* chunks(): AsyncGenerator<Buffer> {
     let stalledSince: number | undefined;
@@ -82,7 +85,7 @@ async function resume(
   let rest: GetObjectCommandOutput;
   try {
     rest = await sender.send<GetObjectCommandOutput>(
-      new GetObjectCommand({ Bucket: target.bucket, Key: target.key, Range: `bytes=${offset}-`, ...(etag !== undefined && { IfMatch: etag }) }),
+      new GetObjectCommand({ Bucket: target.bucket, Key: target.key, Range: `bytes=${offset}-${target.range?.end ?? ''}`, ...(etag !== undefined && { IfMatch: etag }) }),
       'GetObject (resume)',
       signal,
       at.remaining,

@@ -23,7 +23,7 @@ import { rereadingCredentials, type RereadingCredentials } from './s3-credential
 import { resumableBody } from './s3-download.js';
 import { RetriesExhausted, S3Sender } from './s3-retry.js';
 import { uploadStream, type UploadState } from './s3-multipart.js';
-import type { ListOptions, ObjectInfo, Store } from './types.js';
+import type { GetOptions, ListOptions, ObjectInfo, Store } from './types.js';
 
 type S3Config = Extract<StoreConfig, { kind: 's3' }>;
 
@@ -172,10 +172,15 @@ export class S3Store implements Store {
     }
   }
 
-  async get(key: string, opts: { signal?: AbortSignal } = {}): Promise<Readable> {
+  async get(key: string, opts: GetOptions = {}): Promise<Readable> {
     try {
-      const target = { bucket: this.cfg.bucket, key: this.keyOf(key), location: `${this.where(key)}` };
-      const res = await this.sender.send<GetObjectCommandOutput>(new GetObjectCommand({ Bucket: target.bucket, Key: target.key }), 'GetObject', opts.signal);
+      const { range } = opts;
+      const target = { bucket: this.cfg.bucket, key: this.keyOf(key), location: `${this.where(key)}`, ...(range && { range }) };
+      const res = await this.sender.send<GetObjectCommandOutput>(
+        new GetObjectCommand({ Bucket: target.bucket, Key: target.key, ...(range && { Range: `bytes=${range.start}-${range.end}` }) }),
+        'GetObject',
+        opts.signal,
+      );
       if (!(res.Body instanceof Readable)) throw new StoreError('S3 returned no readable body');
       return resumableBody(this.sender, target, res, this.log, opts.signal);
     } catch (err) {

@@ -14,6 +14,12 @@ export interface ListOptions {
   retryWindowMs?: number;
 }
 
+export interface GetOptions {
+  signal?: AbortSignal;
+  /** Bytes `start` to `end` (both inclusive, `end` < the object's size) rather than the whole object. */
+  range?: { start: number; end: number };
+}
+
 /**
  * Where backups live. Keys are `/`-separated and relative to the store's root (a directory, or a bucket + prefix).
  * `put` is atomic: an object is visible to `list` and `get` only once it is complete, and a failed or aborted put
@@ -25,7 +31,8 @@ export interface Store {
   /** The folder inside the bucket (`RS_S3_PREFIX`, `''` for the top), for S3 stores. */
   readonly s3Prefix?: string;
   put(key: string, body: Readable, opts?: { signal?: AbortSignal; size?: number }): Promise<void>;
-  get(key: string, opts?: { signal?: AbortSignal }): Promise<Readable>;
+  /** The object's bytes; with `range`, only bytes `start` to `end` (inclusive, within the object) of it. */
+  get(key: string, opts?: GetOptions): Promise<Readable>;
   /**
    * The objects directly in folder `prefix` (ending in `/`; not those of its subfolders), in-progress uploads included when `pending`;
    * with `startAfter` (a key), only those whose key sorts after it (S3's start-after: the listing costs one request

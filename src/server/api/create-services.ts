@@ -38,7 +38,7 @@ export function createApiServices(ctx: OpContext, repo: BackupRepository, opts: 
     listClusters: () => listClusters(repo.store, { current: config.cluster, log: ctx.log }),
     getBackup: (id, use, series) => repo.get(id, use, series),
     getWholeBackup: (id, use, series) => repo.getWhole(id, use, series),
-    openArtifact: (m, signal) => repo.openArtifact(m, signal),
+    openArtifact: (m, signal, range) => repo.openArtifact(m, signal, range),
     deleteBackups: (ids, deleteOpts) => deleteBackups(ctx, repo, ids, deleteOpts),
 
     async backup(req, job) {

@@ -11,6 +11,7 @@ import type { JobContext, JobQueue } from '../../core/jobs.js';
 import type { BackupUse } from '../../core/latest.js';
 import type { StrategySpec } from '../../core/strategy.js';
 import type { Logger } from '../../log.js';
+import type { ByteRange } from './byte-range.js';
 
 /** The body of `POST /api/v1/restores`. */
 export interface RestoreRequest {
@@ -53,7 +54,8 @@ export interface ApiServices {
    * naming why and the newest whole backup of its kind.
    */
   getWholeBackup(id: string, use: BackupUse, series?: string): Promise<Manifest>;
-  openArtifact(m: Manifest, signal: AbortSignal): Promise<Readable>;
+  /** The artifact's bytes; with `range`, bytes `start` to `end` (inclusive) of it. */
+  openArtifact(m: Manifest, signal: AbortSignal, range?: ByteRange): Promise<Readable>;
   /** Deletes backups as `reshifter delete` does (the newest of a series only with `force`). */
   deleteBackups(ids: readonly string[], opts: DeleteOptions): Promise<DeleteResult>;
   /** A backup, then retention (as `reshifter backup`); a checkpoint run gives one manifest per container. */

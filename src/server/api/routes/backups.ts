@@ -7,6 +7,7 @@ import { BACKUP_ID_PARAM, COMPONENTS } from '../schemas.js';
 import { BACKUP_ID_RE } from '../../../core/naming.js';
 import { STRATEGY_QUERY, seriesParam } from '../series-param.js';
 import { jobReply } from './jobs.js';
+import { requestedRange } from '../byte-range.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const idParam = { id: BACKUP_ID_PARAM };
@@ -63,21 +64,36 @@ export const backupRoutes: Route[] = [
         contentType: 'application/octet-stream',
         headers: { 'X-Content-SHA256': 'sha256 (hex) of the stored bytes', 'Content-Disposition': 'attachment; filename="<the manifest\'s artifact>"' },
       },
+      206: {
+        description: 'the bytes a `Range: bytes=START-[END]` header asks for (a resumed download: `curl -C -`); `If-Range` other than the ETag gets the whole (200)',
+        contentType: 'application/octet-stream',
+        headers: { 'Content-Range': 'bytes START-END/SIZE', 'X-Content-SHA256': 'sha256 (hex) of the whole stored artifact' },
+      },
+      416: { description: 'the Range starts past the end of the artifact (`Content-Range: bytes */SIZE`)' },
     },
     handle: async (c) => {
       // Refused (409) when the store does not hold the artifact whole: the stream broke off, or ended short of its Content-Length.
       const m = await c.deps.services.getWholeBackup(c.params.id!, USES.any, seriesParam(c.query.strategy));
-      const stream = await c.deps.services.openArtifact(m, c.signal);
-      return {
-        status: 200,
-        stream,
-        headers: {
-          'Content-Type': 'application/octet-stream',
-          'Content-Length': String(m.sizeBytes),
-          'Content-Disposition': `attachment; filename="${m.artifact}"`,
-          'X-Content-SHA256': m.sha256,
-        },
+      // A backup's bytes never change under its id: its sha256 is a strong validator for If-Range.
+      const etag = `"${m.sha256}"`;
+      const headers = {
+        'Content-Type': 'application/octet-stream',
+        'Content-Disposition': `attachment; filename="${m.artifact}"`,
+        'X-Content-SHA256': m.sha256,
+        'Accept-Ranges': 'bytes',
+        ETag: etag,
       };
+      const header = (name: string) => (typeof c.req.headers[name] === 'string' ? (c.req.headers[name] as string) : undefined);
+      const range = requestedRange(header('range'), header('if-range'), etag, m.sizeBytes);
+      if (range === 'unsatisfiable') {
+        throw new ApiError(416, 'range_not_satisfiable', `the Range header (${header('range') ?? ''}) asks for bytes past the end of backup ${m.id}, which is ${m.sizeBytes} bytes`, 'Range', {
+          'Content-Range': `bytes */${m.sizeBytes}`,
+        });
+      }
+      const stream = await c.deps.services.openArtifact(m, c.signal, range);
+      if (range === undefined) return { status: 200, stream, headers: { ...headers, 'Content-Length': String(m.sizeBytes) } };
+      const part = { 'Content-Length': String(range.end - range.start + 1), 'Content-Range': `bytes ${range.start}-${range.end}/${m.sizeBytes}` };
+      return { status: 206, stream, headers: { ...headers, ...part } };
     },
   },
   {
