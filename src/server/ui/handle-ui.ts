@@ -47,7 +47,8 @@ function loadAssets(dir: string): Promise<Map<string, Asset>> {
 export const UI_PATHS = ['/', '/ui/'] as const;
 
 /**
- * Serves the web UI: `/` is the page, `/ui/<file>` its scripts and styles. Returns false for every other path.
+ * Serves the web UI: `/` is the page, `/ui/<file>` its scripts and styles (see pageUnder for a page behind a proxy's
+ * path). Returns false for every other path.
  * The page talks to the API like any client; it holds no secrets (the token is typed in and kept in the tab).
  */
 export async function handleUi(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
@@ -65,13 +66,30 @@ export async function handleUi(req: IncomingMessage, res: ServerResponse): Promi
   });
   const asset = (await assets).get(name);
   if (!asset) return false;
+  const body = name === 'index.html' ? pageUnder(asset.body, req.headers['x-forwarded-prefix']) : asset.body;
   res.writeHead(200, {
     'Content-Type': asset.type,
-    'Content-Length': String(asset.body.length),
+    'Content-Length': String(body.length),
     // The files change only with a new version of reshifter: revalidate rather than guess.
     'Cache-Control': 'no-cache',
     ...SECURITY_HEADERS,
   });
-  res.end(req.method === 'HEAD' ? undefined : asset.body);
+  res.end(req.method === 'HEAD' ? undefined : body);
   return true;
+}
+
+/** A path prefix as a proxy may send it: `/` and path characters only (it goes into the page). */
+const PREFIX_RE = /^(\/[\w.~-]+)+\/?$/;
+
+/**
+ * The page, which names its files relative to itself (`ui/app.js`), so that it works under any path a reverse proxy
+ * serves it at, as long as the address ends in `/` (`https://host/reshifter/`). Opened without it
+ * (`https://host/reshifter`), the browser would look for them at `/ui/`: a proxy that says where it serves this server
+ * (`X-Forwarded-Prefix: /reshifter`, as Traefik's stripPrefix and ingress-nginx's x-forwarded-prefix annotation send
+ * it) gets the page with its files named under that path instead.
+ */
+function pageUnder(page: Buffer, prefix: string | string[] | undefined): Buffer {
+  if (typeof prefix !== 'string' || !PREFIX_RE.test(prefix)) return page;
+  const base = prefix.replace(/\/$/, '');
+  return Buffer.from(page.toString('utf8').replace(/(href|src)="ui\//g, `$1="${base}/ui/`));
 }

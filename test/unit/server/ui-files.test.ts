@@ -29,9 +29,10 @@ describe('handleUi', () => {
     expect(page.headers.get('x-frame-options')).toBe('DENY');
     const html = await page.text();
     // Every file the page loads is served.
-    const loaded = [...html.matchAll(/(?:src|href)="(\/ui\/[^"]+)"/g)].map((m) => m[1]!);
-    expect(loaded.sort()).toEqual(['/ui/app.css', '/ui/app.js']);
-    for (const src of loaded) expect((await fetch(`${base}${src}`)).status, src).toBe(200);
+    // Named relative to the page, so that they stay under the path a reverse proxy serves it at.
+    const loaded = [...html.matchAll(/(?:src|href)="([^"]*ui\/[^"]+)"/g)].map((m) => m[1]!);
+    expect(loaded.sort()).toEqual(['ui/app.css', 'ui/app.js']);
+    for (const src of loaded) expect((await fetch(`${base}/${src}`)).status, src).toBe(200);
     const js = await fetch(`${base}/ui/app.js`);
     expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     // Modules import each other by relative path; every module reached from app.js is served.
@@ -48,6 +49,18 @@ describe('handleUi', () => {
     }
     expect([...seen].sort()).toEqual(['api.js', 'app.js', 'chain.js', 'chart.js', 'dom.js', 'field-diff.js', 'kinds.js', 'progress.js']);
     expect((await fetch(`${base}/ui/app.css`)).headers.get('content-type')).toBe('text/css; charset=utf-8');
+  });
+
+  it("names its files under the proxy's X-Forwarded-Prefix, when that is a plain path", async () => {
+    const under = async (prefix: string) => (await fetch(`${base}/`, { headers: { 'X-Forwarded-Prefix': prefix } })).text();
+    expect(await under('/reshifter')).toContain('src="/reshifter/ui/app.js"');
+    expect(await under('/team/reshifter/')).toContain('href="/team/reshifter/ui/app.css"');
+    // Anything else is not a path to put into the page: the page keeps its relative names.
+    for (const bad of ['"><script>alert(1)</script>', '//evil.example', 'reshifter', '/a b']) {
+      const html = await under(bad);
+      expect(html, bad).toContain('src="ui/app.js"');
+      expect(html, bad).not.toContain('evil');
+    }
   });
 
   it('serves nothing else: no other paths, no way out of its folder, no writes', async () => {

@@ -21,11 +21,17 @@ export function setToken(token) {
   else sessionStorage.removeItem(TOKEN_KEY);
 }
 
+/**
+ * Where the API is: beside the folder this module was served from (`<base>/ui/api.js`), so that behind a reverse
+ * proxy that serves the page under a path (`https://host/reshifter/`) the calls keep that path too.
+ */
+const API_BASE = new URL('../api/v1', import.meta.url).pathname;
+
 /** fetch under /api/v1 with the token; a network failure becomes an ApiFailure, an abort stays an AbortError. */
 async function request(path, { method = 'GET', headers = {}, body, signal } = {}) {
   const token = getToken();
   try {
-    return await fetch(`/api/v1${path}`, { method, headers: token ? { ...headers, Authorization: `Bearer ${token}` } : headers, signal, body });
+    return await fetch(`${API_BASE}${path}`, { method, headers: token ? { ...headers, Authorization: `Bearer ${token}` } : headers, signal, body });
   } catch (err) {
     if (err.name === 'AbortError') throw err;
     throw new ApiFailure(0, { error: 'the server cannot be reached' });
