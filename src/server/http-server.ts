@@ -32,7 +32,7 @@ export interface RunningHttpServer {
   close(): Promise<void>;
 }
 
-const PATHS = ['/healthz', '/livez', '/metrics'];
+const PATHS = ['/healthz', '/readyz', '/livez', '/metrics'];
 
 /**
  * Connections open at once, and from one client address. With one cap only (64, as it was), any client that reached
@@ -45,9 +45,10 @@ const MAX_CONNECTIONS = 512;
 const MAX_PER_ADDRESS = 64;
 
 /**
- * The HTTP side of `run` (node:http, no framework): `GET /healthz` (200, or 503 with the reason), `GET /livez`
- * (200 while the process answers), `GET /metrics` (Prometheus text), then the routes it is given (the API, the
- * UI). Everything else is a JSON 404 or 405.
+ * The HTTP side of `run` (node:http, no framework): `GET /healthz` (200, or 503 with the reason), `GET /readyz`
+ * (200 while it serves: for readiness, which must not take the web UI and API off their Service when a backup
+ * fails, the moment the operator needs them), `GET /livez` (200 while the process answers), `GET /metrics`
+ * (Prometheus text), then the routes it is given (the API, the UI). Everything else is a JSON 404 or 405.
  * Bounded: small headers, short timeouts, a cap on connections in all and per client address, and request bodies are
  * never read. On loopback (or with RS_HTTP_ALLOWED_HOSTS), a request sent to a name it does not answer to is refused
  * first (421), whatever its path.
@@ -115,6 +116,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpServe
   if (path === '/healthz') {
     const report = opts.health();
     json(res, report.healthy ? 200 : 503, report);
+  } else if (path === '/readyz') {
+    json(res, 200, { status: 'ready' });
   } else if (path === '/livez') {
     json(res, 200, { status: 'alive' });
   } else {

@@ -61,7 +61,7 @@ async function serving(extra: Record<string, string>, body: (port: number) => Pr
 }
 
 const CONTENT = () => ['/api/v1/stats', `/api/v1/stats/${backup.id}`, '/api/v1/explore', `/api/v1/diff?from=${backup.id}&to=${backup.id}`, `/api/v1/backups/${backup.id}`];
-const OPEN = ['/healthz', '/livez', '/metrics', '/api/v1/backups', '/api/v1/clusters', '/api/v1/jobs', '/api/v1/version', '/'];
+const OPEN = ['/healthz', '/readyz', '/livez', '/metrics', '/api/v1/backups', '/api/v1/clusters', '/api/v1/jobs', '/api/v1/version', '/'];
 const status = async (port: number, path: string, host = '127.0.0.1') => (await fetch(`http://${host}:${port}${path}`)).status;
 
 /**

@@ -57,7 +57,7 @@ it('scheduled backups and API backups share the one-writer queue', async () => {
   expect(res.stderr).toContain('"msg":"stopped"');
   // The start-up line names what this run serves: its own paths, the API and the UI.
   const listening = res.stderr.split('\n').find((l) => l.includes('"msg":"http server listening"'));
-  expect(JSON.parse(listening ?? '{}')).toMatchObject({ port, paths: ['/healthz', '/livez', '/metrics', '/api/v1/', '/', '/ui/'] });
+  expect(JSON.parse(listening ?? '{}')).toMatchObject({ port, paths: ['/healthz', '/readyz', '/livez', '/metrics', '/api/v1/', '/', '/ui/'] });
   const ran = jobs.filter((j) => j.startedAt !== undefined && j.finishedAt !== undefined && j.writes);
   expect(ran.filter((j) => j.trigger === 'schedule' && j.state === 'succeeded').length).toBeGreaterThanOrEqual(2);
   expect(ran.filter((j) => j.trigger === 'api' && j.state === 'succeeded').length).toBeGreaterThanOrEqual(3);

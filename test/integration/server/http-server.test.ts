@@ -52,6 +52,16 @@ describe('the HTTP server of run', () => {
     expect((await get(port, '/livez')).status).toBe(200);
   });
 
+  it('answers /readyz with 200 while it serves, whatever /healthz says (a failed backup keeps the UI and API reachable)', async () => {
+    health = { healthy: false, status: 'failing', reason: 'the last backup failed: S3 unreachable' };
+    const { port } = await start();
+    expect((await get(port, '/healthz')).status).toBe(503);
+    const res = await get(port, '/readyz');
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toEqual({ status: 'ready' });
+    health = { healthy: true, status: 'ok', reason: 'no backup is due yet' };
+  });
+
   it('serves /metrics in the Prometheus text format', async () => {
     const { port } = await start();
     const res = await get(port, '/metrics');
@@ -67,7 +77,7 @@ describe('the HTTP server of run', () => {
     const { port } = await start();
     const res = await get(port, '/admin');
     expect(res.status).toBe(404);
-    expect(JSON.parse(res.body)).toEqual({ error: 'not found', paths: ['/healthz', '/livez', '/metrics'] });
+    expect(JSON.parse(res.body)).toEqual({ error: 'not found', paths: ['/healthz', '/readyz', '/livez', '/metrics'] });
     const post = await get(port, '/healthz', { method: 'POST' });
     expect(post.status).toBe(405);
     expect(post.headers.allow).toBe('GET, HEAD');
@@ -96,8 +106,8 @@ describe('the HTTP server of run', () => {
       server = undefined;
       return { logged: line?.paths, notFound: notFound.paths };
     };
-    expect(await listening()).toEqual({ logged: ['/healthz', '/livez', '/metrics'], notFound: ['/healthz', '/livez', '/metrics'] });
-    const both = ['/healthz', '/livez', '/metrics', '/api/v1/', '/', '/ui/'];
+    expect(await listening()).toEqual({ logged: ['/healthz', '/readyz', '/livez', '/metrics'], notFound: ['/healthz', '/readyz', '/livez', '/metrics'] });
+    const both = ['/healthz', '/readyz', '/livez', '/metrics', '/api/v1/', '/', '/ui/'];
     expect(await listening({ paths: ['/api/v1/', '/', '/ui/'] })).toEqual({ logged: both, notFound: both });
   });
 
