@@ -11,6 +11,7 @@ import { snapshotFilesHere } from '../core/snapshot-files-here.js';
 import { BACKUP_ID_RE, idOfFile, manifestName, newBackupId } from '../core/naming.js';
 import { parseManifest, serializeManifest, type Manifest } from '../archive/manifest.js';
 import { TEMP_PREFIX } from './local-store.js';
+import { ManifestCache } from './manifest-cache.js';
 import { limitBytes } from './size-limit.js';
 import type { ListOptions, ObjectInfo, Store } from './types.js';
 
@@ -58,9 +59,15 @@ export class BackupRepository {
     const invalid: Listing['invalid'] = [];
     // A few at a time: one after another, a month of hourly backups with their delta segments took minutes on S3
     // (a request's round trip each), for every `latest`.
+    const cache = new ManifestCache(this.store);
+    cache.forgetMissing(`${this.cluster}/`, manifests);
     const read = await mapLimited(manifests, MANIFEST_READS, async (o): Promise<Manifest | Listing['invalid'][number] | undefined> => {
       try {
-        return await this.readManifestKey(o.key);
+        const known = cache.get(o);
+        if (known !== undefined) return known;
+        const m = await this.readManifestKey(o.key);
+        cache.set(o, m);
+        return m;
       } catch (err) {
         // Deleted since the listing (another reshifter's retention or delete on this store): gone, not broken.
         if (isGone(err)) return undefined;

@@ -1,9 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/archive/manifest.js';
+import { startApi } from '../helpers/api.js';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { startS3, type TestS3 } from '../helpers/s3.js';
@@ -67,6 +68,37 @@ describe('a store with many backups', () => {
     expect(proxy.ops('GetObject')).toHaveLength(BACKUPS);
     // Before: 1, each manifest asked for once the one before had arrived.
     expect(proxy.peakInFlight('GetObject')).toBeGreaterThan(4);
+  });
+
+  it("run's API reads each manifest once: later listings (the web UI's every refresh) ask S3 only for the listing", async () => {
+    // Before: every GET /api/v1/backups read every manifest again (thousands of S3 requests, seconds, per refresh).
+    const api = await startApi({ ...s3.env, RS_S3_ENDPOINT: proxy.endpoint, RS_CLUSTER_NAME: 'many' });
+    const list = async () => {
+      const before = proxy.ops('GetObject').length;
+      const res = await api.call('/api/v1/backups');
+      expect(res.status).toBe(200);
+      return { backups: (await res.json()) as Manifest[], reads: proxy.ops('GetObject').length - before };
+    };
+    try {
+      const first = await list();
+      expect(first.reads).toBe(BACKUPS);
+      const again = await list();
+      expect(again.reads).toBe(0);
+      expect(again.backups).toEqual(first.backups);
+      // A manifest rewritten in the store (by hand) is read again; one deleted is no longer listed.
+      const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+      const [changed, gone] = [first.backups[3]!, first.backups[5]!];
+      await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `many/${changed.id}.manifest.json`, Body: JSON.stringify({ ...changed, durationMs: 987654321 }) }));
+      await client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: `many/${gone.id}.manifest.json` }));
+      client.destroy();
+      const after = await list();
+      expect(after.reads).toBe(1);
+      expect(after.backups).toHaveLength(BACKUPS - 1);
+      expect(after.backups.find((b) => b.id === changed.id)?.durationMs).toBe(987654321);
+      expect(after.backups.some((b) => b.id === gone.id)).toBe(false);
+    } finally {
+      await api.stop();
+    }
   });
 });
 
