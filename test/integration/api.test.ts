@@ -78,12 +78,23 @@ const backups: Record<string, Manifest> = {};
 
 describe('the token', () => {
   it('is required on every API request when set: 401 without it or with a wrong one, never echoed', async () => {
-    for (const init of [{}, { headers: { Authorization: 'Bearer wrong-token-wrong-token' } }, { headers: { Authorization: TOKEN } }]) {
-      const res = await api.call('/api/v1/backups', init);
+    // Each says what was wrong with what was sent (before: the same words for all), never what was sent.
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{}, /no Authorization header/],
+      [{ Authorization: 'Bearer wrong-token-wrong-token' }, /the token it carries is not RS_API_TOKEN/],
+      [{ Authorization: TOKEN }, /is not "Bearer " and one token/],
+      [{ Authorization: `Basic ${Buffer.from(`admin:${TOKEN}`).toString('base64')}` }, /scheme Basic, not Bearer \(a proxy in front/],
+    ];
+    for (const [headers, why] of cases) {
+      const res = await api.call('/api/v1/backups', { headers });
       expect(res.headers.get('www-authenticate')).toBe('Bearer realm="reshifter"');
       const body = await expectError(res, 401, 'unauthorized');
+      expect(body.error).toMatch(why);
       expect(JSON.stringify(body)).not.toContain(TOKEN);
+      expect(body.error).not.toContain('wrong-token');
     }
+    expect(api.logs()).not.toContain('wrong-token');
+    expect(api.logs()).not.toContain(TOKEN);
     // Even unknown paths: nothing about the API is told without the token.
     await expectError(await api.call('/api/v1/nope'), 401, 'unauthorized');
     expect((await api.call('/api/v1/backups', { headers: { Authorization: `bearer ${TOKEN}` } })).status).toBe(200);

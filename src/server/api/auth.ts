@@ -17,8 +17,9 @@ export type Access = 'read' | 'content' | 'sensitive' | 'write';
  */
 export function authorize(headers: IncomingHttpHeaders, token: string | undefined, access: Access, contentOpen = false): void {
   if (token !== undefined) {
-    if (!bearerMatches(headers.authorization, token)) {
-      throw new ApiError(401, 'unauthorized', 'this API needs "Authorization: Bearer <RS_API_TOKEN>"', undefined, {
+    const why = bearerProblem(headers.authorization, token);
+    if (why !== undefined) {
+      throw new ApiError(401, 'unauthorized', `this API needs "Authorization: Bearer <RS_API_TOKEN>": ${why}`, undefined, {
         'WWW-Authenticate': 'Bearer realm="reshifter"',
       });
     }
@@ -37,10 +38,21 @@ export function authorize(headers: IncomingHttpHeaders, token: string | undefine
   }
 }
 
-/** Compares in constant time over hashes, so neither the token's bytes nor its length leak through timing. */
-function bearerMatches(header: string | undefined, token: string): boolean {
-  const match = /^Bearer +(\S+) *$/i.exec(header ?? '');
-  if (!match) return false;
+/**
+ * Why the Authorization header does not carry `token` (undefined when it does), in words that tell a missing header
+ * from another scheme (a proxy in front that logs users in with Basic takes the header for itself) and from a token
+ * that does not match (an old one, after the Secret was rotated). Never the header's value. The comparison is in
+ * constant time over hashes, so neither the token's bytes nor its length leak through timing.
+ */
+function bearerProblem(header: string | undefined, token: string): string | undefined {
+  if (header === undefined || header.trim() === '') return 'the request has no Authorization header';
+  const match = /^Bearer +(\S+) *$/i.exec(header);
+  if (!match) {
+    const scheme = /^[A-Za-z][\w-]{0,20}(?= )/.exec(header)?.[0];
+    return scheme !== undefined && scheme.toLowerCase() !== 'bearer'
+      ? `its Authorization header is of scheme ${scheme}, not Bearer (a proxy in front that logs users in takes that header for itself)`
+      : 'its Authorization header is not "Bearer " and one token';
+  }
   const digest = (s: string) => createHash('sha256').update(s).digest();
-  return timingSafeEqual(digest(match[1]!), digest(token));
+  return timingSafeEqual(digest(match[1]!), digest(token)) ? undefined : 'the token it carries is not RS_API_TOKEN';
 }
