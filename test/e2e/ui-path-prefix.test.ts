@@ -111,4 +111,22 @@ describe.skipIf(!hasChromium)('the web UI behind a reverse proxy under a path', 
   it('does so too when opened without the slash, from the prefix the proxy sends', async () => {
     await openAndList(PREFIX);
   });
+
+  it("gives a job's Location under the prefix, so that a script polling it through the proxy finds the job", async () => {
+    // Before: /api/v1/jobs/<id>, which the proxy does not route.
+    const auth = { Authorization: `Bearer ${TOKEN}` };
+    const [m] = (await (await fetch(`${proxyUrl}${PREFIX}/api/v1/backups`, { headers: auth })).json()) as Array<{ id: string }>;
+    const started = await fetch(`${proxyUrl}${PREFIX}/api/v1/backups/${m!.id}/verify`, { method: 'POST', headers: auth });
+    expect(started.status).toBe(202);
+    const { id } = (await started.json()) as { id: string };
+    const location = started.headers.get('location');
+    expect(location).toBe(`${PREFIX}/api/v1/jobs/${id}`);
+    const job = await fetch(`${proxyUrl}${location}`, { headers: auth });
+    expect(job.status).toBe(200);
+    expect(((await job.json()) as { id: string }).id).toBe(id);
+    // Without the proxy's header (a client on the Service directly), the Location is the server's own.
+    const direct = await api.call(`/api/v1/backups/${m!.id}/verify`, { method: 'POST', token: TOKEN });
+    expect(direct.headers.get('location')).toMatch(/^\/api\/v1\/jobs\//);
+    await direct.arrayBuffer();
+  });
 });

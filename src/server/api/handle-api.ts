@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { AbortedError, ConfigError, EtcdError, NotFoundError, OperationError, RefusedError, StoreError, UsageError, describeError } from '../../core/errors.js';
+import { forwardedPrefix } from '../forwarded-prefix.js';
 import { authorize } from './auth.js';
 import { ApiError, readJsonBody, sendError, sendJson, type ApiReply } from './http.js';
 import { matchPath, type Route, type RouteContext } from './router.js';
@@ -84,6 +85,10 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, deps:
 }
 
 async function send(res: ServerResponse, reply: ApiReply): Promise<void> {
+  // A job's Location (`/api/v1/jobs/<id>`) behind a proxy that serves this server under a path: under that path.
+  const prefix = forwardedPrefix(res.req.headers);
+  const location = reply.headers?.Location;
+  if (prefix !== undefined && location?.startsWith('/')) reply = { ...reply, headers: { ...reply.headers, Location: `${prefix}${location}` } };
   if (reply.stream) {
     res.writeHead(reply.status, { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', ...reply.headers });
     if (res.req.method === 'HEAD') {

@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { forwardedPrefix } from '../forwarded-prefix.js';
 
 /** The page's files: plain HTML, CSS and JavaScript modules, served as they are (no build step). */
 export const UI_DIR = fileURLToPath(new URL('./assets/', import.meta.url));
@@ -66,7 +67,7 @@ export async function handleUi(req: IncomingMessage, res: ServerResponse): Promi
   });
   const asset = (await assets).get(name);
   if (!asset) return false;
-  const body = name === 'index.html' ? pageUnder(asset.body, req.headers['x-forwarded-prefix']) : asset.body;
+  const body = name === 'index.html' ? pageUnder(asset.body, forwardedPrefix(req.headers)) : asset.body;
   res.writeHead(200, {
     'Content-Type': asset.type,
     'Content-Length': String(body.length),
@@ -78,9 +79,6 @@ export async function handleUi(req: IncomingMessage, res: ServerResponse): Promi
   return true;
 }
 
-/** A path prefix as a proxy may send it: `/` and path characters only (it goes into the page). */
-const PREFIX_RE = /^(\/[\w.~-]+)+\/?$/;
-
 /**
  * The page, which names its files relative to itself (`ui/app.js`), so that it works under any path a reverse proxy
  * serves it at, as long as the address ends in `/` (`https://host/reshifter/`). Opened without it
@@ -88,8 +86,7 @@ const PREFIX_RE = /^(\/[\w.~-]+)+\/?$/;
  * (`X-Forwarded-Prefix: /reshifter`, as Traefik's stripPrefix and ingress-nginx's x-forwarded-prefix annotation send
  * it) gets the page with its files named under that path instead.
  */
-function pageUnder(page: Buffer, prefix: string | string[] | undefined): Buffer {
-  if (typeof prefix !== 'string' || !PREFIX_RE.test(prefix)) return page;
-  const base = prefix.replace(/\/$/, '');
-  return Buffer.from(page.toString('utf8').replace(/(href|src)="ui\//g, `$1="${base}/ui/`));
+function pageUnder(page: Buffer, prefix: string | undefined): Buffer {
+  if (prefix === undefined) return page;
+  return Buffer.from(page.toString('utf8').replace(/(href|src)="ui\//g, `$1="${prefix}/ui/`));
 }
