@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AbortedError, describeError } from './errors.js';
 import { RateMeter } from './rate-meter.js';
+import { withoutWaitBudget } from './wait-budget.js';
 
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed';
 export type JobKind = 'backup' | 'verify' | 'restore';
@@ -117,12 +118,16 @@ export class JobQueue {
     };
     this.jobs.set(entry.view.id, entry);
     this.onChange(this.snapshot(entry));
-    if (req.writes) {
-      this.waiting.push(entry);
-      this.pump();
-    } else {
-      void this.start(entry);
-    }
+    // A job outlives the request that submitted it: it waits on servers as long as the settings allow, not as long
+    // as an API request may (core/wait-budget.ts).
+    withoutWaitBudget(() => {
+      if (req.writes) {
+        this.waiting.push(entry);
+        this.pump();
+      } else {
+        void this.start(entry);
+      }
+    });
     return this.snapshot(entry);
   }
 

@@ -2,6 +2,7 @@ import { GetObjectCommand, type GetObjectCommandOutput } from '@aws-sdk/client-s
 import { Readable } from 'node:stream';
 import { StoreError, describeError } from '../core/errors.js';
 import { formatDuration } from '../core/duration.js';
+import { withoutWaitBudget } from '../core/wait-budget.js';
 import type { Logger } from '../log.js';
 import { DeadlineExceeded, isTransient } from './s3-errors.js';
 import { RetriesExhausted, type S3Sender } from './s3-retry.js';
@@ -60,7 +61,8 @@ export function resumableBody(sender: S3Sender, target: DownloadTarget, first: G
         }
         log?.warn({ object: target.location, offset, err: describeError(err) }, 'S3 download broke off; resuming');
         const remaining = Math.max(1, windowMs - (Date.now() - stalledSince));
-        body = await resume(sender, target, { offset, etag, broke: err, remaining, windowMs }, signal);
+        // A download outlives the API request's wait budget (core/wait-budget.ts): its resumes have the whole window.
+        body = await withoutWaitBudget(() => resume(sender, target, { offset, etag, broke: err, remaining, windowMs }, signal));
       }
     }
   }

@@ -1,5 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { describeError } from '../core/errors.js';
+import { waitBudget, type WaitBudget } from '../core/wait-budget.js';
 import type { Logger } from '../log.js';
 import { DeadlineExceeded, isTransient } from './s3-errors.js';
 
@@ -22,6 +23,8 @@ export class RetriesExhausted extends Error {
     readonly attempts: number,
     readonly elapsedMs: number,
     readonly transient: boolean,
+    /** The caller's wait budget, when that (not RS_S3_RETRY_WINDOW) ended the retries. */
+    readonly budget?: WaitBudget,
   ) {
     super(describeError(last), { cause: last });
   }
@@ -58,11 +61,15 @@ export class S3Sender {
    */
   async send<T>(command: Sendable, what: string, signal?: AbortSignal, windowMs = this.policy.windowMs): Promise<T> {
     const started = Date.now();
+    // A caller that must answer in time (an API read: core/wait-budget.ts) stops retrying, and cuts an attempt, then.
+    const budget = waitBudget();
+    const budgeted = budget !== undefined && budget.deadline - started < windowMs;
+    if (budgeted) windowMs = Math.max(0, budget.deadline - started);
     for (let attempt = 1; ; attempt++) {
       signal?.throwIfAborted();
       let err: unknown;
       try {
-        return (await this.attempt(command, signal)) as T;
+        return (await this.attempt(command, signal, budgeted ? budget.deadline : undefined)) as T;
       } catch (e) {
         err = e;
       }
@@ -70,16 +77,16 @@ export class S3Sender {
       const elapsed = Date.now() - started;
       const delay = Math.random() * Math.min(this.max, this.base * 2 ** (attempt - 1));
       if (!isTransient(err) || elapsed + delay >= windowMs) {
-        throw new RetriesExhausted(err, attempt, elapsed, isTransient(err));
+        throw new RetriesExhausted(err, attempt, elapsed, isTransient(err), budgeted ? budget : undefined);
       }
       this.log?.warn({ request: what, attempt, delayMs: Math.round(delay), err: describeError(err) }, 'S3 request failed; retrying');
       await sleep(delay, signal);
     }
   }
 
-  private async attempt(command: Sendable, signal: AbortSignal | undefined): Promise<unknown> {
+  private async attempt(command: Sendable, signal: AbortSignal | undefined, until?: number): Promise<unknown> {
     const deadline = new AbortController();
-    const timeout = this.policy.requestTimeoutMs;
+    const timeout = until === undefined ? this.policy.requestTimeoutMs : Math.max(1, Math.min(this.policy.requestTimeoutMs, until - Date.now()));
     const timer = setTimeout(() => deadline.abort(new DeadlineExceeded(timeout)), timeout);
     // The deadline covers the attempt up to its response; a body read afterwards (GetObject) is the caller's, still
     // cut off by `signal`.

@@ -321,8 +321,9 @@ export class S3Store implements Store {
     else if (last instanceof DeadlineExceeded) why = `the S3 server did not answer within ${formatDuration(last.timeoutMs)}`;
     else if (isNetworkError(last)) why = `the S3 server did not answer (${describeError(last)})`;
     else why = `${describeError(last)}${status ? ` (HTTP ${status})` : ''}`;
+    const limit = exhausted?.budget ? exhausted.budget.what : `RS_S3_RETRY_WINDOW is ${formatDuration(this.cfg.retryWindowMs)}`;
     const tries = exhausted?.transient
-      ? ` (gave up after ${exhausted.attempts} attempt${exhausted.attempts === 1 ? '' : 's'} over ${formatDuration(exhausted.elapsedMs)}; RS_S3_RETRY_WINDOW is ${formatDuration(this.cfg.retryWindowMs)})`
+      ? ` (gave up after ${exhausted.attempts} attempt${exhausted.attempts === 1 ? '' : 's'} over ${formatDuration(exhausted.elapsedMs)}; ${limit})`
       : '';
     return new StoreError(`${what}: ${why}${tries}`, kind, { cause: last });
   }

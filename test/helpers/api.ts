@@ -26,7 +26,7 @@ export interface TestApi {
   stop(): Promise<void>;
 }
 
-export async function startApi(env: Record<string, string>, opts: { maxHeavyReads?: number } = {}): Promise<TestApi> {
+export async function startApi(env: Record<string, string>, opts: { maxHeavyReads?: number; waitMs?: number } = {}): Promise<TestApi> {
   const loaded = loadConfig({ RS_HTTP_PORT: '0', ...env });
   if (loaded.errors) throw new Error(loaded.errors.join('; '));
   const config = loaded.config;
@@ -50,6 +50,7 @@ export async function startApi(env: Record<string, string>, opts: { maxHeavyRead
     contentOpen: true,
     ...(config.apiToken !== undefined && { token: config.apiToken }),
     ...(opts.maxHeavyReads !== undefined && { maxHeavyReads: opts.maxHeavyReads }),
+    ...(opts.waitMs !== undefined && { waitMs: opts.waitMs }),
   };
   const server: RunningHttpServer = await startHttpServer({
     port: 0,

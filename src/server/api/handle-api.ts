@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
+import { formatDuration } from '../../core/duration.js';
+import { withWaitBudget } from '../../core/wait-budget.js';
 import { AbortedError, ConfigError, EtcdError, NotFoundError, OperationError, RefusedError, StoreError, UsageError, describeError } from '../../core/errors.js';
 import { forwardedPrefix } from '../forwarded-prefix.js';
 import { authorize } from './auth.js';
@@ -13,6 +15,12 @@ import type { ApiDeps } from './services.js';
 export const API_PREFIX = '/api/';
 /** Where the API's routes are, as the start-up log line names them (GET /api/v1/openapi.json lists them). */
 export const API_PATHS = ['/api/v1/'] as const;
+
+/**
+ * How long an API request (not diff or stats, nor the jobs it starts) waits on S3 in all: below the 30 s to 60 s after
+ * which reverse proxies and load balancers answer 504 themselves, naming nothing.
+ */
+export const API_WAIT_MS = 20_000;
 
 /** Heavy reads (diff, stats) in flight, per deps object (one per server). */
 const heavyReads = new WeakMap<ApiDeps, number>();
@@ -32,7 +40,6 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, deps:
   res.once('close', () => {
     if (!res.writableFinished) controller.abort(new AbortedError('the client went away'));
   });
-  let heavy = false;
   try {
     admit(req, deps);
     const matched = matchPath(ROUTES, url.pathname);
@@ -52,15 +59,7 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, deps:
       deps,
       signal: controller.signal,
     };
-    if (route.heavy) {
-      const running = heavyReads.get(deps) ?? 0;
-      if (running >= (deps.maxHeavyReads ?? 2)) {
-        throw new ApiError(429, 'busy', `${running} diffs or stats are running; try again when they have finished`, undefined, { 'Retry-After': '5' });
-      }
-      heavyReads.set(deps, running + 1);
-      heavy = true;
-    }
-    const reply = await route.handle(ctx);
+    const reply = await runRoute(route, ctx, deps);
     await send(res, reply);
     log[route.method === 'GET' ? 'debug' : 'info']({ method: req.method, path: url.pathname, status: reply.status, ms: Date.now() - started }, 'api request');
   } catch (err) {
@@ -78,10 +77,30 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, deps:
     }
     if (!res.headersSent) sendError(res, apiErr);
     else res.destroy();
-  } finally {
-    if (heavy) heavyReads.set(deps, (heavyReads.get(deps) ?? 1) - 1);
   }
   return true;
+}
+
+/**
+ * Runs the route's handler. Diff and stats read whole backups or the whole etcd, for as long as that takes, two at
+ * a time at most (429 beyond); every other read answers, its failure named, before a reverse proxy in front gives up
+ * on it (core/wait-budget.ts).
+ */
+async function runRoute(route: Route, ctx: RouteContext, deps: ApiDeps): Promise<ApiReply> {
+  if (!route.heavy) {
+    const ms = deps.waitMs ?? API_WAIT_MS;
+    return withWaitBudget(ms, `the API waits at most ${formatDuration(ms)} for the store, to answer before a proxy in front gives up`, () => route.handle(ctx));
+  }
+  const running = heavyReads.get(deps) ?? 0;
+  if (running >= (deps.maxHeavyReads ?? 2)) {
+    throw new ApiError(429, 'busy', `${running} diffs or stats are running; try again when they have finished`, undefined, { 'Retry-After': '5' });
+  }
+  heavyReads.set(deps, running + 1);
+  try {
+    return await route.handle(ctx);
+  } finally {
+    heavyReads.set(deps, (heavyReads.get(deps) ?? 1) - 1);
+  }
 }
 
 async function send(res: ServerResponse, reply: ApiReply): Promise<void> {

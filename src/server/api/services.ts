@@ -89,4 +89,6 @@ export interface ApiDeps {
   services: ApiServices;
   /** Most heavy reads (diff, stats) at once; more answer 429. Default 2. */
   maxHeavyReads?: number;
+  /** How long a request other than diff and stats waits on the store in all (API_WAIT_MS; tests shorten it). */
+  waitMs?: number;
 }
