@@ -132,7 +132,12 @@ async function startServing(ctx: OpContext, s: Serving): Promise<{ server: Runni
         routes: { paths: [...API_PATHS, ...UI_PATHS], handle: async (req, res) => (await handleApi(req, res, api)) || (await handleUi(req, res)) },
       });
     }
-    const stopSeeding = await seedLastSuccess(s.repo, s.metrics, s.health, log);
+    // A stop (SIGTERM) does not wait for the first listing: with thousands of backups on a slow store it takes long,
+    // and the stop waited for it before it aborted a backup started through the API meanwhile (the kubelet's SIGKILL
+    // comes 30 s after SIGTERM). The listing's retries are stopped when it ends, whenever that is.
+    const seeding = seedLastSuccess(s.repo, s.metrics, s.health, log);
+    const seeded = await Promise.race([seeding, untilAborted(ctx.signal).then(() => undefined)]);
+    const stopSeeding = seeded ?? (() => void seeding.then((stop) => stop()));
     return { server, stopSeeding };
   } catch (err) {
     await server?.close();
