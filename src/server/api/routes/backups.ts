@@ -16,6 +16,28 @@ const strategyQuery = { strategy: STRATEGY_QUERY };
 /** The manifest of the backup in the path (404 when there is none); `latest` is the newest of any kind (of ?strategy). */
 const backupOf = (c: RouteContext) => c.deps.services.getBackup(c.params.id!, USES.any, seriesParam(c.query.strategy));
 
+/**
+ * One page of a listing (newest first): those after `before` (by id, which sorts by time, when that backup is not
+ * listed: deleted since), at most `limit`, with the total and, while more follow, a `Link` to the next page (relative:
+ * it stays under the path a reverse proxy serves the API at).
+ */
+function pageOf<T extends { id: string }>(listed: T[], query: RouteContext['query']): { json: T[]; headers: Record<string, string> } {
+  const before = typeof query.before === 'string' ? query.before : undefined;
+  let rest = listed;
+  if (before !== undefined) {
+    const at = listed.findIndex((m) => m.id === before);
+    rest = at >= 0 ? listed.slice(at + 1) : listed.filter((m) => m.id < before);
+  }
+  const limit = typeof query.limit === 'number' ? query.limit : undefined;
+  const page = limit === undefined ? rest : rest.slice(0, limit);
+  const headers: Record<string, string> = { 'X-Total-Count': String(listed.length) };
+  if (limit !== undefined && rest.length > page.length) {
+    const next = new URLSearchParams({ ...(typeof query.strategy === 'string' && { strategy: query.strategy }), limit: String(limit), before: page.at(-1)!.id });
+    headers.Link = `<?${next.toString()}>; rel="next"`;
+  }
+  return { json: page, headers };
+}
+
 /** `/api/v1/backups`: list, details, download, delete, back up now, verify. */
 export const backupRoutes: Route[] = [
   {
@@ -25,12 +47,26 @@ export const backupRoutes: Route[] = [
     summary: "The cluster's backups (their manifests), newest first",
     tag: 'backups',
     access: 'read',
-    query: { strategy: { ...STRATEGY_QUERY, description: 'only the backups of this series (as `reshifter list --strategy`)' } },
-    responses: { 200: { description: 'the manifests', schema: { type: 'array', items: ref('Manifest') } } },
+    query: {
+      strategy: { ...STRATEGY_QUERY, description: 'only the backups of this series (as `reshifter list --strategy`)' },
+      limit: { schema: { type: 'integer', minimum: 1, maximum: 10000 }, description: 'at most this many (a page); the `Link` header (rel="next") names the next page' },
+      before: {
+        schema: { type: 'string', pattern: BACKUP_ID_RE.source, description: 'a backup id' },
+        description: 'only the backups listed after this one (older): the last id of the page before',
+      },
+    },
+    responses: {
+      200: {
+        description: 'the manifests, newest first',
+        schema: { type: 'array', items: ref('Manifest') },
+        headers: { 'X-Total-Count': 'how many backups the list holds in all (of the series)', Link: '`<?limit=N&before=ID>; rel="next"` while more follow the page' },
+      },
+    },
     handle: async (c) => {
       const series = seriesParam(c.query.strategy);
       const all = await c.deps.services.listBackups();
-      return { status: 200, json: series === undefined ? all : all.filter((m) => inSeries(m, series)) };
+      const listed = series === undefined ? all : all.filter((m) => inSeries(m, series));
+      return { status: 200, ...pageOf(listed, c.query) };
     },
   },
   {
