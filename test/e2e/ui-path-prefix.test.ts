@@ -129,4 +129,11 @@ describe.skipIf(!hasChromium)('the web UI behind a reverse proxy under a path', 
     expect(direct.headers.get('location')).toMatch(/^\/api\/v1\/jobs\//);
     await direct.arrayBuffer();
   });
+
+  it('names the server of its OpenAPI document under the prefix, so that clients made from it call there', async () => {
+    const doc = (await (await fetch(`${proxyUrl}${PREFIX}/api/v1/openapi.json`, { headers: { Authorization: `Bearer ${TOKEN}` } })).json()) as { servers: Array<{ url: string }> };
+    expect(doc.servers).toEqual([{ url: `${PREFIX}/` }]);
+    const direct = (await (await api.call('/api/v1/openapi.json', { token: TOKEN })).json()) as { servers: Array<{ url: string }> };
+    expect(direct.servers).toEqual([{ url: '/' }]);
+  });
 });

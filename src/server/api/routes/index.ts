@@ -1,3 +1,4 @@
+import { forwardedPrefix } from '../../forwarded-prefix.js';
 import { openApiDocument } from '../openapi.js';
 import type { Route } from '../router.js';
 import { backupRoutes } from './backups.js';
@@ -16,7 +17,13 @@ const openApiRoute: Route = {
   tag: 'info',
   access: 'read',
   responses: { 200: { description: 'the OpenAPI 3.1 document', schema: { type: 'object' } } },
-  handle: async () => ({ status: 200, json: openApiDocument(ROUTES) }),
+  // Behind a proxy that serves the API under a path (X-Forwarded-Prefix), its server is there: a client made from the
+  // document (Swagger UI, a generated one) calls under that path, not the host's root.
+  handle: async (c) => {
+    const doc = openApiDocument(ROUTES);
+    const prefix = forwardedPrefix(c.req.headers);
+    return { status: 200, json: prefix === undefined ? doc : { ...doc, servers: [{ url: `${prefix}/` }] } };
+  },
 };
 
 /** Every operation of the API. */
