@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { HealthReport } from '../core/health.js';
 import { OperationError } from '../core/errors.js';
 import type { Logger } from '../log.js';
@@ -70,6 +71,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       else res.destroy();
     });
   });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => answerClientError(err, socket));
   server.maxConnections = MAX_CONNECTIONS;
   server.maxRequestsPerSocket = 100;
   limitPerAddress(server, MAX_PER_ADDRESS);
@@ -149,6 +151,32 @@ function json(res: ServerResponse, status: number, value: unknown): void {
 function send(res: ServerResponse, status: number, contentType: string, body: string): void {
   res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
   res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+/**
+ * A request node:http refuses before any handler sees it, answered as every other error is (JSON naming the cause)
+ * rather than Node's bare status line: a request line and headers over 16 KiB (a very long query string: 431), or a
+ * request that is not HTTP (400). A socket already written to, or gone, is only closed.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  const answer = clientErrorAnswer(err.code ?? '');
+  if (answer === undefined || !socket.writable || (socket as Duplex & { _httpMessage?: unknown })._httpMessage) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, code, error] = answer;
+  const body = `${JSON.stringify({ error, code })}\n`;
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
+/** Status, reason, code and message for a refused request's error code; undefined: only close (a reset, a timeout on an idle socket). */
+function clientErrorAnswer(code: string): [number, string, string, string] | undefined {
+  if (code === 'HPE_HEADER_OVERFLOW') {
+    return [431, 'Request Header Fields Too Large', 'headers_too_large', 'the request line and headers are larger than 16 KiB (a query string that long?): send less'];
+  }
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return [408, 'Request Timeout', 'request_timeout', 'the request was not sent whole within 10 s'];
+  if (code.startsWith('HPE_')) return [400, 'Bad Request', 'bad_request', `the request is not valid HTTP (${code})`];
+  return undefined;
 }
 
 /** Closes a new connection at once when its address already holds `max` open ones. */

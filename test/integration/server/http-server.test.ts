@@ -115,6 +115,24 @@ describe('the HTTP server of run', () => {
     const { port } = await start();
     const res = await get(port, '/healthz', { headers: { 'x-big': 'x'.repeat(20_000) } });
     expect(res.status).toBe(431);
+    // As JSON naming the cause, as every other refusal (before: Node's bare status line, no body); a query that long too.
+    expect(res.type).toContain('application/json');
+    expect(JSON.parse(res.body)).toEqual({ error: expect.stringContaining('larger than 16 KiB'), code: 'headers_too_large' });
+    const query = await get(port, `/api/v1/backups?strategy=${'a'.repeat(20_000)}`);
+    expect([query.status, JSON.parse(query.body).code]).toEqual([431, 'headers_too_large']);
+  });
+
+  it('answers a request that is not HTTP with a JSON 400', async () => {
+    const { port } = await start();
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write('NOT HTTP AT ALL\r\n\r\n'));
+      let text = '';
+      socket.on('data', (d: Buffer) => (text += d.toString()));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(JSON.parse(answer.split('\r\n\r\n')[1]!)).toMatchObject({ code: 'bad_request', error: expect.stringContaining('not valid HTTP') });
   });
 
   it('stops listening on close, and a taken port is an error naming RS_HTTP_PORT', async () => {
