@@ -132,6 +132,9 @@ describe('bad requests', () => {
 
   it('400 naming the path parameter or query parameter', async () => {
     await expectError(await api.call('/api/v1/backups/not-an-id', auth), 400, 'bad_request', 'id');
+    // A broken percent-encoding is the request's mistake, said so (before: a 404 "no API path").
+    const broken = await expectError(await api.call('/api/v1/backups/%ZZ', auth), 400, 'bad_request');
+    expect(broken.error).toContain('not valid percent-encoding');
     await expectError(await api.call('/api/v1/backups/latest', { method: 'DELETE', ...auth }), 400, 'bad_request', 'id');
     await expectError(await api.call('/api/v1/jobs/nope', auth), 400, 'bad_request', 'id');
     await expectError(await api.call('/api/v1/diff?from=latest', auth), 400, 'bad_request', 'to');

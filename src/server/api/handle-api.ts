@@ -42,6 +42,7 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, deps:
   });
   try {
     admit(req, deps);
+    checkEncoding(url.pathname);
     const matched = matchPath(ROUTES, url.pathname);
     if (!matched) throw new ApiError(404, 'not_found', `no API path ${url.pathname}; GET /api/v1/openapi.json lists them`);
     const method = req.method === 'HEAD' ? 'GET' : req.method;
@@ -125,6 +126,15 @@ async function send(res: ServerResponse, reply: ApiReply): Promise<void> {
     return;
   }
   sendJson(res, reply.status, reply.json, reply.headers);
+}
+
+/** A path with a `%` that starts no percent-encoded UTF-8 (`/backups/%ZZ`) is a 400 saying so, not a 404. */
+function checkEncoding(path: string): void {
+  try {
+    decodeURIComponent(path);
+  } catch {
+    throw new ApiError(400, 'bad_request', `the path ${path} is not valid percent-encoding (a "%" must start %XX of UTF-8; a literal "%" is %25)`);
+  }
 }
 
 function checkParams(route: Route, params: Record<string, string>): Record<string, string> {
