@@ -11,6 +11,7 @@ import { startApi, type TestApi } from '../helpers/api.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { runInProcess } from '../helpers/in-process.js';
 import { startS3, type TestS3 } from '../helpers/s3.js';
+import { startS3Proxy, type S3Proxy } from '../helpers/s3-proxy.js';
 
 /**
  * A download of a backup's bytes broken off half-way (a proxy's timeout, a laptop that slept) is resumed as `curl -C -`
@@ -21,16 +22,18 @@ const TOKEN = 'range-test-token-3b7e1d0c';
 const auth = { token: TOKEN };
 let etcd: TestEtcd;
 let s3: TestS3;
+let proxy: S3Proxy;
 let dir: string;
 const stores: Record<string, { api: TestApi; m: Manifest; bytes: Buffer }> = {};
 
 beforeAll(async () => {
   [etcd, s3] = await Promise.all([startEtcd(), startS3()]);
   dir = await mkdtemp(join(tmpdir(), 'rs-range-'));
+  proxy = await startS3Proxy(s3.endpoint);
   const client = new Etcd3({ hosts: etcd.endpoint });
   await loadDataset(client, sampleDataset({ namespaces: 2, podsPerNamespace: 3, podSpecBytes: 400 }));
   client.close();
-  const envs = { s3: { ...s3.env }, local: { RS_BACKUP_DIR: dir } };
+  const envs = { s3: { ...s3.env, RS_S3_ENDPOINT: proxy.endpoint }, local: { RS_BACKUP_DIR: dir } };
   for (const [name, storeEnv] of Object.entries(envs)) {
     const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_CLUSTER_NAME: 'range', RS_COMPRESSION: 'none', ...storeEnv };
     const backup = await runInProcess(['backup'], env);
@@ -45,6 +48,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(Object.values(stores).map((s) => s.api.stop()));
+  await proxy?.close();
   await Promise.all([etcd?.stop(), s3?.stop()]);
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -55,10 +59,15 @@ describe.each(['s3', 'local'])('a download from the %s store', (name) => {
     return api.call(`/api/v1/backups/${m.id}/artifact`, { ...auth, headers: { Range: range, ...headers } });
   };
 
-  it('says it takes ranges, and names its bytes by their sha256 (ETag)', async () => {
+  it('says it takes ranges, and names its bytes by their sha256 (ETag); a HEAD reads nothing of the artifact', async () => {
     const { api, m } = stores[name]!;
+    const artifactGets = () => proxy.ops('GetObject').filter((r) => r.url.includes(m.artifact)).length;
+    const gets = artifactGets();
     const res = await api.call(`/api/v1/backups/${m.id}/artifact`, { ...auth, method: 'HEAD' });
     expect(res.status).toBe(200);
+    expect(Number(res.headers.get('content-length'))).toBe(m.sizeBytes);
+    // Before: each HEAD started a GetObject of the whole artifact, then dropped it.
+    expect(artifactGets() - gets).toBe(0);
     expect(res.headers.get('accept-ranges')).toBe('bytes');
     expect(res.headers.get('etag')).toBe(`"${m.sha256}"`);
   });

@@ -126,10 +126,11 @@ export const backupRoutes: Route[] = [
           'Content-Range': `bytes */${m.sizeBytes}`,
         });
       }
-      const stream = await c.deps.services.openArtifact(m, c.signal, range);
-      if (range === undefined) return { status: 200, stream, headers: { ...headers, 'Content-Length': String(m.sizeBytes) } };
-      const part = { 'Content-Length': String(range.end - range.start + 1), 'Content-Range': `bytes ${range.start}-${range.end}/${m.sizeBytes}` };
-      return { status: 206, stream, headers: { ...headers, ...part } };
+      const part = range && { 'Content-Length': String(range.end - range.start + 1), 'Content-Range': `bytes ${range.start}-${range.end}/${m.sizeBytes}` };
+      const reply = range === undefined ? { status: 200, headers: { ...headers, 'Content-Length': String(m.sizeBytes) } } : { status: 206, headers: { ...headers, ...part } };
+      // A HEAD (a download tool's first look) reads nothing: opening the artifact started a download of it from S3.
+      if (c.req.method === 'HEAD') return reply;
+      return { ...reply, stream: await c.deps.services.openArtifact(m, c.signal, range) };
     },
   },
   {
