@@ -470,7 +470,9 @@ describe('a point-in-time restore stopped by Ctrl-C', () => {
     // Before: the restore waited out the 60 s start-up deadline of an etcd already gone, then blamed it.
     expect(Date.now() - stoppedAt).toBeLessThan(10_000);
     expect(res.code).toBe(1);
-    expect(res.stderr).toContain('restore to latest stopped: received SIGINT; --data-dir was not written');
+    // Where the signal lands depends on the machine's load: while the temporary etcd starts or replays (the case this
+    // test is for), or, on a busy machine, once the replay is done and etcdctl writes the data directory.
+    expect(res.stderr).toMatch(/(restore to latest stopped: received SIGINT; --data-dir was not written|etcdctl snapshot restore into \S+ stopped: received SIGINT; \S+ was not created)/);
     expect(res.stderr).not.toContain('temporary etcd of the restore');
     await expect(access(join(work, 'ctrl-c'))).rejects.toThrow();
   }, 60_000);
