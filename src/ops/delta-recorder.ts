@@ -130,23 +130,9 @@ export class DeltaRecorder {
   private async startingPoint(): Promise<{ base: Manifest; fromRevision: number } | undefined> {
     const backups = await this.listing();
     if (backups === undefined) return undefined;
-    // The full backup of the configured strategy's series (any chain base when RS_BACKUP_STRATEGY is unset) whose chain
-    // was written last: its newest segment, or itself. A recorder goes on with its chain when another full backup
-    // (one from the API of another strategy) was taken meanwhile; a full backup newer than the last segment starts anew.
-    // Written last is by id, as `latest` and retention go (core/latest.ts newestFirst), not by createdAt: a full backup
-    // stamped by a clock that was ahead is older than the one taken after it, whose chain retention keeps as the one
-    // being recorded (chainUnits' newestBase), and a chain recorded after the older one would be deleted under it.
-    const series = this.deps.config.strategy ? seriesOf({ strategy: formatStrategy(this.deps.config.strategy) }) : undefined;
-    const lastWritten = new Map<string, string>();
-    for (const m of backups) {
-      if (isDeltaManifest(m) && (lastWritten.get(m.base) ?? '') < m.id) lastWritten.set(m.base, m.id);
-    }
-    const activity = (m: Manifest): Pick<Manifest, 'id'> => ({ id: [m.id, lastWritten.get(m.id) ?? ''].sort().at(-1)! });
-    const base = backups
-      .filter((m) => isChainBase(m) && (series === undefined || seriesOf(m) === series))
-      .sort((a, b) => newestFirst(activity(a), activity(b)))[0];
+    const base = this.baseOf(backups);
     if (base === undefined) {
-      const m = await this.fullBackup(`no full backup of cluster "${this.deps.config.cluster}" in ${this.deps.repo.store.location} yet: taking one to start the chain of changes; the watch of etcd starts once it is stored`);
+      const m = await this.fullBackup(this.noBaseReason(backups));
       return m && { base: m, fromRevision: etcdOf(m).revision + 1 };
     }
     const segments = backups.filter((m): m is DeltaManifest => isDeltaManifest(m) && m.base === base.id);
@@ -164,6 +150,43 @@ export class DeltaRecorder {
     }
     if (chain.covered.length > 0) this.lastRevision = chain.coveredTo;
     return { base, fromRevision: chain.coveredTo + 1 };
+  }
+
+  /**
+   * The series run's chains are of: RS_BACKUP_STRATEGY's, or, when it is unset, `snapshot`, what run takes then on a
+   * v3 etcd (the only one a chain can record). A chain of the newest full backup of any kind would have been based on
+   * the hourly `filter:` CronJob's dump: a chain that brings back its resources only, which --data-dir cannot restore.
+   */
+  private get series(): string {
+    return seriesOf({ strategy: formatStrategy(this.deps.config.strategy ?? { kind: 'snapshot' }) });
+  }
+
+  /**
+   * The full backup of run's series whose chain was written last: its newest segment, or itself. A recorder goes on
+   * with its chain when another full backup (one from the API, or another job's) was taken meanwhile; a full backup
+   * newer than the last segment starts anew. Written last is by id, as `latest` and retention go (core/latest.ts
+   * newestFirst), not by createdAt: a full backup stamped by a clock that was ahead is older than the one taken after
+   * it, whose chain retention keeps as the one being recorded (chainUnits' newestBase), and a chain recorded after the
+   * older one would be deleted under it.
+   */
+  private baseOf(backups: Manifest[]): Manifest | undefined {
+    const lastWritten = new Map<string, string>();
+    for (const m of backups) {
+      if (isDeltaManifest(m) && (lastWritten.get(m.base) ?? '') < m.id) lastWritten.set(m.base, m.id);
+    }
+    const activity = (m: Manifest): Pick<Manifest, 'id'> => ({ id: [m.id, lastWritten.get(m.id) ?? ''].sort().at(-1)! });
+    return backups
+      .filter((m) => isChainBase(m) && seriesOf(m) === this.series)
+      .sort((a, b) => newestFirst(activity(a), activity(b)))[0];
+  }
+
+  /** Why run takes a full backup to start with: none of its series, and the newest of another it does not record onto. */
+  private noBaseReason(backups: Manifest[]): string {
+    const { config, repo } = this.deps;
+    const whose = config.strategy ? 'RS_BACKUP_STRATEGY' : 'the strategy of run: RS_BACKUP_STRATEGY is unset';
+    const other = backups.filter(isChainBase).sort(newestFirst)[0];
+    const besides = other === undefined ? '' : ` (the newest full backup, ${other.id}, is of series "${seriesOf(other)}": a chain is recorded onto one of run's own series only)`;
+    return `no full backup of series "${this.series}" (${whose}) of cluster "${config.cluster}" in ${repo.store.location} yet${besides}: taking one to start the chain of changes; the watch of etcd starts once it is stored`;
   }
 
   /** The store's backups, asked again (with a pause) while the store cannot be listed; undefined once stopped. */

@@ -42,7 +42,7 @@ it('takes a full backup when the store has none, and each scheduled one ends the
   const first = (await client.put('/registry/start').value('0').exec()).header.revision;
   const run = startRun({ ...env, RS_DELTA_INTERVAL: '1s', RS_SCHEDULE: '*/4 * * * * *' });
   await run.until(/"msg":"recording changes"/);
-  expect(run.log()).toMatch(/no full backup of cluster \\"default\\" in .* yet: taking one to start the chain of changes/);
+  expect(run.log()).toMatch(/no full backup of series \\"snapshot\\" \(the strategy of run: RS_BACKUP_STRATEGY is unset\) of cluster \\"default\\" in .* yet: taking one to start the chain of changes/);
   // Changes all the time, also while the scheduled backups run.
   let writing = true;
   let last = Number(first);
