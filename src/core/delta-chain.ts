@@ -202,9 +202,7 @@ export function resolveTarget<B extends ChainBase, S extends ChainSegment>(chain
       if (through !== undefined) out.push(through);
     }
     if (out.length > 0) return out;
-    const oldest = Math.min(...pool.map((c) => c.base.revision));
-    const why = target.revision < oldest ? `${target.revision} is before the oldest full backup` : `${target.revision} is beyond what was recorded`;
-    throw new TargetNotRecordedError(`no chain of backups covers revision ${target.revision}: ${holdings(pool)}; ${why}${brokenNote(pool)}`);
+    throw new TargetNotRecordedError(`no chain of backups covers revision ${target.revision}: ${holdings(pool)}; ${uncovered(pool, target.revision)}`);
   }
   for (const c of pool) {
     if (Date.parse(c.base.createdAt) > target.at) continue;
@@ -317,6 +315,19 @@ function holdings(chains: readonly Chain[]): string {
   const shown = sorted.slice(0, SHOWN).map((c) => `${c.base.revision}..${c.coveredTo} (chain ${c.base.id}: base at ${c.base.revision}, ${c.covered.length} segment${c.covered.length === 1 ? '' : 's'})`);
   const more = sorted.length > SHOWN ? `, and ${sorted.length - SHOWN} older chain${sorted.length - SHOWN === 1 ? '' : 's'}` : '';
   return `the store holds revisions ${shown.join(', ')}${more}`;
+}
+
+/**
+ * Why no chain covers `revision`: before the oldest base, beyond every change recorded, or recorded (or missing) past
+ * a gap of a chain, which then says where it stops and the revision it can restore.
+ */
+function uncovered(pool: readonly Chain[], revision: number): string {
+  if (revision < Math.min(...pool.map((c) => c.base.revision))) return `${revision} is before the oldest full backup`;
+  const past = pool.find((c) => c.coveredTo < revision && revision <= c.recordedTo);
+  if (past === undefined) return `${revision} is beyond what was recorded${brokenNote(pool)}`;
+  const held = past.segments.find((s) => s.fromRevision <= revision && revision <= s.toRevision);
+  const where = held ? `${revision} was recorded (segment ${held.id} holds revisions ${held.fromRevision}..${held.toRevision}) but lies past a gap` : `${revision} lies in a gap of the recording`;
+  return `${where}: chain ${past.base.id} stops at ${past.coveredTo}: ${past.problems[0] ?? 'a segment is missing'}; revision ${past.coveredTo} (--to ${past.coveredTo}) is the newest state before the gap, or put the missing segment back`;
 }
 
 function brokenNote(chains: readonly Chain[]): string {

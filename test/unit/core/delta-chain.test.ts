@@ -134,7 +134,12 @@ describe('targets', () => {
     expect(() => resolveTarget(chains, { kind: 'latest' }, { baseId: 'nope' })).toThrow(/no full backup "nope" to restore from; the store holds revisions 5310..5401/);
     // A broken chain says where and why it stops.
     const broken = buildChains([B1], [chain1[0]!, chain1[2]!]).chains;
-    expect(() => resolveTarget(broken, { kind: 'revision', revision: 4000 })).toThrow(/1041..2000 .*4000 is beyond what was recorded \(chain .* stops at 2000: revisions 2001..3000 are missing/);
+    // Before: "4000 is beyond what was recorded", though the segment after the gap holds it.
+    expect(() => resolveTarget(broken, { kind: 'revision', revision: 4000 })).toThrow(
+      `1041..2000 (chain ${B1.id}: base at 1041, 1 segment); 4000 was recorded (segment ${chain1[2]!.id} holds revisions 3001..5310) but lies past a gap: chain ${B1.id} stops at 2000: revisions 2001..3000 are missing between segment ${chain1[0]!.id} (ends at 2000) and segment ${chain1[2]!.id} (starts at 3001); revision 2000 (--to 2000) is the newest state before the gap, or put the missing segment back`,
+    );
+    expect(() => resolveTarget(broken, { kind: 'revision', revision: 2500 })).toThrow(`2500 lies in a gap of the recording: chain ${B1.id} stops at 2000: revisions 2001..3000 are missing`);
+    expect(() => resolveTarget(broken, { kind: 'revision', revision: 6000 })).toThrow(/6000 is beyond what was recorded \(chain .* stops at 2000: revisions 2001..3000 are missing/);
   });
 
   it('a time: the last revision observed at or before it, or a segment to scan when it falls among its changes', () => {
