@@ -69,10 +69,10 @@ export async function inspectCommand(ctx: CommandContext): Promise<void> {
   // The status is a snapshot's; the keys are a snapshot's or a key dump's.
   const input = req.mode === 'status' ? await openSnapshotInput(ctx, target, series) : await openKeysInput(ctx, target, series);
   const where = input.origin.kind === 'file' ? input.origin.path : `backup ${input.origin.id}`;
-  // `latest` may be any series' newest backup (a filter: dump): which one is read is said, as the status says its source.
+  // `latest` may be any series' newest backup (a filter: dump): which one is read is said when its read starts
+  // (openBackup's `reading backup` line), as the status says its source.
   if (req.mode !== 'status' && input.origin.kind === 'backup') {
-    const { id, strategy, revision } = input.origin;
-    ctx.log.info({ backup: id, strategy, revision, asked: target }, `reading backup ${id} (${strategy}, revision ${revision})`);
+    const { id, strategy } = input.origin;
     // Hourly filter:secrets dumps beside nightly snapshots: `latest` is the dump, which holds no pod.
     if (target === 'latest' && series() === undefined && strategy.startsWith('filter:')) {
       const note = `"latest" is the newest key dump, ${id} (${strategy}), which holds only the resources its filter selected: --strategy snapshot or --strategy raw reads every key`;

@@ -13,7 +13,7 @@ import { kindOf } from '../core/backup-kind.js';
 import { AbortedError, OperationError, describeError } from '../core/errors.js';
 import type { AuditRow } from '../kube/audit-row.js';
 import type { Logger } from '../log.js';
-import { readCounted } from '../progress.js';
+import { formatBytes, readCounted } from '../progress.js';
 import type { SnapshotReader } from '../snapshot/index.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import { spillAreaIn } from './spill-area.js';
@@ -70,7 +70,11 @@ export interface OpenBackupOptions {
    * default. `false` leaves the trailer to the reader, which reports its state (`inspect`).
    */
   checkTrailer?: boolean;
-  /** Where a long download (S3) and a snapshot's decoding report progress (see reportProgress). */
+  /**
+   * Where the read is said when it starts (`reading backup <id> (<strategy>, revision R, <size>) from <store>`: a
+   * download and decode of a large snapshot lasts seconds before any progress line) and where a long download (S3)
+   * and a snapshot's decoding report progress (see reportProgress).
+   */
   log?: Logger;
 }
 
@@ -93,6 +97,11 @@ export async function openBackup(
   if (kind === 'delta segment') throw new OperationError(`backup ${m.id} is a delta segment of the chain of ${String((m as { base?: unknown }).base)}: restore or verify it with its chain`);
   assertDecodable(m, keys);
   const checkTrailer = opts.checkTrailer !== false;
+  const revision = m.etcd?.revision;
+  opts.log?.info(
+    { backup: m.id, strategy: m.strategy, ...(revision !== undefined && { revision }), sizeBytes: m.sizeBytes, for: opts.purpose },
+    `reading backup ${m.id} (${m.strategy}${revision !== undefined ? `, revision ${revision}` : ''}, ${formatBytes(m.sizeBytes)}) from ${repo.store.location}`,
+  );
   // However the read was cut off (a download, a read in place, a decode; a stream of the copy later), one message.
   const stopped = (cause?: unknown) => new AbortedError(`${opts.purpose ?? 'the read'} of backup ${m.id} stopped: ${describeError(signal?.reason)}`, { cause });
   const copy = await stage(repo, m, signal, { snapshot: kind === 'snapshot', trailer: kind === 'snapshot' && checkTrailer, log: opts.log }).catch(async (err: unknown) => {

@@ -77,11 +77,12 @@ async function fromChain(ctx: OpContext, repo: BackupRepository, r: PointResolut
   try {
     const urls = await replayUrls();
     await restoreBase(ctx, repo, r, run, join(work, 'replay'), urls);
-    const point = await openPoint(repo, r, run.keys, ctx.signal);
+    const point = await openPoint(repo, r, run.keys, ctx.signal, log);
     segments = point.segments;
     log.info({ base: base.id, segments: r.segments.length, revision: point.revision }, 'replaying recorded changes');
     const replayed = await replay(ctx, log, join(work, 'replay'), urls, { work, segments, revision: point.revision, asked: run.asked, baseId: base.id, final: join(work, 'final.db') });
     const final = join(work, 'final.db');
+    log.info({ dataDir: run.opts.dataDir, revision: point.revision }, `restoring the state at revision ${point.revision} into ${run.opts.dataDir}`);
     await runSnapshotRestore(run.tool, final, run.opts, ctx.signal, { log, total: (await stat(final)).size });
     log.info({ dataDir: run.opts.dataDir, revision: point.revision, events: replayed.events }, 'restored to a point in time');
     return {
@@ -107,7 +108,9 @@ async function restoreBase(ctx: OpContext, repo: BackupRepository, r: PointResol
   try {
     if (backup.kind !== 'snapshot') throw new OperationError(`backup ${m.id} is a ${m.strategy} backup (${m.contentType}), not an etcd snapshot`);
     const replayMember = { dataDir: dir, name: REPLAY_MEMBER, initialCluster: `${REPLAY_MEMBER}=${urls.peer}`, initialAdvertisePeerUrls: urls.peer };
-    await runSnapshotRestore(run.tool, backup.file, replayMember, ctx.signal, { log: ctx.log.child({ component: 'restore', backupId: m.id }), total: m.rawSizeBytes });
+    const log = ctx.log.child({ component: 'restore', backupId: m.id });
+    log.info({ tool: run.tool.command }, `restoring snapshot ${m.id} into a temporary data directory, to replay the recorded changes onto`);
+    await runSnapshotRestore(run.tool, backup.file, replayMember, ctx.signal, { log, total: m.rawSizeBytes });
   } finally {
     await backup.close();
   }
@@ -126,6 +129,7 @@ interface Replay {
 
 /** Starts the temporary etcd, applies the changes after what it holds up to the target, snapshots it and stops it. */
 async function replay(ctx: OpContext, log: Logger, dir: string, urls: ReplayUrls, p: Replay): Promise<{ events: number; baseRevision: number; finalRevision: number; observedAt?: string }> {
+  log.info({ clientUrl: urls.client }, 'starting a temporary etcd on the restored base');
   const etcd = await startReplayEtcd(dir, urls, { removeIfKilled: p.work, signal: ctx.signal }).catch((err: unknown) => {
     throw stoppedBySignal(ctx, p, err) ?? err;
   });
@@ -154,6 +158,7 @@ async function replay(ctx: OpContext, log: Logger, dir: string, urls: ReplayUrls
     }
     const finalRevision = await etcd.revision();
     log.info({ baseRevision, events: replayer.applied, transactions: replayer.transactions }, 'recorded changes replayed');
+    log.info({ revision: finalRevision }, 'taking the snapshot of the temporary etcd');
     await saveReplaySnapshot(client, p.final, log, ctx.signal);
     return { events: replayer.applied, baseRevision, finalRevision, ...(observedAt !== undefined && { observedAt: new Date(observedAt).toISOString() }) };
   } catch (err) {

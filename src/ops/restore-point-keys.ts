@@ -41,7 +41,7 @@ export async function restorePointKeys(ctx: OpContext, repo: BackupRepository, r
   let segments: OpenedSegments | undefined;
   try {
     const stream = await baseKeys(ctx, backup, base.revision);
-    const point = await openPoint(repo, r, keys, ctx.signal);
+    const point = await openPoint(repo, r, keys, ctx.signal, ctx.log.child({ component: 'restore', backupId: base.id }));
     segments = point.segments;
     const from = stream.header.revision;
     const ranges = prefixRanges(stream.header.prefixes);

@@ -4,6 +4,8 @@ import type { DeltaEvent } from '../core/delta-event.js';
 import { resolveTarget, type Resolution, type Target } from '../core/delta-chain.js';
 import type { BackupUse } from '../core/latest.js';
 import { RefusedError } from '../core/errors.js';
+import type { Logger } from '../log.js';
+import { formatBytes } from '../progress.js';
 import { unreadableNewer, unusableText, type BackupRepository, type Listing } from '../store/backup-repository.js';
 import { loadChains, type BackupChain, type BaseBackup, type SegmentBackup } from './delta-chains.js';
 import { openSegments, type OpenedSegments } from './segment-events.js';
@@ -92,7 +94,11 @@ function refuseUnusableBase(resolutions: readonly PointResolution[], chains: rea
  * Downloads a resolution's segments (verified) and settles its revision: for a time that falls among a segment's
  * changes, the last revision observed at or before it. The caller removes the segments.
  */
-export async function openPoint(repo: BackupRepository, r: PointResolution, keys: CodecKeys, signal?: AbortSignal): Promise<{ segments: OpenedSegments; revision: number }> {
+export async function openPoint(repo: BackupRepository, r: PointResolution, keys: CodecKeys, signal?: AbortSignal, log?: Logger): Promise<{ segments: OpenedSegments; revision: number }> {
+  if (r.segments.length > 0) {
+    const bytes = r.segments.reduce((n, s) => n + s.manifest.sizeBytes, 0);
+    log?.info({ segments: r.segments.length, sizeBytes: bytes }, `reading ${r.segments.length} segment${r.segments.length === 1 ? '' : 's'} of recorded changes (${formatBytes(bytes)}) from ${repo.store.location}`);
+  }
   const segments = await openSegments(repo, r.segments, keys, signal);
   try {
     if (r.scan === undefined) return { segments, revision: r.revision };
