@@ -42,9 +42,11 @@ export async function restorePoint(ctx: CommandContext, repo: BackupRepository, 
     throw use === USES.restoreKeyDump && err instanceof TargetNotRecordedError ? await withSnapshotHint(repo, id, target, err) : err;
   });
   if (id === 'latest' && target.kind === 'latest' && series === undefined) await refuseOlderThanRecorded(repo, use, resolutions[0]!);
+  const note = id === 'latest' && form === 'keys' && series === undefined ? await filterBaseNote(repo, target, use, resolutions[0]!) : undefined;
+  if (note !== undefined) ctx.log.warn({ id: resolutions[0]!.chain.base.id, note }, 'latest is a filter: key dump, not every resource');
   begun();
   try {
-    await restoreResolved(ctx, repo, resolutions, form, planText);
+    await restoreResolved(ctx, repo, resolutions, form, planText, note);
   } catch (err) {
     throw id === 'latest' ? damagedBase(ctx, resolutions, err) : err;
   }
@@ -71,7 +73,7 @@ function damagedBase(ctx: CommandContext, resolutions: readonly PointResolution[
 }
 
 /** The restore itself, once its chain is resolved: into a new data dir, or keys into the running etcd. */
-async function restoreResolved(ctx: CommandContext, repo: BackupRepository, resolutions: readonly PointResolution[], form: Form, planText: (r: KeyRestoreReport) => string[]): Promise<void> {
+async function restoreResolved(ctx: CommandContext, repo: BackupRepository, resolutions: readonly PointResolution[], form: Form, planText: (r: KeyRestoreReport) => string[], note?: string): Promise<void> {
   const { flags } = ctx.args;
   const to = flags.to as string;
   if (form === 'data-dir') {
@@ -92,8 +94,28 @@ async function restoreResolved(ctx: CommandContext, repo: BackupRepository, reso
     return;
   }
   const report = await restorePointKeys(ctx, repo, resolutions[0]!, to, { dryRun: flags['dry-run'] === true, skipExisting: flags['skip-existing'] === true });
-  if (flags.json) return ctx.print(JSON.stringify(report));
-  printKeys(ctx, report, planText);
+  if (flags.json) return ctx.print(JSON.stringify({ ...report, ...(note !== undefined && { note }) }));
+  printKeys(ctx, report, planText, note);
+}
+
+/**
+ * `restore latest --to` into the running etcd starts from the newest key dump at the target, which may be the hourly
+ * `filter:` CronJob's: it restores the resources its filter selected, not the cluster. Names it, and the whole
+ * backups whose chains restore the same point (a snapshot's keys with --keys, a raw dump with --strategy raw);
+ * undefined when the base is no filter: dump.
+ */
+async function filterBaseNote(repo: BackupRepository, target: Target, use: BackupUse, best: PointResolution): Promise<string | undefined> {
+  const m = best.chain.base.manifest;
+  if (use !== USES.restoreKeyDump || !m.strategy.startsWith('filter:')) return undefined;
+  const reaching = async (q: { use: BackupUse; series?: string }, flag: string): Promise<string | undefined> => {
+    const r = (await resolvePoint(repo, 'latest', target, q).catch(() => []))[0];
+    if (r === undefined || r.revision < best.revision) return undefined;
+    const b = r.chain.base.manifest;
+    return `${b.strategy} ${b.id}${r.segments.length > 0 ? ' and the changes recorded after it' : ''} restore every key at revision ${r.revision}: add ${flag}`;
+  };
+  const whole = (await Promise.all([reaching({ use: USES.restoreSnapshot }, '--keys'), reaching({ use: USES.restoreKeyDump, series: 'raw' }, '--strategy raw')])).filter((w) => w !== undefined);
+  const what = `"latest" is the newest key dump at the target, ${m.id} (${m.strategy}), which holds only the resources its filter selected`;
+  return `${what}; ${whole.length > 0 ? whole.join('; ') : 'no snapshot or raw dump in the store reaches the target'}`;
 }
 
 /** Which form the flags ask for, checked against the backup named (a specific id must be a full backup of that form). */
@@ -139,8 +161,9 @@ export function describePoint(r: PointReport): string {
   return `restored backup ${r.base.id} (revision ${r.base.restoredRevision}) and ${counted(r.segments.length, 'segment')} with ${counted(r.events, 'change')}: the state at revision ${r.target.revision} (--to ${r.target.asked}${seen})`;
 }
 
-function printKeys(ctx: CommandContext, r: PointKeysReport, planText: (r: KeyRestoreReport) => string[]): void {
+function printKeys(ctx: CommandContext, r: PointKeysReport, planText: (r: KeyRestoreReport) => string[], note?: string): void {
   ctx.print(describePoint(r.point).replace(/^restored/, r.dryRun ? 'dry run of' : 'restored'));
+  if (note !== undefined) ctx.print(`note: ${note}`);
   for (const line of planText(r)) ctx.print(line);
   const d = r.deletes;
   const filtered = d.filtered > 0 ? `, ${d.filtered} left alone by filters` : '';

@@ -1,0 +1,64 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Manifest } from '../../../src/archive/manifest.js';
+import { runCli } from '../../helpers/cli.js';
+import { historyOf, revisionOf, storeSegmentOf } from '../../helpers/delta-chain.js';
+import { startEtcd, type TestEtcd } from '../../helpers/etcd.js';
+
+let etcd: TestEtcd;
+let work: string;
+beforeAll(async () => {
+  etcd = await startEtcd();
+  work = await mkdtemp(join(tmpdir(), 'rs-latest-filter-note-'));
+});
+afterAll(async () => {
+  await etcd?.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+async function backup(env: Record<string, string>, strategy: string): Promise<Manifest> {
+  const res = await runCli(['backup', '--json', '--strategy', strategy], env);
+  expect(res.code, res.stderr).toBe(0);
+  return JSON.parse(res.stdout.trim().split('\n').at(-1)!) as Manifest;
+}
+
+// The operator's mixed folder: a snapshot whose chain run records, and the hourly filter:secrets,configmaps CronJob
+// taken after the last change. `restore latest --to latest` (into the running etcd) starts from the newest key dump,
+// the filter dump: before, it restored Secrets and ConfigMaps only without a word, where plain `restore latest` says
+// the dump holds only what its filter selected and names the whole backup.
+it('restore latest --to into the running etcd says when its base is a filter: dump, naming the chain that restores every key', async () => {
+  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(work, 'mixed') };
+  await etcd.ctl(['put', '/registry/pods/default/web', 'w1']);
+  await etcd.ctl(['put', '/registry/secrets/default/s', 's1']);
+  const snapshot = await backup(env, 'snapshot');
+  const from = snapshot.etcd!.revision + 1;
+  await etcd.ctl(['put', '/registry/pods/default/web', 'w2']);
+  const to = await revisionOf(etcd);
+  await storeSegmentOf(env, { base: snapshot, fromRevision: from, toRevision: to, events: await historyOf(etcd.endpoint, from, to, () => Date.now()) });
+  const filter = await backup(env, 'filter:secrets,configmaps');
+  expect(filter.etcd!.revision).toBe(to);
+
+  const note = `note: "latest" is the newest key dump at the target, ${filter.id} (filter:secrets,configmaps), which holds only the resources its filter selected; snapshot ${snapshot.id} and the changes recorded after it restore every key at revision ${to}: add --keys`;
+  const res = await runCli(['restore', 'latest', '--to', 'latest', '--dry-run'], env);
+  expect(res.code, res.stderr).toBe(0);
+  expect(res.stdout.split('\n')[1]).toBe(note);
+  expect(res.stderr).toContain('"msg":"latest is a filter: key dump, not every resource"');
+  const json = await runCli(['restore', 'latest', '--to', 'latest', '--dry-run', '--json'], env);
+  expect(JSON.parse(json.stdout)).toMatchObject({ note: note.slice('note: '.length) });
+  // Asked for by series or with --keys: no note.
+  for (const args of [['--strategy', 'filter:secrets,configmaps'], ['--keys']]) {
+    const asked = await runCli(['restore', 'latest', '--to', 'latest', '--dry-run', ...args], env);
+    expect(asked.code, asked.stderr).toBe(0);
+    expect(asked.stdout).not.toContain('note:');
+  }
+}, 60_000);
+
+it('says so too when no whole backup reaches the target', async () => {
+  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(work, 'filter-only') };
+  const filter = await backup(env, 'filter:secrets');
+  const res = await runCli(['restore', 'latest', '--to', 'latest', '--dry-run'], env);
+  expect(res.code, res.stderr).toBe(0);
+  expect(res.stdout).toContain(`note: "latest" is the newest key dump at the target, ${filter.id} (filter:secrets), which holds only the resources its filter selected; no snapshot or raw dump in the store reaches the target`);
+}, 60_000);
