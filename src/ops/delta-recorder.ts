@@ -46,8 +46,8 @@ export function isChainBase(m: Manifest): boolean {
 }
 
 /**
- * Continuous backups (RS_DELTA_INTERVAL): records every change after the newest full backup of the cluster as delta
- * segments, chain after chain. It starts after the segments already stored for that backup (a restarted `run` goes
+ * Continuous backups (RS_DELTA_INTERVAL): records every change after the newest full backup of run's series (see
+ * `series`) as delta segments, chain after chain. It starts after the segments already stored for that backup (a restarted `run` goes
  * on where the last one stopped), takes a full backup first when there is none, starts a new chain at each new full
  * backup (the old one ends at exactly its revision), and when a chain cannot go on without a gap (etcd compacted past
  * it, or was replaced) takes a full backup at once and says why.
