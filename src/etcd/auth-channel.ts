@@ -12,7 +12,12 @@ type AuthClientClass = new (address: string, credentials: ChannelCredentials, op
 /** etcd3's Authenticator: it asks each endpoint in turn for a token, through getCredentialsFromHost. */
 interface Authenticator {
   getCredentialsFromHost(address: string, name: string, password: string, callOptions: object | undefined, credentials: ChannelCredentials): Promise<string>;
+  getMetadata(): Promise<Metadata>;
+  invalidateMetadata(): void;
 }
+
+/** Stands for the token of an etcd whose authentication is disabled: its calls go without one. */
+const AUTH_DISABLED = 'reshifter:auth-disabled';
 
 /**
  * With RS_ETCD_USERNAME set, every etcd call first asks for a token, and etcd3 asks on a new gRPC channel each time,
@@ -22,7 +27,7 @@ interface Authenticator {
  * Here the token is asked on a channel of its own connection (it meets and names the failure itself), closed once
  * answered. The request, credentials and errors are etcd3's own.
  */
-export function authenticateOnOwnChannel(client: Etcd3, channelOptions: ChannelOptions): void {
+export function authenticateOnOwnChannel(client: Etcd3, channelOptions: ChannelOptions, onAuthDisabled?: () => void): void {
   const pool = poolOf(client);
   const host = pool.hosts[0];
   if (host === undefined) return;
@@ -33,8 +38,41 @@ export function authenticateOnOwnChannel(client: Etcd3, channelOptions: ChannelO
       const channel = new Auth(address, credentials, { ...channelOptions, 'grpc.use_local_subchannel_pool': 1 });
       channel.authenticate({ name, password }, new Metadata(), callOptions ?? {}, (err, res) => {
         channel.close();
-        if (err) reject(castGrpcError(err));
+        if (err && /authentication is not enabled/i.test(err.message)) resolve(AUTH_DISABLED);
+        else if (err) reject(castGrpcError(err));
         else resolve(res!.token);
       });
     });
+  goOnWithoutAuth(client, auth, onAuthDisabled);
+}
+
+/**
+ * Credentials set for an etcd whose authentication is disabled (`etcdctl auth disable` during maintenance, an etcd
+ * that never had it): etcd refuses to authenticate ("authentication is not enabled"), and etcd3 would fail every
+ * call with it, stopping every backup. As etcdctl and etcd's own client do, the calls go on without a token (said
+ * once, through `onAuthDisabled`), and should etcd enable authentication again ("user name is empty"), the token is
+ * asked for again and the call made again with it.
+ */
+function goOnWithoutAuth(client: Etcd3, auth: Authenticator, onAuthDisabled: (() => void) | undefined): void {
+  const getMetadata = auth.getMetadata.bind(auth);
+  let withoutToken = false;
+  auth.getMetadata = async () => {
+    const metadata = await getMetadata();
+    if (metadata.get('token')[0] !== AUTH_DISABLED) return metadata;
+    if (!withoutToken) onAuthDisabled?.();
+    withoutToken = true;
+    return new Metadata();
+  };
+  const pool = poolOf(client);
+  const exec = pool.exec.bind(pool) as (...args: unknown[]) => Promise<unknown>;
+  (pool as unknown as { exec: typeof exec }).exec = async (...args) => {
+    try {
+      return await exec(...args);
+    } catch (err) {
+      if (!withoutToken || !/user name is empty/i.test(String((err as Error)?.message))) throw err;
+      withoutToken = false;
+      auth.invalidateMetadata();
+      return exec(...args);
+    }
+  };
 }

@@ -7,7 +7,8 @@ import { ConfigError } from '../core/errors.js';
 import { authenticateOnOwnChannel } from './auth-channel.js';
 import { explainClosedConnection } from './errors.js';
 import { faultHandling, poolHostOf } from './fault-handling.js';
-import { checkTlsFiles, variableOf } from './tls-check.js';
+import type { Logger } from '../log.js';
+import { checkTlsFiles, credentialVariables, variableOf } from './tls-check.js';
 
 /**
  * The largest reply accepted from etcd. Reads are sized so that no reply can exceed it whatever the values hold (see
@@ -60,8 +61,9 @@ export function readTlsFiles(cfg: EtcdConfig): { ca?: Buffer; cert?: Buffer; key
 /**
  * Builds the etcd3 (v3 gRPC) client for the configured endpoints, TLS and auth. `oneAttempt`: each call is made once,
  * within RS_ETCD_TIMEOUT (`cfg.timeoutMs`), not retried: for a question an endpoint that is down may leave unanswered.
+ * `log`: where credentials set for an etcd without authentication are said to go unused.
  */
-export function createEtcdClient(cfg: EtcdConfig, opts: { oneAttempt?: boolean } = {}): Etcd3 {
+export function createEtcdClient(cfg: EtcdConfig, opts: { oneAttempt?: boolean; log?: Logger } = {}): Etcd3 {
   const tls = usesTls(cfg);
   if (!tls && (cfg.caCertFile || cfg.clientCertFile)) {
     const files = (['caCertFile', 'clientCertFile'] as const).filter((f) => cfg[f] !== undefined).map((f) => variableOf(cfg, f));
@@ -94,6 +96,11 @@ export function createEtcdClient(cfg: EtcdConfig, opts: { oneAttempt?: boolean }
     options.auth = { username: cfg.username, password: cfg.password };
   }
   const client = new Etcd3(options);
-  if (options.auth) authenticateOnOwnChannel(client, GRPC_OPTIONS);
+  if (options.auth) {
+    const log = opts.log;
+    authenticateOnOwnChannel(client, GRPC_OPTIONS, () =>
+      log?.warn({ endpoints: cfg.endpoints }, `etcd has authentication disabled: going on without the user of ${credentialVariables(cfg)} (as etcdctl does)`),
+    );
+  }
   return client;
 }

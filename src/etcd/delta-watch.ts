@@ -419,7 +419,8 @@ export class DeltaWatch implements AsyncIterable<DeltaBatch> {
 
   private failed(session: Session, err: unknown): void {
     const pool = poolOf(this.client);
-    if (/invalid auth token/i.test(String((err as Error)?.message))) pool.authenticator.invalidateMetadata();
+    // A token gone bad, or none sent while etcd's authentication was disabled and it is enabled again: asked for anew.
+    if (/invalid auth token|user name is empty/i.test(String((err as Error)?.message))) pool.authenticator.invalidateMetadata();
     // Tells the client's failover that this endpoint failed, as etcd3's own streams do.
     if (session.stream.writable) pool.markFailed(session.host, err);
   }

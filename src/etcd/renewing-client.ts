@@ -28,7 +28,7 @@ export class RenewingEtcdClient implements EtcdClientSource {
     private readonly log?: Logger,
   ) {
     this.files = this.read() ?? Buffer.alloc(0);
-    this.client = createEtcdClient(cfg);
+    this.client = createEtcdClient(cfg, log !== undefined ? { log } : {});
   }
 
   get current(): Etcd3 {
@@ -41,7 +41,7 @@ export class RenewingEtcdClient implements EtcdClientSource {
     if (files === undefined || files.equals(this.files)) return;
     let next: Etcd3;
     try {
-      next = createEtcdClient(this.cfg);
+      next = createEtcdClient(this.cfg, this.log !== undefined ? { log: this.log } : {});
     } catch (err) {
       this.log?.warn({ err: describeError(err) }, 'etcd TLS files changed but cannot be used yet: keeping the ones read before');
       return;

@@ -16,7 +16,7 @@ import type { Logger } from '../log.js';
  * reported. Endpoints of more than one etcd cluster are refused before `fn` runs (see one-cluster.ts).
  */
 export async function withEtcd<T>(config: Config, op: { signal: AbortSignal; log?: Logger }, fn: (etcd: Etcd3) => Promise<T>): Promise<T> {
-  const etcd = createEtcdClient(config.etcd);
+  const etcd = createEtcdClient(config.etcd, op.log !== undefined ? { log: op.log } : {});
   // A call that etcd leaves unanswered is retried until RS_ETCD_TIMEOUT: said once a second has gone by, not in silence.
   const onWait: OnWait = ({ error, waitedMs }) => {
     // One member's certificate refused (it names another host, another CA signed it): the others are used.

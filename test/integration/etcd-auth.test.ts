@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import { isDeltaManifest } from '../../src/archive/manifest.js';
 import type { DeltaEvent } from '../../src/core/delta-event.js';
+import { createEtcdClient } from '../../src/etcd/client.js';
 import { BackupRepository } from '../../src/store/backup-repository.js';
 import { LocalStore } from '../../src/store/local-store.js';
 import { killStarted, startRun } from '../helpers/background-run.js';
@@ -158,4 +159,50 @@ describe('etcd with authentication', () => {
       admin.close();
     }
   }, 60_000);
+});
+
+/**
+ * Credentials set for an etcd whose authentication is disabled (`etcdctl auth disable` during maintenance): etcd
+ * refuses to authenticate ("authentication is not enabled"). Before, every command failed with that; etcdctl warns
+ * and carries on, and so does reshifter now.
+ */
+describe('credentials set for an etcd without authentication', () => {
+  let etcd: TestEtcd;
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rs-noauth-'));
+    etcd = await startEtcd();
+    await etcd.ctl(['put', '/registry/configmaps/default/c1', 'v1']);
+  });
+  afterAll(async () => {
+    await etcd?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('backs up, saying once that the credentials go unused', async () => {
+    const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(dir, 'store'), RS_ETCD_USERNAME: 'root', RS_ETCD_PASSWORD: PASSWORD };
+    for (const strategy of ['snapshot', 'raw']) {
+      const res = await runCli(['backup', '--json'], { ...env, RS_BACKUP_STRATEGY: strategy });
+      expect(res.code, res.stderr).toBe(0);
+      expect(JSON.parse(res.stdout)).toMatchObject({ strategy });
+      expect(res.stderr.match(/etcd has authentication disabled: going on without the user of RS_ETCD_USERNAME and RS_ETCD_PASSWORD/g)).toHaveLength(1);
+      expect(res.stdout + res.stderr).not.toContain(PASSWORD);
+    }
+  });
+
+  it('a client made while authentication is disabled uses the token once it is enabled again, and goes without when disabled', async () => {
+    const client = createEtcdClient({ endpoints: [etcd.endpoint], apiVersion: 'v3', timeoutMs: 5000, username: 'root', password: PASSWORD });
+    try {
+      expect(await client.get('/registry/configmaps/default/c1').string()).toBe('v1');
+      await etcd.ctl(['user', 'add', `root:${PASSWORD}`]);
+      await etcd.ctl(['auth', 'enable']);
+      // Without a token etcd would say "user name is empty"; a key only root may read shows the token is sent.
+      await etcd.ctl(['put', '/registry/configmaps/default/c2', 'v2'], { ETCDCTL_USER: `root:${PASSWORD}` });
+      expect(await client.get('/registry/configmaps/default/c2').string()).toBe('v2');
+      await etcd.ctl(['auth', 'disable'], { ETCDCTL_USER: `root:${PASSWORD}` });
+      expect(await client.get('/registry/configmaps/default/c1').string()).toBe('v1');
+    } finally {
+      client.close();
+    }
+  });
 });
