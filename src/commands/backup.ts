@@ -63,7 +63,9 @@ async function pushedMetrics(ctx: CommandContext, always = false) {
   return {
     observer: metrics.observer,
     push: async (log = ctx.log, retentionRan = true) => {
-      if (url !== undefined) await (await import('../server/pushgateway.js')).pushMetrics(url, metrics, { cluster: ctx.config.cluster }, log, { retentionRan });
+      if (url === undefined) return;
+      const { pushMetrics, pushGroupOf } = await import('../server/pushgateway.js');
+      await pushMetrics(url, metrics, pushGroupOf(ctx.config), log, { retentionRan });
     },
   };
 }

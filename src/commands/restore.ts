@@ -55,11 +55,11 @@ export async function restoreCommand(ctx: CommandContext): Promise<void> {
 async function countRestore(ctx: CommandContext, outcome: RestoreOutcome): Promise<void> {
   const url = ctx.config.pushgatewayUrl;
   if (url === undefined) return;
-  const [{ processMetrics, recordRestore }, { pushMetrics }] = await Promise.all([import('../server/metrics.js'), import('../server/pushgateway.js')]);
+  const [{ processMetrics, recordRestore }, { pushMetrics, pushGroupOf }] = await Promise.all([import('../server/metrics.js'), import('../server/pushgateway.js')]);
   const metrics = processMetrics();
   recordRestore(outcome, metrics);
   // A restore applies no retention: the gateway keeps the counts of the last backup's.
-  await pushMetrics(url, metrics, { cluster: ctx.config.cluster }, ctx.log, { retentionRan: false });
+  await pushMetrics(url, metrics, pushGroupOf(ctx.config), ctx.log, { retentionRan: false });
 }
 
 async function restoreOnce(ctx: CommandContext, begun: () => void): Promise<void> {

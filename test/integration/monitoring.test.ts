@@ -254,6 +254,21 @@ function alertScenarios(scraped: Sample[]) {
       ],
     },
     {
+      // Before: both jobs pushed into one group per cluster; the filter job's hourly success replaced the snapshot
+      // job's failure, and nothing fired.
+      name: "pushgateway: two jobs of one cluster: the nightly snapshot job's failure fires although the hourly filter job succeeds",
+      interval: '1m',
+      input_series: [
+        { series: 'reshifter_backup_last_success_timestamp_seconds{job="reshifter",instance="",cluster="prod",backup_strategy="filter:secrets"}', values: '60+60x1500' },
+        { series: 'reshifter_backup_last_failure_timestamp_seconds{job="reshifter",instance="",cluster="prod",backup_strategy="snapshot"}', values: '_x59 3600x1440' },
+        { series: 'reshifter_backup_last_success_timestamp_seconds{job="reshifter",instance="",cluster="prod",backup_strategy="snapshot"}', values: '0x1500' },
+      ],
+      alert_rule_test: [
+        ...none('30m', 'ReshifterBackupFailed'),
+        { eval_time: '2h', alertname: 'ReshifterBackupFailed', exp_alerts: [{ exp_labels: { ...pushedJob, backup_strategy: 'snapshot', severity: 'warning' } }] },
+      ],
+    },
+    {
       name: 'retention deleting 8 backups within an hour fires; one an hour does not',
       interval: '1m',
       input_series: inputs({ reshifter_retention_deleted_total: '0x59 1x59 2x59 10x300' }),
@@ -332,8 +347,9 @@ function firstBackupScenarios(fresh: Sample[], pushed: Sample[]) {
   // The gateway holds no last success at all: the run that would have pushed one never came.
   expect(pushed.some((s) => s.name === 'reshifter_backup_last_success_timestamp_seconds')).toBe(false);
   const failedAt = pushed.find((s) => s.name === 'reshifter_backup_last_failure_timestamp_seconds');
-  expect(failedAt?.labels).toMatchObject({ job: 'reshifter', cluster: 'prod' });
-  const gatewayJob = { job: 'reshifter', cluster: 'prod' };
+  expect(failedAt?.labels).toMatchObject({ job: 'reshifter', cluster: 'prod', backup_strategy: 'auto' });
+  // Its group: the cluster and RS_BACKUP_STRATEGY as set (unset: auto).
+  const gatewayJob = { job: 'reshifter', cluster: 'prod', backup_strategy: 'auto' };
   return [
     {
       // Before: the last success 0 read as a backup 13 hours old, a critical page 5 minutes after the start with

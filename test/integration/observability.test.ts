@@ -154,6 +154,32 @@ describe('one-off commands and a real Pushgateway', () => {
     }
   });
 
+  it("two jobs of one cluster with different strategies each keep their own group, and the old group of the cluster is deleted", async () => {
+    // Before: one group per cluster, so an hourly filter job's success replaced the nightly snapshot job's failure
+    // and nothing showed that snapshots failed.
+    const old = await fetch(`${gw.url}/metrics/job/reshifter/cluster/two-jobs`, { method: 'PUT', body: '# TYPE reshifter_backup_last_success_timestamp_seconds gauge\nreshifter_backup_last_success_timestamp_seconds 1\n' });
+    expect(old.ok, await old.text()).toBe(true);
+    const env = { RS_BACKUP_DIR: join(work, 'two-jobs'), RS_CLUSTER_NAME: 'two-jobs', RS_PUSHGATEWAY_URL: gw.url };
+    const snapshot = await runCli(['backup'], { ...env, RS_BACKUP_STRATEGY: 'snapshot', RS_ETCD_ENDPOINTS: `http://127.0.0.1:${await freePort()}`, RS_ETCD_TIMEOUT: '2s' });
+    expect(snapshot.code).toBe(1);
+    const secrets = await runCli(['backup'], { ...env, RS_BACKUP_STRATEGY: 'filter:namespaces', RS_ETCD_ENDPOINTS: etcd.endpoint });
+    expect(secrets.code, secrets.stderr).toBe(0);
+    const inGroup = (setting: string) => ({ backup_strategy: setting });
+    expect(await pushed(gw, 'reshifter_backup_last_failure_timestamp_seconds', 'two-jobs', inGroup('snapshot'))).toBeGreaterThan(Date.now() / 1000 - 60);
+    expect(await pushed(gw, 'reshifter_backup_last_success_timestamp_seconds', 'two-jobs', inGroup('snapshot'))).toBeUndefined();
+    expect(await pushed(gw, 'reshifter_backup_last_success_timestamp_seconds', 'two-jobs', inGroup('filter:namespaces'))).toBeGreaterThan(Date.now() / 1000 - 60);
+    expect(await pushed(gw, 'reshifter_backup_last_failure_timestamp_seconds', 'two-jobs', inGroup('filter:namespaces'))).toBeUndefined();
+    expect(await pushed(gw, 'reshifter_backup_total', 'two-jobs', { ...inGroup('filter:namespaces'), strategy: 'filter:namespaces', outcome: 'success' })).toBe(1);
+    // Unset, the setting is `auto` (the strategy taken, snapshot here, is on the series as before).
+    const auto = await runCli(['backup'], { ...env, RS_ETCD_ENDPOINTS: etcd.endpoint });
+    expect(auto.code, auto.stderr).toBe(0);
+    expect(await pushed(gw, 'reshifter_backup_total', 'two-jobs', { ...inGroup('auto'), strategy: 'snapshot', outcome: 'success' })).toBe(1);
+    // The group of earlier releases, which nothing updates any more and whose success would grow old, is gone.
+    const lines = (await gw.samples('reshifter_backup_last_success_timestamp_seconds')).filter((l) => l.includes('cluster="two-jobs"'));
+    expect(lines).toHaveLength(2);
+    expect(lines.every((l) => l.includes('backup_strategy='))).toBe(true);
+  });
+
   it('counts a restore (not a dry run), next to the backup metrics an earlier backup pushed', async () => {
     const env = {
       RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(work, 'restore-push'), RS_BACKUP_STRATEGY: 'raw',
