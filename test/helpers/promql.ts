@@ -47,8 +47,8 @@ export function groupingLabelsOf(expr: string): string[] {
   );
 }
 
-/** Labels Prometheus adds at scrape time, which the page itself never has. */
-export const TARGET_LABELS = new Set(['job', 'instance']);
+/** Labels the target gives, not the page: a `run`'s job and instance; a Pushgateway group's cluster and backup_strategy. */
+export const TARGET_LABELS = new Set(['job', 'instance', 'cluster', 'backup_strategy']);
 
 /**
  * Problems with the selectors of `expr` measured against a real scrape: a metric the page does not have (unless

@@ -122,6 +122,44 @@ describe('Grafana dashboard', () => {
     expect(problems).toEqual([]);
   });
 
+  it("shows each cluster and strategy setting of a gateway on its own, and no age (not 56 years) before the first backup", () => {
+    // Before: `max by (job, instance)` merged every group of a gateway (all have instance=""), and a `run` on an empty
+    // store (its last success 0) showed time() - 0.
+    const expr = (title: string) => filled(queries.find((q) => q.panel === title)!.expr);
+    const atStart = fresh.find((s) => s.name === 'reshifter_backup_last_success_timestamp_seconds');
+    expect(atStart?.value).toBe(0);
+    const run = '{job="reshifter",instance="node-1:9811"}';
+    const group = (cluster: string) => `{job="reshifter",instance="",cluster="${cluster}",backup_strategy="auto"}`;
+    const test = {
+      interval: '1m',
+      input_series: [
+        { series: `reshifter_backup_last_success_timestamp_seconds${run}`, values: '0x20' },
+        { series: `reshifter_backup_last_failure_timestamp_seconds${run}`, values: '0x20' },
+        { series: `reshifter_backup_last_success_timestamp_seconds${group('a')}`, values: '300x20' },
+        { series: `reshifter_backup_last_success_timestamp_seconds${group('b')}`, values: '120x20' },
+        { series: `reshifter_backup_last_failure_timestamp_seconds${group('b')}`, values: '400x20' },
+        { series: `reshifter_backup_last_failure_timestamp_seconds${group('c')}`, values: '500x20' },
+      ],
+      promql_expr_test: [
+        {
+          expr: expr('Last successful backup'), eval_time: '10m',
+          exp_samples: [{ labels: group('a').replace(',instance=""', ''), value: 300 }, { labels: group('b').replace(',instance=""', ''), value: 480 }],
+        },
+        {
+          expr: expr('Last attempt failed'), eval_time: '10m',
+          exp_samples: [
+            { labels: run, value: 0 },
+            { labels: group('b').replace(',instance=""', ''), value: 1 },
+            { labels: group('c').replace(',instance=""', ''), value: 1 },
+          ],
+        },
+      ],
+    };
+    const res = promtool((dir) => ['test', 'rules', `${dir}/tests.yaml`], { 'rules.yaml': { groups: [] }, 'tests.yaml': { rule_files: ['rules.yaml'], evaluation_interval: '1m', tests: [test] } });
+    expect(res.output).toContain('SUCCESS');
+    expect(res.code).toBe(0);
+  });
+
   it('every query is PromQL that promtool parses', () => {
     const asRules = queries.map((q, i) => ({ record: `dashboard:query_${i}`, expr: filled(q.expr) }));
     const res = promtool((dir) => ['check', 'rules', `${dir}/queries.yaml`], { 'queries.yaml': { groups: [{ name: 'dashboard', rules: asRules }] } });
