@@ -70,6 +70,8 @@ export class DeltaRecorder {
   private breaks = 0;
   /** What was given up at exit (the store failing): `run` then exits 1 saying so. */
   givenUp?: string;
+  /** Since the watch was lost: its reconnections and when the next reminder that it still is is due (see onState). */
+  private lost?: { since: number; attempts: number; remindAt: number; remindEveryMs: number };
 
   constructor(private readonly deps: DeltaRecorderDeps) {}
 
@@ -285,21 +287,39 @@ export class DeltaRecorder {
     }
   }
 
+  /**
+   * The watch's ups and downs, said once each: while etcd is down the watch is tried again every couple of seconds,
+   * and a line for each try filled the log. One line when it is lost, a reminder after a minute, then at doubling
+   * times up to every hour (/healthz and reshifter_delta_lag_seconds say it all along), and one when it is back.
+   */
   private onState(change: WatchStateChange): void {
+    const now = Date.now();
     if (change.state === 'watching') {
       // downSince starts with the run, and the first watch waits for the chain's base (a first full backup can take
       // far longer than an interval): only a watch that was lost, or a chain that broke, is watched 'again'.
-      if (!this.watched) this.deps.log.info({ fromRevision: change.fromRevision, sinceStartMs: Date.now() - this.startedAt }, 'watching etcd for changes');
-      else if (this.downSince !== undefined && Date.now() - this.downSince > this.deps.config.delta.intervalMs) {
-        this.deps.log.info({ fromRevision: change.fromRevision }, 'watching etcd for changes again');
+      if (!this.watched) this.deps.log.info({ fromRevision: change.fromRevision, sinceStartMs: now - this.startedAt }, 'watching etcd for changes');
+      else if (this.lost !== undefined || (this.downSince !== undefined && now - this.downSince > this.deps.config.delta.intervalMs)) {
+        const down = this.lost && { downForMs: now - this.lost.since, attempts: this.lost.attempts };
+        this.deps.log.info({ fromRevision: change.fromRevision, ...down }, 'watching etcd for changes again');
       }
       this.watched = true;
       this.downSince = undefined;
       this.refusals = 0;
+      this.lost = undefined;
       return;
     }
-    this.downSince ??= Date.now();
-    this.deps.log.warn({ err: describeError(change.error), retryInMs: change.retryInMs }, 'lost the watch of etcd; resuming from the last recorded revision');
+    this.downSince ??= now;
+    const err = describeError(change.error);
+    if (this.lost === undefined) {
+      this.lost = { since: now, attempts: 1, remindAt: now + 60_000, remindEveryMs: 60_000 };
+      this.deps.log.warn({ err, retryInMs: change.retryInMs }, 'lost the watch of etcd; resuming from the last recorded revision');
+      return;
+    }
+    this.lost.attempts++;
+    if (now < this.lost.remindAt) return;
+    this.lost.remindEveryMs = Math.min(2 * this.lost.remindEveryMs, 3_600_000);
+    this.lost.remindAt = now + this.lost.remindEveryMs;
+    this.deps.log.warn({ err, downForMs: now - this.lost.since, attempts: this.lost.attempts }, 'still no watch of etcd; trying again');
   }
 
   private stored(m: DeltaManifest): void {

@@ -122,6 +122,35 @@ it('records every change from the base on, across an etcd restart, as etcd\'s ow
   console.log(`delta RPO with RS_DELTA_INTERVAL=2s, ms from a put until a stored segment covers it: ${rpo.join(', ')}`);
 }, 180_000);
 
+it('etcd down for many tries of the watch: one line when it is lost and one when it is back, not one per try', async () => {
+  // Before: "lost the watch of etcd; resuming ..." at every try, every 2 s for as long as etcd was down.
+  const store = join(work, 'quiet-while-down');
+  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_HTTP_PORT: '0' };
+  await put('/registry/configmaps/ns/quiet', 'x');
+  expect((await runCli(['backup'], env)).code).toBe(0);
+  const run = startRun({ ...env, RS_DELTA_INTERVAL: '1s' });
+  await run.until(/"msg":"recording changes"/);
+  await run.until(/"msg":"watching etcd for changes"/);
+  await etcd.kill();
+  try {
+    await run.until(/"msg":"lost the watch of etcd/);
+    // Tries at 0.1, 0.2, 0.4, 0.8, 1.6 and then every 2 s: at least 6 in 6 s.
+    await sleep(6000);
+  } finally {
+    await etcd.start();
+  }
+  await run.until(/"msg":"watching etcd for changes again"/);
+  const line = run.log().split('\n').find((l) => l.includes('"msg":"watching etcd for changes again"'))!;
+  const back = JSON.parse(line) as { attempts: number; downForMs: number };
+  expect(back.attempts).toBeGreaterThanOrEqual(6);
+  expect(back.downForMs).toBeGreaterThan(0);
+  run.child().kill('SIGTERM');
+  const res = await run.done;
+  expect(res.code, res.stderr).toBe(0);
+  expect(run.log().match(/lost the watch of etcd/g)).toHaveLength(1);
+  expect(run.log().match(/watching etcd for changes again/g)).toHaveLength(1);
+}, 90_000);
+
 it('a store that fails at SIGTERM: the last changes are given up after a few attempts, and run exits 1 saying so', async () => {
   const store = join(work, 'failing-store');
   const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_HTTP_PORT: '0' };
