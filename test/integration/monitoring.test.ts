@@ -257,6 +257,21 @@ function alertScenarios(scraped: Sample[]) {
       ],
     },
     {
+      // Before: `run` restarted after a failure reads its last success back from the store but starts with no last
+      // failure (0), and the alert resolved with the restart although no backup had succeeded.
+      name: "a restart of run after a failure does not resolve failed; the next success does",
+      interval: '1m',
+      input_series: inputs({
+        reshifter_backup_last_success_timestamp_seconds: '100x239 14400x1260',
+        reshifter_backup_last_failure_timestamp_seconds: '0x59 3600x59 0x1380',
+      }),
+      alert_rule_test: [
+        { eval_time: '1h30m', alertname: 'ReshifterBackupFailed', exp_alerts: [{ exp_labels: { ...JOB, severity: 'warning' } }] },
+        { eval_time: '3h', alertname: 'ReshifterBackupFailed', exp_alerts: [{ exp_labels: { ...JOB, severity: 'warning' } }] },
+        ...none('4h30m', 'ReshifterBackupFailed'),
+      ],
+    },
+    {
       name: 'failing often: as many snapshot failures as successes in a day fires, one failure in four does not',
       interval: '1m',
       input_series: inputs({
