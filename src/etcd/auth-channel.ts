@@ -63,15 +63,22 @@ function goOnWithoutAuth(client: Etcd3, auth: Authenticator, onAuthDisabled: (()
     withoutToken = true;
     return new Metadata();
   };
+  // Calls made at once without a token all fail when auth comes back: the first asks for the token again, and each
+  // of them (begun before that) is made again once.
+  let asked = 0;
   const pool = poolOf(client);
   const exec = pool.exec.bind(pool) as (...args: unknown[]) => Promise<unknown>;
   (pool as unknown as { exec: typeof exec }).exec = async (...args) => {
+    const before = asked;
     try {
       return await exec(...args);
     } catch (err) {
-      if (!withoutToken || !/user name is empty/i.test(String((err as Error)?.message))) throw err;
-      withoutToken = false;
-      auth.invalidateMetadata();
+      if (!/user name is empty/i.test(String((err as Error)?.message))) throw err;
+      if (withoutToken) {
+        withoutToken = false;
+        asked++;
+        auth.invalidateMetadata();
+      } else if (before === asked) throw err;
       return exec(...args);
     }
   };
