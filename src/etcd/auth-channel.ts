@@ -46,6 +46,13 @@ export function authenticateOnOwnChannel(client: Etcd3, channelOptions: ChannelO
   goOnWithoutAuth(client, auth, onAuthDisabled);
 }
 
+const withoutTokenOf = new WeakMap<Etcd3, () => boolean>();
+
+/** True when the client's last token request found etcd's authentication disabled: its calls go without one. */
+export function goesWithoutToken(client: Etcd3): boolean {
+  return withoutTokenOf.get(client)?.() ?? false;
+}
+
 /**
  * Credentials set for an etcd whose authentication is disabled (`etcdctl auth disable` during maintenance, an etcd
  * that never had it): etcd refuses to authenticate ("authentication is not enabled"), and etcd3 would fail every
@@ -56,6 +63,7 @@ export function authenticateOnOwnChannel(client: Etcd3, channelOptions: ChannelO
 function goOnWithoutAuth(client: Etcd3, auth: Authenticator, onAuthDisabled: (() => void) | undefined): void {
   const getMetadata = auth.getMetadata.bind(auth);
   let withoutToken = false;
+  withoutTokenOf.set(client, () => withoutToken);
   auth.getMetadata = async () => {
     const metadata = await getMetadata();
     if (metadata.get('token')[0] !== AUTH_DISABLED) return metadata;

@@ -2,6 +2,7 @@ import type { Etcd3 } from 'etcd3';
 import type { EtcdConfig } from '../config/types.js';
 import { EtcdError, describeError } from '../core/errors.js';
 import { DEFAULT_PREFIXES, detectDistribution } from '../kube/index.js';
+import { goesWithoutToken } from './auth-channel.js';
 import { createEtcdClient, usesTls } from './client.js';
 import { EtcdCredentialsError, toEtcdError } from './errors.js';
 import { exploreV3, type ExploreResult } from './explore.js';
@@ -67,6 +68,8 @@ export async function exploreEndpoint(etcd: Etcd3, cfg: EtcdConfig, configuredPr
         authEnabled = true;
       }
     }
+    // Credentials set, and etcd said its authentication is disabled (the calls went on without them).
+    if (authEnabled === true && goesWithoutToken(etcd)) authEnabled = false;
     if (v2Served) {
       for (const prefix of await findV2Prefixes(v2, wanted).catch(() => [])) prefixes.push({ prefix, api: 'v2' });
       if (!base && keyspaceError === undefined) authEnabled = await v2.authEnabled().catch(() => undefined);

@@ -190,6 +190,12 @@ describe('credentials set for an etcd without authentication', () => {
     }
   });
 
+  it('explore says authentication is disabled, not enabled because credentials are set', async () => {
+    const res = await runCli(['explore'], { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_ETCD_USERNAME: 'root', RS_ETCD_PASSWORD: PASSWORD });
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toMatch(/auth: +disabled \(username\/password configured\)/);
+  });
+
   it('a client made while authentication is disabled uses the token once it is enabled again, and goes without when disabled', async () => {
     const client = createEtcdClient({ endpoints: [etcd.endpoint], apiVersion: 'v3', timeoutMs: 5000, username: 'root', password: PASSWORD });
     try {
