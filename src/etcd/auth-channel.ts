@@ -63,17 +63,22 @@ export function goesWithoutToken(client: Etcd3): boolean {
 function goOnWithoutAuth(client: Etcd3, auth: Authenticator, onAuthDisabled: (() => void) | undefined): void {
   const getMetadata = auth.getMetadata.bind(auth);
   let withoutToken = false;
+  // Calls made at once without a token all fail when auth comes back: the first asks for the token again, and each
+  // of them (begun before the token was asked for: `asked` counts the times) is made again once.
+  let asked = 0;
   withoutTokenOf.set(client, () => withoutToken);
   auth.getMetadata = async () => {
     const metadata = await getMetadata();
-    if (metadata.get('token')[0] !== AUTH_DISABLED) return metadata;
+    if (metadata.get('token')[0] !== AUTH_DISABLED) {
+      // A token again (the watch asked anew after "user name is empty"): the calls carry it.
+      if (withoutToken) asked++;
+      withoutToken = false;
+      return metadata;
+    }
     if (!withoutToken) onAuthDisabled?.();
     withoutToken = true;
     return new Metadata();
   };
-  // Calls made at once without a token all fail when auth comes back: the first asks for the token again, and each
-  // of them (begun before that) is made again once.
-  let asked = 0;
   const pool = poolOf(client);
   const exec = pool.exec.bind(pool) as (...args: unknown[]) => Promise<unknown>;
   (pool as unknown as { exec: typeof exec }).exec = async (...args) => {
