@@ -11,7 +11,8 @@ import { openRepository } from '../ops/repository.js';
 import { restoreDataDir } from '../ops/restore-data-dir.js';
 import { restoreImageArchive } from '../ops/restore-image.js';
 import { restoreSnapshotFile } from '../ops/restore-snapshot-file.js';
-import { restoreBackupKeys, restoreSnapshotFileKeys, type KeyRestoreReport } from '../ops/restore-keys.js';
+import { restoreBackupKeys, restoreGoZipKeys, restoreSnapshotFileKeys, type KeyRestoreReport } from '../ops/restore-keys.js';
+import { isGoReshifterZip } from '../archive/go-reshifter-zip.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
 import { nextStep, restorePoint, segmentRefusal } from './restore-point.js';
@@ -109,6 +110,7 @@ async function restoreBackup(ctx: CommandContext, repo: BackupRepository, m: Man
  */
 async function restoreFile(ctx: CommandContext, path: string, begun: () => void): Promise<void> {
   const { flags } = ctx.args;
+  if (await isGoReshifterZip(path)) return restoreGoZip(ctx, path, begun);
   // A key dump's artifact copied out of the store is no snapshot: etcd's snapshot restore of it would be no advice.
   if (flags.keys !== true) {
     const dataDir = typeof flags['data-dir'] === 'string' ? flags['data-dir'] : 'DIR';
@@ -120,6 +122,17 @@ async function restoreFile(ctx: CommandContext, path: string, begun: () => void)
   const report = await restoreSnapshotFileKeys(ctx, path, { dryRun: flags['dry-run'] === true, skipExisting: flags['skip-existing'] === true });
   if (flags.json) ctx.print(JSON.stringify(report));
   else for (const line of [`snapshot file ${printable(path)}`, ...formatKeyRestore(report)]) ctx.print(line);
+}
+
+/** A backup of the Go Reshifter (`<id>.zip`): its keys into the etcd at RS_ETCD_ENDPOINTS, as a key dump's (`--keys` or not). */
+async function restoreGoZip(ctx: CommandContext, path: string, begun: () => void): Promise<void> {
+  const { flags } = ctx.args;
+  const extra = given(ctx, [...SNAPSHOT_FLAGS, 'strategy', 'to', 'image-archive', 'image-name']);
+  if (extra !== undefined) throw new UsageError([`${extra} cannot be combined with a backup of the Go Reshifter (${path}), whose keys are written into the etcd at RS_ETCD_ENDPOINTS`]);
+  begun();
+  const report = await restoreGoZipKeys(ctx, path, { dryRun: flags['dry-run'] === true, skipExisting: flags['skip-existing'] === true });
+  if (flags.json) ctx.print(JSON.stringify(report));
+  else for (const line of [`backup ${report.id} of the Go Reshifter (${printable(path)})`, ...formatKeyRestore(report)]) ctx.print(line);
 }
 
 /** How to decode a wrapped snapshot file into snapshot.db, by what wraps it. */

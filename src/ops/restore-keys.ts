@@ -101,6 +101,22 @@ export async function restoreSnapshotFileKeys(ctx: OpContext, path: string, opts
   }
 }
 
+/**
+ * Restores the keys of a backup of the Go Reshifter (`<id>.zip`, see archive/go-reshifter-zip.ts) into the etcd at
+ * RS_ETCD_ENDPOINTS, as a key dump's: the whole archive is checked first (paths, order, sizes, CRC-32), so a bad one
+ * writes nothing. The zip does not say which etcd API its keys came from: they go to v3 unless RS_ETCD_API_VERSION=v2.
+ */
+export async function restoreGoZipKeys(ctx: OpContext, path: string, opts: KeyRestoreOptions): Promise<KeyRestoreReport> {
+  const { openGoReshifterZip } = await import('../archive/go-reshifter-zip.js');
+  const log = ctx.log.child({ component: 'restore', file: path });
+  // The check reads the whole archive before the restore reads it again: on a large one, that takes a while too.
+  let checked = { keys: 0, valueBytes: 0 };
+  const stop = reportProgress(log, 'check of the archive', () => ({ bytes: checked.valueBytes, keys: checked.keys }));
+  const { summary, stream } = await openGoReshifterZip(path, path, ctx.signal, { onChecked: (s) => (checked = s) }).finally(stop);
+  log.info({ id: summary.id, keys: summary.keys, valueBytes: summary.valueBytes, prefixes: summary.prefixes }, 'backup of the Go Reshifter read and checked');
+  return restoreKeys(ctx, summary.id, stream, opts, path);
+}
+
 /** A restore under way: where it writes, what it may write, and how far it got. */
 interface KeyRestoreRun {
   log: Logger;

@@ -1,0 +1,170 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { openGoReshifterZip } from '../../src/archive/go-reshifter-zip.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { createLogger } from '../../src/log.js';
+import type { OpContext } from '../../src/ops/context.js';
+import { restoreGoZipKeys, type KeyRestoreReport } from '../../src/ops/restore-keys.js';
+import { runCli } from '../helpers/cli.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { writeGoReshifterZip } from '../helpers/go-reshifter-zip.js';
+
+/**
+ * Backups of the Go Reshifter (`<unix-seconds>.zip`, see src/archive/go-reshifter-zip.ts) restored into a real etcd
+ * by `reshifter restore FILE.zip`, as a key dump's keys. The zips are written as the Go code wrote them
+ * (test/helpers/go-reshifter-zip.ts: backup.store()'s paths, archivefile's walk order, deflate with a data
+ * descriptor). Before, `restore 1498050161.zip` was refused as a snapshot file (exit 2, "etcdutl snapshot restore"),
+ * and with --keys as "a zip archive of N entries, not a k3s snapshot zip": nothing of such a backup could be restored.
+ */
+const ID = '1498050161';
+const KEYS: Array<[string, string | Buffer]> = [
+  ['/registry/namespaces/team-1', '{"kind":"Namespace","apiVersion":"v1","metadata":{"name":"team-1"}}'],
+  ['/registry/namespaces/team-2', '{"kind":"Namespace","apiVersion":"v1","metadata":{"name":"team-2"}}'],
+  ['/registry/deployments/team-1/web', '{"kind":"Deployment","apiVersion":"extensions/v1beta1","metadata":{"name":"web","namespace":"team-1"}}'],
+  ['/registry/configmaps/team-2/settings', '{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"settings","namespace":"team-2"}}'],
+  ['/registry/clusterrolebindings/system:basic-user', '{"kind":"ClusterRoleBinding","apiVersion":"rbac.authorization.k8s.io/v1beta1","metadata":{"name":"system:basic-user"}}'],
+  ['/registry/configmaps/team-2/empty', ''],
+  ['/registry/secrets/team-1/bin', Buffer.from([0x6b, 0x38, 0x73, 0x00, 0x0a, 0xff, 0xfe, 0x01])],
+  ['/registry/ranges/serviceips', 'range 10.0.0.0/24'],
+  ['/openshift.io/routes/team-1/web', '{"kind":"Route","apiVersion":"v1","metadata":{"name":"web","namespace":"team-1"}}'],
+];
+
+let etcd: TestEtcd;
+let work: string;
+let zip: string;
+
+const cli = (args: string[], extra: Record<string, string> = {}) => runCli(args, { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_TMP_DIR: work, ...extra }, { cwd: work });
+
+/** Every key of the etcd with its value, as etcdctl prints them (hex for the binary one). */
+async function allKeys(): Promise<Map<string, string>> {
+  const out = JSON.parse(await etcd.ctl(['get', '', '--prefix', '-w', 'json'])) as { kvs?: Array<{ key: string; value?: string }> };
+  return new Map((out.kvs ?? []).map((kv) => [Buffer.from(kv.key, 'base64').toString('latin1'), Buffer.from(kv.value ?? '', 'base64').toString('hex')]));
+}
+
+beforeAll(async () => {
+  etcd = await startEtcd();
+  work = await mkdtemp(join(tmpdir(), 'go-zip-'));
+  zip = await writeGoReshifterZip(join(work, `${ID}.zip`), ID, KEYS);
+});
+
+afterAll(async () => {
+  await etcd?.stop();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('restore of a backup of the Go Reshifter', () => {
+  it('--dry-run plans every key and writes nothing', async () => {
+    const res = await cli(['restore', zip, '--dry-run', '--json']);
+    expect(res.code, res.stderr).toBe(0);
+    const report = JSON.parse(res.stdout) as KeyRestoreReport;
+    expect(report).toMatchObject({ id: ID, file: zip, dryRun: true, written: 0, target: { apiVersion: 'v3' } });
+    expect(report.totals).toMatchObject({ keys: KEYS.length, create: KEYS.length });
+    expect((await allKeys()).size).toBe(0);
+  });
+
+  it('a namespace filter restores that namespace only', async () => {
+    const res = await cli(['restore', zip], { RS_INCLUDE_NAMESPACES: 'team-2' });
+    expect(res.code, res.stderr).toBe(0);
+    expect([...(await allKeys()).keys()].sort()).toEqual(['/registry/configmaps/team-2/empty', '/registry/configmaps/team-2/settings', '/registry/namespaces/team-2']);
+    await etcd.ctl(['del', '', '--prefix']);
+  });
+
+  it('writes every key with its value: ":" from ESC_COLON, an empty value, binary bytes', async () => {
+    const res = await cli(['restore', zip]);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout.split('\n')[0]).toBe(`backup ${ID} of the Go Reshifter (${zip})`);
+    expect(res.stdout).toContain(`restored ${KEYS.length} keys into ${etcd.endpoint} (v3)`);
+    expect(await allKeys()).toEqual(new Map(KEYS.map(([k, v]) => [k, Buffer.from(v).toString('hex')])));
+  });
+
+  it('the check of the whole archive, before the restore, reports progress (the timer faked, the reads real)', async () => {
+    const loaded = loadConfig({ RS_ETCD_ENDPOINTS: etcd.endpoint });
+    if (!loaded.config) throw new Error(loaded.errors.join('; '));
+    const lines: Array<{ msg: string; what?: string; keys?: number }> = [];
+    const log = createLogger('info', { write: (l: string) => void lines.push(JSON.parse(l) as (typeof lines)[number]) });
+    const ctx: OpContext = { config: loaded.config, log, signal: new AbortController().signal };
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      let settled = false;
+      const running = restoreGoZipKeys(ctx, zip, { dryRun: true, skipExisting: false }).finally(() => (settled = true));
+      while (!settled) {
+        vi.advanceTimersByTime(5000);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect((await running).totals.keys).toBe(KEYS.length);
+    } finally {
+      vi.useRealTimers();
+    }
+    const checks = lines.filter((l) => l.msg === 'progress' && l.what === 'check of the archive');
+    expect(checks.length, JSON.stringify(lines)).toBeGreaterThan(0);
+    expect(checks.every((p) => p.keys! <= KEYS.length)).toBe(true);
+    expect(lines.some((l) => l.msg === 'backup of the Go Reshifter read and checked')).toBe(true);
+  });
+
+  it('again with --skip-existing changes nothing', async () => {
+    await etcd.ctl(['put', '/registry/configmaps/team-2/settings', 'changed since']);
+    const res = await cli(['restore', zip, '--skip-existing', '--json']);
+    expect(res.code, res.stderr).toBe(0);
+    const report = JSON.parse(res.stdout) as KeyRestoreReport;
+    expect(report.written).toBe(0);
+    expect((await etcd.ctl(['get', '/registry/configmaps/team-2/settings', '--print-value-only'])).trim()).toBe('changed since');
+    await etcd.ctl(['del', '', '--prefix']);
+  });
+});
+
+/** A zip of the keys above with `change` made to its bytes (same length), written beside it. */
+async function patched(name: string, from: string, to: string): Promise<string> {
+  expect(from.length).toBe(to.length);
+  const bytes = await readFile(zip);
+  let at = bytes.indexOf(from);
+  expect(at).toBeGreaterThan(-1);
+  for (; at !== -1; at = bytes.indexOf(from, at + 1)) bytes.write(to, at, 'latin1');
+  const path = join(work, name);
+  await writeFile(path, bytes);
+  return path;
+}
+
+/** The zip with the CRC-32 of its last entry (in walk order) changed in the central directory, as damaged data reads. */
+async function damagedLast(): Promise<string> {
+  const bytes = await readFile(zip);
+  const name = Buffer.from(`${ID}/registry/secrets/team-1/bin/content`);
+  const central = bytes.lastIndexOf(name);
+  expect(central).toBeGreaterThan(bytes.indexOf(name));
+  // The central directory header: its name at offset 46, its CRC-32 at 16.
+  bytes[central - 46 + 16] ^= 0xff;
+  const path = join(work, 'crc.zip');
+  await writeFile(path, bytes);
+  return path;
+}
+
+describe('a hostile or damaged archive is refused naming the entry, with nothing written', () => {
+  const cases: Array<[string, () => Promise<string>, RegExp]> = [
+    ['a path out of the archive (zip slip)', () => patched('slip.zip', `${ID}/registry/ranges/`, `${ID}/../../../../etc/`), /entry 1498050161\/\.\.\/\.\.\/\.\.\/\.\.\/etc\/serviceips\/content is not a path inside the archive/],
+    ['a backslash in a path', () => patched('backslash.zip', `${ID}/registry/ranges/`, `${ID}\\registry\\ranges/`), /entry 1498050161\\registry\\ranges\/serviceips\/content is not a path inside the archive/],
+    ['a value file without a key', () => writeGoReshifterZip(join(work, 'nokey.zip'), ID, KEYS.slice(0, 3), [[`${ID}/content`, Buffer.from('v')]]), /entry 1498050161\/content is a value file without a key/],
+    ['a file that is no value', () => writeGoReshifterZip(join(work, 'stray.zip'), ID, KEYS.slice(0, 3), [[`${ID}/registry/pods/README`, Buffer.from('v')]]), /entry 1498050161\/registry\/pods\/README is not a key's value file/],
+    ['a duplicate key', () => writeGoReshifterZip(join(work, 'dup.zip'), ID, KEYS, [[`${ID}/registry/secrets/team-1/bin/content`, Buffer.from('v')]]), /entry 1498050161\/registry\/secrets\/team-1\/bin\/content is a second value of the key \/registry\/secrets\/team-1\/bin \(a duplicate key\)/],
+    ['a key out of the walk order', () => writeGoReshifterZip(join(work, 'order.zip'), ID, KEYS, [[`${ID}/registry/aaa/content`, Buffer.from('v')]]), /entry 1498050161\/registry\/aaa\/content \(key \/registry\/aaa\) comes after the key \/registry\/secrets\/team-1\/bin, out of the order/],
+    ['another backup id', () => writeGoReshifterZip(join(work, 'two.zip'), ID, KEYS, [['1498050999/registry/x/content', Buffer.from('v')]]), /entry 1498050999\/registry\/x\/content is under 1498050999\/, another backup than 1498050161\//],
+    ['a ":" in a path', () => writeGoReshifterZip(join(work, 'colon.zip'), ID, KEYS, [[`${ID}/registry/x:y/content`, Buffer.from('v')]]), /entry 1498050161\/registry\/x:y\/content has a ":" in its path/],
+    ['a value over 64 MiB (a zip bomb)', () => writeGoReshifterZip(join(work, 'bomb.zip'), ID, KEYS, [[`${ID}/registry/zz/content`, Buffer.alloc(64 * 1024 * 1024 + 1)]]), /entry 1498050161\/registry\/zz\/content holds a value of 67108865 bytes, more than the 67108864/],
+    ['damaged data in the last entry', damagedLast, /zip CRC-32: .*entry 1498050161\/registry\/secrets\/team-1\/bin\/content has CRC-32 [0-9a-f]{8}, the archive says [0-9a-f]{8} \(damaged\)/],
+  ];
+  it.each(cases)('%s', async (_, make, message) => {
+    await etcd.ctl(['del', '', '--prefix']);
+    const file = await make();
+    const res = await cli(['restore', file]);
+    expect(res.code, res.stdout).toBe(1);
+    expect(res.stderr).toMatch(message);
+    expect(res.stderr).toContain('nothing was written');
+    expect(res.stderr).not.toMatch(/\n\s+at /);
+    expect((await allKeys()).size).toBe(0);
+  });
+
+  it('too many entries, counted from the central directory before any is read', async () => {
+    const limits = { entries: KEYS.length - 1, valueBytes: 1024 };
+    await expect(openGoReshifterZip(zip, zip, new AbortController().signal, { limits })).rejects.toThrow(`${zip} holds ${KEYS.length} entries, more than the ${KEYS.length - 1}`);
+  });
+});
