@@ -11,7 +11,7 @@ import { openRepository } from '../ops/repository.js';
 import { restoreDataDir } from '../ops/restore-data-dir.js';
 import { restoreImageArchive } from '../ops/restore-image.js';
 import { restoreSnapshotFile } from '../ops/restore-snapshot-file.js';
-import { restoreBackupKeys, restoreGoZipKeys, restoreSnapshotFileKeys, type KeyRestoreReport } from '../ops/restore-keys.js';
+import { restoreBackupKeys, restoreGoBackupKeys, restoreGoZipKeys, restoreSnapshotFileKeys, type KeyRestoreReport } from '../ops/restore-keys.js';
 import { isGoReshifterZip } from '../archive/go-reshifter-zip.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
@@ -77,6 +77,7 @@ async function restoreOnce(ctx: CommandContext, begun: () => void): Promise<void
     if (flags.to !== undefined && flags['snapshot-file'] !== undefined) {
       throw new UsageError(['--snapshot-file writes a snapshot backup as it was taken; --to replays the changes recorded after it, which --data-dir DIR and --keys do: give one of them with --to, or --snapshot-file without --to']);
     }
+    if (GO_ID.test(id)) return await restoreGoBackup(ctx, repo, id, begun);
     // `--to`: a full backup and the changes recorded after it (continuous backups), up to a revision or a time.
     if (flags.to !== undefined) return await restorePoint(ctx, repo, id, begun, formatKeyRestore);
     // `latest` is the newest backup this form of restore can write: a snapshot with --data-dir or --keys, else a key dump.
@@ -124,15 +125,37 @@ async function restoreFile(ctx: CommandContext, path: string, begun: () => void)
   else for (const line of [`snapshot file ${printable(path)}`, ...formatKeyRestore(report)]) ctx.print(line);
 }
 
-/** A backup of the Go Reshifter (`<id>.zip`): its keys into the etcd at RS_ETCD_ENDPOINTS, as a key dump's (`--keys` or not). */
+/** The id of a backup of the Go Reshifter: the Unix seconds it began (`1498050161`), its file `<id>.zip`. */
+const GO_ID = /^\d{10}$/;
+
+/**
+ * A backup of the Go Reshifter, a file (`restore 1498050161.zip`) or by its id at the root of the store (`restore
+ * 1498050161`): its keys into the etcd at RS_ETCD_ENDPOINTS, as a key dump's (`--keys` or not).
+ */
 async function restoreGoZip(ctx: CommandContext, path: string, begun: () => void): Promise<void> {
-  const { flags } = ctx.args;
-  const extra = given(ctx, [...SNAPSHOT_FLAGS, 'strategy', 'to', 'image-archive', 'image-name']);
-  if (extra !== undefined) throw new UsageError([`${extra} cannot be combined with a backup of the Go Reshifter (${path}), whose keys are written into the etcd at RS_ETCD_ENDPOINTS`]);
+  goZipFlags(ctx, path);
   begun();
-  const report = await restoreGoZipKeys(ctx, path, { dryRun: flags['dry-run'] === true, skipExisting: flags['skip-existing'] === true });
-  if (flags.json) ctx.print(JSON.stringify(report));
-  else for (const line of [`backup ${report.id} of the Go Reshifter (${printable(path)})`, ...formatKeyRestore(report)]) ctx.print(line);
+  printGoRestore(ctx, await restoreGoZipKeys(ctx, path, goZipOptions(ctx)));
+}
+
+async function restoreGoBackup(ctx: CommandContext, repo: BackupRepository, id: string, begun: () => void): Promise<void> {
+  goZipFlags(ctx, id);
+  begun();
+  printGoRestore(ctx, await restoreGoBackupKeys(ctx, repo.store, id, goZipOptions(ctx)));
+}
+
+function goZipFlags(ctx: CommandContext, what: string): void {
+  const extra = given(ctx, [...SNAPSHOT_FLAGS, 'strategy', 'to', 'image-archive', 'image-name']);
+  if (extra !== undefined) throw new UsageError([`${extra} cannot be combined with a backup of the Go Reshifter (${printable(what)}), whose keys are written into the etcd at RS_ETCD_ENDPOINTS`]);
+}
+
+function goZipOptions(ctx: CommandContext): { dryRun: boolean; skipExisting: boolean } {
+  return { dryRun: ctx.args.flags['dry-run'] === true, skipExisting: ctx.args.flags['skip-existing'] === true };
+}
+
+function printGoRestore(ctx: CommandContext, report: KeyRestoreReport): void {
+  if (ctx.args.flags.json) ctx.print(JSON.stringify(report));
+  else for (const line of [`backup ${report.id} of the Go Reshifter (${printable(report.file ?? report.id)})`, ...formatKeyRestore(report)]) ctx.print(line);
 }
 
 /** How to decode a wrapped snapshot file into snapshot.db, by what wraps it. */

@@ -1,4 +1,5 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -10,6 +11,7 @@ import { restoreGoZipKeys, type KeyRestoreReport } from '../../src/ops/restore-k
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { writeGoReshifterZip } from '../helpers/go-reshifter-zip.js';
+import { startS3, type TestS3 } from '../helpers/s3.js';
 
 /**
  * Backups of the Go Reshifter (`<unix-seconds>.zip`, see src/archive/go-reshifter-zip.ts) restored into a real etcd
@@ -111,6 +113,48 @@ describe('restore of a backup of the Go Reshifter', () => {
     expect(report.written).toBe(0);
     expect((await etcd.ctl(['get', '/registry/configmaps/team-2/settings', '--print-value-only'])).trim()).toBe('changed since');
     await etcd.ctl(['del', '', '--prefix']);
+  });
+});
+
+describe('restore <id> of a backup of the Go Reshifter, as rcli restore -i <id> found it', () => {
+  let s3: TestS3;
+  beforeAll(async () => {
+    s3 = await startS3('reshifter');
+    // The Go Reshifter's remotes.StoreInS3 put <id>.zip at the root of the bucket.
+    const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `${ID}.zip`, Body: await readFile(zip) }));
+    client.destroy();
+  });
+  afterAll(async () => {
+    await s3?.stop();
+  });
+
+  it('finds <id>.zip at the root of RS_S3_BUCKET, restores it and leaves nothing in the work area', async () => {
+    await etcd.ctl(['del', '', '--prefix']);
+    const tmp = join(work, 'tmp-s3');
+    await mkdir(tmp);
+    const res = await cli(['restore', ID, '--json'], { ...s3.env, RS_TMP_DIR: tmp });
+    expect(res.code, res.stderr).toBe(0);
+    expect(JSON.parse(res.stdout) as KeyRestoreReport).toMatchObject({ id: ID, file: `s3://reshifter/${ID}.zip`, written: KEYS.length });
+    expect(await allKeys()).toEqual(new Map(KEYS.map(([k, v]) => [k, Buffer.from(v).toString('hex')])));
+    expect(await readdir(tmp)).toEqual([]);
+  });
+
+  it('finds <id>.zip in RS_BACKUP_DIR, as the Go Reshifter left it in /tmp/reshifter', async () => {
+    await etcd.ctl(['del', '', '--prefix']);
+    const dir = join(work, 'reshifter');
+    await mkdir(dir);
+    await copyFile(zip, join(dir, `${ID}.zip`));
+    const res = await cli(['restore', ID, '--dry-run'], { RS_BACKUP_DIR: dir });
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toContain(`backup ${ID} of the Go Reshifter (${dir}/${ID}.zip)`);
+    expect(res.stdout).toContain(`dry run: would write ${KEYS.length} of ${KEYS.length} keys`);
+  });
+
+  it('an id the store holds no zip of is named with where it was looked for', async () => {
+    const res = await cli(['restore', '1498050999'], s3.env);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain(`1498050999 is the id of a backup of the Go Reshifter, and s3://reshifter/ holds no 1498050999.zip at its root`);
   });
 });
 
