@@ -69,17 +69,11 @@ export async function openGoReshifterZip(
   const limits = opts.limits ?? GO_ZIP_LIMITS;
   const summary: GoZipSummary = { id: '', keys: 0, valueBytes: 0, prefixes: [] };
   const prefixes = new Set<string>();
-  try {
-    for await (const record of readKeys(path, name, signal, limits, summary)) {
-      summary.keys++;
-      summary.valueBytes += record.value.length;
-      opts.onChecked?.(summary);
-      prefixes.add(record.key.toString('latin1').split('/')[1]!);
-    }
-  } catch (err) {
-    // Found before the first key is written: say so, as a restore that fails half-way says what it wrote.
-    if (err instanceof OperationError && !(err instanceof AbortedError)) err.message += '; nothing was written';
-    throw err;
+  for await (const record of readKeys(path, name, signal, limits, summary)) {
+    summary.keys++;
+    summary.valueBytes += record.value.length;
+    opts.onChecked?.(summary);
+    prefixes.add(record.key.toString('latin1').split('/')[1]!);
   }
   if (summary.keys === 0) throw new OperationError(`${name} holds no key: a backup of the Go Reshifter holds <id>/<key path>/content for each key`);
   summary.prefixes = [...prefixes].map((p) => `/${p}`);

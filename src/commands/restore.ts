@@ -13,6 +13,7 @@ import { restoreImageArchive } from '../ops/restore-image.js';
 import { restoreSnapshotFile } from '../ops/restore-snapshot-file.js';
 import { restoreBackupKeys, restoreGoBackupKeys, restoreGoZipKeys, restoreSnapshotFileKeys, type KeyRestoreReport } from '../ops/restore-keys.js';
 import { isGoReshifterZip } from '../archive/go-reshifter-zip.js';
+import { GO_BACKUP_ID } from '../ops/go-backup-file.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { CommandContext } from './context.js';
 import { nextStep, restorePoint, segmentRefusal } from './restore-point.js';
@@ -77,7 +78,7 @@ async function restoreOnce(ctx: CommandContext, begun: () => void): Promise<void
     if (flags.to !== undefined && flags['snapshot-file'] !== undefined) {
       throw new UsageError(['--snapshot-file writes a snapshot backup as it was taken; --to replays the changes recorded after it, which --data-dir DIR and --keys do: give one of them with --to, or --snapshot-file without --to']);
     }
-    if (GO_ID.test(id)) return await restoreGoBackup(ctx, repo, id, begun);
+    if (GO_BACKUP_ID.test(id)) return await restoreGoBackup(ctx, repo, id, begun);
     // `--to`: a full backup and the changes recorded after it (continuous backups), up to a revision or a time.
     if (flags.to !== undefined) return await restorePoint(ctx, repo, id, begun, formatKeyRestore);
     // `latest` is the newest backup this form of restore can write: a snapshot with --data-dir or --keys, else a key dump.
@@ -124,9 +125,6 @@ async function restoreFile(ctx: CommandContext, path: string, begun: () => void)
   if (flags.json) ctx.print(JSON.stringify(report));
   else for (const line of [`snapshot file ${printable(path)}`, ...formatKeyRestore(report)]) ctx.print(line);
 }
-
-/** The id of a backup of the Go Reshifter: the Unix seconds it began (`1498050161`), its file `<id>.zip`. */
-const GO_ID = /^\d{10}$/;
 
 /**
  * A backup of the Go Reshifter, a file (`restore 1498050161.zip`) or by its id at the root of the store (`restore

@@ -5,7 +5,8 @@ import type { StatsReport, Tally } from '../kube/key-stats.js';
 import { printable } from '../core/printable.js';
 import { formatBytes } from '../progress.js';
 import { openRepository } from '../ops/repository.js';
-import { backupStats, fileStats, liveStats, type StatsOptions, type StatsResult, type StatsSource } from '../ops/stats.js';
+import { GO_BACKUP_ID, withGoBackupFile } from '../ops/go-backup-file.js';
+import { GO_RESHIFTER, backupStats, fileStats, liveStats, type StatsOptions, type StatsResult, type StatsSource } from '../ops/stats.js';
 import type { CommandContext } from './context.js';
 import { seriesFlag } from './flags.js';
 import { isFile } from '../ops/open-snapshot.js';
@@ -36,6 +37,13 @@ export async function statsCommand(ctx: CommandContext): Promise<void> {
 async function storedStats(ctx: CommandContext, id: string, opts: StatsOptions): Promise<StatsResult> {
   const repo = openRepository(ctx.config, ctx.log);
   try {
+    // A backup of the Go Reshifter, by its id: its <id>.zip at the root of the store.
+    if (GO_BACKUP_ID.test(id)) {
+      return await withGoBackupFile(ctx, repo.store, id, 'stats', async (path, where) => {
+        const r = await fileStats(ctx, path, opts);
+        return { ...r, source: { ...r.source, path: where } };
+      });
+    }
     return await backupStats(ctx, repo, await repo.getWhole(id, USES.stats, seriesFlag(ctx)), opts);
   } finally {
     await repo.store.close();
@@ -58,8 +66,9 @@ function table(title: string, groups: Record<string, Tally>): string[] {
 /** The report as text: where from, totals, then one table per grouping. */
 export function formatStats(source: StatsSource, r: StatsReport): string[] {
   const from = source.kind === 'live' ? `etcd ${source.endpoints!.join(',')}` : source.kind === 'file' ? `file ${printable(source.path!)}` : `backup ${source.id} (${source.strategy})`;
+  const go = source.strategy === GO_RESHIFTER;
   return [
-    `source:   ${from}, API ${source.apiVersion}, revision ${source.revision}`,
+    go ? `source:   ${from}, backup ${source.id} of the Go Reshifter (it records no etcd API or revision)` : `source:   ${from}, API ${source.apiVersion}, revision ${source.revision}`,
     `prefixes: ${source.prefixes.join(', ') || '-'}`,
     `keys:     ${r.keys} (${formatBytes(r.keyBytes + r.valueBytes)}: keys ${formatBytes(r.keyBytes)}, values ${formatBytes(r.valueBytes)})`,
     ...(source.outside ? [outsideLine(source.outside, source.apiVersion)] : []),

@@ -1,11 +1,5 @@
-import { createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { workAreaError } from '../archive/work-area.js';
-import { makeTempDir, trackTempPath } from '../exit-cleanup.js';
 import type { Store } from '../store/types.js';
+import { withGoBackupFile } from './go-backup-file.js';
 import { counted } from '../core/counted.js';
 import type { Config } from '../config/types.js';
 import type { Manifest } from '../archive/manifest.js';
@@ -120,49 +114,23 @@ export async function restoreGoZipKeys(ctx: OpContext, path: string, opts: KeyRe
   // The check reads the whole archive before the restore reads it again: on a large one, that takes a while too.
   let checked = { keys: 0, valueBytes: 0 };
   const stop = reportProgress(log, 'check of the archive', () => ({ bytes: checked.valueBytes, keys: checked.keys }));
-  const { summary, stream } = await openGoReshifterZip(path, name, ctx.signal, { onChecked: (s) => (checked = s) }).finally(stop);
+  const { summary, stream } = await openGoReshifterZip(path, name, ctx.signal, { onChecked: (s) => (checked = s) })
+    .catch((err: unknown) => {
+      // Found before the first key is written: say so, as a restore that fails half-way says what it wrote.
+      if (err instanceof OperationError && !(err instanceof AbortedError)) err.message += '; nothing was written';
+      throw err;
+    })
+    .finally(stop);
   log.info({ id: summary.id, keys: summary.keys, valueBytes: summary.valueBytes, prefixes: summary.prefixes }, 'backup of the Go Reshifter read and checked');
   return restoreKeys(ctx, summary.id, stream, opts, name);
 }
 
 /**
- * Backup `id` of the Go Reshifter (10 digits): `<id>.zip` at the root of the store (RS_S3_BUCKET under RS_S3_PREFIX,
- * or RS_BACKUP_DIR), where it uploaded its backups, restored as restoreGoZipKeys does. A local one is read in place;
- * one in S3 is downloaded into the work area first (0600, removed after), as the zip is read once per pass.
+ * Backup `id` of the Go Reshifter (10 digits), `<id>.zip` at the root of the store (see withGoBackupFile), restored
+ * as restoreGoZipKeys does.
  */
 export async function restoreGoBackupKeys(ctx: OpContext, store: Store, id: string, opts: KeyRestoreOptions): Promise<KeyRestoreReport> {
-  const key = `${id}.zip`;
-  const where = `${store.location.replace(/\/+$/, '')}/${key}`;
-  const found = await store.stat(key, { signal: ctx.signal });
-  if (found === undefined) {
-    throw new OperationError(
-      `${id} is the id of a backup of the Go Reshifter, and ${store.location} holds no ${key} at its root, where the Go Reshifter put them: ` +
-        `set RS_S3_BUCKET and RS_S3_PREFIX (or RS_BACKUP_DIR) to where ${key} is, or give the file: "reshifter restore /tmp/reshifter/${key}"`,
-    );
-  }
-  const local = store.localPath?.(key);
-  if (local !== undefined) return { ...(await restoreGoZipKeys(ctx, local, opts)), file: where };
-  const workDir = ctx.config.workDir ?? tmpdir();
-  const dir = await makeTempDir(workDir);
-  const release = trackTempPath(dir);
-  try {
-    const copy = join(dir, key);
-    const log = ctx.log.child({ component: 'restore', file: key });
-    let bytes = 0;
-    const stop = reportProgress(log, 'download', () => ({ bytes }), found.size);
-    try {
-      const body = await store.get(key, { signal: ctx.signal });
-      body.on('data', (c: Buffer) => (bytes += c.length));
-      await pipeline(body, createWriteStream(copy, { mode: 0o600, flags: 'wx' }), { signal: ctx.signal });
-    } catch (err) {
-      throw workAreaError(err, workDir, `cannot download ${where}`);
-    } finally {
-      stop();
-    }
-    return { ...(await restoreGoZipKeys(ctx, copy, opts, where)), file: where };
-  } finally {
-    await rm(dir, { recursive: true, force: true }).then(release);
-  }
+  return withGoBackupFile(ctx, store, id, 'restore', async (path, where) => ({ ...(await restoreGoZipKeys(ctx, path, opts, where)), file: where }));
 }
 
 /** A restore under way: where it writes, what it may write, and how far it got. */

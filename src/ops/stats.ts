@@ -21,6 +21,9 @@ import { openBackup, type OpenedBackup } from './open-backup.js';
 import { openSnapshotInput } from './open-snapshot.js';
 
 /** Where the numbers came from. */
+/** The strategy a file's stats name when it is a backup of the Go Reshifter (`<id>.zip`), which records no API or revision. */
+export const GO_RESHIFTER = 'go-reshifter';
+
 export interface StatsSource {
   kind: 'live' | 'backup' | 'file';
   endpoints?: string[];
@@ -174,6 +177,14 @@ export async function backupStats(ctx: OpContext, repo: BackupRepository, m: Man
  */
 export async function fileStats(ctx: OpContext, path: string, opts: StatsOptions = {}): Promise<StatsResult> {
   const counter = new StatsCounter(ctx, opts.onRow);
+  const goZip = await import('../archive/go-reshifter-zip.js');
+  if (await goZip.isGoReshifterZip(path)) {
+    // A backup of the Go Reshifter: checked whole first, as a restore checks it, then counted.
+    const { summary, stream } = await goZip.openGoReshifterZip(path, path, ctx.signal);
+    const layout = layoutPrefixes(summary.prefixes, DEFAULT_PREFIXES);
+    await eachPaced(ctx, stream.records(), (r) => counter.key(r, layout), opts.backlog);
+    return { source: { kind: 'file', path, id: summary.id, strategy: GO_RESHIFTER, apiVersion: 'v3', revision: 0, prefixes: summary.prefixes }, report: counter.stats.report() };
+  }
   const input = await openSnapshotInput(ctx, path);
   try {
     const stream = await snapshotFileKeys(ctx, input);

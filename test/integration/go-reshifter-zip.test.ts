@@ -151,6 +151,20 @@ describe('restore <id> of a backup of the Go Reshifter, as rcli restore -i <id> 
     expect(res.stdout).toContain(`dry run: would write ${KEYS.length} of ${KEYS.length} keys`);
   });
 
+  it('stats <id> and stats FILE count its keys, named as the Go Reshifter\'s backup', async () => {
+    const [byId, byFile, text] = await Promise.all([cli(['stats', ID, '--json'], s3.env), cli(['stats', zip, '--json']), cli(['stats', zip])]);
+    expect(byId.code, byId.stderr).toBe(0);
+    const stats = JSON.parse(byId.stdout) as { source: Record<string, unknown>; keys: number; byResource: Record<string, { keys: number }> };
+    expect(stats.source).toMatchObject({ kind: 'file', path: `s3://reshifter/${ID}.zip`, id: ID, strategy: 'go-reshifter', prefixes: ['/openshift.io', '/registry'] });
+    expect(stats.keys).toBe(KEYS.length);
+    expect(stats.byResource.configmaps!.keys).toBe(2);
+    expect((JSON.parse(byFile.stdout) as { keys: number }).keys).toBe(KEYS.length);
+    expect(text.stdout.split('\n')[0]).toBe(`source:   file ${zip}, backup ${ID} of the Go Reshifter (it records no etcd API or revision)`);
+    const bad = await cli(['stats', await damagedLast()]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/zip CRC-32: .*entry 1498050161\/registry\/secrets\/team-1\/bin\/content has CRC-32/);
+  });
+
   it('an id the store holds no zip of is named with where it was looked for', async () => {
     const res = await cli(['restore', '1498050999'], s3.env);
     expect(res.code).toBe(1);
