@@ -74,7 +74,16 @@ export async function openKeysInput(ctx: OpContext, target: string, series: () =
 }
 
 async function openInput(ctx: OpContext, target: string, series: () => string | undefined, keyDumps: boolean): Promise<SnapshotInput | KeysInput> {
-  if (await isFile(target)) return openSnapshotFile(ctx, target);
+  if (await isFile(target)) {
+    const { isGoReshifterZip } = await import('../archive/go-reshifter-zip.js');
+    if (!(await isGoReshifterZip(target))) return openSnapshotFile(ctx, target);
+    if (keyDumps) return (await import('./go-zip-keys-input.js')).goZipKeysInput(ctx, target);
+    const { OperationError } = await import('../core/errors.js');
+    throw new OperationError(
+      `${printable(target)} is a backup of the Go Reshifter, not an etcd snapshot: \`inspect\` shows the status of snapshots; ` +
+        `for it use \`stats ${printable(target)}\`, or \`inspect ${printable(target)} --keys\`, \`--get KEY\` or \`--render\``,
+    );
+  }
   // Loaded only for a backup: the store, its SDKs and the codecs cost more to load than a status of a file takes.
   const [{ openRepository }, { openBackup }, { USES }, { encryptionKeys }, { OperationError }] = await Promise.all([
     import('./repository.js'),

@@ -172,6 +172,24 @@ describe('restore <id> of a backup of the Go Reshifter, as rcli restore -i <id> 
   });
 });
 
+describe('inspect of a backup of the Go Reshifter', () => {
+  it('--keys lists its keys and --get KEY --raw gives a value; the status, a snapshot\'s, is refused naming what reads it', async () => {
+    const keys = await cli(['inspect', zip, '--keys']);
+    expect(keys.code, keys.stderr).toBe(0);
+    const listed = keys.stdout.trim().split('\n').slice(1).map((l) => l.split('\t')[0]);
+    expect(listed.sort()).toEqual(KEYS.map(([k]) => k).filter((k) => k.startsWith('/registry/') || k.startsWith('/openshift.io/')).sort());
+    const get = await cli(['inspect', zip, '--get', '/registry/clusterrolebindings/system:basic-user', '--raw']);
+    expect(get.code, get.stderr).toBe(0);
+    expect(get.stdout).toBe(KEYS[4]![1]);
+    const status = await cli(['inspect', zip]);
+    expect(status.code).toBe(1);
+    expect(status.stderr).toContain(`${zip} is a backup of the Go Reshifter, not an etcd snapshot: \`inspect\` shows the status of snapshots; for it use \`stats ${zip}\`, or \`inspect ${zip} --keys\``);
+    const bad = await cli(['inspect', await damagedLast(), '--keys']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/zip CRC-32: .*entry 1498050161\/registry\/secrets\/team-1\/bin\/content has CRC-32/);
+  });
+});
+
 /** A zip of the keys above with `change` made to its bytes (same length), written beside it. */
 async function patched(name: string, from: string, to: string): Promise<string> {
   expect(from.length).toBe(to.length);
