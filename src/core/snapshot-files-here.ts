@@ -19,3 +19,20 @@ export function snapshotFilesHere(location: string, names: readonly string[], lo
     `take such a file by its path (${example}); RS_BACKUP_DIR (or --backup-dir) and RS_S3_BUCKET name where reshifter's own backups are`
   );
 }
+
+/** The Go Reshifter's backups: `<unix seconds>.zip`, in /tmp/reshifter and at the root of its bucket. */
+const GO_BACKUP_FILE = /^(\d{10})\.zip$/;
+
+/**
+ * When a store's folder holds no reshifter backups but backups of the Go Reshifter (its `/tmp/reshifter`, or the root
+ * of its bucket): their ids, newest first, and what reads them. Undefined when no name is one.
+ */
+export function goBackupsHere(location: string, names: readonly string[]): string | undefined {
+  const ids = names.map((n) => GO_BACKUP_FILE.exec(n)?.[1]).filter((id): id is string => id !== undefined).sort().reverse();
+  if (ids.length === 0) return undefined;
+  const shown = ids.length > 3 ? `${ids.slice(0, 3).join(', ')} and ${ids.length - 3} more` : ids.join(', ');
+  return (
+    `${location} holds ${ids.length === 1 ? 'a backup' : `${ids.length} backups`} of the Go Reshifter (<id>.zip: ${shown}), not reshifter backups: ` +
+    `"reshifter restore ${ids[0]}" restores one into the etcd at RS_ETCD_ENDPOINTS (--dry-run first), "reshifter stats ${ids[0]}" counts its keys`
+  );
+}

@@ -7,7 +7,7 @@ import { USES, newestFirst, pickLatest, type BackupUse, type LatestQuery } from 
 import { mapLimited } from '../core/map-limited.js';
 import { nearbyIds } from '../core/nearby.js';
 import { printable } from '../core/printable.js';
-import { snapshotFilesHere } from '../core/snapshot-files-here.js';
+import { goBackupsHere, snapshotFilesHere } from '../core/snapshot-files-here.js';
 import { BACKUP_ID_RE, idOfFile, manifestName, newBackupId } from '../core/naming.js';
 import { parseManifest, serializeManifest, type Manifest } from '../archive/manifest.js';
 import { TEMP_PREFIX } from './local-store.js';
@@ -304,7 +304,10 @@ export class BackupRepository {
   private async noCluster(folders: readonly string[]): Promise<string> {
     const local = this.store.localPath !== undefined;
     const vars = local ? 'RS_BACKUP_DIR (or --backup-dir)' : 'RS_S3_BUCKET and RS_S3_PREFIX (or --s3-prefix)';
-    const files = async () => snapshotFilesHere(this.store.location, (await this.store.list('')).map((o) => o.key), local ? this.store.location : undefined);
+    const files = async () => {
+      const names = (await this.store.list('')).map((o) => o.key);
+      return goBackupsHere(this.store.location, names) ?? snapshotFilesHere(this.store.location, names, local ? this.store.location : undefined);
+    };
     if (folders.length === 0) return (await this.clusterFolder()) ?? (await files()) ?? `${this.store.location} holds no folder of a cluster: check ${vars}`;
     const shown = folders.length > 5 ? `${folders.slice(0, 5).join(', ')} and ${folders.length - 5} more` : folders.join(', ');
     return (await files()) ?? (await this.deeper()) ?? `${this.store.location} holds no cluster's backups, only the folders ${shown}: check ${vars}`;

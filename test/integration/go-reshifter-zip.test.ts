@@ -165,6 +165,16 @@ describe('restore <id> of a backup of the Go Reshifter, as rcli restore -i <id> 
     expect(bad.stderr).toMatch(/zip CRC-32: .*entry 1498050161\/registry\/secrets\/team-1\/bin\/content has CRC-32/);
   });
 
+  it('list of a bucket or folder holding them names them with the commands that read them', async () => {
+    const [bucket, folder] = await Promise.all([cli(['list'], s3.env), cli(['list'], { RS_BACKUP_DIR: join(work, 'reshifter') })]);
+    expect(bucket.code, bucket.stderr).toBe(0);
+    expect(bucket.stdout).toContain(`s3://reshifter/ holds a backup of the Go Reshifter (<id>.zip: ${ID}), not reshifter backups: "reshifter restore ${ID}" restores one`);
+    expect(folder.stdout).toContain(`${join(work, 'reshifter')} holds a backup of the Go Reshifter (<id>.zip: ${ID})`);
+    const latest = await cli(['restore', 'latest', '--dry-run'], s3.env);
+    expect(latest.code).toBe(1);
+    expect(latest.stderr).toContain(`"reshifter restore ${ID}" restores one`);
+  });
+
   it('an id the store holds no zip of is named with where it was looked for', async () => {
     const res = await cli(['restore', '1498050999'], s3.env);
     expect(res.code).toBe(1);
