@@ -30,6 +30,8 @@ export function parseStrategy(text: string): StrategySpec {
     if (bad !== undefined) throw new Error(`has "${bad}", which is not a resource name`);
     return { kind: 'filter', resources };
   }
+  // The Go Reshifter's RS_BACKUP_STRATEGY=filter kept the keys whose path holds "deployments"; its env reused here.
+  if (value === 'filter') throw new Error('is the Go Reshifter\'s filter, which kept the keys whose path holds "deployments": here a filter names its resources, as filter:deployments (filter:<resource>[,<resource>...])');
   if (value.startsWith('checkpoint:')) throw new Error('is one container\'s series: a checkpoint backup is taken with checkpoint, and RS_CHECKPOINT_TARGETS names the containers');
   const near = suggest(value.replace(/:.*$/, ''), ['snapshot', 'raw', 'render', 'filter', 'checkpoint']);
   const hint = near === undefined ? '' : ` (did you mean ${near === 'filter' ? `filter:${value.replace(/^[^:]*:?/, '') || '<resource>'}` : near}?)`;

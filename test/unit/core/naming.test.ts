@@ -62,6 +62,10 @@ describe('parseStrategy', () => {
     expect(parseStrategy('render')).toEqual({ kind: 'render' });
     expect(parseStrategy('filter:deployments, services')).toEqual({ kind: 'filter', resources: ['deployments', 'services'] });
   });
+  it("names what the Go Reshifter's RS_BACKUP_STRATEGY=filter kept, and the filter that keeps it here", () => {
+    // Before: 'should be one of ... (did you mean filter:<resource>?)', with no word of which resource its filter kept.
+    expect(() => parseStrategy('filter')).toThrow(`is the Go Reshifter's filter, which kept the keys whose path holds "deployments": here a filter names its resources, as filter:deployments`);
+  });
   it.each(['snap', 'filter:', 'filter:Deploy ments', 'RAW'])('rejects %j', (text) => {
     expect(() => parseStrategy(text)).toThrow();
   });
