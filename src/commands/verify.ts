@@ -6,7 +6,9 @@ import { USES } from '../core/latest.js';
 import { printable } from '../core/printable.js';
 import { openRepository } from '../ops/repository.js';
 import { verifyChain } from '../ops/verify-chain.js';
-import { verifyBackup, verifySnapshotFile } from '../ops/verify.js';
+import { verifyBackup, verifyGoZipFile, verifySnapshotFile } from '../ops/verify.js';
+import { isGoReshifterZip } from '../archive/go-reshifter-zip.js';
+import { GO_BACKUP_ID, withGoBackupFile } from '../ops/go-backup-file.js';
 import type { CommandContext } from './context.js';
 import { seriesFlag } from './flags.js';
 import { isFile } from '../ops/open-snapshot.js';
@@ -22,6 +24,8 @@ export async function verifyCommand(ctx: CommandContext): Promise<void> {
   const repo = openRepository(ctx.config, ctx.log);
   try {
     const id = ctx.args.positionals[0] ?? 'latest';
+    // A backup of the Go Reshifter, by its id: its <id>.zip at the root of the store.
+    if (GO_BACKUP_ID.test(id)) return await withGoBackupFile(ctx, repo.store, id, 'verify', async (path, where) => printGoZip(ctx, await verifyGoZipFile(ctx, path, where)));
     const m = await repo.get(id, ctx.args.flags.chain ? USES.verifyChain : USES.any, seriesFlag(ctx));
     if (ctx.args.flags.chain) return await chainCommand(ctx, m);
     const result = await verifyBackup(ctx, repo, m);
@@ -61,9 +65,17 @@ async function fileCommand(ctx: CommandContext, path: string): Promise<void> {
   // Named as keys are printed: a path may hold a newline or ESC.
   const name = printable(path);
   if (ctx.args.flags.chain) throw new UsageError([`--chain verifies a chain of backups in the store; ${name} is a file`]);
+  if (await isGoReshifterZip(path)) return printGoZip(ctx, await verifyGoZipFile(ctx, path));
   const result = await verifySnapshotFile(ctx, path);
   printChecks(ctx, result, `snapshot file ${name}`, name);
   ctx.log.info({ file: path }, 'snapshot file verified');
+}
+
+/** A Go Reshifter zip's check, printed as a file's; exit 1 naming it when it failed. */
+function printGoZip(ctx: CommandContext, result: Awaited<ReturnType<typeof verifyGoZipFile>>): void {
+  const name = printable(result.file);
+  printChecks(ctx, result, result.id === undefined ? `backup of the Go Reshifter ${name}` : `backup ${result.id} of the Go Reshifter (${name})`, name);
+  ctx.log.info({ file: result.file }, 'backup of the Go Reshifter verified');
 }
 
 /**

@@ -3,7 +3,8 @@ import { assertReadable } from '../archive/codec.js';
 import { verifyArtifact, type Check } from '../archive/verify-artifact.js';
 import { snapshotCheck, verifySnapshotArtifact } from '../archive/verify-snapshot.js';
 import { SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
-import { AbortedError, IntegrityError, describeError } from '../core/errors.js';
+import { AbortedError, IntegrityError, OperationError, describeError } from '../core/errors.js';
+import { counted } from '../core/counted.js';
 import { printable } from '../core/printable.js';
 import { readCounted } from '../progress.js';
 import type { BackupRepository } from '../store/backup-repository.js';
@@ -58,6 +59,24 @@ export interface FileVerifyResult {
   file: string;
   ok: boolean;
   checks: Check[];
+}
+
+/**
+ * Checks a backup of the Go Reshifter (`<id>.zip`, see archive/go-reshifter-zip.ts) as a restore checks it before
+ * writing: every entry's path, order, method, size and CRC-32. `name` is the file as printed (a store's address when it
+ * was downloaded). A check that fails is a result, named as restore names it; a stop (SIGTERM) is an error.
+ */
+export async function verifyGoZipFile(ctx: OpContext, path: string, name = path): Promise<FileVerifyResult & { id?: string }> {
+  const { openGoReshifterZip } = await import('../archive/go-reshifter-zip.js');
+  const check = 'Go Reshifter zip';
+  try {
+    const { summary } = await openGoReshifterZip(path, name, ctx.signal);
+    const detail = `backup ${summary.id}: ${counted(summary.keys, 'key')} under ${summary.prefixes.join(', ')}, ${summary.valueBytes} bytes of values; every entry's path, order, size and CRC-32 checked`;
+    return { file: name, id: summary.id, ok: true, checks: [{ name: check, ok: true, detail }] };
+  } catch (err) {
+    if (err instanceof AbortedError || !(err instanceof OperationError)) throw err;
+    return { file: name, ok: false, checks: [{ name: check, ok: false, detail: err.message }] };
+  }
 }
 
 /**

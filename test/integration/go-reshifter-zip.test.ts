@@ -175,6 +175,18 @@ describe('restore <id> of a backup of the Go Reshifter, as rcli restore -i <id> 
     expect(latest.stderr).toContain(`"reshifter restore ${ID}" restores one`);
   });
 
+  it('verify <id> and verify FILE check every entry, and a damaged one fails naming it', async () => {
+    const byId = await cli(['verify', ID, '--json'], s3.env);
+    expect(byId.code, byId.stderr).toBe(0);
+    expect(JSON.parse(byId.stdout)).toMatchObject({ file: `s3://reshifter/${ID}.zip`, id: ID, ok: true });
+    const byFile = await cli(['verify', zip]);
+    expect(byFile.code, byFile.stderr).toBe(0);
+    expect(byFile.stdout).toContain(`ok  \tGo Reshifter zip\tbackup ${ID}: ${KEYS.length} keys under /openshift.io, /registry`);
+    const bad = await cli(['verify', await damagedLast()]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/^FAIL\tGo Reshifter zip\tzip CRC-32: .*entry 1498050161\/registry\/secrets\/team-1\/bin\/content has CRC-32/m);
+  });
+
   it('an id the store holds no zip of is named with where it was looked for', async () => {
     const res = await cli(['restore', '1498050999'], s3.env);
     expect(res.code).toBe(1);
