@@ -58,13 +58,13 @@ export async function isGoReshifterZip(path: string): Promise<boolean> {
  * method and size from the central directory, then its bytes against their CRC-32, one entry at a time. Returns
  * what it holds and a stream of its keys, read again (and checked again) at each pass of a restore; memory holds
  * one value at a time. Anything the Go Reshifter does not write is refused naming the entry. `onChecked` is told
- * the keys checked so far.
+ * the keys checked so far; `id`, the id it was asked for by, which its folder must be.
  */
 export async function openGoReshifterZip(
   path: string,
   name: string,
   signal: AbortSignal,
-  opts: { limits?: GoZipLimits; onChecked?: (s: GoZipSummary) => void } = {},
+  opts: { limits?: GoZipLimits; onChecked?: (s: GoZipSummary) => void; id?: string } = {},
 ): Promise<{ summary: GoZipSummary; stream: KeyStream }> {
   const limits = opts.limits ?? GO_ZIP_LIMITS;
   const summary: GoZipSummary = { id: '', keys: 0, valueBytes: 0, prefixes: [] };
@@ -74,6 +74,10 @@ export async function openGoReshifterZip(
     summary.valueBytes += record.value.length;
     opts.onChecked?.(summary);
     prefixes.add(record.key.toString('latin1').split('/')[1]!);
+  }
+  // Asked for by its id (`<id>.zip` of a store): the Go Reshifter's restore read the folder <id>/ of it, no other.
+  if (opts.id !== undefined && summary.id !== opts.id) {
+    throw new OperationError(`${name} holds backup ${summary.id} (its folder ${summary.id}/), not ${opts.id}: it was renamed, or is another backup; give it by its path to read it as it is`);
   }
   if (summary.keys === 0) throw new OperationError(`${name} holds no key: a backup of the Go Reshifter holds <id>/<key path>/content for each key`);
   summary.prefixes = [...prefixes].map((p) => `/${p}`);

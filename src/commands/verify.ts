@@ -25,7 +25,7 @@ export async function verifyCommand(ctx: CommandContext): Promise<void> {
   try {
     const id = ctx.args.positionals[0] ?? 'latest';
     // A backup of the Go Reshifter, by its id: its <id>.zip at the root of the store.
-    if (GO_BACKUP_ID.test(id)) return await withGoBackupFile(ctx, repo.store, id, 'verify', async (path, where) => printGoZip(ctx, await verifyGoZipFile(ctx, path, where)));
+    if (GO_BACKUP_ID.test(id)) return await withGoBackupFile(ctx, repo.store, id, 'verify', async (path, where) => printGoZip(ctx, await verifyGoZipFile(ctx, path, where, id)));
     const m = await repo.get(id, ctx.args.flags.chain ? USES.verifyChain : USES.any, seriesFlag(ctx));
     if (ctx.args.flags.chain) return await chainCommand(ctx, m);
     const result = await verifyBackup(ctx, repo, m);

@@ -108,13 +108,13 @@ export async function restoreSnapshotFileKeys(ctx: OpContext, path: string, opts
  * RS_ETCD_ENDPOINTS, as a key dump's: the whole archive is checked first (paths, order, sizes, CRC-32), so a bad one
  * writes nothing. The zip does not say which etcd API its keys came from: they go to v3 unless RS_ETCD_API_VERSION=v2.
  */
-export async function restoreGoZipKeys(ctx: OpContext, path: string, opts: KeyRestoreOptions, name = path): Promise<KeyRestoreReport> {
+export async function restoreGoZipKeys(ctx: OpContext, path: string, opts: KeyRestoreOptions, name = path, id?: string): Promise<KeyRestoreReport> {
   const { openGoReshifterZip } = await import('../archive/go-reshifter-zip.js');
   const log = ctx.log.child({ component: 'restore', file: name });
   // The check reads the whole archive before the restore reads it again: on a large one, that takes a while too.
   let checked = { keys: 0, valueBytes: 0 };
   const stop = reportProgress(log, 'check of the archive', () => ({ bytes: checked.valueBytes, keys: checked.keys }));
-  const { summary, stream } = await openGoReshifterZip(path, name, ctx.signal, { onChecked: (s) => (checked = s) })
+  const { summary, stream } = await openGoReshifterZip(path, name, ctx.signal, { onChecked: (s) => (checked = s), ...(id !== undefined && { id }) })
     .catch((err: unknown) => {
       // Found before the first key is written: say so, as a restore that fails half-way says what it wrote.
       if (err instanceof OperationError && !(err instanceof AbortedError)) err.message += '; nothing was written';
@@ -130,7 +130,7 @@ export async function restoreGoZipKeys(ctx: OpContext, path: string, opts: KeyRe
  * as restoreGoZipKeys does.
  */
 export async function restoreGoBackupKeys(ctx: OpContext, store: Store, id: string, opts: KeyRestoreOptions): Promise<KeyRestoreReport> {
-  return withGoBackupFile(ctx, store, id, 'restore', async (path, where) => ({ ...(await restoreGoZipKeys(ctx, path, opts, where)), file: where }));
+  return withGoBackupFile(ctx, store, id, 'restore', async (path, where) => ({ ...(await restoreGoZipKeys(ctx, path, opts, where, id)), file: where }));
 }
 
 /** A restore under way: where it writes, what it may write, and how far it got. */

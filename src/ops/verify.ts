@@ -66,11 +66,11 @@ export interface FileVerifyResult {
  * writing: every entry's path, order, method, size and CRC-32. `name` is the file as printed (a store's address when it
  * was downloaded). A check that fails is a result, named as restore names it; a stop (SIGTERM) is an error.
  */
-export async function verifyGoZipFile(ctx: OpContext, path: string, name = path): Promise<FileVerifyResult & { id?: string }> {
+export async function verifyGoZipFile(ctx: OpContext, path: string, name = path, id?: string): Promise<FileVerifyResult & { id?: string }> {
   const { openGoReshifterZip } = await import('../archive/go-reshifter-zip.js');
   const check = 'Go Reshifter zip';
   try {
-    const { summary } = await openGoReshifterZip(path, name, ctx.signal);
+    const { summary } = await openGoReshifterZip(path, name, ctx.signal, id === undefined ? {} : { id });
     const detail = `backup ${summary.id}: ${counted(summary.keys, 'key')} under ${summary.prefixes.join(', ')}, ${summary.valueBytes} bytes of values; every entry's path, order, size and CRC-32 checked`;
     return { file: name, id: summary.id, ok: true, checks: [{ name: check, ok: true, detail }] };
   } catch (err) {

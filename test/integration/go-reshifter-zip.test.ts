@@ -21,6 +21,7 @@ import { startS3, type TestS3 } from '../helpers/s3.js';
  * and with --keys as "a zip archive of N entries, not a k3s snapshot zip": nothing of such a backup could be restored.
  */
 const ID = '1498050161';
+const RENAMED = '1498059999';
 const KEYS: Array<[string, string | Buffer]> = [
   ['/registry/namespaces/team-1', '{"kind":"Namespace","apiVersion":"v1","metadata":{"name":"team-1"}}'],
   ['/registry/namespaces/team-2', '{"kind":"Namespace","apiVersion":"v1","metadata":{"name":"team-2"}}'],
@@ -123,6 +124,8 @@ describe('restore <id> of a backup of the Go Reshifter, as rcli restore -i <id> 
     // The Go Reshifter's remotes.StoreInS3 put <id>.zip at the root of the bucket.
     const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
     await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `${ID}.zip`, Body: await readFile(zip) }));
+    // Backup ID's zip under another id's name (copied or renamed by hand).
+    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `${RENAMED}.zip`, Body: await readFile(zip) }));
     client.destroy();
   });
   afterAll(async () => {
@@ -168,11 +171,11 @@ describe('restore <id> of a backup of the Go Reshifter, as rcli restore -i <id> 
   it('list of a bucket or folder holding them names them with the commands that read them', async () => {
     const [bucket, folder] = await Promise.all([cli(['list'], s3.env), cli(['list'], { RS_BACKUP_DIR: join(work, 'reshifter') })]);
     expect(bucket.code, bucket.stderr).toBe(0);
-    expect(bucket.stdout).toContain(`s3://reshifter/ holds a backup of the Go Reshifter (<id>.zip: ${ID}), not reshifter backups: "reshifter restore ${ID}" restores one`);
+    expect(bucket.stdout).toContain(`s3://reshifter/ holds 2 backups of the Go Reshifter (<id>.zip: ${RENAMED}, ${ID}), not reshifter backups: "reshifter restore ${RENAMED}" restores one`);
     expect(folder.stdout).toContain(`${join(work, 'reshifter')} holds a backup of the Go Reshifter (<id>.zip: ${ID})`);
     const latest = await cli(['restore', 'latest', '--dry-run'], s3.env);
     expect(latest.code).toBe(1);
-    expect(latest.stderr).toContain(`"reshifter restore ${ID}" restores one`);
+    expect(latest.stderr).toContain(`"reshifter restore ${RENAMED}" restores one`);
   });
 
   it('verify <id> and verify FILE check every entry, and a damaged one fails naming it', async () => {
@@ -185,6 +188,18 @@ describe('restore <id> of a backup of the Go Reshifter, as rcli restore -i <id> 
     const bad = await cli(['verify', await damagedLast()]);
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/^FAIL\tGo Reshifter zip\tzip CRC-32: .*entry 1498050161\/registry\/secrets\/team-1\/bin\/content has CRC-32/m);
+  });
+
+  it('an id whose zip holds another backup is refused by restore and verify, nothing written', async () => {
+    await etcd.ctl(['del', '', '--prefix']);
+    const message = `s3://reshifter/${RENAMED}.zip holds backup ${ID} (its folder ${ID}/), not ${RENAMED}: it was renamed, or is another backup`;
+    const restore = await cli(['restore', RENAMED], s3.env);
+    expect(restore.code).toBe(1);
+    expect(restore.stderr).toContain(`${message}; give it by its path to read it as it is; nothing was written`);
+    expect((await allKeys()).size).toBe(0);
+    const verify = await cli(['verify', RENAMED], s3.env);
+    expect(verify.code).toBe(1);
+    expect(verify.stdout).toContain(message);
   });
 
   it('an id the store holds no zip of is named with where it was looked for', async () => {
