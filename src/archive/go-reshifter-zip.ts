@@ -159,6 +159,8 @@ function checkEntry(entry: Entry, name: string, limits: GoZipLimits, seen: GoZip
   if (segments[segments.length - 1] !== CONTENT) bad(`is not a key's value file: the Go Reshifter writes each value as <id>/<key path>/${CONTENT}`);
   if (segments.length < 3) bad(`is a value file without a key: it is the backup folder's own, not under a key's folder`);
   if (text.includes(':')) bad(`has a ":" in its path, which the Go Reshifter writes as ${ESC_COLON}`);
+  // Unix file type in the high bits of the external attributes (made on Unix): a link's data is its target, not a value.
+  if (entry.versionMadeBy >> 8 === 3 && ((entry.externalFileAttributes >>> 16) & 0o170000) === 0o120000) bad('is a symbolic link, which the Go Reshifter never wrote');
   if (entry.isEncrypted()) bad('is encrypted (a zip password), which the Go Reshifter never did');
   if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8) bad(`is compressed with method ${entry.compressionMethod}; only stored (0) and deflate (8) are read`);
   if (entry.uncompressedSize > limits.valueBytes) bad(`holds a value of ${entry.uncompressedSize} bytes, more than the ${limits.valueBytes} a key's value is read with`);

@@ -10,13 +10,14 @@ import yazl from 'yazl';
  * every `:` of the key written as `ESC_COLON`; an empty value an empty file), and archivefile's zip.Archive zipped the
  * folder: files only (no folder entries), in the order of filepath.Walk (each folder's names in byte order), each
  * deflated by Go's zip.Writer.Create with its sizes and CRC-32 in a data descriptor after the data, which yazl writes
- * for a stream too. `entries` may add raw entries as they are (name -> bytes), in the order given, after the keys.
+ * for a stream too. `entries` may add raw entries as they are (name -> bytes, and a Unix mode), in the order given, after
+ * the keys.
  */
 export async function writeGoReshifterZip(
   path: string,
   id: string,
   keys: Array<[string, string | Buffer]>,
-  entries: Array<[string, Buffer]> = [],
+  entries: Array<[string, Buffer, number?]> = [],
 ): Promise<string> {
   const files = keys.map(([key, value]) => {
     const rel = posix.join(id, key.replaceAll(':', 'ESC_COLON'));
@@ -24,8 +25,9 @@ export async function writeGoReshifterZip(
   });
   files.sort((a, b) => walkOrder(a.segments, b.segments));
   const zip = new yazl.ZipFile();
-  for (const f of [...files, ...entries.map(([name, value]) => ({ name, value }))]) {
-    zip.addReadStream(Readable.from([f.value]), f.name, { compress: true, mtime: new Date(1498050161000) });
+  for (const f of [...files, ...entries.map(([name, value, mode]) => ({ name, value, mode }))]) {
+    const mode = 'mode' in f && f.mode !== undefined ? { mode: f.mode } : {};
+    zip.addReadStream(Readable.from([f.value]), f.name, { compress: true, mtime: new Date(1498050161000), ...mode });
   }
   zip.end();
   await pipeline(zip.outputStream, createWriteStream(path));
