@@ -34,6 +34,18 @@ export interface TestCluster {
  * startEtcd starts one member only; this starts them together with one --initial-cluster and waits for a leader.
  */
 export async function startEtcdCluster(size = 3, opts: { partition?: boolean } = {}): Promise<TestCluster> {
+  // Free ports are found before the members bind them: another test file (they run in parallel) may take one
+  // meanwhile, and the member exits 'bind: address already in use'. As src/demo's startEtcd does, try again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEtcdClusterOnce(size, opts);
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startEtcdClusterOnce(size: number, opts: { partition?: boolean }): Promise<TestCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'rs-etcd-cluster-'));
   const ports = [];
   for (let i = 0; i < size; i++) ports.push({ client: await freePort(), peer: await freePort() });
