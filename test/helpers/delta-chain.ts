@@ -1,13 +1,14 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Etcd3, type IWatchResponse } from 'etcd3';
-import type { DeltaManifest, Manifest } from '../../src/archive/manifest.js';
+import { isDeltaManifest, type DeltaManifest, type Manifest } from '../../src/archive/manifest.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { DeltaEvent } from '../../src/core/delta-event.js';
 import { createLogger } from '../../src/log.js';
 import { encryptionKeys } from '../../src/ops/encryption-keys.js';
 import { openRepository } from '../../src/ops/repository.js';
 import { storeSegment } from '../../src/ops/store-segment.js';
+import type { BackupRepository } from '../../src/store/backup-repository.js';
 import type { TestEtcd } from './etcd.js';
 import { values, type KvInfo } from './keyspace.js';
 
@@ -109,4 +110,13 @@ export async function valuesAt(etcd: TestEtcd | string, revision: number, prefix
 export async function revisionOf(etcd: TestEtcd): Promise<number> {
   const out = JSON.parse(await etcd.ctl(['get', 'x', '-w', 'json'])) as { header: { revision: number } };
   return out.header.revision;
+}
+
+/** Polls the store until a delta segment covers `revision` (run records it within its interval); returns it. */
+export async function segmentCovering(repo: BackupRepository, revision: number): Promise<DeltaManifest> {
+  for (const end = Date.now() + 30_000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+    const seg = (await repo.list()).backups.find((m): m is DeltaManifest => isDeltaManifest(m) && m.fromRevision <= revision && revision <= m.toRevision);
+    if (seg !== undefined) return seg;
+  }
+  throw new Error(`no segment covers revision ${revision}`);
 }

@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { isDeltaManifest, type DeltaManifest, type Manifest } from '../../../src/archive/manifest.js';
+import type { Manifest } from '../../../src/archive/manifest.js';
 import { BackupRepository } from '../../../src/store/backup-repository.js';
 import { LocalStore } from '../../../src/store/local-store.js';
 import { startRun, killStarted } from '../../helpers/background-run.js';
 import { runCli } from '../../helpers/cli.js';
+import { segmentCovering } from '../../helpers/delta-chain.js';
 import { startEtcd, type TestEtcd } from '../../helpers/etcd.js';
 
 let etcd: TestEtcd;
@@ -25,17 +26,7 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const put = (k: string, v: string) => client.put(k).value(v).exec().then((r) => Number(r.header.revision));
-
-/** Polls the store until a segment covers `revision`; returns it. */
-async function segmentCovering(repo: BackupRepository, revision: number): Promise<DeltaManifest> {
-  for (const end = Date.now() + 30_000; Date.now() < end; await sleep(50)) {
-    const seg = (await repo.list()).backups.find((m): m is DeltaManifest => isDeltaManifest(m) && m.fromRevision <= revision && revision <= m.toRevision);
-    if (seg !== undefined) return seg;
-  }
-  throw new Error(`no segment covers revision ${revision}`);
-}
 
 // The operator's mixed cluster folder: `run` records changes onto a filter dump's chain, and an hourly CronJob of the
 // same strategy with RS_RETENTION_KEEP_LAST=1 takes a newer dump into that series. run goes on with its own chain (a
