@@ -166,6 +166,23 @@ describe('bad requests', () => {
     // Nothing of it started a job.
     expect(api.jobs.list()).toEqual([]);
   });
+
+  it('400 naming the fields of a body sent to a route that takes none (before: ignored); none, empty or {} is fine', async () => {
+    const id = '20260101T000000.000Z-abcdef';
+    const send = (method: string, path: string, body: string, type = 'application/json') =>
+      api.call(path, { method, ...auth, body, headers: { 'Content-Type': type } });
+    const verify = await expectError(await send('POST', `/api/v1/backups/${id}/verify`, '{"checks":["all"],"deep":true}'), 400, 'bad_request', 'checks');
+    expect(verify.error).toBe(`POST /api/v1/backups/{id}/verify takes no request body: fields "checks", "deep" are not allowed here (send none, or {})`);
+    const del = await expectError(await send('DELETE', `/api/v1/backups/${id}`, '{"force":true}'), 400, 'bad_request', 'force');
+    expect(del.error).toContain('field "force" is not allowed here');
+    expect((await expectError(await send('POST', `/api/v1/backups/${id}/verify`, '[1]'), 400, 'bad_request')).error).toContain('a JSON array');
+    expect((await expectError(await send('POST', `/api/v1/backups/${id}/verify`, 'force=true', 'application/x-www-form-urlencoded'), 400, 'bad_request')).error).toContain('not even JSON');
+    // What passes the check goes on to the route: no such backup.
+    for (const body of ['{}', ' { } ', '']) await expectError(await send('POST', `/api/v1/backups/${id}/verify`, body), 404, 'not_found');
+    await expectError(await api.call(`/api/v1/backups/${id}/verify`, { method: 'POST', ...auth }), 404, 'not_found');
+    await expectError(await send('DELETE', `/api/v1/backups/${id}`, '{}'), 404, 'not_found');
+    expect(api.jobs.list()).toEqual([]);
+  });
 });
 
 describe('backups and jobs', () => {

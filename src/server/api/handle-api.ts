@@ -169,7 +169,7 @@ function checkQuery(route: Route, search: URLSearchParams): Record<string, strin
 }
 
 async function checkBody(route: Route, req: IncomingMessage): Promise<unknown> {
-  if (!route.body) return undefined;
+  if (!route.body) return refuseBody(route, req);
   const body = await readJsonBody(req);
   if (body === undefined) {
     if (route.body.required) throw new ApiError(400, 'bad_request', 'this request needs a JSON body');
@@ -178,6 +178,30 @@ async function checkBody(route: Route, req: IncomingMessage): Promise<unknown> {
   const problem = validate(route.body.schema, body, COMPONENTS);
   if (problem) throw new ApiError(400, 'bad_request', problem.message, problem.field === '' ? undefined : problem.field);
   return body;
+}
+
+/**
+ * A route that takes no body (`POST /api/v1/backups/{id}/verify`, a DELETE, a GET) refuses one that holds anything,
+ * naming its fields, as a route that takes a body refuses fields it does not know: sent fields are never ignored.
+ * No body, an empty one and `{}` are fine.
+ */
+async function refuseBody(route: Route, req: IncomingMessage): Promise<undefined> {
+  const where = `${route.method} ${route.path} takes no request body`;
+  let body: unknown;
+  try {
+    body = await readJsonBody(req);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 415) throw new ApiError(400, 'bad_request', `${where}, and this one is not even JSON`);
+    throw err;
+  }
+  if (body === undefined) return undefined;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ApiError(400, 'bad_request', `${where} (this one is ${Array.isArray(body) ? 'a JSON array' : `the JSON value ${JSON.stringify(body).slice(0, 40)}`}): send none, or {}`);
+  }
+  const fields = Object.keys(body);
+  if (fields.length === 0) return undefined;
+  const named = fields.slice(0, 10).map((f) => JSON.stringify(f)).join(', ') + (fields.length > 10 ? `, and ${fields.length - 10} more` : '');
+  throw new ApiError(400, 'bad_request', `${where}: field${fields.length > 1 ? 's' : ''} ${named} ${fields.length > 1 ? 'are' : 'is'} not allowed here (send none, or {})`, fields[0]);
 }
 
 /**
