@@ -352,6 +352,18 @@ describe('checkpoint DaemonSet', () => {
     expect(pod.hostNetwork).toBeUndefined();
     expect(c.envFrom[0].secretRef.name).toBe(secret.metadata.name);
   });
+
+  it('is ready while it serves, not while its checkpoints succeed, and its metrics are scraped per pod', () => {
+    const [c] = podSpec(ds()).containers;
+    const env = envOf(ds());
+    // Not /healthz: one node whose checkpoints fail would stop the DaemonSet's rolling update there (the fix
+    // included) and take its /metrics and API off their endpoints; /healthz and the metrics say it instead.
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/livez', port: 'http' });
+    const port = c.ports.find((p: Doc) => p.name === 'http');
+    expect(String(port.containerPort)).toBe(env.RS_HTTP_PORT);
+    expect(ds().spec.template.metadata.annotations).toEqual({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': env.RS_HTTP_PORT, 'prometheus.io/path': '/metrics' });
+  });
 });
 
 describe('systemd', () => {
