@@ -6,6 +6,12 @@ export interface WaitBudget {
   deadline: number;
   /** Names the budget in messages: `the API waits at most 20s for an answer`. */
   what: string;
+  /**
+   * Only until the first answer (a diff or stats, which read for as long as a whole backup or etcd takes): once a
+   * server answered (budgetAnswered), the work waits as it would without a budget.
+   */
+  untilAnswered?: boolean;
+  answered?: boolean;
 }
 
 const current = new AsyncLocalStorage<WaitBudget>();
@@ -15,8 +21,14 @@ const current = new AsyncLocalStorage<WaitBudget>();
  * API read answers with the failure that names the cause before a reverse proxy in front gives up on it (ingress-nginx
  * and AWS load balancers wait 60 s, Google's 30 s) and answers its own 504 that names nothing.
  */
-export function withWaitBudget<T>(ms: number, what: string, fn: () => Promise<T>): Promise<T> {
-  return current.run({ ms, deadline: Date.now() + ms, what }, fn);
+export function withWaitBudget<T>(ms: number, what: string, fn: () => Promise<T>, opts: { untilAnswered?: boolean } = {}): Promise<T> {
+  return current.run({ ms, deadline: Date.now() + ms, what, ...(opts.untilAnswered && { untilAnswered: true }) }, fn);
+}
+
+/** A remote server answered the work running now: a budget kept only until then (untilAnswered) ends. */
+export function budgetAnswered(): void {
+  const budget = current.getStore();
+  if (budget?.untilAnswered) budget.answered = true;
 }
 
 /** Runs `fn` outside any budget: work that outlives the request that started it (a job, a streamed body). */
@@ -26,5 +38,16 @@ export function withoutWaitBudget<T>(fn: () => T): T {
 
 /** The budget of the work running now, if it has one. */
 export function waitBudget(): WaitBudget | undefined {
-  return current.getStore();
+  const budget = current.getStore();
+  return budget?.answered ? undefined : budget;
+}
+
+/**
+ * How long a call that may wait `timeoutMs` of its own (RS_ETCD_TIMEOUT) may wait now: no longer than the budget
+ * of the work running, if it has one (`budget` then says that it, not `timeoutMs`, is what bounds the call).
+ */
+export function budgetedWait(timeoutMs: number, now = Date.now()): { ms: number; budget?: WaitBudget } {
+  const budget = waitBudget();
+  if (budget === undefined || budget.deadline - now >= timeoutMs) return { ms: timeoutMs };
+  return { ms: Math.max(0, budget.deadline - now), budget };
 }

@@ -4,6 +4,7 @@ import { noop } from 'cockatiel';
 import { Etcd3, type IOptions } from 'etcd3';
 import type { EtcdConfig, EtcdFileField } from '../config/types.js';
 import { ConfigError } from '../core/errors.js';
+import { budgetedWait } from '../core/wait-budget.js';
 import { authenticateOnOwnChannel } from './auth-channel.js';
 import { explainClosedConnection } from './errors.js';
 import { faultHandling, poolHostOf } from './fault-handling.js';
@@ -79,7 +80,7 @@ export function createEtcdClient(cfg: EtcdConfig, opts: { oneAttempt?: boolean; 
     // RS_ETCD_TIMEOUT bounds each unary call, retries included; streams have no deadline. An http:// endpoint that
     // closes the connection is asked whether it speaks TLS: then the first failure says so.
     ...(opts.oneAttempt
-      ? { faultHandling: { global: noop, host: () => noop }, defaultCallOptions: () => ({ deadline: Date.now() + cfg.timeoutMs }) }
+      ? { faultHandling: { global: noop, host: () => noop }, defaultCallOptions: () => ({ deadline: Date.now() + budgetedWait(cfg.timeoutMs).ms }) }
       : faultHandling(cfg.timeoutMs, tls ? undefined : (err) => explainClosedConnection(err, cfg.endpoints), cfg.endpoints.length)),
   };
   if (tls) {

@@ -1,7 +1,7 @@
 import { GRPCUnavailableError } from 'etcd3';
 import type { EtcdConfig } from '../config/types.js';
 import { AbortedError, EtcdError, describeError } from '../core/errors.js';
-import { attemptsBehind, poolHostOf, tlsFailedHost } from './fault-handling.js';
+import { attemptsBehind, budgetBehind, poolHostOf, tlsFailedHost } from './fault-handling.js';
 import { credentialVariables, tlsFile } from './tls-check.js';
 import { probePlainHttp, probeSpeaksTls, probeTls, type TlsFiles } from './tls-probe.js';
 
@@ -57,7 +57,7 @@ export function toEtcdError(err: unknown, what: string, target: EtcdTarget): Etc
     return new TlsResetError(what, endpoints, raw, { cause: err });
   }
   // The cause comes last, where an operator's eye ends: how long it was retried goes before it.
-  const reason = reasonOf(text, raw, cfg, what);
+  const reason = budgetReason(err, text, raw) ?? reasonOf(text, raw, cfg, what);
   const message = `${what} failed at ${endpoints.join(',')}${retried(err)}: ${reason}`;
   if (CREDENTIALS.test(text)) return new EtcdCredentialsError(message, reason, { cause: err });
   return UNANSWERED.test(text) ? new EtcdUnansweredError(message, { cause: err }) : new EtcdError(message, { cause: err });
@@ -76,6 +76,17 @@ export function grpcCause(message: string): string {
     .replace(/\. Resolution note: (.*)$/, (_, note: string) => (note.trim() === '' ? '' : `; ${note.trim()}`))
     .replace(/^(?:Error: )+/, '')
     .trim();
+}
+
+/**
+ * Why a call that the caller's wait budget ended (an API read: core/wait-budget.ts) failed: etcd did not answer in
+ * that time, or was unreachable all along, and the budget, not RS_ETCD_TIMEOUT, is what gave up.
+ */
+function budgetReason(err: unknown, text: string, raw: string): string | undefined {
+  const budget = budgetBehind(err);
+  if (budget === undefined) return undefined;
+  const cause = /deadline/.test(text) ? `etcd did not answer within ${seconds(budget.ms)} (is etcd stopped, frozen or overloaded?)` : `etcd is unreachable or went away: ${raw}`;
+  return `${cause}; ${budget.what}`;
 }
 
 /** Errors that mean no answer came (see reasonOf): unreachable, dropped, or past the deadline. */

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { InterceptingCall, status, type CallOptions, type Interceptor } from '@grpc/grpc-js';
 import { noop, type IDefaultPolicyContext, type IPolicy } from 'cockatiel';
 import { GRPCDeadlineExceededError, GRPCResourceExhastedError, GRPCUnavailableError, type IOptions } from 'etcd3';
+import { budgetAnswered, budgetedWait, type WaitBudget } from '../core/wait-budget.js';
 import { currentInterrupt, currentOnWait, interruptedError } from './interrupt.js';
 
 /**
@@ -82,6 +83,17 @@ export interface GaveUp {
 }
 
 const gaveUp = new WeakMap<object, GaveUp>();
+const budgetEnded = new WeakMap<object, WaitBudget>();
+
+/** The wait budget (core/wait-budget.ts), not RS_ETCD_TIMEOUT, ended the call that threw `err`. */
+export function markBudgetEnded(err: unknown, budget: WaitBudget): void {
+  if (typeof err === 'object' && err !== null) budgetEnded.set(err, budget);
+}
+
+/** The wait budget that ended the call behind an error, if one did. */
+export function budgetBehind(err: unknown): WaitBudget | undefined {
+  return typeof err === 'object' && err !== null ? budgetEnded.get(err) : undefined;
+}
 
 /** The attempts behind an error thrown by a call that was retried (undefined after a single attempt). */
 export function attemptsBehind(err: unknown): GaveUp | undefined {
@@ -123,17 +135,22 @@ class WholeCallDeadline implements IPolicy<IDefaultPolicyContext> {
     const interrupt = currentInterrupt();
     if (interrupt?.aborted) throw interruptedError(interrupt);
     const started = Date.now();
-    const call: CallState = { deadline: started + this.timeoutMs, started, attempts: 0, interruptible: interrupt !== undefined };
+    // An API read answers before a proxy in front gives up (core/wait-budget.ts): its budget may end the call sooner.
+    const wait = budgetedWait(this.timeoutMs, started);
+    const call: CallState = { deadline: started + wait.ms, started, attempts: 0, interruptible: interrupt !== undefined };
     const onAbort = () => call.cancelAttempt?.();
     interrupt?.addEventListener('abort', onAbort, { once: true });
     try {
-      return await calls.run(call, () => this.attempts(call, fn, interrupt));
+      const answer = await calls.run(call, () => this.attempts(call, fn, interrupt));
+      budgetAnswered();
+      return answer;
     } catch (caught) {
       // An attempt that waited for a connection until the deadline says only "deadline exceeded": the refused or
       // dropped connections before it say why.
       const timedOut = caught instanceof AttemptCutShort ? caught.timeout : caught;
       const err = timedOut instanceof GRPCDeadlineExceededError && call.transient !== undefined ? call.transient : timedOut;
       if (call.attempts > 1 && typeof err === 'object' && err !== null) gaveUp.set(err, { attempts: call.attempts, elapsedMs: Date.now() - started });
+      if (wait.budget !== undefined && Date.now() + FIRST_DELAY_MS >= call.deadline) markBudgetEnded(err, wait.budget);
       throw err;
     } finally {
       interrupt?.removeEventListener('abort', onAbort);
@@ -165,8 +182,8 @@ class WholeCallDeadline implements IPolicy<IDefaultPolicyContext> {
       } finally {
         call.cancelAttempt = undefined;
       }
-      // Jitter, so that clients that failed together do not all come back at once.
-      await pause(delayMs * (0.5 + Math.random() / 2), interrupt);
+      // Jitter, so that clients that failed together do not all come back at once; never past the deadline.
+      await pause(Math.min(delayMs * (0.5 + Math.random() / 2), Math.max(0, call.deadline - Date.now())), interrupt);
       // A backoff that ran past the deadline: the call ends with the error that made it wait, not a timeout.
       if (Date.now() >= call.deadline) throw call.lastError;
     }

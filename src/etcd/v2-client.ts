@@ -2,6 +2,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { createRequire } from 'node:module';
 import type { EtcdConfig } from '../config/types.js';
 import { EtcdError, describeError } from '../core/errors.js';
+import { budgetedWait } from '../core/wait-budget.js';
 import { readTlsFiles, usesTls } from './client.js';
 import { tlsReason } from './errors.js';
 import { credentialVariables } from './tls-check.js';
@@ -201,6 +202,8 @@ export class V2Client {
   }
 
   private requestOnce(endpoint: string, method: string, path: string, body: Buffer | undefined, interrupt: AbortSignal | undefined): Promise<V2Response> {
+    // An API read's wait budget (core/wait-budget.ts) may leave less than RS_ETCD_TIMEOUT.
+    const timeoutMs = Math.max(1, budgetedWait(this.cfg.timeoutMs).ms);
     return new Promise((resolve, reject) => {
       const url = new URL(path, endpoint);
       const send = this.tls ? httpsRequest : http.request;
@@ -209,7 +212,7 @@ export class V2Client {
         {
           method,
           agent: this.agent,
-          timeout: this.cfg.timeoutMs,
+          timeout: timeoutMs,
           // A frozen etcd accepts the connection and never answers: the operation's stop must not wait for the timeout.
           ...(interrupt && { signal: interrupt }),
           headers: {
@@ -232,10 +235,10 @@ export class V2Client {
           });
         },
       );
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.cfg.timeoutMs} ms`)));
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
       // The socket's timeout above is one of silence: an answer that trickles in (a byte now and then, from a broken
       // proxy or a hostile endpoint) never trips it, and the call would never end. The whole answer has the same time.
-      const deadline = setTimeout(() => req.destroy(new Error(`no complete answer within ${this.cfg.timeoutMs} ms (RS_ETCD_TIMEOUT)`)), this.cfg.timeoutMs);
+      const deadline = setTimeout(() => req.destroy(new Error(`no complete answer within ${timeoutMs} ms${timeoutMs < this.cfg.timeoutMs ? ' (the wait budget of an API read)' : ' (RS_ETCD_TIMEOUT)'}`)), timeoutMs);
       req.once('close', () => clearTimeout(deadline));
       req.on('error', reject);
       req.end(body);

@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { describeError } from '../core/errors.js';
-import { waitBudget, type WaitBudget } from '../core/wait-budget.js';
+import { budgetAnswered, waitBudget, type WaitBudget } from '../core/wait-budget.js';
 import type { Logger } from '../log.js';
 import { DeadlineExceeded, isTransient } from './s3-errors.js';
 
@@ -69,7 +69,9 @@ export class S3Sender {
       signal?.throwIfAborted();
       let err: unknown;
       try {
-        return (await this.attempt(command, signal, budgeted ? budget.deadline : undefined)) as T;
+        const answer = (await this.attempt(command, signal, budgeted ? budget.deadline : undefined)) as T;
+        budgetAnswered();
+        return answer;
       } catch (e) {
         err = e;
       }

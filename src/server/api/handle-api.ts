@@ -83,15 +83,20 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, deps:
 }
 
 /**
- * Runs the route's handler. Diff and stats read whole backups or the whole etcd, for as long as that takes, two at
- * a time at most (429 beyond); every other read answers, its failure named, before a reverse proxy in front gives up
- * on it (core/wait-budget.ts).
+ * Runs the route's handler. Diff and stats read whole backups or the whole etcd, for as long as that takes once the
+ * store or etcd answered, two at a time at most (429 beyond); every other read answers, its failure named, before a
+ * reverse proxy in front gives up on it (core/wait-budget.ts), and so does a diff or stats of an etcd or a store that
+ * is down or frozen.
  */
 async function runRoute(route: Route, ctx: RouteContext, deps: ApiDeps): Promise<ApiReply> {
-  if (!route.heavy) {
-    const ms = deps.waitMs ?? API_WAIT_MS;
-    return withWaitBudget(ms, `the API waits at most ${formatDuration(ms)} for the store, to answer before a proxy in front gives up`, () => route.handle(ctx));
-  }
+  const ms = deps.waitMs ?? API_WAIT_MS;
+  const what = `the API waits at most ${formatDuration(ms)} for the store and etcd, to answer before a proxy in front gives up`;
+  if (!route.heavy) return withWaitBudget(ms, what, () => route.handle(ctx));
+  // A diff or stats waits as long for the first answer (an etcd or S3 that is down or frozen), then reads on.
+  return withWaitBudget(ms, what, () => runHeavy(route, ctx, deps), { untilAnswered: true });
+}
+
+async function runHeavy(route: Route, ctx: RouteContext, deps: ApiDeps): Promise<ApiReply> {
   const running = heavyReads.get(deps) ?? 0;
   if (running >= (deps.maxHeavyReads ?? 2)) {
     throw new ApiError(429, 'busy', `${running} diffs or stats are running; try again when they have finished`, undefined, { 'Retry-After': '5' });
