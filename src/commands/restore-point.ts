@@ -5,7 +5,7 @@ import { TargetNotRecordedError, parseTarget, type Target } from '../core/delta-
 import { ConfigError, IntegrityError, OperationError, RefusedError } from '../core/errors.js';
 import { USES, type BackupUse } from '../core/latest.js';
 import { seriesOf } from '../core/series.js';
-import { refuseStranded, resolvePoint, type PointReport, type PointResolution } from '../ops/restore-point.js';
+import { filterBaseNote, refuseStranded, resolvePoint, type PointReport, type PointResolution } from '../ops/restore-point.js';
 import { restorePointDataDir } from '../ops/restore-point-data-dir.js';
 import { restorePointKeys, type PointKeysReport } from '../ops/restore-point-keys.js';
 import type { KeyRestoreReport } from '../ops/restore-keys.js';
@@ -42,7 +42,7 @@ export async function restorePoint(ctx: CommandContext, repo: BackupRepository, 
     throw use === USES.restoreKeyDump && err instanceof TargetNotRecordedError ? await withSnapshotHint(repo, id, target, err) : err;
   });
   if (id === 'latest' && target.kind === 'latest' && series === undefined) await refuseOlderThanRecorded(repo, use, resolutions[0]!);
-  const note = id === 'latest' && form === 'keys' && series === undefined ? await filterBaseNote(repo, target, use, resolutions[0]!) : undefined;
+  const note = id === 'latest' && form === 'keys' && series === undefined ? await filterBaseNote(repo, target, resolutions[0]!, { snapshot: 'add --keys', raw: 'add --strategy raw' }) : undefined;
   if (note !== undefined) ctx.log.warn({ id: resolutions[0]!.chain.base.id, note }, 'latest is a filter: key dump, not every resource');
   begun();
   try {
@@ -96,26 +96,6 @@ async function restoreResolved(ctx: CommandContext, repo: BackupRepository, reso
   const report = await restorePointKeys(ctx, repo, resolutions[0]!, to, { dryRun: flags['dry-run'] === true, skipExisting: flags['skip-existing'] === true });
   if (flags.json) return ctx.print(JSON.stringify({ ...report, ...(note !== undefined && { note }) }));
   printKeys(ctx, report, planText, note);
-}
-
-/**
- * `restore latest --to` into the running etcd starts from the newest key dump at the target, which may be the hourly
- * `filter:` CronJob's: it restores the resources its filter selected, not the cluster. Names it, and the whole
- * backups whose chains restore the same point (a snapshot's keys with --keys, a raw dump with --strategy raw);
- * undefined when the base is no filter: dump.
- */
-async function filterBaseNote(repo: BackupRepository, target: Target, use: BackupUse, best: PointResolution): Promise<string | undefined> {
-  const m = best.chain.base.manifest;
-  if (use !== USES.restoreKeyDump || !m.strategy.startsWith('filter:')) return undefined;
-  const reaching = async (q: { use: BackupUse; series?: string }, flag: string): Promise<string | undefined> => {
-    const r = (await resolvePoint(repo, 'latest', target, q).catch(() => []))[0];
-    if (r === undefined || r.revision < best.revision) return undefined;
-    const b = r.chain.base.manifest;
-    return `${b.strategy} ${b.id}${r.segments.length > 0 ? ' and the changes recorded after it' : ''} restore every key at revision ${r.revision}: add ${flag}`;
-  };
-  const whole = (await Promise.all([reaching({ use: USES.restoreSnapshot }, '--keys'), reaching({ use: USES.restoreKeyDump, series: 'raw' }, '--strategy raw')])).filter((w) => w !== undefined);
-  const what = `"latest" is the newest key dump at the target, ${m.id} (${m.strategy}), which holds only the resources its filter selected`;
-  return `${what}; ${whole.length > 0 ? whole.join('; ') : 'no snapshot or raw dump in the store reaches the target'}`;
 }
 
 /** Which form the flags ask for, checked against the backup named (a specific id must be a full backup of that form). */

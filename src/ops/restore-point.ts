@@ -2,7 +2,7 @@ import type { CodecKeys } from '../archive/codec.js';
 import { isDeltaManifest, type DeltaManifest } from '../archive/manifest.js';
 import type { DeltaEvent } from '../core/delta-event.js';
 import { resolveTarget, type Resolution, type Target } from '../core/delta-chain.js';
-import type { BackupUse } from '../core/latest.js';
+import { USES, type BackupUse } from '../core/latest.js';
 import { RefusedError } from '../core/errors.js';
 import type { Logger } from '../log.js';
 import { formatBytes } from '../progress.js';
@@ -140,4 +140,32 @@ export async function refuseStranded(repo: BackupRepository, best: PointResoluti
     `--to latest would restore revision ${best.revision} from ${best.chain.base.id}, but delta segments of the chain of ${newest.base}, which is not in the store, record changes up to revision ${newest.toRevision}: ` +
       `without their full backup they cannot be restored; give --to ${best.revision} to restore the newest state that can be`,
   );
+}
+
+/** How a restore asks for a whole backup's chain instead: the CLI's flags, the API's body fields. */
+export interface WholeChainAsks {
+  /** The snapshot's keys: `--keys`, `"strategy": "snapshot"`. */
+  snapshot: string;
+  /** The newest raw dump: `--strategy raw`, `"strategy": "raw"`. */
+  raw: string;
+}
+
+/**
+ * A restore of `latest` to a point into the running etcd starts from the newest key dump at the target, which may be
+ * the hourly `filter:` CronJob's: it restores the resources its filter selected, not the cluster. Names it, and the
+ * whole backups whose chains restore the same point (a snapshot's keys, a raw dump) with how to ask for each;
+ * undefined when the base is no filter: dump.
+ */
+export async function filterBaseNote(repo: BackupRepository, target: Target, best: PointResolution, asks: WholeChainAsks): Promise<string | undefined> {
+  const m = best.chain.base.manifest;
+  if (!m.strategy.startsWith('filter:')) return undefined;
+  const reaching = async (q: { use: BackupUse; series?: string }, ask: string): Promise<string | undefined> => {
+    const r = (await resolvePoint(repo, 'latest', target, q).catch(() => []))[0];
+    if (r === undefined || r.revision < best.revision) return undefined;
+    const b = r.chain.base.manifest;
+    return `${b.strategy} ${b.id}${r.segments.length > 0 ? ' and the changes recorded after it' : ''} restore every key at revision ${r.revision}: ${ask}`;
+  };
+  const whole = (await Promise.all([reaching({ use: USES.restoreSnapshot }, asks.snapshot), reaching({ use: USES.restoreKeyDump, series: 'raw' }, asks.raw)])).filter((w) => w !== undefined);
+  const what = `"latest" is the newest key dump at the target, ${m.id} (${m.strategy}), which holds only the resources its filter selected`;
+  return `${what}; ${whole.length > 0 ? whole.join('; ') : 'no snapshot or raw dump in the store reaches the target'}`;
 }

@@ -3,12 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Manifest } from '../../../src/archive/manifest.js';
+import { startApi } from '../../helpers/api.js';
 import { runCli } from '../../helpers/cli.js';
 import { historyOf, revisionOf, storeSegmentOf } from '../../helpers/delta-chain.js';
 import { startEtcd, type TestEtcd } from '../../helpers/etcd.js';
 
 let etcd: TestEtcd;
 let work: string;
+/** The mixed folder of the first case: its note, for the API's. */
+let mixed: { snapshot: Manifest; filter: Manifest; to: number } | undefined;
 beforeAll(async () => {
   etcd = await startEtcd();
   work = await mkdtemp(join(tmpdir(), 'rs-latest-filter-note-'));
@@ -40,6 +43,7 @@ it('restore latest --to into the running etcd says when its base is a filter: du
   const filter = await backup(env, 'filter:secrets,configmaps');
   expect(filter.etcd!.revision).toBe(to);
 
+  mixed = { snapshot, filter, to };
   const note = `note: "latest" is the newest key dump at the target, ${filter.id} (filter:secrets,configmaps), which holds only the resources its filter selected; snapshot ${snapshot.id} and the changes recorded after it restore every key at revision ${to}: add --keys`;
   const res = await runCli(['restore', 'latest', '--to', 'latest', '--dry-run'], env);
   expect(res.code, res.stderr).toBe(0);
@@ -61,4 +65,35 @@ it('says so too when no whole backup reaches the target', async () => {
   const res = await runCli(['restore', 'latest', '--to', 'latest', '--dry-run'], env);
   expect(res.code, res.stderr).toBe(0);
   expect(res.stdout).toContain(`note: "latest" is the newest key dump at the target, ${filter.id} (filter:secrets), which holds only the resources its filter selected; no snapshot or raw dump in the store reaches the target`);
+}, 60_000);
+
+// The same folder through the API: `{"backupId":"latest","to":"latest"}` restored the filter dump as base, and the
+// job's result said nothing of it.
+it('the API\'s restore of latest to latest says so in the job\'s result (note), naming how to ask for the whole chain', async () => {
+  const { snapshot, filter, to } = mixed!;
+  const token = 'latest-filter-note-token-01';
+  const api = await startApi({ RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(work, 'mixed'), RS_API_TOKEN: token });
+  try {
+    const run = async (body: Record<string, unknown>) => {
+      const res = await api.call('/api/v1/restores', { method: 'POST', token, json: { backupId: 'latest', to: 'latest', dryRun: true, ...body } });
+      const job = (await res.json()) as { id: string };
+      expect(res.status, JSON.stringify(job)).toBe(202);
+      const done = await api.waitJob(job.id, token);
+      expect(done.state, JSON.stringify(done)).toBe('succeeded');
+      return done.result as { note?: string; point: { base: { id: string } } };
+    };
+    const result = await run({});
+    expect(result.point.base.id).toBe(filter.id);
+    expect(result.note).toBe(
+      `"latest" is the newest key dump at the target, ${filter.id} (filter:secrets,configmaps), which holds only the resources its filter selected; snapshot ${snapshot.id} and the changes recorded after it restore every key at revision ${to}: set "strategy": "snapshot"`,
+    );
+    expect(api.logs()).toContain('"msg":"latest is a filter: key dump, not every resource"');
+    // Asked for by series: no note; "strategy": "snapshot" restores the snapshot's chain as the note says.
+    expect((await run({ strategy: 'filter:secrets,configmaps' })).note).toBeUndefined();
+    const whole = await run({ strategy: 'snapshot' });
+    expect(whole.note).toBeUndefined();
+    expect(whole.point.base.id).toBe(snapshot.id);
+  } finally {
+    await api.stop();
+  }
 }, 60_000);
