@@ -5,7 +5,7 @@ import { IntegrityError, UsageError } from '../core/errors.js';
 import { USES } from '../core/latest.js';
 import { printable } from '../core/printable.js';
 import { openRepository } from '../ops/repository.js';
-import { verifyChain } from '../ops/verify-chain.js';
+import { recordedChainNote, verifyChain } from '../ops/verify-chain.js';
 import { verifyBackup, verifyGoZipFile, verifySnapshotFile } from '../ops/verify.js';
 import { isGoReshifterZip } from '../archive/go-reshifter-zip.js';
 import { GO_BACKUP_ID, withGoBackupFile } from '../ops/go-backup-file.js';
@@ -27,7 +27,7 @@ export async function verifyCommand(ctx: CommandContext): Promise<void> {
     // A backup of the Go Reshifter, by its id: its <id>.zip at the root of the store.
     if (GO_BACKUP_ID.test(id)) return await withGoBackupFile(ctx, repo.store, id, 'verify', async (path, where) => printGoZip(ctx, await verifyGoZipFile(ctx, path, where, id)));
     const m = await repo.get(id, ctx.args.flags.chain ? USES.verifyChain : USES.any, seriesFlag(ctx));
-    if (ctx.args.flags.chain) return await chainCommand(ctx, m);
+    if (ctx.args.flags.chain) return await chainCommand(ctx, m, id === 'latest' && seriesFlag(ctx) === undefined ? await recordedChainNote(repo, m) : undefined);
     const result = await verifyBackup(ctx, repo, m);
     printChecks(ctx, result, backupLine(m), `backup ${m.id}`);
     // With `run` recording, `latest` is nearly always a segment of a few changes: the full backup a recovery would
@@ -40,9 +40,10 @@ export async function verifyCommand(ctx: CommandContext): Promise<void> {
     await repo.store.close();
   }
 
-  async function chainCommand(c: CommandContext, m: Awaited<ReturnType<typeof repo.get>>): Promise<void> {
+  async function chainCommand(c: CommandContext, m: Awaited<ReturnType<typeof repo.get>>, note: string | undefined): Promise<void> {
+    if (note !== undefined) c.log.warn({ id: m.id, note }, 'latest is not the chain being recorded');
     const result = await verifyChain(c, repo, m);
-    if (c.args.flags.json) c.print(JSON.stringify(result));
+    if (c.args.flags.json) c.print(JSON.stringify({ ...result, ...(note !== undefined && { note }) }));
     else {
       for (const b of result.backups) {
         const failed = b.checks.find((k) => !k.ok);
@@ -52,6 +53,7 @@ export async function verifyCommand(ctx: CommandContext): Promise<void> {
       for (const p of result.problems) c.print(`FAIL\tchain\t${p}`);
       for (const n of result.notes) c.print(`note\tchain\t${n}`);
       c.print(`${result.ok ? 'ok  ' : 'FAIL'}\tchain\t${counted(result.segments, 'segment')}, ${counted(result.events, 'change')}, revisions up to ${result.coveredTo} restorable`);
+      if (note !== undefined) c.print(`note: ${note}`);
     }
     const bad = result.backups.find((b) => !b.ok);
     if (bad) throw new IntegrityError('chain', `the chain of ${result.base} failed verification: backup ${bad.id}: ${bad.checks.find((k) => !k.ok)!.detail}`);

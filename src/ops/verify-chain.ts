@@ -1,8 +1,9 @@
 import { etcdOf, isDeltaManifest, type DeltaManifest, type Manifest } from '../archive/manifest.js';
 import { kindOf } from '../core/backup-kind.js';
+import { counted } from '../core/counted.js';
 import { validateChain } from '../core/delta-chain.js';
 import { OperationError, StoreError, describeError } from '../core/errors.js';
-import { USES, canUse } from '../core/latest.js';
+import { USES, canUse, newestFirst } from '../core/latest.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { OpContext } from './context.js';
 import { verifyBackup, type VerifyResult } from './verify.js';
@@ -63,4 +64,24 @@ async function verifyOrMissing(ctx: OpContext, repo: BackupRepository, m: Manife
     if (!(err instanceof StoreError && err.kind === 'not-found')) throw err;
     return { id: m.id, ok: false, checks: [{ name: 'present', ok: false, detail: `its artifact ${m.artifact} is not in the store (${describeError(err)})` }] };
   }
+}
+
+/**
+ * `verify latest --chain` whose `latest` is a full backup that `run` is not recording onto: the hourly `filter:`
+ * CronJob's dump taken after the last segment, whose chain is that dump alone. Names what was checked and the chain
+ * the newest segment belongs to, with the command that checks it; undefined when `m` is a segment, or its chain is
+ * that one, or the store holds no segment whose full backup it holds.
+ */
+export async function recordedChainNote(repo: BackupRepository, m: Manifest): Promise<string | undefined> {
+  if (isDeltaManifest(m)) return undefined;
+  const { backups } = await repo.list();
+  const full = new Set(backups.filter((b) => !isDeltaManifest(b)).map((b) => b.id));
+  const newest = backups.filter((b): b is DeltaManifest => isDeltaManifest(b) && full.has(b.base)).sort(newestFirst)[0];
+  if (newest === undefined || newest.base === m.id) return undefined;
+  const own = backups.filter((b) => isDeltaManifest(b) && b.base === m.id).length;
+  const filtered = m.strategy.startsWith('filter:') ? ', which holds only the resources its filter selected' : '';
+  return (
+    `"latest" is ${kindOf(m.contentType)} ${m.id} (${m.strategy}, taken ${m.createdAt})${filtered}: its chain of ${counted(own, 'segment')} is what was checked; ` +
+    `the chain being recorded is that of ${newest.base}, whose newest segment ${newest.id} records changes up to revision ${newest.toRevision}: "reshifter verify ${newest.base} --chain" checks it`
+  );
 }

@@ -50,3 +50,27 @@ it('verify of latest, a delta segment, names the full backup it did not check an
   const chain = await runInProcess(['verify', base.id, '--chain'], env());
   expect(chain.code, chain.stderr).toBe(0);
 });
+
+// The operator's mixed folder: the hourly filter:secrets,configmaps CronJob dumps after the segment above, so
+// `verify latest --chain` checked that dump's chain of no segment ("0 segments") and said ok, naming neither that
+// `latest` is a filter dump nor the chain `run` records onto.
+it('verify latest --chain, when latest is a filter: dump beside the chain being recorded, names what it checked and that chain', async () => {
+  const res = await runInProcess(['backup', '--json', '--strategy', 'filter:secrets,configmaps'], env());
+  expect(res.code, res.stderr).toBe(0);
+  const filter = JSON.parse(res.stdout) as Manifest;
+  const note =
+    `"latest" is key dump ${filter.id} (filter:secrets,configmaps, taken ${filter.createdAt}), which holds only the resources its filter selected: its chain of 0 segments is what was checked; ` +
+    `the chain being recorded is that of ${base.id}, whose newest segment ${segment.id} records changes up to revision ${(segment as Manifest & { toRevision: number }).toRevision}: "reshifter verify ${base.id} --chain" checks it`;
+  const chain = await runInProcess(['verify', 'latest', '--chain'], env());
+  expect(chain.code, chain.stderr).toBe(0);
+  expect(chain.stdout).toContain(`ok  \t${filter.id}\tfull backup`);
+  expect(chain.stdout.trim().split('\n').at(-1)).toBe(`note: ${note}`);
+  const json = await runInProcess(['verify', 'latest', '--chain', '--json'], env());
+  expect(JSON.parse(json.stdout)).toMatchObject({ base: filter.id, note });
+  // Named by id or by series, or the chain being recorded itself: no note.
+  for (const args of [[filter.id], ['latest', '--strategy', 'filter:secrets,configmaps'], [base.id]]) {
+    const other = await runInProcess(['verify', ...args, '--chain'], env());
+    expect(other.code, other.stderr).toBe(0);
+    expect(other.stdout).not.toContain('note:');
+  }
+});
