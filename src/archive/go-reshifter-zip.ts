@@ -58,18 +58,19 @@ export async function isGoReshifterZip(path: string): Promise<boolean> {
  * method and size from the central directory, then its bytes against their CRC-32, one entry at a time. Returns
  * what it holds and a stream of its keys, read again (and checked again) at each pass of a restore; memory holds
  * one value at a time. Anything the Go Reshifter does not write is refused naming the entry. `onChecked` is told
- * the keys checked so far; `id`, the id it was asked for by, which its folder must be.
+ * the keys checked so far; `id`, the id it was asked for by, which its folder must be; `command`, what reads it
+ * (restore, verify, stats, inspect), named when a stop (SIGTERM/SIGINT) interrupts it.
  */
 export async function openGoReshifterZip(
   path: string,
   name: string,
   signal: AbortSignal,
-  opts: { limits?: GoZipLimits; onChecked?: (s: GoZipSummary) => void; id?: string } = {},
+  opts: { command: string; limits?: GoZipLimits; onChecked?: (s: GoZipSummary) => void; id?: string },
 ): Promise<{ summary: GoZipSummary; stream: KeyStream }> {
   const limits = opts.limits ?? GO_ZIP_LIMITS;
   const summary: GoZipSummary = { id: '', keys: 0, valueBytes: 0, prefixes: [] };
   const prefixes = new Set<string>();
-  for await (const record of readKeys(path, name, signal, limits, summary)) {
+  for await (const record of readKeys(path, name, signal, limits, summary, opts.command)) {
     summary.keys++;
     summary.valueBytes += record.value.length;
     opts.onChecked?.(summary);
@@ -83,13 +84,13 @@ export async function openGoReshifterZip(
   summary.prefixes = [...prefixes].map((p) => `/${p}`);
   const stream: KeyStream = {
     header: { apiVersion: 'v3', etcdVersion: 'unknown', revision: 0, prefixes: summary.prefixes },
-    records: () => readKeys(path, name, signal, limits, { ...summary }),
+    records: () => readKeys(path, name, signal, limits, { ...summary }, opts.command),
   };
   return { summary, stream };
 }
 
-/** One pass over the archive: each key with its value, every entry checked as it comes (see checkEntry). */
-async function* readKeys(path: string, name: string, signal: AbortSignal, limits: GoZipLimits, seen: GoZipSummary): AsyncGenerator<KeyRecord> {
+/** One pass over the archive: each key with its value, every entry checked as it comes (see checkEntry), for `command`. */
+async function* readKeys(path: string, name: string, signal: AbortSignal, limits: GoZipLimits, seen: GoZipSummary, command: string): AsyncGenerator<KeyRecord> {
   let zip: ZipFile;
   try {
     const reader = BlockReader.open(path);
@@ -107,7 +108,7 @@ async function* readKeys(path: string, name: string, signal: AbortSignal, limits
     let previous: Buffer[] | undefined;
     const entries = zip.eachEntry();
     for (;;) {
-      if (signal.aborted) throw new AbortedError('restore interrupted (SIGTERM/SIGINT)');
+      if (signal.aborted) throw new AbortedError(`${command} of ${name} interrupted (SIGTERM/SIGINT)`);
       const next = await entries.next().catch((err: unknown) => {
         throw new OperationError(`${name} is not a readable zip archive (cut or damaged?): ${describeError(err)}`, { cause: err });
       });

@@ -114,7 +114,7 @@ export async function restoreGoZipKeys(ctx: OpContext, path: string, opts: KeyRe
   // The check reads the whole archive before the restore reads it again: on a large one, that takes a while too.
   let checked = { keys: 0, valueBytes: 0 };
   const stop = reportProgress(log, 'check of the archive', () => ({ bytes: checked.valueBytes, keys: checked.keys }));
-  const { summary, stream } = await openGoReshifterZip(path, name, ctx.signal, { onChecked: (s) => (checked = s), ...(id !== undefined && { id }) })
+  const { summary, stream } = await openGoReshifterZip(path, name, ctx.signal, { command: 'restore', onChecked: (s) => (checked = s), ...(id !== undefined && { id }) })
     .catch((err: unknown) => {
       // Found before the first key is written: say so, as a restore that fails half-way says what it wrote.
       if (err instanceof OperationError && !(err instanceof AbortedError)) err.message += '; nothing was written';

@@ -180,7 +180,7 @@ export async function fileStats(ctx: OpContext, path: string, opts: StatsOptions
   const goZip = await import('../archive/go-reshifter-zip.js');
   if (await goZip.isGoReshifterZip(path)) {
     // A backup of the Go Reshifter: checked whole first, as a restore checks it, then counted.
-    const { summary, stream } = await goZip.openGoReshifterZip(path, path, ctx.signal);
+    const { summary, stream } = await goZip.openGoReshifterZip(path, path, ctx.signal, { command: 'stats' });
     const layout = layoutPrefixes(summary.prefixes, DEFAULT_PREFIXES);
     await eachPaced(ctx, stream.records(), (r) => counter.key(r, layout), opts.backlog);
     return { source: { kind: 'file', path, id: summary.id, strategy: GO_RESHIFTER, apiVersion: 'v3', revision: 0, prefixes: summary.prefixes }, report: counter.stats.report() };

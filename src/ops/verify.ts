@@ -70,7 +70,7 @@ export async function verifyGoZipFile(ctx: OpContext, path: string, name = path,
   const { openGoReshifterZip } = await import('../archive/go-reshifter-zip.js');
   const check = 'Go Reshifter zip';
   try {
-    const { summary } = await openGoReshifterZip(path, name, ctx.signal, id === undefined ? {} : { id });
+    const { summary } = await openGoReshifterZip(path, name, ctx.signal, { command: 'verify', ...(id !== undefined && { id }) });
     const detail = `backup ${summary.id}: ${counted(summary.keys, 'key')} under ${summary.prefixes.join(', ')}, ${summary.valueBytes} bytes of values; every entry's path, order, size and CRC-32 checked`;
     return { file: name, id: summary.id, ok: true, checks: [{ name: check, ok: true, detail }] };
   } catch (err) {

@@ -8,6 +8,9 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { createLogger } from '../../src/log.js';
 import type { OpContext } from '../../src/ops/context.js';
 import { restoreGoZipKeys, type KeyRestoreReport } from '../../src/ops/restore-keys.js';
+import { fileStats } from '../../src/ops/stats.js';
+import { verifyGoZipFile } from '../../src/ops/verify.js';
+import { goZipKeysInput } from '../../src/ops/go-zip-keys-input.js';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { writeGoReshifterZip } from '../helpers/go-reshifter-zip.js';
@@ -279,6 +282,23 @@ describe('a hostile or damaged archive is refused naming the entry, with nothing
 
   it('too many entries, counted from the central directory before any is read', async () => {
     const limits = { entries: KEYS.length - 1, valueBytes: 1024 };
-    await expect(openGoReshifterZip(zip, zip, new AbortController().signal, { limits })).rejects.toThrow(`${zip} holds ${KEYS.length} entries, more than the ${KEYS.length - 1}`);
+    await expect(openGoReshifterZip(zip, zip, new AbortController().signal, { command: 'restore', limits })).rejects.toThrow(`${zip} holds ${KEYS.length} entries, more than the ${KEYS.length - 1}`);
+  });
+});
+
+describe('a stop (SIGTERM/SIGINT) during the check of the archive', () => {
+  // The check read the archive for stats and verify too, and said "restore interrupted" whatever the command: an
+  // operator who stopped a stats run read that a restore had been cut short. The signal as the CLI's is once a
+  // SIGTERM came, the archive real.
+  it('names the command that was interrupted and the archive', async () => {
+    const loaded = loadConfig({ RS_ETCD_ENDPOINTS: etcd.endpoint });
+    if (!loaded.config) throw new Error(loaded.errors.join('; '));
+    const stopped = new AbortController();
+    stopped.abort(new Error('received SIGTERM'));
+    const ctx: OpContext = { config: loaded.config, log: createLogger('silent'), signal: stopped.signal };
+    await expect(fileStats(ctx, zip)).rejects.toThrow(`stats of ${zip} interrupted (SIGTERM/SIGINT)`);
+    await expect(verifyGoZipFile(ctx, zip)).rejects.toThrow(`verify of ${zip} interrupted (SIGTERM/SIGINT)`);
+    await expect(goZipKeysInput(ctx, zip)).rejects.toThrow(`inspect of ${zip} interrupted (SIGTERM/SIGINT)`);
+    await expect(restoreGoZipKeys(ctx, zip, { dryRun: true, skipExisting: false })).rejects.toThrow(`restore of ${zip} interrupted (SIGTERM/SIGINT)`);
   });
 });
