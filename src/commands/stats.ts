@@ -40,7 +40,7 @@ async function storedStats(ctx: CommandContext, id: string, opts: StatsOptions):
     // A backup of the Go Reshifter, by its id: its <id>.zip at the root of the store.
     if (GO_BACKUP_ID.test(id)) {
       return await withGoBackupFile(ctx, repo.store, id, 'stats', async (path, where) => {
-        const r = await fileStats(ctx, path, opts);
+        const r = await fileStats(ctx, path, opts, { name: where, id });
         return { ...r, source: { ...r.source, path: where } };
       });
     }

@@ -173,14 +173,15 @@ export async function backupStats(ctx: OpContext, repo: BackupRepository, m: Man
 
 /**
  * Stats of a snapshot file on this machine (`etcdctl snapshot save`'s, k3s's; gzip, zstd, age or zip decoded in the work
- * area first): its live keys under RS_KUBE_PREFIXES (default the Kubernetes prefixes), read offline.
+ * area first): its live keys under RS_KUBE_PREFIXES (default the Kubernetes prefixes), read offline. A backup of the Go
+ * Reshifter fetched from a store by its id is given with `goBackup`: named by its address, and its folder must be that id.
  */
-export async function fileStats(ctx: OpContext, path: string, opts: StatsOptions = {}): Promise<StatsResult> {
+export async function fileStats(ctx: OpContext, path: string, opts: StatsOptions = {}, goBackup?: { name: string; id: string }): Promise<StatsResult> {
   const counter = new StatsCounter(ctx, opts.onRow);
   const goZip = await import('../archive/go-reshifter-zip.js');
   if (await goZip.isGoReshifterZip(path)) {
     // A backup of the Go Reshifter: checked whole first, as a restore checks it, then counted.
-    const { summary, stream } = await goZip.openGoReshifterZip(path, path, ctx.signal, { command: 'stats' });
+    const { summary, stream } = await goZip.openGoReshifterZip(path, goBackup?.name ?? path, ctx.signal, { command: 'stats', ...(goBackup !== undefined && { id: goBackup.id }) });
     const layout = layoutPrefixes(summary.prefixes, DEFAULT_PREFIXES);
     await eachPaced(ctx, stream.records(), (r) => counter.key(r, layout), opts.backlog);
     return { source: { kind: 'file', path, id: summary.id, strategy: GO_RESHIFTER, apiVersion: 'v3', revision: 0, prefixes: summary.prefixes }, report: counter.stats.report() };

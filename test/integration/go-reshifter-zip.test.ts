@@ -193,7 +193,7 @@ describe('restore <id> of a backup of the Go Reshifter, as rcli restore -i <id> 
     expect(bad.stdout).toMatch(/^FAIL\tGo Reshifter zip\tzip CRC-32: .*entry 1498050161\/registry\/secrets\/team-1\/bin\/content has CRC-32/m);
   });
 
-  it('an id whose zip holds another backup is refused by restore and verify, nothing written', async () => {
+  it('an id whose zip holds another backup is refused by restore, verify and stats, nothing written', async () => {
     await etcd.ctl(['del', '', '--prefix']);
     const message = `s3://reshifter/${RENAMED}.zip holds backup ${ID} (its folder ${ID}/), not ${RENAMED}: it was renamed, or is another backup`;
     const restore = await cli(['restore', RENAMED], s3.env);
@@ -203,6 +203,11 @@ describe('restore <id> of a backup of the Go Reshifter, as rcli restore -i <id> 
     const verify = await cli(['verify', RENAMED], s3.env);
     expect(verify.code).toBe(1);
     expect(verify.stdout).toContain(message);
+    // stats <id> counted backup ID's keys under the id RENAMED, as if they were its.
+    const stats = await cli(['stats', RENAMED], s3.env);
+    expect(stats.code).toBe(1);
+    expect(stats.stderr).toContain(`${message}; give it by its path to read it as it is`);
+    expect(stats.stdout).toBe('');
   });
 
   it('an id the store holds no zip of is named with where it was looked for', async () => {
