@@ -6,6 +6,8 @@ import { pipeline } from 'node:stream/promises';
 import { workAreaError } from '../archive/work-area.js';
 import { OperationError } from '../core/errors.js';
 import { makeTempDir, trackTempPath } from '../exit-cleanup.js';
+import type { openGoReshifterZip } from '../archive/go-reshifter-zip.js';
+import type { Logger } from '../log.js';
 import { reportProgress } from '../progress.js';
 import type { Store } from '../store/types.js';
 import type { OpContext } from './context.js';
@@ -50,5 +52,21 @@ export async function withGoBackupFile<T>(ctx: OpContext, store: Store, id: stri
     return await use(copy, where);
   } finally {
     await rm(dir, { recursive: true, force: true }).then(release);
+  }
+}
+
+/**
+ * openGoReshifterZip (see archive/go-reshifter-zip.ts), its check of the whole archive reported as progress while it
+ * lasts (`check of the archive`: the keys and bytes of values checked so far), for every command that reads one: on a
+ * large archive the check takes a while before anything else is said.
+ */
+export async function openCheckedGoZip(log: Logger, path: string, name: string, signal: AbortSignal, opts: { command: string; id?: string }): ReturnType<typeof openGoReshifterZip> {
+  const { openGoReshifterZip: open } = await import('../archive/go-reshifter-zip.js');
+  let checked = { keys: 0, valueBytes: 0 };
+  const stop = reportProgress(log.child({ component: opts.command, file: name }), 'check of the archive', () => ({ bytes: checked.valueBytes, keys: checked.keys }));
+  try {
+    return await open(path, name, signal, { ...opts, onChecked: (s) => (checked = s) });
+  } finally {
+    stop();
   }
 }

@@ -1,4 +1,4 @@
-import { openGoReshifterZip } from '../archive/go-reshifter-zip.js';
+import { openCheckedGoZip } from './go-backup-file.js';
 import { OperationError } from '../core/errors.js';
 import { hasPrefix } from '../snapshot/bytes.js';
 import type { LiveKey, LiveKeysOptions } from '../snapshot/index.js';
@@ -11,7 +11,7 @@ import type { KeysInput } from './keys-input.js';
  * folder walk, close to etcd's key order), keeping one value. It holds no revision: asked for one, it says so.
  */
 export async function goZipKeysInput(ctx: OpContext, path: string): Promise<KeysInput> {
-  const { summary, stream } = await openGoReshifterZip(path, path, ctx.signal, { command: 'inspect' });
+  const { summary, stream } = await openCheckedGoZip(ctx.log, path, path, ctx.signal, { command: 'inspect' });
   async function* keysUnder(prefixes: Buffer[], rev: number | undefined): AsyncGenerator<LiveKey> {
     if (rev !== undefined && rev !== 0) {
       throw new OperationError(`${path} is a backup of the Go Reshifter (${summary.id}): it holds the keys as they were when it was taken, with no revision; --revision reads snapshots`);

@@ -1,5 +1,5 @@
 import type { Store } from '../store/types.js';
-import { withGoBackupFile } from './go-backup-file.js';
+import { openCheckedGoZip, withGoBackupFile } from './go-backup-file.js';
 import { counted } from '../core/counted.js';
 import type { Config } from '../config/types.js';
 import type { Manifest } from '../archive/manifest.js';
@@ -109,18 +109,13 @@ export async function restoreSnapshotFileKeys(ctx: OpContext, path: string, opts
  * writes nothing. The zip does not say which etcd API its keys came from: they go to v3 unless RS_ETCD_API_VERSION=v2.
  */
 export async function restoreGoZipKeys(ctx: OpContext, path: string, opts: KeyRestoreOptions, name = path, id?: string): Promise<KeyRestoreReport> {
-  const { openGoReshifterZip } = await import('../archive/go-reshifter-zip.js');
   const log = ctx.log.child({ component: 'restore', file: name });
   // The check reads the whole archive before the restore reads it again: on a large one, that takes a while too.
-  let checked = { keys: 0, valueBytes: 0 };
-  const stop = reportProgress(log, 'check of the archive', () => ({ bytes: checked.valueBytes, keys: checked.keys }));
-  const { summary, stream } = await openGoReshifterZip(path, name, ctx.signal, { command: 'restore', onChecked: (s) => (checked = s), ...(id !== undefined && { id }) })
-    .catch((err: unknown) => {
-      // Found before the first key is written: say so, as a restore that fails half-way says what it wrote.
-      if (err instanceof OperationError && !(err instanceof AbortedError)) err.message += '; nothing was written';
-      throw err;
-    })
-    .finally(stop);
+  const { summary, stream } = await openCheckedGoZip(ctx.log, path, name, ctx.signal, { command: 'restore', ...(id !== undefined && { id }) }).catch((err: unknown) => {
+    // Found before the first key is written: say so, as a restore that fails half-way says what it wrote.
+    if (err instanceof OperationError && !(err instanceof AbortedError)) err.message += '; nothing was written';
+    throw err;
+  });
   log.info({ id: summary.id, keys: summary.keys, valueBytes: summary.valueBytes, prefixes: summary.prefixes }, 'backup of the Go Reshifter read and checked');
   return restoreKeys(ctx, summary.id, stream, opts, name);
 }

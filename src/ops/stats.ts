@@ -13,6 +13,7 @@ import { DEFAULT_PREFIXES, parseKey } from '../kube/index.js';
 import { CLUSTER_SCOPED, KeyStats, NO_NAMESPACE, statsEntryOf, type StatsReport } from '../kube/key-stats.js';
 import { layoutPrefixes } from '../kube/resource-label.js';
 import { reportProgress } from '../progress.js';
+import { openCheckedGoZip } from './go-backup-file.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import { keyDumpKeys, snapshotFileKeys, snapshotKeys } from './backup-keys.js';
 import type { OpContext } from './context.js';
@@ -181,7 +182,7 @@ export async function fileStats(ctx: OpContext, path: string, opts: StatsOptions
   const goZip = await import('../archive/go-reshifter-zip.js');
   if (await goZip.isGoReshifterZip(path)) {
     // A backup of the Go Reshifter: checked whole first, as a restore checks it, then counted.
-    const { summary, stream } = await goZip.openGoReshifterZip(path, goBackup?.name ?? path, ctx.signal, { command: 'stats', ...(goBackup !== undefined && { id: goBackup.id }) });
+    const { summary, stream } = await openCheckedGoZip(ctx.log, path, goBackup?.name ?? path, ctx.signal, { command: 'stats', ...(goBackup !== undefined && { id: goBackup.id }) });
     const layout = layoutPrefixes(summary.prefixes, DEFAULT_PREFIXES);
     await eachPaced(ctx, stream.records(), (r) => counter.key(r, layout), opts.backlog);
     return { source: { kind: 'file', path, id: summary.id, strategy: GO_RESHIFTER, apiVersion: 'v3', revision: 0, prefixes: summary.prefixes }, report: counter.stats.report() };

@@ -7,6 +7,7 @@ import { AbortedError, IntegrityError, OperationError, describeError } from '../
 import { counted } from '../core/counted.js';
 import { printable } from '../core/printable.js';
 import { readCounted } from '../progress.js';
+import { openCheckedGoZip } from './go-backup-file.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { OpContext } from './context.js';
 import { encryptionKeys } from './encryption-keys.js';
@@ -67,10 +68,9 @@ export interface FileVerifyResult {
  * was downloaded). A check that fails is a result, named as restore names it; a stop (SIGTERM) is an error.
  */
 export async function verifyGoZipFile(ctx: OpContext, path: string, name = path, id?: string): Promise<FileVerifyResult & { id?: string }> {
-  const { openGoReshifterZip } = await import('../archive/go-reshifter-zip.js');
   const check = 'Go Reshifter zip';
   try {
-    const { summary } = await openGoReshifterZip(path, name, ctx.signal, { command: 'verify', ...(id !== undefined && { id }) });
+    const { summary } = await openCheckedGoZip(ctx.log, path, name, ctx.signal, { command: 'verify', ...(id !== undefined && { id }) });
     const detail = `backup ${summary.id}: ${counted(summary.keys, 'key')} under ${summary.prefixes.join(', ')}, ${summary.valueBytes} bytes of values; every entry's path, order, size and CRC-32 checked`;
     return { file: name, id: summary.id, ok: true, checks: [{ name: check, ok: true, detail }] };
   } catch (err) {
