@@ -4,7 +4,6 @@ import { etcdOf, isDeltaManifest, type Manifest } from '../archive/manifest.js';
 import { CHECKPOINT_CONTENT_TYPE, KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { ConfigError, OperationError, UsageError } from '../core/errors.js';
 import { USES } from '../core/latest.js';
-import { V2_SUFFIX } from '../core/series.js';
 import { printable } from '../core/printable.js';
 import { tookText } from '../core/rate-meter.js';
 import { openRepository } from '../ops/repository.js';
@@ -19,6 +18,7 @@ import type { CommandContext } from './context.js';
 import { nextStep, restorePoint, segmentRefusal } from './restore-point.js';
 import { insteadOfLatest, laterChangesNote } from './restore-instead.js';
 import { seriesFlag, stringFlag } from './flags.js';
+import { wholeDumpNote } from '../ops/whole-dump-note.js';
 import { isFile, nonSnapshotArtifact, reshifterArchiveFile, wrappingOf, type Wrapping } from '../ops/open-snapshot.js';
 import { findRestoreTool } from '../etcd/snapshot-restore-tool.js';
 import { textTable } from './text-table.js';
@@ -225,32 +225,12 @@ async function restoreKeysOf(ctx: CommandContext, repo: BackupRepository, m: Man
   }
   begun();
   const { flags } = ctx.args;
-  const whole = await wholeDumpNote(ctx, repo, m);
+  const asked = ctx.args.positionals[0] === 'latest' && seriesFlag(ctx) === undefined;
+  const whole = asked ? await wholeDumpNote(repo, m, (w, series) => `restore it with "reshifter restore ${w.id}" (or latest --strategy ${series})`) : undefined;
   if (whole !== undefined) ctx.log.warn({ id: m.id, strategy: m.strategy, note: whole }, m.strategy.startsWith('filter:') ? 'latest is a filter: key dump, not every resource' : "latest is a dump of etcd's v2 keyspace");
   const report = await restoreBackupKeys(ctx, repo, m, { dryRun: flags['dry-run'] === true, skipExisting: flags['skip-existing'] === true });
   if (flags.json) ctx.print(JSON.stringify(report));
   else for (const line of [backupLine(m), ...(whole !== undefined ? [`note: ${whole}`] : []), ...formatKeyRestore(report)]) ctx.print(line);
-}
-
-/**
- * `restore latest` is the newest key dump, which may be a `filter:` one (hourly secrets beside daily raw dumps), or a
- * dump of etcd's v2 keyspace (flannel's /coreos.com beside Kubernetes' v3 keys): in a recovery that is not the
- * cluster. Names the newest whole dump of the other series, and how to restore it; undefined otherwise (a v2 dump when
- * the store holds no v3 raw dump: a cluster of the v2 era).
- */
-async function wholeDumpNote(ctx: CommandContext, repo: BackupRepository, m: Manifest): Promise<string | undefined> {
-  const v2 = etcdOf(m).apiVersion === 'v2';
-  const filtered = m.strategy.startsWith('filter:');
-  if (ctx.args.positionals[0] !== 'latest' || seriesFlag(ctx) !== undefined || (!filtered && !v2)) return undefined;
-  // A filter: dump's whole is the raw dump of its keyspace; a v2 raw dump's, the v3 one.
-  const series = filtered && v2 ? `raw${V2_SUFFIX}` : 'raw';
-  const whole = await repo.get('latest', USES.restoreKeyDump, series).catch(() => undefined);
-  const what = `"latest" is the newest key dump, ${m.id} (${m.strategy}${v2 ? ", etcd's v2 keyspace" : ''})`;
-  if (whole === undefined) return filtered ? `${what}; the store holds no ${series} dump` : undefined;
-  return (
-    `${what}; the newest ${series} dump${v2 && !filtered ? " (etcd's v3 keyspace, where Kubernetes keeps its objects)" : ''} is ${whole.id} ` +
-    `(${whole.strategy}, revision ${etcdOf(whole).revision}, taken ${whole.createdAt}): restore it with "reshifter restore ${whole.id}" (or latest --strategy ${series})`
-  );
 }
 
 /**

@@ -18,6 +18,7 @@ import { verifyBackup } from '../../ops/verify.js';
 import type { BackupRepository } from '../../store/backup-repository.js';
 import { VERSION } from '../../version.js';
 import { recordRestore } from '../metrics.js';
+import { wholeDumpNote } from '../../ops/whole-dump-note.js';
 import { pointServices } from './point-services.js';
 import { restoreSelection } from './restore-selection.js';
 import type { ApiServices } from './services.js';
@@ -66,9 +67,11 @@ export function createApiServices(ctx: OpContext, repo: BackupRepository, opts: 
       const dryRun = req.dryRun === true;
       try {
         // A snapshot's live keys are replayed as a key dump's are (`reshifter restore <id> --keys`).
+        const note = req.backupId === 'latest' && req.strategy === undefined ? await wholeDumpNote(repo, m, (w, series) => `restore it with {"backupId": "${w.id}"} (or "strategy": "${series}")`) : undefined;
+        if (note !== undefined) c.log.warn({ id: m.id, strategy: m.strategy, note }, m.strategy.startsWith('filter:') ? 'latest is a filter: key dump, not every resource' : "latest is a dump of etcd's v2 keyspace");
         const report = await restoreBackupKeys(c, repo, m, { dryRun, skipExisting: req.skipExisting === true, onProgress: (p) => job.progress(p) });
         if (!dryRun) recordRestore('success');
-        return report;
+        return { ...report, ...(note !== undefined && { note }) };
       } catch (err) {
         if (!dryRun) recordRestore('failure');
         throw err;

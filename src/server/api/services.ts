@@ -61,7 +61,7 @@ export interface ApiServices {
   /** A backup, then retention (as `reshifter backup`); a checkpoint run gives one manifest per container. */
   backup(opts: { strategy?: StrategySpec }, job: JobContext): Promise<Manifest | Manifest[]>;
   verify(m: Manifest, job: JobContext): Promise<VerifyResult>;
-  /** Restores the keys of a key dump or of a snapshot into etcd, or with `dryRun` plans it. */
+  /** Restores the keys of backup `m` (`req` as asked: its backupId may be `latest`) into etcd, or with `dryRun` plans it. */
   restore(m: Manifest, req: RestoreRequest, job: JobContext): Promise<unknown>;
   diff(from: Manifest, to: Manifest, opts: { limit: number }, signal: AbortSignal): Promise<BackupDiff>;
   /** The chains of continuous backups: each full backup with the delta segments recorded after it. */

@@ -97,3 +97,34 @@ it('the API\'s restore of latest to latest says so in the job\'s result (note), 
     await api.stop();
   }
 }, 60_000);
+
+// Without "to": `{"backupId":"latest"}` is the newest key dump or snapshot, here the hourly filter: dump after the
+// nightly raw one. `restore latest` on the CLI says so and names the raw dump; the API's job result said nothing.
+it('the API\'s restore of latest (no "to") says so when it is a filter: dump, naming the newest raw dump', async () => {
+  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(work, 'raw-and-filter') };
+  const raw = await backup(env, 'raw');
+  const filter = await backup(env, 'filter:secrets');
+  const token = 'latest-filter-note-token-02';
+  const api = await startApi({ ...env, RS_API_TOKEN: token });
+  try {
+    const run = async (body: Record<string, unknown>) => {
+      const res = await api.call('/api/v1/restores', { method: 'POST', token, json: { dryRun: true, ...body } });
+      const job = (await res.json()) as { id: string };
+      expect(res.status, JSON.stringify(job)).toBe(202);
+      const done = await api.waitJob(job.id, token);
+      expect(done.state, JSON.stringify(done)).toBe('succeeded');
+      return done.result as { note?: string; id: string };
+    };
+    const result = await run({ backupId: 'latest' });
+    expect(result.id).toBe(filter.id);
+    expect(result.note).toBe(
+      `"latest" is the newest key dump, ${filter.id} (filter:secrets); the newest raw dump is ${raw.id} (raw, revision ${raw.etcd!.revision}, taken ${raw.createdAt}): restore it with {"backupId": "${raw.id}"} (or "strategy": "raw")`,
+    );
+    expect(api.logs()).toContain('"msg":"latest is a filter: key dump, not every resource"');
+    for (const body of [{ backupId: filter.id }, { backupId: 'latest', strategy: 'filter:secrets' }, { backupId: 'latest', strategy: 'raw' }]) {
+      expect((await run(body)).note).toBeUndefined();
+    }
+  } finally {
+    await api.stop();
+  }
+}, 60_000);

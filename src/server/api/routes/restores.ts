@@ -48,7 +48,7 @@ export const restoreRoutes: Route[] = [
       }
       const params: Record<string, unknown> = { ...req, backupId: m.id };
       return jobReply(
-        c.deps.jobs.submit({ kind: 'restore', writes: true, params, run: (job) => c.deps.services.restore(m, { ...req, backupId: m.id }, job) }),
+        c.deps.jobs.submit({ kind: 'restore', writes: true, params, run: (job) => c.deps.services.restore(m, req, job) }),
       );
     },
   },
