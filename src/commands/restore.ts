@@ -229,7 +229,7 @@ async function restoreKeysOf(ctx: CommandContext, repo: BackupRepository, m: Man
   const whole = asked ? await wholeDumpNote(repo, m, (w, series) => `restore it with "reshifter restore ${w.id}" (or latest --strategy ${series})`) : undefined;
   if (whole !== undefined) ctx.log.warn({ id: m.id, strategy: m.strategy, note: whole }, m.strategy.startsWith('filter:') ? 'latest is a filter: key dump, not every resource' : "latest is a dump of etcd's v2 keyspace");
   const report = await restoreBackupKeys(ctx, repo, m, { dryRun: flags['dry-run'] === true, skipExisting: flags['skip-existing'] === true });
-  if (flags.json) ctx.print(JSON.stringify(report));
+  if (flags.json) ctx.print(JSON.stringify({ ...report, ...(whole !== undefined && { note: whole }) }));
   else for (const line of [backupLine(m), ...(whole !== undefined ? [`note: ${whole}`] : []), ...formatKeyRestore(report)]) ctx.print(line);
 }
 

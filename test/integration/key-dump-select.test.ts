@@ -149,6 +149,14 @@ describe('key dumps in S3', () => {
         `\nnote: "latest" is the newest key dump, ${m.id} (filter:deployments,services,namespaces); the newest raw dump is ${manifest.id} ` +
           `(raw, revision ${manifest.etcd!.revision}, taken ${manifest.createdAt}): restore it with "reshifter restore ${manifest.id}" (or latest --strategy raw)\n`,
       );
+      // --json (a script's restore) carried no note at all: the same note, as "note".
+      const json = await runInProcess(['restore', 'latest', '--dry-run', '--json'], env(target));
+      expect(json.code, json.stderr).toBe(0);
+      expect((JSON.parse(json.stdout) as { note?: string }).note).toBe(
+        `"latest" is the newest key dump, ${m.id} (filter:deployments,services,namespaces); the newest raw dump is ${manifest.id} ` +
+          `(raw, revision ${manifest.etcd!.revision}, taken ${manifest.createdAt}): restore it with "reshifter restore ${manifest.id}" (or latest --strategy raw)`,
+      );
+      expect((JSON.parse((await runInProcess(['restore', m.id, '--dry-run', '--json'], env(target))).stdout) as { note?: string }).note).toBeUndefined();
       expect((await runInProcess(['restore', 'latest', '--dry-run', '--strategy', 'filter:deployments,services,namespaces'], env(target))).stdout).not.toContain('note:');
       const keys = await textKeys(target);
       expect(keys).toHaveLength(9);
