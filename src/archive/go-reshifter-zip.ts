@@ -89,6 +89,9 @@ export async function openGoReshifterZip(
   return { summary, stream };
 }
 
+/** Entries read between two turns of the event loop (for signals and progress timers). */
+const TURN_EVERY = 256;
+
 /** One pass over the archive: each key with its value, every entry checked as it comes (see checkEntry), for `command`. */
 async function* readKeys(path: string, name: string, signal: AbortSignal, limits: GoZipLimits, seen: GoZipSummary, command: string): AsyncGenerator<KeyRecord> {
   let zip: ZipFile;
@@ -107,7 +110,10 @@ async function* readKeys(path: string, name: string, signal: AbortSignal, limits
     }
     let previous: Buffer[] | undefined;
     const entries = zip.eachEntry();
-    for (;;) {
+    for (let n = 1; ; n++) {
+      // The reads are synchronous (BlockReader) and settle as microtasks: without a turn of the event loop now and
+      // then, a SIGTERM and the progress timer waited for the whole archive.
+      if (n % TURN_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
       if (signal.aborted) throw new AbortedError(`${command} of ${name} interrupted (SIGTERM/SIGINT)`);
       const next = await entries.next().catch((err: unknown) => {
         throw new OperationError(`${name} is not a readable zip archive (cut or damaged?): ${describeError(err)}`, { cause: err });
