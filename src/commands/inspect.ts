@@ -63,11 +63,39 @@ export async function inspectCommand(ctx: CommandContext): Promise<void> {
   // One target, as the command table requires.
   const target = positionals[0]!;
   const req = parseRequest(ctx);
+  // A backup of the Go Reshifter, by its id (10 digits): its <id>.zip at the root of the store, as restore, verify and stats read it.
+  if (/^\d{10}$/.test(target) && !(await stat(target).then((st) => st.isFile(), () => false))) return inspectGoBackup(ctx, req, target);
   if (req.mode === 'status') await statusAhead(target);
-  const [{ openSnapshotInput, openKeysInput }, { snapshotError }] = await Promise.all([import('../ops/open-snapshot.js'), import('../archive/snapshot-error.js')]);
+  const { openSnapshotInput, openKeysInput } = await import('../ops/open-snapshot.js');
   const series = () => seriesFlag(ctx);
   // The status is a snapshot's; the keys are a snapshot's or a key dump's.
   const input = req.mode === 'status' ? await openSnapshotInput(ctx, target, series) : await openKeysInput(ctx, target, series);
+  await readInput(ctx, req, input, target);
+}
+
+/** `inspect <go-id> --keys` (`--get`, `--render`): the keys of `<id>.zip` in the store, checked whole first; no status (a snapshot's). */
+async function inspectGoBackup(ctx: CommandContext, req: InspectRequest, id: string): Promise<void> {
+  const [{ openRepository }, { withGoBackupFile }, { goZipKeysInput }, { OperationError }] = await Promise.all([
+    import('../ops/repository.js'),
+    import('../ops/go-backup-file.js'),
+    import('../ops/go-zip-keys-input.js'),
+    import('../core/errors.js'),
+  ]);
+  if (req.mode === 'status') {
+    throw new OperationError(`${id} is a backup of the Go Reshifter, not an etcd snapshot: \`inspect\` shows the status of snapshots; for it use \`stats ${id}\`, or \`inspect ${id} --keys\`, \`--get KEY\` or \`--render\``);
+  }
+  const repo = openRepository(ctx.config, ctx.log);
+  try {
+    await withGoBackupFile(ctx, repo.store, id, 'inspect', async (path, where) => readInput(ctx, req, await goZipKeysInput(ctx, path, { name: where, id }), id));
+  } finally {
+    await repo.store.close();
+  }
+}
+
+/** Prints what `req` asks of the opened `input` (`target` as given), and closes it. */
+async function readInput(ctx: CommandContext, req: InspectRequest, input: SnapshotInput | KeysInput, target: string): Promise<void> {
+  const { snapshotError } = await import('../archive/snapshot-error.js');
+  const series = () => seriesFlag(ctx);
   const where = input.origin.kind === 'file' ? input.origin.path : `backup ${input.origin.id}`;
   // `latest` may be any series' newest backup (a filter: dump): which one is read is said when its read starts
   // (openBackup's `reading backup` line), as the status says its source.

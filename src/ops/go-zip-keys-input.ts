@@ -8,13 +8,14 @@ import type { KeysInput } from './keys-input.js';
 /**
  * A backup of the Go Reshifter (`<id>.zip`, a file) read as live keys for the key modes of `inspect` (`--keys`,
  * `--get KEY`, `--render`), after the whole archive is checked: each call reads the zip once more, in its order (Go's
- * folder walk, close to etcd's key order), keeping one value. It holds no revision: asked for one, it says so.
+ * folder walk, close to etcd's key order), keeping one value. It holds no revision: asked for one, it says so. Fetched
+ * from a store by its id (`asked`): named by its address, and its folder must be that id.
  */
-export async function goZipKeysInput(ctx: OpContext, path: string): Promise<KeysInput> {
-  const { summary, stream } = await openCheckedGoZip(ctx.log, path, path, ctx.signal, { command: 'inspect' });
+export async function goZipKeysInput(ctx: OpContext, path: string, asked?: { name: string; id: string }): Promise<KeysInput> {
+  const { summary, stream } = await openCheckedGoZip(ctx.log, path, asked?.name ?? path, ctx.signal, { command: 'inspect', ...(asked !== undefined && { id: asked.id }) });
   async function* keysUnder(prefixes: Buffer[], rev: number | undefined): AsyncGenerator<LiveKey> {
     if (rev !== undefined && rev !== 0) {
-      throw new OperationError(`${path} is a backup of the Go Reshifter (${summary.id}): it holds the keys as they were when it was taken, with no revision; --revision reads snapshots`);
+      throw new OperationError(`${asked?.name ?? path} is a backup of the Go Reshifter (${summary.id}): it holds the keys as they were when it was taken, with no revision; --revision reads snapshots`);
     }
     for await (const r of stream.records()) {
       if (prefixes.length > 0 && !prefixes.some((p) => hasPrefix(r.key, p))) continue;
@@ -26,7 +27,7 @@ export async function goZipKeysInput(ctx: OpContext, path: string): Promise<Keys
       liveKeys: (opts: LiveKeysOptions = {}) => keysUnder(opts.prefix === undefined ? [] : [Buffer.from(opts.prefix)], opts.revision),
       liveKeysIn: (ranges, rev) => keysUnder(ranges.some((r) => r.prefix === '/') ? [] : ranges.map((r) => r.start), rev),
     },
-    origin: { kind: 'file', path },
+    origin: { kind: 'file', path: asked?.name ?? path },
     close: async () => undefined,
   };
 }

@@ -210,6 +210,24 @@ describe('restore <id> of a backup of the Go Reshifter, as rcli restore -i <id> 
     expect(stats.stdout).toBe('');
   });
 
+  // restore, verify and stats read <id>.zip of the store by its id; inspect said "1498050161 is not a backup id" (exit
+  // 2), so its keys could be listed only after downloading the zip by hand.
+  it('inspect <id> --keys and --get read its keys from the store; a renamed one is refused; its status is a snapshot\'s', async () => {
+    const keys = await cli(['inspect', ID, '--keys'], s3.env);
+    expect(keys.code, keys.stderr).toBe(0);
+    expect(keys.stdout.split('\n').filter((l) => l.startsWith('/')).length).toBe(KEYS.length);
+    const get = await cli(['inspect', ID, '--get', '/registry/ranges/serviceips', '--raw'], s3.env);
+    expect(get.code, get.stderr).toBe(0);
+    expect(get.stdout).toBe('range 10.0.0.0/24');
+    const renamed = await cli(['inspect', RENAMED, '--keys'], s3.env);
+    expect(renamed.code).toBe(1);
+    expect(renamed.stderr).toContain(`s3://reshifter/${RENAMED}.zip holds backup ${ID} (its folder ${ID}/), not ${RENAMED}`);
+    const status = await cli(['inspect', ID], s3.env);
+    expect(status.code).toBe(1);
+    expect(status.stderr).toContain(`${ID} is a backup of the Go Reshifter, not an etcd snapshot: \`inspect\` shows the status of snapshots; for it use \`stats ${ID}\``);
+    expect(await readdir(work)).not.toContain(expect.stringMatching(/^reshifter-/));
+  });
+
   it('an id the store holds no zip of is named with where it was looked for', async () => {
     const res = await cli(['restore', '1498050999'], s3.env);
     expect(res.code).toBe(1);
