@@ -434,6 +434,10 @@ describe('a point-in-time restore killed outright (SIGKILL, OOM)', () => {
       onStart: (c) => (child = c),
     });
     await until(async () => (await pidsMentioning(area)).length >= 2, 'the temporary etcd of the restore and its guard to start', 30_000);
+    // Held where it is at once: a restore left to run (a short replay on a quiet machine) could stop its etcd and tell
+    // its guard so before the kill, and the case would be another one (killed after its etcd stopped).
+    child!.kill('SIGSTOP');
+    expect(await pidsMentioning(area, true), 'the temporary etcd still runs when the restore is killed').toHaveLength(1);
     // The restore's own folder: the one its temporary etcd runs in (others hold the downloaded base and segments).
     let replayDir: string | undefined;
     for (const name of await readdir(area)) if ((await readdir(join(area, name)).catch(() => [] as string[])).includes('replay')) replayDir = name;
