@@ -213,7 +213,9 @@ it('a key dump of two prefixes (each watched on its own): each scheduled full ba
     expect(base.prefixes).toEqual(['/kubernetes.io', '/registry']);
     const chain = validateChain({ id: base.id, createdAt: base.createdAt, revision: base.etcd!.revision }, segmentsOf(backups, base.id));
     expect(chain.problems).toEqual([]);
-    expect(chain.coveredTo, `chain ${i} of ${bases.length}: ${res.stderr}`).toBe(i + 1 < bases.length ? bases[i + 1]!.etcd!.revision : last);
+    // The last chain ends at the test's last change, or at its own base when that backup came after it (a write
+    // outside the prefixes moved the revision on) and the stop came before a change was recorded onto it.
+    expect(chain.coveredTo, `chain ${i} of ${bases.length}: ${res.stderr}`).toBe(i + 1 < bases.length ? bases[i + 1]!.etcd!.revision : Math.max(last, base.etcd!.revision));
     for (const seg of chain.covered) for (const e of await segmentEvents(repo, seg)) recorded.push(`${e.modRevision} ${e.key.toString()}=${e.value.toString()}`);
   }
   expect(recorded).toEqual(expected.filter((line) => Number(line.split(' ')[0]) > bases[0]!.etcd!.revision));
