@@ -292,9 +292,9 @@ describe('overlays', () => {
     }
   });
 
-  it('the monitoring kustomization ships the rules, the ServiceMonitor and the dashboard for the Grafana sidecar', () => {
+  it('the monitoring kustomization ships the rules, the ServiceMonitor, the PodMonitor and the dashboard for the Grafana sidecar', () => {
     const docs = build('monitoring');
-    expect(docs.map((d) => d.kind).sort()).toEqual(['ConfigMap', 'PrometheusRule', 'ServiceMonitor']);
+    expect(docs.map((d) => d.kind).sort()).toEqual(['ConfigMap', 'PodMonitor', 'PrometheusRule', 'ServiceMonitor']);
     const cm = docs.find((d) => d.kind === 'ConfigMap')!;
     expect(cm.metadata.labels.grafana_dashboard).toBe('1');
     expect(cm.data['grafana-dashboard.json']).toBe(readFileSync(join(DIR, 'monitoring', 'grafana-dashboard.json'), 'utf8'));
@@ -363,6 +363,13 @@ describe('checkpoint DaemonSet', () => {
     const port = c.ports.find((p: Doc) => p.name === 'http');
     expect(String(port.containerPort)).toBe(env.RS_HTTP_PORT);
     expect(ds().spec.template.metadata.annotations).toEqual({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': env.RS_HTTP_PORT, 'prometheus.io/path': '/metrics' });
+    // The Prometheus Operator's way: manifests/monitoring's PodMonitor selects these pods (and not the scheduler's)
+    // and scrapes the named port.
+    const pm = build('monitoring').find((d) => d.kind === 'PodMonitor')!;
+    const labels = ds().spec.template.metadata.labels;
+    for (const [k, v] of Object.entries(pm.spec.selector.matchLabels)) expect(labels[k]).toBe(v);
+    expect(pm.spec.selector.matchLabels['app.kubernetes.io/component']).toBe('checkpoint');
+    expect(pm.spec.podMetricsEndpoints).toEqual([{ port: 'http', path: '/metrics', interval: '60s' }]);
   });
 });
 
