@@ -22,16 +22,42 @@ export async function statsCommand(ctx: CommandContext): Promise<void> {
   const id = ctx.args.positionals[0];
   const json = ctx.args.flags.json === true;
   const listKeys = ctx.args.flags.keys === true;
-  // With --json, keys go into the one JSON document; as text they stream out before the tables.
-  const rows: AuditRow[] = [];
-  const opts: StatsOptions = listKeys ? { onRow: (row) => (json ? rows.push(row) : ctx.print(auditRowText(row))), ...(ctx.backlog && { backlog: ctx.backlog }) } : {};
+  // Keys stream out as they are counted, before the tables (as text) or the report (--json: the document's keyList
+  // comes first), so memory does not grow with the keys and a reader (`| jq`, `| less`) sees them at once.
+  const keyList = listKeys && json ? jsonKeyList(ctx) : undefined;
+  const onRow = keyList?.row ?? ((row: AuditRow) => ctx.print(auditRowText(row)));
+  const opts: StatsOptions = listKeys ? { onRow, ...(ctx.backlog && { backlog: ctx.backlog }) } : {};
   if (listKeys && !json) ctx.print(AUDIT_COLUMNS.join('\t'));
   const { source, report } = id === undefined ? await liveStats(ctx, opts) : (await isFile(id)) ? await fileStats(ctx, id, opts) : await storedStats(ctx, id, opts);
-  if (json) {
-    ctx.print(JSON.stringify({ source, ...report, ...(listKeys && { keyList: rows }) }, null, 2));
-    return;
-  }
-  for (const line of formatStats(source, report)) ctx.print(line);
+  if (keyList) {
+    keyList.end();
+    // The rest of the document after the keyList: the report's members, indented as JSON.stringify's.
+    ctx.print(JSON.stringify({ source, ...report }, null, 2).slice(2));
+  } else if (json) ctx.print(JSON.stringify({ source, ...report }, null, 2));
+  else for (const line of formatStats(source, report)) ctx.print(line);
+}
+
+/**
+ * `stats --keys --json`: the document's opening and its `keyList` array, a row per line as it is counted (opened with
+ * the first row, so an error before any leaves no half document); `end` closes the array, the report follows.
+ */
+function jsonKeyList(ctx: CommandContext): { row: (row: AuditRow) => void; end: () => void } {
+  const head = '{\n  "keyList": [';
+  let opened = false;
+  let pending: string | undefined;
+  return {
+    row(row) {
+      if (!opened) ctx.print(head);
+      opened = true;
+      if (pending !== undefined) ctx.print(`${pending},`);
+      pending = `    ${JSON.stringify(row)}`;
+    },
+    end() {
+      if (!opened) ctx.print(head);
+      if (pending !== undefined) ctx.print(pending);
+      ctx.print('  ],');
+    },
+  };
 }
 
 async function storedStats(ctx: CommandContext, id: string, opts: StatsOptions): Promise<StatsResult> {
