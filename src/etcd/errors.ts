@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { GRPCUnavailableError } from 'etcd3';
 import type { EtcdConfig } from '../config/types.js';
 import { AbortedError, EtcdError, describeError } from '../core/errors.js';
@@ -174,7 +175,10 @@ export function tlsReason(text: string, cfg: Pick<ConfigTarget, 'caCertFile' | '
  * (/var/lib/rancher/k3s/server/tls/server-ca.crt beside tls/etcd/server-ca.crt; /etc/kubernetes/pki/ca.crt beside
  * pki/etcd/ca.crt): a file of the folder above is the likely mistake, and the folder to take them from is named.
  */
-function kubernetesPkiHint(file: string | undefined): string {
+function kubernetesPkiHint(given: string | undefined): string {
+  // A path relative to where the command runs (`cd /var/lib/rancher/k3s/server` and `tls/server-ca.crt`) is matched
+  // as the absolute path it names, and the folder named so.
+  const file = given === undefined ? undefined : resolve(given);
   const k3s = file === undefined ? null : /^(.*\/rancher\/k3s\/server\/tls)\/[^/]+$/.exec(file);
   if (k3s) return ` (a certificate of k3s's Kubernetes API: k3s's etcd has its own, in ${k3s[1]}/etcd/: server-ca.crt, client.crt, client.key)`;
   const kubeadm = file === undefined ? null : /^(.*\/kubernetes\/pki)\/ca\.crt$/.exec(file);

@@ -175,6 +175,23 @@ describe('etcd over TLS', () => {
     expectFailure(client, new RegExp(`etcd rejected the client certificate RS_ETCD_CLIENT_CERT=${quoted(join(tls, 'client-admin.crt'))}: .*${quoted(hint)}$`, 'm'));
   });
 
+  // An operator cd'd into k3s's server folder gives the files relative to it, as etcdctl takes them. Before, the hint
+  // matched only absolute paths: `RS_ETCD_CA_CERT=tls/server-ca.crt` ended at the file, naming no folder.
+  it("names k3s's etcd folder for a relative path too, as the absolute folder it is", async () => {
+    const server = join(dir, 'rel/var/lib/rancher/k3s/server');
+    const tls = join(server, 'tls');
+    await mkdir(join(tls, 'etcd'), { recursive: true });
+    await copyFile(certs.otherCa, join(tls, 'server-ca.crt'));
+    await copyFile(certs.otherClient.cert, join(tls, 'client-admin.crt'));
+    await copyFile(certs.otherClient.key, join(tls, 'client-admin.key'));
+    const hint = `(a certificate of k3s's Kubernetes API: k3s's etcd has its own, in ${tls}/etcd/: server-ca.crt, client.crt, client.key)`;
+    const env = { RS_ETCD_ENDPOINTS: mutual.endpoint, RS_BACKUP_DIR: join(dir, 'store'), RS_ETCD_TIMEOUT: '5s' };
+    const ca = await runCli(['backup'], { ...env, RS_ETCD_CA_CERT: 'tls/server-ca.crt', RS_ETCD_CLIENT_CERT: certs.client.cert, RS_ETCD_CLIENT_KEY: certs.client.key }, { cwd: server });
+    expectFailure(ca, new RegExp(`server certificate is not signed by RS_ETCD_CA_CERT=tls/server-ca\\.crt ${quoted(hint)}$`, 'm'));
+    const client = await runCli(['backup'], { ...env, RS_ETCD_CA_CERT: certs.ca, RS_ETCD_CLIENT_CERT: './client-admin.crt', RS_ETCD_CLIENT_KEY: 'client-admin.key' }, { cwd: tls });
+    expectFailure(client, new RegExp(`etcd rejected the client certificate RS_ETCD_CLIENT_CERT=\\./client-admin\\.crt: .*${quoted(hint)}$`, 'm'));
+  });
+
   it('says the client certificate and key do not belong together', async () => {
     expectFailure(
       await backup(mutual, { RS_ETCD_CA_CERT: certs.ca, RS_ETCD_CLIENT_CERT: certs.mismatched.cert, RS_ETCD_CLIENT_KEY: certs.mismatched.key }),
