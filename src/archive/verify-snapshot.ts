@@ -54,7 +54,7 @@ export interface SnapshotPlace {
 }
 
 /** The walk's progress for `log`: the bytes of the file it has read. */
-function walkWatch(log: Logger | undefined): WalkWatch | undefined {
+export function walkWatch(log: Logger | undefined): WalkWatch | undefined {
   return log && ((bytesRead) => reportProgress(log, 'walk', () => ({ bytes: bytesRead() })));
 }
 

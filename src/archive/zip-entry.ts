@@ -5,6 +5,8 @@ import { crc32 } from 'node:zlib';
 import yauzl, { type Entry, type ZipFile } from 'yauzl';
 import { IntegrityError, OperationError, abortedBySignal, describeError } from '../core/errors.js';
 import { printable } from '../core/printable.js';
+import type { Logger } from '../log.js';
+import { readCounted } from '../progress.js';
 import { workAreaError } from './work-area.js';
 
 /** The zip compression methods read: stored (0) and deflate (8), what k3s and every zip tool write. */
@@ -16,9 +18,9 @@ const METHODS: Readonly<Record<number, string>> = { 0: 'stored', 8: 'deflate' };
  * and its sizes against the central directory. A zip that holds no file or more than one, an encrypted entry, another
  * method than stored or deflate, or an archive that does not read (cut, damaged, multi-disk) is refused naming `name`
  * (the file as printed); the caller removes `out`. yauzl reads the central directory (zip64 too) and inflates; it
- * checks no CRC-32, which is done here.
+ * checks no CRC-32, which is done here. With `log`, an unzip that lasts reports `decode` progress (of the entry's size).
  */
-export async function unzipSingleFile(path: string, name: string, out: string, workDir: string, signal: AbortSignal): Promise<void> {
+export async function unzipSingleFile(path: string, name: string, out: string, workDir: string, signal: AbortSignal, log?: Logger): Promise<void> {
   let zip: ZipFile;
   try {
     zip = await yauzl.openPromise(path, { autoClose: false, validateEntrySizes: true, strictFileNames: false });
@@ -34,7 +36,8 @@ export async function unzipSingleFile(path: string, name: string, out: string, w
       throw new OperationError(`${name}: cannot read ${printable(entry.fileName)} in the zip archive (cut or damaged?): ${describeError(err)}`, { cause: err });
     }
     try {
-      await pipeline(data, new Crc32Check(entry, name), createWriteStream(out, { mode: 0o600, flags: 'wx', highWaterMark: 1024 * 1024 }), { signal });
+      const read = log ? readCounted(data, { log, what: 'decode', total: entry.uncompressedSize }) : data;
+      await pipeline(read, new Crc32Check(entry, name), createWriteStream(out, { mode: 0o600, flags: 'wx', highWaterMark: 1024 * 1024 }), { signal });
     } catch (err) {
       if (err instanceof OperationError) throw err;
       const full = workAreaError(err, workDir, `cannot unzip ${name}`);

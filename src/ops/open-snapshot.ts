@@ -17,6 +17,7 @@ import type { Config } from '../config/types.js';
 import { AbortedError, IntegrityError, OperationError, describeError } from '../core/errors.js';
 import { printable } from '../core/printable.js';
 import { makeTempDir, trackTempPath } from '../exit-cleanup.js';
+import { readCounted } from '../progress.js';
 import type { OpContext } from './context.js';
 import type { KeysInput, SnapshotInput, SnapshotOrigin } from './keys-input.js';
 import { spillAreaIn } from './spill-area.js';
@@ -177,7 +178,9 @@ async function openSnapshotFile(ctx: OpContext, target: string): Promise<Snapsho
       }
       if (layer === 3) throw new OperationError(`${name} is wrapped in more layers than a snapshot backup has (age, then gzip or zstd)`);
       const out = join(await workArea(), `layer-${layer}`);
-      if (wrapping === 'zip') await (await import('../archive/zip-entry.js')).unzipSingleFile(path, name, out, workDir, ctx.signal);
+      // Said as it starts, and `decode` progress while it lasts: a k3s zip of a large database takes a while.
+      ctx.log.info({ file: name, wrapping, workArea: workDir }, `decoding ${name} (${wrapping}) into the work area`);
+      if (wrapping === 'zip') await (await import('../archive/zip-entry.js')).unzipSingleFile(path, name, out, workDir, ctx.signal, ctx.log);
       else await decodeLayer(ctx, target, path, wrapping, out, workDir);
       // The layer before (an age file's decrypted but still compressed bytes) is not needed any more.
       if (path !== target) await rm(path, { force: true });
@@ -360,7 +363,7 @@ async function decodeLayer(ctx: OpContext, target: string, path: string, wrappin
   const BUFFER = 1024 * 1024;
   try {
     await pipeline(
-      [createReadStream(path, { highWaterMark: BUFFER }), ...steps, createWriteStream(out, { mode: 0o600, flags: 'wx', highWaterMark: BUFFER })] as unknown as [Readable, ...Duplex[], Writable],
+      [readCounted(createReadStream(path, { highWaterMark: BUFFER }), { log: ctx.log, what: 'decode', total: (await stat(path)).size }), ...steps, createWriteStream(out, { mode: 0o600, flags: 'wx', highWaterMark: BUFFER })] as unknown as [Readable, ...Duplex[], Writable],
       { signal: ctx.signal },
     );
   } catch (err) {

@@ -32,8 +32,8 @@ export interface SnapshotReader {
   leases(): Promise<LeaseRecord[]>;
   /** Elements of a top-level bucket in key order (views into cached pages: copy what you keep). */
   entries(bucket: string): AsyncIterable<BucketEntry>;
-  /** A full structural check of the file. */
-  verify(): Promise<VerifyCheck[]>;
+  /** A full structural check of the file; `watch` is told of the walk as it goes (see WalkWatch). */
+  verify(watch?: WalkWatch): Promise<VerifyCheck[]>;
   close(): Promise<void>;
 }
 
@@ -87,9 +87,16 @@ class FileSnapshotReader implements SnapshotReader {
     if (root !== undefined) yield* bucketEntries(this.file, root);
   }
 
-  async verify(): Promise<VerifyCheck[]> {
+  async verify(watch?: WalkWatch): Promise<VerifyCheck[]> {
     const { verifySource } = await import('./verify.js');
-    return verifySource(this.source);
+    // The bytes this walk reads: the source has read the meta pages (and maybe more) before it.
+    const before = this.source.bytesRead;
+    const stop = watch?.(() => this.source.bytesRead - before);
+    try {
+      return await verifySource(this.source);
+    } finally {
+      stop?.();
+    }
   }
 
   close(): Promise<void> {
