@@ -157,6 +157,7 @@ export async function scanPages(
   file: BoltFile,
   sink?: ChunkSink,
   chunkBytes = CHUNK_BYTES,
+  signal?: AbortSignal,
 ): Promise<PageScan | undefined> {
   const total = file.pageCount;
   if (total > MAX_SCANNED_PAGES) return undefined;
@@ -185,6 +186,8 @@ export async function scanPages(
   const scanner = new ChunkScanner(file, new PageScan(total));
   const reads = [start(0), start(1)];
   for (let c = 0; c < chunks; c++) {
+    // A stop (SIGINT) between chunks ends the scan with the signal's reason: a scan of GBs takes seconds.
+    signal?.throwIfAborted();
     const buf = await (reads[c % 2] as Promise<Buffer>);
     if (sink !== undefined) {
       const taken = sink.take(buf);

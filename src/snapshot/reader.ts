@@ -24,7 +24,10 @@ export interface SnapshotStatus extends BoltStatus {
 export interface SnapshotReader {
   readonly path: string;
   readonly pageSize: number;
-  /** hash, revision, totalKey and totalSize as `etcdctl snapshot status` (3.4) computes them, and the trailer state. */
+  /**
+   * hash, revision, totalKey and totalSize as `etcdctl snapshot status` (3.4) computes them, and the trailer state;
+   * the reader's signal stops it, as it stops the walks of keys.
+   */
   status(): Promise<SnapshotStatus>;
   /** Keys live at a revision (default latest), in key order, as `etcdctl get --prefix` returns them. */
   liveKeys(opts?: LiveKeysOptions): AsyncIterable<LiveKey>;
@@ -64,8 +67,9 @@ class FileSnapshotReader implements SnapshotReader {
   async status(): Promise<SnapshotStatus> {
     const trailer = trailerCheckForScan(this.source, this.file.pageCount * this.file.pageSize);
     try {
-      const scan = await scanPages(this.file, trailer.sink);
-      const bolt = await boltStatus(this.file, scan);
+      // Stopped by the reader's signal (SIGINT) as its walks of keys are: a status reads the whole file.
+      const scan = await scanPages(this.file, trailer.sink, undefined, this.signal);
+      const bolt = await boltStatus(this.file, scan, this.signal);
       return { ...bolt, trailer: await trailer.result(scan !== undefined) };
     } finally {
       trailer.close();

@@ -31,9 +31,10 @@ async function step<T>(next: T | Promise<T>): Promise<T> {
  * Computes hash, revision, totalKey and totalSize of a bbolt file as etcdctl 3.4's `snapshot status` does. With a
  * PageScan of the file, leaves come from the scan and the walk reads only branch pages it did not keep.
  */
-export async function boltStatus(file: BoltFile, scan?: PageScan): Promise<BoltStatus> {
+export async function boltStatus(file: BoltFile, scan?: PageScan, signal?: AbortSignal): Promise<BoltStatus> {
   const crc = new ChainedCrc(scan);
   let totalKey = 0;
+  let steps = 0;
   let lastRevisionLeaf: LeafNode | number | undefined;
   // One set for the whole walk: no page may belong to two buckets.
   const seen = new PageSet(file.pageCount);
@@ -51,6 +52,8 @@ export async function boltStatus(file: BoltFile, scan?: PageScan): Promise<BoltS
       for (let next = leaves.next(); ; next = leaves.next()) {
         const leaf: WalkStep | null = next instanceof Promise ? await next : next;
         if (leaf === null) break;
+        // Now and then: a walk without a scan reads every leaf from disk.
+        if (++steps % 1024 === 0) signal?.throwIfAborted();
         const count = typeof leaf === 'number' ? (scan as PageScan).count[leaf]! : leaf.count;
         if (typeof leaf === 'number') crc.addScanned(leaf);
         else crc.addLeaf(leaf);
