@@ -135,7 +135,7 @@ async function compareSides(ctx: OpContext, a: DiffSide, b: DiffSide, opts: { li
  * then reads the values back in key order). A file whose sha256 trailer does not match its data is refused.
  */
 async function openFileSide(ctx: OpContext, path: string): Promise<DiffSide> {
-  const input = await openSnapshotInput(ctx, path);
+  const input = await openSnapshotInput(ctx, path, undefined, 'diff');
   try {
     const stream = await snapshotFileKeys(ctx, input, { refuseDamaged: 'compared', everyKey: true });
     const written = await stat(path).then((s) => s.mtime.toISOString());

@@ -57,13 +57,13 @@ export async function isFile(target: string): Promise<boolean> {
 }
 
 /**
- * Opens `target` for `inspect`: a path that exists as a file is read in place (a snapshot with or without etcd's
- * trailer, or a raw member/snap/db); anything else is a backup id in the configured store, or `latest`: the newest
+ * Opens `target` for `inspect` (or `command`, as messages name it: `stats of FILE stopped`): a path that exists as a
+ * file is read in place (a snapshot with or without etcd's trailer, or a raw member/snap/db); anything else is a backup id in the configured store, or `latest`: the newest
  * snapshot backup (of `series`, asked for only when `target` is not a file). A backup is downloaded, checked and
  * decoded to a private temporary file; its trailer is left to the reader, which reports its state.
  */
-export async function openSnapshotInput(ctx: OpContext, target: string, series: () => string | undefined = () => undefined): Promise<SnapshotInput> {
-  return openInput(ctx, target, series, false) as Promise<SnapshotInput>;
+export async function openSnapshotInput(ctx: OpContext, target: string, series: () => string | undefined = () => undefined, command = 'inspect'): Promise<SnapshotInput> {
+  return openInput(ctx, target, series, false, command) as Promise<SnapshotInput>;
 }
 
 /**
@@ -74,10 +74,10 @@ export async function openKeysInput(ctx: OpContext, target: string, series: () =
   return openInput(ctx, target, series, true);
 }
 
-async function openInput(ctx: OpContext, target: string, series: () => string | undefined, keyDumps: boolean): Promise<SnapshotInput | KeysInput> {
+async function openInput(ctx: OpContext, target: string, series: () => string | undefined, keyDumps: boolean, command = 'inspect'): Promise<SnapshotInput | KeysInput> {
   if (await isFile(target)) {
     const { isGoReshifterZip } = await import('../archive/go-reshifter-zip.js');
-    if (!(await isGoReshifterZip(target))) return openSnapshotFile(ctx, target);
+    if (!(await isGoReshifterZip(target))) return openSnapshotFile(ctx, target, command);
     if (keyDumps) return (await import('./go-zip-keys-input.js')).goZipKeysInput(ctx, target);
     const { OperationError } = await import('../core/errors.js');
     throw new OperationError(
@@ -146,7 +146,7 @@ function wrappingOfBytes(head: Buffer): Wrapping | undefined {
  * into a private temporary file first (in the work area, RS_TMP_DIR; deleted on close). An ASCII-armored age file is
  * named, with what to do.
  */
-async function openSnapshotFile(ctx: OpContext, target: string): Promise<SnapshotInput> {
+async function openSnapshotFile(ctx: OpContext, target: string, command: string): Promise<SnapshotInput> {
   let path = target;
   let dir: string | undefined;
   let release = () => undefined as void;
@@ -169,7 +169,7 @@ async function openSnapshotFile(ctx: OpContext, target: string): Promise<Snapsho
   };
   try {
     // A pipe is read once, from its start: copied into the work area first, then read as a file is.
-    if (!(await stat(target)).isFile()) path = await copyPipe(ctx, target, join(await workArea(), 'piped'), workDir);
+    if (!(await stat(target)).isFile()) path = await copyPipe(ctx, target, join(await workArea(), 'piped'), workDir, command);
     for (let layer = 0; ; layer++) {
       const wrapping = await wrappingOf(path);
       if (wrapping === undefined) break;
@@ -189,7 +189,7 @@ async function openSnapshotFile(ctx: OpContext, target: string): Promise<Snapsho
     const artifact = await reshifterArchiveOf(path, target);
     if (artifact !== undefined) throw new OperationError(artifact);
     // The file's keys are walked offline, by no stream the signal stops: the walk stops itself, as a backup's does.
-    const stopped = () => new AbortedError(`inspect of ${name} stopped: ${describeError(ctx.signal.reason)}`);
+    const stopped = () => new AbortedError(`${command} of ${name} stopped: ${describeError(ctx.signal.reason)}`);
     // Loaded here, not with this module: restore loads this module for snapshot files, a key dump's restore never reads one.
     const { openSnapshot } = await import('../snapshot/index.js');
     const reader = await openSnapshot(path, { signal: stopSignal(ctx.signal, stopped), spillArea: spillAreaIn(workDir) });
@@ -336,12 +336,12 @@ export function nonSnapshotArtifact(path: string): string | undefined {
 }
 
 /** Copies the pipe `target` (stdin, `<(...)`) into `out` (0600), a file in the work area `workDir`; returns `out`. */
-async function copyPipe(ctx: OpContext, target: string, out: string, workDir: string): Promise<string> {
+async function copyPipe(ctx: OpContext, target: string, out: string, workDir: string, command: string): Promise<string> {
   const BUFFER = 1024 * 1024;
   try {
     await pipeline(createReadStream(target, { highWaterMark: BUFFER }), createWriteStream(out, { mode: 0o600, flags: 'wx', highWaterMark: BUFFER }), { signal: ctx.signal });
   } catch (err) {
-    if (ctx.signal.aborted) throw new AbortedError(`inspect of ${printable(target)} stopped: ${describeError(ctx.signal.reason)}`);
+    if (ctx.signal.aborted) throw new AbortedError(`${command} of ${printable(target)} stopped: ${describeError(ctx.signal.reason)}`);
     const full = workAreaError(err, workDir, `cannot copy ${printable(target)}`);
     if (full !== err) throw full;
     throw new OperationError(`cannot read ${printable(target)}: ${describeError(err)}`, { cause: err });

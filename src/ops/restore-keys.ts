@@ -92,7 +92,7 @@ export async function restoreBackupKeys(ctx: OpContext, repo: BackupRepository, 
  * the Kubernetes prefixes), as a snapshot backup's with --keys: the selective restore etcd's own tools do not have.
  */
 export async function restoreSnapshotFileKeys(ctx: OpContext, path: string, opts: KeyRestoreOptions): Promise<KeyRestoreReport> {
-  const input = await openSnapshotInput(ctx, path);
+  const input = await openSnapshotInput(ctx, path, undefined, 'restore');
   try {
     const stream = await snapshotFileKeys(ctx, input, { leaseTtls: true, refuseDamaged: 'restored' });
     return await restoreKeys(ctx, path, stream, opts, path).catch((err: unknown) => {

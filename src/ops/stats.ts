@@ -187,7 +187,7 @@ export async function fileStats(ctx: OpContext, path: string, opts: StatsOptions
     await eachPaced(ctx, stream.records(), (r) => counter.key(r, layout), opts.backlog);
     return { source: { kind: 'file', path, id: summary.id, strategy: GO_RESHIFTER, apiVersion: 'v3', revision: 0, prefixes: summary.prefixes }, report: counter.stats.report() };
   }
-  const input = await openSnapshotInput(ctx, path);
+  const input = await openSnapshotInput(ctx, path, undefined, 'stats');
   try {
     const stream = await snapshotFileKeys(ctx, input);
     const layout = layoutPrefixes(stream.header.prefixes, DEFAULT_PREFIXES);

@@ -86,7 +86,7 @@ export async function verifyGoZipFile(ctx: OpContext, path: string, name = path,
  * copy, which is removed. A file that is no snapshot at all fails (IntegrityError); failed checks are a result.
  */
 export async function verifySnapshotFile(ctx: OpContext, path: string): Promise<FileVerifyResult> {
-  const input = await openSnapshotInput(ctx, path);
+  const input = await openSnapshotInput(ctx, path, undefined, 'verify');
   try {
     // `walk` progress while it lasts, as for a snapshot backup: a 4 GB file takes tens of seconds.
     const checks = (await input.reader.verify(walkWatch(ctx.log))).map(snapshotCheck);

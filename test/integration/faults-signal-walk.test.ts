@@ -122,6 +122,18 @@ describe('SIGTERM mid-walk of a snapshot', () => {
     expect(status.res.stdout).toBe('');
   });
 
+  // Before: stats (and diff, restore --keys) of a snapshot file stopped mid-walk said "inspect of <file> stopped", a
+  // command the operator had not run.
+  it('stats <file> and diff <file> <file>: exit 1 at once, naming the command that stopped', async () => {
+    const file = join(store, 'default', `${id}.snapshot.db`);
+    expectStopped(await signalMidWalk(['stats', file]), `stats of ${file} stopped: received SIGTERM`);
+    // Cut off in the status of one side, or in the walk of both: either way diff's own words.
+    const diff = await signalMidWalk(['diff', file, file]);
+    expect(diff.res.stderr).toMatch(/^reshifter: diff of \S+ (and \S+ )?stopped: received SIGTERM$/m);
+    expect(diff.res.code, diff.res.stderr).toBe(1);
+    expect(diff.res.stderr).not.toMatch(/inspect of/);
+  });
+
   it('restore <id> --keys: exit 1 at once, saying what it wrote; etcd as it says, and a second run completes it', async () => {
     const target = await startEtcd();
     try {
