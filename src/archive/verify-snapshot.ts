@@ -63,7 +63,7 @@ async function verifyInPlace(stored: Readable, file: string, m: Manifest, keys: 
   const checks = await verifyArtifact(stored, m, keys, signal);
   if (!checks.every((c) => c.ok)) return checks;
   try {
-    checks.push(...(await verifyFile(file, walkWatch(log))).map(snapshotCheck));
+    checks.push(...(await verifyFile(file, walkWatch(log), signal)).map(snapshotCheck));
   } catch (err) {
     checks.push({ name: 'snapshot walk', ok: false, detail: `could not walk the snapshot file: ${describeError(err)}` });
   }
@@ -98,7 +98,7 @@ export async function verifySnapshotArtifact(stored: Readable, m: Manifest, keys
       const read = place.log ? readCounted(copy, { log: place.log, what: 'decode', total: m.sizeBytes }) : copy;
       await pipeline([read, ...steps, createWriteStream(db, { mode: 0o600, flags: 'wx' })], signal ? { signal } : {});
       await rm(storedCopy, { force: true });
-      checks.push(...(await verifyFile(db, walkWatch(place.log))).map(snapshotCheck));
+      checks.push(...(await verifyFile(db, walkWatch(place.log), signal)).map(snapshotCheck));
     } catch (err) {
       if (isNoRoom(err)) throw workAreaError(err, workDir, what);
       checks.push({ name: 'snapshot walk', ok: false, detail: `could not walk the snapshot file: ${describeError(err)}` });

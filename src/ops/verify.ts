@@ -88,9 +88,10 @@ export async function verifyGoZipFile(ctx: OpContext, path: string, name = path,
 export async function verifySnapshotFile(ctx: OpContext, path: string): Promise<FileVerifyResult> {
   const input = await openSnapshotInput(ctx, path, undefined, 'verify');
   try {
-    // `walk` progress while it lasts, as for a snapshot backup: a 4 GB file takes tens of seconds.
-    const checks = (await input.reader.verify(walkWatch(ctx.log))).map(snapshotCheck);
-    if (ctx.signal.aborted) throw new AbortedError(`verify of ${printable(path)} stopped: ${describeError(ctx.signal.reason)}; the file was not checked in full`);
+    const stopped = () => new AbortedError(`verify of ${printable(path)} stopped: ${describeError(ctx.signal.reason)}; the file was not checked in full`);
+    // `walk` progress while it lasts, as for a snapshot backup: a 4 GB file takes tens of seconds; a stop ends it.
+    const checks = (await input.reader.verify(walkWatch(ctx.log)).catch((err: unknown) => Promise.reject(ctx.signal.aborted ? stopped() : err))).map(snapshotCheck);
+    if (ctx.signal.aborted) throw stopped();
     return { file: path, ok: checks.every((c) => c.ok), checks };
   } finally {
     await input.close();

@@ -97,7 +97,7 @@ class FileSnapshotReader implements SnapshotReader {
     const before = this.source.bytesRead;
     const stop = watch?.(() => this.source.bytesRead - before);
     try {
-      return await verifySource(this.source);
+      return await verifySource(this.source, this.signal);
     } finally {
       stop?.();
     }
@@ -131,9 +131,9 @@ export async function snapshotStatus(path: string): Promise<SnapshotStatus> {
 }
 
 /** A full structural check of the snapshot file at `path` (see SnapshotReader.verify); `watch`: see WalkWatch. */
-export async function verifyFile(path: string, watch?: WalkWatch): Promise<VerifyCheck[]> {
+export async function verifyFile(path: string, watch?: WalkWatch, signal?: AbortSignal): Promise<VerifyCheck[]> {
   const verify = await import('./verify.js');
-  return verify.verifyFile(path, watch);
+  return verify.verifyFile(path, watch, signal);
 }
 
 /** Live keys of `reader` at a revision (default latest): the function form of `reader.liveKeys`. */

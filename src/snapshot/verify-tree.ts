@@ -36,7 +36,7 @@ interface Frame {
  * so one damaged page does not hide the state of the rest. A page reached twice is reported and not walked again, so
  * forged cycles end.
  */
-export async function walkAllBuckets(file: BoltFile): Promise<TreeReport> {
+export async function walkAllBuckets(file: BoltFile, signal?: AbortSignal): Promise<TreeReport> {
   const report: TreeReport = {
     pages: new ProblemList(),
     order: new ProblemList(),
@@ -50,7 +50,7 @@ export async function walkAllBuckets(file: BoltFile): Promise<TreeReport> {
   const buckets: { root: BucketRoot; depth: number }[] = [{ root: rootBucket(file), depth: 0 }];
   for (let next = buckets.pop(); next !== undefined; next = buckets.pop()) {
     report.buckets++;
-    const found = await walkBucket(file, next.root, report);
+    const found = await walkBucket(file, next.root, report, signal);
     for (const root of found) {
       if (next.depth + 1 > MAX_TREE_DEPTH) report.pages.add(`bucket ${root.name}: buckets nested deeper than ${MAX_TREE_DEPTH}`);
       else buckets.push({ root, depth: next.depth + 1 });
@@ -113,7 +113,7 @@ function markReached(file: BoltFile, node: LeafNode | BranchNode, pgid: number, 
 }
 
 /** Walks one bucket's pages; returns its sub-buckets. */
-async function walkBucket(file: BoltFile, bucket: BucketRoot, report: TreeReport): Promise<BucketRoot[]> {
+async function walkBucket(file: BoltFile, bucket: BucketRoot, report: TreeReport, signal?: AbortSignal): Promise<BucketRoot[]> {
   const where = `bucket ${bucket.name}`;
   const subBuckets: BucketRoot[] = [];
   const checkLeaf = leafChecker(bucket, report, subBuckets);
@@ -128,6 +128,8 @@ async function walkBucket(file: BoltFile, bucket: BucketRoot, report: TreeReport
     const { pgid } = frame;
     // The top of the stack is exactly what is read next: keep its pages requested, in batches that merge well.
     if (popped++ % (PREFETCH_WINDOW / 2) === 0) file.prefetch(stack.slice(-PREFETCH_WINDOW).map((f) => f.pgid));
+    // A stop (SIGINT) ends the walk with the signal's reason: a walk of GBs takes tens of seconds.
+    if (popped % 1024 === 1) signal?.throwIfAborted();
     if (Number.isSafeInteger(pgid) && pgid >= 0 && pgid < file.pageCount && report.reachable.has(pgid)) {
       report.pages.add(`${where}: page ${pgid} (offset ${file.offsetOf(pgid)}) is reached twice (a cycle or a shared page)`);
       continue;

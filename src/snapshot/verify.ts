@@ -65,7 +65,7 @@ function accountingCheck(file: BoltFile, tree: TreeReport, freelist: FreelistRep
  * element bounds, key order, no page reached twice), page accounting, and etcd's key bucket. Returns one line per
  * check; a damaged file gives failed checks, not an exception.
  */
-export async function verifySource(source: FileSource): Promise<VerifyCheck[]> {
+export async function verifySource(source: FileSource, signal?: AbortSignal): Promise<VerifyCheck[]> {
   const probes = await probeMetas(source);
   const checks = metaChecks(probes);
   let meta: Meta;
@@ -82,9 +82,11 @@ export async function verifySource(source: FileSource): Promise<VerifyCheck[]> {
   checks.push(passed('meta in use', `meta page ${meta.index} (txid ${meta.txid})`), sizeCheck(source, meta));
   const freelist = await checkFreelist(file);
   checks.push(freelist.check);
-  const tree = await walkAllBuckets(file);
+  const tree = await walkAllBuckets(file, signal);
   checks.push(...treeChecks(tree), accountingCheck(file, tree, freelist));
+  signal?.throwIfAborted();
   checks.push(await checkKeyBucket(file));
+  signal?.throwIfAborted();
   checks.push(trailerCheck(await trailer));
   return checks;
 }
@@ -96,11 +98,11 @@ export async function verifySource(source: FileSource): Promise<VerifyCheck[]> {
 export type WalkWatch = (bytesRead: () => number) => () => void;
 
 /** Opens `path` and verifies it (see verifySource); `watch` is told of the walk as it goes. */
-export async function verifyFile(path: string, watch?: WalkWatch): Promise<VerifyCheck[]> {
+export async function verifyFile(path: string, watch?: WalkWatch, signal?: AbortSignal): Promise<VerifyCheck[]> {
   const source = await FileSource.open(path);
   const stop = watch?.(() => source.bytesRead);
   try {
-    return await verifySource(source);
+    return await verifySource(source, signal);
   } finally {
     stop?.();
     await source.close();
