@@ -27,7 +27,9 @@ const isFalse = (v: string) => ['0', 'f', 'false'].includes(v.trim().toLowerCase
  * value asks nothing reshifter would not do anyway. None is mapped onto an RS_ variable: etcdctl's timeouts bound
  * one dial (2s) or one command (5s), RS_ETCD_TIMEOUT one call with its retries (30s), and a shell's ETCDCTL_DIAL_TIMEOUT
  * would fail a large backup's calls. ETCDCTL_INSECURE_DISCOVERY only qualifies ETCDCTL_DISCOVERY_SRV. Output settings
- * (ETCDCTL_WRITE_OUT, _HEX, _DEBUG) and ETCDCTL_API are not connection settings, and are left alone without a word.
+ * (ETCDCTL_WRITE_OUT, _HEX, _DEBUG) are not connection settings, and are left alone without a word, and so is
+ * ETCDCTL_API=3 (what every control-plane shell exports); ETCDCTL_API=2 asks for the v2 keyspace, which reshifter
+ * reads only with RS_ETCD_API_VERSION=v2 (auto takes v3 whenever etcd serves it), so it is named.
  */
 const ETCDCTL_NOT_READ: Readonly<Record<string, (value: string) => string | undefined>> = {
   // Never honoured: reshifter always verifies etcd's certificate. A warning, not a refusal: a shell that exports it
@@ -41,6 +43,10 @@ const ETCDCTL_NOT_READ: Readonly<Record<string, (value: string) => string | unde
   ETCDCTL_KEEPALIVE_TIME: () => 'is not read: reshifter has no keepalive setting',
   ETCDCTL_KEEPALIVE_TIMEOUT: () => 'is not read: reshifter has no keepalive setting',
   ETCDCTL_DISCOVERY_SRV: () => 'is not read: reshifter does not look endpoints up in DNS SRV records; give them with RS_ETCD_ENDPOINTS (or ETCDCTL_ENDPOINTS)',
+  ETCDCTL_API: (v) =>
+    v.trim() !== '2'
+      ? undefined
+      : "is not read: reshifter reads etcd's v2 keyspace only with RS_ETCD_API_VERSION=v2 (auto, the default, takes v3 whenever etcd serves it); set it for the keys etcdctl shows with ETCDCTL_API=2",
   ETCDCTL_DISCOVERY_SRV_NAME: () => 'is not read: reshifter does not look endpoints up in DNS SRV records; give them with RS_ETCD_ENDPOINTS (or ETCDCTL_ENDPOINTS)',
 };
 
@@ -49,7 +55,9 @@ export function etcdctlWarnings(env: Record<string, string | undefined>): Config
   return Object.entries(ETCDCTL_NOT_READ).flatMap(([variable, why]) => {
     const value = env[variable];
     // Blank counts as unset, as for the etcdctl variables reshifter reads.
-    const detail = value === undefined || value.trim() === '' ? undefined : why(value);
+    // ETCDCTL_API=2 beside RS_ETCD_API_VERSION=v2 asks what is done.
+    const agreed = variable === 'ETCDCTL_API' && env.RS_ETCD_API_VERSION?.trim() === 'v2';
+    const detail = value === undefined || value.trim() === '' || agreed ? undefined : why(value);
     return detail === undefined ? [] : [{ msg: NOT_READ, variable, detail: `${variable} ${detail}` }];
   });
 }

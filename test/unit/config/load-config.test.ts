@@ -186,6 +186,14 @@ describe("loadConfig: etcdctl's variables reshifter does not read", () => {
     expect(warned({ ETCDCTL_INSECURE_TRANSPORT: 'false' })).toEqual([['ETCDCTL_INSECURE_TRANSPORT', msg, expect.stringContaining('give https:// endpoints')]]);
   });
 
+  // Before: ETCDCTL_API=2 was left alone without a word, and auto read the v3 keyspace: a shell set up for a v2 etcd
+  // (flannel's /coreos.com) backed up, listed and counted other keys than etcdctl showed it.
+  it('names ETCDCTL_API=2 as not read, with RS_ETCD_API_VERSION=v2 to set; nothing for 3, or beside v2', () => {
+    expect(warned({ ETCDCTL_API: '2' })).toEqual([['ETCDCTL_API', "etcdctl's variable is not read by reshifter", expect.stringMatching(/^ETCDCTL_API is not read: .*RS_ETCD_API_VERSION=v2/)]]);
+    expect(warned({ ETCDCTL_API: '3' })).toEqual([]);
+    expect(warned({ ETCDCTL_API: '2', RS_ETCD_API_VERSION: 'v2' })).toEqual([]);
+  });
+
   it('never skips verifying etcd\'s certificate: ETCDCTL_INSECURE_SKIP_TLS_VERIFY is named as not honoured', () => {
     const loaded = loadConfig({ ETCDCTL_INSECURE_SKIP_TLS_VERIFY: 'true', ETCDCTL_ENDPOINTS: 'https://10.0.0.5:2379' });
     expect(loaded.warnings!.map((w) => w.detail)).toEqual([
