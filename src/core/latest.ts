@@ -32,7 +32,7 @@ export const USES = {
     kinds: ['key dump'],
     reads: '`restore` without --data-dir or --keys restores key dumps (restore a snapshot with --data-dir DIR, or its live keys with --keys)',
   },
-  restoreSnapshot: { kinds: ['snapshot'], reads: '`restore --data-dir` and `restore --keys` restore snapshots' },
+  restoreSnapshot: { kinds: ['snapshot'], reads: '`restore --data-dir`, `--snapshot-file` and `--keys` restore snapshots' },
   /** `verify --chain`: a chain of continuous backups, named by its full backup (a snapshot or key dump) or a segment. */
   verifyChain: {
     kinds: ['snapshot', 'key dump', 'delta segment'],

@@ -117,4 +117,16 @@ describe('restore --snapshot-file', () => {
     expect(point.stderr).toContain('--snapshot-file writes a snapshot backup as it was taken');
     expect((await readdir(work)).filter((f) => f.includes('point') || f.startsWith('.'))).toEqual([]);
   });
+
+  // Before: a cluster whose backups are all key dumps was told "`restore --data-dir` and `restore --keys` restore
+  // snapshots": not the form the operator had typed, who was left to wonder whether --snapshot-file reads dumps.
+  it('latest of a cluster with no snapshot backup names --snapshot-file among the forms that restore snapshots', async () => {
+    const dumps = { ...env(), RS_CLUSTER_NAME: 'k3s-dumps' };
+    const made = await runCli(['backup', '--strategy', 'raw'], dumps);
+    expect(made.code, made.stderr).toBe(0);
+    const res = await runCli(['restore', 'latest', '--snapshot-file', join(work, 'from-dumps.db')], dumps);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/no snapshot backup of cluster "k3s-dumps" .*the newest backup is a key dump \(raw\).*`restore --data-dir`, `--snapshot-file` and `--keys` restore snapshots/);
+    expect((await readdir(work)).filter((f) => f.includes('from-dumps'))).toEqual([]);
+  });
 });
