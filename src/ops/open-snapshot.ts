@@ -14,7 +14,7 @@ import { kindOf } from '../core/backup-kind.js';
 import { SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { idOfFile, manifestName } from '../core/naming.js';
 import type { Config } from '../config/types.js';
-import { AbortedError, IntegrityError, OperationError, describeError } from '../core/errors.js';
+import { AbortedError, IntegrityError, OperationError, abortedBySignal, describeError } from '../core/errors.js';
 import { printable } from '../core/printable.js';
 import { makeTempDir, trackTempPath } from '../exit-cleanup.js';
 import { readCounted } from '../progress.js';
@@ -181,7 +181,7 @@ async function openSnapshotFile(ctx: OpContext, target: string, command: string)
       // Said as it starts, and `decode` progress while it lasts: a k3s zip of a large database takes a while.
       ctx.log.info({ file: name, wrapping, workArea: workDir }, `decoding ${name} (${wrapping}) into the work area`);
       if (wrapping === 'zip') await (await import('../archive/zip-entry.js')).unzipSingleFile(path, name, out, workDir, ctx.signal, ctx.log);
-      else await decodeLayer(ctx, target, path, wrapping, out, workDir);
+      else await decodeLayer(ctx, target, path, wrapping, out, workDir, command);
       // The layer before (an age file's decrypted but still compressed bytes) is not needed any more.
       if (path !== target) await rm(path, { force: true });
       path = out;
@@ -350,7 +350,7 @@ async function copyPipe(ctx: OpContext, target: string, out: string, workDir: st
 }
 
 /** Decodes one layer of `path` (part of `target`) into `out` (0600), a file in the work area `workDir`. */
-async function decodeLayer(ctx: OpContext, target: string, path: string, wrapping: 'gzip' | 'zstd' | 'age', out: string, workDir: string): Promise<void> {
+async function decodeLayer(ctx: OpContext, target: string, path: string, wrapping: 'gzip' | 'zstd' | 'age', out: string, workDir: string, command: string): Promise<void> {
   // Loaded only for such a file, as for a backup.
   const [{ decoders }, { encryptionKeys }] = await Promise.all([import('../archive/codec.js'), import('./encryption-keys.js')]);
   const age = wrapping === 'age';
@@ -372,6 +372,9 @@ async function decodeLayer(ctx: OpContext, target: string, path: string, wrappin
     }
     const full = workAreaError(err, workDir, `cannot decode ${name}`);
     if (full !== err) throw full;
+    // Stopped (Ctrl-C), not a file that does not decode: said as the walk's stop is.
+    const stopped = abortedBySignal(err, `${command} of ${name}`);
+    if (stopped !== undefined) throw stopped;
     const what = age ? 'does not decrypt' : `does not decompress (${wrapping})`;
     throw new OperationError(`${name} ${what}: ${describeError(err)}`, { cause: err });
   }

@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { createLogger } from '../../src/log.js';
 import type { OpContext } from '../../src/ops/context.js';
+import { fileStats } from '../../src/ops/stats.js';
 import { verifySnapshotFile } from '../../src/ops/verify.js';
 import { loadBigValues } from '../helpers/faults.js';
 import { etcdWithSnapshotFile, type SnapshotFileSetup } from '../helpers/snapshot-file.js';
@@ -75,4 +76,20 @@ it.each([
   const walk = lines.filter((l) => l.msg === 'progress' && l.what === 'walk');
   expect(walk.length, JSON.stringify(lines)).toBeGreaterThan(0);
   expect(walk.some((p) => p.bytes! > 0)).toBe(true);
+});
+
+// Before: Ctrl-C while a gzip (zstd, age) copy of a snapshot file was decoded into the work area was said as a file
+// that does not decode: "snapshot.db.gz does not decompress (gzip): The operation was aborted", which reads as a
+// damaged file. It is now the command's stop, as the walk's stop and the unzip's are; nothing is left in the work area.
+it('a stop while a gzip copy is decoded is said as the command stopped, not as a file that does not decompress', async () => {
+  const loaded = loadConfig({ RS_TMP_DIR: setup.tmp });
+  if (!loaded.config) throw new Error(loaded.errors.join('; '));
+  const controller = new AbortController();
+  // Stopped as the decoding starts (the line that says so is logged just before it).
+  const log = createLogger('info', {
+    write: (l: string) => void ((JSON.parse(l) as Line).msg.startsWith('decoding ') && controller.abort(new Error('received SIGINT'))),
+  });
+  const ctx: OpContext = { config: loaded.config, log, signal: controller.signal };
+  await expect(fileStats(ctx, gz)).rejects.toThrow(`stats of ${gz} stopped: received SIGINT`);
+  expect(await readdir(setup.tmp)).toEqual([]);
 });
