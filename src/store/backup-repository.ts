@@ -7,6 +7,7 @@ import { USES, newestFirst, pickLatest, type BackupUse, type LatestQuery } from 
 import { mapLimited } from '../core/map-limited.js';
 import { nearbyIds } from '../core/nearby.js';
 import { printable } from '../core/printable.js';
+import { unreachablePath } from '../core/unreachable-path.js';
 import { goBackupsHere, snapshotFilesHere } from '../core/snapshot-files-here.js';
 import { BACKUP_ID_RE, idOfFile, manifestName, newBackupId } from '../core/naming.js';
 import { parseManifest, serializeManifest, type Manifest } from '../archive/manifest.js';
@@ -581,6 +582,8 @@ function notAnId(given: string, latest: boolean): string {
   if (found) {
     return `${base}: it is a file on this machine; backups are read from the store ("reshifter list" shows them), and "reshifter inspect ${printable(given)}" reads a snapshot file`;
   }
+  const denied = unreachablePath(given);
+  if (denied !== undefined) return `${base}, and if it is a file here, ${denied}`;
   if (given.includes('/') || /\.(db|gz|zst|age|zip|tar)$/.test(given)) return `${base}, nor a file here (no such file)`;
   return base;
 }
