@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { IntegrityError, OperationError, abortedBySignal, describeError } from '../core/errors.js';
 import { SnapshotFormatError, SnapshotRevisionError } from '../snapshot/errors.js';
 
@@ -9,7 +10,24 @@ export function snapshotError(err: unknown, what: string): unknown {
   const aborted = abortedBySignal(err, `reading ${what}`);
   if (aborted) return aborted;
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EACCES') return new OperationError(`${what} cannot be read: ${describeError(err)}${deniedHint((err as NodeJS.ErrnoException).path)}`, { cause: err });
   if (typeof code === 'string') return new OperationError(`${what} cannot be read: ${describeError(err)}`, { cause: err });
   return err;
 }
 
+
+/**
+ * What to do about a file this user may not read: its mode and owner, and to run as that owner (k3s writes its
+ * snapshots 0600 root, under /var/lib/rancher/k3s/server/db/snapshots).
+ */
+function deniedHint(path: string | undefined): string {
+  if (path === undefined) return '';
+  try {
+    const s = statSync(path);
+    const uid = process.getuid?.();
+    const who = uid === undefined ? 'this user' : `uid ${uid}`;
+    return ` (the file is mode ${(s.mode & 0o7777).toString(8).padStart(4, '0')}, owner uid ${s.uid}): run reshifter as its owner (root for k3s's snapshots, which it writes 0600) or give ${who} read access`;
+  } catch {
+    return '';
+  }
+}

@@ -45,3 +45,28 @@ it('a snapshot file in a folder this user may not enter is said so, naming the f
     expect(res.stderr).not.toContain('no such file');
   }
 });
+
+// Before: "FILE cannot be read: EACCES: permission denied, open 'FILE'", with neither the file's mode and owner nor
+// what to do (k3s writes its snapshots 0600 root).
+it('a snapshot file this user may not read names its mode and owner, and what to do', async () => {
+  const root = process.getuid?.() === 0;
+  const uid = process.getuid!();
+  const owner = root ? 65534 : uid;
+  const open = join(setup.work, 'open');
+  await mkdir(open);
+  await chmod(setup.work, 0o755);
+  await chmod(open, 0o755);
+  const file = join(open, 'etcd-snapshot-server-1-1764990000');
+  await copyFile(setup.file, file);
+  if (root) await chown(file, owner, owner);
+  await chmod(file, root ? 0o600 : 0o000);
+  const asOther = root ? ['setpriv', '--bounding-set', '-dac_override,-dac_read_search'] : [];
+  for (const command of [['verify'], ['stats']]) {
+    const argv = [...asOther, process.execPath, new URL('../../dist/main.js', import.meta.url).pathname, command[0]!, file];
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', RS_TMP_DIR: setup.tmp, RS_BACKUP_DIR: join(setup.work, 'store') };
+    const res = await promisify(execFile)(argv[0]!, argv.slice(1), { env, cwd: setup.work }).then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => e);
+    expect(res.code, res.stderr).toBe(1);
+    expect(res.stderr).toContain(`${file} cannot be read: EACCES`);
+    expect(res.stderr).toContain(`(the file is mode ${root ? '0600' : '0000'}, owner uid ${owner}): run reshifter as its owner`);
+  }
+});
