@@ -120,6 +120,55 @@ export function isDeltaManifest(m: Manifest): m is DeltaManifest {
 }
 
 const MAX_MANIFEST_BYTES = 1024 * 1024;
+/** A time as reshifter writes it (toISOString); Date.parse alone takes `Dec 7 2026 (any words)` too. */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+// C0 and C1 controls, DEL, format characters (bidi overrides), line and paragraph separators: as core/printable.ts.
+const CONTROL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+const CONTROLS = new RegExp(CONTROL.source, 'gu');
+
+/** Every string is printed somewhere (list, prune, verify, warnings): none may drive the terminal or fake a line. */
+function checkText(m: Record<string, unknown>, fail: (why: string) => never): void {
+  const control = controlCharacterField(m);
+  if (control !== undefined) fail(`field "${control}" holds control characters (such as ESC or a newline), which no reshifter writes`);
+  if (typeof m.createdAt !== 'string' || !ISO_TIME.test(m.createdAt)) fail('field "createdAt" is missing or malformed');
+  if (Number.isNaN(Date.parse(m.createdAt as string))) fail('field "createdAt" is not a date');
+}
+
+interface Visit {
+  value: unknown;
+  label: string;
+  parent: Visit | undefined;
+}
+
+/** The path (`etcd.members[0].name`) of the first string in `data`, field name or value, with a control character. */
+function controlCharacterField(data: Record<string, unknown>): string | undefined {
+  // Iterative, each level holding only its own label: a hostile manifest nested a million levels deep must neither
+  // overflow the stack nor build a path per level.
+  const stack: Visit[] = [{ value: data, label: '', parent: undefined }];
+  const pathOf = (v: Visit): string => {
+    const labels: string[] = [];
+    for (let at: Visit | undefined = v; at !== undefined; at = at.parent) labels.push(at.label);
+    return labels.reverse().join('').replace(/^\./, '').slice(0, 200);
+  };
+  while (stack.length > 0) {
+    const visit = stack.pop()!;
+    const { value } = visit;
+    if (typeof value === 'string') {
+      if (CONTROL.test(value)) return pathOf(visit);
+    } else if (Array.isArray(value)) {
+      value.forEach((v, i) => stack.push({ value: v, label: `[${i}]`, parent: visit }));
+    } else if (typeof value === 'object' && value !== null) {
+      for (const [k, v] of Object.entries(value)) {
+        // A field name is printed with its controls as \u escapes, cut short: it is shown, never obeyed.
+        const name = k.replace(CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).slice(0, 64);
+        const child = { value: v, label: `.${name}`, parent: visit };
+        if (CONTROL.test(k)) return pathOf(child);
+        stack.push(child);
+      }
+    }
+  }
+  return undefined;
+}
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /**
@@ -153,8 +202,7 @@ export function parseManifest(bytes: Buffer | string, where: string): Manifest {
   str('id', BACKUP_ID_RE);
   str('cluster', SAFE_NAME);
   str('strategy');
-  str('createdAt');
-  if (Number.isNaN(Date.parse(m.createdAt as string))) fail('field "createdAt" is not a date');
+  checkText(m, fail);
   str('artifact', SAFE_NAME);
   if (!(m.artifact as string).startsWith(`${m.id as string}.`)) fail('field "artifact" does not belong to this backup id');
   str('contentType');
@@ -251,7 +299,7 @@ function checkDeltaFields(m: Record<string, unknown>, fail: (why: string) => nev
   }
   if ((m.fromRevision as number) < 1 || (m.toRevision as number) < (m.fromRevision as number)) fail(`revisions ${String(m.fromRevision)}..${String(m.toRevision)} are no range`);
   for (const k of ['firstEventAt', 'lastEventAt'] as const) {
-    if (m[k] !== undefined && (typeof m[k] !== 'string' || Number.isNaN(Date.parse(m[k] as string)))) fail(`field "${k}" is not a time`);
+    if (m[k] !== undefined && (typeof m[k] !== 'string' || !ISO_TIME.test(m[k] as string) || Number.isNaN(Date.parse(m[k] as string)))) fail(`field "${k}" is not a time`);
   }
 }
 

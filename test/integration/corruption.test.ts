@@ -212,4 +212,27 @@ describe('corrupted backups', { concurrent: true }, () => {
     expect((JSON.parse(list.stdout) as M[]).map((m) => m.id)).toEqual([dump.id]);
     expect(list.stderr).toMatch(/unreadable manifest skipped/);
   });
+
+  // Whoever can write to the store can write a manifest whose text drives the reader's terminal (ESC sequences that
+  // clear the screen or set its title) or fakes lines of list's table; every string of it is printed somewhere.
+  it.each([
+    ['strategy', 'strategy', (g: Record<string, unknown>) => ({ ...g, strategy: 'snap\u001b]0;owned\u0007\u001b[2J\nshot' })],
+    ['createdAt', 'createdAt', (g: Record<string, unknown>) => ({ ...g, createdAt: 'Dec 7 2026 (\u001b[2J)' })],
+    ['etcd.version', 'etcd.version', (g: Record<string, unknown>) => ({ ...g, etcd: { ...(g.etcd as object), version: '3.4\u009b31m' } })],
+    ['a member name', 'etcd.members[0].name', (g: Record<string, unknown>) => ({ ...g, etcd: { ...(g.etcd as object), members: [{ name: 'm\u202e1', peerURLs: [] }] } })],
+    ['a field name', 'x\\u001b[2J', (g: Record<string, unknown>) => ({ ...g, 'x\u001b[2J': 1 })],
+  ])('a manifest with control characters in %s: refused naming the field, never printed', async (_what, field, edit) => {
+    const store = await damaged((f) => editManifest(f, snap, edit));
+    const res = await runCli(['verify', snap.id], readEnv(store));
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain(`field "${field}" holds control characters`);
+    await expectRestoreRefuses(store, snap, /manifest: /);
+    for (const args of [['verify', snap.id], ['list'], ['prune', '--dry-run'], ['list', '--all-clusters']]) {
+      const out = await runCli(args, readEnv(store));
+      expect(`${out.stdout}${out.stderr}`).not.toMatch(/[\u001b\u009b\u202e]|\nshot/);
+    }
+    // The dump beside it still lists.
+    const list = await runCli(['list', '--json'], readEnv(store));
+    expect((JSON.parse(list.stdout) as M[]).map((m) => m.id)).toEqual([dump.id]);
+  });
 });
