@@ -8,6 +8,7 @@ import { noRoomReason } from '../archive/work-area.js';
 import { OperationError, StoreError, describeError } from '../core/errors.js';
 import { trackTempPath } from '../exit-cleanup.js';
 import { makeDirs } from '../make-dirs.js';
+import { isListedName } from './shown-names.js';
 import type { GetOptions, ListOptions, ObjectInfo, Store } from './types.js';
 
 /** Temporary files of puts in progress (or of a process that died): hidden from `list` unless asked for. */
@@ -97,7 +98,7 @@ export class LocalStore implements Store {
     }
     const out: ObjectInfo[] = [];
     for (const name of names) {
-      if (name.startsWith(TEMP_PREFIX) && !opts.pending) continue;
+      if ((name.startsWith(TEMP_PREFIX) && !opts.pending) || !isListedName(name)) continue;
       const key = folder === '' ? name : `${folder}/${name}`;
       if (opts.startAfter !== undefined && key <= opts.startAfter) continue;
       const st = await stat(join(dir, name)).catch(() => undefined);
@@ -124,7 +125,7 @@ export class LocalStore implements Store {
     const dir = folder === '' ? this.root : this.pathOf(folder);
     try {
       const entries = await readdir(dir, { withFileTypes: true });
-      return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+      return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.') && isListedName(e.name)).map((e) => e.name).sort();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw wrap(err, `listing ${dir}`);

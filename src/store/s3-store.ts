@@ -24,6 +24,7 @@ import { resumableBody } from './s3-download.js';
 import { RetriesExhausted, S3Sender } from './s3-retry.js';
 import { uploadStream, type UploadState } from './s3-multipart.js';
 import type { GetOptions, ListOptions, ObjectInfo, Store } from './types.js';
+import { isListedName } from './shown-names.js';
 
 type S3Config = Extract<StoreConfig, { kind: 's3' }>;
 
@@ -209,7 +210,7 @@ export class S3Store implements Store {
           opts.retryWindowMs,
         );
         for (const o of res.Contents ?? []) {
-          if (o.Key === undefined) continue;
+          if (o.Key === undefined || !isListedName(o.Key)) continue;
           out.push({ key: o.Key.slice(this.root.length), size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) });
         }
         token = pages.next(res, `listing ${this.where(prefix)}`);
@@ -250,7 +251,7 @@ export class S3Store implements Store {
     } catch (err) {
       throw this.wrap(err, `listing ${this.where(prefix)}`);
     }
-    return out.filter((f) => f.length > 0).sort();
+    return out.filter((f) => f.length > 0 && isListedName(f)).sort();
   }
 
   async delete(key: string): Promise<undefined> {

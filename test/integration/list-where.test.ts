@@ -1,3 +1,4 @@
+import { CopyObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -196,6 +197,58 @@ it('RS_S3_PREFIX set above the store: the cluster\'s backups further down are na
     const advised = await runInProcess(['verify', 'latest'], { ...env, RS_S3_PREFIX: 'team/etcd' });
     expect(advised.code, advised.stderr).toBe(0);
   } finally {
+    await s3.stop();
+  }
+});
+
+// Whoever can write to the bucket or folder names its folders and files; they are printed by list --all-clusters and by
+// the look-ups that name the clusters and snapshot files a store holds. A name with ESC or a newline drove the
+// terminal of the operator listing it.
+const HOSTILE = '\u001b]0;owned\u0007\u001b[2J';
+const shownTo = (res: { stdout: string; stderr: string }) => `${res.stdout}${res.stderr}`;
+
+it('a folder or file whose name holds control characters: never listed or printed (local store)', async () => {
+  const copy = await mkdtemp(join(tmpdir(), 'rs-list-hostile-'));
+  try {
+    await cp(join(store, 'prod-eu-1'), join(copy, 'prod-eu-1'), { recursive: true });
+    await cp(join(store, 'prod-eu-1'), join(copy, `${HOSTILE}copy`), { recursive: true });
+    await mkdir(join(copy, 'k3s'));
+    await writeFile(join(copy, 'k3s', `snap${HOSTILE}-1700000000`), 'x');
+    await writeFile(join(copy, 'k3s', 'on-demand-node-1700000001'), 'x');
+    const all = await runInProcess(['list', '--all-clusters'], { RS_BACKUP_DIR: copy });
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.stdout).toContain('prod-eu-1');
+    const other = await runInProcess(['verify', 'latest'], { RS_BACKUP_DIR: copy, RS_CLUSTER_NAME: 'prod' });
+    expect(other.stderr).toContain(`${copy} holds the backups of cluster prod-eu-1: set RS_CLUSTER_NAME`);
+    const files = await runInProcess(['verify', 'latest'], { RS_BACKUP_DIR: join(copy, 'k3s') });
+    expect(files.stderr).toContain('holds etcd snapshot files (on-demand-node-1700000001), not reshifter backups');
+    for (const res of [all, other, files, await runInProcess(['list', '--all-clusters', '--json'], { RS_BACKUP_DIR: copy })]) {
+      expect(shownTo(res)).not.toMatch(/[\u0007\u001b]|\\u001b|owned/);
+    }
+  } finally {
+    await rm(copy, { recursive: true, force: true });
+  }
+});
+
+it('a folder or object whose name holds control characters: never listed or printed (S3)', async () => {
+  const s3 = await startS3();
+  const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  try {
+    const made = await runInProcess(['backup'], { ...s3.env, RS_ETCD_ENDPOINTS: etcd.endpoint, RS_CLUSTER_NAME: 'prod-eu-1' });
+    expect(made.code, made.stderr).toBe(0);
+    const keys = ((await client.send(new ListObjectsV2Command({ Bucket: s3.bucket }))).Contents ?? []).map((o) => o.Key!);
+    for (const key of keys) {
+      await client.send(new CopyObjectCommand({ Bucket: s3.bucket, CopySource: `${s3.bucket}/${key}`, Key: key.replace('prod-eu-1/', `${HOSTILE}copy/`) }));
+    }
+    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `snap${HOSTILE}-1700000000`, Body: 'x' }));
+    const all = await runInProcess(['list', '--all-clusters'], s3.env);
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.stdout).toContain('prod-eu-1');
+    const other = await runInProcess(['verify', 'latest'], { ...s3.env, RS_CLUSTER_NAME: 'prod' });
+    expect(other.stderr).toContain(`s3://${s3.bucket}/ holds the backups of cluster prod-eu-1: set RS_CLUSTER_NAME`);
+    for (const res of [all, other]) expect(shownTo(res)).not.toMatch(/[\u0007\u001b]|\\u001b|owned/);
+  } finally {
+    client.destroy();
     await s3.stop();
   }
 });
