@@ -5,6 +5,7 @@ import { loadConfig } from './config/load-config.js';
 import type { LogLevel } from './config/types.js';
 import type { VariableGroup } from './config/variables.js';
 import { AbortedError, ConfigError, OperationError, UsageError } from './core/errors.js';
+import { terminalSafe } from './core/printable.js';
 import { releaseEarlySignals } from './early-signal.js';
 import { settleCleanups } from './exit-cleanup.js';
 import { createLogger, type Logger } from './log.js';
@@ -138,24 +139,24 @@ function exitCodeOf(err: unknown, log: Logger, commandName: string | undefined):
   const command = commandName !== undefined ? { command: commandName } : {};
   if (err instanceof UsageError) {
     const usage = err.command === undefined ? ['run "reshifter help" for the commands'] : [...usageOf(err.command), `run "reshifter help ${err.command}" for its options`];
-    process.stderr.write(`reshifter: usage error:\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n${usage.join('\n')}\n`);
+    process.stderr.write(`reshifter: usage error:\n${err.problems.map((p) => `  - ${terminalSafe(p)}`).join('\n')}\n${usage.join('\n')}\n`);
     return err.exitCode;
   }
   if (err instanceof ConfigError) {
     log.error({ ...command, exitCode: err.exitCode, problems: err.problems }, 'configuration error');
-    process.stderr.write(`reshifter: configuration error:\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+    process.stderr.write(`reshifter: configuration error:\n${err.problems.map((p) => `  - ${terminalSafe(p)}`).join('\n')}\n`);
     return err.exitCode;
   }
   if (err instanceof OperationError) {
     // Stopped (SIGTERM/SIGINT) is not failed: the command says which (`verify ... stopped`, never that a check failed).
     if (err instanceof AbortedError) log.warn({ ...command, exitCode: err.exitCode, err: err.message }, 'command stopped');
     else log.error({ ...command, exitCode: err.exitCode, err: err.message }, 'command failed');
-    process.stderr.write(`reshifter: ${err.message}\n`);
+    process.stderr.write(`reshifter: ${terminalSafe(err.message)}\n`);
     return err.exitCode;
   }
   const message = err instanceof Error ? err.message : String(err);
   log.error({ ...command, exitCode: 1, err: `unexpected error (this is a bug): ${message}` }, 'command failed');
-  process.stderr.write(`reshifter: unexpected error (this is a bug): ${message}\n`);
+  process.stderr.write(`reshifter: unexpected error (this is a bug): ${terminalSafe(message)}\n`);
   log.debug({ stack: err instanceof Error ? err.stack : undefined }, 'unexpected error');
   return 1;
 }

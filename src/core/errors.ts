@@ -1,3 +1,4 @@
+import { terminalSafe } from './printable.js';
 /**
  * Our own error types. Foreign errors (gRPC, S3, fs) are converted into these once, at the adapter that
  * called the library, so the rest of the code and `cli-main.ts` only ever see these.
@@ -94,6 +95,7 @@ export function abortedBySignal(err: unknown, what: string): AbortedError | unde
 
 /** A short, single-line description of any thrown value, for messages. */
 export function describeError(err: unknown): string {
-  if (err instanceof Error) return err.message.split('\n')[0] ?? err.name;
-  return String(err);
+  // Another library's text can quote what it read (yauzl names a zip's entry): printed, it must not drive a terminal.
+  if (err instanceof Error) return terminalSafe(err.message.split('\n')[0] ?? err.name, false);
+  return terminalSafe(String(err), false);
 }

@@ -85,6 +85,18 @@ export function printable(text: string): string {
   return printableBytes(Buffer.from(text, 'utf8'));
 }
 
+const CONTROLS = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+const TERMINAL_CONTROLS = /(?![\n\t])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+
+/**
+ * A message for a terminal, with each control character but newline and tab (which messages of several lines use) as
+ * `\xNN` per UTF-8 byte: text from outside (an archive's entry names quoted by a library's error, a store's names)
+ * can then neither drive the terminal (ESC, CSI) nor rewrite the line before it (CR). `keepLines` false: every control.
+ */
+export function terminalSafe(text: string, keepLines = true): string {
+  return text.replace(keepLines ? TERMINAL_CONTROLS : CONTROLS, (c) => [...Buffer.from(c, 'utf8')].map(hex).join(''));
+}
+
 const isHex = (c: number) => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
 
 /**
