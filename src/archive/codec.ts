@@ -1,4 +1,4 @@
-import type { Duplex } from 'node:stream';
+import { Transform, type Duplex, type TransformCallback } from 'node:stream';
 import { Gunzip, constants, type ZlibOptions } from 'node:zlib';
 import { ConfigError, IntegrityError, OperationError } from '../core/errors.js';
 import { keyNeededText } from './encrypted-to.js';
@@ -90,7 +90,10 @@ export function assertReadable(codec: Pick<Codec, 'encryption' | 'encryptedTo'> 
  * The transforms that turn stored bytes back into content: decrypt, then decompress. `id` names the backup in errors
  * (`what` names something else: a file).
  */
-export function decoders(codec: Pick<Codec, 'compression' | 'encryption' | 'encryptedTo'> & { id?: string; what?: string }, keys: CodecKeys = {}): Duplex[] {
+export function decoders(
+  codec: Pick<Codec, 'compression' | 'encryption' | 'encryptedTo'> & { id?: string; what?: string; rawSizeBytes?: number },
+  keys: CodecKeys = {},
+): Duplex[] {
   const out: Duplex[] = [];
   const what = codec.what ?? (codec.id !== undefined ? `backup ${codec.id}` : undefined);
   assertReadable(codec, keys);
@@ -100,5 +103,25 @@ export function decoders(codec: Pick<Codec, 'compression' | 'encryption' | 'encr
     out.push(new CheckedGunzip(what ?? 'the artifact', { chunkSize: GZIP_CHUNK, finishFlush: constants.Z_FINISH }));
   }
   if (codec.compression === 'zstd') out.push(new ZstdDecoder());
+  // A backup's manifest says what it decodes to: a few KB that inflate to gigabytes (anyone can write the store) are
+  // stopped at the first byte past it, not decoded whole into memory or the work area before its size is compared.
+  if (out.length > 0 && codec.rawSizeBytes !== undefined) out.push(new RawSizeCap(codec.rawSizeBytes, what ?? 'the artifact'));
   return out;
+}
+
+/** Passes decoded bytes on, and fails (IntegrityError `raw-size`) at the first one past `limit`. */
+class RawSizeCap extends Transform {
+  private seen = 0;
+  constructor(
+    private readonly limit: number,
+    private readonly what: string,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.seen += chunk.length;
+    if (this.seen <= this.limit) return cb(null, chunk);
+    cb(new IntegrityError('raw-size', `${this.what} decodes to more than the ${this.limit} bytes its manifest says (rawSizeBytes): stopped there, the rest not decoded`));
+  }
 }

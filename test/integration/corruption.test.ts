@@ -134,7 +134,7 @@ describe('corrupted backups', { concurrent: true }, () => {
     const fake = gzipSync(Buffer.alloc(64 * 1024, 7));
     const store = await damaged(async (f) => {
       await writeFile(join(f, snap.artifact), fake);
-      await editManifest(f, snap, (j) => ({ ...j, sizeBytes: fake.length, sha256: createHash('sha256').update(fake).digest('hex') }));
+      await editManifest(f, snap, (j) => ({ ...j, sizeBytes: fake.length, rawSizeBytes: 64 * 1024, sha256: createHash('sha256').update(fake).digest('hex') }));
     });
     await expectVerifyFails(store, snap.id, 'trailer');
     await expectRestoreRefuses(store, snap, /trailer/);
@@ -211,6 +211,25 @@ describe('corrupted backups', { concurrent: true }, () => {
     expect(list.code).toBe(0);
     expect((JSON.parse(list.stdout) as M[]).map((m) => m.id)).toEqual([dump.id]);
     expect(list.stderr).toMatch(/unreadable manifest skipped/);
+  });
+
+  // A few KB of gzip that inflate to gigabytes, with its manifest's sha256 and size made to match (anyone who can write
+  // the store can): read up to the raw size the manifest says and no further, never decoded whole into the work area.
+  it('a decompression bomb with a matching sha256: refused at the raw size its manifest says', async () => {
+    const bomb = gzipSync(Buffer.alloc(64 * 1024 * 1024));
+    const store = await damaged(async (f) => {
+      await writeFile(join(f, snap.artifact), bomb);
+      await editManifest(f, snap, (g) => ({ ...g, sha256: createHash('sha256').update(bomb).digest('hex'), sizeBytes: bomb.length }));
+    });
+    const said = `decodes to more than the ${(snap as M & { rawSizeBytes: number }).rawSizeBytes} bytes its manifest says (rawSizeBytes): stopped there`;
+    const res = await expectVerifyFails(store, snap.id, 'raw-size');
+    expect(res.stdout).toContain(`FAIL\traw-size\tbackup ${snap.id} ${said}`);
+    await expectRestoreRefuses(store, snap, /raw-size: .*stopped there/);
+    for (const args of [['inspect', snap.id], ['stats', snap.id], ['restore', snap.id, '--keys', '--dry-run']]) {
+      const out = await runCli(args, readEnv(store));
+      expect(out.code, args.join(' ')).toBe(1);
+      expect(out.stderr).toContain(said);
+    }
   });
 
   // Whoever can write to the store can write a manifest whose text drives the reader's terminal (ESC sequences that
