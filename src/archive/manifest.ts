@@ -126,45 +126,61 @@ const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\
 const CONTROL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
 const CONTROLS = new RegExp(CONTROL.source, 'gu');
 
-/** Every string is printed somewhere (list, prune, verify, warnings): none may drive the terminal or fake a line. */
+/**
+ * Every string is printed somewhere (list, prune, verify, warnings): none may drive the terminal or fake a line. And
+ * every manifest is copied and printed as JSON by functions that recurse: one nested thousands of levels deep (a MiB
+ * of `[`) overflowed the stack of `list` ("Maximum call stack size exceeded", naming nothing).
+ */
 function checkText(m: Record<string, unknown>, fail: (why: string) => never): void {
-  const control = controlCharacterField(m);
-  if (control !== undefined) fail(`field "${control}" holds control characters (such as ESC or a newline), which no reshifter writes`);
+  const problem = structureProblem(m);
+  if (problem !== undefined) fail(problem);
   if (typeof m.createdAt !== 'string' || !ISO_TIME.test(m.createdAt)) fail('field "createdAt" is missing or malformed');
   if (Number.isNaN(Date.parse(m.createdAt as string))) fail('field "createdAt" is not a date');
 }
+
+/** Levels of objects and arrays a manifest may have: its own go 4 deep (etcd.members[0].peerURLs[0]). */
+const MAX_DEPTH = 16;
 
 interface Visit {
   value: unknown;
   label: string;
   parent: Visit | undefined;
+  depth: number;
 }
 
-/** The path (`etcd.members[0].name`) of the first string in `data`, field name or value, with a control character. */
-function controlCharacterField(data: Record<string, unknown>): string | undefined {
+/**
+ * What is wrong with the shape of `data`: a string (field name or value) with a control character, named by its path
+ * (`etcd.members[0].name`), or values nested deeper than MAX_DEPTH. Undefined when neither.
+ */
+function structureProblem(data: Record<string, unknown>): string | undefined {
   // Iterative, each level holding only its own label: a hostile manifest nested a million levels deep must neither
   // overflow the stack nor build a path per level.
-  const stack: Visit[] = [{ value: data, label: '', parent: undefined }];
+  const stack: Visit[] = [{ value: data, label: '', parent: undefined, depth: 0 }];
   const pathOf = (v: Visit): string => {
     const labels: string[] = [];
     for (let at: Visit | undefined = v; at !== undefined; at = at.parent) labels.push(at.label);
     return labels.reverse().join('').replace(/^\./, '').slice(0, 200);
   };
+  const control = (v: Visit) => `field "${pathOf(v)}" holds control characters (such as ESC or a newline), which no reshifter writes`;
   while (stack.length > 0) {
     const visit = stack.pop()!;
-    const { value } = visit;
+    const { value, depth } = visit;
     if (typeof value === 'string') {
-      if (CONTROL.test(value)) return pathOf(visit);
-    } else if (Array.isArray(value)) {
-      value.forEach((v, i) => stack.push({ value: v, label: `[${i}]`, parent: visit }));
-    } else if (typeof value === 'object' && value !== null) {
-      for (const [k, v] of Object.entries(value)) {
-        // A field name is printed with its controls as \u escapes, cut short: it is shown, never obeyed.
-        const name = k.replace(CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).slice(0, 64);
-        const child = { value: v, label: `.${name}`, parent: visit };
-        if (CONTROL.test(k)) return pathOf(child);
-        stack.push(child);
-      }
+      if (CONTROL.test(value)) return control(visit);
+      continue;
+    }
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth >= MAX_DEPTH) return `field "${pathOf(visit)}" nests values more than ${MAX_DEPTH} levels deep, which no reshifter writes`;
+    if (Array.isArray(value)) {
+      value.forEach((v, i) => stack.push({ value: v, label: `[${i}]`, parent: visit, depth: depth + 1 }));
+      continue;
+    }
+    for (const [k, v] of Object.entries(value)) {
+      // A field name is printed with its controls as \u escapes, cut short: it is shown, never obeyed.
+      const name = k.replace(CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).slice(0, 64);
+      const child = { value: v, label: `.${name}`, parent: visit, depth: depth + 1 };
+      if (CONTROL.test(k)) return control(child);
+      stack.push(child);
     }
   }
   return undefined;

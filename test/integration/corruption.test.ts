@@ -213,6 +213,25 @@ describe('corrupted backups', { concurrent: true }, () => {
     expect(list.stderr).toMatch(/unreadable manifest skipped/);
   });
 
+  // A MiB of "[" is valid JSON that JSON.parse takes; the functions that copy and print manifests recurse on it.
+  it('a manifest nested 400000 levels deep: refused naming the field, list names it, no stack overflow', async () => {
+    const store = await damaged(async (f) => {
+      const path = join(f, `${snap.id}.manifest.json`);
+      const good = (await readFile(path, 'utf8')).trim();
+      await writeFile(path, `${good.slice(0, -1)},"x":${'['.repeat(400_000)}${']'.repeat(400_000)}}`);
+    });
+    const said = 'field "x[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]" nests values more than 16 levels deep';
+    const res = await expectVerifyFails(store, snap.id, 'manifest');
+    expect(res.stderr).toContain(said);
+    for (const args of [['list'], ['list', '--json'], ['prune', '--dry-run'], ['list', '--all-clusters']]) {
+      const out = await runCli(args, readEnv(store));
+      expect(out.code, args.join(' ')).toBe(0);
+      // --all-clusters reads only each cluster's newest manifest, the dump's here.
+      if (args[1] !== '--all-clusters') expect(`${out.stdout}${out.stderr}`).toContain('nests values more than 16 levels deep, which no reshifter writes');
+      expect(`${out.stdout}${out.stderr}`).not.toMatch(/call stack/);
+    }
+  });
+
   // A few KB of gzip that inflate to gigabytes, with its manifest's sha256 and size made to match (anyone who can write
   // the store can): read up to the raw size the manifest says and no further, never decoded whole into the work area.
   it('a decompression bomb with a matching sha256: refused at the raw size its manifest says', async () => {
