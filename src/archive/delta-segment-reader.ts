@@ -14,7 +14,7 @@ import {
   type SegmentHeader,
 } from './delta-segment-format.js';
 import { MAX_HEADER_BYTES, MAX_META_BYTES, MAX_VALUE_BYTES, keyText } from './key-dump-format.js';
-import { printableBytes } from '../core/printable.js';
+import { hasControlCharacters, printableBytes } from '../core/printable.js';
 import { ParserCheck } from './parser-check.js';
 import { TarParser, type TarEntry } from './tar.js';
 import { streamChunks } from './stream-chunks.js';
@@ -57,7 +57,7 @@ function checkHeader(h: Record<string, unknown>): SegmentHeader {
   if (!COUNT(h.baseRevision)) fail(`${where} has no baseRevision`);
   if (!COUNT(h.fromRevision) || h.fromRevision <= h.baseRevision) fail(`${where} has no fromRevision after the base revision`);
   if (typeof h.createdAt !== 'string' || Number.isNaN(Date.parse(h.createdAt))) fail(`${where} has no createdAt time`);
-  if (h.prefixes !== undefined && (!Array.isArray(h.prefixes) || !h.prefixes.every((p) => typeof p === 'string'))) fail(`${where} has prefixes that are not strings`);
+  if (h.prefixes !== undefined && (!Array.isArray(h.prefixes) || !h.prefixes.every((p) => typeof p === 'string' && !hasControlCharacters(p)))) fail(`${where} has prefixes that are not printable text`);
   return h as unknown as SegmentHeader;
 }
 

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { IntegrityError } from '../core/errors.js';
+import { hasControlCharacters } from '../core/printable.js';
 import type { KeyRecord } from '../core/key-record.js';
 import {
   DUMP_FORMAT,
@@ -39,10 +40,26 @@ function checkHeader(h: Record<string, unknown>): DumpHeader {
   if (h.format !== DUMP_FORMAT) fail(`${HEADER_ENTRY} says format ${JSON.stringify(h.format)}, not ${DUMP_FORMAT}`);
   if (h.version !== DUMP_VERSION) fail(`${HEADER_ENTRY} is version ${JSON.stringify(h.version)}; this reshifter reads version ${DUMP_VERSION}`);
   if (h.apiVersion !== 'v2' && h.apiVersion !== 'v3') fail(`${HEADER_ENTRY} has no apiVersion v2 or v3`);
-  if (typeof h.revision !== 'number' || !Number.isSafeInteger(h.revision)) fail(`${HEADER_ENTRY} has no revision`);
-  if (!Array.isArray(h.prefixes) || !h.prefixes.every((p) => typeof p === 'string')) fail(`${HEADER_ENTRY} has no prefixes`);
-  if (typeof h.etcdVersion !== 'string') fail(`${HEADER_ENTRY} has no etcdVersion`);
+  if (typeof h.revision !== 'number' || !Number.isSafeInteger(h.revision) || h.revision < 0) fail(`${HEADER_ENTRY} has no revision`);
+  // Its prefixes and filters are printed (diff's note) and decide which keys a restore and a diff take: anyone who can
+  // write the store can write a header, so a malformed one is a damaged dump, never a crash or a terminal's input.
+  if (!isTextList(h.prefixes)) fail(`${HEADER_ENTRY} has no prefixes, or one that is not printable text`);
+  if (typeof h.etcdVersion !== 'string' || hasControlCharacters(h.etcdVersion)) fail(`${HEADER_ENTRY} has no etcdVersion`);
+  if (h.selection !== undefined && !isSelection(h.selection)) fail(`${HEADER_ENTRY} has a "selection" that is not the filters a key dump records`);
   return h as unknown as DumpHeader;
+}
+
+/** A list of strings without control characters. */
+function isTextList(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((s) => typeof s === 'string' && !hasControlCharacters(s));
+}
+
+/** The `selection` reshifter writes: lists of names, resourceSets a list of them. */
+function isSelection(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const s = v as Record<string, unknown>;
+  const sets = s.resourceSets;
+  return Array.isArray(sets) && sets.every(isTextList) && isTextList(s.excludeResources) && isTextList(s.includeNamespaces) && isTextList(s.excludeNamespaces);
 }
 
 /**

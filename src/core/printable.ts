@@ -86,6 +86,12 @@ export function printable(text: string): string {
 }
 
 const CONTROLS = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+const ANY_CONTROL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+
+/** Whether `text` holds a control character (as printableBytes escapes them): text no reshifter writes as a name. */
+export function hasControlCharacters(text: string): boolean {
+  return ANY_CONTROL.test(text);
+}
 const TERMINAL_CONTROLS = /(?![\n\t])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
 
 /**

@@ -3,8 +3,9 @@ import { createHash } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tarEntry } from '../../src/archive/tar.js';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 
@@ -211,6 +212,35 @@ describe('corrupted backups', { concurrent: true }, () => {
     expect(list.code).toBe(0);
     expect((JSON.parse(list.stdout) as M[]).map((m) => m.id)).toEqual([dump.id]);
     expect(list.stderr).toMatch(/unreadable manifest skipped/);
+  });
+
+  // A key dump's header (its first tar entry) says which prefixes and filters it was taken with: diff prints them and
+  // restore and diff decide by them which keys they take. Whoever writes the store can write it, with the sha256 to match.
+  it.each([
+    ['filters that are not lists', { selection: { resourceSets: 5 } }, 'has a "selection" that is not the filters a key dump records'],
+    ['a prefix with ESC sequences', { prefixes: ['/reg\u001b[2Jistry'] }, 'has no prefixes, or one that is not printable text'],
+    ['a negative revision', { revision: -5 }, 'has no revision'],
+  ])('a key dump whose header has %s: content, verify, diff and restore refuse it', async (_what, change, said) => {
+    const store = join(dir, `header-${n++}`);
+    const take = { RS_ETCD_ENDPOINTS: source.endpoint, RS_BACKUP_DIR: store, RS_KUBE_PREFIXES: '/registry', RS_COMPRESSION: 'gzip' };
+    const other = JSON.parse((await runCli(['backup', '--json'], take)).stdout) as M;
+    const raw = JSON.parse((await runCli(['backup', '--json'], { ...take, RS_BACKUP_STRATEGY: 'raw' })).stdout) as M;
+    const folder = join(store, 'default');
+    const tar = gunzipSync(await readFile(join(folder, raw.artifact)));
+    const size = parseInt(tar.toString('latin1', 124, 136).replace(/\0.*$/, '').trim(), 8);
+    const header = JSON.parse(tar.toString('utf8', 512, 512 + size)) as Record<string, unknown>;
+    const rest = tar.subarray(512 + Math.ceil(size / 512) * 512);
+    const rebuilt = Buffer.concat([...tarEntry('reshifter-dump.json', Buffer.from(JSON.stringify({ ...header, ...change })), Date.now() / 1000), rest]);
+    const stored = gzipSync(rebuilt);
+    await writeFile(join(folder, raw.artifact), stored);
+    await editManifest(folder, raw, (g) => ({ ...g, sha256: createHash('sha256').update(stored).digest('hex'), sizeBytes: stored.length, rawSizeBytes: rebuilt.length }));
+    const res = await expectVerifyFails(store, raw.id, 'content');
+    expect(res.stdout).toContain(`FAIL\tcontent\tkey dump: reshifter-dump.json ${said}`);
+    const diff = await runCli(['diff', other.id, raw.id], readEnv(store));
+    expect(diff.code).toBe(1);
+    expect(diff.stderr).toContain(`reshifter: content: key dump: reshifter-dump.json ${said}`);
+    expect(diff.stderr).not.toMatch(/this is a bug|\u001b/);
+    await expectRestoreRefuses(store, raw, new RegExp(`content: key dump: reshifter-dump.json ${said.replace(/[()"]/g, '.')}`));
   });
 
   // A MiB of "[" is valid JSON that JSON.parse takes; the functions that copy and print manifests recurse on it.
