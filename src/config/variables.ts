@@ -1,4 +1,4 @@
-import { parseDuration } from '../core/duration.js';
+import { parseDuration, parseWaitDuration } from '../core/duration.js';
 import { parseCheckpointTargets } from '../core/checkpoint-targets.js';
 import { checkpointDirProblem, isCheckpoint, kubeletServerName, kubeletUrl } from './checkpoint-parsers.js';
 import { parseStrategyToTake } from '../core/strategy.js';
@@ -122,7 +122,7 @@ const count = (value: string): number => {
 /** A retention count set but empty: refused, as `0` is (count). */
 const KEEP_EMPTY = { give: '1 or more', unset: 'to switch this rule off' };
 /** RS_DELTA_INTERVAL: a duration, or `0` (`0s`, `0m`...) for off. */
-const deltaInterval = (value: string): number => (/^0+\s*[a-z]*$/i.test(value.trim()) ? 0 : parseDuration(value));
+const deltaInterval = (value: string): number => (/^0+\s*[a-z]*$/i.test(value.trim()) ? 0 : parseWaitDuration(value));
 const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3 };
 /** A size such as `64MiB`, `512KiB` or `1048576` (binary units), from 64 KiB to 1 GiB. */
 function byteSize(value: string): number {
@@ -182,7 +182,7 @@ export const VARIABLES: readonly Variable[] = [
     doc: { default: '`auto`', example: '`v2`', meaning: '`auto`, `v2` or `v3`' },
   },
   {
-    name: 'RS_ETCD_TIMEOUT', group: 'etcd', parse: parseDuration, default: 30_000, field: 'etcd.timeoutMs',
+    name: 'RS_ETCD_TIMEOUT', group: 'etcd', parse: parseWaitDuration, default: 30_000, field: 'etcd.timeoutMs',
     empty: { means: 'as unset' },
     doc: { default: '`30s`', example: '`1m`', meaning: 'how long one etcd call may take, its retries included (the snapshot stream has no deadline)' },
   },
@@ -261,7 +261,7 @@ export const VARIABLES: readonly Variable[] = [
     check: (isSet, earlier) => (isSet('RS_S3_SSE_KMS_KEY_ID') && earlier('RS_S3_SSE') !== 'aws:kms' ? 'RS_S3_SSE_KMS_KEY_ID is set, but RS_S3_SSE is not "aws:kms"' : undefined),
   },
   {
-    name: 'RS_S3_REQUEST_TIMEOUT', group: 'store', parse: parseDuration, default: 30_000, field: 'store.requestTimeoutMs',
+    name: 'RS_S3_REQUEST_TIMEOUT', group: 'store', parse: parseWaitDuration, default: 30_000, field: 'store.requestTimeoutMs',
     empty: { means: 'as unset' },
     doc: {
       default: '`30s`', example: '`2m`',
@@ -269,7 +269,7 @@ export const VARIABLES: readonly Variable[] = [
     },
   },
   {
-    name: 'RS_S3_RETRY_WINDOW', group: 'store', parse: parseDuration, default: 60_000, field: 'store.retryWindowMs',
+    name: 'RS_S3_RETRY_WINDOW', group: 'store', parse: parseWaitDuration, default: 60_000, field: 'store.retryWindowMs',
     empty: { means: 'as unset' },
     doc: {
       default: '`60s`', example: '`5m`',
@@ -461,7 +461,7 @@ export const VARIABLES: readonly Variable[] = [
     doc: { default: "the URL's host", example: '`node-1`', meaning: "the name the kubelet's certificate must show (a self-signed one names the node, not its IP); the DaemonSet gives `$(NODE_NAME)`, expanded as `RS_KUBELET_URL`'s `$(HOST_IP)`" },
   },
   {
-    name: 'RS_CHECKPOINT_TIMEOUT', group: 'checkpoint', parse: (v) => parseDuration(v) / 1000, default: 120, field: 'checkpoint.timeoutSeconds',
+    name: 'RS_CHECKPOINT_TIMEOUT', group: 'checkpoint', parse: (v) => parseWaitDuration(v) / 1000, default: 120, field: 'checkpoint.timeoutSeconds',
     empty: { means: 'as unset' },
     doc: { default: '`2m`', example: '`10m`', meaning: 'how long the runtime may take to checkpoint one container (more memory takes longer)' },
   },

@@ -16,6 +16,19 @@ export function parseDuration(text: string): number {
   return total;
 }
 
+/** The longest a Node timer waits (2^31 - 1 ms, 24.8 days): a longer one fires at once, or after that, with a warning. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A duration that bounds a wait (a timeout, a retry window, an interval): parseDuration, at most MAX_TIMER_MS. 30d
+ * printed Node's "TimeoutOverflowWarning ... truncated" on stderr, naming no variable, and waited something else.
+ */
+export function parseWaitDuration(text: string): number {
+  const ms = parseDuration(text);
+  if (ms > MAX_TIMER_MS) throw new Error('is longer than the 24 days (24d) a wait can be: give a shorter duration');
+  return ms;
+}
+
 /** Milliseconds as an operator reads them: `850ms`, `2.5s`, `61s`, `2m5s`. */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;

@@ -36,6 +36,11 @@ const CASES: Array<[string, string, RegExp, Env?]> = [
   ['RS_ETCD_TIMEOUT', '0s', /is not a duration/],
   ['RS_ETCD_TIMEOUT', '30', /is not a duration/],
   ['RS_ETCD_TIMEOUT', '-5s', /is not a duration/],
+  // Longer than a Node timer can wait: Node printed a TimeoutOverflowWarning naming no variable, and waited 24.8 days.
+  ['RS_ETCD_TIMEOUT', '30d', /RS_ETCD_TIMEOUT was invalid: "30d" is longer than the 24 days \(24d\) a wait can be/],
+  ['RS_S3_REQUEST_TIMEOUT', '4w', /is longer than the 24 days/],
+  ['RS_S3_RETRY_WINDOW', '25d', /is longer than the 24 days/],
+  ['RS_DELTA_INTERVAL', '30d', /is longer than the 24 days/],
   ['RS_BACKUP_STRATEGY', 'everything', /should be one of/],
   // kubectl's names select nothing in etcd: every backup would silently leave the resource out.
   ['RS_BACKUP_STRATEGY', 'filter:secrets,configmap', /has "configmap", kubectl's name for configmaps: .*\(use "configmaps"\)/],
