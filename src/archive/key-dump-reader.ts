@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { IntegrityError } from '../core/errors.js';
-import { hasControlCharacters } from '../core/printable.js';
+import { hasControlCharacters, printable, printableBytes } from '../core/printable.js';
 import type { KeyRecord } from '../core/key-record.js';
 import {
   DUMP_FORMAT,
@@ -49,6 +49,16 @@ function checkHeader(h: Record<string, unknown>): DumpHeader {
   return h as unknown as DumpHeader;
 }
 
+/**
+ * What the keys under `prefixes` start with, as a dump reads them (etcd/key-ranges.ts): `/registry` covers
+ * `/registry/...`, `/` every key (`compact_rev_key` too: undefined).
+ */
+function keyStartsOf(prefixes: readonly string[]): Buffer[] | undefined {
+  const list = prefixes.map((p) => (p.length > 1 ? p.replace(/\/+$/, '') : p)).filter((p) => p.length > 0);
+  if (list.includes('/')) return undefined;
+  return list.map((p) => Buffer.from(`${p}/`, 'utf8'));
+}
+
 /** A list of strings without control characters. */
 function isTextList(v: unknown): v is string[] {
   return Array.isArray(v) && v.every((s) => typeof s === 'string' && !hasControlCharacters(s));
@@ -72,6 +82,8 @@ export class KeyDumpParser {
   valueBytes = 0;
   private pending?: { meta: KeyFacts; key: Buffer };
   private ended = false;
+  /** What every key a dump holds starts with, by its header's prefixes (undefined: any key, the prefix `/`). */
+  private keyStarts: Buffer[] | undefined = [];
   private readonly tar: TarParser;
 
   constructor(private readonly onItem: (item: DumpItem) => void) {
@@ -104,6 +116,7 @@ export class KeyDumpParser {
     if (this.header === undefined) {
       if (e.name !== HEADER_ENTRY) fail(`the first entry is ${e.name}, not ${HEADER_ENTRY} (not a reshifter key dump?)`);
       this.header = checkHeader(parseJsonEntry(e));
+      this.keyStarts = keyStartsOf(this.header.prefixes);
       this.onItem({ type: 'header', header: this.header });
       return;
     }
@@ -142,6 +155,12 @@ export class KeyDumpParser {
       this.pending = decodeKeyMeta(e.data, n);
     } catch (err) {
       fail(`${e.name} ${(err as Error).message}`);
+    }
+    // A dump holds the keys under its prefixes only: one beyond them (written into the archive by whoever can write
+    // the store) would be restored into etcd where no backup of it was taken.
+    const { key } = this.pending;
+    if (this.keyStarts !== undefined && !this.keyStarts.some((p) => key.length > p.length && key.subarray(0, p.length).equals(p))) {
+      fail(`${e.name} holds key ${printableBytes(key)}, outside the prefixes its header names (${this.header.prefixes.map(printable).join(', ')})`);
     }
   }
 }

@@ -214,6 +214,32 @@ describe('corrupted backups', { concurrent: true }, () => {
     expect(list.stderr).toMatch(/unreadable manifest skipped/);
   });
 
+  /**
+   * A gzip key dump of `source` in a store of its own beside a snapshot, its tar entries passed through `edit` and its
+   * manifest's sha256 and sizes made to match, as whoever can write the store can do.
+   */
+  async function rewrittenDump(edit: (name: string, data: Buffer) => Buffer): Promise<{ store: string; raw: M; other: M }> {
+    const store = join(dir, `rewritten-${n++}`);
+    const take = { RS_ETCD_ENDPOINTS: source.endpoint, RS_BACKUP_DIR: store, RS_KUBE_PREFIXES: '/registry', RS_COMPRESSION: 'gzip' };
+    const other = JSON.parse((await runCli(['backup', '--json'], take)).stdout) as M;
+    const raw = JSON.parse((await runCli(['backup', '--json'], { ...take, RS_BACKUP_STRATEGY: 'raw' })).stdout) as M;
+    const folder = join(store, 'default');
+    const tar = gunzipSync(await readFile(join(folder, raw.artifact)));
+    const parts: Buffer[] = [];
+    let at = 0;
+    while (tar[at] !== 0) {
+      const name = tar.toString('latin1', at, at + 100).replace(/\0.*$/s, '');
+      const size = parseInt(tar.toString('latin1', at + 124, at + 136).replace(/\0.*$/s, '').trim(), 8);
+      parts.push(...tarEntry(name, edit(name, tar.subarray(at + 512, at + 512 + size)), Date.now() / 1000));
+      at += 512 + Math.ceil(size / 512) * 512;
+    }
+    const rebuilt = Buffer.concat([...parts, tar.subarray(at)]);
+    const stored = gzipSync(rebuilt);
+    await writeFile(join(folder, raw.artifact), stored);
+    await editManifest(folder, raw, (g) => ({ ...g, sha256: createHash('sha256').update(stored).digest('hex'), sizeBytes: stored.length, rawSizeBytes: rebuilt.length }));
+    return { store, raw, other };
+  }
+
   // A key dump's header (its first tar entry) says which prefixes and filters it was taken with: diff prints them and
   // restore and diff decide by them which keys they take. Whoever writes the store can write it, with the sha256 to match.
   it.each([
@@ -221,19 +247,9 @@ describe('corrupted backups', { concurrent: true }, () => {
     ['a prefix with ESC sequences', { prefixes: ['/reg\u001b[2Jistry'] }, 'has no prefixes, or one that is not printable text'],
     ['a negative revision', { revision: -5 }, 'has no revision'],
   ])('a key dump whose header has %s: content, verify, diff and restore refuse it', async (_what, change, said) => {
-    const store = join(dir, `header-${n++}`);
-    const take = { RS_ETCD_ENDPOINTS: source.endpoint, RS_BACKUP_DIR: store, RS_KUBE_PREFIXES: '/registry', RS_COMPRESSION: 'gzip' };
-    const other = JSON.parse((await runCli(['backup', '--json'], take)).stdout) as M;
-    const raw = JSON.parse((await runCli(['backup', '--json'], { ...take, RS_BACKUP_STRATEGY: 'raw' })).stdout) as M;
-    const folder = join(store, 'default');
-    const tar = gunzipSync(await readFile(join(folder, raw.artifact)));
-    const size = parseInt(tar.toString('latin1', 124, 136).replace(/\0.*$/, '').trim(), 8);
-    const header = JSON.parse(tar.toString('utf8', 512, 512 + size)) as Record<string, unknown>;
-    const rest = tar.subarray(512 + Math.ceil(size / 512) * 512);
-    const rebuilt = Buffer.concat([...tarEntry('reshifter-dump.json', Buffer.from(JSON.stringify({ ...header, ...change })), Date.now() / 1000), rest]);
-    const stored = gzipSync(rebuilt);
-    await writeFile(join(folder, raw.artifact), stored);
-    await editManifest(folder, raw, (g) => ({ ...g, sha256: createHash('sha256').update(stored).digest('hex'), sizeBytes: stored.length, rawSizeBytes: rebuilt.length }));
+    const { store, raw, other } = await rewrittenDump((name, data) =>
+      name === 'reshifter-dump.json' ? Buffer.from(JSON.stringify({ ...(JSON.parse(data.toString()) as object), ...change })) : data,
+    );
     const res = await expectVerifyFails(store, raw.id, 'content');
     expect(res.stdout).toContain(`FAIL\tcontent\tkey dump: reshifter-dump.json ${said}`);
     const diff = await runCli(['diff', other.id, raw.id], readEnv(store));
@@ -241,6 +257,20 @@ describe('corrupted backups', { concurrent: true }, () => {
     expect(diff.stderr).toContain(`reshifter: content: key dump: reshifter-dump.json ${said}`);
     expect(diff.stderr).not.toMatch(/this is a bug|\u001b/);
     await expectRestoreRefuses(store, raw, new RegExp(`content: key dump: reshifter-dump.json ${said.replace(/[()"]/g, '.')}`));
+  });
+
+  // A key put into the archive beyond the prefixes the dump was taken under (its header's): restore would write it into
+  // etcd, where nothing of it was backed up (/bootstrap, another application's keys, keys no prefix reads back).
+  it('a key dump holding a key outside its prefixes: verify fails content, restore writes nothing', async () => {
+    const { store, raw } = await rewrittenDump((name, data) => {
+      if (name !== 'keys/000000001.json') return data;
+      const meta = JSON.parse(data.toString()) as Record<string, unknown>;
+      return Buffer.from(JSON.stringify({ ...meta, key: '/bootstrap/evil', keyBase64: Buffer.from('/bootstrap/evil').toString('base64') }));
+    });
+    const said = 'key dump: keys/000000001.json holds key /bootstrap/evil, outside the prefixes its header names (/registry)';
+    const res = await expectVerifyFails(store, raw.id, 'content');
+    expect(res.stdout).toContain(`FAIL\tcontent\t${said}`);
+    await expectRestoreRefuses(store, raw, new RegExp(said.replace(/[()/]/g, '.')));
   });
 
   // A MiB of "[" is valid JSON that JSON.parse takes; the functions that copy and print manifests recurse on it.

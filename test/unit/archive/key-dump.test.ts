@@ -115,7 +115,7 @@ describe('key dump format', () => {
 
   const entry = (name: string, data: string | Buffer) => tarEntry(name, Buffer.isBuffer(data) ? data : Buffer.from(data), 0);
   const headerEntry = entry('reshifter-dump.json', JSON.stringify(HEADER));
-  const meta = (o: Record<string, unknown>) => JSON.stringify({ n: 1, keyBase64: Buffer.from('/k').toString('base64'), valueSize: 1, createRevision: 1, modRevision: 1, version: 1, ...o });
+  const meta = (o: Record<string, unknown>) => JSON.stringify({ n: 1, keyBase64: Buffer.from('/registry/k').toString('base64'), valueSize: 1, createRevision: 1, modRevision: 1, version: 1, ...o });
   const hostile: Array<[string, Buffer, RegExp]> = [
     ['not a dump', Buffer.concat([...entry('etc/passwd', 'root'), tarEnd()]), /first entry is etc\/passwd/],
     ['another format', Buffer.concat([...entry('reshifter-dump.json', JSON.stringify({ ...HEADER, format: 'x' })), tarEnd()]), /format/],
@@ -123,6 +123,9 @@ describe('key dump format', () => {
     ['value size differs from its key entry', Buffer.concat([...headerEntry, ...entry('keys/000000001.json', meta({})), ...entry('keys/000000001.value', 'ab'), tarEnd()]), /claims 2 bytes|is 2 bytes/],
     ['a value larger than allowed', Buffer.concat([...headerEntry, ...entry('keys/000000001.json', meta({ valueSize: 2 ** 40 })), tarEnd()]), /more than/],
     ['bad base64 key', Buffer.concat([...headerEntry, ...entry('keys/000000001.json', meta({ keyBase64: '!!' })), tarEnd()]), /keyBase64/],
+    // Written into the archive by whoever can write the store: restore would put it into etcd, beyond what was dumped.
+    ['a key outside the prefixes of its header', Buffer.concat([...headerEntry, ...entry('keys/000000001.json', meta({ keyBase64: Buffer.from('/evil/x').toString('base64') })), tarEnd()]), /keys\/000000001.json holds key \/evil\/x, outside the prefixes its header names \(\/registry\)/],
+    ['a key that only starts as a prefix does', Buffer.concat([...headerEntry, ...entry('keys/000000001.json', meta({ keyBase64: Buffer.from('/registryx/y').toString('base64') })), tarEnd()]), /holds key \/registryx\/y, outside the prefixes/],
     ['text key disagreeing with the bytes', Buffer.concat([...headerEntry, ...entry('keys/000000001.json', meta({ key: '/other' })), tarEnd()]), /differ/],
     ['missing end entry', Buffer.concat([...headerEntry, ...entry('keys/000000001.json', meta({})), ...entry('keys/000000001.value', 'a'), tarEnd()]), /reshifter-end.json is missing/],
     ['end counts wrong', Buffer.concat([...headerEntry, ...entry('reshifter-end.json', '{"keys":3,"valueBytes":0}'), tarEnd()]), /counts 3 keys/],
