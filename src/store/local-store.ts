@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { constants, createReadStream, createWriteStream } from 'node:fs';
 import { open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -76,14 +76,22 @@ export class LocalStore implements Store {
   async get(key: string, opts: GetOptions = {}): Promise<Readable> {
     const path = this.pathOf(key);
     let size: number;
-    try {
-      size = (await stat(path)).size;
-    } catch (err) {
+    // Non-blocking, then checked to be a file: a FIFO put in the folder under a backup's name (whoever can write it)
+    // blocked the open, and the process, for good (SIGTERM could not end it); /dev/zero read on forever.
+    const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK).catch((err: unknown) => {
       throw wrap(err, `reading ${path}`);
+    });
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw new StoreError(`reading ${path}: not a regular file (a pipe, device or folder under a backup's name)`, 'other');
+      size = st.size;
+    } catch (err) {
+      await fh.close();
+      throw err instanceof StoreError ? err : wrap(err, `reading ${path}`);
     }
     // A manifest of a few hundred bytes read with a 1 MiB buffer: `list` of thousands of them spent most of its time
     // collecting those buffers. Stored files never grow once in place.
-    return createReadStream(path, { highWaterMark: Math.max(1, Math.min(WRITE_BUFFER, size)), ...opts.range });
+    return createReadStream(path, { fd: fh, highWaterMark: Math.max(1, Math.min(WRITE_BUFFER, size)), ...opts.range });
   }
 
   async list(prefix: string, opts: ListOptions = {}): Promise<ObjectInfo[]> {

@@ -273,6 +273,25 @@ describe('corrupted backups', { concurrent: true }, () => {
     await expectRestoreRefuses(store, raw, new RegExp(said.replace(/[()/]/g, '.')));
   });
 
+  // A FIFO (or a device) put in the folder under a backup's name: opening a FIFO for reading blocks until a writer
+  // comes, and blocked verify for good (SIGTERM could not end it either). Refused as not a file, at once.
+  it('a FIFO or device under a manifest or artifact name: refused as not a regular file, nothing hangs', async () => {
+    const fifoId = '20200101T000000.000Z-f1f0f1';
+    const devId = '20200101T000000.000Z-de0de0';
+    const store = await damaged(async (f) => {
+      execFileSync('mkfifo', [join(f, `${fifoId}.manifest.json`)]);
+      execFileSync('ln', ['-s', '/dev/zero', join(f, `${devId}.manifest.json`)]);
+      await rm(join(f, snap.artifact));
+      execFileSync('mkfifo', [join(f, snap.artifact)]);
+    });
+    for (const [id, file] of [[fifoId, `${fifoId}.manifest.json`], [devId, `${devId}.manifest.json`], [snap.id, snap.artifact]] as const) {
+      const res = await runCli(['verify', id], readEnv(store));
+      expect(res.code, id).toBe(1);
+      expect(res.stderr).toContain(`reshifter: reading ${join(store, 'default', file)}: not a regular file`);
+    }
+    await expectRestoreRefuses(store, snap, /missing from the store/);
+  });
+
   // A MiB of "[" is valid JSON that JSON.parse takes; the functions that copy and print manifests recurse on it.
   it('a manifest nested 400000 levels deep: refused naming the field, list names it, no stack overflow', async () => {
     const store = await damaged(async (f) => {
