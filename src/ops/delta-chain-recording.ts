@@ -129,7 +129,7 @@ export class ChainRecording {
     const cut = this.segmenter.closeDropping(revision);
     const storedTo = this.lastStored?.toRevision ?? this.fromRevision - 1;
     if (cut === undefined && storedTo > revision) {
-      this.deps.log.warn({ base: this.base.id, newBase: base.id, revision, storedTo }, 'the chain already holds a segment past the new full backup\'s revision (cut early by RS_DELTA_MAX_BYTES); the chains overlap there');
+      this.deps.log.warn({ base: this.base.id, newBase: base.id, revision, storedTo }, 'the chain already holds segments past the new full backup\'s revision (stored before that backup\'s manifest landed, or cut early by RS_DELTA_MAX_BYTES); the chains overlap there');
     }
     return cut;
   }

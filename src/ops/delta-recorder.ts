@@ -60,6 +60,8 @@ export class DeltaRecorder {
   /** A watch has started in this run: a later one after a loss is the watch again, not the first. */
   private watched = false;
   private lastRevision?: number;
+  /** The full backups whose manifest the recording has read (lookForNewBases reads each once). */
+  private readonly known = new Set<string>();
   /** Set while a full backup runs before any watch of this run: the watch cannot start before it is stored. */
   private firstBaseSince?: number;
   private wake?: () => void;
@@ -113,7 +115,8 @@ export class DeltaRecorder {
         this.current = rec;
         this.deps.log.info({ base: start.base.id, baseRevision: etcdOf(start.base).revision, fromRevision: start.fromRevision }, 'recording changes');
         if (this.stopped) rec.stop();
-        const end = await rec.record();
+        const stopLooking = this.lookForNewBases(rec);
+        const end = await rec.record().finally(stopLooking);
         this.current = undefined;
         if (end.kind === 'stopped') break;
         if (end.kind === 'new-base') {
@@ -128,10 +131,47 @@ export class DeltaRecorder {
     }
   }
 
+  /**
+   * Full backups of the chain's series that another job stores (the nightly CronJob beside a `run` without
+   * RS_SCHEDULE): the store is looked at every few intervals (the names after the chain's base only), and the newest
+   * one found ends the chain at its revision, as a full backup of run's own does. Those in the store when the recording
+   * started are not looked at again: the chain written last was chosen among them (baseOf).
+   */
+  private lookForNewBases(rec: ChainRecording): () => void {
+    const { repo, log, config } = this.deps;
+    const everyMs = Math.min(60_000, Math.max(1_000, 10 * config.delta.intervalMs));
+    const abort = new AbortController();
+    let busy = false;
+    const look = async (): Promise<void> => {
+      if (busy) return;
+      busy = true;
+      try {
+        const found = await repo.fullBackupsAfter(rec.base.id, (id) => this.known.has(id), { signal: abort.signal, retryWindowMs: everyMs });
+        for (const m of found) this.known.add(m.id);
+        const newer = found
+          .filter((m) => isChainBase(m) && seriesOf(m) === seriesOf(rec.base) && etcdOf(m).revision > etcdOf(rec.base).revision)
+          .sort((a, b) => etcdOf(b).revision - etcdOf(a).revision || newestFirst(a, b))[0];
+        if (newer === undefined || abort.signal.aborted || this.current !== rec) return;
+        log.info({ base: rec.base.id, newBase: newer.id, revision: etcdOf(newer).revision }, 'another job stored a full backup of the chain\'s series: the chain ends at its revision and a new one starts from it');
+        this.newBase(newer);
+      } catch (err) {
+        if (!abort.signal.aborted) log.warn({ err: describeError(err), retryInMs: everyMs }, 'cannot look in the store for full backups of other jobs; trying again');
+      } finally {
+        busy = false;
+      }
+    };
+    const timer = setInterval(() => void look(), everyMs);
+    return () => {
+      clearInterval(timer);
+      abort.abort();
+    };
+  }
+
   /** Where the recording starts: after the newest full backup and its stored segments; without one, a full backup. */
   private async startingPoint(): Promise<{ base: Manifest; fromRevision: number } | undefined> {
     const backups = await this.listing();
     if (backups === undefined) return undefined;
+    for (const m of backups) if (!isDeltaManifest(m)) this.known.add(m.id);
     const base = this.baseOf(backups);
     if (base === undefined) {
       const m = await this.fullBackup(this.noBaseReason(backups));

@@ -210,6 +210,22 @@ export class BackupRepository {
     return this.manifestIds(objects).reduce<string | undefined>((a, b) => (a === undefined || b > a ? b : a), undefined);
   }
 
+  /**
+   * The manifests of the full backups whose id sorts after `id` (the listing starts there: it costs the requests of
+   * the names after it only), but for those `skip` names (already read). Delta segments are left out by their
+   * artifact's name (`<id>.delta.tar...`), without reading their manifest; a manifest that cannot be read is left out.
+   */
+  async fullBackupsAfter(id: string, skip: (id: string) => boolean, opts: Pick<ListOptions, 'signal' | 'retryWindowMs'> = {}): Promise<Manifest[]> {
+    const objects = await this.store.list(`${this.cluster}/`, { ...opts, startAfter: this.key(id) });
+    const segments = new Set(objects.flatMap((o) => {
+      const file = o.key.slice(this.cluster.length + 1);
+      return file.slice(27).startsWith('.delta.') ? [idOfFile(file)] : [];
+    }));
+    const wanted = this.manifestIds(objects).filter((m) => m > id && !segments.has(m) && !skip(m));
+    const read = await mapLimited(wanted, MANIFEST_READS, (m) => this.readManifestKey(this.key(manifestName(m))).catch(() => undefined));
+    return read.filter((m): m is Manifest => m !== undefined);
+  }
+
   private manifestIds(objects: readonly ObjectInfo[]): string[] {
     return objects.flatMap((o) => {
       const file = o.key.slice(this.cluster.length + 1);

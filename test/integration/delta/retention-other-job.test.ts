@@ -29,9 +29,10 @@ afterAll(async () => {
 const put = (k: string, v: string) => client.put(k).value(v).exec().then((r) => Number(r.header.revision));
 
 // The operator's mixed cluster folder: `run` records changes onto a filter dump's chain, and an hourly CronJob of the
-// same strategy with RS_RETENTION_KEEP_LAST=1 takes a newer dump into that series. run goes on with its own chain (a
-// backup of another job does not move it), so retention must keep that chain's base: deleted, every segment run
-// writes after it has no base (restorable by nothing, removed as an orphan an hour later).
+// same strategy with RS_RETENTION_KEEP_LAST=1 takes a newer dump into that series. run goes on with its own chain until
+// it next looks in the store for other jobs' full backups (every 10 intervals: 50 s here, after this test), so
+// retention must keep that chain's base: deleted, every segment run writes after it meanwhile has no base (restorable
+// by nothing, removed as an orphan an hour later). other-job-base.test.ts shows the chain moving once run looks.
 it('retention of another job, and delete without --force, keep the base of the chain run goes on recording, though a newer backup is in its series', async () => {
   const store = join(work, 'store');
   const strategy = { RS_BACKUP_STRATEGY: 'filter:secrets,configmaps' };
@@ -41,7 +42,7 @@ it('retention of another job, and delete without --force, keep the base of the c
   await put('/registry/configmaps/apps/cm', 'c1');
   const base = JSON.parse((await runCli(['backup', '--json'], env)).stdout) as Manifest;
 
-  const run = startRun({ ...env, RS_DELTA_INTERVAL: '1s' });
+  const run = startRun({ ...env, RS_DELTA_INTERVAL: '5s' });
   await run.until(/"msg":"watching etcd for changes"/);
   await segmentCovering(repo, await put('/registry/secrets/apps/sh.helm.release.v1.app.v2', 'v2'));
 
@@ -53,7 +54,7 @@ it('retention of another job, and delete without --force, keep the base of the c
   expect(listed).toContain(base.id);
   expect(listed).toContain(newer.id);
 
-  // run still records onto the first chain, whose base is there to restore it.
+  // run still records onto the first chain (it has not looked in the store yet), whose base is there to restore it.
   const later = await put('/registry/secrets/apps/sh.helm.release.v1.app.v3', 'v3');
   const seg = await segmentCovering(repo, later);
   expect(seg.base).toBe(base.id);
