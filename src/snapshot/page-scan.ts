@@ -189,6 +189,7 @@ export async function scanPages(
     // A stop (SIGINT) between chunks ends the scan with the signal's reason: a scan of GBs takes seconds.
     signal?.throwIfAborted();
     const buf = await (reads[c % 2] as Promise<Buffer>);
+    signal?.throwIfAborted();
     if (sink !== undefined) {
       const taken = sink.take(buf);
       taken.catch(() => undefined);

@@ -28,16 +28,37 @@ try {
 }
 `;
 
-/** sha256 of the first `end` bytes of a file, computed on a worker thread so it overlaps the caller's own work. */
-export function sha256OnWorker(path: string, end: number): Promise<Buffer> {
+/**
+ * sha256 of the first `end` bytes of a file, computed on a worker thread so it overlaps the caller's own work.
+ * `signal` ends the worker at once (its synchronous loop never looks at one), rejecting with the signal's reason: a
+ * stopped command must not wait for a hash of gigabytes to finish.
+ */
+export function sha256OnWorker(path: string, end: number, signal?: AbortSignal): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, end } });
+    const abort = () => {
+      reject(signal!.reason);
+      void worker.terminate();
+    };
+    signal?.addEventListener('abort', abort, { once: true });
+    const settle = () => signal?.removeEventListener('abort', abort);
     worker.once('message', (msg: { digest?: Uint8Array; error?: string }) => {
+      settle();
       void worker.terminate();
       if (msg.digest) resolve(Buffer.from(msg.digest));
       else reject(new Error(`sha256 of ${path} failed: ${msg.error}`));
     });
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`sha256 worker exited with code ${code}`)));
+    worker.once('error', (err) => {
+      settle();
+      reject(err);
+    });
+    worker.once('exit', (code) => {
+      settle();
+      reject(new Error(`sha256 worker exited with code ${code}`));
+    });
   });
 }

@@ -10,16 +10,19 @@ export type TrailerState = 'absent' | 'match' | 'mismatch';
 /** Below this a worker costs more to start than hashing on this thread. */
 const WORKER_THRESHOLD = 16 * 1024 * 1024;
 
-/** sha256 of the bbolt part compared with etcd's trailer; a worker thread hashes big files. */
-export async function checkTrailer(source: FileSource): Promise<TrailerState> {
+/** sha256 of the bbolt part compared with etcd's trailer; a worker thread hashes big files. `signal` stops it. */
+export async function checkTrailer(source: FileSource, signal?: AbortSignal): Promise<TrailerState> {
   const trailer = await source.readTrailer();
   if (trailer === undefined) return 'absent';
   let digest: Buffer;
   if (source.dataSize >= WORKER_THRESHOLD) {
-    digest = await sha256OnWorker(source.path, source.dataSize);
+    digest = await sha256OnWorker(source.path, source.dataSize, signal);
   } else {
     const hash = createHash('sha256');
-    for await (const chunk of source.chunks(0, source.dataSize)) hash.update(chunk);
+    for await (const chunk of source.chunks(0, source.dataSize)) {
+      signal?.throwIfAborted();
+      hash.update(chunk);
+    }
     digest = hash.digest();
   }
   return digest.equals(trailer) ? 'match' : 'mismatch';

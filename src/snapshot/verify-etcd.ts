@@ -10,7 +10,7 @@ import { failed, ProblemList, type VerifyCheck } from './verify-check.js';
  * Checks etcd's "key" bucket: every key is a revision, every value a mvccpb.KeyValue whose mod_revision is that
  * revision (etcd writes it so), and reports how many revisions and tombstones it holds.
  */
-export async function checkKeyBucket(file: BoltFile): Promise<VerifyCheck> {
+export async function checkKeyBucket(file: BoltFile, signal?: AbortSignal): Promise<VerifyCheck> {
   const name = 'etcd key bucket';
   const problems = new ProblemList();
   let revisions = 0;
@@ -19,6 +19,7 @@ export async function checkKeyBucket(file: BoltFile): Promise<VerifyCheck> {
   try {
     const bucket = await requireBucket(file, KEY_BUCKET);
     for await (const leaf of leafNodes(file, bucket)) {
+      signal?.throwIfAborted();
       for (let i = 0; i < leaf.count; i++) {
         const where = `${leaf.where} element ${i}`;
         try {

@@ -77,17 +77,18 @@ export async function verifySource(source: FileSource, signal?: AbortSignal): Pr
     return checks;
   }
   // Hashing is independent of the walk; settle it into a value so a walk error cannot leave it unhandled.
-  const trailer = checkTrailer(source).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+  // A stop (the signal) is thrown, not a finding: only a failure of the hash is the trailer's check.
+  const trailer = checkTrailer(source, signal).catch((err: unknown) => (signal?.aborted ? signal.reason : err instanceof Error ? err : new Error(String(err))) as Error);
   const file = new BoltFile(source, meta);
   checks.push(passed('meta in use', `meta page ${meta.index} (txid ${meta.txid})`), sizeCheck(source, meta));
   const freelist = await checkFreelist(file);
   checks.push(freelist.check);
   const tree = await walkAllBuckets(file, signal);
   checks.push(...treeChecks(tree), accountingCheck(file, tree, freelist));
+  checks.push(await checkKeyBucket(file, signal));
+  const hashed = await trailer;
   signal?.throwIfAborted();
-  checks.push(await checkKeyBucket(file));
-  signal?.throwIfAborted();
-  checks.push(trailerCheck(await trailer));
+  checks.push(trailerCheck(hashed));
   return checks;
 }
 
@@ -97,7 +98,10 @@ export async function verifySource(source: FileSource, signal?: AbortSignal): Pr
  */
 export type WalkWatch = (bytesRead: () => number) => () => void;
 
-/** Opens `path` and verifies it (see verifySource); `watch` is told of the walk as it goes. */
+/**
+ * Opens `path` and verifies it (see verifySource); `watch` is told of the walk as it goes; `signal` stops the walk
+ * (and the hash of the trailer) at the next page, throwing its reason.
+ */
 export async function verifyFile(path: string, watch?: WalkWatch, signal?: AbortSignal): Promise<VerifyCheck[]> {
   const source = await FileSource.open(path);
   const stop = watch?.(() => source.bytesRead);
