@@ -3,7 +3,7 @@ import { castGrpcError } from 'etcd3';
 import { SnapshotTrailerCheck } from '../archive/snapshot-trailer.js';
 import type { EtcdConfig } from '../config/types.js';
 import { SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
-import { AbortedError, EtcdError, describeError } from '../core/errors.js';
+import { AbortedError, EtcdError, IntegrityError, describeError } from '../core/errors.js';
 import type { Logger } from '../log.js';
 import { currentMember, type CurrentMember } from './current-member.js';
 import { toEtcdError } from './errors.js';
@@ -46,6 +46,13 @@ async function memberSource(cfg: EtcdConfig, log: Logger, attempts: Attempts): P
     grpc.destroy();
     member.client.close();
   });
+  // A member (or a proxy before it) that closed the stream early without an error: what came is no whole snapshot
+  // (the trailer check fails it), but another member's may be. The failure the bytes end with, and the reason said.
+  let short: { err: unknown; why: EtcdError } | undefined;
+  check.on('error', (err) => {
+    if (broken !== undefined || !grpc.readableEnded || !(err instanceof IntegrityError) || err.check !== 'trailer') return;
+    short = { err, why: new EtcdError(`its stream ended after ${check.bytes} bytes without an error, short of a whole snapshot (${err.message})`) };
+  });
   const ended = new Promise<void>((resolve, reject) => {
     check.on('end', resolve);
     check.on('error', reject);
@@ -66,10 +73,11 @@ async function memberSource(cfg: EtcdConfig, log: Logger, attempts: Attempts): P
     // A single endpoint has no other member to turn to: its broken stream fails the backup, as it always did.
     ...(cfg.endpoints.length > 1 && {
       again: async (err: unknown) => {
-        if (broken === undefined || err !== broken) return undefined;
-        attempts.broken.push(`${member.endpoint} (${describeError(broken)})`);
+        const why = broken !== undefined && err === broken ? broken : short !== undefined && err === short.err ? short.why : undefined;
+        if (why === undefined) return undefined;
+        attempts.broken.push(`${member.endpoint} (${describeError(why)})`);
         if (attempts.tried.size >= cfg.endpoints.length) throw brokenEverywhere(cfg, attempts);
-        log.warn({ endpoint: member.endpoint, err: describeError(broken) }, `the snapshot stream of ${member.endpoint} broke mid-way: taking the snapshot again, from the start, of another member`);
+        log.warn({ endpoint: member.endpoint, err: describeError(why) }, `the snapshot stream of ${member.endpoint} broke mid-way: taking the snapshot again, from the start, of another member`);
         return memberSource(cfg, log, attempts).catch((e: unknown) => {
           throw e instanceof EtcdError && !(e instanceof AbortedError) ? brokenEverywhere(cfg, attempts, e) : e;
         });
