@@ -6,6 +6,7 @@ import type { EtcdConfig, EtcdFileField } from '../config/types.js';
 import { ConfigError } from '../core/errors.js';
 import { budgetedWait } from '../core/wait-budget.js';
 import { authenticateOnOwnChannel } from './auth-channel.js';
+import { poolOf } from './etcd3-pool.js';
 import { explainClosedConnection } from './errors.js';
 import { faultHandling, poolHostOf } from './fault-handling.js';
 import type { Logger } from '../log.js';
@@ -60,6 +61,15 @@ export function readTlsFiles(cfg: EtcdConfig): { ca?: Buffer; cert?: Buffer; key
 }
 
 /**
+ * The channel of the pool's host `index` (its KV service's, which every member serves): the connection a first call
+ * to that member waits for. Undefined before the client is made.
+ */
+function channelOf(client: Etcd3 | undefined, index: number): { getConnectivityState(tryToConnect: boolean): number } | undefined {
+  const host = client && poolOf(client).hosts[index];
+  return (host?.getServiceClient('KV') as { getChannel(): { getConnectivityState(tryToConnect: boolean): number } } | undefined)?.getChannel();
+}
+
+/**
  * Builds the etcd3 (v3 gRPC) client for the configured endpoints, TLS and auth. `oneAttempt`: each call is made once,
  * within RS_ETCD_TIMEOUT (`cfg.timeoutMs`), not retried: for a question an endpoint that is down may leave unanswered.
  * `log`: where credentials set for an etcd without authentication are said to go unused.
@@ -73,6 +83,7 @@ export function createEtcdClient(cfg: EtcdConfig, opts: { oneAttempt?: boolean; 
   if (tls && cfg.endpoints.some((e) => e.startsWith('http://'))) {
     throw new ConfigError([`${variableOf(cfg, 'endpoints')} mixes http:// and https:// endpoints`]);
   }
+  let client: Etcd3 | undefined;
   const options: IOptions = {
     hosts: tls ? hostsOf(cfg) : cfg.endpoints,
     grpcOptions: GRPC_OPTIONS,
@@ -81,7 +92,7 @@ export function createEtcdClient(cfg: EtcdConfig, opts: { oneAttempt?: boolean; 
     // closes the connection is asked whether it speaks TLS: then the first failure says so.
     ...(opts.oneAttempt
       ? { faultHandling: { global: noop, host: () => noop }, defaultCallOptions: () => ({ deadline: Date.now() + budgetedWait(cfg.timeoutMs).ms }) }
-      : faultHandling(cfg.timeoutMs, tls ? undefined : (err) => explainClosedConnection(err, cfg.endpoints), cfg.endpoints.length)),
+      : faultHandling(cfg.timeoutMs, tls ? undefined : (err) => explainClosedConnection(err, cfg.endpoints), cfg.endpoints.length, (i) => channelOf(client, i))),
   };
   if (tls) {
     const files = readTlsFiles(cfg);
@@ -96,7 +107,7 @@ export function createEtcdClient(cfg: EtcdConfig, opts: { oneAttempt?: boolean; 
   if (cfg.username !== undefined && cfg.password !== undefined) {
     options.auth = { username: cfg.username, password: cfg.password };
   }
-  const client = new Etcd3(options);
+  client = new Etcd3(options);
   if (options.auth) {
     const log = opts.log;
     authenticateOnOwnChannel(client, GRPC_OPTIONS, () =>

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InterceptingCall, status, type CallOptions, type Interceptor } from '@grpc/grpc-js';
+import { connectivityState, InterceptingCall, status, type CallOptions, type Channel, type Interceptor } from '@grpc/grpc-js';
 import { noop, type IDefaultPolicyContext, type IPolicy } from 'cockatiel';
 import { GRPCDeadlineExceededError, GRPCResourceExhastedError, GRPCUnavailableError, type IOptions } from 'etcd3';
 import { budgetAnswered, budgetedWait, type WaitBudget } from '../core/wait-budget.js';
@@ -27,8 +27,8 @@ import { currentInterrupt, currentOnWait, interruptedError } from './interrupt.j
  *   cancelled, a backoff cut short, and no other attempt starts.
  * Streams (the snapshot) have no deadline and are not retried (they restart from the beginning).
  */
-export function faultHandling(timeoutMs: number, explain?: Explain, hostCount = 1): Pick<IOptions, 'faultHandling' | 'defaultCallOptions'> {
-  const hosts = new HostFailover();
+export function faultHandling(timeoutMs: number, explain?: Explain, hostCount = 1, channels?: HostChannels): Pick<IOptions, 'faultHandling' | 'defaultCallOptions'> {
+  const hosts = new HostFailover(hostCount > 1 ? channels : undefined);
   // With several members, one attempt may not take the whole call's time: a member that is frozen (SIGSTOP, a hung
   // VM, packets dropped) answers nothing and fails nothing, and would hold every call sent to it until the deadline
   // although the others answer. Its attempt is cut short, and the call goes on with another member.
@@ -41,6 +41,18 @@ export function faultHandling(timeoutMs: number, explain?: Explain, hostCount = 
 
 /** The shortest time one attempt is given with several members (etcd's own linearizable read gives up after 7 s). */
 const MIN_ATTEMPT_MS = 10_000;
+/**
+ * The gRPC channel of each host, by its place in the endpoints (undefined once the client is closed): what the first
+ * attempt on a host not yet connected looks at (see HostFailover.unconnected).
+ */
+export type HostChannels = (index: number) => Pick<Channel, 'getConnectivityState'> | undefined;
+/**
+ * How long a host whose connection is not made yet may take to make it once another host's is made, before the call
+ * goes on with that one: a frozen member (SIGSTOP, a hung VM) takes the TCP connection but never completes HTTP/2's.
+ */
+const CONNECT_GRACE_MS = 1_000;
+/** How long the first attempt on a host waits for any host's connection, before it goes ahead as any attempt does. */
+const CONNECT_WAIT_MS = 3_000;
 /** How long a member whose attempt was cut short for not answering is passed over while another one is healthy. */
 const SKIP_SILENT_HOST_MS = 30_000;
 
@@ -236,8 +248,8 @@ function attemptOptions(timeoutMs: number, attemptMs: number): CallOptions {
 /** Thrown instead of calling a host that failed lately while another is healthy; the pool then tries the next host. */
 export class HostSkipped extends Error {
   override name = 'HostSkipped';
-  constructor(readonly host: string) {
-    super(`skipped ${host}: it failed to answer less than ${SKIP_HOST_MS / 1000} s ago`);
+  constructor(readonly host: string, why = `it failed to answer less than ${SKIP_HOST_MS / 1000} s ago`) {
+    super(`skipped ${host}: ${why}`);
   }
 }
 
@@ -284,12 +296,18 @@ class HostFailover {
   private readonly refused = new Set<string>();
   private readonly hosts: string[] = [];
 
+  constructor(private readonly channels?: HostChannels) {}
+
   policyFor(host: string): IPolicy<IDefaultPolicyContext> {
-    this.hosts.push(host);
+    const index = this.hosts.push(host) - 1;
     const others = () => this.hosts.filter((h) => h !== host && !this.refused.has(h));
     const execute = async <T>(fn: (context: IDefaultPolicyContext) => PromiseLike<T> | T, signal?: AbortSignal): Promise<T> => {
       if (this.refused.has(host) && others().length > 0) throw new HostSkipped(host);
       if (this.skipping(host) && this.hosts.some((h) => !this.skipping(h) && !this.refused.has(h))) throw new HostSkipped(host);
+      if (await this.unconnected(index)) {
+        this.silentAt.set(host, Date.now());
+        throw new HostSkipped(host, `its connection was not made within ${CONNECT_GRACE_MS / 1000} s of another member's`);
+      }
       try {
         const result = await fn({ signal: signal ?? NEVER_ABORTED });
         this.failedAt.delete(host);
@@ -308,6 +326,33 @@ class HostFailover {
       }
     };
     return { _altReturn: undefined as never, onSuccess: noop.onSuccess, onFailure: noop.onFailure, execute };
+  }
+
+  /**
+   * Whether host `index` has no connection yet while another host made one: a fresh process's first call sent to a
+   * frozen member would otherwise wait the whole time of an attempt (10 s and more) before going to the next member.
+   * Every host is asked to connect; the host is passed over once another is connected and it is still connecting (it
+   * took the TCP connection and never answers), CONNECT_GRACE_MS after the look began. While no host connects, the attempt goes ahead after CONNECT_WAIT_MS as it always did.
+   */
+  private async unconnected(index: number): Promise<boolean> {
+    const state = (i: number) => {
+      try {
+        return this.channels?.(i)?.getConnectivityState(true);
+      } catch {
+        return undefined;
+      }
+    };
+    const own = state(index);
+    if (own === undefined || own === connectivityState.READY) return false;
+    const peers = this.hosts.flatMap((h, i) => (i !== index && !this.refused.has(h) ? [i] : []));
+    const interrupt = currentInterrupt();
+    for (const started = Date.now(); Date.now() - started < CONNECT_WAIT_MS && !interrupt?.aborted; await sleep(20)) {
+      // Made, or failed (refused, a TLS handshake that failed): the attempt goes ahead and fails at once saying why.
+      const now = state(index);
+      if (now !== connectivityState.CONNECTING && now !== connectivityState.IDLE) return false;
+      if (Date.now() - started >= CONNECT_GRACE_MS && peers.some((i) => state(i) === connectivityState.READY)) return true;
+    }
+    return false;
   }
 
   private skipping(host: string): boolean {
