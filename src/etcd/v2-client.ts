@@ -56,15 +56,20 @@ function formBytes(value: Buffer): string {
   return out;
 }
 
+/** How long a read waits for an endpoint's answer before the same read goes to the next endpoint too. */
+const HEDGE_MS = 1_000;
+
 /**
  * A small client of etcd's v2 HTTP keys API (Kubernetes <= 1.5 clusters; etcd 3.4 with `--enable-v2`). Speaks
  * plain HTTP or HTTPS with the configured CA and client certificate, basic auth with the configured user, and tries
- * the endpoints in order.
+ * the endpoints in order (reads: see hedgedGet).
  */
 export class V2Client {
   private readonly agent: HttpAgent | HttpsAgent;
   private readonly tls: boolean;
   private readonly authHeader?: string;
+  /** The endpoint that answered the last read: the next read goes there first. */
+  private answered?: string;
 
   constructor(
     private readonly cfg: EtcdConfig,
@@ -187,6 +192,7 @@ export class V2Client {
   }
 
   private async request(method: string, path: string, body?: Buffer): Promise<V2Response> {
+    if (method === 'GET' && this.cfg.endpoints.length > 1) return this.hedgedGet(path);
     const interrupt = currentInterrupt();
     let lastError: unknown;
     for (const endpoint of this.cfg.endpoints) {
@@ -199,6 +205,54 @@ export class V2Client {
       }
     }
     throw new EtcdError(`${method} ${path} failed at ${this.cfg.endpoints.join(',')}: ${describeTransport(lastError, this.cfg)}`, { cause: lastError });
+  }
+
+  /**
+   * A read with several endpoints: the one that answered last first (then the others in order), and when it has not
+   * answered within HEDGE_MS, the same read of the next one too, the first answer taken and the others abandoned. A
+   * frozen member takes the connection and never answers: tried in turn, each read met it for RS_ETCD_TIMEOUT, in
+   * silence (the API version's probe, two reads, held every backup 60 s with the first endpoint frozen).
+   */
+  private hedgedGet(path: string): Promise<V2Response> {
+    const interrupt = currentInterrupt();
+    const order = [...new Set([this.answered ?? this.cfg.endpoints[0]!, ...this.cfg.endpoints])];
+    const aborts: AbortController[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    return new Promise<V2Response>((resolve, reject) => {
+      let done = false;
+      let failed = 0;
+      let lastError: unknown;
+      const finish = () => {
+        done = true;
+        clearTimeout(timer);
+        for (const a of aborts) a.abort();
+      };
+      const launch = () => {
+        if (done || aborts.length >= order.length) return;
+        const endpoint = order[aborts.length]!;
+        const abort = new AbortController();
+        aborts.push(abort);
+        const signal = interrupt ? AbortSignal.any([interrupt, abort.signal]) : abort.signal;
+        clearTimeout(timer);
+        timer = setTimeout(launch, HEDGE_MS);
+        this.requestOnce(endpoint, 'GET', path, undefined, signal).then(
+          (res) => {
+            if (done) return;
+            this.answered = endpoint;
+            finish();
+            resolve(res);
+          },
+          (err: unknown) => {
+            if (done) return;
+            lastError = err;
+            if (++failed < order.length && !interrupt?.aborted) return launch();
+            finish();
+            reject(interrupt?.aborted ? interruptedError(interrupt) : new EtcdError(`GET ${path} failed at ${this.cfg.endpoints.join(',')}: ${describeTransport(lastError, this.cfg)}`, { cause: lastError }));
+          },
+        );
+      };
+      launch();
+    });
   }
 
   private requestOnce(endpoint: string, method: string, path: string, body: Buffer | undefined, interrupt: AbortSignal | undefined): Promise<V2Response> {
