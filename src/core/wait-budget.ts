@@ -44,10 +44,16 @@ export function waitBudget(): WaitBudget | undefined {
 
 /**
  * How long a call that may wait `timeoutMs` of its own (RS_ETCD_TIMEOUT) may wait now: no longer than the budget
- * of the work running, if it has one (`budget` then says that it, not `timeoutMs`, is what bounds the call).
+ * of the work running, if it has one (`budget` then says that it, not `timeoutMs`, is what bounds the call); after a
+ * budget kept until the first answer ended, no longer than the budget's length, from now.
  */
 export function budgetedWait(timeoutMs: number, now = Date.now()): { ms: number; budget?: WaitBudget } {
-  const budget = waitBudget();
-  if (budget === undefined || budget.deadline - now >= timeoutMs) return { ms: timeoutMs };
-  return { ms: Math.max(0, budget.deadline - now), budget };
+  const budget = current.getStore();
+  if (budget === undefined) return { ms: timeoutMs };
+  // Once a diff or stats was answered (untilAnswered), it reads for as long as the whole etcd takes, but no single
+  // call waits longer than the budget: an etcd that froze mid-read is answered for as one that never answered (each
+  // call waited RS_ETCD_TIMEOUT, past the wait the API says and a proxy's own).
+  const deadline = budget.answered ? now + budget.ms : budget.deadline;
+  if (deadline - now >= timeoutMs) return { ms: timeoutMs };
+  return { ms: Math.max(0, deadline - now), budget };
 }

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type TestApi } from '../helpers/api.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { loadBigValues, portOf } from '../helpers/faults.js';
 import { startS3, type TestS3 } from '../helpers/s3.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
 /**
  * Explore and stats through the API of an etcd that is frozen or stopped. Each etcd call waited RS_ETCD_TIMEOUT (30 s
@@ -62,4 +64,40 @@ describe('explore and stats through the API while etcd is down', () => {
     await expectEtcdFailed('/api/v1/explore', /exploring etcd failed .*etcd is unreachable or went away: connect ECONNREFUSED/);
     await expectEtcdFailed('/api/v1/stats', /reading etcd failed .*etcd is unreachable or went away: connect ECONNREFUSED/);
   }, 30_000);
+});
+
+/**
+ * A stats read of an etcd that freezes in the middle (its first pages came, then nothing): the wait for the first
+ * answer was the API's, and from then on each call waited RS_ETCD_TIMEOUT (30 s by default, past a proxy's 30 s and
+ * the 20 s the API says it waits; here 10 min, which times the test out). Each wait after the first answer is now
+ * bounded by the API's wait as well, and the stats answer 502 naming etcd and that wait; a read that goes on
+ * answering still reads for as long as it takes.
+ */
+describe('stats through the API when etcd freezes mid-read', () => {
+  it('answer 502 naming etcd and the wait, not after RS_ETCD_TIMEOUT', async () => {
+    const big = await startEtcd();
+    const proxy = await startTcpProxy(portOf(big.endpoint), { rate: 8 * 1024 * 1024 });
+    let frozenApi: TestApi | undefined;
+    try {
+      await loadBigValues(big.endpoint, 48); // 24 MiB of values: about 3 s through the proxy
+      const env = { RS_ETCD_ENDPOINTS: `http://${proxy.address}`, RS_CLUSTER_NAME: 'etcd-frozen-mid', RS_ETCD_TIMEOUT: '10m', RS_API_TOKEN: TOKEN, ...s3.env };
+      frozenApi = await startApi(env, { waitMs: WAIT_MS });
+      const base = proxy.bytesDown;
+      const stats = frozenApi.call('/api/v1/stats', { token: TOKEN });
+      // Frozen once a few MiB of values have come: well past the first answer, well before the last page.
+      while (proxy.bytesDown - base < 3 * 1024 * 1024) await new Promise((r) => setTimeout(r, 20));
+      proxy.holdReplies = true;
+      const res = await stats;
+      expect(res.status).toBe(502);
+      const body = (await res.json()) as { error: string; code: string };
+      expect(body.code).toBe('etcd_failed');
+      expect(body.error).toMatch(/etcd did not answer within 1\.5 s/);
+      expect(body.error).toContain('the API waits at most 1.5s for the store and etcd, to answer before a proxy in front gives up');
+    } finally {
+      proxy.holdReplies = false;
+      await frozenApi?.stop();
+      await proxy.close();
+      await big.stop();
+    }
+  }, 60_000);
 });
