@@ -34,13 +34,13 @@ export function snapshotKeyRecord(kv: LiveKey, leaseTtls?: ReadonlyMap<bigint, n
 }
 
 /**
- * The live keys of a snapshot under `ranges` (see prefixRanges: the range `/` is every key), range by range, so in
- * key order; at `revision`, by default the latest.
+ * The live keys of a snapshot under `ranges` (see prefixRanges: the range `/` is every key), in key order; at
+ * `revision`, by default the latest. One pass over the snapshot's key bucket finds the keys of every range: a pass per
+ * range read the whole bucket once for each (three times for the default Kubernetes prefixes).
  */
-export async function* liveKeysIn(reader: Pick<SnapshotReader, 'liveKeys'>, ranges: ReadonlyArray<{ prefix: string; start: Buffer }>, revision?: number): AsyncGenerator<LiveKey> {
-  for (const range of ranges) {
-    yield* reader.liveKeys({ ...(range.prefix !== '/' && { prefix: range.start }), ...(revision !== undefined && { revision }) });
-  }
+export function liveKeysIn(reader: Pick<SnapshotReader, 'liveKeys'>, ranges: ReadonlyArray<{ prefix: string; start: Buffer }>, revision?: number): AsyncIterable<LiveKey> {
+  const every = ranges.some((r) => r.prefix === '/');
+  return reader.liveKeys({ ...(!every && { prefixes: ranges.map((r) => r.start) }), ...(revision !== undefined && { revision }) });
 }
 
 /** The keys of a snapshot backup as a KeyStream, in key order; its header is the manifest's (the v3 API). */

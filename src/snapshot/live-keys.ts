@@ -17,6 +17,11 @@ export interface LiveKeysOptions {
   /** Only keys starting with these bytes. */
   prefix?: Buffer | string;
   /**
+   * Only keys starting with one of these (with `prefix`, with one of these as well): several ranges in one pass over
+   * the key bucket, where a walk per prefix reads the whole bucket once per prefix.
+   */
+  prefixes?: readonly Buffer[];
+  /**
    * Stops the walk once aborted, throwing the signal's reason: checked at every leaf of the key bucket (the pass that
    * finds the keys yields none, and takes seconds per million revisions) and at every key given.
    */
@@ -47,7 +52,7 @@ async function locateLiveKeys(
   file: BoltFile,
   bucket: BucketRoot,
   revision: number,
-  prefix: Buffer,
+  wanted: (userKey: Buffer) => boolean,
   signal: AbortSignal | undefined,
   locations: SpillingLocations,
 ): Promise<{ lastMain: number }> {
@@ -61,7 +66,7 @@ async function locateLiveKeys(
       if (rev.main > revision) return { lastMain: rev.main };
       lastMain = rev.main;
       const userKey = decodeUserKey(leaf.value(i), `${leaf.where} element ${i}`);
-      if (!hasPrefix(userKey, prefix)) continue;
+      if (!wanted(userKey)) continue;
       // latin1 maps bytes 1:1 to one-byte string characters: exact, compact, and sorts in byte order.
       const name = userKey.toString('latin1');
       if (rev.tombstone) await locations.delete(name);
@@ -69,6 +74,12 @@ async function locateLiveKeys(
     }
   }
   return { lastMain };
+}
+
+/** Whether a user key is under `prefix` and, when `prefixes` are given, under one of them. */
+function keyFilter(prefix: Buffer, prefixes: readonly Buffer[] | undefined): (userKey: Buffer) => boolean {
+  if (prefixes === undefined) return (userKey) => hasPrefix(userKey, prefix);
+  return (userKey) => hasPrefix(userKey, prefix) && prefixes.some((p) => hasPrefix(userKey, p));
 }
 
 /** Checks a requested revision against what the snapshot holds, as etcd does (ErrCompacted, ErrFutureRev). */
@@ -116,7 +127,7 @@ export async function* liveKeysOf(file: BoltFile, opts: LiveKeysOptions = {}): A
   const { signal } = opts;
   const locations = new SpillingLocations(opts.keysInMemory ?? KEYS_IN_MEMORY, opts.spillArea);
   try {
-    const { lastMain } = await locateLiveKeys(file, bucket, requested > 0 ? requested : Infinity, prefix, signal, locations);
+    const { lastMain } = await locateLiveKeys(file, bucket, requested > 0 ? requested : Infinity, keyFilter(prefix, opts.prefixes), signal, locations);
     if (requested > 0 && requested > lastMain) checkRevision(requested, compacted, Math.max(lastMain, compacted));
     // Values are read around the cache (readLeaves): the key bucket's pages it holds (48 MiB) would only take memory.
     file.source.dropCache();

@@ -13,6 +13,8 @@ import {
   type LiveKey,
   type SnapshotReader,
 } from '../../../src/snapshot/index.js';
+import { prefixRanges } from '../../../src/etcd/key-ranges.js';
+import { liveKeysIn } from '../../../src/ops/backup-keys.js';
 import { startEtcd, type TestEtcd } from '../../helpers/etcd.js';
 import { comparable, parseGetJson } from '../../unit/snapshot/etcdctl-json.js';
 
@@ -130,6 +132,25 @@ describe('offline snapshot reader against etcd', () => {
       '/registry/leases/kube-node-lease/node-a',
       '/registry/leases/kube-node-lease/node-b',
     ]);
+  });
+
+  // Before: `stats` and `restore --keys` of a snapshot read its live keys prefix by prefix, a whole walk of the key
+  // bucket for each of the three default Kubernetes prefixes: every page of a 430 MB snapshot read three times (stats of
+  // the operator's 100k keys/300 MB: 4.2-4.9 CPU-s, 3.6-3.9 now). One walk now finds the keys of every range.
+  it('live keys under several prefixes come from one walk of the key bucket, equal to etcd\'s ranges', async () => {
+    const prefixes = ['/registry/secrets', '/registry/leases', '/registry/pods'];
+    for (const revision of [undefined, olderRevision]) {
+      let walks = 0;
+      const counted = { liveKeys: (o?: Parameters<SnapshotReader['liveKeys']>[0]) => (walks++, reader.liveKeys(o)) };
+      const keys = await collect(liveKeysIn(counted, prefixRanges(prefixes), revision));
+      expect(walks).toBe(1);
+      const expected = [];
+      for (const p of [...prefixes].sort()) {
+        expected.push(...parseGetJson(await etcd.ctl(['get', '--prefix', `${p}/`, '-w', 'json', ...(revision === undefined ? [] : ['--rev', String(revision)])])).kvs);
+      }
+      expect(keys.map(comparable)).toEqual(expected.map(comparable));
+      expect(keys.length).toBeGreaterThan(50);
+    }
   });
 
   // Before: every live key's location was held in memory until the walk's end (~150 MB of heap for a million keys:
