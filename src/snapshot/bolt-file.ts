@@ -86,6 +86,37 @@ export class BoltFile {
     return page === undefined ? undefined : this.toNode(pgid, page, where);
   }
 
+  /**
+   * A branch page, or a leaf page of which only the first `headBytes` are read when it spans more (a value of
+   * megabytes in its overflow pages): such a node is not `complete`, its keys and the heads of its values readable.
+   * A walk that needs keys but not whole values (the pass that locates live keys) reads a fraction of the file so.
+   */
+  async readNodeHead(pgid: number, where: string, headBytes: number): Promise<LeafNode | BranchNode> {
+    const cached = this.readNodeHeadCached(pgid, where, headBytes);
+    if (cached !== undefined) return cached;
+    const header = this.checkHeader(pgid, await this.source.read(this.checkId(pgid, where), PAGE_HEADER_SIZE, `page ${pgid}`), where);
+    if (header.flags !== LEAF_PAGE || this.spanOf(header) <= headBytes) return this.readNode(pgid, where);
+    // Around the cache: its read-ahead would go on through the overflow pages this read is meant to skip.
+    const head = Buffer.allocUnsafe(headBytes);
+    await this.source.readInto(head, this.offsetOf(pgid), `page ${pgid}`);
+    return this.headNode(pgid, header, head, where);
+  }
+
+  /** `readNodeHead` when the bytes it needs are cached, undefined otherwise. */
+  readNodeHeadCached(pgid: number, where: string, headBytes: number): LeafNode | BranchNode | undefined {
+    const first = this.source.readCached(this.checkId(pgid, where), PAGE_HEADER_SIZE, `page ${pgid}`);
+    if (first === undefined) return undefined;
+    const header = this.checkHeader(pgid, first, where);
+    if (header.flags !== LEAF_PAGE || this.spanOf(header) <= headBytes) return this.readNodeCached(pgid, where);
+    const head = this.source.readCached(this.offsetOf(pgid), headBytes, `page ${pgid}`);
+    return head === undefined ? undefined : this.headNode(pgid, header, head, where);
+  }
+
+  private headNode(pgid: number, header: PageHeader, head: Buffer, where: string): LeafNode {
+    const label = `page ${pgid} (offset ${this.offsetOf(pgid)}) in ${where}`;
+    return new LeafNode(head, 0, head.length, pgid, header.count, label, this.spanOf(header));
+  }
+
   private checkId(pgid: number, where: string): number {
     if (!Number.isSafeInteger(pgid) || pgid < 2 || pgid >= this.pageCount) {
       throw new SnapshotFormatError(`${where}: page id ${pgid} is outside the file (data pages are 2..${this.pageCount - 1})`);

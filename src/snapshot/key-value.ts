@@ -44,3 +44,20 @@ export function decodeUserKey(message: Buffer, where: string): Buffer {
   }
   return key;
 }
+
+/**
+ * The user key from the first bytes of a mvccpb.KeyValue, as etcd writes it (field 1 first), or undefined when those
+ * bytes do not start with it whole: the caller then reads the whole record (decodeUserKey).
+ */
+export function userKeyFromHead(head: Buffer): Buffer | undefined {
+  if (head.length === 0 || head[0] !== ((1 << 3) | 2)) return undefined;
+  let length = 0;
+  let scale = 1;
+  for (let at = 1; at < Math.min(head.length, 10); at++) {
+    const b = head[at]!;
+    length += (b & 0x7f) * scale;
+    if (b < 0x80) return at + 1 + length <= head.length ? head.subarray(at + 1, at + 1 + length) : undefined;
+    scale *= 128;
+  }
+  return undefined;
+}

@@ -4,11 +4,11 @@ import type { BucketRoot } from './bucket.js';
 import { SnapshotFormatError, SnapshotRevisionError } from './errors.js';
 import { compactedRevision, KEY_BUCKET, requireBucket } from './etcd-buckets.js';
 import { SpillingLocations, type KeyLocation, type SpillArea } from './key-spill.js';
-import { decodeKeyValue, decodeUserKey, type KeyValueRecord } from './key-value.js';
+import { decodeKeyValue, decodeUserKey, userKeyFromHead, type KeyValueRecord } from './key-value.js';
 import { parseRevisionKey } from './revision.js';
 import { leafNodes } from './tree-walk.js';
 import { readLeaves, type LeafRef } from './read-leaves.js';
-import type { LeafNode } from './leaf-node.js';
+import { LeafNode } from './leaf-node.js';
 
 /** Which keys `liveKeys` returns: the state at a revision, optionally under a prefix. */
 export interface LiveKeysOptions {
@@ -45,8 +45,16 @@ const BATCH_KEYS = 8192;
 const KEYS_IN_MEMORY = 250_000;
 
 /**
+ * Leaves spanning more than this are read only this far by the pass that locates keys: it needs each revision's user
+ * key, at the head of its value, never a whole value of megabytes in overflow pages (those are read by the value pass,
+ * and only for the live revision).
+ */
+const LEAF_HEAD_BYTES = 16 * 1024;
+
+/**
  * Where each live user key's newest revision <= R lives, into `locations`. The key bucket is ordered by revision, so
- * this needs one pass over it, holding only keys and locations, never values (and past a bound, not those either).
+ * this needs one pass over it, holding only keys and locations, never values (and past a bound, not those either);
+ * of a leaf of big values only the head is read.
  */
 async function locateLiveKeys(
   file: BoltFile,
@@ -57,15 +65,19 @@ async function locateLiveKeys(
   locations: SpillingLocations,
 ): Promise<{ lastMain: number }> {
   let lastMain = 0;
-  for await (const leaf of leafNodes(file, bucket)) {
+  for await (const head of leafNodes(file, bucket, undefined, LEAF_HEAD_BYTES)) {
     signal?.throwIfAborted();
-    const span = leaf.buffer.length / file.pageSize;
+    let leaf = head;
+    const span = leaf.spanBytes / file.pageSize;
     for (let i = 0; i < leaf.count; i++) {
       if (leaf.isBucket(i)) throw new SnapshotFormatError(`${leaf.where}: element ${i} of bucket "key" is a bucket`);
-      const rev = parseRevisionKey(leaf.key(i), leaf.where);
+      let element = leaf.complete ? undefined : headElement(leaf, i) ?? (await readElementHead(file, leaf, i));
+      if (element === undefined && !leaf.complete) leaf = await wholeLeaf(file, leaf);
+      const rev = parseRevisionKey(element?.key ?? leaf.key(i), leaf.where);
       if (rev.main > revision) return { lastMain: rev.main };
       lastMain = rev.main;
-      const userKey = decodeUserKey(leaf.value(i), `${leaf.where} element ${i}`);
+      const userKey = element?.userKey ?? decodeUserKey(leaf.value(i), `${leaf.where} element ${i}`);
+      element = undefined;
       if (!wanted(userKey)) continue;
       // latin1 maps bytes 1:1 to one-byte string characters: exact, compact, and sorts in byte order.
       const name = userKey.toString('latin1');
@@ -74,6 +86,41 @@ async function locateLiveKeys(
     }
   }
   return { lastMain };
+}
+
+/** An element's revision key and user key (views: used before the next read). */
+interface ElementHead {
+  key: Buffer;
+  userKey: Buffer;
+}
+
+/** Element i of a leaf read in part, when its revision key and its value's first field (etcd's key) are in the head. */
+function headElement(leaf: LeafNode, i: number): ElementHead | undefined {
+  if (!leaf.hasKey(i)) return undefined;
+  const userKey = userKeyFromHead(leaf.value(i));
+  return userKey === undefined ? undefined : { key: leaf.key(i), userKey };
+}
+
+/**
+ * Element i of a leaf read in part, read at its place in the page (a leaf holds up to four values of a megabyte: the
+ * second one's key lies a megabyte in); undefined when its user key is not at the head of its value.
+ */
+async function readElementHead(file: BoltFile, leaf: LeafNode, i: number): Promise<ElementHead | undefined> {
+  const keySize = leaf.keySize(i);
+  const bytes = Buffer.allocUnsafe(keySize + Math.min(leaf.valueSize(i), LEAF_HEAD_BYTES));
+  const at = leaf.keyStart(i) - leaf.start;
+  await file.source.readInto(bytes, file.offsetOf(leaf.pgid) + at, `page ${leaf.pgid} element ${i}`);
+  const userKey = userKeyFromHead(bytes.subarray(keySize));
+  return userKey === undefined ? undefined : { key: bytes.subarray(0, keySize), userKey };
+}
+
+/** The whole page of a leaf read only in part. */
+async function wholeLeaf(file: BoltFile, head: LeafNode): Promise<LeafNode> {
+  const node = await file.readNode(head.pgid, 'bucket "key"');
+  if (!(node instanceof LeafNode) || node.count !== head.count) {
+    throw new SnapshotFormatError(`${head.where}: changed while being read`);
+  }
+  return node;
 }
 
 /** Whether a user key is under `prefix` and, when `prefixes` are given, under one of them. */

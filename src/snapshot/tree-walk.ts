@@ -39,6 +39,8 @@ export class LeafWalker {
     private readonly bucket: BucketRoot,
     private readonly seen: PageSet = new PageSet(file.pageCount),
     private readonly scan?: PageScan,
+    /** Leaves spanning more than this many bytes are read only that far (see BoltFile.readNodeHead). */
+    private readonly headBytes?: number,
   ) {
     this.where = `bucket ${bucket.name}`;
     this.pgid = bucket.kind === 'page' ? bucket.pgid : 0;
@@ -65,10 +67,11 @@ export class LeafWalker {
         const page = (this.scan as PageScan).branches.get(pgid) as Buffer;
         node = new BranchNode(page, pgid, page.readUInt16LE(10), `page ${pgid} (offset ${this.file.offsetOf(pgid)}) in ${this.where}`);
       } else {
-        node = this.file.readNodeCached(pgid, this.where);
+        node = this.headBytes === undefined ? this.file.readNodeCached(pgid, this.where) : this.file.readNodeHeadCached(pgid, this.where, this.headBytes);
       }
       if (node === undefined) {
-        return this.file.readNode(pgid, this.where).then((read) => this.accept(read) ?? this.next());
+        const read = this.headBytes === undefined ? this.file.readNode(pgid, this.where) : this.file.readNodeHead(pgid, this.where, this.headBytes);
+        return read.then((n) => this.accept(n) ?? this.next());
       }
       const leaf = this.accept(node);
       if (leaf !== undefined) return leaf;
@@ -77,7 +80,7 @@ export class LeafWalker {
 
   /** Takes in the node at the current position; returns it if it is a leaf, after moving to the following one. */
   private accept(node: LeafNode | BranchNode): LeafNode | undefined {
-    this.visit(node.pgid, node.buffer.length / this.file.pageSize);
+    this.visit(node.pgid, (node instanceof BranchNode ? node.buffer.length : node.spanBytes) / this.file.pageSize);
     if (node instanceof BranchNode) {
       if (this.stack.length >= MAX_TREE_DEPTH) {
         throw new SnapshotFormatError(`${this.where}: tree deeper than ${MAX_TREE_DEPTH} levels at page ${node.pgid}`);
@@ -152,9 +155,12 @@ export class LeafWalker {
   }
 }
 
-/** Yields a bucket's leaf nodes in key order (see LeafWalker). */
-export async function* leafNodes(file: BoltFile, bucket: BucketRoot, seen?: PageSet): AsyncGenerator<LeafNode> {
-  const walker = new LeafWalker(file, bucket, seen);
+/**
+ * Yields a bucket's leaf nodes in key order (see LeafWalker); with `headBytes`, leaves spanning more are read only that
+ * far (not `complete`: see BoltFile.readNodeHead).
+ */
+export async function* leafNodes(file: BoltFile, bucket: BucketRoot, seen?: PageSet, headBytes?: number): AsyncGenerator<LeafNode> {
+  const walker = new LeafWalker(file, bucket, seen, undefined, headBytes);
   for (;;) {
     const step = walker.next();
     const leaf = step instanceof Promise ? await step : step;
