@@ -75,6 +75,19 @@ export class BoltFile {
     return node;
   }
 
+  /**
+   * The first bytes of leaf page `pgid` of known span, read elsewhere (see readNodeHead): a node that is not
+   * `complete` when the page spans more; throws when the bytes are not that leaf.
+   */
+  leafHeadFromBytes(pgid: number, span: number, bytes: Buffer, where: string): LeafNode {
+    this.checkId(pgid, where);
+    const header = this.checkHeader(pgid, bytes, where);
+    if (header.flags !== LEAF_PAGE || header.overflow + 1 !== span || bytes.length > span * this.pageSize) {
+      throw new SnapshotFormatError(`page ${pgid} (offset ${this.offsetOf(pgid)}) in ${where}: changed while being read`);
+    }
+    return this.headNode(pgid, header, bytes, where);
+  }
+
   /** Reads a branch or leaf page of a bucket's tree. */
   async readNode(pgid: number, where: string): Promise<LeafNode | BranchNode> {
     return this.toNode(pgid, await this.readPage(pgid, where), where);

@@ -4,6 +4,7 @@ import type { BucketRoot } from './bucket.js';
 import { SnapshotFormatError, SnapshotRevisionError } from './errors.js';
 import { compactedRevision, KEY_BUCKET, requireBucket } from './etcd-buckets.js';
 import { SpillingLocations, type KeyLocation, type SpillArea } from './key-spill.js';
+import { inBigLeaf, LEAF_HEAD_BYTES, readBigValues } from './big-values.js';
 import { decodeKeyValue, decodeUserKey, userKeyFromHead, type KeyValueRecord } from './key-value.js';
 import { parseRevisionKey } from './revision.js';
 import { leafNodes } from './tree-walk.js';
@@ -43,13 +44,6 @@ const BATCH_BYTES = 32 * 1024 * 1024;
 const BATCH_KEYS = 8192;
 /** Key locations held in memory (~130 bytes each: ~30 MB) before they are written to sorted runs on disk. */
 const KEYS_IN_MEMORY = 250_000;
-
-/**
- * Leaves spanning more than this are read only this far by the pass that locates keys: it needs each revision's user
- * key, at the head of its value, never a whole value of megabytes in overflow pages (those are read by the value pass,
- * and only for the live revision).
- */
-const LEAF_HEAD_BYTES = 16 * 1024;
 
 /**
  * Where each live user key's newest revision <= R lives, into `locations`. The key bucket is ordered by revision, so
@@ -144,7 +138,8 @@ async function* batches(keys: AsyncIterable<KeyLocation>, pageSize: number): Asy
   let batch: KeyLocation[] = [];
   let bytes = 0;
   for await (const key of keys) {
-    const cost = Math.max(key.span * pageSize, key.valueSize);
+    // A big leaf's value is read alone (readBigValues); another's whole page is read.
+    const cost = inBigLeaf(key, pageSize) ? key.valueSize : Math.max(key.span * pageSize, key.valueSize);
     if (batch.length > 0 && (bytes + cost > BATCH_BYTES || batch.length >= BATCH_KEYS)) {
       yield batch;
       batch = [];
@@ -191,7 +186,10 @@ export async function* liveKeysOf(file: BoltFile, opts: LiveKeysOptions = {}): A
   }
 }
 
-/** The batch's keys with their values, in batch order; each page read once, values copied out of it. */
+/**
+ * The batch's keys with their values, in batch order; each page read once, values copied out of it, but for big
+ * leaves, whose live values are read alone (readBigValues).
+ */
 async function readBatch(
   file: BoltFile,
   inline: LeafNode | undefined,
@@ -200,14 +198,16 @@ async function readBatch(
   const out: LiveKey[] = new Array<LiveKey>(batch.length);
   const onPage = new Map<number, number[]>();
   const refs: LeafRef[] = [];
-  batch.forEach(({ pgid, span }, at) => {
-    const waiting = onPage.get(pgid);
+  const big: number[] = [];
+  batch.forEach((loc, at) => {
+    if (inBigLeaf(loc, file.pageSize)) return void big.push(at);
+    const waiting = onPage.get(loc.pgid);
     if (waiting !== undefined) {
       waiting.push(at);
       return;
     }
-    onPage.set(pgid, [at]);
-    if (pgid !== 0) refs.push({ pgid, span });
+    onPage.set(loc.pgid, [at]);
+    if (loc.pgid !== 0) refs.push({ pgid: loc.pgid, span: loc.span });
   });
   const take = (leaf: LeafNode): void => {
     for (const at of onPage.get(leaf.pgid) ?? []) {
@@ -225,5 +225,6 @@ async function readBatch(
   };
   if (inline !== undefined) take(inline);
   await readLeaves(file, refs, take);
+  await readBigValues(file, big.map((at) => batch[at]!), (i, kv) => (out[big[i]!] = kv));
   return out;
 }
