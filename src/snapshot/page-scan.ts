@@ -34,6 +34,8 @@ export class PageScan {
   /** Leaf: pages it spans (1 + overflow). */
   readonly span: Uint32Array;
   readonly branches = new Map<number, Buffer>();
+  /** Buffers allocated for pages carried across chunks: a few (each twice the last), whatever the pages' number. */
+  carryBuffers = 0;
 
   constructor(pageCount: number) {
     this.kind = new Uint8Array(pageCount);
@@ -72,6 +74,12 @@ class ChunkScanner {
   private last = -1;
   private branchBytes = 0;
   private carry: Carry | undefined;
+  /**
+   * The memory of the last carry, reused by the next (nothing keeps a view of a carried page: a branch is copied): a
+   * run of values of a megabyte crosses a chunk boundary every few pages, and a fresh buffer for each piled up
+   * garbage faster than it was collected.
+   */
+  private carryMemory = Buffer.alloc(0);
   /** Pages below this belong to a page already handled (its overflow). */
   private resumeAt = 2;
   private readonly hashed: HashedBytes = { bytes: 0 };
@@ -109,7 +117,11 @@ class ChunkScanner {
       if (p + span <= end) {
         this.handle(buf, off, p, flags, count, span);
       } else if (span * ps <= MAX_CARRY) {
-        const carried = Buffer.allocUnsafe(span * ps);
+        if (this.carryMemory.length < span * ps) {
+          this.carryMemory = Buffer.allocUnsafe(Math.max(span * ps, Math.min(2 * this.carryMemory.length, MAX_CARRY)));
+          this.scan.carryBuffers++;
+        }
+        const carried = this.carryMemory.subarray(0, span * ps);
         const filled = buf.copy(carried, 0, off);
         this.carry = { pgid: p, flags, count, span, buf: carried, filled };
       }
