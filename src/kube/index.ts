@@ -16,7 +16,7 @@ export {
   COMPACT_REV_KEY,
   isClusterScoped,
 } from './resource-prefixes.js';
-export { decodeValue, type DecodedValue, type DecodeOptions, type ValueEncoding } from './envelope.js';
+export { decodeValue, valueEncoding, type DecodedValue, type DecodeOptions, type ValueEncoding } from './envelope.js';
 export type { ObjectMeta, OwnerReference, AnnotationMode } from './object-meta.js';
 export type { EncryptionInfo, EncryptionProvider } from './encryption.js';
 export { ProtoReader, WireType } from './protobuf.js';

@@ -1,4 +1,4 @@
-import { decodeValue } from './envelope.js';
+import { valueEncoding } from './envelope.js';
 import { parseKey } from './key-layout.js';
 import { resourceLabel } from './resource-label.js';
 
@@ -39,7 +39,8 @@ export function statsEntryOf(key: Buffer, value: Buffer, prefixes: readonly stri
     prefix: parsed.prefix ?? NO_NAMESPACE,
     resource: resourceLabel(parsed),
     namespace: parsed.namespace ?? (parsed.type === 'object' ? CLUSTER_SCOPED : NO_NAMESPACE),
-    encoding: decodeValue(value, { annotations: 'keys' }).encoding,
+    // From the value's first bytes: decoding every object (a JSON.parse of each 1 MB Helm release) only took heap.
+    encoding: valueEncoding(value),
     keyBytes: key.length,
     valueBytes: value.length,
   };
