@@ -15,6 +15,8 @@ const KEEP = 4;
 export class BlockReader extends yauzl.RandomAccessReader {
   private readonly blocks = new Map<number, Buffer>();
   readonly size: number;
+  /** Block buffers allocated so far: KEEP at most, whatever the archive's size (evicted ones are reused). */
+  allocated = 0;
 
   constructor(private readonly fd: number) {
     super();
@@ -52,6 +54,13 @@ export class BlockReader extends yauzl.RandomAccessReader {
     })(this), { objectMode: false });
   }
 
+  /** Fills `buffer` from `position` (through the blocks), synchronously; throws when the file ends first. */
+  readInto(buffer: Buffer, position: number): void {
+    let done = 0;
+    for (const part of this.parts(position, position + buffer.length)) done += part.copy(buffer, done);
+    if (done < buffer.length) throw new Error(`the file ends at ${position + done}, before ${position + buffer.length}`);
+  }
+
   override close(callback: (err: Error | null) => void): void {
     this.blocks.clear();
     try {
@@ -76,6 +85,11 @@ export class BlockReader extends yauzl.RandomAccessReader {
     }
   }
 
+  private allocate(size: number): Buffer {
+    this.allocated++;
+    return Buffer.allocUnsafe(size);
+  }
+
   private block(index: number): Buffer {
     const kept = this.blocks.get(index);
     if (kept !== undefined) {
@@ -84,7 +98,17 @@ export class BlockReader extends yauzl.RandomAccessReader {
       return kept;
     }
     const start = index * BLOCK;
-    const block = Buffer.allocUnsafe(Math.min(BLOCK, this.size - start));
+    const size = Math.min(BLOCK, this.size - start);
+    // The oldest block's memory, when it goes now: blocks never leave this reader (read and _readStreamForRange copy),
+    // and a fresh 256 KiB a block made the whole archive garbage, which V8 collected only now and then.
+    let block: Buffer;
+    if (this.blocks.size >= KEEP) {
+      const [oldest, memory] = this.blocks.entries().next().value!;
+      this.blocks.delete(oldest);
+      block = memory.buffer.byteLength >= size && memory.byteOffset === 0 ? Buffer.from(memory.buffer, 0, size) : this.allocate(size);
+    } else {
+      block = this.allocate(size);
+    }
     let got = 0;
     while (got < block.length) {
       const n = readSync(this.fd, block, got, block.length - got, start + got);
@@ -93,7 +117,6 @@ export class BlockReader extends yauzl.RandomAccessReader {
     }
     const bytes = block.subarray(0, got);
     this.blocks.set(index, bytes);
-    if (this.blocks.size > KEEP) this.blocks.delete(this.blocks.keys().next().value!);
     return bytes;
   }
 }
