@@ -3,7 +3,15 @@ export class BlockCache {
   private readonly blocks = new Map<number, Buffer>();
   private held = 0;
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(private maxBytes: number) {}
+
+  /** Bytes held at most, from now on (evicting the oldest blocks down to it); the previous bound. */
+  bound(maxBytes: number): number {
+    const before = this.maxBytes;
+    this.maxBytes = maxBytes;
+    this.evict();
+    return before;
+  }
 
   /** Bytes of the blocks held. */
   get bytes(): number {
@@ -33,6 +41,10 @@ export class BlockCache {
     }
     this.blocks.set(index, block);
     this.held += block.length;
+    this.evict();
+  }
+
+  private evict(): void {
     for (const [oldest, evicted] of this.blocks) {
       if (this.held <= this.maxBytes) break;
       this.blocks.delete(oldest);

@@ -102,6 +102,11 @@ export class CachedReader {
     this.cache.clear();
   }
 
+  /** Holds at most `bytes` of blocks from now on; returns the previous bound. */
+  bound(bytes: number): number {
+    return this.cache.bound(bytes);
+  }
+
   /** Stops caching; waits for reads in flight (so none lands after the caller closes the file). */
   async close(): Promise<void> {
     this.closed = true;

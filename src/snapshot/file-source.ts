@@ -111,6 +111,12 @@ export class FileSource {
     this.cached.drop();
   }
 
+  /** Bounds the cache to `bytes` until the returned function puts the previous bound back (see CachedReader.bound). */
+  boundCache(bytes: number): () => void {
+    const before = this.cached.bound(bytes);
+    return () => void this.cached.bound(before);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
