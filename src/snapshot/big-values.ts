@@ -4,18 +4,33 @@ import type { KeyLocation } from './key-spill.js';
 import { decodeKeyValue, type KeyValueRecord } from './key-value.js';
 
 /**
- * A leaf spanning more than this holds values of hundreds of kilobytes or megabytes in its overflow pages (bbolt keeps
- * up to four such values in one leaf, a live one beside superseded revisions): a walk that needs keys reads its head
- * only, and the value pass reads each live value alone rather than the whole leaf.
+ * What is read of a big leaf (BIG_LEAF_BYTES) when only its keys are wanted, or where its live value lies: its elements
+ * and the heads of its values. bbolt keeps up to four values of a megabyte in one leaf, a live one beside superseded
+ * revisions.
  */
 export const LEAF_HEAD_BYTES = 16 * 1024;
+
+/**
+ * Leaves spanning more than this are read by their head when only keys are wanted; smaller ones whole, through the
+ * cache's read-ahead: a value of tens of kilobytes costs less read with its neighbours than read apart (a slow disk
+ * pays for every read).
+ */
+export const BIG_LEAF_BYTES = 256 * 1024;
 
 /** Big values read at once. */
 const CONCURRENCY = 4;
 
-/** Whether the value at `loc` lies in a leaf big enough to be read element by element (see LEAF_HEAD_BYTES). */
+/** A leaf spanning more than this, whose live value is under half of it, has that value read alone (inBigLeaf). */
+const ALONE_ABOVE_BYTES = 1024 * 1024;
+
+/**
+ * Whether the value at `loc` is read alone: it lies in a leaf of over a megabyte that is mostly other data (superseded
+ * revisions of a big value beside it). Any other leaf is read whole, with its neighbours in one read (readLeaves):
+ * values of tens of kilobytes, several live ones a leaf, read apart cost two reads each, which a slow disk pays for.
+ */
 export function inBigLeaf(loc: KeyLocation, pageSize: number): boolean {
-  return loc.pgid !== 0 && loc.span * pageSize > LEAF_HEAD_BYTES;
+  const bytes = loc.span * pageSize;
+  return loc.pgid !== 0 && bytes > ALONE_ABOVE_BYTES && loc.valueSize * 2 < bytes;
 }
 
 /**

@@ -100,15 +100,15 @@ export class BoltFile {
   }
 
   /**
-   * A branch page, or a leaf page of which only the first `headBytes` are read when it spans more (a value of
+   * A branch page, or a leaf page of which only the first `headBytes` are read when it spans more than `above` (a value of
    * megabytes in its overflow pages): such a node is not `complete`, its keys and the heads of its values readable.
    * A walk that needs keys but not whole values (the pass that locates live keys) reads a fraction of the file so.
    */
-  async readNodeHead(pgid: number, where: string, headBytes: number): Promise<LeafNode | BranchNode> {
-    const cached = this.readNodeHeadCached(pgid, where, headBytes);
+  async readNodeHead(pgid: number, where: string, headBytes: number, above = headBytes): Promise<LeafNode | BranchNode> {
+    const cached = this.readNodeHeadCached(pgid, where, headBytes, above);
     if (cached !== undefined) return cached;
     const header = this.checkHeader(pgid, await this.source.read(this.checkId(pgid, where), PAGE_HEADER_SIZE, `page ${pgid}`), where);
-    if (header.flags !== LEAF_PAGE || this.spanOf(header) <= headBytes) return this.readNode(pgid, where);
+    if (header.flags !== LEAF_PAGE || this.spanOf(header) <= Math.max(headBytes, above)) return this.readNode(pgid, where);
     // Around the cache: its read-ahead would go on through the overflow pages this read is meant to skip.
     const head = Buffer.allocUnsafe(headBytes);
     await this.source.readInto(head, this.offsetOf(pgid), `page ${pgid}`);
@@ -116,11 +116,11 @@ export class BoltFile {
   }
 
   /** `readNodeHead` when the bytes it needs are cached, undefined otherwise. */
-  readNodeHeadCached(pgid: number, where: string, headBytes: number): LeafNode | BranchNode | undefined {
+  readNodeHeadCached(pgid: number, where: string, headBytes: number, above = headBytes): LeafNode | BranchNode | undefined {
     const first = this.source.readCached(this.checkId(pgid, where), PAGE_HEADER_SIZE, `page ${pgid}`);
     if (first === undefined) return undefined;
     const header = this.checkHeader(pgid, first, where);
-    if (header.flags !== LEAF_PAGE || this.spanOf(header) <= headBytes) return this.readNodeCached(pgid, where);
+    if (header.flags !== LEAF_PAGE || this.spanOf(header) <= Math.max(headBytes, above)) return this.readNodeCached(pgid, where);
     const head = this.source.readCached(this.offsetOf(pgid), headBytes, `page ${pgid}`);
     return head === undefined ? undefined : this.headNode(pgid, header, head, where);
   }

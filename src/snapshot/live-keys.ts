@@ -4,7 +4,7 @@ import type { BucketRoot } from './bucket.js';
 import { SnapshotFormatError, SnapshotRevisionError } from './errors.js';
 import { compactedRevision, KEY_BUCKET, requireBucket } from './etcd-buckets.js';
 import { SpillingLocations, type KeyLocation, type SpillArea } from './key-spill.js';
-import { inBigLeaf, LEAF_HEAD_BYTES, readBigValues } from './big-values.js';
+import { BIG_LEAF_BYTES, inBigLeaf, LEAF_HEAD_BYTES, readBigValues } from './big-values.js';
 import { decodeKeyValue, decodeUserKey, userKeyFromHead, type KeyValueRecord } from './key-value.js';
 import { parseRevisionKey } from './revision.js';
 import { leafNodes } from './tree-walk.js';
@@ -64,7 +64,7 @@ async function locateLiveKeys(
   locations: SpillingLocations,
 ): Promise<{ lastMain: number }> {
   let lastMain = 0;
-  for await (const head of leafNodes(file, bucket, undefined, LEAF_HEAD_BYTES)) {
+  for await (const head of leafNodes(file, bucket, undefined, { bytes: LEAF_HEAD_BYTES, above: BIG_LEAF_BYTES })) {
     signal?.throwIfAborted();
     let leaf = head;
     const span = leaf.spanBytes / file.pageSize;

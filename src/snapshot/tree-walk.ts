@@ -39,8 +39,8 @@ export class LeafWalker {
     private readonly bucket: BucketRoot,
     private readonly seen: PageSet = new PageSet(file.pageCount),
     private readonly scan?: PageScan,
-    /** Leaves spanning more than this many bytes are read only that far (see BoltFile.readNodeHead). */
-    private readonly headBytes?: number,
+    /** Leaves spanning more than `above` bytes are read only `bytes` far (see BoltFile.readNodeHead). */
+    private readonly head?: { bytes: number; above: number },
   ) {
     this.where = `bucket ${bucket.name}`;
     this.pgid = bucket.kind === 'page' ? bucket.pgid : 0;
@@ -67,10 +67,10 @@ export class LeafWalker {
         const page = (this.scan as PageScan).branches.get(pgid) as Buffer;
         node = new BranchNode(page, pgid, page.readUInt16LE(10), `page ${pgid} (offset ${this.file.offsetOf(pgid)}) in ${this.where}`);
       } else {
-        node = this.headBytes === undefined ? this.file.readNodeCached(pgid, this.where) : this.file.readNodeHeadCached(pgid, this.where, this.headBytes);
+        node = this.head === undefined ? this.file.readNodeCached(pgid, this.where) : this.file.readNodeHeadCached(pgid, this.where, this.head.bytes, this.head.above);
       }
       if (node === undefined) {
-        const read = this.headBytes === undefined ? this.file.readNode(pgid, this.where) : this.file.readNodeHead(pgid, this.where, this.headBytes);
+        const read = this.head === undefined ? this.file.readNode(pgid, this.where) : this.file.readNodeHead(pgid, this.where, this.head.bytes, this.head.above);
         return read.then((n) => this.accept(n) ?? this.next());
       }
       const leaf = this.accept(node);
@@ -156,11 +156,11 @@ export class LeafWalker {
 }
 
 /**
- * Yields a bucket's leaf nodes in key order (see LeafWalker); with `headBytes`, leaves spanning more are read only that
+ * Yields a bucket's leaf nodes in key order (see LeafWalker); with `head`, leaves spanning more than `head.above` are read only `head.bytes`
  * far (not `complete`: see BoltFile.readNodeHead).
  */
-export async function* leafNodes(file: BoltFile, bucket: BucketRoot, seen?: PageSet, headBytes?: number): AsyncGenerator<LeafNode> {
-  const walker = new LeafWalker(file, bucket, seen, undefined, headBytes);
+export async function* leafNodes(file: BoltFile, bucket: BucketRoot, seen?: PageSet, head?: { bytes: number; above: number }): AsyncGenerator<LeafNode> {
+  const walker = new LeafWalker(file, bucket, seen, undefined, head);
   for (;;) {
     const step = walker.next();
     const leaf = step instanceof Promise ? await step : step;
