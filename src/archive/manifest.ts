@@ -245,9 +245,21 @@ export function parseManifest(bytes: Buffer | string, where: string): Manifest {
     if (etcd.members !== undefined) checkMembers(etcd.members, fail);
   }
   if (m.keys !== undefined) num(m.keys, 'keys');
+  if (m.prefixes !== undefined) checkPrefixes(m.prefixes, fail);
   if (m.strategy === DELTA_STRATEGY || m.contentType === DELTA_CONTENT_TYPE) checkDeltaFields(m, fail);
   if (typeof tool !== 'object' || tool === null || typeof tool.version !== 'string') fail('field "tool.version" is missing');
   return m as unknown as Manifest;
+}
+
+/**
+ * `prefixes` (a key dump's, and its chain's segments'): a list of key prefixes as reshifter writes them, each starting
+ * with `/`. A delta chain watches and restores the ranges they make, so text or an object there is damage, not a list.
+ */
+function checkPrefixes(value: unknown, fail: (why: string) => never): void {
+  if (!Array.isArray(value)) fail('field "prefixes" is not a list of key prefixes');
+  (value as unknown[]).forEach((p, i) => {
+    if (typeof p !== 'string' || !p.startsWith('/')) fail(`field "prefixes[${i}]" is not a key prefix (text starting with "/")`);
+  });
 }
 
 /** The `checkpoint` of a checkpoint manifest: the names are Kubernetes names, the hash a sha256. */

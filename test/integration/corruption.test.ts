@@ -191,6 +191,8 @@ describe('corrupted backups', { concurrent: true }, () => {
     ['a JSON array', '[1,2,3]'],
     ['a wrong type', 'sizeBytes'],
     ['an artifact path that leaves the folder', 'artifact'],
+    ['prefixes that are text', 'prefixes-text'],
+    ['prefixes that are an object', 'prefixes-object'],
   ])('a manifest with %s: manifest', async (_what, kind) => {
     const store = await damaged(async (f) => {
       const path = join(f, `${snap.id}.manifest.json`);
@@ -198,6 +200,8 @@ describe('corrupted backups', { concurrent: true }, () => {
       const text =
         kind === 'sizeBytes' ? JSON.stringify({ ...good, sizeBytes: 'big' })
         : kind === 'artifact' ? JSON.stringify({ ...good, artifact: `${snap.id}.snapshot.db.gz/../../../../etc/passwd` })
+        : kind === 'prefixes-text' ? JSON.stringify({ ...good, prefixes: 'x' })
+        : kind === 'prefixes-object' ? JSON.stringify({ ...good, prefixes: { '0': '/registry' } })
         : kind;
       await writeFile(path, text);
     });
@@ -205,6 +209,7 @@ describe('corrupted backups', { concurrent: true }, () => {
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/reshifter: manifest: .*default\/.*\.manifest\.json: /);
     expect(res.stderr).not.toMatch(/\n\s+at |this is a bug|SyntaxError/);
+    if (kind.startsWith('prefixes')) expect(res.stderr).toMatch(/field "prefixes" is not a list of key prefixes/);
     await expectRestoreRefuses(store, snap, /manifest: /);
     if (kind !== 'artifact') return;
     // `list` still works and says which manifest it skipped.
