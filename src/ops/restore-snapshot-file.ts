@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { etcdOf, type Manifest } from '../archive/manifest.js';
 import { ConfigError, OperationError } from '../core/errors.js';
 import type { BackupRepository } from '../store/backup-repository.js';
-import { LocalStore } from '../store/local-store.js';
+import { ExistsError, LocalStore } from '../store/local-store.js';
 import type { OpContext } from './context.js';
 import { encryptionKeys } from './encryption-keys.js';
 import { openBackup } from './open-backup.js';
@@ -17,6 +17,10 @@ export interface SnapshotFileReport {
   bytes: number;
 }
 
+function existsAlready(path: string): ConfigError {
+  return new ConfigError([`--snapshot-file: ${path} exists already; name a new file (it is never overwritten)`]);
+}
+
 /**
  * Before any download: `--snapshot-file FILE` names a new file (never overwritten) in a folder that exists, so a
  * wrong path fails at once rather than after the backup is downloaded and decoded.
@@ -24,7 +28,7 @@ export interface SnapshotFileReport {
 async function checkTarget(path: string, id: string): Promise<void> {
   const there = await lstat(path).catch(() => undefined);
   if (there?.isDirectory()) throw new ConfigError([`--snapshot-file: ${path} is a folder; name a new file in it, such as ${join(path, `reshifter-${id}.db`)}`]);
-  if (there !== undefined) throw new ConfigError([`--snapshot-file: ${path} exists already; name a new file (it is never overwritten)`]);
+  if (there !== undefined) throw existsAlready(path);
   const folder = await stat(dirname(path)).catch(() => undefined);
   if (folder === undefined || !folder.isDirectory()) throw new ConfigError([`--snapshot-file: the folder ${dirname(path)} does not exist; create it or name a file in another one`]);
 }
@@ -43,8 +47,12 @@ export async function restoreSnapshotFile(ctx: OpContext, repo: BackupRepository
   try {
     if (backup.kind !== 'snapshot') throw new OperationError(`backup ${m.id} is a ${m.strategy} backup (${m.contentType}), not an etcd snapshot`);
     // Written as a local store puts an artifact: under a temporary name beside it (removed on failure, and by the exit
-    // hook on a second signal), fsynced, renamed, the folder fsynced: the file appears only complete.
-    await new LocalStore(dirname(file)).put(basename(file), createReadStream(backup.file, { highWaterMark: 1024 * 1024 }), ctx.signal ? { signal: ctx.signal } : {});
+    // hook on a second signal), fsynced, linked without replacing (a file made there during the download is refused as
+    // the check above refuses it, never overwritten), the folder fsynced: the file appears only complete.
+    const body = createReadStream(backup.file, { highWaterMark: 1024 * 1024 });
+    await new LocalStore(dirname(file)).put(basename(file), body, { noClobber: true, ...(ctx.signal && { signal: ctx.signal }) }).catch((err: unknown) => {
+      throw err instanceof ExistsError ? existsAlready(file) : err;
+    });
     const bytes = (await stat(file)).size;
     ctx.log.info({ id: m.id, file, bytes, revision: etcdOf(m).revision }, 'snapshot file written');
     return { id: m.id, file, revision: etcdOf(m).revision, bytes };

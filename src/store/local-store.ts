@@ -1,5 +1,5 @@
 import { constants, createReadStream, createWriteStream } from 'node:fs';
-import { open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { link, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -14,6 +14,29 @@ import type { GetOptions, ListOptions, ObjectInfo, Store } from './types.js';
 /** Temporary files of puts in progress (or of a process that died): hidden from `list` unless asked for. */
 export const TEMP_PREFIX = '.tmp-';
 const WRITE_BUFFER = 1024 * 1024;
+
+/** `put` with `noClobber` found an entry under the name already (made after any check of the caller's). */
+export class ExistsError extends StoreError {
+  override name = 'ExistsError';
+  constructor(readonly path: string) {
+    super(`${path} exists already`);
+  }
+}
+
+/**
+ * Moves the finished `temp` to `target`. With `noClobber`, link(2) then unlink: link fails with EEXIST on any entry
+ * there (file, folder, symlink) made since the caller looked, where rename would replace it.
+ */
+async function publish(temp: string, target: string, noClobber: boolean): Promise<void> {
+  if (!noClobber) return rename(temp, target);
+  try {
+    await link(temp, target);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ExistsError(target);
+    throw err;
+  }
+  await unlink(temp);
+}
 
 /** A store in a local directory. Files and folders are created readable by their owner only (backups hold Secrets). */
 export class LocalStore implements Store {
@@ -34,7 +57,8 @@ export class LocalStore implements Store {
     return join(this.root, ...parts);
   }
 
-  async put(key: string, body: Readable, opts: { signal?: AbortSignal } = {}): Promise<void> {
+  /** `noClobber`: refuse (ExistsError) rather than replace an entry under `key`, however recently it was made. */
+  async put(key: string, body: Readable, opts: { signal?: AbortSignal; noClobber?: boolean } = {}): Promise<void> {
     const target = this.pathOf(key);
     const dir = dirname(target);
     const temp = join(dir, `${TEMP_PREFIX}${randomBytes(4).toString('hex')}-${target.slice(dir.length + 1)}`);
@@ -52,7 +76,7 @@ export class LocalStore implements Store {
       } finally {
         await fh.close();
       }
-      await rename(temp, target);
+      await publish(temp, target, opts.noClobber === true);
       renamed = true;
       release();
       const dh = await open(dir, 'r');
@@ -161,6 +185,7 @@ export class LocalStore implements Store {
 }
 
 function wrap(err: unknown, what: string): Error {
+  if (err instanceof ExistsError) return err;
   // Errors of the stream being stored (etcd went away, a failed integrity check) are not the store's.
   if (err instanceof OperationError) return err;
   const code = (err as NodeJS.ErrnoException).code;
