@@ -3,7 +3,7 @@ import { TOOL_SECRETS, TOOL_VARIABLES } from './tool-variables.js';
 import { endpoints } from './parsers.js';
 import type { Config, StoreConfig } from './types.js';
 import { VARIABLES, type Variable, type VariableGroup } from './variables.js';
-import { etcdctlWarnings, keyFileWarnings, type ConfigWarning } from './warnings.js';
+import { etcdctlWarnings, keyFileWarnings, repeatedEndpoints, type ConfigWarning } from './warnings.js';
 
 export type Env = Record<string, string | undefined>;
 /**
@@ -66,16 +66,19 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Load
   const config = assemble(values);
   // A bare host:port is https when TLS files are given, as etcdctl takes `--endpoints 127.0.0.1:2379 --cacert ca.crt`;
   // so is the default endpoint (etcdctl's is the bare 127.0.0.1:2379: `etcdctl --cacert ... member list` on kubeadm).
+  const endpointsFrom = source(env, VARIABLES.find((v) => v.name === 'RS_ETCD_ENDPOINTS')!);
   if (config.etcd.caCertFile !== undefined || config.etcd.clientCertFile !== undefined) {
-    config.etcd.endpoints = endpoints(source(env, VARIABLES.find((v) => v.name === 'RS_ETCD_ENDPOINTS')!)?.value ?? '127.0.0.1:2379', 'https');
+    config.etcd.endpoints = endpoints(endpointsFrom?.value ?? '127.0.0.1:2379', 'https');
   }
+  // `ETCDCTL_ENDPOINTS="A, A"`: each endpoint is dialled once, and the repeat is said.
+  const repeated = repeatedEndpoints(config, endpointsFrom?.name ?? 'RS_ETCD_ENDPOINTS');
   const etcdctl = [...borrowed].filter(([, ctl]) => ctl.startsWith('ETCDCTL_'));
   const readFrom = etcdctl.map(([rs, ctl]) => [VARIABLES.find((v) => v.name === rs)!.field.replace(/^etcd\./, ''), ctl]);
   if (readFrom.length > 0) config.etcd.readFrom = Object.fromEntries(readFrom);
   const storeFrom = [...borrowed].filter(([rs]) => rs.startsWith('RS_S3_')).map(([rs, aws]) => [VARIABLES.find((v) => v.name === rs)!.field.replace(/^store\./, ''), aws]);
   if (config.store.kind === 's3' && storeFrom.length > 0) config.store.readFrom = Object.fromEntries(storeFrom);
   // etcdctl's variables that reshifter does not read are named, never skipped without a word (ETCDCTL_DIAL_TIMEOUT).
-  const warnings = [...(groups.has('etcd') ? etcdctlWarnings(env) : []), ...keyFileWarnings(config, groups)];
+  const warnings = [...(groups.has('etcd') ? [...etcdctlWarnings(env), ...repeated] : []), ...keyFileWarnings(config, groups)];
   return { config, etcdctl: [...new Set(etcdctl.map(([, ctl]) => ctl))], warnings };
 }
 

@@ -80,6 +80,20 @@ export function keyFileWarnings(config: Config, groups: ReadonlySet<VariableGrou
   });
 }
 
+/**
+ * An etcd endpoint named more than once (`ETCDCTL_ENDPOINTS="A, A"`, or `A` beside `http://A`): config.etcd.endpoints
+ * keeps each once (in the order first named), and one warning names the repeats and the variable they came from.
+ */
+export function repeatedEndpoints(config: Config, variable: string): ConfigWarning[] {
+  const named = config.etcd.endpoints;
+  const once = [...new Set(named)];
+  if (once.length === named.length) return [];
+  config.etcd.endpoints = once;
+  const repeats = once.filter((e) => named.indexOf(e) !== named.lastIndexOf(e));
+  const detail = `${variable} names ${repeats.join(', ')} more than once; ${repeats.length === 1 ? 'it is' : 'each is'} used once (${once.join(', ')})`;
+  return [{ msg: 'etcd endpoint named more than once', variable, detail }];
+}
+
 /** Why key file `file` is too open and how to close it, or undefined when only its owner can read it. */
 function openKeyFile(file: string): string | undefined {
   let mode: number;

@@ -132,6 +132,15 @@ describe('endpoints of one cluster', () => {
     expect(await a.ctl(['get', KEY, '--print-value-only'])).toBe('from-source\n');
   });
 
+  // Before: `ETCDCTL_ENDPOINTS="A, A"` (a shell's copy and paste) was taken without a word, and A dialled twice.
+  it('one etcd listed twice is said once, naming it and the variable, and used once', async () => {
+    const res = await runCli(['explore', '--json'], { ETCDCTL_ENDPOINTS: `${a.endpoint}, ${a.endpoint}` });
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stderr.match(/etcd endpoint named more than once/g)).toHaveLength(1);
+    expect(res.stderr).toContain(`ETCDCTL_ENDPOINTS names ${a.endpoint} more than once; it is used once (${a.endpoint})`);
+    expect((JSON.parse(res.stdout) as { endpoints: string[] }).endpoints).toEqual([a.endpoint]);
+  });
+
   it('a snapshot beside an endpoint that is down streams from the one that answers, every time', async () => {
     // The pool picks a member at random for the stream, which fails only once it runs: half of these failed before.
     const backupDir = join(dir, 'beside-down');

@@ -202,6 +202,19 @@ describe("loadConfig: etcdctl's variables reshifter does not read", () => {
     expect(JSON.stringify(loaded.config!.etcd)).not.toMatch(/insecure|skip/i);
   });
 
+  // Before: taken without a word, and the endpoint dialled twice.
+  it('names an etcd endpoint given twice once, and keeps it once (a bare host:port and its URL are one)', () => {
+    const loaded = loadConfig({ ETCDCTL_ENDPOINTS: 'http://10.0.0.5:2379, 10.0.0.6:2379,10.0.0.5:2379, 10.0.0.6:2379' });
+    expect(loaded.config!.etcd.endpoints).toEqual(['http://10.0.0.5:2379', 'http://10.0.0.6:2379']);
+    expect(warned({ RS_ETCD_ENDPOINTS: 'http://10.0.0.5:2379,http://10.0.0.5:2379' })).toEqual([
+      ['RS_ETCD_ENDPOINTS', 'etcd endpoint named more than once', 'RS_ETCD_ENDPOINTS names http://10.0.0.5:2379 more than once; it is used once (http://10.0.0.5:2379)'],
+    ]);
+    expect(loaded.warnings!.map((w) => w.detail)).toEqual([
+      'ETCDCTL_ENDPOINTS names http://10.0.0.5:2379, http://10.0.0.6:2379 more than once; each is used once (http://10.0.0.5:2379, http://10.0.0.6:2379)',
+    ]);
+    expect(warned({ RS_ETCD_ENDPOINTS: 'http://10.0.0.5:2379,http://10.0.0.6:2379' })).toEqual([]);
+  });
+
   it("says nothing of values that ask what reshifter does anyway, output settings, or commands that reach no etcd", () => {
     expect(warned({ ETCDCTL_INSECURE_SKIP_TLS_VERIFY: 'false', ETCDCTL_INSECURE_TRANSPORT: 'true', ETCDCTL_API: '3', ETCDCTL_WRITE_OUT: 'json', ETCDCTL_DIAL_TIMEOUT: ' ' })).toEqual([]);
     expect(loadConfig({ ETCDCTL_DIAL_TIMEOUT: '2s' }, { groups: new Set(['general', 'store']) }).warnings).toEqual([]);
