@@ -10,7 +10,7 @@ import { releaseEarlySignals } from './early-signal.js';
 import { settleCleanups } from './exit-cleanup.js';
 import { createLogger, type Logger } from './log.js';
 import { unsupportedNode } from './runtime.js';
-import { outputCutShort, streamOutput, type Output } from './stdout-output.js';
+import { outputCutShort, stoppedBy, streamOutput, type Output } from './stdout-output.js';
 
 /** How long an exit waits for cleanups still under way (the abort of a multipart upload). */
 const CLEANUP_GRACE_MS = 3000;
@@ -69,8 +69,11 @@ export async function start(argv: string[], env: Record<string, string | undefin
       const signal = stopsUnread ? AbortSignal.any([signals.signal, output.readerGone]) : signals.signal;
       await run({ config, log: logger, args: inv.args, signal, print: output.print, write: output.write, backlog: () => output.backlog(signal) });
     } catch (err) {
-      // Stopped because no one reads its output (`inspect --keys | head`): done, as `cat` is.
-      if (output.readerGone.aborted && !signals.signal.aborted) return outcome(0, command);
+      // Stopped as no one reads its output (`inspect --keys | head`): done, as `cat` is; as stdout failed (ENOSPC): 1.
+      if (output.readerGone.aborted && !signals.signal.aborted) {
+        const failed = stoppedBy(output.readerGone, inv.command);
+        return outcome(failed ? exitCodeOf(failed, logger, inv.command) : 0, command);
+      }
       // A usage error found by the command itself (flags that do not go together) shows its usage too.
       if (err instanceof UsageError && err.command === undefined) throw new UsageError(err.problems, inv.command);
       throw err;

@@ -13,9 +13,10 @@ export interface Output {
    */
   finish: () => Promise<NodeJS.ErrnoException | undefined>;
   /**
-   * Aborted when stdout's reader went away (EPIPE on a printed line) and `stopsUnread` said the command stops then: a
-   * command whose output is all it does, reading and changing nothing (`inspect --keys | head`), need not read a
-   * whole snapshot or etcd for no one.
+   * Aborted when stdout's reader went away (EPIPE on a printed line), or stdout failed otherwise (ENOSPC under
+   * `> file`), and `stopsUnread` said the command stops then: a command whose output is all it does, reading and
+   * changing nothing (`inspect --keys | head`), need not read a whole snapshot or etcd for no one. Its reason is
+   * stdout's error (see `stoppedBy`).
    */
   readerGone: AbortSignal;
   /**
@@ -24,6 +25,29 @@ export interface Output {
    * undefined when it can take more. A listing that awaits it keeps its memory flat whatever it lists.
    */
   backlog: (signal?: AbortSignal) => Promise<void> | undefined;
+}
+
+/**
+ * The failure a command stopped at when its `readerGone` aborted: undefined for a reader that went away (EPIPE: done,
+ * exit 0, as `cat` is), else an OperationError saying its output is cut short (exit 1).
+ */
+export function stoppedBy(readerGone: AbortSignal, command: string): OperationError | undefined {
+  const err = readerGone.reason as NodeJS.ErrnoException;
+  return err.code === 'EPIPE' ? undefined : new OperationError(outputCutShort(command, err, false), { cause: err });
+}
+
+/**
+ * Says once how stdout failed, and what `stops` (the command, when its output is all it does) does then. A reader that
+ * stops reading is normal (`| head`); any other failure of stdout is worth a warning. A command whose output is all it
+ * does stops at either: a full disk under `> file` must not have it read the rest of a snapshot for output that cannot
+ * be written (readerGone's reason is the failure, for cli-main.ts to say and exit 1 on).
+ */
+function sayClosed(l: Logger | undefined, err: NodeJS.ErrnoException, stops: string | undefined): void {
+  const what = err.code === 'EPIPE' ? 'stdout was closed by its reader' : noRoomReason(err) !== undefined ? 'stdout is full' : 'stdout failed';
+  if (err.code === 'EPIPE' && stops !== undefined) l?.info(`${what}: ${stops} stops, as it has no one to print for`);
+  else if (err.code === 'EPIPE') l?.info(`${what}: no more output is printed; the command goes on`);
+  else if (stops !== undefined) l?.warn({ err: err.message, code: err.code }, `${what}: ${stops} stops, as its output cannot be written`);
+  else l?.warn({ err: err.message, code: err.code }, `${what}: no more output is printed; the command goes on`);
 }
 
 /** Printed output stdout may hold for its reader before a listing waits for it. */
@@ -47,14 +71,8 @@ export function streamOutput(stream: Writable, log: () => Logger | undefined, co
     gone = err;
     // A failed `write` is the command's failure, said as its error: 'the command goes on' would be untrue.
     if (quiet) return;
-    const l = log();
-    // A reader that stops reading is normal (`| head`); any other failure of stdout is worth a warning.
-    if (err.code === 'EPIPE' && stopsUnread()) {
-      l?.info(`stdout was closed by its reader: ${command() ?? 'the command'} stops, as it has no one to print for`);
-      readerGone.abort(new Error('stdout was closed by its reader'));
-    } else if (err.code === 'EPIPE') l?.info('stdout was closed by its reader: no more output is printed; the command goes on');
-    else if (noRoomReason(err) !== undefined) l?.warn({ err: err.message, code: err.code }, 'stdout is full: no more output is printed; the command goes on');
-    else l?.warn({ err: err.message, code: err.code }, 'stdout failed: no more output is printed; the command goes on');
+    sayClosed(log(), err, stopsUnread() ? command() ?? 'the command' : undefined);
+    if (stopsUnread()) readerGone.abort(err);
   };
   // Without a listener an 'error' of stdout would be thrown from the event loop and end the process mid-backup.
   stream.on('error', (err: NodeJS.ErrnoException) => closed(err));
@@ -65,6 +83,9 @@ export function streamOutput(stream: Writable, log: () => Logger | undefined, co
     print(line) {
       if (gone || stream.destroyed) return;
       stream.write(`${line}\n`);
+      // A file's stdout (`> file`) writes at once: its failure is known now, while 'error' comes on a later tick, which
+      // a listing that reads a file without waiting for anything else would reach only at its end.
+      if (stream.errored) closed(stream.errored as NodeJS.ErrnoException);
       if (stream.writableLength > peakBacklog) peakBacklog = stream.writableLength;
     },
     backlog(signal) {

@@ -1,3 +1,4 @@
+import { AbortedError, describeError } from '../core/errors.js';
 import type { OpContext } from '../ops/context.js';
 
 /** Parsed command line: positionals and `--flag[=value]` options. */
@@ -23,10 +24,18 @@ export interface CommandContext extends OpContext {
 /** Every this many rows a listing lets a slow reader catch up (CommandContext.backlog). */
 const ROWS_PER_LOOK = 256;
 
-/** Counts printed rows and, every ROWS_PER_LOOK, waits while stdout's reader is behind. */
-export function rowPacer(ctx: Pick<CommandContext, 'backlog'>): () => Promise<void> | undefined {
+/**
+ * Counts printed rows and, every ROWS_PER_LOOK, waits while stdout's reader is behind. With `stops` (a listing whose
+ * output is all it does), it first stops, with an AbortedError, once the command's signal was aborted: stdout failed
+ * (a full disk under `> file`) under a listing that reads a file and has nothing else to wait for.
+ */
+export function rowPacer(ctx: Pick<CommandContext, 'backlog' | 'signal'>, stops = false): () => Promise<void> | undefined {
   let rows = 0;
-  return () => (++rows % ROWS_PER_LOOK === 0 ? ctx.backlog?.() : undefined);
+  return () => {
+    if (++rows % ROWS_PER_LOOK !== 0) return undefined;
+    if (stops && ctx.signal.aborted) throw new AbortedError(`listing stopped: ${describeError(ctx.signal.reason)}`, { cause: ctx.signal.reason });
+    return ctx.backlog?.();
+  };
 }
 
 export type Command = (ctx: CommandContext) => Promise<void>;

@@ -175,7 +175,7 @@ async function printKeys(ctx: CommandContext, input: KeysInput, req: Exclude<Ins
     const { AUDIT_COLUMNS, auditRowText } = await import('../kube/audit-row.js');
     // As --keys: the head comes with the first row, so a stop or an error before it prints nothing that reads as an
     // empty listing.
-    const paced = rowPacer(ctx);
+    const paced = rowPacer(ctx, true);
     for await (const row of renderRows(reader, ctx.config, q)) {
       if (!listing.rows && !req.json) ctx.print(AUDIT_COLUMNS.join('\t'));
       listing.rows = true;
@@ -189,7 +189,7 @@ async function printKeys(ctx: CommandContext, input: KeysInput, req: Exclude<Ins
   // The head is printed once the scan has started, so an error (a compacted revision) leaves no half output.
   let opened = false;
   let pending: string | undefined;
-  const paced = rowPacer(ctx);
+  const paced = rowPacer(ctx, true);
   for await (const row of keyRows(reader, ctx.config, q)) {
     if (!opened) ctx.print(head);
     opened = true;

@@ -231,7 +231,8 @@ describe('stdout on a full disk', () => {
   for (const args of lines) {
     it(`${args.join(' ').replace(SNAPSHOT, '<file>')} > /dev/full: exit 1, saying stdout is full`, async () => {
       const res = await intoFullDisk(args, env);
-      expect(res.stderr).toContain(`reshifter: ${args[0]} completed, but could not write its output in full: stdout is full (ENOSPC: no space left on the device); what was written is incomplete`);
+      // A command whose output is all it does stops at the failure if it has not completed by then (below).
+      expect(res.stderr).toMatch(new RegExp(`reshifter: ${args[0]} (completed, but )?could not write its output in full: stdout is full \\(ENOSPC: no space left on the device\\); what was written is incomplete`));
       expect(res.stderr).not.toMatch(/this is a bug/);
       expect(res.code).toBe(1);
     });
@@ -244,6 +245,33 @@ describe('stdout on a full disk', () => {
       const res = await intoFullDisk(['inspect', of, '--get', key, '--raw'], env);
       expect(res.stderr).toContain('reshifter: inspect could not write its output in full: stdout is full (ENOSPC: no space left on the device); what was written is incomplete');
       expect(res.stderr).not.toMatch(/closed|the command goes on|this is a bug/);
+      expect(res.code).toBe(1);
+    });
+  }
+
+  // A listing (its output is all it does) stops at the first write that fails, as at a closed pipe: before, stdout
+  // said "full: no more output is printed; the command goes on", and it read the whole snapshot for nothing.
+  // Thousands of rows, so that the listing is under way, not done, when the failure of its first rows arrives.
+  const manyKeys = async () => {
+    const client = new Etcd3({ hosts: etcd.endpoint });
+    try {
+      for (let i = 0; i < 4000; i += 125) {
+        const puts = Array.from({ length: 125 }, (_, j) => ({ request_put: { key: Buffer.from(`/registry/configmaps/full/cm-${String(i + j).padStart(6, '0')}`), value: Buffer.from('{"kind":"ConfigMap"}') } }));
+        await client.kv.txn({ compare: [], success: puts, failure: [] });
+      }
+    } finally {
+      client.close();
+    }
+  };
+  for (const what of ['stats', 'inspect'] as const) {
+    it(`${what} <snapshot file> --keys > /dev/full: stops at the first failed write, exit 1, saying stdout is full`, async () => {
+      if (what === 'stats') await manyKeys();
+      const file = join(dir, `${what}.db`);
+      execFileSync('etcdctl', ['--endpoints', etcd.endpoint, 'snapshot', 'save', file], { env: { ...process.env, ETCDCTL_API: '3' }, stdio: 'ignore' });
+      const res = await intoFullDisk([what, file, '--keys'], env);
+      expect(res.stderr).toContain(`stdout is full: ${what} stops, as its output cannot be written`);
+      expect(res.stderr).toContain(`reshifter: ${what} could not write its output in full: stdout is full (ENOSPC: no space left on the device); what was written is incomplete`);
+      expect(res.stderr).not.toMatch(/the command goes on|completed, but|this is a bug/);
       expect(res.code).toBe(1);
     });
   }
