@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { counted } from '../core/counted.js';
 import { unmatchedNamesText } from '../core/filter-matches.js';
 import { etcdOf, isDeltaManifest, type Manifest } from '../archive/manifest.js';
@@ -177,7 +178,8 @@ async function fileRestoreHint(path: string, dataDir: string): Promise<string> {
   ]);
   const file = wrapping === undefined ? path : 'snapshot.db';
   const decode = wrapping === undefined ? '' : `"${DECODE[wrapping](path)}", then `;
-  const k3s = wrapping === undefined ? ` (on k3s: "k3s server --cluster-reset --cluster-reset-restore-path=${path}")` : '';
+  // Absolute: k3s resolves a relative path from where it runs, not from the operator's shell.
+  const k3s = wrapping === undefined ? ` (on k3s: "k3s server --cluster-reset --cluster-reset-restore-path=${resolve(path)}")` : '';
   return (
     `${path} is a file: "reshifter restore ${path} --keys" writes the live keys of a snapshot file into the etcd at RS_ETCD_ENDPOINTS ` +
     `(--dry-run, RS_INCLUDE_NAMESPACES...); a new data directory from a file is ${decode}"${tool} snapshot restore ${file} --data-dir ${dataDir}"${k3s}, ` +

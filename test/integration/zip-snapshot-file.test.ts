@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import yazl from 'yazl';
@@ -148,6 +148,16 @@ describe('restore of a snapshot file without --keys', () => {
       await rm(cwd, { recursive: true, force: true });
     }
     if (path() === file) expect(res.stderr).toContain(`k3s server --cluster-reset --cluster-reset-restore-path=${file}`);
+  });
+
+  // k3s resolves a relative path from where it runs (its service's folder), not the operator's shell: before, the
+  // hint repeated the path as typed.
+  it('of a path typed relative names the absolute path for k3s', async () => {
+    const typed = relative(work, file);
+    expect(typed).not.toMatch(/^\//);
+    const res = await cli(['restore', typed, '--data-dir', 'restored']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain(`(on k3s: "k3s server --cluster-reset --cluster-reset-restore-path=${file}")`);
   });
 });
 
