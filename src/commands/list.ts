@@ -24,6 +24,9 @@ export async function listCommand(ctx: CommandContext): Promise<void> {
       const clusters = await listClusters(repo.store, { current: ctx.config.cluster, log: ctx.log });
       if (ctx.args.flags.json) ctx.print(JSON.stringify(clusters, null, 2));
       else for (const line of formatClusters(clusters, repo.store)) ctx.print(line);
+      // What the store holds instead, as `list` says it (k3s's snapshot files, a folder that does not exist).
+      const hint = !ctx.args.flags.json && clusters.length === 0 ? await repo.elsewhere() : '';
+      if (hint !== '') ctx.print(hint);
       return;
     }
     const series = seriesFlag(ctx);

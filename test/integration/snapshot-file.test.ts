@@ -160,4 +160,16 @@ describe('a folder of snapshot files given as the store', () => {
     expect(restoreLatest.stderr).toContain(`${work} holds etcd snapshot files (`);
     expect(existsSync(join(work, 'k3s'))).toBe(false);
   });
+
+  // Before: "no backups of any cluster in DIR" and nothing more, where plain `list` named the snapshot files.
+  it('list --all-clusters says so too, in the words of list', async () => {
+    const [list, all] = await Promise.all([
+      runCli(['list', '--backup-dir', work], env(), { cwd: work }),
+      runCli(['list', '--all-clusters', '--backup-dir', work], env(), { cwd: work }),
+    ]);
+    expect(all.code, all.stderr).toBe(0);
+    const hint = list.stdout.split('\n').find((l) => l.includes('holds etcd snapshot files'));
+    expect(hint, list.stdout).toBeDefined();
+    expect(all.stdout.split('\n')).toEqual([`no backups of any cluster in ${work}`, hint, '']);
+  });
 });
