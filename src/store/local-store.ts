@@ -1,5 +1,5 @@
 import { constants, createReadStream, createWriteStream } from 'node:fs';
-import { link, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { link, lstat, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -32,8 +32,12 @@ async function publish(temp: string, target: string, noClobber: boolean): Promis
   try {
     await link(temp, target);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ExistsError(target);
-    throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new ExistsError(target);
+    // A file system without hard links (vfat, exFAT on a USB stick): checked, then renamed, as before link was used.
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err;
+    if (await lstat(target).then(() => true, () => false)) throw new ExistsError(target);
+    return rename(temp, target);
   }
   await unlink(temp);
 }
