@@ -146,7 +146,7 @@ export const VARIABLES: readonly Variable[] = [
     // wish for the default: that would back up, or restore into, whatever etcd listens on this host.
     name: 'RS_ETCD_ENDPOINTS', group: 'etcd', alias: 'RS_ETCD_ENDPOINT', unset: 'absent', parse: (v) => endpoints(v), default: ['http://127.0.0.1:2379'], field: 'etcd.endpoints',
     empty: { give: "etcd's client URLs (like https://10.0.0.5:2379)", unset: 'for http://127.0.0.1:2379' },
-    doc: { default: '`http://127.0.0.1:2379` (`https://` with TLS files)', example: '`https://10.0.0.5:2379,https://10.0.0.6:2379`', meaning: 'etcd client URLs, of one cluster (members of two are refused before any work); a bare `host:port` is https with TLS files, as etcdctl takes it' },
+    doc: { default: '`http://127.0.0.1:2379` (`https://` with TLS files)', example: '`https://10.0.0.5:2379,https://10.0.0.6:2379`', meaning: 'etcd client URLs, of one cluster (members of two are refused before any work; one named twice is used once, with a warning); a bare `host:port` is https with TLS files, as etcdctl takes it' },
   },
   {
     name: 'RS_ETCD_CA_CERT', group: 'etcd', parse: localPath, present: readableFile, field: 'etcd.caCertFile',
