@@ -4,6 +4,7 @@ import { EtcdError, IntegrityError } from '../core/errors.js';
 import { WatchCompactedError, WatchRewoundError } from './delta-watch-errors.js';
 import { poolOf, type GrpcDuplex } from './etcd3-pool.js';
 import { toEtcdError, type EtcdTarget } from './errors.js';
+import { markHostFailed } from './fault-handling.js';
 import { isOpenEnd, type KeyRange } from './key-ranges.js';
 import { LeaseTtls } from './lease-ttls.js';
 import type { EtcdClientSource } from './renewing-client.js';
@@ -422,7 +423,7 @@ export class DeltaWatch implements AsyncIterable<DeltaBatch> {
     // A token gone bad, or none sent while etcd's authentication was disabled and it is enabled again: asked for anew.
     if (/invalid auth token|user name is empty/i.test(String((err as Error)?.message))) pool.authenticator.invalidateMetadata();
     // Tells the client's failover that this endpoint failed, as etcd3's own streams do.
-    if (session.stream.writable) pool.markFailed(session.host, err);
+    if (session.stream.writable) markHostFailed(pool, session.host, err);
   }
 
   private close(session: Session): void {

@@ -4,6 +4,7 @@ import { connectivityState, InterceptingCall, status, type CallOptions, type Cha
 import { noop, type IDefaultPolicyContext, type IPolicy } from 'cockatiel';
 import { GRPCDeadlineExceededError, GRPCResourceExhastedError, GRPCUnavailableError, type IOptions } from 'etcd3';
 import { budgetAnswered, budgetedWait, type WaitBudget } from '../core/wait-budget.js';
+import type { Etcd3Pool } from './etcd3-pool.js';
 import { currentInterrupt, currentOnWait, interruptedError } from './interrupt.js';
 
 /**
@@ -287,6 +288,24 @@ export const tlsFailedHost = (err: unknown): string | undefined => (typeof err =
 
 const NEVER_ABORTED = new AbortController().signal;
 
+/** True while the pool is told of a failure (markHostFailed): the host's policy then records it at once. */
+let telling = false;
+
+/**
+ * Tells the pool that `host` (one of its Hosts) failed, as etcd3's markFailed does, recorded by the failover before
+ * this returns: a call made right after passes the host over. (etcd3 records it by running the host's policy with a
+ * call that throws, and a policy that first waited for the host's connection would record it only after that wait,
+ * while the next call went to the host.)
+ */
+export function markHostFailed(pool: Pick<Etcd3Pool, 'markFailed'>, host: unknown, err: unknown): void {
+  telling = true;
+  try {
+    pool.markFailed(host, err);
+  } finally {
+    telling = false;
+  }
+}
+
 /** The per-host policies: pass over a host that failed to answer lately, unless every host did. */
 class HostFailover {
   private readonly failedAt = new Map<string, number>();
@@ -302,9 +321,11 @@ class HostFailover {
     const index = this.hosts.push(host) - 1;
     const others = () => this.hosts.filter((h) => h !== host && !this.refused.has(h));
     const execute = async <T>(fn: (context: IDefaultPolicyContext) => PromiseLike<T> | T, signal?: AbortSignal): Promise<T> => {
+      // Run synchronously by markHostFailed: the failure it tells of is recorded before it returns.
+      const told = telling;
       if (this.refused.has(host) && others().length > 0) throw new HostSkipped(host);
       if (this.skipping(host) && this.hosts.some((h) => !this.skipping(h) && !this.refused.has(h))) throw new HostSkipped(host);
-      if (await this.unconnected(index)) {
+      if (!told && (await this.unconnected(index))) {
         this.silentAt.set(host, Date.now());
         throw new HostSkipped(host, `its connection was not made within ${CONNECT_GRACE_MS / 1000} s of another member's`);
       }

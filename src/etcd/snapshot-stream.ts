@@ -1,7 +1,7 @@
 import { Transform, type Readable } from 'node:stream';
 import { castGrpcError, type Etcd3 } from 'etcd3';
 import { poolOf, type GrpcReadable } from './etcd3-pool.js';
-import { isTransient } from './fault-handling.js';
+import { isTransient, markHostFailed } from './fault-handling.js';
 import { currentInterrupt, interruptedError } from './interrupt.js';
 
 interface SnapshotMessage {
@@ -37,7 +37,7 @@ export async function openSnapshotStream(client: Etcd3): Promise<Readable> {
     } catch (caught) {
       const err = castGrpcError(caught as Error);
       if (!isTransient(err) || attempt >= pool.hosts.length) throw err;
-      pool.markFailed(host, err);
+      markHostFailed(pool, host, err);
       continue;
     }
     return bytesOf(grpc);

@@ -2,7 +2,7 @@ import type { Etcd3 } from 'etcd3';
 import type { Config } from '../config/types.js';
 import { createEtcdClient, readTlsFiles } from './client.js';
 import { TlsResetError, explainTlsReset, toEtcdError } from './errors.js';
-import { HostTlsRefused, MemberCutOff, poolHostOf } from './fault-handling.js';
+import { HostTlsRefused, MemberCutOff, markHostFailed, poolHostOf } from './fault-handling.js';
 import { poolOf } from './etcd3-pool.js';
 import { interruptibleBy, type OnWait } from './interrupt.js';
 import { assertOneCluster } from './one-cluster.js';
@@ -48,7 +48,7 @@ function passOver(etcd: Etcd3, cutOff: string[], log: Logger | undefined): void 
   for (const endpoint of cutOff) {
     const host = pool.hosts.find((h) => (h as unknown as { host: string }).host === poolHostOf(endpoint));
     if (host === undefined) continue;
-    pool.markFailed(host, new MemberCutOff(`${endpoint} knows no leader`));
+    markHostFailed(pool, host, new MemberCutOff(`${endpoint} knows no leader`));
     log?.warn({ endpoint }, `passing over ${endpoint}: it knows no leader (cut off from the other members); the others are used`);
   }
 }
