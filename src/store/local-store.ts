@@ -1,6 +1,6 @@
 import { constants, createReadStream, createWriteStream } from 'node:fs';
-import { link, lstat, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
+import { link, lstat, mkdir, open, readdir, readlink, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
@@ -70,7 +70,7 @@ export class LocalStore implements Store {
     const release = trackTempPath(temp);
     let renamed = false;
     try {
-      await makeDirs(dir, 0o700);
+      await this.folderInside(dir, target, true);
       const out = createWriteStream(temp, { mode: 0o600, flags: 'wx', highWaterMark: WRITE_BUFFER });
       await pipeline(body, out, opts.signal ? { signal: opts.signal } : {});
       // Durable before visible: fsync the file, rename, then fsync the folder so the rename survives a crash.
@@ -80,6 +80,8 @@ export class LocalStore implements Store {
       } finally {
         await fh.close();
       }
+      // Again: the folder may have been swapped for a link while a snapshot of gigabytes was written.
+      await this.folderInside(dir, target, false);
       await publish(temp, target, opts.noClobber === true);
       renamed = true;
       release();
@@ -95,9 +97,34 @@ export class LocalStore implements Store {
       await rm(temp, { force: true }).then(release, () => undefined);
       // Renamed but not made durable: not a stored object either.
       if (renamed) await rm(target, { force: true }).catch(() => undefined);
-      // With the error, so that whatever feeds the body reports why it stopped rather than a premature close.
-      body.destroy(e);
+      // With the error, so that whatever feeds the body reports why it stopped rather than a premature close. A body
+      // refused before it was read may have been fed whole already (a small snapshot), its feeder's pipeline done and
+      // its listeners gone: the error, said by this put, must not crash the process as an unhandled 'error' event.
+      if (!body.destroyed) body.once('error', () => undefined).destroy(e);
       throw e;
+    }
+  }
+
+  /**
+   * Makes `dir` (a folder under the root) when `make`, one level at a time, and refuses it when a level leads outside
+   * the root's real path: a cluster's folder that is a symbolic link (`/backups/prod -> /etc`, made by whoever can
+   * write the root) would have backups, written as root by the systemd unit, land outside the store. The root itself
+   * may be a link (to another disk), and so may a folder that leads to another place inside it.
+   */
+  private async folderInside(dir: string, target: string, make: boolean): Promise<void> {
+    if (make) await makeDirs(this.root, 0o700);
+    const realRoot = await realpath(this.root);
+    let d = this.root;
+    for (const part of relative(this.root, dir).split(sep).filter((p) => p !== '')) {
+      d = join(d, part);
+      // An existing name (a link included, even one that leads nowhere) is EEXIST: where it leads is checked below,
+      // before anything is made under it.
+      if (make) await mkdir(d, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'EEXIST') throw err; });
+      const real = await whereItLeads(d);
+      if (real === realRoot || real.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep)) continue;
+      const link = (await lstat(d)).isSymbolicLink() ? 'is a symbolic link to' : 'leads to';
+      const root = realRoot === this.root ? this.root : `${this.root} (${realRoot})`;
+      throw new StoreError(`refusing to write ${target}: ${d} ${link} ${real}, outside the store ${root}; a folder in RS_BACKUP_DIR may lead only to another place inside it`, 'denied');
     }
   }
 
@@ -186,6 +213,16 @@ export class LocalStore implements Store {
   }
 
   async close(): Promise<void> {}
+}
+
+/** The real path of `path`; for a link that leads nowhere, where it points (a missing folder is no refusal). */
+async function whereItLeads(path: string): Promise<string> {
+  try {
+    return await realpath(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !(await lstat(path)).isSymbolicLink()) throw err;
+    return resolve(await realpath(dirname(path)), await readlink(path));
+  }
 }
 
 function wrap(err: unknown, what: string): Error {

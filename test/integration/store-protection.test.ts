@@ -1,6 +1,7 @@
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
@@ -20,6 +21,12 @@ describe('store protection', () => {
     [etcd, s3] = await Promise.all([startEtcd(), startS3()]);
     await loadBigValues(etcd.endpoint, 20); // a 10 MiB snapshot: uploaded in parts
     proxy = await startS3Proxy(s3.endpoint);
+    const client = new Etcd3({ hosts: etcd.endpoint });
+    try {
+      await client.put('/registry/secrets/default/db').value('s3cr3t');
+    } finally {
+      client.close();
+    }
   });
   afterAll(async () => {
     await proxy?.close();
@@ -43,6 +50,48 @@ describe('store protection', () => {
     const files = await readdir(join(store, 'default'));
     expect(files).toHaveLength(2);
     for (const f of files) expect(await mode(join(store, 'default', f)), f).toBe(0o600);
+  });
+
+  // Whoever can write RS_BACKUP_DIR could link a cluster's folder elsewhere (`/backups/prod -> /etc`): the backup,
+  // run as root by the systemd unit, wrote through it. A 10 MiB snapshot (refused while etcd still streams it) and a
+  // small key dump (fed whole before the refusal: that crashed on an unhandled 'error' event).
+  it.each([
+    ['a snapshot', 'snapshot', 'points'],
+    ['a key dump', 'filter:secrets', 'points'],
+    ['a snapshot', 'snapshot', 'dangles'],
+  ])('%s (%s) into a cluster folder that is a link that %s outside the store is refused, nothing written', async (_what, strategy, kind) => {
+    const store = join(dir, `linked-out-${strategy.replace(':', '-')}-${kind}`);
+    const outside = join(dir, `outside-${strategy.replace(':', '-')}-${kind}`);
+    await mkdir(store);
+    if (kind === 'points') await mkdir(outside);
+    const target = kind === 'points' ? outside : join(outside, 'etc');
+    await symlink(target, join(store, 'prod'));
+    const res = await runCli(['backup'], { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_CLUSTER_NAME: 'prod', RS_BACKUP_STRATEGY: strategy });
+    expect(res.stderr).toContain(`reshifter: refusing to write ${join(store, 'prod')}/`);
+    expect(res.stderr).toContain(`: ${join(store, 'prod')} is a symbolic link to ${target}, outside the store ${store}; a folder in RS_BACKUP_DIR may lead only to another place inside it\n`);
+    expect(res.stderr).not.toMatch(/Unhandled|at .*\.js:\d+/);
+    expect(res.code).toBe(1);
+    // Nothing outside, not even a folder made through a link that led nowhere; nothing in the store but the link.
+    if (kind === 'points') expect(await readdir(outside)).toEqual([]);
+    else await expect(stat(outside)).rejects.toThrow(/ENOENT/);
+    expect(await readdir(store)).toEqual(['prod']);
+  });
+
+  it('RS_BACKUP_DIR may be a link to another disk, and a cluster folder a link to another place inside it', async () => {
+    const disk = join(dir, 'other-disk');
+    const store = join(dir, 'store-link');
+    await mkdir(join(disk, 'clusters', 'prod-2026'), { recursive: true });
+    await symlink(disk, store);
+    await symlink('clusters/prod-2026', join(disk, 'prod'));
+    const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_CLUSTER_NAME: 'prod', RS_BACKUP_STRATEGY: 'filter:secrets' };
+    const res = await runCli(['backup'], env);
+    expect(res.stderr).toMatch(/backup completed/);
+    expect(res.code).toBe(0);
+    expect((await readdir(join(disk, 'clusters', 'prod-2026'))).sort()).toEqual([`${res.stdout.split('\t')[0]}.raw.tar.zst`, `${res.stdout.split('\t')[0]}.manifest.json`].sort());
+    // A cluster folder the backup makes itself is made in the store's real place.
+    const other = await runCli(['backup'], { ...env, RS_CLUSTER_NAME: 'staging' });
+    expect(other.code).toBe(0);
+    expect(await readdir(join(disk, 'staging'))).toHaveLength(2);
   });
 
   it.each([
