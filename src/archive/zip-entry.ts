@@ -7,7 +7,7 @@ import { IntegrityError, OperationError, abortedBySignal, describeError } from '
 import { printable } from '../core/printable.js';
 import type { Logger } from '../log.js';
 import { readCounted } from '../progress.js';
-import { workAreaError } from './work-area.js';
+import { decodeCap, workAreaError } from './work-area.js';
 
 /** The zip compression methods read: stored (0) and deflate (8), what k3s and every zip tool write. */
 const METHODS: Readonly<Record<number, string>> = { 0: 'stored', 8: 'deflate' };
@@ -29,6 +29,8 @@ export async function unzipSingleFile(path: string, name: string, out: string, w
   }
   try {
     const entry = await theOneFile(zip, name);
+    // What the entry says it unzips to, refused at once when the work area cannot hold it; the bytes counted as they come.
+    const cap = await decodeCap(workDir, name, entry.uncompressedSize);
     let data;
     try {
       data = await zip.openReadStreamPromise(entry);
@@ -37,7 +39,7 @@ export async function unzipSingleFile(path: string, name: string, out: string, w
     }
     try {
       const read = log ? readCounted(data, { log, what: 'decode', total: entry.uncompressedSize }) : data;
-      await pipeline(read, new Crc32Check(entry, name), createWriteStream(out, { mode: 0o600, flags: 'wx', highWaterMark: 1024 * 1024 }), { signal });
+      await pipeline(read, new Crc32Check(entry, name), cap, createWriteStream(out, { mode: 0o600, flags: 'wx', highWaterMark: 1024 * 1024 }), { signal });
     } catch (err) {
       if (err instanceof OperationError) throw err;
       const full = workAreaError(err, workDir, `cannot unzip ${name}`);

@@ -9,7 +9,7 @@ import { SEGMENT_HEADER_ENTRY } from '../archive/delta-segment-format.js';
 import { HEADER_ENTRY } from '../archive/key-dump-format.js';
 import { etcdOf } from '../archive/manifest.js';
 import { snapshotError } from '../archive/snapshot-error.js';
-import { workAreaError } from '../archive/work-area.js';
+import { DecodeRoomError, decodeCap, workAreaError } from '../archive/work-area.js';
 import { kindOf } from '../core/backup-kind.js';
 import { SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { idOfFile, manifestName } from '../core/naming.js';
@@ -361,12 +361,15 @@ async function decodeLayer(ctx: OpContext, target: string, path: string, wrappin
     age ? await encryptionKeys(ctx.config, { forReading: true }) : {},
   );
   const BUFFER = 1024 * 1024;
+  // No manifest says what the file decodes to: stopped before it fills the work area's disk.
+  const cap = await decodeCap(workDir, name);
   try {
     await pipeline(
-      [readCounted(createReadStream(path, { highWaterMark: BUFFER }), { log: ctx.log, what: 'decode', total: (await stat(path)).size }), ...steps, createWriteStream(out, { mode: 0o600, flags: 'wx', highWaterMark: BUFFER })] as unknown as [Readable, ...Duplex[], Writable],
+      [readCounted(createReadStream(path, { highWaterMark: BUFFER }), { log: ctx.log, what: 'decode', total: (await stat(path)).size }), ...steps, cap, createWriteStream(out, { mode: 0o600, flags: 'wx', highWaterMark: BUFFER })] as unknown as [Readable, ...Duplex[], Writable],
       { signal: ctx.signal },
     );
   } catch (err) {
+    if (err instanceof DecodeRoomError) throw err;
     if (err instanceof IntegrityError) {
       throw err.message.includes(name) ? err : new IntegrityError(err.check, `${name}: ${err.message.slice(err.check.length + 2)}`, { cause: err });
     }
