@@ -46,25 +46,27 @@ export class DecodeRoomError extends OperationError {
  * says what it decodes to, so a few KB of gzip that inflate without end (a gzip bomb) filled the disk, and whatever
  * else used it (etcd's data dir beside /tmp), before the write failed. Stopped instead once the decoded bytes would
  * leave less than a tenth of the file system (at most 1 GiB) free; no real snapshot is refused that the work area
- * could have held. `bytes` is what is known up front (a zip entry's declared size): refused at once when over.
+ * could have held. `bytes` is what is known up front (a zip entry's declared size): refused at once when over. A pipe
+ * copied in (`verify /dev/stdin`, `opts.copy`) has no size either, and is capped alike.
  */
-export async function decodeCap(workDir: string, name: string, bytes?: number): Promise<Transform> {
+export async function decodeCap(workDir: string, name: string, opts: { bytes?: number; copy?: boolean } = {}): Promise<Transform> {
   const fs = await statfs(workDir);
   const reserve = Math.min(RESERVE_MAX, Math.floor(fs.blocks * fs.bsize * RESERVE_SHARE));
   const limit = Math.max(0, fs.bavail * fs.bsize - reserve);
+  const [verb, holds, why] = opts.copy ? ['copy', 'it holds', 'A snapshot'] : ['decode', 'it decodes to', 'A compression bomb, or a snapshot'];
   const tooLarge = (seen: string, stopped: string) =>
     new DecodeRoomError(
-      `cannot decode ${name}: it decodes to more than ${mib(limit)} (${seen}), which is all the work area ${workDir} (RS_TMP_DIR) has free ` +
-        `but the ${mib(reserve)} kept free on its disk: ${stopped}. A compression bomb, or a snapshot ` +
+      `cannot ${verb} ${name}: ${holds} more than ${mib(limit)} (${seen}), which is all the work area ${workDir} (RS_TMP_DIR) has free ` +
+        `but the ${mib(reserve)} kept free on its disk: ${stopped}. ${why} ` +
         'larger than the work area can hold: give RS_TMP_DIR a folder with more room (README: Work area)',
     );
-  if (bytes !== undefined && bytes > limit) throw tooLarge(`its archive says ${bytes} bytes`, 'nothing decoded');
+  if (opts.bytes !== undefined && opts.bytes > limit) throw tooLarge(`its archive says ${opts.bytes} bytes`, `nothing ${verb === 'copy' ? 'copied' : 'decoded'}`);
   let seen = 0;
   return new Transform({
     transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
       seen += chunk.length;
       if (seen <= limit) return cb(null, chunk);
-      cb(tooLarge(`${seen} bytes decoded so far`, 'stopped there, the partial file removed'));
+      cb(tooLarge(`${seen} bytes ${verb === 'copy' ? 'copied' : 'decoded'} so far`, 'stopped there, the partial file removed'));
     },
   });
 }

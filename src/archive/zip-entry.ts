@@ -30,7 +30,7 @@ export async function unzipSingleFile(path: string, name: string, out: string, w
   try {
     const entry = await theOneFile(zip, name);
     // What the entry says it unzips to, refused at once when the work area cannot hold it; the bytes counted as they come.
-    const cap = await decodeCap(workDir, name, entry.uncompressedSize);
+    const cap = await decodeCap(workDir, name, { bytes: entry.uncompressedSize });
     let data;
     try {
       data = await zip.openReadStreamPromise(entry);

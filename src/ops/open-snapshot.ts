@@ -338,9 +338,12 @@ export function nonSnapshotArtifact(path: string): string | undefined {
 /** Copies the pipe `target` (stdin, `<(...)`) into `out` (0600), a file in the work area `workDir`; returns `out`. */
 async function copyPipe(ctx: OpContext, target: string, out: string, workDir: string, command: string): Promise<string> {
   const BUFFER = 1024 * 1024;
+  // A pipe has no size: stopped before it fills the work area's disk (`curl ... | reshifter verify /dev/stdin`).
+  const cap = await decodeCap(workDir, printable(target), { copy: true });
   try {
-    await pipeline(createReadStream(target, { highWaterMark: BUFFER }), createWriteStream(out, { mode: 0o600, flags: 'wx', highWaterMark: BUFFER }), { signal: ctx.signal });
+    await pipeline(createReadStream(target, { highWaterMark: BUFFER }), cap, createWriteStream(out, { mode: 0o600, flags: 'wx', highWaterMark: BUFFER }), { signal: ctx.signal });
   } catch (err) {
+    if (err instanceof DecodeRoomError) throw err;
     if (ctx.signal.aborted) throw new AbortedError(`${command} of ${printable(target)} stopped: ${describeError(ctx.signal.reason)}`);
     const full = workAreaError(err, workDir, `cannot copy ${printable(target)}`);
     if (full !== err) throw full;

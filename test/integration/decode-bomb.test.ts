@@ -8,12 +8,14 @@ import { runCli } from '../helpers/cli.js';
 import { etcdWithSnapshotFile, type SnapshotFileSetup } from '../helpers/snapshot-file.js';
 
 const run = promisify(execFile);
+const MAIN = new URL('../../dist/main.js', import.meta.url).pathname;
 
 /**
  * A compressed snapshot file given on the command line has no manifest to say what it decodes to: a few MB of gzip,
  * zstd or zip that inflate to a GiB filled the work area's disk (and whatever else used it) before the write failed.
  * The decode now stops once the decoded bytes would leave less than a tenth of the work area's file system free,
- * naming the file, the bytes decoded so far and RS_TMP_DIR, and leaves nothing in the work area. The work area is a
+ * naming the file, the bytes decoded so far and RS_TMP_DIR, and leaves nothing in the work area; a pipe copied in
+ * (`verify /dev/stdin`) is capped alike. The work area is a
  * 64 MiB tmpfs (root may mount one here; the tests skip otherwise): before the fix, each bomb filled it to ENOSPC.
  */
 let setup: SnapshotFileSetup;
@@ -68,6 +70,22 @@ it('a k3s zip whose one file says it unzips to a GiB is refused before anything 
   const res = await runCli(['verify', path], { RS_TMP_DIR: work });
   expect(res.stderr).toContain(`reshifter: cannot decode ${path}: it decodes to more than 57.6 MiB (its archive says ${GiB} bytes), which is all the work area ${work} (RS_TMP_DIR) has free but the 6.4 MiB kept free on its disk: nothing decoded.`);
   expect(res.code).toBe(1);
+  expect(await readdir(work)).toEqual([]);
+});
+
+it('a pipe (`... | reshifter verify /dev/stdin`) that never ends is copied in only until the work area would be full', async (ctx) => {
+  if (work === undefined) return ctx.skip();
+  // Its stdin a pipe, as a shell makes it: 200 MiB, 3 times what the work area holds.
+  const res = await run('sh', ['-c', 'head -c 209715200 /dev/zero | "$0" "$1" verify /dev/stdin; echo "exit $?" >&2', process.execPath, MAIN], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LOG_LEVEL: 'warn', RS_TMP_DIR: work },
+  });
+  expect(res.stderr).toMatch(
+    new RegExp(
+      `reshifter: cannot copy /dev/stdin: it holds more than 57\\.6 MiB \\(\\d+ bytes copied so far\\), which is all the work area ${work} \\(RS_TMP_DIR\\) has free ` +
+        'but the 6\\.4 MiB kept free on its disk: stopped there, the partial file removed\\. A snapshot larger than the work area can hold: give RS_TMP_DIR a folder with more room',
+    ),
+  );
+  expect(res.stderr).toMatch(/exit 1\n$/);
   expect(await readdir(work)).toEqual([]);
 });
 
