@@ -1,5 +1,5 @@
 import { constants, createReadStream, createWriteStream } from 'node:fs';
-import { link, lstat, mkdir, open, readdir, readlink, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, link, lstat, mkdir, open, readdir, readlink, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -121,11 +121,27 @@ export class LocalStore implements Store {
       // before anything is made under it.
       if (make) await mkdir(d, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'EEXIST') throw err; });
       const real = await whereItLeads(d);
-      if (real === realRoot || real.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep)) continue;
+      if (isInside(real, realRoot)) continue;
       const link = (await lstat(d)).isSymbolicLink() ? 'is a symbolic link to' : 'leads to';
-      const root = realRoot === this.root ? this.root : `${this.root} (${realRoot})`;
-      throw new StoreError(`refusing to write ${target}: ${d} ${link} ${real}, outside the store ${root}; a folder in RS_BACKUP_DIR may lead only to another place inside it`, 'denied');
+      throw new StoreError(`refusing to write ${target}: ${d} ${link} ${real}, outside the store ${this.shownRoot(realRoot)}; a folder in RS_BACKUP_DIR may lead only to another place inside it`, 'denied');
     }
+  }
+
+  private shownRoot(realRoot: string): string {
+    return realRoot === this.root ? this.root : `${this.root} (${realRoot})`;
+  }
+
+  /**
+   * Refuses `path`, opened as `fh`, when its real path is outside the root's: a backup's file linked to another
+   * (`<id>.snapshot.db -> /etc/shadow`, by whoever can write the store, its manifest's size to match) was served whole
+   * by the API's download, read as root, before any sha256 could fail. Checked on the open file, so a link swapped
+   * after the check does not count.
+   */
+  private async refuseOutside(path: string, fh: FileHandle): Promise<void> {
+    const [realRoot, real] = await Promise.all([realpath(this.root), realpath(path)]);
+    const [opened, there] = await Promise.all([fh.stat(), stat(real)]);
+    if (isInside(real, realRoot) && opened.dev === there.dev && opened.ino === there.ino) return;
+    throw new StoreError(`refusing to read ${path}: it leads to ${real}, outside the store ${this.shownRoot(realRoot)}; a file in RS_BACKUP_DIR may lead only to another place inside it`, 'denied');
   }
 
   async get(key: string, opts: GetOptions = {}): Promise<Readable> {
@@ -139,6 +155,7 @@ export class LocalStore implements Store {
     try {
       const st = await fh.stat();
       if (!st.isFile()) throw new StoreError(`reading ${path}: not a regular file (a pipe, device or folder under a backup's name)`, 'other');
+      await this.refuseOutside(path, fh);
       size = st.size;
     } catch (err) {
       await fh.close();
@@ -213,6 +230,11 @@ export class LocalStore implements Store {
   }
 
   async close(): Promise<void> {}
+}
+
+/** True when the real path `real` is `realRoot` or inside it. */
+function isInside(real: string, realRoot: string): boolean {
+  return real === realRoot || real.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep);
 }
 
 /** The real path of `path`; for a link that leads nowhere, where it points (a missing folder is no refusal). */

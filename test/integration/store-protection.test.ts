@@ -1,8 +1,9 @@
-import { mkdir, mkdtemp, readdir, rm, stat, symlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApi } from '../helpers/api.js';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { loadBigValues } from '../helpers/faults.js';
@@ -92,6 +93,43 @@ describe('store protection', () => {
     const other = await runCli(['backup'], { ...env, RS_CLUSTER_NAME: 'staging' });
     expect(other.code).toBe(0);
     expect(await readdir(join(disk, 'staging'))).toHaveLength(2);
+  });
+
+  // Whoever can write RS_BACKUP_DIR could link a backup's file to one only root may read, its manifest's size to
+  // match: the API's download, run as root, streamed it whole (a sha256 check comes after the bytes are sent).
+  it('a backup file that is a link leading outside the store is not read: not by the API download, not by verify', async () => {
+    const store = join(dir, 'linked-file');
+    const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_BACKUP_STRATEGY: 'filter:secrets', RS_COMPRESSION: 'none' };
+    const made = await runCli(['backup', '--json'], env);
+    expect(made.code, made.stderr).toBe(0);
+    const m = JSON.parse(made.stdout) as { id: string; artifact: string; sizeBytes: number };
+    const secret = join(dir, 'root-only.key');
+    await writeFile(secret, 'PRIVATE KEY of the etcd server\n', { mode: 0o600 });
+    // A link inside the store is read as before: the artifact moved to another folder in it and linked back.
+    const artifact = join(store, 'default', m.artifact);
+    await mkdir(join(store, 'elsewhere'));
+    await rename(artifact, join(store, 'elsewhere', m.artifact));
+    await symlink(join(store, 'elsewhere', m.artifact), artifact);
+    expect((await runCli(['verify', m.id], env)).code).toBe(0);
+    await unlink(artifact);
+    await symlink(secret, artifact);
+    const manifest = join(store, 'default', `${m.id}.manifest.json`);
+    await writeFile(manifest, JSON.stringify({ ...JSON.parse(await readFile(manifest, 'utf8')), sizeBytes: (await stat(secret)).size }));
+    const refused = `refusing to read ${artifact}: it leads to ${secret}, outside the store ${store}; a file in RS_BACKUP_DIR may lead only to another place inside it`;
+    const api = await startApi({ ...env, RS_API_TOKEN: 'store-protection-token-1234' });
+    try {
+      const res = await api.call(`/api/v1/backups/${m.id}/artifact`, { token: 'store-protection-token-1234' });
+      const body = await res.text();
+      expect(body).not.toContain('PRIVATE KEY');
+      expect(res.status).not.toBe(200);
+      expect(body).toContain(refused);
+    } finally {
+      await api.stop();
+    }
+    const verify = await runCli(['verify', m.id], env);
+    expect(verify.stderr + verify.stdout).toContain(refused);
+    expect(verify.stderr + verify.stdout).not.toContain('PRIVATE KEY');
+    expect(verify.code).toBe(1);
   });
 
   it.each([
