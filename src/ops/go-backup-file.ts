@@ -31,7 +31,7 @@ export async function withGoBackupFile<T>(ctx: OpContext, store: Store, id: stri
         `set RS_S3_BUCKET and RS_S3_PREFIX (or RS_BACKUP_DIR) to where ${key} is, or give the file: "reshifter ${command} /tmp/reshifter/${key}"`,
     );
   }
-  const local = store.localPath?.(key);
+  const local = await store.checkedLocalPath?.(key);
   if (local !== undefined) return use(local, where);
   const workDir = ctx.config.workDir ?? tmpdir();
   const dir = await makeTempDir(workDir);

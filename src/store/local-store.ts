@@ -137,33 +137,38 @@ export class LocalStore implements Store {
    * by the API's download, read as root, before any sha256 could fail. Checked on the open file, so a link swapped
    * after the check does not count.
    */
-  private async refuseOutside(path: string, fh: FileHandle): Promise<void> {
+  private async refuseOutside(path: string, fh: FileHandle): Promise<string> {
     const [realRoot, real] = await Promise.all([realpath(this.root), realpath(path)]);
     const [opened, there] = await Promise.all([fh.stat(), stat(real)]);
-    if (isInside(real, realRoot) && opened.dev === there.dev && opened.ino === there.ino) return;
+    if (isInside(real, realRoot) && opened.dev === there.dev && opened.ino === there.ino) return real;
     throw new StoreError(`refusing to read ${path}: it leads to ${real}, outside the store ${this.shownRoot(realRoot)}; a file in RS_BACKUP_DIR may lead only to another place inside it`, 'denied');
   }
 
-  async get(key: string, opts: GetOptions = {}): Promise<Readable> {
+  /**
+   * Opens the file of `key` for reading, checked to be a regular file inside the store (see refuseOutside); gives its
+   * handle, size and real path. Non-blocking, then checked: a FIFO put in the folder under a backup's name (whoever
+   * can write it) blocked the open, and the process, for good (SIGTERM could not end it); /dev/zero read on forever.
+   */
+  private async openFile(key: string): Promise<{ fh: FileHandle; size: number; real: string }> {
     const path = this.pathOf(key);
-    let size: number;
-    // Non-blocking, then checked to be a file: a FIFO put in the folder under a backup's name (whoever can write it)
-    // blocked the open, and the process, for good (SIGTERM could not end it); /dev/zero read on forever.
     const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK).catch((err: unknown) => {
       throw wrap(err, `reading ${path}`);
     });
     try {
       const st = await fh.stat();
       if (!st.isFile()) throw new StoreError(`reading ${path}: not a regular file (a pipe, device or folder under a backup's name)`, 'other');
-      await this.refuseOutside(path, fh);
-      size = st.size;
+      return { fh, size: st.size, real: await this.refuseOutside(path, fh) };
     } catch (err) {
       await fh.close();
       throw err instanceof StoreError ? err : wrap(err, `reading ${path}`);
     }
+  }
+
+  async get(key: string, opts: GetOptions = {}): Promise<Readable> {
+    const { fh, size } = await this.openFile(key);
     // A manifest of a few hundred bytes read with a 1 MiB buffer: `list` of thousands of them spent most of its time
     // collecting those buffers. Stored files never grow once in place.
-    return createReadStream(path, { fd: fh, highWaterMark: Math.max(1, Math.min(WRITE_BUFFER, size)), ...opts.range });
+    return createReadStream(this.pathOf(key), { fd: fh, highWaterMark: Math.max(1, Math.min(WRITE_BUFFER, size)), ...opts.range });
   }
 
   async list(prefix: string, opts: ListOptions = {}): Promise<ObjectInfo[]> {
@@ -214,6 +219,17 @@ export class LocalStore implements Store {
 
   localPath(key: string): string {
     return this.pathOf(key);
+  }
+
+  /**
+   * The real path of `key`'s file, checked as get() checks it (a regular file inside the store): a Go Reshifter zip is
+   * read in place, with no manifest and no sha256 to check first, so `<id>.zip -> /root/x.zip` (whoever can write
+   * RS_BACKUP_DIR) would have had its keys restored into etcd.
+   */
+  async checkedLocalPath(key: string): Promise<string> {
+    const { fh, real } = await this.openFile(key);
+    await fh.close();
+    return real;
   }
 
   async delete(key: string): Promise<boolean> {

@@ -53,6 +53,11 @@ export interface Store {
    */
   localPath?(key: string): string | undefined;
   /**
+   * localPath, for a file read in place with nothing to check it against first: its real path, refused when it is no
+   * regular file or leads outside the store.
+   */
+  checkedLocalPath?(key: string): Promise<string>;
+  /**
    * Removes `key`: true when it removed it, false when there was nothing to remove (another process removed it first),
    * undefined when the store cannot tell (S3 answers a delete of a missing key as it answers any other).
    */

@@ -7,6 +7,7 @@ import { startApi } from '../helpers/api.js';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { loadBigValues } from '../helpers/faults.js';
+import { writeGoReshifterZip } from '../helpers/go-reshifter-zip.js';
 import { startS3Proxy, type S3Proxy } from '../helpers/s3-proxy.js';
 import { startS3, type TestS3 } from '../helpers/s3.js';
 
@@ -130,6 +131,32 @@ describe('store protection', () => {
     expect(verify.stderr + verify.stdout).toContain(refused);
     expect(verify.stderr + verify.stdout).not.toContain('PRIVATE KEY');
     expect(verify.code).toBe(1);
+  });
+
+  // A Go Reshifter zip is read in place, with no manifest and no sha256 to check it against: a link under its name
+  // (whoever can write RS_BACKUP_DIR) to a zip of their own outside the store had its keys restored into etcd.
+  it('a Go Reshifter zip that is a link leading outside the store is not read: nothing restored', async () => {
+    const store = join(dir, 'go-zip');
+    await mkdir(store, { recursive: true });
+    const theirs = await writeGoReshifterZip(join(dir, 'theirs.zip'), '1498050161', [['/registry/secrets/kube-system/planted', 'theirs']]);
+    await symlink(theirs, join(store, '1498050161.zip'));
+    const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store };
+    const res = await runCli(['restore', '1498050161'], env);
+    expect(res.stderr).toContain(`refusing to read ${join(store, '1498050161.zip')}: it leads to ${theirs}, outside the store ${store}`);
+    expect(res.code).toBe(1);
+    const client = new Etcd3({ hosts: etcd.endpoint });
+    try {
+      expect(await client.get('/registry/secrets/kube-system/planted').string()).toBeNull();
+    } finally {
+      client.close();
+    }
+    // The same zip inside the store, linked from its name there, is read.
+    await unlink(join(store, '1498050161.zip'));
+    await mkdir(join(store, 'elsewhere'));
+    await rename(theirs, join(store, 'elsewhere', '1498050161.zip'));
+    await symlink(join(store, 'elsewhere', '1498050161.zip'), join(store, '1498050161.zip'));
+    const inside = await runCli(['restore', '1498050161', '--dry-run'], env);
+    expect(inside.code, inside.stderr).toBe(0);
   });
 
   it.each([
