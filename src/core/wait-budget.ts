@@ -8,7 +8,7 @@ export interface WaitBudget {
   what: string;
   /**
    * Only until the first answer (a diff or stats, which read for as long as a whole backup or etcd takes): once a
-   * server answered (budgetAnswered), the work waits as it would without a budget.
+   * server answered (budgetAnswered), the work reads on, each request waiting no longer than `ms` (budgetedWait).
    */
   untilAnswered?: boolean;
   answered?: boolean;
@@ -36,23 +36,18 @@ export function withoutWaitBudget<T>(fn: () => T): T {
   return current.exit(fn);
 }
 
-/** The budget of the work running now, if it has one. */
-export function waitBudget(): WaitBudget | undefined {
-  const budget = current.getStore();
-  return budget?.answered ? undefined : budget;
-}
-
 /**
- * How long a call that may wait `timeoutMs` of its own (RS_ETCD_TIMEOUT) may wait now: no longer than the budget
- * of the work running, if it has one (`budget` then says that it, not `timeoutMs`, is what bounds the call); after a
- * budget kept until the first answer ended, no longer than the budget's length, from now.
+ * How long a call that may wait `timeoutMs` of its own (RS_ETCD_TIMEOUT, an S3 request's RS_S3_RETRY_WINDOW) may
+ * wait now: no longer than the budget of the work running, if it has one (`budget` then says that it, not
+ * `timeoutMs`, is what bounds the call); after a budget kept until the first answer ended, no longer than the
+ * budget's length, from now.
  */
 export function budgetedWait(timeoutMs: number, now = Date.now()): { ms: number; budget?: WaitBudget } {
   const budget = current.getStore();
   if (budget === undefined) return { ms: timeoutMs };
-  // Once a diff or stats was answered (untilAnswered), it reads for as long as the whole etcd takes, but no single
-  // call waits longer than the budget: an etcd that froze mid-read is answered for as one that never answered (each
-  // call waited RS_ETCD_TIMEOUT, past the wait the API says and a proxy's own).
+  // Once a diff or stats was answered (untilAnswered), it reads for as long as the whole etcd or backup takes, but no
+  // single call waits longer than the budget: an etcd or S3 that froze mid-read is answered for as one that never
+  // answered (each call waited RS_ETCD_TIMEOUT or RS_S3_RETRY_WINDOW, past the wait the API says and a proxy's own).
   const deadline = budget.answered ? now + budget.ms : budget.deadline;
   if (deadline - now >= timeoutMs) return { ms: timeoutMs };
   return { ms: Math.max(0, deadline - now), budget };

@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { describeError } from '../core/errors.js';
-import { budgetAnswered, waitBudget, type WaitBudget } from '../core/wait-budget.js';
+import { budgetAnswered, budgetedWait, type WaitBudget } from '../core/wait-budget.js';
 import type { Logger } from '../log.js';
 import { DeadlineExceeded, isTransient } from './s3-errors.js';
 
@@ -61,15 +61,16 @@ export class S3Sender {
    */
   async send<T>(command: Sendable, what: string, signal?: AbortSignal, windowMs = this.policy.windowMs): Promise<T> {
     const started = Date.now();
-    // A caller that must answer in time (an API read: core/wait-budget.ts) stops retrying, and cuts an attempt, then.
-    const budget = waitBudget();
-    const budgeted = budget !== undefined && budget.deadline - started < windowMs;
-    if (budgeted) windowMs = Math.max(0, budget.deadline - started);
+    // A caller that must answer in time (an API read: core/wait-budget.ts) stops retrying, and cuts an attempt, then;
+    // a diff or stats, once answered, waits no longer than the budget's length for any one request.
+    const { ms, budget } = budgetedWait(windowMs, started);
+    const budgeted = budget !== undefined;
+    if (budgeted) windowMs = ms;
     for (let attempt = 1; ; attempt++) {
       signal?.throwIfAborted();
       let err: unknown;
       try {
-        const answer = (await this.attempt(command, signal, budgeted ? budget.deadline : undefined)) as T;
+        const answer = (await this.attempt(command, signal, budgeted ? started + ms : undefined)) as T;
         budgetAnswered();
         return answer;
       } catch (e) {

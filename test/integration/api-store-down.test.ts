@@ -55,6 +55,23 @@ describe('the API while S3 is down', () => {
     expect((await api.call('/api/v1/backups', { token: TOKEN })).status).toBe(200);
   });
 
+  // Before: once the listing had answered, a stats read of a stored backup whose S3 froze on the artifact's download
+  // retried for the whole RS_S3_RETRY_WINDOW (10 minutes here: the test timed out), past a proxy's own timeout.
+  it('answers a stats read whose S3 freezes after the listing with 502 naming the API wait, not the retry window', async () => {
+    proxy.fault = (r) => (r.op === 'GetObject' && !r.url.includes('manifest.json') ? 'drop' : undefined);
+    try {
+      const res = await api.call('/api/v1/stats/latest', { token: TOKEN });
+      const body = (await res.json()) as { error: string; code: string };
+      expect(res.status, body.error).toBe(502);
+      expect(body.error).toContain('the S3 server did not answer');
+      expect(body.error).toContain('the API waits at most 1.5s for the store');
+      expect(proxy.ops('ListObjects').length).toBeGreaterThan(0);
+    } finally {
+      proxy.fault = undefined;
+    }
+    expect((await api.call('/api/v1/stats/latest', { token: TOKEN })).status).toBe(200);
+  }, 60_000);
+
   it('lets a backup job started through the API ride out the outage for the whole retry window', async () => {
     proxy.fault = () => 'drop';
     let job: JobView;
