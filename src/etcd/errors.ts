@@ -71,13 +71,19 @@ export function toEtcdError(err: unknown, what: string, target: EtcdTarget): Etc
  * 127.0.0.1:1. Resolution note: ` is `connect ECONNREFUSED 127.0.0.1:1`.
  */
 export function grpcCause(message: string): string {
-  return message
+  const cause = message
     .replace(/^\d+ [A-Z_]+: /, '')
     .replace(/^(?:\w+: )?No connection established\. Last error: /, '')
     .replace(/\. Resolution note: (.*)$/, (_, note: string) => (note.trim() === '' ? '' : `; ${note.trim()}`))
     .replace(/^(?:Error: )+/, '')
     .trim();
+  // grpc-js shares one connection per address among a process' channels: a new channel that joins one waiting to
+  // connect again after a failure (the API's second read of an etcd that is down) fails with "Last error: null".
+  return cause === 'null' ? NO_CONNECTION : cause;
 }
+
+/** What grpc-js's "Last error: null" means: a connection to the address failed before, and none is made now. */
+export const NO_CONNECTION = 'no connection could be made (the last attempt to connect failed; it is tried again after a pause)';
 
 /**
  * Why a call that the caller's wait budget ended (an API read: core/wait-budget.ts) failed: etcd did not answer in

@@ -1,7 +1,7 @@
 import { GRPCUnavailableError } from 'etcd3';
 import { describe, expect, it } from 'vitest';
 import { EtcdError } from '../../../src/core/errors.js';
-import { EtcdCredentialsError, EtcdUnansweredError, TlsResetError, explainClosedConnection, explainTlsReset, grpcCause, toEtcdError } from '../../../src/etcd/errors.js';
+import { EtcdCredentialsError, EtcdUnansweredError, TlsResetError, explainClosedConnection, explainTlsReset, grpcCause, NO_CONNECTION, toEtcdError } from '../../../src/etcd/errors.js';
 import type { TlsProbeResult } from '../../../src/etcd/tls-probe.js';
 
 const ENDPOINTS = ['https://10.0.0.5:2379'];
@@ -102,6 +102,10 @@ describe('toEtcdError', () => {
     expect(grpcCause('14 UNAVAILABLE: Name resolution failed. Resolution note: getaddrinfo ENOTFOUND etcd.example')).toBe(
       'Name resolution failed; getaddrinfo ENOTFOUND etcd.example',
     );
+    // A channel that joined grpc-js's shared connection while it waits to connect again (fresh-clone CI: the API's
+    // stats of a stopped etcd, after its explore) has no error to give: the operator read "went away: null".
+    const joined = toEtcdError(new Error('14 UNAVAILABLE: No connection established. Last error: null'), 'reading etcd', ['http://127.0.0.1:1']);
+    expect(joined.message).toBe(`reading etcd failed at http://127.0.0.1:1: etcd is unreachable or went away: ${NO_CONNECTION}`);
   });
 
   describe('an http:// endpoint that closed the connection before HTTP/2 began', () => {
