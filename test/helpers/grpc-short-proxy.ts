@@ -34,6 +34,12 @@ export async function startShortSnapshotProxy(target: string, opts: { cutAfterBy
     let trailers: http2.OutgoingHttpHeaders = { 'grpc-status': '0' };
     up.on('trailers', (t) => (trailers = relayable(t)));
     up.on('response', (h) => {
+      // The client gave up on the call (a cancelled snapshot, the backup over) before its answer came: nothing to relay
+      // (respond on a destroyed stream throws, uncaught, in the test's process).
+      if (down.destroyed || down.closed) {
+        up.destroy();
+        return;
+      }
       if (h['grpc-status'] !== undefined) {
         down.respond(relayable(h), { endStream: true });
         return;
