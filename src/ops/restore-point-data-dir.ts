@@ -130,8 +130,9 @@ interface Replay {
 /** Starts the temporary etcd, applies the changes after what it holds up to the target, snapshots it and stops it. */
 async function replay(ctx: OpContext, log: Logger, dir: string, urls: ReplayUrls, p: Replay): Promise<{ events: number; baseRevision: number; finalRevision: number; observedAt?: string }> {
   log.info({ clientUrl: urls.client }, 'starting a temporary etcd on the restored base');
+  // Its death while starting (the OOM killer, a full disk) is said as in the replay: the restore failed, nothing written.
   const etcd = await startReplayEtcd(dir, urls, { removeIfKilled: p.work, signal: ctx.signal }).catch((err: unknown) => {
-    throw stoppedBySignal(ctx, p, err) ?? err;
+    throw stoppedBySignal(ctx, p, err) ?? new OperationError(`restore to ${p.asked} failed: ${describeError(err)}; --data-dir was not written`, { cause: err });
   });
   const client = etcd.client;
   let keeper: LeaseKeeper | undefined;
