@@ -10,10 +10,12 @@
 import module from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { holdEarlySignals } from './early-signal.js';
+import { preloadEtcd3Proto } from './etcd/etcd3-proto.js';
 
 dropIpServerNameWarning();
 holdEarlySignals();
 useCompileCache();
+preloadEtcd3Proto();
 await import('./cli-main.js');
 
 /**
