@@ -1,7 +1,6 @@
-import { auditRowText, type AuditRow } from '../kube/audit-row.js';
+import type { AuditRow } from '../kube/audit-row.js';
 import type { Manifest } from '../archive/manifest.js';
 import { RetentionError, backupAndPrune, backupRunContext, checkpointBackupsAndPrune, isCheckpointRun } from '../ops/backup-run.js';
-import { CheckpointRunError } from '../ops/checkpoint-backup.js';
 import { warnIfWritingPlain } from '../ops/encryption-keys.js';
 import { openRepository } from '../ops/repository.js';
 import { rowPacer, type CommandContext } from './context.js';
@@ -26,6 +25,9 @@ export async function backupCommand(ctx: CommandContext): Promise<void> {
   // A reader behind on the listing (`| less`) holds the backup up rather than the rows piling up in memory.
   const pace = rowPacer(ctx);
   const print = (m: Manifest) => ctx.print(json ? JSON.stringify(m) : `${m.id}\t${m.artifact}\t${m.sizeBytes} bytes`);
+  // Only a `render` listing prints rows (never chosen by RS_BACKUP_STRATEGY=auto): the Kubernetes decoders are loaded
+  // for it alone.
+  let rowText = ctx.config.strategy?.kind === 'render' ? (await import('../kube/audit-row.js')).auditRowText : undefined;
   // Retention runs after a stored backup only; otherwise the gateway keeps the retention counts of the last run's.
   let retentionRan = false;
   try {
@@ -33,7 +35,14 @@ export async function backupCommand(ctx: CommandContext): Promise<void> {
       ...run.start,
       ...(metrics && { observer: metrics.observer }),
       onRenderRow: (row: AuditRow) => {
-        ctx.print(json ? JSON.stringify(row) : auditRowText(row));
+        if (!json && rowText === undefined) {
+          return import('../kube/audit-row.js').then(({ auditRowText }) => {
+            rowText = auditRowText;
+            ctx.print(rowText(row));
+            return pace();
+          });
+        }
+        ctx.print(json ? JSON.stringify(row) : rowText!(row));
         return pace();
       },
     });
@@ -84,6 +93,7 @@ async function checkpointCommand(ctx: CommandContext): Promise<void> {
     const manifests = await checkpointBackupsAndPrune(ctx, repo, { observer: metrics.observer });
     manifests.forEach(print);
   } catch (err) {
+    const { CheckpointRunError } = await import('../ops/checkpoint-backup.js');
     if (err instanceof CheckpointRunError) err.result.manifests.forEach(print);
     if (err instanceof RetentionError) err.stored.forEach(print);
     throw err;

@@ -2,7 +2,7 @@ import type { Etcd3 } from 'etcd3';
 import type { EtcdConfig } from '../config/types.js';
 import { EtcdError, describeError } from '../core/errors.js';
 import { toEtcdError } from './errors.js';
-import { DEFAULT_PREFIXES } from '../kube/index.js';
+import { DEFAULT_PREFIXES } from '../kube/key-layout.js';
 import { countV3Prefixes, findV2Prefixes } from './kube-prefixes.js';
 import type { V2Client } from './v2-client.js';
 

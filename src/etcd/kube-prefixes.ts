@@ -1,6 +1,6 @@
 import type { Etcd3 } from 'etcd3';
 import { printableBytes } from '../core/printable.js';
-import { DEFAULT_PREFIXES } from '../kube/index.js';
+import { DEFAULT_PREFIXES } from '../kube/key-layout.js';
 import { prefixRanges, normalisePrefixes, rangesBetween } from './key-ranges.js';
 import { countKeys } from './paged-reader.js';
 import type { V2Client } from './v2-client.js';

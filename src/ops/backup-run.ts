@@ -4,7 +4,6 @@ import { seriesOf } from '../core/series.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import { createBackup, type BackupOptions } from './backup.js';
 import { newBackupIdIn } from './backup-id.js';
-import { CheckpointRunError, checkpointBackups } from './checkpoint-backup.js';
 import type { OpContext } from './context.js';
 import { prune } from './prune.js';
 
@@ -74,6 +73,8 @@ export function isCheckpointRun(ctx: OpContext, opts: Pick<BackupOptions, 'strat
  * manifests, when any container failed. Each backup binds its own id to its log lines.
  */
 export async function checkpointBackupsAndPrune(ctx: OpContext, repo: BackupRepository, opts: BackupOptions = {}): Promise<Manifest[]> {
+  // Loaded for checkpoint runs only (the kubelet client, OCI archives): an etcd backup starts without it.
+  const { CheckpointRunError, checkpointBackups } = await import('./checkpoint-backup.js');
   const result = await checkpointBackups(ctx, repo, opts);
   if (result.manifests.length > 0) {
     try {

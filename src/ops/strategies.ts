@@ -1,12 +1,8 @@
 import type { Etcd3 } from 'etcd3';
 import type { Config } from '../config/types.js';
 import { ConfigError, OperationError } from '../core/errors.js';
-import { FilterMatches } from '../core/filter-matches.js';
-import { buildSelection } from '../core/key-selection.js';
 import { formatStrategy, type StrategySpec } from '../core/strategy.js';
 import { resolveApiVersion } from '../etcd/api-version.js';
-import { keyDumpSource } from '../etcd/key-dump-source.js';
-import { renderSource } from '../etcd/render-source.js';
 import { snapshotSource } from '../etcd/snapshot-source.js';
 import type { BackupSource } from '../etcd/source.js';
 import { V2Client } from '../etcd/v2-client.js';
@@ -34,7 +30,10 @@ export async function resolveStrategy(config: Config, etcd: Etcd3, log: Logger, 
   }
 }
 
-/** Opens the byte stream of a strategy; `onRenderRow` hears each row of a `render` listing as it is read. */
+/**
+ * Opens the byte stream of a strategy; `onRenderRow` hears each row of a `render` listing as it is read. The code of
+ * key dumps and listings is loaded only for them: a snapshot backup, the common one, starts without it (issue #16).
+ */
 export async function openSource(strategy: StrategySpec, config: Config, etcd: Etcd3, log: Logger, onRenderRow?: (row: AuditRow) => Promise<void> | void): Promise<BackupSource> {
   switch (strategy.kind) {
     case 'snapshot':
@@ -43,17 +42,32 @@ export async function openSource(strategy: StrategySpec, config: Config, etcd: E
       }
       return snapshotSource(config.etcd, log);
     case 'raw':
-      return keyDumpSource(config, etcd, log, buildSelection(config.selection), new FilterMatches(config.selection));
-    case 'filter': {
-      const matches = new FilterMatches(config.selection, [{ variable: formatStrategy(strategy), names: [...strategy.resources] }]);
-      return keyDumpSource(config, etcd, log, buildSelection(config.selection, strategy.resources), matches);
-    }
+    case 'filter':
     case 'render':
-      return renderSource(config, etcd, log, buildSelection(config.selection), onRenderRow, new FilterMatches(config.selection));
+      return keySource(strategy, config, etcd, log, onRenderRow);
     case 'checkpoint':
       // Checkpoints read no etcd: ops/checkpoint-backup.ts takes them, one backup per container.
       throw new OperationError('a checkpoint backup is not an etcd source (this is a bug: it is taken by checkpointBackups)');
   }
+}
+
+/** The source of a key dump (`raw`, `filter:...`) or of a `render` listing. */
+async function keySource(
+  strategy: StrategySpec & { kind: 'raw' | 'filter' | 'render' },
+  config: Config,
+  etcd: Etcd3,
+  log: Logger,
+  onRenderRow?: (row: AuditRow) => Promise<void> | void,
+): Promise<BackupSource> {
+  const [{ FilterMatches }, { buildSelection }] = await Promise.all([import('../core/filter-matches.js'), import('../core/key-selection.js')]);
+  if (strategy.kind === 'render') {
+    const { renderSource } = await import('../etcd/render-source.js');
+    return renderSource(config, etcd, log, buildSelection(config.selection), onRenderRow, new FilterMatches(config.selection));
+  }
+  const { keyDumpSource } = await import('../etcd/key-dump-source.js');
+  if (strategy.kind === 'raw') return keyDumpSource(config, etcd, log, buildSelection(config.selection), new FilterMatches(config.selection));
+  const matches = new FilterMatches(config.selection, [{ variable: formatStrategy(strategy), names: [...strategy.resources] }]);
+  return keyDumpSource(config, etcd, log, buildSelection(config.selection, strategy.resources), matches);
 }
 
 /**

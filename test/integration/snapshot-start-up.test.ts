@@ -43,7 +43,8 @@ async function backupModules(): Promise<{ code: number | null; stderr: string; m
 /**
  * A snapshot backup to a local folder is the most common command, and its start-up is most of what it takes beyond
  * `etcdctl snapshot save` (issue #16). It must not load what it never uses: etcd3's .proto parsing (the build's
- * descriptor answers it, src/etcd/etcd3-proto.ts), the S3 SDK, age, prom-client, the API server, the key-dump code.
+ * descriptor answers it, src/etcd/etcd3-proto.ts), the S3 SDK, age, prom-client, the API server, the code of key dumps,
+ * listings and checkpoints, the Kubernetes decoders.
  */
 describe('start-up of a snapshot backup to a local store', () => {
   it('takes the backup without parsing .proto files, and without the modules only other settings need', async () => {
@@ -64,6 +65,12 @@ describe('start-up of a snapshot backup to a local store', () => {
       '/node_modules/node-cron/',
       '/dist/server/',
       '/dist/store/s3-store.js',
+      '/dist/etcd/key-dump-source.js',
+      '/dist/etcd/render-source.js',
+      '/dist/kube/audit-row.js',
+      '/dist/kube/envelope.js',
+      '/dist/ops/checkpoint-backup.js',
+      '/dist/kubelet/',
     ]) {
       expect(loaded(unused), unused).toEqual([]);
     }
