@@ -1,40 +1,20 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Etcd3 } from 'etcd3';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { isDeltaManifest } from '../../../src/archive/manifest.js';
 import { validateChain } from '../../../src/core/delta-chain.js';
-import { BackupRepository } from '../../../src/store/backup-repository.js';
-import { LocalStore } from '../../../src/store/local-store.js';
-import { startRun, killStarted } from '../../helpers/background-run.js';
+import { startRun } from '../../helpers/background-run.js';
 import { runCli } from '../../helpers/cli.js';
+import { deltaFixture } from '../../helpers/delta-fixture.js';
 import { segmentEvents, segmentsOf } from '../../helpers/delta-history.js';
-import { startEtcd, type TestEtcd } from '../../helpers/etcd.js';
 
-let etcd: TestEtcd;
-let client: Etcd3;
-let work: string;
-beforeAll(async () => {
-  etcd = await startEtcd();
-  client = new Etcd3({ hosts: etcd.endpoint });
-  work = await mkdtemp(join(tmpdir(), 'rs-delta-catch-up-'));
-});
-afterAll(async () => {
-  killStarted();
-  client?.close();
-  await etcd?.stop();
-  await rm(work, { recursive: true, force: true });
-});
+const f = deltaFixture('rs-delta-catch-up-');
 
 it('a key dump of two prefixes resumes far behind: the chain holds every change of the catch-up, none claimed unseen', async () => {
   // etcd hands a watch that starts far behind its history in batches of 1000 revisions, one batch every 100 ms, and
   // before etcd 3.4.25 / 3.5.8 (Debian's is 3.4.23) answers a progress request at once with its current revision,
   // ahead of the batches still to come. Before: the busy prefix's watcher was taken as complete through that revision
   // after 250 ms, and a segment claiming every revision up to it was stored holding the first 2000 of 5000 changes.
-  const store = join(work, 'store');
-  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_HTTP_PORT: '0', RS_BACKUP_STRATEGY: 'raw', RS_KUBE_PREFIXES: '/kubernetes.io,/registry' };
-  await client.put('/kubernetes.io/leases/quiet').value('q').exec();
+  const { env, repo } = f.store('store', { RS_BACKUP_STRATEGY: 'raw', RS_KUBE_PREFIXES: '/kubernetes.io,/registry' });
+  await f.client.put('/kubernetes.io/leases/quiet').value('q').exec();
   const backup = await runCli(['backup'], env);
   expect(backup.code, backup.stderr).toBe(0);
   const expected = await writeMany('/registry/configmaps/busy/cm', 20_000);
@@ -47,8 +27,6 @@ it('a key dump of two prefixes resumes far behind: the chain holds every change 
   const res = await run.done;
   expect(res.code, res.stderr).toBe(0);
   expect(res.stderr).not.toMatch(/cannot go on without a gap|order of changes cannot be trusted/);
-
-  const repo = new BackupRepository(new LocalStore(store), 'default');
   const backups = (await repo.list()).backups;
   const bases = backups.filter((m) => !isDeltaManifest(m));
   expect(bases).toHaveLength(1);
@@ -65,8 +43,7 @@ it('a key dump of two prefixes resumes far behind: the chain holds every change 
 it('a snapshot chain resumes far behind and scheduled backups end it during the catch-up: each chain holds every change up to the next', async () => {
   // One watcher of every key; a scheduled full backup stops the chain at its revision while etcd still hands over the
   // history. Before: the stop was taken as complete from etcd's progress answer, ahead of the batches still to come.
-  const store = join(work, 'snapshots');
-  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_HTTP_PORT: '0' };
+  const { env, repo } = f.store('snapshots');
   const backup = await runCli(['backup'], env);
   expect(backup.code, backup.stderr).toBe(0);
   const expected = await writeMany('/registry/configmaps/snap/cm', 20_000);
@@ -77,8 +54,6 @@ it('a snapshot chain resumes far behind and scheduled backups end it during the 
   run.child().kill('SIGTERM');
   const res = await run.done;
   expect(res.code, res.stderr).toBe(0);
-
-  const repo = new BackupRepository(new LocalStore(store), 'default');
   const backups = (await repo.list()).backups;
   const bases = backups.filter((m) => !isDeltaManifest(m)).sort((a, b) => a.etcd!.revision - b.etcd!.revision || (a.createdAt < b.createdAt ? -1 : 1));
   expect(bases.length).toBeGreaterThanOrEqual(3);
@@ -100,7 +75,7 @@ async function writeMany(prefix: string, count: number): Promise<string[]> {
     await Promise.all(
       Array.from({ length: 100 }, async (_, j) => {
         const key = `${prefix}${(i + j) % 300}`;
-        const rev = (await client.put(key).value(`v${i + j}`).exec()).header.revision;
+        const rev = (await f.client.put(key).value(`v${i + j}`).exec()).header.revision;
         written.push(`${rev} ${key}=v${i + j}`);
       }),
     );

@@ -1,45 +1,26 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { isDeltaManifest, type Manifest } from '../../../src/archive/manifest.js';
 import { validateChain } from '../../../src/core/delta-chain.js';
 import type { DeltaEvent } from '../../../src/core/delta-event.js';
-import { BackupRepository } from '../../../src/store/backup-repository.js';
-import { LocalStore } from '../../../src/store/local-store.js';
-import { startRun, killStarted } from '../../helpers/background-run.js';
+import { startRun } from '../../helpers/background-run.js';
 import { runCli } from '../../helpers/cli.js';
 import { moveAhead } from '../../helpers/clock-ahead.js';
+import { deltaFixture } from '../../helpers/delta-fixture.js';
 import { compareWithHistory, segmentEvents, segmentsOf } from '../../helpers/delta-history.js';
-import { startEtcd, type TestEtcd } from '../../helpers/etcd.js';
+import { startEtcd } from '../../helpers/etcd.js';
 import { portOf } from '../../helpers/faults.js';
 import { startTcpProxy } from '../../helpers/tcp-proxy.js';
 
-let etcd: TestEtcd;
-let client: Etcd3;
-let work: string;
-beforeAll(async () => {
-  etcd = await startEtcd();
-  client = new Etcd3({ hosts: etcd.endpoint });
-  work = await mkdtemp(join(tmpdir(), 'rs-delta-chains-'));
-});
-afterAll(async () => {
-  killStarted();
-  client?.close();
-  await etcd?.stop();
-  await rm(work, { recursive: true, force: true });
-});
+const f = deltaFixture('rs-delta-chains-');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const count = (text: string, re: RegExp) => (text.match(re) ?? []).length;
 
 it('takes a full backup when the store has none, and each scheduled one ends the chain at exactly its revision', async () => {
-  const store = join(work, 'scheduled');
-  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_HTTP_PORT: '0' };
-  const repo = new BackupRepository(new LocalStore(store), 'default');
-  const first = (await client.put('/registry/start').value('0').exec()).header.revision;
+  const { env, repo } = f.store('scheduled');
+  const first = (await f.client.put('/registry/start').value('0').exec()).header.revision;
   const run = startRun({ ...env, RS_DELTA_INTERVAL: '1s', RS_SCHEDULE: '*/4 * * * * *' });
   await run.until(/"msg":"recording changes"/);
   expect(run.log()).toMatch(/no full backup of series \\"snapshot\\" \(the strategy of run: RS_BACKUP_STRATEGY is unset\) of cluster \\"default\\" in .* yet: taking one to start the chain of changes/);
@@ -48,7 +29,7 @@ it('takes a full backup when the store has none, and each scheduled one ends the
   let last = Number(first);
   const writer = (async () => {
     for (let i = 0; writing; i++) {
-      last = Number((await client.put(`/registry/busy/${i % 40}`).value(`v${i}`).exec()).header.revision);
+      last = Number((await f.client.put(`/registry/busy/${i % 40}`).value(`v${i}`).exec()).header.revision);
       await sleep(15);
     }
   })();
@@ -75,28 +56,26 @@ it('takes a full backup when the store has none, and each scheduled one ends the
     expect(chain.coveredTo, `chain ${i} of ${bases.length}: ${res.stderr}`).toBe(i + 1 < bases.length ? bases[i + 1]!.etcd!.revision : last);
     for (const s of chain.covered) events.push(...(await segmentEvents(repo, s)));
   }
-  expect(await compareWithHistory(client, bases[0]!.etcd!.revision, events, last)).toBeUndefined();
+  expect(await compareWithHistory(f.client, bases[0]!.etcd!.revision, events, last)).toBeUndefined();
 }, 120_000);
 
 it('takes a full backup at once when etcd compacted past the revision the chain had reached, and says why', async () => {
-  const store = join(work, 'compacted');
-  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_HTTP_PORT: '0', RS_DELTA_INTERVAL: '1s' };
-  const repo = new BackupRepository(new LocalStore(store), 'default');
+  const { env, repo } = f.store('compacted', { RS_DELTA_INTERVAL: '1s' });
   const base = JSON.parse((await runCli(['backup', '--json'], env)).stdout) as Manifest;
   const first = startRun(env);
   await first.until(/"msg":"recording changes"/);
-  const rev = Number((await client.put('/registry/one').value('1').exec()).header.revision);
+  const rev = Number((await f.client.put('/registry/one').value('1').exec()).header.revision);
   await first.until(/"msg":"delta segment stored"/);
   first.child().kill('SIGTERM');
   expect((await first.done).code).toBe(0);
   // While nothing records: changes, and a compaction of their history.
   let compactAt = rev;
-  for (let i = 0; i < 10; i++) compactAt = Number((await client.put(`/registry/gone/${i}`).value('x').exec()).header.revision);
-  await etcd.ctl(['compaction', String(compactAt)]);
+  for (let i = 0; i < 10; i++) compactAt = Number((await f.client.put(`/registry/gone/${i}`).value('x').exec()).header.revision);
+  await f.etcd.ctl(['compaction', String(compactAt)]);
 
   const second = startRun(env);
   await second.until(/"msg":"recording changes".*\n(.*\n)*.*"msg":"recording changes"/);
-  const after = Number((await client.put('/registry/after').value('2').exec()).header.revision);
+  const after = Number((await f.client.put('/registry/after').value('2').exec()).header.revision);
   await second.until(new RegExp(`"toRevision":${after},`));
   second.child().kill('SIGTERM');
   expect((await second.done).code).toBe(0);
@@ -121,20 +100,18 @@ it('takes a full backup at once when etcd compacted past the revision the chain 
 }, 120_000);
 
 it('records only the prefixes of a key-dump base, exactly as etcd has them there', async () => {
-  const store = join(work, 'raw');
-  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_HTTP_PORT: '0', RS_BACKUP_STRATEGY: 'raw', RS_KUBE_PREFIXES: '/registry' };
-  const repo = new BackupRepository(new LocalStore(store), 'default');
+  const { env, repo } = f.store('raw', { RS_BACKUP_STRATEGY: 'raw', RS_KUBE_PREFIXES: '/registry' });
   const base = JSON.parse((await runCli(['backup', '--json'], env)).stdout) as Manifest;
   expect(base.prefixes).toEqual(['/registry']);
   const run = startRun({ ...env, RS_DELTA_INTERVAL: '1s' });
   await run.until(/"msg":"recording changes"/);
   let last = 0;
   for (let i = 0; i < 60; i++) {
-    await client.put(`/other/${i}`).value('not recorded').exec();
-    last = Number((await client.put(`/registry/secrets/ns/s-${i}`).value(`v${i}`).exec()).header.revision);
-    if (i % 3 === 0) last = Number((await client.delete().key(`/registry/secrets/ns/s-${i}`).exec()).header.revision);
+    await f.client.put(`/other/${i}`).value('not recorded').exec();
+    last = Number((await f.client.put(`/registry/secrets/ns/s-${i}`).value(`v${i}`).exec()).header.revision);
+    if (i % 3 === 0) last = Number((await f.client.delete().key(`/registry/secrets/ns/s-${i}`).exec()).header.revision);
   }
-  await client.put('/registryfoo/x').value('outside the prefix').exec();
+  await f.client.put('/registryfoo/x').value('outside the prefix').exec();
   await run.until(new RegExp(`"toRevision":${last},`));
   run.child().kill('SIGTERM');
   expect((await run.done).code).toBe(0);
@@ -144,28 +121,25 @@ it('records only the prefixes of a key-dump base, exactly as etcd has them there
   for (const s of segments) events.push(...(await segmentEvents(repo, s)));
   expect(events).toHaveLength(80);
   expect(events.every((e) => e.key.toString().startsWith('/registry/'))).toBe(true);
-  expect(await compareWithHistory(client, base.etcd!.revision, events, last, '/registry/')).toBeUndefined();
+  expect(await compareWithHistory(f.client, base.etcd!.revision, events, last, '/registry/')).toBeUndefined();
 }, 60_000);
 
 it('goes on with the chain of the newest full backup by id, not of one stamped by a clock that was ahead', async () => {
   // A full backup taken by a machine whose clock was a day ahead, then one taken here: its id follows the other's, its
   // createdAt is this clock's. It holds the newer data, `latest` reads it and retention keeps its chain as the one
   // being recorded: a recorder that went on after the other would see that chain deleted under it (KEEP_LAST=1).
-  const store = join(work, 'clock-ahead');
-  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_HTTP_PORT: '0', RS_BACKUP_STRATEGY: 'snapshot' };
-  const local = new LocalStore(store);
-  const repo = new BackupRepository(local, 'default');
-  await client.put('/registry/clock/before').value('1').exec();
+  const { env, local, repo } = f.store('clock-ahead', { RS_BACKUP_STRATEGY: 'snapshot' });
+  await f.client.put('/registry/clock/before').value('1').exec();
   const first = JSON.parse((await runCli(['backup', '--json'], env)).stdout) as Manifest;
   const ahead = await moveAhead(local, first, 24 * 3_600_000);
-  await client.put('/registry/clock/between').value('2').exec();
+  await f.client.put('/registry/clock/between').value('2').exec();
   const newest = JSON.parse((await runCli(['backup', '--json'], env)).stdout) as Manifest;
   expect(newest.id > ahead.id && newest.createdAt < ahead.createdAt && newest.etcd!.revision > ahead.etcd!.revision).toBe(true);
 
   const run = startRun({ ...env, RS_DELTA_INTERVAL: '1s' });
   await run.until(/"msg":"recording changes"/);
   expect(run.log()).toContain(`"base":"${newest.id}","baseRevision":${newest.etcd!.revision}`);
-  const rev = Number((await client.put('/registry/clock/after').value('3').exec()).header.revision);
+  const rev = Number((await f.client.put('/registry/clock/after').value('3').exec()).header.revision);
   await run.until(new RegExp(`"toRevision":${rev},`));
   run.child().kill('SIGTERM');
   expect((await run.done).code).toBe(0);
@@ -179,9 +153,7 @@ it('goes on with the chain of the newest full backup by id, not of one stamped b
 }, 60_000);
 
 it('a key dump of two prefixes (each watched on its own): each scheduled full backup ends the chain at exactly its revision', async () => {
-  const store = join(work, 'two-prefixes');
-  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_HTTP_PORT: '0', RS_BACKUP_STRATEGY: 'raw', RS_KUBE_PREFIXES: '/kubernetes.io,/registry' };
-  const repo = new BackupRepository(new LocalStore(store), 'default');
+  const { env, repo } = f.store('two-prefixes', { RS_BACKUP_STRATEGY: 'raw', RS_KUBE_PREFIXES: '/kubernetes.io,/registry' });
   const expected: string[] = [];
   const note = (rev: string | number, key: string, value: string) => expected.push(`${rev} ${key}=${value}`);
   const run = startRun({ ...env, RS_DELTA_INTERVAL: '1s', RS_SCHEDULE: '*/3 * * * * *' });
@@ -190,9 +162,9 @@ it('a key dump of two prefixes (each watched on its own): each scheduled full ba
   let last = 0;
   for (let i = 0; count(run.log(), /"msg":"backup completed"/g) < 3; i++) {
     const key = i % 5 === 0 ? `/kubernetes.io/leases/l${i % 7}` : `/registry/pods/two/p${i % 11}`;
-    last = Number((await client.put(key).value(`v${i}`).exec()).header.revision);
+    last = Number((await f.client.put(key).value(`v${i}`).exec()).header.revision);
     note(last, key, `v${i}`);
-    await client.put(`/other/${i}`).value('not recorded').exec();
+    await f.client.put(`/other/${i}`).value('not recorded').exec();
     await sleep(20);
   }
   // The last chain has begun (its watch confirms the chain before it closed at its base, two progress notifications a
@@ -237,7 +209,7 @@ it('pauses, growing, when the watch breaks again right after each fresh full bac
     while (writing) await churnClient.kv.compact({ revision: latest }).catch(() => sleep(1));
   })();
   try {
-    const run = startRun({ RS_ETCD_ENDPOINTS: `http://${proxy.address}`, RS_BACKUP_DIR: join(work, 'churn'), RS_HTTP_PORT: '0', RS_DELTA_INTERVAL: '1s' });
+    const run = startRun({ RS_ETCD_ENDPOINTS: `http://${proxy.address}`, RS_BACKUP_DIR: f.store('churn').dir, RS_HTTP_PORT: '0', RS_DELTA_INTERVAL: '1s' });
     await run.until(/"msg":"the watch of changes fails again right after a fresh full backup.*\n(.*\n)*.*"msg":"the watch of changes fails again right after/, 20_000);
     run.child().kill('SIGTERM');
     const res = await run.done;

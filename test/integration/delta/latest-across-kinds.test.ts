@@ -1,42 +1,23 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Manifest } from '../../../src/archive/manifest.js';
+import { expect, it } from 'vitest';
 import { runCli } from '../../helpers/cli.js';
 import { historyOf, revisionOf, storeSegmentOf } from '../../helpers/delta-chain.js';
-import { startEtcd, type TestEtcd } from '../../helpers/etcd.js';
+import { deltaFixture } from '../../helpers/delta-fixture.js';
 
-let etcd: TestEtcd;
-let work: string;
-beforeAll(async () => {
-  etcd = await startEtcd();
-  work = await mkdtemp(join(tmpdir(), 'rs-latest-kinds-'));
-});
-afterAll(async () => {
-  await etcd?.stop();
-  await rm(work, { recursive: true, force: true });
-});
-
-async function backup(env: Record<string, string>, strategy: string): Promise<Manifest> {
-  const res = await runCli(['backup', '--json', '--strategy', strategy], env);
-  expect(res.code, res.stderr).toBe(0);
-  return JSON.parse(res.stdout.trim().split('\n').at(-1)!) as Manifest;
-}
+const f = deltaFixture('rs-latest-kinds-');
 
 it('restore latest --to latest is refused when a chain of the other kind recorded changes beyond the state it would restore', async () => {
   // A nightly `raw` CronJob beside a `run` that records changes on snapshots: the key dump is the newest full backup
   // plain `restore` reads, and the snapshot's chain holds every change since. Before: `restore latest --to latest`
   // restored the key dump's state (0 segments, "the state at revision R (--to latest)"), every recorded change lost
   // without a word.
-  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(work, 'store') };
-  for (let i = 0; i < 5; i++) await etcd.ctl(['put', `/registry/configmaps/default/cm-${i}`, `v${i}`]);
-  await backup(env, 'raw');
-  const snapshot = await backup(env, 'snapshot');
+  const { env } = f.store('store');
+  for (let i = 0; i < 5; i++) await f.etcd.ctl(['put', `/registry/configmaps/default/cm-${i}`, `v${i}`]);
+  await f.backup(env, 'raw');
+  const snapshot = await f.backup(env, 'snapshot');
   const from = snapshot.etcd!.revision + 1;
-  for (let i = 0; i < 3; i++) await etcd.ctl(['put', `/registry/configmaps/default/after-${i}`, `a${i}`]);
-  const to = await revisionOf(etcd);
-  const events = await historyOf(etcd.endpoint, from, to, () => Date.now());
+  for (let i = 0; i < 3; i++) await f.etcd.ctl(['put', `/registry/configmaps/default/after-${i}`, `a${i}`]);
+  const to = await revisionOf(f.etcd);
+  const events = await historyOf(f.etcd.endpoint, from, to, () => Date.now());
   await storeSegmentOf(env, { base: snapshot, fromRevision: from, toRevision: to, events });
 
   const refused = await runCli(['restore', 'latest', '--to', 'latest', '--dry-run'], env);

@@ -1,46 +1,28 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { Manifest } from '../../../src/archive/manifest.js';
 import { startApi } from '../../helpers/api.js';
 import { runCli } from '../../helpers/cli.js';
 import { historyOf, revisionOf, storeSegmentOf } from '../../helpers/delta-chain.js';
-import { startEtcd, type TestEtcd } from '../../helpers/etcd.js';
+import { deltaFixture } from '../../helpers/delta-fixture.js';
 
-let etcd: TestEtcd;
-let work: string;
+const f = deltaFixture('rs-latest-filter-note-');
 /** The mixed folder of the first case: its note, for the API's. */
 let mixed: { snapshot: Manifest; filter: Manifest; to: number } | undefined;
-beforeAll(async () => {
-  etcd = await startEtcd();
-  work = await mkdtemp(join(tmpdir(), 'rs-latest-filter-note-'));
-});
-afterAll(async () => {
-  await etcd?.stop();
-  await rm(work, { recursive: true, force: true });
-});
-
-async function backup(env: Record<string, string>, strategy: string): Promise<Manifest> {
-  const res = await runCli(['backup', '--json', '--strategy', strategy], env);
-  expect(res.code, res.stderr).toBe(0);
-  return JSON.parse(res.stdout.trim().split('\n').at(-1)!) as Manifest;
-}
 
 // The operator's mixed folder: a snapshot whose chain run records, and the hourly filter:secrets,configmaps CronJob
 // taken after the last change. `restore latest --to latest` (into the running etcd) starts from the newest key dump,
 // the filter dump: before, it restored Secrets and ConfigMaps only without a word, where plain `restore latest` says
 // the dump holds only what its filter selected and names the whole backup.
 it('restore latest --to into the running etcd says when its base is a filter: dump, naming the chain that restores every key', async () => {
-  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(work, 'mixed') };
-  await etcd.ctl(['put', '/registry/pods/default/web', 'w1']);
-  await etcd.ctl(['put', '/registry/secrets/default/s', 's1']);
-  const snapshot = await backup(env, 'snapshot');
+  const { env } = f.store('mixed');
+  await f.etcd.ctl(['put', '/registry/pods/default/web', 'w1']);
+  await f.etcd.ctl(['put', '/registry/secrets/default/s', 's1']);
+  const snapshot = await f.backup(env, 'snapshot');
   const from = snapshot.etcd!.revision + 1;
-  await etcd.ctl(['put', '/registry/pods/default/web', 'w2']);
-  const to = await revisionOf(etcd);
-  await storeSegmentOf(env, { base: snapshot, fromRevision: from, toRevision: to, events: await historyOf(etcd.endpoint, from, to, () => Date.now()) });
-  const filter = await backup(env, 'filter:secrets,configmaps');
+  await f.etcd.ctl(['put', '/registry/pods/default/web', 'w2']);
+  const to = await revisionOf(f.etcd);
+  await storeSegmentOf(env, { base: snapshot, fromRevision: from, toRevision: to, events: await historyOf(f.etcd.endpoint, from, to, () => Date.now()) });
+  const filter = await f.backup(env, 'filter:secrets,configmaps');
   expect(filter.etcd!.revision).toBe(to);
 
   mixed = { snapshot, filter, to };
@@ -60,8 +42,8 @@ it('restore latest --to into the running etcd says when its base is a filter: du
 }, 60_000);
 
 it('says so too when no whole backup reaches the target', async () => {
-  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(work, 'filter-only') };
-  const filter = await backup(env, 'filter:secrets');
+  const { env } = f.store('filter-only');
+  const filter = await f.backup(env, 'filter:secrets');
   const res = await runCli(['restore', 'latest', '--to', 'latest', '--dry-run'], env);
   expect(res.code, res.stderr).toBe(0);
   expect(res.stdout).toContain(`note: "latest" is the newest key dump at the target, ${filter.id} (filter:secrets), which holds only the resources its filter selected; no snapshot or raw dump in the store reaches the target`);
@@ -72,7 +54,7 @@ it('says so too when no whole backup reaches the target', async () => {
 it('the API\'s restore of latest to latest says so in the job\'s result (note), naming how to ask for the whole chain', async () => {
   const { snapshot, filter, to } = mixed!;
   const token = 'latest-filter-note-token-01';
-  const api = await startApi({ RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(work, 'mixed'), RS_API_TOKEN: token });
+  const api = await startApi({ RS_ETCD_ENDPOINTS: f.etcd.endpoint, RS_BACKUP_DIR: f.store('mixed').dir, RS_API_TOKEN: token });
   try {
     const run = async (body: Record<string, unknown>) => {
       const res = await api.call('/api/v1/restores', { method: 'POST', token, json: { backupId: 'latest', to: 'latest', dryRun: true, ...body } });
@@ -101,9 +83,9 @@ it('the API\'s restore of latest to latest says so in the job\'s result (note), 
 // Without "to": `{"backupId":"latest"}` is the newest key dump or snapshot, here the hourly filter: dump after the
 // nightly raw one. `restore latest` on the CLI says so and names the raw dump; the API's job result said nothing.
 it('the API\'s restore of latest (no "to") says so when it is a filter: dump, naming the newest raw dump', async () => {
-  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(work, 'raw-and-filter') };
-  const raw = await backup(env, 'raw');
-  const filter = await backup(env, 'filter:secrets');
+  const { env } = f.store('raw-and-filter');
+  const raw = await f.backup(env, 'raw');
+  const filter = await f.backup(env, 'filter:secrets');
   const token = 'latest-filter-note-token-02';
   const api = await startApi({ ...env, RS_API_TOKEN: token });
   try {

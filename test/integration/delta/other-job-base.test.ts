@@ -1,54 +1,31 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Etcd3 } from 'etcd3';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { isDeltaManifest, type Manifest } from '../../../src/archive/manifest.js';
-import { BackupRepository } from '../../../src/store/backup-repository.js';
-import { LocalStore } from '../../../src/store/local-store.js';
-import { startRun, killStarted } from '../../helpers/background-run.js';
+import { startRun } from '../../helpers/background-run.js';
 import { runCli } from '../../helpers/cli.js';
 import { segmentCovering } from '../../helpers/delta-chain.js';
-import { startEtcd, type TestEtcd } from '../../helpers/etcd.js';
+import { deltaFixture } from '../../helpers/delta-fixture.js';
 
-let etcd: TestEtcd;
-let client: Etcd3;
-let work: string;
-beforeAll(async () => {
-  etcd = await startEtcd();
-  client = new Etcd3({ hosts: etcd.endpoint });
-  work = await mkdtemp(join(tmpdir(), 'rs-delta-other-base-'));
-});
-afterAll(async () => {
-  killStarted();
-  client?.close();
-  await etcd?.stop();
-  await rm(work, { recursive: true, force: true });
-});
-
-const put = (k: string, v: string) => client.put(k).value(v).exec().then((r) => Number(r.header.revision));
+const f = deltaFixture('rs-delta-other-base-');
 
 // The operator's setup: `run` without RS_SCHEDULE records changes, and a nightly CronJob of the same series stores the
 // full backups. The chain used to grow from the process's start until a restart (a point-in-time restore replayed
 // every change since); now it restarts from the CronJob's backup once that lands, as at a full backup of run's own.
 it('run without RS_SCHEDULE starts a new chain at a full backup of its series that another job stores', async () => {
-  const store = join(work, 'store');
-  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_HTTP_PORT: '0' };
-  const repo = new BackupRepository(new LocalStore(store), 'default');
-  await put('/registry/configmaps/apps/a', 'a1');
+  const { env, repo } = f.store('store');
+  await f.put('/registry/configmaps/apps/a', 'a1');
   const run = startRun({ ...env, RS_DELTA_INTERVAL: '1s' });
   await run.until(/"msg":"watching etcd for changes"/);
-  const first = await segmentCovering(repo, await put('/registry/configmaps/apps/a', 'a2'));
+  const first = await segmentCovering(repo, await f.put('/registry/configmaps/apps/a', 'a2'));
 
   // The CronJob: a snapshot, of run's own series; the chain run records goes on meanwhile.
   const cron = await runCli(['backup', '--json'], env);
   expect(cron.code, cron.stderr).toBe(0);
   const nightly = JSON.parse(cron.stdout) as Manifest;
-  await put('/registry/configmaps/apps/a', 'a3');
+  await f.put('/registry/configmaps/apps/a', 'a3');
   await run.until(/another job stored a full backup of the chain's series/);
   expect(run.log()).toContain(`"newBase":"${nightly.id}"`);
 
-  const later = await put('/registry/configmaps/apps/a', 'a4');
+  const later = await f.put('/registry/configmaps/apps/a', 'a4');
   const seg = await segmentCovering(repo, later);
   expect(seg.base).toBe(nightly.id);
   // The new chain starts right after the nightly backup's revision: whole, from its base.

@@ -1,32 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Etcd3 } from 'etcd3';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { Manifest } from '../../../src/archive/manifest.js';
-import { BackupRepository } from '../../../src/store/backup-repository.js';
-import { LocalStore } from '../../../src/store/local-store.js';
-import { startRun, killStarted } from '../../helpers/background-run.js';
+import { startRun } from '../../helpers/background-run.js';
 import { runCli } from '../../helpers/cli.js';
 import { segmentCovering } from '../../helpers/delta-chain.js';
-import { startEtcd, type TestEtcd } from '../../helpers/etcd.js';
+import { deltaFixture } from '../../helpers/delta-fixture.js';
 
-let etcd: TestEtcd;
-let client: Etcd3;
-let work: string;
-beforeAll(async () => {
-  etcd = await startEtcd();
-  client = new Etcd3({ hosts: etcd.endpoint });
-  work = await mkdtemp(join(tmpdir(), 'rs-delta-other-job-'));
-});
-afterAll(async () => {
-  killStarted();
-  client?.close();
-  await etcd?.stop();
-  await rm(work, { recursive: true, force: true });
-});
-
-const put = (k: string, v: string) => client.put(k).value(v).exec().then((r) => Number(r.header.revision));
+const f = deltaFixture('rs-delta-other-job-');
 
 // The operator's mixed cluster folder: `run` records changes onto a filter dump's chain, and an hourly CronJob of the
 // same strategy with RS_RETENTION_KEEP_LAST=1 takes a newer dump into that series. run goes on with its own chain until
@@ -34,17 +13,15 @@ const put = (k: string, v: string) => client.put(k).value(v).exec().then((r) => 
 // retention must keep that chain's base: deleted, every segment run writes after it meanwhile has no base (restorable
 // by nothing, removed as an orphan an hour later). other-job-base.test.ts shows the chain moving once run looks.
 it('retention of another job, and delete without --force, keep the base of the chain run goes on recording, though a newer backup is in its series', async () => {
-  const store = join(work, 'store');
   const strategy = { RS_BACKUP_STRATEGY: 'filter:secrets,configmaps' };
-  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store, RS_HTTP_PORT: '0', ...strategy };
-  const repo = new BackupRepository(new LocalStore(store), 'default');
-  await put('/registry/secrets/apps/sh.helm.release.v1.app.v1', 'v1');
-  await put('/registry/configmaps/apps/cm', 'c1');
+  const { env, repo } = f.store('store', strategy);
+  await f.put('/registry/secrets/apps/sh.helm.release.v1.app.v1', 'v1');
+  await f.put('/registry/configmaps/apps/cm', 'c1');
   const base = JSON.parse((await runCli(['backup', '--json'], env)).stdout) as Manifest;
 
   const run = startRun({ ...env, RS_DELTA_INTERVAL: '5s' });
   await run.until(/"msg":"watching etcd for changes"/);
-  await segmentCovering(repo, await put('/registry/secrets/apps/sh.helm.release.v1.app.v2', 'v2'));
+  await segmentCovering(repo, await f.put('/registry/secrets/apps/sh.helm.release.v1.app.v2', 'v2'));
 
   // The CronJob: a newer dump of the same series, then retention of that series with KEEP_LAST=1.
   const cron = await runCli(['backup', '--json'], { ...env, RS_RETENTION_KEEP_LAST: '1' });
@@ -55,7 +32,7 @@ it('retention of another job, and delete without --force, keep the base of the c
   expect(listed).toContain(newer.id);
 
   // run still records onto the first chain (it has not looked in the store yet), whose base is there to restore it.
-  const later = await put('/registry/secrets/apps/sh.helm.release.v1.app.v3', 'v3');
+  const later = await f.put('/registry/secrets/apps/sh.helm.release.v1.app.v3', 'v3');
   const seg = await segmentCovering(repo, later);
   expect(seg.base).toBe(base.id);
   const dry = JSON.parse((await runCli(['prune', '--dry-run', '--json'], { ...env, RS_RETENTION_KEEP_LAST: '1' })).stdout) as {
