@@ -1,4 +1,4 @@
-import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { type Stats, constants, createReadStream, createWriteStream } from 'node:fs';
 import { type FileHandle, link, lstat, mkdir, open, readdir, readlink, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -46,6 +46,8 @@ async function publish(temp: string, target: string, noClobber: boolean): Promis
 export class LocalStore implements Store {
   readonly root: string;
   readonly location: string;
+  /** The root's real path as last found: read once per store, found again only when a read would be refused by it. */
+  private realRoot: Promise<string> | undefined;
 
   constructor(dir: string) {
     this.root = resolve(dir);
@@ -113,7 +115,7 @@ export class LocalStore implements Store {
    */
   private async folderInside(dir: string, target: string, make: boolean): Promise<void> {
     if (make) await makeDirs(this.root, 0o700);
-    const realRoot = await realpath(this.root);
+    const realRoot = await this.knownRealRoot(true);
     let d = this.root;
     for (const part of relative(this.root, dir).split(sep).filter((p) => p !== '')) {
       d = join(d, part);
@@ -132,16 +134,31 @@ export class LocalStore implements Store {
   }
 
   /**
-   * Refuses `path`, opened as `fh`, when its real path is outside the root's: a backup's file linked to another
+   * Refuses `path`, whose open file's stat is `opened`, when its real path is outside the root's: a backup's file linked to another
    * (`<id>.snapshot.db -> /etc/shadow`, by whoever can write the store, its manifest's size to match) was served whole
    * by the API's download, read as root, before any sha256 could fail. Checked on the open file, so a link swapped
    * after the check does not count.
    */
-  private async refuseOutside(path: string, fh: FileHandle): Promise<string> {
-    const [realRoot, real] = await Promise.all([realpath(this.root), realpath(path)]);
-    const [opened, there] = await Promise.all([fh.stat(), stat(real)]);
-    if (isInside(real, realRoot) && opened.dev === there.dev && opened.ino === there.ino) return real;
+  private async refuseOutside(path: string, opened: Stats): Promise<string> {
+    const real = await realpath(path);
+    const there = await stat(real);
+    const same = opened.dev === there.dev && opened.ino === there.ino;
+    let realRoot = await this.knownRealRoot(false);
+    // The root may have been pointed elsewhere since (a link to another disk, moved): found again before refusing, so
+    // that only what today's root does not hold is refused.
+    if (same && !isInside(real, realRoot)) realRoot = await this.knownRealRoot(true);
+    if (same && isInside(real, realRoot)) return real;
     throw new StoreError(`refusing to read ${path}: it leads to ${real}, outside the store ${this.shownRoot(realRoot)}; a file in RS_BACKUP_DIR may lead only to another place inside it`, 'denied');
+  }
+
+  /** The root's real path, as found before unless `again`; a failed look is not kept. */
+  private knownRealRoot(again: boolean): Promise<string> {
+    if (again || !this.realRoot) {
+      const found = realpath(this.root);
+      this.realRoot = found;
+      found.catch(() => { if (this.realRoot === found) this.realRoot = undefined; });
+    }
+    return this.realRoot;
   }
 
   /**
@@ -157,7 +174,7 @@ export class LocalStore implements Store {
     try {
       const st = await fh.stat();
       if (!st.isFile()) throw new StoreError(`reading ${path}: not a regular file (a pipe, device or folder under a backup's name)`, 'other');
-      return { fh, size: st.size, real: await this.refuseOutside(path, fh) };
+      return { fh, size: st.size, real: await this.refuseOutside(path, st) };
     } catch (err) {
       await fh.close();
       throw err instanceof StoreError ? err : wrap(err, `reading ${path}`);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalStore } from '../../src/store/local-store.js';
 import { startApi } from '../helpers/api.js';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
@@ -131,6 +132,25 @@ describe('store protection', () => {
     expect(verify.stderr + verify.stdout).toContain(refused);
     expect(verify.stderr + verify.stdout).not.toContain('PRIVATE KEY');
     expect(verify.code).toBe(1);
+  });
+
+  it('one store that reads on after RS_BACKUP_DIR, a link, is pointed to another disk: reads the new place, refuses a link leading out of it', async () => {
+    // The root's real path is found once per store, and again before a read would be refused: a `run` whose backup
+    // folder is moved to a bigger disk (the link replaced) reads on, and a link out of the new place is still refused.
+    const [diskA, diskB, root] = [join(dir, 'disk-a'), join(dir, 'disk-b'), join(dir, 'moving-root')];
+    await Promise.all([mkdir(diskA), mkdir(diskB)]);
+    await writeFile(join(diskA, 'a.txt'), 'on disk A');
+    await writeFile(join(diskB, 'b.txt'), 'on disk B');
+    await symlink(diskA, root);
+    const store = new LocalStore(root);
+    const read = async (key: string) => Buffer.concat(await (await store.get(key)).toArray()).toString();
+    expect(await read('a.txt')).toBe('on disk A');
+    await unlink(root);
+    await symlink(diskB, root);
+    expect(await read('b.txt')).toBe('on disk B');
+    await symlink(join(dir, 'root-only-b.key'), join(diskB, 'out.txt'));
+    await writeFile(join(dir, 'root-only-b.key'), 'PRIVATE KEY\n', { mode: 0o600 });
+    await expect(read('out.txt')).rejects.toThrow(`refusing to read ${join(root, 'out.txt')}: it leads to ${join(dir, 'root-only-b.key')}, outside the store ${root} (${diskB})`);
   });
 
   // A Go Reshifter zip is read in place, with no manifest and no sha256 to check it against: a link under its name
