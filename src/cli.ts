@@ -113,7 +113,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       'restore <id>|latest [--strategy S] [--dry-run] [--skip-existing] [--json]',
       'restore <snapshot-id>|latest|<snapshot-file> --keys [--dry-run] [--skip-existing] [--json]',
       'restore <snapshot-id>|latest --data-dir DIR [--name N] [--initial-cluster C] [--initial-advertise-peer-urls U] [--initial-cluster-token T]',
-      'restore <snapshot-id>|latest --snapshot-file FILE [--json]: the plain snapshot file etcdctl snapshot save writes (k3s --cluster-reset-restore-path)',
+      'restore <snapshot-id>|latest|<snapshot-file> --snapshot-file FILE [--json]: the plain snapshot file etcdctl snapshot save writes (k3s --cluster-reset-restore-path)',
       'restore <checkpoint-id>|latest --image-archive FILE [--image-name NAME] [--json]',
       'restore <id>|latest --to <revision>|<RFC 3339 time>|latest [any key or data-dir option above]: a point in time, from a chain of continuous backups',
       "restore <go-id>|<go-id>.zip [--dry-run] [--skip-existing] [--json]: a backup of the Go Reshifter (1498050161), its zip at the store's root or a file",

@@ -10,7 +10,7 @@ import { tookText } from '../core/rate-meter.js';
 import { openRepository } from '../ops/repository.js';
 import { restoreDataDir } from '../ops/restore-data-dir.js';
 import { restoreImageArchive } from '../ops/restore-image.js';
-import { restoreSnapshotFile } from '../ops/restore-snapshot-file.js';
+import { restoreSnapshotFile, snapshotFileOfFile } from '../ops/restore-snapshot-file.js';
 import { restoreBackupKeys, restoreGoBackupKeys, restoreGoZipKeys, restoreSnapshotFileKeys, type KeyRestoreReport } from '../ops/restore-keys.js';
 import { isGoReshifterZip } from '../archive/go-reshifter-zip.js';
 import { GO_BACKUP_ID } from '../ops/go-backup-file.js';
@@ -114,6 +114,7 @@ async function restoreBackup(ctx: CommandContext, repo: BackupRepository, m: Man
 async function restoreFile(ctx: CommandContext, path: string, begun: () => void): Promise<void> {
   const { flags } = ctx.args;
   if (await isGoReshifterZip(path)) return restoreGoZip(ctx, path, begun);
+  if (flags['snapshot-file'] !== undefined && flags.keys !== true) return writeSnapshotFileOfFile(ctx, path, begun);
   // A key dump's artifact copied out of the store is no snapshot: etcd's snapshot restore of it would be no advice.
   if (flags.keys !== true) {
     const dataDir = typeof flags['data-dir'] === 'string' ? flags['data-dir'] : 'DIR';
@@ -125,6 +126,20 @@ async function restoreFile(ctx: CommandContext, path: string, begun: () => void)
   const report = await restoreSnapshotFileKeys(ctx, path, { dryRun: flags['dry-run'] === true, skipExisting: flags['skip-existing'] === true });
   if (flags.json) ctx.print(JSON.stringify(report));
   else for (const line of [`snapshot file ${printable(path)}`, ...formatKeyRestore(report)]) ctx.print(line);
+}
+
+/** A snapshot file (a k3s zip, compressed or encrypted) as the plain snapshot file `etcdctl snapshot save` writes. */
+async function writeSnapshotFileOfFile(ctx: CommandContext, path: string, begun: () => void): Promise<void> {
+  const extra = given(ctx, [...MEMBER_FLAGS, ...DUMP_FLAGS, 'strategy', 'to', 'image-archive', 'image-name']);
+  if (extra !== undefined) throw new UsageError([`${extra} cannot be combined with a snapshot file and --snapshot-file, which writes it as the plain snapshot file etcdctl snapshot save writes`]);
+  const artifact = nonSnapshotArtifact(path);
+  if (artifact !== undefined) throw new UsageError([artifact]);
+  begun();
+  const report = await snapshotFileOfFile(ctx, path, stringFlag(ctx, 'snapshot-file')!);
+  if (ctx.args.flags.json) return ctx.print(JSON.stringify(report));
+  ctx.print(`wrote snapshot file ${printable(path)} (revision ${report.revision}) to ${report.file} (${report.bytes} bytes, as "etcdctl snapshot save" writes it)`);
+  const tool = await findRestoreTool().then((t) => t.command, () => 'etcdutl');
+  ctx.print(`next: k3s server --cluster-reset --cluster-reset-restore-path=${report.file} (k3s), or ${tool} snapshot restore ${report.file} --data-dir DIR`);
 }
 
 /**

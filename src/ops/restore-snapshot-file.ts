@@ -2,12 +2,15 @@ import { createReadStream } from 'node:fs';
 import { lstat, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { etcdOf, type Manifest } from '../archive/manifest.js';
-import { ConfigError, OperationError } from '../core/errors.js';
+import { snapshotError } from '../archive/snapshot-error.js';
+import { ConfigError, IntegrityError, OperationError } from '../core/errors.js';
+import { printable } from '../core/printable.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import { ExistsError, LocalStore } from '../store/local-store.js';
 import type { OpContext } from './context.js';
 import { encryptionKeys } from './encryption-keys.js';
 import { openBackup } from './open-backup.js';
+import { openSnapshotInput } from './open-snapshot.js';
 
 export interface SnapshotFileReport {
   id: string;
@@ -46,17 +49,49 @@ export async function restoreSnapshotFile(ctx: OpContext, repo: BackupRepository
   const backup = await openBackup(repo, m, keys, ctx.signal, { purpose: 'restore', log: ctx.log });
   try {
     if (backup.kind !== 'snapshot') throw new OperationError(`backup ${m.id} is a ${m.strategy} backup (${m.contentType}), not an etcd snapshot`);
-    // Written as a local store puts an artifact: under a temporary name beside it (removed on failure, and by the exit
-    // hook on a second signal), fsynced, linked without replacing (a file made there during the download is refused as
-    // the check above refuses it, never overwritten), the folder fsynced: the file appears only complete.
-    const body = createReadStream(backup.file, { highWaterMark: 1024 * 1024 });
-    await new LocalStore(dirname(file)).put(basename(file), body, { noClobber: true, ...(ctx.signal && { signal: ctx.signal }) }).catch((err: unknown) => {
-      throw err instanceof ExistsError ? existsAlready(file) : err;
-    });
+    await writeNew(ctx, file, backup.file);
     const bytes = (await stat(file)).size;
     ctx.log.info({ id: m.id, file, bytes, revision: etcdOf(m).revision }, 'snapshot file written');
     return { id: m.id, file, revision: etcdOf(m).revision, bytes };
   } finally {
     await backup.close();
+  }
+}
+
+/**
+ * Copies `source` to the new file `file` as a local store puts an artifact: under a temporary name beside it (removed
+ * on failure, and by the exit hook on a second signal), fsynced, linked without replacing (a file made there meanwhile
+ * is refused as checkTarget refuses it, never overwritten), the folder fsynced: the file appears only complete.
+ */
+async function writeNew(ctx: OpContext, file: string, source: string): Promise<void> {
+  const body = createReadStream(source, { highWaterMark: 1024 * 1024 });
+  await new LocalStore(dirname(file)).put(basename(file), body, { noClobber: true, ...(ctx.signal && { signal: ctx.signal }) }).catch((err: unknown) => {
+    throw err instanceof ExistsError ? existsAlready(file) : err;
+  });
+}
+
+/**
+ * A snapshot file on this machine (`restore FILE --snapshot-file OUT`), as the plain snapshot file etcd's tools take: a
+ * k3s `--compress` zip, a gzip, zstd or age file decoded in the work area first (a plain one read as it is), its status
+ * read and etcd's sha256 trailer checked, then written as `restoreSnapshotFile` writes a backup's. A file whose trailer
+ * does not match, or that has none (a member's db, not what `etcdctl snapshot save` writes), is refused: nothing written.
+ */
+export async function snapshotFileOfFile(ctx: OpContext, path: string, target: string): Promise<SnapshotFileReport> {
+  const file = resolve(target);
+  const name = printable(path);
+  await checkTarget(file, basename(path).replace(/\.zip$/, ''));
+  const input = await openSnapshotInput(ctx, path, undefined, 'restore');
+  try {
+    const status = await input.reader.status().catch((err: unknown) => Promise.reject(snapshotError(err, name)));
+    if (status.trailer === 'mismatch') throw new IntegrityError('snapshot', `${name}: etcd's sha256 trailer does not match the data (the file was changed or damaged); ${file} was not written`);
+    if (status.trailer === 'absent') {
+      throw new OperationError(`${name} has no sha256 trailer: it is a member's db file, not a snapshot "etcdctl snapshot save" wrote, and k3s and etcdutl refuse it without --skip-hash-check; ${file} was not written`);
+    }
+    await writeNew(ctx, file, input.reader.path);
+    const bytes = (await stat(file)).size;
+    ctx.log.info({ file, from: name, bytes, revision: status.revision }, 'snapshot file written');
+    return { id: path, file, revision: status.revision, bytes };
+  } finally {
+    await input.close();
   }
 }

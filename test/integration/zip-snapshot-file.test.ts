@@ -124,6 +124,52 @@ describe('a k3s snapshot zip', () => {
   });
 });
 
+describe('restore of a snapshot file with --snapshot-file', () => {
+  // k3s restores a plain snapshot file (--cluster-reset-restore-path), and its own --compress snapshots are zips. Before:
+  // `restore FILE.zip --snapshot-file OUT` was refused with the commands of a --data-dir restore, OUT never written.
+  it('of a k3s .zip writes the snapshot inside, byte for byte as etcdctl snapshot save wrote it, and etcd restores it', async () => {
+    const out = join(work, 'from-zip.db');
+    const res = await cli(['restore', k3sZip, '--snapshot-file', out, '--json']);
+    expect(res.code, res.stderr).toBe(0);
+    expect(JSON.parse(res.stdout)).toMatchObject({ id: k3sZip, file: out, bytes: (await readFile(file)).length });
+    expect((await readFile(out)).equals(await readFile(file))).toBe(true);
+    expect(await readdir(setup.tmp)).toEqual([]);
+    const cwd = await mkdtemp(join(work, 'from-zip-'));
+    try {
+      await promisify(execFile)('etcdctl', ['snapshot', 'restore', out, '--data-dir', join(cwd, 'restored')], { env: { ...process.env, ETCDCTL_API: '3' } });
+      expect(await readdir(join(cwd, 'restored', 'member'))).toEqual(expect.arrayContaining(['snap', 'wal']));
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
+    const text = await cli(['restore', k3sZip, '--snapshot-file', join(work, 'from-zip-2.db')]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain(`next: k3s server --cluster-reset --cluster-reset-restore-path=${join(work, 'from-zip-2.db')}`);
+  });
+
+  it('refuses a file whose trailer does not match, a member db without one and an existing OUT: nothing written', async () => {
+    const bytes = await readFile(file);
+    const damaged = join(work, 'trailer-changed.db');
+    await writeFile(damaged, Buffer.concat([bytes.subarray(0, bytes.length - 1), Buffer.from([bytes[bytes.length - 1]! ^ 0xff])]));
+    const noTrailer = join(work, 'member-db');
+    await writeFile(noTrailer, bytes.subarray(0, bytes.length - 32));
+    for (const [input, said] of [
+      [damaged, `${damaged}: etcd's sha256 trailer does not match the data (the file was changed or damaged); ${join(work, 'never.db')} was not written`],
+      [noTrailer, `${noTrailer} has no sha256 trailer: it is a member's db file, not a snapshot "etcdctl snapshot save" wrote`],
+    ] as const) {
+      const res = await cli(['restore', input, '--snapshot-file', join(work, 'never.db')]);
+      expect(res.code, res.stderr).toBe(1);
+      expect(res.stderr).toContain(said);
+      expect(existsSync(join(work, 'never.db'))).toBe(false);
+      expect((await readdir(work)).filter((n) => n.startsWith('.tmp-'))).toEqual([]);
+    }
+    const taken = await cli(['restore', k3sZip, '--snapshot-file', file]);
+    expect(taken.code).toBe(2);
+    expect(taken.stderr).toContain(`--snapshot-file: ${file} exists already; name a new file (it is never overwritten)`);
+    expect((await readFile(file)).equals(bytes)).toBe(true);
+    expect(await readdir(setup.tmp)).toEqual([]);
+  });
+});
+
 describe('restore of a snapshot file without --keys', () => {
   /**
    * It names the commands that make a new data directory of the file (reshifter leaves that to etcd's tool); run as
@@ -195,13 +241,14 @@ describe('a zip that is not one readable snapshot file', () => {
     }), /escaped\.zip is not a readable zip archive \(cut or damaged\?\): invalid relative path: \.\.\/\\x1b\]0;owned\\x07\\x1b\[2J\.db/],
   ])('%s: exit 1 naming the file, no stack trace, nothing left in the work area', async (_what, make, said) => {
     const zip = await make();
-    for (const args of [['verify', zip], ['stats', zip], ['restore', zip, '--keys', '--dry-run']]) {
+    for (const args of [['verify', zip], ['stats', zip], ['restore', zip, '--keys', '--dry-run'], ['restore', zip, '--snapshot-file', join(work, 'never-from-zip.db')]]) {
       const res = await cli(args);
       expect(res.code, `${args.join(' ')}: ${res.stderr}`).toBe(1);
       expect(res.stderr).toMatch(said);
       expect(res.stderr).not.toMatch(/\n\s+at |this is a bug/);
       expect(res.stderr).not.toMatch(/[\u0007\u001b]/);
       expect(await readdir(setup.tmp)).toEqual([]);
+      expect(existsSync(join(work, 'never-from-zip.db'))).toBe(false);
     }
   });
 });
