@@ -2,7 +2,7 @@ import { GetObjectCommand, type GetObjectCommandOutput } from '@aws-sdk/client-s
 import { Readable } from 'node:stream';
 import { StoreError, describeError } from '../core/errors.js';
 import { formatDuration } from '../core/duration.js';
-import { withoutWaitBudget } from '../core/wait-budget.js';
+import { budgetedWait, withoutWaitBudget } from '../core/wait-budget.js';
 import type { Logger } from '../log.js';
 import { DeadlineExceeded, isTransient } from './s3-errors.js';
 import { RetriesExhausted, type S3Sender } from './s3-retry.js';
@@ -28,23 +28,33 @@ export interface DownloadTarget {
  */
 export function resumableBody(sender: S3Sender, target: DownloadTarget, first: GetObjectCommandOutput, log?: Logger, signal?: AbortSignal): Readable {
   const { requestTimeoutMs, windowMs } = sender.policy;
+  // Read for an API diff or stats (a budget kept until the first answer: core/wait-budget.ts): no byte waited for, and
+  // no resume, longer than the budget's length since the last byte, and that wait is what the failure names. The
+  // API's download of an artifact outlives its request's budget: it has the whole window, as a job has.
+  const waited = budgetedWait(windowMs);
+  const budget = waited.budget?.untilAnswered ? waited.budget : undefined;
+  const budgetMs = waited.ms;
+  const stall = budget !== undefined
+    ? { ms: budgetMs, chunkMs: Math.max(1, Math.min(requestTimeoutMs, budgetMs)), limit: budget.what }
+    : { ms: windowMs, chunkMs: requestTimeoutMs, limit: `${formatDuration(windowMs)} (RS_S3_RETRY_WINDOW)` };
   const etag = first.ETag;
   let body = first.Body as Readable;
   // Where the next byte is in the object (a resume asks from there).
   let offset = target.range?.start ?? 0;
 
   async function* chunks(): AsyncGenerator<Buffer> {
-    let stalledSince: number | undefined;
+    // Within a budget, counted from the last byte (or the start); else from the first failed wait, as before.
+    let stalledSince: number | undefined = budget !== undefined ? Date.now() : undefined;
     for (;;) {
       let iterator: AsyncIterator<unknown> | undefined;
       try {
         iterator = body[Symbol.asyncIterator]();
         for (;;) {
-          const next = await withDeadline(iterator.next(), requestTimeoutMs, signal);
+          const next = await withDeadline(iterator.next(), stall.chunkMs, signal);
           if (next.done) return;
           const chunk = next.value as Buffer;
           offset += chunk.length;
-          stalledSince = undefined;
+          stalledSince = budget !== undefined ? Date.now() : undefined;
           yield chunk;
         }
       } catch (err) {
@@ -52,17 +62,19 @@ export function resumableBody(sender: S3Sender, target: DownloadTarget, first: G
         if (signal?.aborted) throw err;
         const now = Date.now();
         stalledSince ??= now;
-        if (!isTransient(err) || now - stalledSince >= windowMs) {
+        if (!isTransient(err) || now - stalledSince >= stall.ms) {
           throw new StoreError(
-            `reading ${target.location}: the download broke off after ${offset} bytes (${describeError(err)}) and did not resume within ${formatDuration(windowMs)} (RS_S3_RETRY_WINDOW)`,
+            `reading ${target.location}: the download broke off after ${offset} bytes (${describeError(err)}) and did not resume within ${stall.limit}`,
             isTransient(err) ? 'transient' : 'other',
             { cause: err },
           );
         }
         log?.warn({ object: target.location, offset, err: describeError(err) }, 'S3 download broke off; resuming');
-        const remaining = Math.max(1, windowMs - (Date.now() - stalledSince));
-        // A download outlives the API request's wait budget (core/wait-budget.ts): its resumes have the whole window.
-        body = await withoutWaitBudget(() => resume(sender, target, { offset, etag, broke: err, remaining, windowMs }, signal));
+        const remaining = Math.max(1, stall.ms - (Date.now() - stalledSince));
+        // Outside the API request's budget (a download may outlive it): its resumes have the window, or within a
+        // budget what is left of its length, each attempt cut then.
+        const at = { offset, etag, broke: err, remaining, limit: stall.limit, ...(budget !== undefined && { until: Date.now() + remaining }) };
+        body = await withoutWaitBudget(() => resume(sender, target, at, signal));
       }
     }
   }
@@ -80,7 +92,7 @@ export function resumableBody(sender: S3Sender, target: DownloadTarget, first: G
 async function resume(
   sender: S3Sender,
   target: DownloadTarget,
-  at: { offset: number; etag: string | undefined; broke: unknown; remaining: number; windowMs: number },
+  at: { offset: number; etag: string | undefined; broke: unknown; remaining: number; limit: string; until?: number },
   signal?: AbortSignal,
 ): Promise<Readable> {
   const { offset, etag } = at;
@@ -91,12 +103,13 @@ async function resume(
       'GetObject (resume)',
       signal,
       at.remaining,
+      at.until,
     );
   } catch (e) {
     if (signal?.aborted) throw e;
     const last = e instanceof RetriesExhausted ? e.last : e;
     throw new StoreError(
-      `reading ${target.location}: the download broke off after ${offset} bytes (${describeError(at.broke)}) and did not resume within ${formatDuration(at.windowMs)} (RS_S3_RETRY_WINDOW): ${describeError(last)}`,
+      `reading ${target.location}: the download broke off after ${offset} bytes (${describeError(at.broke)}) and did not resume within ${at.limit}: ${describeError(last)}`,
       isTransient(last) ? 'transient' : 'other',
       { cause: e },
     );

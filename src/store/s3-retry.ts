@@ -57,9 +57,10 @@ export class S3Sender {
 
   /**
    * Sends `command` until it succeeds, fails for good (RetriesExhausted), or `signal` fires (its abort error).
-   * `what` names the request in log lines; `windowMs` (default the policy's) is how long it may keep retrying.
+   * `what` names the request in log lines; `windowMs` (default the policy's) is how long it may keep retrying, and
+   * `until` (epoch ms) when every attempt is cut at the latest (a resumed download within an API's wait budget).
    */
-  async send<T>(command: Sendable, what: string, signal?: AbortSignal, windowMs = this.policy.windowMs): Promise<T> {
+  async send<T>(command: Sendable, what: string, signal?: AbortSignal, windowMs = this.policy.windowMs, until?: number): Promise<T> {
     const started = Date.now();
     // A caller that must answer in time (an API read: core/wait-budget.ts) stops retrying, and cuts an attempt, then;
     // a diff or stats, once answered, waits no longer than the budget's length for any one request.
@@ -70,7 +71,7 @@ export class S3Sender {
       signal?.throwIfAborted();
       let err: unknown;
       try {
-        const answer = (await this.attempt(command, signal, budgeted ? started + ms : undefined)) as T;
+        const answer = (await this.attempt(command, signal, budgeted ? started + ms : until)) as T;
         budgetAnswered();
         return answer;
       } catch (e) {
