@@ -8,7 +8,7 @@ type S3Config = Extract<StoreConfig, { kind: 's3' }>;
 
 /** The store the configuration names: S3 when RS_S3_BUCKET is set, else the local directory. */
 export function createStore(cfg: StoreConfig, log?: Logger): Store {
-  return cfg.kind === 's3' ? new LazyS3Store(cfg, log) : new LocalStore(cfg.dir);
+  return cfg.kind === 's3' ? new LazyS3Store(cfg, log) : new LocalStore(cfg.dir, log?.child({ component: 'store' }));
 }
 
 /**

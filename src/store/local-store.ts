@@ -8,7 +8,8 @@ import { noRoomReason } from '../archive/work-area.js';
 import { OperationError, StoreError, describeError } from '../core/errors.js';
 import { trackTempPath } from '../exit-cleanup.js';
 import { makeDirs } from '../make-dirs.js';
-import { isListedName } from './shown-names.js';
+import type { Logger } from '../log.js';
+import { isListedName, listedFolders } from './shown-names.js';
 import type { GetOptions, ListOptions, ObjectInfo, Store } from './types.js';
 
 /** Temporary files of puts in progress (or of a process that died): hidden from `list` unless asked for. */
@@ -49,7 +50,7 @@ export class LocalStore implements Store {
   /** The root's real path as last found: read once per store, found again only when a read would be refused by it. */
   private realRoot: Promise<string> | undefined;
 
-  constructor(dir: string) {
+  constructor(dir: string, private readonly log?: Logger) {
     this.root = resolve(dir);
     this.location = this.root;
   }
@@ -227,7 +228,7 @@ export class LocalStore implements Store {
     const dir = folder === '' ? this.root : this.pathOf(folder);
     try {
       const entries = await readdir(dir, { withFileTypes: true });
-      return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.') && isListedName(e.name)).map((e) => e.name).sort();
+      return listedFolders(entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name), dir, this.log).sort();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw wrap(err, `listing ${dir}`);

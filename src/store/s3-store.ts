@@ -24,7 +24,7 @@ import { resumableBody } from './s3-download.js';
 import { RetriesExhausted, S3Sender } from './s3-retry.js';
 import { uploadStream, type UploadState } from './s3-multipart.js';
 import type { GetOptions, ListOptions, ObjectInfo, Store } from './types.js';
-import { isListedName } from './shown-names.js';
+import { isListedName, listedFolders } from './shown-names.js';
 
 type S3Config = Extract<StoreConfig, { kind: 's3' }>;
 
@@ -251,7 +251,7 @@ export class S3Store implements Store {
     } catch (err) {
       throw this.wrap(err, `listing ${this.where(prefix)}`);
     }
-    return out.filter((f) => f.length > 0 && isListedName(f)).sort();
+    return listedFolders(out.filter((f) => f.length > 0), this.where(prefix), this.log).sort();
   }
 
   async delete(key: string): Promise<undefined> {
