@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import type { Manifest } from '../archive/manifest.js';
 import { describeBackup, kindOf } from '../core/backup-kind.js';
 import { diffKeys, sharedPrefixes, type DiffResult } from '../core/diff.js';
-import { AbortedError, OperationError, describeError } from '../core/errors.js';
+import { AbortedError, OperationError, abortedBySignal, describeError } from '../core/errors.js';
 import { printable } from '../core/printable.js';
 import { selectKey, type KeySelection } from '../core/key-selection.js';
 import type { KeyRecord } from '../core/key-record.js';
@@ -81,17 +81,33 @@ export async function diffBackups(ctx: OpContext, repo: BackupRepository, from: 
 export async function diffTargets(ctx: OpContext, repo: BackupRepository | undefined, from: DiffTarget, to: DiffTarget, opts: { limit?: number } = {}): Promise<BackupDiff> {
   const keys = await encryptionKeys(ctx.config, { forReading: true });
   const open = (t: DiffTarget) => ('file' in t ? openFileSide(ctx, t.file) : openSide(repoFor(repo, t), t, keys, ctx));
-  const a = await open(from);
   try {
-    const b = await open(to);
+    const a = await open(from);
     try {
-      return await compareSides(ctx, a, b, opts);
+      const b = await open(to);
+      try {
+        return await compareSides(ctx, a, b, opts);
+      } finally {
+        await b.close();
+      }
     } finally {
-      await b.close();
+      await a.close();
     }
-  } finally {
-    await a.close();
+  } catch (err) {
+    throw stoppedDiff(ctx.signal, from, to, err) ?? err;
   }
+}
+
+/**
+ * A diff stopped by a signal, said in one form whichever phase it was in (the download or decoding of either side,
+ * a snapshot's status, the comparison), as other commands say theirs: `diff of <from> and <to> stopped: received
+ * SIGINT`. Before, a stop while a side was read named that side alone (`diff of backup <id> stopped`). Undefined for
+ * any other error.
+ */
+function stoppedDiff(signal: AbortSignal, from: DiffTarget, to: DiffTarget, err: unknown): AbortedError | undefined {
+  if (!signal.aborted || !(err instanceof AbortedError || abortedBySignal(err, 'diff') !== undefined)) return undefined;
+  const name = (t: DiffTarget) => printable('file' in t ? t.file : t.id);
+  return new AbortedError(`diff of ${name(from)} and ${name(to)} stopped: ${describeError(signal.reason)}`, { cause: err });
 }
 
 function repoFor(repo: BackupRepository | undefined, m: Manifest): BackupRepository {
@@ -120,9 +136,6 @@ async function compareSides(ctx: OpContext, a: DiffSide, b: DiffSide, opts: { li
     ...(opts.limit !== undefined && { limit: opts.limit }),
     signal,
   })
-    .catch((err: unknown) => {
-      throw err instanceof AbortedError ? new AbortedError(`diff of ${printable(from.id)} and ${printable(to.id)} stopped: ${describeError(signal.reason)}`, { cause: err }) : err;
-    })
     .finally(stopProgress);
   const keyspaces = a.api !== b.api ? { keyspaces: { from: a.api, to: b.api } } : {};
   ctx.log.info({ from: from.id, to: to.id, ...result.summary, ...(scope !== undefined && { scope }), ...(filtered.length > 0 && { filtered }), ...keyspaces }, 'backups compared');

@@ -230,6 +230,15 @@ describe('SIGTERM', () => {
     expect(res.code).toBe(1);
   });
 
+  it('diff of backups stopped while a side is read: exit 1 in the words of a diff stopped while comparing', async () => {
+    // Before: 'diff of backup <id> stopped' while a side was read and 'diff of <from> and <to> stopped' once both were
+    // compared: two forms for one Ctrl-C, the first naming one backup of the two.
+    const { id, res } = await signalMidRead('diff-stopped', 'diff', ['latest']);
+    expect(res.stderr).toContain(`reshifter: diff of ${id} and ${id} stopped: received SIGTERM\n`);
+    expect(res.stderr).not.toMatch(/failed|damaged|corrupt|of backup/);
+    expect(res.code).toBe(1);
+  });
+
   it('run mode, idle: exit 0 at once', async () => {
     const out = await terminate(['run'], env({ RS_BACKUP_DIR: join(dir, 'idle'), RS_SCHEDULE: '0 0 1 1 *' }), (stderr) => /scheduler started/.test(stderr));
     expect(out.res.stderr).toMatch(/"msg":"stopped"/);
