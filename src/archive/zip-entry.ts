@@ -19,8 +19,9 @@ const METHODS: Readonly<Record<number, string>> = { 0: 'stored', 8: 'deflate' };
  * method than stored or deflate, or an archive that does not read (cut, damaged, multi-disk) is refused naming `name`
  * (the file as printed); the caller removes `out`. yauzl reads the central directory (zip64 too) and inflates; it
  * checks no CRC-32, which is done here. With `log`, an unzip that lasts reports `decode` progress (of the entry's size).
+ * Stopped by a signal, it says so as `command` (the command that reads the zip: `stats of FILE stopped: ...`).
  */
-export async function unzipSingleFile(path: string, name: string, out: string, workDir: string, signal: AbortSignal, log?: Logger): Promise<void> {
+export async function unzipSingleFile(path: string, name: string, out: string, workDir: string, signal: AbortSignal, log?: Logger, command = 'unzip'): Promise<void> {
   let zip: ZipFile;
   try {
     zip = await yauzl.openPromise(path, { autoClose: false, validateEntrySizes: true, strictFileNames: false });
@@ -44,7 +45,7 @@ export async function unzipSingleFile(path: string, name: string, out: string, w
       if (err instanceof OperationError) throw err;
       const full = workAreaError(err, workDir, `cannot unzip ${name}`);
       if (full !== err) throw full;
-      const stopped = abortedBySignal(err, `unzip of ${name}`);
+      const stopped = abortedBySignal(err, `${command} of ${name}`);
       if (stopped !== undefined) throw stopped;
       throw new OperationError(`${name}: ${printable(entry.fileName)} in the zip archive does not unzip (cut or damaged?): ${describeError(err)}`, { cause: err });
     }

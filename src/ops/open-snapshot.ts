@@ -180,7 +180,7 @@ async function openSnapshotFile(ctx: OpContext, target: string, command: string)
       const out = join(await workArea(), `layer-${layer}`);
       // Said as it starts, and `decode` progress while it lasts: a k3s zip of a large database takes a while.
       ctx.log.info({ file: name, wrapping, workArea: workDir }, `decoding ${name} (${wrapping}) into the work area`);
-      if (wrapping === 'zip') await (await import('../archive/zip-entry.js')).unzipSingleFile(path, name, out, workDir, ctx.signal, ctx.log);
+      if (wrapping === 'zip') await (await import('../archive/zip-entry.js')).unzipSingleFile(path, name, out, workDir, ctx.signal, ctx.log, command);
       else await decodeLayer(ctx, target, path, wrapping, out, workDir, command);
       // The layer before (an age file's decrypted but still compressed bytes) is not needed any more.
       if (path !== target) await rm(path, { force: true });

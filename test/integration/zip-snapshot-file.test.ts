@@ -6,7 +6,10 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import yazl from 'yazl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load-config.js';
+import { createLogger } from '../../src/log.js';
 import type { BackupDiff } from '../../src/ops/diff.js';
+import { openSnapshotInput } from '../../src/ops/open-snapshot.js';
 import type { KeyRestoreReport } from '../../src/ops/restore-keys.js';
 import type { FileVerifyResult } from '../../src/ops/verify.js';
 import { runCli } from '../helpers/cli.js';
@@ -120,6 +123,21 @@ describe('a k3s snapshot zip', () => {
     expect(report.totals.create).toBe(1);
     expect((await etcd.ctl(['get', GONE, '--print-value-only'])).trim()).toBe('in the snapshot');
     expect(existsSync(join(work, 'backups'))).toBe(false);
+    expect(await readdir(setup.tmp)).toEqual([]);
+  });
+});
+
+describe('a k3s snapshot zip read by a command that is stopped', () => {
+  // Before: a signal while the zip was unzipped said 'unzip of FILE stopped: ...', a command the operator had not run,
+  // where a stop a moment later says 'stats of FILE stopped: ...' (and gzip, zstd and age files say so while decoded).
+  it('while it is unzipped: said as the command that reads it, nothing left in the work area', async () => {
+    const loaded = loadConfig({ RS_TMP_DIR: setup.tmp });
+    if (!loaded.config) throw new Error(loaded.errors.join('; '));
+    const stop = new AbortController();
+    // The signal comes as the unzip starts: the line that says it is logged just before.
+    const log = createLogger('info', { write: (line: string) => void (line.includes('(zip) into the work area') && stop.abort(new Error('received SIGTERM'))) });
+    await expect(openSnapshotInput({ config: loaded.config, log, signal: stop.signal }, k3sZip, undefined, 'stats')).rejects.toThrow(`stats of ${k3sZip} stopped: received SIGTERM`);
+    expect(stop.signal.aborted).toBe(true);
     expect(await readdir(setup.tmp)).toEqual([]);
   });
 });
