@@ -43,7 +43,7 @@ export function resumableBody(sender: S3Sender, target: DownloadTarget, first: G
   let offset = target.range?.start ?? 0;
 
   async function* chunks(): AsyncGenerator<Buffer> {
-    // Within a budget, counted from the last byte (or the start); else from the first failed wait, as before.
+    // Within a budget, counted from when the next byte was asked for; else from the first failed wait, as before.
     let stalledSince: number | undefined = budget !== undefined ? Date.now() : undefined;
     for (;;) {
       let iterator: AsyncIterator<unknown> | undefined;
@@ -54,8 +54,10 @@ export function resumableBody(sender: S3Sender, target: DownloadTarget, first: G
           if (next.done) return;
           const chunk = next.value as Buffer;
           offset += chunk.length;
-          stalledSince = budget !== undefined ? Date.now() : undefined;
+          stalledSince = undefined;
           yield chunk;
+          // Asked for the next: the wait starts now (the consumer's own pace is no stall).
+          if (budget !== undefined) stalledSince = Date.now();
         }
       } catch (err) {
         body.destroy();
