@@ -71,10 +71,11 @@ async function writeNew(ctx: OpContext, file: string, source: string): Promise<v
 }
 
 /**
- * A snapshot file on this machine (`restore FILE --snapshot-file OUT`), as the plain snapshot file etcd's tools take: a
- * k3s `--compress` zip, a gzip, zstd or age file decoded in the work area first (a plain one read as it is), its status
- * read and etcd's sha256 trailer checked, then written as `restoreSnapshotFile` writes a backup's. A file whose trailer
- * does not match, or that has none (a member's db, not what `etcdctl snapshot save` writes), is refused: nothing written.
+ * A snapshot file on this machine (`restore FILE --snapshot-file OUT`), as the plain snapshot file etcd's tools take:
+ * a k3s `--compress` zip, a gzip, zstd or age file decoded in the work area first (a plain one read as it is), its
+ * status read and etcd's sha256 trailer checked, then written as `restoreSnapshotFile` writes a backup's. A file whose
+ * trailer does not match, or that has none (a member's db, not what `etcdctl snapshot save` writes), is refused:
+ * nothing written.
  */
 export async function snapshotFileOfFile(ctx: OpContext, path: string, target: string): Promise<SnapshotFileReport> {
   const file = resolve(target);

@@ -135,10 +135,10 @@ export class LocalStore implements Store {
   }
 
   /**
-   * Refuses `path`, whose open file's stat is `opened`, when its real path is outside the root's: a backup's file linked to another
-   * (`<id>.snapshot.db -> /etc/shadow`, by whoever can write the store, its manifest's size to match) was served whole
-   * by the API's download, read as root, before any sha256 could fail. Checked on the open file, so a link swapped
-   * after the check does not count.
+   * Refuses `path`, whose open file's stat is `opened`, when its real path is outside the root's: a backup's file
+   * linked to another (`<id>.snapshot.db -> /etc/shadow`, by whoever can write the store, its manifest's size to
+   * match) was served whole by the API's download, read as root, before any sha256 could fail. Checked on the open
+   * file, so a link swapped after the check does not count.
    */
   private async refuseOutside(path: string, opened: Stats): Promise<string> {
     const real = await realpath(path);
