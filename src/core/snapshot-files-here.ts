@@ -15,8 +15,8 @@ export function snapshotFilesHere(location: string, names: readonly string[], lo
   const shown = files.length > 3 ? `${files.slice(0, 3).join(', ')} and ${files.length - 3} more` : files.join(', ');
   const example = localPath !== undefined ? `"reshifter verify ${localPath.replace(/\/$/, '')}/${files[0]}"` : 'after copying one to this machine';
   return (
-    `${location} holds etcd snapshot files (${shown}), not reshifter backups: inspect, verify, stats, diff and restore --keys ` +
-    `take such a file by its path (${example}); RS_BACKUP_DIR (or --backup-dir) and RS_S3_BUCKET name where reshifter's own backups are`
+    `${location} holds etcd snapshot files (${shown}), not reshifter backups: inspect, verify, stats, diff, restore --keys ` +
+    `and restore --snapshot-file OUT take such a file by its path (${example}); RS_BACKUP_DIR (or --backup-dir) and RS_S3_BUCKET name where reshifter's own backups are`
   );
 }
 

@@ -150,7 +150,7 @@ describe('a folder of snapshot files given as the store', () => {
     const list = await runCli(['list', '--backup-dir', work], env(), { cwd: work });
     expect(list.code, list.stderr).toBe(0);
     const said = `${list.stdout}${list.stderr}`;
-    expect(said).toMatch(new RegExp(`${work} holds etcd snapshot files \\(.*etcd-snapshot-server-1-1764990000.*\\), not reshifter backups: inspect, verify, stats, diff and restore --keys take such a file by its path`));
+    expect(said).toMatch(new RegExp(`${work} holds etcd snapshot files \\(.*etcd-snapshot-server-1-1764990000.*\\), not reshifter backups: inspect, verify, stats, diff, restore --keys and restore --snapshot-file OUT take such a file by its path`));
     const named = /\("reshifter verify (.+?)"\)/.exec(said)?.[1];
     expect(named, said).toBeDefined();
     const verify = await runCli(['verify', named!], env(), { cwd: work });

@@ -6,7 +6,7 @@ describe('snapshotFilesHere', () => {
     const said = snapshotFilesHere('/snaps', ['on-demand-node1-1733550000', 'etcd-snapshot-node1-1733560000.zip', 'backup.db.gz', 'notes.txt'], '/snaps');
     expect(said).toBe(
       '/snaps holds etcd snapshot files (on-demand-node1-1733550000, etcd-snapshot-node1-1733560000.zip, backup.db.gz), not reshifter backups: ' +
-        'inspect, verify, stats, diff and restore --keys take such a file by its path ("reshifter verify /snaps/on-demand-node1-1733550000"); ' +
+        'inspect, verify, stats, diff, restore --keys and restore --snapshot-file OUT take such a file by its path ("reshifter verify /snaps/on-demand-node1-1733550000"); ' +
         "RS_BACKUP_DIR (or --backup-dir) and RS_S3_BUCKET name where reshifter's own backups are",
     );
   });
