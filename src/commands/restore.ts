@@ -194,7 +194,10 @@ async function fileRestoreHint(path: string, dataDir: string): Promise<string> {
   const file = wrapping === undefined ? path : 'snapshot.db';
   const decode = wrapping === undefined ? '' : `"${DECODE[wrapping](path)}", then `;
   // Absolute: k3s resolves a relative path from where it runs, not from the operator's shell.
-  const k3s = wrapping === undefined ? ` (on k3s: "k3s server --cluster-reset --cluster-reset-restore-path=${resolve(path)}")` : '';
+  const k3s =
+    wrapping === undefined
+      ? ` (on k3s: "k3s server --cluster-reset --cluster-reset-restore-path=${resolve(path)}")`
+      : ` (on k3s: "reshifter restore ${path} --snapshot-file FILE" writes the plain file that "k3s server --cluster-reset --cluster-reset-restore-path=FILE" takes)`;
   return (
     `${path} is a file: "reshifter restore ${path} --keys" writes the live keys of a snapshot file into the etcd at RS_ETCD_ENDPOINTS ` +
     `(--dry-run, RS_INCLUDE_NAMESPACES...); a new data directory from a file is ${decode}"${tool} snapshot restore ${file} --data-dir ${dataDir}"${k3s}, ` +

@@ -212,6 +212,8 @@ describe('restore of a snapshot file without --keys', () => {
       await rm(cwd, { recursive: true, force: true });
     }
     if (path() === file) expect(res.stderr).toContain(`k3s server --cluster-reset --cluster-reset-restore-path=${file}`);
+    // A zip is no file k3s restores: the form that writes the plain one is named.
+    else expect(res.stderr).toContain(`(on k3s: "reshifter restore ${k3sZip} --snapshot-file FILE" writes the plain file that "k3s server --cluster-reset --cluster-reset-restore-path=FILE" takes)`);
   });
 
   // k3s resolves a relative path from where it runs (its service's folder), not the operator's shell: before, the
