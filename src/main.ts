@@ -6,15 +6,18 @@
 // etcd): a warning operators can do nothing about. The image passes the same flags.
 //
 // The entry point: SIGTERM/SIGINT are held from here on, before the rest of the CLI loads (early-signal.ts); then
-// cli-main.ts runs the command and sets the exit code.
+// cli-main.ts runs the command and sets the exit code. The hashing thread of `inspect FILE` starts before the CLI
+// loads (early-hash.ts).
 import module from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { hashAhead } from './early-hash.js';
 import { holdEarlySignals } from './early-signal.js';
 import { preloadEtcd3Proto } from './etcd/etcd3-proto.js';
 
 dropIpServerNameWarning();
 holdEarlySignals();
 useCompileCache();
+await hashAhead(process.argv.slice(2));
 preloadEtcd3Proto();
 await import('./cli-main.js');
 

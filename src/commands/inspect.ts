@@ -123,7 +123,8 @@ async function readInput(ctx: CommandContext, req: InspectRequest, input: Snapsh
 /**
  * A status of a big snapshot file is bound by the sha256 of its trailer check, which runs on a worker thread: that
  * thread is started before the reader's modules load and the file opens, so its start-up costs no time (the
- * modules are imported after this, not statically, for that reason).
+ * modules are imported after this, not statically, for that reason). main.ts starts it earlier still, before the
+ * CLI loads, for `inspect FILE ...` (early-hash.ts); this covers the command lines it does not recognize.
  */
 async function statusAhead(target: string): Promise<void> {
   const info = await stat(target).catch(() => undefined);
