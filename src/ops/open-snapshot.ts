@@ -76,6 +76,8 @@ export async function openKeysInput(ctx: OpContext, target: string, series: () =
 
 async function openInput(ctx: OpContext, target: string, series: () => string | undefined, keyDumps: boolean, command = 'inspect'): Promise<SnapshotInput | KeysInput> {
   if (await isFile(target)) {
+    // A snapshot (the usual file) is known by its first bytes, before the zip reader loads: a status is short.
+    if (!(await mayBeZip(target))) return openSnapshotFile(ctx, target, command);
     const { isGoReshifterZip } = await import('../archive/go-reshifter-zip.js');
     if (!(await isGoReshifterZip(target))) return openSnapshotFile(ctx, target, command);
     if (keyDumps) return (await import('./go-zip-keys-input.js')).goZipKeysInput(ctx, target);
@@ -129,6 +131,15 @@ const MAGIC: ReadonlyArray<[Wrapping, Buffer]> = [
   // A zip of no file is its end record alone.
   ['zip', Buffer.from('PK\x05\x06', 'latin1')],
 ];
+
+/**
+ * Whether `path` may be a zip (a Go Reshifter backup): a regular file that begins as one, or a pipe, whose first bytes
+ * are not read here (they would be gone).
+ */
+async function mayBeZip(path: string): Promise<boolean> {
+  if (!(await stat(path)).isFile()) return true;
+  return wrappingOfBytes(await readStart(path, 64)) === 'zip';
+}
 
 /** What `path` is wrapped in (compression, encryption, a zip), by its first bytes; undefined for a bare snapshot. */
 export async function wrappingOf(path: string): Promise<Wrapping | undefined> {

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 
 const DIST = new URL('../../../dist/', import.meta.url).pathname;
@@ -25,5 +25,29 @@ describe('start-up of the one-off commands', () => {
 
   it('the check sees undici when node:http is imported (run serves HTTP)', () => {
     expect(builtinsAfterImporting(['commands/run.js']).filter((m) => m.includes('undici'))).not.toEqual([]);
+  });
+});
+
+/** Runs the built CLI with `args` in a fresh process; the packages it loaded, as a resolve hook saw them. */
+function packagesLoadedBy(args: readonly string[]): string[] {
+  const hook = `data:text/javascript,import { registerHooks } from 'node:module';
+    registerHooks({ resolve(s, c, next) { const r = next(s, c); const m = /node_modules\\/([^/]+)\\//.exec(r.url);
+      if (m) process.stderr.write('package ' + m[1] + '\\n'); return r; } });`;
+  const res = spawnSync(process.execPath, ['--import', hook, `${DIST}main.js`, ...args], { encoding: 'utf8', env: { ...process.env, LOG_LEVEL: 'silent' } });
+  expect(res.status, res.stderr).toBe(0);
+  return [...new Set(res.stderr.split('\n').filter((l) => l.startsWith('package ')).map((l) => l.slice('package '.length)))];
+}
+
+/**
+ * The status of a snapshot file (issue #16: as quick as `etcdctl snapshot status`) loads the zip reader only for a
+ * file that begins as a zip (a Go Reshifter backup, a k3s zip), not for every snapshot.
+ */
+describe('start-up of inspect FILE', () => {
+  const SMALL = new URL('../snapshot/fixtures/small.db', import.meta.url).pathname;
+
+  it('does not load the zip reader for a snapshot file', () => {
+    const loaded = packagesLoadedBy(['inspect', SMALL, '--json']);
+    expect(loaded).toContain('@node-rs'); // the check sees the packages it loads
+    expect(loaded).not.toContain('yauzl');
   });
 });
