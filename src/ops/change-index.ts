@@ -1,5 +1,5 @@
-import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { mergeRuns, writeRun, type RunFormat } from '../core/sorted-runs.js';
 import type { SpillArea } from '../snapshot/index.js';
 
 /** Where a changed key ended at the target: the revision of its last change, and whether that was a delete. */
@@ -16,9 +16,12 @@ export interface KeyFinal {
  */
 export type SpillOrder = 'key' | 'revision';
 
-/** A run's record: name length (u32), the name, revision (f64), deleted (u8). */
-const FIXED = 4 + 8 + 1;
-const WRITE_BYTES = 1 << 20;
+/** A run's record after its name (core/sorted-runs.ts): revision (f64), deleted (u8). */
+const TAIL = 8 + 1;
+const RUN_FORMAT: RunFormat<KeyFinal> = {
+  tail: TAIL,
+  decode: (buf, at, name) => ({ name, revision: buf.readDoubleLE(at), deleted: buf[at + 8] === 1 }),
+};
 /** Read buffer of each run in a merge: a merge of many runs holds one of these per run. */
 const READ_BYTES = 64 * 1024;
 /** Entries given at a time (see EntryCursor). */
@@ -74,7 +77,7 @@ export class SpilledEntries {
       return;
     }
     if (this.held > 0) await this.spill();
-    yield* mergeRuns(this.runs, this.order);
+    yield* mergeRuns(this.runs, RUN_FORMAT, this.order === 'key' ? byName : byRevision, READ_BYTES);
   }
 
   /** Every entry, in order; each call reads them again. */
@@ -103,27 +106,10 @@ export class SpilledEntries {
     this.byKey = new Map();
     this.list = [];
     this.sortedHeld = undefined;
-    const fh = await open(path, 'wx', 0o600);
-    try {
-      let buf = Buffer.allocUnsafe(WRITE_BYTES);
-      let at = 0;
-      for (const e of entries) {
-        const need = 4 + e.name.length + FIXED;
-        if (at + need > buf.length) {
-          await fh.write(buf, 0, at);
-          at = 0;
-          if (need > buf.length) buf = Buffer.allocUnsafe(need);
-        }
-        buf.writeUInt32LE(e.name.length, at);
-        at += 4 + buf.write(e.name, at + 4, 'latin1');
-        buf.writeDoubleLE(e.revision, at);
-        buf[at + 8] = e.deleted ? 1 : 0;
-        at += FIXED - 4;
-      }
-      await fh.write(buf, 0, at);
-    } finally {
-      await fh.close();
-    }
+    await writeRun(path, entries, (e) => e.name, TAIL, (buf, at, e) => {
+      buf.writeDoubleLE(e.revision, at);
+      buf[at + 8] = e.deleted ? 1 : 0;
+    });
     this.runs.push(path);
   }
 }
@@ -170,95 +156,5 @@ export class EntryCursor {
       this.head = r.value[0];
       return;
     }
-  }
-}
-
-/** A run read in order, a buffer at a time. */
-class RunReader {
-  private buf = Buffer.alloc(0);
-  private at = 0;
-  private position = 0;
-  private done = false;
-  /** The record at hand: undefined once the run is read. */
-  head: KeyFinal | undefined;
-
-  private constructor(private readonly fh: FileHandle) {}
-
-  static async open(path: string): Promise<RunReader> {
-    const r = new RunReader(await open(path, 'r'));
-    await r.next();
-    return r;
-  }
-
-  /** Moves to the next record; a promise only when the buffer has to be filled first. */
-  next(): Promise<void> | undefined {
-    if (this.decode()) return undefined;
-    return this.fillAndDecode();
-  }
-
-  close(): Promise<void> {
-    return this.fh.close();
-  }
-
-  private async fillAndDecode(): Promise<void> {
-    while (!this.done) {
-      await this.fill();
-      if (this.decode()) return;
-    }
-    this.head = undefined;
-  }
-
-  private decode(): boolean {
-    const left = this.buf.length - this.at;
-    if (left < 4) return false;
-    const length = this.buf.readUInt32LE(this.at);
-    if (left < length + FIXED) return false;
-    const at = this.at + 4 + length;
-    this.head = { name: this.buf.toString('latin1', this.at + 4, at), revision: this.buf.readDoubleLE(at), deleted: this.buf[at + 8] === 1 };
-    this.at = at + FIXED - 4;
-    return true;
-  }
-
-  /** Reads on: at least a buffer, and at least the whole record that begins at hand. */
-  private async fill(): Promise<void> {
-    const rest = this.buf.subarray(this.at);
-    const need = rest.length >= 4 ? rest.readUInt32LE(0) + FIXED : FIXED;
-    const next = Buffer.allocUnsafe(Math.max(READ_BYTES, 2 * need));
-    rest.copy(next);
-    const { bytesRead } = await this.fh.read(next, rest.length, next.length - rest.length, this.position);
-    this.position += bytesRead;
-    if (bytesRead === 0) this.done = true;
-    this.buf = next.subarray(0, rest.length + bytesRead);
-    this.at = 0;
-  }
-}
-
-/** The runs merged in order, in batches; in `key` order, of a name in several runs the latest run's entry counts. */
-async function* mergeRuns(paths: readonly string[], order: SpillOrder): AsyncGenerator<KeyFinal[]> {
-  const compare = order === 'key' ? byName : byRevision;
-  const readers: RunReader[] = [];
-  try {
-    for (const path of paths) readers.push(await RunReader.open(path));
-    let out: KeyFinal[] = [];
-    for (;;) {
-      let min: KeyFinal | undefined;
-      for (const r of readers) if (r.head !== undefined && (min === undefined || compare(r.head, min) < 0)) min = r.head;
-      if (min === undefined) break;
-      let chosen = min;
-      // Later runs hold later changes; in revision order no entry is in two runs, so only one reader moves.
-      for (const r of readers) {
-        if (r.head === undefined || compare(r.head, min) !== 0) continue;
-        chosen = r.head;
-        const p = r.next();
-        if (p !== undefined) await p;
-      }
-      out.push(chosen);
-      if (out.length < BATCH) continue;
-      yield out;
-      out = [];
-    }
-    if (out.length > 0) yield out;
-  } finally {
-    await Promise.all(readers.map((r) => r.close()));
   }
 }

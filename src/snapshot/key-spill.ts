@@ -1,6 +1,7 @@
-import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mergeRuns, writeRun, type RunFormat } from '../core/sorted-runs.js';
 import { KeyLocations } from './key-locations.js';
 
 /**
@@ -21,8 +22,20 @@ export interface KeyLocation {
   valueSize: number;
 }
 
-/** A run's record: name length, then pgid (f64), index (u16), span (u32), value size (u32), deleted (u8). */
-const FIXED = 4 + 8 + 2 + 4 + 4 + 1;
+/** A run's record after its name (core/sorted-runs.ts): pgid (f64), index (u16), span (u32), value size (u32), deleted (u8). */
+const TAIL = 8 + 2 + 4 + 4 + 1;
+const RUN_FORMAT: RunFormat<KeyLocation & { deleted: boolean }> = {
+  tail: TAIL,
+  decode: (b, at, name) => ({
+    name,
+    pgid: b.readDoubleLE(at),
+    index: b.readUInt16LE(at + 8),
+    span: b.readUInt32LE(at + 10),
+    valueSize: b.readUInt32LE(at + 14),
+    deleted: b[at + 18] === 1,
+  }),
+};
+const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 const IO_BYTES = 1 << 20;
 
 async function defaultSpillArea(): Promise<SpillArea> {
@@ -68,7 +81,7 @@ export class SpillingLocations {
       return;
     }
     if (this.chunk.size + this.deleted.size > 0) await this.spill();
-    yield* mergeRuns(this.runs);
+    yield* liveOfRuns(this.runs);
   }
 
   /** Removes the runs written (the walk is over). */
@@ -84,23 +97,10 @@ export class SpillingLocations {
     const path = join(this.area.dir, `run-${this.runs.length}`);
     this.runs.push(path);
     const names = [...this.chunk.sortedNames(), ...this.deleted].sort();
-    const fh = await open(path, 'wx', 0o600);
-    try {
-      let buf = Buffer.allocUnsafe(IO_BYTES);
-      let at = 0;
-      for (const name of names) {
-        const need = 4 + name.length + FIXED;
-        if (at + need > buf.length) {
-          await fh.write(buf, 0, at);
-          at = 0;
-          if (need > buf.length) buf = Buffer.allocUnsafe(need);
-        }
-        at = writeRecord(buf, at, name, this.deleted.has(name) ? undefined : locationOf(this.chunk, name));
-      }
-      await fh.write(buf, 0, at);
-    } finally {
-      await fh.close();
-    }
+    const chunk = this.chunk;
+    await writeRun(path, names, (name) => name, TAIL, (buf, at, name) =>
+      encodeTail(buf, at, this.deleted.has(name) ? undefined : locationOf(chunk, name)),
+    );
     this.chunk = new KeyLocations();
     this.deleted.clear();
   }
@@ -111,93 +111,18 @@ function locationOf(locations: KeyLocations, name: string): KeyLocation {
   return { name, pgid: locations.pgid(slot), index: locations.index(slot), span: locations.span(slot), valueSize: locations.valueSize(slot) };
 }
 
-/** Writes one record at `at` (a deletion when `loc` is undefined); returns where the next one goes. */
-function writeRecord(buf: Buffer, at: number, name: string, loc: KeyLocation | undefined): number {
-  buf.writeUInt32LE(name.length, at);
-  at += 4 + buf.write(name, at + 4, 'latin1');
+/** Writes a record's tail at `at` (a deletion when `loc` is undefined). */
+function encodeTail(buf: Buffer, at: number, loc: KeyLocation | undefined): void {
   buf.writeDoubleLE(loc?.pgid ?? 0, at);
   buf.writeUInt16LE(loc?.index ?? 0, at + 8);
   buf.writeUInt32LE(loc?.span ?? 0, at + 10);
   buf.writeUInt32LE(loc?.valueSize ?? 0, at + 14);
   buf.writeUInt8(loc === undefined ? 1 : 0, at + 18);
-  return at + FIXED - 4;
 }
 
-/** A run read in order, a buffer at a time. */
-class RunReader {
-  private buf = Buffer.alloc(0);
-  private at = 0;
-  private position = 0;
-  private done = false;
-  /** The record at hand: undefined once the run is read. */
-  head: (KeyLocation & { deleted: boolean }) | undefined;
-
-  private constructor(private readonly fh: FileHandle) {}
-
-  static async open(path: string): Promise<RunReader> {
-    const r = new RunReader(await open(path, 'r'));
-    await r.next();
-    return r;
-  }
-
-  /** Moves to the next record. */
-  async next(): Promise<void> {
-    if (!(await this.have(4))) return this.end();
-    const length = this.buf.readUInt32LE(this.at);
-    if (!(await this.have(4 + length + FIXED - 4))) return this.end();
-    const b = this.buf;
-    const at = this.at + 4 + length;
-    const name = b.toString('latin1', this.at + 4, at);
-    this.head = { name, pgid: b.readDoubleLE(at), index: b.readUInt16LE(at + 8), span: b.readUInt32LE(at + 10), valueSize: b.readUInt32LE(at + 14), deleted: b[at + 18] === 1 };
-    this.at = at + FIXED - 4;
-  }
-
-  close(): Promise<void> {
-    return this.fh.close();
-  }
-
-  private async end(): Promise<void> {
-    this.head = undefined;
-  }
-
-  /** Whether `n` bytes are at hand, reading more when not. */
-  private async have(n: number): Promise<boolean> {
-    if (this.buf.length - this.at >= n) return true;
-    if (this.done) return false;
-    const rest = this.buf.subarray(this.at);
-    const next = Buffer.allocUnsafe(Math.max(IO_BYTES, n));
-    rest.copy(next);
-    const { bytesRead } = await this.fh.read(next, rest.length, next.length - rest.length, this.position);
-    this.position += bytesRead;
-    if (bytesRead === 0) this.done = true;
-    this.buf = next.subarray(0, rest.length + bytesRead);
-    this.at = 0;
-    return this.buf.length >= n;
-  }
-}
-
-/** The runs merged in key order: of a key in several runs the latest run's record counts; deletions are dropped. */
-async function* mergeRuns(paths: string[]): AsyncGenerator<KeyLocation> {
-  const readers: RunReader[] = [];
-  try {
-    for (const path of paths) readers.push(await RunReader.open(path));
-    for (;;) {
-      let min: string | undefined;
-      for (const r of readers) if (r.head !== undefined && (min === undefined || r.head.name < min)) min = r.head.name;
-      if (min === undefined) return;
-      let newest: (KeyLocation & { deleted: boolean }) | undefined;
-      // Later runs hold later revisions.
-      for (const r of readers) {
-        if (r.head?.name !== min) continue;
-        newest = r.head;
-        await r.next();
-      }
-      if (newest !== undefined && !newest.deleted) {
-        const { name, pgid, index, span, valueSize } = newest;
-        yield { name, pgid, index, span, valueSize };
-      }
-    }
-  } finally {
-    await Promise.all(readers.map((r) => r.close()));
+/** The live keys of the runs in key order: of a key in several runs the latest run's record counts. */
+async function* liveOfRuns(paths: string[]): AsyncGenerator<KeyLocation> {
+  for await (const batch of mergeRuns(paths, RUN_FORMAT, byName, IO_BYTES)) {
+    for (const { deleted, ...location } of batch) if (!deleted) yield location;
   }
 }
