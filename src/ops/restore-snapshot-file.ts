@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import { lstat, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { etcdOf, type Manifest } from '../archive/manifest.js';
@@ -59,13 +58,13 @@ export async function restoreSnapshotFile(ctx: OpContext, repo: BackupRepository
 }
 
 /**
- * Copies `source` to the new file `file` as a local store puts an artifact: under a temporary name beside it (removed
- * on failure, and by the exit hook on a second signal), fsynced, linked without replacing (a file made there meanwhile
- * is refused as checkTarget refuses it, never overwritten), the folder fsynced: the file appears only complete.
+ * Copies `source` to the new file `file` as a local store puts an artifact: through one reused buffer (a large file
+ * costs no more memory than a small one), under a temporary name beside it (removed on failure, and by the exit hook
+ * on a second signal), fsynced, linked without replacing (a file made there meanwhile is refused as checkTarget
+ * refuses it, never overwritten), the folder fsynced: the file appears only complete.
  */
 async function writeNew(ctx: OpContext, file: string, source: string): Promise<void> {
-  const body = createReadStream(source, { highWaterMark: 1024 * 1024 });
-  await new LocalStore(dirname(file)).put(basename(file), body, { noClobber: true, ...(ctx.signal && { signal: ctx.signal }) }).catch((err: unknown) => {
+  await new LocalStore(dirname(file)).putFile(basename(file), source, { noClobber: true, ...(ctx.signal && { signal: ctx.signal }) }).catch((err: unknown) => {
     throw err instanceof ExistsError ? existsAlready(file) : err;
   });
 }

@@ -43,6 +43,30 @@ async function publish(temp: string, target: string, noClobber: boolean): Promis
   await unlink(temp);
 }
 
+/**
+ * Copies the file `source` into the new file `temp` (0600, never an existing one) through one reused buffer. Stopped
+ * by `signal` as a pipeline is (an AbortError with its reason as cause).
+ */
+async function copyFileInto(source: string, temp: string, signal?: AbortSignal): Promise<void> {
+  const from = await open(source, 'r');
+  try {
+    const to = await open(temp, 'wx', 0o600);
+    try {
+      const buf = Buffer.allocUnsafe(WRITE_BUFFER);
+      for (;;) {
+        if (signal?.aborted) throw Object.assign(new Error('The operation was aborted'), { name: 'AbortError', cause: signal.reason });
+        const { bytesRead } = await from.read(buf, 0, buf.length, null);
+        if (bytesRead === 0) break;
+        for (let done = 0; done < bytesRead; ) done += (await to.write(buf, done, bytesRead - done)).bytesWritten;
+      }
+    } finally {
+      await to.close();
+    }
+  } finally {
+    await from.close();
+  }
+}
+
 /** A store in a local directory. Files and folders are created readable by their owner only (backups hold Secrets). */
 export class LocalStore implements Store {
   readonly root: string;
@@ -66,6 +90,20 @@ export class LocalStore implements Store {
 
   /** `noClobber`: refuse (ExistsError) rather than replace an entry under `key`, however recently it was made. */
   async put(key: string, body: Readable, opts: { signal?: AbortSignal; noClobber?: boolean } = {}): Promise<void> {
+    const write = (temp: string) => pipeline(body, createWriteStream(temp, { mode: 0o600, flags: 'wx', highWaterMark: WRITE_BUFFER }), opts.signal ? { signal: opts.signal } : {});
+    await this.putWritten(key, write, opts, body);
+  }
+
+  /**
+   * `put` of the local file `source`, copied through one reused buffer: a stream of the file allocates a buffer per
+   * chunk, which the process holds (tens of MB) until the garbage collector frees them.
+   */
+  async putFile(key: string, source: string, opts: { signal?: AbortSignal; noClobber?: boolean } = {}): Promise<void> {
+    await this.putWritten(key, (temp) => copyFileInto(source, temp, opts.signal), opts);
+  }
+
+  /** Writes `key` by `write` (of its temporary file) as put does; `body`, given, is destroyed with a failure. */
+  private async putWritten(key: string, write: (temp: string) => Promise<void>, opts: { noClobber?: boolean }, body?: Readable): Promise<void> {
     const target = this.pathOf(key);
     const dir = dirname(target);
     const temp = join(dir, `${TEMP_PREFIX}${randomBytes(4).toString('hex')}-${target.slice(dir.length + 1)}`);
@@ -74,8 +112,7 @@ export class LocalStore implements Store {
     let renamed = false;
     try {
       await this.folderInside(dir, target, true);
-      const out = createWriteStream(temp, { mode: 0o600, flags: 'wx', highWaterMark: WRITE_BUFFER });
-      await pipeline(body, out, opts.signal ? { signal: opts.signal } : {});
+      await write(temp);
       // Durable before visible: fsync the file, rename, then fsync the folder so the rename survives a crash.
       const fh = await open(temp, 'r');
       try {
@@ -103,7 +140,7 @@ export class LocalStore implements Store {
       // With the error, so that whatever feeds the body reports why it stopped rather than a premature close. A body
       // refused before it was read may have been fed whole already (a small snapshot), its feeder's pipeline done and
       // its listeners gone: the error, said by this put, must not crash the process as an unhandled 'error' event.
-      if (!body.destroyed) body.once('error', () => undefined).destroy(e);
+      if (body !== undefined && !body.destroyed) body.once('error', () => undefined).destroy(e);
       throw e;
     }
   }
