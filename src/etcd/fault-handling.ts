@@ -51,7 +51,7 @@ export type HostChannels = (index: number) => Pick<Channel, 'getConnectivityStat
  * How long a host whose connection is not made yet may take to make it once another host's is made, before the call
  * goes on with that one: a frozen member (SIGSTOP, a hung VM) takes the TCP connection but never completes HTTP/2's.
  */
-const CONNECT_GRACE_MS = 1_000;
+export const CONNECT_GRACE_MS = 1_000;
 /** How long the first attempt on a host waits for any host's connection, before it goes ahead as any attempt does. */
 const CONNECT_WAIT_MS = 3_000;
 /** How long a member whose attempt was cut short for not answering is passed over while another one is healthy. */

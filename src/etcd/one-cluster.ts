@@ -2,6 +2,7 @@ import type { EtcdConfig } from '../config/types.js';
 import { EtcdError, describeError } from '../core/errors.js';
 import { createEtcdClient } from './client.js';
 import { toEtcdError } from './errors.js';
+import { CONNECT_GRACE_MS } from './fault-handling.js';
 import { interruptedError } from './interrupt.js';
 import { variableOf } from './tls-check.js';
 
@@ -13,19 +14,36 @@ import { variableOf } from './tls-check.js';
 const ASK_MS = 3_000;
 
 /**
+ * How long the check waits for the endpoints still silent once one has answered: a frozen member (SIGSTOP) takes the connection and never answers, and each fresh process (a CronJob's backup) waited
+ * ASK_MS for it. The connect grace of the calls (fault-handling.ts), which then pass it over as this check does.
+ */
+const LATE_MS = CONNECT_GRACE_MS;
+
+/** What the one-cluster check found that the operation should pass over: see assertOneCluster. */
+export interface PassOver {
+  /** Endpoints that answered knowing no leader (cut off from the others) while others name one. */
+  cutOff: string[];
+  /** Endpoints that had not answered LATE_MS after the first answer (frozen): their cluster is not known. */
+  late: string[];
+}
+
+/**
  * Refuses endpoints of more than one etcd cluster (pasted from two environments, a member left on its own after a
  * restore made a new cluster): the client sends each request to any endpoint, so an operation would mix their
  * answers (explore's revision from one and members from the other) or write a restore into either. Each endpoint is
  * asked for its status once, all at once, and only when there is more than one; one that does not answer is skipped,
- * as long as those that answer agree. `signal` (SIGTERM) ends the wait for them. Returns the endpoints that answered
- * knowing no leader (cut off from the others) while others name one: the operation should pass them over.
+ * as long as those that answer agree: one that is down fails at once, one that is frozen is given LATE_MS after the
+ * first answer. `signal` (SIGTERM) ends the wait for them. Returns what the operation should pass over (see PassOver): a
+ * late endpoint, whose cluster is not known, is not used while the others answer.
  */
-export async function assertOneCluster(cfg: EtcdConfig, signal?: AbortSignal): Promise<string[]> {
-  if (cfg.endpoints.length < 2) return [];
-  const answered = (await endpointStatuses(cfg, signal)).filter((a) => a.error === undefined);
+export async function assertOneCluster(cfg: EtcdConfig, signal?: AbortSignal): Promise<PassOver> {
+  if (cfg.endpoints.length < 2) return { cutOff: [], late: [] };
+  const statuses = await endpointStatuses(cfg, signal, { lateMs: LATE_MS });
+  const answered = statuses.filter((a) => a.error === undefined);
+  const late = statuses.filter((a) => a.late === true).map((a) => a.endpoint);
   if (new Set(answered.map((a) => a.cluster)).size < 2) {
     const cutOff = answered.filter((a) => a.leader === '0').map((a) => a.endpoint);
-    return cutOff.length < answered.length ? cutOff : [];
+    return { cutOff: cutOff.length < answered.length ? cutOff : [], late };
   }
   throw new EtcdError(
     `${variableOf(cfg, 'endpoints')} name members of different etcd clusters: ${answered.map((a) => `${a.endpoint} (cluster ${a.cluster})`).join(', ')}: ` +
@@ -48,18 +66,24 @@ export interface EndpointStatus {
   revision?: number;
   /** etcd's own errors in the status (`etcdserver: no leader`, alarms). */
   errors?: string[];
+  /** Not answered `lateMs` after another endpoint did (see endpointStatuses): `error` says so. */
+  late?: boolean;
 }
 
 /**
  * Every configured endpoint's status, each asked once within ASK_MS: the client reaches any member without a word, so
- * `explore` says which member is down, which one leads, and which has no leader or lags behind the others.
+ * `explore` says which member is down, which one leads, and which has no leader or lags behind the others. With
+ * `lateMs`, an endpoint still silent that long after another one answered is given up on.
  */
-export async function endpointStatuses(cfg: EtcdConfig, signal?: AbortSignal): Promise<EndpointStatus[]> {
-  const ask = async (endpoint: string): Promise<EndpointStatus> => {
+export async function endpointStatuses(cfg: EtcdConfig, signal?: AbortSignal, opts: { lateMs?: number } = {}): Promise<EndpointStatus[]> {
+  const late = lateWatch(cfg.endpoints.length, opts.lateMs);
+  const ask = async (endpoint: string, index: number): Promise<EndpointStatus> => {
     const one = { ...cfg, endpoints: [endpoint], timeoutMs: Math.min(cfg.timeoutMs, ASK_MS) };
     const client = createEtcdClient(one, { oneAttempt: true });
     try {
-      const s = await client.maintenance.status();
+      const s = await Promise.race([client.maintenance.status(), late.givenUp]);
+      if (s === undefined) return { endpoint, late: true, error: `no answer within ${opts.lateMs! / 1000} s of another endpoint's (frozen?)` };
+      late.settled(index, true);
       return {
         endpoint,
         cluster: s.header.cluster_id,
@@ -72,13 +96,34 @@ export async function endpointStatuses(cfg: EtcdConfig, signal?: AbortSignal): P
         errors: s.errors ?? [],
       };
     } catch (err) {
+      late.settled(index, false);
       return { endpoint, error: describeError(toEtcdError(err, 'asking for its status', one)) };
     } finally {
       client.close();
     }
   };
-  const asked = Promise.all(cfg.endpoints.map(ask));
+  const asked = Promise.all(cfg.endpoints.map(ask)).finally(late.stop);
   return signal ? await untilAborted(asked, signal) : await asked;
+}
+
+/**
+ * Tells when to give up on the endpoints not settled yet: `lateMs` after the first answer. `givenUp` resolves
+ * (undefined) then; never without `lateMs`.
+ */
+function lateWatch(count: number, lateMs: number | undefined): { givenUp: Promise<undefined>; settled: (index: number, answered: boolean) => void; stop: () => void } {
+  let giveUp = () => undefined as void;
+  const givenUp = new Promise<undefined>((resolve) => (giveUp = () => resolve(undefined)));
+  const done = new Set<number>();
+  let anyAnswered = false;
+  let timer: NodeJS.Timeout | undefined;
+  const settled = (index: number, answered: boolean) => {
+    done.add(index);
+    anyAnswered ||= answered;
+    if (lateMs === undefined || timer !== undefined || !anyAnswered || done.size === count) return;
+    timer = setTimeout(giveUp, lateMs);
+    timer.unref();
+  };
+  return { givenUp, settled, stop: () => clearTimeout(timer) };
 }
 
 /** `work`, or the error of an interrupted etcd request as soon as `signal` aborts. */

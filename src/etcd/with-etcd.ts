@@ -5,7 +5,7 @@ import { TlsResetError, explainTlsReset, toEtcdError } from './errors.js';
 import { HostTlsRefused, MemberCutOff, markHostFailed, poolHostOf } from './fault-handling.js';
 import { poolOf } from './etcd3-pool.js';
 import { interruptibleBy, type OnWait } from './interrupt.js';
-import { assertOneCluster } from './one-cluster.js';
+import { assertOneCluster, type PassOver } from './one-cluster.js';
 import { describeError } from '../core/errors.js';
 import type { Logger } from '../log.js';
 
@@ -41,14 +41,21 @@ export async function withEtcd<T>(config: Config, op: { signal: AbortSignal; log
 
 /**
  * Members that know no leader while others do (cut off from them) are passed over by the client from the start: its
- * linearizable reads would each wait etcd's 7 s and fail before going to another member. Said once.
+ * linearizable reads would each wait etcd's 7 s and fail before going to another member. So are members that did not
+ * answer the one-cluster check in time (frozen): their cluster is not known, and each call would wait a connect grace
+ * for them. Said once each.
  */
-function passOver(etcd: Etcd3, cutOff: string[], log: Logger | undefined): void {
+function passOver(etcd: Etcd3, { cutOff, late }: PassOver, log: Logger | undefined): void {
   const pool = poolOf(etcd);
-  for (const endpoint of cutOff) {
+  const mark = (endpoint: string, why: string): boolean => {
     const host = pool.hosts.find((h) => (h as unknown as { host: string }).host === poolHostOf(endpoint));
-    if (host === undefined) continue;
-    markHostFailed(pool, host, new MemberCutOff(`${endpoint} knows no leader`));
-    log?.warn({ endpoint }, `passing over ${endpoint}: it knows no leader (cut off from the other members); the others are used`);
+    if (host !== undefined) markHostFailed(pool, host, new MemberCutOff(`${endpoint} ${why}`));
+    return host !== undefined;
+  };
+  for (const endpoint of cutOff) {
+    if (mark(endpoint, 'knows no leader')) log?.warn({ endpoint }, `passing over ${endpoint}: it knows no leader (cut off from the other members); the others are used`);
+  }
+  for (const endpoint of late) {
+    if (mark(endpoint, 'did not answer')) log?.warn({ endpoint }, `passing over ${endpoint}: it did not answer within a second of the other members (frozen?); the others are used`);
   }
 }
