@@ -25,6 +25,8 @@ export interface PassOver {
   cutOff: string[];
   /** Endpoints that had not answered LATE_MS after the first answer (frozen): their cluster is not known. */
   late: string[];
+  /** Every endpoint's status as the check got it; none with one endpoint, which is not asked. */
+  statuses: EndpointStatus[];
 }
 
 /**
@@ -37,13 +39,13 @@ export interface PassOver {
  * late endpoint, whose cluster is not known, is not used while the others answer.
  */
 export async function assertOneCluster(cfg: EtcdConfig, signal?: AbortSignal): Promise<PassOver> {
-  if (cfg.endpoints.length < 2) return { cutOff: [], late: [] };
+  if (cfg.endpoints.length < 2) return { cutOff: [], late: [], statuses: [] };
   const statuses = await endpointStatuses(cfg, signal, { lateMs: LATE_MS });
   const answered = statuses.filter((a) => a.error === undefined);
   const late = statuses.filter((a) => a.late === true).map((a) => a.endpoint);
   if (new Set(answered.map((a) => a.cluster)).size < 2) {
     const cutOff = answered.filter((a) => a.leader === '0').map((a) => a.endpoint);
-    return { cutOff: cutOff.length < answered.length ? cutOff : [], late };
+    return { cutOff: cutOff.length < answered.length ? cutOff : [], late, statuses };
   }
   throw new EtcdError(
     `${variableOf(cfg, 'endpoints')} name members of different etcd clusters: ${answered.map((a) => `${a.endpoint} (cluster ${a.cluster})`).join(', ')}: ` +

@@ -5,9 +5,19 @@ import { TlsResetError, explainTlsReset, toEtcdError } from './errors.js';
 import { HostTlsRefused, MemberCutOff, markHostFailed, poolHostOf } from './fault-handling.js';
 import { poolOf } from './etcd3-pool.js';
 import { interruptibleBy, type OnWait } from './interrupt.js';
-import { assertOneCluster, type PassOver } from './one-cluster.js';
+import { assertOneCluster, type EndpointStatus, type PassOver } from './one-cluster.js';
 import { describeError } from '../core/errors.js';
 import type { Logger } from '../log.js';
+
+export interface WithEtcdOptions {
+  signal: AbortSignal;
+  log?: Logger;
+  /**
+   * Given each endpoint's status as the one-cluster check got it (several endpoints only; one is not asked), before
+   * `fn` runs: what explore and stats show of the members, so that they need not ask every member again.
+   */
+  onStatuses?: (statuses: EndpointStatus[]) => void;
+}
 
 /**
  * Runs `fn` with an etcd v3 client and closes it afterwards. Every etcd request `fn` makes (v3 or v2) ends when
@@ -15,7 +25,7 @@ import type { Logger } from '../log.js';
  * TLS handshake is explained by asking the endpoint (plain http? our client certificate refused?) before it is
  * reported. Endpoints of more than one etcd cluster are refused before `fn` runs (see one-cluster.ts).
  */
-export async function withEtcd<T>(config: Config, op: { signal: AbortSignal; log?: Logger }, fn: (etcd: Etcd3) => Promise<T>): Promise<T> {
+export async function withEtcd<T>(config: Config, op: WithEtcdOptions, fn: (etcd: Etcd3) => Promise<T>): Promise<T> {
   const etcd = createEtcdClient(config.etcd, op.log !== undefined ? { log: op.log } : {});
   // A call that etcd leaves unanswered is retried until RS_ETCD_TIMEOUT: said once a second has gone by, not in silence.
   const onWait: OnWait = ({ error, waitedMs }) => {
@@ -29,7 +39,9 @@ export async function withEtcd<T>(config: Config, op: { signal: AbortSignal; log
     op.log?.warn({ err: describeError(error), waitedMs, timeoutMs: config.etcd.timeoutMs, endpoints: config.etcd.endpoints }, 'etcd does not answer: retrying until RS_ETCD_TIMEOUT');
   };
   try {
-    passOver(etcd, await assertOneCluster(config.etcd, op.signal), op.log);
+    const checked = await assertOneCluster(config.etcd, op.signal);
+    if (checked.statuses.length > 0) op.onStatuses?.(checked.statuses);
+    passOver(etcd, checked, op.log);
     return await interruptibleBy(op.signal, () => fn(etcd), onWait);
   } catch (err) {
     if (err instanceof TlsResetError) throw await explainTlsReset(err, config.etcd, readTlsFiles(config.etcd));

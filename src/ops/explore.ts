@@ -1,13 +1,16 @@
 import type { Config } from '../config/types.js';
 import { exploreEndpoint, type EndpointReport } from '../etcd/explore-endpoint.js';
-import { endpointStatuses } from '../etcd/one-cluster.js';
+import { endpointStatuses, type EndpointStatus } from '../etcd/one-cluster.js';
 import { withEtcd } from '../etcd/with-etcd.js';
 import type { Logger } from '../log.js';
 
 /** What the configured etcd endpoint is and holds (`explore`, `GET /api/v1/explore`). */
 export async function explore(config: Config, signal: AbortSignal, log?: Logger): Promise<EndpointReport> {
-  const report = await withEtcd(config, { signal, ...(log !== undefined && { log }) }, (etcd) => exploreEndpoint(etcd, config.etcd, config.selection.prefixes));
-  const statuses = await endpointStatuses(config.etcd, signal);
+  let checked: EndpointStatus[] | undefined;
+  const onStatuses = (s: EndpointStatus[]) => (checked = s);
+  const report = await withEtcd(config, { signal, onStatuses, ...(log !== undefined && { log }) }, (etcd) => exploreEndpoint(etcd, config.etcd, config.selection.prefixes));
+  // Several endpoints were each asked by the one-cluster check: asked again, a slow member was waited for twice.
+  const statuses = checked ?? (await endpointStatuses(config.etcd, signal));
   const unanswered = statuses.flatMap((s) => (s.error !== undefined ? [{ endpoint: s.endpoint, error: s.error }] : []));
   // Said for a single endpoint too: one cut off from its cluster answers with its own, stale, revision.
   return { ...report, endpointStatus: statuses, ...(unanswered.length > 0 && config.etcd.endpoints.length > 1 && { unanswered }) };

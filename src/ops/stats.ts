@@ -6,7 +6,7 @@ import { buildSelection, selectKey, selectsEverything, type KeySelection } from 
 import type { KeyRecord } from '../core/key-record.js';
 import { openKeyReader } from '../etcd/key-reader.js';
 import type { KeysOutside } from '../etcd/kube-prefixes.js';
-import { endpointStatuses } from '../etcd/one-cluster.js';
+import type { EndpointStatus } from '../etcd/one-cluster.js';
 import { withEtcd } from '../etcd/with-etcd.js';
 import { auditRow, type AuditRow } from '../kube/audit-row.js';
 import { DEFAULT_PREFIXES, parseKey } from '../kube/index.js';
@@ -101,7 +101,9 @@ class StatsCounter {
 /** Stats of the live etcd at RS_ETCD_ENDPOINTS, read a page at a time at one revision. */
 export async function liveStats(ctx: OpContext, opts: StatsOptions = {}): Promise<StatsResult> {
   const counter = new StatsCounter(ctx, opts.onRow);
-  return withEtcd(ctx.config, ctx, async (etcd) => {
+  // Each endpoint's status as the one-cluster check got it (several endpoints): not asked again at the end.
+  let statuses: EndpointStatus[] = [];
+  return withEtcd(ctx.config, { signal: ctx.signal, log: ctx.log, onStatuses: (s) => (statuses = s) }, async (etcd) => {
     const reader = await openKeyReader(ctx.config, etcd, ctx.log, { lookOutside: true });
     try {
       const layout = layoutPrefixes(reader.prefixes, DEFAULT_PREFIXES);
@@ -121,7 +123,7 @@ export async function liveStats(ctx: OpContext, opts: StatsOptions = {}): Promis
         stopProgress();
       }
       const { apiVersion, revision, prefixes, outside } = reader;
-      const degraded = apiVersion === 'v3' ? await degradedMembers(ctx) : [];
+      const degraded = apiVersion === 'v3' ? degradedMembers(statuses) : [];
       const source: StatsSource = {
         kind: 'live',
         endpoints: ctx.config.etcd.endpoints,
@@ -139,12 +141,11 @@ export async function liveStats(ctx: OpContext, opts: StatsOptions = {}): Promis
 }
 
 /**
- * The configured endpoints that did not answer or know no leader: the read went to the others without a word, so the
- * operator would not learn from `stats` that a member is down or cut off (`explore` says more).
+ * The configured endpoints that did not answer or know no leader (of `statuses`, as the one-cluster check got them at
+ * the start; none with one endpoint): the read went to the others without a word, so the operator would not learn
+ * from `stats` that a member is down or cut off (`explore` says more).
  */
-async function degradedMembers(ctx: OpContext): Promise<Array<{ endpoint: string; problem: string }>> {
-  if (ctx.config.etcd.endpoints.length < 2) return [];
-  const statuses = await endpointStatuses(ctx.config.etcd, ctx.signal);
+function degradedMembers(statuses: EndpointStatus[]): Array<{ endpoint: string; problem: string }> {
   return statuses.flatMap((s) =>
     s.error !== undefined
       ? [{ endpoint: s.endpoint, problem: `not answering (${s.error})` }]

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
  * after `cutAfterBytes` of whole gRPC messages it stops relaying and ends the call with status OK, as a member (or an
  * HTTP/2 proxy before it) that closes the stream without an error would. Every other call is relayed as it is.
  * `budget.cuts` is shared by proxies: the number of snapshot streams still to cut, whichever member serves them.
+ * `calls`, given, counts the calls relayed by their method (`/etcdserverpb.Maintenance/Status`).
  */
 export interface ShortSnapshotProxy {
   /** `host:port` of the proxy. */
@@ -21,11 +22,13 @@ function relayable(h: http2.IncomingHttpHeaders): http2.OutgoingHttpHeaders {
   return Object.fromEntries(Object.entries(h).filter(([k]) => !HOP.has(k)));
 }
 
-export async function startShortSnapshotProxy(target: string, opts: { cutAfterBytes: number; budget: { cuts: number } }): Promise<ShortSnapshotProxy> {
+export async function startShortSnapshotProxy(target: string, opts: { cutAfterBytes: number; budget: { cuts: number }; calls?: Map<string, number> }): Promise<ShortSnapshotProxy> {
   const upstream = http2.connect(`http://${target}`);
   upstream.on('error', () => undefined);
   const server = http2.createServer();
   server.on('stream', (down, headers) => {
+    const path = String(headers[':path']);
+    opts.calls?.set(path, (opts.calls.get(path) ?? 0) + 1);
     const up = upstream.request(relayable(headers));
     up.on('error', () => down.destroy());
     down.on('error', () => up.destroy());
