@@ -105,8 +105,35 @@ export function credentialsProblem(err: unknown, s: S3Target & { bucket: string;
   if (name === 'AccessDenied') {
     return `access denied (AccessDenied): ${server} accepted the credentials, but they may not do this in bucket "${s.bucket}": check the bucket policy and the permissions of ${keyId}`;
   }
+  if (name === 'RequestTimeTooSkewed') {
+    return `${server} refused the request: this machine's clock is more than 15 minutes off the server's (RequestTimeTooSkewed), and signed requests carry the time: set the clock (NTP)`;
+  }
+  if (status === 403 && !isBare403(err)) {
+    return `${server} refused the request (HTTP 403, ${name}: ${describeError(err)}): check that the credentials of ${keyId} may use bucket "${s.bucket}"`;
+  }
   if (status === 403) {
     return `${server} refused the request (HTTP 403, no reason given): check ${s.fromVariables ? 'ACCESS_KEY_ID and SECRET_ACCESS_KEY' : "the AWS SDK's credentials"}, and that they may use bucket "${s.bucket}"`;
   }
   return undefined;
+}
+
+/** The names the SDK gives an error whose answer had no code (`Unknown`, with the message `UnknownError`). */
+const BARE_NAMES = new Set(['Unknown', 'UnknownError', 'Forbidden', 'Error']);
+
+/**
+ * A 403 that carries no error code: the answer to a HEAD request has no body, and the SDK names the error by its
+ * HTTP status, its status text or `Unknown`.
+ */
+function isBare403(err: unknown): boolean {
+  const name = String((err as SdkError | undefined)?.name ?? '');
+  return statusOf(err) === 403 && (name === '' || /^\d+$/.test(name) || BARE_NAMES.has(name));
+}
+
+/**
+ * Whether an object read refused with `err` may be of an object that does not exist: AWS S3 answers a missing object
+ * with 403 AccessDenied (a bare 403 to a HEAD) when the credentials may not list the bucket. Told by the error's code as
+ * the SDK gives it (never by its text): a refusal of the credentials or another code says its own reason.
+ */
+export function maybeMissingObject(err: unknown): boolean {
+  return statusOf(err) === 403 && ((err as SdkError | undefined)?.name === 'AccessDenied' || isBare403(err));
 }

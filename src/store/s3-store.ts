@@ -16,7 +16,7 @@ import type { StoreConfig } from '../config/types.js';
 import { trackCleanup } from '../exit-cleanup.js';
 import type { Logger } from '../log.js';
 import { formatDuration } from '../core/duration.js';
-import { DeadlineExceeded, credentialsProblem, isNetworkError, shownEndpoint, statusOf, tlsProblem, type SdkError } from './s3-errors.js';
+import { DeadlineExceeded, credentialsProblem, isNetworkError, maybeMissingObject, shownEndpoint, statusOf, tlsProblem, type SdkError } from './s3-errors.js';
 import { skipPayloadHashOverHttps } from './s3-payload-hash.js';
 import { RereadingCaAgent } from './s3-ca.js';
 import { rereadingCredentials, type RereadingCredentials } from './s3-credentials.js';
@@ -309,8 +309,8 @@ export class S3Store implements Store {
     else if (region !== undefined && region !== this.cfg.region) why = `bucket "${this.cfg.bucket}" is in region ${region}, not ${this.cfg.region}: set RS_S3_REGION=${region}`;
     else if (name === 'NoSuchKey' || (name === 'NotFound' && status === 404)) [why, kind] = ['no such object', 'not-found'];
     else if (refused !== undefined) {
-      // Only a refusal that names no credential fault may be a missing object (AccessDenied, or a HEAD's bare 403).
-      const maybeMissing = read === 'object' && status === 403 && (name === 'AccessDenied' || !refused.includes('refused the credentials:'));
+      // Only AccessDenied, or a HEAD's bare 403, may be a missing object: a refusal of the credentials says its reason.
+      const maybeMissing = read === 'object' && maybeMissingObject(last);
       [why, kind] = [`${refused}${maybeMissing ? MAYBE_MISSING : ''}`, 'denied'];
       this.sdkCredentials?.reread();
     } else if (name === 'AbortError' || name === 'AbortedError') why = 'aborted';

@@ -20,6 +20,8 @@ describe('S3 credentials the endpoint refuses', () => {
   let proxy: S3Proxy;
   /** A bucket policy that denies listing to the right credentials: the proxy answers as S3 does then. */
   let policyDeniesList = false;
+  /** Another 403 the listing is answered with, by its code. */
+  let listRefusedWith: string | undefined;
   const WRONG_SECRET = 'wrongSecret-5e1d9c3b7a2f4068';
   const refusedSecret = /refused the credentials: the request signature does not match \(SignatureDoesNotMatch\), so the secret key is not the one of that access key: check SECRET_ACCESS_KEY/;
   const unknownKey = /refused the credentials: it knows no such access key \(InvalidAccessKeyId\): check ACCESS_KEY_ID/;
@@ -31,6 +33,7 @@ describe('S3 credentials the endpoint refuses', () => {
     proxy.fault = ({ op, method, url, headers }) => {
       const sig = checkSigV4(method, url, headers, s3.env.SECRET_ACCESS_KEY!);
       if (sig?.accessKeyId === s3.env.ACCESS_KEY_ID && !sig.matches) return { status: 403, code: 'SignatureDoesNotMatch' };
+      if (listRefusedWith !== undefined && op === 'ListObjects') return { status: 403, code: listRefusedWith };
       return policyDeniesList && op === 'ListObjects' ? { status: 403, code: 'AccessDenied' } : undefined;
     };
   });
@@ -75,6 +78,35 @@ describe('S3 credentials the endpoint refuses', () => {
       );
     } finally {
       policyDeniesList = false;
+    }
+  });
+
+  // Found by an operator pass: a 403 whose code was none of the credential faults nor AccessDenied was said as a
+  // 403 with "no reason given" (and read as a missing object), though S3 gave its code: a clock 20 minutes off
+  // (RequestTimeTooSkewed, which AWS answers with 403) sent the operator to check the keys. The hint is chosen by the
+  // error's code as the SDK gives it, never by a message's text.
+  it('a 403 of a clock too far off says so, not that the credentials may be wrong', async () => {
+    listRefusedWith = 'RequestTimeTooSkewed';
+    try {
+      const res = await runCli(['list'], env({ RS_S3_RETRY_WINDOW: '1s' }));
+      expect(res.code, res.stderr.slice(-2000)).toBe(1);
+      const message = res.stderr.trimEnd().split('\n').at(-1)!;
+      expect(message).toMatch(/^reshifter: listing s3:\/\/backups\/default\/: the S3 server at RS_S3_ENDPOINT=\S+ refused the request: this machine's clock is more than 15 minutes off the server's \(RequestTimeTooSkewed\), and signed requests carry the time: set the clock \(NTP\)/);
+      expect(message).not.toMatch(/no reason given|SECRET_ACCESS_KEY/);
+    } finally {
+      listRefusedWith = undefined;
+    }
+  });
+
+  it('a 403 with another code names it and what S3 said', async () => {
+    listRefusedWith = 'AccountProblem';
+    try {
+      const res = await runCli(['list'], env());
+      expect(res.code, res.stderr.slice(-2000)).toBe(1);
+      const message = res.stderr.trimEnd().split('\n').at(-1)!;
+      expect(message).toMatch(/^reshifter: listing s3:\/\/backups\/default\/: the S3 server at RS_S3_ENDPOINT=\S+ refused the request \(HTTP 403, AccountProblem: injected by the test proxy\): check that the credentials of ACCESS_KEY_ID may use bucket "backups"$/);
+    } finally {
+      listRefusedWith = undefined;
     }
   });
 
