@@ -2,6 +2,7 @@ import type { Etcd3 } from 'etcd3';
 import type { EtcdConfig } from '../config/types.js';
 import { usesTls } from './client.js';
 import { toEtcdError } from './errors.js';
+import { endpointStatusOf, type EndpointStatus } from './one-cluster.js';
 
 export interface ExploreResult {
   endpoints: string[];
@@ -20,6 +21,8 @@ export interface ExploreResult {
   raftTerm: number;
   /** Alarms etcd has raised (`NOSPACE`, `CORRUPT`), as `etcdctl endpoint status` lists them: etcd refuses writes under them. */
   alarms: string[];
+  /** With one endpoint, its own status from the same answer: it need not be asked again (see ops/explore.ts). */
+  endpointStatus?: EndpointStatus[];
 }
 
 /** Probes a v3 endpoint: version, members and leader, database size and revision. */
@@ -50,6 +53,7 @@ export async function exploreV3(client: Etcd3, cfg: EtcdConfig): Promise<Explore
       raftTerm: Number(status.raftTerm),
       // Only alarms: a member cut off from the others lists "etcdserver: no leader" there too, which is no alarm.
       alarms: (status.errors ?? []).filter((e) => /alarm:/.test(e)).map(alarmText),
+      ...(cfg.endpoints.length === 1 && { endpointStatus: [endpointStatusOf(cfg.endpoints[0]!, status)] }),
     };
   } catch (err) {
     throw toEtcdError(err, 'exploring etcd', cfg);

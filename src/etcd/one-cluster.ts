@@ -1,3 +1,4 @@
+import type { IStatusResponse } from 'etcd3';
 import type { EtcdConfig } from '../config/types.js';
 import { EtcdError, describeError } from '../core/errors.js';
 import { createEtcdClient } from './client.js';
@@ -86,17 +87,7 @@ export async function endpointStatuses(cfg: EtcdConfig, signal?: AbortSignal, op
       const s = await Promise.race([client.maintenance.status(), late.givenUp]);
       if (s === undefined) return { endpoint, late: true, error: `no answer within ${opts.lateMs! / 1000} s of another endpoint's (frozen?)` };
       late.settled(index, true);
-      return {
-        endpoint,
-        cluster: s.header.cluster_id,
-        memberId: s.header.member_id,
-        leader: s.leader,
-        raftTerm: Number(s.raftTerm),
-        raftIndex: Number(s.raftIndex),
-        raftAppliedIndex: Number(s.raftAppliedIndex),
-        revision: Number(s.header.revision),
-        errors: s.errors ?? [],
-      };
+      return endpointStatusOf(endpoint, s);
     } catch (err) {
       late.settled(index, false);
       return { endpoint, error: describeError(toEtcdError(err, 'asking for its status', one)) };
@@ -106,6 +97,21 @@ export async function endpointStatuses(cfg: EtcdConfig, signal?: AbortSignal, op
   };
   const asked = Promise.all(cfg.endpoints.map(ask)).finally(late.stop);
   return signal ? await untilAborted(asked, signal) : await asked;
+}
+
+/** `endpoint`'s answer to Maintenance.Status as EndpointStatus shows it. */
+export function endpointStatusOf(endpoint: string, s: IStatusResponse): EndpointStatus {
+  return {
+    endpoint,
+    cluster: s.header.cluster_id,
+    memberId: s.header.member_id,
+    leader: s.leader,
+    raftTerm: Number(s.raftTerm),
+    raftIndex: Number(s.raftIndex),
+    raftAppliedIndex: Number(s.raftAppliedIndex),
+    revision: Number(s.header.revision),
+    errors: s.errors ?? [],
+  };
 }
 
 /**

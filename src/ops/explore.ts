@@ -9,8 +9,9 @@ export async function explore(config: Config, signal: AbortSignal, log?: Logger)
   let checked: EndpointStatus[] | undefined;
   const onStatuses = (s: EndpointStatus[]) => (checked = s);
   const report = await withEtcd(config, { signal, onStatuses, ...(log !== undefined && { log }) }, (etcd) => exploreEndpoint(etcd, config.etcd, config.selection.prefixes));
-  // Several endpoints were each asked by the one-cluster check: asked again, a slow member was waited for twice.
-  const statuses = checked ?? (await endpointStatuses(config.etcd, signal));
+  // Several endpoints were each asked by the one-cluster check, one by the exploring itself: asked again, a slow member
+  // was waited for twice.
+  const statuses = checked ?? report.endpointStatus ?? (await endpointStatuses(config.etcd, signal));
   const unanswered = statuses.flatMap((s) => (s.error !== undefined ? [{ endpoint: s.endpoint, error: s.error }] : []));
   // Said for a single endpoint too: one cut off from its cluster answers with its own, stale, revision.
   return { ...report, endpointStatus: statuses, ...(unanswered.length > 0 && config.etcd.endpoints.length > 1 && { unanswered }) };

@@ -46,6 +46,17 @@ describe('each member is asked for its status once', () => {
     expectAskedOnce();
   });
 
+  it('by explore of one endpoint, whose status the exploring itself got', async () => {
+    for (const c of calls) c.clear();
+    const res = await runCli(['explore', '--json'], { RS_ETCD_ENDPOINTS: `http://${proxies[0]!.address}`, RS_ETCD_API_VERSION: 'v3' });
+    expect(res.code, res.stderr).toBe(0);
+    const json = JSON.parse(res.stdout) as { memberId: string; endpointStatus: Array<{ endpoint: string; memberId: string; raftAppliedIndex: number }> };
+    expect(json.endpointStatus).toHaveLength(1);
+    expect(json.endpointStatus[0]).toMatchObject({ endpoint: `http://${proxies[0]!.address}`, memberId: json.memberId });
+    expect(json.endpointStatus[0]!.raftAppliedIndex).toBeGreaterThan(0);
+    expect(statusCalls()).toEqual([1, 0]);
+  });
+
   it('by stats of the live etcd', async () => {
     for (const c of calls) c.clear();
     const res = await runCli(['stats', '--json'], env());
