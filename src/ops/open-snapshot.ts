@@ -134,11 +134,16 @@ const MAGIC: ReadonlyArray<[Wrapping, Buffer]> = [
 
 /**
  * Whether `path` may be a zip (a Go Reshifter backup): a regular file that begins as one, or a pipe, whose first bytes
- * are not read here (they would be gone).
+ * are not read here (they would be gone). A file that cannot be read is not one: the snapshot reader says why (its
+ * mode and owner when EACCES), as isGoReshifterZip's false did.
  */
 async function mayBeZip(path: string): Promise<boolean> {
-  if (!(await stat(path)).isFile()) return true;
-  return wrappingOfBytes(await readStart(path, 64)) === 'zip';
+  try {
+    if (!(await stat(path)).isFile()) return true;
+    return wrappingOfBytes(await readStart(path, 64)) === 'zip';
+  } catch {
+    return false;
+  }
 }
 
 /** What `path` is wrapped in (compression, encryption, a zip), by its first bytes; undefined for a bare snapshot. */
