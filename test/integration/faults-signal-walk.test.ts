@@ -82,8 +82,10 @@ describe('SIGTERM mid-walk of a snapshot', () => {
   it.each(['--keys', '--render', '--render --json'])('inspect <id> %s stopped after rows: its output ends saying it is incomplete', async (flags) => {
     const mode = flags.split(' ');
     marker = join(dir, `reading-${++runs}`);
-    const env = { RS_BACKUP_DIR: store, NODE_OPTIONS: `--import=${PRELOAD}`, RESHIFTER_TEST_SLOW_READS: '\\.snapshot\\.db$', RESHIFTER_TEST_READ_DELAY_MS: '30', RESHIFTER_TEST_READ_MARKER: marker };
-    // SIGTERM once the first rows are out, mid-walk (30 ms a read: the walk takes seconds).
+    const env = { RS_BACKUP_DIR: store, NODE_OPTIONS: `--import=${PRELOAD}`, RESHIFTER_TEST_SLOW_READS: '\\.snapshot\\.db$', RESHIFTER_TEST_READ_DELAY_MS: '400', RESHIFTER_TEST_READ_MARKER: marker };
+    // SIGTERM once the first rows are out, mid-walk. Rows come out in bursts (~600 of the 1000 after one read of big
+    // pages), so the signal has the time of one slowed read to land before the walk is over: 400 ms a read (30 ms
+    // failed under a loaded CI, its child's last rows out before the test had read the first).
     const res = await runCli(['inspect', id, ...mode], env, {
       onStart: (c) => {
         let out = '';
