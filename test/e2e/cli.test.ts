@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +22,20 @@ describe('the built CLI', () => {
     expect(res.code).toBe(0);
     expect(res.stdout).toMatch(/^reshifter \d+\.\d+\.\d+/);
     expect(res.stderr).toBe('');
+  });
+
+  // README, Usage: after `npm ci && npm run build` the CLI is `npx reshifter`, which runs package.json's bin file itself
+  // (its launcher line). tsc wrote it 0644, so after any rebuild (npm test, npm run demo) npx failed "Permission denied".
+  it('is executable as package.json names it, as npx runs it', () => {
+    const root = new URL('../../', import.meta.url).pathname;
+    const { bin } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+    expect(Object.keys(bin)).toEqual(['reshifter', 'rcli']);
+    for (const file of new Set(Object.values(bin))) {
+      const res = spawnSync(join(root, file), ['version'], { encoding: 'utf8' });
+      expect(res.error, file).toBeUndefined();
+      expect(res.status, file).toBe(0);
+      expect(res.stdout).toMatch(/^reshifter \d+\.\d+\.\d+/);
+    }
   });
 
   it('prints help with every command', async () => {
