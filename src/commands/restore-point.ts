@@ -1,7 +1,7 @@
 import { isDeltaManifest, type DeltaManifest } from '../archive/manifest.js';
 import { KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { counted } from '../core/counted.js';
-import { TargetNotRecordedError, parseTarget, type Target } from '../core/delta-chain.js';
+import { NoBaseOfKindError, TargetNotRecordedError, parseTarget, type Target } from '../core/delta-chain.js';
 import { ConfigError, IntegrityError, OperationError, RefusedError } from '../core/errors.js';
 import { USES, type BackupUse } from '../core/latest.js';
 import { seriesOf } from '../core/series.js';
@@ -185,7 +185,9 @@ export function nextStep(dataDir: string, m: RestoredMember): string {
 async function withSnapshotHint(repo: BackupRepository, id: string, target: Target, err: TargetNotRecordedError): Promise<TargetNotRecordedError> {
   const covered = await resolvePoint(repo, id, target, { use: USES.restoreSnapshot }).then((r) => r.length > 0, () => false);
   if (!covered) return err;
-  return new TargetNotRecordedError(`${err.message} (key dumps only, as restored into the running etcd; a snapshot chain covers it: restore its keys with --keys, or into a new data dir with --data-dir)`, { cause: err });
+  const hint = 'a snapshot chain covers it: restore its keys with --keys, or into a new data dir with --data-dir';
+  if (err instanceof NoBaseOfKindError) return new TargetNotRecordedError(`${err.what} (a restore without --keys or --data-dir writes key dumps into the running etcd); ${hint}`, { cause: err });
+  return new TargetNotRecordedError(`${err.message} (key dumps only, as restored into the running etcd; ${hint})`, { cause: err });
 }
 
 /**

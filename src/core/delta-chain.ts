@@ -159,6 +159,18 @@ export class TargetNotRecordedError extends NotFoundError {
   override name = 'TargetNotRecordedError';
 }
 
+/** `latest --to`: the store holds no full backup of the kind the restore's form reads (the message names that kind). */
+export class NoBaseOfKindError extends TargetNotRecordedError {
+  override name = 'NoBaseOfKindError';
+  /** `what`: "the store holds no snapshot to restore from"; `reads`: what the form restores and how to restore the rest. */
+  constructor(
+    readonly what: string,
+    reads: string,
+  ) {
+    super(`${what}: ${reads}`);
+  }
+}
+
 /**
  * The ways to restore to `target`, best first: from the chain of `baseId` when one is given, else from the newest full
  * backup at or before the target whose chain covers it (then older ones that also do: a snapshot may hold a few

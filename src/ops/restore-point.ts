@@ -1,7 +1,7 @@
 import type { CodecKeys } from '../archive/codec.js';
 import { isDeltaManifest, type DeltaManifest } from '../archive/manifest.js';
 import type { DeltaEvent } from '../core/delta-event.js';
-import { resolveTarget, type Resolution, type Target } from '../core/delta-chain.js';
+import { NoBaseOfKindError, resolveTarget, type Resolution, type Target } from '../core/delta-chain.js';
 import { USES, type BackupUse } from '../core/latest.js';
 import { RefusedError } from '../core/errors.js';
 import type { Logger } from '../log.js';
@@ -47,6 +47,11 @@ export async function resolvePoint(repo: BackupRepository, id: string, target: T
   // restore by id (checkWhole): the listing above tells, so a whole one costs no request of its own.
   const named = id === 'latest' ? undefined : chains.find((c) => c.base.id === id);
   if (named !== undefined && unusable.some((u) => u.id === id)) await repo.checkWhole(named.base.manifest, q.use, q.series);
+  // Said in the words of the restore's form: "no full backup" read as false beside a snapshot that --data-dir restores.
+  if (id === 'latest' && chains.length === 0) {
+    const kinds = q.use.kinds === 'any' ? 'full backup' : q.use.kinds.join(' or ');
+    throw new NoBaseOfKindError(`the store holds no ${kinds}${q.series === undefined ? '' : ` of series ${q.series}`} to restore from`, q.use.reads);
+  }
   const resolutions = resolveTarget(chains, target, id === 'latest' ? {} : { baseId: id });
   const best = resolutions[0];
   if (id === 'latest') refuseUnusableBase(resolutions, chains, unusable, target);

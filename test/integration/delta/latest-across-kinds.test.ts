@@ -35,3 +35,23 @@ it('restore latest --to latest is refused when a chain of the other kind recorde
   const older = await runCli(['restore', 'latest', '--to', String(snapshot.etcd!.revision), '--dry-run'], env);
   expect(older.code, older.stderr).toBe(0);
 }, 60_000);
+
+it('restore latest --to in a store without a full backup of the form\'s kind names that kind, not "no full backup"', async () => {
+  // Before: "the store holds no full backup to restore from", beside the snapshot or key dump `list` shows, and for
+  // --data-dir beside a raw dump without a word on what --data-dir reads.
+  const { env: dumps } = f.store('dumps-only');
+  await f.etcd.ctl(['put', '/registry/configmaps/default/only', 'v']);
+  await f.backup(dumps, 'raw');
+  const dataDir = await runCli(['restore', 'latest', '--to', 'latest', '--data-dir', `${f.work}/never`], dumps);
+  expect(dataDir.code, dataDir.stdout).toBe(1);
+  expect(dataDir.stderr).toContain('the store holds no snapshot to restore from: `restore --data-dir`, `--snapshot-file` and `--keys` restore snapshots');
+  expect(dataDir.stderr).not.toContain('no full backup');
+
+  const { env: snapshots } = f.store('snapshots-only');
+  const snapshot = await f.backup(snapshots, 'snapshot');
+  const keyForm = await runCli(['restore', 'latest', '--to', String(snapshot.etcd!.revision), '--dry-run'], snapshots);
+  expect(keyForm.code, keyForm.stdout).toBe(1);
+  expect(keyForm.stderr).toContain('the store holds no key dump to restore from (a restore without --keys or --data-dir writes key dumps into the running etcd)');
+  expect(keyForm.stderr).toContain('a snapshot chain covers it: restore its keys with --keys, or into a new data dir with --data-dir');
+  expect(keyForm.stderr).not.toContain('no full backup');
+}, 60_000);
