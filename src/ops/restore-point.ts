@@ -3,7 +3,7 @@ import { isDeltaManifest, type DeltaManifest } from '../archive/manifest.js';
 import type { DeltaEvent } from '../core/delta-event.js';
 import { NoBaseOfKindError, resolveTarget, type Resolution, type Target } from '../core/delta-chain.js';
 import { USES, type BackupUse } from '../core/latest.js';
-import { RefusedError } from '../core/errors.js';
+import { NotFoundError, RefusedError } from '../core/errors.js';
 import type { Logger } from '../log.js';
 import { formatBytes } from '../progress.js';
 import { unreadableNewer, unusableText, type BackupRepository, type Listing } from '../store/backup-repository.js';
@@ -49,6 +49,11 @@ export async function resolvePoint(repo: BackupRepository, id: string, target: T
   if (named !== undefined && unusable.some((u) => u.id === id)) await repo.checkWhole(named.base.manifest, q.use, q.series);
   // Said in the words of the restore's form: "no full backup" read as false beside a snapshot that --data-dir restores.
   if (id === 'latest' && chains.length === 0) {
+    // A cluster without any backup (RS_CLUSTER_NAME mistyped in a recovery) is said as `restore latest` says it, naming
+    // the clusters that have some; the newest backup of any kind is only looked at, never used.
+    await repo.get('latest', USES.any).catch((err: unknown) => {
+      if (err instanceof NotFoundError) throw err;
+    });
     const kinds = q.use.kinds === 'any' ? 'full backup' : q.use.kinds.join(' or ');
     throw new NoBaseOfKindError(`the store holds no ${kinds}${q.series === undefined ? '' : ` of series ${q.series}`} to restore from`, q.use.reads);
   }

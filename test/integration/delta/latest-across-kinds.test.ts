@@ -55,3 +55,16 @@ it('restore latest --to in a store without a full backup of the form\'s kind nam
   expect(keyForm.stderr).toContain('a snapshot chain covers it: restore its keys with --keys, or into a new data dir with --data-dir');
   expect(keyForm.stderr).not.toContain('no full backup');
 }, 60_000);
+
+it('restore latest --to of a cluster without backups names the clusters of the store that have some, as restore latest does', async () => {
+  // A mistyped RS_CLUSTER_NAME in a recovery: before, "the store holds no full backup to restore from", where restore
+  // latest without --to names the clusters that hold backups.
+  const { env } = f.store('typo');
+  await f.backup(env, 'snapshot');
+  const typo = { ...env, RS_CLUSTER_NAME: 'defualt' };
+  for (const form of [['--dry-run'], ['--keys', '--dry-run'], ['--data-dir', `${f.work}/never-typo`]]) {
+    const res = await runCli(['restore', 'latest', '--to', 'latest', ...form], typo);
+    expect(res.code, res.stdout).toBe(1);
+    expect(res.stderr).toMatch(/no backups of cluster "defualt" in .*typo.*holds the backups of cluster default/);
+  }
+}, 60_000);
