@@ -25,8 +25,9 @@ export async function listCommand(ctx: CommandContext): Promise<void> {
       if (ctx.args.flags.json) ctx.print(JSON.stringify(clusters, null, 2));
       else for (const line of formatClusters(clusters, repo.store)) ctx.print(line);
       // What the store holds instead, as `list` says it (k3s's snapshot files, a folder that does not exist).
-      const hint = !ctx.args.flags.json && clusters.length === 0 ? await repo.elsewhere() : '';
-      if (hint !== '') ctx.print(hint);
+      const hint = clusters.length === 0 ? await repo.elsewhere() : '';
+      if (ctx.args.flags.json) warnWhereElse(ctx, repo, [hint].filter((h) => h !== ''));
+      else if (hint !== '') ctx.print(hint);
       return;
     }
     const series = seriesFlag(ctx);
@@ -36,6 +37,8 @@ export async function listCommand(ctx: CommandContext): Promise<void> {
     const backups = await listBackups(repo, { log: ctx.log, unreadable: (bad) => unreadable.push(bad), unusable, ...(series !== undefined && { series }) });
     if (ctx.args.flags.json) {
       ctx.print(JSON.stringify(backups, null, 2));
+      // stdout stays the array; where the backups are goes to stderr, as the text says it under "no backups".
+      if (backups.length === 0 && series === undefined && unreadable.length === 0) warnWhereElse(ctx, repo, await whereElse(ctx, repo));
       return;
     }
     // A manifest that cannot be read hides its backup: said under the listing too, not only in the log.
@@ -85,6 +88,14 @@ async function whereElse(ctx: CommandContext, repo: BackupRepository): Promise<s
   const others = (await listClusters(repo.store, { current: ctx.config.cluster, log: ctx.log })).map((c) => c.cluster);
   if (others.length > 0) return [(await repo.copiedTo(others)) ?? `${otherClusters(repo.store.location, others)} ("reshifter list --all-clusters" lists them)`];
   return [await repo.elsewhere()].filter((hint) => hint !== '');
+}
+
+/**
+ * `list --json` that finds no backups: `[]` alone read as an empty store to a script or an operator, where the text
+ * names a folder that does not exist or the cluster that holds the backups (RS_BACKUP_DIR or RS_CLUSTER_NAME mistyped).
+ */
+function warnWhereElse(ctx: CommandContext, repo: BackupRepository, hints: readonly string[]): void {
+  if (hints.length > 0) ctx.log.warn({ cluster: ctx.config.cluster, store: repo.store.location, hint: hints.join('; ') }, 'list found no backups');
 }
 
 /** The clusters as a table, newest backup and age per cluster; `*` marks the configured one. */

@@ -37,6 +37,26 @@ it('another cluster in the store: named, with how to choose it', async () => {
   );
 });
 
+it('list --json that finds no backups prints [] and says on stderr where they are, as the text does', async () => {
+  // Before: `[]`, exit 0 and not a word, for a mistyped RS_CLUSTER_NAME or RS_BACKUP_DIR: read as an empty store.
+  const missing = join(store, 'no-such-folder');
+  const cases = [
+    [['list', '--json'], { RS_BACKUP_DIR: store }, `${store} holds the backups of cluster prod-eu-1: set RS_CLUSTER_NAME (or --cluster) to it ("reshifter list --all-clusters" lists them)`],
+    [['list', '--json'], { RS_BACKUP_DIR: missing }, `${missing} does not exist: check RS_BACKUP_DIR (or --backup-dir)`],
+    [['list', '--all-clusters', '--json'], { RS_BACKUP_DIR: missing }, `${missing} does not exist: check RS_BACKUP_DIR (or --backup-dir)`],
+  ] as const;
+  for (const [args, env, hint] of cases) {
+    const res = await runCli([...args], { ...env, LOG_LEVEL: 'info' });
+    expect(res.code, res.stderr).toBe(0);
+    expect(JSON.parse(res.stdout)).toEqual([]);
+    const warned = res.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; hint?: string });
+    expect(warned.find((l) => l.msg === 'list found no backups')?.hint, args.join(' ')).toBe(hint);
+  }
+  // Backups found: no such line.
+  const found = await runCli(['list', '--json'], { RS_BACKUP_DIR: store, RS_CLUSTER_NAME: 'prod-eu-1' });
+  expect(found.stderr).not.toContain('list found no backups');
+});
+
 it('restore, verify and inspect of a cluster without backups name the cluster that has them, as list does', async () => {
   const { id } = JSON.parse((await runInProcess(['list', '--json'], { RS_BACKUP_DIR: store, RS_CLUSTER_NAME: 'prod-eu-1' })).stdout)[0] as { id: string };
   const hint = `${store} holds the backups of cluster prod-eu-1: set RS_CLUSTER_NAME (or --cluster) to it`;
