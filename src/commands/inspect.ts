@@ -186,7 +186,11 @@ async function printKeys(ctx: CommandContext, input: KeysInput, req: Exclude<Ins
     if (!listing.rows && !req.json) ctx.print(AUDIT_COLUMNS.join('\t'));
     return;
   }
-  const head = req.json ? `{"revision":${req.revision ?? 'null'},"prefix":${JSON.stringify(req.prefix ?? '')},"keys":[` : KEY_COLUMNS.join('\t');
+  // The revision the keys are of: the one asked for, else the input's own (a stored snapshot's may be past the
+  // revision its manifest names, read just before it was taken); null only for keys that carry none (the Go zip).
+  const revision = req.revision ?? (await reader.latestRevision?.());
+  if (revision !== undefined) ctx.log.info({ where, revision }, `keys of ${printable(where)} at revision ${revision}`);
+  const head = req.json ? `{"revision":${revision ?? 'null'},"prefix":${JSON.stringify(req.prefix ?? '')},"keys":[` : KEY_COLUMNS.join('\t');
   // The head is printed once the scan has started, so an error (a compacted revision) leaves no half output.
   let opened = false;
   let pending: string | undefined;

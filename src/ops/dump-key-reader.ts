@@ -31,6 +31,7 @@ export async function dumpKeysInput(backup: KeyDumpBackup): Promise<KeysInput> {
     reader: {
       liveKeys: (opts: LiveKeysOptions = {}) => keysUnder(opts.prefix === undefined ? [] : [Buffer.from(opts.prefix)], opts.revision),
       liveKeysIn: (ranges, rev) => keysUnder(ranges.some((r) => r.prefix === '/') ? [] : ranges.map((r) => r.start), rev),
+      latestRevision: () => Promise.resolve(revision),
     },
     origin: { kind: 'backup', id: m.id, strategy: m.strategy, revision },
     close: () => dump.close().finally(() => backup.close()),

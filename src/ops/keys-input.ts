@@ -6,8 +6,10 @@ export type SnapshotOrigin = { kind: 'file'; path: string } | { kind: 'backup'; 
 /**
  * What the key modes of `inspect` read: live keys in key order, under a prefix, at a revision; `liveKeysIn`, when a
  * reader has it, reads the keys under any of several prefixes in one pass (a key dump, which cannot seek).
+ * `latestRevision` is the revision its keys are read at by default (a snapshot's own, a key dump's one); a reader
+ * of keys that carry no revision (a backup of the Go Reshifter) has none.
  */
-export type KeyReader = Pick<SnapshotReader, 'liveKeys'> & {
+export type KeyReader = Pick<SnapshotReader, 'liveKeys'> & Partial<Pick<SnapshotReader, 'latestRevision'>> & {
   liveKeysIn?(ranges: ReadonlyArray<{ prefix: string; start: Buffer }>, revision?: number): AsyncIterable<LiveKey>;
 };
 

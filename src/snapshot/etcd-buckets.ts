@@ -1,5 +1,6 @@
 import type { BoltFile } from './bolt-file.js';
-import { findBucket, rootBucket, seekKey, type BucketRoot } from './bucket.js';
+import { BranchNode } from './branch-node.js';
+import { MAX_TREE_DEPTH, findBucket, rootBucket, seekKey, type BucketRoot } from './bucket.js';
 import { SnapshotFormatError } from './errors.js';
 import { mainRevision } from './revision.js';
 
@@ -25,4 +26,21 @@ export async function compactedRevision(file: BoltFile): Promise<number> {
   const found = await seekKey(file, meta, FINISHED_COMPACT_REV);
   if (found === undefined) return 0;
   return mainRevision(found.node.value(found.index), 'meta bucket finishedCompactRev');
+}
+
+/**
+ * The main revision of the last key of the "key" bucket (0 when it is empty): the snapshot's revision, as `etcdctl
+ * snapshot status` (and the reader's status) gives it, and the revision its live keys are read at by default. The
+ * bucket is ordered by revision, so its last key is at the end of its rightmost path: a few pages, not the file.
+ */
+export async function lastRevision(file: BoltFile): Promise<number> {
+  const bucket = await requireBucket(file, KEY_BUCKET);
+  let node = bucket.kind === 'inline' ? bucket.node : await file.readNode(bucket.pgid, 'bucket "key"');
+  for (let depth = 0; node instanceof BranchNode; depth++) {
+    if (depth >= MAX_TREE_DEPTH) {
+      throw new SnapshotFormatError(`bucket "key": tree deeper than ${MAX_TREE_DEPTH} levels at page ${node.pgid} (a cycle?)`);
+    }
+    node = await file.readNode(node.child(node.count - 1), 'bucket "key"');
+  }
+  return node.count === 0 ? 0 : mainRevision(node.key(node.count - 1), `${node.where}: last key`);
 }

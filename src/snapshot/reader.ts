@@ -29,6 +29,8 @@ export interface SnapshotReader {
    * the reader's signal stops it, as it stops the walks of keys.
    */
   status(): Promise<SnapshotStatus>;
+  /** The status's revision, read from the end of the key bucket alone (a few pages): the revision `liveKeys` reads by default. */
+  latestRevision(): Promise<number>;
   /** Keys live at a revision (default latest), in key order, as `etcdctl get --prefix` returns them. */
   liveKeys(opts?: LiveKeysOptions): AsyncIterable<LiveKey>;
   /** Leases persisted in the snapshot. */
@@ -74,6 +76,11 @@ class FileSnapshotReader implements SnapshotReader {
     } finally {
       trailer.close();
     }
+  }
+
+  async latestRevision(): Promise<number> {
+    const { lastRevision } = await import('./etcd-buckets.js');
+    return lastRevision(this.file);
   }
 
   async *liveKeys(opts?: LiveKeysOptions): AsyncIterable<LiveKey> {

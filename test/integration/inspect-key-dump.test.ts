@@ -65,9 +65,12 @@ describe('inspect of a key dump', () => {
     expect(all.code, all.stderr).toBe(0);
     const keys = (JSON.parse(all.stdout) as { keys: Array<{ key: string }> }).keys.map((k) => k.key);
     expect(keys).toEqual([...digests.keys()].sort());
+    // The revision its keys are at, the dump's one (found by an operator pass: it was null without --revision).
+    expect(all.stdout.split('\n')[0]).toBe(`{"revision":${revision},"prefix":"","keys":[`);
     const secrets = await inspect(['latest', '--strategy', 'raw', '--keys', '--prefix', '/registry/secrets/']);
     expect(secrets.code, secrets.stderr).toBe(0);
     expect(secrets.stdout.trim().split('\n').slice(1).map((l) => l.split('\t')[0])).toEqual(keys.filter((k) => k.startsWith('/registry/secrets/')));
+    expect(secrets.stderr).toContain(` at revision ${revision}"`);
     const render = await inspect([filterId, '--render', '--json']);
     expect(render.code, render.stderr).toBe(0);
     expect(render.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { key: string }).key)).toEqual(keys.filter((k) => k.startsWith('/registry/secrets/')));

@@ -290,6 +290,26 @@ describe('inspect --keys / --get / --raw', () => {
     expect(rows.some((r) => r.lease !== undefined)).toBe(true);
   });
 
+  it('--keys --json names the revision it lists, without --revision: the snapshot\'s own (found by an operator pass: it was null)', async () => {
+    // etcdctl's status of the very file: a stored snapshot may be past the revision its manifest names (read before it).
+    const { revision } = await ctlStatus(localDb);
+    expect(revision).toBeGreaterThanOrEqual(local.etcd!.revision);
+    for (const [target, env] of [[local.id, localEnv()], ['latest', localEnv()], [localDb, {}]] as const) {
+      const res = await runInProcess(['inspect', target, '--keys', '--json', '--prefix', '/registry/configmaps/'], env);
+      expect(res.code, res.stderr).toBe(0);
+      expect(res.stdout.split('\n')[0]).toBe(`{"revision":${revision},"prefix":"/registry/configmaps/","keys":[`);
+      expect((JSON.parse(res.stdout) as { revision: number }).revision).toBe(revision);
+      // The table's stdout stays rows under its column head; the log names the same revision.
+      const text = await runCli(['inspect', target, '--keys', '--prefix', '/registry/configmaps/'], env);
+      expect(text.code, text.stderr).toBe(0);
+      expect(text.stdout.split('\n')[0]).toBe('KEY\tMODREV\tSIZE\tKIND\tNAMESPACE\tNAME\tENCODING');
+      expect(text.stderr).toContain(` at revision ${revision}"`);
+    }
+    // Asked for one, it is that one.
+    const older = await runInProcess(['inspect', localDb, '--keys', '--json', '--revision', String(olderRevision)], {});
+    expect((JSON.parse(older.stdout) as { revision: number }).revision).toBe(olderRevision);
+  });
+
   it('lists an older revision under a prefix, and refuses a compacted one', async () => {
     const res = await runInProcess(['inspect', local.id, '--keys', '--json', '--prefix', '/registry/configmaps/', '--revision', String(olderRevision)], localEnv());
     expect(res.code, res.stderr).toBe(0);
