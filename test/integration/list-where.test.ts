@@ -80,6 +80,34 @@ it('a mistyped RS_BACKUP_DIR that does not exist is said as such by list, restor
   expect(await readdir(store)).not.toContain('no-such-folder');
 });
 
+it("list's exit code is whether the store was listed: a folder the first backup makes is 0, a bucket no backup makes is 1", async () => {
+  // A local folder not made yet is what a first backup writes into (it makes it, as it makes an S3 prefix): list says
+  // so with exit 0. A bucket that does not exist is never made by a backup, which fails on it: list fails alike.
+  const parent = await mkdtemp(join(tmpdir(), 'rs-list-fresh-'));
+  const s3 = await startS3();
+  try {
+    const fresh = join(parent, 'mnt', 'store');
+    const before = await runInProcess(['list', '--json'], { RS_BACKUP_DIR: fresh });
+    expect(before.code).toBe(0);
+    expect(JSON.parse(before.stdout)).toEqual([]);
+    const first = await runInProcess(['backup'], { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: fresh });
+    expect(first.code, first.stderr).toBe(0);
+    expect(JSON.parse((await runInProcess(['list', '--json'], { RS_BACKUP_DIR: fresh })).stdout)).toHaveLength(1);
+
+    const env = { ...s3.env, RS_S3_BUCKET: 'no-such-bucket', RS_S3_RETRY_WINDOW: '1s' };
+    const list = await runInProcess(['list', '--json'], env);
+    expect(list.code).toBe(1);
+    expect(list.stdout).toBe('');
+    expect(list.stderr).toContain(`bucket "no-such-bucket" does not exist at RS_S3_ENDPOINT=${s3.endpoint}: check RS_S3_BUCKET and RS_S3_ENDPOINT`);
+    const backup = await runInProcess(['backup'], { ...env, RS_ETCD_ENDPOINTS: etcd.endpoint });
+    expect(backup.code).toBe(1);
+    expect(await readdir(s3.dir)).not.toContain('no-such-bucket');
+  } finally {
+    await s3.stop();
+    await rm(parent, { recursive: true, force: true });
+  }
+});
+
 it('RS_BACKUP_DIR one level off (the folder above the store, an empty one): said with the folders it does hold', async () => {
   const parent = await mkdtemp(join(tmpdir(), 'rs-list-above-'));
   try {
