@@ -32,11 +32,14 @@ export async function compactedRevision(file: BoltFile): Promise<number> {
  * The main revision of the last key of the "key" bucket (0 when it is empty): the snapshot's revision, as `etcdctl
  * snapshot status` (and the reader's status) gives it, and the revision its live keys are read at by default. The
  * bucket is ordered by revision, so its last key is at the end of its rightmost path: a few pages, not the file.
+ * `signal` (the reader's) stops it between reads, as it stops the walks of keys.
  */
-export async function lastRevision(file: BoltFile): Promise<number> {
+export async function lastRevision(file: BoltFile, signal?: AbortSignal): Promise<number> {
   const bucket = await requireBucket(file, KEY_BUCKET);
+  signal?.throwIfAborted();
   let node = bucket.kind === 'inline' ? bucket.node : await file.readNode(bucket.pgid, 'bucket "key"');
   for (let depth = 0; node instanceof BranchNode; depth++) {
+    signal?.throwIfAborted();
     if (depth >= MAX_TREE_DEPTH) {
       throw new SnapshotFormatError(`bucket "key": tree deeper than ${MAX_TREE_DEPTH} levels at page ${node.pgid} (a cycle?)`);
     }

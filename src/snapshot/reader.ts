@@ -80,7 +80,7 @@ class FileSnapshotReader implements SnapshotReader {
 
   async latestRevision(): Promise<number> {
     const { lastRevision } = await import('./etcd-buckets.js');
-    return lastRevision(this.file);
+    return lastRevision(this.file, this.signal);
   }
 
   async *liveKeys(opts?: LiveKeysOptions): AsyncIterable<LiveKey> {
