@@ -110,6 +110,25 @@ describe('S3 credentials the endpoint refuses', () => {
     }
   });
 
+  // An object read refused with a coded 403 other than AccessDenied: the reason is S3's, never the "may not exist"
+  // hint that only AccessDenied or a HEAD's bare 403 may carry (it was chosen by our own message's text).
+  it('an object read refused for a clock too far off does not say the object may not exist', async () => {
+    const listed = await runCli(['list', '--json'], env());
+    expect(listed.code, listed.stderr.slice(-2000)).toBe(0);
+    const id = (JSON.parse(listed.stdout) as Array<{ id: string }>)[0]!.id;
+    const gone = proxy.fault;
+    proxy.fault = (r) => (r.op === 'GetObject' ? { status: 403, code: 'RequestTimeTooSkewed' } : gone?.(r));
+    try {
+      const res = await runCli(['verify', id], env({ RS_S3_RETRY_WINDOW: '1s' }));
+      expect(res.code, res.stderr.slice(-2000)).toBe(1);
+      const message = res.stderr.trimEnd().split('\n').at(-1)!;
+      expect(message).toMatch(/^reshifter: .*reading s3:\/\/backups\/default\/\S+: the S3 server at RS_S3_ENDPOINT=\S+ refused the request: this machine's clock is more than 15 minutes off the server's \(RequestTimeTooSkewed\)/);
+      expect(message).not.toMatch(/does not exist|no reason given|SECRET_ACCESS_KEY/);
+    } finally {
+      proxy.fault = gone;
+    }
+  });
+
   /** `run` with a wrong secret key on `schedule`: the process, its HTTP port and its stderr so far. */
   async function runWithWrongSecret(schedule: string): Promise<{ port: number; child: ChildProcess; stderr: () => string; run: Promise<CliResult> }> {
     const port = await freePort();
