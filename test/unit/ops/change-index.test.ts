@@ -47,7 +47,10 @@ describe('SpilledEntries', () => {
     it(`in key order, a key's last entry wins, spilled at ${limit} entries or not`, async () => {
       const entries = new SpilledEntries('key', limit, area);
       const expected = new Map<string, KeyFinal>();
-      for (const e of changes(300)) {
+      const first = changes(300);
+      // Every third key changed again later (after spills, so in a later run than its first entry): the later wins.
+      const again = first.filter((_, i) => i % 3 === 0).map((e, i) => ({ name: e.name, revision: 1000 + i, deleted: !e.deleted }));
+      for (const e of [...first, ...again]) {
         await entries.add(e);
         expected.set(e.name, e);
       }
