@@ -96,6 +96,10 @@ describe("etcd3's package definition from the build's descriptor", () => {
         const answer = r.responseSerialize(response);
         expect(Buffer.from(f.responseSerialize(response))).toEqual(Buffer.from(answer));
         expect(f.responseDeserialize(answer)).toEqual(r.responseDeserialize(answer));
+        // An array is refused by the message's name, as proto-loader refuses it.
+        const refusal = (def: MethodDef) => { try { def.requestSerialize([]); return 'serialized'; } catch (err) { return (err as Error).message; } };
+        expect(refusal(f), `${name}.${m.name}`).toBe(refusal(r));
+        expect(refusal(r)).toMatch(/got array instead/);
         checked++;
         bytesChecked += bytes.length + answer.length;
       }
@@ -112,6 +116,10 @@ describe("etcd3's package definition from the build's descriptor", () => {
     expect(enumerated(etcd3ProtoLoader(descriptorPath).loadSync(RPC, { ...OPTIONS }))).toBe(false);
     expect(enumerated(etcd3ProtoLoader(other).loadSync(RPC, { ...OPTIONS }))).toBe(true);
     expect(enumerated(etcd3ProtoLoader(descriptorPath).loadSync(RPC, { ...OPTIONS, keepCase: false }))).toBe(true);
+    // One of etcd3's options left out, or one more given: other options too (the descriptor was built with etcd3's).
+    const { defaults: _defaults, ...withoutDefaults } = OPTIONS;
+    expect(enumerated(etcd3ProtoLoader(descriptorPath).loadSync(RPC, withoutDefaults))).toBe(true);
+    expect(enumerated(etcd3ProtoLoader(descriptorPath).loadSync(RPC, { ...OPTIONS, arrays: true }))).toBe(true);
     expect(enumerated(etcd3ProtoLoader(join(dir, 'missing.json')).loadSync(RPC, { ...OPTIONS }))).toBe(true);
   });
 });
