@@ -355,3 +355,56 @@ describe('live keys of a snapshot of many small keys', () => {
     }
   });
 });
+
+// Found on a slow disk (fc2a050): values of tens of kilobytes, several live ones a leaf, were read key by key once
+// leaves over 16 KiB were read by their head alone (one read a leaf) and each of their values alone (two reads a
+// value), where the cache's read-ahead and the merged reads of the value pass take megabytes at a time. Counted here
+// as the file reads the walk makes (calls of the file's read, not bytes, and no clock).
+describe('live keys of a snapshot of values of tens of kilobytes', () => {
+  let mid: TestEtcd;
+  let midDir: string;
+  let midSnapshot: string;
+
+  beforeAll(async () => {
+    mid = await startEtcd();
+    midDir = await mkdtemp(join(tmpdir(), 'rs-snapshot-mid-'));
+    const client = new Etcd3({ hosts: mid.endpoint });
+    try {
+      for (let at = 0; at < 1000; at += 50) {
+        const txn = client.if(`/registry/configmaps/ns/cm-${String(at).padStart(4, '0')}`, 'Version', '>', -1);
+        const puts = Array.from({ length: 50 }, (_, i) => at + i).map((n) => client.put(`/registry/configmaps/ns/cm-${String(n).padStart(4, '0')}`).value(Buffer.alloc(24 * 1024, 0x41 + (n % 26))));
+        await txn.then(...puts).commit();
+      }
+    } finally {
+      client.close();
+    }
+    midSnapshot = join(midDir, 'snap.db');
+    await mid.ctl(['snapshot', 'save', midSnapshot]);
+  }, 120_000);
+
+  afterAll(async () => {
+    await mid?.stop();
+    if (midDir) await rm(midDir, { recursive: true, force: true });
+  });
+
+  it('are read in reads of many leaves each, not a read or two per value', async () => {
+    const source = await FileSource.open(midSnapshot);
+    const handle = (source as unknown as { handle: { read: (...args: unknown[]) => Promise<unknown> } }).handle;
+    const read = handle.read.bind(handle);
+    let reads = 0;
+    handle.read = (...args: unknown[]) => {
+      reads++;
+      return read(...args);
+    };
+    try {
+      const file = new BoltFile(source, await readMeta(source));
+      const keys = await collect(liveKeysOf(file));
+      expect(keys).toHaveLength(1000);
+      expect(keys.every((k, n) => k.value.length === 24 * 1024 && k.value[0] === 0x41 + (n % 26))).toBe(true);
+      // ~25 MB of values: a few dozen reads of megabytes, where there were over a thousand.
+      expect(reads).toBeLessThan(200);
+    } finally {
+      await source.close();
+    }
+  });
+});
