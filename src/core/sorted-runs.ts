@@ -12,6 +12,9 @@ export interface RunFormat<T> {
   decode(buf: Buffer, at: number, name: string): T;
 }
 
+/** Entries by name: latin1 names compare as their bytes do (etcd's key order). */
+export const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
 const WRITE_BYTES = 1 << 20;
 /** Entries given at a time by mergeRuns. */
 const BATCH = 1024;

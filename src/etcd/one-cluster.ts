@@ -15,8 +15,9 @@ import { variableOf } from './tls-check.js';
 const ASK_MS = 3_000;
 
 /**
- * How long the check waits for the endpoints still silent once one has answered: a frozen member (SIGSTOP) takes the connection and never answers, and each fresh process (a CronJob's backup) waited
- * ASK_MS for it. The connect grace of the calls (fault-handling.ts), which then pass it over as this check does.
+ * How long the check waits for the endpoints still silent once one has answered: a frozen member (SIGSTOP) takes the
+ * connection and never answers, and each fresh process (a CronJob's backup) waited ASK_MS for it. The connect grace
+ * of the calls (fault-handling.ts), which then pass it over as this check does.
  */
 const LATE_MS = CONNECT_GRACE_MS;
 
@@ -36,8 +37,8 @@ export interface PassOver {
  * answers (explore's revision from one and members from the other) or write a restore into either. Each endpoint is
  * asked for its status once, all at once, and only when there is more than one; one that does not answer is skipped,
  * as long as those that answer agree: one that is down fails at once, one that is frozen is given LATE_MS after the
- * first answer. `signal` (SIGTERM) ends the wait for them. Returns what the operation should pass over (see PassOver): a
- * late endpoint, whose cluster is not known, is not used while the others answer.
+ * first answer. `signal` (SIGTERM) ends the wait for them. Returns what the operation should pass over (see PassOver):
+ * a late endpoint, whose cluster is not known, is not used while the others answer.
  */
 export async function assertOneCluster(cfg: EtcdConfig, signal?: AbortSignal): Promise<PassOver> {
   if (cfg.endpoints.length < 2) return { cutOff: [], late: [], statuses: [] };

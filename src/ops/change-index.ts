@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { mergeRuns, writeRun, type RunFormat } from '../core/sorted-runs.js';
+import { byName, mergeRuns, writeRun, type RunFormat } from '../core/sorted-runs.js';
 import type { SpillArea } from '../snapshot/index.js';
 
 /** Where a changed key ended at the target: the revision of its last change, and whether that was a delete. */
@@ -27,8 +27,7 @@ const READ_BYTES = 64 * 1024;
 /** Entries given at a time (see EntryCursor). */
 const BATCH = 1024;
 
-const byRevision = (a: KeyFinal, b: KeyFinal): number => a.revision - b.revision || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-const byName = (a: KeyFinal, b: KeyFinal): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+const byRevision = (a: KeyFinal, b: KeyFinal): number => a.revision - b.revision || byName(a, b);
 
 /**
  * Entries about changed keys, given back sorted, as many times as asked. Up to `inMemory` entries are held; past that

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mergeRuns, writeRun, type RunFormat } from '../core/sorted-runs.js';
+import { byName, mergeRuns, writeRun, type RunFormat } from '../core/sorted-runs.js';
 import { KeyLocations } from './key-locations.js';
 
 /**
@@ -22,7 +22,10 @@ export interface KeyLocation {
   valueSize: number;
 }
 
-/** A run's record after its name (core/sorted-runs.ts): pgid (f64), index (u16), span (u32), value size (u32), deleted (u8). */
+/**
+ * A run's record after its name (core/sorted-runs.ts): pgid (f64), index (u16), span (u32), value size (u32),
+ * deleted (u8).
+ */
 const TAIL = 8 + 2 + 4 + 4 + 1;
 const RUN_FORMAT: RunFormat<KeyLocation & { deleted: boolean }> = {
   tail: TAIL,
@@ -35,7 +38,6 @@ const RUN_FORMAT: RunFormat<KeyLocation & { deleted: boolean }> = {
     deleted: b[at + 18] === 1,
   }),
 };
-const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 const IO_BYTES = 1 << 20;
 
 async function defaultSpillArea(): Promise<SpillArea> {
