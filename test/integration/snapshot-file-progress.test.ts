@@ -4,13 +4,14 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import yazl from 'yazl';
-import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { createLogger } from '../../src/log.js';
 import type { OpContext } from '../../src/ops/context.js';
 import { fileStats } from '../../src/ops/stats.js';
 import { verifySnapshotFile } from '../../src/ops/verify.js';
 import { loadBigValues } from '../helpers/faults.js';
+import { loggedVerify, type ProgressLine } from '../helpers/progress-log.js';
 import { etcdWithSnapshotFile, type SnapshotFileSetup } from '../helpers/snapshot-file.js';
 
 /**
@@ -39,34 +40,11 @@ beforeAll(async () => {
 
 afterAll(() => setup?.stop());
 
-type Line = { msg: string; what?: string; bytes?: number; total?: number; wrapping?: string };
-
-async function verifyLogged(path: string): Promise<Line[]> {
-  const loaded = loadConfig({ RS_TMP_DIR: setup.tmp });
-  if (!loaded.config) throw new Error(loaded.errors.join('; '));
-  const lines: Line[] = [];
-  const log = createLogger('info', { write: (l: string) => void lines.push(JSON.parse(l) as Line) });
-  const ctx: OpContext = { config: loaded.config, log, signal: new AbortController().signal };
-  vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
-  try {
-    let settled = false;
-    const running = verifySnapshotFile(ctx, path).finally(() => (settled = true));
-    while (!settled) {
-      vi.advanceTimersByTime(5000);
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    expect((await running).ok).toBe(true);
-  } finally {
-    vi.useRealTimers();
-  }
-  return lines;
-}
-
 it.each([
   ['a k3s zip', () => zip, 'zip'],
   ['a gzip copy', () => gz, 'gzip'],
 ])('verify of %s says it decodes it, and reports `decode` and `walk` progress', async (_, path, wrapping) => {
-  const lines = await verifyLogged(path());
+  const lines = await loggedVerify({ RS_TMP_DIR: setup.tmp }, (ctx) => verifySnapshotFile(ctx, path()));
   expect(lines.some((l) => l.wrapping === wrapping && l.msg === `decoding ${path()} (${wrapping}) into the work area`), JSON.stringify(lines)).toBe(true);
   // The zip's total is the snapshot's size (the entry's), a gzip file's its own size (the bytes read).
   const total = wrapping === 'zip' ? (await stat(join(setup.work, 'on-demand-server-1-1764990100'))).size : (await stat(gz)).size;
@@ -87,7 +65,7 @@ it('a stop while a gzip copy is decoded is said as the command stopped, not as a
   const controller = new AbortController();
   // Stopped as the decoding starts (the line that says so is logged just before it).
   const log = createLogger('info', {
-    write: (l: string) => void ((JSON.parse(l) as Line).msg.startsWith('decoding ') && controller.abort(new Error('received SIGINT'))),
+    write: (l: string) => void ((JSON.parse(l) as ProgressLine).msg.startsWith('decoding ') && controller.abort(new Error('received SIGINT'))),
   });
   const ctx: OpContext = { config: loaded.config, log, signal: controller.signal };
   await expect(fileStats(ctx, gz)).rejects.toThrow(`stats of ${gz} stopped: received SIGINT`);

@@ -1,17 +1,15 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Manifest } from '../../src/archive/manifest.js';
-import { loadConfig } from '../../src/config/load-config.js';
-import { createLogger } from '../../src/log.js';
-import type { OpContext } from '../../src/ops/context.js';
 import { verifyBackup } from '../../src/ops/verify.js';
 import { BackupRepository } from '../../src/store/backup-repository.js';
 import { LocalStore } from '../../src/store/local-store.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { loadBigValues } from '../helpers/faults.js';
 import { runInProcess } from '../helpers/in-process.js';
+import { loggedVerify } from '../helpers/progress-log.js';
 
 /**
  * Before: `verify` of a 4 GB snapshot backup logged `verify` progress while it read the stored bytes, then nothing for
@@ -35,23 +33,9 @@ afterAll(async () => {
 it.each(['zstd', 'none'])('verify of a %s snapshot backup reports the walk of its database as `walk` progress', async (compression) => {
   const cluster = `walk-${compression}`;
   const m = JSON.parse((await runInProcess(['backup', '--json', '--cluster', cluster, '--compression', compression], { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: work })).stdout) as Manifest;
-  const loaded = loadConfig({ RS_BACKUP_DIR: work, RS_CLUSTER_NAME: cluster });
-  if (!loaded.config) throw new Error(loaded.errors.join('; '));
-  const lines: Array<{ msg: string; what?: string; bytes?: number; total?: number }> = [];
-  const log = createLogger('info', { write: (l: string) => void lines.push(JSON.parse(l) as (typeof lines)[number]) });
-  const ctx: OpContext = { config: loaded.config, log, signal: new AbortController().signal };
-  vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
-  try {
-    let settled = false;
-    const running = verifyBackup(ctx, new BackupRepository(new LocalStore(work), cluster), m).finally(() => (settled = true));
-    while (!settled) {
-      vi.advanceTimersByTime(5000);
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    expect((await running).ok).toBe(true);
-  } finally {
-    vi.useRealTimers();
-  }
+  const lines = await loggedVerify({ RS_BACKUP_DIR: work, RS_CLUSTER_NAME: cluster }, (ctx) =>
+    verifyBackup(ctx, new BackupRepository(new LocalStore(work), cluster), m),
+  );
   const walk = lines.filter((l) => l.msg === 'progress' && l.what === 'walk');
   expect(walk.length, JSON.stringify(lines)).toBeGreaterThan(0);
   expect(walk.every((p) => p.bytes! >= 0)).toBe(true);
