@@ -160,15 +160,23 @@ describe('etcd over TLS', () => {
     );
   });
 
-  // k3s keeps its Kubernetes certificates in .../server/tls/ and etcd's in .../server/tls/etcd/, under the same names
-  // (server-ca.crt): one folder up is the likely mistake of a k3s operator. Before, the message ended at the file.
-  it("names k3s's etcd folder when the CA or client certificate is one of k3s's Kubernetes API certificates", async () => {
-    const tls = join(dir, 'var/lib/rancher/k3s/server/tls');
+  /**
+   * k3s's server/tls folder at `tls`: its Kubernetes API certificates (of another CA than etcd's) and an etcd/ folder.
+   * Returns the hint that names etcd's own folder.
+   */
+  async function k3sApiCertificates(tls: string): Promise<string> {
     await mkdir(join(tls, 'etcd'), { recursive: true });
     await copyFile(certs.otherCa, join(tls, 'server-ca.crt'));
     await copyFile(certs.otherClient.cert, join(tls, 'client-admin.crt'));
     await copyFile(certs.otherClient.key, join(tls, 'client-admin.key'));
-    const hint = `(a certificate of k3s's Kubernetes API: k3s's etcd has its own, in ${tls}/etcd/: server-ca.crt, client.crt, client.key)`;
+    return `(a certificate of k3s's Kubernetes API: k3s's etcd has its own, in ${tls}/etcd/: server-ca.crt, client.crt, client.key)`;
+  }
+
+  // k3s keeps its Kubernetes certificates in .../server/tls/ and etcd's in .../server/tls/etcd/, under the same names
+  // (server-ca.crt): one folder up is the likely mistake of a k3s operator. Before, the message ended at the file.
+  it("names k3s's etcd folder when the CA or client certificate is one of k3s's Kubernetes API certificates", async () => {
+    const tls = join(dir, 'var/lib/rancher/k3s/server/tls');
+    const hint = await k3sApiCertificates(tls);
     const ca = await backup(mutual, { RS_ETCD_CA_CERT: join(tls, 'server-ca.crt'), RS_ETCD_CLIENT_CERT: certs.client.cert, RS_ETCD_CLIENT_KEY: certs.client.key });
     expectFailure(ca, new RegExp(`server certificate is not signed by RS_ETCD_CA_CERT=${quoted(join(tls, 'server-ca.crt'))} ${quoted(hint)}$`, 'm'));
     const client = await backup(mutual, { RS_ETCD_CA_CERT: certs.ca, RS_ETCD_CLIENT_CERT: join(tls, 'client-admin.crt'), RS_ETCD_CLIENT_KEY: join(tls, 'client-admin.key') });
@@ -180,11 +188,7 @@ describe('etcd over TLS', () => {
   it("names k3s's etcd folder for a relative path too, as the absolute folder it is", async () => {
     const server = join(dir, 'rel/var/lib/rancher/k3s/server');
     const tls = join(server, 'tls');
-    await mkdir(join(tls, 'etcd'), { recursive: true });
-    await copyFile(certs.otherCa, join(tls, 'server-ca.crt'));
-    await copyFile(certs.otherClient.cert, join(tls, 'client-admin.crt'));
-    await copyFile(certs.otherClient.key, join(tls, 'client-admin.key'));
-    const hint = `(a certificate of k3s's Kubernetes API: k3s's etcd has its own, in ${tls}/etcd/: server-ca.crt, client.crt, client.key)`;
+    const hint = await k3sApiCertificates(tls);
     const env = { RS_ETCD_ENDPOINTS: mutual.endpoint, RS_BACKUP_DIR: join(dir, 'store'), RS_ETCD_TIMEOUT: '5s' };
     const ca = await runCli(['backup'], { ...env, RS_ETCD_CA_CERT: 'tls/server-ca.crt', RS_ETCD_CLIENT_CERT: certs.client.cert, RS_ETCD_CLIENT_KEY: certs.client.key }, { cwd: server });
     expectFailure(ca, new RegExp(`server certificate is not signed by RS_ETCD_CA_CERT=tls/server-ca\\.crt ${quoted(hint)}$`, 'm'));
