@@ -24,6 +24,11 @@ export interface EtcdConfig {
   timeoutMs: number;
   /** The etcdctl variables that gave a field in place of reshifter's (`{ caCertFile: 'ETCDCTL_CACERT' }`): messages name them. */
   readFrom?: Partial<Record<EtcdFileField | 'endpoints' | 'username' | 'password', string>>;
+  /**
+   * Not configured: the id of the cluster the one-cluster check found the endpoints to be of (with-etcd.ts), which
+   * the members an operation reads from must be of too.
+   */
+  checkedCluster?: string;
 }
 
 /** The fields of EtcdConfig that name TLS files. */

@@ -82,6 +82,12 @@ async function checkMember(cfg: EtcdConfig, endpoint: string, client: Etcd3): Pr
     return pass(`does not answer (${describeError(error)})`, error, false);
   }
   const facts = { endpoint, client, version: status.version, dbSize: Number(status.dbSize) };
+  const cluster = status.header.cluster_id;
+  if (cfg.checkedCluster !== undefined && cluster !== cfg.checkedCluster) {
+    // Its snapshot would be stored as the checked cluster's: refused (see with-etcd.ts's pinned), as a page is.
+    const reason = `is a member of another etcd cluster (${cluster}) than the one checked (${cfg.checkedCluster})`;
+    return pass(reason, new EtcdError(`${endpoint} ${reason}`), false);
+  }
   if (status.leader === '0' || status.leader === '') {
     const reason = 'has no leader: it is cut off from the other members (or the cluster lost quorum), and its data may be stale';
     return pass(reason, new EtcdError(`${endpoint} ${reason}`), true);

@@ -73,7 +73,7 @@ export class PagedReader {
   private readonly maxPageKeys: number;
   private readonly targetBytes: number;
   private readonly leaseTtls = new Map<string, number>();
-  /** The cluster that answered the first read: every page must come from it. */
+  /** The cluster the one-cluster check found, else the one that answered the first read: every page must come from it. */
   private clusterId?: string;
   /** When the revision was pinned: how long the read had run when etcd compacted past it. */
   private startedAt = 0;
@@ -95,7 +95,8 @@ export class PagedReader {
     try {
       const res = await this.client.kv.range({ key: first.start, range_end: first.end, count_only: true });
       this.revision = Number(res.header.revision);
-      this.clusterId = res.header.cluster_id;
+      this.clusterId = this.cfg.checkedCluster ?? res.header.cluster_id;
+      this.sameCluster(res);
       this.startedAt = Date.now();
     } catch (err) {
       throw toEtcdError(err, 'reading etcd', this.cfg);

@@ -1,5 +1,5 @@
 import type { Etcd3 } from 'etcd3';
-import type { Config } from '../config/types.js';
+import type { Config, EtcdConfig } from '../config/types.js';
 import { createEtcdClient, readTlsFiles } from './client.js';
 import { TlsResetError, explainTlsReset, toEtcdError } from './errors.js';
 import { HostTlsRefused, MemberCutOff, markHostFailed, poolHostOf } from './fault-handling.js';
@@ -23,10 +23,12 @@ export interface WithEtcdOptions {
  * Runs `fn` with an etcd v3 client and closes it afterwards. Every etcd request `fn` makes (v3 or v2) ends when
  * `signal` aborts, with an AbortedError, however long etcd would have been waited for. A connection reset during the
  * TLS handshake is explained by asking the endpoint (plain http? our client certificate refused?) before it is
- * reported. Endpoints of more than one etcd cluster are refused before `fn` runs (see one-cluster.ts).
+ * reported. Endpoints of more than one etcd cluster are refused before `fn` runs (see one-cluster.ts); `fn` is given
+ * the configuration pinned to the members the check accepted (see pinned), which the client uses too: whatever `fn`
+ * reads or writes, by the client or by its own (the snapshot's member, v2 reads), must go by it.
  */
-export async function withEtcd<T>(config: Config, op: WithEtcdOptions, fn: (etcd: Etcd3) => Promise<T>): Promise<T> {
-  const etcd = createEtcdClient(config.etcd, op.log !== undefined ? { log: op.log } : {});
+export async function withEtcd<T>(config: Config, op: WithEtcdOptions, fn: (etcd: Etcd3, pinned: Config) => Promise<T>): Promise<T> {
+  let etcd: Etcd3 | undefined;
   // A call that etcd leaves unanswered is retried until RS_ETCD_TIMEOUT: said once a second has gone by, not in silence.
   const onWait: OnWait = ({ error, waitedMs }) => {
     // One member's certificate refused (it names another host, another CA signed it): the others are used.
@@ -41,21 +43,37 @@ export async function withEtcd<T>(config: Config, op: WithEtcdOptions, fn: (etcd
   try {
     const checked = await assertOneCluster(config.etcd, op.signal);
     if (checked.statuses.length > 0) op.onStatuses?.(checked.statuses);
-    passOver(etcd, checked, op.log);
-    return await interruptibleBy(op.signal, () => fn(etcd), onWait);
+    const pinnedConfig = { ...config, etcd: pinned(config.etcd, checked) };
+    const client = (etcd = createEtcdClient(pinnedConfig.etcd, op.log !== undefined ? { log: op.log } : {}));
+    passOver(client, checked, op.log);
+    return await interruptibleBy(op.signal, () => fn(client, pinnedConfig), onWait);
   } catch (err) {
     if (err instanceof TlsResetError) throw await explainTlsReset(err, config.etcd, readTlsFiles(config.etcd));
     throw err;
   } finally {
-    etcd.close();
+    etcd?.close();
   }
+}
+
+/**
+ * The endpoints an operation may use after the check: not those that had not told their cluster a second after the
+ * others did (late). A frozen member is one, but so is a live member of another cluster that answers slowly (a stale
+ * DNS name, a member of another environment over a slow link): kept among the endpoints, it was where a snapshot
+ * broken mid-way was taken again, and stored as this cluster's. `checkedCluster` is the cluster the members that
+ * answered are of, which a snapshot's member must be of too (current-member.ts) and every page of a key dump
+ * (paged-reader.ts).
+ */
+function pinned(cfg: EtcdConfig, { late, statuses }: PassOver): EtcdConfig {
+  const cluster = statuses.find((s) => s.cluster !== undefined)?.cluster;
+  if (cluster === undefined) return cfg;
+  return { ...cfg, endpoints: cfg.endpoints.filter((e) => !late.includes(e)), checkedCluster: cluster };
 }
 
 /**
  * Members that know no leader while others do (cut off from them) are passed over by the client from the start: its
  * linearizable reads would each wait etcd's 7 s and fail before going to another member. So are members that did not
- * answer the one-cluster check in time (frozen): their cluster is not known, and each call would wait a connect grace
- * for them. Said once each.
+ * answer the one-cluster check in time (frozen, or slow): their cluster is not known, so they are not among the
+ * client's endpoints at all (see pinned). Said once each.
  */
 function passOver(etcd: Etcd3, { cutOff, late }: PassOver, log: Logger | undefined): void {
   const pool = poolOf(etcd);
@@ -68,6 +86,6 @@ function passOver(etcd: Etcd3, { cutOff, late }: PassOver, log: Logger | undefin
     if (mark(endpoint, 'knows no leader')) log?.warn({ endpoint }, `passing over ${endpoint}: it knows no leader (cut off from the other members); the others are used`);
   }
   for (const endpoint of late) {
-    if (mark(endpoint, 'did not answer')) log?.warn({ endpoint }, `passing over ${endpoint}: it did not answer within a second of the other members (frozen?); the others are used`);
+    log?.warn({ endpoint }, `passing over ${endpoint}: it did not answer within a second of the other members (frozen?); the others are used, and nothing is read from it, whose cluster is not known`);
   }
 }

@@ -91,12 +91,12 @@ async function takeBackup(ctx: OpContext, repo: BackupRepository, opts: BackupOp
   // Before etcd is read: the snapshot would be streamed whole only for its upload to fail alike.
   if (opts.noBucket) throw new StoreError(`backup not started: ${opts.noBucket.message}`, 'no-bucket', { cause: opts.noBucket });
   const keys = await encryptionKeys(config);
-  return withEtcd(config, { signal, log }, async (etcd) => {
-    const strategy = await resolveStrategy(config, etcd, log, opts.strategy);
+  return withEtcd(config, { signal, log }, async (etcd, pinned) => {
+    const strategy = await resolveStrategy(pinned, etcd, log, opts.strategy);
     run.strategy = strategy;
     log.info({ strategy: formatStrategy(strategy), cluster: config.cluster, store: repo.store.location }, 'backup started');
     if (signal.aborted) throw new AbortedError('backup interrupted before it started');
-    const opened = await openSource(strategy, config, etcd, log, opts.onRenderRow);
+    const opened = await openSource(strategy, pinned, etcd, log, opts.onRenderRow);
     // Asked while the content streams, so an etcd gone once it is read does not hold the manifest back.
     const listed = sourceMembers(etcd, log);
     const { source, stored } = await storeFromSource(ctx, repo, opened, keys, run, opts.onProgress);

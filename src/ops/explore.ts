@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 export async function explore(config: Config, signal: AbortSignal, log?: Logger): Promise<EndpointReport> {
   let checked: EndpointStatus[] | undefined;
   const onStatuses = (s: EndpointStatus[]) => (checked = s);
-  const report = await withEtcd(config, { signal, onStatuses, ...(log !== undefined && { log }) }, (etcd) => exploreEndpoint(etcd, config.etcd, config.selection.prefixes));
+  const report = await withEtcd(config, { signal, onStatuses, ...(log !== undefined && { log }) }, (etcd, pinned) => exploreEndpoint(etcd, pinned.etcd, config.selection.prefixes));
   // Several endpoints were each asked by the one-cluster check, one by the exploring itself: asked again, a slow member
   // was waited for twice.
   const statuses = checked ?? report.endpointStatus ?? (await endpointStatuses(config.etcd, signal));

@@ -156,7 +156,7 @@ export async function restoreKeys(ctx: OpContext, id: string, stream: KeyStream,
   const strategy = config.strategy;
   const selection = buildSelection(config.selection, strategy?.kind === 'filter' ? strategy.resources : undefined);
   const started = Date.now();
-  return withEtcd(config, { signal: ctx.signal, log }, async (etcd) => {
+  return withEtcd(config, { signal: ctx.signal, log }, async (etcd, pinned) => {
     let run: KeyRestoreRun | undefined;
     let target: RestoreTarget | undefined;
     // Keys written (a dry run writes none: the keys it has planned), and the keys read from the backup with the pass
@@ -169,7 +169,7 @@ export async function restoreKeys(ctx: OpContext, id: string, stream: KeyStream,
       pass: run?.pass ?? 0,
     }));
     try {
-      target = await openRestoreTarget(config, etcd, stream.header.apiVersion);
+      target = await openRestoreTarget(pinned, etcd, stream.header.apiVersion);
       const layout = layoutPrefixes(stream.header.prefixes, DEFAULT_PREFIXES);
       run = { log, selection, layout, restorer: new KeyRestorer(target, opts), handled: 0, read: 0, pass: 0, onProgress: opts.onProgress, matches: new FilterMatches(config.selection), filters: filtersOf(config) };
       log.info({ target: config.etcd.endpoints, apiVersion: target.apiVersion, dryRun: opts.dryRun, dumpRevision: stream.header.revision }, 'restore started');

@@ -103,8 +103,8 @@ export async function liveStats(ctx: OpContext, opts: StatsOptions = {}): Promis
   const counter = new StatsCounter(ctx, opts.onRow);
   // Each endpoint's status as the one-cluster check got it (several endpoints): not asked again at the end.
   let statuses: EndpointStatus[] = [];
-  return withEtcd(ctx.config, { signal: ctx.signal, log: ctx.log, onStatuses: (s) => (statuses = s) }, async (etcd) => {
-    const reader = await openKeyReader(ctx.config, etcd, ctx.log, { lookOutside: true });
+  return withEtcd(ctx.config, { signal: ctx.signal, log: ctx.log, onStatuses: (s) => (statuses = s) }, async (etcd, pinned) => {
+    const reader = await openKeyReader(pinned, etcd, ctx.log, { lookOutside: true });
     try {
       const layout = layoutPrefixes(reader.prefixes, DEFAULT_PREFIXES);
       let keys = 0;
