@@ -33,7 +33,13 @@ export function isNetworkError(err: unknown): boolean {
   return statusOf(err) === undefined && NETWORK.test(`${e?.code ?? ''} ${describeError(err)}`);
 }
 
-/** Whether retrying the same request may succeed: throttling, 5xx, a network failure, our deadline. */
+/** A refusal of a request signed at a time more than 15 minutes off the server's clock. */
+export const isClockSkew = (err: unknown): boolean => (err as SdkError | undefined)?.name === 'RequestTimeTooSkewed';
+
+/**
+ * Whether retrying the same request may succeed: throttling, 5xx, a network failure, our deadline; a clock too far
+ * off once (the SDK corrects its offset from the refusal: see S3Sender).
+ */
 export function isTransient(err: unknown): boolean {
   if (err instanceof DeadlineExceeded) return true;
   const status = statusOf(err);

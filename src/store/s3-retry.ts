@@ -2,7 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { describeError } from '../core/errors.js';
 import { budgetAnswered, budgetedWait, type WaitBudget } from '../core/wait-budget.js';
 import type { Logger } from '../log.js';
-import { DeadlineExceeded, isTransient } from './s3-errors.js';
+import { DeadlineExceeded, isClockSkew, isTransient } from './s3-errors.js';
 
 /** How S3 requests are bounded in time. */
 export interface RetryPolicy {
@@ -67,6 +67,7 @@ export class S3Sender {
     const { ms, budget } = budgetedWait(windowMs, started);
     const budgeted = budget !== undefined;
     if (budgeted) windowMs = ms;
+    let skewed = 0;
     for (let attempt = 1; ; attempt++) {
       signal?.throwIfAborted();
       let err: unknown;
@@ -80,8 +81,11 @@ export class S3Sender {
       if (signal?.aborted) throw err;
       const elapsed = Date.now() - started;
       const delay = Math.random() * Math.min(this.max, this.base * 2 ** (attempt - 1));
-      if (!isTransient(err) || elapsed + delay >= windowMs) {
-        throw new RetriesExhausted(err, attempt, elapsed, isTransient(err), budgeted ? budget : undefined);
+      // A clock too far off the server's: the SDK sets its own clock offset from the refusal's server time, so the
+      // next attempt may pass. Refused again, the clock is not corrected by waiting: said at once, not after the window.
+      const skewedAgain = isClockSkew(err) && ++skewed > 1;
+      if (!isTransient(err) || skewedAgain || elapsed + delay >= windowMs) {
+        throw new RetriesExhausted(err, attempt, elapsed, isTransient(err) && !skewedAgain, budgeted ? budget : undefined);
       }
       this.log?.warn({ request: what, attempt, delayMs: Math.round(delay), err: describeError(err) }, 'S3 request failed; retrying');
       await sleep(delay, signal);
