@@ -41,15 +41,18 @@ export interface EndpointReport extends ExploreResult {
 
 const TLS_REFUSAL = /certificate|handshake|alert|socket hang up|ECONNRESET/i;
 
-/** Probes an endpoint through both APIs; fails only when neither answers. */
-export async function exploreEndpoint(etcd: Etcd3, cfg: EtcdConfig, configuredPrefixes: readonly string[]): Promise<EndpointReport> {
+/**
+ * Probes an endpoint through both APIs; fails only when neither answers. `known`: a member's status the one-cluster
+ * check got (several endpoints), which tells the v3 facts without asking a member once more.
+ */
+export async function exploreEndpoint(etcd: Etcd3, cfg: EtcdConfig, configuredPrefixes: readonly string[], known?: EndpointStatus): Promise<EndpointReport> {
   const v2 = new V2Client(cfg);
   try {
     const server = await v2.version().catch(() => undefined);
     const v2Served = await v2.served().catch(() => false);
     // etcd 2.x has no v3 API: do not wait for a gRPC connection that cannot come.
     const v2Only = server !== undefined && Number(server.etcdserver.split('.')[0]) < 3;
-    const { base, error: v3Error, keyspaceError: refused } = v2Only ? {} : await probeV3(etcd, cfg);
+    const { base, error: v3Error, keyspaceError: refused } = v2Only ? {} : await probeV3(etcd, cfg, known);
     let keyspaceError = refused;
     // Refused credentials are reported with what could be found, if anything answered.
     const answered = base !== undefined || v2Served || (keyspaceError !== undefined && server !== undefined);
@@ -91,9 +94,9 @@ export async function exploreEndpoint(etcd: Etcd3, cfg: EtcdConfig, configuredPr
 }
 
 /** What the v3 API tells, or why it told nothing; refused credentials also say why the keyspace was not read. */
-async function probeV3(etcd: Etcd3, cfg: EtcdConfig): Promise<{ base?: ExploreResult; error?: unknown; keyspaceError?: string }> {
+async function probeV3(etcd: Etcd3, cfg: EtcdConfig, known?: EndpointStatus): Promise<{ base?: ExploreResult; error?: unknown; keyspaceError?: string }> {
   try {
-    return { base: await exploreV3(etcd, cfg) };
+    return { base: await exploreV3(etcd, cfg, known) };
   } catch (err) {
     if (!(err instanceof EtcdCredentialsError)) return { error: err };
     // Refused credentials fail every call of the client, even those etcd answers anyone.

@@ -1,4 +1,4 @@
-import type { Etcd3 } from 'etcd3';
+import type { Etcd3, IStatusResponse } from 'etcd3';
 import type { EtcdConfig } from '../config/types.js';
 import { usesTls } from './client.js';
 import { toEtcdError } from './errors.js';
@@ -25,10 +25,14 @@ export interface ExploreResult {
   endpointStatus?: EndpointStatus[];
 }
 
-/** Probes a v3 endpoint: version, members and leader, database size and revision. */
-export async function exploreV3(client: Etcd3, cfg: EtcdConfig): Promise<ExploreResult> {
+/**
+ * Probes a v3 endpoint: version, members and leader, database size and revision. `known`: a member's status the
+ * one-cluster check got already (several endpoints), taken rather than asking one again.
+ */
+export async function exploreV3(client: Etcd3, cfg: EtcdConfig, known?: EndpointStatus): Promise<ExploreResult> {
   try {
-    const status = await client.maintenance.status();
+    const asked = known === undefined ? await client.maintenance.status() : undefined;
+    const status = asked ?? statusOf(known!);
     const members = await client.cluster.memberList({});
     return {
       endpoints: cfg.endpoints,
@@ -53,11 +57,24 @@ export async function exploreV3(client: Etcd3, cfg: EtcdConfig): Promise<Explore
       raftTerm: Number(status.raftTerm),
       // Only alarms: a member cut off from the others lists "etcdserver: no leader" there too, which is no alarm.
       alarms: (status.errors ?? []).filter((e) => /alarm:/.test(e)).map(alarmText),
-      ...(cfg.endpoints.length === 1 && { endpointStatus: [endpointStatusOf(cfg.endpoints[0]!, status)] }),
+      ...(cfg.endpoints.length === 1 && asked !== undefined && { endpointStatus: [endpointStatusOf(cfg.endpoints[0]!, asked)] }),
     };
   } catch (err) {
     throw toEtcdError(err, 'exploring etcd', cfg);
   }
+}
+
+/** The fields of a status answer that exploreV3 reads, as the one-cluster check kept them. */
+function statusOf(s: EndpointStatus): Pick<IStatusResponse, 'version' | 'leader' | 'dbSize' | 'raftIndex' | 'raftTerm' | 'errors'> & { header: Pick<IStatusResponse['header'], 'cluster_id' | 'member_id' | 'revision'> } {
+  return {
+    version: s.version ?? '',
+    leader: s.leader ?? '',
+    dbSize: String(s.dbSize ?? 0),
+    raftIndex: String(s.raftIndex ?? 0),
+    raftTerm: String(s.raftTerm ?? 0),
+    errors: s.errors ?? [],
+    header: { cluster_id: s.cluster ?? '', member_id: s.memberId ?? '', revision: String(s.revision ?? 0) },
+  };
 }
 
 /** `memberID:7204706543579000299 alarm:NOSPACE ` (etcd's status) as `NOSPACE (member 7204706543579000299)`. */

@@ -39,6 +39,8 @@ export interface KeyReadOptions extends PagedReadOptions {
    * IPAM): the reader's `outside`. Not when RS_KUBE_PREFIXES names the prefixes (a choice).
    */
   lookOutside?: boolean;
+  /** etcd's version as a status the caller has already got told it (the one-cluster check's): not asked again. */
+  etcdVersion?: string;
 }
 
 /**
@@ -64,9 +66,9 @@ export async function openKeyReader(config: Config, etcd: Etcd3, log: Logger, op
     if (apiVersion === 'v3') {
       const reader = new PagedReader(etcd, cfg, prefixRanges(prefixes), opts);
       const revision = await reader.start();
-      let etcdVersion: string;
+      let etcdVersion = opts.etcdVersion;
       try {
-        etcdVersion = (await etcd.maintenance.status()).version;
+        etcdVersion ??= (await etcd.maintenance.status()).version;
       } catch (err) {
         throw toEtcdError(err, 'reading etcd status', cfg);
       }

@@ -70,6 +70,9 @@ export interface EndpointStatus {
   revision?: number;
   /** etcd's own errors in the status (`etcdserver: no leader`, alarms). */
   errors?: string[];
+  /** etcd's version and the size of its database file, as the same answer told them (explore and stats show them). */
+  version?: string;
+  dbSize?: number;
   /** Not answered `lateMs` after another endpoint did (see endpointStatuses): `error` says so. */
   late?: boolean;
 }
@@ -112,7 +115,19 @@ export function endpointStatusOf(endpoint: string, s: IStatusResponse): Endpoint
     raftAppliedIndex: Number(s.raftAppliedIndex),
     revision: Number(s.header.revision),
     errors: s.errors ?? [],
+    version: s.version,
+    dbSize: Number(s.dbSize),
   };
+}
+
+/**
+ * Of the statuses the one-cluster check got, one that tells the cluster's facts (etcd's version, the database size)
+ * as a status asked of any member would: one that answered and knows a leader, else one that answered. Explore and
+ * stats take it rather than asking a member once more.
+ */
+export function answeredStatus(statuses: readonly EndpointStatus[]): EndpointStatus | undefined {
+  const answered = statuses.filter((s) => s.error === undefined && s.version !== undefined);
+  return answered.find((s) => s.leader !== '0') ?? answered[0];
 }
 
 /**

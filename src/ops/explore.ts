@@ -1,6 +1,6 @@
 import type { Config } from '../config/types.js';
 import { exploreEndpoint, type EndpointReport } from '../etcd/explore-endpoint.js';
-import { endpointStatuses, type EndpointStatus } from '../etcd/one-cluster.js';
+import { answeredStatus, endpointStatuses, type EndpointStatus } from '../etcd/one-cluster.js';
 import { withEtcd } from '../etcd/with-etcd.js';
 import type { Logger } from '../log.js';
 
@@ -8,7 +8,9 @@ import type { Logger } from '../log.js';
 export async function explore(config: Config, signal: AbortSignal, log?: Logger): Promise<EndpointReport> {
   let checked: EndpointStatus[] | undefined;
   const onStatuses = (s: EndpointStatus[]) => (checked = s);
-  const report = await withEtcd(config, { signal, onStatuses, ...(log !== undefined && { log }) }, (etcd, pinned) => exploreEndpoint(etcd, pinned.etcd, config.selection.prefixes));
+  const report = await withEtcd(config, { signal, onStatuses, ...(log !== undefined && { log }) }, (etcd, pinned) =>
+    exploreEndpoint(etcd, pinned.etcd, config.selection.prefixes, answeredStatus(checked ?? [])),
+  );
   // Several endpoints were each asked by the one-cluster check, one by the exploring itself: asked again, a slow member
   // was waited for twice.
   const statuses = checked ?? report.endpointStatus ?? (await endpointStatuses(config.etcd, signal));

@@ -6,7 +6,7 @@ import { buildSelection, selectKey, selectsEverything, type KeySelection } from 
 import type { KeyRecord } from '../core/key-record.js';
 import { openKeyReader } from '../etcd/key-reader.js';
 import type { KeysOutside } from '../etcd/kube-prefixes.js';
-import type { EndpointStatus } from '../etcd/one-cluster.js';
+import { answeredStatus, type EndpointStatus } from '../etcd/one-cluster.js';
 import { withEtcd } from '../etcd/with-etcd.js';
 import { auditRow, type AuditRow } from '../kube/audit-row.js';
 import { DEFAULT_PREFIXES, parseKey } from '../kube/index.js';
@@ -104,7 +104,8 @@ export async function liveStats(ctx: OpContext, opts: StatsOptions = {}): Promis
   // Each endpoint's status as the one-cluster check got it (several endpoints): not asked again at the end.
   let statuses: EndpointStatus[] = [];
   return withEtcd(ctx.config, { signal: ctx.signal, log: ctx.log, onStatuses: (s) => (statuses = s) }, async (etcd, pinned) => {
-    const reader = await openKeyReader(pinned, etcd, ctx.log, { lookOutside: true });
+    const etcdVersion = answeredStatus(statuses)?.version;
+    const reader = await openKeyReader(pinned, etcd, ctx.log, { lookOutside: true, ...(etcdVersion !== undefined && { etcdVersion }) });
     try {
       const layout = layoutPrefixes(reader.prefixes, DEFAULT_PREFIXES);
       let keys = 0;
