@@ -1,6 +1,6 @@
 import type { Etcd3, IWatchResponse } from 'etcd3';
 import { formatDuration } from '../core/duration.js';
-import { EtcdError } from '../core/errors.js';
+import { EtcdError, describeError } from '../core/errors.js';
 import { poolOf, type GrpcDuplex } from './etcd3-pool.js';
 
 /**
@@ -27,6 +27,21 @@ export class ReadCompactedError extends EtcdError {
         '--etcd-compaction-interval), or back up with RS_BACKUP_STRATEGY=snapshot, which reads no history',
       options,
     );
+  }
+}
+
+/**
+ * Whether etcd has compacted its history past `revision` (a watch from it would be refused): the revision it
+ * compacted up to, or `revision` itself when etcd does not say. Undefined when it has not, or etcd could not tell (a
+ * member down): the caller goes on as it would have. One read of a single key at that revision.
+ */
+export async function compactedPast(client: Etcd3, revision: number): Promise<number | undefined> {
+  try {
+    await client.kv.range({ key: Buffer.from([0]), revision: String(revision) });
+    return undefined;
+  } catch (err) {
+    if (!/required revision has been compacted/i.test(describeError(err))) return undefined;
+    return (await compactedRevision(client, revision)) ?? revision;
   }
 }
 

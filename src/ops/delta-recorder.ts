@@ -9,7 +9,8 @@ import type { Config } from '../config/types.js';
 import type { WatchStateChange } from '../etcd/delta-watch.js';
 import { EtcdCredentialsError } from '../etcd/errors.js';
 import { assertOneCluster } from '../etcd/one-cluster.js';
-import { RenewingEtcdClient } from '../etcd/renewing-client.js';
+import { compactedPast } from '../etcd/read-compacted.js';
+import { RenewingEtcdClient, type EtcdClientSource } from '../etcd/renewing-client.js';
 import type { Logger } from '../log.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import { ChainRecording } from './delta-chain-recording.js';
@@ -115,7 +116,7 @@ export class DeltaRecorder {
         this.current = rec;
         this.deps.log.info({ base: start.base.id, baseRevision: etcdOf(start.base).revision, fromRevision: start.fromRevision }, 'recording changes');
         if (this.stopped) rec.stop();
-        const stopLooking = this.lookForNewBases(rec);
+        const stopLooking = this.lookForNewBases(rec, client);
         const end = await rec.record().finally(stopLooking);
         this.current = undefined;
         if (end.kind === 'stopped') break;
@@ -135,9 +136,12 @@ export class DeltaRecorder {
    * Full backups of the chain's series that another job stores (the nightly CronJob beside a `run` without
    * RS_SCHEDULE): the store is looked at every few intervals (the names after the chain's base only), and the newest
    * one found ends the chain at its revision, as a full backup of run's own does. Those in the store when the recording
-   * started are not looked at again: the chain written last was chosen among them (baseOf).
+   * started are not looked at again: the chain written last was chosen among them (baseOf). One whose revision etcd
+   * has compacted the history after (a backup whose upload took longer than kube-apiserver keeps history) is not
+   * taken: a new chain from it could not read its first changes, and its break took a full backup at once, while the
+   * chain in progress holds them already; it goes on, no revision missing.
    */
-  private lookForNewBases(rec: ChainRecording): () => void {
+  private lookForNewBases(rec: ChainRecording, client: EtcdClientSource): () => void {
     const { repo, log, config } = this.deps;
     const everyMs = Math.min(60_000, Math.max(1_000, 10 * config.delta.intervalMs));
     const abort = new AbortController();
@@ -152,6 +156,13 @@ export class DeltaRecorder {
           .filter((m) => isChainBase(m) && seriesOf(m) === seriesOf(rec.base) && etcdOf(m).revision > etcdOf(rec.base).revision)
           .sort((a, b) => etcdOf(b).revision - etcdOf(a).revision || newestFirst(a, b))[0];
         if (newer === undefined || abort.signal.aborted || this.current !== rec) return;
+        const compacted = await compactedPast(client.current, etcdOf(newer).revision + 1);
+        if (compacted !== undefined) {
+          const fields = { base: rec.base.id, newBase: newer.id, revision: etcdOf(newer).revision, compactedTo: compacted };
+          log.info(fields, "another job stored a full backup of the chain's series, but etcd has compacted the history after its revision: the chain goes on from its own base, no revision missing");
+          return;
+        }
+        if (abort.signal.aborted || this.current !== rec) return;
         log.info({ base: rec.base.id, newBase: newer.id, revision: etcdOf(newer).revision }, 'another job stored a full backup of the chain\'s series: the chain ends at its revision and a new one starts from it');
         this.newBase(newer);
       } catch (err) {

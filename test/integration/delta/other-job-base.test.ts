@@ -44,3 +44,40 @@ it('run without RS_SCHEDULE starts a new chain at a full backup of its series th
   run.child().kill('SIGTERM');
   expect((await run.done).code).toBe(0);
 });
+
+// Found by an operator pass: the CronJob's backup landed (its upload took long, or run looked only later) after etcd
+// had compacted the history past its revision (kube-apiserver compacts every 5 minutes). run ended its chain there
+// and started one from that backup, whose watch etcd refused as compacted: "the chain of changes cannot go on without
+// a gap", and a full backup at once, although the chain in progress held every change after that revision already.
+// Now the chain goes on from its own base, and no full backup is taken.
+it("run goes on with its chain, taking no full backup, when etcd compacted past another job's backup before run saw it", async () => {
+  const { env, repo } = f.store('compacted-other');
+  const run = startRun({ ...env, RS_DELTA_INTERVAL: '1s' });
+  await run.until(/"msg":"watching etcd for changes"/);
+  const first = await segmentCovering(repo, await f.put('/registry/configmaps/apps/b', 'b1'));
+
+  const cron = await runCli(['backup', '--json'], env);
+  expect(cron.code, cron.stderr).toBe(0);
+  const nightly = JSON.parse(cron.stdout) as Manifest;
+  // Changes after it, and their history compacted, before run looks in the store (every 10 intervals).
+  let compactAt = 0;
+  for (let i = 0; i < 3; i++) compactAt = await f.put(`/registry/configmaps/apps/after-${i}`, 'x');
+  await f.etcd.ctl(['compaction', String(compactAt)]);
+  await run.until(/another job stored a full backup of the chain's series/);
+
+  const later = await f.put('/registry/configmaps/apps/b', 'b2');
+  const seg = await segmentCovering(repo, later);
+  expect(seg.base, run.log()).toBe(first.base);
+  // run's own first full backup (the store was empty) came before; none after the CronJob's.
+  const since = run.log().slice(run.log().indexOf("another job stored a full backup of the chain's series"));
+  expect(since).toContain('the chain goes on from its own base, no revision missing');
+  expect(since).not.toMatch(/taking a full backup|cannot go on without a gap/);
+  const full = (await repo.list()).backups.filter((m) => !isDeltaManifest(m)).map((m) => m.id).sort();
+  expect(full).toEqual([first.base, nightly.id].sort());
+  // The chain in progress is whole from its base through the newest change.
+  const chain = await runCli(['verify', first.base, '--chain', '--json'], env);
+  expect(chain.code, chain.stdout + chain.stderr).toBe(0);
+
+  run.child().kill('SIGTERM');
+  expect((await run.done).code).toBe(0);
+});
