@@ -20,6 +20,8 @@ export interface DeltaWatchOptions {
   ranges?: readonly KeyRange[];
   /** Where etcd is, for messages. */
   target: EtcdTarget;
+  /** The cluster the one-cluster check found (see pinnedEndpoints): every answer must be of it, not only of the first's. */
+  cluster?: string;
   /** Ask etcd for the TTL of each lease a put names, for a restore to grant it again (default true). */
   leaseTtls?: boolean;
   /** Told when the watch is (again) receiving, and when it lost etcd and when it tries again. */
@@ -117,6 +119,7 @@ export class DeltaWatch implements AsyncIterable<DeltaBatch> {
   ) {
     if (!Number.isSafeInteger(opts.fromRevision) || opts.fromRevision < 1) throw new RangeError(`cannot watch from revision ${opts.fromRevision}`);
     this.next = opts.fromRevision;
+    this.clusterId = opts.cluster;
     this.now = opts.now ?? Date.now;
     this.leases = new LeaseTtls(() => this.client, this.now);
     this.spans = opts.ranges === undefined || opts.ranges.length === 0 ? [{ start: ALL, end: ALL }] : opts.ranges;

@@ -55,6 +55,20 @@ export async function assertOneCluster(cfg: EtcdConfig, signal?: AbortSignal): P
   );
 }
 
+/**
+ * The endpoints an operation may use after the check: not those that had not told their cluster a second after the
+ * others did (late). A frozen member is one, but so is a live member of another cluster that answers slowly (a stale
+ * DNS name, a member of another environment over a slow link): kept among the endpoints, it was where a snapshot
+ * broken mid-way was taken again, and stored as this cluster's. `checkedCluster` is the cluster the members that
+ * answered are of, which a snapshot's member must be of too (current-member.ts) and every page of a key dump
+ * (paged-reader.ts), and every answer of run's watch of changes (delta-watch.ts).
+ */
+export function pinnedEndpoints(cfg: EtcdConfig, { late, statuses }: PassOver): EtcdConfig {
+  const cluster = statuses.find((s) => s.cluster !== undefined)?.cluster;
+  if (cluster === undefined) return cfg;
+  return { ...cfg, endpoints: cfg.endpoints.filter((e) => !late.includes(e)), checkedCluster: cluster };
+}
+
 /** One configured endpoint's own status, as `etcdctl endpoint status` shows it; `error` when it did not answer. */
 export interface EndpointStatus {
   endpoint: string;

@@ -1,11 +1,11 @@
 import type { Etcd3 } from 'etcd3';
-import type { Config, EtcdConfig } from '../config/types.js';
+import type { Config } from '../config/types.js';
 import { createEtcdClient, readTlsFiles } from './client.js';
 import { TlsResetError, explainTlsReset, toEtcdError } from './errors.js';
 import { HostTlsRefused, MemberCutOff, markHostFailed, poolHostOf } from './fault-handling.js';
 import { poolOf } from './etcd3-pool.js';
 import { interruptibleBy, type OnWait } from './interrupt.js';
-import { assertOneCluster, type EndpointStatus, type PassOver } from './one-cluster.js';
+import { assertOneCluster, pinnedEndpoints, type EndpointStatus, type PassOver } from './one-cluster.js';
 import { describeError } from '../core/errors.js';
 import type { Logger } from '../log.js';
 
@@ -24,7 +24,7 @@ export interface WithEtcdOptions {
  * `signal` aborts, with an AbortedError, however long etcd would have been waited for. A connection reset during the
  * TLS handshake is explained by asking the endpoint (plain http? our client certificate refused?) before it is
  * reported. Endpoints of more than one etcd cluster are refused before `fn` runs (see one-cluster.ts); `fn` is given
- * the configuration pinned to the members the check accepted (see pinned), which the client uses too: whatever `fn`
+ * the configuration pinned to the members the check accepted (see pinnedEndpoints), which the client uses too: whatever `fn`
  * reads or writes, by the client or by its own (the snapshot's member, v2 reads), must go by it.
  */
 export async function withEtcd<T>(config: Config, op: WithEtcdOptions, fn: (etcd: Etcd3, pinned: Config) => Promise<T>): Promise<T> {
@@ -43,7 +43,7 @@ export async function withEtcd<T>(config: Config, op: WithEtcdOptions, fn: (etcd
   try {
     const checked = await assertOneCluster(config.etcd, op.signal);
     if (checked.statuses.length > 0) op.onStatuses?.(checked.statuses);
-    const pinnedConfig = { ...config, etcd: pinned(config.etcd, checked) };
+    const pinnedConfig = { ...config, etcd: pinnedEndpoints(config.etcd, checked) };
     const client = (etcd = createEtcdClient(pinnedConfig.etcd, op.log !== undefined ? { log: op.log } : {}));
     passOver(client, checked, op.log);
     return await interruptibleBy(op.signal, () => fn(client, pinnedConfig), onWait);
@@ -55,25 +55,12 @@ export async function withEtcd<T>(config: Config, op: WithEtcdOptions, fn: (etcd
   }
 }
 
-/**
- * The endpoints an operation may use after the check: not those that had not told their cluster a second after the
- * others did (late). A frozen member is one, but so is a live member of another cluster that answers slowly (a stale
- * DNS name, a member of another environment over a slow link): kept among the endpoints, it was where a snapshot
- * broken mid-way was taken again, and stored as this cluster's. `checkedCluster` is the cluster the members that
- * answered are of, which a snapshot's member must be of too (current-member.ts) and every page of a key dump
- * (paged-reader.ts).
- */
-function pinned(cfg: EtcdConfig, { late, statuses }: PassOver): EtcdConfig {
-  const cluster = statuses.find((s) => s.cluster !== undefined)?.cluster;
-  if (cluster === undefined) return cfg;
-  return { ...cfg, endpoints: cfg.endpoints.filter((e) => !late.includes(e)), checkedCluster: cluster };
-}
 
 /**
  * Members that know no leader while others do (cut off from them) are passed over by the client from the start: its
  * linearizable reads would each wait etcd's 7 s and fail before going to another member. So are members that did not
  * answer the one-cluster check in time (frozen, or slow): their cluster is not known, so they are not among the
- * client's endpoints at all (see pinned). Said once each.
+ * client's endpoints at all (see pinnedEndpoints). Said once each.
  */
 function passOver(etcd: Etcd3, { cutOff, late }: PassOver, log: Logger | undefined): void {
   const pool = poolOf(etcd);

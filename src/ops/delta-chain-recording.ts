@@ -68,6 +68,7 @@ export class ChainRecording {
       fromRevision,
       ...(keyDump && { ranges: prefixRanges(base.prefixes!) }),
       target: config.etcd,
+      ...(config.etcd.checkedCluster !== undefined && { cluster: config.etcd.checkedCluster }),
       onState: deps.onState,
     });
   }

@@ -8,7 +8,7 @@ import { formatStrategy } from '../core/strategy.js';
 import type { Config } from '../config/types.js';
 import type { WatchStateChange } from '../etcd/delta-watch.js';
 import { EtcdCredentialsError } from '../etcd/errors.js';
-import { assertOneCluster } from '../etcd/one-cluster.js';
+import { assertOneCluster, pinnedEndpoints } from '../etcd/one-cluster.js';
 import { compactedPast } from '../etcd/read-compacted.js';
 import { RenewingEtcdClient, type EtcdClientSource } from '../etcd/renewing-client.js';
 import type { Logger } from '../log.js';
@@ -106,13 +106,15 @@ export class DeltaRecorder {
 
   /** Records until stop(). */
   async run(): Promise<void> {
+    const { etcd, split } = await this.checkedEndpoints();
+    const config = { ...this.deps.config, etcd };
     // Read again before every new connection of the watch: certificates renewed in place are taken without a restart.
-    const client = new RenewingEtcdClient(this.deps.config.etcd, this.deps.log);
+    const client = new RenewingEtcdClient(etcd, this.deps.log);
     try {
       const keys = await encryptionKeys(this.deps.config);
-      let start = await this.startingPoint();
+      let start = await this.startingPoint(split);
       while (start !== undefined && !this.stopped) {
-        const rec = new ChainRecording({ ...this.deps, client, keys, onState: (c) => this.onState(c), onStored: (m) => this.stored(m), onGivenUp: (what) => (this.givenUp ??= what) }, start.base, start.fromRevision);
+        const rec = new ChainRecording({ ...this.deps, config, client, keys, onState: (c) => this.onState(c), onStored: (m) => this.stored(m), onGivenUp: (what) => (this.givenUp ??= what) }, start.base, start.fromRevision);
         this.current = rec;
         this.deps.log.info({ base: start.base.id, baseRevision: etcdOf(start.base).revision, fromRevision: start.fromRevision }, 'recording changes');
         if (this.stopped) rec.stop();
@@ -178,8 +180,27 @@ export class DeltaRecorder {
     };
   }
 
+  /**
+   * The endpoints the watch may use, as every full backup's (withEtcd): the one-cluster check's, without those that
+   * had not told their cluster a second after the others (a live member of another cluster that answers slowly would
+   * be watched as this one: its changes recorded onto this cluster's chain), and the cluster every answer must be of.
+   * `split`: the check refused the endpoints (see startingPoint).
+   */
+  private async checkedEndpoints(): Promise<{ etcd: Config['etcd']; split?: unknown }> {
+    const cfg = this.deps.config.etcd;
+    try {
+      const checked = await assertOneCluster(cfg);
+      for (const endpoint of checked.late) {
+        this.deps.log.warn({ endpoint }, `passing over ${endpoint} for the watch of changes: it did not answer within a second of the other members (frozen?), and nothing is read from it, whose cluster is not known`);
+      }
+      return { etcd: pinnedEndpoints(cfg, checked) };
+    } catch (err) {
+      return { etcd: cfg, split: err };
+    }
+  }
+
   /** Where the recording starts: after the newest full backup and its stored segments; without one, a full backup. */
-  private async startingPoint(): Promise<{ base: Manifest; fromRevision: number } | undefined> {
+  private async startingPoint(split: unknown): Promise<{ base: Manifest; fromRevision: number } | undefined> {
     const backups = await this.listing();
     if (backups === undefined) return undefined;
     for (const m of backups) if (!isDeltaManifest(m)) this.known.add(m.id);
@@ -195,8 +216,7 @@ export class DeltaRecorder {
       return m && { base: m, fromRevision: etcdOf(m).revision + 1 };
     }
     // Every full backup checks that the endpoints are of one cluster (withEtcd); going on with a stored chain checks it
-    // here, or the watch would record the changes of whichever cluster the client picked.
-    const split = await assertOneCluster(this.deps.config.etcd).then(() => undefined, (err: unknown) => err);
+    // (checkedEndpoints), or the watch would record the changes of whichever cluster the client picked.
     if (split !== undefined) {
       const m = await this.fullBackup(`the chain of ${base.id} cannot go on: ${describeError(split)}`);
       return m && { base: m, fromRevision: etcdOf(m).revision + 1 };

@@ -3,6 +3,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRun } from '../helpers/background-run.js';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { listFiles, loadBigValues, portOf } from '../helpers/faults.js';
@@ -31,7 +32,9 @@ interface DelayProxy {
   close(): Promise<void>;
 }
 
-/** A loopback TCP proxy that passes what the client sends at once and what the server sends `delayMs` later, in order. */
+/**
+ * A loopback TCP proxy that passes what the client sends at once and what the server sends `delayMs` later, in order.
+ */
 async function startDelayProxy(targetPort: number, delayMs: number): Promise<DelayProxy> {
   const sockets = new Set<Socket>();
   let bytesDown = 0;
@@ -71,7 +74,8 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'rs-one-cluster-slow-'));
   [a, b] = await Promise.all([startEtcd(), startEtcd()]);
   await loadBigValues(a.endpoint, 24); // a 12 MiB snapshot: about 3 s through the throttled proxy
-  await b.ctl(['put', '/registry/configmaps/other/cluster', 'of B']);
+  // B's history as long as A's: a watch of B from A's next revision gets B's changes at once.
+  for (let i = 0; i < 40; i++) await b.ctl(['put', `/registry/configmaps/other/cluster-${i}`, 'of B']);
   throttled = await startTcpProxy(portOf(a.endpoint), { rate: 4 * MiB });
   slow = await startDelayProxy(portOf(b.endpoint), DELAY_MS);
 }, 120_000);
@@ -101,4 +105,27 @@ describe('a live member of another cluster that answers slower than a second', (
     expect(res.code, res.stderr).toBe(1);
     expect(await listFiles(store)).toEqual([]);
   }, 90_000);
+
+  // Last: it closes the way to A. run's watch of changes used a client of every endpoint, B included, which no check
+  // had passed over: a watch resumed after A was lost went to B, recording B's changes onto A's chain (then, B
+  // answering as another cluster, a "full backup at once" of B). It is now pinned as a backup is.
+  it("is never watched by run's recording of changes when the checked member is lost", async () => {
+    const store = join(dir, 'recording');
+    const run = startRun({ RS_ETCD_ENDPOINTS: `http://${throttled.address},${slow.endpoint}`, RS_BACKUP_DIR: store, RS_HTTP_PORT: '0', RS_DELTA_INTERVAL: '1s' });
+    try {
+      await run.until(/"msg":"watching etcd for changes"/, 60_000);
+      await throttled.close();
+      await b.ctl(['put', '/registry/configmaps/other/changed', 'while A is away']);
+      await run.until(/lost the watch of etcd/);
+      // Time for several attempts to watch again: before, one reached B within 4 s (a 3 s wait for its connection, then
+      // B's delay), and B's snapshot was stored as the new base.
+      await new Promise((r) => setTimeout(r, 10_000));
+      expect(run.log()).not.toMatch(/answers as cluster|watching etcd for changes again|cannot go on without a gap/);
+      expect((await listFiles(store)).filter((f) => f.endsWith('.json'))).toHaveLength(1);
+      expect(run.log()).toContain(`passing over ${slow.endpoint} for the watch of changes`);
+    } finally {
+      run.child().kill('SIGTERM');
+      await run.done;
+    }
+  }, 120_000);
 });
