@@ -15,7 +15,7 @@ import {
 } from './delta-segment-format.js';
 import { MAX_HEADER_BYTES, MAX_META_BYTES, MAX_VALUE_BYTES, keyText } from './key-dump-format.js';
 import { hasControlCharacters, printableBytes } from '../core/printable.js';
-import { ParserCheck } from './parser-check.js';
+import { ParserCheck, versionProblem } from './parser-check.js';
 import { TarParser, type TarEntry } from './tar.js';
 import { streamChunks } from './stream-chunks.js';
 
@@ -51,7 +51,7 @@ function parseJsonEntry(e: TarEntry): Record<string, unknown> {
 function checkHeader(h: Record<string, unknown>): SegmentHeader {
   const where = SEGMENT_HEADER_ENTRY;
   if (h.format !== SEGMENT_FORMAT) fail(`${where} says format ${JSON.stringify(h.format)}, not ${SEGMENT_FORMAT}`);
-  if (h.version !== SEGMENT_VERSION) fail(`${where} is version ${JSON.stringify(h.version)}; this reshifter reads version ${SEGMENT_VERSION}`);
+  if (h.version !== SEGMENT_VERSION) fail(versionProblem(where, h.version, SEGMENT_VERSION));
   if (typeof h.cluster !== 'string' || h.cluster.length === 0) fail(`${where} names no cluster`);
   if (typeof h.base !== 'string' || !BACKUP_ID_RE.test(h.base)) fail(`${where} names no base backup id`);
   if (!COUNT(h.baseRevision)) fail(`${where} has no baseRevision`);

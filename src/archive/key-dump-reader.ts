@@ -16,7 +16,7 @@ import {
   type DumpHeader,
 } from './key-dump-format.js';
 import type { KeyFacts } from './key-meta-line.js';
-import { ParserCheck } from './parser-check.js';
+import { ParserCheck, versionProblem } from './parser-check.js';
 import { streamChunks } from './stream-chunks.js';
 import { TarParser, type TarEntry } from './tar.js';
 
@@ -38,7 +38,7 @@ function parseJsonEntry(e: TarEntry): Record<string, unknown> {
 
 function checkHeader(h: Record<string, unknown>): DumpHeader {
   if (h.format !== DUMP_FORMAT) fail(`${HEADER_ENTRY} says format ${JSON.stringify(h.format)}, not ${DUMP_FORMAT}`);
-  if (h.version !== DUMP_VERSION) fail(`${HEADER_ENTRY} is version ${JSON.stringify(h.version)}; this reshifter reads version ${DUMP_VERSION}`);
+  if (h.version !== DUMP_VERSION) fail(versionProblem(HEADER_ENTRY, h.version, DUMP_VERSION));
   if (h.apiVersion !== 'v2' && h.apiVersion !== 'v3') fail(`${HEADER_ENTRY} has no apiVersion v2 or v3`);
   if (typeof h.revision !== 'number' || !Number.isSafeInteger(h.revision) || h.revision < 0) fail(`${HEADER_ENTRY} has no revision`);
   // Its prefixes and filters are printed (diff's note) and decide which keys a restore and a diff take: anyone who can

@@ -34,3 +34,14 @@ export class ParserCheck extends Transform {
     }
   }
 }
+
+/**
+ * What is wrong with a header (`entry`) whose `version` is not the one this reshifter reads: one above it is a newer
+ * reshifter's file, to be read with one, never taken for damage; any other value is damage.
+ */
+export function versionProblem(entry: string, version: unknown, reads: number): string {
+  if (typeof version === 'number' && Number.isSafeInteger(version) && version > reads) {
+    return `${entry} is version ${version}, written by a newer reshifter (this one reads version ${reads}): upgrade reshifter to read it`;
+  }
+  return `${entry} is version ${JSON.stringify(version)}; this reshifter reads version ${reads}`;
+}

@@ -16,6 +16,7 @@ import type { Logger } from '../log.js';
 import { formatBytes, readCounted } from '../progress.js';
 import type { SnapshotReader } from '../snapshot/index.js';
 import type { BackupRepository } from '../store/backup-repository.js';
+import { namingBackupOf } from './content-errors.js';
 import { spillAreaIn } from './spill-area.js';
 import { stopSignal } from './stop-signal.js';
 
@@ -120,9 +121,9 @@ export async function openBackup(
         return await decodeSnapshot(decoding, m, keys, signal, checkTrailer, workDir, walk);
       }
       case 'key dump':
-        return { kind, manifest: m, items: () => readKeyDump(open()), batches: () => readKeyDumpBatches(open()), close };
+        return { kind, manifest: m, items: () => namingBackupOf(readKeyDump(open()), m), batches: () => namingBackupOf(readKeyDumpBatches(open()), m), close };
       case 'render listing':
-        return { kind, manifest: m, rows: () => readRenderListing(open()), close };
+        return { kind, manifest: m, rows: () => namingBackupOf(readRenderListing(open()), m), close };
       case 'container checkpoint':
         return { kind, manifest: m, archive: open, close };
     }

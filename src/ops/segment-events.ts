@@ -3,6 +3,7 @@ import { readDeltaSegment } from '../archive/delta-segment-reader.js';
 import { assertDecodable, copyVerified, type VerifiedCopy } from '../archive/local-copy.js';
 import type { DeltaEvent } from '../core/delta-event.js';
 import type { BackupRepository } from '../store/backup-repository.js';
+import { namingBackupOf } from './content-errors.js';
 import type { SegmentBackup } from './delta-chains.js';
 
 /** The verified local copies of a restore's segments: as many passes over their changes as the restore needs. */
@@ -40,7 +41,7 @@ export async function openSegments(repo: BackupRepository, segments: readonly Se
       if (s.toRevision <= reached || s.fromRevision > through) continue;
       const expect = { cluster: s.manifest.cluster, base: s.base, fromRevision: s.fromRevision, toRevision: s.toRevision, events: s.events };
       const from = reached;
-      for await (const item of readDeltaSegment(copy.open(keys), expect)) {
+      for await (const item of namingBackupOf(readDeltaSegment(copy.open(keys), expect), s.manifest)) {
         if (item.type !== 'event') continue;
         const rev = item.event.modRevision;
         // Read on past `through` all the same: the segment's end is what proves it whole.

@@ -259,9 +259,9 @@ describe('corrupted backups', { concurrent: true }, () => {
     expect(res.stdout).toContain(`FAIL\tcontent\tkey dump: reshifter-dump.json ${said}`);
     const diff = await runCli(['diff', other.id, raw.id], readEnv(store));
     expect(diff.code).toBe(1);
-    expect(diff.stderr).toContain(`reshifter: content: key dump: reshifter-dump.json ${said}`);
+    expect(diff.stderr).toContain(`reshifter: content: backup ${raw.id} (${raw.artifact}): key dump: reshifter-dump.json ${said}`);
     expect(diff.stderr).not.toMatch(/this is a bug|\u001b/);
-    await expectRestoreRefuses(store, raw, new RegExp(`content: key dump: reshifter-dump.json ${said.replace(/[()"]/g, '.')}`));
+    await expectRestoreRefuses(store, raw, new RegExp(`content: backup ${raw.id} .${raw.artifact}.: key dump: reshifter-dump.json ${said.replace(/[()"]/g, '.')}`));
   });
 
   // A key put into the archive beyond the prefixes the dump was taken under (its header's): restore would write it into

@@ -225,7 +225,9 @@ describe('delta segment format', () => {
       await expect(check(handMade([[SEGMENT_HEADER_ENTRY, HEADER_JSON], ...entries]))).rejects.toThrow(why);
     }
     await expect(check(handMade([['reshifter-dump.json', {}]]))).rejects.toThrow(/first entry is reshifter-dump.json, not reshifter-delta.json/);
-    await expect(check(handMade([[SEGMENT_HEADER_ENTRY, { ...HEADER_JSON, version: 2 }]]))).rejects.toThrow(/version 2; this reshifter reads version 1/);
+    // A version above this one's is a newer reshifter's, said so; any other is damage.
+    await expect(check(handMade([[SEGMENT_HEADER_ENTRY, { ...HEADER_JSON, version: 2 }]]))).rejects.toThrow(/version 2, written by a newer reshifter \(this one reads version 1\): upgrade reshifter to read it/);
+    await expect(check(handMade([[SEGMENT_HEADER_ENTRY, { ...HEADER_JSON, version: '1' }]]))).rejects.toThrow(/is version "1"; this reshifter reads version 1$/);
     await expect(check(handMade([[SEGMENT_HEADER_ENTRY, { ...HEADER_JSON, fromRevision: 100 }]]))).rejects.toThrow(/no fromRevision after the base revision/);
     await expect(check(handMade([[SEGMENT_HEADER_ENTRY, { ...HEADER_JSON, base: '../x' }]]))).rejects.toThrow(/names no base backup id/);
     const badEnd = { events: 2, puts: 0, deletes: 0, valueBytes: 0, fromRevision: 101, toRevision: 101 };

@@ -1,0 +1,78 @@
+import { createHash } from 'node:crypto';
+import { cp, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { zstdDecompressSync } from 'node:zlib';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { runInProcess } from '../helpers/in-process.js';
+
+/**
+ * An artifact a newer reshifter wrote (its header's version above the one this build reads: a store shared with a
+ * newer runner, a rollback of the image) is refused naming the backup and its file and saying to upgrade. A key
+ * dump's said only 'content: key dump: reshifter-dump.json is version 2; this reshifter reads version 1' in stats,
+ * inspect, diff and restore: no backup, no file, and worded as damage.
+ */
+const FIXTURE = new URL('../fixtures/compat/v20261207-e8eff6b/', import.meta.url).pathname;
+const DUMP = '20261207T220344.634Z-68289b'; // filter:secrets, uncompressed: reshifter-dump.json is readable in place
+const BASE = '20261207T220342.874Z-a41155';
+const SEGMENT = '20261207T220403.671Z-97691a'; // the second of the chain on BASE
+
+let etcd: TestEtcd;
+let store: string;
+let env: Record<string, string>;
+
+/** Writes `artifact` for backup `id` with its manifest's size and sha256 (and compression none) made to match. */
+async function rewrite(id: string, artifact: string, bytes: Buffer): Promise<void> {
+  const file = join(store, 'compat', `${id}.manifest.json`);
+  const m = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  await unlink(join(store, 'compat', m.artifact as string));
+  Object.assign(m, { artifact, compression: 'none', sizeBytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+  await writeFile(join(store, 'compat', artifact), bytes);
+  await writeFile(file, JSON.stringify(m, null, 2));
+}
+
+/** `bytes` with the header's `"version": 1` made 2: the tar header's checksum covers no data, so it stays right. */
+function newerVersion(bytes: Buffer): Buffer {
+  const at = bytes.indexOf('"version": 1');
+  expect(at).toBeGreaterThan(0);
+  return Buffer.concat([bytes.subarray(0, at), Buffer.from('"version": 2'), bytes.subarray(at + 12)]);
+}
+
+beforeAll(async () => {
+  etcd = await startEtcd();
+  store = await mkdtemp(join(tmpdir(), 'rs-newer-artifacts-'));
+  await cp(FIXTURE, join(store, 'compat'), { recursive: true });
+  env = { RS_BACKUP_DIR: store, RS_CLUSTER_NAME: 'compat', RS_ETCD_ENDPOINTS: etcd.endpoint };
+  await rewrite(DUMP, `${DUMP}.raw.tar`, newerVersion(await readFile(join(FIXTURE, `${DUMP}.raw.tar`))));
+  const segment = zstdDecompressSync(await readFile(join(FIXTURE, `${SEGMENT}.delta.tar.zst`)));
+  await rewrite(SEGMENT, `${SEGMENT}.delta.tar`, newerVersion(segment));
+});
+afterAll(async () => {
+  await etcd?.stop();
+  await rm(store, { recursive: true, force: true });
+});
+
+const NEWER = 'is version 2, written by a newer reshifter (this one reads version 1): upgrade reshifter to read it';
+
+it('a key dump of a newer version: stats, inspect, diff and restore refuse it naming the backup, its file and to upgrade; nothing restored', async () => {
+  for (const args of [['stats', DUMP], ['inspect', DUMP, '--keys'], ['diff', DUMP, BASE], ['restore', DUMP]]) {
+    const res = await runInProcess(args, env);
+    expect(res.code, args.join(' ')).toBe(1);
+    expect(res.stderr, args.join(' ')).toContain(`backup ${DUMP} (${DUMP}.raw.tar): key dump: reshifter-dump.json ${NEWER}`);
+  }
+  expect(await etcd.ctl(['get', '', '--from-key', '--keys-only'])).toBe('');
+  const verify = await runInProcess(['verify', DUMP], env);
+  expect(verify.code).toBe(1);
+  expect(verify.stderr).toContain(`backup ${DUMP} failed verification: key dump: reshifter-dump.json ${NEWER}`);
+});
+
+it('a delta segment of a newer version: restore --to and verify --chain refuse it naming the segment and to upgrade', async () => {
+  const restore = await runInProcess(['restore', BASE, '--to', 'latest', '--keys'], env);
+  expect(restore.code).toBe(1);
+  expect(restore.stderr).toContain(`backup ${SEGMENT} (${SEGMENT}.delta.tar): delta segment: reshifter-delta.json ${NEWER}`);
+  expect(await etcd.ctl(['get', '', '--from-key', '--keys-only'])).toBe('');
+  const verify = await runInProcess(['verify', BASE, '--chain'], env);
+  expect(verify.code).toBe(1);
+  expect(verify.stdout + verify.stderr).toContain(`reshifter-delta.json ${NEWER}`);
+});
