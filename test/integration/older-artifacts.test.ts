@@ -149,6 +149,29 @@ describe.each(VERSIONS)('artifacts %s wrote', (version) => {
   });
 });
 
+// A chain on a key dump (raw) base is restored through the planner, by the prefixes the dump and its segments record:
+// 89b1126 and e8eff6b wrote them before a raw dump recorded every known prefix (c46ed48).
+describe.each([
+  ['v20261204-89b1126-raw-chain', 'rb', 40],
+  ['v20261207-e8eff6b-raw-chain', 'rc', 44],
+])('a chain on a raw dump %s wrote', (version, tag, baseRevision) => {
+  it('verify --chain passes; restore --to latest and --to a revision between give the state at each', async () => {
+    const env = await storeOf(version);
+    const [base] = (await listed(env)).filter((b) => b.strategy === 'raw');
+    expect(await ok(['verify', base!.id, '--chain'], env)).toMatch(/ok\s+chain\s+3 segments, 4 changes/);
+    await emptyEtcd();
+    await ok(['restore', base!.id, '--to', 'latest'], env);
+    expect(await value(SECRET)).toBe(`rotated by ${tag}`);
+    expect(await value(`/registry/configmaps/default/chain-${tag}-1`)).toBe(`v2 of ${tag}`);
+    expect(await value(`/registry/configmaps/default/chain-${tag}-2`)).toBe(`after ${tag}`);
+    expect((await value(BIG)).length).toBeGreaterThan(200 * 1024);
+    await emptyEtcd();
+    await ok(['restore', base!.id, '--to', String(baseRevision + 2)], env);
+    expect(await value(`/registry/configmaps/default/chain-${tag}-1`)).toBe(`v1 of ${tag}`);
+    expect(await value(`/registry/configmaps/default/chain-${tag}-2`)).toBe('');
+  });
+});
+
 describe('artifacts of every earlier version, from S3', () => {
   let s3: TestS3;
   beforeAll(async () => {
