@@ -108,7 +108,8 @@ async function formOf(ctx: CommandContext, repo: BackupRepository, id: string): 
   const keyFlags = (['dry-run', 'skip-existing'] as const).filter((f) => flags[f] !== undefined);
   if (dataDir && keyFlags.length > 0) throw new ConfigError([`${keyFlags.map((f) => `--${f}`).join(', ')} ${keyFlags.length > 1 ? 'apply' : 'applies'} to restores into the running etcd (key dumps and --keys), not to --data-dir`]);
   if (id !== 'latest') {
-    const m = await repo.get(id, USES.any);
+    // A full backup of a kind that restores keys; a content type this version does not know is refused by get.
+    const m = await repo.get(id, USES.restoreKeys);
     if (isDeltaManifest(m)) throw segmentRefusal(m, String(flags.to));
     if (m.contentType === SNAPSHOT_CONTENT_TYPE && !dataDir && flags.keys !== true) {
       throw new ConfigError([`backup ${m.id} is an etcd snapshot: restore it to a point into a new data directory with --data-dir DIR, or its keys into the running etcd with --keys`]);

@@ -1,4 +1,5 @@
 import { CHECKPOINT_CONTENT_TYPE, DELTA_CONTENT_TYPE, KEY_DUMP_CONTENT_TYPE, RENDER_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from './content-type.js';
+import { printable } from './printable.js';
 
 /**
  * What a backup holds, named from its manifest's `contentType` (the values archive/manifest.ts documents:
@@ -30,4 +31,15 @@ export function describeBackup(m: { strategy: string; contentType: string; check
   if (kind === 'container checkpoint' && m.checkpoint) return `container checkpoint (${m.checkpoint.namespace}/${m.checkpoint.pod}/${m.checkpoint.container})`;
   if (kind === 'other') return `"${m.strategy}" backup (content type ${m.contentType})`;
   return kind;
+}
+
+/**
+ * Why backup `m`, of a content type this version does not know (kind `other`), is not read: a newer reshifter wrote
+ * it. Each command used to say it its own way ('is a snapshot listing (etcd-snapshot-v2), which cannot be restored',
+ * 'is a other, which starts no chain of changes'), none that it is a newer version's, nor what to do.
+ */
+export function newerKindText(m: { id: string; artifact: string; contentType: string; tool?: { version?: unknown } }): string {
+  const version = m.tool?.version;
+  const by = typeof version === 'string' ? ` (reshifter ${printable(version)})` : '';
+  return `backup ${m.id} (${printable(m.artifact)}) holds content type "${printable(m.contentType)}", which this version of reshifter does not know: written by a newer reshifter${by}; upgrade reshifter to read it`;
 }

@@ -1,4 +1,5 @@
 import { etcdOf, isDeltaManifest, type DeltaManifest, type Manifest } from '../archive/manifest.js';
+import { kindOf } from '../core/backup-kind.js';
 import { buildChains, type Chain, type ChainBase, type ChainSegment } from '../core/delta-chain.js';
 import { canUse, type BackupUse } from '../core/latest.js';
 import { seriesOf } from '../core/series.js';
@@ -43,17 +44,22 @@ export interface ChainQuery {
  * core/delta-chain.ts). Manifests that cannot be read are left out of the chains and returned as `invalid`; the backups
  * whose artifact is not whole in the store, as `unusable`.
  */
-export async function loadChains(repo: BackupRepository, q: ChainQuery): Promise<{ chains: BackupChain[]; invalid: Listing['invalid']; unusable: Listing['unusable'] }> {
+export async function loadChains(
+  repo: BackupRepository,
+  q: ChainQuery,
+): Promise<{ chains: BackupChain[]; invalid: Listing['invalid']; unusable: Listing['unusable']; newerKinds: Manifest[] }> {
   const { backups, invalid, unusable } = await repo.list();
   const bases: BaseBackup[] = [];
   const segments: SegmentBackup[] = [];
+  // Backups of a content type this version does not know (a newer reshifter's), of the series: a `latest` past them is refused.
+  const newerKinds: Manifest[] = [];
   for (const m of backups) {
+    const ofSeries = q.series === undefined || seriesOf(m) === q.series;
     if (isDeltaManifest(m)) segments.push(segmentOf(m));
-    else if (canUse(q.use, m) && (q.series === undefined || seriesOf(m) === q.series)) {
-      bases.push({ id: m.id, createdAt: m.createdAt, revision: etcdOf(m).revision, manifest: m });
-    }
+    else if (canUse(q.use, m) && ofSeries) bases.push({ id: m.id, createdAt: m.createdAt, revision: etcdOf(m).revision, manifest: m });
+    else if (kindOf(m.contentType) === 'other' && ofSeries) newerKinds.push(m);
   }
-  return { chains: buildChains(bases, segments).chains, invalid, unusable };
+  return { chains: buildChains(bases, segments).chains, invalid, unusable, newerKinds };
 }
 
 /** A chain as `GET /api/v1/chains` and the web UI show it: the base, its segments over time, how far it reaches. */

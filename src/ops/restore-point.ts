@@ -1,5 +1,6 @@
 import type { CodecKeys } from '../archive/codec.js';
 import { isDeltaManifest, type DeltaManifest } from '../archive/manifest.js';
+import { newerKindText } from '../core/backup-kind.js';
 import type { DeltaEvent } from '../core/delta-event.js';
 import { NoBaseOfKindError, resolveTarget, type Resolution, type Target } from '../core/delta-chain.js';
 import { USES, type BackupUse } from '../core/latest.js';
@@ -42,7 +43,7 @@ export class BaseTooNewError extends Error {
  * what the store holds when none covers it.
  */
 export async function resolvePoint(repo: BackupRepository, id: string, target: Target, q: { use: BackupUse; series?: string }): Promise<PointResolution[]> {
-  const { chains, invalid, unusable } = await loadChains(repo, q);
+  const { chains, invalid, unusable, newerKinds } = await loadChains(repo, q);
   // A base named by id whose artifact is missing or cut short is refused before anything is read, in the words of a
   // restore by id (checkWhole): the listing above tells, so a whole one costs no request of its own.
   const named = id === 'latest' ? undefined : chains.find((c) => c.base.id === id);
@@ -64,6 +65,10 @@ export async function resolvePoint(repo: BackupRepository, id: string, target: T
     // As `latest` of a backup (BackupRepository.get): never an older state, silently, because the manifest of a
     // newer backup or segment cannot be read.
     const newest = [best.chain.base.id, ...best.segments.map((s) => s.id)].sort().at(-1)!;
+    const unknown = newerKinds.filter((m) => m.id > newest).sort((a, b) => (a.id < b.id ? 1 : -1))[0];
+    if (unknown !== undefined) {
+      throw new RefusedError(`--to latest would restore revision ${best.revision} (backup ${newest}), but this version cannot read a newer backup: ${newerKindText(unknown)}. Give --to ${best.revision} to restore that`);
+    }
     const newer = unreadableNewer(invalid, newest);
     if (newer.length > 0) {
       throw new RefusedError(

@@ -1,8 +1,8 @@
 import { etcdOf, isDeltaManifest, type DeltaManifest, type Manifest } from '../archive/manifest.js';
-import { kindOf } from '../core/backup-kind.js';
+import { kindOf, newerKindText } from '../core/backup-kind.js';
 import { counted } from '../core/counted.js';
 import { validateChain } from '../core/delta-chain.js';
-import { OperationError, StoreError, describeError } from '../core/errors.js';
+import { OperationError, RefusedError, StoreError, describeError } from '../core/errors.js';
 import { USES, canUse, newestFirst } from '../core/latest.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { OpContext } from './context.js';
@@ -36,6 +36,7 @@ export async function verifyChain(ctx: OpContext, repo: BackupRepository, m: Man
   const base = backups.find((b) => b.id === baseId && !isDeltaManifest(b));
   if (base === undefined) throw new OperationError(`segment ${m.id} belongs to the chain of ${baseId}, which is not in ${repo.store.location}: its chain cannot be restored`);
   // A render listing or a container checkpoint starts no chain: its 'ok' would say revisions are restorable that are not.
+  if (kindOf(base.contentType) === 'other') throw new RefusedError(newerKindText(base));
   if (!canUse(USES.verifyChain, base)) throw new OperationError(`backup ${base.id} is a ${kindOf(base.contentType)}, which starts no chain of changes: verify it without --chain`);
   const segments = backups.filter((b): b is DeltaManifest => isDeltaManifest(b) && b.base === base.id);
   const chain = validateChain({ id: base.id, createdAt: base.createdAt, revision: etcdOf(base).revision }, segments);

@@ -2,7 +2,8 @@ import { existsSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { IntegrityError, NotFoundError, RefusedError, StoreError, UsageError, describeError } from '../core/errors.js';
-import { kindOf } from '../core/backup-kind.js';
+import { kindOf, newerKindText } from '../core/backup-kind.js';
+import { inSeries } from '../core/series.js';
 import { USES, newestFirst, pickLatest, type BackupUse, type LatestQuery } from '../core/latest.js';
 import { mapLimited } from '../core/map-limited.js';
 import { nearbyIds } from '../core/nearby.js';
@@ -111,12 +112,16 @@ export class BackupRepository {
   async get(id: string, use: BackupUse, series?: string): Promise<Manifest> {
     if (id === 'latest') return this.latest(use, series);
     checkBackupIds([id]);
+    let m: Manifest;
     try {
-      return await this.readManifestKey(this.key(manifestName(id)));
+      m = await this.readManifestKey(this.key(manifestName(id)));
     } catch (err) {
       if (err instanceof StoreError && err.kind === 'not-found') throw await this.notFound(id);
       throw err;
     }
+    // Only verify (and a download) takes it: its stored bytes are checked, its content is said not to be (skip content).
+    if (use !== USES.any && kindOf(m.contentType) === 'other') throw new RefusedError(newerKindText(m));
+    return m;
   }
 
   /**
@@ -179,6 +184,7 @@ export class BackupRepository {
       if (!(err instanceof NotFoundError) || bad.length === 0) throw err;
       throw new NotFoundError(`${err.message}; the manifest of ${bad.length === 1 ? 'a backup' : `${bad.length} backups`} cannot be read: ${bad.join(', ')}`);
     }
+    newerKindRefusal(backups, m, use, series);
     const newer = unreadableNewer(invalid, m.id);
     if (newer.length > 0) {
       // Another cluster's backups synced into this folder belong in that cluster's: "repair or delete" would not fit.
@@ -555,6 +561,19 @@ const sh = (path: string) => (/^[\w./@:+=,-]+$/.test(path) ? path : `'${printabl
 const hinted = (hint: string) => (hint === '' ? '' : `; ${hint}`);
 
 /** The manifests in `invalid` of backups newer than backup `id` (`''`: all of them), as `<key> (<why>)`. */
+/**
+ * Refuses `latest` = `m` when a backup newer than it (of `series`, when given) holds a content type this version does
+ * not know: a newer reshifter wrote it, and `latest` naming the older backup without a word would restore (or read)
+ * older state than the operator believes, as with a newer manifest that cannot be read (unreadableNewer).
+ */
+function newerKindRefusal(backups: readonly Manifest[], m: Manifest, use: BackupUse, series: string | undefined): void {
+  if (use === USES.any) return;
+  const newer = backups.filter((b) => b.id > m.id && kindOf(b.contentType) === 'other' && (series === undefined || inSeries(b, series)));
+  if (newer.length === 0) return;
+  newer.sort(newestFirst);
+  throw new RefusedError(`"latest" would be backup ${m.id}, but this version cannot read a newer one: ${newerKindText(newer[0]!)}. Give the id ${m.id} instead of "latest" to use the older backup`);
+}
+
 export function unreadableNewer(invalid: Listing['invalid'], id: string): string[] {
   return invalid.filter((bad) => (idOfFile(basename(bad.key)) ?? '') > id).map((bad) => `${bad.key} (${bad.error})`);
 }

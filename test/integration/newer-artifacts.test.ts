@@ -3,7 +3,7 @@ import { cp, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { zstdDecompressSync } from 'node:zlib';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { runInProcess } from '../helpers/in-process.js';
 
@@ -75,4 +75,55 @@ it('a delta segment of a newer version: restore --to and verify --chain refuse i
   const verify = await runInProcess(['verify', BASE, '--chain'], env);
   expect(verify.code).toBe(1);
   expect(verify.stdout + verify.stderr).toContain(`reshifter-delta.json ${NEWER}`);
+});
+
+describe('a backup whose content type this version does not know (a newer reshifter wrote it)', () => {
+  let newer: Record<string, string>;
+  const OLDER = '20261207T220342.410Z-fbc6e0'; // the snapshot before BASE
+  const TEXT = `backup ${BASE} (${BASE}.snapshot.db.gz) holds content type "etcd-snapshot-v2", which this version of reshifter does not know: written by a newer reshifter (reshifter 0.1.0); upgrade reshifter to read it`;
+  beforeAll(async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rs-newer-kind-'));
+    await cp(FIXTURE, join(dir, 'compat'), { recursive: true });
+    const file = join(dir, 'compat', `${BASE}.manifest.json`);
+    await writeFile(file, (await readFile(file, 'utf8')).replace('"contentType": "etcd-snapshot"', '"contentType": "etcd-snapshot-v2"'));
+    newer = { ...env, RS_BACKUP_DIR: dir, RS_ENCRYPTION_IDENTITY_FILE: new URL('../fixtures/compat/age-identity.txt', import.meta.url).pathname };
+  });
+  afterAll(async () => {
+    await rm(newer.RS_BACKUP_DIR!, { recursive: true, force: true });
+  });
+
+  it('by its id: every reader refuses it naming it, its file and to upgrade (it said "a snapshot listing ... cannot be restored", "a other"); verify checks its bytes', async () => {
+    const file = join(newer.RS_BACKUP_DIR!, 'out.db');
+    for (const args of [
+      ['stats', BASE],
+      ['inspect', BASE],
+      ['inspect', BASE, '--keys'],
+      ['diff', BASE, OLDER],
+      ['restore', BASE, '--keys'],
+      ['restore', BASE, '--snapshot-file', file],
+      ['restore', BASE, '--to', 'latest', '--keys'],
+      ['verify', BASE, '--chain'],
+    ]) {
+      const res = await runInProcess(args, newer);
+      expect(res.code, args.join(' ')).toBe(1);
+      expect(res.stderr, args.join(' ')).toContain(TEXT);
+    }
+    expect(await etcd.ctl(['get', '', '--from-key', '--keys-only'])).toBe('');
+    const verify = await runInProcess(['verify', BASE], newer);
+    expect(verify.code, verify.stderr).toBe(0);
+    expect(verify.stdout).toMatch(/skip\tcontent\tnot checked: content type "etcd-snapshot-v2"/);
+  });
+
+  it('latest past it is refused, naming it and the older id to give: restore latest --keys would have restored the older snapshot, --to latest revision 31 of 40 recorded', async () => {
+    for (const args of [['inspect', 'latest'], ['restore', 'latest', '--keys'], ['restore', 'latest', '--data-dir', join(newer.RS_BACKUP_DIR!, 'dd')]]) {
+      const res = await runInProcess(args, newer);
+      expect(res.code, args.join(' ')).toBe(1);
+      expect(res.stderr, args.join(' ')).toContain(`"latest" would be backup ${OLDER}, but this version cannot read a newer one: ${TEXT}. Give the id ${OLDER} instead of "latest"`);
+    }
+    const to = await runInProcess(['restore', 'latest', '--to', 'latest', '--keys'], newer);
+    expect(to.code).toBe(1);
+    expect(to.stderr).toContain(`--to latest would restore revision 31 (backup ${OLDER}), but this version cannot read a newer backup: ${TEXT}. Give --to 31`);
+    expect(await etcd.ctl(['get', '', '--from-key', '--keys-only'])).toBe('');
+    await runInProcess(['restore', OLDER, '--keys'], newer).then((r) => expect(r.code, r.stderr).toBe(0));
+  });
 });
