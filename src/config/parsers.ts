@@ -261,9 +261,9 @@ export function bucketFolder(value: string): string {
   const s3 = /^s3:\/\/[^/]+\/*(.*)$/i.exec(value.trim());
   if (s3) {
     const folder = bucketFolder(s3[1]!);
-    throw new Error(`is an S3 URL: give the folder inside the bucket alone (${folder === '' ? 'none here: unset it' : JSON.stringify(folder)}), and the bucket as RS_S3_BUCKET`);
+    throw new Error(`is an S3 URL: give the folder inside the bucket alone (${folder === '' ? 'none here: unset it' : JSON.stringify(folder)}), and the bucket as RS_S3_BUCKET${earlierFolder(value)}`);
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value.trim())) throw new Error("is a URL: give the folder inside the bucket alone (like clusters/prod); a server's address goes in RS_S3_ENDPOINT");
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value.trim())) throw new Error(`is a URL: give the folder inside the bucket alone (like clusters/prod); a server's address goes in RS_S3_ENDPOINT${earlierFolder(value)}`);
   const parts = value.split('/').filter((p) => p.length > 0);
   if (parts.some((p) => p === '.' || p === '..')) throw new Error('must not contain "." or ".." segments');
   const folder = parts.join('/');
@@ -273,6 +273,18 @@ export function bucketFolder(value: string): string {
     throw new Error(`is ${bytes} bytes long: S3 keys are at most 1024 bytes, and every backup's key adds the cluster's folder and a file name (up to ${1024 - MAX_S3_FOLDER_BYTES} bytes): give a folder of at most ${MAX_S3_FOLDER_BYTES} bytes`);
   }
   return folder;
+}
+
+/**
+ * Where earlier versions of reshifter stored the backups of an RS_S3_PREFIX that is a URL, which they took as a folder
+ * (`s3://etcd-backups/prod` as `s3:/etcd-backups/prod`): an operator who upgrades with the value that served for months
+ * was told only to give `prod`, where none of those backups are. Said with the value that reads them.
+ */
+function earlierFolder(value: string): string {
+  const parts = value.split('/').filter((p) => p.length > 0);
+  if (parts.some((p) => p === '.' || p === '..')) return '';
+  const folder = parts.join('/');
+  return `. Earlier versions of reshifter took it as the folder ${JSON.stringify(folder)} and stored backups there: RS_S3_PREFIX=${JSON.stringify(folder)} reads them`;
 }
 
 /** The longest RS_S3_PREFIX: S3's 1024-byte keys less `/`, a cluster's name (63), `/` and a backup's file name (64). */

@@ -242,7 +242,7 @@ export const VARIABLES: readonly Variable[] = [
   {
     name: 'RS_S3_PREFIX', group: 'store', parse: bucketFolder, default: '', field: 'store.prefix',
     empty: { means: 'no folder (backups at the top of the bucket)' },
-    doc: { default: '', example: '`clusters/prod`', meaning: 'folder inside the bucket (the folder alone: `s3://etcd-backups/prod` is refused, naming `prod`)' },
+    doc: { default: '', example: '`clusters/prod`', meaning: 'folder inside the bucket (the folder alone: `s3://etcd-backups/prod` is refused, naming `prod`, and `s3:/etcd-backups/prod`, where earlier versions stored its backups)' },
   },
   {
     name: 'RS_S3_FORCE_PATH_STYLE', group: 'store', unset: 'absent', parse: (v) => coerce(v).asBool(), field: 'store.forcePathStyle',

@@ -196,4 +196,23 @@ describe('artifacts of every earlier version, from S3', () => {
       expect((await value(BIG)).length).toBeGreaterThan(200 * 1024);
     }
   });
+
+  // Before 5850b01 RS_S3_PREFIX=s3://<bucket>/prod was taken as the folder "s3:/<bucket>/prod": months of backups are
+  // there. Refused now, the refusal said only to give "prod", where none of them are ("no backups").
+  it('RS_S3_PREFIX as an S3 URL: the refusal names the folder earlier versions stored its backups in, and that folder reads', async () => {
+    const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    const version = VERSIONS[0]!;
+    const files = await readdir(join(FIXTURES, version));
+    for (const f of files) {
+      await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `s3:/${s3.bucket}/prod/compat/${f}`, Body: await readFile(join(FIXTURES, version, f)) }));
+    }
+    const env = { ...s3.env, RS_CLUSTER_NAME: 'compat', RS_ENCRYPTION_IDENTITY_FILE: IDENTITY, RS_ETCD_ENDPOINTS: etcd.endpoint };
+    const refused = await runInProcess(['list'], { ...env, RS_S3_PREFIX: `s3://${s3.bucket}/prod` });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`Earlier versions of reshifter took it as the folder "s3:/${s3.bucket}/prod" and stored backups there: RS_S3_PREFIX="s3:/${s3.bucket}/prod" reads them`);
+    const earlier = { ...env, RS_S3_PREFIX: `s3:/${s3.bucket}/prod` };
+    const all = await listed(earlier);
+    expect(all).toHaveLength(files.filter((f) => f.endsWith('.manifest.json')).length);
+    for (const b of all) await ok(['verify', b.id], earlier);
+  });
 });

@@ -69,8 +69,8 @@ const CASES: Array<[string, string, RegExp, Env?]> = [
   // Before: taken, and every upload failed (S3's KeyTooLongError; s3rver's 500s, retried for RS_S3_RETRY_WINDOW).
   ['RS_S3_PREFIX', `team/${'x'.repeat(900)}`, /" is 905 bytes long: S3 keys are at most 1024 bytes, and every backup's key adds the cluster's folder and a file name \(up to 129 bytes\): give a folder of at most 895 bytes$/, { RS_S3_BUCKET: 'etcd-backups' }],
   // Before: taken as the folder "s3:/etcd-backups/prod" inside the bucket, where no other config would look.
-  ['RS_S3_PREFIX', 's3://etcd-backups/prod/', /"s3:\/\/etcd-backups\/prod\/" is an S3 URL: give the folder inside the bucket alone \("prod"\), and the bucket as RS_S3_BUCKET$/, { RS_S3_BUCKET: 'etcd-backups' }],
-  ['RS_S3_PREFIX', 'https://minio:9000/etcd-backups/prod', /is a URL: give the folder inside the bucket alone \(like clusters\/prod\); a server's address goes in RS_S3_ENDPOINT$/, { RS_S3_BUCKET: 'etcd-backups' }],
+  ['RS_S3_PREFIX', 's3://etcd-backups/prod/', /"s3:\/\/etcd-backups\/prod\/" is an S3 URL: give the folder inside the bucket alone \("prod"\), and the bucket as RS_S3_BUCKET\. Earlier versions of reshifter took it as the folder "s3:\/etcd-backups\/prod" and stored backups there: RS_S3_PREFIX="s3:\/etcd-backups\/prod" reads them$/, { RS_S3_BUCKET: 'etcd-backups' }],
+  ['RS_S3_PREFIX', 'https://minio:9000/etcd-backups/prod', /is a URL: give the folder inside the bucket alone \(like clusters\/prod\); a server's address goes in RS_S3_ENDPOINT\. Earlier versions of reshifter took it as the folder "https:\/minio:9000\/etcd-backups\/prod" and stored backups there/, { RS_S3_BUCKET: 'etcd-backups' }],
   ['RS_S3_REQUEST_TIMEOUT', '30000', /is not a duration/],
   ['RS_S3_RETRY_WINDOW', 'a minute', /is not a duration/],
   ['RS_S3_FORCE_PATH_STYLE', 'yes', /"yes" should be either "true", "false"/],
