@@ -172,6 +172,24 @@ describe.each([
   });
 });
 
+// Encrypted with RS_ENCRYPTION_PASSPHRASE (age's scrypt recipient): one filter:secrets dump of each build, a cluster each.
+describe.each([
+  ['compat-a', '8702e40'],
+  ['compat-b', '89b1126'],
+  ['compat-c', 'e8eff6b'],
+])('a dump encrypted with a passphrase, cluster %s (%s)', (cluster) => {
+  it('verifies and restores with the passphrase', async () => {
+    const dir = await mkdtemp(join(work, `${cluster}-`));
+    await cp(join(FIXTURES, 'passphrase', cluster), join(dir, cluster), { recursive: true });
+    const env = { RS_BACKUP_DIR: dir, RS_CLUSTER_NAME: cluster, RS_ENCRYPTION_PASSPHRASE: 'synthetic-test-passphrase', RS_ETCD_ENDPOINTS: etcd.endpoint };
+    await ok(['verify', 'latest'], env);
+    await emptyEtcd();
+    await ok(['restore', 'latest'], env);
+    expect(await keyCount()).toBe(2);
+    expect(await value(SECRET)).toContain('rotated by');
+  });
+});
+
 describe('artifacts of every earlier version, from S3', () => {
   let s3: TestS3;
   beforeAll(async () => {
