@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { zstdDecompressSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApi } from '../helpers/api.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { runInProcess } from '../helpers/in-process.js';
 
@@ -112,6 +113,19 @@ describe('a backup whose content type this version does not know (a newer reshif
     const verify = await runInProcess(['verify', BASE], newer);
     expect(verify.code, verify.stderr).toBe(0);
     expect(verify.stdout).toMatch(/skip\tcontent\tnot checked: content type "etcd-snapshot-v2"/);
+  });
+
+  it('the API refuses to restore it, naming it and to upgrade, and starts no job', async () => {
+    const api = await startApi({ ...newer, RS_API_TOKEN: 'a'.repeat(32) });
+    try {
+      const res = await api.call('/api/v1/restores', { method: 'POST', token: 'a'.repeat(32), json: { backupId: BASE, dryRun: true } });
+      const body = (await res.json()) as { error?: string };
+      expect(res.status, JSON.stringify(body)).toBe(409);
+      expect(body.error).toContain(TEXT);
+      expect(api.jobs.list()).toHaveLength(0);
+    } finally {
+      await api.stop();
+    }
   });
 
   it('latest past it is refused, naming it and the older id to give: restore latest --keys would have restored the older snapshot, --to latest revision 31 of 40 recorded', async () => {
