@@ -24,6 +24,7 @@ const BIG = '/registry/configmaps/team-a/big';
 
 interface Listed {
   id: string;
+  sizeBytes: number;
   strategy: string;
   artifact: string;
   base?: string;
@@ -169,6 +170,19 @@ describe.each([
     await ok(['restore', base!.id, '--to', String(baseRevision + 2)], env);
     expect(await value(`/registry/configmaps/default/chain-${tag}-1`)).toBe(`v1 of ${tag}`);
     expect(await value(`/registry/configmaps/default/chain-${tag}-2`)).toBe('');
+  });
+});
+
+// A container checkpoint (RS_BACKUP_STRATEGY=checkpoint, the archive of test/helpers/fake-kubelet.ts's kubelet).
+describe.each(['v20261204-89b1126-checkpoint', 'v20261207-e8eff6b-checkpoint'])('a container checkpoint %s wrote', (version) => {
+  it('verifies and is written out as an OCI image archive', async () => {
+    const env = await storeOf(version);
+    const [m] = await listed(env);
+    expect(m).toMatchObject({ strategy: 'checkpoint', checkpoint: { namespace: 'shop', pod: 'web', container: 'app' } });
+    expect(await ok(['verify', m!.id], env)).toMatch(/ok\s+content\s+container-checkpoint ok/);
+    const file = join(work, `${m!.id}.oci.tar`);
+    await ok(['restore', m!.id, '--image-archive', file], env);
+    expect((await readFile(file)).length).toBeGreaterThan(m!.sizeBytes);
   });
 });
 
