@@ -58,10 +58,31 @@ export function checkpointDirProblem(dir: string, keepLocal: boolean): string | 
   }
   try {
     accessSync(dir, constants.R_OK | constants.X_OK | (keepLocal ? 0 : constants.W_OK));
-  } catch {
-    return keepLocal
-      ? `RS_CHECKPOINT_DIR was invalid: ${JSON.stringify(dir)} cannot be read: checkpoint archives are root's, so run as root on the node`
-      : `RS_CHECKPOINT_DIR was invalid: ${JSON.stringify(dir)} cannot be written, and each archive is deleted there once stored: run as root, or set RS_CHECKPOINT_KEEP_LOCAL=true`;
+  } catch (err) {
+    return checkpointDirRefused(dir, keepLocal, (err as NodeJS.ErrnoException).code);
   }
   return undefined;
+}
+
+/**
+ * Why the checkpoint folder cannot be used by this process, and what helps: a read-only mount (a hostPath volume with
+ * `readOnly: true`), which running as root does not change; else the folder's mode and owner against this uid (a
+ * pod with runAsNonRoot: the kubelet's folder and archives are root's).
+ */
+function checkpointDirRefused(dir: string, keepLocal: boolean, code: string | undefined): string {
+  const head = `RS_CHECKPOINT_DIR was invalid: ${JSON.stringify(dir)}`;
+  const deleted = 'and each archive is deleted there once stored';
+  if (code === 'EROFS') return `${head} is on a read-only mount, ${deleted}: mount it writable (a hostPath volume without readOnly: true), or set RS_CHECKPOINT_KEEP_LOCAL=true`;
+  const uid = process.getuid?.();
+  let mode = '';
+  try {
+    const s = statSync(dir);
+    mode = ` (mode ${(s.mode & 0o7777).toString(8).padStart(4, '0')}, owner uid ${s.uid})`;
+  } catch {
+    // The mode is a detail of the message.
+  }
+  const by = `${uid === undefined ? '' : ` by uid ${uid}`}${mode}`;
+  return keepLocal
+    ? `${head} cannot be read${by}: checkpoint archives are root's, so run as root on the node`
+    : `${head} cannot be written${by}, ${deleted}: run as root (the kubelet's archives are root's), or set RS_CHECKPOINT_KEEP_LOCAL=true`;
 }
