@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
 import envVar from 'env-var';
 import { MAX_RECIPIENTS, isAgeIdentity, isAgeRecipient, parseIdentityFile } from '../archive/age-keys.js';
 import { kubectlNameProblem } from '../kube/kubectl-names.js';
@@ -131,14 +132,47 @@ export function existingWritableFolder(path: string): string {
     accessSync(path, constants.W_OK | constants.X_OK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'cannot be written' : (err as Error).message);
+    throw new Error(code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? `cannot be written ${whoAndMode(path)}` : code === 'EROFS' ? 'cannot be written: its file system is read-only' : (err as Error).message);
   }
   return path;
 }
 
-/** A folder that does not exist yet (the first backup creates it), or one that exists and can be written. */
+/**
+ * A folder that exists and can be written, or one the first backup can create: the nearest folder above it that
+ * exists can be written (a non-root pod whose RS_BACKUP_DIR is under a root-owned folder, or on a read-only root file
+ * system, would otherwise take its snapshot of etcd before failing to write it).
+ */
 export function writableFolder(path: string): string {
-  return folderUnlessAbsent(path, constants.W_OK | constants.X_OK, 'written');
+  folderUnlessAbsent(path, constants.W_OK | constants.X_OK, 'written');
+  let above = resolve(path);
+  let st;
+  while (st === undefined) {
+    try {
+      st = statSync(above);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(above) === above) return path;
+      above = dirname(above);
+    }
+  }
+  if (above === resolve(path)) return path;
+  if (!st.isDirectory()) throw new Error(`does not exist and cannot be created: ${above} is not a directory`);
+  try {
+    accessSync(above, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'EROFS' ? 'cannot be written: its file system is read-only' : `cannot be written ${whoAndMode(above)}`;
+    throw new Error(`does not exist and cannot be created: the folder above it that exists, ${above}, ${why}`);
+  }
+  return path;
+}
+
+/** `by uid 65534 (mode 0755, owner uid 0)`: who this process is against a folder it may not write. */
+function whoAndMode(path: string): string {
+  const uid = process.getuid?.();
+  try {
+    return `by ${uid === undefined ? 'this user' : `uid ${uid}`} (${modeOf(path)})`;
+  } catch {
+    return `by ${uid === undefined ? 'this user' : `uid ${uid}`}`;
+  }
 }
 
 /** A folder that does not exist (nothing to read yet), or one that exists and can be read: a store mounted read-only. */
@@ -158,8 +192,8 @@ function folderUnlessAbsent(path: string, mode: number, verb: string): string {
   if (!st.isDirectory()) throw new Error('is not a directory');
   try {
     accessSync(path, mode);
-  } catch {
-    throw new Error(`cannot be ${verb}`);
+  } catch (err) {
+    throw new Error((err as NodeJS.ErrnoException).code === 'EROFS' ? `cannot be ${verb}: its file system is read-only` : `cannot be ${verb} ${whoAndMode(path)}`);
   }
   return path;
 }

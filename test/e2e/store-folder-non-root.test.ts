@@ -1,0 +1,78 @@
+import { chmod, chown, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { nonRootUid, runCliAsNonRoot } from '../helpers/non-root.js';
+import { readOnlyView } from '../helpers/read-only.js';
+import { startTrap, type Trap } from '../helpers/trap.js';
+
+/**
+ * A local store a backup cannot write, as a pod with runAsNonRoot and a read-only root file system meets it: refused
+ * before any work (exit 2, no connection to etcd), naming the folder in the way, the uid and the folder's mode and
+ * owner. Before, a store folder that did not exist under a folder this user may not write passed the check: the
+ * backup took etcd's snapshot, then failed writing it ('writing .../<id>.snapshot.db.zst: permission denied', exit 1).
+ */
+describe('a store folder a non-root backup cannot write', () => {
+  let dir: string;
+  let trap: Trap;
+  const root = process.getuid?.() === 0;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rs-store-nr-'));
+    await chmod(dir, 0o755);
+    trap = await startTrap();
+  });
+  afterAll(async () => {
+    await trap.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A folder this user may not write: root's 0755 for uid 65534, or this user's own 0555. */
+  const closedFolder = async (name: string) => {
+    const folder = join(dir, name);
+    await mkdir(folder);
+    if (root) await chown(folder, 0, 0);
+    await chmod(folder, root ? 0o755 : 0o555);
+    return { folder, mode: `mode ${root ? '0755' : '0555'}, owner uid ${root ? 0 : process.getuid!()}` };
+  };
+
+  it('one to create under a folder it may not write: exit 2, naming that folder, nothing read from etcd', async () => {
+    const { folder, mode } = await closedFolder('var-backups');
+    const store = join(folder, 'etcd', 'prod');
+    const res = await runCliAsNonRoot(['backup'], { RS_ETCD_ENDPOINTS: `http://127.0.0.1:${trap.port}`, RS_BACKUP_DIR: store }, '/');
+    expect(res.code, res.stderr).toBe(2);
+    expect(res.stderr).toContain(
+      `RS_BACKUP_DIR was invalid: ${JSON.stringify(store)} does not exist and cannot be created: the folder above it that exists, ${folder}, cannot be written by uid ${nonRootUid()} (${mode})`,
+    );
+    expect(trap.connections).toBe(0);
+    expect(await readdir(folder)).toEqual([]);
+  });
+
+  it('one that exists and it may not write: names the uid, the mode and owner; list still reads it', async () => {
+    const { folder, mode } = await closedFolder('existing');
+    const res = await runCliAsNonRoot(['backup'], { RS_ETCD_ENDPOINTS: `http://127.0.0.1:${trap.port}`, RS_BACKUP_DIR: folder }, '/');
+    expect(res.code, res.stderr).toBe(2);
+    expect(res.stderr).toContain(`RS_BACKUP_DIR was invalid: ${JSON.stringify(folder)} cannot be written by uid ${nonRootUid()} (${mode})`);
+    const list = await runCliAsNonRoot(['list'], { RS_BACKUP_DIR: folder }, '/');
+    expect(list.code, list.stderr).toBe(0);
+    expect(trap.connections).toBe(0);
+  });
+
+  it('one to create on a read-only file system: says so, exit 2, nothing read from etcd', async () => {
+    const folder = join(dir, 'mounted');
+    await mkdir(folder);
+    const view = await readOnlyView(folder);
+    expect(view, 'root may bind-mount here').toBeDefined();
+    try {
+      const store = join(view!.path, 'backups');
+      const res = await runCli(['backup'], { RS_ETCD_ENDPOINTS: `http://127.0.0.1:${trap.port}`, RS_BACKUP_DIR: store });
+      expect(res.code, res.stderr).toBe(2);
+      const why = root ? 'cannot be written: its file system is read-only' : `cannot be written by uid ${process.getuid!()}`;
+      expect(res.stderr).toContain(`RS_BACKUP_DIR was invalid: ${JSON.stringify(store)} does not exist and cannot be created: the folder above it that exists, ${view!.path}, ${why}`);
+      expect(trap.connections).toBe(0);
+    } finally {
+      await view!.release();
+    }
+  });
+});
