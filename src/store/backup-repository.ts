@@ -185,19 +185,19 @@ export class BackupRepository {
       throw new NotFoundError(`${err.message}; the manifest of ${bad.length === 1 ? 'a backup' : `${bad.length} backups`} cannot be read: ${bad.join(', ')}`);
     }
     newerKindRefusal(backups, m, use, series);
+    // verify and downloads take it as it is: verify says FAIL read. A restore is told which backup restores instead.
+    const broken = use === USES.any ? undefined : unusable.find((u) => u.id === m.id);
+    const q: LatestQuery = { use, where, ...(series !== undefined && { series }) };
     const newer = unreadableNewer(invalid, m.id);
     if (newer.length > 0) {
       // Another cluster's backups synced into this folder belong in that cluster's: "repair or delete" would not fit.
       const owner = onlyOtherCluster(invalid.filter((bad) => (idOfFile(basename(bad.key)) ?? '') > m.id));
       const fix = owner !== undefined ? `or move the newer backups' files to the folder of cluster ${owner}` : 'or repair or delete the newer backup';
-      throw new RefusedError(
-        `"latest" would be backup ${m.id}, but the manifest of a newer backup cannot be read: ${newer.join(', ')}. ` +
-          `Give the id ${m.id} instead of "latest" to use it, ${fix}`,
-      );
+      // A store copied in part (an interrupted cp or rsync) cuts the newest files short: the id offered must restore.
+      const give = broken === undefined ? `Give the id ${m.id} instead of "latest" to use it` : `Nor will ${m.id} do: ${unusableText(broken)}; ${insteadText(newestWhole(backups, unusable, q), false)}`;
+      throw new RefusedError(`"latest" would be backup ${m.id}, but the manifest of a newer backup cannot be read: ${newer.join(', ')}. ${give}, ${fix}`);
     }
-    // verify and downloads take it as it is: verify says FAIL read. A restore is told which backup restores instead.
-    const broken = unusable.find((u) => u.id === m.id);
-    if (broken !== undefined && use !== USES.any) throw unusableLatest(broken, backups, unusable, { use, where, ...(series !== undefined && { series }) });
+    if (broken !== undefined) throw unusableLatest(broken, backups, unusable, q);
     return m;
   }
 

@@ -131,3 +131,31 @@ it("a manifest a newer reshifter wrote (a compression this version does not know
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+// A store copied in part (an interrupted cp or rsync of the cluster's folder): the newest manifest cut short and the
+// artifact of the one before it too. Before, the refusal of latest said "Give the id <that one> instead", a backup
+// that restores nothing.
+it('the newest manifest cut short and the artifact before it too: latest is refused naming the newest whole backup', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'rs-latest-copied-in-part-'));
+  try {
+    const at = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: dir };
+    const made: Array<{ id: string; artifact: string }> = [];
+    for (let i = 0; i < 3; i++) made.push(JSON.parse((await runInProcess(['backup', '--json'], at)).stdout) as { id: string; artifact: string });
+    const [whole, cut, unread] = made as [{ id: string; artifact: string }, { id: string; artifact: string }, { id: string; artifact: string }];
+    await writeFile(join(dir, 'default', `${unread.id}.manifest.json`), '{"cut short');
+    const artifact = join(dir, 'default', cut.artifact);
+    const stored = await readFile(artifact);
+    await writeFile(artifact, stored.subarray(0, stored.length >> 1));
+    const res = await runInProcess(['restore', 'latest', '--dry-run', '--keys'], at);
+    expect(res.code, res.stderr).toBe(1);
+    expect(res.stderr).toContain(`"latest" would be backup ${cut.id}, but the manifest of a newer backup cannot be read: default/${unread.id}.manifest.json (`);
+    expect(res.stderr).toContain(`Nor will ${cut.id} do: its artifact ${cut.artifact} differs in size from its manifest: expected `);
+    expect(res.stderr).toContain(`, found ${stored.length >> 1}, so it restores nothing; the newest whole one is ${whole.id} (snapshot, taken `);
+    expect(res.stderr).toContain('): give its id instead, or repair or delete the newer backup');
+    expect(res.stderr).not.toContain(`Give the id ${cut.id}`);
+    const named = await runInProcess(['restore', whole.id, '--dry-run', '--keys'], at);
+    expect(named.code, named.stderr).toBe(0);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
