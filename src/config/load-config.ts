@@ -1,3 +1,4 @@
+import { isAbsolute, resolve } from 'node:path';
 import { suggest } from '../core/suggest.js';
 import { TOOL_SECRETS, TOOL_VARIABLES } from './tool-variables.js';
 import { endpoints } from './parsers.js';
@@ -124,7 +125,7 @@ function readVariable(
   checkPresent: ReadonlySet<VariableGroup> | undefined,
 ): unknown {
   const { earlier } = read;
-  if (from === undefined) return v.defaultOf ? v.defaultOf(earlier) : v.default;
+  if (from === undefined) return defaultValue(v, read, errors, checkPresent);
   const { name, value } = from;
   if ('give' in v.empty && value.trim() === '') {
     const { give, unset } = v.empty;
@@ -138,6 +139,28 @@ function readVariable(
   } catch (err) {
     const reason = (err instanceof Error ? err.message : String(err)).replace(/^env-var: "[^"]*" /, '');
     errors.push(`${name} was invalid: ${v.secret || TOOL_SECRETS.has(name) ? '(hidden)' : shownValue(redactSecrets(JSON.stringify(env[name])))} ${redactSecrets(reason)}`);
+    return undefined;
+  }
+}
+
+/**
+ * The default of a variable not set; with `checkPresent` and `presentDefault`, what it names checked as a value's
+ * would be (`./backups` from a working directory this user may not write): refused naming the variable to set.
+ */
+function defaultValue(
+  v: Variable,
+  read: { earlier: (name: string) => unknown; isSet: (name: string) => boolean },
+  errors: string[],
+  checkPresent: ReadonlySet<VariableGroup> | undefined,
+): unknown {
+  const value = v.defaultOf ? v.defaultOf(read.earlier) : v.default;
+  if (!checkPresent || v.presentDefault !== true || typeof value !== 'string') return value;
+  try {
+    v.present?.(value, checkPresent, read.isSet);
+    return value;
+  } catch (err) {
+    const here = isAbsolute(value) ? '' : ` (here ${resolve(value)})`;
+    errors.push(`${v.name} is not set, and its default ${JSON.stringify(value)}${here} ${err instanceof Error ? err.message : String(err)}: set ${v.name}`);
     return undefined;
   }
 }

@@ -65,6 +65,11 @@ export interface Variable {
    * `parse` does. The syntax (`parse`) is checked for every command.
    */
   present?: (value: string, groups: ReadonlySet<VariableGroup>, isSet: (name: string) => boolean) => void;
+  /**
+   * `present` checks the default too (a string): a default that names a place relative to the working directory
+   * (`./backups`), which a non-root user's working directory (`/`, a root-owned WORKDIR) may not let it create.
+   */
+  presentDefault?: boolean;
   /** What Config holds when the variable is not set (not parsed; may depend on variables read before). */
   default?: unknown;
   defaultOf?: (earlier: Earlier) => unknown;
@@ -207,7 +212,7 @@ export const VARIABLES: readonly Variable[] = [
     // RS_BACKUP_DIR=/backups, which every manifest's read-only root file system makes unwritable.
     name: 'RS_BACKUP_DIR', group: 'store', parse: localPath,
     present: (v, groups, isSet) => void (isSet('RS_S3_BUCKET') ? undefined : groups.has('backup') || groups.has('retention') ? writableFolder(v) : readableFolder(v)),
-    default: './backups', field: 'store.dir',
+    presentDefault: true, default: './backups', field: 'store.dir',
     empty: { give: "the local store's folder", unset: 'for ./backups' },
     doc: { default: '`./backups`', example: '`/var/backups/etcd`', meaning: 'local store (used, and its folder checked, only when `RS_S3_BUCKET` is unset: the image\'s `/backups` on a read-only root file system is no error beside S3); may be read-only for the commands that only read it (`list`, `verify`, `inspect`, `stats`, `diff`, `restore`)' },
   },

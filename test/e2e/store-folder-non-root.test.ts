@@ -59,6 +59,21 @@ describe('a store folder a non-root backup cannot write', () => {
     expect(trap.connections).toBe(0);
   });
 
+  // Before: RS_BACKUP_DIR unset took ./backups unchecked, so a backup from a working directory this user may not write
+  // (`/`, an image's root-owned WORKDIR) took etcd's snapshot, then failed writing it; so did `demo`, after its etcd.
+  it('RS_BACKUP_DIR not set, from a working directory it may not write: exit 2 naming the default, nothing read from etcd', async () => {
+    const { folder, mode } = await closedFolder('workdir');
+    const res = await runCliAsNonRoot(['backup'], { RS_ETCD_ENDPOINTS: `http://127.0.0.1:${trap.port}` }, folder);
+    expect(res.code, res.stderr).toBe(2);
+    expect(res.stderr).toContain(
+      `RS_BACKUP_DIR is not set, and its default "./backups" (here ${join(folder, 'backups')}) does not exist and cannot be created: the folder above it that exists, ${folder}, cannot be written by uid ${nonRootUid()} (${mode}): set RS_BACKUP_DIR`,
+    );
+    expect(trap.connections).toBe(0);
+    // Reading commands need nothing written: list there says there are no backups, exit 0.
+    const list = await runCliAsNonRoot(['list'], {}, folder);
+    expect(list.code, list.stderr).toBe(0);
+  });
+
   it('one to create on a read-only file system: says so, exit 2, nothing read from etcd', async () => {
     const folder = join(dir, 'mounted');
     await mkdir(folder);
