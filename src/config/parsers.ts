@@ -1,10 +1,10 @@
 import { isIP } from 'node:net';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, resolve } from 'node:path';
 import envVar from 'env-var';
 import { MAX_RECIPIENTS, isAgeIdentity, isAgeRecipient, parseIdentityFile } from '../archive/age-keys.js';
 import { kubectlNameProblem } from '../kube/kubectl-names.js';
+import { uncreatableFolder, unwritableFolder, whoAndMode } from '../core/writable-path.js';
 
 // The value parsers of the configuration table (variables.ts). Each takes a variable's value and returns what the
 // Config holds, or throws an Error whose message completes `NAME was invalid: "value" ...`.
@@ -132,7 +132,8 @@ export function existingWritableFolder(path: string): string {
     accessSync(path, constants.W_OK | constants.X_OK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? `cannot be written ${whoAndMode(path)}` : code === 'EROFS' ? 'cannot be written: its file system is read-only' : (err as Error).message);
+    if (code === 'EACCES' || code === 'EROFS') throw new Error(unwritableFolder(path) ?? 'cannot be written');
+    throw new Error(code === 'ENOENT' ? 'does not exist' : (err as Error).message);
   }
   return path;
 }
@@ -144,35 +145,9 @@ export function existingWritableFolder(path: string): string {
  */
 export function writableFolder(path: string): string {
   folderUnlessAbsent(path, constants.W_OK | constants.X_OK, 'written');
-  let above = resolve(path);
-  let st;
-  while (st === undefined) {
-    try {
-      st = statSync(above);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(above) === above) return path;
-      above = dirname(above);
-    }
-  }
-  if (above === resolve(path)) return path;
-  if (!st.isDirectory()) throw new Error(`does not exist and cannot be created: ${above} is not a directory`);
-  try {
-    accessSync(above, constants.W_OK | constants.X_OK);
-  } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code === 'EROFS' ? 'cannot be written: its file system is read-only' : `cannot be written ${whoAndMode(above)}`;
-    throw new Error(`does not exist and cannot be created: the folder above it that exists, ${above}, ${why}`);
-  }
+  const why = uncreatableFolder(path);
+  if (why !== undefined) throw new Error(`does not exist and cannot be created: ${why}`);
   return path;
-}
-
-/** `by uid 65534 (mode 0755, owner uid 0)`: who this process is against a folder it may not write. */
-function whoAndMode(path: string): string {
-  const uid = process.getuid?.();
-  try {
-    return `by ${uid === undefined ? 'this user' : `uid ${uid}`} (${modeOf(path)})`;
-  } catch {
-    return `by ${uid === undefined ? 'this user' : `uid ${uid}`}`;
-  }
 }
 
 /** A folder that does not exist (nothing to read yet), or one that exists and can be read: a store mounted read-only. */

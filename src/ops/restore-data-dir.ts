@@ -4,6 +4,7 @@ import { etcdOf, type Manifest } from '../archive/manifest.js';
 import { ConfigError, OperationError } from '../core/errors.js';
 import { memberFlagProblems } from '../core/member-flags.js';
 import { sourceMembersWarning } from '../core/source-members-warning.js';
+import { uncreatableFolder, unwritableFolder } from '../core/writable-path.js';
 import { findRestoreTool, runSnapshotRestore, type RestoreTool, type SnapshotRestoreOptions } from '../etcd/snapshot-restore-tool.js';
 import type { Logger } from '../log.js';
 import type { BackupRepository } from '../store/backup-repository.js';
@@ -30,14 +31,21 @@ export async function prepareDataDir(dir: string, flags: SnapshotRestoreOptions)
   const problems = memberFlagProblems(flags);
   if (problems.length > 0) throw new ConfigError(problems);
   let entries: string[];
+  // The restore writes beside DIR (or inside it, when it exists empty): a folder it may not write fails it only once
+  // the backup is downloaded and decoded, after minutes for a big one (a non-root user under root's /var/lib).
+  const writable = `: restore as a user who may write there (root, on the etcd host), or name a folder it can write`;
   try {
     entries = await readdir(dir);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? uncreatableFolder(dir) : undefined;
+    if (why !== undefined) throw new ConfigError([`--data-dir "${dir}" cannot be created: ${why}${writable}`]);
     if (code === 'ENOENT') return;
     throw new ConfigError([`--data-dir "${dir}" cannot be used: ${code === 'ENOTDIR' ? 'it is a file' : (err as Error).message}`]);
   }
   if (entries.length > 0) throw new ConfigError([`--data-dir "${dir}" exists and is not empty; a snapshot restores into a new directory`]);
+  const why = unwritableFolder(dir);
+  if (why !== undefined) throw new ConfigError([`--data-dir "${dir}" ${why}${writable}`]);
 }
 
 /**

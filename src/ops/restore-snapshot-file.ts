@@ -4,6 +4,7 @@ import { etcdOf, type Manifest } from '../archive/manifest.js';
 import { snapshotError } from '../archive/snapshot-error.js';
 import { ConfigError, IntegrityError, OperationError } from '../core/errors.js';
 import { printable } from '../core/printable.js';
+import { unwritableFolder } from '../core/writable-path.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import { ExistsError, LocalStore } from '../store/local-store.js';
 import type { OpContext } from './context.js';
@@ -33,6 +34,8 @@ async function checkTarget(path: string, id: string): Promise<void> {
   if (there !== undefined) throw existsAlready(path);
   const folder = await stat(dirname(path)).catch(() => undefined);
   if (folder === undefined || !folder.isDirectory()) throw new ConfigError([`--snapshot-file: the folder ${dirname(path)} does not exist; create it or name a file in another one`]);
+  const why = unwritableFolder(dirname(path));
+  if (why !== undefined) throw new ConfigError([`--snapshot-file: the folder ${dirname(path)} ${why}; name a file in a folder it can write`]);
 }
 
 /**

@@ -1,0 +1,78 @@
+import { chmod, chown, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { nonRootUid, runCliAsNonRoot } from '../helpers/non-root.js';
+
+/**
+ * A snapshot restored by a non-root user (a recovery pod with runAsNonRoot) into a folder it may not write: refused
+ * before the backup is read (exit 2), naming the folder, the uid and the folder's mode and owner. Before, the backup
+ * was downloaded and decoded first, then `etcdctl snapshot restore failed: Error: mkdir /var/lib/.etcd.reshifter-...:
+ * permission denied` or `writing /var/lib/snap.db: permission denied` (exit 1): minutes lost on a big snapshot.
+ */
+describe('restore into a folder a non-root user may not write', () => {
+  let etcd: TestEtcd;
+  let dir: string;
+  let env: Record<string, string>;
+  let id: string;
+  const root = process.getuid?.() === 0;
+
+  beforeAll(async () => {
+    etcd = await startEtcd();
+    await etcd.ctl(['put', '/registry/configmaps/default/a', 'x']);
+    dir = await mkdtemp(join(tmpdir(), 'rs-restore-nr-'));
+    await chmod(dir, 0o755);
+    for (const own of ['store', 'work', 'mine']) {
+      await mkdir(join(dir, own));
+      if (root) await chown(join(dir, own), nonRootUid(), nonRootUid());
+    }
+    env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: join(dir, 'store'), RS_TMP_DIR: join(dir, 'work') };
+    const made = await runCliAsNonRoot(['backup', '--json'], env, dir);
+    expect(made.code, made.stderr).toBe(0);
+    id = (JSON.parse(made.stdout) as { id: string }).id;
+  });
+  afterAll(async () => {
+    await etcd?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A folder this user may not write: root's 0755 for uid 65534, or this user's own 0555. */
+  const closedFolder = async (name: string) => {
+    const folder = join(dir, name);
+    await mkdir(folder);
+    if (root) await chown(folder, 0, 0);
+    await chmod(folder, root ? 0o755 : 0o555);
+    return { folder, mode: `mode ${root ? '0755' : '0555'}, owner uid ${root ? 0 : process.getuid!()}` };
+  };
+  const fix = 'restore as a user who may write there (root, on the etcd host), or name a folder it can write';
+
+  it('--data-dir to create under it: exit 2 before the backup is read, nothing made', async () => {
+    const { folder, mode } = await closedFolder('var-lib');
+    const res = await runCliAsNonRoot(['restore', id, '--data-dir', join(folder, 'etcd')], env, dir);
+    expect(res.code, res.stderr).toBe(2);
+    expect(res.stderr).toContain(`--data-dir "${join(folder, 'etcd')}" cannot be created: the folder above it that exists, ${folder}, cannot be written by uid ${nonRootUid()} (${mode}): ${fix}`);
+    expect(res.stderr).not.toContain('reading backup');
+    expect(await readdir(folder)).toEqual([]);
+    expect(await readdir(join(dir, 'work'))).toEqual([]);
+  });
+
+  it('--data-dir that exists empty (a volume) and it may not write: exit 2 naming it', async () => {
+    const { folder, mode } = await closedFolder('volume');
+    const res = await runCliAsNonRoot(['restore', id, '--data-dir', folder], env, dir);
+    expect(res.code, res.stderr).toBe(2);
+    expect(res.stderr).toContain(`--data-dir "${folder}" cannot be written by uid ${nonRootUid()} (${mode}): ${fix}`);
+    expect(res.stderr).not.toContain('reading backup');
+  });
+
+  it('--snapshot-file in it: exit 2 before the backup is read; in a folder of its own the file is written', async () => {
+    const { folder, mode } = await closedFolder('snapshots');
+    const res = await runCliAsNonRoot(['restore', id, '--snapshot-file', join(folder, 'snap.db')], env, dir);
+    expect(res.code, res.stderr).toBe(2);
+    expect(res.stderr).toContain(`--snapshot-file: the folder ${folder} cannot be written by uid ${nonRootUid()} (${mode}); name a file in a folder it can write`);
+    expect(res.stderr).not.toContain('reading backup');
+    const ok = await runCliAsNonRoot(['restore', id, '--snapshot-file', join(dir, 'mine', 'snap.db')], env, dir);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(await readdir(join(dir, 'mine'))).toEqual(['snap.db']);
+  });
+});
