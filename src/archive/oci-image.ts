@@ -4,7 +4,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { IntegrityError } from '../core/errors.js';
+import { IntegrityError, OperationError, describeError } from '../core/errors.js';
 import { BLOCK, tarEnd, tarPadding } from './tar.js';
 import { tarHeaders } from './tar-header.js';
 
@@ -234,6 +234,9 @@ export async function writeOciImageArchive(path: string, layer: Readable, opts: 
     return { layerDigest, manifestDigest: progress.manifestDigest!, bytes: progress.bytes };
   } catch (err) {
     await rm(tmp, { force: true });
-    throw err;
+    // The file's own failures (a folder gone or closed meanwhile, a full disk) name the file: bare, an ENOENT of the
+    // temporary name was said as an unexpected error. A failure of the layer's source, or a stop, is its own.
+    if (err instanceof OperationError || (err as Error).name === 'AbortError' || typeof (err as NodeJS.ErrnoException).code !== 'string') throw err;
+    throw new OperationError(`writing ${path}: ${describeError(err)}`, { cause: err });
   }
 }

@@ -1,9 +1,10 @@
-import { lstat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { lstat, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import type { Manifest } from '../archive/manifest.js';
 import { checkpointAnnotations, refNameProblem, writeOciImageArchive } from '../archive/oci-image.js';
 import { describeBackup } from '../core/backup-kind.js';
 import { ConfigError, OperationError } from '../core/errors.js';
+import { unwritableFolder } from '../core/writable-path.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { OpContext } from './context.js';
 import { encryptionKeys } from './encryption-keys.js';
@@ -41,6 +42,12 @@ export async function restoreImageArchive(ctx: OpContext, repo: BackupRepository
     if (problem !== undefined) throw new ConfigError([`--image-name was invalid: ${JSON.stringify(opts.imageName)} ${problem}`]);
   }
   if (await lstat(path).then(() => true, () => false)) throw new ConfigError([`--image-archive: ${path} exists already; name a new file (it is never overwritten)`]);
+  // Before the backup is read: a folder that is not there, or that this user may not write, failed only once the
+  // checkpoint (often gigabytes) was downloaded and decoded.
+  const folder = await stat(dirname(path)).catch(() => undefined);
+  if (folder === undefined || !folder.isDirectory()) throw new ConfigError([`--image-archive: the folder ${dirname(path)} does not exist; create it or name a file in another one`]);
+  const closed = unwritableFolder(dirname(path));
+  if (closed !== undefined) throw new ConfigError([`--image-archive: the folder ${dirname(path)} ${closed}; name a file in a folder it can write`]);
   const keys = await encryptionKeys(ctx.config, { forReading: true });
   const backup = await openBackup(repo, m, keys, ctx.signal, { purpose: 'restore', log: ctx.log });
   try {

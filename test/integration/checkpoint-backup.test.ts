@@ -15,6 +15,7 @@ import { writeCheckpointArchive } from '../helpers/checkpoint-archive.js';
 import { makeCerts, type TestCerts } from '../helpers/certs.js';
 import { startFakeKubelet, type FakeKubelet } from '../helpers/fake-kubelet.js';
 import { runInProcess } from '../helpers/in-process.js';
+import { readOnlyView } from '../helpers/read-only.js';
 
 /**
  * `backup` with RS_BACKUP_STRATEGY=checkpoint against a kubelet stand-in (test/helpers/fake-kubelet.ts: no kubelet,
@@ -182,6 +183,24 @@ describe('checkpoint backups', () => {
     const mixed = await runInProcess(['restore', app.id, '--image-archive', join(dir, 'x.tar'), '--dry-run'], env());
     expect(mixed.code).toBe(2);
     expect(mixed.stderr).toContain('--dry-run cannot be combined with --image-archive');
+    // A folder that is not there, or that cannot be written (a read-only mount, or a non-root user's: see
+    // core/writable-path.ts), is refused before the backup is read: it failed once the checkpoint was decoded.
+    const nowhere = join(dir, 'nowhere');
+    const missing = await runInProcess(['restore', app.id, '--image-archive', join(nowhere, 'x.tar')], env());
+    expect(missing.code, missing.stderr).toBe(2);
+    expect(missing.stderr).toContain(`--image-archive: the folder ${nowhere} does not exist; create it or name a file in another one`);
+    expect(missing.stderr).not.toContain('reading backup');
+    mkdirSync(join(dir, 'images'));
+    const view = await readOnlyView(join(dir, 'images'));
+    expect(view, 'root may bind-mount here').toBeDefined();
+    try {
+      const closed = await runInProcess(['restore', app.id, '--image-archive', join(view!.path, 'x.tar')], env());
+      expect(closed.code, closed.stderr).toBe(2);
+      expect(closed.stderr).toMatch(new RegExp(`--image-archive: the folder ${view!.path} cannot be written(: its file system is read-only| by uid \\d+ \\(mode 0500); name a file in a folder it can write`));
+      expect(closed.stderr).not.toContain('reading backup');
+    } finally {
+      await view!.release();
+    }
   });
 
   it('keeps the node copy with RS_CHECKPOINT_KEEP_LOCAL=true', async () => {

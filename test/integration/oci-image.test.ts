@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRIO_CHECKPOINT_ANNOTATION, checkpointAnnotations, ociImageArchive, refNameProblem, writeOciImageArchive, type OciImageOptions } from '../../src/archive/oci-image.js';
-import { IntegrityError } from '../../src/core/errors.js';
+import { IntegrityError, OperationError } from '../../src/core/errors.js';
 import { writeCheckpointArchive } from '../helpers/checkpoint-archive.js';
 
 /**
@@ -123,6 +123,15 @@ describe('OCI image archive of a checkpoint', () => {
 
     const streamed = await pipeline(ociImageArchive(createReadStream(checkpoint), { ...base, layerDigest: 'f'.repeat(64) }), createWriteStream(join(dir, 's.tar'))).catch((e: unknown) => e);
     expect(streamed).toBeInstanceOf(IntegrityError);
+  });
+
+  // Before: the bare "ENOENT: no such file or directory, open '.../gone/.x.tar.<hex>.tmp'", which the CLI said as an
+  // unexpected error (a bug), naming the temporary file rather than the one asked for.
+  it('fails naming the file when it cannot be written (its folder gone since it was checked)', async () => {
+    const file = join(dir, 'gone', 'x.tar');
+    const err = await writeOciImageArchive(file, createReadStream(checkpoint), base).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OperationError);
+    expect((err as Error).message).toMatch(new RegExp(`^writing ${file}: .*no such file`, 'i'));
   });
 
   it('refuses image names that are not references', () => {
