@@ -50,3 +50,34 @@ export function uncreatableFolder(path: string): string | undefined {
   const why = unwritableFolder(above);
   return why === undefined ? undefined : `the folder above it that exists, ${above}, ${why}`;
 }
+
+/**
+ * Why this process was refused `path` (EACCES), for a message: the folder on its way this user may not enter, or the
+ * path itself, with its mode and owner against this uid, and to run as that owner: the local store keeps its folders
+ * 0700 and files 0600 (`: the folder /backups/prod is mode 0700, owner uid 0, and this is uid 65534: run reshifter as
+ * uid 0, ...`). Empty when nothing more can be told.
+ */
+export function deniedDetail(path: string | undefined): string {
+  const uid = process.getuid?.();
+  if (path === undefined || uid === undefined) return '';
+  const full = resolve(path);
+  const ways: string[] = [];
+  for (let dir = dirname(full); dirname(dir) !== dir; dir = dirname(dir)) ways.unshift(dir);
+  const closed = ways.find((dir) => {
+    try {
+      accessSync(dir, constants.X_OK);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  const denied = closed ?? full;
+  try {
+    const s = statSync(denied);
+    if (s.uid === uid) return '';
+    const mode = (s.mode & 0o7777).toString(8).padStart(4, '0');
+    return `: ${s.isDirectory() ? 'the folder' : 'the file'} ${denied} is mode ${mode}, owner uid ${s.uid}, and this is uid ${uid}: run reshifter as uid ${s.uid}, as the backups were written (reshifter keeps the store's folders 0700 and files 0600)`;
+  } catch {
+    return '';
+  }
+}

@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import { noRoomReason } from '../archive/work-area.js';
 import { OperationError, StoreError, describeError } from '../core/errors.js';
+import { deniedDetail } from '../core/writable-path.js';
 import { trackTempPath } from '../exit-cleanup.js';
 import { makeDirs } from '../make-dirs.js';
 import type { Logger } from '../log.js';
@@ -324,7 +325,7 @@ function wrap(err: unknown, what: string): Error {
   if (err instanceof OperationError) return err;
   const code = (err as NodeJS.ErrnoException).code;
   if (err instanceof Error && err.name === 'AbortError') return new StoreError(`${what}: aborted`, 'other', { cause: err });
-  const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (noRoomReason(err) ?? describeError(err));
+  const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? `permission denied${deniedDetail((err as NodeJS.ErrnoException).path)}` : (noRoomReason(err) ?? describeError(err));
   const kind = code === 'ENOENT' ? 'not-found' : code === 'EACCES' || code === 'EPERM' ? 'denied' : 'other';
   return new StoreError(`${what}: ${why}`, kind, { cause: err });
 }

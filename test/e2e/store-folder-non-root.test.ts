@@ -1,9 +1,9 @@
-import { chmod, chown, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { nonRootUid, runCliAsNonRoot } from '../helpers/non-root.js';
+import { NON_ROOT_UID, boundByFileModes, nonRootUid, runCliAsNonRoot } from '../helpers/non-root.js';
 import { readOnlyView } from '../helpers/read-only.js';
 import { startTrap, type Trap } from '../helpers/trap.js';
 
@@ -72,6 +72,32 @@ describe('a store folder a non-root backup cannot write', () => {
     // Reading commands need nothing written: list there says there are no backups, exit 0.
     const list = await runCliAsNonRoot(['list'], {}, folder);
     expect(list.code, list.stderr).toBe(0);
+  });
+
+  // Before: 'listing /backups/default: permission denied', with neither whose the folder is nor what to do: a store
+  // written by one user (root: a systemd unit, a hostPath CronJob) read by another in a recovery. Here the store is
+  // uid 65534's and the reader root without its capabilities to override file modes (as bad-config.test.ts does).
+  it('a store written by another user: list and verify name the folder or file, its mode and owner, and whom to run as', async () => {
+    const store = join(dir, 'other-store');
+    const cluster = join(store, 'default');
+    await mkdir(cluster, { recursive: true });
+    await chmod(store, 0o755);
+    const id = '20261207T221704.070Z-69df6f';
+    const file = join(cluster, `${id}.manifest.json`);
+    await writeFile(file, '{}', { mode: 0o600 });
+    const [owner, reader] = root ? [NON_ROOT_UID, 0] : [process.getuid!(), process.getuid!()];
+    if (root) for (const p of [store, cluster, file]) await chown(p, owner, owner);
+    await chmod(cluster, root ? 0o700 : 0o000);
+    const list = await runCliAsNonRoot(['list'], { RS_BACKUP_DIR: store }, '/', boundByFileModes());
+    expect(list.code, list.stderr).toBe(1);
+    const fix = `and this is uid ${reader}: run reshifter as uid ${owner}, as the backups were written (reshifter keeps the store's folders 0700 and files 0600)`;
+    // Only another user's folder has an owner to name (a suite run as non-root owns everything it makes).
+    expect(list.stderr).toContain(`listing ${cluster}: permission denied${root ? `: the folder ${cluster} is mode 0700, owner uid ${owner}, ${fix}` : '\n'}`);
+    await chmod(cluster, 0o755);
+    if (!root) await chmod(file, 0o000);
+    const verify = await runCliAsNonRoot(['verify', id], { RS_BACKUP_DIR: store }, '/', boundByFileModes());
+    expect(verify.code, verify.stderr).toBe(1);
+    expect(verify.stderr).toContain(`reading ${file}: permission denied${root ? `: the file ${file} is mode 0600, owner uid ${owner}, ${fix}` : '\n'}`);
   });
 
   it('one to create on a read-only file system: says so, exit 2, nothing read from etcd', async () => {

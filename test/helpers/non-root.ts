@@ -18,9 +18,18 @@ export function nonRoot(): string[] {
 /** The uid commands run under `nonRoot()` have. */
 export const nonRootUid = (): number => (process.getuid?.() === 0 ? NON_ROOT_UID : process.getuid!());
 
+/**
+ * The argv prefix that lets file modes stop this process as they stop any user's: for root, its capabilities to
+ * override them dropped (it stays uid 0, so it still starts from a clone closed to others); empty for anyone else.
+ * What it may not read is then another owner's (NON_ROOT_UID's) file or folder of mode 0600 or 0700.
+ */
+export function boundByFileModes(): string[] {
+  return process.getuid?.() === 0 ? ['setpriv', '--bounding-set', '-dac_override,-dac_read_search'] : [];
+}
+
 /** Runs the built CLI under `nonRoot()` with exactly `env` (plus PATH), in `cwd`: its exit code and output. */
-export async function runCliAsNonRoot(args: string[], env: Record<string, string>, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const argv = [...nonRoot(), process.execPath, new URL('../../dist/main.js', import.meta.url).pathname, ...args];
+export async function runCliAsNonRoot(args: string[], env: Record<string, string>, cwd: string, prefix: string[] = nonRoot()): Promise<{ code: number; stdout: string; stderr: string }> {
+  const argv = [...prefix, process.execPath, new URL('../../dist/main.js', import.meta.url).pathname, ...args];
   const full = { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env };
   return promisify(execFile)(argv[0]!, argv.slice(1), { env: full, cwd }).then(
     (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
