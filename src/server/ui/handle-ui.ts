@@ -54,6 +54,13 @@ export const UI_PATHS = ['/', '/ui/'] as const;
  */
 export async function handleUi(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
   const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+  // `/ui/` (as the start-up line lists it, and where many tools keep theirs) and `/ui` lead to the page, by a
+  // relative redirect, which stays under the path a reverse proxy serves it at: before, a 404 that listed /ui/.
+  if ((path === '/ui/' || path === '/ui') && (req.method === 'GET' || req.method === 'HEAD')) {
+    res.writeHead(302, { Location: path === '/ui/' ? '../' : './', 'Content-Length': '0', 'Cache-Control': 'no-cache', ...SECURITY_HEADERS });
+    res.end();
+    return true;
+  }
   const name = path === '/' || path === '/index.html' ? 'index.html' : path.startsWith('/ui/') ? path.slice(4) : undefined;
   if (name === undefined) return false;
   if (req.method !== 'GET' && req.method !== 'HEAD') {

@@ -51,6 +51,19 @@ describe('handleUi', () => {
     expect((await fetch(`${base}/ui/app.css`)).headers.get('content-type')).toBe('text/css; charset=utf-8');
   });
 
+  // Before: /ui/, which the start-up line lists among the paths served, was a 404.
+  it('leads /ui/ and /ui to the page, by a redirect relative to where it is served', async () => {
+    for (const [path, location] of [['/ui/', '../'], ['/ui', './']] as const) {
+      const res = await fetch(`${base}${path}`, { redirect: 'manual' });
+      expect(res.status, path).toBe(302);
+      expect(res.headers.get('location'), path).toBe(location);
+      expect(new URL(location, `http://host/reshifter${path}`).pathname).toBe('/reshifter/');
+      const followed = await fetch(`${base}${path}`);
+      expect(followed.status, path).toBe(200);
+      expect(await followed.text()).toContain('src="ui/app.js"');
+    }
+  });
+
   it("names its files under the proxy's X-Forwarded-Prefix, when that is a plain path", async () => {
     const under = async (prefix: string) => (await fetch(`${base}/`, { headers: { 'X-Forwarded-Prefix': prefix } })).text();
     expect(await under('/reshifter')).toContain('src="/reshifter/ui/app.js"');
