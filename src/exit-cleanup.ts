@@ -2,6 +2,7 @@ import { rmSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { unwritableFolder } from './core/writable-path.js';
 
 /**
  * What must not outlive the process: temporary files and folders, and cleanups still under way (the abort of a
@@ -75,7 +76,13 @@ export async function makeTempDir(workDir: string): Promise<string> {
     swept.add(workDir);
     await sweepOrphans(workDir);
   }
-  return mkdtemp(join(workDir, TEMP_PREFIX));
+  return mkdtemp(join(workDir, TEMP_PREFIX)).catch((err: NodeJS.ErrnoException) => {
+    // The system's /tmp of a pod with a read-only root file system (RS_TMP_DIR unset), or a folder this user may not
+    // write: said with what to do, rather than as mkdtemp's EROFS of a name the operator never gave.
+    const why = err.code === 'EACCES' || err.code === 'EROFS' ? unwritableFolder(workDir) : undefined;
+    if (why === undefined) throw err;
+    throw new Error(`${workDir} ${why}: set RS_TMP_DIR to a folder this user can write (in a pod whose root file system is read-only, an emptyDir mounted there)`, { cause: err });
+  });
 }
 
 async function sweepOrphans(workDir: string): Promise<void> {

@@ -75,4 +75,17 @@ describe('restore into a folder a non-root user may not write', () => {
     expect(ok.code, ok.stderr).toBe(0);
     expect(await readdir(join(dir, 'mine'))).toEqual(['snap.db']);
   });
+
+  // Before: 'cannot stage backup <id> in the work area /tmp (RS_TMP_DIR): EROFS: read-only file system, mkdtemp
+  // '/tmp/reshifter-<host>-<pid>-XXXXXX'', in a pod whose root file system is read-only and RS_TMP_DIR unset.
+  it('a work area it may not write (RS_TMP_DIR unset, the system\'s closed): says so and to set RS_TMP_DIR, exit 1', async () => {
+    const { folder, mode } = await closedFolder('system-tmp');
+    const { RS_TMP_DIR: _unset, ...rest } = env;
+    const res = await runCliAsNonRoot(['inspect', id], { ...rest, TMPDIR: folder }, dir);
+    expect(res.code, res.stderr).toBe(1);
+    expect(res.stderr).toContain(
+      `reshifter: cannot stage backup ${id} in the work area ${folder} (RS_TMP_DIR): ${folder} cannot be written by uid ${nonRootUid()} (${mode}): set RS_TMP_DIR to a folder this user can write (in a pod whose root file system is read-only, an emptyDir mounted there)`,
+    );
+    expect(res.stderr).not.toContain('mkdtemp');
+  });
 });
