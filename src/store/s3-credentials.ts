@@ -1,3 +1,5 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { defaultProvider, type DefaultProviderInit } from '@aws-sdk/credential-provider-node';
 
 type Chain = ReturnType<typeof defaultProvider>;
@@ -50,4 +52,22 @@ export function rereadingCredentials(init: DefaultProviderInit, now: () => numbe
       stale = true;
     },
   };
+}
+
+/**
+ * Why the SDK's chain found no credentials, and what to do: with AWS_PROFILE set (an aws CLI habit), the files it
+ * looked in for that profile, as the SDK finds them (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE, else ~/.aws/ of
+ * HOME, else of this user's home from the password file: /nonexistent for nobody in a pod with HOME unset).
+ * Before, only "set ACCESS_KEY_ID and SECRET_ACCESS_KEY", as if the profile had not been asked for.
+ */
+export function noCredentialsText(env: NodeJS.ProcessEnv = process.env): string {
+  const profile = env.AWS_PROFILE?.trim();
+  if (!profile) return 'no S3 credentials: set ACCESS_KEY_ID and SECRET_ACCESS_KEY';
+  const home = env.HOME || homedir();
+  const files = [env.AWS_SHARED_CREDENTIALS_FILE || join(home, '.aws', 'credentials'), env.AWS_CONFIG_FILE || join(home, '.aws', 'config')];
+  const unsetHome = env.HOME ? '' : ` (HOME is not set: the home of uid ${process.getuid?.() ?? '?'} is ${home})`;
+  return (
+    `no S3 credentials: AWS_PROFILE=${profile} names a profile that neither ${files[0]} nor ${files[1]} gives credentials for${unsetHome}: ` +
+    'set AWS_SHARED_CREDENTIALS_FILE (or AWS_CONFIG_FILE) to the file that holds it, or set ACCESS_KEY_ID and SECRET_ACCESS_KEY'
+  );
 }

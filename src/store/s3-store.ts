@@ -19,7 +19,7 @@ import { formatDuration } from '../core/duration.js';
 import { DeadlineExceeded, credentialsProblem, isNetworkError, maybeMissingObject, shownEndpoint, statusOf, tlsProblem, type SdkError } from './s3-errors.js';
 import { skipPayloadHashOverHttps } from './s3-payload-hash.js';
 import { RereadingCaAgent } from './s3-ca.js';
-import { rereadingCredentials, type RereadingCredentials } from './s3-credentials.js';
+import { noCredentialsText, rereadingCredentials, type RereadingCredentials } from './s3-credentials.js';
 import { resumableBody } from './s3-download.js';
 import { RetriesExhausted, S3Sender } from './s3-retry.js';
 import { uploadStream, type UploadState } from './s3-multipart.js';
@@ -314,7 +314,7 @@ export class S3Store implements Store {
       [why, kind] = [`${refused}${maybeMissing ? MAYBE_MISSING : ''}`, 'denied'];
       this.sdkCredentials?.reread();
     } else if (name === 'AbortError' || name === 'AbortedError') why = 'aborted';
-    else if (name === 'CredentialsProviderError') [why, kind] = ['no S3 credentials: set ACCESS_KEY_ID and SECRET_ACCESS_KEY', 'denied'];
+    else if (name === 'CredentialsProviderError') [why, kind] = [noCredentialsText(), 'denied'];
     else if (tls !== undefined) {
       why = tls;
       this.caAgent?.reread();

@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
@@ -48,6 +49,30 @@ describe('S3 credentials the endpoint refuses', () => {
   const env = (over: Record<string, string> = {}) => ({ RS_ETCD_ENDPOINTS: etcd.endpoint, ...s3.env, RS_S3_ENDPOINT: proxy.endpoint, LOG_LEVEL: 'debug', ...over });
   const CLOCK_STEP = new URL('../helpers/preload/clock-step.mjs', import.meta.url).pathname;
   const leaks = (...texts: string[]) => texts.filter((t) => t.includes(WRONG_SECRET));
+
+  // Before: 'no S3 credentials: set ACCESS_KEY_ID and SECRET_ACCESS_KEY' also to an operator who set AWS_PROFILE (an
+  // aws CLI habit), in a pod with HOME unset, where the SDK looks in the home of the user: /nonexistent for nobody.
+  it('no credentials at all: with AWS_PROFILE set, names the profile and the files it was looked for in', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'rs-no-creds-'));
+    try {
+      const { ACCESS_KEY_ID: _a, SECRET_ACCESS_KEY: _s, ...keyless } = env() as Record<string, string>;
+      const none = { ...keyless, HOME: home, AWS_EC2_METADATA_DISABLED: 'true' };
+      const plain = await runCli(['list'], none);
+      expect(plain.code).toBe(1);
+      expect(plain.stderr).toContain('no S3 credentials: set ACCESS_KEY_ID and SECRET_ACCESS_KEY\n');
+      const profiled = await runCli(['list'], { ...none, AWS_PROFILE: 'prod' });
+      expect(profiled.code).toBe(1);
+      expect(profiled.stderr).toContain(
+        `no S3 credentials: AWS_PROFILE=prod names a profile that neither ${join(home, '.aws', 'credentials')} nor ${join(home, '.aws', 'config')} gives credentials for: ` +
+          'set AWS_SHARED_CREDENTIALS_FILE (or AWS_CONFIG_FILE) to the file that holds it, or set ACCESS_KEY_ID and SECRET_ACCESS_KEY',
+      );
+      const { HOME: _h, ...homeless } = { ...none, AWS_PROFILE: 'prod', AWS_SHARED_CREDENTIALS_FILE: join(home, 'creds') };
+      const unset = await runCli(['list'], homeless);
+      expect(unset.stderr).toContain(`neither ${join(home, 'creds')} nor ${join(userInfo().homedir, '.aws', 'config')} gives credentials for (HOME is not set: the home of uid ${process.getuid!()} is ${userInfo().homedir}): `);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
 
   it('the right credentials pass the signature check (so the check is S3\'s, not a refusal of everything)', async () => {
     const ok = await runCli(['backup'], env());
