@@ -225,3 +225,37 @@ it('pauses, growing, when the watch breaks again right after each fresh full bac
     await churn.stop();
   }
 }, 60_000);
+
+it('a restart goes on with the chain written last, not with a full backup stored while that chain was recorded', async () => {
+  // Another job's full backup of run's series lands while run records onto the first one; segments of that chain are
+  // written after it, and run stops before its look in the store for other jobs' backups (every 10 intervals). The
+  // chain written last is the first one's: the next run goes on with it, from where it stopped, and does not start a
+  // chain from the other job's backup, which would leave the changes recorded after it on a chain nothing goes on with.
+  const { env, repo } = f.store('written-last', { RS_BACKUP_STRATEGY: 'snapshot', RS_DELTA_INTERVAL: '1s' });
+  await f.put('/registry/written-last/a', '1');
+  const base = await f.backup(env, 'snapshot');
+  const first = startRun(env);
+  await first.until(/"msg":"recording changes"/);
+  expect(first.log()).toContain(`"base":"${base.id}"`);
+  const other = await f.backup(env, 'snapshot');
+  expect(other.id > base.id && other.etcd!.revision >= base.etcd!.revision).toBe(true);
+  const rev = await f.put('/registry/written-last/a', '2');
+  await first.until(new RegExp(`"toRevision":${rev},`));
+  first.child().kill('SIGTERM');
+  expect((await first.done).code).toBe(0);
+  expect(first.log()).not.toContain('another job stored a full backup');
+  const written = segmentsOf((await repo.list()).backups, base.id);
+  expect(written.some((s) => s.id > other.id && s.toRevision === rev)).toBe(true);
+
+  const second = startRun(env);
+  await second.until(/"msg":"recording changes"/);
+  expect(second.log()).toContain(`"base":"${base.id}","baseRevision":${base.etcd!.revision},"fromRevision":${rev + 1}`);
+  const after = await f.put('/registry/written-last/a', '3');
+  await second.until(new RegExp(`"toRevision":${after},`));
+  second.child().kill('SIGTERM');
+  expect((await second.done).code).toBe(0);
+  const chain = validateChain({ id: base.id, createdAt: base.createdAt, revision: base.etcd!.revision }, segmentsOf((await repo.list()).backups, base.id));
+  expect(chain.problems).toEqual([]);
+  expect(chain.coveredTo).toBe(after);
+  expect(segmentsOf((await repo.list()).backups, other.id)).toEqual([]);
+}, 60_000);
