@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/archive/manifest.js';
 import { startApi, type TestApi } from '../helpers/api.js';
@@ -20,6 +21,7 @@ let s3: TestS3;
 let proxy: S3Proxy;
 let api: TestApi;
 let backups: Manifest[];
+let apiEnv: Record<string, string>;
 
 const isArtifact = (url: string) => !url.includes('manifest.json') && !url.includes('list-type');
 
@@ -35,7 +37,8 @@ beforeAll(async () => {
     backups.push(JSON.parse(res.stdout) as Manifest);
   }
   proxy = await startS3Proxy(s3.endpoint);
-  api = await startApi({ ...env, RS_S3_ENDPOINT: proxy.endpoint, RS_S3_RETRY_WINDOW: '10m', RS_API_TOKEN: TOKEN }, { waitMs: WAIT_MS });
+  apiEnv = { ...env, RS_S3_ENDPOINT: proxy.endpoint, RS_S3_RETRY_WINDOW: '10m', RS_API_TOKEN: TOKEN };
+  api = await startApi(apiEnv, { waitMs: WAIT_MS });
 }, 120_000);
 
 afterAll(async () => {
@@ -66,3 +69,32 @@ describe('an API read whose S3 freezes in the middle of an artifact', () => {
     expect((await api.call(path(), { token: TOKEN })).status).toBe(200);
   }, 60_000);
 });
+
+it('the artifact download (GET /api/v1/backups/<id>/artifact) resumes past the API wait: it has the whole retry window', async () => {
+  // The download is streamed after its request's budget (1.5 s here) was spent on the answer's head: a body that
+  // froze, and whose resumes fail for twice that long, must still arrive whole within RS_S3_RETRY_WINDOW, not be cut
+  // at the API's wait (a browser's or curl's download of a backup broken off by one slow S3 moment).
+  const m = backups[1]!;
+  const own = await startApi({ ...apiEnv, RS_S3_REQUEST_TIMEOUT: '2s' }, { waitMs: WAIT_MS });
+  let firstResume: number | undefined;
+  proxy.onResponseBytes = (r, relayed) => (r.op === 'GetObject' && isArtifact(r.url) && r.headers.range === undefined && relayed > 256 * 1024 ? 'hold' : undefined);
+  proxy.fault = (r) => {
+    if (r.op !== 'GetObject' || r.headers.range === undefined) return undefined;
+    firstResume ??= Date.now();
+    return Date.now() - firstResume < 2 * WAIT_MS ? 'drop' : undefined;
+  };
+  try {
+    const res = await own.call(`/api/v1/backups/${m.id}/artifact`, { token: TOKEN });
+    expect(res.status).toBe(200);
+    const bytes = Buffer.from(await res.arrayBuffer());
+    expect(bytes.length).toBe(m.sizeBytes);
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(m.sha256);
+    // It did break off and resume, past resumes that failed.
+    expect(firstResume).toBeDefined();
+    expect(proxy.ops('GetObject').filter((r) => r.headers.range !== undefined && r.status === 0).length).toBeGreaterThan(0);
+  } finally {
+    proxy.onResponseBytes = undefined;
+    proxy.fault = undefined;
+    await own.stop();
+  }
+}, 60_000);
