@@ -254,6 +254,7 @@ it('RS_S3_PREFIX set above the store: the cluster\'s backups further down are na
 // the look-ups that name the clusters and snapshot files a store holds. A name with ESC or a newline drove the
 // terminal of the operator listing it.
 const HOSTILE = '\u001b]0;owned\u0007\u001b[2J';
+const BIDI = '\u202e1-ue-dorp';
 const shownTo = (res: { stdout: string; stderr: string }) => `${res.stdout}${res.stderr}`;
 /** The warning of a skipped folder named HOSTILE + 'copy', its name escaped as keys are printed (in a JSON log line). */
 const SKIPPED = /store folder skipped: its name holds a control character.*"folder":"\\\\x1b\]0;owned\\\\x07\\\\x1b\[2Jcopy"|"folder":"\\\\x1b\]0;owned\\\\x07\\\\x1b\[2Jcopy".*store folder skipped: its name holds a control character/g;
@@ -263,6 +264,9 @@ it('a folder or file whose name holds control characters: never listed or printe
   try {
     await cp(join(store, 'prod-eu-1'), join(copy, 'prod-eu-1'), { recursive: true });
     await cp(join(store, 'prod-eu-1'), join(copy, `${HOSTILE}copy`), { recursive: true });
+    // A bidi override (a format character, no C0 control): 'prod-eu-1' spelled backwards after it shows as
+    // prod-eu-1 on a terminal, a second cluster that looks like the real one.
+    await cp(join(store, 'prod-eu-1'), join(copy, BIDI), { recursive: true });
     await mkdir(join(copy, 'k3s'));
     await writeFile(join(copy, 'k3s', `snap${HOSTILE}-1700000000`), 'x');
     await writeFile(join(copy, 'k3s', 'on-demand-node-1700000001'), 'x');
@@ -277,9 +281,11 @@ it('a folder or file whose name holds control characters: never listed or printe
     const again = await runCli(['list', '--all-clusters', '--json'], { RS_BACKUP_DIR: copy });
     for (const res of [all, again]) expect(res.stderr.match(SKIPPED), res.stderr).toHaveLength(1);
     for (const res of [all, other, files, again]) {
-      expect(shownTo(res)).not.toMatch(/[\u0007\u001b]|\\u001b/);
+      expect(shownTo(res)).not.toMatch(/[\u0007\u001b\u202e]|\\u001b|\\u202e/);
       expect(shownTo(res).replace(SKIPPED, '')).not.toContain('owned');
+      expect(res.stdout).not.toContain('dorp');
     }
+    for (const res of [all, again]) expect(res.stderr, res.stderr).toContain('"folder":"\\\\xe2\\\\x80\\\\xae1-ue-dorp"');
   } finally {
     await rm(copy, { recursive: true, force: true });
   }
