@@ -2,7 +2,11 @@ import { CopyObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } f
 import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createLogger } from '../../src/log.js';
+import { listClusters } from '../../src/ops/clusters.js';
+import { LocalStore } from '../../src/store/local-store.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { runCli } from '../helpers/cli.js';
 import { runInProcess } from '../helpers/in-process.js';
@@ -286,6 +290,28 @@ it('a folder or file whose name holds control characters: never listed or printe
       expect(res.stdout).not.toContain('dorp');
     }
     for (const res of [all, again]) expect(res.stderr, res.stderr).toContain('"folder":"\\\\xe2\\\\x80\\\\xae1-ue-dorp"');
+  } finally {
+    await rm(copy, { recursive: true, force: true });
+  }
+});
+
+// `run` serves GET /api/v1/clusters (and its UI) from one store for as long as it runs: each request lists the folders
+// again, and a warning per request would fill its log with the same line.
+it('a folder whose name holds control characters is warned of once in a process that lists the store again and again', async () => {
+  const copy = await mkdtemp(join(tmpdir(), 'rs-list-hostile-again-'));
+  try {
+    await cp(join(store, 'prod-eu-1'), join(copy, 'prod-eu-1'), { recursive: true });
+    await cp(join(store, 'prod-eu-1'), join(copy, `${HOSTILE}copy`), { recursive: true });
+    let logged = '';
+    const log = createLogger('debug', new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        logged += chunk.toString();
+        cb();
+      },
+    }));
+    const local = new LocalStore(copy, log);
+    for (let i = 0; i < 3; i++) expect((await listClusters(local, { current: 'prod-eu-1', log })).map((c) => c.cluster)).toEqual(['prod-eu-1']);
+    expect(logged.match(SKIPPED), logged).toHaveLength(1);
   } finally {
     await rm(copy, { recursive: true, force: true });
   }
