@@ -8,7 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { startEtcdCluster, type TestCluster } from '../helpers/etcd-cluster.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { portOf } from '../helpers/faults.js';
 import { freePort } from '../helpers/ports.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
 /**
  * RS_ETCD_ENDPOINTS naming members of two etcd clusters (pasted from two environments, a member left on its own after
@@ -41,6 +43,15 @@ afterAll(async () => {
   await Promise.all([source?.stop(), a?.stop(), b?.stop(), cluster?.stop()]);
   await rm(dir, { recursive: true, force: true });
 });
+
+async function putOn(etcd: TestEtcd, key: string, value: string): Promise<void> {
+  const client = new Etcd3({ hosts: etcd.endpoint });
+  try {
+    await client.put(key).value(value);
+  } finally {
+    client.close();
+  }
+}
 
 async function clusterIdOf(etcd: TestEtcd): Promise<string> {
   const client = new Etcd3({ hosts: etcd.endpoint });
@@ -112,6 +123,36 @@ describe('endpoints of two different clusters', () => {
     expect(await readdir(join(rec, 'default'))).toEqual(stored);
     expect(log).toContain('cannot go on: RS_ETCD_ENDPOINTS name members of different etcd clusters');
   });
+
+  // The check gives up on an endpoint that has not told its cluster a second after another did (a frozen member): its
+  // cluster is not known, so the operation must not use it, even once it answers. Here it is another cluster's etcd
+  // whose answers are held through the check, then let through: used, its pages would be mixed into the backup.
+  it('an endpoint that told no cluster in time is not used once it answers: the backup is the other cluster\'s', async () => {
+    const proxy = await startTcpProxy(portOf(b.endpoint));
+    const prefix = '/registry/secrets/late';
+    const big = 'x'.repeat(512 * 1024);
+    for (let i = 0; i < 24; i++) await putOn(a, `${prefix}/a-${i}`, big);
+    for (let i = 0; i < 24; i++) await putOn(b, `${prefix}/b-${i}`, big);
+    proxy.holdReplies = true;
+    try {
+      const env = { RS_ETCD_ENDPOINTS: `${a.endpoint},http://${proxy.address}`, RS_BACKUP_DIR: join(dir, 'late'), RS_BACKUP_STRATEGY: 'raw', RS_KUBE_PREFIXES: prefix, RS_ETCD_API_VERSION: 'v3' };
+      const res = await runCli(['backup', '--json'], env, {
+        timeoutMs: 90_000,
+        // Its answers flow again as soon as the check has given up on it, before the backup's first request.
+        onStart: (c) => c.stderr!.on('data', (d: Buffer) => d.toString().includes('passing over') && (proxy.holdReplies = false)),
+      });
+      expect(res.code, res.stderr).toBe(0);
+      expect(res.stderr).toContain(`passing over http://${proxy.address}: it did not answer within a second of the other members (frozen?); the others are used`);
+      expect((JSON.parse(res.stdout) as { keys: number }).keys).toBe(24);
+      const listed = await runCli(['inspect', (JSON.parse(res.stdout) as { id: string }).id, '--keys', '--json'], env);
+      expect(listed.code, listed.stderr).toBe(0);
+      expect(listed.stdout).toContain(`${prefix}/a-0`);
+      expect(listed.stdout).not.toContain(`${prefix}/b-`);
+    } finally {
+      proxy.holdReplies = false;
+      await proxy.close();
+    }
+  }, 120_000);
 
   it('an endpoint that is down is left out: the two that answer are still refused', async () => {
     const res = await runCli(['explore'], { RS_ETCD_ENDPOINTS: `${a.endpoint},${down},${b.endpoint}` });
