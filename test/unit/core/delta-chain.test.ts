@@ -62,6 +62,31 @@ describe('chain validation', () => {
     expect(c.notes[1]).toMatch(/starts at revision 2500, inside the revisions up to 3000 that segment .* holds \(two recorders at once\?\): used from 3001/);
   });
 
+  it('at the edges: one revision missing, a segment past a gap, an overlap by one revision, a repeat inside the one before', () => {
+    const [a, b, c] = [seg(B1, 1042, 2000), seg(B1, 2001, 3000), seg(B1, 3001, 4000)];
+    // One revision missing is a gap, and nothing after a gap is covered, even what follows on from the segment past it.
+    const missing = seg(B1, 2002, 3000);
+    const one = validateChain(B1, [a, missing, c]);
+    expect(one.problems).toEqual([`revisions 2001..2001 are missing between segment ${a.id} (ends at 2000) and segment ${missing.id} (starts at 2002)`]);
+    expect(one.covered.map((x) => x.id)).toEqual([a.id]);
+    expect([one.coveredTo, one.recordedTo]).toEqual([2000, 4000]);
+    // An overlap that brings one revision more (3001) is used from there, not skipped as a repeat: 3001 would be lost.
+    const byOne = seg(B1, 2500, 3001);
+    const after = seg(B1, 3002, 4000);
+    const overlap = validateChain(B1, [a, b, byOne, after]);
+    expect(overlap.problems).toEqual([]);
+    expect(overlap.covered.map((x) => x.id)).toEqual([a.id, b.id, byOne.id, after.id]);
+    expect(overlap.notes).toEqual([expect.stringMatching(/starts at revision 2500, inside the revisions up to 3000 .*: used from 3001$/)]);
+    // A repeat inside the segment before (2500..2600 within 2001..3000) moves neither the chain's end nor its record,
+    // and a gap after it is named from the segment that ends last.
+    const inside = seg(B1, 2500, 2600);
+    const repeat = validateChain(B1, [a, b, inside]);
+    expect([repeat.problems, repeat.coveredTo, repeat.recordedTo]).toEqual([[], 3000, 3000]);
+    expect(validateChain(B1, [a, b, inside, c])).toMatchObject({ problems: [], coveredTo: 4000 });
+    const late = seg(B1, 3500, 4000);
+    expect(validateChain(B1, [a, b, inside, late]).problems).toEqual([`revisions 3001..3499 are missing between segment ${b.id} (ends at 3000) and segment ${late.id} (starts at 3500)`]);
+  });
+
   it('groups segments by base, newest base first, and sets orphans apart', () => {
     const stray = seg(base('cccccc', 1, 0), 2, 3);
     const { chains, orphans } = buildChains([B1, B2], [...chain2, stray, ...chain1]);
@@ -181,6 +206,12 @@ describe('targets', () => {
     expect(() => resolveTarget(broken, { kind: 'time', at: Date.parse(iso(15)) })).toThrow(/cannot be restored/);
     expect(resolveTarget(broken, { kind: 'time', at: Date.parse(iso(5)) })[0]!.scan?.segment.id).toBe(chain1[0]!.id);
     expect(resolveTarget(broken, { kind: 'revision', revision: 1500 })[0]!.revision).toBe(1500);
+  });
+
+  it('latest is refused when a chain recorded just one revision past the newest state that can be restored', () => {
+    // B2's chain reaches 5401; B1's recorded up to 5402 past a gap: restoring 5401 would drop 5402's change silently.
+    const { chains: past } = buildChains([B1, B2], [chain1[0]!, seg(B1, 3001, 5402), ...chain2]);
+    expect(() => resolveTarget(past, { kind: 'latest' })).toThrow(/^the newest change recorded is at revision 5402, but chain .* stops at 2000: .*the newest state that can be restored is revision 5401 \(--to 5401\)/);
   });
 
   it('a revision past a chain goes on in the segments of the chain after it, when that one starts at its end', () => {
