@@ -43,4 +43,17 @@ describe('chainUnits', () => {
     ], NOW);
     expect([...u.recordedBases].sort()).toEqual(['b2', 'f1']);
   });
+  it('the newest chain base is by id, of a v3 etcd; a segment whose base is gone is removed once it is an hour old', () => {
+    const u = chainUnits([
+      // Taken by a clock a day ahead: stamped later, written before 20261204T09.
+      full('20261204T080000.000Z-ahead', '2026-12-05T08:00:00.000Z'),
+      full('20261204T090000.000Z-newest', '2026-12-04T09:00:00.000Z'),
+      // A key dump of a v2 etcd, newer still: no chain is recorded onto one.
+      { ...full('20261204T100000.000Z-v2', '2026-12-04T10:00:00.000Z', 'tar', 'raw'), etcd: { apiVersion: 'v2' } },
+      seg('hour-old', '2026-12-04T11:00:00.000Z', 'gone'),
+      seg('younger', '2026-12-04T11:00:00.001Z', 'gone'),
+    ], NOW);
+    expect(u.newestBase).toBe('20261204T090000.000Z-newest');
+    expect(u.orphanSegments.map((m) => m.id)).toEqual(['hour-old']);
+  });
 });
