@@ -56,6 +56,15 @@ describe('segmenter', () => {
     expect(s.flush()).toBeUndefined();
   });
 
+  it('cuts when the changes waiting reach the limit exactly, with the revision that reaches it', () => {
+    const per = eventBytes(ev(101));
+    const s = seg(per * 2);
+    // Not left waiting for a change that would pass it.
+    expect(s.add(batch([ev(101), ev(102)])).map(range)).toEqual([[101, 102, 2, 'size']]);
+    expect(s.pendingEvents).toBe(0);
+    expect(s.add(batch([ev(103)])).map(range)).toEqual([]);
+  });
+
   it('makes a segment of its own of a revision bigger than the limit', () => {
     const s = seg(4000);
     const big = [ev(102, 'a', 5000), ev(102, 'b', 5000)];
@@ -75,6 +84,10 @@ describe('segmenter', () => {
     expect(range(s.close(140))).toEqual([102, 140, 0, 'close']);
     // Already closed there.
     expect(s.close(140)).toBeUndefined();
+    // Closed at the one revision it starts with: a segment of that revision alone, without changes.
+    const one = seg();
+    one.add(batch([], 101));
+    expect(range(one.close(101))).toEqual([101, 101, 0, 'close']);
     const t = seg();
     t.add(batch([ev(101), ev(105)], 110));
     // The recording went past the revision (no change after it yet): the chain still ends exactly there.
@@ -85,6 +98,8 @@ describe('segmenter', () => {
     const s = seg();
     s.add(batch([ev(101), ev(103)]));
     expect(() => s.add(batch([ev(102)], 110))).toThrow(/already complete through \(103\)/);
+    // A revision a batch before held already: a transaction split across two batches would be split across segments.
+    expect(() => s.add(batch([ev(103, 'other')], 110))).toThrow(/change at revision 103, which the segments are already complete through \(103\)/);
     expect(() => s.add(batch([ev(105), ev(104)]))).toThrow(/revision 104 after one at 105/);
     expect(() => s.add(batch([], 100))).toThrow(/through revision 100 after one through 103/);
     expect(() => s.close(150)).toThrow(/complete through 103 only/);
@@ -112,6 +127,12 @@ describe('Segmenter.closeDropping', () => {
     expect(cut).toMatchObject({ fromRevision: 11, toRevision: 13, reason: 'close' });
     expect(cut.events.map((e) => e.modRevision)).toEqual([11, 12]);
     expect(s.pendingEvents).toBe(0);
+    // Complete through the revision it ended at, no further: the changes after it were dropped.
+    expect(s.through).toBe(13);
+    // The change at exactly that revision is kept.
+    const t = new Segmenter({ fromRevision: 11, intervalMs: 1000, maxBytes: 1 << 20, startedAt: 0 });
+    t.add({ events: [ev(11), ev(12), ev(15)], through: 16, receivedAt: 0 });
+    expect(t.closeDropping(12)!.events.map((e) => e.modRevision)).toEqual([11, 12]);
   });
   it('cuts nothing when segments already reach past the revision; waits like close when the recording is behind', () => {
     const s = new Segmenter({ fromRevision: 11, intervalMs: 1000, maxBytes: 1 << 20, startedAt: 0 });
@@ -119,5 +140,7 @@ describe('Segmenter.closeDropping', () => {
     expect(s.tick(1000)!.toRevision).toBe(14);
     expect(s.closeDropping(12)).toBeUndefined();
     expect(() => s.closeDropping(20)).toThrow(/complete through 14 only/);
+    // One revision past what was recorded is not recorded either.
+    expect(() => s.closeDropping(15)).toThrow(/complete through 14 only/);
   });
 });
