@@ -1,4 +1,4 @@
-import { appendFile, mkdtemp, readdir, rm, unlink } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, rm, truncate, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -73,10 +73,25 @@ it('verify checks one segment, and --chain the base, every segment and their con
   const damaged = await runInProcess(['verify', s2!.id], env);
   expect(damaged.code).toBe(1);
   expect(damaged.stderr).toContain(`backup ${s2!.id} failed verification`);
-  expect((await runInProcess(['verify', bases[1]!.id, '--chain'], env)).stderr).toContain(`the chain of ${bases[1]!.id} failed verification: backup ${s2!.id}`);
+  const broken = await runInProcess(['verify', bases[1]!.id, '--chain'], env);
+  expect(broken.stderr).toContain(`the chain of ${bases[1]!.id} failed verification: backup ${s2!.id}`);
+  // A restore refuses the damaged segment: the chain is restorable up to the one before it, no further.
+  expect(broken.stdout).toContain(`FAIL\tchain\t2 segments, 4 changes, revisions up to ${s1!.toRevision} restorable`);
+  await truncate(join(store, 'default', s2!.artifact), s2!.sizeBytes);
+  // A damaged full backup: nothing of its chain is restorable, not even its own revision's state by the segments.
+  const baseArtifact = join(store, 'default', bases[1]!.artifact);
+  await appendFile(baseArtifact, 'x');
+  const damagedBase = await runInProcess(['verify', bases[1]!.id, '--chain'], env);
+  expect(damagedBase.code).toBe(1);
+  expect(damagedBase.stdout).toContain(`FAIL\tchain\t2 segments, 4 changes, revisions up to ${bases[1]!.etcd!.revision} restorable`);
+  await truncate(baseArtifact, bases[1]!.sizeBytes);
+  expect((await runInProcess(['verify', bases[1]!.id, '--chain'], env)).code).toBe(0);
+  // Every artifact whole, a segment gone: the gap alone fails the chain.
   await unlink(join(store, 'default', `${s1!.id}.manifest.json`));
   const gap = await runInProcess(['verify', s2!.id, '--chain'], env);
   expect(gap.code).toBe(1);
+  expect(gap.stdout).toContain(`ok  \t${s2!.id}\t`);
+  expect(gap.stdout).toContain(`FAIL\tchain\t1 segment, 2 changes, revisions up to ${bases[1]!.etcd!.revision} restorable`);
   expect(gap.stdout).toContain(`FAIL\tchain\tthe first segment ${s2!.id} starts at revision ${s2!.fromRevision}, not at the base's revision + 1 (${bases[1]!.etcd!.revision + 1})`);
 });
 
