@@ -76,3 +76,24 @@ it('so is the API\'s restore of latest to latest (409), naming that revision', a
     await api.stop();
   }
 });
+
+// The normal hand-over: a chain ends at exactly the revision of the full backup after it. Its base deleted, its
+// segments record nothing past what that newer backup restores: no reason to refuse --to latest.
+it('restore latest --to latest is not refused for segments of a missing base that reach no further than it restores', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'rs-delta-baseless-even-'));
+  try {
+    const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: dir };
+    const repo = new BackupRepository(new LocalStore(dir), 'default');
+    const ctx = { config: loadConfig(env).config!, log: createLogger('silent') };
+    const rev = Number((await etcd.ctl(['put', '/registry/secrets/apps/even', 'v1', '-w', 'json'])).match(/"revision":(\d+)/)![1]);
+    const newer = JSON.parse((await runInProcess(['backup', '--json'], env)).stdout) as Manifest;
+    expect(newer.etcd!.revision).toBe(rev);
+    const events: DeltaEvent[] = [{ type: 'put', key: Buffer.from('/registry/secrets/apps/even'), value: Buffer.from('v1'), createRevision: rev, modRevision: rev, version: 1, observedAt: Date.now() }];
+    await storeSegment(ctx, repo, {}, { base: '20261101T000000.000Z-fedcba', baseRevision: rev - 1, etcdVersion: '3.4' }, { fromRevision: rev, toRevision: rev, events, bytes: 0, reason: 'close' });
+    const res = await runInProcess(['restore', 'latest', '--keys', '--to', 'latest', '--dry-run', '--json'], env);
+    expect(res.code, res.stderr).toBe(0);
+    expect(JSON.parse(res.stdout)).toMatchObject({ point: { base: { id: newer.id }, target: { revision: rev } } });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
