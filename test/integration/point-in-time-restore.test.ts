@@ -180,6 +180,17 @@ describe('point-in-time restore of a key dump chain into a live etcd', () => {
   }
 });
 
+describe('point-in-time restore to a time among the changes of a segment', () => {
+  it('includes the changes observed at exactly that moment', async () => {
+    // A revision inside the second segment, and the moment its change was made (stamped as a watch stamps it).
+    const at = observed(phaseEnd[1]! - 12);
+    const expected = Math.max(...[...madeAt].filter(([, t]) => t <= at).map(([rev]) => rev));
+    const res = await runInProcess(['restore', snapshotBase.id, '--keys', '--to', new Date(at).toISOString(), '--dry-run', '--json'], env());
+    expect(res.code, res.stderr).toBe(0);
+    expect((JSON.parse(res.stdout) as { point: { target: { revision: number } } }).point.target.revision).toBe(expected);
+  });
+});
+
 describe('point-in-time restore of a snapshot chain with --keys into a live etcd', () => {
   it("writes the snapshot's keys at its manifest's revision and the changes up to the target", async () => {
     const target = await startEtcd();
