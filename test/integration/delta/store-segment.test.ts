@@ -1,3 +1,4 @@
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,10 +12,13 @@ import { loadConfig } from '../../../src/config/load-config.js';
 import type { DeltaEvent } from '../../../src/core/delta-event.js';
 import { createLogger } from '../../../src/log.js';
 import { encryptionKeys } from '../../../src/ops/encryption-keys.js';
+import { openRepository } from '../../../src/ops/repository.js';
 import { storeSegment } from '../../../src/ops/store-segment.js';
 import { verifyBackup } from '../../../src/ops/verify.js';
 import { BackupRepository } from '../../../src/store/backup-repository.js';
 import { LocalStore } from '../../../src/store/local-store.js';
+import { startS3, type TestS3 } from '../../helpers/s3.js';
+import { startS3Proxy, type S3Proxy } from '../../helpers/s3-proxy.js';
 
 const BASE = '20261204T100000.000Z-abcdef';
 
@@ -85,4 +89,51 @@ describe('storeSegment', () => {
     expect(() => parseManifest(JSON.stringify(bad), 'm')).toThrow(/revisions 9\.\.5 are no range/);
     expect(() => parseManifest(JSON.stringify({ ...bad, base: 'x', fromRevision: 1 }), 'm')).toThrow(/"base"/);
   });
+});
+
+/**
+ * A segment exists by its manifest, written last: an artifact that could not be stored must get no manifest (a segment
+ * that restores nothing, breaking its chain), and an artifact whose manifest could not be written is deleted again.
+ */
+describe('storeSegment against a store that refuses one of its two writes', () => {
+  let s3: TestS3;
+  let proxy: S3Proxy;
+  beforeAll(async () => {
+    s3 = await startS3();
+    proxy = await startS3Proxy(s3.endpoint);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await s3?.stop();
+  });
+
+  const objects = async (): Promise<string[]> => {
+    const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    try {
+      return ((await client.send(new ListObjectsV2Command({ Bucket: s3.bucket }))).Contents ?? []).map((o) => o.Key!);
+    } finally {
+      client.destroy();
+    }
+  };
+
+  for (const [what, refused, left] of [
+    ['the artifact', (url: string) => url.includes('.delta.'), 'no manifest'],
+    ['the manifest', (url: string) => url.includes('.manifest.json'), 'no artifact'],
+  ] as const) {
+    it(`${what} refused: it fails, and the store holds ${left} of it`, async () => {
+      const loaded = loadConfig({ ...s3.env, RS_S3_ENDPOINT: proxy.endpoint, RS_CLUSTER_NAME: 'c1' });
+      if (!loaded.config) throw new Error(loaded.errors.join('; '));
+      const ctx = { config: loaded.config, log: createLogger('silent') };
+      const repo = openRepository(loaded.config);
+      const before = await objects();
+      proxy.fault = (r) => ((r.method === 'PUT' || r.method === 'POST') && refused(r.url) ? { status: 403, code: 'AccessDenied' } : undefined);
+      try {
+        const events = [put(101, '/registry/a', 'one', Date.now())];
+        await expect(storeSegment(ctx, repo, {}, { base: BASE, baseRevision: 100, etcdVersion: '3.4.23' }, { fromRevision: 101, toRevision: 101, events, bytes: 0, reason: 'interval' })).rejects.toThrow(/AccessDenied|denied|refused/i);
+      } finally {
+        proxy.fault = undefined;
+      }
+      expect(await objects()).toEqual(before);
+    });
+  }
 });
