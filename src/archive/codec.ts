@@ -5,7 +5,7 @@ import { keyNeededText } from './encrypted-to.js';
 import type { EncryptedTo, Manifest } from './manifest.js';
 import { ParallelGzip } from './parallel-gzip.js';
 import { ParallelZstd } from './parallel-zstd.js';
-import { ZstdDecoder } from './zstd-decoder.js';
+import { ZSTD_LIMITS, ZstdDecoder } from './zstd-decoder.js';
 
 /** How stored bytes are encoded: compression, then encryption. Recorded in the manifest. */
 export interface Codec {
@@ -102,11 +102,19 @@ export function decoders(
     // Z_SYNC_FLUSH tolerance is off: a truncated gzip must fail, not end quietly.
     out.push(new CheckedGunzip(what ?? 'the artifact', { chunkSize: GZIP_CHUNK, finishFlush: constants.Z_FINISH }));
   }
-  if (codec.compression === 'zstd') out.push(new ZstdDecoder());
+  // A file on the command line (`what`, no backup id) may be the zstd CLI's: one whose window is over the bound is
+  // decompressed by zstd itself first.
+  if (codec.compression === 'zstd') out.push(new ZstdDecoder(codec.what !== undefined && codec.id === undefined ? { ...ZSTD_LIMITS, advice: zstdFirst(codec.what) } : ZSTD_LIMITS));
   // A backup's manifest says what it decodes to: a few KB that inflate to gigabytes (anyone can write the store) are
   // stopped at the first byte past it, not decoded whole into memory or the work area before its size is compared.
   if (out.length > 0 && codec.rawSizeBytes !== undefined) out.push(new RawSizeCap(codec.rawSizeBytes, what ?? 'the artifact'));
   return out;
+}
+
+/** What decompresses the zstd file `name` (an age-encrypted one: `<name>.zst.age`) with the zstd CLI, for reshifter to read. */
+function zstdFirst(name: string): string {
+  const command = name.endsWith('.age') ? `age -d -i KEY ${name} | zstd -d -o snapshot.db` : `zstd -d ${name} -o snapshot.db`;
+  return `decompress it first ("${command}") and give reshifter snapshot.db`;
 }
 
 /** Passes decoded bytes on, and fails (IntegrityError `raw-size`) at the first one past `limit`. */

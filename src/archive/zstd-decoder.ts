@@ -4,11 +4,13 @@ import { IntegrityError } from '../core/errors.js';
 import { ZstdFrameCheck, type FrameLimits } from './zstd-frame.js';
 
 /**
- * What a frame may be: reshifter writes 1 MiB frames; 16 MiB also reads what `zstd` and `pzstd` write for files of
- * that size and for levels up to 19 (windows up to 8 MiB), while keeping a hostile header from costing more memory
- * than that.
+ * What a frame may be: a window of up to 16 MiB, what the decoder keeps of its output. reshifter writes 1 MiB frames;
+ * `zstd` and `pzstd` write windows of up to 8 MiB at levels 1-19 (`zstd FILE` of a whole snapshot is one frame of any
+ * size, read streaming), and a hostile header costs no more memory than that. `zstd --long` (128 MiB) and `--ultra`
+ * levels write bigger windows. Until 2026-12-07 a frame's content was bounded at 16 MiB too, when each frame was
+ * decoded whole into a buffer of its size; the streaming decoder keeps only the window.
  */
-export const ZSTD_LIMITS: FrameLimits = { maxOutput: 16 * 1024 * 1024, maxWindow: 16 * 1024 * 1024 };
+export const ZSTD_LIMITS: FrameLimits = { maxWindow: 16 * 1024 * 1024 };
 
 /**
  * Output pieces. 256 KiB: a 100k-key dump's 284 MB decoded with 0.62 CPU-s and a peak RSS of ~147 MB (`verify`), where
@@ -19,10 +21,12 @@ const CHUNK = 256 * 1024;
 
 /**
  * Streaming zstd decompression with bounded memory, by Node's own libzstd, one decoder for the whole stream: the
- * stream's frame and block headers are checked first (see ZstdFrameCheck, which refuses a frame that could decode
- * to more than `limits` allow, or whose window is bigger), and only bytes whose headers passed reach libzstd, whose
- * window is capped at the limit's. libzstd checks each frame's content size and checksum. Anything wrong with the data
- * fails the stream with an IntegrityError naming the `decompress` check.
+ * stream's frame and block headers are checked first (see ZstdFrameCheck, which refuses a frame whose window is over
+ * `limits`, a dictionary, a block bigger than the format allows), and only bytes whose headers passed reach libzstd,
+ * whose window is capped at the limit's. Memory is the window and the output pieces, whatever a frame decodes to: what
+ * the whole output may be is bounded by the reader (a backup's rawSizeBytes, the work area's room for a file). libzstd
+ * checks each frame's content size and checksum. Anything wrong with the data fails the stream with an IntegrityError
+ * naming the `decompress` check.
  */
 export class ZstdDecoder extends zlib.ZstdDecompress {
   private readonly check: ZstdFrameCheck;

@@ -99,12 +99,16 @@ export function withSizeAndChecksum(frame: Buffer | readonly Buffer[], content: 
   return [head, first.subarray(h.size), ...pieces.slice(1), checksum];
 }
 
-/** How big a frame the check lets through. */
+/**
+ * What frames the check lets through. A frame's content size is not bounded: a streaming decoder keeps only its window
+ * of the output, whatever the frame decodes to (what the output may add up to is bounded by the reader: a backup's
+ * rawSizeBytes, the work area's free space for a file).
+ */
 export interface FrameLimits {
-  /** Largest decoded frame (declared, and as bounded by its block headers). */
-  maxOutput: number;
   /** Largest window (what a decoder keeps of the output). */
   maxWindow: number;
+  /** What to do with a frame whose window is over it, added to the refusal: `decompress it first (zstd -d FILE)`. */
+  advice?: string;
 }
 
 function bad(offset: number, what: string): IntegrityError {
@@ -115,8 +119,9 @@ type State = 'magic' | 'descriptor' | 'header' | 'block-header' | 'block-body' |
 
 /**
  * Follows a zstd stream (concatenated frames, skippable frames passed over) by its frame and block headers alone,
- * keeping none of its bytes: each frame is checked against `limits` as its headers arrive, so a hostile or damaged
- * stream is refused before a decoder is given the bytes they describe. Input arrives in chunks of any size.
+ * keeping none of its bytes: each frame's header is checked against `limits` (its window) and each block header against
+ * the format as they arrive, so a hostile or damaged stream is refused before a decoder is given the bytes they
+ * describe. Input arrives in chunks of any size.
  */
 export class ZstdFrameCheck {
   private state: State = 'magic';
@@ -131,7 +136,6 @@ export class ZstdFrameCheck {
   private skip = 0;
   private header: FrameHeader | undefined;
   private blockMax = 0;
-  private outputBound = 0;
   private lastBlock = false;
   private frames = 0;
 
@@ -209,7 +213,6 @@ export class ZstdFrameCheck {
 
   private nextFrame(): void {
     this.header = undefined;
-    this.outputBound = 0;
     this.lastBlock = false;
     this.gather('magic', 4);
   }
@@ -243,16 +246,7 @@ export class ZstdFrameCheck {
         const at = this.pos - 3;
         if (type === 3) throw bad(at, 'has a block of the reserved type 3 (damaged data)');
         if (size > this.blockMax) throw bad(at, `has a block of ${size} bytes; its frame allows ${this.blockMax} (damaged data)`);
-        // Raw and RLE blocks decode to exactly `size` bytes, a compressed block to at most the frame's block maximum.
-        this.outputBound += type === 2 ? this.blockMax : size;
-        if (this.outputBound > this.limits.maxOutput) {
-          throw bad(this.frameStart, `starts a frame that may decode to more than ${mib(this.limits.maxOutput)}: ${LIMIT_NOTE(this.limits.maxOutput)}`);
-        }
-        const body = type === 1 ? 1 : size;
-        if (this.pos + body - this.frameStart > this.limits.maxOutput + MAX_BLOCK) {
-          throw bad(this.frameStart, `starts a frame of more than ${mib(this.limits.maxOutput + MAX_BLOCK)}: ${LIMIT_NOTE(this.limits.maxOutput)}`);
-        }
-        return this.passOver('block-body', body);
+        return this.passOver('block-body', type === 1 ? 1 : size);
       }
       case 'skippable-size':
         return this.passOver('skippable-body', f.readUInt32LE(4));
@@ -262,20 +256,23 @@ export class ZstdFrameCheck {
   }
 
   private checkHeader(h: FrameHeader): void {
-    const { maxOutput, maxWindow } = this.limits;
+    const { maxWindow, advice } = this.limits;
     if (h.dictionaryId !== 0) throw bad(this.frameStart, `needs zstd dictionary ${h.dictionaryId}, which reshifter does not have`);
-    if (h.contentSize !== undefined && h.contentSize > maxOutput) {
-      throw bad(this.frameStart, `starts a frame that declares ${describeSize(h.contentSize)} of content: ${LIMIT_NOTE(maxOutput)}`);
-    }
-    // A decoder keeps min(window, content size) of output: that is what must be bounded.
+    // A decoder keeps min(window, content size) of output: that is what must be bounded, not the content size.
     const kept = h.contentSize === undefined ? h.windowSize : Math.min(h.windowSize, h.contentSize);
     if (kept > maxWindow) {
-      throw bad(this.frameStart, `starts a frame with a window of ${describeSize(h.windowSize)}; reshifter reads windows up to ${mib(maxWindow)}`);
+      throw bad(
+        this.frameStart,
+        `starts a frame with a window of ${describeSize(h.windowSize)}, more than the ${describeSize(maxWindow)} reshifter reads ` +
+          `(zstd --long and --ultra levels write such windows)${advice !== undefined ? `: ${advice}` : ''}`,
+      );
     }
   }
 }
 
-const LIMIT_NOTE = (max: number) =>
-  `reshifter reads frames of up to ${mib(max)} (it writes 1 MiB frames; a file the zstd CLI compressed whole: decompress it first (zstd -d FILE))`;
-const mib = (n: number) => `${n / (1024 * 1024)} MiB`;
-const describeSize = (n: number) => (Number.isFinite(n) ? `${n} bytes` : 'more than 2^53 bytes');
+/** `n` bytes in MiB, as `zstd -lv` shows a window (with the bytes when not a whole number of MiB). */
+function describeSize(n: number): string {
+  if (!Number.isFinite(n)) return 'more than 2^53 bytes';
+  const mib = n / (1024 * 1024);
+  return Number.isInteger(mib) ? `${mib} MiB` : `${mib.toFixed(1)} MiB (${n} bytes)`;
+}

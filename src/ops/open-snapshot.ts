@@ -390,7 +390,9 @@ async function decodeLayer(ctx: OpContext, target: string, path: string, wrappin
   } catch (err) {
     if (err instanceof DecodeRoomError) throw err;
     if (err instanceof IntegrityError) {
-      throw err.message.includes(name) ? err : new IntegrityError(err.check, `${name}: ${err.message.slice(err.check.length + 2)}`, { cause: err });
+      // Named first, unless the decoder did (gzip's does; zstd's may name the file later, in what to run).
+      const detail = err.message.slice(err.check.length + 2);
+      throw detail.startsWith(name) ? err : new IntegrityError(err.check, `${name}: ${detail}`, { cause: err });
     }
     const full = workAreaError(err, workDir, `cannot decode ${name}`);
     if (full !== err) throw full;

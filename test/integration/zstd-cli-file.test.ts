@@ -1,0 +1,120 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseFrameHeader } from '../../src/archive/zstd-frame.js';
+import type { BackupDiff } from '../../src/ops/diff.js';
+import type { KeyRestoreReport } from '../../src/ops/restore-keys.js';
+import type { FileVerifyResult } from '../../src/ops/verify.js';
+import { runCli } from '../helpers/cli.js';
+import type { TestEtcd } from '../helpers/etcd.js';
+import { etcdWithSnapshotFile, type SnapshotFileSetup } from '../helpers/snapshot-file.js';
+
+const run = promisify(execFile);
+const MiB = 1024 * 1024;
+
+/**
+ * The operator's habit: `etcdctl snapshot save s.db && zstd s.db`, then reshifter on `s.db.zst`. The zstd CLI writes
+ * a whole file as one frame (its content size in the header, a window of 2 MiB at its default level), so any real
+ * cluster's snapshot is one frame of more than 16 MiB. Before, every command refused it: 'the zstd data at byte 0
+ * starts a frame that declares N bytes of content: reshifter reads frames of up to 16 MiB'. The decoder streams, so
+ * such a frame is read whatever its size; only a window over 16 MiB (`zstd --long`) is refused, by name.
+ */
+let setup: SnapshotFileSetup;
+let etcd: TestEtcd;
+let work: string;
+let file: string;
+let zst: string;
+
+/** 20 values of 1 MiB of base64 of random bytes: the snapshot is over 20 MiB, and so is zstd's one frame of it. */
+const BIG = Array.from({ length: 20 }, (_, i) => `/registry/secrets/big/release-${i}`);
+
+const env = (extra: Record<string, string> = {}) => ({ RS_ETCD_ENDPOINTS: etcd.endpoint, RS_TMP_DIR: setup.tmp, ...extra });
+const cli = (args: string[], extra: Record<string, string> = {}) => runCli(args, env(extra), { cwd: work });
+
+beforeAll(async () => {
+  setup = await etcdWithSnapshotFile('zstd-cli-file', { namespaces: 2, podsPerNamespace: 3 }, async (client) => {
+    for (const key of BIG) await client.put(key).value(randomBytes(768 * 1024).toString('base64'));
+  });
+  ({ etcd, work, file } = setup);
+  await run('zstd', ['-q', file, '-o', `${file}.zst`]);
+  zst = `${file}.zst`;
+}, 120_000);
+
+afterAll(async () => {
+  await setup?.stop();
+});
+
+describe('a snapshot file compressed whole by the zstd CLI (one frame over 16 MiB)', () => {
+  it('is one frame of more than 16 MiB, with a window within the bound', async () => {
+    const header = parseFrameHeader(await readFile(zst));
+    if (typeof header === 'number') throw new Error('no frame header');
+    expect(header.contentSize).toBeGreaterThan(20 * MiB);
+    expect(header.windowSize).toBeLessThanOrEqual(8 * MiB);
+    const { stdout } = await run('zstd', ['-lv', zst]);
+    expect(stdout).toMatch(/# Zstandard Frames: 1\n/);
+  });
+
+  it('verify checks it as the plain file, and leaves the work area empty', async () => {
+    const res = await cli(['verify', zst, '--json']);
+    expect(res.code, res.stderr).toBe(0);
+    expect(JSON.parse(res.stdout) as FileVerifyResult).toMatchObject({ file: zst, ok: true });
+    expect(res.stdout).toContain('matches the data');
+    expect(await readdir(setup.tmp)).toEqual([]);
+  });
+
+  it('inspect and stats read it as the file itself', async () => {
+    const [inspect, plain] = await Promise.all([cli(['inspect', zst, '--keys']), cli(['inspect', file, '--keys'])]);
+    expect(inspect.code, inspect.stderr).toBe(0);
+    expect(inspect.stdout).toContain(BIG[19]);
+    expect(inspect.stdout.split('\n').slice(1)).toEqual(plain.stdout.split('\n').slice(1));
+    const stats = await cli(['stats', zst, '--json']);
+    expect(stats.code, stats.stderr).toBe(0);
+    const s = JSON.parse(stats.stdout) as { source: { kind: string; path: string }; keys: number };
+    expect(s.source).toMatchObject({ kind: 'file', path: zst });
+    expect(s.keys).toBeGreaterThan(BIG.length);
+    expect(await readdir(setup.tmp)).toEqual([]);
+  });
+
+  it('diff finds it the same as the plain file', async () => {
+    const res = await cli(['diff', zst, file, '--json']);
+    expect(res.code, res.stderr).toBe(0);
+    expect((JSON.parse(res.stdout) as BackupDiff).objects).toEqual([]);
+    expect(await readdir(setup.tmp)).toEqual([]);
+  });
+
+  it('restore --snapshot-file writes the plain file back, byte for byte', async () => {
+    const out = join(work, 'restored.db');
+    const res = await cli(['restore', zst, '--snapshot-file', out]);
+    expect(res.code, res.stderr).toBe(0);
+    expect((await readFile(out)).equals(await readFile(file))).toBe(true);
+    expect(await readdir(setup.tmp)).toEqual([]);
+  });
+
+  it('restore --keys writes its keys back into etcd', async () => {
+    await etcd.ctl(['del', '--prefix', '/registry/secrets/big/']);
+    const res = await cli(['restore', zst, '--keys', '--json'], { RS_INCLUDE_NAMESPACES: 'big' });
+    expect(res.code, res.stderr).toBe(0);
+    const report = JSON.parse(res.stdout) as KeyRestoreReport;
+    expect(report).toMatchObject({ file: zst, dryRun: false });
+    expect(report.totals.create).toBe(BIG.length);
+    expect((await etcd.ctl(['get', BIG[7]!, '--print-value-only'])).trim().length).toBe(1024 * 1024);
+    expect(await readdir(setup.tmp)).toEqual([]);
+  });
+
+  it('zstd --long (a window over 16 MiB) is refused naming the window and what to run, exit 1', async () => {
+    const long = join(work, 'long.db.zst');
+    await run('zstd', ['-q', '--long', file, '-o', long]);
+    for (const args of [['verify', long], ['inspect', long], ['restore', long, '--snapshot-file', join(work, 'never.db')]]) {
+      const res = await cli(args);
+      expect(res.code, args.join(' ')).toBe(1);
+      expect(res.stderr).toMatch(
+        /decompress: .*long\.db\.zst: the zstd data at byte 0 starts a frame with a window of [\d.]+ MiB \(\d+ bytes\), more than the 16 MiB reshifter reads \(zstd --long and --ultra levels write such windows\): decompress it first \("zstd -d .*long\.db\.zst -o snapshot\.db"\) and give reshifter snapshot\.db/,
+      );
+      expect(await readdir(setup.tmp)).toEqual([]);
+    }
+    expect(await readdir(work)).not.toContain('never.db');
+  });
+});
