@@ -151,8 +151,12 @@ export async function wrappingOf(path: string): Promise<Wrapping | undefined> {
   return wrappingOfBytes(await readStart(path, 64));
 }
 
-/** What bytes that begin with `head` are wrapped in, by their magic; undefined for none known. */
+/**
+ * What bytes that begin with `head` are wrapped in, by their magic; undefined for none known. zstd data may begin with
+ * a skippable frame (magic 0x184d2a50..5f): `pzstd` writes one before each frame (a bbolt file begins with page id 0).
+ */
 function wrappingOfBytes(head: Buffer): Wrapping | undefined {
+  if (head.length >= 4 && (head.readUInt32LE(0) & 0xfffffff0) >>> 0 === 0x184d2a50) return 'zstd';
   return MAGIC.find(([, m]) => head.length >= m.length && head.subarray(0, m.length).equals(m))?.[0];
 }
 
