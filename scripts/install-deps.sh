@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system tools reshifter's demo and tests use, when they are missing: Debian's etcd (server and
-# etcdctl), age, openssl, zstd (the CLI interop tests of zstd backups), Prometheus' Pushgateway (the metrics push
+# etcdctl), age, openssl, zstd and pzstd (the CLI interop tests of zstd backups and files), xz and bzip2 (files compressed
+# with what reshifter does not read, named as such), Prometheus' Pushgateway (the metrics push
 # test) and Prometheus itself (promtool checks and unit-tests the alert rules and the dashboard's queries), Chromium
 # with a font (the web UI's browser test), skopeo and umoci (they read the OCI image archives a checkpoint restores
 # to), curl (an independent client of the test's stand-in kubelet), a kubectl whose kustomize builds the
@@ -28,6 +29,8 @@ command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
 command -v age >/dev/null 2>&1 || need+=(age)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v zstd >/dev/null 2>&1 || need+=(zstd)
+command -v xz >/dev/null 2>&1 || need+=(xz-utils)
+command -v bzip2 >/dev/null 2>&1 || need+=(bzip2)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v prometheus-pushgateway >/dev/null 2>&1 || need+=(prometheus-pushgateway)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)

@@ -20,7 +20,7 @@ import { nextStep, restorePoint, segmentRefusal } from './restore-point.js';
 import { insteadOfLatest, laterChangesNote } from './restore-instead.js';
 import { seriesFlag, stringFlag } from './flags.js';
 import { wholeDumpNote } from '../ops/whole-dump-note.js';
-import { isFile, nonSnapshotArtifact, reshifterArchiveFile, wrappingOf, type Wrapping } from '../ops/open-snapshot.js';
+import { foreignCompression, isFile, nonSnapshotArtifact, reshifterArchiveFile, wrappingOf, type Wrapping } from '../ops/open-snapshot.js';
 import { findRestoreTool } from '../etcd/snapshot-restore-tool.js';
 import { textTable } from './text-table.js';
 
@@ -191,6 +191,11 @@ async function fileRestoreHint(path: string, dataDir: string): Promise<string> {
     wrappingOf(path).catch(() => undefined),
     findRestoreTool().then((t) => t.command, () => 'etcdutl'),
   ]);
+  // xz, bzip2, lz4: reshifter reads none of them; what decompresses it, then what restores the plain file.
+  const foreign = wrapping === undefined ? await foreignCompression(path, path).catch(() => undefined) : undefined;
+  if (foreign !== undefined) {
+    return `${foreign}: "${tool} snapshot restore snapshot.db --data-dir ${dataDir}" restores that into a new data directory, "reshifter restore snapshot.db --keys" its live keys into the etcd at RS_ETCD_ENDPOINTS`;
+  }
   const file = wrapping === undefined ? path : 'snapshot.db';
   const decode = wrapping === undefined ? '' : `"${DECODE[wrapping](path)}", then `;
   // Absolute: k3s resolves a relative path from where it runs, not from the operator's shell.

@@ -132,6 +132,21 @@ const MAGIC: ReadonlyArray<[Wrapping, Buffer]> = [
   ['zip', Buffer.from('PK\x05\x06', 'latin1')],
 ];
 
+/** Compressions an operator may use that reshifter does not read, by their magic: named rather than called a damaged bbolt file. */
+const FOREIGN: ReadonlyArray<['xz' | 'bzip2' | 'lz4', Buffer]> = [
+  ['xz', Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])],
+  ['bzip2', Buffer.from('BZh', 'latin1')],
+  ['lz4', Buffer.from([0x04, 0x22, 0x4d, 0x18])],
+];
+
+/** What to say of `path` (`name`) when it is compressed with one of FOREIGN; undefined for anything else. */
+export async function foreignCompression(path: string, name: string): Promise<string | undefined> {
+  const head = await readStart(path, 8);
+  const tool = FOREIGN.find(([, m]) => head.length >= m.length && head.subarray(0, m.length).equals(m))?.[0];
+  if (tool === undefined) return undefined;
+  return `${name} is compressed with ${tool}, which reshifter does not read (it reads gzip, zstd, age and zip files): decompress it first ("${tool} -dc ${name} > snapshot.db") and give reshifter snapshot.db`;
+}
+
 /**
  * Whether `path` may be a zip (a Go Reshifter backup): a regular file that begins as one, or a pipe, whose first bytes
  * are not read here (they would be gone). A file that cannot be read is not one: the snapshot reader says why (its
@@ -206,6 +221,8 @@ async function openSnapshotFile(ctx: OpContext, target: string, command: string)
       if (path !== target) await rm(path, { force: true });
       path = out;
     }
+    const foreign = await foreignCompression(path, name);
+    if (foreign !== undefined) throw new OperationError(foreign);
     const artifact = await reshifterArchiveOf(path, target);
     if (artifact !== undefined) throw new OperationError(artifact);
     // The file's keys are walked offline, by no stream the signal stops: the walk stops itself, as a backup's does.

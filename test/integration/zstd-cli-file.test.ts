@@ -141,3 +141,28 @@ describe('a snapshot file compressed whole by the zstd CLI (one frame over 16 Mi
     expect(await readdir(work)).not.toContain('never.db');
   });
 });
+
+// Before: `xz s.db` (or bzip2, lz4) then `reshifter verify s.db.xz` said 's.db.xz is not a readable etcd snapshot: not a
+// bbolt file, or both meta pages are damaged: meta page 0 at offset 0: bad magic ...', as if the file were damaged, and
+// `restore s.db.xz` named "etcdctl snapshot restore s.db.xz --data-dir DIR", which fails the same way.
+describe('a snapshot file compressed with what reshifter does not read (xz, bzip2)', () => {
+  it.each([
+    ['xz', '.xz'],
+    ['bzip2', '.bz2'],
+  ])('%s: every command names the compression and what to run, exit 1 (restore without --keys: its usage line, exit 2)', async (tool, ext) => {
+    const packed = `${file}${ext}`;
+    await run(tool, ['-1', '-k', '-f', file]);
+    const said = `${packed} is compressed with ${tool}, which reshifter does not read (it reads gzip, zstd, age and zip files): decompress it first ("${tool} -dc ${packed} > snapshot.db") and give reshifter snapshot.db`;
+    for (const args of [['verify', packed], ['inspect', packed], ['stats', packed], ['diff', packed, file], ['restore', packed, '--keys', '--dry-run'], ['restore', packed, '--snapshot-file', join(work, 'never.db')]]) {
+      const res = await cli(args);
+      expect(res.code, args.join(' ')).toBe(1);
+      expect(res.stderr).toContain(`reshifter: ${said}\n`);
+      expect(res.stderr).not.toMatch(/bbolt|meta page/);
+    }
+    const restore = await cli(['restore', packed, '--data-dir', join(work, 'never-dir')]);
+    expect(restore.code).toBe(2);
+    expect(restore.stderr).toContain(`${said}: "etcdctl snapshot restore snapshot.db --data-dir ${join(work, 'never-dir')}" restores that into a new data directory`);
+    expect(await readdir(setup.tmp)).toEqual([]);
+    expect(await readdir(work)).not.toContain('never.db');
+  });
+});
