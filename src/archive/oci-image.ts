@@ -1,10 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { IntegrityError, OperationError, describeError } from '../core/errors.js';
+import { trackTempPath } from '../exit-cleanup.js';
+import { FileExistsError, publishFile } from '../publish-new.js';
 import { BLOCK, tarEnd, tarPadding } from './tar.js';
 import { tarHeaders } from './tar-header.js';
 
@@ -204,13 +206,16 @@ export function ociImageArchive(layer: Readable, opts: OciImageOptions & { layer
 }
 
 /**
- * Writes the oci-archive to `path` in one pass over the layer: into a temporary file next to it, renamed into place
- * when complete (a failed or interrupted write leaves no partial archive). Without `layerDigest`, the layer's entry is
+ * Writes the oci-archive to the new file `path` in one pass over the layer: into a temporary file next to it (removed
+ * on failure, and by the exit hook when the process exits first: a second signal), fsynced, then linked into place
+ * without replacing anything (a file made at `path` meanwhile is refused with FileExistsError, never overwritten), the
+ * folder fsynced: a failed or interrupted write leaves no partial archive. Without `layerDigest`, the layer's entry is
  * written under a placeholder name and its header rewritten in place once the layer has been hashed.
  */
 export async function writeOciImageArchive(path: string, layer: Readable, opts: OciImageOptions, signal?: AbortSignal): Promise<OciImageResult> {
   check(opts);
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
+  const release = trackTempPath(tmp);
   const progress: Progress = { layerHeaderAt: 0, bytes: 0 };
   try {
     await pipeline(
@@ -219,24 +224,42 @@ export async function writeOciImageArchive(path: string, layer: Readable, opts: 
       signal ? { signal } : {},
     );
     const layerDigest = progress.layerDigest!;
-    const fh = await open(tmp, 'r+');
-    try {
-      if (opts.layerDigest === undefined) {
-        const mtime = Math.floor(opts.created.getTime() / 1000);
-        const [header] = tarHeaders({ name: `blobs/sha256/${layerDigest}`, kind: 'file', size: opts.layerSize, mode: 0o644, mtime }, opts.paxAbove).slice(-1);
-        await fh.write(header!, 0, BLOCK, progress.layerHeaderAt);
-      }
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
+    await finishFile(tmp, opts, layerDigest, progress.layerHeaderAt);
+    if (!(await publishFile(tmp, path, true))) throw new FileExistsError(path);
+    release();
+    await syncFolder(dirname(path));
     return { layerDigest, manifestDigest: progress.manifestDigest!, bytes: progress.bytes };
   } catch (err) {
-    await rm(tmp, { force: true });
+    // A temporary file that cannot be removed now stays registered: the exit hook tries again.
+    await rm(tmp, { force: true }).then(release, () => undefined);
     // The file's own failures (a folder gone or closed meanwhile, a full disk) name the file: bare, an ENOENT of the
     // temporary name was said as an unexpected error. A failure of the layer's source, or a stop, is its own.
     if (err instanceof OperationError || (err as Error).name === 'AbortError' || typeof (err as NodeJS.ErrnoException).code !== 'string') throw err;
     throw new OperationError(`writing ${path}: ${describeError(err)}`, { cause: err });
+  }
+}
+
+/** Patches the layer's header (when its digest was not known up front) and makes the temporary file durable. */
+async function finishFile(tmp: string, opts: OciImageOptions, layerDigest: string, layerHeaderAt: number): Promise<void> {
+  const fh = await open(tmp, 'r+');
+  try {
+    if (opts.layerDigest === undefined) {
+      const mtime = Math.floor(opts.created.getTime() / 1000);
+      const [header] = tarHeaders({ name: `blobs/sha256/${layerDigest}`, kind: 'file', size: opts.layerSize, mode: 0o644, mtime }, opts.paxAbove).slice(-1);
+      await fh.write(header!, 0, BLOCK, layerHeaderAt);
+    }
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** fsyncs a folder, so that a new name in it survives a crash. */
+async function syncFolder(dir: string): Promise<void> {
+  const dh = await open(dir, 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
   }
 }

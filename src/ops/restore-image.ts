@@ -5,6 +5,7 @@ import { checkpointAnnotations, refNameProblem, writeOciImageArchive } from '../
 import { describeBackup } from '../core/backup-kind.js';
 import { ConfigError, OperationError } from '../core/errors.js';
 import { unwritableFolder } from '../core/writable-path.js';
+import { FileExistsError } from '../publish-new.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import type { OpContext } from './context.js';
 import { encryptionKeys } from './encryption-keys.js';
@@ -28,6 +29,10 @@ export interface ImageRestoreReport {
   bytes: number;
 }
 
+function existsAlready(path: string): ConfigError {
+  return new ConfigError([`--image-archive: ${path} exists already; name a new file (it is never overwritten)`]);
+}
+
 /**
  * A stored container checkpoint as an OCI image archive (`restore <id> --image-archive FILE`): downloaded and checked
  * against its manifest, decoded, and streamed once into the image's only layer, which must hash to the archive's
@@ -41,7 +46,7 @@ export async function restoreImageArchive(ctx: OpContext, repo: BackupRepository
     const problem = refNameProblem(opts.imageName);
     if (problem !== undefined) throw new ConfigError([`--image-name was invalid: ${JSON.stringify(opts.imageName)} ${problem}`]);
   }
-  if (await lstat(path).then(() => true, () => false)) throw new ConfigError([`--image-archive: ${path} exists already; name a new file (it is never overwritten)`]);
+  if (await lstat(path).then(() => true, () => false)) throw existsAlready(path);
   // Before the backup is read: a folder that is not there, or that this user may not write, failed only once the
   // checkpoint (often gigabytes) was downloaded and decoded.
   const folder = await stat(dirname(path)).catch(() => undefined);
@@ -65,7 +70,10 @@ export async function restoreImageArchive(ctx: OpContext, repo: BackupRepository
         annotations: checkpointAnnotations({ ...c, engine: c.containerManager }),
       },
       ctx.signal,
-    );
+    ).catch((err: unknown) => {
+      // A file made there while the checkpoint was read (another restore, the operator's own): refused as above.
+      throw err instanceof FileExistsError ? existsAlready(path) : err;
+    });
     ctx.log.info({ id: m.id, path, layerDigest: result.layerDigest, bytes: result.bytes }, 'checkpoint written as an OCI image archive');
     return { id: m.id, container: `${c.namespace}/${c.pod}/${c.container}`, path, ...(opts.imageName !== undefined && { imageName: opts.imageName }), ...result };
   } finally {

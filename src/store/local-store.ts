@@ -1,5 +1,5 @@
 import { type Stats, constants, createReadStream, createWriteStream } from 'node:fs';
-import { type FileHandle, link, lstat, mkdir, open, readdir, readlink, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, lstat, mkdir, open, readdir, readlink, realpath, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -9,6 +9,7 @@ import { OperationError, StoreError, describeError } from '../core/errors.js';
 import { deniedDetail } from '../core/writable-path.js';
 import { trackTempPath } from '../exit-cleanup.js';
 import { makeDirs } from '../make-dirs.js';
+import { publishFile } from '../publish-new.js';
 import type { Logger } from '../log.js';
 import { isListedName, listedFolders } from './shown-names.js';
 import type { GetOptions, ListOptions, ObjectInfo, Store } from './types.js';
@@ -25,23 +26,9 @@ export class ExistsError extends StoreError {
   }
 }
 
-/**
- * Moves the finished `temp` to `target`. With `noClobber`, link(2) then unlink: link fails with EEXIST on any entry
- * there (file, folder, symlink) made since the caller looked, where rename would replace it.
- */
+/** Moves the finished `temp` to `target`; with `noClobber` refuses (ExistsError) any entry made there meanwhile. */
 async function publish(temp: string, target: string, noClobber: boolean): Promise<void> {
-  if (!noClobber) return rename(temp, target);
-  try {
-    await link(temp, target);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new ExistsError(target);
-    // A file system without hard links (vfat, exFAT on a USB stick): checked, then renamed, as before link was used.
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err;
-    if (await lstat(target).then(() => true, () => false)) throw new ExistsError(target);
-    return rename(temp, target);
-  }
-  await unlink(temp);
+  if (!(await publishFile(temp, target, noClobber))) throw new ExistsError(target);
 }
 
 /**
