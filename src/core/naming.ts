@@ -44,7 +44,27 @@ export function idOfFile(name: string): string | undefined {
 /** The file name suffix of each compression: what `gunzip` and `zstd -d` expect. */
 const COMPRESSION_SUFFIX: Record<string, string> = { gzip: '.gz', zstd: '.zst' };
 
+/**
+ * Every artifact format reshifter writes (`<id>.<format>...`): snapshots, key dumps, render listings, container
+ * checkpoints, delta segments. Retention's orphan sweep deletes only names made of these (see `isWrittenName`).
+ */
+export const ARTIFACT_FORMATS = ['snapshot.db', 'raw.tar', 'render.jsonl', 'checkpoint.tar', 'delta.tar'] as const;
+
+const WRITTEN_NAME = new RegExp(
+  `^(\\d{8}T\\d{6}\\.\\d{3}Z-[0-9a-f]{6})\\.(?:manifest\\.json|(?:${ARTIFACT_FORMATS.map((f) => f.replace('.', '\\.')).join('|')})(?:\\.zst|\\.gz)?(?:\\.age)?)$`,
+);
+
+/**
+ * The backup id of `name` when it is exactly a name reshifter writes: `<id>.manifest.json` or an artifact
+ * (`<id>.<format>[.zst|.gz][.age]`). An operator's own `<id>.manifest.json.bak` or `<id>.snapshot.db.zst.orig` is not.
+ */
+export function idOfWrittenName(name: string): string | undefined {
+  return WRITTEN_NAME.exec(name)?.[1];
+}
+
 /** File name of a backup's artifact: `<id>.<format>[.zst|.gz][.age]`. */
 export function artifactName(id: string, format: string, compression: string, encryption: string): string {
+  // A format missing from ARTIFACT_FORMATS would be taken for an operator's file by retention's sweep.
+  if (!(ARTIFACT_FORMATS as readonly string[]).includes(format)) throw new Error(`artifact format ${format} is not in ARTIFACT_FORMATS`);
   return `${id}.${format}${COMPRESSION_SUFFIX[compression] ?? ''}${encryption === 'age' ? '.age' : ''}`;
 }

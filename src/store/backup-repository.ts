@@ -10,9 +10,9 @@ import { nearbyIds } from '../core/nearby.js';
 import { printable } from '../core/printable.js';
 import { unreachablePath } from '../core/unreachable-path.js';
 import { goBackupsHere, snapshotFilesHere } from '../core/snapshot-files-here.js';
-import { BACKUP_ID_RE, idOfFile, manifestName, newBackupId } from '../core/naming.js';
+import { BACKUP_ID_RE, idOfFile, idOfWrittenName, manifestName, newBackupId } from '../core/naming.js';
 import { parseManifest, serializeManifest, type Manifest } from '../archive/manifest.js';
-import { TEMP_PREFIX } from './local-store.js';
+import { TEMP_NAME } from './local-store.js';
 import { ManifestCache } from './manifest-cache.js';
 import { limitBytes } from './size-limit.js';
 import type { ListOptions, ObjectInfo, Store } from './types.js';
@@ -84,10 +84,12 @@ export class BackupRepository {
     const owned = new Set(manifests.map((o) => idOfFile(o.key.slice(this.cluster.length + 1))));
     const orphans = objects.filter((o) => {
       const file = o.key.slice(this.cluster.length + 1);
-      // Only what reshifter writes (`<id>.<...>`, and temporary files of puts) can be left by a killed backup: any
-      // other file in the folder (an operator's own snapshot, a note) is someone else's and never an orphan.
-      if (file.startsWith(TEMP_PREFIX)) return true;
-      const id = idOfFile(file);
+      // Only the exact names reshifter writes (`<id>.manifest.json`, `<id>.<format>[.zst|.gz][.age]`, and the
+      // temporary files of their puts) can be left by a killed backup: any other file in the folder (an operator's own
+      // snapshot, a note, a `<id>.manifest.json.bak` or `<id>.snapshot.db.zst.orig` kept by hand) is someone else's.
+      const temp = TEMP_NAME.exec(file);
+      if (temp !== null) return idOfWrittenName(temp[1]!) !== undefined;
+      const id = idOfWrittenName(file);
       return id !== undefined && !file.endsWith('.manifest.json') && !owned.has(id);
     });
     backups.sort(newestFirst);

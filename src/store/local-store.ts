@@ -16,6 +16,8 @@ import type { GetOptions, ListOptions, ObjectInfo, Store } from './types.js';
 
 /** Temporary files of puts in progress (or of a process that died): hidden from `list` unless asked for. */
 export const TEMP_PREFIX = '.tmp-';
+/** A put's temporary file: `.tmp-<8 hex>-<the name it becomes>`; group 1 is that name. */
+export const TEMP_NAME = /^\.tmp-[0-9a-f]{8}-(.+)$/;
 const WRITE_BUFFER = 1024 * 1024;
 
 /** `put` with `noClobber` found an entry under the name already (made after any check of the caller's). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { artifactName, idOfFile, newBackupId, nextBackupId, timeOfId } from '../../../src/core/naming.js';
+import { ARTIFACT_FORMATS, artifactName, idOfFile, idOfWrittenName, newBackupId, nextBackupId, timeOfId } from '../../../src/core/naming.js';
 import { parseDuration } from '../../../src/core/duration.js';
 import { parseStrategy } from '../../../src/core/strategy.js';
 
@@ -68,5 +68,23 @@ describe('parseStrategy', () => {
   });
   it.each(['snap', 'filter:', 'filter:Deploy ments', 'RAW'])('rejects %j', (text) => {
     expect(() => parseStrategy(text)).toThrow();
+  });
+});
+
+describe('names reshifter writes', () => {
+  const id = '20261122T030710.123Z-a1b2c3';
+  it('are the manifest and every artifact in every codec', () => {
+    expect(idOfWrittenName(`${id}.manifest.json`)).toBe(id);
+    for (const format of ARTIFACT_FORMATS) {
+      for (const compression of ['none', 'gzip', 'zstd']) {
+        for (const encryption of ['none', 'age']) expect(idOfWrittenName(artifactName(id, format, compression, encryption))).toBe(id);
+      }
+    }
+  });
+  it.each([`${id}.manifest.json.bak`, `${id}.snapshot.db.zst.orig`, `${id}.snapshot.db.sha256`, id, `${id}.tar`, `${id}.snapshot.db.age.zst`])('are not %j', (name) => {
+    expect(idOfWrittenName(name)).toBeUndefined();
+  });
+  it('refuse an artifact format retention would not know', () => {
+    expect(() => artifactName(id, 'other.tar', 'none', 'none')).toThrow(/not in ARTIFACT_FORMATS/);
   });
 });
