@@ -59,17 +59,44 @@ export function localPath(value: string): string {
   return value;
 }
 
-/** A file that exists and can be read. */
-export function readableFile(path: string): string {
+/**
+ * What a file read by path is, for the advice given when this user may not read it: the etcd keys of k3s and kubeadm
+ * are root's (0600); an age identity file is one's own secret, never a cluster's key.
+ */
+export type FileKind = 'etcd key' | 'kubelet client key' | 'age identity' | 'file';
+
+/** What to do when this user (`who`) may not read a file of this kind. */
+function readFix(kind: FileKind, who: string): string {
+  switch (kind) {
+    case 'etcd key':
+      return `run reshifter as its owner (root for the etcd keys of k3s and kubeadm, which are 0600) or give ${who} read access`;
+    case 'kubelet client key':
+      return `run reshifter as its owner (root for the kubelet client keys of k3s and kubeadm, which are 0600) or give ${who} read access`;
+    case 'age identity':
+      return `make the age identity file readable by the user reshifter runs as (chown it to ${who}, keeping mode 0600: it decrypts every backup), or run reshifter as its owner`;
+    case 'file':
+      return `run reshifter as its owner or give ${who} read access`;
+  }
+}
+
+/** A file that exists and can be read; `kind` says what it is, for the advice when this user may not read it. */
+export function readableFile(path: string, kind: FileKind = 'file'): string {
   try {
     if (!statSync(path).isFile()) throw new Error('is not a file');
     accessSync(path, constants.R_OK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? `cannot be read ${whyUnreadable(path)}` : (err as Error).message);
+    throw new Error(code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? `cannot be read ${whyUnreadable(path, kind)}` : (err as Error).message);
   }
   return path;
 }
+
+/** `readableFile` of any other file (a CA certificate, a token). */
+export const plainFile = (path: string): string => readableFile(path);
+/** `readableFile` of an etcd certificate or key. */
+export const etcdKeyFile = (path: string): string => readableFile(path, 'etcd key');
+/** `readableFile` of a kubelet client certificate or key. */
+export const kubeletKeyFile = (path: string): string => readableFile(path, 'kubelet client key');
 
 /** `0600, owner uid 0`, as ls shows the mode. */
 function modeOf(path: string): string {
@@ -81,10 +108,10 @@ function modeOf(path: string): string {
  * Why this process may not read `path`: the file's mode and owner, or the folder on its way that this user may not
  * enter (k3s keeps its certificates under /var/lib/rancher/k3s/server, 0700 root), and what to do.
  */
-function whyUnreadable(path: string): string {
+function whyUnreadable(path: string, kind: FileKind): string {
   const uid = process.getuid?.();
   const who = uid === undefined ? 'this user' : `uid ${uid}`;
-  const fix = `run reshifter as its owner (root for the etcd keys of k3s and kubeadm, which are 0600) or give ${who} read access`;
+  const fix = readFix(kind, who);
   const parts = path.split('/');
   for (let i = 0; i < parts.length - 1; i++) {
     const folder = parts.slice(0, i + 1).join('/') || '/';
@@ -331,7 +358,7 @@ function looksLikePath(value: string): boolean {
 
 /** A readable file that holds at least one age identity; the message never quotes a line of it. */
 export function ageIdentityFile(path: string): string {
-  readableFile(path);
+  readableFile(path, 'age identity');
   parseIdentityFile(readFileSync(path, 'utf8'));
   return path;
 }

@@ -4,7 +4,7 @@ import { checkpointDirProblem, isCheckpoint, kubeletServerName, kubeletUrl } fro
 import { parseStrategyToTake } from '../core/strategy.js';
 import {
   ageIdentity, ageIdentityFile, ageRecipients, bucketFolder, bucketName, coerce, cronExpression, endpoints, existingWritableFolder, intRange, listenAddress, localPath, matching, namesOf, resourceNames,
-  notPlaceholder, prefixes, readableFile, readableFolder, s3Endpoint, url, writableFolder,
+  etcdKeyFile, kubeletKeyFile, notPlaceholder, prefixes, plainFile, readableFolder, s3Endpoint, url, writableFolder,
 } from './parsers.js';
 import type { Compression } from './types.js';
 
@@ -154,12 +154,12 @@ export const VARIABLES: readonly Variable[] = [
     doc: { default: '`http://127.0.0.1:2379` (`https://` with TLS files)', example: '`https://10.0.0.5:2379,https://10.0.0.6:2379`', meaning: 'etcd client URLs, of one cluster (members of two are refused before any work; one named twice is used once, with a warning); a bare `host:port` is https with TLS files, as etcdctl takes it' },
   },
   {
-    name: 'RS_ETCD_CA_CERT', group: 'etcd', parse: localPath, present: readableFile, field: 'etcd.caCertFile',
+    name: 'RS_ETCD_CA_CERT', group: 'etcd', parse: localPath, present: etcdKeyFile, field: 'etcd.caCertFile',
     empty: { give: "the file of the CA of etcd's server certificate", unset: "to trust the system's CAs" },
     doc: { default: '', example: '`/etc/kubernetes/pki/etcd/ca.crt`', meaning: "CA of etcd's server certificate (https endpoints)" },
   },
   {
-    name: 'RS_ETCD_CLIENT_CERT', group: 'etcd', parse: localPath, present: readableFile, field: 'etcd.clientCertFile',
+    name: 'RS_ETCD_CLIENT_CERT', group: 'etcd', parse: localPath, present: etcdKeyFile, field: 'etcd.clientCertFile',
     empty: { give: "the client certificate's file", unset: 'with RS_ETCD_CLIENT_KEY for no client certificate' },
     doc: {
       label: '`RS_ETCD_CLIENT_CERT` / `RS_ETCD_CLIENT_KEY`', default: '',
@@ -167,7 +167,7 @@ export const VARIABLES: readonly Variable[] = [
     },
   },
   {
-    name: 'RS_ETCD_CLIENT_KEY', group: 'etcd', parse: localPath, present: readableFile, field: 'etcd.clientKeyFile', doc: { row: 'RS_ETCD_CLIENT_CERT' },
+    name: 'RS_ETCD_CLIENT_KEY', group: 'etcd', parse: localPath, present: etcdKeyFile, field: 'etcd.clientKeyFile', doc: { row: 'RS_ETCD_CLIENT_CERT' },
     empty: { give: "the client certificate's key file", unset: 'with RS_ETCD_CLIENT_CERT for no client certificate' },
     check: together('RS_ETCD_CLIENT_CERT', 'RS_ETCD_CLIENT_KEY', 'RS_ETCD_CLIENT_CERT and RS_ETCD_CLIENT_KEY must be set together (mutual TLS needs both)'),
   },
@@ -233,7 +233,7 @@ export const VARIABLES: readonly Variable[] = [
     doc: { default: 'AWS', example: '`http://minio.minio:9000`', meaning: 'S3-compatible server (no user:password in it: the credentials go in `ACCESS_KEY_ID` and `SECRET_ACCESS_KEY`)' },
   },
   {
-    name: 'RS_S3_CA_CERT', group: 'store', parse: localPath, present: readableFile, field: 'store.caCertFile',
+    name: 'RS_S3_CA_CERT', group: 'store', parse: localPath, present: plainFile, field: 'store.caCertFile',
     empty: { give: "the file of the CA of the S3 server's certificate", unset: "to trust the system's CAs" },
     doc: { default: '', example: '`/etc/minio/ca.crt`', meaning: "CA (PEM) of the S3 server's certificate (an https endpoint signed by a private CA), trusted in place of the system's CAs" },
   },
@@ -430,12 +430,12 @@ export const VARIABLES: readonly Variable[] = [
     doc: { default: '`https://127.0.0.1:10250`', example: '`https://10.0.0.7:10250`', meaning: "the node's kubelet (https only); `GET /pods` and `POST /checkpoint/...` go there; the DaemonSet gives `https://$(HOST_IP):10250`, which Kubernetes expands from `HOST_IP` set before it (an unexpanded `$(...)`, as an env file passes it, is refused)" },
   },
   {
-    name: 'RS_KUBELET_CA_CERT', group: 'checkpoint', parse: localPath, present: readableFile, field: 'checkpoint.kubelet.caCertFile',
+    name: 'RS_KUBELET_CA_CERT', group: 'checkpoint', parse: localPath, present: plainFile, field: 'checkpoint.kubelet.caCertFile',
     empty: { give: "the file of the CA of the kubelet's serving certificate", unset: "to trust the system's CAs" },
     doc: { default: 'system CAs', example: '`/var/lib/kubelet/pki/kubelet.crt`', meaning: "CA of the kubelet's serving certificate (its self-signed `kubelet.crt` serves, or the cluster CA with `serverTLSBootstrap`)" },
   },
   {
-    name: 'RS_KUBELET_CLIENT_CERT', group: 'checkpoint', parse: localPath, present: readableFile, field: 'checkpoint.kubelet.clientCertFile',
+    name: 'RS_KUBELET_CLIENT_CERT', group: 'checkpoint', parse: localPath, present: kubeletKeyFile, field: 'checkpoint.kubelet.clientCertFile',
     empty: { give: "the client certificate's file", unset: 'with RS_KUBELET_CLIENT_KEY for no client certificate' },
     doc: {
       label: '`RS_KUBELET_CLIENT_CERT` / `RS_KUBELET_CLIENT_KEY`', default: '',
@@ -443,12 +443,12 @@ export const VARIABLES: readonly Variable[] = [
     },
   },
   {
-    name: 'RS_KUBELET_CLIENT_KEY', group: 'checkpoint', parse: localPath, present: readableFile, field: 'checkpoint.kubelet.clientKeyFile', doc: { row: 'RS_KUBELET_CLIENT_CERT' },
+    name: 'RS_KUBELET_CLIENT_KEY', group: 'checkpoint', parse: localPath, present: kubeletKeyFile, field: 'checkpoint.kubelet.clientKeyFile', doc: { row: 'RS_KUBELET_CLIENT_CERT' },
     empty: { give: "the client certificate's key file", unset: 'with RS_KUBELET_CLIENT_CERT for no client certificate' },
     check: (isSet) => (isSet('RS_KUBELET_CLIENT_CERT') !== isSet('RS_KUBELET_CLIENT_KEY') ? 'RS_KUBELET_CLIENT_CERT and RS_KUBELET_CLIENT_KEY must be set together' : undefined),
   },
   {
-    name: 'RS_KUBELET_TOKEN_FILE', group: 'checkpoint', parse: localPath, present: readableFile, field: 'checkpoint.kubelet.tokenFile',
+    name: 'RS_KUBELET_TOKEN_FILE', group: 'checkpoint', parse: localPath, present: plainFile, field: 'checkpoint.kubelet.tokenFile',
     check: (isSet, earlier) =>
       isCheckpoint(earlier) && !isSet('RS_KUBELET_CLIENT_CERT') && !isSet('RS_KUBELET_TOKEN_FILE')
         ? 'RS_BACKUP_STRATEGY is checkpoint, but the kubelet would get no credentials: set RS_KUBELET_CLIENT_CERT and RS_KUBELET_CLIENT_KEY, or RS_KUBELET_TOKEN_FILE'

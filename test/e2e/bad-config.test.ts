@@ -163,4 +163,36 @@ describe('bad configuration', { concurrent: true }, () => {
     if (root) await chown(closed, 0, 0);
     expect(trap.connections).toBe(0);
   });
+
+  // An age identity file is the operator's own secret, not a cluster's key: before, its refusal told them to run
+  // reshifter as root "for the etcd keys of k3s and kubeadm", which fits neither the file nor what to do.
+  it('says what fits an age identity file it cannot read, and a CA file: no etcd-key advice', async () => {
+    const root = process.getuid?.() === 0;
+    const asOther = root ? ['setpriv', '--bounding-set', '-dac_override,-dac_read_search'] : [];
+    const uid = process.getuid!();
+    const keys = join(dir, 'age-keys');
+    await mkdir(keys);
+    await mkdir(join(dir, 'age-store'));
+    const identity = join(keys, 'age.txt');
+    const ca = join(keys, 's3-ca.crt');
+    await writeFile(identity, 'x', { mode: root ? 0o600 : 0o000 });
+    await writeFile(ca, 'x', { mode: root ? 0o600 : 0o000 });
+    if (root) for (const p of [identity, ca]) await chown(p, 65534, 65534);
+    const argv = [...asOther, process.execPath, new URL('../../dist/main.js', import.meta.url).pathname, 'verify', 'latest'];
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', RS_BACKUP_DIR: join(dir, 'age-store'), RS_ENCRYPTION_IDENTITY_FILE: identity };
+    const res = await promisify(execFile)(argv[0]!, argv.slice(1), { env, cwd: dir }).then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => e);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain(
+      `RS_ENCRYPTION_IDENTITY_FILE was invalid: "${identity}" cannot be read by uid ${uid}: the file is mode ${root ? '0600' : '0000'}, owner uid ${root ? 65534 : uid}; ` +
+        `make the age identity file readable by the user reshifter runs as (chown it to uid ${uid}, keeping mode 0600: it decrypts every backup), or run reshifter as its owner`,
+    );
+    expect(res.stderr).not.toContain('etcd keys');
+    const withCa = await promisify(execFile)(argv[0]!, [...argv.slice(1, -2), 'list'], {
+      env: { PATH: env.PATH, RS_S3_BUCKET: 'b', RS_S3_ENDPOINT: `http://127.0.0.1:${trap.port}`, RS_S3_CA_CERT: ca, ACCESS_KEY_ID: 'a', SECRET_ACCESS_KEY: 'b' },
+      cwd: dir,
+    }).then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => e);
+    expect(withCa.code).toBe(2);
+    expect(withCa.stderr).toContain(`RS_S3_CA_CERT was invalid: "${ca}" cannot be read by uid ${uid}: the file is mode ${root ? '0600' : '0000'}, owner uid ${root ? 65534 : uid}; run reshifter as its owner or give uid ${uid} read access`);
+    expect(trap.connections).toBe(0);
+  });
 });
