@@ -11,7 +11,7 @@ FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
-COPY scripts/copy-assets.mjs scripts/etcd3-descriptor.mjs scripts/warm-compile-cache.mjs ./scripts/
+COPY scripts/copy-assets.mjs scripts/build-commit.mjs scripts/etcd3-descriptor.mjs scripts/warm-compile-cache.mjs ./scripts/
 COPY src ./src
 RUN npm run build
 

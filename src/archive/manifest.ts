@@ -88,7 +88,11 @@ export interface Manifest {
   keys?: number;
   /** Key prefixes a dump covered. */
   prefixes?: string[];
-  tool: { name: 'reshifter'; version: string };
+  /**
+   * The build that wrote it. `version` is package.json's, not bumped per change: every build so far says 0.1.0, so it
+   * tells no build from another. `commit` is the git commit of builds that knew it (scripts/build-commit.mjs).
+   */
+  tool: { name: 'reshifter'; version: string; commit?: string };
   durationMs?: number;
 }
 
@@ -186,6 +190,8 @@ function structureProblem(data: Record<string, unknown>): string | undefined {
   return undefined;
 }
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** A build's commit as tool.commit records it (src/version.ts COMMIT_RE): shown only when it is one. */
+const COMMIT_NAME = /^[0-9a-f]{7,40}(-modified)?$/;
 
 /**
  * Parses and validates a stored manifest. Anything off (garbage, wrong types, an artifact name that is a path)
@@ -210,11 +216,8 @@ export function parseManifest(bytes: Buffer | string, where: string): Manifest {
   const num = (v: unknown, k: string) => {
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(`field "${k}" is missing or not a count`);
   };
-  // What a newer reshifter writes is said to be one, with its version: never read as this one's, nor taken for damage.
-  const tool = m.tool as Record<string, unknown> | undefined;
-  const by = typeof tool?.version === 'string' && SAFE_NAME.test(tool.version) ? ` (reshifter ${tool.version})` : '';
-  const newer = (sure: boolean) => `: ${sure ? 'written by a newer reshifter' : "a newer reshifter's"}${by}${sure ? ';' : '?'} read it with that version or later`;
-  if (m.format !== 1) fail(`field "format" is ${JSON.stringify(m.format)}; this version of reshifter reads format 1${typeof m.format === 'number' && m.format > 1 ? newer(true) : ''}`);
+  const by = writtenBy(m.tool);
+  checkFormat(m.format, by, fail);
   str('id', BACKUP_ID_RE);
   str('cluster', SAFE_NAME);
   str('strategy');
@@ -226,7 +229,8 @@ export function parseManifest(bytes: Buffer | string, where: string): Manifest {
     const v = m[k];
     if (typeof v === 'string' && values.includes(v)) return;
     const word = typeof v === 'string' && SAFE_NAME.test(v) ? `"${v}"` : 'missing or malformed';
-    fail(`field "${k}" is ${word}, not ${values.join(', ').replace(/, (?=[^,]*$)/, ' or ')}${typeof v === 'string' && SAFE_NAME.test(v) ? newer(false) : ''}`);
+    const newer = `: a newer reshifter's${by}? this build reads only those; read it with a build that knows ${k} ${word}`;
+    fail(`field "${k}" is ${word}, not ${values.join(', ').replace(/, (?=[^,]*$)/, ' or ')}${typeof v === 'string' && SAFE_NAME.test(v) ? newer : ''}`);
   };
   known('compression', ['zstd', 'gzip', 'none']);
   known('encryption', ['none', 'age']);
@@ -247,8 +251,29 @@ export function parseManifest(bytes: Buffer | string, where: string): Manifest {
   if (m.keys !== undefined) num(m.keys, 'keys');
   if (m.prefixes !== undefined) checkPrefixes(m.prefixes, fail);
   if (m.strategy === DELTA_STRATEGY || m.contentType === DELTA_CONTENT_TYPE) checkDeltaFields(m, fail);
+  const tool = m.tool as Record<string, unknown> | undefined;
   if (typeof tool !== 'object' || tool === null || typeof tool.version !== 'string') fail('field "tool.version" is missing');
   return m as unknown as Manifest;
+}
+
+/**
+ * ` (commit <hex>)`: the build that wrote a manifest, when it recorded its commit; else nothing. Never its
+ * tool.version: package.json's, the same 0.1.0 in every build so far, so "written by a newer reshifter (reshifter
+ * 0.1.0)" was said to someone running 0.1.0.
+ */
+function writtenBy(tool: unknown): string {
+  const commit = typeof tool === 'object' && tool !== null ? (tool as Record<string, unknown>).commit : undefined;
+  return typeof commit === 'string' && COMMIT_NAME.test(commit) ? ` (commit ${commit})` : '';
+}
+
+/**
+ * `format`: 1, the one this build reads. A higher number is a newer reshifter's manifest, said so with the number
+ * found and the one read (never read as this one's, nor taken for damage); anything else is damage.
+ */
+function checkFormat(format: unknown, by: string, fail: (why: string) => never): void {
+  if (format === 1) return;
+  const newer = typeof format === 'number' && Number.isSafeInteger(format) && format > 1;
+  fail(`field "format" is ${JSON.stringify(format)}; this build of reshifter reads manifest format 1${newer ? `: written by a newer reshifter${by}; read it with a build that reads format ${format as number}` : ''}`);
 }
 
 /**

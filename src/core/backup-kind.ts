@@ -38,8 +38,9 @@ export function describeBackup(m: { strategy: string; contentType: string; check
  * it. Each command used to say it its own way ('is a snapshot listing (etcd-snapshot-v2), which cannot be restored',
  * 'is a other, which starts no chain of changes'), none that it is a newer version's, nor what to do.
  */
-export function newerKindText(m: { id: string; artifact: string; contentType: string; tool?: { version?: unknown } }): string {
-  const version = m.tool?.version;
-  const by = typeof version === 'string' ? ` (reshifter ${printable(version)})` : '';
-  return `backup ${m.id} (${printable(m.artifact)}) holds content type "${printable(m.contentType)}", which this version of reshifter does not know: written by a newer reshifter${by}; upgrade reshifter to read it`;
+export function newerKindText(m: { id: string; artifact: string; contentType: string; tool?: { commit?: unknown } }): string {
+  // Never by tool.version: package.json's, 0.1.0 in every build so far. The commit, when the writing build knew it.
+  const commit = m.tool?.commit;
+  const by = typeof commit === 'string' && /^[0-9a-f]{7,40}(-modified)?$/.test(commit) ? ` (commit ${commit})` : '';
+  return `backup ${m.id} (${printable(m.artifact)}) holds content type "${printable(m.contentType)}", which this build of reshifter does not know: written by a newer reshifter${by}; read it with a build that knows that content type`;
 }

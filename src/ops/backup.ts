@@ -16,7 +16,7 @@ import type { AuditRow } from '../kube/audit-row.js';
 import type { Logger } from '../log.js';
 import { reportProgress } from '../progress.js';
 import type { BackupRepository } from '../store/backup-repository.js';
-import { VERSION } from '../version.js';
+import { TOOL } from '../version.js';
 import type { OpContext } from './context.js';
 import { encryptionKeys } from './encryption-keys.js';
 import { openSource, resolveStrategy } from './strategies.js';
@@ -222,7 +222,7 @@ function manifestOf(ctx: OpContext, run: BackupRun, strategy: StrategySpec, sour
     etcd: { version: facts.etcdVersion, revision: facts.revision, apiVersion: facts.apiVersion, ...(facts.members !== undefined && { members: facts.members }) },
     ...(facts.keys !== undefined && { keys: facts.keys }),
     ...(facts.prefixes !== undefined && { prefixes: facts.prefixes }),
-    tool: { name: 'reshifter', version: VERSION },
+    tool: TOOL,
     durationMs: Date.now() - run.started.getTime(),
   };
 }

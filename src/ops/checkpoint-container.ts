@@ -13,7 +13,7 @@ import type { KubeletClient } from '../kubelet/client.js';
 import type { CheckpointReply } from '../kubelet/types.js';
 import type { Logger } from '../log.js';
 import type { BackupRepository } from '../store/backup-repository.js';
-import { VERSION } from '../version.js';
+import { TOOL } from '../version.js';
 import { storeArtifact, type BackupOptions, type BackupRun, type StoredArtifact } from './backup.js';
 import { newBackupIdIn } from './backup-id.js';
 import type { CheckpointSettings } from './checkpoint-settings.js';
@@ -132,7 +132,7 @@ function checkpointManifest(ctx: OpContext, run: BackupRun, stored: StoredArtifa
     sizeBytes: stored.sizeBytes,
     rawSizeBytes: stored.rawSizeBytes,
     checkpoint,
-    tool: { name: 'reshifter', version: VERSION },
+    tool: TOOL,
     durationMs: Date.now() - run.started.getTime(),
   };
 }

@@ -12,7 +12,7 @@ import { artifactName, newBackupId } from '../core/naming.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { BackupRepository } from '../store/backup-repository.js';
-import { VERSION } from '../version.js';
+import { TOOL } from '../version.js';
 
 /** The chain a segment continues: its full backup, and what the recording watches. */
 export interface SegmentChain {
@@ -109,7 +109,7 @@ function segmentManifest(
     ...stored,
     etcd: { version: chain.etcdVersion, revision: cut.toRevision, apiVersion: 'v3' },
     ...(chain.prefixes !== undefined && { prefixes: chain.prefixes }),
-    tool: { name: 'reshifter', version: VERSION },
+    tool: TOOL,
     durationMs: Date.now() - started.getTime(),
     base: chain.base,
     fromRevision: cut.fromRevision,

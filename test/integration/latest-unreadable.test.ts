@@ -74,18 +74,21 @@ it('delete of a backup whose manifest is of a newer format: refused by name and 
     for (let i = 0; i < 3; i++) made.push(JSON.parse((await runInProcess(['backup', '--json'], at)).stdout) as { id: string; artifact: string });
     const newer = made[1]!;
     const file = join(dir, 'default', `${newer.id}.manifest.json`);
-    await writeFile(file, JSON.stringify({ ...JSON.parse(await readFile(file, 'utf8')), format: 2 }));
+    // As a newer build would write it: tool.version is still package.json's 0.1.0 (never bumped), the commit its own.
+    const written = JSON.parse(await readFile(file, 'utf8')) as { tool: Record<string, string> };
+    await writeFile(file, JSON.stringify({ ...written, format: 2, tool: { ...written.tool, version: '0.1.0', commit: '0123456789ab' } }));
     const before = (await readdir(join(dir, 'default'))).sort();
-    const { version } = (JSON.parse(await readFile(file, 'utf8')) as { tool: { version: string } }).tool;
     for (const ids of [[newer.id], [made[0]!.id, newer.id]]) {
       const res = await runInProcess(['delete', ...ids], at);
       expect(res.code, res.stderr).toBe(1);
       expect(res.stderr).toContain(
         `backup ${newer.id} cannot be deleted: its manifest default/${newer.id}.manifest.json cannot be read (manifest: default/${newer.id}.manifest.json: ` +
-          `field "format" is 2; this version of reshifter reads format 1: written by a newer reshifter (reshifter ${version}); read it with that version or later); ` +
+          'field "format" is 2; this build of reshifter reads manifest format 1: written by a newer reshifter (commit 0123456789ab); read it with a build that reads format 2); ' +
           'reshifter deletes only a backup whose manifest it reads',
       );
       expect(res.stderr).not.toContain('no backup');
+      // Before: "written by a newer reshifter (reshifter 0.1.0); read it with that version or later", to someone running 0.1.0.
+      expect(res.stderr).not.toContain('reshifter 0.1.0');
       expect((await readdir(join(dir, 'default'))).sort()).toEqual(before);
     }
   } finally {
@@ -112,21 +115,21 @@ it("verify of a backup whose content type this version does not know (a newer re
   }
 });
 
-it("a manifest a newer reshifter wrote (a compression this version does not know): said to be a newer one's, with its version, never read", async () => {
+it("a manifest a newer reshifter wrote (a compression this version does not know): said to be a newer one's, with its commit, never read", async () => {
   const dir = await mkdtemp(join(tmpdir(), 'rs-newer-codec-'));
   try {
     const at = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: dir };
     const { id } = JSON.parse((await runInProcess(['backup', '--json'], at)).stdout) as { id: string };
     const file = join(dir, 'default', `${id}.manifest.json`);
-    await writeFile(file, JSON.stringify({ ...JSON.parse(await readFile(file, 'utf8')), compression: 'lz4', tool: { name: 'reshifter', version: '9.0.0' } }));
+    await writeFile(file, JSON.stringify({ ...JSON.parse(await readFile(file, 'utf8')), compression: 'lz4', tool: { name: 'reshifter', version: '0.1.0', commit: 'fedcba987654' } }));
     const res = await runInProcess(['list'], at);
     expect(res.stdout).toContain(
       `not listed: default/${id}.manifest.json cannot be read (manifest: default/${id}.manifest.json: field "compression" is "lz4", not zstd, gzip or none: ` +
-        "a newer reshifter's (reshifter 9.0.0)? read it with that version or later); its artifact is kept\n",
+        "a newer reshifter's (commit fedcba987654)? this build reads only those; read it with a build that knows compression \"lz4\"); its artifact is kept\n",
     );
     const verify = await runInProcess(['verify', id], at);
     expect(verify.code).toBe(1);
-    expect(verify.stderr).toContain('field "compression" is "lz4", not zstd, gzip or none: a newer reshifter\'s (reshifter 9.0.0)?');
+    expect(verify.stderr).toContain('field "compression" is "lz4", not zstd, gzip or none: a newer reshifter\'s (commit fedcba987654)?');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

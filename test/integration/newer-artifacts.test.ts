@@ -81,7 +81,7 @@ it('a delta segment of a newer version: restore --to and verify --chain refuse i
 describe('a backup whose content type this version does not know (a newer reshifter wrote it)', () => {
   let newer: Record<string, string>;
   const OLDER = '20261207T220342.410Z-fbc6e0'; // the snapshot before BASE
-  const TEXT = `backup ${BASE} (${BASE}.snapshot.db.gz) holds content type "etcd-snapshot-v2", which this version of reshifter does not know: written by a newer reshifter (reshifter 0.1.0); upgrade reshifter to read it`;
+  const TEXT = `backup ${BASE} (${BASE}.snapshot.db.gz) holds content type "etcd-snapshot-v2", which this build of reshifter does not know: written by a newer reshifter; read it with a build that knows that content type`;
   beforeAll(async () => {
     const dir = await mkdtemp(join(tmpdir(), 'rs-newer-kind-'));
     await cp(FIXTURE, join(dir, 'compat'), { recursive: true });

@@ -85,7 +85,7 @@ export const COMPONENTS: Record<string, Schema> = {
       },
       keys: count,
       prefixes: { type: 'array', items: text },
-      tool: { type: 'object', required: ['name', 'version'], properties: { name: text, version: text } },
+      tool: { type: 'object', required: ['name', 'version'], properties: { name: text, version: text, commit: text } },
       durationMs: count,
       unusable: {
         type: 'string',
