@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { IntegrityError } from '../core/errors.js';
 import type { AuditRow } from '../kube/audit-row.js';
-import { ParserCheck } from './parser-check.js';
+import { ParserCheck, versionProblem } from './parser-check.js';
 
 /**
  * The `render` strategy's artifact: the audit listing as JSON lines, one object per key (see AuditRow), each line
@@ -9,9 +9,17 @@ import { ParserCheck } from './parser-check.js';
  */
 const MAX_LINE = 16 * 1024 * 1024;
 
-/** One row as its line. */
+/**
+ * The version of the listing's rows, in each row as `listingVersion`: a reshifter that changes what a row means
+ * writes a higher one, which this build refuses as a newer reshifter's rather than report the rows as damage. A field
+ * and not a first line of its own, so that readers from before it (which ignore fields they do not know) still read
+ * the rows; a row without it (every listing written before it) is version 1.
+ */
+export const RENDER_LISTING_VERSION = 1;
+
+/** One row as its line, with the listing's version. */
 export function renderLine(row: AuditRow): string {
-  return `${JSON.stringify(row)}\n`;
+  return `${JSON.stringify(row).slice(0, -1)},"listingVersion":${RENDER_LISTING_VERSION}}\n`;
 }
 
 function parseRow(line: Buffer, n: number): AuditRow {
@@ -21,11 +29,16 @@ function parseRow(line: Buffer, n: number): AuditRow {
   } catch {
     /* reported below */
   }
-  const r = v as Partial<AuditRow> | undefined;
+  const r = v as (Partial<AuditRow> & { listingVersion?: unknown }) | undefined;
+  // Before its shape: a newer reshifter's row may have another.
+  if (typeof r === 'object' && r !== null && r.listingVersion !== undefined && r.listingVersion !== RENDER_LISTING_VERSION) {
+    throw new IntegrityError('content', `render listing: ${versionProblem(`line ${n}`, r.listingVersion, RENDER_LISTING_VERSION)}`);
+  }
   if (typeof r !== 'object' || r === null || typeof r.key !== 'string' || typeof r.size !== 'number' || typeof r.encoding !== 'string') {
     throw new IntegrityError('content', `render listing, line ${n}: not a listing row`);
   }
-  return r as AuditRow;
+  const { listingVersion: _version, ...row } = r;
+  return row as AuditRow;
 }
 
 /** Splits a byte stream into lines with a bounded line length; calls `onLine` for each complete line. */

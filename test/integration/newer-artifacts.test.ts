@@ -18,6 +18,7 @@ const FIXTURE = new URL('../fixtures/compat/v20261207-e8eff6b/', import.meta.url
 const DUMP = '20261207T220344.634Z-68289b'; // filter:secrets, uncompressed: reshifter-dump.json is readable in place
 const BASE = '20261207T220342.874Z-a41155';
 const SEGMENT = '20261207T220403.671Z-97691a'; // the second of the chain on BASE
+const LISTING = '20261207T220344.139Z-2223dc'; // a render listing (zstd)
 
 let etcd: TestEtcd;
 let store: string;
@@ -48,6 +49,9 @@ beforeAll(async () => {
   await rewrite(DUMP, `${DUMP}.raw.tar`, newerVersion(await readFile(join(FIXTURE, `${DUMP}.raw.tar`))));
   const segment = zstdDecompressSync(await readFile(join(FIXTURE, `${SEGMENT}.delta.tar.zst`)));
   await rewrite(SEGMENT, `${SEGMENT}.delta.tar`, newerVersion(segment));
+  // A newer reshifter's rows: another shape, and their listingVersion above 1.
+  const rows = zstdDecompressSync(await readFile(join(FIXTURE, `${LISTING}.render.jsonl.zst`))).toString().split('\n').filter((l) => l !== '');
+  await rewrite(LISTING, `${LISTING}.render.jsonl`, Buffer.from(rows.map((l) => `${JSON.stringify({ row: JSON.parse(l) as unknown, listingVersion: 2 })}\n`).join('')));
 });
 afterAll(async () => {
   await etcd?.stop();
@@ -66,6 +70,17 @@ it('a key dump of a newer version: stats, inspect, diff and restore refuse it na
   const verify = await runInProcess(['verify', DUMP], env);
   expect(verify.code).toBe(1);
   expect(verify.stderr).toContain(`backup ${DUMP} failed verification: key dump: reshifter-dump.json ${NEWER}`);
+});
+
+// Before: 'render listing, line 1: not a listing row', as if the listing were damaged.
+it('a render listing of a newer version: stats and verify refuse it as a newer reshifter\'s, not as damage', async () => {
+  const inspect = await runInProcess(['stats', LISTING], env);
+  expect(inspect.code).toBe(1);
+  expect(inspect.stderr).toContain(`render listing: line 1 ${NEWER}`);
+  expect(inspect.stderr).not.toContain('not a listing row');
+  const verify = await runInProcess(['verify', LISTING], env);
+  expect(verify.code).toBe(1);
+  expect(verify.stdout + verify.stderr).toContain(`render listing: line 1 ${NEWER}`);
 });
 
 it('a delta segment of a newer version: restore --to and verify --chain refuse it naming the segment and to upgrade', async () => {

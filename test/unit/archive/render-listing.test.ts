@@ -29,4 +29,16 @@ describe('render listing', () => {
     await expect(check(Buffer.from('{"key":"x"}\n'))).rejects.toThrow(/line 1: not a listing row/);
     await expect(check(Buffer.concat([text, Buffer.from('garbage\n')]))).rejects.toThrow(/line 3/);
   });
+
+  it('writes its version in every row, reads rows without it (listings before it), and refuses a newer one by name', async () => {
+    expect(text.toString().split('\n')[0]).toMatch(/,"listingVersion":1}$/);
+    const older = Buffer.from(rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    const out: AuditRow[] = [];
+    for await (const r of readRenderListing(Readable.from([older]))) out.push(r);
+    expect(out).toEqual(rows);
+    const newer = Buffer.from('{"rows":"of another shape","listingVersion":2}\n');
+    await expect(check(newer)).rejects.toThrow('render listing: line 1 is version 2, written by a newer reshifter (this one reads version 1): upgrade reshifter to read it');
+    await expect(check(Buffer.from('{"key":"x","size":1,"encoding":"json","listingVersion":"one"}\n'))).rejects.toThrow(/line 1 is version "one"; this reshifter reads version 1/);
+  });
 });
+
