@@ -174,7 +174,8 @@ describe('Dockerfile', () => {
     const app = join(scratch, 'app');
     cpSync(join(ROOT, 'package.json'), join(app, 'package.json'));
     cpSync(join(ROOT, 'package-lock.json'), join(app, 'package-lock.json'));
-    cpSync(join(ROOT, 'dist'), join(app, 'dist'), { recursive: true });
+    // The build stage has no .git, so its dist/ holds no build.json (scripts/build-commit.mjs): nor does this copy.
+    cpSync(join(ROOT, 'dist'), join(app, 'dist'), { recursive: true, filter: (src) => src !== join(ROOT, 'dist', 'build.json') });
     await run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: app, timeout: 240_000 });
     const entry = final.body.find((i) => i.op === 'ENTRYPOINT')!.json!;
     const argv = entry.slice(entry.indexOf('node')).map((a) => a.replace(/^\/app\//, `${app}/`));
