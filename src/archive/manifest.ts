@@ -15,12 +15,20 @@ export interface EtcdFacts {
    * list could not be read). A data-dir restore of a snapshot of several members without --initial-cluster warns.
    */
   members?: EtcdMember[];
+  /**
+   * The id of the etcd cluster it was taken from, as etcd gives it (decimal): v3 backups since this field. A backup of
+   * another cluster than the one before it in its series (core/etcd-cluster-change.ts) is said loudly, and retention
+   * counts each cluster's backups on their own.
+   */
+  clusterId?: string;
 }
 
 /** One member of the source cluster: its name (empty for a member not started yet) and peer URLs. */
 export interface EtcdMember {
   name: string;
   peerURLs: string[];
+  /** Its member id, as etcd gives it (decimal; recorded since clusterId is). */
+  id?: string;
 }
 
 /**
@@ -247,6 +255,7 @@ export function parseManifest(bytes: Buffer | string, where: string): Manifest {
     num(etcd.revision, 'etcd.revision');
     if (etcd.apiVersion !== 'v2' && etcd.apiVersion !== 'v3') fail('field "etcd.apiVersion" is not v2 or v3');
     if (etcd.members !== undefined) checkMembers(etcd.members, fail);
+    if (etcd.clusterId !== undefined && !isEtcdId(etcd.clusterId)) fail('field "etcd.clusterId" is not an etcd id (decimal digits)');
   }
   if (m.keys !== undefined) num(m.keys, 'keys');
   if (m.prefixes !== undefined) checkPrefixes(m.prefixes, fail);
@@ -331,7 +340,14 @@ function checkMembers(value: unknown, fail: (why: string) => never): void {
     if (typeof m !== 'object' || m === null || Array.isArray(m) || !text(m.name)) fail(`field "etcd.members[${i}].name" is missing or malformed`);
     const urls = (m as Record<string, unknown>).peerURLs;
     if (!Array.isArray(urls) || urls.length > MAX_MEMBERS || !urls.every(text)) fail(`field "etcd.members[${i}].peerURLs" is not a list of URLs`);
+    const id = (m as Record<string, unknown>).id;
+    if (id !== undefined && !isEtcdId(id)) fail(`field "etcd.members[${i}].id" is not an etcd id (decimal digits)`);
   });
+}
+
+/** An etcd cluster or member id as etcd's gRPC answers give it: a uint64 in decimal. */
+function isEtcdId(v: unknown): v is string {
+  return typeof v === 'string' && /^[0-9]{1,20}$/.test(v);
 }
 
 /**

@@ -60,7 +60,12 @@ export async function listCommand(ctx: CommandContext): Promise<void> {
       else rows.push([m.id, m.createdAt, m.checkpoint || m.etcd?.apiVersion === 'v2' ? seriesOf(m) : m.strategy, formatBytes(m.sizeBytes), m.etcd ? String(m.etcd.revision) : '-', m.keys === undefined ? '-' : String(m.keys), m.encryption]);
     }
     for (const line of textTable(rows, rows[0]!.length)) ctx.print(line);
-    for (const line of [...unlisted, ...lost, ...(series === undefined ? baseless(backups) : [])]) ctx.print(line);
+    const changed = backups.flatMap((m) =>
+      m.etcdClusterChange === undefined
+        ? []
+        : [`backup ${m.id} is of etcd cluster ${m.etcd!.clusterId!}, another than that of the backup before it in its series (${m.etcdClusterChange.previousId}, cluster ${m.etcdClusterChange.previousClusterId}): retention counts each cluster's backups on their own`],
+    );
+    for (const line of [...unlisted, ...lost, ...changed, ...(series === undefined ? baseless(backups) : [])]) ctx.print(line);
   } finally {
     await repo.store.close();
   }

@@ -20,6 +20,7 @@ import { nextStep, restorePoint, segmentRefusal } from './restore-point.js';
 import { insteadOfLatest, laterChangesNote } from './restore-instead.js';
 import { seriesFlag, stringFlag } from './flags.js';
 import { wholeDumpNote } from '../ops/whole-dump-note.js';
+import { latestClusterNote } from '../ops/cluster-change.js';
 import { foreignCompression, isFile, nonSnapshotArtifact, reshifterArchiveFile, wrappingOf, type Wrapping } from '../ops/open-snapshot.js';
 import { findRestoreTool } from '../etcd/snapshot-restore-tool.js';
 import { textTable } from './text-table.js';
@@ -253,9 +254,21 @@ async function restoreKeysOf(ctx: CommandContext, repo: BackupRepository, m: Man
   const asked = ctx.args.positionals[0] === 'latest' && seriesFlag(ctx) === undefined;
   const whole = asked ? await wholeDumpNote(repo, m, (w, series) => `restore it with "reshifter restore ${w.id}" (or latest --strategy ${series})`) : undefined;
   if (whole !== undefined) ctx.log.warn({ id: m.id, strategy: m.strategy, note: whole }, m.strategy.startsWith('filter:') ? 'latest is a filter: key dump, not every resource' : "latest is a dump of etcd's v2 keyspace");
+  const cluster = await clusterNote(ctx, repo, m);
   const report = await restoreBackupKeys(ctx, repo, m, { dryRun: flags['dry-run'] === true, skipExisting: flags['skip-existing'] === true });
-  if (flags.json) ctx.print(JSON.stringify({ ...report, ...(whole !== undefined && { note: whole }) }));
-  else for (const line of [backupLine(m), ...(whole !== undefined ? [`note: ${whole}`] : []), ...formatKeyRestore(report)]) ctx.print(line);
+  if (flags.json) ctx.print(JSON.stringify({ ...report, ...(whole !== undefined && { note: whole }), ...(cluster !== undefined && { clusterNote: cluster }) }));
+  else for (const line of [backupLine(m), ...[whole, cluster].flatMap((n) => (n !== undefined ? [`note: ${n}`] : [])), ...formatKeyRestore(report)]) ctx.print(line);
+}
+
+/**
+ * A restore of `latest` whose backup is of another etcd cluster than the backup before it in its series (endpoints of
+ * another cluster, a restored cluster): which cluster it restores and how to restore the other; warned before it starts.
+ */
+async function clusterNote(ctx: CommandContext, repo: BackupRepository, m: Manifest): Promise<string | undefined> {
+  if (ctx.args.positionals[0] !== 'latest') return undefined;
+  const note = await latestClusterNote(repo, m, (other) => `name its newest backup: "reshifter restore ${other.id}" with the same flags`);
+  if (note !== undefined) ctx.log.warn({ id: m.id, clusterId: m.etcd?.clusterId, note }, 'latest is a backup of another etcd cluster than the backup before it');
+  return note;
 }
 
 /**
@@ -289,6 +302,7 @@ async function restoreSnapshot(ctx: CommandContext, repo: BackupRepository, m: M
   begun();
   const later = await laterChangesNote(ctx, repo, m);
   if (later !== undefined) ctx.log.warn({ id: m.id, note: later }, 'changes were recorded after this snapshot: the restore holds the state it was taken at');
+  const cluster = await clusterNote(ctx, repo, m);
   const report = await restoreDataDir(ctx, repo, m, {
     dataDir,
     ...(name !== undefined && { name }),
@@ -296,10 +310,11 @@ async function restoreSnapshot(ctx: CommandContext, repo: BackupRepository, m: M
     ...(peerUrls !== undefined && { initialAdvertisePeerUrls: peerUrls }),
     ...(token !== undefined && { initialClusterToken: token }),
   });
-  if (flags.json) ctx.print(JSON.stringify({ ...report, ...(later !== undefined && { note: later }) }));
+  if (flags.json) ctx.print(JSON.stringify({ ...report, ...(later !== undefined && { note: later }), ...(cluster !== undefined && { clusterNote: cluster }) }));
   else {
     ctx.print(`restored snapshot ${report.id} (revision ${report.revision}) into ${report.dataDir} with ${report.tool.command} ${report.tool.version}`);
     if (later !== undefined) ctx.print(`note: ${later}`);
+    if (cluster !== undefined) ctx.print(`note: ${cluster}`);
     if (report.warning !== undefined) ctx.print(`warning: ${report.warning}`);
     ctx.print(nextStep(report.dataDir, { name, initialCluster, initialAdvertisePeerUrls: peerUrls, initialClusterToken: token }));
   }

@@ -1,4 +1,5 @@
 import type { Manifest } from '../archive/manifest.js';
+import type { ClusterChange } from './etcd-cluster-change.js';
 
 /** How a backup ended, for whoever counts them. */
 export interface BackupFailure {
@@ -22,6 +23,8 @@ export interface BackupObserver {
   retentionDeleted?(ids: readonly string[]): void;
   /** Retention after a stored backup failed (the store refused a delete, say): the backup stands, the run failed. */
   retentionFailed?(reason: string): void;
+  /** A stored backup is of another etcd cluster than the backup before it in its series. */
+  etcdClusterChanged?(change: ClusterChange): void;
 }
 
 /** One observer that tells each of `observers` in turn. */
@@ -31,5 +34,6 @@ export function combineObservers(...observers: BackupObserver[]): BackupObserver
     backupFailed: (f) => observers.forEach((o) => o.backupFailed?.(f)),
     retentionDeleted: (ids) => observers.forEach((o) => o.retentionDeleted?.(ids)),
     retentionFailed: (reason) => observers.forEach((o) => o.retentionFailed?.(reason)),
+    etcdClusterChanged: (c) => observers.forEach((o) => o.etcdClusterChanged?.(c)),
   };
 }

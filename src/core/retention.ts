@@ -14,11 +14,18 @@ export interface RetentionInput {
   createdAt: Date;
   /** The backup's series (seriesOf): the rules count each series on its own. */
   series: string;
+  /**
+   * The etcd cluster it is counted with (core/etcd-cluster-change.ts retentionClusters; '' or absent: none recorded):
+   * the rules count each cluster's backups of a series on their own.
+   */
+  etcdClusterId?: string;
 }
 
 export interface RetentionDecision {
   id: string;
   series: string;
+  /** The etcd cluster it was counted with, when its series records one. */
+  etcdClusterId?: string;
   keep: boolean;
   /** Why it is kept (`newest` of its series, `protected`, `last`, `hourly`, `daily`, `weekly`, `monthly`, `max-age`, `no-rules`). */
   reasons: string[];
@@ -51,7 +58,8 @@ const BUCKETS: Array<[keyof RetentionRules, string, (d: Date) => string]> = [
 /**
  * Decides which backups to keep. Every rule applies within each series on its own (see seriesOf): with
  * `keepLast: 3`, hourly render listings and daily snapshots keep three of each, and the listings never push the
- * snapshots out. Time buckets are UTC and counted like restic's `--keep-hourly` and friends: the newest backup in
+ * snapshots out. Within a series, the backups of each etcd cluster (etcdClusterId) are counted on their own too: a
+ * cluster named by mistake, or one replaced by a restore, never pushes the other's backups out. Time buckets are UTC and counted like restic's `--keep-hourly` and friends: the newest backup in
  * each of the H most recent hours that have a backup of the series (so a pause in backups never makes retention
  * delete more). The newest backup of every series and the `protect`ed ids are always kept. Newest is by id (the
  * order backups were written, as `latest` takes it); the time buckets and max-age go by createdAt. Decisions come
@@ -66,20 +74,26 @@ export function decideRetention(
   // Newest by id, as `latest` (core/latest.ts newestFirst): a backup stamped by a clock that was ahead is not newer.
   const sorted = [...backups].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
   if (!hasRetentionRules(rules)) {
-    return sorted.map((b) => ({ id: b.id, series: b.series, keep: true, reasons: ['no-rules'] }));
+    return sorted.map((b) => ({ ...decided(b), keep: true, reasons: ['no-rules'] }));
   }
   const reasons = new Map<string, string[]>(sorted.map((b) => [b.id, []]));
   const bySeries = new Map<string, RetentionInput[]>();
   for (const b of sorted) {
-    const members = bySeries.get(b.series);
+    const group = `${b.series}\0${b.etcdClusterId ?? ''}`;
+    const members = bySeries.get(group);
     if (members) members.push(b);
-    else bySeries.set(b.series, [b]);
+    else bySeries.set(group, [b]);
   }
   for (const members of bySeries.values()) keepInSeries(members, rules, now, protect, (id, why) => reasons.get(id)!.push(why));
   return sorted.map((b) => {
     const why = reasons.get(b.id)!;
-    return { id: b.id, series: b.series, keep: why.length > 0, reasons: why };
+    return { ...decided(b), keep: why.length > 0, reasons: why };
   });
+}
+
+/** A decision's own fields of `b`. */
+function decided(b: RetentionInput): Pick<RetentionDecision, 'id' | 'series' | 'etcdClusterId'> {
+  return { id: b.id, series: b.series, ...(b.etcdClusterId ? { etcdClusterId: b.etcdClusterId } : {}) };
 }
 
 /** Applies the rules to the backups of one series (newest first), calling `add` with every reason to keep one. */

@@ -11,6 +11,8 @@ export interface SourceFacts {
   prefixes?: string[];
   /** The cluster's members (etcd/source-members.ts), read once the content is. */
   members?: EtcdMember[];
+  /** The id of the cluster it was read from (etcd/source-members.ts), v3 only. */
+  clusterId?: string;
 }
 
 /**

@@ -17,6 +17,7 @@ import type { Logger } from '../log.js';
 import { reportProgress } from '../progress.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import { TOOL } from '../version.js';
+import { warnOfClusterChange } from './cluster-change.js';
 import type { OpContext } from './context.js';
 import { encryptionKeys } from './encryption-keys.js';
 import { openSource, resolveStrategy } from './strategies.js';
@@ -67,6 +68,7 @@ export async function createBackup(ctx: OpContext, repo: BackupRepository, opts:
   const run: BackupRun = { id, started, log, strategy: opts.strategy ?? ctx.config.strategy };
   try {
     const manifest = await takeBackup(ctx, repo, opts, run);
+    await warnOfClusterChange(repo, manifest, log, opts.observer);
     opts.observer?.backupSucceeded?.(manifest);
     return manifest;
   } catch (err) {
@@ -98,13 +100,13 @@ async function takeBackup(ctx: OpContext, repo: BackupRepository, opts: BackupOp
     if (signal.aborted) throw new AbortedError('backup interrupted before it started');
     const opened = await openSource(strategy, pinned, etcd, log, opts.onRenderRow);
     // Asked while the content streams, so an etcd gone once it is read does not hold the manifest back.
-    const listed = sourceMembers(etcd, log);
+    const listed = sourceMembers(etcd, pinned.etcd, log);
     const { source, stored } = await storeFromSource(ctx, repo, opened, keys, run, opts.onProgress);
     try {
       const facts = await source.facts();
       assertSelectedSomething(config.selection, strategy, facts);
-      const members = facts.apiVersion === 'v3' ? await listed : undefined;
-      const manifest = manifestOf(ctx, run, strategy, source, stored, { ...facts, ...(members !== undefined && { members }) });
+      const cluster = facts.apiVersion === 'v3' ? await listed : {};
+      const manifest = manifestOf(ctx, run, strategy, source, stored, { ...facts, ...cluster });
       if (signal.aborted) throw new AbortedError('backup interrupted before its manifest was written');
       await repo.putManifest(manifest);
       log.info(
@@ -219,7 +221,9 @@ function manifestOf(ctx: OpContext, run: BackupRun, strategy: StrategySpec, sour
     sha256: stored.sha256,
     sizeBytes: stored.sizeBytes,
     rawSizeBytes: stored.rawSizeBytes,
-    etcd: { version: facts.etcdVersion, revision: facts.revision, apiVersion: facts.apiVersion, ...(facts.members !== undefined && { members: facts.members }) },
+    etcd: { version: facts.etcdVersion, revision: facts.revision, apiVersion: facts.apiVersion, ...(facts.members !== undefined && { members: facts.members }),
+      ...(facts.clusterId !== undefined && { clusterId: facts.clusterId }),
+    },
     ...(facts.keys !== undefined && { keys: facts.keys }),
     ...(facts.prefixes !== undefined && { prefixes: facts.prefixes }),
     tool: TOOL,

@@ -1,4 +1,5 @@
 import type { Manifest } from '../archive/manifest.js';
+import { clusterChanges } from '../core/etcd-cluster-change.js';
 import { inSeries } from '../core/series.js';
 import type { Logger } from '../log.js';
 import type { BackupRepository, UnusableBackup } from '../store/backup-repository.js';
@@ -17,8 +18,13 @@ export interface ListOptions {
 /**
  * A listed backup: its manifest, and `unusable` when the store does not hold its artifact whole (`artifact-missing`,
  * `artifact-size`, retention's words for it): it restores nothing, and a script picking `.[0].id` can tell.
+ * `etcdClusterChange` when it is of another etcd cluster than the backup before it in its series (the endpoints named
+ * another cluster's members, or the cluster was restored): that backup and its cluster.
  */
-export type ListedBackup = Manifest & { unusable?: 'artifact-missing' | 'artifact-size' };
+export type ListedBackup = Manifest & {
+  unusable?: 'artifact-missing' | 'artifact-size';
+  etcdClusterChange?: { previousId: string; previousClusterId: string };
+};
 
 /** The cluster's backups (their manifests), newest first. */
 export async function listBackups(repo: BackupRepository, opts: ListOptions = {}): Promise<ListedBackup[]> {
@@ -31,8 +37,14 @@ export async function listBackups(repo: BackupRepository, opts: ListOptions = {}
   const ids = new Set(listed.map((m) => m.id));
   const broken = new Map(unusable.filter((u) => ids.has(u.id)).map((u) => [u.id, u]));
   for (const u of broken.values()) opts.unusable?.(u);
+  const changes = clusterChanges(backups);
   return listed.map((m) => {
     const u = broken.get(m.id);
-    return u === undefined ? m : { ...m, unusable: u.storedBytes === undefined ? 'artifact-missing' : 'artifact-size' };
+    const c = changes.get(m.id);
+    return {
+      ...m,
+      ...(u !== undefined && { unusable: u.storedBytes === undefined ? 'artifact-missing' : 'artifact-size' }),
+      ...(c !== undefined && { etcdClusterChange: { previousId: c.previousId, previousClusterId: c.previousClusterId } }),
+    };
   });
 }

@@ -1,5 +1,6 @@
 import type { Manifest } from '../archive/manifest.js';
 import { chainUnits, withSegments, type ChainUnits } from '../core/chain-units.js';
+import { retentionClusters } from '../core/etcd-cluster-change.js';
 import { decideRetention, hasRetentionRules, type RetentionDecision, type RetentionRules } from '../core/retention.js';
 import { seriesMatches, seriesOf } from '../core/series.js';
 import type { BackupRepository, Listing } from '../store/backup-repository.js';
@@ -115,7 +116,9 @@ function decideWithArtifacts(
 ): RetentionDecision[] {
   const bad = new Map(unusable.map((u) => [u.id, u]));
   const whole = full.filter((m) => !bad.has(m.id));
-  const decided = decideRetention(whole.map((m) => ({ id: m.id, createdAt: new Date(m.createdAt), series: seriesOf(m) })), rules, now, protect);
+  const clusters = retentionClusters(full);
+  const input = whole.map((m) => ({ id: m.id, createdAt: new Date(m.createdAt), series: seriesOf(m), etcdClusterId: clusters.get(m.id) ?? '' }));
+  const decided = decideRetention(input, rules, now, protect);
   const kept: RetentionDecision[] = full.flatMap((m) => {
     const u = bad.get(m.id);
     if (u === undefined) return [];

@@ -17,6 +17,8 @@ export interface Metrics {
   retentionDeleted: Counter;
   retentionFailures: Counter;
   restoreTotal: Counter<'outcome'>;
+  /** Backups of another etcd cluster than the backup before them in their series. */
+  clusterChanges: Counter;
   /** Hooks for createBackup and retention that record into these metrics. */
   observer: BackupObserver;
 }
@@ -87,8 +89,13 @@ function declareMetrics(registers: Registry[]): Omit<Metrics, 'observer' | 'regi
 }
 
 /** The retention and restore metrics, registered in `registers`. */
-function declareRetentionAndRestoreMetrics(registers: Registry[]): Pick<Metrics, 'retentionDeleted' | 'retentionFailures' | 'restoreTotal'> {
+function declareRetentionAndRestoreMetrics(registers: Registry[]): Pick<Metrics, 'retentionDeleted' | 'retentionFailures' | 'restoreTotal' | 'clusterChanges'> {
   return {
+    clusterChanges: new Counter({
+      name: 'reshifter_backup_etcd_cluster_changes_total',
+      help: 'Backups of another etcd cluster than the backup before them in their series (endpoints of another cluster, or a restored cluster).',
+      registers,
+    }),
     retentionDeleted: new Counter({
       name: 'reshifter_retention_deleted_total',
       help: 'Backups deleted by the retention rules.',
@@ -131,6 +138,9 @@ function observerInto(m: Omit<Metrics, 'observer'>): BackupObserver {
     },
     retentionFailed() {
       m.retentionFailures.inc();
+    },
+    etcdClusterChanged() {
+      m.clusterChanges.inc();
     },
   };
 }

@@ -92,7 +92,7 @@ describe('a snapshot of a single member', () => {
     expect(backup.code, backup.stderr).toBe(0);
     expect((JSON.parse(backup.stdout) as Manifest).etcd!.members).toHaveLength(1);
     const list = await runCli(['list', '--json'], env([lone.endpoint], 'one'));
-    expect((JSON.parse(list.stdout) as Manifest[])[0]!.etcd!.members).toEqual([{ name: expect.any(String), peerURLs: [expect.any(String)] }]);
+    expect((JSON.parse(list.stdout) as Manifest[])[0]!.etcd!.members).toEqual([{ name: expect.any(String), peerURLs: [expect.any(String)], id: expect.stringMatching(/^\d+$/) }]);
     const res = await runCli(['restore', 'latest', '--data-dir', join(work, 'lone')], env([lone.endpoint], 'one'));
     expect(res.code, res.stderr).toBe(0);
     expect(res.stderr).not.toContain(WARNING);

@@ -74,4 +74,13 @@ describe('the warning of a data-dir restore of several members as one', () => {
     expect(text).toContain('m1\\x1b[2J (https://10.0.0.5:2380), member2 (https://10.0.0.6:2380)');
     expect(text).not.toContain('\u001b');
   });
+
+  it('reads the cluster id and member ids, and refuses ids that are no etcd ids', () => {
+    const withIds = { ...OLD, etcd: { ...OLD.etcd!, clusterId: '14841639068965178418', members: [{ ...MEMBERS[0]!, id: '10276657743932975437' }] } };
+    expect(parseManifest(serializeManifest(withIds), 'm')).toEqual(withIds);
+    const bad = (etcd: object) => () => parseManifest(serializeManifest({ ...OLD, etcd: { ...OLD.etcd!, ...etcd } } as Manifest), 'm');
+    expect(bad({ clusterId: 'cdf818194e3a8c32' })).toThrow('field "etcd.clusterId" is not an etcd id (decimal digits)');
+    expect(bad({ clusterId: 7 })).toThrow(IntegrityError);
+    expect(bad({ members: [{ ...MEMBERS[0]!, id: 12 }] })).toThrow('field "etcd.members[0].id" is not an etcd id (decimal digits)');
+  });
 });

@@ -140,3 +140,18 @@ describe('decideRetention after a clock went back', () => {
     expect(kept({ maxAgeMs: 2 * 3_600_000 }, [ahead, after, ...before])).toEqual(['after', 'ahead', 'b0', 'b1']);
   });
 });
+
+describe('decideRetention with etcd clusters', () => {
+  it("counts each cluster's backups of a series on their own: the other cluster's never push them out", () => {
+    const of = (cluster: string) => (r: RetentionInput) => ({ ...r, etcdClusterId: cluster });
+    const first = series(4, 1, 'snapshot', 'a', 4).map(of('1'));
+    const other = series(4, 1, 'snapshot', 'b').map(of('2'));
+    const decisions = decide([...first, ...other], { keepLast: 2 });
+    expect(decisions.filter((d) => d.keep).map((d) => [d.id, d.etcdClusterId])).toEqual([
+      ['b0', '2'],
+      ['b1', '2'],
+      ['a0', '1'],
+      ['a1', '1'],
+    ]);
+  });
+});

@@ -41,6 +41,9 @@ describe('metrics', () => {
     expect(text).toContain(`reshifter_backup_last_success_timestamp_seconds ${Date.parse(manifest.createdAt) / 1000}`);
     expect(text).toMatch(/reshifter_backup_last_failure_timestamp_seconds \d{10}/);
     expect(text).toContain('reshifter_retention_deleted_total 3');
+    expect(text).toContain('reshifter_backup_etcd_cluster_changes_total 0');
+    m.observer.etcdClusterChanged!({ id: 'z', clusterId: '2', previousId: 'y', previousClusterId: '1' });
+    expect(await m.registry.metrics()).toContain('reshifter_backup_etcd_cluster_changes_total 1');
     expect(text).toMatch(/reshifter_build_info\{version="[^"]+",node="v\d+/);
   });
 

@@ -1,0 +1,159 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+
+/**
+ * RS_ETCD_ENDPOINTS=A,B with every member of the intended cluster A down and B a member of another cluster: the
+ * one-cluster check only sees B, so `backup` stored B's dump in A's folder, retention then deleted A's backups as B's
+ * piled up, and `restore latest` brought back B. Manifests now record the cluster id and member ids; a backup of
+ * another cluster than the one before it in its series is warned of (both ids and members), listed as such, counted
+ * by retention on its own (A's backups stay), and `restore latest` says which cluster it restores.
+ */
+let a: TestEtcd;
+let b: TestEtcd;
+let dir: string;
+const KEY = '/registry/configmaps/shop/cfg';
+
+interface Status {
+  cluster: string;
+  member: string;
+}
+async function statusOf(etcd: TestEtcd): Promise<Status> {
+  const client = new Etcd3({ hosts: etcd.endpoint });
+  try {
+    const s = await client.maintenance.status();
+    return { cluster: s.header.cluster_id, member: s.header.member_id };
+  } finally {
+    client.close();
+  }
+}
+
+interface Listed {
+  id: string;
+  etcd: { clusterId?: string; members?: Array<{ name: string; id?: string }> };
+  etcdClusterChange?: { previousId: string; previousClusterId: string };
+}
+
+let aStatus: Status;
+let bStatus: Status;
+const env = (endpoints: string) => ({ RS_ETCD_ENDPOINTS: endpoints, RS_BACKUP_DIR: join(dir, 'store'), RS_BACKUP_STRATEGY: 'raw', RS_RETENTION_KEEP_LAST: '2' });
+
+/** A backup's id, and the messages of its warnings (the log is JSON lines on stderr). */
+async function backup(endpoints: string): Promise<{ id: string; warned: string }> {
+  const res = await runCli(['backup', '--json'], env(endpoints));
+  expect(res.code, res.stderr).toBe(0);
+  const lines = res.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: string; msg: string });
+  return { id: (JSON.parse(res.stdout) as { id: string }).id, warned: lines.filter((l) => l.level === 'warn').map((l) => l.msg).join('\n') };
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'rs-cluster-change-'));
+  [a, b] = await Promise.all([startEtcd(), startEtcd()]);
+  await Promise.all([a.ctl(['put', KEY, 'from-a']), b.ctl(['put', KEY, 'from-b'])]);
+  [aStatus, bStatus] = await Promise.all([statusOf(a), statusOf(b)]);
+}, 120_000);
+afterAll(async () => {
+  await Promise.all([a?.stop(), b?.stop()]);
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('the intended cluster down, a member of another cluster answering', () => {
+  const aIds: string[] = [];
+  const bIds: string[] = [];
+  let firstOfB: { id: string; warned: string };
+
+  it("records the cluster id and each member's id in the manifest", async () => {
+    for (let i = 0; i < 2; i++) aIds.push((await backup(a.endpoint)).id);
+    const m = JSON.parse(await readFile(join(dir, 'store', 'default', `${aIds[0]!}.manifest.json`), 'utf8')) as Listed;
+    expect(m.etcd.clusterId).toBe(aStatus.cluster);
+    expect(m.etcd.members?.map((s) => s.id)).toEqual([aStatus.member]);
+  }, 60_000);
+
+  it('backs up the other cluster, warning with both cluster ids and members, and exits 0', async () => {
+    await a.stop();
+    const two = `${a.endpoint},${b.endpoint}`;
+    firstOfB = await backup(two);
+    bIds.push(firstOfB.id);
+    expect(firstOfB.warned).toContain(`backup ${firstOfB.id} is of etcd cluster ${bStatus.cluster} (members `);
+    expect(firstOfB.warned).toContain(`[id ${bStatus.member}]`);
+    expect(firstOfB.warned).toContain(`the backup before it in series "raw", ${aIds[1]!}, is of etcd cluster ${aStatus.cluster} (members `);
+    expect(firstOfB.warned).toContain(`[id ${aStatus.member}]`);
+    expect(firstOfB.warned).toContain(`those of cluster ${aStatus.cluster} are not deleted because of these`);
+    // Only the first backup of the other cluster is warned of.
+    const second = await backup(two);
+    bIds.push(second.id);
+    expect(second.warned).toBe('');
+  }, 60_000);
+
+  it("retention keeps the intended cluster's backups however many of the other's pile up", async () => {
+    for (let i = 0; i < 2; i++) bIds.push((await backup(`${a.endpoint},${b.endpoint}`)).id);
+    const res = await runCli(['list', '--json'], env(b.endpoint));
+    expect(res.code, res.stderr).toBe(0);
+    const listed = JSON.parse(res.stdout) as Listed[];
+    expect(listed.map((m) => m.id)).toEqual([bIds[3], bIds[2], aIds[1], aIds[0]]);
+    // The oldest of the other cluster's backups left is the one listed as a change, naming the backup before it.
+    expect(listed[1]!.etcdClusterChange).toEqual({ previousId: aIds[1], previousClusterId: aStatus.cluster });
+    expect(listed.filter((m) => m.etcdClusterChange !== undefined)).toHaveLength(1);
+    const text = await runCli(['list'], env(b.endpoint));
+    expect(text.stdout).toContain(`backup ${bIds[2]!} is of etcd cluster ${bStatus.cluster}, another than that of the backup before it in its series (${aIds[1]!}, cluster ${aStatus.cluster})`);
+  }, 120_000);
+
+  it('prune counts each cluster on its own and says which each backup was counted with', async () => {
+    const res = await runCli(['prune', '--dry-run', '--json'], { ...env(b.endpoint), RS_RETENTION_KEEP_LAST: '1' });
+    expect(res.code, res.stderr).toBe(0);
+    const out = JSON.parse(res.stdout) as { decisions: Array<{ id: string; keep: boolean; etcdClusterId?: string }> };
+    const kept = out.decisions.filter((d) => d.keep).map((d) => [d.id, d.etcdClusterId]);
+    expect(kept).toEqual([
+      [bIds[3], bStatus.cluster],
+      [aIds[1], aStatus.cluster],
+    ]);
+  }, 60_000);
+
+  it('restore latest says which cluster it restores, and how to restore the other', async () => {
+    const res = await runCli(['restore', 'latest', '--dry-run'], env(b.endpoint));
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toContain(`note: "latest" is backup ${bIds[3]!}, of etcd cluster ${bStatus.cluster} (members `);
+    expect(res.stdout).toContain(`this restores cluster ${bStatus.cluster}; to restore cluster ${aStatus.cluster}, name its newest backup: "reshifter restore ${aIds[1]!}"`);
+  }, 60_000);
+});
+
+describe('a cluster restored after a disaster (a new cluster id)', () => {
+  it("starts its backups anew without an operator's word, and retention keeps the old cluster's", async () => {
+    const source = await startEtcd();
+    let restored: TestEtcd | undefined;
+    try {
+      await source.ctl(['put', KEY, 'before-the-disaster']);
+      const store = { RS_BACKUP_DIR: join(dir, 'dr'), RS_BACKUP_STRATEGY: 'snapshot', RS_RETENTION_KEEP_LAST: '2' };
+      const take = async (endpoint: string) => {
+        const res = await runCli(['backup', '--json'], { ...store, RS_ETCD_ENDPOINTS: endpoint });
+        expect(res.code, res.stderr).toBe(0);
+        return { id: (JSON.parse(res.stdout) as { id: string }).id, stderr: res.stderr };
+      };
+      const old: string[] = [];
+      for (let i = 0; i < 3; i++) old.push((await take(source.endpoint)).id);
+      const dataDir = join(dir, 'restored-member');
+      const member = ['--name', 'test', '--initial-cluster', 'test=http://127.0.0.1:2380', '--initial-advertise-peer-urls', 'http://127.0.0.1:2380'];
+      const res = await runCli(['restore', 'latest', '--data-dir', dataDir, ...member], { ...store, RS_ETCD_ENDPOINTS: source.endpoint });
+      expect(res.code, res.stderr).toBe(0);
+      const was = (await statusOf(source)).cluster;
+      await source.stop();
+      restored = await startEtcd({ dataDir });
+      const now = (await statusOf(restored)).cluster;
+      expect(now).not.toBe(was);
+      const newer: Array<{ id: string; stderr: string }> = [];
+      for (let i = 0; i < 3; i++) newer.push(await take(restored.endpoint));
+      expect(newer[0]!.stderr).toContain(`is of etcd cluster ${now}`);
+      const list = await runCli(['list', '--json'], { ...store, RS_ETCD_ENDPOINTS: restored.endpoint });
+      const listed = JSON.parse(list.stdout) as Listed[];
+      // The new cluster's last two, and the old cluster's last two: none of the old is lost to the new ones.
+      expect(listed.map((m) => m.id)).toEqual([newer[2]!.id, newer[1]!.id, old[2], old[1]]);
+      expect(new Set(listed.map((m) => m.etcd.clusterId)).size).toBe(2);
+    } finally {
+      await Promise.all([source.stop(), restored?.stop()]);
+    }
+  }, 120_000);
+});
