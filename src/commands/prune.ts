@@ -1,4 +1,5 @@
 import { counted } from '../core/counted.js';
+import type { RetentionDecision } from '../core/retention.js';
 import { prune, seriesCounts } from '../ops/prune.js';
 import { openRepository } from '../ops/repository.js';
 import type { CommandContext } from './context.js';
@@ -27,7 +28,7 @@ export async function pruneCommand(ctx: CommandContext): Promise<void> {
       }
     }
     for (const key of result.orphansDeleted) ctx.print(`${verb}\t${key} (orphaned file)`);
-    for (const [series, c] of counts) ctx.print(`${series}: ${c.kept} kept, ${c.deleted} ${verb}`);
+    for (const [series, c] of counts) ctx.print(`${series}: ${c.kept} kept, ${c.deleted} ${verb}${byCluster(result.decisions, series, verb)}`);
     ctx.print(`${result.kept.length} kept, ${result.deleted.length} ${verb}`);
     // A second prune on the same local store deleted these first: this one neither deleted nor kept them.
     const gone = result.goneMeanwhile;
@@ -35,4 +36,21 @@ export async function pruneCommand(ctx: CommandContext): Promise<void> {
   } finally {
     await repo.store.close();
   }
+}
+
+/**
+ * For a series whose backups are of more than one etcd cluster (each counted on its own by retention): the counts of
+ * each, as ` (etcd cluster N: 2 kept, 1 deleted; etcd cluster M: 2 kept, 0 deleted)`; '' otherwise.
+ */
+function byCluster(decisions: readonly RetentionDecision[], series: string, verb: string): string {
+  const counts = new Map<string, { kept: number; deleted: number }>();
+  for (const d of decisions) {
+    if (d.series !== series || d.etcdClusterId === undefined) continue;
+    const c = counts.get(d.etcdClusterId) ?? { kept: 0, deleted: 0 };
+    if (d.keep) c.kept++;
+    else c.deleted++;
+    counts.set(d.etcdClusterId, c);
+  }
+  if (counts.size < 2) return '';
+  return ` (${[...counts].map(([id, c]) => `etcd cluster ${id}: ${c.kept} kept, ${c.deleted} ${verb}`).join('; ')})`;
 }

@@ -329,10 +329,11 @@ async function writeSnapshotFile(ctx: CommandContext, repo: BackupRepository, m:
   begun();
   const later = await laterChangesNote(ctx, repo, m, 'file');
   if (later !== undefined) ctx.log.warn({ id: m.id, note: later }, 'changes were recorded after this snapshot: the file holds the state it was taken at');
+  const cluster = await clusterNote(ctx, repo, m);
   const report = await restoreSnapshotFile(ctx, repo, m, path);
-  if (ctx.args.flags.json) return ctx.print(JSON.stringify({ ...report, ...(later !== undefined && { note: later }) }));
+  if (ctx.args.flags.json) return ctx.print(JSON.stringify({ ...report, ...(later !== undefined && { note: later }), ...(cluster !== undefined && { clusterNote: cluster }) }));
   ctx.print(`wrote snapshot ${report.id} (revision ${report.revision}) to ${report.file} (${report.bytes} bytes, as "etcdctl snapshot save" writes it)`);
-  if (later !== undefined) ctx.print(`note: ${later}`);
+  for (const note of [later, cluster]) if (note !== undefined) ctx.print(`note: ${note}`);
   const tool = await findRestoreTool().then((t) => t.command, () => 'etcdutl');
   ctx.print(`next: k3s server --cluster-reset --cluster-reset-restore-path=${report.file} (k3s), or ${tool} snapshot restore ${report.file} --data-dir DIR`);
 }

@@ -111,6 +111,8 @@ describe('the intended cluster down, a member of another cluster answering', () 
       [bIds[3], bStatus.cluster],
       [aIds[1], aStatus.cluster],
     ]);
+    const text = await runCli(['prune', '--dry-run'], { ...env(b.endpoint), RS_RETENTION_KEEP_LAST: '1' });
+    expect(text.stdout).toContain(`raw: 2 kept, 2 would delete (etcd cluster ${bStatus.cluster}: 1 kept, 1 would delete; etcd cluster ${aStatus.cluster}: 1 kept, 1 would delete)`);
   }, 60_000);
 
   it('restore latest says which cluster it restores, and how to restore the other', async () => {
@@ -152,6 +154,12 @@ describe('a cluster restored after a disaster (a new cluster id)', () => {
       // The new cluster's last two, and the old cluster's last two: none of the old is lost to the new ones.
       expect(listed.map((m) => m.id)).toEqual([newer[2]!.id, newer[1]!.id, old[2], old[1]]);
       expect(new Set(listed.map((m) => m.etcd.clusterId)).size).toBe(2);
+      // A snapshot file of latest (k3s's --cluster-reset-restore-path) says which cluster it is of, and the other's newest.
+      const file = await runCli(['restore', 'latest', '--snapshot-file', join(dir, 'latest.db'), '--json'], { ...store, RS_ETCD_ENDPOINTS: restored.endpoint });
+      expect(file.code, file.stderr).toBe(0);
+      expect((JSON.parse(file.stdout) as { clusterNote?: string }).clusterNote).toContain(
+        `this restores cluster ${now}; to restore cluster ${was}, name its newest backup: "reshifter restore ${old[2]!}"`,
+      );
     } finally {
       await Promise.all([source.stop(), restored?.stop()]);
     }
