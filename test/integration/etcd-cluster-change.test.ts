@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApi } from '../helpers/api.js';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
 
@@ -17,6 +18,7 @@ let a: TestEtcd;
 let b: TestEtcd;
 let dir: string;
 const KEY = '/registry/configmaps/shop/cfg';
+const TOKEN = 'cluster-change-token-1234';
 
 interface Status {
   cluster: string;
@@ -120,6 +122,21 @@ describe('the intended cluster down, a member of another cluster answering', () 
     expect(res.code, res.stderr).toBe(0);
     expect(res.stdout).toContain(`note: "latest" is backup ${bIds[3]!}, of etcd cluster ${bStatus.cluster} (members `);
     expect(res.stdout).toContain(`this restores cluster ${bStatus.cluster}; to restore cluster ${aStatus.cluster}, name its newest backup: "reshifter restore ${aIds[1]!}"`);
+  }, 60_000);
+
+  it("the API's restore of latest says it too", async () => {
+    const api = await startApi({ ...env(b.endpoint), RS_API_TOKEN: TOKEN });
+    try {
+      const res = await api.call('/api/v1/restores', { method: 'POST', token: TOKEN, json: { backupId: 'latest', dryRun: true } });
+      expect(res.status).toBe(202);
+      const done = await api.waitJob(((await res.json()) as { id: string }).id, TOKEN);
+      expect(done.state, done.error).toBe('succeeded');
+      expect((done.result as { clusterNote?: string }).clusterNote).toContain(
+        `this restores cluster ${bStatus.cluster}; to restore cluster ${aStatus.cluster}, restore it with {"backupId": "${aIds[1]!}"}`,
+      );
+    } finally {
+      await api.stop();
+    }
   }, 60_000);
 });
 

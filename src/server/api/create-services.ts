@@ -19,6 +19,7 @@ import type { BackupRepository } from '../../store/backup-repository.js';
 import { VERSION } from '../../version.js';
 import { recordRestore } from '../metrics.js';
 import { wholeDumpNote } from '../../ops/whole-dump-note.js';
+import { latestClusterNote } from '../../ops/cluster-change.js';
 import { pointServices } from './point-services.js';
 import { restoreSelection } from './restore-selection.js';
 import type { ApiServices } from './services.js';
@@ -69,9 +70,12 @@ export function createApiServices(ctx: OpContext, repo: BackupRepository, opts: 
         // A snapshot's live keys are replayed as a key dump's are (`reshifter restore <id> --keys`).
         const note = req.backupId === 'latest' && req.strategy === undefined ? await wholeDumpNote(repo, m, (w, series) => `restore it with {"backupId": "${w.id}"} (or "strategy": "${series}")`) : undefined;
         if (note !== undefined) c.log.warn({ id: m.id, strategy: m.strategy, note }, m.strategy.startsWith('filter:') ? 'latest is a filter: key dump, not every resource' : "latest is a dump of etcd's v2 keyspace");
+        // Of a series holding backups of two etcd clusters (endpoints of another cluster, a restored cluster): which.
+        const clusterNote = req.backupId === 'latest' ? await latestClusterNote(repo, m, (o) => `restore it with {"backupId": "${o.id}"}`) : undefined;
+        if (clusterNote !== undefined) c.log.warn({ id: m.id, note: clusterNote }, 'latest is a backup of another etcd cluster than older backups of its series');
         const report = await restoreBackupKeys(c, repo, m, { dryRun, skipExisting: req.skipExisting === true, onProgress: (p) => job.progress(p) });
         if (!dryRun) recordRestore('success');
-        return { ...report, ...(note !== undefined && { note }) };
+        return { ...report, ...(note !== undefined && { note }), ...(clusterNote !== undefined && { clusterNote }) };
       } catch (err) {
         if (!dryRun) recordRestore('failure');
         throw err;
