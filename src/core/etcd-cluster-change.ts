@@ -51,25 +51,45 @@ export function clusterChanges(backups: readonly ClusterBackup[]): Map<string, C
 }
 
 /**
- * The etcd cluster retention counts each backup with (by id; '' when its series records none): its own, or for a
- * backup whose manifest is older than the field, that of the next backup of its series that records one (else the one
- * before it), so that the backups taken before an upgrade stay counted with those after it. Retention keeps each
- * cluster's backups by the rules on their own: those of a cluster the endpoints named by mistake never push the
- * intended cluster's out, and those of a cluster that a restore replaced are not lost to the new one's.
+ * The etcd cluster retention counts each backup with (by id; '' when none is known): its own, or for a backup whose
+ * manifest is older than the field, that of the next backup of its series that records one (else the one before it),
+ * so that the backups taken before an upgrade stay counted with those after it; but only when the members both record
+ * are the same (names and peer URLs): backups of an older version followed by one of another cluster (endpoints named
+ * by mistake) are counted on their own, never pushed out by that cluster's. Retention keeps each cluster's backups by
+ * the rules on their own: those of a cluster the endpoints named by mistake never push the intended cluster's out, and
+ * those of a cluster that a restore replaced are not lost to the new one's.
  */
 export function retentionClusters(backups: readonly ClusterBackup[]): Map<string, string> {
   const out = new Map<string, string>();
   for (const series of bySeries(backups)) {
-    let next: string | undefined;
-    const inherited = series.map(() => '');
-    for (let i = series.length - 1; i >= 0; i--) inherited[i] = (next = clusterIdOf(series[i]!) ?? next) ?? '';
-    let before = '';
+    // The next backup that records a cluster after each one (oldest first: a pass from the newest).
+    const newer: Array<ClusterBackup | undefined> = [];
+    for (let i = series.length - 1, next: ClusterBackup | undefined; i >= 0; i--) {
+      newer[i] = next;
+      if (clusterIdOf(series[i]!) !== undefined) next = series[i];
+    }
+    let older: ClusterBackup | undefined;
     series.forEach((m, i) => {
-      before = clusterIdOf(m) ?? before;
-      out.set(m.id, inherited[i] || before);
+      const own = clusterIdOf(m);
+      if (own !== undefined) {
+        older = m;
+        return out.set(m.id, own);
+      }
+      const fits = [newer[i], older].find((r) => r !== undefined && sameMembers(m, r));
+      return out.set(m.id, fits === undefined ? '' : clusterIdOf(fits)!);
     });
   }
   return out;
+}
+
+/** True when `m` records no members (it cannot tell) or the same members as `r` (names and peer URLs). */
+function sameMembers(m: ClusterBackup, r: ClusterBackup): boolean {
+  const key = (x: ClusterBackup) =>
+    (x.etcd?.members ?? [])
+      .map((s) => `${s.name}|${[...s.peerURLs].sort().join(',')}`)
+      .sort()
+      .join(';');
+  return m.etcd?.members === undefined || key(m) === key(r);
 }
 
 /** A backup's cluster as a warning names it: `cluster 123 (members m1 [id 9], m2 [id 8])`. */

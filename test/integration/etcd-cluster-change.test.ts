@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
@@ -179,6 +179,36 @@ describe('a cluster restored after a disaster (a new cluster id)', () => {
       );
     } finally {
       await Promise.all([source.stop(), restored?.stop()]);
+    }
+  }, 120_000);
+});
+
+describe("backups of an older reshifter (no cluster id), then another cluster's", () => {
+  it("are counted on their own when their members differ, so the other cluster's never push them out", async () => {
+    const [c, d] = await Promise.all([startEtcd(), startEtcd()]);
+    try {
+      const store = join(dir, 'upgrade');
+      const take = async (endpoints: string) => {
+        const res = await runCli(['backup', '--json'], { RS_ETCD_ENDPOINTS: endpoints, RS_BACKUP_DIR: store, RS_BACKUP_STRATEGY: 'raw', RS_RETENTION_KEEP_LAST: '2' });
+        expect(res.code, res.stderr).toBe(0);
+        return (JSON.parse(res.stdout) as { id: string }).id;
+      };
+      const old = [await take(c.endpoint), await take(c.endpoint)];
+      // As a reshifter before the cluster id wrote them: members by name and peer URLs, no ids.
+      for (const id of old) {
+        const file = join(store, 'default', `${id}.manifest.json`);
+        const m = JSON.parse(await readFile(file, 'utf8')) as { etcd: { clusterId?: string; members: Array<{ id?: string }> } };
+        delete m.etcd.clusterId;
+        for (const s of m.etcd.members) delete s.id;
+        await writeFile(file, `${JSON.stringify(m, null, 2)}\n`);
+      }
+      await c.stop();
+      const other = [];
+      for (let i = 0; i < 3; i++) other.push(await take(`${c.endpoint},${d.endpoint}`));
+      const list = await runCli(['list', '--json'], { RS_ETCD_ENDPOINTS: d.endpoint, RS_BACKUP_DIR: store });
+      expect((JSON.parse(list.stdout) as Listed[]).map((m) => m.id)).toEqual([other[2], other[1], old[1], old[0]]);
+    } finally {
+      await Promise.all([c.stop(), d.stop()]);
     }
   }, 120_000);
 });

@@ -23,4 +23,11 @@ describe('etcd cluster changes within a series', () => {
     expect([1, 2, 3, 4, 5].map((s) => clusters.get(b(s, undefined).id))).toEqual(['1', '1', '1', '2', '2']);
     expect(clusters.get(b(6, undefined, 'raw').id)).toBe('');
   });
+
+  it('counts backups older than the field on their own when their members are not those of the next one', () => {
+    const withMembers = (m: ClusterBackup, peer: string): ClusterBackup => ({ ...m, etcd: { ...m.etcd!, members: [{ name: 'm1', peerURLs: [peer] }] } });
+    const backups = [withMembers(b(1, undefined), 'https://a:2380'), withMembers(b(2, '7'), 'https://b:2380'), withMembers(b(3, undefined), 'https://b:2380')];
+    const clusters = retentionClusters(backups);
+    expect(backups.map((m) => clusters.get(m.id))).toEqual(['', '7', '7']);
+  });
 });
