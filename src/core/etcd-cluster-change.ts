@@ -8,7 +8,7 @@ export type ClusterBackup = Pick<Manifest, 'id' | 'strategy' | 'etcd' | 'checkpo
 export interface ClusterChange {
   id: string;
   clusterId: string;
-  /** The backup before it in its series, and that one's cluster. */
+  /** The backup before it in its series, and that one's cluster ('': not recorded, its members differ). */
   previousId: string;
   previousClusterId: string;
 }
@@ -83,7 +83,7 @@ export function retentionClusters(backups: readonly ClusterBackup[]): Map<string
 }
 
 /** True when `m` records no members (it cannot tell) or the same members as `r` (names and peer URLs). */
-function sameMembers(m: ClusterBackup, r: ClusterBackup): boolean {
+export function sameMembers(m: ClusterBackup, r: ClusterBackup): boolean {
   const key = (x: ClusterBackup) =>
     (x.etcd?.members ?? [])
       .map((s) => `${s.name}|${[...s.peerURLs].sort().join(',')}`)
@@ -108,6 +108,6 @@ export function clusterChangeWarning(m: ClusterBackup, previous: ClusterBackup):
     `backup ${m.id} is of ${clusterText(m)}, but the backup before it in series "${seriesOf(m)}", ${previous.id}, is of ${clusterText(previous)}: ` +
     `if the etcd endpoints name another cluster's members by mistake, correct them and delete ${m.id}; if the cluster was restored ` +
     `(a restore makes a new cluster id), its backups start anew here. Retention counts each cluster's backups on their own: ` +
-    `those of cluster ${clusterIdOf(previous)!} are not deleted because of these (delete them when they are no longer needed)`
+    `${clusterIdOf(previous) !== undefined ? `those of cluster ${clusterIdOf(previous)!}` : 'the backups before it, of other members,'} are not deleted because of these (delete them when they are no longer needed)`
   );
 }

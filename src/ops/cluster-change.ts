@@ -1,7 +1,7 @@
 import type { Manifest } from '../archive/manifest.js';
 import type { BackupObserver } from '../core/backup-observer.js';
 import { IntegrityError, describeError } from '../core/errors.js';
-import { clusterChangeWarning, clusterIdOf, clusterText } from '../core/etcd-cluster-change.js';
+import { clusterChangeWarning, clusterIdOf, clusterText, sameMembers } from '../core/etcd-cluster-change.js';
 import { USES } from '../core/latest.js';
 import { chainBaseOf, seriesOf } from '../core/series.js';
 import type { Logger } from '../log.js';
@@ -10,7 +10,10 @@ import type { BackupRepository } from '../store/backup-repository.js';
 /** Manifests read at most to find the backup before one in its series (another series' backups lie between). */
 const MAX_READS = 64;
 
-/** The newest backup of `m`'s series before it that records its etcd cluster, as far as MAX_READS manifests go. */
+/**
+ * The newest backup of `m`'s series before it that records its etcd cluster (or, written before the cluster id was,
+ * its members), as far as MAX_READS manifests go.
+ */
 export async function previousOfCluster(repo: BackupRepository, m: Manifest): Promise<Manifest | undefined> {
   const series = seriesOf(m);
   const ids = (await repo.ids()).filter((id) => id < m.id).sort().reverse().slice(0, MAX_READS);
@@ -22,7 +25,8 @@ export async function previousOfCluster(repo: BackupRepository, m: Manifest): Pr
       if (err instanceof IntegrityError) continue;
       throw err;
     }
-    if (chainBaseOf(other) === undefined && seriesOf(other) === series && clusterIdOf(other) !== undefined) return other;
+    const recorded = clusterIdOf(other) !== undefined || other.etcd?.members !== undefined;
+    if (chainBaseOf(other) === undefined && seriesOf(other) === series && recorded) return other;
   }
   return undefined;
 }
@@ -42,8 +46,11 @@ export async function warnOfClusterChange(repo: BackupRepository, m: Manifest, l
     log.debug({ err: describeError(err) }, 'could not read the backup before this one to compare etcd clusters');
     return;
   }
-  if (previous === undefined || clusterIdOf(previous) === clusterId) return;
-  const change = { id: m.id, clusterId, previousId: previous.id, previousClusterId: clusterIdOf(previous)! };
+  if (previous === undefined) return;
+  // A backup written before the cluster id was (the first after an upgrade) is compared by its members.
+  const was = clusterIdOf(previous);
+  if (was === undefined ? sameMembers(previous, m) : was === clusterId) return;
+  const change = { id: m.id, clusterId, previousId: previous.id, previousClusterId: was ?? '' };
   log.warn({ ...change, series: seriesOf(m) }, clusterChangeWarning(m, previous));
   observer?.etcdClusterChanged?.(change);
 }

@@ -188,9 +188,11 @@ describe("backups of an older reshifter (no cluster id), then another cluster's"
     const [c, d] = await Promise.all([startEtcd(), startEtcd()]);
     try {
       const store = join(dir, 'upgrade');
+      let stderr = '';
       const take = async (endpoints: string) => {
         const res = await runCli(['backup', '--json'], { RS_ETCD_ENDPOINTS: endpoints, RS_BACKUP_DIR: store, RS_BACKUP_STRATEGY: 'raw', RS_RETENTION_KEEP_LAST: '2' });
         expect(res.code, res.stderr).toBe(0);
+        stderr = res.stderr;
         return (JSON.parse(res.stdout) as { id: string }).id;
       };
       const old = [await take(c.endpoint), await take(c.endpoint)];
@@ -203,8 +205,12 @@ describe("backups of an older reshifter (no cluster id), then another cluster's"
         await writeFile(file, `${JSON.stringify(m, null, 2)}\n`);
       }
       await c.stop();
-      const other = [];
-      for (let i = 0; i < 3; i++) other.push(await take(`${c.endpoint},${d.endpoint}`));
+      const other = [await take(`${c.endpoint},${d.endpoint}`)];
+      // The first backup after the upgrade is of other members than the backup before it, which records no cluster id.
+      expect(stderr).toContain(`the backup before it in series \\"raw\\", ${old[1]!}, is of etcd cluster (not recorded) (members `);
+      expect(stderr).toContain('the backups before it, of other members, are not deleted because of these');
+      for (let i = 0; i < 2; i++) other.push(await take(`${c.endpoint},${d.endpoint}`));
+      expect(stderr).not.toContain('is of etcd cluster');
       const list = await runCli(['list', '--json'], { RS_ETCD_ENDPOINTS: d.endpoint, RS_BACKUP_DIR: store });
       expect((JSON.parse(list.stdout) as Listed[]).map((m) => m.id)).toEqual([other[2], other[1], old[1], old[0]]);
     } finally {
