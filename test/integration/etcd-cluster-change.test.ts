@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi } from '../helpers/api.js';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { startPushgateway } from '../helpers/pushgateway.js';
 
 /**
  * RS_ETCD_ENDPOINTS=A,B with every member of the intended cluster A down and B a member of another cluster: the
@@ -142,11 +143,12 @@ describe('the intended cluster down, a member of another cluster answering', () 
 
 describe('a cluster restored after a disaster (a new cluster id)', () => {
   it("starts its backups anew without an operator's word, and retention keeps the old cluster's", async () => {
-    const source = await startEtcd();
+    const [source, gw] = await Promise.all([startEtcd(), startPushgateway()]);
     let restored: TestEtcd | undefined;
     try {
       await source.ctl(['put', KEY, 'before-the-disaster']);
-      const store = { RS_BACKUP_DIR: join(dir, 'dr'), RS_BACKUP_STRATEGY: 'snapshot', RS_RETENTION_KEEP_LAST: '2' };
+      const store = { RS_BACKUP_DIR: join(dir, 'dr'), RS_BACKUP_STRATEGY: 'snapshot', RS_RETENTION_KEEP_LAST: '2', RS_PUSHGATEWAY_URL: gw.url };
+      const changes = async () => (await gw.samples('reshifter_backup_etcd_cluster_changes_total')).map((l) => l.split(' ').pop());
       const take = async (endpoint: string) => {
         const res = await runCli(['backup', '--json'], { ...store, RS_ETCD_ENDPOINTS: endpoint });
         expect(res.code, res.stderr).toBe(0);
@@ -154,6 +156,7 @@ describe('a cluster restored after a disaster (a new cluster id)', () => {
       };
       const old: string[] = [];
       for (let i = 0; i < 3; i++) old.push((await take(source.endpoint)).id);
+      expect(await changes()).toEqual(['0']);
       const dataDir = join(dir, 'restored-member');
       const member = ['--name', 'test', '--initial-cluster', 'test=http://127.0.0.1:2380', '--initial-advertise-peer-urls', 'http://127.0.0.1:2380'];
       const res = await runCli(['restore', 'latest', '--data-dir', dataDir, ...member], { ...store, RS_ETCD_ENDPOINTS: source.endpoint });
@@ -164,8 +167,11 @@ describe('a cluster restored after a disaster (a new cluster id)', () => {
       const now = (await statusOf(restored)).cluster;
       expect(now).not.toBe(was);
       const newer: Array<{ id: string; stderr: string }> = [];
-      for (let i = 0; i < 3; i++) newer.push(await take(restored.endpoint));
+      newer.push(await take(restored.endpoint));
       expect(newer[0]!.stderr).toContain(`is of etcd cluster ${now}`);
+      // Counted in the metrics the backup pushes (and `run` serves).
+      expect(await changes()).toEqual(['1']);
+      for (let i = 0; i < 2; i++) newer.push(await take(restored.endpoint));
       const list = await runCli(['list', '--json'], { ...store, RS_ETCD_ENDPOINTS: restored.endpoint });
       const listed = JSON.parse(list.stdout) as Listed[];
       // The new cluster's last two, and the old cluster's last two: none of the old is lost to the new ones.
@@ -178,7 +184,7 @@ describe('a cluster restored after a disaster (a new cluster id)', () => {
         `this restores cluster ${now}; to restore cluster ${was}, name its newest backup: "reshifter restore ${old[2]!}"`,
       );
     } finally {
-      await Promise.all([source.stop(), restored?.stop()]);
+      await Promise.all([source.stop(), restored?.stop(), gw.stop()]);
     }
   }, 120_000);
 });
