@@ -8,7 +8,7 @@ import { EtcdCredentialsError, toEtcdError } from './errors.js';
 import { exploreV3, type ExploreResult } from './explore.js';
 import { normalisePrefixes } from './key-ranges.js';
 import { countV3Prefixes, findV2Prefixes } from './kube-prefixes.js';
-import type { EndpointStatus } from './one-cluster.js';
+import { answeredStatus, type EndpointStatus, type QuorumLostError } from './one-cluster.js';
 import { V2Client } from './v2-client.js';
 
 /** A prefix that holds Kubernetes keys, in the keyspace of one API. */
@@ -106,6 +106,29 @@ async function probeV3(etcd: Etcd3, cfg: EtcdConfig, known?: EndpointStatus): Pr
 }
 
 const unreadKeyspace = (cfg: EtcdConfig, err: EtcdCredentialsError) => `the v3 keyspace could not be read at ${cfg.endpoints.join(',')}: ${err.reason}`;
+
+/**
+ * What explore reports of a cluster that lost its quorum: the facts of a member that answered (version, database
+ * size, its revision), the members as it lists them (none leads), each endpoint's status, and as keyspaceError why
+ * nothing more was read (explore then fails with it).
+ */
+export function quorumLostReport(cfg: EtcdConfig, err: QuorumLostError): EndpointReport {
+  const s = answeredStatus(err.statuses);
+  const facts = factsWithoutV3(cfg, s?.version);
+  const members = err.members.filter((m) => m.id !== '').map(({ id, name, clientURLs, peerURLs }) => ({ id, name, clientURLs, peerURLs, isLeader: false }));
+  return {
+    ...facts,
+    ...(s !== undefined && { apiVersions: ['v3'], clusterId: s.cluster ?? '', memberId: s.memberId ?? '', leader: '0', dbSizeBytes: s.dbSize ?? 0, revision: s.revision ?? 0, raftIndex: s.raftIndex ?? 0, raftTerm: s.raftTerm ?? 0 }),
+    members,
+    v2: false,
+    v3: s !== undefined,
+    kubernetes: { distribution: 'none', prefixes: [] },
+    authEnabled: undefined,
+    clientCertificateRequired: undefined,
+    keyspaceError: err.message,
+    endpointStatus: err.statuses,
+  };
+}
 
 /** The report's facts when the v3 API told none: the configuration and the version /version gave. */
 function factsWithoutV3(cfg: EtcdConfig, etcdVersion: string | undefined): ExploreResult {

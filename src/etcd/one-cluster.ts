@@ -38,7 +38,8 @@ export interface PassOver {
  * asked for its status once, all at once, and only when there is more than one; one that does not answer is skipped,
  * as long as those that answer agree: one that is down fails at once, one that is frozen is given LATE_MS after the
  * first answer. `signal` (SIGTERM) ends the wait for them. Returns what the operation should pass over (see PassOver):
- * a late endpoint, whose cluster is not known, is not used while the others answer.
+ * a late endpoint, whose cluster is not known, is not used while the others answer. Fails at once with a
+ * QuorumLostError when the members that answer know no leader and are fewer than a quorum.
  */
 export async function assertOneCluster(cfg: EtcdConfig, signal?: AbortSignal): Promise<PassOver> {
   if (cfg.endpoints.length < 2) return { cutOff: [], late: [], statuses: [] };
@@ -46,6 +47,10 @@ export async function assertOneCluster(cfg: EtcdConfig, signal?: AbortSignal): P
   const answered = statuses.filter((a) => a.error === undefined);
   const late = statuses.filter((a) => a.late === true).map((a) => a.endpoint);
   if (new Set(answered.map((a) => a.cluster)).size < 2) {
+    // None that answers knows a leader, and they are fewer than a quorum: nothing can be read or written until
+    // members come back, which no retry waits out (see quorumLost).
+    const lost = leaderless(statuses) ? await quorumLost(cfg, statuses) : undefined;
+    if (lost !== undefined) throw lost;
     const cutOff = answered.filter((a) => a.leader === '0').map((a) => a.endpoint);
     return { cutOff: cutOff.length < answered.length ? cutOff : [], late, statuses };
   }
@@ -177,4 +182,84 @@ async function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T
   } finally {
     signal.removeEventListener('abort', onAbort);
   }
+}
+
+/** A member of the cluster as the member that answered lists it, and whether it answered the status check. */
+export interface QuorumMember {
+  id: string;
+  name: string;
+  clientURLs: string[];
+  peerURLs: string[];
+  answered: boolean;
+}
+
+/**
+ * The cluster has lost its quorum: fewer than a majority of its members answer, and none of them knows a leader, so
+ * etcd can neither read (a linearizable read needs the leader) nor write, and every request would be retried until
+ * RS_ETCD_TIMEOUT and then blamed on one member that is down. Carries what the check found (each endpoint's status,
+ * the members), for explore to report.
+ */
+export class QuorumLostError extends EtcdError {
+  override name = 'QuorumLostError';
+  constructor(
+    readonly statuses: EndpointStatus[],
+    readonly members: QuorumMember[],
+  ) {
+    super(quorumLostMessage(members));
+  }
+
+  /** Members needed for a quorum: a majority. */
+  get needed(): number {
+    return Math.floor(this.members.length / 2) + 1;
+  }
+}
+
+/** Whether every endpoint that answered knows no leader (and at least one answered). */
+export function leaderless(statuses: readonly EndpointStatus[]): boolean {
+  const answered = statuses.filter((s) => s.error === undefined);
+  return answered.length > 0 && answered.every((s) => s.leader === '0');
+}
+
+/**
+ * Given statuses where no member that answered knows a leader: the error to fail with when the members that answer
+ * are fewer than a quorum of the cluster's members (as an answering member lists them; without its list, the
+ * configured endpoints), which no election can mend; undefined when a quorum answers (a leader is being elected, the
+ * operation's own retries wait for it).
+ */
+export async function quorumLost(cfg: EtcdConfig, statuses: EndpointStatus[]): Promise<QuorumLostError | undefined> {
+  const answered = statuses.filter((s) => s.error === undefined);
+  const members = (await listedMembers(cfg, answered)) ?? cfg.endpoints.map((endpoint) => ({ id: '', name: endpoint, clientURLs: [endpoint], peerURLs: [], answered: answered.some((a) => a.endpoint === endpoint) }));
+  // A member none of the endpoints names was not asked: it may be up, so it is not counted as down.
+  const maybeUp = members.filter((m) => m.answered || !m.clientURLs.some((u) => cfg.endpoints.includes(u))).length;
+  return maybeUp < Math.floor(members.length / 2) + 1 ? new QuorumLostError(statuses, members) : undefined;
+}
+
+/** The cluster's members as the first answering member lists them, each marked whether it answered; undefined if none lists. */
+async function listedMembers(cfg: EtcdConfig, answered: readonly EndpointStatus[]): Promise<QuorumMember[] | undefined> {
+  for (const s of answered) {
+    const client = createEtcdClient({ ...cfg, endpoints: [s.endpoint], timeoutMs: Math.min(cfg.timeoutMs, ASK_MS) }, { oneAttempt: true });
+    try {
+      const list = await client.cluster.memberList({});
+      const ids = new Set(answered.map((a) => a.memberId));
+      return list.members.map((m) => ({ id: m.ID, name: m.name, clientURLs: m.clientURLs, peerURLs: m.peerURLs, answered: ids.has(m.ID) }));
+    } catch {
+      // Asked of the next one that answered.
+    } finally {
+      client.close();
+    }
+  }
+  return undefined;
+}
+
+function quorumLostMessage(members: readonly QuorumMember[]): string {
+  const named = (m: QuorumMember) => `${m.name}${m.clientURLs.length > 0 && m.clientURLs[0] !== m.name ? ` at ${m.clientURLs.join(',')}` : ''}`;
+  const up = members.filter((m) => m.answered);
+  const down = members.filter((m) => !m.answered);
+  const needed = Math.floor(members.length / 2) + 1;
+  return (
+    `etcd has lost its quorum: ${up.length} of its ${members.length} members answer${up.length > 0 ? ` (${up.map(named).join('; ')})` : ''} and none knows a leader; ` +
+    `${down.length > 0 ? `${down.map(named).join('; ')} ${down.length === 1 ? 'does' : 'do'} not answer. ` : ''}` +
+    `etcd needs a quorum, ${needed} of ${members.length} members, before anything can be read or written: bring the members that are down back ` +
+    `(they rejoin on their own), or, if they are lost, restore the last backup into a new cluster (README "Disaster recovery")`
+  );
 }

@@ -1,6 +1,6 @@
 import type { Config } from '../config/types.js';
-import { exploreEndpoint, type EndpointReport } from '../etcd/explore-endpoint.js';
-import { answeredStatus, endpointStatuses, type EndpointStatus } from '../etcd/one-cluster.js';
+import { exploreEndpoint, quorumLostReport, type EndpointReport } from '../etcd/explore-endpoint.js';
+import { QuorumLostError, answeredStatus, endpointStatuses, type EndpointStatus } from '../etcd/one-cluster.js';
 import { withEtcd } from '../etcd/with-etcd.js';
 import type { Logger } from '../log.js';
 
@@ -10,7 +10,11 @@ export async function explore(config: Config, signal: AbortSignal, log?: Logger)
   const onStatuses = (s: EndpointStatus[]) => (checked = s);
   const report = await withEtcd(config, { signal, onStatuses, ...(log !== undefined && { log }) }, (etcd, pinned) =>
     exploreEndpoint(etcd, pinned.etcd, config.selection.prefixes, answeredStatus(checked ?? [])),
-  );
+  ).catch((err: unknown) => {
+    // What the members that answer tell (their status, the member list) is reported, with why nothing more was read.
+    if (err instanceof QuorumLostError) return quorumLostReport(config.etcd, err);
+    throw err;
+  });
   // Several endpoints were each asked by the one-cluster check, one by the exploring itself: asked again, a slow member
   // was waited for twice.
   const statuses = checked ?? report.endpointStatus ?? (await endpointStatuses(config.etcd, signal));
