@@ -83,6 +83,8 @@ export interface DeltaHealthInput {
   oldestPendingAt?: number;
   /** The full backup the run's first watch waits for has been running since then. */
   firstBaseSince?: number;
+  /** Why the watch is down, when known (etcd has lost its quorum). */
+  downBecause?: string;
 }
 
 /**
@@ -108,7 +110,7 @@ export function deltaHealth(report: HealthReport, state: DeltaHealthInput, inter
     return { ...report, reason, delta };
   }
   if (state.downSince !== undefined && now - state.downSince > DELTA_DOWN_AFTER_INTERVALS * intervalMs) {
-    const reason = `the watch of changes for continuous backups has been down since ${delta.downSince!} (more than ${DELTA_DOWN_AFTER_INTERVALS} intervals of ${intervalMs / 1000}s)`;
+    const reason = `the watch of changes for continuous backups has been down since ${delta.downSince!} (more than ${DELTA_DOWN_AFTER_INTERVALS} intervals of ${intervalMs / 1000}s)${state.downBecause !== undefined ? `: ${state.downBecause}` : ''}`;
     return { ...report, healthy: false, status: 'failing', reason, delta };
   }
   const unstoredFor = Math.max(DELTA_DOWN_AFTER_INTERVALS * intervalMs, DELTA_UNSTORED_AFTER_MS);

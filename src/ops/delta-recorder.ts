@@ -8,7 +8,7 @@ import { formatStrategy } from '../core/strategy.js';
 import type { Config } from '../config/types.js';
 import type { WatchStateChange } from '../etcd/delta-watch.js';
 import { EtcdCredentialsError } from '../etcd/errors.js';
-import { assertOneCluster, pinnedEndpoints } from '../etcd/one-cluster.js';
+import { QuorumLostError, assertOneCluster, endpointStatuses, leaderless, pinnedEndpoints, quorumLost } from '../etcd/one-cluster.js';
 import { compactedPast } from '../etcd/read-compacted.js';
 import { RenewingEtcdClient, type EtcdClientSource } from '../etcd/renewing-client.js';
 import type { Logger } from '../log.js';
@@ -38,7 +38,12 @@ export interface DeltaRecorderState {
   oldestPendingAt?: number;
   /** Since when the full backup the first watch of this run waits for (its chain's base) has been in progress. */
   firstBaseSince?: number;
+  /** Why no watch is receiving, when that is known to be more than a connection lost (etcd has lost its quorum). */
+  downBecause?: string;
 }
+
+/** How often a lost watch asks every endpoint's status, at most (see explainLoss). */
+const EXPLAIN_EVERY_MS = 5_000;
 
 /** True for a backup a chain can start from: the values of every key it holds, read over v3. */
 export function isChainBase(m: Manifest): boolean {
@@ -75,6 +80,10 @@ export class DeltaRecorder {
   givenUp?: string;
   /** Since the watch was lost: its reconnections and when the next reminder that it still is is due (see onState). */
   private lost?: { since: number; attempts: number; remindAt: number; remindEveryMs: number };
+  /** Why the watch is down, when etcd told more than a dropped connection (see downBecause in the state). */
+  private downBecause?: string;
+  private explaining = false;
+  private explainedAt = 0;
 
   constructor(private readonly deps: DeltaRecorderDeps) {}
 
@@ -85,6 +94,7 @@ export class DeltaRecorder {
       ...(this.lastRevision !== undefined && { lastRevision: this.lastRevision }),
       ...(oldest !== undefined && { oldestPendingAt: oldest }),
       ...(this.firstBaseSince !== undefined && { firstBaseSince: this.firstBaseSince }),
+      ...(this.downSince !== undefined && this.downBecause !== undefined && { downBecause: this.downBecause }),
     };
   }
 
@@ -188,14 +198,22 @@ export class DeltaRecorder {
    */
   private async checkedEndpoints(): Promise<{ etcd: Config['etcd']; split?: unknown }> {
     const cfg = this.deps.config.etcd;
-    try {
-      const checked = await assertOneCluster(cfg);
-      for (const endpoint of checked.late) {
-        this.deps.log.warn({ endpoint }, `passing over ${endpoint} for the watch of changes: it did not answer within a second of the other members (frozen?), and nothing is read from it, whose cluster is not known`);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const checked = await assertOneCluster(cfg);
+        for (const endpoint of checked.late) {
+          this.deps.log.warn({ endpoint }, `passing over ${endpoint} for the watch of changes: it did not answer within a second of the other members (frozen?), and nothing is read from it, whose cluster is not known`);
+        }
+        return { etcd: pinnedEndpoints(cfg, checked) };
+      } catch (err) {
+        // A lost quorum is no reason to end the stored chain (nothing can be written meanwhile): it goes on once a
+        // quorum is back. Asked again, with a growing pause, until then; /healthz counts the recording as down.
+        if (!(err instanceof QuorumLostError) || this.stopped) return { etcd: cfg, split: err };
+        const waitMs = this.pause(attempt);
+        this.downBecause = err.message;
+        this.deps.log.error({ err: describeError(err), retryInMs: waitMs }, 'etcd has lost its quorum: continuous backups wait and try again, and go on with the stored chain once a quorum answers');
+        await this.sleep(waitMs);
       }
-      return { etcd: pinnedEndpoints(cfg, checked) };
-    } catch (err) {
-      return { etcd: cfg, split: err };
     }
   }
 
@@ -322,6 +340,30 @@ export class DeltaRecorder {
     return m && { base: m, fromRevision: etcdOf(m).revision + 1 };
   }
 
+  /**
+   * Asks every endpoint's status once the watch is lost: a cluster that lost its quorum drops the watch as a member
+   * that died does ("Connection dropped"), and then refuses it in silence, while nothing can be recorded until members
+   * come back. Said once, and by /healthz for as long (downBecause).
+   */
+  private async explainLoss(): Promise<void> {
+    const now = Date.now();
+    if (this.downBecause !== undefined || this.explaining || now - this.explainedAt < EXPLAIN_EVERY_MS) return;
+    this.explaining = true;
+    this.explainedAt = now;
+    try {
+      const cfg = this.deps.config.etcd;
+      const statuses = await endpointStatuses(cfg);
+      const lost = leaderless(statuses) ? await quorumLost(cfg, statuses) : undefined;
+      if (lost === undefined || this.downSince === undefined) return;
+      this.downBecause = lost.message;
+      this.deps.log.error({ err: lost.message }, 'the watch of etcd is lost because etcd has lost its quorum: continuous backups go on from the last recorded revision once a quorum answers');
+    } catch {
+      // Nothing more is known than the loss said.
+    } finally {
+      this.explaining = false;
+    }
+  }
+
   /** A full backup, tried again (with a growing pause) until it succeeds or the recording stops. */
   private async fullBackup(reason: string): Promise<Manifest | undefined> {
     this.deps.log.warn({ reason }, 'taking a full backup for continuous backups');
@@ -375,6 +417,7 @@ export class DeltaRecorder {
       }
       this.watched = true;
       this.downSince = undefined;
+      this.downBecause = undefined;
       this.refusals = 0;
       this.lost = undefined;
       return;
@@ -384,9 +427,12 @@ export class DeltaRecorder {
     if (this.lost === undefined) {
       this.lost = { since: now, attempts: 1, remindAt: now + 60_000, remindEveryMs: 60_000 };
       this.deps.log.warn({ err, retryInMs: change.retryInMs }, 'lost the watch of etcd; resuming from the last recorded revision');
+      void this.explainLoss();
       return;
     }
     this.lost.attempts++;
+    // The members that died may be named leader a second longer by the one left: asked again while lost.
+    void this.explainLoss();
     if (now < this.lost.remindAt) return;
     this.lost.remindEveryMs = Math.min(2 * this.lost.remindEveryMs, 3_600_000);
     this.lost.remindAt = now + this.lost.remindEveryMs;

@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/archive/manifest.js';
+import { killStarted, startRun } from '../helpers/background-run.js';
 import { runCli } from '../helpers/cli.js';
 import { startEtcdCluster, type ClusterMember, type TestCluster } from '../helpers/etcd-cluster.js';
+import { freePort } from '../helpers/ports.js';
 
 /**
  * A 3-member etcd that lost two members (a zone outage): the one still up answers Status, knows no leader, and fails
@@ -13,13 +15,14 @@ import { startEtcdCluster, type ClusterMember, type TestCluster } from '../helpe
  * that etcd was unreachable, blaming one dead member; each now says at once that the quorum is lost (which members
  * answer, that none knows a leader, that 2 of 3 are needed) and what to do, and fails.
  */
+const QUORUM_LOST = /etcd has lost its quorum: 1 of its 3 members answer \(m\d at http:\/\/127\.0\.0\.1:\d+\) and none knows a leader; .* do not answer\. etcd needs a quorum, 2 of 3 members, before anything can be read or written: bring the members that are down back .*restore the last backup into a new cluster \(README \\?"Disaster recovery\\?"\)/;
+
 describe('a cluster that lost its quorum', () => {
   let cluster: TestCluster;
   let survivor: ClusterMember;
   let dir: string;
   let dump: Manifest;
   const env = (extra: Record<string, string> = {}) => ({ RS_ETCD_ENDPOINTS: cluster.endpoints.join(','), RS_BACKUP_DIR: join(dir, 'store'), ...extra });
-  const QUORUM_LOST = /etcd has lost its quorum: 1 of its 3 members answer \(m\d at http:\/\/127\.0\.0\.1:\d+\) and none knows a leader; .* do not answer\. etcd needs a quorum, 2 of 3 members, before anything can be read or written: bring the members that are down back .*restore the last backup into a new cluster \(README "Disaster recovery"\)/;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'rs-quorum-'));
@@ -74,6 +77,56 @@ describe('a cluster that lost its quorum', () => {
     }
   }, 120_000);
 });
+
+/**
+ * run's watch, lost when the quorum is: it said "lost the watch of etcd" (a dropped connection) and /healthz "down
+ * since ...", never why; restarted then, it ended the stored chain ("the chain ... cannot go on") for a new full
+ * backup, as for endpoints of two clusters. Now /healthz and the log say the quorum is lost, and a restarted run waits
+ * to go on with the stored chain.
+ */
+describe("run's watch when the quorum is lost", () => {
+  let cluster: TestCluster;
+  let dir: string;
+  let port: number;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rs-quorum-run-'));
+    cluster = await startEtcdCluster(3);
+    port = await freePort();
+  }, 60_000);
+  afterAll(async () => {
+    killStarted();
+    await cluster?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('/healthz says the quorum is lost, and run started then waits to go on with the stored chain', async () => {
+    const env = { RS_ETCD_ENDPOINTS: cluster.endpoints.join(','), RS_BACKUP_DIR: join(dir, 'store'), RS_DELTA_INTERVAL: '1s', RS_SCHEDULE: '0 3 * * *', RS_HTTP_PORT: String(port) };
+    const run = startRun(env);
+    await run.until(/"msg":"watching etcd for changes"/);
+    await Promise.all(cluster.members.slice(1).map((m) => m.kill()));
+    await untilHealthz(port, QUORUM_LOST);
+    expect(run.log()).toMatch(/the watch of etcd is lost because etcd has lost its quorum/);
+    run.child().kill('SIGTERM');
+    await run.done;
+    const again = startRun(env);
+    await again.until(/continuous backups wait and try again, and go on with the stored chain once a quorum answers/);
+    await untilHealthz(port, QUORUM_LOST);
+    again.child().kill('SIGTERM');
+    const res = await again.done;
+    expect(res.stderr).not.toMatch(/cannot go on|taking a full backup/);
+  }, 120_000);
+});
+
+/** Waits until run's /healthz gives a reason that matches `re`. */
+async function untilHealthz(port: number, re: RegExp): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  let last = '';
+  while (!re.test(last)) {
+    if (Date.now() > deadline) throw new Error(`no ${re} from /healthz: ${last}`);
+    await new Promise((r) => setTimeout(r, 200));
+    last = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.text(), (err: unknown) => String(err));
+  }
+}
 
 /** Waits until the member knows no leader (its peers gone, it steps down or stops following). */
 async function untilLeaderless(endpoint: string): Promise<void> {
