@@ -229,9 +229,17 @@ export function leaderless(statuses: readonly EndpointStatus[]): boolean {
 export async function quorumLost(cfg: EtcdConfig, statuses: EndpointStatus[]): Promise<QuorumLostError | undefined> {
   const answered = statuses.filter((s) => s.error === undefined);
   const members = (await listedMembers(cfg, answered)) ?? cfg.endpoints.map((endpoint) => ({ id: '', name: endpoint, clientURLs: [endpoint], peerURLs: [], answered: answered.some((a) => a.endpoint === endpoint) }));
-  // A member none of the endpoints names was not asked: it may be up, so it is not counted as down.
-  const maybeUp = members.filter((m) => m.answered || !m.clientURLs.some((u) => cfg.endpoints.includes(u))).length;
-  return maybeUp < Math.floor(members.length / 2) + 1 ? new QuorumLostError(statuses, members) : undefined;
+  // Members none of the endpoints names (one endpoint given: the member left) are asked at the client URLs the list
+  // gives: one that knows a leader means the quorum is not lost.
+  const unasked = members.filter((m) => !m.answered && m.clientURLs.length > 0 && !m.clientURLs.some((u) => cfg.endpoints.includes(u)));
+  const others = unasked.length > 0 ? await endpointStatuses({ ...cfg, endpoints: unasked.map((m) => m.clientURLs[0]!) }) : [];
+  if (others.some((o) => o.error === undefined && o.leader !== '0')) return undefined;
+  for (const o of others) {
+    const member = members.find((m) => m.id === o.memberId);
+    if (o.error === undefined && member !== undefined) member.answered = true;
+  }
+  const up = members.filter((m) => m.answered).length;
+  return up < Math.floor(members.length / 2) + 1 ? new QuorumLostError([...statuses, ...others], members) : undefined;
 }
 
 /** The cluster's members as the first answering member lists them, each marked whether it answered; undefined if none lists. */

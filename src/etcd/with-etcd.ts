@@ -5,8 +5,8 @@ import { TlsResetError, explainTlsReset, toEtcdError } from './errors.js';
 import { HostTlsRefused, MemberCutOff, markHostFailed, poolHostOf } from './fault-handling.js';
 import { poolOf } from './etcd3-pool.js';
 import { interruptibleBy, type OnWait } from './interrupt.js';
-import { assertOneCluster, pinnedEndpoints, type EndpointStatus, type PassOver } from './one-cluster.js';
-import { describeError } from '../core/errors.js';
+import { assertOneCluster, endpointStatuses, leaderless, pinnedEndpoints, quorumLost, type EndpointStatus, type PassOver, type QuorumLostError } from './one-cluster.js';
+import { EtcdError, describeError } from '../core/errors.js';
 import type { Logger } from '../log.js';
 
 export interface WithEtcdOptions {
@@ -49,12 +49,26 @@ export async function withEtcd<T>(config: Config, op: WithEtcdOptions, fn: (etcd
     return await interruptibleBy(op.signal, () => fn(client, pinnedConfig), onWait);
   } catch (err) {
     if (err instanceof TlsResetError) throw await explainTlsReset(err, config.etcd, readTlsFiles(config.etcd));
-    throw err;
+    throw (await lostQuorumBehind(config, err)) ?? err;
   } finally {
     etcd?.close();
   }
 }
 
+/**
+ * With one endpoint the one-cluster check asks nothing, so a member left alone by a lost quorum fails the operation
+ * after RS_ETCD_TIMEOUT of "no leader" / "request timed out", which said etcd was unreachable. Asked then: its status,
+ * and the other members' it lists; the lost quorum is what the operation fails with, when it is one.
+ */
+async function lostQuorumBehind(config: Config, err: unknown): Promise<QuorumLostError | undefined> {
+  if (config.etcd.endpoints.length !== 1 || !(err instanceof EtcdError) || !/no leader|timed out|did not answer within/i.test(err.message)) return undefined;
+  try {
+    const statuses = await endpointStatuses(config.etcd);
+    return leaderless(statuses) ? await quorumLost(config.etcd, statuses) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Members that know no leader while others do (cut off from them) are passed over by the client from the start: its

@@ -76,6 +76,15 @@ describe('a cluster that lost its quorum', () => {
       expect(res.stderr).not.toMatch(/retrying until RS_ETCD_TIMEOUT|gave up after/);
     }
   }, 120_000);
+
+  it('with only the member left as the endpoint, says the quorum is lost once RS_ETCD_TIMEOUT has passed', async () => {
+    const one = { ...env({ RS_ETCD_TIMEOUT: '3s' }), RS_ETCD_ENDPOINTS: survivor.endpoint };
+    for (const [args, strategy] of [[['explore'], 'snapshot'], [['backup'], 'render'], [['backup'], 'snapshot'], [['stats'], 'snapshot']] as const) {
+      const res = await runCli([...args], { ...one, RS_BACKUP_STRATEGY: strategy });
+      expect(res.code, `${args.join(' ')}: ${res.stderr}`).toBe(1);
+      expect(res.stderr).toMatch(QUORUM_LOST);
+    }
+  }, 120_000);
 });
 
 /**
