@@ -153,6 +153,14 @@ describe('S3 credentials the endpoint refuses', () => {
       expect(res.code, res.stderr.slice(-2000)).toBe(0);
       // s3rver's own refusal of the first attempt, retried once.
       expect(res.stderr).toContain('The difference between the request time and the current time is too large');
+      // The refused request is the listing that orders the new id, which a backup only warns about when it fails: its
+      // success (the retry) shows in no warning, and list, whose first request it is, succeeds under the same clock.
+      expect(res.stderr).not.toContain('could not list the backups');
+      const list = await runCli(['list'], { ...env({ RS_S3_ENDPOINT: s3.endpoint }), NODE_OPTIONS: `--import ${CLOCK_STEP}`, RESHIFTER_TEST_CLOCK_STEP: file });
+      expect(list.code, list.stderr.slice(-2000)).toBe(0);
+      const id = /"backupId":"([^"]+)".*"msg":"backup completed"/.exec(res.stderr)?.[1];
+      expect(id, res.stderr.slice(-2000)).toBeDefined();
+      expect(list.stdout).toContain(id!);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
