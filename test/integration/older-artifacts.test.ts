@@ -1,7 +1,11 @@
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { zstdDecompressSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi } from '../helpers/api.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
@@ -183,6 +187,14 @@ describe.each(['v20261204-89b1126-checkpoint', 'v20261207-e8eff6b-checkpoint'])(
     const file = join(work, `${m!.id}.oci.tar`);
     await ok(['restore', m!.id, '--image-archive', file], env);
     expect((await readFile(file)).length).toBeGreaterThan(m!.sizeBytes);
+    // An image a registry takes: skopeo copies it, and the layer blob it writes is the node's archive, byte for byte
+    // (the stored artifact decompressed, whose sha256 the manifest recorded).
+    const node = zstdDecompressSync(await readFile(join(env.RS_BACKUP_DIR!, 'compat', m!.artifact)));
+    const digest = createHash('sha256').update(node).digest('hex');
+    expect(digest).toBe(JSON.parse(await readFile(join(FIXTURES, version, `${m!.id}.manifest.json`), 'utf8')).checkpoint.archiveSha256);
+    const copied = join(work, `${m!.id}.copied`);
+    await promisify(execFile)('skopeo', ['--insecure-policy', 'copy', `oci-archive:${file}`, `dir:${copied}`]);
+    expect((await readFile(join(copied, digest))).equals(node)).toBe(true);
   });
 });
 
