@@ -2,7 +2,6 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/archive/manifest.js';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -10,12 +9,11 @@ import { ConfigError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/log.js';
 import { restoreImageArchive } from '../../src/ops/restore-image.js';
 import { BackupRepository } from '../../src/store/backup-repository.js';
-import { LocalStore } from '../../src/store/local-store.js';
-import type { GetOptions, ListOptions, ObjectInfo, Store } from '../../src/store/types.js';
 import { makeCerts, type TestCerts } from '../helpers/certs.js';
 import { runCli } from '../helpers/cli.js';
 import { startFakeKubelet, type FakeKubelet } from '../helpers/fake-kubelet.js';
 import { whileRunning } from '../helpers/faults.js';
+import { StoreThatRaces } from '../helpers/racing-store.js';
 
 /**
  * `restore <checkpoint> --image-archive FILE` checks that FILE does not exist before the download, and writes FILE
@@ -60,37 +58,6 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-/** A local folder read as a remote store is (the artifact fetched, not read in place); `onGet` runs as it is fetched. */
-class StoreThatRaces implements Store {
-  private readonly local: LocalStore;
-  readonly location: string;
-  constructor(dir: string, private readonly onGet: () => Promise<void>) {
-    this.local = new LocalStore(dir);
-    this.location = this.local.location;
-  }
-  put(key: string, body: Readable, opts?: { signal?: AbortSignal }): Promise<void> {
-    return this.local.put(key, body, opts);
-  }
-  async get(key: string, opts: GetOptions = {}): Promise<Readable> {
-    if (key.endsWith(manifest.artifact)) await this.onGet();
-    return this.local.get(key, opts);
-  }
-  list(prefix: string, opts?: ListOptions): Promise<ObjectInfo[]> {
-    return this.local.list(prefix, opts);
-  }
-  stat(key: string): Promise<ObjectInfo | undefined> {
-    return this.local.stat(key);
-  }
-  folders(prefix: string): Promise<string[]> {
-    return this.local.folders(prefix);
-  }
-  delete(key: string): Promise<boolean | undefined> {
-    return this.local.delete(key);
-  }
-  close(): Promise<void> {
-    return this.local.close();
-  }
-}
 
 describe('restore --image-archive leaves nothing half-written and replaces nothing', () => {
   it('refuses a file made at FILE during the download as the check before it does, and leaves that file alone', async () => {
@@ -100,7 +67,7 @@ describe('restore --image-archive leaves nothing half-written and replaces nothi
     const loaded = loadConfig({ RS_BACKUP_DIR: store, RS_CLUSTER_NAME: 'prod' });
     if (!loaded.config) throw new Error(loaded.errors.join('; '));
     const ctx = { config: loaded.config, log: createLogger('silent'), signal: new AbortController().signal };
-    const racing = new StoreThatRaces(store, () => writeFile(target, "the operator's own file"));
+    const racing = new StoreThatRaces(store, manifest.artifact, () => writeFile(target, "the operator's own file"));
     const done = restoreImageArchive(ctx, new BackupRepository(racing, 'prod'), manifest, { path: target });
     await expect(done).rejects.toThrow(ConfigError);
     await expect(done).rejects.toThrow(`--image-archive: ${target} exists already; name a new file (it is never overwritten)`);

@@ -10,9 +10,9 @@ import { createLogger } from '../../src/log.js';
 import { restoreSnapshotFile } from '../../src/ops/restore-snapshot-file.js';
 import { BackupRepository } from '../../src/store/backup-repository.js';
 import { ExistsError, LocalStore } from '../../src/store/local-store.js';
-import type { GetOptions, ListOptions, ObjectInfo, Store } from '../../src/store/types.js';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { StoreThatRaces } from '../helpers/racing-store.js';
 
 /**
  * `restore <id> --snapshot-file FILE` checks that FILE does not exist before the download, and writes FILE only after
@@ -35,40 +35,6 @@ afterAll(async () => {
   await Promise.all([etcd?.stop(), work && rm(work, { recursive: true, force: true })]);
 });
 
-/**
- * A local folder read as a remote store is (no localPath: the artifact is fetched, not read in place), in which
- * `onGet` runs as the backup's artifact is fetched: between the check and the write.
- */
-class StoreThatRaces implements Store {
-  private readonly local: LocalStore;
-  readonly location: string;
-  constructor(dir: string, private readonly onGet: () => Promise<void>) {
-    this.local = new LocalStore(dir);
-    this.location = this.local.location;
-  }
-  put(key: string, body: Readable, opts?: { signal?: AbortSignal }): Promise<void> {
-    return this.local.put(key, body, opts);
-  }
-  async get(key: string, opts: GetOptions = {}): Promise<Readable> {
-    if (key.endsWith(manifest.artifact)) await this.onGet();
-    return this.local.get(key, opts);
-  }
-  list(prefix: string, opts?: ListOptions): Promise<ObjectInfo[]> {
-    return this.local.list(prefix, opts);
-  }
-  stat(key: string): Promise<ObjectInfo | undefined> {
-    return this.local.stat(key);
-  }
-  folders(prefix: string): Promise<string[]> {
-    return this.local.folders(prefix);
-  }
-  delete(key: string): Promise<boolean | undefined> {
-    return this.local.delete(key);
-  }
-  close(): Promise<void> {
-    return this.local.close();
-  }
-}
 
 describe('restore --snapshot-file never replaces a file made during the download', () => {
   it('refuses as the check before the download does, and leaves that file and no temporary file', async () => {
@@ -78,7 +44,7 @@ describe('restore --snapshot-file never replaces a file made during the download
     const loaded = loadConfig({ RS_BACKUP_DIR: join(work, 'store') });
     if (!loaded.config) throw new Error(loaded.errors.join('; '));
     const ctx = { config: loaded.config, log: createLogger('silent'), signal: new AbortController().signal };
-    const store = new StoreThatRaces(join(work, 'store'), () => writeFile(target, 'the operator\'s own file'));
+    const store = new StoreThatRaces(join(work, 'store'), manifest.artifact, () => writeFile(target, 'the operator\'s own file'));
     const done = restoreSnapshotFile(ctx, new BackupRepository(store, 'default'), manifest, target);
     await expect(done).rejects.toThrow(ConfigError);
     await expect(done).rejects.toThrow(`--snapshot-file: ${target} exists already; name a new file (it is never overwritten)`);
