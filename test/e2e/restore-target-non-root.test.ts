@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
-import { nonRootUid, runCliAsNonRoot } from '../helpers/non-root.js';
+import { closedFolder, nonRootUid, runCliAsNonRoot } from '../helpers/non-root.js';
 
 /**
  * A snapshot restored by a non-root user (a recovery pod with runAsNonRoot) into a folder it may not write: refused
@@ -37,18 +37,10 @@ describe('restore into a folder a non-root user may not write', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  /** A folder this user may not write: root's 0755 for uid 65534, or this user's own 0555. */
-  const closedFolder = async (name: string) => {
-    const folder = join(dir, name);
-    await mkdir(folder);
-    if (root) await chown(folder, 0, 0);
-    await chmod(folder, root ? 0o755 : 0o555);
-    return { folder, mode: `mode ${root ? '0755' : '0555'}, owner uid ${root ? 0 : process.getuid!()}` };
-  };
   const fix = 'restore as a user who may write there (root, on the etcd host), or name a folder it can write';
 
   it('--data-dir to create under it: exit 2 before the backup is read, nothing made', async () => {
-    const { folder, mode } = await closedFolder('var-lib');
+    const { folder, mode } = await closedFolder(dir, 'var-lib');
     const res = await runCliAsNonRoot(['restore', id, '--data-dir', join(folder, 'etcd')], env, dir);
     expect(res.code, res.stderr).toBe(2);
     expect(res.stderr).toContain(`--data-dir "${join(folder, 'etcd')}" cannot be created: the folder above it that exists, ${folder}, cannot be written by uid ${nonRootUid()} (${mode}): ${fix}`);
@@ -58,7 +50,7 @@ describe('restore into a folder a non-root user may not write', () => {
   });
 
   it('--data-dir that exists empty (a volume) and it may not write: exit 2 naming it', async () => {
-    const { folder, mode } = await closedFolder('volume');
+    const { folder, mode } = await closedFolder(dir, 'volume');
     const res = await runCliAsNonRoot(['restore', id, '--data-dir', folder], env, dir);
     expect(res.code, res.stderr).toBe(2);
     expect(res.stderr).toContain(`--data-dir "${folder}" cannot be written by uid ${nonRootUid()} (${mode}): ${fix}`);
@@ -66,7 +58,7 @@ describe('restore into a folder a non-root user may not write', () => {
   });
 
   it('--snapshot-file in it: exit 2 before the backup is read; in a folder of its own the file is written', async () => {
-    const { folder, mode } = await closedFolder('snapshots');
+    const { folder, mode } = await closedFolder(dir, 'snapshots');
     const res = await runCliAsNonRoot(['restore', id, '--snapshot-file', join(folder, 'snap.db')], env, dir);
     expect(res.code, res.stderr).toBe(2);
     expect(res.stderr).toContain(`--snapshot-file: the folder ${folder} cannot be written by uid ${nonRootUid()} (${mode}); name a file in a folder it can write`);
@@ -79,7 +71,7 @@ describe('restore into a folder a non-root user may not write', () => {
   // Before: 'cannot stage backup <id> in the work area /tmp (RS_TMP_DIR): EROFS: read-only file system, mkdtemp
   // '/tmp/reshifter-<host>-<pid>-XXXXXX'', in a pod whose root file system is read-only and RS_TMP_DIR unset.
   it('a work area it may not write (RS_TMP_DIR unset, the system\'s closed): says so and to set RS_TMP_DIR, exit 1', async () => {
-    const { folder, mode } = await closedFolder('system-tmp');
+    const { folder, mode } = await closedFolder(dir, 'system-tmp');
     const { RS_TMP_DIR: _unset, ...rest } = env;
     const res = await runCliAsNonRoot(['inspect', id], { ...rest, TMPDIR: folder }, dir);
     expect(res.code, res.stderr).toBe(1);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { NON_ROOT_UID, boundByFileModes, nonRootUid, runCliAsNonRoot } from '../helpers/non-root.js';
+import { NON_ROOT_UID, boundByFileModes, closedFolder, nonRootUid, runCliAsNonRoot } from '../helpers/non-root.js';
 import { readOnlyView } from '../helpers/read-only.js';
 import { startTrap, type Trap } from '../helpers/trap.js';
 
@@ -28,17 +28,9 @@ describe('a store folder a non-root backup cannot write', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  /** A folder this user may not write: root's 0755 for uid 65534, or this user's own 0555. */
-  const closedFolder = async (name: string) => {
-    const folder = join(dir, name);
-    await mkdir(folder);
-    if (root) await chown(folder, 0, 0);
-    await chmod(folder, root ? 0o755 : 0o555);
-    return { folder, mode: `mode ${root ? '0755' : '0555'}, owner uid ${root ? 0 : process.getuid!()}` };
-  };
 
   it('one to create under a folder it may not write: exit 2, naming that folder, nothing read from etcd', async () => {
-    const { folder, mode } = await closedFolder('var-backups');
+    const { folder, mode } = await closedFolder(dir, 'var-backups');
     const store = join(folder, 'etcd', 'prod');
     const res = await runCliAsNonRoot(['backup'], { RS_ETCD_ENDPOINTS: `http://127.0.0.1:${trap.port}`, RS_BACKUP_DIR: store }, '/');
     expect(res.code, res.stderr).toBe(2);
@@ -50,7 +42,7 @@ describe('a store folder a non-root backup cannot write', () => {
   });
 
   it('one that exists and it may not write: names the uid, the mode and owner; list still reads it', async () => {
-    const { folder, mode } = await closedFolder('existing');
+    const { folder, mode } = await closedFolder(dir, 'existing');
     const res = await runCliAsNonRoot(['backup'], { RS_ETCD_ENDPOINTS: `http://127.0.0.1:${trap.port}`, RS_BACKUP_DIR: folder }, '/');
     expect(res.code, res.stderr).toBe(2);
     expect(res.stderr).toContain(`RS_BACKUP_DIR was invalid: ${JSON.stringify(folder)} cannot be written by uid ${nonRootUid()} (${mode})`);
@@ -62,7 +54,7 @@ describe('a store folder a non-root backup cannot write', () => {
   // Before: RS_BACKUP_DIR unset took ./backups unchecked, so a backup from a working directory this user may not write
   // (`/`, an image's root-owned WORKDIR) took etcd's snapshot, then failed writing it; so did `demo`, after its etcd.
   it('RS_BACKUP_DIR not set, from a working directory it may not write: exit 2 naming the default, nothing read from etcd', async () => {
-    const { folder, mode } = await closedFolder('workdir');
+    const { folder, mode } = await closedFolder(dir, 'workdir');
     const res = await runCliAsNonRoot(['backup'], { RS_ETCD_ENDPOINTS: `http://127.0.0.1:${trap.port}` }, folder);
     expect(res.code, res.stderr).toBe(2);
     expect(res.stderr).toContain(

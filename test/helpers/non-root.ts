@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { chmod, chown, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 /** The uid a command of `nonRoot` runs as when the suite runs as root: nobody, as a pod's runAsUser may be. */
@@ -35,4 +37,17 @@ export async function runCliAsNonRoot(args: string[], env: Record<string, string
     (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
     (e: { code: number; stdout: string; stderr: string }) => ({ code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
   );
+}
+
+/**
+ * A folder `dir`/`name` that commands run under `nonRoot()` may not write: root's 0755 when the suite runs as root
+ * (for uid 65534), else this user's own 0555; with its mode and owner as reshifter's refusal names them.
+ */
+export async function closedFolder(dir: string, name: string): Promise<{ folder: string; mode: string }> {
+  const root = process.getuid?.() === 0;
+  const folder = join(dir, name);
+  await mkdir(folder);
+  if (root) await chown(folder, 0, 0);
+  await chmod(folder, root ? 0o755 : 0o555);
+  return { folder, mode: `mode ${root ? '0755' : '0555'}, owner uid ${root ? 0 : process.getuid!()}` };
 }
