@@ -59,11 +59,11 @@ const BUCKETS: Array<[keyof RetentionRules, string, (d: Date) => string]> = [
  * Decides which backups to keep. Every rule applies within each series on its own (see seriesOf): with
  * `keepLast: 3`, hourly render listings and daily snapshots keep three of each, and the listings never push the
  * snapshots out. Within a series, the backups of each etcd cluster (etcdClusterId) are counted on their own too: a
- * cluster named by mistake, or one replaced by a restore, never pushes the other's backups out. Time buckets are UTC and counted like restic's `--keep-hourly` and friends: the newest backup in
- * each of the H most recent hours that have a backup of the series (so a pause in backups never makes retention
- * delete more). The newest backup of every series and the `protect`ed ids are always kept. Newest is by id (the
- * order backups were written, as `latest` takes it); the time buckets and max-age go by createdAt. Decisions come
- * newest first.
+ * cluster named by mistake, or one replaced by a restore, never pushes the other's backups out. Time buckets are UTC
+ * and counted like restic's `--keep-hourly` and friends: the newest backup in each of the H most recent hours that
+ * have a backup of the series (so a pause in backups never makes retention delete more). The newest backup of every
+ * series (of every cluster in it) and the `protect`ed ids are always kept. Newest is by id (the order backups were
+ * written, as `latest` takes it); the time buckets and max-age go by createdAt. Decisions come newest first.
  */
 export function decideRetention(
   backups: readonly RetentionInput[],
