@@ -250,8 +250,9 @@ export class DeltaSegmentCheck extends ParserCheck {
  * Reads a delta segment from a byte stream: the header, every change in order, then the end. Pulls input only as fast
  * as the consumer takes items, chunk by chunk as they were pushed (streamChunks: a byte stream's own iterator joins
  * whatever waits into one new buffer, a copy of every byte that passes while the consumer, a restore waiting on etcd,
- * lags; a point-in-time restore of 50k recorded changes peaked ~20-40 MB higher for those copies). Throws an IntegrityError when the segment is damaged or cut short, after the changes
- * before the damage: a consumer that applies changes must not treat a segment as whole before its end item.
+ * lags; a point-in-time restore of 50k recorded changes peaked ~20-40 MB higher for those copies). Throws an
+ * IntegrityError when the segment is damaged or cut short, after the changes before the damage: a consumer that applies
+ * changes must not treat a segment as whole before its end item.
  */
 export async function* readDeltaSegment(stream: Readable, expect: SegmentExpectations = {}): AsyncGenerator<SegmentItem> {
   let items: SegmentItem[] = [];

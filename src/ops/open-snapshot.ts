@@ -58,9 +58,10 @@ export async function isFile(target: string): Promise<boolean> {
 
 /**
  * Opens `target` for `inspect` (or `command`, as messages name it: `stats of FILE stopped`): a path that exists as a
- * file is read in place (a snapshot with or without etcd's trailer, or a raw member/snap/db); anything else is a backup id in the configured store, or `latest`: the newest
- * snapshot backup (of `series`, asked for only when `target` is not a file). A backup is downloaded, checked and
- * decoded to a private temporary file; its trailer is left to the reader, which reports its state.
+ * file is read in place (a snapshot with or without etcd's trailer, or a raw member/snap/db); anything else is a backup
+ * id in the configured store, or `latest`: the newest snapshot backup (of `series`, asked for only when `target` is not
+ * a file). A backup is downloaded, checked and decoded to a private temporary file; its trailer is left to the
+ * reader, which reports its state.
  */
 export async function openSnapshotInput(ctx: OpContext, target: string, series: () => string | undefined = () => undefined, command = 'inspect'): Promise<SnapshotInput> {
   return openInput(ctx, target, series, false, command) as Promise<SnapshotInput>;

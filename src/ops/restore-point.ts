@@ -32,7 +32,10 @@ export interface PointReport {
   events: number;
 }
 
-/** The base's content reached past the target: this chain cannot restore it (a snapshot may hold a few revisions more than its manifest says). */
+/**
+ * The base's content reached past the target: this chain cannot restore it (a snapshot may hold a few revisions more
+ * than its manifest says).
+ */
 export class BaseTooNewError extends Error {
   override name = 'BaseTooNewError';
 }
