@@ -8,6 +8,14 @@ import { checkKeyBucket } from './verify-etcd.js';
 import { checkFreelist, type FreelistReport } from './verify-freelist.js';
 import { walkAllBuckets, type TreeReport } from './verify-tree.js';
 
+/**
+ * Cache of the walks of a verify: each page is read once in a walk, nearly in file order, so what the walk reads
+ * ahead (64 children, four streams of 1 MiB runs) is all it needs cached. The default 48 MiB held pages passed long
+ * ago, and with V8's garbage of blocks evicted, `verify` of a 414 MB snapshot peaked at ~250 MB RSS against ~135 MB
+ * for a 33 MB one.
+ */
+export const VERIFY_CACHE_BYTES = 8 * 1024 * 1024;
+
 function metaChecks(probes: MetaProbe[]): VerifyCheck[] {
   const anyValid = probes.some((p) => p.meta !== undefined);
   return probes.map((p) => {
@@ -81,11 +89,16 @@ export async function verifySource(source: FileSource, signal?: AbortSignal): Pr
   const trailer = checkTrailer(source, signal).catch((err: unknown) => (signal?.aborted ? signal.reason : err instanceof Error ? err : new Error(String(err))) as Error);
   const file = new BoltFile(source, meta);
   checks.push(passed('meta in use', `meta page ${meta.index} (txid ${meta.txid})`), sizeCheck(source, meta));
-  const freelist = await checkFreelist(file);
-  checks.push(freelist.check);
-  const tree = await walkAllBuckets(file, signal);
-  checks.push(...treeChecks(tree), accountingCheck(file, tree, freelist));
-  checks.push(await checkKeyBucket(file, signal));
+  const unbound = source.boundCache(VERIFY_CACHE_BYTES);
+  try {
+    const freelist = await checkFreelist(file);
+    checks.push(freelist.check);
+    const tree = await walkAllBuckets(file, signal);
+    checks.push(...treeChecks(tree), accountingCheck(file, tree, freelist));
+    checks.push(await checkKeyBucket(file, signal));
+  } finally {
+    unbound();
+  }
   const hashed = await trailer;
   signal?.throwIfAborted();
   checks.push(trailerCheck(hashed));
