@@ -25,8 +25,10 @@ function printReport(ctx: CommandContext, result: EndpointReport): void {
   const authState = result.authEnabled === undefined ? 'unknown' : result.authEnabled ? 'enabled' : 'disabled';
   ctx.print(`auth:         ${authState}${result.auth ? ' (username/password configured)' : ''}`);
   const k8s = result.kubernetes;
+  // With the quorum lost nothing was looked for: "none found" would read as a cluster without Kubernetes.
   const unread = result.keyspaceError !== undefined ? ' (the v3 keyspace could not be read)' : '';
-  ctx.print(`kubernetes:   ${k8s.distribution === 'none' ? 'none found' : k8s.distribution}${unread}`);
+  const found = result.quorumLost === true ? 'not known (the v3 keyspace was not read: etcd has lost its quorum)' : `${k8s.distribution === 'none' ? 'none found' : k8s.distribution}${unread}`;
+  ctx.print(`kubernetes:   ${found}`);
   for (const p of k8s.prefixes) ctx.print(`  ${p.prefix} (${p.api})${p.keys !== undefined ? ` ${p.keys} keys` : ''}`);
   ctx.print(`db size:      ${formatBytes(result.dbSizeBytes)}`);
   ctx.print(`revision:     ${result.revision}`);

@@ -33,6 +33,8 @@ export interface EndpointReport extends ExploreResult {
    * then holds what etcd tells without them (version, members, status; the v2 keyspace), and `explore` fails.
    */
   keyspaceError?: string;
+  /** The v3 keyspace was not read because etcd has lost its quorum (keyspaceError says so): nothing was looked for. */
+  quorumLost?: boolean;
   /** Configured endpoints that did not answer (a member down), with why: the others were explored. */
   unanswered?: Array<{ endpoint: string; error: string }>;
   /** Each configured endpoint's own status (its leader, raft term and index, revision), as `etcdctl endpoint status`. */
@@ -126,6 +128,7 @@ export function quorumLostReport(cfg: EtcdConfig, err: QuorumLostError): Endpoin
     authEnabled: undefined,
     clientCertificateRequired: undefined,
     keyspaceError: err.message,
+    quorumLost: true,
     endpointStatus: err.statuses,
   };
 }

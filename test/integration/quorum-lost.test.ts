@@ -58,6 +58,9 @@ describe('a cluster that lost its quorum', () => {
     const text = await runCli(['explore'], env());
     expect(text.code, text.stderr).toBe(1);
     expect(text.stdout).toMatch(new RegExp(`^  m0 ${survivor.endpoint}: NO LEADER`, 'm'));
+    // Nothing was looked for: not "none found", which reads as a cluster without Kubernetes.
+    expect(text.stdout).toContain('kubernetes:   not known (the v3 keyspace was not read: etcd has lost its quorum)');
+    expect(report).toMatchObject({ quorumLost: true });
   }, 60_000);
 
   it('stats, restore and backups of every strategy fail at once saying so, and store nothing', async () => {

@@ -259,6 +259,7 @@ export const COMPONENTS: Record<string, Schema> = {
       dbSizeBytes: count,
       alarms: { type: 'array', items: text, description: "alarms etcd has raised (NOSPACE, CORRUPT), with the member: etcd refuses writes under them" },
       keyspaceError: { type: 'string', description: 'why the v3 keyspace could not be read (credentials refused or missing; the cluster lost its quorum); the rest is what etcd tells anyone (or the members that answer)' },
+      quorumLost: { type: 'boolean', description: 'the v3 keyspace was not read because etcd has lost its quorum (keyspaceError says so): kubernetes is then not known, not none' },
       unanswered: {
         type: 'array',
         description: 'configured endpoints that did not answer (a member down), with why; the others were explored',
