@@ -5,6 +5,7 @@ import { NoBaseOfKindError, TargetNotRecordedError, parseTarget, type Target } f
 import { ConfigError, IntegrityError, OperationError, RefusedError } from '../core/errors.js';
 import { USES, type BackupUse } from '../core/latest.js';
 import { seriesOf } from '../core/series.js';
+import { latestClusterNote } from '../ops/cluster-change.js';
 import { filterBaseNote, refuseStranded, resolvePoint, type PointReport, type PointResolution } from '../ops/restore-point.js';
 import { restorePointDataDir } from '../ops/restore-point-data-dir.js';
 import { restorePointKeys, type PointKeysReport } from '../ops/restore-point-keys.js';
@@ -44,9 +45,10 @@ export async function restorePoint(ctx: CommandContext, repo: BackupRepository, 
   if (id === 'latest' && target.kind === 'latest' && series === undefined) await refuseOlderThanRecorded(repo, use, resolutions[0]!);
   const note = id === 'latest' && form === 'keys' && series === undefined ? await filterBaseNote(repo, target, resolutions[0]!, { snapshot: 'add --keys', raw: 'add --strategy raw' }) : undefined;
   if (note !== undefined) ctx.log.warn({ id: resolutions[0]!.chain.base.id, note }, 'latest is a filter: key dump, not every resource');
+  const cluster = id === 'latest' ? await clusterNoteOf(ctx, repo, resolutions[0]!) : undefined;
   begun();
   try {
-    await restoreResolved(ctx, repo, resolutions, form, planText, note);
+    await restoreResolved(ctx, repo, resolutions, form, planText, { note, cluster });
   } catch (err) {
     throw id === 'latest' ? damagedBase(ctx, resolutions, err) : err;
   }
@@ -72,9 +74,29 @@ function damagedBase(ctx: CommandContext, resolutions: readonly PointResolution[
   );
 }
 
+/**
+ * For `restore latest --to`: when its series holds backups of another etcd cluster than the base it starts from (the
+ * endpoints named another cluster's members, or the cluster was restored), which cluster it restores and how to
+ * restore the other; warned before it starts.
+ */
+async function clusterNoteOf(ctx: CommandContext, repo: BackupRepository, r: PointResolution): Promise<string | undefined> {
+  const m = r.chain.base.manifest;
+  const note = await latestClusterNote(repo, m, (other) => `name its newest backup: "reshifter restore ${other.id}" with the same flags`);
+  if (note !== undefined) ctx.log.warn({ id: m.id, clusterId: m.etcd?.clusterId, note }, 'latest is a backup of another etcd cluster than the backup before it');
+  return note;
+}
+
+/** Notes on what `latest` picked: a filter: base (`note`), the etcd cluster it is of (`cluster`). */
+interface Notes {
+  note?: string | undefined;
+  cluster?: string | undefined;
+}
+
 /** The restore itself, once its chain is resolved: into a new data dir, or keys into the running etcd. */
-async function restoreResolved(ctx: CommandContext, repo: BackupRepository, resolutions: readonly PointResolution[], form: Form, planText: (r: KeyRestoreReport) => string[], note?: string): Promise<void> {
+async function restoreResolved(ctx: CommandContext, repo: BackupRepository, resolutions: readonly PointResolution[], form: Form, planText: (r: KeyRestoreReport) => string[], notes: Notes): Promise<void> {
   const { flags } = ctx.args;
+  const { note, cluster } = notes;
+  const clusterNote = cluster !== undefined ? { clusterNote: cluster } : {};
   const to = flags.to as string;
   if (form === 'data-dir') {
     const str = (f: string) => (typeof flags[f] === 'string' ? (flags[f] as string) : undefined);
@@ -86,16 +108,17 @@ async function restoreResolved(ctx: CommandContext, repo: BackupRepository, reso
       ...(peerUrls !== undefined && { initialAdvertisePeerUrls: peerUrls }),
       ...(token !== undefined && { initialClusterToken: token }),
     });
-    if (flags.json) return ctx.print(JSON.stringify(report));
+    if (flags.json) return ctx.print(JSON.stringify({ ...report, ...clusterNote }));
     ctx.print(describePoint(report));
+    if (cluster !== undefined) ctx.print(`note: ${cluster}`);
     ctx.print(`restored into ${report.dataDir} with ${report.tool.command} ${report.tool.version}`);
     if (report.warning !== undefined) ctx.print(`warning: ${report.warning}`);
     ctx.print(nextStep(report.dataDir, { name, initialCluster, initialAdvertisePeerUrls: peerUrls, initialClusterToken: token }));
     return;
   }
   const report = await restorePointKeys(ctx, repo, resolutions[0]!, to, { dryRun: flags['dry-run'] === true, skipExisting: flags['skip-existing'] === true });
-  if (flags.json) return ctx.print(JSON.stringify({ ...report, ...(note !== undefined && { note }) }));
-  printKeys(ctx, report, planText, note);
+  if (flags.json) return ctx.print(JSON.stringify({ ...report, ...(note !== undefined && { note }), ...clusterNote }));
+  printKeys(ctx, report, planText, [note, cluster]);
 }
 
 /** Which form the flags ask for, checked against the backup named (a specific id must be a full backup of that form). */
@@ -142,9 +165,9 @@ export function describePoint(r: PointReport): string {
   return `restored backup ${r.base.id} (revision ${r.base.restoredRevision}) and ${counted(r.segments.length, 'segment')} with ${counted(r.events, 'change')}: the state at revision ${r.target.revision} (--to ${r.target.asked}${seen})`;
 }
 
-function printKeys(ctx: CommandContext, r: PointKeysReport, planText: (r: KeyRestoreReport) => string[], note?: string): void {
+function printKeys(ctx: CommandContext, r: PointKeysReport, planText: (r: KeyRestoreReport) => string[], notes: ReadonlyArray<string | undefined>): void {
   ctx.print(describePoint(r.point).replace(/^restored/, r.dryRun ? 'dry run of' : 'restored'));
-  if (note !== undefined) ctx.print(`note: ${note}`);
+  for (const note of notes) if (note !== undefined) ctx.print(`note: ${note}`);
   for (const line of planText(r)) ctx.print(line);
   const d = r.deletes;
   const filtered = d.filtered > 0 ? `, ${d.filtered} left alone by filters` : '';

@@ -125,6 +125,16 @@ describe('the intended cluster down, a member of another cluster answering', () 
     expect(res.stdout).toContain(`this restores cluster ${bStatus.cluster}; to restore cluster ${aStatus.cluster}, name its newest backup: "reshifter restore ${aIds[1]!}"`);
   }, 60_000);
 
+  it('restore latest --to says it too', async () => {
+    const res = await runCli(['restore', 'latest', '--to', 'latest', '--dry-run'], env(b.endpoint));
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toContain(`note: "latest" is backup ${bIds[3]!}, of etcd cluster ${bStatus.cluster} (members `);
+    expect(res.stdout).toContain(`this restores cluster ${bStatus.cluster}; to restore cluster ${aStatus.cluster}, name its newest backup: "reshifter restore ${aIds[1]!}"`);
+    const json = await runCli(['restore', 'latest', '--to', 'latest', '--dry-run', '--json'], env(b.endpoint));
+    expect(json.code, json.stderr).toBe(0);
+    expect((JSON.parse(json.stdout) as { clusterNote?: string }).clusterNote).toContain(`this restores cluster ${bStatus.cluster}; to restore cluster ${aStatus.cluster}`);
+  }, 60_000);
+
   it("the API's restore of latest says it too", async () => {
     const api = await startApi({ ...env(b.endpoint), RS_API_TOKEN: TOKEN });
     try {
@@ -183,6 +193,10 @@ describe('a cluster restored after a disaster (a new cluster id)', () => {
       expect((JSON.parse(file.stdout) as { clusterNote?: string }).clusterNote).toContain(
         `this restores cluster ${now}; to restore cluster ${was}, name its newest backup: "reshifter restore ${old[2]!}"`,
       );
+      // So does a restore to a point into a new data dir.
+      const point = await runCli(['restore', 'latest', '--to', 'latest', '--data-dir', join(dir, 'point-member'), ...member, '--json'], { ...store, RS_ETCD_ENDPOINTS: restored.endpoint });
+      expect(point.code, point.stderr).toBe(0);
+      expect((JSON.parse(point.stdout) as { clusterNote?: string }).clusterNote).toContain(`this restores cluster ${now}; to restore cluster ${was}, name its newest backup`);
     } finally {
       await Promise.all([source.stop(), restored?.stop(), gw.stop()]);
     }
