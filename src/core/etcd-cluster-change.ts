@@ -101,12 +101,13 @@ export function clusterText(m: Pick<Manifest, 'etcd'>): string {
 
 /**
  * What is said of a backup of another cluster than `previous`, the backup before it in its series: both clusters,
- * the two causes and what to do about each, and that retention keeps the older cluster's backups.
+ * the two causes and what to do about each (`endpointsVar`: the variable the endpoints were given in, as set), and
+ * that retention keeps the older cluster's backups.
  */
-export function clusterChangeWarning(m: ClusterBackup, previous: ClusterBackup): string {
+export function clusterChangeWarning(m: ClusterBackup, previous: ClusterBackup, endpointsVar = 'RS_ETCD_ENDPOINTS'): string {
   return (
     `backup ${m.id} is of ${clusterText(m)}, but the backup before it in series "${seriesOf(m)}", ${previous.id}, is of ${clusterText(previous)}: ` +
-    `if the etcd endpoints name another cluster's members by mistake, correct them and delete ${m.id}; if the cluster was restored ` +
+    `if ${endpointsVar} names another cluster's members by mistake, correct it and delete ${m.id}; if the cluster was restored ` +
     `(a restore makes a new cluster id), its backups start anew here. Retention counts each cluster's backups on their own: ` +
     `${clusterIdOf(previous) !== undefined ? `those of cluster ${clusterIdOf(previous)!}` : 'the backups before it, of other members,'} are not deleted because of these (delete them when they are no longer needed)`
   );

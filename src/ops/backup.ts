@@ -68,7 +68,7 @@ export async function createBackup(ctx: OpContext, repo: BackupRepository, opts:
   const run: BackupRun = { id, started, log, strategy: opts.strategy ?? ctx.config.strategy };
   try {
     const manifest = await takeBackup(ctx, repo, opts, run);
-    await warnOfClusterChange(repo, manifest, log, opts.observer);
+    await warnOfClusterChange(repo, manifest, log, opts.observer, ctx.config.etcd.readFrom?.endpoints ?? 'RS_ETCD_ENDPOINTS');
     opts.observer?.backupSucceeded?.(manifest);
     return manifest;
   } catch (err) {

@@ -33,10 +33,11 @@ export async function previousOfCluster(repo: BackupRepository, m: Manifest): Pr
 
 /**
  * After a backup is stored: when it is of another etcd cluster than the backup before it in its series, says so with
- * both clusters and their members (a warning, and the observer's metric). Never fails the backup: a store that cannot
+ * both clusters and their members (a warning naming `endpointsVar`, the variable the endpoints were given in, and the
+ * observer's metric). Never fails the backup: a store that cannot
  * be read for it leaves a debug line.
  */
-export async function warnOfClusterChange(repo: BackupRepository, m: Manifest, log: Logger, observer?: BackupObserver): Promise<void> {
+export async function warnOfClusterChange(repo: BackupRepository, m: Manifest, log: Logger, observer?: BackupObserver, endpointsVar?: string): Promise<void> {
   const clusterId = clusterIdOf(m);
   if (clusterId === undefined) return;
   let previous: Manifest | undefined;
@@ -51,7 +52,7 @@ export async function warnOfClusterChange(repo: BackupRepository, m: Manifest, l
   const was = clusterIdOf(previous);
   if (was === undefined ? sameMembers(previous, m) : was === clusterId) return;
   const change = { id: m.id, clusterId, previousId: previous.id, previousClusterId: was ?? '' };
-  log.warn({ ...change, series: seriesOf(m) }, clusterChangeWarning(m, previous));
+  log.warn({ ...change, series: seriesOf(m) }, clusterChangeWarning(m, previous, endpointsVar));
   observer?.etcdClusterChanged?.(change);
 }
 

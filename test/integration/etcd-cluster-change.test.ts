@@ -86,6 +86,7 @@ describe('the intended cluster down, a member of another cluster answering', () 
     expect(firstOfB.warned).toContain(`the backup before it in series "raw", ${aIds[1]!}, is of etcd cluster ${aStatus.cluster} (members `);
     expect(firstOfB.warned).toContain(`[id ${aStatus.member}]`);
     expect(firstOfB.warned).toContain(`those of cluster ${aStatus.cluster} are not deleted because of these`);
+    expect(firstOfB.warned).toContain(`if RS_ETCD_ENDPOINTS names another cluster's members by mistake, correct it and delete ${firstOfB.id}`);
     // Only the first backup of the other cluster is warned of.
     const second = await backup(two);
     bIds.push(second.id);
@@ -159,8 +160,8 @@ describe('a cluster restored after a disaster (a new cluster id)', () => {
       await source.ctl(['put', KEY, 'before-the-disaster']);
       const store = { RS_BACKUP_DIR: join(dir, 'dr'), RS_BACKUP_STRATEGY: 'snapshot', RS_RETENTION_KEEP_LAST: '2', RS_PUSHGATEWAY_URL: gw.url };
       const changes = async () => (await gw.samples('reshifter_backup_etcd_cluster_changes_total')).map((l) => l.split(' ').pop());
-      const take = async (endpoint: string) => {
-        const res = await runCli(['backup', '--json'], { ...store, RS_ETCD_ENDPOINTS: endpoint });
+      const take = async (endpoint: string, variable = 'RS_ETCD_ENDPOINTS') => {
+        const res = await runCli(['backup', '--json'], { ...store, [variable]: endpoint });
         expect(res.code, res.stderr).toBe(0);
         return { id: (JSON.parse(res.stdout) as { id: string }).id, stderr: res.stderr };
       };
@@ -177,8 +178,10 @@ describe('a cluster restored after a disaster (a new cluster id)', () => {
       const now = (await statusOf(restored)).cluster;
       expect(now).not.toBe(was);
       const newer: Array<{ id: string; stderr: string }> = [];
-      newer.push(await take(restored.endpoint));
+      // Endpoints given as etcdctl's: the warning names the variable they were read from.
+      newer.push(await take(restored.endpoint, 'ETCDCTL_ENDPOINTS'));
       expect(newer[0]!.stderr).toContain(`is of etcd cluster ${now}`);
+      expect(newer[0]!.stderr).toContain("if ETCDCTL_ENDPOINTS names another cluster's members by mistake, correct it and delete");
       // Counted in the metrics the backup pushes (and `run` serves).
       expect(await changes()).toEqual(['1']);
       for (let i = 0; i < 2; i++) newer.push(await take(restored.endpoint));
