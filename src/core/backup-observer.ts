@@ -25,6 +25,11 @@ export interface BackupObserver {
   retentionFailed?(reason: string): void;
   /** A stored backup is of another etcd cluster than the backup before it in its series. */
   etcdClusterChanged?(change: ClusterChange): void;
+  /**
+   * After retention of a stored backup's series: how many etcd clusters its kept backups are of (more than 1 while
+   * backups of another cluster are kept beside the new one's).
+   */
+  etcdClustersKept?(count: number): void;
 }
 
 /** One observer that tells each of `observers` in turn. */
@@ -35,5 +40,6 @@ export function combineObservers(...observers: BackupObserver[]): BackupObserver
     retentionDeleted: (ids) => observers.forEach((o) => o.retentionDeleted?.(ids)),
     retentionFailed: (reason) => observers.forEach((o) => o.retentionFailed?.(reason)),
     etcdClusterChanged: (c) => observers.forEach((o) => o.etcdClusterChanged?.(c)),
+    etcdClustersKept: (n) => observers.forEach((o) => o.etcdClustersKept?.(n)),
   };
 }

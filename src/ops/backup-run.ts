@@ -1,5 +1,6 @@
 import type { Manifest } from '../archive/manifest.js';
 import { AbortedError, OperationError, StoreError, describeError } from '../core/errors.js';
+import type { RetentionDecision } from '../core/retention.js';
 import { seriesOf } from '../core/series.js';
 import type { BackupRepository } from '../store/backup-repository.js';
 import { createBackup, type BackupOptions } from './backup.js';
@@ -27,13 +28,25 @@ export async function backupAndPrune(ctx: OpContext, repo: BackupRepository, opt
   try {
     // Counted as each goes, so that a retention failing half-way still counts what it deleted. Only this backup's
     // series: another job taking another strategy into the cluster keeps its backups by its own rules.
-    await prune(ctx, repo, { protect: new Set([manifest.id, ...(opts.inUse?.() ?? [])]), series: [seriesOf(manifest)], onDeleted: (ids) => opts.observer?.retentionDeleted?.(ids) });
+    const series = seriesOf(manifest);
+    const { decisions } = await prune(ctx, repo, { protect: new Set([manifest.id, ...(opts.inUse?.() ?? [])]), series: [series], onDeleted: (ids) => opts.observer?.retentionDeleted?.(ids) });
+    // A gauge, not only the change's counter: a Pushgateway keeps each push's values, so the next backup's push
+    // replaced the counter's 1 with 0 while the other cluster's backups went on.
+    opts.observer?.etcdClustersKept?.(clustersKept(decisions, series));
   } catch (err) {
     ctx.log.error({ err: describeError(err) }, 'retention failed');
     opts.observer?.retentionFailed?.(describeError(err));
     throw retentionError([manifest], err);
   }
   return manifest;
+}
+
+/**
+ * The etcd clusters the kept backups of `series` are of. Backups that record none (written before the field, of
+ * members unlike any that do; or of no etcd) count as one more, as retention counts them on their own.
+ */
+function clustersKept(decisions: readonly RetentionDecision[], series: string): number {
+  return new Set(decisions.filter((d) => d.keep && d.series === series).map((d) => d.etcdClusterId ?? '')).size;
 }
 
 /**

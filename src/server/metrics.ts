@@ -19,6 +19,8 @@ export interface Metrics {
   restoreTotal: Counter<'outcome'>;
   /** Backups of another etcd cluster than the backup before them in their series. */
   clusterChanges: Counter;
+  /** etcd clusters among the kept backups of the last backup's series (a gauge: a Pushgateway keeps it). */
+  clustersKept: Gauge;
   /** Hooks for createBackup and retention that record into these metrics. */
   observer: BackupObserver;
 }
@@ -89,8 +91,13 @@ function declareMetrics(registers: Registry[]): Omit<Metrics, 'observer' | 'regi
 }
 
 /** The retention and restore metrics, registered in `registers`. */
-function declareRetentionAndRestoreMetrics(registers: Registry[]): Pick<Metrics, 'retentionDeleted' | 'retentionFailures' | 'restoreTotal' | 'clusterChanges'> {
+function declareRetentionAndRestoreMetrics(registers: Registry[]): Pick<Metrics, 'retentionDeleted' | 'retentionFailures' | 'restoreTotal' | 'clusterChanges' | 'clustersKept'> {
   return {
+    clustersKept: new Gauge({
+      name: 'reshifter_backup_etcd_clusters',
+      help: "etcd clusters the kept backups of the last backup's series are of, after its retention: more than 1 while another cluster's backups are kept beside it (endpoints of another cluster, or the cluster before a restore).",
+      registers,
+    }),
     clusterChanges: new Counter({
       name: 'reshifter_backup_etcd_cluster_changes_total',
       help: 'Backups of another etcd cluster than the backup before them in their series (endpoints of another cluster, or a restored cluster).',
@@ -141,6 +148,9 @@ function observerInto(m: Omit<Metrics, 'observer'>): BackupObserver {
     },
     etcdClusterChanged() {
       m.clusterChanges.inc();
+    },
+    etcdClustersKept(count) {
+      m.clustersKept.set(count);
     },
   };
 }

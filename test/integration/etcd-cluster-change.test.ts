@@ -160,6 +160,7 @@ describe('a cluster restored after a disaster (a new cluster id)', () => {
       await source.ctl(['put', KEY, 'before-the-disaster']);
       const store = { RS_BACKUP_DIR: join(dir, 'dr'), RS_BACKUP_STRATEGY: 'snapshot', RS_RETENTION_KEEP_LAST: '2', RS_PUSHGATEWAY_URL: gw.url };
       const changes = async () => (await gw.samples('reshifter_backup_etcd_cluster_changes_total')).map((l) => l.split(' ').pop());
+      const clusters = async () => (await gw.samples('reshifter_backup_etcd_clusters')).map((l) => l.split(' ').pop());
       const take = async (endpoint: string, variable = 'RS_ETCD_ENDPOINTS') => {
         const res = await runCli(['backup', '--json'], { ...store, [variable]: endpoint });
         expect(res.code, res.stderr).toBe(0);
@@ -168,6 +169,7 @@ describe('a cluster restored after a disaster (a new cluster id)', () => {
       const old: string[] = [];
       for (let i = 0; i < 3; i++) old.push((await take(source.endpoint)).id);
       expect(await changes()).toEqual(['0']);
+      expect(await clusters()).toEqual(['1']);
       const dataDir = join(dir, 'restored-member');
       const member = ['--name', 'test', '--initial-cluster', 'test=http://127.0.0.1:2380', '--initial-advertise-peer-urls', 'http://127.0.0.1:2380'];
       const res = await runCli(['restore', 'latest', '--data-dir', dataDir, ...member], { ...store, RS_ETCD_ENDPOINTS: source.endpoint });
@@ -185,6 +187,9 @@ describe('a cluster restored after a disaster (a new cluster id)', () => {
       // Counted in the metrics the backup pushes (and `run` serves).
       expect(await changes()).toEqual(['1']);
       for (let i = 0; i < 2; i++) newer.push(await take(restored.endpoint));
+      // Each push replaces the last: the counter's 1 is gone, the gauge of clusters kept in the series stays for alerts.
+      expect(await changes()).toEqual(['0']);
+      expect(await clusters()).toEqual(['2']);
       const list = await runCli(['list', '--json'], { ...store, RS_ETCD_ENDPOINTS: restored.endpoint });
       const listed = JSON.parse(list.stdout) as Listed[];
       // The new cluster's last two, and the old cluster's last two: none of the old is lost to the new ones.

@@ -37,7 +37,7 @@ describe('PrometheusRule', () => {
   it('validates against the Prometheus Operator schema and holds the alerts the README lists', async () => {
     expect(await validateSchema(rule as { apiVersion: string; kind: string })).toEqual([]);
     expect(rules.filter((r) => r.alert).map((r) => r.alert).sort()).toEqual([
-      'ReshifterBackupFailed', 'ReshifterBackupMissing', 'ReshifterBackupsFailingOften', 'ReshifterDeltaLagHigh',
+      'ReshifterBackupFailed', 'ReshifterBackupMissing', 'ReshifterBackupsFailingOften', 'ReshifterBackupsOfSeveralEtcdClusters', 'ReshifterDeltaLagHigh',
       'ReshifterMetricsAbsent', 'ReshifterRetentionDeletingTooMuch', 'ReshifterRetentionFailing',
     ]);
     for (const r of rules.filter((x) => x.alert)) {
@@ -203,7 +203,7 @@ function alertScenarios(scraped: Sample[]) {
   const none = (at: string, ...names: string[]) => names.map((alertname) => ({ eval_time: at, alertname, exp_alerts: [] }));
   const all = [
     'ReshifterBackupMissing', 'ReshifterBackupFailed', 'ReshifterBackupsFailingOften', 'ReshifterRetentionDeletingTooMuch',
-    'ReshifterRetentionFailing', 'ReshifterDeltaLagHigh', 'ReshifterMetricsAbsent',
+    'ReshifterRetentionFailing', 'ReshifterDeltaLagHigh', 'ReshifterMetricsAbsent', 'ReshifterBackupsOfSeveralEtcdClusters',
   ];
   // `run` exports Node's process_* metrics beside its own; a Pushgateway's group of a one-off backup has none.
   const runProcess = (minutes: number) => series('process_start_time_seconds', {}, `0x${minutes}`);
@@ -357,6 +357,26 @@ function alertScenarios(scraped: Sample[]) {
         { eval_time: '1h5m', alertname: 'ReshifterRetentionFailing', exp_alerts: [{ exp_labels: { ...pushedJob, severity: 'warning' } }] },
         { eval_time: '47h', alertname: 'ReshifterRetentionFailing', exp_alerts: [{ exp_labels: { ...pushedJob, severity: 'warning' } }] },
         ...none('49h30m', 'ReshifterRetentionFailing'),
+      ],
+    },
+    {
+      name: "run: a backup of another etcd cluster kept beside the intended one's fires; deleting the other's resolves it",
+      interval: '1m',
+      input_series: inputs({ reshifter_backup_etcd_clusters: '1x59 2x120 1x60' }),
+      alert_rule_test: [
+        ...none('50m', 'ReshifterBackupsOfSeveralEtcdClusters'),
+        { eval_time: '1h5m', alertname: 'ReshifterBackupsOfSeveralEtcdClusters', exp_alerts: [{ exp_labels: { ...JOB, severity: 'warning' } }] },
+        ...none('3h30m', 'ReshifterBackupsOfSeveralEtcdClusters'),
+      ],
+    },
+    {
+      // Each push replaces the group: the change's counter is 1 for the first backup of the other cluster only.
+      name: "pushgateway: still fires a day after the other cluster's first backup, when the change counter is back to 0",
+      interval: '1m',
+      input_series: [pushed('reshifter_backup_etcd_clusters', '1x59 2x1500'), pushed('reshifter_backup_etcd_cluster_changes_total', '0x59 1x359 0x1140')],
+      alert_rule_test: [
+        ...none('50m', 'ReshifterBackupsOfSeveralEtcdClusters'),
+        { eval_time: '1d', alertname: 'ReshifterBackupsOfSeveralEtcdClusters', exp_alerts: [{ exp_labels: { ...pushedJob, severity: 'warning' } }] },
       ],
     },
     {

@@ -44,6 +44,8 @@ describe('metrics', () => {
     expect(text).toContain('reshifter_backup_etcd_cluster_changes_total 0');
     m.observer.etcdClusterChanged!({ id: 'z', clusterId: '2', previousId: 'y', previousClusterId: '1' });
     expect(await m.registry.metrics()).toContain('reshifter_backup_etcd_cluster_changes_total 1');
+    m.observer.etcdClustersKept!(2);
+    expect(await m.registry.metrics()).toContain('reshifter_backup_etcd_clusters 2');
     expect(text).toMatch(/reshifter_build_info\{version="[^"]+",node="v\d+/);
   });
 
