@@ -2,8 +2,10 @@ import type { ScheduledTask } from 'node-cron';
 import { isDeltaManifest } from '../archive/manifest.js';
 import { combineObservers, type BackupObserver } from '../core/backup-observer.js';
 import { AbortedError, ConfigError, OperationError, StoreError, describeError } from '../core/errors.js';
+import { clustersOfSeries } from '../core/etcd-cluster-change.js';
 import type { HealthReport } from '../core/health.js';
 import { JobQueue, type JobView } from '../core/jobs.js';
+import { seriesOf } from '../core/series.js';
 import type { Logger } from '../log.js';
 import type { OpContext } from '../ops/context.js';
 import { warnIfWritingPlain } from '../ops/encryption-keys.js';
@@ -218,15 +220,18 @@ async function seedLastSuccess(repo: BackupRepository, metrics: Metrics, health:
 }
 
 /**
- * One listing of the store for the last success: 'listed' (the metric set, or no backup there), or the error with
- * whether the store refused reshifter. The first failure is a warning; those of retries are at debug level.
+ * One listing of the store for the last success and the etcd clusters kept in its series: 'listed' (the metrics
+ * set, or no backup there), or the error with whether the store refused reshifter. The first failure is a warning; those of retries are at debug level.
  */
 async function seedOnce(repo: BackupRepository, metrics: Metrics, log: Logger, first: boolean): Promise<'listed' | { err: unknown; refused: boolean }> {
   try {
-    const newest = (await repo.list()).backups.find((m) => !isDeltaManifest(m));
+    const listing = await repo.list();
+    const newest = listing.backups.find((m) => !isDeltaManifest(m));
     const known = (await metrics.lastSuccess.get()).values[0]?.value ?? 0;
     // A backup that succeeded meanwhile has set it already (and is the newest listed).
     if (newest) metrics.lastSuccess.set(Math.max(known, Date.parse(newest.createdAt) / 1000));
+    // The clusters kept in the newest backup's series: a restart must not resolve the alert on it until a backup.
+    if (newest && ((await metrics.clustersKept.get()).values[0]?.value ?? 0) === 0) metrics.clustersKept.set(clustersOfSeries(listing.backups, seriesOf(newest)));
     if (!first) log.info({ newestBackup: newest?.id }, 'listed the existing backups: the last-success metric is set');
     return 'listed';
   } catch (err) {

@@ -82,6 +82,15 @@ export function retentionClusters(backups: readonly ClusterBackup[]): Map<string
   return out;
 }
 
+/**
+ * How many etcd clusters the backups of `series` are of, as retention counts them (those that record none, of members
+ * unlike any that do, count as one more).
+ */
+export function clustersOfSeries(backups: readonly ClusterBackup[], series: string): number {
+  const clusters = retentionClusters(backups);
+  return new Set(backups.filter((m) => chainBaseOf(m) === undefined && seriesOf(m) === series).map((m) => clusters.get(m.id) ?? '')).size;
+}
+
 /** True when `m` records no members (it cannot tell) or the same members as `r` (names and peer URLs). */
 export function sameMembers(m: ClusterBackup, r: ClusterBackup): boolean {
   const key = (x: ClusterBackup) =>

@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi } from '../helpers/api.js';
+import { runDuring } from '../helpers/background-run.js';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { freePort } from '../helpers/ports.js';
 import { startPushgateway } from '../helpers/pushgateway.js';
 
 /**
@@ -195,6 +197,13 @@ describe('a cluster restored after a disaster (a new cluster id)', () => {
       // The new cluster's last two, and the old cluster's last two: none of the old is lost to the new ones.
       expect(listed.map((m) => m.id)).toEqual([newer[2]!.id, newer[1]!.id, old[2], old[1]]);
       expect(new Set(listed.map((m) => m.etcd.clusterId)).size).toBe(2);
+      // run, restarted, serves it from its start (read from the store), before its first backup.
+      const port = await freePort();
+      let page = '';
+      const ran = await runDuring({ RS_BACKUP_DIR: store.RS_BACKUP_DIR, RS_BACKUP_STRATEGY: 'snapshot', RS_ETCD_ENDPOINTS: restored.endpoint, RS_SCHEDULE: '0 0 1 1 *', RS_HTTP_PORT: String(port) }, { msg: 'scheduler started', timeoutMs: 60_000 }, async () => {
+        page = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      });
+      expect(page, ran.stderr).toMatch(/^reshifter_backup_etcd_clusters 2$/m);
       // A snapshot file of latest (k3s's --cluster-reset-restore-path) says which cluster it is of, and the other's newest.
       const file = await runCli(['restore', 'latest', '--snapshot-file', join(dir, 'latest.db'), '--json'], { ...store, RS_ETCD_ENDPOINTS: restored.endpoint });
       expect(file.code, file.stderr).toBe(0);
