@@ -184,7 +184,7 @@ describe('SIGTERM', () => {
       const { res } = await terminateWhen(args, { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: store }, (e) => /backup completed/.test(e), 'the backup to complete', settleMs);
       expect({ settleMs, code: res.code, signal: res.signal }, res.stderr).toEqual({ settleMs, code: 0, signal: null });
     }
-    expect((await runCli(['list', '--json'], { RS_BACKUP_DIR: store })).stdout.match(/"id"/g)).toHaveLength(8);
+    expect(JSON.parse((await runCli(['list', '--json'], { RS_BACKUP_DIR: store })).stdout)).toHaveLength(8);
   });
 
   /**
