@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import { IntegrityError, OperationError, abortedBySignal, describeError } from '../core/errors.js';
+import { modeAndOwnerOf, thisUser } from '../core/unreachable-path.js';
 import { SnapshotFormatError, SnapshotRevisionError } from '../snapshot/errors.js';
 
 /** Converts the offline snapshot reader's errors into ours, naming what was read (`what`): a damaged file is an IntegrityError, a bad revision an OperationError. */
@@ -24,9 +25,8 @@ function deniedHint(path: string | undefined): string {
   if (path === undefined) return '';
   try {
     const s = statSync(path);
-    const uid = process.getuid?.();
-    const who = uid === undefined ? 'this user' : `uid ${uid}`;
-    return ` (the file is mode ${(s.mode & 0o7777).toString(8).padStart(4, '0')}, owner uid ${s.uid}): run reshifter as its owner (root for k3s's snapshots, which it writes 0600) or give ${who} read access`;
+    const who = thisUser();
+    return ` (the file is ${modeAndOwnerOf(s)}): run reshifter as its owner (root for k3s's snapshots, which it writes 0600) or give ${who} read access`;
   } catch {
     return '';
   }

@@ -1,5 +1,6 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import type { StrategySpec } from '../core/strategy.js';
+import { modeAndOwner } from '../core/unreachable-path.js';
 import { url } from './parsers.js';
 
 // Parsers and rules of the container checkpoint variables (variables.ts declares them). Their rules across
@@ -74,13 +75,9 @@ function checkpointDirRefused(dir: string, keepLocal: boolean, code: string | un
   const deleted = 'and each archive is deleted there once stored';
   if (code === 'EROFS') return `${head} is on a read-only mount, ${deleted}: mount it writable (a hostPath volume without readOnly: true), or set RS_CHECKPOINT_KEEP_LOCAL=true`;
   const uid = process.getuid?.();
-  let mode = '';
-  try {
-    const s = statSync(dir);
-    mode = ` (mode ${(s.mode & 0o7777).toString(8).padStart(4, '0')}, owner uid ${s.uid})`;
-  } catch {
-    // The mode is a detail of the message.
-  }
+  // The mode is a detail of the message.
+  const owned = modeAndOwner(dir);
+  const mode = owned === undefined ? '' : ` (${owned})`;
   const by = `${uid === undefined ? '' : ` by uid ${uid}`}${mode}`;
   return keepLocal
     ? `${head} cannot be read${by}: checkpoint archives are root's, so run as root on the node`

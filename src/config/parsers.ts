@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import envVar from 'env-var';
 import { MAX_RECIPIENTS, isAgeIdentity, isAgeRecipient, parseIdentityFile } from '../archive/age-keys.js';
 import { kubectlNameProblem } from '../kube/kubectl-names.js';
+import { modeAndOwnerOf } from '../core/unreachable-path.js';
 import { uncreatableFolder, unwritableFolder, whoAndMode } from '../core/writable-path.js';
 
 // The value parsers of the configuration table (variables.ts). Each takes a variable's value and returns what the
@@ -98,10 +99,9 @@ export const etcdKeyFile = (path: string): string => readableFile(path, 'etcd ke
 /** `readableFile` of a kubelet client certificate or key. */
 export const kubeletKeyFile = (path: string): string => readableFile(path, 'kubelet client key');
 
-/** `0600, owner uid 0`, as ls shows the mode. */
+/** `mode 0600, owner uid 0`, as ls shows the mode. */
 function modeOf(path: string): string {
-  const s = statSync(path);
-  return `mode ${(s.mode & 0o7777).toString(8).padStart(4, '0')}, owner uid ${s.uid}`;
+  return modeAndOwnerOf(statSync(path));
 }
 
 /**

@@ -14,15 +14,43 @@ export function unreachablePath(path: string): string | undefined {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EACCES') return undefined;
   }
+  const who = thisUser();
+  const closed = closedFolderOnWay(path);
+  if (closed === undefined) return `it cannot be looked at by ${who} (permission denied)`;
+  // The folder's own mode may not be ours to see either: named without it then.
+  const owned = modeAndOwner(closed);
+  const mode = owned === undefined ? '' : ` (${owned})`;
+  return `the folder ${closed}${mode} cannot be entered by ${who}: run reshifter as its owner (root for k3s's snapshots, under /var/lib/rancher/k3s/server, 0700) or give ${who} access`;
+}
+
+/** `uid 65534`: this process's user, as messages name it (`this user` where there are no uids). */
+export function thisUser(): string {
   const uid = process.getuid?.();
-  const who = uid === undefined ? 'this user' : `uid ${uid}`;
-  // The outermost folder this user may not enter: the one to name.
+  return uid === undefined ? 'this user' : `uid ${uid}`;
+}
+
+/** `mode 0755, owner uid 0` of `path`, its mode as ls shows it; undefined when it cannot be looked at. */
+export function modeAndOwner(path: string): string | undefined {
+  try {
+    return modeAndOwnerOf(statSync(path));
+  } catch {
+    return undefined;
+  }
+}
+
+/** `mode 0755, owner uid 0` of what was looked at already. */
+export function modeAndOwnerOf(s: { mode: number; uid: number }): string {
+  return `mode ${(s.mode & 0o7777).toString(8).padStart(4, '0')}, owner uid ${s.uid}`;
+}
+
+/** The outermost folder on the way to `path` that this process may not enter, if any: the one a message names. */
+export function closedFolderOnWay(path: string): string | undefined {
   const folders: string[] = [];
   for (let dir = dirname(resolve(path)); ; dir = dirname(dir)) {
     folders.unshift(dir);
     if (dirname(dir) === dir) break;
   }
-  const closed = folders.find((dir) => {
+  return folders.find((dir) => {
     try {
       accessSync(dir, constants.X_OK);
       return false;
@@ -30,13 +58,4 @@ export function unreachablePath(path: string): string | undefined {
       return true;
     }
   });
-  if (closed === undefined) return `it cannot be looked at by ${who} (permission denied)`;
-  let mode = '';
-  try {
-    const s = statSync(closed);
-    mode = ` (mode ${(s.mode & 0o7777).toString(8).padStart(4, '0')}, owner uid ${s.uid})`;
-  } catch {
-    // The folder's own mode is not ours to see either: named without it.
-  }
-  return `the folder ${closed}${mode} cannot be entered by ${who}: run reshifter as its owner (root for k3s's snapshots, under /var/lib/rancher/k3s/server, 0700) or give ${who} access`;
 }

@@ -1,16 +1,11 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { closedFolderOnWay, modeAndOwner, modeAndOwnerOf, thisUser } from './unreachable-path.js';
 
 /** `by uid 65534 (mode 0755, owner uid 0)`: who this process is, against a folder it may not write. */
 export function whoAndMode(path: string): string {
-  const uid = process.getuid?.();
-  const who = `by ${uid === undefined ? 'this user' : `uid ${uid}`}`;
-  try {
-    const s = statSync(path);
-    return `${who} (mode ${(s.mode & 0o7777).toString(8).padStart(4, '0')}, owner uid ${s.uid})`;
-  } catch {
-    return who;
-  }
+  const mode = modeAndOwner(path);
+  return `by ${thisUser()}${mode === undefined ? '' : ` (${mode})`}`;
 }
 
 /** `cannot be written by uid 65534 (mode 0755, owner uid 0)`, or `cannot be written: its file system is read-only`. */
@@ -60,23 +55,11 @@ export function uncreatableFolder(path: string): string | undefined {
 export function deniedDetail(path: string | undefined): string {
   const uid = process.getuid?.();
   if (path === undefined || uid === undefined) return '';
-  const full = resolve(path);
-  const ways: string[] = [];
-  for (let dir = dirname(full); dirname(dir) !== dir; dir = dirname(dir)) ways.unshift(dir);
-  const closed = ways.find((dir) => {
-    try {
-      accessSync(dir, constants.X_OK);
-      return false;
-    } catch {
-      return true;
-    }
-  });
-  const denied = closed ?? full;
+  const denied = closedFolderOnWay(path) ?? resolve(path);
   try {
     const s = statSync(denied);
     if (s.uid === uid) return '';
-    const mode = (s.mode & 0o7777).toString(8).padStart(4, '0');
-    return `: ${s.isDirectory() ? 'the folder' : 'the file'} ${denied} is mode ${mode}, owner uid ${s.uid}, and this is uid ${uid}: run reshifter as uid ${s.uid}, as the backups were written (reshifter keeps the store's folders 0700 and files 0600)`;
+    return `: ${s.isDirectory() ? 'the folder' : 'the file'} ${denied} is ${modeAndOwnerOf(s)}, and this is uid ${uid}: run reshifter as uid ${s.uid}, as the backups were written (reshifter keeps the store's folders 0700 and files 0600)`;
   } catch {
     return '';
   }
