@@ -13,18 +13,21 @@
 //
 // The entry point: SIGTERM/SIGINT are held from here on, before the rest of the CLI loads (early-signal.ts); then
 // cli-main.ts runs the command and sets the exit code. The hashing thread of `inspect FILE` starts before the CLI
-// loads (early-hash.ts).
+// loads, with the initial old-space size back at V8's default once this heap has it (early-hash.ts).
 import module from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { hashAhead } from './early-hash.js';
+import { hashAhead, useBuiltinCodeCache, wantsHashAhead } from './early-hash.js';
 import { holdEarlySignals } from './early-signal.js';
-import { preloadEtcd3Proto } from './etcd/etcd3-proto.js';
 
 dropIpServerNameWarning();
 holdEarlySignals();
+const hashing = wantsHashAhead(process.argv.slice(2));
+if (hashing) useBuiltinCodeCache();
 useCompileCache();
-await hashAhead(process.argv.slice(2));
-preloadEtcd3Proto();
+// `inspect FILE` reaches no etcd. Imported, not static: its node:crypto, compiled before useBuiltinCodeCache, would
+// have left the worker a code cache of the other flags for it.
+if (hashing) await hashAhead();
+else (await import('./etcd/etcd3-proto.js')).preloadEtcd3Proto();
 await import('./cli-main.js');
 
 /**

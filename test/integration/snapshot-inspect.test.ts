@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -135,6 +136,22 @@ afterAll(async () => {
   await Promise.all([etcd?.stop(), s3?.stop(), work && rm(work, { recursive: true, force: true })]);
 });
 
+/** The snapshot of `localDb` grown past 16 MiB with free pages (both meta pages say so), with a trailer over it all. */
+async function grownSnapshot(): Promise<{ big: string; grown: Buffer; pages: number; pageSize: number }> {
+  // The same database grown past 16 MiB with free pages: both meta pages say so, the trailer covers it all.
+  const db = (await readFile(localDb)).subarray(0, -32);
+  const pageSize = db.readUInt32LE(24);
+  const pages = Math.ceil((17 * 1024 * 1024) / pageSize);
+  const grown = Buffer.concat([db, Buffer.alloc(pages * pageSize - db.length)]);
+  for (const at of [0, pageSize]) {
+    grown.writeBigUInt64LE(BigInt(pages), at + 56);
+    grown.writeBigUInt64LE(fnv1a64(grown.subarray(at + 16, at + 72)), at + 72);
+  }
+  const big = join(work, 'big.db');
+  await writeFile(big, Buffer.concat([grown, createHash('sha256').update(grown).digest()]));
+  return { big, grown, pages, pageSize };
+}
+
 describe('inspect status', () => {
   it('of a local backup equals etcdctl snapshot status of the same decoded file, trailer present and matching', async () => {
     const res = await runCli(['inspect', local.id, '--json'], localEnv());
@@ -201,17 +218,7 @@ describe('inspect status', () => {
   });
 
   it('of a file big enough to hash its trailer on a worker thread (started before the reader loads)', async () => {
-    // The same database grown past 16 MiB with free pages: both meta pages say so, the trailer covers it all.
-    const db = (await readFile(localDb)).subarray(0, -32);
-    const pageSize = db.readUInt32LE(24);
-    const pages = Math.ceil((17 * 1024 * 1024) / pageSize);
-    const grown = Buffer.concat([db, Buffer.alloc(pages * pageSize - db.length)]);
-    for (const at of [0, pageSize]) {
-      grown.writeBigUInt64LE(BigInt(pages), at + 56);
-      grown.writeBigUInt64LE(fnv1a64(grown.subarray(at + 16, at + 72)), at + 72);
-    }
-    const big = join(work, 'big.db');
-    await writeFile(big, Buffer.concat([grown, createHash('sha256').update(grown).digest()]));
+    const { big, grown, pages, pageSize } = await grownSnapshot();
     const res = await runCli(['inspect', big, '--json'], {});
     expect(res.code, res.stderr).toBe(0);
     const got = JSON.parse(res.stdout) as Inspected;
@@ -224,6 +231,24 @@ describe('inspect status', () => {
     const changed = JSON.parse((await runCli(['inspect', big, '--json'], {})).stdout) as Inspected;
     expect(statusOf(changed)).toEqual(statusOf(got));
     expect(changed.trailer).toEqual({ present: true, match: false });
+  });
+
+  it("of a big file under the launcher's V8 flags: its hashing thread starts from Node's code cache, its modules from the build's", async () => {
+    // --initial-old-space-size (the launcher's line) changes the hash of V8's flags: the worker compiled all of Node's
+    // own modules from source (~25 ms of CPU before the first chunk was hashed, issue #16). NODE_DEBUG_NATIVE names
+    // each built-in module and whether its code cache was taken, and each of ours taken from dist/compile-cache.
+    const { big } = await grownSnapshot();
+    const flags = (await readFile(new URL('../../dist/main.js', import.meta.url), 'utf8')).split('\n')[0]!.split(/\s+/).slice(3);
+    expect(flags).toContain('--initial-old-space-size=64');
+    const main = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', NODE_DEBUG_NATIVE: 'CODE_CACHE,COMPILE_CACHE' };
+    const res = await run(process.execPath, [...flags, main, 'inspect', big, '--json'], { env, encoding: 'utf8' });
+    expect(statusOf(JSON.parse(res.stdout) as Inspected)).toEqual(await ctlStatus(big));
+    // Node's bootstrap of a worker thread, and node:crypto, which it hashes with.
+    expect(res.stderr).toMatch(/Code cache of internal\/main\/worker_thread \S+ is accepted/);
+    expect(res.stderr).not.toMatch(/Code cache of internal\/crypto\/hash \S+ is rejected/);
+    expect(res.stderr).toMatch(/V8 code cache for ESM file:\/\/\S+\/dist\/commands\/inspect\.js was accepted/);
+    expect(res.stderr).toMatch(/V8 code cache for ESM file:\/\/\S+\/dist\/snapshot\/page-scan\.js was accepted/);
   });
 
   it('of a snapshot gzip- or zstd-compressed or age-encrypted by the operator: decoded in the work area, then as the bare file', async () => {
