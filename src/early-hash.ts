@@ -16,8 +16,8 @@ const WORKER_THRESHOLD = 16 * 1024 * 1024;
  * second start keeps the first.
  */
 export async function hashAhead(): Promise<void> {
-  // Only the thread's own module (node:worker_threads, node:crypto): the reader's modules load later, with the CLI's.
-  const { prestartSha256Worker } = await import('./snapshot/sha256-sink.js');
+  // Only the thread's own module (node:worker_threads): node:crypto and the reader's modules load later, with the CLI's.
+  const { prestartSha256Worker } = await import('./snapshot/sha256-thread.js');
   prestartSha256Worker();
 }
 
