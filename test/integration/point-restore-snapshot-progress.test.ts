@@ -51,4 +51,8 @@ it("the temporary etcd's snapshot reports its bytes as `snapshot` progress, of t
   const progress = lines.filter((l) => l.msg === 'progress');
   expect(progress.length, JSON.stringify(lines)).toBeGreaterThan(0);
   expect(progress.every((p) => p.what === 'snapshot' && p.total === total && p.bytes! >= 0 && p.bytes! <= size)).toBe(true);
+  // The bytes are the snapshot's as it is read: they grow, and some line has them (a count stuck at 0 passed before).
+  const bytes = progress.map((p) => p.bytes!);
+  expect(bytes).toEqual([...bytes].sort((a, b) => a - b));
+  expect(bytes.at(-1)).toBeGreaterThan(0);
 });
