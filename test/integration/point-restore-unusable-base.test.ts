@@ -30,6 +30,9 @@ beforeAll(async () => {
     expect(res.code, res.stderr).toBe(0);
     return JSON.parse(res.stdout) as Manifest;
   };
+  // A whole backup older still, without a chain: the newest whole one named below must be told from it.
+  await etcd.ctl(['put', '/registry/configmaps/default/oldest', 'x']);
+  await backup();
   for (let i = 0; i < 5; i++) await etcd.ctl(['put', `/registry/configmaps/default/a-${i}`, `a ${i}`]);
   older = await backup();
   for (let i = 0; i < 5; i++) await etcd.ctl(['put', `/registry/configmaps/default/b-${i}`, `b ${i}`]);
