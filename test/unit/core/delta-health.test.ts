@@ -14,6 +14,10 @@ describe('deltaHealth', () => {
     expect(r).toMatchObject({ healthy: false, status: 'failing', delta: { watching: false, downSince: '2026-12-04T09:59:53.999Z' } });
     expect(r.reason).toBe('the watch of changes for continuous backups has been down since 2026-12-04T09:59:53.999Z (more than 3 intervals of 2s)');
   });
+  it('says why the watch is down when etcd told more than a dropped connection (a lost quorum)', () => {
+    const r = deltaHealth(ok, { downSince: T - 6001, downBecause: 'etcd has lost its quorum: 1 of 3 members answer' }, 2000, T);
+    expect(r.reason).toBe('the watch of changes for continuous backups has been down since 2026-12-04T09:59:53.999Z (more than 3 intervals of 2s): etcd has lost its quorum: 1 of 3 members answer');
+  });
   it('fails once changes received more than max(3 intervals, 5 minutes) ago are still not stored (the store failing)', () => {
     expect(deltaHealth(ok, { oldestPendingAt: T - 300_000 }, 2000, T).healthy).toBe(true);
     const r = deltaHealth(ok, { oldestPendingAt: T - 300_001, lastRevision: 9 }, 2000, T);
