@@ -108,9 +108,17 @@ it('restores what run recorded, across an etcd crash, to revisions, a time and l
   const dump = await record(env, 'raw');
   const target = await startEtcd();
   try {
-    const res = await runInProcess(['restore', 'latest', '--to', String(dump.marks[1]!)], { ...env, RS_ETCD_ENDPOINTS: target.endpoint });
+    // Into an etcd that holds the base's keys, as a cluster restored from it does: an empty one never holds a key the
+    // changes deleted, and a restore that deleted none of them passed.
+    const atTarget = { ...env, RS_ETCD_ENDPOINTS: target.endpoint };
+    expect((await runInProcess(['restore', dump.base.id], atTarget)).stderr).toBe('');
+    const res = await runInProcess(['restore', 'latest', '--to', String(dump.marks[1]!)], atTarget);
     expect(res.stderr).toBe('');
     expect(values(await keyspace(target))).toEqual(await valuesAt(etcd.endpoint, dump.marks[1]!, ['/registry']));
+    // On to the last change: the seed keys the base holds and the changes deleted after the crash are deleted.
+    const last = await runInProcess(['restore', 'latest', '--to', 'latest'], atTarget);
+    expect(last.stderr).toBe('');
+    expect(values(await keyspace(target))).toEqual(await valuesAt(etcd.endpoint, dump.last, ['/registry']));
   } finally {
     await target.stop();
   }
