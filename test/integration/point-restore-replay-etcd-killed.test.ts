@@ -66,28 +66,43 @@ async function revisionAt(url: string): Promise<number | undefined> {
   return Number(((await res.json()) as { header: { revision: string } }).header.revision);
 }
 
-it('the temporary etcd killed mid-replay: the restore says so, and --data-dir is not written', async () => {
+/** Starts `restore latest --to latest --data-dir` and sends its temporary etcd `signal` once it has replayed changes. */
+async function killedMidReplay(signal: NodeJS.Signals, name: string): Promise<{ res: Awaited<ReturnType<typeof runCli>>; dataDir: string }> {
   const area = await mkdtemp(join(work, 'area-'));
-  const dataDir = join(work, 'restored');
+  const dataDir = join(work, name);
   let child: ChildProcess | undefined;
   const restore = runCli(['restore', 'latest', '--to', 'latest', '--data-dir', dataDir], env({ RS_TMP_DIR: area }), { onStart: (c) => (child = c), timeoutMs: 90_000 });
-  // Once it has replayed changes (its revision past the base's), it is killed as the OOM killer does. Killed as soon as
-  // it served, it died before the restore had seen it start, and the start's failure said the same words: the test
-  // passed without the replay's failure (replayFailure) ever running.
+  // Once it has replayed changes (its revision past the base's), not as soon as it serves: killed then, it died before
+  // the restore had seen it start, and the start's failure said the same words: the test passed without the replay's
+  // failure (replayFailure) ever running.
   let killed = false;
   for (let i = 0; i < 600 && !killed && child?.exitCode !== 0; i++) {
     const found = await replayEtcd(area);
     if (found !== undefined && ((await revisionAt(found.url)) ?? 0) > base.etcd!.revision + 1) {
-      process.kill(found.pid, 'SIGKILL');
+      process.kill(found.pid, signal);
       killed = true;
     } else await new Promise((r) => setTimeout(r, 50));
   }
   expect(killed).toBe(true);
-  const res = await restore;
+  return { res: await restore, dataDir };
+}
+
+it('the temporary etcd killed mid-replay: the restore says so, and --data-dir is not written', async () => {
+  // As the OOM killer does.
+  const { res, dataDir } = await killedMidReplay('SIGKILL', 'restored');
   expect(res.code, res.stderr).toBe(1);
   expect(res.stderr).toContain('reshifter: restore to latest failed: the temporary etcd of the restore was killed by SIGKILL');
   // Said of the replay's failed request, not of the start.
   expect(res.stderr).toMatch(/killed by SIGKILL: .* \(replaying recorded changes into the temporary etcd failed: /);
   expect(res.stderr).toContain('--data-dir was not written');
+  await expect(access(dataDir)).rejects.toThrow();
+}, 120_000);
+
+it("the temporary etcd stopped by SIGTERM mid-replay (a terminal's Ctrl-C reaching it first): the restore says it stopped", async () => {
+  const { res, dataDir } = await killedMidReplay('SIGTERM', 'restored-stopped');
+  expect(res.code, res.stderr).toBe(1);
+  expect(res.stderr).toContain('reshifter: restore to latest stopped: the temporary etcd of the restore was killed by SIGTERM');
+  expect(res.stderr).toContain('--data-dir was not written');
+  expect(res.stderr).not.toContain('restore to latest failed');
   await expect(access(dataDir)).rejects.toThrow();
 }, 120_000);
