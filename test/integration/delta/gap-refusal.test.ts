@@ -45,6 +45,13 @@ it('a revision recorded past a gap in a chain is refused as such, naming the gap
     `${past} was recorded (segment ${segments[2]!.id} holds revisions ${from + 6}..${to}) but lies past a gap: chain ${base.id} stops at ${from + 2}: revisions ${from + 3}..${from + 5} are missing between segment ${segments[0]!.id}`,
   );
   expect(refused.stderr).toContain(`revision ${from + 2} (--to ${from + 2}) is the newest state before the gap, or put the missing segment back`);
+  // The first and the last revision of the segment after the gap alike (the newest recorded change is the one most
+  // often asked for): a bound off by one said it 'beyond what was recorded' or 'in a gap'.
+  for (const rev of [from + 6, to]) {
+    const edge = await runCli(['restore', 'latest', '--to', String(rev), '--keys', '--dry-run'], env);
+    expect(edge.code).toBe(1);
+    expect(edge.stderr).toContain(`${rev} was recorded (segment ${segments[2]!.id} holds revisions ${from + 6}..${to}) but lies past a gap: chain ${base.id} stops at ${from + 2}`);
+  }
   const inGap = await runCli(['restore', 'latest', '--to', String(from + 4), '--keys', '--dry-run'], env);
   expect(inGap.code).toBe(1);
   expect(inGap.stderr).toContain(`${from + 4} lies in a gap of the recording: chain ${base.id} stops at ${from + 2}`);
