@@ -25,11 +25,16 @@ let work: string;
 let etcd: RestartableEtcd;
 /** The client certificate etcd accepts now (what the test's own client and etcd's readiness check use). */
 let accepted: CertPair;
+/** The CA of etcd's server certificate now. */
+let serverCa: string;
 
-const tlsArgs = (trustedCa: string) => ['--cert-file', certs.server.cert, '--key-file', certs.server.key, '--client-cert-auth', '--trusted-ca-file', trustedCa];
+const tlsArgs = (trustedCa: string, server?: CertPair) => {
+  const pair = server ?? certs.server;
+  return ['--cert-file', pair.cert, '--key-file', pair.key, '--client-cert-auth', '--trusted-ca-file', trustedCa];
+};
 
 async function healthy(endpoint: string): Promise<boolean> {
-  const [ca, cert, key] = await Promise.all([readFile(certs.ca), readFile(accepted.cert), readFile(accepted.key)]);
+  const [ca, cert, key] = await Promise.all([readFile(serverCa), readFile(accepted.cert), readFile(accepted.key)]);
   return new Promise((resolve) => {
     const req = request(`${endpoint}/health`, { ca, cert, key, timeout: 1000 }, (res) => {
       res.resume();
@@ -42,7 +47,7 @@ async function healthy(endpoint: string): Promise<boolean> {
 }
 
 async function put(key: string): Promise<number> {
-  const [ca, cert, key_] = await Promise.all([readFile(certs.ca), readFile(accepted.cert), readFile(accepted.key)]);
+  const [ca, cert, key_] = await Promise.all([readFile(serverCa), readFile(accepted.cert), readFile(accepted.key)]);
   const client = new Etcd3({ hosts: etcd.endpoint.replace('https://', ''), credentials: { rootCertificate: ca, certChain: cert, privateKey: key_ } });
   try {
     return Number((await client.put(key).value('v').exec()).header.revision);
@@ -54,6 +59,7 @@ async function put(key: string): Promise<number> {
 beforeAll(async () => {
   certs = await makeCerts();
   accepted = certs.client;
+  serverCa = certs.ca;
   work = await mkdtemp(join(tmpdir(), 'rs-cert-renewal-'));
   etcd = await startRestartableEtcd(tlsArgs(certs.ca), { https: { up: healthy } });
 });
@@ -116,4 +122,44 @@ it('the watch of continuous backups takes client certificate files renewed in pl
   const chain = validateChain({ id: base.id, createdAt: base.createdAt, revision: base.etcd!.revision }, segmentsOf(backups, base.id));
   expect(chain.problems).toEqual([]);
   expect(chain.coveredTo).toBeGreaterThanOrEqual(after);
+}, 120_000);
+
+it("the watch takes a CA file renewed in place when etcd's server certificate moves to a new CA (the client's unchanged)", async () => {
+  // Only RS_ETCD_CA_CERT changes: a watch that looked at the client certificate and key alone kept trusting the old CA.
+  // From a known state, whichever test ran before: the server's certificate of `ca`, clients of `otherCa`.
+  accepted = certs.otherClient;
+  serverCa = certs.ca;
+  await etcd.kill();
+  await etcd.start(tlsArgs(certs.otherCa));
+  const pki = join(work, 'pki-ca');
+  await mkdir(pki, { recursive: true });
+  await copyFile(certs.ca, join(pki, 'ca.crt'));
+  await copyFile(accepted.cert, join(pki, 'client.crt'));
+  await copyFile(accepted.key, join(pki, 'client.key'));
+  const store = join(work, 'store-ca');
+  const env = {
+    RS_ETCD_ENDPOINTS: etcd.endpoint,
+    RS_ETCD_CA_CERT: join(pki, 'ca.crt'),
+    RS_ETCD_CLIENT_CERT: join(pki, 'client.crt'),
+    RS_ETCD_CLIENT_KEY: join(pki, 'client.key'),
+    RS_BACKUP_DIR: store,
+    RS_HTTP_PORT: '0',
+    RS_DELTA_INTERVAL: '1s',
+  };
+  const repo = new BackupRepository(new LocalStore(store), 'default');
+  const run = startRun(env);
+  await run.until(/"msg":"watching etcd for changes"/);
+  await coveredBy(repo, await put('/registry/configmaps/ns/before-ca'), 30_000);
+
+  await writeFile(join(pki, 'ca.crt'), await readFile(certs.otherCa));
+  serverCa = certs.otherCa;
+  await etcd.kill();
+  await etcd.start(tlsArgs(certs.otherCa, certs.otherServer));
+  const after = await put('/registry/configmaps/ns/after-ca');
+  const backups = await coveredBy(repo, after, 30_000);
+  expect(run.log()).toMatch(/"msg":"etcd TLS files changed: new connections to etcd use them"/);
+  run.child().kill('SIGTERM');
+  const res = await run.done;
+  expect(res.code, res.stderr).toBe(0);
+  expect(backups.filter((m) => !isDeltaManifest(m))).toHaveLength(1);
 }, 120_000);
