@@ -83,7 +83,11 @@ describe('one-off commands and a real Pushgateway', () => {
     });
     expect(res.code, res.stderr).toBe(0);
     expect(await pushed(gw, 'reshifter_backup_total', 'prod-eu', { strategy: 'snapshot', outcome: 'success' })).toBe(1);
-    expect(await pushed(gw, 'reshifter_backup_size_bytes', 'prod-eu', { strategy: 'snapshot' })).toBeGreaterThan(0);
+    // The stored artifact's size (compressed), not the snapshot's raw size.
+    const completed = lines(res.stderr).find((l) => l.msg === 'backup completed') as { sizeBytes: number; rawSizeBytes: number };
+    expect(completed.sizeBytes).not.toBe(completed.rawSizeBytes);
+    expect(await pushed(gw, 'reshifter_backup_size_bytes', 'prod-eu', { strategy: 'snapshot' })).toBe(completed.sizeBytes);
+    expect(await pushed(gw, 'reshifter_backup_raw_size_bytes', 'prod-eu', { strategy: 'snapshot' })).toBe(completed.rawSizeBytes);
     expect(await pushed(gw, 'reshifter_backup_last_success_timestamp_seconds', 'prod-eu')).toBeGreaterThan(Date.now() / 1000 - 60);
     expect(await pushed(gw, 'reshifter_backup_last_failure_timestamp_seconds', 'prod-eu')).toBeUndefined();
     expect(await pushed(gw, 'process_resident_memory_bytes', 'prod-eu')).toBeUndefined();
