@@ -54,33 +54,38 @@ it('counts segments and changes, reports the last revision and the lag, and /hea
       }
     }
   };
-  await until(() => log.includes('"msg":"recording changes"'), 'no recording');
-  let last = 0;
-  for (let i = 0; i < 25; i++) last = Number((await client.put(`/registry/m/${i}`).value(`v${i}`).exec()).header.revision);
-  const page = async () => (await fetch(`${url}/metrics`)).text();
-  await until(async () => metric(await page(), 'reshifter_delta_last_revision') === last, `reshifter_delta_last_revision never reached ${last}`);
-  const p = await page();
-  expect(metric(p, 'reshifter_delta_events_total')).toBe(25);
-  // One per segment stored: as many as the store holds (none is stored without changes, and none came since).
-  const stored = (await new BackupRepository(new LocalStore(work), 'default').list()).backups.filter((m) => isDeltaManifest(m));
-  expect(stored.length).toBeGreaterThanOrEqual(1);
-  expect(metric(p, 'reshifter_delta_segments_total')).toBe(stored.length);
-  expect(metric(p, 'reshifter_delta_lag_seconds')).toBe(0);
-  expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  // A failed check must not leave run behind (it outlived the test run, retrying an etcd that was gone).
+  try {
+    await until(() => log.includes('"msg":"recording changes"'), 'no recording');
+    let last = 0;
+    for (let i = 0; i < 25; i++) last = Number((await client.put(`/registry/m/${i}`).value(`v${i}`).exec()).header.revision);
+    const page = async () => (await fetch(`${url}/metrics`)).text();
+    await until(async () => metric(await page(), 'reshifter_delta_last_revision') === last, `reshifter_delta_last_revision never reached ${last}`);
+    const p = await page();
+    expect(metric(p, 'reshifter_delta_events_total')).toBe(25);
+    // One per segment stored: as many as the store holds (none is stored without changes, and none came since).
+    const stored = (await new BackupRepository(new LocalStore(work), 'default').list()).backups.filter((m) => isDeltaManifest(m));
+    expect(stored.length).toBeGreaterThanOrEqual(1);
+    expect(metric(p, 'reshifter_delta_segments_total')).toBe(stored.length);
+    expect(metric(p, 'reshifter_delta_lag_seconds')).toBe(0);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
 
-  // etcd gone: healthy for up to 3 intervals, then 503 saying why; healthy again once the watch is back.
-  await etcd.kill();
-  await until(async () => (await fetch(`${url}/healthz`)).status === 503, '/healthz never turned 503');
-  const body = (await (await fetch(`${url}/healthz`)).json()) as { reason: string; delta: { watching: boolean } };
-  expect(body.reason).toMatch(/the watch of changes for continuous backups has been down since .* \(more than 3 intervals of 1s\)/);
-  expect(body.delta.watching).toBe(false);
-  // The recovery point grows while nothing is recorded (the alert on it reads it): not 0 because nothing waits.
-  await until(async () => metric(await page(), 'reshifter_delta_lag_seconds')! > 3, 'reshifter_delta_lag_seconds stayed under 3 s while nothing was recorded');
-  await etcd.start();
-  await until(async () => (await fetch(`${url}/healthz`)).status === 200, '/healthz never recovered');
-  await until(async () => metric(await page(), 'reshifter_delta_lag_seconds')! < 3, 'the lag never went down after the watch came back');
-  child!.kill('SIGTERM');
-  expect((await done).code).toBe(0);
+    // etcd gone: healthy for up to 3 intervals, then 503 saying why; healthy again once the watch is back.
+    await etcd.kill();
+    await until(async () => (await fetch(`${url}/healthz`)).status === 503, '/healthz never turned 503');
+    const body = (await (await fetch(`${url}/healthz`)).json()) as { reason: string; delta: { watching: boolean } };
+    expect(body.reason).toMatch(/the watch of changes for continuous backups has been down since .* \(more than 3 intervals of 1s\)/);
+    expect(body.delta.watching).toBe(false);
+    // The recovery point grows while nothing is recorded (the alert on it reads it): not 0 because nothing waits.
+    await until(async () => metric(await page(), 'reshifter_delta_lag_seconds')! > 3, 'reshifter_delta_lag_seconds stayed under 3 s while nothing was recorded');
+    await etcd.start();
+    await until(async () => (await fetch(`${url}/healthz`)).status === 200, '/healthz never recovered');
+    await until(async () => metric(await page(), 'reshifter_delta_lag_seconds')! < 3, 'the lag never went down after the watch came back');
+    child!.kill('SIGTERM');
+    expect((await done).code).toBe(0);
+  } finally {
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
 }, 120_000);
 
 it('stays ready while the first full backup, which the watch waits for, takes longer than 3 intervals, and says so', async () => {
