@@ -40,7 +40,10 @@ beforeAll(async () => {
   for (let i = 0; i < 5; i++) await etcd.ctl(['put', `/registry/configmaps/default/c-${i}`, `c ${i}`]);
   const top = await revisionOf(etcd);
   const events = await historyOf(etcd.endpoint, older.etcd!.revision + 1, top, () => Date.now());
-  olderSegment = await storeSegmentOf(env(), { base: older, fromRevision: older.etcd!.revision + 1, toRevision: top, events });
+  // Two segments: with the second lost (below) the chain still restores past its base, to 2 before the newer base's
+  // revision (not up to it: the newer chain's segments would continue it to the newest change).
+  await storeSegmentOf(env(), { base: older, fromRevision: older.etcd!.revision + 1, toRevision: newer.etcd!.revision - 2, events });
+  olderSegment = await storeSegmentOf(env(), { base: older, fromRevision: newer.etcd!.revision - 1, toRevision: top, events });
   await storeSegmentOf(env(), { base: newer, fromRevision: newer.etcd!.revision + 1, toRevision: top, events });
   await rm(join(dir, 'pitr-unusable', newer.artifact));
 }, 60_000);
@@ -78,12 +81,12 @@ it('the API refuses a restore of latest to a point with 409 when that backup los
 });
 
 it('when no other chain reaches the point, the refusal names the newest whole backup and how far it restores', async () => {
-  // The older chain's segment is gone too: only the newer (unusable) backup's chain reaches the newest change.
+  // The older chain's last segment is gone too: only the newer (unusable) backup's chain reaches the newest change.
   const folder = join(dir, 'pitr-unusable');
   for (const f of await readdir(folder)) if (f.startsWith(olderSegment.id)) await rm(join(folder, f));
   const res = await runInProcess(['restore', 'latest', '--to', 'latest', '--data-dir', join(dir, 'restored')], env());
   expect(res.code, res.stderr).toBe(1);
   expect(res.stderr).toContain(
-    `"latest" would start from backup ${newer.id}, but its artifact ${newer.artifact} is missing from the store, so it restores nothing; no whole full backup reaches that point; the newest whole one is ${older.id} (snapshot, taken ${older.createdAt}), which restores up to revision ${older.etcd!.revision}`,
+    `"latest" would start from backup ${newer.id}, but its artifact ${newer.artifact} is missing from the store, so it restores nothing; no whole full backup reaches that point; the newest whole one is ${older.id} (snapshot, taken ${older.createdAt}), which restores up to revision ${newer.etcd!.revision - 2}`,
   );
 });
