@@ -3,6 +3,17 @@ import { ByteCounter } from './archive/hash-counter.js';
 import type { Logger } from './log.js';
 
 const INTERVAL_MS = 5_000;
+/** How often a log reporter looks whether INTERVAL_MS have passed without a line. */
+const TICK_MS = 1_000;
+
+/**
+ * The silence a log reporter that just stopped leaves to the one started next: a command's phases follow each other
+ * at once (download, decode, then the walk of `stats <id>`), and each phase counted its 5 s on its own, so three phases
+ * of 4 s each were 12 s without a line. The next phase, started within a tick, goes on counting from there.
+ */
+let leftQuiet: { ms: number; at: number } | undefined;
+/** The log reporters running now, each with the time it has counted without a line. */
+const running = new Set<{ quiet: number }>();
 
 /** Human units: 1536 -> "1.5 KiB". */
 export function formatBytes(n: number): string {
@@ -23,7 +34,7 @@ export function formatBytes(n: number): string {
 export function reportProgress(log: Logger, what: string, read: () => { bytes: number; keys?: number; read?: number; pass?: number }, total?: number): () => void {
   const started = Date.now();
   const tty = process.stderr.isTTY === true;
-  const tick = () => {
+  const line = () => {
     const { bytes, keys, ...more } = read();
     const secs = (Date.now() - started) / 1000;
     const rate = secs > 0 ? Math.round(bytes / secs) : 0;
@@ -35,11 +46,39 @@ export function reportProgress(log: Logger, what: string, read: () => { bytes: n
       log.info({ what, bytes, ...(keys !== undefined && { keys }), ...more, rate, ...(total && { total }) }, 'progress');
     }
   };
-  const timer = setInterval(tick, tty ? 500 : INTERVAL_MS);
+  if (tty) {
+    const timer = setInterval(line, 500);
+    timer.unref();
+    return () => {
+      clearInterval(timer);
+      process.stderr.write('\r\x1b[K');
+    };
+  }
+  return logEveryInterval(line);
+}
+
+/**
+ * Calls `line` once INTERVAL_MS have passed without one, counting the silence the phase before left: leftQuiet, or,
+ * when this phase started before that one's reporter stopped (a stream's 'close' comes after the next step began),
+ * that reporter's silence handed over at its stop.
+ */
+function logEveryInterval(line: () => void): () => void {
+  const me = { quiet: leftQuiet !== undefined && Date.now() - leftQuiet.at < TICK_MS ? leftQuiet.ms : 0 };
+  leftQuiet = undefined;
+  const runningBefore = new Set(running);
+  running.add(me);
+  const timer = setInterval(() => {
+    me.quiet += TICK_MS;
+    if (me.quiet < INTERVAL_MS) return;
+    me.quiet = 0;
+    line();
+  }, TICK_MS);
   timer.unref();
   return () => {
+    if (!running.delete(me)) return;
     clearInterval(timer);
-    if (tty) process.stderr.write('\r\x1b[K');
+    for (const next of running) if (!runningBefore.has(next)) next.quiet = Math.max(next.quiet, me.quiet);
+    leftQuiet = { ms: me.quiet, at: Date.now() };
   };
 }
 
