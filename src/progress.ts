@@ -31,7 +31,12 @@ export function formatBytes(n: number): string {
  * Reports a long transfer: a pino line `progress` every few seconds ({ bytes, rate }), or a one-line bar on
  * stderr when it is a terminal. Returns a function that stops reporting.
  */
-export function reportProgress(log: Logger, what: string, read: () => { bytes: number; keys?: number; read?: number; pass?: number }, total?: number): () => void {
+export function reportProgress(
+  log: Logger,
+  what: string,
+  read: () => { bytes: number; keys?: number; read?: number; pass?: number; scanned?: number },
+  total?: number,
+): () => void {
   const started = Date.now();
   const tty = process.stderr.isTTY === true;
   const line = () => {
@@ -40,7 +45,10 @@ export function reportProgress(log: Logger, what: string, read: () => { bytes: n
     const rate = secs > 0 ? Math.round(bytes / secs) : 0;
     if (tty) {
       const pct = total ? ` ${Math.min(100, Math.floor((bytes / total) * 100))}%` : '';
-      const k = (keys !== undefined ? ` ${keys} keys` : '') + (more.read !== undefined ? ` (${more.read} read)` : '');
+      const k =
+        (keys !== undefined ? ` ${keys} keys` : '') +
+        (more.read !== undefined ? ` (${more.read} read)` : '') +
+        (more.scanned !== undefined ? ` (${more.scanned} revisions scanned)` : '');
       process.stderr.write(`\r${what}: ${formatBytes(bytes)}${k} at ${formatBytes(rate)}/s${pct}   `);
     } else {
       log.info({ what, bytes, ...(keys !== undefined && { keys }), ...more, rate, ...(total && { total }) }, 'progress');

@@ -19,6 +19,8 @@ export interface SnapshotKeysOptions {
   leaseTtls?: boolean;
   /** The state at this revision (it must not be compacted in the snapshot); the latest when absent. */
   revision?: number;
+  /** Told the revisions the pass that finds the live keys has gone through, before the first key (LiveKeysOptions). */
+  onScanned?: (revisions: number) => void;
 }
 
 /**
@@ -38,9 +40,14 @@ export function snapshotKeyRecord(kv: LiveKey, leaseTtls?: ReadonlyMap<bigint, n
  * `revision`, by default the latest. One pass over the snapshot's key bucket finds the keys of every range: a pass per
  * range read the whole bucket once for each (three times for the default Kubernetes prefixes).
  */
-export function liveKeysIn(reader: Pick<SnapshotReader, 'liveKeys'>, ranges: ReadonlyArray<{ prefix: string; start: Buffer }>, revision?: number): AsyncIterable<LiveKey> {
+export function liveKeysIn(
+  reader: Pick<SnapshotReader, 'liveKeys'>,
+  ranges: ReadonlyArray<{ prefix: string; start: Buffer }>,
+  revision?: number,
+  onScanned?: (revisions: number) => void,
+): AsyncIterable<LiveKey> {
   const every = ranges.some((r) => r.prefix === '/');
-  return reader.liveKeys({ ...(!every && { prefixes: ranges.map((r) => r.start) }), ...(revision !== undefined && { revision }) });
+  return reader.liveKeys({ ...(!every && { prefixes: ranges.map((r) => r.start) }), ...(revision !== undefined && { revision }), ...(onScanned && { onScanned }) });
 }
 
 /** The keys of a snapshot backup as a KeyStream, in key order; its header is the manifest's (the v3 API). */
@@ -57,10 +64,13 @@ export async function readerKeys(reader: SnapshotReader, what: string, at: { etc
   const leaseTtls = opts.leaseTtls
     ? new Map((await reader.leases().catch((err: unknown) => Promise.reject(snapshotError(err, what)))).map((l) => [l.id, l.ttl] as const))
     : undefined;
-  const { prefixes, revision } = opts;
+  const { prefixes, revision, onScanned } = opts;
   async function* records(): AsyncGenerator<KeyRecord> {
     try {
-      const keys = prefixes === undefined ? reader.liveKeys({ ...(revision !== undefined && { revision }) }) : liveKeysIn(reader, prefixRanges(prefixes), revision);
+      const keys =
+        prefixes === undefined
+          ? reader.liveKeys({ ...(revision !== undefined && { revision }), ...(onScanned && { onScanned }) })
+          : liveKeysIn(reader, prefixRanges(prefixes), revision, onScanned);
       for await (const kv of keys) yield snapshotKeyRecord(kv, leaseTtls);
     } catch (err) {
       throw snapshotError(err, what);
@@ -80,6 +90,8 @@ export interface SnapshotFileKeysOptions {
   refuseDamaged?: string;
   /** Every key of the file, as a snapshot backup's are read for a diff, rather than those under RS_KUBE_PREFIXES. */
   everyKey?: boolean;
+  /** Told the revisions the pass that finds the live keys has gone through (SnapshotKeysOptions). */
+  onScanned?: (revisions: number) => void;
 }
 
 /**
@@ -99,7 +111,7 @@ export async function snapshotFileKeys(ctx: OpContext, input: SnapshotInput, opt
   }
   const prefixes = ctx.config.selection.prefixes.length > 0 ? ctx.config.selection.prefixes : [...DEFAULT_PREFIXES];
   const at = { etcdVersion: '', revision: status.revision };
-  return readerKeys(input.reader, name, at, { ...(!opts.everyKey && { prefixes }), ...(opts.leaseTtls && { leaseTtls: true }) });
+  return readerKeys(input.reader, name, at, { ...(!opts.everyKey && { prefixes }), ...(opts.leaseTtls && { leaseTtls: true }), ...(opts.onScanned && { onScanned: opts.onScanned }) });
 }
 
 /**

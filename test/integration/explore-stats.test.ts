@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import type { Manifest } from '../../src/archive/manifest.js';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -283,6 +283,37 @@ describe('stats of a stored backup that lasts', () => {
     const progress = lines.filter((l) => l.msg === 'progress');
     expect(progress.length, JSON.stringify(lines)).toBeGreaterThan(0);
     expect(progress.every((p) => p.what === 'stats' && p.keys! >= 256 && p.keys! <= res.report.keys && p.bytes! > 0)).toBe(true);
+  }, 30_000);
+
+  // Before: stats of a snapshot said `"keys":0,"bytes":0` for as long as the pass that finds its live keys took (it
+  // goes through every revision of etcd's key bucket before the first key is counted: a 315 MiB snapshot of 150k keys
+  // from S3 logged `keys: 0` 6 s in), which reads as stuck. Now each line says how many revisions that pass has gone
+  // through, `scanned`, up to every revision of the snapshot. The stats is real; only the progress timer is faked,
+  // advanced 5 s at every turn of the event loop, so that the short passes here report.
+  it('stats of a snapshot backup reports the revisions the pass that finds its keys went through', async () => {
+    const cluster = 'progress-scan';
+    const made = JSON.parse((await runInProcess(['backup', '--json', '--cluster', cluster], env(etcd))).stdout) as Manifest;
+    const loaded = loadConfig({ ...env(etcd), RS_CLUSTER_NAME: cluster });
+    if (!loaded.config) throw new Error(loaded.errors.join('; '));
+    const lines: Array<{ msg: string; what?: string; keys?: number; scanned?: number }> = [];
+    const log = createLogger('info', { write: (l: string) => void lines.push(JSON.parse(l) as (typeof lines)[number]) });
+    const ctx: OpContext = { config: loaded.config, log, signal: new AbortController().signal };
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      let settled = false;
+      const running = backupStats(ctx, new BackupRepository(new LocalStore(work), cluster), made).finally(() => (settled = true));
+      while (!settled) {
+        vi.advanceTimersByTime(5000);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await running;
+    } finally {
+      vi.useRealTimers();
+    }
+    const progress = lines.filter((l) => l.msg === 'progress' && l.what === 'stats');
+    expect(progress.length, JSON.stringify(lines)).toBeGreaterThan(0);
+    expect(progress.every((p) => typeof p.scanned === 'number' && p.scanned <= made.etcd!.revision), JSON.stringify(progress)).toBe(true);
+    expect(progress.some((p) => p.scanned! > 0), JSON.stringify(progress)).toBe(true);
   }, 30_000);
 });
 
