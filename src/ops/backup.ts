@@ -169,9 +169,10 @@ export async function storeArtifact(
   // Stored untransformed, the artifact is the content: take its sha256 from the source's own pass if it has one.
   const contentSha256 = transforms.length === 0 ? source.contentSha256?.bind(source) : undefined;
   const stored = contentSha256 ? new ByteCounter() : new HashCounter();
-  const stopProgress = reportProgress(run.log, 'backup', () => ({ bytes: raw.bytes }));
   const total = source.expectedBytes;
   const keysSoFar = source.keysSoFar?.bind(source);
+  // As the API's job progress: of a snapshot the database size etcd reported (`total`), of a dump the keys so far.
+  const stopProgress = reportProgress(run.log, 'backup', () => ({ bytes: raw.bytes, ...(keysSoFar && { keys: keysSoFar() }) }), total);
   const progress = () => ({ bytes: raw.bytes, storedBytes: stored.bytes, ...(total !== undefined && { totalBytes: total }), ...(keysSoFar && { keys: keysSoFar() }) });
   const progressTimer = onProgress ? setInterval(() => onProgress(progress()), 1000).unref() : undefined;
   try {
