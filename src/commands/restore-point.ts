@@ -1,8 +1,9 @@
-import { isDeltaManifest, type DeltaManifest } from '../archive/manifest.js';
+import { isDeltaManifest, type DeltaManifest, type EtcdMember } from '../archive/manifest.js';
 import { KEY_DUMP_CONTENT_TYPE, SNAPSHOT_CONTENT_TYPE } from '../core/content-type.js';
 import { counted } from '../core/counted.js';
 import { NoBaseOfKindError, TargetNotRecordedError, parseTarget, type Target } from '../core/delta-chain.js';
 import { ConfigError, IntegrityError, OperationError, RefusedError } from '../core/errors.js';
+import { printable } from '../core/printable.js';
 import { USES, type BackupUse } from '../core/latest.js';
 import { seriesOf } from '../core/series.js';
 import { latestClusterNote } from '../ops/cluster-change.js';
@@ -113,7 +114,8 @@ async function restoreResolved(ctx: CommandContext, repo: BackupRepository, reso
     if (cluster !== undefined) ctx.print(`note: ${cluster}`);
     ctx.print(`restored into ${report.dataDir} with ${report.tool.command} ${report.tool.version}`);
     if (report.warning !== undefined) ctx.print(`warning: ${report.warning}`);
-    ctx.print(nextStep(report.dataDir, { name, initialCluster, initialAdvertisePeerUrls: peerUrls, initialClusterToken: token }));
+    const base = resolutions.find((r) => r.chain.base.id === report.base.id) ?? resolutions[0]!;
+    ctx.print(nextStep(report.dataDir, { name, initialCluster, initialAdvertisePeerUrls: peerUrls, initialClusterToken: token }, base.chain.base.manifest.etcd?.members));
     return;
   }
   const report = await restorePointKeys(ctx, repo, resolutions[0]!, to, { dryRun: flags['dry-run'] === true, skipExisting: flags['skip-existing'] === true });
@@ -185,9 +187,12 @@ export interface RestoredMember {
 
 /**
  * What to do with a restored data dir: the etcd command that starts it as the member the restore made, with every
- * member flag the restore was given (etcd needs them as they were: its peer URLs, the cluster and its token).
+ * member flag the restore was given (etcd needs them as they were: its peer URLs, the cluster and its token). Without
+ * --name, of a backup of one member that had a name and peer URL of its own (`source`, the manifest's members): those,
+ * and the flags that keep them, since etcd keeps the restored "default" at http://localhost:2380 in its membership
+ * whatever flags start it, and a member added later would look for it there.
  */
-export function nextStep(dataDir: string, m: RestoredMember): string {
+export function nextStep(dataDir: string, m: RestoredMember, source?: readonly EtcdMember[]): string {
   const given: Array<[string, string | undefined]> = [
     ['--data-dir', dataDir],
     ['--name', m.name],
@@ -197,6 +202,17 @@ export function nextStep(dataDir: string, m: RestoredMember): string {
   ];
   const command = `etcd ${given.flatMap(([flag, value]) => (value === undefined ? [] : [flag, shellWord(value)])).join(' ')}`;
   if (m.name === undefined) {
+    const was = source?.length === 1 ? source[0]! : undefined;
+    const url = was?.peerURLs[0];
+    if (was !== undefined && was.name !== '' && url !== undefined && !(was.name === 'default' && url === 'http://localhost:2380')) {
+      const [name, peer] = [shellWord(printable(was.name)), shellWord(printable(url))];
+      return (
+        `next: ${command} (a single member named "default" with peer URL http://localhost:2380, as etcdctl restores without --name, ` +
+        `which etcd keeps in its membership whatever flags start it: members added later would look for it there. ` +
+        `The backup's member was ${printable(was.name)} at ${printable(url)}: to keep that name and peer URL, restore into a new --data-dir ` +
+        `with --name ${name} --initial-cluster ${shellWord(`${printable(was.name)}=${printable(url)}`)} --initial-advertise-peer-urls ${peer})`
+      );
+    }
     return `next: ${command} (a single member named "default", as etcdctl restores without --name; for a member of a cluster, restore with --name, --initial-cluster and --initial-advertise-peer-urls)`;
   }
   return `next: ${command} (the member as restored here; add its usual --listen-peer-urls, client URLs and TLS flags)`;

@@ -316,7 +316,7 @@ async function restoreSnapshot(ctx: CommandContext, repo: BackupRepository, m: M
     if (later !== undefined) ctx.print(`note: ${later}`);
     if (cluster !== undefined) ctx.print(`note: ${cluster}`);
     if (report.warning !== undefined) ctx.print(`warning: ${report.warning}`);
-    ctx.print(nextStep(report.dataDir, { name, initialCluster, initialAdvertisePeerUrls: peerUrls, initialClusterToken: token }));
+    ctx.print(nextStep(report.dataDir, { name, initialCluster, initialAdvertisePeerUrls: peerUrls, initialClusterToken: token }, m.etcd?.members));
   }
 }
 

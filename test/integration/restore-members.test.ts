@@ -98,4 +98,24 @@ describe('a snapshot of a single member', () => {
     expect(res.stderr).not.toContain(WARNING);
     expect(res.stdout).not.toContain('warning:');
   });
+
+  // Before: its `next:` line said only 'a single member named "default"': the member's name and peer URL, which the
+  // manifest records, were not named, nor that etcd keeps the restored http://localhost:2380 in its membership whatever
+  // flags start it (a member added later looks for it there). Now it names them, with the flags that keep them.
+  it('restored with --data-dir alone, its next step names the member it was and the flags that keep its name and peer URL', async () => {
+    const backup = await runCli(['backup', '--json'], env([lone.endpoint], 'one-next'));
+    expect(backup.code, backup.stderr).toBe(0);
+    const [member] = (JSON.parse(backup.stdout) as Manifest).etcd!.members!;
+    const [name, url] = [member!.name, member!.peerURLs[0]!];
+    expect(url).not.toBe('http://localhost:2380');
+    const res = await runCli(['restore', 'latest', '--data-dir', join(work, 'lone-next')], env([lone.endpoint], 'one-next'));
+    expect(res.code, res.stderr).toBe(0);
+    const next = res.stdout.split('\n').find((l) => l.startsWith('next: '));
+    expect(next).toContain('a single member named "default" with peer URL http://localhost:2380');
+    expect(next).toContain(`The backup's member was ${name} at ${url}: to keep that name and peer URL, restore into a new --data-dir with --name ${name} --initial-cluster ${name}=${url} --initial-advertise-peer-urls ${url})`);
+    // With those flags, the next step is the member as restored, and says nothing of "default".
+    const kept = await runCli(['restore', 'latest', '--data-dir', join(work, 'lone-kept'), '--name', name, '--initial-cluster', `${name}=${url}`, '--initial-advertise-peer-urls', url], env([lone.endpoint], 'one-next'));
+    expect(kept.code, kept.stderr).toBe(0);
+    expect(kept.stdout).toContain(`next: etcd --data-dir ${join(work, 'lone-kept')} --name ${name} --initial-cluster ${name}=${url} --initial-advertise-peer-urls ${url} (the member as restored here`);
+  });
 });
