@@ -53,7 +53,7 @@ export async function start(argv: string[], env: Record<string, string | undefin
     // Every variable's syntax is checked; files and folders only of the groups this command reads.
     const groups = new Set<VariableGroup>(['general', ...(inv.spec.usesFor?.(inv.args) ?? inv.spec.uses)]);
     const loaded = loadConfig(withFlags(env, inv), { groups });
-    if (loaded.errors) throw new ConfigError(loaded.errors);
+    if (loaded.errors) throw new ConfigError(inFlagWords(loaded.errors, inv));
     const { config } = loaded;
     const logger = createLogger(config.logLevel);
     log = logger;
@@ -89,6 +89,18 @@ export async function start(argv: string[], env: Record<string, string | undefin
 /** The level of the logger that says a failure found before the configuration was read: LOG_LEVEL=silent holds. */
 function quietOf(env: Record<string, string | undefined>): LogLevel {
   return env.LOG_LEVEL?.trim().toLowerCase() === 'silent' ? 'silent' : 'info';
+}
+
+/**
+ * The problems of a value a flag gave (`backup --strategy snapshots`) named by that flag, as typed: the variable it
+ * stands for was not set, and `RS_BACKUP_STRATEGY was invalid` sent the operator to look for it in the environment.
+ */
+function inFlagWords(errors: string[], inv: Invocation): string[] {
+  const given = Object.entries(FLAG_VARIABLES).filter(([flag]) => typeof inv.args.flags[flag] === 'string' && !(flag === 'strategy' && inv.command !== 'backup'));
+  return errors.map((e) => {
+    const hit = given.find(([, variable]) => e.startsWith(`${variable} was invalid: `));
+    return hit === undefined ? e : `--${hit[0]}${e.slice(hit[1].length)}`;
+  });
 }
 
 /** The environment with the command line's flags over their variables (validated as those variables). */

@@ -109,6 +109,21 @@ describe('bad configuration', { concurrent: true }, () => {
     await expect(readdir(store)).rejects.toThrow(/ENOENT/);
   });
 
+  // Before: `backup --strategy snapshots` said `RS_BACKUP_STRATEGY was invalid: "snapshots" ...`, a variable the operator
+  // never set, sending them to look for it in the environment. A value a flag gave is now named by the flag typed; a
+  // bad variable beside it is still named as the variable.
+  it('names a bad value a flag gave by that flag, and a bad variable by the variable: exit 2, nothing done', async () => {
+    const env = { RS_ETCD_ENDPOINTS: `http://127.0.0.1:${trap.port}`, RS_BACKUP_DIR: join(dir, 'flags'), RS_S3_PREFIX: '../x' };
+    const res = await runCli(['backup', '--strategy', 'snapshots', '--compression', 'zst', '--cluster', 'a/b'], env);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('  - --strategy was invalid: "snapshots" should be one of snapshot, raw, render, filter:<resource>[,<resource>...], checkpoint (did you mean snapshot?)\n');
+    expect(res.stderr).toContain('  - --compression was invalid: "zst" should be one of [zstd, gzip, none]\n');
+    expect(res.stderr).toContain('  - --cluster was invalid: "a/b" should be 1-63 letters');
+    expect(res.stderr).toContain('  - RS_S3_PREFIX was invalid: "../x"');
+    expect(res.stderr).not.toMatch(/RS_BACKUP_STRATEGY|RS_COMPRESSION|RS_CLUSTER_NAME/);
+    expect(trap.connections).toBe(0);
+  });
+
   // An env file as systemd's EnvironmentFile or docker --env-file reads it: no shell expands ~ or $HOME there. Before,
   // the backup went into a folder named "~" in the working directory (/~/backups under systemd), exit 0.
   it('refuses paths that only a shell would expand (~, $HOME): exit 2, no folder named ~ made', async () => {
