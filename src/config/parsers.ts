@@ -229,6 +229,11 @@ export function endpoints(value: string, bareScheme: 'http' | 'https' = 'http'):
   const items = list(value);
   if (items.length === 0) throw new Error("names no endpoint: give etcd's client URLs (like https://10.0.0.5:2379), or leave it unset for http://127.0.0.1:2379");
   return items.map((e) => {
+    // etcd's own flags and etcdctl take commas; a space-separated list of endpoints (a shell array's) is one bad URL.
+    const parts = e.split(/\s+/);
+    if (parts.length > 1 && parts.every((p) => /^[a-z]+:\/\/\S+$|^\S+:\d+$/i.test(p))) {
+      throw new Error(`has "${e}", which holds a space: separate endpoints with commas (${parts.join(',')})`);
+    }
     let u: string;
     try {
       u = url(/^[a-z]+:\/\//i.test(e) ? e : `${bareScheme}://${e}`);

@@ -44,6 +44,8 @@ describe('loadConfig', () => {
   it.each([
     ['RS_ETCD_ENDPOINTS', 'ftp://x:1', /RS_ETCD_ENDPOINTS was invalid: "ftp:\/\/x:1" .*scheme/],
     ['RS_ETCD_ENDPOINTS', ' , ', /RS_ETCD_ENDPOINTS was invalid: .* names no endpoint/],
+    // Before: 'has "http://10.0.0.5:2379 http://10.0.0.6:2379", which is not a URL', not saying that commas separate them.
+    ['RS_ETCD_ENDPOINTS', 'http://10.0.0.5:2379 http://10.0.0.6:2379', /RS_ETCD_ENDPOINTS was invalid: .* which holds a space: separate endpoints with commas \(http:\/\/10\.0\.0\.5:2379,http:\/\/10\.0\.0\.6:2379\)$/],
     ['RS_ETCD_CA_CERT', '/does/not/exist.pem', /RS_ETCD_CA_CERT was invalid: "\/does\/not\/exist.pem" does not exist/],
     ['RS_ETCD_CA_CERT', '/etc', /RS_ETCD_CA_CERT was invalid: "\/etc" is not a file/],
     ['RS_ETCD_API_VERSION', 'v4', /RS_ETCD_API_VERSION was invalid: "v4" should be one of \[auto, v2, v3\]/],
