@@ -44,4 +44,9 @@ export interface KeyStream {
    * a reader that goes through every key and would otherwise await each; optional.
    */
   recordBatches?(): AsyncIterable<readonly KeyRecord[]>;
+  /**
+   * A snapshot's: the revisions of its key bucket that the current pass of `records` has gone through to find the live
+   * keys, which it does before it gives the first (for progress: `keys: 0` alone reads as stuck); optional.
+   */
+  scanned?(): number;
 }

@@ -64,12 +64,18 @@ export async function readerKeys(reader: SnapshotReader, what: string, at: { etc
   const leaseTtls = opts.leaseTtls
     ? new Map((await reader.leases().catch((err: unknown) => Promise.reject(snapshotError(err, what)))).map((l) => [l.id, l.ttl] as const))
     : undefined;
-  const { prefixes, revision, onScanned } = opts;
+  const { prefixes, revision } = opts;
+  let scanned = 0;
+  const onScanned = (n: number) => {
+    scanned = n;
+    opts.onScanned?.(n);
+  };
   async function* records(): AsyncGenerator<KeyRecord> {
+    scanned = 0;
     try {
       const keys =
         prefixes === undefined
-          ? reader.liveKeys({ ...(revision !== undefined && { revision }), ...(onScanned && { onScanned }) })
+          ? reader.liveKeys({ ...(revision !== undefined && { revision }), onScanned })
           : liveKeysIn(reader, prefixRanges(prefixes), revision, onScanned);
       for await (const kv of keys) yield snapshotKeyRecord(kv, leaseTtls);
     } catch (err) {
@@ -79,7 +85,7 @@ export async function readerKeys(reader: SnapshotReader, what: string, at: { etc
   // As a key dump's header and manifest name them (sorted, once each): `stats` of a snapshot and of the live etcd or a
   // dump list them alike.
   const header = { apiVersion: 'v3' as const, etcdVersion: at.etcdVersion, revision: revision ?? at.revision, prefixes: prefixes === undefined ? ['/'] : normalisePrefixes(prefixes) };
-  return { header, records };
+  return { header, records, scanned: () => scanned };
 }
 
 /** How a snapshot file's keys are read (snapshotFileKeys). */

@@ -167,6 +167,8 @@ export async function restoreKeys(ctx: OpContext, id: string, stream: KeyStream,
       keys: (opts.dryRun ? run?.handled : run?.restorer.written) ?? 0,
       read: run?.read ?? 0,
       pass: run?.pass ?? 0,
+      // A snapshot's pass finds its live keys before it reads the first: the revisions it has gone through meanwhile.
+      ...(stream.scanned && { scanned: stream.scanned() }),
     }));
     try {
       target = await openRestoreTarget(pinned, etcd, stream.header.apiVersion);
