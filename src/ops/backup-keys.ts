@@ -19,8 +19,6 @@ export interface SnapshotKeysOptions {
   leaseTtls?: boolean;
   /** The state at this revision (it must not be compacted in the snapshot); the latest when absent. */
   revision?: number;
-  /** Told the revisions the pass that finds the live keys has gone through, before the first key (LiveKeysOptions). */
-  onScanned?: (revisions: number) => void;
 }
 
 /**
@@ -65,11 +63,9 @@ export async function readerKeys(reader: SnapshotReader, what: string, at: { etc
     ? new Map((await reader.leases().catch((err: unknown) => Promise.reject(snapshotError(err, what)))).map((l) => [l.id, l.ttl] as const))
     : undefined;
   const { prefixes, revision } = opts;
+  // The revisions the current pass has gone through to find the live keys (KeyStream.scanned).
   let scanned = 0;
-  const onScanned = (n: number) => {
-    scanned = n;
-    opts.onScanned?.(n);
-  };
+  const onScanned = (n: number) => (scanned = n);
   async function* records(): AsyncGenerator<KeyRecord> {
     scanned = 0;
     try {
@@ -96,8 +92,6 @@ export interface SnapshotFileKeysOptions {
   refuseDamaged?: string;
   /** Every key of the file, as a snapshot backup's are read for a diff, rather than those under RS_KUBE_PREFIXES. */
   everyKey?: boolean;
-  /** Told the revisions the pass that finds the live keys has gone through (SnapshotKeysOptions). */
-  onScanned?: (revisions: number) => void;
 }
 
 /**
@@ -117,7 +111,7 @@ export async function snapshotFileKeys(ctx: OpContext, input: SnapshotInput, opt
   }
   const prefixes = ctx.config.selection.prefixes.length > 0 ? ctx.config.selection.prefixes : [...DEFAULT_PREFIXES];
   const at = { etcdVersion: '', revision: status.revision };
-  return readerKeys(input.reader, name, at, { ...(!opts.everyKey && { prefixes }), ...(opts.leaseTtls && { leaseTtls: true }), ...(opts.onScanned && { onScanned: opts.onScanned }) });
+  return readerKeys(input.reader, name, at, { ...(!opts.everyKey && { prefixes }), ...(opts.leaseTtls && { leaseTtls: true }) });
 }
 
 /**

@@ -59,7 +59,7 @@ interface DiffSide {
   /** The filters `holds` judges by (a filtered key dump's manifest selection). */
   selection?: KeySelection;
   /** A snapshot's: the revisions the pass that finds its live keys has gone through (reported as `scanned`). */
-  scan?: { revisions: number };
+  scanned?: () => number;
   /** The keyspace it holds: v3 for snapshots, a key dump's API. */
   api: 'v2' | 'v3';
   close(): Promise<void>;
@@ -131,8 +131,8 @@ async function compareSides(ctx: OpContext, a: DiffSide, b: DiffSide, opts: { li
   const holds = [a.holds, b.holds].filter((h) => h !== undefined);
   const read = { keys: 0, bytes: 0 };
   // A snapshot side finds its live keys in a pass over every revision before its first key: said as `scanned`.
-  const scans = [a.scan, b.scan].filter((x) => x !== undefined);
-  const stopProgress = reportProgress(ctx.log, 'diff', () => ({ ...read, ...(scans.length > 0 && { scanned: scans.reduce((n, x) => n + x.revisions, 0) }) }));
+  const scans = [a.scanned, b.scanned].filter((x) => x !== undefined);
+  const stopProgress = reportProgress(ctx.log, 'diff', () => ({ ...read, ...(scans.length > 0 && { scanned: scans.reduce((n, scanned) => n + scanned(), 0) }) }));
   const result = await diffKeys(counted(a.keys, read), counted(b.keys, read), {
     prefixes,
     ...(scope !== undefined && { scope }),
@@ -154,10 +154,9 @@ async function compareSides(ctx: OpContext, a: DiffSide, b: DiffSide, opts: { li
 async function openFileSide(ctx: OpContext, path: string): Promise<DiffSide> {
   const input = await openSnapshotInput(ctx, path, undefined, 'diff');
   try {
-    const scan = { revisions: 0 };
-    const stream = await snapshotFileKeys(ctx, input, { refuseDamaged: 'compared', everyKey: true, onScanned: (n) => (scan.revisions = n) });
+    const stream = await snapshotFileKeys(ctx, input, { refuseDamaged: 'compared', everyKey: true });
     const written = await stat(path).then((s) => s.mtime.toISOString());
-    return { ref: { id: path, createdAt: written, strategy: 'snapshot' }, keys: stream.records(), api: 'v3', scan, close: () => input.close() };
+    return { ref: { id: path, createdAt: written, strategy: 'snapshot' }, keys: stream.records(), api: 'v3', ...(stream.scanned && { scanned: stream.scanned }), close: () => input.close() };
   } catch (err) {
     await input.close();
     throw err;
@@ -177,9 +176,8 @@ async function openSide(repo: BackupRepository, m: Manifest, keys: CodecKeys, ct
   const backup = await openBackup(repo, m, keys, ctx.signal, { purpose: 'diff', log: ctx.log });
   try {
     if (backup.kind === 'snapshot') {
-      const scan = { revisions: 0 };
-      const keys = (await snapshotKeys(backup, { onScanned: (n) => (scan.revisions = n) })).records();
-      return { ref: refOf(m), keys, api: 'v3', scan, close: () => backup.close() };
+      const stream = await snapshotKeys(backup);
+      return { ref: refOf(m), keys: stream.records(), api: 'v3', ...(stream.scanned && { scanned: stream.scanned }), close: () => backup.close() };
     }
     if (backup.kind !== 'key dump') throw new OperationError(`backup ${m.id} holds no keys`);
     const dump = await keyDumpKeys(backup);

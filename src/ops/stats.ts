@@ -191,10 +191,9 @@ export async function fileStats(ctx: OpContext, path: string, opts: StatsOptions
   }
   const input = await openSnapshotInput(ctx, path, undefined, 'stats');
   try {
-    const scan = { revisions: 0 };
-    const stream = await snapshotFileKeys(ctx, input, { onScanned: (n) => (scan.revisions = n) });
+    const stream = await snapshotFileKeys(ctx, input);
     const layout = layoutPrefixes(stream.header.prefixes, DEFAULT_PREFIXES);
-    await eachPaced(ctx, stream.records(), (r) => counter.key(r, layout), opts.backlog, scan);
+    await eachPaced(ctx, stream.records(), (r) => counter.key(r, layout), opts.backlog, stream.scanned);
     const { revision, prefixes } = stream.header;
     return { source: { kind: 'file', path, apiVersion: 'v3', revision, prefixes }, report: counter.stats.report() };
   } finally {
@@ -210,31 +209,27 @@ async function countBackup(ctx: OpContext, backup: OpenedBackup, counter: StatsC
     return prefixes;
   }
   if (backup.kind === 'container checkpoint') throw new OperationError(`backup ${backup.manifest.id} is a container checkpoint, which holds no keys`);
-  const scan = { revisions: 0 };
   const stream =
     backup.kind === 'key dump'
       ? await keyDumpKeys(backup)
       : // The latest state of the snapshot: it holds at least the manifest's revision, maybe a little more.
-        await snapshotKeys(backup, {
-          prefixes: ctx.config.selection.prefixes.length > 0 ? ctx.config.selection.prefixes : [...DEFAULT_PREFIXES],
-          onScanned: (n) => (scan.revisions = n),
-        });
+        await snapshotKeys(backup, { prefixes: ctx.config.selection.prefixes.length > 0 ? ctx.config.selection.prefixes : [...DEFAULT_PREFIXES] });
   const layout = layoutPrefixes(stream.header.prefixes, DEFAULT_PREFIXES);
   // A signal stops either reader with 'stats of backup <id> stopped' (openBackup: a key dump's stream, a snapshot's walk).
-  await eachPaced(ctx, stream.records(), (r) => counter.key(r, layout), backlog, backup.kind === 'key dump' ? undefined : scan);
+  await eachPaced(ctx, stream.records(), (r) => counter.key(r, layout), backlog, stream.scanned);
   return stream.header.prefixes;
 }
 
 /**
  * Counts every item (`count` returns its bytes), letting a slow reader of the rows (`stats --keys | less`) catch up
  * every 256 of them, and reports the keys and bytes counted as `stats` progress while it lasts, as a live stats does:
- * a backup or file of a million keys takes tens of seconds. Of a snapshot, also the revisions `scan` has gone
+ * a backup or file of a million keys takes tens of seconds. Of a snapshot, also the revisions `scanned` says it has gone
  * through: the pass that finds its live keys comes before the first is counted, and `keys: 0` alone read as stuck.
  */
-async function eachPaced<T>(ctx: OpContext, items: AsyncIterable<T>, count: (item: T) => number, backlog: StatsOptions['backlog'], scan?: { revisions: number }): Promise<void> {
+async function eachPaced<T>(ctx: OpContext, items: AsyncIterable<T>, count: (item: T) => number, backlog: StatsOptions['backlog'], scanned?: () => number): Promise<void> {
   let keys = 0;
   let bytes = 0;
-  const stopProgress = reportProgress(ctx.log, 'stats', () => ({ bytes, keys, ...(scan && { scanned: scan.revisions }) }));
+  const stopProgress = reportProgress(ctx.log, 'stats', () => ({ bytes, keys, ...(scanned && { scanned: scanned() }) }));
   try {
     for await (const item of items) {
       bytes += count(item);
