@@ -45,7 +45,7 @@ const TLS_REFUSAL = /certificate|handshake|alert|socket hang up|ECONNRESET/i;
 
 /**
  * Probes an endpoint through both APIs; fails only when neither answers. `known`: a member's status the one-cluster
- * check got (several endpoints), which tells the v3 facts without asking a member once more.
+ * check got, which tells the v3 facts without asking a member once more.
  */
 export async function exploreEndpoint(etcd: Etcd3, cfg: EtcdConfig, configuredPrefixes: readonly string[], known?: EndpointStatus): Promise<EndpointReport> {
   const v2 = new V2Client(cfg);

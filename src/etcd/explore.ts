@@ -27,7 +27,7 @@ export interface ExploreResult {
 
 /**
  * Probes a v3 endpoint: version, members and leader, database size and revision. `known`: a member's status the
- * one-cluster check got already (several endpoints), taken rather than asking one again.
+ * one-cluster check got already, taken rather than asking one again.
  */
 export async function exploreV3(client: Etcd3, cfg: EtcdConfig, known?: EndpointStatus): Promise<ExploreResult> {
   try {

@@ -27,7 +27,7 @@ export interface PassOver {
   cutOff: string[];
   /** Endpoints that had not answered LATE_MS after the first answer (frozen): their cluster is not known. */
   late: string[];
-  /** Every endpoint's status as the check got it; none with one endpoint, which is not asked. */
+  /** Every endpoint's status as the check got it (one endpoint is asked too). */
   statuses: EndpointStatus[];
 }
 
@@ -35,14 +35,14 @@ export interface PassOver {
  * Refuses endpoints of more than one etcd cluster (pasted from two environments, a member left on its own after a
  * restore made a new cluster): the client sends each request to any endpoint, so an operation would mix their
  * answers (explore's revision from one and members from the other) or write a restore into either. Each endpoint is
- * asked for its status once, all at once, and only when there is more than one; one that does not answer is skipped,
- * as long as those that answer agree: one that is down fails at once, one that is frozen is given LATE_MS after the
+ * asked for its status once, all at once; a single endpoint too, which is how a member left alone by a lost quorum
+ * is told at once (it answers Status knowing no leader and lists the other members, while each read it is sent waits
+ * RS_ETCD_TIMEOUT). One that does not answer is skipped, as long as those that answer agree: one that is down fails at once, one that is frozen is given LATE_MS after the
  * first answer. `signal` (SIGTERM) ends the wait for them. Returns what the operation should pass over (see PassOver):
  * a late endpoint, whose cluster is not known, is not used while the others answer. Fails at once with a
  * QuorumLostError when the members that answer know no leader and are fewer than a quorum.
  */
 export async function assertOneCluster(cfg: EtcdConfig, signal?: AbortSignal): Promise<PassOver> {
-  if (cfg.endpoints.length < 2) return { cutOff: [], late: [], statuses: [] };
   const statuses = await endpointStatuses(cfg, signal, { lateMs: LATE_MS });
   const answered = statuses.filter((a) => a.error === undefined);
   const late = statuses.filter((a) => a.late === true).map((a) => a.endpoint);

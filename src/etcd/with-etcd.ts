@@ -13,7 +13,7 @@ export interface WithEtcdOptions {
   signal: AbortSignal;
   log?: Logger;
   /**
-   * Given each endpoint's status as the one-cluster check got it (several endpoints only; one is not asked), before
+   * Given each endpoint's status as the one-cluster check got it (a single one's too), before
    * `fn` runs: what explore and stats show of the members, so that they need not ask every member again.
    */
   onStatuses?: (statuses: EndpointStatus[]) => void;
@@ -42,7 +42,7 @@ export async function withEtcd<T>(config: Config, op: WithEtcdOptions, fn: (etcd
   };
   try {
     const checked = await assertOneCluster(config.etcd, op.signal);
-    if (checked.statuses.length > 0) op.onStatuses?.(checked.statuses);
+    op.onStatuses?.(checked.statuses);
     const pinnedConfig = { ...config, etcd: pinnedEndpoints(config.etcd, checked) };
     const client = (etcd = createEtcdClient(pinnedConfig.etcd, op.log !== undefined ? { log: op.log } : {}));
     passOver(client, checked, op.log);
@@ -56,9 +56,9 @@ export async function withEtcd<T>(config: Config, op: WithEtcdOptions, fn: (etcd
 }
 
 /**
- * With one endpoint the one-cluster check asks nothing, so a member left alone by a lost quorum fails the operation
- * after RS_ETCD_TIMEOUT of "no leader" / "request timed out", which said etcd was unreachable. Asked then: its status,
- * and the other members' it lists; the lost quorum is what the operation fails with, when it is one.
+ * With one endpoint, a quorum lost after the one-cluster check (or while its status did not answer) fails the
+ * operation after RS_ETCD_TIMEOUT of "no leader" / "request timed out", which said etcd was unreachable. Asked then:
+ * its status, and the other members' it lists; the lost quorum is what the operation fails with, when it is one.
  */
 async function lostQuorumBehind(config: Config, err: unknown): Promise<QuorumLostError | undefined> {
   if (config.etcd.endpoints.length !== 1 || !(err instanceof EtcdError) || !/no leader|timed out|did not answer within/i.test(err.message)) return undefined;

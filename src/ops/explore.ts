@@ -15,9 +15,9 @@ export async function explore(config: Config, signal: AbortSignal, log?: Logger)
     if (err instanceof QuorumLostError) return quorumLostReport(config.etcd, err);
     throw err;
   });
-  // Several endpoints were each asked by the one-cluster check, one by the exploring itself: asked again, a slow member
-  // was waited for twice.
-  const statuses = checked ?? report.endpointStatus ?? (await endpointStatuses(config.etcd, signal));
+  // Each endpoint was asked by the one-cluster check (a single one that did not answer it, by the exploring itself
+  // again, whose answer is the later): asked once more, a slow member was waited for twice.
+  const statuses = report.endpointStatus ?? checked ?? (await endpointStatuses(config.etcd, signal));
   const unanswered = statuses.flatMap((s) => (s.error !== undefined ? [{ endpoint: s.endpoint, error: s.error }] : []));
   // Said for a single endpoint too: one cut off from its cluster answers with its own, stale, revision.
   return { ...report, endpointStatus: statuses, ...(unanswered.length > 0 && config.etcd.endpoints.length > 1 && { unanswered }) };

@@ -101,7 +101,7 @@ class StatsCounter {
 /** Stats of the live etcd at RS_ETCD_ENDPOINTS, read a page at a time at one revision. */
 export async function liveStats(ctx: OpContext, opts: StatsOptions = {}): Promise<StatsResult> {
   const counter = new StatsCounter(ctx, opts.onRow);
-  // Each endpoint's status as the one-cluster check got it (several endpoints): not asked again at the end.
+  // Each endpoint's status as the one-cluster check got it: not asked again at the end.
   let statuses: EndpointStatus[] = [];
   return withEtcd(ctx.config, { signal: ctx.signal, log: ctx.log, onStatuses: (s) => (statuses = s) }, async (etcd, pinned) => {
     const etcdVersion = answeredStatus(statuses)?.version;
@@ -124,7 +124,8 @@ export async function liveStats(ctx: OpContext, opts: StatsOptions = {}): Promis
         stopProgress();
       }
       const { apiVersion, revision, prefixes, outside } = reader;
-      const degraded = apiVersion === 'v3' ? degradedMembers(statuses) : [];
+      // With one endpoint there are no others it was counted from.
+      const degraded = apiVersion === 'v3' && ctx.config.etcd.endpoints.length > 1 ? degradedMembers(statuses) : [];
       const source: StatsSource = {
         kind: 'live',
         endpoints: ctx.config.etcd.endpoints,
