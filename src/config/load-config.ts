@@ -67,7 +67,8 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Load
   const config = assemble(values);
   // A bare host:port is https when TLS files are given, as etcdctl takes `--endpoints 127.0.0.1:2379 --cacert ca.crt`;
   // so is the default endpoint (etcdctl's is the bare 127.0.0.1:2379: `etcdctl --cacert ... member list` on kubeadm).
-  const endpointsFrom = source(env, VARIABLES.find((v) => v.name === 'RS_ETCD_ENDPOINTS')!);
+  const endpointsVariable = VARIABLES.find((v) => v.name === 'RS_ETCD_ENDPOINTS')!;
+  const endpointsFrom = source(env, endpointsVariable);
   if (config.etcd.caCertFile !== undefined || config.etcd.clientCertFile !== undefined) {
     config.etcd.endpoints = endpoints(endpointsFrom?.value ?? '127.0.0.1:2379', 'https');
   }
@@ -75,6 +76,8 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Load
   const repeated = repeatedEndpoints(config, endpointsFrom?.name ?? 'RS_ETCD_ENDPOINTS');
   const etcdctl = [...borrowed].filter(([, ctl]) => ctl.startsWith('ETCDCTL_'));
   const readFrom = etcdctl.map(([rs, ctl]) => [VARIABLES.find((v) => v.name === rs)!.field.replace(/^etcd\./, ''), ctl]);
+  // Endpoints given by the older name (RS_ETCD_ENDPOINT): messages name it, as they name an etcdctl variable.
+  if (endpointsFrom !== undefined && endpointsFrom.name === endpointsVariable.alias) readFrom.push(['endpoints', endpointsFrom.name]);
   if (readFrom.length > 0) config.etcd.readFrom = Object.fromEntries(readFrom);
   const storeFrom = [...borrowed].filter(([rs]) => rs.startsWith('RS_S3_')).map(([rs, aws]) => [VARIABLES.find((v) => v.name === rs)!.field.replace(/^store\./, ''), aws]);
   if (config.store.kind === 's3' && storeFrom.length > 0) config.store.readFrom = Object.fromEntries(storeFrom);

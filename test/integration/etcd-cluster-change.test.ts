@@ -255,3 +255,29 @@ describe("backups of an older reshifter (no cluster id), then another cluster's"
     }
   }, 120_000);
 });
+
+/**
+ * Endpoints given by the older name, RS_ETCD_ENDPOINT: the warning of a backup of another cluster, and the refusal of
+ * endpoints of two clusters, told the operator to correct RS_ETCD_ENDPOINTS, which was not set. They name the
+ * variable set now (ETCDCTL_ENDPOINTS: see the disaster recovery case above).
+ */
+describe('endpoints given as RS_ETCD_ENDPOINT', () => {
+  it('the warning of another cluster and the refusal of two clusters name RS_ETCD_ENDPOINT', async () => {
+    const [c, d] = await Promise.all([startEtcd(), startEtcd()]);
+    try {
+      const store = { RS_BACKUP_DIR: join(dir, 'older-name'), RS_BACKUP_STRATEGY: 'raw' };
+      const first = await runCli(['backup'], { ...store, RS_ETCD_ENDPOINT: c.endpoint });
+      expect(first.code, first.stderr).toBe(0);
+      const other = await runCli(['backup', '--json'], { ...store, RS_ETCD_ENDPOINT: d.endpoint });
+      expect(other.code, other.stderr).toBe(0);
+      const id = (JSON.parse(other.stdout) as { id: string }).id;
+      expect(other.stderr).toContain(`if RS_ETCD_ENDPOINT names another cluster's members by mistake, correct it and delete ${id}`);
+      const both = await runCli(['backup'], { ...store, RS_ETCD_ENDPOINT: `${c.endpoint},${d.endpoint}` });
+      expect(both.code, both.stderr).toBe(1);
+      expect(both.stderr).toContain('RS_ETCD_ENDPOINT name members of different etcd clusters');
+      expect(`${other.stderr}${both.stderr}`).not.toContain('RS_ETCD_ENDPOINTS');
+    } finally {
+      await Promise.all([c.stop(), d.stop()]);
+    }
+  }, 120_000);
+});

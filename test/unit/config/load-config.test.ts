@@ -139,6 +139,8 @@ describe("loadConfig: etcdctl's variables", () => {
   it('records which fields etcdctl gave, for messages to name them', () => {
     expect(loadConfig({ RS_ETCD_ENDPOINTS: 'https://10.0.0.5:2379', ETCDCTL_CACERT: ca }).config?.etcd.readFrom).toEqual({ caCertFile: 'ETCDCTL_CACERT' });
     expect(loadConfig({ RS_ETCD_ENDPOINTS: 'https://10.0.0.5:2379' }).config?.etcd.readFrom).toBeUndefined();
+    // The older name too: a message that named RS_ETCD_ENDPOINTS sent the operator to a variable not set.
+    expect(loadConfig({ RS_ETCD_ENDPOINT: 'https://10.0.0.5:2379', ETCDCTL_CACERT: ca }).config?.etcd.readFrom).toEqual({ caCertFile: 'ETCDCTL_CACERT', endpoints: 'RS_ETCD_ENDPOINT' });
   });
 
   it('lets an RS_ variable (or its older name) win, one variable at a time', () => {
