@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BackupObserver } from '../core/backup-observer.js';
-import { VERSION } from '../version.js';
+import { BUILD_COMMIT, VERSION } from '../version.js';
 
 export type RestoreOutcome = 'success' | 'failure';
 
@@ -34,10 +34,10 @@ export function createMetrics(): Metrics {
   const registers = [registry];
   new Gauge({
     name: 'reshifter_build_info',
-    help: 'Always 1; the labels say which reshifter and Node.js this is.',
-    labelNames: ['version', 'node'],
+    help: 'Always 1; the labels say which reshifter (its version, and the git commit of its build: empty when the build did not know it) and Node.js this is.',
+    labelNames: ['version', 'commit', 'node'],
     registers,
-  }).set({ version: VERSION, node: process.version }, 1);
+  }).set({ version: VERSION, commit: BUILD_COMMIT ?? '', node: process.version }, 1);
   const m = { registry, ...declareMetrics(registers) };
   return { ...m, observer: observerInto(m) };
 }

@@ -3,8 +3,10 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { runDuring } from '../helpers/background-run.js';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { freePort } from '../helpers/ports.js';
 
 /**
  * package.json's version is never bumped, so every build wrote `tool.version: "0.1.0"`, and a newer build's manifest
@@ -44,4 +46,20 @@ it.skipIf(!inClone)('a build in a git clone records its commit in the manifests 
   const version = await runCli(['version', '--json'], {});
   expect(JSON.parse(version.stdout)).toMatchObject({ commit: built.commit });
   expect((await runCli(['version'], {})).stdout).toContain(` commit ${built.commit} `);
+});
+
+// run's API and metrics told the version only, which is not bumped per change: which build a pod runs was not known
+// from a scrape or GET /api/v1/version. Both tell the commit now, as `version` does.
+it.skipIf(!inClone)("run's GET /api/v1/version and reshifter_build_info tell the build's commit", async () => {
+  const built = JSON.parse(await readFile(join(ROOT, 'dist', 'build.json'), 'utf8')) as { commit: string };
+  const port = await freePort();
+  let version: unknown;
+  let metrics = '';
+  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: dir, RS_SCHEDULE: '0 0 1 1 *', RS_HTTP_PORT: String(port) };
+  const ran = await runDuring(env, { msg: 'scheduler started', timeoutMs: 60_000 }, async () => {
+    version = await (await fetch(`http://127.0.0.1:${port}/api/v1/version`)).json();
+    metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  });
+  expect(version, ran.stderr).toEqual({ version: expect.any(String) as string, commit: built.commit, node: expect.stringMatching(/^v\d+/) as string });
+  expect(metrics).toMatch(new RegExp(`^reshifter_build_info\\{version="[^"]+",commit="${built.commit}",node="v\\d[^"]*"\\} 1$`, 'm'));
 });

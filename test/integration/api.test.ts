@@ -268,6 +268,7 @@ describe('version, explore and stats', () => {
   it('version and explore', async () => {
     const v = await (await api.call('/api/v1/version', auth)).json();
     expectSchema(v, component('Version'));
+    // The sources run here, without dist/build.json: no commit (test/e2e/build-commit.test.ts has a build's).
     expect(v).toEqual({ version: VERSION, node: process.version });
     const e = (await (await api.call('/api/v1/explore', auth)).json()) as { etcdVersion: string; revision: number; endpoints: string[] };
     expectSchema(e, component('Explore'));

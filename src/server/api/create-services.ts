@@ -16,7 +16,7 @@ import { restoreBackupKeys } from '../../ops/restore-keys.js';
 import { backupStats, liveStats, type StatsResult } from '../../ops/stats.js';
 import { verifyBackup } from '../../ops/verify.js';
 import type { BackupRepository } from '../../store/backup-repository.js';
-import { VERSION } from '../../version.js';
+import { BUILD_COMMIT, VERSION } from '../../version.js';
 import { recordRestore } from '../metrics.js';
 import { wholeDumpNote } from '../../ops/whole-dump-note.js';
 import { latestClusterNote } from '../../ops/cluster-change.js';
@@ -32,7 +32,7 @@ export function createApiServices(ctx: OpContext, repo: BackupRepository, opts: 
   const { config } = ctx;
   const jobCtx = (job: JobContext): OpContext => ({ ...ctx, signal: job.signal });
   return {
-    version: () => ({ version: VERSION, node: process.version }),
+    version: () => ({ version: VERSION, ...(BUILD_COMMIT !== undefined && { commit: BUILD_COMMIT }), node: process.version }),
     explore: (signal) => explore(config, signal, ctx.log),
     liveStats: async (signal) => statsBody(await liveStats({ ...ctx, signal })),
     backupStats: async (m, signal) => statsBody(await backupStats({ ...ctx, signal }, repo, m)),

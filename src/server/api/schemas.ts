@@ -36,7 +36,7 @@ export const COMPONENTS: Record<string, Schema> = {
       field: { type: 'string', description: 'the request field that was wrong' },
     },
   },
-  Version: { type: 'object', required: ['version', 'node'], properties: { version: text, node: text } },
+  Version: { type: 'object', required: ['version', 'node'], properties: { version: text, commit: text, node: text } },
   Manifest: {
     type: 'object',
     description: 'A backup: its manifest, as stored beside the artifact.',

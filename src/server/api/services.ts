@@ -35,7 +35,8 @@ export type { BackupDiff, VerifyResult };
  * `createApiServices`, which calls the same operations as the CLI's commands).
  */
 export interface ApiServices {
-  version(): { version: string; node: string };
+  /** As `reshifter version --json`: `commit` only when the build knew it. */
+  version(): { version: string; commit?: string; node: string };
   explore(signal: AbortSignal): Promise<unknown>;
   /** Keys and bytes per prefix, resource, namespace and encoding of the live etcd. */
   liveStats(signal: AbortSignal): Promise<unknown>;
