@@ -3,6 +3,7 @@ import { etcdOf, type DeltaManifest, type Manifest } from '../archive/manifest.j
 import { kindOf } from '../core/backup-kind.js';
 import { Segmenter, type SegmentCut } from '../core/delta-segmenter.js';
 import { describeError } from '../core/errors.js';
+import { clusterIdOf } from '../core/etcd-cluster-change.js';
 import { nextBackupId } from '../core/naming.js';
 import type { Config } from '../config/types.js';
 import { DeltaWatch, type WatchStateChange } from '../etcd/delta-watch.js';
@@ -61,6 +62,10 @@ export class ChainRecording {
     readonly fromRevision: number,
   ) {
     const { config } = deps;
+    // The chain's changes must be of its base's cluster: the cluster run found at its start is not that of a full
+    // backup taken since of another (endpoints whose DNS names now reach a re-created cluster), whose chain was
+    // refused as of another cluster, broken, and taken again, one full backup after another, without a change recorded.
+    const cluster = clusterIdOf(base) ?? config.etcd.checkedCluster;
     const keyDump = kindOf(base.contentType) === 'key dump' && base.prefixes !== undefined && base.prefixes.length > 0;
     this.chain = { base: base.id, baseRevision: etcdOf(base).revision, etcdVersion: etcdOf(base).version, ...(keyDump && { prefixes: base.prefixes! }) };
     this.segmenter = new Segmenter({ fromRevision, intervalMs: config.delta.intervalMs, maxBytes: config.delta.maxBytes, startedAt: intervalClock() });
@@ -68,7 +73,7 @@ export class ChainRecording {
       fromRevision,
       ...(keyDump && { ranges: prefixRanges(base.prefixes!) }),
       target: config.etcd,
-      ...(config.etcd.checkedCluster !== undefined && { cluster: config.etcd.checkedCluster }),
+      ...(cluster !== undefined && { cluster }),
       onState: deps.onState,
     });
   }
