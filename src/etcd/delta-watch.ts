@@ -223,18 +223,24 @@ export class DeltaWatch implements AsyncIterable<DeltaBatch> {
     const fp = this.fingerprint;
     if (fp === undefined) return;
     let kv: { mod_revision: string } | undefined;
+    let behindAt: number | undefined;
     try {
-      const res = await this.client.kv.range({ key: fp.key, revision: String(fp.revision), keys_only: true });
-      kv = res.kvs[0];
+      // Asked as of now first: an etcd behind the revision answers a read pinned to it "future revision", which the
+      // client retries as a member catching up, for RS_ETCD_TIMEOUT, while the watch said only that it was lost.
+      const now = await this.client.kv.range({ key: fp.key, keys_only: true });
+      if (Number(now.header.revision) < fp.revision) behindAt = Number(now.header.revision);
+      else if (Number(now.kvs[0]?.mod_revision) === fp.revision) kv = now.kvs[0];
+      else kv = (await this.client.kv.range({ key: fp.key, revision: String(fp.revision), keys_only: true })).kvs[0];
     } catch (err) {
       // Compacted past it: the watch itself says whether the history it needs is gone.
       if (/compacted/i.test(String((err as Error)?.message))) return;
       if (!/future revision/i.test(String((err as Error)?.message))) throw err;
     }
     if (kv === undefined || Number(kv.mod_revision) !== fp.revision) {
+      const why = behindAt !== undefined ? `it is at revision ${behindAt}, behind it` : kv === undefined ? 'it is behind that revision, or the key is not there' : `the key was last changed at ${kv.mod_revision}`;
       throw new WatchRewoundError(
         `etcd at ${where(this.opts.target)} no longer holds the change recorded at revision ${fp.revision} ` +
-          `(${kv === undefined ? 'it is behind that revision, or the key is not there' : `the key was last changed at ${kv.mod_revision}`}): ` +
+          `(${why}): ` +
           'it was restored or replaced, and its changes would not continue the chain; a full backup must start a new one',
       );
     }

@@ -14,7 +14,8 @@ import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
  * backups check the cluster each time (a backup is of B, warned of, counted). Continuous backups pinned their watch to
  * the cluster run found at its start: the chain of A broke, a full backup of B was taken, and its own chain was then
  * refused as "not cluster A", broken and taken again, one full backup after another with a growing pause, and no
- * change of B was ever recorded. A chain's watch now expects its base's cluster.
+ * change of B was ever recorded. A chain's watch now expects its base's cluster. And the watch, resumed on B, behind
+ * the last change recorded, retried its read at that revision 20 times before it said so.
  */
 let a: TestEtcd;
 let b: TestEtcd;
@@ -120,6 +121,9 @@ describe('run whose endpoints come to reach another etcd cluster', () => {
     await untilAfter(run, after, /"msg":"delta segment stored"/);
     const log = await stop(run);
     expect(log).not.toContain('fails again right after a fresh full backup');
+    // B is behind the last change recorded of A: said at once, with B's revision, not after 20 attempts (25 s) of a
+    // read at a revision B has not reached, retried as of a member catching up.
+    expect(log).toContain('no longer holds the change recorded at revision 3 (it is at revision 2, behind it)');
     const all = await stored(store);
     const fullOfB = all.filter((m) => m.base === undefined && m.etcd?.clusterId === clusterB);
     expect(fullOfB).toHaveLength(1);
