@@ -156,7 +156,9 @@ export async function restoreKeys(ctx: OpContext, id: string, stream: KeyStream,
   const strategy = config.strategy;
   const selection = buildSelection(config.selection, strategy?.kind === 'filter' ? strategy.resources : undefined);
   const started = Date.now();
+  let began = false;
   return withEtcd(config, { signal: ctx.signal, log }, async (etcd, pinned) => {
+    began = true;
     let run: KeyRestoreRun | undefined;
     let target: RestoreTarget | undefined;
     // Keys written (a dry run writes none: the keys it has planned), and the keys read from the backup with the pass
@@ -186,6 +188,9 @@ export async function restoreKeys(ctx: OpContext, id: string, stream: KeyStream,
     const lister = file !== undefined ? `"reshifter inspect ${file} --keys"` : config.selection.named !== undefined ? `GET /api/v1/stats/${id}` : `"reshifter stats ${id}"`;
     assertSelectedSomething(run.restorer.plan.totals(), config, what, lister);
     return { ...report(id, config.etcd.endpoints, target.apiVersion, run, Date.now() - started, opts), ...(file !== undefined && { file }) };
+  }).catch(async (err: unknown) => {
+    // Stopped during the check of the endpoints, before the restore began: it says so, and that etcd was not changed.
+    throw !began && err instanceof AbortedError ? await restoreFailure(err, what, undefined) : err;
   });
 }
 
