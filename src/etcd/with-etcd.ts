@@ -40,8 +40,9 @@ export async function withEtcd<T>(config: Config, op: WithEtcdOptions, fn: (etcd
     }
     op.log?.warn({ err: describeError(error), waitedMs, timeoutMs: config.etcd.timeoutMs, endpoints: config.etcd.endpoints }, 'etcd does not answer: retrying until RS_ETCD_TIMEOUT');
   };
+  let checked: PassOver | undefined;
   try {
-    const checked = await assertOneCluster(config.etcd, op.signal);
+    checked = await assertOneCluster(config.etcd, op.signal);
     op.onStatuses?.(checked.statuses);
     const pinnedConfig = { ...config, etcd: pinnedEndpoints(config.etcd, checked) };
     const client = (etcd = createEtcdClient(pinnedConfig.etcd, op.log !== undefined ? { log: op.log } : {}));
@@ -49,19 +50,21 @@ export async function withEtcd<T>(config: Config, op: WithEtcdOptions, fn: (etcd
     return await interruptibleBy(op.signal, () => fn(client, pinnedConfig), onWait);
   } catch (err) {
     if (err instanceof TlsResetError) throw await explainTlsReset(err, config.etcd, readTlsFiles(config.etcd));
-    throw (await lostQuorumBehind(config, err)) ?? err;
+    throw (await lostQuorumBehind(config, err, checked)) ?? err;
   } finally {
     etcd?.close();
   }
 }
 
 /**
- * With one endpoint, a quorum lost after the one-cluster check (or while its status did not answer) fails the
- * operation after RS_ETCD_TIMEOUT of "no leader" / "request timed out", which said etcd was unreachable. Asked then:
- * its status, and the other members' it lists; the lost quorum is what the operation fails with, when it is one.
+ * With one endpoint, a quorum lost after the one-cluster check fails the operation after RS_ETCD_TIMEOUT of "no
+ * leader" / "request timed out", which said etcd was unreachable. Asked then: its status, and the other members' it
+ * lists; the lost quorum is what the operation fails with, when it is one. Not asked when the check's status of it
+ * had no answer (a frozen etcd: it would be waited for once more), nor when the check itself failed.
  */
-async function lostQuorumBehind(config: Config, err: unknown): Promise<QuorumLostError | undefined> {
+async function lostQuorumBehind(config: Config, err: unknown, checked: PassOver | undefined): Promise<QuorumLostError | undefined> {
   if (config.etcd.endpoints.length !== 1 || !(err instanceof EtcdError) || !/no leader|timed out|did not answer within/i.test(err.message)) return undefined;
+  if (checked === undefined || checked.statuses.every((s) => s.error !== undefined)) return undefined;
   try {
     const statuses = await endpointStatuses(config.etcd);
     return leaderless(statuses) ? await quorumLost(config.etcd, statuses) : undefined;

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
@@ -66,4 +69,26 @@ describe('each member is asked for its status once', () => {
     expect(res.code, res.stderr).toBe(0);
     expectAskedOnce();
   });
+});
+
+/**
+ * A single endpoint that is frozen (SIGSTOP: it takes the connection and never answers): its status, which the check
+ * of the endpoints asks, had no answer, and when the operation failed after RS_ETCD_TIMEOUT it was asked again, to
+ * tell a lost quorum, and waited for once more. Asked once now.
+ */
+describe('a frozen single endpoint', () => {
+  it('is asked for its status once, by the check of the endpoints', async () => {
+    for (const c of calls) c.clear();
+    const store = await mkdtemp(join(tmpdir(), 'rs-status-once-'));
+    etcd.process.kill('SIGSTOP');
+    try {
+      const res = await runCli(['backup'], { RS_ETCD_ENDPOINTS: `http://${proxies[0]!.address}`, RS_ETCD_TIMEOUT: '2s', RS_BACKUP_STRATEGY: 'raw', RS_BACKUP_DIR: store });
+      expect(res.code, res.stderr).toBe(1);
+      expect(res.stderr).toMatch(/did not answer within 2 s/);
+    } finally {
+      etcd.process.kill('SIGCONT');
+      await rm(store, { recursive: true, force: true });
+    }
+    expect(statusCalls()).toEqual([1, 0]);
+  }, 60_000);
 });
