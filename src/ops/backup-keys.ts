@@ -6,7 +6,7 @@ import { IntegrityError, OperationError } from '../core/errors.js';
 import { printable } from '../core/printable.js';
 import type { KeyRecord, KeyStream } from '../core/key-record.js';
 import { normalisePrefixes, prefixRanges } from '../etcd/key-ranges.js';
-import type { LiveKey, SnapshotReader } from '../snapshot/index.js';
+import type { LiveKey, LiveKeysOptions, SnapshotReader } from '../snapshot/index.js';
 import { DEFAULT_PREFIXES } from '../kube/index.js';
 import type { OpContext } from './context.js';
 import type { KeyDumpBackup, SnapshotBackup } from './open-backup.js';
@@ -19,6 +19,8 @@ export interface SnapshotKeysOptions {
   leaseTtls?: boolean;
   /** The state at this revision (it must not be compacted in the snapshot); the latest when absent. */
   revision?: number;
+  /** Values valid only until the next record is asked for (see LiveKeysOptions.transientValues): `stats`. */
+  transientValues?: boolean;
 }
 
 /**
@@ -42,10 +44,10 @@ export function liveKeysIn(
   reader: Pick<SnapshotReader, 'liveKeys'>,
   ranges: ReadonlyArray<{ prefix: string; start: Buffer }>,
   revision?: number,
-  onScanned?: (revisions: number) => void,
+  more: Pick<LiveKeysOptions, 'onScanned' | 'transientValues'> = {},
 ): AsyncIterable<LiveKey> {
   const every = ranges.some((r) => r.prefix === '/');
-  return reader.liveKeys({ ...(!every && { prefixes: ranges.map((r) => r.start) }), ...(revision !== undefined && { revision }), ...(onScanned && { onScanned }) });
+  return reader.liveKeys({ ...(!every && { prefixes: ranges.map((r) => r.start) }), ...(revision !== undefined && { revision }), ...more });
 }
 
 /** The keys of a snapshot backup as a KeyStream, in key order; its header is the manifest's (the v3 API). */
@@ -66,13 +68,14 @@ export async function readerKeys(reader: SnapshotReader, what: string, at: { etc
   // The revisions the current pass has gone through to find the live keys (KeyStream.scanned).
   let scanned = 0;
   const onScanned = (n: number) => (scanned = n);
+  const more = { onScanned, ...(opts.transientValues && { transientValues: true }) };
   async function* records(): AsyncGenerator<KeyRecord> {
     scanned = 0;
     try {
       const keys =
         prefixes === undefined
-          ? reader.liveKeys({ ...(revision !== undefined && { revision }), onScanned })
-          : liveKeysIn(reader, prefixRanges(prefixes), revision, onScanned);
+          ? reader.liveKeys({ ...(revision !== undefined && { revision }), ...more })
+          : liveKeysIn(reader, prefixRanges(prefixes), revision, more);
       for await (const kv of keys) yield snapshotKeyRecord(kv, leaseTtls);
     } catch (err) {
       throw snapshotError(err, what);
@@ -92,6 +95,8 @@ export interface SnapshotFileKeysOptions {
   refuseDamaged?: string;
   /** Every key of the file, as a snapshot backup's are read for a diff, rather than those under RS_KUBE_PREFIXES. */
   everyKey?: boolean;
+  /** Values valid only until the next record is asked for (see LiveKeysOptions.transientValues): `stats`. */
+  transientValues?: boolean;
 }
 
 /**
@@ -111,7 +116,11 @@ export async function snapshotFileKeys(ctx: OpContext, input: SnapshotInput, opt
   }
   const prefixes = ctx.config.selection.prefixes.length > 0 ? ctx.config.selection.prefixes : [...DEFAULT_PREFIXES];
   const at = { etcdVersion: '', revision: status.revision };
-  return readerKeys(input.reader, name, at, { ...(!opts.everyKey && { prefixes }), ...(opts.leaseTtls && { leaseTtls: true }) });
+  return readerKeys(input.reader, name, at, {
+    ...(!opts.everyKey && { prefixes }),
+    ...(opts.leaseTtls && { leaseTtls: true }),
+    ...(opts.transientValues && { transientValues: true }),
+  });
 }
 
 /**

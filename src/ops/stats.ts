@@ -192,7 +192,8 @@ export async function fileStats(ctx: OpContext, path: string, opts: StatsOptions
   }
   const input = await openSnapshotInput(ctx, path, undefined, 'stats');
   try {
-    const stream = await snapshotFileKeys(ctx, input);
+    // Counted and let go of key by key: the values need not be copies (see LiveKeysOptions.transientValues).
+    const stream = await snapshotFileKeys(ctx, input, { transientValues: true });
     const layout = layoutPrefixes(stream.header.prefixes, DEFAULT_PREFIXES);
     await eachPaced(ctx, stream.records(), (r) => counter.key(r, layout), opts.backlog, stream.scanned);
     const { revision, prefixes } = stream.header;
@@ -214,7 +215,10 @@ async function countBackup(ctx: OpContext, backup: OpenedBackup, counter: StatsC
     backup.kind === 'key dump'
       ? await keyDumpKeys(backup)
       : // The latest state of the snapshot: it holds at least the manifest's revision, maybe a little more.
-        await snapshotKeys(backup, { prefixes: ctx.config.selection.prefixes.length > 0 ? ctx.config.selection.prefixes : [...DEFAULT_PREFIXES] });
+        await snapshotKeys(backup, {
+          prefixes: ctx.config.selection.prefixes.length > 0 ? ctx.config.selection.prefixes : [...DEFAULT_PREFIXES],
+          transientValues: true,
+        });
   const layout = layoutPrefixes(stream.header.prefixes, DEFAULT_PREFIXES);
   // A signal stops either reader with 'stats of backup <id> stopped' (openBackup: a key dump's stream, a snapshot's walk).
   await eachPaced(ctx, stream.records(), (r) => counter.key(r, layout), backlog, stream.scanned);

@@ -3,7 +3,11 @@ export class BlockCache {
   private readonly blocks = new Map<number, Buffer>();
   private held = 0;
 
-  constructor(private maxBytes: number) {}
+  /** `onEvict` is told of each block the cache evicts to stay within its bound. */
+  constructor(
+    private maxBytes: number,
+    private readonly onEvict?: (index: number, block: Buffer) => void,
+  ) {}
 
   /** Bytes held at most, from now on (evicting the oldest blocks down to it); the previous bound. */
   bound(maxBytes: number): number {
@@ -29,6 +33,11 @@ export class BlockCache {
     return block;
   }
 
+  /** The block, not marked as used. */
+  peek(index: number): Buffer | undefined {
+    return this.blocks.get(index);
+  }
+
   has(index: number): boolean {
     return this.blocks.has(index);
   }
@@ -49,6 +58,7 @@ export class BlockCache {
       if (this.held <= this.maxBytes) break;
       this.blocks.delete(oldest);
       this.held -= evicted.length;
+      this.onEvict?.(oldest, evicted);
     }
   }
 

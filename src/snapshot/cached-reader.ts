@@ -34,6 +34,15 @@ const STREAMS = 4;
 const EMPTY: Buffer = Buffer.alloc(0);
 
 /**
+ * Reads whose buffers are not freed yet while releasing (see `release`): a walk holds the page it was last given (two
+ * reads: its header, then the page) and copies of its branch pages.
+ */
+const HANDED = 8;
+
+/** ArrayBuffer.prototype.transfer (ES2024): moves the bytes to a new buffer of `length`, detaching this one. */
+type Transferable = ArrayBufferLike & { transfer(length: number): ArrayBuffer };
+
+/**
  * Reads through a bounded block cache. Sequential access grows the read size up to `maxReadAhead` and prefetches the
  * next run, and callers that know what they read next can `prefetch` it, so a walk over mostly-ordered pages costs a
  * few hundred large reads rather than one read per page; random access reads single blocks. Ranges are not checked
@@ -50,6 +59,16 @@ export class CachedReader {
   private readonly blockCount: number;
   private streams: Stream[] = [];
   private closed = false;
+  /** Releasing (see `release`): the buffers of runs read since, not yet let go of by the cache. */
+  private releasing = false;
+  private readonly releasable = new Set<ArrayBufferLike>();
+  /** Buffers of releasable runs the cache let go of, freed at the next read; those of the last reads handed out. */
+  private evicted: ArrayBufferLike[] = [];
+  private handed: ArrayBufferLike[] = [];
+  /** Reads awaiting their blocks now: buffers are freed only when none is (one may be joining blocks it took). */
+  private reading = 0;
+  /** Buffers freed so far while releasing (see `release`). */
+  released = 0;
 
   constructor(
     private readonly readAt: ReadAt,
@@ -58,18 +77,23 @@ export class CachedReader {
   ) {
     this.blockSize = opts.blockSize ?? 64 * 1024;
     this.maxWindow = Math.max(1, Math.floor((opts.maxReadAhead ?? 1024 * 1024) / this.blockSize));
-    this.cache = new BlockCache(opts.cacheBytes ?? 48 * 1024 * 1024);
+    this.cache = new BlockCache(opts.cacheBytes ?? 48 * 1024 * 1024, (index, block) => this.evictRun(index, block));
     this.blockCount = Math.ceil(size / this.blockSize);
   }
 
   /** `length` bytes at `offset`. */
   read(offset: number, length: number, what: string): Promise<Buffer> {
     const cached = this.readCached(offset, length);
-    return cached === undefined ? this.readUncached(offset, length, what) : Promise.resolve(cached);
+    return cached === undefined ? this.readAwaited(offset, length, what) : Promise.resolve(cached);
   }
 
   /** Like `read`, but synchronous: the bytes when every block they need is cached, otherwise undefined. */
   readCached(offset: number, length: number): Buffer | undefined {
+    if (this.evicted.length > 0 && this.reading === 0) this.freeEvicted();
+    return this.handedOut(this.fromCache(offset, length));
+  }
+
+  private fromCache(offset: number, length: number): Buffer | undefined {
     if (length === 0) return EMPTY;
     const bs = this.blockSize;
     const first = Math.floor(offset / bs);
@@ -105,6 +129,68 @@ export class CachedReader {
   /** Holds at most `bytes` of blocks from now on; returns the previous bound. */
   bound(bytes: number): number {
     return this.cache.bound(bytes);
+  }
+
+  /**
+   * Frees the buffer of each run read from now on as soon as the cache lets go of its blocks (with the rest of its
+   * run), or stops; returns the previous setting. A buffer the cache let go of is otherwise garbage V8 frees only once
+   * ~64 MB of it have piled up: a walk over hundreds of megabytes through a 16 MiB cache held up to 64 MB of pages it
+   * had passed. For a walk that keeps no bytes it was given but what its last read returned (and copies): a buffer is
+   * freed at the next read, unless one of the last HANDED reads returned a view of it.
+   */
+  release(on: boolean): boolean {
+    const before = this.releasing;
+    this.releasing = on;
+    if (!on) {
+      this.releasable.clear();
+      this.evicted = [];
+      this.handed = [];
+    }
+    return before;
+  }
+
+  /** Notes the buffer behind bytes given out while releasing (see `release`). */
+  private handedOut(bytes: Buffer | undefined): Buffer | undefined {
+    // Of a run evicted while a read awaited it too: its buffer is not freed yet.
+    if (bytes !== undefined && (this.releasable.has(bytes.buffer) || this.evicted.includes(bytes.buffer))) {
+      this.handed.push(bytes.buffer);
+      if (this.handed.length > HANDED) this.handed.shift();
+    }
+    return bytes;
+  }
+
+  /** An evicted block: a releasable run's other blocks go with it (one keeps the buffer), its buffer to be freed. */
+  private evictRun(index: number, block: Buffer): void {
+    if (!this.releasable.delete(block.buffer)) return;
+    for (let i = index - 1; this.cache.peek(i)?.buffer === block.buffer; i--) this.cache.delete(i);
+    for (let i = index + 1; this.cache.peek(i)?.buffer === block.buffer; i++) this.cache.delete(i);
+    this.evicted.push(block.buffer);
+  }
+
+  /** Frees the evicted buffers no recent read handed out (transfer(0) frees at once, where garbage waits for V8). */
+  private freeEvicted(): void {
+    const kept: ArrayBufferLike[] = [];
+    for (const buffer of this.evicted) {
+      if (this.handed.includes(buffer)) {
+        kept.push(buffer);
+      } else {
+        (buffer as Transferable).transfer(0);
+        this.released++;
+      }
+    }
+    this.evicted = kept;
+  }
+
+  /** readUncached, its bytes noted as given out. */
+  private async readAwaited(offset: number, length: number, what: string): Promise<Buffer> {
+    this.reading++;
+    try {
+      const bytes = await this.readUncached(offset, length, what);
+      this.handedOut(bytes);
+      return bytes;
+    } finally {
+      this.reading--;
+    }
   }
 
   /** Stops caching; waits for reads in flight (so none lands after the caller closes the file). */
@@ -246,8 +332,10 @@ export class CachedReader {
     const bs = this.blockSize;
     const start = first * bs;
     const length = Math.min(count * bs, this.size - start);
+    const buf = Buffer.allocUnsafe(length);
+    // Its own ArrayBuffer (runs are over the pool's 4 KiB, but the file's last block may not be).
+    if (this.releasing && buf.byteOffset === 0 && buf.buffer.byteLength === length) this.releasable.add(buf.buffer);
     const run = (async () => {
-      const buf = Buffer.allocUnsafe(length);
       await this.readAt(buf, start, what);
       const blocks: Buffer[] = [];
       for (let i = 0; i < count; i++) blocks.push(buf.subarray(i * bs, Math.min((i + 1) * bs, length)));

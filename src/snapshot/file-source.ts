@@ -111,10 +111,23 @@ export class FileSource {
     this.cached.drop();
   }
 
-  /** Bounds the cache to `bytes` until the returned function puts the previous bound back (see CachedReader.bound). */
-  boundCache(bytes: number): () => void {
+  /**
+   * Bounds the cache to `bytes` until the returned function puts the previous bound back (see CachedReader.bound);
+   * with `release`, the memory of pages the cache lets go of meanwhile is freed at once (see CachedReader.release):
+   * for a walk that keeps nothing of what it was given but what its last read returned.
+   */
+  boundCache(bytes: number, opts: { release?: boolean } = {}): () => void {
     const before = this.cached.bound(bytes);
-    return () => void this.cached.bound(before);
+    const released = opts.release === undefined ? undefined : this.cached.release(opts.release);
+    return () => {
+      this.cached.bound(before);
+      if (released !== undefined) this.cached.release(released);
+    };
+  }
+
+  /** Read buffers freed at once so far (see boundCache's `release`). */
+  get releasedBuffers(): number {
+    return this.cached.released;
   }
 
   async close(): Promise<void> {

@@ -8,7 +8,7 @@ import { BIG_LEAF_BYTES, inBigLeaf, LEAF_HEAD_BYTES, readBigValues } from './big
 import { decodeKeyValue, decodeUserKey, userKeyFromHead, type KeyValueRecord } from './key-value.js';
 import { parseRevisionKey } from './revision.js';
 import { leafNodes } from './tree-walk.js';
-import { readLeaves, type LeafRef } from './read-leaves.js';
+import { freeBuffer, readLeaves, type LeafRef } from './read-leaves.js';
 import { LeafNode } from './leaf-node.js';
 
 /** Which keys `liveKeys` returns: the state at a revision, optionally under a prefix. */
@@ -36,6 +36,12 @@ export interface LiveKeysOptions {
    * pass yields no key, and takes seconds per million revisions (a progress report counts them meanwhile).
    */
   onScanned?: (revisions: number) => void;
+  /**
+   * Values that are views of one buffer the walk reuses, each valid only until the next key is asked for (keys are
+   * still copies): for a reader that keeps no value (`stats`). Copies are garbage V8 frees only once ~64 MB of them
+   * have piled up.
+   */
+  transientValues?: boolean;
 }
 
 /**
@@ -184,7 +190,8 @@ export async function* liveKeysOf(file: BoltFile, opts: LiveKeysOptions = {}): A
   const locations = new SpillingLocations(opts.keysInMemory ?? KEYS_IN_MEMORY, opts.spillArea);
   try {
     // The walk goes through the key bucket's pages nearly in file order: what it reads ahead is all it needs cached.
-    const unbound = file.source.boundCache(LOCATE_CACHE_BYTES);
+    // It keeps nothing of a page but the locations it finds (branch pages are copies): pages passed are freed at once.
+    const unbound = file.source.boundCache(LOCATE_CACHE_BYTES, { release: true });
     let located: { lastMain: number };
     try {
       located = await locateLiveKeys(file, bucket, requested > 0 ? requested : Infinity, keyFilter(prefix, opts.prefixes), signal, locations, opts.onScanned);
@@ -196,15 +203,59 @@ export async function* liveKeysOf(file: BoltFile, opts: LiveKeysOptions = {}): A
     // Values are read around the cache (readLeaves): the key bucket's pages it holds (48 MiB) would only take memory.
     file.source.dropCache();
     const inline = bucket.kind === 'inline' ? bucket.node : undefined;
+    const values = opts.transientValues ? new ValueArea() : undefined;
     for await (const batch of batches(locations.sorted(), file.pageSize)) {
       signal?.throwIfAborted();
-      for (const kv of await readBatch(file, inline, batch)) {
+      for (const kv of await readBatch(file, inline, batch, values)) {
         signal?.throwIfAborted();
         yield kv;
       }
     }
   } finally {
     await locations.close();
+  }
+}
+
+/**
+ * The buffer the values of a batch are copied into when they are transient (LiveKeysOptions.transientValues): as big
+ * as the largest batch's values, reused by the next batch.
+ */
+class ValueArea {
+  private area = Buffer.alloc(0);
+  private used = 0;
+  /** The buffers of the last batch's big values (read alone, each into one of its own). */
+  private big: ArrayBufferLike[] = [];
+
+  /** Makes room for the values of `batch` but those of big leaves (read into buffers of their own). */
+  start(batch: KeyLocation[], pageSize: number): void {
+    // The last batch's values are no longer valid (the next key was asked for): big ones are freed at once.
+    for (const buffer of this.big) freeBuffer(Buffer.from(buffer));
+    this.big = [];
+    let bytes = 0;
+    // An element's value (etcd's whole KeyValue record) holds the user value: its size bounds the copy's.
+    for (const loc of batch) if (!inBigLeaf(loc, pageSize)) bytes += loc.valueSize;
+    if (this.area.length < bytes) {
+      // The last batch's values are no longer valid (the next key was asked for): their memory is freed at once.
+      freeBuffer(this.area);
+      this.area = Buffer.allocUnsafe(Math.max(bytes, Math.min(2 * this.area.length, BATCH_BYTES)));
+    }
+    this.used = 0;
+  }
+
+  /**
+   * A value read alone (a view of the element's `size` bytes), its buffer freed when the next batch starts; unless
+   * it came from Buffer's shared pool (under half its size), which other buffers use.
+   */
+  keepBig(value: Buffer, size: number): void {
+    if (size >= Buffer.poolSize >>> 1 && value.buffer.byteLength === size) this.big.push(value.buffer);
+  }
+
+  /** `value` copied into the area: a view of it. */
+  copy(value: Uint8Array): Buffer {
+    const at = this.used;
+    this.area.set(value, at);
+    this.used += value.length;
+    return this.area.subarray(at, this.used);
   }
 }
 
@@ -216,8 +267,10 @@ async function readBatch(
   file: BoltFile,
   inline: LeafNode | undefined,
   batch: KeyLocation[],
+  values: ValueArea | undefined,
 ): Promise<LiveKey[]> {
   const out: LiveKey[] = new Array<LiveKey>(batch.length);
+  values?.start(batch, file.pageSize);
   const onPage = new Map<number, number[]>();
   const refs: LeafRef[] = [];
   const big: number[] = [];
@@ -237,7 +290,7 @@ async function readBatch(
       const kv = decodeKeyValue(leaf.value(index), `${leaf.where} element ${index}`);
       out[at] = {
         key: Buffer.from(kv.key),
-        value: Buffer.from(kv.value),
+        value: values === undefined ? Buffer.from(kv.value) : values.copy(kv.value),
         createRevision: kv.createRevision,
         modRevision: kv.modRevision,
         version: kv.version,
@@ -247,6 +300,9 @@ async function readBatch(
   };
   if (inline !== undefined) take(inline);
   await readLeaves(file, refs, take);
-  await readBigValues(file, big.map((at) => batch[at]!), (i, kv) => (out[big[i]!] = kv));
+  await readBigValues(file, big.map((at) => batch[at]!), (i, kv) => {
+    out[big[i]!] = kv;
+    values?.keepBig(kv.value, batch[big[i]!]!.valueSize);
+  });
   return out;
 }
