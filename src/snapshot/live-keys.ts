@@ -190,8 +190,9 @@ export async function* liveKeysOf(file: BoltFile, opts: LiveKeysOptions = {}): A
   const locations = new SpillingLocations(opts.keysInMemory ?? KEYS_IN_MEMORY, opts.spillArea);
   try {
     // The walk goes through the key bucket's pages nearly in file order: what it reads ahead is all it needs cached.
-    // It keeps nothing of a page but the locations it finds (branch pages are copies): pages passed are freed at once.
-    const unbound = file.source.boundCache(LOCATE_CACHE_BYTES, { release: true });
+    // It keeps nothing of a page but the locations it finds (branch pages are copies): for a reader of transient values
+    // (stats), pages passed are freed at once. Restores and diffs keep V8's own freeing, which needs no such proof.
+    const unbound = file.source.boundCache(LOCATE_CACHE_BYTES, { release: opts.transientValues === true });
     let located: { lastMain: number };
     try {
       located = await locateLiveKeys(file, bucket, requested > 0 ? requested : Infinity, keyFilter(prefix, opts.prefixes), signal, locations, opts.onScanned);
