@@ -25,6 +25,7 @@ import { RetriesExhausted, S3Sender } from './s3-retry.js';
 import { uploadStream, type UploadState } from './s3-multipart.js';
 import type { GetOptions, ListOptions, ObjectInfo, Store } from './types.js';
 import { isListedName, listedFolders } from './shown-names.js';
+import { printable } from '../core/printable.js';
 
 type S3Config = Extract<StoreConfig, { kind: 's3' }>;
 
@@ -210,8 +211,9 @@ export class S3Store implements Store {
           opts.retryWindowMs,
         );
         for (const o of res.Contents ?? []) {
-          if (o.Key === undefined || !isListedName(o.Key)) continue;
-          out.push({ key: o.Key.slice(this.root.length), size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) });
+          const name = o.Key === undefined ? undefined : this.listedName(o.Key, this.root + prefix, prefix);
+          if (name === undefined || !isListedName(name)) continue;
+          out.push({ key: prefix + name, size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) });
         }
         token = pages.next(res, `listing ${this.where(prefix)}`);
       } while (token !== undefined);
@@ -219,6 +221,25 @@ export class S3Store implements Store {
       throw this.wrap(err, `listing ${this.where(prefix)}`);
     }
     return out;
+  }
+
+  /**
+   * The name, in the folder `under` (the listing's Prefix), of `key` as a listing of `under` with Delimiter '/' gave
+   * it (a Contents key, or a CommonPrefix without its '/'); undefined for the folder's own marker, `.` and `..`, which
+   * no backup or cluster is named and which anyone who can write the bucket can make. A key outside the folder, or
+   * below it, no S3-compatible server lists there: one that does (a compromised or broken endpoint, a rewriting proxy)
+   * fails the listing. Before, its name cut down to the folder's length was taken for a file of the folder: another
+   * cluster's artifact for a leftover of this one's, which retention deleted.
+   */
+  private listedName(key: string, under: string, prefix: string): string | undefined {
+    const name = key.slice(under.length);
+    if (!key.startsWith(under) || name.includes('/')) {
+      const server = shownEndpoint(this.cfg) ?? `AWS S3 (region ${this.cfg.region})`;
+      throw new StoreError(
+        `listing ${this.where(prefix)}: the S3 server (${server}) listed "${printable(key)}", which is not in the folder asked for; it is not S3-compatible here, and nothing it listed is used`,
+      );
+    }
+    return name === '' || name === '.' || name === '..' ? undefined : name;
   }
 
   async stat(key: string, opts: { signal?: AbortSignal } = {}): Promise<ObjectInfo | undefined> {
@@ -245,7 +266,10 @@ export class S3Store implements Store {
           new ListObjectsV2Command({ Bucket: this.cfg.bucket, Prefix: under, Delimiter: '/', ...(token !== undefined && { ContinuationToken: token }) }),
           'ListObjectsV2',
         );
-        for (const p of res.CommonPrefixes ?? []) if (p.Prefix !== undefined) out.push(p.Prefix.slice(under.length).replace(/\/$/, ''));
+        for (const p of res.CommonPrefixes ?? []) {
+          const name = p.Prefix === undefined ? undefined : this.listedName(p.Prefix.replace(/\/$/, ''), under, prefix);
+          if (name !== undefined) out.push(name);
+        }
         token = pages.next(res, `listing ${this.where(prefix)}`);
       } while (token !== undefined);
     } catch (err) {

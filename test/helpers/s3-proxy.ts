@@ -33,6 +33,11 @@ export interface S3Proxy {
    * nothing more of this response (the client sees a stalled body, whatever the sockets had buffered already).
    */
   onResponseBytes?: ((r: SeenRequest, relayed: number) => 'hold' | void) | undefined;
+  /**
+   * Rewrites the XML of each successful ListObjectsV2 reply before it is relayed (a hostile or broken endpoint's
+   * listing: keys outside the prefix asked for, keys that climb out of it); `prefix` is the one asked for.
+   */
+  rewriteListing?: ((xml: string, prefix: string) => string) | undefined;
   ops(name: string): SeenRequest[];
   /** The most requests of operation `name` the proxy has held open at once (sent on, not yet answered in full). */
   peakInFlight(name: string): number;
@@ -104,6 +109,18 @@ export async function startS3Proxy(targetEndpoint: string): Promise<S3Proxy> {
           return;
         }
         seen.status = upRes.statusCode ?? 0;
+        const rewrite = proxy.rewriteListing;
+        if (rewrite !== undefined && op === 'ListObjects' && upRes.statusCode === 200) {
+          const chunks: Buffer[] = [];
+          upRes.on('data', (c: Buffer) => chunks.push(c));
+          upRes.on('end', () => {
+            const prefix = new URL(url, 'http://x').searchParams.get('prefix') ?? '';
+            const body = Buffer.from(rewrite(Buffer.concat(chunks).toString('utf8'), prefix));
+            res.writeHead(200, { 'content-type': 'application/xml', 'content-length': String(body.length) });
+            res.end(body);
+          });
+          return;
+        }
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
         let relayed = 0;
         upRes.on('data', (c: Buffer) => {
