@@ -37,9 +37,10 @@ export function assertDecodable(m: Manifest, keys: CodecKeys): void {
 /**
  * Downloads a backup's stored bytes into a 0600 file in a fresh 0700 temporary folder while hashing them, and
  * refuses (IntegrityError, copy deleted) when size or sha256 differ from the manifest. Nothing is written to etcd or
- * to a data directory before this has passed, so a corrupt backup is never half-restored.
+ * to a data directory before this has passed, so a corrupt backup is never half-restored. `from`: where the bytes were
+ * read (the object's address), named when they do not match.
  */
-export async function copyVerified(stored: Readable, m: Manifest, signal?: AbortSignal, workDir: string = tmpdir()): Promise<VerifiedCopy> {
+export async function copyVerified(stored: Readable, m: Manifest, signal?: AbortSignal, workDir: string = tmpdir(), from?: string): Promise<VerifiedCopy> {
   const dir = await makeWorkDir(workDir, m);
   // Removed by remove(), or by the exit hook if the process exits first.
   const release = trackTempPath(dir);
@@ -59,7 +60,7 @@ export async function copyVerified(stored: Readable, m: Manifest, signal?: Abort
     throw new OperationError(`downloading backup ${m.id} failed: ${describeError(err)}`, { cause: err });
   }
   try {
-    checkAgainst(m, hash);
+    checkAgainst(m, hash, from);
   } catch (err) {
     await remove();
     throw err;
@@ -84,13 +85,14 @@ interface Hashed {
   digest(): string;
 }
 
-/** Throws IntegrityError when the bytes read differ from the manifest in size or sha256. */
-function checkAgainst(m: Manifest, hash: Hashed): void {
+/** Throws IntegrityError when the bytes read (from `from`, when given) differ from the manifest in size or sha256. */
+function checkAgainst(m: Manifest, hash: Hashed, from?: string): void {
+  const read = from === undefined ? '' : ` (read from ${from})`;
   if (hash.bytes !== m.sizeBytes) {
-    throw new IntegrityError('size', `backup ${m.id} is ${hash.bytes} bytes in the store, its manifest says ${m.sizeBytes}: refusing to use a damaged backup`);
+    throw new IntegrityError('size', `backup ${m.id} is ${hash.bytes} bytes in the store, its manifest says ${m.sizeBytes}${read}: refusing to use a damaged backup`);
   }
   if (hash.digest() !== m.sha256) {
-    throw new IntegrityError('sha256', `backup ${m.id}'s stored bytes hash to ${hash.digest()}, its manifest says ${m.sha256}: refusing to use a corrupt backup`);
+    throw new IntegrityError('sha256', `backup ${m.id}'s stored bytes hash to ${hash.digest()}, its manifest says ${m.sha256}${read}: refusing to use a corrupt backup`);
   }
 }
 

@@ -165,7 +165,7 @@ async function stage(
   const local = repo.localArtifact(m);
   // A snapshot is decoded into a file of its own (the reader seeks in it): in the work area.
   if (local !== undefined) return holdVerified(local, m, { ...(signal && { signal }), ...(snapshot && { workDir: repo.workDir ?? tmpdir() }) });
-  return copyVerified(readCounted(await repo.openArtifact(m, signal), { log, what: 'download', total: m.sizeBytes }), m, signal, repo.workDir);
+  return copyVerified(readCounted(await repo.openArtifact(m, signal), { log, what: 'download', total: m.sizeBytes }), m, signal, repo.workDir, repo.artifactAddress(m));
 }
 
 /**

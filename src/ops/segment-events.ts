@@ -28,7 +28,7 @@ export async function openSegments(repo: BackupRepository, segments: readonly Se
     for (const s of segments) {
       assertDecodable(s.manifest, keys);
       // In the work area (RS_TMP_DIR), as every other copy of a stored backup.
-      copies.push({ segment: s, copy: await copyVerified(await repo.openArtifact(s.manifest, signal), s.manifest, signal, repo.workDir) });
+      copies.push({ segment: s, copy: await copyVerified(await repo.openArtifact(s.manifest, signal), s.manifest, signal, repo.workDir, repo.artifactAddress(s.manifest)) });
     }
   } catch (err) {
     await remove();

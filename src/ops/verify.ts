@@ -52,7 +52,10 @@ export async function verifyBackup(ctx: OpContext, repo: BackupRepository, m: Ma
   if (ctx.signal.aborted) {
     throw new AbortedError(`verify of backup ${m.id} stopped: ${describeError(ctx.signal.reason)}; the backup was not checked in full`);
   }
-  return { id: m.id, ok: checks.every((c) => c.ok), checks };
+  // Bytes that are not the manifest's name where they were read: the store's object, or what the endpoint made of it.
+  const from = repo.artifactAddress(m);
+  const named = checks.map((c) => (!c.ok && (c.name === 'size' || c.name === 'sha256') ? { ...c, detail: `${c.detail} (read from ${from})` } : c));
+  return { id: m.id, ok: checks.every((c) => c.ok), checks: named };
 }
 
 /** What a verify of a snapshot file found (`verify FILE`). */

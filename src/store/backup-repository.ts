@@ -418,9 +418,14 @@ export class BackupRepository {
     } catch (err) {
       throw await this.deletedWhileRead(m, err);
     }
-    const where = `${this.store.location.replace(/\/$/, '')}/${this.key(m.artifact)}`;
+    const where = this.artifactAddress(m);
     const limit = range ? range.end - range.start + 1 : m.sizeBytes;
     return limitBytes(body, limit, () => new IntegrityError('size', `backup ${m.id}: ${where} holds more than the ${m.sizeBytes} bytes its manifest says: refusing to read a damaged or replaced backup on`));
+  }
+
+  /** The address of backup `m`'s artifact, for messages: `s3://bucket/prefix/cluster/<artifact>`, or its path. */
+  artifactAddress(m: Pick<Manifest, 'artifact'>): string {
+    return `${this.store.location.replace(/\/$/, '')}/${this.key(m.artifact)}`;
   }
 
   /**
@@ -437,7 +442,7 @@ export class BackupRepository {
     // Something else was missing (the work area, RS_TMP_DIR): the artifact is there, the error is another's.
     if (!(await gone(m.artifact))) return err;
     if (!(await gone(manifestName(m.id)))) {
-      const where = `${this.store.location.replace(/\/$/, '')}/${this.key(m.artifact)}`;
+      const where = this.artifactAddress(m);
       const by = this.store.localPath !== undefined ? 'removed by hand' : 'removed by hand, or by a lifecycle rule of the bucket';
       return new IntegrityError('read', `backup ${m.id}: its artifact ${where} is missing, though its manifest is there (${by}); the backup cannot be read or restored`, {
         cause: err,

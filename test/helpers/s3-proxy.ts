@@ -1,4 +1,4 @@
-import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
 /** One S3 request as the proxy saw it. */
 export interface SeenRequest {
@@ -38,6 +38,11 @@ export interface S3Proxy {
    * listing: keys outside the prefix asked for, keys that climb out of it); `prefix` is the one asked for.
    */
   rewriteListing?: ((xml: string, prefix: string) => string) | undefined;
+  /**
+   * Replaces the body of each successful GetObject reply (its key without the bucket): other bytes, or fewer than the
+   * Content-Length sent, `contentLength` (after which the connection is dropped). undefined relays it as it is.
+   */
+  rewriteObject?: ((key: string, body: Buffer) => { body: Buffer; contentLength?: number } | undefined) | undefined;
   ops(name: string): SeenRequest[];
   /** The most requests of operation `name` the proxy has held open at once (sent on, not yet answered in full). */
   peakInFlight(name: string): number;
@@ -60,6 +65,21 @@ export function s3Operation(method: string, url: string): string {
   if (method === 'HEAD' && !onObject) return 'HeadBucket';
   if (method === 'HEAD') return 'HeadObject';
   return `${method} ${url}`;
+}
+
+/** Relays `upRes` (a GetObject's reply) as `rewrite` makes it: its Content-Length, then its bytes (maybe fewer). */
+function relayRewritten(rewrite: NonNullable<S3Proxy['rewriteObject']>, url: string, upRes: IncomingMessage, res: ServerResponse): void {
+  const chunks: Buffer[] = [];
+  upRes.on('data', (c: Buffer) => chunks.push(c));
+  upRes.on('end', () => {
+    const key = decodeURIComponent(new URL(url, 'http://x').pathname.split('/').slice(2).join('/'));
+    const original = Buffer.concat(chunks);
+    const out = rewrite(key, original) ?? { body: original };
+    const length = out.contentLength ?? out.body.length;
+    res.writeHead(upRes.statusCode ?? 200, { ...upRes.headers, 'content-length': String(length) });
+    if (length > out.body.length) res.write(out.body, () => res.socket?.destroy());
+    else res.end(out.body);
+  });
 }
 
 export async function startS3Proxy(targetEndpoint: string): Promise<S3Proxy> {
@@ -119,6 +139,10 @@ export async function startS3Proxy(targetEndpoint: string): Promise<S3Proxy> {
             res.writeHead(200, { 'content-type': 'application/xml', 'content-length': String(body.length) });
             res.end(body);
           });
+          return;
+        }
+        if (proxy.rewriteObject !== undefined && op === 'GetObject' && (upRes.statusCode === 200 || upRes.statusCode === 206)) {
+          relayRewritten(proxy.rewriteObject, url, upRes, res);
           return;
         }
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
