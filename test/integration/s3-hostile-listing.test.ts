@@ -77,3 +77,23 @@ it.each(HOSTILE)('a listing naming %s: list, prune and restore fail naming it an
     proxy.rewriteListing = undefined;
   }
 });
+
+it('the same listing under a backup\'s retention and a delete: the backup is stored, nothing is deleted, exit 1', async () => {
+  const before = await otherClusterFiles();
+  const listed = await runCli(['list', '--json'], env());
+  const [oldest] = (JSON.parse(listed.stdout) as { id: string }[]).map((b) => b.id).sort();
+  proxy.rewriteListing = (xml, prefix) => (prefix === 'etcd/default/' ? withKey(xml, `etcd/bbbbbbb/${other.artifact}`) : xml);
+  try {
+    const deletes = proxy.ops('DeleteObject').length;
+    const backup = await runCli(['backup'], env({ RS_RETENTION_KEEP_LAST: '1' }));
+    expect(backup.code, backup.stderr).toBe(1);
+    expect(backup.stderr).toMatch(/reshifter: backup \S+ is stored, but the retention after it failed: listing s3:\/\/\S+\/etcd\/default\/: .*etcd\/bbbbbbb\//);
+    const del = await runCli(['delete', oldest!, '--force'], env());
+    expect(del.code, del.stderr).toBe(1);
+    expect(del.stderr).toContain('which is not in the folder asked for');
+    expect(proxy.ops('DeleteObject').slice(deletes)).toEqual([]);
+    expect(await otherClusterFiles()).toEqual(before);
+  } finally {
+    proxy.rewriteListing = undefined;
+  }
+});
