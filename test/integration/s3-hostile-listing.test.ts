@@ -97,3 +97,17 @@ it('the same listing under a backup\'s retention and a delete: the backup is sto
     proxy.rewriteListing = undefined;
   }
 });
+
+it('a listing of the clusters naming a folder outside the store: list --all-clusters fails naming it, nothing is read there', async () => {
+  proxy.rewriteListing = (xml, prefix) =>
+    prefix === 'etcd/' ? xml.replace('</ListBucketResult>', '<CommonPrefixes><Prefix>etcd/../secret/</Prefix></CommonPrefixes></ListBucketResult>') : xml;
+  try {
+    const lists = proxy.ops('ListObjects').length;
+    const res = await runCli(['list', '--all-clusters'], env());
+    expect(res.code, res.stderr).toBe(1);
+    expect(res.stderr).toContain(`listing s3://${s3.bucket}/etcd/: the S3 server (RS_S3_ENDPOINT=${proxy.endpoint}) listed "etcd/../secret", which is not in the folder asked for`);
+    expect(proxy.ops('ListObjects').slice(lists).filter((r) => !new URL(r.url, 'http://x').searchParams.get('prefix')?.startsWith('etcd/'))).toEqual([]);
+  } finally {
+    proxy.rewriteListing = undefined;
+  }
+});
