@@ -192,7 +192,7 @@ export class S3Store implements Store {
 
   async list(prefix: string, opts: ListOptions = {}): Promise<ObjectInfo[]> {
     const out: ObjectInfo[] = [];
-    const pages = new ListingPages();
+    const pages = new ListingPages(this.server());
     let token: string | undefined;
     try {
       do {
@@ -223,6 +223,11 @@ export class S3Store implements Store {
     return out;
   }
 
+  /** The S3 server, for messages that blame its replies: RS_S3_ENDPOINT=..., or AWS S3 and its region. */
+  private server(): string {
+    return shownEndpoint(this.cfg) ?? `AWS S3 (region ${this.cfg.region})`;
+  }
+
   /**
    * The name, in the folder `under` (the listing's Prefix), of `key` as a listing of `under` with Delimiter '/' gave
    * it (a Contents key, or a CommonPrefix without its '/'); undefined for the folder's own marker, `.` and `..`, which
@@ -234,9 +239,8 @@ export class S3Store implements Store {
   private listedName(key: string, under: string, prefix: string): string | undefined {
     const name = key.slice(under.length);
     if (!key.startsWith(under) || name.includes('/')) {
-      const server = shownEndpoint(this.cfg) ?? `AWS S3 (region ${this.cfg.region})`;
       throw new StoreError(
-        `listing ${this.where(prefix)}: the S3 server (${server}) listed "${printable(key)}", which is not in the folder asked for; it is not S3-compatible here, and nothing it listed is used`,
+        `listing ${this.where(prefix)}: the S3 server (${this.server()}) listed "${printable(key)}", which is not in the folder asked for; it is not S3-compatible here, and nothing it listed is used`,
       );
     }
     return name === '' || name === '.' || name === '..' ? undefined : name;
@@ -255,7 +259,7 @@ export class S3Store implements Store {
 
   async folders(prefix: string): Promise<string[]> {
     const out: string[] = [];
-    const pages = new ListingPages();
+    const pages = new ListingPages(this.server());
     let token: string | undefined;
     const under = this.root + prefix;
     try {
@@ -418,16 +422,19 @@ class ListingPages {
   private last = '';
   private empty = 0;
 
+  /** `server`: the S3 server as messages name it (RS_S3_ENDPOINT=...). */
+  constructor(private readonly server: string) {}
+
   /** The token of the next page, undefined after the last one. */
   next(res: ListObjectsV2CommandOutput, what: string): string | undefined {
     this.progress(res, what);
     if (res.IsTruncated !== true) return undefined;
     const token = res.NextContinuationToken;
     if (token === undefined || token === '') {
-      throw new StoreError(`${what}: the S3 server says the listing goes on (IsTruncated) but gives no NextContinuationToken to read the rest; it is not S3-compatible here`);
+      throw new StoreError(`${what}: the S3 server (${this.server}) says the listing goes on (IsTruncated) but gives no NextContinuationToken to read the rest; it is not S3-compatible here`);
     }
     if (this.seen.has(token)) {
-      throw new StoreError(`${what}: the S3 server handed out the same NextContinuationToken twice, so the listing would never end; it is not S3-compatible here`);
+      throw new StoreError(`${what}: the S3 server (${this.server}) handed out the same NextContinuationToken twice, so the listing would never end; it is not S3-compatible here`);
     }
     this.seen.add(token);
     return token;
@@ -437,14 +444,14 @@ class ListingPages {
     const names = [...(res.Contents ?? []).map((o) => o.Key), ...(res.CommonPrefixes ?? []).map((p) => p.Prefix)].filter((k) => k !== undefined);
     if (names.length === 0) {
       if (res.IsTruncated === true && ++this.empty >= EMPTY_PAGES) {
-        throw new StoreError(`${what}: the S3 server sent ${EMPTY_PAGES} pages in a row with nothing in them, each saying the listing goes on, so it would never end; it is not S3-compatible here`);
+        throw new StoreError(`${what}: the S3 server (${this.server}) sent ${EMPTY_PAGES} pages in a row with nothing in them, each saying the listing goes on, so it would never end; it is not S3-compatible here`);
       }
       return;
     }
     this.empty = 0;
     const greatest = names.reduce((a, b) => (b > a ? b : a));
     if (greatest <= this.last) {
-      throw new StoreError(`${what}: the S3 server sent a page whose keys all come at or before ones it had listed already (${JSON.stringify(greatest)}), with a new token, so the listing would never end; it is not S3-compatible here`);
+      throw new StoreError(`${what}: the S3 server (${this.server}) sent a page whose keys all come at or before ones it had listed already (${JSON.stringify(greatest)}), with a new token, so the listing would never end; it is not S3-compatible here`);
     }
     this.last = greatest;
   }

@@ -76,6 +76,7 @@ it('refuses a listing whose next page is the page it just read (the same continu
   const res = await runCli(['list'], env());
   expect(res.code, res.stderr).toBe(1);
   expect(res.stderr).toMatch(/listing s3:\/\/bkt\/default.*same NextContinuationToken twice/);
+  expect(res.stderr).toContain(`the S3 server (RS_S3_ENDPOINT=${endpoint}) handed out`);
   // It stopped at the repeat: the first page, and the one whose token it had seen.
   expect(listRequests).toBe(2);
 });
@@ -103,6 +104,7 @@ it('refuses a listing of empty pages that never ends, each with a new token', as
   const res = await runCli(['list'], env());
   expect(res.code, res.stderr).toBe(1);
   expect(res.stderr).toMatch(/listing s3:\/\/bkt\/default.*100 pages in a row with nothing in them/);
+  expect(res.stderr).toContain(`the S3 server (RS_S3_ENDPOINT=${endpoint}) sent`);
   expect(listRequests).toBe(100);
 });
 
