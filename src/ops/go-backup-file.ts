@@ -4,11 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { workAreaError } from '../archive/work-area.js';
-import { OperationError } from '../core/errors.js';
+import { IntegrityError, OperationError } from '../core/errors.js';
 import { makeTempDir, trackTempPath } from '../exit-cleanup.js';
 import type { openGoReshifterZip } from '../archive/go-reshifter-zip.js';
 import type { Logger } from '../log.js';
 import { reportProgress } from '../progress.js';
+import { limitBytes } from '../store/size-limit.js';
 import type { Store } from '../store/types.js';
 import type { OpContext } from './context.js';
 
@@ -41,7 +42,10 @@ export async function withGoBackupFile<T>(ctx: OpContext, store: Store, id: stri
     let bytes = 0;
     const stop = reportProgress(ctx.log.child({ file: where }), 'download', () => ({ bytes }), found.size);
     try {
-      const body = await store.get(key, { signal: ctx.signal });
+      // Cut at the first byte past the size the HeadObject said: an endpoint that sends on (an endless body) would
+      // fill the work area before the zip's own checks could fail.
+      const tooLong = () => new IntegrityError('size', `${where} holds more than the ${found.size} bytes its HeadObject said: refusing to read a damaged or replaced file on`);
+      const body = limitBytes(await store.get(key, { signal: ctx.signal }), found.size, tooLong);
       body.on('data', (c: Buffer) => (bytes += c.length));
       await pipeline(body, createWriteStream(copy, { mode: 0o600, flags: 'wx' }), { signal: ctx.signal });
     } catch (err) {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { writeGoReshifterZip } from '../helpers/go-reshifter-zip.js';
 
 /**
  * An S3 endpoint whose GetObject of an artifact sends the artifact and then keeps going (a hostile endpoint, or a
@@ -23,6 +24,7 @@ let endpoint: string;
 /** Extra bytes the server got onto the wire, per GetObject of an artifact. */
 const extraSent: number[] = [];
 const ids: Record<'raw' | 'snapshot', string> = { raw: '', snapshot: '' };
+const GO_ID = '1498050161';
 
 function serve(): Server {
   return createServer((req, res) => {
@@ -77,6 +79,8 @@ beforeAll(async () => {
     expect(res.code, res.stderr).toBe(0);
     ids[strategy] = (JSON.parse(res.stdout) as { id: string }).id;
   }
+  // A backup of the Go Reshifter at the top of the bucket, which reshifter downloads by its HeadObject's size.
+  await writeGoReshifterZip(join(dir, `${GO_ID}.zip`), GO_ID, [['/registry/secrets/default/db', 'password']]);
   server = serve();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -113,4 +117,20 @@ it.each([
   // What the sockets buffered before reshifter closed the connection, not the whole endless body.
   expect(extraSent.length).toBeGreaterThan(0);
   expect(Math.max(...extraSent)).toBeLessThan(EXTRA / 2);
+});
+
+it('restore of a backup of the Go Reshifter stops at the first byte past the size its HeadObject said', async () => {
+  // The download into the work area read the endless body on, toward a full disk (found by a security pass).
+  extraSent.length = 0;
+  const work = await mkdtemp(join(tmpdir(), 'rs-endless-work-'));
+  try {
+    const res = await runCli(['restore', GO_ID, '--dry-run'], { ...env(), RS_TMP_DIR: work });
+    expect(res.code, res.stderr).toBe(1);
+    expect(res.stderr).toMatch(new RegExp(`size: s3://bkt/${GO_ID}\\.zip holds more than the \\d+ bytes its HeadObject said`));
+    expect(extraSent.length).toBeGreaterThan(0);
+    expect(Math.max(...extraSent)).toBeLessThan(EXTRA / 2);
+    expect(await readdir(work)).toEqual([]);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
 });
