@@ -2,6 +2,7 @@ import { GetObjectCommand, type GetObjectCommandOutput } from '@aws-sdk/client-s
 import { Readable } from 'node:stream';
 import { StoreError, describeError } from '../core/errors.js';
 import { formatDuration } from '../core/duration.js';
+import { printable } from '../core/printable.js';
 import { budgetedWait, withoutWaitBudget } from '../core/wait-budget.js';
 import type { Logger } from '../log.js';
 import { DeadlineExceeded, isTransient } from './s3-errors.js';
@@ -120,6 +121,13 @@ async function resume(
     throw new StoreError(`reading ${target.location}: the object changed while it was downloaded`);
   }
   if (!(rest.Body instanceof Readable)) throw new StoreError(`reading ${target.location}: S3 returned no readable body`);
+  // A server that ignores Range (a 200 of the whole object, a proxy that drops the header) or answers another range
+  // would have its bytes spliced in after those already read: the size or sha256 check then blamed the stored backup.
+  if (/^bytes (\d+)-/.exec(rest.ContentRange ?? '')?.[1] !== String(offset)) {
+    rest.Body.destroy();
+    const answered = rest.ContentRange === undefined ? 'no Content-Range (the whole object?)' : `Content-Range "${printable(rest.ContentRange)}"`;
+    throw new StoreError(`reading ${target.location}: the download broke off after ${offset} bytes and was asked for again from there, but the S3 server answered with ${answered}; nothing of that answer is used`);
+  }
   return rest.Body;
 }
 

@@ -43,6 +43,8 @@ export interface S3Proxy {
    * Content-Length sent, `contentLength` (after which the connection is dropped). undefined relays it as it is.
    */
   rewriteObject?: ((key: string, body: Buffer) => { body: Buffer; contentLength?: number } | undefined) | undefined;
+  /** The headers a request is sent upstream with, when it returns some (a proxy that drops `Range`, say). */
+  rewriteRequest?: ((r: { op: string; url: string; headers: IncomingHttpHeaders }) => IncomingHttpHeaders | undefined) | undefined;
   ops(name: string): SeenRequest[];
   /** The most requests of operation `name` the proxy has held open at once (sent on, not yet answered in full). */
   peakInFlight(name: string): number;
@@ -118,7 +120,7 @@ export async function startS3Proxy(targetEndpoint: string): Promise<S3Proxy> {
       });
       return;
     }
-    const headers = { ...req.headers };
+    const headers = { ...(proxy.rewriteRequest?.({ op, url, headers: req.headers }) ?? req.headers) };
     delete headers.expect;
     const up = request(
       { host: target.hostname, port: target.port, method, path: url, headers },

@@ -81,3 +81,29 @@ it.each(Object.keys(FAULTS) as (keyof typeof FAULTS)[])('an artifact read as %s:
     proxy.rewriteObject = undefined;
   }
 });
+
+// Found by a hostile-endpoint pass (2026-12-08): a download that broke off was asked for again from the byte where it
+// stopped, and whatever the server answered was spliced in after the bytes already read: a server (or a proxy) that
+// ignores Range sends the whole object again, and verify then blamed the stored backup ('holds more than the N bytes
+// its manifest says'). The proxy stands in for that server: it cuts the first answer and drops the resume's Range.
+it('a resumed download answered with the whole object, not the rest asked for: refused naming the object and the answer', async () => {
+  let cut = false;
+  proxy.rewriteObject = (key, body) => {
+    if (!key.endsWith(backups.snapshot.artifact) || cut) return undefined;
+    cut = true;
+    return { body: body.subarray(0, body.length >> 1), contentLength: body.length };
+  };
+  proxy.rewriteRequest = ({ op, headers }) => (op === 'GetObject' ? Object.fromEntries(Object.entries(headers).filter(([name]) => name !== 'range')) : undefined);
+  try {
+    const res = await runCli(['verify', backups.snapshot.id], env({ RS_S3_RETRY_WINDOW: '30s' }));
+    expect(res.code, res.stderr).toBe(1);
+    expect(res.stderr).toMatch(/S3 download broke off; resuming/);
+    expect(res.stderr).toContain(`s3://${s3.bucket}/default/${backups.snapshot.artifact}: the download broke off after`);
+    expect(res.stderr).toMatch(/asked for again from there, but the S3 server answered with no Content-Range/);
+    expect(res.stderr).not.toMatch(/holds more than|sha256/);
+    expect(await readdir(work)).toEqual([]);
+  } finally {
+    proxy.rewriteObject = undefined;
+    proxy.rewriteRequest = undefined;
+  }
+});
