@@ -92,6 +92,8 @@ async function takeBackup(ctx: OpContext, repo: BackupRepository, opts: BackupOp
   const { id, log } = run;
   // Before etcd is read: the snapshot would be streamed whole only for its upload to fail alike.
   if (opts.noBucket) throw new StoreError(`backup not started: ${opts.noBucket.message}`, 'no-bucket', { cause: opts.noBucket });
+  // Stopped while the id was looked up (an S3 outage): etcd is not asked at all, not even for its members' status.
+  if (signal.aborted) throw new AbortedError('backup interrupted before it started');
   const keys = await encryptionKeys(config);
   return withEtcd(config, { signal, log }, async (etcd, pinned) => {
     const strategy = await resolveStrategy(pinned, etcd, log, opts.strategy);
