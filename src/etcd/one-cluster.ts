@@ -2,7 +2,7 @@ import type { IStatusResponse } from 'etcd3';
 import type { EtcdConfig } from '../config/types.js';
 import { EtcdError, describeError } from '../core/errors.js';
 import { createEtcdClient } from './client.js';
-import { toEtcdError } from './errors.js';
+import { EtcdUnansweredError, toEtcdError } from './errors.js';
 import { CONNECT_GRACE_MS } from './fault-handling.js';
 import { interruptedError } from './interrupt.js';
 import { variableOf } from './tls-check.js';
@@ -43,7 +43,8 @@ export interface PassOver {
  * QuorumLostError when the members that answer know no leader and are fewer than a quorum.
  */
 export async function assertOneCluster(cfg: EtcdConfig, signal?: AbortSignal): Promise<PassOver> {
-  const statuses = await endpointStatuses(cfg, signal, { lateMs: LATE_MS });
+  const started = Date.now();
+  const statuses = await silentToTheEnd(cfg, await endpointStatuses(cfg, signal, { lateMs: LATE_MS }), started, signal);
   const answered = statuses.filter((a) => a.error === undefined);
   const late = statuses.filter((a) => a.late === true).map((a) => a.endpoint);
   if (new Set(answered.map((a) => a.cluster)).size < 2) {
@@ -58,6 +59,33 @@ export async function assertOneCluster(cfg: EtcdConfig, signal?: AbortSignal): P
     `${variableOf(cfg, 'endpoints')} name members of different etcd clusters: ${answered.map((a) => `${a.endpoint} (cluster ${a.cluster})`).join(', ')}: ` +
       `give the client URLs of one cluster ("reshifter explore --endpoints URL" lists each one's members)`,
   );
+}
+
+/**
+ * When no endpoint answered the check and some did not answer at all (frozen, a hung VM: not a refused connection),
+ * they are given the rest of RS_ETCD_TIMEOUT, counted from the start of the check, and the operation fails here when
+ * they still do not answer: each of its own calls (the version probe, the read) would wait RS_ETCD_TIMEOUT again,
+ * where README says it gives up after RS_ETCD_TIMEOUT. Returns the statuses with the late answers in them.
+ */
+async function silentToTheEnd(cfg: EtcdConfig, statuses: EndpointStatus[], started: number, signal?: AbortSignal): Promise<EndpointStatus[]> {
+  if (statuses.some((s) => s.error === undefined)) return statuses;
+  const silent = statuses.filter((s) => s.silent === true).map((s) => s.endpoint);
+  if (silent.length === 0) return statuses;
+  const rest = cfg.timeoutMs - (Date.now() - started);
+  if (rest >= 100) {
+    const again = await endpointStatuses({ ...cfg, endpoints: silent }, signal, { lateMs: LATE_MS, askMs: rest });
+    if (again.some((s) => s.error === undefined)) return statuses.map((s) => again.find((a) => a.endpoint === s.endpoint) ?? s);
+  }
+  const waited = Number(((Date.now() - started) / 1000).toFixed(1));
+  const refused = statuses.filter((s) => s.silent !== true).map((s) => `; ${s.endpoint}: ${s.error}`);
+  throw new EndpointsSilentError(
+    `asking etcd for its status failed at ${silent.join(',')}: etcd did not answer within ${waited} s (RS_ETCD_TIMEOUT, ${cfg.timeoutMs / 1000} s, counted from the first request: is etcd stopped, frozen or overloaded?)${refused.join('')}`,
+  );
+}
+
+/** No endpoint answered the one-cluster check within RS_ETCD_TIMEOUT: their cluster is not known (see silentToTheEnd). */
+export class EndpointsSilentError extends EtcdUnansweredError {
+  override name = 'EndpointsSilentError';
 }
 
 /**
@@ -94,6 +122,8 @@ export interface EndpointStatus {
   dbSize?: number;
   /** Not answered `lateMs` after another endpoint did (see endpointStatuses): `error` says so. */
   late?: boolean;
+  /** No answer within the time it was given (frozen, overloaded), rather than a refusal: `error` says so. */
+  silent?: boolean;
 }
 
 /**
@@ -101,10 +131,10 @@ export interface EndpointStatus {
  * `explore` says which member is down, which one leads, and which has no leader or lags behind the others. With
  * `lateMs`, an endpoint still silent that long after another one answered is given up on.
  */
-export async function endpointStatuses(cfg: EtcdConfig, signal?: AbortSignal, opts: { lateMs?: number } = {}): Promise<EndpointStatus[]> {
+export async function endpointStatuses(cfg: EtcdConfig, signal?: AbortSignal, opts: { lateMs?: number; askMs?: number } = {}): Promise<EndpointStatus[]> {
   const late = lateWatch(cfg.endpoints.length, opts.lateMs);
   const ask = async (endpoint: string, index: number): Promise<EndpointStatus> => {
-    const one = { ...cfg, endpoints: [endpoint], timeoutMs: Math.min(cfg.timeoutMs, ASK_MS) };
+    const one = { ...cfg, endpoints: [endpoint], timeoutMs: Math.min(cfg.timeoutMs, opts.askMs ?? ASK_MS) };
     const client = createEtcdClient(one, { oneAttempt: true });
     try {
       const s = await Promise.race([client.maintenance.status(), late.givenUp]);
@@ -113,7 +143,8 @@ export async function endpointStatuses(cfg: EtcdConfig, signal?: AbortSignal, op
       return endpointStatusOf(endpoint, s);
     } catch (err) {
       late.settled(index, false);
-      return { endpoint, error: describeError(toEtcdError(err, 'asking for its status', one)) };
+      const error = describeError(toEtcdError(err, 'asking for its status', one));
+      return /did not answer within|deadline/i.test(error) ? { endpoint, error, silent: true } : { endpoint, error };
     } finally {
       client.close();
     }

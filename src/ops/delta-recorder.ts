@@ -8,7 +8,7 @@ import { formatStrategy } from '../core/strategy.js';
 import type { Config } from '../config/types.js';
 import type { WatchStateChange } from '../etcd/delta-watch.js';
 import { EtcdCredentialsError } from '../etcd/errors.js';
-import { QuorumLostError, assertOneCluster, endpointStatuses, leaderless, pinnedEndpoints, quorumLost } from '../etcd/one-cluster.js';
+import { EndpointsSilentError, QuorumLostError, assertOneCluster, endpointStatuses, leaderless, pinnedEndpoints, quorumLost } from '../etcd/one-cluster.js';
 import { compactedPast } from '../etcd/read-compacted.js';
 import { RenewingEtcdClient, type EtcdClientSource } from '../etcd/renewing-client.js';
 import type { Logger } from '../log.js';
@@ -206,6 +206,9 @@ export class DeltaRecorder {
         }
         return { etcd: pinnedEndpoints(cfg, checked) };
       } catch (err) {
+        // No endpoint answered (a frozen etcd): that is no reason to end the stored chain either; the watch meets the
+        // same endpoints and waits for them as it does for an etcd lost while it runs.
+        if (err instanceof EndpointsSilentError) return { etcd: cfg };
         // A lost quorum is no reason to end the stored chain (nothing can be written meanwhile): it goes on once a
         // quorum is back. Asked again, with a growing pause, until then; /healthz counts the recording as down.
         if (!(err instanceof QuorumLostError) || this.stopped) return { etcd: cfg, split: err };
