@@ -73,13 +73,32 @@ export async function runCommand(cmd: CommandContext): Promise<void> {
   // The changes received so far are stored before exit; a full backup the recorder waits for is aborted with the rest.
   const flushed = delta?.stop();
   await jobs.close(signal.reason);
-  const givenUp = await flushed;
+  const { givenUp, unrecorded } = (await flushed) ?? {};
   await server?.close();
   await repo.store.close();
   if (interrupted) throw new AbortedError(interruptedText(interrupted));
+  sayStopped(log, givenUp, unrecorded);
+}
+
+/**
+ * run's last line. Changes received but not stored (the store failed) are lost: exit 1. A watch of etcd down at the
+ * stop received nothing since some revision: nothing received is lost, and etcd keeps those changes in its history
+ * for the next run to record from the stored chain (see Continuous backups), so the stop is as asked (exit 0), said
+ * as it is rather than as a plain 'stopped'.
+ */
+function sayStopped(log: Logger, givenUp: string | undefined, unrecorded: { fromRevision: number; downForMs: number } | undefined): void {
   // Exit 1: the pod, the unit, the operator must see that the last changes are not in the store.
   if (givenUp !== undefined) throw new OperationError(`stopped, but continuous backups lost changes: ${givenUp}`);
-  log.info('stopped');
+  if (unrecorded === undefined) {
+    log.info('stopped');
+    return;
+  }
+  const { fromRevision, downForMs } = unrecorded;
+  log.warn(
+    { unrecordedFromRevision: fromRevision, watchDownForMs: downForMs },
+    `stopped while the watch of etcd was down (for ${Math.round(downForMs / 1000)} s): the changes from revision ${fromRevision} on are not recorded; ` +
+      `the next run records them from the stored chain if etcd still holds that history, else it takes a full backup and says so (those changes are then in no backup)`,
+  );
 }
 
 /**

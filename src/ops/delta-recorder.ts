@@ -78,6 +78,11 @@ export class DeltaRecorder {
   private breaks = 0;
   /** What was given up at exit (the store failing): `run` then exits 1 saying so. */
   givenUp?: string;
+  /**
+   * Set by stop() when no watch was receiving then (lost, or not back yet): the first revision not recorded, and since
+   * when the watch was down. Nothing received is lost (that is givenUp): `run` says it on its way out.
+   */
+  unrecorded?: { fromRevision: number; downForMs: number };
   /** Since the watch was lost: its reconnections and when the next reminder that it still is is due (see onState). */
   private lost?: { since: number; attempts: number; remindAt: number; remindEveryMs: number };
   /** Why the watch is down, when etcd told more than a dropped connection (see downBecause in the state). */
@@ -110,6 +115,9 @@ export class DeltaRecorder {
   /** Stops recording: the changes received so far are stored before run() resolves. */
   stop(): void {
     this.stopped = true;
+    if (this.downSince !== undefined && this.current !== undefined) {
+      this.unrecorded = { fromRevision: this.current.through + 1, downForMs: Date.now() - this.downSince };
+    }
     this.current?.stop();
     this.wake?.();
   }

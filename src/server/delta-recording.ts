@@ -17,10 +17,11 @@ export interface DeltaRecording {
   /** /healthz with the recording's part: 503 when no watch has received for more than 3 intervals. */
   health(report: HealthReport): HealthReport;
   /**
-   * Stops the watch and stores the changes received so far; resolves once they are stored, or with what could not be
-   * (the store failed the last attempts).
+   * Stops the watch and stores the changes received so far; resolves once they are stored, with what could not be
+   * (`givenUp`: the store failed the last attempts), and from which revision nothing was received (`unrecorded`: the
+   * watch was down at the stop).
    */
-  stop(): Promise<string | undefined>;
+  stop(): Promise<{ givenUp?: string; unrecorded?: { fromRevision: number; downForMs: number } }>;
 }
 
 export interface DeltaRecordingDeps {
@@ -69,7 +70,7 @@ export function startDeltaRecording(ctx: OpContext, deps: DeltaRecordingDeps): D
     async stop() {
       recorder.stop();
       await running;
-      return recorder.givenUp;
+      return { ...(recorder.givenUp !== undefined && { givenUp: recorder.givenUp }), ...(recorder.unrecorded && { unrecorded: recorder.unrecorded }) };
     },
   };
 }

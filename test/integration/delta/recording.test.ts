@@ -199,3 +199,44 @@ it('a first full backup longer than the interval: the start-up says the watch wa
     await proxy.close();
   }
 }, 120_000);
+
+it('SIGTERM while the watch of etcd is lost: the shutdown line says from which revision nothing was recorded, and the next run records it', async () => {
+  // Before: 'stopped' and exit 0, and nothing said of the changes made since the watch was lost.
+  const store = join(work, 'stopped-while-lost');
+  const proxy = await startTcpProxy(portOf(etcd.endpoint));
+  try {
+    const env = { RS_ETCD_ENDPOINTS: `http://${proxy.address}`, RS_BACKUP_DIR: store, RS_HTTP_PORT: '0', RS_DELTA_INTERVAL: '1s' };
+    await put('/registry/configmaps/ns/lost-base', 'x');
+    expect((await runCli(['backup'], env)).code).toBe(0);
+    const run = startRun(env);
+    await run.until(/"msg":"watching etcd for changes"/);
+    const recorded = await put('/registry/configmaps/ns/lost-recorded', 'y');
+    await run.until(new RegExp(`"toRevision":${recorded},.*"msg":"delta segment stored"`));
+    // The network to etcd cut: no new connection reaches it, and the watch is lost; etcd itself takes changes.
+    proxy.retarget(1);
+    proxy.cut();
+    await run.until(/"msg":"lost the watch of etcd/);
+    const unrecorded = await put('/registry/configmaps/ns/lost-unrecorded', 'z');
+    run.child().kill('SIGTERM');
+    const res = await run.done;
+    expect(res.code, res.stderr).toBe(0);
+    const last = JSON.parse(run.log().trimEnd().split('\n').at(-1)!) as { level: string; msg: string; unrecordedFromRevision: number };
+    expect(last.level).toBe('warn');
+    expect(last.unrecordedFromRevision).toBe(recorded + 1);
+    expect(last.msg).toContain(`stopped while the watch of etcd was down`);
+    expect(last.msg).toContain(`the changes from revision ${recorded + 1} on are not recorded; the next run records them from the stored chain if etcd still holds that history`);
+
+    // As said: the next run goes on from the stored chain and records the change made while the watch was lost.
+    proxy.retarget(portOf(etcd.endpoint));
+    const again = startRun(env);
+    await again.until(new RegExp(`"fromRevision":${recorded + 1},.*"msg":"recording changes"`));
+    const repo = new BackupRepository(new LocalStore(store), 'default');
+    const base = (await repo.list()).backups.find((m) => !isDeltaManifest(m))!;
+    await coveredAfter(repo, base.id, unrecorded, Date.now());
+    again.child().kill('SIGTERM');
+    expect((await again.done).code).toBe(0);
+    expect(again.log()).toMatch(/"msg":"stopped"/);
+  } finally {
+    await proxy.close();
+  }
+}, 90_000);
