@@ -29,6 +29,11 @@ export interface EtcdConfig {
    * the members an operation reads from must be of too.
    */
   checkedCluster?: string;
+  /**
+   * Not configured: etcd's version as the one-cluster check's answers told it (with-etcd.ts), which a key dump records
+   * rather than asking a member for its status once more.
+   */
+  checkedVersion?: string;
 }
 
 /** The fields of EtcdConfig that name TLS files. */

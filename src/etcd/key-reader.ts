@@ -66,7 +66,8 @@ export async function openKeyReader(config: Config, etcd: Etcd3, log: Logger, op
     if (apiVersion === 'v3') {
       const reader = new PagedReader(etcd, cfg, prefixRanges(prefixes), opts);
       const revision = await reader.start();
-      let etcdVersion = opts.etcdVersion;
+      // The one-cluster check's answer told it (pinnedEndpoints): not asked again.
+      let etcdVersion = opts.etcdVersion ?? config.etcd.checkedVersion;
       try {
         etcdVersion ??= (await etcd.maintenance.status()).version;
       } catch (err) {

@@ -95,11 +95,13 @@ export class EndpointsSilentError extends EtcdUnansweredError {
  * broken mid-way was taken again, and stored as this cluster's. `checkedCluster` is the cluster the members that
  * answered are of, which a snapshot's member must be of too (current-member.ts) and every page of a key dump
  * (paged-reader.ts), and every answer of run's watch of changes (delta-watch.ts).
+ * `checkedVersion` is etcd's version as those answers told it, which a key dump records (key-reader.ts).
  */
 export function pinnedEndpoints(cfg: EtcdConfig, { late, statuses }: PassOver): EtcdConfig {
   const cluster = statuses.find((s) => s.cluster !== undefined)?.cluster;
   if (cluster === undefined) return cfg;
-  return { ...cfg, endpoints: cfg.endpoints.filter((e) => !late.includes(e)), checkedCluster: cluster };
+  const version = answeredStatus(statuses)?.version;
+  return { ...cfg, endpoints: cfg.endpoints.filter((e) => !late.includes(e)), checkedCluster: cluster, ...(version !== undefined && { checkedVersion: version }) };
 }
 
 /** One configured endpoint's own status, as `etcdctl endpoint status` shows it; `error` when it did not answer. */

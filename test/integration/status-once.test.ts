@@ -69,6 +69,23 @@ describe('each member is asked for its status once', () => {
     expect(res.code, res.stderr).toBe(0);
     expectAskedOnce();
   });
+
+  // The key reader asked a member once more for etcd's version, which the dump's header records: the check's answer
+  // told it already.
+  it.each(['raw', 'filter:configmaps', 'render'])('by a key-dump backup (%s), whose header still records etcd\'s version', async (strategy) => {
+    for (const c of calls) c.clear();
+    const store = await mkdtemp(join(tmpdir(), 'rs-status-once-dump-'));
+    try {
+      const res = await runCli(['backup', '--json'], { ...env(), RS_BACKUP_STRATEGY: strategy, RS_BACKUP_DIR: store });
+      expect(res.code, res.stderr).toBe(0);
+      expectAskedOnce();
+      // render prints its rows before the manifest.
+      const manifest = JSON.parse(res.stdout.trimEnd().split('\n').at(-1)!) as { etcd?: { version?: string } };
+      expect(manifest.etcd?.version).toMatch(/^3\.\d+/);
+    } finally {
+      await rm(store, { recursive: true, force: true });
+    }
+  });
 });
 
 /**
@@ -84,7 +101,7 @@ describe('a frozen single endpoint', () => {
     try {
       const res = await runCli(['backup'], { RS_ETCD_ENDPOINTS: `http://${proxies[0]!.address}`, RS_ETCD_TIMEOUT: '2s', RS_BACKUP_STRATEGY: 'raw', RS_BACKUP_DIR: store });
       expect(res.code, res.stderr).toBe(1);
-      expect(res.stderr).toMatch(/did not answer within 2 s/);
+      expect(res.stderr).toMatch(/did not answer within 2(\.\d)? s/);
     } finally {
       etcd.process.kill('SIGCONT');
       await rm(store, { recursive: true, force: true });
