@@ -13,6 +13,7 @@ import { RESTORE_PHASES, RestorePasses, phaseBarrier, restorePhase, type PlanRow
 import { KeyRestorer } from '../etcd/key-restorer.js';
 import { openRestoreTarget } from '../etcd/open-restore-target.js';
 import type { RestoreTarget } from '../etcd/restore-target.js';
+import { EndpointsSilentError } from '../etcd/one-cluster.js';
 import { withEtcd } from '../etcd/with-etcd.js';
 import { formatStrategy } from '../core/strategy.js';
 import { DEFAULT_PREFIXES, parseKey, type ParsedKey } from '../kube/index.js';
@@ -189,8 +190,9 @@ export async function restoreKeys(ctx: OpContext, id: string, stream: KeyStream,
     assertSelectedSomething(run.restorer.plan.totals(), config, what, lister);
     return { ...report(id, config.etcd.endpoints, target.apiVersion, run, Date.now() - started, opts), ...(file !== undefined && { file }) };
   }).catch(async (err: unknown) => {
-    // Stopped during the check of the endpoints, before the restore began: it says so, and that etcd was not changed.
-    throw !began && err instanceof AbortedError ? await restoreFailure(err, what, undefined) : err;
+    // Stopped during the check of the endpoints, or no endpoint answered it (a frozen etcd), before the restore began:
+    // it says so, and that etcd was not changed.
+    throw !began && (err instanceof AbortedError || err instanceof EndpointsSilentError) ? await restoreFailure(err, what, undefined) : err;
   });
 }
 
