@@ -62,6 +62,8 @@ export class DeltaRecorder {
   private readonly startedAt = Date.now();
   private current?: ChainRecording;
   private stopped = false;
+  /** Aborted by stop(): ends the check of the endpoints, which waits up to RS_ETCD_TIMEOUT for a frozen etcd. */
+  private readonly stopping = new AbortController();
   private downSince: number | undefined = this.startedAt;
   /** A watch has started in this run: a later one after a loss is the watch again, not the first. */
   private watched = false;
@@ -119,6 +121,7 @@ export class DeltaRecorder {
       this.unrecorded = { fromRevision: this.current.through + 1, downForMs: Date.now() - this.downSince };
     }
     this.current?.stop();
+    this.stopping.abort(new Error('stopping'));
     this.wake?.();
   }
 
@@ -208,7 +211,7 @@ export class DeltaRecorder {
     const cfg = this.deps.config.etcd;
     for (let attempt = 0; ; attempt++) {
       try {
-        const checked = await assertOneCluster(cfg);
+        const checked = await assertOneCluster(cfg, this.stopping.signal);
         for (const endpoint of checked.late) {
           this.deps.log.warn({ endpoint }, `passing over ${endpoint} for the watch of changes: it did not answer within a second of the other members (frozen?), and nothing is read from it, whose cluster is not known`);
         }
@@ -216,7 +219,7 @@ export class DeltaRecorder {
       } catch (err) {
         // No endpoint answered (a frozen etcd): that is no reason to end the stored chain either; the watch meets the
         // same endpoints and waits for them as it does for an etcd lost while it runs.
-        if (err instanceof EndpointsSilentError) return { etcd: cfg };
+        if (err instanceof EndpointsSilentError || this.stopped) return { etcd: cfg };
         // A lost quorum is no reason to end the stored chain (nothing can be written meanwhile): it goes on once a
         // quorum is back. Asked again, with a growing pause, until then; /healthz counts the recording as down.
         if (!(err instanceof QuorumLostError) || this.stopped) return { etcd: cfg, split: err };

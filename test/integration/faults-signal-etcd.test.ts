@@ -117,6 +117,20 @@ describe('SIGTERM while etcd is frozen or down', () => {
     expect(await listFiles(store)).toEqual([]);
   });
 
+  it('run with continuous backups started against a frozen etcd: stops at once, not after the check of the endpoints has waited RS_ETCD_TIMEOUT', async () => {
+    // The check of the endpoints waits RS_ETCD_TIMEOUT for an etcd that never answers: SIGTERM ends that wait too.
+    const store = join(dir, 'run-delta-frozen');
+    const base = await runCli(['backup'], { ...env({ RS_BACKUP_DIR: store }), RS_BACKUP_STRATEGY: 'snapshot' });
+    expect(base.code, base.stderr).toBe(0);
+    etcd.process.kill('SIGSTOP');
+    const asked = askedEtcd();
+    const { res, exitMs } = await terminate(['run'], env({ RS_BACKUP_DIR: store, RS_DELTA_INTERVAL: '1s' }), (stderr) => /serving without a schedule/.test(stderr) && asked());
+    expect(res.stderr).toMatch(/signal received: stopping/);
+    expect(res.stderr).not.toMatch(/this is a bug|second signal|cannot go on/);
+    expect(res.code, res.stderr).toBe(0);
+    expect(exitMs).toBeLessThan(EXIT_WITHIN_MS);
+  });
+
   it('a restore of a key dump into a frozen etcd: exit 1 at once, saying it was interrupted', async () => {
     etcd.process.kill('SIGSTOP');
     const before = await listFiles(dumpStore());
