@@ -1,6 +1,7 @@
 import type { IStatusResponse } from 'etcd3';
 import type { EtcdConfig } from '../config/types.js';
 import { EtcdError, describeError } from '../core/errors.js';
+import { budgetedWait } from '../core/wait-budget.js';
 import { createEtcdClient } from './client.js';
 import { EtcdUnansweredError, toEtcdError } from './errors.js';
 import { CONNECT_GRACE_MS } from './fault-handling.js';
@@ -68,7 +69,9 @@ export async function assertOneCluster(cfg: EtcdConfig, signal?: AbortSignal): P
  * where README says it gives up after RS_ETCD_TIMEOUT. Returns the statuses with the late answers in them.
  */
 async function silentToTheEnd(cfg: EtcdConfig, statuses: EndpointStatus[], started: number, signal?: AbortSignal): Promise<EndpointStatus[]> {
-  if (statuses.some((s) => s.error === undefined)) return statuses;
+  // A caller's wait budget shorter than RS_ETCD_TIMEOUT (an API request's: core/wait-budget.ts) bounds the wait
+  // instead: the operation meets it at once and says it.
+  if (statuses.some((s) => s.error === undefined) || budgetedWait(cfg.timeoutMs).budget !== undefined) return statuses;
   const silent = statuses.filter((s) => s.silent === true).map((s) => s.endpoint);
   if (silent.length === 0) return statuses;
   const rest = cfg.timeoutMs - (Date.now() - started);
