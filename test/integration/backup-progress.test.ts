@@ -1,15 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Manifest } from '../../src/archive/manifest.js';
-import { loadConfig } from '../../src/config/load-config.js';
-import { createLogger } from '../../src/log.js';
-import type { OpContext } from '../../src/ops/context.js';
 import { createBackup } from '../../src/ops/backup.js';
 import { BackupRepository } from '../../src/store/backup-repository.js';
 import { LocalStore } from '../../src/store/local-store.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { loggedOp } from '../helpers/progress-log.js';
 import { loadBigValues } from '../helpers/faults.js';
 
 /**
@@ -42,23 +40,9 @@ afterAll(async () => {
 type Line = { msg: string; what?: string; bytes?: number; keys?: number; total?: number };
 
 async function loggedBackup(strategy: string): Promise<{ manifest: Manifest; progress: Line[] }> {
-  const loaded = loadConfig({ RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: work, RS_BACKUP_STRATEGY: strategy, RS_COMPRESSION: 'none' });
-  if (!loaded.config) throw new Error(loaded.errors.join('; '));
-  const lines: Line[] = [];
-  const log = createLogger('info', { write: (l: string) => void lines.push(JSON.parse(l) as Line) });
-  const ctx: OpContext = { config: loaded.config, log, signal: new AbortController().signal };
-  vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
-  try {
-    let settled = false;
-    const running = createBackup(ctx, new BackupRepository(new LocalStore(work), 'default')).finally(() => (settled = true));
-    while (!settled) {
-      vi.advanceTimersByTime(5000);
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    return { manifest: await running, progress: lines.filter((l) => l.msg === 'progress' && l.what === 'backup') };
-  } finally {
-    vi.useRealTimers();
-  }
+  const env = { RS_ETCD_ENDPOINTS: etcd.endpoint, RS_BACKUP_DIR: work, RS_BACKUP_STRATEGY: strategy, RS_COMPRESSION: 'none' };
+  const { result, lines } = await loggedOp(env, (ctx) => createBackup(ctx, new BackupRepository(new LocalStore(work), 'default')));
+  return { manifest: result, progress: lines.filter((l) => l.msg === 'progress' && l.what === 'backup') };
 }
 
 it('a snapshot backup reports the database size etcd gave as its total', async () => {

@@ -1,15 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Manifest } from '../../src/archive/manifest.js';
-import { loadConfig } from '../../src/config/load-config.js';
-import { createLogger } from '../../src/log.js';
-import type { OpContext } from '../../src/ops/context.js';
 import { diffBackups } from '../../src/ops/diff.js';
 import { BackupRepository } from '../../src/store/backup-repository.js';
 import { LocalStore } from '../../src/store/local-store.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { loggedOp } from '../helpers/progress-log.js';
 import { loadBigValues } from '../helpers/faults.js';
 import { runInProcess } from '../helpers/in-process.js';
 
@@ -38,24 +36,8 @@ afterAll(async () => {
 });
 
 it('a diff that lasts reports the keys and bytes it has read as `diff` progress', async () => {
-  const loaded = loadConfig({ RS_BACKUP_DIR: work });
-  if (!loaded.config) throw new Error(loaded.errors.join('; '));
-  const lines: Array<{ msg: string; what?: string; keys?: number; bytes?: number }> = [];
-  const log = createLogger('info', { write: (l: string) => void lines.push(JSON.parse(l) as (typeof lines)[number]) });
-  const ctx: OpContext = { config: loaded.config, log, signal: new AbortController().signal };
-  vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
-  try {
-    let settled = false;
-    const running = diffBackups(ctx, new BackupRepository(new LocalStore(work), 'default'), backups[0]!, backups[1]!).finally(() => (settled = true));
-    while (!settled) {
-      vi.advanceTimersByTime(5000);
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    const result = await running;
-    expect(result.summary).toMatchObject({ added: 1, removed: 0, changed: 0 });
-  } finally {
-    vi.useRealTimers();
-  }
+  const { result, lines } = await loggedOp({ RS_BACKUP_DIR: work }, (ctx) => diffBackups(ctx, new BackupRepository(new LocalStore(work), 'default'), backups[0]!, backups[1]!));
+  expect(result.summary).toMatchObject({ added: 1, removed: 0, changed: 0 });
   const progress = lines.filter((l) => l.msg === 'progress');
   expect(progress.length, JSON.stringify(lines)).toBeGreaterThan(0);
   expect(progress.every((p) => p.what === 'diff' && p.keys! <= 2 * 64 + 1 && p.bytes! <= 2 * 64 * 65 * 1024)).toBe(true);
@@ -70,23 +52,8 @@ it('a diff of snapshots reports the revisions the passes that find their keys we
   const from = JSON.parse((await runInProcess(['backup', '--json'], env)).stdout) as Manifest;
   await etcd.ctl(['put', '/registry/configmaps/default/added-later', 'x']);
   const to = JSON.parse((await runInProcess(['backup', '--json'], env)).stdout) as Manifest;
-  const loaded = loadConfig({ RS_BACKUP_DIR: work, RS_CLUSTER_NAME: 'snapshots' });
-  if (!loaded.config) throw new Error(loaded.errors.join('; '));
-  const lines: Array<{ msg: string; what?: string; keys?: number; scanned?: number }> = [];
-  const log = createLogger('info', { write: (l: string) => void lines.push(JSON.parse(l) as (typeof lines)[number]) });
-  const ctx: OpContext = { config: loaded.config, log, signal: new AbortController().signal };
-  vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
-  try {
-    let settled = false;
-    const running = diffBackups(ctx, new BackupRepository(new LocalStore(work), 'snapshots'), from, to).finally(() => (settled = true));
-    while (!settled) {
-      vi.advanceTimersByTime(5000);
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    expect((await running).summary).toMatchObject({ added: 1, removed: 0, changed: 0 });
-  } finally {
-    vi.useRealTimers();
-  }
+  const { result, lines } = await loggedOp({ RS_BACKUP_DIR: work, RS_CLUSTER_NAME: 'snapshots' }, (ctx) => diffBackups(ctx, new BackupRepository(new LocalStore(work), 'snapshots'), from, to));
+  expect(result.summary).toMatchObject({ added: 1, removed: 0, changed: 0 });
   const progress = lines.filter((l) => l.msg === 'progress' && l.what === 'diff');
   expect(progress.length, JSON.stringify(lines)).toBeGreaterThan(0);
   expect(progress.every((p) => typeof p.scanned === 'number' && p.scanned <= from.etcd!.revision + to.etcd!.revision), JSON.stringify(progress)).toBe(true);

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import type { Manifest } from '../../src/archive/manifest.js';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -16,6 +16,7 @@ import { LocalStore } from '../../src/store/local-store.js';
 import { etcdTlsArgs, makeCerts, type TestCerts } from '../helpers/certs.js';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { loggedOp } from '../helpers/progress-log.js';
 import { runInProcess } from '../helpers/in-process.js';
 import { etcdWithSnapshotFile, type SnapshotFileSetup } from '../helpers/snapshot-file.js';
 import { parseArgs } from '../../src/cli.js';
@@ -293,23 +294,7 @@ describe('stats of a stored backup that lasts', () => {
   it('stats of a snapshot backup reports the revisions the pass that finds its keys went through', async () => {
     const cluster = 'progress-scan';
     const made = JSON.parse((await runInProcess(['backup', '--json', '--cluster', cluster], env(etcd))).stdout) as Manifest;
-    const loaded = loadConfig({ ...env(etcd), RS_CLUSTER_NAME: cluster });
-    if (!loaded.config) throw new Error(loaded.errors.join('; '));
-    const lines: Array<{ msg: string; what?: string; keys?: number; scanned?: number }> = [];
-    const log = createLogger('info', { write: (l: string) => void lines.push(JSON.parse(l) as (typeof lines)[number]) });
-    const ctx: OpContext = { config: loaded.config, log, signal: new AbortController().signal };
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
-    try {
-      let settled = false;
-      const running = backupStats(ctx, new BackupRepository(new LocalStore(work), cluster), made).finally(() => (settled = true));
-      while (!settled) {
-        vi.advanceTimersByTime(5000);
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-      await running;
-    } finally {
-      vi.useRealTimers();
-    }
+    const { lines } = await loggedOp({ ...env(etcd), RS_CLUSTER_NAME: cluster }, (ctx) => backupStats(ctx, new BackupRepository(new LocalStore(work), cluster), made));
     const progress = lines.filter((l) => l.msg === 'progress' && l.what === 'stats');
     expect(progress.length, JSON.stringify(lines)).toBeGreaterThan(0);
     expect(progress.every((p) => typeof p.scanned === 'number' && p.scanned <= made.etcd!.revision), JSON.stringify(progress)).toBe(true);

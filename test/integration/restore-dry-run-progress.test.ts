@@ -1,15 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Manifest } from '../../src/archive/manifest.js';
-import { loadConfig } from '../../src/config/load-config.js';
-import { createLogger } from '../../src/log.js';
-import type { OpContext } from '../../src/ops/context.js';
 import { restoreBackupKeys } from '../../src/ops/restore-keys.js';
 import { BackupRepository } from '../../src/store/backup-repository.js';
 import { LocalStore } from '../../src/store/local-store.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { loggedOp } from '../helpers/progress-log.js';
 import { loadBigValues } from '../helpers/faults.js';
 import { runInProcess } from '../helpers/in-process.js';
 
@@ -38,23 +36,8 @@ afterAll(async () => {
 });
 
 it('a dry-run restore that lasts reports the keys it has planned as `restore` progress', async () => {
-  const loaded = loadConfig({ RS_ETCD_ENDPOINTS: target.endpoint, RS_BACKUP_DIR: work });
-  if (!loaded.config) throw new Error(loaded.errors.join('; '));
-  const lines: Array<{ msg: string; what?: string; keys?: number; read?: number; pass?: number }> = [];
-  const log = createLogger('info', { write: (l: string) => void lines.push(JSON.parse(l) as (typeof lines)[number]) });
-  const ctx: OpContext = { config: loaded.config, log, signal: new AbortController().signal };
-  vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
-  try {
-    let settled = false;
-    const running = restoreBackupKeys(ctx, new BackupRepository(new LocalStore(work), 'default'), dump, { dryRun: true, skipExisting: false }).finally(() => (settled = true));
-    while (!settled) {
-      vi.advanceTimersByTime(5000);
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    expect((await running).totals.create).toBe(dump.keys);
-  } finally {
-    vi.useRealTimers();
-  }
+  const { result, lines } = await loggedOp({ RS_ETCD_ENDPOINTS: target.endpoint, RS_BACKUP_DIR: work }, (ctx) => restoreBackupKeys(ctx, new BackupRepository(new LocalStore(work), 'default'), dump, { dryRun: true, skipExisting: false }));
+  expect(result.totals.create).toBe(dump.keys);
   const progress = lines.filter((l) => l.msg === 'progress' && l.what === 'restore');
   expect(progress.length, JSON.stringify(lines)).toBeGreaterThan(0);
   // The first pass writes nothing (no namespace, no CRD): what moves is the keys read, with the pass reading them.
@@ -70,23 +53,8 @@ it('a dry-run restore that lasts reports the keys it has planned as `restore` pr
 it('a key restore of a snapshot reports the revisions its passes went through to find the keys', async () => {
   const env = { RS_ETCD_ENDPOINTS: source.endpoint, RS_BACKUP_DIR: work, RS_CLUSTER_NAME: 'snapshots' };
   const snapshot = JSON.parse((await runInProcess(['backup', '--json'], env)).stdout) as Manifest;
-  const loaded = loadConfig({ RS_ETCD_ENDPOINTS: target.endpoint, RS_BACKUP_DIR: work, RS_CLUSTER_NAME: 'snapshots' });
-  if (!loaded.config) throw new Error(loaded.errors.join('; '));
-  const lines: Array<{ msg: string; what?: string; scanned?: number }> = [];
-  const log = createLogger('info', { write: (l: string) => void lines.push(JSON.parse(l) as (typeof lines)[number]) });
-  const ctx: OpContext = { config: loaded.config, log, signal: new AbortController().signal };
-  vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
-  try {
-    let settled = false;
-    const running = restoreBackupKeys(ctx, new BackupRepository(new LocalStore(work), 'snapshots'), snapshot, { dryRun: true, skipExisting: false }).finally(() => (settled = true));
-    while (!settled) {
-      vi.advanceTimersByTime(5000);
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    expect((await running).totals.create).toBeGreaterThan(0);
-  } finally {
-    vi.useRealTimers();
-  }
+  const { result, lines } = await loggedOp({ RS_ETCD_ENDPOINTS: target.endpoint, RS_BACKUP_DIR: work, RS_CLUSTER_NAME: 'snapshots' }, (ctx) => restoreBackupKeys(ctx, new BackupRepository(new LocalStore(work), 'snapshots'), snapshot, { dryRun: true, skipExisting: false }));
+  expect(result.totals.create).toBeGreaterThan(0);
   const progress = lines.filter((l) => l.msg === 'progress' && l.what === 'restore');
   expect(progress.length, JSON.stringify(lines)).toBeGreaterThan(0);
   expect(progress.every((p) => typeof p.scanned === 'number' && p.scanned <= snapshot.etcd!.revision), JSON.stringify(progress)).toBe(true);
