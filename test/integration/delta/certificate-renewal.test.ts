@@ -80,15 +80,19 @@ async function coveredBy(repo: BackupRepository, revision: number, ms: number): 
   }
 }
 
-it('the watch of continuous backups takes client certificate files renewed in place (their CA replaced) when etcd restarts', async () => {
-  const pki = join(work, 'pki');
+/**
+ * `run` with continuous backups into the folder `name`, its etcd TLS files copies in a folder of their own (to be
+ * renewed in place): that folder, the store's repository and the run, once it watches etcd.
+ */
+async function runWithOwnPki(name: string, ca: string, client: CertPair) {
+  const pki = join(work, `pki${name}`);
   await rm(pki, { recursive: true, force: true });
-  await mkdir(pki);
-  await copyFile(certs.ca, join(pki, 'ca.crt'));
-  await copyFile(certs.client.cert, join(pki, 'client.crt'));
-  await copyFile(certs.client.key, join(pki, 'client.key'));
-  const store = join(work, 'store');
-  const env = {
+  await mkdir(pki, { recursive: true });
+  await copyFile(ca, join(pki, 'ca.crt'));
+  await copyFile(client.cert, join(pki, 'client.crt'));
+  await copyFile(client.key, join(pki, 'client.key'));
+  const store = join(work, `store${name}`);
+  const run = startRun({
     RS_ETCD_ENDPOINTS: etcd.endpoint,
     RS_ETCD_CA_CERT: join(pki, 'ca.crt'),
     RS_ETCD_CLIENT_CERT: join(pki, 'client.crt'),
@@ -96,10 +100,13 @@ it('the watch of continuous backups takes client certificate files renewed in pl
     RS_BACKUP_DIR: store,
     RS_HTTP_PORT: '0',
     RS_DELTA_INTERVAL: '1s',
-  };
-  const repo = new BackupRepository(new LocalStore(store), 'default');
-  const run = startRun(env);
+  });
   await run.until(/"msg":"watching etcd for changes"/);
+  return { pki, repo: new BackupRepository(new LocalStore(store), 'default'), run };
+}
+
+it('the watch of continuous backups takes client certificate files renewed in place (their CA replaced) when etcd restarts', async () => {
+  const { pki, repo, run } = await runWithOwnPki('', certs.ca, certs.client);
   await coveredBy(repo, await put('/registry/configmaps/ns/before'), 30_000);
 
   // The renewal: new files written over the old ones, from another CA, and etcd restarted to trust only that CA.
@@ -131,24 +138,7 @@ it("the watch takes a CA file renewed in place when etcd's server certificate mo
   serverCa = certs.ca;
   await etcd.kill();
   await etcd.start(tlsArgs(certs.otherCa));
-  const pki = join(work, 'pki-ca');
-  await mkdir(pki, { recursive: true });
-  await copyFile(certs.ca, join(pki, 'ca.crt'));
-  await copyFile(accepted.cert, join(pki, 'client.crt'));
-  await copyFile(accepted.key, join(pki, 'client.key'));
-  const store = join(work, 'store-ca');
-  const env = {
-    RS_ETCD_ENDPOINTS: etcd.endpoint,
-    RS_ETCD_CA_CERT: join(pki, 'ca.crt'),
-    RS_ETCD_CLIENT_CERT: join(pki, 'client.crt'),
-    RS_ETCD_CLIENT_KEY: join(pki, 'client.key'),
-    RS_BACKUP_DIR: store,
-    RS_HTTP_PORT: '0',
-    RS_DELTA_INTERVAL: '1s',
-  };
-  const repo = new BackupRepository(new LocalStore(store), 'default');
-  const run = startRun(env);
-  await run.until(/"msg":"watching etcd for changes"/);
+  const { pki, repo, run } = await runWithOwnPki('-ca', certs.ca, accepted);
   await coveredBy(repo, await put('/registry/configmaps/ns/before-ca'), 30_000);
 
   await writeFile(join(pki, 'ca.crt'), await readFile(certs.otherCa));
