@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killStarted, startRun } from '../helpers/background-run.js';
 import { runCli } from '../helpers/cli.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { whileRunning } from '../helpers/faults.js';
 import { freePort } from '../helpers/ports.js';
 import { startS3 } from '../helpers/s3.js';
 import { startS3Proxy } from '../helpers/s3-proxy.js';
@@ -230,7 +231,7 @@ describe('run serves /healthz and /metrics', () => {
       },
     });
     try {
-      for (let i = 0; i < 100 && !started; i++) await new Promise((r) => setTimeout(r, 100));
+      await whileRunning(run, () => started, 'the scheduler started');
       const health = await get(port, '/healthz');
       expect(health.status).toBe(200);
       expect(JSON.parse(health.body)).toMatchObject({ status: 'ok', reason: 'no backup is due yet', nextRunAt: expect.stringMatching(/^\d{4}-(01-01|12-31)T/) });
@@ -294,8 +295,7 @@ describe('run serves /healthz and /metrics', () => {
       },
     });
     try {
-      for (let i = 0; i < 200 && !retentionFailed; i++) await new Promise((r) => setTimeout(r, 50));
-      expect(retentionFailed).toBe(true);
+      await whileRunning(run, () => retentionFailed, 'the first retention failing');
       const sick = await get(port, '/healthz');
       expect(sick.status).toBe(503);
       expect(JSON.parse(sick.body).reason).toMatch(/^the retention after the last backup failed: .*deleting/);
@@ -304,9 +304,10 @@ describe('run serves /healthz and /metrics', () => {
       // What it deleted before it failed is counted.
       expect(metrics).toContain('reshifter_retention_deleted_total 1');
       // The next run's retention works: healthy again.
-      for (let i = 0; i < 200 && completed < 2; i++) await new Promise((r) => setTimeout(r, 50));
-      await new Promise((r) => setTimeout(r, 500));
-      expect((await get(port, '/healthz')).status).toBe(200);
+      // Healthy once the next backup has told the health state, after its 'backup completed' line and a look at the
+      // store (the etcd cluster check): waited for, not a fixed 500 ms after the line, which a loaded machine overran.
+      await whileRunning(run, () => completed >= 2, 'the next backup completing');
+      await whileRunning(run, async () => (await get(port, '/healthz')).status === 200, '/healthz turning 200 again after the next backup');
       expect(refused).toBe(true);
       child!.kill('SIGTERM');
       await run;
@@ -349,10 +350,14 @@ describe('run serves /healthz and /metrics', () => {
         }
       };
       await until(() => completed >= 2);
+      // Counted once the backup has looked at the store after its 'backup completed' line (the etcd cluster check):
+      // the line alone raced the counter.
+      const twice = /reshifter_backup_total\{strategy="snapshot",outcome="success"\} [2-9]/;
+      await whileRunning(run, async () => twice.test((await get(port, '/metrics')).body), 'two successful backups counted');
       seen.push(await get(port, '/healthz'));
       const metrics = await get(port, '/metrics');
       expect(metrics.status).toBe(200);
-      expect(metrics.body).toMatch(/reshifter_backup_total\{strategy="snapshot",outcome="success"\} [2-9]/);
+      expect(metrics.body).toMatch(twice);
       expect(metrics.body).toContain('process_resident_memory_bytes');
       expect(seen[0]!.status).toBe(200);
       expect(JSON.parse(seen[0]!.body)).toMatchObject({ healthy: true, status: 'ok' });
