@@ -2,7 +2,8 @@
 // NTP or an operator steps it, without changing the machine's. Once the file RESHIFTER_TEST_CLOCK_STEP names exists,
 // Date.now() and new Date() read its number of milliseconds off (negative: the clock went back); timers, which run
 // on the monotonic clock, are untouched, as on a real machine. A file there from the start steps it from the start.
-import { existsSync, readFileSync } from 'node:fs';
+// Once a step is in effect, `<file>.applied` exists: a test waits for it rather than for a guessed time.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 const file = process.env.RESHIFTER_TEST_CLOCK_STEP;
 const RealDate = Date;
@@ -14,6 +15,7 @@ else if (file !== undefined) {
     if (!existsSync(file)) return;
     offset = Number(readFileSync(file, 'utf8'));
     clearInterval(poll);
+    writeFileSync(`${file}.applied`, '');
   }, 50);
   poll.unref();
 }
