@@ -1,3 +1,4 @@
+import { Etcd3 } from 'etcd3';
 import { startEtcd as startLocalEtcd, type EtcdOptions, type TestEtcd } from '../../src/demo/local-etcd.js';
 
 export type { EtcdOptions, TestEtcd };
@@ -13,4 +14,15 @@ export const LONE_MEMBER_TIMING = ['--heartbeat-interval', '10', '--election-tim
 /** A real etcd (Debian's) on free loopback ports (src/demo's), with the timing of a lone member. */
 export function startEtcd(opts: EtcdOptions = {}): Promise<TestEtcd> {
   return startLocalEtcd({ ...opts, args: [...LONE_MEMBER_TIMING, ...(opts.args ?? [])] });
+}
+
+/** The cluster and member ids `etcd` answers with (hex strings, as etcd's response header gives them). */
+export async function etcdIdsOf(etcd: Pick<TestEtcd, 'endpoint'>): Promise<{ cluster: string; member: string }> {
+  const client = new Etcd3({ hosts: etcd.endpoint });
+  try {
+    const { header } = await client.maintenance.status();
+    return { cluster: header.cluster_id, member: header.member_id };
+  } finally {
+    client.close();
+  }
 }

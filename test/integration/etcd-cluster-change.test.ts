@@ -1,12 +1,11 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi } from '../helpers/api.js';
 import { runDuring } from '../helpers/background-run.js';
 import { runCli } from '../helpers/cli.js';
-import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { etcdIdsOf, startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { freePort } from '../helpers/ports.js';
 import { startPushgateway } from '../helpers/pushgateway.js';
 
@@ -23,19 +22,6 @@ let dir: string;
 const KEY = '/registry/configmaps/shop/cfg';
 const TOKEN = 'cluster-change-token-1234';
 
-interface Status {
-  cluster: string;
-  member: string;
-}
-async function statusOf(etcd: TestEtcd): Promise<Status> {
-  const client = new Etcd3({ hosts: etcd.endpoint });
-  try {
-    const s = await client.maintenance.status();
-    return { cluster: s.header.cluster_id, member: s.header.member_id };
-  } finally {
-    client.close();
-  }
-}
 
 interface Listed {
   id: string;
@@ -43,8 +29,8 @@ interface Listed {
   etcdClusterChange?: { previousId: string; previousClusterId: string };
 }
 
-let aStatus: Status;
-let bStatus: Status;
+let aStatus: { cluster: string; member: string };
+let bStatus: { cluster: string; member: string };
 const env = (endpoints: string) => ({ RS_ETCD_ENDPOINTS: endpoints, RS_BACKUP_DIR: join(dir, 'store'), RS_BACKUP_STRATEGY: 'raw', RS_RETENTION_KEEP_LAST: '2' });
 
 /** A backup's id, and the messages of its warnings (the log is JSON lines on stderr). */
@@ -59,7 +45,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'rs-cluster-change-'));
   [a, b] = await Promise.all([startEtcd(), startEtcd()]);
   await Promise.all([a.ctl(['put', KEY, 'from-a']), b.ctl(['put', KEY, 'from-b'])]);
-  [aStatus, bStatus] = await Promise.all([statusOf(a), statusOf(b)]);
+  [aStatus, bStatus] = await Promise.all([etcdIdsOf(a), etcdIdsOf(b)]);
 }, 120_000);
 afterAll(async () => {
   await Promise.all([a?.stop(), b?.stop()]);
@@ -176,10 +162,10 @@ describe('a cluster restored after a disaster (a new cluster id)', () => {
       const member = ['--name', 'test', '--initial-cluster', 'test=http://127.0.0.1:2380', '--initial-advertise-peer-urls', 'http://127.0.0.1:2380'];
       const res = await runCli(['restore', 'latest', '--data-dir', dataDir, ...member], { ...store, RS_ETCD_ENDPOINTS: source.endpoint });
       expect(res.code, res.stderr).toBe(0);
-      const was = (await statusOf(source)).cluster;
+      const was = (await etcdIdsOf(source)).cluster;
       await source.stop();
       restored = await startEtcd({ dataDir });
-      const now = (await statusOf(restored)).cluster;
+      const now = (await etcdIdsOf(restored)).cluster;
       expect(now).not.toBe(was);
       const newer: Array<{ id: string; stderr: string }> = [];
       // Endpoints given as etcdctl's: the warning names the variable they were read from.

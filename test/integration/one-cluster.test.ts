@@ -7,7 +7,7 @@ import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { startEtcdCluster, type TestCluster } from '../helpers/etcd-cluster.js';
-import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { etcdIdsOf, startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { portOf } from '../helpers/faults.js';
 import { freePort } from '../helpers/ports.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
@@ -53,19 +53,11 @@ async function putOn(etcd: TestEtcd, key: string, value: string): Promise<void> 
   }
 }
 
-async function clusterIdOf(etcd: TestEtcd): Promise<string> {
-  const client = new Etcd3({ hosts: etcd.endpoint });
-  try {
-    return (await client.maintenance.status()).header.cluster_id;
-  } finally {
-    client.close();
-  }
-}
 
 function expectRefused(res: CliResult, variable: string, endpoints: TestEtcd[]): Promise<void> {
   expect(res.code, res.stderr).toBe(1);
   return (async () => {
-    const named = await Promise.all(endpoints.map(async (e) => `${e.endpoint} (cluster ${await clusterIdOf(e)})`));
+    const named = await Promise.all(endpoints.map(async (e) => `${e.endpoint} (cluster ${(await etcdIdsOf(e)).cluster})`));
     expect(res.stderr).toContain(`${variable} name members of different etcd clusters: ${named.join(', ')}: give the client URLs of one cluster`);
   })();
 }

@@ -1,10 +1,9 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killStarted, startRun, type BackgroundRun } from '../helpers/background-run.js';
-import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { etcdIdsOf, startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { freePort } from '../helpers/ports.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
@@ -52,14 +51,6 @@ function swapTo(etcd: TestEtcd): void {
   }
 }
 
-async function clusterOf(etcd: TestEtcd): Promise<string> {
-  const client = new Etcd3({ hosts: etcd.endpoint });
-  try {
-    return (await client.maintenance.status()).header.cluster_id;
-  } finally {
-    client.close();
-  }
-}
 
 async function stored(store: string): Promise<Stored[]> {
   const names = (await readdir(join(store, 'default'))).filter((f) => f.endsWith('.manifest.json')).sort();
@@ -83,7 +74,7 @@ async function stop(run: BackgroundRun): Promise<string> {
 describe('run whose endpoints come to reach another etcd cluster', () => {
   it('each scheduled backup sees the cluster it reaches: the first of B is warned of and counted', async () => {
     swapTo(a);
-    const [clusterA, clusterB] = await Promise.all([clusterOf(a), clusterOf(b)]);
+    const [clusterA, clusterB] = await Promise.all([a, b].map(async (e) => (await etcdIdsOf(e)).cluster));
     const store = join(dir, 'scheduled');
     const port = await freePort();
     const run = startRun({ RS_ETCD_ENDPOINTS: `http://${proxies[0]!.address}`, RS_BACKUP_DIR: store, RS_BACKUP_STRATEGY: 'raw', RS_SCHEDULE: '*/2 * * * * *', RS_HTTP_PORT: String(port) });
@@ -107,7 +98,7 @@ describe('run whose endpoints come to reach another etcd cluster', () => {
 
   it("continuous backups start a chain of B's changes after one full backup of B", async () => {
     swapTo(a);
-    const clusterB = await clusterOf(b);
+    const clusterB = (await etcdIdsOf(b)).cluster;
     const store = join(dir, 'continuous');
     const endpoints = proxies.map((p) => `http://${p.address}`).join(',');
     const run = startRun({ RS_ETCD_ENDPOINTS: endpoints, RS_BACKUP_DIR: store, RS_BACKUP_STRATEGY: 'snapshot', RS_DELTA_INTERVAL: '1s', RS_SCHEDULE: '0 0 1 1 *', RS_HTTP_PORT: '0' });
