@@ -26,3 +26,15 @@ export async function etcdIdsOf(etcd: Pick<TestEtcd, 'endpoint'>): Promise<{ clu
     client.close();
   }
 }
+
+/**
+ * etcd's database size once it counts more than `bytes`: its status gives the size as of its last commit (every
+ * 100 ms), so right after a burst of writes it still says the size before them.
+ */
+export async function dbSizeOver(etcd: Pick<TestEtcd, 'ctl'>, bytes: number): Promise<number> {
+  for (;;) {
+    const [status] = JSON.parse(await etcd.ctl(['endpoint', 'status', '-w', 'json'])) as Array<{ Status: { dbSize: number } }>;
+    if (status!.Status.dbSize > bytes) return status!.Status.dbSize;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -6,7 +6,7 @@ import type { Manifest } from '../../src/archive/manifest.js';
 import { createBackup } from '../../src/ops/backup.js';
 import { BackupRepository } from '../../src/store/backup-repository.js';
 import { LocalStore } from '../../src/store/local-store.js';
-import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { dbSizeOver, startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { loggedOp } from '../helpers/progress-log.js';
 import { loadBigValues } from '../helpers/faults.js';
 
@@ -26,11 +26,7 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'rs-backup-progress-'));
   await loadBigValues(etcd.endpoint, 64, 64 * 1024);
   // etcd's status gives the database size as of its last commit (every 100 ms): wait until it counts the values.
-  for (;;) {
-    const [status] = JSON.parse(await etcd.ctl(['endpoint', 'status', '-w', 'json'])) as Array<{ Status: { dbSize: number } }>;
-    if (status!.Status.dbSize > 4 * 1024 * 1024) break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await dbSizeOver(etcd, 4 * 1024 * 1024);
 });
 
 afterAll(async () => {

@@ -5,7 +5,7 @@ import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { saveReplaySnapshot } from '../../src/ops/restore-point-data-dir.js';
-import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { dbSizeOver, startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { loadBigValues } from '../helpers/faults.js';
 
 /**
@@ -21,6 +21,8 @@ beforeAll(async () => {
   etcd = await startEtcd();
   dir = await mkdtemp(join(tmpdir(), 'rs-point-snapshot-progress-'));
   await loadBigValues(etcd.endpoint, 16, 256 * 1024);
+  // The size the snapshot reports as its total is etcd's status of it, as of its last commit: once it counts the values.
+  await dbSizeOver(etcd, 4 * 1024 * 1024);
 });
 
 afterAll(async () => {
